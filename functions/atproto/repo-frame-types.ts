@@ -1,0 +1,30 @@
+// The contract between the subscribeRepos frame decoder (functions/atproto/repo-frame.ts) and the firehose
+// long-runner. The decoder is pure: bytes in, a RepoFrameOutcome out. It never throws on upstream data; a frame it
+// cannot use becomes `{ kind: 'invalid', reason }` and is counted by the caller.
+import type { Reason } from '../reasons.ts';
+import type { ResyncRequest } from '../result.ts';
+import type { StreamEvent } from '../events.ts';
+
+export type RepoFrameOutcome =
+  /**
+   * A sequenced message (#commit, #sync, #identity, #account). `events` may be empty (an empty commit); the cursor
+   * still advances to `seq` once `events` are durably written. `resync` lists repos to queue in repo_backfill
+   * (a missing record block, tooBig, #sync). `dropped` counts ops not emitted, by reason.
+   */
+  | {
+      kind: 'sequenced';
+      t: '#commit' | '#sync' | '#identity' | '#account';
+      seq: number;
+      did: string;
+      events: StreamEvent[];
+      resync: ResyncRequest[];
+      dropped: { reason: Reason; count: number }[];
+    }
+  /** #info, for example OutdatedCursor. No seq. */
+  | { kind: 'info'; name: string; message?: string }
+  /** An op = -1 error frame; upstream closes after it (FutureCursor, ConsumerTooSlow, ...). */
+  | { kind: 'error'; error: string; message?: string }
+  /** A frame the spec says to ignore (unknown op or t); carries seq when the body had one. */
+  | { kind: 'ignored'; reason: Reason; t?: string; seq?: number }
+  /** Bytes that are not a valid frame, or a known message whose body is unusable. Counted, never fatal. */
+  | { kind: 'invalid'; reason: Reason; message: string; seq?: number; did?: string };

@@ -1,0 +1,169 @@
+// The stream event contract (architecture.md "Redis contract"), shared with rsky and the TypeScript pipeline before
+// it: one JSON object per entry in field `event` of firehose_live / firehose_backfill, tagged by `type`.
+// parseStreamEvent is the edge parser: everything past it may trust the type. Readers ignore unknown fields.
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Backfill events carry this seq; rsky wrote -1, which readers treat the same way. */
+export const SEQ_BACKFILL = -2;
+export const SEQ_BACKFILL_RSKY = -1;
+
+export function isBackfillSeq(seq: number): boolean {
+  return seq === SEQ_BACKFILL || seq === SEQ_BACKFILL_RSKY;
+}
+
+interface EventBase {
+  seq: number;
+  /** The event's own time, ISO 8601 with `Z`. */
+  time: string;
+  did: string;
+}
+
+export interface RecordWriteEvent extends EventBase {
+  type: 'create' | 'update';
+  commit: string;
+  rev: string;
+  collection: string;
+  rkey: string;
+  cid: string;
+  /** lex-JSON: `{"$link"}`, `{"$bytes"}`, blobs with `ref: {"$link"}`. */
+  record: JsonObject;
+  since?: string | null;
+}
+
+export interface RecordDeleteEvent extends EventBase {
+  type: 'delete';
+  commit: string;
+  rev: string;
+  collection: string;
+  rkey: string;
+  since?: string | null;
+}
+
+/** Commit bookkeeping without record ops (backfill emits one per repo). Never emitted live: that is repo noise. */
+export interface RepoCommitEvent extends EventBase {
+  type: 'repo';
+  commit: string;
+  rev: string;
+}
+
+export interface AccountEvent extends EventBase {
+  type: 'account';
+  active: boolean;
+  /** Lowercase lexicon status; unknown future values are kept as strings. */
+  status?: string;
+}
+
+export interface IdentityEvent extends EventBase {
+  type: 'identity';
+  handle?: string;
+}
+
+export type StreamEvent = RecordWriteEvent | RecordDeleteEvent | RepoCommitEvent | AccountEvent | IdentityEvent;
+export type RecordEvent = RecordWriteEvent | RecordDeleteEvent;
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string };
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(o: Record<string, unknown>, key: string, errors: string[]): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0) {
+    errors.push(`${key} must be a non-empty string`);
+    return '';
+  }
+  return v;
+}
+
+function optSeq(o: Record<string, unknown>, errors: string[]): number {
+  const v = o['seq'];
+  // TS-pipeline repo events have no seq; rsky defaults it to -1.
+  if (v === undefined || v === null) return SEQ_BACKFILL_RSKY;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+    errors.push('seq must be an integer');
+    return 0;
+  }
+  return v;
+}
+
+function optSince(o: Record<string, unknown>): { since?: string | null } {
+  const v = o['since'];
+  if (typeof v === 'string' || v === null) return { since: v };
+  return {};
+}
+
+/** Parse one entry's `event` JSON (already JSON.parsed) into a StreamEvent, or say exactly what is wrong. */
+export function parseStreamEvent(input: unknown): ParseResult<StreamEvent> {
+  if (!isObject(input)) return { ok: false, message: 'event is not an object' };
+  const errors: string[] = [];
+  const type = input['type'];
+  const seq = optSeq(input, errors);
+  const time = str(input, 'time', errors);
+  const did = str(input, 'did', errors);
+  let value: StreamEvent | undefined;
+  switch (type) {
+    case 'create':
+    case 'update': {
+      const record = input['record'];
+      if (!isObject(record)) errors.push('record must be an object');
+      value = {
+        type,
+        seq,
+        time,
+        did,
+        commit: str(input, 'commit', errors),
+        rev: str(input, 'rev', errors),
+        collection: str(input, 'collection', errors),
+        rkey: str(input, 'rkey', errors),
+        cid: str(input, 'cid', errors),
+        record: (isObject(record) ? record : {}) as JsonObject,
+        ...optSince(input),
+      };
+      break;
+    }
+    case 'delete':
+      value = {
+        type,
+        seq,
+        time,
+        did,
+        commit: str(input, 'commit', errors),
+        rev: str(input, 'rev', errors),
+        collection: str(input, 'collection', errors),
+        rkey: str(input, 'rkey', errors),
+        ...optSince(input),
+      };
+      break;
+    case 'repo':
+      value = { type, seq, time, did, commit: str(input, 'commit', errors), rev: str(input, 'rev', errors) };
+      break;
+    case 'account': {
+      const active = input['active'];
+      if (typeof active !== 'boolean') errors.push('active must be a boolean');
+      const status = input['status'];
+      if (status !== undefined && status !== null && typeof status !== 'string') errors.push('status must be a string');
+      value = { type, seq, time, did, active: active === true };
+      // rsky wrote the Rust enum name (`Takendown`); the lexicon value is lowercase.
+      if (typeof status === 'string' && status.length > 0) value.status = status.toLowerCase();
+      break;
+    }
+    case 'identity': {
+      const handle = input['handle'];
+      if (handle !== undefined && handle !== null && typeof handle !== 'string') errors.push('handle must be a string');
+      value = { type, seq, time, did };
+      if (typeof handle === 'string' && handle.length > 0) value.handle = handle;
+      break;
+    }
+    default:
+      return { ok: false, message: `unknown event type ${JSON.stringify(type)}` };
+  }
+  if (errors.length > 0) return { ok: false, message: errors.join('; ') };
+  return { ok: true, value };
+}
+
+export function recordUri(event: { did: string; collection: string; rkey: string }): string {
+  return `at://${event.did}/${event.collection}/${event.rkey}`;
+}

@@ -1,0 +1,76 @@
+// The ports: a function's only way out. Functions receive these as arguments and never import adapters, Redis or
+// node:* modules, so the same code runs under Node, in a container and in a Worker. Adapters implement them.
+
+/** A value that can be bound to a `$n` placeholder. Arrays bind to Postgres arrays (for `unnest` batch writes). */
+export type SqlScalar = string | number | bigint | boolean | null;
+export type SqlValue = SqlScalar | readonly SqlScalar[];
+export type SqlRow = Record<string, unknown>;
+
+/** Runs one parameterised statement (`$1`, `$2`, ...). Never string-concatenate values into `text`. */
+export interface SqlExecutor {
+  query<R extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]): Promise<R[]>;
+}
+
+/** The Postgres port. `transaction` commits when `fn` resolves and rolls back when it throws. */
+export interface Sql extends SqlExecutor {
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+}
+
+/** The Web `fetch`, injected so tests and Workers supply their own and adapters can add SSRF/size/time guards. */
+export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export type LogFields = Record<string, unknown>;
+
+/** JSON-lines logger. `msg` is a constant lowercase phrase; variable data goes in fields. Never log records or tokens. */
+export interface Log {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  child(component: string): Log;
+}
+
+/**
+ * Counters a function may bump. The adapter registers every name with every label value at zero on start-up
+ * (adapters/observability/metrics.ts), so the closed sets live here where functions can see them.
+ */
+export type CounterName =
+  | 'skytide_index_events_total' // labels: type, outcome
+  | 'skytide_index_records_total' // labels: collection, outcome
+  | 'skytide_index_batches_total' // labels: outcome
+  | 'skytide_firehose_frames_total' // labels: host, kind
+  | 'skytide_firehose_errors_total' // labels: host, reason
+  | 'skytide_firehose_events_total' // labels: host, type
+  | 'skytide_consumer_entries_total' // labels: stream, outcome
+  | 'skytide_resync_requests_total'; // labels: reason
+
+export interface Metrics {
+  inc(name: CounterName, labels?: Record<string, string>, value?: number): void;
+}
+
+/** Ports every function receives. Each function adds the ones it needs (for example `sql`). */
+export interface BasePorts {
+  clock: Clock;
+  log: Log;
+  metrics: Metrics;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A logger and metrics sink that drop everything: for tests and tools that do not care. */
+export const silentLog: Log = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLog;
+  },
+};
+
+export const noMetrics: Metrics = { inc() {} };

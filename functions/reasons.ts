@@ -1,0 +1,30 @@
+// The closed set of failure and drop reasons. A reason is at once the metric label, the DLQ `reason` field and the
+// log field, so every one is registered at zero on start-up. Add here first, then use.
+
+export const REASONS = [
+  // frames and events at the edge
+  'invalid_frame', // CBOR that does not decode, or a header/body of the wrong shape
+  'error_frame', // op = -1 from upstream
+  'unknown_frame_type', // op = 1 with a `t` we do not know: ignored per the event-stream spec
+  'unknown_op', // header op other than 1 / -1: ignored per the spec
+  'invalid_event', // a stream entry whose JSON does not match the event contract
+  'invalid_commit', // a #commit whose fields or CAR are unusable
+  'invalid_car', // blocks that do not parse as a CAR
+  'missing_block', // a create/update op whose record block is absent (tooBig or truncated): repo is resynced
+  'invalid_record', // a record block that is not valid DAG-CBOR / not an object
+  'invalid_syntax', // a DID, NSID, rkey, AT-URI or TID that fails the syntax rules
+  'too_big', // a #commit flagged tooBig
+  'future_cursor', // upstream rejected our cursor as ahead of its sequence
+  'outdated_cursor', // upstream says our cursor is older than its window
+  'consumer_too_slow', // upstream dropped us
+  // consumer and functions
+  'max_retries_exceeded', // an entry failed more than the retry limit: moved to the DLQ
+  'handler_error', // the function threw (infrastructure): the batch is retried
+  'stale_rev', // a write older than what is stored: ignored by design
+] as const;
+
+export type Reason = (typeof REASONS)[number];
+
+export function isReason(value: string): value is Reason {
+  return (REASONS as readonly string[]).includes(value);
+}

@@ -1,0 +1,30 @@
+// What a per-batch function returns: one outcome per input item, plus follow-up work the caller enqueues.
+// Functions mark items; they throw only for broken infrastructure (the whole batch retries) or a broken invariant.
+import type { Reason } from './reasons.ts';
+
+export type ItemOutcome =
+  | { status: 'ok' }
+  | { status: 'retry'; reason: Reason; message?: string }
+  | { status: 'dead'; reason: Reason; message?: string };
+
+/** A repo whose index cannot be trusted from the live stream alone and must be re-fetched whole. */
+export interface ResyncRequest {
+  did: string;
+  reason: Reason;
+}
+
+export interface BatchResult {
+  /** Same length and order as the input batch. */
+  outcomes: ItemOutcome[];
+  resync: ResyncRequest[];
+}
+
+export const ok: ItemOutcome = { status: 'ok' };
+
+export function retry(reason: Reason, message?: string): ItemOutcome {
+  return message === undefined ? { status: 'retry', reason } : { status: 'retry', reason, message };
+}
+
+export function dead(reason: Reason, message?: string): ItemOutcome {
+  return message === undefined ? { status: 'dead', reason } : { status: 'dead', reason, message };
+}
