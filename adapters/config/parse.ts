@@ -1,0 +1,127 @@
+// Parses a plain env record (process.env or Workers bindings) into a typed Config, once, at start-up. Every bad value
+// is named in one error; nothing falls back silently.
+import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
+
+export interface Config {
+  env: 'production' | 'dev';
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  redisUrl: string;
+  redisKeyPrefix: string;
+  databaseUrl: string;
+  databasePoolMax: number;
+  migrateOnStart: boolean;
+  relayHosts: string[];
+  highWaterMark: number;
+  ingesterBatchSize: number;
+  ingesterBatchTimeoutMs: number;
+  firehoseInitialCursor: number | undefined;
+  indexerConsumer: string | undefined;
+  indexerStreams: string[];
+  indexerBatchSize: number;
+  indexerConcurrency: number;
+  indexerMaxAttempts: number;
+  indexerClaimIdleMs: number;
+  httpHost: string;
+  httpPort: number;
+  httpBodyLimitBytes: number;
+  apiToken: string | undefined;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Parsed = string | number | boolean | string[] | undefined;
+
+function parseOne(spec: VarSpec, raw: string | undefined, problems: string[]): Parsed {
+  const value = raw === undefined || raw === '' ? spec.default : raw;
+  if (value === undefined) return undefined;
+  switch (spec.type) {
+    case 'string':
+      return value;
+    case 'url':
+      try {
+        new URL(value);
+        return value;
+      } catch {
+        problems.push(`${spec.name} is not a URL`);
+        return undefined;
+      }
+    case 'int': {
+      if (!/^-?\d+$/.test(value.trim())) {
+        problems.push(`${spec.name}=${JSON.stringify(value)} is not an integer`);
+        return undefined;
+      }
+      const n = Number(value);
+      if (!Number.isSafeInteger(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        problems.push(`${spec.name}=${value} is out of range [${spec.min ?? '-inf'}, ${spec.max ?? 'inf'}]`);
+        return undefined;
+      }
+      return n;
+    }
+    case 'bool':
+      if (['true', '1', 'yes'].includes(value.toLowerCase())) return true;
+      if (['false', '0', 'no'].includes(value.toLowerCase())) return false;
+      problems.push(`${spec.name}=${JSON.stringify(value)} is not a boolean`);
+      return undefined;
+    case 'list':
+      return value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+    case 'enum':
+      if (spec.values?.includes(value)) return value;
+      problems.push(`${spec.name}=${JSON.stringify(value)} is not one of ${spec.values?.join('|')}`);
+      return undefined;
+  }
+}
+
+export interface ParsedConfig {
+  config: Config;
+  /** Variables under our prefixes that no spec names: likely typos, logged as warnings. */
+  unknown: string[];
+}
+
+export function parseConfig(env: Env): ParsedConfig {
+  const problems: string[] = [];
+  const v = new Map<string, Parsed>();
+  for (const spec of VARS as readonly VarSpec[]) v.set(spec.name, parseOne(spec, env[spec.name], problems));
+  if (problems.length > 0) throw new ConfigError(problems);
+  const known = new Set<string>(VARS.map((s) => s.name));
+  const unknown = Object.keys(env).filter((k) => OWNED_PREFIXES.some((p) => k.startsWith(p)) && !known.has(k));
+  const get = <T extends Parsed>(name: (typeof VARS)[number]['name']) => v.get(name) as T;
+  const config: Config = {
+    env: get('SKYTIDE_ENV'),
+    logLevel: get('LOG_LEVEL'),
+    redisUrl: get('REDIS_URL'),
+    redisKeyPrefix: get('REDIS_KEY_PREFIX'),
+    databaseUrl: get('DATABASE_URL'),
+    databasePoolMax: get('DATABASE_POOL_MAX'),
+    migrateOnStart: get('SKYTIDE_MIGRATE_ON_START'),
+    relayHosts: get('INGESTER_RELAY_HOSTS'),
+    highWaterMark: get('INGESTER_HIGH_WATER_MARK'),
+    ingesterBatchSize: get('INGESTER_BATCH_SIZE'),
+    ingesterBatchTimeoutMs: get('INGESTER_BATCH_TIMEOUT_MS'),
+    firehoseInitialCursor: get('FIREHOSE_INITIAL_CURSOR'),
+    indexerConsumer: get('INDEXER_CONSUMER'),
+    indexerStreams: get('INDEXER_STREAMS'),
+    indexerBatchSize: get('INDEXER_BATCH_SIZE'),
+    indexerConcurrency: get('INDEXER_CONCURRENCY'),
+    indexerMaxAttempts: get('INDEXER_MAX_ATTEMPTS'),
+    indexerClaimIdleMs: get('INDEXER_CLAIM_IDLE_MS'),
+    httpHost: get('HTTP_HOST'),
+    httpPort: get('HTTP_PORT'),
+    httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
+    apiToken: get('SKYTIDE_API_TOKEN'),
+  };
+  const streams = ['firehose_live', 'firehose_backfill'];
+  const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));
+  if (badStreams.length > 0) throw new ConfigError([`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`]);
+  return { config, unknown };
+}

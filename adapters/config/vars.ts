@@ -1,0 +1,46 @@
+// Every environment variable skytide reads: name, type, default and what it does. This table is the single source:
+// the parser (parse.ts) reads it, the README lists it (a test checks that), and Workers bindings go through the same
+// parser. Names follow rsky where rsky had one.
+
+export type VarType = 'string' | 'url' | 'int' | 'bool' | 'list' | 'enum';
+
+export interface VarSpec {
+  name: string;
+  type: VarType;
+  /** The value used when the variable is unset; `undefined` means optional with no value. */
+  default?: string;
+  /** Allowed values for `enum`. */
+  values?: readonly string[];
+  /** Integer bounds for `int`. */
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+export const VARS = [
+  { name: 'SKYTIDE_ENV', type: 'enum', values: ['production', 'dev'], default: 'production', doc: 'dev relaxes auth on mutating HTTP routes (never use it on a reachable host)' },
+  { name: 'LOG_LEVEL', type: 'enum', values: ['debug', 'info', 'warn', 'error'], default: 'info', doc: 'lowest level written to stdout as JSON lines' },
+  { name: 'REDIS_URL', type: 'url', default: 'redis://127.0.0.1:6379', doc: 'Redis holding the streams, cursors and consumer groups' },
+  { name: 'REDIS_KEY_PREFIX', type: 'string', default: '', doc: 'prefix for every stream and key, to share one Redis between deployments' },
+  { name: 'DATABASE_URL', type: 'url', default: 'postgres://postgres@127.0.0.1:5432/postgres', doc: 'Postgres holding the AppView index' },
+  { name: 'DATABASE_POOL_MAX', type: 'int', default: '10', min: 1, max: 200, doc: 'connections per process' },
+  { name: 'SKYTIDE_MIGRATE_ON_START', type: 'bool', default: 'false', doc: 'apply infra/migrations before `skytide run` starts its tasks' },
+  { name: 'INGESTER_RELAY_HOSTS', type: 'list', default: '', doc: 'comma-separated relays or PDSes to subscribe to; http:// means ws://, https:// or none means wss://' },
+  { name: 'INGESTER_HIGH_WATER_MARK', type: 'int', default: '100000', min: 1, doc: 'firehose_live length at which the adapter stops reading its socket until consumers catch up' },
+  { name: 'INGESTER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'events per MULTI written to the stream' },
+  { name: 'INGESTER_BATCH_TIMEOUT_MS', type: 'int', default: '1000', min: 1, doc: 'longest wait before a partial batch is written' },
+  { name: 'FIREHOSE_INITIAL_CURSOR', type: 'int', min: 0, doc: 'seq to start from when no cursor is stored for a host; unset means live' },
+  { name: 'INDEXER_CONSUMER', type: 'string', doc: 'consumer name in the groups, unique per instance; default hostname-pid' },
+  { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },
+  { name: 'INDEXER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'entries per call of the index function (one transaction)' },
+  { name: 'INDEXER_CONCURRENCY', type: 'int', default: '2', min: 1, max: 64, doc: 'consumer loops per stream in this process' },
+  { name: 'INDEXER_MAX_ATTEMPTS', type: 'int', default: '5', min: 1, doc: 'deliveries before an entry moves to <stream>_dlq' },
+  { name: 'INDEXER_CLAIM_IDLE_MS', type: 'int', default: '60000', min: 100, doc: 'pending entries idle this long are claimed and processed again' },
+  { name: 'HTTP_HOST', type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds (the container sets 0.0.0.0)' },
+  { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics' },
+  { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },
+  { name: 'SKYTIDE_API_TOKEN', type: 'string', doc: 'bearer token for mutating routes; required outside dev mode (without it they answer 503)' },
+] as const satisfies readonly VarSpec[];
+
+/** Prefixes we own: an unknown variable under one of them is probably a typo, so it is warned about. */
+export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_'] as const;

@@ -1,0 +1,45 @@
+// Builds the Hono app from injected dependencies. It never listens: runtime/node.ts serves it, Workers export its
+// `fetch`, and tests call `app.request` directly.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { Registry } from 'prom-client';
+import type { BasePorts, Sql } from '../../functions/ports.ts';
+import { describeError } from '../../functions/errors.ts';
+import type { AuthOptions } from './auth.ts';
+import { registerHealthRoutes, type ReadinessCheck } from './routes/health.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerFunctionRoutes } from './routes/functions.ts';
+
+export interface AppDeps {
+  auth: AuthOptions;
+  bodyLimitBytes: number;
+  ports: BasePorts & { sql: Sql };
+  registry: Registry;
+  readiness: readonly ReadinessCheck[];
+  /** Refreshes gauges that mirror Redis state before each scrape. */
+  refreshGauges?: () => Promise<void>;
+  /** A JSON summary for `GET /` (streams, cursors, pending). */
+  status?: () => Promise<unknown>;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  const log = deps.ports.log.child('http');
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return c.json({ error: 'http_error', message: err.message }, err.status);
+    log.error('request failed', { path: c.req.path, err: describeError(err) });
+    return c.json({ error: 'internal_error', message: 'the request failed' }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  registerHealthRoutes(app, deps.readiness);
+  registerMetricsRoute(app, deps.registry, log, deps.refreshGauges);
+  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports });
+
+  app.get('/', async (c) => {
+    const status = deps.status === undefined ? {} : await deps.status();
+    return c.json({ name: 'skytide', status });
+  });
+  return app;
+}

@@ -1,0 +1,67 @@
+// The per-batch functions over HTTP, so a consumer can call them remotely (a container pool or a Worker). The body is
+// validated at the edge; an item that does not parse is marked dead, the rest are handled. A thrown function (the
+// database is down) answers 503 so the caller retries the whole batch.
+import type { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { parseStreamEvent, type StreamEvent } from '../../../functions/events.ts';
+import { dead, type BatchResult, type ItemOutcome } from '../../../functions/result.ts';
+import { indexBatch } from '../../../functions/index/handler.ts';
+import type { BasePorts, Sql } from '../../../functions/ports.ts';
+import { describeError } from '../../../functions/errors.ts';
+import { requireBearer, type AuthOptions } from '../auth.ts';
+
+export interface FunctionRouteDeps {
+  auth: AuthOptions;
+  bodyLimitBytes: number;
+  ports: BasePorts & { sql: Sql };
+}
+
+/** Splits a JSON body `{ events: [...] }` into parsed events and per-position dead outcomes. */
+export function parseEventBatch(body: unknown): { events: StreamEvent[]; positions: number[]; outcomes: (ItemOutcome | undefined)[] } | string {
+  if (typeof body !== 'object' || body === null || !Array.isArray((body as { events?: unknown }).events)) {
+    return 'body must be {"events": [...]}';
+  }
+  const items = (body as { events: unknown[] }).events;
+  const events: StreamEvent[] = [];
+  const positions: number[] = [];
+  const outcomes: (ItemOutcome | undefined)[] = new Array(items.length).fill(undefined);
+  items.forEach((item, i) => {
+    const parsed = parseStreamEvent(item);
+    if (parsed.ok) {
+      events.push(parsed.value);
+      positions.push(i);
+    } else {
+      outcomes[i] = dead('invalid_event', parsed.message);
+    }
+  });
+  return { events, positions, outcomes };
+}
+
+export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void {
+  const limit = bodyLimit({
+    maxSize: deps.bodyLimitBytes,
+    onError: (c) => c.json({ error: 'body_too_large', message: `request body exceeds ${deps.bodyLimitBytes} bytes` }, 413),
+  });
+  app.post('/functions/index', requireBearer(deps.auth), limit, async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: 'invalid_json', message: 'request body is not JSON' }, 400);
+    }
+    const split = parseEventBatch(body);
+    if (typeof split === 'string') return c.json({ error: 'invalid_request', message: split }, 400);
+    let result: BatchResult;
+    try {
+      result = await indexBatch(split.events, deps.ports);
+    } catch (err) {
+      deps.ports.log.error('index function failed', { err: describeError(err), events: split.events.length });
+      return c.json({ error: 'handler_error', message: 'the index function failed; retry the batch' }, 503);
+    }
+    const outcomes = split.outcomes.slice();
+    split.positions.forEach((pos, i) => {
+      outcomes[pos] = result.outcomes[i];
+    });
+    return c.json({ outcomes, resync: result.resync });
+  });
+}

@@ -1,0 +1,100 @@
+// The Prometheus registry and the Metrics port. Every counter is registered with every known label combination at
+// zero on start-up, so a dashboard or alert sees `0`, not "no data", before the first failure (jetstream's lesson).
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { CounterName, Metrics } from '../../functions/ports.ts';
+import { REASONS } from '../../functions/reasons.ts';
+
+/** Label values known at start-up that depend on configuration. */
+export interface MetricDimensions {
+  hosts: readonly string[];
+  streams: readonly string[];
+}
+
+type LabelValues = readonly string[] | 'host' | 'stream';
+
+interface CounterSpec {
+  help: string;
+  labels: Record<string, LabelValues>;
+}
+
+const EVENT_TYPES = ['create', 'update', 'delete', 'repo', 'account', 'identity'] as const;
+
+export const INDEX_RECORD_OUTCOMES = ['indexed', 'stale', 'tombstoned', 'invalid'] as const;
+export const CONSUMER_OUTCOMES = ['ok', 'retry', 'dead', 'dlq', 'invalid'] as const;
+export const FRAME_KINDS = ['sequenced', 'info', 'error', 'ignored', 'invalid'] as const;
+
+export const COUNTERS: Record<CounterName, CounterSpec> = {
+  skytide_index_events_total: {
+    help: 'stream events handled by the index function, by type and outcome',
+    labels: { type: EVENT_TYPES, outcome: ['ok', 'stale', 'dead'] },
+  },
+  skytide_index_records_total: {
+    help: 'record writes and deletes by collection family and outcome',
+    labels: { collection: ['post', 'like', 'repost', 'follow', 'block', 'profile', 'other'], outcome: INDEX_RECORD_OUTCOMES },
+  },
+  skytide_index_batches_total: { help: 'index transactions by outcome', labels: { outcome: ['ok', 'error'] } },
+  skytide_firehose_frames_total: { help: 'firehose frames read, by host and kind', labels: { host: 'host', kind: FRAME_KINDS } },
+  skytide_firehose_errors_total: {
+    help: 'firehose frames or ops rejected or dropped, by host and reason',
+    labels: { host: 'host', reason: REASONS },
+  },
+  skytide_firehose_events_total: { help: 'events written to firehose_live, by host and type', labels: { host: 'host', type: EVENT_TYPES } },
+  skytide_consumer_entries_total: { help: 'stream entries by stream and outcome', labels: { stream: 'stream', outcome: CONSUMER_OUTCOMES } },
+  skytide_resync_requests_total: { help: 'repos queued for a full resync, by reason', labels: { reason: REASONS } },
+};
+
+function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {
+  let out: Record<string, string>[] = [{}];
+  for (const [name, values] of Object.entries(labels)) {
+    out = out.flatMap((partial) => values.map((value) => ({ ...partial, [name]: value })));
+  }
+  return out;
+}
+
+export interface MetricsBundle {
+  metrics: Metrics;
+  registry: Registry;
+  /** Gauges refreshed at scrape time by whoever owns the data (Redis lengths, cursors). */
+  gauges: {
+    streamLength: Gauge<'stream'>;
+    streamPending: Gauge<'stream'>;
+    firehoseCursor: Gauge<'host'>;
+  };
+}
+
+export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
+  const registry = new Registry();
+  const counters = new Map<CounterName, { counter: Counter<string>; labelNames: string[] }>();
+  for (const [name, spec] of Object.entries(COUNTERS) as [CounterName, CounterSpec][]) {
+    const labelNames = Object.keys(spec.labels);
+    const counter = new Counter({ name, help: spec.help, labelNames, registers: [registry] });
+    const resolved: Record<string, readonly string[]> = {};
+    for (const [label, values] of Object.entries(spec.labels)) {
+      resolved[label] = values === 'host' ? dimensions.hosts : values === 'stream' ? dimensions.streams : values;
+    }
+    for (const labels of combinations(resolved)) counter.inc(labels, 0);
+    counters.set(name, { counter, labelNames });
+  }
+  const gauges = {
+    streamLength: new Gauge({ name: 'skytide_stream_length', help: 'entries in each stream', labelNames: ['stream'], registers: [registry] }),
+    streamPending: new Gauge({ name: 'skytide_stream_pending', help: 'entries delivered but not acknowledged', labelNames: ['stream'], registers: [registry] }),
+    firehoseCursor: new Gauge({ name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', labelNames: ['host'], registers: [registry] }),
+  };
+  for (const stream of dimensions.streams) {
+    gauges.streamLength.set({ stream }, 0);
+    gauges.streamPending.set({ stream }, 0);
+  }
+  for (const host of dimensions.hosts) gauges.firehoseCursor.set({ host }, 0);
+
+  const metrics: Metrics = {
+    inc(name, labels = {}, value = 1) {
+      const entry = counters.get(name);
+      if (entry === undefined) return;
+      // Only declared label names reach prom-client, which throws on others: a metric must never break a hot path.
+      const clean: Record<string, string> = {};
+      for (const l of entry.labelNames) clean[l] = labels[l] ?? 'unknown';
+      entry.counter.inc(clean, value);
+    },
+  };
+  return { metrics, registry, gauges };
+}

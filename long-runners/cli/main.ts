@@ -1,0 +1,119 @@
+// The `skytide` command. Parses arguments and the environment once, then hands over to one command. Every path
+// ends in an explicit exit code: a long-runner never exits silently.
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { parseConfig, ConfigError, type Config } from '../../adapters/config/parse.ts';
+import { applyMigrations } from '../../adapters/postgres/migrate.ts';
+import { describeError } from '../../functions/errors.ts';
+import { supervise } from '../supervisor.ts';
+import { createResources } from './resources.ts';
+import { buildTasks, TASK_KINDS, type TaskKind } from './tasks.ts';
+import { createStatusReader } from './status.ts';
+
+const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
+
+const USAGE = `usage: skytide <command> [options]
+
+commands:
+  migrate                         apply infra/migrations to DATABASE_URL
+  run [--only a,b] [--migrate]    run long-runners in one supervised process (${TASK_KINDS.join(', ')})
+  status                          print stream lengths, pending and dead entries, and cursors as JSON
+  dev                             run everything in dev mode (migrations applied, auth relaxed)
+
+Configuration is read from the environment; see the README for every variable.`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+function parseOnly(value: string | undefined): TaskKind[] {
+  if (value === undefined) return [...TASK_KINDS];
+  const kinds = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = kinds.filter((k) => !(TASK_KINDS as readonly string[]).includes(k));
+  if (bad.length > 0) fail(`--only: unknown task kind(s) ${bad.join(', ')}; expected ${TASK_KINDS.join(', ')}`);
+  return kinds as TaskKind[];
+}
+
+async function migrate(config: Config): Promise<number> {
+  const r = createResources(config, 'migrate');
+  try {
+    const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
+    r.log.info('migrations applied', { applied });
+    return 0;
+  } finally {
+    await r.close();
+  }
+}
+
+async function run(config: Config, only: TaskKind[], migrateFirst: boolean): Promise<number> {
+  const r = createResources(config, 'skytide');
+  try {
+    if (migrateFirst || config.migrateOnStart) {
+      const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
+      r.log.info('migrations applied', { applied });
+    }
+    const tasks = buildTasks(r, only);
+    if (tasks.length === 0) {
+      r.log.error('nothing to run', { only, relayHosts: config.relayHosts });
+      return 1;
+    }
+    return await supervise(tasks, { log: r.log });
+  } finally {
+    await r.close();
+  }
+}
+
+async function status(config: Config): Promise<number> {
+  const r = createResources(config, 'status');
+  try {
+    process.stdout.write(JSON.stringify(await createStatusReader(r).read(), null, 2) + '\n');
+    return 0;
+  } finally {
+    await r.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const command = positionals[0];
+  if (values.help === true || command === undefined) {
+    process.stdout.write(USAGE + '\n');
+    return command === undefined && values.help !== true ? 2 : 0;
+  }
+  const env = command === 'dev' ? { SKYTIDE_ENV: 'dev', ...process.env } : process.env;
+  let config: Config;
+  try {
+    const parsed = parseConfig(env);
+    config = parsed.config;
+    if (parsed.unknown.length > 0) process.stderr.write(`warning: unknown variables ${parsed.unknown.join(', ')}\n`);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  switch (command) {
+    case 'migrate':
+      return migrate(config);
+    case 'run':
+      return run(config, parseOnly(values.only), values.migrate === true);
+    case 'status':
+      return status(config);
+    case 'dev':
+      return run(config, parseOnly(values.only), true);
+    default:
+      fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(JSON.stringify({ level: 'error', time: new Date().toISOString(), component: 'cli', msg: 'command failed', err: describeError(err) }) + '\n');
+    process.exit(1);
+  },
+);

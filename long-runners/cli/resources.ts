@@ -1,0 +1,47 @@
+// The shared clients one process needs, made once from the parsed config and closed once at exit.
+import os from 'node:os';
+import type { Config } from '../../adapters/config/parse.ts';
+import { createLogger } from '../../adapters/observability/logger.ts';
+import { createMetrics, type MetricsBundle } from '../../adapters/observability/metrics.ts';
+import { createRedis, type Redis } from '../../adapters/redis/client.ts';
+import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
+import { createSql } from '../../adapters/postgres/client.ts';
+import { systemClock, type BasePorts, type Log, type Sql } from '../../functions/ports.ts';
+
+export interface Resources {
+  config: Config;
+  log: Log;
+  metrics: MetricsBundle;
+  ports: BasePorts;
+  keys: KeySpace;
+  /** Consumer name unique to this instance (INDEXER_CONSUMER or hostname-pid). */
+  consumerName: string;
+  redis(): Redis;
+  sql(): Sql & { end(): Promise<void> };
+  close(): Promise<void>;
+}
+
+export function createResources(config: Config, component = 'skytide'): Resources {
+  const log = createLogger({ level: config.logLevel, component });
+  const metrics = createMetrics({
+    hosts: config.relayHosts.map(hostKey),
+    streams: [...Object.values(STREAMS)],
+  });
+  const keys = createKeySpace(config.redisKeyPrefix);
+  let redis: Redis | undefined;
+  let sql: (Sql & { end(): Promise<void> }) | undefined;
+  return {
+    config,
+    log,
+    metrics,
+    keys,
+    ports: { clock: systemClock, log, metrics: metrics.metrics },
+    consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
+    // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
+    redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}` })),
+    sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
+    close: async () => {
+      await Promise.allSettled([redis?.quit(), sql?.end()]);
+    },
+  };
+}

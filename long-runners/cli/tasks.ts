@@ -1,0 +1,98 @@
+// The supervised tasks `skytide run` can start. Each one only wires an adapter loop to its function; the loops
+// themselves live in long-runners/firehose and long-runners/consumer.
+import type { Task } from '../supervisor.ts';
+import type { Resources } from './resources.ts';
+import { runFirehoseIngester } from '../firehose/firehose-ingester.ts';
+import { runStreamConsumer } from '../consumer/stream-consumer.ts';
+import { parseEventFields } from '../consumer/parse-event-fields.ts';
+import { GROUPS, hostKey } from '../../adapters/redis/keys.ts';
+import { indexBatch } from '../../functions/index/handler.ts';
+import { createApp } from '../../adapters/http/app.ts';
+import { serveApp } from '../../adapters/runtime/node.ts';
+import { createStatusReader } from './status.ts';
+
+export const TASK_KINDS = ['firehose', 'index', 'http'] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+export function firehoseTasks(r: Resources): Task[] {
+  return r.config.relayHosts.map((host) => ({
+    name: `firehose:${hostKey(host)}`,
+    run: (signal) =>
+      runFirehoseIngester({
+        redis: r.redis(),
+        keys: r.keys,
+        host,
+        highWaterMark: r.config.highWaterMark,
+        batchSize: r.config.ingesterBatchSize,
+        batchTimeoutMs: r.config.ingesterBatchTimeoutMs,
+        ...(r.config.firehoseInitialCursor === undefined ? {} : { initialCursor: r.config.firehoseInitialCursor }),
+        log: r.log.child(`firehose:${hostKey(host)}`),
+        metrics: r.metrics.metrics,
+        signal,
+      }),
+  }));
+}
+
+export function indexTasks(r: Resources): Task[] {
+  const tasks: Task[] = [];
+  for (const stream of r.config.indexerStreams) {
+    for (let i = 0; i < r.config.indexerConcurrency; i++) {
+      const log = r.log.child(`consumer:index:${stream}`);
+      tasks.push({
+        name: `index:${stream}:${i}`,
+        run: (signal) =>
+          runStreamConsumer({
+            redis: r.redis(),
+            keys: r.keys,
+            stream,
+            group: GROUPS.firehose,
+            consumer: `${r.consumerName}-${i}`,
+            batchSize: r.config.indexerBatchSize,
+            claimIdleMs: r.config.indexerClaimIdleMs,
+            maxAttempts: r.config.indexerMaxAttempts,
+            parse: parseEventFields,
+            handle: async (events) => (await indexBatch(events, { ...r.ports, log, sql: r.sql() })).outcomes,
+            log,
+            metrics: r.metrics.metrics,
+            signal,
+          }),
+      });
+    }
+  }
+  return tasks;
+}
+
+export function httpTask(r: Resources): Task {
+  return {
+    name: 'http',
+    run: async (signal) => {
+      const status = createStatusReader(r);
+      const app = createApp({
+        auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
+        bodyLimitBytes: r.config.httpBodyLimitBytes,
+        ports: { ...r.ports, sql: r.sql() },
+        registry: r.metrics.registry,
+        readiness: [
+          { name: 'redis', check: async () => void (await r.redis().ping()) },
+          { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },
+        ],
+        refreshGauges: () => status.refreshGauges(r.metrics.gauges),
+        status: () => status.read(),
+      });
+      const served = await serveApp(app, { host: r.config.httpHost, port: r.config.httpPort });
+      r.log.info('http listening', { host: r.config.httpHost, port: served.port });
+      const onAbort = () => void served.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+      await served.closed;
+    },
+  };
+}
+
+export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
+  const tasks: Task[] = [];
+  if (only.includes('firehose')) tasks.push(...firehoseTasks(r));
+  if (only.includes('index')) tasks.push(...indexTasks(r));
+  if (only.includes('http')) tasks.push(httpTask(r));
+  return tasks;
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
+import { VARS } from '../../../adapters/config/vars.ts';
+
+describe('parseConfig: one parser for process.env and Workers bindings', () => {
+  it('gives every variable its documented default from an empty environment', () => {
+    const { config, unknown } = parseConfig({});
+    expect(unknown).toEqual([]);
+    expect(config.env).toBe('production');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.relayHosts).toEqual([]);
+    expect(config.highWaterMark).toBe(100_000);
+    expect(config.ingesterBatchSize).toBe(500);
+    expect(config.ingesterBatchTimeoutMs).toBe(1000);
+    expect(config.firehoseInitialCursor).toBeUndefined();
+    expect(config.indexerStreams).toEqual(['firehose_live', 'firehose_backfill']);
+    expect(config.migrateOnStart).toBe(false);
+  });
+
+  it('parses lists, integers and booleans', () => {
+    const { config } = parseConfig({
+      INGESTER_RELAY_HOSTS: ' http://127.0.0.1:2583 , bsky.network ,',
+      FIREHOSE_INITIAL_CURSOR: '0',
+      SKYTIDE_MIGRATE_ON_START: 'yes',
+      INDEXER_STREAMS: 'firehose_live',
+    });
+    expect(config.relayHosts).toEqual(['http://127.0.0.1:2583', 'bsky.network']);
+    expect(config.firehoseInitialCursor).toBe(0);
+    expect(config.migrateOnStart).toBe(true);
+    expect(config.indexerStreams).toEqual(['firehose_live']);
+  });
+
+  it('names every bad value in one error instead of falling back to defaults', () => {
+    let error: unknown;
+    try {
+      parseConfig({ INGESTER_BATCH_SIZE: '12abc', LOG_LEVEL: 'loud', HTTP_PORT: '70000', REDIS_URL: 'not a url' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(4);
+    expect(problems.join('\n')).toMatch(/INGESTER_BATCH_SIZE="12abc" is not an integer/);
+    expect(problems.join('\n')).toMatch(/LOG_LEVEL="loud" is not one of debug\|info\|warn\|error/);
+    expect(problems.join('\n')).toMatch(/HTTP_PORT=70000 is out of range/);
+    expect(problems.join('\n')).toMatch(/REDIS_URL is not a URL/);
+  });
+
+  it('rejects streams the index consumer cannot read', () => {
+    expect(() => parseConfig({ INDEXER_STREAMS: 'firehose_live,label_live' })).toThrow(/unknown streams: label_live/);
+  });
+
+  it('reports unknown variables under our prefixes as likely typos, and ignores everyone else', () => {
+    const { unknown } = parseConfig({ INGESTER_RELAY_HOST: 'x', PATH: '/bin', HOME: '/root' });
+    expect(unknown).toEqual(['INGESTER_RELAY_HOST']);
+  });
+
+  it('documents every variable', () => {
+    for (const spec of VARS) expect(spec.doc.length, spec.name).toBeGreaterThan(10);
+  });
+});

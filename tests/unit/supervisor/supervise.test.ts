@@ -1,0 +1,83 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { supervise, type ProcessLike, type Task } from '../../../long-runners/supervisor.ts';
+import { createLogger } from '../../../adapters/observability/logger.ts';
+
+function harness() {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ level: 'debug', component: 'test', write: (l) => lines.push(JSON.parse(l)) });
+  const proc = new EventEmitter() as EventEmitter & ProcessLike;
+  return { lines, log, proc };
+}
+
+/** A task that runs until aborted, then spends a moment "flushing" and records that it did. */
+function waitingTask(name: string, flushed: string[]): Task {
+  return {
+    name,
+    run: (signal) =>
+      new Promise<void>((resolve) => {
+        signal.addEventListener('abort', () => {
+          flushed.push(name);
+          resolve();
+        });
+      }),
+  };
+}
+
+describe('supervise: a long-running task never exits silently', () => {
+  it('logs the task that returned on its own, stops the others, and exits 1', async () => {
+    const { lines, log, proc } = harness();
+    const flushed: string[] = [];
+    const code = await supervise([waitingTask('index', flushed), { name: 'firehose:relay', run: async () => {} }], { log, process: proc });
+    expect(code).toBe(1);
+    expect(flushed).toEqual(['index']);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'error', msg: 'task exited', task: 'firehose:relay', reason: 'returned without being asked to stop' }),
+    );
+  });
+
+  it('logs the task that threw, with its cause, and exits 1', async () => {
+    const { lines, log, proc } = harness();
+    const code = await supervise(
+      [{ name: 'http', run: async () => { throw new Error('listen EADDRINUSE', { cause: new Error('port 3000') }); } }],
+      { log, process: proc },
+    );
+    expect(code).toBe(1);
+    const exit = lines.find((l) => l['msg'] === 'task exited');
+    expect(exit).toMatchObject({ task: 'http', reason: 'threw' });
+    expect(String(exit?.['err'])).toContain('listen EADDRINUSE; cause: Error: port 3000');
+  });
+
+  it('stops every task on SIGTERM, lets them flush, and exits 0', async () => {
+    const { lines, log, proc } = harness();
+    const flushed: string[] = [];
+    const done = supervise([waitingTask('a', flushed), waitingTask('b', flushed)], { log, process: proc });
+    await new Promise((r) => setImmediate(r));
+    proc.emit('SIGTERM');
+    expect(await done).toBe(0);
+    expect(flushed.sort()).toEqual(['a', 'b']);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutdown requested', signal: 'SIGTERM' }));
+    expect(proc.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('names a task that ignores the stop signal past the timeout and exits 1', async () => {
+    const { lines, log, proc } = harness();
+    const stuck: Task = { name: 'stuck', run: () => new Promise<void>(() => {}) };
+    const done = supervise([stuck], { log, process: proc, shutdownTimeoutMs: 50 });
+    await new Promise((r) => setImmediate(r));
+    proc.emit('SIGINT');
+    expect(await done).toBe(1);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'tasks did not stop in time', tasks: ['stuck'] }));
+  });
+
+  it('treats an uncaught error as a failure of the whole process', async () => {
+    const { lines, log, proc } = harness();
+    const flushed: string[] = [];
+    const done = supervise([waitingTask('a', flushed)], { log, process: proc });
+    await new Promise((r) => setImmediate(r));
+    proc.emit('unhandledRejection', new Error('boom'));
+    expect(await done).toBe(1);
+    expect(flushed).toEqual(['a']);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'uncaught error', err: 'Error: boom' }));
+  });
+});
