@@ -2,19 +2,19 @@
 // `fetch`, and tests call `app.request` directly.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { Registry } from 'prom-client';
 import type { BasePorts, Sql } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
 import type { AuthOptions } from './auth.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './routes/health.ts';
-import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.ts';
 import { registerFunctionRoutes } from './routes/functions.ts';
 
 export interface AppDeps {
   auth: AuthOptions;
   bodyLimitBytes: number;
   ports: BasePorts & { sql: Sql };
-  registry: Registry;
+  /** The Prometheus exposition; Node renders prom-client's registry, a Worker its own counters. */
+  metrics: MetricsExposition;
   readiness: readonly ReadinessCheck[];
   /** Refreshes gauges that mirror Redis state before each scrape. */
   refreshGauges?: () => Promise<void>;
@@ -34,7 +34,7 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
   registerHealthRoutes(app, deps.readiness);
-  registerMetricsRoute(app, deps.registry, log, deps.refreshGauges);
+  registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
   registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports });
 
   app.get('/', async (c) => {

@@ -71,7 +71,7 @@ export function httpTask(r: Resources): Task {
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
         bodyLimitBytes: r.config.httpBodyLimitBytes,
         ports: { ...r.ports, sql: r.sql() },
-        registry: r.metrics.registry,
+        metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
         readiness: [
           { name: 'redis', check: async () => void (await r.redis().ping()) },
           { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },

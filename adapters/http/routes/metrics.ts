@@ -1,10 +1,14 @@
 // Prometheus exposition. Gauges that mirror Redis state are refreshed at scrape time; a failed refresh still serves
 // the counters.
 import type { Hono } from 'hono';
-import type { Registry } from 'prom-client';
 import type { Log } from '../../../functions/ports.ts';
 
-export function registerMetricsRoute(app: Hono, registry: Registry, log: Log, refresh?: () => Promise<void>): void {
+export interface MetricsExposition {
+  contentType: string;
+  render(): Promise<string>;
+}
+
+export function registerMetricsRoute(app: Hono, exposition: MetricsExposition, log: Log, refresh?: () => Promise<void>): void {
   app.get('/metrics', async (c) => {
     if (refresh !== undefined) {
       try {
@@ -13,6 +17,6 @@ export function registerMetricsRoute(app: Hono, registry: Registry, log: Log, re
         log.warn('metrics refresh failed', { err });
       }
     }
-    return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+    return c.body(await exposition.render(), 200, { 'content-type': exposition.contentType });
   });
 }
