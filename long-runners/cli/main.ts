@@ -6,7 +6,8 @@ import path from 'node:path';
 import { parseConfig, ConfigError, type Config } from '../../adapters/config/parse.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { describeError } from '../../functions/errors.ts';
-import { supervise } from '../supervisor.ts';
+import { supervise, type Task } from '../supervisor.ts';
+import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources } from './resources.ts';
 import { buildTasks, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from './status.ts';
@@ -19,7 +20,8 @@ commands:
   migrate                         apply infra/migrations to DATABASE_URL
   run [--only a,b] [--migrate]    run long-runners in one supervised process (${TASK_KINDS.join(', ')})
   status                          print stream lengths, pending and dead entries, and cursors as JSON
-  dev                             run everything in dev mode (migrations applied, auth relaxed)
+  dev                             run everything in dev mode (migrations applied, auth relaxed); with no
+                                  INGESTER_RELAY_HOSTS, against a local PLC + PDS with a bot writing to it
 
 Configuration is read from the environment; see the README for every variable.`;
 
@@ -47,14 +49,14 @@ async function migrate(config: Config): Promise<number> {
   }
 }
 
-async function run(config: Config, only: TaskKind[], migrateFirst: boolean): Promise<number> {
+async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extraTasks: Task[] = []): Promise<number> {
   const r = createResources(config, 'skytide');
   try {
     if (migrateFirst || config.migrateOnStart) {
       const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
       r.log.info('migrations applied', { applied });
     }
-    const tasks = buildTasks(r, only);
+    const tasks = [...buildTasks(r, only), ...extraTasks];
     if (tasks.length === 0) {
       r.log.error('nothing to run', { only, relayHosts: config.relayHosts });
       return 1;
@@ -62,6 +64,22 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean): Pro
     return await supervise(tasks, { log: r.log });
   } finally {
     await r.close();
+  }
+}
+
+/** `skytide dev`: with no relay configured, a local PLC + PDS and a bot writing to it stand in for the network. */
+async function dev(config: Config, only: TaskKind[]): Promise<number> {
+  if (config.relayHosts.length > 0) return run(config, only, true);
+  const log = createLogger({ level: config.logLevel, component: 'dev' });
+  const { startLocalNetwork } = await import('../dev/local-network.ts');
+  log.info('starting local network', {});
+  const network = await startLocalNetwork(log);
+  log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
+  const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
+  try {
+    return await run({ ...config, relayHosts: [network.relayHost], firehoseInitialCursor: 0 }, only, true, [activity]);
+  } finally {
+    await network.close();
   }
 }
 
@@ -104,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
       return status(config);
     case 'dev':
-      return run(config, parseOnly(values.only), true);
+      return dev(config, parseOnly(values.only));
     default:
       fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }
