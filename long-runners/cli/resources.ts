@@ -5,8 +5,8 @@ import { createLogger } from '../../adapters/observability/logger.ts';
 import { createMetrics, type MetricsBundle } from '../../adapters/observability/metrics.ts';
 import { createRedis, type Redis } from '../../adapters/redis/client.ts';
 import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
-import { createSql } from '../../adapters/postgres/client.ts';
-import { systemClock, type BasePorts, type Log, type Sql } from '../../functions/ports.ts';
+import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
+import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts';
 
 export interface Resources {
   config: Config;
@@ -17,7 +17,7 @@ export interface Resources {
   /** Consumer name unique to this instance (INDEXER_CONSUMER or hostname-pid). */
   consumerName: string;
   redis(): Redis;
-  sql(): Sql & { end(): Promise<void> };
+  sql(): PostgresSql;
   close(): Promise<void>;
 }
 
@@ -29,7 +29,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
   });
   const keys = createKeySpace(config.redisKeyPrefix);
   let redis: Redis | undefined;
-  let sql: (Sql & { end(): Promise<void> }) | undefined;
+  let sql: PostgresSql | undefined;
   return {
     config,
     log,

@@ -8,10 +8,10 @@ export async function withLoopbackListen<T>(fn: () => Promise<T>): Promise<T> {
     const [first, second] = args;
     // listen(port) or listen(port, callback): no host given, so add ours. listen(port, host, ...) is left alone.
     if (typeof first === 'number' && typeof second !== 'string') {
-      return original.call(this, first, '127.0.0.1', ...(args.slice(1) as [])) as net.Server;
+      return (original as (...a: unknown[]) => net.Server).call(this, first, '127.0.0.1', ...args.slice(1));
     }
     if (typeof first === 'object' && first !== null && !('path' in first) && (first as net.ListenOptions).host === undefined) {
-      return original.call(this, { ...(first as net.ListenOptions), host: '127.0.0.1' }, ...(args.slice(1) as [])) as net.Server;
+      return (original as (...a: unknown[]) => net.Server).call(this, { ...(first as net.ListenOptions), host: '127.0.0.1' }, ...args.slice(1));
     }
     return (original as (...a: unknown[]) => net.Server).apply(this, args);
   } as typeof original;

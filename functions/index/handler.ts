@@ -1,0 +1,95 @@
+// The `index` function: a batch of stream events becomes ONE Postgres transaction of multi-row upserts and deletes.
+// Pure over its ports (sql, clock, log, metrics): it holds nothing between calls, so it runs in-process under the
+// consumer, behind POST /functions/index, or in a Worker. It marks each event ok or dead (bad identifiers) and
+// throws only when the database fails, so the caller retries the whole batch.
+import type { StreamEvent } from '../events.ts';
+import type { BasePorts, Sql } from '../ports.ts';
+import type { BatchResult } from '../result.ts';
+import { AggregateDeltas } from './aggregates.ts';
+import { writeActors } from './actors.ts';
+import { planBatch } from './plan.ts';
+import { writeRecordRows } from './processor.ts';
+import { PLUGINS, type IndexedRecord, type Plugin, type RecordFamily } from './plugins/index.ts';
+
+export interface IndexPorts extends BasePorts {
+  sql: Sql;
+}
+
+interface Tally {
+  indexed: number;
+  stale: number;
+  tombstoned: number;
+  invalid: number;
+}
+
+export async function indexBatch(events: readonly StreamEvent[], ports: IndexPorts): Promise<BatchResult> {
+  const plan = planBatch(events);
+  const tallies = new Map<RecordFamily, Tally>();
+  const tally = (family: RecordFamily) => {
+    let t = tallies.get(family);
+    if (t === undefined) tallies.set(family, (t = { indexed: 0, stale: 0, tombstoned: 0, invalid: 0 }));
+    return t;
+  };
+  const familyOf = (collection: string) => PLUGINS.get(collection)?.family ?? 'other';
+
+  try {
+    await ports.sql.transaction(async (tx) => {
+      const changed = await writeRecordRows(tx, plan.winners);
+      const removals = new Map<Plugin, string[]>();
+      const inserts = new Map<Plugin, IndexedRecord[]>();
+      for (const { uri, event } of plan.winners) {
+        const t = tally(familyOf(event.collection));
+        if (!changed.has(uri)) {
+          t.stale++;
+          continue;
+        }
+        if (event.type === 'delete') t.tombstoned++;
+        else t.indexed++;
+        const plugin = PLUGINS.get(event.collection);
+        if (plugin === undefined) continue;
+        // An update or delete purges the old typed rows; a create over nothing purges nothing.
+        push(removals, plugin, uri);
+        if (event.type !== 'delete') {
+          push(inserts, plugin, {
+            uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey,
+            record: event.record, indexedAt: event.time,
+          });
+        }
+      }
+      const deltas = new AggregateDeltas();
+      for (const [plugin, uris] of removals) await plugin.remove(tx, uris, deltas);
+      for (const [plugin, records] of inserts) {
+        const invalid = await plugin.insert(tx, records, deltas);
+        if (invalid.length > 0) {
+          const t = tally(plugin.family);
+          t.invalid += invalid.length;
+          t.indexed -= invalid.length;
+        }
+      }
+      await deltas.apply(tx);
+      await writeActors(tx, plan);
+    });
+  } catch (err) {
+    ports.metrics.inc('skytide_index_batches_total', { outcome: 'error' });
+    throw err;
+  }
+
+  ports.metrics.inc('skytide_index_batches_total', { outcome: 'ok' });
+  for (const [family, t] of tallies) {
+    for (const outcome of ['indexed', 'stale', 'tombstoned', 'invalid'] as const) {
+      if (t[outcome] > 0) ports.metrics.inc('skytide_index_records_total', { collection: family, outcome }, t[outcome]);
+    }
+  }
+  const superseded = new Set(plan.superseded);
+  events.forEach((event, i) => {
+    const outcome = plan.outcomes[i]?.status === 'dead' ? 'dead' : superseded.has(i) ? 'stale' : 'ok';
+    ports.metrics.inc('skytide_index_events_total', { type: event.type, outcome });
+  });
+  return { outcomes: plan.outcomes, resync: [] };
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}

@@ -1,0 +1,59 @@
+// Readers for lex-JSON record fields. Records come from the network: every field is checked, never assumed.
+import type { JsonObject, JsonValue } from './types.ts';
+import { cleanText } from '../rows.ts';
+import { isValidDatetime } from '../../atproto/syntax/datetime.ts';
+import { isValidAtUri } from '../../atproto/syntax/at-uri.ts';
+import { isValidDid } from '../../atproto/syntax/did.ts';
+
+export function obj(value: JsonValue | undefined): JsonObject | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+}
+
+export function str(value: JsonValue | undefined): string | undefined {
+  return typeof value === 'string' ? cleanText(value) : undefined;
+}
+
+const EPOCH = '1970-01-01T00:00:00.000Z';
+
+/** Like the AppView: a valid datetime is normalised to ISO with Z; anything else becomes the epoch, never an error. */
+export function createdAt(value: JsonValue | undefined): string {
+  if (typeof value !== 'string') return EPOCH;
+  if (isValidDatetime(value)) return new Date(Date.parse(value)).toISOString();
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? EPOCH : new Date(ms).toISOString();
+}
+
+/** `{uri, cid}` with an AT-URI and a CID string: replies, likes, reposts, quotes. */
+export function strongRef(value: JsonValue | undefined): { uri: string; cid: string } | undefined {
+  const o = obj(value);
+  const uri = str(o?.['uri']);
+  const cid = str(o?.['cid']);
+  if (uri === undefined || cid === undefined || cid.length === 0 || !isValidAtUri(uri)) return undefined;
+  return { uri, cid };
+}
+
+export function did(value: JsonValue | undefined): string | undefined {
+  return typeof value === 'string' && isValidDid(value) ? value : undefined;
+}
+
+/** A blob's CID: current form `{ref: {$link}}`, legacy form `{cid}`. */
+export function blobCid(value: JsonValue | undefined): string | undefined {
+  const o = obj(value);
+  if (o === undefined) return undefined;
+  const link = str(obj(o['ref'])?.['$link']);
+  return link ?? str(o['cid']);
+}
+
+export function stringArray(value: JsonValue | undefined): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.filter((v): v is string => typeof v === 'string').map(cleanText);
+}
+
+/** The earlier of two ISO timestamps: `sortAt` clamps a createdAt from the future to the index time. */
+export function earliest(a: string, b: string): string {
+  return a < b ? a : b;
+}
+
+export function collectionOf(uri: string): string {
+  return uri.split('/')[3] ?? '';
+}

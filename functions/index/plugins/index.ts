@@ -1,0 +1,14 @@
+// The one list of plugins, keyed by collection. A collection without a plugin still gets its generic `record` row.
+import { blockPlugin } from './block.ts';
+import { followPlugin } from './follow.ts';
+import { likePlugin } from './like.ts';
+import { postPlugin } from './post.ts';
+import { profilePlugin } from './profile.ts';
+import { repostPlugin } from './repost.ts';
+import type { Plugin } from './types.ts';
+
+export const PLUGINS: ReadonlyMap<string, Plugin> = new Map(
+  [postPlugin, likePlugin, repostPlugin, followPlugin, blockPlugin, profilePlugin].map((p) => [p.collection, p]),
+);
+
+export type { Plugin, IndexedRecord, RecordFamily } from './types.ts';

@@ -1,0 +1,152 @@
+// app.bsky.feed.post -> post, its feed_item, embed rows (images, external, record, video; recordWithMedia is a record
+// plus media) and a quote row when it embeds another post. Aggregates: postsCount of the author, replyCount of the
+// parent, quoteCount of the quoted post. Removal deletes every one of those rows and reverses exactly what it removes.
+import { deleteRows, insertRows, type Row } from '../rows.ts';
+import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, strongRef } from './fields.ts';
+import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
+
+const POST = {
+  uri: 'text', cid: 'text', creator: 'text', text: 'text', replyRoot: 'text', replyRootCid: 'text', replyParent: 'text',
+  replyParentCid: 'text', langs: 'jsonb', tags: 'jsonb', createdAt: 'text', indexedAt: 'text',
+} as const;
+const FEED_ITEM = { uri: 'text', cid: 'text', type: 'text', postUri: 'text', originatorDid: 'text', sortAt: 'text' } as const;
+const IMAGE = { postUri: 'text', position: 'text', imageCid: 'text', alt: 'text' } as const;
+const EXTERNAL = { postUri: 'text', uri: 'text', title: 'text', description: 'text', thumbCid: 'text' } as const;
+const RECORD = { postUri: 'text', embedUri: 'text', embedCid: 'text' } as const;
+const VIDEO = { postUri: 'text', videoCid: 'text', alt: 'text' } as const;
+const QUOTE = { uri: 'text', cid: 'text', subject: 'text', subjectCid: 'text', createdAt: 'text', indexedAt: 'text' } as const;
+
+const POST_COLLECTION = 'app.bsky.feed.post';
+
+interface PostRows {
+  post: Row;
+  feedItem: Row;
+  images: Row[];
+  external: Row[];
+  records: Row[];
+  videos: Row[];
+  quote: Row[];
+}
+
+function media(uri: string, embed: JsonObject | undefined, out: PostRows): void {
+  switch (embed?.['$type']) {
+    case 'app.bsky.embed.images': {
+      const images = Array.isArray(embed['images']) ? embed['images'] : [];
+      images.forEach((item, position) => {
+        const image = obj(item);
+        const cid = blobCid(image?.['image']);
+        if (cid !== undefined) out.images.push({ postUri: uri, position: String(position), imageCid: cid, alt: str(image?.['alt']) ?? '' });
+      });
+      break;
+    }
+    case 'app.bsky.embed.external': {
+      const ext = obj(embed['external']);
+      const link = str(ext?.['uri']);
+      if (link !== undefined) {
+        out.external.push({
+          postUri: uri, uri: link, title: str(ext?.['title']) ?? '', description: str(ext?.['description']) ?? '',
+          thumbCid: blobCid(ext?.['thumb']) ?? null,
+        });
+      }
+      break;
+    }
+    case 'app.bsky.embed.video': {
+      const cid = blobCid(embed['video']);
+      if (cid !== undefined) out.videos.push({ postUri: uri, videoCid: cid, alt: str(embed['alt']) ?? null });
+      break;
+    }
+  }
+}
+
+function embedded(r: IndexedRecord, ref: { uri: string; cid: string } | undefined, created: string, out: PostRows): void {
+  if (ref === undefined) return;
+  out.records.push({ postUri: r.uri, embedUri: ref.uri, embedCid: ref.cid });
+  if (collectionOf(ref.uri) === POST_COLLECTION) {
+    out.quote.push({ uri: r.uri, cid: r.cid, subject: ref.uri, subjectCid: ref.cid, createdAt: created, indexedAt: r.indexedAt });
+  }
+}
+
+/** The rows of one post, or undefined when it lacks a post's shape (no text, or a malformed reply). */
+export function postRows(r: IndexedRecord): PostRows | undefined {
+  const text = str(r.record['text']);
+  if (text === undefined) return undefined;
+  const replyObj = obj(r.record['reply']);
+  const root = strongRef(replyObj?.['root']);
+  const parent = strongRef(replyObj?.['parent']);
+  if (r.record['reply'] !== undefined && (root === undefined || parent === undefined)) return undefined;
+  const created = createdAt(r.record['createdAt']);
+  const out: PostRows = {
+    post: {
+      uri: r.uri, cid: r.cid, creator: r.did, text,
+      replyRoot: root?.uri ?? null, replyRootCid: root?.cid ?? null,
+      replyParent: parent?.uri ?? null, replyParentCid: parent?.cid ?? null,
+      langs: stringArray(r.record['langs']) ?? null, tags: stringArray(r.record['tags']) ?? null,
+      createdAt: created, indexedAt: r.indexedAt,
+    },
+    feedItem: { uri: r.uri, cid: r.cid, type: 'post', postUri: r.uri, originatorDid: r.did, sortAt: earliest(created, r.indexedAt) },
+    images: [], external: [], records: [], videos: [], quote: [],
+  };
+  const embed = obj(r.record['embed']);
+  switch (embed?.['$type']) {
+    case 'app.bsky.embed.record':
+      embedded(r, strongRef(embed['record']), created, out);
+      break;
+    case 'app.bsky.embed.recordWithMedia':
+      embedded(r, strongRef(obj(embed['record'])?.['record']), created, out);
+      media(r.uri, obj(embed['media']), out);
+      break;
+    default:
+      media(r.uri, embed, out);
+  }
+  return out;
+}
+
+export const postPlugin: Plugin = {
+  collection: POST_COLLECTION,
+  family: 'post',
+  async insert(tx, records, deltas) {
+    const invalid: string[] = [];
+    const all: PostRows[] = [];
+    for (const r of records) {
+      const rows = postRows(r);
+      if (rows === undefined) invalid.push(r.uri);
+      else all.push(rows);
+    }
+    if (all.length === 0) return invalid;
+    const inserted = await insertRows<{ uri: string; creator: string; replyParent: string | null }>(
+      tx, 'post', POST, all.map((p) => p.post),
+      { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'creator', 'replyParent'] },
+    );
+    // Only posts this batch really inserted get their dependent rows and counts: a row already there was counted.
+    const fresh = new Set(inserted.map((row) => row.uri));
+    for (const row of inserted) {
+      deltas.profile(row.creator, 'postsCount', 1);
+      if (row.replyParent !== null) deltas.post(row.replyParent, 'replyCount', 1);
+    }
+    const mine = all.filter((p) => fresh.has(p.post['uri'] as string));
+    await insertRows(tx, 'feed_item', FEED_ITEM, mine.map((p) => p.feedItem), { orderBy: 'uri', onConflict: '(uri) do nothing' });
+    await insertRows(tx, 'post_embed_image', IMAGE, mine.flatMap((p) => p.images), { orderBy: 'postUri', onConflict: 'do nothing' });
+    await insertRows(tx, 'post_embed_external', EXTERNAL, mine.flatMap((p) => p.external), { orderBy: 'postUri', onConflict: 'do nothing' });
+    await insertRows(tx, 'post_embed_record', RECORD, mine.flatMap((p) => p.records), { orderBy: 'postUri', onConflict: 'do nothing' });
+    await insertRows(tx, 'post_embed_video', VIDEO, mine.flatMap((p) => p.videos), { orderBy: 'postUri', onConflict: 'do nothing' });
+    const quotes = await insertRows<{ subject: string }>(tx, 'quote', QUOTE, mine.flatMap((p) => p.quote), {
+      orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'],
+    });
+    for (const q of quotes) deltas.post(q.subject, 'quoteCount', 1);
+    return invalid;
+  },
+  async remove(tx, uris, deltas) {
+    const posts = await deleteRows<{ creator: string; replyParent: string | null }>(tx, 'post', 'uri', uris, ['creator', 'replyParent']);
+    for (const row of posts) {
+      deltas.profile(row.creator, 'postsCount', -1);
+      if (row.replyParent !== null) deltas.post(row.replyParent, 'replyCount', -1);
+    }
+    const quotes = await deleteRows<{ subject: string }>(tx, 'quote', 'uri', uris, ['subject']);
+    for (const q of quotes) deltas.post(q.subject, 'quoteCount', -1);
+    await deleteRows(tx, 'feed_item', 'uri', uris);
+    await deleteRows(tx, 'post_embed_image', 'postUri', uris);
+    await deleteRows(tx, 'post_embed_external', 'postUri', uris);
+    await deleteRows(tx, 'post_embed_record', 'postUri', uris);
+    await deleteRows(tx, 'post_embed_video', 'postUri', uris);
+  },
+};

@@ -1,0 +1,59 @@
+// Multi-row statements over the Sql port. A batch travels as ONE jsonb parameter expanded by jsonb_to_recordset: one
+// round trip per table per batch, null-safe, and free of per-row placeholders.
+import type { SqlExecutor, SqlRow } from '../ports.ts';
+
+export type ColumnType = 'text' | 'jsonb' | 'boolean' | 'bigint';
+export type Columns = Record<string, ColumnType>;
+export type Row = Record<string, string | number | boolean | null | readonly string[]>;
+
+const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** Strings bound for text or jsonb columns: Postgres rejects NUL and lone surrogates, the network sends both. */
+export function cleanText(value: string): string {
+  return value.replaceAll('\u0000', '').toWellFormed();
+}
+
+function recordset(columns: Columns): string {
+  return Object.entries(columns)
+    .map(([name, type]) => `${q(name)} ${type}`)
+    .join(', ');
+}
+
+export interface InsertOptions {
+  /** Sort key: rows are written in this order so concurrent batches take row locks in one order (no deadlocks). */
+  orderBy: string;
+  onConflict?: string;
+  returning?: readonly string[];
+}
+
+export async function insertRows<R extends SqlRow = SqlRow>(
+  tx: SqlExecutor,
+  table: string,
+  columns: Columns,
+  rows: readonly Row[],
+  options: InsertOptions,
+): Promise<R[]> {
+  if (rows.length === 0) return [];
+  const names = Object.keys(columns).map(q).join(', ');
+  const text =
+    `insert into ${q(table)} (${names}) select ${names} from jsonb_to_recordset($1::text::jsonb) as x(${recordset(columns)})` +
+    ` order by ${q(options.orderBy)}` +
+    (options.onConflict === undefined ? '' : ` on conflict ${options.onConflict}`) +
+    (options.returning === undefined ? '' : ` returning ${options.returning.map(q).join(', ')}`);
+  return tx.query<R>(text, [JSON.stringify(rows)]);
+}
+
+/** Deletes rows whose `column` is one of `keys`, returning the named columns of the rows actually deleted. */
+export async function deleteRows<R extends SqlRow = SqlRow>(
+  tx: SqlExecutor,
+  table: string,
+  column: string,
+  keys: readonly string[],
+  returning: readonly string[] = [],
+): Promise<R[]> {
+  if (keys.length === 0) return [];
+  const text =
+    `delete from ${q(table)} where ${q(column)} in (select jsonb_array_elements_text($1::text::jsonb))` +
+    (returning.length === 0 ? '' : ` returning ${returning.map(q).join(', ')}`);
+  return tx.query<R>(text, [JSON.stringify(keys)]);
+}

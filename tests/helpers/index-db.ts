@@ -1,0 +1,49 @@
+// A migrated Postgres schema of its own for a test file, plus the ports the index function needs.
+import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
+import { applyMigrations } from '../../adapters/postgres/migrate.ts';
+import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
+import type { IndexPorts } from '../../functions/index/handler.ts';
+import { createTestSchema } from './services.ts';
+
+export interface IndexDb {
+  sql: PostgresSql;
+  ports: IndexPorts;
+  schema: string;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function createIndexDb(label: string): Promise<IndexDb> {
+  const schema = await createTestSchema(label);
+  const sql = createSql(schema.url, { max: 4 });
+  await applyMigrations(sql);
+  return {
+    sql,
+    schema: schema.schema,
+    url: schema.url,
+    ports: { sql, clock: systemClock, log: silentLog, metrics: noMetrics },
+    close: async () => {
+      await sql.end();
+      await schema.drop();
+    },
+  };
+}
+
+/** Every table the index writes, each dumped in a stable order, for whole-database comparisons. */
+export const INDEX_TABLES: Record<string, string> = {
+  record: 'uri', actor: 'did', actor_sync: 'did', post: 'uri', post_embed_image: '"postUri", position',
+  post_embed_external: '"postUri"', post_embed_record: '"postUri", "embedUri"', post_embed_video: '"postUri"',
+  quote: 'uri', feed_item: 'uri', like: 'uri', repost: 'uri', follow: 'uri', actor_block: 'uri', profile: 'uri',
+  post_agg: 'uri', profile_agg: 'did',
+};
+
+export async function dumpIndex(sql: PostgresSql): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const [table, order] of Object.entries(INDEX_TABLES)) {
+    // A zero aggregate row and no row mean the same count; which one exists depends on batch boundaries.
+    const where = table === 'post_agg' ? ' where "likeCount" <> 0 or "replyCount" <> 0 or "repostCount" <> 0 or "quoteCount" <> 0'
+      : table === 'profile_agg' ? ' where "followersCount" <> 0 or "followsCount" <> 0 or "postsCount" <> 0' : '';
+    out[table] = await sql.query(`select * from "${table}"${where} order by ${order}`);
+  }
+  return out;
+}
