@@ -13,7 +13,9 @@ export const REASONS = [
   'missing_block', // a create/update op whose record block is absent (tooBig or truncated): repo is resynced
   'invalid_record', // a record block that is not valid DAG-CBOR / not an object
   'invalid_syntax', // a DID, NSID, rkey, AT-URI or TID that fails the syntax rules
-  'too_big', // a #commit flagged tooBig
+  'too_big', // a #commit flagged tooBig, or a frame/block/record over its named limit
+  'cid_mismatch', // a block whose bytes do not hash to its CID
+  'sync_event', // a #sync: the repo's state was reset upstream, so it is fetched whole
   'future_cursor', // upstream rejected our cursor as ahead of its sequence
   'outdated_cursor', // upstream says our cursor is older than its window
   'consumer_too_slow', // upstream dropped us

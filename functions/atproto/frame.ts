@@ -1,0 +1,42 @@
+// subscribeRepos / subscribeLabels framing (event-stream spec): each binary message is two DAG-CBOR items back to
+// back, a header {op, t?} and a body. op 1 is a message named by `t`; op -1 an error {error, message?} after which
+// upstream closes. Unknown op or t: ignore the frame. Anything else malformed is an invalid frame.
+import { decodeCborFirst } from './cbor.ts';
+
+export type Frame =
+  | { kind: 'message'; t: string; body: Record<string, unknown> }
+  | { kind: 'error'; error: string; message?: string }
+  | { kind: 'unknown_op'; op: unknown }
+  | { kind: 'invalid'; message: string };
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+export function decodeFrame(bytes: Uint8Array): Frame {
+  let header: unknown;
+  let body: unknown;
+  try {
+    const [h, rest] = decodeCborFirst(bytes);
+    header = h;
+    if (rest.length === 0) return { kind: 'invalid', message: 'frame has a header but no body' };
+    const [b, trailing] = decodeCborFirst(rest);
+    if (trailing.length > 0) return { kind: 'invalid', message: `frame has ${trailing.length} trailing bytes after the body` };
+    body = b;
+  } catch (err) {
+    return { kind: 'invalid', message: `frame is not valid DAG-CBOR: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (!isMap(header)) return { kind: 'invalid', message: 'frame header is not a map' };
+  if (!isMap(body)) return { kind: 'invalid', message: 'frame body is not a map' };
+  const op = header['op'];
+  if (op === -1) {
+    const error = body['error'];
+    if (typeof error !== 'string') return { kind: 'invalid', message: 'error frame without an error name' };
+    const message = body['message'];
+    return typeof message === 'string' ? { kind: 'error', error, message } : { kind: 'error', error };
+  }
+  if (op !== 1) return { kind: 'unknown_op', op };
+  const t = header['t'];
+  if (typeof t !== 'string') return { kind: 'invalid', message: 'message frame without a string `t`' };
+  return { kind: 'message', t, body };
+}

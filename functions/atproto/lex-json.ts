@@ -1,0 +1,50 @@
+// DAG-CBOR values <-> lex-JSON, the JSON form atproto uses: a CID link is {"$link": "<cid>"}, bytes are
+// {"$bytes": "<base64, no padding>"}, and a blob keeps its object shape with `ref` as a link. Never byte arrays: that
+// is how rsky corrupted 25M records.
+import { CID } from 'multiformats/cid';
+import type { JsonValue } from '../events.ts';
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary).replace(/=+$/, '');
+}
+
+function fromBase64(text: string): Uint8Array {
+  const padded = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
+  const binary = atob(padded);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/** Decoded DAG-CBOR to lex-JSON. Throws on values outside the data model (floats that are not integers). */
+export function cborToLex(value: unknown): JsonValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new TypeError('floats are not in the atproto data model');
+    return value;
+  }
+  if (value instanceof Uint8Array) return { $bytes: toBase64(value) };
+  if (Array.isArray(value)) return value.map(cborToLex);
+  if (typeof value === 'object') {
+    const cid = CID.asCID(value);
+    if (cid !== null) return { $link: cid.toString() };
+    const out: { [key: string]: JsonValue } = {};
+    for (const [k, v] of Object.entries(value)) out[k] = cborToLex(v);
+    return out;
+  }
+  throw new TypeError(`${typeof value} is not in the atproto data model`);
+}
+
+/** lex-JSON to the values DAG-CBOR encodes: {"$link"} becomes a CID, {"$bytes"} a byte string. */
+export function lexToCbor(value: JsonValue): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(lexToCbor);
+  const keys = Object.keys(value);
+  if (keys.length === 1 && typeof value['$link'] === 'string') return CID.parse(value['$link']);
+  if (keys.length === 1 && typeof value['$bytes'] === 'string') return fromBase64(value['$bytes']);
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = lexToCbor(value[k] as JsonValue);
+  return out;
+}

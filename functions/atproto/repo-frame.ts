@@ -1,0 +1,233 @@
+// subscribeRepos frames -> stream events (architecture.md event contract). Pure and total: every input becomes a
+// RepoFrameOutcome, never an exception. Only record ops and identity/account changes become events; a commit that
+// cannot be fully emitted (a missing record block, tooBig) asks for a resync of its repo rather than dropping it.
+import { CarBufferReader } from '@ipld/car/buffer-reader';
+import { CID } from 'multiformats/cid';
+import type { AccountEvent, IdentityEvent, JsonObject, StreamEvent } from '../events.ts';
+import type { Reason } from '../reasons.ts';
+import type { ResyncRequest } from '../result.ts';
+import type { RepoFrameOutcome } from './repo-frame-types.ts';
+import { decodeCbor } from './cbor.ts';
+import { cidMatches } from './cid.ts';
+import { decodeFrame } from './frame.ts';
+import { cborToLex } from './lex-json.ts';
+import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_FRAME_BYTES, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
+import { isValidDatetime } from './syntax/datetime.ts';
+import { isValidDid } from './syntax/did.ts';
+import { isValidNsid } from './syntax/nsid.ts';
+import { isValidRecordKey } from './syntax/record-key.ts';
+import { isValidTid } from './syntax/tid.ts';
+
+type Body = Record<string, unknown>;
+
+class InvalidBody extends Error {
+  readonly reason: Reason;
+  constructor(reason: Reason, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+function seqOf(body: Body): number | undefined {
+  const seq = body['seq'];
+  return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
+}
+
+function did(body: Body, key: string): string {
+  const v = body[key];
+  if (typeof v !== 'string' || !isValidDid(v)) throw new InvalidBody('invalid_syntax', `${key} is not a valid DID`);
+  return v;
+}
+
+function time(body: Body): string {
+  const v = body['time'];
+  if (typeof v === 'string') {
+    if (isValidDatetime(v)) return new Date(Date.parse(v)).toISOString();
+    const ms = Date.parse(v);
+    if (!Number.isNaN(ms)) return new Date(ms).toISOString();
+  }
+  throw new InvalidBody('invalid_syntax', 'time is not a datetime');
+}
+
+function tid(body: Body, key: string): string {
+  const v = body[key];
+  if (typeof v !== 'string' || !isValidTid(v)) throw new InvalidBody('invalid_syntax', `${key} is not a TID`);
+  return v;
+}
+
+function bytes(body: Body, key: string, max: number): Uint8Array {
+  const v = body[key];
+  if (!(v instanceof Uint8Array)) throw new InvalidBody('invalid_commit', `${key} is not bytes`);
+  if (v.length > max) throw new InvalidBody('too_big', `${key} is ${v.length} bytes, over the ${max} byte limit`);
+  return v;
+}
+
+function cid(body: Body, key: string): CID {
+  const v = CID.asCID(body[key]);
+  if (v === null) throw new InvalidBody('invalid_commit', `${key} is not a CID link`);
+  return v;
+}
+
+interface Dropped {
+  reason: Reason;
+  count: number;
+}
+
+function bump(dropped: Dropped[], reason: Reason): void {
+  const entry = dropped.find((d) => d.reason === reason);
+  if (entry === undefined) dropped.push({ reason, count: 1 });
+  else entry.count++;
+}
+
+async function decodeCommit(seq: number, body: Body): Promise<RepoFrameOutcome> {
+  const repo = did(body, 'repo');
+  const commit = cid(body, 'commit').toString();
+  const rev = tid(body, 'rev');
+  const since = body['since'];
+  const sinceValue = typeof since === 'string' ? since : null;
+  const when = time(body);
+  const ops = body['ops'];
+  if (!Array.isArray(ops)) throw new InvalidBody('invalid_commit', 'ops is not an array');
+  if (ops.length > MAX_COMMIT_OPS) throw new InvalidBody('too_big', `${ops.length} ops, over the ${MAX_COMMIT_OPS} limit`);
+  const events: StreamEvent[] = [];
+  const resync: ResyncRequest[] = [];
+  const dropped: Dropped[] = [];
+  if (body['tooBig'] === true) {
+    // Deprecated but still possible: the ops are not all in the blocks, so the repo is fetched whole.
+    resync.push({ did: repo, reason: 'too_big' });
+    return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped: [{ reason: 'too_big', count: ops.length }] };
+  }
+  const blocks = bytes(body, 'blocks', MAX_COMMIT_BLOCKS_BYTES);
+  let car: CarBufferReader;
+  try {
+    car = CarBufferReader.fromBytes(blocks);
+  } catch (err) {
+    throw new InvalidBody('invalid_car', `blocks are not a CAR: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const base = { seq, time: when, did: repo, commit, rev, since: sinceValue };
+  for (const raw of ops) {
+    const op = (typeof raw === 'object' && raw !== null ? raw : {}) as Body;
+    const path = typeof op['path'] === 'string' ? op['path'] : '';
+    const slash = path.indexOf('/');
+    const collection = path.slice(0, slash);
+    const rkey = path.slice(slash + 1);
+    if (slash < 0 || !isValidNsid(collection) || !isValidRecordKey(rkey)) {
+      bump(dropped, 'invalid_syntax');
+      continue;
+    }
+    const action = op['action'];
+    if (action === 'delete') {
+      events.push({ type: 'delete', ...base, collection, rkey });
+      continue;
+    }
+    if (action !== 'create' && action !== 'update') {
+      bump(dropped, 'invalid_commit');
+      continue;
+    }
+    const opCid = CID.asCID(op['cid']);
+    if (opCid === null) {
+      bump(dropped, 'invalid_commit');
+      continue;
+    }
+    const block = car.get(opCid);
+    if (block === undefined) {
+      bump(dropped, 'missing_block');
+      if (!resync.some((r) => r.reason === 'missing_block')) resync.push({ did: repo, reason: 'missing_block' });
+      continue;
+    }
+    if (block.bytes.length > MAX_RECORD_BYTES) {
+      bump(dropped, 'too_big');
+      continue;
+    }
+    if (!(await cidMatches(opCid, block.bytes))) {
+      bump(dropped, 'cid_mismatch');
+      if (!resync.some((r) => r.reason === 'cid_mismatch')) resync.push({ did: repo, reason: 'cid_mismatch' });
+      continue;
+    }
+    let record: ReturnType<typeof cborToLex>;
+    try {
+      record = cborToLex(decodeCbor(block.bytes));
+    } catch {
+      bump(dropped, 'invalid_record');
+      continue;
+    }
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      bump(dropped, 'invalid_record');
+      continue;
+    }
+    events.push({ type: action, ...base, collection, rkey, cid: opCid.toString(), record: record as JsonObject });
+  }
+  return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped };
+}
+
+function decodeIdentity(seq: number, body: Body): RepoFrameOutcome {
+  const event: IdentityEvent = { type: 'identity', seq, time: time(body), did: did(body, 'did') };
+  const handle = body['handle'];
+  if (typeof handle === 'string' && handle.length > 0) event.handle = handle;
+  return { kind: 'sequenced', t: '#identity', seq, did: event.did, events: [event], resync: [], dropped: [] };
+}
+
+function decodeAccount(seq: number, body: Body): RepoFrameOutcome {
+  const active = body['active'];
+  if (typeof active !== 'boolean') throw new InvalidBody('invalid_event', 'active is not a boolean');
+  const event: AccountEvent = { type: 'account', seq, time: time(body), did: did(body, 'did'), active };
+  // Unknown future statuses are kept as strings: a status is data, never a reason to reject the event.
+  const status = body['status'];
+  if (typeof status === 'string' && status.length > 0) event.status = status.toLowerCase();
+  return { kind: 'sequenced', t: '#account', seq, did: event.did, events: [event], resync: [], dropped: [] };
+}
+
+function decodeSync(seq: number, body: Body): RepoFrameOutcome {
+  const repo = did(body, 'did');
+  bytes(body, 'blocks', MAX_SYNC_BLOCKS_BYTES);
+  tid(body, 'rev');
+  time(body);
+  return { kind: 'sequenced', t: '#sync', seq, did: repo, events: [], resync: [{ did: repo, reason: 'sync_event' }], dropped: [] };
+}
+
+export async function decodeRepoFrame(frameBytes: Uint8Array): Promise<RepoFrameOutcome> {
+  if (frameBytes.length > MAX_FRAME_BYTES) {
+    return { kind: 'invalid', reason: 'too_big', message: `frame is ${frameBytes.length} bytes, over the ${MAX_FRAME_BYTES} byte limit` };
+  }
+  const frame = decodeFrame(frameBytes);
+  switch (frame.kind) {
+    case 'invalid':
+      return { kind: 'invalid', reason: 'invalid_frame', message: frame.message };
+    case 'unknown_op':
+      return { kind: 'ignored', reason: 'unknown_op' };
+    case 'error':
+      return frame.message === undefined ? { kind: 'error', error: frame.error } : { kind: 'error', error: frame.error, message: frame.message };
+    case 'message':
+      break;
+  }
+  const { t, body } = frame;
+  if (t === '#info') {
+    const name = body['name'];
+    const message = body['message'];
+    if (typeof name !== 'string') return { kind: 'invalid', reason: 'invalid_frame', message: '#info without a name' };
+    return typeof message === 'string' ? { kind: 'info', name, message } : { kind: 'info', name };
+  }
+  const seq = seqOf(body);
+  const known = t === '#commit' || t === '#identity' || t === '#account' || t === '#sync';
+  if (!known) return seq === undefined ? { kind: 'ignored', reason: 'unknown_frame_type', t } : { kind: 'ignored', reason: 'unknown_frame_type', t, seq };
+  const didHint = typeof body['repo'] === 'string' ? body['repo'] : typeof body['did'] === 'string' ? body['did'] : undefined;
+  if (seq === undefined) {
+    return { kind: 'invalid', reason: 'invalid_frame', message: `${t} without a valid seq`, ...(didHint !== undefined && isValidDid(didHint) ? { did: didHint } : {}) };
+  }
+  try {
+    switch (t) {
+      case '#commit':
+        return await decodeCommit(seq, body);
+      case '#identity':
+        return decodeIdentity(seq, body);
+      case '#account':
+        return decodeAccount(seq, body);
+      case '#sync':
+        return decodeSync(seq, body);
+    }
+  } catch (err) {
+    const reason = err instanceof InvalidBody ? err.reason : 'invalid_frame';
+    const message = err instanceof Error ? err.message : String(err);
+    return { kind: 'invalid', reason, message: `${t}: ${message}`, seq, ...(didHint !== undefined && isValidDid(didHint) ? { did: didHint } : {}) };
+  }
+}

@@ -1,0 +1,115 @@
+// Builders of real subscribeRepos frames for tests: DAG-CBOR header + body, commits whose `blocks` is a real CAR with
+// the commit block first and record blocks whose CIDs are their sha-256, as a PDS sends them.
+import { CID } from 'multiformats/cid';
+import { encodeCbor } from '../../functions/atproto/cbor.ts';
+import { cidForCbor } from '../../functions/atproto/cid.ts';
+import { lexToCbor } from '../../functions/atproto/lex-json.ts';
+import type { JsonObject } from '../../functions/events.ts';
+
+export function encodeFrame(header: Record<string, unknown>, body: Record<string, unknown>): Uint8Array {
+  const h = encodeCbor(header);
+  const b = encodeCbor(body);
+  const out = new Uint8Array(h.length + b.length);
+  out.set(h, 0);
+  out.set(b, h.length);
+  return out;
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+/** A CARv1 with one root and the given blocks, in order. */
+export function encodeCar(root: CID, blocks: { cid: CID; bytes: Uint8Array }[]): Uint8Array {
+  const header = encodeCbor({ version: 1, roots: [root] });
+  const chunks: Uint8Array[] = [new Uint8Array(varint(header.length)), header];
+  for (const b of blocks) {
+    chunks.push(new Uint8Array(varint(b.cid.bytes.length + b.bytes.length)), b.cid.bytes, b.bytes);
+  }
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+export async function block(value: unknown): Promise<{ cid: CID; bytes: Uint8Array }> {
+  const bytes = encodeCbor(value);
+  return { cid: await cidForCbor(bytes), bytes };
+}
+
+export interface OpSpec {
+  action: 'create' | 'update' | 'delete';
+  collection: string;
+  rkey: string;
+  record?: JsonObject;
+}
+
+export interface CommitSpec {
+  seq: number;
+  did: string;
+  rev: string;
+  since?: string | null;
+  time?: string;
+  ops: OpSpec[];
+  /** Leave these paths' record blocks out of the CAR (as a truncated or tooBig commit would). */
+  omitBlocks?: string[];
+  tooBig?: boolean;
+}
+
+export interface BuiltCommit {
+  frame: Uint8Array;
+  commitCid: string;
+  recordCids: Record<string, string>;
+}
+
+export async function buildCommitFrame(spec: CommitSpec): Promise<BuiltCommit> {
+  const records: { cid: CID; bytes: Uint8Array }[] = [];
+  const ops: Record<string, unknown>[] = [];
+  const recordCids: Record<string, string> = {};
+  for (const op of spec.ops) {
+    const path = `${op.collection}/${op.rkey}`;
+    if (op.action === 'delete') {
+      ops.push({ action: 'delete', path, cid: null });
+      continue;
+    }
+    const b = await block(lexToCbor(op.record ?? { $type: op.collection }));
+    recordCids[path] = b.cid.toString();
+    if (!(spec.omitBlocks ?? []).includes(path)) records.push(b);
+    ops.push({ action: op.action, path, cid: b.cid });
+  }
+  const mstRoot = await block({ l: null, e: [] });
+  const commit = await block({ did: spec.did, version: 3, data: mstRoot.cid, rev: spec.rev, prev: null, sig: new Uint8Array(64) });
+  const car = encodeCar(commit.cid, [commit, mstRoot, ...records]);
+  const body = {
+    seq: spec.seq, rebase: false, tooBig: spec.tooBig ?? false, repo: spec.did, commit: commit.cid, rev: spec.rev,
+    since: spec.since ?? null, blocks: car, ops, blobs: [], time: spec.time ?? '2026-01-01T00:00:00.000Z',
+  };
+  return { frame: encodeFrame({ op: 1, t: '#commit' }, body), commitCid: commit.cid.toString(), recordCids };
+}
+
+export const identityFrame = (seq: number, did: string, handle?: string, time = '2026-01-01T00:00:00.000Z') =>
+  encodeFrame({ op: 1, t: '#identity' }, handle === undefined ? { seq, did, time } : { seq, did, time, handle });
+
+export const accountFrame = (seq: number, did: string, active: boolean, status?: string, time = '2026-01-01T00:00:00.000Z') =>
+  encodeFrame({ op: 1, t: '#account' }, status === undefined ? { seq, did, time, active } : { seq, did, time, active, status });
+
+export async function syncFrame(seq: number, did: string, rev: string): Promise<Uint8Array> {
+  const commit = await block({ did, version: 3, data: (await block({ l: null, e: [] })).cid, rev, prev: null, sig: new Uint8Array(64) });
+  return encodeFrame({ op: 1, t: '#sync' }, { seq, did, rev, blocks: encodeCar(commit.cid, [commit]), time: '2026-01-01T00:00:00.000Z' });
+}
+
+export const infoFrame = (name: string, message?: string) =>
+  encodeFrame({ op: 1, t: '#info' }, message === undefined ? { name } : { name, message });
+
+export const errorFrame = (error: string, message?: string) =>
+  encodeFrame({ op: -1 }, message === undefined ? { error } : { error, message });
