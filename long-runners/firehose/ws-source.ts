@@ -1,0 +1,136 @@
+// One WebSocket subscription as a pull source of binary frames. Reading stops (ws.pause(): the kernel buffer fills
+// and TCP pushes back on upstream) whenever any hold is active: a full local queue, or a stream over its high-water
+// mark. Nothing that was read is ever dropped. A heartbeat ping finds dead connections; it is suspended while reading
+// is held, since pongs cannot be read then.
+import WebSocket from 'ws';
+
+export type NextFrame = { kind: 'frame'; bytes: Uint8Array } | { kind: 'timeout' } | { kind: 'closed'; reason: string };
+
+export interface FrameSource {
+  /** Waits until the socket is open; rejects if it fails first. */
+  opened: Promise<void>;
+  next(timeoutMs: number): Promise<NextFrame>;
+  hold(reason: string): void;
+  release(reason: string): void;
+  close(): void;
+  readonly held: boolean;
+}
+
+export interface FrameSourceOptions {
+  maxQueuedFrames: number;
+  /** Frames can be up to 5 MB: the queue is bounded in bytes as well as in count. */
+  maxQueuedBytes: number;
+  heartbeatMs: number;
+  maxPayloadBytes: number;
+  headers?: Record<string, string>;
+}
+
+export function openFrameSource(url: string, options: FrameSourceOptions): FrameSource {
+  const ws = new WebSocket(url, { maxPayload: options.maxPayloadBytes, perMessageDeflate: false, headers: options.headers ?? {} });
+  const queue: Uint8Array[] = [];
+  let queuedBytes = 0;
+  const full = () => queue.length >= options.maxQueuedFrames || queuedBytes >= options.maxQueuedBytes;
+  const holds = new Set<string>();
+  let closedReason: string | undefined;
+  let wake: (() => void) | undefined;
+  let alive = true;
+
+  const applyHolds = () => {
+    if (holds.size > 0) ws.pause();
+    else ws.resume();
+  };
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', (err) => reject(err));
+  });
+  opened.catch(() => {});
+
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) return;
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    queue.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    queuedBytes += buf.byteLength;
+    if (full() && !holds.has('queue')) {
+      holds.add('queue');
+      applyHolds();
+    }
+    notify();
+  });
+  ws.on('pong', () => (alive = true));
+  ws.on('error', (err) => {
+    closedReason ??= `error: ${err.message}`;
+  });
+  ws.on('close', (code, reason) => {
+    closedReason ??= `closed: ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}`;
+    clearInterval(heartbeat);
+    notify();
+  });
+  ws.on('unexpected-response', (_req, res) => {
+    closedReason = `http ${res.statusCode}`;
+    ws.terminate();
+  });
+
+  const heartbeat = setInterval(() => {
+    if (ws.readyState !== WebSocket.OPEN || holds.size > 0) return;
+    if (!alive) {
+      closedReason ??= 'heartbeat: no pong';
+      ws.terminate();
+      return;
+    }
+    alive = false;
+    ws.ping();
+  }, options.heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    opened,
+    get held() {
+      return holds.size > 0;
+    },
+    async next(timeoutMs) {
+      for (;;) {
+        const bytes = queue.shift();
+        if (bytes !== undefined) {
+          queuedBytes -= bytes.byteLength;
+          if (holds.has('queue') && queue.length <= options.maxQueuedFrames / 2 && queuedBytes <= options.maxQueuedBytes / 2) {
+            holds.delete('queue');
+            applyHolds();
+          }
+          return { kind: 'frame', bytes };
+        }
+        if (closedReason !== undefined && ws.readyState === WebSocket.CLOSED) return { kind: 'closed', reason: closedReason };
+        const timedOut = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => {
+            wake = undefined;
+            resolve(true);
+          }, timeoutMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(false);
+          };
+        });
+        if (timedOut) return { kind: 'timeout' };
+      }
+    },
+    hold(reason) {
+      holds.add(reason);
+      applyHolds();
+    },
+    release(reason) {
+      if (holds.delete(reason)) applyHolds();
+    },
+    close() {
+      closedReason ??= 'closed by us';
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000);
+      // A peer that never answers the close handshake must not keep us waiting.
+      setTimeout(() => ws.terminate(), 2000).unref();
+    },
+  };
+}

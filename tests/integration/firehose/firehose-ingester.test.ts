@@ -1,0 +1,186 @@
+// The firehose adapter against a real WebSocket relay on 127.0.0.1 and real Redis.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { runFirehoseIngester, type FirehoseIngesterOptions } from '../../../long-runners/firehose/firehose-ingester.ts';
+import { createKeySpace, hostKey, type KeySpace } from '../../../adapters/redis/keys.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { silentLog } from '../../../functions/ports.ts';
+import { createTestRedis } from '../../helpers/services.ts';
+import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { accountFrame, buildCommitFrame, encodeFrame, errorFrame, identityFrame, infoFrame } from '../../helpers/frames.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
+const POST = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: '2026-01-01T00:00:00.000Z' };
+const rev = (n: number) => `3l3qo2vuowo${String.fromCharCode(97 + Math.floor(n / 26))}${String.fromCharCode(97 + (n % 26))}`;
+
+let redis: Redis;
+let cleanup: () => Promise<void>;
+let keys: KeySpace;
+let relay: FakeRelay;
+let running: { stop: () => Promise<void> } | undefined;
+
+beforeAll(async () => {
+  const r = await createTestRedis('firehose');
+  redis = r.redis;
+  cleanup = r.cleanup;
+});
+afterAll(async () => cleanup());
+beforeEach(async () => {
+  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+  relay = await startFakeRelay();
+});
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+  await relay.close();
+});
+
+function start(extra: Partial<FirehoseIngesterOptions> = {}) {
+  const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: ['firehose_live'] });
+  const controller = new AbortController();
+  const done = runFirehoseIngester({
+    redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 50, batchTimeoutMs: 20, initialCursor: 0,
+    log: silentLog, metrics: metrics.metrics, signal: controller.signal, lengthCheckIntervalMs: 20,
+    backoff: { baseMs: 10, maxMs: 50, healthyAfterMs: 10_000 }, ...extra,
+  });
+  running = { stop: async () => { controller.abort(); await done; } };
+  return { metrics, controller, done };
+}
+
+const streamEvents = async (name = 'firehose_live') =>
+  (await redis.xrange(keys.stream(name), '-', '+')).map(([, fields]) => JSON.parse(fields[1] ?? 'null'));
+const cursor = () => redis.get(keys.cursor('firehose_live', relay.host));
+const counter = async (m: ReturnType<typeof createMetrics>, name: string, reason: string) => {
+  const text = await m.registry.metrics();
+  const labels = `host="${hostKey(relay.host)}",reason="${reason}"`;
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return Number(line?.split(' ').at(-1) ?? NaN);
+};
+
+async function commit(seq: number, rkey: string) {
+  return buildCommitFrame({ seq, did: DID, rev: rev(seq), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey, record: POST }] });
+}
+
+describe('firehose adapter', () => {
+  it('writes one event per op in seq order, and the cursor is the last body seq', async () => {
+    relay.append(1, identityFrame(1, DID, 'alice.test'));
+    relay.append(2, (await commit(2, 'a')).frame);
+    relay.append(3, accountFrame(3, DID, false, 'deactivated'));
+    relay.append(5, (await buildCommitFrame({ seq: 5, did: DID, rev: rev(5), ops: [] })).frame);
+    start();
+    await waitFor(cursor, (c) => c === '5', 'cursor 5');
+    const events = await streamEvents();
+    expect(events.map((e) => [e.type, e.seq])).toEqual([['identity', 1], ['create', 2], ['account', 3]]);
+    expect(events[1]).toMatchObject({ did: DID, collection: 'app.bsky.feed.post', rkey: 'a', record: POST });
+    expect(relay.cursors).toEqual(['0']);
+  });
+
+  it('resumes from the stored cursor after a restart, and starts live when nothing is stored or configured', async () => {
+    await redis.set(keys.cursor('firehose_live', relay.host), '2');
+    for (let s = 1; s <= 4; s++) relay.append(s, (await commit(s, `r${s}`)).frame);
+    start();
+    await waitFor(cursor, (c) => c === '4', 'cursor 4');
+    expect(relay.cursors).toEqual(['2']);
+    expect((await streamEvents()).map((e) => e.seq)).toEqual([3, 4]);
+    await running?.stop();
+
+    const fresh = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+    keys = fresh;
+    start({ initialCursor: undefined });
+    await waitFor(() => relay.cursors.length, (n) => n === 2, 'second connection');
+    expect(relay.cursors[1]).toBeNull();
+    relay.append(6, (await commit(6, 'live')).frame);
+    await waitFor(cursor, (c) => c === '6', 'cursor 6 (live)');
+    expect((await streamEvents()).map((e) => e.seq)).toEqual([6]);
+  });
+
+  it('counts malformed frames, never stops on them, and lets the cursor pass frames that carry a seq', async () => {
+    const run = start();
+    await waitFor(() => relay.openConnections, (n) => n === 1, 'connection');
+    relay.broadcast(new Uint8Array([0xff, 0xfe]));
+    relay.broadcast(encodeFrame({ op: 1, t: '#future-kind' }, { seq: 10 }));
+    relay.broadcast(encodeFrame({ op: 7 }, {}));
+    relay.broadcast((await buildCommitFrame({ seq: 11, did: 'not-a-did', rev: rev(1), ops: [] })).frame);
+    relay.broadcast((await commit(12, 'ok')).frame);
+    await waitFor(cursor, (c) => c === '12', 'cursor 12');
+    expect((await streamEvents()).map((e) => e.seq)).toEqual([12]);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'invalid_frame')).toBe(1);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'unknown_frame_type')).toBe(1);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'unknown_op')).toBe(1);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'invalid_syntax')).toBe(1);
+    expect(relay.cursors).toHaveLength(1);
+  });
+
+  it('queues the repo for resync when a record block is missing or a #sync arrives', async () => {
+    const partial = await buildCommitFrame({
+      seq: 1, did: DID, rev: rev(1), omitBlocks: ['app.bsky.feed.post/x'],
+      ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'x', record: POST }],
+    });
+    relay.append(1, partial.frame);
+    start();
+    await waitFor(cursor, (c) => c === '1', 'cursor 1');
+    const queued = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? ''));
+    expect(queued).toEqual([{ did: DID, host: relay.host, reason: 'missing_block' }]);
+    expect(await streamEvents()).toEqual([]);
+  });
+
+  it('on FutureCursor reconnects from the start of the relay window instead of looping on the same cursor', async () => {
+    await redis.set(keys.cursor('firehose_live', relay.host), '999');
+    relay.append(1, (await commit(1, 'a')).frame);
+    relay.onConnect = (socket, c) => {
+      if (c === '999') {
+        socket.send(errorFrame('FutureCursor', 'cursor in the future'));
+        socket.close();
+        return false;
+      }
+      return true;
+    };
+    const run = start();
+    await waitFor(cursor, (c) => c === '1', 'cursor reset to 1');
+    expect(relay.cursors.slice(0, 2)).toEqual(['999', '0']);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'future_cursor')).toBe(1);
+  });
+
+  it('keeps going after #info OutdatedCursor and counts it', async () => {
+    relay.onConnect = (socket) => void socket.send(infoFrame('OutdatedCursor', 'too old'));
+    relay.append(1, (await commit(1, 'a')).frame);
+    const run = start();
+    await waitFor(cursor, (c) => c === '1', 'cursor 1');
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'outdated_cursor')).toBe(1);
+  });
+
+  it('stops reading at the high-water mark, loses nothing, and resumes when consumers drain the stream', async () => {
+    for (let s = 1; s <= 40; s++) relay.append(s, (await commit(s, `k${s}`)).frame);
+    start({ highWaterMark: 10, batchSize: 5 });
+    await waitFor(() => redis.xlen(keys.stream('firehose_live')), (n) => n >= 10, 'stream at the mark');
+    // Held: the length stays near the mark while nothing consumes.
+    await new Promise((r) => setTimeout(r, 200));
+    const held = await redis.xlen(keys.stream('firehose_live'));
+    expect(held).toBeLessThan(20);
+    const seen: number[] = [];
+    await waitFor(async () => {
+      const entries = await redis.xrange(keys.stream('firehose_live'), '-', '+');
+      for (const [id, fields] of entries) {
+        seen.push(JSON.parse(fields[1] ?? '').seq);
+        await redis.xdel(keys.stream('firehose_live'), id);
+      }
+      return redis.get(keys.cursor('firehose_live', relay.host));
+    }, (c) => c === '40', 'all 40 consumed');
+    for (const [, fields] of await redis.xrange(keys.stream('firehose_live'), '-', '+')) seen.push(JSON.parse(fields[1] ?? '').seq);
+    expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('flushes a partial batch and its cursor when stopped', async () => {
+    relay.append(1, (await commit(1, 'a')).frame);
+    relay.append(2, (await commit(2, 'b')).frame);
+    start({ batchSize: 1000, batchTimeoutMs: 60_000 });
+    await waitFor(() => relay.openConnections, (n) => n === 1, 'connection');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await redis.xlen(keys.stream('firehose_live'))).toBe(0);
+    await running?.stop();
+    running = undefined;
+    expect(await cursor()).toBe('2');
+    expect((await streamEvents()).map((e) => e.seq)).toEqual([1, 2]);
+  });
+});
