@@ -51,6 +51,7 @@ export function indexTasks(r: Resources): Task[] {
             claimIdleMs: r.config.indexerClaimIdleMs,
             maxAttempts: r.config.indexerMaxAttempts,
             parse: parseEventFields,
+            probe: async () => void (await r.sql().query('select 1')),
             handle: async (events) => (await indexBatch(events, { ...r.ports, log, sql: r.sql() })).outcomes,
             log,
             metrics: r.metrics.metrics,
