@@ -1,0 +1,96 @@
+// The `skytide` process as operators run it: real Redis and Postgres, a real HTTP port, real signals.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestRedis, createTestSchema, TEST_REDIS_URL } from '../../helpers/services.ts';
+
+const CLI = new URL('../../../long-runners/cli/main.ts', import.meta.url).pathname;
+
+interface Run {
+  child: ChildProcessWithoutNullStreams;
+  lines: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string>): Run {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
+  const lines: Record<string, unknown>[] = [];
+  let buffer = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    for (const p of parts) if (p.trim().startsWith('{')) lines.push(JSON.parse(p));
+  });
+  child.stderr.on('data', () => {});
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, exited };
+}
+
+async function waitFor(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('skytide process', () => {
+  let db: Awaited<ReturnType<typeof createTestSchema>>;
+  let redis: Awaited<ReturnType<typeof createTestRedis>>;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await createTestSchema('cli');
+    redis = await createTestRedis('cli');
+    env = { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redis.prefix, SKYTIDE_API_TOKEN: 't', INDEXER_CLAIM_IDLE_MS: '1000' };
+  });
+  afterAll(async () => {
+    await redis.cleanup();
+    await db.drop();
+  });
+
+  it('migrates, serves, and on SIGTERM stops every task and exits 0', async () => {
+    const port = await freePort();
+    const run = start(['run', '--only', 'index,http', '--migrate'], { ...env, HTTP_PORT: String(port) });
+    await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect(ready.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('skytide_index_batches_total{outcome="ok"} 0');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'shutdown requested', signal: 'SIGTERM' }));
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'supervisor exiting', exitCode: 0 }));
+  });
+
+  it('logs which task exited and why, stops the rest, and exits non-zero', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      const run = start(['run', '--only', 'index,http'], { ...env, HTTP_PORT: String(taken) });
+      expect(await run.exited).toBe(1);
+      const exit = run.lines.find((l) => l['msg'] === 'task exited');
+      expect(exit).toMatchObject({ level: 'error', task: 'http', reason: 'threw' });
+      expect(String(exit?.['err'])).toContain('EADDRINUSE');
+      expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'task stopped', task: 'index:firehose_live:0' }));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('names every bad configuration value and exits 2 before starting anything', async () => {
+    const run = start(['run'], { ...env, INGESTER_BATCH_SIZE: 'lots' });
+    expect(await run.exited).toBe(2);
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { createApp, type AppDeps } from '../../../adapters/http/app.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { silentLog, systemClock, type Sql } from '../../../functions/ports.ts';
+
+// These routes must answer without touching the database; a Sql port that fails on use proves they do not.
+const untouchable: Sql = {
+  query: async () => {
+    throw new Error('the database must not be touched by this route');
+  },
+  transaction: async () => {
+    throw new Error('the database must not be touched by this route');
+  },
+};
+
+function build(overrides: Partial<AppDeps> = {}) {
+  const bundle = createMetrics({ hosts: ['relay.example'], streams: ['firehose_live'] });
+  return createApp({
+    auth: { dev: false, token: 's3cret' },
+    bodyLimitBytes: 1024,
+    ports: { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: untouchable },
+    metrics: { contentType: bundle.registry.contentType, render: () => bundle.registry.metrics() },
+    readiness: [],
+    ...overrides,
+  });
+}
+
+describe('HTTP app', () => {
+  it('answers liveness without dependencies', async () => {
+    const res = await build().request('/health');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('reports not ready, naming the failing check', async () => {
+    const app = build({
+      readiness: [
+        { name: 'redis', check: async () => {} },
+        { name: 'postgres', check: async () => { throw new Error('connect ECONNREFUSED'); } },
+      ],
+    });
+    const res = await app.request('/ready');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({
+      status: 'not_ready',
+      checks: [
+        { name: 'redis', ok: true },
+        { name: 'postgres', ok: false, error: 'Error: connect ECONNREFUSED' },
+      ],
+    });
+  });
+
+  it('exposes every counter at zero before anything happened', async () => {
+    const text = await (await build().request('/metrics')).text();
+    expect(text).toContain('skytide_firehose_errors_total{host="relay.example",reason="invalid_frame"} 0');
+    expect(text).toContain('skytide_consumer_entries_total{stream="firehose_live",outcome="dlq"} 0');
+    expect(text).toContain('skytide_index_batches_total{outcome="error"} 0');
+    expect(text).toContain('skytide_stream_length{stream="firehose_live"} 0');
+  });
+
+  it('refuses a mutating route without the bearer token', async () => {
+    const app = build();
+    const none = await app.request('/functions/index', { method: 'POST', body: '{"events":[]}' });
+    expect(none.status).toBe(401);
+    expect(await none.json()).toEqual({ error: 'unauthorized', message: 'a valid bearer token is required' });
+    const wrong = await app.request('/functions/index', { method: 'POST', body: '{"events":[]}', headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('keeps mutating routes closed when no token is configured outside dev mode', async () => {
+    const res = await build({ auth: { dev: false, token: undefined } }).request('/functions/index', { method: 'POST', body: '{}' });
+    expect(res.status).toBe(503);
+    expect((await res.json()).error).toBe('auth_not_configured');
+  });
+
+  it('rejects an oversized body before the handler runs', async () => {
+    const res = await build().request('/functions/index', {
+      method: 'POST',
+      body: JSON.stringify({ events: ['x'.repeat(4096)] }),
+      headers: { authorization: 'Bearer s3cret', 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toBe('body_too_large');
+  });
+
+  it('rejects a body that is not JSON or not an event batch with 400', async () => {
+    const app = build();
+    const headers = { authorization: 'Bearer s3cret', 'content-type': 'application/json' };
+    const notJson = await app.request('/functions/index', { method: 'POST', body: '{', headers });
+    expect(notJson.status).toBe(400);
+    expect((await notJson.json()).error).toBe('invalid_json');
+    const wrongShape = await app.request('/functions/index', { method: 'POST', body: '{"event":1}', headers });
+    expect(wrongShape.status).toBe(400);
+    expect(await wrongShape.json()).toEqual({ error: 'invalid_request', message: 'body must be {"events": [...]}' });
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const res = await build().request('/nope');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'not_found', message: 'no route for GET /nope' });
+  });
+});
