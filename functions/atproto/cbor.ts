@@ -1,8 +1,9 @@
-// DAG-CBOR (DRISL) with cborg: CIDs are tag 42 over a 0x00-prefixed CID, map keys are strings in canonical
+// DAG-CBOR (DRISL) with cborg: CIDs are tag 42 over a 0x00-prefixed CID (decoded as CidLink), map keys are strings in canonical
 // (length-first) order, and nothing outside the data model decodes (undefined, NaN, Infinity, indefinite lengths,
 // duplicate keys).
 import { decode, decodeFirst, encode, Token, Type, type TagDecoder, type DecodeOptions, type EncodeOptions } from 'cborg';
 import { CID } from 'multiformats/cid';
+import { CidLink } from './cid-link.ts';
 
 const CID_TAG = 42;
 
@@ -10,8 +11,8 @@ const tags: TagDecoder[] = [];
 // cborg 6 hands a tag decoder a control function; calling it decodes the tagged item.
 tags[CID_TAG] = (decodeInner) => {
   const bytes = decodeInner();
-  if (!(bytes instanceof Uint8Array) || bytes[0] !== 0) throw new Error('invalid CID link: expected a 0x00-prefixed byte string');
-  return CID.decode(bytes.subarray(1));
+  if (!(bytes instanceof Uint8Array) || bytes[0] !== 0 || bytes.length < 3) throw new Error('invalid CID link: expected a 0x00-prefixed byte string');
+  return new CidLink(bytes.subarray(1));
 };
 
 export const DECODE_OPTIONS: DecodeOptions = {
@@ -25,8 +26,8 @@ export const DECODE_OPTIONS: DecodeOptions = {
 };
 
 function cidEncoder(value: unknown): Token[] | null {
-  const cid = CID.asCID(value);
-  if (cid === null) return null;
+  const cid = CidLink.from(value);
+  if (cid === undefined) return null;
   const bytes = new Uint8Array(cid.bytes.byteLength + 1);
   bytes.set(cid.bytes, 1);
   return [new Token(Type.tag, CID_TAG), new Token(Type.bytes, bytes)];
@@ -55,4 +56,4 @@ export function encodeCbor(value: unknown): Uint8Array {
   return encode(value, ENCODE_OPTIONS);
 }
 
-export { CID };
+export { CID, CidLink };

@@ -10,15 +10,21 @@ export async function cidForCbor(bytes: Uint8Array): Promise<CID> {
   return CID.createV1(DAG_CBOR, await sha256.digest(bytes));
 }
 
-/** True when `bytes` hash to `cid` (sha2-256 only, the one hash atproto uses). */
-export async function cidMatches(cid: CID, bytes: Uint8Array): Promise<boolean> {
-  if (cid.multihash.code !== sha256.code) return false;
-  const digest = await sha256.digest(bytes);
-  const a = digest.digest;
-  const b = cid.multihash.digest;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/**
+ * True when `bytes` hash to the CIDv1 `cid` (raw CID bytes): sha2-256 only, the one hash atproto uses. Reads the
+ * digest straight from the CID bytes: [version 0x01][codec varint][0x12][0x20][32-byte digest].
+ */
+export async function cidBytesMatch(cid: Uint8Array, bytes: Uint8Array): Promise<boolean> {
+  const codecLength = (cid[1] ?? 0) & 0x80 ? 2 : 1;
+  const at = 1 + codecLength;
+  if (cid[0] !== 1 || cid[at] !== 0x12 || cid[at + 1] !== 0x20 || cid.length !== at + 34) return false;
+  const digest = await sha256.encode(bytes);
+  for (let i = 0; i < 32; i++) if (digest[i] !== cid[at + 2 + i]) return false;
   return true;
+}
+
+export async function cidMatches(cid: CID, bytes: Uint8Array): Promise<boolean> {
+  return cidBytesMatch(cid.bytes, bytes);
 }
 
 export function parseCid(value: string): CID | undefined {

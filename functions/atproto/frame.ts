@@ -1,7 +1,7 @@
 // subscribeRepos / subscribeLabels framing (event-stream spec): each binary message is two DAG-CBOR items back to
 // back, a header {op, t?} and a body. op 1 is a message named by `t`; op -1 an error {error, message?} after which
 // upstream closes. Unknown op or t: ignore the frame. Anything else malformed is an invalid frame.
-import { decodeCborFirst } from './cbor.ts';
+import { decodeCborFirstFast as decodeCborFirst } from './fast-cbor.ts';
 
 export type Frame =
   | { kind: 'message'; t: string; body: Record<string, unknown> }

@@ -2,6 +2,7 @@
 // {"$bytes": "<base64, no padding>"}, and a blob keeps its object shape with `ref` as a link. Never byte arrays: that
 // is how rsky corrupted 25M records.
 import { CID } from 'multiformats/cid';
+import { CidLink } from './cid-link.ts';
 import type { JsonValue } from '../events.ts';
 
 function toBase64(bytes: Uint8Array): string {
@@ -28,6 +29,7 @@ export function cborToLex(value: unknown): JsonValue {
   if (value instanceof Uint8Array) return { $bytes: toBase64(value) };
   if (Array.isArray(value)) return value.map(cborToLex);
   if (typeof value === 'object') {
+    if (value instanceof CidLink) return { $link: value.toString() };
     const cid = CID.asCID(value);
     if (cid !== null) return { $link: cid.toString() };
     const out: { [key: string]: JsonValue } = {};

@@ -1,14 +1,14 @@
 // subscribeRepos frames -> stream events (architecture.md event contract). Pure and total: every input becomes a
 // RepoFrameOutcome, never an exception. Only record ops and identity/account changes become events; a commit that
 // cannot be fully emitted (a missing record block, tooBig) asks for a resync of its repo rather than dropping it.
-import { CarBufferReader } from '@ipld/car/buffer-reader';
-import { CID } from 'multiformats/cid';
 import type { AccountEvent, IdentityEvent, JsonObject, StreamEvent } from '../events.ts';
 import type { Reason } from '../reasons.ts';
 import type { ResyncRequest } from '../result.ts';
 import type { RepoFrameOutcome } from './repo-frame-types.ts';
-import { decodeCbor } from './cbor.ts';
-import { cidMatches } from './cid.ts';
+import { decodeCborFast as decodeCbor } from './fast-cbor.ts';
+import { cidBytesMatch } from './cid.ts';
+import { CidLink } from './cid-link.ts';
+import { readCarBlocks, type CarBlocks } from './car.ts';
 import { decodeFrame } from './frame.ts';
 import { cborToLex } from './lex-json.ts';
 import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_FRAME_BYTES, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
@@ -39,9 +39,16 @@ function did(body: Body, key: string): string {
   return v;
 }
 
+const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 function time(body: Body): string {
   const v = body['time'];
   if (typeof v === 'string') {
+    // Fast path for what relays send: already canonical, and a real instant when it survives a round trip.
+    if (CANONICAL_TIME.test(v)) {
+      const ms = Date.parse(v);
+      if (!Number.isNaN(ms) && new Date(ms).toISOString() === v) return v;
+    }
     if (isValidDatetime(v)) return new Date(Date.parse(v)).toISOString();
     const ms = Date.parse(v);
     if (!Number.isNaN(ms)) return new Date(ms).toISOString();
@@ -62,9 +69,9 @@ function bytes(body: Body, key: string, max: number): Uint8Array {
   return v;
 }
 
-function cid(body: Body, key: string): CID {
-  const v = CID.asCID(body[key]);
-  if (v === null) throw new InvalidBody('invalid_commit', `${key} is not a CID link`);
+function cid(body: Body, key: string): CidLink {
+  const v = CidLink.from(body[key]);
+  if (v === undefined) throw new InvalidBody('invalid_commit', `${key} is not a CID link`);
   return v;
 }
 
@@ -98,9 +105,9 @@ async function decodeCommit(seq: number, body: Body): Promise<RepoFrameOutcome> 
     return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped: [{ reason: 'too_big', count: ops.length }] };
   }
   const blocks = bytes(body, 'blocks', MAX_COMMIT_BLOCKS_BYTES);
-  let car: CarBufferReader;
+  let car: CarBlocks;
   try {
-    car = CarBufferReader.fromBytes(blocks);
+    car = readCarBlocks(blocks);
   } catch (err) {
     throw new InvalidBody('invalid_car', `blocks are not a CAR: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -124,29 +131,29 @@ async function decodeCommit(seq: number, body: Body): Promise<RepoFrameOutcome> 
       bump(dropped, 'invalid_commit');
       continue;
     }
-    const opCid = CID.asCID(op['cid']);
-    if (opCid === null) {
+    const opCid = CidLink.from(op['cid']);
+    if (opCid === undefined) {
       bump(dropped, 'invalid_commit');
       continue;
     }
-    const block = car.get(opCid);
+    const block = car.blocks.get(opCid.bytes);
     if (block === undefined) {
       bump(dropped, 'missing_block');
       if (!resync.some((r) => r.reason === 'missing_block')) resync.push({ did: repo, reason: 'missing_block' });
       continue;
     }
-    if (block.bytes.length > MAX_RECORD_BYTES) {
+    if (block.length > MAX_RECORD_BYTES) {
       bump(dropped, 'too_big');
       continue;
     }
-    if (!(await cidMatches(opCid, block.bytes))) {
+    if (!(await cidBytesMatch(opCid.bytes, block))) {
       bump(dropped, 'cid_mismatch');
       if (!resync.some((r) => r.reason === 'cid_mismatch')) resync.push({ did: repo, reason: 'cid_mismatch' });
       continue;
     }
     let record: ReturnType<typeof cborToLex>;
     try {
-      record = cborToLex(decodeCbor(block.bytes));
+      record = cborToLex(decodeCbor(block));
     } catch {
       bump(dropped, 'invalid_record');
       continue;
