@@ -34,7 +34,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
 
   try {
     await ports.sql.transaction(async (tx) => {
-      const changed = await writeRecordRows(tx, plan.winners);
+      const { changed, inserted } = await writeRecordRows(tx, plan.winners);
       const removals = new Map<Plugin, string[]>();
       const inserts = new Map<Plugin, IndexedRecord[]>();
       for (const { uri, event } of plan.winners) {
@@ -47,8 +47,8 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
         else t.indexed++;
         const plugin = PLUGINS.get(event.collection);
         if (plugin === undefined) continue;
-        // An update or delete purges the old typed rows; a create over nothing purges nothing.
-        push(removals, plugin, uri);
+        // An update or delete purges the old typed rows; a record that had no row has none to purge.
+        if (!inserted.has(uri)) push(removals, plugin, uri);
         if (event.type !== 'delete') {
           push(inserts, plugin, {
             uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey,

@@ -14,7 +14,14 @@ const NEWER =
   `record.rev < excluded.rev or (record.rev = excluded.rev and (` +
   `(excluded.json = '' and record.json <> '') or ((excluded.json = '') = (record.json = '') and excluded.cid > record.cid)))`;
 
-export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordOp[]): Promise<Set<string>> {
+export interface RecordChanges {
+  /** URIs whose row this batch wrote. */
+  changed: Set<string>;
+  /** Of those, the URIs that had no row at all before: they have no typed rows to purge. */
+  inserted: Set<string>;
+}
+
+export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordOp[]): Promise<RecordChanges> {
   const rows = winners.map(({ uri, event }) => ({
     uri,
     did: event.did,
@@ -24,12 +31,13 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
     // NOTE: lex-JSON text as the AppView stores it; '' is the tombstone its readers already skip.
     json: event.type === 'delete' ? '' : JSON.stringify(event.record),
   }));
-  const changed = await insertRows<{ uri: string }>(tx, 'record', RECORD, rows, {
+  const changed = await insertRows<{ uri: string; inserted: boolean }>(tx, 'record', RECORD, rows, {
     orderBy: 'uri',
     onConflict:
       `(uri) do update set cid = excluded.cid, did = excluded.did, json = excluded.json, rev = excluded.rev, ` +
       `"indexedAt" = excluded."indexedAt" where ${NEWER}`,
-    returning: ['uri'],
+    // xmax = 0 marks a row this statement inserted rather than updated.
+    returning: ['uri', '(xmax = 0) as inserted'],
   });
-  return new Set(changed.map((r) => r.uri));
+  return { changed: new Set(changed.map((r) => r.uri)), inserted: new Set(changed.filter((r) => r.inserted).map((r) => r.uri)) };
 }

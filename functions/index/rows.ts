@@ -7,6 +7,8 @@ export type Columns = Record<string, ColumnType>;
 export type Row = Record<string, string | number | boolean | null | readonly string[]>;
 
 const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** A column name, quoted, or an expression with an alias (`(xmax = 0) as inserted`) passed through. */
+const column = (name: string) => (name.includes(' as ') ? name : q(name));
 
 /** Strings bound for text or jsonb columns: Postgres rejects NUL and lone surrogates, the network sends both. */
 export function cleanText(value: string): string {
@@ -36,10 +38,10 @@ export async function insertRows<R extends SqlRow = SqlRow>(
   if (rows.length === 0) return [];
   const names = Object.keys(columns).map(q).join(', ');
   const text =
-    `insert into ${q(table)} (${names}) select ${names} from jsonb_to_recordset($1::text::jsonb) as x(${recordset(columns)})` +
+    `insert into ${q(table)} (${names}) select ${names} from json_to_recordset($1::text::json) as x(${recordset(columns)})` +
     ` order by ${q(options.orderBy)}` +
     (options.onConflict === undefined ? '' : ` on conflict ${options.onConflict}`) +
-    (options.returning === undefined ? '' : ` returning ${options.returning.map(q).join(', ')}`);
+    (options.returning === undefined ? '' : ` returning ${options.returning.map(column).join(', ')}`);
   return tx.query<R>(text, [JSON.stringify(rows)]);
 }
 
@@ -53,7 +55,7 @@ export async function deleteRows<R extends SqlRow = SqlRow>(
 ): Promise<R[]> {
   if (keys.length === 0) return [];
   const text =
-    `delete from ${q(table)} where ${q(column)} in (select jsonb_array_elements_text($1::text::jsonb))` +
+    `delete from ${q(table)} where ${q(column)} in (select json_array_elements_text($1::text::json))` +
     (returning.length === 0 ? '' : ` returning ${returning.map(q).join(', ')}`);
   return tx.query<R>(text, [JSON.stringify(keys)]);
 }

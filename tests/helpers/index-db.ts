@@ -43,7 +43,9 @@ export async function dumpIndex(sql: PostgresSql): Promise<Record<string, unknow
     // A zero aggregate row and no row mean the same count; which one exists depends on batch boundaries.
     const where = table === 'post_agg' ? ' where "likeCount" <> 0 or "replyCount" <> 0 or "repostCount" <> 0 or "quoteCount" <> 0'
       : table === 'profile_agg' ? ' where "followersCount" <> 0 or "followsCount" <> 0 or "postsCount" <> 0' : '';
-    out[table] = await sql.query(`select * from "${table}"${where} order by ${order}`);
+    // actor."indexedAt" is when the DID was first seen, which depends on arrival order by design.
+    const columns = table === 'actor' ? 'did, handle, "upstreamStatus"' : '*';
+    out[table] = await sql.query(`select ${columns} from "${table}"${where} order by ${order}`);
   }
   return out;
 }
