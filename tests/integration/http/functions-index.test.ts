@@ -1,0 +1,58 @@
+// POST /functions/index with the real index function and Postgres behind it: what a remote consumer or a Worker
+// sees over HTTP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../../adapters/http/app.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { createSql } from '../../../adapters/postgres/client.ts';
+import { post, write } from '../../helpers/events.ts';
+
+let db: IndexDb;
+beforeAll(async () => {
+  db = await createIndexDb('http_index');
+});
+afterAll(async () => db.close());
+
+function app(sqlOverride?: IndexDb['sql']) {
+  const bundle = createMetrics({ hosts: [], streams: [] });
+  return {
+    bundle,
+    app: createApp({
+      auth: { dev: false, token: 'tok' },
+      bodyLimitBytes: 1 << 20,
+      ports: { ...db.ports, metrics: bundle.metrics, sql: sqlOverride ?? db.sql },
+      metrics: { contentType: bundle.registry.contentType, render: () => bundle.registry.metrics() },
+      readiness: [],
+    }),
+  };
+}
+
+const headers = { authorization: 'Bearer tok', 'content-type': 'application/json' };
+const DID = 'did:plc:httpaaaaaaaaaaaaaaaaaaaa';
+
+describe('POST /functions/index', () => {
+  it('indexes the valid events, marks the malformed ones dead, and answers one outcome per event', async () => {
+    const { app: a, bundle } = app();
+    const good = write({ did: DID, collection: 'app.bsky.feed.post', rkey: 'p1', rev: 1, record: post('over http') });
+    const res = await a.request('/functions/index', { method: 'POST', headers, body: JSON.stringify({ events: [good, { type: 'create' }, { ...good, did: 'nope' }] }) });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.outcomes[0]).toEqual({ status: 'ok' });
+    expect(body.outcomes[1]).toMatchObject({ status: 'dead', reason: 'invalid_event' });
+    expect(body.outcomes[2]).toEqual({ status: 'dead', reason: 'invalid_syntax', message: 'invalid did "nope"' });
+    expect(await db.sql.query(`select text from post`)).toEqual([{ text: 'over http' }]);
+    expect(await bundle.registry.metrics()).toContain('skytide_index_batches_total{outcome="ok"} 1');
+  });
+
+  it('answers 503 when the database fails, so the caller retries the batch', async () => {
+    // A real client pointed at a port where no Postgres listens: the connection is refused for real.
+    const unreachable = createSql('postgres://postgres@127.0.0.1:1/test', { max: 1 });
+    const { app: a, bundle } = app(unreachable);
+    const event = write({ did: DID, collection: 'app.bsky.feed.post', rkey: 'p2', rev: 2, record: post('x') });
+    const res = await a.request('/functions/index', { method: 'POST', headers, body: JSON.stringify({ events: [event] }) });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: 'handler_error', message: 'the index function failed; retry the batch' });
+    expect(await bundle.registry.metrics()).toContain('skytide_index_batches_total{outcome="error"} 1');
+    await unreachable.end();
+  });
+});
