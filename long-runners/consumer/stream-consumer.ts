@@ -48,6 +48,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const count = (outcome: string, n = 1) => metrics.inc('skytide_consumer_entries_total', { stream: options.stream, outcome }, n);
 
   await ensureGroup(redis, stream, group);
+  // A blocking XREADGROUP holds its connection: on the shared one it would stall every other loop and writer.
+  const reader = redis.duplicate();
   log.info('consumer started', { stream: options.stream, group, consumer });
   let lastClaim = 0;
   let downDelay = 250;
@@ -105,25 +107,29 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     return 'done';
   };
 
-  while (!signal.aborted) {
-    let entries: StreamEntry[] = [];
-    if (Date.now() - lastClaim >= Math.min(claimIdleMs, 30_000) / 2) {
-      lastClaim = Date.now();
-      entries = await claimIdle(redis, stream, group, consumer, claimIdleMs, options.batchSize);
-      if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
+  try {
+    while (!signal.aborted) {
+      let entries: StreamEntry[] = [];
+      if (Date.now() - lastClaim >= Math.min(claimIdleMs, 30_000) / 2) {
+        lastClaim = Date.now();
+        entries = await claimIdle(redis, stream, group, consumer, claimIdleMs, options.batchSize);
+        if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
+      }
+      if (entries.length === 0) entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+      if (entries.length === 0) {
+        options.onIdle?.();
+        continue;
+      }
+      // Retry the same batch while everything fails: the entries stay pending to us, so nothing is lost if we die.
+      while ((await process(entries)) === 'down' && !signal.aborted) {
+        log.error('batch function failing for every entry; retrying', { stream: options.stream, retryInMs: downDelay });
+        await sleep(downDelay, signal);
+        downDelay = Math.min(downDelay * 2, 30_000);
+      }
+      downDelay = 250;
     }
-    if (entries.length === 0) entries = await readNew(redis, stream, group, consumer, options.batchSize, blockMs);
-    if (entries.length === 0) {
-      options.onIdle?.();
-      continue;
-    }
-    // Retry the same batch while everything fails: the entries stay pending to us, so nothing is lost if we die.
-    while ((await process(entries)) === 'down' && !signal.aborted) {
-      log.error('batch function failing for every entry; retrying', { stream: options.stream, retryInMs: downDelay });
-      await sleep(downDelay, signal);
-      downDelay = Math.min(downDelay * 2, 30_000);
-    }
-    downDelay = 250;
+  } finally {
+    reader.disconnect();
   }
   log.info('consumer stopped', { stream: options.stream, consumer });
 }
