@@ -1,7 +1,7 @@
 #!/bin/sh
 # Set-up that `npm run dev`, `npm test` and `.ci/run` share, so each works on a fresh machine:
 #   1. Node 22 LTS on PATH (these machines ship Node 20; Node 22 and its headers come from the npm registry);
-#   2. dependencies installed (npm ci when node_modules is missing or older than package-lock.json);
+#   2. dependencies installed when node_modules is missing or older than package-lock.json;
 #   3. local Redis and PostgreSQL started when they are the configured defaults and are down;
 # then it runs the given command. Idempotent and quiet when everything is already there.
 set -eu
@@ -21,9 +21,12 @@ if [ "$(major)" -lt 22 ]; then
   export PATH npm_config_nodedir
 fi
 
+# NOTE: `npm install --no-save`, not `npm ci`: the registry reachable here serves only Linux builds of workerd, so the
+# lock cannot list wrangler's macOS and Windows optional packages, and `npm ci` rejects a lock without them. With the
+# lock present, `npm install` installs the locked versions and skips the unreachable optional ones.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing dependencies (npm ci)" >&2
-  npm ci --no-audit --no-fund >&2
+  echo "setup: installing dependencies" >&2
+  npm install --no-save --no-audit --no-fund >&2
 fi
 
 # Start the machine's own services only when the configuration points at their default local addresses.
