@@ -1,7 +1,7 @@
 // Indexing throughput into real Postgres: batches of 1,000 events in one transaction each (how the consumer calls
 // the index function) beside a one-transaction-per-event baseline measured in the same run on the same data shape.
 import { indexBatch } from '../../functions/index/handler.ts';
-import type { StreamEvent } from '../../functions/events.ts';
+import type { JsonObject, StreamEvent } from '../../functions/events.ts';
 import { createIndexDb } from '../helpers/index-db.ts';
 import { follow, like, post, repost, uriOf, write } from '../helpers/events.ts';
 import type { BenchRow } from './types.ts';
@@ -20,7 +20,7 @@ export function corpus(count: number, offset: number): StreamEvent[] {
     if (kind < 4) events.push(write({ did, collection: 'app.bsky.feed.like', rkey, rev, record: like(target, 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm') }));
     else if (kind < 6) events.push(write({ did, collection: 'app.bsky.graph.follow', rkey, rev, record: follow(other) }));
     else if (kind < 9) {
-      const extra = kind === 7 ? { reply: { root: { uri: target, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' }, parent: { uri: target, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' } } }
+      const extra: JsonObject = kind === 7 ? { reply: { root: { uri: target, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' }, parent: { uri: target, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' } } }
         : kind === 8 ? { embed: { $type: 'app.bsky.embed.record', record: { uri: target, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' } } } : {};
       events.push(write({ did, collection: 'app.bsky.feed.post', rkey, rev, record: post(`post number ${n}, long enough to look like real text`, extra) }));
     } else events.push(write({ did, collection: 'app.bsky.feed.repost', rkey, rev, record: repost(target, 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm') }));
