@@ -1,0 +1,66 @@
+// atproto signing keys: `did:key:z...` and the `publicKeyMultibase` of a DID document's verification method. Both
+// are base58btc multibase; current documents prefix the compressed point with its multicodec (secp256k1-pub 0xe7,
+// p256-pub 0x1200); legacy ones carry the bare point and name the curve in the method's `type`.
+import { base58btc } from 'multiformats/bases/base58';
+
+export type Curve = 'k256' | 'p256';
+
+export interface PublicKey {
+  curve: Curve;
+  /** The 33-byte compressed point. */
+  bytes: Uint8Array;
+}
+
+const K256_PREFIX = [0xe7, 0x01];
+const P256_PREFIX = [0x80, 0x24];
+
+export class KeyFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyFormatError';
+  }
+}
+
+function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
+  return prefix.every((b, i) => bytes[i] === b);
+}
+
+function compressed(curve: Curve, bytes: Uint8Array): PublicKey {
+  if (bytes.length !== 33 || (bytes[0] !== 0x02 && bytes[0] !== 0x03)) throw new KeyFormatError('not a 33-byte compressed point');
+  return { curve, bytes };
+}
+
+/** A multibase multikey: `z` + base58btc(multicodec prefix + compressed point). */
+export function parseMultikey(multibase: string): PublicKey {
+  if (!multibase.startsWith('z')) throw new KeyFormatError('multikey is not base58btc (z...)');
+  let bytes: Uint8Array;
+  try {
+    bytes = base58btc.decode(multibase);
+  } catch {
+    throw new KeyFormatError('multikey is not valid base58btc');
+  }
+  if (startsWith(bytes, K256_PREFIX)) return compressed('k256', bytes.subarray(2));
+  if (startsWith(bytes, P256_PREFIX)) return compressed('p256', bytes.subarray(2));
+  throw new KeyFormatError('multikey has an unsupported multicodec (only secp256k1-pub and p256-pub)');
+}
+
+export function parseDidKey(did: string): PublicKey {
+  if (!did.startsWith('did:key:')) throw new KeyFormatError('not a did:key');
+  return parseMultikey(did.slice('did:key:'.length));
+}
+
+/** Legacy verification methods: bare compressed point, curve from the method type. */
+export function parseLegacyMultibase(multibase: string, type: string): PublicKey {
+  const curve: Curve | undefined = type === 'EcdsaSecp256k1VerificationKey2019' ? 'k256' : type === 'EcdsaSecp256r1VerificationKey2019' ? 'p256' : undefined;
+  if (curve === undefined) throw new KeyFormatError(`unsupported verification method type ${type}`);
+  if (!multibase.startsWith('z')) throw new KeyFormatError('key is not base58btc (z...)');
+  return compressed(curve, base58btc.decode(multibase));
+}
+
+export function formatDidKey(key: PublicKey): string {
+  const prefix = key.curve === 'k256' ? K256_PREFIX : P256_PREFIX;
+  const bytes = new Uint8Array(prefix.length + key.bytes.length);
+  bytes.set(prefix);
+  bytes.set(key.bytes, prefix.length);
+  return `did:key:${base58btc.encode(bytes)}`;
+}
