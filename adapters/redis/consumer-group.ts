@@ -1,6 +1,7 @@
-// Consumer-group primitives for the stream consumers (architecture.md, Redis contract). Groups start at id 0 with
-// MKSTREAM. Success is XACK + XDEL in one MULTI; a dead letter is XADD <stream>_dlq + XACK + XDEL in one MULTI, so an
-// entry is never both lost and acknowledged, nor dead-lettered twice. No XTRIM, no MAXLEN: nothing pending is deleted.
+// Consumer-group primitives for the stream consumers (architecture.md, Redis contract; rsky-contract.md 2.5, 2.7).
+// Groups start at id 0 with MKSTREAM. Settling a batch is ONE MULTI: the XADDs to <stream>_dlq, then XACK and XDEL
+// of every settled id, so an entry is never acknowledged without its dead letter, nor dead-lettered twice. No XTRIM,
+// no MAXLEN: nothing pending is ever deleted. Every EXEC reply is checked (ioredis reports them, it does not throw).
 import type { Redis } from 'ioredis';
 import { StreamWriteError } from './stream-writer.ts';
 
@@ -24,6 +25,8 @@ function toFields(flat: unknown): Record<string, string> {
   return fields;
 }
 
+// NOTE: an entry deleted under a pending id comes back with null fields; it keeps its id and gets no fields, so the
+// parser rejects it and it is dead-lettered rather than dropped in silence.
 function toEntries(raw: unknown): StreamEntry[] {
   if (!Array.isArray(raw)) return [];
   return raw
@@ -31,28 +34,58 @@ function toEntries(raw: unknown): StreamEntry[] {
     .map(([id, flat]) => ({ id, fields: toFields(flat) }));
 }
 
-/** New entries for this consumer, waiting up to blockMs. */
+/** New entries for this consumer, waiting up to blockMs. Use a connection of its own: BLOCK holds it. */
 export async function readNew(redis: Redis, stream: string, group: string, consumer: string, count: number, blockMs: number): Promise<StreamEntry[]> {
-  const reply = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', stream, '>')) as
-    | [string, unknown][]
-    | null;
-  return reply === null ? [] : toEntries(reply[0]?.[1]);
+  const reply: unknown = await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', stream, '>');
+  if (!Array.isArray(reply)) return [];
+  const first: unknown = reply[0];
+  return Array.isArray(first) ? toEntries(first[1]) : [];
+}
+
+export interface ClaimPage {
+  entries: StreamEntry[];
+  /** Where the PEL scan goes on; '0-0' when it is complete. */
+  next: string;
 }
 
 /** Entries pending longer than minIdleMs on any consumer (a crashed or stuck one), now ours to process again. */
-export async function claimIdle(redis: Redis, stream: string, group: string, consumer: string, minIdleMs: number, count: number): Promise<StreamEntry[]> {
-  const reply = (await redis.xautoclaim(stream, group, consumer, minIdleMs, '0-0', 'COUNT', count)) as unknown[];
-  return toEntries(reply[1]);
+export async function claimIdle(redis: Redis, stream: string, group: string, consumer: string, minIdleMs: number, count: number, start = '0-0'): Promise<ClaimPage> {
+  const reply: unknown = await redis.xautoclaim(stream, group, consumer, minIdleMs, start, 'COUNT', count);
+  if (!Array.isArray(reply)) return { entries: [], next: '0-0' };
+  return { entries: toEntries(reply[1]), next: typeof reply[0] === 'string' ? reply[0] : '0-0' };
 }
 
-/** How many times each of our pending entries has been delivered (this delivery included). */
+/**
+ * Resets the idle time of entries we still own without counting a delivery (XCLAIM ... JUSTID), so that while we
+ * wait out an outage no other consumer claims them and their delivery counts do not climb.
+ */
+export async function keepClaimed(redis: Redis, stream: string, group: string, consumer: string, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await redis.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID');
+}
+
+/** How many times each of our pending entries has been delivered (this delivery included); one XPENDING per page. */
 export async function deliveryCounts(redis: Redis, stream: string, group: string, consumer: string, ids: readonly string[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   if (ids.length === 0) return counts;
+  const wanted = new Set(ids);
   const sorted = [...ids].sort(compareIds);
-  const reply = (await redis.xpending(stream, group, sorted[0]!, sorted.at(-1)!, ids.length * 2 + 10, consumer)) as [string, string, number, number][];
-  for (const [id, , , deliveries] of reply) counts.set(id, Number(deliveries));
-  return counts;
+  const end = sorted.at(-1)!;
+  // Our other pending entries (retries not yet reclaimed) may sit inside the range, hence the slack and the paging.
+  const page = ids.length + 100;
+  let start = sorted[0]!;
+  for (;;) {
+    const reply: unknown = await redis.xpending(stream, group, start, end, page, consumer);
+    const rows = Array.isArray(reply) ? reply : [];
+    for (const row of rows) {
+      if (!Array.isArray(row)) continue;
+      const id: unknown = row[0];
+      if (typeof id === 'string' && wanted.has(id)) counts.set(id, Number(row[3]));
+    }
+    const last: unknown = Array.isArray(rows.at(-1)) ? (rows.at(-1) as unknown[])[0] : undefined;
+    if (counts.size === wanted.size || rows.length < page || typeof last !== 'string') return counts;
+    start = `(${last}`;
+  }
 }
 
 export function compareIds(a: string, b: string): number {
@@ -61,29 +94,61 @@ export function compareIds(a: string, b: string): number {
   return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
 }
 
-async function execChecked(multi: ReturnType<Redis['multi']>, what: string): Promise<void> {
-  const replies = await multi.exec();
-  if (replies === null) throw new StreamWriteError(`${what}: MULTI was aborted`);
-  for (const [err] of replies) if (err !== null) throw new StreamWriteError(`${what} failed`, { cause: err });
-}
-
-export async function ackAndDelete(redis: Redis, stream: string, group: string, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await execChecked(redis.multi().xack(stream, group, ...ids).xdel(stream, ...ids), 'ack');
-}
-
 export interface DeadLetter {
   entry: StreamEntry;
   reason: string;
   attempts: number;
 }
 
-export async function deadLetter(redis: Redis, stream: string, dlq: string, group: string, letters: readonly DeadLetter[]): Promise<void> {
-  if (letters.length === 0) return;
+export interface Settlement {
+  /** Processed: acknowledged and deleted. */
+  ack: readonly string[];
+  /** Moved to the DLQ with their original fields plus `reason` and `attempts`, then acknowledged and deleted. */
+  letters: readonly DeadLetter[];
+}
+
+export async function settle(redis: Redis, stream: string, dlq: string, group: string, { ack, letters }: Settlement): Promise<void> {
+  const ids = [...ack, ...letters.map((l) => l.entry.id)];
+  if (ids.length === 0) return;
+  if (letters.length > 0) {
+    // NOTE: EXEC does not roll back a command that fails at run time; for XADD '*' that can only be WRONGTYPE, which
+    // would let the XACK+XDEL after it run and lose the entry. Refuse up front instead: it stays pending.
+    const type = await redis.type(dlq);
+    if (type !== 'stream' && type !== 'none') throw new StreamWriteError(`settle ${stream}: ${dlq} is a ${type}, not a stream`);
+  }
   const multi = redis.multi();
   for (const { entry, reason, attempts } of letters) {
-    multi.xadd(dlq, '*', ...Object.entries(entry.fields).flat(), 'reason', reason, 'attempts', String(attempts));
+    // A letter that comes back through the DLQ again carries its old verdict: the new one replaces it.
+    const original = Object.entries(entry.fields).filter(([name]) => name !== 'reason' && name !== 'attempts');
+    multi.xadd(dlq, '*', ...original.flat(), 'reason', reason, 'attempts', String(attempts));
   }
-  const ids = letters.map((l) => l.entry.id);
-  await execChecked(multi.xack(stream, group, ...ids).xdel(stream, ...ids), 'dead letter');
+  multi.xack(stream, group, ...ids).xdel(stream, ...ids);
+  const replies = await multi.exec();
+  if (replies === null) throw new StreamWriteError(`settle ${stream}: MULTI was aborted`);
+  for (const [err] of replies) if (err !== null) throw new StreamWriteError(`settle ${stream}: a command failed`, { cause: err });
+}
+
+export interface Backlog {
+  /** Entries still in the stream (undelivered, pending or not yet deleted). */
+  length: number;
+  /** Entries delivered to some consumer of the group and not yet acknowledged. */
+  pending: number;
+}
+
+/** What is left to do for a group; `{ length: 0, pending: 0 }` means the stream is fully processed. */
+export async function readBacklog(redis: Redis, stream: string, group: string): Promise<Backlog> {
+  const replies = await redis.multi().xlen(stream).xpending(stream, group).exec();
+  if (replies === null) throw new StreamWriteError(`backlog ${stream}: MULTI was aborted`);
+  const [[lenErr, length], [pendingErr, summary]] = replies as [[Error | null, unknown], [Error | null, unknown]];
+  // A group that does not exist yet has nothing pending.
+  if (pendingErr !== null && !pendingErr.message.includes('NOGROUP')) throw new StreamWriteError(`backlog ${stream}`, { cause: pendingErr });
+  if (lenErr !== null) throw new StreamWriteError(`backlog ${stream}`, { cause: lenErr });
+  const pending = pendingErr === null && Array.isArray(summary) ? Number(summary[0]) : 0;
+  return { length: Number(length), pending };
+}
+
+/** Pending entries of the whole group (XPENDING summary form). */
+export async function pendingCount(redis: Redis, stream: string, group: string): Promise<number> {
+  const summary: unknown = await redis.xpending(stream, group);
+  return Array.isArray(summary) ? Number(summary[0]) : 0;
 }
