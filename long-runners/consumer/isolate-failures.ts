@@ -1,27 +1,40 @@
-// When a batch function throws, find out whether one entry is poison or everything is failing. The batch is split in
-// halves until each throwing part is a single entry; the entries that still throw on their own are marked, the rest
-// get their real outcomes. Cost: O(k log n) calls for k poison entries in n.
+// A batch function that keeps throwing may be down, or one entry may be poison. Bisect the batch until every part
+// that throws is a single entry: those entries are marked THREW, the rest keep their real outcomes. The caller calls
+// this only once the whole batch has thrown, so that call is not repeated. Cost: O(k log n) calls for k poison
+// entries in n; when every entry throws (an outage), 2n - 2 calls, which is why the caller retries whole batches first.
+import { InvariantError } from '../../functions/errors.ts';
 import type { ItemOutcome } from '../../functions/result.ts';
 
 export const THREW = Symbol('threw');
 export type IsolatedOutcome = ItemOutcome | typeof THREW;
 
-export async function handleIsolatingFailures<T>(
+export type BatchHandler<T> = (items: T[]) => Promise<ItemOutcome[]>;
+
+/** Calls `handle` and insists on one outcome per item: anything else is our bug, not the entries' fault. */
+export async function handleChecked<T>(handle: BatchHandler<T>, items: readonly T[]): Promise<ItemOutcome[]> {
+  const outcomes = await handle([...items]);
+  if (outcomes.length !== items.length) throw new InvariantError(`batch function returned ${outcomes.length} outcomes for ${items.length} items`);
+  return outcomes;
+}
+
+/** `items` is known to throw as a whole. */
+export async function isolateFailures<T>(
   items: readonly T[],
-  handle: (items: T[]) => Promise<ItemOutcome[]>,
+  handle: BatchHandler<T>,
   onError: (err: unknown, size: number) => void,
 ): Promise<IsolatedOutcome[]> {
-  try {
-    const outcomes = await handle([...items]);
-    if (outcomes.length !== items.length) throw new Error(`handler returned ${outcomes.length} outcomes for ${items.length} items`);
-    return outcomes;
-  } catch (err) {
-    onError(err, items.length);
-    if (items.length === 1) return [THREW];
-    const mid = Math.ceil(items.length / 2);
-    return [
-      ...(await handleIsolatingFailures(items.slice(0, mid), handle, onError)),
-      ...(await handleIsolatingFailures(items.slice(mid), handle, onError)),
-    ];
+  if (items.length <= 1) return items.map(() => THREW);
+  const mid = Math.ceil(items.length / 2);
+  const halves = [items.slice(0, mid), items.slice(mid)];
+  const outcomes: IsolatedOutcome[] = [];
+  for (const half of halves) {
+    try {
+      outcomes.push(...(await handleChecked(handle, half)));
+    } catch (err) {
+      if (err instanceof InvariantError) throw err;
+      onError(err, half.length);
+      outcomes.push(...(await isolateFailures(half, handle, onError)));
+    }
   }
+  return outcomes;
 }

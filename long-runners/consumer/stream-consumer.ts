@@ -1,16 +1,29 @@
-// One consumer-group loop for every stream: read a batch, call the per-batch function, then acknowledge, retry or
-// dead-letter each entry. Claims entries other consumers left idle (crashes) and processes them again, never blind.
-// A function that throws for every entry means infrastructure is down: the batch is retried with backoff and nothing
-// is dead-lettered. A function that throws for one entry only marks that entry, which reaches the DLQ with reason
-// handler_error after maxAttempts deliveries. Holds nothing that is not in Redis.
+// One consumer-group loop for every stream (architecture.md, Redis contract; rsky-contract.md 2.5 and 2.7).
+// Promises: an entry leaves the stream only by XACK+XDEL after its outcome is ok, or by the DLQ in the same MULTI.
+// Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
+// processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
+// outage dead-letters nothing. On abort the in-flight batch is finished or abandoned unsettled. All state is in
+// Redis: attempts are the group's delivery counts, so a restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
 import type { ParseResult } from '../../functions/events.ts';
 import type { ItemOutcome } from '../../functions/result.ts';
-import { describeError } from '../../functions/errors.ts';
+import type { Reason } from '../../functions/reasons.ts';
+import { describeError, InvariantError } from '../../functions/errors.ts';
 import type { KeySpace } from '../../adapters/redis/keys.ts';
-import { ackAndDelete, claimIdle, deadLetter, deliveryCounts, ensureGroup, readNew, type DeadLetter, type StreamEntry } from '../../adapters/redis/consumer-group.ts';
-import { handleIsolatingFailures, THREW } from './isolate-failures.ts';
+import {
+  claimIdle,
+  deliveryCounts,
+  ensureGroup,
+  keepClaimed,
+  pendingCount,
+  readNew,
+  settle,
+  type DeadLetter,
+  type StreamEntry,
+} from '../../adapters/redis/consumer-group.ts';
+import { THREW } from './isolate-failures.ts';
+import { createRetryDelays, DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
 import { sleep } from '../firehose/backoff.ts';
 
 export interface StreamConsumerOptions<T> {
@@ -19,114 +32,155 @@ export interface StreamConsumerOptions<T> {
   /** Logical stream name, e.g. firehose_live. */
   stream: string;
   group: string;
+  /** Unique per instance: two consumers sharing a name fight over each other's pending entries. */
   consumer: string;
   batchSize: number;
   blockMs?: number;
+  /** Entries pending this long on any consumer are claimed and processed again; longer than any batch takes. */
   claimIdleMs?: number;
+  /** Deliveries after which an entry still marked retry (or still throwing alone) goes to the DLQ. */
   maxAttempts: number;
   parse: (fields: Record<string, string>) => ParseResult<T>;
+  /** One outcome per item, same order. Throws only when infrastructure fails. */
   handle: (items: T[]) => Promise<ItemOutcome[]>;
   log: Log;
   metrics: Metrics;
   signal: AbortSignal;
   /**
-   * Checks the function's dependencies (for the index: `select 1`). When every entry of a batch throws, a passing
-   * probe means the entries are poison; a failing one means an outage, and nothing is counted against the entries.
-   * Without a probe, a whole batch failing counts as an outage unless it is a single entry.
+   * Checks the function's dependencies (for the index: `select 1`). When the batch throws and the probe fails, it is
+   * an outage: the batch waits, and nothing counts against its entries. Without a probe see run-batch.ts.
    */
   probe?: () => Promise<void>;
-  /** Called when a read finds nothing new: the stream is drained for this consumer. */
+  /** Delays between retries of a throwing batch and after Redis errors. */
+  backoff?: RetryBackoff;
+  /** Called when a read finds nothing new and the group has nothing pending: the stream is fully processed. */
   onIdle?: () => void;
 }
 
+/** Deliveries with no verdict at all (the consumer died each time) after which an entry is presumed to kill it. */
+export const CRASH_DELIVERIES_FACTOR = 2;
+
 export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): Promise<void> {
-  const { redis, keys, group, consumer, log, metrics, signal } = options;
+  const { redis, keys, group, consumer, log, metrics, signal, maxAttempts } = options;
   const stream = keys.stream(options.stream);
   const dlq = keys.dlq(options.stream);
   const blockMs = options.blockMs ?? 1000;
   const claimIdleMs = options.claimIdleMs ?? 60_000;
-  const count = (outcome: string, n = 1) => metrics.inc('skytide_consumer_entries_total', { stream: options.stream, outcome }, n);
+  const backoff = options.backoff ?? DEFAULT_RETRY_BACKOFF;
+  const count = (outcome: 'ok' | 'retry' | 'dead' | 'dlq' | 'invalid', n = 1) => {
+    if (n > 0) metrics.inc('skytide_consumer_entries_total', { stream: options.stream, outcome }, n);
+  };
+
+  const parseEntry = (entry: StreamEntry): ParseResult<T> => {
+    try {
+      return options.parse(entry.fields);
+    } catch (err) {
+      return { ok: false, message: `parser threw: ${describeError(err)}` };
+    }
+  };
+
+  const processEntries = async (entries: StreamEntry[]): Promise<void> => {
+    const attempts = await deliveryCounts(redis, stream, group, consumer, entries.map((e) => e.id));
+    const tries = (entry: StreamEntry) => attempts.get(entry.id) ?? 1;
+    const letters: DeadLetter[] = [];
+    const toDlq = (entry: StreamEntry, reason: Reason, message: string | undefined) => {
+      letters.push({ entry, reason, attempts: tries(entry) });
+      log.warn('entry moved to the dlq', { stream: options.stream, id: entry.id, reason, attempts: tries(entry), message });
+    };
+    const parsed: { entry: StreamEntry; item: T }[] = [];
+    for (const entry of entries) {
+      const result = parseEntry(entry);
+      if (!result.ok) {
+        toDlq(entry, 'invalid_event', result.message);
+        count('invalid');
+      } else if (tries(entry) > CRASH_DELIVERIES_FACTOR * maxAttempts) {
+        // Delivered again and again without ever reaching a verdict: it takes its consumer down with it.
+        toDlq(entry, 'max_retries_exceeded', `delivered ${tries(entry)} times without an outcome`);
+        count('dlq');
+      } else parsed.push({ entry, item: result.value });
+    }
+
+    const ids = entries.map((e) => e.id);
+    const outcomes = parsed.length === 0 ? [] : await runBatch(parsed.map((p) => p.item), {
+      handle: options.handle,
+      probe: options.probe,
+      backoff,
+      signal,
+      beforeWait: () => keepClaimed(redis, stream, group, consumer, ids),
+      log,
+      stream: options.stream,
+    });
+    if (outcomes === 'aborted') {
+      // Unsettled entries stay pending to us and come back through XAUTOCLAIM; only the invalid ones are settled.
+      await settle(redis, stream, dlq, group, { ack: [], letters });
+      return;
+    }
+
+    const ack: string[] = [];
+    outcomes.forEach((isolated, i) => {
+      const { entry } = parsed[i]!;
+      const outcome: ItemOutcome = isolated === THREW ? { status: 'retry', reason: 'handler_error' } : isolated;
+      if (outcome.status === 'ok') {
+        ack.push(entry.id);
+        count('ok');
+      } else if (outcome.status === 'dead') {
+        toDlq(entry, outcome.reason, outcome.message);
+        count('dead');
+      } else if (tries(entry) >= maxAttempts) {
+        toDlq(entry, outcome.reason, outcome.message);
+        count('dlq');
+      } else {
+        // Left pending: it comes back through XAUTOCLAIM once idle for claimIdleMs, one delivery more.
+        count('retry');
+      }
+    });
+    await settle(redis, stream, dlq, group, { ack, letters });
+  };
 
   await ensureGroup(redis, stream, group);
   // A blocking XREADGROUP holds its connection: on the shared one it would stall every other loop and writer.
   const reader = redis.duplicate();
   log.info('consumer started', { stream: options.stream, group, consumer });
   let lastClaim = 0;
-  let downDelay = 250;
+  let claimFrom = '0-0';
+  let redisDelays = createRetryDelays(backoff);
+  let recreateGroup = false;
 
-  const isOutage = async (size: number): Promise<boolean> => {
-    if (options.probe === undefined) return size > 1;
-    try {
-      await options.probe();
-      return false;
-    } catch (err) {
-      log.warn('dependency probe failed', { stream: options.stream, err: describeError(err) });
-      return true;
+  const step = async (): Promise<void> => {
+    if (recreateGroup) {
+      await ensureGroup(redis, stream, group);
+      recreateGroup = false;
+      claimFrom = '0-0';
     }
-  };
-
-  const process = async (entries: StreamEntry[]): Promise<'done' | 'down'> => {
-    const attempts = await deliveryCounts(redis, stream, group, consumer, entries.map((e) => e.id));
-    const letters: DeadLetter[] = [];
-    const parsed: { entry: StreamEntry; item: T }[] = [];
-    for (const entry of entries) {
-      const result = options.parse(entry.fields);
-      if (result.ok) parsed.push({ entry, item: result.value });
-      else {
-        letters.push({ entry, reason: 'invalid_event', attempts: attempts.get(entry.id) ?? 1 });
-        count('invalid');
-        log.warn('unparseable entry moved to the dlq', { stream: options.stream, id: entry.id, message: result.message });
-      }
+    let entries: StreamEntry[] = [];
+    // A PEL scan, once started, goes on every step until complete, so a crashed consumer's backlog is not rationed.
+    if (claimFrom !== '0-0' || Date.now() - lastClaim >= claimIdleMs / 2) {
+      const page = await claimIdle(redis, stream, group, consumer, claimIdleMs, options.batchSize, claimFrom);
+      claimFrom = page.next;
+      if (claimFrom === '0-0') lastClaim = Date.now();
+      entries = page.entries;
+      if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
     }
-    const outcomes = parsed.length === 0 ? [] : await handleIsolatingFailures(
-      parsed.map((p) => p.item),
-      options.handle,
-      (err, size) => log.warn('batch function threw', { stream: options.stream, size, err: describeError(err) }),
-    );
-    if (parsed.length > 0 && outcomes.every((o) => o === THREW) && (await isOutage(parsed.length))) return 'down';
-    const acked: string[] = [];
-    outcomes.forEach((outcome, i) => {
-      const { entry } = parsed[i]!;
-      const tries = attempts.get(entry.id) ?? 1;
-      const o: ItemOutcome = outcome === THREW ? { status: 'retry', reason: 'handler_error' } : outcome;
-      if (o.status === 'ok') {
-        acked.push(entry.id);
-        count('ok');
-      } else if (o.status === 'dead' || tries >= options.maxAttempts) {
-        const reason = o.reason;
-        letters.push({ entry, reason, attempts: tries });
-        count(o.status === 'dead' ? 'dead' : 'dlq');
-        log.warn('entry moved to the dlq', { stream: options.stream, id: entry.id, reason, attempts: tries, message: o.message });
-      } else {
-        // Left pending: it comes back through XAUTOCLAIM once idle for claimIdleMs.
-        count('retry');
-      }
-    });
-    await ackAndDelete(redis, stream, group, acked);
-    await deadLetter(redis, stream, dlq, group, letters);
-    return 'done';
+    if (entries.length === 0) entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+    if (entries.length > 0) await processEntries(entries);
+    else if (options.onIdle !== undefined && (await pendingCount(redis, stream, group)) === 0) options.onIdle();
   };
 
   try {
     while (!signal.aborted) {
-      let entries: StreamEntry[] = [];
-      if (Date.now() - lastClaim >= Math.min(claimIdleMs, 30_000) / 2) {
-        lastClaim = Date.now();
-        entries = await claimIdle(redis, stream, group, consumer, claimIdleMs, options.batchSize);
-        if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
+      try {
+        await step();
+        redisDelays = createRetryDelays(backoff);
+      } catch (err) {
+        if (err instanceof InvariantError) throw err;
+        if (signal.aborted) break;
+        // Redis failed mid-step: whatever was read stays pending and is claimed again, so backing off is safe.
+        // The stream key was deleted (by hand, or a reset): recreate it and the group rather than stop.
+        if (/NOGROUP|UNBLOCKED/.test(describeError(err))) recreateGroup = true;
+        const ms = redisDelays();
+        log.error('consumer step failed; retrying', { stream: options.stream, err: describeError(err), retryInMs: ms });
+        await sleep(ms, signal);
       }
-      if (entries.length === 0) entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
-      if (entries.length === 0) {
-        options.onIdle?.();
-        continue;
-      }
-      // Retry the same batch while everything fails: the entries stay pending to us, so nothing is lost if we die.
-      while ((await process(entries)) === 'down' && !signal.aborted) {
-        log.error('batch function failing for every entry; retrying', { stream: options.stream, retryInMs: downDelay });
-        await sleep(downDelay, signal);
-        downDelay = Math.min(downDelay * 2, 30_000);
-      }
-      downDelay = 250;
     }
   } finally {
     reader.disconnect();

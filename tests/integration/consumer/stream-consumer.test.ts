@@ -1,26 +1,31 @@
 // The consumer loop against real Redis: ack+delete, retries through XAUTOCLAIM, dead letters, poison isolation,
-// outages, crashed consumers and shutdown.
+// outages, crashed consumers, shutdown, idle detection and the entry counter. Waits poll the stream state.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { runStreamConsumer, type StreamConsumerOptions } from '../../../long-runners/consumer/stream-consumer.ts';
-import { createKeySpace, type KeySpace } from '../../../adapters/redis/keys.ts';
-import { silentLog, noMetrics } from '../../../functions/ports.ts';
+import { readBacklog } from '../../../adapters/redis/consumer-group.ts';
+import { createKeySpace, GROUPS, type KeySpace } from '../../../adapters/redis/keys.ts';
+import { silentLog, type Metrics } from '../../../functions/ports.ts';
+import { InvariantError } from '../../../functions/errors.ts';
 import { dead, ok, retry, type ItemOutcome } from '../../../functions/result.ts';
 import type { ParseResult } from '../../../functions/events.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 let redis: Redis;
+let prefix: string;
 let cleanup: () => Promise<void>;
 let keys: KeySpace;
 let stops: (() => Promise<void>)[] = [];
+let counted: Map<string, number>;
 
 beforeAll(async () => {
-  ({ redis, cleanup } = await createTestRedis('consumer'));
+  ({ redis, prefix, cleanup } = await createTestRedis('consumer'));
 });
 afterAll(async () => cleanup());
 beforeEach(() => {
-  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+  keys = createKeySpace(`${prefix}${Math.random().toString(36).slice(2)}:`);
+  counted = new Map();
 });
 afterEach(async () => {
   await Promise.all(stops.map((s) => s()));
@@ -28,128 +33,270 @@ afterEach(async () => {
 });
 
 const STREAM = 'firehose_live';
+const GROUP = GROUPS.firehose;
+const CLAIM_IDLE_MS = 150;
 const key = () => keys.stream(STREAM);
 const parseN = (fields: Record<string, string>): ParseResult<number> =>
   /^\d+$/.test(fields['event'] ?? '') ? { ok: true, value: Number(fields['event']) } : { ok: false, message: 'not a number' };
+const metrics: Metrics = {
+  inc(name, labels, value = 1) {
+    const k = `${name}{${labels?.['stream']},${labels?.['outcome']}}`;
+    counted.set(k, (counted.get(k) ?? 0) + value);
+  },
+};
+const outcomesCounted = () =>
+  Object.fromEntries([...counted].map(([k, v]) => [k.replace(/^skytide_consumer_entries_total\{firehose_live,(\w+)\}$/, '$1'), v]));
 
-async function add(...values: string[]) {
-  for (const v of values) await redis.xadd(key(), '*', 'event', v);
+async function add(...values: string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const v of values) ids.push((await redis.xadd(key(), '*', 'event', v))!);
+  return ids;
 }
 
 function start(handle: (items: number[]) => Promise<ItemOutcome[]>, extra: Partial<StreamConsumerOptions<number>> = {}) {
   const controller = new AbortController();
   const done = runStreamConsumer<number>({
-    redis, keys, stream: STREAM, group: 'firehose_group', consumer: extra.consumer ?? 'c1', batchSize: 10, blockMs: 50,
-    claimIdleMs: 150, maxAttempts: 3, parse: parseN, handle, log: silentLog, metrics: noMetrics, signal: controller.signal, ...extra,
+    redis, keys, stream: STREAM, group: GROUP, consumer: 'c1', batchSize: 10, blockMs: 50, claimIdleMs: CLAIM_IDLE_MS,
+    maxAttempts: 3, parse: parseN, handle, log: silentLog, metrics, signal: controller.signal,
+    backoff: { baseMs: 10, maxMs: 40 }, ...extra,
   });
   const stop = async () => {
     controller.abort();
     await done;
   };
   stops.push(stop);
-  return { stop, done };
+  return { stop, done, controller };
 }
 
-const dlq = async () => (await redis.xrange(keys.dlq(STREAM), '-', '+')).map(([, f]) => {
-  const o: Record<string, string> = {};
-  for (let i = 0; i < f.length; i += 2) o[f[i]!] = f[i + 1]!;
-  return o;
-});
-const pending = async () => Number(((await redis.xpending(key(), 'firehose_group')) as [number])[0]);
-const settled = async () => ({ len: await redis.xlen(key()), pending: await pending() });
+const dlq = async () =>
+  (await redis.xrange(keys.dlq(STREAM), '-', '+')).map(([, f]) => {
+    const o: Record<string, string> = {};
+    for (let i = 0; i < f.length; i += 2) o[f[i]!] = f[i + 1]!;
+    return o;
+  });
+const backlog = () => readBacklog(redis, key(), GROUP);
+const drained = (b: { length: number; pending: number }) => b.length === 0 && b.pending === 0;
+/** [id, consumer, idleMs, deliveries] of every pending entry. */
+const pendingDetail = async () => (await redis.xpending(key(), GROUP, '-', '+', 100)) as [string, string, number, number][];
 
 describe('stream consumer', () => {
-  it('acks and deletes what succeeds', async () => {
+  it('acks and deletes what succeeds, in stream order', async () => {
     await add('1', '2', '3');
     const seen: number[] = [];
     start(async (items) => (seen.push(...items), items.map(() => ok)));
-    await waitFor(settled, (s) => s.len === 0 && s.pending === 0, 'drained');
+    await waitFor(backlog, drained, 'drained');
     expect(seen).toEqual([1, 2, 3]);
     expect(await dlq()).toEqual([]);
+    expect(outcomesCounted()).toEqual({ ok: 3 });
   });
 
-  it('moves an unparseable entry straight to the DLQ with its original fields', async () => {
+  it('moves an unparseable entry straight to the DLQ with its original fields, without calling the function on it', async () => {
     await add('1', 'garbage');
-    start(async (items) => items.map(() => ok));
-    await waitFor(settled, (s) => s.len === 0 && s.pending === 0, 'drained');
-    expect(await dlq()).toEqual([{ event: 'garbage', reason: 'invalid_event', attempts: '1' }]);
+    await redis.xadd(key(), '*', 'labels', '{}');
+    const seen: number[] = [];
+    start(async (items) => (seen.push(...items), items.map(() => ok)));
+    await waitFor(backlog, drained, 'drained');
+    expect(seen).toEqual([1]);
+    expect(await dlq()).toEqual([
+      { event: 'garbage', reason: 'invalid_event', attempts: '1' },
+      { labels: '{}', reason: 'invalid_event', attempts: '1' },
+    ]);
+    expect(outcomesCounted()).toEqual({ ok: 1, invalid: 2 });
   });
 
-  it('dead outcomes go to the DLQ at once with their reason', async () => {
-    await add('1', '2');
-    start(async (items) => items.map((n) => (n === 2 ? dead('invalid_syntax', 'bad did') : ok)));
-    await waitFor(settled, (s) => s.len === 0 && s.pending === 0, 'drained');
-    expect(await dlq()).toEqual([{ event: '2', reason: 'invalid_syntax', attempts: '1' }]);
+  it('dead outcomes go to the DLQ at once with every original field and their reason', async () => {
+    await add('1');
+    await redis.xadd(key(), '*', 'event', '2', 'source', 'relay.example');
+    const calls: number[][] = [];
+    start(async (items) => (calls.push(items), items.map((n) => (n === 2 ? dead('invalid_syntax', 'bad did') : ok))));
+    await waitFor(backlog, drained, 'drained');
+    expect(calls).toEqual([[1, 2]]);
+    expect(await dlq()).toEqual([{ event: '2', source: 'relay.example', reason: 'invalid_syntax', attempts: '1' }]);
+    expect(outcomesCounted()).toEqual({ ok: 1, dead: 1 });
   });
 
-  it('retries come back through XAUTOCLAIM and reach the DLQ after maxAttempts deliveries', async () => {
-    await add('7');
-    const calls: number[] = [];
-    start(async (items) => (calls.push(...items), items.map(() => retry('handler_error', 'not yet'))));
+  it('retries come back through XAUTOCLAIM after claimIdleMs and reach the DLQ after maxAttempts deliveries', async () => {
+    await add('7', '8');
+    const calls: { items: number[]; at: number }[] = [];
+    start(async (items) => {
+      calls.push({ items, at: Date.now() });
+      return items.map((n) => (n === 7 ? retry('missing_block', 'not yet') : ok));
+    });
     await waitFor(dlq, (d) => d.length === 1, 'dead letter', 10_000);
-    expect(calls).toEqual([7, 7, 7]);
-    expect(await dlq()).toEqual([{ event: '7', reason: 'handler_error', attempts: '3' }]);
-    expect(await settled()).toEqual({ len: 0, pending: 0 });
+    expect(calls.map((c) => c.items)).toEqual([[7, 8], [7], [7]]);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(CLAIM_IDLE_MS);
+    expect(await dlq()).toEqual([{ event: '7', reason: 'missing_block', attempts: '3' }]);
+    expect(await backlog()).toEqual({ length: 0, pending: 0 });
+    expect(outcomesCounted()).toEqual({ ok: 1, retry: 2, dlq: 1 });
   });
 
-  it('isolates a poison entry that makes the whole batch throw; the others are acked', async () => {
+  it('isolates a poison entry that makes the whole batch throw: the others are acked, it ends in the DLQ', async () => {
     await add('1', '2', '13', '4');
-    const ok1: number[] = [];
+    const acked: number[] = [];
+    start(async (items) => {
+      if (items.includes(13)) throw new Error('violates a constraint');
+      acked.push(...items);
+      return items.map(() => ok);
+    });
+    await waitFor(dlq, (d) => d.length === 1, 'poison in the dlq', 10_000);
+    expect(acked.sort((a, b) => a - b)).toEqual([1, 2, 4]);
+    expect(await dlq()).toEqual([{ event: '13', reason: 'handler_error', attempts: '3' }]);
+    expect(await backlog()).toEqual({ length: 0, pending: 0 });
+    expect(outcomesCounted()).toEqual({ ok: 3, retry: 2, dlq: 1 });
+  });
+
+  it('with a passing probe, two poison entries claimed together still reach the DLQ', async () => {
+    await add('13', '14', '5');
     start(
       async (items) => {
-        if (items.includes(13)) throw new Error('violates a constraint');
-        ok1.push(...items);
+        if (items.some((n) => n > 10)) throw new Error('violates a constraint');
         return items.map(() => ok);
       },
       { probe: async () => {} },
     );
-    await waitFor(dlq, (d) => d.length === 1, 'poison in the dlq', 10_000);
-    expect(ok1.sort((a, b) => a - b)).toEqual([1, 2, 4]);
-    expect(await dlq()).toEqual([{ event: '13', reason: 'handler_error', attempts: '3' }]);
-    expect(await settled()).toEqual({ len: 0, pending: 0 });
+    await waitFor(dlq, (d) => d.length === 2, 'both poison entries in the dlq', 10_000);
+    expect(await dlq()).toEqual([
+      { event: '13', reason: 'handler_error', attempts: '3' },
+      { event: '14', reason: 'handler_error', attempts: '3' },
+    ]);
+    expect(await backlog()).toEqual({ length: 0, pending: 0 });
   });
 
-  it('an outage (every entry throws) dead-letters nothing and recovers when the function does', async () => {
+  it('a function that throws on its first two calls only: everything acked on the first delivery, nothing in the DLQ', async () => {
+    await add('1', '2', '3');
+    const calls: number[][] = [];
+    start(async (items) => {
+      calls.push(items);
+      if (calls.length <= 2) throw new Error('connection reset');
+      return items.map(() => ok);
+    });
+    await waitFor(backlog, drained, 'drained');
+    // Two whole-batch throws, then the batch is split in halves, each of which succeeds.
+    expect(calls).toEqual([[1, 2, 3], [1, 2, 3], [1, 2], [3]]);
+    expect(await dlq()).toEqual([]);
+    expect(outcomesCounted()).toEqual({ ok: 3 });
+  });
+
+  it('an outage longer than claimIdleMs dead-letters nothing, keeps the entries claimed without new deliveries, and recovers', async () => {
     await add('1', '2');
-    let failures = 0;
-    const down = () => failures < 8;
+    let down = true;
+    let calls = 0;
     start(
       async (items) => {
-        if (down()) {
-          failures++;
-          throw new Error('connect ECONNREFUSED');
-        }
+        calls++;
+        if (down) throw new Error('connect ECONNREFUSED');
         return items.map(() => ok);
       },
-      { probe: async () => { if (down()) throw new Error('connect ECONNREFUSED'); } },
+      { probe: async () => { if (down) throw new Error('connect ECONNREFUSED'); } },
     );
-    await waitFor(settled, (s) => s.len === 0 && s.pending === 0, 'drained after outage', 10_000);
+    await waitFor(() => calls, (n) => n >= 3, 'retrying');
+    const since = Date.now();
+    await waitFor(() => Date.now() - since, (ms) => ms > 3 * CLAIM_IDLE_MS, 'outage lasting');
+    const during = await pendingDetail();
+    expect(during.map(([, consumer, , deliveries]) => [consumer, deliveries])).toEqual([['c1', 1], ['c1', 1]]);
+    expect(calls).toBeGreaterThan(3);
+    down = false;
+    await waitFor(backlog, drained, 'drained after outage');
     expect(await dlq()).toEqual([]);
+    expect(outcomesCounted()).toEqual({ ok: 2 });
   });
 
-  it("processes a crashed consumer's pending entries", async () => {
-    await redis.xgroup('CREATE', key(), 'firehose_group', '0', 'MKSTREAM');
+  it("a second consumer processes a crashed consumer's pending entries", async () => {
+    await redis.xgroup('CREATE', key(), GROUP, '0', 'MKSTREAM');
     await add('5', '6');
     // A consumer that read and died without acking.
-    await redis.xreadgroup('GROUP', 'firehose_group', 'crashed', 'COUNT', 10, 'STREAMS', key(), '>');
+    await redis.xreadgroup('GROUP', GROUP, 'crashed', 'COUNT', 10, 'STREAMS', key(), '>');
+    expect((await pendingDetail()).map(([, c]) => c)).toEqual(['crashed', 'crashed']);
     const seen: number[] = [];
     start(async (items) => (seen.push(...items), items.map(() => ok)), { consumer: 'survivor' });
-    await waitFor(settled, (s) => s.len === 0 && s.pending === 0, 'claimed and processed');
+    await waitFor(backlog, drained, 'claimed and processed');
     expect(seen).toEqual([5, 6]);
   });
 
-  it('stops on abort and leaves unfinished work pending, not lost', async () => {
-    await add('1');
+  it('an entry delivered twice maxAttempts times without a verdict (it kills its consumer) goes to the DLQ unprocessed', async () => {
+    await redis.xgroup('CREATE', key(), GROUP, '0', 'MKSTREAM');
+    const [id] = await add('9');
+    await redis.xreadgroup('GROUP', GROUP, 'crashed', 'COUNT', 10, 'STREAMS', key(), '>');
+    for (let i = 0; i < 5; i++) await redis.xclaim(key(), GROUP, 'crashed', 0, id!);
+    const seen: number[] = [];
+    start(async (items) => (seen.push(...items), items.map(() => ok)));
+    await waitFor(backlog, drained, 'dead-lettered');
+    expect(seen).toEqual([]);
+    expect(await dlq()).toEqual([{ event: '9', reason: 'max_retries_exceeded', attempts: '7' }]);
+  });
+
+  it('abort while the function runs: the in-flight batch finishes and what completed is acked', async () => {
+    await add('1', '2');
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));
     const run = start(async (items) => {
       await gate;
-      return items.map(() => retry('handler_error'));
+      return items.map((n) => (n === 1 ? ok : retry('handler_error')));
     });
-    await waitFor(pending, (n) => n === 1, 'delivered');
+    await waitFor(backlog, (b) => b.pending === 2, 'delivered');
     const stopping = run.stop();
     release();
     await stopping;
-    expect(await settled()).toEqual({ len: 1, pending: 1 });
+    expect(await backlog()).toEqual({ length: 1, pending: 1 });
+    expect(await dlq()).toEqual([]);
+  });
+
+  it('abort while waiting out an outage resolves and leaves the batch pending, not lost', async () => {
+    await add('1', '2');
+    let calls = 0;
+    const run = start(
+      async () => {
+        calls++;
+        throw new Error('connect ECONNREFUSED');
+      },
+      { probe: async () => { throw new Error('connect ECONNREFUSED'); }, backoff: { baseMs: 60_000, maxMs: 60_000 } },
+    );
+    await waitFor(() => calls, (n) => n === 1, 'first attempt');
+    await run.stop();
+    expect(await backlog()).toEqual({ length: 2, pending: 2 });
+    expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual([['c1', 1], ['c1', 1]]);
+    expect(await dlq()).toEqual([]);
+  });
+
+  it('onIdle fires only once nothing is new and nothing is pending', async () => {
+    await add('1', '7');
+    const seenAtIdle: { length: number; pending: number }[] = [];
+    let idle = 0;
+    start(async (items) => items.map((n) => (n === 7 ? retry('handler_error') : ok)), {
+      onIdle: () => {
+        idle++;
+        void backlog().then((b) => seenAtIdle.push(b));
+      },
+    });
+    await waitFor(() => idle, (n) => n > 0, 'idle');
+    await waitFor(() => seenAtIdle.length, (n) => n > 0, 'backlog read');
+    expect(seenAtIdle[0]).toEqual({ length: 0, pending: 0 });
+    expect(await dlq()).toEqual([{ event: '7', reason: 'handler_error', attempts: '3' }]);
+  });
+
+  it('a function that breaks its contract (wrong number of outcomes) stops the consumer loudly, settling nothing', async () => {
+    await add('1', '2');
+    const run = start(async () => [ok]);
+    stops = stops.filter((s) => s !== run.stop);
+    await expect(run.done).rejects.toBeInstanceOf(InvariantError);
+    expect(await backlog()).toEqual({ length: 2, pending: 2 });
+  });
+
+  it('survives its stream being deleted under it: the group is recreated and new entries are processed', async () => {
+    await add('1');
+    const seen: number[] = [];
+    const errors: unknown[] = [];
+    const log = { ...silentLog, error: (msg: string, fields?: Record<string, unknown>) => errors.push({ msg, err: fields?.['err'] }) };
+    start(async (items) => (seen.push(...items), items.map(() => ok)), { log });
+    await waitFor(backlog, drained, 'first drained');
+    await redis.del(key());
+    await waitFor(async () => (await redis.exists(key())) === 1, (e) => e, 'group recreated', 5000);
+    await add('2');
+    await waitFor(() => seen.length, (n) => n === 2, 'second processed');
+    expect(seen).toEqual([1, 2]);
+    expect(await backlog()).toEqual({ length: 0, pending: 0 });
+    // Redis says so when the key vanishes under a blocked read; the loop logs it, recreates the group, goes on.
+    expect(errors.length).toBeGreaterThan(0);
+    for (const e of errors) expect(e).toMatchObject({ msg: 'consumer step failed; retrying', err: expect.stringMatching(/UNBLOCKED|NOGROUP/) });
   });
 });
