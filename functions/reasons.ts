@@ -23,6 +23,15 @@ export const REASONS = [
   'max_retries_exceeded', // an entry failed more than the retry limit: moved to the DLQ
   'handler_error', // the function threw (infrastructure): the batch is retried
   'stale_rev', // a write older than what is stored: ignored by design
+  // repos (backfill)
+  'invalid_mst', // an MST node of the wrong shape, keys out of order, at the wrong height, or too deep
+  'truncated_car', // a CAR that ends inside a block
+  'bad_signature', // a commit whose signature does not verify against the #atproto key
+  'wrong_did', // a commit for another DID than the one asked for
+  'repo_too_large', // a repo over the size or block limits
+  'repo_unavailable', // the PDS says RepoNotFound, RepoTakendown, RepoSuspended or RepoDeactivated
+  'fetch_failed', // the PDS could not be reached, answered an error, or timed out
+  'identity_failed', // the DID document could not be resolved or has no usable key or PDS
 ] as const;
 
 export type Reason = (typeof REASONS)[number];

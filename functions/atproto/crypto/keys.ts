@@ -7,7 +7,7 @@ export type Curve = 'k256' | 'p256';
 
 export interface PublicKey {
   curve: Curve;
-  /** The 33-byte compressed point. */
+  /** The SEC1 point: 33 bytes compressed, or 65 uncompressed in some legacy documents. */
   bytes: Uint8Array;
 }
 
@@ -30,6 +30,11 @@ function compressed(curve: Curve, bytes: Uint8Array): PublicKey {
   return { curve, bytes };
 }
 
+function point(curve: Curve, bytes: Uint8Array): PublicKey {
+  if (bytes.length === 65 && bytes[0] === 0x04) return { curve, bytes };
+  return compressed(curve, bytes);
+}
+
 /** A multibase multikey: `z` + base58btc(multicodec prefix + compressed point). */
 export function parseMultikey(multibase: string): PublicKey {
   if (!multibase.startsWith('z')) throw new KeyFormatError('multikey is not base58btc (z...)');
@@ -49,12 +54,12 @@ export function parseDidKey(did: string): PublicKey {
   return parseMultikey(did.slice('did:key:'.length));
 }
 
-/** Legacy verification methods: bare compressed point, curve from the method type. */
+/** Legacy verification methods: a bare point (compressed or uncompressed), curve from the method type. */
 export function parseLegacyMultibase(multibase: string, type: string): PublicKey {
   const curve: Curve | undefined = type === 'EcdsaSecp256k1VerificationKey2019' ? 'k256' : type === 'EcdsaSecp256r1VerificationKey2019' ? 'p256' : undefined;
   if (curve === undefined) throw new KeyFormatError(`unsupported verification method type ${type}`);
   if (!multibase.startsWith('z')) throw new KeyFormatError('key is not base58btc (z...)');
-  return compressed(curve, base58btc.decode(multibase));
+  return point(curve, base58btc.decode(multibase));
 }
 
 export function formatDidKey(key: PublicKey): string {
@@ -63,4 +68,16 @@ export function formatDidKey(key: PublicKey): string {
   bytes.set(prefix);
   bytes.set(key.bytes, prefix.length);
   return `did:key:${base58btc.encode(bytes)}`;
+}
+
+/** The `#atproto` signing key of a DID document's verification methods, in either encoding. */
+export function atprotoKeyOf(doc: { id?: unknown; verificationMethod?: unknown }): PublicKey {
+  const methods = Array.isArray(doc.verificationMethod) ? doc.verificationMethod : [];
+  for (const m of methods as { id?: unknown; type?: unknown; publicKeyMultibase?: unknown }[]) {
+    const id = typeof m.id === 'string' ? m.id : '';
+    if (id !== '#atproto' && id !== `${String(doc.id)}#atproto`) continue;
+    if (typeof m.publicKeyMultibase !== 'string') throw new KeyFormatError('#atproto method has no publicKeyMultibase');
+    return m.type === 'Multikey' ? parseMultikey(m.publicKeyMultibase) : parseLegacyMultibase(m.publicKeyMultibase, String(m.type));
+  }
+  throw new KeyFormatError('document has no #atproto verification method');
 }

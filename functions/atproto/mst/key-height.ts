@@ -1,0 +1,30 @@
+// MST layout rules (repository spec): a key's height is the number of leading zero bits of sha-256(key) divided by
+// two (fanout 4); keys are compressed against the previous key of the same node.
+import { sha256 } from 'multiformats/hashes/sha2';
+
+export async function keyHeight(key: string): Promise<number> {
+  const digest = await sha256.encode(new TextEncoder().encode(key));
+  let zeros = 0;
+  for (const byte of digest) {
+    if (byte === 0) {
+      zeros += 8;
+      continue;
+    }
+    zeros += Math.clz32(byte) - 24;
+    break;
+  }
+  return Math.floor(zeros / 2);
+}
+
+export function commonPrefixLength(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+/** `collection/rkey`, both non-empty, at most 1024 characters of [a-zA-Z0-9_~\-:.]. */
+export function isValidMstKey(key: string): boolean {
+  if (key.length === 0 || key.length > 1024) return false;
+  const parts = key.split('/');
+  return parts.length === 2 && parts[0] !== '' && parts[1] !== '' && /^[a-zA-Z0-9_~\-:./]+$/.test(key);
+}
