@@ -21,6 +21,11 @@ export interface Config {
   indexerConcurrency: number;
   indexerMaxAttempts: number;
   indexerClaimIdleMs: number;
+  backfillerConcurrency: number;
+  backfillerMaxRetries: number;
+  backfillerTimeoutMs: number;
+  plcUrl: string;
+  identityAllowPrivate: boolean;
   httpHost: string;
   httpPort: number;
   httpBodyLimitBytes: number;
@@ -115,6 +120,11 @@ export function parseConfig(env: Env): ParsedConfig {
     indexerConcurrency: get('INDEXER_CONCURRENCY'),
     indexerMaxAttempts: get('INDEXER_MAX_ATTEMPTS'),
     indexerClaimIdleMs: get('INDEXER_CLAIM_IDLE_MS'),
+    backfillerConcurrency: get('BACKFILLER_CONCURRENCY'),
+    backfillerMaxRetries: get('BACKFILLER_MAX_RETRIES'),
+    backfillerTimeoutMs: get('BACKFILLER_TIMEOUT_MS'),
+    plcUrl: get('PLC_URL'),
+    identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     httpHost: get('HTTP_HOST'),
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),

@@ -36,6 +36,11 @@ export const VARS = [
   { name: 'INDEXER_CONCURRENCY', type: 'int', default: '2', min: 1, max: 64, doc: 'consumer loops per stream in this process' },
   { name: 'INDEXER_MAX_ATTEMPTS', type: 'int', default: '5', min: 1, doc: 'deliveries before an entry moves to <stream>_dlq' },
   { name: 'INDEXER_CLAIM_IDLE_MS', type: 'int', default: '60000', min: 100, doc: 'pending entries idle this long are claimed and processed again' },
+  { name: 'BACKFILLER_CONCURRENCY', type: 'int', default: '4', min: 1, max: 256, doc: 'repos fetched and indexed at once by this process (one consumer loop each, so a slow repo stalls no other)' },
+  { name: 'BACKFILLER_MAX_RETRIES', type: 'int', default: '5', min: 1, doc: 'deliveries of a repo_backfill entry before it moves to repo_backfill_dlq' },
+  { name: 'BACKFILLER_TIMEOUT_MS', type: 'int', default: '120000', min: 1000, doc: 'deadline for one repo: resolve, fetch, verify and index' },
+  { name: 'PLC_URL', type: 'url', default: 'https://plc.directory', doc: 'PLC directory that resolves did:plc' },
+  { name: 'IDENTITY_ALLOW_PRIVATE', type: 'bool', default: 'false', doc: 'let DID documents point at loopback or private addresses (local dev networks only)' },
   { name: 'HTTP_HOST', type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds (the container sets 0.0.0.0)' },
   { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics' },
   { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },
@@ -43,4 +48,4 @@ export const VARS = [
 ] as const satisfies readonly VarSpec[];
 
 /** Prefixes we own: an unknown variable under one of them is probably a typo, so it is warned about. */
-export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_'] as const;
+export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_'] as const;

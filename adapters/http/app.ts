@@ -8,6 +8,8 @@ import type { AuthOptions } from './auth.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.ts';
 import { registerFunctionRoutes } from './routes/functions.ts';
+import { registerReprocessRoute } from './routes/reprocess.ts';
+import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 
 export interface AppDeps {
   auth: AuthOptions;
@@ -18,6 +20,8 @@ export interface AppDeps {
   readiness: readonly ReadinessCheck[];
   /** Refreshes gauges that mirror Redis state before each scrape. */
   refreshGauges?: () => Promise<void>;
+  /** Ports for POST /reprocess/:did; without them the route answers 503. */
+  backfill?: BackfillPorts;
   /** A JSON summary for `GET /` (streams, cursors, pending). */
   status?: () => Promise<unknown>;
 }
@@ -36,6 +40,7 @@ export function createApp(deps: AppDeps): Hono {
   registerHealthRoutes(app, deps.readiness);
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
   registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports });
+  registerReprocessRoute(app, deps.auth, deps.backfill);
 
   app.get('/', async (c) => {
     const status = deps.status === undefined ? {} : await deps.status();

@@ -11,6 +11,7 @@ import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources } from './resources.ts';
 import { buildTasks, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from './status.ts';
+import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
 
@@ -20,6 +21,7 @@ commands:
   migrate                         apply infra/migrations to DATABASE_URL
   run [--only a,b] [--migrate]    run long-runners in one supervised process (${TASK_KINDS.join(', ')})
   status                          print stream lengths, pending and dead entries, and cursors as JSON
+  reprocess <did>                 re-backfill one account now and print what changed
   dev                             run everything in dev mode (migrations applied, auth relaxed); with no
                                   INGESTER_RELAY_HOSTS, against a local PLC + PDS with a bot writing to it
 
@@ -83,6 +85,18 @@ async function dev(config: Config, only: TaskKind[]): Promise<number> {
   }
 }
 
+async function reprocess(config: Config, did: string | undefined): Promise<number> {
+  if (did === undefined) fail('usage: skytide reprocess <did>');
+  const r = createResources(config, 'reprocess');
+  try {
+    const { outcomes, reports } = await backfillRepos([{ did }], r.backfillPorts());
+    process.stdout.write(JSON.stringify(reports[0], null, 2) + '\n');
+    return outcomes[0]?.status === 'ok' ? 0 : 1;
+  } finally {
+    await r.close();
+  }
+}
+
 async function status(config: Config): Promise<number> {
   const r = createResources(config, 'status');
   try {
@@ -121,6 +135,8 @@ async function main(argv: string[]): Promise<number> {
       return run(config, parseOnly(values.only), values.migrate === true);
     case 'status':
       return status(config);
+    case 'reprocess':
+      return reprocess(config, positionals[1]);
     case 'dev':
       return dev(config, parseOnly(values.only));
     default:

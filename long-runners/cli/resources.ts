@@ -7,6 +7,8 @@ import { createRedis, type Redis } from '../../adapters/redis/client.ts';
 import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts';
+import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
+import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 
 export interface Resources {
   config: Config;
@@ -18,6 +20,8 @@ export interface Resources {
   consumerName: string;
   redis(): Redis;
   sql(): PostgresSql;
+  /** Ports of the backfill-repo function: Postgres, fetch, identity. */
+  backfillPorts(): BackfillPorts;
   close(): Promise<void>;
 }
 
@@ -30,6 +34,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
   const keys = createKeySpace(config.redisKeyPrefix);
   let redis: Redis | undefined;
   let sql: PostgresSql | undefined;
+  let backfill: BackfillPorts | undefined;
   return {
     config,
     log,
@@ -40,6 +45,13 @@ export function createResources(config: Config, component = 'skytide'): Resource
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}` })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
+    backfillPorts() {
+      const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate });
+      return (backfill ??= {
+        clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(), fetch: globalThis.fetch, identity,
+        timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
+      });
+    },
     close: async () => {
       await Promise.allSettled([redis?.quit(), sql?.end()]);
     },

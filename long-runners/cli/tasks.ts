@@ -5,13 +5,15 @@ import type { Resources } from './resources.ts';
 import { runFirehoseIngester } from '../firehose/firehose-ingester.ts';
 import { runStreamConsumer } from '../consumer/stream-consumer.ts';
 import { parseEventFields } from '../consumer/parse-event-fields.ts';
-import { GROUPS, hostKey } from '../../adapters/redis/keys.ts';
+import { GROUPS, STREAMS, hostKey } from '../../adapters/redis/keys.ts';
+import { parseRepoFields } from '../consumer/parse-repo-fields.ts';
+import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
 import { createStatusReader } from './status.ts';
 
-export const TASK_KINDS = ['firehose', 'index', 'http'] as const;
+export const TASK_KINDS = ['firehose', 'index', 'backfill', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function firehoseTasks(r: Resources): Task[] {
@@ -63,6 +65,30 @@ export function indexTasks(r: Resources): Task[] {
   return tasks;
 }
 
+/**
+ * repo_backfill consumers: BACKFILLER_CONCURRENCY loops of one repo each, so a slow repo never holds a batch of
+ * others behind it. An entry is claimed again only after it sat idle twice the per-repo deadline.
+ */
+export function backfillTasks(r: Resources): Task[] {
+  const tasks: Task[] = [];
+  for (let i = 0; i < r.config.backfillerConcurrency; i++) {
+    const log = r.log.child('consumer:backfill');
+    tasks.push({
+      name: `backfill:${i}`,
+      run: (signal) =>
+        runStreamConsumer({
+          redis: r.redis(), keys: r.keys, stream: STREAMS.repoBackfill, group: GROUPS.repoBackfill,
+          consumer: `${r.consumerName}-backfill-${i}`, batchSize: 1, claimIdleMs: r.config.backfillerTimeoutMs * 2,
+          maxAttempts: r.config.backfillerMaxRetries, parse: parseRepoFields,
+          probe: async () => void (await r.sql().query('select 1')),
+          handle: async (items) => (await backfillRepos(items, r.backfillPorts())).outcomes,
+          log, metrics: r.metrics.metrics, signal,
+        }),
+    });
+  }
+  return tasks;
+}
+
 export function httpTask(r: Resources): Task {
   return {
     name: 'http',
@@ -73,6 +99,7 @@ export function httpTask(r: Resources): Task {
         bodyLimitBytes: r.config.httpBodyLimitBytes,
         ports: { ...r.ports, sql: r.sql() },
         metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
+        backfill: r.backfillPorts(),
         readiness: [
           { name: 'redis', check: async () => void (await r.redis().ping()) },
           { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },
@@ -94,6 +121,7 @@ export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   const tasks: Task[] = [];
   if (only.includes('firehose')) tasks.push(...firehoseTasks(r));
   if (only.includes('index')) tasks.push(...indexTasks(r));
+  if (only.includes('backfill')) tasks.push(...backfillTasks(r));
   if (only.includes('http')) tasks.push(httpTask(r));
   return tasks;
 }

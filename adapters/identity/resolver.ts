@@ -1,0 +1,78 @@
+// Resolves did:plc (from the PLC directory) and did:web (/.well-known/did.json at the host, no paths) over the Fetch
+// port, with a timeout, a size cap, and outbound-address rules: a DID document from the network must not make us
+// call a private address (a hostile document pointing the backfill at internal services). Loopback and private
+// hosts are allowed only when the deployment says so (dev networks and tests run on 127.0.0.1).
+import type { Fetch } from '../../functions/ports.ts';
+import { SkytideError } from '../../functions/errors.ts';
+import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { assertPublicUrl } from '../xrpc/outbound.ts';
+
+export interface ResolverOptions {
+  fetch: Fetch;
+  plcUrl: string;
+  timeoutMs?: number;
+  maxDocumentBytes?: number;
+  /** Let DID documents and PDS endpoints use loopback / private addresses (dev and tests only). */
+  allowPrivate?: boolean;
+}
+
+async function readJson(res: Response, maxBytes: number, what: string): Promise<unknown> {
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (declared > maxBytes) throw new SkytideError('identity_failed', `${what} is ${declared} bytes, over ${maxBytes}`);
+  const reader = res.body?.getReader();
+  if (reader === undefined) throw new SkytideError('identity_failed', `${what} has no body`);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new SkytideError('identity_failed', `${what} exceeds ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(Buffer.concat(chunks)));
+  } catch {
+    throw new SkytideError('identity_failed', `${what} is not JSON`);
+  }
+}
+
+export function createIdentityResolver(options: ResolverOptions): IdentityResolver {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const maxBytes = options.maxDocumentBytes ?? 64 * 1024;
+  const documentUrl = (did: string): string => {
+    if (did.startsWith('did:plc:')) return `${options.plcUrl.replace(/\/+$/, '')}/${encodeURIComponent(did)}`;
+    if (did.startsWith('did:web:')) {
+      const host = decodeURIComponent(did.slice('did:web:'.length));
+      if (host.includes(':') && !host.startsWith('localhost')) throw new SkytideError('identity_failed', `did:web with a path or port is not supported: ${did}`);
+      const scheme = options.allowPrivate === true && host.startsWith('localhost') ? 'http' : 'https';
+      return `${scheme}://${host}/.well-known/did.json`;
+    }
+    throw new SkytideError('identity_failed', `unsupported DID method: ${did}`);
+  };
+  return {
+    async resolve(did: string): Promise<AtprotoIdentity> {
+      if (!isValidDid(did)) throw new SkytideError('invalid_syntax', `not a DID: ${JSON.stringify(did)}`);
+      const url = documentUrl(did);
+      // The PLC directory is configuration we trust; a did:web host comes from the network.
+      if (options.allowPrivate !== true && did.startsWith('did:web:')) await assertPublicUrl(url);
+      let res: Response;
+      try {
+        res = await options.fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+      } catch (err) {
+        throw new SkytideError('identity_failed', `fetching the DID document of ${did} failed`, { did }, { cause: err });
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new SkytideError('identity_failed', `DID document of ${did}: HTTP ${res.status}`, { did });
+      }
+      const identity = parseDidDocument(did, await readJson(res, maxBytes, `DID document of ${did}`));
+      if (options.allowPrivate !== true) await assertPublicUrl(identity.pds);
+      return identity;
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// What skytide needs from a DID document (identity spec): the document must be about the DID asked for; the
+// #atproto signing key, the #atproto_pds endpoint, the optional #atproto_label key, and the claimed handle (the
+// first at:// alsoKnownAs). The handle is only a claim until verified bidirectionally.
+import { SkytideError } from '../../errors.ts';
+import { atprotoKeyOf, parseLegacyMultibase, parseMultikey, type PublicKey } from '../crypto/keys.ts';
+import { isValidHandle } from '../syntax/handle.ts';
+
+export interface AtprotoIdentity {
+  did: string;
+  signingKey: PublicKey;
+  pds: string;
+  labelKey?: PublicKey;
+  claimedHandle?: string;
+}
+
+/** The ports a function needs to learn a DID's key and PDS. */
+export interface IdentityResolver {
+  resolve(did: string, options?: { forceRefresh?: boolean }): Promise<AtprotoIdentity>;
+}
+
+function fail(message: string): never {
+  throw new SkytideError('identity_failed', message);
+}
+
+function serviceEndpoint(doc: Record<string, unknown>, id: string): string | undefined {
+  const services = Array.isArray(doc['service']) ? (doc['service'] as Record<string, unknown>[]) : [];
+  for (const s of services) {
+    if (s['id'] === `#${id}` || s['id'] === `${String(doc['id'])}#${id}`) {
+      return typeof s['serviceEndpoint'] === 'string' ? s['serviceEndpoint'] : undefined;
+    }
+  }
+  return undefined;
+}
+
+function labelKeyOf(doc: Record<string, unknown>): PublicKey | undefined {
+  const methods = Array.isArray(doc['verificationMethod']) ? (doc['verificationMethod'] as Record<string, unknown>[]) : [];
+  const m = methods.find((x) => x['id'] === '#atproto_label' || x['id'] === `${String(doc['id'])}#atproto_label`);
+  if (m === undefined || typeof m['publicKeyMultibase'] !== 'string') return undefined;
+  try {
+    return m['type'] === 'Multikey' ? parseMultikey(m['publicKeyMultibase']) : parseLegacyMultibase(m['publicKeyMultibase'], String(m['type']));
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
+  if (typeof doc !== 'object' || doc === null) fail(`DID document of ${did} is not an object`);
+  const d = doc as Record<string, unknown>;
+  if (d['id'] !== did) fail(`DID document is about ${String(d['id'])}, not ${did}`);
+  let signingKey: PublicKey;
+  try {
+    signingKey = atprotoKeyOf(d);
+  } catch (err) {
+    fail(`DID document of ${did}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const pds = serviceEndpoint(d, 'atproto_pds');
+  if (pds === undefined) fail(`DID document of ${did} names no #atproto_pds`);
+  let url: URL;
+  try {
+    url = new URL(pds);
+  } catch {
+    fail(`DID document of ${did} has an invalid PDS endpoint`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`PDS endpoint of ${did} is not http(s)`);
+  const aka = Array.isArray(d['alsoKnownAs']) ? (d['alsoKnownAs'] as unknown[]) : [];
+  const handle = aka.find((x): x is string => typeof x === 'string' && x.startsWith('at://'))?.slice(5).toLowerCase();
+  const identity: AtprotoIdentity = { did, signingKey, pds: pds.replace(/\/+$/, '') };
+  const labelKey = labelKeyOf(d);
+  if (labelKey !== undefined) identity.labelKey = labelKey;
+  if (handle !== undefined && isValidHandle(handle)) identity.claimedHandle = handle;
+  return identity;
+}

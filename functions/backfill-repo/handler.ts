@@ -1,0 +1,156 @@
+// The `backfill-repo` function: a batch of DIDs, each fetched whole from its PDS, verified (hashes, commit DID,
+// signature, MST), and indexed through the index function under the rev rule, so live data newer than the CAR is
+// never overwritten. Records the index holds that the CAR no longer has, and whose rev is older, are tombstoned. Every
+// repo ends with its state in repo_sync, an empty one included. Known permanent answers (RepoNotFound, RepoTakendown,
+// RepoSuspended, RepoDeactivated) update the account's status and are not retried. Pure over its ports.
+import pLimit from 'p-limit';
+import type { BasePorts, Fetch, Sql } from '../ports.ts';
+import type { RecordDeleteEvent, RecordWriteEvent, RepoCommitEvent, StreamEvent } from '../events.ts';
+import { SEQ_BACKFILL } from '../events.ts';
+import { dead, ok, retry, type ItemOutcome } from '../result.ts';
+import type { Reason } from '../reasons.ts';
+import { SkytideError, describeError } from '../errors.ts';
+import { indexBatch } from '../index/handler.ts';
+import type { IdentityResolver } from '../atproto/identity/did-document.ts';
+import { DEFAULT_REPO_LIMITS, readRepoCar, type RepoLimits } from '../atproto/repo/read-car.ts';
+import { verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
+import { isValidDid } from '../atproto/syntax/did.ts';
+import { fetchRepoCar } from './fetch-car.ts';
+
+export interface BackfillItem {
+  did: string;
+  host?: string;
+}
+
+export interface BackfillPorts extends BasePorts {
+  sql: Sql;
+  fetch: Fetch;
+  identity: IdentityResolver;
+  limits?: RepoLimits;
+  /** Deadline for one repo: resolve, fetch, verify and index. */
+  timeoutMs?: number;
+  concurrency?: number;
+}
+
+export interface RepoReport {
+  did: string;
+  status: 'synchronized' | 'unavailable' | 'failed';
+  rev?: string;
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  durationMs: number;
+  reason?: string;
+}
+
+const CHUNK = 1000;
+
+/** Failures that asking again will not change: the repo itself is bad. Everything else is retried. */
+const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'cid_mismatch', 'repo_too_large', 'invalid_syntax', 'invalid_car']);
+
+async function indexChunks(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
+  for (let i = 0; i < events.length; i += CHUNK) await indexBatch(events.slice(i, i + CHUNK), ports);
+}
+
+async function setSync(ports: BackfillPorts, did: string, status: string, rev: string | null, data: string | null, reason: string | null): Promise<void> {
+  await ports.sql.query(
+    `insert into repo_sync (did, status, rev, "dataCid", reason, "updatedAt") values ($1, $2, $3, $4, $5, $6)
+     on conflict (did) do update set status = excluded.status, rev = coalesce(excluded.rev, repo_sync.rev),
+       "dataCid" = coalesce(excluded."dataCid", repo_sync."dataCid"), reason = excluded.reason, "updatedAt" = excluded."updatedAt"`,
+    [did, status, rev, data, reason, new Date(ports.clock.now()).toISOString()],
+  );
+}
+
+async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoReport): Promise<void> {
+  const rev = repo.rev as string;
+  const time = new Date(ports.clock.now()).toISOString();
+  const prior = new Map(
+    (await ports.sql.query<{ uri: string; cid: string; rev: string }>(`select uri, cid, rev from record where did = $1 and json <> ''`, [repo.did])).map(
+      (r) => [r.uri, r],
+    ),
+  );
+  const base = { seq: SEQ_BACKFILL, time, did: repo.did, commit: repo.commit, rev };
+  const events: StreamEvent[] = [];
+  const present = new Set<string>();
+  for (const r of repo.records) {
+    const uri = `at://${repo.did}/${r.collection}/${r.rkey}`;
+    present.add(uri);
+    const before = prior.get(uri);
+    if (before === undefined) report.created++;
+    else if (before.cid !== r.cid) report.updated++;
+    else report.unchanged++;
+    const event: RecordWriteEvent = { type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record };
+    events.push(event);
+  }
+  for (const [uri, row] of prior) {
+    // Gone from the repo, and older than the CAR: a delete we missed. Newer rows came live after the CAR was cut.
+    if (present.has(uri) || row.rev >= rev) continue;
+    const [, , , collection = '', rkey = ''] = uri.split('/');
+    const event: RecordDeleteEvent = { type: 'delete', ...base, collection, rkey };
+    events.push(event);
+    report.deleted++;
+  }
+  const commit: RepoCommitEvent = { type: 'repo', ...base };
+  events.push(commit);
+  await indexChunks(events, ports);
+  await setSync(ports, repo.did, 'synchronized', rev, repo.data, null);
+}
+
+async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ outcome: ItemOutcome; report: RepoReport }> {
+  const started = ports.clock.now();
+  const report: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, durationMs: 0 };
+  const finish = (outcome: ItemOutcome) => {
+    report.durationMs = ports.clock.now() - started;
+    if (outcome.status !== 'ok') report.reason = outcome.reason;
+    return { outcome, report };
+  };
+  if (!isValidDid(item.did)) return finish(dead('invalid_syntax', `not a DID: ${JSON.stringify(item.did)}`));
+  const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
+  try {
+    await setSync(ports, item.did, 'in-progress', null, null, null);
+    let identity = await ports.identity.resolve(item.did);
+    const fetched = await fetchRepoCar(ports.fetch, identity.pds, item.did, signal);
+    if (fetched.kind === 'unavailable') {
+      const status = fetched.error === 'RepoNotFound' ? 'deleted' : fetched.error.slice('Repo'.length).toLowerCase();
+      await ports.sql.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [item.did, new Date(ports.clock.now()).toISOString()]);
+      await ports.sql.query(`update actor set "upstreamStatus" = $2 where did = $1`, [item.did, status]);
+      await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
+      report.status = 'unavailable';
+      report.reason = fetched.error;
+      ports.log.info('repo unavailable', { did: item.did, error: fetched.error });
+      return finish(ok);
+    }
+    const car = await readRepoCar(fetched.body, ports.limits ?? DEFAULT_REPO_LIMITS);
+    let repo: VerifiedRepo;
+    try {
+      repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
+    } catch (err) {
+      if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
+      // The key may have rotated since the document was cached: look again once, then reject.
+      identity = await ports.identity.resolve(item.did, { forceRefresh: true });
+      repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
+    }
+    if (repo.rev === undefined) throw new SkytideError('invalid_commit', 'repo commit has no rev (v2): the rev rule cannot protect newer data');
+    report.rev = repo.rev;
+    await applyRepo(repo, ports, report);
+    report.status = 'synchronized';
+    return finish(ok);
+  } catch (err) {
+    const reason: Reason = err instanceof SkytideError ? err.reason : 'fetch_failed';
+    const permanent = PERMANENT_FAILURES.has(reason);
+    ports.log.warn('backfill failed', { did: item.did, reason, err: describeError(err) });
+    try {
+      await setSync(ports, item.did, 'desynchronized', null, null, reason);
+    } catch {
+      // The database may be what failed; the outcome below carries the reason either way.
+    }
+    return finish(permanent ? dead(reason, describeError(err)) : retry(reason, describeError(err)));
+  }
+}
+
+export async function backfillRepos(items: readonly BackfillItem[], ports: BackfillPorts): Promise<{ outcomes: ItemOutcome[]; resync: []; reports: RepoReport[] }> {
+  const limit = pLimit(ports.concurrency ?? 4);
+  const results = await Promise.all(items.map((item) => limit(() => backfillOne(item, ports))));
+  return { outcomes: results.map((r) => r.outcome), resync: [], reports: results.map((r) => r.report) };
+}
