@@ -33,9 +33,11 @@ export async function readRepoCar(source: AsyncIterable<Uint8Array>, limits: Rep
   const total = { bytes: 0 };
   const blocks = new BlockMap();
   let root: CidLink | undefined;
+  let headerRead = false;
   try {
     const iterator = await CarBlockIterator.fromIterable(counted(source, limits, total));
     const roots = await iterator.getRoots();
+    headerRead = true;
     if (roots[0] === undefined) throw new SkytideError('invalid_car', 'CAR has no root');
     root = new CidLink(roots[0].bytes);
     for await (const { cid, bytes } of iterator) {
@@ -48,10 +50,19 @@ export async function readRepoCar(source: AsyncIterable<Uint8Array>, limits: Rep
   } catch (err) {
     if (err instanceof SkytideError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    if (/unexpected end of data/i.test(message)) throw new SkytideError('truncated_car', 'CAR ends inside a block', {}, { cause: err });
+    // A deadline or a dropped connection while reading: the download failed, not the repo.
+    if (isAbort(err)) throw new SkytideError('fetch_failed', `reading the CAR stopped: ${message}`, {}, { cause: err });
+    if (headerRead && /unexpected end of data/i.test(message)) throw new SkytideError('truncated_car', 'CAR ends inside a block', {}, { cause: err });
     throw new SkytideError('invalid_car', `CAR does not parse: ${message}`, {}, { cause: err });
   }
   return { root, blocks, bytes: total.bytes };
+}
+
+function isAbort(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e.name === 'AbortError' || e.name === 'TimeoutError' || /terminated|aborted|socket/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** Bytes already in memory, as a one-chunk stream. */
