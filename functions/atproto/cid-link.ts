@@ -12,8 +12,8 @@ export class CidLink {
   }
 
   toString(): string {
-    // CIDv1 strings are multibase base32 ('b' prefix).
-    this.#string ??= this.bytes[0] === 0x12 ? CID.decode(this.bytes).toString() : base32.encode(this.bytes);
+    // A CIDv1 string is multibase base32 ('b' prefix) of its bytes; a CIDv0 (sha2-256 multihash) prints base58.
+    this.#string ??= this.bytes[0] === 0x01 ? base32.encode(this.bytes) : CID.decode(this.bytes).toString();
     return this.#string;
   }
 
