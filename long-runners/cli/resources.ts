@@ -8,6 +8,8 @@ import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
+import { withRedisCache } from '../../adapters/identity/redis-cache.ts';
+import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 
 export interface Resources {
@@ -46,9 +48,13 @@ export function createResources(config: Config, component = 'skytide'): Resource
     redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}` })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
     backfillPorts() {
-      const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate });
+      const identity = withRedisCache(
+        createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
+        { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') },
+      );
       return (backfill ??= {
-        clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(), fetch: globalThis.fetch, identity,
+        clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
+        fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), identity,
         timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
       });
     },

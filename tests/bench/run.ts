@@ -10,6 +10,7 @@ interface Suite {
 const SUITES: Suite[] = [
   { name: 'decode', load: async () => (await import('./decode.bench.ts')).runDecodeBench },
   { name: 'index', load: async () => (await import('./index.bench.ts')).runIndexBench },
+  { name: 'verify', load: async () => (await import('./verify.bench.ts')).runVerifyBench },
 ];
 
 function format(n: number): string {

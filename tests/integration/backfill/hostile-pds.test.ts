@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-repo/handler.ts';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
+import { createGuardedFetch } from '../../../adapters/xrpc/guarded-fetch.ts';
 import { noMetrics, silentLog, systemClock } from '../../../functions/ports.ts';
 import { formatDidKey } from '../../../functions/atproto/crypto/keys.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
@@ -112,7 +113,7 @@ describe('backfill against a hostile PDS', () => {
   });
 
   it('a DID document that points the PDS at an internal address is refused when private addresses are not allowed', async () => {
-    const strict = ports({ identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: `${base}/plc`, allowPrivate: false }) });
+    const strict = ports({ fetch: createGuardedFetch({ allowPrivate: false }) });
     const { outcome } = await run('did:plc:internal', () => {}, strict);
     expect(outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed' });
     expect((outcome as { message: string }).message).toContain('10.0.0.1');

@@ -1,0 +1,84 @@
+// A Redis cache in front of an IdentityResolver, shared by every process: `identity:<did>` holds the resolved
+// identity as JSON with the time it was fetched, expiring after 7 days. Entries older than 6 hours are served as
+// they are while a refresh runs in the background (stale-while-revalidate); `forceRefresh` (a signature that failed,
+// an #identity event) bypasses the cache. Concurrent misses for one DID share one fetch.
+import type { Redis } from 'ioredis';
+import type { Log } from '../../functions/ports.ts';
+import { describeError } from '../../functions/errors.ts';
+import type { AtprotoIdentity, IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import type { PublicKey } from '../../functions/atproto/crypto/keys.ts';
+
+export interface IdentityCacheOptions {
+  redis: Redis;
+  prefix?: string;
+  staleAfterMs?: number;
+  ttlMs?: number;
+  log: Log;
+  now?: () => number;
+}
+
+interface Stored {
+  identity: Omit<AtprotoIdentity, 'signingKey' | 'labelKey'> & { signingKey: StoredKey; labelKey?: StoredKey };
+  updatedAt: number;
+}
+type StoredKey = { curve: PublicKey['curve']; hex: string };
+
+const toStored = (k: PublicKey): StoredKey => ({ curve: k.curve, hex: Buffer.from(k.bytes).toString('hex') });
+const fromStored = (k: StoredKey): PublicKey => ({ curve: k.curve, bytes: new Uint8Array(Buffer.from(k.hex, 'hex')) });
+
+function encode(identity: AtprotoIdentity, now: number): string {
+  const { signingKey, labelKey, ...rest } = identity;
+  const stored: Stored = { identity: { ...rest, signingKey: toStored(signingKey), ...(labelKey === undefined ? {} : { labelKey: toStored(labelKey) }) }, updatedAt: now };
+  return JSON.stringify(stored);
+}
+
+function decode(text: string): { identity: AtprotoIdentity; updatedAt: number } | undefined {
+  try {
+    const stored = JSON.parse(text) as Stored;
+    const { signingKey, labelKey, ...rest } = stored.identity;
+    const identity: AtprotoIdentity = { ...rest, signingKey: fromStored(signingKey) };
+    if (labelKey !== undefined) identity.labelKey = fromStored(labelKey);
+    return { identity, updatedAt: stored.updatedAt };
+  } catch {
+    return undefined;
+  }
+}
+
+export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOptions): IdentityResolver {
+  const staleAfter = options.staleAfterMs ?? 6 * 3600_000;
+  const ttl = options.ttlMs ?? 7 * 24 * 3600_000;
+  const now = options.now ?? Date.now;
+  const key = (did: string) => `${options.prefix ?? ''}identity:${did}`;
+  const inflight = new Map<string, Promise<AtprotoIdentity>>();
+
+  const refresh = (did: string): Promise<AtprotoIdentity> => {
+    let p = inflight.get(did);
+    if (p === undefined) {
+      p = inner
+        .resolve(did, { forceRefresh: true })
+        .then(async (identity) => {
+          await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
+          return identity;
+        })
+        .finally(() => inflight.delete(did));
+      inflight.set(did, p);
+    }
+    return p;
+  };
+
+  return {
+    async resolve(did, resolveOptions) {
+      if (resolveOptions?.forceRefresh !== true) {
+        const text = await options.redis.get(key(did));
+        const hit = text === null ? undefined : decode(text);
+        if (hit !== undefined) {
+          if (now() - hit.updatedAt > staleAfter) {
+            refresh(did).catch((err) => options.log.warn('identity refresh failed', { did, err: describeError(err) }));
+          }
+          return hit.identity;
+        }
+      }
+      return refresh(did);
+    },
+  };
+}
