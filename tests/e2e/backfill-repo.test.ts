@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
+import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
+import { verifiedHandle } from '../../functions/atproto/identity/handle.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { createMetrics } from '../../adapters/observability/metrics.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
@@ -69,6 +71,17 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
     const sync = await db.sql.query<{ did: string; status: string }>(`select did, status from repo_sync order by did`);
     expect(sync).toEqual(users.map((u) => ({ did: u.did, status: 'synchronized' })).sort((a, b) => (a.did < b.did ? -1 : 1)));
+  });
+
+  it('verifies handles both ways: the document claims it and the handle resolves back to the DID', async () => {
+    const handles = createHandleResolver({ fetch: globalThis.fetch, serviceUrl: network.pdsUrl });
+    for (const u of users) {
+      const identity = await ports.identity.resolve(u.did);
+      expect(identity.claimedHandle).toBe(u.handle);
+      expect(await verifiedHandle(identity, handles)).toBe(u.handle);
+      // The same claim on another DID does not verify.
+      expect(await verifiedHandle({ ...identity, did: 'did:plc:impostor00000000000000000' }, handles)).toBeUndefined();
+    }
   });
 
   it('POST /reprocess/:did after edits and deletes on the PDS makes the database equal again, deletions included', async () => {
