@@ -24,6 +24,7 @@ export interface Config {
   backfillerConcurrency: number;
   backfillerMaxRetries: number;
   backfillerTimeoutMs: number;
+  backfillerOutput: 'index' | 'stream';
   plcUrl: string;
   identityAllowPrivate: boolean;
   httpHost: string;
@@ -123,6 +124,7 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerConcurrency: get('BACKFILLER_CONCURRENCY'),
     backfillerMaxRetries: get('BACKFILLER_MAX_RETRIES'),
     backfillerTimeoutMs: get('BACKFILLER_TIMEOUT_MS'),
+    backfillerOutput: get('BACKFILLER_OUTPUT'),
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     httpHost: get('HTTP_HOST'),

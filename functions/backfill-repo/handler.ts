@@ -30,6 +30,11 @@ export interface BackfillPorts extends BasePorts {
   /** Deadline for one repo: resolve, fetch, verify and index. */
   timeoutMs?: number;
   concurrency?: number;
+  /**
+   * Where the repo's events go. Unset: indexed here through the index function. Set: handed over instead (the
+   * adapter writes them to firehose_backfill in rsky's format, for teams that keep separate indexers).
+   */
+  emit?: (events: StreamEvent[]) => Promise<void>;
 }
 
 export interface RepoReport {
@@ -93,7 +98,8 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   }
   const commit: RepoCommitEvent = { type: 'repo', ...base };
   events.push(commit);
-  await indexChunks(events, ports);
+  if (ports.emit === undefined) await indexChunks(events, ports);
+  else for (let i = 0; i < events.length; i += CHUNK) await ports.emit(events.slice(i, i + CHUNK));
   await setSync(ports, repo.did, 'synchronized', rev, repo.data, null);
 }
 

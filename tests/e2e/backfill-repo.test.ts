@@ -13,6 +13,8 @@ import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.t
 import { parseRepoFields } from '../../long-runners/consumer/parse-repo-fields.ts';
 import { backfillRepos, type BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
+import { parseStreamEvent } from '../../functions/events.ts';
+import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
@@ -101,6 +103,19 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
     const unauthorized = await app.request(`/reprocess/${dora.did}`, { method: 'POST' });
     expect(unauthorized.status).toBe(401);
+  });
+
+  it('can write the repo to firehose_backfill instead, for separate indexers, in the event format the index reads', async () => {
+    const [, , fay] = users as [DevUser, DevUser, DevUser];
+    const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+    const stream = keys.stream(STREAMS.firehoseBackfill);
+    const { reports } = await backfillRepos([{ did: fay.did }], { ...ports, emit: (events) => emitToStream(redis, stream, events) });
+    const entries = (await redis.xrange(stream, '-', '+')).map(([, f]) => JSON.parse(f[1]!));
+    const records = (await truth()).records.filter((r) => r.uri.startsWith(`at://${fay.did}/`));
+    expect(entries.filter((e) => e.type === 'create').map((e) => `at://${e.did}/${e.collection}/${e.rkey}`).sort()).toEqual(records.map((r) => r.uri).sort());
+    expect(entries.every((e) => e.seq === -2 && e.rev === reports[0]!.rev)).toBe(true);
+    expect(entries.at(-1)).toMatchObject({ type: 'repo', did: fay.did, rev: reports[0]!.rev });
+    expect(entries.map((e) => parseStreamEvent(e).ok)).not.toContain(false);
   });
 
   it('a backfill racing live events never leaves the older version in place, in either order', async () => {
