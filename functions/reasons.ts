@@ -31,6 +31,7 @@ export const REASONS = [
   'repo_too_large', // a repo over the size or block limits
   'repo_unavailable', // the PDS says RepoNotFound, RepoTakendown, RepoSuspended or RepoDeactivated
   'fetch_failed', // the PDS could not be reached, answered an error, or timed out
+  'forbidden_address', // a URL from the network points at an internal address (or is not https) and is refused
   'identity_failed', // the DID document could not be resolved or has no usable key or PDS
 ] as const;
 

@@ -25,6 +25,7 @@ export interface Config {
   backfillerMaxRetries: number;
   backfillerTimeoutMs: number;
   backfillerOutput: 'index' | 'stream';
+  backfillerPerHost: number;
   plcUrl: string;
   identityAllowPrivate: boolean;
   httpHost: string;
@@ -125,6 +126,7 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerMaxRetries: get('BACKFILLER_MAX_RETRIES'),
     backfillerTimeoutMs: get('BACKFILLER_TIMEOUT_MS'),
     backfillerOutput: get('BACKFILLER_OUTPUT'),
+    backfillerPerHost: get('BACKFILLER_PER_HOST'),
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     httpHost: get('HTTP_HOST'),

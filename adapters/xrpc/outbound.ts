@@ -25,12 +25,12 @@ export async function assertPublicUrl(raw: string): Promise<void> {
   try {
     url = new URL(raw);
   } catch {
-    throw new SkytideError('fetch_failed', `not a URL: ${raw}`);
+    throw new SkytideError('forbidden_address', `not a URL: ${raw}`);
   }
-  if (url.protocol !== 'https:') throw new SkytideError('fetch_failed', `refusing a non-https URL from the network: ${url.origin}`);
+  if (url.protocol !== 'https:') throw new SkytideError('forbidden_address', `refusing a non-https URL from the network: ${url.origin}`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const addresses = isIP(host) !== 0 ? [host] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
   if (addresses.length === 0) throw new SkytideError('fetch_failed', `cannot resolve ${host}`);
   const internal = addresses.find(isPrivateAddress);
-  if (internal !== undefined) throw new SkytideError('fetch_failed', `refusing ${host}: it resolves to the internal address ${internal}`);
+  if (internal !== undefined) throw new SkytideError('forbidden_address', `refusing ${host}: it resolves to the internal address ${internal}`);
 }

@@ -16,6 +16,7 @@ export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signa
   try {
     res = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/vnd.ipld.car' } });
   } catch (err) {
+    if (err instanceof SkytideError) throw err;
     throw new SkytideError('fetch_failed', `getRepo for ${did} failed`, { did, pds }, { cause: err });
   }
   if (res.ok) {

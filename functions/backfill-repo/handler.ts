@@ -4,6 +4,7 @@
 // repo ends with its state in repo_sync, an empty one included. Known permanent answers (RepoNotFound, RepoTakendown,
 // RepoSuspended, RepoDeactivated) update the account's status and are not retried. Pure over its ports.
 import pLimit from 'p-limit';
+import pRetry from 'p-retry';
 import type { BasePorts, Fetch, Sql } from '../ports.ts';
 import type { RecordDeleteEvent, RecordWriteEvent, RepoCommitEvent, StreamEvent } from '../events.ts';
 import { SEQ_BACKFILL } from '../events.ts';
@@ -52,7 +53,7 @@ export interface RepoReport {
 const CHUNK = 1000;
 
 /** Failures that asking again will not change: the repo itself is bad. Everything else is retried. */
-const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'cid_mismatch', 'repo_too_large', 'invalid_syntax', 'invalid_car']);
+const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'cid_mismatch', 'repo_too_large', 'invalid_syntax', 'invalid_car']);
 
 async function indexChunks(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
   for (let i = 0; i < events.length; i += CHUNK) await indexBatch(events.slice(i, i + CHUNK), ports);
@@ -116,7 +117,12 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
   try {
     await setSync(ports, item.did, 'in-progress', null, null, null);
     let identity = await ports.identity.resolve(item.did);
-    const fetched = await fetchRepoCar(ports.fetch, identity.pds, item.did, signal);
+    // A refused connection or a 5xx is often gone a second later: a few quick retries before the entry goes back to
+    // the stream (which redelivers only after the claim timeout).
+    const fetched = await pRetry(() => fetchRepoCar(ports.fetch, identity.pds, item.did, signal), {
+      retries: 2, minTimeout: 500, maxTimeout: 4000, randomize: true, signal,
+      shouldRetry: ({ error }) => error instanceof SkytideError && error.reason === 'fetch_failed',
+    });
     if (fetched.kind === 'unavailable') {
       const status = fetched.error === 'RepoNotFound' ? 'deleted' : fetched.error.slice('Repo'.length).toLowerCase();
       await ports.sql.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [item.did, new Date(ports.clock.now()).toISOString()]);

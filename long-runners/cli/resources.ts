@@ -10,6 +10,7 @@ import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts'
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { withRedisCache } from '../../adapters/identity/redis-cache.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
+import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 
@@ -55,7 +56,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
       );
       return (backfill ??= {
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
-        fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), identity,
+        fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), identity,
         timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),
       });

@@ -115,7 +115,7 @@ describe('backfill against a hostile PDS', () => {
   it('a DID document that points the PDS at an internal address is refused when private addresses are not allowed', async () => {
     const strict = ports({ fetch: createGuardedFetch({ allowPrivate: false }) });
     const { outcome } = await run('did:plc:internal', () => {}, strict);
-    expect(outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed' });
+    expect(outcome).toMatchObject({ status: 'dead', reason: 'forbidden_address' });
     expect((outcome as { message: string }).message).toContain('10.0.0.1');
   });
 
