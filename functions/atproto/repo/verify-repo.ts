@@ -58,7 +58,7 @@ export async function verifyRepo(car: RepoCar, expected: { did: string; key: Pub
 export async function extractRecords(car: RepoCar, data: CidLink): Promise<{ records: RepoRecord[]; skipped: number }> {
   const records: RepoRecord[] = [];
   let skipped = 0;
-  for await (const leaf of walkMst(data, (cid) => car.blocks.get(cid.bytes))) {
+  for (const leaf of await walkMst(data, (cid) => car.blocks.get(cid.bytes))) {
     const slash = leaf.key.indexOf('/');
     const collection = leaf.key.slice(0, slash);
     const rkey = leaf.key.slice(slash + 1);
