@@ -23,7 +23,8 @@ beforeAll(async () => {
   ({ redis, prefix, cleanup } = await createTestRedis('identity'));
   server = http.createServer((req, res) => {
     hits++;
-    const did = decodeURIComponent((req.url ?? '/').slice(1));
+    const path = (req.url ?? '/').slice(1);
+    const did = path === '.well-known/did.json' ? `did:web:localhost%3A${(server.address() as AddressInfo).port}` : decodeURIComponent(path);
     if (did === 'did:plc:wrongid') return void res.writeHead(200).end(JSON.stringify({ id: 'did:plc:someoneelse' }));
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
       id: did, alsoKnownAs: ['at://Alice.Test'],
@@ -62,6 +63,14 @@ describe('identity resolution with a Redis cache', () => {
     await waitFor(() => resolver.resolve('did:plc:rotating'), (id) => id.signingKey.bytes[1] !== a.signingKey.bytes[1], 'background refresh');
     currentKey = KEY_A;
     expect((await resolver.resolve('did:plc:rotating', { forceRefresh: true })).signingKey).toEqual(a.signingKey);
+  });
+
+  it('resolves did:web from /.well-known/did.json at the host, and refuses did:web with a path', async () => {
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc, allowPrivate: true });
+    const port = (server.address() as AddressInfo).port;
+    const did = `did:web:localhost%3A${port}`;
+    expect(await resolver.resolve(did)).toMatchObject({ did, pds: 'https://pds.example.com' });
+    await expect(resolver.resolve('did:web:example.com:users:alice')).rejects.toMatchObject({ reason: 'identity_failed' });
   });
 
   it('rejects a document about another DID, with a reason', async () => {
