@@ -2,18 +2,13 @@
 // `reason`); unknown fields are ignored.
 import type { ParseResult } from '../../functions/events.ts';
 import type { BackfillItem } from '../../functions/backfill-repo/handler.ts';
+import { jsonField } from './json-field.ts';
 
 export function parseRepoFields(fields: Record<string, string>): ParseResult<BackfillItem> {
-  const raw = fields['repo'];
-  if (raw === undefined) return { ok: false, message: 'entry has no `repo` field' };
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    return { ok: false, message: '`repo` is not JSON' };
-  }
-  if (typeof json !== 'object' || json === null) return { ok: false, message: '`repo` is not an object' };
-  const { did, host } = json as { did?: unknown; host?: unknown };
+  const json = jsonField(fields, 'repo');
+  if (!json.ok) return json;
+  if (typeof json.value !== 'object' || json.value === null) return { ok: false, message: '`repo` is not an object' };
+  const { did, host } = json.value as { did?: unknown; host?: unknown };
   if (typeof did !== 'string' || did.length === 0) return { ok: false, message: '`repo.did` is not a string' };
   return { ok: true, value: typeof host === 'string' ? { did, host } : { did } };
 }

@@ -1,0 +1,41 @@
+// Row shapes several record types share: a strong ref to a subject post (like, repost) or a subject DID (follow,
+// block), and the split of a batch into rows and the URIs whose records lack the shape.
+import type { Row } from '../rows.ts';
+import { createdAt, did, strongRef } from './fields.ts';
+import type { IndexedRecord } from './types.ts';
+
+export function rowsOf<R>(records: readonly IndexedRecord[], toRow: (r: IndexedRecord) => R | undefined): { rows: R[]; invalid: string[] } {
+  const rows: R[] = [];
+  const invalid: string[] = [];
+  for (const r of records) {
+    const row = toRow(r);
+    if (row === undefined) invalid.push(r.uri);
+    else rows.push(row);
+  }
+  return { rows, invalid };
+}
+
+export const SUBJECT_REF_COLUMNS = {
+  uri: 'text', cid: 'text', creator: 'text', subject: 'text', subjectCid: 'text',
+  via: 'text', viaCid: 'text', createdAt: 'text', indexedAt: 'text',
+} as const;
+
+/** like / repost: `subject` is a strong ref to a post, `via` an optional strong ref to the repost it came through. */
+export function subjectRefRow(r: IndexedRecord): (Row & { subject: string; createdAt: string }) | undefined {
+  const subject = strongRef(r.record['subject']);
+  if (subject === undefined) return undefined;
+  const via = strongRef(r.record['via']);
+  return {
+    uri: r.uri, cid: r.cid, creator: r.did, subject: subject.uri, subjectCid: subject.cid,
+    via: via?.uri ?? null, viaCid: via?.cid ?? null, createdAt: createdAt(r.record['createdAt']), indexedAt: r.indexedAt,
+  };
+}
+
+export const SUBJECT_DID_COLUMNS = { uri: 'text', cid: 'text', creator: 'text', subjectDid: 'text', createdAt: 'text', indexedAt: 'text' } as const;
+
+/** follow / block: `subject` is a DID. */
+export function subjectDidRow(r: IndexedRecord): Row | undefined {
+  const subject = did(r.record['subject']);
+  if (subject === undefined) return undefined;
+  return { uri: r.uri, cid: r.cid, creator: r.did, subjectDid: subject, createdAt: createdAt(r.record['createdAt']), indexedAt: r.indexedAt };
+}
