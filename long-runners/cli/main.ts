@@ -79,7 +79,9 @@ async function dev(config: Config, only: TaskKind[]): Promise<number> {
   log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
   const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
   try {
-    return await run({ ...config, relayHosts: [network.relayHost], firehoseInitialCursor: 0 }, only, true, [activity]);
+    // The local network's DIDs live in its own PLC, and its PDS on loopback.
+    const local = { ...config, relayHosts: [network.relayHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true };
+    return await run(local, only, true, [activity]);
   } finally {
     await network.close();
   }
