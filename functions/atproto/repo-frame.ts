@@ -10,7 +10,7 @@ import { cidBytesMatch } from './cid.ts';
 import { CidLink } from './cid-link.ts';
 import { readCarBlocks, type CarBlocks } from './car.ts';
 import { decodeFrame } from './frame.ts';
-import { cborToLex } from './lex-json.ts';
+import { cborToLexInPlace } from './lex-json.ts';
 import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_FRAME_BYTES, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
 import { isValidDatetime } from './syntax/datetime.ts';
 import { isValidDid } from './syntax/did.ts';
@@ -151,9 +151,9 @@ async function decodeCommit(seq: number, body: Body): Promise<RepoFrameOutcome> 
       if (!resync.some((r) => r.reason === 'cid_mismatch')) resync.push({ did: repo, reason: 'cid_mismatch' });
       continue;
     }
-    let record: ReturnType<typeof cborToLex>;
+    let record: ReturnType<typeof cborToLexInPlace>;
     try {
-      record = cborToLex(decodeCbor(block));
+      record = cborToLexInPlace(decodeCbor(block));
     } catch {
       bump(dropped, 'invalid_record');
       continue;

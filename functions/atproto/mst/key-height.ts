@@ -1,6 +1,7 @@
 // MST layout rules (repository spec): a key's height is the number of leading zero bits of sha-256(key) divided by
 // two (fanout 4); keys are compressed against the previous key of the same node.
 import { sha256 } from 'multiformats/hashes/sha2';
+import { sha256 as sha256Bytes } from '#sha256';
 
 const encoder = new TextEncoder();
 
@@ -13,7 +14,7 @@ export async function keyHeight(key: string): Promise<number> {
  * await at a time cost more in promise churn than the hashing itself.
  */
 export function keyHeightFast(key: string): number | Promise<number> {
-  const digest = sha256.encode(encoder.encode(key));
+  const digest = sha256Bytes(encoder.encode(key));
   return digest instanceof Uint8Array ? heightOf(digest) : digest.then(heightOf);
 }
 

@@ -1,9 +1,8 @@
 // Reads a whole-repo CAR as a stream: every block's sha-256 is checked against its CID as it arrives, limits on
 // total bytes, block count and block size are checked before the work they bound, and a CAR that ends inside a block
 // is rejected (reason truncated_car), never taken as a partial repo. Blocks are held once, by CID bytes.
-import { CarBlockIterator } from '@ipld/car/iterator';
 import { SkytideError } from '../../errors.ts';
-import { BlockMap } from '../car.ts';
+import { BlockMap, CarError, readCarBlocks, type CarBlocks } from '../car.ts';
 import { CidLink } from '../cid-link.ts';
 import { cidBytesMatch } from '../cid.ts';
 
@@ -31,31 +30,45 @@ async function* counted(source: AsyncIterable<Uint8Array>, limits: RepoLimits, t
 
 export async function readRepoCar(source: AsyncIterable<Uint8Array>, limits: RepoLimits = DEFAULT_REPO_LIMITS): Promise<RepoCar> {
   const total = { bytes: 0 };
-  const blocks = new BlockMap();
-  let root: CidLink | undefined;
-  let headerRead = false;
+  // NOTE: the stream is gathered into ONE buffer (bounded by maxBytes) and blocks are views into it: the CAR is held
+  // once, and no CID object is built per block. @ipld/car's streaming reader built one, which was a third of the
+  // time of verifying a 100,000-record repo (npm run bench).
+  let buffer: Uint8Array;
   try {
-    const iterator = await CarBlockIterator.fromIterable(counted(source, limits, total));
-    const roots = await iterator.getRoots();
-    headerRead = true;
-    if (roots[0] === undefined) throw new SkytideError('invalid_car', 'CAR has no root');
-    root = new CidLink(roots[0].bytes);
-    for await (const { cid, bytes } of iterator) {
-      if (blocks.size >= limits.maxBlocks) throw new SkytideError('repo_too_large', `repo CAR has more than ${limits.maxBlocks} blocks`);
-      if (bytes.length > limits.maxBlockBytes) throw new SkytideError('repo_too_large', `block ${cid.toString()} is ${bytes.length} bytes`);
-      if (!(await cidBytesMatch(cid.bytes, bytes))) throw new SkytideError('cid_mismatch', `block ${cid.toString()} does not hash to its CID`);
-      // A duplicated block carries the same bytes (its hash was just checked), so keeping the first is enough.
-      if (blocks.get(cid.bytes) === undefined) blocks.set(cid.bytes, bytes);
-    }
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of counted(source, limits, total)) chunks.push(chunk);
+    buffer = chunks.length === 1 ? chunks[0]! : concat(chunks, total.bytes);
   } catch (err) {
     if (err instanceof SkytideError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    // A deadline or a dropped connection while reading: the download failed, not the repo.
-    if (isAbort(err)) throw new SkytideError('fetch_failed', `reading the CAR stopped: ${message}`, {}, { cause: err });
-    if (headerRead && /unexpected end of data/i.test(message)) throw new SkytideError('truncated_car', 'CAR ends inside a block', {}, { cause: err });
+    throw new SkytideError(isAbort(err) ? 'fetch_failed' : 'invalid_car', `reading the CAR stopped: ${message}`, {}, { cause: err });
+  }
+  let car: CarBlocks;
+  try {
+    car = readCarBlocks(buffer);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof CarError && /truncated block/.test(message)) throw new SkytideError('truncated_car', 'CAR ends inside a block', {}, { cause: err });
     throw new SkytideError('invalid_car', `CAR does not parse: ${message}`, {}, { cause: err });
   }
-  return { root, blocks, bytes: total.bytes };
+  const root = car.roots[0];
+  if (root === undefined) throw new SkytideError('invalid_car', 'CAR has no root');
+  if (car.blocks.size > limits.maxBlocks) throw new SkytideError('repo_too_large', `repo CAR has more than ${limits.maxBlocks} blocks`);
+  for (const { cid, bytes } of car.blocks.entries()) {
+    if (bytes.length > limits.maxBlockBytes) throw new SkytideError('repo_too_large', `a block is ${bytes.length} bytes`);
+    if (!(await cidBytesMatch(cid, bytes))) throw new SkytideError('cid_mismatch', `block ${new CidLink(cid).toString()} does not hash to its CID`);
+  }
+  return { root, blocks: car.blocks, bytes: total.bytes };
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
 }
 
 function isAbort(err: unknown): boolean {

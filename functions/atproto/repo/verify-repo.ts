@@ -6,7 +6,7 @@ import { SkytideError } from '../../errors.ts';
 import { encodeCbor } from '../cbor.ts';
 import { CidLink } from '../cid-link.ts';
 import { decodeCborFast } from '../fast-cbor.ts';
-import { cborToLex } from '../lex-json.ts';
+import { cborToLexInPlace } from '../lex-json.ts';
 import { verifySignature } from '../crypto/verify.ts';
 import type { PublicKey } from '../crypto/keys.ts';
 import { walkMst } from '../mst/walk.ts';
@@ -70,7 +70,7 @@ export async function extractRecords(car: RepoCar, data: CidLink): Promise<{ rec
     }
     let record: unknown;
     try {
-      record = cborToLex(decodeCborFast(bytes));
+      record = cborToLexInPlace(decodeCborFast(bytes));
     } catch {
       skipped++;
       continue;
