@@ -19,7 +19,7 @@ import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
-import { expectedIndex, readRepoRecords } from '../helpers/pds-truth.ts';
+import { readTruth } from '../helpers/pds-truth.ts';
 import { readIndex } from '../helpers/read-index.ts';
 import { seedContent } from '../helpers/seed.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -47,11 +47,7 @@ afterAll(async () => {
   await Promise.all([network?.close(), db?.close(), cleanupRedis?.()]);
 });
 
-async function truth() {
-  const records = [];
-  for (const u of users) records.push(...(await readRepoRecords(u.agent, u.did)));
-  return expectedIndex(records);
-}
+const truth = () => readTruth(users);
 
 describe('e2e: verified repo backfill from a real PDS', () => {
   it('queueing every account in repo_backfill yields a database equal to the PDS truth', async () => {

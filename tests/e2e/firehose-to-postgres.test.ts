@@ -6,7 +6,7 @@ import { createKeySpace } from '../../adapters/redis/keys.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
-import { expectedIndex, readRepoRecords } from '../helpers/pds-truth.ts';
+import { readTruth } from '../helpers/pds-truth.ts';
 import { readIndex } from '../helpers/read-index.ts';
 import { seedContent } from '../helpers/seed.ts';
 import { startPipeline } from '../helpers/pipeline.ts';
@@ -32,11 +32,7 @@ afterAll(async () => {
   await Promise.all([network?.close(), db?.close(), cleanupRedis?.()]);
 });
 
-async function truth() {
-  const records = [];
-  for (const u of users) records.push(...(await readRepoRecords(u.agent, u.did)));
-  return expectedIndex(records);
-}
+const truth = () => readTruth(users);
 
 describe('e2e: a real PDS firehose into the AppView schema', () => {
   it('replays history from cursor 0 into tables equal to the PDS truth, aggregates included', async () => {

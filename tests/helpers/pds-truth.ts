@@ -103,3 +103,10 @@ export function expectedIndex(truth: readonly TruthRecord[]): ExpectedIndex {
     profileAgg: [...profileAgg].map(([did, c]) => ({ did, ...c })).sort((a, b) => (a.did < b.did ? -1 : 1)),
   };
 }
+
+/** The expected index for these accounts, read from their PDS now. */
+export async function readTruth(users: readonly { agent: AtpAgent; did: string }[]): Promise<ExpectedIndex> {
+  const records: TruthRecord[] = [];
+  for (const u of users) records.push(...(await readRepoRecords(u.agent, u.did)));
+  return expectedIndex(records);
+}

@@ -4,6 +4,7 @@
 import { deleteRows, insertRows, type Row } from '../rows.ts';
 import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, strongRef } from './fields.ts';
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
+import { rowsOf } from './shapes.ts';
 
 const POST = {
   uri: 'text', cid: 'text', creator: 'text', text: 'text', replyRoot: 'text', replyRootCid: 'text', replyParent: 'text',
@@ -105,13 +106,7 @@ export const postPlugin: Plugin = {
   collection: POST_COLLECTION,
   family: 'post',
   async insert(tx, records, deltas) {
-    const invalid: string[] = [];
-    const all: PostRows[] = [];
-    for (const r of records) {
-      const rows = postRows(r);
-      if (rows === undefined) invalid.push(r.uri);
-      else all.push(rows);
-    }
+    const { rows: all, invalid } = rowsOf(records, postRows);
     if (all.length === 0) return invalid;
     const inserted = await insertRows<{ uri: string; creator: string; replyParent: string | null }>(
       tx, 'post', POST, all.map((p) => p.post),
