@@ -1,0 +1,245 @@
+// A persistent Merkle Search Tree over possibly partial blocks (repository spec; sync 1.1 inversion). Subtrees not
+// touched stay as their CIDs, so a commit's covering proof is enough to add, update and delete its keys and compute
+// the new root. Every operation returns a new tree; nodes are encoded only when a root CID is asked for.
+import { SkytideError } from '../../errors.ts';
+import { CidLink } from '../cid-link.ts';
+import { encodeCbor } from '../cbor.ts';
+import { cidForCbor } from '../cid.ts';
+import { decodeCborFast } from '../fast-cbor.ts';
+import { keyHeightFast } from './key-height.ts';
+
+export type GetBlock = (cid: CidLink) => Uint8Array | undefined;
+
+interface Leaf {
+  kind: 'leaf';
+  key: string;
+  value: CidLink;
+}
+
+/** A subtree: a node already loaded (or built), or only its CID until something needs to look inside. */
+interface Tree {
+  kind: 'tree';
+  cid?: CidLink;
+  node?: MstNode;
+}
+
+interface MstNode {
+  layer: number;
+  /** Subtrees and leaves in key order; never two subtrees side by side. */
+  items: (Leaf | Tree)[];
+}
+
+const bad = (message: string) => new SkytideError('invalid_mst', message);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+async function height(key: string): Promise<number> {
+  const h = keyHeightFast(key);
+  return typeof h === 'number' ? h : await h;
+}
+
+export class Mst {
+  readonly #getBlock: GetBlock;
+  readonly #root: MstNode;
+
+  private constructor(getBlock: GetBlock, root: MstNode) {
+    this.#getBlock = getBlock;
+    this.#root = root;
+  }
+
+  static empty(getBlock: GetBlock = () => undefined): Mst {
+    return new Mst(getBlock, { layer: 0, items: [] });
+  }
+
+  static async load(root: CidLink, getBlock: GetBlock): Promise<Mst> {
+    const mst = new Mst(getBlock, { layer: 0, items: [] });
+    return new Mst(getBlock, await mst.#load({ kind: 'tree', cid: root }, undefined));
+  }
+
+  async #load(tree: Tree, layer: number | undefined): Promise<MstNode> {
+    if (tree.node !== undefined) return tree.node;
+    const cid = tree.cid!;
+    const bytes = this.#getBlock(cid);
+    if (bytes === undefined) throw new SkytideError('missing_block', `MST node ${cid.toString()} is not in the blocks`);
+    const raw = decodeCborFast(bytes) as { l?: unknown; e?: unknown };
+    if (!Array.isArray(raw.e)) throw bad('node `e` is not an array');
+    const items: (Leaf | Tree)[] = [];
+    if (raw.l instanceof CidLink) items.push({ kind: 'tree', cid: raw.l });
+    let prev = '';
+    let nodeLayer = layer;
+    for (const e of raw.e as { p: number; k: Uint8Array; v: CidLink; t: CidLink | null }[]) {
+      const key = prev.slice(0, e.p) + decoder.decode(e.k);
+      const h = await height(key);
+      if (nodeLayer === undefined) nodeLayer = h;
+      else if (h !== nodeLayer) throw bad(`key ${key} at height ${h} in a node of layer ${nodeLayer}`);
+      items.push({ kind: 'leaf', key, value: e.v });
+      if (e.t instanceof CidLink) items.push({ kind: 'tree', cid: e.t });
+      prev = key;
+    }
+    // A node with no keys of its own (only `l`) sits one layer above its child.
+    if (nodeLayer === undefined && items[0]?.kind === 'tree') nodeLayer = (await this.#load(items[0], undefined)).layer + 1;
+    const node: MstNode = { layer: nodeLayer ?? 0, items };
+    tree.node = node;
+    return node;
+  }
+
+  /** The layer of the root: the height of its keys, or one above its only child. */
+  async #rootLayer(): Promise<number> {
+    return this.#root.layer;
+  }
+
+  async add(key: string, value: CidLink): Promise<Mst> {
+    const h = await height(key);
+    let root = this.#root;
+    if (root.items.length === 0) root = { layer: h, items: [] };
+    // A key above the root grows the tree: the old root becomes the only child of each new layer.
+    while (h > root.layer) root = { layer: root.layer + 1, items: root.items.length === 0 ? [] : [{ kind: 'tree', node: root }] };
+    return new Mst(this.#getBlock, await this.#insert(root, key, value, h));
+  }
+
+  async #insert(node: MstNode, key: string, value: CidLink, h: number): Promise<MstNode> {
+    const items = [...node.items];
+    const i = this.#slot(items, key);
+    if (i.leafIndex !== undefined) throw bad(`key ${key} is already in the tree`);
+    if (h === node.layer) {
+      // The subtree spanning this key's slot is split around it.
+      const at = i.treeIndex ?? i.insertAt;
+      let left: MstNode | undefined;
+      let right: MstNode | undefined;
+      if (i.treeIndex !== undefined) [left, right] = await this.#split(items[i.treeIndex] as Tree, key, node.layer - 1);
+      const replacement: (Leaf | Tree)[] = [];
+      if (left !== undefined) replacement.push({ kind: 'tree', node: left });
+      replacement.push({ kind: 'leaf', key, value });
+      if (right !== undefined) replacement.push({ kind: 'tree', node: right });
+      items.splice(at, i.treeIndex !== undefined ? 1 : 0, ...replacement);
+      return { layer: node.layer, items };
+    }
+    // Lower: descend into the subtree of this slot, or start one.
+    const child = i.treeIndex !== undefined ? await this.#load(items[i.treeIndex] as Tree, node.layer - 1) : { layer: node.layer - 1, items: [] };
+    const updated = await this.#insert(child, key, value, h);
+    if (i.treeIndex !== undefined) items[i.treeIndex] = { kind: 'tree', node: updated };
+    else items.splice(i.insertAt, 0, { kind: 'tree', node: updated });
+    return { layer: node.layer, items };
+  }
+
+  /** Splits a subtree into the keys below `key` and the keys above it; undefined for an empty side. */
+  async #split(tree: Tree, key: string, layer: number): Promise<[MstNode | undefined, MstNode | undefined]> {
+    const node = await this.#load(tree, layer);
+    const i = this.#slot(node.items, key);
+    const at = i.treeIndex ?? i.insertAt;
+    let left = node.items.slice(0, at);
+    let right = node.items.slice(i.treeIndex !== undefined ? at + 1 : at);
+    if (i.treeIndex !== undefined) {
+      const [sl, sr] = await this.#split(node.items[i.treeIndex] as Tree, key, layer - 1);
+      if (sl !== undefined) left = [...left, { kind: 'tree', node: sl }];
+      if (sr !== undefined) right = [{ kind: 'tree', node: sr }, ...right];
+    }
+    return [left.length === 0 ? undefined : { layer, items: left }, right.length === 0 ? undefined : { layer, items: right }];
+  }
+
+  async update(key: string, value: CidLink): Promise<Mst> {
+    return new Mst(this.#getBlock, await this.#replace(this.#root, key, value, await height(key)));
+  }
+
+  async #replace(node: MstNode, key: string, value: CidLink, h: number): Promise<MstNode> {
+    const items = [...node.items];
+    const i = this.#slot(items, key);
+    if (h === node.layer) {
+      if (i.leafIndex === undefined) throw bad(`key ${key} is not in the tree`);
+      items[i.leafIndex] = { kind: 'leaf', key, value };
+      return { layer: node.layer, items };
+    }
+    if (i.treeIndex === undefined) throw bad(`key ${key} is not in the tree`);
+    items[i.treeIndex] = { kind: 'tree', node: await this.#replace(await this.#load(items[i.treeIndex] as Tree, node.layer - 1), key, value, h) };
+    return { layer: node.layer, items };
+  }
+
+  async delete(key: string): Promise<Mst> {
+    let root = await this.#remove(this.#root, key, await height(key));
+    // A root left with no leaves and one child is trimmed to that child, layer by layer.
+    while (root.items.length === 1 && root.items[0]!.kind === 'tree') root = await this.#load(root.items[0] as Tree, root.layer - 1);
+    return new Mst(this.#getBlock, root);
+  }
+
+  async #remove(node: MstNode, key: string, h: number): Promise<MstNode> {
+    const items = [...node.items];
+    const i = this.#slot(items, key);
+    if (h === node.layer) {
+      if (i.leafIndex === undefined) throw bad(`key ${key} is not in the tree`);
+      const before = items[i.leafIndex - 1];
+      const after = items[i.leafIndex + 1];
+      // The subtrees on both sides of the removed key merge into one.
+      if (before?.kind === 'tree' && after?.kind === 'tree') {
+        const merged = await this.#merge(before, after, node.layer - 1);
+        items.splice(i.leafIndex - 1, 3, { kind: 'tree', node: merged });
+      } else items.splice(i.leafIndex, 1);
+      return { layer: node.layer, items };
+    }
+    if (i.treeIndex === undefined) throw bad(`key ${key} is not in the tree`);
+    const child = await this.#remove(await this.#load(items[i.treeIndex] as Tree, node.layer - 1), key, h);
+    if (child.items.length === 0) items.splice(i.treeIndex, 1);
+    else items[i.treeIndex] = { kind: 'tree', node: child };
+    return { layer: node.layer, items };
+  }
+
+  async #merge(a: Tree, b: Tree, layer: number): Promise<MstNode> {
+    const left = await this.#load(a, layer);
+    const right = await this.#load(b, layer);
+    const last = left.items.at(-1);
+    const first = right.items[0];
+    if (last?.kind === 'tree' && first?.kind === 'tree') {
+      const merged = await this.#merge(last, first, layer - 1);
+      return { layer, items: [...left.items.slice(0, -1), { kind: 'tree', node: merged }, ...right.items.slice(1)] };
+    }
+    return { layer, items: [...left.items, ...right.items] };
+  }
+
+  /** Where `key` sits among a node's items: its leaf, the subtree spanning it, or the index to insert at. */
+  #slot(items: readonly (Leaf | Tree)[], key: string): { leafIndex?: number; treeIndex?: number; insertAt: number } {
+    let i = 0;
+    while (i < items.length) {
+      const item = items[i]!;
+      if (item.kind === 'leaf') {
+        if (item.key === key) return { leafIndex: i, insertAt: i };
+        if (item.key > key) break;
+      }
+      i++;
+    }
+    // `i` is the first leaf above the key (or the end); a subtree right before it spans the key.
+    if (i > 0 && items[i - 1]!.kind === 'tree') return { treeIndex: i - 1, insertAt: i - 1 };
+    return { insertAt: i };
+  }
+
+  /** The root CID, encoding every node that changed; `blocks` receives each encoded node. */
+  async rootCid(blocks?: Map<string, Uint8Array>): Promise<CidLink> {
+    return this.#encode(this.#root, blocks);
+  }
+
+  async #encode(node: MstNode, blocks: Map<string, Uint8Array> | undefined): Promise<CidLink> {
+    const cidOf = async (t: Tree) => (t.node === undefined ? t.cid! : await this.#encode(t.node, blocks));
+    let l: CidLink | null = null;
+    const e: { p: number; k: Uint8Array; v: CidLink; t: CidLink | null }[] = [];
+    let prev = '';
+    for (let i = 0; i < node.items.length; i++) {
+      const item = node.items[i]!;
+      if (item.kind === 'tree') {
+        const cid = await cidOf(item);
+        if (e.length === 0) l = cid;
+        else e[e.length - 1]!.t = cid;
+        continue;
+      }
+      let p = 0;
+      while (p < prev.length && p < item.key.length && prev[p] === item.key[p]) p++;
+      e.push({ p, k: encoder.encode(item.key.slice(p)), v: item.value, t: null });
+      prev = item.key;
+    }
+    const bytes = encodeCbor({ l, e });
+    const cid = new CidLink((await cidForCbor(bytes)).bytes);
+    blocks?.set(cid.toString(), bytes);
+    return cid;
+  }
+
+  async layer(): Promise<number> {
+    return this.#rootLayer();
+  }
+}
