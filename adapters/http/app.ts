@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { BasePorts, Sql } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
-import type { AuthOptions } from './auth.ts';
+import { requireBearer, type AuthOptions } from './auth.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.ts';
 import { registerFunctionRoutes } from './routes/functions.ts';
@@ -22,6 +22,8 @@ export interface AppDeps {
   refreshGauges?: () => Promise<void>;
   /** Ports for POST /reprocess/:did; without them the route answers 503. */
   backfill?: BackfillPorts;
+  /** Starts a sweep of every configured relay in the background (POST /sweep); absent: the route answers 503. */
+  startSweep?: () => { hosts: string[] };
   /** A JSON summary for `GET /` (streams, cursors, pending). */
   status?: () => Promise<unknown>;
 }
@@ -41,6 +43,10 @@ export function createApp(deps: AppDeps): Hono {
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
   registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports });
   registerReprocessRoute(app, deps.auth, deps.backfill);
+  app.post('/sweep', requireBearer(deps.auth), (c) => {
+    if (deps.startSweep === undefined) return c.json({ error: 'not_configured', message: 'no relay hosts to sweep' }, 503);
+    return c.json({ started: deps.startSweep().hosts }, 202);
+  });
 
   app.get('/', async (c) => {
     const status = deps.status === undefined ? {} : await deps.status();

@@ -12,6 +12,8 @@ import { createResources } from './resources.ts';
 import { buildTasks, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from './status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
+import { runSweep } from '../sweeper/sweep.ts';
+import { terminalProgress } from '../sweeper/progress.ts';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
 
@@ -22,6 +24,7 @@ commands:
   run [--only a,b] [--migrate]    run long-runners in one supervised process (${TASK_KINDS.join(', ')})
   status                          print stream lengths, pending and dead entries, and cursors as JSON
   reprocess <did>                 re-backfill one account now and print what changed
+  sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep)
   dev                             run everything in dev mode (migrations applied, auth relaxed); with no
                                   INGESTER_RELAY_HOSTS, against a local PLC + PDS with a bot writing to it
 
@@ -99,6 +102,29 @@ async function reprocess(config: Config, did: string | undefined): Promise<numbe
   }
 }
 
+async function sweep(config: Config): Promise<number> {
+  if (config.relayHosts.length === 0) fail('sweep: set INGESTER_RELAY_HOSTS to the relays or PDSes to list');
+  const r = createResources(config, 'sweep');
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    for (const host of config.relayHosts) {
+      const onPage = terminalProgress(host);
+      await runSweep({
+        redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: config.highWaterMark,
+        log: r.log, metrics: r.metrics.metrics, signal: controller.signal, ...(onPage === undefined ? {} : { onPage }),
+      });
+    }
+    return 0;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    await r.close();
+  }
+}
+
 async function status(config: Config): Promise<number> {
   const r = createResources(config, 'status');
   try {
@@ -137,6 +163,8 @@ async function main(argv: string[]): Promise<number> {
       return run(config, parseOnly(values.only), values.migrate === true);
     case 'status':
       return status(config);
+    case 'sweep':
+      return sweep(config);
     case 'reprocess':
       return reprocess(config, positionals[1]);
     case 'dev':

@@ -12,6 +12,8 @@ import { indexBatch } from '../../functions/index/handler.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
 import { createStatusReader } from './status.ts';
+import { runSweep } from '../sweeper/sweep.ts';
+import { describeError } from '../../functions/errors.ts';
 
 export const TASK_KINDS = ['firehose', 'index', 'backfill', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -100,6 +102,20 @@ export function httpTask(r: Resources): Task {
         ports: { ...r.ports, sql: r.sql() },
         metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
         backfill: r.backfillPorts(),
+        ...(r.config.relayHosts.length === 0 ? {} : {
+          startSweep: () => {
+            // Progress is durable in Redis (the listRepos cursor), so a sweep cut short by a restart resumes.
+            void (async () => {
+              for (const host of r.config.relayHosts) {
+                await runSweep({
+                  redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: r.config.highWaterMark,
+                  log: r.log.child('sweeper'), metrics: r.metrics.metrics, signal,
+                });
+              }
+            })().catch((err) => r.log.error('sweep failed', { err: describeError(err) }));
+            return { hosts: r.config.relayHosts };
+          },
+        }),
         readiness: [
           { name: 'redis', check: async () => void (await r.redis().ping()) },
           { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },

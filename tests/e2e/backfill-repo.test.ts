@@ -11,6 +11,7 @@ import { createApp } from '../../adapters/http/app.ts';
 import { createMetrics } from '../../adapters/observability/metrics.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
 import { parseRepoFields } from '../../long-runners/consumer/parse-repo-fields.ts';
+import { runSweep } from '../../long-runners/sweeper/sweep.ts';
 import { backfillRepos, type BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { parseStreamEvent } from '../../functions/events.ts';
@@ -69,6 +70,26 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
     const sync = await db.sql.query<{ did: string; status: string }>(`select did, status from repo_sync order by did`);
     expect(sync).toEqual(users.map((u) => ({ did: u.did, status: 'synchronized' })).sort((a, b) => (a.did < b.did ? -1 : 1)));
+  });
+
+  it('a sweep of the PDS plus the backfill consumer yields the truth, and a second sweep queues nothing in sync', async () => {
+    const keys: KeySpace = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+    await db.sql.query('truncate repo_sync');
+    const first = await runSweep({ redis, keys, sql: db.sql, fetch: globalThis.fetch, host: network.pdsUrl, highWaterMark: 1000, log: silentLog, metrics: noMetrics, signal: new AbortController().signal });
+    expect(first).toMatchObject({ listed: users.length, queued: users.length, done: true });
+    const controller = new AbortController();
+    const consumer = runStreamConsumer({
+      redis, keys, stream: STREAMS.repoBackfill, group: GROUPS.repoBackfill, consumer: 'sweep-bf', batchSize: 1, blockMs: 50,
+      claimIdleMs: 30_000, maxAttempts: 3, parse: parseRepoFields, handle: async (items) => (await backfillRepos(items, ports)).outcomes,
+      log: silentLog, metrics: noMetrics, signal: controller.signal,
+    });
+    const stream = keys.stream(STREAMS.repoBackfill);
+    await waitFor(async () => (await redis.xlen(stream)) + Number(((await redis.xpending(stream, GROUPS.repoBackfill)) as [number])[0]), (n) => n === 0, 'sweep drained', 60_000);
+    controller.abort();
+    await consumer;
+    expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
+    const second = await runSweep({ redis, keys, sql: db.sql, fetch: globalThis.fetch, host: network.pdsUrl, highWaterMark: 1000, log: silentLog, metrics: noMetrics, signal: new AbortController().signal });
+    expect(second).toMatchObject({ listed: users.length, queued: 0, skippedInSync: users.length });
   });
 
   it('verifies handles both ways: the document claims it and the handle resolves back to the DID', async () => {

@@ -1,0 +1,87 @@
+// The sweeper against a listRepos server on 127.0.0.1 and real Redis and Postgres: pages land with their cursor, a
+// page that keeps failing is skipped whole and recorded, repos in sync are not queued, and an opaque cursor that keeps
+// failing stops the sweep where it can resume.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { runSweep } from '../../../long-runners/sweeper/sweep.ts';
+import { createKeySpace, SWEEP_DONE, type KeySpace } from '../../../adapters/redis/keys.ts';
+import { noMetrics, silentLog } from '../../../functions/ports.ts';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { createTestRedis } from '../../helpers/services.ts';
+
+const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String(i).padStart(19, 'a')}`);
+let failAt: string | undefined;
+let opaque = false;
+let server: http.Server;
+let host: string;
+let redis: Redis;
+let cleanup: () => Promise<void>;
+let db: IndexDb;
+let keys: KeySpace;
+
+beforeAll(async () => {
+  ({ redis, cleanup } = await createTestRedis('sweep'));
+  db = await createIndexDb('sweep');
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const limit = Number(url.searchParams.get('limit'));
+    const raw = url.searchParams.get('cursor') ?? (opaque ? 'o0' : '0');
+    if (raw === failAt) return void res.writeHead(500).end('boom');
+    const start = Number(raw.replace('o', ''));
+    const repos = DIDS.slice(start, start + limit).map((did, i) => ({ did, head: 'bafy', rev: `3l${start + i}aaaaaaaaaa`.slice(0, 13), active: true }));
+    const next = start + limit < DIDS.length ? `${opaque ? 'o' : ''}${start + limit}` : undefined;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await cleanup();
+  await db.close();
+});
+beforeEach(async () => {
+  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+  await db.sql.query('truncate repo_sync');
+  failAt = undefined;
+  opaque = false;
+});
+
+const sweep = () => runSweep({ redis, keys, sql: db.sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: 2, retryDelayMs: 5, log: silentLog, metrics: noMetrics, signal: new AbortController().signal });
+const queued = async () => (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1]!).did as string);
+
+describe('sweeper', () => {
+  it('queues every listed repo, page by page, and ends with the done sentinel', async () => {
+    const progress = await sweep();
+    expect(await queued()).toEqual(DIDS);
+    expect(progress).toMatchObject({ pages: 4, listed: 7, queued: 7, skippedPages: 0, done: true });
+    expect(await redis.get(keys.cursor('repo_backfill', host))).toBe(SWEEP_DONE);
+  });
+
+  it('skips a page that keeps failing as a whole page and records its range', async () => {
+    failAt = '2';
+    const progress = await sweep();
+    expect(await queued()).toEqual([DIDS[0], DIDS[1], DIDS[4], DIDS[5], DIDS[6]]);
+    expect(progress.skippedPages).toBe(1);
+    expect(await redis.smembers(`${keys.stream('repo_backfill')}:skipped:${host.replace('http://', '')}`)).toEqual(['2-4']);
+  });
+
+  it('does not queue repos already synchronized at the listed rev', async () => {
+    await db.sql.query(`insert into repo_sync (did, status, rev, "updatedAt") values ($1, 'synchronized', $2, 'x') on conflict (did) do update set status = excluded.status, rev = excluded.rev`, [DIDS[3]!, '3l3aaaaaaaaaa']);
+    const progress = await sweep();
+    expect(await queued()).not.toContain(DIDS[3]);
+    expect(progress.skippedInSync).toBe(1);
+  });
+
+  it('stops on an opaque cursor that keeps failing, and resumes from it next time', async () => {
+    opaque = true;
+    failAt = 'o4';
+    await expect(sweep()).rejects.toMatchObject({ reason: 'fetch_failed' });
+    expect(await redis.get(keys.cursor('repo_backfill', host))).toBe('o4');
+    failAt = undefined;
+    await sweep();
+    expect(await queued()).toEqual(DIDS);
+  });
+});
