@@ -239,6 +239,18 @@ export class Mst {
     return cid;
   }
 
+  /** The value under `key`, or undefined when the key is absent. Needs only the blocks on the key's path. */
+  async get(key: string): Promise<CidLink | undefined> {
+    const h = await height(key);
+    let node = this.#root;
+    for (;;) {
+      const i = this.#slot(node.items, key);
+      if (i.leafIndex !== undefined) return (node.items[i.leafIndex] as Leaf).value;
+      if (i.treeIndex === undefined || node.layer <= h) return undefined;
+      node = await this.#load(node.items[i.treeIndex] as Tree, node.layer - 1);
+    }
+  }
+
   async layer(): Promise<number> {
     return this.#rootLayer();
   }
