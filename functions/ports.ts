@@ -47,7 +47,8 @@ export type CounterName =
   | 'skytide_firehose_errors_total' // labels: host, reason
   | 'skytide_firehose_events_total' // labels: host, type
   | 'skytide_consumer_entries_total' // labels: stream, outcome
-  | 'skytide_resync_requests_total'; // labels: reason
+  | 'skytide_resync_requests_total' // labels: reason
+  | 'skytide_firehose_unverified_commits_total'; // labels: host (INGESTER_TRUST_UPSTREAM)
 
 export interface Metrics {
   inc(name: CounterName, labels?: Record<string, string>, value?: number): void;

@@ -15,6 +15,7 @@ export interface Config {
   ingesterBatchSize: number;
   ingesterBatchTimeoutMs: number;
   firehoseInitialCursor: number | undefined;
+  trustUpstream: boolean;
   indexerConsumer: string | undefined;
   indexerStreams: string[];
   indexerBatchSize: number;
@@ -116,6 +117,7 @@ export function parseConfig(env: Env): ParsedConfig {
     ingesterBatchSize: get('INGESTER_BATCH_SIZE'),
     ingesterBatchTimeoutMs: get('INGESTER_BATCH_TIMEOUT_MS'),
     firehoseInitialCursor: get('FIREHOSE_INITIAL_CURSOR'),
+    trustUpstream: get('INGESTER_TRUST_UPSTREAM'),
     indexerConsumer: get('INDEXER_CONSUMER'),
     indexerStreams: get('INDEXER_STREAMS'),
     indexerBatchSize: get('INDEXER_BATCH_SIZE'),

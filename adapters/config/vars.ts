@@ -29,6 +29,7 @@ export const VARS = [
   { name: 'INGESTER_HIGH_WATER_MARK', type: 'int', default: '100000', min: 1, doc: 'firehose_live length at which the adapter stops reading its socket until consumers catch up' },
   { name: 'INGESTER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'events per MULTI written to the stream' },
   { name: 'INGESTER_BATCH_TIMEOUT_MS', type: 'int', default: '1000', min: 1, doc: 'longest wait before a partial batch is written' },
+  { name: 'INGESTER_TRUST_UPSTREAM', type: 'bool', default: 'false', doc: 'skip signature and MST checks of commits because the upstream already verifies them (counted per commit)' },
   { name: 'FIREHOSE_INITIAL_CURSOR', type: 'int', min: 0, doc: 'seq to start from when no cursor is stored for a host; unset means live' },
   { name: 'INDEXER_CONSUMER', type: 'string', doc: 'consumer name in the groups, unique per instance; default hostname-pid' },
   { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },

@@ -41,6 +41,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_firehose_events_total: { help: 'events written to firehose_live, by host and type', labels: { host: 'host', type: EVENT_TYPES } },
   skytide_consumer_entries_total: { help: 'stream entries by stream and outcome', labels: { stream: 'stream', outcome: CONSUMER_OUTCOMES } },
   skytide_resync_requests_total: { help: 'repos queued for a full resync, by reason', labels: { reason: REASONS } },
+  skytide_firehose_unverified_commits_total: {
+    help: 'commits passed on without signature and MST checks because the upstream is trusted (INGESTER_TRUST_UPSTREAM)',
+    labels: { host: 'host' },
+  },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {

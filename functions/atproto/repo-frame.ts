@@ -9,6 +9,9 @@ import { decodeCborFast as decodeCbor } from './fast-cbor.ts';
 import { cidBytesMatch } from './cid.ts';
 import { CidLink } from './cid-link.ts';
 import { readCarBlocks, type CarBlocks } from './car.ts';
+import { verifyCommit, type CommitOp } from './commit/verify-commit.ts';
+import type { IdentityResolver } from './identity/did-document.ts';
+import { SkytideError } from '../errors.ts';
 import { decodeFrame } from './frame.ts';
 import { cborToLexInPlace } from './lex-json.ts';
 import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_FRAME_BYTES, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
@@ -86,7 +89,41 @@ function bump(dropped: Dropped[], reason: Reason): void {
   else entry.count++;
 }
 
-async function decodeCommit(seq: number, body: Body): Promise<RepoFrameOutcome> {
+export interface DecodeOptions {
+  /**
+   * Resolves a repo's signing key for the sync 1.1 checks (verify-commit.ts). Absent: the checks are not run (tests
+   * of framing, or a deployment that trusts a verifying upstream: counted by the caller).
+   */
+  identity?: IdentityResolver;
+}
+
+/** Runs the sync 1.1 checks; a failure drops the commit's events and asks for a resync with the reason. */
+async function checkCommit(body: Body, repo: string, rev: string, car: CarBlocks, identity: IdentityResolver): Promise<Reason | undefined> {
+  const ops: CommitOp[] = [];
+  for (const raw of body['ops'] as unknown[]) {
+    const op = (typeof raw === 'object' && raw !== null ? raw : {}) as Body;
+    const action = op['action'];
+    if (action !== 'create' && action !== 'update' && action !== 'delete') return 'invalid_commit';
+    ops.push({ action, path: String(op['path']), cid: CidLink.from(op['cid']) ?? null, prev: CidLink.from(op['prev']) ?? null });
+  }
+  const commit = { repo, rev, commit: cid(body, 'commit'), roots: car.roots, blocks: car.blocks, ops, prevData: CidLink.from(body['prevData']) ?? null };
+  try {
+    let key = (await identity.resolve(repo)).signingKey;
+    try {
+      await verifyCommit(commit, key);
+    } catch (err) {
+      if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
+      // The key may have rotated: look again once.
+      key = (await identity.resolve(repo, { forceRefresh: true })).signingKey;
+      await verifyCommit(commit, key);
+    }
+    return undefined;
+  } catch (err) {
+    return err instanceof SkytideError ? err.reason : 'invalid_commit';
+  }
+}
+
+async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Promise<RepoFrameOutcome> {
   const repo = did(body, 'repo');
   const commit = cid(body, 'commit').toString();
   const rev = tid(body, 'rev');
@@ -110,6 +147,13 @@ async function decodeCommit(seq: number, body: Body): Promise<RepoFrameOutcome> 
     car = readCarBlocks(blocks);
   } catch (err) {
     throw new InvalidBody('invalid_car', `blocks are not a CAR: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (options.identity !== undefined) {
+    const problem = await checkCommit(body, repo, rev, car, options.identity);
+    if (problem !== undefined) {
+      resync.push({ did: repo, reason: problem });
+      return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped: [{ reason: problem, count: Math.max(ops.length, 1) }] };
+    }
   }
   const base = { seq, time: when, did: repo, commit, rev, since: sinceValue };
   for (const raw of ops) {
@@ -192,7 +236,7 @@ function decodeSync(seq: number, body: Body): RepoFrameOutcome {
   return { kind: 'sequenced', t: '#sync', seq, did: repo, events: [], resync: [{ did: repo, reason: 'sync_event' }], dropped: [] };
 }
 
-export async function decodeRepoFrame(frameBytes: Uint8Array): Promise<RepoFrameOutcome> {
+export async function decodeRepoFrame(frameBytes: Uint8Array, options: DecodeOptions = {}): Promise<RepoFrameOutcome> {
   if (frameBytes.length > MAX_FRAME_BYTES) {
     return { kind: 'invalid', reason: 'too_big', message: `frame is ${frameBytes.length} bytes, over the ${MAX_FRAME_BYTES} byte limit` };
   }
@@ -224,7 +268,7 @@ export async function decodeRepoFrame(frameBytes: Uint8Array): Promise<RepoFrame
   try {
     switch (t) {
       case '#commit':
-        return await decodeCommit(seq, body);
+        return await decodeCommit(seq, body, options);
       case '#identity':
         return decodeIdentity(seq, body);
       case '#account':

@@ -33,6 +33,7 @@ export function firehoseTasks(r: Resources): Task[] {
         log: r.log.child(`firehose:${hostKey(host)}`),
         metrics: r.metrics.metrics,
         signal,
+        ...(r.config.trustUpstream ? {} : { identity: r.backfillPorts().identity }),
       }),
   }));
 }

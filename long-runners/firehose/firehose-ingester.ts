@@ -10,6 +10,7 @@ import type { Reason } from '../../functions/reasons.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import type { StreamEvent } from '../../functions/events.ts';
 import { decodeRepoFrame } from '../../functions/atproto/repo-frame.ts';
+import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { MAX_FRAME_BYTES } from '../../functions/atproto/limits.ts';
 import { describeError } from '../../functions/errors.ts';
 import { hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
@@ -34,6 +35,11 @@ export interface FirehoseIngesterOptions {
   lengthCheckIntervalMs?: number;
   backoff?: BackoffOptions;
   heartbeatMs?: number;
+  /**
+   * Signing keys for the sync 1.1 checks of every #commit. Absent only when the deployment trusts a verifying
+   * upstream (INGESTER_TRUST_UPSTREAM): each unverified commit is then counted.
+   */
+  identity?: IdentityResolver;
 }
 
 const NSID = 'com.atproto.sync.subscribeRepos';
@@ -109,7 +115,10 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
 
   /** Handles one frame; returns 'reconnect' when upstream sent an error frame (it closes after one). */
   const handle = async (bytes: Uint8Array): Promise<'ok' | { reconnect: string; cursor?: number }> => {
-    const out = await decodeRepoFrame(bytes);
+    const out = await decodeRepoFrame(bytes, options.identity === undefined ? {} : { identity: options.identity });
+    if (options.identity === undefined && out.kind === 'sequenced' && out.t === '#commit') {
+      metrics.inc('skytide_firehose_unverified_commits_total', { host: hostLabel });
+    }
     metrics.inc('skytide_firehose_frames_total', { host: hostLabel, kind: out.kind });
     switch (out.kind) {
       case 'sequenced':

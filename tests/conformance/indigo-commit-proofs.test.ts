@@ -55,4 +55,11 @@ describe('real commits pass the checks that apply', () => {
       : { ...first, cid: c.commit };
     expect(await reason(verifyCommit({ ...c, ops: [flipped, ...c.ops.slice(1)] }, undefined))).toBe('invalid_mst');
   });
+
+  it.each(files)('%s: a block swapped for other bytes under the same CID is rejected', async (file) => {
+    const c = load(file);
+    const [victim] = [...c.blocks.entries()];
+    victim!.bytes[victim!.bytes.length - 1]! ^= 1;
+    expect(await reason(verifyCommit(c, undefined))).toBe('cid_mismatch');
+  });
 });

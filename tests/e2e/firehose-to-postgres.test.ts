@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createKeySpace } from '../../adapters/redis/keys.ts';
+import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
@@ -17,6 +18,7 @@ let redis: Redis;
 let cleanupRedis: () => Promise<void>;
 let users: DevUser[];
 let pipeline: ReturnType<typeof startPipeline>;
+const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
 
 beforeAll(async () => {
   [network, db] = await Promise.all([startDevNetwork(), createIndexDb('e2e_firehose')]);
@@ -37,8 +39,13 @@ const truth = () => readTruth(users);
 describe('e2e: a real PDS firehose into the AppView schema', () => {
   it('replays history from cursor 0 into tables equal to the PDS truth, aggregates included', async () => {
     await seedContent(users);
-    pipeline = startPipeline({ redis, keys: createKeySpace(`${Math.random().toString(36).slice(2)}:`), sql: db.sql, host: network.firehoseHost, initialCursor: 0 });
+    // Every commit passes the sync 1.1 checks (signature against the PLC document, op proofs, inversion to prevData).
+    const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
+    pipeline = startPipeline({ redis, keys, sql: db.sql, host: network.firehoseHost, initialCursor: 0, identity });
     await pipeline.settle(await network.latestSeq());
+    // No commit was rejected: nothing was queued for resync but the #sync of each new account.
+    const resyncs = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1]!).reason);
+    expect(resyncs.filter((r) => r !== 'sync_event')).toEqual([]);
     const expected = await truth();
     expect(expected.posts.length).toBeGreaterThanOrEqual(9);
     expect(expected.quotes.length).toBe(2);

@@ -8,6 +8,7 @@ import { GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { noMetrics, silentLog, systemClock, type Sql } from '../../functions/ports.ts';
 import { waitFor } from './wait.ts';
+import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 
 export interface PipelineOptions {
   redis: Redis;
@@ -15,6 +16,8 @@ export interface PipelineOptions {
   sql: Sql;
   host: string;
   initialCursor?: number;
+  /** Signing keys for the sync 1.1 checks; without it commits pass unverified. */
+  identity?: IdentityResolver;
 }
 
 export function startPipeline(o: PipelineOptions) {
@@ -24,6 +27,7 @@ export function startPipeline(o: PipelineOptions) {
     redis: o.redis, keys: o.keys, host: o.host, highWaterMark: 100_000, batchSize: 100, batchTimeoutMs: 50,
     ...(o.initialCursor === undefined ? {} : { initialCursor: o.initialCursor }),
     log: silentLog, metrics: noMetrics, signal: controller.signal, backoff: { baseMs: 50, maxMs: 500, healthyAfterMs: 5000 },
+    ...(o.identity === undefined ? {} : { identity: o.identity }),
   });
   const consumer = runStreamConsumer({
     redis: o.redis, keys: o.keys, stream: STREAMS.firehoseLive, group: GROUPS.firehose, consumer: 'e2e', batchSize: 200,
