@@ -16,6 +16,8 @@ export const REASONS = [
   'too_big', // a #commit flagged tooBig, or a frame/block/record over its named limit
   'cid_mismatch', // a block whose bytes do not hash to its CID
   'sync_event', // a #sync: the repo's state was reset upstream, so it is fetched whole
+  'future_rev', // a commit whose rev is further in the future than the allowed clock drift
+  'prev_data_mismatch', // a commit whose prevData is not the MST root we last saw: something was missed
   'future_cursor', // upstream rejected our cursor as ahead of its sequence
   'outdated_cursor', // upstream says our cursor is older than its window
   'consumer_too_slow', // upstream dropped us

@@ -12,6 +12,8 @@ export interface StreamEntry {
 export interface BatchWrite {
   entries: readonly StreamEntry[];
   cursor?: { key: string; value: string };
+  /** Other keys whose values describe the same events (per-repo state), written atomically with them. */
+  sets?: readonly { key: string; value: string; ttlMs: number }[];
 }
 
 export class StreamWriteError extends Error {
@@ -28,6 +30,7 @@ export async function appendBatch(redis: Redis, batch: BatchWrite): Promise<stri
     // NOTE: never MAXLEN: trimming could delete entries no consumer has processed yet.
     multi.xadd(entry.stream, '*', ...Object.entries(entry.fields).flat());
   }
+  for (const s of batch.sets ?? []) multi.set(s.key, s.value, 'PX', s.ttlMs);
   if (batch.cursor !== undefined) multi.set(batch.cursor.key, batch.cursor.value);
   const replies = await multi.exec();
   if (replies === null) throw new StreamWriteError('MULTI was aborted (EXEC returned null)');

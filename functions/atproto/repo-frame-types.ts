@@ -19,6 +19,8 @@ export type RepoFrameOutcome =
       events: StreamEvent[];
       resync: ResyncRequest[];
       dropped: { reason: Reason; count: number }[];
+      /** For #commit and #sync: the repo state this message moves to, for continuity checks across messages. */
+      state?: { rev: string; data?: string; since?: string | null; prevData?: string | null };
     }
   /** #info, for example OutdatedCursor. No seq. */
   | { kind: 'info'; name: string; message?: string }

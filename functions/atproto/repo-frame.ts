@@ -156,6 +156,7 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
     }
   }
   const base = { seq, time: when, did: repo, commit, rev, since: sinceValue };
+  const state = commitState(car, body, rev, sinceValue);
   for (const raw of ops) {
     const op = (typeof raw === 'object' && raw !== null ? raw : {}) as Body;
     const path = typeof op['path'] === 'string' ? op['path'] : '';
@@ -208,7 +209,24 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
     }
     events.push({ type: action, ...base, collection, rkey, cid: opCid.toString(), record: record as JsonObject });
   }
-  return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped };
+  return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped, state };
+}
+
+/** The rev and MST root the commit moves the repo to, and what it claims to follow (since, prevData). */
+function commitState(car: CarBlocks, body: Body, rev: string, since: string | null): NonNullable<Extract<RepoFrameOutcome, { kind: 'sequenced' }>['state']> {
+  const prevData = CidLink.from(body['prevData']);
+  const state: { rev: string; data?: string; since: string | null; prevData: string | null } = { rev, since, prevData: prevData?.toString() ?? null };
+  const root = car.roots[0];
+  const bytes = root === undefined ? undefined : car.blocks.get(root.bytes);
+  if (bytes !== undefined) {
+    try {
+      const data = (decodeCbor(bytes) as { data?: unknown }).data;
+      if (data instanceof CidLink) state.data = data.toString();
+    } catch {
+      // An undecodable commit block leaves the state without a root; verification, when on, already rejected it.
+    }
+  }
+  return state;
 }
 
 function decodeIdentity(seq: number, body: Body): RepoFrameOutcome {

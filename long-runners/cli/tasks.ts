@@ -13,6 +13,7 @@ import { createApp } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
 import { createStatusReader } from './status.ts';
 import { runSweep } from '../sweeper/sweep.ts';
+import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { describeError } from '../../functions/errors.ts';
 
 export const TASK_KINDS = ['firehose', 'index', 'backfill', 'http'] as const;
@@ -34,6 +35,7 @@ export function firehoseTasks(r: Resources): Task[] {
         metrics: r.metrics.metrics,
         signal,
         ...(r.config.trustUpstream ? {} : { identity: r.backfillPorts().identity }),
+        repoState: createRepoStateStore(r.redis(), r.config.redisKeyPrefix),
       }),
   }));
 }

@@ -11,6 +11,8 @@ import type { ResyncRequest } from '../../functions/result.ts';
 import type { StreamEvent } from '../../functions/events.ts';
 import { decodeRepoFrame } from '../../functions/atproto/repo-frame.ts';
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { tidMicros } from '../../functions/atproto/syntax/tid-time.ts';
+import type { RepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { MAX_FRAME_BYTES } from '../../functions/atproto/limits.ts';
 import { describeError } from '../../functions/errors.ts';
 import { hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
@@ -40,6 +42,10 @@ export interface FirehoseIngesterOptions {
    * upstream (INGESTER_TRUST_UPSTREAM): each unverified commit is then counted.
    */
   identity?: IdentityResolver;
+  /** Last rev and MST root per repo, for the continuity checks; absent: no continuity checks. */
+  repoState?: RepoStateStore;
+  /** How far in the future a commit's rev may be (clock drift), in ms. */
+  maxRevDriftMs?: number;
 }
 
 const NSID = 'com.atproto.sync.subscribeRepos';
@@ -71,6 +77,7 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
 
   // The batch being built: entries for the streams and the seq the cursor moves to when they are written.
   let entries: StreamEntry[] = [];
+  let stateWrites: { key: string; value: string; ttlMs: number }[] = [];
   let eventCount = 0;
   let batchSeq: number | undefined;
   let batchStartedAt = 0;
@@ -78,8 +85,9 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
 
   const flush = async () => {
     if (entries.length === 0 && batchSeq === undefined) return;
-    await appendBatch(redis, { entries, ...(batchSeq === undefined ? {} : { cursor: { key: cursorKey, value: String(batchSeq) } }) });
+    await appendBatch(redis, { entries, sets: stateWrites, ...(batchSeq === undefined ? {} : { cursor: { key: cursorKey, value: String(batchSeq) } }) });
     entries = [];
+    stateWrites = [];
     eventCount = 0;
     batchSeq = undefined;
   };
@@ -113,6 +121,31 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     eventCount += events.length + resync.length;
   };
 
+  const maxDriftMs = options.maxRevDriftMs ?? 5 * 60_000;
+  /**
+   * Sync 1.1 continuity (sync spec): a rev from the future beyond the drift is rejected; a rev not after the last one
+   * seen is a replay and dropped; a prevData that is not the last root seen means commits were missed, so the repo is
+   * resynced (its verified events still go through: the rev rule keeps the index right meanwhile).
+   */
+  const checkContinuity = async (did: string, state: { rev: string; data?: string; prevData?: string | null }, resync: ResyncRequest[]): Promise<boolean> => {
+    if (tidMicros(state.rev) / 1000 > Date.now() + maxDriftMs) {
+      countError('future_rev', 1, { did, rev: state.rev });
+      return false;
+    }
+    if (options.repoState === undefined) return true;
+    const last = await options.repoState.get(did);
+    if (last !== undefined && state.rev <= last.rev) {
+      countError('stale_rev', 1, { did, rev: state.rev, last: last.rev });
+      return false;
+    }
+    if (last?.data !== undefined && state.prevData !== undefined && state.prevData !== null && state.prevData !== last.data) {
+      countError('prev_data_mismatch', 1, { did, rev: state.rev });
+      if (!resync.some((r) => r.reason === 'prev_data_mismatch')) resync.push({ did, reason: 'prev_data_mismatch' });
+    }
+    stateWrites.push(options.repoState.stage(did, state.data === undefined ? { rev: state.rev } : { rev: state.rev, data: state.data }));
+    return true;
+  };
+
   /** Handles one frame; returns 'reconnect' when upstream sent an error frame (it closes after one). */
   const handle = async (bytes: Uint8Array): Promise<'ok' | { reconnect: string; cursor?: number }> => {
     const out = await decodeRepoFrame(bytes, options.identity === undefined ? {} : { identity: options.identity });
@@ -121,11 +154,13 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     }
     metrics.inc('skytide_firehose_frames_total', { host: hostLabel, kind: out.kind });
     switch (out.kind) {
-      case 'sequenced':
+      case 'sequenced': {
         for (const d of out.dropped) countError(d.reason, d.count, { did: out.did, seq: out.seq });
-        addEvents(out.events, out.resync);
+        const kept = out.t === '#commit' && out.state !== undefined ? await checkContinuity(out.did, out.state, out.resync) : true;
+        addEvents(kept ? out.events : [], out.resync);
         batchSeq = out.seq;
         return 'ok';
+      }
       case 'info':
         if (out.name === 'OutdatedCursor') {
           countError('outdated_cursor', 1, { message: out.message });

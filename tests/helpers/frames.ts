@@ -64,10 +64,14 @@ export interface CommitSpec {
   /** Leave these paths' record blocks out of the CAR (as a truncated or tooBig commit would). */
   omitBlocks?: string[];
   tooBig?: boolean;
+  /** The previous MST root the commit claims to follow (sync 1.1). */
+  prevData?: CID;
 }
 
 export interface BuiltCommit {
   frame: Uint8Array;
+  /** The MST root in the commit (the next commit's prevData). */
+  dataCid: CID;
   commitCid: string;
   recordCids: Record<string, string>;
 }
@@ -93,8 +97,9 @@ export async function buildCommitFrame(spec: CommitSpec): Promise<BuiltCommit> {
   const body = {
     seq: spec.seq, rebase: false, tooBig: spec.tooBig ?? false, repo: spec.did, commit: commit.cid, rev: spec.rev,
     since: spec.since ?? null, blocks: car, ops, blobs: [], time: spec.time ?? '2026-01-01T00:00:00.000Z',
+    ...(spec.prevData === undefined ? {} : { prevData: spec.prevData }),
   };
-  return { frame: encodeFrame({ op: 1, t: '#commit' }, body), commitCid: commit.cid.toString(), recordCids };
+  return { frame: encodeFrame({ op: 1, t: '#commit' }, body), commitCid: commit.cid.toString(), recordCids, dataCid: mstRoot.cid };
 }
 
 export const identityFrame = (seq: number, did: string, handle?: string, time = '2026-01-01T00:00:00.000Z') =>

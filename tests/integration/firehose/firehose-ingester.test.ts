@@ -9,6 +9,9 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
 import { accountFrame, buildCommitFrame, encodeFrame, errorFrame, identityFrame, infoFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { tid } from '../../helpers/events.ts';
+import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
+import { CID } from 'multiformats/cid';
 
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
 const POST = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: '2026-01-01T00:00:00.000Z' };
@@ -169,6 +172,27 @@ describe('firehose adapter', () => {
     }, (c) => c === '40', 'all 40 consumed');
     for (const [, fields] of await redis.xrange(keys.stream('firehose_live'), '-', '+')) seen.push(JSON.parse(fields[1] ?? '').seq);
     expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('sync 1.1 continuity: replays and future revs are dropped, a prevData gap queues a resync, all counted', async () => {
+    const repoState = createRepoStateStore(redis, keys.stream(''));
+    const first = await commit(1, 'a');
+    relay.append(1, first.frame);
+    // A commit claiming a previous root we never saw: something was missed.
+    const other = CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454');
+    relay.append(2, (await buildCommitFrame({ seq: 2, did: DID, rev: rev(2), prevData: other, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'b', record: POST }] })).frame);
+    // The first commit again (an old rev replayed), and one from a year ahead.
+    relay.append(3, (await buildCommitFrame({ seq: 3, did: DID, rev: rev(1), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'c', record: POST }] })).frame);
+    relay.append(4, (await buildCommitFrame({ seq: 4, did: DID, rev: tid((Date.now() + 365 * 24 * 3600_000) * 1000 * 1024), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'd', record: POST }] })).frame);
+    const run = start({ repoState });
+    await waitFor(cursor, (c) => c === '4', 'cursor 4');
+    expect((await streamEvents()).map((e) => e.rkey)).toEqual(['a', 'b']);
+    const queued = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? ''));
+    expect(queued).toEqual([{ did: DID, host: relay.host, reason: 'prev_data_mismatch' }]);
+    expect([await counter(run.metrics, 'skytide_firehose_errors_total', 'stale_rev'), await counter(run.metrics, 'skytide_firehose_errors_total', 'future_rev'), await counter(run.metrics, 'skytide_firehose_errors_total', 'prev_data_mismatch')]).toEqual([1, 1, 1]);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'future_rev')).toBe(1);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'prev_data_mismatch')).toBe(1);
+    expect(JSON.parse((await redis.get(`${keys.stream('')}repo_state:${DID}`))!)).toEqual({ rev: rev(2), data: first.dataCid.toString() });
   });
 
   it('flushes a partial batch and its cursor when stopped', async () => {

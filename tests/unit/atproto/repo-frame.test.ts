@@ -39,7 +39,8 @@ describe('decodeRepoFrame: #commit', () => {
 
   it('an empty commit is sequenced with no events, so the cursor still moves past it', async () => {
     const out = await decodeRepoFrame((await buildCommitFrame({ seq: 7, did: DID, rev: REV, ops: [] })).frame);
-    expect(out).toEqual({ kind: 'sequenced', t: '#commit', seq: 7, did: DID, events: [], resync: [], dropped: [] });
+    expect(out).toMatchObject({ kind: 'sequenced', t: '#commit', seq: 7, did: DID, events: [], resync: [], dropped: [], state: { rev: REV, since: null, prevData: null } });
+    expect(out.kind === 'sequenced' && out.state?.data).toMatch(/^bafyrei/);
   });
 
   it('a missing record block drops that op, emits the others, and asks for a resync of the repo', async () => {
