@@ -18,6 +18,8 @@ export const REASONS = [
   'sync_event', // a #sync: the repo's state was reset upstream, so it is fetched whole
   'future_rev', // a commit whose rev is further in the future than the allowed clock drift
   'prev_data_mismatch', // a commit whose prevData is not the MST root we last saw: something was missed
+  'account_deleted', // an #account deleted event: the resync confirms it with the PDS and removes the account's rows
+  'account_active', // an account (re)activated: what it wrote while inactive is fetched whole
   'future_cursor', // upstream rejected our cursor as ahead of its sequence
   'outdated_cursor', // upstream says our cursor is older than its window
   'consumer_too_slow', // upstream dropped us

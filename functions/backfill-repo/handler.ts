@@ -104,6 +104,22 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   await setSync(ports, repo.did, 'synchronized', rev, repo.data, null);
 }
 
+/** The largest valid TID (year 2255): a deleted account's tombstones stay after any write that could still arrive. */
+const AFTER_EVERY_REV = 'jzzzzzzzzzzzz';
+
+async function unindexAccount(did: string, ports: BackfillPorts): Promise<number> {
+  const rows = await ports.sql.query<{ uri: string }>(`select uri from record where did = $1 and json <> ''`, [did]);
+  const time = new Date(ports.clock.now()).toISOString();
+  const events: StreamEvent[] = rows.map(({ uri }) => {
+    const [, , , collection = '', rkey = ''] = uri.split('/');
+    return { type: 'delete', seq: SEQ_BACKFILL, time, did, commit: 'deleted', rev: AFTER_EVERY_REV, collection, rkey };
+  });
+  await indexChunks(events, ports);
+  await ports.sql.query(`update actor set handle = null where did = $1`, [did]);
+  ports.log.info('deleted account unindexed', { did, records: events.length });
+  return events.length;
+}
+
 async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ outcome: ItemOutcome; report: RepoReport }> {
   const started = ports.clock.now();
   const report: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, durationMs: 0 };
@@ -127,6 +143,8 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
       const status = fetched.error === 'RepoNotFound' ? 'deleted' : fetched.error.slice('Repo'.length).toLowerCase();
       await ports.sql.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [item.did, new Date(ports.clock.now()).toISOString()]);
       await ports.sql.query(`update actor set "upstreamStatus" = $2 where did = $1`, [item.did, status]);
+      // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them.
+      if (fetched.error === 'RepoNotFound') report.deleted = await unindexAccount(item.did, ports);
       await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
       report.status = 'unavailable';
       report.reason = fetched.error;

@@ -85,7 +85,13 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
     const outcome = plan.outcomes[i]?.status === 'dead' ? 'dead' : superseded.has(i) ? 'stale' : 'ok';
     ports.metrics.inc('skytide_index_events_total', { type: event.type, outcome });
   });
-  return { outcomes: plan.outcomes, resync: [] };
+  // An account that was deleted is confirmed by its PDS (getRepo answers RepoNotFound) in the resync, which then
+  // removes its rows; an account that comes back may have written while it was away. Both are fetched whole.
+  const resync: BatchResult['resync'] = [];
+  for (const event of plan.accounts.values()) {
+    if (event.status === 'deleted' || event.active) resync.push({ did: event.did, reason: event.active ? 'account_active' : 'account_deleted' });
+  }
+  return { outcomes: plan.outcomes, resync };
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

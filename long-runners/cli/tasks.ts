@@ -14,6 +14,8 @@ import { serveApp } from '../../adapters/runtime/node.ts';
 import { createStatusReader } from './status.ts';
 import { runSweep } from '../sweeper/sweep.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
+import { appendBatch } from '../../adapters/redis/stream-writer.ts';
+import type { ResyncRequest } from '../../functions/result.ts';
 import { describeError } from '../../functions/errors.ts';
 
 export const TASK_KINDS = ['firehose', 'index', 'backfill', 'http'] as const;
@@ -59,7 +61,11 @@ export function indexTasks(r: Resources): Task[] {
             maxAttempts: r.config.indexerMaxAttempts,
             parse: parseEventFields,
             probe: async () => void (await r.sql().query('select 1')),
-            handle: async (events) => (await indexBatch(events, { ...r.ports, log, sql: r.sql() })).outcomes,
+            handle: async (events) => {
+              const result = await indexBatch(events, { ...r.ports, log, sql: r.sql() });
+              await queueResync(r, result.resync);
+              return result.outcomes;
+            },
             log,
             metrics: r.metrics.metrics,
             signal,
@@ -92,6 +98,14 @@ export function backfillTasks(r: Resources): Task[] {
     });
   }
   return tasks;
+}
+
+/** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
+async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {
+  if (requests.length === 0) return;
+  const stream = r.keys.stream(STREAMS.repoBackfill);
+  await appendBatch(r.redis(), { entries: requests.map((q) => ({ stream, fields: { repo: JSON.stringify({ did: q.did, reason: q.reason }) } })) });
+  for (const q of requests) r.metrics.metrics.inc('skytide_resync_requests_total', { reason: q.reason });
 }
 
 export function httpTask(r: Resources): Task {

@@ -92,6 +92,29 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(second).toMatchObject({ listed: users.length, queued: 0, skippedInSync: users.length });
   });
 
+  it('an account deleted on its PDS is confirmed there and unindexed, with the counts it fed corrected', async () => {
+    const [dora, eli] = users as [DevUser, DevUser];
+    const gus = await network.createUser('gus');
+    const gusPost = await gus.agent.post({ text: 'soon gone', createdAt: new Date().toISOString() });
+    await gus.agent.follow(dora.did);
+    const { data: doraPosts } = await dora.agent.com.atproto.repo.listRecords({ repo: dora.did, collection: 'app.bsky.feed.post', limit: 1 });
+    await gus.agent.like(doraPosts.records[0]!.uri, doraPosts.records[0]!.cid);
+    await eli.agent.like(gusPost.uri, gusPost.cid);
+    await backfillRepos([{ did: gus.did }, { did: eli.did }], ports);
+    const followers = async () => (await db.sql.query<{ n: number }>(`select "followersCount" as n from profile_agg where did = $1`, [dora.did]))[0]?.n;
+    const before = await followers();
+    const res = await fetch(`${network.pdsUrl}/xrpc/com.atproto.admin.deleteAccount`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('admin:admin-pass').toString('base64')}` },
+      body: JSON.stringify({ did: gus.did }),
+    });
+    expect(res.status).toBe(200);
+    const { reports } = await backfillRepos([{ did: gus.did }], ports);
+    expect(reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoNotFound', deleted: 3 });
+    expect(await db.sql.query(`select count(*)::int as n from record where did = $1 and json <> ''`, [gus.did])).toEqual([{ n: 0 }]);
+    expect(await followers()).toBe(before! - 1);
+    expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
+  });
+
   it('verifies handles both ways: the document claims it and the handle resolves back to the DID', async () => {
     const handles = createHandleResolver({ fetch: globalThis.fetch, serviceUrl: network.pdsUrl });
     for (const u of users) {

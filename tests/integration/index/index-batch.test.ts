@@ -184,6 +184,14 @@ describe('index: identity and account events', () => {
     expect(await rows(`select "upstreamStatus" from actor where did = '${ALICE}'`)).toEqual([{ upstreamStatus: null }]);
   });
 
+  it('asks for a resync of accounts deleted (to confirm with their PDS) or back to active, not of other statuses', async () => {
+    const result = await indexBatch([account(ALICE, false, 'deleted', 20), account(BOB, true, undefined, 21), account('did:plc:carol000000000000000000', false, 'takendown', 22)], db.ports);
+    expect(result.resync).toEqual([
+      { did: ALICE, reason: 'account_deleted' },
+      { did: BOB, reason: 'account_active' },
+    ]);
+  });
+
   it('marks events with bad identifiers dead with a reason, and indexes the rest', async () => {
     const good = write({ did: ALICE, collection: POST, rkey: 'p1', rev: 1, record: post('ok') });
     const badDid = { ...good, did: 'not-a-did' };
