@@ -63,6 +63,7 @@ export interface MetricsBundle {
     streamLength: Gauge<'stream'>;
     streamPending: Gauge<'stream'>;
     firehoseCursor: Gauge<'host'>;
+    repoSync: Gauge<'status'>;
   };
 }
 
@@ -83,7 +84,9 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     streamLength: new Gauge({ name: 'skytide_stream_length', help: 'entries in each stream', labelNames: ['stream'], registers: [registry] }),
     streamPending: new Gauge({ name: 'skytide_stream_pending', help: 'entries delivered but not acknowledged', labelNames: ['stream'], registers: [registry] }),
     firehoseCursor: new Gauge({ name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', labelNames: ['host'], registers: [registry] }),
+    repoSync: new Gauge({ name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', labelNames: ['status'], registers: [registry] }),
   };
+  for (const status of ['synchronized', 'desynchronized', 'in-progress']) gauges.repoSync.set({ status }, 0);
   for (const stream of dimensions.streams) {
     gauges.streamLength.set({ stream }, 0);
     gauges.streamPending.set({ stream }, 0);

@@ -14,6 +14,8 @@ export interface StreamStatus {
 export interface PipelineStatus {
   streams: StreamStatus[];
   cursors: Record<string, string>;
+  /** Repos per sync state; absent when Postgres is not reachable from this command. */
+  repoSync?: Record<string, number>;
 }
 
 const GROUP_OF: Record<string, string> = {
@@ -49,7 +51,15 @@ export function createStatusReader(r: Resources) {
         found.forEach((k, i) => (cursors[k] = values[i] ?? ''));
       }
     } while (scan !== '0');
-    return { streams, cursors };
+    let repoSync: Record<string, number> | undefined;
+    try {
+      const rows = await r.sql().query<{ status: string; n: number }>(`select status, count(*)::int as n from repo_sync group by status`);
+      repoSync = { synchronized: 0, desynchronized: 0, 'in-progress': 0 };
+      for (const row of rows) repoSync[row.status] = row.n;
+    } catch {
+      // No schema yet (before `skytide migrate`) or no database: the stream status still stands.
+    }
+    return repoSync === undefined ? { streams, cursors } : { streams, cursors, repoSync };
   };
   return {
     read,
@@ -59,6 +69,7 @@ export function createStatusReader(r: Resources) {
         gauges.streamLength.set({ stream: st.stream }, st.length);
         gauges.streamPending.set({ stream: st.stream }, st.pending);
       }
+      for (const [status, n] of Object.entries(s.repoSync ?? {})) gauges.repoSync.set({ status }, n);
       for (const [key, value] of Object.entries(s.cursors)) {
         const match = /^(.*?firehose_live):cursor:(.+)$/.exec(key);
         if (match !== null && /^\d+$/.test(value)) gauges.firehoseCursor.set({ host: match[2] ?? '' }, Number(value));
