@@ -29,6 +29,7 @@ export interface Config {
   backfillerPerHost: number;
   plcUrl: string;
   identityAllowPrivate: boolean;
+  handleResolverUrl: string | undefined;
   httpHost: string;
   httpPort: number;
   httpBodyLimitBytes: number;
@@ -131,6 +132,7 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerPerHost: get('BACKFILLER_PER_HOST'),
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
+    handleResolverUrl: get('HANDLE_RESOLVER_URL'),
     httpHost: get('HTTP_HOST'),
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),

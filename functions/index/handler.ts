@@ -7,12 +7,43 @@ import type { BasePorts, Sql } from '../ports.ts';
 import type { BatchResult } from '../result.ts';
 import { AggregateDeltas } from './aggregates.ts';
 import { writeActors } from './actors.ts';
-import { planBatch } from './plan.ts';
+import { planBatch, type BatchPlan } from './plan.ts';
+import pLimit from 'p-limit';
+import type { IdentityResolver } from '../atproto/identity/did-document.ts';
+import { verifiedHandle, type HandleResolver } from '../atproto/identity/handle.ts';
+import { describeError } from '../errors.ts';
 import { writeRecordRows } from './processor.ts';
 import { PLUGINS, type IndexedRecord, type Plugin, type RecordFamily } from './plugins/index.ts';
 
 export interface IndexPorts extends BasePorts {
   sql: Sql;
+  /**
+   * With both, an #identity event refreshes the DID document (and its cache) and its handle is kept only when it
+   * resolves back to the DID; without them the handle is taken as the event says.
+   */
+  identity?: IdentityResolver;
+  handles?: HandleResolver;
+}
+
+/** The handle of each #identity event, verified both ways; done before the transaction (it is network I/O). */
+async function verifyIdentityHandles(plan: BatchPlan, ports: IndexPorts): Promise<void> {
+  const { identity, handles } = ports;
+  if (identity === undefined || handles === undefined) return;
+  const limit = pLimit(8);
+  await Promise.all(
+    [...plan.identities].map(([did, event]) =>
+      limit(async () => {
+        let handle: string | undefined;
+        try {
+          handle = await verifiedHandle(await identity.resolve(did, { forceRefresh: true }), handles);
+        } catch (err) {
+          ports.log.warn('identity refresh failed', { did, err: describeError(err) });
+        }
+        const { handle: _claimed, ...rest } = event;
+        plan.identities.set(did, handle === undefined ? rest : { ...rest, handle });
+      }),
+    ),
+  );
 }
 
 interface Tally {
@@ -24,6 +55,7 @@ interface Tally {
 
 export async function indexBatch(events: readonly StreamEvent[], ports: IndexPorts): Promise<BatchResult> {
   const plan = planBatch(events);
+  await verifyIdentityHandles(plan, ports);
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
     let t = tallies.get(family);

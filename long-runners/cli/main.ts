@@ -83,7 +83,10 @@ async function dev(config: Config, only: TaskKind[]): Promise<number> {
   const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
   try {
     // The local network's DIDs live in its own PLC, and its PDS on loopback.
-    const local = { ...config, relayHosts: [network.relayHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true };
+    const local = {
+      ...config, relayHosts: [network.relayHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
+      handleResolverUrl: network.pdsUrl,
+    };
     return await run(local, only, true, [activity]);
   } finally {
     await network.close();

@@ -15,6 +15,8 @@ import { createStatusReader } from './status.ts';
 import { runSweep } from '../sweeper/sweep.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { appendBatch } from '../../adapters/redis/stream-writer.ts';
+import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
+import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import { describeError } from '../../functions/errors.ts';
 
@@ -44,6 +46,10 @@ export function firehoseTasks(r: Resources): Task[] {
 
 export function indexTasks(r: Resources): Task[] {
   const tasks: Task[] = [];
+  const handles = createHandleResolver({
+    fetch: createGuardedFetch({ allowPrivate: r.config.identityAllowPrivate }),
+    ...(r.config.handleResolverUrl === undefined ? {} : { serviceUrl: r.config.handleResolverUrl }),
+  });
   for (const stream of r.config.indexerStreams) {
     for (let i = 0; i < r.config.indexerConcurrency; i++) {
       const log = r.log.child(`consumer:index:${stream}`);
@@ -62,7 +68,7 @@ export function indexTasks(r: Resources): Task[] {
             parse: parseEventFields,
             probe: async () => void (await r.sql().query('select 1')),
             handle: async (events) => {
-              const result = await indexBatch(events, { ...r.ports, log, sql: r.sql() });
+              const result = await indexBatch(events, { ...r.ports, log, sql: r.sql(), identity: r.backfillPorts().identity, handles });
               await queueResync(r, result.resync);
               return result.outcomes;
             },

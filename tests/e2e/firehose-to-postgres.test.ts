@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createKeySpace } from '../../adapters/redis/keys.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
+import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
@@ -41,7 +42,8 @@ describe('e2e: a real PDS firehose into the AppView schema', () => {
     await seedContent(users);
     // Every commit passes the sync 1.1 checks (signature against the PLC document, op proofs, inversion to prevData).
     const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
-    pipeline = startPipeline({ redis, keys, sql: db.sql, host: network.firehoseHost, initialCursor: 0, identity });
+    const handles = createHandleResolver({ fetch: globalThis.fetch, serviceUrl: network.pdsUrl });
+    pipeline = startPipeline({ redis, keys, sql: db.sql, host: network.firehoseHost, initialCursor: 0, identity, handles });
     await pipeline.settle(await network.latestSeq());
     // No commit was rejected: nothing was queued for resync but the #sync of each new account.
     const resyncs = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1]!).reason);
@@ -54,8 +56,8 @@ describe('e2e: a real PDS firehose into the AppView schema', () => {
     // Deleted records stay as tombstones carrying their rev.
     const tombstones = await db.sql.query<{ n: number }>(`select count(*)::int as n from record where json = ''`);
     expect(tombstones[0]?.n).toBe(6); // a post, two likes, a repost, a follow and a block
-    const handles = await db.sql.query(`select did, handle from actor order by handle`);
-    expect(handles).toEqual(users.map((u) => ({ did: u.did, handle: u.handle })).sort((a, b) => (a.handle < b.handle ? -1 : 1)));
+    const actorHandles = await db.sql.query(`select did, handle from actor order by handle`);
+    expect(actorHandles).toEqual(users.map((u) => ({ did: u.did, handle: u.handle })).sort((a, b) => (a.handle < b.handle ? -1 : 1)));
   });
 
   it('keeps following live writes: new posts, edits and deletes', async () => {
@@ -65,9 +67,12 @@ describe('e2e: a real PDS firehose into the AppView schema', () => {
     await carol.agent.repost(fresh.uri, fresh.cid);
     await bob.agent.post({ text: 'live reply', createdAt: new Date().toISOString(), reply: { root: fresh, parent: fresh } });
     await carol.agent.upsertProfile((p) => ({ ...p, displayName: 'Carol (live)' }));
+    await carol.agent.com.atproto.identity.updateHandle({ handle: 'carol-renamed.test' });
     const { data } = await alice.agent.com.atproto.repo.listRecords({ repo: alice.did, collection: 'app.bsky.feed.post', limit: 1, reverse: true });
     await alice.agent.deletePost(data.records[0]!.uri);
     await pipeline.settle(await network.latestSeq());
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
+    // The new handle, verified both ways (DID document and handle resolution agree).
+    expect(await db.sql.query(`select handle from actor where did = $1`, [carol.did])).toEqual([{ handle: 'carol-renamed.test' }]);
   });
 });

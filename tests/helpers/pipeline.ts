@@ -9,6 +9,7 @@ import { indexBatch } from '../../functions/index/handler.ts';
 import { noMetrics, silentLog, systemClock, type Sql } from '../../functions/ports.ts';
 import { waitFor } from './wait.ts';
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import type { HandleResolver } from '../../functions/atproto/identity/handle.ts';
 
 export interface PipelineOptions {
   redis: Redis;
@@ -18,11 +19,16 @@ export interface PipelineOptions {
   initialCursor?: number;
   /** Signing keys for the sync 1.1 checks; without it commits pass unverified. */
   identity?: IdentityResolver;
+  /** With identity: #identity handles are verified both ways through this resolver. */
+  handles?: HandleResolver;
 }
 
 export function startPipeline(o: PipelineOptions) {
   const controller = new AbortController();
-  const ports = { sql: o.sql, clock: systemClock, log: silentLog, metrics: noMetrics };
+  const ports = {
+    sql: o.sql, clock: systemClock, log: silentLog, metrics: noMetrics,
+    ...(o.identity === undefined || o.handles === undefined ? {} : { identity: o.identity, handles: o.handles }),
+  };
   const ingester = runFirehoseIngester({
     redis: o.redis, keys: o.keys, host: o.host, highWaterMark: 100_000, batchSize: 100, batchTimeoutMs: 50,
     ...(o.initialCursor === undefined ? {} : { initialCursor: o.initialCursor }),
