@@ -1,0 +1,105 @@
+// Issue 4's live-sync checks end to end: a real PDS and PLC, a relay in between that forges and tampers with one
+// account's commits (re-signed by a stranger's key, wrong prevData, an altered record block, a dropped commit, an old
+// commit replayed). Each is rejected and counted, the account is queued and resynced, and the index ends equal to the
+// PDS's truth with the repo synchronized.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { createKeySpace, GROUPS, hostKey, STREAMS } from '../../adapters/redis/keys.ts';
+import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
+import { createMetrics } from '../../adapters/observability/metrics.ts';
+import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
+import { appendBatch } from '../../adapters/redis/stream-writer.ts';
+import { runFirehoseIngester } from '../../long-runners/firehose/firehose-ingester.ts';
+import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
+import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
+import { parseRepoFields } from '../../long-runners/consumer/parse-repo-fields.ts';
+import { indexBatch } from '../../functions/index/handler.ts';
+import { backfillRepos, type BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+import { silentLog, systemClock } from '../../functions/ports.ts';
+import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
+import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
+import { createTestRedis } from '../helpers/services.ts';
+import { readTruth } from '../helpers/pds-truth.ts';
+import { readIndex } from '../helpers/read-index.ts';
+import { startTamperRelay } from '../helpers/tamper-relay.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+let network: DevNetwork;
+let db: IndexDb;
+let redis: Redis;
+let cleanupRedis: () => Promise<void>;
+
+beforeAll(async () => {
+  [network, db] = await Promise.all([startDevNetwork(), createIndexDb('e2e_tamper')]);
+  ({ redis, cleanup: cleanupRedis } = await createTestRedis('e2e_tamper'));
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([network?.close(), db?.close(), cleanupRedis?.()]);
+});
+
+describe('e2e: tampered commits are rejected, counted, and repaired by a resync', () => {
+  it('ends with the index equal to the PDS truth and the repo synchronized', async () => {
+    const target: DevUser = await network.createUser('tess');
+    const bystander: DevUser = await network.createUser('ulf');
+    const relay = await startTamperRelay(network.pdsUrl, target.did, ['bad_signature', 'bad_prev_data', 'bad_record', 'drop', 'replay']);
+    const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+    const bundle = createMetrics({ hosts: [hostKey(relay.host)], streams: Object.values(STREAMS) });
+    const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
+    const ports: BackfillPorts = { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: db.sql, fetch: globalThis.fetch, identity };
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const tasks = [
+      runFirehoseIngester({
+        redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 50, batchTimeoutMs: 30, initialCursor: 0, log: silentLog,
+        metrics: bundle.metrics, signal, identity, repoState: createRepoStateStore(redis, keys.stream('')), backoff: { baseMs: 50, maxMs: 300, healthyAfterMs: 5000 },
+      }),
+      runStreamConsumer({
+        redis, keys, stream: STREAMS.firehoseLive, group: GROUPS.firehose, consumer: 'tamper-index', batchSize: 100, blockMs: 50,
+        claimIdleMs: 5000, maxAttempts: 5, parse: parseEventFields, log: silentLog, metrics: bundle.metrics, signal,
+        handle: async (events) => {
+          const result = await indexBatch(events, ports);
+          const stream = keys.stream(STREAMS.repoBackfill);
+          await appendBatch(redis, { entries: result.resync.map((r) => ({ stream, fields: { repo: JSON.stringify(r) } })) });
+          return result.outcomes;
+        },
+      }),
+      runStreamConsumer({
+        redis, keys, stream: STREAMS.repoBackfill, group: GROUPS.repoBackfill, consumer: 'tamper-backfill', batchSize: 1, blockMs: 50,
+        claimIdleMs: 30_000, maxAttempts: 3, parse: parseRepoFields, log: silentLog, metrics: bundle.metrics, signal,
+        handle: async (items) => (await backfillRepos(items, ports)).outcomes,
+      }),
+    ];
+    try {
+      for (let i = 1; i <= 6; i++) await target.agent.post({ text: `post ${i}`, createdAt: new Date().toISOString() });
+      await bystander.agent.post({ text: 'untouched', createdAt: new Date().toISOString() });
+      const latest = await network.latestSeq();
+      const cursorKey = keys.cursor(STREAMS.firehoseLive, relay.host);
+      await waitFor(async () => Number((await redis.get(cursorKey)) ?? -1), (c) => c >= latest, 'cursor', 30_000);
+      const backlog = async () => {
+        let n = 0;
+        for (const [name, group] of [[STREAMS.firehoseLive, GROUPS.firehose], [STREAMS.repoBackfill, GROUPS.repoBackfill]] as const) {
+          const key = keys.stream(name);
+          n += (await redis.xlen(key)) + Number(((await redis.xpending(key, group)) as [number])[0]);
+        }
+        return n;
+      };
+      await waitFor(backlog, (n) => n === 0, 'streams drained', 60_000);
+      expect(relay.applied).toEqual(['bad_signature', 'bad_prev_data', 'bad_record', 'drop', 'replay']);
+
+      const metrics = await bundle.registry.metrics();
+      const count = (reason: string) => Number(metrics.split('\n').find((l) => l.startsWith(`skytide_firehose_errors_total{host="${hostKey(relay.host)}",reason="${reason}"}`))?.split(' ').at(-1));
+      expect(count('bad_signature')).toBe(1);
+      expect(count('invalid_mst')).toBe(1); // the wrong prevData: inverting the ops does not give it
+      expect(count('cid_mismatch')).toBe(1);
+      expect(count('stale_rev')).toBe(1); // the replayed commit
+      expect(count('prev_data_mismatch')).toBeGreaterThanOrEqual(1); // the commit after the dropped one
+
+      expect(await readIndex(db.sql, [target.did, bystander.did])).toEqual(await readTruth([target, bystander]));
+      expect(await db.sql.query(`select status from repo_sync where did = $1`, [target.did])).toEqual([{ status: 'synchronized' }]);
+    } finally {
+      controller.abort();
+      await Promise.all(tasks);
+      await relay.close();
+    }
+  }, 90_000);
+});
