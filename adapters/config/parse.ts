@@ -1,6 +1,7 @@
 // Parses a plain env record (process.env or Workers bindings) into a typed Config, once, at start-up. Every bad value
 // is named in one error; nothing falls back silently.
 import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
+import { parseCron } from './cron.ts';
 
 export interface Config {
   env: 'production' | 'dev';
@@ -30,6 +31,7 @@ export interface Config {
   plcUrl: string;
   identityAllowPrivate: boolean;
   handleResolverUrl: string | undefined;
+  sweepCron: string | undefined;
   httpHost: string;
   httpPort: number;
   httpBodyLimitBytes: number;
@@ -133,11 +135,19 @@ export function parseConfig(env: Env): ParsedConfig {
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     handleResolverUrl: get('HANDLE_RESOLVER_URL'),
+    sweepCron: get('SWEEP_CRON'),
     httpHost: get('HTTP_HOST'),
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
     apiToken: get('SKYTIDE_API_TOKEN'),
   };
+  if (config.sweepCron !== undefined) {
+    try {
+      parseCron(config.sweepCron);
+    } catch (err) {
+      throw new ConfigError([`SWEEP_CRON: ${err instanceof Error ? err.message : String(err)}`]);
+    }
+  }
   const streams = ['firehose_live', 'firehose_backfill'];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));
   if (badStreams.length > 0) throw new ConfigError([`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`]);

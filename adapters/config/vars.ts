@@ -45,6 +45,7 @@ export const VARS = [
   { name: 'PLC_URL', type: 'url', default: 'https://plc.directory', doc: 'PLC directory that resolves did:plc' },
   { name: 'HANDLE_RESOLVER_URL', type: 'url', doc: 'resolve handles with com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS (private networks)' },
   { name: 'IDENTITY_ALLOW_PRIVATE', type: 'bool', default: 'false', doc: 'let DID documents point at loopback or private addresses (local dev networks only)' },
+  { name: 'SWEEP_CRON', type: 'string', doc: 'when `skytide run` sweeps listRepos of every relay into repo_backfill (5-field cron, UTC); unset: only on demand' },
   { name: 'HTTP_HOST', type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds (the container sets 0.0.0.0)' },
   { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics' },
   { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },
@@ -52,4 +53,4 @@ export const VARS = [
 ] as const satisfies readonly VarSpec[];
 
 /** Prefixes we own: an unknown variable under one of them is probably a typo, so it is warned about. */
-export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_'] as const;
+export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_', 'SWEEP_'] as const;

@@ -14,13 +14,15 @@ import { serveApp } from '../../adapters/runtime/node.ts';
 import { createStatusReader } from './status.ts';
 import { runSweep } from '../sweeper/sweep.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
+import { parseCron } from '../../adapters/config/cron.ts';
+import { sleep } from '../firehose/backoff.ts';
 import { appendBatch } from '../../adapters/redis/stream-writer.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import { describeError } from '../../functions/errors.ts';
 
-export const TASK_KINDS = ['firehose', 'index', 'backfill', 'http'] as const;
+export const TASK_KINDS = ['firehose', 'index', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function firehoseTasks(r: Resources): Task[] {
@@ -106,6 +108,33 @@ export function backfillTasks(r: Resources): Task[] {
   return tasks;
 }
 
+/**
+ * The scheduled sweep (SWEEP_CRON): waits for the next time the expression names, lists every relay into
+ * repo_backfill, and waits again. A failed sweep is logged and retried at the next time; it never ends the task.
+ */
+export function sweepTask(r: Resources, cronText: string): Task {
+  const cron = parseCron(cronText);
+  const log = r.log.child('sweeper');
+  return {
+    name: 'sweep:schedule',
+    run: async (signal) => {
+      while (!signal.aborted) {
+        const next = cron.next(new Date());
+        log.info('next sweep scheduled', { at: next.toISOString() });
+        await sleep(next.getTime() - Date.now(), signal);
+        if (signal.aborted) break;
+        for (const host of r.config.relayHosts) {
+          try {
+            await runSweep({ redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: r.config.highWaterMark, log, metrics: r.metrics.metrics, signal });
+          } catch (err) {
+            log.error('scheduled sweep failed', { host, err: describeError(err) });
+          }
+        }
+      }
+    },
+  };
+}
+
 /** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
 async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {
   if (requests.length === 0) return;
@@ -161,6 +190,7 @@ export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   if (only.includes('firehose')) tasks.push(...firehoseTasks(r));
   if (only.includes('index')) tasks.push(...indexTasks(r));
   if (only.includes('backfill')) tasks.push(...backfillTasks(r));
+  if (only.includes('sweep') && r.config.sweepCron !== undefined && r.config.relayHosts.length > 0) tasks.push(sweepTask(r, r.config.sweepCron));
   if (only.includes('http')) tasks.push(httpTask(r));
   return tasks;
 }

@@ -46,6 +46,11 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect(problems.join('\n')).toMatch(/REDIS_URL is not a URL/);
   });
 
+  it('reads SWEEP_CRON at start-up and names a bad expression', () => {
+    expect(parseConfig({ SWEEP_CRON: '0 3 * * *' }).config.sweepCron).toBe('0 3 * * *');
+    expect(() => parseConfig({ SWEEP_CRON: '0 25 * * *' })).toThrow(/SWEEP_CRON: cron hour: "25" is outside 0-23/);
+  });
+
   it('rejects streams the index consumer cannot read', () => {
     expect(() => parseConfig({ INDEXER_STREAMS: 'firehose_live,label_live' })).toThrow(/unknown streams: label_live/);
   });
