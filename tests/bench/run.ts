@@ -11,6 +11,7 @@ const SUITES: Suite[] = [
   { name: 'decode', load: async () => (await import('./decode.bench.ts')).runDecodeBench },
   { name: 'index', load: async () => (await import('./index.bench.ts')).runIndexBench },
   { name: 'verify', load: async () => (await import('./verify.bench.ts')).runVerifyBench },
+  { name: 'commit', load: async () => (await import('./commit-verify.bench.ts')).runCommitVerifyBench },
 ];
 
 function format(n: number): string {

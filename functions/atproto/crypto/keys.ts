@@ -62,11 +62,21 @@ export function parseLegacyMultibase(multibase: string, type: string): PublicKey
   return point(curve, base58btc.decode(multibase));
 }
 
+/** The 33-byte compressed form of a point: the parity of y, then x. */
+export function compressPoint(point: Uint8Array): Uint8Array {
+  if (point.length === 33) return point;
+  const out = new Uint8Array(33);
+  out[0] = (point[64]! & 1) === 1 ? 0x03 : 0x02;
+  out.set(point.subarray(1, 33), 1);
+  return out;
+}
+
 export function formatDidKey(key: PublicKey): string {
   const prefix = key.curve === 'k256' ? K256_PREFIX : P256_PREFIX;
-  const bytes = new Uint8Array(prefix.length + key.bytes.length);
+  const point = compressPoint(key.bytes);
+  const bytes = new Uint8Array(prefix.length + point.length);
   bytes.set(prefix);
-  bytes.set(key.bytes, prefix.length);
+  bytes.set(point, prefix.length);
   return `did:key:${base58btc.encode(bytes)}`;
 }
 
