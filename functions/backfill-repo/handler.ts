@@ -163,6 +163,8 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     }
     if (repo.rev === undefined) throw new SkytideError('invalid_commit', 'repo commit has no rev (v2): the rev rule cannot protect newer data');
     report.rev = repo.rev;
+    // Its PDS serves the repo: the account is active, whatever status an earlier answer or event left.
+    await ports.sql.query(`update actor set "upstreamStatus" = null where did = $1 and "upstreamStatus" is not null`, [item.did]);
     await applyRepo(repo, ports, report);
     report.status = 'synchronized';
     return finish(ok);

@@ -3,7 +3,7 @@
 // consumer, behind POST /functions/index, or in a Worker. It marks each event ok or dead (bad identifiers) and
 // throws only when the database fails, so the caller retries the whole batch.
 import type { StreamEvent } from '../events.ts';
-import type { BasePorts, Sql } from '../ports.ts';
+import type { BasePorts, Sql, SqlExecutor } from '../ports.ts';
 import type { BatchResult } from '../result.ts';
 import { AggregateDeltas } from './aggregates.ts';
 import { writeActors } from './actors.ts';
@@ -63,13 +63,20 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
     return t;
   };
   const familyOf = (collection: string) => PLUGINS.get(collection)?.family ?? 'other';
+  let skippedInactive = 0;
 
   try {
     await ports.sql.transaction(async (tx) => {
-      const { changed, inserted } = await writeRecordRows(tx, plan.winners);
+      // Writes of accounts that are not active (takendown, suspended, deactivated, deleted) are not indexed; when an
+      // account comes back it is resynced whole (account_active), so nothing written meanwhile is lost.
+      const inactive = await inactiveAccounts(tx, plan);
+      // Deletes always apply: removing an inactive account's data is never wrong.
+      const winners = inactive.size === 0 ? plan.winners : plan.winners.filter((w) => w.event.type === 'delete' || !inactive.has(w.event.did));
+      skippedInactive = plan.winners.length - winners.length;
+      const { changed, inserted } = await writeRecordRows(tx, winners);
       const removals = new Map<Plugin, string[]>();
       const inserts = new Map<Plugin, IndexedRecord[]>();
-      for (const { uri, event } of plan.winners) {
+      for (const { uri, event } of winners) {
         const t = tally(familyOf(event.collection));
         if (!changed.has(uri)) {
           t.stale++;
@@ -107,6 +114,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
   }
 
   ports.metrics.inc('skytide_index_batches_total', { outcome: 'ok' });
+  if (skippedInactive > 0) ports.log.debug('writes of inactive accounts skipped', { count: skippedInactive });
   for (const [family, t] of tallies) {
     for (const outcome of ['indexed', 'stale', 'tombstoned', 'invalid'] as const) {
       if (t[outcome] > 0) ports.metrics.inc('skytide_index_records_total', { collection: family, outcome }, t[outcome]);
@@ -124,6 +132,22 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
     if (event.status === 'deleted' || event.active) resync.push({ did: event.did, reason: event.active ? 'account_active' : 'account_deleted' });
   }
   return { outcomes: plan.outcomes, resync };
+}
+
+/** DIDs of this batch's record writes whose account is not active, after this batch's own #account events. */
+async function inactiveAccounts(tx: SqlExecutor, plan: BatchPlan): Promise<Set<string>> {
+  const dids = [...new Set(plan.winners.map((w) => w.event.did))];
+  if (dids.length === 0) return new Set();
+  const rows = await tx.query<{ did: string }>(
+    `select did from actor where "upstreamStatus" is not null and did in (select json_array_elements_text($1::text::json))`,
+    [JSON.stringify(dids)],
+  );
+  const inactive = new Set(rows.map((r) => r.did));
+  for (const event of plan.accounts.values()) {
+    if (event.active) inactive.delete(event.did);
+    else inactive.add(event.did);
+  }
+  return inactive;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -192,6 +192,15 @@ describe('index: identity and account events', () => {
     ]);
   });
 
+  it('does not index writes of inactive accounts, and indexes them again once active', async () => {
+    await indexBatch([account(ALICE, false, 'takendown', 30)], db.ports);
+    await indexBatch([write({ did: ALICE, collection: POST, rkey: 'hidden', rev: 31, record: post('while takendown') })], db.ports);
+    expect(await rows(`select count(*)::int as n from post`)).toEqual([{ n: 0 }]);
+    const back = await indexBatch([account(ALICE, true, undefined, 32), write({ did: ALICE, collection: POST, rkey: 'back', rev: 33, record: post('back again') })], db.ports);
+    expect(await rows(`select text from post`)).toEqual([{ text: 'back again' }]);
+    expect(back.resync).toEqual([{ did: ALICE, reason: 'account_active' }]);
+  });
+
   it('marks events with bad identifiers dead with a reason, and indexes the rest', async () => {
     const good = write({ did: ALICE, collection: POST, rkey: 'p1', rev: 1, record: post('ok') });
     const badDid = { ...good, did: 'not-a-did' };
