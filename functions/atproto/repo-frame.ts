@@ -248,10 +248,18 @@ function decodeAccount(seq: number, body: Body): RepoFrameOutcome {
 
 function decodeSync(seq: number, body: Body): RepoFrameOutcome {
   const repo = did(body, 'did');
-  bytes(body, 'blocks', MAX_SYNC_BLOCKS_BYTES);
-  tid(body, 'rev');
+  const blocks = bytes(body, 'blocks', MAX_SYNC_BLOCKS_BYTES);
+  const rev = tid(body, 'rev');
   time(body);
-  return { kind: 'sequenced', t: '#sync', seq, did: repo, events: [], resync: [{ did: repo, reason: 'sync_event' }], dropped: [] };
+  let state: { rev: string; data?: string } = { rev };
+  try {
+    const car = readCarBlocks(blocks);
+    state = { ...commitState(car, body, rev, null), rev };
+  } catch {
+    // Without a readable commit the #sync still says the repo changed: it is fetched whole below.
+  }
+  const { since: _since, prevData: _prevData, ...syncState } = state as { rev: string; data?: string; since?: unknown; prevData?: unknown };
+  return { kind: 'sequenced', t: '#sync', seq, did: repo, events: [], resync: [{ did: repo, reason: 'sync_event' }], dropped: [], state: syncState };
 }
 
 export async function decodeRepoFrame(frameBytes: Uint8Array, options: DecodeOptions = {}): Promise<RepoFrameOutcome> {

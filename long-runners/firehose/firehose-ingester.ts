@@ -146,6 +146,20 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     return true;
   };
 
+  /**
+   * A #sync states where the repo is now. When that is where we already are, there is nothing to fetch; otherwise
+   * the resync stands and the chain restarts from the stated rev and root.
+   */
+  const checkSync = async (did: string, state: { rev: string; data?: string }, resync: ResyncRequest[]): Promise<void> => {
+    if (options.repoState === undefined) return;
+    const last = await options.repoState.get(did);
+    if (last !== undefined && last.rev === state.rev && last.data !== undefined && last.data === state.data) {
+      resync.splice(0, resync.length);
+      return;
+    }
+    stateWrites.push(options.repoState.stage(did, state.data === undefined ? { rev: state.rev } : { rev: state.rev, data: state.data }));
+  };
+
   /** Handles one frame; returns 'reconnect' when upstream sent an error frame (it closes after one). */
   const handle = async (bytes: Uint8Array): Promise<'ok' | { reconnect: string; cursor?: number }> => {
     const out = await decodeRepoFrame(bytes, options.identity === undefined ? {} : { identity: options.identity });
@@ -157,6 +171,7 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
       case 'sequenced': {
         for (const d of out.dropped) countError(d.reason, d.count, { did: out.did, seq: out.seq });
         const kept = out.t === '#commit' && out.state !== undefined ? await checkContinuity(out.did, out.state, out.resync) : true;
+        if (out.t === '#sync' && out.state !== undefined) await checkSync(out.did, out.state, out.resync);
         addEvents(kept ? out.events : [], out.resync);
         batchSeq = out.seq;
         return 'ok';

@@ -7,7 +7,7 @@ import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
-import { accountFrame, buildCommitFrame, encodeFrame, errorFrame, identityFrame, infoFrame } from '../../helpers/frames.ts';
+import { accountFrame, buildCommitFrame, encodeFrame, errorFrame, identityFrame, infoFrame, syncFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';
 import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
@@ -193,6 +193,17 @@ describe('firehose adapter', () => {
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'future_rev')).toBe(1);
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'prev_data_mismatch')).toBe(1);
     expect(JSON.parse((await redis.get(`${keys.stream('')}repo_state:${DID}`))!)).toEqual({ rev: rev(2), data: first.dataCid.toString() });
+  });
+
+  it('a #sync that states where the repo already is queues nothing; one that differs queues a resync', async () => {
+    const repoState = createRepoStateStore(redis, keys.stream(''));
+    relay.append(1, (await commit(1, 'a')).frame);
+    relay.append(2, await syncFrame(2, DID, rev(1)));
+    relay.append(3, await syncFrame(3, DID, rev(5)));
+    start({ repoState });
+    await waitFor(cursor, (c) => c === '3', 'cursor 3');
+    const queued = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? ''));
+    expect(queued).toEqual([{ did: DID, host: relay.host, reason: 'sync_event' }]);
   });
 
   it('flushes a partial batch and its cursor when stopped', async () => {

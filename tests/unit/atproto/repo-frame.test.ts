@@ -95,6 +95,7 @@ describe('decodeRepoFrame: other messages', () => {
   it('#sync asks for a resync and emits no events (repo-level noise stays out of the stream)', async () => {
     expect(await decodeRepoFrame(await syncFrame(3, DID, REV))).toEqual({
       kind: 'sequenced', t: '#sync', seq: 3, did: DID, events: [], resync: [{ did: DID, reason: 'sync_event' }], dropped: [],
+      state: { rev: REV, data: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' },
     });
   });
 
