@@ -3,80 +3,38 @@
 // repo_backfill; a deletion is confirmed by the PDS (RepoNotFound) before the account's rows go.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { createKeySpace, GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
+import { createKeySpace } from '../../adapters/redis/keys.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
-import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
-import { appendBatch } from '../../adapters/redis/stream-writer.ts';
-import { runFirehoseIngester } from '../../long-runners/firehose/firehose-ingester.ts';
-import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
-import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
-import { parseRepoFields } from '../../long-runners/consumer/parse-repo-fields.ts';
-import { indexBatch } from '../../functions/index/handler.ts';
-import { backfillRepos, type BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+import { startFullPipeline } from '../helpers/full-pipeline.ts';
 import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
 import { readTruth } from '../helpers/pds-truth.ts';
 import { readIndex } from '../helpers/read-index.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 let network: DevNetwork;
 let db: IndexDb;
 let redis: Redis;
 let cleanupRedis: () => Promise<void>;
 const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-const controller = new AbortController();
-let tasks: Promise<void>[] = [];
+let pipeline: ReturnType<typeof startFullPipeline>;
 
 beforeAll(async () => {
   [network, db] = await Promise.all([startDevNetwork(), createIndexDb('e2e_accounts')]);
   ({ redis, cleanup: cleanupRedis } = await createTestRedis('e2e_accounts'));
   const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
   const ports: BackfillPorts = { clock: systemClock, log: silentLog, metrics: noMetrics, sql: db.sql, fetch: globalThis.fetch, identity };
-  const signal = controller.signal;
-  tasks = [
-    runFirehoseIngester({
-      redis, keys, host: network.firehoseHost, highWaterMark: 100_000, batchSize: 50, batchTimeoutMs: 30, initialCursor: 0,
-      log: silentLog, metrics: noMetrics, signal, identity, repoState: createRepoStateStore(redis, keys.stream('')),
-      backoff: { baseMs: 50, maxMs: 300, healthyAfterMs: 5000 },
-    }),
-    runStreamConsumer({
-      redis, keys, stream: STREAMS.firehoseLive, group: GROUPS.firehose, consumer: 'acct-index', batchSize: 100, blockMs: 50,
-      claimIdleMs: 5000, maxAttempts: 5, parse: parseEventFields, log: silentLog, metrics: noMetrics, signal,
-      handle: async (events) => {
-        const result = await indexBatch(events, ports);
-        const stream = keys.stream(STREAMS.repoBackfill);
-        await appendBatch(redis, { entries: result.resync.map((r) => ({ stream, fields: { repo: JSON.stringify(r) } })) });
-        return result.outcomes;
-      },
-    }),
-    runStreamConsumer({
-      redis, keys, stream: STREAMS.repoBackfill, group: GROUPS.repoBackfill, consumer: 'acct-backfill', batchSize: 1, blockMs: 50,
-      claimIdleMs: 30_000, maxAttempts: 3, parse: parseRepoFields, log: silentLog, metrics: noMetrics, signal,
-      handle: async (items) => (await backfillRepos(items, ports)).outcomes,
-    }),
-  ];
+  pipeline = startFullPipeline({ redis, keys, host: network.firehoseHost, ports });
 }, 120_000);
 
 afterAll(async () => {
-  controller.abort();
-  await Promise.all(tasks);
+  await pipeline?.stop();
   await Promise.all([network?.close(), db?.close(), cleanupRedis?.()]);
 });
 
-async function settle(): Promise<void> {
-  const latest = await network.latestSeq();
-  await waitFor(async () => Number((await redis.get(keys.cursor(STREAMS.firehoseLive, network.firehoseHost))) ?? -1), (c) => c >= latest, 'cursor', 30_000);
-  await waitFor(async () => {
-    let n = 0;
-    for (const [name, group] of [[STREAMS.firehoseLive, GROUPS.firehose], [STREAMS.repoBackfill, GROUPS.repoBackfill]] as const) {
-      const key = keys.stream(name);
-      n += (await redis.xlen(key)) + Number(((await redis.xpending(key, group)) as [number])[0]);
-    }
-    return n;
-  }, (n) => n === 0, 'streams drained', 60_000);
-}
+const settle = async () => pipeline.settle(await network.latestSeq());
 
 const status = async (did: string) => (await db.sql.query<{ s: string | null }>(`select "upstreamStatus" as s from actor where did = $1`, [did]))[0]?.s;
 

@@ -4,17 +4,11 @@
 // PDS's truth with the repo synchronized.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { createKeySpace, GROUPS, hostKey, STREAMS } from '../../adapters/redis/keys.ts';
+import { createKeySpace, hostKey, STREAMS } from '../../adapters/redis/keys.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { createMetrics } from '../../adapters/observability/metrics.ts';
-import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
-import { appendBatch } from '../../adapters/redis/stream-writer.ts';
-import { runFirehoseIngester } from '../../long-runners/firehose/firehose-ingester.ts';
-import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
-import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
-import { parseRepoFields } from '../../long-runners/consumer/parse-repo-fields.ts';
-import { indexBatch } from '../../functions/index/handler.ts';
-import { backfillRepos, type BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+import { startFullPipeline } from '../helpers/full-pipeline.ts';
 import { silentLog, systemClock } from '../../functions/ports.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
@@ -22,7 +16,6 @@ import { createTestRedis } from '../helpers/services.ts';
 import { readTruth } from '../helpers/pds-truth.ts';
 import { readIndex } from '../helpers/read-index.ts';
 import { startTamperRelay } from '../helpers/tamper-relay.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 let network: DevNetwork;
 let db: IndexDb;
@@ -46,44 +39,11 @@ describe('e2e: tampered commits are rejected, counted, and repaired by a resync'
     const bundle = createMetrics({ hosts: [hostKey(relay.host)], streams: Object.values(STREAMS) });
     const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
     const ports: BackfillPorts = { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: db.sql, fetch: globalThis.fetch, identity };
-    const controller = new AbortController();
-    const signal = controller.signal;
-    const tasks = [
-      runFirehoseIngester({
-        redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 50, batchTimeoutMs: 30, initialCursor: 0, log: silentLog,
-        metrics: bundle.metrics, signal, identity, repoState: createRepoStateStore(redis, keys.stream('')), backoff: { baseMs: 50, maxMs: 300, healthyAfterMs: 5000 },
-      }),
-      runStreamConsumer({
-        redis, keys, stream: STREAMS.firehoseLive, group: GROUPS.firehose, consumer: 'tamper-index', batchSize: 100, blockMs: 50,
-        claimIdleMs: 5000, maxAttempts: 5, parse: parseEventFields, log: silentLog, metrics: bundle.metrics, signal,
-        handle: async (events) => {
-          const result = await indexBatch(events, ports);
-          const stream = keys.stream(STREAMS.repoBackfill);
-          await appendBatch(redis, { entries: result.resync.map((r) => ({ stream, fields: { repo: JSON.stringify(r) } })) });
-          return result.outcomes;
-        },
-      }),
-      runStreamConsumer({
-        redis, keys, stream: STREAMS.repoBackfill, group: GROUPS.repoBackfill, consumer: 'tamper-backfill', batchSize: 1, blockMs: 50,
-        claimIdleMs: 30_000, maxAttempts: 3, parse: parseRepoFields, log: silentLog, metrics: bundle.metrics, signal,
-        handle: async (items) => (await backfillRepos(items, ports)).outcomes,
-      }),
-    ];
+    const pipeline = startFullPipeline({ redis, keys, host: relay.host, ports });
     try {
       for (let i = 1; i <= 6; i++) await target.agent.post({ text: `post ${i}`, createdAt: new Date().toISOString() });
       await bystander.agent.post({ text: 'untouched', createdAt: new Date().toISOString() });
-      const latest = await network.latestSeq();
-      const cursorKey = keys.cursor(STREAMS.firehoseLive, relay.host);
-      await waitFor(async () => Number((await redis.get(cursorKey)) ?? -1), (c) => c >= latest, 'cursor', 30_000);
-      const backlog = async () => {
-        let n = 0;
-        for (const [name, group] of [[STREAMS.firehoseLive, GROUPS.firehose], [STREAMS.repoBackfill, GROUPS.repoBackfill]] as const) {
-          const key = keys.stream(name);
-          n += (await redis.xlen(key)) + Number(((await redis.xpending(key, group)) as [number])[0]);
-        }
-        return n;
-      };
-      await waitFor(backlog, (n) => n === 0, 'streams drained', 60_000);
+      await pipeline.settle(await network.latestSeq());
       expect(relay.applied).toEqual(['bad_signature', 'bad_prev_data', 'bad_record', 'drop', 'replay']);
 
       const metrics = await bundle.registry.metrics();
@@ -97,8 +57,7 @@ describe('e2e: tampered commits are rejected, counted, and repaired by a resync'
       expect(await readIndex(db.sql, [target.did, bystander.did])).toEqual(await readTruth([target, bystander]));
       expect(await db.sql.query(`select status from repo_sync where did = $1`, [target.did])).toEqual([{ status: 'synchronized' }]);
     } finally {
-      controller.abort();
-      await Promise.all(tasks);
+      await pipeline.stop();
       await relay.close();
     }
   }, 90_000);
