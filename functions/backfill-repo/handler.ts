@@ -21,6 +21,8 @@ import { fetchRepoCar } from './fetch-car.ts';
 export interface BackfillItem {
   did: string;
   host?: string;
+  /** Why the repo was queued (a sync check that failed, an account event): kept in repo_sync while it resyncs. */
+  reason?: string;
 }
 
 export interface BackfillPorts extends BasePorts {
@@ -131,7 +133,7 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
   if (!isValidDid(item.did)) return finish(dead('invalid_syntax', `not a DID: ${JSON.stringify(item.did)}`));
   const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
   try {
-    await setSync(ports, item.did, 'in-progress', null, null, null);
+    await setSync(ports, item.did, 'in-progress', null, null, item.reason ?? null);
     let identity = await ports.identity.resolve(item.did);
     // A refused connection or a 5xx is often gone a second later: a few quick retries before the entry goes back to
     // the stream (which redelivers only after the claim timeout).

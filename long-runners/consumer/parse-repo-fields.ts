@@ -8,7 +8,7 @@ export function parseRepoFields(fields: Record<string, string>): ParseResult<Bac
   const json = jsonField(fields, 'repo');
   if (!json.ok) return json;
   if (typeof json.value !== 'object' || json.value === null) return { ok: false, message: '`repo` is not an object' };
-  const { did, host } = json.value as { did?: unknown; host?: unknown };
+  const { did, host, reason } = json.value as { did?: unknown; host?: unknown; reason?: unknown };
   if (typeof did !== 'string' || did.length === 0) return { ok: false, message: '`repo.did` is not a string' };
-  return { ok: true, value: typeof host === 'string' ? { did, host } : { did } };
+  return { ok: true, value: { did, ...(typeof host === 'string' ? { host } : {}), ...(typeof reason === 'string' ? { reason } : {}) } };
 }

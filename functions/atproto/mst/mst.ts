@@ -69,6 +69,7 @@ export class Mst {
     let nodeLayer = layer;
     for (const e of raw.e as { p: number; k: Uint8Array; v: CidLink; t: CidLink | null }[]) {
       const key = prev.slice(0, e.p) + decoder.decode(e.k);
+      if (items.some((x) => x.kind === 'leaf') && key <= prev) throw bad(`keys out of order in a node: ${key} after ${prev}`);
       const h = await height(key);
       if (nodeLayer === undefined) nodeLayer = h;
       else if (h !== nodeLayer) throw bad(`key ${key} at height ${h} in a node of layer ${nodeLayer}`);
