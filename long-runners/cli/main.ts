@@ -14,6 +14,7 @@ import { createStatusReader } from './status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { runSweep } from '../sweeper/sweep.ts';
 import { terminalProgress } from '../sweeper/progress.ts';
+import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
 
@@ -62,6 +63,8 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
       r.log.info('migrations applied', { applied });
     }
     const tasks = [...buildTasks(r, only), ...extraTasks];
+    // A missing libsecp256k1 addon is not fatal (OpenSSL verifies K-256 too), but it costs 7x, so it is said.
+    (K256_BACKEND === 'libsecp256k1' ? r.log.info : r.log.warn)('signature backend', { k256: K256_BACKEND });
     if (tasks.length === 0) {
       r.log.error('nothing to run', { only, relayHosts: config.relayHosts });
       return 1;

@@ -1,6 +1,9 @@
-// ECDSA verification with node:crypto (OpenSSL), several times faster than pure JS. OpenSSL accepts high-S
-// signatures, so low-S is checked here first. Imported public keys are cached: one key verifies many commits.
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+// ECDSA verification under Node. K-256 goes to libsecp256k1 (the `secp256k1` package's native binding, a prebuilt
+// N-API addon) when it loads: about 7x OpenSSL's generic-curve code, which matters because every commit of the
+// network is K-256 (npm run bench, verify). P-256, and K-256 when the addon is missing, go to node:crypto
+// (OpenSSL). OpenSSL accepts high-S signatures, so low-S is checked here first, for both backends alike.
+import { createRequire } from 'node:module';
+import { createPublicKey, hash, verify, type KeyObject } from 'node:crypto';
 import type { Curve } from './keys.ts';
 
 // SubjectPublicKeyInfo prefixes for a compressed (33-byte) or uncompressed (65-byte) point on each curve.
@@ -13,6 +16,28 @@ const HALF_ORDER: Record<Curve, Uint8Array> = {
   k256: Uint8Array.from(Buffer.from('7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0', 'hex')),
   p256: Uint8Array.from(Buffer.from('7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8', 'hex')),
 };
+
+interface Libsecp256k1 {
+  /** Throws when the signature or key does not parse; false when it does not verify (high-S included). */
+  ecdsaVerify(signature: Uint8Array, digest: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+function loadLibsecp256k1(): Libsecp256k1 | undefined {
+  try {
+    // `bindings.js` is the native addon only; the package's main entry would fall back to pure-JS elliptic, which is
+    // slower than OpenSSL, so a missing addon means node:crypto instead.
+    const mod: unknown = createRequire(import.meta.url)('secp256k1/bindings.js');
+    if (typeof mod === 'object' && mod !== null && typeof (mod as Libsecp256k1).ecdsaVerify === 'function') return mod as Libsecp256k1;
+  } catch {
+    // no prebuilt addon for this platform and none compiled at install
+  }
+  return undefined;
+}
+
+const libsecp256k1 = loadLibsecp256k1();
+
+/** Which library verifies K-256 signatures in this process (shown at start-up and in the benchmark). */
+export const K256_BACKEND: 'libsecp256k1' | 'openssl' = libsecp256k1 === undefined ? 'openssl' : 'libsecp256k1';
 
 /** 0 < s <= n/2, compared as 32-byte big-endian numbers without building a bigint per signature. */
 function isLowS(curve: Curve, signature: Uint8Array): boolean {
@@ -28,6 +53,7 @@ function isLowS(curve: Curve, signature: Uint8Array): boolean {
 const CACHE_LIMIT = 10_000;
 const cache = new Map<string, KeyObject>();
 
+/** OpenSSL key objects are costly to import and one key verifies many commits, so they are cached. */
 function keyObject(curve: Curve, point: Uint8Array): KeyObject | undefined {
   const prefix = SPKI[curve][point.length];
   if (prefix === undefined) return undefined;
@@ -45,7 +71,8 @@ function keyObject(curve: Curve, point: Uint8Array): KeyObject | undefined {
   return key;
 }
 
-export function verifyEcdsa(curve: Curve, point: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+/** OpenSSL alone, for both curves (also the K-256 fallback). */
+export function verifyWithOpenssl(curve: Curve, point: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (!isLowS(curve, signature)) return false;
   const key = keyObject(curve, point);
   if (key === undefined) return false;
@@ -54,4 +81,19 @@ export function verifyEcdsa(curve: Curve, point: Uint8Array, message: Uint8Array
   } catch {
     return false;
   }
+}
+
+/** libsecp256k1 alone (K-256 only); undefined when the addon did not load. */
+export const verifyWithLibsecp256k1 = libsecp256k1 === undefined ? undefined : (point: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => {
+  if (!isLowS('k256', signature)) return false;
+  try {
+    return libsecp256k1.ecdsaVerify(signature, hash('sha256', message, 'buffer'), point);
+  } catch {
+    return false; // r or s out of range, or a point not on the curve
+  }
+};
+
+export function verifyEcdsa(curve: Curve, point: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (curve === 'k256' && verifyWithLibsecp256k1 !== undefined) return verifyWithLibsecp256k1(point, message, signature);
+  return verifyWithOpenssl(curve, point, message, signature);
 }
