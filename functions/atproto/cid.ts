@@ -3,7 +3,7 @@
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
 // The runtime seam: node:crypto's one-shot hash under Node, WebCrypto elsewhere (package.json "imports").
-import { sha256 as sha256Bytes } from '#sha256';
+import { sha256Binary } from '#sha256';
 
 export const DAG_CBOR = 0x71;
 export const RAW = 0x55;
@@ -20,9 +20,9 @@ export async function cidBytesMatch(cid: Uint8Array, bytes: Uint8Array): Promise
   const codecLength = (cid[1] ?? 0) & 0x80 ? 2 : 1;
   const at = 1 + codecLength;
   if (cid[0] !== 1 || cid[at] !== 0x12 || cid[at + 1] !== 0x20 || cid.length !== at + 34) return false;
-  const hashed = sha256Bytes(bytes);
-  const digest = hashed instanceof Uint8Array ? hashed : await hashed;
-  for (let i = 0; i < 32; i++) if (digest[i] !== cid[at + 2 + i]) return false;
+  const hashed = sha256Binary(bytes);
+  const digest = typeof hashed === 'string' ? hashed : await hashed;
+  for (let i = 0; i < 32; i++) if (digest.charCodeAt(i) !== cid[at + 2 + i]) return false;
   return true;
 }
 

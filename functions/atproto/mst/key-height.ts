@@ -1,12 +1,9 @@
 // MST layout rules (repository spec): a key's height is the number of leading zero bits of sha-256(key) divided by
 // two (fanout 4); keys are compressed against the previous key of the same node.
-import { sha256 } from 'multiformats/hashes/sha2';
-import { sha256 as sha256Bytes } from '#sha256';
-
-const encoder = new TextEncoder();
+import { sha256Binary } from '#sha256';
 
 export async function keyHeight(key: string): Promise<number> {
-  return heightOf(await sha256.encode(encoder.encode(key)));
+  return keyHeightFast(key);
 }
 
 /**
@@ -14,13 +11,14 @@ export async function keyHeight(key: string): Promise<number> {
  * await at a time cost more in promise churn than the hashing itself.
  */
 export function keyHeightFast(key: string): number | Promise<number> {
-  const digest = sha256Bytes(encoder.encode(key));
-  return digest instanceof Uint8Array ? heightOf(digest) : digest.then(heightOf);
+  const digest = sha256Binary(key);
+  return typeof digest === 'string' ? heightOfBinary(digest) : digest.then(heightOfBinary);
 }
 
-function heightOf(digest: Uint8Array): number {
+function heightOfBinary(digest: string): number {
   let zeros = 0;
-  for (const byte of digest) {
+  for (let i = 0; i < digest.length; i++) {
+    const byte = digest.charCodeAt(i);
     if (byte === 0) {
       zeros += 8;
       continue;
@@ -28,7 +26,7 @@ function heightOf(digest: Uint8Array): number {
     zeros += Math.clz32(byte) - 24;
     break;
   }
-  return Math.floor(zeros / 2);
+  return zeros >> 1;
 }
 
 export function commonPrefixLength(a: string, b: string): number {
