@@ -5,7 +5,7 @@ import { CID } from 'multiformats/cid';
 import { CidLink } from './cid-link.ts';
 import type { JsonValue } from '../events.ts';
 
-function toBase64(bytes: Uint8Array): string {
+export function toBase64(bytes: Uint8Array): string {
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(binary).replace(/=+$/, '');

@@ -14,7 +14,7 @@ import { SkytideError, describeError } from '../errors.ts';
 import { indexBatch } from '../index/handler.ts';
 import type { IdentityResolver } from '../atproto/identity/did-document.ts';
 import { DEFAULT_REPO_LIMITS, readRepoCar, type RepoLimits } from '../atproto/repo/read-car.ts';
-import { verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
+import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { fetchRepoCar } from './fetch-car.ts';
 
@@ -48,6 +48,8 @@ export interface RepoReport {
   updated: number;
   deleted: number;
   unchanged: number;
+  /** Leaves whose key or record is unusable (not an NSID, a bad record key, a record outside the data model). */
+  skipped: number;
   durationMs: number;
   reason?: string;
 }
@@ -59,6 +61,12 @@ const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_addr
 
 async function indexChunks(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
   for (let i = 0; i < events.length; i += CHUNK) await indexBatch(events.slice(i, i + CHUNK), ports);
+}
+
+/** Indexed here, or handed to `emit`, CHUNK events at a time. */
+async function deliver(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
+  if (ports.emit === undefined) await indexChunks(events, ports);
+  else for (let i = 0; i < events.length; i += CHUNK) await ports.emit(events.slice(i, i + CHUNK));
 }
 
 async function setSync(ports: BackfillPorts, did: string, status: string, rev: string | null, data: string | null, reason: string | null): Promise<void> {
@@ -79,18 +87,26 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
     ),
   );
   const base = { seq: SEQ_BACKFILL, time, did: repo.did, commit: repo.commit, rev };
-  const events: StreamEvent[] = [];
   const present = new Set<string>();
-  for (const r of repo.records) {
-    const uri = `at://${repo.did}/${r.collection}/${r.rkey}`;
-    present.add(uri);
-    const before = prior.get(uri);
-    if (before === undefined) report.created++;
-    else if (before.cid !== r.cid) report.updated++;
-    else report.unchanged++;
-    const event: RecordWriteEvent = { type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record };
-    events.push(event);
+  // A chunk of records is decoded, indexed and dropped before the next: a large repo's records never all live at once.
+  const leaves = repo.leaves.keys.length;
+  for (let from = 0; from < leaves; from += CHUNK) {
+    const { records, skipped } = recordsIn(repo, from, from + CHUNK);
+    report.skipped += skipped;
+    const events: StreamEvent[] = [];
+    for (const r of records) {
+      const uri = `at://${repo.did}/${r.collection}/${r.rkey}`;
+      present.add(uri);
+      const before = prior.get(uri);
+      if (before === undefined) report.created++;
+      else if (before.cid !== r.cid) report.updated++;
+      else report.unchanged++;
+      const event: RecordWriteEvent = { type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record };
+      events.push(event);
+    }
+    await deliver(events, ports);
   }
+  const events: StreamEvent[] = [];
   for (const [uri, row] of prior) {
     // Gone from the repo, and older than the CAR: a delete we missed. Newer rows came live after the CAR was cut.
     if (present.has(uri) || row.rev >= rev) continue;
@@ -101,8 +117,7 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   }
   const commit: RepoCommitEvent = { type: 'repo', ...base };
   events.push(commit);
-  if (ports.emit === undefined) await indexChunks(events, ports);
-  else for (let i = 0; i < events.length; i += CHUNK) await ports.emit(events.slice(i, i + CHUNK));
+  await deliver(events, ports);
   await setSync(ports, repo.did, 'synchronized', rev, repo.data, null);
 }
 
@@ -124,7 +139,7 @@ async function unindexAccount(did: string, ports: BackfillPorts): Promise<number
 
 async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ outcome: ItemOutcome; report: RepoReport }> {
   const started = ports.clock.now();
-  const report: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, durationMs: 0 };
+  const report: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, durationMs: 0 };
   const finish = (outcome: ItemOutcome) => {
     report.durationMs = ports.clock.now() - started;
     if (outcome.status !== 'ok') report.reason = outcome.reason;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeCbor, encodeCbor } from '../../functions/atproto/cbor.ts';
 import { cidForCbor } from '../../functions/atproto/cid.ts';
 import { cborToLex, lexToCbor } from '../../functions/atproto/lex-json.ts';
+import { decodeLex } from '../../functions/atproto/lex-cbor.ts';
 import type { JsonValue } from '../../functions/events.ts';
 
 const fixtures = JSON.parse(
@@ -21,6 +22,10 @@ describe('data model: lex-JSON <-> DAG-CBOR <-> CID (interop vectors)', () => {
 
   it.each(fixtures.map((f, i) => [i, f] as const))('case %i decodes back to the same lex-JSON', (_i, f) => {
     expect(cborToLex(decodeCbor(fromB64(f.cbor_base64)))).toEqual(f.json);
+  });
+
+  it.each(fixtures.map((f, i) => [i, f] as const))('case %i decodes in one pass (decodeLex) to the same lex-JSON', (_i, f) => {
+    expect(decodeLex(fromB64(f.cbor_base64))).toEqual(f.json);
   });
 
   it('never turns bytes into a JSON array of numbers', () => {

@@ -7,7 +7,9 @@ import { readCarWithRoot } from '@atproto/repo';
 import { MST, MemoryBlockstore } from '@atproto/repo';
 import { atprotoKeyOf } from '../../functions/atproto/crypto/keys.ts';
 import { oneChunk, readRepoCar } from '../../functions/atproto/repo/read-car.ts';
-import { extractRecords, verifyRepo } from '../../functions/atproto/repo/verify-repo.ts';
+import { allRecords, verifyRepo } from '../../functions/atproto/repo/verify-repo.ts';
+import { walkMst } from '../../functions/atproto/mst/walk.ts';
+import { lexToJson } from '@atproto/lexicon';
 import { decodeCborFast } from '../../functions/atproto/fast-cbor.ts';
 import type { CidLink } from '../../functions/atproto/cid-link.ts';
 import { keyHeight, commonPrefixLength } from '../../functions/atproto/mst/key-height.ts';
@@ -72,13 +74,14 @@ describe('real repos: every record is extracted', () => {
     const { car } = load(name);
     const read = await readRepoCar(oneChunk(car));
     const commitData = (decodeCborFast(read.blocks.get(read.root.bytes)!) as { data: CidLink }).data;
-    const repo = await extractRecords(read, commitData);
-    // Oracle: @atproto/repo walks the same MST.
+    const repo = allRecords({ car: read, leaves: await walkMst(commitData.bytes, read.blocks) });
+    // Oracle: @atproto/repo walks the same MST and decodes the same record blocks.
     const { root, blocks } = await readCarWithRoot(car);
     const storage = new MemoryBlockstore(blocks);
     const commit = await storage.readObj(root, (await import('@atproto/repo')).def.versionedCommit as never) as { data: never };
     const leaves = await MST.load(storage, commit.data).list();
     expect(repo.records.map((r) => [`${r.collection}/${r.rkey}`, r.cid])).toEqual(leaves.map((l) => [l.key, l.value.toString()]));
+    for (const [i, leaf] of leaves.entries()) expect(repo.records[i]!.record).toEqual(lexToJson((await storage.readRecord(leaf.value)) as never));
     expect(repo.records.length).toBeGreaterThan(0);
     expect(repo.skipped).toBe(0);
   });
@@ -107,7 +110,7 @@ describe('hostile repos are rejected with a clear reason', () => {
   it('a missing record block', async () => {
     const { root, list } = await blocksOf(car);
     const repo = await verifyRepo(await readRepoCar(oneChunk(car)), expected);
-    const victim = repo.records[0]!.cid;
+    const victim = allRecords(repo).records[0]!.cid;
     expect(await verify(encodeCar(root, list.filter((b) => b.cid.toString() !== victim)))).toBe('missing_block');
   });
 

@@ -1,15 +1,18 @@
 // A verified repo: the commit is for the DID we asked about, signed by its #atproto key (SHA-256 over the
-// DAG-CBOR of the commit without `sig`), and its MST walks cleanly to a record block for every leaf. Returns the
-// records in key order as lex-JSON. A failure is a SkytideError naming the reason.
+// DAG-CBOR of the commit without `sig`), and its MST walks cleanly to a record block for every leaf. Everything is
+// checked before the first record is handed out. Records are then decoded to lex-JSON a range at a time
+// (`recordsIn`), so a large repo's records never all live at once: the CAR (held once) and the leaf keys are what
+// stays. A failure is a SkytideError naming the reason.
 import type { JsonObject } from '../../events.ts';
 import { SkytideError } from '../../errors.ts';
+import { base32Multibase } from '../base32.ts';
 import { encodeCbor } from '../cbor.ts';
 import { CidLink } from '../cid-link.ts';
 import { decodeCborFast } from '../fast-cbor.ts';
-import { cborToLexInPlace } from '../lex-json.ts';
+import { decodeLex } from '../lex-cbor.ts';
 import { verifySignature } from '../crypto/verify.ts';
 import type { PublicKey } from '../crypto/keys.ts';
-import { walkMst } from '../mst/walk.ts';
+import { walkMst, type MstLeaves } from '../mst/walk.ts';
 import { isValidNsid } from '../syntax/nsid.ts';
 import { isValidRecordKey } from '../syntax/record-key.ts';
 import { isValidTid } from '../syntax/tid.ts';
@@ -28,9 +31,9 @@ export interface VerifiedRepo {
   rev: string | undefined;
   commit: string;
   data: string;
-  records: RepoRecord[];
-  /** Leaves whose keys or records are unusable: counted, not indexed. */
-  skipped: number;
+  car: RepoCar;
+  /** Every leaf in key order (`collection/rkey`) with its record block. */
+  leaves: MstLeaves;
 }
 
 export async function verifyRepo(car: RepoCar, expected: { did: string; key: PublicKey }): Promise<VerifiedRepo> {
@@ -50,27 +53,43 @@ export async function verifyRepo(car: RepoCar, expected: { did: string; key: Pub
   delete unsigned['sig'];
   if (!verifySignature(expected.key, encodeCbor(unsigned), sig)) throw new SkytideError('bad_signature', `commit signature does not verify for ${did}`);
 
-  const { records, skipped } = await extractRecords(car, data);
-  return { did, rev: rev as string | undefined, commit: car.root.toString(), data: data.toString(), records, skipped };
+  const leaves = await walkMst(data.bytes, car.blocks);
+  return { did, rev: rev as string | undefined, commit: car.root.toString(), data: data.toString(), car, leaves };
 }
 
-/** Every record under the MST rooted at `data`, in key order, with the structure checks of walkMst. */
-export async function extractRecords(car: RepoCar, data: CidLink): Promise<{ records: RepoRecord[]; skipped: number }> {
+/** NSIDs seen in this process: a repo has a handful of collections and 100,000s of records in them. */
+const validCollections = new Set<string>();
+const VALID_COLLECTIONS_LIMIT = 10_000;
+
+function isCollection(name: string): boolean {
+  if (validCollections.has(name)) return true;
+  if (!isValidNsid(name)) return false;
+  if (validCollections.size < VALID_COLLECTIONS_LIMIT) validCollections.add(name);
+  return true;
+}
+
+/**
+ * The records of leaves [from, to) as lex-JSON, in key order. Leaves whose keys or records are unusable are counted
+ * in `skipped`, not returned.
+ */
+export function recordsIn(repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: number, to: number): { records: RepoRecord[]; skipped: number } {
+  const { keys, blocks: leafBlocks } = repo.leaves;
+  const blocks = repo.car.blocks;
   const records: RepoRecord[] = [];
   let skipped = 0;
-  for (const leaf of await walkMst(data, (cid) => car.blocks.get(cid.bytes))) {
-    const slash = leaf.key.indexOf('/');
-    const collection = leaf.key.slice(0, slash);
-    const rkey = leaf.key.slice(slash + 1);
-    const bytes = car.blocks.get(leaf.cid.bytes);
-    if (bytes === undefined) throw new SkytideError('missing_block', `record ${leaf.key} is not in the CAR`);
-    if (slash < 0 || !isValidNsid(collection) || !isValidRecordKey(rkey)) {
+  for (let i = from; i < Math.min(to, keys.length); i++) {
+    const key = keys[i]!;
+    const slash = key.indexOf('/');
+    const collection = key.slice(0, slash);
+    const rkey = key.slice(slash + 1);
+    if (slash < 0 || !isCollection(collection) || !isValidRecordKey(rkey)) {
       skipped++;
       continue;
     }
+    const block = leafBlocks[i]!;
     let record: unknown;
     try {
-      record = cborToLexInPlace(decodeCborFast(bytes));
+      record = decodeLex(blocks.data(block));
     } catch {
       skipped++;
       continue;
@@ -79,7 +98,12 @@ export async function extractRecords(car: RepoCar, data: CidLink): Promise<{ rec
       skipped++;
       continue;
     }
-    records.push({ collection, rkey, cid: leaf.cid.toString(), record: record as JsonObject });
+    records.push({ collection, rkey, cid: base32Multibase(blocks.cid(block)), record: record as JsonObject });
   }
   return { records, skipped };
+}
+
+/** Every record of the repo at once: for small repos and tests; large ones go a range at a time (recordsIn). */
+export function allRecords(repo: Pick<VerifiedRepo, 'car' | 'leaves'>): { records: RepoRecord[]; skipped: number } {
+  return recordsIn(repo, 0, repo.leaves.keys.length);
 }

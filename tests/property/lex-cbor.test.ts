@@ -1,0 +1,88 @@
+// decodeLex (one pass, DAG-CBOR bytes to lex-JSON) against the two-pass path it replaced (decode to values, then
+// convert): the same lex-JSON for any data-model value, and both reject the same malformed inputs.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { encode as cborgEncode } from 'cborg';
+import { CID } from 'multiformats/cid';
+import { encodeCbor } from '../../functions/atproto/cbor.ts';
+import { decodeCborFast } from '../../functions/atproto/fast-cbor.ts';
+import { cborToLexInPlace } from '../../functions/atproto/lex-json.ts';
+import { decodeLex, LexCborError, MAX_NESTING } from '../../functions/atproto/lex-cbor.ts';
+
+const twoPass = (bytes: Uint8Array) => cborToLexInPlace(decodeCborFast(bytes));
+const outcome = (f: () => unknown) => {
+  try {
+    return { ok: f() };
+  } catch {
+    return { threw: true };
+  }
+};
+
+const cid = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((digest) => CID.parse(CID.createV1(0x71, { code: 0x12, size: 32, digest, bytes: Uint8Array.from([0x12, 0x20, ...digest]) } as never).toString()));
+const leaf = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.maxSafeInteger(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.uint8Array({ maxLength: 40 }),
+  cid,
+);
+const value = fc.letrec((tie) => ({
+  node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('node'), { maxLength: 5 }), fc.dictionary(fc.string({ maxLength: 12 }), tie('node'), { maxKeys: 5 })),
+})).node;
+
+describe('decodeLex', () => {
+  it('gives what decode-then-convert gives, for any data-model value', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        const bytes = encodeCbor(v);
+        expect(decodeLex(bytes)).toEqual(twoPass(bytes));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('accepts and rejects what the two-pass path does, for any corruption of a valid record', () => {
+    fc.assert(
+      fc.property(value, fc.nat(), fc.integer({ min: 0, max: 255 }), (v, at, byte) => {
+        const bytes = encodeCbor({ $type: 'app.bsky.feed.post', v });
+        const corrupt = bytes.slice();
+        corrupt[at % corrupt.length] = byte;
+        const ours = outcome(() => decodeLex(corrupt));
+        const theirs = outcome(() => twoPass(corrupt));
+        expect('threw' in ours).toBe('threw' in theirs);
+        if ('ok' in ours && 'ok' in theirs) expect(ours.ok).toEqual(theirs.ok);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects, with a reason, what the data model does not allow', () => {
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['a float', cborgEncode({ x: 1.5 }, { float64: true }), /float/],
+      ['a tag other than 42', Uint8Array.from([0xc1, 0x01]), /tag/],
+      ['an indefinite-length array', Uint8Array.from([0x9f, 0x01, 0xff]), /indefinite/],
+      ['an integer map key', Uint8Array.from([0xa1, 0x01, 0x01]), /not a string/],
+      ['trailing bytes', Uint8Array.from([0x01, 0x02]), /after the value/],
+      ['a truncated string', Uint8Array.from([0x65, 0x61]), /truncated/],
+      ['invalid UTF-8', Uint8Array.from([0x62, 0xc3, 0x28]), /utf-8/],
+      ['undefined', Uint8Array.from([0xf7]), /simple value/],
+      ['a CIDv0 link', Uint8Array.from([0xd8, 0x2a, 0x58, 0x23, 0x00, 0x12, 0x20, ...new Uint8Array(32)]), /CIDv1/],
+      ['nesting past the bound', Uint8Array.from([...new Array(MAX_NESTING + 1).fill(0x81), 0x01]), /nested deeper/],
+      ['a length not in its shortest form', Uint8Array.from([0x78, 0x01, 0x61]), /shortest/],
+      ['map keys out of order', Uint8Array.from([0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02]), /canonical order/],
+      ['a repeated map key', Uint8Array.from([0xa2, 0x61, 0x61, 0x01, 0x61, 0x61, 0x02]), /repeated/],
+      ['a huge array count', Uint8Array.from([0x9b, 0, 0, 0, 1, 0, 0, 0, 0]), /truncated/],
+    ];
+    for (const [name, bytes, reason] of cases) {
+      expect(() => decodeLex(bytes), name).toThrow(LexCborError);
+      expect(() => decodeLex(bytes), name).toThrow(reason);
+    }
+  });
+
+  it('keeps a key named __proto__ as data', () => {
+    const out = decodeLex(cborgEncode({ ['__proto__']: { polluted: true }, a: 1 } as never)) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.keys(out).sort()).toEqual(['__proto__', 'a']);
+  });
+});
