@@ -10,21 +10,27 @@ import { CidLink } from './cid-link.ts';
 const SEED = crypto.getRandomValues(new Uint32Array(1))[0]!;
 
 /**
- * Blocks by CID, all inside one buffer. Positions live in typed arrays and an open-addressing table, so a repo's
- * blocks cost no object each: per-block objects that lived as long as the repo were most of its verification time
- * in garbage collection (npm run bench, verify). `get` returns a view; nothing is copied.
+ * Blocks by CID, all inside one buffer. Positions live in arrays of small integers and an open-addressing table, so
+ * a repo's blocks cost no object each: per-block objects that lived as long as the repo were most of its
+ * verification time in garbage collection (npm run bench, verify). NOTE: plain arrays, not typed arrays: they are as
+ * compact for small integers, and a typed array's allocation was a tenth of decoding a one-op frame (bench,
+ * decode). `get` returns a view; nothing is copied.
  */
 export class BlockMap {
   readonly buffer: Uint8Array;
-  #cidStart = new Int32Array(16);
-  #dataStart = new Int32Array(16);
-  #dataEnd = new Int32Array(16);
+  /** Per block, three positions: CID start, data start (the CID's end), data end. */
+  #pos: number[];
   /** Block index + 1 per slot; 0 is empty. Kept at most half full. */
-  #table = new Int32Array(32);
+  #table: number[];
   size = 0;
 
-  constructor(buffer: Uint8Array) {
+  /** `expected` blocks fit without the table growing. */
+  constructor(buffer: Uint8Array, expected = 8) {
     this.buffer = buffer;
+    let capacity = 16;
+    while (capacity < expected) capacity *= 2;
+    this.#pos = [];
+    this.#table = zeros(capacity * 2);
   }
 
   static #hash(bytes: Uint8Array, start: number, end: number): number {
@@ -41,12 +47,12 @@ export class BlockMap {
     for (let slot = BlockMap.#hash(bytes, start, end) & mask; ; slot = (slot + 1) & mask) {
       const entry = this.#table[slot]!;
       if (entry === 0) return ~slot;
-      const i = entry - 1;
-      const cidStart = this.#cidStart[i]!;
-      if (this.#dataStart[i]! - cidStart !== length) continue;
+      const p = (entry - 1) * 3;
+      const cidStart = this.#pos[p]!;
+      if (this.#pos[p + 1]! - cidStart !== length) continue;
       let k = 0;
       while (k < length && buf[cidStart + k] === bytes[start + k]) k++;
-      if (k === length) return i;
+      if (k === length) return entry - 1;
     }
   }
 
@@ -56,23 +62,16 @@ export class BlockMap {
     const found = this.#find(this.buffer, cidStart, dataStart);
     if (found >= 0) return false;
     const i = this.size++;
-    if (i === this.#cidStart.length) {
-      this.#cidStart = resized(this.#cidStart);
-      this.#dataStart = resized(this.#dataStart);
-      this.#dataEnd = resized(this.#dataEnd);
-    }
-    this.#cidStart[i] = cidStart;
-    this.#dataStart[i] = dataStart;
-    this.#dataEnd[i] = dataEnd;
+    this.#pos.push(cidStart, dataStart, dataEnd);
     this.#table[~found] = i + 1;
     return true;
   }
 
   #grow(): void {
-    const table = new Int32Array(this.#table.length * 2);
+    const table = zeros(this.#table.length * 2);
     const mask = table.length - 1;
     for (let i = 0; i < this.size; i++) {
-      let slot = BlockMap.#hash(this.buffer, this.#cidStart[i]!, this.#dataStart[i]!) & mask;
+      let slot = BlockMap.#hash(this.buffer, this.#pos[i * 3]!, this.#pos[i * 3 + 1]!) & mask;
       while (table[slot] !== 0) slot = (slot + 1) & mask;
       table[slot] = i + 1;
     }
@@ -93,12 +92,12 @@ export class BlockMap {
 
   /** The data of block `i`, as a view. */
   data(i: number): Uint8Array {
-    return this.buffer.subarray(this.#dataStart[i]!, this.#dataEnd[i]!);
+    return this.buffer.subarray(this.#pos[i * 3 + 1]!, this.#pos[i * 3 + 2]!);
   }
 
   /** The CID bytes of block `i`, as a view. */
   cid(i: number): Uint8Array {
-    return this.buffer.subarray(this.#cidStart[i]!, this.#dataStart[i]!);
+    return this.buffer.subarray(this.#pos[i * 3]!, this.#pos[i * 3 + 1]!);
   }
 
   *entries(): Generator<{ cid: Uint8Array; bytes: Uint8Array }> {
@@ -106,10 +105,8 @@ export class BlockMap {
   }
 }
 
-function resized(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
-  const out = new Int32Array(a.length * 2);
-  out.set(a);
-  return out;
+function zeros(length: number): number[] {
+  return new Array<number>(length).fill(0);
 }
 
 export interface CarBlocks {
@@ -159,7 +156,8 @@ export function readCarBlocks(bytes: Uint8Array): CarBlocks {
     if (link === undefined) throw new CarError('a root is not a CID');
     return link;
   });
-  const blocks = new BlockMap(bytes);
+  // Repo blocks (records, MST nodes) average 100 to 250 bytes: sized for that, the table rarely grows.
+  const blocks = new BlockMap(bytes, Math.min(bytes.length >> 7, 1 << 22));
   let pos = headerStart + headerLength;
   while (pos < bytes.length) {
     const [length, start] = varint(bytes, pos);

@@ -92,6 +92,19 @@ describe('decodeRepoFrame: other messages', () => {
     });
   });
 
+  it('keeps a canonical time as sent, normalises other datetimes, and rejects instants that do not exist', async () => {
+    const timeOf = async (t: string) => {
+      const out = await decodeRepoFrame(identityFrame(1, DID, undefined, t));
+      return out.kind === 'sequenced' ? out.events[0]!.time : out.kind;
+    };
+    expect(await timeOf('2024-02-29T23:59:59.999Z')).toBe('2024-02-29T23:59:59.999Z');
+    expect(await timeOf('2000-02-29T00:00:00.000Z')).toBe('2000-02-29T00:00:00.000Z');
+    expect(await timeOf('2026-01-02T03:04:05.678+01:00')).toBe('2026-01-02T02:04:05.678Z');
+    for (const impossible of ['2023-02-29T00:00:00.000Z', '1900-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-13-01T00:00:00.000Z', '2026-01-01T24:00:00.000Z', '2026-01-01T00:60:00.000Z']) {
+      expect(await timeOf(impossible), impossible).not.toBe(impossible);
+    }
+  });
+
   it('#sync asks for a resync and emits no events (repo-level noise stays out of the stream)', async () => {
     expect(await decodeRepoFrame(await syncFrame(3, DID, REV))).toEqual({
       kind: 'sequenced', t: '#sync', seq: 3, did: DID, events: [], resync: [{ did: DID, reason: 'sync_event' }], dropped: [],
