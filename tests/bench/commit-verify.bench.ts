@@ -9,7 +9,7 @@ import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { formatDidKey } from '../../functions/atproto/crypto/keys.ts';
 import { startDevNetwork } from '../helpers/dev-network.ts';
-import { opsPerSecond } from './measure.ts';
+import { compareOpsPerSecond } from './measure.ts';
 import type { BenchRow } from './types.ts';
 
 const COMMITS = Number(process.env['BENCH_COMMITS'] ?? 300);
@@ -55,16 +55,18 @@ export async function runCommitVerifyBench(): Promise<BenchRow[]> {
       const out = await decodeRepoFrame(f, { identity });
       if (out.kind !== 'sequenced' || out.resync.length > 0) throw new Error(`skytide rejected a real commit: ${JSON.stringify(out.kind === 'sequenced' ? out.resync : out)}`);
     }
-    const ours = await opsPerSecond(async () => {
-      for (const f of commits) await decodeRepoFrame(f, { identity });
-      return commits.length;
-    });
-    const atproto = await opsPerSecond(async () => {
-      for (const f of commits) {
-        const frame = Frame.fromBytes(f);
-        await parseCommitAuthenticated(idResolver as never, frame.body as never);
-      }
-      return commits.length;
+    const { ours, atproto } = await compareOpsPerSecond({
+      ours: async () => {
+        for (const f of commits) await decodeRepoFrame(f, { identity });
+        return commits.length;
+      },
+      atproto: async () => {
+        for (const f of commits) {
+          const frame = Frame.fromBytes(f);
+          await parseCommitAuthenticated(idResolver as never, frame.body as never);
+        }
+        return commits.length;
+      },
     });
     return [
       { name: 'commit verify: skytide (hashes, signature, proofs, inversion)', unit: 'frames/s', value: ours, ratio: ours / atproto, baseline: '@atproto/sync', note: `${commits.length} real commits` },

@@ -12,7 +12,7 @@ import { lexToCbor } from '../../functions/atproto/lex-json.ts';
 import type { JsonValue } from '../../functions/events.ts';
 import { buildCommitFrame, encodeFrame, type OpSpec } from '../helpers/frames.ts';
 import { tid } from '../helpers/events.ts';
-import { opsPerSecond } from './measure.ts';
+import { compareOpsPerSecond } from './measure.ts';
 import type { BenchRow } from './types.ts';
 
 const FIXTURES = new URL('../../../shared/fixtures/indigo/atproto/repo/testdata/', import.meta.url);
@@ -82,9 +82,11 @@ function atcutePath(frames: Uint8Array[]): number {
 export async function runDecodeBench(): Promise<BenchRow[]> {
   const frames = await corpus();
   const perRun = frames.length;
-  const ours = (await opsPerSecond(async () => (await oursPath(frames), perRun)));
-  const atproto = (await opsPerSecond(async () => (await atprotoPath(frames), perRun)));
-  const atcute = await opsPerSecond(() => (atcutePath(frames), perRun));
+  const { ours, atproto, atcute } = await compareOpsPerSecond({
+    ours: async () => (await oursPath(frames), perRun),
+    atproto: async () => (await atprotoPath(frames), perRun),
+    atcute: () => (atcutePath(frames), perRun),
+  });
   return [
     { name: 'decode: skytide (hash-checked)', unit: 'frames/s', value: ours, ratio: ours / atproto, baseline: '@atproto path', note: `${(ours / atcute).toFixed(2)}x @atcute path` },
     { name: 'decode: @atproto/sync parseCommitUnauthenticated', unit: 'frames/s', value: atproto, ratio: 1, baseline: '@atproto path' },
