@@ -1,17 +1,20 @@
 // The Cloudflare Workers entry: the same Hono app and the same functions as under Node, wired to Worker bindings.
 // Wiring only. Bindings are parsed by the same config parser as process.env; the Sql port is postgres.js, which runs
 // on Workers through its own `workerd` build (needs the nodejs_compat flag).
-import { parseConfig } from '../config/parse.ts';
+import { parseConfig, type Config } from '../config/parse.ts';
 import { createApp } from '../http/app.ts';
 import { createSql } from '../postgres/client.ts';
 import { createLogger } from '../observability/logger.ts';
-import { systemClock, type Metrics } from '../../functions/ports.ts';
+import { systemClock, type Log, type Metrics, type Sql } from '../../functions/ports.ts';
 import type { Hono } from 'hono';
 
 type Env = Record<string, string | undefined>;
 
-// One app per isolate: Workers reuse isolates across requests, and a new pool per request would exhaust Postgres.
-let cached: { app: Hono; key: string } | undefined;
+// NOTE: Workers forbid using an I/O object (a socket) in a request other than the one that opened it, so a pool
+// cached per isolate fails on its second request (tests/e2e/worker-runtime.test.ts). Each request opens its own
+// connection and closes it once answered; in production DATABASE_URL should be a Hyperdrive connection string,
+// which pools in front of Postgres. What holds no I/O (parsed config, counters) is kept per isolate.
+let cached: { key: string; config: Config; log: Log; counters: ReturnType<typeof counterMetrics> } | undefined;
 
 function counterMetrics(): { metrics: Metrics; render: () => Promise<string> } {
   const counts = new Map<string, number>();
@@ -26,26 +29,38 @@ function counterMetrics(): { metrics: Metrics; render: () => Promise<string> } {
   };
 }
 
-function appFor(env: Env): Hono {
+function isolateState(env: Env): NonNullable<typeof cached> {
   const key = JSON.stringify(env);
-  if (cached?.key === key) return cached.app;
+  if (cached?.key === key) return cached;
   const { config } = parseConfig(env);
   const log = createLogger({ level: config.logLevel, component: 'worker', write: (line) => console.log(line) });
-  const sql = createSql(config.databaseUrl, { max: Math.min(config.databasePoolMax, 5) });
-  const counters = counterMetrics();
-  const app = createApp({
+  cached = { key, config, log, counters: counterMetrics() };
+  return cached;
+}
+
+function appFor(state: NonNullable<typeof cached>, sql: Sql): Hono {
+  const { config, log, counters } = state;
+  return createApp({
     auth: { dev: config.env === 'dev', token: config.apiToken },
     bodyLimitBytes: config.httpBodyLimitBytes,
     ports: { clock: systemClock, log, metrics: counters.metrics, sql },
     metrics: { contentType: 'text/plain; version=0.0.4', render: counters.render },
     readiness: [{ name: 'postgres', check: async () => void (await sql.query('select 1')) }],
   });
-  cached = { app, key };
-  return app;
+}
+
+interface ExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
 }
 
 export default {
-  fetch(request: Request, env: Env): Response | Promise<Response> {
-    return appFor(env).fetch(request);
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const state = isolateState(env);
+    const sql = createSql(state.config.databaseUrl, { max: 1 });
+    try {
+      return await appFor(state, sql).fetch(request);
+    } finally {
+      ctx.waitUntil(sql.end());
+    }
   },
 };

@@ -6,8 +6,8 @@ import { decodeCborFast } from './fast-cbor.ts';
 import { CidLink } from './cid-link.ts';
 
 // Seeds the block table's hash so that CIDs crafted to collide (their hashes are checked only later) cannot turn
-// lookups quadratic.
-const SEED = crypto.getRandomValues(new Uint32Array(1))[0]!;
+// lookups quadratic. Drawn on first use: Workers forbid random values at module scope.
+let SEED: number | undefined;
 
 /**
  * Blocks by CID, all inside one buffer. Positions live in arrays of small integers and an open-addressing table, so
@@ -27,6 +27,7 @@ export class BlockMap {
   /** `expected` blocks fit without the table growing. */
   constructor(buffer: Uint8Array, expected = 8) {
     this.buffer = buffer;
+    SEED ??= crypto.getRandomValues(new Uint32Array(1))[0]!;
     let capacity = 16;
     while (capacity < expected) capacity *= 2;
     this.#pos = [];
@@ -34,7 +35,7 @@ export class BlockMap {
   }
 
   static #hash(bytes: Uint8Array, start: number, end: number): number {
-    let h = SEED;
+    let h = SEED!;
     // The last 16 bytes are digest bytes for every CID atproto uses: well spread, and unforgeable unless hashed.
     for (let i = Math.max(start, end - 16); i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
     return (h ^ (h >>> 15)) >>> 0;
