@@ -30,7 +30,10 @@ export interface BackfillPorts extends BasePorts {
   fetch: Fetch;
   identity: IdentityResolver;
   limits?: RepoLimits;
-  /** Deadline for one repo: resolve, fetch, verify and index. */
+  /**
+   * Deadline for downloading one repo (getRepo and its retries). Verifying and indexing are bounded by the size
+   * limits instead: a repo of a million records must not be cut off mid-index forever.
+   */
   timeoutMs?: number;
   concurrency?: number;
   /**
