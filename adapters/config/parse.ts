@@ -28,6 +28,7 @@ export interface Config {
   backfillerTimeoutMs: number;
   backfillerOutput: 'index' | 'stream';
   backfillerPerHost: number;
+  backfillerMaxRepoBytes: number;
   plcUrl: string;
   identityAllowPrivate: boolean;
   handleResolverUrl: string | undefined;
@@ -132,6 +133,7 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerTimeoutMs: get('BACKFILLER_TIMEOUT_MS'),
     backfillerOutput: get('BACKFILLER_OUTPUT'),
     backfillerPerHost: get('BACKFILLER_PER_HOST'),
+    backfillerMaxRepoBytes: get('BACKFILLER_MAX_REPO_BYTES'),
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     handleResolverUrl: get('HANDLE_RESOLVER_URL'),

@@ -40,6 +40,7 @@ export const VARS = [
   { name: 'BACKFILLER_CONCURRENCY', type: 'int', default: '4', min: 1, max: 256, doc: 'repos fetched and indexed at once by this process (one consumer loop each, so a slow repo stalls no other)' },
   { name: 'BACKFILLER_MAX_RETRIES', type: 'int', default: '5', min: 1, doc: 'deliveries of a repo_backfill entry before it moves to repo_backfill_dlq' },
   { name: 'BACKFILLER_TIMEOUT_MS', type: 'int', default: '120000', min: 1000, doc: 'deadline for downloading one repo (getRepo and its retries); verifying and indexing are bounded by the size limits' },
+  { name: 'BACKFILLER_MAX_REPO_BYTES', type: 'int', default: '536870912', min: 1024, doc: 'largest repo CAR accepted; a repo is held once in memory while it is verified and indexed, so peak memory is about this times BACKFILLER_CONCURRENCY' },
   { name: 'BACKFILLER_PER_HOST', type: 'int', default: '2', min: 1, max: 64, doc: 'getRepo downloads in flight to any one PDS from this process' },
   { name: 'BACKFILLER_OUTPUT', type: 'enum', values: ['index', 'stream'], default: 'index', doc: 'index backfilled repos here, or write their events to firehose_backfill for separate indexers' },
   { name: 'PLC_URL', type: 'url', default: 'https://plc.directory', doc: 'PLC directory that resolves did:plc' },

@@ -13,6 +13,7 @@ import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
 
 export interface Resources {
   config: Config;
@@ -58,6 +59,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
         fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), identity,
         timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
+        limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),
       });
     },

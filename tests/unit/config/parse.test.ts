@@ -15,6 +15,7 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect(config.firehoseInitialCursor).toBeUndefined();
     expect(config.indexerStreams).toEqual(['firehose_live', 'firehose_backfill']);
     expect(config.migrateOnStart).toBe(false);
+    expect(config.backfillerMaxRepoBytes).toBe(512 * 1024 * 1024);
   });
 
   it('parses lists, integers and booleans', () => {
@@ -23,7 +24,9 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
       FIREHOSE_INITIAL_CURSOR: '0',
       SKYTIDE_MIGRATE_ON_START: 'yes',
       INDEXER_STREAMS: 'firehose_live',
+      BACKFILLER_MAX_REPO_BYTES: '1048576',
     });
+    expect(config.backfillerMaxRepoBytes).toBe(1_048_576);
     expect(config.relayHosts).toEqual(['http://127.0.0.1:2583', 'bsky.network']);
     expect(config.firehoseInitialCursor).toBe(0);
     expect(config.migrateOnStart).toBe(true);
