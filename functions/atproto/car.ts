@@ -1,6 +1,7 @@
-// A synchronous CARv1 splitter for firehose `blocks` (at most 2 MB, already in memory): header roots and blocks by
-// CID, with CIDs parsed by their varints (never a fixed 36 bytes). It does not hash blocks; the
-// caller checks the blocks it uses (read-car.ts checks every block of a whole repo). NOTE: this replaces @ipld/car,
+// CARv1 pieces: BlockMap (blocks by CID), the varint, CID-length and header readers, and a synchronous splitter for
+// firehose `blocks` (at most 2 MB, already in memory), with CIDs parsed by their varints (never a fixed 36 bytes).
+// The splitter does not hash blocks; the caller checks the blocks it uses (repo/read-car.ts, which reads whole repos
+// from a stream, checks every block as it arrives). NOTE: this replaces @ipld/car,
 // where building a CID object per block made decoding several times slower than the targets (README, Benchmarks).
 import { decodeCborFast } from './fast-cbor.ts';
 import { CidLink } from './cid-link.ts';
@@ -10,28 +11,32 @@ import { CidLink } from './cid-link.ts';
 let SEED: number | undefined;
 
 /**
- * Blocks by CID, all inside one buffer. Positions live in arrays of small integers and an open-addressing table, so
- * a repo's blocks cost no object each: per-block objects that lived as long as the repo were most of its
- * verification time in garbage collection (npm run bench, verify). NOTE: plain arrays, not typed arrays: they are as
- * compact for small integers, and a typed array's allocation was a tenth of decoding a one-op frame (bench,
- * decode). `get` returns a view; nothing is copied.
+ * Blocks by CID, inside one buffer (a frame's CAR) or a few large segments (a repo read from a stream, each block
+ * whole in one segment). Positions live in arrays of small integers and an open-addressing table, so a repo's blocks
+ * cost no object each: per-block objects that lived as long as the repo were most of its verification time in
+ * garbage collection (npm run bench, verify). NOTE: plain arrays, not typed arrays: they are as compact for small
+ * integers, and a typed array's allocation was a tenth of decoding a one-op frame (bench, decode). `get` returns a
+ * view; nothing is copied.
  */
 export class BlockMap {
-  readonly buffer: Uint8Array;
-  /** Per block, three positions: CID start, data start (the CID's end), data end. */
-  #pos: number[];
+  readonly #segments: Uint8Array[] = [];
+  /** Per block, four numbers: its segment, CID start, data start (the CID's end), data end. */
+  #pos: number[] = [];
   /** Block index + 1 per slot; 0 is empty. Kept at most half full. */
   #table: number[];
   size = 0;
 
   /** `expected` blocks fit without the table growing. */
-  constructor(buffer: Uint8Array, expected = 8) {
-    this.buffer = buffer;
+  constructor(expected = 8) {
     SEED ??= crypto.getRandomValues(new Uint32Array(1))[0]!;
     let capacity = 16;
     while (capacity < expected) capacity *= 2;
-    this.#pos = [];
     this.#table = zeros(capacity * 2);
+  }
+
+  /** Registers a buffer that blocks will point into; returns its number for `add`. */
+  addSegment(bytes: Uint8Array): number {
+    return this.#segments.push(bytes) - 1;
   }
 
   static #hash(bytes: Uint8Array, start: number, end: number): number {
@@ -44,26 +49,29 @@ export class BlockMap {
   #find(bytes: Uint8Array, start: number, end: number): number {
     const mask = this.#table.length - 1;
     const length = end - start;
-    const buf = this.buffer;
     for (let slot = BlockMap.#hash(bytes, start, end) & mask; ; slot = (slot + 1) & mask) {
       const entry = this.#table[slot]!;
       if (entry === 0) return ~slot;
-      const p = (entry - 1) * 3;
-      const cidStart = this.#pos[p]!;
-      if (this.#pos[p + 1]! - cidStart !== length) continue;
+      const p = (entry - 1) * 4;
+      const cidStart = this.#pos[p + 1]!;
+      if (this.#pos[p + 2]! - cidStart !== length) continue;
+      const buf = this.#segments[this.#pos[p]!]!;
       let k = 0;
       while (k < length && buf[cidStart + k] === bytes[start + k]) k++;
       if (k === length) return entry - 1;
     }
   }
 
-  /** Adds the block whose CID is buffer[cidStart, dataStart) and data buffer[dataStart, dataEnd); false if present. */
-  add(cidStart: number, dataStart: number, dataEnd: number): boolean {
+  /**
+   * Adds the block whose CID is segment[cidStart, dataStart) and data segment[dataStart, dataEnd); false when a block
+   * with that CID is already there (the first copy is kept).
+   */
+  add(segment: number, cidStart: number, dataStart: number, dataEnd: number): boolean {
     if ((this.size + 1) * 2 > this.#table.length) this.#grow();
-    const found = this.#find(this.buffer, cidStart, dataStart);
+    const found = this.#find(this.#segments[segment]!, cidStart, dataStart);
     if (found >= 0) return false;
     const i = this.size++;
-    this.#pos.push(cidStart, dataStart, dataEnd);
+    this.#pos.push(segment, cidStart, dataStart, dataEnd);
     this.#table[~found] = i + 1;
     return true;
   }
@@ -72,7 +80,8 @@ export class BlockMap {
     const table = zeros(this.#table.length * 2);
     const mask = table.length - 1;
     for (let i = 0; i < this.size; i++) {
-      let slot = BlockMap.#hash(this.buffer, this.#pos[i * 3]!, this.#pos[i * 3 + 1]!) & mask;
+      const p = i * 4;
+      let slot = BlockMap.#hash(this.#segments[this.#pos[p]!]!, this.#pos[p + 1]!, this.#pos[p + 2]!) & mask;
       while (table[slot] !== 0) slot = (slot + 1) & mask;
       table[slot] = i + 1;
     }
@@ -93,12 +102,14 @@ export class BlockMap {
 
   /** The data of block `i`, as a view. */
   data(i: number): Uint8Array {
-    return this.buffer.subarray(this.#pos[i * 3 + 1]!, this.#pos[i * 3 + 2]!);
+    const p = i * 4;
+    return this.#segments[this.#pos[p]!]!.subarray(this.#pos[p + 2]!, this.#pos[p + 3]!);
   }
 
   /** The CID bytes of block `i`, as a view. */
   cid(i: number): Uint8Array {
-    return this.buffer.subarray(this.#pos[i * 3]!, this.#pos[i * 3 + 1]!);
+    const p = i * 4;
+    return this.#segments[this.#pos[p]!]!.subarray(this.#pos[p + 1]!, this.#pos[p + 2]!);
   }
 
   *entries(): Generator<{ cid: Uint8Array; bytes: Uint8Array }> {
@@ -122,12 +133,13 @@ export class CarError extends Error {
   }
 }
 
-function varint(bytes: Uint8Array, offset: number): [number, number] {
+/** The varint at `offset` and the position after it, or undefined when the bytes end (at `end`) inside it. */
+export function varintAt(bytes: Uint8Array, offset: number, end = bytes.length): [number, number] | undefined {
   let value = 0;
   let shift = 0;
   let pos = offset;
   for (;;) {
-    if (pos >= bytes.length) throw new CarError('truncated varint');
+    if (pos >= end) return undefined;
     const b = bytes[pos++]!;
     value += (b & 0x7f) * 2 ** shift;
     if ((b & 0x80) === 0) return [value, pos];
@@ -136,38 +148,57 @@ function varint(bytes: Uint8Array, offset: number): [number, number] {
   }
 }
 
-/** Length in bytes of the CID starting at `offset` (CIDv1: version, codec, multihash code, digest length, digest). */
-function cidLength(bytes: Uint8Array, offset: number): number {
+function varint(bytes: Uint8Array, offset: number): [number, number] {
+  const read = varintAt(bytes, offset);
+  if (read === undefined) throw new CarError('truncated varint');
+  return read;
+}
+
+/**
+ * Length in bytes of the CID starting at `offset` (CIDv1: version, codec, multihash code, digest length, digest), or
+ * undefined when the bytes end (at `end`) before its length is known.
+ */
+export function cidLengthAt(bytes: Uint8Array, offset: number, end = bytes.length): number | undefined {
+  if (offset + 2 > end) return undefined;
   if (bytes[offset] === 0x12 && bytes[offset + 1] === 0x20) return 34; // CIDv0: a bare sha2-256 multihash
-  let [version, pos] = varint(bytes, offset);
-  if (version !== 1) throw new CarError(`unsupported CID version ${version}`);
-  [, pos] = varint(bytes, pos); // codec
-  [, pos] = varint(bytes, pos); // multihash code
-  const [digestLength, digestStart] = varint(bytes, pos);
-  return digestStart + digestLength - offset;
+  const version = varintAt(bytes, offset, end);
+  if (version === undefined) return undefined;
+  if (version[0] !== 1) throw new CarError(`unsupported CID version ${version[0]}`);
+  const codec = varintAt(bytes, version[1], end);
+  const code = codec && varintAt(bytes, codec[1], end);
+  const digest = code && varintAt(bytes, code[1], end);
+  return digest === undefined ? undefined : digest[1] + digest[0] - offset;
+}
+
+/** The roots of a CARv1 header (the DAG-CBOR after the header's length varint). */
+export function parseCarHeader(bytes: Uint8Array): CidLink[] {
+  const header = decodeCborFast(bytes) as { version?: unknown; roots?: unknown };
+  if (header.version !== 1 || !Array.isArray(header.roots)) throw new CarError('not a CARv1 header');
+  return header.roots.map((r) => {
+    const link = CidLink.from(r);
+    if (link === undefined) throw new CarError('a root is not a CID');
+    return link;
+  });
 }
 
 export function readCarBlocks(bytes: Uint8Array): CarBlocks {
   const [headerLength, headerStart] = varint(bytes, 0);
   if (headerStart + headerLength > bytes.length) throw new CarError('truncated header');
-  const header = decodeCborFast(bytes.subarray(headerStart, headerStart + headerLength)) as { version?: unknown; roots?: unknown };
-  if (header.version !== 1 || !Array.isArray(header.roots)) throw new CarError('not a CARv1 header');
-  const roots = header.roots.map((r) => {
-    const link = CidLink.from(r);
-    if (link === undefined) throw new CarError('a root is not a CID');
-    return link;
-  });
-  // Repo blocks (records, MST nodes) average 100 to 250 bytes: sized for that, the table rarely grows.
-  const blocks = new BlockMap(bytes, Math.min(bytes.length >> 7, 1 << 22));
+  const roots = parseCarHeader(bytes.subarray(headerStart, headerStart + headerLength));
+  // Blocks (records, MST nodes) average 100 to 250 bytes: sized for that, the table rarely grows.
+  const blocks = new BlockMap(Math.min(bytes.length >> 7, 1 << 22));
+  const segment = blocks.addSegment(bytes);
   let pos = headerStart + headerLength;
   while (pos < bytes.length) {
     const [length, start] = varint(bytes, pos);
     const end = start + length;
     if (length === 0 || end > bytes.length) throw new CarError('truncated block');
-    const cidEnd = start + cidLength(bytes, start);
+    const cidBytes = cidLengthAt(bytes, start, end);
+    if (cidBytes === undefined) throw new CarError('block shorter than its CID');
+    const cidEnd = start + cidBytes;
     if (cidEnd > end) throw new CarError('block shorter than its CID');
     // A CID seen twice: the first copy is kept and checked; a later copy is never read, so it cannot matter.
-    blocks.add(start, cidEnd, end);
+    blocks.add(segment, start, cidEnd, end);
     pos = end;
   }
   return { roots, blocks };

@@ -14,16 +14,23 @@ export async function cidForCbor(bytes: Uint8Array): Promise<CID> {
 
 /**
  * True when `bytes` hash to the CIDv1 `cid` (raw CID bytes): sha2-256 only, the one hash atproto uses. Reads the
- * digest straight from the CID bytes: [version 0x01][codec varint][0x12][0x20][32-byte digest].
+ * digest straight from the CID bytes: [version 0x01][codec varint][0x12][0x20][32-byte digest]. Synchronous where
+ * the runtime hashes synchronously (Node): a repo's 100,000s of blocks would otherwise each cost a promise.
  */
-export async function cidBytesMatch(cid: Uint8Array, bytes: Uint8Array): Promise<boolean> {
+export function cidBytesMatchFast(cid: Uint8Array, bytes: Uint8Array): boolean | Promise<boolean> {
   const codecLength = (cid[1] ?? 0) & 0x80 ? 2 : 1;
   const at = 1 + codecLength;
   if (cid[0] !== 1 || cid[at] !== 0x12 || cid[at + 1] !== 0x20 || cid.length !== at + 34) return false;
+  const compare = (digest: string) => {
+    for (let i = 0; i < 32; i++) if (digest.charCodeAt(i) !== cid[at + 2 + i]) return false;
+    return true;
+  };
   const hashed = sha256Binary(bytes);
-  const digest = typeof hashed === 'string' ? hashed : await hashed;
-  for (let i = 0; i < 32; i++) if (digest.charCodeAt(i) !== cid[at + 2 + i]) return false;
-  return true;
+  return typeof hashed === 'string' ? compare(hashed) : hashed.then(compare);
+}
+
+export async function cidBytesMatch(cid: Uint8Array, bytes: Uint8Array): Promise<boolean> {
+  return cidBytesMatchFast(cid, bytes);
 }
 
 export async function cidMatches(cid: CID, bytes: Uint8Array): Promise<boolean> {

@@ -3,6 +3,7 @@
 // address. None of them may stall the function past its deadline, exhaust memory, or end in anything but a clear,
 // counted reason.
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-repo/handler.ts';
@@ -71,9 +72,12 @@ async function run(did: string, behave: Behaviour, p = ports()) {
 
 describe('backfill against a hostile PDS', () => {
   it('a body that trickles forever is cut at the deadline and retried later', async () => {
+    // A real CAR, a byte every 200 ms: every byte so far is valid, so only the deadline can end it.
+    const car = readFileSync(new URL('../../../../shared/fixtures/indigo/testing/testdata/paul_staging.repo.car', import.meta.url));
     const { outcome, ms } = await run('did:plc:slowbody', (res) => {
       res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' });
-      const timer = setInterval(() => res.write(Buffer.from([0x01])), 200);
+      let sent = 0;
+      const timer = setInterval(() => res.write(car.subarray(sent, ++sent)), 200);
       res.on('close', () => clearInterval(timer));
     });
     expect(outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed' });
