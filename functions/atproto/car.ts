@@ -159,6 +159,8 @@ function varint(bytes: Uint8Array, offset: number): [number, number] {
  * undefined when the bytes end (at `end`) before its length is known.
  */
 export function cidLengthAt(bytes: Uint8Array, offset: number, end = bytes.length): number | undefined {
+  // Every CID atproto writes: CIDv1, a one-byte codec, sha2-256 with a 32-byte digest.
+  if (offset + 4 <= end && bytes[offset] === 0x01 && bytes[offset + 1]! < 0x80 && bytes[offset + 2] === 0x12 && bytes[offset + 3] === 0x20) return 36;
   if (offset + 2 > end) return undefined;
   if (bytes[offset] === 0x12 && bytes[offset + 1] === 0x20) return 34; // CIDv0: a bare sha2-256 multihash
   const version = varintAt(bytes, offset, end);

@@ -81,9 +81,22 @@ class CarStream {
   async #parseAvailable(): Promise<void> {
     const seg = this.#segment;
     for (;;) {
-      const length = varintAt(seg, this.#parse, this.#write);
-      if (length === undefined) return;
-      const [size, start] = length;
+      let size: number;
+      let start: number;
+      // Most block lengths fit in one or two varint bytes: read those without the general reader's tuple.
+      const b0 = this.#parse < this.#write ? seg[this.#parse]! : 0x80;
+      const b1 = this.#parse + 1 < this.#write ? seg[this.#parse + 1]! : 0x80;
+      if (b0 < 0x80) {
+        size = b0;
+        start = this.#parse + 1;
+      } else if (b1 < 0x80) {
+        size = (b0 & 0x7f) + b1 * 128;
+        start = this.#parse + 2;
+      } else {
+        const length = varintAt(seg, this.#parse, this.#write);
+        if (length === undefined) return;
+        [size, start] = length;
+      }
       const end = start + size;
       if (this.roots === undefined) {
         if (size > MAX_HEADER_BYTES) throw new CarError('header too large');
