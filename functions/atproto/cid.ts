@@ -33,6 +33,18 @@ export async function cidBytesMatch(cid: Uint8Array, bytes: Uint8Array): Promise
   return cidBytesMatchFast(cid, bytes);
 }
 
+/** The CIDv1 bytes (dag-cbor, sha2-256) of a DAG-CBOR block; synchronous where the runtime hashes synchronously. */
+export function cidBytesForCbor(bytes: Uint8Array): Uint8Array | Promise<Uint8Array> {
+  const build = (digest: string) => {
+    const cid = new Uint8Array(36);
+    cid.set([0x01, DAG_CBOR, 0x12, 0x20]);
+    for (let i = 0; i < 32; i++) cid[4 + i] = digest.charCodeAt(i);
+    return cid;
+  };
+  const hashed = sha256Binary(bytes);
+  return typeof hashed === 'string' ? build(hashed) : hashed.then(build);
+}
+
 export async function cidMatches(cid: CID, bytes: Uint8Array): Promise<boolean> {
   return cidBytesMatch(cid.bytes, bytes);
 }

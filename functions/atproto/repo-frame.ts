@@ -6,7 +6,7 @@ import type { Reason } from '../reasons.ts';
 import type { ResyncRequest } from '../result.ts';
 import type { RepoFrameOutcome } from './repo-frame-types.ts';
 import { decodeCborFast as decodeCbor } from './fast-cbor.ts';
-import { cidBytesMatch } from './cid.ts';
+import { cidBytesMatchFast } from './cid.ts';
 import { CidLink } from './cid-link.ts';
 import { readCarBlocks, type CarBlocks } from './car.ts';
 import { verifyCommit, type CommitOp } from './commit/verify-commit.ts';
@@ -202,7 +202,8 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
       bump(dropped, 'too_big');
       continue;
     }
-    if (!(await cidBytesMatch(opCid.bytes, block))) {
+    const match = cidBytesMatchFast(opCid.bytes, block);
+    if (!(typeof match === 'boolean' ? match : await match)) {
       bump(dropped, 'cid_mismatch');
       if (!resync.some((r) => r.reason === 'cid_mismatch')) resync.push({ did: repo, reason: 'cid_mismatch' });
       continue;

@@ -3,10 +3,10 @@
 // the new root. Every operation returns a new tree; nodes are encoded only when a root CID is asked for.
 import { SkytideError } from '../../errors.ts';
 import { CidLink } from '../cid-link.ts';
-import { encodeCbor } from '../cbor.ts';
-import { cidForCbor } from '../cid.ts';
+import { cidBytesForCbor } from '../cid.ts';
 import { decodeCborFast } from '../fast-cbor.ts';
 import { keyHeightFast } from './key-height.ts';
+import { encodeNode, type NodeEntryOut } from './node.ts';
 
 export type GetBlock = (cid: CidLink) => Uint8Array | undefined;
 
@@ -218,24 +218,25 @@ export class Mst {
 
   async #encode(node: MstNode, blocks: Map<string, Uint8Array> | undefined): Promise<CidLink> {
     const cidOf = async (t: Tree) => (t.node === undefined ? t.cid! : await this.#encode(t.node, blocks));
-    let l: CidLink | null = null;
-    const e: { p: number; k: Uint8Array; v: CidLink; t: CidLink | null }[] = [];
+    let l: Uint8Array | null = null;
+    const e: NodeEntryOut[] = [];
     let prev = '';
     for (let i = 0; i < node.items.length; i++) {
       const item = node.items[i]!;
       if (item.kind === 'tree') {
-        const cid = await cidOf(item);
+        const cid = (await cidOf(item)).bytes;
         if (e.length === 0) l = cid;
         else e[e.length - 1]!.t = cid;
         continue;
       }
       let p = 0;
       while (p < prev.length && p < item.key.length && prev[p] === item.key[p]) p++;
-      e.push({ p, k: encoder.encode(item.key.slice(p)), v: item.value, t: null });
+      e.push({ p, k: encoder.encode(item.key.slice(p)), v: item.value.bytes, t: null });
       prev = item.key;
     }
-    const bytes = encodeCbor({ l, e });
-    const cid = new CidLink((await cidForCbor(bytes)).bytes);
+    const bytes = encodeNode(l, e);
+    const made = cidBytesForCbor(bytes);
+    const cid = new CidLink(made instanceof Uint8Array ? made : await made);
     blocks?.set(cid.toString(), bytes);
     return cid;
   }

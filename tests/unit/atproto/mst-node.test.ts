@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encode as cborgEncode } from 'cborg';
 import { CID } from 'multiformats/cid';
 import { encodeCbor } from '../../../functions/atproto/cbor.ts';
-import { emptyNodeView, readNode } from '../../../functions/atproto/mst/node.ts';
+import { emptyNodeView, encodeNode, readNode } from '../../../functions/atproto/mst/node.ts';
 import { SkytideError } from '../../../functions/errors.ts';
 
 const LEAF = CID.parse('bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm');
@@ -61,6 +61,23 @@ describe('readNode', () => {
       const got = reason(bytes);
       expect(got, name).toMatch(/^invalid_mst: /);
       expect(got, name).toMatch(message);
+    }
+  });
+});
+
+describe('encodeNode', () => {
+  it('writes exactly what the general DAG-CBOR encoder writes, for every shape, and reads back', () => {
+    const shapes: { left: CID | null; entries: { k: string; p: number; v: CID; t: CID | null }[] }[] = [
+      { left: null, entries: [] },
+      { left: CHILD, entries: [] },
+      { left: CHILD, entries: [{ k: 'app.bsky.feed.post/3jqfcqzm3fo2j', p: 0, v: LEAF, t: CHILD }] },
+      { left: null, entries: [{ k: 'a'.repeat(300), p: 0, v: LEAF, t: null }, { k: 'x', p: 299, v: CHILD, t: LEAF }] },
+      { left: null, entries: Array.from({ length: 40 }, (_, i) => ({ k: `k${i}`, p: i, v: LEAF, t: i % 2 === 0 ? CHILD : null })) },
+    ];
+    for (const { left, entries } of shapes) {
+      const ours = encodeNode(left?.bytes ?? null, entries.map((e) => ({ p: e.p, k: key(e.k), v: e.v.bytes, t: e.t?.bytes ?? null })));
+      expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(node(entries.map((e) => entry(e.k, e.p, e.v, e.t)), left)).toString('hex'));
+      expect(read(ours).count).toBe(entries.length);
     }
   });
 });
