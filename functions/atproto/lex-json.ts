@@ -39,25 +39,6 @@ export function cborToLex(value: unknown): JsonValue {
   throw new TypeError(`${typeof value} is not in the atproto data model`);
 }
 
-/**
- * The same conversion, done in place on a value this caller owns (freshly decoded): no second copy of every object,
- * which was most of the garbage when extracting a whole repo.
- */
-export function cborToLexInPlace(value: unknown): JsonValue {
-  if (value === null || typeof value !== 'object') return cborToLex(value);
-  if (value instanceof CidLink) return { $link: value.toString() };
-  if (value instanceof Uint8Array) return { $bytes: toBase64(value) };
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = cborToLexInPlace(value[i]);
-    return value as JsonValue[];
-  }
-  const cid = CID.asCID(value);
-  if (cid !== null) return { $link: cid.toString() };
-  const obj = value as Record<string, unknown>;
-  for (const key in obj) obj[key] = cborToLexInPlace(obj[key]);
-  return obj as { [key: string]: JsonValue };
-}
-
 /** lex-JSON to the values DAG-CBOR encodes: {"$link"} becomes a CID, {"$bytes"} a byte string. */
 export function lexToCbor(value: JsonValue): unknown {
   if (value === null || typeof value !== 'object') return value;

@@ -6,10 +6,10 @@ import { encode as cborgEncode } from 'cborg';
 import { CID } from 'multiformats/cid';
 import { encodeCbor } from '../../functions/atproto/cbor.ts';
 import { decodeCborFast } from '../../functions/atproto/fast-cbor.ts';
-import { cborToLexInPlace } from '../../functions/atproto/lex-json.ts';
+import { cborToLex } from '../../functions/atproto/lex-json.ts';
 import { decodeLex, LexCborError, MAX_NESTING } from '../../functions/atproto/lex-cbor.ts';
 
-const twoPass = (bytes: Uint8Array) => cborToLexInPlace(decodeCborFast(bytes));
+const twoPass = (bytes: Uint8Array) => cborToLex(decodeCborFast(bytes));
 const outcome = (f: () => unknown) => {
   try {
     return { ok: f() };
