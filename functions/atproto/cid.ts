@@ -1,15 +1,13 @@
-// CIDs of DAG-CBOR blocks: CIDv1, codec dag-cbor (0x71), sha2-256. Hashing is synchronous under Node (multiformats
-// uses node:crypto there) and asynchronous on Web runtimes, so callers await it.
+// CIDs of DAG-CBOR blocks: CIDv1, codec dag-cbor (0x71), sha2-256, all hashed through the runtime seam `#sha256`
+// (node:crypto's one-shot hash under Node, synchronous; WebCrypto elsewhere, asynchronous). The `...Fast` forms
+// answer synchronously when they can, so hot loops pay no promise per block.
 import { CID } from 'multiformats/cid';
-import { sha256 } from 'multiformats/hashes/sha2';
-// The runtime seam: node:crypto's one-shot hash under Node, WebCrypto elsewhere (package.json "imports").
 import { sha256Binary } from '#sha256';
 
 export const DAG_CBOR = 0x71;
-export const RAW = 0x55;
 
 export async function cidForCbor(bytes: Uint8Array): Promise<CID> {
-  return CID.createV1(DAG_CBOR, await sha256.digest(bytes));
+  return CID.decode(await cidBytesForCbor(bytes));
 }
 
 /**
@@ -29,10 +27,6 @@ export function cidBytesMatchFast(cid: Uint8Array, bytes: Uint8Array): boolean |
   return typeof hashed === 'string' ? compare(hashed) : hashed.then(compare);
 }
 
-export async function cidBytesMatch(cid: Uint8Array, bytes: Uint8Array): Promise<boolean> {
-  return cidBytesMatchFast(cid, bytes);
-}
-
 /** The CIDv1 bytes (dag-cbor, sha2-256) of a DAG-CBOR block; synchronous where the runtime hashes synchronously. */
 export function cidBytesForCbor(bytes: Uint8Array): Uint8Array | Promise<Uint8Array> {
   const build = (digest: string) => {
@@ -43,10 +37,6 @@ export function cidBytesForCbor(bytes: Uint8Array): Uint8Array | Promise<Uint8Ar
   };
   const hashed = sha256Binary(bytes);
   return typeof hashed === 'string' ? build(hashed) : hashed.then(build);
-}
-
-export async function cidMatches(cid: CID, bytes: Uint8Array): Promise<boolean> {
-  return cidBytesMatch(cid.bytes, bytes);
 }
 
 export function parseCid(value: string): CID | undefined {

@@ -10,10 +10,6 @@ async function timed(run: Run, minMs: number): Promise<number> {
   return ops / ((performance.now() - start) / 1000);
 }
 
-export async function opsPerSecond(run: Run, rounds = 3, minMs = 700): Promise<number> {
-  return (await compareOpsPerSecond({ run }, rounds, minMs))['run']!;
-}
-
 /** Best ops/s of each competitor, measured in interleaved rounds. */
 export async function compareOpsPerSecond<K extends string>(runs: Record<K, Run>, rounds = 4, minMs = 600): Promise<Record<K, number>> {
   const names = Object.keys(runs) as K[];

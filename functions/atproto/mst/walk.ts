@@ -9,7 +9,6 @@ import type { BlockMap } from '../car.ts';
 import { keyHeightFast } from './key-height.ts';
 import { emptyNodeView, readNode, type NodeView } from './node.ts';
 
-export { MAX_NODE_ENTRIES } from './node.ts';
 export const MAX_MST_DEPTH = 64;
 
 /**
