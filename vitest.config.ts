@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    exclude: ['tests/bench/**', 'node_modules/**'],
+    // *.long.test.ts run in `npm run test:long` (vitest.long.config.ts).
+    exclude: ['tests/bench/**', 'node_modules/**', 'tests/**/*.long.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -15,7 +15,7 @@ import { tid } from '../helpers/events.ts';
 import { compareOpsPerSecond } from './measure.ts';
 import type { BenchRow } from './types.ts';
 
-const FIXTURES = new URL('../../../shared/fixtures/indigo/atproto/repo/testdata/', import.meta.url);
+const FIXTURES = new URL('../fixtures/indigo/atproto/repo/testdata/', import.meta.url);
 
 async function corpus(): Promise<Uint8Array[]> {
   const frames: Uint8Array[] = [];

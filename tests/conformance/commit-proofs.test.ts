@@ -18,7 +18,7 @@ interface Fixture {
 }
 
 const fixtures = JSON.parse(
-  readFileSync(new URL('../../../shared/fixtures/interop/firehose/commit-proof-fixtures.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/interop/firehose/commit-proof-fixtures.json', import.meta.url), 'utf8'),
 ) as Fixture[];
 
 function permutations<T>(items: T[]): T[][] {

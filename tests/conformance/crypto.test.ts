@@ -9,7 +9,7 @@ import { verifySignature } from '../../functions/atproto/crypto/verify.ts';
 import { verifyEcdsa as nobleVerify } from '../../functions/atproto/crypto/ecdsa-noble.ts';
 import { K256_BACKEND, verifyWithLibsecp256k1, verifyWithOpenssl } from '../../functions/atproto/crypto/ecdsa-node.ts';
 
-const DIR = new URL('../../../shared/fixtures/interop/crypto/', import.meta.url);
+const DIR = new URL('../fixtures/interop/crypto/', import.meta.url);
 const read = <T>(f: string) => JSON.parse(readFileSync(new URL(f, DIR), 'utf8')) as T;
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 

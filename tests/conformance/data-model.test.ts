@@ -8,7 +8,7 @@ import { decodeLex } from '../../functions/atproto/lex-cbor.ts';
 import type { JsonValue } from '../../functions/events.ts';
 
 const fixtures = JSON.parse(
-  readFileSync(new URL('../../../shared/fixtures/interop/data-model/data-model-fixtures.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/interop/data-model/data-model-fixtures.json', import.meta.url), 'utf8'),
 ) as { json: JsonValue; cbor_base64: string; cid: string }[];
 
 const fromB64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));

@@ -10,7 +10,7 @@ import { verifyCommit, type CommitToVerify } from '../../functions/atproto/commi
 import { SkytideError } from '../../functions/errors.ts';
 import type { JsonValue } from '../../functions/events.ts';
 
-const DIR = new URL('../../../shared/fixtures/indigo/atproto/repo/testdata/', import.meta.url);
+const DIR = new URL('../fixtures/indigo/atproto/repo/testdata/', import.meta.url);
 const files = readdirSync(DIR).filter((f) => f.startsWith('firehose_commit_')).sort();
 
 function load(file: string): CommitToVerify {

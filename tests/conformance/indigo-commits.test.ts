@@ -11,7 +11,7 @@ import { lexToCbor } from '../../functions/atproto/lex-json.ts';
 import type { JsonValue } from '../../functions/events.ts';
 import { encodeFrame } from '../helpers/frames.ts';
 
-const DIR = new URL('../../../shared/fixtures/indigo/atproto/repo/testdata/', import.meta.url);
+const DIR = new URL('../fixtures/indigo/atproto/repo/testdata/', import.meta.url);
 const files = readdirSync(DIR).filter((f) => f.startsWith('firehose_commit_')).sort();
 
 describe('real firehose commits (indigo testdata)', () => {

@@ -17,8 +17,8 @@ import { SkytideError } from '../../functions/errors.ts';
 import { encodeCar } from '../helpers/frames.ts';
 import { CID } from 'multiformats/cid';
 
-const DIR = new URL('../../../shared/fixtures/indigo/testing/testdata/', import.meta.url);
-const INTEROP = new URL('../../../shared/fixtures/interop/mst/', import.meta.url);
+const DIR = new URL('../fixtures/indigo/testing/testdata/', import.meta.url);
+const INTEROP = new URL('../fixtures/interop/mst/', import.meta.url);
 const REPOS = ['paul_staging', 'fakermaker', 'did_plc_z5vnbioquyhivxirw3bbljmu', 'greenground'];
 const CAR_OF: Record<string, string> = { did_plc_z5vnbioquyhivxirw3bbljmu: 'bafyreieovfuizojpw3zresz7sx3nk4trm2by23pt5rxbey3jme4uo5ogiu.car' };
 

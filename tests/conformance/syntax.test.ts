@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isValidAtUri, isValidDatetime, isValidDid, isValidHandle, isValidNsid, isValidRecordKey, isValidTid } from '../../functions/atproto/syntax/index.ts';
 
-const DIR = new URL('../../../shared/fixtures/interop/syntax/', import.meta.url);
+const DIR = new URL('../fixtures/interop/syntax/', import.meta.url);
 
 function cases(file: string): string[] {
   return readFileSync(new URL(file, DIR), 'utf8')

@@ -16,7 +16,7 @@ const { atprotoKeyOf } = await import('../../functions/atproto/crypto/keys.ts');
 const { keyHeightFast } = await import('../../functions/atproto/mst/key-height.ts');
 const { SkytideError } = await import('../../functions/errors.ts');
 
-const DIR = new URL('../../../shared/fixtures/indigo/testing/testdata/', import.meta.url);
+const DIR = new URL('../fixtures/indigo/testing/testdata/', import.meta.url);
 const car = new Uint8Array(readFileSync(new URL('paul_staging.repo.car', DIR)));
 const doc = JSON.parse(readFileSync(new URL('paul_staging.didDoc.json', DIR), 'utf8')) as { id: string; verificationMethod: unknown };
 const expected = { did: doc.id, key: atprotoKeyOf(doc) };

@@ -73,7 +73,7 @@ async function run(did: string, behave: Behaviour, p = ports()) {
 describe('backfill against a hostile PDS', () => {
   it('a body that trickles forever is cut at the deadline and retried later', async () => {
     // A real CAR, a byte every 200 ms: every byte so far is valid, so only the deadline can end it.
-    const car = readFileSync(new URL('../../../../shared/fixtures/indigo/testing/testdata/paul_staging.repo.car', import.meta.url));
+    const car = readFileSync(new URL('../../fixtures/indigo/testing/testdata/paul_staging.repo.car', import.meta.url));
     const { outcome, ms } = await run('did:plc:slowbody', (res) => {
       res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' });
       let sent = 0;

@@ -8,7 +8,7 @@ import { cidForCbor } from '../../../functions/atproto/cid.ts';
 import { SkytideError } from '../../../functions/errors.ts';
 import { encodeCar } from '../../helpers/frames.ts';
 
-const fixture = new Uint8Array(readFileSync(new URL('../../../../shared/fixtures/indigo/testing/testdata/paul_staging.repo.car', import.meta.url)));
+const fixture = new Uint8Array(readFileSync(new URL('../../fixtures/indigo/testing/testdata/paul_staging.repo.car', import.meta.url)));
 
 /** A CAR of `count` distinct record-sized blocks (about 120 bytes each). */
 async function syntheticCar(count: number) {
