@@ -14,6 +14,32 @@ export class SkytideError extends Error {
   }
 }
 
+/** The services skytide depends on. When one is down, work waits for it; nothing is judged by its absence. */
+export type Dependency = 'postgres' | 'redis' | 'plc' | 'dns';
+
+/**
+ * A dependency is down, unreachable or overloaded: an outage, never a verdict on the input. Functions let it propagate
+ * (or throw it) so the caller waits with backoff and tries the same work again; it never moves anything to a DLQ,
+ * never counts against an entry's attempts, and never marks a repo or a commit bad.
+ */
+export class DependencyError extends SkytideError {
+  readonly dependency: Dependency;
+
+  constructor(dependency: Dependency, message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('dependency_unavailable', message, { ...context, dependency }, options);
+    this.name = 'DependencyError';
+    this.dependency = dependency;
+  }
+}
+
+/** The DependencyError anywhere in `err`'s cause chain, if any (a function may wrap one). */
+export function dependencyErrorIn(err: unknown): DependencyError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof DependencyError) return e;
+  }
+  return undefined;
+}
+
 /** Our own state is corrupt or an invariant broke: the process must exit loudly rather than carry on. */
 export class InvariantError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -3,7 +3,7 @@
 // call a private address (a hostile document pointing the backfill at internal services). Loopback and private
 // hosts are allowed only when the deployment says so (dev networks and tests run on 127.0.0.1).
 import type { Fetch } from '../../functions/ports.ts';
-import { SkytideError } from '../../functions/errors.ts';
+import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { assertPublicUrl } from '../xrpc/outbound.ts';
@@ -41,6 +41,29 @@ async function readJson(res: Response, maxBytes: number, what: string): Promise<
   }
 }
 
+/** DNS answers that mean "try again later" (the resolver is down or timed out), not "this name does not exist". */
+const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED']);
+
+function errnoIn(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/**
+ * Why a DID document could not be fetched. The PLC directory is a dependency: unreachable, timing out, 5xx or 429
+ * is an outage (waited out). A did:web host is the DID's own: its failures are that DID's problem, except a DNS
+ * resolver that is down, which is everyone's.
+ */
+function fetchFailure(did: string, err: unknown): SkytideError {
+  if (did.startsWith('did:plc:')) return new DependencyError('plc', `PLC directory unreachable resolving ${did}`, { did }, { cause: err });
+  const code = errnoIn(err);
+  if (code !== undefined && DNS_OUTAGE_CODES.has(code)) return new DependencyError('dns', `DNS unavailable resolving ${did}`, { did, code }, { cause: err });
+  return new SkytideError('identity_failed', `fetching the DID document of ${did} failed`, { did }, { cause: err });
+}
+
 export function createIdentityResolver(options: ResolverOptions): IdentityResolver {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxDocumentBytes ?? 64 * 1024;
@@ -64,14 +87,27 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       try {
         res = await options.fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
       } catch (err) {
-        throw new SkytideError('identity_failed', `fetching the DID document of ${did} failed`, { did }, { cause: err });
+        if (err instanceof SkytideError) throw err;
+        throw fetchFailure(did, err);
       }
       if (!res.ok) {
         await res.body?.cancel();
+        // 404 and 410 are answers (no such DID, or tombstoned); a directory that fails or sheds load is down.
+        if (did.startsWith('did:plc:') && (res.status >= 500 || res.status === 429 || res.status === 408)) {
+          throw new DependencyError('plc', `PLC directory answered HTTP ${res.status} for ${did}`, { did, status: res.status });
+        }
         throw new SkytideError('identity_failed', `DID document of ${did}: HTTP ${res.status}`, { did });
       }
       // The PDS endpoint is checked where it is used: the backfill's fetch port is a guarded fetch.
-      return parseDidDocument(did, await readJson(res, maxBytes, `DID document of ${did}`));
+      let doc: unknown;
+      try {
+        doc = await readJson(res, maxBytes, `DID document of ${did}`);
+      } catch (err) {
+        // A body cut off mid-read is the same failure as no answer at all.
+        if (err instanceof SkytideError) throw err;
+        throw fetchFailure(did, err);
+      }
+      return parseDidDocument(did, doc);
     },
   };
 }

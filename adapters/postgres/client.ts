@@ -3,6 +3,23 @@
 // parameter as the string 'NULL' through unsafe(), so arrays with nulls must travel as JSON instead.
 import postgres from 'postgres';
 import type { Sql, SqlExecutor, SqlRow, SqlValue } from '../../functions/ports.ts';
+import { DependencyError } from '../../functions/errors.ts';
+
+// Errors that say the server cannot be reached or is not serving, as opposed to a statement that failed: socket
+// errors (node's errno codes and postgres.js's CONNECTION_* codes) and the SQLSTATE classes 08 (connection
+// exception), 53 (insufficient resources), 57P01-57P03 (shutting down, crashed, starting up).
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+]);
+
+/** A connection-level failure becomes a DependencyError (an outage); a statement's own error is left as it is. */
+export function classifyPostgresError(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof DependencyError) return err;
+  const code = String((err as { code?: unknown }).code ?? '');
+  const outage = CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || /^57P0[123]$/.test(code);
+  return outage ? new DependencyError('postgres', `postgres unavailable: ${err.message}`, { code }, { cause: err }) : err;
+}
 
 export interface SqlOptions {
   max?: number;
@@ -23,8 +40,12 @@ type Client = postgres.Sql | postgres.TransactionSql;
 function executor(client: Client): ScriptExecutor {
   return {
     async query<R extends SqlRow = SqlRow>(text: string, params: readonly SqlValue[] = []): Promise<R[]> {
-      const rows = await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
-      return rows as unknown as R[];
+      try {
+        const rows = await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+        return rows as unknown as R[];
+      } catch (err) {
+        throw classifyPostgresError(err);
+      }
     },
     async script(text: string): Promise<void> {
       await client.unsafe(text).simple();
@@ -44,7 +65,11 @@ export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
   return {
     ...base,
     async transaction<T>(fn: (tx: ScriptExecutor) => Promise<T>): Promise<T> {
-      return (await sql.begin((tx) => fn(executor(tx)))) as T;
+      try {
+        return (await sql.begin((tx) => fn(executor(tx)))) as T;
+      } catch (err) {
+        throw classifyPostgresError(err);
+      }
     },
     end: () => sql.end({ timeout: 5 }),
   };

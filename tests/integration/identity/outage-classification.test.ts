@@ -1,0 +1,84 @@
+// An outage is not a verdict: a PLC directory that is down, overloaded or unreachable, and a Postgres that refuses
+// connections, raise DependencyError (waited out by every caller); an answer that settles the question (404, a
+// document about another DID, a statement that fails) stays a verdict.
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
+import { createSql } from '../../../adapters/postgres/client.ts';
+import { DependencyError, SkytideError } from '../../../functions/errors.ts';
+import { TEST_DATABASE_URL } from '../../helpers/services.ts';
+
+let server: http.Server;
+let plc: string;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const did = decodeURIComponent((req.url ?? '/').slice(1));
+    if (did === 'did:plc:busy') return void res.writeHead(503).end('busy');
+    if (did === 'did:plc:limited') return void res.writeHead(429).end('slow down');
+    if (did === 'did:plc:cutoff') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"id":');
+      return void setTimeout(() => res.socket?.destroy(), 20);
+    }
+    res.writeHead(404).end('not found');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  plc = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise((r) => server.close(r)));
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('identity: outage or verdict', () => {
+  it.each(['did:plc:busy', 'did:plc:limited', 'did:plc:cutoff'])('%s from the directory is an outage of the plc dependency', async (did) => {
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
+    const err = await resolver.resolve(did).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyError);
+    expect(err).toMatchObject({ reason: 'dependency_unavailable', dependency: 'plc' });
+  });
+
+  it('a directory nobody answers at is an outage', async () => {
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: `http://127.0.0.1:${await closedPort()}` });
+    await expect(resolver.resolve('did:plc:anyone')).rejects.toBeInstanceOf(DependencyError);
+  });
+
+  it('404 from the directory is a verdict on the DID, not an outage', async () => {
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
+    const err = await resolver.resolve('did:plc:nobody').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SkytideError);
+    expect(err).not.toBeInstanceOf(DependencyError);
+    expect(err).toMatchObject({ reason: 'identity_failed' });
+  });
+});
+
+describe('postgres: outage or verdict', () => {
+  it('refused connections are an outage of the postgres dependency, in queries and transactions', async () => {
+    const sql = createSql(`postgres://postgres@127.0.0.1:${await closedPort()}/postgres`, { max: 1 });
+    try {
+      await expect(sql.query('select 1')).rejects.toMatchObject({ name: 'DependencyError', dependency: 'postgres' });
+      await expect(sql.transaction((tx) => tx.query('select 1'))).rejects.toMatchObject({ name: 'DependencyError', dependency: 'postgres' });
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('a statement that fails on a healthy server is not an outage', async () => {
+    const sql = createSql(TEST_DATABASE_URL, { max: 1 });
+    try {
+      const err = await sql.query('select * from no_such_table_anywhere').catch((e: unknown) => e);
+      expect(err).not.toBeInstanceOf(DependencyError);
+      expect(String((err as { code?: unknown }).code)).toBe('42P01');
+    } finally {
+      await sql.end();
+    }
+  });
+});
