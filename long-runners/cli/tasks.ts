@@ -15,7 +15,7 @@ import { createStatusReader } from './status.ts';
 import { runSweep } from '../sweeper/sweep.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { parseCron } from '../../adapters/config/cron.ts';
-import { sleep } from '../firehose/backoff.ts';
+import { sleep } from '../sleep.ts';
 import { appendBatch } from '../../adapters/redis/stream-writer.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';

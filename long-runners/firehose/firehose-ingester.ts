@@ -18,7 +18,8 @@ import { describeError } from '../../functions/errors.ts';
 import { hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { appendBatch, type StreamEntry } from '../../adapters/redis/stream-writer.ts';
 import { readSeqCursor } from '../../adapters/redis/cursor-store.ts';
-import { createBackoff, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './backoff.ts';
+import { createBackoff } from '../backoff.ts';
+import { sleep } from '../sleep.ts';
 import { openFrameSource, type FrameSource } from './ws-source.ts';
 import { subscribeUrl } from './subscribe-url.ts';
 
@@ -35,7 +36,7 @@ export interface FirehoseIngesterOptions {
   signal: AbortSignal;
   /** How often, at most, XLEN is checked for backpressure. */
   lengthCheckIntervalMs?: number;
-  backoff?: BackoffOptions;
+  backoff?: ReconnectBackoff;
   heartbeatMs?: number;
   /**
    * Signing keys for the sync 1.1 checks of every #commit. Absent only when the deployment trusts a verifying
@@ -49,6 +50,15 @@ export interface FirehoseIngesterOptions {
 }
 
 const NSID = 'com.atproto.sync.subscribeRepos';
+
+/** Reconnect delays; a connection that lived `healthyAfterMs` starts them over from `baseMs`. */
+export interface ReconnectBackoff {
+  baseMs: number;
+  maxMs: number;
+  healthyAfterMs: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectBackoff = { baseMs: 500, maxMs: 60_000, healthyAfterMs: 30_000 };
 const MAX_QUEUED_FRAMES = 1000;
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
@@ -66,7 +76,8 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
   const backfillKey = keys.stream(STREAMS.repoBackfill);
   const cursorKey = keys.cursor(STREAMS.firehoseLive, host);
   const lengthEveryMs = options.lengthCheckIntervalMs ?? 1000;
-  const backoff = createBackoff(options.backoff ?? DEFAULT_BACKOFF);
+  const reconnect = options.backoff ?? DEFAULT_RECONNECT;
+  const backoff = createBackoff(reconnect);
   const logCounts = new Map<string, number>();
   let override: number | undefined;
 
@@ -263,7 +274,8 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     // Every frame read from this connection is written before reconnecting or stopping.
     await flush();
     if (signal.aborted) break;
-    const delay = backoff.next(Date.now() - connectedAt);
+    if (Date.now() - connectedAt >= reconnect.healthyAfterMs) backoff.reset();
+    const delay = backoff.next();
     log.warn('firehose disconnected', { host, reason: why, reconnectInMs: delay });
     await sleep(delay, signal);
   }

@@ -10,7 +10,7 @@ import { SkytideError, describeError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
 import { appendBatch } from '../../adapters/redis/stream-writer.ts';
-import { sleep } from '../firehose/backoff.ts';
+import { sleep } from '../sleep.ts';
 
 export interface SweepOptions {
   redis: Redis;
