@@ -48,7 +48,9 @@ export type CounterName =
   | 'skytide_firehose_events_total' // labels: host, type
   | 'skytide_consumer_entries_total' // labels: stream, outcome
   | 'skytide_resync_requests_total' // labels: reason
-  | 'skytide_firehose_unverified_commits_total'; // labels: host (INGESTER_TRUST_UPSTREAM)
+  | 'skytide_firehose_unverified_commits_total' // labels: host (INGESTER_TRUST_UPSTREAM)
+  | 'skytide_identity_waits_total' // labels: host, on (a DID started waiting for its identity on the live path)
+  | 'skytide_identity_parked_frames_total'; // labels: host (frames parked behind a DID's identity wait)
 
 export interface Metrics {
   inc(name: CounterName, labels?: Record<string, string>, value?: number): void;

@@ -23,9 +23,13 @@ export const REASONS = [
   'future_cursor', // upstream rejected our cursor as ahead of its sequence
   'outdated_cursor', // upstream says our cursor is older than its window
   'consumer_too_slow', // upstream dropped us
+  'seq_not_increasing', // a frame whose seq is not above the last one accepted from its host: dropped, cursor untouched
+  'cursor_reset', // upstream answered FutureCursor: the stored cursor was reset on purpose and its window replayed
+  'identity_wait_overflow', // a DID waiting for its identity parked more frames than allowed: they go, its repo is resynced
   // consumer and functions
   'max_retries_exceeded', // an entry failed more than the retry limit: moved to the DLQ
   'handler_error', // the function threw (infrastructure): the batch is retried
+  'stream_write_failed', // Redis refused part of a batch (EXEC aborted or a command failed): the writer stops
   'stale_rev', // a write older than what is stored: ignored by design
   // repos (backfill)
   'invalid_mst', // an MST node of the wrong shape, keys out of order, at the wrong height, or too deep

@@ -5,7 +5,7 @@
 import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
-import { parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { DidHostUnavailableError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { assertPublicUrl } from '../xrpc/outbound.ts';
 
 export interface ResolverOptions {
@@ -61,7 +61,7 @@ function fetchFailure(did: string, err: unknown): SkytideError {
   if (did.startsWith('did:plc:')) return new DependencyError('plc', `PLC directory unreachable resolving ${did}`, { did }, { cause: err });
   const code = errnoIn(err);
   if (code !== undefined && DNS_OUTAGE_CODES.has(code)) return new DependencyError('dns', `DNS unavailable resolving ${did}`, { did, code }, { cause: err });
-  return new SkytideError('identity_failed', `fetching the DID document of ${did} failed`, { did }, { cause: err });
+  return new DidHostUnavailableError(`fetching the DID document of ${did} failed`, { did }, { cause: err });
 }
 
 export function createIdentityResolver(options: ResolverOptions): IdentityResolver {
@@ -95,6 +95,9 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
         // 404 and 410 are answers (no such DID, or tombstoned); a directory that fails or sheds load is down.
         if (did.startsWith('did:plc:') && (res.status >= 500 || res.status === 429 || res.status === 408)) {
           throw new DependencyError('plc', `PLC directory answered HTTP ${res.status} for ${did}`, { did, status: res.status });
+        }
+        if (res.status >= 500 || res.status === 429 || res.status === 408) {
+          throw new DidHostUnavailableError(`DID document of ${did}: HTTP ${res.status}`, { did, status: res.status });
         }
         throw new SkytideError('identity_failed', `DID document of ${did}: HTTP ${res.status}`, { did });
       }

@@ -21,7 +21,9 @@ const EVENT_TYPES = ['create', 'update', 'delete', 'repo', 'account', 'identity'
 
 export const INDEX_RECORD_OUTCOMES = ['indexed', 'stale', 'tombstoned', 'invalid'] as const;
 export const CONSUMER_OUTCOMES = ['ok', 'retry', 'dead', 'dlq', 'invalid'] as const;
-export const FRAME_KINDS = ['sequenced', 'info', 'error', 'ignored', 'invalid'] as const;
+export const FRAME_KINDS = ['sequenced', 'info', 'error', 'ignored', 'invalid', 'deferred'] as const;
+/** What an identity wait waits on: a dependency's outage, or the DID's own host (`did`). */
+export const IDENTITY_WAITS = ['plc', 'dns', 'postgres', 'redis', 'did'] as const;
 
 export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_index_events_total: {
@@ -45,6 +47,11 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'commits passed on without signature and MST checks because the upstream is trusted (INGESTER_TRUST_UPSTREAM)',
     labels: { host: 'host' },
   },
+  skytide_identity_waits_total: {
+    help: 'DIDs whose frames started waiting for their identity on the live path, by host and what they wait on',
+    labels: { host: 'host', on: IDENTITY_WAITS },
+  },
+  skytide_identity_parked_frames_total: { help: 'frames parked behind a DID that waits for its identity, by host', labels: { host: 'host' } },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {
@@ -64,6 +71,7 @@ export interface MetricsBundle {
     streamPending: Gauge<'stream'>;
     firehoseCursor: Gauge<'host'>;
     repoSync: Gauge<'status'>;
+    identityWaitingDids: Gauge<'host'>;
   };
 }
 
@@ -85,13 +93,17 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     streamPending: new Gauge({ name: 'skytide_stream_pending', help: 'entries delivered but not acknowledged', labelNames: ['stream'], registers: [registry] }),
     firehoseCursor: new Gauge({ name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', labelNames: ['host'], registers: [registry] }),
     repoSync: new Gauge({ name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', labelNames: ['status'], registers: [registry] }),
+    identityWaitingDids: new Gauge({ name: 'skytide_identity_waiting_dids', help: 'DIDs whose frames wait for their identity, per firehose host', labelNames: ['host'], registers: [registry] }),
   };
   for (const status of ['synchronized', 'desynchronized', 'in-progress']) gauges.repoSync.set({ status }, 0);
   for (const stream of dimensions.streams) {
     gauges.streamLength.set({ stream }, 0);
     gauges.streamPending.set({ stream }, 0);
   }
-  for (const host of dimensions.hosts) gauges.firehoseCursor.set({ host }, 0);
+  for (const host of dimensions.hosts) {
+    gauges.firehoseCursor.set({ host }, 0);
+    gauges.identityWaitingDids.set({ host }, 0);
+  }
 
   const metrics: Metrics = {
     inc(name, labels = {}, value = 1) {

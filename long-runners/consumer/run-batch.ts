@@ -10,7 +10,7 @@ import type { Log } from '../../functions/ports.ts';
 import { describeError, InvariantError } from '../../functions/errors.ts';
 import { handleChecked, isolateFailures, THREW, type BatchHandler, type IsolatedOutcome } from './isolate-failures.ts';
 import { sleep } from '../sleep.ts';
-import { createBackoff } from '../backoff.ts';
+import { createBackoff } from '../../functions/backoff.ts';
 
 export interface RetryBackoff {
   baseMs: number;

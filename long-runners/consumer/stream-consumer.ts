@@ -25,7 +25,7 @@ import {
 import { THREW } from './isolate-failures.ts';
 import { DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
 import { sleep } from '../sleep.ts';
-import { createBackoff } from '../backoff.ts';
+import { createBackoff } from '../../functions/backoff.ts';
 
 export interface StreamConsumerOptions<T> {
   redis: Redis;

@@ -13,9 +13,24 @@ export interface AtprotoIdentity {
   claimedHandle?: string;
 }
 
-/** The ports a function needs to learn a DID's key and PDS. */
+/**
+ * The ports a function needs to learn a DID's key and PDS. `resolve` throws a DependencyError when the PLC directory
+ * or DNS is down (everyone's outage), a DidHostUnavailableError when a did:web host cannot be reached (that DID's own
+ * outage), and SkytideError('identity_failed') for a verdict (no such DID, an unusable document).
+ */
 export interface IdentityResolver {
   resolve(did: string, options?: { forceRefresh?: boolean }): Promise<AtprotoIdentity>;
+}
+
+/**
+ * A did:web host that did not answer (unreachable, timing out, 5xx): no verdict on the DID, and no outage of ours
+ * either. The reason stays `identity_failed` for callers that do not tell them apart.
+ */
+export class DidHostUnavailableError extends SkytideError {
+  constructor(message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('identity_failed', message, context, options);
+    this.name = 'DidHostUnavailableError';
+  }
 }
 
 function fail(message: string): never {

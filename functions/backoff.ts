@@ -1,4 +1,5 @@
-// Retry delays for every loop that tries again (subscription reconnects, consumer outages, identity waits):
+// Retry delays for everything that tries again (subscription reconnects, consumer outages, identity waits and the
+// identity outage breaker; pure, so adapters and long-runners share this one generator):
 // exponential from `baseMs`, capped at `maxMs`, with jitter so that many instances never retry in lockstep.
 // - `full` jitter (the default) draws from [0, cap): the widest spread, for reconnect storms against one upstream.
 // - `equal` jitter draws from [cap/2, cap): never close to zero, for retries that must not spin.
