@@ -17,6 +17,8 @@ export interface Config {
   ingesterBatchTimeoutMs: number;
   firehoseInitialCursor: number | undefined;
   trustUpstream: boolean;
+  identityWaitMaxFrames: number;
+  identityDidWaitMs: number;
   indexerConsumer: string | undefined;
   indexerStreams: string[];
   indexerBatchSize: number;
@@ -122,6 +124,8 @@ export function parseConfig(env: Env): ParsedConfig {
     ingesterBatchTimeoutMs: get('INGESTER_BATCH_TIMEOUT_MS'),
     firehoseInitialCursor: get('FIREHOSE_INITIAL_CURSOR'),
     trustUpstream: get('INGESTER_TRUST_UPSTREAM'),
+    identityWaitMaxFrames: get('INGESTER_IDENTITY_WAIT_MAX_FRAMES'),
+    identityDidWaitMs: get('INGESTER_IDENTITY_DID_WAIT_MS'),
     indexerConsumer: get('INDEXER_CONSUMER'),
     indexerStreams: get('INDEXER_STREAMS'),
     indexerBatchSize: get('INDEXER_BATCH_SIZE'),

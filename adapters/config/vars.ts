@@ -30,6 +30,8 @@ export const VARS = [
   { name: 'INGESTER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'events per MULTI written to the stream' },
   { name: 'INGESTER_BATCH_TIMEOUT_MS', type: 'int', default: '1000', min: 1, doc: 'longest wait before a partial batch is written' },
   { name: 'INGESTER_TRUST_UPSTREAM', type: 'bool', default: 'false', doc: 'skip signature and MST checks of commits because the upstream already verifies them (counted per commit)' },
+  { name: 'INGESTER_IDENTITY_WAIT_MAX_FRAMES', type: 'int', default: '50000', min: 1, doc: 'frames per relay parked while their DIDs wait for an identity (PLC or DNS down, a did:web host down); at it the adapter stops reading its socket until they are released' },
+  { name: 'INGESTER_IDENTITY_DID_WAIT_MS', type: 'int', default: '3600000', min: 1, doc: 'how long frames wait for a DID whose own did:web host does not answer; then its commits are dropped as unverifiable and the repo resynced' },
   { name: 'FIREHOSE_INITIAL_CURSOR', type: 'int', min: 0, doc: 'seq to start from when no cursor is stored for a host; unset means live' },
   { name: 'INDEXER_CONSUMER', type: 'string', doc: 'consumer name in the groups, unique per instance; default hostname-pid' },
   { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },

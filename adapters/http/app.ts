@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { BasePorts, Sql } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
 import { requireBearer, type AuthOptions } from './auth.ts';
-import { registerHealthRoutes, type ReadinessCheck } from './routes/health.ts';
+import { registerHealthRoutes, type DegradedCheck, type ReadinessCheck } from './routes/health.ts';
 import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.ts';
 import { registerFunctionRoutes } from './routes/functions.ts';
 import { registerReprocessRoute } from './routes/reprocess.ts';
@@ -18,6 +18,8 @@ export interface AppDeps {
   /** The Prometheus exposition; Node renders prom-client's registry, a Worker its own counters. */
   metrics: MetricsExposition;
   readiness: readonly ReadinessCheck[];
+  /** Listed in /ready's `degraded` while they answer details; /ready stays 200 for them. */
+  degraded?: readonly DegradedCheck[];
   /** Refreshes gauges that mirror Redis state before each scrape. */
   refreshGauges?: () => Promise<void>;
   /** Ports for POST /reprocess/:did; without them the route answers 503. */
@@ -39,7 +41,7 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
-  registerHealthRoutes(app, deps.readiness);
+  registerHealthRoutes(app, deps.readiness, deps.degraded);
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
   registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports });
   registerReprocessRoute(app, deps.auth, deps.backfill);

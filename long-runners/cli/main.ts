@@ -10,7 +10,7 @@ import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources } from './resources.ts';
 import { buildTasks, TASK_KINDS, type TaskKind } from './tasks.ts';
-import { createStatusReader } from './status.ts';
+import { createStatusReader } from '../../adapters/observability/pipeline-status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { runSweep } from '../sweeper/sweep.ts';
 import { terminalProgress } from '../sweeper/progress.ts';
@@ -134,7 +134,7 @@ async function sweep(config: Config): Promise<number> {
 async function status(config: Config): Promise<number> {
   const r = createResources(config, 'status');
   try {
-    process.stdout.write(JSON.stringify(await createStatusReader(r).read(), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts }).read(), null, 2) + '\n');
     return 0;
   } finally {
     await r.close();

@@ -9,6 +9,8 @@ import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { withRedisCache } from '../../adapters/identity/redis-cache.ts';
+import { withOutageBreaker, type OutageView } from '../../adapters/identity/outage-breaker.ts';
+import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
@@ -27,6 +29,11 @@ export interface Resources {
   sql(): PostgresSql;
   /** Ports of the backfill-repo function: Postgres, fetch, identity. */
   backfillPorts(): BackfillPorts;
+  /**
+   * The firehose's identity resolver (Redis cache, then an outage breaker, then PLC or did:web) and the breaker's
+   * view, shared by every relay connection of the process.
+   */
+  liveIdentity(): { identity: IdentityResolver; outages: OutageView };
   close(): Promise<void>;
 }
 
@@ -40,6 +47,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
   let redis: Redis | undefined;
   let sql: PostgresSql | undefined;
   let backfill: BackfillPorts | undefined;
+  let live: { identity: IdentityResolver; outages: OutageView } | undefined;
   return {
     config,
     log,
@@ -62,6 +70,16 @@ export function createResources(config: Config, component = 'skytide'): Resource
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),
       });
+    },
+    liveIdentity() {
+      if (live === undefined) {
+        const breaker = withOutageBreaker(
+          createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
+          { log: log.child('identity') },
+        );
+        live = { identity: withRedisCache(breaker, { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') }), outages: breaker };
+      }
+      return live;
     },
     close: async () => {
       await Promise.allSettled([redis?.quit(), sql?.end()]);

@@ -11,7 +11,7 @@ import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
-import { createStatusReader } from './status.ts';
+import { createStatusReader, readIdentityWaits } from '../../adapters/observability/pipeline-status.ts';
 import { runSweep } from '../sweeper/sweep.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { parseCron } from '../../adapters/config/cron.ts';
@@ -40,8 +40,10 @@ export function firehoseTasks(r: Resources): Task[] {
         log: r.log.child(`firehose:${hostKey(host)}`),
         metrics: r.metrics.metrics,
         signal,
-        ...(r.config.trustUpstream ? {} : { identity: r.backfillPorts().identity }),
+        ...(r.config.trustUpstream ? {} : r.liveIdentity()),
         repoState: createRepoStateStore(r.redis(), r.config.redisKeyPrefix),
+        maxParkedFrames: r.config.identityWaitMaxFrames,
+        didWaitMs: r.config.identityDidWaitMs,
       }),
   }));
 }
@@ -147,7 +149,8 @@ export function httpTask(r: Resources): Task {
   return {
     name: 'http',
     run: async (signal) => {
-      const status = createStatusReader(r);
+      const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts };
+      const status = createStatusReader(sources);
       const app = createApp({
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
         bodyLimitBytes: r.config.httpBodyLimitBytes,
@@ -171,6 +174,16 @@ export function httpTask(r: Resources): Task {
         readiness: [
           { name: 'redis', check: async () => void (await r.redis().ping()) },
           { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },
+        ],
+        // Waiting out an identity outage is work in progress, not a fault of this instance: reported, still ready.
+        degraded: [
+          {
+            name: 'identity_wait',
+            check: async () => {
+              const waiting = Object.entries(await readIdentityWaits(sources)).filter(([, n]) => n > 0);
+              return waiting.length === 0 ? undefined : { waitingDids: Object.fromEntries(waiting) };
+            },
+          },
         ],
         refreshGauges: () => status.refreshGauges(r.metrics.gauges),
         status: () => status.read(),

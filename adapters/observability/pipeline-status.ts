@@ -1,8 +1,20 @@
-// What an operator asks first: how long each stream is, how much is pending or dead, and where each cursor stands.
-// Read straight from Redis, so `skytide status` and `GET /` agree with what the consumers see.
-import type { Resources } from './resources.ts';
-import type { MetricsBundle } from '../../adapters/observability/metrics.ts';
-import { GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
+// What an operator asks first: how long each stream is, how much is pending or dead, where each cursor stands, and
+// how many DIDs wait for their identity on each relay. Read straight from Redis, so `skytide status`, `GET /` and the
+// gauges agree with what the consumers see.
+import type { Redis } from 'ioredis';
+import type { SqlExecutor } from '../../functions/ports.ts';
+import type { MetricsBundle } from './metrics.ts';
+import { GROUPS, hostKey, STREAMS, type KeySpace } from '../redis/keys.ts';
+import { countWaitingDids } from '../redis/identity-waits.ts';
+
+export interface StatusSources {
+  redis: Redis;
+  /** Made on first use: `skytide status` works before Postgres is set up. */
+  sql: () => SqlExecutor;
+  keys: KeySpace;
+  /** The configured relays (INGESTER_RELAY_HOSTS). */
+  hosts: readonly string[];
+}
 
 export interface StreamStatus {
   stream: string;
@@ -14,6 +26,8 @@ export interface StreamStatus {
 export interface PipelineStatus {
   streams: StreamStatus[];
   cursors: Record<string, string>;
+  /** DIDs whose frames wait for their identity, per relay (host without scheme). */
+  identityWaits: Record<string, number>;
   /** Repos per sync state; absent when Postgres is not reachable from this command. */
   repoSync?: Record<string, number>;
 }
@@ -25,9 +39,16 @@ const GROUP_OF: Record<string, string> = {
   [STREAMS.repoBackfill]: GROUPS.repoBackfill,
 };
 
-export function createStatusReader(r: Resources) {
+/** How many DIDs wait for their identity per relay: HLEN each, O(1) (for /ready as well as the status). */
+export async function readIdentityWaits(s: Pick<StatusSources, 'redis' | 'keys' | 'hosts'>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const host of s.hosts) out[hostKey(host)] = await countWaitingDids(s.redis, s.keys, host);
+  return out;
+}
+
+export function createStatusReader(r: StatusSources) {
   const read = async (): Promise<PipelineStatus> => {
-    const redis = r.redis();
+    const redis = r.redis;
     const streams: StreamStatus[] = [];
     for (const name of Object.values(STREAMS)) {
       const key = r.keys.stream(name);
@@ -51,6 +72,7 @@ export function createStatusReader(r: Resources) {
         found.forEach((k, i) => (cursors[k] = values[i] ?? ''));
       }
     } while (scan !== '0');
+    const identityWaits = await readIdentityWaits(r);
     let repoSync: Record<string, number> | undefined;
     try {
       const rows = await r.sql().query<{ status: string; n: number }>(`select status, count(*)::int as n from repo_sync group by status`);
@@ -59,7 +81,7 @@ export function createStatusReader(r: Resources) {
     } catch {
       // No schema yet (before `skytide migrate`) or no database: the stream status still stands.
     }
-    return repoSync === undefined ? { streams, cursors } : { streams, cursors, repoSync };
+    return repoSync === undefined ? { streams, cursors, identityWaits } : { streams, cursors, identityWaits, repoSync };
   };
   return {
     read,
@@ -70,6 +92,7 @@ export function createStatusReader(r: Resources) {
         gauges.streamPending.set({ stream: st.stream }, st.pending);
       }
       for (const [status, n] of Object.entries(s.repoSync ?? {})) gauges.repoSync.set({ status }, n);
+      for (const [host, n] of Object.entries(s.identityWaits)) gauges.identityWaitingDids.set({ host }, n);
       for (const [key, value] of Object.entries(s.cursors)) {
         const match = /^(.*?firehose_live):cursor:(.+)$/.exec(key);
         if (match !== null && /^\d+$/.test(value)) gauges.firehoseCursor.set({ host: match[2] ?? '' }, Number(value));
