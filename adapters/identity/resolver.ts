@@ -44,12 +44,19 @@ async function readJson(res: Response, maxBytes: number, what: string): Promise<
 /** DNS answers that mean "try again later" (the resolver is down or timed out), not "this name does not exist". */
 const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED']);
 
-function errnoIn(err: unknown): string | undefined {
+/** The first system error in the cause chain: its code and the call that failed (`getaddrinfo`, `connect`, ...). */
+function errnoIn(err: unknown): { code: string; syscall?: string } | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    if (typeof code === 'string') return typeof syscall === 'string' ? { code, syscall } : { code };
   }
   return undefined;
+}
+
+/** A lookup failing, not a connection: ECONNREFUSED from `connect` is the did:web host itself refusing. */
+function isDnsOutage(errno: { code: string; syscall?: string } | undefined): boolean {
+  if (errno === undefined || !DNS_OUTAGE_CODES.has(errno.code)) return false;
+  return errno.syscall === undefined || errno.syscall === 'getaddrinfo' || errno.syscall.startsWith('query');
 }
 
 /**
@@ -59,8 +66,8 @@ function errnoIn(err: unknown): string | undefined {
  */
 function fetchFailure(did: string, err: unknown): SkytideError {
   if (did.startsWith('did:plc:')) return new DependencyError('plc', `PLC directory unreachable resolving ${did}`, { did }, { cause: err });
-  const code = errnoIn(err);
-  if (code !== undefined && DNS_OUTAGE_CODES.has(code)) return new DependencyError('dns', `DNS unavailable resolving ${did}`, { did, code }, { cause: err });
+  const errno = errnoIn(err);
+  if (isDnsOutage(errno)) return new DependencyError('dns', `DNS unavailable resolving ${did}`, { did, code: errno?.code }, { cause: err });
   return new DidHostUnavailableError(`fetching the DID document of ${did} failed`, { did }, { cause: err });
 }
 
