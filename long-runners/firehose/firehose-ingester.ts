@@ -56,6 +56,10 @@ export interface FirehoseIngesterOptions {
   maxParkedFrames?: number;
   /** How long a DID's frames wait for its own did:web host (INGESTER_IDENTITY_DID_WAIT_MS). */
   didWaitMs?: number;
+  /** Frames one waiting DID may park before they are given up for a resync (default MAX_PARKED_PER_DID). */
+  maxParkedPerDid?: number;
+  /** Delays between lookups of one waiting DID (default WAIT_RETRY). */
+  waitRetry?: { baseMs: number; maxMs: number };
 }
 
 export async function runFirehoseIngester(options: FirehoseIngesterOptions): Promise<void> {
@@ -69,6 +73,8 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     ...(options.outages === undefined ? {} : { outages: options.outages }),
     didWaitMs: options.didWaitMs ?? DEFAULT_DID_WAIT_MS,
     maxParkedFrames: options.maxParkedFrames ?? DEFAULT_MAX_PARKED_FRAMES,
+    ...(options.maxParkedPerDid === undefined ? {} : { maxParkedPerDid: options.maxParkedPerDid }),
+    ...(options.waitRetry === undefined ? {} : { retry: options.waitRetry }),
     onOverflow: (did, dropped, batch) => {
       // More frames than one DID may park: they are given up and the repo is fetched whole once it can be verified.
       report('identity_wait_overflow', dropped, { did });

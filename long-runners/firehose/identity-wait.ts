@@ -56,6 +56,10 @@ export interface IdentityWaitRoomOptions {
   didWaitMs: number;
   /** Parked frames on this host at which reading holds. */
   maxParkedFrames: number;
+  /** Frames one DID may park (default MAX_PARKED_PER_DID). */
+  maxParkedPerDid?: number;
+  /** Per-DID retry delays (default WAIT_RETRY). */
+  retry?: { baseMs: number; maxMs: number };
   /** A DID's parked frames were dropped (over MAX_PARKED_PER_DID): the caller queues its repo for a resync. */
   onOverflow: (did: string, dropped: number, batch: Batch) => void;
   host: string;
@@ -117,7 +121,9 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
   // Lookups run beside the loop (they touch only the identity cache), so one that hangs until its timeout holds up
   // neither the socket nor the other DIDs; what they find is acted on in the loop, at the next step.
   const limit = pLimit(MAX_LOOKUPS_IN_FLIGHT);
-  const newRetries = () => createBackoff({ ...WAIT_RETRY, jitter: 'equal' });
+  const retry = o.retry ?? WAIT_RETRY;
+  const maxPerDid = o.maxParkedPerDid ?? MAX_PARKED_PER_DID;
+  const newRetries = () => createBackoff({ ...retry, jitter: 'equal' });
 
   const forget = (did: string) => {
     const w = waiters.get(did);
@@ -189,13 +195,13 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
     park(did, frame, batch, on = 'did') {
       let w = waiters.get(did);
       if (w === undefined) {
-        w = { since: now(), on, parked: 0, dueAt: now() + WAIT_RETRY.baseMs, retries: newRetries() };
+        w = { since: now(), on, parked: 0, dueAt: now() + retry.baseMs, retries: newRetries() };
         waiters.set(did, w);
         batch.add(o.store.startOp(did, { since: w.since, on }));
         o.metrics.inc('skytide_identity_waits_total', { host: o.hostLabel, on });
         o.log.info('identity unavailable: frames of this DID wait for it', { host: o.host, did, on });
       }
-      if (w.parked >= MAX_PARKED_PER_DID) {
+      if (w.parked >= maxPerDid) {
         batch.add(o.store.discardOp(did));
         o.onOverflow(did, w.parked, batch);
         parkedFrames -= w.parked;
