@@ -207,7 +207,7 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
         parkedFrames -= w.parked;
         w.parked = 0;
       }
-      batch.add(o.store.parkOp(did, frame));
+      batch.add(o.store.parkOp(did, frame), 1);
       w.parked++;
       parkedFrames++;
       o.metrics.inc('skytide_identity_parked_frames_total', { host: o.hostLabel });
