@@ -12,6 +12,7 @@ const SUITES: Suite[] = [
   { name: 'index', load: async () => (await import('./index.bench.ts')).runIndexBench },
   { name: 'verify', load: async () => (await import('./verify.bench.ts')).runVerifyBench },
   { name: 'commit', load: async () => (await import('./commit-verify.bench.ts')).runCommitVerifyBench },
+  { name: 'ingest', load: async () => (await import('./ingest.bench.ts')).runIngestBench },
 ];
 
 function format(n: number): string {
