@@ -29,6 +29,7 @@ import { hostKey } from '../../adapters/redis/keys.ts';
 import { readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { sleep } from '../sleep.ts';
+import type { StreamEntry } from '../../adapters/redis/stream-writer.ts';
 import { createBatch, type Batch } from './batch.ts';
 import { createProblemReporter, createSampler, type ReportProblem } from './problems.ts';
 import { openFrameSource, type FrameSource } from './ws-source.ts';
@@ -57,6 +58,25 @@ export interface SubscriptionHandler {
   between?(batch: Batch, signal: AbortSignal): Promise<void>;
   /** A reason to stop reading the socket for now, checked between batches; undefined to keep reading. */
   holdReason?(): string | undefined;
+}
+
+/**
+ * The simplest handler: each message becomes stream entries, or undefined for one to ignore (an unknown `t`). A
+ * subscription that needs nothing else (subscribeLabels into label_live) plugs in a stream, a cursor key, an NSID and
+ * this. `onWritten` runs for each entry once its batch is written (to count it).
+ */
+export function entriesHandler(
+  toEntries: (message: SubscriptionMessage) => readonly StreamEntry[] | undefined,
+  onWritten?: (entry: StreamEntry) => void,
+): SubscriptionHandler {
+  return {
+    onMessage(message, batch) {
+      const entries = toEntries(message);
+      if (entries === undefined) return 'ignored';
+      for (const entry of entries) batch.append(entry, onWritten === undefined ? undefined : () => onWritten(entry));
+      return 'sequenced';
+    },
+  };
 }
 
 /** Reconnect delays; a connection that lived `healthyAfterMs` starts them over from `baseMs`. */
