@@ -59,7 +59,7 @@ describe('the Worker under workerd', () => {
   it('loads and answers health and readiness, Postgres included', async () => {
     expect(output).not.toMatch(/Uncaught|Disallowed operation/);
     expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
-    expect(await (await fetch(`${base}/ready`)).json()).toEqual({ status: 'ready', checks: [{ name: 'postgres', ok: true }] });
+    expect(await (await fetch(`${base}/ready`)).json()).toEqual({ status: 'ready', checks: [{ name: 'postgres', ok: true }], degraded: [] });
   });
 
   it('runs the index function: valid events become rows, a malformed one is dead, a request without the token is refused', async () => {
