@@ -9,7 +9,8 @@ import { SkytideError } from '../../functions/errors.ts';
 import { RAISE_SEQ_CURSOR } from './cursor-store.ts';
 import { defineScripts, queueScript, type RedisArg, type RedisScript } from './scripts.ts';
 
-export interface StreamEntry {
+/** An entry to add to a stream (no id yet; what consumers read back is consumer-group.ts's StreamEntry). */
+export interface NewStreamEntry {
   /** Full key (already prefixed). */
   stream: string;
   fields: Record<string, string>;
@@ -17,13 +18,13 @@ export interface StreamEntry {
 
 /** One command of a batch, in order with the entries. */
 export type BatchOp =
-  | { kind: 'entry'; entry: StreamEntry }
+  | { kind: 'entry'; entry: NewStreamEntry }
   | { kind: 'command'; name: string; args: readonly RedisArg[] }
   | { kind: 'script'; script: RedisScript; keys: readonly string[]; args: readonly RedisArg[]; onReply?: (reply: unknown) => void };
 
 export interface BatchWrite {
   /** XADDs, before any `ops`. */
-  entries?: readonly StreamEntry[];
+  entries?: readonly NewStreamEntry[];
   /** Further commands, in order, after `entries`. */
   ops?: readonly BatchOp[];
   /** A string cursor (a listRepos cursor), SET as given. */
@@ -59,7 +60,7 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
   const multi = redis.multi();
   // What each reply is for: an entry id, a script's verdict, the cursor's new value, or nothing.
   const roles: ({ kind: 'id' } | { kind: 'reply'; onReply: (reply: unknown) => void } | { kind: 'cursor' } | { kind: 'none' })[] = [];
-  const xadd = (entry: StreamEntry) => {
+  const xadd = (entry: NewStreamEntry) => {
     // NOTE: never MAXLEN: trimming could delete entries no consumer has processed yet.
     multi.xadd(entry.stream, '*', ...Object.entries(entry.fields).flat());
     roles.push({ kind: 'id' });
@@ -97,6 +98,6 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
 }
 
 /** Entries (and a string cursor) in one MULTI; answers their stream ids. */
-export async function appendBatch(redis: Redis, batch: { entries: readonly StreamEntry[]; cursor?: { key: string; value: string } }): Promise<string[]> {
+export async function appendBatch(redis: Redis, batch: { entries: readonly NewStreamEntry[]; cursor?: { key: string; value: string } }): Promise<string[]> {
   return (await writeBatch(redis, batch)).ids;
 }

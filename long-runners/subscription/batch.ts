@@ -2,12 +2,12 @@
 // seq the cursor rises to once they are written. One flush is one MULTI (adapters/redis/stream-writer.ts), so what
 // a batch holds lands with its cursor or not at all.
 import type { Redis } from 'ioredis';
-import { writeBatch, type BatchOp, type StreamEntry } from '../../adapters/redis/stream-writer.ts';
+import { writeBatch, type BatchOp, type NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
 
 /** What a message handler may add to the batch. */
 export interface Batch {
   /** An XADD; `onWritten` runs once the batch is written (count what landed, not what was staged). */
-  append(entry: StreamEntry, onWritten?: () => void): void;
+  append(entry: NewStreamEntry, onWritten?: () => void): void;
   /** Any other command or script, in order with the entries; `entries` is how many stream entries it may write. */
   add(op: BatchOp, entries?: number): void;
   /** Stream entries staged so far (the batch is written when it reaches the batch size). */

@@ -29,7 +29,7 @@ import { hostKey } from '../../adapters/redis/keys.ts';
 import { readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { sleep } from '../sleep.ts';
-import type { StreamEntry } from '../../adapters/redis/stream-writer.ts';
+import type { NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
 import { createBatch, type Batch } from './batch.ts';
 import { createProblemReporter, createSampler, type ReportProblem } from './problems.ts';
 import { openFrameSource, type FrameSource } from './ws-source.ts';
@@ -66,8 +66,8 @@ export interface SubscriptionHandler {
  * this. `onWritten` runs for each entry once its batch is written (to count it).
  */
 export function entriesHandler(
-  toEntries: (message: SubscriptionMessage) => readonly StreamEntry[] | undefined,
-  onWritten?: (entry: StreamEntry) => void,
+  toEntries: (message: SubscriptionMessage) => readonly NewStreamEntry[] | undefined,
+  onWritten?: (entry: NewStreamEntry) => void,
 ): SubscriptionHandler {
   return {
     onMessage(message, batch) {
