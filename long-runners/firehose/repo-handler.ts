@@ -155,6 +155,8 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
 
   const release: RepoHandler['release'] = async (did, frames, batch, identity) => {
     let released = 0;
+    // Commits judged together (a did:web host past its window) ask for the same resync: queue it once.
+    const queued = new Set<string>();
     for (const bytes of frames) {
       const frame = decodeFrame(bytes);
       if (frame.kind !== 'message') {
@@ -165,6 +167,14 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       }
       const out = await decode(frame, identity);
       if (out.kind === 'deferred') return { released, waitAgain: out.waitOn };
+      if (out.kind === 'sequenced' && out.state === undefined) {
+        out.resync = out.resync.filter((r) => {
+          const key = `${r.did} ${r.reason}`;
+          if (queued.has(key)) return false;
+          queued.add(key);
+          return true;
+        });
+      }
       apply(out, batch);
       released++;
     }

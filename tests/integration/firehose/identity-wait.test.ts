@@ -78,22 +78,23 @@ describe('identity waits on the live path', () => {
     relay.append(1, await webCommit(1));
     relay.append(2, identityFrame(2, webDid, 'web.example'));
     relay.append(3, identityFrame(3, OTHER, 'other.example'));
+    relay.append(4, await webCommit(4));
     const run = start({ didWaitMs: 1500 });
-    await waitFor(cursor, (c) => c === 3, 'cursor past every frame');
+    await waitFor(cursor, (c) => c === 4, 'cursor past every frame');
     // The cursor passed the parked frames: they are in Redis, not lost. The other DID was not held up.
     expect(await waiting()).toBe(1);
     expect((await events()).map((e) => [e.did, e.seq])).toEqual([[OTHER, 3]]);
     expect(await resyncs()).toEqual([]);
 
     await waitFor(waiting, (n) => n === 0, 'the wait ends with its window', 10_000);
-    // Judged like any commit whose DID document cannot be had: dropped, the repo resynced; the #identity behind it
-    // follows in order.
+    // Judged like any commit whose DID document cannot be had: dropped, the repo resynced (once for both commits);
+    // the #identity between them follows in order.
     expect((await events()).map((e) => [e.did, e.seq])).toEqual([[OTHER, 3], [webDid, 2]]);
     expect(await resyncs()).toEqual([{ did: webDid, host: relay.host, reason: 'identity_failed' }]);
     const host = `host="${hostKey(relay.host)}"`;
     expect(await run.count('skytide_identity_waits_total', `${host},on="did"`)).toBe(1);
-    expect(await run.count('skytide_identity_parked_frames_total', host)).toBe(2);
-    expect(await run.count('skytide_firehose_errors_total', `${host},reason="identity_failed"`)).toBe(1);
+    expect(await run.count('skytide_identity_parked_frames_total', host)).toBe(3);
+    expect(await run.count('skytide_firehose_errors_total', `${host},reason="identity_failed"`)).toBe(2);
   });
 
   it('gives a DID that parks too much up for a resync, and keeps it waiting for what comes next', async () => {
