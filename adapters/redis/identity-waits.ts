@@ -22,7 +22,7 @@ export interface StoredWait extends WaitRecord {
   parked: number;
 }
 
-const WAIT_KINDS: readonly string[] = ['plc', 'dns', 'postgres', 'redis', 'did'];
+const WAIT_KINDS: readonly string[] = ['plc', 'dns', 'postgres', 'redis', 'did', 'lookup'];
 
 /**
  * KEYS: [1] the DID's parked list, [2] the waiting hash. ARGV: [1] frames released from the head, [2] the DID.

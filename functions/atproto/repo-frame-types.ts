@@ -8,9 +8,10 @@ import type { Dependency } from '../errors.ts';
 
 /**
  * What a commit's verification waits for when its DID's identity cannot be learned now: a dependency that is down
- * (everyone's outage: the PLC directory, DNS), or `did` when it is this DID's own (its did:web host does not answer).
+ * (everyone's outage: the PLC directory, DNS), `did` when it is this DID's own (its did:web host does not answer), or
+ * `lookup` when the lookup is still running and the caller would rather not wait for it in line.
  */
-export type IdentityWait = Dependency | 'did';
+export type IdentityWait = Dependency | 'did' | 'lookup';
 
 export type RepoFrameOutcome =
   /**

@@ -14,7 +14,7 @@ import { cidBytesMatchFast } from './cid.ts';
 import { CidLink } from './cid-link.ts';
 import { readCarBlocks, type CarBlocks } from './car.ts';
 import { verifyCommit, type CommitOp } from './commit/verify-commit.ts';
-import { DidHostUnavailableError, type IdentityResolver } from './identity/did-document.ts';
+import { DidHostUnavailableError, IdentityPendingError, type IdentityResolver } from './identity/did-document.ts';
 import { dependencyErrorIn, SkytideError } from '../errors.ts';
 import { decodeFrame, messageSeq } from './frame.ts';
 import { decodeLex } from './lex-cbor.ts';
@@ -112,6 +112,7 @@ export interface DecodeOptions {
  * answering, or a resolver failing in a way that says nothing about the DID), or undefined for a verdict.
  */
 function identityWait(err: unknown): IdentityWait | undefined {
+  if (err instanceof IdentityPendingError) return 'lookup';
   const outage = dependencyErrorIn(err);
   if (outage !== undefined) return outage.dependency;
   if (err instanceof DidHostUnavailableError) return 'did';

@@ -5,6 +5,8 @@
 //   first, so the DID's order is kept; other DIDs go on.
 // - Parking is in the same MULTI as the batch's entries and cursor (adapters/redis/identity-waits.ts): the cursor only
 //   passes frames that are in the stream or parked, and a restart or SIGKILL loses none of them.
+// - The live path gives a lookup LIVE_LOOKUP_DEADLINE_MS (repo-handler.ts); a slower one parks the frame too (`lookup`)
+//   and goes on beside the loop, so a slow directory or a did:web host that hangs holds up no other DID.
 // - Between batches, in the subscription's own loop (never beside a message), waiting DIDs are looked up again with
 //   backoff: per DID, and per dependency through the outage breaker (one probe per interval while the PLC is down,
 //   every waiting DID as soon as it answers). A DID whose identity resolves has its frames decoded, verified and
@@ -170,7 +172,7 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
 
   /** Whether a lookup through this dependency may go out now, and whether it is the breaker's single probe. */
   const gate = (on: IdentityWait, probesTaken: Set<Dependency>): 'go' | 'probe' | 'blocked' => {
-    if (on === 'did' || o.outages === undefined) return 'go';
+    if (on === 'did' || on === 'lookup' || o.outages === undefined) return 'go';
     const at = o.outages.retryAt(on);
     if (at === undefined) return 'go';
     if (at > now() || probesTaken.has(on)) return 'blocked';
@@ -195,7 +197,8 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
     park(did, frame, batch, on = 'did') {
       let w = waiters.get(did);
       if (w === undefined) {
-        w = { since: now(), on, parked: 0, dueAt: now() + retry.baseMs, retries: newRetries() };
+        // A lookup that was only slow is joined at once (the cache shares the running one); a failed one is retried.
+        w = { since: now(), on, parked: 0, dueAt: on === 'lookup' ? now() : now() + retry.baseMs, retries: newRetries() };
         waiters.set(did, w);
         batch.add(o.store.startOp(did, { since: w.since, on }));
         o.metrics.inc('skytide_identity_waits_total', { host: o.hostLabel, on });

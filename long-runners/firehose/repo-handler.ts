@@ -14,7 +14,7 @@ import type { StreamEvent } from '../../functions/events.ts';
 import type { RepoFrameOutcome } from '../../functions/atproto/repo-frame-types.ts';
 import { decodeRepoMessage } from '../../functions/atproto/repo-frame.ts';
 import { decodeFrame } from '../../functions/atproto/frame.ts';
-import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { withLookupDeadline, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { tidMicros } from '../../functions/atproto/syntax/tid-time.ts';
 import { ADVANCE, type AdvanceResult, type RepoStateStore } from '../../adapters/redis/repo-state.ts';
 import type { Batch, MessageKind, SubscriptionHandler, SubscriptionMessage } from '../subscription/subscription.ts';
@@ -23,6 +23,12 @@ import type { IdentityWaitRoom, ReleaseResult } from './identity-wait.ts';
 
 /** How far in the future a commit's rev may be (clock drift between us and the PDS). */
 export const DEFAULT_MAX_REV_DRIFT_MS = 5 * 60_000;
+/**
+ * How long the live path waits in line for a DID's identity. A cache hit or a quick directory answer never notices;
+ * a slower lookup parks the frame and goes on beside the loop, so a slow PLC directory or a did:web host that hangs
+ * until its timeout holds up no other DID.
+ */
+export const LIVE_LOOKUP_DEADLINE_MS = 250;
 
 export interface RepoHandlerOptions {
   host: string;
@@ -36,6 +42,8 @@ export interface RepoHandlerOptions {
   /** Where frames wait for an identity; required with `identity`. */
   waits?: IdentityWaitRoom;
   maxRevDriftMs?: number;
+  /** LIVE_LOOKUP_DEADLINE_MS unless given. */
+  liveLookupDeadlineMs?: number;
   metrics: Metrics;
   report: ReportProblem;
   now?: () => number;
@@ -152,6 +160,8 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
 
   const decode = (message: { t: string; body: Record<string, unknown> }, identity: IdentityResolver | undefined) =>
     decodeRepoMessage(message.t, message.body, identity === undefined ? {} : { identity });
+  // Only where a slow lookup can be waited for beside the loop: with a waiting room.
+  const liveIdentity = o.identity === undefined || o.waits === undefined ? o.identity : withLookupDeadline(o.identity, o.liveLookupDeadlineMs ?? LIVE_LOOKUP_DEADLINE_MS);
 
   const release: RepoHandler['release'] = async (did, frames, batch, identity) => {
     let released = 0;
@@ -190,7 +200,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
         o.waits.park(did, message.bytes, batch);
         return 'deferred';
       }
-      const out = await decode(message, o.identity);
+      const out = await decode(message, liveIdentity);
       if (out.kind === 'deferred') {
         if (o.waits === undefined) {
           // Nowhere to wait (no waiting room wired): judged as before, the repo resynced.

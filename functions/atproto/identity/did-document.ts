@@ -33,6 +33,33 @@ export class DidHostUnavailableError extends SkytideError {
   }
 }
 
+/**
+ * The lookup did not answer within the time the caller gave it and goes on without it: neither a failure nor a
+ * verdict (the live path parks the commit and looks the DID up beside its loop).
+ */
+export class IdentityPendingError extends Error {
+  constructor(did: string, ms: number) {
+    super(`identity of ${did} not known within ${ms} ms: looked up in the background`);
+    this.name = 'IdentityPendingError';
+  }
+}
+
+/** `inner`, except that an answer later than `ms` is an IdentityPendingError (the lookup itself goes on). */
+export function withLookupDeadline(inner: IdentityResolver, ms: number): IdentityResolver {
+  return {
+    resolve(did, options) {
+      const lookup = inner.resolve(did, options);
+      // Whoever needs the answer later asks again (a cache joins the running lookup); this one is not waited for.
+      lookup.catch(() => undefined);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new IdentityPendingError(did, ms)), ms);
+      });
+      return Promise.race([lookup, late]).finally(() => clearTimeout(timer));
+    },
+  };
+}
+
 function fail(message: string): never {
   throw new SkytideError('identity_failed', message);
 }

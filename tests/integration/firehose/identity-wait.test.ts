@@ -2,6 +2,7 @@
 // did:web host refuses connections waits (its later frames parked behind its commit, other DIDs going on), for its
 // window at most; then its commits are judged unverifiable and its repo resynced, and its other frames follow in
 // order. Parking is bounded per DID (beyond it: dropped for a resync) and per host (beyond it: the socket holds).
+import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -95,6 +96,36 @@ describe('identity waits on the live path', () => {
     expect(await run.count('skytide_identity_waits_total', `${host},on="did"`)).toBe(1);
     expect(await run.count('skytide_identity_parked_frames_total', host)).toBe(3);
     expect(await run.count('skytide_firehose_errors_total', `${host},reason="identity_failed"`)).toBe(2);
+  });
+
+  it('does not wait in line for a lookup that hangs: the frame is parked and the next DID goes on meanwhile', async () => {
+    // A did:web host that accepts the request and answers nothing until told to.
+    const hanging: http.ServerResponse[] = [];
+    let firstLookupOpen: boolean | undefined;
+    const host = http.createServer((_req, res) => {
+      if (firstLookupOpen === undefined) {
+        firstLookupOpen = true;
+        res.on('close', () => (firstLookupOpen = false));
+      }
+      hanging.push(res);
+    });
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', () => r()));
+    const slowDid = `did:web:localhost%3A${(host.address() as AddressInfo).port}`;
+    try {
+      relay.append(1, (await buildCommitFrame({ seq: 1, did: slowDid, rev: tid(1), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'k1', record: POST }] })).frame);
+      relay.append(2, identityFrame(2, OTHER, 'other.example'));
+      const run = start({ didWaitMs: 60_000 });
+      await waitFor(events, (e) => e.length === 1, 'the other DID written');
+      // Written while the slow DID's first lookup still hangs: nobody waited for it.
+      expect(firstLookupOpen).toBe(true);
+      expect((await events()).map((e) => [e.did, e.seq])).toEqual([[OTHER, 2]]);
+      expect(await waiting()).toBe(1);
+      expect(await run.count('skytide_identity_waits_total', `host="${hostKey(relay.host)}",on="lookup"`)).toBe(1);
+      for (const res of hanging.splice(0)) res.writeHead(503).end();
+    } finally {
+      for (const res of hanging.splice(0)) res.destroy();
+      await new Promise((r) => host.close(r));
+    }
   });
 
   it('gives a DID that parks too much up for a resync, and keeps it waiting for what comes next', async () => {
