@@ -15,6 +15,8 @@ import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { runSweep } from '../sweeper/sweep.ts';
 import { terminalProgress } from '../sweeper/progress.ts';
 import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
+import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
+import { readFileSync } from 'node:fs';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
 
@@ -28,8 +30,33 @@ commands:
   sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep)
   dev                             run everything in dev mode (migrations applied, auth relaxed); with no
                                   INGESTER_RELAY_HOSTS, against a local PLC + PDS with a bot writing to it
+  dlq list|replay|purge <stream>  a stream's dead letters: list them, move them back with attempts reset, or
+                                  delete them (--yes); --reason R and --limit N select which
+  consumers [--prune]             every consumer of every group with its idle time and pending entries; --prune
+                                  removes those idle over --idle-ms (default 1 h) that hold nothing
+  config                          the configuration in effect, secrets masked
+  --version                       the skytide version
 
 Configuration is read from the environment; see the README for every variable.`;
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) fail(`--${name} must be a positive integer`);
+  return Number(value);
+}
+
+function operateOptions(values: { limit?: string; reason?: string; yes?: boolean; prune?: boolean; 'idle-ms'?: string }): OperateOptions {
+  const limit = positiveInt('limit', values.limit);
+  const idleMs = positiveInt('idle-ms', values['idle-ms']);
+  return {
+    ...(limit === undefined ? {} : { limit }), ...(idleMs === undefined ? {} : { idleMs }),
+    ...(values.reason === undefined ? {} : { reason: values.reason }),
+    yes: values.yes === true, prune: values.prune === true,
+    write: (line) => process.stdout.write(line + '\n'),
+  };
+}
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -145,9 +172,16 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+      limit: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' }, prune: { type: 'boolean' }, 'idle-ms': { type: 'string' },
+    },
   });
   const command = positionals[0];
+  if (values.version === true || command === 'version') {
+    process.stdout.write(`skytide ${VERSION}\n`);
+    return 0;
+  }
   if (values.help === true || command === undefined) {
     process.stdout.write(USAGE + '\n');
     return command === undefined && values.help !== true ? 2 : 0;
@@ -175,6 +209,19 @@ async function main(argv: string[]): Promise<number> {
       return reprocess(config, positionals[1]);
     case 'dev':
       return dev(config, parseOnly(values.only));
+    case 'config':
+      return configCommand(env, operateOptions(values));
+    case 'dlq':
+    case 'consumers': {
+      const r = createResources(config, command);
+      try {
+        return command === 'dlq'
+          ? await dlqCommand(r, positionals[1], positionals[2], operateOptions(values))
+          : await consumersCommand(r, operateOptions(values));
+      } finally {
+        await r.close();
+      }
+    }
     default:
       fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }
