@@ -8,8 +8,10 @@
 // - redirects are refused (a 3xx could lead around every rule above), whatever the caller asked;
 // - the answer is a Web Response whose body streams as it arrives; the caller's AbortSignal ends the request and
 //   the body; a connection silent for `idleTimeoutMs` is ended too;
-// - DNS that is down (EAI_AGAIN and the like) is an outage, `DependencyError('dns')`; a name that does not exist is
-//   a verdict on that name (`fetch_failed`).
+// - DNS that is down (EAI_AGAIN and the like) is an outage, `DependencyError('dns')`; every other failure to reach
+//   the host (a name that does not exist, a refused or reset connection) rejects as Web fetch does, a TypeError
+//   whose cause carries the code, or the signal's reason when the caller aborted, and the caller judges it as its
+//   own verdict (getRepo: `fetch_failed`; did:web: `identity_failed`).
 // Sockets are pooled per guard (its own agents), never shared with code that resolves names without these checks.
 // On Workers the platform's fetch cannot reach private addresses and no DNS is ours: guarded-fetch-web.ts.
 import http from 'node:http';
@@ -62,9 +64,9 @@ async function checkedAnswers(resolve: ResolveAll, hostname: string, allowPrivat
     if (code !== undefined && DNS_OUTAGE_CODES.has(code)) {
       throw new DependencyError('dns', `DNS unavailable resolving ${hostname}`, { host: hostname, code }, { cause: err });
     }
-    throw new SkytideError('fetch_failed', `cannot resolve ${hostname}${code === undefined ? '' : ` (${code})`}`, { host: hostname, code }, { cause: err });
+    throw err;
   }
-  if (answers.length === 0) throw new SkytideError('fetch_failed', `cannot resolve ${hostname}: no addresses`, { host: hostname });
+  if (answers.length === 0) throw Object.assign(new Error(`${hostname} has no addresses`), { code: 'ENOTFOUND' });
   const checked: LookupAddress[] = [];
   for (const { address, family } of answers) {
     if (!allowPrivate) {
@@ -87,7 +89,7 @@ function pinnedLookup(resolve: ResolveAll, allowPrivate: boolean) {
         const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family ?? 0);
         const usable = family === 4 || family === 6 ? answers.filter((a) => a.family === family) : answers;
         if (usable.length === 0) {
-          callback(new SkytideError('fetch_failed', `${hostname} has no IPv${family} address`, { host: hostname }) as NodeJS.ErrnoException, []);
+          callback(Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' }), []);
         } else if (options.all === true) callback(null, usable);
         else callback(null, usable[0]!.address, usable[0]!.family);
       },
@@ -198,8 +200,12 @@ export function createGuardedFetch(options: GuardedFetchOptions): Fetch {
         lookup,
         ...(out.signal === undefined ? {} : { signal: out.signal }),
       });
-      req.setTimeout(idleTimeoutMs, () => req.destroy(new SkytideError('fetch_failed', `${url.origin} sent nothing for ${idleTimeoutMs} ms`, { url: url.origin })));
-      req.on('error', (err) => reject(err instanceof SkytideError ? err : new SkytideError('fetch_failed', `request to ${url.origin} failed: ${err.message}`, { url: url.origin, code: codeOf(err) }, { cause: err })));
+      req.setTimeout(idleTimeoutMs, () => req.destroy(Object.assign(new Error(`${url.origin} sent nothing for ${idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', (err) => {
+        if (err instanceof SkytideError) reject(err);
+        else if (out.signal?.aborted === true) reject(out.signal.reason);
+        else reject(new TypeError(`fetch failed: ${err.message}`, { cause: err }));
+      });
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && status !== 304) {
@@ -211,7 +217,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): Fetch {
           resolvePromise(toResponse(res, out.method, out.signal));
         } catch (err) {
           res.destroy();
-          reject(new SkytideError('fetch_failed', `unusable answer from ${url.origin} (HTTP ${status})`, { url: url.origin, status }, { cause: err }));
+          reject(new TypeError(`fetch failed: unusable answer from ${url.origin} (HTTP ${status})`, { cause: err }));
         }
       });
       req.end(out.body);

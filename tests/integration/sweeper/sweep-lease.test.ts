@@ -118,7 +118,7 @@ describe('one sweep per host', () => {
 
   it('a crashed holder (SIGKILL) keeps the host until its lease expires; the next sweep resumes from the stored cursor', async () => {
     held = new Set(['2']);
-    const crashing = cli(['sweep'], { INDEXER_CONSUMER: 'crashing-sweeper', SWEEP_LEASE_TTL_MS: '3000' });
+    const crashing = cli(['sweep'], { INDEXER_CONSUMER: 'crashing-sweeper', SWEEP_LEASE_TTL_MS: '5000' });
     await waitFor(async () => (await cursorNow()) === '2', 'the child to write its first page');
     crashing.child.kill('SIGKILL');
     expect(await crashing.exited).toBe(null);

@@ -129,9 +129,11 @@ describe('guarded fetch (Node): names', () => {
     const outage = await createGuardedFetch({ allowPrivate: false, resolve: failing('EAI_AGAIN') })('https://pds.example/').catch((e: unknown) => e);
     expect(outage).toBeInstanceOf(DependencyError);
     expect(outage).toMatchObject({ reason: 'dependency_unavailable', dependency: 'dns' });
+    // Rejected as Web fetch rejects, so each caller judges it in its own terms (getRepo: fetch_failed).
     const missing = await createGuardedFetch({ allowPrivate: false, resolve: failing('ENOTFOUND') })('https://pds.example/').catch((e: unknown) => e);
-    expect(missing).not.toBeInstanceOf(DependencyError);
-    expect(missing).toMatchObject({ reason: 'fetch_failed' });
+    expect(missing).not.toBeInstanceOf(SkytideError);
+    expect(missing).toBeInstanceOf(TypeError);
+    expect((missing as Error).cause).toMatchObject({ code: 'ENOTFOUND' });
   });
 
   it('did:web documents go through the guard: an internal did:web host is refused', async () => {
@@ -143,6 +145,15 @@ describe('guarded fetch (Node): names', () => {
       webFetch: createGuardedFetch({ allowPrivate: false, resolve: async () => answers('::ffff:10.0.0.7') }),
     });
     await expect(identity.resolve('did:web:internal.example')).rejects.toMatchObject({ reason: 'forbidden_address' });
+    const withDns = (code: string) =>
+      createIdentityResolver({
+        fetch: globalThis.fetch,
+        plcUrl: 'https://plc.example',
+        webFetch: createGuardedFetch({ allowPrivate: false, resolve: async () => { throw Object.assign(new Error(code), { code }); } }),
+      });
+    // A did:web host that does not exist is that DID's problem; a resolver that is down is everyone's.
+    await expect(withDns('ENOTFOUND').resolve('did:web:gone.example')).rejects.toMatchObject({ reason: 'identity_failed' });
+    await expect(withDns('EAI_AGAIN').resolve('did:web:gone.example')).rejects.toMatchObject({ reason: 'dependency_unavailable', dependency: 'dns' });
     await expect(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: 'https://plc.example' }).resolve('did:web:127.0.0.1')).rejects.toMatchObject({ reason: 'forbidden_address' });
   });
 });
@@ -176,6 +187,12 @@ describe('guarded fetch (Node) on a private network (IDENTITY_ALLOW_PRIVATE)', (
     expect(new TextDecoder().decode((await reader.read()).value)).toBe('partial');
     controller.abort();
     await expect(reader.read()).rejects.toBeDefined();
+  });
+
+  it('rejects with the caller\'s abort reason when aborted before the answer', async () => {
+    const fetch = createGuardedFetch({ allowPrivate: true, resolve: () => new Promise(() => {}) });
+    const err = await fetch('http://never.local/', { signal: AbortSignal.timeout(50) }).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('TimeoutError');
   });
 
   it('ends a connection that goes silent', async () => {
