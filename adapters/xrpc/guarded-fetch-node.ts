@@ -40,8 +40,12 @@ export const GUARDED_FETCH_IDLE_TIMEOUT_MS = 30_000;
 /** Idle pooled connections are closed after this long. */
 const KEEP_ALIVE_IDLE_MS = 5_000;
 
-/** getaddrinfo and resolver codes that mean "the resolver is down or timed out", not "this name does not exist". */
-const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'EAI_FAIL', 'EAI_MEMORY', 'EAI_SYSTEM', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECANCELLED']);
+/**
+ * getaddrinfo and resolver codes that mean "the resolver is down or timed out" (or this machine cannot resolve at
+ * all), not "this name does not exist": the same set as identity/resolver.ts, plus getaddrinfo's local failures.
+ * NOTE: EAI_FAIL is left a verdict: it is usually one domain's broken servers, and waiting it out would stall others.
+ */
+const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'EAI_MEMORY', 'EAI_SYSTEM']);
 
 const defaultResolve: ResolveAll = (hostname) => dnsLookup(hostname, { all: true, order: 'verbatim' });
 
