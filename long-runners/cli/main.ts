@@ -9,10 +9,9 @@ import { describeError } from '../../functions/errors.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources } from './resources.ts';
-import { buildTasks, TASK_KINDS, type TaskKind } from './tasks.ts';
+import { buildTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from './status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
-import { runSweep } from '../sweeper/sweep.ts';
 import { terminalProgress } from '../sweeper/progress.ts';
 import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
 import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
@@ -27,7 +26,8 @@ commands:
   run [--only a,b] [--migrate]    run long-runners in one supervised process (${TASK_KINDS.join(', ')})
   status                          print stream lengths, pending and dead entries, and cursors as JSON
   reprocess <did>                 re-backfill one account now and print what changed
-  sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep)
+  sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep;
+                                  exits 3 when a host was already being swept elsewhere, after sweeping the others)
   dev                             run everything in dev mode (migrations applied, auth relaxed); with no
                                   INGESTER_RELAY_HOSTS, against a local PLC + PDS with a bot writing to it
   dlq list|replay|purge <stream>  a stream's dead letters: list them, move them back with attempts reset, or
@@ -135,6 +135,9 @@ async function reprocess(config: Config, did: string | undefined): Promise<numbe
   }
 }
 
+/** Exit code of `skytide sweep` when another process was sweeping a host: that host was left to it. */
+const EXIT_SWEEP_RUNNING = 3;
+
 async function sweep(config: Config): Promise<number> {
   if (config.relayHosts.length === 0) fail('sweep: set INGESTER_RELAY_HOSTS to the relays or PDSes to list');
   const r = createResources(config, 'sweep');
@@ -143,14 +146,17 @@ async function sweep(config: Config): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
-    for (const host of config.relayHosts) {
-      const onPage = terminalProgress(host);
-      await runSweep({
-        redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: config.highWaterMark,
-        log: r.log, metrics: r.metrics.metrics, signal: controller.signal, ...(onPage === undefined ? {} : { onPage }),
-      });
+    const sweeper = sweeperFor(r);
+    const claim = await sweeper.claim();
+    for (const b of claim.busy) process.stderr.write(`sweep: ${b.host} is already being swept by ${b.holder ?? 'another process'}; not sweeping it\n`);
+    const outcomes = await sweeper.run(claim, controller.signal, (host) => terminalProgress(host));
+    let failed = false;
+    for (const outcome of outcomes) {
+      if (!('error' in outcome)) continue;
+      failed = true;
+      r.log.error('sweep failed', { host: outcome.host, err: describeError(outcome.error) });
     }
-    return 0;
+    return claim.busy.length > 0 ? EXIT_SWEEP_RUNNING : failed ? 1 : 0;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
