@@ -41,6 +41,9 @@ export const REASONS = [
   'fetch_failed', // the PDS could not be reached, answered an error, or timed out
   'forbidden_address', // a URL from the network points at an internal address (or is not https) and is refused
   'identity_failed', // the DID document could not be resolved or has no usable key or PDS
+  // sweeps
+  'sweep_running', // a listRepos sweep of this host is already running (another holds its lease): refused, not queued
+  'lease_lost', // a sweep's lease expired or was taken while it ran: it stops, and the next sweep resumes from the cursor
   // outages: waited out, never a verdict (DependencyError)
   'dependency_unavailable', // Postgres, Redis, the PLC directory or DNS is down: the work waits and is tried again
 ] as const;

@@ -35,6 +35,10 @@ export interface Config {
   identityAllowPrivate: boolean;
   handleResolverUrl: string | undefined;
   sweepCron: string | undefined;
+  sweepPageSize: number;
+  sweepPageTimeoutMs: number;
+  sweepPageAttempts: number;
+  sweepLeaseTtlMs: number;
   httpHost: string;
   httpPort: number;
   httpBodyLimitBytes: number;
@@ -142,6 +146,10 @@ export function parseConfig(env: Env): ParsedConfig {
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     handleResolverUrl: get('HANDLE_RESOLVER_URL'),
     sweepCron: get('SWEEP_CRON'),
+    sweepPageSize: get('SWEEP_PAGE_SIZE'),
+    sweepPageTimeoutMs: get('SWEEP_PAGE_TIMEOUT_MS'),
+    sweepPageAttempts: get('SWEEP_PAGE_ATTEMPTS'),
+    sweepLeaseTtlMs: get('SWEEP_LEASE_TTL_MS'),
     httpHost: get('HTTP_HOST'),
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),

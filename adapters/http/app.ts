@@ -11,6 +11,9 @@ import { registerFunctionRoutes } from './routes/functions.ts';
 import { registerReprocessRoute } from './routes/reprocess.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 
+/** What asking for a sweep led to: started (202), refused because a host is being swept (409), or shutting down. */
+export type SweepStart = { started: string[] } | { busy: { host: string; holder: string | null }[] } | { stopping: true };
+
 export interface AppDeps {
   auth: AuthOptions;
   bodyLimitBytes: number;
@@ -24,8 +27,11 @@ export interface AppDeps {
   refreshGauges?: () => Promise<void>;
   /** Ports for POST /reprocess/:did; without them the route answers 503. */
   backfill?: BackfillPorts;
-  /** Starts a sweep of every configured relay in the background (POST /sweep); absent: the route answers 503. */
-  startSweep?: () => { hosts: string[] };
+  /**
+   * Starts a supervised sweep of every configured relay (POST /sweep), or says which hosts another sweep holds;
+   * absent: the route answers 503.
+   */
+  startSweep?: () => Promise<SweepStart>;
   /** A JSON summary for `GET /` (streams, cursors, pending). */
   status?: () => Promise<unknown>;
 }
@@ -45,9 +51,15 @@ export function createApp(deps: AppDeps): Hono {
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
   registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports });
   registerReprocessRoute(app, deps.auth, deps.backfill);
-  app.post('/sweep', requireBearer(deps.auth), (c) => {
+  app.post('/sweep', requireBearer(deps.auth), async (c) => {
     if (deps.startSweep === undefined) return c.json({ error: 'not_configured', message: 'no relay hosts to sweep' }, 503);
-    return c.json({ started: deps.startSweep().hosts }, 202);
+    const start = await deps.startSweep();
+    if ('busy' in start) {
+      const hosts = start.busy.map((b) => b.host).join(', ');
+      return c.json({ error: 'sweep_running', message: `a sweep is already running for ${hosts}`, busy: start.busy }, 409);
+    }
+    if ('stopping' in start) return c.json({ error: 'stopping', message: 'sweeps are not accepted while the process stops' }, 503);
+    return c.json({ started: start.started }, 202);
   });
 
   app.get('/', async (c) => {

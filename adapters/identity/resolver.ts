@@ -6,7 +6,7 @@ import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { DidHostUnavailableError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
-import { assertPublicUrl } from '../xrpc/outbound.ts';
+import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
 
 export interface ResolverOptions {
   fetch: Fetch;
@@ -15,6 +15,11 @@ export interface ResolverOptions {
   maxDocumentBytes?: number;
   /** Let DID documents and PDS endpoints use loopback / private addresses (dev and tests only). */
   allowPrivate?: boolean;
+  /**
+   * Fetches did:web documents when private addresses are not allowed: a guard that checks the address it connects
+   * to (default: the runtime's guarded fetch). `fetch` stays for the PLC directory, which is configuration.
+   */
+  webFetch?: Fetch;
 }
 
 async function readJson(res: Response, maxBytes: number, what: string): Promise<unknown> {
@@ -74,6 +79,7 @@ function fetchFailure(did: string, err: unknown): SkytideError {
 export function createIdentityResolver(options: ResolverOptions): IdentityResolver {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxDocumentBytes ?? 64 * 1024;
+  const webFetch = options.allowPrivate === true ? options.fetch : (options.webFetch ?? createGuardedFetch({ allowPrivate: false }));
   const documentUrl = (did: string): string => {
     if (did.startsWith('did:plc:')) return `${options.plcUrl.replace(/\/+$/, '')}/${encodeURIComponent(did)}`;
     if (did.startsWith('did:web:')) {
@@ -89,10 +95,10 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       if (!isValidDid(did)) throw new SkytideError('invalid_syntax', `not a DID: ${JSON.stringify(did)}`);
       const url = documentUrl(did);
       // The PLC directory is configuration we trust; a did:web host comes from the network.
-      if (options.allowPrivate !== true && did.startsWith('did:web:')) await assertPublicUrl(url);
+      const fetch = did.startsWith('did:web:') ? webFetch : options.fetch;
       let res: Response;
       try {
-        res = await options.fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+        res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
       } catch (err) {
         if (err instanceof SkytideError) throw err;
         throw fetchFailure(did, err);

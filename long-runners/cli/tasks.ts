@@ -12,15 +12,14 @@ import { indexBatch } from '../../functions/index/handler.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
 import { createStatusReader, readIdentityWaits } from '../../adapters/observability/pipeline-status.ts';
-import { runSweep } from '../sweeper/sweep.ts';
+import { createSweeper, type Sweeper } from '../sweeper/sweeper.ts';
+import { scheduledSweepTask } from '../sweeper/schedule.ts';
+import { createOnDemandSweeps, type OnDemandSweeps } from '../sweeper/on-demand.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
-import { parseCron } from '../../adapters/config/cron.ts';
-import { sleep } from '../sleep.ts';
 import { appendBatch } from '../../adapters/redis/stream-writer.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
-import { describeError } from '../../functions/errors.ts';
 
 export const TASK_KINDS = ['firehose', 'index', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -110,31 +109,13 @@ export function backfillTasks(r: Resources): Task[] {
   return tasks;
 }
 
-/**
- * The scheduled sweep (SWEEP_CRON): waits for the next time the expression names, lists every relay into
- * repo_backfill, and waits again. A failed sweep is logged and retried at the next time; it never ends the task.
- */
-export function sweepTask(r: Resources, cronText: string): Task {
-  const cron = parseCron(cronText);
-  const log = r.log.child('sweeper');
-  return {
-    name: 'sweep:schedule',
-    run: async (signal) => {
-      while (!signal.aborted) {
-        const next = cron.next(new Date());
-        log.info('next sweep scheduled', { at: next.toISOString() });
-        await sleep(next.getTime() - Date.now(), signal);
-        if (signal.aborted) break;
-        for (const host of r.config.relayHosts) {
-          try {
-            await runSweep({ redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: r.config.highWaterMark, log, metrics: r.metrics.metrics, signal });
-          } catch (err) {
-            log.error('scheduled sweep failed', { host, err: describeError(err) });
-          }
-        }
-      }
-    },
-  };
+/** The one wiring of sweeps (`skytide sweep`, SWEEP_CRON, POST /sweep): every relay, under per-host leases. */
+export function sweeperFor(r: Resources): Sweeper {
+  return createSweeper({
+    redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, hosts: r.config.relayHosts, highWaterMark: r.config.highWaterMark,
+    limits: { pageSize: r.config.sweepPageSize, pageTimeoutMs: r.config.sweepPageTimeoutMs, pageAttempts: r.config.sweepPageAttempts, leaseTtlMs: r.config.sweepLeaseTtlMs },
+    holder: r.consumerName, log: r.log.child('sweeper'), metrics: r.metrics.metrics,
+  });
 }
 
 /** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
@@ -145,7 +126,7 @@ async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Pr
   for (const q of requests) r.metrics.metrics.inc('skytide_resync_requests_total', { reason: q.reason });
 }
 
-export function httpTask(r: Resources): Task {
+export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
   return {
     name: 'http',
     run: async (signal) => {
@@ -157,20 +138,7 @@ export function httpTask(r: Resources): Task {
         ports: { ...r.ports, sql: r.sql() },
         metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
         backfill: r.backfillPorts(),
-        ...(r.config.relayHosts.length === 0 ? {} : {
-          startSweep: () => {
-            // Progress is durable in Redis (the listRepos cursor), so a sweep cut short by a restart resumes.
-            void (async () => {
-              for (const host of r.config.relayHosts) {
-                await runSweep({
-                  redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: r.config.highWaterMark,
-                  log: r.log.child('sweeper'), metrics: r.metrics.metrics, signal,
-                });
-              }
-            })().catch((err) => r.log.error('sweep failed', { err: describeError(err) }));
-            return { hosts: r.config.relayHosts };
-          },
-        }),
+        ...(sweeps === undefined ? {} : { startSweep: () => sweeps.start() }),
         readiness: [
           { name: 'redis', check: async () => void (await r.redis().ping()) },
           { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },
@@ -203,7 +171,14 @@ export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   if (only.includes('firehose')) tasks.push(...firehoseTasks(r));
   if (only.includes('index')) tasks.push(...indexTasks(r));
   if (only.includes('backfill')) tasks.push(...backfillTasks(r));
-  if (only.includes('sweep') && r.config.sweepCron !== undefined && r.config.relayHosts.length > 0) tasks.push(sweepTask(r, r.config.sweepCron));
-  if (only.includes('http')) tasks.push(httpTask(r));
+  const cron = only.includes('sweep') ? r.config.sweepCron : undefined;
+  const sweeper = r.config.relayHosts.length > 0 && (cron !== undefined || only.includes('http')) ? sweeperFor(r) : undefined;
+  if (sweeper !== undefined && cron !== undefined) tasks.push(scheduledSweepTask(sweeper, cron, r.log.child('sweeper')));
+  if (only.includes('http')) {
+    // POST /sweep hands its sweeps to a task of their own, supervised beside the server.
+    const sweeps = sweeper === undefined ? undefined : createOnDemandSweeps(sweeper, r.log.child('sweeper'));
+    tasks.push(httpTask(r, sweeps));
+    if (sweeps !== undefined) tasks.push(sweeps.task);
+  }
   return tasks;
 }
