@@ -48,7 +48,11 @@ export type CounterName =
   | 'skytide_firehose_events_total' // labels: host, type
   | 'skytide_consumer_entries_total' // labels: stream, outcome
   | 'skytide_resync_requests_total' // labels: reason
-  | 'skytide_firehose_unverified_commits_total'; // labels: host (INGESTER_TRUST_UPSTREAM)
+  | 'skytide_firehose_unverified_commits_total' // labels: host (INGESTER_TRUST_UPSTREAM)
+  | 'skytide_labels_total' // labels: host, outcome (label, negation, rejected, retry)
+  | 'skytide_labels_rejected_total' // labels: host, reason (LABEL_REJECTIONS)
+  | 'skytide_labels_by_source_total' // labels: src, outcome (label, negation): accepted labels per source
+  | 'skytide_labels_trusted_total'; // labels: src, why (unsigned, other_host): LABEL_TRUSTED_SOURCES at work
 
 export interface Metrics {
   inc(name: CounterName, labels?: Record<string, string>, value?: number): void;

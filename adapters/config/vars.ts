@@ -31,6 +31,10 @@ export const VARS = [
   { name: 'INGESTER_BATCH_TIMEOUT_MS', type: 'int', default: '1000', min: 1, doc: 'longest wait before a partial batch is written' },
   { name: 'INGESTER_TRUST_UPSTREAM', type: 'bool', default: 'false', doc: 'skip signature and MST checks of commits because the upstream already verifies them (counted per commit)' },
   { name: 'FIREHOSE_INITIAL_CURSOR', type: 'int', min: 0, doc: 'seq to start from when no cursor is stored for a host; unset means live' },
+  { name: 'INGESTER_LABELER_HOSTS', type: 'list', default: '', doc: 'comma-separated labelers to follow with subscribeLabels; http:// means ws://, https:// or none means wss://' },
+  { name: 'LABELER_INITIAL_CURSOR', type: 'int', default: '0', min: 0, doc: "seq to start from when no cursor is stored for a labeler; 0 is its whole history, which is what matters for labels" },
+  { name: 'INGESTER_LABEL_HIGH_WATER_MARK', type: 'int', min: 1, doc: 'label_live length at which the label subscriber stops reading its sockets; unset means INGESTER_HIGH_WATER_MARK' },
+  { name: 'LABEL_TRUSTED_SOURCES', type: 'list', default: '', doc: "comma-separated labeler DIDs whose labels are accepted unsigned (rsky's entries) or from another host than their own (each counted)" },
   { name: 'INDEXER_CONSUMER', type: 'string', doc: 'consumer name in the groups, unique per instance; default hostname-pid' },
   { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },
   { name: 'INDEXER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'entries per call of the index function (one transaction)' },
@@ -58,4 +62,4 @@ export const VARS = [
 ] as const satisfies readonly VarSpec[];
 
 /** Prefixes we own: an unknown variable under one of them is probably a typo, so it is warned about. */
-export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_', 'SWEEP_'] as const;
+export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_', 'SWEEP_', 'LABELER_', 'LABEL_'] as const;
