@@ -16,7 +16,8 @@ import type { Reason } from '../reasons.ts';
 import type { IdentityResolver } from '../atproto/identity/did-document.ts';
 import { UNKNOWN_HOST, type LabelEntry } from './entry.ts';
 import { normalizeRskyLabel, parseLabel } from './label.ts';
-import { BatchIdentities, checkLabel, type LabelRejection, type TrustReason } from './verify-label.ts';
+import { BatchIdentities, checkLabel, recheckAgainstFresh, type LabelCheck, type LabelRejection, type TrustReason } from './verify-label.ts';
+import type { Label } from './label.ts';
 import { storeLabels } from './store.ts';
 import { toRow, type LabelRow } from './version.ts';
 
@@ -47,15 +48,29 @@ const VERIFY_CONCURRENCY = 8;
 export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPorts): Promise<LabelBatchResult> {
   const identities = new BatchIdentities(ports.identity);
   const limit = pLimit(VERIFY_CONCURRENCY);
-  const rows: LabelRow[] = [];
-  const verdicts: LabelVerdict[][] = await Promise.all(
+  type Checked = { label: Label; check: LabelCheck } | { invalid: string };
+  const checked: Checked[][] = await Promise.all(
     entries.map((entry) =>
       Promise.all(
-        entry.labels.map(async (raw): Promise<LabelVerdict> => {
+        entry.labels.map(async (raw): Promise<Checked> => {
           const parsed = parseLabel(entry.form === 'rsky' ? normalizeRskyLabel(raw) : raw);
-          if (!parsed.ok) return { status: 'rejected', reason: 'invalid_label', message: parsed.message };
+          if (!parsed.ok) return { invalid: parsed.message };
           const { label } = parsed;
-          const check = await limit(() => checkLabel(label, entry.host, ports.trustedSources.has(label.src), identities));
+          return { label, check: await limit(() => checkLabel(label, entry.host, ports.trustedSources.has(label.src), identities)) };
+        }),
+      ),
+    ),
+  );
+  // Only once every check is done does the batch know every document it refetched (rotated keys).
+  const rows: LabelRow[] = [];
+  const verdicts: LabelVerdict[][] = await Promise.all(
+    checked.map((list, i) =>
+      Promise.all(
+        list.map(async (c): Promise<LabelVerdict> => {
+          if ('invalid' in c) return { status: 'rejected', reason: 'invalid_label', message: c.invalid };
+          const { label } = c;
+          const host = entries[i]!.host;
+          const check = await recheckAgainstFresh(c.check, label, host, ports.trustedSources.has(label.src), identities);
           if (check.ok === 'retry') return { status: 'retry', reason: check.reason, message: check.message };
           if (check.ok === false) return { status: 'rejected', reason: check.reason, message: check.message };
           rows.push(toRow(label, check.signingKey));

@@ -22,7 +22,8 @@ export const TRUST_REASONS = ['unsigned', 'other_host'] as const;
 export type TrustReason = (typeof TRUST_REASONS)[number];
 
 export type LabelCheck =
-  | { ok: true; signingKey?: string; trusted?: TrustReason }
+  /** `identity`: the document the signature was checked against (absent for a trusted unsigned label). */
+  | { ok: true; signingKey?: string; trusted?: TrustReason; identity?: AtprotoIdentity }
   | { ok: false; reason: LabelRejection; message: string }
   | { ok: 'retry'; reason: Reason; message: string };
 
@@ -43,6 +44,16 @@ export class BatchIdentities {
     let p = this.#current.get(did);
     if (p === undefined) this.#current.set(did, (p = this.#resolver.resolve(did)));
     return p;
+  }
+
+  /** The document fetched fresh in this batch for `did`, if one was. */
+  async refreshed(did: string): Promise<AtprotoIdentity | undefined> {
+    if (!this.#refreshed.has(did)) return undefined;
+    try {
+      return await this.#current.get(did);
+    } catch {
+      return undefined;
+    }
   }
 
   /** A fresh document, unless one was already fetched fresh in this batch (then undefined: nothing new to learn). */
@@ -73,7 +84,7 @@ export function isLabelerHost(endpoint: string, host: string): boolean {
   }
 }
 
-function problemWith(identity: AtprotoIdentity, label: Label, host: string | undefined, trusted: boolean): { reason: LabelRejection; message: string } | undefined {
+export function problemWith(identity: AtprotoIdentity, label: Label, host: string | undefined, trusted: boolean): { reason: LabelRejection; message: string } | undefined {
   const fromItsHost = host !== undefined && identity.labeler !== undefined && isLabelerHost(identity.labeler, host);
   if (!fromItsHost && !trusted) {
     return {
@@ -113,7 +124,24 @@ export async function checkLabel(label: Label, host: string | undefined, trusted
     identity = again;
   }
   if (problem !== undefined) return { ok: false, ...problem };
+  return accepted(identity, label, host);
+}
+
+function accepted(identity: AtprotoIdentity, label: Label, host: string | undefined): LabelCheck {
   const fromItsHost = host !== undefined && identity.labeler !== undefined && isLabelerHost(identity.labeler, host);
   const signingKey = formatDidKey(identity.labelKey!);
-  return fromItsHost ? { ok: true, signingKey } : { ok: true, signingKey, trusted: 'other_host' };
+  return fromItsHost ? { ok: true, signingKey, identity } : { ok: true, signingKey, trusted: 'other_host', identity };
+}
+
+/**
+ * A label accepted against a document that the same batch then found out of date (another label's check refetched
+ * it: the key rotated) is checked again against the fresh one, so a key that was retired cannot slip through beside
+ * the labels that revealed its retirement. No network: the fresh document is already here.
+ */
+export async function recheckAgainstFresh(check: LabelCheck, label: Label, host: string | undefined, trusted: boolean, identities: BatchIdentities): Promise<LabelCheck> {
+  if (check.ok !== true || check.identity === undefined) return check;
+  const fresh = await identities.refreshed(label.src);
+  if (fresh === undefined || fresh === check.identity) return check;
+  const problem = problemWith(fresh, label, host, trusted);
+  return problem === undefined ? accepted(fresh, label, host) : { ok: false, ...problem };
 }

@@ -14,6 +14,7 @@ import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.t
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
+import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 
 export interface Resources {
   config: Config;
@@ -25,6 +26,8 @@ export interface Resources {
   consumerName: string;
   redis(): Redis;
   sql(): PostgresSql;
+  /** DID documents through the Redis cache (`identity:<did>`), one resolver for every task of the process. */
+  identity(): IdentityResolver;
   /** Ports of the backfill-repo function: Postgres, fetch, identity. */
   backfillPorts(): BackfillPorts;
   close(): Promise<void>;
@@ -35,11 +38,14 @@ export function createResources(config: Config, component = 'skytide'): Resource
   const metrics = createMetrics({
     hosts: config.relayHosts.map(hostKey),
     streams: [...Object.values(STREAMS)],
+    labelHosts: config.labelerHosts.map(hostKey),
+    labelSources: config.labelTrustedSources,
   });
   const keys = createKeySpace(config.redisKeyPrefix);
   let redis: Redis | undefined;
   let sql: PostgresSql | undefined;
   let backfill: BackfillPorts | undefined;
+  let identity: IdentityResolver | undefined;
   return {
     config,
     log,
@@ -50,11 +56,14 @@ export function createResources(config: Config, component = 'skytide'): Resource
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}` })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
-    backfillPorts() {
-      const identity = withRedisCache(
+    identity() {
+      return (identity ??= withRedisCache(
         createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
         { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') },
-      );
+      ));
+    },
+    backfillPorts() {
+      const identity = this.identity();
       return (backfill ??= {
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
         fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), identity,

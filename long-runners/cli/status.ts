@@ -3,6 +3,7 @@
 import type { Resources } from './resources.ts';
 import type { MetricsBundle } from '../../adapters/observability/metrics.ts';
 import { GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
+import { createLabelStatesCache, type LabelStates } from '../../adapters/postgres/label-states.ts';
 
 export interface StreamStatus {
   stream: string;
@@ -16,6 +17,8 @@ export interface PipelineStatus {
   cursors: Record<string, string>;
   /** Repos per sync state; absent when Postgres is not reachable from this command. */
   repoSync?: Record<string, number>;
+  /** (src, uri, val) by the state of their newest label, counted at most every few minutes (`asOf`, `ageSeconds`). */
+  labels?: LabelStates;
 }
 
 const GROUP_OF: Record<string, string> = {
@@ -26,6 +29,7 @@ const GROUP_OF: Record<string, string> = {
 };
 
 export function createStatusReader(r: Resources) {
+  const labelStates = createLabelStatesCache({ sql: r.sql(), clock: r.ports.clock, log: r.log.child('status') });
   const read = async (): Promise<PipelineStatus> => {
     const redis = r.redis();
     const streams: StreamStatus[] = [];
@@ -59,7 +63,13 @@ export function createStatusReader(r: Resources) {
     } catch {
       // No schema yet (before `skytide migrate`) or no database: the stream status still stands.
     }
-    return repoSync === undefined ? { streams, cursors } : { streams, cursors, repoSync };
+    let labels: LabelStates | undefined;
+    try {
+      labels = await labelStates.read();
+    } catch {
+      // As for repoSync: no schema or no database yet.
+    }
+    return { streams, cursors, ...(repoSync === undefined ? {} : { repoSync }), ...(labels === undefined ? {} : { labels }) };
   };
   return {
     read,
@@ -70,6 +80,12 @@ export function createStatusReader(r: Resources) {
         gauges.streamPending.set({ stream: st.stream }, st.pending);
       }
       for (const [status, n] of Object.entries(s.repoSync ?? {})) gauges.repoSync.set({ status }, n);
+      if (s.labels !== undefined) {
+        gauges.labelStates.set({ state: 'in_force' }, s.labels.inForce);
+        gauges.labelStates.set({ state: 'expired' }, s.labels.expired);
+        gauges.labelStates.set({ state: 'negated' }, s.labels.negated);
+        gauges.labelStatesAge.set(s.labels.ageSeconds);
+      }
       for (const [key, value] of Object.entries(s.cursors)) {
         const match = /^(.*?firehose_live):cursor:(.+)$/.exec(key);
         if (match !== null && /^\d+$/.test(value)) gauges.firehoseCursor.set({ host: match[2] ?? '' }, Number(value));

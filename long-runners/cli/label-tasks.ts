@@ -1,0 +1,38 @@
+// The label consumers `skytide run --only label` starts: INDEXER_CONCURRENCY loops on label_live in group
+// label_group, through the same consumer as the index (ack, claim, retry, DLQ, outage path), each batch one call of
+// the label function. The subscriber that fills label_live (`--only labels`) is wired with the subscription runner.
+import type { Task } from '../supervisor.ts';
+import type { Resources } from './resources.ts';
+import { runStreamConsumer } from '../consumer/stream-consumer.ts';
+import { GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
+import { parseLabelFields } from '../../functions/label/entry.ts';
+import { labelBatch } from '../../functions/label/handler.ts';
+
+export function labelTasks(r: Resources): Task[] {
+  const tasks: Task[] = [];
+  const trustedSources = new Set(r.config.labelTrustedSources);
+  for (let i = 0; i < r.config.indexerConcurrency; i++) {
+    const log = r.log.child('consumer:label');
+    tasks.push({
+      name: `label:${i}`,
+      run: (signal) =>
+        runStreamConsumer({
+          redis: r.redis(),
+          keys: r.keys,
+          stream: STREAMS.labelLive,
+          group: GROUPS.label,
+          consumer: `${r.consumerName}-label-${i}`,
+          batchSize: r.config.indexerBatchSize,
+          claimIdleMs: r.config.indexerClaimIdleMs,
+          maxAttempts: r.config.indexerMaxAttempts,
+          parse: parseLabelFields,
+          probe: async () => void (await r.sql().query('select 1')),
+          handle: async (entries) => (await labelBatch(entries, { ...r.ports, log, sql: r.sql(), identity: r.identity(), trustedSources })).outcomes,
+          log,
+          metrics: r.metrics.metrics,
+          signal,
+        }),
+    });
+  }
+  return tasks;
+}
