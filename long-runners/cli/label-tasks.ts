@@ -7,12 +7,29 @@ import { runStreamConsumer } from '../consumer/stream-consumer.ts';
 import { GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
 import { parseLabelFields } from '../../functions/label/entry.ts';
 import { labelBatch } from '../../functions/label/handler.ts';
+import { dependencyErrorIn, type DependencyError } from '../../functions/errors.ts';
 
 export function labelTasks(r: Resources): Task[] {
   const tasks: Task[] = [];
   const trustedSources = new Set(r.config.labelTrustedSources);
   for (let i = 0; i < r.config.indexerConcurrency; i++) {
     const log = r.log.child('consumer:label');
+    // The consumer tells an outage from poison entries by its probe. A label batch also depends on the DID documents
+    // of its sources: the probe asks again for the document whose fetch met an outage, so a PLC directory (or DNS)
+    // that is down keeps the batch waiting, counting nothing against its entries, until it answers again.
+    let outage: DependencyError | undefined;
+    const probe = async () => {
+      await r.sql().query('select 1');
+      const did = outage?.context['did'];
+      if (typeof did !== 'string') return;
+      try {
+        await r.identity().resolve(did, { forceRefresh: true });
+      } catch (err) {
+        // Still down: wait on. Any other answer (say, no such DID) ends the outage; the label gets its verdict.
+        if (dependencyErrorIn(err) !== undefined) throw err;
+      }
+      outage = undefined;
+    };
     tasks.push({
       name: `label:${i}`,
       run: (signal) =>
@@ -26,8 +43,15 @@ export function labelTasks(r: Resources): Task[] {
           claimIdleMs: r.config.indexerClaimIdleMs,
           maxAttempts: r.config.indexerMaxAttempts,
           parse: parseLabelFields,
-          probe: async () => void (await r.sql().query('select 1')),
-          handle: async (entries) => (await labelBatch(entries, { ...r.ports, log, sql: r.sql(), identity: r.identity(), trustedSources })).outcomes,
+          probe,
+          handle: async (entries) => {
+            try {
+              return (await labelBatch(entries, { ...r.ports, log, sql: r.sql(), identity: r.identity(), trustedSources })).outcomes;
+            } catch (err) {
+              outage = dependencyErrorIn(err) ?? outage;
+              throw err;
+            }
+          },
           log,
           metrics: r.metrics.metrics,
           signal,
