@@ -36,7 +36,10 @@ const controller = new AbortController();
 let running: Promise<unknown>[] = [];
 
 beforeAll(async () => {
-  [ozone, db, redis] = await Promise.all([startOzoneNetwork(), createIndexDb('ozone_labels'), createTestRedis('ozone_labels')]);
+  // One at a time, so that whatever started is cleaned up by afterAll if a later one fails.
+  db = await createIndexDb('ozone_labels');
+  redis = await createTestRedis('ozone_labels');
+  ozone = await startOzoneNetwork();
   const { config } = parseConfig({
     REDIS_KEY_PREFIX: redis.prefix,
     DATABASE_URL: db.url,
