@@ -7,6 +7,8 @@ import { normalizeRskyLabel, parseLabel, signingBytes } from '../../../functions
 import { instantKey, instantKeyOfMs } from '../../../functions/label/instant.ts';
 import { compareVersions, toRow } from '../../../functions/label/version.ts';
 import { parseLabelFields, parseLabelItem } from '../../../functions/label/entry.ts';
+import { isLabelerHost } from '../../../functions/label/verify-label.ts';
+import { decodeCursor, encodeCursor } from '../../../functions/label/query.ts';
 
 const BASE = { ver: 1, src: 'did:plc:labeler', uri: 'at://did:plc:x/app.bsky.feed.post/3k', val: 'spam', cts: '2024-05-01T12:00:00.000Z' };
 const CID = 'bafyreihpbwrqsipbigarmwyqokkse4dtfpg3jkygvmizjp6anyopplx4om';
@@ -133,5 +135,32 @@ describe('label_live entries', () => {
     expect(parseLabelFields({ labels: JSON.stringify({ seq: 1 }) })).toMatchObject({ ok: false });
     expect(parseLabelItem({ type: 'label', host: '', label: BASE })).toMatchObject({ ok: false });
     expect(parseLabelItem({ type: 'label', host: 'h' })).toMatchObject({ ok: false });
+  });
+});
+
+describe("isLabelerHost: src's #atproto_labeler endpoint against the host a label was read from", () => {
+  it.each([
+    ['https://mod.bsky.app', 'mod.bsky.app', true],
+    ['https://mod.bsky.app/', 'https://mod.bsky.app/', true],
+    ['https://mod.bsky.app', 'mod.bsky.app:443', true],
+    ['http://localhost:2587', 'localhost:2587', true],
+    ['http://127.0.0.1:80', '127.0.0.1:80', true],
+    ['https://MOD.bsky.app', 'mod.bsky.app', true],
+    ['https://mod.bsky.app', 'evil.example', false],
+    ['https://mod.bsky.app', 'mod.bsky.app:8443', false],
+    ['https://mod.bsky.app.evil.example', 'mod.bsky.app', false],
+    ['ftp://mod.bsky.app', 'mod.bsky.app', false],
+    ['not a url', 'mod.bsky.app', false],
+  ])('%s names %s: %s', (endpoint, host, expected) => {
+    expect(isLabelerHost(endpoint, host)).toBe(expected);
+  });
+});
+
+describe('queryLabels cursors', () => {
+  it('round-trip any (uri, src, val), and anything else is not a cursor', () => {
+    const key: [string, string, string] = ['at://did:plc:x/app.bsky.feed.post/ü', 'did:plc:y', '!takedown'];
+    expect(decodeCursor(encodeCursor(key))).toEqual(key);
+    expect(encodeCursor(key)).toMatch(/^[A-Za-z0-9_-]+$/);
+    for (const bad of ['', '12', 'bm9wZQ', encodeCursor(['a', 'b'] as unknown as [string, string, string])]) expect(decodeCursor(bad)).toBeUndefined();
   });
 });
