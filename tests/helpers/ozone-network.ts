@@ -37,7 +37,18 @@ export async function startOzoneNetwork(): Promise<OzoneNetwork> {
   const schema = `labeler_${Array.from({ length: 10 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('')}`;
   const base = new URL(TEST_DATABASE_URL);
   base.search = '';
-  const network = await withLoopbackListen(() => TestNetwork.create({ dbPostgresUrl: base.toString(), dbPostgresSchema: schema }));
+  const dropSchemas = async () => {
+    const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    for (const prefix of ['appview', 'bsync', 'ozone']) await admin.unsafe(`drop schema if exists "${prefix}_${schema}" cascade`);
+    await admin.end();
+  };
+  let network: TestNetwork;
+  try {
+    network = await withLoopbackListen(() => TestNetwork.create({ dbPostgresUrl: base.toString(), dbPostgresSchema: schema }));
+  } catch (err) {
+    await dropSchemas();
+    throw err;
+  }
   const mod = network.ozone.getModClient();
   const ozoneUrl = network.ozone.url;
   return {
@@ -74,10 +85,11 @@ export async function startOzoneNetwork(): Promise<OzoneNetwork> {
     },
     latestSeq: async () => (await network.ozone.ctx.sequencer.curr()) ?? 0,
     async close() {
-      await network.close();
-      const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-      for (const prefix of ['appview', 'bsync', 'ozone']) await admin.unsafe(`drop schema if exists "${prefix}_${schema}" cascade`);
-      await admin.end();
+      try {
+        await network.close();
+      } finally {
+        await dropSchemas();
+      }
     },
   };
 }
