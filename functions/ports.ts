@@ -50,7 +50,11 @@ export type CounterName =
   | 'skytide_resync_requests_total' // labels: reason
   | 'skytide_firehose_unverified_commits_total' // labels: host (INGESTER_TRUST_UPSTREAM)
   | 'skytide_identity_waits_total' // labels: host, on (a DID started waiting for its identity on the live path)
-  | 'skytide_identity_parked_frames_total'; // labels: host (frames parked behind a DID's identity wait)
+  | 'skytide_identity_parked_frames_total' // labels: host (frames parked behind a DID's identity wait)
+  | 'skytide_labels_total' // labels: host, outcome (label, negation, rejected, retry)
+  | 'skytide_labels_rejected_total' // labels: host, reason (LABEL_REJECTIONS)
+  | 'skytide_labels_by_source_total' // labels: src, outcome (label, negation): accepted labels per source
+  | 'skytide_labels_trusted_total'; // labels: src, why (unsigned, other_host): LABEL_TRUSTED_SOURCES at work
 
 export interface Metrics {
   inc(name: CounterName, labels?: Record<string, string>, value?: number): void;

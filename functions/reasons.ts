@@ -34,7 +34,7 @@ export const REASONS = [
   // repos (backfill)
   'invalid_mst', // an MST node of the wrong shape, keys out of order, at the wrong height, or too deep
   'truncated_car', // a CAR that ends inside a block
-  'bad_signature', // a commit whose signature does not verify against the #atproto key
+  'bad_signature', // a commit (or a label) whose signature does not verify against its #atproto (#atproto_label) key
   'wrong_did', // a commit for another DID than the one asked for
   'repo_too_large', // a repo over the size or block limits
   'repo_unavailable', // the PDS says RepoNotFound, RepoTakendown, RepoSuspended or RepoDeactivated
@@ -44,6 +44,11 @@ export const REASONS = [
   // sweeps
   'sweep_running', // a listRepos sweep of this host is already running (another holds its lease): refused, not queued
   'lease_lost', // a sweep's lease expired or was taken while it ran: it stops, and the next sweep resumes from the cursor
+  // labels (functions/label)
+  'invalid_label', // a label whose fields break the label spec (syntax, val over 128 bytes, ver other than 1)
+  'unsigned_label', // a label without `sig` from a source not in LABEL_TRUSTED_SOURCES
+  'wrong_labeler', // src's #atproto_labeler endpoint is not the host the label came from (or the entry names none)
+  'no_label_key', // src's DID document has no usable #atproto_label key (never #atproto instead)
   // outages: waited out, never a verdict (DependencyError)
   'dependency_unavailable', // Postgres, Redis, the PLC directory or DNS is down: the work waits and is tried again
 ] as const;

@@ -33,6 +33,10 @@ export const VARS = [
   { name: 'INGESTER_IDENTITY_WAIT_MAX_FRAMES', type: 'int', default: '50000', min: 1, doc: 'frames per relay parked while their DIDs wait for an identity (PLC or DNS down, a did:web host down); at it the adapter stops reading its socket until they are released' },
   { name: 'INGESTER_IDENTITY_DID_WAIT_MS', type: 'int', default: '3600000', min: 1, doc: 'how long frames wait for a DID whose own did:web host does not answer; then its commits are dropped as unverifiable and the repo resynced' },
   { name: 'FIREHOSE_INITIAL_CURSOR', type: 'int', min: 0, doc: 'seq to start from when no cursor is stored for a host; unset means live' },
+  { name: 'INGESTER_LABELER_HOSTS', type: 'list', default: '', doc: 'comma-separated labelers to follow with subscribeLabels; http:// means ws://, https:// or none means wss://' },
+  { name: 'LABELER_INITIAL_CURSOR', type: 'int', default: '0', min: 0, doc: "seq to start from when no cursor is stored for a labeler; 0 is its whole history, which is what matters for labels" },
+  { name: 'INGESTER_LABEL_HIGH_WATER_MARK', type: 'int', min: 1, doc: 'label_live length at which the label subscriber stops reading its sockets; unset means INGESTER_HIGH_WATER_MARK' },
+  { name: 'LABEL_TRUSTED_SOURCES', type: 'list', default: '', doc: "comma-separated labeler DIDs whose labels are accepted unsigned (rsky's entries) or from another host than their own (each counted)" },
   { name: 'INDEXER_CONSUMER', type: 'string', doc: 'consumer name in the groups, unique per instance; default hostname-pid' },
   { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },
   { name: 'INDEXER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'entries per call of the index function (one transaction)' },
@@ -60,4 +64,4 @@ export const VARS = [
 ] as const satisfies readonly VarSpec[];
 
 /** Prefixes we own: an unknown variable under one of them is probably a typo, so it is warned about. */
-export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_', 'SWEEP_'] as const;
+export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_', 'SWEEP_', 'LABELER_', 'LABEL_'] as const;

@@ -9,6 +9,8 @@ import { registerHealthRoutes, type DegradedCheck, type ReadinessCheck } from '.
 import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.ts';
 import { registerFunctionRoutes } from './routes/functions.ts';
 import { registerReprocessRoute } from './routes/reprocess.ts';
+import { registerLabelRoutes } from './routes/labels.ts';
+import type { LabelPorts } from '../../functions/label/handler.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 
 /** What asking for a sweep led to: started (202), refused because a host is being swept (409), or shutting down. */
@@ -25,6 +27,8 @@ export interface AppDeps {
   degraded?: readonly DegradedCheck[];
   /** Refreshes gauges that mirror Redis state before each scrape. */
   refreshGauges?: () => Promise<void>;
+  /** The label function's identity resolver and trusted sources; without them POST /functions/label answers 503. */
+  label?: Pick<LabelPorts, 'identity' | 'trustedSources'>;
   /** Ports for POST /reprocess/:did; without them the route answers 503. */
   backfill?: BackfillPorts;
   /**
@@ -49,7 +53,8 @@ export function createApp(deps: AppDeps): Hono {
 
   registerHealthRoutes(app, deps.readiness, deps.degraded);
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
-  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports });
+  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }) });
+  registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock });
   registerReprocessRoute(app, deps.auth, deps.backfill);
   app.post('/sweep', requireBearer(deps.auth), async (c) => {
     if (deps.startSweep === undefined) return c.json({ error: 'not_configured', message: 'no relay hosts to sweep' }, 503);

@@ -98,7 +98,8 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       const fetch = did.startsWith('did:web:') ? webFetch : options.fetch;
       let res: Response;
       try {
-        res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+        // NOTE: 'manual', not 'error', which workerd refuses outright: a redirect comes back as a 3xx, refused below.
+        res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual', headers: { accept: 'application/json' } });
       } catch (err) {
         if (err instanceof SkytideError) throw err;
         throw fetchFailure(did, err);

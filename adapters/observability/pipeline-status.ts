@@ -1,11 +1,13 @@
 // What an operator asks first: how long each stream is, how much is pending or dead, where each cursor stands, and
-// how many DIDs wait for their identity on each relay. Read straight from Redis, so `skytide status`, `GET /` and the
+// how many DIDs wait for their identity on each relay, and the labels in force (counted at most every few minutes). Read straight from Redis, so `skytide status`, `GET /` and the
 // gauges agree with what the consumers see.
 import type { Redis } from 'ioredis';
 import type { SqlExecutor } from '../../functions/ports.ts';
 import type { MetricsBundle } from './metrics.ts';
 import { GROUPS, hostKey, STREAMS, type KeySpace } from '../redis/keys.ts';
 import { countWaitingDids } from '../redis/identity-waits.ts';
+import { createLabelStatesCache, type LabelStates } from '../postgres/label-states.ts';
+import { silentLog, systemClock, type Clock, type Log } from '../../functions/ports.ts';
 
 export interface StatusSources {
   redis: Redis;
@@ -14,6 +16,8 @@ export interface StatusSources {
   keys: KeySpace;
   /** The configured relays (INGESTER_RELAY_HOSTS). */
   hosts: readonly string[];
+  clock?: Clock;
+  log?: Log;
 }
 
 export interface StreamStatus {
@@ -30,6 +34,8 @@ export interface PipelineStatus {
   identityWaits: Record<string, number>;
   /** Repos per sync state; absent when Postgres is not reachable from this command. */
   repoSync?: Record<string, number>;
+  /** (src, uri, val) by the state of their newest label, counted at most every few minutes (`asOf`, `ageSeconds`). */
+  labels?: LabelStates;
 }
 
 const GROUP_OF: Record<string, string> = {
@@ -47,6 +53,11 @@ export async function readIdentityWaits(s: Pick<StatusSources, 'redis' | 'keys' 
 }
 
 export function createStatusReader(r: StatusSources) {
+  const labelStates = createLabelStatesCache({
+    sql: { query: (text, params) => r.sql().query(text, params) },
+    clock: r.clock ?? systemClock,
+    log: (r.log ?? silentLog).child('status'),
+  });
   const read = async (): Promise<PipelineStatus> => {
     const redis = r.redis;
     const streams: StreamStatus[] = [];
@@ -81,7 +92,13 @@ export function createStatusReader(r: StatusSources) {
     } catch {
       // No schema yet (before `skytide migrate`) or no database: the stream status still stands.
     }
-    return repoSync === undefined ? { streams, cursors, identityWaits } : { streams, cursors, identityWaits, repoSync };
+    let labels: LabelStates | undefined;
+    try {
+      labels = await labelStates.read();
+    } catch {
+      // As for repoSync: no schema or no database yet.
+    }
+    return { streams, cursors, identityWaits, ...(repoSync === undefined ? {} : { repoSync }), ...(labels === undefined ? {} : { labels }) };
   };
   return {
     read,
@@ -93,6 +110,12 @@ export function createStatusReader(r: StatusSources) {
       }
       for (const [status, n] of Object.entries(s.repoSync ?? {})) gauges.repoSync.set({ status }, n);
       for (const [host, n] of Object.entries(s.identityWaits)) gauges.identityWaitingDids.set({ host }, n);
+      if (s.labels !== undefined) {
+        gauges.labelStates.set({ state: 'in_force' }, s.labels.inForce);
+        gauges.labelStates.set({ state: 'expired' }, s.labels.expired);
+        gauges.labelStates.set({ state: 'negated' }, s.labels.negated);
+        gauges.labelStatesAge.set(s.labels.ageSeconds);
+      }
       for (const [key, value] of Object.entries(s.cursors)) {
         const match = /^(.*?firehose_live):cursor:(.+)$/.exec(key);
         if (match !== null && /^\d+$/.test(value)) gauges.firehoseCursor.set({ host: match[2] ?? '' }, Number(value));

@@ -27,6 +27,8 @@ export interface Resources {
   consumerName: string;
   redis(): Redis;
   sql(): PostgresSql;
+  /** DID documents through the Redis cache (`identity:<did>`), one resolver for every task of the process. */
+  identity(): IdentityResolver;
   /** Ports of the backfill-repo function: Postgres, fetch, identity. */
   backfillPorts(): BackfillPorts;
   /**
@@ -42,12 +44,15 @@ export function createResources(config: Config, component = 'skytide'): Resource
   const metrics = createMetrics({
     hosts: config.relayHosts.map(hostKey),
     streams: [...Object.values(STREAMS)],
+    labelHosts: config.labelerHosts.map(hostKey),
+    labelSources: config.labelTrustedSources,
   });
   const keys = createKeySpace(config.redisKeyPrefix);
   let redis: Redis | undefined;
   let sql: PostgresSql | undefined;
   let backfill: BackfillPorts | undefined;
   let live: { identity: IdentityResolver; outages: OutageView } | undefined;
+  let identity: IdentityResolver | undefined;
   return {
     config,
     log,
@@ -58,11 +63,14 @@ export function createResources(config: Config, component = 'skytide'): Resource
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}` })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
-    backfillPorts() {
-      const identity = withRedisCache(
+    identity() {
+      return (identity ??= withRedisCache(
         createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
         { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') },
-      );
+      ));
+    },
+    backfillPorts() {
+      const identity = this.identity();
       return (backfill ??= {
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
         fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), identity,

@@ -20,8 +20,9 @@ import { appendBatch } from '../../adapters/redis/stream-writer.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
+import { labelTasks } from './label-tasks.ts';
 
-export const TASK_KINDS = ['firehose', 'index', 'backfill', 'sweep', 'http'] as const;
+export const TASK_KINDS = ['firehose', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function firehoseTasks(r: Resources): Task[] {
@@ -130,7 +131,7 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
   return {
     name: 'http',
     run: async (signal) => {
-      const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts };
+      const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, clock: r.ports.clock, log: r.log };
       const status = createStatusReader(sources);
       const app = createApp({
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
@@ -138,6 +139,7 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
         ports: { ...r.ports, sql: r.sql() },
         metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
         backfill: r.backfillPorts(),
+        label: { identity: r.identity(), trustedSources: new Set(r.config.labelTrustedSources) },
         ...(sweeps === undefined ? {} : { startSweep: () => sweeps.start() }),
         readiness: [
           { name: 'redis', check: async () => void (await r.redis().ping()) },
@@ -170,6 +172,7 @@ export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   const tasks: Task[] = [];
   if (only.includes('firehose')) tasks.push(...firehoseTasks(r));
   if (only.includes('index')) tasks.push(...indexTasks(r));
+  if (only.includes('label')) tasks.push(...labelTasks(r));
   if (only.includes('backfill')) tasks.push(...backfillTasks(r));
   const cron = only.includes('sweep') ? r.config.sweepCron : undefined;
   const sweeper = r.config.relayHosts.length > 0 && (cron !== undefined || only.includes('http')) ? sweeperFor(r) : undefined;

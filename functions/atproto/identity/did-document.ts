@@ -1,6 +1,7 @@
 // What skytide needs from a DID document (identity spec): the document must be about the DID asked for; the
-// #atproto signing key, the #atproto_pds endpoint, the optional #atproto_label key, and the claimed handle (the
-// first at:// alsoKnownAs). The handle is only a claim until verified bidirectionally.
+// #atproto signing key, the #atproto_pds endpoint, the optional #atproto_label key and #atproto_labeler endpoint
+// (labelers), and the claimed handle (the first at:// alsoKnownAs). The handle is only a claim until verified
+// bidirectionally.
 import { SkytideError } from '../../errors.ts';
 import { atprotoKeyOf, parseLegacyMultibase, parseMultikey, type PublicKey } from '../crypto/keys.ts';
 import { isValidHandle } from '../syntax/handle.ts';
@@ -10,6 +11,8 @@ export interface AtprotoIdentity {
   signingKey: PublicKey;
   pds: string;
   labelKey?: PublicKey;
+  /** The #atproto_labeler service endpoint (an http(s) URL without path), for DIDs that run a labeler. */
+  labeler?: string;
   claimedHandle?: string;
 }
 
@@ -109,6 +112,8 @@ export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   const identity: AtprotoIdentity = { did, signingKey, pds: pds.replace(/\/+$/, '') };
   const labelKey = labelKeyOf(d);
   if (labelKey !== undefined) identity.labelKey = labelKey;
+  const labeler = serviceEndpoint(d, 'atproto_labeler');
+  if (labeler !== undefined) identity.labeler = labeler;
   if (handle !== undefined && isValidHandle(handle)) identity.claimedHandle = handle;
   return identity;
 }
