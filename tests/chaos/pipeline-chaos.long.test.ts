@@ -54,6 +54,7 @@ let pg: PrivatePostgres;
 let redisServer: PrivateRedis;
 let network: DevNetwork;
 let pdsProxy: TcpProxy;
+let relayProxy: TcpProxy;
 let plcProxy: TcpProxy;
 let redis: Redis;
 let sql: PostgresSql;
@@ -71,11 +72,13 @@ beforeAll(async () => {
   process.env['TMPDIR'] = root;
   logDir = mkdtempSync(path.join(originalTmp ?? '/tmp', `skytide-chaos-logs-${SEED}-`));
   [pg, redisServer] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
-  // The PDS names the proxy's port in its URL and DID documents and listens on another one behind it, so getRepo,
-  // the firehose and handle resolution all go through the proxy; accounts write to the PDS directly.
+  // The PDS names the proxy's port in its URL and DID documents and listens on another one behind it, so getRepo
+  // and handle resolution go through that proxy; accounts write to the PDS directly. The firehose comes through a
+  // proxy of its own, as a relay's would: a PDS that skytide cannot reach is not a relay that stopped.
   const [pdsPublicPort, pdsListenPort] = [await freePort(), await freePort()];
   network = await startDevNetwork({ pdsPublicPort, pdsListenPort });
   pdsProxy = await startTcpProxy({ port: pdsPublicPort, target: { host: '127.0.0.1', port: pdsListenPort } });
+  relayProxy = await startTcpProxy({ target: { host: '127.0.0.1', port: pdsListenPort } });
   plcProxy = await startTcpProxy({ target: { host: '127.0.0.1', port: Number(new URL(network.plcUrl).port) } });
   redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
   // The harness's own client rides out the Redis restarts like the pipeline's (commands wait for the reconnect).
@@ -88,7 +91,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.stopAll(30_000);
   tap?.close();
-  await Promise.allSettled([network?.close(), pdsProxy?.close(), plcProxy?.close()]);
+  await Promise.allSettled([network?.close(), pdsProxy?.close(), relayProxy?.close(), plcProxy?.close()]);
   redis?.disconnect();
   await sql?.end().catch(() => {});
   await Promise.allSettled([pg?.close(), redisServer?.close()]);
@@ -103,8 +106,8 @@ function baseEnv(): Record<string, string> {
   return {
     PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', TMPDIR: root,
     REDIS_URL: redisServer.url, DATABASE_URL: pg.url, DATABASE_POOL_MAX: '5', LOG_LEVEL: 'info',
-    // Through the proxies: the PDS (firehose, getRepo, handle resolution) and the PLC directory.
-    INGESTER_RELAY_HOSTS: network?.pdsUrl ?? '', FIREHOSE_INITIAL_CURSOR: '0', PLC_URL: plcProxy?.url ?? '', HANDLE_RESOLVER_URL: network?.pdsUrl ?? '',
+    // Through the proxies: the relay (the PDS's firehose), the PDS (getRepo, handle resolution) and the PLC directory.
+    INGESTER_RELAY_HOSTS: relayProxy?.url ?? '', FIREHOSE_INITIAL_CURSOR: '0', PLC_URL: plcProxy?.url ?? '', HANDLE_RESOLVER_URL: network?.pdsUrl ?? '',
     IDENTITY_ALLOW_PRIVATE: 'true',
     // Short batches and claim times, so kills land mid-batch and abandoned entries come back within the run.
     INGESTER_BATCH_TIMEOUT_MS: '250', INDEXER_BATCH_SIZE: '200', INDEXER_CLAIM_IDLE_MS: '10000', BACKFILLER_TIMEOUT_MS: '15000',
@@ -123,11 +126,11 @@ describe('chaos: the whole pipeline under kills, restarts and outages', () => {
   it('ends with the database equal to the PDS truth, nothing lost or applied twice, and every exit accounted for', async () => {
     const startedAt = Date.now();
     const keys = createKeySpace('');
-    const cursorKey = keys.cursor(STREAMS.firehoseLive, network.pdsUrl);
+    const cursorKey = keys.cursor(STREAMS.firehoseLive, relayProxy.url);
     const random = createRandom(SEED);
     say(`seed ${SEED} (CHAOS_SEED=${SEED} replays this run's script and schedule); events ${EVENTS}, kills ${KILLS}, accounts ${ACCOUNTS}`);
     if (EVENTS < 10_000 || KILLS < 30) say('a short run: below the issue\'s 10,000 events and 30 kills');
-    say(`PDS ${network.pdsDirectUrl} behind ${network.pdsUrl}; PLC ${network.plcUrl} behind ${plcProxy.url}; logs in ${logDir}`);
+    say(`PDS ${network.pdsDirectUrl} behind ${network.pdsUrl} (its firehose behind ${relayProxy.url}); PLC ${network.plcUrl} behind ${plcProxy.url}; logs in ${logDir}`);
 
     // The witness first, so it sees every event from the first account on.
     tap = startFirehoseTap(network.pdsDirectUrl);
@@ -267,9 +270,13 @@ describe('chaos: the whole pipeline under kills, restarts and outages', () => {
         await pdsProxy.setMode('refuse');
         const ends = Date.now() + OUTAGE_MS;
         try {
-          // Handle changes whose handles cannot be resolved back while the PDS is away.
+          // Handle changes whose handles cannot be resolved back while the PDS is away (the relay still streams them),
+          // and a reactivation, whose resync cannot fetch the repo until the PDS is back.
           await renameReserved(2, 'pds');
           await renameReserved(3, 'pds');
+          const back = accounts[plan.reserved[3]!]!.agent;
+          await back.com.atproto.server.deactivateAccount({});
+          await back.com.atproto.server.activateAccount();
         } finally {
           await sleep(Math.max(0, ends - Date.now()));
           await pdsProxy.setMode('open');
@@ -322,7 +329,7 @@ describe('chaos: the whole pipeline under kills, restarts and outages', () => {
 
     // The truth, and the database.
     const allAccounts = [...accounts, ...extraAccounts];
-    const truth = await readPdsTruth(network.pdsDirectUrl, network.plcUrl, allAccounts.map((a) => a.did), [deletedDid]);
+    const truth = await readPdsTruth({ pdsUrl: network.pdsDirectUrl, plcUrl: network.plcUrl, adminAuth: network.adminAuth }, allAccounts.map((a) => a.did), [deletedDid]);
     const diffs = diffTables(expectedTables(truth), await actualTables(sql));
     const leftovers = await rowsOfDeleted(sql, [deletedDid]);
     const repoSync = await sql.query<{ status: string; n: number }>(`select status, count(*)::int as n from repo_sync group by status order by status`);
@@ -358,7 +365,7 @@ describe('chaos: the whole pipeline under kills, restarts and outages', () => {
     const tableLine = (d: TableDiff) => `${d.table} ${d.actual}/${d.expected}${d.missing.length + d.extra.length + d.changed.length > 0 ? ` (-${d.missing.length} +${d.extra.length} ~${d.changed.length})` : ''}`;
     const figures = [
       `seed ${SEED}`,
-      `accounts ${allAccounts.length} (${plan.deactivated.length} deactivated and reactivated, ${plan.renamed.length + 4} handle changes, 1 deleted: ${deletedDid})`,
+      `accounts ${allAccounts.length} (${plan.deactivated.length} deactivated, all but ${accounts[plan.leftDeactivated]!.did} reactivated, ${plan.renamed.length + 4} handle changes, 1 deleted: ${deletedDid})`,
       `events written by the PDS (sequencer): ${pdsEvents}; the independent subscriber decoded ${tap.total} stream events ${JSON.stringify(tap.counts)} up to seq ${tap.lastSeq}`,
       `firehose_live entries over the run (XINFO entries-added): ${streamEntries}`,
       `activity: ${activity.total} scripted actions in ${Math.round(activityMs / 1000)} s, ${activity.failures.length} failed`,
@@ -388,6 +395,7 @@ describe('chaos: the whole pipeline under kills, restarts and outages', () => {
       { name: 'no row of the deleted account remains in any table', ok: Object.keys(leftovers).length === 0, evidence: JSON.stringify(leftovers) },
       { name: 'no repo left in-progress or desynchronized', ok: stuck.length === 0, evidence: stuck.map((s) => `${s.did} ${s.status} ${s.reason}`).join(' | ') },
       { name: 'every exit a process could log was logged with its cause', ok: unexplained.length === 0, evidence: unexplained.map((e) => `${e.id} (${e.how}, code ${e.code}, signal ${e.signal}): ${e.cause}`).join(' | ') },
+      { name: 'every log line is a JSON line', ok: nonJson.count === 0, evidence: nonJson.top.map(([l, n]) => `${n} x ${l}`).join(' | ') },
       { name: 'every process asked to stop (SIGTERM) exited 0', ok: uncleanStops.length === 0, evidence: uncleanStops.map((e) => `${e.id} code ${e.code}: ${e.cause}`).join(' | ') },
     ];
     const broken = checks.filter((c) => !c.ok);

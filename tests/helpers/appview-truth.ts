@@ -6,8 +6,10 @@
 // a count one too high is an event applied twice. A deleted account leaves no row in any table, and the aggregate
 // rows keyed by its records and its DID go too (issue 8, items 7 and 8).
 import { AtpAgent } from '@atproto/api';
+import { lexToJson } from '@atproto/lexicon';
+import { MemoryBlockstore, readCarWithRoot, Repo } from '@atproto/repo';
 import type { Sql } from '../../functions/ports.ts';
-import { readRepoRecords, type TruthRecord } from './pds-truth.ts';
+import type { TruthRecord } from './pds-truth.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -50,8 +52,14 @@ export const TABLES: Record<string, TableSpec> = {
 
 export interface AccountTruth {
   did: string;
-  /** The handle of the DID document when it resolves back to the DID (both directions, as skytide must check). */
+  /**
+   * The handle of the DID document, when it resolves back to the DID (both directions, as skytide must check). A
+   * deactivated account's handle does not resolve; nothing re-verifies it while the account is away, so the one it
+   * had (its document's) is expected to stay.
+   */
   handle: string | null;
+  /** null when active, else the PDS's status (`deactivated`, ...). */
+  status: string | null;
   commit: { cid: string; rev: string };
 }
 
@@ -62,14 +70,22 @@ export interface PdsTruth {
   deleted: string[];
 }
 
-/** The verified handle of a DID: its PLC document's first at:// alias, if the PDS resolves that handle to the DID. */
-async function verifiedHandle(agent: AtpAgent, plcUrl: string, did: string): Promise<string | null> {
+export interface TruthSource {
+  pdsUrl: string;
+  plcUrl: string;
+  /** Basic auth for the PDS's admin routes: getRepo of a deactivated account needs it. */
+  adminAuth: string;
+}
+
+/** The DID document's handle (its first at:// alias), if the PDS resolves that handle back to the DID. */
+async function documentHandle(agent: AtpAgent, plcUrl: string, did: string, verify: boolean): Promise<string | null> {
   const res = await fetch(`${plcUrl}/${did}`);
   if (!res.ok) throw new Error(`PLC answered ${res.status} for ${did}`);
   const doc = (await res.json()) as { alsoKnownAs?: string[] };
   const aka = doc.alsoKnownAs?.find((a) => a.startsWith('at://'));
   if (aka === undefined) return null;
   const handle = aka.slice('at://'.length).toLowerCase();
+  if (!verify) return handle;
   try {
     const { data } = await agent.com.atproto.identity.resolveHandle({ handle });
     return data.did === did ? handle : null;
@@ -78,20 +94,35 @@ async function verifiedHandle(agent: AtpAgent, plcUrl: string, did: string): Pro
   }
 }
 
+/** Every record of a repo and its commit, from the whole repo (getRepo, as the admin), read with @atproto/repo. */
+async function readWholeRepo(src: TruthSource, did: string): Promise<{ commit: { cid: string; rev: string }; records: TruthRecord[] }> {
+  const res = await fetch(`${src.pdsUrl}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(did)}`, { headers: { authorization: src.adminAuth } });
+  if (!res.ok) throw new Error(`getRepo ${did}: HTTP ${res.status} ${await res.text()}`);
+  const { root, blocks } = await readCarWithRoot(new Uint8Array(await res.arrayBuffer()));
+  const repo = await Repo.load(new MemoryBlockstore(blocks), root);
+  const records: TruthRecord[] = [];
+  for await (const r of repo.walkRecords()) {
+    records.push({ uri: `at://${did}/${r.collection}/${r.rkey}`, cid: r.cid.toString(), did, collection: r.collection, value: lexToJson(r.record as never) as Record<string, unknown> });
+  }
+  return { commit: { cid: root.toString(), rev: repo.commit.rev }, records };
+}
+
 /**
- * Reads the truth of these accounts from the PDS and the PLC directory (the deleted ones only by DID). Handles come
- * from the PLC and the PDS's handle resolution: describeRepo's handleIsCorrect reads a DID cache of the PDS's that a
- * handle change does not always refresh.
+ * Reads the truth of these accounts (the deleted ones only by DID): each repo whole, in one snapshot with its latest
+ * commit; its status; its handle from the PLC directory, checked against the PDS's handle resolution. (describeRepo's
+ * handleIsCorrect reads a DID cache of the PDS's that a handle change does not always refresh, and listRecords
+ * refuses deactivated accounts.)
  */
-export async function readPdsTruth(pdsUrl: string, plcUrl: string, dids: readonly string[], deleted: readonly string[]): Promise<PdsTruth> {
-  const agent = new AtpAgent({ service: pdsUrl });
+export async function readPdsTruth(src: TruthSource, dids: readonly string[], deleted: readonly string[]): Promise<PdsTruth> {
+  const agent = new AtpAgent({ service: src.pdsUrl });
   const accounts: AccountTruth[] = [];
   const records: TruthRecord[] = [];
   for (const did of dids) {
     if (deleted.includes(did)) continue;
-    const { data: commit } = await agent.com.atproto.sync.getLatestCommit({ did });
-    accounts.push({ did, handle: await verifiedHandle(agent, plcUrl, did), commit: { cid: commit.cid, rev: commit.rev } });
-    records.push(...(await readRepoRecords(agent, did)));
+    const { data: st } = await agent.com.atproto.sync.getRepoStatus({ did });
+    const repo = await readWholeRepo(src, did);
+    accounts.push({ did, handle: await documentHandle(agent, src.plcUrl, did, st.active), status: st.active ? null : (st.status ?? 'inactive'), commit: repo.commit });
+    records.push(...repo.records);
   }
   return { accounts, records, deleted: [...deleted] };
 }
@@ -128,7 +159,7 @@ export function expectedTables(truth: PdsTruth): Record<string, Row[]> {
   };
 
   for (const a of truth.accounts) {
-    t['actor']!.push({ did: a.did, handle: a.handle, upstreamStatus: null });
+    t['actor']!.push({ did: a.did, handle: a.handle, upstreamStatus: a.status });
     t['actor_sync']!.push({ did: a.did, commitCid: a.commit.cid, repoRev: a.commit.rev });
   }
   for (const r of truth.records) {

@@ -34,8 +34,10 @@ type Draft = Action extends infer A ? (A extends Action ? Omit<A, 'id'> : never)
 
 export interface ActivityPlan {
   actions: Action[];
-  /** Account indexes the plan deactivates (each is reactivated later), changes the handle of, and deletes. */
+  /** Account indexes the plan deactivates (each reactivated later but the last), changes the handle of, and deletes. */
   deactivated: number[];
+  /** The one account still deactivated at the end, so its index must hold what it wrote up to its deactivation. */
+  leftDeactivated: number;
   renamed: number[];
   deleted: number;
   /** Accounts the plan never deactivates or deletes: safe for the harness's own identity changes during outages. */
@@ -88,7 +90,7 @@ export function planActivity(random: Random, o: PlanOptions): ActivityPlan {
     push({ kind: 'profile', actor, deps: [], displayName: `account ${actor}`, description: `${why} at step ${actions.length}` });
 
   // Deactivations: a profile edit just before each (a write then a deactivation, as close as the PDS allows), and a
-  // reactivation later; the first comes back at once (deactivate and reactivate in quick succession).
+  // reactivation later; the first comes back at once (deactivate and reactivate in quick succession), the last never.
   deactivated.forEach((actor, k) => {
     const start = at(0.08 + 0.16 * k);
     const gap = k === 0 ? 0 : at(0.04 + 0.04 * random.next());
@@ -102,7 +104,7 @@ export function planActivity(random: Random, o: PlanOptions): ActivityPlan {
         profileEdit(actor, 'edited right after a reactivation');
       }
     });
-    if (k > 0) {
+    if (k > 0 && k < deactivated.length - 1) {
       later(start + gap, () => {
         push({ kind: 'activate', actor, deps: [] });
         status.set(actor, 'active');
@@ -188,9 +190,8 @@ export function planActivity(random: Random, o: PlanOptions): ActivityPlan {
     }
   }
   runDue(true);
-  // Whatever is still deactivated comes back before the end, so every account but the deleted one ends active.
-  for (const [i, s] of status) if (s === 'deactivated') push({ kind: 'activate', actor: i, deps: [] });
-  return { actions, deactivated, renamed, deleted, reserved: Array.from({ length: RESERVED }, (_, i) => i) };
+  const leftDeactivated = deactivated[deactivated.length - 1]!;
+  return { actions, deactivated, leftDeactivated, renamed, deleted, reserved: Array.from({ length: RESERVED }, (_, i) => i) };
 }
 
 // A 1x1 transparent PNG.

@@ -89,6 +89,12 @@ export function exitAccount(file: string): { logged: boolean; cause: string } {
   return { logged: false, cause: last === undefined ? '(empty log)' : `last line: ${last}` };
 }
 
+// A test process that dies must not leave skytide processes behind: whatever is still running is killed at exit.
+const everyLive = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of everyLive) c.kill('SIGKILL');
+});
+
 export function createProcessPool(options: ProcessPoolOptions) {
   const live = new Map<string, Live>();
   const history: PoolProcess[] = [];
@@ -107,6 +113,8 @@ export function createProcessPool(options: ProcessPoolOptions) {
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
+    everyLive.add(child);
+    child.once('exit', () => everyLive.delete(child));
     const proc: PoolProcess = { id, kind, pid: child.pid ?? -1, logFile, startedAt: Date.now() };
     history.push(proc);
     const exited = new Promise<void>((resolve) => {
