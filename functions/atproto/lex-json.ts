@@ -32,9 +32,9 @@ export function cborToLex(value: unknown): JsonValue {
     if (value instanceof CidLink) return { $link: value.toString() };
     const cid = CID.asCID(value);
     if (cid !== null) return { $link: cid.toString() };
-    const out: { [key: string]: JsonValue } = {};
-    for (const [k, v] of Object.entries(value)) out[k] = cborToLex(v);
-    return out;
+    // NOTE: fromEntries defines own properties, so a key named `__proto__` stays a key (assignment would set the
+    // prototype and drop it).
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cborToLex(v)]));
   }
   throw new TypeError(`${typeof value} is not in the atproto data model`);
 }
@@ -46,7 +46,5 @@ export function lexToCbor(value: JsonValue): unknown {
   const keys = Object.keys(value);
   if (keys.length === 1 && typeof value['$link'] === 'string') return CID.parse(value['$link']);
   if (keys.length === 1 && typeof value['$bytes'] === 'string') return fromBase64(value['$bytes']);
-  const out: Record<string, unknown> = {};
-  for (const k of keys) out[k] = lexToCbor(value[k] as JsonValue);
-  return out;
+  return Object.fromEntries(keys.map((k) => [k, lexToCbor(value[k] as JsonValue)]));
 }
