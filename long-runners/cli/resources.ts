@@ -61,7 +61,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
     ports: { clock: systemClock, log, metrics: metrics.metrics },
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
-    redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}` })),
+    redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}`, log: log.child('redis') })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
     identity() {
       return (identity ??= withRedisCache(
