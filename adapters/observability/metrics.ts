@@ -69,6 +69,12 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'labels and negations stored, by source DID (only sources whose labels verified, or trusted ones)',
     labels: { src: 'labelSource', outcome: ['label', 'negation'] },
   },
+  skytide_label_frames_total: { help: 'subscribeLabels frames read, by labeler host and kind', labels: { host: 'labelHost', kind: FRAME_KINDS } },
+  skytide_label_subscription_errors_total: {
+    help: 'subscribeLabels frames dropped or refused by the subscriber, by labeler host and reason',
+    labels: { host: 'labelHost', reason: REASONS },
+  },
+  skytide_label_entries_total: { help: 'label_live entries written by the label subscriber, by labeler host', labels: { host: 'labelHost' } },
   skytide_labels_trusted_total: {
     help: 'labels of LABEL_TRUSTED_SOURCES accepted without a signature or from another host than their labeler',
     labels: { src: 'labelSource', why: TRUST_REASONS },

@@ -1,6 +1,7 @@
 // The label consumers `skytide run --only label` starts: INDEXER_CONCURRENCY loops on label_live in group
 // label_group, through the same consumer as the index (ack, claim, retry, DLQ, outage path), each batch one call of
-// the label function. The subscriber that fills label_live (`--only labels`) is wired with the subscription runner.
+// the label function; and the subscribers that fill label_live (`skytide run --only labels`), one per labeler in
+// INGESTER_LABELER_HOSTS, on the subscription core the firehose adapter uses.
 import type { Task } from '../supervisor.ts';
 import type { Resources } from './resources.ts';
 import { runStreamConsumer } from '../consumer/stream-consumer.ts';
@@ -8,6 +9,25 @@ import { GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
 import { parseLabelFields } from '../../functions/label/entry.ts';
 import { labelBatch } from '../../functions/label/handler.ts';
 import { dependencyErrorIn, type DependencyError } from '../../functions/errors.ts';
+import { hostKey } from '../../adapters/redis/keys.ts';
+import { runLabelSubscriber } from '../labels/label-subscriber.ts';
+
+export function labelSubscriberTasks(r: Resources): Task[] {
+  return r.config.labelerHosts.map((host) => ({
+    name: `labels:${hostKey(host)}`,
+    run: (signal) =>
+      runLabelSubscriber({
+        redis: r.redis(), keys: r.keys, host,
+        highWaterMark: r.config.labelHighWaterMark,
+        batchSize: r.config.ingesterBatchSize,
+        batchTimeoutMs: r.config.ingesterBatchTimeoutMs,
+        initialCursor: r.config.labelerInitialCursor,
+        log: r.log.child(`labels:${hostKey(host)}`),
+        metrics: r.metrics.metrics,
+        signal,
+      }),
+  }));
+}
 
 export function labelTasks(r: Resources): Task[] {
   const tasks: Task[] = [];

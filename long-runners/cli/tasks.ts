@@ -20,9 +20,9 @@ import { appendBatch } from '../../adapters/redis/stream-writer.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
-import { labelTasks } from './label-tasks.ts';
+import { labelSubscriberTasks, labelTasks } from './label-tasks.ts';
 
-export const TASK_KINDS = ['firehose', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
+export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function firehoseTasks(r: Resources): Task[] {
@@ -172,6 +172,7 @@ export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   const tasks: Task[] = [];
   if (only.includes('firehose')) tasks.push(...firehoseTasks(r));
   if (only.includes('index')) tasks.push(...indexTasks(r));
+  if (only.includes('labels')) tasks.push(...labelSubscriberTasks(r));
   if (only.includes('label')) tasks.push(...labelTasks(r));
   if (only.includes('backfill')) tasks.push(...backfillTasks(r));
   const cron = only.includes('sweep') ? r.config.sweepCron : undefined;

@@ -1,18 +1,14 @@
-// A small test-side subscribeLabels reader that stands in for the label subscriber until it runs on the shared
-// subscription runner (issue 9): one WebSocket to `host`, from the stored cursor `label_live:cursor:<host>` or 0, each
-// frame through the product's pure decoder (functions/atproto/label-frame.ts), each #labels frame's entries XADDed
-// to label_live with the cursor in the same MULTI, a seq not above the cursor dropped. No batching, backoff or
-// backpressure: that is the runner's. It remembers every entry it wrote, so a test can replay them.
-import WebSocket from 'ws';
+// The real label subscriber (long-runners/labels/label-subscriber.ts, on the subscription core) run inside a test:
+// it follows `host` from the stored cursor `label_live:cursor:<host>` or 0, and the helper keeps what a test wants to
+// look at: the frames by kind (from the subscriber's own counters) and every `event` it wrote, in order, to replay.
 import type { Redis } from 'ioredis';
-import { decodeLabelFrame, type LabelFrameOutcome } from '../../functions/atproto/label-frame.ts';
-import { hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
-import { appendBatch } from '../../adapters/redis/stream-writer.ts';
 import { readSeqCursor } from '../../adapters/redis/cursor-store.ts';
-import { subscribeUrl } from '../../long-runners/subscription/subscribe-url.ts';
+import { hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
+import { silentLog, type Metrics } from '../../functions/ports.ts';
+import { runLabelSubscriber } from '../../long-runners/labels/label-subscriber.ts';
 
 export interface LabelReader {
-  /** Outcomes by kind (and `seq_not_increasing` for dropped lower seqs). */
+  /** Frames by kind (`labels` for #labels, `invalid`, `info`, `ignored`, ...) and `seq_not_increasing` drops. */
   counts: Map<string, number>;
   /** Every `event` field value written, in order. */
   written: string[];
@@ -23,40 +19,31 @@ export interface LabelReader {
 
 export async function startLabelReader(options: { redis: Redis; keys: KeySpace; host: string }): Promise<LabelReader> {
   const { redis, keys, host } = options;
-  const cursorKey = keys.cursor(STREAMS.labelLive, host);
-  const stream = keys.stream(STREAMS.labelLive);
-  const start = (await readSeqCursor(redis, cursorKey)) ?? 0;
   const counts = new Map<string, number>();
   const written: string[] = [];
-  const bump = (k: string) => counts.set(k, (counts.get(k) ?? 0) + 1);
-  let last = start;
-  // Frames are written one at a time, in order: each MULTI finishes before the next frame is looked at.
-  let chain = Promise.resolve();
-  const ws = new WebSocket(subscribeUrl(host, 'com.atproto.label.subscribeLabels', start), { perMessageDeflate: false });
-  ws.on('message', (data: Buffer, isBinary) => {
-    if (!isBinary) return;
-    const outcome: LabelFrameOutcome = decodeLabelFrame(new Uint8Array(data), hostKey(host));
-    chain = chain.then(async () => {
-      if (outcome.kind !== 'labels') return void bump(outcome.kind);
-      if (outcome.seq <= last) return void bump('seq_not_increasing');
-      bump('labels');
-      const fields = outcome.entries.map((e) => JSON.stringify(e));
-      await appendBatch(redis, { entries: fields.map((event) => ({ stream, fields: { event } })), cursor: { key: cursorKey, value: String(outcome.seq) } });
-      written.push(...fields);
-      last = outcome.seq;
-    });
+  const bump = (k: string, n: number) => counts.set(k, (counts.get(k) ?? 0) + n);
+  const metrics: Metrics = {
+    inc(name, labels = {}, value = 1) {
+      if (value === 0) return;
+      if (name === 'skytide_label_frames_total') bump(labels['kind'] === 'sequenced' ? 'labels' : (labels['kind'] ?? 'unknown'), value);
+      if (name === 'skytide_label_subscription_errors_total' && labels['reason'] === 'seq_not_increasing') bump('seq_not_increasing', value);
+    },
+  };
+  const controller = new AbortController();
+  const running = runLabelSubscriber({
+    redis, keys, host, highWaterMark: 1_000_000, batchSize: 100, batchTimeoutMs: 20, initialCursor: 0,
+    log: silentLog, metrics, signal: controller.signal, lengthCheckIntervalMs: 50,
+    backoff: { baseMs: 50, maxMs: 500, healthyAfterMs: 5000 },
+    onWritten: (event) => written.push(event),
   });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  running.catch(() => {});
   return {
     counts,
     written,
-    cursor: () => readSeqCursor(redis, cursorKey),
+    cursor: () => readSeqCursor(redis, keys.cursor(STREAMS.labelLive, hostKey(host))),
     close: async () => {
-      ws.close();
-      await chain;
+      controller.abort();
+      await running;
     },
   };
 }

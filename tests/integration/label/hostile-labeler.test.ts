@@ -1,8 +1,7 @@
 // A hostile labeler on loopback, followed like any other: forged signatures, a label whose src is another labeler, an
 // unsigned label, malformed frames, a key rotated mid-stream, a lower seq. Each forged label is counted under its
-// reason and absent from queryLabels; the good ones arrive. Frames go through the product decoder and a test-side
-// reader (the label subscriber's stand-in until it runs on the subscription runner), then label_live and the label
-// consumer as `skytide run --only label` wires it, against the real identity resolver and a PLC stand-in.
+// reason and absent from queryLabels; the good ones arrive. The subscriber and the label consumer run as
+// `skytide run --only labels,label` wires them (buildTasks), against the real identity resolver and a PLC stand-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Keypair } from '@atproto/crypto';
 import { parseConfig } from '../../../adapters/config/parse.ts';
@@ -16,7 +15,7 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { labelerDoc, startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { labelKeypair, labelsFrame, messageFrame, signLabel, type LabelFields } from '../../helpers/labels.ts';
 import { startHostileLabeler, type HostileLabeler } from '../../helpers/hostile-labeler.ts';
-import { startLabelReader, type LabelReader } from '../../helpers/label-reader.ts';
+import { readSeqCursor } from '../../../adapters/redis/cursor-store.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const HOSTILE = 'did:plc:hostilehostilehostilehos';
@@ -27,7 +26,6 @@ let db: IndexDb;
 let plc: FakePlc;
 let redis: Awaited<ReturnType<typeof createTestRedis>>;
 let labeler: HostileLabeler;
-let reader: LabelReader;
 let r: Resources;
 let hostileKey: Keypair;
 let repoKey: Keypair;
@@ -54,13 +52,11 @@ beforeAll(async () => {
     LOG_LEVEL: 'error',
   });
   r = createResources(config, 'hostile-labeler-test');
-  running = buildTasks(r, ['label']).map((t) => t.run(controller.signal));
-  reader = await startLabelReader({ redis: redis.redis, keys: r.keys, host: labeler.host });
+  running = buildTasks(r, ['labels', 'label']).map((t) => t.run(controller.signal));
 });
 
 afterAll(async () => {
   controller.abort();
-  await reader?.close();
   await Promise.allSettled(running);
   await r?.close();
   await labeler?.close();
@@ -75,7 +71,7 @@ async function processed(seq: number): Promise<void> {
   const stream = r.keys.stream(STREAMS.labelLive);
   await waitFor(
     async () => ({
-      cursor: (await reader.cursor()) ?? 0,
+      cursor: (await readSeqCursor(redis.redis, r.keys.cursor(STREAMS.labelLive, labeler.host))) ?? 0,
       length: await redis.redis.xlen(stream),
       pending: await redis.redis.xpending(stream, GROUPS.label).then((p) => Number((p as [number])[0]), () => -1),
     }),
@@ -116,7 +112,14 @@ describe('a hostile labeler', () => {
     expect(metrics).toContain(`skytide_labels_rejected_total{host="${host}",reason="wrong_labeler"} 1`);
     expect(metrics).toContain(`skytide_labels_rejected_total{host="${host}",reason="unsigned_label"} 1`);
     expect(metrics).toContain(`skytide_labels_total{host="${host}",outcome="label"} 3`);
-    expect(Object.fromEntries(reader.counts)).toEqual({ labels: 8, invalid: 1, info: 1, ignored: 1, seq_not_increasing: 1 });
+    // The subscriber counts a frame dropped for its seq among the invalid ones too: the cut-short header and seq 3.
+    const frames = (kind: string) => `skytide_label_frames_total{host="${host}",kind="${kind}"}`;
+    expect(metrics).toContain(`${frames('sequenced')} 8`);
+    expect(metrics).toContain(`${frames('invalid')} 2`);
+    expect(metrics).toContain(`${frames('info')} 1`);
+    expect(metrics).toContain(`${frames('ignored')} 1`);
+    expect(metrics).toContain(`skytide_label_subscription_errors_total{host="${host}",reason="seq_not_increasing"} 1`);
+    expect(metrics).toContain(`skytide_label_entries_total{host="${host}"} 7`);
     expect(await db.sql.query('select count(*)::int as n from label')).toEqual([{ n: 3 }]);
   });
 });
