@@ -54,7 +54,8 @@ export type CounterName =
   | 'skytide_labels_total' // labels: host, outcome (label, negation, rejected, retry)
   | 'skytide_labels_rejected_total' // labels: host, reason (LABEL_REJECTIONS)
   | 'skytide_labels_by_source_total' // labels: src, outcome (label, negation): accepted labels per source
-  | 'skytide_labels_trusted_total'; // labels: src, why (unsigned, other_host): LABEL_TRUSTED_SOURCES at work
+  | 'skytide_labels_trusted_total' // labels: src, why (unsigned, other_host): LABEL_TRUSTED_SOURCES at work
+  | 'skytide_outage_waits_total'; // labels: dependency (each wait of a loop waiting out an outage)
 
 export interface Metrics {
   inc(name: CounterName, labels?: Record<string, string>, value?: number): void;
