@@ -3,8 +3,8 @@
 // - the start and the end of an outage are logged once each (when the first waiter starts, when the last one stops),
 //   never once per retry;
 // - every wait is counted in skytide_outage_waits_total{dependency} (registered at zero for every dependency);
-// - `/ready` and the status page show "waiting on <dependency> since <time>" (`degraded()`), while the process stays
-//   ready: an outage is waited out, not a reason to take the instance out of service.
+// - `/ready` (under `degraded`, through outagesDegradedCheck) and the status page show "waiting on <dependency> since
+//   <time>", while the process stays ready: an outage is waited out, not a reason to take the instance out of service.
 import type { Log, Metrics } from '../../functions/ports.ts';
 import type { Dependency } from '../../functions/errors.ts';
 
@@ -63,5 +63,16 @@ export function createOutageBoard(o: { log: Log; metrics: Metrics; now?: () => n
     degraded: () => [...outages].map(([dependency, outage]) => `waiting on ${dependency} since ${new Date(outage.since).toISOString()}`),
     snapshot: () =>
       [...outages].map(([dependency, outage]) => ({ dependency, since: new Date(outage.since).toISOString(), waiters: [...outage.waiters].sort(), waits: outage.waits })),
+  };
+}
+
+/** The board as one of /ready's degraded checks (adapters/http/routes/health.ts): listed while anything waits. */
+export function outagesDegradedCheck(board: OutageBoard): { name: string; check: () => Promise<Record<string, unknown> | undefined> } {
+  return {
+    name: 'outages',
+    check: async () => {
+      const outages = board.snapshot();
+      return outages.length === 0 ? undefined : { waiting: board.degraded(), outages };
+    },
   };
 }
