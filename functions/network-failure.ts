@@ -6,7 +6,10 @@
 export type NetworkFailure =
   /** The DNS resolver is down, timed out or refused us: nobody's name resolves, so it is an outage, not an answer. */
   | { kind: 'dns_outage'; code: string }
-  /** DNS answered: the name does not exist or has no address. A verdict on whoever gave us the name. */
+  /**
+   * DNS answered: the name does not exist, has no address, or its own servers fail it (EAI_FAIL). A verdict on
+   * whoever gave us the name.
+   */
   | { kind: 'no_such_host'; code: string }
   /** The host refused, reset or dropped the connection, or no route reaches it. */
   | { kind: 'unreachable'; code: string }
@@ -15,10 +18,19 @@ export type NetworkFailure =
   /** Not a network failure we recognise (a bug, a refused TLS certificate...). */
   | { kind: 'unknown' };
 
-/** getaddrinfo (EAI_*) and c-ares (query*) codes that mean "try again later", not "no such name". */
-const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'EAI_FAIL', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'ECONNRESET', 'EBADRESP', 'ECANCELLED', 'EDESTRUCTION']);
-/** DNS answers: the name is not there (ENOTFOUND, EAI_NONAME), or has no record of the type asked (ENODATA). */
-const DNS_ANSWER_CODES = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NONAME', 'EAI_NODATA']);
+/**
+ * Resolver codes (getaddrinfo's EAI_*, c-ares's) that mean "the resolver is down, timed out or refused us", or this
+ * machine cannot resolve at all (EAI_MEMORY, EAI_SYSTEM): try again later, not "no such name".
+ * NOTE: EAI_FAIL is an answer: it is usually one domain's broken servers, and waiting it out would stall others.
+ */
+const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'EAI_MEMORY', 'EAI_SYSTEM', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'EBADRESP', 'ECANCELLED', 'EDESTRUCTION', 'ENOMEM']);
+/** Codes only a resolver gives (ECONNREFUSED is also a refused connect, so it needs a DNS syscall to count). */
+const DNS_ONLY_CODES = new Set(['ENOTFOUND', 'ENODATA', 'ESERVFAIL', 'ETIMEOUT', 'EREFUSED', 'EBADRESP', 'ENONAME', 'EBADNAME', 'EFORMERR', 'ENOTIMP', 'ECANCELLED', 'EDESTRUCTION']);
+
+/** What a failed name resolution means, for an error known to come from resolving a name. */
+export function dnsFailureKind(code: string): 'dns_outage' | 'no_such_host' {
+  return DNS_OUTAGE_CODES.has(code) ? 'dns_outage' : 'no_such_host';
+}
 /** Connection-level failures of a host (Node errno codes on connect, read and write; undici's own codes). */
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN',
@@ -50,9 +62,8 @@ export function classifyNetworkFailure(err: unknown): NetworkFailure {
   for (const e of chain) {
     const code = typeof e['code'] === 'string' ? e['code'] : '';
     const syscall = typeof e['syscall'] === 'string' ? e['syscall'] : '';
-    if (code === '' || !(isDnsSyscall(syscall) || code.startsWith('EAI_'))) continue;
-    if (DNS_ANSWER_CODES.has(code)) return { kind: 'no_such_host', code };
-    if (DNS_OUTAGE_CODES.has(code) || code.startsWith('EAI_')) return { kind: 'dns_outage', code };
+    if (code === '' || !(isDnsSyscall(syscall) || code.startsWith('EAI_') || DNS_ONLY_CODES.has(code))) continue;
+    return { kind: dnsFailureKind(code), code };
   }
   for (const e of chain) {
     const code = typeof e['code'] === 'string' ? e['code'] : '';

@@ -84,6 +84,9 @@ describe('classifyNetworkFailure', () => {
     expect(classifyNetworkFailure(down)).toEqual({ kind: 'dns_outage', code: 'ECONNREFUSED' });
     const eaiAgain = Object.assign(new Error('getaddrinfo EAI_AGAIN pds.example'), { errno: -3001, code: 'EAI_AGAIN', syscall: 'getaddrinfo', hostname: 'pds.example' });
     expect(classifyNetworkFailure(new TypeError('fetch failed', { cause: eaiAgain }))).toEqual({ kind: 'dns_outage', code: 'EAI_AGAIN' });
+    // EAI_FAIL is usually one domain's broken servers: an answer about that name, or waiting it out would stall others.
+    const eaiFail = Object.assign(new Error('getaddrinfo EAI_FAIL pds.example'), { code: 'EAI_FAIL', syscall: 'getaddrinfo' });
+    expect(classifyNetworkFailure(eaiFail)).toEqual({ kind: 'no_such_host', code: 'EAI_FAIL' });
   });
 
   it('reads real fetch failures: a refused connect, a deadline, a body cut off', async () => {
