@@ -26,7 +26,7 @@ export const FRAME_KINDS = ['sequenced', 'info', 'error', 'ignored', 'invalid'] 
 export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_index_events_total: {
     help: 'stream events handled by the index function, by type and outcome',
-    labels: { type: EVENT_TYPES, outcome: ['ok', 'stale', 'dead'] },
+    labels: { type: EVENT_TYPES, outcome: ['ok', 'stale', 'skipped', 'dead'] },
   },
   skytide_index_records_total: {
     help: 'record writes and deletes by collection family and outcome',
@@ -86,7 +86,7 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     firehoseCursor: new Gauge({ name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', labelNames: ['host'], registers: [registry] }),
     repoSync: new Gauge({ name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', labelNames: ['status'], registers: [registry] }),
   };
-  for (const status of ['synchronized', 'desynchronized', 'in-progress']) gauges.repoSync.set({ status }, 0);
+  for (const status of ['synchronized', 'desynchronized', 'in-progress', 'deleted']) gauges.repoSync.set({ status }, 0);
   for (const stream of dimensions.streams) {
     gauges.streamLength.set({ stream }, 0);
     gauges.streamPending.set({ stream }, 0);
