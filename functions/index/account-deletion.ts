@@ -32,7 +32,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
     // The PDS has just confirmed it: the deletion becomes the current change, even over a newer-looking one.
     await recordCurrentChange(tx, did, { time, active: false, status: 'deleted' });
     await tx.query(
-      `insert into deleted_subject (did, uri) select $1, uri from post_agg where split_part(uri, '/', 3) = $1 order by uri on conflict do nothing`,
+      `insert into deleted_subject (did, uri) select $1::text, uri from post_agg where split_part(uri, '/', 3) = $1::text order by uri on conflict do nothing`,
       [did],
     );
     await tx.query(`delete from post_agg where split_part(uri, '/', 3) = $1`, [did]);
@@ -93,9 +93,9 @@ export async function restoreAccount(sql: Sql, did: string, time: string): Promi
     await tx.query(
       `insert into profile_agg (did, "followersCount", "followsCount", "postsCount")
        select $1::text, followers, follows, posts from (select
-           (select count(*) from follow where "subjectDid" = $1) as followers,
-           (select count(*) from follow where creator = $1) as follows,
-           (select count(*) from post where creator = $1) as posts) as c
+           (select count(*) from follow where "subjectDid" = $1::text) as followers,
+           (select count(*) from follow where creator = $1::text) as follows,
+           (select count(*) from post where creator = $1::text) as posts) as c
        where followers + follows + posts > 0
        on conflict (did) do update set "followersCount" = excluded."followersCount",
          "followsCount" = excluded."followsCount", "postsCount" = excluded."postsCount"`,

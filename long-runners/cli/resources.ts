@@ -8,6 +8,7 @@ import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
+import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { withRedisCache } from '../../adapters/identity/redis-cache.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
@@ -25,7 +26,7 @@ export interface Resources {
   consumerName: string;
   redis(): Redis;
   sql(): PostgresSql;
-  /** Ports of the backfill-repo function: Postgres, fetch, identity. */
+  /** Ports of the backfill-repo function: Postgres, fetch, identity, handles. */
   backfillPorts(): BackfillPorts;
   close(): Promise<void>;
 }
@@ -58,6 +59,11 @@ export function createResources(config: Config, component = 'skytide'): Resource
       return (backfill ??= {
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
         fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), identity,
+        // Every backfilled account gets its handle verified both ways, as #identity does (issue 8, item 8).
+        handles: createHandleResolver({
+          fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
+          ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }),
+        }),
         timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),

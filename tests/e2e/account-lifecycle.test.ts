@@ -68,9 +68,11 @@ describe('e2e: account lifecycle through the live pipeline', () => {
     });
     expect(res.status).toBe(200);
     await settle();
-    expect(await status(vic.did)).toBe('deleted');
-    expect(await db.sql.query(`select count(*)::int as n from record where did = $1 and json <> ''`, [vic.did])).toEqual([{ n: 0 }]);
+    // Confirmed: the marker is skytide's own, and no AppView row of the account is left.
+    expect(await db.sql.query(`select status from repo_sync where did = $1`, [vic.did])).toEqual([{ status: 'deleted' }]);
+    expect(await status(vic.did)).toBeUndefined();
+    expect(await db.sql.query(`select count(*)::int as n from record where did = $1`, [vic.did])).toEqual([{ n: 0 }]);
     expect(await db.sql.query(`select "followersCount" from profile_agg where did = $1`, [wes.did])).toEqual([{ followersCount: 0 }]);
-    expect(await readIndex(db.sql, [wes.did])).toEqual(await readTruth([wes]));
+    expect(await readIndex(db.sql, [wes.did])).toEqual(await readTruth([wes], [vic.did]));
   });
 });

@@ -48,7 +48,9 @@ afterAll(async () => {
   await Promise.all([network?.close(), db?.close(), cleanupRedis?.()]);
 });
 
-const truth = () => readTruth(users);
+/** Accounts whose deletion the tests confirmed: their subjects have no counts. */
+const deleted: string[] = [];
+const truth = () => readTruth(users, deleted);
 
 describe('e2e: verified repo backfill from a real PDS', () => {
   it('queueing every account in repo_backfill yields a database equal to the PDS truth', async () => {
@@ -112,6 +114,7 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoNotFound', deleted: 3 });
     expect(await db.sql.query(`select count(*)::int as n from record where did = $1 and json <> ''`, [gus.did])).toEqual([{ n: 0 }]);
     expect(await followers()).toBe(before! - 1);
+    deleted.push(gus.did);
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
   });
 
