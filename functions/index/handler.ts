@@ -77,21 +77,25 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   const stale = new Set<number>();
   const resync: ResyncRequest[] = [];
 
-  // #account changes, per DID in stream order, under the time rule.
+  // #account changes, per DID in stream order, under the time rule. `applied` keeps where each one sat in the batch:
+  // a write is judged by the changes before it in the stream, as if the batch were applied one event at a time.
   const histories = new Map<string, AccountChange[]>();
+  const applied = new Map<string, { position: number; change: AccountChange }[]>();
   const statuses = new Map<string, string | null>();
   for (const [did, ops] of plan.accounts) {
     const f = factsOf(did);
     const history = [...f.history];
-    let changed = false;
+    const mine: { position: number; change: AccountChange }[] = [];
     for (const op of ops) {
       const e = op.event;
-      const outcome = applyChange(history, { time: op.time, active: e.active, status: e.active ? null : cleanText(e.status ?? 'inactive') });
+      const change = { time: op.time, active: e.active, status: e.active ? null : cleanText(e.status ?? 'inactive') };
+      const outcome = applyChange(history, change);
       if (outcome === 'stale') stale.add(op.position);
-      else if (outcome === 'applied') changed = true;
+      else if (outcome === 'applied') mine.push({ position: op.position, change });
     }
-    if (!changed) continue;
+    if (mine.length === 0) continue;
     histories.set(did, history);
+    applied.set(did, mine);
     const current = currentChange(history) as AccountChange;
     if (!f.deleted) statuses.set(did, current.status);
     // A deletion is confirmed by the PDS (getRepo answers RepoNotFound) in the resync, which then removes the rows;
@@ -112,7 +116,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
       continue;
     }
     if (e.type !== 'delete') {
-      const history = histories.get(e.did) ?? f.history;
+      const history = historyBefore(f.history, applied.get(e.did), op.position);
       if (!alwaysActive(history) && !activeAt(history, normalizeTime(e.time))) {
         skipped.add(op.position);
         continue;
@@ -146,6 +150,13 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   const commits = newestCommits([...counted.map((op) => op.event), ...repos.map((r) => r.event)]);
   await writeActors(tx, { actors, handles, statuses, commits });
   return { tallies, skipped, stale, resync };
+}
+
+/** The account changes in force at a position of the batch: those stored, then this batch's up to that position. */
+function historyBefore(stored: readonly AccountChange[], batch: readonly { position: number; change: AccountChange }[] | undefined, position: number): readonly AccountChange[] {
+  if (batch === undefined) return stored;
+  const before = batch.filter((c) => c.position < position);
+  return before.length === 0 ? stored : [...stored, ...before.map((c) => c.change)];
 }
 
 /** The rev gate, then the typed rows and counts of every record it let through. */
