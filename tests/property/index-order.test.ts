@@ -61,6 +61,7 @@ type Step =
   | { step: 'identity'; did: string; handle?: string }
   | { step: 'duplicate'; of: number }
   | { step: 'late-account'; of: number }
+  | { step: 'old-account'; did: string; active: boolean; status?: string; back: number }
   | { step: 'confirm-deletion'; did: string }
   | { step: 'restore'; did: string; rev: number; records: RecordSpec[] };
 
@@ -69,16 +70,20 @@ const recordSpec: fc.Arbitrary<RecordSpec> = fc.record({
   did, kind: fc.constantFrom(...KINDS), key: fc.constantFrom(0 as const, 1 as const), rev: fc.integer({ min: 1, max: 8 }),
   remove: fc.boolean(), target: fc.integer({ min: 0, max: TARGETS.length - 1 }), subject: fc.integer({ min: 0, max: DIDS.length - 1 }), text: fc.constantFrom('a', 'b'),
 });
+const change = fc.record({ did, active: fc.boolean(), status: fc.constantFrom('deactivated', 'takendown', 'deleted', 'suspended') });
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 12, arbitrary: recordSpec.map((spec) => ({ step: 'record' as const, spec })) },
-  { weight: 3, arbitrary: fc.record({ did, active: fc.boolean(), status: fc.constantFrom('deactivated', 'takendown', 'deleted', 'suspended') })
-    .map((a) => (a.active ? { step: 'account' as const, did: a.did, active: true } : { step: 'account' as const, did: a.did, active: false, status: a.status })) },
+  { weight: 10, arbitrary: recordSpec.map((spec) => ({ step: 'record' as const, spec })) },
+  { weight: 3, arbitrary: change.map((a) => (a.active ? { step: 'account' as const, did: a.did, active: true } : { step: 'account' as const, did: a.did, active: false, status: a.status })) },
+  // A change another relay made (a relay takedown, say), arriving late: its time is some events back.
+  { weight: 2, arbitrary: fc.record({ a: change, back: fc.integer({ min: 1, max: 6 }) })
+    .map(({ a, back }) => (a.active ? { step: 'old-account' as const, did: a.did, active: true, back } : { step: 'old-account' as const, did: a.did, active: false, status: a.status, back })) },
   { weight: 2, arbitrary: fc.record({ did, handle: fc.constantFrom('a.test', 'B.test', 'handle.invalid', undefined) })
     .map((i) => (i.handle === undefined ? { step: 'identity' as const, did: i.did } : { step: 'identity' as const, did: i.did, handle: i.handle })) },
   { weight: 2, arbitrary: fc.nat().map((of) => ({ step: 'duplicate' as const, of })) },
-  { weight: 1, arbitrary: fc.nat().map((of) => ({ step: 'late-account' as const, of })) },
-  { weight: 1, arbitrary: did.map((d) => ({ step: 'confirm-deletion' as const, did: d })) },
-  { weight: 1, arbitrary: fc.record({ did, rev: fc.integer({ min: 1, max: 8 }), records: fc.array(recordSpec, { maxLength: 4 }) })
+  { weight: 2, arbitrary: fc.nat().map((of) => ({ step: 'late-account' as const, of })) },
+  { weight: 2, arbitrary: did.map((d) => ({ step: 'confirm-deletion' as const, did: d })) },
+  // Restores go to a deleted account when there is one (the DID here picks among them).
+  { weight: 2, arbitrary: fc.record({ did, rev: fc.integer({ min: 1, max: 8 }), records: fc.array(recordSpec, { maxLength: 4 }) })
     .map((r) => ({ step: 'restore' as const, did: r.did, rev: r.rev, records: r.records.map((s) => ({ ...s, did: r.did, rev: r.rev, remove: false })) })) },
 );
 
@@ -169,24 +174,32 @@ describe('index: the database equals an independent model applied one event at a
               if (accounts.length > 0) await emit(accounts[s.of % accounts.length]!);
               break;
             }
+            case 'old-account': {
+              const e: AccountEvent = { type: 'account', seq: n, time: at(n - s.back), did: s.did, active: s.active, ...(s.status === undefined ? {} : { status: s.status }) };
+              await emit(e);
+              break;
+            }
             case 'confirm-deletion':
               await flush();
               await purgeAccount(db.sql, s.did, at(n));
               model.confirmDeletion(s.did, at(n));
               break;
             case 'restore': {
-              if (model.accounts.get(s.did)?.deleted !== true) break;
+              const deleted = [...model.accounts].filter(([, a]) => a.deleted).map(([d]) => d);
+              if (deleted.length === 0) break;
+              const target = deleted[DIDS.indexOf(s.did) % deleted.length]!;
+              const records = s.records.map((r) => ({ ...r, did: target }));
               await flush();
               // What backfill-repo does when the PDS serves a valid repo: the account first, then its snapshot.
               const time = at(n);
-              await repoServed({ did: s.did, pds: 'https://pds.example', signingKey: { curve: 'k256', bytes: new Uint8Array(33) } }, { ...db.ports, clock: { now: () => Date.parse(time) }, identity: { resolve: () => Promise.reject(new Error('unused')) } });
-              model.restore(s.did, time);
-              const events: StreamEvent[] = s.records.map((r) => ({ ...eventOf(r, n), seq: -2 }));
-              events.push({ type: 'repo', seq: -2, time, did: s.did, commit: fakeCid(`commit:${s.did}:${s.rev}`), rev: tid(s.rev) });
+              await repoServed({ did: target, pds: 'https://pds.example', signingKey: { curve: 'k256', bytes: new Uint8Array(33) } }, { ...db.ports, clock: { now: () => Date.parse(time) }, identity: { resolve: () => Promise.reject(new Error('unused')) } });
+              model.restore(target, time);
+              const events: StreamEvent[] = records.map((r) => ({ ...eventOf(r, n), seq: -2 }));
+              events.push({ type: 'repo', seq: -2, time, did: target, commit: fakeCid(`commit:${target}:${s.rev}`), rev: tid(s.rev) });
               for (const e of events) model.apply(e);
               await indexBatch(events, db.ports);
-              await db.sql.query(`update repo_sync set status = 'synchronized', rev = $2 where did = $1`, [s.did, tid(s.rev)]);
-              model.synchronized(s.did, tid(s.rev));
+              await db.sql.query(`update repo_sync set status = 'synchronized', rev = $2 where did = $1`, [target, tid(s.rev)]);
+              model.synchronized(target, tid(s.rev));
               break;
             }
           }
