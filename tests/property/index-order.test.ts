@@ -105,10 +105,13 @@ const rec = (d: number, kind: Kind, key: 0 | 1, rev: number, more: Partial<Recor
  * (A: DIDS[0], whose p1 is TARGETS[0]; B: DIDS[1].)
  */
 const EXAMPLES: [Step[], number[]][] = [
+  // The rev rule: an older write or delete arriving after a newer one changes nothing, in one batch or across two.
+  [[rec(0, 'post', 0, 5), rec(0, 'post', 0, 3, { text: 'b' }), rec(0, 'like', 0, 6, { remove: true }), rec(0, 'like', 0, 4)], [4]],
+  [[rec(0, 'post', 0, 5), rec(0, 'post', 0, 3, { text: 'b' }), rec(0, 'like', 0, 6, { remove: true }), rec(0, 'like', 0, 4)], [1]],
   // A late account change, older than a write just before it in the same batch, does not undo that write.
   [[rec(0, 'post', 0, 1), rec(0, 'post', 1, 2), { step: 'old-account', did: DIDS[0]!, active: false, status: 'takendown', back: 1 }], [8]],
   // B's like of A's post loses its count while A is deleted, and gets it back from the rows when A is restored.
-  [[rec(1, 'like', 0, 1), rec(1, 'reply', 0, 2), { step: 'confirm-deletion', did: DIDS[0]! }, rec(1, 'repost', 0, 3),
+  [[rec(1, 'like', 0, 1), rec(1, 'reply', 0, 2), rec(1, 'follow', 0, 2, { subject: 0 }), { step: 'confirm-deletion', did: DIDS[0]! }, rec(1, 'repost', 0, 3),
     { step: 'restore', did: DIDS[0]!, rev: 4, records: [{ did: DIDS[0]!, kind: 'post', key: 0, rev: 4, remove: false, target: 0, subject: 0, text: 'b' }] }], [2]],
   // A record A deleted before its account was deleted must not come back after a restore from an older event.
   [[rec(0, 'post', 1, 2), rec(0, 'post', 1, 3, { remove: true }), { step: 'confirm-deletion', did: DIDS[0]! },
