@@ -69,7 +69,7 @@ describe('skytide process', () => {
     expect(metrics).toContain('skytide_index_batches_total{outcome="ok"} 0');
     expect(metrics).toContain('skytide_repo_sync{status="desynchronized"} 0');
     const status = await (await fetch(`http://127.0.0.1:${port}/`)).json();
-    expect(status.status.repoSync).toEqual({ synchronized: 0, desynchronized: 0, 'in-progress': 0 });
+    expect(status.status.repoSync).toEqual({ synchronized: 0, desynchronized: 0, 'in-progress': 0, deleted: 0 });
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'shutdown requested', signal: 'SIGTERM' }));
