@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import { PURGE_CHUNK, purgeAccount, restoreAccount } from '../../../functions/index/account-deletion.ts';
 import type { StreamEvent } from '../../../functions/events.ts';
+import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { follow, like, post, uriOf, write } from '../../helpers/events.ts';
 
@@ -74,4 +75,35 @@ describe('purgeAccount', () => {
     expect(await db.sql.query(`select "likeCount" from post_agg where uri = $1`, [xaviPost(0)])).toEqual([{ likeCount: 5 }]);
     expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [XAVI])).toEqual([{ postsCount: 20 }]);
   });
+  it('a count applied while the deletion commits cannot bring an aggregate row back (the index lock orders them)', async () => {
+    // Xavi's post, already liked once by Yuki: it has a post_agg row.
+    await indexBatch([write({ did: XAVI, collection: POST, rkey: 'p0', rev: 1, record: post('x') }), write({ did: YUKI, collection: LIKE, rkey: 'l0', rev: 2, record: like(xaviPost(0), 'bafyreix') })], db.ports);
+    // The worst interleaving: Yuki's next like reaches its count statement just as the purge has deleted the row but
+    // not yet committed. Each side waits for the other's signal, or goes on after a second.
+    let purgeDeleted: () => void = () => {};
+    const deleted = new Promise<void>((resolve) => (purgeDeleted = resolve));
+    const likeWaits = (text: string) => (text.includes('insert into post_agg') ? Promise.race([deleted, sleep(1000)]) : Promise.resolve());
+    const purgeWaits = async (text: string) => {
+      if (!text.startsWith('delete from actor where')) return;
+      purgeDeleted();
+      await sleep(300);
+    };
+    await Promise.all([
+      indexBatch([write({ did: YUKI, collection: LIKE, rkey: 'l1', rev: 3, record: like(xaviPost(0), 'bafyreix') })], { ...db.ports, sql: pausing(db.sql, likeWaits) }),
+      sleep(100).then(() => purgeAccount(pausing(db.sql, purgeWaits), XAVI, now())),
+    ]);
+    expect(await db.sql.query(`select uri from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toEqual([]);
+    expect(await restoreAccount(db.sql, XAVI, now())).toBe(true);
+    expect(await db.sql.query(`select "likeCount" from post_agg where uri = $1`, [xaviPost(0)])).toEqual([{ likeCount: 2 }]);
+  });
 });
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The Sql port, with a wait before each statement a transaction runs (to force an interleaving). */
+function pausing(inner: Sql, before: (text: string) => Promise<void>): Sql {
+  return {
+    query: (text, params) => inner.query(text, params),
+    transaction: (fn) => inner.transaction((tx) => fn({ query: async (text, params) => { await before(text.trim()); return tx.query(text, params); } } as SqlExecutor)),
+  };
+}
