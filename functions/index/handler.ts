@@ -101,7 +101,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     // A deletion is confirmed by the PDS (getRepo answers RepoNotFound) in the resync, which then removes the rows;
     // an account that comes back may have written while it was away, or be a deleted one that moved. Both are
     // fetched whole.
-    if (current.active) resync.push({ did: did, reason: 'account_active' });
+    if (current.active) resync.push({ did, reason: 'account_active' });
     else if (current.status === 'deleted' && !f.deleted) resync.push({ did, reason: 'account_deleted' });
   }
 
