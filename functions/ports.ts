@@ -48,7 +48,16 @@ export type CounterName =
   | 'skytide_firehose_events_total' // labels: host, type
   | 'skytide_consumer_entries_total' // labels: stream, outcome
   | 'skytide_resync_requests_total' // labels: reason
-  | 'skytide_firehose_unverified_commits_total'; // labels: host (INGESTER_TRUST_UPSTREAM)
+  | 'skytide_firehose_unverified_commits_total' // labels: host (INGESTER_TRUST_UPSTREAM)
+  | 'skytide_identity_waits_total' // labels: host, on (a DID started waiting for its identity on the live path)
+  | 'skytide_identity_parked_frames_total' // labels: host (frames parked behind a DID's identity wait)
+  | 'skytide_labels_total' // labels: host, outcome (label, negation, rejected, retry)
+  | 'skytide_labels_rejected_total' // labels: host, reason (LABEL_REJECTIONS)
+  | 'skytide_labels_by_source_total' // labels: src, outcome (label, negation): accepted labels per source
+  | 'skytide_labels_trusted_total' // labels: src, why (unsigned, other_host): LABEL_TRUSTED_SOURCES at work
+  | 'skytide_label_frames_total' // labels: host, kind (subscribeLabels frames read, as skytide_firehose_frames_total)
+  | 'skytide_label_subscription_errors_total' // labels: host, reason (subscribeLabels frames dropped or refused)
+  | 'skytide_label_entries_total'; // labels: host (label_live entries written by the subscriber)
 
 export interface Metrics {
   inc(name: CounterName, labels?: Record<string, string>, value?: number): void;

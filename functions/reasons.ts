@@ -24,20 +24,32 @@ export const REASONS = [
   'future_cursor', // upstream rejected our cursor as ahead of its sequence
   'outdated_cursor', // upstream says our cursor is older than its window
   'consumer_too_slow', // upstream dropped us
+  'seq_not_increasing', // a frame whose seq is not above the last one accepted from its host: dropped, cursor untouched
+  'cursor_reset', // upstream answered FutureCursor: the stored cursor was reset on purpose and its window replayed
+  'identity_wait_overflow', // a DID waiting for its identity parked more frames than allowed: they go, its repo is resynced
   // consumer and functions
   'max_retries_exceeded', // an entry failed more than the retry limit: moved to the DLQ
   'handler_error', // the function threw (infrastructure): the batch is retried
+  'stream_write_failed', // Redis refused part of a batch (EXEC aborted or a command failed): the writer stops
   'stale_rev', // a write older than what is stored: ignored by design
   // repos (backfill)
   'invalid_mst', // an MST node of the wrong shape, keys out of order, at the wrong height, or too deep
   'truncated_car', // a CAR that ends inside a block
-  'bad_signature', // a commit whose signature does not verify against the #atproto key
+  'bad_signature', // a commit (or a label) whose signature does not verify against its #atproto (#atproto_label) key
   'wrong_did', // a commit for another DID than the one asked for
   'repo_too_large', // a repo over the size or block limits
   'repo_unavailable', // the PDS says RepoNotFound, RepoTakendown, RepoSuspended or RepoDeactivated
   'fetch_failed', // the PDS could not be reached, answered an error, or timed out
   'forbidden_address', // a URL from the network points at an internal address (or is not https) and is refused
   'identity_failed', // the DID document could not be resolved or has no usable key or PDS
+  // sweeps
+  'sweep_running', // a listRepos sweep of this host is already running (another holds its lease): refused, not queued
+  'lease_lost', // a sweep's lease expired or was taken while it ran: it stops, and the next sweep resumes from the cursor
+  // labels (functions/label)
+  'invalid_label', // a label whose fields break the label spec (syntax, val over 128 bytes, ver other than 1)
+  'unsigned_label', // a label without `sig` from a source not in LABEL_TRUSTED_SOURCES
+  'wrong_labeler', // src's #atproto_labeler endpoint is not the host the label came from (or the entry names none)
+  'no_label_key', // src's DID document has no usable #atproto_label key (never #atproto instead)
   // outages: waited out, never a verdict (DependencyError)
   'dependency_unavailable', // Postgres, Redis, the PLC directory or DNS is down: the work waits and is tried again
 ] as const;

@@ -2,6 +2,7 @@
 // is named in one error; nothing falls back silently.
 import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
 import { parseCron } from './cron.ts';
+import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 
 export interface Config {
   env: 'production' | 'dev';
@@ -17,6 +18,13 @@ export interface Config {
   ingesterBatchTimeoutMs: number;
   firehoseInitialCursor: number | undefined;
   trustUpstream: boolean;
+  identityWaitMaxFrames: number;
+  identityDidWaitMs: number;
+  labelerHosts: string[];
+  labelerInitialCursor: number;
+  /** INGESTER_LABEL_HIGH_WATER_MARK, or INGESTER_HIGH_WATER_MARK when it is unset. */
+  labelHighWaterMark: number;
+  labelTrustedSources: string[];
   indexerConsumer: string | undefined;
   indexerStreams: string[];
   indexerBatchSize: number;
@@ -33,6 +41,10 @@ export interface Config {
   identityAllowPrivate: boolean;
   handleResolverUrl: string | undefined;
   sweepCron: string | undefined;
+  sweepPageSize: number;
+  sweepPageTimeoutMs: number;
+  sweepPageAttempts: number;
+  sweepLeaseTtlMs: number;
   httpHost: string;
   httpPort: number;
   httpBodyLimitBytes: number;
@@ -94,6 +106,17 @@ function parseOne(spec: VarSpec, raw: string | undefined, problems: string[]): P
   }
 }
 
+/** `host[:port]`, optionally with a scheme: what a subscription URL can be built from. */
+function isHost(value: string): boolean {
+  const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `wss://${value}`;
+  try {
+    const url = new URL(withScheme);
+    return ['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol) && url.hostname.length > 0 && (url.pathname === '/' || url.pathname === '') && url.search === '';
+  } catch {
+    return false;
+  }
+}
+
 export interface ParsedConfig {
   config: Config;
   /** Variables under our prefixes that no spec names: likely typos, logged as warnings. */
@@ -103,8 +126,8 @@ export interface ParsedConfig {
 export function parseConfig(env: Env): ParsedConfig {
   const problems: string[] = [];
   const v = new Map<string, Parsed>();
+  // Values that fail to parse are undefined below; nothing reads them before the one error naming them all.
   for (const spec of VARS as readonly VarSpec[]) v.set(spec.name, parseOne(spec, env[spec.name], problems));
-  if (problems.length > 0) throw new ConfigError(problems);
   const known = new Set<string>(VARS.map((s) => s.name));
   const unknown = Object.keys(env).filter((k) => OWNED_PREFIXES.some((p) => k.startsWith(p)) && !known.has(k));
   const get = <T extends Parsed>(name: (typeof VARS)[number]['name']) => v.get(name) as T;
@@ -122,6 +145,12 @@ export function parseConfig(env: Env): ParsedConfig {
     ingesterBatchTimeoutMs: get('INGESTER_BATCH_TIMEOUT_MS'),
     firehoseInitialCursor: get('FIREHOSE_INITIAL_CURSOR'),
     trustUpstream: get('INGESTER_TRUST_UPSTREAM'),
+    identityWaitMaxFrames: get('INGESTER_IDENTITY_WAIT_MAX_FRAMES'),
+    identityDidWaitMs: get('INGESTER_IDENTITY_DID_WAIT_MS'),
+    labelerHosts: get('INGESTER_LABELER_HOSTS'),
+    labelerInitialCursor: get('LABELER_INITIAL_CURSOR'),
+    labelHighWaterMark: get<number | undefined>('INGESTER_LABEL_HIGH_WATER_MARK') ?? get('INGESTER_HIGH_WATER_MARK'),
+    labelTrustedSources: get('LABEL_TRUSTED_SOURCES'),
     indexerConsumer: get('INDEXER_CONSUMER'),
     indexerStreams: get('INDEXER_STREAMS'),
     indexerBatchSize: get('INDEXER_BATCH_SIZE'),
@@ -138,20 +167,30 @@ export function parseConfig(env: Env): ParsedConfig {
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     handleResolverUrl: get('HANDLE_RESOLVER_URL'),
     sweepCron: get('SWEEP_CRON'),
+    sweepPageSize: get('SWEEP_PAGE_SIZE'),
+    sweepPageTimeoutMs: get('SWEEP_PAGE_TIMEOUT_MS'),
+    sweepPageAttempts: get('SWEEP_PAGE_ATTEMPTS'),
+    sweepLeaseTtlMs: get('SWEEP_LEASE_TTL_MS'),
     httpHost: get('HTTP_HOST'),
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
     apiToken: get('SKYTIDE_API_TOKEN'),
   };
+  // Checks across or inside values, joined into the one error that names every bad variable.
   if (config.sweepCron !== undefined) {
     try {
       parseCron(config.sweepCron);
     } catch (err) {
-      throw new ConfigError([`SWEEP_CRON: ${err instanceof Error ? err.message : String(err)}`]);
+      problems.push(`SWEEP_CRON: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   const streams = ['firehose_live', 'firehose_backfill'];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));
-  if (badStreams.length > 0) throw new ConfigError([`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`]);
+  if (badStreams.length > 0) problems.push(`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`);
+  const badSources = config.labelTrustedSources.filter((d) => !isValidDid(d));
+  if (badSources.length > 0) problems.push(`LABEL_TRUSTED_SOURCES holds what is not a DID: ${badSources.join(', ')}`);
+  const badHosts = config.labelerHosts.filter((h) => !isHost(h));
+  if (badHosts.length > 0) problems.push(`INGESTER_LABELER_HOSTS holds what is not a host: ${badHosts.join(', ')}`);
+  if (problems.length > 0) throw new ConfigError(problems);
   return { config, unknown };
 }

@@ -30,7 +30,13 @@ export const VARS = [
   { name: 'INGESTER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'events per MULTI written to the stream' },
   { name: 'INGESTER_BATCH_TIMEOUT_MS', type: 'int', default: '1000', min: 1, doc: 'longest wait before a partial batch is written' },
   { name: 'INGESTER_TRUST_UPSTREAM', type: 'bool', default: 'false', doc: 'skip signature and MST checks of commits because the upstream already verifies them (counted per commit)' },
+  { name: 'INGESTER_IDENTITY_WAIT_MAX_FRAMES', type: 'int', default: '50000', min: 1, doc: 'frames per relay parked while their DIDs wait for an identity (PLC or DNS down, a did:web host down); at it the adapter stops reading its socket until they are released' },
+  { name: 'INGESTER_IDENTITY_DID_WAIT_MS', type: 'int', default: '3600000', min: 1, doc: 'how long frames wait for a DID whose own did:web host does not answer; then its commits are dropped as unverifiable and the repo resynced' },
   { name: 'FIREHOSE_INITIAL_CURSOR', type: 'int', min: 0, doc: 'seq to start from when no cursor is stored for a host; unset means live' },
+  { name: 'INGESTER_LABELER_HOSTS', type: 'list', default: '', doc: 'comma-separated labelers to follow with subscribeLabels; http:// means ws://, https:// or none means wss://' },
+  { name: 'LABELER_INITIAL_CURSOR', type: 'int', default: '0', min: 0, doc: "seq to start from when no cursor is stored for a labeler; 0 is its whole history, which is what matters for labels" },
+  { name: 'INGESTER_LABEL_HIGH_WATER_MARK', type: 'int', min: 1, doc: 'label_live length at which the label subscriber stops reading its sockets; unset means INGESTER_HIGH_WATER_MARK' },
+  { name: 'LABEL_TRUSTED_SOURCES', type: 'list', default: '', doc: "comma-separated labeler DIDs whose labels are accepted unsigned (rsky's entries) or from another host than their own (each counted)" },
   { name: 'INDEXER_CONSUMER', type: 'string', doc: 'consumer name in the groups, unique per instance; default hostname-pid' },
   { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },
   { name: 'INDEXER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'entries per call of the index function (one transaction)' },
@@ -47,6 +53,10 @@ export const VARS = [
   { name: 'HANDLE_RESOLVER_URL', type: 'url', doc: 'resolve handles with com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS (private networks)' },
   { name: 'IDENTITY_ALLOW_PRIVATE', type: 'bool', default: 'false', doc: 'let DID documents point at loopback or private addresses (local dev networks only)' },
   { name: 'SWEEP_CRON', type: 'string', doc: 'when `skytide run` sweeps listRepos of every relay into repo_backfill (5-field cron, UTC); unset: only on demand' },
+  { name: 'SWEEP_PAGE_SIZE', type: 'int', default: '1000', min: 1, max: 1000, doc: 'repos asked for per listRepos page (the lexicon allows up to 1000); a numeric-cursor page that keeps failing is skipped as this many' },
+  { name: 'SWEEP_PAGE_TIMEOUT_MS', type: 'int', default: '30000', min: 1000, doc: 'deadline for one listRepos page' },
+  { name: 'SWEEP_PAGE_ATTEMPTS', type: 'int', default: '3', min: 1, max: 20, doc: 'tries of a failing listRepos page (with doubling waits from 1 s) before it is skipped or the sweep stops' },
+  { name: 'SWEEP_LEASE_TTL_MS', type: 'int', default: '60000', min: 1000, doc: 'life of a host\'s sweep lease in Redis without renewal (renewed every third of it): a crashed sweeper\'s host is free again after this' },
   { name: 'HTTP_HOST', type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds (the container sets 0.0.0.0)' },
   { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics' },
   { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },
@@ -54,4 +64,4 @@ export const VARS = [
 ] as const satisfies readonly VarSpec[];
 
 /** Prefixes we own: an unknown variable under one of them is probably a typo, so it is warned about. */
-export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_', 'SWEEP_'] as const;
+export const OWNED_PREFIXES = ['SKYTIDE_', 'INGESTER_', 'INDEXER_', 'BACKFILLER_', 'FIREHOSE_', 'IDENTITY_', 'SWEEP_', 'LABELER_', 'LABEL_'] as const;

@@ -5,11 +5,16 @@ import { HTTPException } from 'hono/http-exception';
 import type { BasePorts, Sql } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
 import { requireBearer, type AuthOptions } from './auth.ts';
-import { registerHealthRoutes, type ReadinessCheck } from './routes/health.ts';
+import { registerHealthRoutes, type DegradedCheck, type ReadinessCheck } from './routes/health.ts';
 import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.ts';
 import { registerFunctionRoutes } from './routes/functions.ts';
 import { registerReprocessRoute } from './routes/reprocess.ts';
+import { registerLabelRoutes } from './routes/labels.ts';
+import type { LabelPorts } from '../../functions/label/handler.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+
+/** What asking for a sweep led to: started (202), refused because a host is being swept (409), or shutting down. */
+export type SweepStart = { started: string[] } | { busy: { host: string; holder: string | null }[] } | { stopping: true };
 
 export interface AppDeps {
   auth: AuthOptions;
@@ -18,12 +23,19 @@ export interface AppDeps {
   /** The Prometheus exposition; Node renders prom-client's registry, a Worker its own counters. */
   metrics: MetricsExposition;
   readiness: readonly ReadinessCheck[];
+  /** Listed in /ready's `degraded` while they answer details; /ready stays 200 for them. */
+  degraded?: readonly DegradedCheck[];
   /** Refreshes gauges that mirror Redis state before each scrape. */
   refreshGauges?: () => Promise<void>;
+  /** The label function's identity resolver and trusted sources; without them POST /functions/label answers 503. */
+  label?: Pick<LabelPorts, 'identity' | 'trustedSources'>;
   /** Ports for POST /reprocess/:did; without them the route answers 503. */
   backfill?: BackfillPorts;
-  /** Starts a sweep of every configured relay in the background (POST /sweep); absent: the route answers 503. */
-  startSweep?: () => { hosts: string[] };
+  /**
+   * Starts a supervised sweep of every configured relay (POST /sweep), or says which hosts another sweep holds;
+   * absent: the route answers 503.
+   */
+  startSweep?: () => Promise<SweepStart>;
   /** A JSON summary for `GET /` (streams, cursors, pending). */
   status?: () => Promise<unknown>;
 }
@@ -39,13 +51,20 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
-  registerHealthRoutes(app, deps.readiness);
+  registerHealthRoutes(app, deps.readiness, deps.degraded);
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
-  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports });
+  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }) });
+  registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock });
   registerReprocessRoute(app, deps.auth, deps.backfill);
-  app.post('/sweep', requireBearer(deps.auth), (c) => {
+  app.post('/sweep', requireBearer(deps.auth), async (c) => {
     if (deps.startSweep === undefined) return c.json({ error: 'not_configured', message: 'no relay hosts to sweep' }, 503);
-    return c.json({ started: deps.startSweep().hosts }, 202);
+    const start = await deps.startSweep();
+    if ('busy' in start) {
+      const hosts = start.busy.map((b) => b.host).join(', ');
+      return c.json({ error: 'sweep_running', message: `a sweep is already running for ${hosts}`, busy: start.busy }, 409);
+    }
+    if ('stopping' in start) return c.json({ error: 'stopping', message: 'sweeps are not accepted while the process stops' }, 503);
+    return c.json({ started: start.started }, 202);
   });
 
   app.get('/', async (c) => {

@@ -5,8 +5,8 @@
 import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
-import { parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
-import { assertPublicUrl } from '../xrpc/outbound.ts';
+import { DidHostUnavailableError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
 
 export interface ResolverOptions {
   fetch: Fetch;
@@ -15,6 +15,11 @@ export interface ResolverOptions {
   maxDocumentBytes?: number;
   /** Let DID documents and PDS endpoints use loopback / private addresses (dev and tests only). */
   allowPrivate?: boolean;
+  /**
+   * Fetches did:web documents when private addresses are not allowed: a guard that checks the address it connects
+   * to (default: the runtime's guarded fetch). `fetch` stays for the PLC directory, which is configuration.
+   */
+  webFetch?: Fetch;
 }
 
 async function readJson(res: Response, maxBytes: number, what: string): Promise<unknown> {
@@ -44,12 +49,19 @@ async function readJson(res: Response, maxBytes: number, what: string): Promise<
 /** DNS answers that mean "try again later" (the resolver is down or timed out), not "this name does not exist". */
 const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED']);
 
-function errnoIn(err: unknown): string | undefined {
+/** The first system error in the cause chain: its code and the call that failed (`getaddrinfo`, `connect`, ...). */
+function errnoIn(err: unknown): { code: string; syscall?: string } | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    if (typeof code === 'string') return typeof syscall === 'string' ? { code, syscall } : { code };
   }
   return undefined;
+}
+
+/** A lookup failing, not a connection: ECONNREFUSED from `connect` is the did:web host itself refusing. */
+function isDnsOutage(errno: { code: string; syscall?: string } | undefined): boolean {
+  if (errno === undefined || !DNS_OUTAGE_CODES.has(errno.code)) return false;
+  return errno.syscall === undefined || errno.syscall === 'getaddrinfo' || errno.syscall.startsWith('query');
 }
 
 /**
@@ -59,14 +71,15 @@ function errnoIn(err: unknown): string | undefined {
  */
 function fetchFailure(did: string, err: unknown): SkytideError {
   if (did.startsWith('did:plc:')) return new DependencyError('plc', `PLC directory unreachable resolving ${did}`, { did }, { cause: err });
-  const code = errnoIn(err);
-  if (code !== undefined && DNS_OUTAGE_CODES.has(code)) return new DependencyError('dns', `DNS unavailable resolving ${did}`, { did, code }, { cause: err });
-  return new SkytideError('identity_failed', `fetching the DID document of ${did} failed`, { did }, { cause: err });
+  const errno = errnoIn(err);
+  if (isDnsOutage(errno)) return new DependencyError('dns', `DNS unavailable resolving ${did}`, { did, code: errno?.code }, { cause: err });
+  return new DidHostUnavailableError(`fetching the DID document of ${did} failed`, { did }, { cause: err });
 }
 
 export function createIdentityResolver(options: ResolverOptions): IdentityResolver {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxDocumentBytes ?? 64 * 1024;
+  const webFetch = options.allowPrivate === true ? options.fetch : (options.webFetch ?? createGuardedFetch({ allowPrivate: false }));
   const documentUrl = (did: string): string => {
     if (did.startsWith('did:plc:')) return `${options.plcUrl.replace(/\/+$/, '')}/${encodeURIComponent(did)}`;
     if (did.startsWith('did:web:')) {
@@ -82,10 +95,11 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       if (!isValidDid(did)) throw new SkytideError('invalid_syntax', `not a DID: ${JSON.stringify(did)}`);
       const url = documentUrl(did);
       // The PLC directory is configuration we trust; a did:web host comes from the network.
-      if (options.allowPrivate !== true && did.startsWith('did:web:')) await assertPublicUrl(url);
+      const fetch = did.startsWith('did:web:') ? webFetch : options.fetch;
       let res: Response;
       try {
-        res = await options.fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
+        // NOTE: 'manual', not 'error', which workerd refuses outright: a redirect comes back as a 3xx, refused below.
+        res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual', headers: { accept: 'application/json' } });
       } catch (err) {
         if (err instanceof SkytideError) throw err;
         throw fetchFailure(did, err);
@@ -95,6 +109,9 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
         // 404 and 410 are answers (no such DID, or tombstoned); a directory that fails or sheds load is down.
         if (did.startsWith('did:plc:') && (res.status >= 500 || res.status === 429 || res.status === 408)) {
           throw new DependencyError('plc', `PLC directory answered HTTP ${res.status} for ${did}`, { did, status: res.status });
+        }
+        if (res.status >= 500 || res.status === 429 || res.status === 408) {
+          throw new DidHostUnavailableError(`DID document of ${did}: HTTP ${res.status}`, { did, status: res.status });
         }
         throw new SkytideError('identity_failed', `DID document of ${did}: HTTP ${res.status}`, { did });
       }

@@ -3,14 +3,20 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { CounterName, Metrics } from '../../functions/ports.ts';
 import { REASONS } from '../../functions/reasons.ts';
+import { LABEL_REJECTIONS, TRUST_REASONS } from '../../functions/label/verify-label.ts';
+import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
 
 /** Label values known at start-up that depend on configuration. */
 export interface MetricDimensions {
   hosts: readonly string[];
   streams: readonly string[];
+  /** INGESTER_LABELER_HOSTS without scheme. */
+  labelHosts?: readonly string[];
+  /** LABEL_TRUSTED_SOURCES: the sources known before any label arrives. */
+  labelSources?: readonly string[];
 }
 
-type LabelValues = readonly string[] | 'host' | 'stream';
+type LabelValues = readonly string[] | 'host' | 'stream' | 'labelHost' | 'labelSource';
 
 interface CounterSpec {
   help: string;
@@ -21,7 +27,11 @@ const EVENT_TYPES = ['create', 'update', 'delete', 'repo', 'account', 'identity'
 
 export const INDEX_RECORD_OUTCOMES = ['indexed', 'stale', 'tombstoned', 'invalid'] as const;
 export const CONSUMER_OUTCOMES = ['ok', 'retry', 'dead', 'dlq', 'invalid'] as const;
-export const FRAME_KINDS = ['sequenced', 'info', 'error', 'ignored', 'invalid'] as const;
+export const FRAME_KINDS = ['sequenced', 'info', 'error', 'ignored', 'invalid', 'deferred'] as const;
+/** What an identity wait waits on: a dependency's outage, the DID's own host (`did`), or a slow lookup (`lookup`). */
+export const IDENTITY_WAITS = ['plc', 'dns', 'postgres', 'redis', 'did', 'lookup'] as const;
+export const LABEL_OUTCOMES = ['label', 'negation', 'rejected', 'retry'] as const;
+export const LABEL_STATES = ['in_force', 'expired', 'negated'] as const;
 
 export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_index_events_total: {
@@ -45,6 +55,30 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'commits passed on without signature and MST checks because the upstream is trusted (INGESTER_TRUST_UPSTREAM)',
     labels: { host: 'host' },
   },
+  skytide_identity_waits_total: {
+    help: 'DIDs whose frames started waiting for their identity on the live path, by host and what they wait on',
+    labels: { host: 'host', on: IDENTITY_WAITS },
+  },
+  skytide_identity_parked_frames_total: { help: 'frames parked behind a DID that waits for its identity, by host', labels: { host: 'host' } },
+  skytide_labels_total: {
+    help: 'labels handled by the label function, by labeler host and outcome (label and negation are stored)',
+    labels: { host: 'labelHost', outcome: LABEL_OUTCOMES },
+  },
+  skytide_labels_rejected_total: { help: 'labels rejected, by labeler host and reason', labels: { host: 'labelHost', reason: LABEL_REJECTIONS } },
+  skytide_labels_by_source_total: {
+    help: 'labels and negations stored, by source DID (only sources whose labels verified, or trusted ones)',
+    labels: { src: 'labelSource', outcome: ['label', 'negation'] },
+  },
+  skytide_label_frames_total: { help: 'subscribeLabels frames read, by labeler host and kind', labels: { host: 'labelHost', kind: FRAME_KINDS } },
+  skytide_label_subscription_errors_total: {
+    help: 'subscribeLabels frames dropped or refused by the subscriber, by labeler host and reason',
+    labels: { host: 'labelHost', reason: REASONS },
+  },
+  skytide_label_entries_total: { help: 'label_live entries written by the label subscriber, by labeler host', labels: { host: 'labelHost' } },
+  skytide_labels_trusted_total: {
+    help: 'labels of LABEL_TRUSTED_SOURCES accepted without a signature or from another host than their labeler',
+    labels: { src: 'labelSource', why: TRUST_REASONS },
+  },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {
@@ -64,6 +98,9 @@ export interface MetricsBundle {
     streamPending: Gauge<'stream'>;
     firehoseCursor: Gauge<'host'>;
     repoSync: Gauge<'status'>;
+    identityWaitingDids: Gauge<'host'>;
+    labelStates: Gauge<'state'>;
+    labelStatesAge: Gauge;
   };
 }
 
@@ -75,7 +112,12 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     const counter = new Counter({ name, help: spec.help, labelNames, registers: [registry] });
     const resolved: Record<string, readonly string[]> = {};
     for (const [label, values] of Object.entries(spec.labels)) {
-      resolved[label] = values === 'host' ? dimensions.hosts : values === 'stream' ? dimensions.streams : values;
+      resolved[label] =
+        values === 'host' ? dimensions.hosts
+        : values === 'stream' ? dimensions.streams
+        : values === 'labelHost' ? [...(dimensions.labelHosts ?? []), UNKNOWN_HOST]
+        : values === 'labelSource' ? (dimensions.labelSources ?? [])
+        : values;
     }
     for (const labels of combinations(resolved)) counter.inc(labels, 0);
     counters.set(name, { counter, labelNames });
@@ -85,13 +127,26 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     streamPending: new Gauge({ name: 'skytide_stream_pending', help: 'entries delivered but not acknowledged', labelNames: ['stream'], registers: [registry] }),
     firehoseCursor: new Gauge({ name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', labelNames: ['host'], registers: [registry] }),
     repoSync: new Gauge({ name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', labelNames: ['status'], registers: [registry] }),
+    identityWaitingDids: new Gauge({ name: 'skytide_identity_waiting_dids', help: 'DIDs whose frames wait for their identity, per firehose host', labelNames: ['host'], registers: [registry] }),
+    labelStates: new Gauge({
+      name: 'skytide_labels',
+      help: '(src, uri, val) by the state of their newest label: in force, expired, negated (cached; see skytide_labels_age_seconds)',
+      labelNames: ['state'],
+      registers: [registry],
+    }),
+    labelStatesAge: new Gauge({ name: 'skytide_labels_age_seconds', help: 'how old the skytide_labels counts are', registers: [registry] }),
   };
+  for (const state of LABEL_STATES) gauges.labelStates.set({ state }, 0);
+  gauges.labelStatesAge.set(0);
   for (const status of ['synchronized', 'desynchronized', 'in-progress', 'deleted']) gauges.repoSync.set({ status }, 0);
   for (const stream of dimensions.streams) {
     gauges.streamLength.set({ stream }, 0);
     gauges.streamPending.set({ stream }, 0);
   }
-  for (const host of dimensions.hosts) gauges.firehoseCursor.set({ host }, 0);
+  for (const host of dimensions.hosts) {
+    gauges.firehoseCursor.set({ host }, 0);
+    gauges.identityWaitingDids.set({ host }, 0);
+  }
 
   const metrics: Metrics = {
     inc(name, labels = {}, value = 1) {

@@ -21,6 +21,10 @@ export interface KeySpace {
   stream(name: string): string;
   dlq(stream: string): string;
   cursor(stream: string, host: string): string;
+  /** `<stream>:waiting:<host>`: a hash of the DIDs whose frames wait for their identity on this host (ours, not rsky's). */
+  waiting(stream: string, host: string): string;
+  /** `<stream>:parked:<host>:<did>`: a list of that DID's waiting frames, oldest first (ours, not rsky's). */
+  parked(stream: string, host: string, did: string): string;
 }
 
 /** `https://relay.example/` and `relay.example` share one cursor key: the host without scheme or trailing slash. */
@@ -34,5 +38,7 @@ export function createKeySpace(prefix = ''): KeySpace {
     stream: (name) => p(name),
     dlq: (stream) => `${p(stream)}_dlq`,
     cursor: (stream, host) => `${p(stream)}:cursor:${hostKey(host)}`,
+    waiting: (stream, host) => `${p(stream)}:waiting:${hostKey(host)}`,
+    parked: (stream, host, did) => `${p(stream)}:parked:${hostKey(host)}:${did}`,
   };
 }

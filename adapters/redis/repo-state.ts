@@ -1,47 +1,133 @@
-// The last rev and MST root seen per repo on the live stream, for continuity checks (a commit's prevData must be the
-// root we saw last). Kept in Redis (`repo_state:<did>`, expiring after a week without activity, so the set stays the
-// size of the active network) and written in the same MULTI as the events and the cursor; a bounded in-process map
-// only saves reads, it is never the truth. A repo with no state yet is accepted and starts its chain.
+// One continuity state per repo on the live stream, whatever the number of relays, connections or processes: the
+// last rev and MST root accepted (`repo_state:<did>` = JSON {rev, data?}, expiring after REPO_STATE_TTL_MS without
+// activity, so the set stays the size of the active network).
+// Promises: the state is compared and set atomically inside the batch's MULTI (REPO_ADVANCE): a commit whose rev is
+// not after the stored one writes nothing (stale_rev), so a lagging relay's replay can neither set the state back
+// nor put its events in the stream a second time. The commit's events, its resync requests and the new state land
+// together or not at all. Nothing is cached in process memory: the script reads the stored state, and commits
+// earlier in the same MULTI are already stored when a later one is checked.
+// A repo with no state yet is accepted and starts its chain (sync spec, "Commit validation").
 import type { Redis } from 'ioredis';
+import type { BatchOp } from './stream-writer.ts';
+import type { RedisScript } from './scripts.ts';
 
 export interface RepoState {
   rev: string;
   data?: string;
 }
 
-export interface RepoStateStore {
-  get(did: string): Promise<RepoState | undefined>;
-  /** Records the new state in memory and returns the SET to add to the batch's MULTI. */
-  stage(did: string, state: RepoState): { key: string; value: string; ttlMs: number };
+/** A state untouched this long is forgotten: the next commit of that repo starts a new chain. */
+export const REPO_STATE_TTL_MS = 7 * 24 * 3600_000;
+
+/** What the script answers for one commit or #sync. */
+export const ADVANCE = { stale: 0, applied: 1, appliedAfterGap: 2, alreadyThere: 3 } as const;
+export type AdvanceResult = (typeof ADVANCE)[keyof typeof ADVANCE];
+
+/**
+ * KEYS: [1] repo state, [2] events stream, [3] resync stream (repo_backfill).
+ * ARGV: [1] 'commit' | 'sync', [2] rev, [3] MST root or '', [4] prevData or '', [5] TTL in ms, [6] the new state as
+ * JSON, [7] a repo_backfill entry (`repo` field) for a prevData gap (commit) or for the #sync itself, or '',
+ * [8..] pairs of stream ('1' events as field `event`, '2' resync stream as field `repo`) and value.
+ * A commit needs a rev after the stored one (TIDs compare bytewise: Lua's `<` follows the locale, so it is not used);
+ * a prevData that is not the stored root is a gap (entry [7] written, answer 2). A #sync older than the stored rev is
+ * stale; one that states exactly the stored rev and root changes nothing (answer 3); otherwise its entry [7] is
+ * written and the chain restarts from it.
+ */
+export const REPO_ADVANCE: RedisScript = {
+  name: 'skytideRepoAdvance',
+  numberOfKeys: 3,
+  lua: `
+local function before(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local rev, data, prevData = ARGV[2], ARGV[3], ARGV[4]
+local lastRev, lastData
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local ok, state = pcall(cjson.decode, stored)
+  if ok and type(state) == 'table' and type(state.rev) == 'string' then
+    lastRev = state.rev
+    if type(state.data) == 'string' then lastData = state.data end
+  end
+end
+local status = 1
+if ARGV[1] == 'sync' then
+  if lastRev and before(rev, lastRev) then return 0 end
+  if lastRev == rev and data ~= '' and lastData == data then return 3 end
+  if ARGV[7] ~= '' then redis.call('XADD', KEYS[3], '*', 'repo', ARGV[7]) end
+else
+  if lastRev and not before(lastRev, rev) then return 0 end
+  if lastData and prevData ~= '' and prevData ~= lastData then
+    status = 2
+    if ARGV[7] ~= '' then redis.call('XADD', KEYS[3], '*', 'repo', ARGV[7]) end
+  end
+end
+for i = 8, #ARGV, 2 do
+  if ARGV[i] == '1' then
+    redis.call('XADD', KEYS[2], '*', 'event', ARGV[i + 1])
+  else
+    redis.call('XADD', KEYS[3], '*', 'repo', ARGV[i + 1])
+  end
+end
+redis.call('SET', KEYS[1], ARGV[6], 'PX', ARGV[5])
+return status
+`,
+};
+
+export interface Advance {
+  mode: 'commit' | 'sync';
+  rev: string;
+  data?: string;
+  prevData?: string | null;
+  /** Full keys of the events stream (firehose_live) and the resync stream (repo_backfill). */
+  streams: { events: string; resync: string };
+  /** `event` JSON for the events stream and `repo` JSON for the resync stream, written only when the rev advances. */
+  entries: readonly { to: 'events' | 'resync'; value: string }[];
+  /** The `repo` JSON queued on a prevData gap (commit) or for the #sync. */
+  resync?: string;
 }
 
-export function createRepoStateStore(redis: Redis, prefix: string, options: { ttlMs?: number; cacheSize?: number } = {}): RepoStateStore {
-  const ttlMs = options.ttlMs ?? 7 * 24 * 3600_000;
-  const cacheSize = options.cacheSize ?? 100_000;
-  const cache = new Map<string, RepoState>();
+export interface RepoStateStore {
+  key(did: string): string;
+  /** The MULTI op that moves `did` forward and writes the entries, or writes nothing; `onResult` gets the verdict. */
+  advance(did: string, change: Advance, onResult: (result: AdvanceResult) => void): BatchOp;
+  /** The stored state, for tools and tests; the live checks never read it outside the script. */
+  get(did: string): Promise<RepoState | undefined>;
+}
+
+export function createRepoStateStore(redis: Redis, prefix: string, options: { ttlMs?: number } = {}): RepoStateStore {
+  const ttlMs = options.ttlMs ?? REPO_STATE_TTL_MS;
   const key = (did: string) => `${prefix}repo_state:${did}`;
-  const remember = (did: string, state: RepoState) => {
-    cache.delete(did);
-    cache.set(did, state);
-    if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
-  };
   return {
+    key,
+    advance(did, c, onResult) {
+      const state: RepoState = c.data === undefined ? { rev: c.rev } : { rev: c.rev, data: c.data };
+      const args: string[] = [c.mode, c.rev, c.data ?? '', c.prevData ?? '', String(ttlMs), JSON.stringify(state), c.resync ?? ''];
+      for (const e of c.entries) args.push(e.to === 'events' ? '1' : '2', e.value);
+      return {
+        kind: 'script',
+        script: REPO_ADVANCE,
+        keys: [key(did), c.streams.events, c.streams.resync],
+        args,
+        onReply: (reply) => onResult(Number(reply) as AdvanceResult),
+      };
+    },
     async get(did) {
-      const hit = cache.get(did);
-      if (hit !== undefined) return hit;
       const raw = await redis.get(key(did));
       if (raw === null) return undefined;
       try {
-        const state = JSON.parse(raw) as RepoState;
-        remember(did, state);
-        return state;
+        const parsed = JSON.parse(raw) as unknown;
+        if (typeof parsed !== 'object' || parsed === null || typeof (parsed as RepoState).rev !== 'string') return undefined;
+        const { rev, data } = parsed as RepoState;
+        return typeof data === 'string' ? { rev, data } : { rev };
       } catch {
         return undefined;
       }
-    },
-    stage(did, state) {
-      remember(did, state);
-      return { key: key(did), value: JSON.stringify(state), ttlMs };
     },
   };
 }

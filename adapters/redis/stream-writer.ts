@@ -1,45 +1,103 @@
 // Writes a batch of stream entries and, in the SAME MULTI/EXEC, the cursor that says they are written. Either all of
 // it lands or none does, so a crash can neither lose an event behind an advanced cursor nor write one twice. Every
 // reply is checked: ioredis reports per-command errors inside EXEC's result instead of throwing.
+// A seq cursor is raised by a compare-and-set script (RAISE_SEQ_CURSOR), never SET blind, so it cannot go back. Other
+// writes that must land with the entries (per-repo state, parked frames) ride in the same MULTI as `ops`; a write
+// that depends on stored state is a script whose reply comes back to its `onReply`.
 import type { Redis } from 'ioredis';
+import { SkytideError } from '../../functions/errors.ts';
+import { RAISE_SEQ_CURSOR } from './cursor-store.ts';
+import { defineScripts, queueScript, type RedisArg, type RedisScript } from './scripts.ts';
 
-export interface StreamEntry {
+/** An entry to add to a stream (no id yet; what consumers read back is consumer-group.ts's StreamEntry). */
+export interface NewStreamEntry {
   /** Full key (already prefixed). */
   stream: string;
   fields: Record<string, string>;
 }
 
+/** One command of a batch, in order with the entries. */
+export type BatchOp =
+  | { kind: 'entry'; entry: NewStreamEntry }
+  | { kind: 'command'; name: string; args: readonly RedisArg[] }
+  | { kind: 'script'; script: RedisScript; keys: readonly string[]; args: readonly RedisArg[]; onReply?: (reply: unknown) => void };
+
 export interface BatchWrite {
-  entries: readonly StreamEntry[];
+  /** XADDs, before any `ops`. */
+  entries?: readonly NewStreamEntry[];
+  /** Further commands, in order, after `entries`. */
+  ops?: readonly BatchOp[];
+  /** A string cursor (a listRepos cursor), SET as given. */
   cursor?: { key: string; value: string };
-  /** Other keys whose values describe the same events (per-repo state), written atomically with them. */
-  sets?: readonly { key: string; value: string; ttlMs: number }[];
+  /** A seq cursor, raised to `seq` unless it already stands higher. */
+  seqCursor?: { key: string; seq: number };
 }
 
-export class StreamWriteError extends Error {
+export interface BatchResult {
+  /** Stream ids of `entries` and of the `entry` ops, in order. */
+  ids: string[];
+  /** With `seqCursor`: the seq stored after the write, ours or a higher one another writer put there. */
+  seqCursor?: number;
+}
+
+/** Redis refused part of a batch. What else the MULTI did stands; the writer must stop rather than carry on past it. */
+export class StreamWriteError extends SkytideError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('stream_write_failed', message, {}, options);
     this.name = 'StreamWriteError';
   }
 }
 
-export async function appendBatch(redis: Redis, batch: BatchWrite): Promise<string[]> {
-  if (batch.entries.length === 0 && batch.cursor === undefined) return [];
+export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<BatchResult> {
+  const entries = batch.entries ?? [];
+  const ops = batch.ops ?? [];
+  if (entries.length === 0 && ops.length === 0 && batch.cursor === undefined && batch.seqCursor === undefined) return { ids: [] };
+  const scripts = new Set<RedisScript>();
+  for (const op of ops) if (op.kind === 'script') scripts.add(op.script);
+  if (batch.seqCursor !== undefined) scripts.add(RAISE_SEQ_CURSOR);
+  // ioredis copies the client's scripts into a MULTI when it is made: define them first.
+  defineScripts(redis, scripts);
   const multi = redis.multi();
-  for (const entry of batch.entries) {
+  // What each reply is for: an entry id, a script's verdict, the cursor's new value, or nothing.
+  const roles: ({ kind: 'id' } | { kind: 'reply'; onReply: (reply: unknown) => void } | { kind: 'cursor' } | { kind: 'none' })[] = [];
+  const xadd = (entry: NewStreamEntry) => {
     // NOTE: never MAXLEN: trimming could delete entries no consumer has processed yet.
     multi.xadd(entry.stream, '*', ...Object.entries(entry.fields).flat());
+    roles.push({ kind: 'id' });
+  };
+  for (const entry of entries) xadd(entry);
+  for (const op of ops) {
+    if (op.kind === 'entry') xadd(op.entry);
+    else if (op.kind === 'command') {
+      multi.call(op.name, ...op.args);
+      roles.push({ kind: 'none' });
+    } else {
+      queueScript(multi, op.script, op.keys, op.args);
+      roles.push(op.onReply === undefined ? { kind: 'none' } : { kind: 'reply', onReply: op.onReply });
+    }
   }
-  for (const s of batch.sets ?? []) multi.set(s.key, s.value, 'PX', s.ttlMs);
-  if (batch.cursor !== undefined) multi.set(batch.cursor.key, batch.cursor.value);
+  if (batch.cursor !== undefined) {
+    multi.set(batch.cursor.key, batch.cursor.value);
+    roles.push({ kind: 'none' });
+  }
+  if (batch.seqCursor !== undefined) {
+    queueScript(multi, RAISE_SEQ_CURSOR, [batch.seqCursor.key], [String(batch.seqCursor.seq)]);
+    roles.push({ kind: 'cursor' });
+  }
   const replies = await multi.exec();
   if (replies === null) throw new StreamWriteError('MULTI was aborted (EXEC returned null)');
-  const ids: string[] = [];
-  replies.forEach(([err, result], i) => {
-    if (err !== null) {
-      throw new StreamWriteError(`command ${i} of the batch failed`, { cause: err });
-    }
-    if (i < batch.entries.length) ids.push(String(result));
+  const result: BatchResult = { ids: [] };
+  replies.forEach(([err, reply], i) => {
+    if (err !== null) throw new StreamWriteError(`command ${i} of the batch failed`, { cause: err });
+    const role = roles[i];
+    if (role?.kind === 'id') result.ids.push(String(reply));
+    else if (role?.kind === 'cursor') result.seqCursor = Number(reply);
+    else if (role?.kind === 'reply') role.onReply(reply);
   });
-  return ids;
+  return result;
+}
+
+/** Entries (and a string cursor) in one MULTI; answers their stream ids. */
+export async function appendBatch(redis: Redis, batch: { entries: readonly NewStreamEntry[]; cursor?: { key: string; value: string } }): Promise<string[]> {
+  return (await writeBatch(redis, batch)).ids;
 }

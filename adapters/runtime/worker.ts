@@ -5,6 +5,7 @@ import { parseConfig, type Config } from '../config/parse.ts';
 import { createApp } from '../http/app.ts';
 import { createSql } from '../postgres/client.ts';
 import { createLogger } from '../observability/logger.ts';
+import { createIdentityResolver } from '../identity/resolver.ts';
 import { systemClock, type Log, type Metrics, type Sql } from '../../functions/ports.ts';
 import type { Hono } from 'hono';
 
@@ -46,6 +47,11 @@ function appFor(state: NonNullable<typeof cached>, sql: Sql): Hono {
     ports: { clock: systemClock, log, metrics: counters.metrics, sql },
     metrics: { contentType: 'text/plain; version=0.0.4', render: counters.render },
     readiness: [{ name: 'postgres', check: async () => void (await sql.query('select 1')) }],
+    // No Redis here: each batch resolves the DID documents it needs once (functions/label/verify-label.ts).
+    label: {
+      identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
+      trustedSources: new Set(config.labelTrustedSources),
+    },
   });
 }
 

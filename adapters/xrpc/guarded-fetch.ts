@@ -1,13 +1,5 @@
-// The Fetch port for URLs that come from the network (PDS endpoints from DID documents): https only and no internal
-// addresses unless the deployment allows them (local dev networks), and no redirects that could lead around that.
-import type { Fetch } from '../../functions/ports.ts';
-import { assertPublicUrl } from './outbound.ts';
-
-export function createGuardedFetch(options: { allowPrivate: boolean; fetch?: Fetch }): Fetch {
-  const inner = options.fetch ?? globalThis.fetch;
-  return async (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    if (!options.allowPrivate) await assertPublicUrl(url);
-    return inner(input, { ...init, redirect: 'error' });
-  };
-}
+// The Fetch port for URLs that come from the network, for whichever runtime runs: `#guarded-fetch` is the Node guard
+// (guarded-fetch-node.ts: resolves, judges and pins every connection's address) under Node and the Web one
+// (guarded-fetch-web.ts) elsewhere. Both refuse non-https URLs, internal addresses and redirects unless
+// `allowPrivate` (IDENTITY_ALLOW_PRIVATE) says the deployment lives on a local network.
+export { createGuardedFetch } from '#guarded-fetch';

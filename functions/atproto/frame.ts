@@ -40,3 +40,9 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (typeof t !== 'string') return { kind: 'invalid', message: 'message frame without a string `t`' };
   return { kind: 'message', t, body };
 }
+
+/** A message's `seq` (event-stream spec: a non-negative integer that only increases), or undefined when it has none. */
+export function messageSeq(body: Record<string, unknown>): number | undefined {
+  const seq = body['seq'];
+  return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
+}

@@ -11,7 +11,7 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(binary).replace(/=+$/, '');
 }
 
-function fromBase64(text: string): Uint8Array {
+export function fromBase64(text: string): Uint8Array {
   const padded = text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
   const binary = atob(padded);
   const out = new Uint8Array(binary.length);
@@ -33,7 +33,7 @@ export function cborToLex(value: unknown): JsonValue {
     const cid = CID.asCID(value);
     if (cid !== null) return { $link: cid.toString() };
     const out: { [key: string]: JsonValue } = {};
-    for (const [k, v] of Object.entries(value)) out[k] = cborToLex(v);
+    for (const [k, v] of Object.entries(value)) setOwn(out, k, cborToLex(v));
     return out;
   }
   throw new TypeError(`${typeof value} is not in the atproto data model`);
@@ -47,6 +47,12 @@ export function lexToCbor(value: JsonValue): unknown {
   if (keys.length === 1 && typeof value['$link'] === 'string') return CID.parse(value['$link']);
   if (keys.length === 1 && typeof value['$bytes'] === 'string') return fromBase64(value['$bytes']);
   const out: Record<string, unknown> = {};
-  for (const k of keys) out[k] = lexToCbor(value[k] as JsonValue);
+  for (const k of keys) setOwn(out, k, lexToCbor(value[k] as JsonValue));
   return out;
+}
+
+/** A record key named `__proto__` is data: plain assignment would set the object's prototype instead. */
+function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }

@@ -4,6 +4,14 @@
 import type { Reason } from '../reasons.ts';
 import type { ResyncRequest } from '../result.ts';
 import type { StreamEvent } from '../events.ts';
+import type { Dependency } from '../errors.ts';
+
+/**
+ * What a commit's verification waits for when its DID's identity cannot be learned now: a dependency that is down
+ * (everyone's outage: the PLC directory, DNS), `did` when it is this DID's own (its did:web host does not answer), or
+ * `lookup` when the lookup is still running and the caller would rather not wait for it in line.
+ */
+export type IdentityWait = Dependency | 'did' | 'lookup';
 
 export type RepoFrameOutcome =
   /**
@@ -22,6 +30,11 @@ export type RepoFrameOutcome =
       /** For #commit and #sync: the repo state this message moves to, for continuity checks across messages. */
       state?: { rev: string; data?: string; since?: string | null; prevData?: string | null };
     }
+  /**
+   * A #commit that cannot be verified now because its DID's identity is unavailable (not a verdict on the commit):
+   * the caller keeps the frame and decodes it again once the identity can be learned.
+   */
+  | { kind: 'deferred'; t: '#commit'; seq: number; did: string; waitOn: IdentityWait; message: string }
   /** #info, for example OutdatedCursor. No seq. */
   | { kind: 'info'; name: string; message?: string }
   /** An op = -1 error frame; upstream closes after it (FutureCursor, ConsumerTooSlow, ...). */

@@ -1,18 +1,22 @@
 // subscribeRepos frames -> stream events (architecture.md event contract). Pure and total: every input becomes a
 // RepoFrameOutcome, never an exception. Only record ops and identity/account changes become events; a commit that
 // cannot be fully emitted (a missing record block, tooBig) asks for a resync of its repo rather than dropping it.
+// A commit whose DID's identity cannot be learned now (an outage, or its did:web host down) is `deferred`, never
+// judged: the caller keeps it until the identity can be learned.
+// `decodeRepoMessage` takes a message already framed (the subscription core frames every stream the same way);
+// `decodeRepoFrame` takes the bytes.
 import type { AccountEvent, IdentityEvent, JsonObject, StreamEvent } from '../events.ts';
 import type { Reason } from '../reasons.ts';
 import type { ResyncRequest } from '../result.ts';
-import type { RepoFrameOutcome } from './repo-frame-types.ts';
+import type { IdentityWait, RepoFrameOutcome } from './repo-frame-types.ts';
 import { decodeCborFast as decodeCbor } from './fast-cbor.ts';
 import { cidBytesMatchFast } from './cid.ts';
 import { CidLink } from './cid-link.ts';
 import { readCarBlocks, type CarBlocks } from './car.ts';
 import { verifyCommit, type CommitOp } from './commit/verify-commit.ts';
-import type { IdentityResolver } from './identity/did-document.ts';
-import { SkytideError } from '../errors.ts';
-import { decodeFrame } from './frame.ts';
+import { DidHostUnavailableError, IdentityPendingError, type IdentityResolver } from './identity/did-document.ts';
+import { dependencyErrorIn, SkytideError } from '../errors.ts';
+import { decodeFrame, messageSeq } from './frame.ts';
 import { decodeLex } from './lex-cbor.ts';
 import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_FRAME_BYTES, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
 import { isValidDatetime } from './syntax/datetime.ts';
@@ -23,17 +27,12 @@ import { isValidTid } from './syntax/tid.ts';
 
 type Body = Record<string, unknown>;
 
-class InvalidBody extends Error {
-  readonly reason: Reason;
+/** A known message whose body is unusable: caught below and turned into an `invalid` outcome with its reason. */
+class InvalidBody extends SkytideError {
   constructor(reason: Reason, message: string) {
-    super(message);
-    this.reason = reason;
+    super(reason, message);
+    this.name = 'InvalidBody';
   }
-}
-
-function seqOf(body: Body): number | undefined {
-  const seq = body['seq'];
-  return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
 }
 
 function did(body: Body, key: string): string {
@@ -108,29 +107,56 @@ export interface DecodeOptions {
   identity?: IdentityResolver;
 }
 
+/**
+ * What an identity failure means for the commit: a wait (a dependency's outage, or the DID's own did:web host not
+ * answering, or a resolver failing in a way that says nothing about the DID), or undefined for a verdict.
+ */
+function identityWait(err: unknown): IdentityWait | undefined {
+  if (err instanceof IdentityPendingError) return 'lookup';
+  const outage = dependencyErrorIn(err);
+  if (outage !== undefined) return outage.dependency;
+  if (err instanceof DidHostUnavailableError) return 'did';
+  if (err instanceof SkytideError) return err.reason === 'fetch_failed' ? 'did' : undefined;
+  return 'did';
+}
+
+type CommitCheck = undefined | { problem: Reason } | { waitOn: IdentityWait; message: string };
+
 /** Runs the sync 1.1 checks; a failure drops the commit's events and asks for a resync with the reason. */
-async function checkCommit(body: Body, repo: string, rev: string, car: CarBlocks, identity: IdentityResolver): Promise<Reason | undefined> {
+async function checkCommit(body: Body, repo: string, rev: string, car: CarBlocks, identity: IdentityResolver): Promise<CommitCheck> {
   const ops: CommitOp[] = [];
   for (const raw of body['ops'] as unknown[]) {
     const op = (typeof raw === 'object' && raw !== null ? raw : {}) as Body;
     const action = op['action'];
-    if (action !== 'create' && action !== 'update' && action !== 'delete') return 'invalid_commit';
+    if (action !== 'create' && action !== 'update' && action !== 'delete') return { problem: 'invalid_commit' };
     ops.push({ action, path: String(op['path']), cid: CidLink.from(op['cid']) ?? null, prev: CidLink.from(op['prev']) ?? null });
   }
   const commit = { repo, rev, commit: cid(body, 'commit'), roots: car.roots, blocks: car.blocks, ops, prevData: CidLink.from(body['prevData']) ?? null };
-  try {
-    let key = (await identity.resolve(repo)).signingKey;
+  // Identity failures are told apart from verification failures: only the latter are verdicts on the commit.
+  const signingKey = async (forceRefresh: boolean) => {
     try {
-      await verifyCommit(commit, key);
+      return { key: (await identity.resolve(repo, forceRefresh ? { forceRefresh } : undefined)).signingKey };
+    } catch (err) {
+      const waitOn = identityWait(err);
+      if (waitOn !== undefined) return { waitOn, message: err instanceof Error ? err.message : String(err) };
+      return { problem: err instanceof SkytideError ? err.reason : 'identity_failed' };
+    }
+  };
+  try {
+    let key = await signingKey(false);
+    if (!('key' in key)) return key;
+    try {
+      await verifyCommit(commit, key.key);
     } catch (err) {
       if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
       // The key may have rotated: look again once.
-      key = (await identity.resolve(repo, { forceRefresh: true })).signingKey;
-      await verifyCommit(commit, key);
+      key = await signingKey(true);
+      if (!('key' in key)) return key;
+      await verifyCommit(commit, key.key);
     }
     return undefined;
   } catch (err) {
-    return err instanceof SkytideError ? err.reason : 'invalid_commit';
+    return { problem: err instanceof SkytideError ? err.reason : 'invalid_commit' };
   }
 }
 
@@ -160,10 +186,11 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
     throw new InvalidBody('invalid_car', `blocks are not a CAR: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (options.identity !== undefined) {
-    const problem = await checkCommit(body, repo, rev, car, options.identity);
-    if (problem !== undefined) {
-      resync.push({ did: repo, reason: problem });
-      return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped: [{ reason: problem, count: Math.max(ops.length, 1) }] };
+    const check = await checkCommit(body, repo, rev, car, options.identity);
+    if (check !== undefined && 'waitOn' in check) return { kind: 'deferred', t: '#commit', seq, did: repo, waitOn: check.waitOn, message: check.message };
+    if (check !== undefined) {
+      resync.push({ did: repo, reason: check.problem });
+      return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped: [{ reason: check.problem, count: Math.max(ops.length, 1) }] };
     }
   }
   const base = { seq, time: when, did: repo, commit, rev, since: sinceValue };
@@ -296,7 +323,12 @@ export async function decodeRepoFrame(frameBytes: Uint8Array, options: DecodeOpt
     if (typeof name !== 'string') return { kind: 'invalid', reason: 'invalid_frame', message: '#info without a name' };
     return typeof message === 'string' ? { kind: 'info', name, message } : { kind: 'info', name };
   }
-  const seq = seqOf(body);
+  return decodeRepoMessage(t, body, options);
+}
+
+/** One framed subscribeRepos message other than #info (the subscription core handles #info and error frames). */
+export async function decodeRepoMessage(t: string, body: Body, options: DecodeOptions = {}): Promise<RepoFrameOutcome> {
+  const seq = messageSeq(body);
   const known = t === '#commit' || t === '#identity' || t === '#account' || t === '#sync';
   if (!known) return seq === undefined ? { kind: 'ignored', reason: 'unknown_frame_type', t } : { kind: 'ignored', reason: 'unknown_frame_type', t, seq };
   const didHint = typeof body['repo'] === 'string' ? body['repo'] : typeof body['did'] === 'string' ? body['did'] : undefined;

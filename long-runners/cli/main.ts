@@ -9,12 +9,13 @@ import { describeError } from '../../functions/errors.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources } from './resources.ts';
-import { buildTasks, TASK_KINDS, type TaskKind } from './tasks.ts';
-import { createStatusReader } from './status.ts';
+import { buildTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
+import { createStatusReader } from '../../adapters/observability/pipeline-status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
-import { runSweep } from '../sweeper/sweep.ts';
 import { terminalProgress } from '../sweeper/progress.ts';
 import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
+import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
+import { readFileSync } from 'node:fs';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
 
@@ -25,11 +26,37 @@ commands:
   run [--only a,b] [--migrate]    run long-runners in one supervised process (${TASK_KINDS.join(', ')})
   status                          print stream lengths, pending and dead entries, and cursors as JSON
   reprocess <did>                 re-backfill one account now and print what changed
-  sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep)
+  sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep;
+                                  exits 3 when a host was already being swept elsewhere, after sweeping the others)
   dev                             run everything in dev mode (migrations applied, auth relaxed); with no
                                   INGESTER_RELAY_HOSTS, against a local PLC + PDS with a bot writing to it
+  dlq list|replay|purge <stream>  a stream's dead letters: list them, move them back with attempts reset, or
+                                  delete them (--yes); --reason R and --limit N select which
+  consumers [--prune]             every consumer of every group with its idle time and pending entries; --prune
+                                  removes those idle over --idle-ms (default 1 h) that hold nothing
+  config                          the configuration in effect, secrets masked
+  --version                       the skytide version
 
 Configuration is read from the environment; see the README for every variable.`;
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) fail(`--${name} must be a positive integer`);
+  return Number(value);
+}
+
+function operateOptions(values: { limit?: string; reason?: string; yes?: boolean; prune?: boolean; 'idle-ms'?: string }): OperateOptions {
+  const limit = positiveInt('limit', values.limit);
+  const idleMs = positiveInt('idle-ms', values['idle-ms']);
+  return {
+    ...(limit === undefined ? {} : { limit }), ...(idleMs === undefined ? {} : { idleMs }),
+    ...(values.reason === undefined ? {} : { reason: values.reason }),
+    yes: values.yes === true, prune: values.prune === true,
+    write: (line) => process.stdout.write(line + '\n'),
+  };
+}
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -108,6 +135,9 @@ async function reprocess(config: Config, did: string | undefined): Promise<numbe
   }
 }
 
+/** Exit code of `skytide sweep` when another process was sweeping a host: that host was left to it. */
+const EXIT_SWEEP_RUNNING = 3;
+
 async function sweep(config: Config): Promise<number> {
   if (config.relayHosts.length === 0) fail('sweep: set INGESTER_RELAY_HOSTS to the relays or PDSes to list');
   const r = createResources(config, 'sweep');
@@ -116,14 +146,17 @@ async function sweep(config: Config): Promise<number> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
-    for (const host of config.relayHosts) {
-      const onPage = terminalProgress(host);
-      await runSweep({
-        redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: config.highWaterMark,
-        log: r.log, metrics: r.metrics.metrics, signal: controller.signal, ...(onPage === undefined ? {} : { onPage }),
-      });
+    const sweeper = sweeperFor(r);
+    const claim = await sweeper.claim();
+    for (const b of claim.busy) process.stderr.write(`sweep: ${b.host} is already being swept by ${b.holder ?? 'another process'}; not sweeping it\n`);
+    const outcomes = await sweeper.run(claim, controller.signal, (host) => terminalProgress(host));
+    let failed = false;
+    for (const outcome of outcomes) {
+      if (!('error' in outcome)) continue;
+      failed = true;
+      r.log.error('sweep failed', { host: outcome.host, err: describeError(outcome.error) });
     }
-    return 0;
+    return claim.busy.length > 0 ? EXIT_SWEEP_RUNNING : failed ? 1 : 0;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
@@ -134,7 +167,7 @@ async function sweep(config: Config): Promise<number> {
 async function status(config: Config): Promise<number> {
   const r = createResources(config, 'status');
   try {
-    process.stdout.write(JSON.stringify(await createStatusReader(r).read(), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts }).read(), null, 2) + '\n');
     return 0;
   } finally {
     await r.close();
@@ -145,9 +178,16 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+      limit: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' }, prune: { type: 'boolean' }, 'idle-ms': { type: 'string' },
+    },
   });
   const command = positionals[0];
+  if (values.version === true || command === 'version') {
+    process.stdout.write(`skytide ${VERSION}\n`);
+    return 0;
+  }
   if (values.help === true || command === undefined) {
     process.stdout.write(USAGE + '\n');
     return command === undefined && values.help !== true ? 2 : 0;
@@ -175,6 +215,19 @@ async function main(argv: string[]): Promise<number> {
       return reprocess(config, positionals[1]);
     case 'dev':
       return dev(config, parseOnly(values.only));
+    case 'config':
+      return configCommand(env, operateOptions(values));
+    case 'dlq':
+    case 'consumers': {
+      const r = createResources(config, command);
+      try {
+        return command === 'dlq'
+          ? await dlqCommand(r, positionals[1], positionals[2], operateOptions(values))
+          : await consumersCommand(r, operateOptions(values));
+      } finally {
+        await r.close();
+      }
+    }
     default:
       fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }

@@ -10,6 +10,8 @@ import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts'
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { withRedisCache } from '../../adapters/identity/redis-cache.ts';
+import { withOutageBreaker, type OutageView } from '../../adapters/identity/outage-breaker.ts';
+import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
@@ -26,8 +28,15 @@ export interface Resources {
   consumerName: string;
   redis(): Redis;
   sql(): PostgresSql;
+  /** DID documents through the Redis cache (`identity:<did>`), one resolver for every task of the process. */
+  identity(): IdentityResolver;
   /** Ports of the backfill-repo function: Postgres, fetch, identity, handles. */
   backfillPorts(): BackfillPorts;
+  /**
+   * The firehose's identity resolver (Redis cache, then an outage breaker, then PLC or did:web) and the breaker's
+   * view, shared by every relay connection of the process.
+   */
+  liveIdentity(): { identity: IdentityResolver; outages: OutageView };
   close(): Promise<void>;
 }
 
@@ -36,11 +45,15 @@ export function createResources(config: Config, component = 'skytide'): Resource
   const metrics = createMetrics({
     hosts: config.relayHosts.map(hostKey),
     streams: [...Object.values(STREAMS)],
+    labelHosts: config.labelerHosts.map(hostKey),
+    labelSources: config.labelTrustedSources,
   });
   const keys = createKeySpace(config.redisKeyPrefix);
   let redis: Redis | undefined;
   let sql: PostgresSql | undefined;
   let backfill: BackfillPorts | undefined;
+  let live: { identity: IdentityResolver; outages: OutageView } | undefined;
+  let identity: IdentityResolver | undefined;
   return {
     config,
     log,
@@ -49,13 +62,16 @@ export function createResources(config: Config, component = 'skytide'): Resource
     ports: { clock: systemClock, log, metrics: metrics.metrics },
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
-    redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}` })),
+    redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}`, log: log.child('redis') })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
-    backfillPorts() {
-      const identity = withRedisCache(
+    identity() {
+      return (identity ??= withRedisCache(
         createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
         { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') },
-      );
+      ));
+    },
+    backfillPorts() {
+      const identity = this.identity();
       return (backfill ??= {
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
         fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), identity,
@@ -68,6 +84,16 @@ export function createResources(config: Config, component = 'skytide'): Resource
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),
       });
+    },
+    liveIdentity() {
+      if (live === undefined) {
+        const breaker = withOutageBreaker(
+          createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
+          { log: log.child('identity') },
+        );
+        live = { identity: withRedisCache(breaker, { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') }), outages: breaker };
+      }
+      return live;
     },
     close: async () => {
       await Promise.allSettled([redis?.quit(), sql?.end()]);

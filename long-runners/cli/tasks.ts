@@ -11,18 +11,18 @@ import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
-import { createStatusReader } from './status.ts';
-import { runSweep } from '../sweeper/sweep.ts';
+import { createStatusReader, readIdentityWaits } from '../../adapters/observability/pipeline-status.ts';
+import { createSweeper, type Sweeper } from '../sweeper/sweeper.ts';
+import { scheduledSweepTask } from '../sweeper/schedule.ts';
+import { createOnDemandSweeps, type OnDemandSweeps } from '../sweeper/on-demand.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
-import { parseCron } from '../../adapters/config/cron.ts';
-import { sleep } from '../firehose/backoff.ts';
 import { appendBatch } from '../../adapters/redis/stream-writer.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
-import { describeError } from '../../functions/errors.ts';
+import { labelSubscriberTasks, labelTasks } from './label-tasks.ts';
 
-export const TASK_KINDS = ['firehose', 'index', 'backfill', 'sweep', 'http'] as const;
+export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function firehoseTasks(r: Resources): Task[] {
@@ -40,8 +40,10 @@ export function firehoseTasks(r: Resources): Task[] {
         log: r.log.child(`firehose:${hostKey(host)}`),
         metrics: r.metrics.metrics,
         signal,
-        ...(r.config.trustUpstream ? {} : { identity: r.backfillPorts().identity }),
+        ...(r.config.trustUpstream ? {} : r.liveIdentity()),
         repoState: createRepoStateStore(r.redis(), r.config.redisKeyPrefix),
+        maxParkedFrames: r.config.identityWaitMaxFrames,
+        didWaitMs: r.config.identityDidWaitMs,
       }),
   }));
 }
@@ -108,31 +110,13 @@ export function backfillTasks(r: Resources): Task[] {
   return tasks;
 }
 
-/**
- * The scheduled sweep (SWEEP_CRON): waits for the next time the expression names, lists every relay into
- * repo_backfill, and waits again. A failed sweep is logged and retried at the next time; it never ends the task.
- */
-export function sweepTask(r: Resources, cronText: string): Task {
-  const cron = parseCron(cronText);
-  const log = r.log.child('sweeper');
-  return {
-    name: 'sweep:schedule',
-    run: async (signal) => {
-      while (!signal.aborted) {
-        const next = cron.next(new Date());
-        log.info('next sweep scheduled', { at: next.toISOString() });
-        await sleep(next.getTime() - Date.now(), signal);
-        if (signal.aborted) break;
-        for (const host of r.config.relayHosts) {
-          try {
-            await runSweep({ redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: r.config.highWaterMark, log, metrics: r.metrics.metrics, signal });
-          } catch (err) {
-            log.error('scheduled sweep failed', { host, err: describeError(err) });
-          }
-        }
-      }
-    },
-  };
+/** The one wiring of sweeps (`skytide sweep`, SWEEP_CRON, POST /sweep): every relay, under per-host leases. */
+export function sweeperFor(r: Resources): Sweeper {
+  return createSweeper({
+    redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, hosts: r.config.relayHosts, highWaterMark: r.config.highWaterMark,
+    limits: { pageSize: r.config.sweepPageSize, pageTimeoutMs: r.config.sweepPageTimeoutMs, pageAttempts: r.config.sweepPageAttempts, leaseTtlMs: r.config.sweepLeaseTtlMs },
+    holder: r.consumerName, log: r.log.child('sweeper'), metrics: r.metrics.metrics,
+  });
 }
 
 /** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
@@ -143,34 +127,33 @@ async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Pr
   for (const q of requests) r.metrics.metrics.inc('skytide_resync_requests_total', { reason: q.reason });
 }
 
-export function httpTask(r: Resources): Task {
+export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
   return {
     name: 'http',
     run: async (signal) => {
-      const status = createStatusReader(r);
+      const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, clock: r.ports.clock, log: r.log };
+      const status = createStatusReader(sources);
       const app = createApp({
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
         bodyLimitBytes: r.config.httpBodyLimitBytes,
         ports: { ...r.ports, sql: r.sql() },
         metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
         backfill: r.backfillPorts(),
-        ...(r.config.relayHosts.length === 0 ? {} : {
-          startSweep: () => {
-            // Progress is durable in Redis (the listRepos cursor), so a sweep cut short by a restart resumes.
-            void (async () => {
-              for (const host of r.config.relayHosts) {
-                await runSweep({
-                  redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, host, highWaterMark: r.config.highWaterMark,
-                  log: r.log.child('sweeper'), metrics: r.metrics.metrics, signal,
-                });
-              }
-            })().catch((err) => r.log.error('sweep failed', { err: describeError(err) }));
-            return { hosts: r.config.relayHosts };
-          },
-        }),
+        label: { identity: r.identity(), trustedSources: new Set(r.config.labelTrustedSources) },
+        ...(sweeps === undefined ? {} : { startSweep: () => sweeps.start() }),
         readiness: [
           { name: 'redis', check: async () => void (await r.redis().ping()) },
           { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },
+        ],
+        // Waiting out an identity outage is work in progress, not a fault of this instance: reported, still ready.
+        degraded: [
+          {
+            name: 'identity_wait',
+            check: async () => {
+              const waiting = Object.entries(await readIdentityWaits(sources)).filter(([, n]) => n > 0);
+              return waiting.length === 0 ? undefined : { waitingDids: Object.fromEntries(waiting) };
+            },
+          },
         ],
         refreshGauges: () => status.refreshGauges(r.metrics.gauges),
         status: () => status.read(),
@@ -189,8 +172,17 @@ export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   const tasks: Task[] = [];
   if (only.includes('firehose')) tasks.push(...firehoseTasks(r));
   if (only.includes('index')) tasks.push(...indexTasks(r));
+  if (only.includes('labels')) tasks.push(...labelSubscriberTasks(r));
+  if (only.includes('label')) tasks.push(...labelTasks(r));
   if (only.includes('backfill')) tasks.push(...backfillTasks(r));
-  if (only.includes('sweep') && r.config.sweepCron !== undefined && r.config.relayHosts.length > 0) tasks.push(sweepTask(r, r.config.sweepCron));
-  if (only.includes('http')) tasks.push(httpTask(r));
+  const cron = only.includes('sweep') ? r.config.sweepCron : undefined;
+  const sweeper = r.config.relayHosts.length > 0 && (cron !== undefined || only.includes('http')) ? sweeperFor(r) : undefined;
+  if (sweeper !== undefined && cron !== undefined) tasks.push(scheduledSweepTask(sweeper, cron, r.log.child('sweeper')));
+  if (only.includes('http')) {
+    // POST /sweep hands its sweeps to a task of their own, supervised beside the server.
+    const sweeps = sweeper === undefined ? undefined : createOnDemandSweeps(sweeper, r.log.child('sweeper'));
+    tasks.push(httpTask(r, sweeps));
+    if (sweeps !== undefined) tasks.push(sweeps.task);
+  }
   return tasks;
 }

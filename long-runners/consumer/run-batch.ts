@@ -9,7 +9,8 @@
 import type { Log } from '../../functions/ports.ts';
 import { describeError, InvariantError } from '../../functions/errors.ts';
 import { handleChecked, isolateFailures, THREW, type BatchHandler, type IsolatedOutcome } from './isolate-failures.ts';
-import { sleep } from '../firehose/backoff.ts';
+import { sleep } from '../sleep.ts';
+import { createBackoff } from '../../functions/backoff.ts';
 
 export interface RetryBackoff {
   baseMs: number;
@@ -21,16 +22,6 @@ export const DEFAULT_RETRY_BACKOFF: RetryBackoff = { baseMs: 250, maxMs: 30_000 
 export const THROWS_BEFORE_SPLIT = 2;
 /** Without a probe, rounds in which every entry threw alone that still count as an outage. */
 export const UNPROBED_OUTAGE_ROUNDS = 5;
-
-/** Exponential delays with equal jitter (half fixed, half random): never zero, never in lockstep across instances. */
-export function createRetryDelays(backoff: RetryBackoff, random: () => number = Math.random): () => number {
-  let attempt = 0;
-  return () => {
-    const cap = Math.min(backoff.maxMs, backoff.baseMs * 2 ** attempt);
-    attempt = Math.min(attempt + 1, 30);
-    return Math.round(cap / 2 + (random() * cap) / 2);
-  };
-}
 
 export interface RunBatchOptions<T> {
   handle: BatchHandler<T>;
@@ -45,7 +36,8 @@ export interface RunBatchOptions<T> {
 
 /** Outcomes in input order, or 'aborted' when the signal fired while waiting (nothing is settled then). */
 export async function runBatch<T>(items: readonly T[], o: RunBatchOptions<T>): Promise<IsolatedOutcome[] | 'aborted'> {
-  const nextDelay = createRetryDelays(o.backoff);
+  const delays = createBackoff({ ...o.backoff, jitter: 'equal' });
+  const nextDelay = () => delays.next();
   const onError = (err: unknown, size: number) => o.log.warn('batch function threw', { stream: o.stream, size, err: describeError(err) });
   const dependencyDown = async (): Promise<boolean> => {
     if (o.probe === undefined) return false;

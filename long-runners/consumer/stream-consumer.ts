@@ -23,8 +23,9 @@ import {
   type StreamEntry,
 } from '../../adapters/redis/consumer-group.ts';
 import { THREW } from './isolate-failures.ts';
-import { createRetryDelays, DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
-import { sleep } from '../firehose/backoff.ts';
+import { DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
+import { sleep } from '../sleep.ts';
+import { createBackoff } from '../../functions/backoff.ts';
 
 export interface StreamConsumerOptions<T> {
   redis: Redis;
@@ -143,7 +144,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   log.info('consumer started', { stream: options.stream, group, consumer });
   let lastClaim = 0;
   let claimFrom = '0-0';
-  let redisDelays = createRetryDelays(backoff);
+  const redisDelays = createBackoff({ ...backoff, jitter: 'equal' });
   let recreateGroup = false;
 
   const step = async (): Promise<void> => {
@@ -170,14 +171,14 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     while (!signal.aborted) {
       try {
         await step();
-        redisDelays = createRetryDelays(backoff);
+        redisDelays.reset();
       } catch (err) {
         if (err instanceof InvariantError) throw err;
         if (signal.aborted) break;
         // Redis failed mid-step: whatever was read stays pending and is claimed again, so backing off is safe.
         // The stream key was deleted (by hand, or a reset): recreate it and the group rather than stop.
         if (/NOGROUP|UNBLOCKED/.test(describeError(err))) recreateGroup = true;
-        const ms = redisDelays();
+        const ms = redisDelays.next();
         log.error('consumer step failed; retrying', { stream: options.stream, err: describeError(err), retryInMs: ms });
         await sleep(ms, signal);
       }

@@ -1,16 +1,41 @@
 // The sweeper: pages com.atproto.sync.listRepos of one relay (or PDS) into repo_backfill, so every repo gets a
-// verified backfill. The listRepos cursor is stored as `repo_backfill:cursor:<host>` in the same MULTI as the page's
+// verified backfill. The listRepos cursor is stored as `repo_backfill:cursor:<host>` in the same write as the page's
 // entries, and set to `!ingester-done` when the listing ends. Repos already synchronized at the listed rev are not
 // queued. Above the high-water mark it waits for the backfill to drain. A page that keeps failing is skipped as a
 // whole page when the cursor is numeric (its range is recorded in `repo_backfill:skipped:<host>` for a later retry);
 // with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that page next time.
+//
+// One sweep per host at a time, across processes: a sweep runs under the host's lease in Redis
+// (`repo_backfill:lease:<host>`, adapters/redis/lease.ts), taken before the cursor is read, renewed while it runs and
+// released at the end. A second sweep of the host is refused (`sweep_running`) while the lease lives; a crashed
+// holder's lease expires after its TTL. Every page is written by a script that checks the lease first, so a sweep
+// that lost its lease (`lease_lost`) writes nothing more and the next one resumes from the stored cursor.
+import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
-import { appendBatch } from '../../adapters/redis/stream-writer.ts';
-import { sleep } from '../firehose/backoff.ts';
+import { acquireLease, appendUnderLease, keepLease, type KeptLease } from '../../adapters/redis/lease.ts';
+import { sleep } from '../sleep.ts';
+
+/** The limits an operator may need to change (SWEEP_* variables). */
+export interface SweepLimits {
+  /** Repos asked for per listRepos page (the lexicon allows 1 to 1000). */
+  pageSize: number;
+  /** Deadline for one listRepos page. */
+  pageTimeoutMs: number;
+  /** Tries of a failing page before it is skipped (numeric cursor) or the sweep stops (opaque cursor). */
+  pageAttempts: number;
+  /** How long a host's lease lives without renewal; renewed every third of it. */
+  leaseTtlMs: number;
+}
+
+export const DEFAULT_SWEEP_LIMITS: SweepLimits = { pageSize: 1000, pageTimeoutMs: 30_000, pageAttempts: 3, leaseTtlMs: 60_000 };
+/** The first retry of a failing page waits this long; each further one twice as long. */
+export const SWEEP_RETRY_BASE_MS = 1000;
+/** How often a sweep held back by the high-water mark looks at repo_backfill again. */
+export const SWEEP_BACKPRESSURE_POLL_MS = 1000;
 
 export interface SweepOptions {
   redis: Redis;
@@ -22,7 +47,13 @@ export interface SweepOptions {
   highWaterMark: number;
   pageSize?: number;
   pageAttempts?: number;
+  pageTimeoutMs?: number;
   retryDelayMs?: number;
+  leaseTtlMs?: number;
+  /** Who sweeps, stored in the lease so a refused sweep can say who holds it; default hostname-pid. */
+  holder?: string;
+  /** The host's lease, already taken (POST /sweep takes it before answering); without one, runSweep takes it. */
+  lease?: KeptLease;
   log: Log;
   metrics: Metrics;
   signal: AbortSignal;
@@ -51,9 +82,9 @@ function baseUrl(host: string): string {
   return /^https?:\/\//.test(h) ? h : `https://${h}`;
 }
 
-async function fetchPage(fetch: Fetch, host: string, cursor: string | undefined, limit: number): Promise<{ repos: ListedRepo[]; cursor?: string }> {
+async function fetchPage(fetch: Fetch, host: string, cursor: string | undefined, limit: number, signal: AbortSignal): Promise<{ repos: ListedRepo[]; cursor?: string }> {
   const url = `${baseUrl(host)}/xrpc/com.atproto.sync.listRepos?limit=${limit}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(url, { signal });
   if (!res.ok) throw new SkytideError('fetch_failed', `listRepos: HTTP ${res.status}`, { host, cursor });
   const body = (await res.json()) as { repos?: unknown; cursor?: unknown };
   if (!Array.isArray(body.repos)) throw new SkytideError('fetch_failed', 'listRepos: no repos array', { host, cursor });
@@ -61,37 +92,82 @@ async function fetchPage(fetch: Fetch, host: string, cursor: string | undefined,
   return typeof body.cursor === 'string' && body.cursor.length > 0 ? { repos, cursor: body.cursor } : { repos };
 }
 
+/** The Redis key of a host's sweep lease. */
+export function sweepLeaseKey(keys: KeySpace, host: string): string {
+  return `${keys.stream(STREAMS.repoBackfill)}:lease:${hostKey(host)}`;
+}
+
+export function defaultHolder(): string {
+  return `${os.hostname()}-${process.pid}`;
+}
+
+export type SweepClaim = { held: KeptLease } | { held?: undefined; holder: string | null };
+
+/** Takes the host's lease (renewed from now on) or says who holds it. */
+export async function claimSweep(redis: Redis, keys: KeySpace, host: string, holder: string, leaseTtlMs: number, log: Log): Promise<SweepClaim> {
+  const got = await acquireLease(redis, sweepLeaseKey(keys, host), holder, leaseTtlMs);
+  return got.acquired ? { held: keepLease(redis, got.lease, log) } : { holder: got.holder };
+}
+
+function sweepRunning(host: string, holder: string | null): SkytideError {
+  return new SkytideError('sweep_running', `a sweep of ${host} is already running (held by ${holder ?? 'a holder whose lease just ended'})`, { host, holder });
+}
+
+function leaseLost(host: string): SkytideError {
+  return new SkytideError('lease_lost', `the sweep of ${host} lost its lease; the next sweep resumes from the stored cursor`, { host });
+}
+
+/** Sweeps one host under its lease: the given one, or one taken here (refused with `sweep_running` when held). */
 export async function runSweep(o: SweepOptions): Promise<SweepProgress> {
-  const pageSize = o.pageSize ?? 1000;
-  const attempts = o.pageAttempts ?? 3;
+  if (o.lease !== undefined) return sweepUnderLease(o, o.lease);
+  const claim = await claimSweep(o.redis, o.keys, o.host, o.holder ?? defaultHolder(), o.leaseTtlMs ?? DEFAULT_SWEEP_LIMITS.leaseTtlMs, o.log);
+  if (claim.held === undefined) throw sweepRunning(o.host, claim.holder);
+  try {
+    return await sweepUnderLease(o, claim.held);
+  } finally {
+    await claim.held.release();
+  }
+}
+
+async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepProgress> {
+  const pageSize = o.pageSize ?? DEFAULT_SWEEP_LIMITS.pageSize;
+  const attempts = o.pageAttempts ?? DEFAULT_SWEEP_LIMITS.pageAttempts;
+  const pageTimeoutMs = o.pageTimeoutMs ?? DEFAULT_SWEEP_LIMITS.pageTimeoutMs;
   const cursorKey = o.keys.cursor(STREAMS.repoBackfill, o.host);
   const skippedKey = `${o.keys.stream(STREAMS.repoBackfill)}:skipped:${hostKey(o.host)}`;
   const stream = o.keys.stream(STREAMS.repoBackfill);
+  // Stopped by the caller (SIGTERM) or by losing the lease; either way what was written stays written.
+  const signal = AbortSignal.any([o.signal, kept.lost]);
+  const write = async (values: readonly string[], cursor: string, setAdd?: { key: string; member: string }) => {
+    const written = await appendUnderLease(o.redis, kept.lease, { stream, field: 'repo', values, cursor: { key: cursorKey, value: cursor }, ...(setAdd === undefined ? {} : { setAdd }) });
+    if (!written) throw leaseLost(o.host);
+  };
   const stored = await o.redis.get(cursorKey);
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
   let cursor = stored === null || stored === SWEEP_DONE ? undefined : stored;
   const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, done: false };
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
-  while (!o.signal.aborted) {
-    while ((await o.redis.xlen(stream)) >= o.highWaterMark && !o.signal.aborted) await sleep(1000, o.signal);
+  while (!signal.aborted) {
+    while ((await o.redis.xlen(stream)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
     let page: { repos: ListedRepo[]; cursor?: string } | undefined;
-    for (let attempt = 1; attempt <= attempts && page === undefined && !o.signal.aborted; attempt++) {
+    for (let attempt = 1; attempt <= attempts && page === undefined && !signal.aborted; attempt++) {
       try {
-        page = await fetchPage(o.fetch, o.host, cursor, pageSize);
+        page = await fetchPage(o.fetch, o.host, cursor, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)]));
       } catch (err) {
+        if (signal.aborted) break;
         o.log.warn('listRepos page failed', { host: o.host, cursor, attempt, err: describeError(err) });
-        if (attempt < attempts) await sleep((o.retryDelayMs ?? 1000) * 2 ** (attempt - 1), o.signal);
+        if (attempt < attempts) await sleep((o.retryDelayMs ?? SWEEP_RETRY_BASE_MS) * 2 ** (attempt - 1), signal);
       }
     }
-    if (o.signal.aborted) break;
+    if (signal.aborted) break;
     if (page === undefined) {
       if (cursor === undefined || !/^\d+$/.test(cursor)) {
         throw new SkytideError('fetch_failed', `listRepos keeps failing at cursor ${cursor ?? '(start)'}; the sweep resumes there next time`, { host: o.host });
       }
       // Skip the whole page: the range is recorded, never silently lost.
       const next = String(Number(cursor) + pageSize);
-      await o.redis.multi().sadd(skippedKey, `${cursor}-${next}`).set(cursorKey, next).exec();
+      await write([], next, { key: skippedKey, member: `${cursor}-${next}` });
       o.log.error('listRepos page skipped after repeated failures', { host: o.host, from: cursor, to: next });
       progress.skippedPages++;
       cursor = next;
@@ -112,19 +188,20 @@ export async function runSweep(o: SweepOptions): Promise<SweepProgress> {
         if (inSync) progress.skippedInSync++;
         return !inSync;
       })
-      .map((r) => ({ stream, fields: { repo: JSON.stringify({ did: r.did, host: o.host, ...(r.rev === undefined ? {} : { rev: r.rev }), ...(r.active === undefined ? {} : { active: r.active }), ...(r.status === undefined ? {} : { status: r.status }) }) } }));
+      .map((r) => JSON.stringify({ did: r.did, host: o.host, ...(r.rev === undefined ? {} : { rev: r.rev }), ...(r.active === undefined ? {} : { active: r.active }), ...(r.status === undefined ? {} : { status: r.status }) }));
     progress.queued += entries.length;
-    const nextCursor = page.cursor ?? SWEEP_DONE;
-    await appendBatch(o.redis, { entries, cursor: { key: cursorKey, value: nextCursor } });
-    o.onPage?.({ ...progress, done: page.cursor === undefined });
+    // A page with a cursor but no repos ends the listing too (some servers answer so at the end).
+    const next = page.repos.length === 0 ? undefined : page.cursor;
+    await write(entries, next ?? SWEEP_DONE);
+    o.onPage?.({ ...progress, done: next === undefined });
     o.log.info('sweep page queued', { host: o.host, page: progress.pages, listed: progress.listed, queued: progress.queued, inSync: progress.skippedInSync });
-    if (page.cursor === undefined || page.repos.length === 0) {
-      if (page.cursor !== undefined) await o.redis.set(cursorKey, SWEEP_DONE);
+    if (next === undefined) {
       progress.done = true;
       break;
     }
-    cursor = page.cursor;
+    cursor = next;
   }
-  o.log.info('sweep finished', { host: o.host, ...progress });
+  if (kept.lost.aborted && !progress.done) throw leaseLost(o.host);
+  o.log.info(progress.done ? 'sweep finished' : 'sweep stopped', { host: o.host, ...progress });
   return progress;
 }

@@ -1,6 +1,12 @@
 // `npm run bench`: every benchmark, each measured next to its baseline in the same run, printed as one table of
-// ratios. Not part of `npm test`: tests never assert on wall-clock time.
+// ratios and written to tests/bench/report/ (README.md and one SVG chart per suite; report.ts renders them). Not part
+// of `npm test`: tests never assert on wall-clock time.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { createRequire } from 'node:module';
 import type { BenchRow } from './types.ts';
+import { recordRun, renderReadme, renderSuiteSvg, type BenchResults, type Environment } from './report.ts';
 
 interface Suite {
   name: string;
@@ -12,14 +18,62 @@ const SUITES: Suite[] = [
   { name: 'index', load: async () => (await import('./index.bench.ts')).runIndexBench },
   { name: 'verify', load: async () => (await import('./verify.bench.ts')).runVerifyBench },
   { name: 'commit', load: async () => (await import('./commit-verify.bench.ts')).runCommitVerifyBench },
+  { name: 'ingest', load: async () => (await import('./ingest.bench.ts')).runIngestBench },
 ];
+
+/** The references the suites measure against: their versions belong next to the figures. */
+const REFERENCES = ['@atproto/repo', '@atproto/sync', '@atproto/crypto', '@atproto/xrpc-server', '@atcute/cbor', '@atcute/car', '@atcute/crypto', '@atcute/repo', 'postgres'];
+
+const REPORT_DIR = new URL('./report/', import.meta.url);
+const RESULTS = new URL('results.json', REPORT_DIR);
 
 function format(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
 }
 
+function environment(): Environment {
+  const require = createRequire(import.meta.url);
+  const packages: Record<string, string> = {};
+  for (const name of REFERENCES) {
+    try {
+      packages[name] = (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      // Not resolvable through its exports map: read it from node_modules instead.
+      const file = new URL(`../../node_modules/${name}/package.json`, import.meta.url);
+      if (existsSync(file)) packages[name] = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    }
+  }
+  let postgresServer = 'unknown';
+  try {
+    postgresServer = execFileSync('psql', ['--version'], { encoding: 'utf8' }).trim().replace(/^psql \(PostgreSQL\) /, '');
+  } catch {
+    // psql absent: the server version stays unknown.
+  }
+  packages['PostgreSQL server'] = postgresServer;
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
+    cores: os.cpus().length,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.versions.node,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    packages,
+  };
+}
+
+function commit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${sha}+changes` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const only = process.argv.slice(2);
 let failed = false;
+let results: BenchResults = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as BenchResults) : { environment: environment(), suites: {} };
+results = { ...results, environment: environment() };
 for (const suite of SUITES.filter((s) => only.length === 0 || only.includes(s.name))) {
   process.stdout.write(`\n== ${suite.name}\n`);
   try {
@@ -29,9 +83,15 @@ for (const suite of SUITES.filter((s) => only.length === 0 || only.includes(s.na
       const note = row.note === undefined ? '' : `  (${row.note})`;
       process.stdout.write(`${row.name.padEnd(48)} ${format(row.value).padStart(12)} ${row.unit}${ratio}${note}\n`);
     }
+    results = recordRun(results, suite.name, { at: new Date().toISOString(), commit: commit(), rows });
   } catch (err) {
     failed = true;
     process.stdout.write(`suite ${suite.name} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   }
 }
+mkdirSync(REPORT_DIR, { recursive: true });
+writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
+for (const [name, history] of Object.entries(results.suites)) writeFileSync(new URL(`${name}.svg`, REPORT_DIR), renderSuiteSvg(name, history));
+writeFileSync(new URL('README.md', REPORT_DIR), renderReadme(results, SUITES.map((s) => s.name)));
+process.stdout.write(`\nreport written to tests/bench/report/README.md\n`);
 process.exit(failed ? 1 : 0);

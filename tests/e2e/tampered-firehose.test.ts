@@ -43,7 +43,7 @@ describe('e2e: tampered commits are rejected, counted, and repaired by a resync'
     try {
       for (let i = 1; i <= 6; i++) await target.agent.post({ text: `post ${i}`, createdAt: new Date().toISOString() });
       await bystander.agent.post({ text: 'untouched', createdAt: new Date().toISOString() });
-      await pipeline.settle(await network.latestSeq());
+      await pipeline.settle(relay.seqFor(await network.latestSeq()));
       expect(relay.applied).toEqual(['bad_signature', 'bad_prev_data', 'bad_record', 'drop', 'replay']);
 
       const metrics = await bundle.registry.metrics();

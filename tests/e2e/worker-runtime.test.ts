@@ -1,7 +1,8 @@
 // The Worker entry (wrangler.toml, adapters/runtime/worker.ts) under workerd, the Cloudflare Workers runtime, served
 // locally by `wrangler dev`: the bundle loads (no I/O, timers or random values at module scope, which workerd
 // forbids), the Hono app answers, and the index function writes to a real Postgres through postgres.js over the
-// runtime's own sockets.
+// runtime's own sockets. The label function answers under workerd exactly as under Node for the same input, its
+// signatures checked against DID documents fetched from a PLC stand-in on loopback.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { post, write } from '../helpers/events.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { labelerDoc, startFakePlc, type FakePlc } from '../helpers/fake-plc.ts';
+import { labelEvent, labelKeypair, signLabel } from '../helpers/labels.ts';
+import { createApp } from '../../adapters/http/app.ts';
+import { createMetrics } from '../../adapters/observability/metrics.ts';
+import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 
 const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 const DID = 'did:plc:workerdaaaaaaaaaaaaaaaaa';
@@ -22,17 +28,19 @@ async function freePort(): Promise<number> {
 }
 
 let db: IndexDb;
+let plc: FakePlc;
 let wrangler: ChildProcess;
 let base: string;
 let output = '';
 
 beforeAll(async () => {
   db = await createIndexDb('worker');
+  plc = await startFakePlc();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   wrangler = spawn(
     process.execPath,
-    [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--var', `DATABASE_URL:${db.url}`, '--var', 'SKYTIDE_API_TOKEN:worker-token', '--log-level', 'info'],
+    [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--var', `DATABASE_URL:${db.url}`, '--var', 'SKYTIDE_API_TOKEN:worker-token', '--var', `PLC_URL:${plc.url}`, '--var', 'IDENTITY_ALLOW_PRIVATE:true', '--log-level', 'info'],
     { env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   wrangler.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -52,6 +60,7 @@ afterAll(async () => {
     wrangler.kill('SIGTERM');
     await exited;
   }
+  await plc?.close();
   await db?.close();
 });
 
@@ -59,7 +68,7 @@ describe('the Worker under workerd', () => {
   it('loads and answers health and readiness, Postgres included', async () => {
     expect(output).not.toMatch(/Uncaught|Disallowed operation/);
     expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
-    expect(await (await fetch(`${base}/ready`)).json()).toEqual({ status: 'ready', checks: [{ name: 'postgres', ok: true }] });
+    expect(await (await fetch(`${base}/ready`)).json()).toEqual({ status: 'ready', checks: [{ name: 'postgres', ok: true }], degraded: [] });
   });
 
   it('runs the index function: valid events become rows, a malformed one is dead, a request without the token is refused', async () => {
@@ -92,5 +101,55 @@ describe('the Worker under workerd', () => {
       expect(res.status, output).toBe(200);
     }
     expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [DID])).toEqual([{ postsCount: 4 }]);
+  });
+});
+
+describe('the label function under workerd', () => {
+  it('answers exactly as under Node for the same input: verdicts, rows and queryLabels', async () => {
+    const LABELER = 'did:plc:workerlabelerworkerlabel';
+    const HOST = 'mod.example';
+    const key = await labelKeypair();
+    plc.set(LABELER, labelerDoc({ did: LABELER, atproto: await labelKeypair(), label: key, labeler: `https://${HOST}` }));
+    const subject = 'at://did:plc:workerdaaaaaaaaaaaaaaaaa/app.bsky.feed.post/p1';
+    const events = [
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, cid: 'bafyreihpbwrqsipbigarmwyqokkse4dtfpg3jkygvmizjp6anyopplx4om', val: 'spam', cts: '2030-01-01T00:00:00Z' })),
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, cid: 'bafyreieznjaifhdvvsaohgg3pptul5mbmeqd6nijfittzzhftexpgcivxq', val: 'spam', neg: true, cts: '2030-01-01T00:00:01Z' })),
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: DID, val: 'rude', cts: '2030-01-01T00:00:00Z', exp: '2999-01-01T00:00:00Z' })),
+      labelEvent(HOST, await signLabel(await labelKeypair(), { ver: 1, src: LABELER, uri: DID, val: 'forged', cts: '2030-01-01T00:00:00Z' })),
+      labelEvent(HOST, { ver: 1, src: LABELER, uri: DID, val: 'unsigned', cts: '2030-01-01T00:00:00Z' }),
+      { seq: 1, labels: [{ src: LABELER, uri: DID, cid: null, val: 'rsky', neg: null, cts: '2030-01-01 00:00:00 UTC' }] },
+      { type: 'label' },
+    ];
+    const body = JSON.stringify({ events });
+    const headers = { authorization: 'Bearer worker-token', 'content-type': 'application/json' };
+
+    const res = await fetch(`${base}/functions/label`, { method: 'POST', headers, body });
+    expect(res.status, output).toBe(200);
+    const fromWorker = await res.json();
+
+    const nodeDb = await createIndexDb('worker_node');
+    try {
+      const bundle = createMetrics({ hosts: [], streams: [] });
+      const app = createApp({
+        auth: { dev: false, token: 'worker-token' },
+        bodyLimitBytes: 10 << 20,
+        ports: { ...nodeDb.ports, sql: nodeDb.sql, metrics: bundle.metrics },
+        metrics: { contentType: bundle.registry.contentType, render: () => bundle.registry.metrics() },
+        readiness: [],
+        label: { identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true }), trustedSources: new Set() },
+      });
+      const fromNode = await (await app.request('/functions/label', { method: 'POST', headers, body })).json();
+      expect(fromWorker).toEqual(fromNode);
+      const verdicts = (fromWorker as { labels: { status: string; reason?: string }[][] }).labels.map((v) => v.map((x) => x.reason ?? x.status));
+      expect(verdicts).toEqual([['label'], ['negation'], ['label'], ['bad_signature'], ['unsigned_label'], ['unsigned_label'], []]);
+      const rows = 'select src, uri, cid, val, neg, cts, exp, ver, sig, "signingKey", "ctsKey", "expKey" from label order by src, uri, cid, val';
+      expect(await db.sql.query(rows)).toEqual(await nodeDb.sql.query(rows));
+      const query = `/xrpc/com.atproto.label.queryLabels?uriPatterns=*`;
+      const workerAnswer = await (await fetch(`${base}${query}`)).json();
+      expect(workerAnswer).toEqual(await (await app.request(query)).json());
+      expect((workerAnswer as { labels: { val: string }[] }).labels.map((l) => l.val)).toEqual(['rude']);
+    } finally {
+      await nodeDb.close();
+    }
   });
 });

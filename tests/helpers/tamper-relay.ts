@@ -1,6 +1,8 @@
 // A relay between a real PDS and the adapter, on 127.0.0.1, that forwards the PDS's frames and tampers with the
 // commits of one repo as told: a commit re-signed by another key, a wrong prevData, a record block whose bytes no
-// longer match its CID, a commit dropped (a skipped rev), an old commit replayed. Everything else passes unchanged.
+// longer match its CID, a commit dropped (a skipped rev), an old commit replayed. Everything else passes unchanged,
+// except seqs: upstream's seq s goes out as 2s, so a replayed commit can follow it as 2s + 1 (seqs only increase, and
+// a frame that repeats a seq is dropped before its commit is even read). `seqFor` maps upstream seqs.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
@@ -46,12 +48,15 @@ export async function startTamperRelay(upstream: string, targetDid: string, plan
 
   const transform = async (bytes: Uint8Array): Promise<Uint8Array[]> => {
     const frame = decodeFrame(bytes);
-    if (frame.kind !== 'message' || frame.t !== '#commit' || frame.body['repo'] !== targetDid) return [bytes];
-    const body = frame.body;
+    if (frame.kind !== 'message' || typeof frame.body['seq'] !== 'number') return [bytes];
+    const upstreamSeq = frame.body['seq'];
+    const renumbered = encodeFrame({ op: 1, t: frame.t }, { ...frame.body, seq: 2 * upstreamSeq });
+    if (frame.t !== '#commit' || frame.body['repo'] !== targetDid) return [renumbered];
+    const body: Record<string, unknown> = { ...frame.body, seq: 2 * upstreamSeq };
     const ops = body['ops'] as unknown[];
-    if (ops.length === 0) return [bytes];
+    if (ops.length === 0) return [renumbered];
     const action = plan.shift();
-    if (action === undefined) return [bytes];
+    if (action === undefined) return [renumbered];
     applied.push(action);
     const header = { op: 1, t: '#commit' };
     const previous = lastTargetFrame;
@@ -78,13 +83,14 @@ export async function startTamperRelay(upstream: string, targetDid: string, plan
       case 'drop':
         return [];
       case 'replay':
-        // This commit goes through; right after it, the previous one again under the same seq.
-        return previous === undefined ? [bytes] : [bytes, encodeFrame(header, { ...previous, seq: body['seq'] })];
+        // This commit goes through; right after it, the previous one again under the next seq.
+        return previous === undefined ? [renumbered] : [renumbered, encodeFrame(header, { ...previous, seq: 2 * upstreamSeq + 1 })];
     }
   };
 
   server.on('connection', (client, req) => {
-    const cursor = new URL(req.url ?? '/', 'http://x').searchParams.get('cursor');
+    const asked = new URL(req.url ?? '/', 'http://x').searchParams.get('cursor');
+    const cursor = asked === null ? null : String(Math.floor(Number(asked) / 2));
     const up = new WebSocket(`${upstream.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos${cursor === null ? '' : `?cursor=${cursor}`}`);
     sockets.add(client).add(up);
     let chain = Promise.resolve();
@@ -105,6 +111,8 @@ export async function startTamperRelay(upstream: string, targetDid: string, plan
   return {
     host: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     applied,
+    /** The seq the adapter sees for upstream's `seq`. */
+    seqFor: (seq: number) => 2 * seq,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.terminate();

@@ -6,7 +6,7 @@ import { encode as cborgEncode } from 'cborg';
 import { CID } from 'multiformats/cid';
 import { encodeCbor } from '../../functions/atproto/cbor.ts';
 import { decodeCborFast } from '../../functions/atproto/fast-cbor.ts';
-import { cborToLex } from '../../functions/atproto/lex-json.ts';
+import { cborToLex, lexToCbor } from '../../functions/atproto/lex-json.ts';
 import { decodeLex, LexCborError, MAX_NESTING } from '../../functions/atproto/lex-cbor.ts';
 
 const twoPass = (bytes: Uint8Array) => cborToLex(decodeCborFast(bytes));
@@ -40,6 +40,14 @@ describe('decodeLex', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('keeps a key named __proto__ as a key, in both conversions (fast-check found the two-pass oracle dropping it)', () => {
+    const value = JSON.parse('{"__proto__": {"$bytes": "AQI"}, "a": 1}') as Record<string, unknown>;
+    const decoded = cborToLex(decodeCborFast(encodeCbor(lexToCbor(value as never))));
+    expect(Object.getOwnPropertyNames(decoded).sort()).toEqual(['__proto__', 'a']);
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(decodeLex(encodeCbor(lexToCbor(value as never)))).toEqual(decoded);
   });
 
   it('accepts and rejects what the two-pass path does, for any corruption of a valid record', () => {

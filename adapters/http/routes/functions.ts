@@ -1,12 +1,14 @@
 // The per-batch functions over HTTP, so a consumer can call them remotely (a container pool or a Worker). The body is
 // validated at the edge; an item that does not parse is marked dead, the rest are handled. A thrown function (the
-// database is down) answers 503 so the caller retries the whole batch.
+// database or the PLC directory is down) answers 503 so the caller retries the whole batch.
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { parseStreamEvent, type StreamEvent } from '../../../functions/events.ts';
 import { dead, type BatchResult, type ItemOutcome } from '../../../functions/result.ts';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { BasePorts, Sql } from '../../../functions/ports.ts';
+import { labelBatch, type LabelBatchResult, type LabelPorts, type LabelVerdict } from '../../../functions/label/handler.ts';
+import { parseLabelItem, type LabelEntry } from '../../../functions/label/entry.ts';
 import { describeError } from '../../../functions/errors.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
 
@@ -14,6 +16,8 @@ export interface FunctionRouteDeps {
   auth: AuthOptions;
   bodyLimitBytes: number;
   ports: BasePorts & { sql: Sql };
+  /** What the label function needs beyond the base ports; absent: POST /functions/label answers 503. */
+  label?: Pick<LabelPorts, 'identity' | 'trustedSources'>;
 }
 
 /** Splits a JSON body `{ events: [...] }` into parsed events and per-position dead outcomes. */
@@ -35,6 +39,27 @@ export function parseEventBatch(body: unknown): { events: StreamEvent[]; positio
     }
   });
   return { events, positions, outcomes };
+}
+
+/** Splits `{ events: [...] }` of label_live items (`{type:"label", host, label}` or rsky's `{seq, labels}`). */
+export function parseLabelBatch(body: unknown): { entries: LabelEntry[]; positions: number[]; outcomes: (ItemOutcome | undefined)[] } | string {
+  if (typeof body !== 'object' || body === null || !Array.isArray((body as { events?: unknown }).events)) {
+    return 'body must be {"events": [...]}';
+  }
+  const items = (body as { events: unknown[] }).events;
+  const entries: LabelEntry[] = [];
+  const positions: number[] = [];
+  const outcomes: (ItemOutcome | undefined)[] = new Array(items.length).fill(undefined);
+  items.forEach((item, i) => {
+    const parsed = parseLabelItem(item);
+    if (parsed.ok) {
+      entries.push(parsed.value);
+      positions.push(i);
+    } else {
+      outcomes[i] = dead('invalid_event', parsed.message);
+    }
+  });
+  return { entries, positions, outcomes };
 }
 
 export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void {
@@ -63,5 +88,33 @@ export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void
       outcomes[pos] = result.outcomes[i];
     });
     return c.json({ outcomes, resync: result.resync });
+  });
+
+  // Answers one outcome per item and, per item, one verdict per label it held (stored, rejected with its reason,
+  // or deferred), so a caller sees what the function decided and not only whether to acknowledge.
+  app.post('/functions/label', requireBearer(deps.auth), limit, async (c) => {
+    if (deps.label === undefined) return c.json({ error: 'not_configured', message: 'the label function has no identity resolver here' }, 503);
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: 'invalid_json', message: 'request body is not JSON' }, 400);
+    }
+    const split = parseLabelBatch(body);
+    if (typeof split === 'string') return c.json({ error: 'invalid_request', message: split }, 400);
+    let result: LabelBatchResult;
+    try {
+      result = await labelBatch(split.entries, { ...deps.ports, ...deps.label });
+    } catch (err) {
+      deps.ports.log.error('label function failed', { err: describeError(err), entries: split.entries.length });
+      return c.json({ error: 'handler_error', message: 'the label function failed; retry the batch' }, 503);
+    }
+    const outcomes = split.outcomes.slice();
+    const labels: (LabelVerdict[] | undefined)[] = new Array(outcomes.length).fill(undefined);
+    split.positions.forEach((pos, i) => {
+      outcomes[pos] = result.outcomes[i];
+      labels[pos] = result.verdicts[i];
+    });
+    return c.json({ outcomes, labels: labels.map((l) => l ?? []) });
   });
 }

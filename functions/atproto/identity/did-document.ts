@@ -1,6 +1,7 @@
 // What skytide needs from a DID document (identity spec): the document must be about the DID asked for; the
-// #atproto signing key, the #atproto_pds endpoint, the optional #atproto_label key, and the claimed handle (the
-// first at:// alsoKnownAs). The handle is only a claim until verified bidirectionally.
+// #atproto signing key, the #atproto_pds endpoint, the optional #atproto_label key and #atproto_labeler endpoint
+// (labelers), and the claimed handle (the first at:// alsoKnownAs). The handle is only a claim until verified
+// bidirectionally.
 import { SkytideError } from '../../errors.ts';
 import { atprotoKeyOf, parseLegacyMultibase, parseMultikey, type PublicKey } from '../crypto/keys.ts';
 import { isValidHandle } from '../syntax/handle.ts';
@@ -10,12 +11,56 @@ export interface AtprotoIdentity {
   signingKey: PublicKey;
   pds: string;
   labelKey?: PublicKey;
+  /** The #atproto_labeler service endpoint (an http(s) URL without path), for DIDs that run a labeler. */
+  labeler?: string;
   claimedHandle?: string;
 }
 
-/** The ports a function needs to learn a DID's key and PDS. */
+/**
+ * The ports a function needs to learn a DID's key and PDS. `resolve` throws a DependencyError when the PLC directory
+ * or DNS is down (everyone's outage), a DidHostUnavailableError when a did:web host cannot be reached (that DID's own
+ * outage), and SkytideError('identity_failed') for a verdict (no such DID, an unusable document).
+ */
 export interface IdentityResolver {
   resolve(did: string, options?: { forceRefresh?: boolean }): Promise<AtprotoIdentity>;
+}
+
+/**
+ * A did:web host that did not answer (unreachable, timing out, 5xx): no verdict on the DID, and no outage of ours
+ * either. The reason stays `identity_failed` for callers that do not tell them apart.
+ */
+export class DidHostUnavailableError extends SkytideError {
+  constructor(message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('identity_failed', message, context, options);
+    this.name = 'DidHostUnavailableError';
+  }
+}
+
+/**
+ * The lookup did not answer within the time the caller gave it and goes on without it: neither a failure nor a
+ * verdict (the live path parks the commit and looks the DID up beside its loop).
+ */
+export class IdentityPendingError extends Error {
+  constructor(did: string, ms: number) {
+    super(`identity of ${did} not known within ${ms} ms: looked up in the background`);
+    this.name = 'IdentityPendingError';
+  }
+}
+
+/** `inner`, except that an answer later than `ms` is an IdentityPendingError (the lookup itself goes on). */
+export function withLookupDeadline(inner: IdentityResolver, ms: number): IdentityResolver {
+  return {
+    resolve(did, options) {
+      const lookup = inner.resolve(did, options);
+      // Whoever needs the answer later asks again (a cache joins the running lookup); this one is not waited for.
+      lookup.catch(() => undefined);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new IdentityPendingError(did, ms)), ms);
+      });
+      return Promise.race([lookup, late]).finally(() => clearTimeout(timer));
+    },
+  };
 }
 
 function fail(message: string): never {
@@ -67,6 +112,8 @@ export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   const identity: AtprotoIdentity = { did, signingKey, pds: pds.replace(/\/+$/, '') };
   const labelKey = labelKeyOf(d);
   if (labelKey !== undefined) identity.labelKey = labelKey;
+  const labeler = serviceEndpoint(d, 'atproto_labeler');
+  if (labeler !== undefined) identity.labeler = labeler;
   if (handle !== undefined && isValidHandle(handle)) identity.claimedHandle = handle;
   return identity;
 }

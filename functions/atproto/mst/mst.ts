@@ -4,9 +4,9 @@
 import { SkytideError } from '../../errors.ts';
 import { CidLink } from '../cid-link.ts';
 import { cidBytesForCbor } from '../cid.ts';
-import { decodeCborFast } from '../fast-cbor.ts';
+import { decodeUtf8From } from '@atcute/uint8array';
 import { keyHeightFast } from './key-height.ts';
-import { encodeNode, type NodeEntryOut } from './node.ts';
+import { emptyNodeView, encodeNode, readNode, type NodeEntryOut } from './node.ts';
 
 export type GetBlock = (cid: CidLink) => Uint8Array | undefined;
 
@@ -31,7 +31,8 @@ interface MstNode {
 
 const bad = (message: string) => new SkytideError('invalid_mst', message);
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** The reader's view, reused from node to node: each is copied out before anything awaits. */
+const view = emptyNodeView();
 
 async function height(key: string): Promise<number> {
   const h = keyHeightFast(key);
@@ -61,22 +62,38 @@ export class Mst {
     const cid = tree.cid!;
     const bytes = this.#getBlock(cid);
     if (bytes === undefined) throw new SkytideError('missing_block', `MST node ${cid.toString()} is not in the blocks`);
-    const raw = decodeCborFast(bytes) as { l?: unknown; e?: unknown };
-    if (!Array.isArray(raw.e)) throw bad('node `e` is not an array');
+    // The strict reader walk.ts uses: a block that is not exactly an MST node is invalid_mst, never a crash. Every
+    // entry is copied out of the shared view before the first await (heights may hash asynchronously).
+    readNode(bytes, view);
     const items: (Leaf | Tree)[] = [];
-    if (raw.l instanceof CidLink) items.push({ kind: 'tree', cid: raw.l });
+    const keys: string[] = [];
+    if (view.leftStart >= 0) items.push({ kind: 'tree', cid: new CidLink(bytes.subarray(view.leftStart, view.leftEnd)) });
     let prev = '';
+    for (let i = 0; i < view.count; i++) {
+      const prefix = view.prefix[i]!;
+      if (prefix > prev.length) throw bad('prefix longer than the previous key');
+      let suffix: string;
+      try {
+        suffix = decodeUtf8From(bytes, view.keyStart[i]!, view.keyEnd[i]! - view.keyStart[i]!);
+      } catch {
+        throw bad('a key is not UTF-8');
+      }
+      const key = prev.slice(0, prefix) + suffix;
+      if (i > 0 && key <= prev) throw bad(`keys out of order in a node: ${key} after ${prev}`);
+      keys.push(key);
+      items.push({ kind: 'leaf', key, value: new CidLink(bytes.subarray(view.valueStart[i]!, view.valueEnd[i]!)) });
+      if (view.rightStart[i]! >= 0) items.push({ kind: 'tree', cid: new CidLink(bytes.subarray(view.rightStart[i]!, view.rightEnd[i]!)) });
+      prev = key;
+    }
+    if (items.length === 0 && layer !== undefined) throw bad('empty node below the root');
     let nodeLayer = layer;
-    for (const e of raw.e as { p: number; k: Uint8Array; v: CidLink; t: CidLink | null }[]) {
-      const key = prev.slice(0, e.p) + decoder.decode(e.k);
-      if (items.some((x) => x.kind === 'leaf') && key <= prev) throw bad(`keys out of order in a node: ${key} after ${prev}`);
+    for (const key of keys) {
       const h = await height(key);
       if (nodeLayer === undefined) nodeLayer = h;
       else if (h !== nodeLayer) throw bad(`key ${key} at height ${h} in a node of layer ${nodeLayer}`);
-      items.push({ kind: 'leaf', key, value: e.v });
-      if (e.t instanceof CidLink) items.push({ kind: 'tree', cid: e.t });
-      prev = key;
     }
+    if (nodeLayer !== undefined && nodeLayer < 0) throw bad('a node below layer 0');
+    if (nodeLayer === 0 && items.length !== keys.length) throw bad('a layer-0 node has subtrees');
     // A node with no keys of its own (only `l`) sits one layer above its child.
     if (nodeLayer === undefined && items[0]?.kind === 'tree') nodeLayer = (await this.#load(items[0], undefined)).layer + 1;
     const node: MstNode = { layer: nodeLayer ?? 0, items };

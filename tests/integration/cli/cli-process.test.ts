@@ -61,15 +61,21 @@ describe('skytide process', () => {
 
   it('migrates, serves, and on SIGTERM stops every task and exits 0', async () => {
     const port = await freePort();
-    const run = start(['run', '--only', 'index,http', '--migrate'], { ...env, HTTP_PORT: String(port) });
+    // A DID waiting for its identity on a configured relay (as the firehose adapter leaves it in Redis).
+    await redis.redis.hset(`${redis.prefix}firehose_live:waiting:relay.example`, 'did:plc:ewvi7nxzyoun6zhxrhs64oiz', JSON.stringify({ since: 0, on: 'plc' }));
+    const run = start(['run', '--only', 'index,http', '--migrate'], { ...env, HTTP_PORT: String(port), INGESTER_RELAY_HOSTS: 'https://relay.example' });
     await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    // Waiting out an identity outage is not a reason to take the instance out of service: ready, and degraded.
     expect(ready.status).toBe(200);
+    expect((await ready.json()).degraded).toEqual([{ name: 'identity_wait', waitingDids: { 'relay.example': 1 } }]);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('skytide_index_batches_total{outcome="ok"} 0');
     expect(metrics).toContain('skytide_repo_sync{status="desynchronized"} 0');
+    expect(metrics).toContain('skytide_identity_waiting_dids{host="relay.example"} 1');
     const status = await (await fetch(`http://127.0.0.1:${port}/`)).json();
     expect(status.status.repoSync).toEqual({ synchronized: 0, desynchronized: 0, 'in-progress': 0, deleted: 0 });
+    expect(status.status.identityWaits).toEqual({ 'relay.example': 1 });
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'shutdown requested', signal: 'SIGTERM' }));

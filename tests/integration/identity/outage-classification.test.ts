@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { createSql } from '../../../adapters/postgres/client.ts';
 import { DependencyError, SkytideError } from '../../../functions/errors.ts';
+import { DidHostUnavailableError } from '../../../functions/atproto/identity/did-document.ts';
 import { TEST_DATABASE_URL } from '../../helpers/services.ts';
 
 let server: http.Server;
@@ -49,6 +50,15 @@ describe('identity: outage or verdict', () => {
   it('a directory nobody answers at is an outage', async () => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: `http://127.0.0.1:${await closedPort()}` });
     await expect(resolver.resolve('did:plc:anyone')).rejects.toBeInstanceOf(DependencyError);
+  });
+
+  it('a did:web host that refuses connections is that DID\'s own problem: neither an outage of ours nor a verdict', async () => {
+    // did:web:localhost%3A<port> is fetched over http only where private addresses are allowed (dev networks).
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc, allowPrivate: true });
+    const err = await resolver.resolve(`did:web:localhost%3A${await closedPort()}`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DidHostUnavailableError);
+    expect(err).not.toBeInstanceOf(DependencyError);
+    expect(err).toMatchObject({ reason: 'identity_failed' });
   });
 
   it('404 from the directory is a verdict on the DID, not an outage', async () => {

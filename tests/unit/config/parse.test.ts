@@ -58,9 +58,43 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect(() => parseConfig({ INDEXER_STREAMS: 'firehose_live,label_live' })).toThrow(/unknown streams: label_live/);
   });
 
+  it('reads the label variables: a labeler is followed from 0, the label high-water mark defaults to the firehose one', () => {
+    const defaults = parseConfig({ INGESTER_HIGH_WATER_MARK: '5000' }).config;
+    expect(defaults.labelerHosts).toEqual([]);
+    expect(defaults.labelerInitialCursor).toBe(0);
+    expect(defaults.labelHighWaterMark).toBe(5000);
+    expect(defaults.labelTrustedSources).toEqual([]);
+    const set = parseConfig({
+      INGESTER_LABELER_HOSTS: 'mod.bsky.app, http://127.0.0.1:2587',
+      LABELER_INITIAL_CURSOR: '42',
+      INGESTER_LABEL_HIGH_WATER_MARK: '7',
+      LABEL_TRUSTED_SOURCES: 'did:plc:ar7c4by46qjdydhdevvrndac',
+    }).config;
+    expect(set.labelerHosts).toEqual(['mod.bsky.app', 'http://127.0.0.1:2587']);
+    expect(set.labelerInitialCursor).toBe(42);
+    expect(set.labelHighWaterMark).toBe(7);
+    expect(set.labelTrustedSources).toEqual(['did:plc:ar7c4by46qjdydhdevvrndac']);
+  });
+
+  it('names bad label variables together with every other bad value, in one error', () => {
+    let error: unknown;
+    try {
+      parseConfig({ LABEL_TRUSTED_SOURCES: 'did:plc:ok,mod.bsky.app', INGESTER_LABELER_HOSTS: 'mod.bsky.app/xrpc', LABELER_INITIAL_CURSOR: '-1', SWEEP_CRON: '0 25 * * *' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      'LABELER_INITIAL_CURSOR=-1 is out of range [0, inf]',
+      expect.stringMatching(/^SWEEP_CRON: cron hour/),
+      'LABEL_TRUSTED_SOURCES holds what is not a DID: mod.bsky.app',
+      'INGESTER_LABELER_HOSTS holds what is not a host: mod.bsky.app/xrpc',
+    ]);
+  });
+
   it('reports unknown variables under our prefixes as likely typos, and ignores everyone else', () => {
-    const { unknown } = parseConfig({ INGESTER_RELAY_HOST: 'x', PATH: '/bin', HOME: '/root' });
-    expect(unknown).toEqual(['INGESTER_RELAY_HOST']);
+    const { unknown } = parseConfig({ INGESTER_RELAY_HOST: 'x', LABEL_TRUSTED_SOURCE: 'did:plc:x', PATH: '/bin', HOME: '/root' });
+    expect(unknown).toEqual(['INGESTER_RELAY_HOST', 'LABEL_TRUSTED_SOURCE']);
   });
 
   it('documents every variable', () => {

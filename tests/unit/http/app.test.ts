@@ -47,6 +47,24 @@ describe('HTTP app', () => {
         { name: 'redis', ok: true },
         { name: 'postgres', ok: false, error: 'Error: connect ECONNREFUSED' },
       ],
+      degraded: [],
+    });
+  });
+
+  it('stays ready while DIDs wait out an identity outage, listing them under degraded', async () => {
+    const app = build({
+      readiness: [{ name: 'redis', check: async () => {} }],
+      degraded: [
+        { name: 'identity_wait', check: async () => ({ waitingDids: { 'relay.example': 3 } }) },
+        { name: 'quiet', check: async () => undefined },
+      ],
+    });
+    const res = await app.request('/ready');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      status: 'ready',
+      checks: [{ name: 'redis', ok: true }],
+      degraded: [{ name: 'identity_wait', waitingDids: { 'relay.example': 3 } }],
     });
   });
 
@@ -56,6 +74,10 @@ describe('HTTP app', () => {
     expect(text).toContain('skytide_consumer_entries_total{stream="firehose_live",outcome="dlq"} 0');
     expect(text).toContain('skytide_index_batches_total{outcome="error"} 0');
     expect(text).toContain('skytide_stream_length{stream="firehose_live"} 0');
+    expect(text).toContain('skytide_firehose_errors_total{host="relay.example",reason="seq_not_increasing"} 0');
+    expect(text).toContain('skytide_firehose_errors_total{host="relay.example",reason="cursor_reset"} 0');
+    expect(text).toContain('skytide_identity_waits_total{host="relay.example",on="plc"} 0');
+    expect(text).toContain('skytide_identity_waiting_dids{host="relay.example"} 0');
   });
 
   it('refuses a mutating route without the bearer token', async () => {

@@ -4,6 +4,9 @@
 // is held, since pongs cannot be read then.
 import WebSocket from 'ws';
 
+/** How long a peer gets to answer our close frame before the socket is cut. */
+export const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
+
 export type NextFrame = { kind: 'frame'; bytes: Uint8Array } | { kind: 'timeout' } | { kind: 'closed'; reason: string };
 
 export interface FrameSource {
@@ -53,8 +56,9 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
 
   ws.on('message', (data, isBinary) => {
     if (!isBinary) return;
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    queue.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    // With the default binaryType a message already is one Buffer (a Uint8Array): kept as it is, never copied.
+    const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    queue.push(buf);
     queuedBytes += buf.byteLength;
     if (full() && !holds.has('queue')) {
       holds.add('queue');
@@ -130,7 +134,7 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
       if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
       else ws.close(1000);
       // A peer that never answers the close handshake must not keep us waiting.
-      setTimeout(() => ws.terminate(), 2000).unref();
+      setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_TIMEOUT_MS).unref();
     },
   };
 }

@@ -1,0 +1,105 @@
+// A circuit breaker per identity dependency (the PLC directory for did:plc, DNS for did:web), between the Redis cache
+// and the network resolver. While a dependency is down, lookups that miss the cache fail at once with a
+// DependencyError instead of each waiting out a timeout, and one probe goes out per backoff interval; the first
+// success closes the breaker. Cache hits never reach it, so known identities keep verifying through an outage.
+// It opens only when lookups of two different DIDs failed in a row with an outage: one DID that keeps failing (its
+// document is broken on the directory's side) must not close the door on every other DID.
+import type { Log } from '../../functions/ports.ts';
+import { DependencyError, dependencyErrorIn, type Dependency } from '../../functions/errors.ts';
+import type { AtprotoIdentity, IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { createBackoff, type Backoff } from '../../functions/backoff.ts';
+
+export interface OutageView {
+  /** When the next lookup through `dependency` may go out; undefined while it is believed up. */
+  retryAt(dependency: Dependency): number | undefined;
+}
+
+export interface OutageBreaker extends IdentityResolver, OutageView {}
+
+export interface OutageBreakerOptions {
+  /** First probe interval; doubles (with jitter) up to `maxMs` while probes fail. */
+  baseMs?: number;
+  maxMs?: number;
+  log: Log;
+  now?: () => number;
+  random?: () => number;
+}
+
+export const DEFAULT_PROBE_BASE_MS = 1000;
+export const DEFAULT_PROBE_MAX_MS = 30_000;
+
+/** The dependency a DID's document comes through. */
+export function identityDependency(did: string): Dependency | undefined {
+  if (did.startsWith('did:plc:')) return 'plc';
+  if (did.startsWith('did:web:')) return 'dns';
+  return undefined;
+}
+
+interface BreakerState {
+  open: boolean;
+  nextAt: number;
+  /** The DID of the last outage while closed: a second DID failing next opens the breaker. */
+  lastFailed?: string;
+  delays: Backoff;
+}
+
+export function withOutageBreaker(inner: IdentityResolver, options: OutageBreakerOptions): OutageBreaker {
+  const now = options.now ?? Date.now;
+  const states = new Map<Dependency, BreakerState>();
+  const state = (dep: Dependency): BreakerState => {
+    let s = states.get(dep);
+    if (s === undefined) {
+      const delays = createBackoff({ baseMs: options.baseMs ?? DEFAULT_PROBE_BASE_MS, maxMs: options.maxMs ?? DEFAULT_PROBE_MAX_MS, jitter: 'equal', ...(options.random === undefined ? {} : { random: options.random }) });
+      s = { open: false, nextAt: 0, delays };
+      states.set(dep, s);
+    }
+    return s;
+  };
+
+  const failed = (dep: Dependency, did: string) => {
+    const s = state(dep);
+    if (s.open) return;
+    if (s.lastFailed !== undefined && s.lastFailed !== did) {
+      s.open = true;
+      s.delays.reset();
+      s.nextAt = now() + s.delays.next();
+      options.log.warn('identity dependency down: lookups that miss the cache fail fast until a probe succeeds', { dependency: dep, probeAt: new Date(s.nextAt).toISOString() });
+      return;
+    }
+    s.lastFailed = did;
+  };
+
+  const succeeded = (dep: Dependency) => {
+    const s = state(dep);
+    if (s.open) options.log.info('identity dependency answers again', { dependency: dep });
+    s.open = false;
+    delete s.lastFailed;
+  };
+
+  return {
+    retryAt(dep) {
+      const s = states.get(dep);
+      return s?.open === true ? s.nextAt : undefined;
+    },
+    async resolve(did, resolveOptions): Promise<AtprotoIdentity> {
+      const dep = identityDependency(did);
+      if (dep !== undefined) {
+        const s = state(dep);
+        if (s.open) {
+          if (now() < s.nextAt) throw new DependencyError(dep, `${dep} is down: ${did} not looked up before the next probe`, { did, probeAt: s.nextAt });
+          // This lookup is the probe; the next one waits for the next interval.
+          s.nextAt = now() + s.delays.next();
+        }
+      }
+      try {
+        const identity = await inner.resolve(did, resolveOptions);
+        if (dep !== undefined) succeeded(dep);
+        return identity;
+      } catch (err) {
+        const outage = dependencyErrorIn(err);
+        if (outage !== undefined) failed(outage.dependency, did);
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// Operating on a stream's dead-letter queue (<stream>_dlq): list what is there and why, move entries back to their
+// stream with their verdict removed (so the consumer counts attempts afresh), or purge them. Replay is one MULTI per
+// chunk: the XADD to the stream and the XDEL from the DLQ land together, so an entry is never in both or in neither.
+import type { Redis } from 'ioredis';
+import { StreamWriteError } from './stream-writer.ts';
+
+/** Fields the consumer adds when it dead-letters an entry; everything else is the original entry. */
+const VERDICT_FIELDS = new Set(['reason', 'attempts']);
+
+export interface DeadLetterEntry {
+  id: string;
+  reason: string;
+  attempts: number;
+  /** The original entry's fields (`event`, `repo`, ...), as they will be replayed. */
+  fields: Record<string, string>;
+}
+
+export interface DeadLetterFilter {
+  /** Only entries dead-lettered for this reason. */
+  reason?: string;
+  /** At most this many entries (oldest first). */
+  limit?: number;
+}
+
+function toEntry(id: string, flat: unknown): DeadLetterEntry {
+  const fields: Record<string, string> = {};
+  let reason = '';
+  let attempts = 0;
+  if (Array.isArray(flat)) {
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const name = String(flat[i]);
+      const value = String(flat[i + 1]);
+      if (name === 'reason') reason = value;
+      else if (name === 'attempts') attempts = Number(value) || 0;
+      else fields[name] = value;
+    }
+  }
+  return { id, reason, attempts, fields };
+}
+
+const PAGE = 500;
+
+/** Walks the DLQ oldest first, yielding the entries that pass the filter, up to its limit. */
+export async function* readDeadLetters(redis: Redis, dlq: string, filter: DeadLetterFilter = {}): AsyncGenerator<DeadLetterEntry> {
+  let start = '-';
+  let yielded = 0;
+  const limit = filter.limit ?? Infinity;
+  for (;;) {
+    const page = (await redis.xrange(dlq, start, '+', 'COUNT', PAGE)) as [string, unknown][];
+    for (const [id, flat] of page) {
+      const entry = toEntry(id, flat);
+      if (filter.reason !== undefined && entry.reason !== filter.reason) continue;
+      yield entry;
+      if (++yielded >= limit) return;
+    }
+    if (page.length < PAGE) return;
+    start = `(${page.at(-1)![0]}`;
+  }
+}
+
+/** Moves matching entries back to `stream` (appended at its end), removing them from the DLQ. Returns how many. */
+export async function replayDeadLetters(redis: Redis, dlq: string, stream: string, filter: DeadLetterFilter = {}): Promise<number> {
+  let moved = 0;
+  let chunk: DeadLetterEntry[] = [];
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const multi = redis.multi();
+    for (const e of chunk) multi.xadd(stream, '*', ...Object.entries(e.fields).filter(([n]) => !VERDICT_FIELDS.has(n)).flat());
+    multi.xdel(dlq, ...chunk.map((e) => e.id));
+    const replies = await multi.exec();
+    if (replies === null) throw new StreamWriteError(`replay ${dlq}: MULTI was aborted`);
+    for (const [err] of replies) if (err !== null) throw new StreamWriteError(`replay ${dlq}: a command failed`, { cause: err });
+    moved += chunk.length;
+    chunk = [];
+  };
+  // Collect first, then write: XADDs to the same key as the DLQ are impossible (different keys), but deleting while
+  // paging would shift the pages under us.
+  const all: DeadLetterEntry[] = [];
+  for await (const e of readDeadLetters(redis, dlq, filter)) all.push(e);
+  for (const e of all) {
+    chunk.push(e);
+    if (chunk.length >= PAGE) await flush();
+  }
+  await flush();
+  return moved;
+}
+
+/** Deletes matching entries from the DLQ for good. Returns how many. */
+export async function purgeDeadLetters(redis: Redis, dlq: string, filter: DeadLetterFilter = {}): Promise<number> {
+  const ids: string[] = [];
+  for await (const e of readDeadLetters(redis, dlq, filter)) ids.push(e.id);
+  let removed = 0;
+  for (let i = 0; i < ids.length; i += PAGE) removed += await redis.xdel(dlq, ...ids.slice(i, i + PAGE));
+  return removed;
+}

@@ -1,0 +1,111 @@
+// The durable half of the firehose's identity waits (long-runners/firehose/identity-wait.ts), per host:
+// - `firehose_live:waiting:<host>`: a hash, DID -> {since, on}: the DIDs whose frames wait for their identity.
+// - `firehose_live:parked:<host>:<did>`: a list of that DID's frames, as read from the socket, oldest first.
+// Promises: parking a frame is an op in the same MULTI as the batch's entries and cursor, so the cursor only ever
+// passes frames that are in the stream or parked; releasing frames (their events written, the frames trimmed, the DID
+// forgotten when none is left) is one MULTI too. All of it survives restarts and SIGKILL; process memory only mirrors
+// it. Counting waiting DIDs is HLEN: O(1), cheap enough for /ready.
+import type { Redis } from 'ioredis';
+import type { IdentityWait } from '../../functions/atproto/repo-frame-types.ts';
+import { STREAMS, type KeySpace } from './keys.ts';
+import type { BatchOp } from './stream-writer.ts';
+import type { RedisScript } from './scripts.ts';
+
+export interface WaitRecord {
+  /** When the DID started waiting (ms since the epoch). */
+  since: number;
+  on: IdentityWait;
+}
+
+export interface StoredWait extends WaitRecord {
+  /** Frames parked for it. */
+  parked: number;
+}
+
+const WAIT_KINDS: readonly string[] = ['plc', 'dns', 'postgres', 'redis', 'did', 'lookup'];
+
+/**
+ * KEYS: [1] the DID's parked list, [2] the waiting hash. ARGV: [1] frames released from the head, [2] the DID.
+ * Trims them and, when none is left, forgets the DID; answers how many frames are still parked.
+ */
+export const RELEASE_PARKED: RedisScript = {
+  name: 'skytideReleaseParked',
+  numberOfKeys: 2,
+  lua: `
+redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+local left = redis.call('LLEN', KEYS[1])
+if left == 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
+return left
+`,
+};
+
+export interface IdentityWaitStore {
+  /** Every waiting DID of this host with its record and parked count (at start-up: memory mirrors it afterwards). */
+  load(): Promise<Map<string, StoredWait>>;
+  /** Marks the DID as waiting. */
+  startOp(did: string, record: WaitRecord): BatchOp;
+  /** Appends a frame to the DID's parked list. */
+  parkOp(did: string, frame: Uint8Array): BatchOp;
+  /** Drops every frame parked for the DID (the DID keeps waiting). */
+  discardOp(did: string): BatchOp;
+  /** Up to `max` of the DID's oldest parked frames. */
+  read(did: string, max: number): Promise<Uint8Array[]>;
+  /** Trims `count` released frames; `onLeft` gets how many are still parked (0: the DID no longer waits). */
+  releaseOp(did: string, count: number, onLeft: (left: number) => void): BatchOp;
+  /** How many DIDs wait on this host. */
+  count(): Promise<number>;
+}
+
+function parseRecord(raw: string): WaitRecord | undefined {
+  try {
+    const v = JSON.parse(raw) as { since?: unknown; on?: unknown };
+    if (typeof v.since !== 'number' || typeof v.on !== 'string' || !WAIT_KINDS.includes(v.on)) return undefined;
+    return { since: v.since, on: v.on as IdentityWait };
+  } catch {
+    return undefined;
+  }
+}
+
+export function createIdentityWaitStore(redis: Redis, keys: KeySpace, host: string): IdentityWaitStore {
+  const waiting = keys.waiting(STREAMS.firehoseLive, host);
+  const parked = (did: string) => keys.parked(STREAMS.firehoseLive, host, did);
+  return {
+    async load() {
+      const all = await redis.hgetall(waiting);
+      const out = new Map<string, StoredWait>();
+      const dids = Object.keys(all);
+      if (dids.length === 0) return out;
+      const pipeline = redis.pipeline();
+      for (const did of dids) pipeline.llen(parked(did));
+      const lengths = (await pipeline.exec()) ?? [];
+      dids.forEach((did, i) => {
+        // A record we cannot read still names a DID whose frames are parked: it waits, as for a lookup that failed.
+        const record = parseRecord(all[did] ?? '') ?? { since: Date.now(), on: 'did' as const };
+        const [err, n] = lengths[i] ?? [null, 0];
+        if (err !== null) throw err;
+        out.set(did, { ...record, parked: Number(n) });
+      });
+      return out;
+    },
+    startOp: (did, record) => ({ kind: 'command', name: 'HSET', args: [waiting, did, JSON.stringify(record)] }),
+    parkOp: (did, frame) => ({ kind: 'command', name: 'RPUSH', args: [parked(did), Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)] }),
+    discardOp: (did) => ({ kind: 'command', name: 'DEL', args: [parked(did)] }),
+    async read(did, max) {
+      const frames = await redis.lrangeBuffer(parked(did), 0, max - 1);
+      return frames.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    },
+    releaseOp: (did, count, onLeft) => ({
+      kind: 'script',
+      script: RELEASE_PARKED,
+      keys: [parked(did), waiting],
+      args: [String(count), did],
+      onReply: (reply) => onLeft(Number(reply)),
+    }),
+    count: () => redis.hlen(waiting),
+  };
+}
+
+/** How many DIDs wait for their identity on `host` (HLEN: O(1)). */
+export function countWaitingDids(redis: Redis, keys: KeySpace, host: string): Promise<number> {
+  return redis.hlen(keys.waiting(STREAMS.firehoseLive, host));
+}

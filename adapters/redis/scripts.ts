@@ -1,0 +1,34 @@
+// Lua scripts run inside a batch's MULTI, where a compare-and-set has to be: MULTI has no conditionals, so a write
+// that depends on what is stored (a cursor that only rises, a repo state that only moves forward) is one script.
+// ioredis sends EVAL the first time a script runs on a socket and EVALSHA after, so a Redis restart (an empty script
+// cache on a new socket) needs nothing from us.
+import type { ChainableCommander, Redis } from 'ioredis';
+
+export interface RedisScript {
+  /** The command name ioredis registers it under: unique per script. */
+  name: string;
+  numberOfKeys: number;
+  lua: string;
+}
+
+export type RedisArg = string | number | Buffer;
+
+const defined = new WeakMap<Redis, Set<string>>();
+
+/** Registers the scripts on this client; a MULTI made afterwards can queue them. Idempotent. */
+export function defineScripts(redis: Redis, scripts: Iterable<RedisScript>): void {
+  let names = defined.get(redis);
+  if (names === undefined) defined.set(redis, (names = new Set()));
+  for (const s of scripts) {
+    if (names.has(s.name)) continue;
+    redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    names.add(s.name);
+  }
+}
+
+/** Queues one run of a script that `defineScripts` registered on the client the MULTI came from. */
+export function queueScript(multi: ChainableCommander, script: RedisScript, keys: readonly string[], args: readonly RedisArg[]): void {
+  const command = (multi as unknown as Record<string, ((...a: RedisArg[]) => unknown) | undefined>)[script.name];
+  if (command === undefined) throw new Error(`script ${script.name} was not defined on this client before the MULTI`);
+  command.call(multi, ...keys, ...args);
+}

@@ -1,0 +1,119 @@
+// The `label` function: a batch of label_live entries (entry.ts) becomes ONE Postgres transaction of label rows.
+// Pure over its ports (sql, identity, clock, log, metrics, and the trusted sources the caller configured): it runs
+// in-process under the consumer, behind POST /functions/label, or in a Worker, and answers the same for the same input.
+// Promises:
+// - Every label gets a verdict: stored (as a label or a negation), rejected with a reason from LABEL_REJECTIONS
+//   (counted; the entry is still acknowledged: a forged label is a verdict, not a failure to retry), or deferred
+//   (its source's DID document could not be had for a reason other than an outage: the entry is retried).
+// - Signatures are checked before the transaction (network I/O never holds a transaction open); rows follow
+//   store.ts, so replaying any set of entries in any order ends in the same rows; nothing is ever deleted.
+// - An outage of Postgres or of the PLC directory (DependencyError) is thrown: the caller waits and retries the batch,
+//   and no label is rejected because a dependency was down.
+import pLimit from 'p-limit';
+import type { BasePorts, Sql } from '../ports.ts';
+import { ok, retry, type ItemOutcome } from '../result.ts';
+import type { Reason } from '../reasons.ts';
+import type { IdentityResolver } from '../atproto/identity/did-document.ts';
+import { UNKNOWN_HOST, type LabelEntry } from './entry.ts';
+import { normalizeRskyLabel, parseLabel } from './label.ts';
+import { BatchIdentities, checkLabel, recheckAgainstFresh, type LabelCheck, type LabelRejection, type TrustReason } from './verify-label.ts';
+import type { Label } from './label.ts';
+import { storeLabels } from './store.ts';
+import { toRow, type LabelRow } from './version.ts';
+
+export interface LabelPorts extends BasePorts {
+  sql: Sql;
+  identity: IdentityResolver;
+  /** LABEL_TRUSTED_SOURCES: DIDs whose labels are accepted unsigned or from another host (each counted). */
+  trustedSources: ReadonlySet<string>;
+}
+
+export type LabelVerdict =
+  | { status: 'label' | 'negation'; src: string; trusted?: TrustReason }
+  | { status: 'rejected'; reason: LabelRejection; message: string }
+  | { status: 'retry'; reason: Reason; message: string };
+
+export interface LabelBatchResult {
+  /** One per entry, same order: `retry` when one of its labels was deferred, else `ok`. */
+  outcomes: ItemOutcome[];
+  /** One list per entry, one verdict per label in it. */
+  verdicts: LabelVerdict[][];
+  /** Rows the batch wrote or replaced (0 for a replay of what is stored). */
+  changed: number;
+}
+
+/** Signature checks in flight at once: each may resolve a DID document. */
+const VERIFY_CONCURRENCY = 8;
+
+export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPorts): Promise<LabelBatchResult> {
+  const identities = new BatchIdentities(ports.identity);
+  const limit = pLimit(VERIFY_CONCURRENCY);
+  type Checked = { label: Label; check: LabelCheck } | { invalid: string };
+  const checked: Checked[][] = await Promise.all(
+    entries.map((entry) =>
+      Promise.all(
+        entry.labels.map(async (raw): Promise<Checked> => {
+          const parsed = parseLabel(entry.form === 'rsky' ? normalizeRskyLabel(raw) : raw);
+          if (!parsed.ok) return { invalid: parsed.message };
+          const { label } = parsed;
+          return { label, check: await limit(() => checkLabel(label, entry.host, ports.trustedSources.has(label.src), identities)) };
+        }),
+      ),
+    ),
+  );
+  // Only once every check is done does the batch know every document it refetched (rotated keys).
+  const rows: LabelRow[] = [];
+  const verdicts: LabelVerdict[][] = await Promise.all(
+    checked.map((list, i) =>
+      Promise.all(
+        list.map(async (c): Promise<LabelVerdict> => {
+          if ('invalid' in c) return { status: 'rejected', reason: 'invalid_label', message: c.invalid };
+          const { label } = c;
+          const host = entries[i]!.host;
+          const check = await recheckAgainstFresh(c.check, label, host, ports.trustedSources.has(label.src), identities);
+          if (check.ok === 'retry') return { status: 'retry', reason: check.reason, message: check.message };
+          if (check.ok === false) return { status: 'rejected', reason: check.reason, message: check.message };
+          rows.push(toRow(label, check.signingKey));
+          const status = label.neg === true ? 'negation' : 'label';
+          return check.trusted === undefined ? { status, src: label.src } : { status, src: label.src, trusted: check.trusted };
+        }),
+      ),
+    ),
+  );
+
+  const changed = rows.length === 0 ? 0 : await ports.sql.transaction((tx) => storeLabels(tx, rows));
+
+  const outcomes = verdicts.map((list): ItemOutcome => {
+    const deferred = list.find((v) => v.status === 'retry');
+    return deferred === undefined ? ok : retry(deferred.reason, deferred.message);
+  });
+  report(entries, verdicts, ports);
+  return { outcomes, verdicts, changed };
+}
+
+/** Counts every verdict, then logs one line per batch that rejected or deferred anything (never one per label). */
+function report(entries: readonly LabelEntry[], verdicts: LabelVerdict[][], ports: LabelPorts): void {
+  const problems = new Map<string, number>();
+  verdicts.forEach((list, i) => {
+    const host = entries[i]?.host ?? UNKNOWN_HOST;
+    for (const v of list) {
+      if (v.status === 'rejected' || v.status === 'retry') {
+        ports.metrics.inc('skytide_labels_total', { host, outcome: v.status === 'rejected' ? 'rejected' : 'retry' });
+        if (v.status === 'rejected') ports.metrics.inc('skytide_labels_rejected_total', { host, reason: v.reason });
+        const key = `${host} ${v.reason}`;
+        problems.set(key, (problems.get(key) ?? 0) + 1);
+        continue;
+      }
+      ports.metrics.inc('skytide_labels_total', { host, outcome: v.status });
+      ports.metrics.inc('skytide_labels_by_source_total', { src: v.src, outcome: v.status });
+      if (v.trusted !== undefined) ports.metrics.inc('skytide_labels_trusted_total', { src: v.src, why: v.trusted });
+    }
+  });
+  if (problems.size > 0) {
+    const first = verdicts.flat().find((v) => v.status === 'rejected' || v.status === 'retry');
+    ports.log.warn('labels rejected or deferred', {
+      counts: Object.fromEntries(problems),
+      example: first !== undefined && 'message' in first ? first.message : undefined,
+    });
+  }
+}

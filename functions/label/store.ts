@@ -1,0 +1,66 @@
+// Writes accepted labels into the AppView `label` table: one row per (src, uri, cid, val), `cid = ''` when the label
+// has none, replaced only by a newer version of itself (version.ts), so the rows depend on the set of labels seen,
+// never on their order or on duplicates. A negation is a row like any other (neg = true): nothing is ever deleted,
+// and a negation with another cid than the label's takes the label down all the same, because what is in force is
+// decided across cids when read (query.ts). One statement per batch; rows are written in key order, so concurrent
+// batches lock rows in one order and cannot deadlock.
+import type { SqlExecutor } from '../ports.ts';
+import { compareVersions, versionTerms, type LabelRow } from './version.ts';
+
+function keyOf(row: LabelRow): string {
+  const l = row.label;
+  return JSON.stringify([l.src, l.uri, l.cid ?? '', l.val]);
+}
+
+function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** The newest version of each (src, uri, cid, val) in `rows`: one statement may not touch a row twice. */
+export function newestPerKey(rows: readonly LabelRow[]): LabelRow[] {
+  const best = new Map<string, LabelRow>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const seen = best.get(key);
+    if (seen === undefined || compareVersions(row, seen) > 0) best.set(key, row);
+  }
+  return [...best.values()];
+}
+
+const NEWER = `(${versionTerms('excluded').join(', ')}) > (${versionTerms('label').join(', ')})`;
+
+/** Upserts the rows; answers how many rows changed (a replay of what is stored changes none). */
+export async function storeLabels(tx: SqlExecutor, rows: readonly LabelRow[]): Promise<number> {
+  const newest = newestPerKey(rows);
+  if (newest.length === 0) return 0;
+  const payload = newest.map(({ label, ctsKey, expKey, signingKey }) => ({
+    src: label.src,
+    uri: label.uri,
+    cid: label.cid ?? '',
+    val: label.val,
+    neg: label.neg === true,
+    cts: label.cts,
+    exp: label.exp ?? null,
+    ver: label.ver ?? null,
+    sig: label.sig === undefined ? null : toHex(label.sig),
+    signingKey: signingKey ?? null,
+    ctsKey,
+    expKey: expKey ?? null,
+  }));
+  const changed = await tx.query<{ src: string }>(
+    `insert into label (src, uri, cid, val, neg, cts, exp, ver, sig, "signingKey", "ctsKey", "expKey")
+     select src, uri, cid, val, neg, cts, exp, ver, decode(sig, 'hex'), "signingKey", "ctsKey", "expKey"
+     from json_to_recordset($1::text::json) as x(src text, uri text, cid text, val text, neg boolean, cts text, exp text,
+       ver integer, sig text, "signingKey" text, "ctsKey" text, "expKey" text)
+     order by src, uri, cid, val
+     on conflict (src, uri, cid, val) do update set neg = excluded.neg, cts = excluded.cts, exp = excluded.exp,
+       ver = excluded.ver, sig = excluded.sig, "signingKey" = excluded."signingKey", "ctsKey" = excluded."ctsKey",
+       "expKey" = excluded."expKey"
+     where ${NEWER}
+     returning src`,
+    [JSON.stringify(payload)],
+  );
+  return changed.length;
+}

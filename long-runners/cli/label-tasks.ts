@@ -1,0 +1,82 @@
+// The label consumers `skytide run --only label` starts: INDEXER_CONCURRENCY loops on label_live in group
+// label_group, through the same consumer as the index (ack, claim, retry, DLQ, outage path), each batch one call of
+// the label function; and the subscribers that fill label_live (`skytide run --only labels`), one per labeler in
+// INGESTER_LABELER_HOSTS, on the subscription core the firehose adapter uses.
+import type { Task } from '../supervisor.ts';
+import type { Resources } from './resources.ts';
+import { runStreamConsumer } from '../consumer/stream-consumer.ts';
+import { GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
+import { parseLabelFields } from '../../functions/label/entry.ts';
+import { labelBatch } from '../../functions/label/handler.ts';
+import { dependencyErrorIn, type DependencyError } from '../../functions/errors.ts';
+import { hostKey } from '../../adapters/redis/keys.ts';
+import { runLabelSubscriber } from '../labels/label-subscriber.ts';
+
+export function labelSubscriberTasks(r: Resources): Task[] {
+  return r.config.labelerHosts.map((host) => ({
+    name: `labels:${hostKey(host)}`,
+    run: (signal) =>
+      runLabelSubscriber({
+        redis: r.redis(), keys: r.keys, host,
+        highWaterMark: r.config.labelHighWaterMark,
+        batchSize: r.config.ingesterBatchSize,
+        batchTimeoutMs: r.config.ingesterBatchTimeoutMs,
+        initialCursor: r.config.labelerInitialCursor,
+        log: r.log.child(`labels:${hostKey(host)}`),
+        metrics: r.metrics.metrics,
+        signal,
+      }),
+  }));
+}
+
+export function labelTasks(r: Resources): Task[] {
+  const tasks: Task[] = [];
+  const trustedSources = new Set(r.config.labelTrustedSources);
+  for (let i = 0; i < r.config.indexerConcurrency; i++) {
+    const log = r.log.child('consumer:label');
+    // The consumer tells an outage from poison entries by its probe. A label batch also depends on the DID documents
+    // of its sources: the probe asks again for the document whose fetch met an outage, so a PLC directory (or DNS)
+    // that is down keeps the batch waiting, counting nothing against its entries, until it answers again.
+    let outage: DependencyError | undefined;
+    const probe = async () => {
+      await r.sql().query('select 1');
+      const did = outage?.context['did'];
+      if (typeof did !== 'string') return;
+      try {
+        await r.identity().resolve(did, { forceRefresh: true });
+      } catch (err) {
+        // Still down: wait on. Any other answer (say, no such DID) ends the outage; the label gets its verdict.
+        if (dependencyErrorIn(err) !== undefined) throw err;
+      }
+      outage = undefined;
+    };
+    tasks.push({
+      name: `label:${i}`,
+      run: (signal) =>
+        runStreamConsumer({
+          redis: r.redis(),
+          keys: r.keys,
+          stream: STREAMS.labelLive,
+          group: GROUPS.label,
+          consumer: `${r.consumerName}-label-${i}`,
+          batchSize: r.config.indexerBatchSize,
+          claimIdleMs: r.config.indexerClaimIdleMs,
+          maxAttempts: r.config.indexerMaxAttempts,
+          parse: parseLabelFields,
+          probe,
+          handle: async (entries) => {
+            try {
+              return (await labelBatch(entries, { ...r.ports, log, sql: r.sql(), identity: r.identity(), trustedSources })).outcomes;
+            } catch (err) {
+              outage = dependencyErrorIn(err) ?? outage;
+              throw err;
+            }
+          },
+          log,
+          metrics: r.metrics.metrics,
+          signal,
+        }),
+    });
+  }
+  return tasks;
+}

@@ -1,0 +1,89 @@
+// The operator's commands beside `run`: dead-letter queues (`dlq list|replay|purge <stream>`), consumers of the groups
+// (`consumers [--prune]`), the configuration in effect (`config`). Each prints JSON lines on stdout and returns an
+// exit code; wiring only, the Redis work lives in adapters/redis/.
+import type { Resources } from './resources.ts';
+import { GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
+import { purgeDeadLetters, readDeadLetters, replayDeadLetters, type DeadLetterFilter } from '../../adapters/redis/dead-letters.ts';
+import { listConsumers, pruneConsumers } from '../../adapters/redis/group-consumers.ts';
+import { effectiveConfig } from '../../adapters/config/describe.ts';
+
+/** The group that consumes each stream (architecture.md, Redis contract). */
+export const GROUP_OF_STREAM: Readonly<Record<string, string>> = {
+  [STREAMS.firehoseLive]: GROUPS.firehose,
+  [STREAMS.firehoseBackfill]: GROUPS.firehose,
+  [STREAMS.labelLive]: GROUPS.label,
+  [STREAMS.repoBackfill]: GROUPS.repoBackfill,
+};
+
+const STREAM_NAMES: readonly string[] = Object.values(STREAMS);
+
+export interface OperateOptions {
+  limit?: number;
+  reason?: string;
+  yes?: boolean;
+  prune?: boolean;
+  idleMs?: number;
+  write: (line: string) => void;
+}
+
+function filterOf(o: OperateOptions): DeadLetterFilter {
+  return { ...(o.limit === undefined ? {} : { limit: o.limit }), ...(o.reason === undefined ? {} : { reason: o.reason }) };
+}
+
+/** `skytide dlq list|replay|purge <stream>`: the stream is the source stream, its DLQ is `<stream>_dlq`. */
+export async function dlqCommand(r: Resources, action: string | undefined, stream: string | undefined, o: OperateOptions): Promise<number> {
+  if (action === undefined || !['list', 'replay', 'purge'].includes(action) || stream === undefined || !STREAM_NAMES.includes(stream)) {
+    o.write(JSON.stringify({ error: 'usage', message: `usage: skytide dlq list|replay|purge <stream> [--reason R] [--limit N] [--yes]; streams: ${STREAM_NAMES.join(', ')}` }));
+    return 2;
+  }
+  const redis = r.redis();
+  const dlq = r.keys.dlq(stream);
+  const filter = filterOf(o);
+  switch (action) {
+    case 'list': {
+      let n = 0;
+      for await (const e of readDeadLetters(redis, dlq, filter)) {
+        o.write(JSON.stringify({ id: e.id, reason: e.reason, attempts: e.attempts, fields: e.fields }));
+        n++;
+      }
+      o.write(JSON.stringify({ stream, dlq, listed: n }));
+      return 0;
+    }
+    case 'replay': {
+      const moved = await replayDeadLetters(redis, dlq, r.keys.stream(stream), filter);
+      o.write(JSON.stringify({ stream, dlq, replayed: moved }));
+      return 0;
+    }
+    default: {
+      if (o.yes !== true) {
+        let n = 0;
+        for await (const _ of readDeadLetters(redis, dlq, filter)) n++;
+        o.write(JSON.stringify({ stream, dlq, wouldPurge: n, message: 'nothing deleted: add --yes to purge these entries for good' }));
+        return 2;
+      }
+      const removed = await purgeDeadLetters(redis, dlq, filter);
+      o.write(JSON.stringify({ stream, dlq, purged: removed }));
+      return 0;
+    }
+  }
+}
+
+/** `skytide consumers [--prune] [--idle-ms N]`: every consumer of every group; prune removes idle ones that hold nothing. */
+export async function consumersCommand(r: Resources, o: OperateOptions): Promise<number> {
+  const redis = r.redis();
+  const idleMs = o.idleMs ?? 3_600_000;
+  for (const stream of STREAM_NAMES) {
+    const key = r.keys.stream(stream);
+    const group = GROUP_OF_STREAM[stream]!;
+    const pruned = o.prune === true ? new Set(await pruneConsumers(redis, key, group, idleMs)) : new Set<string>();
+    for (const name of pruned) o.write(JSON.stringify({ stream, group, consumer: name, pruned: true }));
+    for (const c of await listConsumers(redis, key, group)) o.write(JSON.stringify({ stream, group, consumer: c.name, pending: c.pending, idleMs: c.idleMs }));
+  }
+  return 0;
+}
+
+/** `skytide config`: every variable, its value (secrets masked) and whether it came from the environment. */
+export function configCommand(env: Record<string, string | undefined>, o: OperateOptions): number {
+  for (const v of effectiveConfig(env)) o.write(JSON.stringify(v));
+  return 0;
+}

@@ -1,0 +1,225 @@
+// subscribeRepos messages -> writes for the subscription batch: the repo-specific half of the firehose adapter.
+// Promises:
+// - Each message becomes its events in firehose_live and its resync requests in repo_backfill (a missing record
+//   block, tooBig, an unreadable commit of a known repo, a #sync), counted by type and reason.
+// - Sync 1.1 continuity across messages is one state per repo in Redis, compared and set inside the batch's MULTI
+//   (adapters/redis/repo-state.ts): a commit not after the stored rev writes nothing (stale_rev), a prevData that is
+//   not the stored root queues a resync (prev_data_mismatch), a rev beyond the allowed clock drift is dropped
+//   (future_rev), a #sync that states where the repo already is queues nothing.
+// - A commit that cannot be verified because its DID's identity is unavailable is parked with every later frame of
+//   that DID (identity-wait.ts) and released, verified and written in order once the identity can be learned.
+import type { Metrics } from '../../functions/ports.ts';
+import type { ResyncRequest } from '../../functions/result.ts';
+import type { StreamEvent } from '../../functions/events.ts';
+import type { RepoFrameOutcome } from '../../functions/atproto/repo-frame-types.ts';
+import { decodeRepoMessage } from '../../functions/atproto/repo-frame.ts';
+import { decodeFrame } from '../../functions/atproto/frame.ts';
+import { withLookupDeadline, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { tidMicros } from '../../functions/atproto/syntax/tid-time.ts';
+import { ADVANCE, type AdvanceResult, type RepoStateStore } from '../../adapters/redis/repo-state.ts';
+import type { Batch, MessageKind, SubscriptionHandler, SubscriptionMessage } from '../subscription/subscription.ts';
+import type { ReportProblem } from '../subscription/problems.ts';
+import type { IdentityWaitRoom, ReleaseResult } from './identity-wait.ts';
+
+/** How far in the future a commit's rev may be (clock drift between us and the PDS). */
+export const DEFAULT_MAX_REV_DRIFT_MS = 5 * 60_000;
+/**
+ * How long the live path waits in line for a DID's identity. A cache hit or a quick directory answer never notices;
+ * a slower lookup parks the frame and goes on beside the loop, so a slow PLC directory or a did:web host that hangs
+ * until its timeout holds up no other DID.
+ */
+export const LIVE_LOOKUP_DEADLINE_MS = 250;
+
+export interface RepoHandlerOptions {
+  host: string;
+  hostLabel: string;
+  /** Full keys of firehose_live and repo_backfill. */
+  streams: { events: string; resync: string };
+  /** Signing keys for the sync 1.1 checks; absent when the upstream is trusted (each commit is then counted). */
+  identity?: IdentityResolver;
+  /** The per-repo continuity state; absent: no continuity checks. */
+  repoState?: RepoStateStore;
+  /** Where frames wait for an identity; required with `identity`. */
+  waits?: IdentityWaitRoom;
+  maxRevDriftMs?: number;
+  /** LIVE_LOOKUP_DEADLINE_MS unless given. */
+  liveLookupDeadlineMs?: number;
+  metrics: Metrics;
+  report: ReportProblem;
+  now?: () => number;
+}
+
+export interface RepoHandler extends SubscriptionHandler {
+  /** Writes a DID's parked frames into the batch in order, until one must wait again. */
+  release(did: string, frames: readonly Uint8Array[], batch: Batch, identity: IdentityResolver): Promise<ReleaseResult>;
+}
+
+/** The DID a subscribeRepos message is about, read before decoding it (so a waiting DID's frames are parked as is). */
+function didOf(body: Record<string, unknown>): string | undefined {
+  const v = body['repo'] ?? body['did'];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
+  const now = o.now ?? Date.now;
+  const maxDriftMs = o.maxRevDriftMs ?? DEFAULT_MAX_REV_DRIFT_MS;
+
+  const resyncJson = (r: ResyncRequest) => JSON.stringify({ did: r.did, host: o.host, reason: r.reason });
+  const countEvents = (events: readonly StreamEvent[]) => {
+    for (const e of events) o.metrics.inc('skytide_firehose_events_total', { host: o.hostLabel, type: e.type });
+  };
+  const countResync = (requests: readonly ResyncRequest[]) => {
+    for (const r of requests) o.metrics.inc('skytide_resync_requests_total', { reason: r.reason });
+  };
+
+  /** Events and resync requests written as they are (no continuity state involved). */
+  const appendPlain = (events: readonly StreamEvent[], resync: readonly ResyncRequest[], batch: Batch) => {
+    for (const e of events) batch.append({ stream: o.streams.events, fields: { event: JSON.stringify(e) } }, () => countEvents([e]));
+    for (const r of resync) batch.append({ stream: o.streams.resync, fields: { repo: resyncJson(r) } }, () => countResync([r]));
+  };
+
+  const appendCommit = (out: Extract<RepoFrameOutcome, { kind: 'sequenced' }>, batch: Batch) => {
+    const state = out.state;
+    if (state === undefined || o.repoState === undefined) {
+      appendPlain(out.events, out.resync, batch);
+      return;
+    }
+    if (tidMicros(state.rev) / 1000 > now() + maxDriftMs) {
+      o.report('future_rev', 1, { did: out.did, rev: state.rev });
+      appendPlain([], out.resync, batch);
+      return;
+    }
+    const gap: ResyncRequest = { did: out.did, reason: 'prev_data_mismatch' };
+    const entries = [
+      ...out.events.map((e) => ({ to: 'events' as const, value: JSON.stringify(e) })),
+      ...out.resync.map((r) => ({ to: 'resync' as const, value: resyncJson(r) })),
+    ];
+    const op = o.repoState.advance(out.did, {
+      mode: 'commit', rev: state.rev, ...(state.data === undefined ? {} : { data: state.data }), prevData: state.prevData ?? null,
+      streams: o.streams, entries, resync: resyncJson(gap),
+    }, (result: AdvanceResult) => {
+      if (result === ADVANCE.stale) {
+        o.report('stale_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });
+        return;
+      }
+      countEvents(out.events);
+      countResync(out.resync);
+      if (result === ADVANCE.appliedAfterGap) {
+        o.report('prev_data_mismatch', 1, { did: out.did, rev: state.rev, seq: out.seq });
+        countResync([gap]);
+      }
+    });
+    batch.add(op, entries.length + 1);
+  };
+
+  const appendSync = (out: Extract<RepoFrameOutcome, { kind: 'sequenced' }>, batch: Batch) => {
+    const state = out.state;
+    if (state === undefined || o.repoState === undefined) {
+      appendPlain(out.events, out.resync, batch);
+      return;
+    }
+    const [first, ...others] = out.resync;
+    const op = o.repoState.advance(out.did, {
+      mode: 'sync', rev: state.rev, ...(state.data === undefined ? {} : { data: state.data }),
+      streams: o.streams, entries: others.map((r) => ({ to: 'resync' as const, value: resyncJson(r) })),
+      ...(first === undefined ? {} : { resync: resyncJson(first) }),
+    }, (result: AdvanceResult) => {
+      if (result === ADVANCE.stale) o.report('stale_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });
+      else if (result !== ADVANCE.alreadyThere) countResync(out.resync);
+    });
+    batch.add(op, out.resync.length);
+  };
+
+  /** Writes one decoded outcome; `deferred` is the caller's to handle. */
+  const apply = (out: Exclude<RepoFrameOutcome, { kind: 'deferred' }>, batch: Batch): MessageKind => {
+    if (o.identity === undefined && out.kind === 'sequenced' && out.t === '#commit') {
+      o.metrics.inc('skytide_firehose_unverified_commits_total', { host: o.hostLabel });
+    }
+    switch (out.kind) {
+      case 'sequenced':
+        for (const d of out.dropped) o.report(d.reason, d.count, { did: out.did, seq: out.seq });
+        if (out.t === '#commit') appendCommit(out, batch);
+        else if (out.t === '#sync') appendSync(out, batch);
+        else appendPlain(out.events, out.resync, batch);
+        return 'sequenced';
+      case 'ignored':
+        o.report(out.reason, 1, { t: out.t });
+        return 'ignored';
+      case 'invalid':
+        o.report(out.reason, 1, { message: out.message, seq: out.seq, did: out.did });
+        // A commit we could not read still happened: its repo is fetched whole instead.
+        if (out.did !== undefined) appendPlain([], [{ did: out.did, reason: out.reason }], batch);
+        return 'invalid';
+      case 'info':
+      case 'error':
+        // decodeRepoMessage never answers these (the subscription core handles #info and error frames).
+        o.report('invalid_frame', 1, { message: `unexpected ${out.kind} outcome` });
+        return 'invalid';
+    }
+  };
+
+  const decode = (message: { t: string; body: Record<string, unknown> }, identity: IdentityResolver | undefined) =>
+    decodeRepoMessage(message.t, message.body, identity === undefined ? {} : { identity });
+  // Only where a slow lookup can be waited for beside the loop: with a waiting room.
+  const liveIdentity = o.identity === undefined || o.waits === undefined ? o.identity : withLookupDeadline(o.identity, o.liveLookupDeadlineMs ?? LIVE_LOOKUP_DEADLINE_MS);
+
+  const release: RepoHandler['release'] = async (did, frames, batch, identity) => {
+    let released = 0;
+    // Commits judged together (a did:web host past its window) ask for the same resync: queue it once.
+    const queued = new Set<string>();
+    for (const bytes of frames) {
+      const frame = decodeFrame(bytes);
+      if (frame.kind !== 'message') {
+        // Only sequenced messages are parked; anything else is our own corruption of the list, counted and skipped.
+        o.report('invalid_frame', 1, { did, message: 'a parked frame is not a message' });
+        released++;
+        continue;
+      }
+      const out = await decode(frame, identity);
+      if (out.kind === 'deferred') return { released, waitAgain: out.waitOn };
+      if (out.kind === 'sequenced' && out.state === undefined) {
+        out.resync = out.resync.filter((r) => {
+          const key = `${r.did} ${r.reason}`;
+          if (queued.has(key)) return false;
+          queued.add(key);
+          return true;
+        });
+      }
+      apply(out, batch);
+      released++;
+    }
+    return { released };
+  };
+
+  return {
+    release,
+    async onMessage(message: SubscriptionMessage, batch: Batch): Promise<MessageKind> {
+      const did = didOf(message.body);
+      if (o.waits !== undefined && did !== undefined && o.waits.isWaiting(did)) {
+        // Behind an earlier frame of the same DID that waits for its identity: kept in order, behind it.
+        o.waits.park(did, message.bytes, batch);
+        return 'deferred';
+      }
+      const out = await decode(message, liveIdentity);
+      if (out.kind === 'deferred') {
+        if (o.waits === undefined) {
+          // Nowhere to wait (no waiting room wired): judged as before, the repo resynced.
+          o.report('identity_failed', 1, { did: out.did, seq: out.seq, message: out.message });
+          appendPlain([], [{ did: out.did, reason: 'identity_failed' }], batch);
+          return 'invalid';
+        }
+        o.waits.park(out.did, message.bytes, batch, out.waitOn);
+        return 'deferred';
+      }
+      return apply(out, batch);
+    },
+
+    async between(batch) {
+      if (o.waits !== undefined) await o.waits.step(batch, release);
+    },
+
+    holdReason() {
+      return o.waits?.holdReason();
+    },
+  };
+}

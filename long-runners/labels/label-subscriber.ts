@@ -1,0 +1,78 @@
+// The label subscriber: com.atproto.label.subscribeLabels of one labeler into label_live, through the subscription
+// core (long-runners/subscription/subscription.ts: cursor compare-and-set, seqs that only increase, batching,
+// high-water-mark backpressure, error frames with the FutureCursor reset, #info, flush on abort) with the pure frame
+// decoder (functions/atproto/label-frame.ts). Nothing here but the wiring: one `#labels` message becomes one
+// label_live entry per label (field `event`), and `label_live:cursor:<host>` moves to its seq in the same MULTI.
+// With no stored cursor a labeler is followed from LABELER_INITIAL_CURSOR (0: its history is what matters).
+// Whether a label is any good is the label function's verdict, never this subscriber's.
+import type { Redis } from 'ioredis';
+import type { Log, Metrics } from '../../functions/ports.ts';
+import { decodeLabelFrame } from '../../functions/atproto/label-frame.ts';
+import { MAX_FRAME_BYTES } from '../../functions/atproto/limits.ts';
+import { hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
+import { createProblemReporter } from '../subscription/problems.ts';
+import { runSubscription, type ReconnectBackoff, type SubscriptionHandler } from '../subscription/subscription.ts';
+
+export const SUBSCRIBE_LABELS = 'com.atproto.label.subscribeLabels';
+
+export interface LabelSubscriberOptions {
+  redis: Redis;
+  keys: KeySpace;
+  host: string;
+  highWaterMark: number;
+  batchSize: number;
+  batchTimeoutMs: number;
+  initialCursor: number;
+  log: Log;
+  metrics: Metrics;
+  signal: AbortSignal;
+  lengthCheckIntervalMs?: number;
+  backoff?: ReconnectBackoff;
+  heartbeatMs?: number;
+  /** Runs with each entry's `event` once its batch is written (tests keep what was written, to replay it). */
+  onWritten?: (event: string) => void;
+}
+
+export async function runLabelSubscriber(o: LabelSubscriberOptions): Promise<void> {
+  const hostLabel = hostKey(o.host);
+  const stream = o.keys.stream(STREAMS.labelLive);
+  const report = createProblemReporter({
+    metrics: o.metrics, counter: 'skytide_label_subscription_errors_total', host: o.host, hostLabel, log: o.log, msg: 'label frame problem',
+  });
+  const handler: SubscriptionHandler = {
+    onMessage(message, batch) {
+      // The core has framed the message and checked its seq; the decoder reads the same bytes into entries.
+      const out = decodeLabelFrame(message.bytes, hostLabel);
+      switch (out.kind) {
+        case 'labels':
+          for (const d of out.dropped) report(d.reason, d.count, { seq: out.seq });
+          for (const entry of out.entries) {
+            const event = JSON.stringify(entry);
+            batch.append({ stream, fields: { event } }, () => {
+              o.metrics.inc('skytide_label_entries_total', { host: hostLabel });
+              o.onWritten?.(event);
+            });
+          }
+          return 'sequenced';
+        case 'ignored':
+          report(out.reason, 1, { t: out.t });
+          return 'ignored';
+        case 'invalid':
+          report(out.reason, 1, { message: out.message, seq: out.seq });
+          return 'invalid';
+        default:
+          // #info and error frames are the core's: it never hands them to a handler.
+          return 'ignored';
+      }
+    },
+  };
+  await runSubscription({
+    redis: o.redis, host: o.host, nsid: SUBSCRIBE_LABELS, stream, cursorKey: o.keys.cursor(STREAMS.labelLive, o.host),
+    highWaterMark: o.highWaterMark, batchSize: o.batchSize, batchTimeoutMs: o.batchTimeoutMs, initialCursor: o.initialCursor,
+    maxFrameBytes: MAX_FRAME_BYTES, log: o.log, metrics: o.metrics, report, signal: o.signal,
+    counters: { frames: 'skytide_label_frames_total', errors: 'skytide_label_subscription_errors_total' },
+    ...(o.lengthCheckIntervalMs === undefined ? {} : { lengthCheckIntervalMs: o.lengthCheckIntervalMs }),
+    ...(o.backoff === undefined ? {} : { backoff: o.backoff }),
+    ...(o.heartbeatMs === undefined ? {} : { heartbeatMs: o.heartbeatMs }),
+  }, handler);
+}

@@ -1,0 +1,60 @@
+// The batch a subscription builds between two writes: stream entries and other commands in frame order, and the
+// seq the cursor rises to once they are written. One flush is one MULTI (adapters/redis/stream-writer.ts), so what
+// a batch holds lands with its cursor or not at all.
+import type { Redis } from 'ioredis';
+import { writeBatch, type BatchOp, type NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
+
+/** What a message handler may add to the batch. */
+export interface Batch {
+  /** An XADD; `onWritten` runs once the batch is written (count what landed, not what was staged). */
+  append(entry: NewStreamEntry, onWritten?: () => void): void;
+  /** Any other command or script, in order with the entries; `entries` is how many stream entries it may write. */
+  add(op: BatchOp, entries?: number): void;
+  /** Stream entries staged so far (the batch is written when it reaches the batch size). */
+  readonly size: number;
+}
+
+export interface PendingBatch extends Batch {
+  /** The seq the cursor rises to with this batch. */
+  seq: number | undefined;
+  readonly empty: boolean;
+  /** Writes everything staged and the cursor in one MULTI; answers the stored cursor afterwards (ours or higher). */
+  flush(redis: Redis, cursorKey: string): Promise<number | undefined>;
+}
+
+export function createBatch(): PendingBatch {
+  let ops: BatchOp[] = [];
+  let written: (() => void)[] = [];
+  let size = 0;
+  const batch: PendingBatch = {
+    seq: undefined,
+    get size() {
+      return size;
+    },
+    get empty() {
+      return ops.length === 0 && batch.seq === undefined;
+    },
+    append(entry, onWritten) {
+      ops.push({ kind: 'entry', entry });
+      size++;
+      if (onWritten !== undefined) written.push(onWritten);
+    },
+    add(op, entries = 0) {
+      ops.push(op);
+      size += entries;
+    },
+    async flush(redis, cursorKey) {
+      if (batch.empty) return undefined;
+      const seq = batch.seq;
+      const result = await writeBatch(redis, { ops, ...(seq === undefined ? {} : { seqCursor: { key: cursorKey, seq } }) });
+      const after = written;
+      ops = [];
+      written = [];
+      size = 0;
+      batch.seq = undefined;
+      for (const f of after) f();
+      return result.seqCursor;
+    },
+  };
+  return batch;
+}

@@ -1,0 +1,327 @@
+// The subscription core: one host's event stream (event-stream spec: com.atproto.sync.subscribeRepos,
+// com.atproto.label.subscribeLabels) into Redis streams. The firehose adapter (long-runners/firehose) and the label
+// subscriber plug in a handler that turns one message into writes; everything else is here, once.
+// Promises:
+// - Connects with the stored cursor (`<stream>:cursor:<host>`), else the initial cursor, else live, and reconnects
+//   after every close with exponential backoff and full jitter, started over once a connection stayed up
+//   `healthyAfterMs`.
+// - Seqs only increase: a message whose seq is not above the highest one accepted for the host (the stored cursor on
+//   connect, then what this connection accepted) is dropped whole (no entries, no resync, cursor untouched), counted
+//   as `seq_not_increasing` and logged sampled. A message with a seq moves the cursor past it whatever its handler
+//   made of it; one without a seq never moves it.
+// - A batch (batchSize entries, or batchTimeoutMs) is one MULTI: its entries, the handler's other writes and the
+//   cursor, which a compare-and-set script only ever raises, so no process, crash or second connection lowers it.
+// - At the high-water mark of `stream` it stops reading the socket (ws.pause(): TCP pushes back on upstream) until
+//   consumers bring the stream below the mark; a handler may hold reading for its own reasons (holdReason). It never
+//   trims and never drops a frame it read.
+// - Error frames end the connection. FutureCursor (upstream's sequence is behind our cursor: it was reset, or it is
+//   another relay) is the one case where the cursor goes back: the stored cursor and the baseline are reset to 0 in
+//   one step, logged at error with the old and new value, counted (`cursor_reset`), and upstream's window is
+//   replayed. ConsumerTooSlow and other errors reconnect from the stored cursor. #info OutdatedCursor is counted.
+// - On abort it writes everything it has read (entries and cursor), then returns. A write Redis refuses throws
+//   (StreamWriteError) to the supervisor. A frame it cannot use is counted and logged, never fatal.
+// Must not: run a handler concurrently with itself or with `between` (both run in this one loop).
+import type { Redis } from 'ioredis';
+import type { CounterName, Log, Metrics } from '../../functions/ports.ts';
+import { describeError } from '../../functions/errors.ts';
+import { decodeFrame, messageSeq } from '../../functions/atproto/frame.ts';
+import { hostKey } from '../../adapters/redis/keys.ts';
+import { readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
+import { createBackoff } from '../../functions/backoff.ts';
+import { sleep } from '../sleep.ts';
+import type { NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
+import { createBatch, type Batch } from './batch.ts';
+import { createProblemReporter, createSampler, type ReportProblem } from './problems.ts';
+import { openFrameSource, type FrameSource } from './ws-source.ts';
+import { subscribeUrl } from './subscribe-url.ts';
+
+export type { Batch } from './batch.ts';
+
+/** One sequenced message, framed: its `t`, its body, its seq when it has a valid one, and the frame's bytes. */
+export interface SubscriptionMessage {
+  t: string;
+  body: Record<string, unknown>;
+  seq: number | undefined;
+  bytes: Uint8Array;
+}
+
+/** How a handler's message is counted in `<frames counter>{kind}`. */
+export type MessageKind = 'sequenced' | 'ignored' | 'invalid' | 'deferred';
+
+export interface SubscriptionHandler {
+  /** Adds the writes one message makes to the batch (its seq is already known to be above every one before it). */
+  onMessage(message: SubscriptionMessage, batch: Batch): Promise<MessageKind> | MessageKind;
+  /**
+   * Runs between batches (after each write, and at each batch timeout) with an empty batch, in the same loop as
+   * `onMessage`; what it adds is written at once, without moving the cursor.
+   */
+  between?(batch: Batch, signal: AbortSignal): Promise<void>;
+  /** A reason to stop reading the socket for now, checked between batches; undefined to keep reading. */
+  holdReason?(): string | undefined;
+}
+
+/**
+ * The simplest handler: each message becomes stream entries, or undefined for one to ignore (an unknown `t`). A
+ * subscription that needs nothing else (subscribeLabels into label_live) plugs in a stream, a cursor key, an NSID and
+ * this. `onWritten` runs for each entry once its batch is written (to count it).
+ */
+export function entriesHandler(
+  toEntries: (message: SubscriptionMessage) => readonly NewStreamEntry[] | undefined,
+  onWritten?: (entry: NewStreamEntry) => void,
+): SubscriptionHandler {
+  return {
+    onMessage(message, batch) {
+      const entries = toEntries(message);
+      if (entries === undefined) return 'ignored';
+      for (const entry of entries) batch.append(entry, onWritten === undefined ? undefined : () => onWritten(entry));
+      return 'sequenced';
+    },
+  };
+}
+
+/** Reconnect delays; a connection that lived `healthyAfterMs` starts them over from `baseMs`. */
+export interface ReconnectBackoff {
+  baseMs: number;
+  maxMs: number;
+  healthyAfterMs: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectBackoff = { baseMs: 500, maxMs: 60_000, healthyAfterMs: 30_000 };
+/** Ping interval that finds a dead connection; a missing pong by the next ping ends it. */
+export const DEFAULT_HEARTBEAT_MS = 10_000;
+/** How often, at most, the stream length is read for backpressure. */
+export const DEFAULT_LENGTH_CHECK_MS = 1000;
+/** The socket's read queue, bounded in frames and in bytes (a repo frame can be 5 MB). */
+export const MAX_QUEUED_FRAMES = 1000;
+export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/**
+ * ws refuses a message this much over the largest frame we accept by closing the connection; below that a frame over
+ * the limit is read, counted as too_big and passed, so one oversized frame does not loop a reconnect.
+ */
+export const WS_PAYLOAD_SLACK_BYTES = 64 * 1024;
+
+export interface SubscriptionOptions {
+  redis: Redis;
+  /** As configured: a scheme (http:// means ws://) and a trailing slash are allowed. */
+  host: string;
+  nsid: string;
+  /** Full key of the stream held under the high-water mark. */
+  stream: string;
+  /** Full key of the seq cursor. */
+  cursorKey: string;
+  highWaterMark: number;
+  batchSize: number;
+  batchTimeoutMs: number;
+  /** Where to start when no cursor is stored; absent: live. */
+  initialCursor?: number;
+  /** Largest frame accepted, in bytes; larger ones are counted as too_big. */
+  maxFrameBytes: number;
+  log: Log;
+  metrics: Metrics;
+  /** Counters with labels {host, kind} and {host, reason}. */
+  counters: { frames: CounterName; errors: CounterName };
+  /** Shared with the handler, so both count and sample the same way; made from `counters.errors` when absent. */
+  report?: ReportProblem;
+  signal: AbortSignal;
+  lengthCheckIntervalMs?: number;
+  backoff?: ReconnectBackoff;
+  heartbeatMs?: number;
+}
+
+type FrameResult = 'ok' | { reconnect: string; reset: boolean };
+type Hold = { kind: 'backpressure'; length: number } | { kind: 'handler'; why: string };
+
+export async function runSubscription(o: SubscriptionOptions, handler: SubscriptionHandler): Promise<void> {
+  const { redis, host, log, metrics, signal } = o;
+  const hostLabel = hostKey(host);
+  const report = o.report ?? createProblemReporter({ metrics, counter: o.counters.errors, host, hostLabel, log, msg: 'subscription frame problem' });
+  const reconnect = o.backoff ?? DEFAULT_RECONNECT;
+  const delays = createBackoff(reconnect);
+  const lengthEveryMs = o.lengthCheckIntervalMs ?? DEFAULT_LENGTH_CHECK_MS;
+  const sampleAhead = createSampler();
+  const batch = createBatch();
+  const countFrame = (kind: MessageKind | 'info' | 'error') => metrics.inc(o.counters.frames, { host: hostLabel, kind });
+  /** The highest seq accepted for this host: nothing at or below it is taken again. */
+  let baseline: number | undefined;
+  let batchStartedAt = 0;
+  let lastHoldCheck = 0;
+
+  const flush = async () => {
+    const stored = await batch.flush(redis, o.cursorKey);
+    if (stored !== undefined && (baseline === undefined || stored > baseline)) {
+      // Another writer for this host (a second connection or process) stands further on: never go back behind it.
+      const occurrences = sampleAhead('ahead');
+      if (occurrences !== undefined) log.warn('cursor stands past this connection: another writer for this host', { host, ours: baseline, stored, occurrences });
+      baseline = stored;
+    }
+  };
+
+  const between = async () => {
+    if (handler.between === undefined) return;
+    await handler.between(batch, signal);
+    if (!batch.empty) await flush();
+  };
+
+  const holdNeeded = async (): Promise<Hold | undefined> => {
+    const length = await redis.xlen(o.stream);
+    if (length >= o.highWaterMark) return { kind: 'backpressure', length };
+    const why = handler.holdReason?.();
+    return why === undefined ? undefined : { kind: 'handler', why };
+  };
+
+  /** Holds the socket while the stream is at its high-water mark or the handler asks; returns once neither holds. */
+  const respectHolds = async (source: FrameSource, force: boolean) => {
+    const now = Date.now();
+    if (!force && now - lastHoldCheck < lengthEveryMs) return;
+    lastHoldCheck = now;
+    let hold = await holdNeeded();
+    if (hold === undefined) return;
+    source.hold('paused');
+    log.warn('subscription paused', { host, ...(hold.kind === 'backpressure' ? { length: hold.length, highWaterMark: o.highWaterMark } : { why: hold.why }) });
+    while (hold !== undefined && !signal.aborted) {
+      await sleep(lengthEveryMs, signal);
+      // A handler's own hold is lifted by its own work between batches; backpressure only by the consumers.
+      if (hold.kind === 'handler') await between();
+      hold = await holdNeeded();
+    }
+    source.release('paused');
+    log.info('subscription resumed', { host });
+  };
+
+  const onFrame = async (bytes: Uint8Array): Promise<FrameResult> => {
+    if (bytes.length > o.maxFrameBytes) {
+      countFrame('invalid');
+      report('too_big', 1, { message: `frame is ${bytes.length} bytes, over the ${o.maxFrameBytes} byte limit` });
+      return 'ok';
+    }
+    const frame = decodeFrame(bytes);
+    switch (frame.kind) {
+      case 'invalid':
+        countFrame('invalid');
+        report('invalid_frame', 1, { message: frame.message });
+        return 'ok';
+      case 'unknown_op':
+        countFrame('ignored');
+        report('unknown_op');
+        return 'ok';
+      case 'error':
+        countFrame('error');
+        if (frame.error === 'FutureCursor') {
+          report('future_cursor', 1, { message: frame.message });
+          return { reconnect: frame.error, reset: true };
+        }
+        report(frame.error === 'ConsumerTooSlow' ? 'consumer_too_slow' : 'error_frame', 1, { error: frame.error, message: frame.message });
+        return { reconnect: frame.error, reset: false };
+      case 'message':
+        break;
+    }
+    const { t, body } = frame;
+    if (t === '#info') {
+      const name = body['name'];
+      const message = typeof body['message'] === 'string' ? body['message'] : undefined;
+      if (typeof name !== 'string') {
+        countFrame('invalid');
+        report('invalid_frame', 1, { message: '#info without a name' });
+      } else if (name === 'OutdatedCursor') {
+        countFrame('info');
+        report('outdated_cursor', 1, { message });
+        log.warn('cursor older than upstream window: events were missed, a sweep repairs the repos', { host, message });
+      } else {
+        countFrame('info');
+        log.info('subscription info message', { host, name, message });
+      }
+      return 'ok';
+    }
+    const seq = messageSeq(body);
+    if (seq !== undefined && baseline !== undefined && seq <= baseline) {
+      countFrame('invalid');
+      report('seq_not_increasing', 1, { t, seq, last: baseline });
+      return 'ok';
+    }
+    countFrame(await handler.onMessage({ t, body, seq, bytes }, batch));
+    if (seq !== undefined) {
+      baseline = seq;
+      batch.seq = seq;
+    }
+    return 'ok';
+  };
+
+  /** FutureCursor: the only way the cursor goes back, on purpose and in plain sight. */
+  const resetCursor = async () => {
+    const old = await readSeqCursor(redis, o.cursorKey);
+    await resetSeqCursor(redis, o.cursorKey, 0);
+    baseline = 0;
+    metrics.inc(o.counters.errors, { host: hostLabel, reason: 'cursor_reset' });
+    log.error('upstream sequence is behind our cursor: cursor reset to replay its window', { host, old: old ?? null, new: 0 });
+  };
+
+  while (!signal.aborted) {
+    const stored = await readSeqCursor(redis, o.cursorKey);
+    const cursor = stored ?? o.initialCursor;
+    baseline = cursor;
+    const source = openFrameSource(subscribeUrl(host, o.nsid, cursor), {
+      maxQueuedFrames: MAX_QUEUED_FRAMES,
+      maxQueuedBytes: MAX_QUEUED_BYTES,
+      heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+      maxPayloadBytes: o.maxFrameBytes + WS_PAYLOAD_SLACK_BYTES,
+    });
+    const connectedAt = Date.now();
+    let why = 'closed';
+    let reset = false;
+    const onAbort = () => source.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Only the socket's own failures mean "reconnect"; a handler's or a write's throw ends the task.
+      const opened = await source.opened.then(
+        () => true,
+        (err: unknown) => {
+          why = describeError(err);
+          return false;
+        },
+      );
+      if (opened) {
+        log.info('subscription connected', { host, nsid: o.nsid, cursor: cursor ?? 'live' });
+        batchStartedAt = Date.now();
+        for (;;) {
+          const next = await source.next(Math.max(1, o.batchTimeoutMs - (Date.now() - batchStartedAt)));
+          if (next.kind === 'closed') {
+            why = next.reason;
+            break;
+          }
+          if (next.kind === 'frame') {
+            const result = await onFrame(next.bytes);
+            if (result !== 'ok') {
+              // Upstream closes after an error frame; nothing after it belongs to this connection.
+              why = `error frame ${result.reconnect}`;
+              reset = result.reset;
+              break;
+            }
+          }
+          const due = Date.now() - batchStartedAt >= o.batchTimeoutMs;
+          if (batch.size >= o.batchSize || (due && !batch.empty)) {
+            await flush();
+            await between();
+            await respectHolds(source, true);
+            batchStartedAt = Date.now();
+          } else if (due) {
+            batchStartedAt = Date.now();
+            await between();
+            await respectHolds(source, false);
+          }
+        }
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      source.close();
+    }
+    // Every frame read from this connection is written before reconnecting or stopping.
+    await flush();
+    if (reset) await resetCursor();
+    if (signal.aborted) break;
+    if (Date.now() - connectedAt >= reconnect.healthyAfterMs) delays.reset();
+    const delay = delays.next();
+    log.warn('subscription disconnected', { host, reason: why, reconnectInMs: delay });
+    await sleep(delay, signal);
+  }
+  log.info('subscription stopped', { host, nsid: o.nsid });
+}

@@ -1,0 +1,112 @@
+// One continuity state per repo, whatever the number of relays, connections or processes (issue 8 item 11; sync spec,
+// "Commit validation": a rev not after the last one is a replay). Two relays carrying the same repo at different
+// positions, each with its own adapter and its own repo-state store (as two processes would have), on one Redis: the
+// lagging one's older commits are dropped as stale_rev, the stored state never goes back, and the stream holds every
+// commit's events exactly once.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { runFirehoseIngester } from '../../../long-runners/firehose/firehose-ingester.ts';
+import { createKeySpace, hostKey, type KeySpace } from '../../../adapters/redis/keys.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
+import { silentLog } from '../../../functions/ports.ts';
+import { createTestRedis } from '../../helpers/services.ts';
+import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { buildCommitFrame } from '../../helpers/frames.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { tid } from '../../helpers/events.ts';
+
+const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
+const POST = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: '2026-01-01T00:00:00.000Z' };
+// Real revs are TIDs of the commit's time: keep them in the past so none is a future_rev.
+const rev = (n: number) => tid(Date.parse('2026-01-01T00:00:00.000Z') * 1000 + n);
+
+let redis: Redis;
+let cleanup: () => Promise<void>;
+let keys: KeySpace;
+let relays: FakeRelay[];
+const stops: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  ({ redis, cleanup } = await createTestRedis('two_relays'));
+});
+afterAll(async () => cleanup());
+beforeEach(async () => {
+  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+  relays = [await startFakeRelay(), await startFakeRelay()];
+});
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+  for (const r of relays) await r.close();
+});
+
+function adapter(relay: FakeRelay) {
+  const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: ['firehose_live'] });
+  const controller = new AbortController();
+  const done = runFirehoseIngester({
+    redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 5, batchTimeoutMs: 10, initialCursor: 0,
+    log: silentLog, metrics: metrics.metrics, signal: controller.signal, lengthCheckIntervalMs: 20,
+    backoff: { baseMs: 10, maxMs: 50, healthyAfterMs: 10_000 },
+    // Each adapter its own store, as each process has its own.
+    repoState: createRepoStateStore(redis, keys.stream('')),
+  });
+  stops.push(async () => {
+    controller.abort();
+    await done;
+  });
+  return {
+    cursor: async () => Number((await redis.get(keys.cursor('firehose_live', relay.host))) ?? -1),
+    staleRevs: async () => {
+      const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`skytide_firehose_errors_total{host="${hostKey(relay.host)}",reason="stale_rev"}`));
+      return Number(line?.split(' ').at(-1) ?? NaN);
+    },
+  };
+}
+
+const commits = async (n: number) =>
+  Promise.all(Array.from({ length: n }, (_, i) => buildCommitFrame({ seq: i + 1, did: DID, rev: rev(i + 1), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `k${i + 1}`, record: POST }] })));
+const streamRkeys = async () => (await redis.xrange(keys.stream('firehose_live'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '').rkey as string);
+const storedRev = async () => JSON.parse((await redis.get(`${keys.stream('')}repo_state:${DID}`)) ?? '{}').rev as string | undefined;
+
+describe('two relays at different positions on one Redis', () => {
+  it('drops the lagging relay’s older commits as stale_rev; the state never goes back; every event lands once', async () => {
+    const frames = await commits(20);
+    const [ahead, lagging] = relays as [FakeRelay, FakeRelay];
+    // The lagging relay has delivered the first 3 commits when the other one catches up to all 20.
+    for (let i = 0; i < 3; i++) lagging.append(i + 1, frames[i]!.frame);
+    const slow = adapter(lagging);
+    await waitFor(slow.cursor, (c) => c === 3, 'lagging relay at seq 3');
+    for (let i = 0; i < 20; i++) ahead.append(i + 1, frames[i]!.frame);
+    const fast = adapter(ahead);
+    await waitFor(fast.cursor, (c) => c === 20, 'leading relay at seq 20');
+    expect(await storedRev()).toBe(rev(20));
+
+    // Now the lagging relay replays the rest; watch the stored state while it does.
+    const seen = new Set<string | undefined>();
+    const watch = setInterval(() => void storedRev().then((r) => seen.add(r)), 2);
+    for (let i = 3; i < 20; i++) lagging.append(i + 1, frames[i]!.frame);
+    await waitFor(slow.cursor, (c) => c === 20, 'lagging relay at seq 20');
+    clearInterval(watch);
+
+    expect([...seen].filter((r) => r !== rev(20))).toEqual([]);
+    expect(await storedRev()).toBe(rev(20));
+    expect(await slow.staleRevs()).toBe(17);
+    expect(await fast.staleRevs()).toBe(3);
+    const rkeys = await streamRkeys();
+    expect(rkeys).toHaveLength(20);
+    expect(new Set(rkeys).size).toBe(20);
+  });
+
+  it('two live relays delivering the same commits at once write each commit once', async () => {
+    const frames = await commits(60);
+    const a = adapter(relays[0]!);
+    const b = adapter(relays[1]!);
+    await waitFor(() => relays.every((r) => r.openConnections === 1), (ok) => ok, 'both connected');
+    for (let i = 0; i < 60; i++) for (const r of relays) r.append(i + 1, frames[i]!.frame);
+    await waitFor(async () => [await a.cursor(), await b.cursor()], (c) => c[0] === 60 && c[1] === 60, 'both at seq 60');
+    const rkeys = await streamRkeys();
+    expect(rkeys).toEqual(Array.from({ length: 60 }, (_, i) => `k${i + 1}`));
+    expect((await a.staleRevs()) + (await b.staleRevs())).toBe(60);
+    expect(await storedRev()).toBe(rev(60));
+  });
+});

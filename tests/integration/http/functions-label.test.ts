@@ -1,0 +1,118 @@
+// POST /functions/label and GET /xrpc/com.atproto.label.queryLabels with the real label function, Postgres and
+// identity resolver behind them: what a remote consumer, a Worker or a person checking a subject sees over HTTP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Keypair } from '@atproto/crypto';
+import { createApp } from '../../../adapters/http/app.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
+import { createSql } from '../../../adapters/postgres/client.ts';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { labelerDoc, startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
+import { labelEvent, labelKeypair, signLabel } from '../../helpers/labels.ts';
+
+const LABELER = 'did:plc:httplabelerhttplabelerxx';
+const HOST = 'mod.example';
+const SUBJECT = 'at://did:plc:subjectsubjectsubjectsub/app.bsky.feed.post/1';
+let db: IndexDb;
+let plc: FakePlc;
+let key: Keypair;
+
+beforeAll(async () => {
+  db = await createIndexDb('http_label');
+  plc = await startFakePlc();
+  key = await labelKeypair();
+  plc.set(LABELER, labelerDoc({ did: LABELER, atproto: await labelKeypair(), label: key, labeler: `https://${HOST}` }));
+});
+afterAll(async () => {
+  await plc?.close();
+  await db?.close();
+});
+
+function app(options: { sql?: IndexDb['sql']; label?: boolean; bodyLimitBytes?: number } = {}) {
+  const bundle = createMetrics({ hosts: [], streams: [], labelHosts: [HOST] });
+  const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
+  return {
+    bundle,
+    app: createApp({
+      auth: { dev: false, token: 'tok' },
+      bodyLimitBytes: options.bodyLimitBytes ?? 1 << 20,
+      ports: { ...db.ports, metrics: bundle.metrics, sql: options.sql ?? db.sql },
+      metrics: { contentType: bundle.registry.contentType, render: () => bundle.registry.metrics() },
+      readiness: [],
+      ...(options.label === false ? {} : { label: { identity, trustedSources: new Set<string>() } }),
+    }),
+  };
+}
+
+const headers = { authorization: 'Bearer tok', 'content-type': 'application/json' };
+
+describe('POST /functions/label', () => {
+  it('stores the good labels and answers an outcome per item and a verdict per label', async () => {
+    const { app: a, bundle } = app();
+    const good = labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'spam', cts: '2030-01-01T00:00:00Z' }));
+    const forged = labelEvent(HOST, await signLabel(await labelKeypair(), { ver: 1, src: LABELER, uri: SUBJECT, val: 'forged', cts: '2030-01-01T00:00:00Z' }));
+    const res = await a.request('/functions/label', { method: 'POST', headers, body: JSON.stringify({ events: [good, { type: 'create' }, forged] }) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      outcomes: [{ status: 'ok' }, { status: 'dead', reason: 'invalid_event', message: expect.any(String) }, { status: 'ok' }],
+      labels: [[{ status: 'label', src: LABELER }], [], [{ status: 'rejected', reason: 'bad_signature', message: expect.any(String) }]],
+    });
+    expect(await db.sql.query('select val from label')).toEqual([{ val: 'spam' }]);
+    expect(await bundle.registry.metrics()).toContain(`skytide_labels_rejected_total{host="${HOST}",reason="bad_signature"} 1`);
+  });
+
+  it('has the same auth and limits as POST /functions/index', async () => {
+    const body = JSON.stringify({ events: [] });
+    expect((await app().app.request('/functions/label', { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status).toBe(401);
+    const big = await app({ bodyLimitBytes: 1024 }).app.request('/functions/label', { method: 'POST', headers, body: JSON.stringify({ events: ['x'.repeat(2048)] }) });
+    expect(big.status).toBe(413);
+    expect((await app().app.request('/functions/label', { method: 'POST', headers, body: '{' })).status).toBe(400);
+    expect((await app().app.request('/functions/label', { method: 'POST', headers, body: '{"labels":[]}' })).status).toBe(400);
+    expect((await app({ label: false }).app.request('/functions/label', { method: 'POST', headers, body })).status).toBe(503);
+  });
+
+  it('answers 503 when the database fails, so the caller retries the batch', async () => {
+    const unreachable = createSql('postgres://postgres@127.0.0.1:1/test', { max: 1 });
+    const good = labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'later', cts: '2030-01-01T00:00:00Z' }));
+    const res = await app({ sql: unreachable }).app.request('/functions/label', { method: 'POST', headers, body: JSON.stringify({ events: [good] }) });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: 'handler_error', message: 'the label function failed; retry the batch' });
+    await unreachable.end();
+  });
+});
+
+describe('GET /xrpc/com.atproto.label.queryLabels', () => {
+  const get = (qs: string) => app().app.request(`/xrpc/com.atproto.label.queryLabels?${qs}`);
+
+  it('is public and answers the lexicon shape', async () => {
+    const res = await get(`uriPatterns=${encodeURIComponent(SUBJECT)}&sources=${LABELER}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { labels: Record<string, unknown>[]; cursor?: string };
+    expect(body.cursor).toBeUndefined();
+    expect(body.labels).toEqual([{ ver: 1, src: LABELER, uri: SUBJECT, val: 'spam', cts: '2030-01-01T00:00:00Z', sig: { $bytes: expect.any(String) } }]);
+  });
+
+  it('gives a cursor when a page is full, and the next page from it', async () => {
+    const first = (await (await get('uriPatterns=*&limit=1')).json()) as { labels: unknown[]; cursor?: string };
+    expect(first.labels).toHaveLength(1);
+    expect(typeof first.cursor).toBe('string');
+    const second = (await (await get(`uriPatterns=*&limit=1&cursor=${first.cursor}`)).json()) as { labels: unknown[]; cursor?: string };
+    expect(second.labels).toEqual([]);
+  });
+
+  it.each([
+    ['', 'uriPatterns is required'],
+    ['uriPatterns=at://*/x', 'invalid pattern'],
+    ['uriPatterns=*&limit=0', 'limit must be'],
+    ['uriPatterns=*&limit=251', 'limit must be'],
+    ['uriPatterns=*&limit=ten', 'limit must be'],
+    ['uriPatterns=*&sources=mod.example', 'sources must be DIDs'],
+    ['uriPatterns=*&cursor=nonsense', 'invalid cursor'],
+  ])('answers 400 InvalidRequest for %j', async (qs, message) => {
+    const res = await get(qs);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe('InvalidRequest');
+    expect(body.message).toContain(message);
+  });
+});

@@ -1,0 +1,285 @@
+// The label function (functions/label/handler.ts) against real Postgres, the real identity resolver talking HTTP to a
+// PLC stand-in on loopback, and labels signed with @atproto/crypto. What it must get right, where the pipelines
+// before it did not: a negation is a row (never a delete) and takes a label down whatever its cid; the newest cts
+// decides; exp is decided at read time; signatures are checked against #atproto_label only; a label's source must
+// be the labeler it came from; an identity outage is waited out, never a rejection.
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import type { Keypair } from '@atproto/crypto';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { createTestRedis } from '../../helpers/services.ts';
+import { labelerDoc, startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
+import { labelEvent, labelJson, labelKeypair, signLabel, type LabelFields } from '../../helpers/labels.ts';
+import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
+import { withRedisCache } from '../../../adapters/identity/redis-cache.ts';
+import { createMetrics, type MetricsBundle } from '../../../adapters/observability/metrics.ts';
+import { labelBatch, type LabelPorts } from '../../../functions/label/handler.ts';
+import { parseLabelItem, type LabelEntry } from '../../../functions/label/entry.ts';
+import { countLabelStates, queryLabels } from '../../../functions/label/query.ts';
+import { DependencyError } from '../../../functions/errors.ts';
+import { silentLog } from '../../../functions/ports.ts';
+import type { IdentityResolver as Resolver } from '../../../functions/atproto/identity/did-document.ts';
+
+const LABELER = 'did:plc:labelerlabelerlabelerxx';
+const OTHER_LABELER = 'did:plc:otherlabelerotherlabeler';
+const KEYLESS = 'did:plc:keylesskeylesskeylessxx';
+const TRUSTED = 'did:plc:trustedtrustedtrustedxxx';
+const UNKNOWN = 'did:plc:notregisterednotregister';
+const HOST = 'mod.example';
+const OTHER_HOST = 'other.example';
+const POST = 'at://did:plc:authorauthorauthorauthor/app.bsky.feed.post/3kpost';
+const ACCOUNT = 'did:plc:authorauthorauthorauthor';
+const CID_A = 'bafyreihpbwrqsipbigarmwyqokkse4dtfpg3jkygvmizjp6anyopplx4om';
+const CID_B = 'bafyreieznjaifhdvvsaohgg3pptul5mbmeqd6nijfittzzhftexpgcivxq';
+const T0 = '2030-01-01T00:00:00.000Z';
+const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
+
+let db: IndexDb;
+let plc: FakePlc;
+let redis: Awaited<ReturnType<typeof createTestRedis>>;
+let labelKey: Keypair;
+let repoKey: Keypair;
+let otherKey: Keypair;
+let now = Date.parse(T0);
+const clock = { now: () => now };
+
+beforeAll(async () => {
+  db = await createIndexDb('label_fn');
+  plc = await startFakePlc();
+  redis = await createTestRedis('label_fn');
+  [labelKey, repoKey, otherKey] = await Promise.all([labelKeypair('k256'), labelKeypair('k256'), labelKeypair('p256')]);
+  plc.set(LABELER, labelerDoc({ did: LABELER, atproto: repoKey, label: labelKey, labeler: `https://${HOST}` }));
+  plc.set(OTHER_LABELER, labelerDoc({ did: OTHER_LABELER, atproto: repoKey, label: otherKey, labeler: `https://${OTHER_HOST}` }));
+  plc.set(KEYLESS, labelerDoc({ did: KEYLESS, atproto: repoKey, labeler: `https://${HOST}` }));
+  plc.set(TRUSTED, labelerDoc({ did: TRUSTED, atproto: repoKey, label: otherKey, labeler: `https://${OTHER_HOST}` }));
+  plc.set(ACCOUNT, labelerDoc({ did: ACCOUNT, atproto: repoKey }));
+});
+
+afterAll(async () => {
+  await plc?.close();
+  await redis?.cleanup();
+  await db?.close();
+});
+
+let bundle: MetricsBundle;
+let resolver: Resolver;
+beforeEach(async () => {
+  await db.sql.query('truncate label');
+  now = Date.parse(T0);
+  bundle = createMetrics({ hosts: [], streams: [], labelHosts: [HOST], labelSources: [TRUSTED] });
+  resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
+});
+
+function ports(over: Partial<LabelPorts> = {}): LabelPorts {
+  return { sql: db.sql, clock, log: silentLog, metrics: bundle.metrics, identity: resolver, trustedSources: new Set([TRUSTED]), ...over };
+}
+
+function entry(value: unknown): LabelEntry {
+  const parsed = parseLabelItem(value);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.value;
+}
+
+async function signed(fields: Partial<LabelFields> & { val: string; cts: string }, key: Keypair = labelKey, host = HOST): Promise<LabelEntry> {
+  return entry(labelEvent(host, await signLabel(key, { ver: 1, src: LABELER, uri: POST, ...fields })));
+}
+
+async function inForce(patterns: string[] = ['*'], extra: { sources?: string[]; limit?: number; cursor?: string } = {}) {
+  return (await queryLabels(db.sql, clock, { uriPatterns: patterns, limit: extra.limit ?? 250, ...extra })).labels;
+}
+
+async function metric(text: string): Promise<number> {
+  const exposition = await bundle.registry.metrics();
+  const line = exposition.split('\n').find((l) => l.startsWith(`${text} `));
+  return line === undefined ? NaN : Number(line.split(' ').at(-1));
+}
+
+describe('rows and what is in force', () => {
+  it('stores a negation as a row, and a negation with another cid still takes the label down', async () => {
+    await labelBatch([await signed({ cid: CID_A, val: 'spam', cts: at(1) })], ports());
+    expect((await inForce()).map((l) => [l['uri'], l['cid'], l['val']])).toEqual([[POST, CID_A, 'spam']]);
+    // The post was edited; the moderator negates against the new cid (the TS pipeline kept the takedown active here).
+    const result = await labelBatch([await signed({ cid: CID_B, val: 'spam', neg: true, cts: at(2) })], ports());
+    expect(result.verdicts).toEqual([[{ status: 'negation', src: LABELER }]]);
+    expect(await db.sql.query('select cid, neg from label order by neg')).toEqual([{ cid: CID_A, neg: false }, { cid: CID_B, neg: true }]);
+    expect(await inForce()).toEqual([]);
+    // Relabelled later against the new cid: in force again, with that cid.
+    await labelBatch([await signed({ cid: CID_B, val: 'spam', cts: at(3) })], ports());
+    const labels = await inForce();
+    expect(labels).toHaveLength(1);
+    expect(labels[0]).toMatchObject({ ver: 1, src: LABELER, uri: POST, cid: CID_B, val: 'spam', cts: at(3) });
+    expect(labels[0]!['neg']).toBeUndefined();
+    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="label"}`)).toBe(2);
+    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="negation"}`)).toBe(1);
+    expect(await metric(`skytide_labels_by_source_total{src="${LABELER}",outcome="negation"}`)).toBe(1);
+  });
+
+  it('lets the newest cts decide in any arrival order, a negation winning a tie; an older label changes nothing', async () => {
+    const late = await signed({ val: 'rude', uri: ACCOUNT, cts: at(10) });
+    const early = await signed({ val: 'rude', uri: ACCOUNT, neg: true, cts: at(5) });
+    await labelBatch([late], ports());
+    const older = await labelBatch([early], ports());
+    // Same (src, uri, cid, val) row, older cts: the stored label stays as it is.
+    expect(older.changed).toBe(0);
+    expect((await inForce()).map((l) => l['val'])).toEqual(['rude']);
+    const tie = await signed({ val: 'rude', uri: ACCOUNT, neg: true, cts: at(10) });
+    await labelBatch([tie], ports());
+    expect(await inForce()).toEqual([]);
+    expect(await db.sql.query(`select cid, neg, cts from label`)).toEqual([{ cid: '', neg: true, cts: at(10) }]);
+  });
+
+  it('decides expiry at read time by the clock: the row stays, the label leaves when its exp passes', async () => {
+    await labelBatch([await signed({ val: '!warn', uri: ACCOUNT, cts: at(0), exp: at(60) })], ports());
+    expect((await inForce()).map((l) => [l['val'], l['exp']])).toEqual([['!warn', at(60)]]);
+    expect(await countLabelStates(db.sql, clock)).toMatchObject({ inForce: 1, expired: 0, negated: 0 });
+    now = Date.parse(at(61));
+    expect(await inForce()).toEqual([]);
+    expect(await countLabelStates(db.sql, clock)).toMatchObject({ inForce: 0, expired: 1, negated: 0 });
+    expect(await db.sql.query('select count(*)::int as n from label')).toEqual([{ n: 1 }]);
+    // An expired newest label is not replaced by an older one without exp: the newest decides.
+    await labelBatch([await signed({ val: '!warn', uri: ACCOUNT, cid: undefined, cts: at(-5) })], ports());
+    expect(await inForce()).toEqual([]);
+  });
+
+  it('answers uriPatterns, sources and limit as the lexicon says, paged by cursor', async () => {
+    const entries: LabelEntry[] = [];
+    for (let i = 0; i < 5; i++) entries.push(await signed({ uri: `${POST}${i}`, val: 'spam', cts: at(i) }));
+    entries.push(await signed({ uri: ACCOUNT, val: 'rude', cts: at(9) }));
+    entries.push(entry(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', cts: at(9) })));
+    await labelBatch(entries, ports());
+    expect((await inForce([ACCOUNT])).map((l) => l['val']).sort()).toEqual(['rude', 'trusted-one']);
+    expect((await inForce([ACCOUNT], { sources: [TRUSTED] })).map((l) => l['val'])).toEqual(['trusted-one']);
+    expect((await inForce([`${POST}*`])).map((l) => l['uri'])).toEqual([0, 1, 2, 3, 4].map((i) => `${POST}${i}`));
+    // Prefix characters that mean something to LIKE match only themselves.
+    expect(await inForce(['at://did:plc:author%*'])).toEqual([]);
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queryLabels(db.sql, clock, { uriPatterns: ['*'], limit: 3, ...(cursor === undefined ? {} : { cursor }) });
+      pages.push(page.labels.map((l) => `${String(l['uri'])} ${String(l['val'])}`));
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+    expect(pages.flat()).toEqual((await inForce()).map((l) => `${String(l['uri'])} ${String(l['val'])}`));
+  });
+
+  it('reads back every label exactly as signed: the answer verifies', async () => {
+    const label = await signLabel(labelKey, { ver: 1, src: LABELER, uri: POST, cid: CID_A, val: 'spam', cts: '2030-01-01T01:00:00.123456+01:00', exp: '2031-01-01T00:00:00Z' });
+    await labelBatch([entry(labelEvent(HOST, label))], ports());
+    expect(await inForce()).toEqual([labelJson(label)]);
+  });
+});
+
+describe('labels that do not come from their source are rejected and counted, never stored', () => {
+  it('unsigned, forged, signed with #atproto, from another labeler, keyless, and malformed', async () => {
+    const cases: [LabelEntry, string][] = [
+      [entry(labelEvent(HOST, { ver: 1, src: LABELER, uri: POST, val: 'unsigned', cts: at(1) })), 'unsigned_label'],
+      [await signed({ val: 'forged', cts: at(1) }, otherKey), 'bad_signature'],
+      // The #atproto key signs repos, never labels (label spec: no fallback).
+      [await signed({ val: 'repo-key', cts: at(1) }, repoKey), 'bad_signature'],
+      // Validly signed by OTHER_LABELER, but read from our labeler's host: it may not speak for another.
+      [entry(labelEvent(HOST, await signLabel(otherKey, { ver: 1, src: OTHER_LABELER, uri: POST, val: 'relayed', cts: at(1) }))), 'wrong_labeler'],
+      // A src that runs no labeler at all.
+      [entry(labelEvent(HOST, await signLabel(repoKey, { ver: 1, src: ACCOUNT, uri: POST, val: 'self', cts: at(1) }))), 'wrong_labeler'],
+      [await signed({ val: 'elsewhere', cts: at(1) }, labelKey, OTHER_HOST), 'wrong_labeler'],
+      [entry(labelEvent(HOST, await signLabel(labelKey, { ver: 1, src: KEYLESS, uri: POST, val: 'keyless', cts: at(1) }))), 'no_label_key'],
+      [entry(labelEvent(HOST, { ver: 1, src: LABELER, uri: POST, val: 'x', cts: 'yesterday' })), 'invalid_label'],
+      [entry({ type: 'label', host: HOST, label: 'not an object' }), 'invalid_label'],
+    ];
+    const result = await labelBatch(cases.map(([e]) => e), ports());
+    expect(result.verdicts.map((v) => v.map((x) => (x.status === 'rejected' ? x.reason : x.status)))).toEqual(cases.map(([, r]) => [r]));
+    // A verdict is not a failure: every entry is acknowledged.
+    expect(result.outcomes.every((o) => o.status === 'ok')).toBe(true);
+    expect(await db.sql.query('select count(*)::int as n from label')).toEqual([{ n: 0 }]);
+    expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="bad_signature"}`)).toBe(2);
+    expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="wrong_labeler"}`)).toBe(2);
+    expect(await metric(`skytide_labels_rejected_total{host="${OTHER_HOST}",reason="wrong_labeler"}`)).toBe(1);
+    expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="unsigned_label"}`)).toBe(1);
+    expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="no_label_key"}`)).toBe(1);
+    expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="invalid_label"}`)).toBe(2);
+    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="rejected"}`)).toBe(8);
+  });
+
+  it('follows a key rotation: the cached document is refreshed once, new-key labels pass, old-key ones fail', async () => {
+    const cached = withRedisCache(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true }), { redis: redis.redis, prefix: redis.prefix, log: silentLog });
+    const p = ports({ identity: cached });
+    await labelBatch([await signed({ val: 'before', cts: at(1) })], p);
+    const rotated = await labelKeypair('p256');
+    plc.set(LABELER, labelerDoc({ did: LABELER, atproto: repoKey, label: rotated, labeler: `https://${HOST}` }));
+    onTestFinished(() => plc.set(LABELER, labelerDoc({ did: LABELER, atproto: repoKey, label: labelKey, labeler: `https://${HOST}` })));
+    const before = plc.requests.get(LABELER) ?? 0;
+    // The cache still holds the old document: the first check fails, the refetch finds the new key.
+    const result = await labelBatch(
+      [await signed({ val: 'after', cts: at(2) }, rotated), await signed({ val: 'after-2', cts: at(2) }, rotated), await signed({ val: 'old-key', cts: at(3) }, labelKey)],
+      p,
+    );
+    expect(result.verdicts.map((v) => v[0]!.status === 'rejected' ? v[0]!.reason : v[0]!.status)).toEqual(['label', 'label', 'bad_signature']);
+    expect((plc.requests.get(LABELER) ?? 0) - before).toBe(1);
+    expect((await inForce()).map((l) => l['val']).sort()).toEqual(['after', 'after-2', 'before']);
+    expect(await db.sql.query('select val, "signingKey" from label order by val')).toEqual([
+      { val: 'after', signingKey: rotated.did() },
+      { val: 'after-2', signingKey: rotated.did() },
+      { val: 'before', signingKey: labelKey.did() },
+    ]);
+    // In a later batch the cache holds the new key: an old-key label fails, is refetched once more, and fails.
+    const later = await labelBatch([await signed({ val: 'old-key-later', cts: at(4) }, labelKey)], p);
+    expect(later.verdicts[0]![0]).toMatchObject({ status: 'rejected', reason: 'bad_signature' });
+  });
+});
+
+describe('LABEL_TRUSTED_SOURCES and the entries of the pipelines before us', () => {
+  it('accepts a trusted source unsigned or from another host, counting each; rsky entries only from trusted sources', async () => {
+    const rsky = entry({ seq: 7, labels: [
+      { src: TRUSTED, uri: POST, cid: null, val: 'from-rsky', neg: null, cts: '2030-01-01 00:01:00.500 UTC' },
+      { src: LABELER, uri: POST, cid: null, val: 'untrusted-rsky', neg: null, cts: '2030-01-01 00:01:00 UTC' },
+    ] });
+    const relayed = entry(labelEvent(HOST, await signLabel(otherKey, { ver: 1, src: TRUSTED, uri: ACCOUNT, val: 'relayed', cts: at(1) })));
+    const forgedTrusted = entry(labelEvent(OTHER_HOST, await signLabel(labelKey, { ver: 1, src: TRUSTED, uri: ACCOUNT, val: 'forged', cts: at(1) })));
+    const result = await labelBatch([rsky, relayed, forgedTrusted], ports());
+    expect(result.verdicts).toEqual([
+      [{ status: 'label', src: TRUSTED, trusted: 'unsigned' }, { status: 'rejected', reason: 'unsigned_label', message: expect.any(String) }],
+      [{ status: 'label', src: TRUSTED, trusted: 'other_host' }],
+      // Trust skips what a source cannot offer, never a signature that is there and wrong.
+      [{ status: 'rejected', reason: 'bad_signature', message: expect.any(String) }],
+    ]);
+    expect((await inForce()).map((l) => [l['val'], l['cts']])).toEqual([['from-rsky', '2030-01-01T00:01:00.500Z'], ['relayed', at(1)]]);
+    expect(await metric(`skytide_labels_trusted_total{src="${TRUSTED}",why="unsigned"}`)).toBe(1);
+    expect(await metric(`skytide_labels_trusted_total{src="${TRUSTED}",why="other_host"}`)).toBe(1);
+    expect(await metric(`skytide_labels_rejected_total{host="unknown",reason="unsigned_label"}`)).toBe(1);
+  });
+});
+
+describe('identity: an outage is waited out, a DID that cannot be had is deferred', () => {
+  it('throws a DependencyError while the PLC directory is down, and rejects nothing', async () => {
+    plc.down = true;
+    try {
+      await expect(labelBatch([await signed({ val: 'during-outage', cts: at(1) })], ports())).rejects.toBeInstanceOf(DependencyError);
+    } finally {
+      plc.down = false;
+    }
+    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="rejected"}`)).toBe(0);
+    const after = await labelBatch([await signed({ val: 'during-outage', cts: at(1) })], ports());
+    expect(after.verdicts).toEqual([[{ status: 'label', src: LABELER }]]);
+  });
+
+  it('defers (retry, identity_failed) a label whose source the directory does not know', async () => {
+    const result = await labelBatch([entry(labelEvent(HOST, await signLabel(labelKey, { ver: 1, src: UNKNOWN, uri: POST, val: 'x', cts: at(1) })))], ports());
+    expect(result.outcomes).toEqual([{ status: 'retry', reason: 'identity_failed', message: expect.stringContaining('HTTP 404') }]);
+    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="retry"}`)).toBe(1);
+  });
+});
+
+describe('replay', () => {
+  it('changes nothing: the same entries again, in reverse, write no row', async () => {
+    const entries = [
+      await signed({ cid: CID_A, val: 'spam', cts: at(1) }),
+      await signed({ cid: CID_B, val: 'spam', neg: true, cts: at(2) }),
+      await signed({ uri: ACCOUNT, val: 'rude', cts: at(3), exp: at(100) }),
+      await signed({ uri: ACCOUNT, val: 'rude', cts: at(3), exp: at(100) }),
+    ];
+    const first = await labelBatch(entries, ports());
+    expect(first.changed).toBe(3);
+    const dump = await db.sql.query('select * from label order by src, uri, cid, val');
+    expect((await labelBatch([...entries].reverse(), ports())).changed).toBe(0);
+    expect(await db.sql.query('select * from label order by src, uri, cid, val')).toEqual(dump);
+  });
+});
