@@ -15,7 +15,8 @@ export class SkytideError extends Error {
 }
 
 /** The services skytide depends on. When one is down, work waits for it; nothing is judged by its absence. */
-export type Dependency = 'postgres' | 'redis' | 'plc' | 'dns';
+export const DEPENDENCIES = ['postgres', 'redis', 'plc', 'dns'] as const;
+export type Dependency = (typeof DEPENDENCIES)[number];
 
 /**
  * A dependency is down, unreachable or overloaded: an outage, never a verdict on the input. Functions let it propagate

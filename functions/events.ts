@@ -1,6 +1,7 @@
-// The stream event contract (architecture.md "Redis contract"), shared with rsky and the TypeScript pipeline before
-// it: one JSON object per entry in field `event` of firehose_live / firehose_backfill, tagged by `type`.
-// parseStreamEvent is the edge parser: everything past it may trust the type. Readers ignore unknown fields.
+// The stream entry contracts (architecture.md "Redis contract"), shared with rsky and the TypeScript pipeline before
+// it: one JSON object per entry in field `event` of firehose_live / firehose_backfill, tagged by `type`, and one in
+// field `repo` of repo_backfill. parseStreamEvent and parseRepoBackfillEntry are the edge parsers: everything past
+// them may trust the type. Readers ignore unknown fields.
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -166,4 +167,39 @@ export function parseStreamEvent(input: unknown): ParseResult<StreamEvent> {
 
 export function recordUri(event: { did: string; collection: string; rkey: string }): string {
   return `at://${event.did}/${event.collection}/${event.rkey}`;
+}
+
+/**
+ * A repo_backfill entry: a repo to fetch whole from its PDS. The sweeper writes what listRepos said about it (rsky's
+ * BackfillEvent: `host` is the relay that listed it, `rev` its latest commit there, `active` and `status` its account
+ * state there); the live path writes `reason` (why the stream alone cannot keep it right).
+ */
+export interface RepoBackfillEntry {
+  did: string;
+  /** Where the repo was listed (a relay). Never where it is fetched from: that is the DID document's PDS. */
+  host?: string;
+  rev?: string;
+  active?: boolean;
+  /** Lowercase lexicon status (rsky wrote the Rust enum name). */
+  status?: string;
+  reason?: string;
+}
+
+/** Parse one entry's `repo` JSON (already JSON.parsed), or say exactly what is wrong. Null means absent. */
+export function parseRepoBackfillEntry(input: unknown): ParseResult<RepoBackfillEntry> {
+  if (!isObject(input)) return { ok: false, message: '`repo` is not an object' };
+  const errors: string[] = [];
+  const did = str(input, 'did', errors);
+  const entry: RepoBackfillEntry = { did };
+  for (const key of ['host', 'rev', 'status', 'reason'] as const) {
+    const v = input[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') errors.push(`${key} must be a string`);
+    else if (v.length > 0) entry[key] = key === 'status' ? v.toLowerCase() : v;
+  }
+  const active = input['active'];
+  if (typeof active === 'boolean') entry.active = active;
+  else if (active !== undefined && active !== null) errors.push('active must be a boolean');
+  if (errors.length > 0) return { ok: false, message: errors.join('; ') };
+  return { ok: true, value: entry };
 }

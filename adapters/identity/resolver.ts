@@ -5,6 +5,7 @@
 import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { classifyNetworkFailure } from '../../functions/network-failure.ts';
 import { DidHostUnavailableError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
 
@@ -46,24 +47,6 @@ async function readJson(res: Response, maxBytes: number, what: string): Promise<
   }
 }
 
-/** DNS answers that mean "try again later" (the resolver is down or timed out), not "this name does not exist". */
-const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED']);
-
-/** The first system error in the cause chain: its code and the call that failed (`getaddrinfo`, `connect`, ...). */
-function errnoIn(err: unknown): { code: string; syscall?: string } | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
-    if (typeof code === 'string') return typeof syscall === 'string' ? { code, syscall } : { code };
-  }
-  return undefined;
-}
-
-/** A lookup failing, not a connection: ECONNREFUSED from `connect` is the did:web host itself refusing. */
-function isDnsOutage(errno: { code: string; syscall?: string } | undefined): boolean {
-  if (errno === undefined || !DNS_OUTAGE_CODES.has(errno.code)) return false;
-  return errno.syscall === undefined || errno.syscall === 'getaddrinfo' || errno.syscall.startsWith('query');
-}
-
 /**
  * Why a DID document could not be fetched. The PLC directory is a dependency: unreachable, timing out, 5xx or 429
  * is an outage (waited out). A did:web host is the DID's own: its failures are that DID's problem, except a DNS
@@ -71,8 +54,9 @@ function isDnsOutage(errno: { code: string; syscall?: string } | undefined): boo
  */
 function fetchFailure(did: string, err: unknown): SkytideError {
   if (did.startsWith('did:plc:')) return new DependencyError('plc', `PLC directory unreachable resolving ${did}`, { did }, { cause: err });
-  const errno = errnoIn(err);
-  if (isDnsOutage(errno)) return new DependencyError('dns', `DNS unavailable resolving ${did}`, { did, code: errno?.code }, { cause: err });
+  // A refused connection to the did:web host is that host's failure; only a resolver that fails is an outage.
+  const failure = classifyNetworkFailure(err);
+  if (failure.kind === 'dns_outage') return new DependencyError('dns', `DNS unavailable resolving ${did}`, { did, code: failure.code }, { cause: err });
   return new DidHostUnavailableError(`fetching the DID document of ${did} failed`, { did }, { cause: err });
 }
 

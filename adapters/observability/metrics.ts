@@ -5,6 +5,7 @@ import type { CounterName, Metrics } from '../../functions/ports.ts';
 import { REASONS } from '../../functions/reasons.ts';
 import { LABEL_REJECTIONS, TRUST_REASONS } from '../../functions/label/verify-label.ts';
 import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
+import { DEPENDENCIES } from '../../functions/errors.ts';
 
 /** Label values known at start-up that depend on configuration. */
 export interface MetricDimensions {
@@ -78,6 +79,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_labels_trusted_total: {
     help: 'labels of LABEL_TRUSTED_SOURCES accepted without a signature or from another host than their labeler',
     labels: { src: 'labelSource', why: TRUST_REASONS },
+  },
+  skytide_outage_waits_total: {
+    help: 'waits of a loop waiting out an outage (nothing dead-lettered, no attempt counted), by dependency',
+    labels: { dependency: DEPENDENCIES },
   },
 };
 

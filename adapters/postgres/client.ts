@@ -21,6 +21,24 @@ export function classifyPostgresError(err: unknown): unknown {
   return outage ? new DependencyError('postgres', `postgres unavailable: ${err.message}`, { code }, { cause: err }) : err;
 }
 
+/** The nearest error code in the cause chain (ours wrap postgres.js's). */
+function codeIn(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return '';
+}
+
+/** How long a transaction body whose connection failed waits for postgres.js to report the connection closed. */
+const LOST_CONNECTION_GRACE_MS = 1000;
+
+/** The connection is gone (closed, reset, or the server is shutting it down): nothing may be written on it again. */
+function connectionLost(err: unknown): boolean {
+  const code = codeIn(err);
+  return ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || code.startsWith('08') || /^57P0[123]$/.test(code);
+}
+
 export interface SqlOptions {
   max?: number;
 }
@@ -64,11 +82,31 @@ export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
   const base = executor(sql);
   return {
     ...base,
+    // NOTE: when the server closes a connection under a transaction (a restart, a failover), postgres.js's begin()
+    // rejects at once, but the transaction's scope goes on: it sends ROLLBACK on the dead connection, and that write
+    // throws from a setImmediate, outside any promise, an uncaught TypeError that ends the process
+    // (porsager/postgres#1154, #1208; 3.4.9). So a transaction body that fails because its connection is gone waits a
+    // moment for begin() to see the close; if it did, the body never settles (nothing references it: it is collected)
+    // and no ROLLBACK is written; the server has rolled back already. If the connection is alive after all (postgres.js
+    // can hand a stale shutdown error to the first statement on a new connection), the failure goes on as usual.
     async transaction<T>(fn: (tx: ScriptExecutor) => Promise<T>): Promise<T> {
+      let settled = false;
       try {
-        return (await sql.begin((tx) => fn(executor(tx)))) as T;
+        return (await sql.begin(async (tx) => {
+          try {
+            return await fn(executor(tx));
+          } catch (err) {
+            if (connectionLost(err)) {
+              await new Promise((resolve) => setTimeout(resolve, LOST_CONNECTION_GRACE_MS));
+              if (settled) await new Promise<never>(() => {});
+            }
+            throw err;
+          }
+        })) as T;
       } catch (err) {
         throw classifyPostgresError(err);
+      } finally {
+        settled = true;
       }
     },
     end: () => sql.end({ timeout: 5 }),

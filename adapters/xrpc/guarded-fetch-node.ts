@@ -23,6 +23,7 @@ import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
+import { dnsFailureKind } from '../../functions/network-failure.ts';
 import { judgeAddress } from './address-policy.ts';
 
 /** Resolves a name to every address it has (like `dns.lookup(name, { all: true })`); injectable for tests. */
@@ -39,13 +40,6 @@ export interface GuardedFetchOptions {
 export const GUARDED_FETCH_IDLE_TIMEOUT_MS = 30_000;
 /** Idle pooled connections are closed after this long. */
 const KEEP_ALIVE_IDLE_MS = 5_000;
-
-/**
- * getaddrinfo and resolver codes that mean "the resolver is down or timed out" (or this machine cannot resolve at
- * all), not "this name does not exist": the same set as identity/resolver.ts, plus getaddrinfo's local failures.
- * NOTE: EAI_FAIL is left a verdict: it is usually one domain's broken servers, and waiting it out would stall others.
- */
-const DNS_OUTAGE_CODES = new Set(['EAI_AGAIN', 'ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED', 'EREFUSED', 'EAI_MEMORY', 'EAI_SYSTEM']);
 
 const defaultResolve: ResolveAll = (hostname) => dnsLookup(hostname, { all: true, order: 'verbatim' });
 
@@ -65,7 +59,8 @@ async function checkedAnswers(resolve: ResolveAll, hostname: string, allowPrivat
     answers = await resolve(hostname);
   } catch (err) {
     const code = codeOf(err);
-    if (code !== undefined && DNS_OUTAGE_CODES.has(code)) {
+    // Which resolver codes mean an outage is decided in one place, functions/network-failure.ts.
+    if (code !== undefined && dnsFailureKind(code) === 'dns_outage') {
       throw new DependencyError('dns', `DNS unavailable resolving ${hostname}`, { host: hostname, code }, { cause: err });
     }
     throw err;

@@ -1,14 +1,86 @@
-// com.atproto.sync.getRepo from the account's PDS, as a stream: the body is never buffered whole here (readRepoCar
-// caps it while reading), the whole exchange has a deadline, and the XRPC errors that mean "this repo is not there"
-// are told apart from failures worth retrying.
+// com.atproto.sync.getRepo from the account's PDS, streamed into the CAR reader: the body is never buffered whole here
+// (readRepoCar caps it while reading), the whole exchange has a deadline, and every way it can fail is judged here,
+// once (the network failure's kind comes from functions/network-failure.ts):
+// - "this repo is not there" answers (RepoNotFound, RepoTakendown, ...) are results, not failures;
+// - a DNS resolver that is down is an outage of ours (DependencyError 'dns'): waited out, never held against the repo;
+// - everything else is the repo's host failing (`fetch_failed`), which the caller retries on a later delivery. A PDS
+//   is the account's host, not our dependency: one that stays down for good ends the entry in the DLQ.
+// Failures that a PDS restart explains (refused or dropped connections, 5xx, 429) are tried again within the same
+// delivery, spaced out over about half a minute, so a restart costs the entry none of its attempts.
+import pRetry from 'p-retry';
 import type { Fetch } from '../ports.ts';
-import { SkytideError } from '../errors.ts';
+import { DependencyError, SkytideError, dependencyErrorIn } from '../errors.ts';
+import { classifyNetworkFailure } from '../network-failure.ts';
+import { readRepoCar, type RepoCar, type RepoLimits } from '../atproto/repo/read-car.ts';
 
 /** Answers that will not change by asking again: the account's status is updated instead of retrying. */
 export const PERMANENT_REPO_ERRORS = ['RepoNotFound', 'RepoTakendown', 'RepoSuspended', 'RepoDeactivated'] as const;
 export type PermanentRepoError = (typeof PERMANENT_REPO_ERRORS)[number];
 
 export type CarFetch = { kind: 'car'; body: AsyncIterable<Uint8Array> } | { kind: 'unavailable'; error: PermanentRepoError };
+export type RepoDownload = { kind: 'car'; car: RepoCar } | { kind: 'unavailable'; error: PermanentRepoError };
+
+/** How getRepo is tried again within one delivery (exponential, each delay up to twice as long, jittered). */
+export interface PdsRetry {
+  retries: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * Delays of 1, 2, 4, 8 and 15 s (each up to twice that, capped at 15 s): 30 to 45 s of a PDS refusing or failing
+ * before the delivery ends in `retry`. The backfill deadline (BACKFILLER_TIMEOUT_MS) bounds the whole download.
+ */
+export const DEFAULT_PDS_RETRY: PdsRetry = { retries: 5, minDelayMs: 1000, maxDelayMs: 15_000 };
+
+/** The PDS failed to serve the repo. `soon`: what a restarting or overloaded PDS does, worth another try right away. */
+export class RepoFetchError extends SkytideError {
+  readonly soon: boolean;
+
+  constructor(message: string, context: Record<string, unknown>, soon: boolean, options?: { cause?: unknown }) {
+    super('fetch_failed', message, context, options);
+    this.name = 'RepoFetchError';
+    this.soon = soon;
+  }
+}
+
+/** The nearest SkytideError in the cause chain: a port may have judged the failure already (forbidden_address). */
+function judgedIn(err: unknown): SkytideError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof SkytideError) return e;
+  }
+  return undefined;
+}
+
+/** Judges anything thrown while talking to a PDS. Errors already judged (by a port, or by us) pass unchanged. */
+export function judgeFetchFailure(err: unknown, did: string, pds: string): SkytideError {
+  const judged = dependencyErrorIn(err) ?? judgedIn(err);
+  if (judged !== undefined) return judged;
+  const failure = classifyNetworkFailure(err);
+  const context = { did, pds };
+  switch (failure.kind) {
+    case 'dns_outage':
+      return new DependencyError('dns', `DNS unavailable resolving the PDS of ${did} (${failure.code})`, { ...context, code: failure.code }, { cause: err });
+    case 'no_such_host':
+      // An answer, not an outage: the document names a host that does not exist (the account may have moved).
+      return new RepoFetchError(`the PDS host of ${did} does not resolve (${failure.code})`, context, false, { cause: err });
+    case 'unreachable':
+      return new RepoFetchError(`the PDS of ${did} is unreachable (${failure.code})`, context, true, { cause: err });
+    case 'timeout':
+      return new RepoFetchError(`getRepo for ${did} did not finish before its deadline`, context, false, { cause: err });
+    case 'unknown':
+      return new RepoFetchError(`getRepo for ${did} failed`, context, false, { cause: err });
+  }
+}
+
+/** The body as it arrives, with a dropped connection or a deadline judged here rather than taken for a bad CAR. */
+async function* judgedBody(body: AsyncIterable<Uint8Array>, did: string, pds: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of body) yield chunk;
+  } catch (err) {
+    throw judgeFetchFailure(err, did, pds);
+  }
+}
 
 export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signal: AbortSignal): Promise<CarFetch> {
   const url = `${pds}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(did)}`;
@@ -16,20 +88,56 @@ export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signa
   try {
     res = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/vnd.ipld.car' } });
   } catch (err) {
-    if (err instanceof SkytideError) throw err;
-    throw new SkytideError('fetch_failed', `getRepo for ${did} failed`, { did, pds }, { cause: err });
+    throw judgeFetchFailure(err, did, pds);
   }
   if (res.ok) {
-    if (res.body === null) throw new SkytideError('fetch_failed', `getRepo for ${did} has no body`, { did });
-    return { kind: 'car', body: res.body as unknown as AsyncIterable<Uint8Array> };
+    if (res.body === null) throw new RepoFetchError(`getRepo for ${did} has no body`, { did, pds }, true);
+    return { kind: 'car', body: judgedBody(res.body as unknown as AsyncIterable<Uint8Array>, did, pds) };
   }
   let error = '';
   try {
     const text = (await res.text()).slice(0, 4096);
     error = String((JSON.parse(text) as { error?: unknown }).error ?? '');
   } catch {
-    // Not an XRPC error body: a plain HTTP failure, retried below.
+    // Not an XRPC error body: a plain HTTP failure, judged by its status below.
   }
   if ((PERMANENT_REPO_ERRORS as readonly string[]).includes(error)) return { kind: 'unavailable', error: error as PermanentRepoError };
-  throw new SkytideError('fetch_failed', `getRepo for ${did}: HTTP ${res.status}${error === '' ? '' : ` ${error}`}`, { did, status: res.status });
+  // A PDS restarting, overloaded or behind a failing proxy: 5xx, 429 (rate limited), 408.
+  const soon = res.status >= 500 || res.status === 429 || res.status === 408;
+  throw new RepoFetchError(`getRepo for ${did}: HTTP ${res.status}${error === '' ? '' : ` ${error}`}`, { did, pds, status: res.status }, soon);
+}
+
+/**
+ * getRepo read into a verified-size CAR, tried again within this call while the PDS fails in a way a restart
+ * explains. When the deadline passes, the last failure is what the caller sees (a 500 stays a 500, not "aborted").
+ */
+export async function downloadRepo(
+  fetch: Fetch,
+  pds: string,
+  did: string,
+  o: { signal: AbortSignal; limits: RepoLimits; retry: PdsRetry },
+): Promise<RepoDownload> {
+  let last: unknown;
+  try {
+    return await pRetry(
+      async (): Promise<RepoDownload> => {
+        const fetched = await fetchRepoCar(fetch, pds, did, o.signal);
+        if (fetched.kind === 'unavailable') return fetched;
+        return { kind: 'car', car: await readRepoCar(fetched.body, o.limits) };
+      },
+      {
+        retries: o.retry.retries, minTimeout: o.retry.minDelayMs, maxTimeout: o.retry.maxDelayMs, factor: 2, randomize: true,
+        signal: o.signal,
+        shouldRetry: ({ error }) => error instanceof RepoFetchError && error.soon,
+        onFailedAttempt: ({ error }) => void (last = error),
+      },
+    );
+  } catch (err) {
+    if (err instanceof SkytideError) throw err;
+    // The deadline fired between tries (p-retry rejects with the signal's reason).
+    if (last instanceof SkytideError && !(last instanceof DependencyError)) {
+      throw new RepoFetchError(`getRepo for ${did} did not succeed before its deadline; last failure: ${last.message}`, { did, pds }, false, { cause: last });
+    }
+    throw judgeFetchFailure(err, did, pds);
+  }
 }

@@ -3,31 +3,32 @@
 // never overwritten. Records the index holds that the CAR no longer has, and whose rev is older, are tombstoned. Every
 // repo ends with its state in repo_sync, an empty one included. Known permanent answers (RepoNotFound, RepoTakendown,
 // RepoSuspended, RepoDeactivated) are acted on once the DID document was asked again (the account may have moved) and
-// are not retried; what they and a served repo say about the account (status, deletion, handle) is account.ts's
-// business. Pure over its ports.
+// are not retried; what they and a served repo say about the account (status, deletion, restore, handle) is
+// account.ts's business. Pure over its ports.
+//
+// Outcomes are verdicts on the repo alone: `dead` for a repo that cannot be trusted (PERMANENT_FAILURES), `retry` for
+// what may pass on another try (its PDS failing, a repo it served cut short). An outage of our own dependencies
+// (Postgres, Redis, the PLC directory, DNS: a DependencyError anywhere in the cause chain) is no verdict: it is
+// thrown, repo_sync is left as it was (never `desynchronized` for an outage), and the caller waits and tries again.
+// Anything else thrown (not a SkytideError) is thrown too: the consumer's probe tells a poison entry from an outage.
 import pLimit from 'p-limit';
-import pRetry from 'p-retry';
 import type { BasePorts, Fetch, Sql } from '../ports.ts';
-import type { RecordDeleteEvent, RecordWriteEvent, RepoCommitEvent, StreamEvent } from '../events.ts';
+import type { RecordDeleteEvent, RecordWriteEvent, RepoBackfillEntry, RepoCommitEvent, StreamEvent } from '../events.ts';
 import { SEQ_BACKFILL } from '../events.ts';
 import { dead, ok, retry, type ItemOutcome } from '../result.ts';
 import type { Reason } from '../reasons.ts';
-import { SkytideError, describeError } from '../errors.ts';
+import { SkytideError, dependencyErrorIn, describeError } from '../errors.ts';
 import { indexBatch } from '../index/handler.ts';
 import type { IdentityResolver } from '../atproto/identity/did-document.ts';
 import type { HandleResolver } from '../atproto/identity/handle.ts';
-import { DEFAULT_REPO_LIMITS, readRepoCar, type RepoLimits } from '../atproto/repo/read-car.ts';
+import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.ts';
 import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
-import { fetchRepoCar } from './fetch-car.ts';
+import { DEFAULT_PDS_RETRY, downloadRepo, type PdsRetry } from './fetch-car.ts';
 import { recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 
-export interface BackfillItem {
-  did: string;
-  host?: string;
-  /** Why the repo was queued (a sync check that failed, an account event): kept in repo_sync while it resyncs. */
-  reason?: string;
-}
+/** A repo_backfill entry (functions/events.ts) or a DID asked for directly (POST /reprocess/:did). */
+export type BackfillItem = RepoBackfillEntry;
 
 export interface BackfillPorts extends BasePorts {
   sql: Sql;
@@ -41,6 +42,8 @@ export interface BackfillPorts extends BasePorts {
    * limits instead: a repo of a million records must not be cut off mid-index forever.
    */
   timeoutMs?: number;
+  /** How getRepo is tried again within one call while the PDS fails as a restart would (DEFAULT_PDS_RETRY). */
+  pdsRetry?: PdsRetry;
   concurrency?: number;
   /**
    * Where the repo's events go. Unset: indexed here through the index function. Set: handed over instead (the
@@ -62,6 +65,8 @@ export interface RepoReport {
   skipped: number;
   durationMs: number;
   reason?: string;
+  /** Not fetched: repo_sync already says synchronized at the rev the entry was listed with, or a newer one. */
+  alreadySynchronized?: boolean;
 }
 
 const CHUNK = 1000;
@@ -88,6 +93,27 @@ async function setSync(ports: BackfillPorts, did: string, status: string, rev: s
      where repo_sync.status <> 'deleted'`,
     [did, status, rev, data, reason, new Date(ports.clock.now()).toISOString()],
   );
+}
+
+/**
+ * The repo failed: desynchronized, with the reason. Unless it was synchronized after this attempt began (a call that
+ * outlived its claim while another consumer synchronized the same repo): a stale verdict never overwrites a newer one.
+ * Nor a confirmed deletion: only restoreAccount (a valid repo served) lifts that.
+ */
+async function recordFailure(ports: BackfillPorts, did: string, reason: Reason, startedAt: number): Promise<void> {
+  await ports.sql.query(
+    `insert into repo_sync (did, status, reason, "updatedAt") values ($1, 'desynchronized', $2, $3)
+     on conflict (did) do update set status = excluded.status, reason = excluded.reason, "updatedAt" = excluded."updatedAt"
+       where not (repo_sync.status = 'synchronized' and repo_sync."updatedAt" > $4) and repo_sync.status <> 'deleted'`,
+    [did, reason, new Date(ports.clock.now()).toISOString(), new Date(startedAt).toISOString()],
+  );
+}
+
+/** The rev repo_sync holds for a synchronized repo, when it is `rev` or newer (TIDs sort as strings). */
+async function syncedAt(ports: BackfillPorts, did: string, rev: string): Promise<string | undefined> {
+  const rows = await ports.sql.query<{ rev: string | null }>(`select rev from repo_sync where did = $1 and status = 'synchronized'`, [did]);
+  const held = rows[0]?.rev;
+  return typeof held === 'string' && held >= rev ? held : undefined;
 }
 
 async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoReport): Promise<void> {
@@ -148,15 +174,21 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     report.status = 'identity';
     return finish(ok);
   }
-  const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
   try {
+    // Listed at a rev we already hold (a sweep queued it twice, or a resync finished meanwhile): nothing to fetch.
+    const held = item.rev === undefined ? undefined : await syncedAt(ports, item.did, item.rev);
+    if (held !== undefined) {
+      report.status = 'synchronized';
+      report.rev = held;
+      report.alreadySynchronized = true;
+      return finish(ok);
+    }
     await setSync(ports, item.did, 'in-progress', null, null, item.reason ?? null);
     let identity = await ports.identity.resolve(item.did);
-    // A refused connection or a 5xx is often gone a second later: a few quick retries before the entry goes back to
-    // the stream (which redelivers only after the claim timeout).
-    const fetchFrom = (pds: string) => pRetry(() => fetchRepoCar(ports.fetch, pds, item.did, signal), {
-      retries: 2, minTimeout: 500, maxTimeout: 4000, randomize: true, signal,
-      shouldRetry: ({ error }) => error instanceof SkytideError && error.reason === 'fetch_failed',
+    // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
+    const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
+    const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
+      signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
     });
     let fetched = await fetchFrom(identity.pds);
     if (fetched.kind === 'unavailable') {
@@ -175,7 +207,7 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
       ports.log.info('repo unavailable', { did: item.did, error: fetched.error });
       return finish(ok);
     }
-    const car = await readRepoCar(fetched.body, ports.limits ?? DEFAULT_REPO_LIMITS);
+    const car = fetched.car;
     let repo: VerifiedRepo;
     try {
       repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
@@ -194,20 +226,24 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     report.status = 'synchronized';
     return finish(ok);
   } catch (err) {
-    const reason: Reason = err instanceof SkytideError ? err.reason : 'fetch_failed';
-    const permanent = PERMANENT_FAILURES.has(reason);
+    // An outage is no verdict on the repo: nothing is recorded against it, and the caller waits and tries again.
+    // A throw that is not ours (a bug, a statement the database refused) is not judged here either.
+    if (dependencyErrorIn(err) !== undefined || !(err instanceof SkytideError)) throw err;
+    const reason: Reason = err.reason;
     ports.log.warn('backfill failed', { did: item.did, reason, err: describeError(err) });
-    try {
-      await setSync(ports, item.did, 'desynchronized', null, null, reason);
-    } catch {
-      // The database may be what failed; the outcome below carries the reason either way.
-    }
-    return finish(permanent ? dead(reason, describeError(err)) : retry(reason, describeError(err)));
+    // If the database fails here, that is an outage again (thrown): the verdict is reached anew on the next try.
+    await recordFailure(ports, item.did, reason, started);
+    return finish(PERMANENT_FAILURES.has(reason) ? dead(reason, describeError(err)) : retry(reason, describeError(err)));
   }
 }
 
+/** Every item gets an outcome, or the call throws (an outage first, if any), once every repo in flight has stopped. */
 export async function backfillRepos(items: readonly BackfillItem[], ports: BackfillPorts): Promise<{ outcomes: ItemOutcome[]; resync: []; reports: RepoReport[] }> {
   const limit = pLimit(ports.concurrency ?? 4);
-  const results = await Promise.all(items.map((item) => limit(() => backfillOne(item, ports))));
+  // Settled, not raced: a repo still being written when another one throws would go on beside its own retry.
+  const settled = await Promise.allSettled(items.map((item) => limit(() => backfillOne(item, ports))));
+  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failures.length > 0) throw failures.find((f) => dependencyErrorIn(f) !== undefined) ?? failures[0];
+  const results = settled.map((s) => (s as PromiseFulfilledResult<{ outcome: ItemOutcome; report: RepoReport }>).value);
   return { outcomes: results.map((r) => r.outcome), resync: [], reports: results.map((r) => r.report) };
 }

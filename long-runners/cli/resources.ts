@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Config } from '../../adapters/config/parse.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createMetrics, type MetricsBundle } from '../../adapters/observability/metrics.ts';
+import { createOutageBoard, type OutageBoard } from '../../adapters/observability/outage-board.ts';
 import { createRedis, type Redis } from '../../adapters/redis/client.ts';
 import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
@@ -14,6 +15,7 @@ import { withOutageBreaker, type OutageView } from '../../adapters/identity/outa
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
+import { createResolverCheck, withDnsOutageCheck } from '../../adapters/xrpc/dns-outage-check.ts';
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
@@ -24,6 +26,8 @@ export interface Resources {
   metrics: MetricsBundle;
   ports: BasePorts;
   keys: KeySpace;
+  /** The dependencies this process's consumers are waiting on (every loop that waits out an outage reports here). */
+  outages: OutageBoard;
   /** Consumer name unique to this instance (INDEXER_CONSUMER or hostname-pid). */
   consumerName: string;
   redis(): Redis;
@@ -54,19 +58,25 @@ export function createResources(config: Config, component = 'skytide'): Resource
   let backfill: BackfillPorts | undefined;
   let live: { identity: IdentityResolver; outages: OutageView } | undefined;
   let identity: IdentityResolver | undefined;
+  // A DNS failure of one host is its own unless the PLC directory's name fails to resolve too (then: an outage).
+  const resolverAnswers = createResolverCheck({ referenceHost: new URL(config.plcUrl).hostname });
   return {
     config,
     log,
     metrics,
     keys,
     ports: { clock: systemClock, log, metrics: metrics.metrics },
+    outages: createOutageBoard({ log: log.child('outages'), metrics: metrics.metrics }),
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}`, log: log.child('redis') })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
     identity() {
       return (identity ??= withRedisCache(
-        createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
+        createIdentityResolver({
+          fetch: withDnsOutageCheck(globalThis.fetch, resolverAnswers), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate,
+          webFetch: withDnsOutageCheck(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), resolverAnswers),
+        }),
         { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') },
       ));
     },
@@ -74,7 +84,8 @@ export function createResources(config: Config, component = 'skytide'): Resource
       const identity = this.identity();
       return (backfill ??= {
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
-        fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), identity,
+        fetch: withDnsOutageCheck(createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), resolverAnswers),
+        identity,
         // Every backfilled account gets its handle verified both ways, as #identity does (issue 8, item 8).
         handles: createHandleResolver({
           fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),

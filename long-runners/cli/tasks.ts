@@ -21,6 +21,7 @@ import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import { labelSubscriberTasks, labelTasks } from './label-tasks.ts';
+import { outagesDegradedCheck } from '../../adapters/observability/outage-board.ts';
 
 export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -71,6 +72,7 @@ export function indexTasks(r: Resources): Task[] {
             maxAttempts: r.config.indexerMaxAttempts,
             parse: parseEventFields,
             probe: async () => void (await r.sql().query('select 1')),
+            outages: r.outages,
             handle: async (events) => {
               const result = await indexBatch(events, { ...r.ports, log, sql: r.sql(), identity: r.backfillPorts().identity, handles });
               await queueResync(r, result.resync);
@@ -101,7 +103,7 @@ export function backfillTasks(r: Resources): Task[] {
           redis: r.redis(), keys: r.keys, stream: STREAMS.repoBackfill, group: GROUPS.repoBackfill,
           consumer: `${r.consumerName}-backfill-${i}`, batchSize: 1, claimIdleMs: r.config.backfillerTimeoutMs * 2,
           maxAttempts: r.config.backfillerMaxRetries, parse: parseRepoFields,
-          probe: async () => void (await r.sql().query('select 1')),
+          probe: async () => void (await r.sql().query('select 1')), outages: r.outages,
           handle: async (items) => (await backfillRepos(items, r.backfillPorts())).outcomes,
           log, metrics: r.metrics.metrics, signal,
         }),
@@ -154,9 +156,11 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
               return waiting.length === 0 ? undefined : { waitingDids: Object.fromEntries(waiting) };
             },
           },
+          // A consumer waiting out an outage of Postgres, Redis, the PLC directory or DNS: reported, still ready.
+          outagesDegradedCheck(r.outages),
         ],
         refreshGauges: () => status.refreshGauges(r.metrics.gauges),
-        status: () => status.read(),
+        status: async () => ({ ...(await status.read()), outages: r.outages.snapshot() }),
       });
       const served = await serveApp(app, { host: r.config.httpHost, port: r.config.httpPort });
       r.log.info('http listening', { host: r.config.httpHost, port: served.port });

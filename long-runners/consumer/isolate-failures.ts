@@ -2,7 +2,8 @@
 // that throws is a single entry: those entries are marked THREW, the rest keep their real outcomes. The caller calls
 // this only once the whole batch has thrown, so that call is not repeated. Cost: O(k log n) calls for k poison
 // entries in n; when every entry throws (an outage), 2n - 2 calls, which is why the caller retries whole batches first.
-import { InvariantError } from '../../functions/errors.ts';
+// A DependencyError met on the way is an outage, not a poison entry: it ends the bisection (thrown to the caller).
+import { dependencyErrorIn, InvariantError } from '../../functions/errors.ts';
 import type { ItemOutcome } from '../../functions/result.ts';
 
 export const THREW = Symbol('threw');
@@ -31,7 +32,7 @@ export async function isolateFailures<T>(
     try {
       outcomes.push(...(await handleChecked(handle, half)));
     } catch (err) {
-      if (err instanceof InvariantError) throw err;
+      if (err instanceof InvariantError || dependencyErrorIn(err) !== undefined) throw err;
       onError(err, half.length);
       outcomes.push(...(await isolateFailures(half, handle, onError)));
     }

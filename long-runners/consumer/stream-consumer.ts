@@ -2,14 +2,17 @@
 // Promises: an entry leaves the stream only by XACK+XDEL after its outcome is ok, or by the DLQ in the same MULTI.
 // Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
 // processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
-// outage dead-letters nothing. On abort the in-flight batch is finished or abandoned unsettled. All state is in
-// Redis: attempts are the group's delivery counts, so a restart loses nothing and forgets nothing.
+// outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
+// and is tried again until the dependency is back, each wait reported to the outage board. On abort the in-flight
+// batch is finished or abandoned unsettled. All state is in Redis: attempts are the group's delivery counts, so a
+// restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
 import type { ParseResult } from '../../functions/events.ts';
 import type { ItemOutcome } from '../../functions/result.ts';
 import type { Reason } from '../../functions/reasons.ts';
-import { describeError, InvariantError } from '../../functions/errors.ts';
+import { describeError, InvariantError, type Dependency } from '../../functions/errors.ts';
+import type { OutageBoard } from '../../adapters/observability/outage-board.ts';
 import type { KeySpace } from '../../adapters/redis/keys.ts';
 import {
   claimIdle,
@@ -52,7 +55,11 @@ export interface StreamConsumerOptions<T> {
    * an outage: the batch waits, and nothing counts against its entries. Without a probe see run-batch.ts.
    */
   probe?: () => Promise<void>;
-  /** Delays between retries of a throwing batch and after Redis errors. */
+  /** What a failing probe means when its error names no dependency (default postgres: the probes we wire run `select 1`). */
+  probeDependency?: Dependency;
+  /** Where outage waits are reported (counted, logged once per outage, shown as degraded by /ready and the status). */
+  outages?: OutageBoard;
+  /** Delays between retries of a throwing batch, of an outage, and after Redis errors. */
   backoff?: RetryBackoff;
   /** Called when a read finds nothing new and the group has nothing pending: the stream is fully processed. */
   onIdle?: () => void;
@@ -105,7 +112,11 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     const outcomes = parsed.length === 0 ? [] : await runBatch(parsed.map((p) => p.item), {
       handle: options.handle,
       probe: options.probe,
+      probeDependency: options.probeDependency,
       backoff,
+      // Claimed again before every wait: no wait may be so long that the entries idle out to another consumer.
+      maxWaitMs: claimIdleMs / 2,
+      outages: options.outages === undefined ? undefined : { board: options.outages, waiter: `${options.stream}:${consumer}` },
       signal,
       beforeWait: () => keepClaimed(redis, stream, group, consumer, ids),
       log,

@@ -1,6 +1,8 @@
 // The per-batch functions over HTTP, so a consumer can call them remotely (a container pool or a Worker). The body is
-// validated at the edge; an item that does not parse is marked dead, the rest are handled. A thrown function (the
-// database or the PLC directory is down) answers 503 so the caller retries the whole batch.
+// validated at the edge; an item that does not parse is marked dead, the rest are handled. For the index function, an
+// outage of a dependency (a DependencyError: the database is down) answers 503 with Retry-After, so the caller waits
+// and retries the whole batch; any other throw is a 500, which the caller treats like a function that threw
+// in-process (it bisects). A thrown label function answers 503 so the caller retries the whole batch.
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { parseStreamEvent, type StreamEvent } from '../../../functions/events.ts';
@@ -9,8 +11,9 @@ import { indexBatch } from '../../../functions/index/handler.ts';
 import type { BasePorts, Sql } from '../../../functions/ports.ts';
 import { labelBatch, type LabelBatchResult, type LabelPorts, type LabelVerdict } from '../../../functions/label/handler.ts';
 import { parseLabelItem, type LabelEntry } from '../../../functions/label/entry.ts';
-import { describeError } from '../../../functions/errors.ts';
+import { dependencyErrorIn, describeError } from '../../../functions/errors.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
+import { answerOutage } from '../outage.ts';
 
 export interface FunctionRouteDeps {
   auth: AuthOptions;
@@ -80,8 +83,13 @@ export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void
     try {
       result = await indexBatch(split.events, deps.ports);
     } catch (err) {
+      const outage = dependencyErrorIn(err);
+      if (outage !== undefined) {
+        deps.ports.log.warn('index function waits on an outage', { dependency: outage.dependency, events: split.events.length, err: describeError(err) });
+        return answerOutage(c, outage);
+      }
       deps.ports.log.error('index function failed', { err: describeError(err), events: split.events.length });
-      return c.json({ error: 'handler_error', message: 'the index function failed; retry the batch' }, 503);
+      return c.json({ error: 'handler_error', message: 'the index function failed' }, 500);
     }
     const outcomes = split.outcomes.slice();
     split.positions.forEach((pos, i) => {

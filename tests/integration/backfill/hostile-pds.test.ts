@@ -1,12 +1,20 @@
 // A hostile PDS and PLC on 127.0.0.1 (real HTTP servers started by the test): slow bodies, endless bodies, 500s, bytes
 // that are not a CAR, a repo signed by the wrong key, and a DID document pointing the backfill at an internal
 // address. None of them may stall the function past its deadline, exhaust memory, or end in anything but a clear,
-// counted reason.
+// counted reason. A PDS that restarts is tried again within the call; POST /reprocess/:did answers each case with the
+// status it means (422 the repo, 502 its PDS, 503 an outage of ours).
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Secp256k1Keypair } from '@atproto/crypto';
+import { Repo, MemoryBlockstore, WriteOpAction, blocksToCarFile } from '@atproto/repo';
+import { createApp } from '../../../adapters/http/app.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { createSql } from '../../../adapters/postgres/client.ts';
 import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-repo/handler.ts';
+import { DEFAULT_PDS_RETRY } from '../../../functions/backfill-repo/fetch-car.ts';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { createGuardedFetch } from '../../../adapters/xrpc/guarded-fetch.ts';
 import { noMetrics, silentLog, systemClock } from '../../../functions/ports.ts';
@@ -15,6 +23,8 @@ import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 
 type Behaviour = (res: http.ServerResponse) => void;
 const behaviours = new Map<string, Behaviour>();
+/** DIDs whose documents name a key of their own (a real repo signed by it), instead of KEY. */
+const keys = new Map<string, string>();
 let server: http.Server;
 let base: string;
 let db: IndexDb;
@@ -25,7 +35,7 @@ const KEY = formatDidKey({ curve: 'k256', bytes: Uint8Array.from(Buffer.from('02
 function didDoc(did: string, pds: string) {
   return {
     id: did, alsoKnownAs: [`at://${did.slice(8)}.test`],
-    verificationMethod: [{ id: '#atproto', type: 'Multikey', controller: did, publicKeyMultibase: KEY }],
+    verificationMethod: [{ id: '#atproto', type: 'Multikey', controller: did, publicKeyMultibase: keys.get(did) ?? KEY }],
     service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds }],
   };
 }
@@ -57,6 +67,7 @@ afterAll(async () => {
 function ports(overrides: Partial<BackfillPorts> = {}): BackfillPorts {
   return {
     clock: systemClock, log: silentLog, metrics: noMetrics, sql: db.sql, fetch: globalThis.fetch, timeoutMs: 1500,
+    pdsRetry: { retries: 3, minDelayMs: 50, maxDelayMs: 100 },
     identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: `${base}/plc`, allowPrivate: true }),
     limits: { maxBytes: 256 * 1024, maxBlocks: 10_000, maxBlockBytes: 64 * 1024 },
     ...overrides,
@@ -126,5 +137,122 @@ describe('backfill against a hostile PDS', () => {
   it('a bad DID is a clear dead outcome, never a fetch', async () => {
     const { outcomes } = await backfillRepos([{ did: 'did:plc:' }], ports());
     expect(outcomes[0]).toMatchObject({ status: 'dead', reason: 'invalid_syntax' });
+  });
+});
+
+/** A real repo of one post for `did`, signed by a key its document names. */
+async function signedRepo(did: string): Promise<Buffer> {
+  const keypair = await Secp256k1Keypair.create();
+  keys.set(did, keypair.did().slice('did:key:'.length));
+  const storage = new MemoryBlockstore();
+  const repo = await Repo.create(storage, did, keypair, [
+    { action: WriteOpAction.Create, collection: 'app.bsky.feed.post', rkey: '3l4oq2p7ipa2a', record: { $type: 'app.bsky.feed.post', text: 'hello', createdAt: '2026-01-01T00:00:00.000Z' } },
+  ] as never);
+  return Buffer.from(await blocksToCarFile(repo.cid, storage.blocks));
+}
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('a PDS that restarts', () => {
+  it('answering 503, 503, then dropping the connection, then serving: one call, no attempt spent', async () => {
+    const did = 'did:plc:restarting';
+    const car = await signedRepo(did);
+    let requests = 0;
+    const { outcome, report } = await run(did, (res) => {
+      requests++;
+      if (requests <= 2) res.writeHead(503).end('restarting');
+      else if (requests === 3) res.socket?.destroy();
+      else res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car);
+    });
+    expect(outcome).toEqual({ status: 'ok' });
+    expect(report).toMatchObject({ status: 'synchronized', created: 1 });
+    expect(requests).toBe(4);
+  });
+
+  it('by default, the tries within one delivery span at least half a minute (a restart of 20 s costs no attempt)', () => {
+    const { retries, minDelayMs, maxDelayMs } = DEFAULT_PDS_RETRY;
+    // p-retry waits min(random(1..2) * minDelayMs * 2^i, maxDelayMs) before try i + 1: the shortest schedule is random = 1.
+    const shortest = Array.from({ length: retries }, (_, i) => Math.min(minDelayMs * 2 ** i, maxDelayMs)).reduce((a, b) => a + b, 0);
+    expect(shortest).toBeGreaterThanOrEqual(30_000);
+  });
+
+  it('a 4xx that is no known answer is not tried again within the call', async () => {
+    let requests = 0;
+    const { outcome } = await run('did:plc:badrequest', (res) => {
+      requests++;
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' }));
+    });
+    expect(outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed', message: expect.stringContaining('HTTP 400 InvalidRequest') });
+    expect(requests).toBe(1);
+  });
+});
+
+describe('POST /reprocess/:did', () => {
+  function app(p: BackfillPorts) {
+    const bundle = createMetrics({ hosts: [], streams: [] });
+    return createApp({
+      auth: { dev: false, token: 't' }, bodyLimitBytes: 1024, ports: { ...db.ports, metrics: bundle.metrics },
+      metrics: { contentType: bundle.registry.contentType, render: () => bundle.registry.metrics() }, readiness: [], backfill: p,
+    });
+  }
+  const reprocess = (p: BackfillPorts, did: string) => app(p).request(`/reprocess/${did}`, { method: 'POST', headers: { authorization: 'Bearer t' } });
+
+  it('422 for a repo that cannot be trusted, 502 for its PDS failing', async () => {
+    behaviours.set('did:plc:httpnotacar', (res) => res.writeHead(200).end('<html>'));
+    const untrusted = await reprocess(ports(), 'did:plc:httpnotacar');
+    expect(untrusted.status).toBe(422);
+    expect(await untrusted.json()).toMatchObject({ error: 'invalid_car' });
+    behaviours.set('did:plc:httpfailing', (res) => res.writeHead(500).end('oops'));
+    const failing = await reprocess(ports(), 'did:plc:httpfailing');
+    expect(failing.status).toBe(502);
+    expect(await failing.json()).toMatchObject({ error: 'fetch_failed' });
+  });
+
+  it('503 with Retry-After when the PLC directory or Postgres is down, and nothing is recorded against the repo', async () => {
+    const did = 'did:plc:httpoutage';
+    behaviours.set(did, (res) => res.writeHead(500).end('never asked'));
+    const noPlc = ports({ identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: `http://127.0.0.1:${await closedPort()}`, allowPrivate: true }) });
+    const plcDown = await reprocess(noPlc, did);
+    expect(plcDown.status).toBe(503);
+    expect(plcDown.headers.get('retry-after')).toBe('10');
+    expect(await plcDown.json()).toEqual({ error: 'dependency_unavailable', dependency: 'plc', message: 'plc is unavailable; retry later' });
+    expect(await db.sql.query(`select status, reason from repo_sync where did = $1`, [did])).toEqual([{ status: 'in-progress', reason: null }]);
+
+    const unreachable = createSql(`postgres://postgres@127.0.0.1:${await closedPort()}/postgres`, { max: 1 });
+    try {
+      const pgDown = await reprocess(ports({ sql: unreachable }), did);
+      expect(pgDown.status).toBe(503);
+      expect(await pgDown.json()).toMatchObject({ dependency: 'postgres' });
+    } finally {
+      await unreachable.end();
+    }
+  });
+});
+
+describe('repo_backfill entries listed at a rev already synchronized', () => {
+  it('are not fetched again', async () => {
+    const did = 'did:plc:alreadyinsync';
+    const car = await signedRepo(did);
+    let requests = 0;
+    behaviours.set(did, (res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car);
+    });
+    const first = await backfillRepos([{ did }], ports());
+    expect(first.reports[0]).toMatchObject({ status: 'synchronized', created: 1 });
+    const rev = first.reports[0]!.rev!;
+    const again = await backfillRepos([{ did, rev, host: 'relay.example' }], ports());
+    expect(again.outcomes).toEqual([{ status: 'ok' }]);
+    expect(again.reports[0]).toMatchObject({ status: 'synchronized', rev, alreadySynchronized: true });
+    expect(requests).toBe(1);
+    // Listed at a newer rev than we hold: fetched.
+    await backfillRepos([{ did, rev: 'zzzzzzzzzzzzz' }], ports());
+    expect(requests).toBe(2);
   });
 });

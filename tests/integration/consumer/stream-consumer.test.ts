@@ -6,7 +6,10 @@ import { runStreamConsumer, type StreamConsumerOptions } from '../../../long-run
 import { readBacklog } from '../../../adapters/redis/consumer-group.ts';
 import { createKeySpace, GROUPS, type KeySpace } from '../../../adapters/redis/keys.ts';
 import { silentLog, type Metrics } from '../../../functions/ports.ts';
-import { InvariantError } from '../../../functions/errors.ts';
+import { DependencyError, InvariantError } from '../../../functions/errors.ts';
+import { createOutageBoard } from '../../../adapters/observability/outage-board.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import type { Log } from '../../../functions/ports.ts';
 import { dead, ok, retry, type ItemOutcome } from '../../../functions/result.ts';
 import type { ParseResult } from '../../../functions/events.ts';
 import { createTestRedis } from '../../helpers/services.ts';
@@ -199,6 +202,93 @@ describe('stream consumer', () => {
     await waitFor(backlog, drained, 'drained after outage');
     expect(await dlq()).toEqual([]);
     expect(outcomesCounted()).toEqual({ ok: 2 });
+  });
+
+  describe('a DependencyError is an outage at once', () => {
+    const pgDown = () => new DependencyError('postgres', 'postgres unavailable: connect ECONNREFUSED');
+    function board() {
+      const lines: string[] = [];
+      const log: Log = { ...silentLog, info: (msg) => void lines.push(msg), warn: (msg) => void lines.push(msg), child: () => log };
+      const bundle = createMetrics({ hosts: [], streams: [STREAM] });
+      return { outages: createOutageBoard({ log, metrics: bundle.metrics }), lines, waits: async () => (await bundle.registry.metrics()).match(/skytide_outage_waits_total\{dependency="postgres"\} (\d+)/)?.[1] };
+    }
+
+    it('waits with the same whole batch, no bisection and no probe, counts no delivery, and logs the outage once', async () => {
+      await add('1', '2', '3');
+      const b = board();
+      const calls: number[][] = [];
+      let probes = 0;
+      start(
+        async (items) => {
+          calls.push(items);
+          if (calls.length <= 6) throw pgDown();
+          return items.map(() => ok);
+        },
+        { probe: async () => void probes++, outages: b.outages },
+      );
+      await waitFor(() => calls.length, (n) => n >= 4, 'waiting out the outage');
+      expect(b.outages.degraded()).toEqual([expect.stringMatching(/^waiting on postgres since \d{4}-\d\d-\d\dT/)]);
+      expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual([['c1', 1], ['c1', 1], ['c1', 1]]);
+      await waitFor(backlog, drained, 'drained after the outage');
+      expect(calls).toEqual(Array.from({ length: 7 }, () => [1, 2, 3]));
+      expect(probes).toBe(0);
+      expect(await dlq()).toEqual([]);
+      expect(outcomesCounted()).toEqual({ ok: 3 });
+      expect(await b.waits()).toBe('6');
+      expect(b.lines).toEqual(['outage started', 'outage ended']);
+      expect(b.outages.degraded()).toEqual([]);
+    });
+
+    it('finds it anywhere in the cause chain', async () => {
+      await add('1');
+      let calls = 0;
+      start(async (items) => {
+        if (++calls <= 3) throw new Error('index batch failed', { cause: new Error('transaction', { cause: pgDown() }) });
+        return items.map(() => ok);
+      });
+      await waitFor(backlog, drained, 'drained');
+      expect(calls).toBe(4);
+      expect(await dlq()).toEqual([]);
+      expect(outcomesCounted()).toEqual({ ok: 1 });
+    });
+
+    it('an outage that begins while a batch is bisected ends the bisection: nothing is marked, the whole batch waits', async () => {
+      await add('1', '2', '3', '4');
+      const calls: number[][] = [];
+      start(async (items) => {
+        calls.push(items);
+        // Two unexplained throws start a bisection; then the database goes down under it, then comes back.
+        if (calls.length <= 2) throw new Error('something odd');
+        if (calls.length <= 5) throw pgDown();
+        return items.map(() => ok);
+      }, { probe: async () => {} });
+      await waitFor(backlog, drained, 'drained');
+      expect(calls.slice(0, 3)).toEqual([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2]]);
+      expect(calls.slice(3)).toEqual([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]]);
+      expect(await dlq()).toEqual([]);
+      expect(outcomesCounted()).toEqual({ ok: 4 });
+    });
+
+    it('however long the backoff, each wait is shorter than claimIdleMs: no other consumer takes the batch meanwhile', async () => {
+      await add('1', '2');
+      let down = true;
+      const seenBy: string[] = [];
+      const handle = (name: string) => async (items: number[]) => {
+        seenBy.push(name);
+        if (down) throw pgDown();
+        return items.map(() => ok);
+      };
+      start(handle('c1'), { backoff: { baseMs: 5000, maxMs: 60_000 } });
+      await waitFor(() => seenBy.length, (n) => n >= 1, 'first call');
+      start(handle('c2'), { consumer: 'c2' });
+      const since = Date.now();
+      await waitFor(() => Date.now() - since, (ms) => ms > 4 * CLAIM_IDLE_MS, 'outage lasting');
+      expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual([['c1', 1], ['c1', 1]]);
+      down = false;
+      await waitFor(backlog, drained, 'drained');
+      expect(new Set(seenBy)).toEqual(new Set(['c1']));
+      expect(await dlq()).toEqual([]);
+    });
   });
 
   it("a second consumer processes a crashed consumer's pending entries", async () => {

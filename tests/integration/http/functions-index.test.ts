@@ -6,6 +6,7 @@ import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createSql } from '../../../adapters/postgres/client.ts';
 import { post, write } from '../../helpers/events.ts';
+import { TEST_DATABASE_URL } from '../../helpers/services.ts';
 
 let db: IndexDb;
 beforeAll(async () => {
@@ -44,15 +45,28 @@ describe('POST /functions/index', () => {
     expect(await bundle.registry.metrics()).toContain('skytide_index_batches_total{outcome="ok"} 1');
   });
 
-  it('answers 503 when the database fails, so the caller retries the batch', async () => {
+  it('answers 503 with Retry-After when the database is down, so the caller waits and retries the batch', async () => {
     // A real client pointed at a port where no Postgres listens: the connection is refused for real.
     const unreachable = createSql('postgres://postgres@127.0.0.1:1/test', { max: 1 });
     const { app: a, bundle } = app(unreachable);
     const event = write({ did: DID, collection: 'app.bsky.feed.post', rkey: 'p2', rev: 2, record: post('x') });
     const res = await a.request('/functions/index', { method: 'POST', headers, body: JSON.stringify({ events: [event] }) });
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ error: 'handler_error', message: 'the index function failed; retry the batch' });
+    expect(res.headers.get('retry-after')).toBe('10');
+    expect(await res.json()).toEqual({ error: 'dependency_unavailable', dependency: 'postgres', message: 'postgres is unavailable; retry later' });
     expect(await bundle.registry.metrics()).toContain('skytide_index_batches_total{outcome="error"} 1');
     await unreachable.end();
+  });
+
+  it('answers 500, not 503, when the function fails on a database that answers: that is no outage', async () => {
+    // A healthy server whose schema has no AppView tables: the statement fails, the connection does not.
+    const unmigrated = createSql(TEST_DATABASE_URL, { max: 1 });
+    const { app: a } = app(unmigrated);
+    const event = write({ did: DID, collection: 'app.bsky.feed.post', rkey: 'p3', rev: 3, record: post('y') });
+    const res = await a.request('/functions/index', { method: 'POST', headers, body: JSON.stringify({ events: [event] }) });
+    expect(res.status).toBe(500);
+    expect(res.headers.get('retry-after')).toBeNull();
+    expect(await res.json()).toEqual({ error: 'handler_error', message: 'the index function failed' });
+    await unmigrated.end();
   });
 });

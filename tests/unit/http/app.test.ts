@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createApp, type AppDeps } from '../../../adapters/http/app.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { createOutageBoard, outagesDegradedCheck } from '../../../adapters/observability/outage-board.ts';
 import { silentLog, systemClock, type Sql } from '../../../functions/ports.ts';
 
 // These routes must answer without touching the database; a Sql port that fails on use proves they do not.
@@ -68,6 +69,24 @@ describe('HTTP app', () => {
     });
   });
 
+  it('stays ready while a consumer waits out an outage, and says what it waits on since when', async () => {
+    const board = createOutageBoard({ log: silentLog, metrics: createMetrics({ hosts: [], streams: [] }).metrics, now: () => Date.parse('2025-01-02T03:04:05.000Z') });
+    const app = build({ readiness: [{ name: 'redis', check: async () => {} }], degraded: [outagesDegradedCheck(board)] });
+    expect(await (await app.request('/ready')).json()).toEqual({ status: 'ready', checks: [{ name: 'redis', ok: true }], degraded: [] });
+    board.waiting('firehose_live:c1', 'postgres');
+    const res = await app.request('/ready');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      status: 'ready',
+      checks: [{ name: 'redis', ok: true }],
+      degraded: [{
+        name: 'outages',
+        waiting: ['waiting on postgres since 2025-01-02T03:04:05.000Z'],
+        outages: [{ dependency: 'postgres', since: '2025-01-02T03:04:05.000Z', waiters: ['firehose_live:c1'], waits: 1 }],
+      }],
+    });
+  });
+
   it('exposes every counter at zero before anything happened', async () => {
     const text = await (await build().request('/metrics')).text();
     expect(text).toContain('skytide_firehose_errors_total{host="relay.example",reason="invalid_frame"} 0');
@@ -78,6 +97,7 @@ describe('HTTP app', () => {
     expect(text).toContain('skytide_firehose_errors_total{host="relay.example",reason="cursor_reset"} 0');
     expect(text).toContain('skytide_identity_waits_total{host="relay.example",on="plc"} 0');
     expect(text).toContain('skytide_identity_waiting_dids{host="relay.example"} 0');
+    for (const dependency of ['postgres', 'redis', 'plc', 'dns']) expect(text).toContain(`skytide_outage_waits_total{dependency="${dependency}"} 0`);
   });
 
   it('refuses a mutating route without the bearer token', async () => {
