@@ -20,6 +20,7 @@ export const REASONS = [
   'prev_data_mismatch', // a commit whose prevData is not the MST root we last saw: something was missed
   'account_deleted', // an #account deleted event: the resync confirms it with the PDS and removes the account's rows
   'account_active', // an account (re)activated: what it wrote while inactive is fetched whole
+  'handle_unverified', // a handle could not be verified (an outage): kept, and verified again by an identity-only resync
   'future_cursor', // upstream rejected our cursor as ahead of its sequence
   'outdated_cursor', // upstream says our cursor is older than its window
   'consumer_too_slow', // upstream dropped us

@@ -1,53 +1,130 @@
 // Handle -> DID over the network: DNS TXT `_atproto.<handle>` (exactly one `did=` record) and, in parallel,
 // https://<handle>/.well-known/atproto-did; DNS wins when both answer. A deployment on a private network (dev, tests
 // with .test handles) can name a resolver service instead: com.atproto.identity.resolveHandle on that host.
-import { resolveTxt } from 'node:dns/promises';
+//
+// What it promises (the HandleResolver port): a DID, or undefined only on a definite "points nowhere" (DNS says the
+// name or its TXT record does not exist, or holds no usable record, AND the well-known answers 404 or something that
+// is not a DID, or its host does not exist). Anything else is "could not find out" and throws: DependencyError('dns')
+// when the resolver (or the configured resolver service standing in for it) is down or timed out, a SkytideError
+// `identity_failed` when DNS said no and the handle's own web server failed. Callers keep the handle they had.
+import { promises as dns } from 'node:dns';
 import type { Fetch } from '../../functions/ports.ts';
 import type { HandleResolver } from '../../functions/atproto/identity/handle.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { DependencyError, SkytideError } from '../../functions/errors.ts';
 
 export interface HandleResolverOptions {
   fetch: Fetch;
   /** Resolve through com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS. */
   serviceUrl?: string;
   timeoutMs?: number;
+  /** TXT lookups; default the system resolver. Tests point a Resolver at a DNS server of their own. */
+  resolveTxt?: (name: string) => Promise<string[][]>;
+  /**
+   * Address lookup of a handle's host, asked only when its well-known could not be fetched, to tell a host that does
+   * not exist (an answer) from a resolver that is down (an outage); default the system's.
+   */
+  lookupHost?: (host: string) => Promise<unknown>;
 }
 
-async function viaDns(handle: string): Promise<string | undefined> {
-  try {
-    const records = (await resolveTxt(`_atproto.${handle}`)).map((chunks) => chunks.join(''));
-    const dids = records.filter((r) => r.startsWith('did=')).map((r) => r.slice(4));
-    return dids.length === 1 && isValidDid(dids[0]!) ? dids[0] : undefined;
-  } catch {
-    return undefined;
+/** A lookup's answer: a DID, a definite "no", or "could not find out" with its cause. */
+type Answer = { kind: 'did'; did: string } | { kind: 'none' } | { kind: 'unknown'; cause: unknown; outage: boolean };
+
+// DNS codes that are answers: the name does not exist, or has no record of that type.
+const DNS_ANSWERS = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN', 'NODATA']);
+
+function codeOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
   }
+  return undefined;
 }
 
-async function viaWellKnown(fetch: Fetch, handle: string, timeoutMs: number): Promise<string | undefined> {
+async function viaDns(resolveTxt: (name: string) => Promise<string[][]>, handle: string): Promise<Answer> {
+  let records: string[];
   try {
-    const res = await fetch(`https://${handle}/.well-known/atproto-did`, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-    if (!res.ok) return undefined;
-    const line = (await res.text()).slice(0, 2048).split('\n')[0]?.trim() ?? '';
-    return isValidDid(line) ? line : undefined;
-  } catch {
+    records = (await resolveTxt(`_atproto.${handle}`)).map((chunks) => chunks.join(''));
+  } catch (err) {
+    const code = codeOf(err);
+    if (code !== undefined && DNS_ANSWERS.has(code)) return { kind: 'none' };
+    // ESERVFAIL, ETIMEOUT, ECONNREFUSED, EREFUSED, EAI_AGAIN...: the resolver did not answer the question.
+    return { kind: 'unknown', cause: err, outage: true };
+  }
+  const dids = records.filter((r) => r.startsWith('did=')).map((r) => r.slice(4));
+  return dids.length === 1 && isValidDid(dids[0]!) ? { kind: 'did', did: dids[0]! } : { kind: 'none' };
+}
+
+async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<unknown>, handle: string, timeoutMs: number): Promise<Answer> {
+  let res: Response;
+  try {
+    res = await fetch(`https://${handle}/.well-known/atproto-did`, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  } catch (err) {
+    // A host we refuse to call (an internal address) will never answer: that is a "no".
+    if (err instanceof SkytideError && err.reason === 'forbidden_address') return { kind: 'none' };
+    // A host that does not exist answers the question; a resolver that is down does not. The fetch's error does not
+    // always say which (the guarded fetch reports any failed lookup alike), so ask the resolver directly.
+    try {
+      await lookupHost(handle);
+    } catch (lookupErr) {
+      const code = codeOf(lookupErr);
+      if (code !== undefined && DNS_ANSWERS.has(code)) return { kind: 'none' };
+      return { kind: 'unknown', cause: lookupErr, outage: true };
+    }
+    return { kind: 'unknown', cause: err, outage: false };
+  }
+  if (res.status === 404 || res.status === 410) {
+    await res.body?.cancel();
+    return { kind: 'none' };
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    return { kind: 'unknown', cause: new Error(`well-known answered HTTP ${res.status}`), outage: false };
+  }
+  let line: string;
+  try {
+    line = (await res.text()).slice(0, 2048).split('\n')[0]?.trim() ?? '';
+  } catch (err) {
+    return { kind: 'unknown', cause: err, outage: false };
+  }
+  return isValidDid(line) ? { kind: 'did', did: line } : { kind: 'none' };
+}
+
+async function viaService(fetch: Fetch, serviceUrl: string, handle: string, timeoutMs: number): Promise<string | undefined> {
+  const url = `${serviceUrl.replace(/\/+$/, '')}/xrpc/com.atproto.identity.resolveHandle?handle=${encodeURIComponent(handle)}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw new DependencyError('dns', `handle resolver service unreachable resolving ${handle}`, { handle }, { cause: err });
+  }
+  // 400 (InvalidRequest "Unable to resolve handle", HandleNotFound) and 404 are answers; the rest is the service down.
+  if (res.status === 400 || res.status === 404) {
+    await res.body?.cancel();
     return undefined;
   }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new DependencyError('dns', `handle resolver service answered HTTP ${res.status} for ${handle}`, { handle, status: res.status });
+  }
+  const did = ((await res.json()) as { did?: unknown }).did;
+  return typeof did === 'string' && isValidDid(did) ? did : undefined;
 }
 
 export function createHandleResolver(options: HandleResolverOptions): HandleResolver {
   const timeoutMs = options.timeoutMs ?? 5000;
+  const resolveTxt = options.resolveTxt ?? ((name: string) => dns.resolveTxt(name));
+  const lookupHost = options.lookupHost ?? ((host: string) => dns.lookup(host));
   return {
     async resolve(handle) {
-      if (options.serviceUrl !== undefined) {
-        const res = await options.fetch(`${options.serviceUrl.replace(/\/+$/, '')}/xrpc/com.atproto.identity.resolveHandle?handle=${encodeURIComponent(handle)}`, {
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        if (!res.ok) return undefined;
-        const did = ((await res.json()) as { did?: unknown }).did;
-        return typeof did === 'string' && isValidDid(did) ? did : undefined;
-      }
-      const [dns, web] = await Promise.all([viaDns(handle), viaWellKnown(options.fetch, handle, timeoutMs)]);
-      return dns ?? web;
+      if (options.serviceUrl !== undefined) return viaService(options.fetch, options.serviceUrl, handle, timeoutMs);
+      const [byDns, byWeb] = await Promise.all([viaDns(resolveTxt, handle), viaWellKnown(options.fetch, lookupHost, handle, timeoutMs)]);
+      if (byDns.kind === 'did') return byDns.did;
+      if (byWeb.kind === 'did') return byWeb.did;
+      if (byDns.kind === 'none' && byWeb.kind === 'none') return undefined;
+      const failed = byDns.kind === 'unknown' ? byDns : (byWeb as Extract<Answer, { kind: 'unknown' }>);
+      if (failed.outage) throw new DependencyError('dns', `DNS unavailable resolving handle ${handle}`, { handle }, { cause: failed.cause });
+      throw new SkytideError('identity_failed', `handle ${handle} could not be resolved`, { handle }, { cause: failed.cause });
     },
   };
 }

@@ -37,7 +37,7 @@ export const LABEL_STATES = ['in_force', 'expired', 'negated'] as const;
 export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_index_events_total: {
     help: 'stream events handled by the index function, by type and outcome',
-    labels: { type: EVENT_TYPES, outcome: ['ok', 'stale', 'dead'] },
+    labels: { type: EVENT_TYPES, outcome: ['ok', 'stale', 'skipped', 'dead'] },
   },
   skytide_index_records_total: {
     help: 'record writes and deletes by collection family and outcome',
@@ -143,7 +143,7 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
   };
   for (const state of LABEL_STATES) gauges.labelStates.set({ state }, 0);
   gauges.labelStatesAge.set(0);
-  for (const status of ['synchronized', 'desynchronized', 'in-progress']) gauges.repoSync.set({ status }, 0);
+  for (const status of ['synchronized', 'desynchronized', 'in-progress', 'deleted']) gauges.repoSync.set({ status }, 0);
   for (const stream of dimensions.streams) {
     gauges.streamLength.set({ stream }, 0);
     gauges.streamPending.set({ stream }, 0);

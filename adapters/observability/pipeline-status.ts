@@ -87,7 +87,7 @@ export function createStatusReader(r: StatusSources) {
     let repoSync: Record<string, number> | undefined;
     try {
       const rows = await r.sql().query<{ status: string; n: number }>(`select status, count(*)::int as n from repo_sync group by status`);
-      repoSync = { synchronized: 0, desynchronized: 0, 'in-progress': 0 };
+      repoSync = { synchronized: 0, desynchronized: 0, 'in-progress': 0, deleted: 0 };
       for (const row of rows) repoSync[row.status] = row.n;
     } catch {
       // No schema yet (before `skytide migrate`) or no database: the stream status still stands.

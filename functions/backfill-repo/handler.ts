@@ -2,7 +2,9 @@
 // signature, MST), and indexed through the index function under the rev rule, so live data newer than the CAR is
 // never overwritten. Records the index holds that the CAR no longer has, and whose rev is older, are tombstoned. Every
 // repo ends with its state in repo_sync, an empty one included. Known permanent answers (RepoNotFound, RepoTakendown,
-// RepoSuspended, RepoDeactivated) update the account's status and are not retried. Pure over its ports.
+// RepoSuspended, RepoDeactivated) are acted on once the DID document was asked again (the account may have moved) and
+// are not retried; what they and a served repo say about the account (status, deletion, restore, handle) is
+// account.ts's business. Pure over its ports.
 //
 // Outcomes are verdicts on the repo alone: `dead` for a repo that cannot be trusted (PERMANENT_FAILURES), `retry` for
 // what may pass on another try (its PDS failing, a repo it served cut short). An outage of our own dependencies
@@ -18,10 +20,12 @@ import type { Reason } from '../reasons.ts';
 import { SkytideError, dependencyErrorIn, describeError } from '../errors.ts';
 import { indexBatch } from '../index/handler.ts';
 import type { IdentityResolver } from '../atproto/identity/did-document.ts';
+import type { HandleResolver } from '../atproto/identity/handle.ts';
 import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.ts';
 import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { DEFAULT_PDS_RETRY, downloadRepo, type PdsRetry } from './fetch-car.ts';
+import { recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 
 /** A repo_backfill entry (functions/events.ts) or a DID asked for directly (POST /reprocess/:did). */
 export type BackfillItem = RepoBackfillEntry;
@@ -30,6 +34,8 @@ export interface BackfillPorts extends BasePorts {
   sql: Sql;
   fetch: Fetch;
   identity: IdentityResolver;
+  /** Verifies each account's handle both ways (as #identity does); without it handles are left as they are. */
+  handles?: HandleResolver;
   limits?: RepoLimits;
   /**
    * Deadline for downloading one repo (getRepo and its retries). Verifying and indexing are bounded by the size
@@ -48,7 +54,8 @@ export interface BackfillPorts extends BasePorts {
 
 export interface RepoReport {
   did: string;
-  status: 'synchronized' | 'unavailable' | 'failed';
+  /** `identity`: a `handle_unverified` follow-up, which checks the handle only and leaves the repo as it is. */
+  status: 'synchronized' | 'unavailable' | 'failed' | 'identity';
   rev?: string;
   created: number;
   updated: number;
@@ -77,11 +84,13 @@ async function deliver(events: StreamEvent[], ports: BackfillPorts): Promise<voi
   else for (let i = 0; i < events.length; i += CHUNK) await ports.emit(events.slice(i, i + CHUNK));
 }
 
+/** Records a repo's sync state. A confirmed deletion stays: only restoreAccount (a valid repo served) lifts it. */
 async function setSync(ports: BackfillPorts, did: string, status: string, rev: string | null, data: string | null, reason: string | null): Promise<void> {
   await ports.sql.query(
     `insert into repo_sync (did, status, rev, "dataCid", reason, "updatedAt") values ($1, $2, $3, $4, $5, $6)
      on conflict (did) do update set status = excluded.status, rev = coalesce(excluded.rev, repo_sync.rev),
-       "dataCid" = coalesce(excluded."dataCid", repo_sync."dataCid"), reason = excluded.reason, "updatedAt" = excluded."updatedAt"`,
+       "dataCid" = coalesce(excluded."dataCid", repo_sync."dataCid"), reason = excluded.reason, "updatedAt" = excluded."updatedAt"
+     where repo_sync.status <> 'deleted'`,
     [did, status, rev, data, reason, new Date(ports.clock.now()).toISOString()],
   );
 }
@@ -89,12 +98,13 @@ async function setSync(ports: BackfillPorts, did: string, status: string, rev: s
 /**
  * The repo failed: desynchronized, with the reason. Unless it was synchronized after this attempt began (a call that
  * outlived its claim while another consumer synchronized the same repo): a stale verdict never overwrites a newer one.
+ * Nor a confirmed deletion: only restoreAccount (a valid repo served) lifts that.
  */
 async function recordFailure(ports: BackfillPorts, did: string, reason: Reason, startedAt: number): Promise<void> {
   await ports.sql.query(
     `insert into repo_sync (did, status, reason, "updatedAt") values ($1, 'desynchronized', $2, $3)
      on conflict (did) do update set status = excluded.status, reason = excluded.reason, "updatedAt" = excluded."updatedAt"
-       where not (repo_sync.status = 'synchronized' and repo_sync."updatedAt" > $4)`,
+       where not (repo_sync.status = 'synchronized' and repo_sync."updatedAt" > $4) and repo_sync.status <> 'deleted'`,
     [did, reason, new Date(ports.clock.now()).toISOString(), new Date(startedAt).toISOString()],
   );
 }
@@ -149,22 +159,6 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   await setSync(ports, repo.did, 'synchronized', rev, repo.data, null);
 }
 
-/** The largest valid TID (year 2255): a deleted account's tombstones stay after any write that could still arrive. */
-const AFTER_EVERY_REV = 'jzzzzzzzzzzzz';
-
-async function unindexAccount(did: string, ports: BackfillPorts): Promise<number> {
-  const rows = await ports.sql.query<{ uri: string }>(`select uri from record where did = $1 and json <> ''`, [did]);
-  const time = new Date(ports.clock.now()).toISOString();
-  const events: StreamEvent[] = rows.map(({ uri }) => {
-    const [, , , collection = '', rkey = ''] = uri.split('/');
-    return { type: 'delete', seq: SEQ_BACKFILL, time, did, commit: 'deleted', rev: AFTER_EVERY_REV, collection, rkey };
-  });
-  await indexChunks(events, ports);
-  await ports.sql.query(`update actor set handle = null where did = $1`, [did]);
-  ports.log.info('deleted account unindexed', { did, records: events.length });
-  return events.length;
-}
-
 async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ outcome: ItemOutcome; report: RepoReport }> {
   const started = ports.clock.now();
   const report: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, durationMs: 0 };
@@ -174,6 +168,12 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     return { outcome, report };
   };
   if (!isValidDid(item.did)) return finish(dead('invalid_syntax', `not a DID: ${JSON.stringify(item.did)}`));
+  if (item.reason === 'handle_unverified') {
+    // A follow-up of an #identity whose handle could not be verified: the handle only. An outage is let through.
+    await recheckHandle(item.did, ports);
+    report.status = 'identity';
+    return finish(ok);
+  }
   try {
     // Listed at a rev we already hold (a sweep queued it twice, or a resync finished meanwhile): nothing to fetch.
     const held = item.rev === undefined ? undefined : await syncedAt(ports, item.did, item.rev);
@@ -187,16 +187,21 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     let identity = await ports.identity.resolve(item.did);
     // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
     const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
-    const fetched = await downloadRepo(ports.fetch, identity.pds, item.did, {
+    const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
       signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
     });
+    let fetched = await fetchFrom(identity.pds);
     if (fetched.kind === 'unavailable') {
-      const status = fetched.error === 'RepoNotFound' ? 'deleted' : fetched.error.slice('Repo'.length).toLowerCase();
-      await ports.sql.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [item.did, new Date(ports.clock.now()).toISOString()]);
-      await ports.sql.query(`update actor set "upstreamStatus" = $2 where did = $1`, [item.did, status]);
+      // That PDS came from a document that may be cached: the account may have moved. Ask the document again, and
+      // the new PDS if it names one, before taking the answer.
+      const fresh = await refreshedIdentity(item.did, identity, ports);
+      if (fresh.pds !== identity.pds) fetched = await fetchFrom(fresh.pds);
+      identity = fresh;
+    }
+    if (fetched.kind === 'unavailable') {
       // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them.
-      if (fetched.error === 'RepoNotFound') report.deleted = await unindexAccount(item.did, ports);
-      await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
+      report.deleted = await repoUnavailable(item.did, fetched.error, identity, ports);
+      if (fetched.error !== 'RepoNotFound') await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
       report.status = 'unavailable';
       report.reason = fetched.error;
       ports.log.info('repo unavailable', { did: item.did, error: fetched.error });
@@ -214,8 +219,9 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     }
     if (repo.rev === undefined) throw new SkytideError('invalid_commit', 'repo commit has no rev (v2): the rev rule cannot protect newer data');
     report.rev = repo.rev;
-    // Its PDS serves the repo: the account is active, whatever status an earlier answer or event left.
-    await ports.sql.query(`update actor set "upstreamStatus" = null where did = $1 and "upstreamStatus" is not null`, [item.did]);
+    // Its PDS serves the repo: the account is active (restored, if it was deleted), whatever an earlier answer or
+    // event left, and its handle is verified.
+    await repoServed(identity, ports);
     await applyRepo(repo, ports, report);
     report.status = 'synchronized';
     return finish(ok);

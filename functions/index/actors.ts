@@ -1,49 +1,70 @@
-// Actor-level state from a batch: an actor row for every DID seen, handles from #identity (a handle moves to its new
-// holder and is cleared from the old one), upstream status from #account (unknown statuses are stored as strings),
-// and actor_sync, which only ever moves forward in rev.
+// Actor-level rows from a batch: an actor row for every DID seen (never for a deleted one), handles (a handle moves to
+// its new holder and is cleared from the old one), upstream status mirrored from account_state (unknown statuses are
+// stored as strings), and actor_sync, which only ever moves forward in rev.
 import type { SqlExecutor } from '../ports.ts';
 import { insertRows, cleanText } from './rows.ts';
-import type { BatchPlan } from './plan.ts';
+import type { CommitSeen } from './plan.ts';
 import { isValidHandle } from '../atproto/syntax/handle.ts';
 
-export async function writeActors(tx: SqlExecutor, plan: BatchPlan): Promise<void> {
+export interface HandleChange {
+  did: string;
+  /** The handle to store, or null for none. Raw: normalised and checked here. */
+  handle: string | null;
+  /** Order among this batch's claims: a handle claimed by two DIDs goes to the later claim. */
+  seq: number;
+}
+
+export interface ActorChanges {
+  /** DIDs to keep an actor row for, with the time they were seen. */
+  actors: ReadonlyMap<string, string>;
+  /** DIDs whose handle is known for sure (verified, or taken from the event when nothing verifies). */
+  handles: readonly HandleChange[];
+  /** upstreamStatus of DIDs whose account status changed (null when active). */
+  statuses: ReadonlyMap<string, string | null>;
+  commits: ReadonlyMap<string, CommitSeen>;
+}
+
+/** A handle as stored: lowercase, valid syntax; `handle.invalid` and anything else unusable mean none. */
+export function usableHandle(raw: string | null | undefined): string | null {
+  if (raw === null || raw === undefined) return null;
+  const handle = cleanText(raw).toLowerCase();
+  return handle !== 'handle.invalid' && isValidHandle(handle) ? handle : null;
+}
+
+/** Sets these handles (one claim per handle: the latest wins it), clearing each from any other DID that held it. */
+export async function setHandles(tx: SqlExecutor, changes: readonly HandleChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  const claims = new Map<string, { did: string; seq: number }>();
+  const handles = changes.map((c) => ({ did: c.did, handle: usableHandle(c.handle), seq: c.seq }));
+  for (const h of handles) {
+    if (h.handle === null) continue;
+    const prev = claims.get(h.handle);
+    if (prev === undefined || h.seq > prev.seq) claims.set(h.handle, { did: h.did, seq: h.seq });
+  }
+  const rows = handles.map((h) => ({ did: h.did, handle: h.handle !== null && claims.get(h.handle)?.did === h.did ? h.handle : null }));
+  const input = JSON.stringify(rows);
+  await tx.query(
+    `update actor set handle = null from json_to_recordset($1::text::json) as x(did text, handle text)
+     where actor.handle = x.handle and actor.did <> x.did`,
+    [input],
+  );
+  await tx.query(
+    `update actor set handle = x.handle from json_to_recordset($1::text::json) as x(did text, handle text)
+     where actor.did = x.did and actor.handle is distinct from x.handle`,
+    [input],
+  );
+}
+
+export async function writeActors(tx: SqlExecutor, changes: ActorChanges): Promise<void> {
   // NOTE: an actor row records when the DID was first seen; bumping it on every batch rewrote a row per active
   // account per batch, the largest write cost in the index benchmark.
-  const actors = [...plan.actors].map(([did, indexedAt]) => ({ did, indexedAt }));
+  const actors = [...changes.actors].map(([did, indexedAt]) => ({ did, indexedAt }));
   await insertRows(tx, 'actor', { did: 'text', indexedAt: 'text' }, actors, { orderBy: 'did', onConflict: '(did) do nothing' });
 
-  // One claim per handle: the latest identity event wins it; `handle.invalid` and bad syntax mean no handle.
-  const claims = new Map<string, { did: string; seq: number }>();
-  const handles: { did: string; handle: string | null }[] = [];
-  for (const event of plan.identities.values()) {
-    const handle = event.handle === undefined ? undefined : cleanText(event.handle).toLowerCase();
-    const usable = handle !== undefined && handle !== 'handle.invalid' && isValidHandle(handle) ? handle : null;
-    if (usable !== null) {
-      const prev = claims.get(usable);
-      if (prev === undefined || event.seq > prev.seq) claims.set(usable, { did: event.did, seq: event.seq });
-    }
-    handles.push({ did: event.did, handle: usable });
-  }
-  for (const h of handles) if (h.handle !== null && claims.get(h.handle)?.did !== h.did) h.handle = null;
-  if (handles.length > 0) {
-    const input = JSON.stringify(handles);
-    await tx.query(
-      `update actor set handle = null from json_to_recordset($1::text::json) as x(did text, handle text)
-       where actor.handle = x.handle and actor.did <> x.did`,
-      [input],
-    );
-    await tx.query(
-      `update actor set handle = x.handle from json_to_recordset($1::text::json) as x(did text, handle text)
-       where actor.did = x.did and actor.handle is distinct from x.handle`,
-      [input],
-    );
-  }
+  await setHandles(tx, changes.handles);
 
-  const statuses = [...plan.accounts.values()].map((e) => ({
-    did: e.did,
-    status: e.active ? null : cleanText(e.status ?? 'inactive'),
-  }));
-  if (statuses.length > 0) {
+  if (changes.statuses.size > 0) {
+    const statuses = [...changes.statuses].map(([did, status]) => ({ did, status: status === null ? null : cleanText(status) }));
     await tx.query(
       `update actor set "upstreamStatus" = x.status from json_to_recordset($1::text::json) as x(did text, status text)
        where actor.did = x.did and actor."upstreamStatus" is distinct from x.status`,
@@ -51,7 +72,7 @@ export async function writeActors(tx: SqlExecutor, plan: BatchPlan): Promise<voi
     );
   }
 
-  const commits = [...plan.commits].map(([did, c]) => ({ did, commitCid: c.commit, repoRev: c.rev }));
+  const commits = [...changes.commits].map(([did, c]) => ({ did, commitCid: c.commit, repoRev: c.rev }));
   await insertRows(tx, 'actor_sync', { did: 'text', commitCid: 'text', repoRev: 'text' }, commits, {
     orderBy: 'did',
     onConflict:

@@ -1,14 +1,18 @@
 // Exact aggregates without recounting: every plugin reports +1 / -1 for the typed rows it actually inserted or
 // deleted (from RETURNING), and the batch applies the summed deltas in its own transaction. Because the rev gate makes
 // each row change happen at most once, the counts stay exact under replay, duplicates and reordering.
+//
+// A subject whose account is deleted (repo_sync.status = 'deleted') has no counts: its deltas are not applied, and a
+// post subject is remembered in deleted_subject so that its counts are recounted from the rows if the account comes
+// back (account-deletion.ts). The check runs inside the same statement as the upsert, one probe of a partial index
+// per subject, and the index lock (account-store.ts) keeps it atomic against a deletion or a recount.
 import type { SqlExecutor } from '../ports.ts';
-import { insertRows, type Columns } from './rows.ts';
 
 export type PostCount = 'likeCount' | 'replyCount' | 'repostCount' | 'quoteCount';
 export type ProfileCount = 'followersCount' | 'followsCount' | 'postsCount';
 
-const POST_COUNTS: readonly PostCount[] = ['likeCount', 'replyCount', 'repostCount', 'quoteCount'];
-const PROFILE_COUNTS: readonly ProfileCount[] = ['followersCount', 'followsCount', 'postsCount'];
+export const POST_COUNTS: readonly PostCount[] = ['likeCount', 'replyCount', 'repostCount', 'quoteCount'];
+export const PROFILE_COUNTS: readonly ProfileCount[] = ['followersCount', 'followsCount', 'postsCount'];
 
 export class AggregateDeltas {
   readonly #posts = new Map<string, Record<PostCount, number>>();
@@ -27,24 +31,37 @@ export class AggregateDeltas {
   }
 
   async apply(tx: SqlExecutor): Promise<void> {
-    await upsertDeltas(tx, 'post_agg', 'uri', POST_COUNTS, this.#posts);
-    await upsertDeltas(tx, 'profile_agg', 'did', PROFILE_COUNTS, this.#profiles);
+    const posts = rowsOf('uri', POST_COUNTS, this.#posts);
+    if (posts.length > 0) {
+      await tx.query(
+        `with x as (select * from json_to_recordset($1::text::json) as x(uri text, ${columns(POST_COUNTS)})),
+         gone as (select x.uri from x where exists
+           (select 1 from repo_sync r where r.status = 'deleted' and r.did = split_part(x.uri, '/', 3))),
+         remembered as (insert into deleted_subject (did, uri) select split_part(uri, '/', 3), uri from gone
+           order by 1, 2 on conflict do nothing)
+         insert into post_agg (uri, ${names(POST_COUNTS)})
+         select uri, ${names(POST_COUNTS)} from x where not exists (select 1 from gone where gone.uri = x.uri) order by uri
+         on conflict (uri) do update set ${increments('post_agg', POST_COUNTS)}`,
+        [JSON.stringify(posts)],
+      );
+    }
+    const profiles = rowsOf('did', PROFILE_COUNTS, this.#profiles);
+    if (profiles.length > 0) {
+      await tx.query(
+        `insert into profile_agg (did, ${names(PROFILE_COUNTS)})
+         select did, ${names(PROFILE_COUNTS)} from json_to_recordset($1::text::json) as x(did text, ${columns(PROFILE_COUNTS)})
+         where not exists (select 1 from repo_sync r where r.status = 'deleted' and r.did = x.did) order by did
+         on conflict (did) do update set ${increments('profile_agg', PROFILE_COUNTS)}`,
+        [JSON.stringify(profiles)],
+      );
+    }
   }
 }
 
-async function upsertDeltas<C extends string>(
-  tx: SqlExecutor,
-  table: string,
-  key: string,
-  counts: readonly C[],
-  deltas: Map<string, Record<C, number>>,
-): Promise<void> {
-  const rows = [...deltas]
-    .filter(([, d]) => counts.some((c) => d[c] !== 0))
-    .map(([k, d]) => ({ [key]: k, ...d }));
-  if (rows.length === 0) return;
-  const columns: Columns = { [key]: 'text' };
-  for (const c of counts) columns[c] = 'bigint';
-  const set = counts.map((c) => `"${c}" = ${table}."${c}" + excluded."${c}"`).join(', ');
-  await insertRows(tx, table, columns, rows, { orderBy: key, onConflict: `("${key}") do update set ${set}` });
+const names = (counts: readonly string[]) => counts.map((c) => `"${c}"`).join(', ');
+const columns = (counts: readonly string[]) => counts.map((c) => `"${c}" bigint`).join(', ');
+const increments = (table: string, counts: readonly string[]) => counts.map((c) => `"${c}" = ${table}."${c}" + excluded."${c}"`).join(', ');
+
+function rowsOf<C extends string>(key: string, counts: readonly C[], deltas: Map<string, Record<C, number>>): Record<string, string | number>[] {
+  return [...deltas].filter(([, d]) => counts.some((c) => d[c] !== 0)).map(([k, d]) => ({ [key]: k, ...d }));
 }

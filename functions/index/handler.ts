@@ -1,49 +1,29 @@
 // The `index` function: a batch of stream events becomes ONE Postgres transaction of multi-row upserts and deletes.
-// Pure over its ports (sql, clock, log, metrics): it holds nothing between calls, so it runs in-process under the
-// consumer, behind POST /functions/index, or in a Worker. It marks each event ok or dead (bad identifiers) and
-// throws only when the database fails, so the caller retries the whole batch.
+// Pure over its ports (sql, clock, log, metrics, and optionally identity and handle resolvers): it holds nothing
+// between calls, so it runs in-process under the consumer, behind POST /functions/index, or in a Worker. It marks each
+// event ok or dead (bad identifiers) and throws only when the database fails, so the caller retries the whole batch.
+//
+// Whatever the batch boundaries, the database ends as if the events were applied one at a time:
+// - record events follow the rev rule (processor.ts): their final state depends only on the set applied;
+// - #account changes of a DID apply in the order of their time, and a write counts exactly when its account is
+//   active at the write's time (account-state.ts); deletes always count;
+// - a DID whose deletion its PDS confirmed (repo_sync.status = 'deleted') gets no row from any event, and an event
+//   older than the repo's last verified snapshot (repo_sync.rev) is stale (account-deletion.ts).
 import type { StreamEvent } from '../events.ts';
-import type { BasePorts, Sql, SqlExecutor } from '../ports.ts';
-import type { BatchResult } from '../result.ts';
+import type { Sql, SqlExecutor } from '../ports.ts';
+import type { BatchResult, ResyncRequest } from '../result.ts';
 import { AggregateDeltas } from './aggregates.ts';
-import { writeActors } from './actors.ts';
-import { planBatch, type BatchPlan } from './plan.ts';
-import pLimit from 'p-limit';
-import type { IdentityResolver } from '../atproto/identity/did-document.ts';
-import { verifiedHandle, type HandleResolver } from '../atproto/identity/handle.ts';
-import { describeError } from '../errors.ts';
+import { writeActors, type HandleChange } from './actors.ts';
+import { newestCommits, pickWinners, planBatch, type BatchPlan, type RecordOp } from './plan.ts';
+import { activeAt, alwaysActive, applyChange, currentChange, normalizeTime, type AccountChange } from './account-state.ts';
+import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts } from './account-store.ts';
+import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
+import { cleanText } from './rows.ts';
 import { writeRecordRows } from './processor.ts';
 import { PLUGINS, type IndexedRecord, type Plugin, type RecordFamily } from './plugins/index.ts';
 
-export interface IndexPorts extends BasePorts {
+export interface IndexPorts extends IdentityPassPorts {
   sql: Sql;
-  /**
-   * With both, an #identity event refreshes the DID document (and its cache) and its handle is kept only when it
-   * resolves back to the DID; without them the handle is taken as the event says.
-   */
-  identity?: IdentityResolver;
-  handles?: HandleResolver;
-}
-
-/** The handle of each #identity event, verified both ways; done before the transaction (it is network I/O). */
-async function verifyIdentityHandles(plan: BatchPlan, ports: IndexPorts): Promise<void> {
-  const { identity, handles } = ports;
-  if (identity === undefined || handles === undefined) return;
-  const limit = pLimit(8);
-  await Promise.all(
-    [...plan.identities].map(([did, event]) =>
-      limit(async () => {
-        let handle: string | undefined;
-        try {
-          handle = await verifiedHandle(await identity.resolve(did, { forceRefresh: true }), handles);
-        } catch (err) {
-          ports.log.warn('identity refresh failed', { did, err: describeError(err) });
-        }
-        const { handle: _claimed, ...rest } = event;
-        plan.identities.set(did, handle === undefined ? rest : { ...rest, handle });
-      }),
-    ),
-  );
 }
 
 interface Tally {
@@ -53,101 +33,174 @@ interface Tally {
   invalid: number;
 }
 
+/** What the transaction decided, for metrics and follow-ups once it committed. */
+interface Applied {
+  tallies: Map<RecordFamily, Tally>;
+  /** Positions of events that did not count because of their account (inactive, deleted) or an older snapshot. */
+  skipped: Set<number>;
+  /** Positions of events superseded in the batch, or account changes older than one already applied. */
+  stale: Set<number>;
+  resync: ResyncRequest[];
+}
+
 export async function indexBatch(events: readonly StreamEvent[], ports: IndexPorts): Promise<BatchResult> {
   const plan = planBatch(events);
-  await verifyIdentityHandles(plan, ports);
-  const tallies = new Map<RecordFamily, Tally>();
-  const tally = (family: RecordFamily) => {
-    let t = tallies.get(family);
-    if (t === undefined) tallies.set(family, (t = { indexed: 0, stale: 0, tombstoned: 0, invalid: 0 }));
-    return t;
-  };
-  const familyOf = (collection: string) => PLUGINS.get(collection)?.family ?? 'other';
-  let skippedInactive = 0;
-
+  const identities = await verifyIdentities(plan.identities, ports);
+  let applied: Applied;
   try {
-    await ports.sql.transaction(async (tx) => {
-      // Writes of accounts that are not active (takendown, suspended, deactivated, deleted) are not indexed; when an
-      // account comes back it is resynced whole (account_active), so nothing written meanwhile is lost.
-      const inactive = await inactiveAccounts(tx, plan);
-      // Deletes always apply: removing an inactive account's data is never wrong.
-      const winners = inactive.size === 0 ? plan.winners : plan.winners.filter((w) => w.event.type === 'delete' || !inactive.has(w.event.did));
-      skippedInactive = plan.winners.length - winners.length;
-      const { changed, inserted } = await writeRecordRows(tx, winners);
-      const removals = new Map<Plugin, string[]>();
-      const inserts = new Map<Plugin, IndexedRecord[]>();
-      for (const { uri, event } of winners) {
-        const t = tally(familyOf(event.collection));
-        if (!changed.has(uri)) {
-          t.stale++;
-          continue;
-        }
-        if (event.type === 'delete') t.tombstoned++;
-        else t.indexed++;
-        const plugin = PLUGINS.get(event.collection);
-        if (plugin === undefined) continue;
-        // An update or delete purges the old typed rows; a record that had no row has none to purge.
-        if (!inserted.has(uri)) push(removals, plugin, uri);
-        if (event.type !== 'delete') {
-          push(inserts, plugin, {
-            uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey,
-            record: event.record, indexedAt: event.time,
-          });
-        }
-      }
-      const deltas = new AggregateDeltas();
-      for (const [plugin, uris] of removals) await plugin.remove(tx, uris, deltas);
-      for (const [plugin, records] of inserts) {
-        const invalid = await plugin.insert(tx, records, deltas);
-        if (invalid.length > 0) {
-          const t = tally(plugin.family);
-          t.invalid += invalid.length;
-          t.indexed -= invalid.length;
-        }
-      }
-      await deltas.apply(tx);
-      await writeActors(tx, plan);
-    });
+    applied = await ports.sql.transaction((tx) => applyBatch(tx, plan, identities));
   } catch (err) {
     ports.metrics.inc('skytide_index_batches_total', { outcome: 'error' });
     throw err;
   }
 
   ports.metrics.inc('skytide_index_batches_total', { outcome: 'ok' });
-  if (skippedInactive > 0) ports.log.debug('writes of inactive accounts skipped', { count: skippedInactive });
-  for (const [family, t] of tallies) {
+  if (applied.skipped.size > 0) ports.log.debug('events of inactive or deleted accounts skipped', { count: applied.skipped.size });
+  for (const [family, t] of applied.tallies) {
     for (const outcome of ['indexed', 'stale', 'tombstoned', 'invalid'] as const) {
       if (t[outcome] > 0) ports.metrics.inc('skytide_index_records_total', { collection: family, outcome }, t[outcome]);
     }
   }
-  const superseded = new Set(plan.superseded);
   events.forEach((event, i) => {
-    const outcome = plan.outcomes[i]?.status === 'dead' ? 'dead' : superseded.has(i) ? 'stale' : 'ok';
+    const outcome = plan.outcomes[i]?.status === 'dead' ? 'dead' : applied.skipped.has(i) ? 'skipped' : applied.stale.has(i) ? 'stale' : 'ok';
     ports.metrics.inc('skytide_index_events_total', { type: event.type, outcome });
   });
-  // An account that was deleted is confirmed by its PDS (getRepo answers RepoNotFound) in the resync, which then
-  // removes its rows; an account that comes back may have written while it was away. Both are fetched whole.
-  const resync: BatchResult['resync'] = [];
-  for (const event of plan.accounts.values()) {
-    if (event.status === 'deleted' || event.active) resync.push({ did: event.did, reason: event.active ? 'account_active' : 'account_deleted' });
-  }
-  return { outcomes: plan.outcomes, resync };
+  return { outcomes: plan.outcomes, resync: applied.resync };
 }
 
-/** DIDs of this batch's record writes whose account is not active, after this batch's own #account events. */
-async function inactiveAccounts(tx: SqlExecutor, plan: BatchPlan): Promise<Set<string>> {
-  const dids = [...new Set(plan.winners.map((w) => w.event.did))];
-  if (dids.length === 0) return new Set();
-  const rows = await tx.query<{ did: string }>(
-    `select did from actor where "upstreamStatus" is not null and did in (select json_array_elements_text($1::text::json))`,
-    [JSON.stringify(dids)],
-  );
-  const inactive = new Set(rows.map((r) => r.did));
-  for (const event of plan.accounts.values()) {
-    if (event.active) inactive.delete(event.did);
-    else inactive.add(event.did);
+async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: IdentityPass): Promise<Applied> {
+  await holdIndexLock(tx, 'shared');
+  await lockAccounts(tx, [...plan.accounts.keys()]);
+  const facts = await readAccountFacts(tx, [...plan.actors.keys()]);
+  const factsOf = (did: string): AccountFacts => facts.get(did) ?? NO_FACTS;
+  const skipped = new Set<number>();
+  const stale = new Set<number>();
+  const resync: ResyncRequest[] = [];
+
+  // #account changes, per DID in stream order, under the time rule. `applied` keeps where each one sat in the batch:
+  // a write is judged by the changes before it in the stream, as if the batch were applied one event at a time.
+  const histories = new Map<string, AccountChange[]>();
+  const applied = new Map<string, { position: number; change: AccountChange }[]>();
+  const statuses = new Map<string, string | null>();
+  for (const [did, ops] of plan.accounts) {
+    const f = factsOf(did);
+    const history = [...f.history];
+    const mine: { position: number; change: AccountChange }[] = [];
+    for (const op of ops) {
+      const e = op.event;
+      const change = { time: op.time, active: e.active, status: e.active ? null : cleanText(e.status ?? 'inactive') };
+      const outcome = applyChange(history, change);
+      if (outcome === 'stale') stale.add(op.position);
+      else if (outcome === 'applied') mine.push({ position: op.position, change });
+    }
+    if (mine.length === 0) continue;
+    histories.set(did, history);
+    applied.set(did, mine);
+    const current = currentChange(history) as AccountChange;
+    if (!f.deleted) statuses.set(did, current.status);
+    // A deletion is confirmed by the PDS (getRepo answers RepoNotFound) in the resync, which then removes the rows;
+    // an account that comes back may have written while it was away, or be a deleted one that moved. Both are
+    // fetched whole.
+    if (current.active) resync.push({ did, reason: 'account_active' });
+    else if (current.status === 'deleted' && !f.deleted) resync.push({ did, reason: 'account_deleted' });
   }
-  return inactive;
+
+  // The record events that count: not of a deleted account, not older than the last verified snapshot, and (for
+  // writes) of an account active at the write's time.
+  const counted: RecordOp[] = [];
+  for (const op of plan.records) {
+    const e = op.event;
+    const f = factsOf(e.did);
+    if (f.deleted || (f.floor !== null && e.rev < f.floor)) {
+      skipped.add(op.position);
+      continue;
+    }
+    if (e.type !== 'delete') {
+      const history = historyBefore(f.history, applied.get(e.did), op.position);
+      if (!alwaysActive(history) && !activeAt(history, normalizeTime(e.time))) {
+        skipped.add(op.position);
+        continue;
+      }
+    }
+    counted.push(op);
+  }
+  const { winners, superseded } = pickWinners(counted);
+  for (const position of superseded) stale.add(position);
+  const repos = plan.repos.filter((r) => {
+    if (!factsOf(r.event.did).deleted) return true;
+    skipped.add(r.position);
+    return false;
+  });
+
+  const tallies = await writeRecords(tx, winners);
+  await writeAccountStates(tx, histories);
+
+  const handles: HandleChange[] = [];
+  for (const [did, { position, event }] of plan.identities) {
+    if (factsOf(did).deleted) {
+      skipped.add(position);
+      continue;
+    }
+    const verdict = identities.verdicts.get(did);
+    if (verdict !== undefined) handles.push({ did, handle: verdict, seq: event.seq });
+  }
+  for (const did of identities.unverified) if (!factsOf(did).deleted) resync.push({ did, reason: 'handle_unverified' });
+
+  const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));
+  const commits = newestCommits([...counted.map((op) => op.event), ...repos.map((r) => r.event)]);
+  await writeActors(tx, { actors, handles, statuses, commits });
+  return { tallies, skipped, stale, resync };
+}
+
+/** The account changes in force at a position of the batch: those stored, then this batch's up to that position. */
+function historyBefore(stored: readonly AccountChange[], batch: readonly { position: number; change: AccountChange }[] | undefined, position: number): readonly AccountChange[] {
+  if (batch === undefined) return stored;
+  const before = batch.filter((c) => c.position < position);
+  return before.length === 0 ? stored : [...stored, ...before.map((c) => c.change)];
+}
+
+/** The rev gate, then the typed rows and counts of every record it let through. */
+async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Promise<Map<RecordFamily, Tally>> {
+  const tallies = new Map<RecordFamily, Tally>();
+  const tally = (family: RecordFamily) => {
+    let t = tallies.get(family);
+    if (t === undefined) tallies.set(family, (t = { indexed: 0, stale: 0, tombstoned: 0, invalid: 0 }));
+    return t;
+  };
+  const { changed, inserted } = await writeRecordRows(tx, winners);
+  const removals = new Map<Plugin, string[]>();
+  const inserts = new Map<Plugin, IndexedRecord[]>();
+  for (const { uri, event } of winners) {
+    const plugin = PLUGINS.get(event.collection);
+    const t = tally(plugin?.family ?? 'other');
+    if (!changed.has(uri)) {
+      t.stale++;
+      continue;
+    }
+    if (event.type === 'delete') t.tombstoned++;
+    else t.indexed++;
+    if (plugin === undefined) continue;
+    // An update or delete purges the old typed rows; a record that had no row has none to purge.
+    if (!inserted.has(uri)) push(removals, plugin, uri);
+    if (event.type !== 'delete') {
+      push(inserts, plugin, {
+        uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey,
+        record: event.record, indexedAt: event.time,
+      });
+    }
+  }
+  const deltas = new AggregateDeltas();
+  for (const [plugin, uris] of removals) await plugin.remove(tx, uris, deltas);
+  for (const [plugin, records] of inserts) {
+    const invalid = await plugin.insert(tx, records, deltas);
+    if (invalid.length > 0) {
+      const t = tally(plugin.family);
+      t.invalid += invalid.length;
+      t.indexed -= invalid.length;
+    }
+  }
+  await deltas.apply(tx);
+  return tallies;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

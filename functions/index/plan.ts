@@ -1,12 +1,14 @@
-// Pure planning of a batch before any SQL: validate each event's identifiers, pick one winner per record URI, the
-// latest identity and account change per DID, and the newest commit per DID. The order of events in the batch never
-// matters: every choice here is a maximum under a total order.
-import { isBackfillSeq, recordUri, type AccountEvent, type IdentityEvent, type RecordEvent, type StreamEvent } from '../events.ts';
+// Pure planning of a batch before any SQL: validate each event's identifiers and group the rest by kind. Record events
+// keep every copy (which ones count depends on their account's state, read in the transaction); account events keep
+// their stream order per DID; identity events keep the latest per DID. pickWinners then chooses one op per URI among
+// the record events that count, by a total order, so the order of record events in the batch never matters.
+import { isBackfillSeq, recordUri, type AccountEvent, type IdentityEvent, type RecordEvent, type RepoCommitEvent, type StreamEvent } from '../events.ts';
 import { dead, ok, type ItemOutcome } from '../result.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { isValidNsid } from '../atproto/syntax/nsid.ts';
 import { isValidRecordKey } from '../atproto/syntax/record-key.ts';
 import { isValidTid } from '../atproto/syntax/tid.ts';
+import { normalizeTime } from './account-state.ts';
 
 export interface RecordOp {
   position: number;
@@ -19,15 +21,22 @@ export interface CommitSeen {
   commit: string;
 }
 
+export interface AccountOp {
+  position: number;
+  event: AccountEvent;
+  /** The event's time, normalised for comparison. */
+  time: string;
+}
+
 export interface BatchPlan {
   outcomes: ItemOutcome[];
-  /** One op per URI, sorted by URI. */
-  winners: RecordOp[];
-  /** Positions that lost to a newer op on the same URI inside this batch. */
-  superseded: number[];
-  identities: Map<string, IdentityEvent>;
-  accounts: Map<string, AccountEvent>;
-  commits: Map<string, CommitSeen>;
+  /** Every valid record event, in batch order. */
+  records: RecordOp[];
+  repos: { position: number; event: RepoCommitEvent }[];
+  /** The latest identity event per DID, with its position. */
+  identities: Map<string, { position: number; event: IdentityEvent }>;
+  /** Account events per DID, in batch (stream) order. */
+  accounts: Map<string, AccountOp[]>;
   /** Every DID the batch mentions, with the latest event time seen for it. */
   actors: Map<string, string>;
 }
@@ -46,7 +55,7 @@ export function compareOps(a: RecordEvent, b: RecordEvent): number {
   return ac === bc ? 0 : ac < bc ? -1 : 1;
 }
 
-/** Later of two changes to an actor: by seq, backfill seqs counting as oldest; then by time. */
+/** Later of two identity changes: by seq, backfill seqs counting as oldest; then by time. */
 function isLater(a: { seq: number; time: string }, b: { seq: number; time: string }): boolean {
   const as = isBackfillSeq(a.seq) ? -Infinity : a.seq;
   const bs = isBackfillSeq(b.seq) ? -Infinity : b.seq;
@@ -62,16 +71,17 @@ function invalidIds(e: StreamEvent): string | undefined {
     if (!isValidTid(e.rev)) return `invalid rev ${JSON.stringify(e.rev)}`;
   }
   if (e.type === 'repo' && !isValidTid(e.rev)) return `invalid rev ${JSON.stringify(e.rev)}`;
+  // An account change is placed by its time; one without a usable time cannot be placed at all.
+  if (e.type === 'account' && normalizeTime(e.time) === undefined) return `invalid time ${JSON.stringify(e.time)}`;
   return undefined;
 }
 
 export function planBatch(events: readonly StreamEvent[]): BatchPlan {
   const outcomes: ItemOutcome[] = [];
-  const byUri = new Map<string, RecordOp>();
-  const superseded: number[] = [];
-  const identities = new Map<string, IdentityEvent>();
-  const accounts = new Map<string, AccountEvent>();
-  const commits = new Map<string, CommitSeen>();
+  const records: RecordOp[] = [];
+  const repos: BatchPlan['repos'] = [];
+  const identities: BatchPlan['identities'] = new Map();
+  const accounts = new Map<string, AccountOp[]>();
   const actors = new Map<string, string>();
 
   events.forEach((event, position) => {
@@ -86,39 +96,53 @@ export function planBatch(events: readonly StreamEvent[]): BatchPlan {
     switch (event.type) {
       case 'create':
       case 'update':
-      case 'delete': {
-        const uri = recordUri(event);
-        const current = byUri.get(uri);
-        if (current === undefined) byUri.set(uri, { position, uri, event });
-        else if (compareOps(event, current.event) > 0) {
-          superseded.push(current.position);
-          byUri.set(uri, { position, uri, event });
-        } else superseded.push(position);
-        noteCommit(commits, event.did, event.rev, event.commit);
+      case 'delete':
+        records.push({ position, uri: recordUri(event), event });
         break;
-      }
       case 'repo':
-        noteCommit(commits, event.did, event.rev, event.commit);
+        repos.push({ position, event });
         break;
       case 'identity': {
         const prev = identities.get(event.did);
-        if (prev === undefined || isLater(event, prev)) identities.set(event.did, event);
+        if (prev === undefined || isLater(event, prev.event)) identities.set(event.did, { position, event });
         break;
       }
       case 'account': {
-        const prev = accounts.get(event.did);
-        if (prev === undefined || isLater(event, prev)) accounts.set(event.did, event);
+        const op: AccountOp = { position, event, time: normalizeTime(event.time) as string };
+        const list = accounts.get(event.did);
+        if (list === undefined) accounts.set(event.did, [op]);
+        else list.push(op);
         break;
       }
       default:
         event satisfies never;
     }
   });
-  const winners = [...byUri.values()].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
-  return { outcomes, winners, superseded, identities, accounts, commits, actors };
+  return { outcomes, records, repos, identities, accounts, actors };
 }
 
-function noteCommit(commits: Map<string, CommitSeen>, did: string, rev: string, commit: string): void {
-  const prev = commits.get(did);
-  if (prev === undefined || rev > prev.rev || (rev === prev.rev && commit > prev.commit)) commits.set(did, { rev, commit });
+/** One op per URI (sorted by URI, so concurrent batches lock rows in one order), and the positions that lost. */
+export function pickWinners(ops: readonly RecordOp[]): { winners: RecordOp[]; superseded: number[] } {
+  const byUri = new Map<string, RecordOp>();
+  const superseded: number[] = [];
+  for (const op of ops) {
+    const current = byUri.get(op.uri);
+    if (current === undefined) byUri.set(op.uri, op);
+    else if (compareOps(op.event, current.event) > 0) {
+      superseded.push(current.position);
+      byUri.set(op.uri, op);
+    } else superseded.push(op.position);
+  }
+  const winners = [...byUri.values()].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  return { winners, superseded };
+}
+
+/** The newest commit per DID among the events that count: actor_sync follows what was indexed. */
+export function newestCommits(events: Iterable<{ did: string; rev: string; commit: string }>): Map<string, CommitSeen> {
+  const commits = new Map<string, CommitSeen>();
+  for (const { did, rev, commit } of events) {
+    const prev = commits.get(did);
+    if (prev === undefined || rev > prev.rev || (rev === prev.rev && commit > prev.commit)) commits.set(did, { rev, commit });
+  }
+  return commits;
 }

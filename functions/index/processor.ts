@@ -6,6 +6,9 @@
 import type { SqlExecutor } from '../ports.ts';
 import { insertRows } from './rows.ts';
 import type { RecordOp } from './plan.ts';
+import type { AggregateDeltas } from './aggregates.ts';
+import { PLUGINS, type Plugin } from './plugins/index.ts';
+import { collectionOf } from './plugins/fields.ts';
 
 const RECORD = { uri: 'text', cid: 'text', did: 'text', json: 'text', rev: 'text', indexedAt: 'text' } as const;
 
@@ -40,4 +43,17 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
     returning: ['uri', '(xmax = 0) as inserted'],
   });
   return { changed: new Set(changed.map((r) => r.uri)), inserted: new Set(changed.filter((r) => r.inserted).map((r) => r.uri)) };
+}
+
+/** Removes the typed rows of these URIs (any collection; those without a plugin have none), counting what went. */
+export async function removeTypedRows(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas): Promise<void> {
+  const byPlugin = new Map<Plugin, string[]>();
+  for (const uri of uris) {
+    const plugin = PLUGINS.get(collectionOf(uri));
+    if (plugin === undefined) continue;
+    const list = byPlugin.get(plugin);
+    if (list === undefined) byPlugin.set(plugin, [uri]);
+    else list.push(uri);
+  }
+  for (const [plugin, list] of byPlugin) await plugin.remove(tx, list, deltas);
 }

@@ -1,10 +1,12 @@
 // Multi-row statements over the Sql port. A batch travels as ONE jsonb parameter expanded by jsonb_to_recordset: one
 // round trip per table per batch, null-safe, and free of per-row placeholders.
 import type { SqlExecutor, SqlRow } from '../ports.ts';
+import type { JsonValue } from '../events.ts';
 
 export type ColumnType = 'text' | 'jsonb' | 'boolean' | 'bigint';
 export type Columns = Record<string, ColumnType>;
-export type Row = Record<string, string | number | boolean | null | readonly string[]>;
+/** One row as JSON: a jsonb column takes any JSON value (arrays of strings, or objects such as an account history). */
+export type Row = Record<string, JsonValue | readonly string[]>;
 
 const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /** A column name, quoted, or an expression with an alias (`(xmax = 0) as inserted`) passed through. */

@@ -9,6 +9,7 @@ import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
+import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { withRedisCache } from '../../adapters/identity/redis-cache.ts';
 import { withOutageBreaker, type OutageView } from '../../adapters/identity/outage-breaker.ts';
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
@@ -33,7 +34,7 @@ export interface Resources {
   sql(): PostgresSql;
   /** DID documents through the Redis cache (`identity:<did>`), one resolver for every task of the process. */
   identity(): IdentityResolver;
-  /** Ports of the backfill-repo function: Postgres, fetch, identity. */
+  /** Ports of the backfill-repo function: Postgres, fetch, identity, handles. */
   backfillPorts(): BackfillPorts;
   /**
    * The firehose's identity resolver (Redis cache, then an outage breaker, then PLC or did:web) and the breaker's
@@ -85,6 +86,11 @@ export function createResources(config: Config, component = 'skytide'): Resource
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
         fetch: withDnsOutageCheck(createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), resolverAnswers),
         identity,
+        // Every backfilled account gets its handle verified both ways, as #identity does (issue 8, item 8).
+        handles: createHandleResolver({
+          fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
+          ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }),
+        }),
         timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),

@@ -1,5 +1,5 @@
-// Account events through the live pipeline against a real PDS: deactivation and reactivation, and deletion, each
-// ending with the index equal to the PDS's truth. Deleted and reactivated accounts are resynced through
+// Account events through the live pipeline against a real PDS: an edit just before a deactivation, deactivation and
+// reactivation, and deletion, each ending with the index equal to the PDS's truth. Deleted and reactivated accounts are resynced through
 // repo_backfill; a deletion is confirmed by the PDS (RepoNotFound) before the account's rows go.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -49,9 +49,13 @@ describe('e2e: account lifecycle through the live pipeline', () => {
     await wes.agent.like(post.uri, post.cid);
     await wes.agent.follow(vic.did);
     await settle();
+    // A profile edit and a deactivation right after it: the PDS sends both at once, so they share a batch. The edit
+    // was made while the account was active and counts; the deactivation counts from its own time on.
+    await vic.agent.upsertProfile(() => ({ displayName: 'Vic, away for a while' }));
     await vic.agent.com.atproto.server.deactivateAccount({});
     await settle();
     expect(await status(vic.did)).toBe('deactivated');
+    expect(await db.sql.query(`select "displayName" from profile where creator = $1`, [vic.did])).toEqual([{ displayName: 'Vic, away for a while' }]);
     await vic.agent.com.atproto.server.activateAccount();
     await vic.agent.post({ text: 'back again', createdAt: new Date().toISOString() });
     await settle();
@@ -68,9 +72,11 @@ describe('e2e: account lifecycle through the live pipeline', () => {
     });
     expect(res.status).toBe(200);
     await settle();
-    expect(await status(vic.did)).toBe('deleted');
-    expect(await db.sql.query(`select count(*)::int as n from record where did = $1 and json <> ''`, [vic.did])).toEqual([{ n: 0 }]);
+    // Confirmed: the marker is skytide's own, and no AppView row of the account is left.
+    expect(await db.sql.query(`select status from repo_sync where did = $1`, [vic.did])).toEqual([{ status: 'deleted' }]);
+    expect(await status(vic.did)).toBeUndefined();
+    expect(await db.sql.query(`select count(*)::int as n from record where did = $1`, [vic.did])).toEqual([{ n: 0 }]);
     expect(await db.sql.query(`select "followersCount" from profile_agg where did = $1`, [wes.did])).toEqual([{ followersCount: 0 }]);
-    expect(await readIndex(db.sql, [wes.did])).toEqual(await readTruth([wes]));
+    expect(await readIndex(db.sql, [wes.did])).toEqual(await readTruth([wes], [vic.did]));
   });
 });

@@ -1,12 +1,16 @@
 // Issue 3 end to end: verified whole-repo backfills from a real PDS and PLC (@atproto/dev-env) with the firehose
 // off, through repo_backfill and its consumer, POST /reprocess/:did after edits and deletes, and backfill racing live
-// events in both orders.
+// events in both orders. Issue 8: handles verified by a backfill alone, an answer from a stale PDS checked against a
+// fresh DID document, and a confirmed deletion that leaves nothing behind until a valid repo restores the account.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { verifiedHandle } from '../../functions/atproto/identity/handle.ts';
+import type { AtprotoIdentity, IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { createMetrics } from '../../adapters/observability/metrics.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
@@ -24,6 +28,7 @@ import { readTruth } from '../helpers/pds-truth.ts';
 import { readIndex } from '../helpers/read-index.ts';
 import { seedContent } from '../helpers/seed.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { account, del, identity as identityEvent, like, post, write } from '../helpers/events.ts';
 
 let network: DevNetwork;
 let db: IndexDb;
@@ -31,6 +36,30 @@ let redis: Redis;
 let cleanupRedis: () => Promise<void>;
 let users: DevUser[];
 let ports: BackfillPorts;
+/** A PDS that has no repo at all: every getRepo is RepoNotFound. Counts the calls it got. */
+let gonePds: { url: string; calls: number; close(): Promise<void> };
+/**
+ * The real identity resolver, except for DIDs sent elsewhere: `stale` DIDs resolve to the gone PDS until the document
+ * is asked again (a cached document of an account that moved); `moved` DIDs resolve to it even then (a deletion).
+ */
+const stale = new Set<string>();
+const moved = new Set<string>();
+let identity: IdentityResolver;
+
+async function startGonePds(): Promise<typeof gonePds> {
+  const state = { calls: 0 };
+  const server = http.createServer((req, res) => {
+    state.calls++;
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'RepoNotFound', message: `Could not find repo: ${req.url}` }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get calls() { return state.calls; },
+    set calls(n) { state.calls = n; },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
 
 beforeAll(async () => {
   [network, db] = await Promise.all([startDevNetwork(), createIndexDb('e2e_backfill')]);
@@ -38,17 +67,28 @@ beforeAll(async () => {
   users = [];
   for (const name of ['dora', 'eli', 'fay']) users.push(await network.createUser(name));
   await seedContent(users);
+  gonePds = await startGonePds();
+  const real = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
+  identity = {
+    async resolve(did, options): Promise<AtprotoIdentity> {
+      const found = await real.resolve(did, options);
+      const elsewhere = moved.has(did) || (stale.has(did) && options?.forceRefresh !== true);
+      return elsewhere ? { ...found, pds: gonePds.url } : found;
+    },
+  };
   ports = {
-    clock: systemClock, log: silentLog, metrics: noMetrics, sql: db.sql, fetch: globalThis.fetch,
-    identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true }),
+    clock: systemClock, log: silentLog, metrics: noMetrics, sql: db.sql, fetch: globalThis.fetch, identity,
+    handles: createHandleResolver({ fetch: globalThis.fetch, serviceUrl: network.pdsUrl }),
   };
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([network?.close(), db?.close(), cleanupRedis?.()]);
+  await Promise.all([network?.close(), db?.close(), cleanupRedis?.(), gonePds?.close()]);
 });
 
-const truth = () => readTruth(users);
+/** Accounts whose deletion the tests confirmed: their subjects have no counts. */
+const deleted: string[] = [];
+const truth = () => readTruth(users, deleted);
 
 describe('e2e: verified repo backfill from a real PDS', () => {
   it('queueing every account in repo_backfill yields a database equal to the PDS truth', async () => {
@@ -70,6 +110,10 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
     const sync = await db.sql.query<{ did: string; status: string }>(`select did, status from repo_sync order by did`);
     expect(sync).toEqual(users.map((u) => ({ did: u.did, status: 'synchronized' })).sort((a, b) => (a.did < b.did ? -1 : 1)));
+    // No #identity was ever seen: the backfill verified each handle both ways and stored it.
+    expect(await db.sql.query(`select did, handle from actor order by did`)).toEqual(
+      users.map((u) => ({ did: u.did, handle: u.handle })).sort((a, b) => (a.did < b.did ? -1 : 1)),
+    );
   });
 
   it('a sweep of the PDS plus the backfill consumer yields the truth, and a second sweep queues nothing in sync', async () => {
@@ -112,6 +156,7 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoNotFound', deleted: 3 });
     expect(await db.sql.query(`select count(*)::int as n from record where did = $1 and json <> ''`, [gus.did])).toEqual([{ n: 0 }]);
     expect(await followers()).toBe(before! - 1);
+    deleted.push(gus.did);
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
   });
 
@@ -158,6 +203,81 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(entries.map((e) => parseStreamEvent(e).ok)).not.toContain(false);
   });
 
+  it('RepoNotFound from the PDS a cached DID document names is checked against a fresh document, and the repo fetched from the new PDS', async () => {
+    const [dora] = users as [DevUser];
+    stale.add(dora.did);
+    gonePds.calls = 0;
+    try {
+      const { outcomes, reports } = await backfillRepos([{ did: dora.did }], ports);
+      expect(outcomes[0]).toEqual({ status: 'ok' });
+      expect(reports[0]).toMatchObject({ status: 'synchronized' });
+      expect(gonePds.calls).toBe(1);
+    } finally {
+      stale.delete(dora.did);
+    }
+    expect(await db.sql.query(`select status from repo_sync where did = $1`, [dora.did])).toEqual([{ status: 'synchronized' }]);
+    expect(await db.sql.query(`select handle from actor where did = $1`, [dora.did])).toEqual([{ handle: dora.handle }]);
+    expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
+  });
+
+  it('a confirmed deletion leaves no row of the DID and exact counts; older events bring nothing back; a valid repo restores it', async () => {
+    const [dora, eli, fay] = users as [DevUser, DevUser, DevUser];
+    const at = () => new Date().toISOString();
+    const ivy = await network.createUser('ivy');
+    await ivy.agent.upsertProfile(() => ({ displayName: 'Ivy' }));
+    const ivyPost = await ivy.agent.post({ text: 'ivy was here', createdAt: at() });
+    await ivy.agent.post({ text: 'ivy answers herself', createdAt: at(), reply: { root: ivyPost, parent: ivyPost } });
+    await ivy.agent.like(ivyPost.uri, ivyPost.cid);
+    const { data: doraPosts } = await dora.agent.com.atproto.repo.listRecords({ repo: dora.did, collection: 'app.bsky.feed.post', limit: 1 });
+    const doraPost = { uri: doraPosts.records[0]!.uri, cid: doraPosts.records[0]!.cid };
+    await ivy.agent.like(doraPost.uri, doraPost.cid);
+    await ivy.agent.repost(doraPost.uri, doraPost.cid);
+    await ivy.agent.follow(dora.did);
+    await ivy.agent.post({ text: 'ivy quotes dora', createdAt: at(), embed: { $type: 'app.bsky.embed.record', record: doraPost } });
+    await dora.agent.like(ivyPost.uri, ivyPost.cid);
+    await eli.agent.repost(ivyPost.uri, ivyPost.cid);
+    await eli.agent.post({ text: 'eli answers ivy', createdAt: at(), reply: { root: ivyPost, parent: ivyPost } });
+    await fay.agent.post({ text: 'fay quotes ivy', createdAt: at(), embed: { $type: 'app.bsky.embed.record', record: ivyPost } });
+    await fay.agent.follow(ivy.did);
+    const everyone = [...users, ivy];
+    await backfillRepos(everyone.map((u) => ({ did: u.did })), ports);
+    expect(await readIndex(db.sql, everyone.map((u) => u.did))).toEqual(await readTruth(everyone, deleted));
+
+    // Its PDS no longer has it, even after the document is asked again: a confirmed deletion.
+    moved.add(ivy.did);
+    const { reports } = await backfillRepos([{ did: ivy.did }], ports);
+    expect(reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoNotFound', deleted: 8 });
+    expect(await rowsOf(ivy.did)).toEqual({});
+    expect(await db.sql.query(`select status from repo_sync where did = $1`, [ivy.did])).toEqual([{ status: 'deleted' }]);
+    expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await readTruth(users, [...deleted, ivy.did]));
+
+    // Older events, live or from a backfill, bring nothing back; nor do others' likes of its records give them counts.
+    const old = { did: ivy.did, collection: 'app.bsky.feed.post', rkey: '3kaaaaaaaaaaa' };
+    await indexBatch(
+      [write({ ...old, rev: 1, record: post('from before') }), { ...write({ ...old, rkey: '3kaaaaaaaaaab', rev: 2, record: post('a backfill') }), seq: -2 },
+        del({ ...old, rkey: '3kaaaaaaaaaac', rev: 3 }), identityEvent(ivy.did, ivy.handle, 4), account(ivy.did, true, undefined, 5),
+        write({ did: eli.did, collection: 'app.bsky.feed.like', rkey: '3kaaaaaaaaaad', rev: 6, record: like(ivyPost.uri, ivyPost.cid) })],
+      ports,
+    );
+    expect(await rowsOf(ivy.did)).toEqual({});
+    await db.sql.query(`delete from "like" where uri = $1`, [`at://${eli.did}/app.bsky.feed.like/3kaaaaaaaaaad`]);
+    await db.sql.query(`delete from record where uri = $1`, [`at://${eli.did}/app.bsky.feed.like/3kaaaaaaaaaad`]);
+    await eli.agent.like(ivyPost.uri, ivyPost.cid);
+    await backfillRepos([{ did: eli.did }], ports);
+    expect(await rowsOf(ivy.did)).toEqual({});
+    expect(await db.sql.query(`select count(*)::int as n from "like" where subject = $1 and creator = $2`, [ivyPost.uri, eli.did])).toEqual([{ n: 1 }]);
+
+    // A valid repo again (say it moved back): the account is restored, its subjects recounted from the rows.
+    moved.delete(ivy.did);
+    const restored = await backfillRepos([{ did: ivy.did }], ports);
+    expect(restored.reports[0]).toMatchObject({ status: 'synchronized', created: 8 });
+    expect(await readIndex(db.sql, everyone.map((u) => u.did))).toEqual(await readTruth(everyone, deleted));
+    expect(await db.sql.query(`select handle from actor where did = $1`, [ivy.did])).toEqual([{ handle: ivy.handle }]);
+    expect(await db.sql.query(`select count(*)::int as n from deleted_subject where did = $1`, [ivy.did])).toEqual([{ n: 0 }]);
+    users.push(ivy);
+  });
+
+  // NOTE: last, because it edits rows by hand (a fresh record row) and leaves eli's postsCount one too high.
   it('a backfill racing live events never leaves the older version in place, in either order', async () => {
     const [, eli] = users as [DevUser, DevUser];
     const created = await eli.agent.post({ text: 'version one', createdAt: new Date().toISOString() });
@@ -188,3 +308,23 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(await text()).toBe('version two');
   });
 });
+
+/** Where an account's own rows live in each AppView table, keyed the way that table keys them. */
+const OWNED: Record<string, string> = {
+  record: 'did = $1', actor: 'did = $1', actor_sync: 'did = $1', post: 'creator = $1', like: 'creator = $1',
+  repost: 'creator = $1', follow: 'creator = $1', actor_block: 'creator = $1', profile: 'creator = $1',
+  feed_item: `"originatorDid" = $1`, quote: `split_part(uri, '/', 3) = $1`,
+  post_embed_image: `split_part("postUri", '/', 3) = $1`, post_embed_external: `split_part("postUri", '/', 3) = $1`,
+  post_embed_record: `split_part("postUri", '/', 3) = $1`, post_embed_video: `split_part("postUri", '/', 3) = $1`,
+  post_agg: `split_part(uri, '/', 3) = $1`, profile_agg: 'did = $1',
+};
+
+/** The number of rows of `did` in each AppView table that has any (an empty object: none anywhere). */
+async function rowsOf(did: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [table, where] of Object.entries(OWNED)) {
+    const [row] = await db.sql.query<{ n: number }>(`select count(*)::int as n from "${table}" where ${where}`, [did]);
+    if ((row?.n ?? 0) > 0) out[table] = row!.n;
+  }
+  return out;
+}

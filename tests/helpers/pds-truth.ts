@@ -51,7 +51,12 @@ export interface ExpectedIndex {
 
 const byUri = <T extends { uri: string }>(rows: T[]) => rows.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
 
-export function expectedIndex(truth: readonly TruthRecord[]): ExpectedIndex {
+/**
+ * `deleted`: DIDs whose deletion was confirmed. A subject of a deleted account no longer exists and has no counts,
+ * even where other accounts' likes, reposts, replies, quotes or follows still point at it.
+ */
+export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly string[] = []): ExpectedIndex {
+  const gone = (uriOrDid: string) => deleted.includes(uriOrDid.startsWith('at://') ? uriOrDid.split('/')[2]! : uriOrDid);
   const of = (c: string) => truth.filter((r) => r.collection === c);
   const posts = of('app.bsky.feed.post');
   const likes = of('app.bsky.feed.like');
@@ -59,6 +64,7 @@ export function expectedIndex(truth: readonly TruthRecord[]): ExpectedIndex {
   const follows = of('app.bsky.graph.follow');
   const postAgg = new Map<string, { likeCount: number; replyCount: number; repostCount: number; quoteCount: number }>();
   const bump = (uri: string, k: 'likeCount' | 'replyCount' | 'repostCount' | 'quoteCount') => {
+    if (gone(uri)) return;
     const row = postAgg.get(uri) ?? { likeCount: 0, replyCount: 0, repostCount: 0, quoteCount: 0 };
     row[k]++;
     postAgg.set(uri, row);
@@ -73,6 +79,7 @@ export function expectedIndex(truth: readonly TruthRecord[]): ExpectedIndex {
   }
   const profileAgg = new Map<string, { followersCount: number; followsCount: number; postsCount: number }>();
   const bumpP = (did: string, k: 'followersCount' | 'followsCount' | 'postsCount') => {
+    if (gone(did)) return;
     const row = profileAgg.get(did) ?? { followersCount: 0, followsCount: 0, postsCount: 0 };
     row[k]++;
     profileAgg.set(did, row);
@@ -105,8 +112,8 @@ export function expectedIndex(truth: readonly TruthRecord[]): ExpectedIndex {
 }
 
 /** The expected index for these accounts, read from their PDS now. */
-export async function readTruth(users: readonly { agent: AtpAgent; did: string }[]): Promise<ExpectedIndex> {
+export async function readTruth(users: readonly { agent: AtpAgent; did: string }[], deleted: readonly string[] = []): Promise<ExpectedIndex> {
   const records: TruthRecord[] = [];
   for (const u of users) records.push(...(await readRepoRecords(u.agent, u.did)));
-  return expectedIndex(records);
+  return expectedIndex(records, deleted);
 }

@@ -1,20 +1,25 @@
 // Bidirectional handle verification (identity spec): a DID document only claims a handle; the handle counts once it
-// resolves back to the same DID. Resolution itself is I/O behind the HandleResolver port.
+// resolves back to the same DID. Resolution itself is I/O behind the HandleResolver port, which must tell a definite
+// answer from a failure to find out: a transient DNS, PLC or web failure must never clear a handle that was verified.
 import type { AtprotoIdentity } from './did-document.ts';
 import { isValidHandle } from '../syntax/handle.ts';
 
 export interface HandleResolver {
-  /** The DID a handle points at, or undefined when it points nowhere. */
+  /**
+   * The DID a handle points at, or undefined when it definitely points nowhere (NXDOMAIN or no usable TXT record,
+   * and a well-known answer that is a 404 or not a DID). Throws when it could not find out: DependencyError('dns')
+   * when the resolver is down or timed out, another SkytideError when the handle's own web server failed.
+   */
   resolve(handle: string): Promise<string | undefined>;
 }
 
-/** The verified handle of an identity, or undefined (`handle.invalid` in AppView terms). */
+/**
+ * The verified handle of an identity, or undefined when it definitely has none (`handle.invalid` in AppView terms):
+ * no claim, a claim that is not a handle, or a handle that points elsewhere or nowhere. Throws (from the resolver)
+ * when that could not be found out; the caller keeps what it had.
+ */
 export async function verifiedHandle(identity: AtprotoIdentity, resolver: HandleResolver): Promise<string | undefined> {
   const claimed = identity.claimedHandle;
   if (claimed === undefined || !isValidHandle(claimed)) return undefined;
-  try {
-    return (await resolver.resolve(claimed)) === identity.did ? claimed : undefined;
-  } catch {
-    return undefined;
-  }
+  return (await resolver.resolve(claimed)) === identity.did ? claimed : undefined;
 }

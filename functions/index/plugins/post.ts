@@ -4,13 +4,12 @@
 import { deleteRows, insertRows, type Row } from '../rows.ts';
 import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, strongRef } from './fields.ts';
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
-import { rowsOf } from './shapes.ts';
+import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
 
 const POST = {
   uri: 'text', cid: 'text', creator: 'text', text: 'text', replyRoot: 'text', replyRootCid: 'text', replyParent: 'text',
   replyParentCid: 'text', langs: 'jsonb', tags: 'jsonb', createdAt: 'text', indexedAt: 'text',
 } as const;
-const FEED_ITEM = { uri: 'text', cid: 'text', type: 'text', postUri: 'text', originatorDid: 'text', sortAt: 'text' } as const;
 const IMAGE = { postUri: 'text', position: 'text', imageCid: 'text', alt: 'text' } as const;
 const EXTERNAL = { postUri: 'text', uri: 'text', title: 'text', description: 'text', thumbCid: 'text' } as const;
 const RECORD = { postUri: 'text', embedUri: 'text', embedCid: 'text' } as const;
@@ -119,7 +118,7 @@ export const postPlugin: Plugin = {
       if (row.replyParent !== null) deltas.post(row.replyParent, 'replyCount', 1);
     }
     const mine = all.filter((p) => fresh.has(p.post['uri'] as string));
-    await insertRows(tx, 'feed_item', FEED_ITEM, mine.map((p) => p.feedItem), { orderBy: 'uri', onConflict: '(uri) do nothing' });
+    await insertRows(tx, 'feed_item', FEED_ITEM_COLUMNS, mine.map((p) => p.feedItem), { orderBy: 'uri', onConflict: '(uri) do nothing' });
     await insertRows(tx, 'post_embed_image', IMAGE, mine.flatMap((p) => p.images), { orderBy: 'postUri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_external', EXTERNAL, mine.flatMap((p) => p.external), { orderBy: 'postUri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_record', RECORD, mine.flatMap((p) => p.records), { orderBy: 'postUri', onConflict: 'do nothing' });

@@ -1,10 +1,8 @@
 // app.bsky.feed.repost -> repost + a feed_item of type 'repost'; post_agg.repostCount of the subject.
 import { deleteRows, insertRows } from '../rows.ts';
 import { earliest } from './fields.ts';
-import { rowsOf, SUBJECT_REF_COLUMNS, subjectRefRow } from './shapes.ts';
+import { FEED_ITEM_COLUMNS, rowsOf, SUBJECT_REF_COLUMNS, subjectRefRow } from './shapes.ts';
 import type { Plugin } from './types.ts';
-
-const FEED_ITEM = { uri: 'text', cid: 'text', type: 'text', postUri: 'text', originatorDid: 'text', sortAt: 'text' } as const;
 
 export const repostPlugin: Plugin = {
   collection: 'app.bsky.feed.repost',
@@ -19,7 +17,7 @@ export const repostPlugin: Plugin = {
       uri: r['uri'] as string, cid: r['cid'] as string, type: 'repost', postUri: r.subject, originatorDid: r['creator'] as string,
       sortAt: earliest(r.createdAt, r['indexedAt'] as string),
     }));
-    await insertRows(tx, 'feed_item', FEED_ITEM, feedItems, { orderBy: 'uri', onConflict: '(uri) do nothing' });
+    await insertRows(tx, 'feed_item', FEED_ITEM_COLUMNS, feedItems, { orderBy: 'uri', onConflict: '(uri) do nothing' });
     return invalid;
   },
   async remove(tx, uris, deltas) {

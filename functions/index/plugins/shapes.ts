@@ -15,6 +15,9 @@ export function rowsOf<R>(records: readonly IndexedRecord[], toRow: (r: IndexedR
   return { rows, invalid };
 }
 
+/** feed_item: a post's own item, or a repost's (both plugins write it). */
+export const FEED_ITEM_COLUMNS = { uri: 'text', cid: 'text', type: 'text', postUri: 'text', originatorDid: 'text', sortAt: 'text' } as const;
+
 export const SUBJECT_REF_COLUMNS = {
   uri: 'text', cid: 'text', creator: 'text', subject: 'text', subjectCid: 'text',
   via: 'text', viaCid: 'text', createdAt: 'text', indexedAt: 'text',

@@ -74,7 +74,7 @@ describe('skytide process', () => {
     expect(metrics).toContain('skytide_repo_sync{status="desynchronized"} 0');
     expect(metrics).toContain('skytide_identity_waiting_dids{host="relay.example"} 1');
     const status = await (await fetch(`http://127.0.0.1:${port}/`)).json();
-    expect(status.status.repoSync).toEqual({ synchronized: 0, desynchronized: 0, 'in-progress': 0 });
+    expect(status.status.repoSync).toEqual({ synchronized: 0, desynchronized: 0, 'in-progress': 0, deleted: 0 });
     expect(status.status.identityWaits).toEqual({ 'relay.example': 1 });
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);

@@ -1,0 +1,95 @@
+// What a backfill learns about the account itself, beside its records (issue 8, items 6, 7 and 8). What it promises:
+// - A PDS's answer is an observation of the account at the backfill's time, applied under the same rule as an
+//   #account event (account-store.ts): a repo served means active, RepoTakendown / RepoSuspended / RepoDeactivated
+//   their status. RepoNotFound, once the caller has asked the DID document again (the account may have moved),
+//   confirms a deletion: every row of the DID goes (account-deletion.ts).
+// - A repo served for a DID whose deletion was confirmed undoes it: the marker is lifted and the subjects' counts are
+//   recounted from the rows before the repo is indexed.
+// - The handle is verified both ways, as #identity does, and stored; an answer that is not definite keeps the stored
+//   handle. An outage (DependencyError) is let through, so the caller waits it out and the handle is verified then.
+import type { BasePorts, Sql } from '../ports.ts';
+import type { AtprotoIdentity, IdentityResolver } from '../atproto/identity/did-document.ts';
+import { verifiedHandle, type HandleResolver } from '../atproto/identity/handle.ts';
+import { dependencyErrorIn, describeError, SkytideError } from '../errors.ts';
+import { observeAccount, holdIndexLock } from '../index/account-store.ts';
+import { purgeAccount, restoreAccount } from '../index/account-deletion.ts';
+import { setHandles } from '../index/actors.ts';
+import type { PermanentRepoError } from './fetch-car.ts';
+
+export interface AccountPorts extends BasePorts {
+  sql: Sql;
+  identity: IdentityResolver;
+  /** Verifies handles both ways; without it a backfill leaves handles as they are. */
+  handles?: HandleResolver;
+}
+
+const nowIso = (ports: BasePorts) => new Date(ports.clock.now()).toISOString();
+
+/**
+ * The DID document asked again after a PDS said the repo is not there. A document that is gone for good (PLC 404 or
+ * a tombstone) changes nothing: the answer stands. An outage is let through.
+ */
+export async function refreshedIdentity(did: string, known: AtprotoIdentity, ports: AccountPorts): Promise<AtprotoIdentity> {
+  try {
+    return await ports.identity.resolve(did, { forceRefresh: true });
+  } catch (err) {
+    if (dependencyErrorIn(err) !== undefined || !(err instanceof SkytideError)) throw err;
+    ports.log.info('did document not refreshed, answer stands', { did, err: describeError(err) });
+    return known;
+  }
+}
+
+/** RepoNotFound (confirmed) purges the account and returns how many records it had; the others set its status. */
+export async function repoUnavailable(did: string, error: PermanentRepoError, identity: AtprotoIdentity, ports: AccountPorts): Promise<number> {
+  const time = nowIso(ports);
+  if (error === 'RepoNotFound') {
+    const records = await purgeAccount(ports.sql, did, time);
+    ports.log.info('deleted account purged', { did, records });
+    return records;
+  }
+  await observeAccount(ports.sql, did, { time, active: false, status: error.slice('Repo'.length).toLowerCase() }, time);
+  await refreshHandle(identity, ports);
+  return 0;
+}
+
+/** Its PDS serves a valid repo: the account is active (and restored if it was deleted), with its handle verified. */
+export async function repoServed(identity: AtprotoIdentity, ports: AccountPorts): Promise<void> {
+  const time = nowIso(ports);
+  if (await restoreAccount(ports.sql, identity.did, time)) ports.log.info('deleted account restored', { did: identity.did });
+  await observeAccount(ports.sql, identity.did, { time, active: true, status: null }, time);
+  await refreshHandle(identity, ports);
+}
+
+/** The identity-only pass a `handle_unverified` follow-up asks for: a fresh DID document and its handle, nothing else. */
+export async function recheckHandle(did: string, ports: AccountPorts): Promise<void> {
+  let identity: AtprotoIdentity;
+  try {
+    identity = await ports.identity.resolve(did, { forceRefresh: true });
+  } catch (err) {
+    if (dependencyErrorIn(err) !== undefined || !(err instanceof SkytideError)) throw err;
+    ports.log.warn('identity not resolved, handle kept', { did, err: describeError(err) });
+    return;
+  }
+  await refreshHandle(identity, ports);
+}
+
+/** Verifies the identity's handle and stores the answer when it is definite. Outages are let through. */
+export async function refreshHandle(identity: AtprotoIdentity, ports: AccountPorts): Promise<void> {
+  if (ports.handles === undefined) return;
+  let handle: string | undefined;
+  try {
+    handle = await verifiedHandle(identity, ports.handles);
+  } catch (err) {
+    if (dependencyErrorIn(err) !== undefined) throw err;
+    ports.log.warn('handle not verified, kept', { did: identity.did, err: describeError(err) });
+    return;
+  }
+  const time = nowIso(ports);
+  await ports.sql.transaction(async (tx) => {
+    await holdIndexLock(tx, 'shared');
+    const [sync] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [identity.did]);
+    if (sync?.status === 'deleted') return;
+    await tx.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [identity.did, time]);
+    await setHandles(tx, [{ did: identity.did, handle: handle ?? null, seq: 0 }]);
+  });
+}

