@@ -19,6 +19,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Hyperdrive refuses a connection string without a password; the test Postgres trusts loopback and ignores it. */
+export function withPassword(url: string): string {
+  const u = new URL(url);
+  if (u.password === '') u.password = 'unused';
+  return u.href;
+}
+
 export interface WranglerDev {
   base: string;
   output(): string;
@@ -31,6 +38,8 @@ export interface WranglerDevOptions {
   vars?: Record<string, string>;
   /** Adds --test-scheduled: GET /__scheduled?cron=... runs the `scheduled` export. */
   testScheduled?: boolean;
+  /** Postgres for the HYPERDRIVE binding (wrangler dev's local Hyperdrive); it must name a password. */
+  databaseUrl?: string;
   /** The path polled until it answers 200. */
   readyPath?: string;
 }
@@ -45,7 +54,10 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   for (const [name, value] of Object.entries(options.vars ?? {})) args.push('--var', `${name}:${value}`);
   let output = '';
   const child: ChildProcess = spawn(process.execPath, args, {
-    env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    env: {
+      ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1',
+      ...(options.databaseUrl === undefined ? {} : { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: withPassword(options.databaseUrl) }),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
