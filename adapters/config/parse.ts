@@ -40,6 +40,7 @@ export interface Config {
   workerMaxRepoBytes: number;
   workerSweepPagesPerTick: number;
   workerSweepEveryMs: number;
+  workerOutageDelayMs: number;
   plcUrl: string;
   identityAllowPrivate: boolean;
   handleResolverUrl: string | undefined;
@@ -169,6 +170,7 @@ export function parseConfig(env: Env): ParsedConfig {
     workerMaxRepoBytes: get('WORKER_MAX_REPO_BYTES'),
     workerSweepPagesPerTick: get('WORKER_SWEEP_PAGES_PER_TICK'),
     workerSweepEveryMs: get('WORKER_SWEEP_EVERY_MS'),
+    workerOutageDelayMs: get('WORKER_OUTAGE_DELAY_MS'),
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     handleResolverUrl: get('HANDLE_RESOLVER_URL'),

@@ -47,8 +47,6 @@ interface ScheduledController {
 
 /** The queue name the metrics and logs use for the backfill queue (rsky's stream name). */
 const BACKFILL = 'repo_backfill';
-/** An outage is waited out this long before the message comes back (re-sent, no attempt counted). */
-const OUTAGE_DELAY_MS = 30_000;
 /** A repo's own failure (its PDS down) comes back after 1, 2, 4... minutes, at most 15. */
 const retryDelayMs = (attempts: number) => Math.min(15 * 60_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 
@@ -156,7 +154,8 @@ async function backfillMessage(message: QueueMessage<RepoBackfillEntry>, ports: 
     if (outage !== undefined) {
       state.log.warn('backfill waits on an outage', { did: parsed.value.did, dependency: outage.dependency, err: describeError(err) });
       state.metrics.metrics.inc('skytide_outage_waits_total', { dependency: outage.dependency });
-      message.retry({ outage: true, delayMs: OUTAGE_DELAY_MS, reason: 'dependency_unavailable' });
+      // Waited out (WORKER_OUTAGE_DELAY_MS): sent again, no attempt counted.
+      message.retry({ outage: true, delayMs: state.config.workerOutageDelayMs, reason: 'dependency_unavailable' });
       count('outage');
     } else {
       state.log.error('backfill failed', { did: parsed.value.did, err: describeError(err) });

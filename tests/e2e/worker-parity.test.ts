@@ -43,10 +43,12 @@ const NORMALISED: Record<string, string> = {
 const WORKER_ONLY = new Set(['sweep_state', 'skytide_migrations']);
 
 /** The real PLC directory, except for DIDs given a document here (a labeler, which dev-env cannot make). */
-async function startPlcOverlay(upstream: string): Promise<{ url: string; set(did: string, doc: unknown): void; close(): Promise<void> }> {
+async function startPlcOverlay(upstream: string): Promise<{ url: string; set(did: string, doc: unknown): void; failing: Set<string>; close(): Promise<void> }> {
   const docs = new Map<string, unknown>();
+  const failing = new Set<string>();
   const server = http.createServer((req, res) => {
     const did = decodeURIComponent((req.url ?? '/').slice(1));
+    if (failing.has(did)) return void res.writeHead(503).end('down');
     if (docs.has(did)) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(docs.get(did)));
     fetch(`${upstream}${req.url ?? '/'}`).then(
       async (up) => res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await up.arrayBuffer())),
@@ -57,8 +59,24 @@ async function startPlcOverlay(upstream: string): Promise<{ url: string; set(did
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     set: (did, doc) => void docs.set(did, doc),
+    failing,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A second relay for the cron: listRepos fails (500) until `repos` is set, then lists them in one page. */
+async function startRelay(): Promise<{ url: string; repos: string[] | undefined; close(): Promise<void> }> {
+  const relay = { url: '', repos: undefined as string[] | undefined, close: async () => {} };
+  const server = http.createServer((req, res) => {
+    const cursor = new URL(req.url ?? '/', 'http://x').searchParams.get('cursor');
+    if (relay.repos === undefined) return void res.writeHead(500).end();
+    const body = cursor === null ? { repos: relay.repos.map((did) => ({ did, active: true })), cursor: '1' } : { repos: [] };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  relay.close = () => new Promise((resolve) => server.close(() => resolve()));
+  return relay;
 }
 
 /** Every table of the database, its rows without processing times, in a stable order. */
@@ -83,6 +101,7 @@ async function dumpTables(sql: Sql): Promise<Record<string, string[]>> {
 let network: DevNetwork;
 let users: DevUser[];
 let plc: Awaited<ReturnType<typeof startPlcOverlay>>;
+let relay: Awaited<ReturnType<typeof startRelay>>;
 let workerDb: IndexDb;
 let nodeDb: IndexDb;
 let worker: WranglerDev;
@@ -106,12 +125,13 @@ beforeAll(async () => {
   for (const name of ['wanda', 'wes', 'wynn']) users.push(await network.createUser(name));
   await seedContent(users);
   plc = await startPlcOverlay(network.plcUrl);
+  relay = await startRelay();
   worker = await startWranglerDev({
     databaseUrl: workerDb.url,
     testScheduled: true,
     vars: {
       SKYTIDE_API_TOKEN: TOKEN, PLC_URL: plc.url, IDENTITY_ALLOW_PRIVATE: 'true', HANDLE_RESOLVER_URL: network.pdsUrl,
-      INGESTER_RELAY_HOSTS: network.pdsUrl,
+      INGESTER_RELAY_HOSTS: `${network.pdsUrl},${relay.url}`, WORKER_OUTAGE_DELAY_MS: '1000', BACKFILLER_MAX_RETRIES: '2',
     },
   });
   const bundle = createMetrics({ hosts: [], streams: [] });
@@ -135,7 +155,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (Object.keys(figures).length > 0) console.log(`worker parity rows compared: ${JSON.stringify(figures)}`);
   await worker?.stop();
-  await Promise.all([network?.close(), plc?.close(), workerDb?.close(), nodeDb?.close()]);
+  await Promise.all([network?.close(), plc?.close(), relay?.close(), workerDb?.close(), nodeDb?.close()]);
 });
 
 async function both(path: string, body: unknown): Promise<[unknown, unknown]> {
@@ -189,10 +209,10 @@ describe('the Worker writes what Node writes, for the same input', () => {
       60_000,
     );
     // The pass ended (its last page is the empty one after the cursor), its lease released.
-    expect(await workerDb.sql.query(`select host, cursor, listed::int, queued::int, holder, "doneAt" is not null as done from sweep_state`)).toEqual([
+    expect(await workerDb.sql.query(`select host, cursor, listed::int, queued::int, holder, "doneAt" is not null as done from sweep_state where host = $1`, [network.pdsUrl])).toEqual([
       { host: network.pdsUrl, cursor: null, listed: dids.length, queued: dids.length, holder: null, done: true },
     ]);
-    const [{ pages }] = (await workerDb.sql.query<{ pages: number }>(`select pages::int from sweep_state`)) as [{ pages: number }];
+    const [{ pages }] = (await workerDb.sql.query<{ pages: number }>(`select pages::int from sweep_state where host = $1`, [network.pdsUrl])) as [{ pages: number }];
     // Node: the same accounts through the same function.
     const res = await node.request('/functions/backfill-repo', { method: 'POST', headers, body: JSON.stringify({ repos: dids.map((did) => ({ did, host: network.pdsUrl })) }) });
     expect(res.status).toBe(200);
@@ -200,7 +220,7 @@ describe('the Worker writes what Node writes, for the same input', () => {
     await expectSameRows('cron backfill');
     // The next tick within WORKER_SWEEP_EVERY_MS starts no new pass.
     await fetch(`${worker.base}/__scheduled?cron=${encodeURIComponent('*/5 * * * *')}`);
-    expect(await workerDb.sql.query(`select pages::int from sweep_state`)).toEqual([{ pages }]);
+    expect(await workerDb.sql.query(`select pages::int from sweep_state where host = $1`, [network.pdsUrl])).toEqual([{ pages }]);
   });
 
   it('POST /functions/backfill-repo', async () => {
@@ -229,4 +249,31 @@ describe('the Worker writes what Node writes, for the same input', () => {
     expect(text).toMatch(/skytide_work_queue_messages_total\{queue="repo_backfill",outcome="dead"\} 0/);
     expect(text).toMatch(/skytide_outage_waits_total\{dependency="postgres"\} 0/);
   });
+
+  it('waits out a PLC outage of a queued backfill: sent again without an attempt counted, past max retries, never dead', async () => {
+    const metric = async (outcome: string) => {
+      const text = await (await fetch(`${worker.base}/metrics`)).text();
+      return Number(new RegExp(`skytide_work_queue_messages_total\\{queue="repo_backfill",outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1]);
+    };
+    const late = await network.createUser('wolf');
+    plc.failing.add(late.did);
+    relay.repos = [late.did];
+    const acked = await metric('ack');
+    const tick = await fetch(`${worker.base}/__scheduled?cron=${encodeURIComponent('*/5 * * * *')}`);
+    expect(tick.status).toBe(200);
+    // BACKFILLER_MAX_RETRIES is 2 here: more outages than that, and the message is still not dead.
+    await waitFor(() => metric('outage'), (n) => n >= 3, 'the message to come back through several outages', 60_000);
+    expect(await metric('dead')).toBe(0);
+    expect(await metric('retry')).toBe(0);
+    expect(await workerDb.sql.query(`select status from repo_sync where did = $1`, [late.did])).toEqual([{ status: 'in-progress' }]);
+    plc.failing.delete(late.did);
+    await waitFor(
+      () => workerDb.sql.query<{ status: string }>(`select status from repo_sync where did = $1`, [late.did]),
+      (rows) => rows[0]?.status === 'synchronized',
+      'the backfill once the directory answers',
+      30_000,
+    );
+    expect(await metric('ack')).toBe(acked + 1);
+    expect(await metric('dead')).toBe(0);
+  }, 90_000);
 });
