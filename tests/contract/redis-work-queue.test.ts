@@ -1,10 +1,11 @@
 // The work-queue contract against the Redis adapter (adapters/queue/redis-work-queue.ts) on the real Redis: a pull
 // loop calls `receive`, and each message waits in its handler until the case settles it.
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createRedisWorkQueue, type RedisWorkQueue } from '../../adapters/queue/redis-work-queue.ts';
 import { readDeadLetters } from '../../adapters/redis/dead-letters.ts';
 import { createTestRedis } from '../helpers/services.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { createDeliveryChannel } from './delivery-channel.ts';
 import { workQueueContract, type ContractBody, type ContractQueue, type Settlement } from './work-queue.cases.ts';
 
@@ -14,10 +15,12 @@ let cleanup: () => Promise<void>;
 let harness: ContractQueue<ContractBody>;
 let stopped = false;
 let loop: Promise<void>;
+let harnessPrefix: string;
 
 beforeAll(async () => {
   let prefix: string;
   ({ redis, prefix, cleanup } = await createTestRedis('work_queue'));
+  harnessPrefix = prefix;
   // XREADGROUP BLOCK holds its connection: the loop gets one of its own.
   loopRedis = redis.duplicate();
   const stream = `${prefix}work`;
@@ -73,3 +76,25 @@ afterAll(async () => {
 });
 
 workQueueContract('Redis streams', () => harness, { deliveryMs: 5_000, quietMs: 600, delayMs: 1_500 });
+
+// Beyond the contract, what only the pull side shows: a consumer that dies mid-batch (its handler throws) leaves the
+// batch pending, and after claimIdleMs another consumer claims it, the claim counted as a delivery.
+describe('Redis work queue: a consumer that crashes', () => {
+  it('leaves its batch pending; another consumer claims it after claimIdleMs, one attempt more', async () => {
+    const stream = `${harnessPrefix}crash`;
+    const options = { stream, group: 'crash_group', maxAttempts: 3, claimIdleMs: 200 };
+    const a = createRedisWorkQueue<ContractBody>({ ...options, redis, consumer: 'a' });
+    const b = createRedisWorkQueue<ContractBody>({ ...options, redis, consumer: 'b' });
+    await a.ensure();
+    await a.send([{ key: 'crash', n: 1 }]);
+    await expect(a.receive(async () => { throw new Error('the process died here'); }, { blockMs: 100 })).rejects.toThrow('died');
+    let seen: { attempts: number; body: ContractBody } | undefined;
+    await waitFor(
+      () => b.receive(async ([m]) => { seen = { attempts: m!.attempts, body: m!.body }; m!.ack(); }, { blockMs: 100 }),
+      (n) => n > 0,
+      'the pending entry to be claimed',
+    );
+    expect(seen).toEqual({ attempts: 2, body: { key: 'crash', n: 1 } });
+    expect(await redis.xlen(stream)).toBe(0);
+  });
+});
