@@ -13,6 +13,7 @@ import { claimIdle, deliveryCounts, ensureGroup, readNew, type StreamEntry } fro
 import { StreamWriteError } from '../redis/stream-writer.ts';
 import { defineScripts, type RedisScript } from '../redis/scripts.ts';
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
+import { parseRepoBackfillEntry, type RepoBackfillEntry } from '../../functions/events.ts';
 
 /** How a body becomes stream fields and back (JSON in `body` by default; `repo_backfill` keeps rsky's fields). */
 export interface FieldCodec<T> {
@@ -28,6 +29,16 @@ export const jsonCodec = <T>(): FieldCodec<T> => ({
     return JSON.parse(fields.body) as T;
   },
 });
+
+/** `repo_backfill`'s own format (rsky's): the entry as JSON in the `repo` field, parsed at the edge. */
+export const repoBackfillCodec: FieldCodec<RepoBackfillEntry> = {
+  encode: (entry) => ({ repo: JSON.stringify(entry) }),
+  decode: (fields) => {
+    const parsed = parseRepoBackfillEntry(JSON.parse(fields.repo ?? 'null'));
+    if (!parsed.ok) throw new Error(parsed.message);
+    return parsed.value;
+  },
+};
 
 export interface RedisWorkQueueOptions<T> {
   redis: Redis;

@@ -2,7 +2,7 @@
 // loop calls `receive`, and each message waits in its handler until the case settles it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { createRedisWorkQueue, type RedisWorkQueue } from '../../adapters/queue/redis-work-queue.ts';
+import { createRedisWorkQueue, repoBackfillCodec, type RedisWorkQueue } from '../../adapters/queue/redis-work-queue.ts';
 import { readDeadLetters } from '../../adapters/redis/dead-letters.ts';
 import { createTestRedis } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -96,5 +96,23 @@ describe('Redis work queue: a consumer that crashes', () => {
     );
     expect(seen).toEqual({ attempts: 2, body: { key: 'crash', n: 1 } });
     expect(await redis.xlen(stream)).toBe(0);
+  });
+});
+
+describe('Redis work queue: repo_backfill entries', () => {
+  it("keeps rsky's format (the entry as JSON in `repo`), and an entry that does not parse is dead-lettered as invalid_event", async () => {
+    const stream = `${harnessPrefix}repo_backfill`;
+    const q = createRedisWorkQueue({ stream, group: 'repo_backfill_group', consumer: 'a', maxAttempts: 3, redis, codec: repoBackfillCodec });
+    await q.ensure();
+    await q.send([{ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' }]);
+    const [[, fields]] = (await redis.xrange(stream, '-', '+')) as [[string, string[]]];
+    expect(fields).toEqual(['repo', JSON.stringify({ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' })]);
+    await redis.xadd(stream, '*', 'repo', JSON.stringify({ rev: 'no did' }));
+    const bodies: unknown[] = [];
+    await q.receive(async (messages) => { for (const m of messages) { bodies.push(m.body); m.ack(); } }, { blockMs: 100 });
+    expect(bodies).toEqual([{ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' }]);
+    const letters = [];
+    for await (const l of readDeadLetters(redis, `${stream}_dlq`)) letters.push({ reason: l.reason, fields: l.fields });
+    expect(letters).toEqual([{ reason: 'invalid_event', fields: { repo: JSON.stringify({ rev: 'no did' }) } }]);
   });
 });
