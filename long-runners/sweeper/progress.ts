@@ -5,7 +5,7 @@ import type { SweepProgress } from './sweep.ts';
 export function terminalProgress(host: string, stream: NodeJS.WriteStream = process.stderr): ((p: SweepProgress) => void) | undefined {
   if (!stream.isTTY) return undefined;
   return (p) => {
-    const line = `sweep ${host}: page ${p.pages}, ${p.listed} listed, ${p.queued} queued, ${p.skippedInSync} in sync, ${p.skippedPages} pages skipped${p.done ? ' (done)' : ''}`;
+    const line = `sweep ${host}: page ${p.pages}, ${p.listed} listed, ${p.queued} queued, ${p.skippedInSync} in sync, ${p.skippedPages} pages skipped${p.filtered > 0 ? `, ${p.filtered} filtered` : ''}${p.done ? ' (done)' : ''}`;
     stream.write(`\r${line.padEnd(stream.columns ?? 100)}${p.done ? '\n' : ''}`);
   };
 }
