@@ -27,6 +27,8 @@ export interface NetworkBackfillResult {
   /** CPU seconds of the Postgres backends that served this run (0 where /proc cannot be read). */
   postgresCpuS: number;
   peakRssMb: number;
+  /** Size of the schema's tables with their indexes and TOAST, after the run. */
+  dbBytes: number;
   /** Per repo: records and duration, for the per-repo / per-record split. */
   perRepo: { records: number; ms: number }[];
   /** Rows that landed: live records in `record`, and typed rows per table. */
@@ -102,8 +104,11 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
     const count = async (q: string) => (await sql.query<{ n: number }>(q))[0]!.n;
     const indexed = { record: await count(`select count(*)::int as n from record where json <> ''`) } as NetworkBackfillResult['indexed'];
     for (const t of TABLES) indexed[t] = await count(`select count(*)::int as n from "${t}"`);
+    const dbBytes = Number((await sql.query<{ n: string }>(
+      `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::text as n from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = current_schema() and c.relkind = 'r'`,
+    ))[0]!.n);
     return {
-      repos: network.repos.length,
+      repos: network.repos.length, dbBytes,
       records: reports.reduce((a, r) => a + r.created + r.updated + r.unchanged, 0),
       wallMs,
       nodeCpuS: (cpu.user + cpu.system) / 1e6,
