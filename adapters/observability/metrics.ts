@@ -84,6 +84,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'waits of a loop waiting out an outage (nothing dead-lettered, no attempt counted), by dependency',
     labels: { dependency: DEPENDENCIES },
   },
+  skytide_filtered_total: {
+    help: 'events, repos and listed DIDs dropped by INGESTER_COLLECTIONS, INGESTER_DIDS and INGESTER_EXCLUDE_DIDS, by where and why',
+    labels: { where: ['firehose', 'backfill', 'sweep'], why: ['did', 'collection'] },
+  },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {

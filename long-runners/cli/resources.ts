@@ -91,7 +91,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
           fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
           ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }),
         }),
-        timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
+        timeoutMs: config.backfillerTimeoutMs, concurrency: 1, filter: config.filter,
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),
       });

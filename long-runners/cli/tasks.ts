@@ -45,6 +45,7 @@ export function firehoseTasks(r: Resources): Task[] {
         repoState: createRepoStateStore(r.redis(), r.config.redisKeyPrefix),
         maxParkedFrames: r.config.identityWaitMaxFrames,
         didWaitMs: r.config.identityDidWaitMs,
+        filter: r.config.filter,
       }),
   }));
 }
@@ -117,7 +118,7 @@ export function sweeperFor(r: Resources): Sweeper {
   return createSweeper({
     redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, hosts: r.config.relayHosts, highWaterMark: r.config.highWaterMark,
     limits: { pageSize: r.config.sweepPageSize, pageTimeoutMs: r.config.sweepPageTimeoutMs, pageAttempts: r.config.sweepPageAttempts, leaseTtlMs: r.config.sweepLeaseTtlMs },
-    holder: r.consumerName, log: r.log.child('sweeper'), metrics: r.metrics.metrics,
+    holder: r.consumerName, log: r.log.child('sweeper'), metrics: r.metrics.metrics, filter: r.config.filter,
   });
 }
 
