@@ -40,6 +40,9 @@ export interface Config {
   backfillerOutput: 'index' | 'stream';
   backfillerPerHost: number;
   backfillerMaxRepoBytes: number;
+  workerMaxRepoBytes: number;
+  workerSweepPagesPerTick: number;
+  workerSweepEveryMs: number;
   plcUrl: string;
   identityAllowPrivate: boolean;
   handleResolverUrl: string | undefined;
@@ -167,6 +170,9 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerOutput: get('BACKFILLER_OUTPUT'),
     backfillerPerHost: get('BACKFILLER_PER_HOST'),
     backfillerMaxRepoBytes: get('BACKFILLER_MAX_REPO_BYTES'),
+    workerMaxRepoBytes: get('WORKER_MAX_REPO_BYTES'),
+    workerSweepPagesPerTick: get('WORKER_SWEEP_PAGES_PER_TICK'),
+    workerSweepEveryMs: get('WORKER_SWEEP_EVERY_MS'),
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     handleResolverUrl: get('HANDLE_RESOLVER_URL'),

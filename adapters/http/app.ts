@@ -53,7 +53,7 @@ export function createApp(deps: AppDeps): Hono {
 
   registerHealthRoutes(app, deps.readiness, deps.degraded);
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
-  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }) });
+  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }), ...(deps.backfill === undefined ? {} : { backfill: deps.backfill }) });
   registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock });
   registerReprocessRoute(app, deps.auth, deps.backfill);
   app.post('/sweep', requireBearer(deps.auth), async (c) => {

@@ -88,6 +88,14 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'events, repos and listed DIDs dropped by INGESTER_COLLECTIONS, INGESTER_DIDS and INGESTER_EXCLUDE_DIDS, by where and why',
     labels: { where: ['firehose', 'backfill', 'sweep'], why: ['did', 'collection'] },
   },
+  skytide_worker_repos_refused_total: {
+    help: 'repos a Worker refused before indexing them, by reason (too_large_for_worker: over WORKER_MAX_REPO_BYTES)',
+    labels: { reason: ['too_large_for_worker'] },
+  },
+  skytide_work_queue_messages_total: {
+    help: 'messages settled by a Worker\'s queue consumer, by queue and outcome (outage: sent again with a delay, no attempt counted)',
+    labels: { queue: ['repo_backfill'], outcome: ['ack', 'retry', 'outage', 'dead'] },
+  },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {
