@@ -49,6 +49,10 @@ export interface Config {
   httpPort: number;
   httpBodyLimitBytes: number;
   apiToken: string | undefined;
+  /** STREAM_SHARDS. */
+  streamShards: number;
+  /** REDIS_CLUSTER_NODES as host:port seeds; empty: one Redis at redisUrl. */
+  redisClusterNodes: string[];
 }
 
 export class ConfigError extends Error {
@@ -175,6 +179,8 @@ export function parseConfig(env: Env): ParsedConfig {
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
     apiToken: get('SKYTIDE_API_TOKEN'),
+    streamShards: get('STREAM_SHARDS'),
+    redisClusterNodes: get('REDIS_CLUSTER_NODES'),
   };
   // Checks across or inside values, joined into the one error that names every bad variable.
   if (config.sweepCron !== undefined) {
@@ -191,6 +197,8 @@ export function parseConfig(env: Env): ParsedConfig {
   if (badSources.length > 0) problems.push(`LABEL_TRUSTED_SOURCES holds what is not a DID: ${badSources.join(', ')}`);
   const badHosts = config.labelerHosts.filter((h) => !isHost(h));
   if (badHosts.length > 0) problems.push(`INGESTER_LABELER_HOSTS holds what is not a host: ${badHosts.join(', ')}`);
+  const badNodes = config.redisClusterNodes.filter((n) => !/^[^\s:/]+:\d{1,5}$/.test(n));
+  if (badNodes.length > 0) problems.push(`REDIS_CLUSTER_NODES holds what is not host:port: ${badNodes.join(', ')}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, unknown };
 }
