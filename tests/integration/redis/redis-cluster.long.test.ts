@@ -15,6 +15,11 @@ import { createProcessPool, type ProcessPool } from '../../helpers/process-pool.
 import { buildSocialWorkload, expectedAggregates, type Workload } from '../../helpers/social-workload.ts';
 import { uniqueName } from '../../helpers/services.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { Redis as NodeClient } from 'ioredis';
+import { startPrivatePostgres } from '../../helpers/private-services.ts';
+import { cpuSeconds, treeCpuSeconds } from '../../helpers/cpu-time.ts';
+import { createSql } from '../../../adapters/postgres/client.ts';
+import { applyMigrations } from '../../../adapters/postgres/migrate.ts';
 import { createRedis, type Redis } from '../../../adapters/redis/client.ts';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../../adapters/redis/keys.ts';
 import { silentLog } from '../../../functions/ports.ts';
@@ -45,20 +50,24 @@ afterAll(async () => {
 interface Run {
   keys: KeySpace;
   pool: ProcessPool;
-  db: IndexDb;
+  db: Pick<IndexDb, 'sql' | 'url'>;
   shardStreams: string[];
   totalLength(): Promise<number>;
   pending(): Promise<number>;
   cursorsDone(total: number): Promise<boolean>;
 }
 
-async function startRun(label: string, workload: Workload): Promise<Run> {
+async function startRun(label: string, workload: Workload, database?: Pick<IndexDb, 'sql' | 'url'>): Promise<Run> {
   relay = await startFakeRelay();
   workload.frames.forEach((frame, i) => relay.append(i + 1, frame));
   const prefix = `${uniqueName(label)}:`;
   const keys = createKeySpace(prefix, { shards: SHARDS, cluster: true });
-  const db = await createIndexDb(label);
-  dbs.push(db);
+  let db = database;
+  if (db === undefined) {
+    const made = await createIndexDb(label);
+    dbs.push(made);
+    db = made;
+  }
   const pool = createProcessPool({
     cli: CLI,
     logDir: mkdtempSync(path.join(os.tmpdir(), `skytide-${label}-`)),
@@ -166,26 +175,67 @@ describe('past one machine: STREAM_SHARDS=4 on a Redis Cluster of three primarie
     for (const e of exits) expect(e.explained, `${e.id}: ${e.cause}`).toBe(true);
   }, 600_000);
 
-  it('measures index throughput with one and with two consumer processes (printed)', async () => {
+  it('measures index throughput and CPU per event with one and with two consumer processes (printed)', async () => {
     const workload = await buildSocialWorkload({ repos: 200, events: BENCH_EVENTS, seed: 11 });
-    const figures: Record<string, number> = {};
+    const nodes = cluster.ports.map((port) => new NodeClient({ port, host: '127.0.0.1', maxRetriesPerRequest: 3 }));
+    const redisCpu = async () => {
+      let total = 0;
+      for (const n of nodes) {
+        const info = await n.info('cpu');
+        total += Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0);
+      }
+      return total;
+    };
+    const figures: Record<string, unknown>[] = [];
     for (const processes of [1, 2]) {
-      const run = await startRun(`bench${processes}`, workload);
-      run.pool.start('firehose');
+      // A Postgres of its own per run, so its CPU is this run's alone (the machine's is shared with other tests).
+      const pg = await startPrivatePostgres();
+      const sql = createSql(pg.url, { max: 2 });
+      await applyMigrations(sql);
+      const run = await startRun(`bench${processes}`, workload, { sql, url: pg.url });
+      const firehose = run.pool.start('firehose');
       await waitFor(() => run.cursorsDone(BENCH_EVENTS), (done) => done, 'the shards filled', 180_000);
+      const firehoseCpu = cpuSeconds(firehose.pid);
       await run.pool.stopAll(30_000);
+      const indexers = Array.from({ length: processes }, () => run.pool.start('index'));
       // Timed from the first entry acknowledged (process start-up excluded) to the last.
-      for (let i = 0; i < processes; i++) run.pool.start('index');
       await waitFor(() => run.totalLength(), (n) => n < BENCH_EVENTS, 'the first acknowledgement', 120_000);
       const started = performance.now();
       const startLength = await run.totalLength();
+      const cpu0 = { index: indexers.reduce((a, p) => a + cpuSeconds(p.pid), 0), pg: treeCpuSeconds(pg.pid ?? -1), redis: await redisCpu() };
+      // What the busy Postgres backends wait on, sampled while the consumers work: Lock means transactions queue
+      // behind each other's row locks (shared aggregate rows), none means they run (or wait for a core).
+      const waits: Record<string, number> = {};
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const rows = await sql.query<{ w: string; n: number }>(
+            `select coalesce(wait_event_type || ':' || wait_event, 'running') as w, count(*)::int as n from pg_stat_activity
+             where state = 'active' and backend_type = 'client backend' and pid <> pg_backend_pid() group by 1`);
+          for (const r of rows) waits[r.w] = (waits[r.w] ?? 0) + Number(r.n);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
       await waitFor(async () => (await run.totalLength()) + (await run.pending()), (n) => n === 0, 'drained', 600_000);
+      sampling = false;
+      await sampler;
       const seconds = (performance.now() - started) / 1000;
-      figures[`${processes} process${processes === 1 ? '' : 'es'}`] = Math.round(startLength / seconds);
+      const cpu1 = { index: indexers.reduce((a, p) => a + cpuSeconds(p.pid), 0), pg: treeCpuSeconds(pg.pid ?? -1), redis: await redisCpu() };
+      const perK = (a: number, b: number) => Math.round(((b - a) / startLength) * 1000 * 1000);
+      figures.push({
+        processes,
+        eventsPerSecond: Math.round(startLength / seconds),
+        cpuMsPer1000Events: { index: perK(cpu0.index, cpu1.index), postgres: perK(cpu0.pg, cpu1.pg), redis: perK(cpu0.redis, cpu1.redis) },
+        firehoseCpuMsPer1000Events: Math.round((firehoseCpu / BENCH_EVENTS) * 1000 * 1000),
+        postgresActiveBackendSamples: waits,
+      });
       await finish(run, `bench${processes}`);
-      const rows = await run.db.sql.query<{ n: number }>(`select count(*)::int as n from record`);
+      const rows = await sql.query<{ n: number }>(`select count(*)::int as n from record`);
       expect(Number(rows[0]?.n)).toBeGreaterThan(0);
+      await sql.end();
+      await pg.close();
     }
-    console.log(`index throughput on the cluster (STREAM_SHARDS=${SHARDS}, ${BENCH_EVENTS} events, events/s): ${JSON.stringify(figures)}`);
+    for (const n of nodes) n.disconnect();
+    console.log(`index throughput on the cluster (STREAM_SHARDS=${SHARDS}, ${BENCH_EVENTS} events): ${JSON.stringify(figures)}`);
   }, 1_200_000);
 });
