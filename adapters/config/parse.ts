@@ -55,6 +55,10 @@ export interface Config {
   httpPort: number;
   httpBodyLimitBytes: number;
   apiToken: string | undefined;
+  /** STREAM_SHARDS. */
+  streamShards: number;
+  /** REDIS_CLUSTER_NODES as host:port seeds; empty: one Redis at redisUrl. */
+  redisClusterNodes: string[];
 }
 
 export class ConfigError extends Error {
@@ -185,6 +189,8 @@ export function parseConfig(env: Env): ParsedConfig {
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
     apiToken: get('SKYTIDE_API_TOKEN'),
+    streamShards: get('STREAM_SHARDS'),
+    redisClusterNodes: get('REDIS_CLUSTER_NODES'),
   };
   // Checks across or inside values, joined into the one error that names every bad variable.
   if (config.sweepCron !== undefined) {
@@ -204,6 +210,8 @@ export function parseConfig(env: Env): ParsedConfig {
   const filter = parseEventFilter({ collections: get('INGESTER_COLLECTIONS'), dids: get('INGESTER_DIDS'), excludeDids: get('INGESTER_EXCLUDE_DIDS') });
   if (filter.ok) config.filter = filter.filter;
   else problems.push(...filter.problems);
+  const badNodes = config.redisClusterNodes.filter((n) => !/^[^\s:/]+:\d{1,5}$/.test(n));
+  if (badNodes.length > 0) problems.push(`REDIS_CLUSTER_NODES holds what is not host:port: ${badNodes.join(', ')}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, unknown };
 }

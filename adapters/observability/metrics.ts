@@ -118,6 +118,7 @@ export interface MetricsBundle {
     identityWaitingDids: Gauge<'host'>;
     labelStates: Gauge<'state'>;
     labelStatesAge: Gauge;
+    repoSyncAge: Gauge;
   };
 }
 
@@ -152,9 +153,11 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
       registers: [registry],
     }),
     labelStatesAge: new Gauge({ name: 'skytide_labels_age_seconds', help: 'how old the skytide_labels counts are', registers: [registry] }),
+    repoSyncAge: new Gauge({ name: 'skytide_repo_sync_age_seconds', help: 'how old the skytide_repo_sync counts are (cached)', registers: [registry] }),
   };
   for (const state of LABEL_STATES) gauges.labelStates.set({ state }, 0);
   gauges.labelStatesAge.set(0);
+  gauges.repoSyncAge.set(0);
   for (const status of ['synchronized', 'desynchronized', 'in-progress', 'deleted']) gauges.repoSync.set({ status }, 0);
   for (const stream of dimensions.streams) {
     gauges.streamLength.set({ stream }, 0);

@@ -175,7 +175,7 @@ async function sweep(config: Config): Promise<number> {
 async function status(config: Config): Promise<number> {
   const r = createResources(config, 'status');
   try {
-    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts }).read(), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts }).read(), null, 2) + '\n');
     return 0;
   } finally {
     await r.close();

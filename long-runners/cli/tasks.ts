@@ -16,7 +16,7 @@ import { createSweeper, type Sweeper } from '../sweeper/sweeper.ts';
 import { scheduledSweepTask } from '../sweeper/schedule.ts';
 import { createOnDemandSweeps, type OnDemandSweeps } from '../sweeper/on-demand.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
-import { appendBatch } from '../../adapters/redis/stream-writer.ts';
+import { appendBatch, writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
@@ -42,7 +42,7 @@ export function firehoseTasks(r: Resources): Task[] {
         metrics: r.metrics.metrics,
         signal,
         ...(r.config.trustUpstream ? {} : r.liveIdentity()),
-        repoState: createRepoStateStore(r.redis(), r.config.redisKeyPrefix),
+        repoState: createRepoStateStore(r.redis(), r.keys),
         maxParkedFrames: r.config.identityWaitMaxFrames,
         didWaitMs: r.config.identityDidWaitMs,
         filter: r.config.filter,
@@ -56,7 +56,8 @@ export function indexTasks(r: Resources): Task[] {
     fetch: createGuardedFetch({ allowPrivate: r.config.identityAllowPrivate }),
     ...(r.config.handleResolverUrl === undefined ? {} : { serviceUrl: r.config.handleResolverUrl }),
   });
-  for (const stream of r.config.indexerStreams) {
+  // Every shard of every stream (STREAM_SHARDS), each read by INDEXER_CONCURRENCY loops: one group per shard stream.
+  for (const logical of r.config.indexerStreams) for (const stream of r.keys.shardsOf(logical)) {
     for (let i = 0; i < r.config.indexerConcurrency; i++) {
       const log = r.log.child(`consumer:index:${stream}`);
       tasks.push({
@@ -66,6 +67,7 @@ export function indexTasks(r: Resources): Task[] {
             redis: r.redis(),
             keys: r.keys,
             stream,
+            metricStream: logical,
             group: GROUPS.firehose,
             consumer: `${r.consumerName}-${i}`,
             batchSize: r.config.indexerBatchSize,
@@ -91,17 +93,20 @@ export function indexTasks(r: Resources): Task[] {
 
 /**
  * repo_backfill consumers: BACKFILLER_CONCURRENCY loops of one repo each, so a slow repo never holds a batch of
- * others behind it. An entry is claimed again only after it sat idle twice the per-repo deadline.
+ * others behind it. An entry is claimed again only after it sat idle twice the per-repo deadline. With shards, loop
+ * i reads shard i mod STREAM_SHARDS, and there are at least as many loops as shards, so every shard is read.
  */
 export function backfillTasks(r: Resources): Task[] {
   const tasks: Task[] = [];
-  for (let i = 0; i < r.config.backfillerConcurrency; i++) {
+  const shards = r.keys.shardsOf(STREAMS.repoBackfill);
+  for (let i = 0; i < Math.max(r.config.backfillerConcurrency, shards.length); i++) {
     const log = r.log.child('consumer:backfill');
+    const stream = shards[i % shards.length] ?? STREAMS.repoBackfill;
     tasks.push({
-      name: `backfill:${i}`,
+      name: shards.length === 1 ? `backfill:${i}` : `backfill:${stream}:${i}`,
       run: (signal) =>
         runStreamConsumer({
-          redis: r.redis(), keys: r.keys, stream: STREAMS.repoBackfill, group: GROUPS.repoBackfill,
+          redis: r.redis(), keys: r.keys, stream, metricStream: STREAMS.repoBackfill, group: GROUPS.repoBackfill,
           consumer: `${r.consumerName}-backfill-${i}`, batchSize: 1, claimIdleMs: r.config.backfillerTimeoutMs * 2,
           maxAttempts: r.config.backfillerMaxRetries, parse: parseRepoFields,
           probe: async () => void (await r.sql().query('select 1')), outages: r.outages,
@@ -125,8 +130,10 @@ export function sweeperFor(r: Resources): Sweeper {
 /** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
 async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {
   if (requests.length === 0) return;
-  const stream = r.keys.stream(STREAMS.repoBackfill);
-  await appendBatch(r.redis(), { entries: requests.map((q) => ({ stream, fields: { repo: JSON.stringify({ did: q.did, reason: q.reason }) } })) });
+  const entry = (q: ResyncRequest) => ({ stream: r.keys.stream(r.keys.shardFor(STREAMS.repoBackfill, q.did)), fields: { repo: JSON.stringify({ did: q.did, reason: q.reason }) } });
+  // Tagged (shards, a cluster): one MULTI per shard, since a MULTI cannot span slots.
+  if (r.keys.tagged) await writeSlotBatches(r.redis(), { ops: requests.map((q) => ({ kind: 'entry' as const, entry: entry(q) })) });
+  else await appendBatch(r.redis(), { entries: requests.map(entry) });
   for (const q of requests) r.metrics.metrics.inc('skytide_resync_requests_total', { reason: q.reason });
 }
 
@@ -134,7 +141,7 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
   return {
     name: 'http',
     run: async (signal) => {
-      const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, clock: r.ports.clock, log: r.log };
+      const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts, clock: r.ports.clock, log: r.log };
       const status = createStatusReader(sources);
       const app = createApp({
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
