@@ -64,7 +64,7 @@ export const VARS = [
   { name: 'SWEEP_PAGE_ATTEMPTS', type: 'int', default: '3', min: 1, max: 20, doc: 'tries of a failing listRepos page (with doubling waits from 1 s) before it is skipped or the sweep stops' },
   { name: 'SWEEP_LEASE_TTL_MS', type: 'int', default: '60000', min: 1000, doc: 'life of a host\'s sweep lease in Redis without renewal (renewed every third of it): a crashed sweeper\'s host is free again after this' },
   { name: 'HTTP_HOST', type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds (the container sets 0.0.0.0)' },
-  { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics' },
+  { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics; every `run` process listens on it, whatever `--only` says, so two processes on one machine need distinct ports (0: any free port)' },
   { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },
   { name: 'SKYTIDE_API_TOKEN', type: 'string', doc: 'bearer token for mutating routes; required outside dev mode (without it they answer 503)' },
   { name: 'STREAM_SHARDS', type: 'int', default: '1', min: 1, max: 1024, doc: 'shards of firehose_live, firehose_backfill and repo_backfill (`<name>:{n}` by a hash of the DID; 1 keeps the single streams and rsky\'s key names); change it only with the streams drained' },

@@ -9,7 +9,8 @@ import { GROUPS, STREAMS, hostKey } from '../../adapters/redis/keys.ts';
 import { parseRepoFields } from '../consumer/parse-repo-fields.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
-import { createApp } from '../../adapters/http/app.ts';
+import type { Hono } from 'hono';
+import { createApp, createOperationsApp, type OperationsDeps } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
 import { createStatusReader, readIdentityWaits } from '../../adapters/observability/pipeline-status.ts';
 import { createSweeper, type Sweeper } from '../sweeper/sweeper.ts';
@@ -137,47 +138,88 @@ async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Pr
   for (const q of requests) r.metrics.metrics.inc('skytide_resync_requests_total', { reason: q.reason });
 }
 
+/**
+ * The readiness and degraded checks and the metrics exposition every HTTP server of the process shares, and the
+ * status reader behind its gauges (GET / reads the same one).
+ */
+function operations(r: Resources, needsPostgres: boolean): { deps: OperationsDeps; status: ReturnType<typeof createStatusReader> } {
+  // A process without Postgres work (firehose, labels) never opens a pool for a scrape: its status reads Redis only.
+  const sql = needsPostgres ? () => r.sql() : () => { throw new Error('this process does not use Postgres'); };
+  const sources = { redis: r.redis(), sql, keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts, clock: r.ports.clock, log: r.log };
+  const status = createStatusReader(sources);
+  const deps: OperationsDeps = {
+    ports: r.ports,
+    metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
+    readiness: [
+      { name: 'redis', check: async () => void (await r.redis().ping()) },
+      ...(needsPostgres ? [{ name: 'postgres', check: async () => void (await r.sql().query('select 1')) }] : []),
+    ],
+    // Waiting out an identity outage is work in progress, not a fault of this instance: reported, still ready.
+    degraded: [
+      {
+        name: 'identity_wait',
+        check: async () => {
+          const waiting = Object.entries(await readIdentityWaits(sources)).filter(([, n]) => n > 0);
+          return waiting.length === 0 ? undefined : { waitingDids: Object.fromEntries(waiting) };
+        },
+      },
+      // A consumer waiting out an outage of Postgres, Redis, the PLC directory or DNS: reported, still ready.
+      outagesDegradedCheck(r.outages),
+    ],
+    refreshGauges: () => status.refreshGauges(r.metrics.gauges),
+  };
+  return { deps, status };
+}
+
+/** Serves `app` on HTTP_HOST:HTTP_PORT until the supervisor asks to stop. */
+async function serveUntilAborted(r: Resources, app: Hono, routes: 'all' | 'operations', signal: AbortSignal): Promise<void> {
+  const served = await serveApp(app, { host: r.config.httpHost, port: r.config.httpPort });
+  r.log.info('http listening', { host: r.config.httpHost, port: served.port, routes });
+  const onAbort = () => void served.close();
+  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) onAbort();
+  await served.closed;
+}
+
 export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
   return {
     name: 'http',
     run: async (signal) => {
-      const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts, clock: r.ports.clock, log: r.log };
-      const status = createStatusReader(sources);
+      const { deps, status } = operations(r, true);
       const app = createApp({
+        ...deps,
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
         bodyLimitBytes: r.config.httpBodyLimitBytes,
         ports: { ...r.ports, sql: r.sql() },
-        metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
         backfill: r.backfillPorts(),
         label: { identity: r.identity(), trustedSources: new Set(r.config.labelTrustedSources) },
         ...(sweeps === undefined ? {} : { startSweep: () => sweeps.start() }),
-        readiness: [
-          { name: 'redis', check: async () => void (await r.redis().ping()) },
-          { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },
-        ],
-        // Waiting out an identity outage is work in progress, not a fault of this instance: reported, still ready.
-        degraded: [
-          {
-            name: 'identity_wait',
-            check: async () => {
-              const waiting = Object.entries(await readIdentityWaits(sources)).filter(([, n]) => n > 0);
-              return waiting.length === 0 ? undefined : { waitingDids: Object.fromEntries(waiting) };
-            },
-          },
-          // A consumer waiting out an outage of Postgres, Redis, the PLC directory or DNS: reported, still ready.
-          outagesDegradedCheck(r.outages),
-        ],
-        refreshGauges: () => status.refreshGauges(r.metrics.gauges),
         status: async () => ({ ...(await status.read()), outages: r.outages.snapshot() }),
       });
-      const served = await serveApp(app, { host: r.config.httpHost, port: r.config.httpPort });
-      r.log.info('http listening', { host: r.config.httpHost, port: served.port });
-      const onAbort = () => void served.close();
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) onAbort();
-      await served.closed;
+      await serveUntilAborted(r, app, 'all', signal);
     },
   };
+}
+
+/** Kinds whose work reads or writes Postgres; the others (firehose, labels) need Redis only. */
+const POSTGRES_KINDS: readonly TaskKind[] = ['index', 'label', 'backfill', 'sweep', 'http'];
+
+/**
+ * `/health`, `/ready` and `/metrics` on HTTP_PORT for a process that does not run the `http` task, so every service
+ * of a split deployment can be health-gated and scraped. /ready checks only what this process's tasks use.
+ */
+export function operationsHttpTask(r: Resources, only: readonly TaskKind[]): Task {
+  return {
+    name: 'http:operations',
+    run: (signal) => serveUntilAborted(r, createOperationsApp(operations(r, only.some((k) => POSTGRES_KINDS.includes(k))).deps), 'operations', signal),
+  };
+}
+
+/** What `skytide run --only …` supervises: the chosen tasks, and the operations server unless `http` is among them. */
+export function runTasks(r: Resources, only: readonly TaskKind[]): Task[] {
+  const tasks = buildTasks(r, only);
+  if (tasks.length === 0 || only.includes('http')) return tasks;
+  return [...tasks, operationsHttpTask(r, only)];
 }
 
 export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
