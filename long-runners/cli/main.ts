@@ -17,7 +17,8 @@ import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
 import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
 import { readFileSync } from 'node:fs';
 
-const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
+const PROJECT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MIGRATIONS_DIR = path.join(PROJECT_DIR, 'infra/migrations');
 
 const USAGE = `usage: skytide <command> [options]
 
@@ -102,25 +103,54 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
   }
 }
 
-/** `skytide dev`: with no relay configured, a local PLC + PDS and a bot writing to it stand in for the network. */
-async function dev(config: Config, only: TaskKind[]): Promise<number> {
-  if (config.relayHosts.length > 0) return run(config, only, true);
+/**
+ * `skytide dev`: with no relay configured, a local PLC + PDS and a bot writing to it stand in for the network; with
+ * no DATABASE_URL, PostgreSQL is PGlite in `.skytide/dev-db/`; with no REDIS_URL, a private redis-server (or, without
+ * one, the in-process Redis, not durable). Only this command does that: `run` never falls back to an embedded service.
+ */
+async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv): Promise<number> {
   const log = createLogger({ level: config.logLevel, component: 'dev' });
-  const { startLocalNetwork } = await import('../dev/local-network.ts');
-  log.info('starting local network', {});
-  const network = await startLocalNetwork(log);
-  log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
-  const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
+  const closers: (() => Promise<void>)[] = [];
   try {
+    const embedded = await startEmbeddedServices(config, env, log, closers);
+    if (embedded.relayHosts.length > 0) return await run(embedded, only, true);
+    const { startLocalNetwork } = await import('../dev/local-network.ts');
+    log.info('starting local network', {});
+    const network = await startLocalNetwork(log);
+    closers.push(() => network.close());
+    log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
+    const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
     // The local network's DIDs live in its own PLC, and its PDS on loopback.
     const local = {
-      ...config, relayHosts: [network.relayHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
+      ...embedded, relayHosts: [network.relayHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
       handleResolverUrl: network.pdsUrl,
     };
     return await run(local, only, true, [activity]);
   } finally {
-    await network.close();
+    for (const close of closers.reverse()) await close().catch((err: unknown) => log.warn('dev: closing failed', { err: describeError(err) }));
   }
+}
+
+/** The dev command's embedded Postgres and Redis, each only when its variable is not set. */
+async function startEmbeddedServices(config: Config, env: NodeJS.ProcessEnv, log: ReturnType<typeof createLogger>, closers: (() => Promise<void>)[]): Promise<Config> {
+  let out = config;
+  if (env['DATABASE_URL'] === undefined) {
+    const { startEmbeddedPostgres } = await import('../dev/embedded-postgres.ts');
+    const pg = await startEmbeddedPostgres(PROJECT_DIR);
+    closers.push(() => pg.close());
+    // PGlite is one session: one pooled connection keeps transactions from interleaving in it.
+    out = { ...out, databaseUrl: pg.url, databasePoolMax: 1 };
+    log.info('embedded postgres (PGlite)', { url: pg.url, dataDir: pg.dataDir });
+  }
+  if (env['REDIS_URL'] === undefined) {
+    const { startEmbeddedRedis, NOT_DURABLE_BANNER } = await import('../dev/embedded-redis.ts');
+    const redis = await startEmbeddedRedis(PROJECT_DIR);
+    closers.push(() => redis.close());
+    out = { ...out, redisUrl: redis.url };
+    log.info('embedded redis', { url: redis.url, kind: redis.kind, durable: redis.durable });
+    if (!redis.durable) process.stderr.write(NOT_DURABLE_BANNER + '\n');
+  }
+  return out;
 }
 
 async function reprocess(config: Config, did: string | undefined): Promise<number> {
@@ -214,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
     case 'reprocess':
       return reprocess(config, positionals[1]);
     case 'dev':
-      return dev(config, parseOnly(values.only));
+      return dev(config, parseOnly(values.only), process.env);
     case 'config':
       return configCommand(env, operateOptions(values));
     case 'dlq':

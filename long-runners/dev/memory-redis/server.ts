@@ -142,9 +142,14 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
       // BLOCK: hold the connection (as Redis does) until an entry arrives or the time is up.
       blocked = true;
       const blockMs = first.block;
+      const onClose = () => {
+        waiters.delete(waiter);
+        if (timer !== undefined) clearTimeout(timer);
+      };
       const done = (reply: Reply) => {
         waiters.delete(waiter);
         if (timer !== undefined) clearTimeout(timer);
+        socket.off('close', onClose);
         blocked = false;
         send(reply);
         setImmediate(pump);
@@ -167,10 +172,7 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
       };
       waiters.add(waiter);
       const timer = blockMs > 0 ? setTimeout(() => done(null), blockMs) : undefined;
-      socket.once('close', () => {
-        waiters.delete(waiter);
-        if (timer !== undefined) clearTimeout(timer);
-      });
+      socket.once('close', onClose);
     };
 
     socket.on('data', (chunk: Buffer) => {
