@@ -58,7 +58,9 @@ export type CounterName =
   | 'skytide_label_frames_total' // labels: host, kind (subscribeLabels frames read, as skytide_firehose_frames_total)
   | 'skytide_label_subscription_errors_total' // labels: host, reason (subscribeLabels frames dropped or refused)
   | 'skytide_label_entries_total' // labels: host (label_live entries written by the subscriber)
-  | 'skytide_outage_waits_total'; // labels: dependency (each wait of a loop waiting out an outage)
+  | 'skytide_outage_waits_total' // labels: dependency (each wait of a loop waiting out an outage)
+  | 'skytide_function_calls_total' // labels: stream (calls of the stream's function by its consumers)
+  | 'skytide_function_seconds_total'; // labels: stream (time spent in those calls: their mean latency with the calls)
 
 export interface Metrics {
   inc(name: CounterName, labels?: Record<string, string>, value?: number): void;

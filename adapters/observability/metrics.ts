@@ -84,6 +84,8 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'waits of a loop waiting out an outage (nothing dead-lettered, no attempt counted), by dependency',
     labels: { dependency: DEPENDENCIES },
   },
+  skytide_function_calls_total: { help: 'calls of each stream\'s function (index, label, backfill) by its consumers', labels: { stream: 'stream' } },
+  skytide_function_seconds_total: { help: 'seconds spent in those calls (with the calls: mean latency per call)', labels: { stream: 'stream' } },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {

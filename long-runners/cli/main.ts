@@ -16,6 +16,8 @@ import { terminalProgress } from '../sweeper/progress.ts';
 import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
 import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
 import { readFileSync } from 'node:fs';
+import type { DevControls } from '../../adapters/http/routes/status-page.ts';
+import type { LocalNetworkOptions } from '../dev/local-network.ts';
 
 const PROJECT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MIGRATIONS_DIR = path.join(PROJECT_DIR, 'infra/migrations');
@@ -29,8 +31,11 @@ commands:
   reprocess <did>                 re-backfill one account now and print what changed
   sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep;
                                   exits 3 when a host was already being swept elsewhere, after sweeping the others)
-  dev                             run everything in dev mode (migrations applied, auth relaxed); with no
-                                  INGESTER_RELAY_HOSTS, against a local PLC + PDS with a bot writing to it
+  dev [--rate N] [--accounts N] [--seed N]
+                                  run everything in dev mode (migrations applied, auth relaxed); with no
+                                  INGESTER_RELAY_HOSTS, against a simulated network (PLC, PDS, relay with faults,
+                                  N accounts, a bot writing N actions/s); no DATABASE_URL: PGlite in .skytide/dev-db;
+                                  no REDIS_URL: a private redis-server, else an in-process Redis (not durable)
   dlq list|replay|purge <stream>  a stream's dead letters: list them, move them back with attempts reset, or
                                   delete them (--yes); --reason R and --limit N select which
   consumers [--prune]             every consumer of every group with its idle time and pending entries; --prune
@@ -59,6 +64,12 @@ function operateOptions(values: { limit?: string; reason?: string; yes?: boolean
   };
 }
 
+function nonNegative(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) fail(`--${name} must be a number, 0 or more`);
+  return n;
+}
+
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
@@ -83,8 +94,9 @@ async function migrate(config: Config): Promise<number> {
   }
 }
 
-async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extraTasks: Task[] = []): Promise<number> {
+async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extraTasks: Task[] = [], devControls?: DevControls): Promise<number> {
   const r = createResources(config, 'skytide');
+  if (devControls !== undefined) r.devControls = devControls;
   try {
     if (migrateFirst || config.migrateOnStart) {
       const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
@@ -108,7 +120,7 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
  * no DATABASE_URL, PostgreSQL is PGlite in `.skytide/dev-db/`; with no REDIS_URL, a private redis-server (or, without
  * one, the in-process Redis, not durable). Only this command does that: `run` never falls back to an embedded service.
  */
-async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv): Promise<number> {
+async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv, sim: LocalNetworkOptions): Promise<number> {
   const log = createLogger({ level: config.logLevel, component: 'dev' });
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -116,7 +128,7 @@ async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv): Pr
     if (embedded.relayHosts.length > 0) return await run(embedded, only, true);
     const { startLocalNetwork } = await import('../dev/local-network.ts');
     log.info('starting local network', {});
-    const network = await startLocalNetwork(log);
+    const network = await startLocalNetwork(log, sim);
     closers.push(() => network.close());
     log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
     const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
@@ -125,7 +137,7 @@ async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv): Pr
       ...embedded, relayHosts: [network.relayHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
       handleResolverUrl: network.pdsUrl,
     };
-    return await run(local, only, true, [activity]);
+    return await run(local, only, true, [activity], { ...network.controls, stats: () => network.stats(), truth: () => network.truth() });
   } finally {
     for (const close of closers.reverse()) await close().catch((err: unknown) => log.warn('dev: closing failed', { err: describeError(err) }));
   }
@@ -210,6 +222,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+      rate: { type: 'string' }, accounts: { type: 'string' }, seed: { type: 'string' },
       limit: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' }, prune: { type: 'boolean' }, 'idle-ms': { type: 'string' },
     },
   });
@@ -244,7 +257,11 @@ async function main(argv: string[]): Promise<number> {
     case 'reprocess':
       return reprocess(config, positionals[1]);
     case 'dev':
-      return dev(config, parseOnly(values.only), process.env);
+      return dev(config, parseOnly(values.only), process.env, {
+        ...(values.rate === undefined ? {} : { rate: nonNegative('rate', values.rate) }),
+        ...(values.accounts === undefined ? {} : { accounts: positiveInt('accounts', values.accounts) ?? 6 }),
+        ...(values.seed === undefined ? {} : { seed: positiveInt('seed', values.seed) ?? 1 }),
+      });
     case 'config':
       return configCommand(env, operateOptions(values));
     case 'dlq':

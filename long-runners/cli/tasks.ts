@@ -22,6 +22,10 @@ import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import { labelSubscriberTasks, labelTasks } from './label-tasks.ts';
 import { outagesDegradedCheck } from '../../adapters/observability/outage-board.ts';
+import { createStatusHistory, type StatusHistory } from '../../adapters/observability/status-history.ts';
+import { sleep } from '../sleep.ts';
+import { describeError } from '../../functions/errors.ts';
+import type { Log } from '../../functions/ports.ts';
 
 export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -135,6 +139,14 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
     run: async (signal) => {
       const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, clock: r.ports.clock, log: r.log };
       const status = createStatusReader(sources);
+      const readStatus = async () => ({ ...(await status.read()), outages: r.outages.snapshot() });
+      // The status page's charts: one sample a second in memory (adapters/observability/status-history.ts).
+      const sim = r.devControls?.stats;
+      const history = createStatusHistory({
+        registry: r.metrics.registry, read: readStatus,
+        ...(sim === undefined ? {} : { extra: () => Object.fromEntries(Object.entries(sim()).map(([k, v]) => [`sim:${k}`, v])) }),
+      });
+      const sampling = sampleEvery(history, 1000, signal, r.log);
       const app = createApp({
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
         bodyLimitBytes: r.config.httpBodyLimitBytes,
@@ -160,7 +172,9 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
           outagesDegradedCheck(r.outages),
         ],
         refreshGauges: () => status.refreshGauges(r.metrics.gauges),
-        status: async () => ({ ...(await status.read()), outages: r.outages.snapshot() }),
+        status: readStatus,
+        history: () => history.samples(),
+        ...(r.devControls === undefined ? {} : { devControls: r.devControls }),
       });
       const served = await serveApp(app, { host: r.config.httpHost, port: r.config.httpPort });
       r.log.info('http listening', { host: r.config.httpHost, port: served.port });
@@ -168,8 +182,22 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) onAbort();
       await served.closed;
+      await sampling;
     },
   };
+}
+
+/** Takes a sample every `ms` until `signal` aborts; a failed sample (Redis or Postgres down) is skipped, not fatal. */
+async function sampleEvery(history: StatusHistory, ms: number, signal: AbortSignal, log: Log): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      await history.sample();
+    } catch (err) {
+      if (Number.isInteger(Math.log10(++failures))) log.warn('status sample failed', { err: describeError(err), occurrences: failures });
+    }
+    await sleep(ms, signal);
+  }
 }
 
 export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
