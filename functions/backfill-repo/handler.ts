@@ -50,6 +50,15 @@ export interface BackfillPorts extends BasePorts {
    * adapter writes them to firehose_backfill in rsky's format, for teams that keep separate indexers).
    */
   emit?: (events: StreamEvent[]) => Promise<void>;
+  /** Told where each repo stands (phase, records indexed of the repo's total), for a person watching (`skytide reprocess`). */
+  onProgress?: (progress: RepoProgress) => void;
+}
+
+export interface RepoProgress {
+  did: string;
+  phase: 'identity' | 'download' | 'verify' | 'index' | 'done';
+  /** Records delivered so far and the repo's leaf count, during and after `index`. */
+  records?: { done: number; total: number };
 }
 
 export interface RepoReport {
@@ -128,6 +137,7 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   const present = new Set<string>();
   // A chunk of records is decoded, indexed and dropped before the next: a large repo's records never all live at once.
   const leaves = repo.leaves.keys.length;
+  ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: 0, total: leaves } });
   for (let from = 0; from < leaves; from += CHUNK) {
     const { records, skipped } = recordsIn(repo, from, from + CHUNK);
     report.skipped += skipped;
@@ -143,6 +153,7 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
       events.push(event);
     }
     await deliver(events, ports);
+    ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: Math.min(from + CHUNK, leaves), total: leaves } });
   }
   const events: StreamEvent[] = [];
   for (const [uri, row] of prior) {
@@ -184,12 +195,14 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
       return finish(ok);
     }
     await setSync(ports, item.did, 'in-progress', null, null, item.reason ?? null);
+    ports.onProgress?.({ did: item.did, phase: 'identity' });
     let identity = await ports.identity.resolve(item.did);
     // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
     const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
     const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
       signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
     });
+    ports.onProgress?.({ did: item.did, phase: 'download' });
     let fetched = await fetchFrom(identity.pds);
     if (fetched.kind === 'unavailable') {
       // That PDS came from a document that may be cached: the account may have moved. Ask the document again, and
@@ -208,6 +221,7 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
       return finish(ok);
     }
     const car = fetched.car;
+    ports.onProgress?.({ did: item.did, phase: 'verify' });
     let repo: VerifiedRepo;
     try {
       repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
@@ -223,6 +237,7 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     // event left, and its handle is verified.
     await repoServed(identity, ports);
     await applyRepo(repo, ports, report);
+    ports.onProgress?.({ did: item.did, phase: 'done', records: { done: repo.leaves.keys.length, total: repo.leaves.keys.length } });
     report.status = 'synchronized';
     return finish(ok);
   } catch (err) {

@@ -12,7 +12,8 @@ import { createResources } from './resources.ts';
 import { buildTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from '../../adapters/observability/pipeline-status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
-import { terminalProgress } from '../sweeper/progress.ts';
+import { sweepProgress } from '../sweeper/progress.ts';
+import { progressLine } from './progress-line.ts';
 import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
 import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
 import { readFileSync } from 'node:fs';
@@ -169,7 +170,14 @@ async function reprocess(config: Config, did: string | undefined): Promise<numbe
   if (did === undefined) fail('usage: skytide reprocess <did>');
   const r = createResources(config, 'reprocess');
   try {
-    const { outcomes, reports } = await backfillRepos([{ did }], r.backfillPorts());
+    const line = progressLine(`reprocess ${did}`);
+    const { outcomes, reports } = await backfillRepos([{ did }], {
+      ...r.backfillPorts(),
+      onProgress: (p) => {
+        line.update({ done: p.records?.done ?? 0, ...(p.records === undefined ? {} : { total: p.records.total }), unit: 'records', extra: [p.phase] });
+      },
+    });
+    line.finish();
     process.stdout.write(JSON.stringify(reports[0], null, 2) + '\n');
     return outcomes[0]?.status === 'ok' ? 0 : 1;
   } finally {
@@ -191,7 +199,7 @@ async function sweep(config: Config): Promise<number> {
     const sweeper = sweeperFor(r);
     const claim = await sweeper.claim();
     for (const b of claim.busy) process.stderr.write(`sweep: ${b.host} is already being swept by ${b.holder ?? 'another process'}; not sweeping it\n`);
-    const outcomes = await sweeper.run(claim, controller.signal, (host) => terminalProgress(host));
+    const outcomes = await sweeper.run(claim, controller.signal, (host) => sweepProgress(host));
     let failed = false;
     for (const outcome of outcomes) {
       if (!('error' in outcome)) continue;
