@@ -96,6 +96,8 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'messages settled by a Worker\'s queue consumer, by queue and outcome (outage: sent again with a delay, no attempt counted)',
     labels: { queue: ['repo_backfill'], outcome: ['ack', 'retry', 'outage', 'dead'] },
   },
+  skytide_function_calls_total: { help: 'calls of each stream\'s function (index, label, backfill) by its consumers', labels: { stream: 'stream' } },
+  skytide_function_seconds_total: { help: 'seconds spent in those calls (with the calls: mean latency per call)', labels: { stream: 'stream' } },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {

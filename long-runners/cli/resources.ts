@@ -19,6 +19,7 @@ import { createResolverCheck, withDnsOutageCheck } from '../../adapters/xrpc/dns
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
+import type { DevControls } from '../../adapters/http/routes/status-page.ts';
 
 export interface Resources {
   config: Config;
@@ -41,6 +42,8 @@ export interface Resources {
    * view, shared by every relay connection of the process.
    */
   liveIdentity(): { identity: IdentityResolver; outages: OutageView };
+  /** The simulated network's controls for the status page, set by `skytide dev` when it runs one. */
+  devControls?: DevControls;
   close(): Promise<void>;
 }
 

@@ -23,6 +23,10 @@ import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import { labelSubscriberTasks, labelTasks } from './label-tasks.ts';
 import { outagesDegradedCheck } from '../../adapters/observability/outage-board.ts';
+import { createStatusHistory, type StatusHistory } from '../../adapters/observability/status-history.ts';
+import { sleep } from '../sleep.ts';
+import { describeError } from '../../functions/errors.ts';
+import type { Log } from '../../functions/ports.ts';
 
 export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -186,6 +190,14 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
     name: 'http',
     run: async (signal) => {
       const { deps, status } = operations(r, true);
+      const readStatus = async () => ({ ...(await status.read()), outages: r.outages.snapshot() });
+      // The status page's charts: one sample a second in memory (adapters/observability/status-history.ts).
+      const sim = r.devControls?.stats;
+      const history = createStatusHistory({
+        registry: r.metrics.registry, read: readStatus,
+        ...(sim === undefined ? {} : { extra: () => Object.fromEntries(Object.entries(sim()).map(([k, v]) => [`sim:${k}`, v])) }),
+      });
+      const sampling = sampleEvery(history, 1000, signal, r.log);
       const app = createApp({
         ...deps,
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
@@ -194,9 +206,12 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
         backfill: r.backfillPorts(),
         label: { identity: r.identity(), trustedSources: new Set(r.config.labelTrustedSources) },
         ...(sweeps === undefined ? {} : { startSweep: () => sweeps.start() }),
-        status: async () => ({ ...(await status.read()), outages: r.outages.snapshot() }),
+        status: readStatus,
+        history: () => history.samples(),
+        ...(r.devControls === undefined ? {} : { devControls: r.devControls }),
       });
       await serveUntilAborted(r, app, 'all', signal);
+      await sampling;
     },
   };
 }
@@ -220,6 +235,19 @@ export function runTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   const tasks = buildTasks(r, only);
   if (tasks.length === 0 || only.includes('http')) return tasks;
   return [...tasks, operationsHttpTask(r, only)];
+}
+
+/** Takes a sample every `ms` until `signal` aborts; a failed sample (Redis or Postgres down) is skipped, not fatal. */
+async function sampleEvery(history: StatusHistory, ms: number, signal: AbortSignal, log: Log): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      await history.sample();
+    } catch (err) {
+      if (Number.isInteger(Math.log10(++failures))) log.warn('status sample failed', { err: describeError(err), occurrences: failures });
+    }
+    await sleep(ms, signal);
+  }
 }
 
 export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
