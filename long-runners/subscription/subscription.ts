@@ -364,5 +364,6 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     log.warn('subscription disconnected', { host, reason: why, reconnectInMs: delay });
     await sleep(delay, signal);
   }
-  log.info('subscription stopped', { host, nsid: o.nsid });
+  // Every frame read was flushed above with its cursor: the stored cursor stands at least at `cursor`.
+  log.info('subscription stopped', { host, nsid: o.nsid, cursor: baseline ?? null });
 }
