@@ -29,7 +29,7 @@ afterAll(async () => cleanup());
 describe('sharded firehose cursors', () => {
   it('resume from the lowest shard cursor, and each shard skips what it already holds', async () => {
     const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`, { shards: 4 });
-    const dids = Array.from({ length: 12 }, (_, i) => workloadDid(i));
+    const dids = Array.from({ length: 24 }, (_, i) => workloadDid(i));
     const TOTAL = 60;
     const didOf = (seq: number) => dids[seq % dids.length]!;
     for (let seq = 1; seq <= TOTAL; seq++) {
@@ -41,6 +41,7 @@ describe('sharded firehose cursors', () => {
     const floors = shards.map((_, n) => (n === 1 ? 30 : 10));
     for (const [n, shard] of shards.entries()) await redis.set(keys.cursor(shard, relay.host), String(floors[n]));
 
+    expect(new Set(dids.map((d) => keys.shardOf(d))).size).toBe(4);
     const controller = new AbortController();
     const done = runFirehoseIngester({
       redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 7, batchTimeoutMs: 20, log: silentLog,
