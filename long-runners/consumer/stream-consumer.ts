@@ -72,6 +72,16 @@ export const CRASH_DELIVERIES_FACTOR = 2;
 
 export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): Promise<void> {
   const { redis, keys, group, consumer, log, metrics, signal, maxAttempts } = options;
+  // Per-function latency for the status page and /metrics: every call counted with its duration.
+  const timed = async (items: T[]): Promise<ItemOutcome[]> => {
+    const started = performance.now();
+    try {
+      return await options.handle(items);
+    } finally {
+      metrics.inc('skytide_function_calls_total', { stream: options.stream });
+      metrics.inc('skytide_function_seconds_total', { stream: options.stream }, (performance.now() - started) / 1000);
+    }
+  };
   const stream = keys.stream(options.stream);
   const dlq = keys.dlq(options.stream);
   const blockMs = options.blockMs ?? 1000;
@@ -112,7 +122,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
 
     const ids = entries.map((e) => e.id);
     const outcomes = parsed.length === 0 ? [] : await runBatch(parsed.map((p) => p.item), {
-      handle: options.handle,
+      handle: timed,
       probe: options.probe,
       probeDependency: options.probeDependency,
       backoff,

@@ -10,11 +10,14 @@
 // released at the end. A second sweep of the host is refused (`sweep_running`) while the lease lives; a crashed
 // holder's lease expires after its TTL. Every page is written by a script that checks the lease first, so a sweep
 // that lost its lease (`lease_lost`) writes nothing more and the next one resumes from the stored cursor.
+//
+// DIDs the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS) are listed but never queued (counted as filtered).
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
 import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
@@ -58,6 +61,8 @@ export interface SweepOptions {
   log: Log;
   metrics: Metrics;
   signal: AbortSignal;
+  /** What is kept; DIDs it drops are not queued. Absent: every DID. */
+  filter?: EventFilter;
   /** Called after each page, for progress output. */
   onPage?: (progress: SweepProgress) => void;
 }
@@ -68,6 +73,8 @@ export interface SweepProgress {
   queued: number;
   skippedInSync: number;
   skippedPages: number;
+  /** Listed DIDs the filters drop, not queued. */
+  filtered: number;
   done: boolean;
 }
 
@@ -158,7 +165,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   const stored = await o.redis.get(cursorKey);
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
   let cursor = stored === null || stored === SWEEP_DONE ? undefined : stored;
-  const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, done: false };
+  const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, filtered: 0, done: false };
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
   while (!signal.aborted) {
@@ -195,7 +202,14 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
         [JSON.stringify(dids)],
       )).map((r) => [r.did, r.rev]),
     );
+    const filter = o.filter;
     const entries = page.repos
+      .filter((r) => {
+        if (filter === undefined || keepsDid(filter, r.did)) return true;
+        progress.filtered++;
+        o.metrics.inc('skytide_filtered_total', { where: 'sweep', why: 'did' });
+        return false;
+      })
       .filter((r) => {
         const inSync = r.rev !== undefined && synced.get(r.did) === r.rev;
         if (inSync) progress.skippedInSync++;
