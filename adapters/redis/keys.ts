@@ -57,14 +57,20 @@ export function hostKey(host: string): string {
   return host.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
 }
 
-/** FNV-1a (32 bits) of the DID, so every process and language can compute the same shard. DIDs are ASCII. */
+/**
+ * The shard of a DID: FNV-1a (32 bits) of its bytes, then murmur3's finalizer (FNV-1a's low bits depend only on the
+ * bytes' low bits, which would skew a power-of-two shard count), modulo the count. Simple enough for every process
+ * and language to compute the same shard. DIDs are ASCII.
+ */
 export function didShard(did: string, shards: number): number {
   if (shards <= 1) return 0;
   let h = 0x811c9dc5;
   for (let i = 0; i < did.length; i++) {
-    h ^= did.charCodeAt(i) & 0xff;
-    h = Math.imul(h, 0x01000193) >>> 0;
+    h = Math.imul((h ^ (did.charCodeAt(i) & 0xff)) >>> 0, 0x01000193) >>> 0;
   }
+  h = Math.imul((h ^ (h >>> 16)) >>> 0, 0x85ebca6b) >>> 0;
+  h = Math.imul((h ^ (h >>> 13)) >>> 0, 0xc2b2ae35) >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
   return h % shards;
 }
 

@@ -66,5 +66,7 @@ describe('key names', () => {
     for (const c of counts) expect(c).toBeGreaterThan(800);
     expect(didShard(DID, 4)).toBe(didShard(DID, 4));
     expect(didShard(DID, 1)).toBe(0);
+    // Fixed vectors, for another implementation (rsky, a script) to check it shards the same way.
+    expect([didShard(DID, 4), didShard(DID, 7), didShard('did:web:example.com', 16)]).toEqual([1, 4, 3]);
   });
 });
