@@ -40,6 +40,9 @@ export interface Config {
   backfillerOutput: 'index' | 'stream';
   backfillerPerHost: number;
   backfillerMaxRepoBytes: number;
+  workerMaxRepoBytes: number;
+  workerSweepPagesPerTick: number;
+  workerSweepEveryMs: number;
   plcUrl: string;
   identityAllowPrivate: boolean;
   handleResolverUrl: string | undefined;
@@ -52,6 +55,10 @@ export interface Config {
   httpPort: number;
   httpBodyLimitBytes: number;
   apiToken: string | undefined;
+  /** STREAM_SHARDS. */
+  streamShards: number;
+  /** REDIS_CLUSTER_NODES as host:port seeds; empty: one Redis at redisUrl. */
+  redisClusterNodes: string[];
 }
 
 export class ConfigError extends Error {
@@ -167,6 +174,9 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerOutput: get('BACKFILLER_OUTPUT'),
     backfillerPerHost: get('BACKFILLER_PER_HOST'),
     backfillerMaxRepoBytes: get('BACKFILLER_MAX_REPO_BYTES'),
+    workerMaxRepoBytes: get('WORKER_MAX_REPO_BYTES'),
+    workerSweepPagesPerTick: get('WORKER_SWEEP_PAGES_PER_TICK'),
+    workerSweepEveryMs: get('WORKER_SWEEP_EVERY_MS'),
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     handleResolverUrl: get('HANDLE_RESOLVER_URL'),
@@ -179,6 +189,8 @@ export function parseConfig(env: Env): ParsedConfig {
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
     apiToken: get('SKYTIDE_API_TOKEN'),
+    streamShards: get('STREAM_SHARDS'),
+    redisClusterNodes: get('REDIS_CLUSTER_NODES'),
   };
   // Checks across or inside values, joined into the one error that names every bad variable.
   if (config.sweepCron !== undefined) {
@@ -198,6 +210,8 @@ export function parseConfig(env: Env): ParsedConfig {
   const filter = parseEventFilter({ collections: get('INGESTER_COLLECTIONS'), dids: get('INGESTER_DIDS'), excludeDids: get('INGESTER_EXCLUDE_DIDS') });
   if (filter.ok) config.filter = filter.filter;
   else problems.push(...filter.problems);
+  const badNodes = config.redisClusterNodes.filter((n) => !/^[^\s:/]+:\d{1,5}$/.test(n));
+  if (badNodes.length > 0) problems.push(`REDIS_CLUSTER_NODES holds what is not host:port: ${badNodes.join(', ')}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, unknown };
 }

@@ -51,11 +51,20 @@ export interface BackfillPorts extends BasePorts {
    * adapter writes them to firehose_backfill in rsky's format, for teams that keep separate indexers).
    */
   emit?: (events: StreamEvent[]) => Promise<void>;
+  /** Told where each repo stands (phase, records indexed of the repo's total), for a person watching (`skytide reprocess`). */
+  onProgress?: (progress: RepoProgress) => void;
   /**
    * What is kept (INGESTER_COLLECTIONS, INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); absent: everything. A dropped DID is
    * not fetched at all; a kept one is fetched and verified whole, and only its kept collections are indexed.
    */
   filter?: EventFilter;
+}
+
+export interface RepoProgress {
+  did: string;
+  phase: 'identity' | 'download' | 'verify' | 'index' | 'done';
+  /** Records delivered so far and the repo's leaf count, during and after `index`. */
+  records?: { done: number; total: number };
 }
 
 export interface RepoReport {
@@ -83,7 +92,7 @@ export interface RepoReport {
 const CHUNK = 1000;
 
 /** Failures that asking again will not change: the repo itself is bad. Everything else is retried. */
-const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'cid_mismatch', 'repo_too_large', 'invalid_syntax', 'invalid_car']);
+const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'cid_mismatch', 'repo_too_large', 'too_large_for_worker', 'invalid_syntax', 'invalid_car']);
 
 async function indexChunks(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
   for (let i = 0; i < events.length; i += CHUNK) await indexBatch(events.slice(i, i + CHUNK), ports);
@@ -139,6 +148,7 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   const present = new Set<string>();
   // A chunk of records is decoded, indexed and dropped before the next: a large repo's records never all live at once.
   const leaves = repo.leaves.keys.length;
+  ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: 0, total: leaves } });
   const filter = ports.filter === undefined || keepsEverything(ports.filter) ? undefined : ports.filter;
   const keep = filter === undefined ? undefined : (collection: string) => keepsCollection(filter, collection);
   for (let from = 0; from < leaves; from += CHUNK) {
@@ -160,6 +170,7 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
       events.push(event);
     }
     await deliver(events, ports);
+    ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: Math.min(from + CHUNK, leaves), total: leaves } });
   }
   const events: StreamEvent[] = [];
   for (const [uri, row] of prior) {
@@ -209,12 +220,14 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
       return finish(ok);
     }
     await setSync(ports, item.did, 'in-progress', null, null, item.reason ?? null);
+    ports.onProgress?.({ did: item.did, phase: 'identity' });
     let identity = await ports.identity.resolve(item.did);
     // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
     const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
     const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
       signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
     });
+    ports.onProgress?.({ did: item.did, phase: 'download' });
     let fetched = await fetchFrom(identity.pds);
     if (fetched.kind === 'unavailable') {
       // That PDS came from a document that may be cached: the account may have moved. Ask the document again, and
@@ -233,6 +246,7 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
       return finish(ok);
     }
     const car = fetched.car;
+    ports.onProgress?.({ did: item.did, phase: 'verify' });
     let repo: VerifiedRepo;
     try {
       repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
@@ -248,6 +262,7 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     // event left, and its handle is verified.
     await repoServed(identity, ports);
     await applyRepo(repo, ports, report);
+    ports.onProgress?.({ did: item.did, phase: 'done', records: { done: repo.leaves.keys.length, total: repo.leaves.keys.length } });
     report.status = 'synchronized';
     return finish(ok);
   } catch (err) {

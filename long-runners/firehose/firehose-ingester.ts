@@ -68,7 +68,12 @@ export interface FirehoseIngesterOptions {
 export async function runFirehoseIngester(options: FirehoseIngesterOptions): Promise<void> {
   const { redis, keys, host, log, metrics } = options;
   const hostLabel = hostKey(host);
-  const streams = { events: keys.stream(STREAMS.firehoseLive), resync: keys.stream(STREAMS.repoBackfill) };
+  // With STREAM_SHARDS > 1 a DID's events, resync requests, continuity state and waits live in its shard (keys.ts).
+  const streams = (did: string) => ({
+    events: keys.stream(keys.shardFor(STREAMS.firehoseLive, did)),
+    resync: keys.stream(keys.shardFor(STREAMS.repoBackfill, did)),
+  });
+  const shardNames = keys.shardsOf(STREAMS.firehoseLive);
   const report = createProblemReporter({ metrics, counter: 'skytide_firehose_errors_total', host, hostLabel, log, msg: 'firehose frame problem' });
   const waits = options.identity === undefined ? undefined : createIdentityWaitRoom({
     store: createIdentityWaitStore(redis, keys, host),
@@ -82,7 +87,7 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
       // More frames than one DID may park: they are given up and the repo is fetched whole once it can be verified.
       report('identity_wait_overflow', dropped, { did });
       if (options.filter !== undefined && !keepsDid(options.filter, did)) return;
-      batch.append({ stream: streams.resync, fields: { repo: JSON.stringify({ did, host, reason: 'identity_wait_overflow' }) } }, () =>
+      batch.append({ stream: streams(did).resync, fields: { repo: JSON.stringify({ did, host, reason: 'identity_wait_overflow' }) } }, () =>
         metrics.inc('skytide_resync_requests_total', { reason: 'identity_wait_overflow' }));
     },
     host, hostLabel, log, metrics,
@@ -97,7 +102,18 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     ...(options.filter === undefined ? {} : { filter: options.filter }),
   });
   await runSubscription({
-    redis, host, nsid: SUBSCRIBE_REPOS, stream: streams.events, cursorKey: keys.cursor(STREAMS.firehoseLive, host),
+    redis, host, nsid: SUBSCRIBE_REPOS, stream: keys.stream(shardNames[0] ?? STREAMS.firehoseLive), cursorKey: keys.cursor(shardNames[0] ?? STREAMS.firehoseLive, host),
+    ...(keys.tagged ? {
+      shards: {
+        cursorKeys: shardNames.map((name) => keys.cursor(name, host)),
+        streams: shardNames.map((name) => keys.stream(name)),
+        shardOf: ({ body }: { body: Record<string, unknown> }) => {
+          const did = body['repo'] ?? body['did'];
+          return typeof did === 'string' ? keys.shardOf(did) : undefined;
+        },
+        tagged: true,
+      },
+    } : {}),
     highWaterMark: options.highWaterMark, batchSize: options.batchSize, batchTimeoutMs: options.batchTimeoutMs,
     ...(options.initialCursor === undefined ? {} : { initialCursor: options.initialCursor }),
     maxFrameBytes: MAX_FRAME_BYTES, log, metrics, report, signal: options.signal,

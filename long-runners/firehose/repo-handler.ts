@@ -37,8 +37,8 @@ export const LIVE_LOOKUP_DEADLINE_MS = 250;
 export interface RepoHandlerOptions {
   host: string;
   hostLabel: string;
-  /** Full keys of firehose_live and repo_backfill. */
-  streams: { events: string; resync: string };
+  /** Full keys of firehose_live and repo_backfill, or of the shards of them that hold a DID (STREAM_SHARDS). */
+  streams: { events: string; resync: string } | ((did: string) => { events: string; resync: string });
   /** Signing keys for the sync 1.1 checks; absent when the upstream is trusted (each commit is then counted). */
   identity?: IdentityResolver;
   /** The per-repo continuity state; absent: no continuity checks. */
@@ -68,6 +68,7 @@ function didOf(body: Record<string, unknown>): string | undefined {
 
 export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
   const now = o.now ?? Date.now;
+  const streams = typeof o.streams === 'function' ? o.streams : ((fixed) => () => fixed)(o.streams);
   const maxDriftMs = o.maxRevDriftMs ?? DEFAULT_MAX_REV_DRIFT_MS;
 
   const resyncJson = (r: ResyncRequest) => JSON.stringify({ did: r.did, host: o.host, reason: r.reason });
@@ -93,8 +94,8 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
 
   /** Events and resync requests written as they are (no continuity state involved). */
   const appendPlain = (events: readonly StreamEvent[], resync: readonly ResyncRequest[], batch: Batch) => {
-    for (const e of events) batch.append({ stream: o.streams.events, fields: { event: JSON.stringify(e) } }, () => countEvents([e]));
-    for (const r of resync) batch.append({ stream: o.streams.resync, fields: { repo: resyncJson(r) } }, () => countResync([r]));
+    for (const e of events) batch.append({ stream: streams(e.did).events, fields: { event: JSON.stringify(e) } }, () => countEvents([e]));
+    for (const r of resync) batch.append({ stream: streams(r.did).resync, fields: { repo: resyncJson(r) } }, () => countResync([r]));
   };
 
   const appendCommit = (out: Extract<RepoFrameOutcome, { kind: 'sequenced' }>, batch: Batch) => {
@@ -116,7 +117,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
     ];
     const op = o.repoState.advance(out.did, {
       mode: 'commit', rev: state.rev, ...(state.data === undefined ? {} : { data: state.data }), prevData: state.prevData ?? null,
-      streams: o.streams, entries, ...(gapKept ? { resync: resyncJson(gap) } : {}),
+      streams: streams(out.did), entries, ...(gapKept ? { resync: resyncJson(gap) } : {}),
     }, (result: AdvanceResult) => {
       if (result === ADVANCE.stale) {
         o.report('stale_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });
@@ -141,7 +142,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
     const [first, ...others] = out.resync;
     const op = o.repoState.advance(out.did, {
       mode: 'sync', rev: state.rev, ...(state.data === undefined ? {} : { data: state.data }),
-      streams: o.streams, entries: others.map((r) => ({ to: 'resync' as const, value: resyncJson(r) })),
+      streams: streams(out.did), entries: others.map((r) => ({ to: 'resync' as const, value: resyncJson(r) })),
       ...(first === undefined ? {} : { resync: resyncJson(first) }),
     }, (result: AdvanceResult) => {
       if (result === ADVANCE.stale) o.report('stale_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });

@@ -19,7 +19,8 @@ import { SkytideError, describeError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
-import { acquireLease, appendUnderLease, keepLease, type KeptLease } from '../../adapters/redis/lease.ts';
+import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
+import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
@@ -101,7 +102,7 @@ async function fetchPage(fetch: Fetch, host: string, cursor: string | undefined,
 
 /** The Redis key of a host's sweep lease. */
 export function sweepLeaseKey(keys: KeySpace, host: string): string {
-  return `${keys.stream(STREAMS.repoBackfill)}:lease:${hostKey(host)}`;
+  return keys.beside(STREAMS.repoBackfill, `:lease:${hostKey(host)}`);
 }
 
 export function defaultHolder(): string {
@@ -141,12 +142,24 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   const attempts = o.pageAttempts ?? DEFAULT_SWEEP_LIMITS.pageAttempts;
   const pageTimeoutMs = o.pageTimeoutMs ?? DEFAULT_SWEEP_LIMITS.pageTimeoutMs;
   const cursorKey = o.keys.cursor(STREAMS.repoBackfill, o.host);
-  const skippedKey = `${o.keys.stream(STREAMS.repoBackfill)}:skipped:${hostKey(o.host)}`;
+  const skippedKey = o.keys.beside(STREAMS.repoBackfill, `:skipped:${hostKey(o.host)}`);
   const stream = o.keys.stream(STREAMS.repoBackfill);
+  const shardStreams = o.keys.shardsOf(STREAMS.repoBackfill).map((name) => o.keys.stream(name));
   // Stopped by the caller (SIGTERM) or by losing the lease; either way what was written stays written.
   const signal = AbortSignal.any([o.signal, kept.lost]);
   const write = async (values: readonly string[], cursor: string, setAdd?: { key: string; member: string }) => {
-    const written = await appendUnderLease(o.redis, kept.lease, { stream, field: 'repo', values, cursor: { key: cursorKey, value: cursor }, ...(setAdd === undefined ? {} : { setAdd }) });
+    if (o.keys.tagged && values.length > 0) {
+      // Sharded (STREAM_SHARDS, Redis Cluster): each DID goes to its shard, one MULTI per shard, then the cursor under
+      // the lease. A MULTI cannot span slots, so a crash or a lost lease in between can queue a page twice, never
+      // lose one: backfilling a repo twice changes nothing.
+      if (!(await renewLease(o.redis, kept.lease))) throw leaseLost(o.host);
+      await writeSlotBatches(o.redis, {
+        ops: values.map((value) => ({ kind: 'entry' as const, entry: { stream: o.keys.stream(o.keys.shardFor(STREAMS.repoBackfill, didOfEntry(value))), fields: { repo: value } } })),
+      });
+      values = [];
+    }
+    // Tagged, the cursor's slot stands in for the stream's (no entries are left to add to it here).
+    const written = await appendUnderLease(o.redis, kept.lease, { stream: o.keys.tagged ? cursorKey : stream, field: 'repo', values, cursor: { key: cursorKey, value: cursor }, ...(setAdd === undefined ? {} : { setAdd }) });
     if (!written) throw leaseLost(o.host);
   };
   const stored = await o.redis.get(cursorKey);
@@ -156,7 +169,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
   while (!signal.aborted) {
-    while ((await o.redis.xlen(stream)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
+    while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
     let page: { repos: ListedRepo[]; cursor?: string } | undefined;
     for (let attempt = 1; attempt <= attempts && page === undefined && !signal.aborted; attempt++) {
       try {
@@ -218,4 +231,13 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   if (kept.lost.aborted && !progress.done) throw leaseLost(o.host);
   o.log.info(progress.done ? 'sweep finished' : 'sweep stopped', { host: o.host, ...progress });
   return progress;
+}
+
+async function queuedLength(redis: SweepOptions['redis'], streams: readonly string[]): Promise<number> {
+  const lengths = await Promise.all(streams.map((key) => redis.xlen(key)));
+  return lengths.reduce((a, b) => a + b, 0);
+}
+
+function didOfEntry(value: string): string {
+  return (JSON.parse(value) as { did: string }).did;
 }
