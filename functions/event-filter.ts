@@ -48,8 +48,8 @@ export function parseEventFilter(input: EventFilterInput): FilterParse {
   for (const c of input.collections ?? []) {
     if (c.endsWith('.*')) {
       const prefix = c.slice(0, -2);
-      // `app.bsky.*` is a valid pattern though `app.bsky` is no NSID: check the prefix as the authority of one.
-      if (!isValidNsid(`${prefix}.x`) || prefix.includes('*')) problems.push(`INGESTER_COLLECTIONS: ${JSON.stringify(c)} is not an NSID prefix followed by .*`);
+      // `app.bsky.*` (or even `com.*`) is a valid pattern though its prefix is no NSID: it must begin one.
+      if (!isValidNsid(`${prefix}.a.b`) || prefix.includes('*')) problems.push(`INGESTER_COLLECTIONS: ${JSON.stringify(c)} is not an NSID prefix followed by .*`);
       else collectionPrefixes.push(`${prefix}.`);
     } else if (!isValidNsid(c)) {
       problems.push(`INGESTER_COLLECTIONS: ${JSON.stringify(c)} is not an NSID (or a prefix followed by .*)`);

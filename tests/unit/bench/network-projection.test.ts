@@ -10,16 +10,16 @@ describe('network projection', () => {
     expect(fit.b).toBeCloseTo(0.5, 9);
   });
 
-  it('splits the CPU by the fit and projects onto the network', () => {
-    // 4 repos: 20 ms fixed each (80 ms) and 0.5 ms per record (1,000 records: 500 ms): a 80/580 per-repo share.
+  it('takes the fixed cost of a repo from the one-record run and the rest as the cost of records', () => {
     const perRepo = [100, 200, 300, 400].map((n) => ({ records: n, ms: 20 + 0.5 * n }));
     const r = {
       repos: 4, records: 1000, wallMs: 1000, nodeCpuS: 3, postgresCpuS: 2.8, peakRssMb: 100, dbBytes: 1e6, perRepo, failures: [],
       indexed: { record: 1000, post: 0, like: 0, follow: 0, repost: 0, actor_block: 0, profile: 0, repo_sync: 4 }, carBytes: 400_000, concurrency: 4,
     };
-    const p = project(r);
-    const perRepoCoreS = (5.8 * (80 / 580)) / 4;
-    const perRecordCoreS = (5.8 * (500 / 580)) / 1000;
+    // 10 one-record repos took 0.2 core-s: 0.02 core-s per repo, so 0.08 of the 5.8 core-s were the repos' own.
+    const p = project(r, { repos: 10, nodeCpuS: 0.1, postgresCpuS: 0.1 });
+    const perRepoCoreS = 0.02;
+    const perRecordCoreS = (5.8 - 4 * 0.02) / 1000;
     const days = (NETWORK.repos * perRepoCoreS + NETWORK.records * perRecordCoreS) / (MACHINE.cores * MACHINE.efficiency) / 86_400;
     expect(p.days).toBeCloseTo(days, 6);
     expect(p.nodeCores + p.postgresCores).toBeCloseTo(MACHINE.cores * MACHINE.efficiency, 9);

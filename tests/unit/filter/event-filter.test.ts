@@ -45,7 +45,8 @@ describe('event filter', () => {
     expect(keepsCollection(f, 'app.bsky.graphx.follow')).toBe(false);
     expect(keepsCollection(f, 'app.bsky.feed.post')).toBe(false);
     // A pattern as wide as an authority.
-    const wide = filter({ collections: ['app.bsky.*', 'com.example.thing'] });
+    const wide = filter({ collections: ['app.bsky.*', 'com.example.thing', 'blue.*'] });
+    expect(keepsCollection(wide, 'blue.moji.collection.item')).toBe(true);
     expect(keepsCollection(wide, 'app.bsky.feed.post')).toBe(true);
     expect(keepsCollection(wide, 'com.example.thing')).toBe(true);
     expect(keepsCollection(wide, 'com.example.other')).toBe(false);
