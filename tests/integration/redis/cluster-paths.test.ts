@@ -10,6 +10,7 @@ import { waitFor } from '../../helpers/wait.ts';
 import { createRedis, type Redis } from '../../../adapters/redis/client.ts';
 import { createKeySpace, GROUPS, STREAMS, SWEEP_DONE } from '../../../adapters/redis/keys.ts';
 import { runSweep } from '../../../long-runners/sweeper/sweep.ts';
+import { writeBatch } from '../../../adapters/redis/stream-writer.ts';
 import { runStreamConsumer } from '../../../long-runners/consumer/stream-consumer.ts';
 import { parseEventFields } from '../../../long-runners/consumer/parse-event-fields.ts';
 import { noMetrics, silentLog } from '../../../functions/ports.ts';
@@ -58,6 +59,15 @@ describe('STREAM_SHARDS=4 on a Redis Cluster', () => {
     }
     expect(seen.sort()).toEqual([...DIDS].sort());
     expect(await redis.get(keys.cursor(STREAMS.repoBackfill, host))).toBe(SWEEP_DONE);
+  });
+
+  it('label_live stays one stream, written with its cursor in one MULTI (the cursor takes the stream key as its tag)', async () => {
+    const keys = createKeySpace('labels:', { shards: 4, cluster: true });
+    const cursor = keys.cursor(STREAMS.labelLive, 'labeler.example');
+    expect(cursor).toBe('{labels:label_live}:cursor:labeler.example');
+    const result = await writeBatch(redis, { entries: [{ stream: keys.stream(STREAMS.labelLive), fields: { event: '{}' } }], seqCursor: { key: cursor, seq: 9 } });
+    expect(result.seqCursor).toBe(9);
+    expect(await redis.xlen(keys.stream(STREAMS.labelLive))).toBe(1);
   });
 
   it("dead-letters a shard's unreadable entry into that shard's DLQ", async () => {
