@@ -87,7 +87,8 @@ describe('a newcomer runs npm run dev on a machine with nothing but Node', () =>
     expect(spawnSync('sh', ['-c', 'command -v redis-server'], { env: { PATH: bin } }).status).not.toBe(0);
 
     const logs: string[] = [];
-    dev = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec npm run dev -- --rate 4 --accounts 5'], {
+    const unshare = sh('sh', ['-c', 'command -v unshare']).trim();
+    dev = spawn(unshare, ['-n', 'sh', '-c', 'ip link set lo up && exec npm run dev -- --rate 4 --accounts 5'], {
       cwd: clone,
       env: { HOME: work, PATH: bin, npm_config_update_notifier: 'false' },
       stdio: ['ignore', 'pipe', 'pipe'],
