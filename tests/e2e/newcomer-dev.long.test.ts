@@ -8,7 +8,7 @@
 // NOTE: the clone reuses this checkout's node_modules by symlink (installing from the registry through a proxy would
 // take most of the test's time on two shared cores), and the clone's lock is dated back so ensure.sh does not reinstall.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,20 @@ interface Status {
   streams: { stream: string; length: number; pending: number; dlq: number }[];
   cursors: Record<string, string>;
   repoSync: Record<string, number>;
+}
+
+/** The `node long-runners/cli/main.ts dev` process running in `clone` (found through /proc: cwd and command line). */
+function skytidePid(clone: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes('long-runners/cli/main.ts') && realpathSync(`/proc/${entry}/cwd`) === realpathSync(clone)) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
 
 let dev: ChildProcess | undefined;
@@ -155,8 +169,14 @@ describe('a newcomer runs npm run dev on a machine with nothing but Node', () =>
     });
     const truth = curl(pid, `${base}/dev/truth`) as { accounts: { did: string; handle: string; active: boolean; records: { uri: string; cid: string }[] }[] };
     expect(truth.accounts.length).toBe(5);
-    dev.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    // Stop skytide itself (npm and the shells in front of it do not wait for their child on SIGTERM), and wait for
+    // it to be gone, so PGlite has closed its data folder before the test opens it.
+    const skytide = skytidePid(clone);
+    expect(skytide, 'the skytide dev process').toBeDefined();
+    process.kill(skytide!, 'SIGTERM');
+    await until('skytide dev to stop', 60_000, () => (existsSync(`/proc/${skytide}`) ? undefined : true));
+    await exited;
+    expect(logs.join('')).toContain('"msg":"supervisor exiting","exitCode":0');
 
     // The index, read from the data folder the newcomer's run left behind.
     const { PGlite } = await import('@electric-sql/pglite');
