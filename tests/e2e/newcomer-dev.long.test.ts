@@ -63,8 +63,9 @@ function skytidePid(clone: string): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes('long-runners/cli/main.ts') && realpathSync(`/proc/${entry}/cwd`) === realpathSync(clone)) return Number(entry);
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      // The node process itself (ensure.sh execs it), not the shells npm put in front of it.
+      if (path.basename(argv[0] ?? '') === 'node' && argv[1] === 'long-runners/cli/main.ts' && realpathSync(`/proc/${entry}/cwd`) === realpathSync(clone)) return Number(entry);
     } catch {
       // gone meanwhile
     }
@@ -76,6 +77,9 @@ let dev: ChildProcess | undefined;
 let work: string | undefined;
 
 afterAll(() => {
+  // A failed run leaves nothing behind: the skytide process first (npm does not take it down), then the rest.
+  const skytide = work === undefined ? undefined : skytidePid(path.join(work, 'skytide'));
+  if (skytide !== undefined) process.kill(skytide, 'SIGKILL');
   if (dev?.exitCode === null) dev.kill('SIGKILL');
   if (work !== undefined && process.env['KEEP_NEWCOMER'] === undefined) rmSync(work, { recursive: true, force: true });
 });
