@@ -171,7 +171,10 @@ describe('a newcomer runs npm run dev on a machine with nothing but Node', () =>
       previous = now;
       return still ? s : undefined;
     });
-    const truth = curl(pid, `${base}/dev/truth`) as { accounts: { did: string; handle: string; active: boolean; records: { uri: string; cid: string }[] }[] };
+    const truth = curl(pid, `${base}/dev/truth`) as {
+      accounts: { did: string; handle: string; active: boolean; records: { uri: string; cid: string }[] }[];
+      labels: { src: string; uri: string; val: string }[];
+    };
     expect(truth.accounts.length).toBe(5);
     // Stop skytide itself (npm and the shells in front of it do not wait for their child on SIGTERM), and wait for
     // it to be gone, so PGlite has closed its data folder before the test opens it.
@@ -192,6 +195,12 @@ describe('a newcomer runs npm run dev on a machine with nothing but Node', () =>
       expect(records.rows).toEqual(expected);
       const actors = await db.query<{ did: string; handle: string | null }>(`select did, handle from actor order by did`);
       expect(actors.rows).toEqual(truth.accounts.map((a) => ({ did: a.did, handle: a.handle })).sort((x, y) => (x.did < y.did ? -1 : 1)));
+      // Labels in force (the newest per source, subject and value, a negation winning a tie) are the labeler's.
+      const labels = await db.query<{ src: string; uri: string; val: string }>(
+        `select src, uri, val from (select distinct on (src, uri, val) src, uri, val, neg from label order by src, uri, val, "ctsKey" desc, neg desc) t
+         where not coalesce(neg, false) order by uri, val`);
+      const key = (l: { uri: string; val: string }) => `${l.uri} ${l.val}`;
+      expect(labels.rows.map((l) => ({ src: l.src, uri: l.uri, val: l.val }))).toEqual([...truth.labels].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0)));
     } finally {
       await db.close();
     }
