@@ -8,7 +8,7 @@
 // NOTE: the clone reuses this checkout's node_modules by symlink (installing from the registry through a proxy would
 // take most of the test's time on two shared cores), and the clone's lock is dated back so ensure.sh does not reinstall.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,9 @@ describe('a newcomer runs npm run dev on a machine with nothing but Node', () =>
     const exited = new Promise<number | null>((resolve) => dev!.on('exit', (code) => resolve(code)));
 
     // The dev process cannot use the machine's Postgres or Redis: in its namespace nothing listens on their ports.
+    // (unshare makes the namespace just after it starts: wait until the process is in one other than ours.)
+    await until('the dev process in its own network namespace', 30_000, () =>
+      readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net') ? true : undefined);
     const probe = (port: number) =>
       inNamespace(pid, [process.execPath, '-e', `require('net').connect(${port}, '127.0.0.1').on('connect', () => process.exit(0)).on('error', () => process.exit(3))`]).status;
     expect(probe(5432)).toBe(3);
