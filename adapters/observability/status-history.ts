@@ -6,7 +6,7 @@
 //   latency:<stream>     mean ms per call of the stream's function since the previous sample
 //   cursor:<host>        the stored cursor per host (firehose and labels)
 //   sync:<state>         repos per repo_sync state
-//   labels:<state>       labels in force, expired, negated
+//   labels:<state>       labels in force, expired, negated (cached counts); labels:labels_stored, negations_stored
 //   faults:<reason>      the problems the pipeline counted so far (firehose errors, label rejections, outage waits)
 // Rates come from counter deltas between two samples, so the first sample has none.
 import type { Registry } from 'prom-client';
@@ -101,6 +101,8 @@ export function createStatusHistory(options: {
       }
       for (const [state, n] of Object.entries(status.repoSync ?? {})) series[`sync:${state}`] = n;
       for (const state of ['inForce', 'expired', 'negated'] as const) series[`labels:${state}`] = status.labels?.[state] ?? 0;
+      // The counts above are cached (their age is in the status); what the label function stored is live.
+      for (const [outcome, n] of groupBy(counters, 'skytide_labels_total', 'outcome')) if (outcome === 'label' || outcome === 'negation') series[`labels:${outcome}s_stored`] = n;
       const faults = [
         ...groupBy(counters, 'skytide_firehose_errors_total', 'reason'),
         ...groupBy(counters, 'skytide_labels_rejected_total', 'reason'),

@@ -136,7 +136,7 @@ async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv, sim
     const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
     // The local network's DIDs live in its own PLC, and its PDS on loopback.
     const local = {
-      ...embedded, relayHosts: [network.relayHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
+      ...embedded, relayHosts: [network.relayHost], labelerHosts: [...embedded.labelerHosts, network.labelerHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
       handleResolverUrl: network.pdsUrl,
     };
     return await run(local, only, true, [activity], { ...network.controls, stats: () => network.stats(), truth: () => network.truth() });

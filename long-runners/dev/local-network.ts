@@ -2,12 +2,14 @@
 // @atproto/dev-env, a relay in front of the PDS (./dev-relay.ts: subscribeRepos, listRepos and the rest proxied, with
 // faults on demand), N accounts, and a seeded bot writing at a configurable rate: posts with replies, quotes and link
 // embeds, likes, reposts, follows, blocks, lists and list items, profile edits, deletes, handle changes and account
-// deactivations (each reactivated a few actions later). dev-env is a devDependency: this module is imported only by
+// deactivations (each reactivated a few actions later); skytide's own labeler (./dev-labeler.ts) labels posts and
+// takes labels back (negations), signed with the key its DID document publishes. dev-env is a devDependency: this module is imported only by
 // the dev command, never on the production path.
 import type { Log } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
 import { withLoopbackListen } from './loopback.ts';
 import { startDevRelay, RELAY_FAULTS, type RelayFault } from './dev-relay.ts';
+import { startDevLabeler } from './dev-labeler.ts';
 import type { DevControls } from '../../adapters/http/routes/status-page.ts';
 
 export interface LocalNetworkOptions {
@@ -20,6 +22,8 @@ export interface LocalNetworkOptions {
 /** What the network holds now, from the PDS: per account, its handle, whether it is active, and its records. */
 export interface NetworkTruth {
   accounts: { did: string; handle: string; active: boolean; records: { uri: string; cid: string }[] }[];
+  /** The labels of the network's labeler in force now (its last word per subject and value was not a negation). */
+  labels: { src: string; uri: string; val: string }[];
 }
 
 export interface LocalNetwork {
@@ -27,6 +31,8 @@ export interface LocalNetwork {
   plcUrl: string;
   /** The firehose host for INGESTER_RELAY_HOSTS: the relay (http:// means ws://). */
   relayHost: string;
+  /** skytide's own labeler, for INGESTER_LABELER_HOSTS. */
+  labelerHost: string;
   /** Writes actions at the current rate until `signal` aborts; then reactivates every account it deactivated. */
   runActivity(signal: AbortSignal): Promise<void>;
   controls: DevControls;
@@ -56,6 +62,10 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
   const network = await withLoopbackListen(() => TestNetworkNoAppView.create({}));
   const pdsUrl = network.pds.url;
   const relay = await startDevRelay(pdsUrl);
+  const labeler = await startDevLabeler(network.plc.url, pdsUrl);
+  const VALUES = ['spam', 'rude', '!warn', 'porn'];
+  /** Labels in force: `${uri} ${val}` -> cid. */
+  const inForce = new Map<string, { uri: string; cid: string; val: string }>();
   const random = prng(options.seed ?? 1);
   const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(random() * items.length)];
   let rate = options.rate ?? 2;
@@ -123,7 +133,7 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
       if (list !== undefined) await user.agent.app.bsky.graph.listitem.create({ repo }, { subject: other.did, list: list.uri, createdAt: now() });
     } else if (roll < 0.87) {
       await user.agent.upsertProfile((p) => ({ ...p, description: `edited at ${now()}` }));
-    } else if (roll < 0.93) {
+    } else if (roll < 0.9) {
       // Undo something of ours: a like, repost, follow or block, or one of our posts.
       const mine = undoable.filter((r) => r.by === me);
       const undo = random() < 0.5 ? pick(mine) : pick(posts.filter((p) => p.by === me));
@@ -133,7 +143,18 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
         const from = undoable.includes(undo) ? undoable : posts;
         from.splice(from.indexOf(undo), 1);
       }
-    } else if (roll < 0.96) {
+    } else if (roll < 0.95) {
+      // The labeler labels a post, or takes one of its labels back.
+      const taken = pick([...inForce.values()]);
+      if (random() < 0.3 && taken !== undefined) {
+        await labeler.emit([{ uri: taken.uri, cid: taken.cid, val: taken.val, neg: true }]);
+        inForce.delete(`${taken.uri} ${taken.val}`);
+      } else {
+        const val = pick(VALUES) ?? 'spam';
+        await labeler.emit([{ uri: target.uri, cid: target.cid, val }]);
+        inForce.set(`${target.uri} ${val}`, { uri: target.uri, cid: target.cid, val });
+      }
+    } else if (roll < 0.97) {
       user.renames++;
       user.handle = `${user.name}-${user.renames}.test`;
       await user.agent.com.atproto.identity.updateHandle({ handle: user.handle });
@@ -153,6 +174,7 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
     pdsUrl,
     plcUrl: network.plc.url,
     relayHost: relay.url,
+    labelerHost: labeler.host,
     runActivity: async (signal) => {
       while (!signal.aborted) {
         if (rate <= 0) {
@@ -192,10 +214,11 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
       return {
         rate, actions, failures, accounts: users.length, active: users.filter((u) => u.deactivatedFor === 0).length,
         faults_injected: Object.values(injected).reduce((a, b) => a + b, 0),
+        labels_emitted: labeler.count(),
       };
     },
     truth: async () => {
-      const out: NetworkTruth = { accounts: [] };
+      const out: NetworkTruth = { accounts: [], labels: [...inForce.values()].map((l) => ({ src: labeler.did, uri: l.uri, val: l.val })) };
       for (const u of users) {
         const records: { uri: string; cid: string }[] = [];
         const described = await u.agent.com.atproto.repo.describeRepo({ repo: u.did });
@@ -213,6 +236,7 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
     },
     close: async () => {
       await relay.close();
+      await labeler.close();
       await network.close();
     },
   };

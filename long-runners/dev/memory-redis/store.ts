@@ -32,6 +32,7 @@ type Value =
   | { kind: 'hash'; value: Map<string, string> }
   | { kind: 'list'; value: string[] }
   | { kind: 'set'; value: Set<string> }
+  | { kind: 'zset'; value: Map<string, number> }
   | StreamValue;
 
 const WRONGTYPE = new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value');
@@ -303,6 +304,61 @@ export class Store {
     SMEMBERS: (a) => [...(this.typed(a[0] ?? '', 'set')?.value ?? [])],
     SISMEMBER: (a) => (this.typed(a[0] ?? '', 'set')?.value.has(a[1] ?? '') === true ? 1 : 0),
     SCARD: (a) => this.typed(a[0] ?? '', 'set')?.value.size ?? 0,
+
+    // --- sorted sets (delayed work) -----------------------------------------------------------------------------------
+    ZADD: (a) => {
+      const key = a[0] ?? '';
+      if (a.length < 3 || a.length % 2 === 0) fail(SYNTAX);
+      const z = this.typed(key, 'zset') ?? { kind: 'zset' as const, value: new Map<string, number>() };
+      this.data.set(key, z);
+      let added = 0;
+      for (let i = 1; i + 1 < a.length; i += 2) {
+        const score = Number(a[i]);
+        if (Number.isNaN(score)) fail('ERR value is not a valid float');
+        if (!z.value.has(a[i + 1] as string)) added++;
+        z.value.set(a[i + 1] as string, score);
+      }
+      return added;
+    },
+    ZREM: (a) => {
+      const key = a[0] ?? '';
+      const z = this.typed(key, 'zset');
+      if (z === undefined) return 0;
+      const n = a.slice(1).filter((m) => z.value.delete(m)).length;
+      this.dropIfEmpty(key, z.value.size);
+      return n;
+    },
+    ZCARD: (a) => this.typed(a[0] ?? '', 'zset')?.value.size ?? 0,
+    ZSCORE: (a) => {
+      const v = this.typed(a[0] ?? '', 'zset')?.value.get(a[1] ?? '');
+      return v === undefined ? null : String(v);
+    },
+    ZRANGEBYSCORE: (a) => {
+      const bound = (s: string | undefined, lo: boolean): [number, boolean] => {
+        const x = s ?? (lo ? '-inf' : '+inf');
+        const open = x.startsWith('(');
+        const n = x.replace(/^\(/, '');
+        const v = n === '-inf' ? -Infinity : n === '+inf' || n === 'inf' ? Infinity : Number(n);
+        if (Number.isNaN(v)) fail('ERR min or max is not a float');
+        return [v, open];
+      };
+      const [min, minOpen] = bound(a[1], true);
+      const [max, maxOpen] = bound(a[2], false);
+      let offset = 0;
+      let count = Infinity;
+      let withScores = false;
+      for (let i = 3; i < a.length; i++) {
+        const opt = (a[i] ?? '').toUpperCase();
+        if (opt === 'LIMIT') (offset = int(a[i + 1])), (count = int(a[i + 2])), (i += 2);
+        else if (opt === 'WITHSCORES') withScores = true;
+        else fail(SYNTAX);
+      }
+      const members = [...(this.typed(a[0] ?? '', 'zset')?.value ?? new Map<string, number>())]
+        .filter(([, v]) => (minOpen ? v > min : v >= min) && (maxOpen ? v < max : v <= max))
+        .sort(([m1, v1], [m2, v2]) => v1 - v2 || (m1 < m2 ? -1 : m1 > m2 ? 1 : 0))
+        .slice(offset, count < 0 ? undefined : offset + count);
+      return withScores ? members.flatMap(([m, v]) => [m, String(v)]) : members.map(([m]) => m);
+    },
 
     // --- streams ---------------------------------------------------------------------------------------------------
     XADD: (a) => this.xadd(a),

@@ -61,7 +61,27 @@ describe('in-process Redis replies as Redis does', () => {
       (r, p) => r.rpush(`${p}l`, 'a', 'b', 'c', 'd'), (r, p) => r.ltrim(`${p}l`, 2, -1), (r, p) => r.lrange(`${p}l`, 0, -1), (r, p) => r.llen(`${p}l`),
       (r, p) => r.ltrim(`${p}l`, 5, -1), (r, p) => r.exists(`${p}l`), (r, p) => r.sadd(`${p}s`, 'x', 'x', 'y'), (r, p) => r.scard(`${p}s`),
       (r, p) => r.type(`${p}h`), (r, p) => r.type(`${p}none`), (r, p) => r.hset(`${p}a`, 'f', 'v'),
-      async (r, p) => ((await r.scan('0', 'MATCH', `${p}*`, 'COUNT', 1000))[1] as string[]).sort(), (r, p) => r.del(`${p}a`, `${p}b`, `${p}q`),
+      async (r, p) => {
+        // A full scan (the real Redis is shared: one page need not hold them all).
+        const keys: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, page] = await r.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
+          keys.push(...page);
+          cursor = next;
+        } while (cursor !== '0');
+        return keys.sort();
+      },
+      (r, p) => r.del(`${p}a`, `${p}b`, `${p}q`),
+    ]);
+  });
+
+  it('sorted sets, as the delayed work of a queue uses them', async () => {
+    await both([
+      (r, p) => r.zadd(`${p}z`, 30, 'c', 10, 'a', 20, 'b'), (r, p) => r.zadd(`${p}z`, 15, 'a'), (r, p) => r.zcard(`${p}z`),
+      (r, p) => r.zrangebyscore(`${p}z`, '-inf', 20), (r, p) => r.zrangebyscore(`${p}z`, '(15', '+inf', 'LIMIT', 0, 1),
+      (r, p) => r.zrangebyscore(`${p}z`, 0, 100, 'WITHSCORES'), (r, p) => r.zscore(`${p}z`, 'b'), (r, p) => r.zrem(`${p}z`, 'a', 'x'),
+      (r, p) => r.zrem(`${p}z`, 'b', 'c'), (r, p) => r.exists(`${p}z`), (r, p) => r.type(`${p}z`),
     ]);
   });
 
