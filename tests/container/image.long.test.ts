@@ -193,6 +193,8 @@ describe('the container image, built and run with podman', () => {
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutdown requested', signal: 'SIGTERM' }));
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'subscription stopped', cursor: FRAMES }));
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'supervisor exiting', exitCode: 0 }));
+    // The prebuilt libsecp256k1 addon loaded although install scripts were skipped.
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'signature backend', k256: 'libsecp256k1' }));
     expect(await redis.get(cursorKey)).toBe(String(FRAMES));
   });
 });
