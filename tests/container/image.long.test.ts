@@ -9,7 +9,7 @@
 // works here with cgroupfs, file events, runc (crun refuses hybrid cgroups), chroot isolation for RUN steps, the
 // host's network, and ulimits it may set. infra/README.md ("Container") has the why of each flag.
 import { execFile, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,8 @@ import { createKeySpace } from '../../adapters/redis/keys.ts';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 const CACHE_DIR = process.env['CONTAINER_CACHE_DIR'] ?? path.join(os.homedir(), '.cache/skytide/container');
-const RUN_ROOT = path.join(os.tmpdir(), `skytide-podman-${process.getuid?.() ?? 0}`);
+// Podman's storage records its runroot: one per storage root, so another CONTAINER_CACHE_DIR never clashes with it.
+const RUN_ROOT = path.join(os.tmpdir(), `skytide-podman-${createHash('sha256').update(CACHE_DIR).digest('hex').slice(0, 12)}`);
 const PODMAN_GLOBAL = [
   // overlay works on this ext4 root (vfs works too, but copies every layer whole: 5 min a build instead of 1).
   '--root', path.join(CACHE_DIR, 'storage-overlay'), '--runroot', RUN_ROOT,
