@@ -66,6 +66,15 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
     });
     if (removed < PURGE_CHUNK) break;
   }
+  // What its records leave behind: the gate history of its posts, and notifications to it or from it (a removed
+  // verification just wrote an 'unverified' one).
+  await sql.transaction(async (tx) => {
+    await holdIndexLock(tx, 'shared');
+    const [marker] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [did]);
+    if (marker?.status !== 'deleted') return;
+    await tx.query(`delete from gate_version where split_part("postUri", '/', 3) = $1`, [did]);
+    await tx.query(`delete from notification where did = $1 or author = $1`, [did]);
+  });
   return live;
 }
 

@@ -132,7 +132,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     return false;
   });
 
-  const tallies = await writeRecords(tx, winners);
+  const tallies = await writeRecords(tx, winners, counted);
   await writeAccountStates(tx, histories);
 
   const handles: HandleChange[] = [];
@@ -160,7 +160,7 @@ function historyBefore(stored: readonly AccountChange[], batch: readonly { posit
 }
 
 /** The rev gate, then the typed rows and counts of every record it let through. */
-async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Promise<Map<RecordFamily, Tally>> {
+async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[]): Promise<Map<RecordFamily, Tally>> {
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
     let t = tallies.get(family);
@@ -169,6 +169,7 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Prom
   };
   const { changed, inserted } = await writeRecordRows(tx, winners);
   const removals = new Map<Plugin, string[]>();
+  const removedAt = new Map<string, string>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
   for (const { uri, event } of winners) {
     const plugin = PLUGINS.get(event.collection);
@@ -181,7 +182,10 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Prom
     else t.indexed++;
     if (plugin === undefined) continue;
     // An update or delete purges the old typed rows; a record that had no row has none to purge.
-    if (!inserted.has(uri)) push(removals, plugin, uri);
+    if (!inserted.has(uri)) {
+      push(removals, plugin, uri);
+      removedAt.set(uri, event.time);
+    }
     if (event.type !== 'delete') {
       push(inserts, plugin, {
         uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey,
@@ -190,8 +194,20 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Prom
     }
   }
   const deltas = new AggregateDeltas();
-  for (const [plugin, uris] of removals) await plugin.remove(tx, uris, deltas);
-  for (const [plugin, records] of inserts) {
+  // Plugins run in PLUGINS order (what a reply is judged by is written before it); those that keep every version
+  // see all the batch's ops of their collection first, superseded ones included.
+  for (const plugin of PLUGINS.values()) {
+    if (plugin.versions === undefined) continue;
+    const ops = counted.filter((op) => op.event.collection === plugin.collection);
+    if (ops.length > 0) await plugin.versions(tx, ops, deltas);
+  }
+  for (const plugin of PLUGINS.values()) {
+    const uris = removals.get(plugin);
+    if (uris !== undefined) await plugin.remove(tx, uris, deltas, removedAt);
+  }
+  for (const plugin of PLUGINS.values()) {
+    const records = inserts.get(plugin);
+    if (records === undefined) continue;
     const invalid = await plugin.insert(tx, records, deltas);
     if (invalid.length > 0) {
       const t = tally(plugin.family);
