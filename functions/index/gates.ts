@@ -17,7 +17,8 @@
 import type { SqlExecutor } from '../ports.ts';
 import type { AggregateDeltas } from './aggregates.ts';
 import { normalizeTime } from './account-state.ts';
-import { deleteNotifications, didOf } from './notifications.ts';
+import { deleteNotifications, didOf, insertNotifications } from './notifications.ts';
+import { notifyPosts } from './post-notifications.ts';
 import { insertRows, type Row } from './rows.ts';
 import { atUri, createdAt, obj, uriParts } from './plugins/fields.ts';
 import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
@@ -207,15 +208,17 @@ export async function rejudgeThreads(tx: SqlExecutor, roots: readonly string[], 
   if (flips.length === 0) return;
   await setFlag(tx, 'violatesThreadGate', flips.map((r) => ({ uri: r.uri, value: violating.has(r.uri) })));
   for (const r of flips) deltas.post(r.replyParent, 'replyCount', violating.has(r.uri) ? -1 : 1);
-  // A reply that violates the gate notifies nobody of a reply (mentions and quotes stand).
+  // A reply that violates the gate notifies nobody of a reply (mentions and quotes stand); one that keeps it after all
+  // notifies as any reply.
   await deleteNotifications(tx, flips.filter((r) => violating.has(r.uri)).map((r) => r.uri), ['reply']);
+  await notifyPosts(tx, [], flips.filter((r) => !violating.has(r.uri)).map((r) => r.uri));
 }
 
 /** Re-judges the quotes of these posts after their post-gate history changed. */
 export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): Promise<void> {
   if (posts.length === 0) return;
-  const quotes = await tx.query<QuoteToJudge & { violatesEmbeddingRules: boolean | null }>(
-    `select q.uri, p.creator, p."createdAt", q.subject, p."violatesEmbeddingRules" from quote q join post p on p.uri = q.uri
+  const quotes = await tx.query<QuoteToJudge & { cid: string; sortAt: string; violatesEmbeddingRules: boolean | null }>(
+    `select q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules" from quote q join post p on p.uri = q.uri
      where q.subject in (select json_array_elements_text($1::text::json)) order by q.uri`,
     [JSON.stringify(posts)],
   );
@@ -224,6 +227,16 @@ export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): 
   if (flips.length === 0) return;
   await setFlag(tx, 'violatesEmbeddingRules', flips.map((q) => ({ uri: q.uri, value: violating.has(q.uri) })));
   await deleteNotifications(tx, flips.filter((q) => violating.has(q.uri)).map((q) => q.uri), ['quote']);
+  const allowed = flips.filter((q) => !violating.has(q.uri));
+  if (allowed.length === 0) return;
+  const present = await tx.query<{ recordUri: string; did: string }>(
+    `select "recordUri", did from notification where "recordUri" in (select json_array_elements_text($1::text::json))`,
+    [JSON.stringify(allowed.map((q) => q.uri))],
+  );
+  const has = new Set(present.map((n) => `${n.recordUri} ${n.did}`));
+  await insertNotifications(tx, allowed.filter((q) => q.creator !== didOf(q.subject) && !has.has(`${q.uri} ${didOf(q.subject)}`)).map((q) => ({
+    did: didOf(q.subject), recordUri: q.uri, recordCid: q.cid, author: q.creator, reason: 'quote', reasonSubject: q.subject, sortAt: q.sortAt,
+  })));
 }
 
 /** Sets a verdict flag: true, or null (the AppView leaves an allowed post's flag unset). */

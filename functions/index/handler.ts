@@ -19,7 +19,7 @@ import { activeAt, alwaysActive, applyChange, currentChange, normalizeTime, type
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
-import { writeRecordRows } from './processor.ts';
+import { readStoredOps, writeRecordRows } from './processor.ts';
 import { PLUGINS, type IndexedRecord, type Plugin, type RecordFamily } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
@@ -167,9 +167,11 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[], count
     if (t === undefined) tallies.set(family, (t = { indexed: 0, stale: 0, tombstoned: 0, invalid: 0 }));
     return t;
   };
+  // The plugins that see every version are told what each of their records was before the batch.
+  const versioned = counted.filter((op) => PLUGINS.get(op.event.collection)?.versions !== undefined);
+  const before = await readStoredOps(tx, [...new Set(versioned.map((op) => op.uri))]);
   const { changed, inserted } = await writeRecordRows(tx, winners);
   const removals = new Map<Plugin, string[]>();
-  const removedAt = new Map<string, string>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
   for (const { uri, event } of winners) {
     const plugin = PLUGINS.get(event.collection);
@@ -182,10 +184,7 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[], count
     else t.indexed++;
     if (plugin === undefined) continue;
     // An update or delete purges the old typed rows; a record that had no row has none to purge.
-    if (!inserted.has(uri)) {
-      push(removals, plugin, uri);
-      removedAt.set(uri, event.time);
-    }
+    if (!inserted.has(uri)) push(removals, plugin, uri);
     if (event.type !== 'delete') {
       push(inserts, plugin, {
         uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey,
@@ -198,12 +197,12 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[], count
   // see all the batch's ops of their collection first, superseded ones included.
   for (const plugin of PLUGINS.values()) {
     if (plugin.versions === undefined) continue;
-    const ops = counted.filter((op) => op.event.collection === plugin.collection);
-    if (ops.length > 0) await plugin.versions(tx, ops, deltas);
+    const ops = versioned.filter((op) => op.event.collection === plugin.collection);
+    if (ops.length > 0) await plugin.versions(tx, ops, deltas, before);
   }
   for (const plugin of PLUGINS.values()) {
     const uris = removals.get(plugin);
-    if (uris !== undefined) await plugin.remove(tx, uris, deltas, removedAt);
+    if (uris !== undefined) await plugin.remove(tx, uris, deltas);
   }
   for (const plugin of PLUGINS.values()) {
     const records = inserts.get(plugin);

@@ -28,9 +28,13 @@ type Candidate = {
   sortAt: string;
 };
 
-export async function notifyPosts(tx: SqlExecutor, fresh: readonly FreshPost[]): Promise<void> {
-  if (fresh.length === 0) return;
-  const freshUris = fresh.map((p) => p.uri);
+/**
+ * Notifies for `fresh` posts (just inserted) and for `allowed` replies (just found to keep the thread gate after all),
+ * and completes the chains they join.
+ */
+export async function notifyPosts(tx: SqlExecutor, fresh: readonly FreshPost[], allowed: readonly string[] = []): Promise<void> {
+  if (fresh.length === 0 && allowed.length === 0) return;
+  const freshUris = [...fresh.map((p) => p.uri), ...allowed];
   // The fresh posts and every reply up to four levels below one of them: the chains this batch may have completed.
   const candidates = await tx.query<Candidate>(
     `with recursive below(uri, depth) as (

@@ -8,8 +8,16 @@ import type { RecordEvent } from '../../events.ts';
 
 /** A record op that counted (its account active, not stale against a snapshot), as `versions` sees it. */
 export interface CountedOp {
+  position: number;
   uri: string;
   event: RecordEvent;
+}
+
+/** What `record` held for a uri before the batch: its op's rev and cid, and the record (null: a tombstone). */
+export interface StoredOp {
+  rev: string;
+  cid: string;
+  record: JsonObject | null;
 }
 
 /** A live record whose write passed the rev gate. */
@@ -35,17 +43,14 @@ export interface Plugin {
   family: RecordFamily;
   /** Writes typed rows; returns the uris whose records lack this plugin's shape (they keep only their `record` row). */
   insert(tx: SqlExecutor, records: readonly IndexedRecord[], deltas: AggregateDeltas): Promise<string[]>;
+  /** Removes the typed rows of these uris (an update or a delete), counting what was actually removed. */
+  remove(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas): Promise<void>;
   /**
-   * Removes the typed rows of these uris (an update or a delete), counting what was actually removed. `times` holds
-   * the time of the event that removed each uri, when there was one (a purge has none).
+   * Sees every op of its collection that counted in the batch, the ones superseded within it included, and what each
+   * record was before the batch, before any row is removed or inserted: for record types whose every version matters
+   * (gates keep a history, gates.ts; verifications notify on each change), so that batch boundaries change nothing.
    */
-  remove(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas, times?: ReadonlyMap<string, string>): Promise<void>;
-  /**
-   * Sees every op of its collection that counted in the batch, the ones superseded within it included, before any
-   * row is removed or inserted: for record types whose every version matters (thread and post gates keep a history,
-   * gates.ts), so that where the batch boundaries fall changes nothing.
-   */
-  versions?(tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas): Promise<void>;
+  versions?(tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, before: ReadonlyMap<string, StoredOp>): Promise<void>;
 }
 
 export type { JsonObject, JsonValue };

@@ -1,58 +1,67 @@
-// app.bsky.graph.verification -> verification. Notifies the subject 'verified' when indexed and 'unverified' when
-// removed, as the AppView does (an edit is a removal and an insert: 'unverified', and no second 'verified').
+// app.bsky.graph.verification -> verification. Notifies the subject as the AppView does: 'verified' when a
+// verification is indexed, 'unverified' each time an indexed one is edited or deleted (an edit sends no second
+// 'verified'). Those follow every change the record goes through, so they are worked out in `versions` from all the
+// batch's ops one at a time (processor.ts `transitions`): a verification made and withdrawn within one batch notifies
+// both, as it would one event per batch.
 import { deleteRows, insertRows } from '../rows.ts';
 import { insertNotifications, sortAtOf, type Notification } from '../notifications.ts';
+import { transitions } from '../processor.ts';
 import { createdAt, did, str } from './fields.ts';
 import { rowsOf } from './shapes.ts';
-import type { Plugin } from './types.ts';
+import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
 
 const COLUMNS = {
   uri: 'text', cid: 'text', rkey: 'text', creator: 'text', subject: 'text', handle: 'text', displayName: 'text',
   createdAt: 'text', indexedAt: 'text',
 } as const;
 
-type VerificationRow = {
-  uri: string;
-  cid: string;
-  creator: string;
-  subject: string;
-  createdAt: string;
-  indexedAt: string;
+function shape(record: JsonObject | null): { subject: string; handle: string; displayName: string } | undefined {
+  if (record === null) return undefined;
+  const subject = did(record['subject']);
+  const handle = str(record['handle']);
+  const displayName = str(record['displayName']);
+  return subject === undefined || handle === undefined || displayName === undefined ? undefined : { subject, handle, displayName };
+}
+
+const rowOf = (r: IndexedRecord) => {
+  const s = shape(r.record);
+  return s === undefined ? undefined : { uri: r.uri, cid: r.cid, rkey: r.rkey, creator: r.did, ...s, createdAt: createdAt(r.record['createdAt']), indexedAt: r.indexedAt };
 };
 
 export const verificationPlugin: Plugin = {
   collection: 'app.bsky.graph.verification',
   family: 'verification',
-  async insert(tx, records) {
-    const { rows, invalid } = rowsOf(records, (r) => {
-      const subject = did(r.record['subject']);
-      const handle = str(r.record['handle']);
-      const displayName = str(r.record['displayName']);
-      if (subject === undefined || handle === undefined || displayName === undefined) return undefined;
-      return { uri: r.uri, cid: r.cid, rkey: r.rkey, creator: r.did, subject, handle, displayName, createdAt: createdAt(r.record['createdAt']), indexedAt: r.indexedAt };
-    });
-    const fresh = await insertRows<VerificationRow>(tx, 'verification', COLUMNS, rows, {
-      orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'cid', 'creator', 'subject', 'createdAt', 'indexedAt'],
-    });
-    if (fresh.length === 0) return invalid;
-    // An edited verification already notified 'verified' once (the AppView sends no second one).
-    const notified = new Set(
+  async versions(tx, ops, _deltas, before) {
+    const byUri = new Map<string, typeof ops[number][]>();
+    for (const op of ops) byUri.set(op.uri, [...(byUri.get(op.uri) ?? []), op]);
+    const verified = new Set(
       (await tx.query<{ recordUri: string }>(
         `select "recordUri" from notification where reason = 'verified' and "recordUri" in (select json_array_elements_text($1::text::json))`,
-        [JSON.stringify(fresh.map((v) => v.uri))],
+        [JSON.stringify([...byUri.keys()])],
       )).map((n) => n.recordUri),
     );
-    await insertNotifications(tx, fresh.filter((v) => !notified.has(v.uri)).map((v): Notification => ({
-      did: v.subject, recordUri: v.uri, recordCid: v.cid, author: v.creator, reason: 'verified', reasonSubject: null,
-      sortAt: sortAtOf(v.createdAt, v.indexedAt),
-    })));
+    const out: Notification[] = [];
+    for (const [uri, list] of byUri) {
+      const creator = uri.split('/')[2] ?? '';
+      for (const { from, to } of transitions(before.get(uri), list)) {
+        const was = shape(from);
+        const cid = to.type === 'delete' ? (before.get(uri)?.cid ?? '') : to.cid;
+        if (was !== undefined) out.push({ did: was.subject, recordUri: uri, recordCid: cid, author: creator, reason: 'unverified', reasonSubject: null, sortAt: to.time });
+        const now = to.type === 'delete' ? undefined : shape(to.record);
+        if (now !== undefined && to.type !== 'delete' && !verified.has(uri)) {
+          verified.add(uri);
+          out.push({ did: now.subject, recordUri: uri, recordCid: to.cid, author: creator, reason: 'verified', reasonSubject: null, sortAt: sortAtOf(createdAt(to.record['createdAt']), to.time) });
+        }
+      }
+    }
+    await insertNotifications(tx, out);
+  },
+  async insert(tx, records) {
+    const { rows, invalid } = rowsOf(records, rowOf);
+    await insertRows(tx, 'verification', COLUMNS, rows, { orderBy: 'uri', onConflict: '(uri) do nothing' });
     return invalid;
   },
-  async remove(tx, uris, _deltas, times) {
-    const gone = await deleteRows<VerificationRow>(tx, 'verification', 'uri', uris, ['uri', 'cid', 'creator', 'subject', 'indexedAt']);
-    await insertNotifications(tx, gone.map((v): Notification => ({
-      did: v.subject, recordUri: v.uri, recordCid: v.cid, author: v.creator, reason: 'unverified', reasonSubject: null,
-      sortAt: times?.get(v.uri) ?? v.indexedAt,
-    })));
+  async remove(tx, uris) {
+    await deleteRows(tx, 'verification', 'uri', uris);
   },
 };
