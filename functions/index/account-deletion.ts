@@ -82,6 +82,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
     await rejudgeQuotes(tx, [...new Set(gone.filter((g) => g.kind === 'post').map((g) => g.postUri))]);
     await deltas.apply(tx);
     await tx.query(`delete from notification where did = $1 or author = $1`, [did]);
+    await tx.query(`delete from op_thread_reply where split_part(uri, '/', 3) = $1`, [did]);
   });
   return live;
 }

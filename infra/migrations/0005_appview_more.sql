@@ -42,3 +42,22 @@ create table gate_version (
   json text,
   primary key (kind, "postUri", "createdAt", cid)
 );
+
+-- The AppView's gallery embeds (app.bsky.embed.gallery, alone or as a recordWithMedia's media).
+create table post_embed_gallery_image (
+  "postUri" varchar not null,
+  position varchar not null,
+  "imageCid" varchar not null,
+  alt varchar not null,
+  primary key ("postUri", position)
+);
+
+-- The AppView's denormalised replies by a thread's author (its OP thread view). A deleted reply is soft-deleted, as
+-- the AppView does, so the walk can still route through it.
+create table op_thread_reply (
+  "rootUri" varchar not null,
+  "parentUri" varchar not null,
+  uri varchar not null,
+  "deletedAt" varchar,
+  primary key ("rootUri", uri)
+);

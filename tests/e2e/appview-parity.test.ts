@@ -81,6 +81,7 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
   await reply(bob, 'after the gate', root);
   await reply(carol, 'on the list', root);
   await reply(dave, 'under the earlier reply, after the gate', root, before);
+  await reply(alice, 'the author replies', root, before);
   await settle();
   await remove(alice, gate.uri);
   await settle();
@@ -133,6 +134,7 @@ const PROJECTIONS: Record<string, string> = {
     where "likeCount" <> 0 or "replyCount" <> 0 or "repostCount" <> 0 or "quoteCount" <> 0`,
   profile_agg: `select did, "followersCount"::int, "followsCount"::int, "postsCount"::int from profile_agg
     where "followersCount" <> 0 or "followsCount" <> 0 or "postsCount" <> 0`,
+  op_thread_reply: `select "rootUri", "parentUri", uri, "deletedAt" is not null as deleted from op_thread_reply`,
   notification: `select did, "recordUri", author, reason, "reasonSubject" from notification`,
 };
 const sorted = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(r)).sort();

@@ -20,6 +20,7 @@ const IMAGE = { postUri: 'text', position: 'text', imageCid: 'text', alt: 'text'
 const EXTERNAL = { postUri: 'text', uri: 'text', title: 'text', description: 'text', thumbCid: 'text' } as const;
 const RECORD = { postUri: 'text', embedUri: 'text', embedCid: 'text' } as const;
 const VIDEO = { postUri: 'text', videoCid: 'text', alt: 'text' } as const;
+const OP_REPLY = { rootUri: 'text', parentUri: 'text', uri: 'text' } as const;
 const QUOTE = { uri: 'text', cid: 'text', subject: 'text', subjectCid: 'text', createdAt: 'text', indexedAt: 'text' } as const;
 
 const POST_COLLECTION = 'app.bsky.feed.post';
@@ -28,6 +29,7 @@ interface PostRows {
   post: Row;
   feedItem: Row;
   images: Row[];
+  gallery: Row[];
   external: Row[];
   records: Row[];
   videos: Row[];
@@ -42,6 +44,16 @@ function media(uri: string, embed: JsonObject | undefined, out: PostRows): void 
         const image = obj(item);
         const cid = blobCid(image?.['image']);
         if (cid !== undefined) out.images.push({ postUri: uri, position: String(position), imageCid: cid, alt: str(image?.['alt']) ?? '' });
+      });
+      break;
+    }
+    case 'app.bsky.embed.gallery': {
+      const items = Array.isArray(embed['items']) ? embed['items'] : [];
+      items.forEach((item, position) => {
+        const image = obj(item);
+        if (image?.['$type'] !== 'app.bsky.embed.gallery#image') return;
+        const cid = blobCid(image['image']);
+        if (cid !== undefined) out.gallery.push({ postUri: uri, position: String(position), imageCid: cid, alt: str(image['alt']) ?? '' });
       });
       break;
     }
@@ -90,7 +102,7 @@ export function postRows(r: IndexedRecord): PostRows | undefined {
       violatesThreadGate: null, violatesEmbeddingRules: null, createdAt: created, indexedAt: r.indexedAt,
     },
     feedItem: { uri: r.uri, cid: r.cid, type: 'post', postUri: r.uri, originatorDid: r.did, sortAt: earliest(created, r.indexedAt) },
-    images: [], external: [], records: [], videos: [], quote: [],
+    images: [], gallery: [], external: [], records: [], videos: [], quote: [],
   };
   const embed = obj(r.record['embed']);
   switch (embed?.['$type']) {
@@ -140,6 +152,13 @@ export const postPlugin: Plugin = {
     const mine = all.filter((p) => fresh.has(p.post['uri'] as string));
     await insertRows(tx, 'feed_item', FEED_ITEM_COLUMNS, mine.map((p) => p.feedItem), { orderBy: 'uri', onConflict: '(uri) do nothing' });
     await insertRows(tx, 'post_embed_image', IMAGE, mine.flatMap((p) => p.images), { orderBy: 'postUri', onConflict: 'do nothing' });
+    await insertRows(tx, 'post_embed_gallery_image', IMAGE, mine.flatMap((p) => p.gallery), { orderBy: 'postUri', onConflict: 'do nothing' });
+    // Replies by the thread's author, as the AppView keeps them for its OP thread view (a row soft-deleted by an
+    // earlier removal stays so, as there).
+    await insertRows(tx, 'op_thread_reply', OP_REPLY, mine.flatMap((p) => {
+      const root = p.post['replyRoot'];
+      return typeof root === 'string' && root.split('/')[2] === p.post['creator'] ? [{ rootUri: root, parentUri: p.post['replyParent'] as string, uri: p.post['uri'] as string }] : [];
+    }), { orderBy: 'uri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_external', EXTERNAL, mine.flatMap((p) => p.external), { orderBy: 'postUri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_record', RECORD, mine.flatMap((p) => p.records), { orderBy: 'postUri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_video', VIDEO, mine.flatMap((p) => p.videos), { orderBy: 'postUri', onConflict: 'do nothing' });
@@ -175,6 +194,8 @@ export const postPlugin: Plugin = {
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', -1);
     await deleteRows(tx, 'feed_item', 'uri', uris);
     await deleteRows(tx, 'post_embed_image', 'postUri', uris);
+    await deleteRows(tx, 'post_embed_gallery_image', 'postUri', uris);
+    await softDeleteOpReplies(tx, posts.map((p) => p.uri));
     await deleteRows(tx, 'post_embed_external', 'postUri', uris);
     await deleteRows(tx, 'post_embed_record', 'postUri', uris);
     await deleteRows(tx, 'post_embed_video', 'postUri', uris);
@@ -188,6 +209,16 @@ async function markGated(tx: SqlExecutor, uris: readonly string[]): Promise<void
        "hasPostGate" = case when exists (select 1 from post_gate g where g."postUri" = post.uri) then true else "hasPostGate" end
      where uri in (select json_array_elements_text($1::text::json) order by 1)
        and (exists (select 1 from thread_gate g where g."postUri" = post.uri) or exists (select 1 from post_gate g where g."postUri" = post.uri))`,
+    [JSON.stringify([...uris].sort())],
+  );
+}
+
+/** Marks removed replies deleted in op_thread_reply, at the transaction's time (the AppView uses its clock too). */
+async function softDeleteOpReplies(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
+  if (uris.length === 0) return;
+  await tx.query(
+    `update op_thread_reply set "deletedAt" = to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+     where uri in (select json_array_elements_text($1::text::json) order by 1) and "deletedAt" is null`,
     [JSON.stringify([...uris].sort())],
   );
 }

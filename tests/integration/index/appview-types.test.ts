@@ -22,7 +22,7 @@ beforeEach(async () => {
   await db.sql.query(
     `truncate record, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video,
      quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, list, list_item, list_block,
-     feed_generator, starter_pack, thread_gate, post_gate, labeler, verification, reference_list_opt_out, notification, gate_version`,
+     feed_generator, starter_pack, thread_gate, post_gate, labeler, verification, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply`,
   );
 });
 
@@ -174,6 +174,33 @@ describe('index: thread gates and post gates', () => {
     expect(await rows(`select text, "invalidReplyRoot" from post where "replyRoot" is not null order by text`)).toEqual([
       { text: 'below wrong', invalidReplyRoot: true }, { text: 'good', invalidReplyRoot: null }, { text: 'wrong root', invalidReplyRoot: true },
     ]);
+  });
+});
+
+describe('index: the post tables the AppView added', () => {
+  it('gallery images (alone and as a recordWithMedia\'s media) and the author\'s own replies, soft-deleted when removed', async () => {
+    const root = w(ALICE, POST, 'r', post('root', at(1)));
+    const image = (n: string) => ({ $type: 'app.bsky.embed.gallery#image', alt: n, image: { $type: 'blob', ref: { $link: `bafkrei${n}` }, mimeType: 'image/png', size: 1 } });
+    const own = w(ALICE, POST, 'o', post('own reply', at(2, { reply: { root: ref(root), parent: ref(root) }, embed: { $type: 'app.bsky.embed.gallery', items: [image('one'), { $type: 'com.example#other' }, image('three')] } })));
+    const other = w(BOB, POST, 'b', post('bob', at(3, { reply: { root: ref(root), parent: ref(own) }, embed: {
+      $type: 'app.bsky.embed.recordWithMedia', record: { $type: 'app.bsky.embed.record', record: ref(root) }, media: { $type: 'app.bsky.embed.gallery', items: [image('four')] },
+    } })));
+    const deeper = w(ALICE, POST, 'd', post('deeper own reply', at(4, { reply: { root: ref(root), parent: ref(other) } })));
+    await run([root, own, other, deeper]);
+    expect(await rows(`select "postUri", position, "imageCid", alt from post_embed_gallery_image order by "postUri", position`)).toEqual([
+      { postUri: ref(own).uri, position: '0', imageCid: 'bafkreione', alt: 'one' },
+      { postUri: ref(own).uri, position: '2', imageCid: 'bafkreithree', alt: 'three' },
+      { postUri: ref(other).uri, position: '0', imageCid: 'bafkreifour', alt: 'four' },
+    ]);
+    expect(await rows(`select "rootUri", "parentUri", uri, "deletedAt" from op_thread_reply order by uri`)).toEqual([
+      { rootUri: ref(root).uri, parentUri: ref(other).uri, uri: ref(deeper).uri, deletedAt: null },
+      { rootUri: ref(root).uri, parentUri: ref(root).uri, uri: ref(own).uri, deletedAt: null },
+    ]);
+    await run([d(ALICE, POST, 'o')]);
+    expect(await rows(`select uri, "deletedAt" is not null as deleted from op_thread_reply order by uri`)).toEqual([
+      { uri: ref(deeper).uri, deleted: false }, { uri: ref(own).uri, deleted: true },
+    ]);
+    expect(await rows(`select "postUri" from post_embed_gallery_image`)).toEqual([{ postUri: ref(other).uri }]);
   });
 });
 
