@@ -19,7 +19,8 @@ import { activeAt, alwaysActive, applyChange, currentChange, normalizeTime, type
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
-import { readStoredOps, writeRecordRows } from './processor.ts';
+import { writeRecordRows } from './processor.ts';
+import { readStoredOps } from './transitions.ts';
 import { PLUGINS, type IndexedRecord, type Plugin, type RecordFamily } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {

@@ -5,11 +5,9 @@
 // URI serialises concurrent batches touching the same record until commit.
 import type { SqlExecutor } from '../ports.ts';
 import { insertRows } from './rows.ts';
-import { compareOps, type RecordOp } from './plan.ts';
-import type { RecordEvent } from '../events.ts';
+import type { RecordOp } from './plan.ts';
 import type { AggregateDeltas } from './aggregates.ts';
 import { PLUGINS, type Plugin } from './plugins/index.ts';
-import type { JsonObject, StoredOp } from './plugins/types.ts';
 import { collectionOf } from './plugins/fields.ts';
 
 const RECORD = { uri: 'text', cid: 'text', did: 'text', json: 'text', rev: 'text', indexedAt: 'text' } as const;
@@ -58,43 +56,4 @@ export async function removeTypedRows(tx: SqlExecutor, uris: readonly string[], 
     else list.push(uri);
   }
   for (const [plugin, list] of byPlugin) await plugin.remove(tx, list, deltas);
-}
-
-/** The `record` rows of these uris as they are now (before the batch writes them). */
-export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): Promise<Map<string, StoredOp>> {
-  const out = new Map<string, StoredOp>();
-  if (uris.length === 0) return out;
-  const rows = await tx.query<{ uri: string; rev: string; cid: string; json: string }>(
-    `select uri, rev, cid, json from record where uri in (select json_array_elements_text($1::text::json))`, [JSON.stringify(uris)],
-  );
-  for (const r of rows) out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === '' ? null : (JSON.parse(r.json) as JsonObject) });
-  return out;
-}
-
-/**
- * The changes one record goes through when the batch's ops of it are applied one at a time in stream order under the
- * rev rule, starting from what `record` held: each op after the current one (compareOps) replaces it.
- */
-export function transitions(stored: StoredOp | undefined, ops: readonly { position: number; event: RecordEvent }[]): { from: JsonObject | null; to: RecordEvent }[] {
-  const out: { from: JsonObject | null; to: RecordEvent }[] = [];
-  let current: RecordEvent | undefined;
-  let record: JsonObject | null = stored?.record ?? null;
-  for (const op of [...ops].sort((a, b) => a.position - b.position)) {
-    const after = current !== undefined ? compareOps(op.event, current) > 0
-      : stored === undefined || compareStored(op.event, stored) > 0;
-    if (!after) continue;
-    out.push({ from: record, to: op.event });
-    current = op.event;
-    record = op.event.type === 'delete' ? null : op.event.record;
-  }
-  return out;
-}
-
-function compareStored(e: RecordEvent, s: StoredOp): number {
-  if (e.rev !== s.rev) return e.rev < s.rev ? -1 : 1;
-  const ed = e.type === 'delete' ? 1 : 0;
-  const sd = s.record === null ? 1 : 0;
-  if (ed !== sd) return ed - sd;
-  const ec = e.type === 'delete' ? '' : e.cid;
-  return ec === s.cid ? 0 : ec < s.cid ? -1 : 1;
 }

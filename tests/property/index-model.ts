@@ -134,6 +134,11 @@ export class IndexModel {
     if (current === undefined || isAfter(next, current)) {
       const before = current === undefined ? undefined : this.typed(uri, current);
       this.records.set(uri, next);
+      // A profile created (nothing live before it) saying it joined through a starter pack notifies the pack's creator.
+      const pack = (next.record?.['joinedViaStarterPack'] as { uri?: unknown } | undefined)?.uri;
+      if ((current === undefined || current.record === null) && e.collection === 'app.bsky.actor.profile' && e.rkey === 'self' && typeof pack === 'string') {
+        this.notifications.push({ did: didOf(pack), recordUri: uri, author: e.did, reason: 'starterpack-joined', reasonSubject: pack });
+      }
       this.changed(uri, before, this.typed(uri, next), e.time);
     }
     this.settleNotifications();

@@ -1,11 +1,14 @@
 // app.bsky.actor.profile -> profile, for rkey `self` only (the AppView ignores other rkeys). No aggregates.
-// A profile that says it joined through a starter pack notifies the pack's creator 'starterpack-joined', once: the
-// AppView neither notifies again on an edit nor withdraws it when the profile changes or goes.
+// A profile CREATED saying it joined through a starter pack notifies the pack's creator 'starterpack-joined': the
+// AppView notifies on a profile's creation only (an edit adding the field does not notify) and never withdraws it.
+// Worked out in `versions` from every op of the batch, one at a time, so batch boundaries change nothing.
 import { deleteRows, insertRows } from '../rows.ts';
 import { blobCid, createdAt, obj, str, strongRef } from './fields.ts';
 import type { Plugin } from './types.ts';
 import type { SqlExecutor } from '../../ports.ts';
-import { didOf, insertNotifications } from '../notifications.ts';
+import { didOf, insertNotifications, type Notification } from '../notifications.ts';
+import { transitions } from '../transitions.ts';
+import type { CountedOp, StoredOp } from './types.ts';
 
 const COLUMNS = {
   uri: 'text', cid: 'text', creator: 'text', displayName: 'text', description: 'text', avatarCid: 'text',
@@ -15,6 +18,7 @@ const COLUMNS = {
 export const profilePlugin: Plugin = {
   collection: 'app.bsky.actor.profile',
   family: 'profile',
+  versions: (tx, ops, _deltas, before) => notifyJoins(tx, ops, before),
   async insert(tx, records) {
     const invalid: string[] = [];
     const rows = [];
@@ -37,11 +41,7 @@ export const profilePlugin: Plugin = {
         indexedAt: r.indexedAt,
       });
     }
-    const fresh = await insertRows<{ uri: string; cid: string; creator: string; joinedViaStarterPackUri: string | null; indexedAt: string }>(
-      tx, 'profile', COLUMNS, rows,
-      { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'cid', 'creator', 'joinedViaStarterPackUri', 'indexedAt'] },
-    );
-    await notifyJoins(tx, fresh);
+    await insertRows(tx, 'profile', COLUMNS, rows, { orderBy: 'uri', onConflict: '(uri) do nothing' });
     return invalid;
   },
   async remove(tx, uris) {
@@ -49,17 +49,18 @@ export const profilePlugin: Plugin = {
   },
 };
 
-async function notifyJoins(tx: SqlExecutor, fresh: readonly { uri: string; cid: string; creator: string; joinedViaStarterPackUri: string | null; indexedAt: string }[]): Promise<void> {
-  const joins = fresh.filter((p) => p.joinedViaStarterPackUri !== null && didOf(p.joinedViaStarterPackUri).startsWith('did:'));
-  if (joins.length === 0) return;
-  const notified = new Set(
-    (await tx.query<{ recordUri: string }>(
-      `select "recordUri" from notification where reason = 'starterpack-joined' and "recordUri" in (select json_array_elements_text($1::text::json))`,
-      [JSON.stringify(joins.map((p) => p.uri))],
-    )).map((n) => n.recordUri),
-  );
-  await insertNotifications(tx, joins.filter((p) => !notified.has(p.uri)).map((p) => ({
-    did: didOf(p.joinedViaStarterPackUri as string), recordUri: p.uri, recordCid: p.cid, author: p.creator,
-    reason: 'starterpack-joined', reasonSubject: p.joinedViaStarterPackUri, sortAt: p.indexedAt,
-  })));
+/** 'starterpack-joined' for each profile the batch creates (nothing stored before it, or a tombstone) with the field. */
+async function notifyJoins(tx: SqlExecutor, ops: readonly CountedOp[], before: ReadonlyMap<string, StoredOp>): Promise<void> {
+  const byUri = new Map<string, CountedOp[]>();
+  for (const op of ops) if (op.event.rkey === 'self') byUri.set(op.uri, [...(byUri.get(op.uri) ?? []), op]);
+  const out: Notification[] = [];
+  for (const [uri, list] of byUri) {
+    for (const { from, to } of transitions(before.get(uri), list)) {
+      if (from !== null || to.type === 'delete') continue;
+      const pack = str(obj(to.record['joinedViaStarterPack'])?.['uri']);
+      if (pack === undefined || !didOf(pack).startsWith('did:')) continue;
+      out.push({ did: didOf(pack), recordUri: uri, recordCid: to.cid, author: to.did, reason: 'starterpack-joined', reasonSubject: pack, sortAt: to.time });
+    }
+  }
+  await insertNotifications(tx, out);
 }

@@ -5,7 +5,7 @@
 // both, as it would one event per batch.
 import { deleteRows, insertRows } from '../rows.ts';
 import { insertNotifications, sortAtOf, type Notification } from '../notifications.ts';
-import { transitions } from '../processor.ts';
+import { transitions } from '../transitions.ts';
 import { createdAt, did, str } from './fields.ts';
 import { rowsOf } from './shapes.ts';
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
@@ -43,10 +43,10 @@ export const verificationPlugin: Plugin = {
     const out: Notification[] = [];
     for (const [uri, list] of byUri) {
       const creator = uri.split('/')[2] ?? '';
-      for (const { from, to } of transitions(before.get(uri), list)) {
+      for (const { from, fromCid, to } of transitions(before.get(uri), list)) {
         const was = shape(from);
-        const cid = to.type === 'delete' ? (before.get(uri)?.cid ?? '') : to.cid;
-        if (was !== undefined) out.push({ did: was.subject, recordUri: uri, recordCid: cid, author: creator, reason: 'unverified', reasonSubject: null, sortAt: to.time });
+        // The withdrawn verification's own CID, as the AppView writes it.
+        if (was !== undefined) out.push({ did: was.subject, recordUri: uri, recordCid: fromCid, author: creator, reason: 'unverified', reasonSubject: null, sortAt: to.time });
         const now = to.type === 'delete' ? undefined : shape(to.record);
         if (now !== undefined && to.type !== 'delete' && !verified.has(uri)) {
           verified.add(uri);
