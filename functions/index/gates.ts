@@ -66,16 +66,24 @@ export async function writeGateVersions(tx: SqlExecutor, kind: GateKind, ops: re
   return [...new Set(fresh.map((r) => r.postUri))];
 }
 
-async function versionsOf(tx: SqlExecutor, kind: GateKind, posts: readonly string[]): Promise<Map<string, Version[]>> {
-  const out = new Map<string, Version[]>();
+/** Gate versions per post, of both kinds: one read serves every verdict of a batch. */
+export interface GateVersions {
+  thread: Map<string, Version[]>;
+  post: Map<string, Version[]>;
+}
+
+/** Every gate version of these posts, both kinds, in one query. */
+export async function readGateVersions(tx: SqlExecutor, posts: readonly string[]): Promise<GateVersions> {
+  const out: GateVersions = { thread: new Map(), post: new Map() };
   if (posts.length === 0) return out;
-  const rows = await tx.query<Version>(
-    `select "postUri", "createdAt", cid, json from gate_version where kind = $1 and "postUri" in (select json_array_elements_text($2::text::json))`,
-    [kind, JSON.stringify(posts)],
+  const rows = await tx.query<Version & { kind: GateKind }>(
+    `select kind, "postUri", "createdAt", cid, json from gate_version where "postUri" in (select json_array_elements_text($1::text::json))`,
+    [JSON.stringify([...new Set(posts)])],
   );
   for (const v of rows) {
-    const list = out.get(v.postUri);
-    if (list === undefined) out.set(v.postUri, [v]);
+    const map = out[v.kind];
+    const list = map.get(v.postUri);
+    if (list === undefined) map.set(v.postUri, [v]);
     else list.push(v);
   }
   return out;
@@ -102,9 +110,10 @@ export type ReplyToJudge = {
 };
 
 /** The replies that violate the thread gate in force when they were created. */
-export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJudge[]): Promise<Set<string>> {
+export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJudge[], known?: GateVersions): Promise<Set<string>> {
   const violating = new Set<string>();
-  const versions = await versionsOf(tx, 'thread', [...new Set(replies.map((r) => r.replyRoot))]);
+  if (replies.length === 0) return violating;
+  const versions = (known ?? (await readGateVersions(tx, replies.map((r) => r.replyRoot)))).thread;
   if (versions.size === 0) return violating;
   // First the verdicts the gate alone decides; the rest need follows, list items or the root's mentions.
   const open: { reply: ReplyToJudge; owner: string; rules: JsonValue[] }[] = [];
@@ -183,9 +192,10 @@ export type QuoteToJudge = {
 };
 
 /** The quotes that break the embedding rules of the post gate in force when they were created. */
-export async function judgeQuotes(tx: SqlExecutor, quotes: readonly QuoteToJudge[]): Promise<Set<string>> {
+export async function judgeQuotes(tx: SqlExecutor, quotes: readonly QuoteToJudge[], known?: GateVersions): Promise<Set<string>> {
   const violating = new Set<string>();
-  const versions = await versionsOf(tx, 'post', [...new Set(quotes.map((q) => q.subject))]);
+  if (quotes.length === 0) return violating;
+  const versions = (known ?? (await readGateVersions(tx, quotes.map((q) => q.subject)))).post;
   if (versions.size === 0) return violating;
   for (const q of quotes) {
     if (q.creator === didOf(q.subject)) continue;
@@ -211,7 +221,7 @@ export async function rejudgeThreads(tx: SqlExecutor, roots: readonly string[], 
   // A reply that violates the gate notifies nobody of a reply (mentions and quotes stand); one that keeps it after all
   // notifies as any reply.
   await deleteNotifications(tx, flips.filter((r) => violating.has(r.uri)).map((r) => r.uri), ['reply']);
-  await notifyPosts(tx, [], flips.filter((r) => !violating.has(r.uri)).map((r) => r.uri));
+  await notifyPosts(tx, undefined, [], flips.filter((r) => !violating.has(r.uri)).map((r) => r.uri));
 }
 
 /** Re-judges the quotes of these posts after their post-gate history changed. */

@@ -29,10 +29,11 @@ type Candidate = {
 };
 
 /**
+ * `gated`: the roots that have a thread-gate history, when the caller knows them (undefined: look them all up).
  * Notifies for `fresh` posts (just inserted) and for `allowed` replies (just found to keep the thread gate after all),
  * and completes the chains they join.
  */
-export async function notifyPosts(tx: SqlExecutor, fresh: readonly FreshPost[], allowed: readonly string[] = []): Promise<void> {
+export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, unknown> | undefined, fresh: readonly FreshPost[], allowed: readonly string[] = []): Promise<void> {
   if (fresh.length === 0 && allowed.length === 0) return;
   const freshUris = [...fresh.map((p) => p.uri), ...allowed];
   // The fresh posts and every reply up to four levels below one of them: the chains this batch may have completed.
@@ -77,7 +78,9 @@ export async function notifyPosts(tx: SqlExecutor, fresh: readonly FreshPost[], 
       else set.add(r.did);
     }
   }
-  const hidden = await hiddenReplies(tx, [...new Set(replies.map((r) => r.replyRoot as string))]);
+  // Hidden replies live in thread gates: only roots with a gate history can have one (`gated`, when the caller read it).
+  const roots = [...new Set(replies.map((r) => r.replyRoot as string))];
+  const hidden = await hiddenReplies(tx, gated === undefined ? roots : roots.filter((r) => gated.has(r)));
 
   const out: Notification[] = [];
   for (const c of candidates) {

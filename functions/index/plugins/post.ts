@@ -6,7 +6,7 @@ import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, stro
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
 import type { SqlExecutor } from '../../ports.ts';
 import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
-import { judgeQuotes, judgeReplies } from '../gates.ts';
+import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
 import { judgeReplyRoots } from '../reply-roots.ts';
 import { notifyPosts } from '../post-notifications.ts';
 import { deleteNotifications } from '../notifications.ts';
@@ -129,11 +129,15 @@ export const postPlugin: Plugin = {
     const replies = all.flatMap(({ post: p }) => (p['replyRoot'] === null ? [] : [{
       uri: p['uri'] as string, creator: p['creator'] as string, createdAt: p['createdAt'] as string, replyRoot: p['replyRoot'] as string,
     }]));
-    const violating = replies.length === 0 ? new Set<string>() : await judgeReplies(tx, replies);
+    // One read of the gate history of every root, quoted post and new post in the batch (usually none at all).
+    const gates = await readGateVersions(tx, [
+      ...replies.map((r) => r.replyRoot), ...all.flatMap((p) => p.quote.map((q) => q['subject'] as string)), ...all.map((p) => p.post['uri'] as string),
+    ]);
+    const violating = await judgeReplies(tx, replies, gates);
     const quoting = all.flatMap(({ post: p, quote }) => quote.map((q) => ({
       uri: p['uri'] as string, creator: p['creator'] as string, createdAt: p['createdAt'] as string, subject: q['subject'] as string,
     })));
-    const detached = quoting.length === 0 ? new Set<string>() : await judgeQuotes(tx, quoting);
+    const detached = await judgeQuotes(tx, quoting, gates);
     for (const { post: p } of all) {
       if (violating.has(p['uri'] as string)) p['violatesThreadGate'] = true;
       if (detached.has(p['uri'] as string)) p['violatesEmbeddingRules'] = true;
@@ -168,10 +172,11 @@ export const postPlugin: Plugin = {
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', 1);
     if (mine.length > 0) {
       const uris = mine.map((p) => p.post['uri'] as string);
-      await markGated(tx, uris);
+      // Only a post with a gate history can have a gate row (gates write their history first).
+      await markGated(tx, uris.filter((u) => gates.thread.has(u) || gates.post.has(u)));
       await judgeReplyRoots(tx, uris.filter((_, i) => mine[i]!.post['replyParent'] !== null), uris);
       const byUri = new Map(records.map((r) => [r.uri, r.record]));
-      await notifyPosts(tx, mine.map((p) => {
+      await notifyPosts(tx, gates.thread, mine.map((p) => {
         const uri = p.post['uri'] as string;
         const quoted = p.quote[0]?.['subject'];
         return { uri, record: byUri.get(uri) ?? {}, quoted: typeof quoted === 'string' && !detached.has(uri) ? quoted : null };
@@ -204,6 +209,7 @@ export const postPlugin: Plugin = {
 
 /** A post indexed after its gate still shows it (the AppView sets the flag only when the gate is indexed). */
 async function markGated(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
+  if (uris.length === 0) return;
   await tx.query(
     `update post set "hasThreadGate" = case when exists (select 1 from thread_gate g where g."postUri" = post.uri) then true else "hasThreadGate" end,
        "hasPostGate" = case when exists (select 1 from post_gate g where g."postUri" = post.uri) then true else "hasPostGate" end
