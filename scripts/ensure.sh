@@ -2,10 +2,13 @@
 # Set-up that `npm run dev`, `npm test` and `.ci/run` share, so each works on a fresh machine:
 #   1. Node 22 LTS on PATH (these machines ship Node 20; Node 22 and its headers come from the npm registry);
 #   2. dependencies installed when node_modules is missing or older than package-lock.json;
-#   3. local Redis and PostgreSQL started when they are the configured defaults and are down;
+#   3. local Redis and PostgreSQL started when they are the configured defaults and are down (not with --embedded:
+#      `npm run dev` brings its own, PGlite and a private or in-process Redis, when their variables are not set);
 # then it runs the given command. Idempotent and quiet when everything is already there.
 set -eu
 cd "$(dirname "$0")/.."
+START_SERVICES=1
+if [ "${1:-}" = "--embedded" ]; then START_SERVICES=0; shift; fi
 
 major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if [ "$(major)" -lt 22 ]; then
@@ -30,6 +33,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 # Start the machine's own services only when the configuration points at their default local addresses.
+[ "$START_SERVICES" = 1 ] || exec "$@"
 case "${REDIS_URL:-redis://127.0.0.1:6379}" in
   redis://127.0.0.1:6379*|redis://localhost:6379*)
     if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then

@@ -10,6 +10,8 @@ import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.t
 import { registerFunctionRoutes } from './routes/functions.ts';
 import { registerReprocessRoute } from './routes/reprocess.ts';
 import { registerLabelRoutes } from './routes/labels.ts';
+import { registerStatusPage, type DevControls } from './routes/status-page.ts';
+import type { StatusSample } from '../observability/status-history.ts';
 import type { LabelPorts } from '../../functions/label/handler.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 
@@ -38,9 +40,20 @@ export interface AppDeps {
   startSweep?: () => Promise<SweepStart>;
   /** A JSON summary for `GET /` (streams, cursors, pending). */
   status?: () => Promise<unknown>;
+  /** The status page's samples (adapters/observability/status-history.ts). */
+  history?: () => readonly StatusSample[];
+  /** The simulated network's controls, when `skytide dev` runs one. */
+  devControls?: DevControls;
 }
 
-export function createApp(deps: AppDeps): Hono {
+/** What the operations routes need: liveness, readiness and metrics, no function and no credential. */
+export type OperationsDeps = Pick<AppDeps, 'metrics' | 'readiness' | 'degraded' | 'refreshGauges'> & { ports: Pick<BasePorts, 'log'> };
+
+/**
+ * `/health`, `/ready` and `/metrics` alone: what every `skytide run` process serves on HTTP_PORT when it does not run
+ * the `http` task, so a firehose or consumer container can be health-gated and scraped like the API one.
+ */
+export function createOperationsApp(deps: OperationsDeps): Hono {
   const app = new Hono();
   const log = deps.ports.log.child('http');
 
@@ -53,7 +66,13 @@ export function createApp(deps: AppDeps): Hono {
 
   registerHealthRoutes(app, deps.readiness, deps.degraded);
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
-  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }) });
+  return app;
+}
+
+/** The operations routes plus every function route, the label queries, reprocess, sweep and the status page. */
+export function createApp(deps: AppDeps): Hono {
+  const app = createOperationsApp(deps);
+  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }), ...(deps.backfill === undefined ? {} : { backfill: deps.backfill }) });
   registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock });
   registerReprocessRoute(app, deps.auth, deps.backfill);
   app.post('/sweep', requireBearer(deps.auth), async (c) => {
@@ -67,9 +86,11 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ started: start.started }, 202);
   });
 
-  app.get('/', async (c) => {
-    const status = deps.status === undefined ? {} : await deps.status();
-    return c.json({ name: 'skytide', status });
+  registerStatusPage(app, {
+    auth: deps.auth,
+    ...(deps.status === undefined ? {} : { status: deps.status }),
+    ...(deps.history === undefined ? {} : { history: deps.history }),
+    ...(deps.devControls === undefined ? {} : { devControls: deps.devControls }),
   });
   return app;
 }

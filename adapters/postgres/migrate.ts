@@ -1,5 +1,5 @@
-// Applies infra/migrations/NNNN_name.sql in filename order, each in its own transaction, recording each in
-// skytide_migrations. An advisory lock serialises two processes starting at once. A recorded migration whose file is
+// Applies infra/migrations/NNNN_name.sql in filename order, all pending ones in one transaction (all or none: a
+// failing migration leaves the schema as it was), recording each in skytide_migrations. An advisory lock serialises two processes starting at once. A recorded migration whose file is
 // gone or renamed is our own corruption: it stops the process.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -33,7 +33,7 @@ export async function listConsumers(redis: Redis, stream: string, group: string)
 
 // Checked and deleted in one script, so a consumer that takes an entry between our look and the deletion is kept:
 // DELCONSUMER would otherwise drop that entry from the PEL, where nothing would ever claim it again.
-const DELETE_IF_EMPTY = `
+export const DELETE_IF_EMPTY = `
 local held = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
 if #held > 0 then return -1 end
 return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`;

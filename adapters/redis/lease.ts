@@ -21,11 +21,11 @@ export interface Lease {
 
 export type Acquired = { acquired: true; lease: Lease } | { acquired: false; holder: string | null };
 
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+export const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+export const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 // KEYS: lease, stream, cursor key, set key. ARGV: lease value, cursor value, set member ('' for none), field name,
 // then one field value per entry. XADD never trims (see stream-writer.ts).
-const APPEND = `
+export const APPEND = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 for i = 5, #ARGV do redis.call('XADD', KEYS[2], '*', ARGV[4], ARGV[i]) end
 if ARGV[3] ~= '' then redis.call('SADD', KEYS[4], ARGV[3]) end

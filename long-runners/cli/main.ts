@@ -9,15 +9,19 @@ import { describeError } from '../../functions/errors.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources } from './resources.ts';
-import { buildTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
+import { runTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from '../../adapters/observability/pipeline-status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
-import { terminalProgress } from '../sweeper/progress.ts';
+import { sweepProgress } from '../sweeper/progress.ts';
+import { progressLine } from './progress-line.ts';
 import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
 import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
 import { readFileSync } from 'node:fs';
+import type { DevControls } from '../../adapters/http/routes/status-page.ts';
+import type { LocalNetworkOptions } from '../dev/local-network.ts';
 
-const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
+const PROJECT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MIGRATIONS_DIR = path.join(PROJECT_DIR, 'infra/migrations');
 
 const USAGE = `usage: skytide <command> [options]
 
@@ -28,8 +32,11 @@ commands:
   reprocess <did>                 re-backfill one account now and print what changed
   sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep;
                                   exits 3 when a host was already being swept elsewhere, after sweeping the others)
-  dev                             run everything in dev mode (migrations applied, auth relaxed); with no
-                                  INGESTER_RELAY_HOSTS, against a local PLC + PDS with a bot writing to it
+  dev [--rate N] [--accounts N] [--seed N]
+                                  run everything in dev mode (migrations applied, auth relaxed); with no
+                                  INGESTER_RELAY_HOSTS, against a simulated network (PLC, PDS, relay with faults,
+                                  N accounts, a bot writing N actions/s); no DATABASE_URL: PGlite in .skytide/dev-db;
+                                  no REDIS_URL: a private redis-server, else an in-process Redis (not durable)
   dlq list|replay|purge <stream>  a stream's dead letters: list them, move them back with attempts reset, or
                                   delete them (--yes); --reason R and --limit N select which
   consumers [--prune]             every consumer of every group with its idle time and pending entries; --prune
@@ -58,6 +65,12 @@ function operateOptions(values: { limit?: string; reason?: string; yes?: boolean
   };
 }
 
+function nonNegative(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) fail(`--${name} must be a number, 0 or more`);
+  return n;
+}
+
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(2);
@@ -82,14 +95,16 @@ async function migrate(config: Config): Promise<number> {
   }
 }
 
-async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extraTasks: Task[] = []): Promise<number> {
+async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extraTasks: Task[] = [], devControls?: DevControls): Promise<number> {
   const r = createResources(config, 'skytide');
+  if (devControls !== undefined) r.devControls = devControls;
   try {
     if (migrateFirst || config.migrateOnStart) {
       const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
       r.log.info('migrations applied', { applied });
     }
-    const tasks = [...buildTasks(r, only), ...extraTasks];
+    // Every process answers /health, /ready and /metrics on HTTP_PORT, whatever --only says (runTasks).
+    const tasks = [...runTasks(r, only), ...extraTasks];
     // A missing libsecp256k1 addon is not fatal (OpenSSL verifies K-256 too), but it costs 7x, so it is said.
     (K256_BACKEND === 'libsecp256k1' ? r.log.info : r.log.warn)('signature backend', { k256: K256_BACKEND });
     if (tasks.length === 0) {
@@ -102,32 +117,68 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
   }
 }
 
-/** `skytide dev`: with no relay configured, a local PLC + PDS and a bot writing to it stand in for the network. */
-async function dev(config: Config, only: TaskKind[]): Promise<number> {
-  if (config.relayHosts.length > 0) return run(config, only, true);
+/**
+ * `skytide dev`: with no relay configured, a local PLC + PDS and a bot writing to it stand in for the network; with
+ * no DATABASE_URL, PostgreSQL is PGlite in `.skytide/dev-db/`; with no REDIS_URL, a private redis-server (or, without
+ * one, the in-process Redis, not durable). Only this command does that: `run` never falls back to an embedded service.
+ */
+async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv, sim: LocalNetworkOptions): Promise<number> {
   const log = createLogger({ level: config.logLevel, component: 'dev' });
-  const { startLocalNetwork } = await import('../dev/local-network.ts');
-  log.info('starting local network', {});
-  const network = await startLocalNetwork(log);
-  log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
-  const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
+  const closers: (() => Promise<void>)[] = [];
   try {
+    const embedded = await startEmbeddedServices(config, env, log, closers);
+    if (embedded.relayHosts.length > 0) return await run(embedded, only, true);
+    const { startLocalNetwork } = await import('../dev/local-network.ts');
+    log.info('starting local network', {});
+    const network = await startLocalNetwork(log, sim);
+    closers.push(() => network.close());
+    log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
+    const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
     // The local network's DIDs live in its own PLC, and its PDS on loopback.
     const local = {
-      ...config, relayHosts: [network.relayHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
+      ...embedded, relayHosts: [network.relayHost], labelerHosts: [...embedded.labelerHosts, network.labelerHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
       handleResolverUrl: network.pdsUrl,
     };
-    return await run(local, only, true, [activity]);
+    return await run(local, only, true, [activity], { ...network.controls, stats: () => network.stats(), truth: () => network.truth() });
   } finally {
-    await network.close();
+    for (const close of closers.reverse()) await close().catch((err: unknown) => log.warn('dev: closing failed', { err: describeError(err) }));
   }
+}
+
+/** The dev command's embedded Postgres and Redis, each only when its variable is not set. */
+async function startEmbeddedServices(config: Config, env: NodeJS.ProcessEnv, log: ReturnType<typeof createLogger>, closers: (() => Promise<void>)[]): Promise<Config> {
+  let out = config;
+  if (env['DATABASE_URL'] === undefined) {
+    const { startEmbeddedPostgres } = await import('../dev/embedded-postgres.ts');
+    const pg = await startEmbeddedPostgres(PROJECT_DIR);
+    closers.push(() => pg.close());
+    // PGlite is one session: one pooled connection keeps transactions from interleaving in it.
+    out = { ...out, databaseUrl: pg.url, databasePoolMax: 1 };
+    log.info('embedded postgres (PGlite)', { url: pg.url, dataDir: pg.dataDir });
+  }
+  if (env['REDIS_URL'] === undefined) {
+    const { startEmbeddedRedis, NOT_DURABLE_BANNER } = await import('../dev/embedded-redis.ts');
+    const redis = await startEmbeddedRedis(PROJECT_DIR);
+    closers.push(() => redis.close());
+    out = { ...out, redisUrl: redis.url };
+    log.info('embedded redis', { url: redis.url, kind: redis.kind, durable: redis.durable });
+    if (!redis.durable) process.stderr.write(NOT_DURABLE_BANNER + '\n');
+  }
+  return out;
 }
 
 async function reprocess(config: Config, did: string | undefined): Promise<number> {
   if (did === undefined) fail('usage: skytide reprocess <did>');
   const r = createResources(config, 'reprocess');
   try {
-    const { outcomes, reports } = await backfillRepos([{ did }], r.backfillPorts());
+    const line = progressLine(`reprocess ${did}`);
+    const { outcomes, reports } = await backfillRepos([{ did }], {
+      ...r.backfillPorts(),
+      onProgress: (p) => {
+        line.update({ done: p.records?.done ?? 0, ...(p.records === undefined ? {} : { total: p.records.total }), unit: 'records', extra: [p.phase] });
+      },
+    });
+    line.finish();
     process.stdout.write(JSON.stringify(reports[0], null, 2) + '\n');
     return outcomes[0]?.status === 'ok' ? 0 : 1;
   } finally {
@@ -149,7 +200,7 @@ async function sweep(config: Config): Promise<number> {
     const sweeper = sweeperFor(r);
     const claim = await sweeper.claim();
     for (const b of claim.busy) process.stderr.write(`sweep: ${b.host} is already being swept by ${b.holder ?? 'another process'}; not sweeping it\n`);
-    const outcomes = await sweeper.run(claim, controller.signal, (host) => terminalProgress(host));
+    const outcomes = await sweeper.run(claim, controller.signal, (host) => sweepProgress(host));
     let failed = false;
     for (const outcome of outcomes) {
       if (!('error' in outcome)) continue;
@@ -167,7 +218,7 @@ async function sweep(config: Config): Promise<number> {
 async function status(config: Config): Promise<number> {
   const r = createResources(config, 'status');
   try {
-    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts }).read(), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts }).read(), null, 2) + '\n');
     return 0;
   } finally {
     await r.close();
@@ -180,6 +231,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+      rate: { type: 'string' }, accounts: { type: 'string' }, seed: { type: 'string' },
       limit: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' }, prune: { type: 'boolean' }, 'idle-ms': { type: 'string' },
     },
   });
@@ -214,7 +266,11 @@ async function main(argv: string[]): Promise<number> {
     case 'reprocess':
       return reprocess(config, positionals[1]);
     case 'dev':
-      return dev(config, parseOnly(values.only));
+      return dev(config, parseOnly(values.only), process.env, {
+        ...(values.rate === undefined ? {} : { rate: nonNegative('rate', values.rate) }),
+        ...(values.accounts === undefined ? {} : { accounts: positiveInt('accounts', values.accounts) ?? 6 }),
+        ...(values.seed === undefined ? {} : { seed: positiveInt('seed', values.seed) ?? 1 }),
+      });
     case 'config':
       return configCommand(env, operateOptions(values));
     case 'dlq':

@@ -19,6 +19,7 @@ import { createResolverCheck, withDnsOutageCheck } from '../../adapters/xrpc/dns
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
+import type { DevControls } from '../../adapters/http/routes/status-page.ts';
 
 export interface Resources {
   config: Config;
@@ -41,6 +42,8 @@ export interface Resources {
    * view, shared by every relay connection of the process.
    */
   liveIdentity(): { identity: IdentityResolver; outages: OutageView };
+  /** The simulated network's controls for the status page, set by `skytide dev` when it runs one. */
+  devControls?: DevControls;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
     labelHosts: config.labelerHosts.map(hostKey),
     labelSources: config.labelTrustedSources,
   });
-  const keys = createKeySpace(config.redisKeyPrefix);
+  const keys = createKeySpace(config.redisKeyPrefix, { shards: config.streamShards, cluster: config.redisClusterNodes.length > 0 });
   let redis: Redis | undefined;
   let sql: PostgresSql | undefined;
   let backfill: BackfillPorts | undefined;
@@ -69,7 +72,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
     outages: createOutageBoard({ log: log.child('outages'), metrics: metrics.metrics }),
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
-    redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}`, log: log.child('redis') })),
+    redis: () => (redis ??= createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: `skytide:${component}`, log: log.child('redis') })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
     identity() {
       return (identity ??= withRedisCache(
@@ -91,9 +94,9 @@ export function createResources(config: Config, component = 'skytide'): Resource
           fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
           ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }),
         }),
-        timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
+        timeoutMs: config.backfillerTimeoutMs, concurrency: 1, filter: config.filter,
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
-        ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),
+        ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), (did) => keys.stream(keys.shardFor(STREAMS.firehoseBackfill, did)), events) } : {}),
       });
     },
     liveIdentity() {

@@ -33,8 +33,10 @@ import { createBackoff } from '../../functions/backoff.ts';
 export interface StreamConsumerOptions<T> {
   redis: Redis;
   keys: KeySpace;
-  /** Logical stream name, e.g. firehose_live. */
+  /** Stream name (unprefixed), e.g. firehose_live, or one shard of it (`firehose_live:{2}`, STREAM_SHARDS > 1). */
   stream: string;
+  /** The logical stream a shard belongs to, for the metrics' `stream` label; `stream` when absent. */
+  metricStream?: string;
   group: string;
   /** Unique per instance: two consumers sharing a name fight over each other's pending entries. */
   consumer: string;
@@ -70,13 +72,23 @@ export const CRASH_DELIVERIES_FACTOR = 2;
 
 export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): Promise<void> {
   const { redis, keys, group, consumer, log, metrics, signal, maxAttempts } = options;
+  // Per-function latency for the status page and /metrics: every call counted with its duration.
+  const timed = async (items: T[]): Promise<ItemOutcome[]> => {
+    const started = performance.now();
+    try {
+      return await options.handle(items);
+    } finally {
+      metrics.inc('skytide_function_calls_total', { stream: options.stream });
+      metrics.inc('skytide_function_seconds_total', { stream: options.stream }, (performance.now() - started) / 1000);
+    }
+  };
   const stream = keys.stream(options.stream);
   const dlq = keys.dlq(options.stream);
   const blockMs = options.blockMs ?? 1000;
   const claimIdleMs = options.claimIdleMs ?? 60_000;
   const backoff = options.backoff ?? DEFAULT_RETRY_BACKOFF;
   const count = (outcome: 'ok' | 'retry' | 'dead' | 'dlq' | 'invalid', n = 1) => {
-    if (n > 0) metrics.inc('skytide_consumer_entries_total', { stream: options.stream, outcome }, n);
+    if (n > 0) metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? options.stream, outcome }, n);
   };
 
   const parseEntry = (entry: StreamEntry): ParseResult<T> => {
@@ -110,7 +122,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
 
     const ids = entries.map((e) => e.id);
     const outcomes = parsed.length === 0 ? [] : await runBatch(parsed.map((p) => p.item), {
-      handle: options.handle,
+      handle: timed,
       probe: options.probe,
       probeDependency: options.probeDependency,
       backoff,

@@ -1,4 +1,4 @@
-// Decode path: subscribeRepos frame bytes -> per-op records as JSON-ready values. Ours (cborg + @ipld/car, with the
+// Decode path: subscribeRepos frame bytes -> per-op records as JSON-ready values. Ours (@atcute/cbor, our CAR splitter and lex-JSON decoder, with the
 // record-block hash check and syntax checks) beside the @atproto reference path (xrpc-server Frame +
 // @atproto/sync parseCommitUnauthenticated + lexToJson) and an @atcute/cbor + @atcute/car path doing the same work.
 import { readdirSync, readFileSync } from 'node:fs';

@@ -48,7 +48,8 @@ const metrics: Metrics = {
   },
 };
 const outcomesCounted = () =>
-  Object.fromEntries([...counted].map(([k, v]) => [k.replace(/^skytide_consumer_entries_total\{firehose_live,(\w+)\}$/, '$1'), v]));
+  // Only the outcome counters (the consumer also counts its function's calls and their time).
+  Object.fromEntries([...counted].filter(([k]) => k.startsWith('skytide_consumer_entries_total')).map(([k, v]) => [k.replace(/^skytide_consumer_entries_total\{firehose_live,(\w+)\}$/, '$1'), v]));
 
 async function add(...values: string[]): Promise<string[]> {
   const ids: string[] = [];

@@ -1,0 +1,67 @@
+// GET / for a browser (Accept: text/html) is the status page; anything else, curl included, gets the JSON status, also
+// at /status.json. The page polls /status/history.json (the sampler's ring, plus the simulation's controls when
+// `skytide dev` runs one) and draws it with /status/chart.js, both served here. The simulation's controls are
+// POST /dev/rate and POST /dev/fault, behind the same bearer rule as every mutating route.
+import type { Hono } from 'hono';
+import { requireBearer, type AuthOptions } from '../auth.ts';
+import { CHART_JS } from '../status-page/chart.ts';
+import { STATUS_PAGE_HTML } from '../status-page/page.ts';
+import type { StatusSample } from '../../observability/status-history.ts';
+
+/** The simulated network's knobs (long-runners/dev): its rate of actions and the faults it can inject on demand. */
+export interface DevControls {
+  state(): { rate: number; faults: readonly string[] };
+  setRate(perSecond: number): void;
+  injectFault(kind: string): Promise<unknown>;
+  /** Counts for the status page's `sim` chart (rate, actions, faults injected). */
+  stats?(): Record<string, number>;
+  /** What the simulated network holds now (GET /dev/truth), to compare with the index. */
+  truth?(): Promise<unknown>;
+}
+
+export interface StatusPageDeps {
+  auth: AuthOptions;
+  status?: () => Promise<unknown>;
+  history?: () => readonly StatusSample[];
+  devControls?: DevControls;
+}
+
+function wantsHtml(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  const html = /text\/html/i.test(accept);
+  const json = /application\/json/i.test(accept);
+  return html && (!json || accept.toLowerCase().indexOf('text/html') < accept.toLowerCase().indexOf('application/json'));
+}
+
+export function registerStatusPage(app: Hono, deps: StatusPageDeps): void {
+  const json = async () => ({ name: 'skytide', status: deps.status === undefined ? {} : await deps.status() });
+  app.get('/', async (c) => (wantsHtml(c.req.header('accept')) ? c.html(STATUS_PAGE_HTML) : c.json(await json())));
+  app.get('/status.json', async (c) => c.json(await json()));
+  app.get('/status/chart.js', (c) => c.body(CHART_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
+  app.get('/status/history.json', (c) => {
+    const since = Number(c.req.query('since') ?? 0);
+    const samples = (deps.history?.() ?? []).filter((s) => s.t > since);
+    return c.json({ samples, controls: deps.devControls?.state() ?? null });
+  });
+  app.get('/dev/truth', async (c) => {
+    if (deps.devControls?.truth === undefined) return c.json({ error: 'not_configured', message: 'no simulated network in this process' }, 503);
+    return c.json(await deps.devControls.truth());
+  });
+  app.post('/dev/rate', requireBearer(deps.auth), async (c) => {
+    if (deps.devControls === undefined) return c.json({ error: 'not_configured', message: 'no simulated network in this process' }, 503);
+    const body = (await c.req.json().catch(() => null)) as { rate?: unknown } | null;
+    const rate = Number(body?.rate);
+    if (!Number.isFinite(rate) || rate < 0 || rate > 10_000) return c.json({ error: 'invalid_request', message: 'rate must be a number of actions per second, 0 to 10000' }, 400);
+    deps.devControls.setRate(rate);
+    return c.json(deps.devControls.state());
+  });
+  app.post('/dev/fault', requireBearer(deps.auth), async (c) => {
+    if (deps.devControls === undefined) return c.json({ error: 'not_configured', message: 'no simulated network in this process' }, 503);
+    const body = (await c.req.json().catch(() => null)) as { kind?: unknown } | null;
+    const kind = typeof body?.kind === 'string' ? body.kind : '';
+    if (!deps.devControls.state().faults.includes(kind)) {
+      return c.json({ error: 'invalid_request', message: `kind must be one of ${deps.devControls.state().faults.join(', ')}` }, 400);
+    }
+    return c.json({ injected: kind, result: await deps.devControls.injectFault(kind) });
+  });
+}

@@ -1,0 +1,102 @@
+// The in-process Redis runs no Lua: each of skytide's scripts has a JS twin here, found by the SHA1 of the script's
+// exact text (what EVALSHA sends). The twins call the store's commands as the Lua does with redis.call, in the same
+// order, so what they write and answer is the same. A script without a twin is refused with a clear error (and the
+// unit test tests/unit/memory-redis.test.ts checks that every script in adapters/redis has one).
+import { createHash } from 'node:crypto';
+import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
+import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
+import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
+import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
+import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
+import { CommandError, type Store } from './store.ts';
+import { ReplyError, type Reply } from './resp.ts';
+
+export type ScriptTwin = (store: Store, keys: readonly string[], argv: readonly string[]) => Reply;
+
+export const sha1 = (text: string): string => createHash('sha1').update(Buffer.from(text, 'latin1')).digest('hex');
+
+/** Lua's string comparison: byte order. */
+const before = (a: string, b: string): boolean => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')) < 0;
+
+const k = (keys: readonly string[], i: number): string => keys[i] ?? '';
+
+const TWINS: [string, ScriptTwin][] = [
+  [RAISE_SEQ_CURSOR.lua, (s, keys, argv) => {
+    const stored = s.exec(['GET', k(keys, 0)]);
+    if (typeof stored === 'string') {
+      if (!/^\d+$/.test(stored)) return new ReplyError(`cursor ${k(keys, 0)} holds a value that is not a seq`);
+      if (Number(stored) >= Number(argv[0])) return stored;
+    }
+    s.exec(['SET', k(keys, 0), argv[0] ?? '']);
+    return argv[0] ?? null;
+  }],
+  [RELEASE_PARKED.lua, (s, keys, argv) => {
+    s.exec(['LTRIM', k(keys, 0), String(Math.trunc(Number(argv[0]))), '-1']);
+    const left = s.exec(['LLEN', k(keys, 0)]);
+    if (left === 0) s.exec(['HDEL', k(keys, 1), argv[1] ?? '']);
+    return left;
+  }],
+  [REPO_ADVANCE.lua, (s, keys, argv) => {
+    const arg = (i: number) => argv[i - 1] ?? '';
+    const [rev, data, prevData] = [arg(2), arg(3), arg(4)];
+    let lastRev: string | undefined;
+    let lastData: string | undefined;
+    const stored = s.exec(['GET', k(keys, 0)]);
+    if (typeof stored === 'string') {
+      try {
+        const state: unknown = JSON.parse(Buffer.from(stored, 'latin1').toString('utf8'));
+        if (typeof state === 'object' && state !== null && typeof (state as { rev?: unknown }).rev === 'string') {
+          lastRev = Buffer.from((state as { rev: string }).rev, 'utf8').toString('latin1');
+          const d = (state as { data?: unknown }).data;
+          if (typeof d === 'string') lastData = Buffer.from(d, 'utf8').toString('latin1');
+        }
+      } catch {
+        // cjson.decode failed under pcall: as if nothing were stored.
+      }
+    }
+    let status = 1;
+    if (arg(1) === 'sync') {
+      if (lastRev !== undefined && before(rev, lastRev)) return 0;
+      if (lastRev === rev && data !== '' && lastData === data) return 3;
+      if (arg(7) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(7)]);
+    } else {
+      if (lastRev !== undefined && !before(lastRev, rev)) return 0;
+      if (lastData !== undefined && prevData !== '' && prevData !== lastData) {
+        status = 2;
+        if (arg(7) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(7)]);
+      }
+    }
+    for (let i = 8; i <= argv.length; i += 2) {
+      if (arg(i) === '1') s.exec(['XADD', k(keys, 1), '*', 'event', arg(i + 1)]);
+      else s.exec(['XADD', k(keys, 2), '*', 'repo', arg(i + 1)]);
+    }
+    s.exec(['SET', k(keys, 0), arg(6), 'PX', arg(5)]);
+    return status;
+  }],
+  [RENEW, (s, keys, argv) => (s.exec(['GET', k(keys, 0)]) === argv[0] ? s.exec(['PEXPIRE', k(keys, 0), argv[1] ?? '']) : 0)],
+  [RELEASE, (s, keys, argv) => (s.exec(['GET', k(keys, 0)]) === argv[0] ? s.exec(['DEL', k(keys, 0)]) : 0)],
+  [APPEND, (s, keys, argv) => {
+    if (s.exec(['GET', k(keys, 0)]) !== argv[0]) return 0;
+    for (let i = 4; i < argv.length; i++) s.exec(['XADD', k(keys, 1), '*', argv[3] ?? '', argv[i] ?? '']);
+    if ((argv[2] ?? '') !== '') s.exec(['SADD', k(keys, 3), argv[2] ?? '']);
+    s.exec(['SET', k(keys, 2), argv[1] ?? '']);
+    return 1;
+  }],
+  [DELETE_IF_EMPTY, (s, keys, argv) => {
+    const held = s.exec(['XPENDING', k(keys, 0), argv[0] ?? '', '-', '+', '1', argv[1] ?? '']);
+    if (Array.isArray(held) && held.length > 0) return -1;
+    return s.exec(['XGROUP', 'DELCONSUMER', k(keys, 0), argv[0] ?? '', argv[1] ?? '']);
+  }],
+];
+
+export const SCRIPT_TWINS: ReadonlyMap<string, ScriptTwin> = new Map(TWINS.map(([lua, twin]) => [sha1(lua), twin]));
+
+/** Runs a twin as EVAL would: a command error inside it (redis.call raising) becomes the script's error reply. */
+export function runTwin(twin: ScriptTwin, store: Store, keys: readonly string[], argv: readonly string[]): Reply {
+  try {
+    return twin(store, keys, argv);
+  } catch (err) {
+    if (err instanceof CommandError) return new ReplyError(`ERR Error running script: ${err.reply.text}`);
+    throw err;
+  }
+}

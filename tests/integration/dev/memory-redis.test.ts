@@ -1,0 +1,178 @@
+// The in-process Redis (long-runners/dev/memory-redis) against the real one: the same command sequences, sent by
+// ioredis to both, must get the same replies (ids and idle times aside), and every Lua script skytide defines must
+// have a JS twin that answers and writes as the script does.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startMemoryRedis, type MemoryRedis } from '../../../long-runners/dev/memory-redis/server.ts';
+import { SCRIPT_TWINS, sha1 } from '../../../long-runners/dev/memory-redis/script-twins.ts';
+import { createTestRedis } from '../../helpers/services.ts';
+import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
+import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
+import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
+import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
+import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
+
+let memory: MemoryRedis;
+let mem: Redis;
+let real: Awaited<ReturnType<typeof createTestRedis>>;
+
+beforeAll(async () => {
+  memory = await startMemoryRedis();
+  mem = new Redis(memory.url, { maxRetriesPerRequest: 3 });
+  real = await createTestRedis('memory_redis');
+});
+afterAll(async () => {
+  mem?.disconnect();
+  await real?.cleanup();
+  await memory?.close();
+});
+
+type Step = (r: Redis, p: string) => Promise<unknown>;
+
+/** Stream ids and idle times differ between two servers; everything else must not. */
+function normalise(value: unknown, ids: Map<string, string>): unknown {
+  if (typeof value === 'string' && /^\d{13}-\d+$/.test(value)) {
+    if (!ids.has(value)) ids.set(value, `id${ids.size}`);
+    return ids.get(value);
+  }
+  if (Array.isArray(value)) return value.map((v) => normalise(v, ids));
+  if (value instanceof Error) return `error: ${value.message.split(' ')[0]}`;
+  return value;
+}
+
+async function both(steps: Step[]): Promise<void> {
+  const run = async (r: Redis, p: string) => {
+    const out: unknown[] = [];
+    for (const step of steps) out.push(await step(r, p).catch((err: unknown) => err));
+    return normalise(out, new Map());
+  };
+  const prefix = `${real.prefix}${Math.random().toString(36).slice(2)}:`;
+  expect(await run(mem, prefix)).toEqual(await run(real.redis, prefix));
+}
+
+describe('in-process Redis replies as Redis does', () => {
+  it('strings, expiry, hashes, lists, sets, scan and type', async () => {
+    await both([
+      (r, p) => r.set(`${p}a`, '1'), (r, p) => r.get(`${p}a`), (r, p) => r.set(`${p}a`, '2', 'NX'), (r, p) => r.set(`${p}b`, 'x', 'PX', 60_000, 'NX'),
+      (r, p) => r.mget(`${p}a`, `${p}b`, `${p}c`), (r, p) => r.pexpire(`${p}a`, 60_000), (r, p) => r.pexpire(`${p}zz`, 10),
+      (r, p) => r.hset(`${p}h`, 'f', 'v', 'g', 'w'), (r, p) => r.hgetall(`${p}h`), (r, p) => r.hdel(`${p}h`, 'f', 'nope'), (r, p) => r.hlen(`${p}h`),
+      (r, p) => r.rpush(`${p}l`, 'a', 'b', 'c', 'd'), (r, p) => r.ltrim(`${p}l`, 2, -1), (r, p) => r.lrange(`${p}l`, 0, -1), (r, p) => r.llen(`${p}l`),
+      (r, p) => r.ltrim(`${p}l`, 5, -1), (r, p) => r.exists(`${p}l`), (r, p) => r.sadd(`${p}s`, 'x', 'x', 'y'), (r, p) => r.scard(`${p}s`),
+      (r, p) => r.type(`${p}h`), (r, p) => r.type(`${p}none`), (r, p) => r.hset(`${p}a`, 'f', 'v'),
+      async (r, p) => {
+        // A full scan (the real Redis is shared: one page need not hold them all).
+        const keys: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, page] = await r.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
+          keys.push(...page);
+          cursor = next;
+        } while (cursor !== '0');
+        return keys.sort();
+      },
+      (r, p) => r.del(`${p}a`, `${p}b`, `${p}q`),
+    ]);
+  });
+
+  it('sorted sets, as the delayed work of a queue uses them', async () => {
+    await both([
+      (r, p) => r.zadd(`${p}z`, 30, 'c', 10, 'a', 20, 'b'), (r, p) => r.zadd(`${p}z`, 15, 'a'), (r, p) => r.zcard(`${p}z`),
+      (r, p) => r.zrangebyscore(`${p}z`, '-inf', 20), (r, p) => r.zrangebyscore(`${p}z`, '(15', '+inf', 'LIMIT', 0, 1),
+      (r, p) => r.zrangebyscore(`${p}z`, 0, 100, 'WITHSCORES'), (r, p) => r.zscore(`${p}z`, 'b'), (r, p) => r.zrem(`${p}z`, 'a', 'x'),
+      (r, p) => r.zrem(`${p}z`, 'b', 'c'), (r, p) => r.exists(`${p}z`), (r, p) => r.type(`${p}z`),
+    ]);
+  });
+
+  it('binary values come back byte for byte', async () => {
+    const bytes = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0d, 0x0a, 0x80]);
+    await mem.rpush('bin', bytes);
+    expect(await mem.lrangeBuffer('bin', 0, -1)).toEqual([bytes]);
+  });
+
+  it('streams with a consumer group: read, pending, claim, ack, delete, info', async () => {
+    await both([
+      (r, p) => r.xgroup('CREATE', `${p}s`, 'g', '0', 'MKSTREAM'), (r, p) => r.xgroup('CREATE', `${p}s`, 'g', '0', 'MKSTREAM'),
+      (r, p) => r.xadd(`${p}s`, '*', 'event', 'one'), (r, p) => r.xadd(`${p}s`, '*', 'event', 'two'), (r, p) => r.xadd(`${p}s`, '*', 'event', 'three'),
+      (r, p) => r.xlen(`${p}s`), (r, p) => r.xreadgroup('GROUP', 'g', 'c1', 'COUNT', 2, 'BLOCK', 10, 'STREAMS', `${p}s`, '>'),
+      async (r, p) => ((await r.xpending(`${p}s`, 'g')) as unknown[]),
+      async (r, p) => ((await r.xpending(`${p}s`, 'g', '-', '+', 10, 'c1')) as unknown[][]).map((row) => [row[0], row[1], row[3]]),
+      async (r, p) => {
+        const [, idsOf] = (await r.xautoclaim(`${p}s`, 'g', 'c2', 0, '0-0', 'COUNT', 1)) as [string, [string, string[]][], string[]];
+        return idsOf.map(([, f]) => f);
+      },
+      async (r, p) => ((await r.xpending(`${p}s`, 'g', '-', '+', 10)) as unknown[][]).map((row) => [row[1], row[3]]),
+      async (r, p) => {
+        const first = ((await r.xrange(`${p}s`, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]?.[0] ?? '';
+        return [await r.xclaim(`${p}s`, 'g', 'c1', 0, first, 'JUSTID'), await r.xack(`${p}s`, 'g', first), await r.xdel(`${p}s`, first)];
+      },
+      (r, p) => r.xreadgroup('GROUP', 'g', 'c1', 'COUNT', 10, 'BLOCK', 10, 'STREAMS', `${p}s`, '>'),
+      (r, p) => r.xreadgroup('GROUP', 'g', 'c1', 'COUNT', 10, 'BLOCK', 10, 'STREAMS', `${p}s`, '>'),
+      async (r, p) => ((await r.xinfo('CONSUMERS', `${p}s`, 'g')) as unknown[][]).map((c) => [c[0], c[1], c[2], c[3]]),
+      (r, p) => r.multi().xlen(`${p}s`).xpending(`${p}s`, 'g').xpending(`${p}s`, 'nogroup').exec(),
+      (r, p) => r.xgroup('DELCONSUMER', `${p}s`, 'g', 'c2'),
+      (r, p) => r.xrange(`${p}s`, '-', '+'),
+    ]);
+  });
+
+  it('a blocked XREADGROUP wakes up when an entry is added', async () => {
+    await mem.xgroup('CREATE', 'wake', 'g', '0', 'MKSTREAM');
+    const reader = mem.duplicate();
+    const read = reader.xreadgroup('GROUP', 'g', 'c', 'COUNT', 5, 'BLOCK', 0, 'STREAMS', 'wake', '>');
+    await new Promise((r) => setTimeout(r, 50));
+    await mem.multi().xadd('wake', '*', 'a', '1').xadd('wake', '*', 'a', '2').exec();
+    const reply = (await read) as [string, [string, string[]][]][];
+    expect(reply[0]?.[1].map(([, f]) => f)).toEqual([['a', '1'], ['a', '2']]);
+    reader.disconnect();
+  });
+});
+
+describe('the JS twins of the Lua scripts', () => {
+  it('cover every script the Redis adapters define', () => {
+    const dir = path.join(import.meta.dirname, '../../../adapters/redis');
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY];
+    for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
+    // A new script in adapters/redis needs a twin (and a line above): count the scripts in the sources.
+    const literals = readdirSync(dir).filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
+    expect(literals.length).toBe(lua.length);
+    expect(SCRIPT_TWINS.size).toBe(lua.length);
+  });
+
+  it('answer and write as the scripts do', async () => {
+    const run = (text: string, keys: string[], args: (string | number)[]): Step => (r) => r.eval(text, keys.length, ...keys, ...args);
+    const steps = (p: string): Step[] => [
+      run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [5]), run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [3]), run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [9]),
+      (r) => r.set(`${p}bad`, 'x'), run(RAISE_SEQ_CURSOR.lua, [`${p}bad`], [1]),
+      (r) => r.rpush(`${p}parked`, 'a', 'b', 'c'), (r) => r.hset(`${p}wait`, 'did', '{}'),
+      run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [2, 'did']), run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [1, 'did']), (r) => r.hlen(`${p}wait`),
+      // repo-state: commit, stale commit, gap, sync already there, sync older.
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, JSON.stringify({ rev: '3kaaa', data: 'dataA' }), '', '1', 'ev1', '0', 'bf1']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, '{}', '', '1', 'ev2']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbb', 'dataB', 'other', 60_000, JSON.stringify({ rev: '3kbbb', data: 'dataB' }), 'gap', '1', 'ev3']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbb', 'dataB', '', 60_000, JSON.stringify({ rev: '3kbbb', data: 'dataB' }), 'resync']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3k000', 'dataZ', '', 60_000, '{}', 'resync']),
+      (r) => r.set(`${p}rs2`, 'not json'),
+      run(REPO_ADVANCE.lua, [`${p}rs2`, `${p}live`, `${p}bf`], ['commit', '3kccc', 'dataC', 'x', 60_000, '{}', '']),
+      (r) => r.xrange(`${p}live`, '-', '+'), (r) => r.xrange(`${p}bf`, '-', '+'), (r) => r.get(`${p}rs`),
+      // lease: renew/release only by the holder; append under the lease.
+      (r) => r.set(`${p}lease`, 'me', 'PX', 60_000), run(RENEW, [`${p}lease`], ['you', 1000]), run(RENEW, [`${p}lease`], ['me', 60_000]),
+      run(APPEND, [`${p}lease`, `${p}out`, `${p}cursor`, `${p}set`], ['me', 'c1', 'm1', 'repo', 'r1', 'r2']),
+      run(APPEND, [`${p}lease`, `${p}out`, `${p}cursor`, `${p}set`], ['you', 'c2', '', 'repo', 'r3']),
+      (r) => r.xrange(`${p}out`, '-', '+'), (r) => r.get(`${p}cursor`), (r) => r.smembers(`${p}set`),
+      run(RELEASE, [`${p}lease`], ['you']), run(RELEASE, [`${p}lease`], ['me']),
+      // delete a consumer only when it holds nothing.
+      (r) => r.xgroup('CREATE', `${p}g`, 'grp', '0', 'MKSTREAM'), (r) => r.xadd(`${p}g`, '*', 'a', '1'),
+      (r) => r.xreadgroup('GROUP', 'grp', 'busy', 'COUNT', 1, 'STREAMS', `${p}g`, '>'), (r) => r.xgroup('CREATECONSUMER', `${p}g`, 'grp', 'idle'),
+      run(DELETE_IF_EMPTY, [`${p}g`], ['grp', 'busy']), run(DELETE_IF_EMPTY, [`${p}g`], ['grp', 'idle']),
+    ];
+    const prefix = `${real.prefix}${Math.random().toString(36).slice(2)}:`;
+    const go = async (r: Redis) => {
+      const out: unknown[] = [];
+      for (const step of steps(prefix)) out.push(await step(r, prefix).catch((err: unknown) => err));
+      return normalise(out, new Map());
+    };
+    expect(await go(mem)).toEqual(await go(real.redis));
+  });
+});
