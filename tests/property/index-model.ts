@@ -68,6 +68,8 @@ export class IndexModel {
   readonly gates = new Map<string, { createdAt: string; cid: string; record: Record<string, unknown> | null }[]>();
   /** The notifications written so far (a multiset). */
   notifications: Notification[] = [];
+  /** The last verdict of each quote's version (keyed by the stored record, so a new version starts afresh). */
+  private readonly quoteVerdicts = new WeakMap<StoredRecord, boolean>();
 
   private account(did: string): Account {
     let a = this.accounts.get(did);
@@ -266,8 +268,13 @@ export class IndexModel {
         }
       }
       if (p.quoted !== null && p.creator !== didOf(p.quoted)) {
-        if (this.violatesEmbeddingRules(uri)) this.notifications = this.notifications.filter((n) => !(n.recordUri === uri && n.reason === 'quote'));
-        else if (!has(didOf(p.quoted))) this.notifications.push({ did: didOf(p.quoted), recordUri: uri, author: p.creator, reason: 'quote', reasonSubject: p.quoted });
+        // A quote notifies when it is indexed (changed()) and again only when its verdict turns to allowed: a
+        // notification removed otherwise (its recipient's account deleted) does not come back.
+        const violates = this.violatesEmbeddingRules(uri);
+        const before = this.quoteVerdicts.get(r);
+        this.quoteVerdicts.set(r, violates);
+        if (violates) this.notifications = this.notifications.filter((n) => !(n.recordUri === uri && n.reason === 'quote'));
+        else if (before === true && !has(didOf(p.quoted))) this.notifications.push({ did: didOf(p.quoted), recordUri: uri, author: p.creator, reason: 'quote', reasonSubject: p.quoted });
       }
     }
   }

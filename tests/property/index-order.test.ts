@@ -142,6 +142,10 @@ const rec = (d: number, kind: Kind, key: 0 | 1, rev: number, more: Partial<Recor
  * (A: DIDS[0], whose p1 is TARGETS[0]; B: DIDS[1].)
  */
 const EXAMPLES: [Step[], number[]][] = [
+  // B's quote of A's post notifies A; A's deletion removes it for good (a later event does not bring it back).
+  [[{ step: 'confirm-deletion', did: DIDS[1]! },
+    { step: 'restore', did: DIDS[0]!, rev: 1, records: [{ did: DIDS[1]!, kind: 'quote', key: 0, rev: 1, remove: false, target: 0, subject: 0, text: 'a', when: 0 }] },
+    { step: 'confirm-deletion', did: DIDS[0]! }, rec(2, 'post', 0, 1)], [1]],
   // A's thread gate (nobody may reply) after B's reply and before C's, in every batch cut, then deleted; a reply after
   // the deletion is allowed.
   [[rec(0, 'post', 0, 1, { when: 1 }), rec(1, 'reply', 0, 2, { when: 3 }), rec(0, 'threadgate', 0, 3, { when: 5 }), rec(2, 'reply', 0, 4, { when: 8 }),
