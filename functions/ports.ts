@@ -59,6 +59,9 @@ export type CounterName =
   | 'skytide_label_subscription_errors_total' // labels: host, reason (subscribeLabels frames dropped or refused)
   | 'skytide_label_entries_total' // labels: host (label_live entries written by the subscriber)
   | 'skytide_outage_waits_total' // labels: dependency (each wait of a loop waiting out an outage)
+  | 'skytide_filtered_total' // labels: where (firehose, backfill, sweep), why (did, collection): dropped by the filters
+  | 'skytide_worker_repos_refused_total' // labels: reason (too_large_for_worker: a Worker refused a repo before indexing it)
+  | 'skytide_work_queue_messages_total' // labels: queue, outcome (ack, retry, outage, dead): a Worker's queue consumer
   | 'skytide_function_calls_total' // labels: stream (calls of the stream's function by its consumers)
   | 'skytide_function_seconds_total'; // labels: stream (time spent in those calls: their mean latency with the calls)
 

@@ -38,6 +38,7 @@ export const REASONS = [
   'bad_signature', // a commit (or a label) whose signature does not verify against its #atproto (#atproto_label) key
   'wrong_did', // a commit for another DID than the one asked for
   'repo_too_large', // a repo over the size or block limits
+  'too_large_for_worker', // a repo over WORKER_MAX_REPO_BYTES, refused by a Worker before indexing (a container backfills it)
   'repo_unavailable', // the PDS says RepoNotFound, RepoTakendown, RepoSuspended or RepoDeactivated
   'fetch_failed', // the PDS could not be reached, answered an error, or timed out
   'forbidden_address', // a URL from the network points at an internal address (or is not https) and is refused

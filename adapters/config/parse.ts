@@ -3,6 +3,7 @@
 import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
 import { parseCron } from './cron.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
 
 export interface Config {
   env: 'production' | 'dev';
@@ -20,6 +21,8 @@ export interface Config {
   trustUpstream: boolean;
   identityWaitMaxFrames: number;
   identityDidWaitMs: number;
+  /** INGESTER_COLLECTIONS, INGESTER_DIDS and INGESTER_EXCLUDE_DIDS, checked and compiled. */
+  filter: EventFilter;
   labelerHosts: string[];
   labelerInitialCursor: number;
   /** INGESTER_LABEL_HIGH_WATER_MARK, or INGESTER_HIGH_WATER_MARK when it is unset. */
@@ -37,6 +40,10 @@ export interface Config {
   backfillerOutput: 'index' | 'stream';
   backfillerPerHost: number;
   backfillerMaxRepoBytes: number;
+  workerMaxRepoBytes: number;
+  workerSweepPagesPerTick: number;
+  workerSweepEveryMs: number;
+  workerOutageDelayMs: number;
   plcUrl: string;
   identityAllowPrivate: boolean;
   handleResolverUrl: string | undefined;
@@ -49,6 +56,10 @@ export interface Config {
   httpPort: number;
   httpBodyLimitBytes: number;
   apiToken: string | undefined;
+  /** STREAM_SHARDS. */
+  streamShards: number;
+  /** REDIS_CLUSTER_NODES as host:port seeds; empty: one Redis at redisUrl. */
+  redisClusterNodes: string[];
 }
 
 export class ConfigError extends Error {
@@ -147,6 +158,7 @@ export function parseConfig(env: Env): ParsedConfig {
     trustUpstream: get('INGESTER_TRUST_UPSTREAM'),
     identityWaitMaxFrames: get('INGESTER_IDENTITY_WAIT_MAX_FRAMES'),
     identityDidWaitMs: get('INGESTER_IDENTITY_DID_WAIT_MS'),
+    filter: KEEP_EVERYTHING,
     labelerHosts: get('INGESTER_LABELER_HOSTS'),
     labelerInitialCursor: get('LABELER_INITIAL_CURSOR'),
     labelHighWaterMark: get<number | undefined>('INGESTER_LABEL_HIGH_WATER_MARK') ?? get('INGESTER_HIGH_WATER_MARK'),
@@ -163,6 +175,10 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerOutput: get('BACKFILLER_OUTPUT'),
     backfillerPerHost: get('BACKFILLER_PER_HOST'),
     backfillerMaxRepoBytes: get('BACKFILLER_MAX_REPO_BYTES'),
+    workerMaxRepoBytes: get('WORKER_MAX_REPO_BYTES'),
+    workerSweepPagesPerTick: get('WORKER_SWEEP_PAGES_PER_TICK'),
+    workerSweepEveryMs: get('WORKER_SWEEP_EVERY_MS'),
+    workerOutageDelayMs: get('WORKER_OUTAGE_DELAY_MS'),
     plcUrl: get('PLC_URL'),
     identityAllowPrivate: get('IDENTITY_ALLOW_PRIVATE'),
     handleResolverUrl: get('HANDLE_RESOLVER_URL'),
@@ -175,6 +191,8 @@ export function parseConfig(env: Env): ParsedConfig {
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
     apiToken: get('SKYTIDE_API_TOKEN'),
+    streamShards: get('STREAM_SHARDS'),
+    redisClusterNodes: get('REDIS_CLUSTER_NODES'),
   };
   // Checks across or inside values, joined into the one error that names every bad variable.
   if (config.sweepCron !== undefined) {
@@ -191,6 +209,11 @@ export function parseConfig(env: Env): ParsedConfig {
   if (badSources.length > 0) problems.push(`LABEL_TRUSTED_SOURCES holds what is not a DID: ${badSources.join(', ')}`);
   const badHosts = config.labelerHosts.filter((h) => !isHost(h));
   if (badHosts.length > 0) problems.push(`INGESTER_LABELER_HOSTS holds what is not a host: ${badHosts.join(', ')}`);
+  const filter = parseEventFilter({ collections: get('INGESTER_COLLECTIONS'), dids: get('INGESTER_DIDS'), excludeDids: get('INGESTER_EXCLUDE_DIDS') });
+  if (filter.ok) config.filter = filter.filter;
+  else problems.push(...filter.problems);
+  const badNodes = config.redisClusterNodes.filter((n) => !/^[^\s:/]+:\d{1,5}$/.test(n));
+  if (badNodes.length > 0) problems.push(`REDIS_CLUSTER_NODES holds what is not host:port: ${badNodes.join(', ')}`);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, unknown };
 }

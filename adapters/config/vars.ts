@@ -32,6 +32,9 @@ export const VARS = [
   { name: 'INGESTER_TRUST_UPSTREAM', type: 'bool', default: 'false', doc: 'skip signature and MST checks of commits because the upstream already verifies them (counted per commit)' },
   { name: 'INGESTER_IDENTITY_WAIT_MAX_FRAMES', type: 'int', default: '50000', min: 1, doc: 'frames per relay parked while their DIDs wait for an identity (PLC or DNS down, a did:web host down); at it the adapter stops reading its socket until they are released' },
   { name: 'INGESTER_IDENTITY_DID_WAIT_MS', type: 'int', default: '3600000', min: 1, doc: 'how long frames wait for a DID whose own did:web host does not answer; then its commits are dropped as unverifiable and the repo resynced' },
+  { name: 'INGESTER_COLLECTIONS', type: 'list', default: '', doc: 'comma-separated collections to keep (NSIDs, or a prefix ending in `.*`); empty keeps every collection. Applies to live events and backfilled repos; commits are still verified whole' },
+  { name: 'INGESTER_DIDS', type: 'list', default: '', doc: 'comma-separated DIDs to keep; empty keeps every DID. Others write no event, are not backfilled and are not queued by sweeps' },
+  { name: 'INGESTER_EXCLUDE_DIDS', type: 'list', default: '', doc: 'comma-separated DIDs to drop, whatever INGESTER_DIDS says (same effect as not being kept)' },
   { name: 'FIREHOSE_INITIAL_CURSOR', type: 'int', min: 0, doc: 'seq to start from when no cursor is stored for a host; unset means live' },
   { name: 'INGESTER_LABELER_HOSTS', type: 'list', default: '', doc: 'comma-separated labelers to follow with subscribeLabels; http:// means ws://, https:// or none means wss://' },
   { name: 'LABELER_INITIAL_CURSOR', type: 'int', default: '0', min: 0, doc: "seq to start from when no cursor is stored for a labeler; 0 is its whole history, which is what matters for labels" },
@@ -47,6 +50,10 @@ export const VARS = [
   { name: 'BACKFILLER_MAX_RETRIES', type: 'int', default: '5', min: 1, doc: 'deliveries of a repo_backfill entry before it moves to repo_backfill_dlq' },
   { name: 'BACKFILLER_TIMEOUT_MS', type: 'int', default: '120000', min: 1000, doc: 'deadline for downloading one repo (getRepo and its retries); verifying and indexing are bounded by the size limits' },
   { name: 'BACKFILLER_MAX_REPO_BYTES', type: 'int', default: '536870912', min: 1024, doc: 'largest repo CAR accepted; a repo is held once in memory while it is verified and indexed, so peak memory is about this times BACKFILLER_CONCURRENCY' },
+  { name: 'WORKER_MAX_REPO_BYTES', type: 'int', default: '67108864', min: 1024, doc: 'largest repo CAR a Worker backfills (128 MB of memory per isolate holds the CAR once plus a chunk of records); a larger one is refused as too_large_for_worker, never half-indexed, and left to a container backfill' },
+  { name: 'WORKER_SWEEP_PAGES_PER_TICK', type: 'int', default: '20', min: 1, max: 200, doc: 'listRepos pages a Worker cron tick sweeps per relay before it stops until the next tick (CPU time and subrequests per invocation are bounded)' },
+  { name: 'WORKER_SWEEP_EVERY_MS', type: 'int', default: '86400000', min: 0, doc: 'time from the start of one Worker sweep pass of a relay to the start of the next (a pass in progress continues at every cron tick)' },
+  { name: 'WORKER_OUTAGE_DELAY_MS', type: 'int', default: '30000', min: 1000, max: 43200000, doc: 'how long a Worker\'s backfill message waits before it comes back after a dependency outage (sent again, no attempt counted; Cloudflare rounds up to whole seconds)' },
   { name: 'BACKFILLER_PER_HOST', type: 'int', default: '2', min: 1, max: 64, doc: 'getRepo downloads in flight to any one PDS from this process' },
   { name: 'BACKFILLER_OUTPUT', type: 'enum', values: ['index', 'stream'], default: 'index', doc: 'index backfilled repos here, or write their events to firehose_backfill for separate indexers' },
   { name: 'PLC_URL', type: 'url', default: 'https://plc.directory', doc: 'PLC directory that resolves did:plc' },
@@ -58,9 +65,11 @@ export const VARS = [
   { name: 'SWEEP_PAGE_ATTEMPTS', type: 'int', default: '3', min: 1, max: 20, doc: 'tries of a failing listRepos page (with doubling waits from 1 s) before it is skipped or the sweep stops' },
   { name: 'SWEEP_LEASE_TTL_MS', type: 'int', default: '60000', min: 1000, doc: 'life of a host\'s sweep lease in Redis without renewal (renewed every third of it): a crashed sweeper\'s host is free again after this' },
   { name: 'HTTP_HOST', type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds (the container sets 0.0.0.0)' },
-  { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics' },
+  { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics; every `run` process listens on it, whatever `--only` says, so two processes on one machine need distinct ports (0: any free port)' },
   { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },
   { name: 'SKYTIDE_API_TOKEN', type: 'string', doc: 'bearer token for mutating routes; required outside dev mode (without it they answer 503)' },
+  { name: 'STREAM_SHARDS', type: 'int', default: '1', min: 1, max: 1024, doc: 'shards of firehose_live, firehose_backfill and repo_backfill (`<name>:{n}` by a hash of the DID; 1 keeps the single streams and rsky\'s key names); change it only with the streams drained' },
+  { name: 'REDIS_CLUSTER_NODES', type: 'list', default: '', doc: 'comma-separated host:port seeds of a Redis Cluster (keys then carry hash tags); empty means one Redis at REDIS_URL' },
 ] as const satisfies readonly VarSpec[];
 
 /** Prefixes we own: an unknown variable under one of them is probably a typo, so it is warned about. */

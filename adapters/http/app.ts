@@ -46,7 +46,14 @@ export interface AppDeps {
   devControls?: DevControls;
 }
 
-export function createApp(deps: AppDeps): Hono {
+/** What the operations routes need: liveness, readiness and metrics, no function and no credential. */
+export type OperationsDeps = Pick<AppDeps, 'metrics' | 'readiness' | 'degraded' | 'refreshGauges'> & { ports: Pick<BasePorts, 'log'> };
+
+/**
+ * `/health`, `/ready` and `/metrics` alone: what every `skytide run` process serves on HTTP_PORT when it does not run
+ * the `http` task, so a firehose or consumer container can be health-gated and scraped like the API one.
+ */
+export function createOperationsApp(deps: OperationsDeps): Hono {
   const app = new Hono();
   const log = deps.ports.log.child('http');
 
@@ -59,7 +66,13 @@ export function createApp(deps: AppDeps): Hono {
 
   registerHealthRoutes(app, deps.readiness, deps.degraded);
   registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
-  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }) });
+  return app;
+}
+
+/** The operations routes plus every function route, the label queries, reprocess, sweep and the status page. */
+export function createApp(deps: AppDeps): Hono {
+  const app = createOperationsApp(deps);
+  registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }), ...(deps.backfill === undefined ? {} : { backfill: deps.backfill }) });
   registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock });
   registerReprocessRoute(app, deps.auth, deps.backfill);
   app.post('/sweep', requireBearer(deps.auth), async (c) => {

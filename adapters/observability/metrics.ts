@@ -84,6 +84,18 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'waits of a loop waiting out an outage (nothing dead-lettered, no attempt counted), by dependency',
     labels: { dependency: DEPENDENCIES },
   },
+  skytide_filtered_total: {
+    help: 'events, repos and listed DIDs dropped by INGESTER_COLLECTIONS, INGESTER_DIDS and INGESTER_EXCLUDE_DIDS, by where and why',
+    labels: { where: ['firehose', 'backfill', 'sweep'], why: ['did', 'collection'] },
+  },
+  skytide_worker_repos_refused_total: {
+    help: 'repos a Worker refused before indexing them, by reason (too_large_for_worker: over WORKER_MAX_REPO_BYTES)',
+    labels: { reason: ['too_large_for_worker'] },
+  },
+  skytide_work_queue_messages_total: {
+    help: 'messages settled by a Worker\'s queue consumer, by queue and outcome (outage: sent again with a delay, no attempt counted)',
+    labels: { queue: ['repo_backfill'], outcome: ['ack', 'retry', 'outage', 'dead'] },
+  },
   skytide_function_calls_total: { help: 'calls of each stream\'s function (index, label, backfill) by its consumers', labels: { stream: 'stream' } },
   skytide_function_seconds_total: { help: 'seconds spent in those calls (with the calls: mean latency per call)', labels: { stream: 'stream' } },
 };
@@ -108,6 +120,7 @@ export interface MetricsBundle {
     identityWaitingDids: Gauge<'host'>;
     labelStates: Gauge<'state'>;
     labelStatesAge: Gauge;
+    repoSyncAge: Gauge;
   };
 }
 
@@ -142,9 +155,11 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
       registers: [registry],
     }),
     labelStatesAge: new Gauge({ name: 'skytide_labels_age_seconds', help: 'how old the skytide_labels counts are', registers: [registry] }),
+    repoSyncAge: new Gauge({ name: 'skytide_repo_sync_age_seconds', help: 'how old the skytide_repo_sync counts are (cached)', registers: [registry] }),
   };
   for (const state of LABEL_STATES) gauges.labelStates.set({ state }, 0);
   gauges.labelStatesAge.set(0);
+  gauges.repoSyncAge.set(0);
   for (const status of ['synchronized', 'desynchronized', 'in-progress', 'deleted']) gauges.repoSync.set({ status }, 0);
   for (const stream of dimensions.streams) {
     gauges.streamLength.set({ stream }, 0);

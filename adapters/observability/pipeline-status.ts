@@ -1,12 +1,17 @@
 // What an operator asks first: how long each stream is, how much is pending or dead, where each cursor stands, and
-// how many DIDs wait for their identity on each relay, and the labels in force (counted at most every few minutes). Read straight from Redis, so `skytide status`, `GET /` and the
-// gauges agree with what the consumers see.
+// how many DIDs wait for their identity on each relay, and repos per sync state and the labels in force (both counted
+// at most every minute or few minutes, with their age). Read straight from Redis, so `skytide status`, `GET /` and
+// the gauges agree with what the consumers see.
+// Promise: a read costs O(1) in the size of the network: a fixed number of commands per stream shard and per
+// configured host (XLEN, XPENDING summary, GET, HLEN), never a SCAN of the keyspace (which holds a key per repo), and
+// Postgres counts come from caches with a stated age, never a count(*) per read.
 import type { Redis } from 'ioredis';
 import type { SqlExecutor } from '../../functions/ports.ts';
 import type { MetricsBundle } from './metrics.ts';
 import { GROUPS, hostKey, STREAMS, type KeySpace } from '../redis/keys.ts';
 import { countWaitingDids } from '../redis/identity-waits.ts';
 import { createLabelStatesCache, type LabelStates } from '../postgres/label-states.ts';
+import { createRepoSyncStatesCache } from '../postgres/repo-sync-states.ts';
 import { silentLog, systemClock, type Clock, type Log } from '../../functions/ports.ts';
 
 export interface StatusSources {
@@ -16,6 +21,8 @@ export interface StatusSources {
   keys: KeySpace;
   /** The configured relays (INGESTER_RELAY_HOSTS). */
   hosts: readonly string[];
+  /** The configured labelers (INGESTER_LABELER_HOSTS), whose label_live cursors are shown. */
+  labelerHosts?: readonly string[];
   clock?: Clock;
   log?: Log;
 }
@@ -34,6 +41,8 @@ export interface PipelineStatus {
   identityWaits: Record<string, number>;
   /** Repos per sync state; absent when Postgres is not reachable from this command. */
   repoSync?: Record<string, number>;
+  /** When the repoSync counts were taken (they are cached, at most a minute old unless Postgres is slow). */
+  repoSyncAge?: { asOf: string; ageSeconds: number };
   /** (src, uri, val) by the state of their newest label, counted at most every few minutes (`asOf`, `ageSeconds`). */
   labels?: LabelStates;
 }
@@ -45,50 +54,76 @@ const GROUP_OF: Record<string, string> = {
   [STREAMS.repoBackfill]: GROUPS.repoBackfill,
 };
 
-/** How many DIDs wait for their identity per relay: HLEN each, O(1) (for /ready as well as the status). */
+/** How many DIDs wait for their identity per relay: HLEN per shard, O(1) (for /ready as well as the status). */
 export async function readIdentityWaits(s: Pick<StatusSources, 'redis' | 'keys' | 'hosts'>): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const host of s.hosts) out[hostKey(host)] = await countWaitingDids(s.redis, s.keys, host);
   return out;
 }
 
+/** The cursor keys a deployment writes: per relay its firehose cursor (per shard) and sweep cursor, per labeler one. */
+function cursorKeys(s: StatusSources): { key: string; host: string; firehose: boolean }[] {
+  const out: { key: string; host: string; firehose: boolean }[] = [];
+  for (const host of s.hosts) {
+    for (const shard of s.keys.shardsOf(STREAMS.firehoseLive)) out.push({ key: s.keys.cursor(shard, host), host: hostKey(host), firehose: true });
+    out.push({ key: s.keys.cursor(STREAMS.repoBackfill, host), host: hostKey(host), firehose: false });
+  }
+  for (const host of s.labelerHosts ?? []) out.push({ key: s.keys.cursor(STREAMS.labelLive, host), host: hostKey(host), firehose: false });
+  return out;
+}
+
 export function createStatusReader(r: StatusSources) {
-  const labelStates = createLabelStatesCache({
-    sql: { query: (text, params) => r.sql().query(text, params) },
-    clock: r.clock ?? systemClock,
-    log: (r.log ?? silentLog).child('status'),
-  });
+  const clock = r.clock ?? systemClock;
+  const log = (r.log ?? silentLog).child('status');
+  const sql: SqlExecutor = { query: (text, params) => r.sql().query(text, params) };
+  const labelStates = createLabelStatesCache({ sql, clock, log });
+  const repoSyncStates = createRepoSyncStatesCache({ sql, clock, log });
+  /** Per logical stream: its shards' lengths and pending counts, summed (what the gauges show). */
+  let totals = new Map<string, { length: number; pending: number }>();
+  /** Per relay: the lowest of its shards' cursors, where its adapter resumes. */
+  let firehoseCursors = new Map<string, number>();
   const read = async (): Promise<PipelineStatus> => {
     const redis = r.redis;
     const streams: StreamStatus[] = [];
+    const sums = new Map<string, { length: number; pending: number }>();
     for (const name of Object.values(STREAMS)) {
-      const key = r.keys.stream(name);
-      const [length, dlq] = await Promise.all([redis.xlen(key), redis.xlen(r.keys.dlq(name))]);
-      let pending = 0;
-      try {
-        const summary = (await redis.xpending(key, GROUP_OF[name] ?? GROUPS.firehose)) as [number, ...unknown[]];
-        pending = Number(summary[0]);
-      } catch {
-        // NOGROUP: no consumer has started on this stream yet, so nothing is pending.
+      const sum = { length: 0, pending: 0 };
+      for (const shard of r.keys.shardsOf(name)) {
+        const key = r.keys.stream(shard);
+        const [length, dlq] = await Promise.all([redis.xlen(key), redis.xlen(r.keys.dlq(shard))]);
+        let pending = 0;
+        try {
+          const summary = (await redis.xpending(key, GROUP_OF[name] ?? GROUPS.firehose)) as [number, ...unknown[]];
+          pending = Number(summary[0]);
+        } catch {
+          // NOGROUP: no consumer has started on this stream yet, so nothing is pending.
+        }
+        streams.push({ stream: shard, length, pending, dlq });
+        sum.length += length;
+        sum.pending += pending;
       }
-      streams.push({ stream: name, length, pending, dlq });
+      sums.set(name, sum);
     }
+    totals = sums;
+    // One GET per known cursor key (GETs, not MGET: on a cluster the keys live in different slots).
+    const known = cursorKeys(r);
+    const values = await Promise.all(known.map((k) => redis.get(k.key)));
     const cursors: Record<string, string> = {};
-    let scan = '0';
-    do {
-      const [next, found] = await redis.scan(scan, 'MATCH', `${r.keys.stream('')}*:cursor:*`, 'COUNT', 500);
-      scan = next;
-      if (found.length > 0) {
-        const values = await redis.mget(...found);
-        found.forEach((k, i) => (cursors[k] = values[i] ?? ''));
-      }
-    } while (scan !== '0');
+    const lowest = new Map<string, number>();
+    known.forEach((k, i) => {
+      const value = values[i];
+      if (value === null || value === undefined) return;
+      cursors[k.key] = value;
+      if (k.firehose && /^\d+$/.test(value)) lowest.set(k.host, Math.min(lowest.get(k.host) ?? Infinity, Number(value)));
+    });
+    firehoseCursors = lowest;
     const identityWaits = await readIdentityWaits(r);
     let repoSync: Record<string, number> | undefined;
+    let repoSyncAge: { asOf: string; ageSeconds: number } | undefined;
     try {
-      const rows = await r.sql().query<{ status: string; n: number }>(`select status, count(*)::int as n from repo_sync group by status`);
-      repoSync = { synchronized: 0, desynchronized: 0, 'in-progress': 0, deleted: 0 };
-      for (const row of rows) repoSync[row.status] = row.n;
+      const states = await repoSyncStates.read();
+      repoSync = states.counts;
+      repoSyncAge = { asOf: states.asOf, ageSeconds: states.ageSeconds };
     } catch {
       // No schema yet (before `skytide migrate`) or no database: the stream status still stands.
     }
@@ -98,17 +133,22 @@ export function createStatusReader(r: StatusSources) {
     } catch {
       // As for repoSync: no schema or no database yet.
     }
-    return { streams, cursors, identityWaits, ...(repoSync === undefined ? {} : { repoSync }), ...(labels === undefined ? {} : { labels }) };
+    return {
+      streams, cursors, identityWaits,
+      ...(repoSync === undefined ? {} : { repoSync, repoSyncAge }),
+      ...(labels === undefined ? {} : { labels }),
+    };
   };
   return {
     read,
     refreshGauges: async (gauges: MetricsBundle['gauges']) => {
       const s = await read();
-      for (const st of s.streams) {
-        gauges.streamLength.set({ stream: st.stream }, st.length);
-        gauges.streamPending.set({ stream: st.stream }, st.pending);
+      for (const [stream, t] of totals) {
+        gauges.streamLength.set({ stream }, t.length);
+        gauges.streamPending.set({ stream }, t.pending);
       }
       for (const [status, n] of Object.entries(s.repoSync ?? {})) gauges.repoSync.set({ status }, n);
+      if (s.repoSyncAge !== undefined) gauges.repoSyncAge.set(s.repoSyncAge.ageSeconds);
       for (const [host, n] of Object.entries(s.identityWaits)) gauges.identityWaitingDids.set({ host }, n);
       if (s.labels !== undefined) {
         gauges.labelStates.set({ state: 'in_force' }, s.labels.inForce);
@@ -116,10 +156,7 @@ export function createStatusReader(r: StatusSources) {
         gauges.labelStates.set({ state: 'negated' }, s.labels.negated);
         gauges.labelStatesAge.set(s.labels.ageSeconds);
       }
-      for (const [key, value] of Object.entries(s.cursors)) {
-        const match = /^(.*?firehose_live):cursor:(.+)$/.exec(key);
-        if (match !== null && /^\d+$/.test(value)) gauges.firehoseCursor.set({ host: match[2] ?? '' }, Number(value));
-      }
+      for (const [host, seq] of firehoseCursors) gauges.firehoseCursor.set({ host }, seq);
     },
   };
 }

@@ -12,6 +12,9 @@
 //   fault). A message neither acked nor retried when the handler returns is delivered again, as after a crash.
 // - Past `maxAttempts` deliveries a message that is retried goes to the queue's dead-letter queue with its reason
 //   (`deadLetter(reason)` sends it there at once, for a verdict on the message itself).
+// Scope: work that is handed over whole, a message at a time (repos to backfill; label and index batches could follow).
+// The firehose adapter's writes stay Redis-specific on purpose: entries, their cursor and each repo's continuity state
+// land in one MULTI, an atomicity no queue service offers, and no Worker runs the firehose.
 // Consumption differs by runtime (a pull loop on Node, a push handler on Workers), so `receive` is what a runtime
 // calls with what arrived; the port does not say who drives it.
 

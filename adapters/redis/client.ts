@@ -1,5 +1,5 @@
 // The one place an ioredis client is made, so every long-runner gets the same retry and error behaviour.
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
 
@@ -7,6 +7,8 @@ export type { Redis } from 'ioredis';
 
 export interface RedisOptions {
   url: string;
+  /** REDIS_CLUSTER_NODES: host:port seeds of a Redis Cluster; empty or absent means the one Redis at `url`. */
+  clusterNodes?: readonly string[];
   /** Name shown in CLIENT LIST, for operators. */
   connectionName?: string;
   /** Where connection errors go (as JSON lines, sampled), instead of ioredis printing each one to stderr. */
@@ -14,6 +16,7 @@ export interface RedisOptions {
 }
 
 export function createRedis(options: RedisOptions): Redis {
+  if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) return createCluster(options, options.clusterNodes);
   const client = new Redis(options.url, {
     connectionName: options.connectionName ?? 'skytide',
     // Commands wait for a reconnect rather than failing fast: a Redis restart must not drop accepted work.
@@ -22,6 +25,34 @@ export function createRedis(options: RedisOptions): Redis {
     lazyConnect: false,
   });
   return watchConnection(client, options.log);
+}
+
+/**
+ * A Redis Cluster behind the same command surface. ioredis's Cluster routes each command by its key's slot and sends
+ * a MULTI or a script to the slot of its keys, which keys.ts keeps to one slot per MULTI. It is typed as `Redis`
+ * because every command we use has the same signature on both; the one that differs, `duplicate`, is only ever
+ * called without arguments (a consumer's blocking reader), which on a Cluster makes a new Cluster on the same seeds.
+ */
+function createCluster(options: RedisOptions, nodes: readonly string[]): Redis {
+  const url = new URL(options.url);
+  const cluster = new Cluster(
+    nodes.map((n) => {
+      const i = n.lastIndexOf(':');
+      return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
+    }),
+    {
+      redisOptions: {
+        connectionName: options.connectionName ?? 'skytide',
+        maxRetriesPerRequest: null,
+        ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+        ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+      },
+      enableAutoPipelining: false,
+      // Commands wait for the cluster to come back rather than fail: as for one Redis, accepted work is never dropped.
+      clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+    },
+  );
+  return watchConnection(cluster as unknown as Redis, options.log);
 }
 
 /**

@@ -5,6 +5,8 @@
 // passes frames that are in the stream or parked; releasing frames (their events written, the frames trimmed, the DID
 // forgotten when none is left) is one MULTI too. All of it survives restarts and SIGKILL; process memory only mirrors
 // it. Counting waiting DIDs is HLEN: O(1), cheap enough for /ready.
+// With STREAM_SHARDS > 1 each shard has its own hash and lists (`firehose_live:{n}:waiting:<host>`), in the slot of the
+// shard's stream and cursor, so parking rides in that shard's MULTI; a DID's keys follow its shard.
 import type { Redis } from 'ioredis';
 import type { IdentityWait } from '../../functions/atproto/repo-frame-types.ts';
 import { STREAMS, type KeySpace } from './keys.ts';
@@ -67,27 +69,30 @@ function parseRecord(raw: string): WaitRecord | undefined {
 }
 
 export function createIdentityWaitStore(redis: Redis, keys: KeySpace, host: string): IdentityWaitStore {
-  const waiting = keys.waiting(STREAMS.firehoseLive, host);
-  const parked = (did: string) => keys.parked(STREAMS.firehoseLive, host, did);
+  const waiting = (did: string) => keys.waiting(keys.shardFor(STREAMS.firehoseLive, did), host);
+  const parked = (did: string) => keys.parked(keys.shardFor(STREAMS.firehoseLive, did), host, did);
   return {
     async load() {
-      const all = await redis.hgetall(waiting);
       const out = new Map<string, StoredWait>();
-      const dids = Object.keys(all);
-      if (dids.length === 0) return out;
-      const pipeline = redis.pipeline();
-      for (const did of dids) pipeline.llen(parked(did));
-      const lengths = (await pipeline.exec()) ?? [];
-      dids.forEach((did, i) => {
-        // A record we cannot read still names a DID whose frames are parked: it waits, as for a lookup that failed.
-        const record = parseRecord(all[did] ?? '') ?? { since: Date.now(), on: 'did' as const };
-        const [err, n] = lengths[i] ?? [null, 0];
-        if (err !== null) throw err;
-        out.set(did, { ...record, parked: Number(n) });
-      });
+      for (const shard of keys.shardsOf(STREAMS.firehoseLive)) {
+        const all = await redis.hgetall(keys.waiting(shard, host));
+        const dids = Object.keys(all);
+        if (dids.length === 0) continue;
+        // One pipeline per shard: on a cluster a pipeline's keys must share a slot.
+        const pipeline = redis.pipeline();
+        for (const did of dids) pipeline.llen(parked(did));
+        const lengths = (await pipeline.exec()) ?? [];
+        dids.forEach((did, i) => {
+          // A record we cannot read still names a DID whose frames are parked: it waits, as for a lookup that failed.
+          const record = parseRecord(all[did] ?? '') ?? { since: Date.now(), on: 'did' as const };
+          const [err, n] = lengths[i] ?? [null, 0];
+          if (err !== null) throw err;
+          out.set(did, { ...record, parked: Number(n) });
+        });
+      }
       return out;
     },
-    startOp: (did, record) => ({ kind: 'command', name: 'HSET', args: [waiting, did, JSON.stringify(record)] }),
+    startOp: (did, record) => ({ kind: 'command', name: 'HSET', args: [waiting(did), did, JSON.stringify(record)] }),
     parkOp: (did, frame) => ({ kind: 'command', name: 'RPUSH', args: [parked(did), Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)] }),
     discardOp: (did) => ({ kind: 'command', name: 'DEL', args: [parked(did)] }),
     async read(did, max) {
@@ -97,15 +102,16 @@ export function createIdentityWaitStore(redis: Redis, keys: KeySpace, host: stri
     releaseOp: (did, count, onLeft) => ({
       kind: 'script',
       script: RELEASE_PARKED,
-      keys: [parked(did), waiting],
+      keys: [parked(did), waiting(did)],
       args: [String(count), did],
       onReply: (reply) => onLeft(Number(reply)),
     }),
-    count: () => redis.hlen(waiting),
+    count: () => countWaitingDids(redis, keys, host),
   };
 }
 
-/** How many DIDs wait for their identity on `host` (HLEN: O(1)). */
-export function countWaitingDids(redis: Redis, keys: KeySpace, host: string): Promise<number> {
-  return redis.hlen(keys.waiting(STREAMS.firehoseLive, host));
+/** How many DIDs wait for their identity on `host` (HLEN per shard: O(1) in the number of DIDs). */
+export async function countWaitingDids(redis: Redis, keys: KeySpace, host: string): Promise<number> {
+  const counts = await Promise.all(keys.shardsOf(STREAMS.firehoseLive).map((shard) => redis.hlen(keys.waiting(shard, host))));
+  return counts.reduce((a, b) => a + b, 0);
 }

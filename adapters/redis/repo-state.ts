@@ -7,9 +7,12 @@
 // together or not at all. Nothing is cached in process memory: the script reads the stored state, and commits
 // earlier in the same MULTI are already stored when a later one is checked.
 // A repo with no state yet is accepted and starts its chain (sync spec, "Commit validation").
+// With shards the key is `repo_state:{n}:<did>`, in the slot of the DID's shard streams (keys.ts), since the script
+// writes both.
 import type { Redis } from 'ioredis';
 import type { BatchOp } from './stream-writer.ts';
 import type { RedisScript } from './scripts.ts';
+import { createKeySpace, type KeySpace } from './keys.ts';
 
 export interface RepoState {
   rev: string;
@@ -100,9 +103,11 @@ export interface RepoStateStore {
   get(did: string): Promise<RepoState | undefined>;
 }
 
-export function createRepoStateStore(redis: Redis, prefix: string, options: { ttlMs?: number } = {}): RepoStateStore {
+/** `keys`: the deployment's key space, or just its prefix (one shard, one Redis). */
+export function createRepoStateStore(redis: Redis, keys: KeySpace | string, options: { ttlMs?: number } = {}): RepoStateStore {
   const ttlMs = options.ttlMs ?? REPO_STATE_TTL_MS;
-  const key = (did: string) => `${prefix}repo_state:${did}`;
+  const space = typeof keys === 'string' ? createKeySpace(keys) : keys;
+  const key = (did: string) => space.repoState(did);
   return {
     key,
     advance(did, c, onResult) {

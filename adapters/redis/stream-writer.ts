@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { SkytideError } from '../../functions/errors.ts';
 import { RAISE_SEQ_CURSOR } from './cursor-store.ts';
 import { defineScripts, queueScript, type RedisArg, type RedisScript } from './scripts.ts';
+import { hashTag } from './keys.ts';
 
 /** An entry to add to a stream (no id yet; what consumers read back is consumer-group.ts's StreamEntry). */
 export interface NewStreamEntry {
@@ -100,4 +101,42 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
 /** Entries (and a string cursor) in one MULTI; answers their stream ids. */
 export async function appendBatch(redis: Redis, batch: { entries: readonly NewStreamEntry[]; cursor?: { key: string; value: string } }): Promise<string[]> {
   return (await writeBatch(redis, batch)).ids;
+}
+
+/** The key an op writes first: its slot is the op's slot (every key of one op shares it, keys.ts sees to that). */
+function firstKey(op: BatchOp): string {
+  if (op.kind === 'entry') return op.entry.stream;
+  if (op.kind === 'command') return String(op.args[0]);
+  return op.keys[0] ?? '';
+}
+
+export interface SlotBatchWrite {
+  ops: readonly BatchOp[];
+  /** Seq cursors raised to `seq` (each shard's cursor for one host): each lands in the MULTI of its slot. */
+  seqCursors?: { keys: readonly string[]; seq: number };
+}
+
+/**
+ * A batch whose ops span hash slots (STREAM_SHARDS > 1, or a Redis Cluster): one MULTI per hash tag, each with the
+ * ops of that tag in order and the cursor of that tag, written side by side. Each slot's part is atomic with its own
+ * cursor; a crash between two parts leaves some shards' cursors ahead, and on resume each shard skips what is at or
+ * below its own cursor, so nothing is lost or written twice. Every cursor is raised, even where the batch wrote
+ * nothing, so the lowest one (where the reader resumes) keeps moving. Answers each cursor's stored value afterwards.
+ */
+export async function writeSlotBatches(redis: Redis, batch: SlotBatchWrite): Promise<Map<string, number>> {
+  const groups = new Map<string, { ops: BatchOp[]; cursor?: string }>();
+  const group = (tag: string) => {
+    let g = groups.get(tag);
+    if (g === undefined) groups.set(tag, (g = { ops: [] }));
+    return g;
+  };
+  for (const op of batch.ops) group(hashTag(firstKey(op))).ops.push(op);
+  for (const key of batch.seqCursors?.keys ?? []) group(hashTag(key)).cursor = key;
+  const stored = new Map<string, number>();
+  await Promise.all([...groups.values()].map(async (g) => {
+    const seq = batch.seqCursors?.seq;
+    const result = await writeBatch(redis, { ops: g.ops, ...(g.cursor === undefined || seq === undefined ? {} : { seqCursor: { key: g.cursor, seq } }) });
+    if (g.cursor !== undefined && result.seqCursor !== undefined) stored.set(g.cursor, result.seqCursor);
+  }));
+  return stored;
 }

@@ -1,70 +1,215 @@
 // The Cloudflare Workers entry: the same Hono app and the same functions as under Node, wired to Worker bindings.
-// Wiring only. Bindings are parsed by the same config parser as process.env; the Sql port is postgres.js, which runs
-// on Workers through its own `workerd` build (needs the nodejs_compat flag).
+// Wiring only. Three exports:
+// - `fetch`: the Hono app of adapters/http/app.ts (health, readiness, metrics, every function route, reprocess,
+//   queryLabels), its metrics from the same registry code as Node (adapters/observability/metrics.ts).
+// - `scheduled`: the cron trigger's listRepos sweep (worker-sweep.ts) into the backfill queue, its cursor in Postgres.
+// - `queue`: the backfill queue's consumer, one repo at a time through backfill-repo, each message settled through
+//   the work-queue port (adapters/queue/cloudflare-work-queue.ts): ack, retry with backoff for the repo's own failures
+//   (then the dead-letter queue), dead-lettered at once for a verdict, sent again with a delay for an outage.
+// Bindings (wrangler.toml): HYPERDRIVE (Postgres through Hyperdrive; DATABASE_URL when absent), BACKFILL_QUEUE and
+// BACKFILL_DLQ (producers), string vars parsed by the same config parser as process.env.
 import { parseConfig, type Config } from '../config/parse.ts';
 import { createApp } from '../http/app.ts';
 import { createSql } from '../postgres/client.ts';
 import { createLogger } from '../observability/logger.ts';
+import { createMetrics, type MetricsBundle } from '../observability/metrics.ts';
 import { createIdentityResolver } from '../identity/resolver.ts';
-import { systemClock, type Log, type Metrics, type Sql } from '../../functions/ports.ts';
+import { createHandleResolver } from '../identity/handle-resolver.ts';
+import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
+import { createHostLimitedFetch } from '../xrpc/host-limited-fetch.ts';
+import { withWorkerRepoLimit } from '../xrpc/worker-size-limit.ts';
+import { hostKey } from '../redis/keys.ts';
+import { createCloudflareWorkQueue, type CloudflareMessageBatch, type Envelope, type QueueProducerBinding } from '../queue/cloudflare-work-queue.ts';
+import type { QueueMessage } from '../queue/work-queue.ts';
+import { sweepTick } from './worker-sweep.ts';
+import { systemClock, type Log, type Sql } from '../../functions/ports.ts';
+import { backfillRepos, type BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
+import { parseRepoBackfillEntry, type RepoBackfillEntry } from '../../functions/events.ts';
+import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import type { Hono } from 'hono';
 
-type Env = Record<string, string | undefined>;
-
-// NOTE: Workers forbid using an I/O object (a socket) in a request other than the one that opened it, so a pool
-// cached per isolate fails on its second request (tests/e2e/worker-runtime.test.ts). Each request opens its own
-// connection and closes it once answered; in production DATABASE_URL should be a Hyperdrive connection string,
-// which pools in front of Postgres. What holds no I/O (parsed config, counters) is kept per isolate.
-let cached: { key: string; config: Config; log: Log; counters: ReturnType<typeof counterMetrics> } | undefined;
-
-function counterMetrics(): { metrics: Metrics; render: () => Promise<string> } {
-  const counts = new Map<string, number>();
-  return {
-    metrics: {
-      inc(name, labels = {}, value = 1) {
-        const key = `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
-        counts.set(key, (counts.get(key) ?? 0) + value);
-      },
-    },
-    render: async () => [...counts].map(([k, v]) => `${k} ${v}`).join('\n') + '\n',
-  };
-}
-
-function isolateState(env: Env): NonNullable<typeof cached> {
-  const key = JSON.stringify(env);
-  if (cached?.key === key) return cached;
-  const { config } = parseConfig(env);
-  const log = createLogger({ level: config.logLevel, component: 'worker', write: (line) => console.log(line) });
-  cached = { key, config, log, counters: counterMetrics() };
-  return cached;
-}
-
-function appFor(state: NonNullable<typeof cached>, sql: Sql): Hono {
-  const { config, log, counters } = state;
-  return createApp({
-    auth: { dev: config.env === 'dev', token: config.apiToken },
-    bodyLimitBytes: config.httpBodyLimitBytes,
-    ports: { clock: systemClock, log, metrics: counters.metrics, sql },
-    metrics: { contentType: 'text/plain; version=0.0.4', render: counters.render },
-    readiness: [{ name: 'postgres', check: async () => void (await sql.query('select 1')) }],
-    // No Redis here: each batch resolves the DID documents it needs once (functions/label/verify-label.ts).
-    label: {
-      identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
-      trustedSources: new Set(config.labelTrustedSources),
-    },
-  });
+interface WorkerEnv {
+  HYPERDRIVE?: { connectionString: string };
+  BACKFILL_QUEUE?: QueueProducerBinding<Envelope<RepoBackfillEntry>>;
+  BACKFILL_DLQ?: QueueProducerBinding<Envelope<RepoBackfillEntry>>;
+  [name: string]: unknown;
 }
 
 interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
 }
 
+interface ScheduledController {
+  readonly cron: string;
+  readonly scheduledTime: number;
+}
+
+/** The queue name the metrics and logs use for the backfill queue (rsky's stream name). */
+const BACKFILL = 'repo_backfill';
+/** A repo's own failure (its PDS down) comes back after 1, 2, 4... minutes, at most 15. */
+const retryDelayMs = (attempts: number) => Math.min(15 * 60_000, 60_000 * 2 ** Math.max(0, attempts - 1));
+
+// NOTE: Workers forbid using an I/O object (a socket) in a request other than the one that opened it, so a pool
+// cached per isolate fails on its second request (tests/e2e/worker-runtime.test.ts). Each invocation opens its own
+// connection and closes it when done; Hyperdrive pools in front of Postgres. What holds no I/O (parsed config, the
+// metrics registry) lives per isolate: /metrics counts what this isolate did since it started (Cloudflare runs many
+// isolates and recycles them), every series at zero from the isolate's start.
+interface IsolateState {
+  key: string;
+  config: Config;
+  log: Log;
+  metrics: MetricsBundle;
+}
+let cached: IsolateState | undefined;
+
+/** The string vars of the env (bindings are objects), as the config parser reads process.env. */
+function stringVars(env: WorkerEnv): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+function isolateState(env: WorkerEnv): IsolateState {
+  const vars = stringVars(env);
+  const key = JSON.stringify(vars);
+  if (cached?.key === key) return cached;
+  const { config, unknown } = parseConfig(vars);
+  const log = createLogger({ level: config.logLevel, component: 'worker', write: (line) => console.log(line) });
+  if (unknown.length > 0) log.warn('unknown variables', { names: unknown });
+  const metrics = createMetrics({
+    hosts: config.relayHosts.map(hostKey),
+    streams: [BACKFILL],
+    labelHosts: config.labelerHosts.map(hostKey),
+    labelSources: config.labelTrustedSources,
+  });
+  cached = { key, config, log, metrics };
+  return cached;
+}
+
+function openSql(env: WorkerEnv, config: Config): Sql & { end(): Promise<void> } {
+  return createSql(env.HYPERDRIVE?.connectionString ?? config.databaseUrl, { max: 1 });
+}
+
+function backfillPorts(state: IsolateState, sql: Sql): BackfillPorts {
+  const { config, log, metrics } = state;
+  const guarded = createGuardedFetch({ allowPrivate: config.identityAllowPrivate });
+  return {
+    clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql,
+    fetch: withWorkerRepoLimit(createHostLimitedFetch(guarded, config.backfillerPerHost), config.workerMaxRepoBytes, metrics.metrics),
+    // No Redis cache here: each invocation resolves the documents it needs.
+    identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate, webFetch: guarded }),
+    handles: createHandleResolver({ fetch: guarded, ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }) }),
+    timeoutMs: config.backfillerTimeoutMs,
+    concurrency: 1,
+    limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
+  };
+}
+
+function appFor(state: IsolateState, sql: Sql): Hono {
+  const { config, log, metrics } = state;
+  return createApp({
+    auth: { dev: config.env === 'dev', token: config.apiToken },
+    bodyLimitBytes: config.httpBodyLimitBytes,
+    ports: { clock: systemClock, log, metrics: metrics.metrics, sql },
+    metrics: { contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() },
+    readiness: [{ name: 'postgres', check: async () => void (await sql.query('select 1')) }],
+    // No Redis here: each batch resolves the DID documents it needs once (functions/label/verify-label.ts).
+    label: {
+      identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
+      trustedSources: new Set(config.labelTrustedSources),
+    },
+    backfill: backfillPorts(state, sql),
+  });
+}
+
+function backfillQueue(env: WorkerEnv, config: Config) {
+  if (env.BACKFILL_QUEUE === undefined || env.BACKFILL_DLQ === undefined) throw new Error('the BACKFILL_QUEUE and BACKFILL_DLQ bindings are missing (wrangler.toml)');
+  return createCloudflareWorkQueue<RepoBackfillEntry>({ producer: env.BACKFILL_QUEUE, deadLetters: env.BACKFILL_DLQ, maxAttempts: config.backfillerMaxRetries });
+}
+
+/** One message: backfilled, then settled by its outcome; an outage is no verdict and costs no attempt. */
+async function backfillMessage(message: QueueMessage<RepoBackfillEntry>, ports: BackfillPorts, state: IsolateState): Promise<void> {
+  const count = (outcome: 'ack' | 'retry' | 'outage' | 'dead') => state.metrics.metrics.inc('skytide_work_queue_messages_total', { queue: BACKFILL, outcome });
+  const parsed = parseRepoBackfillEntry(message.body);
+  if (!parsed.ok) {
+    state.log.warn('backfill message is not a repo_backfill entry', { id: message.id, err: parsed.message });
+    message.deadLetter('invalid_event');
+    count('dead');
+    return;
+  }
+  try {
+    const { outcomes } = await backfillRepos([parsed.value], ports);
+    const outcome = outcomes[0]!;
+    if (outcome.status === 'ok') {
+      message.ack();
+      count('ack');
+    } else if (outcome.status === 'dead') {
+      message.deadLetter(outcome.reason);
+      count('dead');
+    } else {
+      message.retry({ reason: outcome.reason, delayMs: retryDelayMs(message.attempts) });
+      count('retry');
+    }
+  } catch (err) {
+    const outage = dependencyErrorIn(err);
+    if (outage !== undefined) {
+      state.log.warn('backfill waits on an outage', { did: parsed.value.did, dependency: outage.dependency, err: describeError(err) });
+      state.metrics.metrics.inc('skytide_outage_waits_total', { dependency: outage.dependency });
+      // Waited out (WORKER_OUTAGE_DELAY_MS): sent again, no attempt counted.
+      message.retry({ outage: true, delayMs: state.config.workerOutageDelayMs, reason: 'dependency_unavailable' });
+      count('outage');
+    } else {
+      state.log.error('backfill failed', { did: parsed.value.did, err: describeError(err) });
+      message.retry({ reason: 'handler_error', delayMs: retryDelayMs(message.attempts) });
+      count('retry');
+    }
+  }
+}
+
 export default {
-  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
     const state = isolateState(env);
-    const sql = createSql(state.config.databaseUrl, { max: 1 });
+    const sql = openSql(env, state.config);
     try {
       return await appFor(state, sql).fetch(request);
+    } finally {
+      ctx.waitUntil(sql.end());
+    }
+  },
+
+  async scheduled(controller: ScheduledController, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
+    const state = isolateState(env);
+    const { config, log } = state;
+    const sql = openSql(env, config);
+    try {
+      const ticks = await sweepTick({
+        sql,
+        fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
+        queue: backfillQueue(env, config),
+        hosts: config.relayHosts,
+        pageSize: config.sweepPageSize,
+        pageTimeoutMs: config.sweepPageTimeoutMs,
+        pagesPerTick: config.workerSweepPagesPerTick,
+        everyMs: config.workerSweepEveryMs,
+        leaseMs: config.sweepLeaseTtlMs,
+        holder: `worker-${controller.scheduledTime}-${crypto.randomUUID()}`,
+        now: () => Date.now(),
+        log: log.child('sweep'),
+      });
+      log.info('worker sweep tick', { cron: controller.cron, hosts: ticks });
+    } finally {
+      ctx.waitUntil(sql.end());
+    }
+  },
+
+  async queue(batch: CloudflareMessageBatch, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
+    const state = isolateState(env);
+    const sql = openSql(env, state.config);
+    try {
+      const ports = backfillPorts(state, sql);
+      // One repo at a time: an isolate has 128 MB, and a repo's CAR is held whole while it is verified.
+      await backfillQueue(env, state.config).consume(batch, async (messages) => {
+        for (const message of messages) await backfillMessage(message, ports, state);
+      });
     } finally {
       ctx.waitUntil(sql.end());
     }

@@ -26,6 +26,7 @@ import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { DEFAULT_PDS_RETRY, downloadRepo, type PdsRetry } from './fetch-car.ts';
 import { recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
+import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
 
 /** A repo_backfill entry (functions/events.ts) or a DID asked for directly (POST /reprocess/:did). */
 export type BackfillItem = RepoBackfillEntry;
@@ -52,6 +53,11 @@ export interface BackfillPorts extends BasePorts {
   emit?: (events: StreamEvent[]) => Promise<void>;
   /** Told where each repo stands (phase, records indexed of the repo's total), for a person watching (`skytide reprocess`). */
   onProgress?: (progress: RepoProgress) => void;
+  /**
+   * What is kept (INGESTER_COLLECTIONS, INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); absent: everything. A dropped DID is
+   * not fetched at all; a kept one is fetched and verified whole, and only its kept collections are indexed.
+   */
+  filter?: EventFilter;
 }
 
 export interface RepoProgress {
@@ -63,8 +69,11 @@ export interface RepoProgress {
 
 export interface RepoReport {
   did: string;
-  /** `identity`: a `handle_unverified` follow-up, which checks the handle only and leaves the repo as it is. */
-  status: 'synchronized' | 'unavailable' | 'failed' | 'identity';
+  /**
+   * `identity`: a `handle_unverified` follow-up, which checks the handle only and leaves the repo as it is.
+   * `filtered`: a DID the filters drop, left untouched.
+   */
+  status: 'synchronized' | 'unavailable' | 'failed' | 'identity' | 'filtered';
   rev?: string;
   created: number;
   updated: number;
@@ -72,6 +81,8 @@ export interface RepoReport {
   unchanged: number;
   /** Leaves whose key or record is unusable (not an NSID, a bad record key, a record outside the data model). */
   skipped: number;
+  /** Records of collections the filters drop (not decoded, not indexed). */
+  filtered?: number;
   durationMs: number;
   reason?: string;
   /** Not fetched: repo_sync already says synchronized at the rev the entry was listed with, or a newer one. */
@@ -81,7 +92,7 @@ export interface RepoReport {
 const CHUNK = 1000;
 
 /** Failures that asking again will not change: the repo itself is bad. Everything else is retried. */
-const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'cid_mismatch', 'repo_too_large', 'invalid_syntax', 'invalid_car']);
+const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'cid_mismatch', 'repo_too_large', 'too_large_for_worker', 'invalid_syntax', 'invalid_car']);
 
 async function indexChunks(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
   for (let i = 0; i < events.length; i += CHUNK) await indexBatch(events.slice(i, i + CHUNK), ports);
@@ -138,9 +149,15 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   // A chunk of records is decoded, indexed and dropped before the next: a large repo's records never all live at once.
   const leaves = repo.leaves.keys.length;
   ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: 0, total: leaves } });
+  const filter = ports.filter === undefined || keepsEverything(ports.filter) ? undefined : ports.filter;
+  const keep = filter === undefined ? undefined : (collection: string) => keepsCollection(filter, collection);
   for (let from = 0; from < leaves; from += CHUNK) {
-    const { records, skipped } = recordsIn(repo, from, from + CHUNK);
+    const { records, skipped, filtered } = recordsIn(repo, from, from + CHUNK, keep);
     report.skipped += skipped;
+    if (filtered > 0) {
+      report.filtered = (report.filtered ?? 0) + filtered;
+      ports.metrics.inc('skytide_filtered_total', { where: 'backfill', why: 'collection' }, filtered);
+    }
     const events: StreamEvent[] = [];
     for (const r of records) {
       const uri = `at://${repo.did}/${r.collection}/${r.rkey}`;
@@ -160,6 +177,8 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
     // Gone from the repo, and older than the CAR: a delete we missed. Newer rows came live after the CAR was cut.
     if (present.has(uri) || row.rev >= rev) continue;
     const [, , , collection = '', rkey = ''] = uri.split('/');
+    // Rows of a collection no longer kept are left as they are, as the live path leaves their deletes.
+    if (keep !== undefined && !keep(collection)) continue;
     const event: RecordDeleteEvent = { type: 'delete', ...base, collection, rkey };
     events.push(event);
     report.deleted++;
@@ -179,6 +198,12 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     return { outcome, report };
   };
   if (!isValidDid(item.did)) return finish(dead('invalid_syntax', `not a DID: ${JSON.stringify(item.did)}`));
+  if (ports.filter !== undefined && !keepsDid(ports.filter, item.did)) {
+    // Queued before the filter changed, or asked for by hand: not ours to fetch, index or mark.
+    ports.metrics.inc('skytide_filtered_total', { where: 'backfill', why: 'did' });
+    report.status = 'filtered';
+    return finish(ok);
+  }
   if (item.reason === 'handle_unverified') {
     // A follow-up of an #identity whose handle could not be verified: the handle only. An outage is let through.
     await recheckHandle(item.did, ports);

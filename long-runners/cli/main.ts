@@ -9,7 +9,7 @@ import { describeError } from '../../functions/errors.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources } from './resources.ts';
-import { buildTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
+import { runTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from '../../adapters/observability/pipeline-status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { sweepProgress } from '../sweeper/progress.ts';
@@ -103,7 +103,8 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
       const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
       r.log.info('migrations applied', { applied });
     }
-    const tasks = [...buildTasks(r, only), ...extraTasks];
+    // Every process answers /health, /ready and /metrics on HTTP_PORT, whatever --only says (runTasks).
+    const tasks = [...runTasks(r, only), ...extraTasks];
     // A missing libsecp256k1 addon is not fatal (OpenSSL verifies K-256 too), but it costs 7x, so it is said.
     (K256_BACKEND === 'libsecp256k1' ? r.log.info : r.log.warn)('signature backend', { k256: K256_BACKEND });
     if (tasks.length === 0) {
@@ -217,7 +218,7 @@ async function sweep(config: Config): Promise<number> {
 async function status(config: Config): Promise<number> {
   const r = createResources(config, 'status');
   try {
-    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts }).read(), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts }).read(), null, 2) + '\n');
     return 0;
   } finally {
     await r.close();

@@ -30,15 +30,25 @@ function filterOf(o: OperateOptions): DeadLetterFilter {
   return { ...(o.limit === undefined ? {} : { limit: o.limit }), ...(o.reason === undefined ? {} : { reason: o.reason }) };
 }
 
-/** `skytide dlq list|replay|purge <stream>`: the stream is the source stream, its DLQ is `<stream>_dlq`. */
+/**
+ * `skytide dlq list|replay|purge <stream>`: the stream is the source stream, its DLQ is `<stream>_dlq`; with
+ * STREAM_SHARDS > 1 each shard has its own (`firehose_live:{n}_dlq`) and the command goes through every one of them.
+ */
 export async function dlqCommand(r: Resources, action: string | undefined, stream: string | undefined, o: OperateOptions): Promise<number> {
   if (action === undefined || !['list', 'replay', 'purge'].includes(action) || stream === undefined || !STREAM_NAMES.includes(stream)) {
     o.write(JSON.stringify({ error: 'usage', message: `usage: skytide dlq list|replay|purge <stream> [--reason R] [--limit N] [--yes]; streams: ${STREAM_NAMES.join(', ')}` }));
     return 2;
   }
+  let status = 0;
+  for (const shard of r.keys.shardsOf(stream)) status = Math.max(status, await dlqOfShard(r, action, stream, shard, o));
+  return status;
+}
+
+async function dlqOfShard(r: Resources, action: string, logical: string, shard: string, o: OperateOptions): Promise<number> {
   const redis = r.redis();
-  const dlq = r.keys.dlq(stream);
+  const dlq = r.keys.dlq(shard);
   const filter = filterOf(o);
+  const stream = shard === logical ? logical : shard;
   switch (action) {
     case 'list': {
       let n = 0;
@@ -50,7 +60,7 @@ export async function dlqCommand(r: Resources, action: string | undefined, strea
       return 0;
     }
     case 'replay': {
-      const moved = await replayDeadLetters(redis, dlq, r.keys.stream(stream), filter);
+      const moved = await replayDeadLetters(redis, dlq, r.keys.stream(shard), filter);
       o.write(JSON.stringify({ stream, dlq, replayed: moved }));
       return 0;
     }
@@ -72,12 +82,12 @@ export async function dlqCommand(r: Resources, action: string | undefined, strea
 export async function consumersCommand(r: Resources, o: OperateOptions): Promise<number> {
   const redis = r.redis();
   const idleMs = o.idleMs ?? 3_600_000;
-  for (const stream of STREAM_NAMES) {
-    const key = r.keys.stream(stream);
-    const group = GROUP_OF_STREAM[stream]!;
+  for (const stream of STREAM_NAMES.flatMap((name) => r.keys.shardsOf(name).map((shard) => ({ name, shard })))) {
+    const key = r.keys.stream(stream.shard);
+    const group = GROUP_OF_STREAM[stream.name]!;
     const pruned = o.prune === true ? new Set(await pruneConsumers(redis, key, group, idleMs)) : new Set<string>();
-    for (const name of pruned) o.write(JSON.stringify({ stream, group, consumer: name, pruned: true }));
-    for (const c of await listConsumers(redis, key, group)) o.write(JSON.stringify({ stream, group, consumer: c.name, pending: c.pending, idleMs: c.idleMs }));
+    for (const name of pruned) o.write(JSON.stringify({ stream: stream.shard, group, consumer: name, pruned: true }));
+    for (const c of await listConsumers(redis, key, group)) o.write(JSON.stringify({ stream: stream.shard, group, consumer: c.name, pending: c.pending, idleMs: c.idleMs }));
   }
   return 0;
 }

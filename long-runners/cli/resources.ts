@@ -55,7 +55,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
     labelHosts: config.labelerHosts.map(hostKey),
     labelSources: config.labelTrustedSources,
   });
-  const keys = createKeySpace(config.redisKeyPrefix);
+  const keys = createKeySpace(config.redisKeyPrefix, { shards: config.streamShards, cluster: config.redisClusterNodes.length > 0 });
   let redis: Redis | undefined;
   let sql: PostgresSql | undefined;
   let backfill: BackfillPorts | undefined;
@@ -72,7 +72,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
     outages: createOutageBoard({ log: log.child('outages'), metrics: metrics.metrics }),
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
-    redis: () => (redis ??= createRedis({ url: config.redisUrl, connectionName: `skytide:${component}`, log: log.child('redis') })),
+    redis: () => (redis ??= createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: `skytide:${component}`, log: log.child('redis') })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
     identity() {
       return (identity ??= withRedisCache(
@@ -94,9 +94,9 @@ export function createResources(config: Config, component = 'skytide'): Resource
           fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
           ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }),
         }),
-        timeoutMs: config.backfillerTimeoutMs, concurrency: 1,
+        timeoutMs: config.backfillerTimeoutMs, concurrency: 1, filter: config.filter,
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
-        ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), keys.stream(STREAMS.firehoseBackfill), events) } : {}),
+        ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), (did) => keys.stream(keys.shardFor(STREAMS.firehoseBackfill, did)), events) } : {}),
       });
     },
     liveIdentity() {

@@ -9,14 +9,15 @@ import { GROUPS, STREAMS, hostKey } from '../../adapters/redis/keys.ts';
 import { parseRepoFields } from '../consumer/parse-repo-fields.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
-import { createApp } from '../../adapters/http/app.ts';
+import type { Hono } from 'hono';
+import { createApp, createOperationsApp, type OperationsDeps } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
 import { createStatusReader, readIdentityWaits } from '../../adapters/observability/pipeline-status.ts';
 import { createSweeper, type Sweeper } from '../sweeper/sweeper.ts';
 import { scheduledSweepTask } from '../sweeper/schedule.ts';
 import { createOnDemandSweeps, type OnDemandSweeps } from '../sweeper/on-demand.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
-import { appendBatch } from '../../adapters/redis/stream-writer.ts';
+import { appendBatch, writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
@@ -46,9 +47,10 @@ export function firehoseTasks(r: Resources): Task[] {
         metrics: r.metrics.metrics,
         signal,
         ...(r.config.trustUpstream ? {} : r.liveIdentity()),
-        repoState: createRepoStateStore(r.redis(), r.config.redisKeyPrefix),
+        repoState: createRepoStateStore(r.redis(), r.keys),
         maxParkedFrames: r.config.identityWaitMaxFrames,
         didWaitMs: r.config.identityDidWaitMs,
+        filter: r.config.filter,
       }),
   }));
 }
@@ -59,7 +61,8 @@ export function indexTasks(r: Resources): Task[] {
     fetch: createGuardedFetch({ allowPrivate: r.config.identityAllowPrivate }),
     ...(r.config.handleResolverUrl === undefined ? {} : { serviceUrl: r.config.handleResolverUrl }),
   });
-  for (const stream of r.config.indexerStreams) {
+  // Every shard of every stream (STREAM_SHARDS), each read by INDEXER_CONCURRENCY loops: one group per shard stream.
+  for (const logical of r.config.indexerStreams) for (const stream of r.keys.shardsOf(logical)) {
     for (let i = 0; i < r.config.indexerConcurrency; i++) {
       const log = r.log.child(`consumer:index:${stream}`);
       tasks.push({
@@ -69,6 +72,7 @@ export function indexTasks(r: Resources): Task[] {
             redis: r.redis(),
             keys: r.keys,
             stream,
+            metricStream: logical,
             group: GROUPS.firehose,
             consumer: `${r.consumerName}-${i}`,
             batchSize: r.config.indexerBatchSize,
@@ -94,17 +98,20 @@ export function indexTasks(r: Resources): Task[] {
 
 /**
  * repo_backfill consumers: BACKFILLER_CONCURRENCY loops of one repo each, so a slow repo never holds a batch of
- * others behind it. An entry is claimed again only after it sat idle twice the per-repo deadline.
+ * others behind it. An entry is claimed again only after it sat idle twice the per-repo deadline. With shards, loop
+ * i reads shard i mod STREAM_SHARDS, and there are at least as many loops as shards, so every shard is read.
  */
 export function backfillTasks(r: Resources): Task[] {
   const tasks: Task[] = [];
-  for (let i = 0; i < r.config.backfillerConcurrency; i++) {
+  const shards = r.keys.shardsOf(STREAMS.repoBackfill);
+  for (let i = 0; i < Math.max(r.config.backfillerConcurrency, shards.length); i++) {
     const log = r.log.child('consumer:backfill');
+    const stream = shards[i % shards.length] ?? STREAMS.repoBackfill;
     tasks.push({
-      name: `backfill:${i}`,
+      name: shards.length === 1 ? `backfill:${i}` : `backfill:${stream}:${i}`,
       run: (signal) =>
         runStreamConsumer({
-          redis: r.redis(), keys: r.keys, stream: STREAMS.repoBackfill, group: GROUPS.repoBackfill,
+          redis: r.redis(), keys: r.keys, stream, metricStream: STREAMS.repoBackfill, group: GROUPS.repoBackfill,
           consumer: `${r.consumerName}-backfill-${i}`, batchSize: 1, claimIdleMs: r.config.backfillerTimeoutMs * 2,
           maxAttempts: r.config.backfillerMaxRetries, parse: parseRepoFields,
           probe: async () => void (await r.sql().query('select 1')), outages: r.outages,
@@ -121,24 +128,68 @@ export function sweeperFor(r: Resources): Sweeper {
   return createSweeper({
     redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, hosts: r.config.relayHosts, highWaterMark: r.config.highWaterMark,
     limits: { pageSize: r.config.sweepPageSize, pageTimeoutMs: r.config.sweepPageTimeoutMs, pageAttempts: r.config.sweepPageAttempts, leaseTtlMs: r.config.sweepLeaseTtlMs },
-    holder: r.consumerName, log: r.log.child('sweeper'), metrics: r.metrics.metrics,
+    holder: r.consumerName, log: r.log.child('sweeper'), metrics: r.metrics.metrics, filter: r.config.filter,
   });
 }
 
 /** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
 async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {
   if (requests.length === 0) return;
-  const stream = r.keys.stream(STREAMS.repoBackfill);
-  await appendBatch(r.redis(), { entries: requests.map((q) => ({ stream, fields: { repo: JSON.stringify({ did: q.did, reason: q.reason }) } })) });
+  const entry = (q: ResyncRequest) => ({ stream: r.keys.stream(r.keys.shardFor(STREAMS.repoBackfill, q.did)), fields: { repo: JSON.stringify({ did: q.did, reason: q.reason }) } });
+  // Tagged (shards, a cluster): one MULTI per shard, since a MULTI cannot span slots.
+  if (r.keys.tagged) await writeSlotBatches(r.redis(), { ops: requests.map((q) => ({ kind: 'entry' as const, entry: entry(q) })) });
+  else await appendBatch(r.redis(), { entries: requests.map(entry) });
   for (const q of requests) r.metrics.metrics.inc('skytide_resync_requests_total', { reason: q.reason });
+}
+
+/**
+ * The readiness and degraded checks and the metrics exposition every HTTP server of the process shares, and the
+ * status reader behind its gauges (GET / reads the same one).
+ */
+function operations(r: Resources, needsPostgres: boolean): { deps: OperationsDeps; status: ReturnType<typeof createStatusReader> } {
+  // A process without Postgres work (firehose, labels) never opens a pool for a scrape: its status reads Redis only.
+  const sql = needsPostgres ? () => r.sql() : () => { throw new Error('this process does not use Postgres'); };
+  const sources = { redis: r.redis(), sql, keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts, clock: r.ports.clock, log: r.log };
+  const status = createStatusReader(sources);
+  const deps: OperationsDeps = {
+    ports: r.ports,
+    metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
+    readiness: [
+      { name: 'redis', check: async () => void (await r.redis().ping()) },
+      ...(needsPostgres ? [{ name: 'postgres', check: async () => void (await r.sql().query('select 1')) }] : []),
+    ],
+    // Waiting out an identity outage is work in progress, not a fault of this instance: reported, still ready.
+    degraded: [
+      {
+        name: 'identity_wait',
+        check: async () => {
+          const waiting = Object.entries(await readIdentityWaits(sources)).filter(([, n]) => n > 0);
+          return waiting.length === 0 ? undefined : { waitingDids: Object.fromEntries(waiting) };
+        },
+      },
+      // A consumer waiting out an outage of Postgres, Redis, the PLC directory or DNS: reported, still ready.
+      outagesDegradedCheck(r.outages),
+    ],
+    refreshGauges: () => status.refreshGauges(r.metrics.gauges),
+  };
+  return { deps, status };
+}
+
+/** Serves `app` on HTTP_HOST:HTTP_PORT until the supervisor asks to stop. */
+async function serveUntilAborted(r: Resources, app: Hono, routes: 'all' | 'operations', signal: AbortSignal): Promise<void> {
+  const served = await serveApp(app, { host: r.config.httpHost, port: r.config.httpPort });
+  r.log.info('http listening', { host: r.config.httpHost, port: served.port, routes });
+  const onAbort = () => void served.close();
+  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) onAbort();
+  await served.closed;
 }
 
 export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
   return {
     name: 'http',
     run: async (signal) => {
-      const sources = { redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, clock: r.ports.clock, log: r.log };
-      const status = createStatusReader(sources);
+      const { deps, status } = operations(r, true);
       const readStatus = async () => ({ ...(await status.read()), outages: r.outages.snapshot() });
       // The status page's charts: one sample a second in memory (adapters/observability/status-history.ts).
       const sim = r.devControls?.stats;
@@ -148,43 +199,42 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
       });
       const sampling = sampleEvery(history, 1000, signal, r.log);
       const app = createApp({
+        ...deps,
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
         bodyLimitBytes: r.config.httpBodyLimitBytes,
         ports: { ...r.ports, sql: r.sql() },
-        metrics: { contentType: r.metrics.registry.contentType, render: () => r.metrics.registry.metrics() },
         backfill: r.backfillPorts(),
         label: { identity: r.identity(), trustedSources: new Set(r.config.labelTrustedSources) },
         ...(sweeps === undefined ? {} : { startSweep: () => sweeps.start() }),
-        readiness: [
-          { name: 'redis', check: async () => void (await r.redis().ping()) },
-          { name: 'postgres', check: async () => void (await r.sql().query('select 1')) },
-        ],
-        // Waiting out an identity outage is work in progress, not a fault of this instance: reported, still ready.
-        degraded: [
-          {
-            name: 'identity_wait',
-            check: async () => {
-              const waiting = Object.entries(await readIdentityWaits(sources)).filter(([, n]) => n > 0);
-              return waiting.length === 0 ? undefined : { waitingDids: Object.fromEntries(waiting) };
-            },
-          },
-          // A consumer waiting out an outage of Postgres, Redis, the PLC directory or DNS: reported, still ready.
-          outagesDegradedCheck(r.outages),
-        ],
-        refreshGauges: () => status.refreshGauges(r.metrics.gauges),
         status: readStatus,
         history: () => history.samples(),
         ...(r.devControls === undefined ? {} : { devControls: r.devControls }),
       });
-      const served = await serveApp(app, { host: r.config.httpHost, port: r.config.httpPort });
-      r.log.info('http listening', { host: r.config.httpHost, port: served.port });
-      const onAbort = () => void served.close();
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) onAbort();
-      await served.closed;
+      await serveUntilAborted(r, app, 'all', signal);
       await sampling;
     },
   };
+}
+
+/** Kinds whose work reads or writes Postgres; the others (firehose, labels) need Redis only. */
+const POSTGRES_KINDS: readonly TaskKind[] = ['index', 'label', 'backfill', 'sweep', 'http'];
+
+/**
+ * `/health`, `/ready` and `/metrics` on HTTP_PORT for a process that does not run the `http` task, so every service
+ * of a split deployment can be health-gated and scraped. /ready checks only what this process's tasks use.
+ */
+export function operationsHttpTask(r: Resources, only: readonly TaskKind[]): Task {
+  return {
+    name: 'http:operations',
+    run: (signal) => serveUntilAborted(r, createOperationsApp(operations(r, only.some((k) => POSTGRES_KINDS.includes(k))).deps), 'operations', signal),
+  };
+}
+
+/** What `skytide run --only …` supervises: the chosen tasks, and the operations server unless `http` is among them. */
+export function runTasks(r: Resources, only: readonly TaskKind[]): Task[] {
+  const tasks = buildTasks(r, only);
+  if (tasks.length === 0 || only.includes('http')) return tasks;
+  return [...tasks, operationsHttpTask(r, only)];
 }
 
 /** Takes a sample every `ms` until `signal` aborts; a failed sample (Redis or Postgres down) is skipped, not fatal. */

@@ -33,8 +33,10 @@ import { createBackoff } from '../../functions/backoff.ts';
 export interface StreamConsumerOptions<T> {
   redis: Redis;
   keys: KeySpace;
-  /** Logical stream name, e.g. firehose_live. */
+  /** Stream name (unprefixed), e.g. firehose_live, or one shard of it (`firehose_live:{2}`, STREAM_SHARDS > 1). */
   stream: string;
+  /** The logical stream a shard belongs to, for the metrics' `stream` label; `stream` when absent. */
+  metricStream?: string;
   group: string;
   /** Unique per instance: two consumers sharing a name fight over each other's pending entries. */
   consumer: string;
@@ -86,7 +88,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const claimIdleMs = options.claimIdleMs ?? 60_000;
   const backoff = options.backoff ?? DEFAULT_RETRY_BACKOFF;
   const count = (outcome: 'ok' | 'retry' | 'dead' | 'dlq' | 'invalid', n = 1) => {
-    if (n > 0) metrics.inc('skytide_consumer_entries_total', { stream: options.stream, outcome }, n);
+    if (n > 0) metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? options.stream, outcome }, n);
   };
 
   const parseEntry = (entry: StreamEntry): ParseResult<T> => {

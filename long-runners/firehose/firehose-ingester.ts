@@ -20,6 +20,7 @@ import { runSubscription, type ReconnectBackoff } from '../subscription/subscrip
 import { createProblemReporter } from '../subscription/problems.ts';
 import { createIdentityWaitRoom } from './identity-wait.ts';
 import { createRepoHandler } from './repo-handler.ts';
+import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 
 export const SUBSCRIBE_REPOS = 'com.atproto.sync.subscribeRepos';
 /** Defaults of INGESTER_IDENTITY_WAIT_MAX_FRAMES and INGESTER_IDENTITY_DID_WAIT_MS (adapters/config/vars.ts). */
@@ -58,6 +59,8 @@ export interface FirehoseIngesterOptions {
   didWaitMs?: number;
   /** Frames one waiting DID may park before they are given up for a resync (default MAX_PARKED_PER_DID). */
   maxParkedPerDid?: number;
+  /** What is kept (INGESTER_COLLECTIONS, INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); absent: everything. */
+  filter?: EventFilter;
   /** Delays between lookups of one waiting DID (default WAIT_RETRY). */
   waitRetry?: { baseMs: number; maxMs: number };
 }
@@ -65,7 +68,12 @@ export interface FirehoseIngesterOptions {
 export async function runFirehoseIngester(options: FirehoseIngesterOptions): Promise<void> {
   const { redis, keys, host, log, metrics } = options;
   const hostLabel = hostKey(host);
-  const streams = { events: keys.stream(STREAMS.firehoseLive), resync: keys.stream(STREAMS.repoBackfill) };
+  // With STREAM_SHARDS > 1 a DID's events, resync requests, continuity state and waits live in its shard (keys.ts).
+  const streams = (did: string) => ({
+    events: keys.stream(keys.shardFor(STREAMS.firehoseLive, did)),
+    resync: keys.stream(keys.shardFor(STREAMS.repoBackfill, did)),
+  });
+  const shardNames = keys.shardsOf(STREAMS.firehoseLive);
   const report = createProblemReporter({ metrics, counter: 'skytide_firehose_errors_total', host, hostLabel, log, msg: 'firehose frame problem' });
   const waits = options.identity === undefined ? undefined : createIdentityWaitRoom({
     store: createIdentityWaitStore(redis, keys, host),
@@ -78,7 +86,8 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     onOverflow: (did, dropped, batch) => {
       // More frames than one DID may park: they are given up and the repo is fetched whole once it can be verified.
       report('identity_wait_overflow', dropped, { did });
-      batch.append({ stream: streams.resync, fields: { repo: JSON.stringify({ did, host, reason: 'identity_wait_overflow' }) } }, () =>
+      if (options.filter !== undefined && !keepsDid(options.filter, did)) return;
+      batch.append({ stream: streams(did).resync, fields: { repo: JSON.stringify({ did, host, reason: 'identity_wait_overflow' }) } }, () =>
         metrics.inc('skytide_resync_requests_total', { reason: 'identity_wait_overflow' }));
     },
     host, hostLabel, log, metrics,
@@ -90,9 +99,21 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     ...(options.repoState === undefined ? {} : { repoState: options.repoState }),
     ...(waits === undefined ? {} : { waits }),
     ...(options.maxRevDriftMs === undefined ? {} : { maxRevDriftMs: options.maxRevDriftMs }),
+    ...(options.filter === undefined ? {} : { filter: options.filter }),
   });
   await runSubscription({
-    redis, host, nsid: SUBSCRIBE_REPOS, stream: streams.events, cursorKey: keys.cursor(STREAMS.firehoseLive, host),
+    redis, host, nsid: SUBSCRIBE_REPOS, stream: keys.stream(shardNames[0] ?? STREAMS.firehoseLive), cursorKey: keys.cursor(shardNames[0] ?? STREAMS.firehoseLive, host),
+    ...(keys.tagged ? {
+      shards: {
+        cursorKeys: shardNames.map((name) => keys.cursor(name, host)),
+        streams: shardNames.map((name) => keys.stream(name)),
+        shardOf: ({ body }: { body: Record<string, unknown> }) => {
+          const did = body['repo'] ?? body['did'];
+          return typeof did === 'string' ? keys.shardOf(did) : undefined;
+        },
+        tagged: true,
+      },
+    } : {}),
     highWaterMark: options.highWaterMark, batchSize: options.batchSize, batchTimeoutMs: options.batchTimeoutMs,
     ...(options.initialCursor === undefined ? {} : { initialCursor: options.initialCursor }),
     maxFrameBytes: MAX_FRAME_BYTES, log, metrics, report, signal: options.signal,

@@ -8,11 +8,15 @@
 //   (future_rev), a #sync that states where the repo already is queues nothing.
 // - A commit that cannot be verified because its DID's identity is unavailable is parked with every later frame of
 //   that DID (identity-wait.ts) and released, verified and written in order once the identity can be learned.
+// - The filters (functions/event-filter.ts) act on what is written, after the checks: every commit is verified and
+//   advances its repo's continuity state, kept or not; only the kept events are appended (a commit whose ops are all
+//   filtered out writes no event but still moves the state), and no resync is queued for a dropped DID.
 import type { Metrics } from '../../functions/ports.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import type { StreamEvent } from '../../functions/events.ts';
 import type { RepoFrameOutcome } from '../../functions/atproto/repo-frame-types.ts';
 import { decodeRepoMessage } from '../../functions/atproto/repo-frame.ts';
+import { dropReason, keepsDid, keepsEverything, type EventFilter } from '../../functions/event-filter.ts';
 import { decodeFrame } from '../../functions/atproto/frame.ts';
 import { withLookupDeadline, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { tidMicros } from '../../functions/atproto/syntax/tid-time.ts';
@@ -33,8 +37,8 @@ export const LIVE_LOOKUP_DEADLINE_MS = 250;
 export interface RepoHandlerOptions {
   host: string;
   hostLabel: string;
-  /** Full keys of firehose_live and repo_backfill. */
-  streams: { events: string; resync: string };
+  /** Full keys of firehose_live and repo_backfill, or of the shards of them that hold a DID (STREAM_SHARDS). */
+  streams: { events: string; resync: string } | ((did: string) => { events: string; resync: string });
   /** Signing keys for the sync 1.1 checks; absent when the upstream is trusted (each commit is then counted). */
   identity?: IdentityResolver;
   /** The per-repo continuity state; absent: no continuity checks. */
@@ -42,6 +46,8 @@ export interface RepoHandlerOptions {
   /** Where frames wait for an identity; required with `identity`. */
   waits?: IdentityWaitRoom;
   maxRevDriftMs?: number;
+  /** What is kept (INGESTER_COLLECTIONS, INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); absent: everything. */
+  filter?: EventFilter;
   /** LIVE_LOOKUP_DEADLINE_MS unless given. */
   liveLookupDeadlineMs?: number;
   metrics: Metrics;
@@ -62,6 +68,7 @@ function didOf(body: Record<string, unknown>): string | undefined {
 
 export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
   const now = o.now ?? Date.now;
+  const streams = typeof o.streams === 'function' ? o.streams : ((fixed) => () => fixed)(o.streams);
   const maxDriftMs = o.maxRevDriftMs ?? DEFAULT_MAX_REV_DRIFT_MS;
 
   const resyncJson = (r: ResyncRequest) => JSON.stringify({ did: r.did, host: o.host, reason: r.reason });
@@ -71,11 +78,24 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
   const countResync = (requests: readonly ResyncRequest[]) => {
     for (const r of requests) o.metrics.inc('skytide_resync_requests_total', { reason: r.reason });
   };
+  const filter = o.filter === undefined || keepsEverything(o.filter) ? undefined : o.filter;
+  /** The events the filter keeps (each dropped one counted, whether or not its commit turns out stale). */
+  const keptEvents = (events: StreamEvent[]): StreamEvent[] => {
+    if (filter === undefined) return events;
+    return events.filter((e) => {
+      const why = dropReason(filter, e);
+      if (why !== undefined) o.metrics.inc('skytide_filtered_total', { where: 'firehose', why });
+      return why === undefined;
+    });
+  };
+  /** Nobody resyncs a repo we do not keep. */
+  const keptResync = (requests: ResyncRequest[]): ResyncRequest[] =>
+    filter === undefined ? requests : requests.filter((r) => keepsDid(filter, r.did));
 
   /** Events and resync requests written as they are (no continuity state involved). */
   const appendPlain = (events: readonly StreamEvent[], resync: readonly ResyncRequest[], batch: Batch) => {
-    for (const e of events) batch.append({ stream: o.streams.events, fields: { event: JSON.stringify(e) } }, () => countEvents([e]));
-    for (const r of resync) batch.append({ stream: o.streams.resync, fields: { repo: resyncJson(r) } }, () => countResync([r]));
+    for (const e of events) batch.append({ stream: streams(e.did).events, fields: { event: JSON.stringify(e) } }, () => countEvents([e]));
+    for (const r of resync) batch.append({ stream: streams(r.did).resync, fields: { repo: resyncJson(r) } }, () => countResync([r]));
   };
 
   const appendCommit = (out: Extract<RepoFrameOutcome, { kind: 'sequenced' }>, batch: Batch) => {
@@ -90,13 +110,14 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       return;
     }
     const gap: ResyncRequest = { did: out.did, reason: 'prev_data_mismatch' };
+    const gapKept = keptResync([gap]).length > 0;
     const entries = [
       ...out.events.map((e) => ({ to: 'events' as const, value: JSON.stringify(e) })),
       ...out.resync.map((r) => ({ to: 'resync' as const, value: resyncJson(r) })),
     ];
     const op = o.repoState.advance(out.did, {
       mode: 'commit', rev: state.rev, ...(state.data === undefined ? {} : { data: state.data }), prevData: state.prevData ?? null,
-      streams: o.streams, entries, resync: resyncJson(gap),
+      streams: streams(out.did), entries, ...(gapKept ? { resync: resyncJson(gap) } : {}),
     }, (result: AdvanceResult) => {
       if (result === ADVANCE.stale) {
         o.report('stale_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });
@@ -106,7 +127,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       countResync(out.resync);
       if (result === ADVANCE.appliedAfterGap) {
         o.report('prev_data_mismatch', 1, { did: out.did, rev: state.rev, seq: out.seq });
-        countResync([gap]);
+        if (gapKept) countResync([gap]);
       }
     });
     batch.add(op, entries.length + 1);
@@ -121,7 +142,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
     const [first, ...others] = out.resync;
     const op = o.repoState.advance(out.did, {
       mode: 'sync', rev: state.rev, ...(state.data === undefined ? {} : { data: state.data }),
-      streams: o.streams, entries: others.map((r) => ({ to: 'resync' as const, value: resyncJson(r) })),
+      streams: streams(out.did), entries: others.map((r) => ({ to: 'resync' as const, value: resyncJson(r) })),
       ...(first === undefined ? {} : { resync: resyncJson(first) }),
     }, (result: AdvanceResult) => {
       if (result === ADVANCE.stale) o.report('stale_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });
@@ -136,19 +157,22 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       o.metrics.inc('skytide_firehose_unverified_commits_total', { host: o.hostLabel });
     }
     switch (out.kind) {
-      case 'sequenced':
+      case 'sequenced': {
         for (const d of out.dropped) o.report(d.reason, d.count, { did: out.did, seq: out.seq });
-        if (out.t === '#commit') appendCommit(out, batch);
-        else if (out.t === '#sync') appendSync(out, batch);
-        else appendPlain(out.events, out.resync, batch);
+        // Filtered after the checks, before the writes: the continuity state below still sees the commit.
+        const kept = { ...out, events: keptEvents(out.events), resync: keptResync(out.resync) };
+        if (kept.t === '#commit') appendCommit(kept, batch);
+        else if (kept.t === '#sync') appendSync(kept, batch);
+        else appendPlain(kept.events, kept.resync, batch);
         return 'sequenced';
+      }
       case 'ignored':
         o.report(out.reason, 1, { t: out.t });
         return 'ignored';
       case 'invalid':
         o.report(out.reason, 1, { message: out.message, seq: out.seq, did: out.did });
         // A commit we could not read still happened: its repo is fetched whole instead.
-        if (out.did !== undefined) appendPlain([], [{ did: out.did, reason: out.reason }], batch);
+        if (out.did !== undefined) appendPlain([], keptResync([{ did: out.did, reason: out.reason }]), batch);
         return 'invalid';
       case 'info':
       case 'error':
@@ -205,7 +229,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
         if (o.waits === undefined) {
           // Nowhere to wait (no waiting room wired): judged as before, the repo resynced.
           o.report('identity_failed', 1, { did: out.did, seq: out.seq, message: out.message });
-          appendPlain([], [{ did: out.did, reason: 'identity_failed' }], batch);
+          appendPlain([], keptResync([{ did: out.did, reason: 'identity_failed' }]), batch);
           return 'invalid';
         }
         o.waits.park(out.did, message.bytes, batch, out.waitOn);

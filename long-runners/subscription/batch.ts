@@ -2,7 +2,7 @@
 // seq the cursor rises to once they are written. One flush is one MULTI (adapters/redis/stream-writer.ts), so what
 // a batch holds lands with its cursor or not at all.
 import type { Redis } from 'ioredis';
-import { writeBatch, type BatchOp, type NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
+import { writeBatch, writeSlotBatches, type BatchOp, type NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
 
 /** What a message handler may add to the batch. */
 export interface Batch {
@@ -18,8 +18,12 @@ export interface PendingBatch extends Batch {
   /** The seq the cursor rises to with this batch. */
   seq: number | undefined;
   readonly empty: boolean;
-  /** Writes everything staged and the cursor in one MULTI; answers the stored cursor afterwards (ours or higher). */
-  flush(redis: Redis, cursorKey: string): Promise<number | undefined>;
+  /**
+   * Writes everything staged and the cursor in one MULTI; answers the stored cursor afterwards (ours or higher).
+   * With several cursor keys (one per shard) it writes one MULTI per hash slot, each with its shard's cursor
+   * (stream-writer.ts, writeSlotBatches), and answers the lowest stored cursor.
+   */
+  flush(redis: Redis, cursorKey: string | readonly string[], split?: boolean): Promise<number | undefined>;
 }
 
 export function createBatch(): PendingBatch {
@@ -43,17 +47,26 @@ export function createBatch(): PendingBatch {
       ops.push(op);
       size += entries;
     },
-    async flush(redis, cursorKey) {
+    async flush(redis, cursorKey, split = false) {
       if (batch.empty) return undefined;
       const seq = batch.seq;
-      const result = await writeBatch(redis, { ops, ...(seq === undefined ? {} : { seqCursor: { key: cursorKey, seq } }) });
+      let stored: number | undefined;
+      if (!split) {
+        const key = typeof cursorKey === 'string' ? cursorKey : cursorKey[0];
+        if (key === undefined) throw new Error('a batch needs a cursor key');
+        stored = (await writeBatch(redis, { ops, ...(seq === undefined ? {} : { seqCursor: { key, seq } }) })).seqCursor;
+      } else {
+        const keys = typeof cursorKey === 'string' ? [cursorKey] : cursorKey;
+        const cursors = await writeSlotBatches(redis, { ops, ...(seq === undefined ? {} : { seqCursors: { keys, seq } }) });
+        stored = cursors.size === 0 ? undefined : Math.min(...cursors.values());
+      }
       const after = written;
       ops = [];
       written = [];
       size = 0;
       batch.seq = undefined;
       for (const f of after) f();
-      return result.seqCursor;
+      return stored;
     },
   };
   return batch;

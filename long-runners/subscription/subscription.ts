@@ -20,6 +20,10 @@
 //   replayed. ConsumerTooSlow and other errors reconnect from the stored cursor. #info OutdatedCursor is counted.
 // - On abort it writes everything it has read (entries and cursor), then returns. A write Redis refuses throws
 //   (StreamWriteError) to the supervisor. A frame it cannot use is counted and logged, never fatal.
+// - Shards (STREAM_SHARDS > 1, `shards`): each shard of the stream keeps its own cursor for the host, raised in its own
+//   MULTI with its own entries. The connection resumes from the lowest of them, and a message whose seq is at or below
+//   its shard's stored cursor is already in that shard: it is skipped (counted as ignored), so a crash between two
+//   shards' MULTIs neither loses nor duplicates anything.
 // Must not: run a handler concurrently with itself or with `between` (both run in this one loop).
 import type { Redis } from 'ioredis';
 import type { CounterName, Log, Metrics } from '../../functions/ports.ts';
@@ -126,6 +130,18 @@ export interface SubscriptionOptions {
   lengthCheckIntervalMs?: number;
   backoff?: ReconnectBackoff;
   heartbeatMs?: number;
+  /**
+   * The stream split by DID (STREAM_SHARDS), or written to a Redis Cluster: the cursor keys of every shard for this
+   * host (they replace `cursorKey`), the shards' stream keys (their lengths are summed against the high-water mark),
+   * the shard a message belongs to (undefined: none, e.g. an #info), and whether keys are hash-tagged (one MULTI per
+   * slot).
+   */
+  shards?: {
+    cursorKeys: readonly string[];
+    streams: readonly string[];
+    shardOf: (message: { t: string; body: Record<string, unknown> }) => number | undefined;
+    tagged: boolean;
+  };
 }
 
 type FrameResult = 'ok' | { reconnect: string; reset: boolean };
@@ -145,9 +161,21 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   let baseline: number | undefined;
   let batchStartedAt = 0;
   let lastHoldCheck = 0;
+  const cursorKeys = o.shards?.cursorKeys ?? [o.cursorKey];
+  const lengthKeys = o.shards?.streams ?? [o.stream];
+  /** Per shard, the cursor stored when the connection opened: that shard holds every message at or below it. */
+  let floors: (number | undefined)[] = [];
+
+  const readCursors = async () => {
+    const stored = await Promise.all(cursorKeys.map((key) => readSeqCursor(redis, key)));
+    floors = stored;
+    const known = stored.filter((n): n is number => n !== undefined);
+    // The lowest shard cursor: every shard has everything up to it. Shards without a cursor yet take it as theirs.
+    return known.length === 0 ? undefined : Math.min(...known);
+  };
 
   const flush = async () => {
-    const stored = await batch.flush(redis, o.cursorKey);
+    const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false);
     if (stored !== undefined && (baseline === undefined || stored > baseline)) {
       // Another writer for this host (a second connection or process) stands further on: never go back behind it.
       const occurrences = sampleAhead('ahead');
@@ -163,7 +191,8 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   };
 
   const holdNeeded = async (): Promise<Hold | undefined> => {
-    const length = await redis.xlen(o.stream);
+    const lengths = await Promise.all(lengthKeys.map((key) => redis.xlen(key)));
+    const length = lengths.reduce((a, b) => a + b, 0);
     if (length >= o.highWaterMark) return { kind: 'backpressure', length };
     const why = handler.holdReason?.();
     return why === undefined ? undefined : { kind: 'handler', why };
@@ -238,6 +267,17 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
       report('seq_not_increasing', 1, { t, seq, last: baseline });
       return 'ok';
     }
+    if (seq !== undefined && o.shards !== undefined) {
+      const shard = o.shards.shardOf({ t, body });
+      const floor = shard === undefined ? undefined : floors[shard];
+      if (floor !== undefined && seq <= floor) {
+        // Its shard wrote it before a restart that came between two shards' MULTIs: it is there already.
+        countFrame('ignored');
+        baseline = seq;
+        batch.seq = seq;
+        return 'ok';
+      }
+    }
     countFrame(await handler.onMessage({ t, body, seq, bytes }, batch));
     if (seq !== undefined) {
       baseline = seq;
@@ -248,15 +288,16 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
 
   /** FutureCursor: the only way the cursor goes back, on purpose and in plain sight. */
   const resetCursor = async () => {
-    const old = await readSeqCursor(redis, o.cursorKey);
-    await resetSeqCursor(redis, o.cursorKey, 0);
+    const old = await readCursors();
+    for (const key of cursorKeys) await resetSeqCursor(redis, key, 0);
+    floors = cursorKeys.map(() => 0);
     baseline = 0;
     metrics.inc(o.counters.errors, { host: hostLabel, reason: 'cursor_reset' });
     log.error('upstream sequence is behind our cursor: cursor reset to replay its window', { host, old: old ?? null, new: 0 });
   };
 
   while (!signal.aborted) {
-    const stored = await readSeqCursor(redis, o.cursorKey);
+    const stored = await readCursors();
     const cursor = stored ?? o.initialCursor;
     baseline = cursor;
     const source = openFrameSource(subscribeUrl(host, o.nsid, cursor), {
@@ -323,5 +364,6 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     log.warn('subscription disconnected', { host, reason: why, reconnectInMs: delay });
     await sleep(delay, signal);
   }
-  log.info('subscription stopped', { host, nsid: o.nsid });
+  // Every frame read was flushed above with its cursor: the stored cursor stands at least at `cursor`.
+  log.info('subscription stopped', { host, nsid: o.nsid, cursor: baseline ?? null });
 }

@@ -10,13 +10,17 @@
 // released at the end. A second sweep of the host is refused (`sweep_running`) while the lease lives; a crashed
 // holder's lease expires after its TTL. Every page is written by a script that checks the lease first, so a sweep
 // that lost its lease (`lease_lost`) writes nothing more and the next one resumes from the stored cursor.
+//
+// DIDs the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS) are listed but never queued (counted as filtered).
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
-import { acquireLease, appendUnderLease, keepLease, type KeptLease } from '../../adapters/redis/lease.ts';
+import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
+import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
@@ -57,6 +61,8 @@ export interface SweepOptions {
   log: Log;
   metrics: Metrics;
   signal: AbortSignal;
+  /** What is kept; DIDs it drops are not queued. Absent: every DID. */
+  filter?: EventFilter;
   /** Called after each page, for progress output. */
   onPage?: (progress: SweepProgress) => void;
 }
@@ -67,6 +73,8 @@ export interface SweepProgress {
   queued: number;
   skippedInSync: number;
   skippedPages: number;
+  /** Listed DIDs the filters drop, not queued. */
+  filtered: number;
   done: boolean;
 }
 
@@ -94,7 +102,7 @@ async function fetchPage(fetch: Fetch, host: string, cursor: string | undefined,
 
 /** The Redis key of a host's sweep lease. */
 export function sweepLeaseKey(keys: KeySpace, host: string): string {
-  return `${keys.stream(STREAMS.repoBackfill)}:lease:${hostKey(host)}`;
+  return keys.beside(STREAMS.repoBackfill, `:lease:${hostKey(host)}`);
 }
 
 export function defaultHolder(): string {
@@ -134,22 +142,34 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   const attempts = o.pageAttempts ?? DEFAULT_SWEEP_LIMITS.pageAttempts;
   const pageTimeoutMs = o.pageTimeoutMs ?? DEFAULT_SWEEP_LIMITS.pageTimeoutMs;
   const cursorKey = o.keys.cursor(STREAMS.repoBackfill, o.host);
-  const skippedKey = `${o.keys.stream(STREAMS.repoBackfill)}:skipped:${hostKey(o.host)}`;
+  const skippedKey = o.keys.beside(STREAMS.repoBackfill, `:skipped:${hostKey(o.host)}`);
   const stream = o.keys.stream(STREAMS.repoBackfill);
+  const shardStreams = o.keys.shardsOf(STREAMS.repoBackfill).map((name) => o.keys.stream(name));
   // Stopped by the caller (SIGTERM) or by losing the lease; either way what was written stays written.
   const signal = AbortSignal.any([o.signal, kept.lost]);
   const write = async (values: readonly string[], cursor: string, setAdd?: { key: string; member: string }) => {
-    const written = await appendUnderLease(o.redis, kept.lease, { stream, field: 'repo', values, cursor: { key: cursorKey, value: cursor }, ...(setAdd === undefined ? {} : { setAdd }) });
+    if (o.keys.tagged && values.length > 0) {
+      // Sharded (STREAM_SHARDS, Redis Cluster): each DID goes to its shard, one MULTI per shard, then the cursor under
+      // the lease. A MULTI cannot span slots, so a crash or a lost lease in between can queue a page twice, never
+      // lose one: backfilling a repo twice changes nothing.
+      if (!(await renewLease(o.redis, kept.lease))) throw leaseLost(o.host);
+      await writeSlotBatches(o.redis, {
+        ops: values.map((value) => ({ kind: 'entry' as const, entry: { stream: o.keys.stream(o.keys.shardFor(STREAMS.repoBackfill, didOfEntry(value))), fields: { repo: value } } })),
+      });
+      values = [];
+    }
+    // Tagged, the cursor's slot stands in for the stream's (no entries are left to add to it here).
+    const written = await appendUnderLease(o.redis, kept.lease, { stream: o.keys.tagged ? cursorKey : stream, field: 'repo', values, cursor: { key: cursorKey, value: cursor }, ...(setAdd === undefined ? {} : { setAdd }) });
     if (!written) throw leaseLost(o.host);
   };
   const stored = await o.redis.get(cursorKey);
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
   let cursor = stored === null || stored === SWEEP_DONE ? undefined : stored;
-  const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, done: false };
+  const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, filtered: 0, done: false };
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
   while (!signal.aborted) {
-    while ((await o.redis.xlen(stream)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
+    while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
     let page: { repos: ListedRepo[]; cursor?: string } | undefined;
     for (let attempt = 1; attempt <= attempts && page === undefined && !signal.aborted; attempt++) {
       try {
@@ -182,7 +202,14 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
         [JSON.stringify(dids)],
       )).map((r) => [r.did, r.rev]),
     );
+    const filter = o.filter;
     const entries = page.repos
+      .filter((r) => {
+        if (filter === undefined || keepsDid(filter, r.did)) return true;
+        progress.filtered++;
+        o.metrics.inc('skytide_filtered_total', { where: 'sweep', why: 'did' });
+        return false;
+      })
       .filter((r) => {
         const inSync = r.rev !== undefined && synced.get(r.did) === r.rev;
         if (inSync) progress.skippedInSync++;
@@ -204,4 +231,13 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   if (kept.lost.aborted && !progress.done) throw leaseLost(o.host);
   o.log.info(progress.done ? 'sweep finished' : 'sweep stopped', { host: o.host, ...progress });
   return progress;
+}
+
+async function queuedLength(redis: SweepOptions['redis'], streams: readonly string[]): Promise<number> {
+  const lengths = await Promise.all(streams.map((key) => redis.xlen(key)));
+  return lengths.reduce((a, b) => a + b, 0);
+}
+
+function didOfEntry(value: string): string {
+  return (JSON.parse(value) as { did: string }).did;
 }

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import type { KeySpace } from '../../adapters/redis/keys.ts';
 import type { KeptLease } from '../../adapters/redis/lease.ts';
+import type { EventFilter } from '../../functions/event-filter.ts';
 import { claimSweep, runSweep, type SweepLimits, type SweepProgress } from './sweep.ts';
 
 export interface SweeperDeps {
@@ -18,6 +19,8 @@ export interface SweeperDeps {
   hosts: readonly string[];
   highWaterMark: number;
   limits: SweepLimits;
+  /** What is kept: DIDs it drops are not queued. Absent: every DID. */
+  filter?: EventFilter;
   /** This process, as named in the leases it holds. */
   holder: string;
   log: Log;
@@ -67,7 +70,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
             const progress = await runSweep({
               redis: deps.redis, keys: deps.keys, sql: deps.sql, fetch: deps.fetch, host, highWaterMark: deps.highWaterMark,
               pageSize: deps.limits.pageSize, pageAttempts: deps.limits.pageAttempts, pageTimeoutMs: deps.limits.pageTimeoutMs,
-              lease, log: deps.log, metrics: deps.metrics, signal, ...(pageHook === undefined ? {} : { onPage: pageHook }),
+              lease, log: deps.log, metrics: deps.metrics, signal, ...(deps.filter === undefined ? {} : { filter: deps.filter }), ...(pageHook === undefined ? {} : { onPage: pageHook }),
             });
             outcomes.push({ host, progress });
           } catch (error) {

@@ -19,6 +19,7 @@ const SUITES: Suite[] = [
   { name: 'verify', load: async () => (await import('./verify.bench.ts')).runVerifyBench },
   { name: 'commit', load: async () => (await import('./commit-verify.bench.ts')).runCommitVerifyBench },
   { name: 'ingest', load: async () => (await import('./ingest.bench.ts')).runIngestBench },
+  { name: 'network', load: async () => (await import('./network.bench.ts')).runNetworkBench },
 ];
 
 /** The references the suites measure against: their versions belong next to the figures. */

@@ -36,6 +36,8 @@ function startAdapter(): ChildProcess {
       FIREHOSE_INITIAL_CURSOR: '0', INGESTER_BATCH_SIZE: '25', INGESTER_BATCH_TIMEOUT_MS: '20', LOG_LEVEL: 'error',
       // The test's commits are unsigned: this run is about delivery, not verification.
       INGESTER_TRUST_UPSTREAM: 'true',
+      // Every `run` process serves /health on HTTP_PORT: any free port, so parallel suites never collide.
+      HTTP_PORT: '0',
     },
     stdio: 'ignore',
   });

@@ -158,6 +158,7 @@ describe('e2e: an identity outage is waited out on the live path', () => {
           PATH: process.env['PATH'] ?? '', REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, INGESTER_RELAY_HOSTS: network.firehoseHost,
           FIREHOSE_INITIAL_CURSOR: '0', INGESTER_BATCH_SIZE: '25', INGESTER_BATCH_TIMEOUT_MS: '20', LOG_LEVEL: 'error',
           PLC_URL: proxy.url, IDENTITY_ALLOW_PRIVATE: 'true',
+          HTTP_PORT: '0', // every `run` process serves /health: any free port
         },
         stdio: 'ignore',
       });

@@ -3,70 +3,43 @@
 // forbids), the Hono app answers, and the index function writes to a real Postgres through postgres.js over the
 // runtime's own sockets. The label function answers under workerd exactly as under Node for the same input, its
 // signatures checked against DID documents fetched from a PLC stand-in on loopback.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
+import { createIndexDatabase, createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { post, write } from '../helpers/events.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts';
 import { labelerDoc, startFakePlc, type FakePlc } from '../helpers/fake-plc.ts';
 import { labelEvent, labelKeypair, signLabel } from '../helpers/labels.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { createMetrics } from '../../adapters/observability/metrics.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 
-const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 const DID = 'did:plc:workerdaaaaaaaaaaaaaaaaa';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 let db: IndexDb;
 let plc: FakePlc;
-let wrangler: ChildProcess;
+let worker: WranglerDev;
 let base: string;
-let output = '';
+const output = () => worker.output();
 
 beforeAll(async () => {
-  db = await createIndexDb('worker');
+  db = await createIndexDatabase('worker');
   plc = await startFakePlc();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  wrangler = spawn(
-    process.execPath,
-    [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--var', `DATABASE_URL:${db.url}`, '--var', 'SKYTIDE_API_TOKEN:worker-token', '--var', `PLC_URL:${plc.url}`, '--var', 'IDENTITY_ALLOW_PRIVATE:true', '--log-level', 'info'],
-    { env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  wrangler.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  wrangler.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  await waitFor(
-    async () => (wrangler.exitCode !== null ? 'exited' : await fetch(`${base}/health`).then((r) => r.status, () => 0)),
-    (status) => status === 200 || status === 'exited',
-    'wrangler dev to serve the Worker',
-    90_000,
-  );
-  if (wrangler.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
+  worker = await startWranglerDev({
+    databaseUrl: db.url,
+    vars: { SKYTIDE_API_TOKEN: 'worker-token', PLC_URL: plc.url, IDENTITY_ALLOW_PRIVATE: 'true' },
+  });
+  base = worker.base;
 }, 120_000);
 
 afterAll(async () => {
-  if (wrangler !== undefined && wrangler.exitCode === null) {
-    const exited = new Promise((resolve) => wrangler.once('exit', resolve));
-    wrangler.kill('SIGTERM');
-    await exited;
-  }
+  await worker?.stop();
   await plc?.close();
   await db?.close();
 });
 
 describe('the Worker under workerd', () => {
   it('loads and answers health and readiness, Postgres included', async () => {
-    expect(output).not.toMatch(/Uncaught|Disallowed operation/);
+    expect(output()).not.toMatch(/Uncaught|Disallowed operation/);
     expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
     expect(await (await fetch(`${base}/ready`)).json()).toEqual({ status: 'ready', checks: [{ name: 'postgres', ok: true }], degraded: [] });
   });
@@ -83,7 +56,7 @@ describe('the Worker under workerd', () => {
       headers: { authorization: 'Bearer worker-token', 'content-type': 'application/json' },
       body: JSON.stringify({ events }),
     });
-    expect(res.status, output).toBe(200);
+    expect(res.status, output()).toBe(200);
     const body = (await res.json()) as { outcomes: { status: string; reason?: string }[] };
     expect(body.outcomes[0]).toEqual({ status: 'ok' });
     expect(body.outcomes[1]).toMatchObject({ status: 'dead', reason: 'invalid_event' });
@@ -98,7 +71,7 @@ describe('the Worker under workerd', () => {
         headers: { authorization: 'Bearer worker-token', 'content-type': 'application/json' },
         body: JSON.stringify({ events: [write({ did: DID, collection: 'app.bsky.feed.post', rkey, rev: 2, record: post(rkey) })] }),
       });
-      expect(res.status, output).toBe(200);
+      expect(res.status, output()).toBe(200);
     }
     expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [DID])).toEqual([{ postsCount: 4 }]);
   });
@@ -124,7 +97,7 @@ describe('the label function under workerd', () => {
     const headers = { authorization: 'Bearer worker-token', 'content-type': 'application/json' };
 
     const res = await fetch(`${base}/functions/label`, { method: 'POST', headers, body });
-    expect(res.status, output).toBe(200);
+    expect(res.status, output()).toBe(200);
     const fromWorker = await res.json();
 
     const nodeDb = await createIndexDb('worker_node');

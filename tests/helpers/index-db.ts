@@ -3,7 +3,7 @@ import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
 import type { IndexPorts } from '../../functions/index/handler.ts';
-import { createTestSchema } from './services.ts';
+import { createTestSchema, TEST_DATABASE_URL, uniqueName } from './services.ts';
 
 export interface IndexDb {
   sql: PostgresSql;
@@ -48,4 +48,29 @@ export async function dumpIndex(sql: PostgresSql): Promise<Record<string, unknow
     out[table] = await sql.query(`select ${columns} from "${table}"${where} order by ${order}`);
   }
   return out;
+}
+
+/**
+ * Like createIndexDb, in a database of its own rather than a schema: for clients that drop a URL's options, such as
+ * wrangler dev's local Hyperdrive (the schema's search_path travels in `options`).
+ */
+export async function createIndexDatabase(label: string): Promise<IndexDb> {
+  const name = uniqueName(label);
+  const admin = createSql(TEST_DATABASE_URL, { max: 1 });
+  await admin.query(`create database "${name}"`);
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const sql = createSql(url.href, { max: 4 });
+  await applyMigrations(sql);
+  return {
+    sql,
+    schema: 'public',
+    url: url.href,
+    ports: { sql, clock: systemClock, log: silentLog, metrics: noMetrics },
+    close: async () => {
+      await sql.end();
+      await admin.query(`drop database if exists "${name}" with (force)`);
+      await admin.end();
+    },
+  };
 }

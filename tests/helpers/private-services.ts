@@ -61,6 +61,8 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
 
 export interface PrivatePostgres {
   port: number;
+  /** The postmaster's process id while it runs (its backends are its children), for CPU accounting. */
+  readonly pid: number | undefined;
   /** postgres://postgres@127.0.0.1:<port>/postgres */
   url: string;
   /** Stops the server: `fast` is a clean shutdown, `immediate` a crash (recovery on the next start). */
@@ -112,6 +114,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   await start();
   return {
     port,
+    get pid() {
+      return child?.pid;
+    },
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop,
     start,

@@ -109,7 +109,8 @@ export function createProcessPool(options: ProcessPoolOptions) {
     const logFile = path.join(options.logDir, `${id}.log`);
     const fd = openSync(logFile, 'a');
     const child = spawn(process.execPath, [options.cli, 'run', '--only', kind], {
-      env: { ...options.env, ...(options.envFor?.(kind) ?? {}) },
+      // Every `run` process serves /health on HTTP_PORT: any free port unless the test names one.
+      env: { HTTP_PORT: '0', ...options.env, ...(options.envFor?.(kind) ?? {}) },
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);

@@ -12,6 +12,8 @@ import type { BasePorts, Sql } from '../../../functions/ports.ts';
 import { labelBatch, type LabelBatchResult, type LabelPorts, type LabelVerdict } from '../../../functions/label/handler.ts';
 import { parseLabelItem, type LabelEntry } from '../../../functions/label/entry.ts';
 import { dependencyErrorIn, describeError } from '../../../functions/errors.ts';
+import { backfillRepos, type BackfillPorts, type RepoReport } from '../../../functions/backfill-repo/handler.ts';
+import { parseRepoBackfillEntry, type RepoBackfillEntry } from '../../../functions/events.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
 import { answerOutage } from '../outage.ts';
 
@@ -21,6 +23,8 @@ export interface FunctionRouteDeps {
   ports: BasePorts & { sql: Sql };
   /** What the label function needs beyond the base ports; absent: POST /functions/label answers 503. */
   label?: Pick<LabelPorts, 'identity' | 'trustedSources'>;
+  /** What the backfill-repo function needs; absent: POST /functions/backfill-repo answers 503. */
+  backfill?: BackfillPorts;
 }
 
 /** Splits a JSON body `{ events: [...] }` into parsed events and per-position dead outcomes. */
@@ -124,5 +128,47 @@ export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void
       labels[pos] = result.verdicts[i];
     });
     return c.json({ outcomes, labels: labels.map((l) => l ?? []) });
+  });
+
+  // `{ "repos": [...] }` of repo_backfill entries (`{did, host?, rev?, active?, status?, reason?}`): each repo fetched,
+  // verified and indexed; answers one outcome and one report per item. An outage answers 503 with Retry-After (the
+  // caller tries the batch again; nothing was recorded against the repos), as POST /reprocess/:did does.
+  app.post('/functions/backfill-repo', requireBearer(deps.auth), limit, async (c) => {
+    if (deps.backfill === undefined) return c.json({ error: 'not_configured', message: 'backfill is not configured in this process' }, 503);
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: 'invalid_json', message: 'request body is not JSON' }, 400);
+    }
+    const items = typeof body === 'object' && body !== null ? (body as { repos?: unknown }).repos : undefined;
+    if (!Array.isArray(items)) return c.json({ error: 'invalid_request', message: 'body must be {"repos": [...]}' }, 400);
+    const entries: RepoBackfillEntry[] = [];
+    const positions: number[] = [];
+    const outcomes: (ItemOutcome | undefined)[] = new Array(items.length).fill(undefined);
+    const reports: (RepoReport | null)[] = new Array(items.length).fill(null);
+    items.forEach((item, i) => {
+      const parsed = parseRepoBackfillEntry(item);
+      if (parsed.ok) {
+        entries.push(parsed.value);
+        positions.push(i);
+      } else outcomes[i] = dead('invalid_event', parsed.message);
+    });
+    try {
+      const result = await backfillRepos(entries, deps.backfill);
+      positions.forEach((pos, i) => {
+        outcomes[pos] = result.outcomes[i];
+        reports[pos] = result.reports[i] ?? null;
+      });
+    } catch (err) {
+      const outage = dependencyErrorIn(err);
+      if (outage !== undefined) {
+        deps.ports.log.warn('backfill function waits on an outage', { dependency: outage.dependency, repos: entries.length, err: describeError(err) });
+        return answerOutage(c, outage);
+      }
+      deps.ports.log.error('backfill function failed', { err: describeError(err), repos: entries.length });
+      return c.json({ error: 'handler_error', message: 'the backfill function failed' }, 500);
+    }
+    return c.json({ outcomes, reports });
   });
 }

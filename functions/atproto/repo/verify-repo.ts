@@ -72,11 +72,14 @@ function isCollection(name: string): boolean {
  * The records of leaves [from, to) as lex-JSON, in key order. Leaves whose keys or records are unusable are counted
  * in `skipped`, not returned.
  */
-export function recordsIn(repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: number, to: number): { records: RepoRecord[]; skipped: number } {
+export function recordsIn(
+  repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: number, to: number, keep?: (collection: string) => boolean,
+): { records: RepoRecord[]; skipped: number; filtered: number } {
   const { keys, blocks: leafBlocks } = repo.leaves;
   const blocks = repo.car.blocks;
   const records: RepoRecord[] = [];
   let skipped = 0;
+  let filtered = 0;
   for (let i = from; i < Math.min(to, keys.length); i++) {
     const key = keys[i]!;
     const slash = key.indexOf('/');
@@ -84,6 +87,11 @@ export function recordsIn(repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: numb
     const rkey = key.slice(slash + 1);
     if (slash < 0 || !isCollection(collection) || !isValidRecordKey(rkey)) {
       skipped++;
+      continue;
+    }
+    // A collection the deployment does not keep is never decoded (its block was hash-checked with the rest).
+    if (keep !== undefined && !keep(collection)) {
+      filtered++;
       continue;
     }
     const block = leafBlocks[i]!;
@@ -100,7 +108,7 @@ export function recordsIn(repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: numb
     }
     records.push({ collection, rkey, cid: base32Multibase(blocks.cid(block)), record: record as JsonObject });
   }
-  return { records, skipped };
+  return { records, skipped, filtered };
 }
 
 /** Every record of the repo at once: for small repos and tests; large ones go a range at a time (recordsIn). */

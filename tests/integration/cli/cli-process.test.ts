@@ -82,6 +82,44 @@ describe('skytide process', () => {
     expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'supervisor exiting', exitCode: 0 }));
   });
 
+  it('serves /health, /ready and /metrics without the http task, and no function route', async () => {
+    // `run --only index`: a consumer service of a split deployment, health-gated and scraped like the API one.
+    const port = await freePort();
+    const run = start(['run', '--only', 'index', '--migrate'], { ...env, HTTP_PORT: String(port) });
+    await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'http listening', port, routes: 'operations' }));
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect(ready.status).toBe(200);
+    expect((await ready.json()).checks.map((c: { name: string }) => c.name)).toEqual(['redis', 'postgres']);
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('skytide_index_batches_total{outcome="ok"} 0');
+    const index = await fetch(`http://127.0.0.1:${port}/functions/index`, { method: 'POST', headers: { authorization: 'Bearer t' }, body: '[]' });
+    expect(index.status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(404);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'task stopped', task: 'http:operations' }));
+  });
+
+  it('checks only Redis for readiness where no task uses Postgres', async () => {
+    const port = await freePort();
+    // An unreachable database: a firehose service neither needs it nor reports it.
+    const run = start(['run', '--only', 'firehose'], {
+      ...env, HTTP_PORT: String(port), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', INGESTER_RELAY_HOSTS: 'relay.invalid',
+    });
+    await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect(ready.status).toBe(200);
+    expect((await ready.json()).checks).toEqual([{ name: 'redis', ok: true }]);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
   it('logs which task exited and why, stops the rest, and exits non-zero', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));

@@ -18,9 +18,9 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
-function cli(args: string[]): { code: number | null; lines: Record<string, unknown>[] } {
+function cli(args: string[], extra: Record<string, string> = {}): { code: number | null; lines: Record<string, unknown>[] } {
   const out = spawnSync(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, SKYTIDE_API_TOKEN: 'secret-token' },
+    env: { PATH: process.env['PATH'] ?? '', REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, SKYTIDE_API_TOKEN: 'secret-token', ...extra },
     encoding: 'utf8',
   });
   return { code: out.status, lines: out.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>) };
@@ -106,5 +106,22 @@ describe('config and version', () => {
     const out = spawnSync(process.execPath, [CLI, '--version'], { encoding: 'utf8' });
     expect(out.status).toBe(0);
     expect(out.stdout).toMatch(/^skytide \d+\.\d+\.\d+/);
+  });
+});
+
+describe('with STREAM_SHARDS', () => {
+  it('dlq commands go through every shard of the named stream', async () => {
+    const shards = { STREAM_SHARDS: '3' };
+    await redis.xadd(`${prefix}firehose_backfill:{0}_dlq`, '*', 'event', '{"n":0}', 'reason', 'handler_error', 'attempts', '5');
+    await redis.xadd(`${prefix}firehose_backfill:{2}_dlq`, '*', 'event', '{"n":2}', 'reason', 'handler_error', 'attempts', '5');
+    const list = cli(['dlq', 'list', 'firehose_backfill'], shards);
+    expect(list.code).toBe(0);
+    expect(list.lines.filter((l) => 'listed' in l).map((l) => [l['stream'], l['listed']])).toEqual([
+      ['firehose_backfill:{0}', 1], ['firehose_backfill:{1}', 0], ['firehose_backfill:{2}', 1],
+    ]);
+    expect(cli(['dlq', 'replay', 'firehose_backfill'], shards).code).toBe(0);
+    expect(await redis.xlen(`${prefix}firehose_backfill:{0}`)).toBe(1);
+    expect(await redis.xlen(`${prefix}firehose_backfill:{2}`)).toBe(1);
+    expect(await redis.xlen(`${prefix}firehose_backfill:{2}_dlq`)).toBe(0);
   });
 });

@@ -10,6 +10,8 @@ import { createKeySpace, SWEEP_DONE, type KeySpace } from '../../../adapters/red
 import { noMetrics, silentLog } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createTestRedis } from '../../helpers/services.ts';
+import { parseEventFilter } from '../../../functions/event-filter.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
 
 const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String(i).padStart(19, 'a')}`);
 let failAt: string | undefined;
@@ -83,5 +85,18 @@ describe('sweeper', () => {
     failAt = undefined;
     await sweep();
     expect(await queued()).toEqual(DIDS);
+  });
+
+  it('does not queue DIDs the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS)', async () => {
+    const parsed = parseEventFilter({ dids: [DIDS[0]!, DIDS[1]!, DIDS[3]!, DIDS[4]!], excludeDids: [DIDS[5]!] });
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const metrics = createMetrics({ hosts: [], streams: [] });
+    const progress = await runSweep({
+      redis, keys, sql: db.sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: 2, retryDelayMs: 5, log: silentLog,
+      metrics: metrics.metrics, signal: new AbortController().signal, filter: parsed.filter,
+    });
+    expect(await queued()).toEqual([DIDS[0], DIDS[1], DIDS[3], DIDS[4]]);
+    expect(progress).toMatchObject({ listed: 7, queued: 4, filtered: 3, done: true });
+    expect(await metrics.registry.metrics()).toContain('skytide_filtered_total{where="sweep",why="did"} 3');
   });
 });

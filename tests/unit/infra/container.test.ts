@@ -1,9 +1,11 @@
-// The container cannot be built here (no Docker engine), so check what the build relies on: every COPY source
-// exists, the entrypoint exists, and the runtime code the image ships imports only packages that `npm ci
-// --omit=dev` installs (a devDependency on the runtime path would crash the container at start-up).
+// Static checks of the container deploy, in `npm test`: what infra/Dockerfile relies on (every COPY source exists
+// and is in the .dockerignore allow-list, the runtime code imports only packages `npm ci --omit=dev` installs: a
+// devDependency on the runtime path would crash the container at start-up), and the shape of infra/compose.yaml. The
+// image itself is built and run in tests/container/image.long.test.ts (`npm run test:long`).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 
 const ROOT = path.resolve(new URL('../../..', import.meta.url).pathname);
 const dockerfile = readFileSync(path.join(ROOT, 'infra/Dockerfile'), 'utf8');
@@ -17,16 +19,36 @@ function sources(dir: string): string[] {
   });
 }
 
+/** The instructions of the last stage (the image that runs). */
+const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+
 describe('infra/Dockerfile', () => {
-  it('copies only paths that exist', () => {
-    const copies = [...dockerfile.matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
+  it('copies only paths that exist and that .dockerignore lets into the build context', () => {
+    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
     expect(copies.length).toBeGreaterThan(4);
-    for (const source of copies) expect(existsSync(path.join(ROOT, source)), source).toBe(true);
+    const allowed = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    expect(readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')).toMatch(/^\*$/m);
+    for (const source of copies) {
+      expect(existsSync(path.join(ROOT, source)), source).toBe(true);
+      expect(allowed, `${source} is not in the .dockerignore allow-list`).toContain(source.replace(/\/$/, ''));
+    }
   });
 
-  it('starts the skytide bin with the run command', () => {
-    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "bin\/skytide.js"\]/);
-    expect(dockerfile).toMatch(/CMD \["run", "--migrate"\]/);
+  it('installs production dependencies from the lock in a stage of their own', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev\b/m);
+    expect(runtimeStage).toMatch(/^COPY --from=deps \/app\/node_modules \.\/node_modules$/m);
+    expect(runtimeStage).not.toMatch(/^RUN npm (ci|install)/m);
+  });
+
+  it('runs as a non-root user, health-checked on /health, with SIGTERM going to node itself', () => {
+    const user = /^USER (\S+)$/m.exec(runtimeStage)?.[1] ?? 'root';
+    expect(user.split(':')[0]).not.toMatch(/^(root|0)$/);
+    expect(runtimeStage).toMatch(/^HEALTHCHECK .*\\\n\s+CMD \[.*\/health/m);
+    // Exec form: node is PID 1, so `docker stop` signals it (a shell form would signal /bin/sh, which ignores it).
+    expect(runtimeStage).toMatch(/^ENTRYPOINT \["node", "bin\/skytide.js"\]$/m);
+    expect(runtimeStage).toMatch(/^CMD \["run"(, "--migrate")?\]$/m);
+    expect(runtimeStage).not.toMatch(/^STOPSIGNAL (?!SIGTERM)/m);
     expect(existsSync(path.join(ROOT, 'bin/skytide.js'))).toBe(true);
   });
 
@@ -60,5 +82,55 @@ describe('infra/Dockerfile', () => {
         .map((spec) => `${path.relative(ROOT, file)} imports ${spec}`);
     });
     expect(offenders).toEqual([]);
+  });
+});
+
+describe('infra/compose.yaml', () => {
+  interface Service {
+    image?: string;
+    build?: { context: string; dockerfile: string };
+    command?: string[];
+    volumes?: string[];
+    depends_on?: Record<string, { condition: string }>;
+    deploy?: { replicas?: number; resources?: { limits?: { memory?: string } } };
+    stop_grace_period?: string;
+  }
+  const compose = parse(readFileSync(path.join(ROOT, 'infra/compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+  const services = compose.services;
+  const skytide = Object.entries(services).filter(([, s]) => s.build?.dockerfile === 'infra/Dockerfile');
+
+  it('keeps Redis durable and never evicting, and Postgres on a volume', () => {
+    const redis = (services['redis']?.command ?? []).join(' ');
+    expect(redis).toMatch(/--appendonly yes/);
+    expect(redis).toMatch(/--maxmemory \S+/);
+    expect(redis).toMatch(/--maxmemory-policy noeviction/);
+    expect(services['redis']?.volumes?.[0]).toMatch(/:\/data$/);
+    expect(services['postgres']?.volumes?.[0]).toMatch(/:\/var\/lib\/postgresql\/data$/);
+  });
+
+  it('splits skytide by --only into health-gated, memory-limited services, with two index consumers', () => {
+    const only = (name: string) => {
+      const cmd = services[name]?.command ?? [];
+      return cmd[0] === 'run' && cmd[1] === '--only' ? (cmd[2] ?? '').split(',') : [];
+    };
+    expect(only('firehose')).toEqual(['firehose']);
+    expect(only('labels')).toContain('labels');
+    expect(only('index')).toEqual(['index']);
+    expect(only('backfill')).toEqual(['backfill']);
+    expect(services['index']?.deploy?.replicas).toBe(2);
+    for (const name of ['firehose', 'labels', 'index', 'backfill', 'api']) {
+      const s = services[name];
+      expect(s?.build?.dockerfile, name).toBe('infra/Dockerfile');
+      expect(s?.depends_on?.['redis']?.condition, name).toBe('service_healthy');
+      expect(s?.depends_on?.['postgres']?.condition, name).toBe('service_healthy');
+      expect(s?.depends_on?.['migrate']?.condition, name).toBe('service_completed_successfully');
+      expect(s?.deploy?.resources?.limits?.memory, name).toMatch(/^\d+[mg]$/);
+      // Longer than the supervisor's 25 s shutdown budget, so a stop flushes before SIGKILL.
+      expect(Number.parseInt(s?.stop_grace_period ?? '0', 10), name).toBeGreaterThan(25);
+    }
+    // Every skytide service runs `migrate` or `run`: the task kinds `--only` names exist.
+    const kinds = readFileSync(path.join(ROOT, 'long-runners/cli/tasks.ts'), 'utf8').match(/TASK_KINDS = \[([^\]]+)\]/)?.[1] ?? '';
+    for (const [name] of skytide) for (const k of only(name)) expect(kinds, `${name}: --only ${k}`).toContain(`'${k}'`);
+    expect(skytide.map(([, s]) => s.image)).toEqual(skytide.map(() => 'skytide:latest'));
   });
 });

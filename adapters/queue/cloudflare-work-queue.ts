@@ -1,0 +1,140 @@
+// The work-queue port (work-queue.ts) over Cloudflare Queues, for Workers: the producer binding's send/sendBatch, and
+// a consumer's MessageBatch turned into the port's messages. The binding types are declared here, structurally, so
+// nothing outside the Worker entry depends on @cloudflare/workers-types.
+// Cloudflare counts a message's deliveries itself (`attempts`) and moves it to the consumer's dead-letter queue after
+// `max_retries`; the port needs two things it does not offer, so this adapter adds them:
+// - An outage retry that counts no attempt: the message is sent again (with its delay) as a new message carrying the
+//   attempts so far in its envelope, and the original is acked. `message.retry()` would count, and an outage longer
+//   than max_retries deliveries would dead-letter good work.
+// - A dead letter with a reason: `deadLetter(reason)`, and a retry at `maxAttempts`, send the envelope with its reason
+//   to the dead-letter queue's producer binding and ack the original. Cloudflare's own max_retries (set above
+//   maxAttempts in wrangler.toml) stays as the backstop for a consumer that throws; those letters carry no reason.
+// Every body travels in an envelope `{ v: 1, body, prior }`; a message that is not one (sent by someone else) is taken
+// as a bare body with no prior attempts.
+import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
+
+/** The producer binding (a `[[queues.producers]]` entry), as much of it as we use. */
+export interface QueueProducerBinding<B> {
+  send(body: B, options?: { delaySeconds?: number }): Promise<unknown>;
+  sendBatch(messages: Iterable<{ body: B; delaySeconds?: number }>, options?: { delaySeconds?: number }): Promise<unknown>;
+}
+
+/** One message of a consumer's batch. */
+export interface CloudflareMessage {
+  readonly id: string;
+  readonly body: unknown;
+  readonly attempts: number;
+  ack(): void;
+  retry(options?: { delaySeconds?: number }): void;
+}
+
+export interface CloudflareMessageBatch {
+  readonly queue: string;
+  readonly messages: readonly CloudflareMessage[];
+}
+
+export interface Envelope<T> {
+  v: 1;
+  body: T;
+  /** Deliveries counted before this message was sent (an outage re-send keeps them). */
+  prior: number;
+  /** Set on a dead letter: why, and after how many deliveries. */
+  reason?: string;
+  attempts?: number;
+}
+
+/** Cloudflare's limits: 100 messages per sendBatch, delays up to 12 hours. */
+const BATCH_LIMIT = 100;
+const MAX_DELAY_SECONDS = 43_200;
+
+export function delaySeconds(delayMs: number | undefined): number {
+  if (delayMs === undefined || delayMs <= 0) return 0;
+  return Math.min(MAX_DELAY_SECONDS, Math.ceil(delayMs / 1000));
+}
+
+export function openEnvelope<T>(raw: unknown): Envelope<T> {
+  if (typeof raw === 'object' && raw !== null && (raw as { v?: unknown }).v === 1 && 'body' in raw) {
+    const e = raw as Envelope<T>;
+    return { ...e, prior: typeof e.prior === 'number' && e.prior >= 0 ? e.prior : 0 };
+  }
+  return { v: 1, body: raw as T, prior: 0 };
+}
+
+export interface CloudflareWorkQueueOptions<T> {
+  producer: QueueProducerBinding<Envelope<T>>;
+  /** The producer binding of the consumer's dead_letter_queue. */
+  deadLetters: QueueProducerBinding<Envelope<T>>;
+  /** Deliveries after which a retried message is dead-lettered (keep it below the consumer's max_retries + 1). */
+  maxAttempts: number;
+}
+
+export interface CloudflareWorkQueue<T> extends WorkQueue<T> {
+  /** Runs the handler over a batch the `queue` export received, then settles each message as the handler said. */
+  consume(batch: CloudflareMessageBatch, handler: QueueHandler<T>): Promise<void>;
+}
+
+type Settled = { kind: 'ack' } | { kind: 'retry'; delayMs?: number; outage: boolean; reason: string } | { kind: 'dead'; reason: string };
+
+export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions<T>): CloudflareWorkQueue<T> {
+  const { producer, deadLetters, maxAttempts } = options;
+
+  async function sendEnvelopes(envelopes: readonly Envelope<T>[], delayMs?: number): Promise<void> {
+    const delay = delaySeconds(delayMs);
+    for (let i = 0; i < envelopes.length; i += BATCH_LIMIT) {
+      await producer.sendBatch(envelopes.slice(i, i + BATCH_LIMIT).map((body) => (delay > 0 ? { body, delaySeconds: delay } : { body })));
+    }
+  }
+
+  async function apply(raw: CloudflareMessage, envelope: Envelope<T>, attempts: number, s: Settled): Promise<void> {
+    const letter = async (reason: string) => {
+      await deadLetters.send({ v: 1, body: envelope.body, prior: envelope.prior, reason, attempts });
+      raw.ack();
+    };
+    if (s.kind === 'ack') raw.ack();
+    else if (s.kind === 'dead') await letter(s.reason);
+    else if (s.outage) {
+      // Sent anew, then acked: a crash between the two delivers it twice (at least once), never loses it.
+      await producer.send({ v: 1, body: envelope.body, prior: attempts - 1 }, { delaySeconds: delaySeconds(s.delayMs) });
+      raw.ack();
+    } else if (attempts >= maxAttempts) await letter(s.reason);
+    else raw.retry({ delaySeconds: delaySeconds(s.delayMs) });
+  }
+
+  return {
+    send: (bodies, sendOptions) => sendEnvelopes(bodies.map((body) => ({ v: 1, body, prior: 0 })), sendOptions?.delayMs),
+
+    async consume(batch, handler) {
+      const settled = new Map<string, Settled>();
+      const wrapped = batch.messages.map((raw) => {
+        const envelope = openEnvelope<T>(raw.body);
+        const attempts = envelope.prior + raw.attempts;
+        const settle = (s: Settled) => {
+          if (!settled.has(raw.id)) settled.set(raw.id, s);
+        };
+        const message: QueueMessage<T> = {
+          id: raw.id,
+          body: envelope.body,
+          attempts,
+          ack: () => settle({ kind: 'ack' }),
+          retry: (o) => settle({ kind: 'retry', ...(o?.delayMs === undefined ? {} : { delayMs: o.delayMs }), outage: o?.outage === true, reason: o?.reason ?? 'max_attempts' }),
+          deadLetter: (reason) => settle({ kind: 'dead', reason }),
+        };
+        return { raw, envelope, message };
+      });
+      let thrown: unknown;
+      try {
+        await handler(wrapped.map((w) => w.message));
+      } catch (err) {
+        thrown = err;
+      }
+      for (const { raw, envelope, message } of wrapped) {
+        const s = settled.get(raw.id);
+        // A handler that threw leaves its unsettled messages to Cloudflare (retried, counted, max_retries applies);
+        // one that returned has them retried here, as the port promises.
+        if (s === undefined && thrown !== undefined) continue;
+        await apply(raw, envelope, message.attempts, s ?? { kind: 'retry', outage: false, reason: 'unsettled' });
+      }
+      if (thrown !== undefined) throw thrown;
+    },
+  };
+}

@@ -1,0 +1,208 @@
+// The work-queue port (work-queue.ts) over a Redis stream and its consumer group, for Node and containers. Built on
+// the stream helpers the consumers use (consumer-group.ts: groups, XREADGROUP, XAUTOCLAIM, XPENDING counts) and the
+// same dead-letter layout (`<stream>_dlq`: the original fields plus `reason` and `attempts`, which dead-letters.ts
+// lists, replays and purges).
+// - A message's attempts are the deliveries of its current entry (XPENDING's count) plus `prior`, a field carried
+//   from the entry it replaced: a retry writes a new entry and removes the old one in ONE MULTI, so a crash between
+//   them can neither lose nor duplicate the message. An outage retry carries one attempt fewer, so it counts none.
+// - A delay parks the entry in a sorted set (`<stream>:delayed`, score = when it is due); `receive` first moves the due
+//   ones into the stream by one script (ZRANGEBYSCORE, XADD, ZREM together).
+// - An entry whose consumer crashed stays pending and is claimed after `claimIdleMs` (XAUTOCLAIM counts a delivery).
+import type { Redis, Result } from 'ioredis';
+import { claimIdle, deliveryCounts, ensureGroup, readNew, type StreamEntry } from '../redis/consumer-group.ts';
+import { StreamWriteError } from '../redis/stream-writer.ts';
+import { defineScripts, type RedisScript } from '../redis/scripts.ts';
+import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
+import { parseRepoBackfillEntry, type RepoBackfillEntry } from '../../functions/events.ts';
+
+/** How a body becomes stream fields and back (JSON in `body` by default; `repo_backfill` keeps rsky's fields). */
+export interface FieldCodec<T> {
+  encode(body: T): Record<string, string>;
+  /** Throws for fields that are not a body: the entry is then dead-lettered as `invalid_event`. */
+  decode(fields: Record<string, string>): T;
+}
+
+export const jsonCodec = <T>(): FieldCodec<T> => ({
+  encode: (body) => ({ body: JSON.stringify(body) }),
+  decode: (fields) => {
+    if (fields.body === undefined) throw new Error('entry has no body field');
+    return JSON.parse(fields.body) as T;
+  },
+});
+
+/** `repo_backfill`'s own format (rsky's): the entry as JSON in the `repo` field, parsed at the edge. */
+export const repoBackfillCodec: FieldCodec<RepoBackfillEntry> = {
+  encode: (entry) => ({ repo: JSON.stringify(entry) }),
+  decode: (fields) => {
+    const parsed = parseRepoBackfillEntry(JSON.parse(fields.repo ?? 'null'));
+    if (!parsed.ok) throw new Error(parsed.message);
+    return parsed.value;
+  },
+};
+
+export interface RedisWorkQueueOptions<T> {
+  redis: Redis;
+  /** Full stream key (already prefixed); the DLQ is `<stream>_dlq`, delayed entries `<stream>:delayed`. */
+  stream: string;
+  group: string;
+  consumer: string;
+  /** Deliveries after which a retried message is dead-lettered. */
+  maxAttempts: number;
+  codec?: FieldCodec<T>;
+  /** Pending entries idle this long (their consumer crashed) are claimed again. */
+  claimIdleMs?: number;
+  now?: () => number;
+}
+
+export interface RedisWorkQueue<T> extends WorkQueue<T> {
+  /**
+   * One pull: moves due delayed entries in, claims abandoned ones or reads new ones (waiting up to `blockMs`), hands
+   * them to `handler` and settles them as it said, in one MULTI. A message the handler left unsettled is retried. A
+   * handler that throws leaves its batch pending, as a crash would. Answers how many messages were handled.
+   */
+  receive(handler: QueueHandler<T>, options?: { count?: number; blockMs?: number }): Promise<number>;
+  /** Makes the group (MKSTREAM); `receive` calls it once by itself. */
+  ensure(): Promise<void>;
+}
+
+const PRIOR = 'prior';
+const REASON = 'reason';
+const ATTEMPTS = 'attempts';
+/** Fields the queue adds to a body's own (a body's codec must not use these names). */
+const OWN_FIELDS = new Set([PRIOR, REASON, ATTEMPTS]);
+
+// KEYS[1] delayed set, KEYS[2] stream; ARGV[1] now, ARGV[2] how many. Members are JSON arrays of field, value, ...
+const PROMOTE_DUE: RedisScript = {
+  name: 'skytideWorkQueuePromoteDue',
+  numberOfKeys: 2,
+  lua: `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  local fields = cjson.decode(member)
+  local flat = {}
+  for i = 2, #fields do flat[#flat + 1] = fields[i] end
+  redis.call('XADD', KEYS[2], '*', unpack(flat))
+  redis.call('ZREM', KEYS[1], member)
+end
+return #due`,
+};
+
+type Settled =
+  | { kind: 'ack' }
+  | { kind: 'retry'; delayMs: number; outage: boolean; reason: string }
+  | { kind: 'dead'; reason: string };
+
+export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): RedisWorkQueue<T> {
+  const { redis, stream, group, consumer, maxAttempts } = options;
+  const codec = options.codec ?? jsonCodec<T>();
+  const claimIdleMs = options.claimIdleMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const dlq = `${stream}_dlq`;
+  const delayed = `${stream}:delayed`;
+  let ensured = false;
+  defineScripts(redis, [PROMOTE_DUE]);
+
+  const flatten = (fields: Record<string, string>): string[] => Object.entries(fields).flat();
+  // A random first element keeps two identical bodies due at the same time distinct members of the set.
+  const member = (fields: Record<string, string>): string => JSON.stringify([crypto.randomUUID(), ...flatten(fields)]);
+
+  function queueWrite(multi: ReturnType<Redis['multi']>, fields: Record<string, string>, delayMs: number): void {
+    if (delayMs > 0) multi.zadd(delayed, now() + delayMs, member(fields));
+    else multi.xadd(stream, '*', ...flatten(fields));
+  }
+
+  async function exec(multi: ReturnType<Redis['multi']>, what: string): Promise<void> {
+    const replies = await multi.exec();
+    if (replies === null) throw new StreamWriteError(`${what} ${stream}: MULTI was aborted`);
+    for (const [err] of replies) if (err !== null) throw new StreamWriteError(`${what} ${stream}: a command failed`, { cause: err });
+  }
+
+  async function ensure(): Promise<void> {
+    if (ensured) return;
+    await ensureGroup(redis, stream, group);
+    ensured = true;
+  }
+
+  async function take(count: number, blockMs: number): Promise<StreamEntry[]> {
+    await redis.skytideWorkQueuePromoteDue(delayed, stream, String(now()), String(count));
+    const claimed = await claimIdle(redis, stream, group, consumer, claimIdleMs, count);
+    if (claimed.entries.length > 0) return claimed.entries;
+    return readNew(redis, stream, group, consumer, count, blockMs);
+  }
+
+  return {
+    ensure,
+    async send(bodies, sendOptions) {
+      if (bodies.length === 0) return;
+      const multi = redis.multi();
+      for (const body of bodies) queueWrite(multi, codec.encode(body), sendOptions?.delayMs ?? 0);
+      await exec(multi, 'send');
+    },
+
+    async receive(handler, receiveOptions) {
+      await ensure();
+      const entries = await take(receiveOptions?.count ?? 10, receiveOptions?.blockMs ?? 1_000);
+      if (entries.length === 0) return 0;
+      const deliveries = await deliveryCounts(redis, stream, group, consumer, entries.map((e) => e.id));
+      const settled = new Map<string, Settled>();
+      const messages: QueueMessage<T>[] = [];
+      const invalid: { entry: StreamEntry; attempts: number }[] = [];
+      for (const entry of entries) {
+        const attempts = (Number(entry.fields[PRIOR]) || 0) + (deliveries.get(entry.id) ?? 1);
+        let body: T;
+        try {
+          body = codec.decode(entry.fields);
+        } catch {
+          invalid.push({ entry, attempts });
+          continue;
+        }
+        const settle = (s: Settled) => {
+          if (!settled.has(entry.id)) settled.set(entry.id, s);
+        };
+        messages.push({
+          id: entry.id,
+          body,
+          attempts,
+          ack: () => settle({ kind: 'ack' }),
+          retry: (o) => settle({ kind: 'retry', delayMs: o?.delayMs ?? 0, outage: o?.outage === true, reason: o?.reason ?? 'max_attempts' }),
+          deadLetter: (reason) => settle({ kind: 'dead', reason }),
+        });
+      }
+      if (messages.length > 0) await handler(messages);
+
+      const multi = redis.multi();
+      const done: string[] = [];
+      const deadLetter = (entry: StreamEntry, reason: string, attempts: number) => {
+        const own = Object.entries(entry.fields).filter(([name]) => !OWN_FIELDS.has(name));
+        multi.xadd(dlq, '*', ...own.flat(), REASON, reason, ATTEMPTS, String(attempts));
+      };
+      for (const { entry, attempts } of invalid) {
+        deadLetter(entry, 'invalid_event', attempts);
+        done.push(entry.id);
+      }
+      for (const message of messages) {
+        const entry = entries.find((e) => e.id === message.id)!;
+        // Unsettled when the handler returned: retried, as the port promises.
+        const s = settled.get(message.id) ?? { kind: 'retry', delayMs: 0, outage: false, reason: 'unsettled' };
+        if (s.kind === 'dead') deadLetter(entry, s.reason, message.attempts);
+        else if (s.kind === 'retry') {
+          if (!s.outage && message.attempts >= maxAttempts) deadLetter(entry, s.reason, message.attempts);
+          else {
+            const own = Object.fromEntries(Object.entries(entry.fields).filter(([name]) => !OWN_FIELDS.has(name)));
+            queueWrite(multi, { ...own, [PRIOR]: String(s.outage ? message.attempts - 1 : message.attempts) }, s.delayMs);
+          }
+        }
+        done.push(message.id);
+      }
+      multi.xack(stream, group, ...done).xdel(stream, ...done);
+      await exec(multi, 'settle');
+      return entries.length;
+    },
+  };
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    skytideWorkQueuePromoteDue(delayed: string, stream: string, now: string, count: string): Result<number, Context>;
+  }
+}

@@ -1,0 +1,141 @@
+// The Worker's listRepos sweep, run by its cron trigger (`scheduled`): pages com.atproto.sync.listRepos of each
+// configured relay and sends the repos that need a backfill to the backfill queue, resuming from the cursor kept in
+// Postgres (`sweep_state`, infra/migrations/0004_sweep_state.sql), since a Worker cannot reach Redis. It keeps the
+// Redis sweeper's rules (long-runners/sweeper/sweep.ts): a repo listed at the rev repo_sync holds as synchronized is
+// not queued; entries carry host, rev, active and status as listed. What differs is the shape of the work: a tick is
+// one invocation, bounded in CPU time and subrequests, so it sweeps at most `pagesPerTick` pages per relay and the
+// next tick goes on from the stored cursor. A pass that ended starts again `everyMs` after it started.
+//
+// One tick per relay at a time: a tick takes the row's lease (free or expired) before reading the cursor and writes
+// the cursor only while it holds the lease. A page is sent before its cursor is stored, so a tick that dies in between
+// sends that page again (the backfill skips a repo already synchronized at its rev): at least once, never lost.
+// A deployment runs this sweeper or the Redis one against a relay, never both: neither sees the other's cursor.
+import type { Fetch, Log, Sql } from '../../functions/ports.ts';
+import type { RepoBackfillEntry } from '../../functions/events.ts';
+import { SkytideError, describeError } from '../../functions/errors.ts';
+import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import type { WorkQueue } from '../queue/work-queue.ts';
+
+export interface WorkerSweepOptions {
+  sql: Sql;
+  fetch: Fetch;
+  queue: WorkQueue<RepoBackfillEntry>;
+  hosts: readonly string[];
+  pageSize: number;
+  pageTimeoutMs: number;
+  pagesPerTick: number;
+  everyMs: number;
+  /** How long a tick holds a relay's row; a tick that died releases it by expiry. */
+  leaseMs: number;
+  holder: string;
+  now: () => number;
+  log: Log;
+}
+
+export interface HostTick {
+  host: string;
+  /** `busy`: another tick holds the row; `waiting`: the last pass ended less than everyMs after it started. */
+  state: 'swept' | 'done' | 'busy' | 'waiting' | 'failed';
+  pages: number;
+  listed: number;
+  queued: number;
+  error?: string;
+}
+
+interface ListedRepo {
+  did: string;
+  rev?: string;
+  active?: boolean;
+  status?: string;
+}
+
+function baseUrl(host: string): string {
+  const h = host.replace(/\/+$/, '');
+  return /^https?:\/\//.test(h) ? h : `https://${h}`;
+}
+
+async function listPage(fetch: Fetch, host: string, cursor: string | null, limit: number, timeoutMs: number): Promise<{ repos: ListedRepo[]; cursor?: string }> {
+  const url = `${baseUrl(host)}/xrpc/com.atproto.sync.listRepos?limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new SkytideError('fetch_failed', `listRepos: HTTP ${res.status}`, { host, cursor });
+  const body = (await res.json()) as { repos?: unknown; cursor?: unknown };
+  if (!Array.isArray(body.repos)) throw new SkytideError('fetch_failed', 'listRepos: no repos array', { host, cursor });
+  const repos = (body.repos as ListedRepo[]).filter((r) => typeof r?.did === 'string' && isValidDid(r.did));
+  return typeof body.cursor === 'string' && body.cursor.length > 0 ? { repos, cursor: body.cursor } : { repos };
+}
+
+type Row = {
+  cursor: string | null;
+  startedAt: string | null;
+  doneAt: string | null;
+};
+
+export async function sweepTick(o: WorkerSweepOptions): Promise<HostTick[]> {
+  const out: HostTick[] = [];
+  for (const host of o.hosts) {
+    try {
+      out.push(await sweepHost(o, host));
+    } catch (err) {
+      o.log.error('worker sweep failed', { host, err: describeError(err) });
+      out.push({ host, state: 'failed', pages: 0, listed: 0, queued: 0, error: describeError(err) });
+    }
+  }
+  return out;
+}
+
+async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick> {
+  const iso = () => new Date(o.now()).toISOString();
+  const tick: HostTick = { host, state: 'swept', pages: 0, listed: 0, queued: 0 };
+  await o.sql.query(`insert into sweep_state (host, "updatedAt") values ($1, $2) on conflict (host) do nothing`, [host, iso()]);
+  const taken = await o.sql.query<Row>(
+    `update sweep_state set holder = $2, "leaseUntil" = now() + $3::bigint * interval '1 millisecond', "updatedAt" = $4
+     where host = $1 and (holder is null or "leaseUntil" < now())
+     returning cursor, "startedAt", "doneAt"`,
+    [host, o.holder, o.leaseMs, iso()],
+  );
+  const row = taken[0];
+  if (row === undefined) return { ...tick, state: 'busy' };
+  try {
+    let cursor = row.cursor;
+    if (cursor === null) {
+      // No pass in progress: start one, unless the last one started less than everyMs ago.
+      if (row.doneAt !== null && row.startedAt !== null && o.now() - Date.parse(row.startedAt) < o.everyMs) return { ...tick, state: 'waiting' };
+      await o.sql.query(`update sweep_state set "startedAt" = $2, "doneAt" = null, pages = 0, listed = 0, queued = 0 where host = $1 and holder = $3`, [host, iso(), o.holder]);
+    }
+    while (tick.pages < o.pagesPerTick) {
+      const page = await listPage(o.fetch, host, cursor, o.pageSize, o.pageTimeoutMs);
+      const dids = page.repos.map((r) => r.did);
+      const synced = new Map(
+        (await o.sql.query<{ did: string; rev: string | null }>(
+          `select did, rev from repo_sync where status = 'synchronized' and did in (select json_array_elements_text($1::text::json))`,
+          [JSON.stringify(dids)],
+        )).map((r) => [r.did, r.rev]),
+      );
+      const entries: RepoBackfillEntry[] = page.repos
+        .filter((r) => !(r.rev !== undefined && synced.get(r.did) === r.rev))
+        .map((r) => ({
+          did: r.did, host,
+          ...(r.rev === undefined ? {} : { rev: r.rev }),
+          ...(r.active === undefined ? {} : { active: r.active }),
+          ...(r.status === undefined ? {} : { status: r.status }),
+        }));
+      await o.queue.send(entries);
+      tick.pages++;
+      tick.listed += page.repos.length;
+      tick.queued += entries.length;
+      const next = page.repos.length === 0 ? undefined : page.cursor;
+      const stored = await o.sql.query(
+        `update sweep_state set cursor = $2, "doneAt" = $3, pages = pages + 1, listed = listed + $4, queued = queued + $5, "updatedAt" = $6
+         where host = $1 and holder = $7 returning host`,
+        [host, next ?? null, next === undefined ? iso() : null, page.repos.length, entries.length, iso(), o.holder],
+      );
+      if (stored.length === 0) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
+      o.log.info('worker sweep page queued', { host, pages: tick.pages, listed: tick.listed, queued: tick.queued });
+      if (next === undefined) return { ...tick, state: 'done' };
+      cursor = next;
+    }
+    return tick;
+  } finally {
+    await o.sql.query(`update sweep_state set holder = null, "leaseUntil" = null where host = $1 and holder = $2`, [host, o.holder]);
+  }
+}

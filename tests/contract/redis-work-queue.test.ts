@@ -1,0 +1,118 @@
+// The work-queue contract against the Redis adapter (adapters/queue/redis-work-queue.ts) on the real Redis: a pull
+// loop calls `receive`, and each message waits in its handler until the case settles it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { createRedisWorkQueue, repoBackfillCodec, type RedisWorkQueue } from '../../adapters/queue/redis-work-queue.ts';
+import { readDeadLetters } from '../../adapters/redis/dead-letters.ts';
+import { createTestRedis } from '../helpers/services.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { createDeliveryChannel } from './delivery-channel.ts';
+import { workQueueContract, type ContractBody, type ContractQueue, type Settlement } from './work-queue.cases.ts';
+
+let redis: Redis;
+let loopRedis: Redis;
+let cleanup: () => Promise<void>;
+let harness: ContractQueue<ContractBody>;
+let stopped = false;
+let loop: Promise<void>;
+let harnessPrefix: string;
+
+beforeAll(async () => {
+  let prefix: string;
+  ({ redis, prefix, cleanup } = await createTestRedis('work_queue'));
+  harnessPrefix = prefix;
+  // XREADGROUP BLOCK holds its connection: the loop gets one of its own.
+  loopRedis = redis.duplicate();
+  const stream = `${prefix}work`;
+  const options = { stream, group: 'work_group', consumer: 'contract', maxAttempts: 3, claimIdleMs: 60_000 };
+  const producer = createRedisWorkQueue<ContractBody>({ ...options, redis });
+  const consumer: RedisWorkQueue<ContractBody> = createRedisWorkQueue<ContractBody>({ ...options, redis: loopRedis });
+  await consumer.ensure();
+  const channel = createDeliveryChannel<ContractBody>();
+  loop = (async () => {
+    while (!stopped) {
+      await consumer.receive(
+        (messages) =>
+          Promise.all(
+            messages.map(
+              (m) =>
+                new Promise<void>((done) =>
+                  channel.push({
+                    id: m.id,
+                    body: m.body,
+                    attempts: m.attempts,
+                    settle: async (s: Settlement) => {
+                      if (s.kind === 'ack') m.ack();
+                      else if (s.kind === 'retry') m.retry(s);
+                      else if (s.kind === 'deadLetter') m.deadLetter(s.reason);
+                      done();
+                    },
+                  }),
+                ),
+            ),
+          ).then(() => undefined),
+        { count: 10, blockMs: 100 },
+      );
+    }
+  })();
+  harness = {
+    maxAttempts: options.maxAttempts,
+    send: (bodies, o) => producer.send(bodies, o),
+    next: (waitMs) => channel.next(waitMs),
+    deadLetters: async () => {
+      const out: { body: ContractBody; reason: string }[] = [];
+      for await (const letter of readDeadLetters(redis, `${stream}_dlq`)) out.push({ body: JSON.parse(letter.fields.body ?? 'null') as ContractBody, reason: letter.reason });
+      return out;
+    },
+    close: async () => {},
+  };
+});
+
+afterAll(async () => {
+  stopped = true;
+  await loop;
+  await loopRedis?.quit();
+  await cleanup?.();
+});
+
+workQueueContract('Redis streams', () => harness, { deliveryMs: 5_000, quietMs: 600, delayMs: 1_500 });
+
+// Beyond the contract, what only the pull side shows: a consumer that dies mid-batch (its handler throws) leaves the
+// batch pending, and after claimIdleMs another consumer claims it, the claim counted as a delivery.
+describe('Redis work queue: a consumer that crashes', () => {
+  it('leaves its batch pending; another consumer claims it after claimIdleMs, one attempt more', async () => {
+    const stream = `${harnessPrefix}crash`;
+    const options = { stream, group: 'crash_group', maxAttempts: 3, claimIdleMs: 200 };
+    const a = createRedisWorkQueue<ContractBody>({ ...options, redis, consumer: 'a' });
+    const b = createRedisWorkQueue<ContractBody>({ ...options, redis, consumer: 'b' });
+    await a.ensure();
+    await a.send([{ key: 'crash', n: 1 }]);
+    await expect(a.receive(async () => { throw new Error('the process died here'); }, { blockMs: 100 })).rejects.toThrow('died');
+    let seen: { attempts: number; body: ContractBody } | undefined;
+    await waitFor(
+      () => b.receive(async ([m]) => { seen = { attempts: m!.attempts, body: m!.body }; m!.ack(); }, { blockMs: 100 }),
+      (n) => n > 0,
+      'the pending entry to be claimed',
+    );
+    expect(seen).toEqual({ attempts: 2, body: { key: 'crash', n: 1 } });
+    expect(await redis.xlen(stream)).toBe(0);
+  });
+});
+
+describe('Redis work queue: repo_backfill entries', () => {
+  it("keeps rsky's format (the entry as JSON in `repo`), and an entry that does not parse is dead-lettered as invalid_event", async () => {
+    const stream = `${harnessPrefix}repo_backfill`;
+    const q = createRedisWorkQueue({ stream, group: 'repo_backfill_group', consumer: 'a', maxAttempts: 3, redis, codec: repoBackfillCodec });
+    await q.ensure();
+    await q.send([{ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' }]);
+    const [[, fields]] = (await redis.xrange(stream, '-', '+')) as [[string, string[]]];
+    expect(fields).toEqual(['repo', JSON.stringify({ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' })]);
+    await redis.xadd(stream, '*', 'repo', JSON.stringify({ rev: 'no did' }));
+    const bodies: unknown[] = [];
+    await q.receive(async (messages) => { for (const m of messages) { bodies.push(m.body); m.ack(); } }, { blockMs: 100 });
+    expect(bodies).toEqual([{ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' }]);
+    const letters = [];
+    for await (const l of readDeadLetters(redis, `${stream}_dlq`)) letters.push({ reason: l.reason, fields: l.fields });
+    expect(letters).toEqual([{ reason: 'invalid_event', fields: { repo: JSON.stringify({ rev: 'no did' }) } }]);
+  });
+});

@@ -1,0 +1,53 @@
+// A real HTTP server on 127.0.0.1 that answers com.atproto.sync.getRepo the way a PDS does: the repo's CAR, from
+// memory or streamed from a file, and `RepoNotFound` otherwise. Counts what it was asked for, so a test can say a
+// repo was never fetched. `repoDoc` is the DID document that points the backfill at it.
+import { createReadStream } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakePds {
+  url: string;
+  /** A repo's CAR bytes, or the path of a file holding them. */
+  set(did: string, car: Uint8Array | { file: string }): void;
+  /** getRepo requests per DID. */
+  requests: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export async function startFakePds(): Promise<FakePds> {
+  const repos = new Map<string, Uint8Array | { file: string }>();
+  const requests = new Map<string, number>();
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/xrpc/com.atproto.sync.getRepo') return void res.writeHead(404).end();
+    const did = url.searchParams.get('did') ?? '';
+    requests.set(did, (requests.get(did) ?? 0) + 1);
+    const repo = repos.get(did);
+    if (repo === undefined) {
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'RepoNotFound', message: `Could not find repo for DID: ${did}` }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' });
+    if (repo instanceof Uint8Array) res.end(repo);
+    else createReadStream(repo.file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    set: (did, car) => void repos.set(did, car),
+    requests,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** A DID document naming `didKey` (`did:key:z...`) as the repo signing key and `pds` as its PDS. */
+export function repoDoc(did: string, didKey: string, pds: string): Record<string, unknown> {
+  return {
+    '@context': ['https://www.w3.org/ns/did/v1'], id: did, alsoKnownAs: [],
+    verificationMethod: [{ id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: didKey.slice('did:key:'.length) }],
+    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds }],
+  };
+}

@@ -1,0 +1,103 @@
+// The Worker's cron sweep (adapters/runtime/worker-sweep.ts) against the real Postgres and a listRepos server on
+// 127.0.0.1: a tick sweeps at most pagesPerTick pages and the next resumes from the cursor in sweep_state; repos
+// synchronized at the listed rev are not queued; a finished pass starts again only everyMs after it started; a row
+// held by another tick is left to it (busy), and a tick that lost its row writes no cursor (lease_lost). The queue is
+// the work-queue port itself (what a tick sends is what the test reads).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sweepTick, type WorkerSweepOptions } from '../../../adapters/runtime/worker-sweep.ts';
+import type { WorkQueue } from '../../../adapters/queue/work-queue.ts';
+import type { RepoBackfillEntry } from '../../../functions/events.ts';
+import { silentLog } from '../../../functions/ports.ts';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+
+const DIDS = Array.from({ length: 5 }, (_, i) => `did:plc:wsweep${String(i).padStart(18, 'a')}`);
+const PAGE = 2;
+let server: http.Server;
+let host: string;
+let db: IndexDb;
+let sent: RepoBackfillEntry[];
+/** Called before a page is answered: lets a test act mid-tick. */
+let onPage: (cursor: string) => Promise<void> = async () => {};
+const queue: WorkQueue<RepoBackfillEntry> = { send: async (bodies) => void sent.push(...bodies) };
+
+beforeAll(async () => {
+  db = await createIndexDb('worker_sweep');
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const cursor = url.searchParams.get('cursor') ?? '0';
+    void onPage(cursor).then(() => {
+      const start = Number(cursor);
+      const repos = DIDS.slice(start, start + PAGE).map((did, i) => ({ did, rev: `3laaaaaaaaaa${'abcde'[start + i]}`, active: true }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repos, cursor: String(start + PAGE) }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await db.close();
+});
+
+beforeEach(async () => {
+  sent = [];
+  onPage = async () => {};
+  await db.sql.query('truncate sweep_state, repo_sync');
+});
+
+let clock = Date.parse('2026-12-04T00:00:00Z');
+function options(overrides: Partial<WorkerSweepOptions> = {}): WorkerSweepOptions {
+  return {
+    sql: db.sql, fetch: globalThis.fetch, queue, hosts: [host], pageSize: PAGE, pageTimeoutMs: 5_000, pagesPerTick: 2,
+    everyMs: 3_600_000, leaseMs: 60_000, holder: 'tick-a', now: () => clock, log: silentLog, ...overrides,
+  };
+}
+
+describe('the Worker cron sweep', () => {
+  it('sweeps pagesPerTick pages a tick, resumes from the stored cursor, and ends the pass', async () => {
+    expect(await sweepTick(options())).toEqual([{ host, state: 'swept', pages: 2, listed: 4, queued: 4 }]);
+    expect(await db.sql.query(`select cursor, "doneAt", holder from sweep_state`)).toEqual([{ cursor: '4', doneAt: null, holder: null }]);
+    // The next tick goes on from cursor 4: the last repo, then the empty page that ends the listing.
+    expect(await sweepTick(options())).toEqual([{ host, state: 'done', pages: 2, listed: 1, queued: 1 }]);
+    expect(sent.map((e) => e.did)).toEqual(DIDS);
+    expect(sent[0]).toEqual({ did: DIDS[0], host, rev: '3laaaaaaaaaaa', active: true });
+    expect(await db.sql.query(`select cursor, pages::int, listed::int, queued::int, "doneAt" is not null as done from sweep_state`)).toEqual([
+      { cursor: null, pages: 4, listed: 5, queued: 5, done: true },
+    ]);
+  });
+
+  it('starts a new pass only everyMs after the last one started, and skips repos synchronized at the listed rev', async () => {
+    await sweepTick(options({ pagesPerTick: 10 }));
+    sent = [];
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]?.state).toBe('waiting');
+    expect(sent).toEqual([]);
+    await db.sql.query(`insert into repo_sync (did, status, rev, "updatedAt") values ($1, 'synchronized', '3laaaaaaaaaaa', 'x'), ($2, 'synchronized', 'older', 'x')`, [DIDS[0]!, DIDS[1]!]);
+    clock += 3_600_000;
+    expect(await sweepTick(options({ pagesPerTick: 10 }))).toEqual([{ host, state: 'done', pages: 4, listed: 5, queued: 4 }]);
+    expect(sent.map((e) => e.did)).toEqual(DIDS.slice(1));
+  });
+
+  it('leaves a row another tick holds to it, and a tick that lost its row stores no cursor', async () => {
+    // Tick B takes the row while tick A waits on its first page.
+    let stolen = false;
+    onPage = async () => {
+      if (stolen) return;
+      stolen = true;
+      await db.sql.query(`update sweep_state set holder = 'tick-b', "leaseUntil" = now() + interval '1 minute'`);
+    };
+    const [a] = await sweepTick(options());
+    expect(a).toMatchObject({ host, state: 'failed' });
+    expect(a?.error).toMatch(/lost its row/);
+    expect(await db.sql.query(`select cursor, holder from sweep_state`)).toEqual([{ cursor: null, holder: 'tick-b' }]);
+    // While B holds it, another tick is busy and sends nothing.
+    sent = [];
+    expect(await sweepTick(options({ holder: 'tick-c' }))).toEqual([{ host, state: 'busy', pages: 0, listed: 0, queued: 0 }]);
+    expect(sent).toEqual([]);
+    // An expired lease (B died) is taken over, and the pass goes on.
+    await db.sql.query(`update sweep_state set "leaseUntil" = now() - interval '1 second'`);
+    expect((await sweepTick(options({ holder: 'tick-c' })))[0]).toMatchObject({ state: 'swept', pages: 2 });
+  });
+});
