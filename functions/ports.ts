@@ -58,7 +58,8 @@ export type CounterName =
   | 'skytide_label_frames_total' // labels: host, kind (subscribeLabels frames read, as skytide_firehose_frames_total)
   | 'skytide_label_subscription_errors_total' // labels: host, reason (subscribeLabels frames dropped or refused)
   | 'skytide_label_entries_total' // labels: host (label_live entries written by the subscriber)
-  | 'skytide_outage_waits_total'; // labels: dependency (each wait of a loop waiting out an outage)
+  | 'skytide_outage_waits_total' // labels: dependency (each wait of a loop waiting out an outage)
+  | 'skytide_http_refused_total'; // labels: route, reason (requests refused before their handler ran, e.g. body_too_big)
 
 export interface Metrics {
   inc(name: CounterName, labels?: Record<string, string>, value?: number): void;

@@ -48,6 +48,8 @@ export interface Config {
   httpHost: string;
   httpPort: number;
   httpBodyLimitBytes: number;
+  /** INGESTER_MAX_FRAME_BYTES. */
+  maxFrameBytes: number;
   apiToken: string | undefined;
 }
 
@@ -174,6 +176,7 @@ export function parseConfig(env: Env): ParsedConfig {
     httpHost: get('HTTP_HOST'),
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
+    maxFrameBytes: get('INGESTER_MAX_FRAME_BYTES'),
     apiToken: get('SKYTIDE_API_TOKEN'),
   };
   // Checks across or inside values, joined into the one error that names every bad variable.

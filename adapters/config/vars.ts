@@ -60,6 +60,7 @@ export const VARS = [
   { name: 'HTTP_HOST', type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds (the container sets 0.0.0.0)' },
   { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics' },
   { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },
+  { name: 'INGESTER_MAX_FRAME_BYTES', type: 'int', default: '5242880', min: 65536, doc: 'largest subscribeRepos frame read (subscribeLabels keeps 5 MB); a larger one is counted as too_big and skipped (one a little larger is read and passed, a much larger one closes the socket and the cursor steps past it)' },
   { name: 'SKYTIDE_API_TOKEN', type: 'string', doc: 'bearer token for mutating routes; required outside dev mode (without it they answer 503)' },
 ] as const satisfies readonly VarSpec[];
 

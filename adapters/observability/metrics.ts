@@ -84,6 +84,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'waits of a loop waiting out an outage (nothing dead-lettered, no attempt counted), by dependency',
     labels: { dependency: DEPENDENCIES },
   },
+  skytide_http_refused_total: {
+    help: 'HTTP requests refused before their handler ran, by route and reason (a body over HTTP_BODY_LIMIT_BYTES)',
+    labels: { route: ['/functions/index', '/functions/label'], reason: ['body_too_big'] },
+  },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {

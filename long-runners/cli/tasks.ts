@@ -45,6 +45,7 @@ export function firehoseTasks(r: Resources): Task[] {
         repoState: createRepoStateStore(r.redis(), r.config.redisKeyPrefix),
         maxParkedFrames: r.config.identityWaitMaxFrames,
         didWaitMs: r.config.identityDidWaitMs,
+        maxFrameBytes: r.config.maxFrameBytes,
       }),
   }));
 }

@@ -58,6 +58,8 @@ export interface FirehoseIngesterOptions {
   didWaitMs?: number;
   /** Frames one waiting DID may park before they are given up for a resync (default MAX_PARKED_PER_DID). */
   maxParkedPerDid?: number;
+  /** Largest frame read (INGESTER_MAX_FRAME_BYTES; default MAX_FRAME_BYTES); larger ones are counted as too_big. */
+  maxFrameBytes?: number;
   /** Delays between lookups of one waiting DID (default WAIT_RETRY). */
   waitRetry?: { baseMs: number; maxMs: number };
 }
@@ -95,7 +97,7 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     redis, host, nsid: SUBSCRIBE_REPOS, stream: streams.events, cursorKey: keys.cursor(STREAMS.firehoseLive, host),
     highWaterMark: options.highWaterMark, batchSize: options.batchSize, batchTimeoutMs: options.batchTimeoutMs,
     ...(options.initialCursor === undefined ? {} : { initialCursor: options.initialCursor }),
-    maxFrameBytes: MAX_FRAME_BYTES, log, metrics, report, signal: options.signal,
+    maxFrameBytes: options.maxFrameBytes ?? MAX_FRAME_BYTES, log, metrics, report, signal: options.signal,
     counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
     ...(options.lengthCheckIntervalMs === undefined ? {} : { lengthCheckIntervalMs: options.lengthCheckIntervalMs }),
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
