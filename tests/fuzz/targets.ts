@@ -282,7 +282,10 @@ async function signedRepo(records: number, seed: number): Promise<{ bytes: Uint8
 }
 
 function carCategory(reason: string): { category: string; explained: boolean } {
-  // The reference reads blocks without hashing them, limits nothing, and leaves the data model to whoever decodes.
+  // On purpose: the reference reads blocks without hashing them (cid_mismatch), limits nothing (repo_too_large,
+  // too_deep), reads the CAR header without DAG-CBOR's canonical key order (invalid_car: seen in the 1,000,000-case
+  // run as `{roots, version}` swapped), and takes a last block cut short as the end of the file (truncated_car: we
+  // never take a truncated CAR as a partial repo).
   if (['cid_mismatch', 'repo_too_large', 'too_deep', 'invalid_car', 'truncated_car'].includes(reason)) return { category: `ours_rejects:${reason}`, explained: true };
   return { category: `ours_rejects:${reason}`, explained: false };
 }
@@ -299,11 +302,13 @@ const carTarget = (seeds: Seed[]): Target => ({
       if (!(err instanceof Error) || /Cannot read|undefined|is not a function/.test(err.message)) return { kind: 'crash', error: `readCarBlocks: ${String(err)}` };
     }
     let ours: Verdict;
+    let oursMessage = '';
     try {
       await readRepoCar(oneChunk(input));
       ours = { kind: 'accepted' };
     } catch (err) {
       ours = reasonOf(err);
+      oursMessage = err instanceof Error ? err.message : String(err);
     }
     if (ours.kind === 'crash') return ours;
     let theirsOk = true;
@@ -315,7 +320,7 @@ const carTarget = (seeds: Seed[]): Target => ({
     if (ours.kind === 'accepted' && !theirsOk) return { kind: 'disagreement', category: 'ours_accepts', explained: false, detail: Buffer.from(input.subarray(0, 48)).toString('hex') };
     if (ours.kind === 'rejected' && theirsOk) {
       const { category, explained } = carCategory(ours.reason);
-      return { kind: 'disagreement', category, explained, detail: ours.reason };
+      return { kind: 'disagreement', category, explained, detail: `${ours.reason}: ${oursMessage}` };
     }
     return ours;
   },
