@@ -53,6 +53,16 @@ export const REASONS = [
   'no_label_key', // src's DID document has no usable #atproto_label key (never #atproto instead)
   // outages: waited out, never a verdict (DependencyError)
   'dependency_unavailable', // Postgres, Redis, the PLC directory or DNS is down: the work waits and is tried again
+  // named limits (functions/atproto/limits.ts), each refused before the work it would cost
+  'too_deep', // a CBOR item nested deeper than MAX_CBOR_DEPTH: refused by the pre-scan, before decoding allocates
+  'block_too_big', // a commit's blocks or one block over 2 MB
+  'record_too_big', // a record block over 1 MB
+  'too_many_ops', // a #commit with more than 200 ops
+  'mst_too_large', // an MST deeper or a node wider than any real one
+  'document_too_big', // a DID document (or a handle's answer) over its size limit
+  'field_too_long', // a handle, DID or label field over its lexicon's length
+  'body_too_big', // an HTTP request body over HTTP_BODY_LIMIT_BYTES
+  'lexicon_mismatch', // a frame body that lacks a field its lexicon requires or has one of the wrong type or format
 ] as const;
 
 export type Reason = (typeof REASONS)[number];

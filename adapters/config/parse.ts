@@ -55,6 +55,8 @@ export interface Config {
   httpHost: string;
   httpPort: number;
   httpBodyLimitBytes: number;
+  /** INGESTER_MAX_FRAME_BYTES. */
+  maxFrameBytes: number;
   apiToken: string | undefined;
   /** STREAM_SHARDS. */
   streamShards: number;
@@ -190,6 +192,7 @@ export function parseConfig(env: Env): ParsedConfig {
     httpHost: get('HTTP_HOST'),
     httpPort: get('HTTP_PORT'),
     httpBodyLimitBytes: get('HTTP_BODY_LIMIT_BYTES'),
+    maxFrameBytes: get('INGESTER_MAX_FRAME_BYTES'),
     apiToken: get('SKYTIDE_API_TOKEN'),
     streamShards: get('STREAM_SHARDS'),
     redisClusterNodes: get('REDIS_CLUSTER_NODES'),

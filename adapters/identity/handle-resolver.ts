@@ -83,11 +83,40 @@ async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<
   }
   let line: string;
   try {
-    line = (await res.text()).slice(0, 2048).split('\n')[0]?.trim() ?? '';
+    line = (await readTextLimited(res, MAX_WELL_KNOWN_BYTES)).split('\n')[0]?.trim() ?? '';
   } catch (err) {
     return { kind: 'unknown', cause: err, outage: false };
   }
   return isValidDid(line) ? { kind: 'did', did: line } : { kind: 'none' };
+}
+
+/** A well-known answer is one DID (at most 2048 characters); more than this is not read (document_too_big). */
+const MAX_WELL_KNOWN_BYTES = 8 * 1024;
+
+/** The body as text, reading no more than `max` bytes: a host answering more gets its answer cut there. */
+async function readTextLimited(res: Response, max: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.length;
+    if (total >= max) {
+      await reader.cancel();
+      break;
+    }
+  }
+  const all = new Uint8Array(Math.min(total, max));
+  let at = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, all.length - at);
+    all.set(part, at);
+    at += part.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 async function viaService(fetch: Fetch, serviceUrl: string, handle: string, timeoutMs: number): Promise<string | undefined> {
@@ -107,7 +136,12 @@ async function viaService(fetch: Fetch, serviceUrl: string, handle: string, time
     await res.body?.cancel();
     throw new DependencyError('dns', `handle resolver service answered HTTP ${res.status} for ${handle}`, { handle, status: res.status });
   }
-  const did = ((await res.json()) as { did?: unknown }).did;
+  let did: unknown;
+  try {
+    did = (JSON.parse(await readTextLimited(res, MAX_WELL_KNOWN_BYTES)) as { did?: unknown } | null)?.did;
+  } catch {
+    return undefined;
+  }
   return typeof did === 'string' && isValidDid(did) ? did : undefined;
 }
 

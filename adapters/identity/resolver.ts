@@ -25,7 +25,7 @@ export interface ResolverOptions {
 
 async function readJson(res: Response, maxBytes: number, what: string): Promise<unknown> {
   const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) throw new SkytideError('identity_failed', `${what} is ${declared} bytes, over ${maxBytes}`);
+  if (declared > maxBytes) throw new SkytideError('document_too_big', `${what} is ${declared} bytes, over ${maxBytes}`);
   const reader = res.body?.getReader();
   if (reader === undefined) throw new SkytideError('identity_failed', `${what} has no body`);
   const chunks: Uint8Array[] = [];
@@ -36,7 +36,7 @@ async function readJson(res: Response, maxBytes: number, what: string): Promise<
     total += value.length;
     if (total > maxBytes) {
       await reader.cancel();
-      throw new SkytideError('identity_failed', `${what} exceeds ${maxBytes} bytes`);
+      throw new SkytideError('document_too_big', `${what} exceeds ${maxBytes} bytes`);
     }
     chunks.push(value);
   }

@@ -99,6 +99,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   },
   skytide_function_calls_total: { help: 'calls of each stream\'s function (index, label, backfill) by its consumers', labels: { stream: 'stream' } },
   skytide_function_seconds_total: { help: 'seconds spent in those calls (with the calls: mean latency per call)', labels: { stream: 'stream' } },
+  skytide_http_refused_total: {
+    help: 'HTTP requests refused before their handler ran, by route and reason (a body over HTTP_BODY_LIMIT_BYTES)',
+    labels: { route: ['/functions/index', '/functions/label'], reason: ['body_too_big'] },
+  },
 };
 
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {

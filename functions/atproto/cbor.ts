@@ -4,6 +4,7 @@
 import { decode, decodeFirst, encode, Token, Type, type TagDecoder, type DecodeOptions, type EncodeOptions } from 'cborg';
 import { CID } from 'multiformats/cid';
 import { CidLink } from './cid-link.ts';
+import { scanCborItem, scanCborWhole } from './cbor-scan.ts';
 
 const CID_TAG = 42;
 
@@ -43,12 +44,15 @@ const ENCODE_OPTIONS: EncodeOptions = {
   },
 };
 
+// Scanned first (cbor-scan.ts): cborg decodes nesting level by level with no depth limit.
 export function decodeCbor(bytes: Uint8Array): unknown {
+  scanCborWhole(bytes);
   return decode(bytes, DECODE_OPTIONS);
 }
 
 /** Decodes one item and returns the bytes after it (a frame is two items back to back). */
 export function decodeCborFirst(bytes: Uint8Array): [unknown, Uint8Array] {
+  scanCborItem(bytes, 0);
   return decodeFirst(bytes, DECODE_OPTIONS);
 }
 

@@ -3,6 +3,7 @@
 // firehose path at about a quarter of the target; cborg stays for encoding and everything off the hot path.
 import { decode, decodeFirst, BytesWrapper, CidLinkWrapper } from '@atcute/cbor';
 import { CidLink } from './cid-link.ts';
+import { scanCborItem, scanCborWhole } from './cbor-scan.ts';
 
 function normalise(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
@@ -17,11 +18,16 @@ function normalise(value: unknown): unknown {
   return obj;
 }
 
+// Every decode is preceded by the structural scan (cbor-scan.ts): nesting past MAX_CBOR_DEPTH and lengths that lie
+// throw CborScanError before @atcute/cbor allocates a level (it has no depth limit; normalise recurses).
 export function decodeCborFast(bytes: Uint8Array): unknown {
+  scanCborWhole(bytes);
   return normalise(decode(bytes));
 }
 
 export function decodeCborFirstFast(bytes: Uint8Array): [unknown, Uint8Array] {
-  const [value, rest] = decodeFirst(bytes) as [unknown, Uint8Array];
-  return [normalise(value), rest];
+  const end = scanCborItem(bytes, 0);
+  const [value, rest] = decodeFirst(bytes.subarray(0, end)) as [unknown, Uint8Array];
+  if (rest.length !== 0) throw new TypeError('item ends before its scanned length');
+  return [normalise(value), bytes.subarray(end)];
 }

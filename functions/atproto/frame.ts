@@ -2,12 +2,14 @@
 // back, a header {op, t?} and a body. op 1 is a message named by `t`; op -1 an error {error, message?} after which
 // upstream closes. Unknown op or t: ignore the frame. Anything else malformed is an invalid frame.
 import { decodeCborFirstFast as decodeCborFirst } from './fast-cbor.ts';
+import { CborScanError } from './cbor-scan.ts';
+import type { Reason } from '../reasons.ts';
 
 export type Frame =
   | { kind: 'message'; t: string; body: Record<string, unknown> }
   | { kind: 'error'; error: string; message?: string }
   | { kind: 'unknown_op'; op: unknown }
-  | { kind: 'invalid'; message: string };
+  | { kind: 'invalid'; message: string; reason?: Reason };
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
@@ -24,7 +26,10 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     if (trailing.length > 0) return { kind: 'invalid', message: `frame has ${trailing.length} trailing bytes after the body` };
     body = b;
   } catch (err) {
-    return { kind: 'invalid', message: `frame is not valid DAG-CBOR: ${err instanceof Error ? err.message : String(err)}` };
+    const message = `frame is not valid DAG-CBOR: ${err instanceof Error ? err.message : String(err)}`;
+    // Refused by the pre-scan before anything was allocated for it.
+    if (err instanceof CborScanError && err.kind === 'too_deep') return { kind: 'invalid', message, reason: 'too_deep' };
+    return { kind: 'invalid', message };
   }
   if (!isMap(header)) return { kind: 'invalid', message: 'frame header is not a map' };
   if (!isMap(body)) return { kind: 'invalid', message: 'frame body is not a map' };

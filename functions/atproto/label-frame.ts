@@ -47,7 +47,7 @@ export function decodeLabelFrame(bytes: Uint8Array, host: string): LabelFrameOut
   const frame = decodeFrame(bytes);
   switch (frame.kind) {
     case 'invalid':
-      return { kind: 'invalid', reason: 'invalid_frame', message: frame.message };
+      return { kind: 'invalid', reason: frame.reason ?? 'invalid_frame', message: frame.message };
     case 'unknown_op':
       return { kind: 'ignored', reason: 'unknown_op' };
     case 'error':

@@ -8,16 +8,20 @@ import { decodeUtf8From } from '@atcute/uint8array';
 import type { JsonValue } from '../events.ts';
 import { base32Multibase } from './base32.ts';
 import { toBase64 } from './lex-json.ts';
+import { MAX_CBOR_DEPTH } from './limits.ts';
 
 export class LexCborError extends TypeError {
-  constructor(message: string) {
+  /** Refused for nesting past MAX_NESTING (counted as too_deep), not for its form. */
+  readonly tooDeep: boolean;
+  constructor(message: string, tooDeep = false) {
     super(`not an atproto DAG-CBOR value: ${message}`);
     this.name = 'LexCborError';
+    this.tooDeep = tooDeep;
   }
 }
 
 /** Deeper than any record a lexicon allows; bounds the recursion on hostile input. */
-export const MAX_NESTING = 128;
+export const MAX_NESTING = MAX_CBOR_DEPTH;
 
 // The decoder's cursor. Module state, not an object per call: decoding is synchronous and never re-entered.
 let buf: Uint8Array = new Uint8Array(0);
@@ -124,7 +128,7 @@ function readValue(depth: number): JsonValue {
     case 3:
       return readString(readArgument(info));
     case 4: {
-      if (depth >= MAX_NESTING) throw new LexCborError(`nested deeper than ${MAX_NESTING}`);
+      if (depth >= MAX_NESTING) throw new LexCborError(`nested deeper than ${MAX_NESTING}`, true);
       const length = readArgument(info);
       need(length); // every element takes a byte: a huge count cannot allocate before failing
       const out = new Array<JsonValue>(length);
@@ -132,7 +136,7 @@ function readValue(depth: number): JsonValue {
       return out;
     }
     case 5: {
-      if (depth >= MAX_NESTING) throw new LexCborError(`nested deeper than ${MAX_NESTING}`);
+      if (depth >= MAX_NESTING) throw new LexCborError(`nested deeper than ${MAX_NESTING}`, true);
       const length = readArgument(info);
       need(length * 2);
       const out: { [key: string]: JsonValue } = {};

@@ -1,6 +1,22 @@
-// Named limits on what upstream may send, checked before the work they bound (sync spec; lexicon constraints).
+// Named limits on what upstream may send, checked before the work they bound (sync spec; lexicon constraints). Each
+// refusal is counted with its own reason (functions/reasons.ts). The frame limit is also a variable
+// (INGESTER_MAX_FRAME_BYTES); these are the defaults and the protocol's own bounds.
 export const MAX_FRAME_BYTES = 5 * 1024 * 1024;
 export const MAX_COMMIT_BLOCKS_BYTES = 2 * 1024 * 1024;
+export const MAX_BLOCK_BYTES = 2 * 1024 * 1024;
 export const MAX_SYNC_BLOCKS_BYTES = 10_000;
 export const MAX_RECORD_BYTES = 1024 * 1024;
 export const MAX_COMMIT_OPS = 200;
+/**
+ * Containers nested in one DAG-CBOR item. A frame body nests 3 deep and the deepest app.bsky record (a post quoting
+ * a record with media, facets, aspect ratios) under 10; 128 leaves room for any lexicon and stops hostile nesting
+ * before a decoder allocates (functions/atproto/cbor-scan.ts).
+ */
+export const MAX_CBOR_DEPTH = 128;
+/** Lexicon and syntax bounds: handle 253 chars, DID 2048 chars, label `val` 128 bytes, a label `uri` 8 KB. */
+export const MAX_HANDLE_LENGTH = 253;
+export const MAX_DID_LENGTH = 2048;
+export const MAX_LABEL_VAL_BYTES = 128;
+export const MAX_LABEL_URI_LENGTH = 8192;
+/** A DID document is a few KB; a did:web host or a directory answering more is refused before parsing. */
+export const MAX_DID_DOCUMENT_BYTES = 64 * 1024;

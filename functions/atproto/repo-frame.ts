@@ -17,8 +17,8 @@ import { verifyCommit, type CommitOp } from './commit/verify-commit.ts';
 import { DidHostUnavailableError, IdentityPendingError, type IdentityResolver } from './identity/did-document.ts';
 import { dependencyErrorIn, SkytideError } from '../errors.ts';
 import { decodeFrame, messageSeq } from './frame.ts';
-import { decodeLex } from './lex-cbor.ts';
-import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_FRAME_BYTES, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
+import { decodeLex, LexCborError } from './lex-cbor.ts';
+import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_DID_LENGTH, MAX_FRAME_BYTES, MAX_HANDLE_LENGTH, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
 import { isValidDatetime } from './syntax/datetime.ts';
 import { isValidDid } from './syntax/did.ts';
 import { isValidNsid } from './syntax/nsid.ts';
@@ -37,8 +37,35 @@ class InvalidBody extends SkytideError {
 
 function did(body: Body, key: string): string {
   const v = body[key];
+  if (typeof v === 'string' && v.length > MAX_DID_LENGTH) throw new InvalidBody('field_too_long', `${key} is ${v.length} characters, over ${MAX_DID_LENGTH}`);
   if (typeof v !== 'string' || !isValidDid(v)) throw new InvalidBody('invalid_syntax', `${key} is not a valid DID`);
   return v;
+}
+
+/** A field the message's lexicon requires (or types) that is absent or of the wrong type: refused before any work. */
+function mismatch(t: string, message: string): InvalidBody {
+  return new InvalidBody('lexicon_mismatch', `${t} ${message}`);
+}
+
+/**
+ * com.atproto.sync.subscribeRepos#commit, checked at the edge before the CAR is read or anything verified: `rebase`
+ * and `tooBig` booleans, `blobs` an array of links, `since` a TID or null, `prevData` a link when present, and ops
+ * within MAX_COMMIT_OPS. (repo, commit, rev, time, ops and blocks are checked where they are read.)
+ */
+function checkCommitLexicon(body: Body): void {
+  if (typeof body['rebase'] !== 'boolean') throw mismatch('#commit', 'without a boolean `rebase`');
+  if (typeof body['tooBig'] !== 'boolean') throw mismatch('#commit', 'without a boolean `tooBig`');
+  const blobs = body['blobs'];
+  // NOTE: null is taken as no blobs: Go producers hold an empty list as nil (indigo's captured commits show
+  // `"blobs": null`); absent or any other type is refused.
+  if (!Array.isArray(blobs) && blobs !== null) throw mismatch('#commit', 'without a `blobs` array');
+  for (const blob of blobs ?? []) if (!(blob instanceof CidLink)) throw mismatch('#commit', '`blobs` holds something other than a link');
+  const since = body['since'];
+  if (since !== null && (typeof since !== 'string' || !isValidTid(since))) throw mismatch('#commit', '`since` is neither a TID nor null');
+  if ('prevData' in body && body['prevData'] !== undefined && !(body['prevData'] instanceof CidLink)) throw mismatch('#commit', '`prevData` is not a link');
+  const ops = body['ops'];
+  if (!Array.isArray(ops)) throw new InvalidBody('invalid_commit', 'ops is not an array');
+  if (ops.length > MAX_COMMIT_OPS) throw new InvalidBody('too_many_ops', `${ops.length} ops, over the ${MAX_COMMIT_OPS} limit`);
 }
 
 const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -78,7 +105,7 @@ function tid(body: Body, key: string): string {
 function bytes(body: Body, key: string, max: number): Uint8Array {
   const v = body[key];
   if (!(v instanceof Uint8Array)) throw new InvalidBody('invalid_commit', `${key} is not bytes`);
-  if (v.length > max) throw new InvalidBody('too_big', `${key} is ${v.length} bytes, over the ${max} byte limit`);
+  if (v.length > max) throw new InvalidBody('block_too_big', `${key} is ${v.length} bytes, over the ${max} byte limit`);
   return v;
 }
 
@@ -164,12 +191,11 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
   const repo = did(body, 'repo');
   const commit = cid(body, 'commit').toString();
   const rev = tid(body, 'rev');
+  checkCommitLexicon(body);
   const since = body['since'];
   const sinceValue = typeof since === 'string' ? since : null;
   const when = time(body);
-  const ops = body['ops'];
-  if (!Array.isArray(ops)) throw new InvalidBody('invalid_commit', 'ops is not an array');
-  if (ops.length > MAX_COMMIT_OPS) throw new InvalidBody('too_big', `${ops.length} ops, over the ${MAX_COMMIT_OPS} limit`);
+  const ops = body['ops'] as unknown[];
   const events: StreamEvent[] = [];
   const resync: ResyncRequest[] = [];
   const dropped: Dropped[] = [];
@@ -226,7 +252,7 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
       continue;
     }
     if (block.length > MAX_RECORD_BYTES) {
-      bump(dropped, 'too_big');
+      bump(dropped, 'record_too_big');
       continue;
     }
     const match = cidBytesMatchFast(opCid.bytes, block);
@@ -238,8 +264,8 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
     let record: ReturnType<typeof decodeLex>;
     try {
       record = decodeLex(block);
-    } catch {
-      bump(dropped, 'invalid_record');
+    } catch (err) {
+      bump(dropped, err instanceof LexCborError && err.tooDeep ? 'too_deep' : 'invalid_record');
       continue;
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
@@ -271,6 +297,8 @@ function commitState(car: CarBlocks, body: Body, rev: string, since: string | nu
 function decodeIdentity(seq: number, body: Body): RepoFrameOutcome {
   const event: IdentityEvent = { type: 'identity', seq, time: time(body), did: did(body, 'did') };
   const handle = body['handle'];
+  if (handle !== undefined && handle !== null && typeof handle !== 'string') throw mismatch('#identity', '`handle` is not a string');
+  if (typeof handle === 'string' && handle.length > MAX_HANDLE_LENGTH) throw new InvalidBody('field_too_long', `handle is ${handle.length} characters, over ${MAX_HANDLE_LENGTH}`);
   if (typeof handle === 'string' && handle.length > 0) event.handle = handle;
   return { kind: 'sequenced', t: '#identity', seq, did: event.did, events: [event], resync: [], dropped: [] };
 }
@@ -281,6 +309,7 @@ function decodeAccount(seq: number, body: Body): RepoFrameOutcome {
   const event: AccountEvent = { type: 'account', seq, time: time(body), did: did(body, 'did'), active };
   // Unknown future statuses are kept as strings: a status is data, never a reason to reject the event.
   const status = body['status'];
+  if (status !== undefined && status !== null && typeof status !== 'string') throw mismatch('#account', '`status` is not a string');
   if (typeof status === 'string' && status.length > 0) event.status = status.toLowerCase();
   return { kind: 'sequenced', t: '#account', seq, did: event.did, events: [event], resync: [], dropped: [] };
 }
@@ -308,7 +337,7 @@ export async function decodeRepoFrame(frameBytes: Uint8Array, options: DecodeOpt
   const frame = decodeFrame(frameBytes);
   switch (frame.kind) {
     case 'invalid':
-      return { kind: 'invalid', reason: 'invalid_frame', message: frame.message };
+      return { kind: 'invalid', reason: frame.reason ?? 'invalid_frame', message: frame.message };
     case 'unknown_op':
       return { kind: 'ignored', reason: 'unknown_op' };
     case 'error':

@@ -51,6 +51,7 @@ export function firehoseTasks(r: Resources): Task[] {
         maxParkedFrames: r.config.identityWaitMaxFrames,
         didWaitMs: r.config.identityDidWaitMs,
         filter: r.config.filter,
+        maxFrameBytes: r.config.maxFrameBytes,
       }),
   }));
 }

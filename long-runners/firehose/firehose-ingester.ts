@@ -61,6 +61,8 @@ export interface FirehoseIngesterOptions {
   maxParkedPerDid?: number;
   /** What is kept (INGESTER_COLLECTIONS, INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); absent: everything. */
   filter?: EventFilter;
+  /** Largest frame read (INGESTER_MAX_FRAME_BYTES; default MAX_FRAME_BYTES); larger ones are counted as too_big. */
+  maxFrameBytes?: number;
   /** Delays between lookups of one waiting DID (default WAIT_RETRY). */
   waitRetry?: { baseMs: number; maxMs: number };
 }
@@ -116,7 +118,7 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     } : {}),
     highWaterMark: options.highWaterMark, batchSize: options.batchSize, batchTimeoutMs: options.batchTimeoutMs,
     ...(options.initialCursor === undefined ? {} : { initialCursor: options.initialCursor }),
-    maxFrameBytes: MAX_FRAME_BYTES, log, metrics, report, signal: options.signal,
+    maxFrameBytes: options.maxFrameBytes ?? MAX_FRAME_BYTES, log, metrics, report, signal: options.signal,
     counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
     ...(options.lengthCheckIntervalMs === undefined ? {} : { lengthCheckIntervalMs: options.lengthCheckIntervalMs }),
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),

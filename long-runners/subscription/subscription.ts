@@ -99,10 +99,12 @@ export const DEFAULT_LENGTH_CHECK_MS = 1000;
 export const MAX_QUEUED_FRAMES = 1000;
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /**
- * ws refuses a message this much over the largest frame we accept by closing the connection; below that a frame over
- * the limit is read, counted as too_big and passed, so one oversized frame does not loop a reconnect.
+ * ws refuses a message this much over the largest frame we accept by closing the connection (1009, before it buffers
+ * the rest); below that a frame over the limit is read, counted as too_big and passed. A frame ws refused is counted
+ * as too_big too, and the cursor is raised by one past the last seq accepted before it, so the reconnect does not ask
+ * for it again (see `skipOversized`).
  */
-export const WS_PAYLOAD_SLACK_BYTES = 64 * 1024;
+export const WS_PAYLOAD_SLACK_BYTES = 1024 * 1024;
 
 export interface SubscriptionOptions {
   redis: Redis;
@@ -173,6 +175,8 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     // The lowest shard cursor: every shard has everything up to it. Shards without a cursor yet take it as theirs.
     return known.length === 0 ? undefined : Math.min(...known);
   };
+  /** The cursor the last skip of an oversized frame raised the cursor to (to count one frame once). */
+  let skippedTo: number | undefined;
 
   const flush = async () => {
     const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false);
@@ -227,7 +231,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     switch (frame.kind) {
       case 'invalid':
         countFrame('invalid');
-        report('invalid_frame', 1, { message: frame.message });
+        report(frame.reason ?? 'invalid_frame', 1, { message: frame.message });
         return 'ok';
       case 'unknown_op':
         countFrame('ignored');
@@ -286,6 +290,27 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     return 'ok';
   };
 
+  /**
+   * ws closed the connection on a frame over the payload limit: it was never read, so its seq is unknown. Everything
+   * before it was accepted (the socket is read in order), so it is the first frame after `baseline`: the cursor is
+   * raised to baseline + 1, which skips it when seqs are consecutive (as relays number them) and otherwise skips only
+   * seqs nothing was sent with. Each further close at the next position raises it by one again, never past the
+   * frame, so nothing else is skipped. Counted once per frame as too_big; returns false when there is no cursor to
+   * raise (a live connection: the reconnect is live too and will not see the frame again).
+   */
+  const skipOversized = async (): Promise<boolean> => {
+    if (skippedTo === undefined || baseline !== skippedTo) {
+      countFrame('invalid');
+      report('too_big', 1, { message: `a frame over the ${o.maxFrameBytes + WS_PAYLOAD_SLACK_BYTES} byte payload limit closed the connection (1009)`, after: baseline ?? null });
+    }
+    if (baseline === undefined) return false;
+    const target = baseline + 1;
+    batch.seq = target;
+    await flush();
+    skippedTo = target;
+    return true;
+  };
+
   /** FutureCursor: the only way the cursor goes back, on purpose and in plain sight. */
   const resetCursor = async () => {
     const old = await readCursors();
@@ -309,6 +334,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     const connectedAt = Date.now();
     let why = 'closed';
     let reset = false;
+    let oversized = false;
     const onAbort = () => source.close();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -327,6 +353,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
           const next = await source.next(Math.max(1, o.batchTimeoutMs - (Date.now() - batchStartedAt)));
           if (next.kind === 'closed') {
             why = next.reason;
+            oversized = next.oversized;
             break;
           }
           if (next.kind === 'frame') {
@@ -358,6 +385,8 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     // Every frame read from this connection is written before reconnecting or stopping.
     await flush();
     if (reset) await resetCursor();
+    // Not a failure of the connection: the reconnect goes on at once, past the frame, with no growing backoff.
+    if (oversized && (await skipOversized())) delays.reset();
     if (signal.aborted) break;
     if (Date.now() - connectedAt >= reconnect.healthyAfterMs) delays.reset();
     const delay = delays.next();

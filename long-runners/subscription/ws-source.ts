@@ -7,7 +7,8 @@ import WebSocket from 'ws';
 /** How long a peer gets to answer our close frame before the socket is cut. */
 export const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
 
-export type NextFrame = { kind: 'frame'; bytes: Uint8Array } | { kind: 'timeout' } | { kind: 'closed'; reason: string };
+/** `oversized`: ws closed the connection (1009) because a message was over maxPayloadBytes; it was never read. */
+export type NextFrame = { kind: 'frame'; bytes: Uint8Array } | { kind: 'timeout' } | { kind: 'closed'; reason: string; oversized: boolean };
 
 export interface FrameSource {
   /** Waits until the socket is open; rejects if it fails first. */
@@ -37,6 +38,7 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
   let closedReason: string | undefined;
   let wake: (() => void) | undefined;
   let alive = true;
+  let oversized = false;
 
   const applyHolds = () => {
     if (holds.size > 0) ws.pause();
@@ -68,6 +70,7 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
   });
   ws.on('pong', () => (alive = true));
   ws.on('error', (err) => {
+    if ((err as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') oversized = true;
     closedReason ??= `error: ${err.message}`;
   });
   ws.on('close', (code, reason) => {
@@ -108,7 +111,7 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
           }
           return { kind: 'frame', bytes };
         }
-        if (closedReason !== undefined && ws.readyState === WebSocket.CLOSED) return { kind: 'closed', reason: closedReason };
+        if (closedReason !== undefined && ws.readyState === WebSocket.CLOSED) return { kind: 'closed', reason: closedReason, oversized };
         const timedOut = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => {
             wake = undefined;

@@ -70,9 +70,13 @@ export function parseLabelBatch(body: unknown): { entries: LabelEntry[]; positio
 }
 
 export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void {
+  // Refused while the body streams in, before it is buffered or parsed (hono counts the bytes as they arrive).
   const limit = bodyLimit({
     maxSize: deps.bodyLimitBytes,
-    onError: (c) => c.json({ error: 'body_too_large', message: `request body exceeds ${deps.bodyLimitBytes} bytes` }, 413),
+    onError: (c) => {
+      deps.ports.metrics.inc('skytide_http_refused_total', { route: c.req.path, reason: 'body_too_big' });
+      return c.json({ error: 'body_too_large', message: `request body exceeds ${deps.bodyLimitBytes} bytes` }, 413);
+    },
   });
   app.post('/functions/index', requireBearer(deps.auth), limit, async (c) => {
     let body: unknown;

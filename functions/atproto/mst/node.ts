@@ -91,7 +91,7 @@ export function readNode(bytes: Uint8Array, view: NodeView): void {
     if (head(5, 'the node') !== 2) throw bad('the node is not a map of e and l');
     key(0x65, 'e');
     const count = head(4, '`e`');
-    if (count > MAX_NODE_ENTRIES) throw bad(`${count} entries, over ${MAX_NODE_ENTRIES}`);
+    if (count > MAX_NODE_ENTRIES) throw new SkytideError('mst_too_large', `MST node: ${count} entries, over ${MAX_NODE_ENTRIES}`);
     view.count = count;
     for (let i = 0; i < count; i++) {
       if (head(5, 'an entry') !== 4) throw bad('an entry is not a map of k, p, t and v');

@@ -37,7 +37,7 @@ export async function walkMst(rootCid: Uint8Array, blocks: BlockMap): Promise<Ms
   // NOTE: a plain recursive walk into arrays, not an async generator: per-leaf yields through nested generators
   // made garbage collection a third of a 100,000-record repo's verification time.
   async function visit(block: number, layer: number | undefined, depth: number): Promise<void> {
-    if (depth > MAX_MST_DEPTH) throw bad(`tree deeper than ${MAX_MST_DEPTH}`);
+    if (depth > MAX_MST_DEPTH) throw new SkytideError('mst_too_large', `tree deeper than ${MAX_MST_DEPTH}`);
     const bytes = blocks.data(block);
     const node = (views[depth] ??= emptyNodeView());
     readNode(bytes, node);

@@ -125,6 +125,19 @@ describe('HTTP app', () => {
     expect((await res.json()).error).toBe('body_too_large');
   });
 
+  it('counts an oversized body as body_too_big (zero from start-up)', async () => {
+    const bundle = createMetrics({ hosts: ['relay.example'], streams: ['firehose_live'] });
+    const app = build({ ports: { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: untouchable } });
+    expect(await bundle.registry.metrics()).toContain('skytide_http_refused_total{route="/functions/index",reason="body_too_big"} 0');
+    const res = await app.request('/functions/index', {
+      method: 'POST',
+      body: JSON.stringify({ events: ['x'.repeat(4096)] }),
+      headers: { authorization: 'Bearer s3cret', 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(413);
+    expect(await bundle.registry.metrics()).toContain('skytide_http_refused_total{route="/functions/index",reason="body_too_big"} 1');
+  });
+
   it('rejects a body that is not JSON or not an event batch with 400', async () => {
     const app = build();
     const headers = { authorization: 'Bearer s3cret', 'content-type': 'application/json' };

@@ -1,0 +1,85 @@
+// Frame limits through a real socket (issue 13): a relay that sends the same oversized frame again after every
+// reconnect must not make the subscription reconnect forever. A frame a little over the limit is read and passed;
+// one far over it is refused by ws (1009), counted once as too_big, and the cursor steps past it. A frame nesting
+// deeper than any lexicon is counted as too_deep. Every other frame lands, in order.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { entriesHandler, runSubscription, WS_PAYLOAD_SLACK_BYTES } from '../../../long-runners/subscription/subscription.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { hostKey } from '../../../adapters/redis/keys.ts';
+import { silentLog } from '../../../functions/ports.ts';
+import { encodeCbor } from '../../../functions/atproto/cbor.ts';
+import { createTestRedis } from '../../helpers/services.ts';
+import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { encodeFrame } from '../../helpers/frames.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+let redis: Redis;
+let prefix: string;
+let cleanup: () => Promise<void>;
+let relay: FakeRelay;
+
+beforeAll(async () => {
+  ({ redis, prefix, cleanup } = await createTestRedis('frame_limits'));
+  relay = await startFakeRelay();
+});
+afterAll(async () => {
+  await relay.close();
+  await cleanup();
+});
+
+const MAX_FRAME = 64 * 1024;
+
+describe('oversized and over-nested frames through a fake relay', () => {
+  it('counts each once, skips past it, and lands every other frame without a reconnect loop', async () => {
+    const stream = `${prefix}things_live`;
+    const cursorKey = `${prefix}things_live:cursor:${hostKey(relay.host)}`;
+    const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
+    // A deep nest: {seq, value, x: [[[...0]]]} with 50,000 levels, inside the frame limit.
+    const header = encodeCbor({ op: 1, t: '#thing' });
+    const prefixBody = Uint8Array.from([0xa3, 0x61, 0x78]);
+    const nest = new Uint8Array(50_001).fill(0x81);
+    nest[50_000] = 0;
+    const tail = encodeCbor({ seq: 4, value: 'deep' }).subarray(1); // the two pairs after the map header
+    const deep = new Uint8Array(header.length + prefixBody.length + nest.length + tail.length);
+    deep.set(header, 0);
+    deep.set(prefixBody, header.length);
+    deep.set(nest, header.length + prefixBody.length);
+    deep.set(tail, header.length + prefixBody.length + nest.length);
+
+    relay.append(1, thing(1, 'a'));
+    relay.append(2, thing(2, 'slightly over', MAX_FRAME + 1000)); // read, counted, passed
+    relay.append(3, thing(3, 'far over', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000)); // ws closes with 1009
+    relay.append(4, deep);
+    relay.append(5, thing(5, 'b'));
+    relay.append(6, thing(6, 'far over again', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000));
+    relay.append(7, thing(7, 'c'));
+
+    const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: [] });
+    const controller = new AbortController();
+    const done = runSubscription(
+      {
+        redis, host: relay.host, nsid: 'com.atproto.sync.subscribeRepos', stream, cursorKey, highWaterMark: 1000, batchSize: 1,
+        batchTimeoutMs: 50, initialCursor: 0, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
+        counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
+        backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 },
+      },
+      entriesHandler((m) => (m.t === '#thing' ? [{ stream, fields: { thing: String(m.body['value']) } }] : undefined)),
+    );
+    await waitFor(() => redis.get(cursorKey), (c) => c === '7', 'cursor past the last frame', 30_000);
+    // Stays put: the relay keeps the oversized frames in its log, and no reconnect asks for them again.
+    const connections = relay.cursors.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(relay.cursors.length).toBe(connections);
+    controller.abort();
+    await done;
+    expect((await redis.xrange(stream, '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b', 'c']);
+    // The slightly-over frame's seq is never read (it is not decoded), so the first 1009 raises the cursor from 1 to
+    // 2, which the relay answers with the same frame (seq 3): a second step to 3 passes it, counted once. Then 6.
+    expect(relay.cursors).toEqual(['0', '2', '3', '6']);
+    const text = await metrics.registry.metrics();
+    const host = hostKey(relay.host);
+    expect(text).toContain(`skytide_firehose_errors_total{host="${host}",reason="too_big"} 3`);
+    expect(text).toContain(`skytide_firehose_errors_total{host="${host}",reason="too_deep"} 1`);
+  });
+});
