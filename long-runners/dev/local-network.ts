@@ -170,6 +170,15 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
       signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
     });
 
+  const reactivateAll = async () => {
+    for (const u of users) {
+      if (u.deactivatedFor > 0) {
+        u.deactivatedFor = 0;
+        await u.agent.com.atproto.server.activateAccount().catch((err: unknown) => log.warn('dev reactivation failed', { did: u.did, err: describeError(err) }));
+      }
+    }
+  };
+
   return {
     pdsUrl,
     plcUrl: network.plc.url,
@@ -178,6 +187,9 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
     runActivity: async (signal) => {
       while (!signal.aborted) {
         if (rate <= 0) {
+          // Paused: accounts the bot deactivated are reactivated, so the network rests in a state whose truth can be
+          // read (a deactivated repo answers neither describeRepo nor listRecords).
+          await reactivateAll();
           await pause(250, signal);
           continue;
         }
@@ -190,12 +202,7 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
         }
         await pause(1000 / rate, signal);
       }
-      for (const u of users) {
-        if (u.deactivatedFor > 0) {
-          u.deactivatedFor = 0;
-          await u.agent.com.atproto.server.activateAccount().catch(() => undefined);
-        }
-      }
+      await reactivateAll();
     },
     controls: {
       state: () => ({ rate, faults: [...RELAY_FAULTS] }),

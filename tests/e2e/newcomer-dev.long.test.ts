@@ -174,7 +174,14 @@ describe('a newcomer runs npm run dev on a machine with nothing but Node', () =>
       previous = now;
       return still ? s : undefined;
     });
-    const truth = curl(pid, `${base}/dev/truth`) as {
+    const truth = (() => {
+      try {
+        return curl(pid, `${base}/dev/truth`);
+      } catch (err) {
+        // Say why: the dev process's last log lines are the only account of a failed truth read.
+        throw new Error(`${String(err)}; skytide dev's last log lines:\n${logs.join('').split('\n').slice(-30).join('\n')}`);
+      }
+    })() as {
       accounts: { did: string; handle: string; active: boolean; records: { uri: string; cid: string }[] }[];
       labels: { src: string; uri: string; val: string }[];
     };
