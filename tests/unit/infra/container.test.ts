@@ -96,6 +96,7 @@ describe('infra/compose.yaml', () => {
     depends_on?: Record<string, { condition: string }>;
     deploy?: { replicas?: number; resources?: { limits?: { memory?: string } } };
     stop_grace_period?: string;
+    environment?: Record<string, string>;
   }
   const compose = parse(readFileSync(path.join(ROOT, 'infra/compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
   const services = compose.services;
@@ -120,6 +121,9 @@ describe('infra/compose.yaml', () => {
     expect(only('index')).toEqual(['index']);
     expect(only('backfill')).toEqual(['backfill']);
     expect(services['index']?.deploy?.replicas).toBe(2);
+    // The firehose adapter is held to the V8 sizes the soak measured it flat under; it keeps the shared variables.
+    expect(services['firehose']?.environment?.['NODE_OPTIONS']).toBe('--max-semi-space-size=1 --max-old-space-size=128');
+    expect(services['firehose']?.environment?.['REDIS_URL']).toBe(services['index']?.environment?.['REDIS_URL']);
     for (const name of ['firehose', 'labels', 'index', 'backfill', 'api']) {
       const s = services[name];
       expect(s?.build?.dockerfile, name).toBe('infra/Dockerfile');
