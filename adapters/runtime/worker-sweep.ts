@@ -13,8 +13,8 @@
 import type { Fetch, Log, Sql } from '../../functions/ports.ts';
 import type { RepoBackfillEntry } from '../../functions/events.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
-import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
+import { listReposPage } from '../xrpc/list-repos.ts';
 
 export interface WorkerSweepOptions {
   sql: Sql;
@@ -40,28 +40,6 @@ export interface HostTick {
   listed: number;
   queued: number;
   error?: string;
-}
-
-interface ListedRepo {
-  did: string;
-  rev?: string;
-  active?: boolean;
-  status?: string;
-}
-
-function baseUrl(host: string): string {
-  const h = host.replace(/\/+$/, '');
-  return /^https?:\/\//.test(h) ? h : `https://${h}`;
-}
-
-async function listPage(fetch: Fetch, host: string, cursor: string | null, limit: number, timeoutMs: number): Promise<{ repos: ListedRepo[]; cursor?: string }> {
-  const url = `${baseUrl(host)}/xrpc/com.atproto.sync.listRepos?limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new SkytideError('fetch_failed', `listRepos: HTTP ${res.status}`, { host, cursor });
-  const body = (await res.json()) as { repos?: unknown; cursor?: unknown };
-  if (!Array.isArray(body.repos)) throw new SkytideError('fetch_failed', 'listRepos: no repos array', { host, cursor });
-  const repos = (body.repos as ListedRepo[]).filter((r) => typeof r?.did === 'string' && isValidDid(r.did));
-  return typeof body.cursor === 'string' && body.cursor.length > 0 ? { repos, cursor: body.cursor } : { repos };
 }
 
 type Row = {
@@ -103,7 +81,7 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       await o.sql.query(`update sweep_state set "startedAt" = $2, "doneAt" = null, pages = 0, listed = 0, queued = 0 where host = $1 and holder = $3`, [host, iso(), o.holder]);
     }
     while (tick.pages < o.pagesPerTick) {
-      const page = await listPage(o.fetch, host, cursor, o.pageSize, o.pageTimeoutMs);
+      const page = await listReposPage(o.fetch, host, cursor ?? undefined, o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
       const dids = page.repos.map((r) => r.did);
       const synced = new Map(
         (await o.sql.query<{ did: string; rev: string | null }>(

@@ -16,12 +16,12 @@ import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
-import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
 import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
+import { listReposPage, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
 export interface SweepLimits {
@@ -76,28 +76,6 @@ export interface SweepProgress {
   /** Listed DIDs the filters drop, not queued. */
   filtered: number;
   done: boolean;
-}
-
-interface ListedRepo {
-  did: string;
-  rev?: string;
-  active?: boolean;
-  status?: string;
-}
-
-function baseUrl(host: string): string {
-  const h = host.replace(/\/+$/, '');
-  return /^https?:\/\//.test(h) ? h : `https://${h}`;
-}
-
-async function fetchPage(fetch: Fetch, host: string, cursor: string | undefined, limit: number, signal: AbortSignal): Promise<{ repos: ListedRepo[]; cursor?: string }> {
-  const url = `${baseUrl(host)}/xrpc/com.atproto.sync.listRepos?limit=${limit}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
-  const res = await fetch(url, { signal });
-  if (!res.ok) throw new SkytideError('fetch_failed', `listRepos: HTTP ${res.status}`, { host, cursor });
-  const body = (await res.json()) as { repos?: unknown; cursor?: unknown };
-  if (!Array.isArray(body.repos)) throw new SkytideError('fetch_failed', 'listRepos: no repos array', { host, cursor });
-  const repos = (body.repos as ListedRepo[]).filter((r) => typeof r?.did === 'string' && isValidDid(r.did));
-  return typeof body.cursor === 'string' && body.cursor.length > 0 ? { repos, cursor: body.cursor } : { repos };
 }
 
 /** The Redis key of a host's sweep lease. */
@@ -170,10 +148,10 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
 
   while (!signal.aborted) {
     while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
-    let page: { repos: ListedRepo[]; cursor?: string } | undefined;
+    let page: ListedPage | undefined;
     for (let attempt = 1; attempt <= attempts && page === undefined && !signal.aborted; attempt++) {
       try {
-        page = await fetchPage(o.fetch, o.host, cursor, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)]));
+        page = await listReposPage(o.fetch, o.host, cursor, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)]));
       } catch (err) {
         if (signal.aborted) break;
         o.log.warn('listRepos page failed', { host: o.host, cursor, attempt, err: describeError(err) });
