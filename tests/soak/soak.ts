@@ -157,6 +157,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'warn', SKYTIDE_API_TOKEN: 'soak',
     INGESTER_RELAY_HOSTS: relay.host, FIREHOSE_INITIAL_CURSOR: '0', INGESTER_TRUST_UPSTREAM: 'true',
     INGESTER_HIGH_WATER_MARK: String(o.highWaterMark), INDEXER_STREAMS: 'firehose_live', PLC_URL: 'http://127.0.0.1:9',
+    // Every `run` process serves /health on HTTP_PORT: any free port, so the adapter and the indexers do not clash.
+    HTTP_PORT: '0',
   };
   const adapterLines: string[] = [];
   const indexLines: string[] = [];
