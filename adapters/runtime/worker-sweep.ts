@@ -2,7 +2,8 @@
 // configured relay and sends the repos that need a backfill to the backfill queue, resuming from the cursor kept in
 // Postgres (`sweep_state`, infra/migrations/0004_sweep_state.sql), since a Worker cannot reach Redis. It keeps the
 // Redis sweeper's rules (long-runners/sweeper/sweep.ts): a repo listed at the rev repo_sync holds as synchronized is
-// not queued; entries carry host, rev, active and status as listed. What differs is the shape of the work: a tick is
+// not queued, nor a DID the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); entries carry host, rev, active and
+// status as listed. What differs is the shape of the work: a tick is
 // one invocation, bounded in CPU time and subrequests, so it sweeps at most `pagesPerTick` pages per relay and the
 // next tick goes on from the stored cursor. A pass that ended starts again `everyMs` after it started.
 //
@@ -15,6 +16,7 @@ import type { RepoBackfillEntry } from '../../functions/events.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
 import { listReposPage } from '../xrpc/list-repos.ts';
+import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 
 export interface WorkerSweepOptions {
   sql: Sql;
@@ -30,6 +32,8 @@ export interface WorkerSweepOptions {
   holder: string;
   now: () => number;
   log: Log;
+  /** What is kept: DIDs it drops are not queued. Absent: every DID. */
+  filter?: EventFilter;
 }
 
 export interface HostTick {
@@ -90,7 +94,7 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
         )).map((r) => [r.did, r.rev]),
       );
       const entries: RepoBackfillEntry[] = page.repos
-        .filter((r) => !(r.rev !== undefined && synced.get(r.did) === r.rev))
+        .filter((r) => !(r.rev !== undefined && synced.get(r.did) === r.rev) && (o.filter === undefined || keepsDid(o.filter, r.did)))
         .map((r) => ({
           did: r.did, host,
           ...(r.rev === undefined ? {} : { rev: r.rev }),

@@ -100,6 +100,7 @@ function backfillPorts(state: IsolateState, sql: Sql): BackfillPorts {
     handles: createHandleResolver({ fetch: guarded, ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }) }),
     timeoutMs: config.backfillerTimeoutMs,
     concurrency: 1,
+    filter: config.filter,
     limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
   };
 }
@@ -186,6 +187,7 @@ export default {
         fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
         queue: backfillQueue(env, config),
         hosts: config.relayHosts,
+        filter: config.filter,
         pageSize: config.sweepPageSize,
         pageTimeoutMs: config.sweepPageTimeoutMs,
         pagesPerTick: config.workerSweepPagesPerTick,
