@@ -39,12 +39,13 @@ function varint(n: number): Uint8Array {
   return new Uint8Array(out);
 }
 
-function encodeFrame(t: string, body: Record<string, unknown>): Uint8Array {
+/** An event-stream message frame: the header {op: 1, t} and the body, DAG-CBOR back to back. */
+export function encodeFrame(t: string, body: Record<string, unknown>): Uint8Array {
   return concat([encodeCbor({ op: 1, t }), encodeCbor(body)]);
 }
 
 /** A CARv1 with one root (raw CID bytes) and the given blocks, in order. */
-function encodeCar(root: Uint8Array, blocks: { cid: Uint8Array; bytes: Uint8Array }[]): Uint8Array {
+export function encodeCar(root: Uint8Array, blocks: { cid: Uint8Array; bytes: Uint8Array }[]): Uint8Array {
   const header = encodeCbor({ version: 1, roots: [new CidLink(root)] });
   return concat([varint(header.length), header, ...blocks.flatMap((b) => [varint(b.cid.length + b.bytes.length), b.cid, b.bytes])]);
 }
