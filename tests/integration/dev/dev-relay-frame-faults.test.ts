@@ -1,7 +1,9 @@
 // The dev relay's frame faults (long-runners/dev/frame-faults.ts), in front of a fake upstream serving signed commits
 // of one repo: a subscriber reads what skytide's firehose adapter would, and each frame is decoded by the adapter's
 // own decoder (decodeRepoFrame). sync, too_big, bad_signature and rev_gap are armed together and rewrite the next four
-// commits in that order; the fifth passes unchanged.
+// commits in that order; the fifth passes unchanged. Then the firehose adapter itself (real Redis, no identity, so no
+// signature check: bad_signature is shown by the signature check above) behind the dev relay queues a resync under
+// the reason each fault calls for.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
@@ -17,6 +19,12 @@ import { cidForCbor } from '../../../functions/atproto/cid.ts';
 import { compressPoint, type PublicKey } from '../../../functions/atproto/crypto/keys.ts';
 import { verifySignature } from '../../../functions/atproto/crypto/verify.ts';
 import { lexToCbor } from '../../../functions/atproto/lex-json.ts';
+import { runFirehoseIngester } from '../../../long-runners/firehose/firehose-ingester.ts';
+import { createKeySpace, hostKey } from '../../../adapters/redis/keys.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
+import { silentLog } from '../../../functions/ports.ts';
+import { createTestRedis } from '../../helpers/services.ts';
 
 const DID = 'did:plc:devrelayfaults0000000000';
 const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n; // P-256 order
@@ -36,16 +44,20 @@ function signLowS(message: Uint8Array, k: KeyObject): Uint8Array {
   return sig;
 }
 
-/** A #commit of one created post, its commit signed by `key`. */
+/**
+ * A #commit of one created post, its commit signed by `key`. Each commit's `data` is its own block (no real MST: the
+ * checks that read one need an identity, which these tests do not give), so prevData chains commit to commit.
+ */
 async function signedCommit(seq: number): Promise<Uint8Array> {
   const record = await block(lexToCbor({ $type: 'app.bsky.feed.post', text: `post ${seq}`, createdAt: '2026-01-01T00:00:00.000Z' }));
-  const mst = await block({ l: null, e: [] });
+  const mst = await block({ l: null, e: [], n: seq });
+  const prev = await block({ l: null, e: [], n: seq - 1 });
   const unsigned = { did: DID, version: 3, data: mst.cid, rev: rev(seq), prev: null };
   const commit = await block({ ...unsigned, sig: signLowS(encodeCbor(unsigned), privateKey) });
   return encodeFrame({ op: 1, t: '#commit' }, {
     seq, rebase: false, tooBig: false, repo: DID, commit: commit.cid, rev: rev(seq), since: seq === 1 ? null : rev(seq - 1),
     blocks: encodeCar(commit.cid, [commit, mst, record]), ops: [{ action: 'create', path: `app.bsky.feed.post/${seq}`, cid: record.cid }],
-    blobs: [], time: '2026-01-01T00:00:00.000Z', prevData: mst.cid,
+    blobs: [], time: '2026-01-01T00:00:00.000Z', ...(seq === 1 ? {} : { prevData: prev.cid }),
   });
 }
 
@@ -125,5 +137,45 @@ describe('dev relay frame faults', () => {
     // rev_gap: seq 5 never came; seq 6 says it follows rev 5, which the reader never saw (its last was rev 4).
     expect(bodies[4]!.body['since']).toBe(rev(5));
     expect(bodies.some((b) => b.body['rev'] === rev(5))).toBe(false);
+  });
+});
+
+describe('the firehose adapter behind the dev relay', () => {
+  it('queues a resync for rev_gap, sync and too_big, each under its reason, and counts the gap', async () => {
+    const { redis, cleanup } = await createTestRedis('devrelay');
+    const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+    const up = await startFakeRelay();
+    const dev = await startDevRelay(up.host);
+    const metrics = createMetrics({ hosts: [hostKey(dev.url)], streams: ['firehose_live'] });
+    const controller = new AbortController();
+    const done = runFirehoseIngester({
+      redis, keys, host: dev.url, highWaterMark: 100_000, batchSize: 50, batchTimeoutMs: 20, initialCursor: 0,
+      log: silentLog, metrics: metrics.metrics, signal: controller.signal, lengthCheckIntervalMs: 20,
+      backoff: { baseMs: 10, maxMs: 50, healthyAfterMs: 10_000 }, repoState: createRepoStateStore(redis, keys.stream('')),
+    });
+    try {
+      const cursor = () => redis.get(keys.cursor('firehose_live', dev.url));
+      const queued = async () => (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => (JSON.parse(f[1] ?? '') as { reason: string }).reason);
+      up.append(1, await signedCommit(1));
+      await waitFor(cursor, (c) => c === '1', 'cursor 1');
+      // 2 is dropped: 3's prevData is 2's root, which the adapter never saw (without the drop, 3 chains onto 2).
+      expect(dev.inject('rev_gap')).toEqual({ subscribers: 1 });
+      for (let seq = 2; seq <= 3; seq++) up.append(seq, await signedCommit(seq));
+      await waitFor(cursor, (c) => c === '3', 'cursor 3');
+      expect(await queued()).toEqual(['prev_data_mismatch']);
+      const text = await metrics.registry.metrics();
+      expect(text).toContain(`skytide_firehose_errors_total{host="${hostKey(dev.url)}",reason="prev_data_mismatch"} 1`);
+      // 4 becomes a #sync, 5 a tooBig commit.
+      for (const fault of ['sync', 'too_big'] as const) expect(dev.inject(fault)).toEqual({ subscribers: 1 });
+      for (let seq = 4; seq <= 5; seq++) up.append(seq, await signedCommit(seq));
+      await waitFor(cursor, (c) => c === '5', 'cursor 5');
+      expect(await queued()).toEqual(['prev_data_mismatch', 'sync_event', 'too_big']);
+    } finally {
+      controller.abort();
+      await done;
+      await dev.close();
+      await up.close();
+      await cleanup();
+    }
   });
 });
