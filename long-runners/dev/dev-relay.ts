@@ -7,12 +7,14 @@
 //   lower_seq        sends an older frame again (a lower seq)
 //   slow_pds         holds every proxied XRPC call 3 s for the next 20 s
 //   failing_pds      answers 502 to every proxied XRPC call for the next 10 s
+//   rev_gap, sync, too_big, bad_signature  rewrite the next #commit with ops each subscriber gets (frame-faults.ts)
 // Each injection is counted, and the pipeline's own counters (status page, /metrics) show what it made of it.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
+import { FRAME_FAULTS, applyFrameFault, commitWithOps, isFrameFault, type FrameFault } from './frame-faults.ts';
 
-export const RELAY_FAULTS = ['disconnect', 'malformed_frame', 'repeated_seq', 'lower_seq', 'slow_pds', 'failing_pds'] as const;
+export const RELAY_FAULTS = ['disconnect', 'malformed_frame', 'repeated_seq', 'lower_seq', 'slow_pds', 'failing_pds', ...FRAME_FAULTS] as const;
 export type RelayFault = (typeof RELAY_FAULTS)[number];
 
 export interface DevRelay {
@@ -27,7 +29,7 @@ const RECENT = 32;
 
 export async function startDevRelay(pdsUrl: string): Promise<DevRelay> {
   const counts = Object.fromEntries(RELAY_FAULTS.map((f) => [f, 0])) as Record<RelayFault, number>;
-  const subscribers = new Set<{ socket: WebSocket; recent: Buffer[] }>();
+  const subscribers = new Set<{ socket: WebSocket; recent: Buffer[]; armed: FrameFault[] }>();
   let slowUntil = 0;
   let failingUntil = 0;
 
@@ -64,12 +66,21 @@ export async function startDevRelay(pdsUrl: string): Promise<DevRelay> {
       const cursor = url.searchParams.get('cursor');
       if (cursor !== null) upstreamUrl.searchParams.set('cursor', cursor);
       const upstream = new WebSocket(upstreamUrl);
-      const sub = { socket: client, recent: [] as Buffer[] };
+      const sub = { socket: client, recent: [] as Buffer[], armed: [] as FrameFault[] };
       subscribers.add(sub);
+      // Frames go out in upstream order; a chain only because a frame fault may have to hash a rewritten commit.
+      let chain = Promise.resolve();
+      const send = (data: Uint8Array) => {
+        if (client.readyState === WebSocket.OPEN) client.send(data);
+      };
       upstream.on('message', (data: Buffer) => {
         sub.recent.push(data);
         if (sub.recent.length > RECENT) sub.recent.shift();
-        if (client.readyState === WebSocket.OPEN) client.send(data);
+        chain = chain.then(async () => {
+          const commit = sub.armed.length > 0 ? commitWithOps(data) : undefined;
+          if (commit === undefined) return send(data);
+          for (const out of await applyFrameFault(sub.armed.shift()!, commit)) send(out);
+        }).catch(() => send(data));
       });
       const end = () => {
         subscribers.delete(sub);
@@ -95,6 +106,7 @@ export async function startDevRelay(pdsUrl: string): Promise<DevRelay> {
         else if (fault === 'malformed_frame') s.socket.send(Buffer.from([0xff, 0xfe, 0x00, 0x13, 0x37]));
         else if (fault === 'repeated_seq' && s.recent.length > 0) s.socket.send(s.recent[s.recent.length - 1] as Buffer);
         else if (fault === 'lower_seq' && s.recent.length > 1) s.socket.send(s.recent[Math.max(0, s.recent.length - 8)] as Buffer);
+        else if (isFrameFault(fault)) s.armed.push(fault);
       }
       if (fault === 'slow_pds') slowUntil = Date.now() + 20_000;
       if (fault === 'failing_pds') failingUntil = Date.now() + 10_000;

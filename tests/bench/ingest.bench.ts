@@ -8,7 +8,7 @@ import { runFirehoseIngester } from '../../long-runners/firehose/firehose-ingest
 import { createKeySpace } from '../../adapters/redis/keys.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { noMetrics, silentLog } from '../../functions/ports.ts';
-import { startFakeRelay } from '../helpers/fake-relay.ts';
+import { startFakeRelay } from '../../long-runners/dev/fake-relay.ts';
 import { buildCommitFrame } from '../helpers/frames.ts';
 import { tid } from '../helpers/events.ts';
 import { compareOpsPerSecond } from './measure.ts';

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createTestRedis, TEST_REDIS_URL } from '../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../long-runners/dev/fake-relay.ts';
 import { buildCommitFrame } from '../helpers/frames.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { tid } from '../helpers/events.ts';

@@ -18,7 +18,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createTestRedis, createTestSchema, TEST_REDIS_URL } from '../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../long-runners/dev/fake-relay.ts';
 import { buildCommitFrame } from '../helpers/frames.ts';
 import { tid } from '../helpers/events.ts';
 import { waitFor } from '../helpers/wait.ts';

@@ -15,7 +15,7 @@ import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
 import { readTruth } from '../helpers/pds-truth.ts';
 import { readIndex } from '../helpers/read-index.ts';
-import { startTamperRelay } from '../helpers/tamper-relay.ts';
+import { startTamperRelay } from '../../long-runners/dev/tamper-relay.ts';
 
 let network: DevNetwork;
 let db: IndexDb;

@@ -11,7 +11,7 @@ import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
 import { parseEventFilter, type EventFilter, type EventFilterInput } from '../../../functions/event-filter.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { accountFrame, buildCommitFrame, identityFrame, type OpSpec } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 

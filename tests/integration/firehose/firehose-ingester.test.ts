@@ -6,7 +6,7 @@ import { createKeySpace, hostKey, type KeySpace } from '../../../adapters/redis/
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { accountFrame, buildCommitFrame, encodeFrame, errorFrame, identityFrame, infoFrame, syncFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';

@@ -16,7 +16,7 @@ import { withOutageBreaker } from '../../../adapters/identity/outage-breaker.ts'
 import { countWaitingDids } from '../../../adapters/redis/identity-waits.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { buildCommitFrame, identityFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';

@@ -8,7 +8,7 @@ import { createKeySpace, hostKey, type KeySpace } from '../../../adapters/redis/
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { silentLog, type Log, type LogFields } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { buildCommitFrame, errorFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';

@@ -9,7 +9,7 @@ import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { buildCommitFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';

@@ -14,7 +14,7 @@ import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { labelerDoc, startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { labelKeypair, labelsFrame, messageFrame, signLabel, type LabelFields } from '../../helpers/labels.ts';
-import { startHostileLabeler, type HostileLabeler } from '../../helpers/hostile-labeler.ts';
+import { startHostileLabeler, type HostileLabeler } from '../../../long-runners/dev/hostile-labeler.ts';
 import { readSeqCursor } from '../../../adapters/redis/cursor-store.ts';
 import { waitFor } from '../../helpers/wait.ts';
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, type RedisClusterHandle } from '../../helpers/redis-cluster.ts';
-import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createProcessPool, type ProcessPool } from '../../helpers/process-pool.ts';
 import { buildSocialWorkload, expectedAggregates, type Workload } from '../../helpers/social-workload.ts';

@@ -8,7 +8,7 @@ import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { hostKey } from '../../../adapters/redis/keys.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../helpers/fake-relay.ts';
+import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { encodeFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 

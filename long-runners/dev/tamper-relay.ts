@@ -1,4 +1,4 @@
-// A relay between a real PDS and the adapter, on 127.0.0.1, that forwards the PDS's frames and tampers with the
+// A relay between a real PDS and the adapter (tests' harness; dev only, never imported by `run`), on 127.0.0.1, that forwards the PDS's frames and tampers with the
 // commits of one repo as told: a commit re-signed by another key, a wrong prevData, a record block whose bytes no
 // longer match its CID, a commit dropped (a skipped rev), an old commit replayed. Everything else passes unchanged,
 // except seqs: upstream's seq s goes out as 2s, so a replayed commit can follow it as 2s + 1 (seqs only increase, and
@@ -13,7 +13,9 @@ import { CidLink } from '../../functions/atproto/cid-link.ts';
 import { decodeCborFast } from '../../functions/atproto/fast-cbor.ts';
 import { encodeCbor } from '../../functions/atproto/cbor.ts';
 import { cidForCbor } from '../../functions/atproto/cid.ts';
-import { encodeCar, encodeFrame } from './frames.ts';
+import { encodeCar as encodeCarBytes, encodeFrame } from './frame-faults.ts';
+
+const encodeCar = (root: CID, blocks: { cid: CID; bytes: Uint8Array }[]) => encodeCarBytes(root.bytes, blocks.map((b) => ({ cid: b.cid.bytes, bytes: b.bytes })));
 
 export type Tamper = 'bad_signature' | 'bad_prev_data' | 'bad_record' | 'drop' | 'replay';
 
@@ -50,7 +52,7 @@ export async function startTamperRelay(upstream: string, targetDid: string, plan
     const frame = decodeFrame(bytes);
     if (frame.kind !== 'message' || typeof frame.body['seq'] !== 'number') return [bytes];
     const upstreamSeq = frame.body['seq'];
-    const renumbered = encodeFrame({ op: 1, t: frame.t }, { ...frame.body, seq: 2 * upstreamSeq });
+    const renumbered = encodeFrame(frame.t, { ...frame.body, seq: 2 * upstreamSeq });
     if (frame.t !== '#commit' || frame.body['repo'] !== targetDid) return [renumbered];
     const body: Record<string, unknown> = { ...frame.body, seq: 2 * upstreamSeq };
     const ops = body['ops'] as unknown[];
@@ -58,18 +60,17 @@ export async function startTamperRelay(upstream: string, targetDid: string, plan
     const action = plan.shift();
     if (action === undefined) return [renumbered];
     applied.push(action);
-    const header = { op: 1, t: '#commit' };
     const previous = lastTargetFrame;
     lastTargetFrame = body;
     switch (action) {
       case 'bad_signature':
-        return [encodeFrame(header, await rebuild(body, (_blocks, commit) => {
+        return [encodeFrame('#commit', await rebuild(body, (_blocks, commit) => {
           const unsigned = { ...commit };
           delete unsigned['sig'];
           commit['sig'] = lowS(new Uint8Array(sign('sha256', encodeCbor(unsigned), { key: stranger, dsaEncoding: 'ieee-p1363' })));
         }))];
       case 'bad_prev_data':
-        return [encodeFrame(header, { ...body, prevData: CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454') })];
+        return [encodeFrame('#commit', { ...body, prevData: CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454') })];
       case 'bad_record': {
         // Flip a byte of the first record block, keeping its CID: the bytes no longer hash to it.
         const recordCid = CidLink.from((ops[0] as { cid: unknown }).cid)!;
@@ -78,13 +79,13 @@ export async function startTamperRelay(upstream: string, targetDid: string, plan
         const victim = list.find((b) => Buffer.compare(Buffer.from(b.cid.bytes), Buffer.from(recordCid.bytes)) === 0)!;
         victim.bytes[victim.bytes.length - 1]! ^= 1;
         const root = CID.decode(car.roots[0]!.bytes);
-        return [encodeFrame(header, { ...body, blocks: encodeCar(root, [list.find((b) => b.cid.equals(root))!, ...list.filter((b) => !b.cid.equals(root))]) })];
+        return [encodeFrame('#commit', { ...body, blocks: encodeCar(root, [list.find((b) => b.cid.equals(root))!, ...list.filter((b) => !b.cid.equals(root))]) })];
       }
       case 'drop':
         return [];
       case 'replay':
         // This commit goes through; right after it, the previous one again under the next seq.
-        return previous === undefined ? [renumbered] : [renumbered, encodeFrame(header, { ...previous, seq: 2 * upstreamSeq + 1 })];
+        return previous === undefined ? [renumbered] : [renumbered, encodeFrame('#commit', { ...previous, seq: 2 * upstreamSeq + 1 })];
     }
   };
 
