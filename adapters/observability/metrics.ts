@@ -6,6 +6,7 @@ import { REASONS } from '../../functions/reasons.ts';
 import { LABEL_REJECTIONS, TRUST_REASONS } from '../../functions/label/verify-label.ts';
 import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
 import { DEPENDENCIES } from '../../functions/errors.ts';
+import { RECORD_FAMILIES } from '../../functions/index/plugins/types.ts';
 
 /** Label values known at start-up that depend on configuration. */
 export interface MetricDimensions {
@@ -41,7 +42,7 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   },
   skytide_index_records_total: {
     help: 'record writes and deletes by collection family and outcome',
-    labels: { collection: ['post', 'like', 'repost', 'follow', 'block', 'profile', 'other'], outcome: INDEX_RECORD_OUTCOMES },
+    labels: { collection: RECORD_FAMILIES, outcome: INDEX_RECORD_OUTCOMES },
   },
   skytide_index_batches_total: { help: 'index transactions by outcome', labels: { outcome: ['ok', 'error'] } },
   skytide_firehose_frames_total: { help: 'firehose frames read, by host and kind', labels: { host: 'host', kind: FRAME_KINDS } },

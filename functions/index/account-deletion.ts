@@ -16,6 +16,7 @@ import { applyChange, currentChange, type AccountChange } from './account-state.
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates } from './account-store.ts';
 import { removeTypedRows } from './processor.ts';
 import { deleteRows } from './rows.ts';
+import { rejudgeQuotes, rejudgeThreads } from './gates.ts';
 
 // NOTE: the table named `like` is a reserved word, quoted; kept in a constant so that no line of this module reads like
 // an import of a package called "like" (tests/unit/infra/container.test.ts scans for those).
@@ -66,6 +67,23 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
     });
     if (removed < PURGE_CHUNK) break;
   }
+  // What its records leave behind: the gate history of its posts, and notifications to it or from it (a removed
+  // verification just wrote an 'unverified' one).
+  await sql.transaction(async (tx) => {
+    await holdIndexLock(tx, 'shared');
+    const [marker] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [did]);
+    if (marker?.status !== 'deleted') return;
+    const gone = await tx.query<{ kind: string; postUri: string }>(
+      `delete from gate_version where split_part("postUri", '/', 3) = $1 returning kind, "postUri"`, [did],
+    );
+    // Other accounts' replies and quotes under its posts are judged again, now without its gates.
+    const deltas = new AggregateDeltas();
+    await rejudgeThreads(tx, [...new Set(gone.filter((g) => g.kind === 'thread').map((g) => g.postUri))], deltas);
+    await rejudgeQuotes(tx, [...new Set(gone.filter((g) => g.kind === 'post').map((g) => g.postUri))]);
+    await deltas.apply(tx);
+    await tx.query(`delete from notification where did = $1 or author = $1`, [did]);
+    await tx.query(`delete from op_thread_reply where split_part(uri, '/', 3) = $1`, [did]);
+  });
   return live;
 }
 

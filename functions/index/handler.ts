@@ -20,6 +20,7 @@ import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountSt
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
 import { writeRecordRows } from './processor.ts';
+import { readStoredOps } from './transitions.ts';
 import { PLUGINS, type IndexedRecord, type Plugin, type RecordFamily } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
@@ -132,7 +133,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     return false;
   });
 
-  const tallies = await writeRecords(tx, winners);
+  const tallies = await writeRecords(tx, winners, counted);
   await writeAccountStates(tx, histories);
 
   const handles: HandleChange[] = [];
@@ -160,13 +161,16 @@ function historyBefore(stored: readonly AccountChange[], batch: readonly { posit
 }
 
 /** The rev gate, then the typed rows and counts of every record it let through. */
-async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Promise<Map<RecordFamily, Tally>> {
+async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[]): Promise<Map<RecordFamily, Tally>> {
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
     let t = tallies.get(family);
     if (t === undefined) tallies.set(family, (t = { indexed: 0, stale: 0, tombstoned: 0, invalid: 0 }));
     return t;
   };
+  // The plugins that see every version are told what each of their records was before the batch.
+  const versioned = counted.filter((op) => PLUGINS.get(op.event.collection)?.versions !== undefined);
+  const before = await readStoredOps(tx, [...new Set(versioned.map((op) => op.uri))]);
   const { changed, inserted } = await writeRecordRows(tx, winners);
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
@@ -190,8 +194,20 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Prom
     }
   }
   const deltas = new AggregateDeltas();
-  for (const [plugin, uris] of removals) await plugin.remove(tx, uris, deltas);
-  for (const [plugin, records] of inserts) {
+  // Plugins run in PLUGINS order (what a reply is judged by is written before it); those that keep every version
+  // see all the batch's ops of their collection first, superseded ones included.
+  for (const plugin of PLUGINS.values()) {
+    if (plugin.versions === undefined) continue;
+    const ops = versioned.filter((op) => op.event.collection === plugin.collection);
+    if (ops.length > 0) await plugin.versions(tx, ops, deltas, before);
+  }
+  for (const plugin of PLUGINS.values()) {
+    const uris = removals.get(plugin);
+    if (uris !== undefined) await plugin.remove(tx, uris, deltas);
+  }
+  for (const plugin of PLUGINS.values()) {
+    const records = inserts.get(plugin);
+    if (records === undefined) continue;
     const invalid = await plugin.insert(tx, records, deltas);
     if (invalid.length > 0) {
       const t = tally(plugin.family);

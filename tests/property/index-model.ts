@@ -38,6 +38,25 @@ interface Account {
   floor: string | null;
 }
 
+const THREADGATE = 'app.bsky.feed.threadgate';
+const POSTGATE = 'app.bsky.feed.postgate';
+
+export interface Notification {
+  did: string;
+  recordUri: string;
+  author: string;
+  reason: string;
+  reasonSubject: string | null;
+}
+
+const didOf = (uri: string) => uri.split('/')[2] ?? '';
+const isoOf = (v: unknown) => {
+  const ms = typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isNaN(ms) ? '1970-01-01T00:00:00.000Z' : new Date(ms).toISOString();
+};
+const isDid = (v: unknown): v is string => typeof v === 'string' && v.startsWith('did:');
+const isAtUri = (v: unknown): v is string => typeof v === 'string' && /^at:\/\/did:[a-z]+:[a-z0-9]+(\/[a-zA-Z.]+(\/[a-zA-Z0-9]+)?)?$/.test(v);
+
 const HANDLE = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export class IndexModel {
@@ -45,6 +64,12 @@ export class IndexModel {
   readonly accounts = new Map<string, Account>();
   readonly actors = new Map<string, { handle: string | null; upstreamStatus: string | null }>();
   readonly sync = new Map<string, { commitCid: string; repoRev: string }>();
+  /** Every gate version seen, per `kind postUri`: a delete or a gate naming another post is a version without rules. */
+  readonly gates = new Map<string, { createdAt: string; cid: string; record: Record<string, unknown> | null }[]>();
+  /** The notifications written so far (a multiset). */
+  notifications: Notification[] = [];
+  /** The last verdict of each quote's version (keyed by the stored record, so a new version starts afresh). */
+  private readonly quoteVerdicts = new WeakMap<StoredRecord, boolean>();
 
   private account(did: string): Account {
     let a = this.accounts.get(did);
@@ -106,8 +131,152 @@ export class IndexModel {
       record: e.type === 'delete' ? null : (e.record as Record<string, unknown>),
       json: e.type === 'delete' ? '' : JSON.stringify(e.record),
     };
+    if (e.collection === THREADGATE || e.collection === POSTGATE) this.noteGate(uri, e.collection, next);
     const current = this.records.get(uri);
-    if (current === undefined || isAfter(next, current)) this.records.set(uri, next);
+    if (current === undefined || isAfter(next, current)) {
+      const before = current === undefined ? undefined : this.typed(uri, current);
+      this.records.set(uri, next);
+      // A profile created (nothing live before it) saying it joined through a starter pack notifies the pack's creator.
+      const pack = (next.record?.['joinedViaStarterPack'] as { uri?: unknown } | undefined)?.uri;
+      if ((current === undefined || current.record === null) && e.collection === 'app.bsky.actor.profile' && e.rkey === 'self' && typeof pack === 'string') {
+        this.notifications.push({ did: didOf(pack), recordUri: uri, author: e.did, reason: 'starterpack-joined', reasonSubject: pack });
+      }
+      this.changed(uri, before, this.typed(uri, next), e.time);
+    }
+    this.settleNotifications();
+  }
+
+  private noteGate(uri: string, collection: string, next: StoredRecord): void {
+    const postUri = `at://${next.did}/app.bsky.feed.post/${next.rkey}`;
+    const key = `${collection === THREADGATE ? 'thread' : 'post'} ${postUri}`;
+    const valid = next.record !== null && next.record['post'] === postUri;
+    const version = valid
+      ? { createdAt: isoOf(next.record!['createdAt']), cid: next.cid, record: next.record }
+      : { createdAt: new Date(next.time).toISOString(), cid: next.cid, record: null };
+    const list = this.gates.get(key) ?? [];
+    if (!list.some((v) => v.createdAt === version.createdAt && v.cid === version.cid)) list.push(version);
+    this.gates.set(key, list);
+    void uri;
+  }
+
+  /** The gate record in force at `time` for `kind postUri`. */
+  private gateAt(key: string, time: string): Record<string, unknown> | null {
+    let best: { createdAt: string; cid: string; record: Record<string, unknown> | null } | undefined;
+    for (const v of this.gates.get(key) ?? []) {
+      if (v.createdAt > time) continue;
+      if (best === undefined || v.createdAt > best.createdAt || (v.createdAt === best.createdAt && v.cid > best.cid)) best = v;
+    }
+    return best?.record ?? null;
+  }
+
+  /** A live post as the index holds it: its reply refs and quote, or undefined when there is none at `uri`. */
+  private livePost(uri: string): { creator: string; parent: string | null; root: string | null; quoted: string | null; createdAt: string } | undefined {
+    const r = this.records.get(uri);
+    if (r === undefined || r.record === null || r.collection !== 'app.bsky.feed.post' || typeof r.record['text'] !== 'string') return undefined;
+    const reply = r.record['reply'] as { root?: Ref; parent?: Ref } | undefined;
+    if (reply !== undefined && (!isRef(reply.root) || !isRef(reply.parent))) return undefined;
+    const embed = r.record['embed'] as { $type?: string; record?: Ref } | undefined;
+    const quoted = embed?.$type === 'app.bsky.embed.record' && isRef(embed.record) && embed.record.uri.split('/')[3] === 'app.bsky.feed.post' ? embed.record.uri : null;
+    return { creator: r.did, parent: reply?.parent?.uri ?? null, root: reply?.root?.uri ?? null, quoted, createdAt: isoOf(r.record['createdAt']) };
+  }
+
+  violatesThreadGate(uri: string): boolean {
+    const p = this.livePost(uri);
+    if (p === undefined || p.root === null || p.creator === didOf(p.root)) return false;
+    const allow = this.gateAt(`thread ${p.root}`, p.createdAt)?.['allow'];
+    return Array.isArray(allow) && allow.length === 0;
+  }
+
+  violatesEmbeddingRules(uri: string): boolean {
+    const p = this.livePost(uri);
+    if (p === undefined || p.quoted === null || p.creator === didOf(p.quoted)) return false;
+    const rules = this.gateAt(`post ${p.quoted}`, p.createdAt)?.['embeddingRules'];
+    return Array.isArray(rules) && rules.some((r) => (r as { $type?: string }).$type === 'app.bsky.feed.postgate#disableRule');
+  }
+
+  invalidReplyRoot(uri: string, seen = new Set<string>()): boolean {
+    const p = this.livePost(uri);
+    if (p === undefined || p.parent === null) return false;
+    if (seen.has(uri)) return true;
+    seen.add(uri);
+    const parent = this.livePost(p.parent);
+    if (parent === undefined || this.invalidReplyRoot(p.parent, seen)) return true;
+    if (p.parent === p.root) return parent.root !== null;
+    return parent.root !== p.root;
+  }
+
+  /** The typed row a record has (what the plugins would write), for the notification effects of a change. */
+  private typed(uri: string, r: StoredRecord): { kind: string; subject: string; via: string | null } | undefined {
+    if (r.record === null) return undefined;
+    const rec = r.record;
+    switch (r.collection) {
+      case 'app.bsky.feed.like': case 'app.bsky.feed.repost':
+        return isRef(rec['subject']) ? { kind: r.collection, subject: (rec['subject'] as Ref).uri, via: isRef(rec['via']) ? (rec['via'] as Ref).uri : null } : undefined;
+      case 'app.bsky.graph.follow':
+        return typeof rec['subject'] === 'string' && rec['subject'].startsWith('did:') ? { kind: r.collection, subject: rec['subject'], via: null } : undefined;
+      case 'app.bsky.graph.verification':
+        return typeof rec['subject'] === 'string' && rec['subject'].startsWith('did:') && typeof rec['handle'] === 'string' && typeof rec['displayName'] === 'string'
+          ? { kind: r.collection, subject: rec['subject'], via: null } : undefined;
+      case 'app.bsky.feed.post':
+        return this.livePost(uri) === undefined ? undefined : { kind: r.collection, subject: '', via: null };
+      default:
+        return undefined;
+    }
+  }
+
+  private changed(uri: string, before: ReturnType<IndexModel['typed']>, after: ReturnType<IndexModel['typed']>, _time: string): void {
+    const creator = didOf(uri);
+    if (before !== undefined) {
+      if (before.kind === 'app.bsky.graph.verification') this.notifications.push({ did: before.subject, recordUri: uri, author: creator, reason: 'unverified', reasonSubject: null });
+      else this.notifications = this.notifications.filter((n) => n.recordUri !== uri);
+    }
+    if (after === undefined) return;
+    const add = (did: string, reason: string, reasonSubject: string | null) => this.notifications.push({ did, recordUri: uri, author: creator, reason, reasonSubject });
+    switch (after.kind) {
+      case 'app.bsky.feed.like': case 'app.bsky.feed.repost': {
+        const reason = after.kind === 'app.bsky.feed.like' ? 'like' : 'repost';
+        if (didOf(after.subject) === creator) break;
+        add(didOf(after.subject), reason, after.subject);
+        if (after.via !== null && didOf(after.via) !== creator) add(didOf(after.via), `${reason}-via-repost`, after.via);
+        break;
+      }
+      case 'app.bsky.graph.follow':
+        add(after.subject, 'follow', null);
+        break;
+      case 'app.bsky.graph.verification':
+        if (!this.notifications.some((n) => n.recordUri === uri && n.reason === 'verified')) add(after.subject, 'verified', null);
+        break;
+      case 'app.bsky.feed.post': {
+        const p = this.livePost(uri)!;
+        if (p.quoted !== null && p.creator !== didOf(p.quoted) && !this.violatesEmbeddingRules(uri)) add(didOf(p.quoted), 'quote', p.quoted);
+        break;
+      }
+    }
+  }
+
+  /** The notifications that follow from the posts present: replies to a present parent, verdicts that changed. */
+  private settleNotifications(): void {
+    for (const [uri, r] of this.records) {
+      if (r.collection !== 'app.bsky.feed.post') continue;
+      const p = this.livePost(uri);
+      if (p === undefined) continue;
+      const has = (did: string) => this.notifications.some((n) => n.recordUri === uri && n.did === did);
+      if (p.parent !== null) {
+        if (this.violatesThreadGate(uri)) this.notifications = this.notifications.filter((n) => !(n.recordUri === uri && n.reason === 'reply'));
+        else if (this.livePost(p.parent) !== undefined && didOf(p.parent) !== p.creator && !has(didOf(p.parent))) {
+          this.notifications.push({ did: didOf(p.parent), recordUri: uri, author: p.creator, reason: 'reply', reasonSubject: p.parent });
+        }
+      }
+      if (p.quoted !== null && p.creator !== didOf(p.quoted)) {
+        // A quote notifies when it is indexed (changed()) and again only when its verdict turns to allowed: a
+        // notification removed otherwise (its recipient's account deleted) does not come back.
+        const violates = this.violatesEmbeddingRules(uri);
+        const before = this.quoteVerdicts.get(r);
+        this.quoteVerdicts.set(r, violates);
+        if (violates) this.notifications = this.notifications.filter((n) => !(n.recordUri === uri && n.reason === 'quote'));
+        else if (before === true && !has(didOf(p.quoted))) this.notifications.push({ did: didOf(p.quoted), recordUri: uri, author: p.creator, reason: 'quote', reasonSubject: p.quoted });
+      }
+    }
   }
 
   /** The PDS confirmed the deletion at `time`. */
@@ -118,6 +287,10 @@ export class IndexModel {
     if (!(last !== undefined && last.time === change.time && !last.active && last.status === 'deleted')) a.changes.push(change);
     a.deleted = true;
     for (const [uri, r] of this.records) if (r.did === did) this.records.delete(uri);
+    for (const key of [...this.gates.keys()]) if (didOf(key.split(' ')[1]!) === did) this.gates.delete(key);
+    this.settleNotifications();
+    // Notifications to it or from it go.
+    this.notifications = this.notifications.filter((n) => n.did !== did && n.author !== did);
     this.actors.delete(did);
     this.sync.delete(did);
   }
@@ -158,6 +331,10 @@ export class IndexModel {
     const refs = (collection: string) => of(collection).flatMap(([uri, r]) => (isRef(r.record['subject']) ? [{ uri, creator: r.did, subject: (r.record['subject'] as Ref).uri }] : []));
     const dids = (collection: string) =>
       of(collection).flatMap(([uri, r]) => (typeof r.record['subject'] === 'string' && r.record['subject'].startsWith('did:') ? [{ uri, creator: r.did, subjectDid: r.record['subject'] }] : []));
+    const gates = (collection: string) => of(collection).flatMap(([uri, r]) => {
+      const postUri = `at://${r.did}/app.bsky.feed.post/${r.rkey}`;
+      return r.record['post'] === postUri ? [{ uri, postUri }] : [];
+    });
     const likes = refs('app.bsky.feed.like');
     const reposts = refs('app.bsky.feed.repost');
     const follows = dids('app.bsky.graph.follow');
@@ -181,7 +358,7 @@ export class IndexModel {
     };
     for (const l of likes) bump(l.subject, 'likeCount');
     for (const r of reposts) bump(r.subject, 'repostCount');
-    for (const p of posts) if (p.replyParent !== null) bump(p.replyParent, 'replyCount');
+    for (const p of posts) if (p.replyParent !== null && !this.violatesThreadGate(p.uri)) bump(p.replyParent, 'replyCount');
     for (const q of quotes) bump(q.subject, 'quoteCount');
     const profileAgg = new Map<string, { followersCount: number; followsCount: number; postsCount: number }>();
     const bumpP = (did: string, k: 'followersCount' | 'followsCount' | 'postsCount') => {
@@ -200,7 +377,14 @@ export class IndexModel {
       record: byKey([...this.records].map(([uri, r]) => ({ uri, cid: r.cid, did: r.did, json: r.json, rev: r.rev, indexedAt: r.time })), (r) => r.uri),
       actor: byKey([...this.actors].map(([did, a]) => ({ did, handle: a.handle, upstreamStatus: a.upstreamStatus })), (r) => r.did),
       actor_sync: byKey([...this.sync].map(([did, s]) => ({ did, ...s })), (r) => r.did),
-      post: byKey(posts.map((p) => ({ uri: p.uri, creator: p.r.did, text: p.r.record['text'], replyParent: p.replyParent, replyRoot: p.replyRoot })), (r) => r.uri),
+      post: byKey(posts.map((p) => ({
+        uri: p.uri, creator: p.r.did, text: p.r.record['text'], replyParent: p.replyParent, replyRoot: p.replyRoot,
+        invalidReplyRoot: this.invalidReplyRoot(p.uri) ? true : null,
+        violatesThreadGate: this.violatesThreadGate(p.uri) ? true : null,
+        violatesEmbeddingRules: this.violatesEmbeddingRules(p.uri) ? true : null,
+        hasThreadGate: gates(THREADGATE).some((g) => g.postUri === p.uri),
+        hasPostGate: gates(POSTGATE).some((g) => g.postUri === p.uri),
+      })), (r) => r.uri),
       quote: byKey(quotes, (r) => r.uri),
       post_embed_record: byKey(embeds.flatMap((e) => (e.kind === 'record' ? [{ postUri: e.postUri, embedUri: e.target }] : [])), (r) => r.postUri),
       post_embed_image: byKey(embeds.flatMap((e) => (e.kind === 'image' ? [{ postUri: e.postUri, position: e.position, imageCid: e.imageCid, alt: e.alt }] : [])), (r) => `${r.postUri} ${r.position}`),
@@ -216,6 +400,18 @@ export class IndexModel {
         of('app.bsky.actor.profile').flatMap(([uri, r]) => (r.rkey === 'self' ? [{ uri, creator: r.did, displayName: (r.record['displayName'] as string | undefined) ?? null }] : [])),
         (r) => r.uri,
       ),
+      list: byKey(of('app.bsky.graph.list').flatMap(([uri, r]) => (typeof r.record['name'] === 'string' && typeof r.record['purpose'] === 'string' ? [{ uri, creator: r.did, name: r.record['name'] }] : [])), (r) => r.uri),
+      list_item: byKey(of('app.bsky.graph.listitem').flatMap(([uri, r]) => (isDid(r.record['subject']) && isAtUri(r.record['list']) && didOf(r.record['list']) === r.did
+        ? [{ uri, creator: r.did, subjectDid: r.record['subject'], listUri: r.record['list'] }] : [])), (r) => r.uri),
+      list_block: byKey(of('app.bsky.graph.listblock').flatMap(([uri, r]) => (isAtUri(r.record['subject']) ? [{ uri, subjectUri: r.record['subject'] }] : [])), (r) => r.uri),
+      feed_generator: byKey(of('app.bsky.feed.generator').flatMap(([uri, r]) => (isDid(r.record['did']) ? [{ uri, feedDid: r.record['did'] }] : [])), (r) => r.uri),
+      starter_pack: byKey(of('app.bsky.graph.starterpack').flatMap(([uri, r]) => (typeof r.record['name'] === 'string' && isAtUri(r.record['list']) ? [{ uri, name: r.record['name'] }] : [])), (r) => r.uri),
+      labeler: byKey(of('app.bsky.labeler.service').flatMap(([uri, r]) => (r.rkey === 'self' ? [{ uri }] : [])), (r) => r.uri),
+      verification: byKey(of('app.bsky.graph.verification').flatMap(([uri, r]) => (isDid(r.record['subject']) && typeof r.record['handle'] === 'string' && typeof r.record['displayName'] === 'string'
+        ? [{ uri, subject: r.record['subject'] }] : [])), (r) => r.uri),
+      thread_gate: byKey(gates(THREADGATE), (r) => r.uri),
+      post_gate: byKey(gates(POSTGATE), (r) => r.uri),
+      notification: this.notifications.map((n) => JSON.stringify([n.did, n.recordUri, n.author, n.reason, n.reasonSubject])).sort(),
       post_agg: byKey([...postAgg].map(([uri, c]) => ({ uri, ...c })), (r) => r.uri),
       profile_agg: byKey([...profileAgg].map(([did, c]) => ({ did, ...c })), (r) => r.did),
       account_state: byKey(
@@ -250,7 +446,18 @@ export const MODEL_QUERIES: Record<string, string> = {
   record: `select uri, cid, did, json, rev, "indexedAt" from record order by uri`,
   actor: `select did, handle, "upstreamStatus" from actor order by did`,
   actor_sync: `select did, "commitCid", "repoRev" from actor_sync order by did`,
-  post: `select uri, creator, text, "replyParent", "replyRoot" from post order by uri`,
+  post: `select uri, creator, text, "replyParent", "replyRoot", "invalidReplyRoot", "violatesThreadGate", "violatesEmbeddingRules",
+    coalesce("hasThreadGate", false) as "hasThreadGate", coalesce("hasPostGate", false) as "hasPostGate" from post order by uri`,
+  list: `select uri, creator, name from list order by uri`,
+  list_item: `select uri, creator, "subjectDid", "listUri" from list_item order by uri`,
+  list_block: `select uri, "subjectUri" from list_block order by uri`,
+  feed_generator: `select uri, "feedDid" from feed_generator order by uri`,
+  starter_pack: `select uri, name from starter_pack order by uri`,
+  labeler: `select uri from labeler order by uri`,
+  verification: `select uri, subject from verification order by uri`,
+  thread_gate: `select uri, "postUri" from thread_gate order by uri`,
+  post_gate: `select uri, "postUri" from post_gate order by uri`,
+  notification: `select did, "recordUri", author, reason, "reasonSubject" from notification`,
   quote: `select uri, subject from quote order by uri`,
   post_embed_record: `select "postUri", "embedUri" from post_embed_record order by "postUri"`,
   post_embed_image: `select "postUri", position, "imageCid", alt from post_embed_image order by "postUri", position`,

@@ -20,23 +20,56 @@ const POST = 'app.bsky.feed.post';
 /** Subjects: posts of every account, so likes and replies also point at accounts that get deleted. */
 const TARGETS = DIDS.flatMap((d) => ['p1', 'p2'].map((rkey) => ({ uri: uriOf(d, POST, rkey), cid: 'bafyreitarget' })));
 
-const KINDS = ['post', 'reply', 'quote', 'images', 'like', 'repost', 'follow', 'block', 'profile', 'profile-other-rkey', 'shapeless-like', 'other'] as const;
+const KINDS = [
+  'post', 'reply', 'quote', 'images', 'like', 'repost', 'follow', 'block', 'profile', 'profile-other-rkey', 'shapeless-like', 'other',
+  'like-via', 'repost-via', 'list', 'listitem', 'listitem-foreign', 'listblock', 'feedgen', 'starterpack', 'labeler', 'labeler-other-rkey',
+  'verification', 'threadgate', 'threadgate-open', 'threadgate-wrong-post', 'postgate', 'postgate-open', 'profile-joined',
+] as const;
 type Kind = (typeof KINDS)[number];
 
 const COLLECTION: Record<Kind, string> = {
   post: POST, reply: POST, quote: POST, images: POST, like: 'app.bsky.feed.like', repost: 'app.bsky.feed.repost',
   follow: 'app.bsky.graph.follow', block: 'app.bsky.graph.block', profile: 'app.bsky.actor.profile',
   'profile-other-rkey': 'app.bsky.actor.profile', 'shapeless-like': 'app.bsky.feed.like', other: 'com.example.thing',
+  'like-via': 'app.bsky.feed.like', 'repost-via': 'app.bsky.feed.repost', list: 'app.bsky.graph.list', listitem: 'app.bsky.graph.listitem',
+  'listitem-foreign': 'app.bsky.graph.listitem', listblock: 'app.bsky.graph.listblock', feedgen: 'app.bsky.feed.generator',
+  starterpack: 'app.bsky.graph.starterpack', labeler: 'app.bsky.labeler.service', 'labeler-other-rkey': 'app.bsky.labeler.service',
+  verification: 'app.bsky.graph.verification', threadgate: 'app.bsky.feed.threadgate', 'threadgate-open': 'app.bsky.feed.threadgate',
+  'threadgate-wrong-post': 'app.bsky.feed.threadgate', postgate: 'app.bsky.feed.postgate', 'postgate-open': 'app.bsky.feed.postgate',
+  'profile-joined': 'app.bsky.actor.profile',
 };
+const GATES: readonly Kind[] = ['threadgate', 'threadgate-open', 'threadgate-wrong-post', 'postgate', 'postgate-open'];
 
-interface RecordSpec { did: string; kind: Kind; key: 0 | 1; rev: number; remove: boolean; target: number; subject: number; text: string }
+interface RecordSpec { did: string; kind: Kind; key: 0 | 1; rev: number; remove: boolean; target: number; subject: number; text: string; when?: number }
 
 function recordOf(g: RecordSpec): JsonObject {
   const ref = { uri: TARGETS[g.target]!.uri, cid: TARGETS[g.target]!.cid };
+  // Replies only go to the p1 posts, which are never replies themselves: threads without cycles, as CIDs guarantee.
+  const p1 = TARGETS[g.target - (g.target % 2)]!;
+  const createdAt = at(g.when ?? 0);
+  const own = uriOf(g.did, POST, 'p1');
+  const list = uriOf(DIDS[g.subject]!, 'app.bsky.graph.list', 'k1');
+  const via = { uri: uriOf(DIDS[g.subject]!, 'app.bsky.feed.repost', 'k1'), cid: 'bafyreivia' };
   switch (g.kind) {
-    case 'post': return post(g.text);
-    case 'reply': return post(g.text, { reply: { root: ref, parent: ref } });
-    case 'quote': return post(g.text, { embed: { $type: 'app.bsky.embed.record', record: ref } });
+    case 'post': return post(g.text, { createdAt });
+    case 'reply': return post(g.text, { createdAt, reply: { root: { uri: p1.uri, cid: p1.cid }, parent: { uri: p1.uri, cid: p1.cid } } });
+    case 'quote': return post(g.text, { createdAt, embed: { $type: 'app.bsky.embed.record', record: ref } });
+    case 'like-via': return { ...like(ref.uri, ref.cid), via };
+    case 'repost-via': return { ...repost(ref.uri, ref.cid), via };
+    case 'list': return { $type: 'app.bsky.graph.list', name: g.text, purpose: 'app.bsky.graph.defs#curatelist', createdAt };
+    case 'listitem': return { $type: 'app.bsky.graph.listitem', subject: DIDS[g.subject]!, list: uriOf(g.did, 'app.bsky.graph.list', 'k1'), createdAt };
+    case 'listitem-foreign': return { $type: 'app.bsky.graph.listitem', subject: g.did, list, createdAt };
+    case 'listblock': return { $type: 'app.bsky.graph.listblock', subject: list, createdAt };
+    case 'feedgen': return { $type: 'app.bsky.feed.generator', did: 'did:web:feed.example', displayName: g.text, createdAt };
+    case 'starterpack': return { $type: 'app.bsky.graph.starterpack', name: g.text, list: uriOf(g.did, 'app.bsky.graph.list', 'k1'), createdAt };
+    case 'labeler': case 'labeler-other-rkey': return { $type: 'app.bsky.labeler.service', policies: { labelValues: [] }, createdAt };
+    case 'verification': return { $type: 'app.bsky.graph.verification', subject: DIDS[g.subject]!, handle: 'x.test', displayName: g.text, createdAt };
+    case 'threadgate': return { $type: 'app.bsky.feed.threadgate', post: own, allow: [], createdAt };
+    case 'threadgate-open': return { $type: 'app.bsky.feed.threadgate', post: own, createdAt };
+    case 'threadgate-wrong-post': return { $type: 'app.bsky.feed.threadgate', post: uriOf(g.did, POST, 'p2'), allow: [], createdAt };
+    case 'postgate': return { $type: 'app.bsky.feed.postgate', post: own, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }], createdAt };
+    case 'profile-joined': return profile(g.text, { joinedViaStarterPack: { uri: uriOf(DIDS[g.subject]!, 'app.bsky.graph.starterpack', 'k1'), cid: 'bafyreipack' } });
+    case 'postgate-open': return { $type: 'app.bsky.feed.postgate', post: own, embeddingRules: [], createdAt };
     case 'images': return post(g.text, { embed: { $type: 'app.bsky.embed.images', images: [{ alt: g.text, image: { $type: 'blob', ref: { $link: `bafkrei${g.text}img` }, mimeType: 'image/png', size: 1 } }] } });
     case 'like': return like(ref.uri, ref.cid);
     case 'repost': return repost(ref.uri, ref.cid);
@@ -49,7 +82,10 @@ function recordOf(g: RecordSpec): JsonObject {
 }
 
 function rkeyOf(g: RecordSpec): string {
-  if (g.kind === 'profile') return 'self';
+  if (g.kind === 'profile' || g.kind === 'labeler' || g.kind === 'profile-joined') return 'self';
+  if (g.kind === 'reply') return 'p2';
+  // One gate per post: the p1 post of its author, whichever key.
+  if (GATES.includes(g.kind)) return 'p1';
   if (COLLECTION[g.kind] === POST) return g.key === 0 ? 'p1' : 'p2';
   return g.key === 0 ? 'k1' : 'k2';
 }
@@ -69,6 +105,7 @@ const did = fc.constantFrom(...DIDS);
 const recordSpec: fc.Arbitrary<RecordSpec> = fc.record({
   did, kind: fc.constantFrom(...KINDS), key: fc.constantFrom(0 as const, 1 as const), rev: fc.integer({ min: 1, max: 8 }),
   remove: fc.boolean(), target: fc.integer({ min: 0, max: TARGETS.length - 1 }), subject: fc.integer({ min: 0, max: DIDS.length - 1 }), text: fc.constantFrom('a', 'b'),
+  when: fc.integer({ min: 0, max: 45 }),
 });
 const change = fc.record({ did, active: fc.boolean(), status: fc.constantFrom('deactivated', 'takendown', 'deleted', 'suspended') });
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -105,6 +142,23 @@ const rec = (d: number, kind: Kind, key: 0 | 1, rev: number, more: Partial<Recor
  * (A: DIDS[0], whose p1 is TARGETS[0]; B: DIDS[1].)
  */
 const EXAMPLES: [Step[], number[]][] = [
+  // B's quote of A's post notifies A; A's deletion removes it for good (a later event does not bring it back).
+  [[{ step: 'confirm-deletion', did: DIDS[1]! },
+    { step: 'restore', did: DIDS[0]!, rev: 1, records: [{ did: DIDS[1]!, kind: 'quote', key: 0, rev: 1, remove: false, target: 0, subject: 0, text: 'a', when: 0 }] },
+    { step: 'confirm-deletion', did: DIDS[0]! }, rec(2, 'post', 0, 1)], [1]],
+  // A's thread gate (nobody may reply) after B's reply and before C's, in every batch cut, then deleted; a reply after
+  // the deletion is allowed.
+  [[rec(0, 'post', 0, 1, { when: 1 }), rec(1, 'reply', 0, 2, { when: 3 }), rec(0, 'threadgate', 0, 3, { when: 5 }), rec(2, 'reply', 0, 4, { when: 8 }),
+    rec(0, 'threadgate', 0, 5, { remove: true }), rec(1, 'reply', 0, 6, { when: 40 })], [1]],
+  [[rec(2, 'reply', 0, 4, { when: 8 }), rec(1, 'reply', 0, 2, { when: 3 }), rec(0, 'threadgate', 0, 3, { when: 5 }), rec(0, 'post', 0, 1, { when: 1 })], [4]],
+  // A gate created and deleted within one batch still judges the reply created under it.
+  [[rec(0, 'post', 0, 1, { when: 1 }), rec(0, 'threadgate', 0, 2, { when: 2 }), rec(0, 'threadgate', 0, 3, { remove: true }), rec(1, 'reply', 0, 4, { when: 2 })], [8]],
+  // A post gate between two quotes; then opened again.
+  [[rec(0, 'post', 0, 1, { when: 1 }), rec(1, 'quote', 1, 2, { when: 3 }), rec(0, 'postgate', 0, 3, { when: 5 }), rec(2, 'quote', 1, 4, { when: 8 }),
+    rec(0, 'postgate-open', 0, 5, { when: 6 }), rec(1, 'like-via', 0, 6, { subject: 2 }), rec(2, 'repost-via', 0, 7, { subject: 1 })], [2]],
+  [[rec(0, 'post', 0, 1, { when: 1 }), rec(1, 'verification', 0, 2, { subject: 0 }), rec(1, 'verification', 0, 3, { subject: 2 }), rec(1, 'verification', 0, 4, { remove: true }),
+    rec(2, 'profile-joined', 0, 10, { subject: 0 }), rec(2, 'profile-joined', 0, 11, { subject: 0, text: 'b' }), rec(1, 'profile', 0, 12), rec(1, 'profile-joined', 0, 13),
+    rec(0, 'list', 0, 5), rec(0, 'listitem', 0, 6, { subject: 1 }), rec(1, 'listitem-foreign', 0, 7), rec(2, 'listblock', 0, 8), rec(0, 'starterpack', 0, 9)], [3]],
   // The rev rule: an older write or delete arriving after a newer one changes nothing, in one batch or across two.
   [[rec(0, 'post', 0, 5), rec(0, 'post', 0, 3, { text: 'b' }), rec(0, 'like', 0, 6, { remove: true }), rec(0, 'like', 0, 4)], [4]],
   [[rec(0, 'post', 0, 5), rec(0, 'post', 0, 3, { text: 'b' }), rec(0, 'like', 0, 6, { remove: true }), rec(0, 'like', 0, 4)], [1]],
@@ -124,7 +178,7 @@ const EXAMPLES: [Step[], number[]][] = [
     { step: 'account', did: DIDS[0]!, active: true }, rec(0, 'post', 0, 5)], [1]],
 ];
 
-const TABLES = 'record, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video, quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, account_state, repo_sync, deleted_subject';
+const TABLES = 'record, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video, quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, account_state, repo_sync, deleted_subject, list, list_item, list_block, feed_generator, starter_pack, labeler, verification, thread_gate, post_gate, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply';
 
 /** Every row, in any AppView table, that belongs to `did` (a deleted account must have none, zero counts included). */
 async function rowsOfDeleted(db: IndexDb, did: string): Promise<number> {
@@ -236,10 +290,12 @@ describe('index: the database equals an independent model applied one event at a
         const expected = model.expected();
         const actual: Record<string, unknown[]> = {};
         for (const [table, query] of Object.entries(MODEL_QUERIES)) actual[table] = await db.sql.query(query);
+        actual['notification'] = (actual['notification'] as { did: string; recordUri: string; author: string; reason: string; reasonSubject: string | null }[])
+          .map((n) => JSON.stringify([n.did, n.recordUri, n.author, n.reason, n.reasonSubject])).sort();
         expect(actual).toEqual(expected);
         for (const { did: gone } of expected['deleted'] as { did: string }[]) expect(await rowsOfDeleted(db, gone)).toBe(0);
       }),
       { numRuns: 60, examples: EXAMPLES },
     );
-  }, 240_000);
+  }, 600_000);
 });

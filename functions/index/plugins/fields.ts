@@ -57,3 +57,22 @@ export function earliest(a: string, b: string): string {
 export function collectionOf(uri: string): string {
   return uri.split('/')[3] ?? '';
 }
+
+/** The parts of an AT-URI `at://<did>/<collection>/<rkey>`, or undefined for any other shape. */
+export function uriParts(uri: string): { did: string; collection: string; rkey: string } | undefined {
+  if (!uri.startsWith('at://')) return undefined;
+  const parts = uri.slice(5).split('/');
+  if (parts.length !== 3) return undefined;
+  const [d, collection, rkey] = parts as [string, string, string];
+  return isValidDid(d) && collection.length > 0 && rkey.length > 0 ? { did: d, collection, rkey } : undefined;
+}
+
+/** An AT-URI string field, checked. */
+export function atUri(value: JsonValue | undefined): string | undefined {
+  return typeof value === 'string' && isValidAtUri(value) ? cleanText(value) : undefined;
+}
+
+/** A JSON value kept as text, as the AppView stores facets. */
+export function jsonText(value: JsonValue | undefined): string | null {
+  return value === undefined ? null : cleanText(JSON.stringify(value));
+}

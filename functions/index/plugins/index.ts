@@ -1,14 +1,33 @@
-// The one list of plugins, keyed by collection. A collection without a plugin still gets its generic `record` row.
+// The one list of plugins, keyed by collection. A collection without a plugin still gets its generic `record` row
+// (the AppView's declarations and statuses write nothing else either).
 import { blockPlugin } from './block.ts';
+import { feedGeneratorPlugin } from './feed-generator.ts';
 import { followPlugin } from './follow.ts';
+import { labelerPlugin } from './labeler.ts';
 import { likePlugin } from './like.ts';
+import { listBlockPlugin } from './list-block.ts';
+import { listItemPlugin } from './list-item.ts';
+import { listPlugin } from './list.ts';
+import { postGatePlugin } from './post-gate.ts';
 import { postPlugin } from './post.ts';
 import { profilePlugin } from './profile.ts';
+import { referenceListOptOutPlugin } from './reference-list-opt-out.ts';
 import { repostPlugin } from './repost.ts';
+import { starterPackPlugin } from './starter-pack.ts';
+import { threadGatePlugin } from './thread-gate.ts';
+import { verificationPlugin } from './verification.ts';
 import type { Plugin } from './types.ts';
 
+/**
+ * In the order their rows are written within a batch: follows and list items before posts (a reply is judged by
+ * them), gates' histories before posts (plugins with `versions` run first anyway).
+ */
 export const PLUGINS: ReadonlyMap<string, Plugin> = new Map(
-  [postPlugin, likePlugin, repostPlugin, followPlugin, blockPlugin, profilePlugin].map((p) => [p.collection, p]),
+  [
+    followPlugin, listPlugin, listItemPlugin, blockPlugin, listBlockPlugin, threadGatePlugin, postGatePlugin, postPlugin,
+    likePlugin, repostPlugin, profilePlugin, feedGeneratorPlugin, starterPackPlugin, labelerPlugin, verificationPlugin,
+    referenceListOptOutPlugin,
+  ].map((p) => [p.collection, p]),
 );
 
 export type { Plugin, IndexedRecord, RecordFamily } from './types.ts';

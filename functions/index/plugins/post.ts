@@ -4,16 +4,23 @@
 import { deleteRows, insertRows, type Row } from '../rows.ts';
 import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, strongRef } from './fields.ts';
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
+import type { SqlExecutor } from '../../ports.ts';
 import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
+import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
+import { judgeReplyRoots } from '../reply-roots.ts';
+import { notifyPosts } from '../post-notifications.ts';
+import { deleteNotifications } from '../notifications.ts';
 
 const POST = {
   uri: 'text', cid: 'text', creator: 'text', text: 'text', replyRoot: 'text', replyRootCid: 'text', replyParent: 'text',
-  replyParentCid: 'text', langs: 'jsonb', tags: 'jsonb', createdAt: 'text', indexedAt: 'text',
+  replyParentCid: 'text', langs: 'jsonb', tags: 'jsonb', violatesThreadGate: 'boolean', violatesEmbeddingRules: 'boolean',
+  createdAt: 'text', indexedAt: 'text',
 } as const;
 const IMAGE = { postUri: 'text', position: 'text', imageCid: 'text', alt: 'text' } as const;
 const EXTERNAL = { postUri: 'text', uri: 'text', title: 'text', description: 'text', thumbCid: 'text' } as const;
 const RECORD = { postUri: 'text', embedUri: 'text', embedCid: 'text' } as const;
 const VIDEO = { postUri: 'text', videoCid: 'text', alt: 'text' } as const;
+const OP_REPLY = { rootUri: 'text', parentUri: 'text', uri: 'text' } as const;
 const QUOTE = { uri: 'text', cid: 'text', subject: 'text', subjectCid: 'text', createdAt: 'text', indexedAt: 'text' } as const;
 
 const POST_COLLECTION = 'app.bsky.feed.post';
@@ -22,6 +29,7 @@ interface PostRows {
   post: Row;
   feedItem: Row;
   images: Row[];
+  gallery: Row[];
   external: Row[];
   records: Row[];
   videos: Row[];
@@ -36,6 +44,16 @@ function media(uri: string, embed: JsonObject | undefined, out: PostRows): void 
         const image = obj(item);
         const cid = blobCid(image?.['image']);
         if (cid !== undefined) out.images.push({ postUri: uri, position: String(position), imageCid: cid, alt: str(image?.['alt']) ?? '' });
+      });
+      break;
+    }
+    case 'app.bsky.embed.gallery': {
+      const items = Array.isArray(embed['items']) ? embed['items'] : [];
+      items.forEach((item, position) => {
+        const image = obj(item);
+        if (image?.['$type'] !== 'app.bsky.embed.gallery#image') return;
+        const cid = blobCid(image['image']);
+        if (cid !== undefined) out.gallery.push({ postUri: uri, position: String(position), imageCid: cid, alt: str(image['alt']) ?? '' });
       });
       break;
     }
@@ -81,10 +99,10 @@ export function postRows(r: IndexedRecord): PostRows | undefined {
       replyRoot: root?.uri ?? null, replyRootCid: root?.cid ?? null,
       replyParent: parent?.uri ?? null, replyParentCid: parent?.cid ?? null,
       langs: stringArray(r.record['langs']) ?? null, tags: stringArray(r.record['tags']) ?? null,
-      createdAt: created, indexedAt: r.indexedAt,
+      violatesThreadGate: null, violatesEmbeddingRules: null, createdAt: created, indexedAt: r.indexedAt,
     },
     feedItem: { uri: r.uri, cid: r.cid, type: 'post', postUri: r.uri, originatorDid: r.did, sortAt: earliest(created, r.indexedAt) },
-    images: [], external: [], records: [], videos: [], quote: [],
+    images: [], gallery: [], external: [], records: [], videos: [], quote: [],
   };
   const embed = obj(r.record['embed']);
   switch (embed?.['$type']) {
@@ -107,19 +125,44 @@ export const postPlugin: Plugin = {
   async insert(tx, records, deltas) {
     const { rows: all, invalid } = rowsOf(records, postRows);
     if (all.length === 0) return invalid;
-    const inserted = await insertRows<{ uri: string; creator: string; replyParent: string | null }>(
+    // The gates' verdicts, decided before the rows are written so that the counts leave violating replies out.
+    const replies = all.flatMap(({ post: p }) => (p['replyRoot'] === null ? [] : [{
+      uri: p['uri'] as string, creator: p['creator'] as string, createdAt: p['createdAt'] as string, replyRoot: p['replyRoot'] as string,
+    }]));
+    // One read of the gate history of every root, quoted post and new post in the batch (usually none at all).
+    const gates = await readGateVersions(tx, [
+      ...replies.map((r) => r.replyRoot), ...all.flatMap((p) => p.quote.map((q) => q['subject'] as string)), ...all.map((p) => p.post['uri'] as string),
+    ]);
+    const violating = await judgeReplies(tx, replies, gates);
+    const quoting = all.flatMap(({ post: p, quote }) => quote.map((q) => ({
+      uri: p['uri'] as string, creator: p['creator'] as string, createdAt: p['createdAt'] as string, subject: q['subject'] as string,
+    })));
+    const detached = await judgeQuotes(tx, quoting, gates);
+    for (const { post: p } of all) {
+      if (violating.has(p['uri'] as string)) p['violatesThreadGate'] = true;
+      if (detached.has(p['uri'] as string)) p['violatesEmbeddingRules'] = true;
+    }
+    const inserted = await insertRows<{ uri: string; creator: string; replyParent: string | null; violatesThreadGate: boolean | null }>(
       tx, 'post', POST, all.map((p) => p.post),
-      { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'creator', 'replyParent'] },
+      { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'creator', 'replyParent', 'violatesThreadGate'] },
     );
     // Only posts this batch really inserted get their dependent rows and counts: a row already there was counted.
     const fresh = new Set(inserted.map((row) => row.uri));
     for (const row of inserted) {
       deltas.profile(row.creator, 'postsCount', 1);
-      if (row.replyParent !== null) deltas.post(row.replyParent, 'replyCount', 1);
+      // Like the AppView's recount, a reply that breaks the thread gate is not counted.
+      if (row.replyParent !== null && row.violatesThreadGate !== true) deltas.post(row.replyParent, 'replyCount', 1);
     }
     const mine = all.filter((p) => fresh.has(p.post['uri'] as string));
     await insertRows(tx, 'feed_item', FEED_ITEM_COLUMNS, mine.map((p) => p.feedItem), { orderBy: 'uri', onConflict: '(uri) do nothing' });
     await insertRows(tx, 'post_embed_image', IMAGE, mine.flatMap((p) => p.images), { orderBy: 'postUri', onConflict: 'do nothing' });
+    await insertRows(tx, 'post_embed_gallery_image', IMAGE, mine.flatMap((p) => p.gallery), { orderBy: 'postUri', onConflict: 'do nothing' });
+    // Replies by the thread's author, as the AppView keeps them for its OP thread view (a row soft-deleted by an
+    // earlier removal stays so, as there).
+    await insertRows(tx, 'op_thread_reply', OP_REPLY, mine.flatMap((p) => {
+      const root = p.post['replyRoot'];
+      return typeof root === 'string' && root.split('/')[2] === p.post['creator'] ? [{ rootUri: root, parentUri: p.post['replyParent'] as string, uri: p.post['uri'] as string }] : [];
+    }), { orderBy: 'uri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_external', EXTERNAL, mine.flatMap((p) => p.external), { orderBy: 'postUri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_record', RECORD, mine.flatMap((p) => p.records), { orderBy: 'postUri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_video', VIDEO, mine.flatMap((p) => p.videos), { orderBy: 'postUri', onConflict: 'do nothing' });
@@ -127,20 +170,61 @@ export const postPlugin: Plugin = {
       orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'],
     });
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', 1);
+    if (mine.length > 0) {
+      const uris = mine.map((p) => p.post['uri'] as string);
+      // Only a post with a gate history can have a gate row (gates write their history first).
+      await markGated(tx, uris.filter((u) => gates.thread.has(u) || gates.post.has(u)));
+      await judgeReplyRoots(tx, uris.filter((_, i) => mine[i]!.post['replyParent'] !== null), uris);
+      const byUri = new Map(records.map((r) => [r.uri, r.record]));
+      await notifyPosts(tx, gates.thread, mine.map((p) => {
+        const uri = p.post['uri'] as string;
+        const quoted = p.quote[0]?.['subject'];
+        return { uri, record: byUri.get(uri) ?? {}, quoted: typeof quoted === 'string' && !detached.has(uri) ? quoted : null };
+      }));
+    }
     return invalid;
   },
   async remove(tx, uris, deltas) {
-    const posts = await deleteRows<{ creator: string; replyParent: string | null }>(tx, 'post', 'uri', uris, ['creator', 'replyParent']);
+    const posts = await deleteRows<{ uri: string; creator: string; replyParent: string | null; violatesThreadGate: boolean | null }>(
+      tx, 'post', 'uri', uris, ['uri', 'creator', 'replyParent', 'violatesThreadGate'],
+    );
     for (const row of posts) {
       deltas.profile(row.creator, 'postsCount', -1);
-      if (row.replyParent !== null) deltas.post(row.replyParent, 'replyCount', -1);
+      if (row.replyParent !== null && row.violatesThreadGate !== true) deltas.post(row.replyParent, 'replyCount', -1);
     }
+    await deleteNotifications(tx, posts.map((p) => p.uri));
+    // Replies to a post that is gone have no parent to be valid against.
+    await judgeReplyRoots(tx, [], posts.map((p) => p.uri));
     const quotes = await deleteRows<{ subject: string }>(tx, 'quote', 'uri', uris, ['subject']);
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', -1);
     await deleteRows(tx, 'feed_item', 'uri', uris);
     await deleteRows(tx, 'post_embed_image', 'postUri', uris);
+    await deleteRows(tx, 'post_embed_gallery_image', 'postUri', uris);
+    await softDeleteOpReplies(tx, posts.map((p) => p.uri));
     await deleteRows(tx, 'post_embed_external', 'postUri', uris);
     await deleteRows(tx, 'post_embed_record', 'postUri', uris);
     await deleteRows(tx, 'post_embed_video', 'postUri', uris);
   },
 };
+
+/** A post indexed after its gate still shows it (the AppView sets the flag only when the gate is indexed). */
+async function markGated(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
+  if (uris.length === 0) return;
+  await tx.query(
+    `update post set "hasThreadGate" = case when exists (select 1 from thread_gate g where g."postUri" = post.uri) then true else "hasThreadGate" end,
+       "hasPostGate" = case when exists (select 1 from post_gate g where g."postUri" = post.uri) then true else "hasPostGate" end
+     where uri in (select json_array_elements_text($1::text::json) order by 1)
+       and (exists (select 1 from thread_gate g where g."postUri" = post.uri) or exists (select 1 from post_gate g where g."postUri" = post.uri))`,
+    [JSON.stringify([...uris].sort())],
+  );
+}
+
+/** Marks removed replies deleted in op_thread_reply, at the transaction's time (the AppView uses its clock too). */
+async function softDeleteOpReplies(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
+  if (uris.length === 0) return;
+  await tx.query(
+    `update op_thread_reply set "deletedAt" = to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+     where uri in (select json_array_elements_text($1::text::json) order by 1) and "deletedAt" is null`,
+    [JSON.stringify([...uris].sort())],
+  );
+}

@@ -1,7 +1,14 @@
 // app.bsky.actor.profile -> profile, for rkey `self` only (the AppView ignores other rkeys). No aggregates.
+// A profile CREATED saying it joined through a starter pack notifies the pack's creator 'starterpack-joined': the
+// AppView notifies on a profile's creation only (an edit adding the field does not notify) and never withdraws it.
+// Worked out in `versions` from every op of the batch, one at a time, so batch boundaries change nothing.
 import { deleteRows, insertRows } from '../rows.ts';
 import { blobCid, createdAt, obj, str, strongRef } from './fields.ts';
 import type { Plugin } from './types.ts';
+import type { SqlExecutor } from '../../ports.ts';
+import { didOf, insertNotifications, type Notification } from '../notifications.ts';
+import { transitions } from '../transitions.ts';
+import type { CountedOp, StoredOp } from './types.ts';
 
 const COLUMNS = {
   uri: 'text', cid: 'text', creator: 'text', displayName: 'text', description: 'text', avatarCid: 'text',
@@ -11,6 +18,7 @@ const COLUMNS = {
 export const profilePlugin: Plugin = {
   collection: 'app.bsky.actor.profile',
   family: 'profile',
+  versions: (tx, ops, _deltas, before) => notifyJoins(tx, ops, before),
   async insert(tx, records) {
     const invalid: string[] = [];
     const rows = [];
@@ -40,3 +48,19 @@ export const profilePlugin: Plugin = {
     await deleteRows(tx, 'profile', 'uri', uris);
   },
 };
+
+/** 'starterpack-joined' for each profile the batch creates (nothing stored before it, or a tombstone) with the field. */
+async function notifyJoins(tx: SqlExecutor, ops: readonly CountedOp[], before: ReadonlyMap<string, StoredOp>): Promise<void> {
+  const byUri = new Map<string, CountedOp[]>();
+  for (const op of ops) if (op.event.rkey === 'self') byUri.set(op.uri, [...(byUri.get(op.uri) ?? []), op]);
+  const out: Notification[] = [];
+  for (const [uri, list] of byUri) {
+    for (const { from, to } of transitions(before.get(uri), list)) {
+      if (from !== null || to.type === 'delete') continue;
+      const pack = str(obj(to.record['joinedViaStarterPack'])?.['uri']);
+      if (pack === undefined || !didOf(pack).startsWith('did:')) continue;
+      out.push({ did: didOf(pack), recordUri: uri, recordCid: to.cid, author: to.did, reason: 'starterpack-joined', reasonSubject: pack, sortAt: to.time });
+    }
+  }
+  await insertNotifications(tx, out);
+}

@@ -1,7 +1,8 @@
 // app.bsky.feed.repost -> repost + a feed_item of type 'repost'; post_agg.repostCount of the subject.
 import { deleteRows, insertRows } from '../rows.ts';
 import { earliest } from './fields.ts';
-import { FEED_ITEM_COLUMNS, rowsOf, SUBJECT_REF_COLUMNS, subjectRefRow } from './shapes.ts';
+import { FEED_ITEM_COLUMNS, rowsOf, SUBJECT_REF_COLUMNS, SUBJECT_REF_RETURNING, subjectRefNotifications, subjectRefRow, type SubjectRefRow } from './shapes.ts';
+import { deleteNotifications, insertNotifications } from '../notifications.ts';
 import type { Plugin } from './types.ts';
 
 export const repostPlugin: Plugin = {
@@ -9,9 +10,10 @@ export const repostPlugin: Plugin = {
   family: 'repost',
   async insert(tx, records, deltas) {
     const { rows, invalid } = rowsOf(records, subjectRefRow);
-    const inserted = await insertRows<{ subject: string }>(tx, 'repost', SUBJECT_REF_COLUMNS, rows, {
-      orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'],
+    const inserted = await insertRows<SubjectRefRow>(tx, 'repost', SUBJECT_REF_COLUMNS, rows, {
+      orderBy: 'uri', onConflict: '(uri) do nothing', returning: SUBJECT_REF_RETURNING,
     });
+    await insertNotifications(tx, subjectRefNotifications(inserted, 'repost'));
     for (const row of inserted) deltas.post(row.subject, 'repostCount', 1);
     const feedItems = rows.map((r) => ({
       uri: r['uri'] as string, cid: r['cid'] as string, type: 'repost', postUri: r.subject, originatorDid: r['creator'] as string,
@@ -21,7 +23,8 @@ export const repostPlugin: Plugin = {
     return invalid;
   },
   async remove(tx, uris, deltas) {
-    const removed = await deleteRows<{ subject: string }>(tx, 'repost', 'uri', uris, ['subject']);
+    const removed = await deleteRows<{ uri: string; subject: string }>(tx, 'repost', 'uri', uris, ['uri', 'subject']);
+    await deleteNotifications(tx, removed.map((r) => r.uri));
     for (const row of removed) deltas.post(row.subject, 'repostCount', -1);
     await deleteRows(tx, 'feed_item', 'uri', uris);
   },

@@ -3,6 +3,7 @@
 import type { Row } from '../rows.ts';
 import { createdAt, did, strongRef } from './fields.ts';
 import type { IndexedRecord } from './types.ts';
+import { didOf, sortAtOf, type Notification } from '../notifications.ts';
 
 export function rowsOf<R>(records: readonly IndexedRecord[], toRow: (r: IndexedRecord) => R | undefined): { rows: R[]; invalid: string[] } {
   const rows: R[] = [];
@@ -41,4 +42,32 @@ export function subjectDidRow(r: IndexedRecord): Row | undefined {
   const subject = did(r.record['subject']);
   if (subject === undefined) return undefined;
   return { uri: r.uri, cid: r.cid, creator: r.did, subjectDid: subject, createdAt: createdAt(r.record['createdAt']), indexedAt: r.indexedAt };
+}
+
+/** The columns of an inserted like or repost its notifications need. */
+export type SubjectRefRow = {
+  uri: string;
+  cid: string;
+  creator: string;
+  subject: string;
+  via: string | null;
+  createdAt: string;
+  indexedAt: string;
+};
+export const SUBJECT_REF_RETURNING = ['uri', 'cid', 'creator', 'subject', 'via', 'createdAt', 'indexedAt'] as const;
+
+/**
+ * A like or repost notifies the subject's author, and the author of the repost it came through (`via`) with
+ * like-via-repost / repost-via-repost; never the actor itself, and nothing at all for one of its own records.
+ */
+export function subjectRefNotifications(rows: readonly SubjectRefRow[], reason: 'like' | 'repost'): Notification[] {
+  const out: Notification[] = [];
+  for (const r of rows) {
+    const author = didOf(r.subject);
+    if (author === r.creator) continue;
+    const base = { recordUri: r.uri, recordCid: r.cid, author: r.creator, sortAt: sortAtOf(r.createdAt, r.indexedAt) };
+    out.push({ ...base, did: author, reason, reasonSubject: r.subject });
+    if (r.via !== null && didOf(r.via) !== r.creator) out.push({ ...base, did: didOf(r.via), reason: `${reason}-via-repost`, reasonSubject: r.via });
+  }
+  return out;
 }

@@ -1,0 +1,259 @@
+// Thread-gate and post-gate verdicts (issue 11): the post flags violatesThreadGate and violatesEmbeddingRules, with
+// the AppView's rules and one difference of timing, for the order-independence the index promises.
+//
+// The AppView judges a reply (or quote) once, when it is indexed, against the gate indexed at that moment. Here a
+// reply is judged against the gate that existed when it was CREATED: every version of a gate the index has seen is
+// kept in gate_version (a delete is a version with no record, at the delete's time), and the gate in force at t is
+// the version with the latest createdAt <= t. That is a function of the set of versions seen, so live order, backfill
+// order, replays and batch boundaries all give the same flags; it is what the AppView ends with when records arrive
+// in the order they were made (a reply before a gate stays allowed, a gate deleted later leaves earlier verdicts).
+// A version added later (a gate indexed after its replies, by a backfill) re-judges the replies under it.
+//
+// The rules (the AppView's parseThreadGate / parsePostgate): the root's author may always reply; no gate, or a gate
+// without `allow`, allows everyone; `allow: []` allows nobody; mention, follower, following and list rules allow
+// who they name. A post gate with a disableRule forbids quotes by anyone but the quoted post's author.
+// NOTE: follower, following and list rules read the follows and list items in the database when the reply is judged,
+// as the AppView does; those can change later without re-judging.
+import type { SqlExecutor } from '../ports.ts';
+import type { AggregateDeltas } from './aggregates.ts';
+import { normalizeTime } from './account-state.ts';
+import { deleteNotifications, didOf, insertNotifications } from './notifications.ts';
+import { notifyPosts } from './post-notifications.ts';
+import { insertRows, type Row } from './rows.ts';
+import { atUri, createdAt, obj, uriParts } from './plugins/fields.ts';
+import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
+
+export type GateKind = 'thread' | 'post';
+
+type Version = {
+  postUri: string;
+  createdAt: string;
+  cid: string;
+  json: string | null;
+};
+
+const VERSION = { kind: 'text', postUri: 'text', createdAt: 'text', cid: 'text', json: 'text' } as const;
+const THREADGATE = 'app.bsky.feed.threadgate';
+const POST = 'app.bsky.feed.post';
+
+/** The post a gate record belongs to: same repo, same rkey (the AppView rejects a gate whose `post` says otherwise). */
+export function gatedPost(gateUri: string): string | undefined {
+  const parts = uriParts(gateUri);
+  return parts === undefined ? undefined : `at://${parts.did}/${POST}/${parts.rkey}`;
+}
+
+/** Whether a gate record names its own post, as the AppView requires. */
+export function gateMatchesPost(gateUri: string, record: JsonObject): boolean {
+  const post = atUri(record['post']);
+  return post !== undefined && post === gatedPost(gateUri);
+}
+
+/** Writes every version these ops carry; returns the posts whose history changed. */
+export async function writeGateVersions(tx: SqlExecutor, kind: GateKind, ops: readonly CountedOp[]): Promise<string[]> {
+  const rows = ops.flatMap(({ uri, event }): Row[] => {
+    const postUri = gatedPost(uri);
+    if (postUri === undefined) return [];
+    if (event.type !== 'delete' && gateMatchesPost(uri, event.record)) {
+      return [{ kind, postUri, createdAt: createdAt(event.record['createdAt']), cid: event.cid, json: JSON.stringify(event.record) }];
+    }
+    // A delete, or a version that is no gate for the AppView: no gate from this time on.
+    const time = normalizeTime(event.time);
+    return time === undefined ? [] : [{ kind, postUri, createdAt: time, cid: event.type === 'delete' ? '' : event.cid, json: null }];
+  });
+  const fresh = await insertRows<{ postUri: string }>(tx, 'gate_version', VERSION, rows, {
+    orderBy: 'postUri', onConflict: 'do nothing', returning: ['postUri'],
+  });
+  return [...new Set(fresh.map((r) => r.postUri))];
+}
+
+/** Gate versions per post, of both kinds: one read serves every verdict of a batch. */
+export interface GateVersions {
+  thread: Map<string, Version[]>;
+  post: Map<string, Version[]>;
+}
+
+/** Every gate version of these posts, both kinds, in one query. */
+export async function readGateVersions(tx: SqlExecutor, posts: readonly string[]): Promise<GateVersions> {
+  const out: GateVersions = { thread: new Map(), post: new Map() };
+  if (posts.length === 0) return out;
+  const rows = await tx.query<Version & { kind: GateKind }>(
+    `select kind, "postUri", "createdAt", cid, json from gate_version where "postUri" in (select json_array_elements_text($1::text::json))`,
+    [JSON.stringify([...new Set(posts)])],
+  );
+  for (const v of rows) {
+    const map = out[v.kind];
+    const list = map.get(v.postUri);
+    if (list === undefined) map.set(v.postUri, [v]);
+    else list.push(v);
+  }
+  return out;
+}
+
+/** The gate record in force at `time`, or undefined for none. */
+function inForce(versions: readonly Version[] | undefined, time: string): JsonObject | undefined {
+  let best: Version | undefined;
+  for (const v of versions ?? []) {
+    if (v.createdAt > time) continue;
+    if (best === undefined || v.createdAt > best.createdAt || (v.createdAt === best.createdAt && v.cid > best.cid)) best = v;
+  }
+  if (best?.json == null) return undefined;
+  return obj(JSON.parse(best.json) as JsonValue);
+}
+
+const typeOf = (v: JsonValue) => obj(v)?.['$type'];
+
+export type ReplyToJudge = {
+  uri: string;
+  creator: string;
+  createdAt: string;
+  replyRoot: string;
+};
+
+/** The replies that violate the thread gate in force when they were created. */
+export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJudge[], known?: GateVersions): Promise<Set<string>> {
+  const violating = new Set<string>();
+  if (replies.length === 0) return violating;
+  const versions = (known ?? (await readGateVersions(tx, replies.map((r) => r.replyRoot)))).thread;
+  if (versions.size === 0) return violating;
+  // First the verdicts the gate alone decides; the rest need follows, list items or the root's mentions.
+  const open: { reply: ReplyToJudge; owner: string; rules: JsonValue[] }[] = [];
+  for (const reply of replies) {
+    const owner = didOf(reply.replyRoot);
+    if (reply.creator === owner) continue;
+    const allow = inForce(versions.get(reply.replyRoot), reply.createdAt)?.['allow'];
+    if (!Array.isArray(allow)) continue;
+    if (allow.length === 0) violating.add(reply.uri);
+    else open.push({ reply, owner, rules: allow });
+  }
+  if (open.length === 0) return violating;
+  const roots = [...new Set(open.filter((o) => o.rules.some((r) => typeOf(r) === `${THREADGATE}#mentionRule`)).map((o) => o.reply.replyRoot))];
+  const mentioned = new Map<string, Set<string>>();
+  if (roots.length > 0) {
+    const rows = await tx.query<{ uri: string; json: string }>(
+      `select uri, json from record where json <> '' and uri in (select json_array_elements_text($1::text::json))`, [JSON.stringify(roots)],
+    );
+    for (const row of rows) mentioned.set(row.uri, mentionsOf(JSON.parse(row.json) as JsonValue));
+  }
+  const pairs = open.flatMap(({ reply, owner }) => [{ a: reply.creator, b: owner }, { a: owner, b: reply.creator }]);
+  const follows = new Set(
+    (await tx.query<{ creator: string; subjectDid: string }>(
+      `select distinct f.creator, f."subjectDid" from follow f join json_to_recordset($1::text::json) as x(a text, b text)
+       on f.creator = x.a and f."subjectDid" = x.b`,
+      [JSON.stringify(pairs)],
+    )).map((f) => `${f.creator} ${f.subjectDid}`),
+  );
+  const lists = [...new Set(open.flatMap((o) => o.rules.filter((r) => typeOf(r) === `${THREADGATE}#listRule`).map((r) => String(obj(r)?.['list']))))];
+  const members = new Set<string>();
+  if (lists.length > 0) {
+    const rows = await tx.query<{ listUri: string; subjectDid: string }>(
+      `select distinct "listUri", "subjectDid" from list_item where "listUri" in (select json_array_elements_text($1::text::json))
+       and "subjectDid" in (select json_array_elements_text($2::text::json))`,
+      [JSON.stringify(lists), JSON.stringify([...new Set(open.map((o) => o.reply.creator))])],
+    );
+    for (const m of rows) members.add(`${m.listUri} ${m.subjectDid}`);
+  }
+  for (const { reply, owner, rules } of open) {
+    const allowed = rules.some((rule) => {
+      switch (typeOf(rule)) {
+        case `${THREADGATE}#mentionRule`: return mentioned.get(reply.replyRoot)?.has(reply.creator) === true;
+        case `${THREADGATE}#followerRule`: return follows.has(`${reply.creator} ${owner}`);
+        case `${THREADGATE}#followingRule`: return follows.has(`${owner} ${reply.creator}`);
+        case `${THREADGATE}#listRule`: return members.has(`${String(obj(rule)?.['list'])} ${reply.creator}`);
+        default: return false;
+      }
+    });
+    if (!allowed) violating.add(reply.uri);
+  }
+  return violating;
+}
+
+/** The DIDs a post's facets mention. */
+export function mentionsOf(record: JsonValue): Set<string> {
+  const out = new Set<string>();
+  const facets = obj(record)?.['facets'];
+  if (!Array.isArray(facets)) return out;
+  for (const facet of facets) {
+    const features = obj(facet)?.['features'];
+    if (!Array.isArray(features)) continue;
+    for (const f of features) {
+      const feature = obj(f);
+      const d = feature?.['did'];
+      if (feature?.['$type'] === 'app.bsky.richtext.facet#mention' && typeof d === 'string') out.add(d);
+    }
+  }
+  return out;
+}
+
+export type QuoteToJudge = {
+  uri: string;
+  creator: string;
+  createdAt: string;
+  subject: string;
+};
+
+/** The quotes that break the embedding rules of the post gate in force when they were created. */
+export async function judgeQuotes(tx: SqlExecutor, quotes: readonly QuoteToJudge[], known?: GateVersions): Promise<Set<string>> {
+  const violating = new Set<string>();
+  if (quotes.length === 0) return violating;
+  const versions = (known ?? (await readGateVersions(tx, quotes.map((q) => q.subject)))).post;
+  if (versions.size === 0) return violating;
+  for (const q of quotes) {
+    if (q.creator === didOf(q.subject)) continue;
+    const rules = inForce(versions.get(q.subject), q.createdAt)?.['embeddingRules'];
+    if (Array.isArray(rules) && rules.some((r) => typeOf(r) === 'app.bsky.feed.postgate#disableRule')) violating.add(q.uri);
+  }
+  return violating;
+}
+
+/** Re-judges the replies under these roots after their gate history changed; counts and notifications follow. */
+export async function rejudgeThreads(tx: SqlExecutor, roots: readonly string[], deltas: AggregateDeltas): Promise<void> {
+  if (roots.length === 0) return;
+  const replies = await tx.query<ReplyToJudge & { replyParent: string; violatesThreadGate: boolean | null }>(
+    `select uri, creator, "createdAt", "replyRoot", "replyParent", "violatesThreadGate" from post
+     where "replyRoot" in (select json_array_elements_text($1::text::json)) order by uri`,
+    [JSON.stringify(roots)],
+  );
+  const violating = await judgeReplies(tx, replies);
+  const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
+  if (flips.length === 0) return;
+  await setFlag(tx, 'violatesThreadGate', flips.map((r) => ({ uri: r.uri, value: violating.has(r.uri) })));
+  for (const r of flips) deltas.post(r.replyParent, 'replyCount', violating.has(r.uri) ? -1 : 1);
+  // A reply that violates the gate notifies nobody of a reply (mentions and quotes stand); one that keeps it after all
+  // notifies as any reply.
+  await deleteNotifications(tx, flips.filter((r) => violating.has(r.uri)).map((r) => r.uri), ['reply']);
+  await notifyPosts(tx, undefined, [], flips.filter((r) => !violating.has(r.uri)).map((r) => r.uri));
+}
+
+/** Re-judges the quotes of these posts after their post-gate history changed. */
+export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): Promise<void> {
+  if (posts.length === 0) return;
+  const quotes = await tx.query<QuoteToJudge & { cid: string; sortAt: string; violatesEmbeddingRules: boolean | null }>(
+    `select q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules" from quote q join post p on p.uri = q.uri
+     where q.subject in (select json_array_elements_text($1::text::json)) order by q.uri`,
+    [JSON.stringify(posts)],
+  );
+  const violating = await judgeQuotes(tx, quotes);
+  const flips = quotes.filter((q) => violating.has(q.uri) !== (q.violatesEmbeddingRules === true));
+  if (flips.length === 0) return;
+  await setFlag(tx, 'violatesEmbeddingRules', flips.map((q) => ({ uri: q.uri, value: violating.has(q.uri) })));
+  await deleteNotifications(tx, flips.filter((q) => violating.has(q.uri)).map((q) => q.uri), ['quote']);
+  const allowed = flips.filter((q) => !violating.has(q.uri));
+  if (allowed.length === 0) return;
+  const present = await tx.query<{ recordUri: string; did: string }>(
+    `select "recordUri", did from notification where "recordUri" in (select json_array_elements_text($1::text::json))`,
+    [JSON.stringify(allowed.map((q) => q.uri))],
+  );
+  const has = new Set(present.map((n) => `${n.recordUri} ${n.did}`));
+  await insertNotifications(tx, allowed.filter((q) => q.creator !== didOf(q.subject) && !has.has(`${q.uri} ${didOf(q.subject)}`)).map((q) => ({
+    did: didOf(q.subject), recordUri: q.uri, recordCid: q.cid, author: q.creator, reason: 'quote', reasonSubject: q.subject, sortAt: q.sortAt,
+  })));
+}
+
+/** Sets a verdict flag: true, or null (the AppView leaves an allowed post's flag unset). */
+async function setFlag(tx: SqlExecutor, flag: 'violatesThreadGate' | 'violatesEmbeddingRules', values: readonly { uri: string; value: boolean }[]): Promise<void> {
+  await tx.query(
+    `update post set "${flag}" = case when x.value then true else null end
+     from (select * from json_to_recordset($1::text::json) as x(uri text, value boolean) order by uri) as x where post.uri = x.uri`,
+    [JSON.stringify(values)],
+  );
+}

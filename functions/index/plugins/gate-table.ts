@@ -1,0 +1,44 @@
+// The rows of a thread gate or post gate (one gate per post: same repo, same rkey) and the post flag that says it
+// exists (hasThreadGate / hasPostGate: true while the gate is indexed, false after it is removed, as the AppView
+// sets them). The verdicts on replies and quotes come from the gate's history (../gates.ts), fed by `versions`.
+import type { SqlExecutor } from '../../ports.ts';
+import { deleteRows, insertRows } from '../rows.ts';
+import { gatedPost, gateMatchesPost, rejudgeQuotes, rejudgeThreads, writeGateVersions, type GateKind } from '../gates.ts';
+import { createdAt } from './fields.ts';
+import { rowsOf } from './shapes.ts';
+import type { Plugin, RecordFamily } from './types.ts';
+
+const COLUMNS = { uri: 'text', cid: 'text', creator: 'text', postUri: 'text', createdAt: 'text', indexedAt: 'text' } as const;
+
+async function setHasGate(tx: SqlExecutor, flag: 'hasThreadGate' | 'hasPostGate', posts: readonly string[], value: boolean): Promise<void> {
+  if (posts.length === 0) return;
+  await tx.query(
+    `update post set "${flag}" = $2 where uri in (select json_array_elements_text($1::text::json) order by 1)`,
+    [JSON.stringify([...posts].sort()), value],
+  );
+}
+
+export function gatePlugin(o: { collection: string; family: RecordFamily; table: string; kind: GateKind; flag: 'hasThreadGate' | 'hasPostGate' }): Plugin {
+  return {
+    collection: o.collection,
+    family: o.family,
+    async versions(tx, ops, deltas) {
+      const changed = await writeGateVersions(tx, o.kind, ops);
+      if (o.kind === 'thread') await rejudgeThreads(tx, changed, deltas);
+      else await rejudgeQuotes(tx, changed);
+    },
+    async insert(tx, records) {
+      const { rows, invalid } = rowsOf(records, (r) => {
+        if (!gateMatchesPost(r.uri, r.record)) return undefined;
+        return { uri: r.uri, cid: r.cid, creator: r.did, postUri: gatedPost(r.uri) as string, createdAt: createdAt(r.record['createdAt']), indexedAt: r.indexedAt };
+      });
+      const fresh = await insertRows<{ postUri: string }>(tx, o.table, COLUMNS, rows, { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['postUri'] });
+      await setHasGate(tx, o.flag, fresh.map((r) => r.postUri), true);
+      return invalid;
+    },
+    async remove(tx, uris) {
+      const gone = await deleteRows<{ postUri: string }>(tx, o.table, 'uri', uris, ['postUri']);
+      await setHasGate(tx, o.flag, gone.map((r) => r.postUri), false);
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// The changes a record goes through within one batch, one op at a time, for the plugins whose every change matters
+// (gates keep a history; verifications and starter-pack joins notify on particular changes): what `record` held
+// before the batch, then each op that the rev rule would have let through, in stream order.
+import type { SqlExecutor } from '../ports.ts';
+import type { RecordEvent } from '../events.ts';
+import { compareOps } from './plan.ts';
+import type { JsonObject, StoredOp } from './plugins/types.ts';
+
+/** The `record` rows of these uris as they are now (before the batch writes them). */
+export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): Promise<Map<string, StoredOp>> {
+  const out = new Map<string, StoredOp>();
+  if (uris.length === 0) return out;
+  const rows = await tx.query<{ uri: string; rev: string; cid: string; json: string }>(
+    `select uri, rev, cid, json from record where uri in (select json_array_elements_text($1::text::json))`, [JSON.stringify(uris)],
+  );
+  for (const r of rows) out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === '' ? null : (JSON.parse(r.json) as JsonObject) });
+  return out;
+}
+
+/**
+ * The changes one record goes through when the batch's ops of it are applied one at a time in stream order under the
+ * rev rule, starting from what `record` held: each op after the current one (compareOps) replaces it.
+ */
+export function transitions(stored: StoredOp | undefined, ops: readonly { position: number; event: RecordEvent }[]): { from: JsonObject | null; fromCid: string; to: RecordEvent }[] {
+  const out: { from: JsonObject | null; fromCid: string; to: RecordEvent }[] = [];
+  let current: RecordEvent | undefined;
+  let record: JsonObject | null = stored?.record ?? null;
+  let cid = stored?.cid ?? '';
+  for (const op of [...ops].sort((a, b) => a.position - b.position)) {
+    const after = current !== undefined ? compareOps(op.event, current) > 0
+      : stored === undefined || compareStored(op.event, stored) > 0;
+    if (!after) continue;
+    out.push({ from: record, fromCid: cid, to: op.event });
+    current = op.event;
+    record = op.event.type === 'delete' ? null : op.event.record;
+    cid = op.event.type === 'delete' ? '' : op.event.cid;
+  }
+  return out;
+}
+
+function compareStored(e: RecordEvent, s: StoredOp): number {
+  if (e.rev !== s.rev) return e.rev < s.rev ? -1 : 1;
+  const ed = e.type === 'delete' ? 1 : 0;
+  const sd = s.record === null ? 1 : 0;
+  if (ed !== sd) return ed - sd;
+  const ec = e.type === 'delete' ? '' : e.cid;
+  return ec === s.cid ? 0 : ec < s.cid ? -1 : 1;
+}

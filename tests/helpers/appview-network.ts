@@ -1,0 +1,70 @@
+// A real network WITH the real AppView for e2e tests: @atproto/dev-env's TestNetwork runs PLC, a PDS, the Bluesky
+// AppView (@atproto/bsky, indexing the PDS's firehose into its own Postgres schema) and Ozone on loopback. The AppView's
+// database and API are the oracle skytide's index is compared with (issue 11).
+import { TestNetwork } from '@atproto/dev-env';
+import { AtpAgent } from '@atproto/api';
+import postgres from 'postgres';
+import { withLoopbackListen } from '../../long-runners/dev/loopback.ts';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './services.ts';
+import type { DevUser } from './dev-network.ts';
+
+export interface AppViewNetwork {
+  pdsUrl: string;
+  plcUrl: string;
+  firehoseHost: string;
+  /** The AppView's XRPC endpoint. */
+  appviewUrl: string;
+  createUser(name: string): Promise<DevUser>;
+  latestSeq(): Promise<number>;
+  /** Waits until the AppView indexed everything the PDS sequenced (and its background queue drained). */
+  processAll(): Promise<void>;
+  /** Runs a query against the AppView's own database (its schema on the search path). */
+  appviewQuery<R extends Record<string, unknown>>(text: string): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+export async function startAppViewNetwork(): Promise<AppViewNetwork> {
+  // dev-env only checks that it is set; nothing here connects to it.
+  process.env['REDIS_HOST'] ??= new URL(TEST_REDIS_URL).host;
+  // Its services reject schema names with anything but letters and underscores.
+  const schema = `parity_${Array.from({ length: 10 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('')}`;
+  const base = new URL(TEST_DATABASE_URL);
+  base.search = '';
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  const dropSchemas = async () => {
+    for (const prefix of ['appview', 'bsync', 'ozone']) await admin.unsafe(`drop schema if exists "${prefix}_${schema}" cascade`);
+  };
+  let network: TestNetwork;
+  try {
+    network = await withLoopbackListen(() => TestNetwork.create({ dbPostgresUrl: base.toString(), dbPostgresSchema: schema }));
+  } catch (err) {
+    await dropSchemas();
+    await admin.end();
+    throw err;
+  }
+  const appviewSchema = `appview_${schema}`;
+  return {
+    pdsUrl: network.pds.url,
+    plcUrl: network.plc.url,
+    firehoseHost: network.pds.url,
+    appviewUrl: network.bsky.url,
+    async createUser(name) {
+      const agent = new AtpAgent({ service: network.pds.url });
+      const handle = `${name}.test`;
+      await agent.createAccount({ handle, email: `${name}@example.com`, password: `${name}-password` });
+      return { name, did: agent.assertDid, handle, agent };
+    },
+    latestSeq: async () => (await network.pds.ctx.sequencer.curr()) ?? 0,
+    processAll: () => network.processAll(),
+    appviewQuery: async <R extends Record<string, unknown>>(text: string) =>
+      (await admin.begin(async (tx) => {
+        await tx.unsafe(`set local search_path to "${appviewSchema}"`);
+        return tx.unsafe(text);
+      })) as unknown as R[],
+    async close() {
+      await network.close();
+      await dropSchemas();
+      await admin.end();
+    },
+  };
+}
