@@ -62,7 +62,8 @@ interface ExecutionContext {
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const state = isolateState(env);
-    const sql = createSql(state.config.databaseUrl, { max: 1 });
+    // Multi-row statements, no COPY: the Worker's socket is the platform's, not node:net (functions/index/staging.ts).
+    const sql = createSql(state.config.databaseUrl, { max: 1, copy: false });
     try {
       return await appFor(state, sql).fetch(request);
     } finally {

@@ -2,7 +2,7 @@
 // its new holder and is cleared from the old one), upstream status mirrored from account_state (unknown statuses are
 // stored as strings), and actor_sync, which only ever moves forward in rev.
 import type { SqlExecutor } from '../ports.ts';
-import { insertRows, cleanText } from './rows.ts';
+import { cleanText } from './rows.ts';
 import type { CommitSeen } from './plan.ts';
 import { isValidHandle } from '../atproto/syntax/handle.ts';
 
@@ -59,7 +59,27 @@ export async function writeActors(tx: SqlExecutor, changes: ActorChanges): Promi
   // NOTE: an actor row records when the DID was first seen; bumping it on every batch rewrote a row per active
   // account per batch, the largest write cost in the index benchmark.
   const actors = [...changes.actors].map(([did, indexedAt]) => ({ did, indexedAt }));
-  await insertRows(tx, 'actor', { did: 'text', indexedAt: 'text' }, actors, { orderBy: 'did', onConflict: '(did) do nothing' });
+  const commits = [...changes.commits].map(([did, c]) => ({ did, commitCid: c.commit, repoRev: c.rev }));
+  // actor and actor_sync in ONE statement (a CTE each).
+  const ctes: string[] = [];
+  const params: string[] = [];
+  if (actors.length > 0) {
+    params.push(JSON.stringify(actors));
+    ctes.push(
+      `actors as (insert into actor (did, "indexedAt") select did, "indexedAt" from json_to_recordset($${params.length}::text::json)
+       as x(did text, "indexedAt" text) order by did on conflict (did) do nothing)`,
+    );
+  }
+  if (commits.length > 0) {
+    params.push(JSON.stringify(commits));
+    ctes.push(
+      `syncs as (insert into actor_sync (did, "commitCid", "repoRev") select did, "commitCid", "repoRev"
+       from json_to_recordset($${params.length}::text::json) as x(did text, "commitCid" text, "repoRev" text) order by did
+       on conflict (did) do update set "commitCid" = excluded."commitCid", "repoRev" = excluded."repoRev"
+       where actor_sync."repoRev" is null or actor_sync."repoRev" < excluded."repoRev")`,
+    );
+  }
+  if (ctes.length > 0) await tx.query(`with ${ctes.join(', ')} select 1`, params);
 
   await setHandles(tx, changes.handles);
 
@@ -71,12 +91,4 @@ export async function writeActors(tx: SqlExecutor, changes: ActorChanges): Promi
       [JSON.stringify(statuses)],
     );
   }
-
-  const commits = [...changes.commits].map(([did, c]) => ({ did, commitCid: c.commit, repoRev: c.rev }));
-  await insertRows(tx, 'actor_sync', { did: 'text', commitCid: 'text', repoRev: 'text' }, commits, {
-    orderBy: 'did',
-    onConflict:
-      `(did) do update set "commitCid" = excluded."commitCid", "repoRev" = excluded."repoRev" ` +
-      `where actor_sync."repoRev" is null or actor_sync."repoRev" < excluded."repoRev"`,
-  });
 }

@@ -19,8 +19,8 @@ import { activeAt, alwaysActive, applyChange, currentChange, normalizeTime, type
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
-import { writeRecordRows } from './processor.ts';
-import { PLUGINS, type IndexedRecord, type Plugin, type RecordFamily } from './plugins/index.ts';
+import { push, writeRecordRows } from './processor.ts';
+import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
   sql: Sql;
@@ -167,7 +167,9 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Prom
     if (t === undefined) tallies.set(family, (t = { indexed: 0, stale: 0, tombstoned: 0, invalid: 0 }));
     return t;
   };
-  const { changed, inserted } = await writeRecordRows(tx, winners);
+  const deltas = new AggregateDeltas();
+  const { changed, inserted, invalid: rowInvalid } = await writeRecordRows(tx, winners, deltas);
+  // Statement plugins (plugins/types.ts) write their own rows, after the row plugins' statements.
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
   for (const { uri, event } of winners) {
@@ -179,32 +181,21 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Prom
     }
     if (event.type === 'delete') t.tombstoned++;
     else t.indexed++;
-    if (plugin === undefined) continue;
+    if (plugin === undefined || isRowPlugin(plugin)) continue;
     // An update or delete purges the old typed rows; a record that had no row has none to purge.
     if (!inserted.has(uri)) push(removals, plugin, uri);
     if (event.type !== 'delete') {
-      push(inserts, plugin, {
-        uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey,
-        record: event.record, indexedAt: event.time,
-      });
+      push(inserts, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time });
     }
   }
-  const deltas = new AggregateDeltas();
   for (const [plugin, uris] of removals) await plugin.remove(tx, uris, deltas);
-  for (const [plugin, records] of inserts) {
-    const invalid = await plugin.insert(tx, records, deltas);
-    if (invalid.length > 0) {
-      const t = tally(plugin.family);
-      t.invalid += invalid.length;
-      t.indexed -= invalid.length;
-    }
+  const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
+  for (const [plugin, records] of inserts) invalid.set(plugin, await plugin.insert(tx, records, deltas));
+  for (const [plugin, uris] of invalid) {
+    const t = tally(plugin.family);
+    t.invalid += uris.length;
+    t.indexed -= uris.length;
   }
   await deltas.apply(tx);
   return tallies;
-}
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else list.push(value);
 }

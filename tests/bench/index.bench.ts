@@ -3,7 +3,8 @@
 // function into Postgres, against the official AppView indexer (`@atproto/bsky`'s IndexingService, on its own schema
 // and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
 // Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
-// in production; the AppView, much slower, takes the first events of each round's slice.
+// in production; skytide runs it in both write modes (each on its own database), the AppView, much slower, takes the
+// first events of each round's slice.
 import { Redis } from 'ioredis';
 import { indexBatch, type IndexPorts } from '../../functions/index/handler.ts';
 import type { StreamEvent } from '../../functions/events.ts';
@@ -11,7 +12,7 @@ import { noMetrics, silentLog } from '../../functions/ports.ts';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
 import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
-import { createIndexDb } from '../helpers/index-db.ts';
+import { createIndexDb, WRITE_MODES } from '../helpers/index-db.ts';
 import { TEST_REDIS_URL, uniqueName } from '../helpers/services.ts';
 import { networkCorpus } from './network-corpus.ts';
 import { createAppViewIndexer } from './appview-indexer.ts';
@@ -19,7 +20,7 @@ import type { BenchRow } from './types.ts';
 
 const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
 /** Events per round for skytide, and for the AppView (the first ones of the same slice). */
-const RECORDS = Number(process.env['BENCH_INDEX_RECORDS'] ?? 40_000);
+const RECORDS = Number(process.env['BENCH_INDEX_RECORDS'] ?? 30_000);
 const APPVIEW_RECORDS = Number(process.env['BENCH_INDEX_APPVIEW_RECORDS'] ?? 2_000);
 const BATCH_SIZE = 500;
 const LOOPS = 2;
@@ -58,42 +59,57 @@ async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexP
 }
 
 export async function runIndexBench(): Promise<BenchRow[]> {
-  const db = await createIndexDb('bench_index');
+  // Both write modes, each on its own database and stream: COPY into staging tables (how Node runs it) and multi-row
+  // statements (Workers, PGlite).
+  const modes = await Promise.all(
+    WRITE_MODES.map(async (mode) => ({ mode, db: await createIndexDb(`bench_index_${mode}`, mode), keys: createKeySpace(`${uniqueName(`bench_index_${mode}`)}:`) })),
+  );
   const redis = new Redis(TEST_REDIS_URL);
-  const keys = createKeySpace(`${uniqueName('bench_index')}:`);
   const appview = await createAppViewIndexer();
   const corpus = networkCorpus();
-  const total = { skytide: { records: 0, seconds: 0 }, appview: { records: 0, seconds: 0 } };
+  const total = { copy: { records: 0, seconds: 0 }, rows: { records: 0, seconds: 0 }, appview: { records: 0, seconds: 0 } };
   try {
     // Warm-up (JIT, caches, first rows of every table), not counted.
     const warm = corpus.next(5_000);
-    await preload(redis, keys, warm);
-    await drainThroughConsumers(redis, keys, db.ports);
+    for (const { db, keys } of modes) {
+      await preload(redis, keys, warm);
+      await drainThroughConsumers(redis, keys, db.ports);
+    }
     await appview.index(warm.slice(0, 300));
 
     for (let round = 0; round < ROUNDS; round++) {
       const slice = corpus.next(RECORDS);
-      await preload(redis, keys, slice);
-      total.skytide.seconds += await drainThroughConsumers(redis, keys, db.ports);
-      total.skytide.records += slice.length;
+      for (const { mode, db, keys } of round % 2 === 0 ? modes : [...modes].reverse()) {
+        await preload(redis, keys, slice);
+        total[mode].seconds += await drainThroughConsumers(redis, keys, db.ports);
+        total[mode].records += slice.length;
+      }
 
       const mine = slice.slice(0, APPVIEW_RECORDS);
       const start = performance.now();
       await appview.index(mine);
       total.appview.seconds += (performance.now() - start) / 1000;
       total.appview.records += mine.length;
-      process.stderr.write(`round ${round + 1}: skytide ${Math.round(total.skytide.records / total.skytide.seconds)}/s, AppView ${Math.round(total.appview.records / total.appview.seconds)}/s so far\n`);
+      const rate = (t: { records: number; seconds: number }) => Math.round(t.records / t.seconds);
+      process.stderr.write(`round ${round + 1}: COPY ${rate(total.copy)}/s, statements ${rate(total.rows)}/s, AppView ${rate(total.appview)}/s so far\n`);
     }
-    const dlq = await redis.xlen(keys.dlq(STREAMS.firehoseLive));
-    if (dlq > 0) throw new Error(`${dlq} entries were dead-lettered: the figures would not be honest`);
-    const skytide = total.skytide.records / total.skytide.seconds;
+    for (const { keys } of modes) {
+      const dlq = await redis.xlen(keys.dlq(STREAMS.firehoseLive));
+      if (dlq > 0) throw new Error(`${dlq} entries were dead-lettered: the figures would not be honest`);
+    }
     const official = total.appview.records / total.appview.seconds;
     const baseline = 'AppView IndexingService';
-    const shape = `${ROUNDS} rounds; network mix over 2,000 DIDs`;
+    const shape = `2 loops x batches of ${BATCH_SIZE}; ${ROUNDS} rounds; network mix over 2,000 DIDs`;
+    const copy = total.copy.records / total.copy.seconds;
+    const rows = total.rows.records / total.rows.seconds;
     return [
       {
-        name: 'index: firehose_live -> consumer -> Postgres', unit: 'records/s', value: skytide, ratio: skytide / official, baseline,
-        note: `${total.skytide.records.toLocaleString('en-US')} records, 2 loops x batches of ${BATCH_SIZE}; ${shape}`,
+        name: 'index: firehose_live -> consumer -> Postgres (COPY)', unit: 'records/s', value: copy, ratio: copy / official, baseline,
+        note: `${total.copy.records.toLocaleString('en-US')} records; ${shape}`,
+      },
+      {
+        name: 'index: firehose_live -> consumer -> Postgres (multi-row statements)', unit: 'records/s', value: rows, ratio: rows / official, baseline,
+        note: `${total.rows.records.toLocaleString('en-US')} records; the Workers and PGlite path`,
       },
       {
         name: 'index: AppView IndexingService (baseline)', unit: 'records/s', value: official, ratio: 1, baseline,
@@ -103,7 +119,7 @@ export async function runIndexBench(): Promise<BenchRow[]> {
   } finally {
     await appview.close();
     await redis.quit();
-    await db.close();
+    for (const { db } of modes) await db.close();
   }
 }
 

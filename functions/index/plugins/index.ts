@@ -5,10 +5,11 @@ import { likePlugin } from './like.ts';
 import { postPlugin } from './post.ts';
 import { profilePlugin } from './profile.ts';
 import { repostPlugin } from './repost.ts';
-import type { Plugin } from './types.ts';
+import type { AnyPlugin } from './types.ts';
 
-export const PLUGINS: ReadonlyMap<string, Plugin> = new Map(
+export const PLUGINS: ReadonlyMap<string, AnyPlugin> = new Map<string, AnyPlugin>(
   [postPlugin, likePlugin, repostPlugin, followPlugin, blockPlugin, profilePlugin].map((p) => [p.collection, p]),
 );
 
-export type { Plugin, IndexedRecord, RecordFamily } from './types.ts';
+export { isRowPlugin } from './types.ts';
+export type { AnyPlugin, Plugin, RowPlugin, IndexedRecord, RecordFamily } from './types.ts';

@@ -1,10 +1,10 @@
 // app.bsky.feed.post -> post, its feed_item, embed rows (images, external, record, video; recordWithMedia is a record
 // plus media) and a quote row when it embeds another post. Aggregates: postsCount of the author, replyCount of the
 // parent, quoteCount of the quoted post. Removal deletes every one of those rows and reverses exactly what it removes.
-import { deleteRows, insertRows, type Row } from '../rows.ts';
+import type { Row } from '../rows.ts';
 import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, strongRef } from './fields.ts';
-import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
-import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
+import type { IndexedRecord, JsonObject, RowPlugin } from './types.ts';
+import { FEED_ITEM_TABLE } from './shapes.ts';
 
 const POST = {
   uri: 'text', cid: 'text', creator: 'text', text: 'text', replyRoot: 'text', replyRootCid: 'text', replyParent: 'text',
@@ -101,46 +101,33 @@ export function postRows(r: IndexedRecord): PostRows | undefined {
   return out;
 }
 
-export const postPlugin: Plugin = {
+export const postPlugin: RowPlugin = {
   collection: POST_COLLECTION,
   family: 'post',
-  async insert(tx, records, deltas) {
-    const { rows: all, invalid } = rowsOf(records, postRows);
-    if (all.length === 0) return invalid;
-    const inserted = await insertRows<{ uri: string; creator: string; replyParent: string | null }>(
-      tx, 'post', POST, all.map((p) => p.post),
-      { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'creator', 'replyParent'] },
-    );
-    // Only posts this batch really inserted get their dependent rows and counts: a row already there was counted.
-    const fresh = new Set(inserted.map((row) => row.uri));
-    for (const row of inserted) {
-      deltas.profile(row.creator, 'postsCount', 1);
-      if (row.replyParent !== null) deltas.post(row.replyParent, 'replyCount', 1);
-    }
-    const mine = all.filter((p) => fresh.has(p.post['uri'] as string));
-    await insertRows(tx, 'feed_item', FEED_ITEM_COLUMNS, mine.map((p) => p.feedItem), { orderBy: 'uri', onConflict: '(uri) do nothing' });
-    await insertRows(tx, 'post_embed_image', IMAGE, mine.flatMap((p) => p.images), { orderBy: 'postUri', onConflict: 'do nothing' });
-    await insertRows(tx, 'post_embed_external', EXTERNAL, mine.flatMap((p) => p.external), { orderBy: 'postUri', onConflict: 'do nothing' });
-    await insertRows(tx, 'post_embed_record', RECORD, mine.flatMap((p) => p.records), { orderBy: 'postUri', onConflict: 'do nothing' });
-    await insertRows(tx, 'post_embed_video', VIDEO, mine.flatMap((p) => p.videos), { orderBy: 'postUri', onConflict: 'do nothing' });
-    const quotes = await insertRows<{ subject: string }>(tx, 'quote', QUOTE, mine.flatMap((p) => p.quote), {
-      orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'],
-    });
-    for (const q of quotes) deltas.post(q.subject, 'quoteCount', 1);
-    return invalid;
-  },
-  async remove(tx, uris, deltas) {
-    const posts = await deleteRows<{ creator: string; replyParent: string | null }>(tx, 'post', 'uri', uris, ['creator', 'replyParent']);
-    for (const row of posts) {
-      deltas.profile(row.creator, 'postsCount', -1);
-      if (row.replyParent !== null) deltas.post(row.replyParent, 'replyCount', -1);
-    }
-    const quotes = await deleteRows<{ subject: string }>(tx, 'quote', 'uri', uris, ['subject']);
-    for (const q of quotes) deltas.post(q.subject, 'quoteCount', -1);
-    await deleteRows(tx, 'feed_item', 'uri', uris);
-    await deleteRows(tx, 'post_embed_image', 'postUri', uris);
-    await deleteRows(tx, 'post_embed_external', 'postUri', uris);
-    await deleteRows(tx, 'post_embed_record', 'postUri', uris);
-    await deleteRows(tx, 'post_embed_video', 'postUri', uris);
+  tables: [
+    {
+      table: 'post', columns: POST, key: 'uri', onConflict: '(uri) do nothing', returning: ['creator', 'replyParent'],
+      count(row, sign, deltas) {
+        deltas.profile(row['creator'] as string, 'postsCount', sign);
+        if (row['replyParent'] !== null) deltas.post(row['replyParent'] as string, 'replyCount', sign);
+      },
+    },
+    FEED_ITEM_TABLE,
+    { table: 'post_embed_image', columns: IMAGE, key: 'postUri', onConflict: 'do nothing', dependent: true },
+    { table: 'post_embed_external', columns: EXTERNAL, key: 'postUri', onConflict: 'do nothing', dependent: true },
+    { table: 'post_embed_record', columns: RECORD, key: 'postUri', onConflict: 'do nothing', dependent: true },
+    { table: 'post_embed_video', columns: VIDEO, key: 'postUri', onConflict: 'do nothing', dependent: true },
+    {
+      table: 'quote', columns: QUOTE, key: 'uri', onConflict: '(uri) do nothing', dependent: true, returning: ['subject'],
+      count: (row, sign, deltas) => deltas.post(row['subject'] as string, 'quoteCount', sign),
+    },
+  ],
+  rows(r) {
+    const p = postRows(r);
+    if (p === undefined) return undefined;
+    return {
+      post: [p.post], feed_item: [p.feedItem], post_embed_image: p.images, post_embed_external: p.external,
+      post_embed_record: p.records, post_embed_video: p.videos, quote: p.quote,
+    };
   },
 };
