@@ -49,11 +49,12 @@ export interface SqlOptions {
 }
 
 /**
- * Below this, a step's rows travel as JSON parameters: COPY's two extra round trips (and the staging table's) cost
- * more than parsing them. Measured with `npm run bench -- index` at batches of 500 records (about 1,500 rows a step):
- * COPY for every step ran at 0.4x to 0.9x the JSON path on this 2-core machine under load.
+ * Below this, a step's rows travel as JSON parameters: COPY's extra round trips (the COPY and its staging table) cost
+ * about what parsing them saves. Measured with the index function, batches interleaved between the two modes on this
+ * 2-core machine: batches of 500 records (about 1,250 rows a step) ran at 0.94x to 0.99x with COPY, batches of 2,000
+ * (about 5,000 rows) at 1.10x.
  */
-export const COPY_MIN_ROWS = 5000;
+export const COPY_MIN_ROWS = 2500;
 
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped, NULL as \N. */
 function copyField(value: string | null): string {

@@ -3,6 +3,7 @@
 // stored as strings), and actor_sync, which only ever moves forward in rev.
 import type { SqlExecutor } from '../ports.ts';
 import { cleanText } from './rows.ts';
+import type { AggregateDeltas } from './aggregates.ts';
 import type { CommitSeen } from './plan.ts';
 import { isValidHandle } from '../atproto/syntax/handle.ts';
 
@@ -55,14 +56,15 @@ export async function setHandles(tx: SqlExecutor, changes: readonly HandleChange
   );
 }
 
-export async function writeActors(tx: SqlExecutor, changes: ActorChanges): Promise<void> {
+/** Writes the actor rows; `deltas`, when given, are applied in the same statement (one round trip less a batch). */
+export async function writeActors(tx: SqlExecutor, changes: ActorChanges, deltas?: AggregateDeltas): Promise<void> {
   // NOTE: an actor row records when the DID was first seen; bumping it on every batch rewrote a row per active
   // account per batch, the largest write cost in the index benchmark.
   const actors = [...changes.actors].map(([did, indexedAt]) => ({ did, indexedAt }));
   const commits = [...changes.commits].map(([did, c]) => ({ did, commitCid: c.commit, repoRev: c.rev }));
-  // actor and actor_sync in ONE statement (a CTE each).
-  const ctes: string[] = [];
+  // actor, actor_sync and the aggregates in ONE statement (a CTE each).
   const params: string[] = [];
+  const ctes: string[] = deltas?.ctes(params) ?? [];
   if (actors.length > 0) {
     params.push(JSON.stringify(actors));
     ctes.push(

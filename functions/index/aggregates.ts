@@ -32,10 +32,16 @@ export class AggregateDeltas {
 
   /** Both aggregate tables in ONE statement (a CTE each). */
   async apply(tx: SqlExecutor): Promise<void> {
+    const params: string[] = [];
+    const ctes = this.ctes(params);
+    if (ctes.length > 0) await tx.query(`with ${ctes.join(', ')} select 1`, params);
+  }
+
+  /** The CTEs that apply these deltas (named x, gone, remembered, posts, profiles), their parameters added to `params`. */
+  ctes(params: string[]): string[] {
     const posts = rowsOf('uri', POST_COUNTS, this.#posts);
     const profiles = rowsOf('did', PROFILE_COUNTS, this.#profiles);
     const ctes: string[] = [];
-    const params: string[] = [];
     if (posts.length > 0) {
       params.push(JSON.stringify(posts));
       const p = `$${params.length}`;
@@ -60,7 +66,7 @@ export class AggregateDeltas {
          on conflict (did) do update set ${increments('profile_agg', PROFILE_COUNTS)})`,
       );
     }
-    if (ctes.length > 0) await tx.query(`with ${ctes.join(', ')} select 1`, params);
+    return ctes;
   }
 }
 

@@ -132,7 +132,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     return false;
   });
 
-  const tallies = await writeRecords(tx, winners);
+  const { tallies, deltas } = await writeRecords(tx, winners);
   await writeAccountStates(tx, histories);
 
   const handles: HandleChange[] = [];
@@ -148,7 +148,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
 
   const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));
   const commits = newestCommits([...counted.map((op) => op.event), ...repos.map((r) => r.event)]);
-  await writeActors(tx, { actors, handles, statuses, commits });
+  await writeActors(tx, { actors, handles, statuses, commits }, deltas);
   return { tallies, skipped, stale, resync };
 }
 
@@ -159,8 +159,8 @@ function historyBefore(stored: readonly AccountChange[], batch: readonly { posit
   return before.length === 0 ? stored : [...stored, ...before.map((c) => c.change)];
 }
 
-/** The rev gate, then the typed rows and counts of every record it let through. */
-async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Promise<Map<RecordFamily, Tally>> {
+/** The rev gate, then the typed rows of every record it let through, and their counts (applied by the caller). */
+async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Promise<{ tallies: Map<RecordFamily, Tally>; deltas: AggregateDeltas }> {
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
     let t = tallies.get(family);
@@ -196,6 +196,6 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[]): Prom
     t.invalid += uris.length;
     t.indexed -= uris.length;
   }
-  await deltas.apply(tx);
-  return tallies;
+  // The deltas are applied with the actor rows, in one statement at the end of the batch.
+  return { tallies, deltas };
 }
