@@ -156,7 +156,9 @@ export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
     transform: { undefined: null },
   });
   const copyMin = copy ? (options.copyMinRows ?? COPY_MIN_ROWS) : undefined;
-  const base = executor(sql, copyMin);
+  // COPY only inside transactions: the staging table empties at commit, so outside one its rows would be gone
+  // before the statement that reads them.
+  const base = executor(sql, undefined);
   return {
     ...base,
     // NOTE: when the server closes a connection under a transaction (a restart, a failover), postgres.js's begin()

@@ -4,6 +4,7 @@ import type { Row } from '../rows.ts';
 import { createdAt, did, strongRef } from './fields.ts';
 import type { IndexedRecord, TableSpec } from './types.ts';
 
+/** For statement plugins (plugins/types.ts): a batch split into rows and the URIs whose records lack the shape. */
 export function rowsOf<R>(records: readonly IndexedRecord[], toRow: (r: IndexedRecord) => R | undefined): { rows: R[]; invalid: string[] } {
   const rows: R[] = [];
   const invalid: string[] = [];
