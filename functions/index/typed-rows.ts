@@ -1,5 +1,5 @@
-// The typed rows of every row plugin of a batch in two statements: one delete for all removals, one insert for all
-// new rows. Each is a chain of data-modifying CTEs, one per table (tables in one fixed order, rows in key order, so
+// The typed rows of every row plugin of a batch in two statements: the removals (CTEs joined to the rev gate's
+// statement in processor.ts, or one statement of their own for an account's purge) and one insert for all new rows. Each is a chain of data-modifying CTEs, one per table (tables in one fixed order, rows in key order, so
 // concurrent batches take row locks in one order), and a final select hands back the columns the counts need, so
 // the aggregate deltas come from the rows really inserted or deleted, exactly as a statement per table would.
 import type { SqlExecutor, SqlRow, SqlValue } from '../ports.ts';
@@ -29,32 +29,15 @@ function finalSelect(ctes: readonly { name: string; counted: number | undefined 
   return parts.length === 0 ? 'select 0 as t, null::text as r where false' : parts.join(' union all ');
 }
 
-/** Removes every typed row of these records (an update or a delete), counting what went. */
+/** Removes every typed row of these records (an account's purge), counting what went, in ONE statement. */
 export async function removeRowPluginRows(tx: SqlExecutor, byPlugin: ReadonlyMap<RowPlugin, readonly string[]>, deltas: AggregateDeltas): Promise<void> {
-  const tables = new Map<string, { spec: TableSpec; uris: string[] }>();
-  for (const [plugin, uris] of byPlugin) {
-    if (uris.length === 0) continue;
-    for (const spec of plugin.tables) {
-      const entry = tables.get(spec.table);
-      if (entry === undefined) tables.set(spec.table, { spec, uris: [...uris] });
-      else entry.uris.push(...uris);
-    }
-  }
-  if (tables.size === 0) return;
-  const params: SqlValue[] = [];
+  const plugins = [...byPlugin].filter(([, uris]) => uris.length > 0).map(([plugin]) => plugin);
+  if (plugins.length === 0) return;
+  // Every table is asked for every URI: a URI names one collection, so only its own plugin's tables hold rows of it.
+  const params: SqlValue[] = [JSON.stringify([...byPlugin.values()].flat())];
   const counted: Counted[] = [];
-  const ctes: { name: string; counted: number | undefined; text: string }[] = [];
-  for (const { spec, uris } of [...tables.values()].sort((a, b) => (a.spec.table < b.spec.table ? -1 : 1))) {
-    params.push(JSON.stringify(uris));
-    const name = `r${ctes.length}`;
-    const returning = spec.count === undefined ? '' : ` returning ${(spec.returning ?? []).map(q).join(', ') || '1 as one'}`;
-    const text = `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} in (select json_array_elements_text($${params.length}::text::json))${returning})`;
-    let index: number | undefined;
-    if (spec.count !== undefined) index = counted.push({ spec, sign: -1 }) - 1;
-    ctes.push({ name, counted: index, text });
-  }
-  const text = `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`;
-  await runCounted(tx, text, params, counted, deltas);
+  const ctes = removalCtes(plugins, 'select json_array_elements_text($1::text::json)', counted);
+  await runCounted(tx, `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`, params, counted, deltas);
 }
 
 /** The typed rows of a batch's live records by table, and per plugin the URIs whose records lack its shape. */
