@@ -49,12 +49,12 @@ export interface SqlOptions {
 }
 
 /**
- * Below this, a step's rows travel as JSON parameters: COPY's extra round trips (the COPY and its staging table) cost
- * about what parsing them saves. Measured with the index function, batches interleaved between the two modes on this
- * 2-core machine: batches of 500 records (about 1,250 rows a step) ran at 0.94x to 0.99x with COPY, batches of 2,000
- * (about 5,000 rows) at 1.10x.
+ * Below this, a step's rows travel as JSON parameters: for a handful of rows COPY's extra round trips (the COPY and
+ * its staging table) cost more than parsing them. At the default batch of 500 records (about 1,250 rows a step) the
+ * two measured about even on this 2-core machine (interleaved batches 0.94x to 0.99x with COPY; end to end 0.43x to
+ * 1.44x as the load moved), at 2,000 records COPY was 1.10x: so COPY from the default batch size up.
  */
-export const COPY_MIN_ROWS = 2500;
+export const COPY_MIN_ROWS = 1000;
 
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped, NULL as \N. */
 function copyField(value: string | null): string {

@@ -3,7 +3,7 @@
 // - COPY (the Sql port has `copyRows`: postgres.js under Node) for a step with at least `copyMinRows` rows: every set
 //   goes in ONE `COPY ... FROM STDIN` into a temporary staging table (text columns, tagged by set name, emptied at
 //   commit), and the statements select their set from it with casts. A COPY costs two more round trips than a
-//   statement carrying its rows, which a batch of a few hundred records does not win back (README, Performance);
+//   statement carrying its rows, which a handful of rows does not win back (README, Performance);
 // - multi-row parameters elsewhere (Workers, PGlite, a port without COPY): each set travels as one JSON parameter
 //   expanded by json_to_recordset.
 // Both give the same rows (tests/integration/index runs every index test in both modes); only the transport differs.

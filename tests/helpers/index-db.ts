@@ -17,10 +17,10 @@ export interface IndexDb {
 export type WriteMode = 'copy' | 'rows';
 export const WRITE_MODES: readonly WriteMode[] = ['copy', 'rows'];
 
-export async function createIndexDb(label: string, mode: WriteMode = 'copy'): Promise<IndexDb> {
+/** `copyMinRows` defaults to 0 in copy mode: every step goes through COPY, however small, so the tests exercise it. */
+export async function createIndexDb(label: string, mode: WriteMode = 'copy', copyMinRows = 0): Promise<IndexDb> {
   const schema = await createTestSchema(label);
-  // copy: every step goes through COPY, however small, so the tests exercise it.
-  const sql = createSql(schema.url, { max: 4, copy: mode === 'copy', copyMinRows: 0 });
+  const sql = createSql(schema.url, { max: 4, copy: mode === 'copy', copyMinRows });
   await applyMigrations(sql);
   return {
     sql,
