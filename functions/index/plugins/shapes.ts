@@ -2,9 +2,10 @@
 // block), and the split of a batch into rows and the URIs whose records lack the shape.
 import type { Row } from '../rows.ts';
 import { createdAt, did, strongRef } from './fields.ts';
-import type { IndexedRecord } from './types.ts';
+import type { IndexedRecord, TableSpec } from './types.ts';
 import { didOf, sortAtOf, type Notification } from '../notifications.ts';
 
+/** For statement plugins (plugins/types.ts): a batch split into rows and the URIs whose records lack the shape. */
 export function rowsOf<R>(records: readonly IndexedRecord[], toRow: (r: IndexedRecord) => R | undefined): { rows: R[]; invalid: string[] } {
   const rows: R[] = [];
   const invalid: string[] = [];
@@ -18,6 +19,7 @@ export function rowsOf<R>(records: readonly IndexedRecord[], toRow: (r: IndexedR
 
 /** feed_item: a post's own item, or a repost's (both plugins write it). */
 export const FEED_ITEM_COLUMNS = { uri: 'text', cid: 'text', type: 'text', postUri: 'text', originatorDid: 'text', sortAt: 'text' } as const;
+export const FEED_ITEM_TABLE: TableSpec = { table: 'feed_item', columns: FEED_ITEM_COLUMNS, key: 'uri', onConflict: '(uri) do nothing', dependent: true };
 
 export const SUBJECT_REF_COLUMNS = {
   uri: 'text', cid: 'text', creator: 'text', subject: 'text', subjectCid: 'text',
