@@ -85,7 +85,7 @@ export function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted:
       const name = `r${i}`;
       const returning = spec.count === undefined ? '' : ` returning ${(spec.returning ?? []).map(q).join(', ') || '1 as one'}`;
       const index = spec.count === undefined ? undefined : counted.push({ spec, sign: -1 }) - 1;
-      return { name, counted: index, text: `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} in (${uris})${returning})` };
+      return { name, counted: index, text: `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} in (${uris})${spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`}${returning})` };
     });
 }
 

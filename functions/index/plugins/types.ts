@@ -66,6 +66,11 @@ export interface TableSpec {
   columns: Columns;
   /** The column holding the record's URI: rows are written in its order and removed by it. */
   key: string;
+  /**
+   * A condition a removed row must also meet (SQL on the table's columns), for a table other record types write too
+   * under the same key column (notification: only the reasons this plugin's records make).
+   */
+  removeOnly?: string;
   /** What follows `on conflict` (for example `(uri) do nothing`). */
   onConflict: string;
   /**
