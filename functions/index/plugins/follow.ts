@@ -1,30 +1,35 @@
-// app.bsky.graph.follow -> follow; profile_agg.followersCount of the subject and followsCount of the creator; a
-// 'follow' notification to the subject.
-import { sortAtOf } from '../notifications.ts';
-import { NOTIFICATION_TABLE, SUBJECT_DID_COLUMNS, subjectDidRow } from './shapes.ts';
-import type { RowPlugin } from './types.ts';
+// app.bsky.graph.follow -> follow; profile_agg.followersCount of the subject and followsCount of the creator.
+import { deleteRows, insertRows } from '../rows.ts';
+import { rowsOf, SUBJECT_DID_COLUMNS, subjectDidRow } from './shapes.ts';
+import type { Plugin } from './types.ts';
+import { deleteNotifications, insertNotifications, sortAtOf } from '../notifications.ts';
 
-export const followPlugin: RowPlugin = {
+export const followPlugin: Plugin = {
   collection: 'app.bsky.graph.follow',
   family: 'follow',
-  tables: [
-    {
-      table: 'follow', columns: SUBJECT_DID_COLUMNS, key: 'uri', onConflict: '(uri) do nothing', returning: ['creator', 'subjectDid'],
-      count(row, sign, deltas) {
-        deltas.profile(row['subjectDid'] as string, 'followersCount', sign);
-        deltas.profile(row['creator'] as string, 'followsCount', sign);
-      },
-    },
-    NOTIFICATION_TABLE,
-  ],
-  rows(r) {
-    const row = subjectDidRow(r);
-    if (row === undefined) return undefined;
+  async insert(tx, records, deltas) {
+    const { rows, invalid } = rowsOf(records, subjectDidRow);
+    const inserted = await insertRows<{ uri: string; cid: string; creator: string; subjectDid: string; createdAt: string; indexedAt: string }>(
+      tx, 'follow', SUBJECT_DID_COLUMNS, rows,
+      { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'cid', 'creator', 'subjectDid', 'createdAt', 'indexedAt'] },
+    );
     // The AppView notifies every follow's subject (it has no self-follow exception).
-    const notification = {
-      did: row['subjectDid'] as string, recordUri: r.uri, recordCid: r.cid, author: r.did, reason: 'follow', reasonSubject: null,
-      sortAt: sortAtOf(row['createdAt'] as string, r.indexedAt),
-    };
-    return { follow: [row], notification: [notification] };
+    await insertNotifications(tx, inserted.map((f) => ({
+      did: f.subjectDid, recordUri: f.uri, recordCid: f.cid, author: f.creator, reason: 'follow', reasonSubject: null,
+      sortAt: sortAtOf(f.createdAt, f.indexedAt),
+    })));
+    for (const row of inserted) {
+      deltas.profile(row.subjectDid, 'followersCount', 1);
+      deltas.profile(row.creator, 'followsCount', 1);
+    }
+    return invalid;
+  },
+  async remove(tx, uris, deltas) {
+    const removed = await deleteRows<{ uri: string; creator: string; subjectDid: string }>(tx, 'follow', 'uri', uris, ['uri', 'creator', 'subjectDid']);
+    await deleteNotifications(tx, removed.map((r) => r.uri));
+    for (const row of removed) {
+      deltas.profile(row.subjectDid, 'followersCount', -1);
+      deltas.profile(row.creator, 'followsCount', -1);
+    }
   },
 };

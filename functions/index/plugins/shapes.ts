@@ -22,13 +22,13 @@ export const FEED_ITEM_COLUMNS = { uri: 'text', cid: 'text', type: 'text', postU
 export const FEED_ITEM_TABLE: TableSpec = { table: 'feed_item', columns: FEED_ITEM_COLUMNS, key: 'uri', onConflict: '(uri) do nothing', dependent: true };
 
 /**
- * notification, as the row plugins that notify (like, repost, follow) write it: dependent, so only a record whose main
- * row this batch inserted notifies (as `insertRows ... returning` did); removed with the record, but only the reasons
+ * notification, as the row plugins that notify (like, repost) write it: dependent, so only a record whose main row
+ * this batch inserted notifies (as `insertRows ... returning` did); removed with the record, but only the reasons
  * these record types make (other record types' notifications share the key column and are their plugins' own).
  */
 export const NOTIFICATION_TABLE: TableSpec = {
   table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', onConflict: 'do nothing', dependent: true,
-  removeOnly: `reason in ('like', 'repost', 'follow', 'like-via-repost', 'repost-via-repost')`,
+  removeOnly: `reason in ('like', 'repost', 'like-via-repost', 'repost-via-repost')`,
 };
 
 export const SUBJECT_REF_COLUMNS = {
