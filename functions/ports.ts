@@ -9,6 +9,13 @@ export type SqlRow = Record<string, unknown>;
 /** Runs one parameterised statement (`$1`, `$2`, ...). Never string-concatenate values into `text`. */
 export interface SqlExecutor {
   query<R extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]): Promise<R[]>;
+  /**
+   * Optional: bulk-loads rows with `COPY table (columns) FROM STDIN` (text values, null for NULL). Connections that
+   * cannot COPY (Workers, PGlite) leave it out, and callers fall back to multi-row statements.
+   */
+  copyRows?(table: string, columns: readonly string[], rows: readonly (readonly (string | null)[])[]): Promise<void>;
+  /** With copyRows: the fewest rows worth a COPY (its extra round trips cost more than parsing a small batch). */
+  readonly copyMinRows?: number;
 }
 
 /** The Postgres port. `transaction` commits when `fn` resolves and rolls back when it throws. */

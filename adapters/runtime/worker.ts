@@ -86,7 +86,8 @@ function isolateState(env: WorkerEnv): IsolateState {
 }
 
 function openSql(env: WorkerEnv, config: Config): Sql & { end(): Promise<void> } {
-  return createSql(env.HYPERDRIVE?.connectionString ?? config.databaseUrl, { max: 1 });
+  // Multi-row statements, no COPY: the Worker's socket is the platform's, not node:net (functions/index/staging.ts).
+  return createSql(env.HYPERDRIVE?.connectionString ?? config.databaseUrl, { max: 1, copy: false });
 }
 
 function backfillPorts(state: IsolateState, sql: Sql): BackfillPorts {

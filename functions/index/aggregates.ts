@@ -30,31 +30,43 @@ export class AggregateDeltas {
     row[column] += delta;
   }
 
+  /** Both aggregate tables in ONE statement (a CTE each). */
   async apply(tx: SqlExecutor): Promise<void> {
+    const params: string[] = [];
+    const ctes = this.ctes(params);
+    if (ctes.length > 0) await tx.query(`with ${ctes.join(', ')} select 1`, params);
+  }
+
+  /** The CTEs that apply these deltas (named x, gone, remembered, posts, profiles), their parameters added to `params`. */
+  ctes(params: string[]): string[] {
     const posts = rowsOf('uri', POST_COUNTS, this.#posts);
-    if (posts.length > 0) {
-      await tx.query(
-        `with x as (select * from json_to_recordset($1::text::json) as x(uri text, ${columns(POST_COUNTS)})),
-         gone as (select x.uri from x where exists
-           (select 1 from repo_sync r where r.status = 'deleted' and r.did = split_part(x.uri, '/', 3))),
-         remembered as (insert into deleted_subject (did, uri) select split_part(uri, '/', 3), uri from gone
-           order by 1, 2 on conflict do nothing)
-         insert into post_agg (uri, ${names(POST_COUNTS)})
-         select uri, ${names(POST_COUNTS)} from x where not exists (select 1 from gone where gone.uri = x.uri) order by uri
-         on conflict (uri) do update set ${increments('post_agg', POST_COUNTS)}`,
-        [JSON.stringify(posts)],
-      );
-    }
     const profiles = rowsOf('did', PROFILE_COUNTS, this.#profiles);
-    if (profiles.length > 0) {
-      await tx.query(
-        `insert into profile_agg (did, ${names(PROFILE_COUNTS)})
-         select did, ${names(PROFILE_COUNTS)} from json_to_recordset($1::text::json) as x(did text, ${columns(PROFILE_COUNTS)})
-         where not exists (select 1 from repo_sync r where r.status = 'deleted' and r.did = x.did) order by did
-         on conflict (did) do update set ${increments('profile_agg', PROFILE_COUNTS)}`,
-        [JSON.stringify(profiles)],
+    const ctes: string[] = [];
+    if (posts.length > 0) {
+      params.push(JSON.stringify(posts));
+      const p = `$${params.length}`;
+      ctes.push(
+        `x as (select * from json_to_recordset(${p}::text::json) as x(uri text, ${columns(POST_COUNTS)}))`,
+        `gone as (select x.uri from x where exists
+           (select 1 from repo_sync r where r.status = 'deleted' and r.did = split_part(x.uri, '/', 3)))`,
+        `remembered as (insert into deleted_subject (did, uri) select split_part(uri, '/', 3), uri from gone
+           order by 1, 2 on conflict do nothing)`,
+        `posts as (insert into post_agg (uri, ${names(POST_COUNTS)})
+         select uri, ${names(POST_COUNTS)} from x where not exists (select 1 from gone where gone.uri = x.uri) order by uri
+         on conflict (uri) do update set ${increments('post_agg', POST_COUNTS)})`,
       );
     }
+    if (profiles.length > 0) {
+      params.push(JSON.stringify(profiles));
+      const p = `$${params.length}`;
+      ctes.push(
+        `profiles as (insert into profile_agg (did, ${names(PROFILE_COUNTS)})
+         select did, ${names(PROFILE_COUNTS)} from json_to_recordset(${p}::text::json) as x(did text, ${columns(PROFILE_COUNTS)})
+         where not exists (select 1 from repo_sync r where r.status = 'deleted' and r.did = x.did) order by did
+         on conflict (did) do update set ${increments('profile_agg', PROFILE_COUNTS)})`,
+      );
+    }
+    return ctes;
   }
 }
 

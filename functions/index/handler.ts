@@ -19,9 +19,9 @@ import { activeAt, alwaysActive, applyChange, currentChange, normalizeTime, type
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
-import { writeRecordRows } from './processor.ts';
+import { push, writeRecordRows } from './processor.ts';
 import { readStoredOps } from './transitions.ts';
-import { PLUGINS, type IndexedRecord, type Plugin, type RecordFamily } from './plugins/index.ts';
+import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
   sql: Sql;
@@ -133,7 +133,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     return false;
   });
 
-  const tallies = await writeRecords(tx, winners, counted);
+  const { tallies, deltas } = await writeRecords(tx, winners, counted);
   await writeAccountStates(tx, histories);
 
   const handles: HandleChange[] = [];
@@ -149,7 +149,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
 
   const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));
   const commits = newestCommits([...counted.map((op) => op.event), ...repos.map((r) => r.event)]);
-  await writeActors(tx, { actors, handles, statuses, commits });
+  await writeActors(tx, { actors, handles, statuses, commits }, deltas);
   return { tallies, skipped, stale, resync };
 }
 
@@ -160,8 +160,10 @@ function historyBefore(stored: readonly AccountChange[], batch: readonly { posit
   return before.length === 0 ? stored : [...stored, ...before.map((c) => c.change)];
 }
 
-/** The rev gate, then the typed rows and counts of every record it let through. */
-async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[]): Promise<Map<RecordFamily, Tally>> {
+/** The rev gate, then the typed rows of every record it let through, and their counts (applied by the caller). */
+async function writeRecords(
+  tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[],
+): Promise<{ tallies: Map<RecordFamily, Tally>; deltas: AggregateDeltas }> {
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
     let t = tallies.get(family);
@@ -169,9 +171,15 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[], count
     return t;
   };
   // The plugins that see every version are told what each of their records was before the batch.
-  const versioned = counted.filter((op) => PLUGINS.get(op.event.collection)?.versions !== undefined);
+  const versioned = counted.filter((op) => {
+    const plugin = PLUGINS.get(op.event.collection);
+    return plugin !== undefined && !isRowPlugin(plugin) && plugin.versions !== undefined;
+  });
   const before = await readStoredOps(tx, [...new Set(versioned.map((op) => op.uri))]);
-  const { changed, inserted } = await writeRecordRows(tx, winners);
+  const deltas = new AggregateDeltas();
+  // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
+  const { changed, inserted, invalid: rowInvalid } = await writeRecordRows(tx, winners, deltas);
+  // Statement plugins (plugins/types.ts) write their own rows, after the row plugins' statements.
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
   for (const { uri, event } of winners) {
@@ -183,44 +191,35 @@ async function writeRecords(tx: SqlExecutor, winners: readonly RecordOp[], count
     }
     if (event.type === 'delete') t.tombstoned++;
     else t.indexed++;
-    if (plugin === undefined) continue;
+    if (plugin === undefined || isRowPlugin(plugin)) continue;
     // An update or delete purges the old typed rows; a record that had no row has none to purge.
     if (!inserted.has(uri)) push(removals, plugin, uri);
     if (event.type !== 'delete') {
-      push(inserts, plugin, {
-        uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey,
-        record: event.record, indexedAt: event.time,
-      });
+      push(inserts, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time });
     }
   }
-  const deltas = new AggregateDeltas();
-  // Plugins run in PLUGINS order (what a reply is judged by is written before it); those that keep every version
-  // see all the batch's ops of their collection first, superseded ones included.
-  for (const plugin of PLUGINS.values()) {
+  const statementPlugins = [...PLUGINS.values()].filter((p): p is Plugin => !isRowPlugin(p));
+  // Statement plugins run in PLUGINS order (what a reply is judged by is written before it); those that keep every
+  // version see all the batch's ops of their collection first, superseded ones included.
+  for (const plugin of statementPlugins) {
     if (plugin.versions === undefined) continue;
     const ops = versioned.filter((op) => op.event.collection === plugin.collection);
     if (ops.length > 0) await plugin.versions(tx, ops, deltas, before);
   }
-  for (const plugin of PLUGINS.values()) {
+  for (const plugin of statementPlugins) {
     const uris = removals.get(plugin);
     if (uris !== undefined) await plugin.remove(tx, uris, deltas);
   }
-  for (const plugin of PLUGINS.values()) {
+  const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
+  for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);
-    if (records === undefined) continue;
-    const invalid = await plugin.insert(tx, records, deltas);
-    if (invalid.length > 0) {
-      const t = tally(plugin.family);
-      t.invalid += invalid.length;
-      t.indexed -= invalid.length;
-    }
+    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas));
   }
-  await deltas.apply(tx);
-  return tallies;
-}
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else list.push(value);
+  for (const [plugin, uris] of invalid) {
+    const t = tally(plugin.family);
+    t.invalid += uris.length;
+    t.indexed -= uris.length;
+  }
+  // The deltas are applied with the actor rows, in one statement at the end of the batch.
+  return { tallies, deltas };
 }

@@ -17,14 +17,14 @@ export interface Notification {
   sortAt: string;
 }
 
-const COLUMNS = {
+export const NOTIFICATION_COLUMNS = {
   did: 'text', recordUri: 'text', recordCid: 'text', author: 'text', reason: 'text', reasonSubject: 'text', sortAt: 'text',
 } as const;
 
 export async function insertNotifications(tx: SqlExecutor, notifications: readonly Notification[]): Promise<void> {
   if (notifications.length === 0) return;
   // NOTE: JSON arrays of plain objects; the spread keeps the Row type without a cast per field.
-  await insertRows(tx, 'notification', COLUMNS, notifications.map((n) => ({ ...n })), { orderBy: 'recordUri' });
+  await insertRows(tx, 'notification', NOTIFICATION_COLUMNS, notifications.map((n) => ({ ...n })), { orderBy: 'recordUri' });
 }
 
 /** Removes the notifications these records made (optionally only those of some reasons). */

@@ -3,12 +3,15 @@
 // a stale write changes nothing. A delete writes a tombstone (json = '', cid = '') carrying its rev even when no row
 // existed, so an older create that arrives later cannot resurrect the record. The row lock this upsert takes on each
 // URI serialises concurrent batches touching the same record until commit.
-import type { SqlExecutor } from '../ports.ts';
-import { insertRows } from './rows.ts';
+import type { SqlExecutor, SqlValue } from '../ports.ts';
 import type { RecordOp } from './plan.ts';
 import type { AggregateDeltas } from './aggregates.ts';
-import { PLUGINS, type Plugin } from './plugins/index.ts';
+import { isRowPlugin, PLUGINS, type Plugin, type RowPlugin } from './plugins/index.ts';
 import { collectionOf } from './plugins/fields.ts';
+import { stageSets } from './staging.ts';
+import { applyCounted, describeRows, finalSelect, insertRowPluginRows, removalCtes, removeRowPluginRows, type Counted } from './typed-rows.ts';
+import type { Columns, Row } from './rows.ts';
+import type { IndexedRecord } from './plugins/types.ts';
 
 const RECORD = { uri: 'text', cid: 'text', did: 'text', json: 'text', rev: 'text', indexedAt: 'text' } as const;
 
@@ -22,9 +25,19 @@ export interface RecordChanges {
   changed: Set<string>;
   /** Of those, the URIs that had no row at all before: they have no typed rows to purge. */
   inserted: Set<string>;
+  /** Per row plugin, the changed URIs whose records lack its shape (they keep only their `record` row). */
+  invalid: Map<RowPlugin, string[]>;
 }
 
-export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordOp[]): Promise<RecordChanges> {
+/**
+ * The rev gate and the typed rows of every row plugin, in few statements: the batch's rows are staged once (one COPY,
+ * or JSON parameters); ONE statement upserts `record` under the rev rule and, in the same statement, deletes the old
+ * typed rows of every record it changed that had a row before (an update, a delete, a re-create); ONE statement
+ * inserts the typed rows of the records it changed. Counts come from the rows those statements returned. Statement
+ * plugins (plugins/types.ts) are left to the caller, with `changed` and `inserted`.
+ */
+export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordOp[], deltas: AggregateDeltas): Promise<RecordChanges> {
+  if (winners.length === 0) return { changed: new Set(), inserted: new Set(), invalid: new Map() };
   const rows = winners.map(({ uri, event }) => ({
     uri,
     did: event.did,
@@ -34,26 +47,70 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
     // NOTE: lex-JSON text as the AppView stores it; '' is the tombstone its readers already skip.
     json: event.type === 'delete' ? '' : JSON.stringify(event.record),
   }));
-  const changed = await insertRows<{ uri: string; inserted: boolean }>(tx, 'record', RECORD, rows, {
-    orderBy: 'uri',
-    onConflict:
-      `(uri) do update set cid = excluded.cid, did = excluded.did, json = excluded.json, rev = excluded.rev, ` +
-      `"indexedAt" = excluded."indexedAt" where ${NEWER}`,
+  // Typed rows of every live record with a row plugin, described before the gate (a stale one's are never read).
+  const present = new Set<RowPlugin>();
+  const live = new Map<RowPlugin, IndexedRecord[]>();
+  for (const { uri, event } of winners) {
+    const plugin = PLUGINS.get(event.collection);
+    if (plugin === undefined || !isRowPlugin(plugin)) continue;
+    present.add(plugin);
+    if (event.type !== 'delete') {
+      push(live, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time });
+    }
+  }
+  const described = describeRows(live);
+  const sets = new Map<string, { columns: Columns; rows: readonly Row[] }>([['record', { columns: RECORD, rows }]]);
+  for (const [name, { spec, rows: tableRows }] of described.tables) sets.set(name, { columns: spec.columns, rows: tableRows });
+  const staged = await stageSets(tx, sets);
+
+  const params: SqlValue[] = [];
+  const counted: Counted[] = [];
+  const names = Object.keys(RECORD).map((c) => `"${c}"`).join(', ');
+  const gate =
+    `rec as (insert into record (${names}) select ${names} from ${staged.source('record', RECORD, params)} order by uri ` +
+    `on conflict (uri) do update set cid = excluded.cid, did = excluded.did, json = excluded.json, rev = excluded.rev, ` +
+    `"indexedAt" = excluded."indexedAt" where ${NEWER} ` +
     // xmax = 0 marks a row this statement inserted rather than updated.
-    returning: ['uri', '(xmax = 0) as inserted'],
-  });
-  return { changed: new Set(changed.map((r) => r.uri)), inserted: new Set(changed.filter((r) => r.inserted).map((r) => r.uri)) };
+    `returning uri, (xmax = 0) as inserted)`;
+  const removals = removalCtes(present, 'select uri from rec where not inserted', counted);
+  const select = removals.some((r) => r.counted !== undefined) ? ` union all ${finalSelect(removals).replaceAll(' as r from', ' as r, null::boolean as inserted from')}` : '';
+  const result = await tx.query<{ t: number; r: string | null; inserted: boolean | null }>(
+    `with ${[gate, ...removals.map((r) => r.text)].join(', ')} select -1 as t, uri as r, inserted from rec${select}`,
+    params,
+  );
+  const changed = new Set<string>();
+  const inserted = new Set<string>();
+  for (const row of result) {
+    if (row.t !== -1 || row.r === null) continue;
+    changed.add(row.r);
+    if (row.inserted === true) inserted.add(row.r);
+  }
+  applyCounted(result.filter((row) => row.t !== -1), counted, deltas);
+  await insertRowPluginRows(tx, described, staged, changed, deltas);
+  const invalid = new Map<RowPlugin, string[]>();
+  for (const [plugin, uris] of described.invalid) {
+    const mine = uris.filter((uri) => changed.has(uri));
+    if (mine.length > 0) invalid.set(plugin, mine);
+  }
+  return { changed, inserted, invalid };
 }
 
 /** Removes the typed rows of these URIs (any collection; those without a plugin have none), counting what went. */
 export async function removeTypedRows(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas): Promise<void> {
-  const byPlugin = new Map<Plugin, string[]>();
+  const rowPlugins = new Map<RowPlugin, string[]>();
+  const statementPlugins = new Map<Plugin, string[]>();
   for (const uri of uris) {
     const plugin = PLUGINS.get(collectionOf(uri));
     if (plugin === undefined) continue;
-    const list = byPlugin.get(plugin);
-    if (list === undefined) byPlugin.set(plugin, [uri]);
-    else list.push(uri);
+    if (isRowPlugin(plugin)) push(rowPlugins, plugin, uri);
+    else push(statementPlugins, plugin, uri);
   }
-  for (const [plugin, list] of byPlugin) await plugin.remove(tx, list, deltas);
+  await removeRowPluginRows(tx, rowPlugins, deltas);
+  for (const [plugin, list] of statementPlugins) await plugin.remove(tx, list, deltas);
+}
+
+export function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }

@@ -1,65 +1,135 @@
-// Indexing throughput into real Postgres: batches of 1,000 events in one transaction each (how the consumer calls
-// the index function) beside a one-transaction-per-event baseline measured in the same run on the same data shape.
-import { indexBatch } from '../../functions/index/handler.ts';
-import type { JsonObject, StreamEvent } from '../../functions/events.ts';
+// Indexing throughput (issue 11): skytide end to end, from entries waiting in `firehose_live` through the stream
+// consumer (two loops, batches of 500: INDEXER_CONCURRENCY and INDEXER_BATCH_SIZE at their defaults) and the index
+// function into Postgres, against the official AppView indexer (`@atproto/bsky`'s IndexingService, on its own schema
+// and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
+// Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
+// in production; skytide runs it in both write modes (each on its own database), the AppView, much slower, takes the
+// first events of each round's slice.
+import { Redis } from 'ioredis';
+import { indexBatch, type IndexPorts } from '../../functions/index/handler.ts';
+import type { StreamEvent } from '../../functions/events.ts';
+import { noMetrics, silentLog } from '../../functions/ports.ts';
+import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
+import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
+import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
 import { createIndexDb } from '../helpers/index-db.ts';
-import { follow, like, post, repost, uriOf, write } from '../helpers/events.ts';
+import { COPY_MIN_ROWS } from '../../adapters/postgres/client.ts';
+import { TEST_REDIS_URL, uniqueName } from '../helpers/services.ts';
+import { networkCorpus } from './network-corpus.ts';
+import { createAppViewIndexer } from './appview-indexer.ts';
 import type { BenchRow } from './types.ts';
 
-/** Network-shaped records: likes, follows, posts (some replies and quotes), reposts, over many accounts. */
-export function corpus(count: number, offset: number): StreamEvent[] {
-  const events: StreamEvent[] = [];
-  for (let i = 0; i < count; i++) {
-    const n = offset + i;
-    const did = `did:plc:${(n % 5000).toString(36).padStart(24, 'a')}`;
-    const other = `did:plc:${((n * 7919) % 5000).toString(36).padStart(24, 'a')}`;
-    const target = uriOf(other, 'app.bsky.feed.post', `3l${(n % 997).toString(32).padStart(11, 'a').replace(/[01]/g, 'b')}`);
-    const kind = n % 10;
-    const rkey = `3m${n.toString(32).padStart(11, 'a').replace(/[01]/g, 'c')}`;
-    const rev = n + 1;
-    if (kind < 4) events.push(write({ did, collection: 'app.bsky.feed.like', rkey, rev, record: like(target, 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm') }));
-    else if (kind < 6) events.push(write({ did, collection: 'app.bsky.graph.follow', rkey, rev, record: follow(other) }));
-    else if (kind < 9) {
-      const extra: JsonObject = kind === 7 ? { reply: { root: { uri: target, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' }, parent: { uri: target, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' } } }
-        : kind === 8 ? { embed: { $type: 'app.bsky.embed.record', record: { uri: target, cid: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' } } } : {};
-      events.push(write({ did, collection: 'app.bsky.feed.post', rkey, rev, record: post(`post number ${n}, long enough to look like real text`, extra) }));
-    } else events.push(write({ did, collection: 'app.bsky.feed.repost', rkey, rev, record: repost(target, 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm') }));
+const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
+/** Events per round for skytide, and for the AppView (the first ones of the same slice). */
+const RECORDS = Number(process.env['BENCH_INDEX_RECORDS'] ?? 30_000);
+const APPVIEW_RECORDS = Number(process.env['BENCH_INDEX_APPVIEW_RECORDS'] ?? 2_000);
+const BATCH_SIZE = 500;
+const LOOPS = 2;
+
+async function preload(redis: Redis, keys: KeySpace, events: readonly StreamEvent[]): Promise<void> {
+  const stream = keys.stream(STREAMS.firehoseLive);
+  for (let i = 0; i < events.length; i += 1000) {
+    const pipeline = redis.pipeline();
+    for (const e of events.slice(i, i + 1000)) pipeline.xadd(stream, '*', 'event', JSON.stringify(e));
+    await pipeline.exec();
   }
-  return events;
 }
 
-export async function runIndexBench(records = 50_000, baselineRecords = 2_000): Promise<BenchRow[]> {
-  const db = await createIndexDb('bench_index');
+/** Seconds from starting the consumers until the stream is empty with nothing pending. */
+async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexPorts, batchSize: number): Promise<number> {
+  const controller = new AbortController();
+  let done!: () => void;
+  const idle = new Promise<void>((resolve) => (done = resolve));
+  const connections = Array.from({ length: LOOPS }, () => redis.duplicate());
+  const start = performance.now();
+  const loops = connections.map((connection, i) =>
+    runStreamConsumer({
+      redis: connection, keys, stream: STREAMS.firehoseLive, group: GROUPS.firehose, consumer: `bench-${i}`,
+      batchSize, blockMs: 20, claimIdleMs: 600_000, maxAttempts: 5, parse: parseEventFields,
+      handle: async (events) => (await indexBatch(events, ports)).outcomes,
+      probe: async () => void (await ports.sql.query('select 1')),
+      log: silentLog, metrics: noMetrics, signal: controller.signal, onIdle: done,
+    }),
+  );
+  await idle;
+  const seconds = (performance.now() - start) / 1000;
+  controller.abort();
+  await Promise.all(loops);
+  await Promise.all(connections.map((c) => c.quit()));
+  return seconds;
+}
+
+export async function runIndexBench(): Promise<BenchRow[]> {
+  // Both write modes, each on its own database and stream: COPY into staging tables (how Node runs it) and multi-row
+  // statements (Workers, PGlite).
+  const configs = [
+    { mode: 'copy', db: await createIndexDb('bench_index_copy', 'copy'), batchSize: BATCH_SIZE },
+    { mode: 'rows', db: await createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE },
+    // INDEXER_BATCH_SIZE=2000 with the adapter's own COPY threshold (COPY_MIN_ROWS).
+    { mode: 'large', db: await createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000 },
+  ] as const;
+  const modes = configs.map((c) => ({ ...c, keys: createKeySpace(`${uniqueName(`bench_index_${c.mode}`)}:`) }));
+  const redis = new Redis(TEST_REDIS_URL);
+  const appview = await createAppViewIndexer();
+  const corpus = networkCorpus();
+  const total = { copy: { records: 0, seconds: 0 }, rows: { records: 0, seconds: 0 }, large: { records: 0, seconds: 0 }, appview: { records: 0, seconds: 0 } };
   try {
-    const batched = corpus(records, 0);
-    let start = performance.now();
-    for (let i = 0; i < batched.length; i += 1000) await indexBatch(batched.slice(i, i + 1000), db.ports);
-    const batchedRate = records / ((performance.now() - start) / 1000);
+    // Warm-up (JIT, caches, first rows of every table), not counted.
+    const warm = corpus.next(5_000);
+    for (const { db, keys, batchSize } of modes) {
+      await preload(redis, keys, warm);
+      await drainThroughConsumers(redis, keys, db.ports, batchSize);
+    }
+    await appview.index(warm.slice(0, 300));
 
-    // Two batches in flight, as two consumer loops (INDEXER_CONCURRENCY=2) run them on a 2-core machine.
-    const parallel = corpus(records, records * 2);
-    start = performance.now();
-    let next = 0;
-    const worker = async () => {
-      while (next < parallel.length) {
-        const slice = parallel.slice(next, (next += 1000));
-        await indexBatch(slice, db.ports);
+    for (let round = 0; round < ROUNDS; round++) {
+      const slice = corpus.next(RECORDS);
+      for (const { mode, db, keys, batchSize } of round % 2 === 0 ? modes : [...modes].reverse()) {
+        await preload(redis, keys, slice);
+        total[mode].seconds += await drainThroughConsumers(redis, keys, db.ports, batchSize);
+        total[mode].records += slice.length;
       }
-    };
-    await Promise.all([worker(), worker()]);
-    const parallelRate = records / ((performance.now() - start) / 1000);
 
-    const single = corpus(baselineRecords, records * 4);
-    start = performance.now();
-    for (const e of single) await indexBatch([e], db.ports);
-    const baselineRate = baselineRecords / ((performance.now() - start) / 1000);
+      const mine = slice.slice(0, APPVIEW_RECORDS);
+      const start = performance.now();
+      await appview.index(mine);
+      total.appview.seconds += (performance.now() - start) / 1000;
+      total.appview.records += mine.length;
+      const rate = (t: { records: number; seconds: number }) => Math.round(t.records / t.seconds);
+      process.stderr.write(`round ${round + 1}: COPY ${rate(total.copy)}/s, statements ${rate(total.rows)}/s, batches of 2,000 ${rate(total.large)}/s, AppView ${rate(total.appview)}/s so far\n`);
+    }
+    for (const { keys } of modes) {
+      const dlq = await redis.xlen(keys.dlq(STREAMS.firehoseLive));
+      if (dlq > 0) throw new Error(`${dlq} entries were dead-lettered: the figures would not be honest`);
+    }
+    const official = total.appview.records / total.appview.seconds;
+    const baseline = 'AppView IndexingService';
+    const shape = `2 loops x batches of ${BATCH_SIZE}; ${ROUNDS} rounds; network mix over 2,000 DIDs`;
+    const copy = total.copy.records / total.copy.seconds;
+    const rows = total.rows.records / total.rows.seconds;
+    const large = total.large.records / total.large.seconds;
     return [
-      { name: 'index: batches of 1,000, one in flight', unit: 'records/s', value: batchedRate, ratio: batchedRate / baselineRate, baseline: 'one transaction per event' },
-      { name: 'index: batches of 1,000, two in flight', unit: 'records/s', value: parallelRate, ratio: parallelRate / baselineRate, baseline: 'one transaction per event' },
-      { name: 'index: one transaction per event (baseline)', unit: 'records/s', value: baselineRate, ratio: 1, baseline: 'one transaction per event' },
+      {
+        name: 'index: firehose_live -> consumer -> Postgres (COPY every batch)', unit: 'records/s', value: copy, ratio: copy / official, baseline,
+        note: `${total.copy.records.toLocaleString('en-US')} records; ${shape}`,
+      },
+      {
+        name: 'index: firehose_live -> consumer -> Postgres (JSON statements)', unit: 'records/s', value: rows, ratio: rows / official, baseline,
+        note: `${total.rows.records.toLocaleString('en-US')} records; Workers, and Node for steps under COPY_MIN_ROWS rows`,
+      },
+      {
+        name: 'index: firehose_live -> consumer -> Postgres (batches of 2,000)', unit: 'records/s', value: large, ratio: large / official, baseline,
+        note: `${total.large.records.toLocaleString('en-US')} records; INDEXER_BATCH_SIZE=2000, 2 loops, COPY`,
+      },
+      {
+        name: 'index: AppView IndexingService (baseline)', unit: 'records/s', value: official, ratio: 1, baseline,
+        note: `${total.appview.records.toLocaleString('en-US')} records, per-DID order, DIDs in parallel, background queue drained`,
+      },
     ];
   } finally {
-    await db.close();
+    await appview.close();
+    await redis.quit();
+    for (const { db } of modes) await db.close();
   }
 }
 

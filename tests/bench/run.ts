@@ -23,7 +23,7 @@ const SUITES: Suite[] = [
 ];
 
 /** The references the suites measure against: their versions belong next to the figures. */
-const REFERENCES = ['@atproto/repo', '@atproto/sync', '@atproto/crypto', '@atproto/xrpc-server', '@atcute/cbor', '@atcute/car', '@atcute/crypto', '@atcute/repo', 'postgres'];
+const REFERENCES = ['@atproto/bsky', '@atproto/repo', '@atproto/sync', '@atproto/crypto', '@atproto/xrpc-server', '@atcute/cbor', '@atcute/car', '@atcute/crypto', '@atcute/repo', 'postgres'];
 
 const REPORT_DIR = new URL('./report/', import.meta.url);
 const RESULTS = new URL('results.json', REPORT_DIR);

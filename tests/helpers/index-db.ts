@@ -13,9 +13,14 @@ export interface IndexDb {
   close(): Promise<void>;
 }
 
-export async function createIndexDb(label: string): Promise<IndexDb> {
+/** How the index reaches Postgres: COPY into staging tables (Node, large steps), or multi-row statements (Workers, PGlite, small steps). */
+export type WriteMode = 'copy' | 'rows';
+export const WRITE_MODES: readonly WriteMode[] = ['copy', 'rows'];
+
+/** `copyMinRows` defaults to 0 in copy mode: every step goes through COPY, however small, so the tests exercise it. */
+export async function createIndexDb(label: string, mode: WriteMode = 'copy', copyMinRows = 0): Promise<IndexDb> {
   const schema = await createTestSchema(label);
-  const sql = createSql(schema.url, { max: 4 });
+  const sql = createSql(schema.url, { max: 4, copy: mode === 'copy', copyMinRows });
   await applyMigrations(sql);
   return {
     sql,

@@ -1,17 +1,13 @@
 // app.bsky.graph.block -> actor_block. No aggregates.
-import { deleteRows, insertRows } from '../rows.ts';
-import { rowsOf, SUBJECT_DID_COLUMNS, subjectDidRow } from './shapes.ts';
-import type { Plugin } from './types.ts';
+import { SUBJECT_DID_COLUMNS, subjectDidRow } from './shapes.ts';
+import type { RowPlugin } from './types.ts';
 
-export const blockPlugin: Plugin = {
+export const blockPlugin: RowPlugin = {
   collection: 'app.bsky.graph.block',
   family: 'block',
-  async insert(tx, records) {
-    const { rows, invalid } = rowsOf(records, subjectDidRow);
-    await insertRows(tx, 'actor_block', SUBJECT_DID_COLUMNS, rows, { orderBy: 'uri', onConflict: '(uri) do nothing' });
-    return invalid;
-  },
-  async remove(tx, uris) {
-    await deleteRows(tx, 'actor_block', 'uri', uris);
+  tables: [{ table: 'actor_block', columns: SUBJECT_DID_COLUMNS, key: 'uri', onConflict: '(uri) do nothing' }],
+  rows(r) {
+    const row = subjectDidRow(r);
+    return row === undefined ? undefined : { actor_block: [row] };
   },
 };

@@ -16,13 +16,13 @@ import { repostPlugin } from './repost.ts';
 import { starterPackPlugin } from './starter-pack.ts';
 import { threadGatePlugin } from './thread-gate.ts';
 import { verificationPlugin } from './verification.ts';
-import type { Plugin } from './types.ts';
+import type { AnyPlugin } from './types.ts';
 
 /**
  * In the order their rows are written within a batch: follows and list items before posts (a reply is judged by
  * them), gates' histories before posts (plugins with `versions` run first anyway).
  */
-export const PLUGINS: ReadonlyMap<string, Plugin> = new Map(
+export const PLUGINS: ReadonlyMap<string, AnyPlugin> = new Map<string, AnyPlugin>(
   [
     followPlugin, listPlugin, listItemPlugin, blockPlugin, listBlockPlugin, threadGatePlugin, postGatePlugin, postPlugin,
     likePlugin, repostPlugin, profilePlugin, feedGeneratorPlugin, starterPackPlugin, labelerPlugin, verificationPlugin,
@@ -30,4 +30,5 @@ export const PLUGINS: ReadonlyMap<string, Plugin> = new Map(
   ].map((p) => [p.collection, p]),
 );
 
-export type { Plugin, IndexedRecord, RecordFamily } from './types.ts';
+export { isRowPlugin } from './types.ts';
+export type { AnyPlugin, Plugin, RowPlugin, IndexedRecord, RecordFamily } from './types.ts';

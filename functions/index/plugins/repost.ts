@@ -1,31 +1,24 @@
-// app.bsky.feed.repost -> repost + a feed_item of type 'repost'; post_agg.repostCount of the subject.
-import { deleteRows, insertRows } from '../rows.ts';
+// app.bsky.feed.repost -> repost + a feed_item of type 'repost'; post_agg.repostCount of the subject; notifications
+// (shapes.ts: subjectRefNotifications).
 import { earliest } from './fields.ts';
-import { FEED_ITEM_COLUMNS, rowsOf, SUBJECT_REF_COLUMNS, SUBJECT_REF_RETURNING, subjectRefNotifications, subjectRefRow, type SubjectRefRow } from './shapes.ts';
-import { deleteNotifications, insertNotifications } from '../notifications.ts';
-import type { Plugin } from './types.ts';
+import { FEED_ITEM_TABLE, NOTIFICATION_TABLE, SUBJECT_REF_COLUMNS, subjectRefNotificationRows, subjectRefRow } from './shapes.ts';
+import type { RowPlugin } from './types.ts';
 
-export const repostPlugin: Plugin = {
+export const repostPlugin: RowPlugin = {
   collection: 'app.bsky.feed.repost',
   family: 'repost',
-  async insert(tx, records, deltas) {
-    const { rows, invalid } = rowsOf(records, subjectRefRow);
-    const inserted = await insertRows<SubjectRefRow>(tx, 'repost', SUBJECT_REF_COLUMNS, rows, {
-      orderBy: 'uri', onConflict: '(uri) do nothing', returning: SUBJECT_REF_RETURNING,
-    });
-    await insertNotifications(tx, subjectRefNotifications(inserted, 'repost'));
-    for (const row of inserted) deltas.post(row.subject, 'repostCount', 1);
-    const feedItems = rows.map((r) => ({
-      uri: r['uri'] as string, cid: r['cid'] as string, type: 'repost', postUri: r.subject, originatorDid: r['creator'] as string,
-      sortAt: earliest(r.createdAt, r['indexedAt'] as string),
-    }));
-    await insertRows(tx, 'feed_item', FEED_ITEM_COLUMNS, feedItems, { orderBy: 'uri', onConflict: '(uri) do nothing' });
-    return invalid;
-  },
-  async remove(tx, uris, deltas) {
-    const removed = await deleteRows<{ uri: string; subject: string }>(tx, 'repost', 'uri', uris, ['uri', 'subject']);
-    await deleteNotifications(tx, removed.map((r) => r.uri));
-    for (const row of removed) deltas.post(row.subject, 'repostCount', -1);
-    await deleteRows(tx, 'feed_item', 'uri', uris);
+  tables: [
+    {
+      table: 'repost', columns: SUBJECT_REF_COLUMNS, key: 'uri', onConflict: '(uri) do nothing', returning: ['subject'],
+      count: (row, sign, deltas) => deltas.post(row['subject'] as string, 'repostCount', sign),
+    },
+    FEED_ITEM_TABLE,
+    NOTIFICATION_TABLE,
+  ],
+  rows(r) {
+    const row = subjectRefRow(r);
+    if (row === undefined) return undefined;
+    const feedItem = { uri: r.uri, cid: r.cid, type: 'repost', postUri: row.subject, originatorDid: r.did, sortAt: earliest(row.createdAt, r.indexedAt) };
+    return { repost: [row], feed_item: [feedItem], notification: subjectRefNotificationRows(row, 'repost') };
   },
 };

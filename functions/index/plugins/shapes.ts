@@ -2,9 +2,10 @@
 // block), and the split of a batch into rows and the URIs whose records lack the shape.
 import type { Row } from '../rows.ts';
 import { createdAt, did, strongRef } from './fields.ts';
-import type { IndexedRecord } from './types.ts';
-import { didOf, sortAtOf, type Notification } from '../notifications.ts';
+import type { IndexedRecord, TableSpec } from './types.ts';
+import { didOf, NOTIFICATION_COLUMNS, sortAtOf, type Notification } from '../notifications.ts';
 
+/** For statement plugins (plugins/types.ts): a batch split into rows and the URIs whose records lack the shape. */
 export function rowsOf<R>(records: readonly IndexedRecord[], toRow: (r: IndexedRecord) => R | undefined): { rows: R[]; invalid: string[] } {
   const rows: R[] = [];
   const invalid: string[] = [];
@@ -18,6 +19,17 @@ export function rowsOf<R>(records: readonly IndexedRecord[], toRow: (r: IndexedR
 
 /** feed_item: a post's own item, or a repost's (both plugins write it). */
 export const FEED_ITEM_COLUMNS = { uri: 'text', cid: 'text', type: 'text', postUri: 'text', originatorDid: 'text', sortAt: 'text' } as const;
+export const FEED_ITEM_TABLE: TableSpec = { table: 'feed_item', columns: FEED_ITEM_COLUMNS, key: 'uri', onConflict: '(uri) do nothing', dependent: true };
+
+/**
+ * notification, as the row plugins that notify (like, repost) write it: dependent, so only a record whose main row
+ * this batch inserted notifies (as `insertRows ... returning` did); removed with the record, but only the reasons
+ * these record types make (other record types' notifications share the key column and are their plugins' own).
+ */
+export const NOTIFICATION_TABLE: TableSpec = {
+  table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', onConflict: 'do nothing', dependent: true,
+  removeOnly: `reason in ('like', 'repost', 'like-via-repost', 'repost-via-repost')`,
+};
 
 export const SUBJECT_REF_COLUMNS = {
   uri: 'text', cid: 'text', creator: 'text', subject: 'text', subjectCid: 'text',
@@ -70,4 +82,13 @@ export function subjectRefNotifications(rows: readonly SubjectRefRow[], reason: 
     if (r.via !== null && didOf(r.via) !== r.creator) out.push({ ...base, did: didOf(r.via), reason: `${reason}-via-repost`, reasonSubject: r.via });
   }
   return out;
+}
+
+/** The notifications of one like or repost row (subjectRefRow's), as rows of NOTIFICATION_TABLE. */
+export function subjectRefNotificationRows(row: Row & { subject: string; createdAt: string }, reason: 'like' | 'repost'): Row[] {
+  const ref: SubjectRefRow = {
+    uri: row['uri'] as string, cid: row['cid'] as string, creator: row['creator'] as string, subject: row.subject,
+    via: (row['via'] as string | null) ?? null, createdAt: row.createdAt, indexedAt: row['indexedAt'] as string,
+  };
+  return subjectRefNotifications([ref], reason).map((n) => ({ ...n }));
 }

@@ -1,8 +1,13 @@
 // What a plugin is: the typed rows of one record type. The processor decides WHETHER a record changes (the rev gate);
-// a plugin only says HOW its rows look, writes them, removes them, and reports the aggregate deltas of the rows it
-// actually touched.
+// a plugin only says HOW its rows look, and which aggregate deltas a row inserted or removed carries.
+//
+// Two forms. A row plugin (RowPlugin) only describes: its tables, and the rows of one record. The index writes the
+// rows of every row plugin of a batch together (typed-rows.ts): one staging step and ONE insert statement for all
+// tables, ONE delete statement for all removals, counts from what those statements really inserted or deleted. A
+// statement plugin (Plugin) writes and removes its rows itself, a few statements per batch; it is run after the row
+// plugins, in the same transaction, for what the declarative form cannot say.
 import type { JsonObject, JsonValue } from '../../events.ts';
-import type { SqlExecutor } from '../../ports.ts';
+import type { SqlExecutor, SqlRow } from '../../ports.ts';
 import type { AggregateDeltas } from '../aggregates.ts';
 import type { RecordEvent } from '../../events.ts';
 
@@ -19,6 +24,7 @@ export interface StoredOp {
   cid: string;
   record: JsonObject | null;
 }
+import type { Columns, Row } from '../rows.ts';
 
 /** A live record whose write passed the rev gate. */
 export interface IndexedRecord {
@@ -51,6 +57,46 @@ export interface Plugin {
    * (gates keep a history, gates.ts; verifications notify on each change), so that batch boundaries change nothing.
    */
   versions?(tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, before: ReadonlyMap<string, StoredOp>): Promise<void>;
+}
+
+/** One table a row plugin writes. Plugins that write the same table (feed_item) share one TableSpec. */
+export interface TableSpec {
+  table: string;
+  /** Column names and the types they are read as (at most STAGE_WIDTH of them). */
+  columns: Columns;
+  /** The column holding the record's URI: rows are written in its order and removed by it. */
+  key: string;
+  /**
+   * A condition a removed row must also meet (SQL on the table's columns), for a table other record types write too
+   * under the same key column (notification: only the reasons this plugin's records make).
+   */
+  removeOnly?: string;
+  /** What follows `on conflict` (for example `(uri) do nothing`). */
+  onConflict: string;
+  /**
+   * A dependent table's rows are written only for records whose row in their plugin's main (non-dependent) table was
+   * inserted by this batch: a main row already there was written, and counted, before.
+   */
+  dependent?: boolean;
+  /** Columns of inserted and deleted rows that `count` reads. */
+  returning?: readonly string[];
+  /** The aggregate deltas of one row inserted (sign 1) or removed (sign -1). */
+  count?(row: SqlRow, sign: 1 | -1, deltas: AggregateDeltas): void;
+}
+
+export interface RowPlugin {
+  collection: string;
+  family: RecordFamily;
+  /** Every table this plugin writes, main tables first. */
+  tables: readonly TableSpec[];
+  /** The rows of one record by table name, or undefined when it lacks this plugin's shape. */
+  rows(record: IndexedRecord): Readonly<Record<string, readonly Row[]>> | undefined;
+}
+
+export type AnyPlugin = Plugin | RowPlugin;
+
+export function isRowPlugin(plugin: AnyPlugin): plugin is RowPlugin {
+  return 'rows' in plugin;
 }
 
 export type { JsonObject, JsonValue };

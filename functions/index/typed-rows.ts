@@ -1,0 +1,141 @@
+// The typed rows of every row plugin of a batch in two statements: the removals (CTEs joined to the rev gate's
+// statement in processor.ts, or one statement of their own for an account's purge) and one insert for all new rows. Each is a chain of data-modifying CTEs, one per table (tables in one fixed order, rows in key order, so
+// concurrent batches take row locks in one order), and a final select hands back the columns the counts need, so
+// the aggregate deltas come from the rows really inserted or deleted, exactly as a statement per table would.
+import type { SqlExecutor, SqlRow, SqlValue } from '../ports.ts';
+import type { AggregateDeltas } from './aggregates.ts';
+import type { Row } from './rows.ts';
+import type { StagedSets } from './staging.ts';
+import type { IndexedRecord, RowPlugin, TableSpec } from './plugins/types.ts';
+
+const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+interface Counted {
+  spec: TableSpec;
+  sign: 1 | -1;
+}
+
+/** Runs `text`, whose final select yields (t: index into `counted`, r: a returned row as JSON), and applies counts. */
+async function runCounted(tx: SqlExecutor, text: string, params: SqlValue[], counted: readonly Counted[], deltas: AggregateDeltas): Promise<void> {
+  const rows = await tx.query<{ t: number; r: string }>(text, params);
+  for (const { t, r } of rows) {
+    const c = counted[t];
+    if (c?.spec.count !== undefined) c.spec.count(JSON.parse(r) as SqlRow, c.sign, deltas);
+  }
+}
+
+function finalSelect(ctes: readonly { name: string; counted: number | undefined }[]): string {
+  const parts = ctes.filter((c) => c.counted !== undefined).map((c) => `select ${c.counted} as t, row_to_json(${c.name})::text as r from ${c.name}`);
+  return parts.length === 0 ? 'select 0 as t, null::text as r where false' : parts.join(' union all ');
+}
+
+/** Removes every typed row of these records (an account's purge), counting what went, in ONE statement. */
+export async function removeRowPluginRows(tx: SqlExecutor, byPlugin: ReadonlyMap<RowPlugin, readonly string[]>, deltas: AggregateDeltas): Promise<void> {
+  const plugins = [...byPlugin].filter(([, uris]) => uris.length > 0).map(([plugin]) => plugin);
+  if (plugins.length === 0) return;
+  // Every table is asked for every URI: a URI names one collection, so only its own plugin's tables hold rows of it.
+  const params: SqlValue[] = [JSON.stringify([...byPlugin.values()].flat())];
+  const counted: Counted[] = [];
+  const ctes = removalCtes(plugins, 'select json_array_elements_text($1::text::json)', counted);
+  await runCounted(tx, `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`, params, counted, deltas);
+}
+
+/** The typed rows of a batch's live records by table, and per plugin the URIs whose records lack its shape. */
+export interface DescribedRows {
+  tables: Map<string, { spec: TableSpec; rows: Row[] }>;
+  invalid: Map<RowPlugin, string[]>;
+}
+
+export function describeRows(byPlugin: ReadonlyMap<RowPlugin, readonly IndexedRecord[]>): DescribedRows {
+  const invalid = new Map<RowPlugin, string[]>();
+  const tables = new Map<string, { spec: TableSpec; rows: Row[] }>();
+  for (const [plugin, records] of byPlugin) {
+    const bad: string[] = [];
+    for (const record of records) {
+      const rows = plugin.rows(record);
+      if (rows === undefined) {
+        bad.push(record.uri);
+        continue;
+      }
+      for (const spec of plugin.tables) {
+        const mine = rows[spec.table];
+        if (mine === undefined || mine.length === 0) continue;
+        const entry = tables.get(spec.table);
+        if (entry === undefined) tables.set(spec.table, { spec, rows: [...mine] });
+        else entry.rows.push(...mine);
+      }
+    }
+    if (bad.length > 0) invalid.set(plugin, bad);
+  }
+  return { tables, invalid };
+}
+
+const byTable = (a: { spec: TableSpec }, b: { spec: TableSpec }) => (a.spec.table < b.spec.table ? -1 : a.spec.table > b.spec.table ? 1 : 0);
+
+/**
+ * CTEs deleting the typed rows of every record `uris` (a subquery yielding `uri`) names from these plugins' tables,
+ * each returning what its counts read; `counted` receives their entries.
+ */
+export function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counted[]): { name: string; counted: number | undefined; text: string }[] {
+  const specs = new Map<string, TableSpec>();
+  for (const plugin of plugins) for (const spec of plugin.tables) specs.set(spec.table, spec);
+  return [...specs.values()]
+    .sort((a, b) => (a.table < b.table ? -1 : 1))
+    .map((spec, i) => {
+      const name = `r${i}`;
+      const returning = spec.count === undefined ? '' : ` returning ${(spec.returning ?? []).map(q).join(', ') || '1 as one'}`;
+      const index = spec.count === undefined ? undefined : counted.push({ spec, sign: -1 }) - 1;
+      return { name, counted: index, text: `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} in (${uris})${spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`}${returning})` };
+    });
+}
+
+/** Applies the counts of rows a statement returned as (t: index into `counted`, r: the row as JSON). */
+export function applyCounted(rows: readonly { t: number; r: string | null }[], counted: readonly Counted[], deltas: AggregateDeltas): void {
+  for (const { t, r } of rows) {
+    const c = counted[t];
+    if (c?.spec.count !== undefined && r !== null) c.spec.count(JSON.parse(r) as SqlRow, c.sign, deltas);
+  }
+}
+
+export { finalSelect, type Counted };
+
+/**
+ * Writes the staged typed rows of the records in `only` (those the rev gate let through), in ONE statement: main
+ * tables first, dependent tables only for records whose main row was inserted here.
+ */
+export async function insertRowPluginRows(
+  tx: SqlExecutor,
+  described: DescribedRows,
+  staged: StagedSets,
+  only: ReadonlySet<string>,
+  deltas: AggregateDeltas,
+): Promise<void> {
+  const tables = [...described.tables.values()];
+  const mains = tables.filter((t) => t.spec.dependent !== true).sort(byTable);
+  const dependents = tables.filter((t) => t.spec.dependent === true).sort(byTable);
+  if (mains.length === 0 || only.size === 0) return;
+  const params: SqlValue[] = [];
+  const counted: Counted[] = [];
+  const ctes: { name: string; counted: number | undefined; text: string }[] = [];
+  const insert = (spec: TableSpec, name: string, from: string, where: string, returning: string[]) => {
+    const columns = Object.keys(spec.columns).map(q).join(', ');
+    const back = returning.length === 0 ? '' : ` returning ${returning.join(', ')}`;
+    const index = spec.count === undefined ? undefined : counted.push({ spec, sign: 1 }) - 1;
+    ctes.push({
+      name,
+      counted: index,
+      text: `${name} as (insert into ${q(spec.table)} (${columns}) select ${columns} from ${from}${where} order by ${q(spec.key)} on conflict ${spec.onConflict}${back})`,
+    });
+  };
+  mains.forEach(({ spec }, i) =>
+    insert(spec, `m${i}`, staged.source(spec.table, spec.columns, params, { key: spec.key, uris: only }), '', [`${q(spec.key)} as k`, ...(spec.returning ?? []).map(q)]),
+  );
+  if (dependents.length > 0) {
+    ctes.push({ name: 'fresh', counted: undefined, text: `fresh as (${mains.map((_, i) => `select k from m${i}`).join(' union all ')})` });
+    dependents.forEach(({ spec }, i) =>
+      insert(spec, `d${i}`, staged.source(spec.table, spec.columns, params), ` where x.${q(spec.key)} in (select k from fresh)`, spec.count === undefined ? [] : (spec.returning ?? []).map(q)),
+    );
+  }
+  const text = `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`;
+  await runCounted(tx, text, params, counted, deltas);
+}

@@ -1,0 +1,102 @@
+// The official AppView indexer as a benchmark baseline: `@atproto/bsky`'s IndexingService on its own Postgres schema
+// and migrations, fed the stream events the way its RepoSubscription feeds firehose events (handleEvent: index or
+// delete the record, set the commit last seen and index the handle, concurrently; events of one DID in order, DIDs
+// in parallel through @atproto/sync's MemoryRunner). Its aggregates are recounted in its BackgroundQueue, which a
+// round drains before its time stops. The DID resolver answers from memory (the handle resolves back to the DID), so
+// no network time is counted. IndexingService is not exported from the package root: it is loaded by file.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import postgres from 'postgres';
+import { CID } from 'multiformats/cid';
+import type { StreamEvent } from '../../functions/events.ts';
+import { TEST_DATABASE_URL } from '../helpers/services.ts';
+
+interface AppViewDatabase {
+  migrateToLatestOrThrow(): Promise<unknown>;
+  close(): Promise<void>;
+}
+interface IndexingService {
+  indexRecord(uri: unknown, cid: unknown, obj: unknown, action: unknown, timestamp: string): Promise<void>;
+  deleteRecord(uri: unknown): Promise<void>;
+  setCommitLastSeen(did: string, commit: unknown, rev: string): Promise<void>;
+  indexHandle(did: string, timestamp: string): Promise<void>;
+}
+interface Queue {
+  processAll(): Promise<void>;
+}
+interface Runner {
+  addTask(partition: string, task: () => Promise<void>): Promise<void>;
+  processAll(): Promise<void>;
+}
+
+export interface AppViewIndexer {
+  /** Indexes these events and returns once every one and every background task they queued is done. */
+  index(events: readonly StreamEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+const bskyDist = dirname(require.resolve('@atproto/bsky'));
+const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(bskyDist, path)).href)) as T;
+
+/** A schema name the AppView accepts (letters and underscores only). */
+function schemaName(): string {
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  return `bench_appview_${Array.from({ length: 10 }, () => letters[Math.floor(Math.random() * 26)]).join('')}`;
+}
+
+export async function createAppViewIndexer(): Promise<AppViewIndexer> {
+  const { Database, BackgroundQueue } = await load<{
+    Database: new (opts: { url: string; schema: string; poolSize: number }) => AppViewDatabase;
+    BackgroundQueue: new (db: AppViewDatabase, opts?: { concurrency: number }) => Queue;
+  }>('index.js');
+  const { IndexingService } = await load<{ IndexingService: new (db: AppViewDatabase, idResolver: unknown, background: Queue) => IndexingService }>(
+    'data-plane/server/indexing/index.js',
+  );
+  const { MemoryRunner } = (await import('@atproto/sync')) as unknown as { MemoryRunner: new () => Runner };
+  const { WriteOpAction } = (await import('@atproto/repo')) as unknown as { WriteOpAction: { Create: unknown; Update: unknown } };
+  const { AtUri } = (await import('@atproto/syntax')) as unknown as { AtUri: new (uri: string) => unknown };
+  const { lexParse } = (await import('@atproto/lex')) as unknown as { lexParse: (json: string) => unknown };
+
+  const schema = schemaName();
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create schema "${schema}"`);
+  await admin.end();
+  // The AppView's own default pool (pg's 10 connections), as its dataplane runs it.
+  const db = new Database({ url: TEST_DATABASE_URL, schema, poolSize: 10 });
+  await db.migrateToLatestOrThrow();
+  const background = new BackgroundQueue(db, { concurrency: Number.POSITIVE_INFINITY });
+  const idResolver = {
+    did: { resolveAtprotoData: async (did: string) => ({ did, handle: `${did.slice(-8)}.test`, pds: 'https://pds.invalid', signingKey: '' }) },
+    handle: { resolve: async (handle: string) => `did:plc:${'x'.repeat(16)}${handle.slice(0, 8)}` },
+  };
+  const service = new IndexingService(db, idResolver, background);
+
+  return {
+    async index(events) {
+      const runner = new MemoryRunner();
+      // Turning lex-JSON into the AppView's values is its edge, as parsing the stream entry is ours: both are timed.
+      for (const e of events) {
+        if (e.type !== 'create' && e.type !== 'update' && e.type !== 'delete') continue;
+        const uri = new AtUri(`at://${e.did}/${e.collection}/${e.rkey}`);
+        void runner.addTask(e.did, async () => {
+          const write =
+            e.type === 'delete'
+              ? service.deleteRecord(uri)
+              : service.indexRecord(uri, CID.parse(e.cid), lexParse(JSON.stringify(e.record)), e.type === 'create' ? WriteOpAction.Create : WriteOpAction.Update, e.time);
+          await Promise.all([write, service.setCommitLastSeen(e.did, CID.parse(e.commit), e.rev), service.indexHandle(e.did, e.time)]);
+        });
+      }
+      await runner.processAll();
+      await background.processAll();
+    },
+    async close() {
+      await background.processAll();
+      await db.close();
+      const drop = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+      await drop.unsafe(`drop schema if exists "${schema}" cascade`);
+      await drop.end();
+    },
+  };
+}
