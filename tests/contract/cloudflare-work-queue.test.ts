@@ -4,7 +4,7 @@
 // and consumes through it; each delivered message is held in its `queue` handler until the case settles it over HTTP.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts';
 import { createDeliveryChannel } from './delivery-channel.ts';
 import { workQueueContract, type ContractBody, type ContractQueue, type Settlement } from './work-queue.cases.ts';
@@ -67,3 +67,10 @@ afterAll(async () => {
 
 // Cloudflare delays are whole seconds; the local broker dispatches one batch at a time per queue.
 workQueueContract('Cloudflare Queues under workerd', () => harness, { deliveryMs: 15_000, quietMs: 2_000, delayMs: 2_000 });
+
+// After the contract's cases (which run first, in file order): every dead letter the Worker reported came through the
+// adapter's own dead-letter path, with the reason the case gave (Cloudflare's DLQ alone keeps no reason).
+it('reports each dead letter with its reason', () => {
+  expect(dead.length).toBeGreaterThan(0);
+  for (const letter of dead) expect(letter.reason).toMatch(/\S/);
+});

@@ -33,3 +33,44 @@ export function createDeliveryChannel<T>(): DeliveryChannel<T> {
     },
   };
 }
+
+/** What a pull-side adapter delivers: a message the handler settles (the work-queue port's QueueMessage). */
+interface PulledMessage<T> {
+  id: string;
+  body: T;
+  attempts: number;
+  ack(): void;
+  retry(options?: { delayMs?: number; outage?: boolean; reason?: string }): void;
+  deadLetter(reason: string): void;
+}
+
+type Receive<T> = (handler: (messages: readonly PulledMessage<T>[]) => Promise<void>, options: { count: number; blockMs: number }) => Promise<unknown>;
+
+/**
+ * A pull loop (Redis streams, in-process) that pushes each delivered message into `channel` and holds it in its
+ * handler until a case settles it, as a Worker's queue handler does. Returns the loop's stop.
+ */
+export function startPullLoop<T>(receive: Receive<T>, channel: DeliveryChannel<T>): () => Promise<void> {
+  let stopped = false;
+  const settleInto = (m: PulledMessage<T>) =>
+    new Promise<void>((done) =>
+      channel.push({
+        id: m.id,
+        body: m.body,
+        attempts: m.attempts,
+        settle: async (s) => {
+          if (s.kind === 'ack') m.ack();
+          else if (s.kind === 'retry') m.retry(s);
+          else if (s.kind === 'deadLetter') m.deadLetter(s.reason);
+          done();
+        },
+      }),
+    );
+  const loop = (async () => {
+    while (!stopped) await receive(async (messages) => void (await Promise.all(messages.map(settleInto))), { count: 10, blockMs: 100 });
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
+}

@@ -1,43 +1,17 @@
 // The work-queue contract against the in-process adapter (adapters/queue/in-process-work-queue.ts): a pull loop calls
 // `receive`, and each message waits in its handler until the case settles it, as in redis-work-queue.test.ts.
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInProcessWorkQueue } from '../../adapters/queue/in-process-work-queue.ts';
-import { createDeliveryChannel } from './delivery-channel.ts';
-import { workQueueContract, type ContractBody, type ContractQueue, type Settlement } from './work-queue.cases.ts';
+import { createDeliveryChannel, startPullLoop } from './delivery-channel.ts';
+import { workQueueContract, type ContractBody, type ContractQueue } from './work-queue.cases.ts';
 
 let harness: ContractQueue<ContractBody>;
-let stopped = false;
-let loop: Promise<void>;
+let stopLoop: () => Promise<void> = async () => {};
 
 beforeAll(() => {
   const queue = createInProcessWorkQueue<ContractBody>({ maxAttempts: 3 });
   const channel = createDeliveryChannel<ContractBody>();
-  loop = (async () => {
-    while (!stopped) {
-      await queue.receive(
-        (messages) =>
-          Promise.all(
-            messages.map(
-              (m) =>
-                new Promise<void>((done) =>
-                  channel.push({
-                    id: m.id,
-                    body: m.body,
-                    attempts: m.attempts,
-                    settle: async (s: Settlement) => {
-                      if (s.kind === 'ack') m.ack();
-                      else if (s.kind === 'retry') m.retry(s);
-                      else if (s.kind === 'deadLetter') m.deadLetter(s.reason);
-                      done();
-                    },
-                  }),
-                ),
-            ),
-          ).then(() => undefined),
-        { count: 10, blockMs: 100 },
-      );
-    }
-  })();
+  stopLoop = startPullLoop<ContractBody>((handler, o) => queue.receive(handler, o), channel);
   harness = {
     maxAttempts: 3,
     send: (bodies, o) => queue.send(bodies, o),
@@ -48,8 +22,23 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  stopped = true;
-  await loop;
+  await stopLoop();
 });
 
 workQueueContract('in-process', () => harness, { deliveryMs: 5_000, quietMs: 600, delayMs: 1_500 });
+
+// Beyond the contract: what "in-process" means. A second queue (another process) sees nothing the first was sent,
+// which is why the dev command's banner says it is not durable.
+describe('in-process: one process only', () => {
+  it('shares nothing between two queues', async () => {
+    const a = createInProcessWorkQueue<ContractBody>({ maxAttempts: 3 });
+    const b = createInProcessWorkQueue<ContractBody>({ maxAttempts: 3 });
+    await a.send([{ key: 'only-a', n: 1 }]);
+    const seen: unknown[] = [];
+    await b.receive(async (messages) => void seen.push(...messages.map((m) => m.body)), { count: 10, blockMs: 50 });
+    expect(seen).toEqual([]);
+    const got: unknown[] = [];
+    await a.receive(async (messages) => { for (const m of messages) { got.push(m.body); m.ack(); } }, { count: 10, blockMs: 50 });
+    expect(got).toEqual([{ key: 'only-a', n: 1 }]);
+  });
+});

@@ -6,15 +6,14 @@ import { createRedisWorkQueue, repoBackfillCodec, type RedisWorkQueue } from '..
 import { readDeadLetters } from '../../adapters/redis/dead-letters.ts';
 import { createTestRedis } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { createDeliveryChannel } from './delivery-channel.ts';
-import { workQueueContract, type ContractBody, type ContractQueue, type Settlement } from './work-queue.cases.ts';
+import { createDeliveryChannel, startPullLoop } from './delivery-channel.ts';
+import { workQueueContract, type ContractBody, type ContractQueue } from './work-queue.cases.ts';
 
 let redis: Redis;
 let loopRedis: Redis;
 let cleanup: () => Promise<void>;
 let harness: ContractQueue<ContractBody>;
-let stopped = false;
-let loop: Promise<void>;
+let stopLoop: () => Promise<void> = async () => {};
 let harnessPrefix: string;
 
 beforeAll(async () => {
@@ -29,32 +28,7 @@ beforeAll(async () => {
   const consumer: RedisWorkQueue<ContractBody> = createRedisWorkQueue<ContractBody>({ ...options, redis: loopRedis });
   await consumer.ensure();
   const channel = createDeliveryChannel<ContractBody>();
-  loop = (async () => {
-    while (!stopped) {
-      await consumer.receive(
-        (messages) =>
-          Promise.all(
-            messages.map(
-              (m) =>
-                new Promise<void>((done) =>
-                  channel.push({
-                    id: m.id,
-                    body: m.body,
-                    attempts: m.attempts,
-                    settle: async (s: Settlement) => {
-                      if (s.kind === 'ack') m.ack();
-                      else if (s.kind === 'retry') m.retry(s);
-                      else if (s.kind === 'deadLetter') m.deadLetter(s.reason);
-                      done();
-                    },
-                  }),
-                ),
-            ),
-          ).then(() => undefined),
-        { count: 10, blockMs: 100 },
-      );
-    }
-  })();
+  stopLoop = startPullLoop<ContractBody>((handler, o) => consumer.receive(handler, o), channel);
   harness = {
     maxAttempts: options.maxAttempts,
     send: (bodies, o) => producer.send(bodies, o),
@@ -69,8 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  stopped = true;
-  await loop;
+  await stopLoop();
   await loopRedis?.quit();
   await cleanup?.();
 });
