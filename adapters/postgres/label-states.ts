@@ -3,7 +3,7 @@
 // reads answer at once with the last count and its age, and a count older than LABEL_STATES_MAX_AGE_MS is redone in
 // the background. A scrape therefore never scans the table; the age is stated beside the numbers.
 import type { Clock, Log, SqlExecutor } from '../../functions/ports.ts';
-import { describeError } from '../../functions/errors.ts';
+import { createAgedCount } from './aged-count.ts';
 import { countLabelStates, type LabelStateCounts } from '../../functions/label/query.ts';
 
 export const LABEL_STATES_MAX_AGE_MS = 5 * 60_000;
@@ -19,27 +19,17 @@ export interface LabelStatesCache {
 }
 
 export function createLabelStatesCache(options: { sql: SqlExecutor; clock: Clock; log: Log; maxAgeMs?: number }): LabelStatesCache {
-  const maxAge = options.maxAgeMs ?? LABEL_STATES_MAX_AGE_MS;
-  let last: { counts: LabelStateCounts; at: number } | undefined;
-  let inflight: Promise<{ counts: LabelStateCounts; at: number }> | undefined;
-  const count = () =>
-    (inflight ??= (async () => {
-      const at = options.clock.now();
-      const counts = await countLabelStates(options.sql, options.clock);
-      return (last = { counts, at });
-    })().finally(() => (inflight = undefined)));
-  const view = (v: { counts: LabelStateCounts; at: number }): LabelStates => ({
-    ...v.counts,
-    asOf: new Date(v.at).toISOString(),
-    ageSeconds: Math.max(0, Math.round((options.clock.now() - v.at) / 1000)),
+  const cache = createAgedCount({
+    what: 'label',
+    clock: options.clock,
+    log: options.log,
+    maxAgeMs: options.maxAgeMs ?? LABEL_STATES_MAX_AGE_MS,
+    count: () => countLabelStates(options.sql, options.clock),
   });
   return {
     async read() {
-      if (last === undefined) return view(await count());
-      if (options.clock.now() - last.at > maxAge) {
-        count().catch((err) => options.log.warn('label count failed', { err: describeError(err) }));
-      }
-      return view(last);
+      const { value, asOf, ageSeconds } = await cache.read();
+      return { ...value, asOf, ageSeconds };
     },
   };
 }

@@ -4,7 +4,7 @@
 // in the background, at most one at a time. A scrape therefore costs nothing in the size of the network; the age is
 // stated beside the numbers (`asOf`, `ageSeconds`, and the skytide_repo_sync_age_seconds gauge).
 import type { Clock, Log, SqlExecutor } from '../../functions/ports.ts';
-import { describeError } from '../../functions/errors.ts';
+import { createAgedCount } from './aged-count.ts';
 
 export const REPO_SYNC_MAX_AGE_MS = 60_000;
 export const REPO_SYNC_STATES = ['synchronized', 'desynchronized', 'in-progress', 'deleted'] as const;
@@ -21,29 +21,22 @@ export interface RepoSyncStatesCache {
 }
 
 export function createRepoSyncStatesCache(options: { sql: SqlExecutor; clock: Clock; log: Log; maxAgeMs?: number }): RepoSyncStatesCache {
-  const maxAge = options.maxAgeMs ?? REPO_SYNC_MAX_AGE_MS;
-  let last: { counts: Record<string, number>; at: number } | undefined;
-  let inflight: Promise<{ counts: Record<string, number>; at: number }> | undefined;
-  const count = () =>
-    (inflight ??= (async () => {
-      const at = options.clock.now();
+  const cache = createAgedCount({
+    what: 'repo sync',
+    clock: options.clock,
+    log: options.log,
+    maxAgeMs: options.maxAgeMs ?? REPO_SYNC_MAX_AGE_MS,
+    count: async () => {
       const rows = await options.sql.query<{ status: string; n: number }>(`select status, count(*)::int as n from repo_sync group by status`);
       const counts: Record<string, number> = Object.fromEntries(REPO_SYNC_STATES.map((s) => [s, 0]));
       for (const row of rows) counts[row.status] = row.n;
-      return (last = { counts, at });
-    })().finally(() => (inflight = undefined)));
-  const view = (v: { counts: Record<string, number>; at: number }): RepoSyncStates => ({
-    counts: { ...v.counts },
-    asOf: new Date(v.at).toISOString(),
-    ageSeconds: Math.max(0, Math.round((options.clock.now() - v.at) / 1000)),
+      return counts;
+    },
   });
   return {
     async read() {
-      if (last === undefined) return view(await count());
-      if (options.clock.now() - last.at > maxAge) {
-        count().catch((err) => options.log.warn('repo sync count failed', { err: describeError(err) }));
-      }
-      return view(last);
+      const { value, asOf, ageSeconds } = await cache.read();
+      return { counts: { ...value }, asOf, ageSeconds };
     },
   };
 }
