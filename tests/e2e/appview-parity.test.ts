@@ -49,7 +49,10 @@ const tick = () => new Promise((r) => setTimeout(r, 5));
 /**
  * The activity: every record type, gates before and after replies and quotes, via-repost likes and reposts. `settle`
  * waits for the AppView around the gates: it indexes different repos concurrently, so without it a reply written
- * before a gate may be judged after it (the AppView judges by arrival; skytide by the records' createdAt).
+ * before a gate may be judged after it (the AppView judges by arrival; skytide by the records' createdAt). It also
+ * waits after each post another repo then replies to: the AppView looks the parent up when it indexes the reply, and
+ * a parent from another repo not yet indexed makes the reply an invalid reply root with no reply notification (seen
+ * in CI: "before the gate" and the two replies under it flagged, one notification missing).
  */
 async function writeActivity(users: DevUser[], settle: () => Promise<void>): Promise<void> {
   const [alice, bob, carol, dave] = users as [DevUser, DevUser, DevUser, DevUser];
@@ -73,6 +76,7 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
 
   // A thread gate (only the Friends list may reply) between replies; deleted later.
   const root = await post(alice, 'gated thread');
+  await settle();
   const before = await reply(bob, 'before the gate', root);
   await settle();
   await tick();
@@ -94,6 +98,7 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
 
   // A post gate that disables quoting and detaches an earlier quote.
   const quoted = await post(alice, 'do not quote');
+  await settle();
   const early = await quote(bob, 'early quote', quoted);
   await settle();
   await create(alice, 'app.bsky.feed.postgate', { post: quoted.uri, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }], detachedEmbeddingUris: [early.uri], createdAt: now() }, rkeyOf(quoted.uri));
@@ -106,6 +111,7 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
 
   // Likes and reposts via a repost; a mention; a follow; a like across a block.
   const hello = await post(alice, 'hello');
+  await settle();
   const rp = await create(carol, 'app.bsky.feed.repost', { subject: hello, createdAt: now() });
   await settle();
   await create(dave, 'app.bsky.feed.like', { subject: hello, via: rp, createdAt: now() });
@@ -116,6 +122,7 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
   await post(dave, '@alice.test hi', { facets: [{ index: { byteStart: 0, byteEnd: 11 }, features: [{ $type: 'app.bsky.richtext.facet#mention', did: alice.did }] }] });
   await create(dave, 'app.bsky.graph.follow', { subject: alice.did, createdAt: now() });
   const bobs = await post(bob, 'bob speaks');
+  await settle();
   await create(bob, 'app.bsky.graph.block', { subject: dave.did, createdAt: now() });
   await create(dave, 'app.bsky.feed.like', { subject: bobs, createdAt: now() });
   await reply(dave, 'replying anyway', bobs);

@@ -5,7 +5,8 @@ import { TestNetwork } from '@atproto/dev-env';
 import { AtpAgent } from '@atproto/api';
 import postgres from 'postgres';
 import { withLoopbackListen } from '../../long-runners/dev/loopback.ts';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from './services.ts';
+import { TEST_REDIS_URL } from './services.ts';
+import { createDevEnvDatabase } from './devenv-database.ts';
 import type { DevUser } from './dev-network.ts';
 
 export interface AppViewNetwork {
@@ -26,20 +27,16 @@ export interface AppViewNetwork {
 export async function startAppViewNetwork(): Promise<AppViewNetwork> {
   // dev-env only checks that it is set; nothing here connects to it.
   process.env['REDIS_HOST'] ??= new URL(TEST_REDIS_URL).host;
-  // Its services reject schema names with anything but letters and underscores.
-  const schema = `parity_${Array.from({ length: 10 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('')}`;
-  const base = new URL(TEST_DATABASE_URL);
-  base.search = '';
-  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  const dropSchemas = async () => {
-    for (const prefix of ['appview', 'bsync', 'ozone']) await admin.unsafe(`drop schema if exists "${prefix}_${schema}" cascade`);
-  };
+  // Its own database (devenv-database.ts); its services reject schema names with anything but letters and underscores.
+  const database = await createDevEnvDatabase('parity');
+  const schema = 'parity';
+  const admin = postgres(database.url, { max: 1, onnotice: () => {} });
   let network: TestNetwork;
   try {
-    network = await withLoopbackListen(() => TestNetwork.create({ dbPostgresUrl: base.toString(), dbPostgresSchema: schema }));
+    network = await withLoopbackListen(() => TestNetwork.create({ dbPostgresUrl: database.url, dbPostgresSchema: schema }));
   } catch (err) {
-    await dropSchemas();
     await admin.end();
+    await database.drop();
     throw err;
   }
   const appviewSchema = `appview_${schema}`;
@@ -63,8 +60,8 @@ export async function startAppViewNetwork(): Promise<AppViewNetwork> {
       })) as unknown as R[],
     async close() {
       await network.close();
-      await dropSchemas();
       await admin.end();
+      await database.drop();
     },
   };
 }

@@ -4,9 +4,9 @@
 // own moderation API, tools.ozone.moderation.emitEvent, as its moderator account.
 import { TestNetwork } from '@atproto/dev-env';
 import { AtpAgent } from '@atproto/api';
-import postgres from 'postgres';
 import { withLoopbackListen } from '../../long-runners/dev/loopback.ts';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from './services.ts';
+import { TEST_REDIS_URL } from './services.ts';
+import { createDevEnvDatabase } from './devenv-database.ts';
 
 export interface OzoneUser {
   did: string;
@@ -33,20 +33,13 @@ export interface OzoneNetwork {
 export async function startOzoneNetwork(): Promise<OzoneNetwork> {
   // dev-env only checks that it is set; nothing here connects to it.
   process.env['REDIS_HOST'] ??= new URL(TEST_REDIS_URL).host;
-  // Its services reject schema names with anything but letters and underscores.
-  const schema = `labeler_${Array.from({ length: 10 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('')}`;
-  const base = new URL(TEST_DATABASE_URL);
-  base.search = '';
-  const dropSchemas = async () => {
-    const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-    for (const prefix of ['appview', 'bsync', 'ozone']) await admin.unsafe(`drop schema if exists "${prefix}_${schema}" cascade`);
-    await admin.end();
-  };
+  // Its own database (devenv-database.ts); its services reject schema names with anything but letters and underscores.
+  const database = await createDevEnvDatabase('labeler');
   let network: TestNetwork;
   try {
-    network = await withLoopbackListen(() => TestNetwork.create({ dbPostgresUrl: base.toString(), dbPostgresSchema: schema }));
+    network = await withLoopbackListen(() => TestNetwork.create({ dbPostgresUrl: database.url, dbPostgresSchema: 'labeler' }));
   } catch (err) {
-    await dropSchemas();
+    await database.drop();
     throw err;
   }
   const mod = network.ozone.getModClient();
@@ -88,7 +81,7 @@ export async function startOzoneNetwork(): Promise<OzoneNetwork> {
       try {
         await network.close();
       } finally {
-        await dropSchemas();
+        await database.drop();
       }
     },
   };
