@@ -89,8 +89,8 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       const dids = page.repos.map((r) => r.did);
       const synced = new Map(
         (await o.sql.query<{ did: string; rev: string | null }>(
-          `select did, rev from repo_sync where status = 'synchronized' and did in (select json_array_elements_text($1::text::json))`,
-          [JSON.stringify(dids)],
+          `select did, rev from repo_sync where status = 'synchronized' and did = any($1::text[])`,
+          [dids],
         )).map((r) => [r.did, r.rev]),
       );
       const entries: RepoBackfillEntry[] = page.repos

@@ -24,8 +24,8 @@ export async function lockAccounts(tx: SqlExecutor, dids: readonly string[]): Pr
   if (dids.length === 0) return;
   await tx.query(
     `select count(pg_advisory_xact_lock(${ACCOUNT_LOCK_CLASS}, k)) from
-       (select distinct hashtext(d) as k from json_array_elements_text($1::text::json) as x(d) order by k) as s`,
-    [JSON.stringify(dids)],
+       (select distinct hashtext(d) as k from unnest($1::text[]) as x(d) order by k) as s`,
+    [dids],
   );
 }
 
@@ -47,11 +47,11 @@ export async function readAccountFacts(tx: SqlExecutor, dids: readonly string[])
   if (dids.length === 0) return facts;
   const rows = await tx.query<{ did: string; history: unknown; status: string | null; rev: string | null }>(
     `select x.did, a.history, r.status, r.rev
-     from json_array_elements_text($1::text::json) as x(did)
+     from unnest($1::text[]) as x(did)
      left join account_state a on a.did = x.did
      left join repo_sync r on r.did = x.did
      where a.did is not null or r.did is not null`,
-    [JSON.stringify(dids)],
+    [dids],
   );
   for (const row of rows) {
     facts.set(row.did, {

@@ -77,8 +77,8 @@ export async function readGateVersions(tx: SqlExecutor, posts: readonly string[]
   const out: GateVersions = { thread: new Map(), post: new Map() };
   if (posts.length === 0) return out;
   const rows = await tx.query<Version & { kind: GateKind }>(
-    `select kind, "postUri", "createdAt", cid, json from gate_version where "postUri" in (select json_array_elements_text($1::text::json))`,
-    [JSON.stringify([...new Set(posts)])],
+    `select kind, "postUri", "createdAt", cid, json from gate_version where "postUri" = any($1::text[])`,
+    [[...new Set(posts)]],
   );
   for (const v of rows) {
     const map = out[v.kind];
@@ -130,7 +130,7 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
   const mentioned = new Map<string, Set<string>>();
   if (roots.length > 0) {
     const rows = await tx.query<{ uri: string; json: string }>(
-      `select uri, json from record where json <> '' and uri in (select json_array_elements_text($1::text::json))`, [JSON.stringify(roots)],
+      `select uri, json from record where json <> '' and uri = any($1::text[])`, [roots],
     );
     for (const row of rows) mentioned.set(row.uri, mentionsOf(JSON.parse(row.json) as JsonValue));
   }
@@ -146,9 +146,9 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
   const members = new Set<string>();
   if (lists.length > 0) {
     const rows = await tx.query<{ listUri: string; subjectDid: string }>(
-      `select distinct "listUri", "subjectDid" from list_item where "listUri" in (select json_array_elements_text($1::text::json))
-       and "subjectDid" in (select json_array_elements_text($2::text::json))`,
-      [JSON.stringify(lists), JSON.stringify([...new Set(open.map((o) => o.reply.creator))])],
+      `select distinct "listUri", "subjectDid" from list_item where "listUri" = any($1::text[])
+       and "subjectDid" = any($2::text[])`,
+      [lists, [...new Set(open.map((o) => o.reply.creator))]],
     );
     for (const m of rows) members.add(`${m.listUri} ${m.subjectDid}`);
   }
@@ -210,8 +210,8 @@ export async function rejudgeThreads(tx: SqlExecutor, roots: readonly string[], 
   if (roots.length === 0) return;
   const replies = await tx.query<ReplyToJudge & { replyParent: string; violatesThreadGate: boolean | null }>(
     `select uri, creator, "createdAt", "replyRoot", "replyParent", "violatesThreadGate" from post
-     where "replyRoot" in (select json_array_elements_text($1::text::json)) order by uri`,
-    [JSON.stringify(roots)],
+     where "replyRoot" = any($1::text[]) order by uri`,
+    [roots],
   );
   const violating = await judgeReplies(tx, replies);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
@@ -229,8 +229,8 @@ export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): 
   if (posts.length === 0) return;
   const quotes = await tx.query<QuoteToJudge & { cid: string; sortAt: string; violatesEmbeddingRules: boolean | null }>(
     `select q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules" from quote q join post p on p.uri = q.uri
-     where q.subject in (select json_array_elements_text($1::text::json)) order by q.uri`,
-    [JSON.stringify(posts)],
+     where q.subject = any($1::text[]) order by q.uri`,
+    [posts],
   );
   const violating = await judgeQuotes(tx, quotes);
   const flips = quotes.filter((q) => violating.has(q.uri) !== (q.violatesEmbeddingRules === true));
@@ -240,8 +240,8 @@ export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): 
   const allowed = flips.filter((q) => !violating.has(q.uri));
   if (allowed.length === 0) return;
   const present = await tx.query<{ recordUri: string; did: string }>(
-    `select "recordUri", did from notification where "recordUri" in (select json_array_elements_text($1::text::json))`,
-    [JSON.stringify(allowed.map((q) => q.uri))],
+    `select "recordUri", did from notification where "recordUri" = any($1::text[])`,
+    [allowed.map((q) => q.uri)],
   );
   const has = new Set(present.map((n) => `${n.recordUri} ${n.did}`));
   await insertNotifications(tx, allowed.filter((q) => q.creator !== didOf(q.subject) && !has.has(`${q.uri} ${didOf(q.subject)}`)).map((q) => ({

@@ -31,9 +31,9 @@ export async function insertNotifications(tx: SqlExecutor, notifications: readon
 export async function deleteNotifications(tx: SqlExecutor, recordUris: readonly string[], reasons?: readonly string[]): Promise<void> {
   if (recordUris.length === 0) return;
   await tx.query(
-    `delete from notification where "recordUri" in (select json_array_elements_text($1::text::json))` +
-      (reasons === undefined ? '' : ` and reason in (select json_array_elements_text($2::text::json))`),
-    reasons === undefined ? [JSON.stringify(recordUris)] : [JSON.stringify(recordUris), JSON.stringify(reasons)],
+    `delete from notification where "recordUri" = any($1::text[])` +
+      (reasons === undefined ? '' : ` and reason = any($2::text[])`),
+    reasons === undefined ? [recordUris] : [recordUris, reasons],
   );
 }
 

@@ -39,12 +39,12 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
   // The fresh posts and every reply up to four levels below one of them: the chains this batch may have completed.
   const candidates = await tx.query<Candidate>(
     `with recursive below(uri, depth) as (
-       select uri, 0 from post where uri in (select json_array_elements_text($1::text::json))
+       select uri, 0 from post where uri = any($1::text[])
        union all
        select p.uri, b.depth + 1 from post p join below b on p."replyParent" = b.uri where b.depth < ${REPLY_DEPTH})
      select distinct p.uri, p.cid, p.creator, p."replyRoot", p."violatesThreadGate", p."sortAt"
      from below b join post p on p.uri = b.uri order by p.uri`,
-    [JSON.stringify(freshUris)],
+    [freshUris],
   );
   if (candidates.length === 0) return;
   const replies = candidates.filter((c) => c.replyRoot !== null && c.violatesThreadGate !== true);
@@ -52,11 +52,11 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
   if (replies.length > 0) {
     const rows = await tx.query<{ start: string; uri: string; height: number }>(
       `with recursive up(start, uri, parent, height) as (
-         select p.uri, p.uri, p."replyParent", 0 from post p where p.uri in (select json_array_elements_text($1::text::json))
+         select p.uri, p.uri, p."replyParent", 0 from post p where p.uri = any($1::text[])
          union all
          select up.start, p.uri, p."replyParent", up.height + 1 from post p join up on p.uri = up.parent where up.height < ${REPLY_DEPTH})
        select start, uri, height from up where height > 0 order by start, height`,
-      [JSON.stringify(replies.map((r) => r.uri))],
+      [replies.map((r) => r.uri)],
     );
     for (const r of rows) {
       const list = ancestors.get(r.start);
@@ -69,8 +69,8 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
   const already = new Map<string, Set<string>>();
   if (old.length > 0) {
     const rows = await tx.query<{ recordUri: string; did: string }>(
-      `select "recordUri", did from notification where "recordUri" in (select json_array_elements_text($1::text::json))`,
-      [JSON.stringify(old)],
+      `select "recordUri", did from notification where "recordUri" = any($1::text[])`,
+      [old],
     );
     for (const r of rows) {
       const set = already.get(r.recordUri);
@@ -111,8 +111,8 @@ async function hiddenReplies(tx: SqlExecutor, roots: readonly string[]): Promise
   if (roots.length === 0) return out;
   const rows = await tx.query<{ postUri: string; json: string }>(
     `select g."postUri", r.json from thread_gate g join record r on r.uri = g.uri
-     where g."postUri" in (select json_array_elements_text($1::text::json))`,
-    [JSON.stringify(roots)],
+     where g."postUri" = any($1::text[])`,
+    [roots],
   );
   for (const row of rows) {
     const list = (JSON.parse(row.json) as { hiddenReplies?: unknown }).hiddenReplies;

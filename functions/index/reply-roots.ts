@@ -8,25 +8,32 @@ import type { SqlExecutor } from '../ports.ts';
 /** Rounds of propagation per batch; a thread deeper than this below one change is finished by later batches. */
 const MAX_DEPTH = 64;
 
+/**
+ * Re-judges the replies named ($1) and the replies to the posts named ($2); returns each post whose flag changed and
+ * whether it has replies of its own. Two index lookups (by uri, by replyParent) joined by UNION: an OR of the two
+ * scans the whole post table whatever its size (tests/integration/index/reply-roots-plan.test.ts).
+ */
+export const REJUDGE = `with s as (
+     select uri, "replyParent", "replyRoot" from post where uri = any($1::text[]) and "replyParent" is not null
+     union select uri, "replyParent", "replyRoot" from post where "replyParent" = any($2::text[])),
+   c as (
+     select s.uri, case when p.uri is null or p."invalidReplyRoot" then true
+       when s."replyParent" = s."replyRoot" then case when p."replyRoot" is not null then true end
+       when p."replyRoot" is distinct from s."replyRoot" then true end as v
+     from s left join post p on p.uri = s."replyParent"
+     order by s.uri)
+   update post set "invalidReplyRoot" = c.v from c
+   where post.uri = c.uri and post."invalidReplyRoot" is distinct from c.v
+   returning post.uri, exists (select 1 from post k where k."replyParent" = post.uri) as replied`;
+
 /** Re-judges `posts` and the replies to `parents`, then whatever their changes reach. */
 export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[], parents: readonly string[]): Promise<void> {
   let own = [...posts];
   let under = [...parents];
   for (let round = 0; round < MAX_DEPTH && (own.length > 0 || under.length > 0); round++) {
-    const changed = await tx.query<{ uri: string }>(
-      `with c as (
-         select c.uri, case when p.uri is null or p."invalidReplyRoot" then true
-           when c."replyParent" = c."replyRoot" then case when p."replyRoot" is not null then true end
-           when p."replyRoot" is distinct from c."replyRoot" then true end as v
-         from post c left join post p on p.uri = c."replyParent"
-         where c."replyParent" is not null and (c.uri in (select json_array_elements_text($1::text::json))
-           or c."replyParent" in (select json_array_elements_text($2::text::json)))
-         order by c.uri)
-       update post set "invalidReplyRoot" = c.v from c
-       where post.uri = c.uri and post."invalidReplyRoot" is distinct from c.v returning post.uri`,
-      [JSON.stringify(own), JSON.stringify(under)],
-    );
+    // A changed post's replies are re-judged in the next round only if it has any (most have none).
+    const changed = await tx.query<{ uri: string; replied: boolean }>(REJUDGE, [own, under]);
     own = [];
-    under = changed.map((r) => r.uri);
+    under = changed.filter((r) => r.replied).map((r) => r.uri);
   }
 }

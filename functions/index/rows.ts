@@ -57,7 +57,7 @@ export async function deleteRows<R extends SqlRow = SqlRow>(
 ): Promise<R[]> {
   if (keys.length === 0) return [];
   const text =
-    `delete from ${q(table)} where ${q(column)} in (select json_array_elements_text($1::text::json))` +
+    `delete from ${q(table)} where ${q(column)} = any($1::text[])` +
     (returning.length === 0 ? '' : ` returning ${returning.map(q).join(', ')}`);
-  return tx.query<R>(text, [JSON.stringify(keys)]);
+  return tx.query<R>(text, [keys]);
 }

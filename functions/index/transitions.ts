@@ -11,7 +11,7 @@ export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): P
   const out = new Map<string, StoredOp>();
   if (uris.length === 0) return out;
   const rows = await tx.query<{ uri: string; rev: string; cid: string; json: string }>(
-    `select uri, rev, cid, json from record where uri in (select json_array_elements_text($1::text::json))`, [JSON.stringify(uris)],
+    `select uri, rev, cid, json from record where uri = any($1::text[])`, [uris],
   );
   for (const r of rows) out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === '' ? null : (JSON.parse(r.json) as JsonObject) });
   return out;

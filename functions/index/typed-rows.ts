@@ -34,9 +34,9 @@ export async function removeRowPluginRows(tx: SqlExecutor, byPlugin: ReadonlyMap
   const plugins = [...byPlugin].filter(([, uris]) => uris.length > 0).map(([plugin]) => plugin);
   if (plugins.length === 0) return;
   // Every table is asked for every URI: a URI names one collection, so only its own plugin's tables hold rows of it.
-  const params: SqlValue[] = [JSON.stringify([...byPlugin.values()].flat())];
+  const params: SqlValue[] = [[...byPlugin.values()].flat()];
   const counted: Counted[] = [];
-  const ctes = removalCtes(plugins, 'select json_array_elements_text($1::text::json)', counted);
+  const ctes = removalCtes(plugins, 'select unnest($1::text[])', counted);
   await runCounted(tx, `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`, params, counted, deltas);
 }
 

@@ -33,7 +33,20 @@ interface Runner {
 export interface AppViewIndexer {
   /** Indexes these events and returns once every one and every background task they queued is done. */
   index(events: readonly StreamEvent[]): Promise<void>;
+  /** Gathers planner statistics on its tables, as autovacuum does on a running AppView. */
+  analyze(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** ANALYZE of every table of one schema (a bare ANALYZE would visit every schema of the shared test database). */
+export async function analyzeSchema(schema: string): Promise<void> {
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    const tables = await admin<{ tablename: string }[]>`select tablename from pg_tables where schemaname = ${schema}`;
+    for (const { tablename } of tables) await admin.unsafe(`analyze "${schema}"."${tablename.replaceAll('"', '""')}"`);
+  } finally {
+    await admin.end();
+  }
 }
 
 const require = createRequire(import.meta.url);
@@ -91,6 +104,7 @@ export async function createAppViewIndexer(): Promise<AppViewIndexer> {
       await runner.processAll();
       await background.processAll();
     },
+    analyze: () => analyzeSchema(schema),
     async close() {
       await background.processAll();
       await db.close();

@@ -13,8 +13,8 @@ const COLUMNS = { uri: 'text', cid: 'text', creator: 'text', postUri: 'text', cr
 async function setHasGate(tx: SqlExecutor, flag: 'hasThreadGate' | 'hasPostGate', posts: readonly string[], value: boolean): Promise<void> {
   if (posts.length === 0) return;
   await tx.query(
-    `update post set "${flag}" = $2 where uri in (select json_array_elements_text($1::text::json) order by 1)`,
-    [JSON.stringify([...posts].sort()), value],
+    `update post set "${flag}" = $2 where uri = any($1::text[])`,
+    [[...posts].sort(), value],
   );
 }
 

@@ -213,9 +213,9 @@ async function markGated(tx: SqlExecutor, uris: readonly string[]): Promise<void
   await tx.query(
     `update post set "hasThreadGate" = case when exists (select 1 from thread_gate g where g."postUri" = post.uri) then true else "hasThreadGate" end,
        "hasPostGate" = case when exists (select 1 from post_gate g where g."postUri" = post.uri) then true else "hasPostGate" end
-     where uri in (select json_array_elements_text($1::text::json) order by 1)
+     where uri = any($1::text[])
        and (exists (select 1 from thread_gate g where g."postUri" = post.uri) or exists (select 1 from post_gate g where g."postUri" = post.uri))`,
-    [JSON.stringify([...uris].sort())],
+    [[...uris].sort()],
   );
 }
 
@@ -224,7 +224,7 @@ async function softDeleteOpReplies(tx: SqlExecutor, uris: readonly string[]): Pr
   if (uris.length === 0) return;
   await tx.query(
     `update op_thread_reply set "deletedAt" = to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-     where uri in (select json_array_elements_text($1::text::json) order by 1) and "deletedAt" is null`,
-    [JSON.stringify([...uris].sort())],
+     where uri = any($1::text[]) and "deletedAt" is null`,
+    [[...uris].sort()],
   );
 }

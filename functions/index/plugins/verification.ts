@@ -36,8 +36,8 @@ export const verificationPlugin: Plugin = {
     for (const op of ops) byUri.set(op.uri, [...(byUri.get(op.uri) ?? []), op]);
     const verified = new Set(
       (await tx.query<{ recordUri: string }>(
-        `select "recordUri" from notification where reason = 'verified' and "recordUri" in (select json_array_elements_text($1::text::json))`,
-        [JSON.stringify([...byUri.keys()])],
+        `select "recordUri" from notification where reason = 'verified' and "recordUri" = any($1::text[])`,
+        [[...byUri.keys()]],
       )).map((n) => n.recordUri),
     );
     const out: Notification[] = [];

@@ -1,0 +1,58 @@
+// The reply-root re-judgement runs on every batch with posts; on the network's post table (billions of rows) a plan
+// that reads the whole table is an outage. Its statement once selected `uri in (...) or "replyParent" in (...)`,
+// which no index serves: Postgres scanned every post, at any table size. Checked here on a table large enough, and
+// analysed, that any plan able to use the indexes does.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REJUDGE } from '../../../functions/index/reply-roots.ts';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+
+let db: IndexDb;
+const ROWS = 50_000;
+const uri = (i: number) => `at://did:plc:author${i % 500}/app.bsky.feed.post/p${i}`;
+
+beforeAll(async () => {
+  db = await createIndexDb('reply_roots_plan', 'rows');
+  // Every third post replies to the post before it, in its thread.
+  await db.sql.query(
+    `insert into post (uri, cid, creator, text, "replyRoot", "replyParent", "createdAt", "indexedAt")
+     select 'at://did:plc:author' || (i % 500) || '/app.bsky.feed.post/p' || i, 'cid', 'did:plc:author' || (i % 500), 'text',
+       case when i % 3 = 0 then 'at://did:plc:author' || ((i - 1) % 500) || '/app.bsky.feed.post/p' || (i - 1) end,
+       case when i % 3 = 0 then 'at://did:plc:author' || ((i - 1) % 500) || '/app.bsky.feed.post/p' || (i - 1) end,
+       '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'
+     from generate_series(1, $1::int) as i`,
+    [ROWS],
+  );
+  await db.sql.query('analyze post');
+}, 60_000);
+afterAll(async () => db?.close());
+
+/** Every node of an EXPLAIN (FORMAT JSON) plan. */
+function nodes(plan: Record<string, unknown>): Record<string, unknown>[] {
+  const children = (plan['Plans'] as Record<string, unknown>[] | undefined) ?? [];
+  return [plan, ...children.flatMap(nodes)];
+}
+
+describe('index: the reply-root re-judgement reads posts by key', () => {
+  it('uses the indexes on uri and replyParent, never a scan of the post table', async () => {
+    const own = Array.from({ length: 40 }, (_, i) => uri(3 * (i + 1)));
+    const parents = Array.from({ length: 130 }, (_, i) => uri(3 * i + 2));
+    const [row] = await db.sql.transaction((tx) => tx.query<{ 'QUERY PLAN': [{ Plan: Record<string, unknown> }] }>(`explain (format json) ${REJUDGE}`, [own, parents]));
+    const plan = nodes(row!['QUERY PLAN'][0].Plan);
+    const scans = plan.filter((n) => n['Relation Name'] === 'post').map((n) => n['Node Type']);
+    expect(scans.length).toBeGreaterThan(0);
+    expect(scans).not.toContain('Seq Scan');
+  });
+
+  it('changes the flags it must: a reply whose parent is missing becomes an invalid reply root', async () => {
+    const orphan = 'at://did:plc:orphan/app.bsky.feed.post/o1';
+    await db.sql.query(
+      `insert into post (uri, cid, creator, text, "replyRoot", "replyParent", "createdAt", "indexedAt")
+       values ($1, 'cid', 'did:plc:orphan', 'text', 'at://did:plc:gone/app.bsky.feed.post/x', 'at://did:plc:gone/app.bsky.feed.post/x', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+      [orphan],
+    );
+    const changed = await db.sql.transaction((tx) => tx.query<{ uri: string; replied: boolean }>(REJUDGE, [[orphan], []]));
+    expect(changed).toEqual([{ uri: orphan, replied: false }]);
+    const [flag] = await db.sql.query<{ invalidReplyRoot: boolean | null }>(`select "invalidReplyRoot" from post where uri = $1`, [orphan]);
+    expect(flag?.invalidReplyRoot).toBe(true);
+  });
+});
