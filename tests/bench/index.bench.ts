@@ -27,10 +27,9 @@ const BATCH_SIZE = 500;
 const LOOPS = 2;
 
 async function preload(redis: Redis, keys: KeySpace, events: readonly StreamEvent[]): Promise<void> {
-  const stream = keys.stream(STREAMS.firehoseLive);
   for (let i = 0; i < events.length; i += 1000) {
     const pipeline = redis.pipeline();
-    for (const e of events.slice(i, i + 1000)) pipeline.xadd(stream, '*', 'event', JSON.stringify(e));
+    for (const e of events.slice(i, i + 1000)) pipeline.xadd(keys.stream(keys.shardFor(STREAMS.firehoseLive, e.did)), '*', 'event', JSON.stringify(e));
     await pipeline.exec();
   }
 }
@@ -38,19 +37,30 @@ async function preload(redis: Redis, keys: KeySpace, events: readonly StreamEven
 /** Seconds from starting the consumers until the stream is empty with nothing pending. */
 async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexPorts, batchSize: number): Promise<number> {
   const controller = new AbortController();
+  // Two loops, as the CLI runs them (tasks.ts): both on the one stream, or one on each shard (STREAM_SHARDS=2,
+  // INDEXER_CONCURRENCY=1). Done when every loop has found its stream empty with nothing pending.
+  const shards = keys.shardsOf(STREAMS.firehoseLive);
+  const streams = Array.from({ length: LOOPS }, (_, i) => shards[i % shards.length] as string);
+  let idleLoops = 0;
   let done!: () => void;
   const idle = new Promise<void>((resolve) => (done = resolve));
-  const connections = Array.from({ length: LOOPS }, () => redis.duplicate());
+  const connections = streams.map(() => redis.duplicate());
   const start = performance.now();
-  const loops = connections.map((connection, i) =>
-    runStreamConsumer({
-      redis: connection, keys, stream: STREAMS.firehoseLive, group: GROUPS.firehose, consumer: `bench-${i}`,
+  const loops = connections.map((connection, i) => {
+    let seenIdle = false;
+    return runStreamConsumer({
+      redis: connection, keys, stream: streams[i] as string, group: GROUPS.firehose, consumer: `bench-${i}`,
       batchSize, blockMs: 20, claimIdleMs: 600_000, maxAttempts: 5, parse: parseEventFields,
       handle: async (events) => (await indexBatch(events, ports)).outcomes,
       probe: async () => void (await ports.sql.query('select 1')),
-      log: silentLog, metrics: noMetrics, signal: controller.signal, onIdle: done,
-    }),
-  );
+      log: silentLog, metrics: noMetrics, signal: controller.signal,
+      onIdle: () => {
+        if (seenIdle) return;
+        seenIdle = true;
+        if (++idleLoops === (shards.length === 1 ? 1 : LOOPS)) done();
+      },
+    });
+  });
   await idle;
   const seconds = (performance.now() - start) / 1000;
   controller.abort();
@@ -67,12 +77,14 @@ export async function runIndexBench(): Promise<BenchRow[]> {
     { mode: 'rows', db: await createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE },
     // INDEXER_BATCH_SIZE=2000 with the adapter's own COPY threshold (COPY_MIN_ROWS).
     { mode: 'large', db: await createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000 },
+    // The same, sharded by DID: no two loops index the same repo, so they never wait on each other's row locks.
+    { mode: 'sharded', db: await createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: 2000, shards: 2 },
   ] as const;
-  const modes = configs.map((c) => ({ ...c, keys: createKeySpace(`${uniqueName(`bench_index_${c.mode}`)}:`) }));
+  const modes = configs.map((c) => ({ ...c, keys: createKeySpace(`${uniqueName(`bench_index_${c.mode}`)}:`, { shards: 'shards' in c ? c.shards : 1 }) }));
   const redis = new Redis(TEST_REDIS_URL);
   const appview = await createAppViewIndexer();
   const corpus = networkCorpus();
-  const total = { copy: { records: 0, seconds: 0 }, rows: { records: 0, seconds: 0 }, large: { records: 0, seconds: 0 }, appview: { records: 0, seconds: 0 } };
+  const total = { copy: { records: 0, seconds: 0 }, rows: { records: 0, seconds: 0 }, large: { records: 0, seconds: 0 }, sharded: { records: 0, seconds: 0 }, appview: { records: 0, seconds: 0 } };
   try {
     // Warm-up (JIT, caches, first rows of every table), not counted.
     const warm = corpus.next(5_000);
@@ -101,10 +113,11 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       total.appview.seconds += (performance.now() - start) / 1000;
       total.appview.records += mine.length;
       const rate = (t: { records: number; seconds: number }) => Math.round(t.records / t.seconds);
-      process.stderr.write(`round ${round + 1}: COPY ${rate(total.copy)}/s, statements ${rate(total.rows)}/s, batches of 2,000 ${rate(total.large)}/s, AppView ${rate(total.appview)}/s so far\n`);
+      process.stderr.write(`round ${round + 1}: COPY ${rate(total.copy)}/s, statements ${rate(total.rows)}/s, batches of 2,000 ${rate(total.large)}/s, sharded ${rate(total.sharded)}/s, AppView ${rate(total.appview)}/s so far\n`);
     }
     for (const { keys } of modes) {
-      const dlq = await redis.xlen(keys.dlq(STREAMS.firehoseLive));
+      let dlq = 0;
+      for (const stream of keys.shardsOf(STREAMS.firehoseLive)) dlq += await redis.xlen(keys.dlq(stream));
       if (dlq > 0) throw new Error(`${dlq} entries were dead-lettered: the figures would not be honest`);
     }
     const official = total.appview.records / total.appview.seconds;
@@ -113,6 +126,7 @@ export async function runIndexBench(): Promise<BenchRow[]> {
     const copy = total.copy.records / total.copy.seconds;
     const rows = total.rows.records / total.rows.seconds;
     const large = total.large.records / total.large.seconds;
+    const sharded = total.sharded.records / total.sharded.seconds;
     return [
       {
         name: 'index: firehose_live -> consumer -> Postgres (COPY every batch)', unit: 'records/s', value: copy, ratio: copy / official, baseline,
@@ -125,6 +139,10 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       {
         name: 'index: firehose_live -> consumer -> Postgres (batches of 2,000)', unit: 'records/s', value: large, ratio: large / official, baseline,
         note: `${total.large.records.toLocaleString('en-US')} records; INDEXER_BATCH_SIZE=2000, 2 loops, COPY`,
+      },
+      {
+        name: 'index: firehose_live -> consumer -> Postgres (2 shards, batches of 2,000)', unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
+        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=2, INDEXER_CONCURRENCY=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops`,
       },
       {
         name: 'index: AppView IndexingService (baseline)', unit: 'records/s', value: official, ratio: 1, baseline,
