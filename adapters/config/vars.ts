@@ -42,7 +42,7 @@ export const VARS = [
   { name: 'LABEL_TRUSTED_SOURCES', type: 'list', default: '', doc: "comma-separated labeler DIDs whose labels are accepted unsigned (rsky's entries) or from another host than their own (each counted)" },
   { name: 'INDEXER_CONSUMER', type: 'string', doc: 'consumer name in the groups, unique per instance; default hostname-pid' },
   { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },
-  { name: 'INDEXER_BATCH_SIZE', type: 'int', default: '500', min: 1, max: 10000, doc: 'entries per call of the index function (one transaction)' },
+  { name: 'INDEXER_BATCH_SIZE', type: 'int', default: '2000', min: 1, max: 10000, doc: 'most entries per call of the index function (one transaction); a read takes what is waiting up to this, so a trickle is not held back' },
   { name: 'INDEXER_CONCURRENCY', type: 'int', default: '2', min: 1, max: 64, doc: 'consumer loops per stream in this process' },
   { name: 'INDEXER_MAX_ATTEMPTS', type: 'int', default: '5', min: 1, doc: 'deliveries before an entry moves to <stream>_dlq' },
   { name: 'INDEXER_CLAIM_IDLE_MS', type: 'int', default: '60000', min: 100, doc: 'pending entries idle this long are claimed and processed again' },

@@ -1,5 +1,5 @@
 // Indexing throughput (issue 11): skytide end to end, from entries waiting in `firehose_live` through the stream
-// consumer (two loops, batches of 500: INDEXER_CONCURRENCY and INDEXER_BATCH_SIZE at their defaults) and the index
+// consumer (two loops, batches of 500 and of 2,000, the INDEXER_BATCH_SIZE default; INDEXER_CONCURRENCY=2) and the index
 // function into Postgres, against the official AppView indexer (`@atproto/bsky`'s IndexingService, on its own schema
 // and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
 // Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
