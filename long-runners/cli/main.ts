@@ -86,11 +86,21 @@ function parseOnly(value: string | undefined): TaskKind[] {
 
 async function migrate(config: Config): Promise<number> {
   const r = createResources(config, 'migrate');
+  // As PID 1 in a container node has no default SIGTERM action: without this, `docker stop` waits out its timeout.
+  // The pending migrations are one transaction, which the server rolls back when the connection goes.
+  const interrupted = (signal: NodeJS.Signals) => {
+    r.log.error('migrate interrupted, nothing applied', { task: 'migrate', signal });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGTERM', interrupted);
+  process.once('SIGINT', interrupted);
   try {
     const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
     r.log.info('migrations applied', { applied });
     return 0;
   } finally {
+    process.off('SIGTERM', interrupted);
+    process.off('SIGINT', interrupted);
     await r.close();
   }
 }

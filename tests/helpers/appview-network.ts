@@ -6,7 +6,7 @@ import { AtpAgent } from '@atproto/api';
 import postgres from 'postgres';
 import { withLoopbackListen } from '../../long-runners/dev/loopback.ts';
 import { TEST_REDIS_URL } from './services.ts';
-import { createDevEnvDatabase } from './devenv-database.ts';
+import { createScratchDatabase } from './scratch-database.ts';
 import type { DevUser } from './dev-network.ts';
 
 export interface AppViewNetwork {
@@ -27,8 +27,8 @@ export interface AppViewNetwork {
 export async function startAppViewNetwork(): Promise<AppViewNetwork> {
   // dev-env only checks that it is set; nothing here connects to it.
   process.env['REDIS_HOST'] ??= new URL(TEST_REDIS_URL).host;
-  // Its own database (devenv-database.ts); its services reject schema names with anything but letters and underscores.
-  const database = await createDevEnvDatabase('parity');
+  // Its own database (scratch-database.ts); its services reject schema names with anything but letters and underscores.
+  const database = await createScratchDatabase('parity');
   const schema = 'parity';
   const admin = postgres(database.url, { max: 1, onnotice: () => {} });
   let network: TestNetwork;

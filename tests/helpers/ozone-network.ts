@@ -6,7 +6,7 @@ import { TestNetwork } from '@atproto/dev-env';
 import { AtpAgent } from '@atproto/api';
 import { withLoopbackListen } from '../../long-runners/dev/loopback.ts';
 import { TEST_REDIS_URL } from './services.ts';
-import { createDevEnvDatabase } from './devenv-database.ts';
+import { createScratchDatabase } from './scratch-database.ts';
 
 export interface OzoneUser {
   did: string;
@@ -33,8 +33,8 @@ export interface OzoneNetwork {
 export async function startOzoneNetwork(): Promise<OzoneNetwork> {
   // dev-env only checks that it is set; nothing here connects to it.
   process.env['REDIS_HOST'] ??= new URL(TEST_REDIS_URL).host;
-  // Its own database (devenv-database.ts); its services reject schema names with anything but letters and underscores.
-  const database = await createDevEnvDatabase('labeler');
+  // Its own database (scratch-database.ts); its services reject schema names with anything but letters and underscores.
+  const database = await createScratchDatabase('labeler');
   let network: TestNetwork;
   try {
     network = await withLoopbackListen(() => TestNetwork.create({ dbPostgresUrl: database.url, dbPostgresSchema: 'labeler' }));

@@ -2,6 +2,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { createScratchDatabase } from '../../helpers/scratch-database.ts';
 import { createTestRedis, createTestSchema, TEST_REDIS_URL } from '../../helpers/services.ts';
 
 const CLI = new URL('../../../long-runners/cli/main.ts', import.meta.url).pathname;
@@ -139,5 +141,36 @@ describe('skytide process', () => {
   it('names every bad configuration value and exits 2 before starting anything', async () => {
     const run = start(['run'], { ...env, INGESTER_BATCH_SIZE: 'lots' });
     expect(await run.exited).toBe(2);
+  });
+
+  it('on SIGTERM during migrate logs it and exits 143, applying nothing', async () => {
+    // In a database of its own (advisory locks are per database), hold the migrations' lock so that `migrate` waits
+    // inside its transaction, then stop it there.
+    const scratch = await createScratchDatabase('cli_migrate');
+    const holder = postgres(scratch.url, { max: 1, onnotice: () => {} });
+    const probe = postgres(scratch.url, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holding = holder.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(7323051)`;
+      locked();
+      await held;
+    });
+    try {
+      await isLocked;
+      const run = start(['migrate'], { ...env, DATABASE_URL: scratch.url });
+      await waitFor(async () => (await probe`select 1 from pg_locks where locktype = 'advisory' and objid = 7323051 and not granted`).length > 0, 'migrate waiting for the lock');
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(143);
+      expect(run.lines.some((l) => l['msg'] === 'migrate interrupted, nothing applied' && l['signal'] === 'SIGTERM')).toBe(true);
+      expect(await probe`select 1 from pg_tables where tablename = 'skytide_migrations'`).toHaveLength(0);
+    } finally {
+      release();
+      await holding;
+      await Promise.all([holder.end(), probe.end()]);
+      await scratch.drop();
+    }
   });
 });
