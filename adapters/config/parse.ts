@@ -12,6 +12,7 @@ export interface Config {
   redisKeyPrefix: string;
   databaseUrl: string;
   databasePoolMax: number;
+  databaseCopyMinRows: number;
   migrateOnStart: boolean;
   relayHosts: string[];
   highWaterMark: number;
@@ -151,6 +152,7 @@ export function parseConfig(env: Env): ParsedConfig {
     redisKeyPrefix: get('REDIS_KEY_PREFIX'),
     databaseUrl: get('DATABASE_URL'),
     databasePoolMax: get('DATABASE_POOL_MAX'),
+    databaseCopyMinRows: get('DATABASE_COPY_MIN_ROWS'),
     migrateOnStart: get('SKYTIDE_MIGRATE_ON_START'),
     relayHosts: get('INGESTER_RELAY_HOSTS'),
     highWaterMark: get('INGESTER_HIGH_WATER_MARK'),

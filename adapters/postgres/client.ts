@@ -49,12 +49,14 @@ export interface SqlOptions {
 }
 
 /**
- * Below this, a step's rows travel as JSON parameters: for a handful of rows COPY's extra round trips (the COPY and
- * its staging table) cost more than parsing them. At the default batch of 500 records (about 1,250 rows a step) the
- * two measured about even on this 2-core machine (interleaved batches 0.94x to 0.99x with COPY; end to end 0.43x to
- * 1.44x as the load moved), at 2,000 records COPY was 1.10x: so COPY from the default batch size up.
+ * Below this (DATABASE_COPY_MIN_ROWS), a step's rows travel as JSON parameters. COPY costs its own round trips and
+ * the writing and reading of its staging table; once every statement read its keys by index (text[] parameters,
+ * planner statistics), JSON parameters measured faster on this 2-core machine at every batch size tried: two loops,
+ * one per shard, 13,931 and 13,589 records/s against 12,957 and 10,326 with COPY at 2,000 records a batch,
+ * 13,353 and 15,036 against 12,553 and 12,816 at 5,000. So by default index batches go as JSON, and COPY is for
+ * operators who measure otherwise (a remote Postgres, larger rows).
  */
-export const COPY_MIN_ROWS = 1000;
+export const COPY_MIN_ROWS = 25_000;
 
 /** A value in COPY's text format: backslash, tab, newline and carriage return escaped, NULL as \N. */
 function copyField(value: string | null): string {

@@ -73,7 +73,7 @@ export function createResources(config: Config, component = 'skytide'): Resource
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: `skytide:${component}`, log: log.child('redis') })),
-    sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax })),
+    sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax, copyMinRows: config.databaseCopyMinRows })),
     identity() {
       return (identity ??= withRedisCache(
         createIdentityResolver({

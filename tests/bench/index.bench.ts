@@ -75,7 +75,7 @@ export async function runIndexBench(): Promise<BenchRow[]> {
   const configs = [
     { mode: 'copy', db: await createIndexDb('bench_index_copy', 'copy'), batchSize: BATCH_SIZE },
     { mode: 'rows', db: await createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE },
-    // INDEXER_BATCH_SIZE=2000 with the adapter's own COPY threshold (COPY_MIN_ROWS).
+    // The defaults: INDEXER_BATCH_SIZE=2000, and the adapter's own COPY threshold (COPY_MIN_ROWS: JSON at this size).
     { mode: 'large', db: await createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000 },
     // The same, sharded by DID: no two loops index the same repo, so they never wait on each other's row locks.
     { mode: 'sharded', db: await createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: 2000, shards: 2 },
@@ -134,11 +134,11 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       },
       {
         name: 'index: firehose_live -> consumer -> Postgres (JSON statements)', unit: 'records/s', value: rows, ratio: rows / official, baseline,
-        note: `${total.rows.records.toLocaleString('en-US')} records; Workers, and Node for steps under COPY_MIN_ROWS rows`,
+        note: `${total.rows.records.toLocaleString('en-US')} records; Workers, and Node below DATABASE_COPY_MIN_ROWS`,
       },
       {
         name: 'index: firehose_live -> consumer -> Postgres (batches of 2,000)', unit: 'records/s', value: large, ratio: large / official, baseline,
-        note: `${total.large.records.toLocaleString('en-US')} records; INDEXER_BATCH_SIZE=2000, 2 loops, COPY`,
+        note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=2000, INDEXER_CONCURRENCY=2, JSON parameters`,
       },
       {
         name: 'index: firehose_live -> consumer -> Postgres (2 shards, batches of 2,000)', unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
