@@ -99,8 +99,10 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     }
   };
 
-  const processEntries = async (entries: StreamEntry[]): Promise<void> => {
-    const attempts = await deliveryCounts(redis, stream, group, consumer, entries.map((e) => e.id));
+  const processEntries = async (entries: StreamEntry[], fresh: boolean): Promise<void> => {
+    // XREADGROUP '>' hands out entries never delivered before: their count is 1, no XPENDING needed (it returned a
+    // row per entry, 2,000 a batch, for nothing). Claimed entries have been delivered before and are looked up.
+    const attempts = fresh ? new Map<string, number>() : await deliveryCounts(redis, stream, group, consumer, entries.map((e) => e.id));
     const tries = (entry: StreamEntry) => attempts.get(entry.id) ?? 1;
     const letters: DeadLetter[] = [];
     const toDlq = (entry: StreamEntry, reason: Reason, message: string | undefined) => {
@@ -185,8 +187,9 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       entries = page.entries;
       if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
     }
-    if (entries.length === 0) entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
-    if (entries.length > 0) await processEntries(entries);
+    const claimed = entries.length > 0;
+    if (!claimed) entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+    if (entries.length > 0) await processEntries(entries, !claimed);
     else if (options.onIdle !== undefined && (await pendingCount(redis, stream, group)) === 0) options.onIdle();
   };
 
