@@ -21,7 +21,6 @@ import type { DevControls } from '../../adapters/http/routes/status-page.ts';
 import type { LocalNetworkOptions } from '../dev/local-network.ts';
 
 const PROJECT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MIGRATIONS_DIR = path.join(PROJECT_DIR, 'infra/migrations');
 
 const USAGE = `usage: skytide <command> [options]
 
@@ -95,7 +94,7 @@ async function migrate(config: Config): Promise<number> {
   process.once('SIGTERM', interrupted);
   process.once('SIGINT', interrupted);
   try {
-    const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
+    const applied = await applyMigrations(r.sql());
     r.log.info('migrations applied', { applied });
     return 0;
   } finally {
@@ -110,7 +109,7 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
   if (devControls !== undefined) r.devControls = devControls;
   try {
     if (migrateFirst || config.migrateOnStart) {
-      const applied = await applyMigrations(r.sql(), MIGRATIONS_DIR);
+      const applied = await applyMigrations(r.sql());
       r.log.info('migrations applied', { applied });
     }
     // Every process answers /health, /ready and /metrics on HTTP_PORT, whatever --only says (runTasks).
