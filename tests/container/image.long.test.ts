@@ -14,6 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { mkdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -39,8 +40,15 @@ const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
 
 const exec = promisify(execFile);
 
+/**
+ * podman runs outside the checkout: conmon writes a file named `oom` into its working directory when a container is
+ * OOM-killed (the memory-limit test does that), which left an empty `oom` at the repository's root.
+ */
+const PODMAN_CWD = path.join(os.tmpdir(), 'skytide-podman-cwd');
+
 async function podman(args: string[], timeoutMs = 60_000): Promise<{ stdout: string; stderr: string }> {
-  return exec('podman', [...PODMAN_GLOBAL, ...args], { cwd: ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  mkdirSync(PODMAN_CWD, { recursive: true });
+  return exec('podman', [...PODMAN_GLOBAL, ...args], { cwd: PODMAN_CWD, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
 }
 
 /** The current limits: a container may not raise them (no CAP_SYS_RESOURCE), and podman's defaults would. */
@@ -110,7 +118,7 @@ describe('the container image, built and run with podman', () => {
       podman([
         'build', '--format', 'docker', '--isolation', 'chroot', '--network', 'host', ...ulimits(),
         '--secret', `id=npm_ca,src=${secret}`, '--build-arg', `NODE_IMAGE=${base}`,
-        '-f', 'infra/Dockerfile', '-t', IMAGE, '.',
+        '-f', path.join(ROOT, 'infra/Dockerfile'), '-t', IMAGE, ROOT,
       ], 25 * 60_000),
     );
     const [config] = JSON.parse((await podman(['image', 'inspect', IMAGE])).stdout) as { Config: Record<string, unknown>; Healthcheck?: { Test: string[] } }[];
