@@ -9,7 +9,7 @@ import type { AggregateDeltas } from './aggregates.ts';
 import { isRowPlugin, PLUGINS, type Plugin, type RowPlugin } from './plugins/index.ts';
 import { collectionOf } from './plugins/fields.ts';
 import { stageSets } from './staging.ts';
-import { applyCounted, describeRows, finalSelect, insertRowPluginRows, removalCtes, removeRowPluginRows, type Counted } from './typed-rows.ts';
+import { describeRows, insertRowPluginRows, removeRowPluginRows } from './typed-rows.ts';
 import type { Columns, Row } from './rows.ts';
 import type { IndexedRecord } from './plugins/types.ts';
 
@@ -30,11 +30,11 @@ export interface RecordChanges {
 }
 
 /**
- * The rev gate and the typed rows of every row plugin, in few statements: the batch's rows are staged once (one COPY,
- * or JSON parameters); ONE statement upserts `record` under the rev rule and, in the same statement, deletes the old
- * typed rows of every record it changed that had a row before (an update, a delete, a re-create); ONE statement
- * inserts the typed rows of the records it changed. Counts come from the rows those statements returned. Statement
- * plugins (plugins/types.ts) are left to the caller, with `changed` and `inserted`.
+ * The rev gate and the typed rows of every row plugin, in three statements: the batch's rows are staged once (one
+ * COPY, or JSON parameters); ONE statement upserts `record` under the rev rule; ONE deletes the old typed rows of
+ * every record it changed that had a row before (an update, a delete, a re-create); ONE inserts the typed rows of the
+ * records it changed. Counts come from the rows those statements returned. Statement plugins (plugins/types.ts) are
+ * left to the caller, with `changed` and `inserted`.
  */
 export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordOp[], deltas: AggregateDeltas): Promise<RecordChanges> {
   if (winners.length === 0) return { changed: new Set(), inserted: new Set(), invalid: new Map() };
@@ -48,12 +48,10 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
     json: event.type === 'delete' ? '' : JSON.stringify(event.record),
   }));
   // Typed rows of every live record with a row plugin, described before the gate (a stale one's are never read).
-  const present = new Set<RowPlugin>();
   const live = new Map<RowPlugin, IndexedRecord[]>();
   for (const { uri, event } of winners) {
     const plugin = PLUGINS.get(event.collection);
     if (plugin === undefined || !isRowPlugin(plugin)) continue;
-    present.add(plugin);
     if (event.type !== 'delete') {
       push(live, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time });
     }
@@ -64,28 +62,32 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
   const staged = await stageSets(tx, sets);
 
   const params: SqlValue[] = [];
-  const counted: Counted[] = [];
   const names = Object.keys(RECORD).map((c) => `"${c}"`).join(', ');
-  const gate =
-    `rec as (insert into record (${names}) select ${names} from ${staged.source('record', RECORD, params)} order by uri ` +
-    `on conflict (uri) do update set cid = excluded.cid, did = excluded.did, json = excluded.json, rev = excluded.rev, ` +
-    `"indexedAt" = excluded."indexedAt" where ${NEWER} ` +
-    // xmax = 0 marks a row this statement inserted rather than updated.
-    `returning uri, (xmax = 0) as inserted)`;
-  const removals = removalCtes(present, 'select uri from rec where not inserted', counted);
-  const select = removals.some((r) => r.counted !== undefined) ? ` union all ${finalSelect(removals).replaceAll(' as r from', ' as r, null::boolean as inserted from')}` : '';
-  const result = await tx.query<{ t: number; r: string | null; inserted: boolean | null }>(
-    `with ${[gate, ...removals.map((r) => r.text)].join(', ')} select -1 as t, uri as r, inserted from rec${select}`,
+  const result = await tx.query<{ uri: string; inserted: boolean }>(
+    `insert into record (${names}) select ${names} from ${staged.source('record', RECORD, params)} order by uri ` +
+      `on conflict (uri) do update set cid = excluded.cid, did = excluded.did, json = excluded.json, rev = excluded.rev, ` +
+      `"indexedAt" = excluded."indexedAt" where ${NEWER} ` +
+      // xmax = 0 marks a row this statement inserted rather than updated.
+      `returning uri, (xmax = 0) as inserted`,
     params,
   );
   const changed = new Set<string>();
   const inserted = new Set<string>();
   for (const row of result) {
-    if (row.t !== -1 || row.r === null) continue;
-    changed.add(row.r);
-    if (row.inserted === true) inserted.add(row.r);
+    changed.add(row.uri);
+    if (row.inserted) inserted.add(row.uri);
   }
-  applyCounted(result.filter((row) => row.t !== -1), counted, deltas);
+  // The old typed rows of every changed record that had a row, in a statement of its own. NOTE: not as CTEs of the
+  // upsert: when the upsert waits for a row a concurrent batch wrote (another loop indexing the same record), its
+  // statement keeps the snapshot taken before the wait, and a removal there missed the rows that batch committed
+  // meanwhile (seen: likes, reposts and their notifications and counts left behind a delete). A new statement sees them.
+  const purge = new Map<RowPlugin, string[]>();
+  for (const { uri, event } of winners) {
+    if (!changed.has(uri) || inserted.has(uri)) continue;
+    const plugin = PLUGINS.get(event.collection);
+    if (plugin !== undefined && isRowPlugin(plugin)) push(purge, plugin, uri);
+  }
+  await removeRowPluginRows(tx, purge, deltas);
   await insertRowPluginRows(tx, described, staged, changed, deltas);
   const invalid = new Map<RowPlugin, string[]>();
   for (const [plugin, uris] of described.invalid) {

@@ -1,5 +1,6 @@
-// The typed rows of every row plugin of a batch in two statements: the removals (CTEs joined to the rev gate's
-// statement in processor.ts, or one statement of their own for an account's purge) and one insert for all new rows. Each is a chain of data-modifying CTEs, one per table (tables in one fixed order, rows in key order, so
+// The typed rows of every row plugin of a batch in two statements: the removals (after the rev gate's statement in
+// processor.ts, or for an account's purge) and one insert for all new rows. Each is a chain of data-modifying CTEs,
+// one per table (tables in one fixed order, rows in key order, so
 // concurrent batches take row locks in one order), and a final select hands back the columns the counts need, so
 // the aggregate deltas come from the rows really inserted or deleted, exactly as a statement per table would.
 import type { SqlExecutor, SqlRow, SqlValue } from '../ports.ts';
@@ -76,7 +77,7 @@ const byTable = (a: { spec: TableSpec }, b: { spec: TableSpec }) => (a.spec.tabl
  * CTEs deleting the typed rows of every record `uris` (a subquery yielding `uri`) names from these plugins' tables,
  * each returning what its counts read; `counted` receives their entries.
  */
-export function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counted[]): { name: string; counted: number | undefined; text: string }[] {
+function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counted[]): { name: string; counted: number | undefined; text: string }[] {
   const specs = new Map<string, TableSpec>();
   for (const plugin of plugins) for (const spec of plugin.tables) specs.set(spec.table, spec);
   return [...specs.values()]
@@ -88,16 +89,6 @@ export function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted:
       return { name, counted: index, text: `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} in (${uris})${spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`}${returning})` };
     });
 }
-
-/** Applies the counts of rows a statement returned as (t: index into `counted`, r: the row as JSON). */
-export function applyCounted(rows: readonly { t: number; r: string | null }[], counted: readonly Counted[], deltas: AggregateDeltas): void {
-  for (const { t, r } of rows) {
-    const c = counted[t];
-    if (c?.spec.count !== undefined && r !== null) c.spec.count(JSON.parse(r) as SqlRow, c.sign, deltas);
-  }
-}
-
-export { finalSelect, type Counted };
 
 /**
  * Writes the staged typed rows of the records in `only` (those the rev gate let through), in ONE statement: main

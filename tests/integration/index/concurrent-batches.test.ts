@@ -1,0 +1,62 @@
+// Two batches in flight at once (INDEXER_CONCURRENCY loops, or the HTTP function called twice) that write the same
+// record. The second batch's upsert waits for the row the first wrote until the first commits. Its removal of the
+// record's old typed rows once ran in the upsert's own statement, whose snapshot predates that wait: it did not see
+// the like the first batch had committed, and left it behind the delete, with its notification and its count.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indexBatch } from '../../../functions/index/handler.ts';
+import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { del, like, post, uriOf, write } from '../../helpers/events.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+const ALICE = 'did:plc:alice00000000000000000000';
+const BOB = 'did:plc:bob0000000000000000000000';
+
+let db: IndexDb;
+beforeAll(async () => {
+  db = await createIndexDb('concurrent_batches', 'rows');
+});
+afterAll(async () => db?.close());
+
+/** A Sql port whose transactions stop before their last statement (the actors and counts) until released. */
+function heldAtTheEnd(sql: Sql): { sql: Sql; reached: Promise<void>; release: () => void } {
+  let reached!: () => void;
+  let release!: () => void;
+  const atEnd = new Promise<void>((resolve) => (reached = resolve));
+  const go = new Promise<void>((resolve) => (release = resolve));
+  const hold = (tx: SqlExecutor): SqlExecutor => ({
+    async query(text, params) {
+      if (text.includes('insert into actor ')) {
+        reached();
+        await go;
+      }
+      return tx.query(text, params);
+    },
+  });
+  return { sql: { query: (t, p) => sql.query(t, p), transaction: (fn) => sql.transaction((tx) => fn(hold(tx))) }, reached: atEnd, release };
+}
+
+describe('index: concurrent batches writing the same record', () => {
+  it('a delete that waited for the create\'s batch removes the like it committed, its notification and its count', async () => {
+    const p = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'p1', rev: 1, record: post('hello') });
+    await indexBatch([p], db.ports);
+    const postUri = uriOf(ALICE, 'app.bsky.feed.post', 'p1');
+    const create = write({ did: BOB, collection: 'app.bsky.feed.like', rkey: 'l1', rev: 2, record: like(postUri, p.cid) });
+    const remove = del({ did: BOB, collection: 'app.bsky.feed.like', rkey: 'l1', rev: 3 });
+
+    // The create's batch has written its record row and its like, and stops before committing.
+    const first = heldAtTheEnd(db.sql);
+    const creating = indexBatch([create], { ...db.ports, sql: first.sql });
+    await first.reached;
+    // The delete's batch upserts the same record row: it waits for the first batch's commit.
+    const deleting = indexBatch([remove], db.ports);
+    await waitFor(() => db.sql.query(`select 1 from pg_locks where locktype = 'transactionid' and not granted`), (rows) => rows.length > 0, 'the delete waiting on the row lock');
+    first.release();
+    await Promise.all([creating, deleting]);
+
+    expect(await db.sql.query(`select uri from "like"`)).toEqual([]);
+    expect(await db.sql.query(`select reason from notification where reason = 'like'`)).toEqual([]);
+    expect(await db.sql.query(`select "likeCount"::int from post_agg where uri = $1`, [postUri])).toEqual([{ likeCount: 0 }]);
+    expect(await db.sql.query(`select json from record where uri = $1`, [uriOf(BOB, 'app.bsky.feed.like', 'l1')])).toEqual([{ json: '' }]);
+  });
+});
