@@ -12,7 +12,7 @@ import type { SqlExecutor } from '../ports.ts';
 import { insertRows } from './rows.ts';
 import { applyChange, currentChange, parseHistory, type AccountChange, type ApplyOutcome } from './account-state.ts';
 
-const INDEX_LOCK = 7_323_052; // arbitrary, constant: "skytide index" (7_323_051 is the migrations lock)
+const INDEX_LOCK = 7_323_052; // arbitrary, constant: "skytide index" (7_323_051 is the migrations lock, 7_323_054 cross-repo.ts's)
 const ACCOUNT_LOCK_CLASS = 7_323_053; // first key of the two-key per-DID locks
 
 export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive'): Promise<void> {

@@ -21,6 +21,9 @@ import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './i
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { readStoredOps } from './transitions.ts';
+import { rejudgeAfterCommit, type PostsTouched } from './cross-repo.ts';
+
+const POST_COLLECTION = 'app.bsky.feed.post';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
@@ -42,6 +45,8 @@ interface Applied {
   /** Positions of events superseded in the batch, or account changes older than one already applied. */
   stale: Set<number>;
   resync: ResyncRequest[];
+  /** Posts written or deleted: re-judged after the commit (cross-repo.ts). */
+  posts: PostsTouched;
 }
 
 export async function indexBatch(events: readonly StreamEvent[], ports: IndexPorts): Promise<BatchResult> {
@@ -50,6 +55,9 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
   let applied: Applied;
   try {
     applied = await ports.sql.transaction((tx) => applyBatch(tx, plan, identities));
+    if (applied.posts.written.length > 0 || applied.posts.removed.length > 0) {
+      await ports.sql.transaction((tx) => rejudgeAfterCommit(tx, applied.posts));
+    }
   } catch (err) {
     ports.metrics.inc('skytide_index_batches_total', { outcome: 'error' });
     throw err;
@@ -133,7 +141,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     return false;
   });
 
-  const { tallies, deltas } = await writeRecords(tx, winners, counted);
+  const { tallies, deltas, posts } = await writeRecords(tx, winners, counted);
   await writeAccountStates(tx, histories);
 
   const handles: HandleChange[] = [];
@@ -150,7 +158,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));
   const commits = newestCommits([...counted.map((op) => op.event), ...repos.map((r) => r.event)]);
   await writeActors(tx, { actors, handles, statuses, commits }, deltas);
-  return { tallies, skipped, stale, resync };
+  return { tallies, skipped, stale, resync, posts };
 }
 
 /** The account changes in force at a position of the batch: those stored, then this batch's up to that position. */
@@ -163,7 +171,7 @@ function historyBefore(stored: readonly AccountChange[], batch: readonly { posit
 /** The rev gate, then the typed rows of every record it let through, and their counts (applied by the caller). */
 async function writeRecords(
   tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[],
-): Promise<{ tallies: Map<RecordFamily, Tally>; deltas: AggregateDeltas }> {
+): Promise<{ tallies: Map<RecordFamily, Tally>; deltas: AggregateDeltas; posts: PostsTouched }> {
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
     let t = tallies.get(family);
@@ -221,5 +229,10 @@ async function writeRecords(
     t.indexed -= uris.length;
   }
   // The deltas are applied with the actor rows, in one statement at the end of the batch.
-  return { tallies, deltas };
+  const posts: PostsTouched = { written: [], removed: [] };
+  for (const { uri, event } of winners) {
+    if (event.collection !== POST_COLLECTION || !changed.has(uri)) continue;
+    (event.type === 'delete' ? posts.removed : posts.written).push(uri);
+  }
+  return { tallies, deltas, posts };
 }

@@ -1,12 +1,21 @@
-// Two batches in flight at once (INDEXER_CONCURRENCY loops, or the HTTP function called twice) that write the same
-// record. The second batch's upsert waits for the row the first wrote until the first commits. Its removal of the
-// record's old typed rows once ran in the upsert's own statement, whose snapshot predates that wait: it did not see
-// the like the first batch had committed, and left it behind the delete, with its notification and its count.
+// Batches in flight at once (INDEXER_CONCURRENCY loops, shards, or the HTTP function called twice) end as if indexed
+// one after another.
+// - Two that write the same record: the second batch's upsert waits for the row the first wrote until the first
+//   commits. Its removal of the record's old typed rows once ran in the upsert's own statement, whose snapshot
+//   predates that wait: it did not see the like the first batch had committed, and left it behind the delete, with
+//   its notification and its count.
+// - Two that hold a reply and its parent (different repos): each transaction missed the other's uncommitted post, and
+//   the reply stayed an invalid reply root without its reply notification, until the posts were judged again after
+//   commit (functions/index/cross-repo.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { del, like, post, uriOf, write } from '../../helpers/events.ts';
+import { account, del, like, post, uriOf, write } from '../../helpers/events.ts';
+import { createIndexDb as createDb, dumpIndex } from '../../helpers/index-db.ts';
+import { didShard } from '../../../adapters/redis/keys.ts';
+import { networkCorpus } from '../../bench/network-corpus.ts';
+import type { StreamEvent } from '../../../functions/events.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const ALICE = 'did:plc:alice00000000000000000000';
@@ -58,5 +67,32 @@ describe('index: concurrent batches writing the same record', () => {
     expect(await db.sql.query(`select reason from notification where reason = 'like'`)).toEqual([]);
     expect(await db.sql.query(`select "likeCount"::int from post_agg where uri = $1`, [postUri])).toEqual([{ likeCount: 0 }]);
     expect(await db.sql.query(`select json from record where uri = $1`, [uriOf(BOB, 'app.bsky.feed.like', 'l1')])).toEqual([{ json: '' }]);
+  });
+
+  it('a batch split by repo into concurrent transactions ends in the same tables as the batch in one', async () => {
+    const events: StreamEvent[] = networkCorpus(11).next(3000);
+    const dids = [...new Set(events.map((e) => e.did))].slice(0, 6);
+    dids.forEach((did, i) => {
+      events.splice(400 * (i + 1), 0, account(did, false, 'deactivated', 900_000 + 2 * i));
+      events.splice(400 * (i + 1) + 50, 0, account(did, true, undefined, 900_001 + 2 * i));
+    });
+    const [whole, split] = await Promise.all([createDb('concurrent_whole', 'rows'), createDb('concurrent_split', 'rows')]);
+    try {
+      for (let i = 0; i < events.length; i += 500) {
+        const batch = events.slice(i, i + 500);
+        await indexBatch(batch, whole.ports);
+        // Three transactions at once, no repo in two of them: replies and their parents land in different ones.
+        const parts = [0, 1, 2].map((k) => batch.filter((e) => didShard(e.did, 3) === k));
+        expect(parts.every((p) => p.length > 0)).toBe(true);
+        await Promise.all(parts.map((p) => indexBatch(p, split.ports)));
+      }
+      const [a, b] = await Promise.all([dumpIndex(whole.sql), dumpIndex(split.sql)]);
+      expect(a['post']!.filter((p) => (p as { invalidReplyRoot: boolean | null }).invalidReplyRoot === true).length).toBeGreaterThan(0);
+      expect(b).toEqual(a);
+      const notifications = (x: IndexDb) => x.sql.query(`select did, "recordUri", reason, "reasonSubject" from notification order by 1, 2, 3`);
+      expect(await notifications(split)).toEqual(await notifications(whole));
+    } finally {
+      await Promise.all([whole.close(), split.close()]);
+    }
   });
 });
