@@ -1,15 +1,19 @@
-// What a batch derives from other repos' posts, judged again after it committed. Inside its transaction a batch sees
-// only what other transactions had committed when each statement began: with two batches in flight (consumer loops,
-// shards), a reply in one and its parent in the other each miss the other, and the reply stayed an invalid reply root
-// with no reply notification. So, once a batch that wrote or deleted posts has committed, a short transaction of its
-// own re-judges them: the reply roots of its posts and of the replies to them, and the reply notifications their
-// chains now complete. Of two such batches, the one that commits last sees both, so the pair ends as if indexed one
-// after the other. Both steps only change what differs: after a batch alone, they change nothing.
-// NOTE: thread-gate and post-gate verdicts are still judged only inside the transaction (README, Known limits).
+// What a batch derives from other repos' posts and gates, judged again after it committed. Inside its transaction a
+// batch sees only what other transactions had committed when each statement began: with two batches in flight
+// (consumer loops, shards), a reply in one and its parent in the other each missed the other (the reply stayed an
+// invalid reply root with no reply notification), and so did a reply and the thread gate it breaks, a quote and the
+// post gate it breaks, a post and its own gate. So, once a batch that wrote posts or gates has committed, a short
+// transaction of its own judges them again: reply roots of its posts and of the replies to them; thread-gate verdicts
+// of its replies and of the replies under its gates, post-gate verdicts of its quotes and of the quotes of its gated
+// posts (counts and notifications follow the flips); its posts' gate flags; and the reply notifications their chains
+// now complete. Of two such batches, the one that commits last sees both, so the pair ends as if indexed one after
+// the other. Every step changes only what differs: after a batch alone, nothing.
 import type { SqlExecutor } from '../ports.ts';
+import { AggregateDeltas } from './aggregates.ts';
 import { holdIndexLock } from './account-store.ts';
 import { judgeReplyRoots } from './reply-roots.ts';
 import { notifyPosts } from './post-notifications.ts';
+import { rejudgeQuotes, rejudgeQuotesByUri, rejudgeRepliesByUri, rejudgeThreads } from './gates.ts';
 
 /** Arbitrary, constant: "skytide cross-repo re-judgement" (next to the index's other locks in account-store.ts). */
 const REJUDGE_LOCK = 7_323_054;
@@ -19,13 +23,39 @@ export interface PostsTouched {
   written: string[];
   /** Posts the batch deleted. */
   removed: string[];
+  /** Posts whose thread gate the batch wrote or deleted. */
+  threadGated: string[];
+  /** Posts whose post gate the batch wrote or deleted. */
+  postGated: string[];
 }
 
+export const nothingTouched = (t: PostsTouched): boolean =>
+  t.written.length === 0 && t.removed.length === 0 && t.threadGated.length === 0 && t.postGated.length === 0;
+
 export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): Promise<void> {
-  if (posts.written.length === 0 && posts.removed.length === 0) return;
+  if (nothingTouched(posts)) return;
   await holdIndexLock(tx, 'shared');
   // One re-judgement at a time: two that ran together could both find the same notification missing and both write it.
   await tx.query('select pg_advisory_xact_lock($1)', [REJUDGE_LOCK]);
+  const deltas = new AggregateDeltas();
   await judgeReplyRoots(tx, posts.written, [...posts.written, ...posts.removed]);
+  await rejudgeRepliesByUri(tx, posts.written, deltas);
+  await rejudgeThreads(tx, posts.threadGated, deltas);
+  await rejudgeQuotesByUri(tx, posts.written);
+  await rejudgeQuotes(tx, posts.postGated);
+  await refreshGateFlags(tx, [...new Set([...posts.written, ...posts.threadGated, ...posts.postGated])]);
   await notifyPosts(tx, undefined, [], posts.written);
+  await deltas.apply(tx);
+}
+
+/** hasThreadGate / hasPostGate as the gate tables say now: true with a gate, false where a flag was true without. */
+async function refreshGateFlags(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
+  if (uris.length === 0) return;
+  const thread = `(case when exists (select 1 from thread_gate g where g."postUri" = post.uri) then true when "hasThreadGate" then false else "hasThreadGate" end)`;
+  const postGate = `(case when exists (select 1 from post_gate g where g."postUri" = post.uri) then true when "hasPostGate" then false else "hasPostGate" end)`;
+  await tx.query(
+    `update post set "hasThreadGate" = ${thread}, "hasPostGate" = ${postGate}
+     where uri = any($1::text[]) and ("hasThreadGate" is distinct from ${thread} or "hasPostGate" is distinct from ${postGate})`,
+    [[...uris].sort()],
+  );
 }

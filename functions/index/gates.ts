@@ -207,11 +207,20 @@ export async function judgeQuotes(tx: SqlExecutor, quotes: readonly QuoteToJudge
 
 /** Re-judges the replies under these roots after their gate history changed; counts and notifications follow. */
 export async function rejudgeThreads(tx: SqlExecutor, roots: readonly string[], deltas: AggregateDeltas): Promise<void> {
-  if (roots.length === 0) return;
+  await rejudgeReplies(tx, 'roots', roots, deltas);
+}
+
+/** Re-judges these replies (posts that are not replies are passed over); counts and notifications follow. */
+export async function rejudgeRepliesByUri(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas): Promise<void> {
+  await rejudgeReplies(tx, 'uris', uris, deltas);
+}
+
+async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: readonly string[], deltas: AggregateDeltas): Promise<void> {
+  if (keys.length === 0) return;
   const replies = await tx.query<ReplyToJudge & { replyParent: string; violatesThreadGate: boolean | null }>(
     `select uri, creator, "createdAt", "replyRoot", "replyParent", "violatesThreadGate" from post
-     where "replyRoot" = any($1::text[]) order by uri`,
-    [roots],
+     where ${by === 'roots' ? '"replyRoot" = any($1::text[])' : 'uri = any($1::text[]) and "replyRoot" is not null'} order by uri`,
+    [keys],
   );
   const violating = await judgeReplies(tx, replies);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
@@ -226,11 +235,20 @@ export async function rejudgeThreads(tx: SqlExecutor, roots: readonly string[], 
 
 /** Re-judges the quotes of these posts after their post-gate history changed. */
 export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): Promise<void> {
-  if (posts.length === 0) return;
+  await rejudgeQuoting(tx, 'subjects', posts);
+}
+
+/** Re-judges these posts' quotes (posts that quote nothing are passed over). */
+export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
+  await rejudgeQuoting(tx, 'uris', uris);
+}
+
+async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
   const quotes = await tx.query<QuoteToJudge & { cid: string; sortAt: string; violatesEmbeddingRules: boolean | null }>(
     `select q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules" from quote q join post p on p.uri = q.uri
-     where q.subject = any($1::text[]) order by q.uri`,
-    [posts],
+     where ${by === 'subjects' ? 'q.subject' : 'q.uri'} = any($1::text[]) order by q.uri`,
+    [keys],
   );
   const violating = await judgeQuotes(tx, quotes);
   const flips = quotes.filter((q) => violating.has(q.uri) !== (q.violatesEmbeddingRules === true));

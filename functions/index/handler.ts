@@ -21,9 +21,12 @@ import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './i
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { readStoredOps } from './transitions.ts';
-import { rejudgeAfterCommit, type PostsTouched } from './cross-repo.ts';
+import { nothingTouched, rejudgeAfterCommit, type PostsTouched } from './cross-repo.ts';
+import { gatedPost } from './gates.ts';
 
 const POST_COLLECTION = 'app.bsky.feed.post';
+const THREADGATE_COLLECTION = 'app.bsky.feed.threadgate';
+const POSTGATE_COLLECTION = 'app.bsky.feed.postgate';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
@@ -55,9 +58,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
   let applied: Applied;
   try {
     applied = await ports.sql.transaction((tx) => applyBatch(tx, plan, identities));
-    if (applied.posts.written.length > 0 || applied.posts.removed.length > 0) {
-      await ports.sql.transaction((tx) => rejudgeAfterCommit(tx, applied.posts));
-    }
+    if (!nothingTouched(applied.posts)) await ports.sql.transaction((tx) => rejudgeAfterCommit(tx, applied.posts));
   } catch (err) {
     ports.metrics.inc('skytide_index_batches_total', { outcome: 'error' });
     throw err;
@@ -229,10 +230,12 @@ async function writeRecords(
     t.indexed -= uris.length;
   }
   // The deltas are applied with the actor rows, in one statement at the end of the batch.
-  const posts: PostsTouched = { written: [], removed: [] };
+  const posts: PostsTouched = { written: [], removed: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
-    if (event.collection !== POST_COLLECTION || !changed.has(uri)) continue;
-    (event.type === 'delete' ? posts.removed : posts.written).push(uri);
+    if (!changed.has(uri)) continue;
+    if (event.collection === POST_COLLECTION) (event.type === 'delete' ? posts.removed : posts.written).push(uri);
+    const gated = event.collection === THREADGATE_COLLECTION || event.collection === POSTGATE_COLLECTION ? gatedPost(uri) : undefined;
+    if (gated !== undefined) (event.collection === THREADGATE_COLLECTION ? posts.threadGated : posts.postGated).push(gated);
   }
   return { tallies, deltas, posts };
 }

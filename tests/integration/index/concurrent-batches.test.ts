@@ -7,12 +7,14 @@
 // - Two that hold a reply and its parent (different repos): each transaction missed the other's uncommitted post, and
 //   the reply stayed an invalid reply root without its reply notification, until the posts were judged again after
 //   commit (functions/index/cross-repo.ts).
+// Each test has a database of its own: the index's advisory locks are per database, and a transaction held open here
+// would stall the other test files' batches on the shared one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
-import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { createIndexDatabase, type IndexDb } from '../../helpers/index-db.ts';
 import { account, del, like, post, uriOf, write } from '../../helpers/events.ts';
-import { createIndexDb as createDb, dumpIndex } from '../../helpers/index-db.ts';
+import { dumpIndex } from '../../helpers/index-db.ts';
 import { didShard } from '../../../adapters/redis/keys.ts';
 import { networkCorpus } from '../../bench/network-corpus.ts';
 import type { StreamEvent } from '../../../functions/events.ts';
@@ -23,7 +25,7 @@ const BOB = 'did:plc:bob0000000000000000000000';
 
 let db: IndexDb;
 beforeAll(async () => {
-  db = await createIndexDb('concurrent_batches', 'rows');
+  db = await createIndexDatabase('concurrent_batches');
 });
 afterAll(async () => db?.close());
 
@@ -45,7 +47,7 @@ function heldAtTheEnd(sql: Sql): { sql: Sql; reached: Promise<void>; release: ()
   return { sql: { query: (t, p) => sql.query(t, p), transaction: (fn) => sql.transaction((tx) => fn(hold(tx))) }, reached: atEnd, release };
 }
 
-describe('index: concurrent batches writing the same record', () => {
+describe('index: batches in flight at once', () => {
   it('a delete that waited for the create\'s batch removes the like it committed, its notification and its count', async () => {
     const p = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'p1', rev: 1, record: post('hello') });
     await indexBatch([p], db.ports);
@@ -76,7 +78,7 @@ describe('index: concurrent batches writing the same record', () => {
       events.splice(400 * (i + 1), 0, account(did, false, 'deactivated', 900_000 + 2 * i));
       events.splice(400 * (i + 1) + 50, 0, account(did, true, undefined, 900_001 + 2 * i));
     });
-    const [whole, split] = await Promise.all([createDb('concurrent_whole', 'rows'), createDb('concurrent_split', 'rows')]);
+    const [whole, split] = await Promise.all([createIndexDatabase('concurrent_whole'), createIndexDatabase('concurrent_split')]);
     try {
       for (let i = 0; i < events.length; i += 500) {
         const batch = events.slice(i, i + 500);
@@ -94,5 +96,29 @@ describe('index: concurrent batches writing the same record', () => {
     } finally {
       await Promise.all([whole.close(), split.close()]);
     }
+  });
+
+  it('a reply whose batch commits after the thread gate\'s batch is judged by that gate, its count and notification too', async () => {
+    const T = (n: number) => new Date(Date.parse('2026-03-01T00:00:00.000Z') + n * 1000).toISOString();
+    const root = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'g-root', rev: 10, record: post('gated', { createdAt: T(0) }) });
+    await indexBatch([root], db.ports);
+    const rootRef = { uri: uriOf(ALICE, 'app.bsky.feed.post', 'g-root'), cid: root.cid };
+    // The gate allows nobody, and was made before the reply: the reply breaks it.
+    const gate = write({ did: ALICE, collection: 'app.bsky.feed.threadgate', rkey: 'g-root', rev: 11, record: { $type: 'app.bsky.feed.threadgate', post: rootRef.uri, allow: [], createdAt: T(1) } });
+    const reply = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'g-reply', rev: 12, record: post('let me in', { reply: { root: rootRef, parent: rootRef }, createdAt: T(2) }) });
+
+    // The reply's batch judges it (no gate committed yet) and stops before committing; the gate's batch runs whole.
+    const first = heldAtTheEnd(db.sql);
+    const replying = indexBatch([reply], { ...db.ports, sql: first.sql });
+    await first.reached;
+    await indexBatch([gate], db.ports);
+    first.release();
+    await replying;
+
+    const replyUri = uriOf(BOB, 'app.bsky.feed.post', 'g-reply');
+    expect(await db.sql.query(`select "violatesThreadGate", "hasThreadGate" from post where uri = $1`, [replyUri])).toEqual([{ violatesThreadGate: true, hasThreadGate: null }]);
+    expect(await db.sql.query(`select "hasThreadGate" from post where uri = $1`, [rootRef.uri])).toEqual([{ hasThreadGate: true }]);
+    expect(await db.sql.query(`select "replyCount"::int from post_agg where uri = $1`, [rootRef.uri])).toEqual([{ replyCount: 0 }]);
+    expect(await db.sql.query(`select reason from notification where "recordUri" = $1 and reason = 'reply'`, [replyUri])).toEqual([]);
   });
 });
