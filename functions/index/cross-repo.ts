@@ -21,6 +21,10 @@ const REJUDGE_LOCK = 7_323_054;
 export interface PostsTouched {
   /** Posts the batch created or updated. */
   written: string[];
+  /** Of those, the replies. */
+  replies: string[];
+  /** Of those, the ones that embed a record (a quote, when it is a post). */
+  quotes: string[];
   /** Posts the batch deleted. */
   removed: string[];
   /** Posts whose thread gate the batch wrote or deleted. */
@@ -38,13 +42,15 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
   // One re-judgement at a time: two that ran together could both find the same notification missing and both write it.
   await tx.query('select pg_advisory_xact_lock($1)', [REJUDGE_LOCK]);
   const deltas = new AggregateDeltas();
-  await judgeReplyRoots(tx, posts.written, [...posts.written, ...posts.removed]);
-  await rejudgeRepliesByUri(tx, posts.written, deltas);
+  // A reply whose chain another batch completed (or broke) changes its reply-root verdict here; those are the posts
+  // whose reply notifications may be missing (their own, and those below them).
+  const rechained = await judgeReplyRoots(tx, posts.replies, [...posts.written, ...posts.removed]);
+  await rejudgeRepliesByUri(tx, posts.replies, deltas);
   await rejudgeThreads(tx, posts.threadGated, deltas);
-  await rejudgeQuotesByUri(tx, posts.written);
+  await rejudgeQuotesByUri(tx, posts.quotes);
   await rejudgeQuotes(tx, posts.postGated);
   await refreshGateFlags(tx, [...new Set([...posts.written, ...posts.threadGated, ...posts.postGated])]);
-  await notifyPosts(tx, undefined, [], posts.written);
+  await notifyPosts(tx, undefined, [], rechained);
   await deltas.apply(tx);
 }
 

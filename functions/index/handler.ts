@@ -230,10 +230,17 @@ async function writeRecords(
     t.indexed -= uris.length;
   }
   // The deltas are applied with the actor rows, in one statement at the end of the batch.
-  const posts: PostsTouched = { written: [], removed: [], threadGated: [], postGated: [] };
+  const posts: PostsTouched = { written: [], replies: [], quotes: [], removed: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
     if (!changed.has(uri)) continue;
-    if (event.collection === POST_COLLECTION) (event.type === 'delete' ? posts.removed : posts.written).push(uri);
+    if (event.collection === POST_COLLECTION) {
+      if (event.type === 'delete') posts.removed.push(uri);
+      else {
+        posts.written.push(uri);
+        if (event.record['reply'] !== undefined) posts.replies.push(uri);
+        if (event.record['embed'] !== undefined) posts.quotes.push(uri);
+      }
+    }
     const gated = event.collection === THREADGATE_COLLECTION || event.collection === POSTGATE_COLLECTION ? gatedPost(uri) : undefined;
     if (gated !== undefined) (event.collection === THREADGATE_COLLECTION ? posts.threadGated : posts.postGated).push(gated);
   }

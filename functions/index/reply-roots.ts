@@ -26,14 +26,17 @@ export const REJUDGE = `with s as (
    where post.uri = c.uri and post."invalidReplyRoot" is distinct from c.v
    returning post.uri, exists (select 1 from post k where k."replyParent" = post.uri) as replied`;
 
-/** Re-judges `posts` and the replies to `parents`, then whatever their changes reach. */
-export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[], parents: readonly string[]): Promise<void> {
+/** Re-judges `posts` and the replies to `parents`, then whatever their changes reach; returns the posts it changed. */
+export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[], parents: readonly string[]): Promise<string[]> {
   let own = [...posts];
   let under = [...parents];
+  const all: string[] = [];
   for (let round = 0; round < MAX_DEPTH && (own.length > 0 || under.length > 0); round++) {
     // A changed post's replies are re-judged in the next round only if it has any (most have none).
     const changed = await tx.query<{ uri: string; replied: boolean }>(REJUDGE, [own, under]);
+    for (const r of changed) all.push(r.uri);
     own = [];
     under = changed.filter((r) => r.replied).map((r) => r.uri);
   }
+  return all;
 }
