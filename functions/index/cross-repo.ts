@@ -9,11 +9,13 @@
 // now complete. Of two such batches, the one that commits last sees both, so the pair ends as if indexed one after
 // the other. Every step changes only what differs: after a batch alone, nothing.
 import type { SqlExecutor } from '../ports.ts';
+import type { RecordOp } from './plan.ts';
 import { AggregateDeltas } from './aggregates.ts';
 import { holdIndexLock } from './account-store.ts';
 import { judgeReplyRoots } from './reply-roots.ts';
 import { notifyPosts } from './post-notifications.ts';
-import { rejudgeQuotes, rejudgeQuotesByUri, rejudgeRepliesByUri, rejudgeThreads } from './gates.ts';
+import { gatedPost, rejudgeQuotes, rejudgeQuotesByUri, rejudgeRepliesByUri, rejudgeThreads } from './gates.ts';
+import { obj } from './plugins/fields.ts';
 
 /** Arbitrary, constant: "skytide cross-repo re-judgement" (next to the index's other locks in account-store.ts). */
 const REJUDGE_LOCK = 7_323_054;
@@ -31,6 +33,33 @@ export interface PostsTouched {
   threadGated: string[];
   /** Posts whose post gate the batch wrote or deleted. */
   postGated: string[];
+}
+
+const POST = 'app.bsky.feed.post';
+const THREADGATE = 'app.bsky.feed.threadgate';
+const POSTGATE = 'app.bsky.feed.postgate';
+const RECORD_EMBEDS = new Set(['app.bsky.embed.record', 'app.bsky.embed.recordWithMedia']);
+
+/** The posts and gates among the batch's winning ops that its rev gate let through (`changed`). */
+export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<string>): PostsTouched {
+  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], threadGated: [], postGated: [] };
+  for (const { uri, event } of winners) {
+    if (!changed.has(uri)) continue;
+    if (event.collection === POST) {
+      if (event.type === 'delete') {
+        touched.removed.push(uri);
+        continue;
+      }
+      touched.written.push(uri);
+      if (event.record['reply'] !== undefined) touched.replies.push(uri);
+      const embed = obj(event.record['embed'])?.['$type'];
+      if (typeof embed === 'string' && RECORD_EMBEDS.has(embed)) touched.quotes.push(uri);
+    } else if (event.collection === THREADGATE || event.collection === POSTGATE) {
+      const post = gatedPost(uri);
+      if (post !== undefined) (event.collection === THREADGATE ? touched.threadGated : touched.postGated).push(post);
+    }
+  }
+  return touched;
 }
 
 export const nothingTouched = (t: PostsTouched): boolean =>

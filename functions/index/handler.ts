@@ -21,12 +21,7 @@ import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './i
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { readStoredOps } from './transitions.ts';
-import { nothingTouched, rejudgeAfterCommit, type PostsTouched } from './cross-repo.ts';
-import { gatedPost } from './gates.ts';
-
-const POST_COLLECTION = 'app.bsky.feed.post';
-const THREADGATE_COLLECTION = 'app.bsky.feed.threadgate';
-const POSTGATE_COLLECTION = 'app.bsky.feed.postgate';
+import { nothingTouched, postsTouched, rejudgeAfterCommit, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
@@ -230,19 +225,5 @@ async function writeRecords(
     t.indexed -= uris.length;
   }
   // The deltas are applied with the actor rows, in one statement at the end of the batch.
-  const posts: PostsTouched = { written: [], replies: [], quotes: [], removed: [], threadGated: [], postGated: [] };
-  for (const { uri, event } of winners) {
-    if (!changed.has(uri)) continue;
-    if (event.collection === POST_COLLECTION) {
-      if (event.type === 'delete') posts.removed.push(uri);
-      else {
-        posts.written.push(uri);
-        if (event.record['reply'] !== undefined) posts.replies.push(uri);
-        if (event.record['embed'] !== undefined) posts.quotes.push(uri);
-      }
-    }
-    const gated = event.collection === THREADGATE_COLLECTION || event.collection === POSTGATE_COLLECTION ? gatedPost(uri) : undefined;
-    if (gated !== undefined) (event.collection === THREADGATE_COLLECTION ? posts.threadGated : posts.postGated).push(gated);
-  }
-  return { tallies, deltas, posts };
+  return { tallies, deltas, posts: postsTouched(winners, changed) };
 }

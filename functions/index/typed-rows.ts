@@ -1,8 +1,8 @@
 // The typed rows of every row plugin of a batch in two statements: the removals (after the rev gate's statement in
 // processor.ts, or for an account's purge) and one insert for all new rows. Each is a chain of data-modifying CTEs,
-// one per table (tables in one fixed order, rows in key order, so
-// concurrent batches take row locks in one order), and a final select hands back the columns the counts need, so
-// the aggregate deltas come from the rows really inserted or deleted, exactly as a statement per table would.
+// one per table (tables in one fixed order, rows in key order, so concurrent batches take row locks in one order),
+// and a final select hands back the columns the counts need, so the aggregate deltas come from the rows really
+// inserted or deleted, exactly as a statement per table would.
 import type { SqlExecutor, SqlRow, SqlValue } from '../ports.ts';
 import type { AggregateDeltas } from './aggregates.ts';
 import type { Row } from './rows.ts';
