@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { CID } from 'multiformats/cid';
 import type { StreamEvent } from '../../functions/events.ts';
+import { analyzeSchema } from '../helpers/index-db.ts';
 import { TEST_DATABASE_URL } from '../helpers/services.ts';
 
 interface AppViewDatabase {
@@ -36,17 +37,6 @@ export interface AppViewIndexer {
   /** Gathers planner statistics on its tables, as autovacuum does on a running AppView. */
   analyze(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** ANALYZE of every table of one schema (a bare ANALYZE would visit every schema of the shared test database). */
-export async function analyzeSchema(schema: string): Promise<void> {
-  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  try {
-    const tables = await admin<{ tablename: string }[]>`select tablename from pg_tables where schemaname = ${schema}`;
-    for (const { tablename } of tables) await admin.unsafe(`analyze "${schema}"."${tablename.replaceAll('"', '""')}"`);
-  } finally {
-    await admin.end();
-  }
 }
 
 const require = createRequire(import.meta.url);

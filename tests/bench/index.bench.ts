@@ -12,11 +12,11 @@ import { noMetrics, silentLog } from '../../functions/ports.ts';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
 import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
-import { createIndexDb } from '../helpers/index-db.ts';
+import { analyzeSchema, createIndexDb } from '../helpers/index-db.ts';
 import { COPY_MIN_ROWS } from '../../adapters/postgres/client.ts';
 import { TEST_REDIS_URL, uniqueName } from '../helpers/services.ts';
 import { networkCorpus } from './network-corpus.ts';
-import { analyzeSchema, createAppViewIndexer } from './appview-indexer.ts';
+import { createAppViewIndexer } from './appview-indexer.ts';
 import type { BenchRow } from './types.ts';
 
 const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);

@@ -3,7 +3,8 @@ import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
 import type { IndexPorts } from '../../functions/index/handler.ts';
-import { createTestSchema, TEST_DATABASE_URL, uniqueName } from './services.ts';
+import { createTestSchema, TEST_DATABASE_URL } from './services.ts';
+import { createScratchDatabase } from './scratch-database.ts';
 
 export interface IndexDb {
   sql: PostgresSql;
@@ -60,22 +61,28 @@ export async function dumpIndex(sql: PostgresSql): Promise<Record<string, unknow
  * wrangler dev's local Hyperdrive (the schema's search_path travels in `options`).
  */
 export async function createIndexDatabase(label: string): Promise<IndexDb> {
-  const name = uniqueName(label);
-  const admin = createSql(TEST_DATABASE_URL, { max: 1 });
-  await admin.query(`create database "${name}"`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.href, { max: 4 });
+  const database = await createScratchDatabase(label);
+  const sql = createSql(database.url, { max: 4 });
   await applyMigrations(sql);
   return {
     sql,
     schema: 'public',
-    url: url.href,
+    url: database.url,
     ports: { sql, clock: systemClock, log: silentLog, metrics: noMetrics },
     close: async () => {
       await sql.end();
-      await admin.query(`drop database if exists "${name}" with (force)`);
-      await admin.end();
+      await database.drop();
     },
   };
+}
+
+/** ANALYZE of every table of one schema, as autovacuum would (a bare ANALYZE visits every schema of the database). */
+export async function analyzeSchema(schema: string): Promise<void> {
+  const admin = createSql(TEST_DATABASE_URL, { max: 1 });
+  try {
+    const tables = await admin.query<{ tablename: string }>('select tablename from pg_tables where schemaname = $1', [schema]);
+    for (const { tablename } of tables) await admin.query(`analyze "${schema.replaceAll('"', '""')}"."${tablename.replaceAll('"', '""')}"`);
+  } finally {
+    await admin.end();
+  }
 }
