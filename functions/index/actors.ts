@@ -1,8 +1,8 @@
 // Actor-level rows from a batch: an actor row for every DID seen (never for a deleted one), handles (a handle moves to
 // its new holder and is cleared from the old one), upstream status mirrored from account_state (unknown statuses are
 // stored as strings), and actor_sync, which only ever moves forward in rev.
-import type { SqlExecutor } from '../ports.ts';
-import { cleanText } from './rows.ts';
+import type { SqlExecutor, SqlValue } from '../ports.ts';
+import { cleanText, rowSource } from './rows.ts';
 import type { AggregateDeltas } from './aggregates.ts';
 import type { CommitSeen } from './plan.ts';
 import { isValidHandle } from '../atproto/syntax/handle.ts';
@@ -63,20 +63,18 @@ export async function writeActors(tx: SqlExecutor, changes: ActorChanges, deltas
   const actors = [...changes.actors].map(([did, indexedAt]) => ({ did, indexedAt }));
   const commits = [...changes.commits].map(([did, c]) => ({ did, commitCid: c.commit, repoRev: c.rev }));
   // actor, actor_sync and the aggregates in ONE statement (a CTE each).
-  const params: string[] = [];
+  const params: SqlValue[] = [];
   const ctes: string[] = deltas?.ctes(params) ?? [];
   if (actors.length > 0) {
-    params.push(JSON.stringify(actors));
     ctes.push(
-      `actors as (insert into actor (did, "indexedAt") select did, "indexedAt" from json_to_recordset($${params.length}::text::json)
-       as x(did text, "indexedAt" text) order by did on conflict (did) do nothing)`,
+      `actors as (insert into actor (did, "indexedAt") select did, "indexedAt" from ${rowSource({ did: 'text', indexedAt: 'text' }, actors, params)}
+       order by did on conflict (did) do nothing)`,
     );
   }
   if (commits.length > 0) {
-    params.push(JSON.stringify(commits));
     ctes.push(
       `syncs as (insert into actor_sync (did, "commitCid", "repoRev") select did, "commitCid", "repoRev"
-       from json_to_recordset($${params.length}::text::json) as x(did text, "commitCid" text, "repoRev" text) order by did
+       from ${rowSource({ did: 'text', commitCid: 'text', repoRev: 'text' }, commits, params)} order by did
        on conflict (did) do update set "commitCid" = excluded."commitCid", "repoRev" = excluded."repoRev"
        where actor_sync."repoRev" is null or actor_sync."repoRev" < excluded."repoRev")`,
     );

@@ -6,7 +6,8 @@
 // post subject is remembered in deleted_subject so that its counts are recounted from the rows if the account comes
 // back (account-deletion.ts). The check runs inside the same statement as the upsert, one probe of a partial index
 // per subject, and the index lock (account-store.ts) keeps it atomic against a deletion or a recount.
-import type { SqlExecutor } from '../ports.ts';
+import type { SqlExecutor, SqlValue } from '../ports.ts';
+import { rowSource, type Columns } from './rows.ts';
 
 export type PostCount = 'likeCount' | 'replyCount' | 'repostCount' | 'quoteCount';
 export type ProfileCount = 'followersCount' | 'followsCount' | 'postsCount';
@@ -32,21 +33,19 @@ export class AggregateDeltas {
 
   /** Both aggregate tables in ONE statement (a CTE each). */
   async apply(tx: SqlExecutor): Promise<void> {
-    const params: string[] = [];
+    const params: SqlValue[] = [];
     const ctes = this.ctes(params);
     if (ctes.length > 0) await tx.query(`with ${ctes.join(', ')} select 1`, params);
   }
 
   /** The CTEs that apply these deltas (named x, gone, remembered, posts, profiles), their parameters added to `params`. */
-  ctes(params: string[]): string[] {
+  ctes(params: SqlValue[]): string[] {
     const posts = rowsOf('uri', POST_COUNTS, this.#posts);
     const profiles = rowsOf('did', PROFILE_COUNTS, this.#profiles);
     const ctes: string[] = [];
     if (posts.length > 0) {
-      params.push(JSON.stringify(posts));
-      const p = `$${params.length}`;
       ctes.push(
-        `x as (select * from json_to_recordset(${p}::text::json) as x(uri text, ${columns(POST_COUNTS)}))`,
+        `x as (select * from ${rowSource(columnsOf('uri', POST_COUNTS), posts, params)})`,
         `gone as (select x.uri from x where exists
            (select 1 from repo_sync r where r.status = 'deleted' and r.did = split_part(x.uri, '/', 3)))`,
         `remembered as (insert into deleted_subject (did, uri) select split_part(uri, '/', 3), uri from gone
@@ -57,11 +56,9 @@ export class AggregateDeltas {
       );
     }
     if (profiles.length > 0) {
-      params.push(JSON.stringify(profiles));
-      const p = `$${params.length}`;
       ctes.push(
         `profiles as (insert into profile_agg (did, ${names(PROFILE_COUNTS)})
-         select did, ${names(PROFILE_COUNTS)} from json_to_recordset(${p}::text::json) as x(did text, ${columns(PROFILE_COUNTS)})
+         select did, ${names(PROFILE_COUNTS)} from ${rowSource(columnsOf('did', PROFILE_COUNTS), profiles, params)}
          where not exists (select 1 from repo_sync r where r.status = 'deleted' and r.did = x.did) order by did
          on conflict (did) do update set ${increments('profile_agg', PROFILE_COUNTS)})`,
       );
@@ -71,7 +68,7 @@ export class AggregateDeltas {
 }
 
 const names = (counts: readonly string[]) => counts.map((c) => `"${c}"`).join(', ');
-const columns = (counts: readonly string[]) => counts.map((c) => `"${c}" bigint`).join(', ');
+const columnsOf = (key: string, counts: readonly string[]): Columns => Object.fromEntries([[key, 'text'], ...counts.map((c) => [c, 'bigint'])]);
 const increments = (table: string, counts: readonly string[]) => counts.map((c) => `"${c}" = ${table}."${c}" + excluded."${c}"`).join(', ');
 
 function rowsOf<C extends string>(key: string, counts: readonly C[], deltas: Map<string, Record<C, number>>): Record<string, string | number>[] {

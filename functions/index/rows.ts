@@ -1,6 +1,6 @@
-// Multi-row statements over the Sql port. A batch travels as ONE jsonb parameter expanded by jsonb_to_recordset: one
+// Multi-row statements over the Sql port. A batch's rows for a table travel as ONE text parameter (rowSource): one
 // round trip per table per batch, null-safe, and free of per-row placeholders.
-import type { SqlExecutor, SqlRow } from '../ports.ts';
+import type { SqlExecutor, SqlRow, SqlValue } from '../ports.ts';
 import type { JsonValue } from '../events.ts';
 
 export type ColumnType = 'text' | 'jsonb' | 'boolean' | 'bigint';
@@ -23,6 +23,56 @@ function recordset(columns: Columns): string {
     .join(', ');
 }
 
+// The text transport: a row per line, split by Postgres's string_to_array. ASCII's record, unit and group separators
+// mark rows, fields and NULL; a set with any of them in a value travels as JSON instead (json_to_recordset), so every
+// value arrives exactly. Why not JSON for all: json_to_recordset builds a hash table per object and re-reads every
+// key name, and was measured at 3x the server time of this for the same 2,000 rows of 7 columns (10 ms against 3 ms),
+// the largest part of the index's Postgres time spent on the transport, not the rows.
+const ROW_SEPARATOR = '\x1e';
+const FIELD_SEPARATOR = '\x1f';
+const NULL_MARK = '\x1d';
+const SEPARATORS = /[\x1d-\x1f]/;
+
+/** A value as text, the same for this transport and COPY (NUL and lone surrogates cleaned, JSON for objects). */
+export function textValue(value: Row[string] | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return cleanText(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return cleanText(JSON.stringify(value));
+}
+
+/**
+ * A FROM item aliased `x` yielding `rows` as `columns` (by name, with their types), its data added to `params` as one
+ * parameter.
+ */
+export function rowSource(columns: Columns, rows: readonly Row[], params: SqlValue[]): string {
+  const entries = Object.entries(columns);
+  const names = entries.map(([name]) => name);
+  const lines: string[] = [];
+  let fallback = false;
+  for (const row of rows) {
+    let line = '';
+    for (let i = 0; i < names.length; i++) {
+      const value = textValue(row[names[i] as string]);
+      if (value !== null && SEPARATORS.test(value)) fallback = true;
+      line += (i === 0 ? '' : FIELD_SEPARATOR) + (value ?? NULL_MARK);
+    }
+    // An empty line would be no row at all: only a one-column set with an empty value can make one.
+    if (line === '') fallback = true;
+    lines.push(line);
+  }
+  if (fallback) {
+    params.push(JSON.stringify(rows));
+    return `json_to_recordset($${params.length}::text::json) as x(${recordset(columns)})`;
+  }
+  params.push(lines.join(ROW_SEPARATOR));
+  const select = entries.map(([name, type], i) => `a[${i + 1}]::${type} as ${q(name)}`).join(', ');
+  // NOTE: E'\x1e' and friends are the separators above, written as SQL escape strings. `offset 0` keeps the planner
+  // from inlining the split into every field that reads it (a split per field instead of one per row).
+  return `(select ${select} from (select string_to_array(line, E'\\x1f', E'\\x1d') as a ` +
+    `from string_to_table($${params.length}::text, E'\\x1e') as line offset 0) as lines) as x`;
+}
+
 export interface InsertOptions {
   /** Sort key: rows are written in this order so concurrent batches take row locks in one order (no deadlocks). */
   orderBy: string;
@@ -39,12 +89,13 @@ export async function insertRows<R extends SqlRow = SqlRow>(
 ): Promise<R[]> {
   if (rows.length === 0) return [];
   const names = Object.keys(columns).map(q).join(', ');
+  const params: SqlValue[] = [];
   const text =
-    `insert into ${q(table)} (${names}) select ${names} from json_to_recordset($1::text::json) as x(${recordset(columns)})` +
+    `insert into ${q(table)} (${names}) select ${names} from ${rowSource(columns, rows, params)}` +
     ` order by ${q(options.orderBy)}` +
     (options.onConflict === undefined ? '' : ` on conflict ${options.onConflict}`) +
     (options.returning === undefined ? '' : ` returning ${options.returning.map(column).join(', ')}`);
-  return tx.query<R>(text, [JSON.stringify(rows)]);
+  return tx.query<R>(text, params);
 }
 
 /** Deletes rows whose `column` is one of `keys`, returning the named columns of the rows actually deleted. */

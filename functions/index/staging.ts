@@ -4,11 +4,11 @@
 //   goes in ONE `COPY ... FROM STDIN` into a temporary staging table (text columns, tagged by set name, emptied at
 //   commit), and the statements select their set from it with casts. A COPY costs two more round trips than a
 //   statement carrying its rows, which a handful of rows does not win back (README, Performance);
-// - multi-row parameters elsewhere (Workers, PGlite, a port without COPY): each set travels as one JSON parameter
-//   expanded by json_to_recordset.
+// - multi-row parameters elsewhere (Workers, PGlite, a port without COPY) and for smaller steps: each set travels as
+//   one text parameter (rows.ts: rowSource).
 // Both give the same rows (tests/integration/index runs every index test in both modes); only the transport differs.
 import type { SqlExecutor, SqlValue } from '../ports.ts';
-import { cleanText, type Columns, type Row } from './rows.ts';
+import { rowSource, textValue, type Columns, type Row } from './rows.ts';
 
 /** The staging table: a set name and up to STAGE_WIDTH text columns, the set's columns in their declared order. */
 export const STAGE_TABLE = 'skytide_stage';
@@ -32,29 +32,14 @@ export interface StagedSets {
 
 type Sets = ReadonlyMap<string, { columns: Columns; rows: readonly Row[] }>;
 
-function recordset(columns: Columns): string {
-  return Object.entries(columns)
-    .map(([name, type]) => `${q(name)} ${type}`)
-    .join(', ');
-}
-
-/** Multi-row statements: each set is one JSON parameter. */
-function jsonSets(sets: Sets): StagedSets {
+/** Multi-row statements: each set is one parameter. */
+function parameterSets(sets: Sets): StagedSets {
   return {
     source(name, columns, params, only) {
       const rows = sets.get(name)?.rows ?? [];
-      params.push(JSON.stringify(only === undefined ? rows : rows.filter((r) => only.uris.has(r[only.key] as string))));
-      return `json_to_recordset($${params.length}::text::json) as x(${recordset(columns)})`;
+      return rowSource(columns, only === undefined ? rows : rows.filter((r) => only.uris.has(r[only.key] as string)), params);
     },
   };
-}
-
-/** A value as COPY text reads it (NUL and lone surrogates cleaned, as for JSON parameters). */
-function copyValue(value: Row[string] | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string') return cleanText(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return cleanText(JSON.stringify(value));
 }
 
 const filterParams = new WeakMap<SqlValue[], Map<ReadonlySet<string>, number>>();
@@ -90,21 +75,21 @@ function createStage(): string {
 }
 
 /**
- * Makes these row sets readable by the step's statements: one COPY when the connection has it, JSON parameters
+ * Makes these row sets readable by the step's statements: one COPY when the connection has it, parameters
  * otherwise. A set's rows must not be staged twice in one transaction (names are unique per batch).
  */
 export async function stageSets(tx: SqlExecutor, sets: Sets): Promise<StagedSets> {
   const copy = tx.copyRows;
   let count = 0;
   for (const { rows } of sets.values()) count += rows.length;
-  if (copy === undefined || count === 0 || count < (tx.copyMinRows ?? 0)) return jsonSets(sets);
+  if (copy === undefined || count === 0 || count < (tx.copyMinRows ?? 0)) return parameterSets(sets);
   const lines: (string | null)[][] = [];
   for (const [name, { columns, rows }] of sets) {
     const names = Object.keys(columns);
     if (names.length > STAGE_WIDTH) throw new Error(`row set ${name} has ${names.length} columns, the stage holds ${STAGE_WIDTH}`);
     for (const row of rows) {
       const line: (string | null)[] = [name];
-      for (const column of names) line.push(copyValue(row[column]));
+      for (const column of names) line.push(textValue(row[column]));
       while (line.length <= STAGE_WIDTH) line.push(null);
       lines.push(line);
     }
