@@ -12,7 +12,7 @@ import { noMetrics, silentLog } from '../../functions/ports.ts';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
 import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
-import { analyzeSchema, createIndexDb } from '../helpers/index-db.ts';
+import { analyzeSchema, createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { COPY_MIN_ROWS } from '../../adapters/postgres/client.ts';
 import { TEST_REDIS_URL, uniqueName } from '../helpers/services.ts';
 import { networkCorpus } from './network-corpus.ts';
@@ -23,10 +23,12 @@ const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
 /** Events per round for skytide, and for the AppView (the first ones of the same slice). */
 const RECORDS = Number(process.env['BENCH_INDEX_RECORDS'] ?? 30_000);
 const APPVIEW_RECORDS = Number(process.env['BENCH_INDEX_APPVIEW_RECORDS'] ?? 2_000);
+/** Which configurations to run (comma-separated: copy, rows, large, sharded), for profiling one; all by default. */
+const ONLY = process.env['BENCH_INDEX_MODES']?.split(',').map((m) => m.trim());
 const BATCH_SIZE = 500;
 const LOOPS = 2;
 
-async function preload(redis: Redis, keys: KeySpace, events: readonly StreamEvent[]): Promise<void> {
+export async function preload(redis: Redis, keys: KeySpace, events: readonly StreamEvent[]): Promise<void> {
   for (let i = 0; i < events.length; i += 1000) {
     const pipeline = redis.pipeline();
     for (const e of events.slice(i, i + 1000)) pipeline.xadd(keys.stream(keys.shardFor(STREAMS.firehoseLive, e.did)), '*', 'event', JSON.stringify(e));
@@ -35,12 +37,13 @@ async function preload(redis: Redis, keys: KeySpace, events: readonly StreamEven
 }
 
 /** Seconds from starting the consumers until the stream is empty with nothing pending. */
-async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexPorts, batchSize: number): Promise<number> {
+export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexPorts, batchSize: number): Promise<number> {
   const controller = new AbortController();
   // Two loops, as the CLI runs them (tasks.ts): both on the one stream, or one on each shard (STREAM_SHARDS=2,
   // INDEXER_CONCURRENCY=1). Done when every loop has found its stream empty with nothing pending.
   const shards = keys.shardsOf(STREAMS.firehoseLive);
-  const streams = Array.from({ length: LOOPS }, (_, i) => shards[i % shards.length] as string);
+  const loopCount = Math.max(LOOPS, shards.length);
+  const streams = Array.from({ length: loopCount }, (_, i) => shards[i % shards.length] as string);
   let idleLoops = 0;
   let done!: () => void;
   const idle = new Promise<void>((resolve) => (done = resolve));
@@ -57,7 +60,7 @@ async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexP
       onIdle: () => {
         if (seenIdle) return;
         seenIdle = true;
-        if (++idleLoops === (shards.length === 1 ? 1 : LOOPS)) done();
+        if (++idleLoops === (shards.length === 1 ? 1 : loopCount)) done();
       },
     });
   });
@@ -72,15 +75,17 @@ async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexP
 export async function runIndexBench(): Promise<BenchRow[]> {
   // Both write modes, each on its own database and stream: COPY into staging tables (how Node runs it) and multi-row
   // statements (Workers, PGlite).
-  const configs = [
-    { mode: 'copy', db: await createIndexDb('bench_index_copy', 'copy'), batchSize: BATCH_SIZE },
-    { mode: 'rows', db: await createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE },
+  const all = [
+    { mode: 'copy', db: () => createIndexDb('bench_index_copy', 'copy'), batchSize: BATCH_SIZE },
+    { mode: 'rows', db: () => createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE },
     // The defaults: INDEXER_BATCH_SIZE=2000, and the adapter's own COPY threshold (COPY_MIN_ROWS: JSON at this size).
-    { mode: 'large', db: await createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000 },
+    { mode: 'large', db: () => createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000 },
     // The same, sharded by DID: no two loops index the same repo, so they never wait on each other's row locks.
-    { mode: 'sharded', db: await createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: 2000, shards: 2 },
+    { mode: 'sharded', db: () => createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: 2000, shards: 2 },
   ] as const;
-  const modes = configs.map((c) => ({ ...c, keys: createKeySpace(`${uniqueName(`bench_index_${c.mode}`)}:`, { shards: 'shards' in c ? c.shards : 1 }) }));
+  const configs: { mode: (typeof all)[number]['mode']; batchSize: number; shards?: number; db: IndexDb }[] = [];
+  for (const c of all) if (ONLY === undefined || ONLY.includes(c.mode)) configs.push({ ...c, db: await c.db() });
+  const modes = configs.map((c) => ({ ...c, keys: createKeySpace(`${uniqueName(`bench_index_${c.mode}`)}:`, { shards: c.shards ?? 1 }) }));
   const redis = new Redis(TEST_REDIS_URL);
   const appview = await createAppViewIndexer();
   const corpus = networkCorpus();
@@ -124,31 +129,33 @@ export async function runIndexBench(): Promise<BenchRow[]> {
     const baseline = 'AppView IndexingService';
     const shape = `2 loops x batches of ${BATCH_SIZE}; ${ROUNDS} rounds; network mix over 2,000 DIDs`;
     const copy = total.copy.records / total.copy.seconds;
-    const rows = total.rows.records / total.rows.seconds;
+    const statements = total.rows.records / total.rows.seconds;
     const large = total.large.records / total.large.seconds;
     const sharded = total.sharded.records / total.sharded.seconds;
-    return [
+    const ran = (mode: string) => mode === 'appview' || configs.some((c) => c.mode === mode);
+    const rows: (BenchRow & { mode: string })[] = [
       {
-        name: 'index: firehose_live -> consumer -> Postgres (COPY every batch)', unit: 'records/s', value: copy, ratio: copy / official, baseline,
+        mode: 'copy', name: 'index: firehose_live -> consumer -> Postgres (COPY every batch)', unit: 'records/s', value: copy, ratio: copy / official, baseline,
         note: `${total.copy.records.toLocaleString('en-US')} records; ${shape}`,
       },
       {
-        name: 'index: firehose_live -> consumer -> Postgres (JSON statements)', unit: 'records/s', value: rows, ratio: rows / official, baseline,
+        mode: 'rows', name: 'index: firehose_live -> consumer -> Postgres (JSON statements)', unit: 'records/s', value: statements, ratio: statements / official, baseline,
         note: `${total.rows.records.toLocaleString('en-US')} records; Workers, and Node below DATABASE_COPY_MIN_ROWS`,
       },
       {
-        name: 'index: firehose_live -> consumer -> Postgres (batches of 2,000)', unit: 'records/s', value: large, ratio: large / official, baseline,
+        mode: 'large', name: 'index: firehose_live -> consumer -> Postgres (batches of 2,000)', unit: 'records/s', value: large, ratio: large / official, baseline,
         note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=2000, INDEXER_CONCURRENCY=2, JSON parameters`,
       },
       {
-        name: 'index: firehose_live -> consumer -> Postgres (2 shards, batches of 2,000)', unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
+        mode: 'sharded', name: 'index: firehose_live -> consumer -> Postgres (2 shards, batches of 2,000)', unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
         note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=2, INDEXER_CONCURRENCY=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops`,
       },
       {
-        name: 'index: AppView IndexingService (baseline)', unit: 'records/s', value: official, ratio: 1, baseline,
+        mode: 'appview', name: 'index: AppView IndexingService (baseline)', unit: 'records/s', value: official, ratio: 1, baseline,
         note: `${total.appview.records.toLocaleString('en-US')} records, per-DID order, DIDs in parallel, background queue drained`,
       },
     ];
+    return rows.filter((r) => ran(r.mode)).map(({ mode: _, ...row }) => row);
   } finally {
     await appview.close();
     await redis.quit();
