@@ -14,6 +14,8 @@ const column = (name: string) => (name.includes(' as ') ? name : q(name));
 
 /** Strings bound for text or jsonb columns: Postgres rejects NUL and lone surrogates, the network sends both. */
 export function cleanText(value: string): string {
+  // Nearly every string is already clean: it is returned as it is, without the two copies the cleaning makes.
+  if (!value.includes('\u0000') && value.isWellFormed()) return value;
   return value.replaceAll('\u0000', '').toWellFormed();
 }
 
@@ -54,7 +56,7 @@ export function rowSource(columns: Columns, rows: readonly Row[], params: SqlVal
     let line = '';
     for (let i = 0; i < names.length; i++) {
       const value = textValue(row[names[i] as string]);
-      if (value !== null && SEPARATORS.test(value)) fallback = true;
+      if (value !== null && !fallback && SEPARATORS.test(value)) fallback = true;
       line += (i === 0 ? '' : FIELD_SEPARATOR) + (value ?? NULL_MARK);
     }
     // An empty line would be no row at all: only a one-column set with an empty value can make one.

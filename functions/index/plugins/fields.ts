@@ -14,10 +14,13 @@ export function str(value: JsonValue | undefined): string | undefined {
 }
 
 const EPOCH = '1970-01-01T00:00:00.000Z';
+const CANONICAL = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
 
 /** Like the AppView: a valid datetime is normalised to ISO with Z; anything else becomes the epoch, never an error. */
 export function createdAt(value: JsonValue | undefined): string {
   if (typeof value !== 'string') return EPOCH;
+  // Already in the normal form (how nearly every client writes it): a valid one is returned unchanged.
+  if (value.length === 24 && CANONICAL.test(value) && isValidDatetime(value)) return value;
   if (isValidDatetime(value)) return new Date(Date.parse(value)).toISOString();
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? EPOCH : new Date(ms).toISOString();
