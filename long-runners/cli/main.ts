@@ -14,7 +14,8 @@ import { createStatusReader } from '../../adapters/observability/pipeline-status
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { sweepProgress } from '../sweeper/progress.ts';
 import { progressLine } from './progress-line.ts';
-import { K256_BACKEND } from '../../functions/atproto/crypto/ecdsa-node.ts';
+// The backend the `#ecdsa` seam picked for this runtime (package.json "imports"), never a backend named directly.
+import { K256_BACKEND } from '#ecdsa';
 import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
 import { readFileSync } from 'node:fs';
 import type { DevControls } from '../../adapters/http/routes/status-page.ts';

@@ -4,7 +4,7 @@
 // (OpenSSL). OpenSSL accepts high-S signatures, so low-S is checked here first, for both backends alike.
 import { createRequire } from 'node:module';
 import { createPublicKey, hash, verify, type KeyObject } from 'node:crypto';
-import type { Curve } from './keys.ts';
+import type { Curve, K256Backend } from './keys.ts';
 
 // SubjectPublicKeyInfo prefixes for a compressed (33-byte) or uncompressed (65-byte) point on each curve.
 const SPKI: Record<Curve, Record<number, string>> = {
@@ -37,7 +37,7 @@ function loadLibsecp256k1(): Libsecp256k1 | undefined {
 const libsecp256k1 = loadLibsecp256k1();
 
 /** Which library verifies K-256 signatures in this process (shown at start-up and in the benchmark). */
-export const K256_BACKEND: 'libsecp256k1' | 'openssl' = libsecp256k1 === undefined ? 'openssl' : 'libsecp256k1';
+export const K256_BACKEND: K256Backend = libsecp256k1 === undefined ? 'openssl' : 'libsecp256k1';
 
 /** 0 < s <= n/2, compared as 32-byte big-endian numbers without building a bigint per signature. */
 function isLowS(curve: Curve, signature: Uint8Array): boolean {

@@ -91,3 +91,6 @@ export function atprotoKeyOf(doc: { id?: unknown; verificationMethod?: unknown }
   }
   throw new KeyFormatError('document has no #atproto verification method');
 }
+
+/** Which library verifies K-256 signatures in a process: each `#ecdsa` backend names itself (start-up logs it). */
+export type K256Backend = 'libsecp256k1' | 'openssl' | '@noble/curves';
