@@ -83,7 +83,7 @@ export function indexTasks(r: Resources): Task[] {
             probe: async () => void (await r.sql().query('select 1')),
             outages: r.outages,
             handle: async (events) => {
-              const result = await indexBatch(events, { ...r.ports, log, sql: r.sql(), identity: r.backfillPorts().identity, handles });
+              const result = await indexBatch(events, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
               await queueResync(r, result.resync);
               return result.outcomes;
             },
