@@ -18,6 +18,7 @@ import { TEST_REDIS_URL, uniqueName } from '../helpers/services.ts';
 import { networkCorpus } from './network-corpus.ts';
 import { createAppViewIndexer } from './appview-indexer.ts';
 import type { BenchRow } from './types.ts';
+import { serviceCpuSeconds } from './service-cpu.ts';
 
 const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
 /** Events per round for skytide, and for the AppView (the first ones of the same slice). */
@@ -78,7 +79,7 @@ export async function runIndexBench(): Promise<BenchRow[]> {
   const all = [
     { mode: 'copy', db: () => createIndexDb('bench_index_copy', 'copy'), batchSize: BATCH_SIZE },
     { mode: 'rows', db: () => createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE },
-    // The defaults: INDEXER_BATCH_SIZE=2000, and the adapter's own COPY threshold (COPY_MIN_ROWS: JSON at this size).
+    // The defaults: INDEXER_BATCH_SIZE=2000, and the adapter's own COPY threshold (COPY_MIN_ROWS: text parameters at this size).
     { mode: 'large', db: () => createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000 },
     // The same, sharded by DID: no two loops index the same repo, so they never wait on each other's row locks.
     { mode: 'sharded', db: () => createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: 2000, shards: 2 },
@@ -90,6 +91,15 @@ export async function runIndexBench(): Promise<BenchRow[]> {
   const appview = await createAppViewIndexer();
   const corpus = networkCorpus();
   const total = { copy: { records: 0, seconds: 0 }, rows: { records: 0, seconds: 0 }, large: { records: 0, seconds: 0 }, sharded: { records: 0, seconds: 0 }, appview: { records: 0, seconds: 0 } };
+  // CPU seconds each configuration cost Node (this process), Postgres and Redis while it drained: where the time goes.
+  const cpu = Object.fromEntries(configs.map((c) => [c.mode, { node: 0, postgres: 0, redis: 0 }])) as Record<string, { node: number; postgres: number; redis: number }>;
+  const perRecord = (mode: string) => {
+    const c = cpu[mode];
+    const n = total[mode as keyof typeof total].records;
+    if (c === undefined || n === 0) return '';
+    const us = (s: number) => Math.round((s / n) * 1e6);
+    return `; CPU per record: Node ${us(c.node)} µs, Postgres ${us(c.postgres)} µs, Redis ${us(c.redis)} µs`;
+  };
   try {
     // Warm-up (JIT, caches, first rows of every table), not counted.
     const warm = corpus.next(5_000);
@@ -108,8 +118,18 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       const slice = corpus.next(RECORDS);
       for (const { mode, db, keys, batchSize } of round % 2 === 0 ? modes : [...modes].reverse()) {
         await preload(redis, keys, slice);
+        const before = { node: process.cpuUsage(), services: serviceCpuSeconds() };
         total[mode].seconds += await drainThroughConsumers(redis, keys, db.ports, batchSize);
         total[mode].records += slice.length;
+        const node = process.cpuUsage(before.node);
+        const after = serviceCpuSeconds();
+        const spent = cpu[mode] ?? { node: 0, postgres: 0, redis: 0 };
+        cpu[mode] = spent;
+        spent.node += (node.user + node.system) / 1e6;
+        if (before.services !== undefined && after !== undefined) {
+          spent.postgres += after.postgres - before.services.postgres;
+          spent.redis += after.redis - before.services.redis;
+        }
       }
 
       const mine = slice.slice(0, APPVIEW_RECORDS);
@@ -136,19 +156,19 @@ export async function runIndexBench(): Promise<BenchRow[]> {
     const rows: (BenchRow & { mode: string })[] = [
       {
         mode: 'copy', name: 'index: firehose_live -> consumer -> Postgres (COPY every batch)', unit: 'records/s', value: copy, ratio: copy / official, baseline,
-        note: `${total.copy.records.toLocaleString('en-US')} records; ${shape}`,
+        note: `${total.copy.records.toLocaleString('en-US')} records; ${shape}${perRecord('copy')}`,
       },
       {
-        mode: 'rows', name: 'index: firehose_live -> consumer -> Postgres (JSON statements)', unit: 'records/s', value: statements, ratio: statements / official, baseline,
-        note: `${total.rows.records.toLocaleString('en-US')} records; Workers, and Node below DATABASE_COPY_MIN_ROWS`,
+        mode: 'rows', name: 'index: firehose_live -> consumer -> Postgres (multi-row statements)', unit: 'records/s', value: statements, ratio: statements / official, baseline,
+        note: `${total.rows.records.toLocaleString('en-US')} records; Workers, and Node below DATABASE_COPY_MIN_ROWS${perRecord('rows')}`,
       },
       {
         mode: 'large', name: 'index: firehose_live -> consumer -> Postgres (batches of 2,000)', unit: 'records/s', value: large, ratio: large / official, baseline,
-        note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=2000, INDEXER_CONCURRENCY=2, JSON parameters`,
+        note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=2000, INDEXER_CONCURRENCY=2, text parameters${perRecord('large')}`,
       },
       {
         mode: 'sharded', name: 'index: firehose_live -> consumer -> Postgres (2 shards, batches of 2,000)', unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
-        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=2, INDEXER_CONCURRENCY=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops`,
+        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=2, INDEXER_CONCURRENCY=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops${perRecord('sharded')}`,
       },
       {
         mode: 'appview', name: 'index: AppView IndexingService (baseline)', unit: 'records/s', value: official, ratio: 1, baseline,
