@@ -12,6 +12,18 @@ import type { JsonObject } from './plugins/types.ts';
 
 const REPLY_DEPTH = 4;
 
+/**
+ * The posts named ($1) and every reply up to four levels below one of them. NOTE: the columns travel with the
+ * recursion; joining its uris back to post afterwards let the planner hash the whole post table once a batch (a
+ * prepared statement's generic plan, made while the table was small; tests/integration/index/post-plans.test.ts).
+ */
+export const CHAIN_CANDIDATES = `with recursive below(uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt", depth) as (
+     select uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt", 0 from post where uri = any($1::text[])
+     union all
+     select p.uri, p.cid, p.creator, p."replyRoot", p."violatesThreadGate", p."sortAt", b.depth + 1
+     from post p join below b on p."replyParent" = b.uri where b.depth < ${REPLY_DEPTH})
+   select distinct uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt" from below order by uri`;
+
 export interface FreshPost {
   uri: string;
   record: JsonObject;
@@ -37,15 +49,7 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
   if (fresh.length === 0 && allowed.length === 0) return;
   const freshUris = [...fresh.map((p) => p.uri), ...allowed];
   // The fresh posts and every reply up to four levels below one of them: the chains this batch may have completed.
-  const candidates = await tx.query<Candidate>(
-    `with recursive below(uri, depth) as (
-       select uri, 0 from post where uri = any($1::text[])
-       union all
-       select p.uri, b.depth + 1 from post p join below b on p."replyParent" = b.uri where b.depth < ${REPLY_DEPTH})
-     select distinct p.uri, p.cid, p.creator, p."replyRoot", p."violatesThreadGate", p."sortAt"
-     from below b join post p on p.uri = b.uri order by p.uri`,
-    [freshUris],
-  );
+  const candidates = await tx.query<Candidate>(CHAIN_CANDIDATES, [freshUris]);
   if (candidates.length === 0) return;
   const replies = candidates.filter((c) => c.replyRoot !== null && c.violatesThreadGate !== true);
   const ancestors = new Map<string, string[]>();

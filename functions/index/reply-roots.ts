@@ -11,7 +11,7 @@ const MAX_DEPTH = 64;
 /**
  * Re-judges the replies named ($1) and the replies to the posts named ($2); returns each post whose flag changed and
  * whether it has replies of its own. Two index lookups (by uri, by replyParent) joined by UNION: an OR of the two
- * scans the whole post table whatever its size (tests/integration/index/reply-roots-plan.test.ts).
+ * scans the whole post table whatever its size (tests/integration/index/post-plans.test.ts).
  */
 export const REJUDGE = `with s as (
      select uri, "replyParent", "replyRoot" from post where uri = any($1::text[]) and "replyParent" is not null

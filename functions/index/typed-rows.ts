@@ -37,7 +37,7 @@ export async function removeRowPluginRows(tx: SqlExecutor, byPlugin: ReadonlyMap
   // Every table is asked for every URI: a URI names one collection, so only its own plugin's tables hold rows of it.
   const params: SqlValue[] = [[...byPlugin.values()].flat()];
   const counted: Counted[] = [];
-  const ctes = removalCtes(plugins, 'select unnest($1::text[])', counted);
+  const ctes = removalCtes(plugins, '$1', counted);
   await runCounted(tx, `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`, params, counted, deltas);
 }
 
@@ -74,8 +74,9 @@ export function describeRows(byPlugin: ReadonlyMap<RowPlugin, readonly IndexedRe
 const byTable = (a: { spec: TableSpec }, b: { spec: TableSpec }) => (a.spec.table < b.spec.table ? -1 : a.spec.table > b.spec.table ? 1 : 0);
 
 /**
- * CTEs deleting the typed rows of every record `uris` (a subquery yielding `uri`) names from these plugins' tables,
- * each returning what its counts read; `counted` receives their entries.
+ * CTEs deleting the typed rows of every record the text[] parameter `uris` names from these plugins' tables, each
+ * returning what its counts read; `counted` receives their entries. The keys are matched with `= any($n)`, as every
+ * other key list of the index is: a condition on the key column itself rather than a join with an unnested list.
  */
 function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counted[]): { name: string; counted: number | undefined; text: string }[] {
   const specs = new Map<string, TableSpec>();
@@ -86,7 +87,7 @@ function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counte
       const name = `r${i}`;
       const returning = spec.count === undefined ? '' : ` returning ${(spec.returning ?? []).map(q).join(', ') || '1 as one'}`;
       const index = spec.count === undefined ? undefined : counted.push({ spec, sign: -1 }) - 1;
-      return { name, counted: index, text: `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} in (${uris})${spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`}${returning})` };
+      return { name, counted: index, text: `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} = any(${uris}::text[])${spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`}${returning})` };
     });
 }
 

@@ -1,9 +1,13 @@
-// The reply-root re-judgement runs on every batch with posts; on the network's post table (billions of rows) a plan
-// that reads the whole table is an outage. Its statement once selected `uri in (...) or "replyParent" in (...)`,
-// which no index serves: Postgres scanned every post, at any table size. Checked here on a table large enough, and
-// analysed, that any plan able to use the indexes does.
+// Statements that run on every batch read the network's biggest tables (billions of rows) only by key: a plan that
+// reads a whole table is an outage. Checked here on tables large enough, and analysed, that any plan able to use the
+// indexes does:
+// - the reply-root re-judgement once selected `uri in (...) or "replyParent" in (...)`, which no index serves;
+// - the reply chains a batch completes (post-notifications.ts) were joined back to the post table after the
+//   recursion, a third read of it that the planner answered with a hash of the whole table while it was small.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REJUDGE } from '../../../functions/index/reply-roots.ts';
+import { CHAIN_CANDIDATES } from '../../../functions/index/post-notifications.ts';
+import type { SqlValue } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 
 let db: IndexDb;
@@ -31,6 +35,21 @@ function nodes(plan: Record<string, unknown>): Record<string, unknown>[] {
   const children = (plan['Plans'] as Record<string, unknown>[] | undefined) ?? [];
   return [plan, ...children.flatMap(nodes)];
 }
+
+/** How a statement's plan reads `table`: the node type of each scan of it. */
+async function scansOf(text: string, params: readonly SqlValue[], table: string): Promise<unknown[]> {
+  const [row] = await db.sql.transaction((tx) => tx.query<{ 'QUERY PLAN': [{ Plan: Record<string, unknown> }] }>(`explain (format json) ${text}`, params));
+  return nodes(row!['QUERY PLAN'][0].Plan).filter((n) => n['Relation Name'] === table).map((n) => n['Node Type']);
+}
+
+describe('index: the reply chains a batch completes are read by key', () => {
+  it('reads post twice, by uri and by replyParent (the recursion), and never joins the table back', async () => {
+    const fresh = Array.from({ length: 20 }, (_, i) => uri(7 * i + 1));
+    const scans = await scansOf(CHAIN_CANDIDATES, [fresh], 'post');
+    expect(scans).toHaveLength(2);
+    expect(scans).not.toContain('Seq Scan');
+  });
+});
 
 describe('index: the reply-root re-judgement reads posts by key', () => {
   it('uses the indexes on uri and replyParent, never a scan of the post table', async () => {
