@@ -3,6 +3,7 @@
 // parameter as the string 'NULL' through unsafe(), so arrays with nulls must travel as JSON instead.
 import net from 'node:net';
 import postgres from 'postgres';
+import { unixSocketOf } from './socket-url.ts';
 import type { Sql, SqlExecutor, SqlRow, SqlValue } from '../../functions/ports.ts';
 import { DependencyError } from '../../functions/errors.ts';
 
@@ -147,8 +148,11 @@ function singleTcpHost(url: string): { host: string; port: number } | undefined 
 
 export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
   const copy = options.copy ?? true;
-  const tcp = singleTcpHost(url);
-  const sql = postgres(url, {
+  const socket = unixSocketOf(url);
+  const tcp = socket === undefined ? singleTcpHost(url) : undefined;
+  const sql = postgres(socket?.url ?? url, {
+    // A Unix socket (libpq's `?host=/run/postgresql`, socket-url.ts): postgres.js connects to the socket file.
+    ...(socket === undefined ? {} : { path: socket.path, ...(socket.user === undefined ? {} : { user: socket.user }) }),
     // One TCP host (the usual DATABASE_URL): opened without Nagle; unix sockets and host lists keep postgres.js's own.
     ...(copy && tcp !== undefined ? { socket: () => connectNoDelay(tcp.host, tcp.port) } : {}),
     max: options.max ?? 10,
