@@ -54,13 +54,14 @@ export function rowSource(columns: Columns, rows: readonly Row[], params: SqlVal
   let fallback = false;
   for (const row of rows) {
     let line = '';
-    for (let i = 0; i < names.length; i++) {
+    for (let i = 0; i < names.length && !fallback; i++) {
       const value = textValue(row[names[i] as string]);
-      if (value !== null && !fallback && SEPARATORS.test(value)) fallback = true;
+      if (value !== null && SEPARATORS.test(value)) fallback = true;
       line += (i === 0 ? '' : FIELD_SEPARATOR) + (value ?? NULL_MARK);
     }
     // An empty line would be no row at all: only a one-column set with an empty value can make one.
     if (line === '') fallback = true;
+    if (fallback) break;
     lines.push(line);
   }
   if (fallback) {
