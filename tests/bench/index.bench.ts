@@ -90,15 +90,15 @@ export async function runIndexBench(): Promise<BenchRow[]> {
   const redis = new Redis(TEST_REDIS_URL);
   const appview = await createAppViewIndexer();
   const corpus = networkCorpus();
-  const total = { copy: { records: 0, seconds: 0 }, rows: { records: 0, seconds: 0 }, large: { records: 0, seconds: 0 }, sharded: { records: 0, seconds: 0 }, appview: { records: 0, seconds: 0 } };
-  // CPU seconds each configuration cost Node (this process), Postgres and Redis while it drained: where the time goes.
-  const cpu = Object.fromEntries(configs.map((c) => [c.mode, { node: 0, postgres: 0, redis: 0 }])) as Record<string, { node: number; postgres: number; redis: number }>;
-  const perRecord = (mode: string) => {
-    const c = cpu[mode];
-    const n = total[mode as keyof typeof total].records;
-    if (c === undefined || n === 0) return '';
-    const us = (s: number) => Math.round((s / n) * 1e6);
-    return `; CPU per record: Node ${us(c.node)} µs, Postgres ${us(c.postgres)} µs, Redis ${us(c.redis)} µs`;
+  // Records and seconds of each configuration, and the CPU seconds its drains cost Node (this process), Postgres and
+  // Redis: where the time goes.
+  const tally = () => ({ records: 0, seconds: 0, node: 0, postgres: 0, redis: 0 });
+  const total = { copy: tally(), rows: tally(), large: tally(), sharded: tally(), appview: tally() };
+  const perRecord = (mode: keyof typeof total) => {
+    const t = total[mode];
+    if (t.records === 0) return '';
+    const us = (seconds: number) => Math.round((seconds / t.records) * 1e6);
+    return `; CPU per record: Node ${us(t.node)} µs, Postgres ${us(t.postgres)} µs, Redis ${us(t.redis)} µs`;
   };
   try {
     // Warm-up (JIT, caches, first rows of every table), not counted.
@@ -124,12 +124,10 @@ export async function runIndexBench(): Promise<BenchRow[]> {
         total[mode].records += slice.length;
         const node = process.cpuUsage(before.node);
         const after = serviceCpuSeconds();
-        const spent = cpu[mode] ?? { node: 0, postgres: 0, redis: 0 };
-        cpu[mode] = spent;
-        spent.node += (node.user + node.system) / 1e6;
+        total[mode].node += (node.user + node.system) / 1e6;
         if (before.services !== undefined && after !== undefined) {
-          spent.postgres += after.postgres - before.services.postgres;
-          spent.redis += after.redis - before.services.redis;
+          total[mode].postgres += after.postgres - before.services.postgres;
+          total[mode].redis += after.redis - before.services.redis;
         }
       }
 
@@ -139,7 +137,9 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       total.appview.seconds += (performance.now() - start) / 1000;
       total.appview.records += mine.length;
       const rate = (t: { records: number; seconds: number }) => Math.round(t.records / t.seconds);
-      process.stderr.write(`round ${round + 1}: COPY ${rate(total.copy)}/s, statements ${rate(total.rows)}/s, batches of 2,000 ${rate(total.large)}/s, sharded ${rate(total.sharded)}/s, AppView ${rate(total.appview)}/s so far\n`);
+      const labels = { copy: 'COPY', rows: 'statements', large: 'batches of 2,000', sharded: 'sharded' } as const;
+      const so = modes.map(({ mode }) => `${labels[mode]} ${rate(total[mode])}/s`).join(', ');
+      process.stderr.write(`round ${round + 1}: ${so}, AppView ${rate(total.appview)}/s so far\n`);
     }
     for (const { keys } of modes) {
       let dlq = 0;
