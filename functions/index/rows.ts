@@ -65,7 +65,8 @@ export function rowSource(columns: Columns, rows: readonly Row[], params: SqlVal
     lines.push(line);
   }
   if (fallback) {
-    params.push(JSON.stringify(rows));
+    // Strings cleaned as textValue cleans them, wherever they sit, so both ways of sending give the same values.
+    params.push(JSON.stringify(rows, (_, value: unknown) => (typeof value === 'string' ? cleanText(value) : value)));
     return `json_to_recordset($${params.length}::text::json) as x(${recordset(columns)})`;
   }
   params.push(lines.join(ROW_SEPARATOR));

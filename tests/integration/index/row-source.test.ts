@@ -51,8 +51,12 @@ describe('rowSource', () => {
     expect((await roundTrip(COLUMNS, [])).rows).toEqual([]);
   });
 
-  it('cleans what Postgres cannot store (NUL, lone surrogates), as COPY does', async () => {
+  it('cleans what Postgres cannot store (NUL, lone surrogates), as COPY does, whichever way the set travels', async () => {
     const { rows: out } = await roundTrip({ text: 'text', n: 'bigint' }, [{ text: 'a\u0000b\ud800c', n: 1 }]);
     expect(out[0]?.['text']).toBe('ab\ufffdc');
+    // The separator sends this set as JSON; its strings are cleaned all the same, nested ones included.
+    const json = await roundTrip({ text: 'text', tags: 'jsonb' }, [{ text: 'a\u0000b\x1e', tags: ['x\ud800'] }]);
+    expect(json.from).toContain('json_to_recordset');
+    expect(json.rows).toEqual([{ text: 'ab\x1e', tags: ['x\ufffd'] }]);
   });
 });
