@@ -6,9 +6,12 @@ export type SqlScalar = string | number | bigint | boolean | null;
 export type SqlValue = SqlScalar | readonly SqlScalar[];
 export type SqlRow = Record<string, unknown>;
 
-/** Runs one parameterised statement (`$1`, `$2`, ...). Never string-concatenate values into `text`. */
+/**
+ * Runs one parameterised statement (`$1`, `$2`, ...). Never string-concatenate values into `text`. Its rows hold
+ * unknown values: a caller that reads them names their columns and kinds with `checkRows` (sql-rows.ts).
+ */
 export interface SqlExecutor {
-  query<R extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]): Promise<R[]>;
+  query(text: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
   /**
    * Optional: bulk-loads rows with `COPY table (columns) FROM STDIN` (text values, null for NULL). Connections that
    * cannot COPY (Workers, PGlite) leave it out, and callers fall back to multi-row statements.

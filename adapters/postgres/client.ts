@@ -104,10 +104,11 @@ function executor(client: Client, copy: number | undefined): ScriptExecutor {
     ...(copy === undefined
       ? {}
       : { copyMinRows: copy, copyRows: (table: string, columns: readonly string[], rows: readonly (readonly (string | null)[])[]) => copyRows(client, table, columns, rows) }),
-    async query<R extends SqlRow = SqlRow>(text: string, params: readonly SqlValue[] = []): Promise<R[]> {
+    // Rows of unknown values: callers name the columns they read and their kinds (functions/sql-rows.ts).
+    async query(text: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
       try {
-        const rows = await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
-        return rows as unknown as R[];
+        const rows: SqlRow[] = await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+        return rows;
       } catch (err) {
         throw classifyPostgresError(err);
       }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PostgresSql } from './client.ts';
 import { InvariantError } from '../../functions/errors.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 export const DEFAULT_MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../infra/migrations');
 
@@ -18,7 +19,7 @@ export async function applyMigrations(sql: PostgresSql, dir: string = DEFAULT_MI
     await tx.query(
       'create table if not exists skytide_migrations (name varchar primary key, "appliedAt" varchar not null)',
     );
-    const done = new Set((await tx.query<{ name: string }>('select name from skytide_migrations')).map((r) => r.name));
+    const done = new Set((checkRows(await tx.query('select name from skytide_migrations'), { name: 'string' })).map((r) => r.name));
     const unknown = [...done].filter((name) => !files.includes(name));
     if (unknown.length > 0) throw new InvariantError(`applied migrations missing from ${dir}: ${unknown.join(', ')}`);
     const applied: string[] = [];

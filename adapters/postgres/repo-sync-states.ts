@@ -5,6 +5,7 @@
 // stated beside the numbers (`asOf`, `ageSeconds`, and the skytide_repo_sync_age_seconds gauge).
 import type { Clock, Log, SqlExecutor } from '../../functions/ports.ts';
 import { createAgedCount } from './aged-count.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 export const REPO_SYNC_MAX_AGE_MS = 60_000;
 export const REPO_SYNC_STATES = ['synchronized', 'desynchronized', 'in-progress', 'deleted'] as const;
@@ -27,7 +28,7 @@ export function createRepoSyncStatesCache(options: { sql: SqlExecutor; clock: Cl
     log: options.log,
     maxAgeMs: options.maxAgeMs ?? REPO_SYNC_MAX_AGE_MS,
     count: async () => {
-      const rows = await options.sql.query<{ status: string; n: number }>(`select status, count(*)::int as n from repo_sync group by status`);
+      const rows = checkRows(await options.sql.query(`select status, count(*)::int as n from repo_sync group by status`), { status: 'string', n: 'number' });
       const counts: Record<string, number> = Object.fromEntries(REPO_SYNC_STATES.map((s) => [s, 0]));
       for (const row of rows) counts[row.status] = row.n;
       return counts;

@@ -17,6 +17,7 @@ import { SkytideError, describeError } from '../../functions/errors.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
 import { listReposPage } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 export interface WorkerSweepOptions {
   sql: Sql;
@@ -46,12 +47,6 @@ export interface HostTick {
   error?: string;
 }
 
-type Row = {
-  cursor: string | null;
-  startedAt: string | null;
-  doneAt: string | null;
-};
-
 export async function sweepTick(o: WorkerSweepOptions): Promise<HostTick[]> {
   const out: HostTick[] = [];
   for (const host of o.hosts) {
@@ -69,12 +64,12 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
   const iso = () => new Date(o.now()).toISOString();
   const tick: HostTick = { host, state: 'swept', pages: 0, listed: 0, queued: 0 };
   await o.sql.query(`insert into sweep_state (host, "updatedAt") values ($1, $2) on conflict (host) do nothing`, [host, iso()]);
-  const taken = await o.sql.query<Row>(
+  const taken = checkRows(await o.sql.query(
     `update sweep_state set holder = $2, "leaseUntil" = now() + $3::bigint * interval '1 millisecond', "updatedAt" = $4
      where host = $1 and (holder is null or "leaseUntil" < now())
      returning cursor, "startedAt", "doneAt"`,
     [host, o.holder, o.leaseMs, iso()],
-  );
+  ), { cursor: 'string?', startedAt: 'string?', doneAt: 'string?' });
   const row = taken[0];
   if (row === undefined) return { ...tick, state: 'busy' };
   try {
@@ -88,10 +83,10 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       const page = await listReposPage(o.fetch, host, cursor ?? undefined, o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
       const dids = page.repos.map((r) => r.did);
       const synced = new Map(
-        (await o.sql.query<{ did: string; rev: string | null }>(
+        (checkRows(await o.sql.query(
           `select did, rev from repo_sync where status = 'synchronized' and did = any($1::text[])`,
           [dids],
-        )).map((r) => [r.did, r.rev]),
+        ), { did: 'string', rev: 'string?' })).map((r) => [r.did, r.rev]),
       );
       const entries: RepoBackfillEntry[] = page.repos
         .filter((r) => !(r.rev !== undefined && synced.get(r.did) === r.rev) && (o.filter === undefined || keepsDid(o.filter, r.did)))

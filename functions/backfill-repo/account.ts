@@ -15,6 +15,7 @@ import { observeAccount, holdIndexLock } from '../index/account-store.ts';
 import { purgeAccount, restoreAccount } from '../index/account-deletion.ts';
 import { setHandles } from '../index/actors.ts';
 import type { PermanentRepoError } from './fetch-car.ts';
+import { checkRows } from '../sql-rows.ts';
 
 export interface AccountPorts extends BasePorts {
   sql: Sql;
@@ -87,7 +88,7 @@ export async function refreshHandle(identity: AtprotoIdentity, ports: AccountPor
   const time = nowIso(ports);
   await ports.sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'shared');
-    const [sync] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [identity.did]);
+    const [sync] = checkRows(await tx.query(`select status from repo_sync where did = $1`, [identity.did]), { status: 'string' });
     if (sync?.status === 'deleted') return;
     await tx.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [identity.did, time]);
     await setHandles(tx, [{ did: identity.did, handle: handle ?? null, seq: 0 }]);

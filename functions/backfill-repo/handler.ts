@@ -27,6 +27,7 @@ import { isValidDid } from '../atproto/syntax/did.ts';
 import { DEFAULT_PDS_RETRY, downloadRepo, type PdsRetry } from './fetch-car.ts';
 import { recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
+import { checkRows } from '../sql-rows.ts';
 
 /** A repo_backfill entry (functions/events.ts) or a DID asked for directly (POST /reprocess/:did). */
 export type BackfillItem = RepoBackfillEntry;
@@ -131,7 +132,7 @@ async function recordFailure(ports: BackfillPorts, did: string, reason: Reason, 
 
 /** The rev repo_sync holds for a synchronized repo, when it is `rev` or newer (TIDs sort as strings). */
 async function syncedAt(ports: BackfillPorts, did: string, rev: string): Promise<string | undefined> {
-  const rows = await ports.sql.query<{ rev: string | null }>(`select rev from repo_sync where did = $1 and status = 'synchronized'`, [did]);
+  const rows = checkRows(await ports.sql.query(`select rev from repo_sync where did = $1 and status = 'synchronized'`, [did]), { rev: 'string?' });
   const held = rows[0]?.rev;
   return typeof held === 'string' && held >= rev ? held : undefined;
 }
@@ -140,7 +141,7 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   const rev = repo.rev as string;
   const time = new Date(ports.clock.now()).toISOString();
   const prior = new Map(
-    (await ports.sql.query<{ uri: string; cid: string; rev: string }>(`select uri, cid, rev from record where did = $1 and json <> ''`, [repo.did])).map(
+    (checkRows(await ports.sql.query(`select uri, cid, rev from record where did = $1 and json <> ''`, [repo.did]), { uri: 'string', cid: 'string', rev: 'string' })).map(
       (r) => [r.uri, r],
     ),
   );

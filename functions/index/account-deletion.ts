@@ -17,6 +17,7 @@ import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountSt
 import { removeTypedRows } from './processor.ts';
 import { deleteRows } from './rows.ts';
 import { rejudgeQuotes, rejudgeThreads } from './gates.ts';
+import { checkRows, checkFirstRow } from '../sql-rows.ts';
 
 // NOTE: the table named `like` is a reserved word, quoted; kept in a constant so that no line of this module reads like
 // an import of a package called "like" (tests/unit/infra/container.test.ts scans for those).
@@ -50,14 +51,14 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
     const removed = await sql.transaction(async (tx) => {
       await holdIndexLock(tx, 'shared');
       // A restore that won a race with this purge (the PDS served the repo after all) ends the purge.
-      const [marker] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [did]);
+      const marker = checkFirstRow(await tx.query(`select status from repo_sync where did = $1`, [did]), { status: 'string' });
       if (marker?.status !== 'deleted') return 0;
-      const rows = await tx.query<{ uri: string; live: boolean }>(
+      const rows = checkRows(await tx.query(
         // NOTE: no ORDER BY: with an index on did alone, sorting would read every remaining row of the account per
         // chunk. Nothing else writes this DID's rows now (the marker is set), so lock order does not matter here.
         `select uri, json <> '' as live from record where did = $1 limit ${PURGE_CHUNK}`,
         [did],
-      );
+      ), { uri: 'string', live: 'boolean' });
       const deltas = new AggregateDeltas();
       await removeTypedRows(tx, rows.filter((r) => r.live).map((r) => r.uri), deltas);
       await deltas.apply(tx);
@@ -71,11 +72,11 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
   // verification just wrote an 'unverified' one).
   await sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'shared');
-    const [marker] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [did]);
+    const marker = checkFirstRow(await tx.query(`select status from repo_sync where did = $1`, [did]), { status: 'string' });
     if (marker?.status !== 'deleted') return;
-    const gone = await tx.query<{ kind: string; postUri: string }>(
+    const gone = checkRows(await tx.query(
       `delete from gate_version where split_part("postUri", '/', 3) = $1 returning kind, "postUri"`, [did],
-    );
+    ), { kind: 'string', postUri: 'string' });
     // Other accounts' replies and quotes under its posts are judged again, now without its gates.
     const deltas = new AggregateDeltas();
     await rejudgeThreads(tx, [...new Set(gone.filter((g) => g.kind === 'thread').map((g) => g.postUri))], deltas);
@@ -94,7 +95,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
 export async function restoreAccount(sql: Sql, did: string, time: string): Promise<boolean> {
   return sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'exclusive');
-    const [row] = await tx.query<{ status: string }>(`select status from repo_sync where did = $1`, [did]);
+    const row = checkFirstRow(await tx.query(`select status from repo_sync where did = $1`, [did]), { status: 'string' });
     if (row?.status !== 'deleted') return false;
     // The snapshot it had before the deletion no longer bounds anything: its history was wiped.
     await tx.query(`update repo_sync set status = 'in-progress', rev = null, "dataCid" = null, reason = null, "updatedAt" = $2 where did = $1`, [did, time]);

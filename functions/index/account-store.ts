@@ -11,6 +11,7 @@
 import type { SqlExecutor } from '../ports.ts';
 import { insertRows } from './rows.ts';
 import { applyChange, currentChange, parseHistory, type AccountChange, type ApplyOutcome } from './account-state.ts';
+import { checkRows } from '../sql-rows.ts';
 
 const INDEX_LOCK = 7_323_052; // arbitrary, constant: "skytide index" (7_323_051 is the migrations lock, 7_323_054 cross-repo.ts's)
 const ACCOUNT_LOCK_CLASS = 7_323_053; // first key of the two-key per-DID locks
@@ -45,14 +46,14 @@ export const NO_FACTS: AccountFacts = Object.freeze({ history: [], deleted: fals
 export async function readAccountFacts(tx: SqlExecutor, dids: readonly string[]): Promise<Map<string, AccountFacts>> {
   const facts = new Map<string, AccountFacts>();
   if (dids.length === 0) return facts;
-  const rows = await tx.query<{ did: string; history: unknown; status: string | null; rev: string | null }>(
+  const rows = checkRows(await tx.query(
     `select x.did, a.history, r.status, r.rev
      from unnest($1::text[]) as x(did)
      left join account_state a on a.did = x.did
      left join repo_sync r on r.did = x.did
      where a.did is not null or r.did is not null`,
     [dids],
-  );
+  ), { did: 'string', history: 'json', status: 'string?', rev: 'string?' });
   for (const row of rows) {
     facts.set(row.did, {
       history: row.history === null ? [] : parseHistory(row.history),

@@ -15,6 +15,8 @@
 // NOTE: follower, following and list rules read the follows and list items in the database when the reply is judged,
 // as the AppView does; those can change later without re-judging.
 import type { SqlExecutor } from '../ports.ts';
+import { checkRows } from '../sql-rows.ts';
+import { SkytideError } from '../errors.ts';
 import type { AggregateDeltas } from './aggregates.ts';
 import { normalizeTime } from './account-state.ts';
 import { deleteNotifications, didOf, insertNotifications } from './notifications.ts';
@@ -33,6 +35,7 @@ type Version = {
 };
 
 const VERSION = { kind: 'text', postUri: 'text', createdAt: 'text', cid: 'text', json: 'text' } as const;
+const VERSION_ROW = { kind: 'string', postUri: 'string', createdAt: 'string', cid: 'string', json: 'string?' } as const;
 const THREADGATE = 'app.bsky.feed.threadgate';
 const POST = 'app.bsky.feed.post';
 
@@ -60,9 +63,9 @@ export async function writeGateVersions(tx: SqlExecutor, kind: GateKind, ops: re
     const time = normalizeTime(event.time);
     return time === undefined ? [] : [{ kind, postUri, createdAt: time, cid: event.type === 'delete' ? '' : event.cid, json: null }];
   });
-  const fresh = await insertRows<{ postUri: string }>(tx, 'gate_version', VERSION, rows, {
+  const fresh = checkRows(await insertRows(tx, 'gate_version', VERSION, rows, {
     orderBy: 'postUri', onConflict: 'do nothing', returning: ['postUri'],
-  });
+  }), { postUri: 'string' });
   return [...new Set(fresh.map((r) => r.postUri))];
 }
 
@@ -76,12 +79,13 @@ export interface GateVersions {
 export async function readGateVersions(tx: SqlExecutor, posts: readonly string[]): Promise<GateVersions> {
   const out: GateVersions = { thread: new Map(), post: new Map() };
   if (posts.length === 0) return out;
-  const rows = await tx.query<Version & { kind: GateKind }>(
+  const rows = checkRows(await tx.query(
     `select kind, "postUri", "createdAt", cid, json from gate_version where "postUri" = any($1::text[])`,
     [[...new Set(posts)]],
-  );
-  for (const v of rows) {
-    const map = out[v.kind];
+  ), VERSION_ROW);
+  for (const { kind, ...v } of rows) {
+    if (kind !== 'thread' && kind !== 'post') throw new SkytideError('handler_error', 'gate_version holds an unknown kind', { kind });
+    const map = out[kind];
     const list = map.get(v.postUri);
     if (list === undefined) map.set(v.postUri, [v]);
     else list.push(v);
@@ -129,27 +133,27 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
   const roots = [...new Set(open.filter((o) => o.rules.some((r) => typeOf(r) === `${THREADGATE}#mentionRule`)).map((o) => o.reply.replyRoot))];
   const mentioned = new Map<string, Set<string>>();
   if (roots.length > 0) {
-    const rows = await tx.query<{ uri: string; json: string }>(
+    const rows = checkRows(await tx.query(
       `select uri, json from record where json <> '' and uri = any($1::text[])`, [roots],
-    );
+    ), { uri: 'string', json: 'string' });
     for (const row of rows) mentioned.set(row.uri, mentionsOf(JSON.parse(row.json) as JsonValue));
   }
   const pairs = open.flatMap(({ reply, owner }) => [{ a: reply.creator, b: owner }, { a: owner, b: reply.creator }]);
   const follows = new Set(
-    (await tx.query<{ creator: string; subjectDid: string }>(
+    checkRows(await tx.query(
       `select distinct f.creator, f."subjectDid" from follow f join json_to_recordset($1::text::json) as x(a text, b text)
        on f.creator = x.a and f."subjectDid" = x.b`,
       [JSON.stringify(pairs)],
-    )).map((f) => `${f.creator} ${f.subjectDid}`),
+    ), { creator: 'string', subjectDid: 'string' }).map((f) => `${f.creator} ${f.subjectDid}`),
   );
   const lists = [...new Set(open.flatMap((o) => o.rules.filter((r) => typeOf(r) === `${THREADGATE}#listRule`).map((r) => String(obj(r)?.['list']))))];
   const members = new Set<string>();
   if (lists.length > 0) {
-    const rows = await tx.query<{ listUri: string; subjectDid: string }>(
+    const rows = checkRows(await tx.query(
       `select distinct "listUri", "subjectDid" from list_item where "listUri" = any($1::text[])
        and "subjectDid" = any($2::text[])`,
       [lists, [...new Set(open.map((o) => o.reply.creator))]],
-    );
+    ), { listUri: 'string', subjectDid: 'string' });
     for (const m of rows) members.add(`${m.listUri} ${m.subjectDid}`);
   }
   for (const { reply, owner, rules } of open) {
@@ -217,11 +221,11 @@ export async function rejudgeRepliesByUri(tx: SqlExecutor, uris: readonly string
 
 async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: readonly string[], deltas: AggregateDeltas): Promise<void> {
   if (keys.length === 0) return;
-  const replies = await tx.query<ReplyToJudge & { replyParent: string; violatesThreadGate: boolean | null }>(
+  const replies = checkRows(await tx.query(
     `select uri, creator, "createdAt", "replyRoot", "replyParent", "violatesThreadGate" from post
      where ${by === 'roots' ? '"replyRoot" = any($1::text[])' : 'uri = any($1::text[]) and "replyRoot" is not null'} order by uri`,
     [keys],
-  );
+  ), { uri: 'string', creator: 'string', createdAt: 'string', replyRoot: 'string', replyParent: 'string', violatesThreadGate: 'boolean?' });
   const violating = await judgeReplies(tx, replies);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
   if (flips.length === 0) return;
@@ -245,11 +249,11 @@ export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[
 
 async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
-  const quotes = await tx.query<QuoteToJudge & { cid: string; sortAt: string; violatesEmbeddingRules: boolean | null }>(
+  const quotes = checkRows(await tx.query(
     `select q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules" from quote q join post p on p.uri = q.uri
      where ${by === 'subjects' ? 'q.subject' : 'q.uri'} = any($1::text[]) order by q.uri`,
     [keys],
-  );
+  ), { uri: 'string', cid: 'string', creator: 'string', createdAt: 'string', sortAt: 'string', subject: 'string', violatesEmbeddingRules: 'boolean?' });
   const violating = await judgeQuotes(tx, quotes);
   const flips = quotes.filter((q) => violating.has(q.uri) !== (q.violatesEmbeddingRules === true));
   if (flips.length === 0) return;
@@ -257,10 +261,10 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
   await deleteNotifications(tx, flips.filter((q) => violating.has(q.uri)).map((q) => q.uri), ['quote']);
   const allowed = flips.filter((q) => !violating.has(q.uri));
   if (allowed.length === 0) return;
-  const present = await tx.query<{ recordUri: string; did: string }>(
+  const present = checkRows(await tx.query(
     `select "recordUri", did from notification where "recordUri" = any($1::text[])`,
     [allowed.map((q) => q.uri)],
-  );
+  ), { recordUri: 'string', did: 'string' });
   const has = new Set(present.map((n) => `${n.recordUri} ${n.did}`));
   await insertNotifications(tx, allowed.filter((q) => q.creator !== didOf(q.subject) && !has.has(`${q.uri} ${didOf(q.subject)}`)).map((q) => ({
     did: didOf(q.subject), recordUri: q.uri, recordCid: q.cid, author: q.creator, reason: 'quote', reasonSubject: q.subject, sortAt: q.sortAt,

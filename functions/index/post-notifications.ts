@@ -6,6 +6,7 @@
 // Order-independent: a reply indexed before its parent notifies the ancestors present, and the post that completes a
 // chain later adds, for each reply below it (up to four levels), the notifications that were missing.
 import type { SqlExecutor } from '../ports.ts';
+import { checkRows } from '../sql-rows.ts';
 import { mentionsOf } from './gates.ts';
 import { didOf, insertNotifications, type Notification } from './notifications.ts';
 import type { JsonObject } from './plugins/types.ts';
@@ -31,14 +32,7 @@ export interface FreshPost {
   quoted: string | null;
 }
 
-type Candidate = {
-  uri: string;
-  cid: string;
-  creator: string;
-  replyRoot: string | null;
-  violatesThreadGate: boolean | null;
-  sortAt: string;
-};
+const CANDIDATE = { uri: 'string', cid: 'string', creator: 'string', replyRoot: 'string?', violatesThreadGate: 'boolean?', sortAt: 'string' } as const;
 
 /**
  * `gated`: the roots that have a thread-gate history, when the caller knows them (undefined: look them all up).
@@ -49,19 +43,19 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
   if (fresh.length === 0 && allowed.length === 0) return;
   const freshUris = [...fresh.map((p) => p.uri), ...allowed];
   // The fresh posts and every reply up to four levels below one of them: the chains this batch may have completed.
-  const candidates = await tx.query<Candidate>(CHAIN_CANDIDATES, [freshUris]);
+  const candidates = checkRows(await tx.query(CHAIN_CANDIDATES, [freshUris]), CANDIDATE);
   if (candidates.length === 0) return;
   const replies = candidates.filter((c) => c.replyRoot !== null && c.violatesThreadGate !== true);
   const ancestors = new Map<string, string[]>();
   if (replies.length > 0) {
-    const rows = await tx.query<{ start: string; uri: string; height: number }>(
+    const rows = checkRows(await tx.query(
       `with recursive up(start, uri, parent, height) as (
          select p.uri, p.uri, p."replyParent", 0 from post p where p.uri = any($1::text[])
          union all
          select up.start, p.uri, p."replyParent", up.height + 1 from post p join up on p.uri = up.parent where up.height < ${REPLY_DEPTH})
        select start, uri, height from up where height > 0 order by start, height`,
       [replies.map((r) => r.uri)],
-    );
+    ), { start: 'string', uri: 'string' });
     for (const r of rows) {
       const list = ancestors.get(r.start);
       if (list === undefined) ancestors.set(r.start, [r.uri]);
@@ -72,10 +66,10 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
   const old = candidates.filter((c) => !freshByUri.has(c.uri)).map((c) => c.uri);
   const already = new Map<string, Set<string>>();
   if (old.length > 0) {
-    const rows = await tx.query<{ recordUri: string; did: string }>(
+    const rows = checkRows(await tx.query(
       `select "recordUri", did from notification where "recordUri" = any($1::text[])`,
       [old],
-    );
+    ), { recordUri: 'string', did: 'string' });
     for (const r of rows) {
       const set = already.get(r.recordUri);
       if (set === undefined) already.set(r.recordUri, new Set([r.did]));
@@ -113,11 +107,11 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
 async function hiddenReplies(tx: SqlExecutor, roots: readonly string[]): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
   if (roots.length === 0) return out;
-  const rows = await tx.query<{ postUri: string; json: string }>(
+  const rows = checkRows(await tx.query(
     `select g."postUri", r.json from thread_gate g join record r on r.uri = g.uri
      where g."postUri" = any($1::text[])`,
     [roots],
-  );
+  ), { postUri: 'string', json: 'string' });
   for (const row of rows) {
     const list = (JSON.parse(row.json) as { hiddenReplies?: unknown }).hiddenReplies;
     if (Array.isArray(list)) out.set(row.postUri, new Set(list.filter((u): u is string => typeof u === 'string')));

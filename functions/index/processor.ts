@@ -12,6 +12,7 @@ import { stageSets } from './staging.ts';
 import { describeRows, insertRowPluginRows, removeRowPluginRows } from './typed-rows.ts';
 import type { Columns, Row } from './rows.ts';
 import type { IndexedRecord } from './plugins/types.ts';
+import { checkRows } from '../sql-rows.ts';
 
 const RECORD = { uri: 'text', cid: 'text', did: 'text', json: 'text', rev: 'text', indexedAt: 'text' } as const;
 
@@ -63,14 +64,14 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
 
   const params: SqlValue[] = [];
   const names = Object.keys(RECORD).map((c) => `"${c}"`).join(', ');
-  const result = await tx.query<{ uri: string; inserted: boolean }>(
+  const result = checkRows(await tx.query(
     `insert into record (${names}) select ${names} from ${staged.source('record', RECORD, params)} order by uri ` +
       `on conflict (uri) do update set cid = excluded.cid, did = excluded.did, json = excluded.json, rev = excluded.rev, ` +
       `"indexedAt" = excluded."indexedAt" where ${NEWER} ` +
       // xmax = 0 marks a row this statement inserted rather than updated.
       `returning uri, (xmax = 0) as inserted`,
     params,
-  );
+  ), { uri: 'string', inserted: 'boolean' });
   const changed = new Set<string>();
   const inserted = new Set<string>();
   for (const row of result) {

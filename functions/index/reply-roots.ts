@@ -4,6 +4,7 @@
 // null (the AppView leaves a valid reply's flag unset). A post indexed or removed re-judges its replies, and a change
 // travels down the thread.
 import type { SqlExecutor } from '../ports.ts';
+import { checkRows } from '../sql-rows.ts';
 
 /** Rounds of propagation per batch; a thread deeper than this below one change is finished by later batches. */
 const MAX_DEPTH = 64;
@@ -33,7 +34,7 @@ export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[],
   const all: string[] = [];
   for (let round = 0; round < MAX_DEPTH && (own.length > 0 || under.length > 0); round++) {
     // A changed post's replies are re-judged in the next round only if it has any (most have none).
-    const changed = await tx.query<{ uri: string; replied: boolean }>(REJUDGE, [own, under]);
+    const changed = checkRows(await tx.query(REJUDGE, [own, under]), { uri: 'string', replied: 'boolean' });
     for (const r of changed) all.push(r.uri);
     own = [];
     under = changed.filter((r) => r.replied).map((r) => r.uri);

@@ -84,13 +84,13 @@ export interface InsertOptions {
   returning?: readonly string[];
 }
 
-export async function insertRows<R extends SqlRow = SqlRow>(
+export async function insertRows(
   tx: SqlExecutor,
   table: string,
   columns: Columns,
   rows: readonly Row[],
   options: InsertOptions,
-): Promise<R[]> {
+): Promise<SqlRow[]> {
   if (rows.length === 0) return [];
   const names = Object.keys(columns).map(q).join(', ');
   const params: SqlValue[] = [];
@@ -99,20 +99,20 @@ export async function insertRows<R extends SqlRow = SqlRow>(
     ` order by ${q(options.orderBy)}` +
     (options.onConflict === undefined ? '' : ` on conflict ${options.onConflict}`) +
     (options.returning === undefined ? '' : ` returning ${options.returning.map(column).join(', ')}`);
-  return tx.query<R>(text, params);
+  return tx.query(text, params);
 }
 
 /** Deletes rows whose `column` is one of `keys`, returning the named columns of the rows actually deleted. */
-export async function deleteRows<R extends SqlRow = SqlRow>(
+export async function deleteRows(
   tx: SqlExecutor,
   table: string,
   column: string,
   keys: readonly string[],
   returning: readonly string[] = [],
-): Promise<R[]> {
+): Promise<SqlRow[]> {
   if (keys.length === 0) return [];
   const text =
     `delete from ${q(table)} where ${q(column)} = any($1::text[])` +
     (returning.length === 0 ? '' : ` returning ${returning.map(q).join(', ')}`);
-  return tx.query<R>(text, [keys]);
+  return tx.query(text, [keys]);
 }

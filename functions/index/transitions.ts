@@ -5,14 +5,15 @@ import type { SqlExecutor } from '../ports.ts';
 import type { RecordEvent } from '../events.ts';
 import { compareOps } from './plan.ts';
 import type { JsonObject, StoredOp } from './plugins/types.ts';
+import { checkRows } from '../sql-rows.ts';
 
 /** The `record` rows of these uris as they are now (before the batch writes them). */
 export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): Promise<Map<string, StoredOp>> {
   const out = new Map<string, StoredOp>();
   if (uris.length === 0) return out;
-  const rows = await tx.query<{ uri: string; rev: string; cid: string; json: string }>(
+  const rows = checkRows(await tx.query(
     `select uri, rev, cid, json from record where uri = any($1::text[])`, [uris],
-  );
+  ), { uri: 'string', rev: 'string', cid: 'string', json: 'string' });
   for (const r of rows) out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === '' ? null : (JSON.parse(r.json) as JsonObject) });
   return out;
 }

@@ -8,6 +8,7 @@ import type { AggregateDeltas } from './aggregates.ts';
 import type { Row } from './rows.ts';
 import type { StagedSets } from './staging.ts';
 import type { IndexedRecord, RowPlugin, TableSpec } from './plugins/types.ts';
+import { checkRows } from '../sql-rows.ts';
 
 const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -18,7 +19,7 @@ interface Counted {
 
 /** Runs `text`, whose final select yields (t: index into `counted`, r: a returned row as JSON), and applies counts. */
 async function runCounted(tx: SqlExecutor, text: string, params: SqlValue[], counted: readonly Counted[], deltas: AggregateDeltas): Promise<void> {
-  const rows = await tx.query<{ t: number; r: string }>(text, params);
+  const rows = checkRows(await tx.query(text, params), { t: 'number', r: 'string' });
   for (const { t, r } of rows) {
     const c = counted[t];
     if (c?.spec.count !== undefined) c.spec.count(JSON.parse(r) as SqlRow, c.sign, deltas);

@@ -5,6 +5,7 @@
 // included; this answers only what those rows imply is in force, in the lexicon's shape
 // (com.atproto.label.queryLabels), paged by an opaque cursor over (uri, src, val).
 import type { Clock, SqlExecutor } from '../ports.ts';
+import { checkRows, type RowOf } from '../sql-rows.ts';
 import { instantKeyOfMs } from './instant.ts';
 import { labelToLex, type Label } from './label.ts';
 import { versionTerms } from './version.ts';
@@ -56,18 +57,8 @@ function currentSql(where: string): string {
     from label l where ${where} order by l.uri, l.src, l.val, ${order}`;
 }
 
-interface LabelDbRow {
-  [key: string]: unknown;
-  src: string;
-  uri: string;
-  cid: string;
-  val: string;
-  neg: boolean;
-  cts: string;
-  exp: string | null;
-  ver: number | null;
-  sig: Uint8Array | null;
-}
+const LABEL_ROW = { src: 'string', uri: 'string', cid: 'string', val: 'string', neg: 'boolean', cts: 'string', exp: 'string?', ver: 'number?', sig: 'bytes?' } as const;
+type LabelDbRow = RowOf<typeof LABEL_ROW>;
 
 function rowToLabel(row: LabelDbRow): Label {
   const label: Label = { src: row.src, uri: row.uri, val: row.val, cts: row.cts };
@@ -102,12 +93,12 @@ export async function queryLabels(sql: SqlExecutor, clock: Clock, params: QueryL
   }
   const now = bind(instantKeyOfMs(clock.now()));
   const limit = bind(params.limit);
-  const rows = await sql.query<LabelDbRow>(
+  const rows = checkRows(await sql.query(
     `select src, uri, cid, val, neg, cts, exp, ver, sig from (${currentSql(where.length === 0 ? 'true' : where.join(' and '))}) c
      where not c.neg and (c."expKey" is null or c."expKey" > ${now})
      order by c.uri, c.src, c.val limit ${limit}`,
     values,
-  );
+  ), LABEL_ROW);
   const labels = rows.map((r) => labelToLex(rowToLabel(r)));
   const last = rows.at(-1);
   return last !== undefined && rows.length === params.limit ? { cursor: encodeCursor([last.uri, last.src, last.val]), labels } : { labels };
@@ -125,14 +116,14 @@ export interface LabelStateCounts {
 
 /** Counts every (src, uri, val) by state: a full scan, so callers cache it (never one per metrics scrape). */
 export async function countLabelStates(sql: SqlExecutor, clock: Clock): Promise<LabelStateCounts> {
-  const rows = await sql.query<{ src: string; inForce: number; expired: number; negated: number }>(
+  const rows = checkRows(await sql.query(
     `select src,
        count(*) filter (where not neg and ("expKey" is null or "expKey" > $1))::int as "inForce",
        count(*) filter (where not neg and "expKey" <= $1)::int as expired,
        count(*) filter (where neg)::int as negated
      from (${currentSql('true')}) c group by src order by src`,
     [instantKeyOfMs(clock.now())],
-  );
+  ), { src: 'string', inForce: 'number', expired: 'number', negated: 'number' });
   const total = { inForce: 0, expired: 0, negated: 0 };
   for (const r of rows) {
     total.inForce += r.inForce;

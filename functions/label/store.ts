@@ -6,6 +6,7 @@
 // batches lock rows in one order and cannot deadlock.
 import type { SqlExecutor } from '../ports.ts';
 import { compareVersions, versionTerms, type LabelRow } from './version.ts';
+import { checkRows } from '../sql-rows.ts';
 
 function keyOf(row: LabelRow): string {
   const l = row.label;
@@ -49,7 +50,7 @@ export async function storeLabels(tx: SqlExecutor, rows: readonly LabelRow[]): P
     ctsKey,
     expKey: expKey ?? null,
   }));
-  const changed = await tx.query<{ src: string }>(
+  const changed = checkRows(await tx.query(
     `insert into label (src, uri, cid, val, neg, cts, exp, ver, sig, "signingKey", "ctsKey", "expKey")
      select src, uri, cid, val, neg, cts, exp, ver, decode(sig, 'hex'), "signingKey", "ctsKey", "expKey"
      from json_to_recordset($1::text::json) as x(src text, uri text, cid text, val text, neg boolean, cts text, exp text,
@@ -61,6 +62,6 @@ export async function storeLabels(tx: SqlExecutor, rows: readonly LabelRow[]): P
      where ${NEWER}
      returning src`,
     [JSON.stringify(payload)],
-  );
+  ), { src: 'string' });
   return changed.length;
 }

@@ -22,6 +22,7 @@ import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease }
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
 import { listReposPage, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
 export interface SweepLimits {
@@ -175,10 +176,10 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
     progress.listed += page.repos.length;
     const dids = page.repos.map((r) => r.did);
     const synced = new Map(
-      (await o.sql.query<{ did: string; rev: string | null }>(
+      (checkRows(await o.sql.query(
         `select did, rev from repo_sync where status = 'synchronized' and did = any($1::text[])`,
         [dids],
-      )).map((r) => [r.did, r.rev]),
+      ), { did: 'string', rev: 'string?' })).map((r) => [r.did, r.rev]),
     );
     const filter = o.filter;
     const entries = page.repos

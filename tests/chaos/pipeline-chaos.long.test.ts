@@ -27,6 +27,7 @@ import { planActivity, runActivity, type Account } from '../helpers/pds-activity
 import { startFirehoseTap, type FirehoseTap } from '../helpers/firehose-tap.ts';
 import { dlqLengths, dlqSample, drainPipeline, entriesAdded, workStreams } from '../helpers/drain.ts';
 import { actualTables, describeDiffs, diffTables, expectedTables, readPdsTruth, rowsOfDeleted, type TableDiff } from '../helpers/appview-truth.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 const CLI = new URL('../../long-runners/cli/main.ts', import.meta.url).pathname;
 const positive = (name: string, fallback: number): number => {
@@ -332,10 +333,10 @@ describe('chaos: the whole pipeline under kills, restarts and outages', () => {
     const truth = await readPdsTruth({ pdsUrl: network.pdsDirectUrl, plcUrl: network.plcUrl, adminAuth: network.adminAuth }, allAccounts.map((a) => a.did), [deletedDid]);
     const diffs = diffTables(expectedTables(truth), await actualTables(sql));
     const leftovers = await rowsOfDeleted(sql, [deletedDid]);
-    const repoSync = await sql.query<{ status: string; n: number }>(`select status, count(*)::int as n from repo_sync group by status order by status`);
-    const stuck = await sql.query<{ did: string; status: string; reason: string | null }>(
+    const repoSync = checkRows(await sql.query(`select status, count(*)::int as n from repo_sync group by status order by status`), { status: 'string', n: 'number' });
+    const stuck = checkRows(await sql.query(
       `select did, status, reason from repo_sync where status in ('in-progress', 'desynchronized') order by did limit 10`,
-    );
+    ), { did: 'string', status: 'string', reason: 'string?' });
 
     // What the processes said about trouble: warn and error lines by component, message and reason, and lines that
     // are not JSON at all (the house style logs JSON lines only).

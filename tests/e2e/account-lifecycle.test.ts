@@ -13,6 +13,7 @@ import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
 import { readTruth } from '../helpers/pds-truth.ts';
 import { readIndex } from '../helpers/read-index.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 let network: DevNetwork;
 let db: IndexDb;
@@ -36,7 +37,7 @@ afterAll(async () => {
 
 const settle = async () => pipeline.settle(await network.latestSeq());
 
-const status = async (did: string) => (await db.sql.query<{ s: string | null }>(`select "upstreamStatus" as s from actor where did = $1`, [did]))[0]?.s;
+const status = async (did: string) => (checkRows(await db.sql.query(`select "upstreamStatus" as s from actor where did = $1`, [did]), { s: 'string?' }))[0]?.s;
 
 describe('e2e: account lifecycle through the live pipeline', () => {
   let vic: DevUser;

@@ -12,6 +12,7 @@ import { startAppViewNetwork, type AppViewNetwork } from '../helpers/appview-net
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
 import { startPipeline } from '../helpers/pipeline.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 let network: AppViewNetwork;
 let db: IndexDb;
@@ -185,12 +186,12 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
     for (const u of users) {
       const { data } = await u.agent.app.bsky.notification.listNotifications({ limit: 100 });
       const api = data.notifications.map((n) => JSON.stringify([n.reason, n.author.did, n.uri, n.reasonSubject ?? null])).sort();
-      const mine = (await db.sql.query<{ reason: string; author: string; recordUri: string; reasonSubject: string | null }>(
+      const mine = (checkRows(await db.sql.query(
         `select reason, author, "recordUri", "reasonSubject" from notification n where did = $1
          and not exists (select 1 from actor_block b where (b.creator = n.did and b."subjectDid" = n.author) or (b.creator = n.author and b."subjectDid" = n.did))
          and not exists (select 1 from list_block lb join list_item li on li."listUri" = lb."subjectUri"
            where (lb.creator = n.did and li."subjectDid" = n.author) or (lb.creator = n.author and li."subjectDid" = n.did))`, [u.did],
-      )).map((n) => JSON.stringify([n.reason, n.author, n.recordUri, n.reasonSubject])).sort();
+      ), { reason: 'string', author: 'string', recordUri: 'string', reasonSubject: 'string?' })).map((n) => JSON.stringify([n.reason, n.author, n.recordUri, n.reasonSubject])).sort();
       expect(mine, u.name).toEqual(api);
     }
   }, 240_000);

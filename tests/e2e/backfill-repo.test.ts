@@ -29,6 +29,7 @@ import { readIndex } from '../helpers/read-index.ts';
 import { seedContent } from '../helpers/seed.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { account, del, identity as identityEvent, like, post, write } from '../helpers/events.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 let network: DevNetwork;
 let db: IndexDb;
@@ -108,7 +109,7 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     await Promise.all(consumers);
     expect(await redis.xlen(keys.dlq(STREAMS.repoBackfill))).toBe(0);
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
-    const sync = await db.sql.query<{ did: string; status: string }>(`select did, status from repo_sync order by did`);
+    const sync = checkRows(await db.sql.query(`select did, status from repo_sync order by did`), { did: 'string', status: 'string' });
     expect(sync).toEqual(users.map((u) => ({ did: u.did, status: 'synchronized' })).sort((a, b) => (a.did < b.did ? -1 : 1)));
     // No #identity was ever seen: the backfill verified each handle both ways and stored it.
     expect(await db.sql.query(`select did, handle from actor order by did`)).toEqual(
@@ -145,7 +146,7 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     await gus.agent.like(doraPosts.records[0]!.uri, doraPosts.records[0]!.cid);
     await eli.agent.like(gusPost.uri, gusPost.cid);
     await backfillRepos([{ did: gus.did }, { did: eli.did }], ports);
-    const followers = async () => (await db.sql.query<{ n: number }>(`select "followersCount" as n from profile_agg where did = $1`, [dora.did]))[0]?.n;
+    const followers = async () => (checkRows(await db.sql.query(`select "followersCount" as n from profile_agg where did = $1`, [dora.did]), { n: 'number' }))[0]?.n;
     const before = await followers();
     const res = await fetch(`${network.pdsUrl}/xrpc/com.atproto.admin.deleteAccount`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('admin:admin-pass').toString('base64')}` },
@@ -292,7 +293,7 @@ describe('e2e: verified repo backfill from a real PDS', () => {
       type: 'update' as const, seq: 1, time: new Date().toISOString(), did: eli.did, commit: latest.data.cid, rev: latest.data.rev,
       collection: 'app.bsky.feed.post', rkey, cid: live.cid!, record: { $type: 'app.bsky.feed.post', text: 'version two', createdAt: (live.value as { createdAt: string }).createdAt },
     };
-    const text = async () => (await db.sql.query<{ text: string }>(`select text from post where uri = $1`, [created.uri]))[0]?.text;
+    const text = async () => (checkRows(await db.sql.query(`select text from post where uri = $1`, [created.uri]), { text: 'string' }))[0]?.text;
 
     // Order 1: the live update lands first, then the older CAR.
     await indexBatch([liveEvent], { ...ports });
@@ -323,7 +324,7 @@ const OWNED: Record<string, string> = {
 async function rowsOf(did: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [table, where] of Object.entries(OWNED)) {
-    const [row] = await db.sql.query<{ n: number }>(`select count(*)::int as n from "${table}" where ${where}`, [did]);
+    const [row] = checkRows(await db.sql.query(`select count(*)::int as n from "${table}" where ${where}`, [did]), { n: 'number' });
     if ((row?.n ?? 0) > 0) out[table] = row!.n;
   }
   return out;

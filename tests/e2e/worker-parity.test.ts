@@ -24,6 +24,7 @@ import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts';
 import { follow, like, post, write } from '../helpers/events.ts';
 import { labelerDoc } from '../helpers/fake-plc.ts';
 import { labelEvent, labelKeypair, signLabel } from '../helpers/labels.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 const TOKEN = 'parity-token';
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -85,9 +86,9 @@ async function startRelay(): Promise<{ url: string; repos: string[] | undefined;
 
 /** Every table of the database, its rows without processing times, in a stable order. */
 async function dumpTables(sql: Sql): Promise<Record<string, string[]>> {
-  const columns = await sql.query<{ table_name: string; column_name: string }>(
+  const columns = checkRows(await sql.query(
     `select table_name, column_name from information_schema.columns where table_schema = 'public' order by table_name, ordinal_position`,
-  );
+  ), { table_name: 'string', column_name: 'string' });
   const byTable = new Map<string, string[]>();
   for (const c of columns) {
     if (PROCESSING_TIMES.has(c.column_name) || SURROGATE_KEYS.has(`${c.table_name}.${c.column_name}`)) continue;
@@ -207,7 +208,7 @@ describe('the Worker writes what Node writes, for the same input', () => {
     expect(tick.status, worker.output()).toBe(200);
     const dids = users.map((u) => u.did).sort();
     await waitFor(
-      () => workerDb.sql.query<{ did: string }>(`select did from repo_sync where status = 'synchronized' order by did`),
+      async () => checkRows(await workerDb.sql.query(`select did from repo_sync where status = 'synchronized' order by did`), { did: 'string' }),
       (rows) => rows.length === dids.length,
       'the Worker queue to backfill every account',
       60_000,
@@ -216,7 +217,7 @@ describe('the Worker writes what Node writes, for the same input', () => {
     expect(await workerDb.sql.query(`select host, cursor, listed::int, queued::int, holder, "doneAt" is not null as done from sweep_state where host = $1`, [network.pdsUrl])).toEqual([
       { host: network.pdsUrl, cursor: null, listed: dids.length, queued: dids.length, holder: null, done: true },
     ]);
-    const [{ pages }] = (await workerDb.sql.query<{ pages: number }>(`select pages::int from sweep_state where host = $1`, [network.pdsUrl])) as [{ pages: number }];
+    const [{ pages }] = (checkRows(await workerDb.sql.query(`select pages::int from sweep_state where host = $1`, [network.pdsUrl]), { pages: 'number' })) as [{ pages: number }];
     // Node: the same accounts through the same function.
     const res = await node.request('/functions/backfill-repo', { method: 'POST', headers, body: JSON.stringify({ repos: dids.map((did) => ({ did, host: network.pdsUrl })) }) });
     expect(res.status).toBe(200);
@@ -272,7 +273,7 @@ describe('the Worker writes what Node writes, for the same input', () => {
     expect(await workerDb.sql.query(`select status from repo_sync where did = $1`, [late.did])).toEqual([{ status: 'in-progress' }]);
     plc.failing.delete(late.did);
     await waitFor(
-      () => workerDb.sql.query<{ status: string }>(`select status from repo_sync where did = $1`, [late.did]),
+      async () => checkRows(await workerDb.sql.query(`select status from repo_sync where did = $1`, [late.did]), { status: 'string' }),
       (rows) => rows[0]?.status === 'synchronized',
       'the backfill once the directory answers',
       30_000,

@@ -10,6 +10,7 @@ import { lexToJson } from '@atproto/lexicon';
 import { MemoryBlockstore, readCarWithRoot, Repo } from '@atproto/repo';
 import type { Sql } from '../../functions/ports.ts';
 import type { TruthRecord } from './pds-truth.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -268,7 +269,7 @@ export async function rowsOfDeleted(sql: Sql, dids: readonly string[]): Promise<
     post_embed_record: byUri('"postUri"'), post_embed_video: byUri('"postUri"'), post_agg: byUri('uri'), profile_agg: inList('did'),
   };
   for (const [table, where] of Object.entries(checks)) {
-    const [row] = await sql.query<{ n: number }>(`select count(*)::int as n from "${table}" where ${where}`, [list]);
+    const [row] = checkRows(await sql.query(`select count(*)::int as n from "${table}" where ${where}`, [list]), { n: 'number' });
     if ((row?.n ?? 0) > 0) out[table] = row!.n;
   }
   return out;

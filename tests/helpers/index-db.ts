@@ -5,6 +5,7 @@ import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
 import type { IndexPorts } from '../../functions/index/handler.ts';
 import { createTestSchema, TEST_DATABASE_URL } from './services.ts';
 import { createScratchDatabase } from './scratch-database.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 export interface IndexDb {
   sql: PostgresSql;
@@ -80,7 +81,7 @@ export async function createIndexDatabase(label: string): Promise<IndexDb> {
 export async function analyzeSchema(schema: string): Promise<void> {
   const admin = createSql(TEST_DATABASE_URL, { max: 1 });
   try {
-    const tables = await admin.query<{ tablename: string }>('select tablename from pg_tables where schemaname = $1', [schema]);
+    const tables = checkRows(await admin.query('select tablename from pg_tables where schemaname = $1', [schema]), { tablename: 'string' });
     for (const { tablename } of tables) await admin.query(`analyze "${schema.replaceAll('"', '""')}"."${tablename.replaceAll('"', '""')}"`);
   } finally {
     await admin.end();

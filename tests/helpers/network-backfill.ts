@@ -17,6 +17,7 @@ import { createTestSchema } from './services.ts';
 import { startFakePlc } from './fake-plc.ts';
 import { repoDoc, startFakePds } from './fake-pds.ts';
 import type { SyntheticNetwork } from './synthetic-network.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 export interface NetworkBackfillResult {
   repos: number;
@@ -71,7 +72,7 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
   const sql = createSql(url.toString(), { max: o.poolMax ?? Math.max(4, o.concurrency + 1) });
   try {
     await applyMigrations(sql);
-    const backends = async () => (await sql.query<{ pid: number }>(`select pid from pg_stat_activity where application_name = $1`, [appName])).map((r) => r.pid);
+    const backends = async () => (checkRows(await sql.query(`select pid from pg_stat_activity where application_name = $1`, [appName]), { pid: 'number' })).map((r) => r.pid);
     const cpuBefore = new Map<number, number>();
     // Warm the pool so every backend exists (and is measured) from the start.
     await Promise.all(Array.from({ length: o.poolMax ?? Math.max(4, o.concurrency + 1) }, () => sql.query('select pg_sleep(0.05)')));
@@ -101,12 +102,12 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
     const cpu = process.cpuUsage(cpu0);
     let postgresCpuS = 0;
     for (const pid of await backends()) postgresCpuS += cpuSecondsOf(pid) - (cpuBefore.get(pid) ?? 0);
-    const count = async (q: string) => (await sql.query<{ n: number }>(q))[0]!.n;
+    const count = async (q: string) => (checkRows(await sql.query(q), { n: 'number' }))[0]!.n;
     const indexed = { record: await count(`select count(*)::int as n from record where json <> ''`) } as NetworkBackfillResult['indexed'];
     for (const t of TABLES) indexed[t] = await count(`select count(*)::int as n from "${t}"`);
-    const dbBytes = Number((await sql.query<{ n: string }>(
+    const dbBytes = Number((checkRows(await sql.query(
       `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::text as n from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = current_schema() and c.relkind = 'r'`,
-    ))[0]!.n);
+    ), { n: 'string' }))[0]!.n);
     return {
       repos: network.repos.length, dbBytes,
       records: reports.reduce((a, r) => a + r.created + r.updated + r.unchanged, 0),

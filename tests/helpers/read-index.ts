@@ -1,12 +1,13 @@
 // The index as the e2e tests compare it with the PDS truth: same shapes as pds-truth.ts's ExpectedIndex.
 import type { Sql } from '../../functions/ports.ts';
 import type { ExpectedIndex } from './pds-truth.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 export async function readIndex(sql: Sql, dids: readonly string[]): Promise<ExpectedIndex> {
   const scope = JSON.stringify(dids);
   const mine = `did in (select jsonb_array_elements_text($1::text::jsonb))`;
   const created = `creator in (select jsonb_array_elements_text($1::text::jsonb))`;
-  const records = await sql.query<{ uri: string; cid: string; json: string }>(`select uri, cid, json from record where json <> '' and ${mine} order by uri`, [scope]);
+  const records = checkRows(await sql.query(`select uri, cid, json from record where json <> '' and ${mine} order by uri`, [scope]), { uri: 'string', cid: 'string', json: 'string' });
   return {
     records: records.map((r) => ({ uri: r.uri, cid: r.cid, json: JSON.parse(r.json) })),
     posts: await sql.query(`select uri, text, "replyParent", "replyRoot" from post where ${created} order by uri`, [scope]) as ExpectedIndex['posts'],

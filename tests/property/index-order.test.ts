@@ -14,6 +14,7 @@ import type { AccountEvent, IdentityEvent, JsonObject, StreamEvent } from '../..
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { at, block, fakeCid, follow, like, post, profile, repost, tid, uriOf } from '../helpers/events.ts';
 import { IndexModel, MODEL_QUERIES } from './index-model.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 const DIDS = ['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb', 'did:plc:cccccccccccccccccccccccc'];
 const POST = 'app.bsky.feed.post';
@@ -182,7 +183,7 @@ const TABLES = 'record, actor, actor_sync, post, post_embed_image, post_embed_ex
 
 /** Every row, in any AppView table, that belongs to `did` (a deleted account must have none, zero counts included). */
 async function rowsOfDeleted(db: IndexDb, did: string): Promise<number> {
-  const [row] = await db.sql.query<{ n: number }>(
+  const [row] = checkRows(await db.sql.query(
     `select (select count(*) from record where did = $1) + (select count(*) from actor where did = $1)
        + (select count(*) from actor_sync where did = $1) + (select count(*) from post where creator = $1)
        + (select count(*) from "like" where creator = $1) + (select count(*) from repost where creator = $1)
@@ -193,7 +194,7 @@ async function rowsOfDeleted(db: IndexDb, did: string): Promise<number> {
        + (select count(*) from post_embed_record where split_part("postUri", '/', 3) = $1)
        + (select count(*) from post_agg where split_part(uri, '/', 3) = $1) + (select count(*) from profile_agg where did = $1) as n`,
     [did],
-  );
+  ), { n: 'number' });
   return Number(row?.n ?? 0);
 }
 

@@ -13,6 +13,7 @@ import { noMetrics, silentLog } from '../../functions/ports.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { labelEvent, labelJson, labelKeypair, signLabel, type LabelFields, type SignedLabel } from '../helpers/labels.ts';
+import { checkRows } from '../../functions/sql-rows.ts';
 
 const SIGNER = 'did:plc:propsignerpropsignerprop';
 const TRUSTED = 'did:plc:proptrustedproptrustedpr';
@@ -130,9 +131,9 @@ describe('labels: order, duplicates and batches do not change the result', () =>
           else for (const b of batches) await labelBatch(b, ports);
 
           const expected = model(labels);
-          const rows = await db.sql.query<{ line: string }>(
+          const rows = checkRows(await db.sql.query(
             `select src || ' ' || uri || ' ' || cid || ' ' || val || ' ' || neg || ' ' || cts || ' ' || coalesce(exp, '') as line from label`,
-          );
+          ), { line: 'string' });
           expect(rows.map((r) => r.line).sort()).toEqual(expected.rows);
           const answer = await queryLabels(db.sql, ports.clock, { uriPatterns: ['*'], limit: 250 });
           expect(answer.labels).toEqual(expected.inForce.map((l) => labelJson(l)));

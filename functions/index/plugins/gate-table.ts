@@ -7,6 +7,7 @@ import { gatedPost, gateMatchesPost, rejudgeQuotes, rejudgeThreads, writeGateVer
 import { createdAt } from './fields.ts';
 import { rowsOf } from './shapes.ts';
 import type { Plugin, RecordFamily } from './types.ts';
+import { checkRows } from '../../sql-rows.ts';
 
 const COLUMNS = { uri: 'text', cid: 'text', creator: 'text', postUri: 'text', createdAt: 'text', indexedAt: 'text' } as const;
 
@@ -32,12 +33,12 @@ export function gatePlugin(o: { collection: string; family: RecordFamily; table:
         if (!gateMatchesPost(r.uri, r.record)) return undefined;
         return { uri: r.uri, cid: r.cid, creator: r.did, postUri: gatedPost(r.uri) as string, createdAt: createdAt(r.record['createdAt']), indexedAt: r.indexedAt };
       });
-      const fresh = await insertRows<{ postUri: string }>(tx, o.table, COLUMNS, rows, { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['postUri'] });
+      const fresh = checkRows(await insertRows(tx, o.table, COLUMNS, rows, { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['postUri'] }), { postUri: 'string' });
       await setHasGate(tx, o.flag, fresh.map((r) => r.postUri), true);
       return invalid;
     },
     async remove(tx, uris) {
-      const gone = await deleteRows<{ postUri: string }>(tx, o.table, 'uri', uris, ['postUri']);
+      const gone = checkRows(await deleteRows(tx, o.table, 'uri', uris, ['postUri']), { postUri: 'string' });
       await setHasGate(tx, o.flag, gone.map((r) => r.postUri), false);
     },
   };

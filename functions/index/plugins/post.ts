@@ -10,6 +10,7 @@ import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
 import { judgeReplyRoots } from '../reply-roots.ts';
 import { notifyPosts } from '../post-notifications.ts';
 import { deleteNotifications } from '../notifications.ts';
+import { checkRows } from '../../sql-rows.ts';
 
 const POST = {
   uri: 'text', cid: 'text', creator: 'text', text: 'text', replyRoot: 'text', replyRootCid: 'text', replyParent: 'text',
@@ -142,10 +143,10 @@ export const postPlugin: Plugin = {
       if (violating.has(p['uri'] as string)) p['violatesThreadGate'] = true;
       if (detached.has(p['uri'] as string)) p['violatesEmbeddingRules'] = true;
     }
-    const inserted = await insertRows<{ uri: string; creator: string; replyParent: string | null; violatesThreadGate: boolean | null }>(
+    const inserted = checkRows(await insertRows(
       tx, 'post', POST, all.map((p) => p.post),
       { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'creator', 'replyParent', 'violatesThreadGate'] },
-    );
+    ), { uri: 'string', creator: 'string', replyParent: 'string?', violatesThreadGate: 'boolean?' });
     // Only posts this batch really inserted get their dependent rows and counts: a row already there was counted.
     const fresh = new Set(inserted.map((row) => row.uri));
     for (const row of inserted) {
@@ -166,9 +167,9 @@ export const postPlugin: Plugin = {
     await insertRows(tx, 'post_embed_external', EXTERNAL, mine.flatMap((p) => p.external), { orderBy: 'postUri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_record', RECORD, mine.flatMap((p) => p.records), { orderBy: 'postUri', onConflict: 'do nothing' });
     await insertRows(tx, 'post_embed_video', VIDEO, mine.flatMap((p) => p.videos), { orderBy: 'postUri', onConflict: 'do nothing' });
-    const quotes = await insertRows<{ subject: string }>(tx, 'quote', QUOTE, mine.flatMap((p) => p.quote), {
+    const quotes = checkRows(await insertRows(tx, 'quote', QUOTE, mine.flatMap((p) => p.quote), {
       orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'],
-    });
+    }), { subject: 'string' });
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', 1);
     if (mine.length > 0) {
       const uris = mine.map((p) => p.post['uri'] as string);
@@ -185,9 +186,9 @@ export const postPlugin: Plugin = {
     return invalid;
   },
   async remove(tx, uris, deltas) {
-    const posts = await deleteRows<{ uri: string; creator: string; replyParent: string | null; violatesThreadGate: boolean | null }>(
+    const posts = checkRows(await deleteRows(
       tx, 'post', 'uri', uris, ['uri', 'creator', 'replyParent', 'violatesThreadGate'],
-    );
+    ), { uri: 'string', creator: 'string', replyParent: 'string?', violatesThreadGate: 'boolean?' });
     for (const row of posts) {
       deltas.profile(row.creator, 'postsCount', -1);
       if (row.replyParent !== null && row.violatesThreadGate !== true) deltas.post(row.replyParent, 'replyCount', -1);
@@ -195,7 +196,7 @@ export const postPlugin: Plugin = {
     await deleteNotifications(tx, posts.map((p) => p.uri));
     // Replies to a post that is gone have no parent to be valid against.
     await judgeReplyRoots(tx, [], posts.map((p) => p.uri));
-    const quotes = await deleteRows<{ subject: string }>(tx, 'quote', 'uri', uris, ['subject']);
+    const quotes = checkRows(await deleteRows(tx, 'quote', 'uri', uris, ['subject']), { subject: 'string' });
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', -1);
     await deleteRows(tx, 'feed_item', 'uri', uris);
     await deleteRows(tx, 'post_embed_image', 'postUri', uris);

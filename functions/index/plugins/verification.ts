@@ -9,6 +9,7 @@ import { transitions } from '../transitions.ts';
 import { createdAt, did, str } from './fields.ts';
 import { rowsOf } from './shapes.ts';
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
+import { checkRows } from '../../sql-rows.ts';
 
 const COLUMNS = {
   uri: 'text', cid: 'text', rkey: 'text', creator: 'text', subject: 'text', handle: 'text', displayName: 'text',
@@ -35,10 +36,10 @@ export const verificationPlugin: Plugin = {
     const byUri = new Map<string, typeof ops[number][]>();
     for (const op of ops) byUri.set(op.uri, [...(byUri.get(op.uri) ?? []), op]);
     const verified = new Set(
-      (await tx.query<{ recordUri: string }>(
+      (checkRows(await tx.query(
         `select "recordUri" from notification where reason = 'verified' and "recordUri" = any($1::text[])`,
         [[...byUri.keys()]],
-      )).map((n) => n.recordUri),
+      ), { recordUri: 'string' })).map((n) => n.recordUri),
     );
     const out: Notification[] = [];
     for (const [uri, list] of byUri) {

@@ -11,6 +11,7 @@ import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { repoDoc, startFakePds, type FakePds } from '../../helpers/fake-pds.ts';
 import { buildSyntheticRepo, type SyntheticRepo } from '../../helpers/synthetic-repo.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 
 const ALICE = 'did:plc:alicealicealicealicealic';
 const BOB = 'did:plc:bobbobbobbobbobbobbobbob';
@@ -50,9 +51,9 @@ function ports(filter: EventFilter, metrics = createMetrics({ hosts: [], streams
 }
 
 const collections = async (did: string) =>
-  Object.fromEntries((await db.sql.query<{ collection: string; n: number }>(
+  Object.fromEntries((checkRows(await db.sql.query(
     `select split_part(uri, '/', 4) as collection, count(*)::int as n from record where did = $1 and json <> '' group by 1 order by 1`, [did],
-  )).map((r) => [r.collection, r.n]));
+  ), { collection: 'string', n: 'number' })).map((r) => [r.collection, r.n]));
 
 describe('backfill filters', () => {
   it('a feed generator: the repo is verified whole, only posts and likes are indexed; a dropped DID is never fetched', async () => {

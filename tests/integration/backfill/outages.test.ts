@@ -21,6 +21,7 @@ import { runStreamConsumer } from '../../../long-runners/consumer/stream-consume
 import { parseRepoFields } from '../../../long-runners/consumer/parse-repo-fields.ts';
 import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-repo/handler.ts';
 import { silentLog, systemClock, type Fetch, type Log } from '../../../functions/ports.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../../helpers/dev-network.ts';
 import { startPrivatePostgres, type PrivatePostgres } from '../../helpers/private-services.ts';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.ts';
@@ -148,7 +149,7 @@ async function dlq(keys: KeySpace): Promise<{ repo: string; reason: string }[]> 
 }
 
 const syncStates = async (dids: readonly string[]) =>
-  sql.query<{ did: string; status: string; reason: string | null }>(`select did, status, reason from repo_sync where did = any($1::text[]) order by did`, [dids]);
+  checkRows(await sql.query(`select did, status, reason from repo_sync where did = any($1::text[]) order by did`, [dids]), { did: 'string', status: 'string', reason: 'string?' });
 const waits = async (m: MetricsBundle, dependency: string) =>
   Number((await m.registry.metrics()).match(new RegExp(`skytide_outage_waits_total\\{dependency="${dependency}"\\} (\\d+)`))?.[1]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

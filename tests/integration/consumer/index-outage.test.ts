@@ -19,6 +19,7 @@ import { startPrivatePostgres, type PrivatePostgres } from '../../helpers/privat
 import { createTestRedis } from '../../helpers/services.ts';
 import { post, write } from '../../helpers/events.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 
 const MAX_ATTEMPTS = 2;
 const CLAIM_IDLE_MS = 1500;
@@ -78,7 +79,7 @@ describe('index consumer under a Postgres outage', () => {
         log: silentLog, metrics: metrics.metrics, signal: controller.signal, backoff: { baseMs: 50, maxMs: 300 },
       }),
     );
-    const indexed = async () => Number((await sql.query<{ n: number }>(`select count(*)::int as n from record`))[0]?.n);
+    const indexed = async () => Number((checkRows(await sql.query(`select count(*)::int as n from record`), { n: 'number' }))[0]?.n);
     try {
       await waitFor(indexed, (n) => n >= BATCH, 'first batches indexed');
       await pg.stop('fast');

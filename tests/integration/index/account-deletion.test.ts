@@ -7,6 +7,7 @@ import type { StreamEvent } from '../../../functions/events.ts';
 import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { follow, like, post, uriOf, write } from '../../helpers/events.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 
 const XAVI = 'did:plc:xavi000000000000000000000';
 const YUKI = 'did:plc:yuki000000000000000000000';
@@ -23,7 +24,7 @@ beforeEach(async () => {
   await db.sql.query(`truncate record, actor, actor_sync, post, feed_item, "like", follow, post_agg, profile_agg, account_state, repo_sync, deleted_subject`);
 });
 
-const count = async (text: string, params: string[] = []) => (await db.sql.query<{ n: number }>(text, params))[0]?.n;
+const count = async (text: string, params: string[] = []) => (checkRows(await db.sql.query(text, params), { n: 'number' }))[0]?.n;
 const xaviPost = (i: number) => uriOf(XAVI, POST, `p${i}`);
 
 async function indexInBatches(events: StreamEvent[]): Promise<void> {

@@ -6,6 +6,7 @@ import { indexBatch } from '../../../functions/index/handler.ts';
 import { HISTORY_LIMIT } from '../../../functions/index/account-state.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { account, at, del, post, profile, write } from '../../helpers/events.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 
 const ALICE = 'did:plc:alice00000000000000000000';
 const POST = 'app.bsky.feed.post';
@@ -20,9 +21,9 @@ beforeEach(async () => {
   await db.sql.query(`truncate record, actor, actor_sync, post, feed_item, profile, post_agg, profile_agg, account_state, repo_sync`);
 });
 
-const texts = async () => (await db.sql.query<{ text: string }>(`select text from post order by text`)).map((r) => r.text);
-const displayName = async () => (await db.sql.query<{ n: string }>(`select "displayName" as n from profile`))[0]?.n;
-const status = async () => (await db.sql.query<{ s: string | null }>(`select "upstreamStatus" as s from actor where did = $1`, [ALICE]))[0]?.s;
+const texts = async () => (checkRows(await db.sql.query(`select text from post order by text`), { text: 'string' })).map((r) => r.text);
+const displayName = async () => (checkRows(await db.sql.query(`select "displayName" as n from profile`), { n: 'string' }))[0]?.n;
+const status = async () => (checkRows(await db.sql.query(`select "upstreamStatus" as s from actor where did = $1`, [ALICE]), { s: 'string?' }))[0]?.s;
 /** A write whose time is `at(time)` (the helpers place a write at its rev's second unless told otherwise). */
 const postAt = (rkey: string, rev: number, text: string) => write({ did: ALICE, collection: POST, rkey, rev, record: post(text) });
 const profileAt = (rev: number, name: string) => write({ did: ALICE, collection: PROFILE, rkey: 'self', rev, record: profile(name), type: rev === 1 ? 'create' : 'update' });
@@ -94,7 +95,7 @@ describe('index: an older #account change (by time) changes nothing', () => {
   it('keeps a bounded history of changes', async () => {
     const events = Array.from({ length: HISTORY_LIMIT + 5 }, (_, i) => account(ALICE, i % 2 === 1, i % 2 === 1 ? undefined : 'deactivated', 100 + i));
     await indexBatch(events, db.ports);
-    const [row] = await db.sql.query<{ history: unknown[] }>(`select history from account_state`);
+    const [row] = checkRows(await db.sql.query(`select history from account_state`), { history: 'json' });
     expect(row?.history).toHaveLength(HISTORY_LIMIT);
   });
 });

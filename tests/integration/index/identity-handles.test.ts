@@ -10,6 +10,7 @@ import type { HandleResolver } from '../../../functions/atproto/identity/handle.
 import { DependencyError, SkytideError } from '../../../functions/errors.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { identity, post, write } from '../../helpers/events.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 
 const ALICE = 'did:plc:alice00000000000000000000';
 const BOB = 'did:plc:bob0000000000000000000000';
@@ -50,7 +51,7 @@ const handles: HandleResolver = {
 
 const ports = (): IndexPorts => ({ ...db.ports, identity: identities, handles, identityDeadlineMs: 300 });
 const backfillPorts = (): BackfillPorts => ({ ...db.ports, identity: identities, handles, fetch: globalThis.fetch });
-const handleOf = async (did: string) => (await db.sql.query<{ h: string | null }>(`select handle as h from actor where did = $1`, [did]))[0]?.h;
+const handleOf = async (did: string) => (checkRows(await db.sql.query(`select handle as h from actor where did = $1`, [did]), { h: 'string?' }))[0]?.h;
 
 beforeEach(() => {
   world.plc = 'up';

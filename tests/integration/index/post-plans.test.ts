@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REJUDGE } from '../../../functions/index/reply-roots.ts';
 import { CHAIN_CANDIDATES } from '../../../functions/index/post-notifications.ts';
-import type { SqlValue } from '../../../functions/ports.ts';
+import type { SqlRow, SqlValue } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 
 let db: IndexDb;
 const ROWS = 50_000;
@@ -36,10 +37,15 @@ function nodes(plan: Record<string, unknown>): Record<string, unknown>[] {
   return [plan, ...children.flatMap(nodes)];
 }
 
+/** The root plan node of an EXPLAIN (FORMAT JSON). */
+function planOf(rows: readonly SqlRow[]): Record<string, unknown> {
+  const [row] = checkRows(rows, { 'QUERY PLAN': 'json' });
+  return (row!['QUERY PLAN'] as [{ Plan: Record<string, unknown> }])[0].Plan;
+}
+
 /** How a statement's plan reads `table`: the node type of each scan of it. */
 async function scansOf(text: string, params: readonly SqlValue[], table: string): Promise<unknown[]> {
-  const [row] = await db.sql.transaction((tx) => tx.query<{ 'QUERY PLAN': [{ Plan: Record<string, unknown> }] }>(`explain (format json) ${text}`, params));
-  return nodes(row!['QUERY PLAN'][0].Plan).filter((n) => n['Relation Name'] === table).map((n) => n['Node Type']);
+  return nodes(planOf(await db.sql.transaction((tx) => tx.query(`explain (format json) ${text}`, params)))).filter((n) => n['Relation Name'] === table).map((n) => n['Node Type']);
 }
 
 describe('index: the reply chains a batch completes are read by key', () => {
@@ -55,8 +61,7 @@ describe('index: the reply-root re-judgement reads posts by key', () => {
   it('uses the indexes on uri and replyParent, never a scan of the post table', async () => {
     const own = Array.from({ length: 40 }, (_, i) => uri(3 * (i + 1)));
     const parents = Array.from({ length: 130 }, (_, i) => uri(3 * i + 2));
-    const [row] = await db.sql.transaction((tx) => tx.query<{ 'QUERY PLAN': [{ Plan: Record<string, unknown> }] }>(`explain (format json) ${REJUDGE}`, [own, parents]));
-    const plan = nodes(row!['QUERY PLAN'][0].Plan);
+    const plan = nodes(planOf(await db.sql.transaction((tx) => tx.query(`explain (format json) ${REJUDGE}`, [own, parents]))));
     const scans = plan.filter((n) => n['Relation Name'] === 'post').map((n) => n['Node Type']);
     expect(scans.length).toBeGreaterThan(0);
     expect(scans).not.toContain('Seq Scan');
@@ -69,9 +74,9 @@ describe('index: the reply-root re-judgement reads posts by key', () => {
        values ($1, 'cid', 'did:plc:orphan', 'text', 'at://did:plc:gone/app.bsky.feed.post/x', 'at://did:plc:gone/app.bsky.feed.post/x', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
       [orphan],
     );
-    const changed = await db.sql.transaction((tx) => tx.query<{ uri: string; replied: boolean }>(REJUDGE, [[orphan], []]));
+    const changed = await db.sql.transaction((tx) => tx.query(REJUDGE, [[orphan], []]));
     expect(changed).toEqual([{ uri: orphan, replied: false }]);
-    const [flag] = await db.sql.query<{ invalidReplyRoot: boolean | null }>(`select "invalidReplyRoot" from post where uri = $1`, [orphan]);
+    const [flag] = checkRows(await db.sql.query(`select "invalidReplyRoot" from post where uri = $1`, [orphan]), { invalidReplyRoot: 'boolean?' });
     expect(flag?.invalidReplyRoot).toBe(true);
   });
 });

@@ -23,6 +23,7 @@ import { applyMigrations } from '../../../adapters/postgres/migrate.ts';
 import { createRedis, type Redis } from '../../../adapters/redis/client.ts';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../../adapters/redis/keys.ts';
 import { silentLog } from '../../../functions/ports.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 
 const CLI = new URL('../../../long-runners/cli/main.ts', import.meta.url).pathname;
 const SHARDS = 4;
@@ -154,20 +155,20 @@ describe('past one machine: STREAM_SHARDS=4 on a Redis Cluster of three primarie
     for (const [name, n] of await pendingByConsumer(run)) if (name.includes(`-${victim.pid}-`)) expect(n).toBe(0);
 
     const sql = run.db.sql;
-    const records = await sql.query<{ uri: string; cid: string }>(`select uri, cid from record where json <> '' order by uri`);
+    const records = checkRows(await sql.query(`select uri, cid from record where json <> '' order by uri`), { uri: 'string', cid: 'string' });
     expect(new Map(records.map((r) => [r.uri, r.cid]))).toEqual(new Map([...workload.truth.records].sort(([a], [b]) => (a < b ? -1 : 1))));
-    const likes = await sql.query<{ uri: string; subject: string }>(`select uri, subject from "like"`);
+    const likes = checkRows(await sql.query(`select uri, subject from "like"`), { uri: 'string', subject: 'string' });
     expect(new Map(likes.map((r) => [r.uri, r.subject]))).toEqual(workload.truth.likes);
-    const follows = await sql.query<{ uri: string; subjectDid: string }>(`select uri, "subjectDid" from follow`);
+    const follows = checkRows(await sql.query(`select uri, "subjectDid" from follow`), { uri: 'string', subjectDid: 'string' });
     expect(new Map(follows.map((r) => [r.uri, r.subjectDid]))).toEqual(workload.truth.follows);
-    const posts = await sql.query<{ uri: string }>(`select uri from post`);
+    const posts = checkRows(await sql.query(`select uri from post`), { uri: 'string' });
     expect(new Set(posts.map((r) => r.uri))).toEqual(workload.truth.posts);
     const { likeCount, profile } = expectedAggregates(workload.truth, workload.dids);
-    const postAgg = await sql.query<{ uri: string; likeCount: number }>(`select uri, "likeCount" from post_agg where "likeCount" <> 0`);
+    const postAgg = checkRows(await sql.query(`select uri, "likeCount" from post_agg where "likeCount" <> 0`), { uri: 'string', likeCount: 'number' });
     const liveAgg = new Map(postAgg.filter((r) => workload.truth.posts.has(r.uri)).map((r) => [r.uri, Number(r.likeCount)]));
     expect(liveAgg).toEqual(likeCount);
-    const profileAgg = await sql.query<{ did: string; followersCount: number; followsCount: number; postsCount: number }>(
-      `select did, "followersCount", "followsCount", "postsCount" from profile_agg`);
+    const profileAgg = checkRows(await sql.query(
+      `select did, "followersCount", "followsCount", "postsCount" from profile_agg`), { did: 'string', followersCount: 'number', followsCount: 'number', postsCount: 'number' });
     const actual = new Map(profileAgg.map((r) => [r.did, { followersCount: Number(r.followersCount), followsCount: Number(r.followsCount), postsCount: Number(r.postsCount) }]));
     for (const [did, want] of profile) expect(actual.get(did) ?? { followersCount: 0, followsCount: 0, postsCount: 0 }).toEqual(want);
     await finish(run, 'cluster');
@@ -209,9 +210,9 @@ describe('past one machine: STREAM_SHARDS=4 on a Redis Cluster of three primarie
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
-          const rows = await sql.query<{ w: string; n: number }>(
+          const rows = checkRows(await sql.query(
             `select coalesce(wait_event_type || ':' || wait_event, 'running') as w, count(*)::int as n from pg_stat_activity
-             where state = 'active' and backend_type = 'client backend' and pid <> pg_backend_pid() group by 1`);
+             where state = 'active' and backend_type = 'client backend' and pid <> pg_backend_pid() group by 1`), { w: 'string', n: 'number' });
           for (const r of rows) waits[r.w] = (waits[r.w] ?? 0) + Number(r.n);
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -230,7 +231,7 @@ describe('past one machine: STREAM_SHARDS=4 on a Redis Cluster of three primarie
         postgresActiveBackendSamples: waits,
       });
       await finish(run, `bench${processes}`);
-      const rows = await sql.query<{ n: number }>(`select count(*)::int as n from record`);
+      const rows = checkRows(await sql.query(`select count(*)::int as n from record`), { n: 'number' });
       expect(Number(rows[0]?.n)).toBeGreaterThan(0);
       await sql.end();
       await pg.close();
