@@ -77,6 +77,25 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 type Parsed = string | number | boolean | string[] | undefined;
 
+// Each variable's value type, read off its row in VARS: what parseOne returns for its `type` (an enum's own values),
+// and undefined only for a variable with no default. Config's fields are checked against these at compile time.
+type Spec = (typeof VARS)[number];
+type VarName = Spec['name'];
+type ValueOfSpec<S> = S extends { type: 'int' }
+  ? number
+  : S extends { type: 'bool' }
+    ? boolean
+    : S extends { type: 'list' }
+      ? string[]
+      : S extends { type: 'enum'; values: readonly (infer V)[] }
+        ? V
+        : string;
+export type VarValue<N extends VarName> = Extract<Spec, { name: N }> extends infer S
+  ? S extends { default: string }
+    ? ValueOfSpec<S>
+    : ValueOfSpec<S> | undefined
+  : never;
+
 function parseOne(spec: VarSpec, raw: string | undefined, problems: string[]): Parsed {
   const value = raw === undefined || raw === '' ? spec.default : raw;
   if (value === undefined) return undefined;
@@ -144,7 +163,9 @@ export function parseConfig(env: Env): ParsedConfig {
   for (const spec of VARS as readonly VarSpec[]) v.set(spec.name, parseOne(spec, env[spec.name], problems));
   const known = new Set<string>(VARS.map((s) => s.name));
   const unknown = Object.keys(env).filter((k) => OWNED_PREFIXES.some((p) => k.startsWith(p)) && !known.has(k));
-  const get = <T extends Parsed>(name: (typeof VARS)[number]['name']) => v.get(name) as T;
+  // NOTE: the one assertion: parseOne returns, for each spec's type, exactly what VarValue says (a value that failed to
+  // parse is undefined, and the error below is thrown before anything reads it).
+  const get = <N extends VarName>(name: N) => v.get(name) as VarValue<N>;
   const config: Config = {
     env: get('SKYTIDE_ENV'),
     logLevel: get('LOG_LEVEL'),
@@ -165,7 +186,7 @@ export function parseConfig(env: Env): ParsedConfig {
     filter: KEEP_EVERYTHING,
     labelerHosts: get('INGESTER_LABELER_HOSTS'),
     labelerInitialCursor: get('LABELER_INITIAL_CURSOR'),
-    labelHighWaterMark: get<number | undefined>('INGESTER_LABEL_HIGH_WATER_MARK') ?? get('INGESTER_HIGH_WATER_MARK'),
+    labelHighWaterMark: get('INGESTER_LABEL_HIGH_WATER_MARK') ?? get('INGESTER_HIGH_WATER_MARK'),
     labelTrustedSources: get('LABEL_TRUSTED_SOURCES'),
     indexerConsumer: get('INDEXER_CONSUMER'),
     indexerStreams: get('INDEXER_STREAMS'),
