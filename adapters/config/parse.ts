@@ -33,6 +33,8 @@ export interface Config {
   indexerStreams: string[];
   indexerBatchSize: number;
   indexerConcurrency: number;
+  /** INDEXER_SHARDS: the shards this process's index loops read; empty: all of them. */
+  indexerShards: number[];
   indexerMaxAttempts: number;
   indexerClaimIdleMs: number;
   backfillerConcurrency: number;
@@ -192,6 +194,7 @@ export function parseConfig(env: Env): ParsedConfig {
     indexerStreams: get('INDEXER_STREAMS'),
     indexerBatchSize: get('INDEXER_BATCH_SIZE'),
     indexerConcurrency: get('INDEXER_CONCURRENCY'),
+    indexerShards: [],
     indexerMaxAttempts: get('INDEXER_MAX_ATTEMPTS'),
     indexerClaimIdleMs: get('INDEXER_CLAIM_IDLE_MS'),
     backfillerConcurrency: get('BACKFILLER_CONCURRENCY'),
@@ -231,6 +234,10 @@ export function parseConfig(env: Env): ParsedConfig {
   const streams = ['firehose_live', 'firehose_backfill'];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));
   if (badStreams.length > 0) problems.push(`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`);
+  const shards = get('INDEXER_SHARDS');
+  const badShards = shards.filter((s) => !/^\d+$/.test(s) || Number(s) >= (config.streamShards ?? 1));
+  if (badShards.length > 0) problems.push(`INDEXER_SHARDS names shards that are not 0 to STREAM_SHARDS - 1: ${badShards.join(', ')}`);
+  else config.indexerShards = [...new Set(shards.map(Number))].sort((a, b) => a - b);
   const badSources = config.labelTrustedSources.filter((d) => !isValidDid(d));
   if (badSources.length > 0) problems.push(`LABEL_TRUSTED_SOURCES holds what is not a DID: ${badSources.join(', ')}`);
   const badHosts = config.labelerHosts.filter((h) => !isHost(h));

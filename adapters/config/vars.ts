@@ -45,6 +45,7 @@ export const VARS = [
   { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },
   { name: 'INDEXER_BATCH_SIZE', type: 'int', default: '2000', min: 1, max: 10000, doc: 'most entries per call of the index function (one transaction); a read takes what is waiting up to this, so a trickle is not held back' },
   { name: 'INDEXER_CONCURRENCY', type: 'int', default: '2', min: 1, max: 64, doc: 'consumer loops per stream in this process' },
+  { name: 'INDEXER_SHARDS', type: 'list', default: '', doc: 'comma-separated shard numbers (0 to STREAM_SHARDS - 1) of the indexer\'s streams this process reads; empty reads every shard. With one process per group of shards, no repo is indexed by two processes at once (they would wait on each other\'s row locks); together the processes must cover every shard' },
   { name: 'INDEXER_MAX_ATTEMPTS', type: 'int', default: '5', min: 1, doc: 'deliveries before an entry moves to <stream>_dlq' },
   { name: 'INDEXER_CLAIM_IDLE_MS', type: 'int', default: '60000', min: 100, doc: 'pending entries idle this long are claimed and processed again' },
   { name: 'BACKFILLER_CONCURRENCY', type: 'int', default: '4', min: 1, max: 256, doc: 'repos fetched and indexed at once by this process (one consumer loop each, so a slow repo stalls no other)' },

@@ -62,8 +62,11 @@ export function indexTasks(r: Resources): Task[] {
     fetch: createGuardedFetch({ allowPrivate: r.config.identityAllowPrivate }),
     ...(r.config.handleResolverUrl === undefined ? {} : { serviceUrl: r.config.handleResolverUrl }),
   });
-  // Every shard of every stream (STREAM_SHARDS), each read by INDEXER_CONCURRENCY loops: one group per shard stream.
-  for (const logical of r.config.indexerStreams) for (const stream of r.keys.shardsOf(logical)) {
+  // Every shard of every stream (STREAM_SHARDS), or those of INDEXER_SHARDS, each read by INDEXER_CONCURRENCY loops:
+  // one group per shard stream.
+  const mine = (shard: number) => r.config.indexerShards.length === 0 || r.config.indexerShards.includes(shard);
+  for (const logical of r.config.indexerStreams) for (const [shard, stream] of r.keys.shardsOf(logical).entries()) {
+    if (!mine(shard)) continue;
     for (let i = 0; i < r.config.indexerConcurrency; i++) {
       const log = r.log.child(`consumer:index:${stream}`);
       tasks.push({

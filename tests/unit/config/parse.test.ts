@@ -54,6 +54,13 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect(() => parseConfig({ SWEEP_CRON: '0 25 * * *' })).toThrow(/SWEEP_CRON: cron "0 25 \* \* \*": .*hour: 25/);
   });
 
+  it('reads INDEXER_SHARDS as shard numbers below STREAM_SHARDS, and names any other', () => {
+    expect(parseConfig({}).config.indexerShards).toEqual([]);
+    expect(parseConfig({ STREAM_SHARDS: '4', INDEXER_SHARDS: '3, 1,1' }).config.indexerShards).toEqual([1, 3]);
+    expect(() => parseConfig({ STREAM_SHARDS: '2', INDEXER_SHARDS: '0,2,x' })).toThrow(/INDEXER_SHARDS names shards that are not 0 to STREAM_SHARDS - 1: 2, x/);
+    expect(() => parseConfig({ INDEXER_SHARDS: '1' })).toThrow(/INDEXER_SHARDS/);
+  });
+
   it('rejects streams the index consumer cannot read', () => {
     expect(() => parseConfig({ INDEXER_STREAMS: 'firehose_live,label_live' })).toThrow(/unknown streams: label_live/);
   });

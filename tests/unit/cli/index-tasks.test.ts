@@ -1,0 +1,35 @@
+// Which index loops `skytide run --only index` starts: every shard of every stream, or only INDEXER_SHARDS' shards,
+// so processes can split the shards between them and no repo is in two processes' loops.
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../adapters/config/parse.ts';
+import { createResources, type Resources } from '../../../long-runners/cli/resources.ts';
+import { buildTasks } from '../../../long-runners/cli/tasks.ts';
+
+let r: Resources | undefined;
+afterEach(async () => {
+  await r?.close();
+  r = undefined;
+});
+
+const indexTaskNames = (env: Record<string, string>) => {
+  r = createResources(parseConfig({ LOG_LEVEL: 'error', ...env }).config, 'index-tasks-test');
+  return buildTasks(r, ['index']).map((t) => t.name);
+};
+
+describe('index tasks', () => {
+  it('reads every shard of both streams by default, INDEXER_CONCURRENCY loops each', () => {
+    expect(indexTaskNames({ STREAM_SHARDS: '2', INDEXER_CONCURRENCY: '1' })).toEqual([
+      'index:firehose_live:{0}:0', 'index:firehose_live:{1}:0', 'index:firehose_backfill:{0}:0', 'index:firehose_backfill:{1}:0',
+    ]);
+  });
+
+  it('reads only the shards INDEXER_SHARDS names', () => {
+    expect(indexTaskNames({ STREAM_SHARDS: '4', INDEXER_SHARDS: '3,1', INDEXER_CONCURRENCY: '1', INDEXER_STREAMS: 'firehose_live' })).toEqual([
+      'index:firehose_live:{1}:0', 'index:firehose_live:{3}:0',
+    ]);
+  });
+
+  it('keeps rsky\'s single streams without shards', () => {
+    expect(indexTaskNames({ INDEXER_CONCURRENCY: '2', INDEXER_STREAMS: 'firehose_live' })).toEqual(['index:firehose_live:0', 'index:firehose_live:1']);
+  });
+});
