@@ -5,6 +5,7 @@
 // where building a CID object per block made decoding several times slower than the targets (README, Benchmarks).
 import { decodeCborFast } from './fast-cbor.ts';
 import { CidLink } from './cid-link.ts';
+import { SkytideError } from '../errors.ts';
 
 // Seeds the block table's hash so that CIDs crafted to collide (their hashes are checked only later) cannot turn
 // lookups quadratic. Drawn on first use: Workers forbid random values at module scope.
@@ -126,9 +127,10 @@ export interface CarBlocks {
   blocks: BlockMap;
 }
 
-export class CarError extends Error {
+/** Bytes that do not parse as a CAR (`invalid_car`). */
+export class CarError extends SkytideError {
   constructor(message: string) {
-    super(message);
+    super('invalid_car', message);
     this.name = 'CarError';
   }
 }

@@ -9,12 +9,14 @@ import type { JsonValue } from '../events.ts';
 import { base32Multibase } from './base32.ts';
 import { toBase64 } from './lex-json.ts';
 import { MAX_CBOR_DEPTH } from './limits.ts';
+import { SkytideError } from '../errors.ts';
 
-export class LexCborError extends TypeError {
+/** A record that is not atproto DAG-CBOR: `invalid_record`, or `too_deep` for nesting past MAX_NESTING. */
+export class LexCborError extends SkytideError {
   /** Refused for nesting past MAX_NESTING (counted as too_deep), not for its form. */
   readonly tooDeep: boolean;
   constructor(message: string, tooDeep = false) {
-    super(`not an atproto DAG-CBOR value: ${message}`);
+    super(tooDeep ? 'too_deep' : 'invalid_record', `not an atproto DAG-CBOR value: ${message}`);
     this.name = 'LexCborError';
     this.tooDeep = tooDeep;
   }

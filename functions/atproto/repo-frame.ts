@@ -265,7 +265,7 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
     try {
       record = decodeLex(block);
     } catch (err) {
-      bump(dropped, err instanceof LexCborError && err.tooDeep ? 'too_deep' : 'invalid_record');
+      bump(dropped, err instanceof LexCborError ? err.reason : 'invalid_record');
       continue;
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {

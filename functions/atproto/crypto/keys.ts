@@ -2,6 +2,7 @@
 // are base58btc multibase; current documents prefix the compressed point with its multicodec (secp256k1-pub 0xe7,
 // p256-pub 0x1200); legacy ones carry the bare point and name the curve in the method's `type`.
 import { base58btc } from 'multiformats/bases/base58';
+import { SkytideError } from '../../errors.ts';
 
 export type Curve = 'k256' | 'p256';
 
@@ -14,9 +15,10 @@ export interface PublicKey {
 const K256_PREFIX = [0xe7, 0x01];
 const P256_PREFIX = [0x80, 0x24];
 
-export class KeyFormatError extends Error {
+/** A DID document's key that is not a usable K-256 or P-256 key (`identity_failed`). */
+export class KeyFormatError extends SkytideError {
   constructor(message: string) {
-    super(message);
+    super('identity_failed', message);
     this.name = 'KeyFormatError';
   }
 }
