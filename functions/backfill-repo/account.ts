@@ -11,11 +11,10 @@ import type { BasePorts, Sql } from '../ports.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../atproto/identity/did-document.ts';
 import { verifiedHandle, type HandleResolver } from '../atproto/identity/handle.ts';
 import { dependencyErrorIn, describeError, SkytideError } from '../errors.ts';
-import { observeAccount, holdIndexLock } from '../index/account-store.ts';
+import { observeAccount, holdIndexLock, syncStatus } from '../index/account-store.ts';
 import { purgeAccount, restoreAccount } from '../index/account-deletion.ts';
 import { setHandles } from '../index/actors.ts';
 import type { PermanentRepoError } from './fetch-car.ts';
-import { checkRows } from '../sql-rows.ts';
 
 export interface AccountPorts extends BasePorts {
   sql: Sql;
@@ -88,8 +87,7 @@ export async function refreshHandle(identity: AtprotoIdentity, ports: AccountPor
   const time = nowIso(ports);
   await ports.sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'shared');
-    const [sync] = checkRows(await tx.query(`select status from repo_sync where did = $1`, [identity.did]), { status: 'string' });
-    if (sync?.status === 'deleted') return;
+    if ((await syncStatus(tx, identity.did)) === 'deleted') return;
     await tx.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [identity.did, time]);
     await setHandles(tx, [{ did: identity.did, handle: handle ?? null, seq: 0 }]);
   });

@@ -13,11 +13,11 @@
 import type { Sql, SqlExecutor } from '../ports.ts';
 import { AggregateDeltas } from './aggregates.ts';
 import { applyChange, currentChange, type AccountChange } from './account-state.ts';
-import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates } from './account-store.ts';
+import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, syncStatus, writeAccountStates } from './account-store.ts';
 import { removeTypedRows } from './processor.ts';
 import { deleteRows } from './rows.ts';
 import { rejudgeQuotes, rejudgeThreads } from './gates.ts';
-import { checkRows, checkFirstRow } from '../sql-rows.ts';
+import { checkRows } from '../sql-rows.ts';
 
 // NOTE: the table named `like` is a reserved word, quoted; kept in a constant so that no line of this module reads like
 // an import of a package called "like" (tests/unit/infra/container.test.ts scans for those).
@@ -51,8 +51,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
     const removed = await sql.transaction(async (tx) => {
       await holdIndexLock(tx, 'shared');
       // A restore that won a race with this purge (the PDS served the repo after all) ends the purge.
-      const marker = checkFirstRow(await tx.query(`select status from repo_sync where did = $1`, [did]), { status: 'string' });
-      if (marker?.status !== 'deleted') return 0;
+      if ((await syncStatus(tx, did)) !== 'deleted') return 0;
       const rows = checkRows(await tx.query(
         // NOTE: no ORDER BY: with an index on did alone, sorting would read every remaining row of the account per
         // chunk. Nothing else writes this DID's rows now (the marker is set), so lock order does not matter here.
@@ -72,8 +71,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
   // verification just wrote an 'unverified' one).
   await sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'shared');
-    const marker = checkFirstRow(await tx.query(`select status from repo_sync where did = $1`, [did]), { status: 'string' });
-    if (marker?.status !== 'deleted') return;
+    if ((await syncStatus(tx, did)) !== 'deleted') return;
     const gone = checkRows(await tx.query(
       `delete from gate_version where split_part("postUri", '/', 3) = $1 returning kind, "postUri"`, [did],
     ), { kind: 'string', postUri: 'string' });
@@ -95,8 +93,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
 export async function restoreAccount(sql: Sql, did: string, time: string): Promise<boolean> {
   return sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'exclusive');
-    const row = checkFirstRow(await tx.query(`select status from repo_sync where did = $1`, [did]), { status: 'string' });
-    if (row?.status !== 'deleted') return false;
+    if ((await syncStatus(tx, did)) !== 'deleted') return false;
     // The snapshot it had before the deletion no longer bounds anything: its history was wiped.
     await tx.query(`update repo_sync set status = 'in-progress', rev = null, "dataCid" = null, reason = null, "updatedAt" = $2 where did = $1`, [did, time]);
     await tx.query(

@@ -11,10 +11,15 @@
 import type { SqlExecutor } from '../ports.ts';
 import { insertRows } from './rows.ts';
 import { applyChange, currentChange, parseHistory, type AccountChange, type ApplyOutcome } from './account-state.ts';
-import { checkRows } from '../sql-rows.ts';
+import { checkFirstRow, checkRows } from '../sql-rows.ts';
 
 const INDEX_LOCK = 7_323_052; // arbitrary, constant: "skytide index" (7_323_051 is the migrations lock, 7_323_054 cross-repo.ts's)
 const ACCOUNT_LOCK_CLASS = 7_323_053; // first key of the two-key per-DID locks
+
+/** The DID's repo_sync status ('deleted' marks a confirmed deletion), or undefined when it has no row. */
+export async function syncStatus(tx: SqlExecutor, did: string): Promise<string | undefined> {
+  return checkFirstRow(await tx.query(`select status from repo_sync where did = $1`, [did]), { status: 'string' })?.status;
+}
 
 export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive'): Promise<void> {
   await tx.query(mode === 'shared' ? 'select pg_advisory_xact_lock_shared($1)' : 'select pg_advisory_xact_lock($1)', [INDEX_LOCK]);
