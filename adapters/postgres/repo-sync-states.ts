@@ -2,12 +2,21 @@
 // Counting reads every repo_sync row, so, as for the label states, it is cached: the first read waits for a count,
 // later reads answer at once with the last count and its age, and a count older than REPO_SYNC_MAX_AGE_MS is redone
 // in the background, at most one at a time. A scrape therefore costs nothing in the size of the network; the age is
-// stated beside the numbers (`asOf`, `ageSeconds`, and the skytide_repo_sync_age_seconds gauge).
+// stated beside the numbers (`asOf`, `ageSeconds`, and the skytide_repo_sync_age_seconds gauge). Also the synchronized
+// revs both sweepers (Redis and Worker) compare a listRepos page with.
 import type { Clock, Log, SqlExecutor } from '../../functions/ports.ts';
 import { createAgedCount } from './aged-count.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 
 export const REPO_SYNC_MAX_AGE_MS = 60_000;
+
+/** The rev of each of these DIDs whose repo is synchronized (a sweep skips a listed repo still at that rev). */
+export async function syncedRevs(sql: SqlExecutor, dids: readonly string[]): Promise<Map<string, string | null>> {
+  const rows = checkRows(await sql.query(`select did, rev from repo_sync where status = 'synchronized' and did = any($1::text[])`, [dids]), {
+    did: 'string', rev: 'string?',
+  });
+  return new Map(rows.map((r) => [r.did, r.rev]));
+}
 export const REPO_SYNC_STATES = ['synchronized', 'desynchronized', 'in-progress', 'deleted'] as const;
 
 export interface RepoSyncStates {

@@ -18,6 +18,7 @@ import type { WorkQueue } from '../queue/work-queue.ts';
 import { listReposPage } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
+import { syncedRevs } from '../postgres/repo-sync-states.ts';
 
 export interface WorkerSweepOptions {
   sql: Sql;
@@ -82,12 +83,7 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
     while (tick.pages < o.pagesPerTick) {
       const page = await listReposPage(o.fetch, host, cursor ?? undefined, o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
       const dids = page.repos.map((r) => r.did);
-      const synced = new Map(
-        (checkRows(await o.sql.query(
-          `select did, rev from repo_sync where status = 'synchronized' and did = any($1::text[])`,
-          [dids],
-        ), { did: 'string', rev: 'string?' })).map((r) => [r.did, r.rev]),
-      );
+      const synced = await syncedRevs(o.sql, dids);
       const entries: RepoBackfillEntry[] = page.repos
         .filter((r) => !(r.rev !== undefined && synced.get(r.did) === r.rev) && (o.filter === undefined || keepsDid(o.filter, r.did)))
         .map((r) => ({

@@ -22,7 +22,7 @@ import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease }
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
 import { listReposPage, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
-import { checkRows } from '../../functions/sql-rows.ts';
+import { syncedRevs } from '../../adapters/postgres/repo-sync-states.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
 export interface SweepLimits {
@@ -175,12 +175,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
     progress.pages++;
     progress.listed += page.repos.length;
     const dids = page.repos.map((r) => r.did);
-    const synced = new Map(
-      (checkRows(await o.sql.query(
-        `select did, rev from repo_sync where status = 'synchronized' and did = any($1::text[])`,
-        [dids],
-      ), { did: 'string', rev: 'string?' })).map((r) => [r.did, r.rev]),
-    );
+    const synced = await syncedRevs(o.sql, dids);
     const filter = o.filter;
     const entries = page.repos
       .filter((r) => {
