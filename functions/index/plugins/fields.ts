@@ -19,9 +19,8 @@ const CANONICAL = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]
 /** Like the AppView: a valid datetime is normalised to ISO with Z; anything else becomes the epoch, never an error. */
 export function createdAt(value: JsonValue | undefined): string {
   if (typeof value !== 'string') return EPOCH;
-  // Already in the normal form (how nearly every client writes it): a valid one is returned unchanged.
-  if (value.length === 24 && CANONICAL.test(value) && isValidDatetime(value)) return value;
-  if (isValidDatetime(value)) return new Date(Date.parse(value)).toISOString();
+  // Already in the normal form (how nearly every client writes it), a valid one is returned unchanged.
+  if (isValidDatetime(value)) return value.length === 24 && CANONICAL.test(value) ? value : new Date(Date.parse(value)).toISOString();
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? EPOCH : new Date(ms).toISOString();
 }
