@@ -18,7 +18,7 @@ import { TEST_REDIS_URL, uniqueName } from '../helpers/services.ts';
 import { networkCorpus } from './network-corpus.ts';
 import { createAppViewIndexer } from './appview-indexer.ts';
 import type { BenchRow } from './types.ts';
-import { serviceCpuSeconds } from './service-cpu.ts';
+import { serviceCpuSeconds } from '../helpers/cpu-time.ts';
 
 const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
 /** Events per round for skytide, and for the AppView (the first ones of the same slice). */

@@ -6,6 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 const TICKS = 100;
 
 interface Stat {
+  /** The command name (`postgres`, `redis-server`, ...). */
+  comm: string;
   ppid: number;
   /** utime + stime, seconds. */
   self: number;
@@ -13,17 +15,18 @@ interface Stat {
   reaped: number;
 }
 
-function stat(pid: number): Stat | undefined {
+function stat(pid: number | string): Stat | undefined {
   let raw: string;
   try {
     raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
-  // Fields after the command name (which may hold spaces), numbered from 3 (state).
+  // pid (comm) state ...: the command name may hold spaces, so fields are counted from its closing parenthesis,
+  // numbered from 3 (state).
   const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
   const n = (field: number) => Number(f[field - 3]);
-  return { ppid: n(4), self: (n(14) + n(15)) / TICKS, reaped: (n(16) + n(17)) / TICKS };
+  return { comm: raw.slice(raw.indexOf('(') + 1, raw.lastIndexOf(')')), ppid: n(4), self: (n(14) + n(15)) / TICKS, reaped: (n(16) + n(17)) / TICKS };
 }
 
 /** CPU seconds of `pid` itself. */
@@ -42,4 +45,27 @@ export function treeCpuSeconds(pid: number): number {
     if (s !== undefined && s.ppid === pid) total += s.self + s.reaped;
   }
   return total;
+}
+
+export type ServiceCpu = Record<'postgres' | 'redis', number>;
+
+/**
+ * CPU seconds the machine's own Postgres and Redis have used (every process named `postgres` or `redis-server`):
+ * where a benchmark's time went besides Node's own (process.cpuUsage). A backend's time reaches its postmaster's
+ * reaped time when it exits, so backends that come and go are counted. Undefined where /proc cannot be read.
+ */
+export function serviceCpuSeconds(): ServiceCpu | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  const out: ServiceCpu = { postgres: 0, redis: 0 };
+  for (const pid of pids) {
+    const s = stat(pid);
+    const service = s?.comm === 'postgres' ? 'postgres' : s?.comm === 'redis-server' ? 'redis' : undefined;
+    if (s !== undefined && service !== undefined) out[service] += s.self + s.reaped;
+  }
+  return out;
 }

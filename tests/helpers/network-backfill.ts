@@ -3,7 +3,6 @@
 // through the guarded fetch the deployment uses, verified, and indexed into a fresh Postgres schema. Measures wall
 // time, this process's CPU, the CPU of the Postgres backends serving it (read from /proc, by application_name), and
 // peak RSS; then counts what landed, so a test can check every record was indexed.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { backfillRepos, type BackfillPorts, type RepoReport } from '../../functions/backfill-repo/handler.ts';
 import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
@@ -14,6 +13,7 @@ import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.t
 import { createSql } from '../../adapters/postgres/client.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { createTestSchema } from './services.ts';
+import { cpuSeconds } from './cpu-time.ts';
 import { startFakePlc } from './fake-plc.ts';
 import { repoDoc, startFakePds } from './fake-pds.ts';
 import type { SyntheticNetwork } from './synthetic-network.ts';
@@ -46,17 +46,6 @@ export interface NetworkBackfillOptions {
 
 const TABLES = ['post', 'like', 'follow', 'repost', 'actor_block', 'profile', 'repo_sync'] as const;
 
-/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 per second there). */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackfillOptions): Promise<NetworkBackfillResult> {
   const log = o.log ?? (() => {});
   const plc = await startFakePlc();
@@ -76,7 +65,7 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
     const cpuBefore = new Map<number, number>();
     // Warm the pool so every backend exists (and is measured) from the start.
     await Promise.all(Array.from({ length: o.poolMax ?? Math.max(4, o.concurrency + 1) }, () => sql.query('select pg_sleep(0.05)')));
-    for (const pid of await backends()) cpuBefore.set(pid, cpuSecondsOf(pid));
+    for (const pid of await backends()) cpuBefore.set(pid, cpuSeconds(pid));
     const ports: BackfillPorts = {
       clock: systemClock, log: silentLog, metrics: noMetrics, sql,
       fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: true }), o.concurrency),
@@ -101,7 +90,7 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
     const wallMs = performance.now() - started;
     const cpu = process.cpuUsage(cpu0);
     let postgresCpuS = 0;
-    for (const pid of await backends()) postgresCpuS += cpuSecondsOf(pid) - (cpuBefore.get(pid) ?? 0);
+    for (const pid of await backends()) postgresCpuS += cpuSeconds(pid) - (cpuBefore.get(pid) ?? 0);
     const count = async (q: string) => (checkRows(await sql.query(q), { n: 'number' }))[0]!.n;
     const indexed = { record: await count(`select count(*)::int as n from record where json <> ''`) } as NetworkBackfillResult['indexed'];
     for (const t of TABLES) indexed[t] = await count(`select count(*)::int as n from "${t}"`);

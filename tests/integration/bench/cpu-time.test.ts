@@ -1,8 +1,8 @@
-// serviceCpuSeconds (tests/bench/service-cpu.ts), which the index benchmark uses to say where each record's CPU went:
+// serviceCpuSeconds (tests/helpers/cpu-time.ts), which the index benchmark uses to say where each record's CPU went:
 // work done by a Postgres backend shows up in the postgres total, also once that backend has exited.
 import { describe, expect, it } from 'vitest';
 import postgres from 'postgres';
-import { serviceCpuSeconds } from '../../bench/service-cpu.ts';
+import { serviceCpuSeconds } from '../../helpers/cpu-time.ts';
 import { TEST_DATABASE_URL } from '../../helpers/services.ts';
 
 describe('serviceCpuSeconds', () => {
