@@ -4,6 +4,7 @@
 import { decodeCborFirstFast as decodeCborFirst } from './fast-cbor.ts';
 import { CborScanError } from './cbor-scan.ts';
 import type { Reason } from '../reasons.ts';
+import { MAX_FRAME_BYTES } from './limits.ts';
 
 export type Frame =
   | { kind: 'message'; t: string; body: Record<string, unknown> }
@@ -50,4 +51,29 @@ export function decodeFrame(bytes: Uint8Array): Frame {
 export function messageSeq(body: Record<string, unknown>): number | undefined {
   const seq = body['seq'];
   return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
+}
+
+/** What a frame that is no message becomes, the same for subscribeRepos and subscribeLabels. */
+export type NotAMessage =
+  | { kind: 'error'; error: string; message?: string }
+  | { kind: 'ignored'; reason: 'unknown_op' }
+  | { kind: 'invalid'; reason: Reason; message: string };
+
+/**
+ * A frame within the size limit, decoded to its message, or the outcome the subscription's decoder returns instead:
+ * over the limit or malformed (invalid), an unknown op (ignored), an error frame (error).
+ */
+export function openFrame(bytes: Uint8Array): { kind: 'message'; t: string; body: Record<string, unknown> } | NotAMessage {
+  if (bytes.length > MAX_FRAME_BYTES) {
+    return { kind: 'invalid', reason: 'too_big', message: `frame is ${bytes.length} bytes, over the ${MAX_FRAME_BYTES} byte limit` };
+  }
+  const frame = decodeFrame(bytes);
+  switch (frame.kind) {
+    case 'invalid':
+      return { kind: 'invalid', reason: frame.reason ?? 'invalid_frame', message: frame.message };
+    case 'unknown_op':
+      return { kind: 'ignored', reason: 'unknown_op' };
+    default:
+      return frame;
+  }
 }

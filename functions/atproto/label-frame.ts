@@ -16,9 +16,8 @@
 import type { JsonObject } from '../events.ts';
 import type { LabelLiveEvent } from '../label/entry.ts';
 import type { Reason } from '../reasons.ts';
-import { decodeFrame } from './frame.ts';
+import { openFrame } from './frame.ts';
 import { cborToLex } from './lex-json.ts';
-import { MAX_FRAME_BYTES } from './limits.ts';
 
 export type LabelFrameOutcome =
   | { kind: 'labels'; seq: number; entries: LabelLiveEvent[]; dropped: { reason: Reason; count: number }[] }
@@ -41,20 +40,8 @@ function isMap(value: unknown): value is Record<string, unknown> {
  * its cursor key; it is written into every entry so the label function can check the labels' source against it.
  */
 export function decodeLabelFrame(bytes: Uint8Array, host: string): LabelFrameOutcome {
-  if (bytes.length > MAX_FRAME_BYTES) {
-    return { kind: 'invalid', reason: 'too_big', message: `frame is ${bytes.length} bytes, over the ${MAX_FRAME_BYTES} byte limit` };
-  }
-  const frame = decodeFrame(bytes);
-  switch (frame.kind) {
-    case 'invalid':
-      return { kind: 'invalid', reason: frame.reason ?? 'invalid_frame', message: frame.message };
-    case 'unknown_op':
-      return { kind: 'ignored', reason: 'unknown_op' };
-    case 'error':
-      return frame.message === undefined ? { kind: 'error', error: frame.error } : { kind: 'error', error: frame.error, message: frame.message };
-    case 'message':
-      break;
-  }
+  const frame = openFrame(bytes);
+  if (frame.kind !== 'message') return frame;
   const { t, body } = frame;
   const seq = seqOf(body);
   if (t === '#info') {

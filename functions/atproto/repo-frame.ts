@@ -16,9 +16,9 @@ import { readCarBlocks, type CarBlocks } from './car.ts';
 import { verifyCommit, type CommitOp } from './commit/verify-commit.ts';
 import { DidHostUnavailableError, IdentityPendingError, type IdentityResolver } from './identity/did-document.ts';
 import { dependencyErrorIn, SkytideError } from '../errors.ts';
-import { decodeFrame, messageSeq } from './frame.ts';
+import { messageSeq, openFrame } from './frame.ts';
 import { decodeLex, LexCborError } from './lex-cbor.ts';
-import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_DID_LENGTH, MAX_FRAME_BYTES, MAX_HANDLE_LENGTH, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
+import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_DID_LENGTH, MAX_HANDLE_LENGTH, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
 import { isValidDatetime } from './syntax/datetime.ts';
 import { isValidDid } from './syntax/did.ts';
 import { isValidNsid } from './syntax/nsid.ts';
@@ -331,20 +331,8 @@ function decodeSync(seq: number, body: Body): RepoFrameOutcome {
 }
 
 export async function decodeRepoFrame(frameBytes: Uint8Array, options: DecodeOptions = {}): Promise<RepoFrameOutcome> {
-  if (frameBytes.length > MAX_FRAME_BYTES) {
-    return { kind: 'invalid', reason: 'too_big', message: `frame is ${frameBytes.length} bytes, over the ${MAX_FRAME_BYTES} byte limit` };
-  }
-  const frame = decodeFrame(frameBytes);
-  switch (frame.kind) {
-    case 'invalid':
-      return { kind: 'invalid', reason: frame.reason ?? 'invalid_frame', message: frame.message };
-    case 'unknown_op':
-      return { kind: 'ignored', reason: 'unknown_op' };
-    case 'error':
-      return frame.message === undefined ? { kind: 'error', error: frame.error } : { kind: 'error', error: frame.error, message: frame.message };
-    case 'message':
-      break;
-  }
+  const frame = openFrame(frameBytes);
+  if (frame.kind !== 'message') return frame;
   const { t, body } = frame;
   if (t === '#info') {
     const name = body['name'];
