@@ -10,6 +10,7 @@ import { describeError } from '../../functions/errors.ts';
 import { withLoopbackListen } from './loopback.ts';
 import { startDevRelay, RELAY_FAULTS, type RelayFault } from './dev-relay.ts';
 import { startDevLabeler } from './dev-labeler.ts';
+import { prng } from './prng.ts';
 import type { DevControls } from '../../adapters/http/routes/status-page.ts';
 
 export interface LocalNetworkOptions {
@@ -40,18 +41,6 @@ export interface LocalNetwork {
   stats(): Record<string, number>;
   truth(): Promise<NetworkTruth>;
   close(): Promise<void>;
-}
-
-/** A small deterministic PRNG (mulberry32), so a dev session's activity can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NAMES = ['alice', 'bob', 'carol', 'dan', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj'];

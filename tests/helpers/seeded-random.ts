@@ -1,5 +1,7 @@
-// A small deterministic PRNG (mulberry32) with the draws the chaos harness needs, so a run is replayed from its
-// printed seed. Not for anything that needs unpredictability.
+// The dev network's deterministic PRNG (long-runners/dev/prng.ts) with the draws the chaos harness needs, so a run is
+// replayed from its printed seed. Not for anything that needs unpredictability.
+import { prng } from '../../long-runners/dev/prng.ts';
+
 export interface Random {
   /** Uniform in [0, 1). */
   next(): number;
@@ -12,17 +14,6 @@ export interface Random {
   readonly seed: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function hash(text: string): number {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
@@ -30,7 +21,7 @@ function hash(text: string): number {
 }
 
 export function createRandom(seed: number): Random {
-  const next = mulberry32(seed);
+  const next = prng(seed);
   return {
     seed,
     next,
