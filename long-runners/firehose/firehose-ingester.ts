@@ -8,15 +8,13 @@
 // drops; a frame it cannot use is counted and logged, never fatal. Repos it cannot keep right from the stream go to
 // repo_backfill. It ends only when its signal aborts (after flushing) or when Redis refuses a write (thrown to the
 // supervisor).
-import type { Redis } from 'ioredis';
-import type { Log, Metrics } from '../../functions/ports.ts';
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { MAX_FRAME_BYTES } from '../../functions/atproto/limits.ts';
 import type { OutageView } from '../../adapters/identity/outage-breaker.ts';
 import type { RepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { createIdentityWaitStore } from '../../adapters/redis/identity-waits.ts';
-import { hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
-import { runSubscription, type ReconnectBackoff } from '../subscription/subscription.ts';
+import { hostKey, STREAMS } from '../../adapters/redis/keys.ts';
+import { runSubscription, type SubscriberOptions } from '../subscription/subscription.ts';
 import { createProblemReporter } from '../subscription/problems.ts';
 import { createIdentityWaitRoom } from './identity-wait.ts';
 import { createRepoHandler } from './repo-handler.ts';
@@ -27,21 +25,7 @@ export const SUBSCRIBE_REPOS = 'com.atproto.sync.subscribeRepos';
 export const DEFAULT_MAX_PARKED_FRAMES = 50_000;
 export const DEFAULT_DID_WAIT_MS = 3600_000;
 
-export interface FirehoseIngesterOptions {
-  redis: Redis;
-  keys: KeySpace;
-  host: string;
-  highWaterMark: number;
-  batchSize: number;
-  batchTimeoutMs: number;
-  initialCursor?: number;
-  log: Log;
-  metrics: Metrics;
-  signal: AbortSignal;
-  /** How often, at most, XLEN is checked for backpressure. */
-  lengthCheckIntervalMs?: number;
-  backoff?: ReconnectBackoff;
-  heartbeatMs?: number;
+export interface FirehoseIngesterOptions extends SubscriberOptions {
   /**
    * Signing keys for the sync 1.1 checks of every #commit. Absent only when the deployment trusts a verifying
    * upstream (INGESTER_TRUST_UPSTREAM): each unverified commit is then counted.

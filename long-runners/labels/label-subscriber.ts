@@ -5,30 +5,16 @@
 // label_live entry per label (field `event`), and `label_live:cursor:<host>` moves to its seq in the same MULTI.
 // With no stored cursor a labeler is followed from LABELER_INITIAL_CURSOR (0: its history is what matters).
 // Whether a label is any good is the label function's verdict, never this subscriber's.
-import type { Redis } from 'ioredis';
-import type { Log, Metrics } from '../../functions/ports.ts';
 import { decodeLabelFrame } from '../../functions/atproto/label-frame.ts';
 import { MAX_FRAME_BYTES } from '../../functions/atproto/limits.ts';
-import { hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
+import { hostKey, STREAMS } from '../../adapters/redis/keys.ts';
 import { createProblemReporter } from '../subscription/problems.ts';
-import { runSubscription, type ReconnectBackoff, type SubscriptionHandler } from '../subscription/subscription.ts';
+import { runSubscription, type SubscriberOptions, type SubscriptionHandler } from '../subscription/subscription.ts';
 
 export const SUBSCRIBE_LABELS = 'com.atproto.label.subscribeLabels';
 
-export interface LabelSubscriberOptions {
-  redis: Redis;
-  keys: KeySpace;
-  host: string;
-  highWaterMark: number;
-  batchSize: number;
-  batchTimeoutMs: number;
+export interface LabelSubscriberOptions extends SubscriberOptions {
   initialCursor: number;
-  log: Log;
-  metrics: Metrics;
-  signal: AbortSignal;
-  lengthCheckIntervalMs?: number;
-  backoff?: ReconnectBackoff;
-  heartbeatMs?: number;
   /** Runs with each entry's `event` once its batch is written (tests keep what was written, to replay it). */
   onWritten?: (event: string) => void;
 }

@@ -29,7 +29,7 @@ import type { Redis } from 'ioredis';
 import type { CounterName, Log, Metrics } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
 import { decodeFrame, messageSeq } from '../../functions/atproto/frame.ts';
-import { hostKey } from '../../adapters/redis/keys.ts';
+import { hostKey, type KeySpace } from '../../adapters/redis/keys.ts';
 import { readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { sleep } from '../sleep.ts';
@@ -145,6 +145,13 @@ export interface SubscriptionOptions {
     tagged: boolean;
   };
 }
+
+/** What the firehose ingester and the label subscriber are both started with (each adds its own). */
+export type SubscriberOptions = Pick<
+  SubscriptionOptions,
+  'redis' | 'host' | 'highWaterMark' | 'batchSize' | 'batchTimeoutMs' | 'initialCursor' | 'log' | 'metrics' | 'signal'
+  | 'lengthCheckIntervalMs' | 'backoff' | 'heartbeatMs'
+> & { keys: KeySpace };
 
 type FrameResult = 'ok' | { reconnect: string; reset: boolean };
 type Hold = { kind: 'backpressure'; length: number } | { kind: 'handler'; why: string };

@@ -2,7 +2,7 @@
 // and its OpenSSL fallback, low-S enforced) beside @atproto/crypto and @atcute/crypto on the same signatures. (2) A 100,000-record repo built
 // with real signed commits by @atproto/repo: read, hash-checked, signature-verified and extracted, in records/s and
 // peak RSS, ours beside @atproto/repo and @atcute/repo, each in its own process so peak RSS is its own.
-import { createHash, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

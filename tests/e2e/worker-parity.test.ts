@@ -14,7 +14,6 @@ import { createMetrics } from '../../adapters/observability/metrics.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
-import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { silentLog, systemClock, type Sql } from '../../functions/ports.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDatabase, type IndexDb } from '../helpers/index-db.ts';
