@@ -4,7 +4,7 @@
 import net from 'node:net';
 import { TestNetworkNoAppView } from '@atproto/dev-env';
 import { AtpAgent } from '@atproto/api';
-import { withLoopbackListen } from '../../long-runners/dev/loopback.ts';
+import { withListenArgs, withLoopbackListen } from '../../long-runners/dev/loopback.ts';
 
 export interface DevUser {
   name: string;
@@ -42,17 +42,12 @@ export interface DevNetworkOptions {
 /** While `fn` runs, a listen() on port `from` binds `to` instead (the PDS derives its URL from its port). */
 async function withListenRemap<T>(from: number | undefined, to: number | undefined, fn: () => Promise<T>): Promise<T> {
   if (from === undefined || to === undefined) return fn();
-  const original = net.Server.prototype.listen;
-  net.Server.prototype.listen = function remapped(this: net.Server, ...args: unknown[]) {
-    if (args[0] === from) args[0] = to;
-    else if (typeof args[0] === 'object' && args[0] !== null && (args[0] as net.ListenOptions).port === from) args[0] = { ...(args[0] as net.ListenOptions), port: to };
-    return (original as (...a: unknown[]) => net.Server).apply(this, args);
-  } as typeof original;
-  try {
-    return await fn();
-  } finally {
-    net.Server.prototype.listen = original;
-  }
+  return withListenArgs((args) => {
+    const first = args[0];
+    if (first === from) return [to, ...args.slice(1)];
+    if (typeof first === 'object' && first !== null && (first as net.ListenOptions).port === from) return [{ ...(first as net.ListenOptions), port: to }, ...args.slice(1)];
+    return args;
+  }, fn);
 }
 
 /** A fetch that sends what is addressed to `from` (an origin) to `to` instead. */
