@@ -4,17 +4,10 @@ import { encode } from '@atproto/lex-cbor';
 import { P256Keypair, Secp256k1Keypair, type Keypair } from '@atproto/crypto';
 import { toBase64 } from '../../functions/atproto/lex-json.ts';
 import type { JsonObject } from '../../functions/events.ts';
+import type { Label } from '../../functions/label/label.ts';
 
-export interface LabelFields {
-  ver?: number;
-  src: string;
-  uri: string;
-  cid?: string;
-  val: string;
-  neg?: boolean;
-  cts: string;
-  exp?: string;
-}
+/** The fields of a label an issuer signs: the label function's own type, without the signature. */
+export type LabelFields = Omit<Label, 'sig'>;
 
 export interface SignedLabel extends LabelFields {
   sig: Uint8Array;
