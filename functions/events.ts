@@ -96,6 +96,11 @@ function optSince(o: Record<string, unknown>): { since?: string | null } {
   return {};
 }
 
+/** The fields every record op carries: its commit, rev, collection and rkey. */
+function opFields(o: Record<string, unknown>, errors: string[]): { commit: string; rev: string; collection: string; rkey: string } {
+  return { commit: str(o, 'commit', errors), rev: str(o, 'rev', errors), collection: str(o, 'collection', errors), rkey: str(o, 'rkey', errors) };
+}
+
 /** Parse one entry's `event` JSON (already JSON.parsed) into a StreamEvent, or say exactly what is wrong. */
 export function parseStreamEvent(input: unknown): ParseResult<StreamEvent> {
   if (!isObject(input)) return { ok: false, message: 'event is not an object' };
@@ -110,33 +115,12 @@ export function parseStreamEvent(input: unknown): ParseResult<StreamEvent> {
     case 'update': {
       const record = input['record'];
       if (!isObject(record)) errors.push('record must be an object');
-      value = {
-        type,
-        seq,
-        time,
-        did,
-        commit: str(input, 'commit', errors),
-        rev: str(input, 'rev', errors),
-        collection: str(input, 'collection', errors),
-        rkey: str(input, 'rkey', errors),
-        cid: str(input, 'cid', errors),
-        record: (isObject(record) ? record : {}) as JsonObject,
-        ...optSince(input),
-      };
+      const op = opFields(input, errors);
+      value = { type, seq, time, did, ...op, cid: str(input, 'cid', errors), record: (isObject(record) ? record : {}) as JsonObject, ...optSince(input) };
       break;
     }
     case 'delete':
-      value = {
-        type,
-        seq,
-        time,
-        did,
-        commit: str(input, 'commit', errors),
-        rev: str(input, 'rev', errors),
-        collection: str(input, 'collection', errors),
-        rkey: str(input, 'rkey', errors),
-        ...optSince(input),
-      };
+      value = { type, seq, time, did, ...opFields(input, errors), ...optSince(input) };
       break;
     case 'repo':
       value = { type, seq, time, did, commit: str(input, 'commit', errors), rev: str(input, 'rev', errors) };
