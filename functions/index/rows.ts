@@ -116,3 +116,52 @@ export async function deleteRows(
     (returning.length === 0 ? '' : ` returning ${returning.map(q).join(', ')}`);
   return tx.query(text, [keys]);
 }
+
+/** One table's share of a multi-table insert (insertTables). */
+export interface TableInsert extends InsertOptions {
+  table: string;
+  columns: Columns;
+  rows: readonly Row[];
+}
+
+/**
+ * Inserts into several tables in ONE statement, a data-modifying CTE each, in the order given (so concurrent batches
+ * take row locks in one order); returns the rows the one write with `returning` gave back (at most one may ask).
+ * Tables without rows are left out. One round trip and one plan instead of one per table.
+ */
+export async function insertTables(tx: SqlExecutor, writes: readonly TableInsert[]): Promise<SqlRow[]> {
+  const present = writes.filter((w) => w.rows.length > 0);
+  if (present.length === 0) return [];
+  if (present.filter((w) => w.returning !== undefined).length > 1) throw new Error('insertTables: at most one write may return rows');
+  const params: SqlValue[] = [];
+  let back = 'select null where false';
+  const ctes = present.map((w, i) => {
+    const names = Object.keys(w.columns).map(q).join(', ');
+    if (w.returning !== undefined) back = `select * from w${i}`;
+    return `w${i} as (insert into ${q(w.table)} (${names}) select ${names} from ${rowSource(w.columns, w.rows, params)}` +
+      ` order by ${q(w.orderBy)}` +
+      (w.onConflict === undefined ? '' : ` on conflict ${w.onConflict}`) +
+      (w.returning === undefined ? '' : ` returning ${w.returning.map(column).join(', ')}`) + ')';
+  });
+  return tx.query(`with ${ctes.join(', ')} ${back}`, params);
+}
+
+/**
+ * Deletes the rows whose key column is one of `keys` from several tables in ONE statement, in the order given;
+ * returns the rows the one table with `returning` deleted (at most one may ask).
+ */
+export async function deleteFromTables(
+  tx: SqlExecutor,
+  tables: readonly { table: string; column: string; returning?: readonly string[] }[],
+  keys: readonly string[],
+): Promise<SqlRow[]> {
+  if (keys.length === 0 || tables.length === 0) return [];
+  if (tables.filter((t) => t.returning !== undefined).length > 1) throw new Error('deleteFromTables: at most one table may return rows');
+  let back = 'select null where false';
+  const ctes = tables.map((t, i) => {
+    if (t.returning !== undefined) back = `select * from d${i}`;
+    return `d${i} as (delete from ${q(t.table)} where ${q(t.column)} = any($1::text[])` +
+      (t.returning === undefined ? '' : ` returning ${t.returning.map(q).join(', ')}`) + ')';
+  });
+  return tx.query(`with ${ctes.join(', ')} ${back}`, [keys]);
+}

@@ -1,7 +1,7 @@
 // app.bsky.feed.post -> post, its feed_item, embed rows (images, external, record, video; recordWithMedia is a record
 // plus media) and a quote row when it embeds another post. Aggregates: postsCount of the author, replyCount of the
 // parent, quoteCount of the quoted post. Removal deletes every one of those rows and reverses exactly what it removes.
-import { deleteRows, insertRows, type Row } from '../rows.ts';
+import { deleteFromTables, deleteRows, insertRows, insertTables, type Row } from '../rows.ts';
 import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, strongRef } from './fields.ts';
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
 import type { SqlExecutor } from '../../ports.ts';
@@ -155,21 +155,22 @@ export const postPlugin: Plugin = {
       if (row.replyParent !== null && row.violatesThreadGate !== true) deltas.post(row.replyParent, 'replyCount', 1);
     }
     const mine = all.filter((p) => fresh.has(p.post['uri'] as string));
-    await insertRows(tx, 'feed_item', FEED_ITEM_COLUMNS, mine.map((p) => p.feedItem), { orderBy: 'uri', onConflict: '(uri) do nothing' });
-    await insertRows(tx, 'post_embed_image', IMAGE, mine.flatMap((p) => p.images), { orderBy: 'postUri', onConflict: 'do nothing' });
-    await insertRows(tx, 'post_embed_gallery_image', IMAGE, mine.flatMap((p) => p.gallery), { orderBy: 'postUri', onConflict: 'do nothing' });
-    // Replies by the thread's author, as the AppView keeps them for its OP thread view (a row soft-deleted by an
-    // earlier removal stays so, as there).
-    await insertRows(tx, 'op_thread_reply', OP_REPLY, mine.flatMap((p) => {
-      const root = p.post['replyRoot'];
-      return typeof root === 'string' && root.split('/')[2] === p.post['creator'] ? [{ rootUri: root, parentUri: p.post['replyParent'] as string, uri: p.post['uri'] as string }] : [];
-    }), { orderBy: 'uri', onConflict: 'do nothing' });
-    await insertRows(tx, 'post_embed_external', EXTERNAL, mine.flatMap((p) => p.external), { orderBy: 'postUri', onConflict: 'do nothing' });
-    await insertRows(tx, 'post_embed_record', RECORD, mine.flatMap((p) => p.records), { orderBy: 'postUri', onConflict: 'do nothing' });
-    await insertRows(tx, 'post_embed_video', VIDEO, mine.flatMap((p) => p.videos), { orderBy: 'postUri', onConflict: 'do nothing' });
-    const quotes = checkRows(await insertRows(tx, 'quote', QUOTE, mine.flatMap((p) => p.quote), {
-      orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'],
-    }), { subject: 'string' });
+    // The dependent rows of the posts inserted here, every table in one statement (same table order as before).
+    const quotes = checkRows(await insertTables(tx, [
+      { table: 'feed_item', columns: FEED_ITEM_COLUMNS, rows: mine.map((p) => p.feedItem), orderBy: 'uri', onConflict: '(uri) do nothing' },
+      { table: 'post_embed_image', columns: IMAGE, rows: mine.flatMap((p) => p.images), orderBy: 'postUri', onConflict: 'do nothing' },
+      { table: 'post_embed_gallery_image', columns: IMAGE, rows: mine.flatMap((p) => p.gallery), orderBy: 'postUri', onConflict: 'do nothing' },
+      // Replies by the thread's author, as the AppView keeps them for its OP thread view (a row soft-deleted by an
+      // earlier removal stays so, as there).
+      { table: 'op_thread_reply', columns: OP_REPLY, rows: mine.flatMap((p) => {
+        const root = p.post['replyRoot'];
+        return typeof root === 'string' && root.split('/')[2] === p.post['creator'] ? [{ rootUri: root, parentUri: p.post['replyParent'] as string, uri: p.post['uri'] as string }] : [];
+      }), orderBy: 'uri', onConflict: 'do nothing' },
+      { table: 'post_embed_external', columns: EXTERNAL, rows: mine.flatMap((p) => p.external), orderBy: 'postUri', onConflict: 'do nothing' },
+      { table: 'post_embed_record', columns: RECORD, rows: mine.flatMap((p) => p.records), orderBy: 'postUri', onConflict: 'do nothing' },
+      { table: 'post_embed_video', columns: VIDEO, rows: mine.flatMap((p) => p.videos), orderBy: 'postUri', onConflict: 'do nothing' },
+      { table: 'quote', columns: QUOTE, rows: mine.flatMap((p) => p.quote), orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'] },
+    ]), { subject: 'string' });
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', 1);
     if (mine.length > 0) {
       const uris = mine.map((p) => p.post['uri'] as string);
@@ -196,15 +197,18 @@ export const postPlugin: Plugin = {
     await deleteNotifications(tx, posts.map((p) => p.uri));
     // Replies to a post that is gone have no parent to be valid against.
     await judgeReplyRoots(tx, [], posts.map((p) => p.uri));
-    const quotes = checkRows(await deleteRows(tx, 'quote', 'uri', uris, ['subject']), { subject: 'string' });
+    // The dependent rows, every table in one statement; op_thread_reply rows are only marked deleted (below).
+    const quotes = checkRows(await deleteFromTables(tx, [
+      { table: 'quote', column: 'uri', returning: ['subject'] },
+      { table: 'feed_item', column: 'uri' },
+      { table: 'post_embed_image', column: 'postUri' },
+      { table: 'post_embed_gallery_image', column: 'postUri' },
+      { table: 'post_embed_external', column: 'postUri' },
+      { table: 'post_embed_record', column: 'postUri' },
+      { table: 'post_embed_video', column: 'postUri' },
+    ], uris), { subject: 'string' });
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', -1);
-    await deleteRows(tx, 'feed_item', 'uri', uris);
-    await deleteRows(tx, 'post_embed_image', 'postUri', uris);
-    await deleteRows(tx, 'post_embed_gallery_image', 'postUri', uris);
     await softDeleteOpReplies(tx, posts.map((p) => p.uri));
-    await deleteRows(tx, 'post_embed_external', 'postUri', uris);
-    await deleteRows(tx, 'post_embed_record', 'postUri', uris);
-    await deleteRows(tx, 'post_embed_video', 'postUri', uris);
   },
 };
 
