@@ -1,24 +1,32 @@
 // app.bsky.graph.follow -> follow; profile_agg.followersCount of the subject and followsCount of the creator.
-import { deleteRows, insertRows } from '../rows.ts';
+// The AppView notifies every follow's subject (it has no self-follow exception): the notification rows are written
+// from the follow rows the same statement inserted, and removed with the follow rows, one statement each way.
+import { rowSource } from '../rows.ts';
 import { rowsOf, SUBJECT_DID_COLUMNS, subjectDidRow } from './shapes.ts';
 import type { Plugin } from './types.ts';
-import { deleteNotifications, insertNotifications, sortAtOf } from '../notifications.ts';
+import type { SqlValue } from '../../ports.ts';
 import { checkRows } from '../../sql-rows.ts';
+
+const FOLLOW_COUNTED = { creator: 'string', subjectDid: 'string' } as const;
 
 export const followPlugin: Plugin = {
   collection: 'app.bsky.graph.follow',
   family: 'follow',
   async insert(tx, records, deltas) {
     const { rows, invalid } = rowsOf(records, subjectDidRow);
-    const inserted = checkRows(await insertRows(
-      tx, 'follow', SUBJECT_DID_COLUMNS, rows,
-      { orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['uri', 'cid', 'creator', 'subjectDid', 'createdAt', 'indexedAt'] },
-    ), { uri: 'string', cid: 'string', creator: 'string', subjectDid: 'string', createdAt: 'string', indexedAt: 'string' });
-    // The AppView notifies every follow's subject (it has no self-follow exception).
-    await insertNotifications(tx, inserted.map((f) => ({
-      did: f.subjectDid, recordUri: f.uri, recordCid: f.cid, author: f.creator, reason: 'follow', reasonSubject: null,
-      sortAt: sortAtOf(f.createdAt, f.indexedAt),
-    })));
+    if (rows.length === 0) return invalid;
+    const params: SqlValue[] = [];
+    const columns = Object.keys(SUBJECT_DID_COLUMNS).map((c) => `"${c}"`).join(', ');
+    // sortAt as sortAtOf (notifications.ts) has it: the earlier of the two, compared by code point.
+    const inserted = checkRows(await tx.query(
+      `with f as (insert into follow (${columns}) select ${columns} from ${rowSource(SUBJECT_DID_COLUMNS, rows, params)}
+         order by uri on conflict (uri) do nothing returning ${columns}),
+       n as (insert into notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
+         select "subjectDid", uri, cid, creator, 'follow', null, least("createdAt" collate "C", "indexedAt" collate "C") from f
+         order by uri)
+       select creator, "subjectDid" from f`,
+      params,
+    ), FOLLOW_COUNTED);
     for (const row of inserted) {
       deltas.profile(row.subjectDid, 'followersCount', 1);
       deltas.profile(row.creator, 'followsCount', 1);
@@ -26,8 +34,13 @@ export const followPlugin: Plugin = {
     return invalid;
   },
   async remove(tx, uris, deltas) {
-    const removed = checkRows(await deleteRows(tx, 'follow', 'uri', uris, ['uri', 'creator', 'subjectDid']), { uri: 'string', creator: 'string', subjectDid: 'string' });
-    await deleteNotifications(tx, removed.map((r) => r.uri));
+    if (uris.length === 0) return;
+    const removed = checkRows(await tx.query(
+      `with f as (delete from follow where uri = any($1::text[]) returning uri, creator, "subjectDid"),
+       n as (delete from notification where "recordUri" in (select uri from f))
+       select creator, "subjectDid" from f`,
+      [uris],
+    ), FOLLOW_COUNTED);
     for (const row of removed) {
       deltas.profile(row.subjectDid, 'followersCount', -1);
       deltas.profile(row.creator, 'followsCount', -1);
