@@ -9,7 +9,6 @@ import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
 import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
 import { judgeReplyRoots } from '../reply-roots.ts';
 import { notifyPosts } from '../post-notifications.ts';
-import { deleteNotifications } from '../notifications.ts';
 import { checkRows } from '../../sql-rows.ts';
 
 const POST = {
@@ -194,11 +193,12 @@ export const postPlugin: Plugin = {
       deltas.profile(row.creator, 'postsCount', -1);
       if (row.replyParent !== null && row.violatesThreadGate !== true) deltas.post(row.replyParent, 'replyCount', -1);
     }
-    await deleteNotifications(tx, posts.map((p) => p.uri));
     // Replies to a post that is gone have no parent to be valid against.
     await judgeReplyRoots(tx, [], posts.map((p) => p.uri));
-    // The dependent rows, every table in one statement; op_thread_reply rows are only marked deleted (below).
+    // The dependent rows and the notifications the posts made (a uri without a post row made none), every table in
+    // one statement; op_thread_reply rows are only marked deleted (below).
     const quotes = checkRows(await deleteFromTables(tx, [
+      { table: 'notification', column: 'recordUri' },
       { table: 'quote', column: 'uri', returning: ['subject'] },
       { table: 'feed_item', column: 'uri' },
       { table: 'post_embed_image', column: 'postUri' },
