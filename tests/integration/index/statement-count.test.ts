@@ -31,7 +31,7 @@ describe('index: statements per batch', () => {
       expect(outcomes.every((o) => o.status === 'ok')).toBe(true);
       counts.push(count());
     }
-    // Measured: 28 to 34 (posts, replies, quotes, deletes, follows and profiles in every batch); 32 to 44 when the post
+    // Measured: 26 to 31 (posts, replies, quotes, deletes, follows and profiles in every batch); 32 to 44 when the post
     // plugin wrote each of its tables in a statement of its own.
     for (const c of counts) expect(c).toBeLessThanOrEqual(40);
     expect(Math.max(counts[1]!, counts[3]!)).toBeLessThanOrEqual(Math.min(counts[0]!, counts[2]!) + 8);
