@@ -13,12 +13,10 @@ import { SkytideError } from '../errors.ts';
 
 /** A record that is not atproto DAG-CBOR: `invalid_record`, or `too_deep` for nesting past MAX_NESTING. */
 export class LexCborError extends SkytideError {
-  /** Refused for nesting past MAX_NESTING (counted as too_deep), not for its form. */
-  readonly tooDeep: boolean;
+  /** `tooDeep`: refused for nesting past MAX_NESTING, not for its form. */
   constructor(message: string, tooDeep = false) {
     super(tooDeep ? 'too_deep' : 'invalid_record', `not an atproto DAG-CBOR value: ${message}`);
     this.name = 'LexCborError';
-    this.tooDeep = tooDeep;
   }
 }
 
