@@ -84,6 +84,25 @@ export interface InsertOptions {
   returning?: readonly string[];
 }
 
+/** One table's rows to insert, and how (insertRows, insertTables). */
+export interface TableInsert extends InsertOptions {
+  table: string;
+  columns: Columns;
+  rows: readonly Row[];
+}
+
+/**
+ * The INSERT ... SELECT of one table's rows (their data added to `params`), on its own or as a data-modifying CTE
+ * (insertTables, and the follow plugin's insert that its notifications select from).
+ */
+export function insertStatement(w: TableInsert, params: SqlValue[]): string {
+  const names = Object.keys(w.columns).map(q).join(', ');
+  return `insert into ${q(w.table)} (${names}) select ${names} from ${rowSource(w.columns, w.rows, params)}` +
+    ` order by ${q(w.orderBy)}` +
+    (w.onConflict === undefined ? '' : ` on conflict ${w.onConflict}`) +
+    (w.returning === undefined ? '' : ` returning ${w.returning.map(column).join(', ')}`);
+}
+
 export async function insertRows(
   tx: SqlExecutor,
   table: string,
@@ -92,14 +111,21 @@ export async function insertRows(
   options: InsertOptions,
 ): Promise<SqlRow[]> {
   if (rows.length === 0) return [];
-  const names = Object.keys(columns).map(q).join(', ');
   const params: SqlValue[] = [];
-  const text =
-    `insert into ${q(table)} (${names}) select ${names} from ${rowSource(columns, rows, params)}` +
-    ` order by ${q(options.orderBy)}` +
-    (options.onConflict === undefined ? '' : ` on conflict ${options.onConflict}`) +
-    (options.returning === undefined ? '' : ` returning ${options.returning.map(column).join(', ')}`);
-  return tx.query(text, params);
+  return tx.query(insertStatement({ table, columns, rows, ...options }, params), params);
+}
+
+/** One table's rows to delete by key (deleteRows, deleteFromTables): those whose `column` is one of the keys in `$1`. */
+export interface TableDelete {
+  table: string;
+  column: string;
+  returning?: readonly string[];
+}
+
+/** The DELETE of one table's rows whose key column is in the text[] parameter $1, on its own or as a CTE. */
+export function deleteStatement(t: TableDelete): string {
+  return `delete from ${q(t.table)} where ${q(t.column)} = any($1::text[])` +
+    (t.returning === undefined || t.returning.length === 0 ? '' : ` returning ${t.returning.map(q).join(', ')}`);
 }
 
 /** Deletes rows whose `column` is one of `keys`, returning the named columns of the rows actually deleted. */
@@ -111,17 +137,7 @@ export async function deleteRows(
   returning: readonly string[] = [],
 ): Promise<SqlRow[]> {
   if (keys.length === 0) return [];
-  const text =
-    `delete from ${q(table)} where ${q(column)} = any($1::text[])` +
-    (returning.length === 0 ? '' : ` returning ${returning.map(q).join(', ')}`);
-  return tx.query(text, [keys]);
-}
-
-/** One table's share of a multi-table insert (insertTables). */
-export interface TableInsert extends InsertOptions {
-  table: string;
-  columns: Columns;
-  rows: readonly Row[];
+  return tx.query(deleteStatement({ table, column, returning }), [keys]);
 }
 
 /**
@@ -136,12 +152,8 @@ export async function insertTables(tx: SqlExecutor, writes: readonly TableInsert
   const params: SqlValue[] = [];
   let back = 'select null where false';
   const ctes = present.map((w, i) => {
-    const names = Object.keys(w.columns).map(q).join(', ');
     if (w.returning !== undefined) back = `select * from w${i}`;
-    return `w${i} as (insert into ${q(w.table)} (${names}) select ${names} from ${rowSource(w.columns, w.rows, params)}` +
-      ` order by ${q(w.orderBy)}` +
-      (w.onConflict === undefined ? '' : ` on conflict ${w.onConflict}`) +
-      (w.returning === undefined ? '' : ` returning ${w.returning.map(column).join(', ')}`) + ')';
+    return `w${i} as (${insertStatement(w, params)})`;
   });
   return tx.query(`with ${ctes.join(', ')} ${back}`, params);
 }
@@ -152,7 +164,7 @@ export async function insertTables(tx: SqlExecutor, writes: readonly TableInsert
  */
 export async function deleteFromTables(
   tx: SqlExecutor,
-  tables: readonly { table: string; column: string; returning?: readonly string[] }[],
+  tables: readonly TableDelete[],
   keys: readonly string[],
 ): Promise<SqlRow[]> {
   if (keys.length === 0 || tables.length === 0) return [];
@@ -160,8 +172,7 @@ export async function deleteFromTables(
   let back = 'select null where false';
   const ctes = tables.map((t, i) => {
     if (t.returning !== undefined) back = `select * from d${i}`;
-    return `d${i} as (delete from ${q(t.table)} where ${q(t.column)} = any($1::text[])` +
-      (t.returning === undefined ? '' : ` returning ${t.returning.map(q).join(', ')}`) + ')';
+    return `d${i} as (${deleteStatement(t)})`;
   });
   return tx.query(`with ${ctes.join(', ')} ${back}`, [keys]);
 }

@@ -1,7 +1,7 @@
 // app.bsky.graph.follow -> follow; profile_agg.followersCount of the subject and followsCount of the creator.
 // The AppView notifies every follow's subject (it has no self-follow exception): the notification rows are written
 // from the follow rows the same statement inserted, and removed with the follow rows, one statement each way.
-import { rowSource } from '../rows.ts';
+import { deleteStatement, insertStatement } from '../rows.ts';
 import { rowsOf, SUBJECT_DID_COLUMNS, subjectDidRow } from './shapes.ts';
 import type { Plugin } from './types.ts';
 import type { SqlValue } from '../../ports.ts';
@@ -16,11 +16,12 @@ export const followPlugin: Plugin = {
     const { rows, invalid } = rowsOf(records, subjectDidRow);
     if (rows.length === 0) return invalid;
     const params: SqlValue[] = [];
-    const columns = Object.keys(SUBJECT_DID_COLUMNS).map((c) => `"${c}"`).join(', ');
+    const follows = insertStatement({
+      table: 'follow', columns: SUBJECT_DID_COLUMNS, rows, orderBy: 'uri', onConflict: '(uri) do nothing', returning: Object.keys(SUBJECT_DID_COLUMNS),
+    }, params);
     // sortAt as sortAtOf (notifications.ts) has it: the earlier of the two, compared by code point.
     const inserted = checkRows(await tx.query(
-      `with f as (insert into follow (${columns}) select ${columns} from ${rowSource(SUBJECT_DID_COLUMNS, rows, params)}
-         order by uri on conflict (uri) do nothing returning ${columns}),
+      `with f as (${follows}),
        n as (insert into notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt")
          select "subjectDid", uri, cid, creator, 'follow', null, least("createdAt" collate "C", "indexedAt" collate "C") from f
          order by uri)
@@ -36,7 +37,7 @@ export const followPlugin: Plugin = {
   async remove(tx, uris, deltas) {
     if (uris.length === 0) return;
     const removed = checkRows(await tx.query(
-      `with f as (delete from follow where uri = any($1::text[]) returning uri, creator, "subjectDid"),
+      `with f as (${deleteStatement({ table: 'follow', column: 'uri', returning: ['uri', 'creator', 'subjectDid'] })}),
        n as (delete from notification where "recordUri" in (select uri from f))
        select creator, "subjectDid" from f`,
       [uris],
