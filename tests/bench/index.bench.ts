@@ -5,6 +5,7 @@
 // Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
 // in production; skytide runs it in both write modes (each on its own database), the AppView, much slower, takes the
 // first events of each round's slice.
+import { availableParallelism } from 'node:os';
 import { Redis } from 'ioredis';
 import { indexBatch, type IndexPorts } from '../../functions/index/handler.ts';
 import type { StreamEvent } from '../../functions/events.ts';
@@ -19,6 +20,7 @@ import { networkCorpus } from './network-corpus.ts';
 import { createAppViewIndexer } from './appview-indexer.ts';
 import type { BenchRow } from './types.ts';
 import { serviceCpuSeconds } from '../helpers/cpu-time.ts';
+import { postgresFloorSeconds, streamFloorSeconds } from './index-floor.ts';
 
 const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
 /** Events per round for skytide, and for the AppView (the first ones of the same slice). */
@@ -103,6 +105,8 @@ export async function runIndexBench(): Promise<BenchRow[]> {
   try {
     // Warm-up (JIT, caches, first rows of every table), not counted.
     const warm = corpus.next(5_000);
+    let indexed = warm.length;
+    let lastSlice: StreamEvent[] = [];
     for (const { db, keys, batchSize } of modes) {
       await preload(redis, keys, warm);
       await drainThroughConsumers(redis, keys, db.ports, batchSize);
@@ -117,6 +121,8 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       for (const { db } of modes) await analyzeSchema(db.schema);
       await appview.analyze();
       const slice = corpus.next(RECORDS);
+      indexed += slice.length;
+      lastSlice = slice;
       for (const { mode, db, keys, batchSize } of round % 2 === 0 ? modes : [...modes].reverse()) {
         await preload(redis, keys, slice);
         const before = { node: process.cpuUsage(), services: serviceCpuSeconds() };
@@ -146,6 +152,16 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       for (const stream of keys.shardsOf(STREAMS.firehoseLive)) dlq += await redis.xlen(keys.dlq(stream));
       if (dlq > 0) throw new Error(`${dlq} entries were dead-lettered: the figures would not be honest`);
     }
+    // The floor, on the first configuration's database (every configuration indexed the same events into the same rows).
+    const floorDb = (configs.find((c) => c.mode === 'sharded') ?? configs[0])?.db;
+    const floorPostgres = floorDb === undefined ? undefined : await postgresFloorSeconds(floorDb.ports.sql, floorDb.schema);
+    const floorStream = await streamFloorSeconds(redis, uniqueName('bench_index_floor'), lastSlice, 2000);
+    const floor = {
+      postgres: floorPostgres === undefined ? undefined : (floorPostgres / indexed) * 1e6,
+      node: (floorStream.node / lastSlice.length) * 1e6,
+      redis: floorStream.redis === undefined ? undefined : (floorStream.redis / lastSlice.length) * 1e6,
+    };
+    const cores = availableParallelism();
     const official = total.appview.records / total.appview.seconds;
     const baseline = 'AppView IndexingService';
     const shape = `2 loops x batches of ${BATCH_SIZE}; ${ROUNDS} rounds; network mix over 2,000 DIDs`;
@@ -153,7 +169,7 @@ export async function runIndexBench(): Promise<BenchRow[]> {
     const statements = total.rows.records / total.rows.seconds;
     const large = total.large.records / total.large.seconds;
     const sharded = total.sharded.records / total.sharded.seconds;
-    const ran = (mode: string) => mode === 'appview' || configs.some((c) => c.mode === mode);
+    const ran = (mode: string) => mode === 'appview' || mode === 'floor' || configs.some((c) => c.mode === mode);
     const rows: (BenchRow & { mode: string })[] = [
       {
         mode: 'copy', name: 'index: firehose_live -> consumer -> Postgres (COPY every batch)', unit: 'records/s', value: copy, ratio: copy / official, baseline,
@@ -171,6 +187,14 @@ export async function runIndexBench(): Promise<BenchRow[]> {
         mode: 'sharded', name: 'index: firehose_live -> consumer -> Postgres (2 shards, batches of 2,000)', unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
         note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=2, INDEXER_CONCURRENCY=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops${perRecord('sharded')}`,
       },
+      ...(floor.postgres === undefined || floor.redis === undefined ? [] : [{
+        mode: 'floor', name: 'index: the floor (least CPU any indexer needs for the same rows)', unit: 'µs CPU/record',
+        value: floor.postgres + floor.node + floor.redis,
+        note: `Postgres ${Math.round(floor.postgres)} µs writing the final rows alone into empty copies of the tables (every index), ` +
+          `Node ${Math.round(floor.node)} µs and Redis ${Math.round(floor.redis)} µs reading, parsing and acknowledging the stream; ` +
+          `at most ${Math.round((cores * 1e6) / (floor.postgres + floor.node + floor.redis)).toLocaleString('en-US')} records/s on ${cores} busy cores. ` +
+          `Compare with each row's CPU per record`,
+      }]),
       {
         mode: 'appview', name: 'index: AppView IndexingService (baseline)', unit: 'records/s', value: official, ratio: 1, baseline,
         note: `${total.appview.records.toLocaleString('en-US')} records, per-DID order, DIDs in parallel, background queue drained`,
