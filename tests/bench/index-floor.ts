@@ -13,6 +13,7 @@ import { checkRows } from '../../functions/sql-rows.ts';
 import { ensureGroup, readNew, settle } from '../../adapters/redis/consumer-group.ts';
 import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
 import { cpuSeconds, serviceCpuSeconds } from '../helpers/cpu-time.ts';
+import { appendEvents } from './stream-events.ts';
 
 const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -52,11 +53,7 @@ export async function postgresFloorSeconds(sql: Sql, schema: string): Promise<nu
 export async function streamFloorSeconds(redis: Redis, stream: string, events: readonly StreamEvent[], batchSize: number): Promise<{ node: number; redis?: number }> {
   const group = 'floor';
   try {
-    for (let i = 0; i < events.length; i += 1000) {
-      const pipeline = redis.pipeline();
-      for (const e of events.slice(i, i + 1000)) pipeline.xadd(stream, '*', 'event', JSON.stringify(e));
-      await pipeline.exec();
-    }
+    await appendEvents(redis, () => stream, events);
     await ensureGroup(redis, stream, group);
     const before = { node: process.cpuUsage(), services: serviceCpuSeconds() };
     let parsed = 0;

@@ -21,6 +21,7 @@ import { createAppViewIndexer } from './appview-indexer.ts';
 import type { BenchRow } from './types.ts';
 import { serviceCpuSeconds } from '../helpers/cpu-time.ts';
 import { postgresFloorSeconds, streamFloorSeconds } from './index-floor.ts';
+import { appendEvents } from './stream-events.ts';
 
 const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
 /** Events per round for skytide, and for the AppView (the first ones of the same slice). */
@@ -32,11 +33,7 @@ const BATCH_SIZE = 500;
 const LOOPS = 2;
 
 export async function preload(redis: Redis, keys: KeySpace, events: readonly StreamEvent[]): Promise<void> {
-  for (let i = 0; i < events.length; i += 1000) {
-    const pipeline = redis.pipeline();
-    for (const e of events.slice(i, i + 1000)) pipeline.xadd(keys.stream(keys.shardFor(STREAMS.firehoseLive, e.did)), '*', 'event', JSON.stringify(e));
-    await pipeline.exec();
-  }
+  await appendEvents(redis, (e) => keys.stream(keys.shardFor(STREAMS.firehoseLive, e.did)), events);
 }
 
 /** Seconds from starting the consumers until the stream is empty with nothing pending. */
