@@ -4,7 +4,7 @@
 // hosts are allowed only when the deployment says so (dev networks and tests run on 127.0.0.1).
 import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
-import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { didWebHost, isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.ts';
 import { classifyNetworkFailure } from '../../functions/network-failure.ts';
 import { DidHostUnavailableError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
@@ -66,17 +66,16 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
   const webFetch = options.allowPrivate === true ? options.fetch : (options.webFetch ?? createGuardedFetch({ allowPrivate: false }));
   const documentUrl = (did: string): string => {
     if (did.startsWith('did:plc:')) return `${options.plcUrl.replace(/\/+$/, '')}/${encodeURIComponent(did)}`;
-    if (did.startsWith('did:web:')) {
-      const host = decodeURIComponent(did.slice('did:web:'.length));
-      if (host.includes(':') && !host.startsWith('localhost')) throw new SkytideError('identity_failed', `did:web with a path or port is not supported: ${did}`);
-      const scheme = options.allowPrivate === true && host.startsWith('localhost') ? 'http' : 'https';
-      return `${scheme}://${host}/.well-known/did.json`;
-    }
-    throw new SkytideError('identity_failed', `unsupported DID method: ${did}`);
+    const host = didWebHost(did);
+    const scheme = options.allowPrivate === true && host.startsWith('localhost') ? 'http' : 'https';
+    return `${scheme}://${host}/.well-known/did.json`;
   };
   return {
     async resolve(did: string): Promise<AtprotoIdentity> {
       if (!isValidDid(did)) throw new SkytideError('invalid_syntax', `not a DID: ${JSON.stringify(did)}`);
+      // A DID that cannot exist is the DID's own defect: refused without asking anyone.
+      const unresolvable = unresolvableDid(did);
+      if (unresolvable !== undefined) throw new SkytideError('identity_failed', `${did} cannot be resolved: ${unresolvable}`, { did });
       const url = documentUrl(did);
       // The PLC directory is configuration we trust; a did:web host comes from the network.
       const fetch = did.startsWith('did:web:') ? webFetch : options.fetch;

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isValidAtUri, isValidDatetime, isValidDid, isValidHandle, isValidNsid, isValidRecordKey, isValidTid } from '../../functions/atproto/syntax/index.ts';
+import { unresolvableDid } from '../../functions/atproto/syntax/did.ts';
 
 const DIR = new URL('../fixtures/interop/syntax/', import.meta.url);
 
@@ -42,5 +43,22 @@ describe('datetime semantics (interop datetime_parse_invalid)', () => {
     const bad = cases('datetime_parse_invalid.txt');
     expect(bad.length).toBeGreaterThan(3);
     expect(bad.filter((v) => isValidDatetime(v))).toEqual([]);
+  });
+});
+
+describe('DIDs that must never resolve (interop did_parse_invalid)', () => {
+  const bad = cases('did_parse_invalid.txt');
+
+  it('are valid DID syntax, yet each has a reason it cannot resolve', () => {
+    expect(bad.length).toBeGreaterThan(10);
+    expect(bad.filter((did) => !isValidDid(did))).toEqual([]);
+    expect(bad.filter((did) => unresolvableDid(did) === undefined)).toEqual([]);
+  });
+
+  it('while did:plc of 24 base32 characters, hostname did:web and localhost with a port may resolve', () => {
+    const good = ['did:plc:7iza6de2dwap2sbkpav7c6c6', 'did:plc:ewvi7nxzyoun6zhxrhs64oiz', 'did:web:example.com', 'did:web:sub.example.co.uk', 'did:web:localhost', 'did:web:localhost%3A2583'];
+    expect(good.filter((did) => unresolvableDid(did) !== undefined)).toEqual([]);
+    // An IP address is no did:web (the method names a hostname), nor is a method atproto does not use.
+    expect(['did:web:127.0.0.1', 'did:web:localhost:2583', 'did:web:localhost%3a2583', 'did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme'].filter((did) => unresolvableDid(did) === undefined)).toEqual([]);
   });
 });

@@ -1,9 +1,36 @@
 // DID syntax per the atproto DID spec: `did:<lowercase method>:<identifier>`, at most 2 KiB; the identifier may hold
 // percent-encoding but must not end with `%` or `:`.
+import { isValidHandle } from './handle.ts';
+
 const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$/;
 
 export const MAX_DID_LENGTH = 2048;
 
 export function isValidDid(value: string): boolean {
   return value.length <= MAX_DID_LENGTH && DID_RE.test(value);
+}
+
+/** A did:plc identifier: 24 characters of base32 (a-z, 2-7), the hash of the DID's genesis operation. */
+const PLC_RE = /^did:plc:[a-z2-7]{24}$/;
+/** localhost, with a percent-encoded port: the only did:web with a port, and for development only. */
+const LOCALHOST_WEB_RE = /^did:web:localhost(%3A[0-9]{1,5})?$/;
+
+/**
+ * Why a syntactically valid DID can never resolve in atproto, or undefined when it may: did:plc identifiers are 24
+ * base32 characters; did:web is a hostname only (no path, no percent-encoding), with a port only on localhost; no
+ * other method is supported. Such a DID is refused before any request is made (atproto-interop-tests'
+ * did_parse_invalid.txt).
+ */
+export function unresolvableDid(did: string): string | undefined {
+  if (did.startsWith('did:plc:')) return PLC_RE.test(did) ? undefined : 'a did:plc identifier is 24 characters of base32 (a-z, 2-7)';
+  if (did.startsWith('did:web:')) {
+    if (LOCALHOST_WEB_RE.test(did) || isValidHandle(did.slice('did:web:'.length))) return undefined;
+    return 'a did:web identifier is a hostname: no path, no percent-encoding, a port only on localhost';
+  }
+  return 'only did:plc and did:web are supported';
+}
+
+/** The host (and port, for localhost) a resolvable did:web's document lives at. */
+export function didWebHost(did: string): string {
+  return did.slice('did:web:'.length).replace('%3A', ':');
 }

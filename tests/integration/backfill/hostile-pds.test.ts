@@ -20,6 +20,7 @@ import { createGuardedFetch } from '../../../adapters/xrpc/guarded-fetch.ts';
 import { noMetrics, silentLog, systemClock } from '../../../functions/ports.ts';
 import { formatDidKey } from '../../../functions/atproto/crypto/keys.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { plcDid } from '../../helpers/dids.ts';
 
 type Behaviour = (res: http.ServerResponse) => void;
 const behaviours = new Map<string, Behaviour>();
@@ -46,7 +47,7 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname.startsWith('/plc/')) {
       const did = decodeURIComponent(url.pathname.slice(5));
-      const pds = did.endsWith('internal') ? 'https://10.0.0.1' : `${base}/pds/${did}`;
+      const pds = did === plcDid('internal') ? 'https://10.0.0.1' : `${base}/pds/${did}`;
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(didDoc(did, pds)));
       return;
     }
@@ -85,7 +86,7 @@ describe('backfill against a hostile PDS', () => {
   it('a body that trickles forever is cut at the deadline and retried later', async () => {
     // A real CAR, a byte every 200 ms: every byte so far is valid, so only the deadline can end it.
     const car = readFileSync(new URL('../../fixtures/indigo/testing/testdata/paul_staging.repo.car', import.meta.url));
-    const { outcome, ms } = await run('did:plc:slowbody', (res) => {
+    const { outcome, ms } = await run(plcDid('slowbody'), (res) => {
       res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' });
       let sent = 0;
       const timer = setInterval(() => res.write(car.subarray(sent, ++sent)), 200);
@@ -97,7 +98,7 @@ describe('backfill against a hostile PDS', () => {
 
   it('an endless body is cut at the size limit, without buffering it', async () => {
     const chunk = Buffer.alloc(64 * 1024, 7);
-    const { outcome } = await run('did:plc:endless', (res) => {
+    const { outcome } = await run(plcDid('endless'), (res) => {
       res.writeHead(200);
       const pump = () => {
         while (res.write(chunk)) {
@@ -112,24 +113,24 @@ describe('backfill against a hostile PDS', () => {
   });
 
   it('a 500 is retried; RepoTakendown updates the account and is not retried', async () => {
-    expect((await run('did:plc:fivehundred', (res) => res.writeHead(500).end('oops'))).outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed' });
-    const gone = await run('did:plc:takendown', (res) =>
+    expect((await run(plcDid('fivehundred'), (res) => res.writeHead(500).end('oops'))).outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed' });
+    const gone = await run(plcDid('takendown'), (res) =>
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'RepoTakendown', message: 'gone' })),
     );
     expect(gone.outcome).toEqual({ status: 'ok' });
     expect(gone.report).toMatchObject({ status: 'unavailable', reason: 'RepoTakendown' });
-    expect(await db.sql.query(`select "upstreamStatus" from actor where did = 'did:plc:takendown'`)).toEqual([{ upstreamStatus: 'takendown' }]);
-    expect(await db.sql.query(`select status, reason from repo_sync where did = 'did:plc:takendown'`)).toEqual([{ status: 'desynchronized', reason: 'RepoTakendown' }]);
+    expect(await db.sql.query(`select "upstreamStatus" from actor where did = '${plcDid('takendown')}'`)).toEqual([{ upstreamStatus: 'takendown' }]);
+    expect(await db.sql.query(`select status, reason from repo_sync where did = '${plcDid('takendown')}'`)).toEqual([{ status: 'desynchronized', reason: 'RepoTakendown' }]);
   });
 
   it('bytes that are not a CAR are rejected as such', async () => {
-    const { outcome } = await run('did:plc:notacar', (res) => res.writeHead(200).end('<html>hello</html>'));
+    const { outcome } = await run(plcDid('notacar'), (res) => res.writeHead(200).end('<html>hello</html>'));
     expect(outcome).toMatchObject({ status: 'dead', reason: 'invalid_car' });
   });
 
   it('a DID document that points the PDS at an internal address is refused when private addresses are not allowed', async () => {
     const strict = ports({ fetch: createGuardedFetch({ allowPrivate: false }) });
-    const { outcome } = await run('did:plc:internal', () => {}, strict);
+    const { outcome } = await run(plcDid('internal'), () => {}, strict);
     expect(outcome).toMatchObject({ status: 'dead', reason: 'forbidden_address' });
     expect((outcome as { message: string }).message).toContain('10.0.0.1');
   });
@@ -161,7 +162,7 @@ async function closedPort(): Promise<number> {
 
 describe('a PDS that restarts', () => {
   it('answering 503, 503, then dropping the connection, then serving: one call, no attempt spent', async () => {
-    const did = 'did:plc:restarting';
+    const did = plcDid('restarting');
     const car = await signedRepo(did);
     let requests = 0;
     const { outcome, report } = await run(did, (res) => {
@@ -184,7 +185,7 @@ describe('a PDS that restarts', () => {
 
   it('a 4xx that is no known answer is not tried again within the call', async () => {
     let requests = 0;
-    const { outcome } = await run('did:plc:badrequest', (res) => {
+    const { outcome } = await run(plcDid('badrequest'), (res) => {
       requests++;
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' }));
     });
@@ -204,18 +205,18 @@ describe('POST /reprocess/:did', () => {
   const reprocess = (p: BackfillPorts, did: string) => app(p).request(`/reprocess/${did}`, { method: 'POST', headers: { authorization: 'Bearer t' } });
 
   it('422 for a repo that cannot be trusted, 502 for its PDS failing', async () => {
-    behaviours.set('did:plc:httpnotacar', (res) => res.writeHead(200).end('<html>'));
-    const untrusted = await reprocess(ports(), 'did:plc:httpnotacar');
+    behaviours.set(plcDid('httpnotacar'), (res) => res.writeHead(200).end('<html>'));
+    const untrusted = await reprocess(ports(), plcDid('httpnotacar'));
     expect(untrusted.status).toBe(422);
     expect(await untrusted.json()).toMatchObject({ error: 'invalid_car' });
-    behaviours.set('did:plc:httpfailing', (res) => res.writeHead(500).end('oops'));
-    const failing = await reprocess(ports(), 'did:plc:httpfailing');
+    behaviours.set(plcDid('httpfailing'), (res) => res.writeHead(500).end('oops'));
+    const failing = await reprocess(ports(), plcDid('httpfailing'));
     expect(failing.status).toBe(502);
     expect(await failing.json()).toMatchObject({ error: 'fetch_failed' });
   });
 
   it('503 with Retry-After when the PLC directory or Postgres is down, and nothing is recorded against the repo', async () => {
-    const did = 'did:plc:httpoutage';
+    const did = plcDid('httpoutage');
     behaviours.set(did, (res) => res.writeHead(500).end('never asked'));
     const noPlc = ports({ identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: `http://127.0.0.1:${await closedPort()}`, allowPrivate: true }) });
     const plcDown = await reprocess(noPlc, did);
@@ -237,7 +238,7 @@ describe('POST /reprocess/:did', () => {
 
 describe('repo_backfill entries listed at a rev already synchronized', () => {
   it('are not fetched again', async () => {
-    const did = 'did:plc:alreadyinsync';
+    const did = plcDid('alreadyinsync');
     const car = await signedRepo(did);
     let requests = 0;
     behaviours.set(did, (res) => {

@@ -10,6 +10,7 @@ import { createSql } from '../../../adapters/postgres/client.ts';
 import { DependencyError, SkytideError } from '../../../functions/errors.ts';
 import { DidHostUnavailableError } from '../../../functions/atproto/identity/did-document.ts';
 import { TEST_DATABASE_URL } from '../../helpers/services.ts';
+import { plcDid } from '../../helpers/dids.ts';
 
 let server: http.Server;
 let plc: string;
@@ -17,9 +18,9 @@ let plc: string;
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     const did = decodeURIComponent((req.url ?? '/').slice(1));
-    if (did === 'did:plc:busy') return void res.writeHead(503).end('busy');
-    if (did === 'did:plc:limited') return void res.writeHead(429).end('slow down');
-    if (did === 'did:plc:cutoff') {
+    if (did === plcDid('busy')) return void res.writeHead(503).end('busy');
+    if (did === plcDid('limited')) return void res.writeHead(429).end('slow down');
+    if (did === plcDid('cutoff')) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
       res.write('{"id":');
       return void setTimeout(() => res.socket?.destroy(), 20);
@@ -40,7 +41,7 @@ async function closedPort(): Promise<number> {
 }
 
 describe('identity: outage or verdict', () => {
-  it.each(['did:plc:busy', 'did:plc:limited', 'did:plc:cutoff'])('%s from the directory is an outage of the plc dependency', async (did) => {
+  it.each([plcDid('busy'), plcDid('limited'), plcDid('cutoff')])('%s from the directory is an outage of the plc dependency', async (did) => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
     const err = await resolver.resolve(did).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DependencyError);
@@ -49,7 +50,7 @@ describe('identity: outage or verdict', () => {
 
   it('a directory nobody answers at is an outage', async () => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: `http://127.0.0.1:${await closedPort()}` });
-    await expect(resolver.resolve('did:plc:anyone')).rejects.toBeInstanceOf(DependencyError);
+    await expect(resolver.resolve(plcDid('anyone'))).rejects.toBeInstanceOf(DependencyError);
   });
 
   it('a did:web host that refuses connections is that DID\'s own problem: neither an outage of ours nor a verdict', async () => {
@@ -63,7 +64,7 @@ describe('identity: outage or verdict', () => {
 
   it('404 from the directory is a verdict on the DID, not an outage', async () => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
-    const err = await resolver.resolve('did:plc:nobody').catch((e: unknown) => e);
+    const err = await resolver.resolve(plcDid('nobody')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SkytideError);
     expect(err).not.toBeInstanceOf(DependencyError);
     expect(err).toMatchObject({ reason: 'identity_failed' });

@@ -8,6 +8,7 @@ import { withRedisCache } from '../../../adapters/identity/redis-cache.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { plcDid } from '../../helpers/dids.ts';
 
 const KEY_A = 'zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme';
 const KEY_B = 'zQ3shtxV1FrJfhqE1dvxYRcCknWNjHc3c5X1y3ZSoPDi2aur2';
@@ -25,7 +26,7 @@ beforeAll(async () => {
     hits++;
     const path = (req.url ?? '/').slice(1);
     const did = path === '.well-known/did.json' ? `did:web:localhost%3A${(server.address() as AddressInfo).port}` : decodeURIComponent(path);
-    if (did === 'did:plc:wrongid') return void res.writeHead(200).end(JSON.stringify({ id: 'did:plc:someoneelse' }));
+    if (did === plcDid('wrongid')) return void res.writeHead(200).end(JSON.stringify({ id: plcDid('someoneelse') }));
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
       id: did, alsoKnownAs: ['at://Alice.Test'],
       verificationMethod: [{ id: '#atproto', type: 'Multikey', controller: did, publicKeyMultibase: currentKey }],
@@ -44,25 +45,25 @@ describe('identity resolution with a Redis cache', () => {
   it('resolves the key, the PDS and the claimed handle, then serves from Redis', async () => {
     const resolver = withRedisCache(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc }), { redis, prefix, log: silentLog });
     hits = 0;
-    const first = await resolver.resolve('did:plc:alice');
-    expect(first).toMatchObject({ did: 'did:plc:alice', pds: 'https://pds.example.com', claimedHandle: 'alice.test', signingKey: { curve: 'k256' } });
-    const second = await resolver.resolve('did:plc:alice');
+    const first = await resolver.resolve(plcDid('alice'));
+    expect(first).toMatchObject({ did: plcDid('alice'), pds: 'https://pds.example.com', claimedHandle: 'alice.test', signingKey: { curve: 'k256' } });
+    const second = await resolver.resolve(plcDid('alice'));
     expect(second).toEqual(first);
     expect(hits).toBe(1);
-    expect(await redis.pttl(`${prefix}identity:did:plc:alice`)).toBeGreaterThan(6 * 24 * 3600_000);
+    expect(await redis.pttl(`${prefix}identity:${plcDid('alice')}`)).toBeGreaterThan(6 * 24 * 3600_000);
   });
 
   it('serves a stale entry at once and refreshes it in the background; forceRefresh goes to the directory', async () => {
     let clock = 0;
     const resolver = withRedisCache(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc }), { redis, prefix, log: silentLog, now: () => clock, staleAfterMs: 1000 });
     currentKey = KEY_A;
-    const a = await resolver.resolve('did:plc:rotating');
+    const a = await resolver.resolve(plcDid('rotating'));
     currentKey = KEY_B;
     clock = 5000;
-    expect(await resolver.resolve('did:plc:rotating')).toEqual(a);
-    await waitFor(() => resolver.resolve('did:plc:rotating'), (id) => id.signingKey.bytes[1] !== a.signingKey.bytes[1], 'background refresh');
+    expect(await resolver.resolve(plcDid('rotating'))).toEqual(a);
+    await waitFor(() => resolver.resolve(plcDid('rotating')), (id) => id.signingKey.bytes[1] !== a.signingKey.bytes[1], 'background refresh');
     currentKey = KEY_A;
-    expect((await resolver.resolve('did:plc:rotating', { forceRefresh: true })).signingKey).toEqual(a.signingKey);
+    expect((await resolver.resolve(plcDid('rotating'), { forceRefresh: true })).signingKey).toEqual(a.signingKey);
   });
 
   it('resolves did:web from /.well-known/did.json at the host, and refuses did:web with a path', async () => {
@@ -75,6 +76,6 @@ describe('identity resolution with a Redis cache', () => {
 
   it('rejects a document about another DID, with a reason', async () => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
-    await expect(resolver.resolve('did:plc:wrongid')).rejects.toMatchObject({ reason: 'identity_failed' });
+    await expect(resolver.resolve(plcDid('wrongid'))).rejects.toMatchObject({ reason: 'identity_failed' });
   });
 });

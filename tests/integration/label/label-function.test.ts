@@ -19,9 +19,9 @@ import { DependencyError } from '../../../functions/errors.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import type { IdentityResolver as Resolver } from '../../../functions/atproto/identity/did-document.ts';
 
-const LABELER = 'did:plc:labelerlabelerlabelerxx';
+const LABELER = 'did:plc:labelerlabelerlabelerxxx';
 const OTHER_LABELER = 'did:plc:otherlabelerotherlabeler';
-const KEYLESS = 'did:plc:keylesskeylesskeylessxx';
+const KEYLESS = 'did:plc:keylesskeylesskeylessxxx';
 const TRUSTED = 'did:plc:trustedtrustedtrustedxxx';
 const UNKNOWN = 'did:plc:notregisterednotregister';
 const HOST = 'mod.example';
