@@ -13,7 +13,7 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { parseEventFilter } from '../../../functions/event-filter.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 
-const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String(i).padStart(19, 'a')}`);
+const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String.fromCharCode(97 + i).padStart(19, 'a')}`);
 let failAt: string | undefined;
 let opaque = false;
 let server: http.Server;

@@ -9,7 +9,7 @@ import type { RepoBackfillEntry } from '../../../functions/events.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 
-const DIDS = Array.from({ length: 5 }, (_, i) => `did:plc:wsweep${String(i).padStart(18, 'a')}`);
+const DIDS = Array.from({ length: 5 }, (_, i) => `did:plc:wsweep${String.fromCharCode(97 + i).padStart(18, 'a')}`);
 let server: http.Server;
 let host: string;
 let db: IndexDb;

@@ -74,7 +74,11 @@ describe('event filter', () => {
   });
 
   it('names every bad entry', () => {
-    const parsed = parseEventFilter({ collections: ['app.bsky.feed.post', 'not an nsid', 'app.*.post', '*', 'app.bsky.feed.*'], dids: [ALICE, 'alice'], excludeDids: [ALICE, 'did:nope'] });
+    const parsed = parseEventFilter({
+      collections: ['app.bsky.feed.post', 'not an nsid', 'app.*.post', '*', 'app.bsky.feed.*'],
+      dids: [ALICE, 'alice', 'did:plc:alicealicealicealicealc', 'did:web:example.com:alice'],
+      excludeDids: [ALICE, 'did:nope'],
+    });
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
     expect(parsed.problems).toEqual([
@@ -82,6 +86,9 @@ describe('event filter', () => {
       'INGESTER_COLLECTIONS: "app.*.post" is not an NSID (or a prefix followed by .*)',
       'INGESTER_COLLECTIONS: "*" is not an NSID (or a prefix followed by .*)',
       'INGESTER_DIDS: "alice" is not a DID',
+      // Valid DID syntax, but no such DID can exist: a typo that would keep no one.
+      'INGESTER_DIDS: "did:plc:alicealicealicealicealc" cannot exist in atproto (a did:plc identifier is 24 characters of base32 (a-z, 2-7))',
+      'INGESTER_DIDS: "did:web:example.com:alice" cannot exist in atproto (a did:web identifier is a hostname: no path, no percent-encoding, a port only on localhost)',
       'INGESTER_EXCLUDE_DIDS: "did:nope" is not a DID',
       `INGESTER_DIDS and INGESTER_EXCLUDE_DIDS both name ${ALICE}`,
     ]);
