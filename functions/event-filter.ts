@@ -13,7 +13,7 @@
 //   advances for every commit of every DID, so a commit whose ops are all filtered out still moves its repo's rev and
 //   root; it writes no event (events are per op, so a commit with some ops kept writes just those).
 import type { StreamEvent } from './events.ts';
-import { isValidDid, unresolvableDid } from './atproto/syntax/did.ts';
+import { configuredDidProblem } from './atproto/syntax/did.ts';
 import { isValidNsid } from './atproto/syntax/nsid.ts';
 
 export interface EventFilter {
@@ -61,10 +61,9 @@ export function parseEventFilter(input: EventFilterInput): FilterParse {
     const set = new Set<string>();
     for (const d of values ?? []) {
       // A DID that cannot exist is a typo that would keep nothing (or drop nothing): named here rather than ignored.
-      const unresolvable = isValidDid(d) ? unresolvableDid(d) : undefined;
-      if (!isValidDid(d)) problems.push(`${name}: ${JSON.stringify(d)} is not a DID`);
-      else if (unresolvable !== undefined) problems.push(`${name}: ${JSON.stringify(d)} cannot exist in atproto (${unresolvable})`);
-      else set.add(d);
+      const problem = configuredDidProblem(d);
+      if (problem === undefined) set.add(d);
+      else problems.push(`${name}: ${JSON.stringify(d)} ${problem}`);
     }
     return set;
   };

@@ -2,7 +2,7 @@
 // is named in one error; nothing falls back silently.
 import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
 import { parseCron } from './cron.ts';
-import { isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.ts';
+import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
 import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
 
 export interface Config {
@@ -238,11 +238,9 @@ export function parseConfig(env: Env): ParsedConfig {
   const badShards = shards.filter((s) => !/^\d+$/.test(s) || Number(s) >= (config.streamShards ?? 1));
   if (badShards.length > 0) problems.push(`INDEXER_SHARDS names shards that are not 0 to STREAM_SHARDS - 1: ${badShards.join(', ')}`);
   else config.indexerShards = [...new Set(shards.map(Number))].sort((a, b) => a - b);
-  const badSources = config.labelTrustedSources.filter((d) => !isValidDid(d));
-  if (badSources.length > 0) problems.push(`LABEL_TRUSTED_SOURCES holds what is not a DID: ${badSources.join(', ')}`);
-  const impossibleSources = config.labelTrustedSources.filter((d) => isValidDid(d) && unresolvableDid(d) !== undefined);
-  if (impossibleSources.length > 0) {
-    problems.push(`LABEL_TRUSTED_SOURCES holds DIDs that cannot exist in atproto: ${impossibleSources.map((d) => `${d} (${unresolvableDid(d)})`).join(', ')}`);
+  for (const d of config.labelTrustedSources) {
+    const problem = configuredDidProblem(d);
+    if (problem !== undefined) problems.push(`LABEL_TRUSTED_SOURCES: ${JSON.stringify(d)} ${problem}`);
   }
   const badHosts = config.labelerHosts.filter((h) => !isHost(h));
   if (badHosts.length > 0) problems.push(`INGESTER_LABELER_HOSTS holds what is not a host: ${badHosts.join(', ')}`);

@@ -30,6 +30,13 @@ export function unresolvableDid(did: string): string | undefined {
   return 'only did:plc and did:web are supported';
 }
 
+/** What is wrong with a DID named in configuration (`is not a DID`, or why it cannot exist), or undefined. */
+export function configuredDidProblem(value: string): string | undefined {
+  if (!isValidDid(value)) return 'is not a DID';
+  const why = unresolvableDid(value);
+  return why === undefined ? undefined : `cannot exist in atproto (${why})`;
+}
+
 /** The host (and port, for localhost) a resolvable did:web's document lives at. */
 export function didWebHost(did: string): string {
   return did.slice('did:web:'.length).replace('%3A', ':');

@@ -94,9 +94,9 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect((error as ConfigError).problems).toEqual([
       'LABELER_INITIAL_CURSOR=-1 is out of range [0, inf]',
       expect.stringMatching(/^SWEEP_CRON: cron "0 25 \* \* \*": .*hour/),
-      'LABEL_TRUSTED_SOURCES holds what is not a DID: mod.bsky.app',
-      // A typo'd DID would trust nobody: refused with why it cannot exist.
-      'LABEL_TRUSTED_SOURCES holds DIDs that cannot exist in atproto: did:plc:ok (a did:plc identifier is 24 characters of base32 (a-z, 2-7))',
+      // A typo'd DID would trust nobody: refused with why it cannot exist, as INGESTER_DIDS words it.
+      'LABEL_TRUSTED_SOURCES: "did:plc:ok" cannot exist in atproto (a did:plc identifier is 24 characters of base32 (a-z, 2-7))',
+      'LABEL_TRUSTED_SOURCES: "mod.bsky.app" is not a DID',
       'INGESTER_LABELER_HOSTS holds what is not a host: mod.bsky.app/xrpc',
     ]);
   });
