@@ -36,3 +36,32 @@ export function normalizeDatetime(value: string): string | undefined {
   if (!isValidDatetime(value)) return undefined;
   return new Date(Date.parse(value)).toISOString();
 }
+
+/**
+ * The lexicon `datetime` format exactly as the AppView's strict validator decides it (@atproto/syntax
+ * isDatetimeString: a regex, then V8's Date parser, then a year range). It differs from isValidDatetime, which is
+ * kept as is because ingestion relies on it:
+ * - the day is only checked to be 01-31, whatever the month: V8 rolls `1985-02-30` over to March 2, so the
+ *   AppView accepts it (isValidDatetime refuses it);
+ * - the fraction may have any number of digits, up to the 64-character total (isValidDatetime allows 1-20);
+ * - the instant, once moved to UTC, must fall in years 0000-9999: `9999-12-31T23:59:59-01:00` (year 10000) is
+ *   refused (isValidDatetime accepts it).
+ * Both refuse second 60 (V8 does not parse it), day 00, and `-00:00`.
+ */
+export function isLexiconDatetime(value: string): boolean {
+  if (value.length > 64 || value.endsWith('-00:00')) return false;
+  const m = LEXICON_DATETIME_RE.exec(value);
+  if (m === null) return false;
+  const [, year, month, day, hour, minute, second, offset] = m;
+  if (day === '00' || second === '60') return false; // shapes the regex lets through but V8 does not parse
+  if (offset === 'Z') return true;
+  // Only the first and last days of the range can leave it; a fraction cannot tip the comparison, being under a
+  // second while both sides are whole seconds.
+  const local = Number(hour) * 3600 + Number(minute) * 60 + Number(second);
+  const shift = (Number(offset!.slice(1, 3)) * 60 + Number(offset!.slice(4, 6))) * 60;
+  if (offset![0] === '+') return !(year === '0000' && month === '01' && day === '01' && local < shift);
+  return !(year === '9999' && month === '12' && day === '31' && local + shift >= 86400);
+}
+
+const LEXICON_DATETIME_RE =
+  /^([0-9]{4})-(0[1-9]|1[012])-([0-2][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)(?:\.[0-9]+)?(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$/;
