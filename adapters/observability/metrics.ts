@@ -38,7 +38,7 @@ export const LABEL_STATES = ['in_force', 'expired', 'negated'] as const;
 export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_index_events_total: {
     help: 'stream events handled by the index function, by type and outcome',
-    labels: { type: EVENT_TYPES, outcome: ['ok', 'stale', 'skipped', 'dead'] },
+    labels: { type: EVENT_TYPES, outcome: ['ok', 'stale', 'skipped', 'dead', 'invalid'] },
   },
   skytide_index_records_total: {
     help: 'record writes and deletes by collection family and outcome',

@@ -45,6 +45,8 @@ interface Applied {
   resync: ResyncRequest[];
   /** Posts written or deleted: re-judged after the commit (cross-repo.ts). */
   posts: PostsTouched;
+  /** Positions of writes whose record fails its lexicon. */
+  invalid: Set<number>;
 }
 
 export async function indexBatch(events: readonly StreamEvent[], ports: IndexPorts): Promise<BatchResult> {
@@ -61,13 +63,24 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
 
   ports.metrics.inc('skytide_index_batches_total', { outcome: 'ok' });
   if (applied.skipped.size > 0) ports.log.debug('events of inactive or deleted accounts skipped', { count: applied.skipped.size });
+  if (applied.invalid.size > 0) {
+    const refused = plan.records.filter((op) => applied.invalid.has(op.position));
+    ports.log.info('records that fail their lexicon were not indexed', {
+      count: refused.length,
+      records: refused.slice(0, 5).map((op) => ({ uri: op.uri, problem: op.problem })),
+    });
+  }
   for (const [family, t] of applied.tallies) {
     for (const outcome of ['indexed', 'stale', 'tombstoned', 'invalid'] as const) {
       if (t[outcome] > 0) ports.metrics.inc('skytide_index_records_total', { collection: family, outcome }, t[outcome]);
     }
   }
   events.forEach((event, i) => {
-    const outcome = plan.outcomes[i]?.status === 'dead' ? 'dead' : applied.skipped.has(i) ? 'skipped' : applied.stale.has(i) ? 'stale' : 'ok';
+    const outcome = plan.outcomes[i]?.status === 'dead' ? 'dead'
+      : applied.skipped.has(i) ? 'skipped'
+      : applied.stale.has(i) ? 'stale'
+      : applied.invalid.has(i) ? 'invalid'
+      : 'ok';
     ports.metrics.inc('skytide_index_events_total', { type: event.type, outcome });
   });
   return { outcomes: plan.outcomes, resync: applied.resync };
@@ -113,6 +126,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   // The record events that count: not of a deleted account, not older than the last verified snapshot, and (for
   // writes) of an account active at the write's time.
   const counted: RecordOp[] = [];
+  const invalid: RecordOp[] = [];
   for (const op of plan.records) {
     const e = op.event;
     const f = factsOf(e.did);
@@ -127,6 +141,12 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
         continue;
       }
     }
+    // A write its lexicon refuses is not indexed and changes nothing already indexed (the AppView's rule), but its
+    // commit was still seen.
+    if (op.problem !== undefined) {
+      invalid.push(op);
+      continue;
+    }
     counted.push(op);
   }
   const { winners, superseded } = pickWinners(counted);
@@ -137,7 +157,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     return false;
   });
 
-  const { tallies, deltas, posts } = await writeRecords(tx, winners, counted);
+  const { tallies, deltas, posts } = await writeRecords(tx, winners, counted, invalid);
   await writeAccountStates(tx, histories);
 
   const handles: HandleChange[] = [];
@@ -152,9 +172,9 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   for (const did of identities.unverified) if (!factsOf(did).deleted) resync.push({ did, reason: 'handle_unverified' });
 
   const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));
-  const commits = newestCommits([...counted.map((op) => op.event), ...repos.map((r) => r.event)]);
+  const commits = newestCommits([...counted.map((op) => op.event), ...invalid.map((op) => op.event), ...repos.map((r) => r.event)]);
   await writeActors(tx, { actors, handles, statuses, commits }, deltas);
-  return { tallies, skipped, stale, resync, posts };
+  return { tallies, skipped, stale, resync, posts, invalid: new Set(invalid.map((op) => op.position)) };
 }
 
 /** The account changes in force at a position of the batch: those stored, then this batch's up to that position. */
@@ -166,7 +186,7 @@ function historyBefore(stored: readonly AccountChange[], batch: readonly { posit
 
 /** The rev gate, then the typed rows of every record it let through, and their counts (applied by the caller). */
 async function writeRecords(
-  tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[],
+  tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[], refused: readonly RecordOp[],
 ): Promise<{ tallies: Map<RecordFamily, Tally>; deltas: AggregateDeltas; posts: PostsTouched }> {
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
@@ -174,6 +194,7 @@ async function writeRecords(
     if (t === undefined) tallies.set(family, (t = { indexed: 0, stale: 0, tombstoned: 0, invalid: 0 }));
     return t;
   };
+  for (const op of refused) tally(PLUGINS.get(op.event.collection)?.family ?? 'other').invalid++;
   // The plugins that see every version are told what each of their records was before the batch.
   const versioned = counted.filter((op) => {
     const plugin = PLUGINS.get(op.event.collection);

@@ -9,11 +9,14 @@ import { isValidNsid } from '../atproto/syntax/nsid.ts';
 import { isValidRecordKey } from '../atproto/syntax/record-key.ts';
 import { isValidTid } from '../atproto/syntax/tid.ts';
 import { normalizeTime } from './account-state.ts';
+import { bskyRecordProblem } from '../atproto/lexicon/bsky.ts';
 
 export interface RecordOp {
   position: number;
   uri: string;
   event: RecordEvent;
+  /** Why a write's record fails its lexicon: then it is not indexed at all, as the AppView does. */
+  problem?: string;
 }
 
 export interface CommitSeen {
@@ -97,7 +100,7 @@ export function planBatch(events: readonly StreamEvent[]): BatchPlan {
       case 'create':
       case 'update':
       case 'delete':
-        records.push({ position, uri: recordUri(event), event });
+        records.push(recordOp(position, event));
         break;
       case 'repo':
         repos.push({ position, event });
@@ -119,6 +122,16 @@ export function planBatch(events: readonly StreamEvent[]): BatchPlan {
     }
   });
   return { outcomes, records, repos, identities, accounts, actors };
+}
+
+/** A record event; a write is checked against its collection's lexicon here, outside the transaction. */
+function recordOp(position: number, event: RecordEvent): RecordOp {
+  const op: RecordOp = { position, uri: recordUri(event), event };
+  if (event.type !== 'delete') {
+    const problem = bskyRecordProblem(event.collection, event.record);
+    if (problem !== undefined) op.problem = problem;
+  }
+  return op;
 }
 
 /** One op per URI (sorted by URI, so concurrent batches lock rows in one order), and the positions that lost. */

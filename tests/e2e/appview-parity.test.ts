@@ -37,10 +37,14 @@ type Ref = { uri: string; cid: string };
 const now = () => new Date().toISOString();
 const rkeyOf = (uri: string) => uri.split('/').pop() as string;
 
-async function create(u: DevUser, collection: string, record: Record<string, unknown>, rkey?: string): Promise<Ref> {
-  const { data } = await u.agent.com.atproto.repo.createRecord({ repo: u.did, collection, record: { $type: collection, ...record }, ...(rkey === undefined ? {} : { rkey }) });
+async function create(u: DevUser, collection: string, record: Record<string, unknown>, rkey?: string, validate?: false): Promise<Ref> {
+  const { data } = await u.agent.com.atproto.repo.createRecord({
+    repo: u.did, collection, record: { $type: collection, ...record }, ...(rkey === undefined ? {} : { rkey }), ...(validate === false ? { validate } : {}),
+  });
   return { uri: data.uri, cid: data.cid };
 }
+/** A record written past the PDS's lexicon check (`validate: false`), as a client may. */
+const unchecked = (u: DevUser, collection: string, record: Record<string, unknown>) => create(u, collection, record, undefined, false);
 const remove = (u: DevUser, uri: string) => u.agent.com.atproto.repo.deleteRecord({ repo: u.did, collection: uri.split('/')[3]!, rkey: rkeyOf(uri) });
 const post = (u: DevUser, text: string, extra: Record<string, unknown> = {}) => create(u, 'app.bsky.feed.post', { text, createdAt: now(), ...extra });
 const reply = (u: DevUser, text: string, root: Ref, parent: Ref = root) => post(u, text, { reply: { root, parent } });
@@ -55,7 +59,7 @@ const tick = () => new Promise((r) => setTimeout(r, 5));
  * a parent from another repo not yet indexed makes the reply an invalid reply root with no reply notification (seen
  * in CI: "before the gate" and the two replies under it flagged, one notification missing).
  */
-async function writeActivity(users: DevUser[], settle: () => Promise<void>): Promise<void> {
+async function writeActivity(users: DevUser[], settle: () => Promise<void>): Promise<string[]> {
   const [alice, bob, carol, dave] = users as [DevUser, DevUser, DevUser, DevUser];
   // Lists: Alice's curate list with Carol on it; Bob's moderation list that Dave blocks.
   const list = await create(alice, 'app.bsky.graph.list', { name: 'Friends', purpose: 'app.bsky.graph.defs#curatelist', description: 'people', createdAt: now() });
@@ -127,6 +131,21 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
   await create(bob, 'app.bsky.graph.block', { subject: dave.did, createdAt: now() });
   await create(dave, 'app.bsky.feed.like', { subject: bobs, createdAt: now() });
   await reply(dave, 'replying anyway', bobs);
+
+  // Records that fail their lexicon, written past the PDS's check: the AppView indexes nothing of them (no record
+  // row, no typed row, no count, no notification), and an update it refuses leaves the version before.
+  await settle();
+  const refused = [
+    await unchecked(bob, 'app.bsky.feed.post', { text: 'x'.repeat(301), createdAt: now() }),
+    await unchecked(carol, 'app.bsky.feed.post', { text: 'no language', langs: ['not a language'], createdAt: now() }),
+    await unchecked(carol, 'app.bsky.feed.like', { subject: hello, createdAt: '2026-01-01T00:00:00' }),
+    await unchecked(bob, 'app.bsky.graph.follow', { subject: 'alice', createdAt: now() }),
+  ];
+  await dave.agent.com.atproto.repo.putRecord({
+    repo: dave.did, collection: 'app.bsky.actor.profile', rkey: 'self', validate: false,
+    record: { $type: 'app.bsky.actor.profile', displayName: 'D'.repeat(65), joinedViaStarterPack: pack, createdAt: now() },
+  });
+  return refused.map((r) => r.uri);
 }
 
 /** The same projection of a table from both databases: sorted rows of the named columns (booleans: null is false). */
@@ -157,7 +176,7 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
   it('every record type, the gate flags, the counts and the notifications equal the AppView\'s', async () => {
     const users: DevUser[] = [];
     for (const name of ['alice', 'bob', 'carol', 'dave']) users.push(await network.createUser(name));
-    await writeActivity(users, () => network.processAll());
+    const refused = await writeActivity(users, () => network.processAll());
     await network.processAll();
     const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
     const handles = createHandleResolver({ fetch: globalThis.fetch, serviceUrl: network.pdsUrl });
@@ -180,6 +199,11 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
       new Set(['reply', 'quote', 'mention', 'like', 'repost', 'follow', 'starterpack-joined', 'verified', 'unverified', 'like-via-repost', 'repost-via-repost']),
     );
     expect(ours).toEqual(theirs);
+    // Neither indexed anything of the records their lexicons refuse; Dave's profile kept the version before.
+    const recordRows = `select uri from record where uri = any($1)`;
+    expect(await network.appviewQuery(recordRows, [refused])).toEqual([]);
+    expect(await db.sql.query(recordRows, [refused])).toEqual([]);
+    expect(theirs['profile']!.filter((p) => p.includes('"displayName":"Dave"')).length).toBe(1);
 
     // Through the AppView's API: each person's notifications. The API hides pairs blocked either way, directly or by a
     // list block (Dave blocks Bob's list, which holds Alice; Bob blocks Dave): our rows with the same rule applied.

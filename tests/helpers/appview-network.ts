@@ -20,7 +20,7 @@ export interface AppViewNetwork {
   /** Waits until the AppView indexed everything the PDS sequenced (and its background queue drained). */
   processAll(): Promise<void>;
   /** Runs a query against the AppView's own database (its schema on the search path). */
-  appviewQuery<R extends Record<string, unknown>>(text: string): Promise<R[]>;
+  appviewQuery<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
   close(): Promise<void>;
 }
 
@@ -53,10 +53,10 @@ export async function startAppViewNetwork(): Promise<AppViewNetwork> {
     },
     latestSeq: async () => (await network.pds.ctx.sequencer.curr()) ?? 0,
     processAll: () => network.processAll(),
-    appviewQuery: async <R extends Record<string, unknown>>(text: string) =>
+    appviewQuery: async <R extends Record<string, unknown>>(text: string, params: unknown[] = []) =>
       (await admin.begin(async (tx) => {
         await tx.unsafe(`set local search_path to "${appviewSchema}"`);
-        return tx.unsafe(text);
+        return tx.unsafe(text, params as never[]);
       })) as unknown as R[],
     async close() {
       await network.close();

@@ -1,4 +1,7 @@
 // Builders of stream events for tests: valid identifiers, deterministic revs and CIDs, records in lex-JSON.
+import { createHash } from 'node:crypto';
+import { CID } from 'multiformats/cid';
+import { create as createDigest } from 'multiformats/hashes/digest';
 import type { AccountEvent, IdentityEvent, JsonObject, RecordDeleteEvent, RecordWriteEvent } from '../../functions/events.ts';
 
 const S32 = '234567abcdefghijklmnopqrstuvwxyz';
@@ -14,11 +17,14 @@ export function tid(n: number): string {
   return out;
 }
 
-/** A CID-shaped string unique to `seed` (the index treats CIDs as opaque strings). */
+/** A real CID (CIDv1, dag-cbor, sha2-256) unique to `seed`: records' strong refs must hold CIDs their lexicon accepts. */
 export function fakeCid(seed: string): string {
-  let h = 2166136261;
-  for (const ch of seed) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
-  return `bafyrei${h.toString(32).padStart(8, 'a')}${seed.length.toString(32)}`.toLowerCase().replace(/[^a-z2-7]/g, 'a');
+  return CID.createV1(0x71, createDigest(0x12, createHash('sha256').update(seed).digest())).toString();
+}
+
+/** A real blob CID (CIDv1, raw, sha2-256) unique to `seed`: the lexicon takes a blob only with a raw CID. */
+export function fakeBlobCid(seed: string): string {
+  return CID.createV1(0x55, createDigest(0x12, createHash('sha256').update(seed).digest())).toString();
 }
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');

@@ -60,6 +60,11 @@ const isAtUri = (v: unknown): v is string => typeof v === 'string' && /^at:\/\/d
 const HANDLE = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export class IndexModel {
+  /** True when the AppView's own lexicon schemas accept a record (tests/helpers/appview-lexicons.ts). */
+  private readonly accepts: (collection: string, record: unknown) => boolean;
+  constructor(accepts: (collection: string, record: unknown) => boolean) {
+    this.accepts = accepts;
+  }
   readonly records = new Map<string, StoredRecord>();
   readonly accounts = new Map<string, Account>();
   readonly actors = new Map<string, { handle: string | null; upstreamStatus: string | null }>();
@@ -124,6 +129,8 @@ export class IndexModel {
     if (a.floor !== null && e.rev < a.floor) return;
     if (e.type !== 'delete' && !this.activeAt(e.did, new Date(e.time).toISOString())) return;
     this.noteCommit(e.did, e.rev, e.commit);
+    // A write its lexicon refuses is not indexed and changes nothing (the AppView's rule); its commit was seen.
+    if (e.type !== 'delete' && !this.accepts(e.collection, e.record)) return;
     const uri = `at://${e.did}/${e.collection}/${e.rkey}`;
     const next: StoredRecord = {
       did: e.did, collection: e.collection, rkey: e.rkey, rev: e.rev, time: e.time,

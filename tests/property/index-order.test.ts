@@ -1,7 +1,7 @@
 // The index against an independent model (index-model.ts): random streams of records of every plugin type (posts
 // with replies, quotes and images, likes, reposts, follows, blocks, profiles, records no plugin knows, and records
-// without their plugin's shape), #account changes (active, deactivated, takendown, deleted, and late copies of older
-// ones from a second relay) and #identity events, with confirmed deletions and restores between batches. Record
+// their lexicon refuses, judged in the model by the AppView's own schemas), #account changes (active, deactivated,
+// takendown, deleted, and late copies of older ones from a second relay) and #identity events, with confirmed deletions and restores between batches. Record
 // events come in any order and with duplicates; account and identity events of a DID in stream order. The stream is
 // cut into random batches; the database must equal the model applied one event at a time, table by table, counts
 // included, and hold no row of a deleted account (architecture.md, Postgres contract; issue 8).
@@ -12,14 +12,15 @@ import { purgeAccount } from '../../functions/index/account-deletion.ts';
 import { repoServed } from '../../functions/backfill-repo/account.ts';
 import type { AccountEvent, IdentityEvent, JsonObject, StreamEvent } from '../../functions/events.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
-import { at, block, fakeCid, follow, like, post, profile, repost, tid, uriOf } from '../helpers/events.ts';
+import { at, block, fakeBlobCid, fakeCid, follow, like, post, profile, repost, tid, uriOf } from '../helpers/events.ts';
 import { IndexModel, MODEL_QUERIES } from './index-model.ts';
+import { APPVIEW_RECORD_COLLECTIONS, loadAppviewRecordCheck } from '../helpers/appview-lexicons.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 
 const DIDS = ['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb', 'did:plc:cccccccccccccccccccccccc'];
 const POST = 'app.bsky.feed.post';
 /** Subjects: posts of every account, so likes and replies also point at accounts that get deleted. */
-const TARGETS = DIDS.flatMap((d) => ['p1', 'p2'].map((rkey) => ({ uri: uriOf(d, POST, rkey), cid: 'bafyreitarget' })));
+const TARGETS = DIDS.flatMap((d) => ['p1', 'p2'].map((rkey) => ({ uri: uriOf(d, POST, rkey), cid: fakeCid('target') })));
 
 const KINDS = [
   'post', 'reply', 'quote', 'images', 'like', 'repost', 'follow', 'block', 'profile', 'profile-other-rkey', 'shapeless-like', 'other',
@@ -50,7 +51,7 @@ function recordOf(g: RecordSpec): JsonObject {
   const createdAt = at(g.when ?? 0);
   const own = uriOf(g.did, POST, 'p1');
   const list = uriOf(DIDS[g.subject]!, 'app.bsky.graph.list', 'k1');
-  const via = { uri: uriOf(DIDS[g.subject]!, 'app.bsky.feed.repost', 'k1'), cid: 'bafyreivia' };
+  const via = { uri: uriOf(DIDS[g.subject]!, 'app.bsky.feed.repost', 'k1'), cid: fakeCid('via') };
   switch (g.kind) {
     case 'post': return post(g.text, { createdAt });
     case 'reply': return post(g.text, { createdAt, reply: { root: { uri: p1.uri, cid: p1.cid }, parent: { uri: p1.uri, cid: p1.cid } } });
@@ -69,9 +70,9 @@ function recordOf(g: RecordSpec): JsonObject {
     case 'threadgate-open': return { $type: 'app.bsky.feed.threadgate', post: own, createdAt };
     case 'threadgate-wrong-post': return { $type: 'app.bsky.feed.threadgate', post: uriOf(g.did, POST, 'p2'), allow: [], createdAt };
     case 'postgate': return { $type: 'app.bsky.feed.postgate', post: own, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }], createdAt };
-    case 'profile-joined': return profile(g.text, { joinedViaStarterPack: { uri: uriOf(DIDS[g.subject]!, 'app.bsky.graph.starterpack', 'k1'), cid: 'bafyreipack' } });
+    case 'profile-joined': return profile(g.text, { joinedViaStarterPack: { uri: uriOf(DIDS[g.subject]!, 'app.bsky.graph.starterpack', 'k1'), cid: fakeCid('pack') } });
     case 'postgate-open': return { $type: 'app.bsky.feed.postgate', post: own, embeddingRules: [], createdAt };
-    case 'images': return post(g.text, { embed: { $type: 'app.bsky.embed.images', images: [{ alt: g.text, image: { $type: 'blob', ref: { $link: `bafkrei${g.text}img` }, mimeType: 'image/png', size: 1 } }] } });
+    case 'images': return post(g.text, { embed: { $type: 'app.bsky.embed.images', images: [{ alt: g.text, image: { $type: 'blob', ref: { $link: fakeBlobCid(`${g.text}img`) }, mimeType: 'image/png', size: 1 } }] } });
     case 'like': return like(ref.uri, ref.cid);
     case 'repost': return repost(ref.uri, ref.cid);
     case 'follow': return follow(DIDS[g.subject]!);
@@ -199,8 +200,12 @@ async function rowsOfDeleted(db: IndexDb, did: string): Promise<number> {
 }
 
 let db: IndexDb;
+let accepts: (collection: string, record: unknown) => boolean;
 beforeAll(async () => {
   db = await createIndexDb('prop_model');
+  // The model judges records with the AppView's own schemas; collections it has none for are always indexed.
+  const appview = await loadAppviewRecordCheck();
+  accepts = (collection, record) => !APPVIEW_RECORD_COLLECTIONS.includes(collection) || appview(collection, record);
 });
 afterAll(async () => db?.close());
 
@@ -209,7 +214,7 @@ describe('index: the database equals an independent model applied one event at a
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 8 }), async (steps, sizes) => {
         await db.sql.query(`truncate ${TABLES}`);
-        const model = new IndexModel();
+        const model = new IndexModel(accepts);
         const stream: StreamEvent[] = [];
         let batch: StreamEvent[] = [];
         let cut = 0;

@@ -6,7 +6,7 @@ import { PURGE_CHUNK, purgeAccount, restoreAccount } from '../../../functions/in
 import type { StreamEvent } from '../../../functions/events.ts';
 import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { follow, like, post, uriOf, write } from '../../helpers/events.ts';
+import { fakeCid, follow, like, post, uriOf, write } from '../../helpers/events.ts';
 import { checkRows } from '../../../functions/sql-rows.ts';
 
 const XAVI = 'did:plc:xavi000000000000000000000';
@@ -36,9 +36,9 @@ describe('purgeAccount', () => {
     const posts = Math.floor(PURGE_CHUNK * 2.5);
     const events: StreamEvent[] = [write({ did: YUKI, collection: POST, rkey: 'y1', rev: 1, record: post('yuki') })];
     for (let i = 0; i < posts; i++) events.push(write({ did: XAVI, collection: POST, rkey: `p${i}`, rev: 2 + i, record: post(`x${i}`) }));
-    events.push(write({ did: XAVI, collection: LIKE, rkey: 'l1', rev: posts + 2, record: like(uriOf(YUKI, POST, 'y1'), 'bafyreiy1') }));
+    events.push(write({ did: XAVI, collection: LIKE, rkey: 'l1', rev: posts + 2, record: like(uriOf(YUKI, POST, 'y1'), fakeCid('y1')) }));
     events.push(write({ did: XAVI, collection: 'app.bsky.graph.follow', rkey: 'f1', rev: posts + 3, record: follow(YUKI) }));
-    for (let i = 0; i < 10; i++) events.push(write({ did: YUKI, collection: LIKE, rkey: `yl${i}`, rev: posts + 4 + i, record: like(xaviPost(i), 'bafyreix') }));
+    for (let i = 0; i < 10; i++) events.push(write({ did: YUKI, collection: LIKE, rkey: `yl${i}`, rev: posts + 4 + i, record: like(xaviPost(i), fakeCid('x')) }));
     await indexInBatches(events);
     expect(await count(`select "likeCount"::int as n from post_agg where uri = $1`, [uriOf(YUKI, POST, 'y1')])).toBe(1);
 
@@ -62,7 +62,7 @@ describe('purgeAccount', () => {
     for (let i = 0; i < 20; i++) events.push(write({ did: XAVI, collection: POST, rkey: `p${i}`, rev: 1 + i, record: post(`x${i}`) }));
     await indexInBatches(events);
     // Yuki keeps liking Xavi's posts, in batches of its own, while the deletion is confirmed.
-    const likes = (from: number) => Array.from({ length: 20 }, (_, i) => write({ did: YUKI, collection: LIKE, rkey: `yl${from + i}`, rev: 100 + from + i, record: like(xaviPost((from + i) % 20), 'bafyreix') }));
+    const likes = (from: number) => Array.from({ length: 20 }, (_, i) => write({ did: YUKI, collection: LIKE, rkey: `yl${from + i}`, rev: 100 + from + i, record: like(xaviPost((from + i) % 20), fakeCid('x')) }));
     await Promise.all([purgeAccount(db.sql, XAVI, now()), ...[0, 20, 40, 60].map((from) => indexBatch(likes(from), db.ports))]);
     expect(await count(`select count(*)::int as n from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toBe(0);
     expect(await count(`select count(*)::int as n from "like" where creator = $1`, [YUKI])).toBe(80);
@@ -72,13 +72,13 @@ describe('purgeAccount', () => {
     // Every one of Xavi's posts was liked four times; Xavi's own rows come back with its repo, not with the recount.
     expect(await db.sql.query(`select count(*)::int as n, min("likeCount")::int as lo, max("likeCount")::int as hi from post_agg where split_part(uri, '/', 3) = $1`, [XAVI]))
       .toEqual([{ n: 20, lo: 4, hi: 4 }]);
-    await indexBatch([...events.map((e) => ({ ...e, seq: -2 })), write({ did: YUKI, collection: LIKE, rkey: 'late', rev: 500, record: like(xaviPost(0), 'bafyreix') })], db.ports);
+    await indexBatch([...events.map((e) => ({ ...e, seq: -2 })), write({ did: YUKI, collection: LIKE, rkey: 'late', rev: 500, record: like(xaviPost(0), fakeCid('x')) })], db.ports);
     expect(await db.sql.query(`select "likeCount" from post_agg where uri = $1`, [xaviPost(0)])).toEqual([{ likeCount: 5 }]);
     expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [XAVI])).toEqual([{ postsCount: 20 }]);
   });
   it('a count applied while the deletion commits cannot bring an aggregate row back (the index lock orders them)', async () => {
     // Xavi's post, already liked once by Yuki: it has a post_agg row.
-    await indexBatch([write({ did: XAVI, collection: POST, rkey: 'p0', rev: 1, record: post('x') }), write({ did: YUKI, collection: LIKE, rkey: 'l0', rev: 2, record: like(xaviPost(0), 'bafyreix') })], db.ports);
+    await indexBatch([write({ did: XAVI, collection: POST, rkey: 'p0', rev: 1, record: post('x') }), write({ did: YUKI, collection: LIKE, rkey: 'l0', rev: 2, record: like(xaviPost(0), fakeCid('x')) })], db.ports);
     // The worst interleaving: Yuki's next like reaches its count statement just as the purge has deleted the row but
     // not yet committed. Each side waits for the other's signal, or goes on after a second.
     let purgeDeleted: () => void = () => {};
@@ -90,7 +90,7 @@ describe('purgeAccount', () => {
       await sleep(300);
     };
     await Promise.all([
-      indexBatch([write({ did: YUKI, collection: LIKE, rkey: 'l1', rev: 3, record: like(xaviPost(0), 'bafyreix') })], { ...db.ports, sql: pausing(db.sql, likeWaits) }),
+      indexBatch([write({ did: YUKI, collection: LIKE, rkey: 'l1', rev: 3, record: like(xaviPost(0), fakeCid('x')) })], { ...db.ports, sql: pausing(db.sql, likeWaits) }),
       sleep(100).then(() => purgeAccount(pausing(db.sql, purgeWaits), XAVI, now())),
     ]);
     expect(await db.sql.query(`select uri from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toEqual([]);

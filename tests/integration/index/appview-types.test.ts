@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { JsonObject, StreamEvent } from '../../../functions/events.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { del, follow, like, post, profile, repost, uriOf, write } from '../../helpers/events.ts';
+import { del, fakeBlobCid, fakeCid, follow, like, post, profile, repost, uriOf, write } from '../../helpers/events.ts';
 
 const ALICE = 'did:plc:alice00000000000000000000';
 const BOB = 'did:plc:bob0000000000000000000000';
@@ -64,7 +64,7 @@ describe('index: the AppView record types', () => {
 
     // A like of the feed generator counts under its URI; removing everything removes the rows.
     const gen = uriOf(ALICE, 'app.bsky.feed.generator', 'g1');
-    await run([w(BOB, 'app.bsky.feed.like', 'k1', like(gen, 'bafyreigen'))]);
+    await run([w(BOB, 'app.bsky.feed.like', 'k1', like(gen, fakeCid('gen')))]);
     expect(await rows(`select uri, "likeCount" from post_agg`)).toEqual([{ uri: gen, likeCount: 1 }]);
     await run([
       d(ALICE, 'app.bsky.graph.list', 'l1'), d(ALICE, 'app.bsky.graph.listitem', 'i1'), d(BOB, 'app.bsky.graph.listblock', 'b1'),
@@ -180,7 +180,7 @@ describe('index: thread gates and post gates', () => {
 describe('index: the post tables the AppView added', () => {
   it('gallery images (alone and as a recordWithMedia\'s media) and the author\'s own replies, soft-deleted when removed', async () => {
     const root = w(ALICE, POST, 'r', post('root', at(1)));
-    const image = (n: string) => ({ $type: 'app.bsky.embed.gallery#image', alt: n, image: { $type: 'blob', ref: { $link: `bafkrei${n}` }, mimeType: 'image/png', size: 1 } });
+    const image = (n: string) => ({ $type: 'app.bsky.embed.gallery#image', alt: n, image: { $type: 'blob', ref: { $link: fakeBlobCid(n) }, mimeType: 'image/png', size: 1 }, aspectRatio: { width: 4, height: 3 } });
     const own = w(ALICE, POST, 'o', post('own reply', at(2, { reply: { root: ref(root), parent: ref(root) }, embed: { $type: 'app.bsky.embed.gallery', items: [image('one'), { $type: 'com.example#other' }, image('three')] } })));
     const other = w(BOB, POST, 'b', post('bob', at(3, { reply: { root: ref(root), parent: ref(own) }, embed: {
       $type: 'app.bsky.embed.recordWithMedia', record: { $type: 'app.bsky.embed.record', record: ref(root) }, media: { $type: 'app.bsky.embed.gallery', items: [image('four')] },
@@ -188,9 +188,9 @@ describe('index: the post tables the AppView added', () => {
     const deeper = w(ALICE, POST, 'd', post('deeper own reply', at(4, { reply: { root: ref(root), parent: ref(other) } })));
     await run([root, own, other, deeper]);
     expect(await rows(`select "postUri", position, "imageCid", alt from post_embed_gallery_image order by "postUri", position`)).toEqual([
-      { postUri: ref(own).uri, position: '0', imageCid: 'bafkreione', alt: 'one' },
-      { postUri: ref(own).uri, position: '2', imageCid: 'bafkreithree', alt: 'three' },
-      { postUri: ref(other).uri, position: '0', imageCid: 'bafkreifour', alt: 'four' },
+      { postUri: ref(own).uri, position: '0', imageCid: fakeBlobCid('one'), alt: 'one' },
+      { postUri: ref(own).uri, position: '2', imageCid: fakeBlobCid('three'), alt: 'three' },
+      { postUri: ref(other).uri, position: '0', imageCid: fakeBlobCid('four'), alt: 'four' },
     ]);
     expect(await rows(`select "rootUri", "parentUri", uri, "deletedAt" from op_thread_reply order by uri`)).toEqual([
       { rootUri: ref(root).uri, parentUri: ref(other).uri, uri: ref(deeper).uri, deletedAt: null },
@@ -222,7 +222,7 @@ describe('index: notifications', () => {
       w(ALICE, 'app.bsky.feed.like', 'self', like(ref(p).uri, ref(p).cid)),
       w(CAROL, 'app.bsky.graph.follow', 'f', follow(ALICE)),
       w(CAROL, POST, 'q', post('quote', at(4, { embed: { $type: 'app.bsky.embed.record', record: ref(p) } }))),
-      w(CAROL, 'app.bsky.actor.profile', 'self', profile('Carol', { joinedViaStarterPack: { uri: pack, cid: 'bafyreipack' } })),
+      w(CAROL, 'app.bsky.actor.profile', 'self', profile('Carol', { joinedViaStarterPack: { uri: pack, cid: fakeCid('pack') } })),
     ];
     // Children before parents: the same notifications as parents first.
     await run([...events].reverse().slice(0, 6));

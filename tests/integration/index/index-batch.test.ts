@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import { createIndexDb, dumpIndex, WRITE_MODES, type IndexDb } from '../../helpers/index-db.ts';
-import { account, block, del, follow, identity, like, post, profile, repost, tid, uriOf, write } from '../../helpers/events.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { account, block, del, fakeBlobCid, follow, identity, like, post, profile, repost, tid, uriOf, write } from '../../helpers/events.ts';
 import { networkCorpus } from '../../bench/network-corpus.ts';
 
 const ALICE = 'did:plc:alice00000000000000000000';
@@ -37,7 +38,7 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
           embed: {
             $type: 'app.bsky.embed.recordWithMedia',
             record: { $type: 'app.bsky.embed.record', record: { uri: rootUri, cid: root.cid } },
-            media: { $type: 'app.bsky.embed.images', images: [{ alt: 'a cat', image: { $type: 'blob', ref: { $link: 'bafkreiimage' }, mimeType: 'image/png', size: 3 } }] },
+            media: { $type: 'app.bsky.embed.images', images: [{ alt: 'a cat', image: { $type: 'blob', ref: { $link: fakeBlobCid('image') }, mimeType: 'image/png', size: 3 } }] },
           },
           langs: ['en'],
         }),
@@ -50,7 +51,7 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
         { uri: replyUri, creator: BOB, text: 'reply with quote', replyRoot: rootUri, replyParent: rootUri, langs: ['en'] },
       ]);
       expect(await rows(`select "postUri", position, "imageCid", alt from post_embed_image`)).toEqual([
-        { postUri: replyUri, position: '0', imageCid: 'bafkreiimage', alt: 'a cat' },
+        { postUri: replyUri, position: '0', imageCid: fakeBlobCid('image'), alt: 'a cat' },
       ]);
       expect(await rows(`select "postUri", "embedUri" from post_embed_record`)).toEqual([{ postUri: replyUri, embedUri: rootUri }]);
       expect(await rows(`select uri, subject from quote`)).toEqual([{ uri: replyUri, subject: rootUri }]);
@@ -103,10 +104,30 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
       expect(await rows(`select uri, cid from record`)).toEqual([{ uri: uriOf(ALICE, 'com.example.thing', 'x1'), cid: e.cid }]);
     });
 
-    it('keeps a record without its plugin shape as a record row but writes no typed row', async () => {
-      await indexBatch([write({ did: ALICE, collection: 'app.bsky.feed.like', rkey: 'l1', rev: 1, record: { createdAt: 'x' } })], db.ports);
-      expect(await rows(`select count(*)::int as n from record`)).toEqual([{ n: 1 }]);
+    it('indexes nothing of a record its lexicon refuses, as the AppView; an update it refuses leaves the version before', async () => {
+      const bundle = createMetrics({ hosts: [], streams: [] });
+      const ports = { ...db.ports, metrics: bundle.metrics };
+      const counter = async (name: string, labels: string) => Number((await bundle.registry.metrics()).match(new RegExp(`${name}\\{${labels}\\} (\\d+)`))?.[1]);
+      const longText = 'x'.repeat(301);
+      const result = await indexBatch([
+        write({ did: ALICE, collection: 'app.bsky.feed.like', rkey: 'l1', rev: 1, record: { createdAt: 'x' } }),
+        write({ did: ALICE, collection: POST, rkey: 'p1', rev: 2, record: post('fine') }),
+        write({ did: ALICE, collection: POST, rkey: 'p1', rev: 3, type: 'update', record: post(longText) }),
+        write({ did: ALICE, collection: POST, rkey: 'p2', rev: 4, record: post('no zone', { createdAt: '2026-01-01T00:00:00' }) }),
+      ], ports);
+      expect(result.outcomes.every((o) => o.status === 'ok')).toBe(true);
+      expect(await rows(`select uri from record order by uri`)).toEqual([{ uri: uriOf(ALICE, POST, 'p1') }]);
+      expect(await rows(`select text from post`)).toEqual([{ text: 'fine' }]);
       expect(await rows(`select count(*)::int as n from "like"`)).toEqual([{ n: 0 }]);
+      // The commits were seen even though their records were not indexed.
+      expect(await rows(`select "repoRev" from actor_sync`)).toEqual([{ repoRev: tid(4) }]);
+      expect(await counter('skytide_index_records_total', 'collection="like",outcome="invalid"')).toBe(1);
+      expect(await counter('skytide_index_records_total', 'collection="post",outcome="invalid"')).toBe(2);
+      expect(await counter('skytide_index_events_total', 'type="update",outcome="invalid"')).toBe(1);
+      expect(await counter('skytide_index_events_total', 'type="create",outcome="invalid"')).toBe(2);
+      // A later valid update and a delete apply as usual.
+      await indexBatch([write({ did: ALICE, collection: POST, rkey: 'p1', rev: 5, type: 'update', record: post('fixed') })], db.ports);
+      expect(await rows(`select text from post`)).toEqual([{ text: 'fixed' }]);
     });
   });
 
@@ -231,7 +252,7 @@ describe('index: COPY and multi-row statements write the same rows', () => {
     // Text COPY's format must escape: tabs, newlines, carriage returns, backslashes, a literal \N, NUL, lone surrogates.
     const awkward = ['tab\there', 'line\nbreak\r\n', 'back\\slash \\N \\t', 'nul\u0000byte', 'lone \ud800 surrogate', '\\', ''];
     awkward.forEach((text, i) => {
-      events.push(write({ did: ALICE, collection: POST, rkey: `awk${i}`, rev: 5_000_000 + i, record: post(text, { langs: [text] }) }));
+      events.push(write({ did: ALICE, collection: POST, rkey: `awk${i}`, rev: 5_000_000 + i, record: post(text, { tags: [text] }) }));
       events.push(write({ did: BOB, collection: 'app.bsky.actor.profile', rkey: 'self', rev: 5_000_100 + i, type: i === 0 ? 'create' : 'update', record: profile(text, { description: text }) }));
     });
     const dbs = await Promise.all(WRITE_MODES.map((mode) => createIndexDb(`index_modes_${mode}`, mode)));
