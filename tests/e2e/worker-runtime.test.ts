@@ -48,6 +48,10 @@ describe('the Worker under workerd', () => {
     const events = [
       write({ did: DID, collection: 'app.bsky.feed.post', rkey: 'p1', rev: 1, record: post('from a Worker') }),
       { type: 'create' },
+      // The lexicon's grapheme limit, counted by workerd's Intl.Segmenter: 300 emoji of 4 UTF-16 units each pass,
+      // 301 letters do not (the write is acknowledged and not indexed).
+      write({ did: DID, collection: 'app.bsky.feed.post', rkey: 'long1', rev: 2, record: post('\u{1F44D}\u{1F3FD}'.repeat(300)) }),
+      write({ did: DID, collection: 'app.bsky.feed.post', rkey: 'long2', rev: 3, record: post('x'.repeat(301)) }),
     ];
     const denied = await fetch(`${base}/functions/index`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
     expect(denied.status).toBe(401);
@@ -60,8 +64,12 @@ describe('the Worker under workerd', () => {
     const body = (await res.json()) as { outcomes: { status: string; reason?: string }[] };
     expect(body.outcomes[0]).toEqual({ status: 'ok' });
     expect(body.outcomes[1]).toMatchObject({ status: 'dead', reason: 'invalid_event' });
-    expect(await db.sql.query(`select uri, text from post`)).toEqual([{ uri: `at://${DID}/app.bsky.feed.post/p1`, text: 'from a Worker' }]);
-    expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [DID])).toEqual([{ postsCount: 1 }]);
+    expect(body.outcomes.slice(2)).toEqual([{ status: 'ok' }, { status: 'ok' }]);
+    expect(await db.sql.query(`select uri, length(text) as n from post order by uri`)).toEqual([
+      { uri: `at://${DID}/app.bsky.feed.post/long1`, n: 600 },
+      { uri: `at://${DID}/app.bsky.feed.post/p1`, n: 13 },
+    ]);
+    expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [DID])).toEqual([{ postsCount: 2 }]);
   });
 
   it('serves request after request: no connection is shared across requests, which workerd forbids', async () => {
@@ -73,7 +81,7 @@ describe('the Worker under workerd', () => {
       });
       expect(res.status, output()).toBe(200);
     }
-    expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [DID])).toEqual([{ postsCount: 4 }]);
+    expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [DID])).toEqual([{ postsCount: 5 }]);
   });
 });
 
