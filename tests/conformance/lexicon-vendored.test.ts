@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderLexicons, VENDORED_LEXICONS } from '../../scripts/vendor-lexicons.ts';
-import { PLUGINS } from '../../functions/index/plugins/index.ts';
+import { PLUGINS, RECORD_ONLY_COLLECTIONS } from '../../functions/index/plugins/index.ts';
 import { compileLexicons } from '../../functions/atproto/lexicon/compile.ts';
 import { BSKY_LEXICONS } from '../../functions/atproto/lexicon/bsky-lexicons.ts';
 
@@ -12,7 +12,7 @@ describe('vendored lexicons', () => {
     expect(readFileSync(VENDORED_LEXICONS, 'utf8')).toBe(renderLexicons().text);
   });
 
-  it('hold a record definition for every collection the index has a plugin for, and compile', () => {
-    expect([...compileLexicons(BSKY_LEXICONS).collections].sort()).toEqual([...PLUGINS.keys()].sort());
+  it('hold a record definition for every collection the index has a plugin for or keeps a record row for, and compile', () => {
+    expect([...compileLexicons(BSKY_LEXICONS).collections].sort()).toEqual([...PLUGINS.keys(), ...RECORD_ONLY_COLLECTIONS].sort());
   });
 });

@@ -27,6 +27,11 @@ export const APPVIEW_RECORD_COLLECTIONS: readonly string[] = [
   'app.bsky.graph.starterpack',
   'app.bsky.graph.verification',
   'app.bsky.labeler.service',
+  // Plugins that write only the record row.
+  'app.bsky.actor.status',
+  'app.bsky.notification.declaration',
+  'chat.bsky.actor.declaration',
+  'com.germnetwork.declaration',
 ];
 
 /**

@@ -260,6 +260,30 @@ const SEEDS: Record<string, JsonObject[]> = {
       subjectCollections: ['app.bsky.feed.post', 'app.bsky.actor.profile'],
     },
   ],
+  // The collections the AppView keeps only a record row for.
+  'app.bsky.actor.status': [
+    { $type: 'app.bsky.actor.status', status: 'app.bsky.actor.status#live', createdAt: NOW },
+    {
+      $type: 'app.bsky.actor.status', status: 'app.bsky.actor.status#live', durationMinutes: 90, createdAt: NOW,
+      embed: { $type: 'app.bsky.embed.external', external: { uri: 'https://stream.example.com/live', title: 'Live', description: 'now' } },
+    },
+  ],
+  'app.bsky.notification.declaration': [
+    { $type: 'app.bsky.notification.declaration', allowSubscriptions: 'followers' },
+    { $type: 'app.bsky.notification.declaration', allowSubscriptions: 'someone-new' },
+  ],
+  'chat.bsky.actor.declaration': [
+    { $type: 'chat.bsky.actor.declaration', allowIncoming: 'following' },
+    { $type: 'chat.bsky.actor.declaration', allowIncoming: 'all', allowGroupInvites: 'none' },
+  ],
+  'com.germnetwork.declaration': [
+    { $type: 'com.germnetwork.declaration', version: '1.0.0', currentKey: { $bytes: 'AAECAwQFBgcICQ' } },
+    {
+      $type: 'com.germnetwork.declaration', version: '2.10.3-beta', currentKey: { $bytes: 'AAECAw' }, keyPackage: { $bytes: 'BAUG' },
+      continuityProofs: [{ $bytes: 'AQID' }, { $bytes: 'BAUG' }],
+      messageMe: { showButtonTo: 'everyone', messageMeUrl: 'https://landing.example.com/message' },
+    },
+  ],
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -406,7 +430,7 @@ const utf8Bytes = (s: string): number => new TextEncoder().encode(s).length;
 
 function limitedString(random: Random, key: string): { text: string; label: string } {
   const unit = random.pick(UNITS);
-  const limits = KEY_LIMITS[key] !== undefined && random.chance(0.8) ? KEY_LIMITS[key] : { graphemes: GRAPHEME_LIMITS, bytes: BYTE_LIMITS };
+  const limits = Object.hasOwn(KEY_LIMITS, key) && random.chance(0.8) ? (KEY_LIMITS[key] as { graphemes: number[]; bytes: number[] }) : { graphemes: GRAPHEME_LIMITS, bytes: BYTE_LIMITS };
   const delta = random.pick([-1, 0, 0, 1, 1]);
   if (limits.graphemes.length > 0 && (limits.bytes.length === 0 || random.chance(0.5))) {
     const g = random.pick(limits.graphemes);
@@ -593,7 +617,7 @@ function mutate(random: Random, collection: string, original: Json): Mutant {
   }
 
   if (typeof value === 'string') {
-    const families = KEY_FAMILIES[node.field];
+    const families = Object.hasOwn(KEY_FAMILIES, node.field) ? KEY_FAMILIES[node.field] : undefined;
     const vector = () => {
       const pool = families !== undefined && random.chance(0.8) ? families.flatMap((f) => VECTORS.get(f) ?? []) : ALL_VECTORS;
       const v = random.pick(pool);
@@ -624,7 +648,7 @@ function formatSweep(collection: string, seeds: readonly JsonObject[]): Mutant[]
   for (const seed of seeds) {
     for (const node of nodesOf(seed)) {
       if (typeof node.value !== 'string' || node.path.at(-1) === '$type') continue;
-      const families = KEY_FAMILIES[node.field];
+      const families = Object.hasOwn(KEY_FAMILIES, node.field) ? KEY_FAMILIES[node.field] : undefined;
       if (families === undefined) continue;
       for (const family of families) {
         for (const v of VECTORS.get(family) ?? []) {

@@ -38,7 +38,8 @@ export function bytesLength(value: unknown): number | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const text = (value as Record<string, unknown>)['$bytes'];
   if (typeof text !== 'string' || Object.keys(value).length !== 1) return undefined;
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  // Either base64 alphabet, as the AppView's lex-JSON reader takes both (and fromBase64 here reads both).
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) return undefined;
   const body = text.replace(/=+$/, '');
   if (body.length % 4 === 1) return undefined;
   return Math.floor((body.length * 3) / 4);

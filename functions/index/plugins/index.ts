@@ -30,5 +30,13 @@ export const PLUGINS: ReadonlyMap<string, AnyPlugin> = new Map<string, AnyPlugin
   ].map((p) => [p.collection, p]),
 );
 
+/**
+ * Collections the AppView has a plugin for that writes only the `record` row (declarations and statuses): they need
+ * no plugin here, but their records are checked against their lexicons like the rest (functions/atproto/lexicon/).
+ */
+export const RECORD_ONLY_COLLECTIONS: readonly string[] = [
+  'app.bsky.actor.status', 'app.bsky.notification.declaration', 'chat.bsky.actor.declaration', 'com.germnetwork.declaration',
+];
+
 export { isRowPlugin } from './types.ts';
 export type { AnyPlugin, Plugin, RowPlugin, IndexedRecord, RecordFamily } from './types.ts';
