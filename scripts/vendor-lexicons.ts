@@ -2,7 +2,7 @@
 // plugin for or the AppView keeps a record row for, and every definition they reference, taken from the lexicons that
 // ship with @atproto/api (a dev dependency, so the runtime never imports it). Description texts are dropped; `lex:`
 // prefixes on references are removed.
-// Run after upgrading @atproto/api or adding a plugin: node scripts/vendor-lexicons.ts
+// Run after upgrading @atproto/api or adding a plugin: npm run lexicons
 // (tests/conformance/lexicon-vendored.test.ts fails while the file is out of date).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -30,8 +30,13 @@ function record(did: string, i: number, others: readonly string[]): { collection
   return { collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text: `post ${i} of ${did.slice(-6)}`, createdAt: AT, langs: ['en'], ...reply } };
 }
 
-/** A signed repo of `records` records (plus a profile), whose subjects point at `others`. */
-export async function buildSyntheticRepo(did: string, records: number, others: readonly string[] = []): Promise<SyntheticRepo> {
+/**
+ * A signed repo of `records` records (plus a profile), whose subjects point at `others`; `extra` records are added as
+ * given (not counted in `counts`).
+ */
+export async function buildSyntheticRepo(
+  did: string, records: number, others: readonly string[] = [], extra: readonly { collection: string; rkey: string; record: Record<string, unknown> }[] = [],
+): Promise<SyntheticRepo> {
   const keypair = await Secp256k1Keypair.create({ exportable: true });
   const counts: Record<string, number> = { 'app.bsky.actor.profile': 1 };
   const writes = [{ action: WriteOpAction.Create, collection: 'app.bsky.actor.profile', rkey: 'self', record: { $type: 'app.bsky.actor.profile', displayName: did.slice(-6) } }];
@@ -40,6 +45,7 @@ export async function buildSyntheticRepo(did: string, records: number, others: r
     counts[collection] = (counts[collection] ?? 0) + 1;
     writes.push({ action: WriteOpAction.Create, collection, rkey: tid(2_000_000 + i), record: value as never });
   }
+  for (const e of extra) writes.push({ action: WriteOpAction.Create, collection: e.collection, rkey: e.rkey, record: e.record as never });
   const storage = new MemoryBlockstore();
   const repo = await Repo.create(storage, did, keypair, writes as never);
   return { did, didKey: keypair.did(), car: await blocksToCarFile(repo.cid, storage.blocks), counts };
