@@ -54,15 +54,25 @@ export function compileLexicons(documents: readonly unknown[]): LexiconValidator
   }
   const compiled = new Map<string, Check>();
   const records = new Map<string, Check>();
+  /** Named definitions referred to but not compiled yet: compiled before this returns, each once. */
+  const pending: (() => void)[] = [];
 
-  /** The check of a named definition, compiled on first use (definitions may refer to each other in cycles). */
+  /**
+   * The check of a named definition. A reference returns a forwarding check at once and the definition is compiled
+   * afterwards, so definitions may refer to each other in cycles.
+   */
   function named(id: string): Check {
     let check = compiled.get(id);
     if (check !== undefined) return check;
     const entry = defs.get(id);
     if (entry === undefined) throw new Error(`lexicon definition ${id} is not known`);
-    let inner: Check | undefined;
-    check = (value) => (inner ??= compileDef(entry.nsid, id, entry.def))(value);
+    let inner: Check = () => {
+      throw new Error(`lexicon definition ${id} used before it was compiled`);
+    };
+    pending.push(() => {
+      inner = compileDef(entry.nsid, id, entry.def);
+    });
+    check = (value) => inner(value);
     compiled.set(id, check);
     return check;
   }
@@ -160,11 +170,9 @@ export function compileLexicons(documents: readonly unknown[]): LexiconValidator
       return $type === id ? undefined : fail(`$type must be ${id}, not ${JSON.stringify($type)}`);
     });
   }
-  // Compile every definition now, so a document this cannot check fails at start-up, not on the first record.
-  for (const id of defs.keys()) {
-    const entry = defs.get(id) as { nsid: string; def: Def };
-    if (FIELD_TYPES.has(entry.def['type'] as string)) compileDef(entry.nsid, id, entry.def);
-  }
+  // Every definition a record could use is compiled now, so a document this cannot check fails here, not on a record.
+  for (const [id, { def }] of defs) if (FIELD_TYPES.has(def['type'] as string)) named(id);
+  for (let i = 0; i < pending.length; i++) (pending[i] as () => void)();
 
   return {
     collections: new Set(records.keys()),
