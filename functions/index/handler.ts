@@ -45,8 +45,8 @@ interface Applied {
   resync: ResyncRequest[];
   /** Posts written or deleted: re-judged after the commit (cross-repo.ts). */
   posts: PostsTouched;
-  /** Positions of writes whose record fails its lexicon. */
-  invalid: Set<number>;
+  /** Writes whose record fails its lexicon (counted, its commit seen, nothing indexed). */
+  invalid: RecordOp[];
 }
 
 export async function indexBatch(events: readonly StreamEvent[], ports: IndexPorts): Promise<BatchResult> {
@@ -63,13 +63,13 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
 
   ports.metrics.inc('skytide_index_batches_total', { outcome: 'ok' });
   if (applied.skipped.size > 0) ports.log.debug('events of inactive or deleted accounts skipped', { count: applied.skipped.size });
-  if (applied.invalid.size > 0) {
-    const refused = plan.records.filter((op) => applied.invalid.has(op.position));
+  if (applied.invalid.length > 0) {
     ports.log.info('records that fail their lexicon were not indexed', {
-      count: refused.length,
-      records: refused.slice(0, 5).map((op) => ({ uri: op.uri, problem: op.problem })),
+      count: applied.invalid.length,
+      records: applied.invalid.slice(0, 5).map((op) => ({ uri: op.uri, problem: op.problem })),
     });
   }
+  const invalid = new Set(applied.invalid.map((op) => op.position));
   for (const [family, t] of applied.tallies) {
     for (const outcome of ['indexed', 'stale', 'tombstoned', 'invalid'] as const) {
       if (t[outcome] > 0) ports.metrics.inc('skytide_index_records_total', { collection: family, outcome }, t[outcome]);
@@ -79,7 +79,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
     const outcome = plan.outcomes[i]?.status === 'dead' ? 'dead'
       : applied.skipped.has(i) ? 'skipped'
       : applied.stale.has(i) ? 'stale'
-      : applied.invalid.has(i) ? 'invalid'
+      : invalid.has(i) ? 'invalid'
       : 'ok';
     ports.metrics.inc('skytide_index_events_total', { type: event.type, outcome });
   });
@@ -174,7 +174,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));
   const commits = newestCommits([...counted.map((op) => op.event), ...invalid.map((op) => op.event), ...repos.map((r) => r.event)]);
   await writeActors(tx, { actors, handles, statuses, commits }, deltas);
-  return { tallies, skipped, stale, resync, posts, invalid: new Set(invalid.map((op) => op.position)) };
+  return { tallies, skipped, stale, resync, posts, invalid };
 }
 
 /** The account changes in force at a position of the batch: those stored, then this batch's up to that position. */
