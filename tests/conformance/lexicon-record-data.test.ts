@@ -1,11 +1,9 @@
 // The official interop vectors for record data (bluesky-social/atproto-interop-tests, lexicon/): every valid record
 // passes its lexicon and every invalid one is refused, by the same compiler that checks the AppView's record types.
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { CID } from 'multiformats/cid';
-import { create as createDigest } from 'multiformats/hashes/digest';
 import { describe, expect, it } from 'vitest';
 import { compileLexicons } from '../../functions/atproto/lexicon/compile.ts';
+import { fakeBlobCid } from '../helpers/events.ts';
 
 const DIR = new URL('../fixtures/interop/lexicon/', import.meta.url);
 const catalog = readdirSync(new URL('catalog/', DIR)).map((f) => JSON.parse(readFileSync(new URL(`catalog/${f}`, DIR), 'utf8')) as unknown);
@@ -23,7 +21,7 @@ describe('record data (interop vectors)', () => {
     expect(valid.map((v) => [v.name, validator.recordProblem(v.data.$type, v.data)])).toEqual(
       valid.map((v) => [v.name, v.name === 'full' ? '$.blob: a blob ref must be a raw CIDv1 link' : undefined]),
     );
-    const rawLink = CID.createV1(0x55, createDigest(0x12, createHash('sha256').update('blob').digest())).toString();
+    const rawLink = fakeBlobCid('blob');
     const withRawBlobs = JSON.parse(JSON.stringify(valid.find((v) => v.name === 'full')?.data), (_key, value: unknown) =>
       value !== null && typeof value === 'object' && (value as { $type?: unknown }).$type === 'blob' ? { ...value, ref: { $link: rawLink } } : value) as unknown;
     expect(validator.recordProblem('example.lexicon.record', withRawBlobs)).toBeUndefined();

@@ -19,12 +19,16 @@ export function tid(n: number): string {
 
 /** A real CID (CIDv1, dag-cbor, sha2-256) unique to `seed`: records' strong refs must hold CIDs their lexicon accepts. */
 export function fakeCid(seed: string): string {
-  return CID.createV1(0x71, createDigest(0x12, createHash('sha256').update(seed).digest())).toString();
+  return cidOf(0x71, seed);
 }
 
 /** A real blob CID (CIDv1, raw, sha2-256) unique to `seed`: the lexicon takes a blob only with a raw CID. */
 export function fakeBlobCid(seed: string): string {
-  return CID.createV1(0x55, createDigest(0x12, createHash('sha256').update(seed).digest())).toString();
+  return cidOf(0x55, seed);
+}
+
+function cidOf(codec: number, seed: string): string {
+  return CID.createV1(codec, createDigest(0x12, createHash('sha256').update(seed).digest())).toString();
 }
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');

@@ -427,10 +427,13 @@ const KEY_LIMITS: Record<string, { graphemes: number[]; bytes: number[] }> = {
   identifier: { graphemes: [100], bytes: [100] },
 };
 const utf8Bytes = (s: string): number => new TextEncoder().encode(s).length;
+/** A table's entry for a record's key: its own entries only (records have keys like `constructor`). */
+const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
 
 function limitedString(random: Random, key: string): { text: string; label: string } {
   const unit = random.pick(UNITS);
-  const limits = Object.hasOwn(KEY_LIMITS, key) && random.chance(0.8) ? (KEY_LIMITS[key] as { graphemes: number[]; bytes: number[] }) : { graphemes: GRAPHEME_LIMITS, bytes: BYTE_LIMITS };
+  const aimed = own(KEY_LIMITS, key);
+  const limits = aimed !== undefined && random.chance(0.8) ? aimed : { graphemes: GRAPHEME_LIMITS, bytes: BYTE_LIMITS };
   const delta = random.pick([-1, 0, 0, 1, 1]);
   if (limits.graphemes.length > 0 && (limits.bytes.length === 0 || random.chance(0.5))) {
     const g = random.pick(limits.graphemes);
@@ -617,7 +620,7 @@ function mutate(random: Random, collection: string, original: Json): Mutant {
   }
 
   if (typeof value === 'string') {
-    const families = Object.hasOwn(KEY_FAMILIES, node.field) ? KEY_FAMILIES[node.field] : undefined;
+    const families = own(KEY_FAMILIES, node.field);
     const vector = () => {
       const pool = families !== undefined && random.chance(0.8) ? families.flatMap((f) => VECTORS.get(f) ?? []) : ALL_VECTORS;
       const v = random.pick(pool);
@@ -648,7 +651,7 @@ function formatSweep(collection: string, seeds: readonly JsonObject[]): Mutant[]
   for (const seed of seeds) {
     for (const node of nodesOf(seed)) {
       if (typeof node.value !== 'string' || node.path.at(-1) === '$type') continue;
-      const families = Object.hasOwn(KEY_FAMILIES, node.field) ? KEY_FAMILIES[node.field] : undefined;
+      const families = own(KEY_FAMILIES, node.field);
       if (families === undefined) continue;
       for (const family of families) {
         for (const v of VECTORS.get(family) ?? []) {
@@ -694,7 +697,7 @@ function lengthSweep(seeds: readonly JsonObject[]): Mutant[] {
   const seen = new Set<string>();
   for (const seed of seeds) {
     for (const node of nodesOf(seed)) {
-      const limits = KEY_LIMITS[node.field];
+      const limits = own(KEY_LIMITS, node.field);
       if (typeof node.value !== 'string' || limits === undefined || node.path.at(-1) === '$type') continue;
       const shape = shapePath(node.path);
       if (seen.has(shape)) continue;
