@@ -14,8 +14,6 @@ type Node = { [key: string]: unknown };
 const docs = new Map<string, { defs: Record<string, Node> }>();
 for (const doc of schemas as unknown as { id: string; defs: Record<string, Node> }[]) docs.set(doc.id, doc);
 
-const picked = new Map<string, Map<string, Node>>();
-
 function strip(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(strip);
   if (node === null || typeof node !== 'object') return typeof node === 'string' ? node.replace(/^lex:/, '') : node;
@@ -37,7 +35,8 @@ function refsIn(nsid: string, node: unknown, found: string[]): void {
   for (const [key, value] of Object.entries(n)) if (key !== 'ref' && key !== 'refs') refsIn(nsid, value, found);
 }
 
-function visit(ref: string): void {
+/** Picks the definition `ref` names, and every one it references, into `picked` (by NSID, then name). */
+function visit(ref: string, picked: Map<string, Map<string, Node>>): void {
   const [nsid = '', name = 'main'] = ref.split('#');
   if (picked.get(nsid)?.has(name)) return;
   const def = docs.get(nsid)?.defs[name];
@@ -48,13 +47,13 @@ function visit(ref: string): void {
   defs.set(name, stripped);
   const found: string[] = [];
   refsIn(nsid, stripped, found);
-  for (const r of found) visit(r);
+  for (const r of found) visit(r, picked);
 }
 
 /** The generated module's text, and what it holds. */
 export function renderLexicons(): { text: string; lexicons: number; definitions: number; version: string } {
-  picked.clear();
-  for (const collection of [...PLUGINS.keys(), ...RECORD_ONLY_COLLECTIONS].sort()) visit(collection);
+  const picked = new Map<string, Map<string, Node>>();
+  for (const collection of [...PLUGINS.keys(), ...RECORD_ONLY_COLLECTIONS].sort()) visit(collection, picked);
   const version = (JSON.parse(readFileSync(new URL('../node_modules/@atproto/api/package.json', import.meta.url), 'utf8')) as { version: string }).version;
   const lexicons = [...picked.keys()].sort().map((id) => {
     const defs = picked.get(id) as Map<string, Node>;
