@@ -59,4 +59,27 @@ describe('rowSource', () => {
     expect(json.from).toContain('json_to_recordset');
     expect(json.rows).toEqual([{ text: 'ab\x1e', tags: ['x\ufffd'] }]);
   });
+
+  it('cleans each value as on its own, though a set is checked and cleaned as one text', async () => {
+    // A high surrogate ending one value and a low one starting the next stay two lone halves (a separator stands
+    // between them); NUL removed inside one value joins its halves into a pair, as cleanText on that value does.
+    const rows: Row[] = [
+      { a: 'x\ud800', b: '\udc00y', c: null },
+      { a: '\ud83e\u0000\udd8b', b: null, c: 'plain' },
+    ];
+    const { from, rows: out } = await roundTrip({ a: 'text', b: 'text', c: 'text' }, rows);
+    expect(from).toContain('string_to_table');
+    expect(out).toEqual([
+      { a: 'x\ufffd', b: '\ufffdy', c: null },
+      { a: '\ud83e\udd8b', b: null, c: 'plain' },
+    ]);
+  });
+
+  it('sends a set as JSON when a value holds a separator, even when the set holds no null', async () => {
+    // The text is checked by counting its separators: one inside a value makes one more than were put there.
+    const rows: Row[] = [{ a: 'p\x1dq', b: 'r' }, { a: 's', b: 't' }];
+    const { from, rows: out } = await roundTrip({ a: 'text', b: 'text' }, rows);
+    expect(from).toContain('json_to_recordset');
+    expect(out).toEqual(rows);
+  });
 });
