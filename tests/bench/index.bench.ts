@@ -60,6 +60,9 @@ export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports:
       log: silentLog, metrics: noMetrics, signal: controller.signal,
     }),
   );
+  // A loop ends only when aborted: one that ends before is a failure, and the drain would never finish.
+  let failure: { error: unknown } | undefined;
+  for (const loop of loops) loop.then(() => (failure ??= { error: new Error('a consumer loop ended before its stream was drained') }), (error: unknown) => (failure ??= { error }));
   // The end is seen by asking Redis every 2 ms how many entries are left, not by the loops' idle callback: that fires
   // after a read of the empty stream, whose BLOCK ends on Redis's timer (hz 10: about 100 ms, whatever BLOCK asks), so
   // every drain measured about 95 ms of waiting on a clock after its last batch, 6% of a 30,000-record round. A
@@ -69,6 +72,7 @@ export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports:
     for (const stream of shards) pipeline.xlen(keys.stream(stream));
     const lengths = (await pipeline.exec()) ?? [];
     if (lengths.every(([err, n]) => err === null && n === 0)) break;
+    if (failure !== undefined) throw failure.error;
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
   const seconds = (performance.now() - start) / 1000;
@@ -199,8 +203,8 @@ export async function runIndexBench(): Promise<BenchRow[]> {
         note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=2000, INDEXER_CONCURRENCY=2, text parameters${perRecord('large')}`,
       },
       {
-        mode: 'sharded', name: 'index: firehose_live -> consumer -> Postgres (2 shards, batches of 2,000)', unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
-        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=2, INDEXER_CONCURRENCY=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops${perRecord('sharded')}`,
+        mode: 'sharded', name: `index: firehose_live -> consumer -> Postgres (${SHARDS} shards, batches of 2,000)`, unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
+        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=${SHARDS}, INDEXER_CONCURRENCY=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops${perRecord('sharded')}`,
       },
       ...(floor.postgres === undefined || floor.redis === undefined ? [] : [{
         mode: 'floor', name: 'index: the floor (least CPU any indexer needs for the same rows)', unit: 'µs CPU/record',
