@@ -67,6 +67,13 @@ describe('skytide process', () => {
     await redis.redis.hset(`${redis.prefix}firehose_live:waiting:relay.example`, 'did:plc:ewvi7nxzyoun6zhxrhs64oiz', JSON.stringify({ since: 0, on: 'plc' }));
     const run = start(['run', '--only', 'index,http', '--migrate'], { ...env, HTTP_PORT: String(port), INGESTER_RELAY_HOSTS: 'https://relay.example' });
     await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
+    // An index process says when the server's autovacuum is off (this machine's CI configuration has it off).
+    const admin = postgres(db.url, { max: 1, onnotice: () => {} });
+    const [setting] = await admin<{ autovacuum: string }[]>`select current_setting('autovacuum') as autovacuum`;
+    await admin.end();
+    const warned = () => run.lines.some((l) => l['msg'] === 'postgres setting' && String(l['problem']).startsWith('autovacuum is off'));
+    if (setting?.autovacuum === 'off') await waitFor(warned, 'the autovacuum warning');
+    else expect(warned()).toBe(false);
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     // Waiting out an identity outage is not a reason to take the instance out of service: ready, and degraded.
     expect(ready.status).toBe(200);
