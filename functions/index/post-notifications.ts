@@ -17,12 +17,16 @@ const REPLY_DEPTH = 4;
  * The posts named ($1) and every reply up to four levels below one of them. NOTE: the columns travel with the
  * recursion; joining its uris back to post afterwards let the planner hash the whole post table once a batch (a
  * prepared statement's generic plan, made while the table was small; tests/integration/index/post-plans.test.ts).
+ * Each level's replies are looked up by key (a lateral subquery the planner may not flatten, `offset 0`): as a join
+ * it was planned as a scan of the whole post table when the table had no statistics.
  */
 export const CHAIN_CANDIDATES = `with recursive below(uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt", depth) as (
      select uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt", 0 from post where uri = any($1::text[])
      union all
      select p.uri, p.cid, p.creator, p."replyRoot", p."violatesThreadGate", p."sortAt", b.depth + 1
-     from post p join below b on p."replyParent" = b.uri where b.depth < ${REPLY_DEPTH})
+     from below b cross join lateral (select uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt" from post
+       where post."replyParent" = b.uri offset 0) as p
+     where b.depth < ${REPLY_DEPTH})
    select distinct uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt" from below order by uri`;
 
 export interface FreshPost {
@@ -52,7 +56,9 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
       `with recursive up(start, uri, parent, height) as (
          select p.uri, p.uri, p."replyParent", 0 from post p where p.uri = any($1::text[])
          union all
-         select up.start, p.uri, p."replyParent", up.height + 1 from post p join up on p.uri = up.parent where up.height < ${REPLY_DEPTH})
+         select up.start, p.uri, p."replyParent", up.height + 1 from up
+           cross join lateral (select uri, "replyParent" from post where post.uri = up.parent offset 0) as p
+         where up.height < ${REPLY_DEPTH})
        select start, uri, height from up where height > 0 order by start, height`,
       [replies.map((r) => r.uri)],
     ), { start: 'string', uri: 'string' });

@@ -10,22 +10,31 @@ import { checkRows } from '../sql-rows.ts';
 const MAX_DEPTH = 64;
 
 /**
- * Re-judges the replies named ($1) and the replies to the posts named ($2); returns each post whose flag changed and
- * whether it has replies of its own. Two index lookups (by uri, by replyParent) joined by UNION: an OR of the two
- * scans the whole post table whatever its size (tests/integration/index/post-plans.test.ts).
+ * Re-judges the replies named ($1) and the replies to the posts named ($2); returns each post whose flag changed.
+ * Every read of post is a lookup by key that the plan cannot turn into a scan: each key is looked up on its own
+ * (`unnest` and a lateral subquery the planner may not flatten, `offset 0`), and the update finds its rows by a list
+ * of keys. Planner statistics cannot be relied on (a server with autovacuum off, a table grown since its last
+ * ANALYZE): without them a list of a few hundred keys reads as a large share of the table, and the joins this
+ * statement once wrote as joins were planned as three scans of the whole post table on every batch
+ * (tests/integration/index/post-plans.test.ts, on tables analysed and not). Rows are updated in key order (the
+ * index scan of the key list), so concurrent batches lock them in one order.
  */
 export const REJUDGE = `with s as (
-     select uri, "replyParent", "replyRoot" from post where uri = any($1::text[]) and "replyParent" is not null
-     union select uri, "replyParent", "replyRoot" from post where "replyParent" = any($2::text[])),
-   c as (
+     select p.uri, p."replyParent", p."replyRoot" from unnest($1::text[]) as k(uri)
+       cross join lateral (select uri, "replyParent", "replyRoot" from post
+         where post.uri = k.uri and "replyParent" is not null offset 0) as p
+     union select p.uri, p."replyParent", p."replyRoot" from unnest($2::text[]) as k(parent)
+       cross join lateral (select uri, "replyParent", "replyRoot" from post where post."replyParent" = k.parent offset 0) as p),
+   c as materialized (
      select s.uri, case when p.uri is null or p."invalidReplyRoot" then true
        when s."replyParent" = s."replyRoot" then case when p."replyRoot" is not null then true end
        when p."replyRoot" is distinct from s."replyRoot" then true end as v
-     from s left join post p on p.uri = s."replyParent"
-     order by s.uri)
-   update post set "invalidReplyRoot" = c.v from c
-   where post.uri = c.uri and post."invalidReplyRoot" is distinct from c.v
-   returning post.uri, exists (select 1 from post k where k."replyParent" = post.uri) as replied`;
+     from s left join lateral (select uri, "invalidReplyRoot", "replyRoot" from post
+       where post.uri = s."replyParent" offset 0) as p on true)
+   update post set "invalidReplyRoot" = (select c.v from c where c.uri = post.uri)
+   where post.uri = any(array(select c.uri from c))
+     and post."invalidReplyRoot" is distinct from (select c.v from c where c.uri = post.uri)
+   returning post.uri`;
 
 /** Re-judges `posts` and the replies to `parents`, then whatever their changes reach; returns the posts it changed. */
 export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[], parents: readonly string[]): Promise<string[]> {
@@ -33,11 +42,11 @@ export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[],
   let under = [...parents];
   const all: string[] = [];
   for (let round = 0; round < MAX_DEPTH && (own.length > 0 || under.length > 0); round++) {
-    // A changed post's replies are re-judged in the next round only if it has any (most have none).
-    const changed = checkRows(await tx.query(REJUDGE, [own, under]), { uri: 'string', replied: 'boolean' });
+    // A changed post's replies are re-judged in the next round (a lookup by replyParent that finds none for most).
+    const changed = checkRows(await tx.query(REJUDGE, [own, under]), { uri: 'string' });
     for (const r of changed) all.push(r.uri);
     own = [];
-    under = changed.filter((r) => r.replied).map((r) => r.uri);
+    under = changed.map((r) => r.uri);
   }
   return all;
 }
