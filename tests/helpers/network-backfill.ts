@@ -106,8 +106,9 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
     // Warm the pool so every backend exists (and is measured) from the start.
     await Promise.all(Array.from({ length: o.poolMax ?? Math.max(4, o.concurrency + 1) }, () => sql.query('select pg_sleep(0.05)')));
     // Its own connection, under the same application name: its ANALYZEs are counted as the backfill's Postgres CPU.
+    // BENCH_NETWORK_STATISTICS=off measures the run without them (what a server with autovacuum off gets).
     statsSql = createSql(url.toString(), { max: 1 });
-    statistics = await keepStatistics(statsSql, schema.schema);
+    statistics = process.env['BENCH_NETWORK_STATISTICS'] === 'off' ? { analysed: () => 0, stop: async () => {} } : await keepStatistics(statsSql, schema.schema);
     for (const pid of await backends()) cpuBefore.set(pid, cpuSeconds(pid));
     const ports: BackfillPorts = {
       clock: systemClock, log: silentLog, metrics: noMetrics, sql,
