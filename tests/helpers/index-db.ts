@@ -1,7 +1,7 @@
 // A migrated Postgres schema of its own for a test file, plus the ports the index function needs.
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
-import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
+import { noMetrics, silentLog, systemClock, type SqlExecutor } from '../../functions/ports.ts';
 import type { IndexPorts } from '../../functions/index/handler.ts';
 import { createTestSchema, TEST_DATABASE_URL } from './services.ts';
 import { createScratchDatabase } from './scratch-database.ts';
@@ -77,12 +77,17 @@ export async function createIndexDatabase(label: string): Promise<IndexDb> {
   };
 }
 
+/** ANALYZE of one table, on `sql`. */
+export async function analyzeTable(sql: SqlExecutor, schema: string, table: string): Promise<void> {
+  await sql.query(`analyze "${schema.replaceAll('"', '""')}"."${table.replaceAll('"', '""')}"`);
+}
+
 /** ANALYZE of every table of one schema, as autovacuum would (a bare ANALYZE visits every schema of the database). */
 export async function analyzeSchema(schema: string): Promise<void> {
   const admin = createSql(TEST_DATABASE_URL, { max: 1 });
   try {
     const tables = checkRows(await admin.query('select tablename from pg_tables where schemaname = $1', [schema]), { tablename: 'string' });
-    for (const { tablename } of tables) await admin.query(`analyze "${schema.replaceAll('"', '""')}"."${tablename.replaceAll('"', '""')}"`);
+    for (const { tablename } of tables) await analyzeTable(admin, schema, tablename);
   } finally {
     await admin.end();
   }

@@ -11,8 +11,10 @@ import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
+import { serverSettingProblems } from '../../adapters/postgres/server-settings.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { createTestSchema } from './services.ts';
+import { analyzeTable } from './index-db.ts';
 import { cpuSeconds } from './cpu-time.ts';
 import { startFakePlc } from './fake-plc.ts';
 import { repoDoc, startFakePds } from './fake-pds.ts';
@@ -54,10 +56,10 @@ const TABLES = ['post', 'like', 'follow', 'repost', 'actor_block', 'profile', 'r
  * a large share of the table, and statements scanned whole tables on every repo (measured: Postgres 258 against
  * 53 µs per record on the same network). A backfill lasting days keeps its statistics within that tenth.
  */
-export async function keepStatistics(sql: PostgresSql, schema: string): Promise<{ analysed: () => number; stop: () => Promise<void> }> {
-  const autovacuum = checkRows(await sql.query(`select setting from pg_settings where name = 'autovacuum'`), { setting: 'string' })[0]?.setting;
+export async function keepStatistics(sql: PostgresSql, schema: string, o: { off?: boolean } = {}): Promise<{ analysed: () => number; stop: () => Promise<void> }> {
   let analysed = 0;
-  if (autovacuum === 'on') return { analysed: () => analysed, stop: async () => {} };
+  // The server keeps them itself when its settings are as the index needs (the start-up warning's own check).
+  if (o.off === true || (await serverSettingProblems(sql)).length === 0) return { analysed: () => analysed, stop: async () => {} };
   let stopped = false;
   let failure: { error: unknown } | undefined;
   const loop = (async () => {
@@ -67,7 +69,7 @@ export async function keepStatistics(sql: PostgresSql, schema: string): Promise<
           where s.schemaname = $1 and s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)`, [schema],
       ), { relname: 'string' });
       for (const { relname } of stale) {
-        await sql.query(`analyze "${schema.replaceAll('"', '""')}"."${relname.replaceAll('"', '""')}"`);
+        await analyzeTable(sql, schema, relname);
         analysed++;
       }
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -108,7 +110,7 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
     // Its own connection, under the same application name: its ANALYZEs are counted as the backfill's Postgres CPU.
     // BENCH_NETWORK_STATISTICS=off measures the run without them (what a server with autovacuum off gets).
     statsSql = createSql(url.toString(), { max: 1 });
-    statistics = process.env['BENCH_NETWORK_STATISTICS'] === 'off' ? { analysed: () => 0, stop: async () => {} } : await keepStatistics(statsSql, schema.schema);
+    statistics = await keepStatistics(statsSql, schema.schema, { off: process.env['BENCH_NETWORK_STATISTICS'] === 'off' });
     for (const pid of await backends()) cpuBefore.set(pid, cpuSeconds(pid));
     const ports: BackfillPorts = {
       clock: systemClock, log: silentLog, metrics: noMetrics, sql,
