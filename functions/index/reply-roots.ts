@@ -16,8 +16,8 @@ const MAX_DEPTH = 64;
  * of keys. Planner statistics cannot be relied on (a server with autovacuum off, a table grown since its last
  * ANALYZE): without them a list of a few hundred keys reads as a large share of the table, and the joins this
  * statement once wrote as joins were planned as three scans of the whole post table on every batch
- * (tests/integration/index/post-plans.test.ts, on tables analysed and not). Rows are updated in key order (the
- * index scan of the key list), so concurrent batches lock them in one order.
+ * (tests/integration/index/post-plans.test.ts, on tables analysed and not). The update reaches post by the list of
+ * the judged keys and joins the verdicts to it, in key order as the plans seen here run it.
  */
 export const REJUDGE = `with s as (
      select p.uri, p."replyParent", p."replyRoot" from unnest($1::text[]) as k(uri)
@@ -30,10 +30,11 @@ export const REJUDGE = `with s as (
        when s."replyParent" = s."replyRoot" then case when p."replyRoot" is not null then true end
        when p."replyRoot" is distinct from s."replyRoot" then true end as v
      from s left join lateral (select uri, "invalidReplyRoot", "replyRoot" from post
-       where post.uri = s."replyParent" offset 0) as p on true)
-   update post set "invalidReplyRoot" = (select c.v from c where c.uri = post.uri)
-   where post.uri = any(array(select c.uri from c))
-     and post."invalidReplyRoot" is distinct from (select c.v from c where c.uri = post.uri)
+       where post.uri = s."replyParent" offset 0) as p on true
+     order by s.uri)
+   update post set "invalidReplyRoot" = c.v from c
+   where post.uri = any(array(select c.uri from c)) and post.uri = c.uri
+     and post."invalidReplyRoot" is distinct from c.v
    returning post.uri`;
 
 /** Re-judges `posts` and the replies to `parents`, then whatever their changes reach; returns the posts it changed. */
