@@ -13,6 +13,11 @@ export interface HandleChange {
   handle: string | null;
   /** Order among this batch's claims: a handle claimed by two DIDs goes to the later claim. */
   seq: number;
+  /**
+   * A claim a later event of the same DID superseded: it takes the handle from whoever held it then, and sets
+   * nothing of its own DID (whose handle is its latest event's).
+   */
+  earlier?: boolean;
 }
 
 export interface ActorChanges {
@@ -32,28 +37,39 @@ export function usableHandle(raw: string | null | undefined): string | null {
   return handle !== 'handle.invalid' && isValidHandle(handle) ? handle : null;
 }
 
-/** Sets these handles (one claim per handle: the latest wins it), clearing each from any other DID that held it. */
+/**
+ * Sets these handles as if their events were applied one at a time: each handle goes to its latest claim, and is
+ * cleared from every other DID that held it; a DID keeps the handle of its latest event only if nobody claimed that
+ * handle after it.
+ */
 export async function setHandles(tx: SqlExecutor, changes: readonly HandleChange[]): Promise<void> {
   if (changes.length === 0) return;
   const claims = new Map<string, { did: string; seq: number }>();
-  const handles = changes.map((c) => ({ did: c.did, handle: usableHandle(c.handle), seq: c.seq }));
+  const handles = changes.map((c) => ({ did: c.did, handle: usableHandle(c.handle), seq: c.seq, earlier: c.earlier === true }));
   for (const h of handles) {
     if (h.handle === null) continue;
     const prev = claims.get(h.handle);
     if (prev === undefined || h.seq > prev.seq) claims.set(h.handle, { did: h.did, seq: h.seq });
   }
-  const rows = handles.map((h) => ({ did: h.did, handle: h.handle !== null && claims.get(h.handle)?.did === h.did ? h.handle : null }));
-  const input = JSON.stringify(rows);
-  await tx.query(
-    `update actor set handle = null from json_to_recordset($1::text::json) as x(did text, handle text)
-     where actor.handle = x.handle and actor.did <> x.did`,
-    [input],
-  );
-  await tx.query(
-    `update actor set handle = x.handle from json_to_recordset($1::text::json) as x(did text, handle text)
-     where actor.did = x.did and actor.handle is distinct from x.handle`,
-    [input],
-  );
+  // Every claimed handle leaves every DID but its latest claimant (who keeps it only if that claim is still its own).
+  const taken = [...claims].map(([handle, { did }]) => ({ did, handle }));
+  const rows = handles
+    .filter((h) => !h.earlier)
+    .map((h) => ({ did: h.did, handle: h.handle !== null && claims.get(h.handle)?.did === h.did ? h.handle : null }));
+  if (taken.length > 0) {
+    await tx.query(
+      `update actor set handle = null from json_to_recordset($1::text::json) as x(did text, handle text)
+       where actor.handle = x.handle and actor.did <> x.did`,
+      [JSON.stringify(taken)],
+    );
+  }
+  if (rows.length > 0) {
+    await tx.query(
+      `update actor set handle = x.handle from json_to_recordset($1::text::json) as x(did text, handle text)
+       where actor.did = x.did and actor.handle is distinct from x.handle`,
+      [JSON.stringify(rows)],
+    );
+  }
 }
 
 /** Writes the actor rows; `deltas`, when given, are applied in the same statement (one round trip less a batch). */

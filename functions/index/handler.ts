@@ -169,6 +169,11 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     const verdict = identities.verdicts.get(did);
     if (verdict !== undefined) handles.push({ did, handle: verdict, seq: event.seq });
   }
+  if (identities.asIs) {
+    for (const { event } of plan.earlierIdentities) {
+      if (!factsOf(event.did).deleted) handles.push({ did: event.did, handle: event.handle ?? null, seq: event.seq, earlier: true });
+    }
+  }
   for (const did of identities.unverified) if (!factsOf(did).deleted) resync.push({ did, reason: 'handle_unverified' });
 
   const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));

@@ -29,6 +29,12 @@ export interface IdentityPass {
   verdicts: Map<string, string | null>;
   /** DIDs whose handle could not be verified now: their stored handle stays, and a follow-up is due. */
   unverified: string[];
+  /**
+   * True when nothing verifies and each event's handle is taken as it is: then an earlier event's claim happened as
+   * written, and moves the handle from whoever held it. A verification instead answers for the DID as it is now, so
+   * an earlier event of the same DID tells nothing more.
+   */
+  asIs: boolean;
 }
 
 export async function verifyIdentities(identities: ReadonlyMap<string, { event: IdentityEvent }>, ports: IdentityPassPorts): Promise<IdentityPass> {
@@ -38,9 +44,9 @@ export async function verifyIdentities(identities: ReadonlyMap<string, { event: 
   if (identity === undefined || handles === undefined) {
     // Nothing to verify with (tests, tools): the event's handle is taken as it is.
     for (const [did, { event }] of identities) verdicts.set(did, event.handle ?? null);
-    return { verdicts, unverified };
+    return { verdicts, unverified, asIs: true };
   }
-  if (identities.size === 0) return { verdicts, unverified };
+  if (identities.size === 0) return { verdicts, unverified, asIs: false };
   // Written by the verifications, read once when the pass ends; one that finishes later writes where nobody looks.
   const results = new Map<string, string | null>();
   let closed = false;
@@ -73,5 +79,5 @@ export async function verifyIdentities(identities: ReadonlyMap<string, { event: 
     if (verdict === undefined) unverified.push(did);
     else verdicts.set(did, verdict);
   }
-  return { verdicts, unverified };
+  return { verdicts, unverified, asIs: false };
 }

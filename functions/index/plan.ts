@@ -38,6 +38,8 @@ export interface BatchPlan {
   repos: { position: number; event: RepoCommitEvent }[];
   /** The latest identity event per DID, with its position. */
   identities: Map<string, { position: number; event: IdentityEvent }>;
+  /** The other identity events: claims a later event of the same DID superseded (actors.ts, setHandles). */
+  earlierIdentities: { position: number; event: IdentityEvent }[];
   /** Account events per DID, in batch (stream) order. */
   accounts: Map<string, AccountOp[]>;
   /** Every DID the batch mentions, with the latest event time seen for it. */
@@ -84,6 +86,7 @@ export function planBatch(events: readonly StreamEvent[]): BatchPlan {
   const records: RecordOp[] = [];
   const repos: BatchPlan['repos'] = [];
   const identities: BatchPlan['identities'] = new Map();
+  const earlierIdentities: BatchPlan['earlierIdentities'] = [];
   const accounts = new Map<string, AccountOp[]>();
   const actors = new Map<string, string>();
 
@@ -107,7 +110,10 @@ export function planBatch(events: readonly StreamEvent[]): BatchPlan {
         break;
       case 'identity': {
         const prev = identities.get(event.did);
-        if (prev === undefined || isLater(event, prev.event)) identities.set(event.did, { position, event });
+        if (prev === undefined || isLater(event, prev.event)) {
+          identities.set(event.did, { position, event });
+          if (prev !== undefined) earlierIdentities.push(prev);
+        } else earlierIdentities.push({ position, event });
         break;
       }
       case 'account': {
@@ -121,7 +127,7 @@ export function planBatch(events: readonly StreamEvent[]): BatchPlan {
         event satisfies never;
     }
   });
-  return { outcomes, records, repos, identities, accounts, actors };
+  return { outcomes, records, repos, identities, earlierIdentities, accounts, actors };
 }
 
 /** A record event; a write is checked against its collection's lexicon here, outside the transaction. */

@@ -120,3 +120,23 @@ describe('backfill-repo: the handle_unverified follow-up', () => {
     expect(await db.sql.query(`select count(*)::int as n from repo_sync`)).toEqual([{ n: 0 }]);
   });
 });
+
+describe('index: handles taken as written (nothing verifies) end as if applied one event at a time', () => {
+  const CAROL = 'did:plc:carol000000000000000000000';
+  // Found by tests/property/index-order.test.ts (seed 1214284857): Carol's claim, superseded in the same batch by her
+  // event without a handle, was dropped with its effect, so Alice kept the handle Carol had taken from her.
+  it('a claim superseded by a later event of the same DID still takes the handle from its holder', async () => {
+    for (const cut of [[3], [1, 2], [2, 1], [1, 1, 1]]) {
+      await db.sql.query(`truncate actor`);
+      const events = [identity(ALICE, 'a.test', 1), identity(CAROL, 'a.test', 2), identity(CAROL, undefined, 3)];
+      for (let at = 0, i = 0; i < cut.length; at += cut[i]!, i++) await indexBatch(events.slice(at, at + cut[i]!), db.ports);
+      expect([await handleOf(ALICE), await handleOf(CAROL)], `batches of ${cut.join(', ')}`).toEqual([null, null]);
+    }
+  });
+
+  it('a handle claimed again after it was taken goes back to the later claimant only', async () => {
+    await db.sql.query(`truncate actor`);
+    await indexBatch([identity(ALICE, 'a.test', 1), identity(CAROL, 'a.test', 2), identity(ALICE, 'a.test', 3), identity(CAROL, 'c.test', 4)], db.ports);
+    expect([await handleOf(ALICE), await handleOf(CAROL)]).toEqual(['a.test', 'c.test']);
+  });
+});
