@@ -44,7 +44,22 @@ export interface WranglerDevOptions {
   readyPath?: string;
 }
 
+/** Attempts when the port found free was taken before wrangler bound it (other test files pick ports meanwhile). */
+const PORT_ATTEMPTS = 3;
+
 export async function startWranglerDev(options: WranglerDevOptions = {}): Promise<WranglerDev> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= PORT_ATTEMPTS || !(err instanceof PortTaken)) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(options: WranglerDevOptions): Promise<WranglerDev> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const persist = await mkdtemp(join(tmpdir(), 'skytide-wrangler-'));
@@ -78,6 +93,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   );
   if (child.exitCode !== null) {
     await stop();
+    if (output.includes('Address already in use')) throw new PortTaken(`wrangler dev found its port taken:\n${output}`);
     throw new Error(`wrangler dev exited:\n${output}`);
   }
   return { base, output: () => output, stop };
