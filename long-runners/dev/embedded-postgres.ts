@@ -16,9 +16,11 @@ export interface EmbeddedPostgres {
 export async function startEmbeddedPostgres(projectDir: string): Promise<EmbeddedPostgres> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  // pg_trgm: the AppView's search indexes (migration 0006) use it, as on a real server.
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
   const dataDir = path.join(projectDir, '.skytide', 'dev-db');
   mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create({ dataDir });
+  const db = await PGlite.create({ dataDir, extensions: { pg_trgm } });
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 });
   await server.start();
   const conn = server.getServerConn(); // "127.0.0.1:PORT"

@@ -4,19 +4,12 @@
 // in parallel through @atproto/sync's MemoryRunner). Its aggregates are recounted in its BackgroundQueue, which a
 // round drains before its time stops. The DID resolver answers from memory (the handle resolves back to the DID), so
 // no network time is counted. IndexingService is not exported from the package root: it is loaded by file.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import postgres from 'postgres';
 import { CID } from 'multiformats/cid';
 import type { StreamEvent } from '../../functions/events.ts';
 import { analyzeSchema } from '../helpers/index-db.ts';
 import { TEST_DATABASE_URL } from '../helpers/services.ts';
+import { createAppViewSchema, loadBsky, type AppViewDatabase } from '../helpers/appview-schema.ts';
 
-interface AppViewDatabase {
-  migrateToLatestOrThrow(): Promise<unknown>;
-  close(): Promise<void>;
-}
 interface IndexingService {
   indexRecord(uri: unknown, cid: unknown, obj: unknown, action: unknown, timestamp: string): Promise<void>;
   deleteRecord(uri: unknown): Promise<void>;
@@ -39,22 +32,11 @@ export interface AppViewIndexer {
   close(): Promise<void>;
 }
 
-const require = createRequire(import.meta.url);
-const bskyDist = dirname(require.resolve('@atproto/bsky'));
-const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(bskyDist, path)).href)) as T;
-
-/** A schema name the AppView accepts (letters and underscores only). */
-function schemaName(): string {
-  const letters = 'abcdefghijklmnopqrstuvwxyz';
-  return `bench_appview_${Array.from({ length: 10 }, () => letters[Math.floor(Math.random() * 26)]).join('')}`;
-}
-
 export async function createAppViewIndexer(): Promise<AppViewIndexer> {
-  const { Database, BackgroundQueue } = await load<{
-    Database: new (opts: { url: string; schema: string; poolSize: number }) => AppViewDatabase;
+  const { BackgroundQueue } = await loadBsky<{
     BackgroundQueue: new (db: AppViewDatabase, opts?: { concurrency: number }) => Queue;
   }>('index.js');
-  const { IndexingService } = await load<{ IndexingService: new (db: AppViewDatabase, idResolver: unknown, background: Queue) => IndexingService }>(
+  const { IndexingService } = await loadBsky<{ IndexingService: new (db: AppViewDatabase, idResolver: unknown, background: Queue) => IndexingService }>(
     'data-plane/server/indexing/index.js',
   );
   const { MemoryRunner } = (await import('@atproto/sync')) as unknown as { MemoryRunner: new () => Runner };
@@ -62,13 +44,9 @@ export async function createAppViewIndexer(): Promise<AppViewIndexer> {
   const { AtUri } = (await import('@atproto/syntax')) as unknown as { AtUri: new (uri: string) => unknown };
   const { lexParse } = (await import('@atproto/lex')) as unknown as { lexParse: (json: string) => unknown };
 
-  const schema = schemaName();
-  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create schema "${schema}"`);
-  await admin.end();
+  const { schema, Database, drop } = await createAppViewSchema();
   // The AppView's own default pool (pg's 10 connections), as its dataplane runs it.
   const db = new Database({ url: TEST_DATABASE_URL, schema, poolSize: 10 });
-  await db.migrateToLatestOrThrow();
   const background = new BackgroundQueue(db, { concurrency: Number.POSITIVE_INFINITY });
   const idResolver = {
     did: { resolveAtprotoData: async (did: string) => ({ did, handle: `${did.slice(-8)}.test`, pds: 'https://pds.invalid', signingKey: '' }) },
@@ -98,9 +76,7 @@ export async function createAppViewIndexer(): Promise<AppViewIndexer> {
     async close() {
       await background.processAll();
       await db.close();
-      const drop = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-      await drop.unsafe(`drop schema if exists "${schema}" cascade`);
-      await drop.end();
+      await drop();
     },
   };
 }
