@@ -55,6 +55,9 @@ do $$
 declare
   ops text := (select quote_ident(n.nspname) || '.gist_trgm_ops' from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_trgm');
 begin
+  if ops is null then
+    raise exception 'pg_trgm is not installed in this database, and could not be created here';
+  end if;
   execute format('create index if not exists actor_handle_tgrm_idx on actor using gist (handle %s)', ops);
   execute format('create index if not exists profile_display_name_tgrm_idx on profile using gist ("displayName" %s)', ops);
   execute format('create index if not exists starter_pack_name_tgrm_idx on starter_pack using gist (name %s)', ops);
