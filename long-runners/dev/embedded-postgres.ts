@@ -4,6 +4,7 @@
 // dev command. PGlite is one session: the socket server queues every client's queries into it, so interleaved
 // transactions from several connections would share it; the dev command therefore uses one pooled connection.
 import { mkdirSync } from 'node:fs';
+import type { PGliteOptions } from '@electric-sql/pglite';
 import path from 'node:path';
 
 export interface EmbeddedPostgres {
@@ -13,14 +14,21 @@ export interface EmbeddedPostgres {
   close(): Promise<void>;
 }
 
+/**
+ * How PGlite opens the dev database, for the dev command and for anyone reading its folder after: with pg_trgm, which
+ * the AppView's search indexes use (migration 0006), as on a real server; without it PGlite cannot open those tables.
+ */
+export async function devDatabaseOptions(dataDir: string): Promise<PGliteOptions> {
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+  return { dataDir, extensions: { pg_trgm } };
+}
+
 export async function startEmbeddedPostgres(projectDir: string): Promise<EmbeddedPostgres> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  // pg_trgm: the AppView's search indexes (migration 0006) use it, as on a real server.
-  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
   const dataDir = path.join(projectDir, '.skytide', 'dev-db');
   mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create({ dataDir, extensions: { pg_trgm } });
+  const db = await PGlite.create(await devDatabaseOptions(dataDir));
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 });
   await server.start();
   const conn = server.getServerConn(); // "127.0.0.1:PORT"

@@ -12,6 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { devDatabaseOptions } from '../../long-runners/dev/embedded-postgres.ts';
 
 const REPO = path.join(import.meta.dirname, '../..');
 const ARTIFACTS = path.join(REPO, 'test-artifacts');
@@ -197,7 +198,7 @@ describe('a newcomer runs npm run dev on a machine with nothing but Node', () =>
 
     // The index, read from the data folder the newcomer's run left behind.
     const { PGlite } = await import('@electric-sql/pglite');
-    const db = await PGlite.create({ dataDir: path.join(clone, '.skytide', 'dev-db') });
+    const db = await PGlite.create(await devDatabaseOptions(path.join(clone, '.skytide', 'dev-db')));
     try {
       const records = await db.query<{ uri: string; cid: string }>(`select uri, cid from record where json <> '' order by uri`);
       const expected = truth.accounts.flatMap((a) => a.records).sort((x, y) => (x.uri < y.uri ? -1 : x.uri > y.uri ? 1 : 0));
