@@ -117,7 +117,7 @@ export async function insertRowPluginRows(
     ctes.push({
       name,
       counted: index,
-      text: `${name} as (insert into ${q(spec.table)} (${columns}) select ${columns} from ${from}${where} order by ${q(spec.key)} on conflict ${spec.onConflict}${back})`,
+      text: `${name} as (insert into ${q(spec.table)} (${columns}) select ${columns} from ${from}${where} order by ${q(spec.key)}${spec.onConflict === undefined ? '' : ` on conflict ${spec.onConflict}`}${back})`,
     });
   };
   mains.forEach(({ spec }, i) =>

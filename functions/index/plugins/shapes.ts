@@ -25,9 +25,12 @@ export const FEED_ITEM_TABLE: TableSpec = { table: 'feed_item', columns: FEED_IT
  * notification, as the row plugins that notify (like, repost) write it: dependent, so only a record whose main row
  * this batch inserted notifies (as `insertRows ... returning` did); removed with the record, but only the reasons
  * these record types make (other record types' notifications share the key column and are their plugins' own).
+ * A plain insert, as every other notification writer does: its only unique key is the serial id, so nothing can
+ * conflict, and ON CONFLICT's speculative insertion cost a third more per row (1,000 rows into a 50,000-row table:
+ * 17.6 to 24.7 ms with it, 14.0 to 15.5 without).
  */
 export const NOTIFICATION_TABLE: TableSpec = {
-  table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', onConflict: 'do nothing', dependent: true,
+  table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', dependent: true,
   removeOnly: `reason in ('like', 'repost', 'like-via-repost', 'repost-via-repost')`,
 };
 

@@ -71,8 +71,11 @@ export interface TableSpec {
    * under the same key column (notification: only the reasons this plugin's records make).
    */
   removeOnly?: string;
-  /** What follows `on conflict` (for example `(uri) do nothing`). */
-  onConflict: string;
+  /**
+   * What follows `on conflict` (for example `(uri) do nothing`); absent, a plain insert, for a table whose only unique
+   * key is generated (notification's serial id), where nothing can conflict and speculative insertion is pure cost.
+   */
+  onConflict?: string;
   /**
    * A dependent table's rows are written only for records whose row in their plugin's main (non-dependent) table was
    * inserted by this batch: a main row already there was written, and counted, before.
