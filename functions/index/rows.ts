@@ -34,12 +34,18 @@ const ROW_SEPARATOR = '\x1e';
 const FIELD_SEPARATOR = '\x1f';
 const NULL_MARK = '\x1d';
 
+/** A value as text before cleaning (JSON for objects), or null. */
+function rawText(value: Row[string] | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
 /** A value as text, the same for this transport and COPY (NUL and lone surrogates cleaned, JSON for objects). */
 export function textValue(value: Row[string] | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string') return cleanText(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return cleanText(JSON.stringify(value));
+  const text = rawText(value);
+  return text === null ? null : cleanText(text);
 }
 
 /** How many of the transport's separators `text` holds. */
@@ -68,14 +74,11 @@ export function rowSource(columns: Columns, rows: readonly Row[], params: SqlVal
     const row = rows[r] as Row;
     let line = '';
     for (let i = 0; i < names.length; i++) {
-      const value = row[names[i] as string];
-      let text: string;
-      if (value === null || value === undefined) {
+      let text = rawText(row[names[i] as string]);
+      if (text === null) {
         text = NULL_MARK;
         marks++;
-      } else if (typeof value === 'string') text = value;
-      else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
-      else text = JSON.stringify(value);
+      }
       line = i === 0 ? text : line + FIELD_SEPARATOR + text;
     }
     // An empty line would be no row at all: only a one-column set with an empty value can make one.
