@@ -99,6 +99,20 @@ export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports:
   return seconds;
 }
 
+/** Runs `run`, adding the CPU seconds it cost this process (Node), Postgres and Redis to `tally`; returns what it returned. */
+async function withCpu<T>(tally: { node: number; postgres: number; redis: number }, run: () => Promise<T>): Promise<T> {
+  const before = { node: process.cpuUsage(), services: serviceCpuSeconds() };
+  const result = await run();
+  const node = process.cpuUsage(before.node);
+  const after = serviceCpuSeconds();
+  tally.node += (node.user + node.system) / 1e6;
+  if (before.services !== undefined && after !== undefined) {
+    tally.postgres += after.postgres - before.services.postgres;
+    tally.redis += after.redis - before.services.redis;
+  }
+  return result;
+}
+
 export async function runIndexBench(): Promise<BenchRow[]> {
   // Both write modes, each on its own database and stream: COPY into staging tables (how Node runs it) and multi-row
   // statements (Workers, PGlite).
@@ -151,33 +165,19 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       lastSlice = slice;
       for (const { mode, db, keys, batchSize } of round % 2 === 0 ? modes : [...modes].reverse()) {
         await preload(redis, keys, slice);
-        const before = { node: process.cpuUsage(), services: serviceCpuSeconds() };
-        total[mode].seconds += await drainThroughConsumers(redis, keys, db.ports, batchSize);
+        total[mode].seconds += await withCpu(total[mode], () => drainThroughConsumers(redis, keys, db.ports, batchSize));
         total[mode].records += slice.length;
-        const node = process.cpuUsage(before.node);
-        const after = serviceCpuSeconds();
-        total[mode].node += (node.user + node.system) / 1e6;
-        if (before.services !== undefined && after !== undefined) {
-          total[mode].postgres += after.postgres - before.services.postgres;
-          total[mode].redis += after.redis - before.services.redis;
-        }
       }
 
       const mine = slice.slice(0, APPVIEW_RECORDS);
-      const before = { node: process.cpuUsage(), services: serviceCpuSeconds() };
-      const start = performance.now();
-      await appview.index(mine);
-      total.appview.seconds += (performance.now() - start) / 1000;
-      total.appview.records += mine.length;
       // Its CPU too (the AppView runs in this process, alone while timed): a ratio of CPU per record moves less with
       // the machine's load than one of rates, since its many small statements wait on round trips that ours batch.
-      const node = process.cpuUsage(before.node);
-      const after = serviceCpuSeconds();
-      total.appview.node += (node.user + node.system) / 1e6;
-      if (before.services !== undefined && after !== undefined) {
-        total.appview.postgres += after.postgres - before.services.postgres;
-        total.appview.redis += after.redis - before.services.redis;
-      }
+      total.appview.seconds += await withCpu(total.appview, async () => {
+        const start = performance.now();
+        await appview.index(mine);
+        return (performance.now() - start) / 1000;
+      });
+      total.appview.records += mine.length;
       const rate = (t: { records: number; seconds: number }) => Math.round(t.records / t.seconds);
       const labels = { copy: 'COPY', rows: 'statements', large: 'batches of 2,000', sharded: 'sharded' } as const;
       const so = modes.map(({ mode }) => `${labels[mode]} ${rate(total[mode])}/s`).join(', ');
