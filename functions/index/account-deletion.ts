@@ -15,6 +15,7 @@ import { AggregateDeltas } from './aggregates.ts';
 import { applyChange, currentChange, type AccountChange } from './account-state.ts';
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, syncStatus, writeAccountStates } from './account-store.ts';
 import { removeTypedRows } from './processor.ts';
+import { TOMBSTONE_JSON } from './tombstone.ts';
 import { deleteRows } from './rows.ts';
 import { rejudgeQuotes, rejudgeThreads } from './gates.ts';
 import { checkRows } from '../sql-rows.ts';
@@ -55,7 +56,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
       const rows = checkRows(await tx.query(
         // NOTE: no ORDER BY: with an index on did alone, sorting would read every remaining row of the account per
         // chunk. Nothing else writes this DID's rows now (the marker is set), so lock order does not matter here.
-        `select uri, json <> '' as live from record where did = $1 limit ${PURGE_CHUNK}`,
+        `select uri, json <> '${TOMBSTONE_JSON}' as live from record where did = $1 limit ${PURGE_CHUNK}`,
         [did],
       ), { uri: 'string', live: 'boolean' });
       const deltas = new AggregateDeltas();

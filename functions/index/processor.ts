@@ -1,6 +1,6 @@
 // The rev gate. One upsert per batch writes the winning op of every URI into `record` only where the stored rev is
 // older (or equal, by the same total order as plan.ts), and returns the URIs it changed. Only those run plugins:
-// a stale write changes nothing. A delete writes a tombstone (json = '', cid = '') carrying its rev even when no row
+// a stale write changes nothing. A delete writes a tombstone (json = 'null', cid = '') carrying its rev even when no row
 // existed, so an older create that arrives later cannot resurrect the record. The row lock this upsert takes on each
 // URI serialises concurrent batches touching the same record until commit.
 import type { SqlExecutor, SqlValue } from '../ports.ts';
@@ -13,13 +13,16 @@ import { describeRows, insertRowPluginRows, removeRowPluginRows } from './typed-
 import type { Columns, Row } from './rows.ts';
 import type { IndexedRecord } from './plugins/types.ts';
 import { checkRows } from '../sql-rows.ts';
+import { TOMBSTONE_JSON } from './tombstone.ts';
 
 const RECORD = { uri: 'text', cid: 'text', did: 'text', json: 'text', rev: 'text', indexedAt: 'text' } as const;
+
+const T = `'${TOMBSTONE_JSON}'`;
 
 // Same order as compareOps: rev, then tombstone over live, then larger cid; an identical op is not re-applied.
 const NEWER =
   `record.rev < excluded.rev or (record.rev = excluded.rev and (` +
-  `(excluded.json = '' and record.json <> '') or ((excluded.json = '') = (record.json = '') and excluded.cid > record.cid)))`;
+  `(excluded.json = ${T} and record.json <> ${T}) or ((excluded.json = ${T}) = (record.json = ${T}) and excluded.cid > record.cid)))`;
 
 export interface RecordChanges {
   /** URIs whose row this batch wrote. */
@@ -45,8 +48,8 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
     rev: event.rev,
     indexedAt: event.time,
     cid: event.type === 'delete' ? '' : event.cid,
-    // NOTE: lex-JSON text as the AppView stores it; '' is the tombstone its readers already skip.
-    json: event.type === 'delete' ? '' : JSON.stringify(event.record),
+    // NOTE: lex-JSON text as the AppView stores it.
+    json: event.type === 'delete' ? TOMBSTONE_JSON : JSON.stringify(event.record),
   }));
   // Typed rows of every live record with a row plugin, described before the gate (a stale one's are never read).
   const live = new Map<RowPlugin, IndexedRecord[]>();

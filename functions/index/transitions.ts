@@ -6,6 +6,7 @@ import type { RecordEvent } from '../events.ts';
 import { compareOps } from './plan.ts';
 import type { JsonObject, StoredOp } from './plugins/types.ts';
 import { checkRows } from '../sql-rows.ts';
+import { TOMBSTONE_JSON } from './tombstone.ts';
 
 /** The `record` rows of these uris as they are now (before the batch writes them). */
 export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): Promise<Map<string, StoredOp>> {
@@ -14,7 +15,7 @@ export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): P
   const rows = checkRows(await tx.query(
     `select uri, rev, cid, json from record where uri = any($1::text[])`, [uris],
   ), { uri: 'string', rev: 'string', cid: 'string', json: 'string' });
-  for (const r of rows) out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === '' ? null : (JSON.parse(r.json) as JsonObject) });
+  for (const r of rows) out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === TOMBSTONE_JSON ? null : (JSON.parse(r.json) as JsonObject) });
   return out;
 }
 

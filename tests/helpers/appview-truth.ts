@@ -26,7 +26,7 @@ export interface TableSpec {
 
 /** Every table the index writes, with the columns that must equal the truth. */
 export const TABLES: Record<string, TableSpec> = {
-  record: { columns: ['uri', 'cid', 'did', 'json'], key: 1, where: `json <> ''`, json: ['json'] },
+  record: { columns: ['uri', 'cid', 'did', 'json'], key: 1, where: `json <> 'null'`, json: ['json'] },
   actor: { columns: ['did', 'handle', 'upstreamStatus'], key: 1 },
   actor_sync: { columns: ['did', 'commitCid', 'repoRev'], key: 1 },
   post: { columns: ['uri', 'cid', 'creator', 'text', 'replyRoot', 'replyRootCid', 'replyParent', 'replyParentCid', 'langs', 'tags', 'createdAt'], key: 1 },

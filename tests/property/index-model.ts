@@ -136,7 +136,7 @@ export class IndexModel {
       did: e.did, collection: e.collection, rkey: e.rkey, rev: e.rev, time: e.time,
       cid: e.type === 'delete' ? '' : e.cid,
       record: e.type === 'delete' ? null : (e.record as Record<string, unknown>),
-      json: e.type === 'delete' ? '' : JSON.stringify(e.record),
+      json: e.type === 'delete' ? 'null' : JSON.stringify(e.record),
     };
     if (e.collection === THREADGATE || e.collection === POSTGATE) this.noteGate(uri, e.collection, next);
     const current = this.records.get(uri);

@@ -68,7 +68,7 @@ describe('index: batches in flight at once', () => {
     expect(await db.sql.query(`select uri from "like"`)).toEqual([]);
     expect(await db.sql.query(`select reason from notification where reason = 'like'`)).toEqual([]);
     expect(await db.sql.query(`select "likeCount"::int from post_agg where uri = $1`, [postUri])).toEqual([{ likeCount: 0 }]);
-    expect(await db.sql.query(`select json from record where uri = $1`, [uriOf(BOB, 'app.bsky.feed.like', 'l1')])).toEqual([{ json: '' }]);
+    expect(await db.sql.query(`select json from record where uri = $1`, [uriOf(BOB, 'app.bsky.feed.like', 'l1')])).toEqual([{ json: 'null' }]);
   });
 
   it('a batch split by repo into concurrent transactions ends in the same tables as the batch in one', async () => {

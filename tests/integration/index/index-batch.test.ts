@@ -151,10 +151,10 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
 
     it('a delete leaves a tombstone with its rev, even when no row existed, so an older create cannot resurrect it', async () => {
       await indexBatch([del({ did: ALICE, collection: POST, rkey: 'p1', rev: 3 })], db.ports);
-      expect(await rows(`select json, cid, rev from record`)).toEqual([{ json: '', cid: '', rev: tid(3) }]);
+      expect(await rows(`select json, cid, rev from record`)).toEqual([{ json: 'null', cid: '', rev: tid(3) }]);
       await indexBatch([P(1, 'late create')], db.ports);
       expect(await rows(`select count(*)::int as n from post`)).toEqual([{ n: 0 }]);
-      expect(await rows(`select json, rev from record`)).toEqual([{ json: '', rev: tid(3) }]);
+      expect(await rows(`select json, rev from record`)).toEqual([{ json: 'null', rev: tid(3) }]);
     });
 
     it('a stale delete does not remove a newer record', async () => {

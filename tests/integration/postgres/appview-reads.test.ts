@@ -1,0 +1,89 @@
+// The AppView's own read code (its data plane's record routes, @atproto/bsky) run against a database skytide
+// indexed: a team switching over points its AppView at this database, so what the AppView reads must parse. A
+// deleted record keeps a tombstone row in `record` (its rev, so an older create cannot resurrect it); the AppView
+// must read it as it reads a record it never had.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indexBatch } from '../../../functions/index/handler.ts';
+import { createIndexDatabase, type IndexDb } from '../../helpers/index-db.ts';
+import { loadBsky, type AppViewDatabase } from '../../helpers/appview-schema.ts';
+import { del, post, uriOf, write } from '../../helpers/events.ts';
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSql } from '../../../adapters/postgres/client.ts';
+import { applyMigrations, DEFAULT_MIGRATIONS_DIR } from '../../../adapters/postgres/migrate.ts';
+import { createTestSchema } from '../../helpers/services.ts';
+
+const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa';
+const POST = 'app.bsky.feed.post';
+
+interface RecordEntry { cid: string; record: Uint8Array }
+type RecordRoutes = (db: AppViewDatabase) => {
+  getPostRecords(req: { uris: string[] }): Promise<{ records: RecordEntry[] }>;
+  getLikeRecords(req: { uris: string[] }): Promise<{ records: RecordEntry[] }>;
+};
+
+let db: IndexDb;
+let appview: AppViewDatabase;
+let routes: ReturnType<RecordRoutes>;
+
+beforeAll(async () => {
+  // A database of its own (schema `public`): the AppView takes only schema names of letters and underscores.
+  db = await createIndexDatabase('appview_reads');
+  const { Database } = await loadBsky<{ Database: new (opts: { url: string; schema: string; poolSize: number }) => AppViewDatabase }>('index.js');
+  appview = new Database({ url: db.url, schema: db.schema, poolSize: 1 });
+  const { default: records } = await loadBsky<{ default: RecordRoutes }>('data-plane/server/routes/records.js');
+  routes = records(appview);
+}, 60_000);
+afterAll(async () => {
+  await appview?.close();
+  await db?.close();
+});
+
+describe("the AppView's data plane on a database skytide indexed", () => {
+  it('reads a live post, a deleted one (tombstone) and one never seen, the last two alike', async () => {
+    const live = uriOf(ALICE, POST, 'live');
+    const gone = uriOf(ALICE, POST, 'gone');
+    const never = uriOf(ALICE, POST, 'never');
+    await indexBatch([
+      write({ did: ALICE, collection: POST, rkey: 'live', rev: 1, record: post('still here') }),
+      write({ did: ALICE, collection: POST, rkey: 'gone', rev: 2, record: post('soon gone') }),
+      del({ did: ALICE, collection: POST, rkey: 'gone', rev: 3 }),
+    ], db.ports);
+    // A delete with no record before it leaves a tombstone too.
+    await indexBatch([del({ did: ALICE, collection: 'app.bsky.feed.like', rkey: 'l1', rev: 4 })], db.ports);
+
+    const { records } = await routes.getPostRecords({ uris: [live, gone, never] });
+    const [liveEntry, goneEntry, neverEntry] = records as [RecordEntry, RecordEntry, RecordEntry];
+    expect(JSON.parse(new TextDecoder().decode(liveEntry.record))).toMatchObject({ text: 'still here' });
+    expect(liveEntry.cid).not.toBe('');
+    // The AppView's hydration drops an entry without a cid: a tombstone reads as a record it never had.
+    expect(goneEntry.cid).toBe(neverEntry.cid);
+    expect(new TextDecoder().decode(goneEntry.record)).toBe(new TextDecoder().decode(neverEntry.record));
+    const likes = await routes.getLikeRecords({ uris: [uriOf(ALICE, 'app.bsky.feed.like', 'l1')] });
+    expect(likes.records[0]?.cid).toBe('');
+  });
+});
+
+describe('migration 0008 on a database indexed before it', () => {
+  it("turns the old tombstones ('') into the JSON null, and leaves live records alone", async () => {
+    const schema = await createTestSchema('migration_0008');
+    const dir = await mkdtemp(join(tmpdir(), 'skytide-migrations-'));
+    const sql = createSql(schema.url, { max: 1 });
+    try {
+      const files = (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
+      for (const f of files.filter((f) => f < '0008')) await copyFile(join(DEFAULT_MIGRATIONS_DIR, f), join(dir, f));
+      await applyMigrations(sql, dir);
+      await sql.query(`insert into record (uri, cid, did, json, rev, "indexedAt") values
+        ('at://did:plc:a/app.bsky.feed.post/1', '', 'did:plc:a', '', '3k2', '2026-01-01T00:00:00.000Z'),
+        ('at://did:plc:a/app.bsky.feed.post/2', 'bafy', 'did:plc:a', '{"text":""}', '3k3', '2026-01-01T00:00:00.000Z')`);
+      await copyFile(join(DEFAULT_MIGRATIONS_DIR, '0008_tombstone_json.sql'), join(dir, '0008_tombstone_json.sql'));
+      expect(await applyMigrations(sql, dir)).toEqual(['0008_tombstone_json.sql']);
+      expect(await sql.query('select json from record order by uri')).toEqual([{ json: 'null' }, { json: '{"text":""}' }]);
+    } finally {
+      await sql.end();
+      await rm(dir, { recursive: true, force: true });
+      await schema.drop();
+    }
+  });
+});
