@@ -4,6 +4,7 @@ import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
 import { parseCron } from './cron.ts';
 import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
 import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
+import { STREAMS } from '../redis/keys.ts';
 
 export interface Config {
   env: 'production' | 'dev';
@@ -231,7 +232,7 @@ export function parseConfig(env: Env): ParsedConfig {
       problems.push(`SWEEP_CRON: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  const streams = ['firehose_live', 'firehose_backfill'];
+  const streams: readonly string[] = [STREAMS.firehoseLive, STREAMS.firehoseBackfill];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));
   if (badStreams.length > 0) problems.push(`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`);
   const shards = get('INDEXER_SHARDS');
