@@ -5,6 +5,7 @@ import { parseCron } from './cron.ts';
 import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
 import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
 import { STREAMS } from '../redis/keys.ts';
+import { SkytideError } from '../../functions/errors.ts';
 
 export interface Config {
   env: 'production' | 'dev';
@@ -68,10 +69,11 @@ export interface Config {
   redisClusterNodes: string[];
 }
 
-export class ConfigError extends Error {
+/** Every bad variable at once (`problems`, one line each); the process refuses to start. */
+export class ConfigError extends SkytideError {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`invalid configuration: ${problems.join('; ')}`);
+    super('invalid_config', `invalid configuration: ${problems.join('; ')}`, { problems });
     this.name = 'ConfigError';
     this.problems = problems;
   }

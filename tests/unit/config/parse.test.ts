@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
 import { VARS } from '../../../adapters/config/vars.ts';
+import { SkytideError } from '../../../functions/errors.ts';
 
 describe('parseConfig: one parser for process.env and Workers bindings', () => {
   it('gives every variable its documented default from an empty environment', () => {
@@ -41,6 +42,8 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(SkytideError);
+    expect((error as ConfigError).reason).toBe('invalid_config');
     const problems = (error as ConfigError).problems;
     expect(problems).toHaveLength(4);
     expect(problems.join('\n')).toMatch(/INGESTER_BATCH_SIZE="12abc" is not an integer/);
