@@ -2,7 +2,8 @@
 // own reason from the closed set, and every #commit checked against its lexicon at the edge.
 import { describe, expect, it } from 'vitest';
 import { scanCborItem, CborScanError } from '../../../functions/atproto/cbor-scan.ts';
-import { decodeCbor, encodeCbor } from '../../../functions/atproto/cbor.ts';
+import { encodeCbor } from '../../../functions/atproto/cbor.ts';
+import { decodeCbor } from '../../helpers/strict-cbor.ts';
 import { decodeCborFast } from '../../../functions/atproto/fast-cbor.ts';
 import { decodeFrame } from '../../../functions/atproto/frame.ts';
 import { decodeLex, LexCborError } from '../../../functions/atproto/lex-cbor.ts';
