@@ -68,7 +68,3 @@ export const REASONS = [
 ] as const;
 
 export type Reason = (typeof REASONS)[number];
-
-export function isReason(value: string): value is Reason {
-  return (REASONS as readonly string[]).includes(value);
-}

@@ -26,7 +26,7 @@ import { parseDidDocument, type IdentityResolver } from '../../functions/atproto
 import { parseLabelItem } from '../../functions/label/entry.ts';
 import { parseLabel } from '../../functions/label/label.ts';
 import { problemWith } from '../../functions/label/verify-label.ts';
-import { isReason } from '../../functions/reasons.ts';
+import { isReason } from '../helpers/reasons.ts';
 import { SkytideError } from '../../functions/errors.ts';
 import type { JsonObject, JsonValue } from '../../functions/events.ts';
 import { silentLog, systemClock, type Sql } from '../../functions/ports.ts';

@@ -10,7 +10,7 @@ import { decodeLex, LexCborError } from '../../../functions/atproto/lex-cbor.ts'
 import { decodeRepoFrame } from '../../../functions/atproto/repo-frame.ts';
 import { decodeLabelFrame } from '../../../functions/atproto/label-frame.ts';
 import { MAX_CBOR_DEPTH, MAX_COMMIT_OPS, MAX_RECORD_BYTES } from '../../../functions/atproto/limits.ts';
-import { isReason } from '../../../functions/reasons.ts';
+import { isReason } from '../../helpers/reasons.ts';
 import { buildCommitFrame, encodeFrame } from '../../helpers/frames.ts';
 
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
