@@ -250,6 +250,11 @@ export function parseConfig(env: Env): ParsedConfig {
   const filter = parseEventFilter({ collections: get('INGESTER_COLLECTIONS'), dids: get('INGESTER_DIDS'), excludeDids: get('INGESTER_EXCLUDE_DIDS') });
   if (filter.ok) config.filter = filter.filter;
   else problems.push(...filter.problems);
+  // What a bearer token can carry (RFC 6750's b64token, as hono's bearerAuth in adapters/http/auth.ts checks it): any
+  // other token could never be sent, and every mutating route would answer 401. The value is a secret: not echoed.
+  if (config.apiToken !== undefined && !/^[A-Za-z0-9._~+/-]+=*$/.test(config.apiToken)) {
+    problems.push('SKYTIDE_API_TOKEN holds characters a bearer token cannot carry (letters, digits, - . _ ~ + / and trailing = only)');
+  }
   const badNodes = config.redisClusterNodes.filter((n) => !/^[^\s:/]+:\d{1,5}$/.test(n));
   if (badNodes.length > 0) problems.push(`REDIS_CLUSTER_NODES holds what is not host:port: ${badNodes.join(', ')}`);
   if (problems.length > 0) throw new ConfigError(problems);

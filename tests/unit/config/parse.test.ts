@@ -104,6 +104,12 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     ]);
   });
 
+  it('refuses an API token no bearer header can carry, without echoing it', () => {
+    expect(parseConfig({ SKYTIDE_API_TOKEN: 'abc-DEF_123.~+/==' }).config.apiToken).toBe('abc-DEF_123.~+/==');
+    expect(() => parseConfig({ SKYTIDE_API_TOKEN: 'my secret!' })).toThrow(/SKYTIDE_API_TOKEN holds characters a bearer token cannot carry/);
+    expect(() => parseConfig({ SKYTIDE_API_TOKEN: 'my secret!' })).not.toThrow(/my secret/);
+  });
+
   it('reports unknown variables under our prefixes as likely typos, and ignores everyone else', () => {
     const { unknown } = parseConfig({ INGESTER_RELAY_HOST: 'x', LABEL_TRUSTED_SOURCE: 'did:plc:x', PATH: '/bin', HOME: '/root' });
     expect(unknown).toEqual(['INGESTER_RELAY_HOST', 'LABEL_TRUSTED_SOURCE']);
