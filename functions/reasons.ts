@@ -63,10 +63,8 @@ export const REASONS = [
   'field_too_long', // a handle, DID or label field over its lexicon's length
   'body_too_big', // an HTTP request body over HTTP_BODY_LIMIT_BYTES
   'lexicon_mismatch', // a frame body that lacks a field its lexicon requires or has one of the wrong type or format
+  // start-up
+  'invalid_config', // a variable (env or Worker binding) that is missing, malformed or out of range: the process does not start
 ] as const;
 
 export type Reason = (typeof REASONS)[number];
-
-export function isReason(value: string): value is Reason {
-  return (REASONS as readonly string[]).includes(value);
-}

@@ -4,6 +4,8 @@ import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
 import { parseCron } from './cron.ts';
 import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
 import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
+import { STREAMS } from '../redis/keys.ts';
+import { SkytideError } from '../../functions/errors.ts';
 
 export interface Config {
   env: 'production' | 'dev';
@@ -67,10 +69,11 @@ export interface Config {
   redisClusterNodes: string[];
 }
 
-export class ConfigError extends Error {
+/** Every bad variable at once (`problems`, one line each); the process refuses to start. */
+export class ConfigError extends SkytideError {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`invalid configuration: ${problems.join('; ')}`);
+    super('invalid_config', `invalid configuration: ${problems.join('; ')}`, { problems });
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -231,7 +234,7 @@ export function parseConfig(env: Env): ParsedConfig {
       problems.push(`SWEEP_CRON: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  const streams = ['firehose_live', 'firehose_backfill'];
+  const streams: readonly string[] = [STREAMS.firehoseLive, STREAMS.firehoseBackfill];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));
   if (badStreams.length > 0) problems.push(`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`);
   const shards = get('INDEXER_SHARDS');
@@ -247,6 +250,11 @@ export function parseConfig(env: Env): ParsedConfig {
   const filter = parseEventFilter({ collections: get('INGESTER_COLLECTIONS'), dids: get('INGESTER_DIDS'), excludeDids: get('INGESTER_EXCLUDE_DIDS') });
   if (filter.ok) config.filter = filter.filter;
   else problems.push(...filter.problems);
+  // What a bearer token can carry (RFC 6750's b64token, as hono's bearerAuth in adapters/http/auth.ts checks it): any
+  // other token could never be sent, and every mutating route would answer 401. The value is a secret: not echoed.
+  if (config.apiToken !== undefined && !/^[A-Za-z0-9._~+/-]+=*$/.test(config.apiToken)) {
+    problems.push('SKYTIDE_API_TOKEN holds characters a bearer token cannot carry (letters, digits, - . _ ~ + / and trailing = only)');
+  }
   const badNodes = config.redisClusterNodes.filter((n) => !/^[^\s:/]+:\d{1,5}$/.test(n));
   if (badNodes.length > 0) problems.push(`REDIS_CLUSTER_NODES holds what is not host:port: ${badNodes.join(', ')}`);
   if (problems.length > 0) throw new ConfigError(problems);

@@ -70,7 +70,7 @@ export const VARS = [
   { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics; every `run` process listens on it, whatever `--only` says, so two processes on one machine need distinct ports (0: any free port)' },
   { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },
   { name: 'INGESTER_MAX_FRAME_BYTES', type: 'int', default: '5242880', min: 65536, doc: 'largest subscribeRepos frame read (subscribeLabels keeps 5 MB); a larger one is counted as too_big and skipped (one a little larger is read and passed, a much larger one closes the socket and the cursor steps past it)' },
-  { name: 'SKYTIDE_API_TOKEN', type: 'string', doc: 'bearer token for mutating routes; required outside dev mode (without it they answer 503)' },
+  { name: 'SKYTIDE_API_TOKEN', type: 'string', doc: 'bearer token for mutating routes (letters, digits, `-._~+/`, trailing `=`); required outside dev mode (without it they answer 503)' },
   { name: 'STREAM_SHARDS', type: 'int', default: '1', min: 1, max: 1024, doc: 'shards of firehose_live, firehose_backfill and repo_backfill (`<name>:{n}` by a hash of the DID; 1 keeps the single streams and rsky\'s key names); change it only with the streams drained' },
   { name: 'REDIS_CLUSTER_NODES', type: 'list', default: '', doc: 'comma-separated host:port seeds of a Redis Cluster (keys then carry hash tags); empty means one Redis at REDIS_URL' },
 ] as const satisfies readonly VarSpec[];

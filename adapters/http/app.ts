@@ -58,7 +58,8 @@ export function createOperationsApp(deps: OperationsDeps): Hono {
   const log = deps.ports.log.child('http');
 
   app.onError((err, c) => {
-    if (err instanceof HTTPException) return c.json({ error: 'http_error', message: err.message }, err.status);
+    // An HTTPException that carries its own response (auth.ts's 401 from hono's bearerAuth) is answered with it.
+    if (err instanceof HTTPException) return err.res !== undefined ? err.getResponse() : c.json({ error: 'http_error', message: err.message }, err.status);
     log.error('request failed', { path: c.req.path, err: describeError(err) });
     return c.json({ error: 'internal_error', message: 'the request failed' }, 500);
   });

@@ -8,10 +8,20 @@ import { describeError } from '../../functions/errors.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import type { PublicKey } from '../../functions/atproto/crypto/keys.ts';
 
+/**
+ * Default age (6 hours) past which a cached identity is still served, but refreshed in the background by that read:
+ * a rotated key or a moved PDS is picked up even when no #identity event says so.
+ */
+export const IDENTITY_STALE_AFTER_MS = 6 * 3600_000;
+/** Default lifetime (7 days) of a cached identity in Redis from when it was fetched; after it, a read resolves afresh. */
+export const IDENTITY_TTL_MS = 7 * 24 * 3600_000;
+
 export interface IdentityCacheOptions {
   redis: Redis;
   prefix?: string;
+  /** IDENTITY_STALE_AFTER_MS when absent. */
   staleAfterMs?: number;
+  /** IDENTITY_TTL_MS when absent. */
   ttlMs?: number;
   log: Log;
   now?: () => number;
@@ -45,8 +55,8 @@ function decode(text: string): { identity: AtprotoIdentity; updatedAt: number } 
 }
 
 export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOptions): IdentityResolver {
-  const staleAfter = options.staleAfterMs ?? 6 * 3600_000;
-  const ttl = options.ttlMs ?? 7 * 24 * 3600_000;
+  const staleAfter = options.staleAfterMs ?? IDENTITY_STALE_AFTER_MS;
+  const ttl = options.ttlMs ?? IDENTITY_TTL_MS;
   const now = options.now ?? Date.now;
   const key = (did: string) => `${options.prefix ?? ''}identity:${did}`;
   const inflight = new Map<string, Promise<AtprotoIdentity>>();

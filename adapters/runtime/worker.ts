@@ -18,7 +18,7 @@ import { createHandleResolver } from '../identity/handle-resolver.ts';
 import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../xrpc/host-limited-fetch.ts';
 import { withWorkerRepoLimit } from '../xrpc/worker-size-limit.ts';
-import { hostKey } from '../redis/keys.ts';
+import { hostKey, STREAMS } from '../redis/keys.ts';
 import { createCloudflareWorkQueue, type CloudflareMessageBatch, type Envelope, type QueueProducerBinding } from '../queue/cloudflare-work-queue.ts';
 import type { QueueMessage } from '../queue/work-queue.ts';
 import { sweepTick } from './worker-sweep.ts';
@@ -46,7 +46,7 @@ interface ScheduledController {
 }
 
 /** The queue name the metrics and logs use for the backfill queue (rsky's stream name). */
-const BACKFILL = 'repo_backfill';
+const BACKFILL = STREAMS.repoBackfill;
 /** A repo's own failure (its PDS down) comes back after 1, 2, 4... minutes, at most 15. */
 const retryDelayMs = (attempts: number) => Math.min(15 * 60_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 

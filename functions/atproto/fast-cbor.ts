@@ -1,6 +1,6 @@
-// The live hot path's DAG-CBOR decoder: @atcute/cbor, normalised to the same values cbor.ts yields (CidLink for
+// The live hot path's DAG-CBOR decoder: @atcute/cbor, normalised to the values the rest of functions/ works with (CidLink for
 // links, Uint8Array for bytes). NOTE: measured in `npm run bench` (decode), cborg's token-based decoder capped the
-// firehose path at about a quarter of the target; cborg stays for encoding and everything off the hot path.
+// firehose path at about a quarter of the target; cborg stays for encoding (cbor.ts).
 import { decode, decodeFirst, BytesWrapper, CidLinkWrapper } from '@atcute/cbor';
 import { CidLink } from './cid-link.ts';
 import { scanCborItem, scanCborWhole } from './cbor-scan.ts';

@@ -13,6 +13,7 @@
 //
 // DIDs the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS) are listed but never queued (counted as filtered).
 import os from 'node:os';
+import pRetry from 'p-retry';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
@@ -150,14 +151,20 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   while (!signal.aborted) {
     while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
     let page: ListedPage | undefined;
-    for (let attempt = 1; attempt <= attempts && page === undefined && !signal.aborted; attempt++) {
-      try {
-        page = await listReposPage(o.fetch, o.host, cursor, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)]));
-      } catch (err) {
-        if (signal.aborted) break;
-        o.log.warn('listRepos page failed', { host: o.host, cursor, attempt, err: describeError(err) });
-        if (attempt < attempts) await sleep((o.retryDelayMs ?? SWEEP_RETRY_BASE_MS) * 2 ** (attempt - 1), signal);
-      }
+    const from = cursor;
+    try {
+      // `attempts` tries, waiting retryDelayMs, then twice as long before each further one (p-retry, as fetch-car.ts).
+      // Once the sweep is stopped nothing more is tried or logged; a TypeError that is no network error (fetch's are,
+      // 'fetch failed') is a bug of ours and is not tried again.
+      page = await pRetry(() => listReposPage(o.fetch, o.host, from, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)])), {
+        retries: attempts - 1,
+        minTimeout: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS,
+        factor: 2,
+        signal,
+        onFailedAttempt: ({ error, attemptNumber }) => o.log.warn('listRepos page failed', { host: o.host, cursor: from, attempt: attemptNumber, err: describeError(error) }),
+      });
+    } catch {
+      // Every attempt failed (each logged above), or the sweep was stopped: told apart below.
     }
     if (signal.aborted) break;
     if (page === undefined) {

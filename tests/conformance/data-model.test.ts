@@ -1,7 +1,8 @@
 // The interop data-model vectors: atproto JSON <-> DAG-CBOR bytes <-> CID, exactly.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { decodeCbor, encodeCbor } from '../../functions/atproto/cbor.ts';
+import { encodeCbor } from '../../functions/atproto/cbor.ts';
+import { decodeCbor } from '../helpers/strict-cbor.ts';
 import { cidForCbor } from '../../functions/atproto/cid.ts';
 import { cborToLex, lexToCbor } from '../../functions/atproto/lex-json.ts';
 import { decodeLex } from '../../functions/atproto/lex-cbor.ts';

@@ -15,7 +15,8 @@ import { decodeLex, LexCborError } from '../../functions/atproto/lex-cbor.ts';
 import { encodeCbor } from '../../functions/atproto/cbor.ts';
 import { lexToCbor } from '../../functions/atproto/lex-json.ts';
 import { readCarBlocks } from '../../functions/atproto/car.ts';
-import { oneChunk, readRepoCar } from '../../functions/atproto/repo/read-car.ts';
+import { readRepoCar } from '../../functions/atproto/repo/read-car.ts';
+import { oneChunk } from '../helpers/one-chunk.ts';
 import { allRecords, verifyRepo } from '../../functions/atproto/repo/verify-repo.ts';
 import type { PublicKey } from '../../functions/atproto/crypto/keys.ts';
 import { Mst } from '../../functions/atproto/mst/mst.ts';
@@ -25,7 +26,7 @@ import { parseDidDocument, type IdentityResolver } from '../../functions/atproto
 import { parseLabelItem } from '../../functions/label/entry.ts';
 import { parseLabel } from '../../functions/label/label.ts';
 import { problemWith } from '../../functions/label/verify-label.ts';
-import { isReason } from '../../functions/reasons.ts';
+import { isReason } from '../helpers/reasons.ts';
 import { SkytideError } from '../../functions/errors.ts';
 import type { JsonObject, JsonValue } from '../../functions/events.ts';
 import { silentLog, systemClock, type Sql } from '../../functions/ports.ts';

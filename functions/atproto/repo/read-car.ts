@@ -156,8 +156,3 @@ export async function readRepoCar(source: AsyncIterable<Uint8Array>, limits: Rep
   if (root === undefined) throw new SkytideError('invalid_car', 'CAR has no root');
   return { root, blocks: car.blocks, bytes: car.bytes };
 }
-
-/** Bytes already in memory, as a one-chunk stream. */
-export async function* oneChunk(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
-}

@@ -2,14 +2,15 @@
 // own reason from the closed set, and every #commit checked against its lexicon at the edge.
 import { describe, expect, it } from 'vitest';
 import { scanCborItem, CborScanError } from '../../../functions/atproto/cbor-scan.ts';
-import { decodeCbor, encodeCbor } from '../../../functions/atproto/cbor.ts';
+import { encodeCbor } from '../../../functions/atproto/cbor.ts';
+import { decodeCbor } from '../../helpers/strict-cbor.ts';
 import { decodeCborFast } from '../../../functions/atproto/fast-cbor.ts';
 import { decodeFrame } from '../../../functions/atproto/frame.ts';
 import { decodeLex, LexCborError } from '../../../functions/atproto/lex-cbor.ts';
 import { decodeRepoFrame } from '../../../functions/atproto/repo-frame.ts';
 import { decodeLabelFrame } from '../../../functions/atproto/label-frame.ts';
 import { MAX_CBOR_DEPTH, MAX_COMMIT_OPS, MAX_RECORD_BYTES } from '../../../functions/atproto/limits.ts';
-import { isReason } from '../../../functions/reasons.ts';
+import { isReason } from '../../helpers/reasons.ts';
 import { buildCommitFrame, encodeFrame } from '../../helpers/frames.ts';
 
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';

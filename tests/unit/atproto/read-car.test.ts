@@ -2,7 +2,8 @@
 // included), every block hash-checked as it arrives, and the limits enforced while the bytes arrive.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { oneChunk, readRepoCar, DEFAULT_REPO_LIMITS, type RepoLimits } from '../../../functions/atproto/repo/read-car.ts';
+import { readRepoCar, DEFAULT_REPO_LIMITS, type RepoLimits } from '../../../functions/atproto/repo/read-car.ts';
+import { oneChunk } from '../../helpers/one-chunk.ts';
 import { encodeCbor } from '../../../functions/atproto/cbor.ts';
 import { cidForCbor } from '../../../functions/atproto/cid.ts';
 import { SkytideError } from '../../../functions/errors.ts';

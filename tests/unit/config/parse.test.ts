@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
 import { VARS } from '../../../adapters/config/vars.ts';
+import { SkytideError } from '../../../functions/errors.ts';
 
 describe('parseConfig: one parser for process.env and Workers bindings', () => {
   it('gives every variable its documented default from an empty environment', () => {
@@ -41,6 +42,8 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(SkytideError);
+    expect((error as ConfigError).reason).toBe('invalid_config');
     const problems = (error as ConfigError).problems;
     expect(problems).toHaveLength(4);
     expect(problems.join('\n')).toMatch(/INGESTER_BATCH_SIZE="12abc" is not an integer/);
@@ -99,6 +102,12 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
       'LABEL_TRUSTED_SOURCES: "mod.bsky.app" is not a DID',
       'INGESTER_LABELER_HOSTS holds what is not a host: mod.bsky.app/xrpc',
     ]);
+  });
+
+  it('refuses an API token no bearer header can carry, without echoing it', () => {
+    expect(parseConfig({ SKYTIDE_API_TOKEN: 'abc-DEF_123.~+/==' }).config.apiToken).toBe('abc-DEF_123.~+/==');
+    expect(() => parseConfig({ SKYTIDE_API_TOKEN: 'my secret!' })).toThrow(/SKYTIDE_API_TOKEN holds characters a bearer token cannot carry/);
+    expect(() => parseConfig({ SKYTIDE_API_TOKEN: 'my secret!' })).not.toThrow(/my secret/);
   });
 
   it('reports unknown variables under our prefixes as likely typos, and ignores everyone else', () => {

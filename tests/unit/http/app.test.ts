@@ -107,6 +107,13 @@ describe('HTTP app', () => {
     expect(await none.json()).toEqual({ error: 'unauthorized', message: 'a valid bearer token is required' });
     const wrong = await app.request('/functions/index', { method: 'POST', body: '{"events":[]}', headers: { authorization: 'Bearer nope' } });
     expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toEqual({ error: 'unauthorized', message: 'a valid bearer token is required' });
+    // A header that is not a bearer token at all is refused the same way (hono's bearerAuth would answer 400), with
+    // hono's RFC 6750 challenge.
+    const basic = await app.request('/functions/index', { method: 'POST', body: '{"events":[]}', headers: { authorization: 'Basic czNjcmV0' } });
+    expect(basic.status).toBe(401);
+    expect(await basic.json()).toEqual({ error: 'unauthorized', message: 'a valid bearer token is required' });
+    expect(basic.headers.get('www-authenticate')).toBe('Bearer error="invalid_request"');
   });
 
   it('keeps mutating routes closed when no token is configured outside dev mode', async () => {
