@@ -77,7 +77,9 @@ export function startCliPipeline(kinds: readonly TaskKind[], o: PipelineOptions)
   const checkTasks = () => {
     if (failures.length > 0) throw new Error(`pipeline task failed: ${failures.join('; ')}`);
   };
-  // Every shard stream of every stream a chosen task reads, with the group it reads it in.
+  // Every shard stream of every stream a chosen task reads, with the group it reads it in, in the order work flows:
+  // the index queues its resyncs before it deletes the entry that asked, so once firehose_live reads empty, what it
+  // queued is already in repo_backfill, read after it.
   const read: [string, string][] = [];
   if (kinds.includes('index')) for (const logical of config.indexerStreams) for (const s of r.keys.shardsOf(logical)) read.push([r.keys.stream(s), GROUPS.firehose]);
   if (kinds.includes('backfill')) for (const s of r.keys.shardsOf(STREAMS.repoBackfill)) read.push([r.keys.stream(s), GROUPS.repoBackfill]);
