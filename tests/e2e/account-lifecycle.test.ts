@@ -2,12 +2,8 @@
 // reactivation, and deletion, each ending with the index equal to the PDS's truth. Deleted and reactivated accounts are resynced through
 // repo_backfill; a deletion is confirmed by the PDS (RepoNotFound) before the account's rows go.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { createKeySpace } from '../../adapters/redis/keys.ts';
-import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
-import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { startFullPipeline } from '../helpers/full-pipeline.ts';
-import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
+import type { RunningPipeline } from '../helpers/pipeline.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
@@ -17,17 +13,15 @@ import { checkRows } from '../../functions/sql-rows.ts';
 
 let network: DevNetwork;
 let db: IndexDb;
-let redis: Redis;
 let cleanupRedis: () => Promise<void>;
-const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-let pipeline: ReturnType<typeof startFullPipeline>;
+let pipeline: RunningPipeline;
 
 beforeAll(async () => {
   [network, db] = await Promise.all([startDevNetwork(), createIndexDb('e2e_accounts')]);
-  ({ redis, cleanup: cleanupRedis } = await createTestRedis('e2e_accounts'));
-  const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
-  const ports: BackfillPorts = { clock: systemClock, log: silentLog, metrics: noMetrics, sql: db.sql, fetch: globalThis.fetch, identity };
-  pipeline = startFullPipeline({ redis, keys, host: network.firehoseHost, ports });
+  const r = await createTestRedis('e2e_accounts');
+  cleanupRedis = r.cleanup;
+  // `skytide run --only firehose,index,backfill` from the PDS's whole history.
+  pipeline = startFullPipeline({ redisKeyPrefix: r.prefix, databaseUrl: db.url, host: network.firehoseHost, plcUrl: network.plcUrl, handleResolverUrl: network.pdsUrl, initialCursor: 0 });
 }, 120_000);
 
 afterAll(async () => {

@@ -3,28 +3,23 @@
 // typed rows, the post flags the gates set, the counts and the notifications must equal the AppView's, read from its
 // own database (what its API serves) and, for notifications, through its API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { createKeySpace } from '../../adapters/redis/keys.ts';
-import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
-import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import type { DevUser } from '../helpers/dev-network.ts';
 import { startAppViewNetwork, type AppViewNetwork } from '../helpers/appview-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
-import { startPipeline } from '../helpers/pipeline.ts';
+import { startPipeline, type RunningPipeline } from '../helpers/pipeline.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 
 let network: AppViewNetwork;
 let db: IndexDb;
-let redis: Redis;
+let redisPrefix: string;
 let cleanupRedis: () => Promise<void>;
-let pipeline: ReturnType<typeof startPipeline> | undefined;
-const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
+let pipeline: RunningPipeline | undefined;
 
 beforeAll(async () => {
   [network, db] = await Promise.all([startAppViewNetwork(), createIndexDb('e2e_parity')]);
   const r = await createTestRedis('e2e_parity');
-  redis = r.redis;
+  redisPrefix = r.prefix;
   cleanupRedis = r.cleanup;
 }, 180_000);
 
@@ -178,9 +173,8 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
     for (const name of ['alice', 'bob', 'carol', 'dave']) users.push(await network.createUser(name));
     const refused = await writeActivity(users, () => network.processAll());
     await network.processAll();
-    const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
-    const handles = createHandleResolver({ fetch: globalThis.fetch, serviceUrl: network.pdsUrl });
-    pipeline = startPipeline({ redis, keys, sql: db.sql, host: network.firehoseHost, initialCursor: 0, identity, handles });
+    // `skytide run --only firehose,index` from the PDS's whole history.
+    pipeline = startPipeline({ redisKeyPrefix: redisPrefix, databaseUrl: db.url, host: network.firehoseHost, plcUrl: network.plcUrl, handleResolverUrl: network.pdsUrl, initialCursor: 0 });
     await pipeline.settle(await network.latestSeq());
 
     const ours: Record<string, string[]> = {};

@@ -3,13 +3,8 @@
 // commit replayed). Each is rejected and counted, the account is queued and resynced, and the index ends equal to the
 // PDS's truth with the repo synchronized.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { createKeySpace, hostKey, STREAMS } from '../../adapters/redis/keys.ts';
-import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
-import { createMetrics } from '../../adapters/observability/metrics.ts';
-import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
+import { hostKey } from '../../adapters/redis/keys.ts';
 import { startFullPipeline } from '../helpers/full-pipeline.ts';
-import { silentLog, systemClock } from '../../functions/ports.ts';
 import { startDevNetwork, type DevNetwork, type DevUser } from '../helpers/dev-network.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
@@ -19,12 +14,12 @@ import { startTamperRelay } from '../../long-runners/dev/tamper-relay.ts';
 
 let network: DevNetwork;
 let db: IndexDb;
-let redis: Redis;
+let redisPrefix: string;
 let cleanupRedis: () => Promise<void>;
 
 beforeAll(async () => {
   [network, db] = await Promise.all([startDevNetwork(), createIndexDb('e2e_tamper')]);
-  ({ redis, cleanup: cleanupRedis } = await createTestRedis('e2e_tamper'));
+  ({ prefix: redisPrefix, cleanup: cleanupRedis } = await createTestRedis('e2e_tamper'));
 }, 120_000);
 afterAll(async () => {
   await Promise.all([network?.close(), db?.close(), cleanupRedis?.()]);
@@ -35,18 +30,15 @@ describe('e2e: tampered commits are rejected, counted, and repaired by a resync'
     const target: DevUser = await network.createUser('tess');
     const bystander: DevUser = await network.createUser('ulf');
     const relay = await startTamperRelay(network.pdsUrl, target.did, ['bad_signature', 'bad_prev_data', 'bad_record', 'drop', 'replay']);
-    const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-    const bundle = createMetrics({ hosts: [hostKey(relay.host)], streams: Object.values(STREAMS) });
-    const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: network.plcUrl, allowPrivate: true });
-    const ports: BackfillPorts = { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: db.sql, fetch: globalThis.fetch, identity };
-    const pipeline = startFullPipeline({ redis, keys, host: relay.host, ports });
+    // `skytide run --only firehose,index,backfill` subscribed to the tampering relay; repairs fetch from the PDS.
+    const pipeline = startFullPipeline({ redisKeyPrefix: redisPrefix, databaseUrl: db.url, host: relay.host, plcUrl: network.plcUrl, handleResolverUrl: network.pdsUrl, initialCursor: 0 });
     try {
       for (let i = 1; i <= 6; i++) await target.agent.post({ text: `post ${i}`, createdAt: new Date().toISOString() });
       await bystander.agent.post({ text: 'untouched', createdAt: new Date().toISOString() });
       await pipeline.settle(relay.seqFor(await network.latestSeq()));
       expect(relay.applied).toEqual(['bad_signature', 'bad_prev_data', 'bad_record', 'drop', 'replay']);
 
-      const metrics = await bundle.registry.metrics();
+      const metrics = await pipeline.resources.metrics.registry.metrics();
       const count = (reason: string) => Number(metrics.split('\n').find((l) => l.startsWith(`skytide_firehose_errors_total{host="${hostKey(relay.host)}",reason="${reason}"}`))?.split(' ').at(-1));
       expect(count('bad_signature')).toBe(1);
       expect(count('invalid_mst')).toBe(1); // the wrong prevData: inverting the ops does not give it
