@@ -7,12 +7,7 @@ import { indexBatch } from '../../../functions/index/handler.ts';
 import { createIndexDatabase, type IndexDb } from '../../helpers/index-db.ts';
 import { loadBsky, type AppViewDatabase } from '../../helpers/appview-schema.ts';
 import { del, post, uriOf, write } from '../../helpers/events.ts';
-import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createSql } from '../../../adapters/postgres/client.ts';
-import { applyMigrations, DEFAULT_MIGRATIONS_DIR } from '../../../adapters/postgres/migrate.ts';
-import { createTestSchema } from '../../helpers/services.ts';
+import { beforeMigration } from '../../helpers/migration-step.ts';
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa';
 const POST = 'app.bsky.feed.post';
@@ -67,23 +62,12 @@ describe("the AppView's data plane on a database skytide indexed", () => {
 
 describe('migration 0008 on a database indexed before it', () => {
   it("turns the old tombstones ('') into the JSON null, and leaves live records alone", async () => {
-    const schema = await createTestSchema('migration_0008');
-    const dir = await mkdtemp(join(tmpdir(), 'skytide-migrations-'));
-    const sql = createSql(schema.url, { max: 1 });
-    try {
-      const files = (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
-      for (const f of files.filter((f) => f < '0008')) await copyFile(join(DEFAULT_MIGRATIONS_DIR, f), join(dir, f));
-      await applyMigrations(sql, dir);
+    await beforeMigration('0008_tombstone_json.sql', async (sql, migrate) => {
       await sql.query(`insert into record (uri, cid, did, json, rev, "indexedAt") values
         ('at://did:plc:a/app.bsky.feed.post/1', '', 'did:plc:a', '', '3k2', '2026-01-01T00:00:00.000Z'),
         ('at://did:plc:a/app.bsky.feed.post/2', 'bafy', 'did:plc:a', '{"text":""}', '3k3', '2026-01-01T00:00:00.000Z')`);
-      await copyFile(join(DEFAULT_MIGRATIONS_DIR, '0008_tombstone_json.sql'), join(dir, '0008_tombstone_json.sql'));
-      expect(await applyMigrations(sql, dir)).toEqual(['0008_tombstone_json.sql']);
+      expect(await migrate()).toEqual(['0008_tombstone_json.sql']);
       expect(await sql.query('select json from record order by uri')).toEqual([{ json: 'null' }, { json: '{"text":""}' }]);
-    } finally {
-      await sql.end();
-      await rm(dir, { recursive: true, force: true });
-      await schema.drop();
-    }
+    });
   });
 });

@@ -7,14 +7,10 @@
 //   design (every record in a repo has its row: 0001_appview.sql), never on a primary key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
-import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createAppViewSchema, type AppViewSchema } from '../../helpers/appview-schema.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { createTestSchema, TEST_DATABASE_URL } from '../../helpers/services.ts';
-import { createSql } from '../../../adapters/postgres/client.ts';
-import { applyMigrations, DEFAULT_MIGRATIONS_DIR } from '../../../adapters/postgres/migrate.ts';
+import { TEST_DATABASE_URL } from '../../helpers/services.ts';
+import { beforeMigration } from '../../helpers/migration-step.ts';
 
 /** AppView UNIQUE constraints skytide keeps as plain indexes: a repo may hold two records with the same subject. */
 const NOT_UNIQUE_BY_DESIGN = new Set([
@@ -155,26 +151,15 @@ describe('the index schema against the AppView schema', () => {
 
 describe('migration 0006 on a database that already holds the network', () => {
   it('applies over indexes an operator built beforehand with CREATE INDEX CONCURRENTLY, keeping them', async () => {
-    const schema = await createTestSchema('migration_0006');
-    const dir = await mkdtemp(join(tmpdir(), 'skytide-migrations-'));
-    const db = createSql(schema.url, { max: 1 });
-    try {
-      const files = (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort();
-      for (const f of files.filter((f) => f < '0006')) await copyFile(join(DEFAULT_MIGRATIONS_DIR, f), join(dir, f));
-      await applyMigrations(db, dir);
+    await beforeMigration('0006_appview_parity.sql', async (db, migrate) => {
       // Built outside any transaction, as an operator would, before the migration.
       await db.script('create index concurrently like_subject_sort_at_creator_idx on "like" (subject, "sortAt" desc) include (creator)');
       await db.script('create index concurrently post_creator_cursor_idx on post (creator, "sortAt", cid)');
-      const before = await db.query(`select indexrelid::regclass::text as name, indexrelid::int as oid from pg_index where indexrelid::regclass::text in ('like_subject_sort_at_creator_idx', 'post_creator_cursor_idx') order by 1`);
-      await copyFile(join(DEFAULT_MIGRATIONS_DIR, '0006_appview_parity.sql'), join(dir, '0006_appview_parity.sql'));
-      expect(await applyMigrations(db, dir)).toEqual(['0006_appview_parity.sql']);
-      const after = await db.query(`select indexrelid::regclass::text as name, indexrelid::int as oid from pg_index where indexrelid::regclass::text in ('like_subject_sort_at_creator_idx', 'post_creator_cursor_idx') order by 1`);
-      expect(after).toEqual(before);
+      const built = `select indexrelid::regclass::text as name, indexrelid::int as oid from pg_index where indexrelid::regclass::text in ('like_subject_sort_at_creator_idx', 'post_creator_cursor_idx') order by 1`;
+      const before = await db.query(built);
+      expect(await migrate()).toEqual(['0006_appview_parity.sql']);
+      expect(await db.query(built)).toEqual(before);
       expect(before).toHaveLength(2);
-    } finally {
-      await db.end();
-      await rm(dir, { recursive: true, force: true });
-      await schema.drop();
-    }
+    });
   });
 });
