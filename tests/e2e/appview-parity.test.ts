@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevUser } from '../helpers/dev-network.ts';
 import { startAppViewNetwork, type AppViewNetwork } from '../helpers/appview-network.ts';
-import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
+import { createIndexDatabase, type IndexDb } from '../helpers/index-db.ts';
 import { createTestRedis } from '../helpers/services.ts';
 import { startPipeline, type RunningPipeline } from '../helpers/pipeline.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
@@ -17,7 +17,8 @@ let cleanupRedis: () => Promise<void>;
 let pipeline: RunningPipeline | undefined;
 
 beforeAll(async () => {
-  [network, db] = await Promise.all([startAppViewNetwork(), createIndexDb('e2e_parity')]);
+  // A database of its own (schema `public`): the AppView served from it takes only schema names of letters and underscores.
+  [network, db] = await Promise.all([startAppViewNetwork(), createIndexDatabase('e2e_parity')]);
   const r = await createTestRedis('e2e_parity');
   redisPrefix = r.prefix;
   cleanupRedis = r.cleanup;
@@ -126,6 +127,14 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
   await create(bob, 'app.bsky.graph.block', { subject: dave.did, createdAt: now() });
   await create(dave, 'app.bsky.feed.like', { subject: bobs, createdAt: now() });
   await reply(dave, 'replying anyway', bobs);
+  // A post liked, reposted and quoted, then deleted: the AppView lists none of the notifications about it.
+  const regretted = await post(carol, 'soon regretted');
+  await settle();
+  await create(alice, 'app.bsky.feed.like', { subject: regretted, createdAt: now() });
+  await create(bob, 'app.bsky.feed.repost', { subject: regretted, createdAt: now() });
+  await quote(dave, 'quoting the regretted', regretted);
+  await settle();
+  await remove(carol, regretted.uri);
 
   // Records that fail their lexicon, written past the PDS's check: the AppView indexes nothing of them (no record
   // row, no typed row, no count, no notification), and an update it refuses leaves the version before.
@@ -200,7 +209,8 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
     expect(theirs['profile']!.filter((p) => p.includes('"displayName":"Dave"')).length).toBe(1);
 
     // Through the AppView's API: each person's notifications. The API hides pairs blocked either way, directly or by a
-    // list block (Dave blocks Bob's list, which holds Alice; Bob blocks Dave): our rows with the same rule applied.
+    // list block (Dave blocks Bob's list, which holds Alice; Bob blocks Dave), and notifications about a record that is
+    // gone (the likes, repost and quote of Carol's deleted post): our rows with the same rules applied.
     for (const u of users) {
       const { data } = await u.agent.app.bsky.notification.listNotifications({ limit: 100 });
       const api = data.notifications.map((n) => JSON.stringify([n.reason, n.author.did, n.uri, n.reasonSubject ?? null])).sort();
@@ -208,9 +218,135 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
         `select reason, author, "recordUri", "reasonSubject" from notification n where did = $1
          and not exists (select 1 from actor_block b where (b.creator = n.did and b."subjectDid" = n.author) or (b.creator = n.author and b."subjectDid" = n.did))
          and not exists (select 1 from list_block lb join list_item li on li."listUri" = lb."subjectUri"
-           where (lb.creator = n.did and li."subjectDid" = n.author) or (lb.creator = n.author and li."subjectDid" = n.did))`, [u.did],
+           where (lb.creator = n.did and li."subjectDid" = n.author) or (lb.creator = n.author and li."subjectDid" = n.did))
+         and (n."reasonSubject" is null or exists (select 1 from record r where r.uri = n."reasonSubject" and r.cid <> ''))`, [u.did],
       ), { reason: 'string', author: 'string', recordUri: 'string', reasonSubject: 'string?' })).map((n) => JSON.stringify([n.reason, n.author, n.recordUri, n.reasonSubject])).sort();
       expect(mine, u.name).toEqual(api);
     }
-  }, 240_000);
+
+    // A team switching over points its AppView at skytide's database: the same AppView code, served from it, answers
+    // every read as it does from its own, but one known difference (README, Schema differences): a deleted record
+    // keeps a tombstone row in our `record`, and the AppView's notification listing, which hides a notification whose
+    // reasonSubject has no `record` row, lists the like, repost and quote of Carol's deleted post on our database.
+    const tombstones = new Set(checkRows(await db.sql.query(`select uri from record where cid = ''`), { uri: 'string' }).map((r) => r.uri));
+    const ourAppView = await network.serveFrom(db.url, db.schema);
+    try {
+      const listedOnlyByOurs: string[] = [];
+      const { differences, asked } = await compareReads(network.appviewUrl, ourAppView.url, users, await readTargets(), (nsid, body) => {
+        if (nsid !== 'app.bsky.notification.listNotifications') return body;
+        type Listed = { reasonSubject?: string; reason: string; indexedAt: string; isRead: boolean };
+        const { notifications, ...rest } = body as { notifications?: Listed[] };
+        if (notifications === undefined) return body;
+        const shown = notifications.filter((n) => n.reasonSubject === undefined || !tombstones.has(n.reasonSubject));
+        if (shown.length === notifications.length) return body;
+        listedOnlyByOurs.push(...notifications.filter((n) => !shown.includes(n)).map((n) => n.reason));
+        // With no seen time, the AppView counts as read whatever is older than its first notification: the hidden
+        // ones moved that first notification.
+        const top = shown[0]?.indexedAt;
+        return { notifications: shown.map((n) => ({ ...n, isRead: top !== undefined && top > n.indexedAt })), ...rest };
+      });
+      expect(differences).toEqual([]);
+      // Profiles, author feeds, follows, lists, starter packs, feeds, notifications, timelines, and every post's
+      // thread, likes, reposts and quotes.
+      expect(asked).toBeGreaterThan(100);
+      // The known difference is what it says (and this fails once it is gone, so the allowance goes with it).
+      expect(listedOnlyByOurs.sort()).toEqual(['like', 'quote', 'repost']);
+    } finally {
+      await ourAppView.close();
+    }
+  }, 300_000);
 });
+
+interface ReadTargets {
+  posts: string[];
+  lists: string[];
+  packs: string[];
+  generators: string[];
+  labelers: string[];
+}
+
+/** What the activity made, as the AppView's own database holds it. */
+async function readTargets(): Promise<ReadTargets> {
+  const uris = async (table: string) => (await network.appviewQuery<{ uri: string }>(`select uri from ${table} order by uri`)).map((r) => r.uri);
+  return {
+    posts: await uris('post'), lists: await uris('list'), packs: await uris('starter_pack'), generators: await uris('feed_generator'),
+    labelers: (await network.appviewQuery<{ creator: string }>('select creator from labeler order by creator')).map((r) => r.creator),
+  };
+}
+
+/**
+ * Fields whose values are each side's own clock: when its indexer indexed the record, and when the notifications were
+ * last seen (the time of the request for a user who never marked them seen).
+ */
+const OWN_CLOCK = new Set(['indexedAt', 'seenAt']);
+
+function withoutOwnClock(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutOwnClock);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).filter(([k]) => !OWN_CLOCK.has(k)).map(([k, v]) => [k, withoutOwnClock(v)]));
+}
+
+/**
+ * Every read below, asked of both AppViews (as each user where it takes a viewer): the ones whose answers differ (our
+ * side's answer first passed through `knownDifference`), and how many were asked.
+ */
+async function compareReads(
+  theirs: string, ours: string, users: DevUser[], t: ReadTargets,
+  knownDifference: (nsid: string, body: unknown) => unknown,
+): Promise<{ differences: string[]; asked: number }> {
+  const reads: { nsid: string; params: Record<string, string | string[]>; as?: DevUser }[] = [];
+  const chunks = <T>(list: T[], n: number) => Array.from({ length: Math.ceil(list.length / n) }, (_, i) => list.slice(i * n, i * n + n));
+  reads.push({ nsid: 'app.bsky.actor.getProfiles', params: { actors: users.map((u) => u.did) } });
+  for (const u of users) {
+    for (const filter of ['posts_with_replies', 'posts_no_replies', 'posts_and_author_threads']) {
+      reads.push({ nsid: 'app.bsky.feed.getAuthorFeed', params: { actor: u.did, filter, limit: '100' } });
+    }
+    reads.push({ nsid: 'app.bsky.graph.getFollowers', params: { actor: u.did } });
+    reads.push({ nsid: 'app.bsky.graph.getFollows', params: { actor: u.did } });
+    reads.push({ nsid: 'app.bsky.graph.getLists', params: { actor: u.did } });
+    reads.push({ nsid: 'app.bsky.graph.getActorStarterPacks', params: { actor: u.did } });
+    reads.push({ nsid: 'app.bsky.feed.getActorFeeds', params: { actor: u.did } });
+    reads.push({ nsid: 'app.bsky.notification.listNotifications', params: { limit: '100' }, as: u });
+    reads.push({ nsid: 'app.bsky.feed.getTimeline', params: { limit: '100' }, as: u });
+    reads.push({ nsid: 'app.bsky.actor.getProfile', params: { actor: u.did }, as: u });
+  }
+  for (const uris of chunks(t.posts, 25)) reads.push({ nsid: 'app.bsky.feed.getPosts', params: { uris } });
+  for (const uri of t.posts) {
+    reads.push({ nsid: 'app.bsky.feed.getPostThread', params: { uri, depth: '10', parentHeight: '10' } });
+    reads.push({ nsid: 'app.bsky.feed.getLikes', params: { uri } });
+    reads.push({ nsid: 'app.bsky.feed.getRepostedBy', params: { uri } });
+    reads.push({ nsid: 'app.bsky.feed.getQuotes', params: { uri } });
+  }
+  for (const list of t.lists) reads.push({ nsid: 'app.bsky.graph.getList', params: { list } });
+  for (const starterPack of t.packs) reads.push({ nsid: 'app.bsky.graph.getStarterPack', params: { starterPack } });
+  if (t.generators.length > 0) reads.push({ nsid: 'app.bsky.feed.getFeedGenerators', params: { feeds: t.generators } });
+  if (t.labelers.length > 0) reads.push({ nsid: 'app.bsky.labeler.getServices', params: { dids: t.labelers, detailed: 'true' } });
+
+  const differences: string[] = [];
+  for (const read of reads) {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(read.params)) for (const one of Array.isArray(v) ? v : [v]) query.append(k, one);
+    const headers: Record<string, string> = {};
+    if (read.as !== undefined) {
+      const { data } = await read.as.agent.com.atproto.server.getServiceAuth({ aud: network.appviewDid, lxm: read.nsid });
+      headers['authorization'] = `Bearer ${data.token}`;
+    }
+    const ask = async (base: string) => {
+      const res = await fetch(`${base}/xrpc/${read.nsid}?${query}`, { headers });
+      const body: unknown = await res.json();
+      return { status: res.status, body: withoutOwnClock(base === ours ? knownDifference(read.nsid, body) : body) };
+    };
+    const [a, b] = [await ask(theirs), await ask(ours)];
+    const label = `${read.nsid}${read.as === undefined ? '' : ` as ${read.as.name}`} ${query}`;
+    if (a.status !== 200) differences.push(`${label}: the AppView on its own database answered ${a.status}`);
+    const [ja, jb] = [JSON.stringify(a), JSON.stringify(b)];
+    if (ja !== jb) {
+      // Where they part, with some context before it.
+      let at = 0;
+      while (ja[at] === jb[at]) at++;
+      const from = Math.max(0, at - 300);
+      differences.push(`${label}:\n  theirs ...${ja.slice(from, at + 300)}\n  ours   ...${jb.slice(from, at + 300)}`);
+    }
+  }
+  return { differences, asked: reads.length };
+}

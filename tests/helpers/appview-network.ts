@@ -2,6 +2,8 @@
 // AppView (@atproto/bsky, indexing the PDS's firehose into its own Postgres schema) and Ozone on loopback. The AppView's
 // database and API are the oracle skytide's index is compared with (issue 11).
 import { TestNetwork } from '@atproto/dev-env';
+import * as bsky from '@atproto/bsky';
+import { freePort } from './free-port.ts';
 import { AtpAgent } from '@atproto/api';
 import postgres from 'postgres';
 import { withLoopbackListen } from '../../long-runners/dev/loopback.ts';
@@ -19,6 +21,13 @@ export interface AppViewNetwork {
   latestSeq(): Promise<number>;
   /** Waits until the AppView indexed everything the PDS sequenced (and its background queue drained). */
   processAll(): Promise<void>;
+  /** The AppView's DID (the audience of the service tokens its authenticated routes take). */
+  appviewDid: string;
+  /**
+   * A second AppView, the same code and configuration, serving from another database (`schema` of `databaseUrl`):
+   * its data plane and API only, nothing indexing into it.
+   */
+  serveFrom(databaseUrl: string, schema: string): Promise<{ url: string; close(): Promise<void> }>;
   /** Runs a query against the AppView's own database (its schema on the search path). */
   appviewQuery<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
   close(): Promise<void>;
@@ -45,6 +54,25 @@ export async function startAppViewNetwork(): Promise<AppViewNetwork> {
     plcUrl: network.plc.url,
     firehoseHost: network.pds.url,
     appviewUrl: network.bsky.url,
+    appviewDid: network.bsky.serverDid,
+    async serveFrom(databaseUrl, dbSchema) {
+      const db = new bsky.Database({ url: databaseUrl, schema: dbSchema, poolSize: 4 });
+      const dataplanePort = await freePort();
+      const dataplane = await bsky.DataPlaneServer.create(db, dataplanePort, network.plc.url, globalThis.fetch);
+      const port = await freePort();
+      const base = network.bsky.ctx.cfg as unknown as { cfg: Record<string, unknown> };
+      const config = new bsky.ServerConfig({ ...base.cfg, port, dataplaneUrls: [`http://localhost:${dataplanePort}`] } as never);
+      const server = bsky.BskyAppView.create({ config, signingKey: network.bsky.ctx.signingKey });
+      await withLoopbackListen(() => server.start());
+      return {
+        url: `http://localhost:${port}`,
+        async close() {
+          await server.destroy();
+          await dataplane.destroy();
+          await db.close();
+        },
+      };
+    },
     async createUser(name) {
       const agent = new AtpAgent({ service: network.pds.url });
       const handle = `${name}.test`;
@@ -65,3 +93,4 @@ export async function startAppViewNetwork(): Promise<AppViewNetwork> {
     },
   };
 }
+
