@@ -19,7 +19,6 @@ import { dead, ok, retry, type ItemOutcome } from '../result.ts';
 import type { Reason } from '../reasons.ts';
 import { SkytideError, dependencyErrorIn, describeError } from '../errors.ts';
 import { indexBatch } from '../index/handler.ts';
-import { TOMBSTONE_JSON } from '../index/tombstone.ts';
 import type { IdentityResolver } from '../atproto/identity/did-document.ts';
 import type { HandleResolver } from '../atproto/identity/handle.ts';
 import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.ts';
@@ -142,7 +141,7 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   const rev = repo.rev as string;
   const time = new Date(ports.clock.now()).toISOString();
   const prior = new Map(
-    (checkRows(await ports.sql.query(`select uri, cid, rev from record where did = $1 and json <> '${TOMBSTONE_JSON}'`, [repo.did]), { uri: 'string', cid: 'string', rev: 'string' })).map(
+    (checkRows(await ports.sql.query(`select uri, cid, rev from record where did = $1`, [repo.did]), { uri: 'string', cid: 'string', rev: 'string' })).map(
       (r) => [r.uri, r],
     ),
   );

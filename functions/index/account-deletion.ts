@@ -1,5 +1,5 @@
 // A confirmed account deletion, and its undoing by a later valid repo (issue 8, items 7 and 8). What it promises:
-// - After purgeAccount no AppView table holds a row of the DID: actor, actor_sync, record (tombstones included),
+// - After purgeAccount no AppView table holds a row of the DID: actor, actor_sync, record (and record_tombstone),
 //   every typed row, feed items and embeds, its profile_agg and the post_agg rows of its records, even those that
 //   other accounts' likes created. The counts its records fed on other accounts' rows are corrected by the same
 //   deltas an ordinary delete applies.
@@ -15,7 +15,6 @@ import { AggregateDeltas } from './aggregates.ts';
 import { applyChange, currentChange, type AccountChange } from './account-state.ts';
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, syncStatus, writeAccountStates } from './account-store.ts';
 import { removeTypedRows } from './processor.ts';
-import { TOMBSTONE_JSON } from './tombstone.ts';
 import { deleteRows } from './rows.ts';
 import { rejudgeQuotes, rejudgeThreads } from './gates.ts';
 import { checkRows } from '../sql-rows.ts';
@@ -56,14 +55,14 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
       const rows = checkRows(await tx.query(
         // NOTE: no ORDER BY: with an index on did alone, sorting would read every remaining row of the account per
         // chunk. Nothing else writes this DID's rows now (the marker is set), so lock order does not matter here.
-        `select uri, json <> '${TOMBSTONE_JSON}' as live from record where did = $1 limit ${PURGE_CHUNK}`,
+        `select uri from record where did = $1 limit ${PURGE_CHUNK}`,
         [did],
-      ), { uri: 'string', live: 'boolean' });
+      ), { uri: 'string' });
       const deltas = new AggregateDeltas();
-      await removeTypedRows(tx, rows.filter((r) => r.live).map((r) => r.uri), deltas);
+      await removeTypedRows(tx, rows.map((r) => r.uri), deltas);
       await deltas.apply(tx);
       await deleteRows(tx, 'record', 'uri', rows.map((r) => r.uri));
-      live += rows.filter((r) => r.live).length;
+      live += rows.length;
       return rows.length;
     });
     if (removed < PURGE_CHUNK) break;
@@ -73,6 +72,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
   await sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'shared');
     if ((await syncStatus(tx, did)) !== 'deleted') return;
+    await tx.query(`delete from record_tombstone where did = $1`, [did]);
     const gone = checkRows(await tx.query(
       `delete from gate_version where split_part("postUri", '/', 3) = $1 returning kind, "postUri"`, [did],
     ), { kind: 'string', postUri: 'string' });

@@ -1,8 +1,9 @@
 // The rev gate. One upsert per batch writes the winning op of every URI into `record` only where the stored rev is
 // older (or equal, by the same total order as plan.ts), and returns the URIs it changed. Only those run plugins:
-// a stale write changes nothing. A delete writes a tombstone (json = 'null', cid = '') carrying its rev even when no row
-// existed, so an older create that arrives later cannot resurrect the record. The row lock this upsert takes on each
-// URI serialises concurrent batches touching the same record until commit.
+// a stale write changes nothing. A delete writes a tombstone row (json 'null', cid '') carrying its rev even when no
+// row existed, which moves to `record_tombstone` before the transaction ends (tombstone.ts): `record` keeps live
+// records only, as the AppView's does, and an older create that arrives later meets the tombstone and is stale. The
+// row lock this upsert takes on each URI serialises concurrent batches touching the same record until commit.
 import type { SqlExecutor, SqlValue } from '../ports.ts';
 import type { RecordOp } from './plan.ts';
 import type { AggregateDeltas } from './aggregates.ts';
@@ -81,6 +82,7 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
     changed.add(row.uri);
     if (row.inserted) inserted.add(row.uri);
   }
+  await settleTombstones(tx, winners, changed, inserted);
   // The old typed rows of every changed record that had a row, in a statement of its own. NOTE: not as CTEs of the
   // upsert: when the upsert waits for a row a concurrent batch wrote (another loop indexing the same record), its
   // statement keeps the snapshot taken before the wait, and a removal there missed the rows that batch committed
@@ -99,6 +101,37 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
     if (mine.length > 0) invalid.set(plugin, mine);
   }
   return { changed, inserted, invalid };
+}
+
+/**
+ * The upsert above saw only `record`. An op it applied where `record_tombstone` holds a delete as new or newer is
+ * stale: its row goes and it is no longer changed. In a statement of its own, after the upsert: when the upsert
+ * waited on a concurrent batch that deleted the record (its tombstone row, then gone from `record` at its commit),
+ * the upsert's snapshot did not see that batch's tombstone, this statement's does. A live record newer than a
+ * tombstone removes it, so `record_tombstone` holds exactly the URIs whose last op is a delete, whatever the batch
+ * boundaries. Then the deletes that won move from `record` to `record_tombstone`.
+ */
+async function settleTombstones(tx: SqlExecutor, winners: readonly RecordOp[], changed: Set<string>, inserted: Set<string>): Promise<void> {
+  if (changed.size === 0) return;
+  const stale = checkRows(await tx.query(
+    `with stale as (delete from record r using record_tombstone t where r.uri = any($1::text[]) and t.uri = r.uri and t.rev >= r.rev returning r.uri), ` +
+      `superseded as (delete from record_tombstone t using record r where t.uri = any($1::text[]) and r.uri = t.uri and r.rev > t.rev and r.cid <> '') ` +
+      `select uri from stale`,
+    [[...changed]],
+  ), { uri: 'string' });
+  for (const { uri } of stale) {
+    changed.delete(uri);
+    inserted.delete(uri);
+  }
+  const deleted = winners.filter(({ uri, event }) => event.type === 'delete' && changed.has(uri)).map(({ uri }) => uri);
+  if (deleted.length === 0) return;
+  await tx.query(
+    `with gone as (delete from record where uri = any($1::text[]) returning uri, did, rev, "indexedAt") ` +
+      `insert into record_tombstone (uri, did, rev, "indexedAt") select uri, did, rev, "indexedAt" from gone order by uri ` +
+      `on conflict (uri) do update set did = excluded.did, rev = excluded.rev, "indexedAt" = excluded."indexedAt" ` +
+      `where record_tombstone.rev < excluded.rev`,
+    [deleted],
+  );
 }
 
 /** Removes the typed rows of these URIs (any collection; those without a plugin have none), counting what went. */

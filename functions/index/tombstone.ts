@@ -1,10 +1,12 @@
-// How `record` marks a deleted record. The row stays, with the delete's rev, so that an older create arriving later
-// cannot resurrect it (processor.ts: the rev gate).
+// Where a deleted record's rev is kept. `record` holds live records only, as the AppView's does (its readers take a
+// row there for a record that exists: its notification listing hides a notification whose subject has none). A
+// delete's rev goes to `record_tombstone` (migration 0008), so that an older create arriving later (a backfill racing
+// the live stream, a replay) cannot resurrect the record: processor.ts, the rev gate.
 
 /**
- * The `json` of a deleted record's row (its tombstone, with an empty cid): the JSON `null`, which the AppView's data
- * plane reads as it reads a record it never had (it parses `json` and drops an entry without a cid). Before migration
- * 0008 it was '', on which the data plane's JSON.parse threw and failed the whole request
- * (tests/integration/postgres/appview-reads.test.ts).
+ * The `json` of the row a delete writes into `record` inside its batch's transaction, where the rev gate's upsert
+ * takes the URI's row lock and orders it against a concurrent batch's writes, before the row moves to
+ * `record_tombstone` in the same transaction (nothing outside it ever sees it). The JSON `null`, which the AppView's
+ * readers would read as no record.
  */
 export const TOMBSTONE_JSON = 'null';

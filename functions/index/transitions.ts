@@ -12,10 +12,18 @@ import { TOMBSTONE_JSON } from './tombstone.ts';
 export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): Promise<Map<string, StoredOp>> {
   const out = new Map<string, StoredOp>();
   if (uris.length === 0) return out;
+  // A live row and a tombstone of the same URI may both exist (a record created again after a delete): the newer
+  // one is what was stored.
   const rows = checkRows(await tx.query(
-    `select uri, rev, cid, json from record where uri = any($1::text[])`, [uris],
+    `select uri, rev, cid, json from record where uri = any($1::text[]) ` +
+      `union all select uri, rev, '' as cid, '${TOMBSTONE_JSON}' as json from record_tombstone where uri = any($1::text[])`,
+    [uris],
   ), { uri: 'string', rev: 'string', cid: 'string', json: 'string' });
-  for (const r of rows) out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === TOMBSTONE_JSON ? null : (JSON.parse(r.json) as JsonObject) });
+  for (const r of rows) {
+    const seen = out.get(r.uri);
+    if (seen !== undefined && seen.rev >= r.rev) continue;
+    out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === TOMBSTONE_JSON ? null : (JSON.parse(r.json) as JsonObject) });
+  }
   return out;
 }
 

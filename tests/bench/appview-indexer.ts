@@ -118,11 +118,7 @@ async function mirrorTables(from: string, to: string): Promise<void> {
     await admin.transaction(async (tx) => {
       await tx.query(`truncate ${columns.map(({ t }) => `${q(to)}.${q(t)}`).join(', ')}`);
       // A repo may hold two likes of one post (skytide keeps both); the AppView's UNIQUE(creator, subject) keeps one.
-      // Tombstones (deleted records) keep a row in our `record`, none in the AppView's.
-      for (const { t, c } of columns) {
-        const where = t === 'record' ? ` where cid <> ''` : '';
-        await tx.query(`insert into ${q(to)}.${q(t)} (${c}) select ${c} from ${q(from)}.${q(t)}${where} on conflict do nothing`);
-      }
+      for (const { t, c } of columns) await tx.query(`insert into ${q(to)}.${q(t)} (${c}) select ${c} from ${q(from)}.${q(t)} on conflict do nothing`);
     });
   } finally {
     await admin.end();

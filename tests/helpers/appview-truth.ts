@@ -18,7 +18,7 @@ export interface TableSpec {
   /** Columns compared, in this order; the first `key` of them identify a row. */
   columns: string[];
   key: number;
-  /** SQL filter of rows that carry no information (zero aggregates, tombstones). */
+  /** SQL filter of rows that carry no information (zero aggregates). */
   where?: string;
   /** Columns holding JSON text to compare parsed. */
   json?: string[];
@@ -26,7 +26,7 @@ export interface TableSpec {
 
 /** Every table the index writes, with the columns that must equal the truth. */
 export const TABLES: Record<string, TableSpec> = {
-  record: { columns: ['uri', 'cid', 'did', 'json'], key: 1, where: `json <> 'null'`, json: ['json'] },
+  record: { columns: ['uri', 'cid', 'did', 'json'], key: 1, json: ['json'] },
   actor: { columns: ['did', 'handle', 'upstreamStatus'], key: 1 },
   actor_sync: { columns: ['did', 'commitCid', 'repoRev'], key: 1 },
   post: { columns: ['uri', 'cid', 'creator', 'text', 'replyRoot', 'replyRootCid', 'replyParent', 'replyParentCid', 'langs', 'tags', 'createdAt'], key: 1 },
@@ -263,7 +263,7 @@ export async function rowsOfDeleted(sql: Sql, dids: readonly string[]): Promise<
   const inList = (expr: string) => `${expr} in (select json_array_elements_text($1::text::json))`;
   const byUri = (col: string) => inList(`split_part(${col}, '/', 3)`);
   const checks: Record<string, string> = {
-    record: inList('did'), actor: inList('did'), actor_sync: inList('did'), post: inList('creator'), like: inList('creator'),
+    record: inList('did'), record_tombstone: inList('did'), actor: inList('did'), actor_sync: inList('did'), post: inList('creator'), like: inList('creator'),
     repost: inList('creator'), follow: inList('creator'), actor_block: inList('creator'), profile: inList('creator'),
     feed_item: inList('"originatorDid"'), quote: byUri('uri'), post_embed_image: byUri('"postUri"'), post_embed_external: byUri('"postUri"'),
     post_embed_record: byUri('"postUri"'), post_embed_video: byUri('"postUri"'), post_agg: byUri('uri'), profile_agg: inList('did'),

@@ -38,7 +38,7 @@ export async function createIndexDb(label: string, mode: WriteMode = 'copy', cop
 
 /** Every table the index writes, each dumped in a stable order, for whole-database comparisons. */
 export const INDEX_TABLES: Record<string, string> = {
-  record: 'uri', actor: 'did', actor_sync: 'did', post: 'uri', post_embed_image: '"postUri", position',
+  record: 'uri', record_tombstone: 'uri', actor: 'did', actor_sync: 'did', post: 'uri', post_embed_image: '"postUri", position',
   post_embed_external: '"postUri"', post_embed_record: '"postUri", "embedUri"', post_embed_video: '"postUri"',
   quote: 'uri', feed_item: 'uri', like: 'uri', repost: 'uri', follow: 'uri', actor_block: 'uri', profile: 'uri',
   post_agg: 'uri', profile_agg: 'did',

@@ -140,7 +140,7 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
     for (const pid of await backends()) postgresCpuS += cpuSeconds(pid) - (cpuBefore.get(pid) ?? 0);
     log(`statistics: ${statistics.analysed()} tables analysed during the run (autovacuum's thresholds; none when the server's autovacuum is on)`);
     const count = async (q: string) => (checkRows(await sql.query(q), { n: 'number' }))[0]!.n;
-    const indexed = { record: await count(`select count(*)::int as n from record where json <> 'null'`) } as NetworkBackfillResult['indexed'];
+    const indexed = { record: await count(`select count(*)::int as n from record`) } as NetworkBackfillResult['indexed'];
     for (const t of TABLES) indexed[t] = await count(`select count(*)::int as n from "${t}"`);
     const dbBytes = Number((checkRows(await sql.query(
       `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::text as n from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = current_schema() and c.relkind = 'r'`,

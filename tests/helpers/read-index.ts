@@ -7,7 +7,7 @@ export async function readIndex(sql: Sql, dids: readonly string[]): Promise<Expe
   const scope = JSON.stringify(dids);
   const mine = `did in (select jsonb_array_elements_text($1::text::jsonb))`;
   const created = `creator in (select jsonb_array_elements_text($1::text::jsonb))`;
-  const records = checkRows(await sql.query(`select uri, cid, json from record where json <> 'null' and ${mine} order by uri`, [scope]), { uri: 'string', cid: 'string', json: 'string' });
+  const records = checkRows(await sql.query(`select uri, cid, json from record where ${mine} order by uri`, [scope]), { uri: 'string', cid: 'string', json: 'string' });
   return {
     records: records.map((r) => ({ uri: r.uri, cid: r.cid, json: JSON.parse(r.json) })),
     posts: await sql.query(`select uri, text, "replyParent", "replyRoot" from post where ${created} order by uri`, [scope]) as ExpectedIndex['posts'],

@@ -381,7 +381,9 @@ export class IndexModel {
     for (const p of posts) bumpP(p.r.did, 'postsCount');
 
     return {
-      record: byKey([...this.records].map(([uri, r]) => ({ uri, cid: r.cid, did: r.did, json: r.json, rev: r.rev, indexedAt: r.time })), (r) => r.uri),
+      // `record` holds live records; a URI whose last op is a delete has its rev in record_tombstone.
+      record: byKey([...this.records].filter(([, r]) => r.record !== null).map(([uri, r]) => ({ uri, cid: r.cid, did: r.did, json: r.json, rev: r.rev, indexedAt: r.time })), (r) => r.uri),
+      record_tombstone: byKey([...this.records].filter(([, r]) => r.record === null).map(([uri, r]) => ({ uri, did: r.did, rev: r.rev, indexedAt: r.time })), (r) => r.uri),
       actor: byKey([...this.actors].map(([did, a]) => ({ did, handle: a.handle, upstreamStatus: a.upstreamStatus })), (r) => r.did),
       actor_sync: byKey([...this.sync].map(([did, s]) => ({ did, ...s })), (r) => r.did),
       post: byKey(posts.map((p) => ({
@@ -451,6 +453,7 @@ function isAfter(next: StoredRecord, current: StoredRecord): boolean {
 /** The same projections, read from Postgres. */
 export const MODEL_QUERIES: Record<string, string> = {
   record: `select uri, cid, did, json, rev, "indexedAt" from record order by uri`,
+  record_tombstone: `select uri, did, rev, "indexedAt" from record_tombstone order by uri`,
   actor: `select did, handle, "upstreamStatus" from actor order by did`,
   actor_sync: `select did, "commitCid", "repoRev" from actor_sync order by did`,
   post: `select uri, creator, text, "replyParent", "replyRoot", "invalidReplyRoot", "violatesThreadGate", "violatesEmbeddingRules",

@@ -52,7 +52,7 @@ function ports(filter: EventFilter, metrics = createMetrics({ hosts: [], streams
 
 const collections = async (did: string) =>
   Object.fromEntries((checkRows(await db.sql.query(
-    `select split_part(uri, '/', 4) as collection, count(*)::int as n from record where did = $1 and json <> 'null' group by 1 order by 1`, [did],
+    `select split_part(uri, '/', 4) as collection, count(*)::int as n from record where did = $1 group by 1 order by 1`, [did],
   ), { collection: 'string', n: 'number' })).map((r) => [r.collection, r.n]));
 
 describe('backfill filters', () => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
 import { createIndexDatabase, type IndexDb } from '../../helpers/index-db.ts';
-import { account, del, like, post, uriOf, write } from '../../helpers/events.ts';
+import { account, del, like, post, tid, uriOf, write } from '../../helpers/events.ts';
 import { dumpIndex } from '../../helpers/index-db.ts';
 import { didShard } from '../../../adapters/redis/keys.ts';
 import { networkCorpus } from '../../bench/network-corpus.ts';
@@ -22,6 +22,7 @@ import { waitFor } from '../../helpers/wait.ts';
 
 const ALICE = 'did:plc:alice00000000000000000000';
 const BOB = 'did:plc:bob0000000000000000000000';
+const CAROL = 'did:plc:carol000000000000000000';
 
 let db: IndexDb;
 beforeAll(async () => {
@@ -68,7 +69,31 @@ describe('index: batches in flight at once', () => {
     expect(await db.sql.query(`select uri from "like"`)).toEqual([]);
     expect(await db.sql.query(`select reason from notification where reason = 'like'`)).toEqual([]);
     expect(await db.sql.query(`select "likeCount"::int from post_agg where uri = $1`, [postUri])).toEqual([{ likeCount: 0 }]);
-    expect(await db.sql.query(`select json from record where uri = $1`, [uriOf(BOB, 'app.bsky.feed.like', 'l1')])).toEqual([{ json: 'null' }]);
+    expect(await db.sql.query(`select uri from record where uri = $1`, [uriOf(BOB, 'app.bsky.feed.like', 'l1')])).toEqual([]);
+    expect(await db.sql.query(`select rev from record_tombstone where uri = $1`, [uriOf(BOB, 'app.bsky.feed.like', 'l1')])).toEqual([{ rev: tid(3) }]);
+  });
+
+  it("an older create that waited for a delete's batch does not bring the record back", async () => {
+    const p = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'p2', rev: 1, record: post('hello again') });
+    await indexBatch([p], db.ports);
+    const postUri = uriOf(ALICE, 'app.bsky.feed.post', 'p2');
+    const likeUri = uriOf(CAROL, 'app.bsky.feed.like', 'l2');
+    // The delete (rev 5) runs first and holds before its commit, its tombstone already moved out of `record`; the
+    // older create (rev 4, a backfill racing the live stream) then upserts the same URI and waits for it. When the
+    // delete commits, the create's upsert finds no row and inserts; its snapshot never saw the tombstone.
+    const first = heldAtTheEnd(db.sql);
+    const deleting = indexBatch([del({ did: CAROL, collection: 'app.bsky.feed.like', rkey: 'l2', rev: 5 })], { ...db.ports, sql: first.sql });
+    await first.reached;
+    const creating = indexBatch([write({ did: CAROL, collection: 'app.bsky.feed.like', rkey: 'l2', rev: 4, record: like(postUri, p.cid) })], db.ports);
+    await waitFor(() => db.sql.query(`select 1 from pg_locks where locktype = 'transactionid' and not granted`), (rows) => rows.length > 0, 'the create waiting on the row lock');
+    first.release();
+    await Promise.all([deleting, creating]);
+
+    expect(await db.sql.query(`select uri from record where uri = $1`, [likeUri])).toEqual([]);
+    expect(await db.sql.query(`select rev from record_tombstone where uri = $1`, [likeUri])).toEqual([{ rev: tid(5) }]);
+    expect(await db.sql.query(`select uri from "like" where uri = $1`, [likeUri])).toEqual([]);
+    expect(await db.sql.query(`select "recordUri" from notification where "recordUri" = $1`, [likeUri])).toEqual([]);
+    expect(await db.sql.query(`select coalesce(sum("likeCount"), 0)::int as n from post_agg where uri = $1`, [postUri])).toEqual([{ n: 0 }]);
   });
 
   it('a batch split by repo into concurrent transactions ends in the same tables as the batch in one', async () => {

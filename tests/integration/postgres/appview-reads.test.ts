@@ -61,13 +61,14 @@ describe("the AppView's data plane on a database skytide indexed", () => {
 });
 
 describe('migration 0008 on a database indexed before it', () => {
-  it("turns the old tombstones ('') into the JSON null, and leaves live records alone", async () => {
-    await beforeMigration('0008_tombstone_json.sql', async (sql, migrate) => {
+  it("moves the tombstones (json '') out of `record`, and leaves live records alone", async () => {
+    await beforeMigration('0008_record_tombstone.sql', async (sql, migrate) => {
       await sql.query(`insert into record (uri, cid, did, json, rev, "indexedAt") values
         ('at://did:plc:a/app.bsky.feed.post/1', '', 'did:plc:a', '', '3k2', '2026-01-01T00:00:00.000Z'),
         ('at://did:plc:a/app.bsky.feed.post/2', 'bafy', 'did:plc:a', '{"text":""}', '3k3', '2026-01-01T00:00:00.000Z')`);
-      expect(await migrate()).toEqual(['0008_tombstone_json.sql']);
-      expect(await sql.query('select json from record order by uri')).toEqual([{ json: 'null' }, { json: '{"text":""}' }]);
+      expect(await migrate()).toEqual(['0008_record_tombstone.sql']);
+      expect(await sql.query('select uri, json from record')).toEqual([{ uri: 'at://did:plc:a/app.bsky.feed.post/2', json: '{"text":""}' }]);
+      expect(await sql.query('select uri, did, rev from record_tombstone')).toEqual([{ uri: 'at://did:plc:a/app.bsky.feed.post/1', did: 'did:plc:a', rev: '3k2' }]);
     });
   });
 });

@@ -155,7 +155,7 @@ describe('past one machine: STREAM_SHARDS=4 on a Redis Cluster of three primarie
     for (const [name, n] of await pendingByConsumer(run)) if (name.includes(`-${victim.pid}-`)) expect(n).toBe(0);
 
     const sql = run.db.sql;
-    const records = checkRows(await sql.query(`select uri, cid from record where json <> 'null' order by uri`), { uri: 'string', cid: 'string' });
+    const records = checkRows(await sql.query(`select uri, cid from record order by uri`), { uri: 'string', cid: 'string' });
     expect(new Map(records.map((r) => [r.uri, r.cid]))).toEqual(new Map([...workload.truth.records].sort(([a], [b]) => (a < b ? -1 : 1))));
     const likes = checkRows(await sql.query(`select uri, subject from "like"`), { uri: 'string', subject: 'string' });
     expect(new Map(likes.map((r) => [r.uri, r.subject]))).toEqual(workload.truth.likes);
