@@ -113,9 +113,14 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
  */
 async function settleTombstones(tx: SqlExecutor, winners: readonly RecordOp[], changed: Set<string>, inserted: Set<string>): Promise<void> {
   if (changed.size === 0) return;
+  // NOTE: the changed URIs' tombstones are looked up first, each by its key, and `record` only for those found.
+  // Joined the other way round, the planner read every changed URI's `record` row (15 ms a batch of 2,000); with
+  // `uri = any(...)` over a small table it scanned it and compared each row with the whole list (10 ms).
   const stale = checkRows(await tx.query(
-    `with stale as (delete from record r using record_tombstone t where r.uri = any($1::text[]) and t.uri = r.uri and t.rev >= r.rev returning r.uri), ` +
-      `superseded as (delete from record_tombstone t using record r where t.uri = any($1::text[]) and r.uri = t.uri and r.rev > t.rev and r.cid <> '') ` +
+    `with t as materialized (select t.uri, t.rev from unnest($1::text[]) as k(uri) ` +
+      `cross join lateral (select uri, rev from record_tombstone where uri = k.uri) as t), ` +
+      `stale as (delete from record r using t where r.uri = t.uri and t.rev >= r.rev returning r.uri), ` +
+      `superseded as (delete from record_tombstone x using t, record r where x.uri = t.uri and r.uri = t.uri and r.rev > t.rev and r.cid <> '') ` +
       `select uri from stale`,
     [[...changed]],
   ), { uri: 'string' });
