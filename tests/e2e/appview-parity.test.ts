@@ -232,9 +232,10 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
     try {
       const { differences, asked } = await compareReads(network.appviewUrl, ourAppView.url, users, await readTargets());
       expect(differences).toEqual([]);
-      // Profiles, author feeds, follows, lists, starter packs, feeds, notifications, timelines, and every post's
-      // thread, likes, reposts and quotes.
-      expect(asked).toBeGreaterThan(100);
+      // Profiles, author feeds, follows, blocks, relationships, known followers, lists and list feeds, starter packs,
+      // feeds, handle search, notifications and their unread count, timelines, likes of each user, and every post's
+      // thread (both versions), likes, reposts and quotes: 178 reads.
+      expect(asked).toBeGreaterThan(150);
     } finally {
       await ourAppView.close();
     }
@@ -287,15 +288,29 @@ async function compareReads(theirs: string, ours: string, users: DevUser[], t: R
     reads.push({ nsid: 'app.bsky.notification.listNotifications', params: { limit: '100' }, as: u });
     reads.push({ nsid: 'app.bsky.feed.getTimeline', params: { limit: '100' }, as: u });
     reads.push({ nsid: 'app.bsky.actor.getProfile', params: { actor: u.did }, as: u });
+    reads.push({ nsid: 'app.bsky.notification.getUnreadCount', params: {}, as: u });
+    reads.push({ nsid: 'app.bsky.feed.getActorLikes', params: { actor: u.did }, as: u });
+    reads.push({ nsid: 'app.bsky.graph.getBlocks', params: {}, as: u });
+    reads.push({ nsid: 'app.bsky.graph.getListBlocks', params: {}, as: u });
+    reads.push({ nsid: 'app.bsky.graph.getRelationships', params: { actor: u.did, others: users.map((o) => o.did) } });
+    reads.push({ nsid: 'app.bsky.graph.getListsWithMembership', params: { actor: users[0]!.did }, as: u });
+    for (const other of users) reads.push({ nsid: 'app.bsky.graph.getKnownFollowers', params: { actor: other.did }, as: u });
   }
+  // Search by handle prefix: the AppView's trigram indexes (migration 0006).
+  for (const q of ['a', 'bo', 'carol', 'dave.te']) reads.push({ nsid: 'app.bsky.actor.searchActorsTypeahead', params: { q } });
   for (const uris of chunks(t.posts, 25)) reads.push({ nsid: 'app.bsky.feed.getPosts', params: { uris } });
   for (const uri of t.posts) {
     reads.push({ nsid: 'app.bsky.feed.getPostThread', params: { uri, depth: '10', parentHeight: '10' } });
+    reads.push({ nsid: 'app.bsky.unspecced.getPostThreadV2', params: { anchor: uri, below: '10', above: 'true' }, as: users[1]! });
     reads.push({ nsid: 'app.bsky.feed.getLikes', params: { uri } });
     reads.push({ nsid: 'app.bsky.feed.getRepostedBy', params: { uri } });
     reads.push({ nsid: 'app.bsky.feed.getQuotes', params: { uri } });
   }
-  for (const list of t.lists) reads.push({ nsid: 'app.bsky.graph.getList', params: { list } });
+  for (const list of t.lists) {
+    reads.push({ nsid: 'app.bsky.graph.getList', params: { list } });
+    reads.push({ nsid: 'app.bsky.feed.getListFeed', params: { list } });
+  }
+  if (t.packs.length > 0) reads.push({ nsid: 'app.bsky.graph.getStarterPacks', params: { uris: t.packs } });
   for (const starterPack of t.packs) reads.push({ nsid: 'app.bsky.graph.getStarterPack', params: { starterPack } });
   if (t.generators.length > 0) reads.push({ nsid: 'app.bsky.feed.getFeedGenerators', params: { feeds: t.generators } });
   if (t.labelers.length > 0) reads.push({ nsid: 'app.bsky.labeler.getServices', params: { dids: t.labelers, detailed: 'true' } });
