@@ -12,8 +12,8 @@ import { TOMBSTONE_JSON } from './tombstone.ts';
 export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): Promise<Map<string, StoredOp>> {
   const out = new Map<string, StoredOp>();
   if (uris.length === 0) return out;
-  // A live row and a tombstone of the same URI may both exist (a record created again after a delete): the newer
-  // one is what was stored.
+  // A URI has a live row or a tombstone: a newer live row removes the tombstone (processor.ts). Should a batch in
+  // flight have left both for a moment, the newer one is what was stored.
   const rows = checkRows(await tx.query(
     `select uri, rev, cid, json from record where uri = any($1::text[]) ` +
       `union all select uri, rev, '' as cid, '${TOMBSTONE_JSON}' as json from record_tombstone where uri = any($1::text[])`,
