@@ -19,7 +19,6 @@ import { checkRows } from '../sql-rows.ts';
 import { SkytideError } from '../errors.ts';
 import type { AggregateDeltas } from './aggregates.ts';
 import { normalizeTime } from './account-state.ts';
-import { TOMBSTONE_JSON } from './tombstone.ts';
 import { deleteNotifications, didOf, insertNotifications } from './notifications.ts';
 import { notifyPosts } from './post-notifications.ts';
 import { insertRows, type Row } from './rows.ts';
@@ -135,7 +134,7 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
   const mentioned = new Map<string, Set<string>>();
   if (roots.length > 0) {
     const rows = checkRows(await tx.query(
-      `select uri, json from record where json <> '${TOMBSTONE_JSON}' and uri = any($1::text[])`, [roots],
+      `select uri, json from record where uri = any($1::text[])`, [roots],
     ), { uri: 'string', json: 'string' });
     for (const row of rows) mentioned.set(row.uri, mentionsOf(JSON.parse(row.json) as JsonValue));
   }

@@ -18,12 +18,10 @@ import { TOMBSTONE_JSON } from './tombstone.ts';
 
 const RECORD = { uri: 'text', cid: 'text', did: 'text', json: 'text', rev: 'text', indexedAt: 'text' } as const;
 
-const T = `'${TOMBSTONE_JSON}'`;
-
-// Same order as compareOps: rev, then tombstone over live, then larger cid; an identical op is not re-applied.
-const NEWER =
-  `record.rev < excluded.rev or (record.rev = excluded.rev and (` +
-  `(excluded.json = ${T} and record.json <> ${T}) or ((excluded.json = ${T}) = (record.json = ${T}) and excluded.cid > record.cid)))`;
+// Same order as compareOps: rev, then tombstone over live, then larger cid; an identical op is not re-applied. The row
+// met is always live: a delete's row leaves `record` in its own transaction (settleTombstones), so at the same rev a
+// delete (cid '') wins and a write wins by a larger cid. Tombstones in record_tombstone are judged after the upsert.
+const NEWER = `record.rev < excluded.rev or (record.rev = excluded.rev and (excluded.cid = '' or excluded.cid > record.cid))`;
 
 export interface RecordChanges {
   /** URIs whose row this batch wrote. */

@@ -6,7 +6,6 @@ import type { RecordEvent } from '../events.ts';
 import { compareOps } from './plan.ts';
 import type { JsonObject, StoredOp } from './plugins/types.ts';
 import { checkRows } from '../sql-rows.ts';
-import { TOMBSTONE_JSON } from './tombstone.ts';
 
 /** The `record` rows of these uris as they are now (before the batch writes them). */
 export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): Promise<Map<string, StoredOp>> {
@@ -16,13 +15,13 @@ export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): P
   // flight have left both for a moment, the newer one is what was stored.
   const rows = checkRows(await tx.query(
     `select uri, rev, cid, json from record where uri = any($1::text[]) ` +
-      `union all select uri, rev, '' as cid, '${TOMBSTONE_JSON}' as json from record_tombstone where uri = any($1::text[])`,
+      `union all select uri, rev, '' as cid, null as json from record_tombstone where uri = any($1::text[])`,
     [uris],
-  ), { uri: 'string', rev: 'string', cid: 'string', json: 'string' });
+  ), { uri: 'string', rev: 'string', cid: 'string', json: 'string?' });
   for (const r of rows) {
     const seen = out.get(r.uri);
     if (seen !== undefined && seen.rev >= r.rev) continue;
-    out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === TOMBSTONE_JSON ? null : (JSON.parse(r.json) as JsonObject) });
+    out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === null ? null : (JSON.parse(r.json) as JsonObject) });
   }
   return out;
 }
