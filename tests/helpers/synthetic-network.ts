@@ -71,7 +71,8 @@ export function drawSizes(shape: NetworkShape): number[] {
 
 /** The network of this shape, generated now or read from the cache. */
 export async function syntheticNetwork(shape: NetworkShape, log: (line: string) => void = () => {}): Promise<SyntheticNetwork> {
-  const name = `network-${shape.seed}-${shape.repos}-${shape.giants}x${shape.giantRecords}-${shape.maxRecords}-${shape.mu}-${shape.sigma}`;
+  // NOTE: `v2` names what synthetic-repo.ts writes (v2: no repo follows or blocks one account twice); change it with them.
+  const name = `network-v2-${shape.seed}-${shape.repos}-${shape.giants}x${shape.giantRecords}-${shape.maxRecords}-${shape.mu}-${shape.sigma}`;
   const dir = path.join(CACHE, name);
   const manifest = path.join(dir, 'manifest.json');
   if (existsSync(manifest)) return { dir, ...(JSON.parse(readFileSync(manifest, 'utf8')) as Omit<SyntheticNetwork, 'dir'>) };
