@@ -20,6 +20,7 @@ import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountSt
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
+import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
@@ -208,7 +209,7 @@ async function writeRecords(
   const before = await readStoredOps(tx, [...new Set(versioned.map((op) => op.uri))]);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
-  const { changed, inserted, invalid: rowInvalid } = await writeRecordRows(tx, winners, deltas);
+  const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas);
   // Statement plugins (plugins/types.ts) write their own rows, after the row plugins' statements.
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
@@ -245,6 +246,8 @@ async function writeRecords(
     const records = inserts.get(plugin);
     if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas));
   }
+  // One row per subject (duplicates.ts), once every plugin has written.
+  await settleDuplicates(tx, winners, { changed, fresh: inserted, typed }, deltas);
   for (const [plugin, uris] of invalid) {
     const t = tally(plugin.family);
     t.invalid += uris.length;

@@ -30,6 +30,8 @@ export interface RecordChanges {
   inserted: Set<string>;
   /** Per row plugin, the changed URIs whose records lack its shape (they keep only their `record` row). */
   invalid: Map<RowPlugin, string[]>;
+  /** The URIs whose row plugin's main row was inserted (duplicates.ts need not look for theirs). */
+  typed: Set<string>;
 }
 
 /**
@@ -40,7 +42,7 @@ export interface RecordChanges {
  * left to the caller, with `changed` and `inserted`.
  */
 export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordOp[], deltas: AggregateDeltas): Promise<RecordChanges> {
-  if (winners.length === 0) return { changed: new Set(), inserted: new Set(), invalid: new Map() };
+  if (winners.length === 0) return { changed: new Set(), inserted: new Set(), invalid: new Map(), typed: new Set() };
   const rows = winners.map(({ uri, event }) => ({
     uri,
     did: event.did,
@@ -92,13 +94,13 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
     if (plugin !== undefined && isRowPlugin(plugin)) push(purge, plugin, uri);
   }
   await removeRowPluginRows(tx, purge, deltas);
-  await insertRowPluginRows(tx, described, staged, changed, deltas);
+  const typed = await insertRowPluginRows(tx, described, staged, changed, deltas);
   const invalid = new Map<RowPlugin, string[]>();
   for (const [plugin, uris] of described.invalid) {
     const mine = uris.filter((uri) => changed.has(uri));
     if (mine.length > 0) invalid.set(plugin, mine);
   }
-  return { changed, inserted, invalid };
+  return { changed, inserted, invalid, typed };
 }
 
 /**
@@ -149,6 +151,10 @@ export async function removeTypedRows(tx: SqlExecutor, uris: readonly string[], 
   }
   await removeRowPluginRows(tx, rowPlugins, deltas);
   for (const [plugin, list] of statementPlugins) await plugin.remove(tx, list, deltas);
+  // Their duplicate entries too (duplicates.ts). Without promoting another record: this is an account's purge, and
+  // a subject's duplicates are all records of the same account.
+  const duplicable = uris.filter((uri) => PLUGINS.get(collectionOf(uri))?.unique !== undefined);
+  if (duplicable.length > 0) await tx.query(`delete from duplicate_record where uri = any($1::text[])`, [duplicable]);
 }
 
 export function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

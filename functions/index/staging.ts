@@ -33,7 +33,7 @@ export interface StagedSets {
 type Sets = ReadonlyMap<string, { columns: Columns; rows: readonly Row[] }>;
 
 /** Multi-row statements: each set is one parameter. */
-function parameterSets(sets: Sets): StagedSets {
+export function parameterSets(sets: Sets): StagedSets {
   return {
     source(name, columns, params, only) {
       const rows = sets.get(name)?.rows ?? [];

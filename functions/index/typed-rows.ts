@@ -17,13 +17,21 @@ interface Counted {
   sign: 1 | -1;
 }
 
-/** Runs `text`, whose final select yields (t: index into `counted`, r: a returned row as JSON), and applies counts. */
-async function runCounted(tx: SqlExecutor, text: string, params: SqlValue[], counted: readonly Counted[], deltas: AggregateDeltas): Promise<void> {
+/**
+ * Runs `text`, whose final select yields (t: index into `counted`, r: a returned row as JSON), and applies counts;
+ * returns the `k` (key) of every row returned that has one.
+ */
+async function runCounted(tx: SqlExecutor, text: string, params: SqlValue[], counted: readonly Counted[], deltas: AggregateDeltas): Promise<Set<string>> {
   const rows = checkRows(await tx.query(text, params), { t: 'number', r: 'string' });
+  const keys = new Set<string>();
   for (const { t, r } of rows) {
     const c = counted[t];
-    if (c?.spec.count !== undefined) c.spec.count(JSON.parse(r) as SqlRow, c.sign, deltas);
+    if (c === undefined) continue;
+    const row = JSON.parse(r) as SqlRow;
+    if (typeof row['k'] === 'string') keys.add(row['k']);
+    c.spec.count?.(row, c.sign, deltas);
   }
+  return keys;
 }
 
 function finalSelect(ctes: readonly { name: string; counted: number | undefined }[]): string {
@@ -94,7 +102,8 @@ function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counte
 
 /**
  * Writes the staged typed rows of the records in `only` (those the rev gate let through), in ONE statement: main
- * tables first, dependent tables only for records whose main row was inserted here.
+ * tables first, dependent tables only for records whose main row was inserted here. Returns the URIs whose main row
+ * was inserted (a row already there, or one a UNIQUE constraint refused, was not: duplicates.ts).
  */
 export async function insertRowPluginRows(
   tx: SqlExecutor,
@@ -102,18 +111,19 @@ export async function insertRowPluginRows(
   staged: StagedSets,
   only: ReadonlySet<string>,
   deltas: AggregateDeltas,
-): Promise<void> {
+): Promise<Set<string>> {
   const tables = [...described.tables.values()];
   const mains = tables.filter((t) => t.spec.dependent !== true).sort(byTable);
   const dependents = tables.filter((t) => t.spec.dependent === true).sort(byTable);
-  if (mains.length === 0 || only.size === 0) return;
+  if (mains.length === 0 || only.size === 0) return new Set();
   const params: SqlValue[] = [];
   const counted: Counted[] = [];
   const ctes: { name: string; counted: number | undefined; text: string }[] = [];
   const insert = (spec: TableSpec, name: string, from: string, where: string, returning: string[]) => {
     const columns = Object.keys(spec.columns).map(q).join(', ');
     const back = returning.length === 0 ? '' : ` returning ${returning.join(', ')}`;
-    const index = spec.count === undefined ? undefined : counted.push({ spec, sign: 1 }) - 1;
+    // A main table's rows come back (their key `k`) even without counts.
+    const index = spec.count === undefined && spec.dependent === true ? undefined : counted.push({ spec, sign: 1 }) - 1;
     ctes.push({
       name,
       counted: index,
@@ -130,5 +140,5 @@ export async function insertRowPluginRows(
     );
   }
   const text = `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`;
-  await runCounted(tx, text, params, counted, deltas);
+  return runCounted(tx, text, params, counted, deltas);
 }

@@ -12,6 +12,9 @@
 //   no counts. A restore (a valid repo served) makes it active at that time and its snapshot rev a floor: record
 //   ops older than the floor do not count.
 // - An actor row exists for every DID seen since it was last purged; #identity sets its handle (one holder per handle).
+// - One row per subject in like, repost, follow, actor_block, list_item and list_block: of a repo's live records
+//   naming the same subject, the smallest URI holds the row (counts, feed item, notifications); the others are its
+//   duplicates. When the holder changes, the old one's notifications go and the new one's are written.
 import type { StreamEvent } from '../../functions/events.ts';
 
 interface Change {
@@ -56,6 +59,22 @@ const isoOf = (v: unknown) => {
 };
 const isDid = (v: unknown): v is string => typeof v === 'string' && v.startsWith('did:');
 const isAtUri = (v: unknown): v is string => typeof v === 'string' && /^at:\/\/did:[a-z]+:[a-z0-9]+(\/[a-zA-Z.]+(\/[a-zA-Z0-9]+)?)?$/.test(v);
+
+/** The subject a record of a one-row-per-subject collection names (with its creator), or undefined. */
+function subjectKey(did: string, collection: string, rec: Record<string, unknown>): string | undefined {
+  switch (collection) {
+    case 'app.bsky.feed.like': case 'app.bsky.feed.repost':
+      return isRef(rec['subject']) ? `${did} ${(rec['subject'] as Ref).uri}` : undefined;
+    case 'app.bsky.graph.follow': case 'app.bsky.graph.block':
+      return isDid(rec['subject']) ? `${did} ${rec['subject']}` : undefined;
+    case 'app.bsky.graph.listitem':
+      return isDid(rec['subject']) && isAtUri(rec['list']) && didOf(rec['list']) === did ? `${rec['list']} ${rec['subject']}` : undefined;
+    case 'app.bsky.graph.listblock':
+      return isAtUri(rec['subject']) ? `${did} ${rec['subject']}` : undefined;
+    default:
+      return undefined;
+  }
+}
 
 const HANDLE = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -142,13 +161,31 @@ export class IndexModel {
     const current = this.records.get(uri);
     if (current === undefined || isAfter(next, current)) {
       const before = current === undefined ? undefined : this.typed(uri, current);
+      const keys = [current, next].flatMap((r) => (r?.record == null ? [] : [subjectKey(e.did, e.collection, r.record)])).filter((k) => k !== undefined);
+      const heldBefore = keys.map((k) => this.holderOf(e.collection, k));
       this.records.set(uri, next);
       // A profile created (nothing live before it) saying it joined through a starter pack notifies the pack's creator.
       const pack = (next.record?.['joinedViaStarterPack'] as { uri?: unknown } | undefined)?.uri;
       if ((current === undefined || current.record === null) && e.collection === 'app.bsky.actor.profile' && e.rkey === 'self' && typeof pack === 'string') {
         this.notifications.push({ did: didOf(pack), recordUri: uri, author: e.did, reason: 'starterpack-joined', reasonSubject: pack });
       }
-      this.changed(uri, before, this.typed(uri, next), e.time);
+      if (keys.length === 0) this.changed(uri, before, this.typed(uri, next), e.time);
+      else {
+        // Only holders notify: per subject the record named (before, then after), a change of holder moves them.
+        const seen = new Set<string>();
+        keys.forEach((k, i) => {
+          if (seen.has(k)) return;
+          seen.add(k);
+          const was = heldBefore[i];
+          const now = this.holderOf(e.collection, k);
+          if (was === now) {
+            if (now === uri) this.changed(uri, before, this.typed(uri, next), e.time);
+            return;
+          }
+          if (was !== undefined) this.changed(was, was === uri ? before : this.typed(was, this.records.get(was)!), undefined, e.time);
+          if (now !== undefined) this.changed(now, undefined, this.typed(now, this.records.get(now)!), e.time);
+        });
+      }
     }
     this.settleNotifications();
   }
@@ -210,6 +247,16 @@ export class IndexModel {
     if (parent === undefined || this.invalidReplyRoot(p.parent, seen)) return true;
     if (p.parent === p.root) return parent.root !== null;
     return parent.root !== p.root;
+  }
+
+  /** The live record holding a subject: the smallest URI of those naming it. */
+  private holderOf(collection: string, key: string): string | undefined {
+    let holder: string | undefined;
+    for (const [uri, r] of this.records) {
+      if (r.collection !== collection || r.record === null || subjectKey(r.did, collection, r.record) !== key) continue;
+      if (holder === undefined || uri < holder) holder = uri;
+    }
+    return holder;
   }
 
   /** The typed row a record has (what the plugins would write), for the notification effects of a change. */
@@ -342,9 +389,25 @@ export class IndexModel {
       const postUri = `at://${r.did}/app.bsky.feed.post/${r.rkey}`;
       return r.record['post'] === postUri ? [{ uri, postUri }] : [];
     });
-    const likes = refs('app.bsky.feed.like');
-    const reposts = refs('app.bsky.feed.repost');
-    const follows = dids('app.bsky.graph.follow');
+    // One row per subject: the smallest URI naming it; the rest are its duplicates.
+    const duplicates: { uri: string; duplicateOf: string }[] = [];
+    const holders = <T extends { uri: string }>(collection: string, rows: T[]): T[] => {
+      const held = new Map<string, T>();
+      const all = new Map<string, string>();
+      for (const row of rows) {
+        const r = this.records.get(row.uri)!;
+        const key = subjectKey(r.did, collection, r.record!)!;
+        all.set(row.uri, key);
+        const h = held.get(key);
+        if (h === undefined || row.uri < h.uri) held.set(key, row);
+      }
+      for (const [uri, key] of all) if (held.get(key)!.uri !== uri) duplicates.push({ uri, duplicateOf: held.get(key)!.uri });
+      return [...held.values()];
+    };
+    const likes = holders('app.bsky.feed.like', refs('app.bsky.feed.like'));
+    const reposts = holders('app.bsky.feed.repost', refs('app.bsky.feed.repost'));
+    const follows = holders('app.bsky.graph.follow', dids('app.bsky.graph.follow'));
+    const blocks = holders('app.bsky.graph.block', dids('app.bsky.graph.block'));
     type Embed = { kind: 'record'; postUri: string; target: string } | { kind: 'image'; postUri: string; position: string; imageCid: string; alt: string };
     const embeds = posts.flatMap((p): Embed[] => {
       const embed = p.r.record['embed'] as { $type?: string; record?: Ref; images?: { alt?: string; image?: { ref?: { $link?: string } } }[] } | undefined;
@@ -404,15 +467,16 @@ export class IndexModel {
       like: byKey(likes, (r) => r.uri),
       repost: byKey(reposts, (r) => r.uri),
       follow: byKey(follows, (r) => r.uri),
-      actor_block: byKey(dids('app.bsky.graph.block'), (r) => r.uri),
+      actor_block: byKey(blocks, (r) => r.uri),
       profile: byKey(
         of('app.bsky.actor.profile').flatMap(([uri, r]) => (r.rkey === 'self' ? [{ uri, creator: r.did, displayName: (r.record['displayName'] as string | undefined) ?? null }] : [])),
         (r) => r.uri,
       ),
       list: byKey(of('app.bsky.graph.list').flatMap(([uri, r]) => (typeof r.record['name'] === 'string' && typeof r.record['purpose'] === 'string' ? [{ uri, creator: r.did, name: r.record['name'] }] : [])), (r) => r.uri),
-      list_item: byKey(of('app.bsky.graph.listitem').flatMap(([uri, r]) => (isDid(r.record['subject']) && isAtUri(r.record['list']) && didOf(r.record['list']) === r.did
-        ? [{ uri, creator: r.did, subjectDid: r.record['subject'], listUri: r.record['list'] }] : [])), (r) => r.uri),
-      list_block: byKey(of('app.bsky.graph.listblock').flatMap(([uri, r]) => (isAtUri(r.record['subject']) ? [{ uri, subjectUri: r.record['subject'] }] : [])), (r) => r.uri),
+      list_item: byKey(holders('app.bsky.graph.listitem', of('app.bsky.graph.listitem').flatMap(([uri, r]) => (isDid(r.record['subject']) && isAtUri(r.record['list']) && didOf(r.record['list']) === r.did
+        ? [{ uri, creator: r.did, subjectDid: r.record['subject'], listUri: r.record['list'] }] : []))), (r) => r.uri),
+      list_block: byKey(holders('app.bsky.graph.listblock', of('app.bsky.graph.listblock').flatMap(([uri, r]) => (isAtUri(r.record['subject']) ? [{ uri, subjectUri: r.record['subject'] }] : []))), (r) => r.uri),
+      duplicate_record: byKey(duplicates, (r) => r.uri),
       feed_generator: byKey(of('app.bsky.feed.generator').flatMap(([uri, r]) => (isDid(r.record['did']) ? [{ uri, feedDid: r.record['did'] }] : [])), (r) => r.uri),
       starter_pack: byKey(of('app.bsky.graph.starterpack').flatMap(([uri, r]) => (typeof r.record['name'] === 'string' && isAtUri(r.record['list']) ? [{ uri, name: r.record['name'] }] : [])), (r) => r.uri),
       labeler: byKey(of('app.bsky.labeler.service').flatMap(([uri, r]) => (r.rkey === 'self' ? [{ uri }] : [])), (r) => r.uri),
@@ -476,6 +540,7 @@ export const MODEL_QUERIES: Record<string, string> = {
   repost: `select uri, creator, subject from repost order by uri`,
   follow: `select uri, creator, "subjectDid" from follow order by uri`,
   actor_block: `select uri, creator, "subjectDid" from actor_block order by uri`,
+  duplicate_record: `select uri, "duplicateOf" from duplicate_record order by uri`,
   profile: `select uri, creator, "displayName" from profile order by uri`,
   // A zero row and no row are the same count; which one exists depends on history. (Deleted accounts' subjects are
   // checked separately: they must have no row at all.)

@@ -109,9 +109,17 @@ const recordSpec: fc.Arbitrary<RecordSpec> = fc.record({
   remove: fc.boolean(), target: fc.integer({ min: 0, max: TARGETS.length - 1 }), subject: fc.integer({ min: 0, max: DIDS.length - 1 }), text: fc.constantFrom('a', 'b'),
   when: fc.integer({ min: 0, max: 45 }),
 });
+/** Records that name a subject the AppView keeps one row for, over few subjects: a repo's duplicates (duplicates.ts). */
+const DUPLICABLE: readonly Kind[] = ['like', 'repost', 'follow', 'block', 'listitem', 'listblock', 'like-via', 'repost-via'];
+const duplicableSpec: fc.Arbitrary<RecordSpec> = fc.record({
+  did, kind: fc.constantFrom(...DUPLICABLE), key: fc.constantFrom(0 as const, 1 as const), rev: fc.integer({ min: 1, max: 8 }),
+  remove: fc.boolean(), target: fc.integer({ min: 0, max: 1 }), subject: fc.integer({ min: 0, max: 1 }), text: fc.constantFrom('a', 'b'),
+  when: fc.integer({ min: 0, max: 45 }),
+});
 const change = fc.record({ did, active: fc.boolean(), status: fc.constantFrom('deactivated', 'takendown', 'deleted', 'suspended') });
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 10, arbitrary: recordSpec.map((spec) => ({ step: 'record' as const, spec })) },
+  { weight: 4, arbitrary: duplicableSpec.map((spec) => ({ step: 'record' as const, spec })) },
   { weight: 3, arbitrary: change.map((a) => (a.active ? { step: 'account' as const, did: a.did, active: true } : { step: 'account' as const, did: a.did, active: false, status: a.status })) },
   // A change another relay made (a relay takedown, say), arriving late: its time is some events back.
   { weight: 2, arbitrary: fc.record({ a: change, back: fc.integer({ min: 1, max: 6 }) })
@@ -173,6 +181,12 @@ const EXAMPLES: [Step[], number[]][] = [
   [[rec(0, 'post', 1, 2), rec(0, 'post', 1, 3, { remove: true }), { step: 'confirm-deletion', did: DIDS[0]! },
     { step: 'restore', did: DIDS[0]!, rev: 5, records: [{ did: DIDS[0]!, kind: 'post', key: 0, rev: 5, remove: false, target: 0, subject: 0, text: 'b' }] },
     { step: 'duplicate', of: 0 }], [1]],
+  // Two likes of A's post by B, and two follows of A: the smaller URI (k1) holds each, whichever comes first; when it
+  // goes, the other takes its row, count and notification; in one batch or across several.
+  [[rec(0, 'post', 0, 1), rec(1, 'like', 1, 2), rec(1, 'like', 0, 3), rec(1, 'follow', 0, 3), rec(1, 'follow', 1, 4), rec(1, 'follow', 0, 5, { remove: true })], [1]],
+  [[rec(0, 'post', 0, 1), rec(1, 'like', 1, 2), rec(1, 'like', 0, 3), rec(1, 'follow', 0, 3), rec(1, 'follow', 1, 4), rec(1, 'follow', 0, 5, { remove: true })], [8]],
+  [[rec(0, 'post', 0, 1), rec(1, 'like-via', 1, 2, { subject: 2 }), rec(1, 'like-via', 0, 3, { subject: 2 }), rec(1, 'like-via', 0, 4, { remove: true }),
+    rec(1, 'like-via', 0, 5, { subject: 2 }), rec(1, 'repost', 1, 5), rec(1, 'repost', 0, 6), rec(1, 'repost', 1, 7, { remove: true })], [3]],
   // Write, deactivate, write, reactivate, write in one batch; and the same one event per batch.
   [[rec(0, 'profile', 0, 1), { step: 'account', did: DIDS[0]!, active: false, status: 'deactivated' }, rec(0, 'profile', 0, 3, { text: 'b' }),
     { step: 'account', did: DIDS[0]!, active: true }, rec(0, 'post', 0, 5)], [8]],
@@ -180,7 +194,7 @@ const EXAMPLES: [Step[], number[]][] = [
     { step: 'account', did: DIDS[0]!, active: true }, rec(0, 'post', 0, 5)], [1]],
 ];
 
-const TABLES = 'record, record_tombstone, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video, quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, account_state, repo_sync, deleted_subject, list, list_item, list_block, feed_generator, starter_pack, labeler, verification, thread_gate, post_gate, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply';
+const TABLES = 'record, record_tombstone, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video, quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, account_state, repo_sync, deleted_subject, list, list_item, list_block, feed_generator, starter_pack, labeler, verification, thread_gate, post_gate, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply, duplicate_record';
 
 /** Every row, in any AppView table, that belongs to `did` (a deleted account must have none, zero counts included). */
 async function rowsOfDeleted(db: IndexDb, did: string): Promise<number> {

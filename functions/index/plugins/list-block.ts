@@ -6,6 +6,7 @@ export const listBlockPlugin = tablePlugin({
   collection: 'app.bsky.graph.listblock',
   family: 'listblock',
   table: 'list_block',
+  unique: ['creator', 'subjectUri'],
   columns: { uri: 'text', cid: 'text', creator: 'text', subjectUri: 'text', createdAt: 'text', indexedAt: 'text' },
   row(r) {
     const subject = atUri(r.record['subject']);

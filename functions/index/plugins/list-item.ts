@@ -7,6 +7,7 @@ export const listItemPlugin = tablePlugin({
   collection: 'app.bsky.graph.listitem',
   family: 'listitem',
   table: 'list_item',
+  unique: ['listUri', 'subjectDid'],
   columns: { uri: 'text', cid: 'text', creator: 'text', subjectDid: 'text', listUri: 'text', createdAt: 'text', indexedAt: 'text' },
   row(r) {
     const subject = did(r.record['subject']);

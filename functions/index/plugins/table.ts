@@ -12,15 +12,30 @@ export interface TableSpec {
   columns: Columns;
   /** The row of a record, or undefined when the record lacks the shape the AppView requires. */
   row(r: IndexedRecord): Row | undefined;
+  /** The columns naming the subject when the table has one row per subject (plugins/types.ts: UniqueSubject). */
+  unique?: readonly string[];
 }
 
 export function tablePlugin(spec: TableSpec): Plugin {
+  // With one row per subject, a conflict on the subject is a duplicate (duplicates.ts), not an error.
+  const onConflict = spec.unique === undefined ? '(uri) do nothing' : 'do nothing';
   return {
     collection: spec.collection,
     family: spec.family,
+    ...(spec.unique === undefined ? {} : {
+      unique: {
+        table: spec.table,
+        columns: spec.unique,
+        tables: [{ table: spec.table, columns: spec.columns, key: 'uri', onConflict }],
+        rows: (r: IndexedRecord) => {
+          const row = spec.row(r);
+          return row === undefined ? undefined : { [spec.table]: [row] };
+        },
+      },
+    }),
     async insert(tx, records) {
       const { rows, invalid } = rowsOf(records, spec.row);
-      await insertRows(tx, spec.table, spec.columns, rows, { orderBy: 'uri', onConflict: '(uri) do nothing' });
+      await insertRows(tx, spec.table, spec.columns, rows, { orderBy: 'uri', onConflict });
       return invalid;
     },
     async remove(tx, uris) {

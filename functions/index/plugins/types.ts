@@ -44,9 +44,25 @@ export const RECORD_FAMILIES = [
 ] as const;
 export type RecordFamily = (typeof RECORD_FAMILIES)[number];
 
+/**
+ * The AppView's one row per subject (its UNIQUE constraints: a like per post and liker, a follow per pair, ...): a
+ * repo may hold several records naming the same subject, and the AppView indexes one of them, keeping the others in
+ * `duplicate_record`. Here the one indexed (the holder) is the live record with the smallest URI, a function of the
+ * records alone, so batch boundaries and replays cannot change it (duplicates.ts).
+ */
+export interface UniqueSubject {
+  /** The table with one row per subject, and the columns naming the subject (the AppView's constraint). */
+  table: string;
+  columns: readonly string[];
+  /** Every table a holder has rows in (its notifications included), and those rows for one record. */
+  tables: readonly TableSpec[];
+  rows(record: IndexedRecord): Readonly<Record<string, readonly Row[]>> | undefined;
+}
+
 export interface Plugin {
   collection: string;
   family: RecordFamily;
+  unique?: UniqueSubject;
   /** Writes typed rows; returns the uris whose records lack this plugin's shape (they keep only their `record` row). */
   insert(tx: SqlExecutor, records: readonly IndexedRecord[], deltas: AggregateDeltas): Promise<string[]>;
   /** Removes the typed rows of these uris (an update or a delete), counting what was actually removed. */
@@ -90,6 +106,7 @@ export interface TableSpec {
 export interface RowPlugin {
   collection: string;
   family: RecordFamily;
+  unique?: UniqueSubject;
   /** Every table this plugin writes, main tables first. */
   tables: readonly TableSpec[];
   /** The rows of one record by table name, or undefined when it lacks this plugin's shape. */

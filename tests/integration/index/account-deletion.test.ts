@@ -4,13 +4,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import { PURGE_CHUNK, purgeAccount, restoreAccount } from '../../../functions/index/account-deletion.ts';
 import type { StreamEvent } from '../../../functions/events.ts';
-import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
+import type { Sql, SqlExecutor, SqlValue } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { fakeCid, follow, like, post, uriOf, write } from '../../helpers/events.ts';
 import { checkRows } from '../../../functions/sql-rows.ts';
 
 const XAVI = 'did:plc:xavi000000000000000000000';
 const YUKI = 'did:plc:yuki000000000000000000000';
+/** Yuki's friends: one like per post and account (a second like of the same post by one account is a duplicate). */
+const LIKERS = [YUKI, 'did:plc:zora000000000000000000000', 'did:plc:wren000000000000000000000', 'did:plc:vera000000000000000000000'];
 const POST = 'app.bsky.feed.post';
 const LIKE = 'app.bsky.feed.like';
 const now = () => new Date().toISOString();
@@ -24,7 +26,7 @@ beforeEach(async () => {
   await db.sql.query(`truncate record, actor, actor_sync, post, feed_item, "like", follow, post_agg, profile_agg, account_state, repo_sync, deleted_subject`);
 });
 
-const count = async (text: string, params: string[] = []) => (checkRows(await db.sql.query(text, params), { n: 'number' }))[0]?.n;
+const count = async (text: string, params: SqlValue[] = []) => (checkRows(await db.sql.query(text, params), { n: 'number' }))[0]?.n;
 const xaviPost = (i: number) => uriOf(XAVI, POST, `p${i}`);
 
 async function indexInBatches(events: StreamEvent[]): Promise<void> {
@@ -61,23 +63,23 @@ describe('purgeAccount', () => {
     const events: StreamEvent[] = [];
     for (let i = 0; i < 20; i++) events.push(write({ did: XAVI, collection: POST, rkey: `p${i}`, rev: 1 + i, record: post(`x${i}`) }));
     await indexInBatches(events);
-    // Yuki keeps liking Xavi's posts, in batches of its own, while the deletion is confirmed.
-    const likes = (from: number) => Array.from({ length: 20 }, (_, i) => write({ did: YUKI, collection: LIKE, rkey: `yl${from + i}`, rev: 100 + from + i, record: like(xaviPost((from + i) % 20), fakeCid('x')) }));
-    await Promise.all([purgeAccount(db.sql, XAVI, now()), ...[0, 20, 40, 60].map((from) => indexBatch(likes(from), db.ports))]);
+    // Yuki and three friends keep liking Xavi's posts, each in batches of its own, while the deletion is confirmed.
+    const likes = (liker: number) => Array.from({ length: 20 }, (_, i) => write({ did: LIKERS[liker]!, collection: LIKE, rkey: `yl${i}`, rev: 100 + i, record: like(xaviPost(i), fakeCid('x')) }));
+    await Promise.all([purgeAccount(db.sql, XAVI, now()), ...[0, 1, 2, 3].map((liker) => indexBatch(likes(liker), db.ports))]);
     expect(await count(`select count(*)::int as n from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toBe(0);
-    expect(await count(`select count(*)::int as n from "like" where creator = $1`, [YUKI])).toBe(80);
+    expect(await count(`select count(*)::int as n from "like" where creator = any($1::text[])`, [LIKERS])).toBe(80);
 
     expect(await restoreAccount(db.sql, XAVI, now())).toBe(true);
     expect(await restoreAccount(db.sql, XAVI, now())).toBe(false);
     // Every one of Xavi's posts was liked four times; Xavi's own rows come back with its repo, not with the recount.
     expect(await db.sql.query(`select count(*)::int as n, min("likeCount")::int as lo, max("likeCount")::int as hi from post_agg where split_part(uri, '/', 3) = $1`, [XAVI]))
       .toEqual([{ n: 20, lo: 4, hi: 4 }]);
-    await indexBatch([...events.map((e) => ({ ...e, seq: -2 })), write({ did: YUKI, collection: LIKE, rkey: 'late', rev: 500, record: like(xaviPost(0), fakeCid('x')) })], db.ports);
+    await indexBatch([...events.map((e) => ({ ...e, seq: -2 })), write({ did: 'did:plc:tess000000000000000000000', collection: LIKE, rkey: 'late', rev: 500, record: like(xaviPost(0), fakeCid('x')) })], db.ports);
     expect(await db.sql.query(`select "likeCount" from post_agg where uri = $1`, [xaviPost(0)])).toEqual([{ likeCount: 5 }]);
     expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [XAVI])).toEqual([{ postsCount: 20 }]);
   });
   it('a count applied while the deletion commits cannot bring an aggregate row back (the index lock orders them)', async () => {
-    // Xavi's post, already liked once by Yuki: it has a post_agg row.
+    // Xavi's post, already liked once by Yuki: it has a post_agg row. Then a friend's like races the purge.
     await indexBatch([write({ did: XAVI, collection: POST, rkey: 'p0', rev: 1, record: post('x') }), write({ did: YUKI, collection: LIKE, rkey: 'l0', rev: 2, record: like(xaviPost(0), fakeCid('x')) })], db.ports);
     // The worst interleaving: Yuki's next like reaches its count statement just as the purge has deleted the row but
     // not yet committed. Each side waits for the other's signal, or goes on after a second.
@@ -90,7 +92,7 @@ describe('purgeAccount', () => {
       await sleep(300);
     };
     await Promise.all([
-      indexBatch([write({ did: YUKI, collection: LIKE, rkey: 'l1', rev: 3, record: like(xaviPost(0), fakeCid('x')) })], { ...db.ports, sql: pausing(db.sql, likeWaits) }),
+      indexBatch([write({ did: LIKERS[1]!, collection: LIKE, rkey: 'l1', rev: 3, record: like(xaviPost(0), fakeCid('x')) })], { ...db.ports, sql: pausing(db.sql, likeWaits) }),
       sleep(100).then(() => purgeAccount(pausing(db.sql, purgeWaits), XAVI, now())),
     ]);
     expect(await db.sql.query(`select uri from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toEqual([]);

@@ -12,12 +12,11 @@ import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { TEST_DATABASE_URL } from '../../helpers/services.ts';
 import { beforeMigration } from '../../helpers/migration-step.ts';
 
-/** AppView UNIQUE constraints skytide keeps as plain indexes: a repo may hold two records with the same subject. */
-const NOT_UNIQUE_BY_DESIGN = new Set([
-  'like_unique_subject', 'repost_unique_subject', 'follow_unique_subject', 'actor_block_unique_subject',
-  'list_block_unique_subject', 'list_item_unique_subject_in_list', 'reference_list_opt_out_unique_subject',
-  'verification_unique_subject_creator',
-]);
+/**
+ * AppView UNIQUE constraints skytide keeps as plain indexes: verifications notify on every version (gates.ts's kin),
+ * and the AppView promotes no duplicate of a reference-list opt-out; the others are kept (duplicates.ts).
+ */
+const NOT_UNIQUE_BY_DESIGN = new Set(['reference_list_opt_out_unique_subject', 'verification_unique_subject_creator']);
 
 /** AppView tables not created here, and why: its migration bookkeeping, and moderation tables no current code reads. */
 const NOT_CREATED: Record<string, string> = {
