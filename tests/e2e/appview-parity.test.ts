@@ -122,9 +122,18 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
   await create(alice, 'app.bsky.feed.like', { subject: hello, createdAt: now() });
   await post(dave, '@alice.test hi', { facets: [{ index: { byteStart: 0, byteEnd: 11 }, features: [{ $type: 'app.bsky.richtext.facet#mention', did: alice.did }] }] });
   await create(dave, 'app.bsky.graph.follow', { subject: alice.did, createdAt: now() });
+  // Duplicates: a second follow of the same account, a second like of the same post. This PDS replaces the first when
+  // it checks a record (its backlink check); past the check (`validate: false`), on other PDSes and in records older
+  // than the check, both stay in the repo. One row, count and notification per subject.
+  await unchecked(dave, 'app.bsky.graph.follow', { subject: alice.did, createdAt: now() });
+  await create(carol, 'app.bsky.feed.like', { subject: hello, createdAt: now() });
+  await unchecked(carol, 'app.bsky.feed.like', { subject: hello, createdAt: now() });
   const bobs = await post(bob, 'bob speaks');
   await settle();
-  await create(bob, 'app.bsky.graph.block', { subject: dave.did, createdAt: now() });
+  // Bob blocks Dave twice and withdraws the first block: the second holds the pair (viewer.blocking names it).
+  const firstBlock = await create(bob, 'app.bsky.graph.block', { subject: dave.did, createdAt: now() });
+  await unchecked(bob, 'app.bsky.graph.block', { subject: dave.did, createdAt: now() });
+  await remove(bob, firstBlock.uri);
   await create(dave, 'app.bsky.feed.like', { subject: bobs, createdAt: now() });
   await reply(dave, 'replying anyway', bobs);
   // A post liked, reposted and quoted, then deleted: the AppView lists none of the notifications about it.
@@ -186,6 +195,12 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
     pipeline = startPipeline({ redisKeyPrefix: redisPrefix, databaseUrl: db.url, host: network.firehoseHost, plcUrl: network.plcUrl, handleResolverUrl: network.pdsUrl, initialCursor: 0 });
     await pipeline.settle(await network.latestSeq());
 
+    // The duplicates reached both: Carol's like and Dave's follow. Bob's second block holds the pair now; the AppView
+    // leaves its entry behind when it promotes it (duplicate_record is the indexer's own: no read uses it).
+    const duplicates = (rows: Record<string, unknown>[]) => rows.map((r) => r['uri'] as string).sort();
+    const ourDuplicates = duplicates(await db.sql.query('select uri from duplicate_record'));
+    expect(ourDuplicates.map((uri) => uri.split('/')[3]).sort()).toEqual(['app.bsky.feed.like', 'app.bsky.graph.follow']);
+    expect(duplicates(await network.appviewQuery('select uri from duplicate_record'))).toEqual(expect.arrayContaining(ourDuplicates));
     const ours: Record<string, string[]> = {};
     const theirs: Record<string, string[]> = {};
     for (const [table, query] of Object.entries(PROJECTIONS)) {
