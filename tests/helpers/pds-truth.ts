@@ -58,10 +58,21 @@ const byUri = <T extends { uri: string }>(rows: T[]) => rows.sort((a, b) => (a.u
 export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly string[] = []): ExpectedIndex {
   const gone = (uriOrDid: string) => deleted.includes(uriOrDid.startsWith('at://') ? uriOrDid.split('/')[2]! : uriOrDid);
   const of = (c: string) => truth.filter((r) => r.collection === c);
+  // One row per subject, as the AppView keeps it: of a repo's records naming the same subject (a second like written
+  // by applyWrites, which skips the PDS's backlink check), the smallest URI holds the row and the counts.
+  const holders = (records: TruthRecord[], subject: (r: TruthRecord) => string) => {
+    const held = new Map<string, TruthRecord>();
+    for (const r of records) {
+      const key = `${r.did} ${subject(r)}`;
+      const h = held.get(key);
+      if (h === undefined || r.uri < h.uri) held.set(key, r);
+    }
+    return [...held.values()];
+  };
   const posts = of('app.bsky.feed.post');
-  const likes = of('app.bsky.feed.like');
-  const reposts = of('app.bsky.feed.repost');
-  const follows = of('app.bsky.graph.follow');
+  const likes = holders(of('app.bsky.feed.like'), (r) => ref(r.value['subject'])!.uri);
+  const reposts = holders(of('app.bsky.feed.repost'), (r) => ref(r.value['subject'])!.uri);
+  const follows = holders(of('app.bsky.graph.follow'), (r) => r.value['subject'] as string);
   const postAgg = new Map<string, { likeCount: number; replyCount: number; repostCount: number; quoteCount: number }>();
   const bump = (uri: string, k: 'likeCount' | 'replyCount' | 'repostCount' | 'quoteCount') => {
     if (gone(uri)) return;
@@ -98,7 +109,7 @@ export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly s
     likes: byUri(likes.map((l) => ({ uri: l.uri, subject: ref(l.value['subject'])!.uri }))),
     reposts: byUri(reposts.map((r) => ({ uri: r.uri, subject: ref(r.value['subject'])!.uri }))),
     follows: byUri(follows.map((f) => ({ uri: f.uri, subjectDid: f.value['subject'] as string }))),
-    blocks: byUri(of('app.bsky.graph.block').map((b) => ({ uri: b.uri, subjectDid: b.value['subject'] as string }))),
+    blocks: byUri(holders(of('app.bsky.graph.block'), (r) => r.value['subject'] as string).map((b) => ({ uri: b.uri, subjectDid: b.value['subject'] as string }))),
     profiles: byUri(of('app.bsky.actor.profile').map((p) => ({
       uri: p.uri, displayName: (p.value['displayName'] as string | undefined) ?? null, description: (p.value['description'] as string | undefined) ?? null,
     }))),
