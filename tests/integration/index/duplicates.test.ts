@@ -102,18 +102,32 @@ describe('one row per subject', () => {
         ($1, 'c1', $3, $4, 'cp', $5, $5), ($2, 'c2', $3, $4, 'cp', $5, $5)`, [l2, l1, BEN, annPost, t]);
       await sql.query(`insert into follow (uri, cid, creator, "subjectDid", "createdAt", "indexedAt") values
         ($1, 'c3', $3, $4, $5, $5), ($2, 'c4', $3, $4, $5, $5)`, [f1, f2, BEN, ANN, t]);
-      await sql.query(`insert into post_agg (uri, "likeCount") values ($1, 2)`, [annPost]);
+      const r1 = uriOf(BEN, REPOST, '3laa');
+      const r2 = uriOf(BEN, REPOST, '3lbb');
+      const b1 = uriOf(BEN, BLOCK, '3laa');
+      const b2 = uriOf(BEN, BLOCK, '3lbb');
+      await sql.query(`insert into repost (uri, cid, creator, subject, "subjectCid", "createdAt", "indexedAt") values
+        ($1, 'c5', $3, $4, 'cp', $5, $5), ($2, 'c6', $3, $4, 'cp', $5, $5)`, [r2, r1, BEN, annPost, t]);
+      await sql.query(`insert into feed_item (uri, cid, type, "postUri", "originatorDid", "sortAt") values
+        ($1, 'c5', 'repost', $3, $4, $5), ($2, 'c6', 'repost', $3, $4, $5)`, [r2, r1, annPost, BEN, t]);
+      await sql.query(`insert into actor_block (uri, cid, creator, "subjectDid", "createdAt", "indexedAt") values
+        ($1, 'c7', $3, $4, $5, $5), ($2, 'c8', $3, $4, $5, $5)`, [b2, b1, BEN, ANN, t]);
+      await sql.query(`insert into post_agg (uri, "likeCount", "repostCount") values ($1, 2, 2)`, [annPost]);
       await sql.query(`insert into profile_agg (did, "followersCount", "followsCount") values ($1, 2, 0), ($2, 0, 2)`, [ANN, BEN]);
       await sql.query(`insert into notification (did, "recordUri", "recordCid", author, reason, "reasonSubject", "sortAt") values
         ($1, $2, 'c1', $4, 'like', $5, $6), ($1, $3, 'c2', $4, 'like', $5, $6)`, [ANN, l1, l2, BEN, annPost, t]);
       expect(await migrate()).toEqual(['0009_unique_subjects.sql']);
       expect(await sql.query(`select uri from "like"`)).toEqual([{ uri: l1 }]);
       expect(await sql.query(`select uri from follow`)).toEqual([{ uri: f1 }]);
-      expect(await sql.query(`select "likeCount" from post_agg`)).toEqual([{ likeCount: 1 }]);
+      expect(await sql.query(`select "likeCount", "repostCount" from post_agg`)).toEqual([{ likeCount: 1, repostCount: 1 }]);
+      expect(await sql.query(`select uri from repost`)).toEqual([{ uri: r1 }]);
+      expect(await sql.query(`select uri from feed_item`)).toEqual([{ uri: r1 }]);
+      expect(await sql.query(`select uri from actor_block`)).toEqual([{ uri: b1 }]);
       expect(await sql.query(`select did, "followersCount", "followsCount" from profile_agg order by did`))
         .toEqual([{ did: ANN, followersCount: 1, followsCount: 0 }, { did: BEN, followersCount: 0, followsCount: 1 }]);
       expect(await sql.query(`select "recordUri" from notification`)).toEqual([{ recordUri: l1 }]);
-      expect(await sql.query(`select uri, "duplicateOf" from duplicate_record order by uri`)).toEqual([{ uri: l2, duplicateOf: l1 }, { uri: f2, duplicateOf: f1 }]);
+      expect(await sql.query(`select uri, "duplicateOf" from duplicate_record order by uri`))
+        .toEqual([{ uri: l2, duplicateOf: l1 }, { uri: r2, duplicateOf: r1 }, { uri: b2, duplicateOf: b1 }, { uri: f2, duplicateOf: f1 }]);
       // The constraint holds from now on.
       await expect(sql.query(`insert into "like" (uri, cid, creator, subject, "subjectCid", "createdAt", "indexedAt") values ('at://x/y/z', 'c', $1, $2, 'cp', $3, $3)`, [BEN, annPost, t]))
         .rejects.toThrow(/like_unique_subject/);
