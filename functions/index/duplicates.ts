@@ -21,6 +21,7 @@ import { collectionOf, uriParts } from './plugins/fields.ts';
 import type { IndexedRecord, RowPlugin, UniqueSubject } from './plugins/types.ts';
 import { rowSource, type Columns, type Row } from './rows.ts';
 import { parameterSets } from './staging.ts';
+import { push } from './processor.ts';
 import { describeRows, insertRowPluginRows, removeRowPluginRows } from './typed-rows.ts';
 import { checkRows } from '../sql-rows.ts';
 
@@ -30,6 +31,8 @@ const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
 export const UNIQUE_SUBJECTS: ReadonlyMap<string, UniqueSubject> = new Map(
   [...PLUGINS.values()].flatMap((p) => (p.unique === undefined ? [] : [[p.collection, p.unique] as const])),
 );
+/** The same, in a fixed order: their index names a CTE of the settle statement. */
+const UNIQUES = [...UNIQUE_SUBJECTS.values()];
 
 /** A record that may hold a subject: its URI, what `duplicate_record` keeps of it, and its rows when it is the holder. */
 interface Member {
@@ -73,7 +76,6 @@ export interface BatchWrites {
  */
 export async function settleDuplicates(tx: SqlExecutor, winners: readonly RecordOp[], writes: BatchWrites, deltas: AggregateDeltas): Promise<void> {
   const { changed, fresh, typed } = writes;
-  const uniques = [...new Set(UNIQUE_SUBJECTS.values())];
   const candidates = new Map<UniqueSubject, { member: Member; key: string[] }[]>();
   const rewritten: string[] = [];
   for (const { uri, event } of winners) {
@@ -97,7 +99,7 @@ export async function settleDuplicates(tx: SqlExecutor, winners: readonly Record
   const params: SqlValue[] = [rewritten];
   const ctes = [`cleared as (delete from duplicate_record where uri = any($1::text[]))`];
   const parts: string[] = [];
-  uniques.forEach((unique, t) => {
+  UNIQUES.forEach((unique, t) => {
     const list = candidates.get(unique);
     if (list === undefined) return;
     const columns: Columns = Object.fromEntries([['uri', 'text'], ...unique.columns.map((c) => [c, 'text'])]);
@@ -131,7 +133,7 @@ export async function settleDuplicates(tx: SqlExecutor, winners: readonly Record
   };
   for (const row of found) {
     if (row.t >= 0) {
-      const unique = uniques[row.t] as UniqueSubject;
+      const unique = UNIQUES[row.t] as UniqueSubject;
       const candidate = candidates.get(unique)?.find((c) => c.member.uri === row.uri);
       if (candidate === undefined) continue;
       const s = subjectOf(unique, candidate.key);
@@ -226,10 +228,4 @@ async function lookUpHolders(tx: SqlExecutor, subjects: readonly Subject[]): Pro
       if (s !== undefined) s.holder = { uri: h.uri, cid: h.cid, indexedAt: h.indexedAt };
     }
   }
-}
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else list.push(value);
 }

@@ -9,7 +9,7 @@ import { AtpAgent } from '@atproto/api';
 import { lexToJson } from '@atproto/lexicon';
 import { MemoryBlockstore, readCarWithRoot, Repo } from '@atproto/repo';
 import type { Sql } from '../../functions/ports.ts';
-import type { TruthRecord } from './pds-truth.ts';
+import { duplicateUris, type TruthRecord } from './pds-truth.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 
 export type Row = Record<string, unknown>;
@@ -142,29 +142,6 @@ const didOfUri = (uri: string) => uri.split('/')[2] ?? '';
 const collectionOfUri = (uri: string) => uri.split('/')[3] ?? '';
 const iso = (v: unknown) => (typeof v === 'string' ? new Date(Date.parse(v)).toISOString() : '1970-01-01T00:00:00.000Z');
 
-/**
- * One row per subject, as the AppView keeps it: of a repo's likes (reposts, follows, blocks) naming the same subject
- * (a second like written by applyWrites, which skips the PDS's backlink check), the smallest URI holds the row and
- * the counts; the URIs of the others.
- */
-function duplicateUris(records: PdsTruth['records']): Set<string> {
-  const held = new Map<string, string>();
-  const duplicates = new Set<string>();
-  for (const r of records) {
-    const subject = r.collection === 'app.bsky.feed.like' || r.collection === 'app.bsky.feed.repost' ? strongRef(r.value['subject'])?.uri
-      : r.collection === 'app.bsky.graph.follow' || r.collection === 'app.bsky.graph.block' ? r.value['subject'] : undefined;
-    if (typeof subject !== 'string') continue;
-    const key = `${r.collection} ${r.did} ${subject}`;
-    const holder = held.get(key);
-    if (holder === undefined) held.set(key, r.uri);
-    else if (r.uri < holder) {
-      duplicates.add(holder);
-      held.set(key, r.uri);
-    } else duplicates.add(r.uri);
-  }
-  return duplicates;
-}
-
 /** The rows each table must hold, from the PDS's truth alone. */
 export function expectedTables(truth: PdsTruth): Record<string, Row[]> {
   const t: Record<string, Row[]> = Object.fromEntries(Object.keys(TABLES).map((k) => [k, [] as Row[]]));
@@ -186,6 +163,7 @@ export function expectedTables(truth: PdsTruth): Record<string, Row[]> {
     t['actor']!.push({ did: a.did, handle: a.handle, upstreamStatus: a.status });
     t['actor_sync']!.push({ did: a.did, commitCid: a.commit.cid, repoRev: a.commit.rev });
   }
+  // One row per subject (pds-truth.ts): a duplicate has its record row only.
   const duplicates = duplicateUris(truth.records);
   for (const r of truth.records) {
     const v = r.value;

@@ -52,27 +52,41 @@ export interface ExpectedIndex {
 const byUri = <T extends { uri: string }>(rows: T[]) => rows.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
 
 /**
+ * One row per subject, as the AppView keeps it: of a repo's likes (reposts, follows, blocks) naming the same subject
+ * (a second like written by applyWrites, which skips the PDS's backlink check), the smallest URI holds the row and
+ * the counts; the URIs of the others.
+ */
+export function duplicateUris(records: readonly TruthRecord[]): Set<string> {
+  const held = new Map<string, string>();
+  const duplicates = new Set<string>();
+  for (const r of records) {
+    const subject = r.collection === 'app.bsky.feed.like' || r.collection === 'app.bsky.feed.repost' ? ref(r.value['subject'])?.uri
+      : r.collection === 'app.bsky.graph.follow' || r.collection === 'app.bsky.graph.block' ? r.value['subject'] : undefined;
+    if (typeof subject !== 'string') continue;
+    const key = `${r.collection} ${r.did} ${subject}`;
+    const holder = held.get(key);
+    if (holder === undefined) held.set(key, r.uri);
+    else if (r.uri < holder) {
+      duplicates.add(holder);
+      held.set(key, r.uri);
+    } else duplicates.add(r.uri);
+  }
+  return duplicates;
+}
+
+/**
  * `deleted`: DIDs whose deletion was confirmed. A subject of a deleted account no longer exists and has no counts,
  * even where other accounts' likes, reposts, replies, quotes or follows still point at it.
  */
 export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly string[] = []): ExpectedIndex {
   const gone = (uriOrDid: string) => deleted.includes(uriOrDid.startsWith('at://') ? uriOrDid.split('/')[2]! : uriOrDid);
   const of = (c: string) => truth.filter((r) => r.collection === c);
-  // One row per subject, as the AppView keeps it: of a repo's records naming the same subject (a second like written
-  // by applyWrites, which skips the PDS's backlink check), the smallest URI holds the row and the counts.
-  const holders = (records: TruthRecord[], subject: (r: TruthRecord) => string) => {
-    const held = new Map<string, TruthRecord>();
-    for (const r of records) {
-      const key = `${r.did} ${subject(r)}`;
-      const h = held.get(key);
-      if (h === undefined || r.uri < h.uri) held.set(key, r);
-    }
-    return [...held.values()];
-  };
+  const duplicates = duplicateUris(truth);
+  const holders = (records: TruthRecord[]) => records.filter((r) => !duplicates.has(r.uri));
   const posts = of('app.bsky.feed.post');
-  const likes = holders(of('app.bsky.feed.like'), (r) => ref(r.value['subject'])!.uri);
-  const reposts = holders(of('app.bsky.feed.repost'), (r) => ref(r.value['subject'])!.uri);
-  const follows = holders(of('app.bsky.graph.follow'), (r) => r.value['subject'] as string);
+  const likes = holders(of('app.bsky.feed.like'));
+  const reposts = holders(of('app.bsky.feed.repost'));
+  const follows = holders(of('app.bsky.graph.follow'));
   const postAgg = new Map<string, { likeCount: number; replyCount: number; repostCount: number; quoteCount: number }>();
   const bump = (uri: string, k: 'likeCount' | 'replyCount' | 'repostCount' | 'quoteCount') => {
     if (gone(uri)) return;
@@ -109,7 +123,7 @@ export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly s
     likes: byUri(likes.map((l) => ({ uri: l.uri, subject: ref(l.value['subject'])!.uri }))),
     reposts: byUri(reposts.map((r) => ({ uri: r.uri, subject: ref(r.value['subject'])!.uri }))),
     follows: byUri(follows.map((f) => ({ uri: f.uri, subjectDid: f.value['subject'] as string }))),
-    blocks: byUri(holders(of('app.bsky.graph.block'), (r) => r.value['subject'] as string).map((b) => ({ uri: b.uri, subjectDid: b.value['subject'] as string }))),
+    blocks: byUri(holders(of('app.bsky.graph.block')).map((b) => ({ uri: b.uri, subjectDid: b.value['subject'] as string }))),
     profiles: byUri(of('app.bsky.actor.profile').map((p) => ({
       uri: p.uri, displayName: (p.value['displayName'] as string | undefined) ?? null, description: (p.value['description'] as string | undefined) ?? null,
     }))),

@@ -11,18 +11,21 @@ import { checkRows } from '../../sql-rows.ts';
 
 const FOLLOW_COUNTED = { creator: 'string', subjectDid: 'string' } as const;
 
+/** The follow table and the counts a row carries: the subject's followers, the creator's follows. */
+const FOLLOW_TABLE = {
+  table: 'follow', columns: SUBJECT_DID_COLUMNS, key: 'uri', onConflict: 'do nothing', returning: ['creator', 'subjectDid'],
+  count: (row, sign, deltas) => {
+    deltas.profile(row['subjectDid'] as string, 'followersCount', sign);
+    deltas.profile(row['creator'] as string, 'followsCount', sign);
+  },
+} satisfies TableSpec;
+
 /** A follow's rows as the holder of its pair (duplicates.ts): the follow, counted, and its notification. */
 const unique: UniqueSubject = {
   table: 'follow',
   columns: ['creator', 'subjectDid'],
   tables: [
-    {
-      table: 'follow', columns: SUBJECT_DID_COLUMNS, key: 'uri', onConflict: 'do nothing', returning: ['creator', 'subjectDid'],
-      count: (row, sign, deltas) => {
-        deltas.profile(row['subjectDid'] as string, 'followersCount', sign);
-        deltas.profile(row['creator'] as string, 'followsCount', sign);
-      },
-    },
+    FOLLOW_TABLE,
     { table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', dependent: true, removeOnly: `reason = 'follow'` } satisfies TableSpec,
   ],
   rows(r) {
@@ -45,7 +48,7 @@ export const followPlugin: Plugin = {
     if (rows.length === 0) return invalid;
     const params: SqlValue[] = [];
     const follows = insertStatement({
-      table: 'follow', columns: SUBJECT_DID_COLUMNS, rows, orderBy: 'uri', onConflict: 'do nothing', returning: Object.keys(SUBJECT_DID_COLUMNS),
+      table: 'follow', columns: SUBJECT_DID_COLUMNS, rows, orderBy: 'uri', onConflict: FOLLOW_TABLE.onConflict, returning: Object.keys(SUBJECT_DID_COLUMNS),
     }, params);
     // sortAt as sortAtOf (notifications.ts) has it: the earlier of the two, compared by code point.
     const inserted = checkRows(await tx.query(
@@ -56,10 +59,7 @@ export const followPlugin: Plugin = {
        select creator, "subjectDid" from f`,
       params,
     ), FOLLOW_COUNTED);
-    for (const row of inserted) {
-      deltas.profile(row.subjectDid, 'followersCount', 1);
-      deltas.profile(row.creator, 'followsCount', 1);
-    }
+    for (const row of inserted) FOLLOW_TABLE.count(row, 1, deltas);
     return invalid;
   },
   async remove(tx, uris, deltas) {
@@ -70,9 +70,6 @@ export const followPlugin: Plugin = {
        select creator, "subjectDid" from f`,
       [uris],
     ), FOLLOW_COUNTED);
-    for (const row of removed) {
-      deltas.profile(row.subjectDid, 'followersCount', -1);
-      deltas.profile(row.creator, 'followsCount', -1);
-    }
+    for (const row of removed) FOLLOW_TABLE.count(row, -1, deltas);
   },
 };
