@@ -35,6 +35,7 @@ export interface Config {
   indexerStreams: string[];
   indexerBatchSize: number;
   indexerConcurrency: number;
+  indexerSplit: number;
   /** INDEXER_SHARDS: the shards this process's index loops read; empty: all of them. */
   indexerShards: number[];
   indexerMaxAttempts: number;
@@ -197,6 +198,7 @@ export function parseConfig(env: Env): ParsedConfig {
     indexerStreams: get('INDEXER_STREAMS'),
     indexerBatchSize: get('INDEXER_BATCH_SIZE'),
     indexerConcurrency: get('INDEXER_CONCURRENCY'),
+    indexerSplit: get('INDEXER_SPLIT'),
     indexerShards: [],
     indexerMaxAttempts: get('INDEXER_MAX_ATTEMPTS'),
     indexerClaimIdleMs: get('INDEXER_CLAIM_IDLE_MS'),

@@ -9,6 +9,7 @@ import { GROUPS, STREAMS, hostKey } from '../../adapters/redis/keys.ts';
 import { parseRepoFields } from '../consumer/parse-repo-fields.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
+import { handleSplit } from '../consumer/split-by-did.ts';
 import type { Hono } from 'hono';
 import { createApp, createOperationsApp, type OperationsDeps } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
@@ -62,8 +63,8 @@ export function indexTasks(r: Resources): Task[] {
     fetch: createGuardedFetch({ allowPrivate: r.config.identityAllowPrivate }),
     ...(r.config.handleResolverUrl === undefined ? {} : { serviceUrl: r.config.handleResolverUrl }),
   });
-  // Every shard of every stream (STREAM_SHARDS), or those of INDEXER_SHARDS, each read by INDEXER_CONCURRENCY loops:
-  // one group per shard stream.
+  // Every shard of every stream (STREAM_SHARDS), or those of INDEXER_SHARDS, each read by INDEXER_CONCURRENCY loops
+  // (one group per shard stream), each read indexed as INDEXER_SPLIT transactions at once.
   const mine = (shard: number) => r.config.indexerShards.length === 0 || r.config.indexerShards.includes(shard);
   for (const logical of r.config.indexerStreams) for (const [shard, stream] of r.keys.shardsOf(logical).entries()) {
     if (!mine(shard)) continue;
@@ -79,17 +80,18 @@ export function indexTasks(r: Resources): Task[] {
             metricStream: logical,
             group: GROUPS.firehose,
             consumer: `${r.consumerName}-${i}`,
-            batchSize: r.config.indexerBatchSize,
+            // A read is split by DID into INDEXER_SPLIT transactions run at once (split-by-did.ts).
+            batchSize: r.config.indexerBatchSize * r.config.indexerSplit,
             claimIdleMs: r.config.indexerClaimIdleMs,
             maxAttempts: r.config.indexerMaxAttempts,
             parse: parseEventFields,
             probe: async () => void (await r.sql().query('select 1')),
             outages: r.outages,
-            handle: async (events) => {
-              const result = await indexBatch(events, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
+            handle: (events) => handleSplit(events, r.config.indexerSplit, (e) => e.did, async (part) => {
+              const result = await indexBatch(part, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
               await queueResync(r, result.resync);
               return result.outcomes;
-            },
+            }),
             log,
             metrics: r.metrics.metrics,
             signal,

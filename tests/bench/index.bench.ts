@@ -1,5 +1,6 @@
 // Indexing throughput (issue 11): skytide end to end, from entries waiting in `firehose_live` through the stream
-// consumer (two loops, batches of 500 and of 2,000, the INDEXER_BATCH_SIZE default; INDEXER_CONCURRENCY=2) and the index
+// consumer (a loop per stream, each read split by DID into two transactions at once, batches of 500 and of 2,000: the
+// INDEXER_SPLIT and INDEXER_BATCH_SIZE defaults; and a loop per shard with STREAM_SHARDS=2) and the index
 // function into Postgres, against the official AppView indexer (`@atproto/bsky`'s IndexingService, on its own schema
 // and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
 // Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
@@ -13,6 +14,7 @@ import type { StreamEvent } from '../../functions/events.ts';
 import { noMetrics, silentLog } from '../../functions/ports.ts';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
+import { handleSplit } from '../../long-runners/consumer/split-by-did.ts';
 import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
 import { analyzeSchema, createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { COPY_MIN_ROWS } from '../../adapters/postgres/client.ts';
@@ -33,7 +35,8 @@ const ONLY = process.env['BENCH_INDEX_MODES']?.split(',').map((m) => m.trim());
 const BATCH_SIZE = 500;
 /** Shards of the sharded configuration (a loop on each). */
 const SHARDS = Number(process.env['BENCH_INDEX_SHARDS'] ?? 2);
-const LOOPS = 2;
+/** Transactions a read is split into (INDEXER_SPLIT's default) where a stream is not sharded. */
+const SPLIT = Number(process.env['BENCH_INDEX_SPLIT'] ?? 2);
 /** Whether the AppView's tables are given skytide's rows before each round (see the round loop). */
 const MIRROR = process.env['BENCH_INDEX_APPVIEW_MIRROR'] !== '0';
 
@@ -49,17 +52,15 @@ export async function preload(redis: Redis, keys: KeySpace, events: readonly Str
  * Seconds from starting the consumers until every entry has left the stream (acknowledged and deleted, or moved to
  * the DLQ in the same MULTI: the consumer's settle), so nothing is waiting and nothing is pending.
  */
-export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexPorts, batchSize: number): Promise<number> {
+export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexPorts, batchSize: number, split = 1): Promise<number> {
   const controller = new AbortController();
-  // Two loops, as the CLI runs them (tasks.ts): both on the one stream, or one on each shard (STREAM_SHARDS=2,
-  // INDEXER_CONCURRENCY=1).
-  const shards = keys.shardsOf(STREAMS.firehoseLive);
-  const loopCount = Math.max(LOOPS, shards.length);
-  const streams = Array.from({ length: loopCount }, (_, i) => shards[i % shards.length] as string);
+  // A loop per stream, as the CLI runs them (tasks.ts, INDEXER_CONCURRENCY=1): the one stream, its reads split by DID
+  // into `split` transactions at once (INDEXER_SPLIT), or each shard (STREAM_SHARDS=2, INDEXER_SPLIT=1).
+  const streams = keys.shardsOf(STREAMS.firehoseLive);
   const connections = streams.map(() => redis.duplicate());
   const lengths = async (): Promise<number[]> => {
     const pipeline = redis.pipeline();
-    for (const stream of shards) pipeline.xlen(keys.stream(stream));
+    for (const stream of streams) pipeline.xlen(keys.stream(stream));
     return ((await pipeline.exec()) ?? []).map(([err, n]) => (err === null ? Number(n) : Number.NaN));
   };
   const waiting = (await lengths()).reduce((a, b) => a + b, 0);
@@ -72,9 +73,9 @@ export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports:
   const loops = connections.map((connection, i) =>
     runStreamConsumer({
       redis: connection, keys, stream: streams[i] as string, group: GROUPS.firehose, consumer: `bench-${i}`,
-      batchSize, blockMs: 20, claimIdleMs: 600_000, maxAttempts: 5, parse: parseEventFields,
+      batchSize: batchSize * split, blockMs: 20, claimIdleMs: 600_000, maxAttempts: 5, parse: parseEventFields,
       handle: async (events) => {
-        const outcomes = (await indexBatch(events, ports)).outcomes;
+        const outcomes = await handleSplit(events, split, (e) => e.did, async (part) => (await indexBatch(part, ports)).outcomes);
         if ((handled += events.length) >= waiting) allHandled();
         return outcomes;
       },
@@ -124,14 +125,14 @@ export async function runIndexBench(): Promise<BenchRow[]> {
   // Both write modes, each on its own database and stream: COPY into staging tables (how Node runs it) and multi-row
   // statements (Workers, PGlite).
   const all = [
-    { mode: 'copy', db: () => createIndexDb('bench_index_copy', 'copy'), batchSize: BATCH_SIZE },
-    { mode: 'rows', db: () => createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE },
+    { mode: 'copy', db: () => createIndexDb('bench_index_copy', 'copy'), batchSize: BATCH_SIZE, split: SPLIT },
+    { mode: 'rows', db: () => createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE, split: SPLIT },
     // The defaults: INDEXER_BATCH_SIZE=2000, and the adapter's own COPY threshold (COPY_MIN_ROWS: text parameters at this size).
-    { mode: 'large', db: () => createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000 },
+    { mode: 'large', db: () => createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000, split: SPLIT },
     // The same, sharded by DID: no two loops index the same repo, so they never wait on each other's row locks.
-    { mode: 'sharded', db: () => createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: 2000, shards: SHARDS },
+    { mode: 'sharded', db: () => createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: 2000, split: 1, shards: SHARDS },
   ] as const;
-  const configs: { mode: (typeof all)[number]['mode']; batchSize: number; shards?: number; db: IndexDb }[] = [];
+  const configs: { mode: (typeof all)[number]['mode']; batchSize: number; split: number; shards?: number; db: IndexDb }[] = [];
   for (const c of all) if (ONLY === undefined || ONLY.includes(c.mode)) configs.push({ ...c, db: await c.db() });
   const modes = configs.map((c) => ({ ...c, keys: createKeySpace(`${uniqueName(`bench_index_${c.mode}`)}:`, { shards: c.shards ?? 1 }) }));
   const redis = new Redis(TEST_REDIS_URL);
@@ -154,9 +155,9 @@ export async function runIndexBench(): Promise<BenchRow[]> {
     const warm = corpus.next(5_000);
     let indexed = warm.length;
     let lastSlice: StreamEvent[] = [];
-    for (const { db, keys, batchSize } of modes) {
+    for (const { db, keys, batchSize, split } of modes) {
       await preload(redis, keys, warm);
-      await drainThroughConsumers(redis, keys, db.ports, batchSize);
+      await drainThroughConsumers(redis, keys, db.ports, batchSize, split);
     }
     await appview.index(warm.slice(0, 300));
     for (let round = 0; round < ROUNDS; round++) {
@@ -175,9 +176,9 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       const slice = corpus.next(RECORDS);
       indexed += slice.length;
       lastSlice = slice;
-      for (const { mode, db, keys, batchSize } of round % 2 === 0 ? modes : [...modes].reverse()) {
+      for (const { mode, db, keys, batchSize, split } of round % 2 === 0 ? modes : [...modes].reverse()) {
         await preload(redis, keys, slice);
-        total[mode].seconds += await withCpu(total[mode], () => drainThroughConsumers(redis, keys, db.ports, batchSize));
+        total[mode].seconds += await withCpu(total[mode], () => drainThroughConsumers(redis, keys, db.ports, batchSize, split));
         total[mode].records += slice.length;
       }
 
@@ -212,7 +213,7 @@ export async function runIndexBench(): Promise<BenchRow[]> {
     const cores = availableParallelism();
     const official = total.appview.records / total.appview.seconds;
     const baseline = 'AppView IndexingService';
-    const shape = `2 loops x batches of ${BATCH_SIZE}; ${ROUNDS} rounds; network mix over 2,000 DIDs`;
+    const shape = `a loop, reads split in ${SPLIT} x batches of ${BATCH_SIZE}; ${ROUNDS} rounds; network mix over 2,000 DIDs`;
     const copy = total.copy.records / total.copy.seconds;
     const statements = total.rows.records / total.rows.seconds;
     const large = total.large.records / total.large.seconds;
@@ -229,11 +230,11 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       },
       {
         mode: 'large', name: 'index: firehose_live -> consumer -> Postgres (batches of 2,000)', unit: 'records/s', value: large, ratio: large / official, baseline,
-        note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=2000, INDEXER_CONCURRENCY=2, text parameters${perRecord('large')}`,
+        note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=2000, INDEXER_SPLIT=${SPLIT}, INDEXER_CONCURRENCY=1, text parameters${perRecord('large')}`,
       },
       {
         mode: 'sharded', name: `index: firehose_live -> consumer -> Postgres (${SHARDS} shards, batches of 2,000)`, unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
-        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=${SHARDS}, INDEXER_CONCURRENCY=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops${perRecord('sharded')}`,
+        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=${SHARDS}, INDEXER_SPLIT=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops${perRecord('sharded')}`,
       },
       ...(floor.postgres === undefined || floor.redis === undefined ? [] : [{
         mode: 'floor', name: 'index: the floor (least CPU any indexer needs for the same rows)', unit: 'µs CPU/record',

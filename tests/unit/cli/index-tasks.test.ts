@@ -29,6 +29,10 @@ describe('index tasks', () => {
     ]);
   });
 
+  it('starts one loop per stream by default (its reads split by DID, INDEXER_SPLIT)', () => {
+    expect(indexTaskNames({})).toEqual(['index:firehose_live:0', 'index:firehose_backfill:0']);
+  });
+
   it('keeps rsky\'s single streams without shards', () => {
     expect(indexTaskNames({ INDEXER_CONCURRENCY: '2', INDEXER_STREAMS: 'firehose_live' })).toEqual(['index:firehose_live:0', 'index:firehose_live:1']);
   });
