@@ -82,6 +82,8 @@ export function indexTasks(r: Resources): Task[] {
             consumer: `${r.consumerName}-${i}`,
             // A read is split by DID into INDEXER_SPLIT transactions run at once (split-by-did.ts).
             batchSize: r.config.indexerBatchSize * r.config.indexerSplit,
+            // A backlog's next read overlaps this batch's indexing (stream-consumer.ts).
+            readAhead: true,
             claimIdleMs: r.config.indexerClaimIdleMs,
             maxAttempts: r.config.indexerMaxAttempts,
             parse: parseEventFields,

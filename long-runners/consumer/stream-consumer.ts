@@ -3,8 +3,9 @@
 // Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
 // processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
 // outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
-// and is tried again until the dependency is back, each wait reported to the outage board. On abort the in-flight
-// batch is finished or abandoned unsettled. All state is in Redis: attempts are the group's delivery counts, so a
+// and is tried again until the dependency is back, each wait reported to the outage board. With readAhead, a backlog's
+// next batch is read while one is processed, and kept claimed with it. On abort the in-flight batch is finished (then
+// the one read ahead) or abandoned unsettled (both stay pending). All state is in Redis: attempts are the group's delivery counts, so a
 // restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
@@ -65,6 +66,12 @@ export interface StreamConsumerOptions<T> {
   backoff?: RetryBackoff;
   /** Called when a read finds nothing new and the group has nothing pending: the stream is fully processed. */
   onIdle?: () => void;
+  /**
+   * Read the next batch while this one is processed, when this one was a full read of new entries (a backlog): the
+   * read and its parsing then overlap the function's work instead of leaving the database idle between batches.
+   * For short batch functions (the index); a slow one (a repo backfill) would hold entries it cannot start on.
+   */
+  readAhead?: boolean;
 }
 
 /** Deliveries with no verdict at all (the consumer died each time) after which an entry is presumed to kill it. */
@@ -99,7 +106,13 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     }
   };
 
+  /** The next read, started while the current batch is processed (readAhead). */
+  let ahead: { read: Promise<StreamEntry[]>; entries?: StreamEntry[] } | undefined;
+  /** Whether the last batch was left unsettled by a stop during an outage wait. */
+  let abandoned = false;
+
   const processEntries = async (entries: StreamEntry[], fresh: boolean): Promise<void> => {
+    abandoned = false;
     // XREADGROUP '>' hands out entries never delivered before: their count is 1, no XPENDING needed (it returned a
     // row per entry, 2,000 a batch, for nothing). Claimed entries have been delivered before and are looked up.
     const attempts = fresh ? new Map<string, number>() : await deliveryCounts(redis, stream, group, consumer, entries.map((e) => e.id));
@@ -132,13 +145,15 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       maxWaitMs: claimIdleMs / 2,
       outages: options.outages === undefined ? undefined : { board: options.outages, waiter: `${options.stream}:${consumer}` },
       signal,
-      beforeWait: () => keepClaimed(redis, stream, group, consumer, ids),
+      // The entries read ahead too: they are ours and wait behind this batch.
+      beforeWait: () => keepClaimed(redis, stream, group, consumer, [...ids, ...(ahead?.entries ?? []).map((e) => e.id)]),
       log,
       stream: options.stream,
     });
     if (outcomes === 'aborted') {
       // Unsettled entries stay pending to us and come back through XAUTOCLAIM; only the invalid ones are settled.
       await settle(redis, stream, dlq, group, { ack: [], letters });
+      abandoned = true;
       return;
     }
 
@@ -171,6 +186,19 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   let claimFrom = '0-0';
   const redisDelays = createBackoff({ ...backoff, jitter: 'equal' });
   let recreateGroup = false;
+  const readAhead = () => {
+    const next: { read: Promise<StreamEntry[]>; entries?: StreamEntry[] } = {
+      read: readNew(reader, stream, group, consumer, options.batchSize, blockMs),
+    };
+    // Seen when awaited (the step's error handling); until then a failed read must not be an unhandled rejection.
+    next.read.then((entries) => (next.entries = entries), () => {});
+    ahead = next;
+  };
+  const takeAhead = async (): Promise<StreamEntry[] | undefined> => {
+    const next = ahead;
+    ahead = undefined;
+    return next === undefined ? undefined : await next.read;
+  };
 
   const step = async (): Promise<void> => {
     if (recreateGroup) {
@@ -188,7 +216,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
     }
     const claimed = entries.length > 0;
-    if (!claimed) entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+    if (!claimed) entries = (await takeAhead()) ?? (await readNew(reader, stream, group, consumer, options.batchSize, blockMs));
+    if (options.readAhead === true && !claimed && entries.length >= options.batchSize) readAhead();
     if (entries.length > 0) await processEntries(entries, !claimed);
     else if (options.onIdle !== undefined && (await pendingCount(redis, stream, group)) === 0) options.onIdle();
   };
@@ -209,6 +238,11 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
         await sleep(ms, signal);
       }
     }
+    // Stopping: what was read ahead is processed too (a read ahead finds a backlog, so it returns at once), and a
+    // stop leaves no entries pending that only XAUTOCLAIM would bring back; unless the stop came during an outage,
+    // which the batch read ahead would only wait out again: it stays pending, as the batch before it.
+    const last = await takeAhead().catch(() => undefined);
+    if (!abandoned && last !== undefined && last.length > 0) await processEntries(last, true);
   } finally {
     reader.disconnect();
   }

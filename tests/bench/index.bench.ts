@@ -37,6 +37,8 @@ const BATCH_SIZE = 500;
 const SHARDS = Number(process.env['BENCH_INDEX_SHARDS'] ?? 2);
 /** Transactions a read is split into (INDEXER_SPLIT's default) where a stream is not sharded. */
 const SPLIT = Number(process.env['BENCH_INDEX_SPLIT'] ?? 2);
+/** Whether the consumers read the next batch while indexing one, as the CLI's do (BENCH_INDEX_READ_AHEAD=0: not). */
+const READ_AHEAD = process.env['BENCH_INDEX_READ_AHEAD'] !== '0';
 /** Whether the AppView's tables are given skytide's rows before each round (see the round loop). */
 const MIRROR = process.env['BENCH_INDEX_APPVIEW_MIRROR'] !== '0';
 
@@ -73,7 +75,7 @@ export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports:
   const loops = connections.map((connection, i) =>
     runStreamConsumer({
       redis: connection, keys, stream: streams[i] as string, group: GROUPS.firehose, consumer: `bench-${i}`,
-      batchSize: batchSize * split, blockMs: 20, claimIdleMs: 600_000, maxAttempts: 5, parse: parseEventFields,
+      batchSize: batchSize * split, readAhead: READ_AHEAD, blockMs: 20, claimIdleMs: 600_000, maxAttempts: 5, parse: parseEventFields,
       handle: async (events) => {
         const outcomes = await handleSplit(events, split, (e) => e.did, async (part) => (await indexBatch(part, ports)).outcomes);
         if ((handled += events.length) >= waiting) allHandled();

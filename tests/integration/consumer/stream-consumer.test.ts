@@ -349,6 +349,65 @@ describe('stream consumer', () => {
     expect(await dlq()).toEqual([]);
   });
 
+  describe('reading ahead (readAhead)', () => {
+    const numbers = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+
+    it('reads the next batch of a backlog while one is processed, and acks everything in stream order', async () => {
+      await add(...numbers(1, 25));
+      const seen: number[][] = [];
+      start(async (items) => {
+        // The first batch is held until the second is delivered too: without reading ahead this never happens.
+        if (seen.length === 0) await waitFor(backlog, (b) => b.pending === 20, 'next batch read ahead');
+        seen.push(items);
+        return items.map(() => ok);
+      }, { readAhead: true });
+      await waitFor(backlog, drained, 'drained');
+      expect(seen.flat()).toEqual(numbers(1, 25).map(Number));
+      expect(seen.map((b) => b.length)).toEqual([10, 10, 5]);
+      expect(outcomesCounted()).toEqual({ ok: 25 });
+    });
+
+    it('a stop processes the batch read ahead after the one in flight: nothing is left pending', async () => {
+      await add(...numbers(1, 20));
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => (release = r));
+      const seen: number[] = [];
+      const run = start(async (items) => {
+        await gate;
+        seen.push(...items);
+        return items.map(() => ok);
+      }, { readAhead: true });
+      await waitFor(backlog, (b) => b.pending === 20, 'both batches delivered');
+      const stopping = run.stop();
+      release();
+      await stopping;
+      expect(seen).toEqual(numbers(1, 20).map(Number));
+      expect(await backlog()).toEqual({ length: 0, pending: 0 });
+    });
+
+    it('an outage keeps the batch read ahead claimed too, and a stop then leaves both pending', async () => {
+      await add(...numbers(1, 20));
+      let calls = 0;
+      const run = start(
+        async () => {
+          calls++;
+          throw new Error('connect ECONNREFUSED');
+        },
+        { readAhead: true, probe: async () => { throw new Error('connect ECONNREFUSED'); } },
+      );
+      await waitFor(() => calls, (n) => n >= 3, 'waiting out the outage');
+      const since = Date.now();
+      await waitFor(() => Date.now() - since, (ms) => ms > 3 * CLAIM_IDLE_MS, 'outage lasting');
+      // Another consumer looking for idle entries finds none: both batches are kept claimed, their deliveries unchanged.
+      const [, claimed] = (await redis.xautoclaim(key(), GROUP, 'c2', CLAIM_IDLE_MS, '0-0', 'COUNT', 100)) as [string, unknown[]];
+      expect(claimed).toEqual([]);
+      await run.stop();
+      expect(await backlog()).toEqual({ length: 20, pending: 20 });
+      expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual(numbers(1, 20).map(() => ['c1', 1]));
+      expect(await dlq()).toEqual([]);
+    });
+  });
+
   it('onIdle fires only once nothing is new and nothing is pending', async () => {
     await add('1', '7');
     const seenAtIdle: { length: number; pending: number }[] = [];
