@@ -63,15 +63,18 @@ export function hostKey(host: string): string {
  * and language to compute the same shard. DIDs are ASCII.
  */
 export function didShard(did: string, shards: number): number {
-  if (shards <= 1) return 0;
-  let h = 0x811c9dc5;
+  return shards <= 1 ? 0 : didHash(did) % shards;
+}
+
+/** FNV-1a (32 bits) of a DID's bytes from `basis` (FNV's own by default: the shard hash), then murmur3's finalizer. */
+export function didHash(did: string, basis = 0x811c9dc5): number {
+  let h = basis;
   for (let i = 0; i < did.length; i++) {
     h = Math.imul((h ^ (did.charCodeAt(i) & 0xff)) >>> 0, 0x01000193) >>> 0;
   }
   h = Math.imul((h ^ (h >>> 16)) >>> 0, 0x85ebca6b) >>> 0;
   h = Math.imul((h ^ (h >>> 13)) >>> 0, 0xc2b2ae35) >>> 0;
-  h = (h ^ (h >>> 16)) >>> 0;
-  return h % shards;
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** The Redis Cluster hash tag of a key: what is between its first `{` and the next `}` if not empty, else the key. */

@@ -4,20 +4,18 @@
 // advisory locks (and an account change could commit after a later one, README "Batches in flight"); a split read
 // gets the parallelism of STREAM_SHARDS=2 while rsky's stream names stay. Every part settles before the read does.
 import { dependencyErrorIn, InvariantError } from '../../functions/errors.ts';
+import { didHash } from '../../adapters/redis/keys.ts';
 import type { ItemOutcome } from '../../functions/result.ts';
 
+/** Any basis but FNV's own. */
+const PART_BASIS = 0x9747b28c;
+
 /**
- * The part of a DID among `parts`: FNV-1a then murmur3's finalizer, salted so that it is independent of the stream
- * shard (adapters/redis/keys.ts `didShard`): with STREAM_SHARDS=2 every DID of one shard has the same shard hash, and
- * splitting by that hash again would leave one part empty.
+ * The part of a DID among `parts`: the shard hash from another basis (adapters/redis/keys.ts). With STREAM_SHARDS=2
+ * every DID of one shard has the same shard hash modulo 2, and splitting by that hash again would leave one part empty.
  */
 export function didPart(did: string, parts: number): number {
-  if (parts <= 1) return 0;
-  let h = 0x9747b28c;
-  for (let i = 0; i < did.length; i++) h = Math.imul((h ^ (did.charCodeAt(i) & 0xff)) >>> 0, 0x01000193) >>> 0;
-  h = Math.imul((h ^ (h >>> 16)) >>> 0, 0x85ebca6b) >>> 0;
-  h = Math.imul((h ^ (h >>> 13)) >>> 0, 0xc2b2ae35) >>> 0;
-  return ((h ^ (h >>> 16)) >>> 0) % parts;
+  return parts <= 1 ? 0 : didHash(did, PART_BASIS) % parts;
 }
 
 /** Positions of `items` in each non-empty part, in stream order. */
