@@ -238,8 +238,9 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
         await sleep(ms, signal);
       }
     }
-    // Stopping: what was read ahead is processed too (a read ahead finds a backlog, so it returns at once), and a
-    // stop leaves no entries pending that only XAUTOCLAIM would bring back; unless the stop came during an outage,
+    // Stopping: what was read ahead is processed too (its read returns at once on a backlog, within blockMs if the
+    // backlog ended with the batch before), and a stop leaves no entries pending that only XAUTOCLAIM would bring
+    // back; unless the stop came during an outage,
     // which the batch read ahead would only wait out again: it stays pending, as the batch before it.
     const last = await takeAhead().catch(() => undefined);
     if (!abandoned && last !== undefined && last.length > 0) await processEntries(last, true);
