@@ -6,6 +6,7 @@
 import { dependencyErrorIn, InvariantError } from '../../functions/errors.ts';
 import { didHash } from '../../adapters/redis/keys.ts';
 import type { ItemOutcome } from '../../functions/result.ts';
+import { handleChecked, type BatchHandler } from './isolate-failures.ts';
 
 /** Any basis but FNV's own. */
 const PART_BASIS = 0x9747b28c;
@@ -27,25 +28,26 @@ export function partsByDid<T>(items: readonly T[], parts: number, didOf: (item: 
 
 /**
  * Calls `handle` once per part, all at once, and returns the outcomes in the order of `items`. When a part throws,
- * the others are still waited for (they commit or not on their own), then the error is thrown: an outage's first, so
- * the caller waits it out rather than bisecting. The parts that committed are applied again on the retry, which the
- * index's rev rule makes a no-op.
+ * the others are still waited for (they commit or not on their own), then the error is thrown: a broken contract
+ * first (it stops the consumer), then an outage's (the caller waits it out rather than bisecting). The parts that
+ * committed are applied again on the retry, which the index's rev rule makes a no-op.
  */
 export async function handleSplit<T>(
   items: readonly T[],
   parts: number,
   didOf: (item: T) => string,
-  handle: (part: T[]) => Promise<ItemOutcome[]>,
+  handle: BatchHandler<T>,
 ): Promise<ItemOutcome[]> {
   const groups = partsByDid(items, parts, didOf);
   if (groups.length <= 1) return handle([...items]);
-  const settled = await Promise.allSettled(groups.map((g) => handle(g.map((i) => items[i] as T))));
+  const settled = await Promise.allSettled(groups.map((g) => handleChecked(handle, g.map((i) => items[i] as T))));
   const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-  if (failures.length > 0) throw failures.find((err) => dependencyErrorIn(err) !== undefined) ?? failures[0];
+  if (failures.length > 0) {
+    throw failures.find((err) => err instanceof InvariantError) ?? failures.find((err) => dependencyErrorIn(err) !== undefined) ?? failures[0];
+  }
   const outcomes: ItemOutcome[] = new Array<ItemOutcome>(items.length);
   groups.forEach((g, k) => {
     const got = (settled[k] as PromiseFulfilledResult<ItemOutcome[]>).value;
-    if (got.length !== g.length) throw new InvariantError(`batch function returned ${got.length} outcomes for ${g.length} items`);
     g.forEach((position, j) => (outcomes[position] = got[j] as ItemOutcome));
   });
   return outcomes;

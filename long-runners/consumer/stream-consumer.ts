@@ -3,10 +3,10 @@
 // Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
 // processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
 // outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
-// and is tried again until the dependency is back, each wait reported to the outage board. With readAhead, a backlog's
-// next batch is read while one is processed, and kept claimed with it. On abort the in-flight batch is finished (then
-// the one read ahead) or abandoned unsettled (both stay pending). All state is in Redis: attempts are the group's delivery counts, so a
-// restart loses nothing and forgets nothing.
+// and is tried again until the dependency is back, each wait reported to the outage board. With readAhead, a
+// backlog's next batch is read while one is processed, and kept claimed with it. On abort the in-flight batch is
+// finished (then the one read ahead) or abandoned unsettled (both stay pending). All state is in Redis: attempts are
+// the group's delivery counts, so a restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
 import type { ParseResult } from '../../functions/events.ts';
@@ -106,7 +106,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     }
   };
 
-  /** The next read, started while the current batch is processed (readAhead). */
+  /** The next read, started while the current batch is processed (readAhead); `entries` once it has returned. */
   let ahead: { read: Promise<StreamEntry[]>; entries?: StreamEntry[] } | undefined;
   /** Whether the last batch was left unsettled by a stop during an outage wait. */
   let abandoned = false;
@@ -186,10 +186,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   let claimFrom = '0-0';
   const redisDelays = createBackoff({ ...backoff, jitter: 'equal' });
   let recreateGroup = false;
-  const readAhead = () => {
-    const next: { read: Promise<StreamEntry[]>; entries?: StreamEntry[] } = {
-      read: readNew(reader, stream, group, consumer, options.batchSize, blockMs),
-    };
+  const startReadAhead = () => {
+    const next: NonNullable<typeof ahead> = { read: readNew(reader, stream, group, consumer, options.batchSize, blockMs) };
     // Seen when awaited (the step's error handling); until then a failed read must not be an unhandled rejection.
     next.read.then((entries) => (next.entries = entries), () => {});
     ahead = next;
@@ -217,7 +215,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     }
     const claimed = entries.length > 0;
     if (!claimed) entries = (await takeAhead()) ?? (await readNew(reader, stream, group, consumer, options.batchSize, blockMs));
-    if (options.readAhead === true && !claimed && entries.length >= options.batchSize) readAhead();
+    if (options.readAhead === true && !claimed && entries.length >= options.batchSize) startReadAhead();
     if (entries.length > 0) await processEntries(entries, !claimed);
     else if (options.onIdle !== undefined && (await pendingCount(redis, stream, group)) === 0) options.onIdle();
   };
@@ -239,9 +237,9 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       }
     }
     // Stopping: what was read ahead is processed too (its read returns at once on a backlog, within blockMs if the
-    // backlog ended with the batch before), and a stop leaves no entries pending that only XAUTOCLAIM would bring
-    // back; unless the stop came during an outage,
-    // which the batch read ahead would only wait out again: it stays pending, as the batch before it.
+    // backlog ended with the batch before), so a stop leaves no entries pending that only XAUTOCLAIM would bring
+    // back; unless the stop came during an outage, which that batch would only wait out again: it stays pending, as
+    // the batch before it.
     const last = await takeAhead().catch(() => undefined);
     if (!abandoned && last !== undefined && last.length > 0) await processEntries(last, true);
   } finally {

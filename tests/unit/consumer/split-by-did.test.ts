@@ -77,8 +77,13 @@ describe('handleSplit', () => {
     expect(slowDone).toBe(true);
   });
 
-  it('insists on one outcome per item of each part', async () => {
+  it('insists on one outcome per item of each part, and a broken contract is thrown before an outage', async () => {
     await expect(handleSplit(items, 2, didOf, async (part) => part.slice(1).map(() => ok))).rejects.toBeInstanceOf(InvariantError);
+    const broken = (items[(partsByDid(items, 2, didOf)[0] as number[])[0] as number] as Item).did;
+    await expect(handleSplit(items, 2, didOf, async (part) => {
+      if (part.some((item) => item.did === broken)) return part.slice(1).map(() => ok);
+      throw new DependencyError('postgres', 'connection refused');
+    })).rejects.toBeInstanceOf(InvariantError);
   });
 
   it('calls the function once with the whole read when there is one part', async () => {
