@@ -4,8 +4,10 @@
 // processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
 // outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
 // and is tried again until the dependency is back, each wait reported to the outage board. With readAhead, a
-// backlog's next batch is read while one is processed, and kept claimed with it. On abort the in-flight batch is
-// finished (then the one read ahead) or abandoned unsettled (both stay pending). All state is in Redis: attempts are
+// backlog's next batch is read and parsed while one is processed, and kept claimed with it. A batch's settle runs
+// while the next batch is processed (settles land in order; one that fails fails the next step, and its entries
+// stay pending). On abort the in-flight batch is finished (then the one read ahead) or abandoned unsettled (both stay
+// pending). All state is in Redis: attempts are
 // the group's delivery counts, so a restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
@@ -24,6 +26,7 @@ import {
   readNew,
   settle,
   type DeadLetter,
+  type Settlement,
   type StreamEntry,
 } from '../../adapters/redis/consumer-group.ts';
 import { THREW } from './isolate-failures.ts';
@@ -74,6 +77,9 @@ export interface StreamConsumerOptions<T> {
   readAhead?: boolean;
 }
 
+/** Entries parsed between two turns of the event loop when a batch read ahead is parsed (about a millisecond). */
+const PARSE_SLICE = 250;
+
 /** Deliveries with no verdict at all (the consumer died each time) after which an entry is presumed to kill it. */
 export const CRASH_DELIVERIES_FACTOR = 2;
 
@@ -106,12 +112,33 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     }
   };
 
-  /** The next read, started while the current batch is processed (readAhead); `entries` once it has returned. */
-  let ahead: { read: Promise<StreamEntry[]>; entries?: StreamEntry[] } | undefined;
+  /**
+   * The next read, started while the current batch is processed (readAhead), and its entries parsed; `entries` once
+   * it has returned.
+   */
+  let ahead: { read: Promise<StreamEntry[]>; parsed: Promise<ParseResult<T>[]>; entries?: StreamEntry[] } | undefined;
   /** Whether the last batch was left unsettled by a stop during an outage wait. */
   let abandoned = false;
+  /**
+   * The last batch's settle (XACK+XDEL, DLQ), still in flight while the next batch is processed: it waited on Redis
+   * between batches, the database idle meanwhile. Awaited before the next settle (so settles land in order and a
+   * failed one fails the step), before anything that reads the group's pending entries, and before the loop ends.
+   */
+  let settling: Promise<void> | undefined;
+  const settled = async (): Promise<void> => {
+    const last = settling;
+    settling = undefined;
+    await last;
+  };
+  /** Starts this batch's settle; the one before must have been awaited (settled()). */
+  const settleLater = (settlement: Settlement): void => {
+    const next = settle(redis, stream, dlq, group, settlement);
+    // Seen when awaited (settled()); until then a failure must not be an unhandled rejection.
+    next.catch(() => {});
+    settling = next;
+  };
 
-  const processEntries = async (entries: StreamEntry[], fresh: boolean): Promise<void> => {
+  const processEntries = async (entries: StreamEntry[], fresh: boolean, parsedAhead?: ParseResult<T>[]): Promise<void> => {
     abandoned = false;
     // XREADGROUP '>' hands out entries never delivered before: their count is 1, no XPENDING needed (it returned a
     // row per entry, 2,000 a batch, for nothing). Claimed entries have been delivered before and are looked up.
@@ -123,8 +150,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       log.warn('entry moved to the dlq', { stream: options.stream, id: entry.id, reason, attempts: tries(entry), message });
     };
     const parsed: { entry: StreamEntry; item: T }[] = [];
-    for (const entry of entries) {
-      const result = parseEntry(entry);
+    for (const [i, entry] of entries.entries()) {
+      const result = parsedAhead?.[i] ?? parseEntry(entry);
       if (!result.ok) {
         toDlq(entry, 'invalid_event', result.message);
         count('invalid');
@@ -152,6 +179,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     });
     if (outcomes === 'aborted') {
       // Unsettled entries stay pending to us and come back through XAUTOCLAIM; only the invalid ones are settled.
+      await settled();
       await settle(redis, stream, dlq, group, { ack: [], letters });
       abandoned = true;
       return;
@@ -175,7 +203,9 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
         count('retry');
       }
     });
-    await settle(redis, stream, dlq, group, { ack, letters });
+    // The batch before's settle first: a failure there fails this step (this batch stays pending, as after a crash).
+    await settled();
+    settleLater({ ack, letters });
   };
 
   await ensureGroup(redis, stream, group);
@@ -187,15 +217,27 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const redisDelays = createBackoff({ ...backoff, jitter: 'equal' });
   let recreateGroup = false;
   const startReadAhead = () => {
-    const next: NonNullable<typeof ahead> = { read: readNew(reader, stream, group, consumer, options.batchSize, blockMs) };
+    const read = readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+    // Parsed as soon as it arrives, in slices between the batch's own callbacks, rather than between batches with
+    // the database idle.
+    const next: NonNullable<typeof ahead> = { read, parsed: read.then((entries) => parseInSlices(entries)) };
     // Seen when awaited (the step's error handling); until then a failed read must not be an unhandled rejection.
-    next.read.then((entries) => (next.entries = entries), () => {});
+    read.then((entries) => (next.entries = entries), () => {});
+    next.parsed.catch(() => {});
     ahead = next;
   };
-  const takeAhead = async (): Promise<StreamEntry[] | undefined> => {
+  const parseInSlices = async (entries: readonly StreamEntry[]): Promise<ParseResult<T>[]> => {
+    const parsed: ParseResult<T>[] = [];
+    for (let start = 0; start < entries.length; start += PARSE_SLICE) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (const entry of entries.slice(start, start + PARSE_SLICE)) parsed.push(parseEntry(entry));
+    }
+    return parsed;
+  };
+  const takeAhead = async (): Promise<{ entries: StreamEntry[]; parsed: ParseResult<T>[] } | undefined> => {
     const next = ahead;
     ahead = undefined;
-    return next === undefined ? undefined : await next.read;
+    return next === undefined ? undefined : { entries: await next.read, parsed: await next.parsed };
   };
 
   const step = async (): Promise<void> => {
@@ -205,8 +247,11 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       claimFrom = '0-0';
     }
     let entries: StreamEntry[] = [];
+    let parsed: ParseResult<T>[] | undefined;
     // A PEL scan, once started, goes on every step until complete, so a crashed consumer's backlog is not rationed.
     if (claimFrom !== '0-0' || Date.now() - lastClaim >= claimIdleMs / 2) {
+      // Our last batch's entries are acknowledged before the pending list is read, never claimed back by ourselves.
+      await settled();
       const page = await claimIdle(redis, stream, group, consumer, claimIdleMs, options.batchSize, claimFrom);
       claimFrom = page.next;
       if (claimFrom === '0-0') lastClaim = Date.now();
@@ -214,10 +259,17 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
     }
     const claimed = entries.length > 0;
-    if (!claimed) entries = (await takeAhead()) ?? (await readNew(reader, stream, group, consumer, options.batchSize, blockMs));
+    if (!claimed) {
+      const read = await takeAhead();
+      if (read !== undefined) ({ entries, parsed } = read);
+      else entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+    }
     if (options.readAhead === true && !claimed && entries.length >= options.batchSize) startReadAhead();
-    if (entries.length > 0) await processEntries(entries, !claimed);
-    else if (options.onIdle !== undefined && (await pendingCount(redis, stream, group)) === 0) options.onIdle();
+    if (entries.length > 0) await processEntries(entries, !claimed, parsed);
+    else {
+      await settled();
+      if (options.onIdle !== undefined && (await pendingCount(redis, stream, group)) === 0) options.onIdle();
+    }
   };
 
   try {
@@ -241,8 +293,11 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     // back; unless the stop came during an outage, which that batch would only wait out again: it stays pending, as
     // the batch before it.
     const last = await takeAhead().catch(() => undefined);
-    if (!abandoned && last !== undefined && last.length > 0) await processEntries(last, true);
+    if (!abandoned && last !== undefined && last.entries.length > 0) await processEntries(last.entries, true, last.parsed);
+    await settled();
   } finally {
+    // A step that threw out of the loop (a broken contract) still lets the batch before it be acknowledged.
+    await settling?.catch(() => {});
     reader.disconnect();
   }
   log.info('consumer stopped', { stream: options.stream, consumer });

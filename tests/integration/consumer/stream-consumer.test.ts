@@ -385,6 +385,53 @@ describe('stream consumer', () => {
       expect(await backlog()).toEqual({ length: 0, pending: 0 });
     });
 
+    it('parses the batch read ahead while the one before is processed', async () => {
+      await add(...numbers(1, 25));
+      const parsedNumbers: number[] = [];
+      const seen: number[][] = [];
+      start(async (items) => {
+        // The first batch is held until the second is parsed: parsed only between batches, it never would be.
+        if (seen.length === 0) await waitFor(() => parsedNumbers, (p) => p.includes(20), 'next batch parsed');
+        seen.push(items);
+        return items.map(() => ok);
+      }, {
+        readAhead: true,
+        parse: (fields) => {
+          const result = parseN(fields);
+          if (result.ok) parsedNumbers.push(result.value);
+          return result;
+        },
+      });
+      await waitFor(backlog, drained, 'drained');
+      expect(seen.flat()).toEqual(numbers(1, 25).map(Number));
+      // Each entry parsed once: the batch read ahead is not parsed again when its turn comes.
+      expect([...parsedNumbers].sort((a, b) => a - b)).toEqual(numbers(1, 25).map(Number));
+    });
+
+    it("a batch's settle does not hold back the next batch", async () => {
+      const ids = await add(...numbers(1, 30));
+      // The consumer's own connection, blocked by the test for a moment right after the first batch: its settle
+      // (XACK+XDEL) waits behind that, on this connection only.
+      const connection = redis.duplicate();
+      const pendingAtSecond: string[] = [];
+      const seen: number[][] = [];
+      start(async (items) => {
+        if (seen.length === 1) {
+          const pending = (await redis.xpending(key(), GROUP, '-', '+', 100)) as [string, ...unknown[]][];
+          pendingAtSecond.push(...pending.map(([id]) => id));
+        }
+        seen.push(items);
+        if (seen.length === 1) void connection.blpop(`${prefix}blocker:${Math.random()}`, 0.5);
+        return items.map(() => ok);
+      }, { readAhead: true, redis: connection, claimIdleMs: 60_000 });
+      await waitFor(backlog, drained, 'drained');
+      connection.disconnect();
+      expect(seen.flat()).toEqual(numbers(1, 30).map(Number));
+      // The second batch ran while the first was still being acknowledged.
+      expect(pendingAtSecond).toEqual(expect.arrayContaining(ids.slice(0, 10)));
+      expect(outcomesCounted()).toEqual({ ok: 30 });
+    });
+
     it('an outage keeps the batch read ahead claimed too, and a stop then leaves both pending', async () => {
       await add(...numbers(1, 20));
       let calls = 0;
