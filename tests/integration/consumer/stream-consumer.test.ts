@@ -410,9 +410,11 @@ describe('stream consumer', () => {
 
     it("a batch's settle does not hold back the next batch", async () => {
       const ids = await add(...numbers(1, 30));
-      // The consumer's own connection, blocked by the test for a moment right after the first batch: its settle
-      // (XACK+XDEL) waits behind that, on this connection only.
+      // The consumer's own connection, blocked by the test for a moment right after the first batch (a blocking read
+      // of an empty stream): its settle (XACK+XDEL) waits behind that, on this connection only.
       const connection = redis.duplicate();
+      const idle = keys.stream('idle');
+      await redis.xgroup('CREATE', idle, 'g', '$', 'MKSTREAM');
       const pendingAtSecond: string[] = [];
       const seen: number[][] = [];
       start(async (items) => {
@@ -421,7 +423,7 @@ describe('stream consumer', () => {
           pendingAtSecond.push(...pending.map(([id]) => id));
         }
         seen.push(items);
-        if (seen.length === 1) void connection.blpop(`${prefix}blocker:${Math.random()}`, 0.5);
+        if (seen.length === 1) void connection.xreadgroup('GROUP', 'g', 'c', 'BLOCK', 500, 'STREAMS', idle, '>');
         return items.map(() => ok);
       }, { readAhead: true, redis: connection, claimIdleMs: 60_000 });
       await waitFor(backlog, drained, 'drained');
