@@ -7,8 +7,8 @@
 // backlog's next batch is read and parsed while one is processed, and kept claimed with it. A batch's settle runs
 // while the next batch is processed (settles land in order; one that fails fails the next step, and its entries
 // stay pending). On abort the in-flight batch is finished (then the one read ahead) or abandoned unsettled (both stay
-// pending). All state is in Redis: attempts are
-// the group's delivery counts, so a restart loses nothing and forgets nothing.
+// pending). All state is in Redis: attempts are the group's delivery counts, so a restart loses nothing and forgets
+// nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
 import type { ParseResult } from '../../functions/events.ts';
@@ -150,7 +150,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       log.warn('entry moved to the dlq', { stream: options.stream, id: entry.id, reason, attempts: tries(entry), message });
     };
     const parsed: { entry: StreamEntry; item: T }[] = [];
-    for (const [i, entry] of entries.entries()) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as StreamEntry;
       const result = parsedAhead?.[i] ?? parseEntry(entry);
       if (!result.ok) {
         toDlq(entry, 'invalid_event', result.message);
@@ -220,9 +221,14 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     const read = readNew(reader, stream, group, consumer, options.batchSize, blockMs);
     // Parsed as soon as it arrives, in slices between the batch's own callbacks, rather than between batches with
     // the database idle.
-    const next: NonNullable<typeof ahead> = { read, parsed: read.then((entries) => parseInSlices(entries)) };
+    const next: NonNullable<typeof ahead> = {
+      read,
+      parsed: read.then((entries) => {
+        next.entries = entries;
+        return parseInSlices(entries);
+      }),
+    };
     // Seen when awaited (the step's error handling); until then a failed read must not be an unhandled rejection.
-    read.then((entries) => (next.entries = entries), () => {});
     next.parsed.catch(() => {});
     ahead = next;
   };
