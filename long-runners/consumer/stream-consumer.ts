@@ -234,9 +234,9 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   };
   const parseInSlices = async (entries: readonly StreamEntry[]): Promise<ParseResult<T>[]> => {
     const parsed: ParseResult<T>[] = [];
-    for (let start = 0; start < entries.length; start += PARSE_SLICE) {
-      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-      for (const entry of entries.slice(start, start + PARSE_SLICE)) parsed.push(parseEntry(entry));
+    for (let i = 0; i < entries.length; i++) {
+      if (i > 0 && i % PARSE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      parsed.push(parseEntry(entries[i] as StreamEntry));
     }
     return parsed;
   };
