@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseConfig, ConfigError, type Config } from '../../adapters/config/parse.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
-import { serverSettingProblems } from '../../adapters/postgres/server-settings.ts';
+import { readWriteSettings, serverSettingProblems, writeSettingAdvice } from '../../adapters/postgres/server-settings.ts';
 import { describeError } from '../../functions/errors.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
@@ -118,11 +118,15 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
     const tasks = [...runTasks(r, only), ...extraTasks];
     // A missing libsecp256k1 addon is not fatal (OpenSSL verifies K-256 too), but it costs 7x, so it is said.
     (K256_BACKEND === 'libsecp256k1' ? r.log.info : r.log.warn)('signature backend', { k256: K256_BACKEND });
-    // Settings the index's plans rely on, said once; not awaited (Postgres may be down: the tasks wait for it), and
-    // not in dev, whose embedded PGlite has no autovacuum and holds a dev's few rows.
+    // Settings the index's plans rely on, and those that slow a sustained index, said once; not awaited (Postgres may
+    // be down: the tasks wait for it), and not in dev, whose embedded PGlite has no autovacuum and holds a dev's few
+    // rows.
     if (devControls === undefined && only.some((kind) => kind === 'index' || kind === 'backfill')) {
-      serverSettingProblems(r.sql()).then(
-        (problems) => problems.forEach((problem) => r.log.warn('postgres setting', { problem })),
+      Promise.all([serverSettingProblems(r.sql()), readWriteSettings(r.sql())]).then(
+        ([problems, settings]) => {
+          problems.forEach((problem) => r.log.warn('postgres setting', { problem }));
+          writeSettingAdvice(settings).forEach((advice) => r.log.warn('postgres setting slows the index', { advice }));
+        },
         (err: unknown) => r.log.debug('postgres settings not read', { err: describeError(err) }),
       );
     }

@@ -3,6 +3,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
+import { createSql } from '../../../adapters/postgres/client.ts';
+import { readWriteSettings, writeSettingAdvice } from '../../../adapters/postgres/server-settings.ts';
 import { createScratchDatabase } from '../../helpers/scratch-database.ts';
 import { createTestRedis, createTestSchema, TEST_REDIS_URL } from '../../helpers/services.ts';
 
@@ -74,6 +76,13 @@ describe('skytide process', () => {
     const warned = () => run.lines.some((l) => l['msg'] === 'postgres setting' && String(l['problem']).startsWith('autovacuum is off'));
     if (setting?.autovacuum === 'off') await waitFor(warned, 'the autovacuum warning');
     else expect(warned()).toBe(false);
+    // And which of its write settings slow a sustained index, as writeSettingAdvice judges what the server reports.
+    const reader = createSql(db.url, { max: 1 });
+    const expected = writeSettingAdvice(await readWriteSettings(reader));
+    await reader.end();
+    const advised = () => run.lines.filter((l) => l['msg'] === 'postgres setting slows the index').map((l) => l['advice']);
+    if (expected.length > 0) await waitFor(() => advised().length === expected.length, 'the write-setting advice');
+    expect(advised()).toEqual(expected);
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     // Waiting out an identity outage is not a reason to take the instance out of service: ready, and degraded.
     expect(ready.status).toBe(200);
