@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { settingBytes, writeSettingAdvice } from '../../../adapters/postgres/server-settings.ts';
 
 const ROOT = path.resolve(new URL('../../..', import.meta.url).pathname);
 const dockerfile = readFileSync(path.join(ROOT, 'infra/Dockerfile'), 'utf8');
@@ -109,6 +110,15 @@ describe('infra/compose.yaml', () => {
     expect(redis).toMatch(/--maxmemory-policy noeviction/);
     expect(services['redis']?.volumes?.[0]).toMatch(/:\/data$/);
     expect(services['postgres']?.volumes?.[0]).toMatch(/:\/var\/lib\/postgresql\/data$/);
+  });
+
+  it("gives Postgres the write settings skytide would otherwise warn about, within the container's memory", () => {
+    const command = services['postgres']?.command ?? [];
+    const settings = new Map(command.flatMap((arg, i) => (command[i - 1] === '-c' ? [arg.split('=') as [string, string]] : [])));
+    const sharedBuffers = settingBytes(settings.get('shared_buffers') ?? '');
+    expect(writeSettingAdvice({ sharedBuffersBytes: sharedBuffers, maxWalSizeBytes: settingBytes(settings.get('max_wal_size') ?? '') })).toEqual([]);
+    const limit = settingBytes(`${services['postgres']?.deploy?.resources?.limits?.memory?.toUpperCase() ?? ''}B`);
+    expect(sharedBuffers).toBeLessThanOrEqual(limit / 4);
   });
 
   it('splits skytide by --only into health-gated, memory-limited services, with two index consumers', () => {
