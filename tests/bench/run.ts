@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
+import postgres from 'postgres';
 import type { BenchRow } from './types.ts';
+import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-services.ts';
 import { recordRun, renderReadme, renderSuiteSvg, type BenchResults, type Environment } from './report.ts';
 
 interface Suite {
@@ -73,8 +75,17 @@ function commit(): string {
 
 const only = process.argv.slice(2);
 let failed = false;
+// BENCH_POSTGRES=private: the suites run against a private cluster of the machine's PostgreSQL (on this machine's
+// cores, in a temporary folder) with BENCH_POSTGRES_SETTINGS (`name=value,...`), instead of TEST_DATABASE_URL's
+// server, to measure what server settings change (README, Performance, "A long run"). The suites are loaded after
+// this, so their helpers read the new TEST_DATABASE_URL.
+const privatePostgres = process.env['BENCH_POSTGRES'] === 'private' ? await startBenchPostgres(process.env['BENCH_POSTGRES_SETTINGS'] ?? '') : undefined;
 let results: BenchResults = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as BenchResults) : { environment: environment(), suites: {} };
 results = { ...results, environment: environment() };
+if (privatePostgres !== undefined) {
+  const server = results.environment.packages['PostgreSQL server'];
+  results.environment.packages['PostgreSQL server'] = `${server} (a private cluster: ${privatePostgres.settings || 'its defaults'})`;
+}
 for (const suite of SUITES.filter((s) => only.length === 0 || only.includes(s.name))) {
   process.stdout.write(`\n== ${suite.name}\n`);
   try {
@@ -95,4 +106,20 @@ writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
 for (const [name, history] of Object.entries(results.suites)) writeFileSync(new URL(`${name}.svg`, REPORT_DIR), renderSuiteSvg(name, history));
 writeFileSync(new URL('README.md', REPORT_DIR), renderReadme(results, SUITES.map((s) => s.name)));
 process.stdout.write(`\nreport written to tests/bench/report/README.md\n`);
+await privatePostgres?.server.close();
 process.exit(failed ? 1 : 0);
+
+async function startBenchPostgres(list: string): Promise<{ server: PrivatePostgres; settings: string }> {
+  const settings = Object.fromEntries(list.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
+    const at = s.indexOf('=');
+    if (at <= 0) throw new Error(`BENCH_POSTGRES_SETTINGS: not name=value: ${JSON.stringify(s)}`);
+    return [s.slice(0, at), s.slice(at + 1)];
+  }));
+  const server = await startPrivatePostgres(settings);
+  const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+  await admin.unsafe('create extension if not exists pg_trgm');
+  await admin.end();
+  process.env['TEST_DATABASE_URL'] = server.url;
+  process.stderr.write(`private PostgreSQL on port ${server.port}${list === '' ? '' : ` with ${list}`}\n`);
+  return { server, settings: list };
+}

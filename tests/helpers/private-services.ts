@@ -69,7 +69,15 @@ export interface PrivatePostgres {
   close(): Promise<void>;
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+/** What a private cluster runs with unless told otherwise (small: many tests start one at a time). */
+const PRIVATE_POSTGRES_SETTINGS: Readonly<Record<string, string>> = { listen_addresses: '127.0.0.1', max_connections: '200', shared_buffers: '64MB', logging_collector: 'off' };
+
+/** `settings`: server settings (`-c name=value`) over the defaults above, e.g. `{ max_wal_size: '8GB' }`. */
+export async function startPrivatePostgres(settings: Readonly<Record<string, string>> = {}): Promise<PrivatePostgres> {
+  for (const [name, value] of Object.entries(settings)) {
+    if (!/^[a-z_.]+$/.test(name) || value === '') throw new Error(`not a server setting: ${JSON.stringify(name)}=${JSON.stringify(value)}`);
+  }
+  const options = Object.entries({ ...PRIVATE_POSTGRES_SETTINGS, ...settings }).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
   const bin = postgresBin();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'skytide-pg-'));
   const data = path.join(dir, 'data');
@@ -79,10 +87,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
-    const [cmd, args] = asPostgres(path.join(bin, 'postgres'), [
-      '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200',
-      '-c', 'shared_buffers=64MB', '-c', `logging_collector=off`,
-    ]);
+    const [cmd, args] = asPostgres(path.join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, ...options]);
     child = track(spawn(cmd, args, { stdio: ['ignore', 'ignore', 'ignore'] }));
     await waitForPort(port, 30_000);
     // Accepting TCP is not accepting queries: wait until a query answers (recovery after a crash takes a moment).

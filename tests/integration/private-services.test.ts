@@ -23,6 +23,19 @@ describe('private services', () => {
     }
   }, 120_000);
 
+  it('a private Postgres runs with the settings it is given over its own, and refuses a malformed one', async () => {
+    const pg = await startPrivatePostgres({ max_wal_size: '2GB', shared_buffers: '32MB' });
+    try {
+      const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
+      const [shown] = await sql`select current_setting('max_wal_size') as wal, current_setting('shared_buffers') as buffers, current_setting('max_connections') as conns`;
+      await sql.end();
+      expect(shown).toEqual({ wal: '2GB', buffers: '32MB', conns: '200' });
+    } finally {
+      await pg.close();
+    }
+    await expect(startPrivatePostgres({ 'max_wal_size; drop': '1GB' })).rejects.toThrow(/not a server setting/);
+  }, 60_000);
+
   it('a private redis-server keeps every acknowledged write across SIGKILL', async () => {
     const rs = await startPrivateRedis();
     try {
