@@ -122,12 +122,12 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
     // be down: the tasks wait for it), and not in dev, whose embedded PGlite has no autovacuum and holds a dev's few
     // rows.
     if (devControls === undefined && only.some((kind) => kind === 'index' || kind === 'backfill')) {
-      Promise.all([serverSettingProblems(r.sql()), readWriteSettings(r.sql())]).then(
-        ([problems, settings]) => {
-          problems.forEach((problem) => r.log.warn('postgres setting', { problem }));
-          writeSettingAdvice(settings).forEach((advice) => r.log.warn('postgres setting slows the index', { advice }));
-        },
-        (err: unknown) => r.log.debug('postgres settings not read', { err: describeError(err) }),
+      // Apart, so that one that cannot be read does not silence the other.
+      const unread = (err: unknown) => r.log.debug('postgres settings not read', { err: describeError(err) });
+      serverSettingProblems(r.sql()).then((problems) => problems.forEach((problem) => r.log.warn('postgres setting', { problem })), unread);
+      readWriteSettings(r.sql()).then(
+        (settings) => writeSettingAdvice(settings).forEach((advice) => r.log.warn('postgres setting slows the index', { advice })),
+        unread,
       );
     }
     if (tasks.length === 0) {
