@@ -176,7 +176,15 @@ export function cidLengthAt(bytes: Uint8Array, offset: number, end = bytes.lengt
 
 /** The roots of a CARv1 header (the DAG-CBOR after the header's length varint). */
 export function parseCarHeader(bytes: Uint8Array): CidLink[] {
-  const header = decodeCborFast(bytes) as { version?: unknown; roots?: unknown };
+  let decoded: unknown;
+  try {
+    decoded = decodeCborFast(bytes);
+  } catch (err) {
+    throw new CarError(`the CAR header is not DAG-CBOR: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  // Anything but a map is no header (CBOR null decodes to null, whose fields cannot even be read).
+  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) throw new CarError('not a CARv1 header');
+  const header = decoded as { version?: unknown; roots?: unknown };
   if (header.version !== 1 || !Array.isArray(header.roots)) throw new CarError('not a CARv1 header');
   return header.roots.map((r) => {
     const link = CidLink.from(r);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { SkytideError } from '../../../functions/errors.ts';
 import { decodeLex, LexCborError } from '../../../functions/atproto/lex-cbor.ts';
-import { CarError, parseCarHeader } from '../../../functions/atproto/car.ts';
+import { CarError, parseCarHeader, readCarBlocks } from '../../../functions/atproto/car.ts';
 import { KeyFormatError, parseMultikey } from '../../../functions/atproto/crypto/keys.ts';
 
 const thrown = (fn: () => unknown): unknown => {
@@ -32,6 +32,16 @@ describe('parser errors are SkytideErrors with their reason', () => {
     const err = thrown(() => parseCarHeader(Uint8Array.from([0xa1, 0x61, 0x78, 0x01])));
     expect(err).toBeInstanceOf(CarError);
     expect((err as SkytideError).reason).toBe('invalid_car');
+  });
+
+  it('a CAR header that is CBOR null, or not a map: invalid_car, never a TypeError (found by the long fuzz)', () => {
+    for (const header of [[0xf6], [0xf7], [0x80], [0x01]]) {
+      const err = thrown(() => parseCarHeader(Uint8Array.from(header)));
+      expect(err, Buffer.from(header).toString('hex')).toBeInstanceOf(CarError);
+      // The firehose splitter reads the same header: a length varint, then the header's bytes.
+      const car = thrown(() => readCarBlocks(Uint8Array.from([header.length, ...header])));
+      expect((car as SkytideError).reason, Buffer.from(header).toString('hex')).toBe('invalid_car');
+    }
   });
 
   it('a key that is not a usable multikey: identity_failed', () => {
