@@ -39,7 +39,15 @@ export interface VerifiedRepo {
 export async function verifyRepo(car: RepoCar, expected: { did: string; key: PublicKey }): Promise<VerifiedRepo> {
   const commitBytes = car.blocks.get(car.root.bytes);
   if (commitBytes === undefined) throw new SkytideError('missing_block', 'the commit block (CAR root) is missing');
-  const commit = decodeCborFast(commitBytes) as Record<string, unknown>;
+  // The block hashes to its CID, whatever it holds: a PDS can make the root a CBOR null, a list, or not CBOR at all.
+  let decoded: unknown;
+  try {
+    decoded = decodeCborFast(commitBytes);
+  } catch (err) {
+    throw new SkytideError('invalid_commit', `the commit block is not DAG-CBOR: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) throw new SkytideError('invalid_commit', 'commit block is not a map');
+  const commit = decoded as Record<string, unknown>;
   const { did, version, data, rev, sig } = commit;
   if (typeof did !== 'string' || (version !== 3 && version !== 2) || !(data instanceof CidLink) || !(sig instanceof Uint8Array)) {
     throw new SkytideError('invalid_commit', 'commit block is not a v2/v3 commit');
