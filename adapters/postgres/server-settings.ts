@@ -39,10 +39,10 @@ export interface WriteSettings {
 export function writeSettingAdvice(s: WriteSettings): string[] {
   const advice: string[] = [];
   if (s.sharedBuffersBytes < MIN_SHARED_BUFFERS_BYTES) {
-    advice.push(`shared_buffers is ${mib(s.sharedBuffersBytes)}: the index's B-trees soon outgrow it and every batch reads pages back from the OS; a quarter of the server's memory is the usual setting`);
+    advice.push(`shared_buffers is ${sizeOf(s.sharedBuffersBytes)}: the index's B-trees soon outgrow it and every batch reads pages back from the OS; a quarter of the server's memory is the usual setting`);
   }
   if (s.maxWalSizeBytes < MIN_MAX_WAL_SIZE_BYTES) {
-    advice.push(`max_wal_size is ${mib(s.maxWalSizeBytes)}: the index writes about 4 KB of WAL per record, so checkpoints come every few hundred thousand records, each followed by whole-page WAL writes; 8 GB or more, with checkpoint_timeout of 15 to 30 minutes, lets time decide them`);
+    advice.push(`max_wal_size is ${sizeOf(s.maxWalSizeBytes)}: the index writes about 4 KB of WAL per record, so checkpoints come every few hundred thousand records, each followed by whole-page WAL writes; 8 GB or more, with checkpoint_timeout of 15 to 30 minutes, lets time decide them`);
   }
   return advice;
 }
@@ -76,4 +76,5 @@ export function settingBytes(value: string, unit = ''): number {
   return Number(count[1]) * Number(per[1] || 1) * (UNIT_BYTES[per[2] as string] ?? 1);
 }
 
-const mib = (bytes: number): string => (bytes >= 2 ** 30 && bytes % 2 ** 30 === 0 ? `${bytes / 2 ** 30} GB` : `${Math.round(bytes / 2 ** 20)} MB`);
+/** A size as Postgres prints it (whole GB, else MB). */
+const sizeOf = (bytes: number): string => (bytes >= 2 ** 30 && bytes % 2 ** 30 === 0 ? `${bytes / 2 ** 30} GB` : `${Math.round(bytes / 2 ** 20)} MB`);
