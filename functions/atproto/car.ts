@@ -3,7 +3,7 @@
 // The splitter does not hash blocks; the caller checks the blocks it uses (repo/read-car.ts, which reads whole repos
 // from a stream, checks every block as it arrives). NOTE: this replaces @ipld/car,
 // where building a CID object per block made decoding several times slower than the targets (README, Benchmarks).
-import { decodeCborFast } from './fast-cbor.ts';
+import { decodeCborMap } from './fast-cbor.ts';
 import { CidLink } from './cid-link.ts';
 import { SkytideError } from '../errors.ts';
 
@@ -176,15 +176,10 @@ export function cidLengthAt(bytes: Uint8Array, offset: number, end = bytes.lengt
 
 /** The roots of a CARv1 header (the DAG-CBOR after the header's length varint). */
 export function parseCarHeader(bytes: Uint8Array): CidLink[] {
-  let decoded: unknown;
-  try {
-    decoded = decodeCborFast(bytes);
-  } catch (err) {
-    throw new CarError(`the CAR header is not DAG-CBOR: ${err instanceof Error ? err.message : String(err)}`);
-  }
   // Anything but a map is no header (CBOR null decodes to null, whose fields cannot even be read).
-  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) throw new CarError('not a CARv1 header');
-  const header = decoded as { version?: unknown; roots?: unknown };
+  const header: { version?: unknown; roots?: unknown } = decodeCborMap(bytes, (why) => {
+    throw new CarError(`the CAR header is ${why}`);
+  });
   if (header.version !== 1 || !Array.isArray(header.roots)) throw new CarError('not a CARv1 header');
   return header.roots.map((r) => {
     const link = CidLink.from(r);

@@ -25,6 +25,23 @@ export function decodeCborFast(bytes: Uint8Array): unknown {
   return normalise(decode(bytes));
 }
 
+/**
+ * The DAG-CBOR map `bytes` hold. Anything else (bytes that are not DAG-CBOR; null, a list, a number, a link) goes to
+ * `refuse` with why, and `refuse` throws the caller's own error: a block that hashes to its CID may hold any value.
+ */
+export function decodeCborMap(bytes: Uint8Array, refuse: (why: string) => never): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = decodeCborFast(bytes);
+  } catch (err) {
+    return refuse(`not DAG-CBOR: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof CidLink || value instanceof Uint8Array) {
+    return refuse('not a map');
+  }
+  return value as Record<string, unknown>;
+}
+
 export function decodeCborFirstFast(bytes: Uint8Array): [unknown, Uint8Array] {
   const end = scanCborItem(bytes, 0);
   const [value, rest] = decodeFirst(bytes.subarray(0, end)) as [unknown, Uint8Array];

@@ -9,7 +9,7 @@
 import { SkytideError } from '../../errors.ts';
 import { encodeCbor } from '../cbor.ts';
 import { CidLink } from '../cid-link.ts';
-import { decodeCborFast } from '../fast-cbor.ts';
+import { decodeCborMap } from '../fast-cbor.ts';
 import type { BlockMap } from '../car.ts';
 import { Mst } from '../mst/mst.ts';
 import { verifySignature } from '../crypto/verify.ts';
@@ -52,14 +52,7 @@ export async function verifyCommit(c: CommitToVerify, key: PublicKey | undefined
   if (c.roots[0] === undefined || !equal(c.roots[0].bytes, c.commit.bytes)) fail('invalid_commit', 'the CAR root is not the commit the message names');
   const bytes = c.blocks.get(c.commit.bytes);
   if (bytes === undefined) throw new SkytideError('missing_block', 'the commit block is not in the CAR');
-  let decoded: unknown;
-  try {
-    decoded = decodeCborFast(bytes);
-  } catch (err) {
-    throw new SkytideError('invalid_commit', `the commit block is not DAG-CBOR: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) fail('invalid_commit', 'the commit block is not a map');
-  const commit = decoded as Record<string, unknown>;
+  const commit = decodeCborMap(bytes, (why) => fail('invalid_commit', `the commit block is ${why}`));
   const data = commit['data'];
   if (commit['version'] !== 3 || !(data instanceof CidLink) || !(commit['sig'] instanceof Uint8Array)) fail('invalid_commit', 'not a v3 commit');
   if (commit['did'] !== c.repo) fail('wrong_did', `commit is signed for ${String(commit['did'])}, the message says ${c.repo}`);

@@ -8,7 +8,7 @@ import { SkytideError } from '../../errors.ts';
 import { base32Multibase } from '../base32.ts';
 import { encodeCbor } from '../cbor.ts';
 import { CidLink } from '../cid-link.ts';
-import { decodeCborFast } from '../fast-cbor.ts';
+import { decodeCborMap } from '../fast-cbor.ts';
 import { decodeLex } from '../lex-cbor.ts';
 import { verifySignature } from '../crypto/verify.ts';
 import type { PublicKey } from '../crypto/keys.ts';
@@ -40,14 +40,9 @@ export async function verifyRepo(car: RepoCar, expected: { did: string; key: Pub
   const commitBytes = car.blocks.get(car.root.bytes);
   if (commitBytes === undefined) throw new SkytideError('missing_block', 'the commit block (CAR root) is missing');
   // The block hashes to its CID, whatever it holds: a PDS can make the root a CBOR null, a list, or not CBOR at all.
-  let decoded: unknown;
-  try {
-    decoded = decodeCborFast(commitBytes);
-  } catch (err) {
-    throw new SkytideError('invalid_commit', `the commit block is not DAG-CBOR: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) throw new SkytideError('invalid_commit', 'commit block is not a map');
-  const commit = decoded as Record<string, unknown>;
+  const commit = decodeCborMap(commitBytes, (why) => {
+    throw new SkytideError('invalid_commit', `the commit block is ${why}`);
+  });
   const { did, version, data, rev, sig } = commit;
   if (typeof did !== 'string' || (version !== 3 && version !== 2) || !(data instanceof CidLink) || !(sig instanceof Uint8Array)) {
     throw new SkytideError('invalid_commit', 'commit block is not a v2/v3 commit');
