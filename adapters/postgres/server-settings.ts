@@ -6,12 +6,24 @@
 import type { SqlExecutor } from '../../functions/ports.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 
+/** The settings the start-up checks judge, as pg_settings reports them: the value and its unit ('' for none). */
+export type ServerSettings = ReadonlyMap<string, { setting: string; unit: string }>;
+
+/** Every setting the checks below judge, in one query. */
+export async function readServerSettings(sql: SqlExecutor): Promise<ServerSettings> {
+  const rows = checkRows(
+    await sql.query(`select name, setting, coalesce(unit, '') as unit from pg_settings where name = any($1::text[])`, [[
+      'autovacuum', 'track_counts', 'shared_buffers', 'max_wal_size',
+    ]]),
+    { name: 'string', setting: 'string', unit: 'string' },
+  );
+  return new Map(rows.map((r) => [r.name, { setting: r.setting, unit: r.unit }]));
+}
+
 /** What is set otherwise than the index needs, one sentence each; empty when nothing is. */
-export async function serverSettingProblems(sql: SqlExecutor): Promise<string[]> {
-  const rows = checkRows(await sql.query(`select name, setting from pg_settings where name in ('autovacuum', 'track_counts')`), { name: 'string', setting: 'string' });
-  const setting = new Map(rows.map((r) => [r.name, r.setting]));
+export function serverSettingProblems(settings: ServerSettings): string[] {
   const problems: string[] = [];
-  if (setting.get('autovacuum') === 'off' || setting.get('track_counts') === 'off') {
+  if (settings.get('autovacuum')?.setting === 'off' || settings.get('track_counts')?.setting === 'off') {
     problems.push('autovacuum is off: the index\'s plans count on planner statistics; turn it on, or ANALYZE the index tables as they grow');
   }
   return problems;
@@ -47,16 +59,12 @@ export function writeSettingAdvice(s: WriteSettings): string[] {
   return advice;
 }
 
-/** The server's write settings, read from pg_settings. */
-export async function readWriteSettings(sql: SqlExecutor): Promise<WriteSettings> {
-  const rows = checkRows(
-    await sql.query(`select name, setting, unit from pg_settings where name in ('shared_buffers', 'max_wal_size')`),
-    { name: 'string', setting: 'string', unit: 'string' },
-  );
+/** The write settings among `settings`, in bytes; throws when one is missing or not a size. */
+export function writeSettingsOf(settings: ServerSettings): WriteSettings {
   const bytes = (name: string): number => {
-    const row = rows.find((r) => r.name === name);
-    if (row === undefined) throw new Error(`pg_settings has no ${name}`);
-    return settingBytes(row.setting, row.unit);
+    const s = settings.get(name);
+    if (s === undefined) throw new Error(`pg_settings has no ${name}`);
+    return settingBytes(s.setting, s.unit);
   };
   return { sharedBuffersBytes: bytes('shared_buffers'), maxWalSizeBytes: bytes('max_wal_size') };
 }

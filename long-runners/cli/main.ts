@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseConfig, ConfigError, type Config } from '../../adapters/config/parse.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
-import { readWriteSettings, serverSettingProblems, writeSettingAdvice } from '../../adapters/postgres/server-settings.ts';
+import { readServerSettings, serverSettingProblems, writeSettingAdvice, writeSettingsOf } from '../../adapters/postgres/server-settings.ts';
 import { describeError } from '../../functions/errors.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
@@ -122,13 +122,13 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
     // be down: the tasks wait for it), and not in dev, whose embedded PGlite has no autovacuum and holds a dev's few
     // rows.
     if (devControls === undefined && only.some((kind) => kind === 'index' || kind === 'backfill')) {
-      // Apart, so that one that cannot be read does not silence the other.
-      const unread = (err: unknown) => r.log.debug('postgres settings not read', { err: describeError(err) });
-      serverSettingProblems(r.sql()).then((problems) => problems.forEach((problem) => r.log.warn('postgres setting', { problem })), unread);
-      readWriteSettings(r.sql()).then(
-        (settings) => writeSettingAdvice(settings).forEach((advice) => r.log.warn('postgres setting slows the index', { advice })),
-        unread,
-      );
+      // One read; autovacuum is judged first, so a write setting that cannot be judged does not silence it.
+      readServerSettings(r.sql())
+        .then((settings) => {
+          for (const problem of serverSettingProblems(settings)) r.log.warn('postgres setting', { problem });
+          for (const advice of writeSettingAdvice(writeSettingsOf(settings))) r.log.warn('postgres setting slows the index', { advice });
+        })
+        .catch((err: unknown) => r.log.debug('postgres settings not read', { err: describeError(err) }));
     }
     if (tasks.length === 0) {
       r.log.error('nothing to run', { only, relayHosts: config.relayHosts });

@@ -11,7 +11,7 @@ import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
-import { serverSettingProblems } from '../../adapters/postgres/server-settings.ts';
+import { readServerSettings, serverSettingProblems } from '../../adapters/postgres/server-settings.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { createTestSchema } from './services.ts';
 import { analyzeTable } from './index-db.ts';
@@ -59,7 +59,7 @@ const TABLES = ['post', 'like', 'follow', 'repost', 'actor_block', 'profile', 'r
 export async function keepStatistics(sql: PostgresSql, schema: string, o: { off?: boolean } = {}): Promise<{ analysed: () => number; stop: () => Promise<void> }> {
   let analysed = 0;
   // The server keeps them itself when its settings are as the index needs (the start-up warning's own check).
-  if (o.off === true || (await serverSettingProblems(sql)).length === 0) return { analysed: () => analysed, stop: async () => {} };
+  if (o.off === true || serverSettingProblems(await readServerSettings(sql)).length === 0) return { analysed: () => analysed, stop: async () => {} };
   let stopped = false;
   let failure: { error: unknown } | undefined;
   const loop = (async () => {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { createSql } from '../../../adapters/postgres/client.ts';
-import { readWriteSettings, writeSettingAdvice } from '../../../adapters/postgres/server-settings.ts';
+import { readServerSettings, writeSettingAdvice, writeSettingsOf } from '../../../adapters/postgres/server-settings.ts';
 import { createScratchDatabase } from '../../helpers/scratch-database.ts';
 import { createTestRedis, createTestSchema, TEST_REDIS_URL } from '../../helpers/services.ts';
 
@@ -78,7 +78,7 @@ describe('skytide process', () => {
     else expect(warned()).toBe(false);
     // And which of its write settings slow a sustained index, as writeSettingAdvice judges what the server reports.
     const reader = createSql(db.url, { max: 1 });
-    const expected = writeSettingAdvice(await readWriteSettings(reader));
+    const expected = writeSettingAdvice(writeSettingsOf(await readServerSettings(reader)));
     await reader.end();
     const advised = () => run.lines.filter((l) => l['msg'] === 'postgres setting slows the index').map((l) => l['advice']);
     if (expected.length > 0) await waitFor(() => advised().length === expected.length, 'the write-setting advice');
