@@ -9,7 +9,8 @@ import { GROUPS, STREAMS, hostKey } from '../../adapters/redis/keys.ts';
 import { parseRepoFields } from '../consumer/parse-repo-fields.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
-import { handleSplit } from '../consumer/split-by-did.ts';
+import { didLanes } from '../consumer/split-by-did.ts';
+import type { StreamEvent } from '../../functions/events.ts';
 import type { Hono } from 'hono';
 import { createApp, createOperationsApp, type OperationsDeps } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
@@ -64,7 +65,7 @@ export function indexTasks(r: Resources): Task[] {
     ...(r.config.handleResolverUrl === undefined ? {} : { serviceUrl: r.config.handleResolverUrl }),
   });
   // Every shard of every stream (STREAM_SHARDS), or those of INDEXER_SHARDS, each read by INDEXER_CONCURRENCY loops
-  // (one group per shard stream), each read indexed as INDEXER_SPLIT transactions at once.
+  // (one group per shard stream), each read indexed in INDEXER_SPLIT lanes at once.
   const mine = (shard: number) => r.config.indexerShards.length === 0 || r.config.indexerShards.includes(shard);
   for (const logical of r.config.indexerStreams) for (const [shard, stream] of r.keys.shardsOf(logical).entries()) {
     if (!mine(shard)) continue;
@@ -80,20 +81,23 @@ export function indexTasks(r: Resources): Task[] {
             metricStream: logical,
             group: GROUPS.firehose,
             consumer: `${r.consumerName}-${i}`,
-            // A read is split by DID into INDEXER_SPLIT transactions run at once (split-by-did.ts).
+            // A read is split by DID into INDEXER_SPLIT lanes, a transaction in each at once (split-by-did.ts).
             batchSize: r.config.indexerBatchSize * r.config.indexerSplit,
-            // A backlog's next read overlaps this batch's indexing (stream-consumer.ts).
+            lanes: didLanes(r.config.indexerSplit, (e: StreamEvent) => e.did),
+            // A backlog's next read overlaps this batch's indexing, and a lane done with its part of a read starts on
+            // its part of the next (stream-consumer.ts).
             readAhead: true,
+            batchesInFlight: 2,
             claimIdleMs: r.config.indexerClaimIdleMs,
             maxAttempts: r.config.indexerMaxAttempts,
             parse: parseEventFields,
             probe: async () => void (await r.sql().query('select 1')),
             outages: r.outages,
-            handle: (events) => handleSplit(events, r.config.indexerSplit, (e) => e.did, async (part) => {
+            handle: async (part) => {
               const result = await indexBatch(part, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
               await queueResync(r, result.resync);
               return result.outcomes;
-            }),
+            },
             log,
             metrics: r.metrics.metrics,
             signal,

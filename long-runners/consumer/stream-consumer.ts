@@ -4,11 +4,12 @@
 // processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
 // outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
 // and is tried again until the dependency is back, each wait reported to the outage board. With readAhead, a
-// backlog's next batch is read and parsed while one is processed, and kept claimed with it. A batch's settle runs
-// while the next batch is processed (settles land in order; one that fails fails the next step, and its entries
-// stay pending). On abort the in-flight batch is finished (then the one read ahead) or abandoned unsettled (both stay
-// pending). All state is in Redis: attempts are the group's delivery counts, so a restart loses nothing and forgets
-// nothing.
+// backlog's next batch is read and parsed while one is processed, and kept claimed with it; with batchesInFlight 2
+// the function is called on it before the one before has returned (the index orders a repo's events in its lanes).
+// A batch's settle runs while the next batch is processed (settles land in read order; one that fails fails the next
+// step, and its entries stay pending). On abort the batches in flight are finished (then the one read ahead) or
+// abandoned unsettled (all stay pending). All state is in Redis: attempts are the group's delivery counts, so a
+// restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
 import type { ParseResult } from '../../functions/events.ts';
@@ -29,7 +30,7 @@ import {
   type Settlement,
   type StreamEntry,
 } from '../../adapters/redis/consumer-group.ts';
-import { THREW } from './isolate-failures.ts';
+import { THREW, type IsolatedOutcome } from './isolate-failures.ts';
 import { DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
 import { sleep } from '../sleep.ts';
 import { createBackoff } from '../../functions/backoff.ts';
@@ -75,6 +76,19 @@ export interface StreamConsumerOptions<T> {
    * For short batch functions (the index); a slow one (a repo backfill) would hold entries it cannot start on.
    */
   readAhead?: boolean;
+  /**
+   * Lanes a batch is split into (the index: by DID, split-by-did.ts): `of(item)` is the item's lane, from 0 to
+   * `count - 1`. Each lane's part of a batch is a call of its own, run at once with the other lanes' and retried,
+   * waited out or bisected on its own (run-batch.ts); a lane takes its part of the next batch only once its part of
+   * this one has an outcome, so the items of a lane are handled in stream order, retries included. Default: one lane.
+   */
+  lanes?: { count: number; of: (item: T) => number };
+  /**
+   * Batches of new entries in flight (default 1): with 2, a lane done with its part of one batch starts on its part
+   * of the next while other lanes are still on theirs, instead of every lane waiting for the slowest. Batches settle
+   * in read order. Entries claimed from the pending list are processed alone, once every batch in flight has ended.
+   */
+  batchesInFlight?: number;
 }
 
 /** Entries parsed between two turns of the event loop when a batch read ahead is parsed (about a millisecond). */
@@ -138,7 +152,105 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     settling = next;
   };
 
+  /**
+   * Batches in flight (batchesInFlight), oldest first, and the turn of the next one to settle: a batch settles after
+   * the one read before it, so settles land in read order.
+   */
+  const inFlight: Promise<void>[] = [];
+  let settleTurn: Promise<void> = Promise.resolve();
+  /** The entries of the batches in flight, until their settle starts: all kept claimed through any lane's wait. */
+  const holding = new Set<readonly string[]>();
+  const laneCount = Math.max(1, options.lanes?.count ?? 1);
+  /** Each lane's part of the last batch, ended (whatever its outcome): the next part of the lane starts after it. */
+  const laneTails: Promise<unknown>[] = Array.from({ length: laneCount }, () => Promise.resolve());
+  const laneStopped: boolean[] = [];
+  /** Waits for every batch in flight to end; throws the first failure once all have ended. */
+  const drained = async (): Promise<void> => {
+    let failure: { err: unknown } | undefined;
+    while (inFlight.length > 0) {
+      try {
+        await inFlight.shift();
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+    if (failure !== undefined) throw failure.err;
+  };
+  /** Starts a batch, then waits while batchesInFlight are running: the oldest's failure fails this step. */
+  const admit = async (batch: Promise<void>): Promise<void> => {
+    // Seen when awaited (here or in drained()); until then a failure must not be an unhandled rejection.
+    batch.catch(() => {});
+    inFlight.push(batch);
+    while (inFlight.length >= Math.max(1, options.batchesInFlight ?? 1)) await inFlight.shift();
+  };
+
+  /** runBatch with this loop's retry, outage and claim settings, for one lane's part. */
+  const runPart = (items: T[], lane: number) => runBatch(items, {
+    handle: timed,
+    probe: options.probe,
+    probeDependency: options.probeDependency,
+    backoff,
+    // Claimed again before every wait: no wait may be so long that the entries idle out to another consumer.
+    maxWaitMs: claimIdleMs / 2,
+    outages: options.outages === undefined ? undefined
+      : { board: options.outages, waiter: laneCount === 1 ? `${options.stream}:${consumer}` : `${options.stream}:${consumer}:lane${lane}` },
+    signal,
+    // Every entry in flight and those read ahead: they are ours and wait behind this part.
+    beforeWait: () => keepClaimed(redis, stream, group, consumer, [...[...holding].flat(), ...(ahead?.entries ?? []).map((e) => e.id)]),
+    log,
+    stream: options.stream,
+  });
+
+  /**
+   * Outcomes of `items` in their order, each lane's part run behind that lane's part of the batch before; undefined
+   * for the items of a lane that stopped while waiting out an outage. A broken contract in any lane is thrown once
+   * every lane has ended.
+   */
+  const runLanes = async (items: T[]): Promise<(IsolatedOutcome | undefined)[]> => {
+    const positions: number[][] = Array.from({ length: laneCount }, () => []);
+    items.forEach((item, i) => {
+      const lane = laneCount === 1 ? 0 : options.lanes!.of(item);
+      if (!Number.isInteger(lane) || lane < 0 || lane >= laneCount) throw new InvariantError(`lane ${lane} is not one of ${laneCount}`);
+      (positions[lane] as number[]).push(i);
+    });
+    const parts = positions.flatMap((at, lane) => {
+      if (at.length === 0) return [];
+      const run = (laneTails[lane] as Promise<unknown>).then(async () => {
+        // A lane that stopped while waiting out an outage takes no later part: its items would overtake those left pending.
+        if (laneStopped[lane] === true) return 'aborted' as const;
+        const got = await runPart(at.map((i) => items[i] as T), lane);
+        if (got === 'aborted') laneStopped[lane] = true;
+        return got;
+      });
+      laneTails[lane] = run.catch(() => {});
+      return [{ at, run }];
+    });
+    const ended = await Promise.allSettled(parts.map((p) => p.run));
+    const failed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
+    if (failed !== undefined) throw (failed.reason as unknown);
+    const outcomes = new Array<IsolatedOutcome | undefined>(items.length).fill(undefined);
+    parts.forEach(({ at }, k) => {
+      const got = (ended[k] as PromiseFulfilledResult<IsolatedOutcome[] | 'aborted'>).value;
+      if (got !== 'aborted') at.forEach((position, j) => (outcomes[position] = got[j]));
+    });
+    return outcomes;
+  };
+
   const processEntries = async (entries: StreamEntry[], fresh: boolean, parsedAhead?: ParseResult<T>[]): Promise<void> => {
+    const turn = settleTurn;
+    let ended = (): void => {};
+    settleTurn = new Promise<void>((resolve) => (ended = resolve));
+    const ids = entries.map((e) => e.id);
+    holding.add(ids);
+    try {
+      await processInTurn(entries, fresh, turn, parsedAhead);
+    } finally {
+      holding.delete(ids);
+      ended();
+    }
+  };
+
+  const processInTurn = async (entries: StreamEntry[], fresh: boolean, turn: Promise<void>, parsedAhead?: ParseResult<T>[]): Promise<void> => {
     abandoned = false;
     // XREADGROUP '>' hands out entries never delivered before: their count is 1, no XPENDING needed (it returned a
     // row per entry, 2,000 a batch, for nothing). Claimed entries have been delivered before and are looked up.
@@ -163,31 +275,17 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       } else parsed.push({ entry, item: result.value });
     }
 
-    const ids = entries.map((e) => e.id);
-    const outcomes = parsed.length === 0 ? [] : await runBatch(parsed.map((p) => p.item), {
-      handle: timed,
-      probe: options.probe,
-      probeDependency: options.probeDependency,
-      backoff,
-      // Claimed again before every wait: no wait may be so long that the entries idle out to another consumer.
-      maxWaitMs: claimIdleMs / 2,
-      outages: options.outages === undefined ? undefined : { board: options.outages, waiter: `${options.stream}:${consumer}` },
-      signal,
-      // The entries read ahead too: they are ours and wait behind this batch.
-      beforeWait: () => keepClaimed(redis, stream, group, consumer, [...ids, ...(ahead?.entries ?? []).map((e) => e.id)]),
-      log,
-      stream: options.stream,
-    });
-    if (outcomes === 'aborted') {
-      // Unsettled entries stay pending to us and come back through XAUTOCLAIM; only the invalid ones are settled.
-      await settled();
-      await settle(redis, stream, dlq, group, { ack: [], letters });
+    const outcomes = await runLanes(parsed.map((p) => p.item));
+    // The batch read before this one settles first (its own failure is its step's, not this batch's).
+    await turn;
+    if (outcomes.includes(undefined)) {
+      // A lane stopped while waiting out an outage: its entries stay pending to us and come back through XAUTOCLAIM.
       abandoned = true;
-      return;
     }
 
     const ack: string[] = [];
     outcomes.forEach((isolated, i) => {
+      if (isolated === undefined) return;
       const { entry } = parsed[i]!;
       const outcome: ItemOutcome = isolated === THREW ? { status: 'retry', reason: 'handler_error' } : isolated;
       if (outcome.status === 'ok') {
@@ -256,7 +354,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     let parsed: ParseResult<T>[] | undefined;
     // A PEL scan, once started, goes on every step until complete, so a crashed consumer's backlog is not rationed.
     if (claimFrom !== '0-0' || Date.now() - lastClaim >= claimIdleMs / 2) {
-      // Our last batch's entries are acknowledged before the pending list is read, never claimed back by ourselves.
+      // Our last batches' entries are acknowledged before the pending list is read, never claimed back by ourselves.
+      await drained();
       await settled();
       const page = await claimIdle(redis, stream, group, consumer, claimIdleMs, options.batchSize, claimFrom);
       claimFrom = page.next;
@@ -271,8 +370,12 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       else entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
     }
     if (options.readAhead === true && !claimed && entries.length >= options.batchSize) startReadAhead();
-    if (entries.length > 0) await processEntries(entries, !claimed, parsed);
+    if (claimed) {
+      await drained();
+      await processEntries(entries, false);
+    } else if (entries.length > 0) await admit(processEntries(entries, true, parsed));
     else {
+      await drained();
       await settled();
       if (options.onIdle !== undefined && (await pendingCount(redis, stream, group)) === 0) options.onIdle();
     }
@@ -298,11 +401,14 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     // backlog ended with the batch before), so a stop leaves no entries pending that only XAUTOCLAIM would bring
     // back; unless the stop came during an outage, which that batch would only wait out again: it stays pending, as
     // the batch before it.
+    await drained();
     const last = await takeAhead().catch(() => undefined);
     if (!abandoned && last !== undefined && last.entries.length > 0) await processEntries(last.entries, true, last.parsed);
     await settled();
   } finally {
-    // A step that threw out of the loop (a broken contract) still lets the batch before it be acknowledged.
+    // A step that threw out of the loop (a broken contract) still lets the batches in flight end and the batch
+    // before it be acknowledged.
+    await drained().catch(() => {});
     await settling?.catch(() => {});
     reader.disconnect();
   }

@@ -1,6 +1,7 @@
 // Indexing throughput (issue 11): skytide end to end, from entries waiting in `firehose_live` through the stream
-// consumer (a loop per stream, each read split by DID into two transactions at once, batches of 500 and of 2,000: the
-// INDEXER_SPLIT and INDEXER_BATCH_SIZE defaults; and a loop per shard with STREAM_SHARDS=2) and the index
+// consumer (a loop per stream, each read split by DID into two lanes, a transaction in each at once and two reads in
+// flight, batches of 500 and of 2,000: the INDEXER_SPLIT and INDEXER_BATCH_SIZE defaults; and a loop per shard with
+// STREAM_SHARDS=2) and the index
 // function into Postgres, against the official AppView indexer (`@atproto/bsky`'s IndexingService, on its own schema
 // and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
 // Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
@@ -14,7 +15,7 @@ import type { StreamEvent } from '../../functions/events.ts';
 import { noMetrics, silentLog } from '../../functions/ports.ts';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
-import { handleSplit } from '../../long-runners/consumer/split-by-did.ts';
+import { didLanes } from '../../long-runners/consumer/split-by-did.ts';
 import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
 import { analyzeSchema, createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { COPY_MIN_ROWS } from '../../adapters/postgres/client.ts';
@@ -39,6 +40,8 @@ const SHARDS = Number(process.env['BENCH_INDEX_SHARDS'] ?? 2);
 const SPLIT = Number(process.env['BENCH_INDEX_SPLIT'] ?? 2);
 /** Whether the consumers read the next batch while indexing one, as the CLI's do (BENCH_INDEX_READ_AHEAD=0: not). */
 const READ_AHEAD = process.env['BENCH_INDEX_READ_AHEAD'] !== '0';
+/** Reads in flight per loop, as the CLI's loops hold them (BENCH_INDEX_IN_FLIGHT=1: a read's lanes all end before the next starts). */
+const IN_FLIGHT = Number(process.env['BENCH_INDEX_IN_FLIGHT'] ?? 2);
 /** Whether the AppView's tables are given skytide's rows before each round (see the round loop). */
 const MIRROR = process.env['BENCH_INDEX_APPVIEW_MIRROR'] !== '0';
 
@@ -57,7 +60,7 @@ export async function preload(redis: Redis, keys: KeySpace, events: readonly Str
 export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports: IndexPorts, batchSize: number, split = 1): Promise<number> {
   const controller = new AbortController();
   // A loop per stream, as the CLI runs them (tasks.ts, INDEXER_CONCURRENCY=1): the one stream, its reads split by DID
-  // into `split` transactions at once (INDEXER_SPLIT), or each shard (STREAM_SHARDS=2, INDEXER_SPLIT=1).
+  // into `split` lanes (INDEXER_SPLIT), or each shard (STREAM_SHARDS=2, INDEXER_SPLIT=1).
   const streams = keys.shardsOf(STREAMS.firehoseLive);
   const connections = streams.map(() => redis.duplicate());
   const lengths = async (): Promise<number[]> => {
@@ -75,9 +78,9 @@ export async function drainThroughConsumers(redis: Redis, keys: KeySpace, ports:
   const loops = connections.map((connection, i) =>
     runStreamConsumer({
       redis: connection, keys, stream: streams[i] as string, group: GROUPS.firehose, consumer: `bench-${i}`,
-      batchSize: batchSize * split, readAhead: READ_AHEAD, blockMs: 20, claimIdleMs: 600_000, maxAttempts: 5, parse: parseEventFields,
+      batchSize: batchSize * split, lanes: didLanes(split, (e: StreamEvent) => e.did), readAhead: READ_AHEAD, batchesInFlight: IN_FLIGHT, blockMs: 20, claimIdleMs: 600_000, maxAttempts: 5, parse: parseEventFields,
       handle: async (events) => {
-        const outcomes = await handleSplit(events, split, (e) => e.did, async (part) => (await indexBatch(part, ports)).outcomes);
+        const { outcomes } = await indexBatch(events, ports);
         if ((handled += events.length) >= waiting) allHandled();
         return outcomes;
       },

@@ -457,6 +457,123 @@ describe('stream consumer', () => {
     });
   });
 
+  describe('lanes', () => {
+    const numbers = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+    // Even numbers in lane 0, odd ones in lane 1.
+    const lanes = { count: 2, of: (n: number) => n % 2 };
+
+    it("calls the function once per lane's part, the lanes at once, each part in stream order", async () => {
+      await add(...numbers(1, 10));
+      const parts: number[][] = [];
+      let release = (): void => {};
+      const bothCalled = new Promise<void>((r) => (release = r));
+      start(async (items) => {
+        parts.push(items);
+        // Resolves only once both lanes' calls are in flight: one after the other, this would never settle.
+        if (parts.length === 2) release();
+        await bothCalled;
+        return items.map(() => ok);
+      }, { lanes });
+      await waitFor(backlog, drained, 'drained');
+      expect(parts.sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual([[1, 3, 5, 7, 9], [2, 4, 6, 8, 10]]);
+      expect(outcomesCounted()).toEqual({ ok: 10 });
+    });
+
+    it("retries a lane's part alone, and that lane's part of the next read waits for it while the other lane goes on", async () => {
+      await add(...numbers(1, 20));
+      const calls: number[][] = [];
+      let thrown = false;
+      start(async (items) => {
+        calls.push(items);
+        if (items[0] === 2 && !thrown) {
+          thrown = true;
+          throw new Error('deadlock detected');
+        }
+        return items.map(() => ok);
+      }, { lanes, readAhead: true, batchesInFlight: 2, backoff: { baseMs: 300, maxMs: 300 } });
+      await waitFor(backlog, drained, 'drained');
+      const at = (first: number, nth = 1) => calls.findIndex((c, i) => c[0] === first && calls.slice(0, i + 1).filter((d) => d[0] === first).length === nth);
+      // The other lane went on to the next read during the retry's backoff, its own part of the first read called once.
+      expect(calls.filter((c) => c[0] === 1)).toHaveLength(1);
+      expect(at(11)).toBeLessThan(at(2, 2));
+      // The failing lane's part of the next read came only after its retry succeeded: a lane keeps stream order.
+      expect(at(12)).toBeGreaterThan(at(2, 2));
+      expect(calls.flat().sort((a, b) => a - b)).toEqual([...numbers(1, 20).map(Number), 2, 4, 6, 8, 10].sort((a, b) => a - b));
+      expect(outcomesCounted()).toEqual({ ok: 20 });
+    });
+
+    it('a stop during one lane\'s outage settles the other lane and leaves the waiting lane pending, no later part of it run', async () => {
+      await add(...numbers(1, 20));
+      const calls: number[][] = [];
+      const run = start(async (items) => {
+        calls.push(items);
+        if ((items[0] as number) % 2 === 0) throw new DependencyError('postgres', 'connection refused');
+        return items.map(() => ok);
+      }, { lanes, readAhead: true, batchesInFlight: 2, claimIdleMs: 60_000 });
+      // The odd lane is done with both reads (neither settles before the even lane's part of the first read); the even
+      // lane waits out its outage on the first.
+      await waitFor(() => calls, (c) => c.some((d) => d[0] === 11) && c.filter((d) => d[0] === 2).length >= 2, 'odd lane done, even lane waiting');
+      await run.stop();
+      const left = (await redis.xrange(key(), '-', '+')).map(([, fields]) => Number(fields[1]));
+      expect(left).toEqual(numbers(1, 20).map(Number).filter((n) => n % 2 === 0));
+      expect(await backlog()).toEqual({ length: 10, pending: 10 });
+      // The even lane's part of the second read never ran: it would have overtaken the first read's, left pending.
+      expect(calls.some((c) => c[0] === 12)).toBe(false);
+      expect(await dlq()).toEqual([]);
+    });
+  });
+
+  describe('batches in flight (batchesInFlight)', () => {
+    const numbers = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+
+    it('a lane done with its part of a read goes on to the next read, two reads at most, and reads settle in order', async () => {
+      // Reads of 10: 1 to 10; then ten odd numbers, all in lane 1; then 30 to 49.
+      const odd = Array.from({ length: 10 }, (_, i) => String(11 + 2 * i));
+      await add(...numbers(1, 10), ...odd, ...numbers(30, 49));
+      let release: () => void = () => {};
+      const firstHeld = new Promise<void>((r) => (release = r));
+      const called: number[] = [];
+      start(async (items) => {
+        called.push(items[0] as number);
+        // Lane 0's part of the first read is held: lane 1 goes on without it.
+        if (items[0] === 2) await firstHeld;
+        return items.map(() => ok);
+      }, { lanes: { count: 2, of: (n: number) => n % 2 }, readAhead: true, batchesInFlight: 2, claimIdleMs: 60_000 });
+      try {
+        await waitFor(() => called, (c) => c.includes(11), 'the second read, all in lane 1');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        // The second read ended while the first is held, but it settles only after the first: every entry is left.
+        const left = (await redis.xrange(key(), '-', '+')).map(([, fields]) => fields[1]);
+        expect([...numbers(1, 10), ...odd].filter((n) => !left.includes(n))).toEqual([]);
+        // And no third read is started while the first is in flight.
+        expect(called.sort((a, b) => a - b)).toEqual([1, 2, 11]);
+      } finally {
+        release();
+      }
+      await waitFor(backlog, drained, 'drained');
+      expect(called.sort((a, b) => a - b)).toEqual([1, 2, 11, 30, 31, 40, 41]);
+      expect(outcomesCounted()).toEqual({ ok: 40 });
+    });
+
+    it('a stop lets both batches in flight end, then processes the one read ahead: nothing is left pending', async () => {
+      await add(...numbers(1, 30));
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => (release = r));
+      const seen: number[] = [];
+      const run = start(async (items) => {
+        await gate;
+        seen.push(...items);
+        return items.map(() => ok);
+      }, { readAhead: true, batchesInFlight: 2, claimIdleMs: 60_000 });
+      await waitFor(backlog, (b) => b.pending === 30, 'two batches in flight and one read ahead');
+      const stopping = run.stop();
+      release();
+      await stopping;
+      expect([...seen].sort((x, y) => x - y)).toEqual(numbers(1, 30).map(Number));
+      expect(await backlog()).toEqual({ length: 0, pending: 0 });
+    });
+  });
+
   it('onIdle fires only once nothing is new and nothing is pending', async () => {
     await add('1', '7');
     const seenAtIdle: { length: number; pending: number }[] = [];
