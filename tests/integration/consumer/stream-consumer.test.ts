@@ -367,8 +367,11 @@ describe('stream consumer', () => {
       expect(outcomesCounted()).toEqual({ ok: 25 });
     });
 
-    it('a stop processes the batch read ahead after the one in flight: nothing is left pending', async () => {
-      await add(...numbers(1, 20));
+    it.each([
+      { batchesInFlight: 1, entries: 20, what: 'the one in flight' },
+      { batchesInFlight: 2, entries: 30, what: 'both in flight (batchesInFlight 2)' },
+    ])('a stop processes the batch read ahead after $what: nothing is left pending', async ({ batchesInFlight, entries }) => {
+      await add(...numbers(1, entries));
       let release: () => void = () => {};
       const gate = new Promise<void>((r) => (release = r));
       const seen: number[] = [];
@@ -376,12 +379,12 @@ describe('stream consumer', () => {
         await gate;
         seen.push(...items);
         return items.map(() => ok);
-      }, { readAhead: true });
-      await waitFor(backlog, (b) => b.pending === 20, 'both batches delivered');
+      }, { readAhead: true, batchesInFlight, lanes: { count: 2, of: (n: number) => n % 2 }, claimIdleMs: 60_000 });
+      await waitFor(backlog, (b) => b.pending === entries, 'every batch delivered');
       const stopping = run.stop();
       release();
       await stopping;
-      expect(seen).toEqual(numbers(1, 20).map(Number));
+      expect([...seen].sort((x, y) => x - y)).toEqual(numbers(1, entries).map(Number));
       expect(await backlog()).toEqual({ length: 0, pending: 0 });
     });
 
@@ -553,24 +556,6 @@ describe('stream consumer', () => {
       await waitFor(backlog, drained, 'drained');
       expect(called.sort((a, b) => a - b)).toEqual([1, 2, 11, 30, 31, 40, 41]);
       expect(outcomesCounted()).toEqual({ ok: 40 });
-    });
-
-    it('a stop lets both batches in flight end, then processes the one read ahead: nothing is left pending', async () => {
-      await add(...numbers(1, 30));
-      let release: () => void = () => {};
-      const gate = new Promise<void>((r) => (release = r));
-      const seen: number[] = [];
-      const run = start(async (items) => {
-        await gate;
-        seen.push(...items);
-        return items.map(() => ok);
-      }, { readAhead: true, batchesInFlight: 2, claimIdleMs: 60_000 });
-      await waitFor(backlog, (b) => b.pending === 30, 'two batches in flight and one read ahead');
-      const stopping = run.stop();
-      release();
-      await stopping;
-      expect([...seen].sort((x, y) => x - y)).toEqual(numbers(1, 30).map(Number));
-      expect(await backlog()).toEqual({ length: 0, pending: 0 });
     });
   });
 
