@@ -161,8 +161,10 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   /** The entries of the batches in flight, until their settle starts: all kept claimed through any lane's wait. */
   const holding = new Set<readonly string[]>();
   const laneCount = Math.max(1, options.lanes?.count ?? 1);
+  const laneOf = options.lanes === undefined || laneCount === 1 ? () => 0 : options.lanes.of;
   /** Each lane's part of the last batch, ended (whatever its outcome): the next part of the lane starts after it. */
   const laneTails: Promise<unknown>[] = Array.from({ length: laneCount }, () => Promise.resolve());
+  /** Lanes that stopped while waiting out an outage (a stop was asked for): they take no further part. */
   const laneStopped: boolean[] = [];
   /** Waits for every batch in flight to end; throws the first failure once all have ended. */
   const drained = async (): Promise<void> => {
@@ -209,7 +211,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const runLanes = async (items: T[]): Promise<(IsolatedOutcome | undefined)[]> => {
     const positions: number[][] = Array.from({ length: laneCount }, () => []);
     items.forEach((item, i) => {
-      const lane = laneCount === 1 ? 0 : options.lanes!.of(item);
+      const lane = laneOf(item);
       if (!Number.isInteger(lane) || lane < 0 || lane >= laneCount) throw new InvariantError(`lane ${lane} is not one of ${laneCount}`);
       (positions[lane] as number[]).push(i);
     });

@@ -1,8 +1,7 @@
 // Indexing throughput (issue 11): skytide end to end, from entries waiting in `firehose_live` through the stream
-// consumer (a loop per stream, each read split by DID into two lanes, a transaction in each at once and two reads in
-// flight, batches of 500 and of 2,000: the INDEXER_SPLIT and INDEXER_BATCH_SIZE defaults; and a loop per shard with
-// STREAM_SHARDS=2) and the index
-// function into Postgres, against the official AppView indexer (`@atproto/bsky`'s IndexingService, on its own schema
+// consumer (a loop per stream, each read split by DID into INDEXER_SPLIT's default lanes, a transaction in each at
+// once and two reads in flight, batches of 500 and of INDEXER_BATCH_SIZE's default; and a loop per shard with
+// STREAM_SHARDS=2) and the index function into Postgres, against the official AppView indexer (`@atproto/bsky`'s IndexingService, on its own schema
 // and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
 // Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
 // in production; skytide runs it in both write modes (each on its own database), the AppView, much slower, takes the
@@ -26,6 +25,7 @@ import type { BenchRow } from './types.ts';
 import { serviceCpuSeconds } from '../helpers/cpu-time.ts';
 import { postgresFloorSeconds, streamFloorSeconds } from './index-floor.ts';
 import { appendEvents } from './stream-events.ts';
+import { VARS, type VarSpec } from '../../adapters/config/vars.ts';
 
 const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
 /** Events per round for skytide, and for the AppView (the first ones of the same slice). */
@@ -34,16 +34,26 @@ const APPVIEW_RECORDS = Number(process.env['BENCH_INDEX_APPVIEW_RECORDS'] ?? 2_0
 /** Which configurations to run (comma-separated: copy, rows, large, sharded), for profiling one; all by default. */
 const ONLY = process.env['BENCH_INDEX_MODES']?.split(',').map((m) => m.trim());
 const BATCH_SIZE = 500;
+/** The CLI's default batch size (INDEXER_BATCH_SIZE), for the defaults' configuration and the shards'. */
+const DEFAULT_BATCH_SIZE = defaultOf('INDEXER_BATCH_SIZE');
+const batches = DEFAULT_BATCH_SIZE.toLocaleString('en-US');
 /** Shards of the sharded configuration (a loop on each). */
 const SHARDS = Number(process.env['BENCH_INDEX_SHARDS'] ?? 2);
 /** Transactions a read is split into (INDEXER_SPLIT's default) where a stream is not sharded. */
-const SPLIT = Number(process.env['BENCH_INDEX_SPLIT'] ?? 2);
+const SPLIT = Number(process.env['BENCH_INDEX_SPLIT'] ?? defaultOf('INDEXER_SPLIT'));
 /** Whether the consumers read the next batch while indexing one, as the CLI's do (BENCH_INDEX_READ_AHEAD=0: not). */
 const READ_AHEAD = process.env['BENCH_INDEX_READ_AHEAD'] !== '0';
 /** Reads in flight per loop, as the CLI's loops hold them (BENCH_INDEX_IN_FLIGHT=1: a read's lanes all end before the next starts). */
 const IN_FLIGHT = Number(process.env['BENCH_INDEX_IN_FLIGHT'] ?? 2);
 /** Whether the AppView's tables are given skytide's rows before each round (see the round loop). */
 const MIRROR = process.env['BENCH_INDEX_APPVIEW_MIRROR'] !== '0';
+
+/** A configuration variable's default, as the CLI parses it (adapters/config/vars.ts). */
+function defaultOf(name: string): number {
+  const spec: VarSpec | undefined = VARS.find((v) => v.name === name);
+  if (spec?.default === undefined) throw new Error(`${name} has no default`);
+  return Number(spec.default);
+}
 
 /** The database whose tables the AppView's are made equal to: the sharded configuration's, or the first one run. */
 const mirrorSource = (configs: readonly { mode: string; db: IndexDb }[]): IndexDb =>
@@ -132,10 +142,10 @@ export async function runIndexBench(): Promise<BenchRow[]> {
   const all = [
     { mode: 'copy', db: () => createIndexDb('bench_index_copy', 'copy'), batchSize: BATCH_SIZE, split: SPLIT },
     { mode: 'rows', db: () => createIndexDb('bench_index_rows', 'rows'), batchSize: BATCH_SIZE, split: SPLIT },
-    // The defaults: INDEXER_BATCH_SIZE=2000, and the adapter's own COPY threshold (COPY_MIN_ROWS: text parameters at this size).
-    { mode: 'large', db: () => createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: 2000, split: SPLIT },
+    // The defaults: INDEXER_BATCH_SIZE, and the adapter's own COPY threshold (COPY_MIN_ROWS: text parameters at this size).
+    { mode: 'large', db: () => createIndexDb('bench_index_large', 'copy', COPY_MIN_ROWS), batchSize: DEFAULT_BATCH_SIZE, split: SPLIT },
     // The same, sharded by DID: no two loops index the same repo, so they never wait on each other's row locks.
-    { mode: 'sharded', db: () => createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: 2000, split: 1, shards: SHARDS },
+    { mode: 'sharded', db: () => createIndexDb('bench_index_sharded', 'copy', COPY_MIN_ROWS), batchSize: DEFAULT_BATCH_SIZE, split: 1, shards: SHARDS },
   ] as const;
   const configs: { mode: (typeof all)[number]['mode']; batchSize: number; split: number; shards?: number; db: IndexDb }[] = [];
   for (const c of all) if (ONLY === undefined || ONLY.includes(c.mode)) configs.push({ ...c, db: await c.db() });
@@ -197,7 +207,7 @@ export async function runIndexBench(): Promise<BenchRow[]> {
       });
       total.appview.records += mine.length;
       const rate = (t: { records: number; seconds: number }) => Math.round(t.records / t.seconds);
-      const labels = { copy: 'COPY', rows: 'statements', large: 'batches of 2,000', sharded: 'sharded' } as const;
+      const labels = { copy: 'COPY', rows: 'statements', large: `batches of ${batches}`, sharded: 'sharded' } as const;
       const so = modes.map(({ mode }) => `${labels[mode]} ${rate(total[mode])}/s`).join(', ');
       process.stderr.write(`round ${round + 1}: ${so}, AppView ${rate(total.appview)}/s so far\n`);
     }
@@ -234,12 +244,12 @@ export async function runIndexBench(): Promise<BenchRow[]> {
         note: `${total.rows.records.toLocaleString('en-US')} records; Workers, and Node below DATABASE_COPY_MIN_ROWS${perRecord('rows')}`,
       },
       {
-        mode: 'large', name: 'index: firehose_live -> consumer -> Postgres (batches of 2,000)', unit: 'records/s', value: large, ratio: large / official, baseline,
-        note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=2000, INDEXER_SPLIT=${SPLIT}, INDEXER_CONCURRENCY=1, text parameters${perRecord('large')}`,
+        mode: 'large', name: `index: firehose_live -> consumer -> Postgres (batches of ${batches})`, unit: 'records/s', value: large, ratio: large / official, baseline,
+        note: `${total.large.records.toLocaleString('en-US')} records; the defaults: INDEXER_BATCH_SIZE=${DEFAULT_BATCH_SIZE}, INDEXER_SPLIT=${SPLIT}, INDEXER_CONCURRENCY=1, text parameters${perRecord('large')}`,
       },
       {
-        mode: 'sharded', name: `index: firehose_live -> consumer -> Postgres (${SHARDS} shards, batches of 2,000)`, unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
-        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=${SHARDS}, INDEXER_SPLIT=1, INDEXER_BATCH_SIZE=2000: a loop per shard, no repo in two loops${perRecord('sharded')}`,
+        mode: 'sharded', name: `index: firehose_live -> consumer -> Postgres (${SHARDS} shards, batches of ${batches})`, unit: 'records/s', value: sharded, ratio: sharded / official, baseline,
+        note: `${total.sharded.records.toLocaleString('en-US')} records; STREAM_SHARDS=${SHARDS}, INDEXER_SPLIT=1, INDEXER_BATCH_SIZE=${DEFAULT_BATCH_SIZE}: a loop per shard, no repo in two loops${perRecord('sharded')}`,
       },
       ...(floor.postgres === undefined || floor.redis === undefined ? [] : [{
         mode: 'floor', name: 'index: the floor (least CPU any indexer needs for the same rows)', unit: 'µs CPU/record',
