@@ -9,7 +9,7 @@ import { GROUPS, STREAMS, hostKey } from '../../adapters/redis/keys.ts';
 import { parseRepoFields } from '../consumer/parse-repo-fields.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
-import { didLanes } from '../consumer/split-by-did.ts';
+import { didLanes, INDEX_READS_IN_FLIGHT } from '../consumer/split-by-did.ts';
 import type { StreamEvent } from '../../functions/events.ts';
 import type { Hono } from 'hono';
 import { createApp, createOperationsApp, type OperationsDeps } from '../../adapters/http/app.ts';
@@ -87,7 +87,7 @@ export function indexTasks(r: Resources): Task[] {
             // A backlog's next read overlaps this batch's indexing, and a lane done with its part of a read starts on
             // its part of the next (stream-consumer.ts).
             readAhead: true,
-            batchesInFlight: 2,
+            batchesInFlight: INDEX_READS_IN_FLIGHT,
             claimIdleMs: r.config.indexerClaimIdleMs,
             maxAttempts: r.config.indexerMaxAttempts,
             parse: parseEventFields,

@@ -17,6 +17,12 @@ export function didPart(did: string, parts: number): number {
   return parts <= 1 ? 0 : didHash(did, PART_BASIS) % parts;
 }
 
+/**
+ * Reads of an index stream in flight per loop (stream-consumer.ts, `batchesInFlight`): a lane done with its part of
+ * one read starts on its part of the next while the other lanes finish theirs.
+ */
+export const INDEX_READS_IN_FLIGHT = 2;
+
 /** The consumer's `lanes` for INDEXER_SPLIT = `parts`: an item's lane is its DID's part. */
 export function didLanes<T>(parts: number, didOf: (item: T) => string): { count: number; of: (item: T) => number } {
   const count = Math.max(1, Math.floor(parts));

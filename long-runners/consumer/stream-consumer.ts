@@ -4,8 +4,9 @@
 // processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
 // outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
 // and is tried again until the dependency is back, each wait reported to the outage board. With readAhead, a
-// backlog's next batch is read and parsed while one is processed, and kept claimed with it; with batchesInFlight 2
-// the function is called on it before the one before has returned (the index orders a repo's events in its lanes).
+// backlog's next batch is read and parsed while one is processed, and kept claimed with it. With `lanes`, a batch's
+// parts run at once, each lane's in stream order; with batchesInFlight 2, a lane starts on the next batch while the
+// others finish this one.
 // A batch's settle runs while the next batch is processed (settles land in read order; one that fails fails the next
 // step, and its entries stay pending). On abort the batches in flight are finished (then the one read ahead) or
 // abandoned unsettled (all stay pending). All state is in Redis: attempts are the group's delivery counts, so a
@@ -161,6 +162,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   /** The entries of the batches in flight, until their settle starts: all kept claimed through any lane's wait. */
   const holding = new Set<readonly string[]>();
   const laneCount = Math.max(1, options.lanes?.count ?? 1);
+  const inFlightMost = Math.max(1, options.batchesInFlight ?? 1);
   const laneOf = options.lanes === undefined || laneCount === 1 ? () => 0 : options.lanes.of;
   /** Each lane's part of the last batch, ended (whatever its outcome): the next part of the lane starts after it. */
   const laneTails: Promise<unknown>[] = Array.from({ length: laneCount }, () => Promise.resolve());
@@ -183,7 +185,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     // Seen when awaited (here or in drained()); until then a failure must not be an unhandled rejection.
     batch.catch(() => {});
     inFlight.push(batch);
-    while (inFlight.length >= Math.max(1, options.batchesInFlight ?? 1)) await inFlight.shift();
+    while (inFlight.length >= inFlightMost) await inFlight.shift();
   };
 
   /** runBatch with this loop's retry, outage and claim settings, for one lane's part. */

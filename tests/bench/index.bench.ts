@@ -1,8 +1,8 @@
 // Indexing throughput (issue 11): skytide end to end, from entries waiting in `firehose_live` through the stream
 // consumer (a loop per stream, each read split by DID into INDEXER_SPLIT's default lanes, a transaction in each at
 // once and two reads in flight, batches of 500 and of INDEXER_BATCH_SIZE's default; and a loop per shard with
-// STREAM_SHARDS=2) and the index function into Postgres, against the official AppView indexer (`@atproto/bsky`'s IndexingService, on its own schema
-// and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
+// STREAM_SHARDS=2) and the index function into Postgres, against the official AppView indexer (`@atproto/bsky`'s
+// IndexingService, on its own schema and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
 // Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
 // in production; skytide runs it in both write modes (each on its own database), the AppView, much slower, takes the
 // first events of each round's slice, on tables given skytide's rows at the round's start so that both meet tables of
@@ -14,7 +14,7 @@ import type { StreamEvent } from '../../functions/events.ts';
 import { noMetrics, silentLog } from '../../functions/ports.ts';
 import { createKeySpace, GROUPS, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { runStreamConsumer } from '../../long-runners/consumer/stream-consumer.ts';
-import { didLanes } from '../../long-runners/consumer/split-by-did.ts';
+import { didLanes, INDEX_READS_IN_FLIGHT } from '../../long-runners/consumer/split-by-did.ts';
 import { parseEventFields } from '../../long-runners/consumer/parse-event-fields.ts';
 import { analyzeSchema, createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { COPY_MIN_ROWS } from '../../adapters/postgres/client.ts';
@@ -25,7 +25,7 @@ import type { BenchRow } from './types.ts';
 import { serviceCpuSeconds } from '../helpers/cpu-time.ts';
 import { postgresFloorSeconds, streamFloorSeconds } from './index-floor.ts';
 import { appendEvents } from './stream-events.ts';
-import { VARS, type VarSpec } from '../../adapters/config/vars.ts';
+import { parseConfig } from '../../adapters/config/parse.ts';
 
 const ROUNDS = Number(process.env['BENCH_INDEX_ROUNDS'] ?? 3);
 /** Events per round for skytide, and for the AppView (the first ones of the same slice). */
@@ -34,26 +34,21 @@ const APPVIEW_RECORDS = Number(process.env['BENCH_INDEX_APPVIEW_RECORDS'] ?? 2_0
 /** Which configurations to run (comma-separated: copy, rows, large, sharded), for profiling one; all by default. */
 const ONLY = process.env['BENCH_INDEX_MODES']?.split(',').map((m) => m.trim());
 const BATCH_SIZE = 500;
+/** The CLI's configuration with nothing set: its defaults, as `skytide run` parses them. */
+const CLI_DEFAULTS = parseConfig({}).config;
 /** The CLI's default batch size (INDEXER_BATCH_SIZE), for the defaults' configuration and the shards'. */
-const DEFAULT_BATCH_SIZE = defaultOf('INDEXER_BATCH_SIZE');
+const DEFAULT_BATCH_SIZE = CLI_DEFAULTS.indexerBatchSize;
 const batches = DEFAULT_BATCH_SIZE.toLocaleString('en-US');
 /** Shards of the sharded configuration (a loop on each). */
 const SHARDS = Number(process.env['BENCH_INDEX_SHARDS'] ?? 2);
-/** Transactions a read is split into (INDEXER_SPLIT's default) where a stream is not sharded. */
-const SPLIT = Number(process.env['BENCH_INDEX_SPLIT'] ?? defaultOf('INDEXER_SPLIT'));
+/** Lanes a read is split into (INDEXER_SPLIT's default) where a stream is not sharded. */
+const SPLIT = Number(process.env['BENCH_INDEX_SPLIT'] ?? CLI_DEFAULTS.indexerSplit);
 /** Whether the consumers read the next batch while indexing one, as the CLI's do (BENCH_INDEX_READ_AHEAD=0: not). */
 const READ_AHEAD = process.env['BENCH_INDEX_READ_AHEAD'] !== '0';
 /** Reads in flight per loop, as the CLI's loops hold them (BENCH_INDEX_IN_FLIGHT=1: a read's lanes all end before the next starts). */
-const IN_FLIGHT = Number(process.env['BENCH_INDEX_IN_FLIGHT'] ?? 2);
+const IN_FLIGHT = Number(process.env['BENCH_INDEX_IN_FLIGHT'] ?? INDEX_READS_IN_FLIGHT);
 /** Whether the AppView's tables are given skytide's rows before each round (see the round loop). */
 const MIRROR = process.env['BENCH_INDEX_APPVIEW_MIRROR'] !== '0';
-
-/** A configuration variable's default, as the CLI parses it (adapters/config/vars.ts). */
-function defaultOf(name: string): number {
-  const spec: VarSpec | undefined = VARS.find((v) => v.name === name);
-  if (spec?.default === undefined) throw new Error(`${name} has no default`);
-  return Number(spec.default);
-}
 
 /** The database whose tables the AppView's are made equal to: the sharded configuration's, or the first one run. */
 const mirrorSource = (configs: readonly { mode: string; db: IndexDb }[]): IndexDb =>

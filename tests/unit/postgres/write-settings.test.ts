@@ -1,5 +1,5 @@
-// writeSettingAdvice, writeSettingsOf, serverSettingProblems and settingBytes (adapters/postgres/server-settings.ts): which write settings a sustained index
-// is slowed by, as pg_settings reports them. The reading of a real server is in tests/integration/cli/cli-process.test.ts.
+// writeSettingAdvice, writeSettingsOf, serverSettingProblems and settingBytes (adapters/postgres/server-settings.ts):
+// which write settings a sustained index is slowed by, as pg_settings reports them. The reading of a real server is in tests/integration/cli/cli-process.test.ts.
 import { describe, expect, it } from 'vitest';
 import { MIN_MAX_WAL_SIZE_BYTES, MIN_SHARED_BUFFERS_BYTES, serverSettingProblems, settingBytes, writeSettingAdvice, writeSettingsOf } from '../../../adapters/postgres/server-settings.ts';
 
