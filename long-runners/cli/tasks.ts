@@ -135,6 +135,18 @@ export function backfillTasks(r: Resources): Task[] {
   return tasks;
 }
 
+/**
+ * A pool smaller than the transactions the tasks can hold at once (a lane of each index loop, each label and backfill
+ * loop) makes them wait for connections: slower, never wrong, so a warning at start-up. One connection is a choice,
+ * not a shortage: the dev command's PGlite is one session.
+ */
+function warnIfPoolShort(r: Resources, transactions: number): void {
+  const pool = r.config.databasePoolMax;
+  if (pool > 1 && transactions > pool) {
+    r.log.warn('DATABASE_POOL_MAX is below the transactions these tasks can hold at once; they will wait for connections', { databasePoolMax: pool, transactions });
+  }
+}
+
 /** The one wiring of sweeps (`skytide sweep`, SWEEP_CRON, POST /sweep): every relay, under per-host leases. */
 export function sweeperFor(r: Resources): Sweeper {
   return createSweeper({
@@ -265,10 +277,13 @@ async function sampleEvery(history: StatusHistory, ms: number, signal: AbortSign
 export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   const tasks: Task[] = [];
   if (only.includes('firehose')) tasks.push(...firehoseTasks(r));
-  if (only.includes('index')) tasks.push(...indexTasks(r));
+  const index = only.includes('index') ? indexTasks(r) : [];
+  const label = only.includes('label') ? labelTasks(r) : [];
+  const backfill = only.includes('backfill') ? backfillTasks(r) : [];
+  tasks.push(...index);
   if (only.includes('labels')) tasks.push(...labelSubscriberTasks(r));
-  if (only.includes('label')) tasks.push(...labelTasks(r));
-  if (only.includes('backfill')) tasks.push(...backfillTasks(r));
+  tasks.push(...label, ...backfill);
+  warnIfPoolShort(r, index.length * r.config.indexerSplit + label.length + backfill.length);
   const cron = only.includes('sweep') ? r.config.sweepCron : undefined;
   const sweeper = r.config.relayHosts.length > 0 && (cron !== undefined || only.includes('http')) ? sweeperFor(r) : undefined;
   if (sweeper !== undefined && cron !== undefined) tasks.push(scheduledSweepTask(sweeper, cron, r.log.child('sweeper')));
