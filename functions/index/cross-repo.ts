@@ -7,8 +7,11 @@
 // of its replies and of the replies under its gates, post-gate verdicts of its quotes and of the quotes of its gated
 // posts (counts and notifications follow the flips); its posts' gate flags; and the reply notifications their chains
 // now complete. Of two such batches, the one that commits last sees both, so the pair ends as if indexed one after
-// the other. Every step changes only what differs: after a batch alone, nothing.
+// the other. Every step changes only what differs: after a batch alone, nothing. A batch applied before (retried
+// after its re-judgement failed, or claimed again after the process stopped between its two transactions) has its
+// posts and gates judged again though its rev gate lets nothing through: that re-judgement may never have run.
 import type { SqlExecutor } from '../ports.ts';
+import { checkRows } from '../sql-rows.ts';
 import type { RecordOp } from './plan.ts';
 import { AggregateDeltas } from './aggregates.ts';
 import { holdIndexLock } from './account-store.ts';
@@ -39,6 +42,8 @@ const POST = 'app.bsky.feed.post';
 const THREADGATE = 'app.bsky.feed.threadgate';
 const POSTGATE = 'app.bsky.feed.postgate';
 const RECORD_EMBEDS = new Set(['app.bsky.embed.record', 'app.bsky.embed.recordWithMedia']);
+/** The collections a re-judgement reads. */
+const CROSS_REPO = new Set([POST, THREADGATE, POSTGATE]);
 
 /** The posts and gates among the batch's winning ops that its rev gate let through (`changed`). */
 export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<string>): PostsTouched {
@@ -60,6 +65,23 @@ export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<
     }
   }
   return touched;
+}
+
+/**
+ * Of the batch's post and gate ops the rev gate did not let through, the URIs already stored exactly as the op
+ * leaves them (a write's rev and CID in `record`, a delete's rev in `record_tombstone`): the batch's replay, to be
+ * judged again after commit like the posts it changed.
+ */
+export async function replayedPostOps(tx: SqlExecutor, winners: readonly RecordOp[], changed: ReadonlySet<string>): Promise<Set<string>> {
+  const ops = winners.filter(({ uri, event }) => !changed.has(uri) && CROSS_REPO.has(event.collection));
+  if (ops.length === 0) return new Set();
+  const rows = checkRows(await tx.query(
+    `select k.uri from unnest($1::text[], $2::text[], $3::text[]) as k(uri, rev, cid) where case when k.cid = ''
+       then exists (select 1 from record_tombstone t where t.uri = k.uri and t.rev = k.rev)
+       else exists (select 1 from record r where r.uri = k.uri and r.rev = k.rev and r.cid = k.cid) end`,
+    [ops.map((op) => op.uri), ops.map((op) => op.event.rev), ops.map(({ event }) => (event.type === 'delete' ? '' : event.cid))],
+  ), { uri: 'string' });
+  return new Set(rows.map((r) => r.uri));
 }
 
 export const nothingTouched = (t: PostsTouched): boolean =>

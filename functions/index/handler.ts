@@ -22,7 +22,7 @@ import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
-import { nothingTouched, postsTouched, rejudgeAfterCommit, type PostsTouched } from './cross-repo.ts';
+import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
@@ -253,6 +253,8 @@ async function writeRecords(
     t.invalid += uris.length;
     t.indexed -= uris.length;
   }
+  // Posts and gates this batch already applied before are judged again after commit too (cross-repo.ts).
+  const replayed = await replayedPostOps(tx, winners, changed);
   // The deltas are applied with the actor rows, in one statement at the end of the batch.
-  return { tallies, deltas, posts: postsTouched(winners, changed) };
+  return { tallies, deltas, posts: postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed])) };
 }

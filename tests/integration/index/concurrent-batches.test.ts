@@ -6,7 +6,7 @@
 //   its notification and its count.
 // - Two that hold a reply and its parent (different repos): each transaction missed the other's uncommitted post, and
 //   the reply stayed an invalid reply root without its reply notification, until the posts were judged again after
-//   commit (functions/index/cross-repo.ts).
+//   commit (functions/index/cross-repo.ts). That re-judgement runs again when its batch is retried after it failed.
 // Each test has a database of its own: the index's advisory locks are per database, and a transaction held open here
 // would stall the other test files' batches on the shared one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,35 @@ describe('index: batches in flight at once', () => {
     } finally {
       await Promise.all([whole.close(), split.close()]);
     }
+  });
+
+  it('a reply whose re-judgement after commit failed is judged again when its batch is retried', async () => {
+    const parent = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rj-parent', rev: 20, record: post('parent') });
+    const parentRef = { uri: uriOf(ALICE, 'app.bsky.feed.post', 'rj-parent'), cid: parent.cid };
+    const reply = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'rj-reply', rev: 21, record: post('child', { reply: { root: parentRef, parent: parentRef } }) });
+    const replyUri = uriOf(BOB, 'app.bsky.feed.post', 'rj-reply');
+    const verdict = () => db.sql.query(`select "invalidReplyRoot" from post where uri = $1`, [replyUri]);
+    // The reply's batch judges it (its parent not committed: invalid) and stops before committing; the parent's batch
+    // runs whole without seeing the reply. The reply's re-judgement after its commit, which would find the parent,
+    // then fails, as when Postgres goes away between the batch's two transactions.
+    const first = heldAtTheEnd(db.sql);
+    let transactions = 0;
+    const failing: Sql = {
+      query: (t, p) => first.sql.query(t, p),
+      transaction: (fn) => (++transactions === 2 ? Promise.reject(new Error('connection lost')) : first.sql.transaction(fn)),
+    };
+    const replying = indexBatch([reply], { ...db.ports, sql: failing });
+    await first.reached;
+    await indexBatch([parent], db.ports);
+    first.release();
+    await expect(replying).rejects.toThrow('connection lost');
+    expect(await verdict()).toEqual([{ invalidReplyRoot: true }]);
+
+    // The consumer retries the batch (or another claims it after a crash there): its ops are already stored, so the
+    // rev gate changes nothing, and the re-judgement runs all the same.
+    await indexBatch([reply], db.ports);
+    expect(await verdict()).toEqual([{ invalidReplyRoot: null }]);
+    expect(await db.sql.query(`select did from notification where "recordUri" = $1 and reason = 'reply'`, [replyUri])).toEqual([{ did: ALICE }]);
   });
 
   it('a reply whose batch commits after the thread gate\'s batch is judged by that gate, its count and notification too', async () => {
