@@ -29,6 +29,8 @@ import { createStatusHistory, type StatusHistory } from '../../adapters/observab
 import { sleep } from '../sleep.ts';
 import { describeError } from '../../functions/errors.ts';
 import type { Log } from '../../functions/ports.ts';
+import pRetry from 'p-retry';
+import { DEFAULT_RETRY_BACKOFF } from '../consumer/run-batch.ts';
 
 export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -95,7 +97,7 @@ export function indexTasks(r: Resources): Task[] {
             outages: r.outages,
             handle: async (part) => {
               const result = await indexBatch(part, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
-              await queueResync(r, result.resync);
+              await queueResyncOnce(r, result.resync, log, signal);
               return result.outcomes;
             },
             log,
@@ -157,6 +159,30 @@ export function sweeperFor(r: Resources): Sweeper {
 }
 
 /** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
+/**
+ * The resync requests of a batch that has committed, queued before its entries are acknowledged. A retry of the
+ * batch would not ask again (its account changes are then duplicates of what it stored), so a refusal (Redis out of
+ * memory, a failover's READONLY; a Redis that is down only delays the command) is tried again here until Redis takes
+ * them, not by retrying the batch. Stopped meanwhile, the requests are logged with the error: the batch's entries stay
+ * pending, and `POST /reprocess/:did` or a sweep brings those repos back.
+ */
+async function queueResyncOnce(r: Resources, requests: readonly ResyncRequest[], log: Log, signal: AbortSignal): Promise<void> {
+  if (requests.length === 0) return;
+  try {
+    await pRetry(() => queueResync(r, requests), {
+      retries: Number.POSITIVE_INFINITY, minTimeout: RESYNC_RETRY.baseMs, maxTimeout: RESYNC_RETRY.maxMs, factor: 2, randomize: true, signal,
+      onFailedAttempt: ({ error, attemptNumber, retryDelay }) =>
+        log.warn('resync requests not queued yet; trying again', { attempt: attemptNumber, retryInMs: retryDelay, err: describeError(error) }),
+    });
+  } catch (err) {
+    log.error('resync requests of a committed batch were not queued', { requests: requests.map((q) => ({ did: q.did, reason: q.reason })), err: describeError(err) });
+    throw err;
+  }
+}
+
+/** The waits between tries of queueResyncOnce, as the consumer's own (run-batch.ts). */
+const RESYNC_RETRY = DEFAULT_RETRY_BACKOFF;
+
 async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {
   if (requests.length === 0) return;
   const entry = (q: ResyncRequest) => ({ stream: r.keys.stream(r.keys.shardFor(STREAMS.repoBackfill, q.did)), fields: { repo: JSON.stringify({ did: q.did, reason: q.reason }) } });
