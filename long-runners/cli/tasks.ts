@@ -97,7 +97,7 @@ export function indexTasks(r: Resources): Task[] {
             outages: r.outages,
             handle: async (part) => {
               const result = await indexBatch(part, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
-              await queueResyncOnce(r, result.resync, log, signal);
+              await queueResyncUntilTaken(r, result.resync, log, signal);
               return result.outcomes;
             },
             log,
@@ -158,7 +158,6 @@ export function sweeperFor(r: Resources): Sweeper {
   });
 }
 
-/** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
 /**
  * The resync requests of a batch that has committed, queued before its entries are acknowledged. A retry of the
  * batch would not ask again (its account changes are then duplicates of what it stored), so a refusal (Redis out of
@@ -166,7 +165,7 @@ export function sweeperFor(r: Resources): Sweeper {
  * them, not by retrying the batch. Stopped meanwhile, the requests are logged with the error: the batch's entries stay
  * pending, and `POST /reprocess/:did` or a sweep brings those repos back.
  */
-async function queueResyncOnce(r: Resources, requests: readonly ResyncRequest[], log: Log, signal: AbortSignal): Promise<void> {
+async function queueResyncUntilTaken(r: Resources, requests: readonly ResyncRequest[], log: Log, signal: AbortSignal): Promise<void> {
   if (requests.length === 0) return;
   try {
     await pRetry(() => queueResync(r, requests), {
@@ -180,9 +179,10 @@ async function queueResyncOnce(r: Resources, requests: readonly ResyncRequest[],
   }
 }
 
-/** The waits between tries of queueResyncOnce, as the consumer's own (run-batch.ts). */
+/** The waits between tries of queueResyncUntilTaken, as the consumer's own (run-batch.ts). */
 const RESYNC_RETRY = DEFAULT_RETRY_BACKOFF;
 
+/** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
 async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {
   if (requests.length === 0) return;
   const entry = (q: ResyncRequest) => ({ stream: r.keys.stream(r.keys.shardFor(STREAMS.repoBackfill, q.did)), fields: { repo: JSON.stringify({ did: q.did, reason: q.reason }) } });
