@@ -12,6 +12,7 @@ import type { SqlExecutor } from '../ports.ts';
 import { insertRows } from './rows.ts';
 import { applyChange, currentChange, parseHistory, type AccountChange, type ApplyOutcome } from './account-state.ts';
 import { checkFirstRow, checkRows } from '../sql-rows.ts';
+import { InvariantError } from '../errors.ts';
 
 const INDEX_LOCK = 7_323_052; // arbitrary, constant: "skytide index" (7_323_051 is the migrations lock, 7_323_054 cross-repo.ts's)
 const ACCOUNT_LOCK_CLASS = 7_323_053; // first key of the two-key per-DID locks
@@ -54,45 +55,75 @@ export interface AccountFacts {
   deleted: boolean;
   /** repo_sync.rev: the last verified snapshot of the repo holds every commit up to this rev. */
   floor: string | null;
+  /** The resync the current change asked for, and the seq of its event (migration 0010). */
+  resync: ResyncMark | null;
 }
 
-export const NO_FACTS: AccountFacts = Object.freeze({ history: [], deleted: false, floor: null }) as AccountFacts;
+/** A resync an applied #account change asked for, kept with the seq of the event that asked. */
+export interface ResyncMark {
+  seq: number;
+  reason: AccountResyncReason;
+}
+
+export type AccountResyncReason = 'account_active' | 'account_deleted';
+const ACCOUNT_RESYNC_REASONS: readonly string[] = ['account_active', 'account_deleted'] satisfies readonly AccountResyncReason[];
+
+export const NO_FACTS: AccountFacts = Object.freeze({ history: [], deleted: false, floor: null, resync: null }) as AccountFacts;
 
 /** Facts of every DID that has any; a DID absent from the map has none (NO_FACTS). */
 export async function readAccountFacts(tx: SqlExecutor, dids: readonly string[]): Promise<Map<string, AccountFacts>> {
   const facts = new Map<string, AccountFacts>();
   if (dids.length === 0) return facts;
   const rows = checkRows(await tx.query(
-    `select x.did, a.history, r.status, r.rev
+    `select x.did, a.history, r.status, r.rev, a."resyncSeq"::text as "resyncSeq", a."resyncReason"
      from unnest($1::text[]) as x(did)
      left join account_state a on a.did = x.did
      left join repo_sync r on r.did = x.did
      where a.did is not null or r.did is not null`,
     [dids],
-  ), { did: 'string', history: 'json', status: 'string?', rev: 'string?' });
+  ), { did: 'string', history: 'json', status: 'string?', rev: 'string?', resyncSeq: 'string?', resyncReason: 'string?' });
   for (const row of rows) {
     facts.set(row.did, {
       history: row.history === null ? [] : parseHistory(row.history),
       deleted: row.status === 'deleted',
       floor: row.rev,
+      resync: resyncMark(row.resyncSeq, row.resyncReason),
     });
   }
   return facts;
 }
 
-const ACCOUNT_STATE = { did: 'text', active: 'boolean', status: 'text', changedAt: 'text', history: 'jsonb' } as const;
+function resyncMark(seq: string | null, reason: string | null): ResyncMark | null {
+  if (seq === null || reason === null) return null;
+  if (!ACCOUNT_RESYNC_REASONS.includes(reason)) throw new InvariantError(`account_state."resyncReason" holds ${JSON.stringify(reason)}`);
+  return { seq: Number(seq), reason: reason as AccountResyncReason };
+}
 
-/** Stores these DIDs' histories (each non-empty) as their account_state. */
-export async function writeAccountStates(tx: SqlExecutor, histories: ReadonlyMap<string, readonly AccountChange[]>): Promise<void> {
+const ACCOUNT_STATE = {
+  did: 'text', active: 'boolean', status: 'text', changedAt: 'text', history: 'jsonb', resyncSeq: 'bigint', resyncReason: 'text',
+} as const;
+
+/**
+ * Stores these DIDs' histories (each non-empty) as their account_state, with the resync each one's current change
+ * asked for (none when `marks` has no entry for it).
+ */
+export async function writeAccountStates(
+  tx: SqlExecutor, histories: ReadonlyMap<string, readonly AccountChange[]>, marks: ReadonlyMap<string, ResyncMark> = new Map(),
+): Promise<void> {
   const rows = [];
   for (const [did, history] of histories) {
     const current = currentChange(history);
     if (current === undefined) continue;
-    rows.push({ did, active: current.active, status: current.status, changedAt: current.time, history: history.map((c) => ({ ...c })) });
+    const mark = marks.get(did);
+    rows.push({
+      did, active: current.active, status: current.status, changedAt: current.time, history: history.map((c) => ({ ...c })),
+      resyncSeq: mark?.seq ?? null, resyncReason: mark?.reason ?? null,
+    });
   }
   await insertRows(tx, 'account_state', ACCOUNT_STATE, rows, {
     orderBy: 'did',
-    onConflict: `(did) do update set active = excluded.active, status = excluded.status, "changedAt" = excluded."changedAt", history = excluded.history`,
+    onConflict: `(did) do update set active = excluded.active, status = excluded.status, "changedAt" = excluded."changedAt", history = excluded.history, ` +
+      `"resyncSeq" = excluded."resyncSeq", "resyncReason" = excluded."resyncReason"`,
   });
 }
 

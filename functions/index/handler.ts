@@ -16,7 +16,7 @@ import { AggregateDeltas } from './aggregates.ts';
 import { writeActors, type HandleChange } from './actors.ts';
 import { newestCommits, pickWinners, planBatch, type BatchPlan, type RecordOp } from './plan.ts';
 import { activeAt, alwaysActive, applyChange, currentChange, normalizeTime, type AccountChange } from './account-state.ts';
-import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts } from './account-store.ts';
+import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type ResyncMark } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
@@ -101,18 +101,26 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   const histories = new Map<string, AccountChange[]>();
   const applied = new Map<string, { position: number; change: AccountChange }[]>();
   const statuses = new Map<string, string | null>();
+  const marks = new Map<string, ResyncMark>();
   for (const [did, ops] of plan.accounts) {
     const f = factsOf(did);
     const history = [...f.history];
-    const mine: { position: number; change: AccountChange }[] = [];
+    const mine: { position: number; change: AccountChange; seq: number }[] = [];
+    let replayed = false;
     for (const op of ops) {
       const e = op.event;
       const change = { time: op.time, active: e.active, status: e.active ? null : cleanText(e.status ?? 'inactive') };
       const outcome = applyChange(history, change);
       if (outcome === 'stale') stale.add(op.position);
-      else if (outcome === 'applied') mine.push({ position: op.position, change });
+      else if (outcome === 'applied') mine.push({ position: op.position, change, seq: e.seq });
+      // The very event whose change asked for a resync, again (the batch retried after its commit, or redelivered).
+      else if (f.resync !== null && e.seq === f.resync.seq) replayed = true;
     }
-    if (mine.length === 0) continue;
+    if (mine.length === 0) {
+      // It asks again: the request may have been lost between that commit and the queue (migration 0010).
+      if (replayed && f.resync !== null && !(f.resync.reason === 'account_deleted' && f.deleted)) resync.push({ did, reason: f.resync.reason });
+      continue;
+    }
     histories.set(did, history);
     applied.set(did, mine);
     const current = currentChange(history) as AccountChange;
@@ -120,8 +128,11 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     // A deletion is confirmed by the PDS (getRepo answers RepoNotFound) in the resync, which then removes the rows;
     // an account that comes back may have written while it was away, or be a deleted one that moved. Both are
     // fetched whole.
-    if (current.active) resync.push({ did, reason: 'account_active' });
-    else if (current.status === 'deleted' && !f.deleted) resync.push({ did, reason: 'account_deleted' });
+    const reason = current.active ? 'account_active' : current.status === 'deleted' && !f.deleted ? 'account_deleted' : undefined;
+    if (reason === undefined) continue;
+    resync.push({ did, reason });
+    // The last change applied is the current one (applyChange only adds newer ones).
+    marks.set(did, { seq: (mine[mine.length - 1] as { seq: number }).seq, reason });
   }
 
   // The record events that count: not of a deleted account, not older than the last verified snapshot, and (for
@@ -159,7 +170,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   });
 
   const { tallies, deltas, posts } = await writeRecords(tx, winners, counted, invalid);
-  await writeAccountStates(tx, histories);
+  await writeAccountStates(tx, histories, marks);
 
   const handles: HandleChange[] = [];
   for (const [did, { position, event }] of plan.identities) {

@@ -1,6 +1,7 @@
 // The account rule per event (issue 8, item 2): a write counts exactly when its account is active at the write's own
 // time, whatever the batch boundaries and whichever of two batches in flight commits first; #account changes apply in
-// the order of their time, so an older one (a second relay, a redelivery) changes nothing.
+// the order of their time, so an older one (a second relay, a redelivery) changes nothing; and the resync a change asked
+// for is asked again when the same event comes again (migration 0010).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import { HISTORY_LIMIT } from '../../../functions/index/account-state.ts';
@@ -84,6 +85,26 @@ describe('index: an older #account change (by time) changes nothing', () => {
     expect(late.resync).toEqual([]);
     await indexBatch([postAt('p', 21, 'hidden')], db.ports);
     expect(await texts()).toEqual([]);
+  });
+
+  it('the same event again (its batch retried after the commit, or redelivered) asks for its resync again; the same change from another relay does not', async () => {
+    const batch = [account(ALICE, false, 'deactivated', 40), account(ALICE, true, undefined, 41)];
+    expect((await indexBatch(batch, db.ports)).resync).toEqual([{ did: ALICE, reason: 'account_active' }]);
+    // Its request may have been lost between that commit and the queue: the retry asks again.
+    expect((await indexBatch(batch, db.ports)).resync).toEqual([{ did: ALICE, reason: 'account_active' }]);
+    // Another relay's copy of the reactivation: the same change, another seq.
+    expect((await indexBatch([{ ...account(ALICE, true, undefined, 41), seq: 9_041 }], db.ports)).resync).toEqual([]);
+    // A later change that asks for nothing leaves nothing to ask again.
+    await indexBatch([account(ALICE, false, 'deactivated', 42)], db.ports);
+    expect((await indexBatch(batch, db.ports)).resync).toEqual([]);
+  });
+
+  it('a deletion asks again on a retry until the deletion is confirmed', async () => {
+    const deletion = [account(ALICE, false, 'deleted', 50)];
+    expect((await indexBatch(deletion, db.ports)).resync).toEqual([{ did: ALICE, reason: 'account_deleted' }]);
+    expect((await indexBatch(deletion, db.ports)).resync).toEqual([{ did: ALICE, reason: 'account_deleted' }]);
+    await db.sql.query(`insert into repo_sync (did, status, "updatedAt") values ($1, 'deleted', $2)`, [ALICE, at(51)]);
+    expect((await indexBatch(deletion, db.ports)).resync).toEqual([]);
   });
 
   it('within one batch, a change older than one before it in the stream is ignored', async () => {
