@@ -97,7 +97,8 @@ export function indexTasks(r: Resources): Task[] {
             outages: r.outages,
             handle: async (part) => {
               const result = await indexBatch(part, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
-              await queueResyncUntilTaken(r, result.resync, log, signal);
+              // A waiter of its own per call: the loop's lanes may wait at once.
+              await queueResyncUntilTaken(r, result.resync, { log, signal, waiter: `resync:${stream}:${i}#${++resyncCalls}` });
               return result.outcomes;
             },
             log,
@@ -162,22 +163,34 @@ export function sweeperFor(r: Resources): Sweeper {
  * The resync requests of a batch that has committed, queued before its entries are acknowledged. A retry of the
  * batch would not ask again (its account changes are then duplicates of what it stored), so a refusal (Redis out of
  * memory, a failover's READONLY; a Redis that is down only delays the command) is tried again here until Redis takes
- * them, not by retrying the batch. Stopped meanwhile, the requests are logged with the error: the batch's entries stay
- * pending, and `POST /reprocess/:did` or a sweep brings those repos back.
+ * them, not by retrying the batch; each wait is reported to the outage board (waiting on redis, shown as degraded).
+ * Stopped meanwhile, the requests are logged with the error: the batch's entries stay pending, and the same events
+ * redelivered ask again (account_state keeps what the current change asked for, migration 0010).
  */
-async function queueResyncUntilTaken(r: Resources, requests: readonly ResyncRequest[], log: Log, signal: AbortSignal): Promise<void> {
+async function queueResyncUntilTaken(
+  r: Resources, requests: readonly ResyncRequest[], o: { log: Log; signal: AbortSignal; waiter: string },
+): Promise<void> {
   if (requests.length === 0) return;
+  let waited = false;
   try {
     await pRetry(() => queueResync(r, requests), {
-      retries: Number.POSITIVE_INFINITY, minTimeout: RESYNC_RETRY.baseMs, maxTimeout: RESYNC_RETRY.maxMs, factor: 2, randomize: true, signal,
-      onFailedAttempt: ({ error, attemptNumber, retryDelay }) =>
-        log.warn('resync requests not queued yet; trying again', { attempt: attemptNumber, retryInMs: retryDelay, err: describeError(error) }),
+      retries: Number.POSITIVE_INFINITY, minTimeout: RESYNC_RETRY.baseMs, maxTimeout: RESYNC_RETRY.maxMs, factor: 2, randomize: true, signal: o.signal,
+      onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
+        waited = true;
+        r.outages.waiting(o.waiter, 'redis', describeError(error));
+        o.log.debug('resync requests not queued yet; trying again', { attempt: attemptNumber, retryInMs: retryDelay, err: describeError(error) });
+      },
     });
   } catch (err) {
-    log.error('resync requests of a committed batch were not queued', { requests: requests.map((q) => ({ did: q.did, reason: q.reason })), err: describeError(err) });
+    o.log.error('resync requests of a committed batch were not queued', { requests: requests.map((q) => ({ did: q.did, reason: q.reason })), err: describeError(err) });
     throw err;
+  } finally {
+    if (waited) r.outages.resumed(o.waiter);
   }
 }
+
+/** Calls of queueResyncUntilTaken so far, naming each one's waiter on the outage board. */
+let resyncCalls = 0;
 
 /** The waits between tries of queueResyncUntilTaken, as the consumer's own (run-batch.ts). */
 const RESYNC_RETRY = DEFAULT_RETRY_BACKOFF;

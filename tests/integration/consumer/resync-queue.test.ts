@@ -53,8 +53,8 @@ describe('resync requests of a committed batch', () => {
     // The event, then Redis full, in one MULTI: the loop reads the event only once writes are refused.
     await redis.multi().xadd(live, '*', 'event', JSON.stringify(account(DID, true, undefined, 1))).config('SET', 'maxmemory', '1').exec();
     await waitFor(() => db.sql.query(`select did from account_state where did = $1`, [DID]), (rows) => rows.length === 1, 'the batch committed');
-    // Redis has refused the requests (the index loop logs why).
-    await waitFor(() => lines, (l) => l.some((line) => /OOM|EXECABORT/.test(String(line['err']))), 'a refused write');
+    // Redis has refused the requests: the loop waits on it, as /ready's degraded check shows.
+    await waitFor(() => r.outages.snapshot(), (outages) => outages.some((o) => o.dependency === 'redis'), 'a wait on redis');
     expect(await redis.xlen(r.keys.stream(STREAMS.repoBackfill))).toBe(0);
     // The entry waits, not acknowledged, while its batch's requests are not queued.
     expect(Number(((await redis.xpending(live, GROUPS.firehose)) as [number])[0])).toBe(1);
@@ -63,5 +63,7 @@ describe('resync requests of a committed batch', () => {
     const queued = await waitFor(() => redis.xrange(r.keys.stream(STREAMS.repoBackfill), '-', '+'), (entries) => entries.length > 0, 'the resync request');
     expect(queued.map(([, fields]) => JSON.parse(fields[1] as string) as unknown)).toEqual([{ did: DID, reason: 'account_active' }]);
     await waitFor(async () => Number(((await redis.xpending(live, GROUPS.firehose)) as [number])[0]) + (await redis.xlen(live)), (n) => n === 0, 'the entry acknowledged');
+    expect(r.outages.snapshot()).toEqual([]);
+    expect(lines.filter((line) => line['level'] === 'error')).toEqual([]);
   });
 });
