@@ -152,6 +152,39 @@ describe('index: batches in flight at once', () => {
     expect(await db.sql.query(`select did from notification where "recordUri" = $1 and reason = 'reply'`, [replyUri])).toEqual([{ did: ALICE }]);
   });
 
+  it('a reply whose parent\'s delete failed its re-judgement is judged again when the delete\'s batch is retried', async () => {
+    const parent = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rd-parent', rev: 30, record: post('parent') });
+    await indexBatch([parent], db.ports);
+    const parentRef = { uri: uriOf(ALICE, 'app.bsky.feed.post', 'rd-parent'), cid: parent.cid };
+    const reply = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'rd-reply', rev: 31, record: post('child', { reply: { root: parentRef, parent: parentRef } }) });
+    const removal = [del({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rd-parent', rev: 32 })];
+    const verdict = () => db.sql.query(`select "invalidReplyRoot" from post where uri = $1`, [uriOf(BOB, 'app.bsky.feed.post', 'rd-reply')]);
+    // The reply's batch (its parent still there: valid) and the delete's batch (the reply not committed: it finds no
+    // reply to judge) both stop before committing. The reply's batch ends first, its re-judgement still seeing the
+    // parent; then the delete commits, and its re-judgement, which would find the reply, fails.
+    const replying = heldAtTheEnd(db.sql);
+    const deleting = heldAtTheEnd(db.sql);
+    let transactions = 0;
+    const failing: Sql = {
+      query: (t, p) => deleting.sql.query(t, p),
+      transaction: (fn) => (++transactions === 2 ? Promise.reject(new Error('connection lost')) : deleting.sql.transaction(fn)),
+    };
+    const first = indexBatch([reply], { ...db.ports, sql: replying.sql });
+    await replying.reached;
+    const second = indexBatch(removal, { ...db.ports, sql: failing });
+    await deleting.reached;
+    replying.release();
+    await first;
+    expect(await verdict()).toEqual([{ invalidReplyRoot: null }]);
+    deleting.release();
+    await expect(second).rejects.toThrow('connection lost');
+    expect(await verdict()).toEqual([{ invalidReplyRoot: null }]);
+
+    // Retried, the delete changes nothing (its tombstone is stored) and its post is judged again all the same.
+    await indexBatch(removal, db.ports);
+    expect(await verdict()).toEqual([{ invalidReplyRoot: true }]);
+  });
+
   it('a reply whose batch commits after the thread gate\'s batch is judged by that gate, its count and notification too', async () => {
     const T = (n: number) => new Date(Date.parse('2026-03-01T00:00:00.000Z') + n * 1000).toISOString();
     const root = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'g-root', rev: 10, record: post('gated', { createdAt: T(0) }) });
