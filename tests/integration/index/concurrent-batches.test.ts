@@ -185,6 +185,39 @@ describe('index: batches in flight at once', () => {
     expect(await verdict()).toEqual([{ invalidReplyRoot: true }]);
   });
 
+  it('a thread gate whose re-judgement failed judges the replies under it when its batch is retried', async () => {
+    const T = (n: number) => new Date(Date.parse('2026-04-01T00:00:00.000Z') + n * 1000).toISOString();
+    const root = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rg-root', rev: 40, record: post('gated', { createdAt: T(0) }) });
+    await indexBatch([root], db.ports);
+    const rootRef = { uri: uriOf(ALICE, 'app.bsky.feed.post', 'rg-root'), cid: root.cid };
+    // The gate allows nobody and was made before the reply: the reply breaks it.
+    const gate = [write({ did: ALICE, collection: 'app.bsky.feed.threadgate', rkey: 'rg-root', rev: 41, record: { $type: 'app.bsky.feed.threadgate', post: rootRef.uri, allow: [], createdAt: T(1) } })];
+    const reply = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'rg-reply', rev: 42, record: post('let me in', { reply: { root: rootRef, parent: rootRef }, createdAt: T(2) }) });
+    const verdict = () => db.sql.query(`select "violatesThreadGate" from post where uri = $1`, [uriOf(BOB, 'app.bsky.feed.post', 'rg-reply')]);
+    // Both batches stop before committing, each blind to the other; the reply's ends first (no gate committed), then
+    // the gate's commits and its re-judgement, which would find the reply, fails.
+    const replying = heldAtTheEnd(db.sql);
+    const gating = heldAtTheEnd(db.sql);
+    let transactions = 0;
+    const failing: Sql = {
+      query: (t, p) => gating.sql.query(t, p),
+      transaction: (fn) => (++transactions === 2 ? Promise.reject(new Error('connection lost')) : gating.sql.transaction(fn)),
+    };
+    const first = indexBatch([reply], { ...db.ports, sql: replying.sql });
+    await replying.reached;
+    const second = indexBatch(gate, { ...db.ports, sql: failing });
+    await gating.reached;
+    replying.release();
+    await first;
+    gating.release();
+    await expect(second).rejects.toThrow('connection lost');
+    expect(await verdict()).toEqual([{ violatesThreadGate: null }]);
+
+    await indexBatch(gate, db.ports);
+    expect(await verdict()).toEqual([{ violatesThreadGate: true }]);
+    expect(await db.sql.query(`select "replyCount"::int from post_agg where uri = $1`, [rootRef.uri])).toEqual([{ replyCount: 0 }]);
+  });
+
   it('a reply whose batch commits after the thread gate\'s batch is judged by that gate, its count and notification too', async () => {
     const T = (n: number) => new Date(Date.parse('2026-03-01T00:00:00.000Z') + n * 1000).toISOString();
     const root = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'g-root', rev: 10, record: post('gated', { createdAt: T(0) }) });
