@@ -48,6 +48,32 @@ function heldAtTheEnd(sql: Sql): { sql: Sql; reached: Promise<void>; release: ()
   return { sql: { query: (t, p) => sql.query(t, p), transaction: (fn) => sql.transaction((tx) => fn(hold(tx))) }, reached: atEnd, release };
 }
 
+/** `sql` whose second transaction fails: a batch's re-judgement after its commit, as when Postgres goes away between the two. */
+function failingSecondTransaction(sql: Sql): Sql {
+  let transactions = 0;
+  return {
+    query: (t, p) => sql.query(t, p),
+    transaction: (fn) => (++transactions === 2 ? Promise.reject(new Error('connection lost')) : sql.transaction(fn)),
+  };
+}
+
+/**
+ * A reply's batch and `other` both stop before committing, each blind to the other. The reply's batch ends first (its
+ * re-judgement still blind to `other`), then `other` commits and its re-judgement fails; resolves once it threw.
+ */
+async function replyThenFailedRejudge(reply: StreamEvent[], other: StreamEvent[]): Promise<void> {
+  const replying = heldAtTheEnd(db.sql);
+  const holding = heldAtTheEnd(db.sql);
+  const first = indexBatch(reply, { ...db.ports, sql: replying.sql });
+  await replying.reached;
+  const second = indexBatch(other, { ...db.ports, sql: failingSecondTransaction(holding.sql) });
+  await holding.reached;
+  replying.release();
+  await first;
+  holding.release();
+  await expect(second).rejects.toThrow('connection lost');
+}
+
 describe('index: batches in flight at once', () => {
   it('a delete that waited for the create\'s batch removes the like it committed, its notification and its count', async () => {
     const p = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'p1', rev: 1, record: post('hello') });
@@ -133,11 +159,7 @@ describe('index: batches in flight at once', () => {
     // runs whole without seeing the reply. The reply's re-judgement after its commit, which would find the parent,
     // then fails, as when Postgres goes away between the batch's two transactions.
     const first = heldAtTheEnd(db.sql);
-    let transactions = 0;
-    const failing: Sql = {
-      query: (t, p) => first.sql.query(t, p),
-      transaction: (fn) => (++transactions === 2 ? Promise.reject(new Error('connection lost')) : first.sql.transaction(fn)),
-    };
+    const failing = failingSecondTransaction(first.sql);
     const replying = indexBatch([reply], { ...db.ports, sql: failing });
     await first.reached;
     await indexBatch([parent], db.ports);
@@ -159,25 +181,9 @@ describe('index: batches in flight at once', () => {
     const reply = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'rd-reply', rev: 31, record: post('child', { reply: { root: parentRef, parent: parentRef } }) });
     const removal = [del({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rd-parent', rev: 32 })];
     const verdict = () => db.sql.query(`select "invalidReplyRoot" from post where uri = $1`, [uriOf(BOB, 'app.bsky.feed.post', 'rd-reply')]);
-    // The reply's batch (its parent still there: valid) and the delete's batch (the reply not committed: it finds no
-    // reply to judge) both stop before committing. The reply's batch ends first, its re-judgement still seeing the
-    // parent; then the delete commits, and its re-judgement, which would find the reply, fails.
-    const replying = heldAtTheEnd(db.sql);
-    const deleting = heldAtTheEnd(db.sql);
-    let transactions = 0;
-    const failing: Sql = {
-      query: (t, p) => deleting.sql.query(t, p),
-      transaction: (fn) => (++transactions === 2 ? Promise.reject(new Error('connection lost')) : deleting.sql.transaction(fn)),
-    };
-    const first = indexBatch([reply], { ...db.ports, sql: replying.sql });
-    await replying.reached;
-    const second = indexBatch(removal, { ...db.ports, sql: failing });
-    await deleting.reached;
-    replying.release();
-    await first;
-    expect(await verdict()).toEqual([{ invalidReplyRoot: null }]);
-    deleting.release();
-    await expect(second).rejects.toThrow('connection lost');
+    // The reply's batch finds its parent (valid) and the delete's finds no reply to judge; the delete's re-judgement,
+    // which would find the reply, fails.
+    await replyThenFailedRejudge([reply], removal);
     expect(await verdict()).toEqual([{ invalidReplyRoot: null }]);
 
     // Retried, the delete changes nothing (its tombstone is stored) and its post is judged again all the same.
@@ -194,23 +200,8 @@ describe('index: batches in flight at once', () => {
     const gate = [write({ did: ALICE, collection: 'app.bsky.feed.threadgate', rkey: 'rg-root', rev: 41, record: { $type: 'app.bsky.feed.threadgate', post: rootRef.uri, allow: [], createdAt: T(1) } })];
     const reply = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'rg-reply', rev: 42, record: post('let me in', { reply: { root: rootRef, parent: rootRef }, createdAt: T(2) }) });
     const verdict = () => db.sql.query(`select "violatesThreadGate" from post where uri = $1`, [uriOf(BOB, 'app.bsky.feed.post', 'rg-reply')]);
-    // Both batches stop before committing, each blind to the other; the reply's ends first (no gate committed), then
-    // the gate's commits and its re-judgement, which would find the reply, fails.
-    const replying = heldAtTheEnd(db.sql);
-    const gating = heldAtTheEnd(db.sql);
-    let transactions = 0;
-    const failing: Sql = {
-      query: (t, p) => gating.sql.query(t, p),
-      transaction: (fn) => (++transactions === 2 ? Promise.reject(new Error('connection lost')) : gating.sql.transaction(fn)),
-    };
-    const first = indexBatch([reply], { ...db.ports, sql: replying.sql });
-    await replying.reached;
-    const second = indexBatch(gate, { ...db.ports, sql: failing });
-    await gating.reached;
-    replying.release();
-    await first;
-    gating.release();
-    await expect(second).rejects.toThrow('connection lost');
+    // The reply's batch finds no gate; the gate's finds no reply, and its re-judgement, which would, fails.
+    await replyThenFailedRejudge([reply], gate);
     expect(await verdict()).toEqual([{ violatesThreadGate: null }]);
 
     await indexBatch(gate, db.ports);
