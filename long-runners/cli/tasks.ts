@@ -27,10 +27,8 @@ import { labelSubscriberTasks, labelTasks } from './label-tasks.ts';
 import { outagesDegradedCheck } from '../../adapters/observability/outage-board.ts';
 import { createStatusHistory, type StatusHistory } from '../../adapters/observability/status-history.ts';
 import { sleep } from '../sleep.ts';
-import { describeError } from '../../functions/errors.ts';
+import { DependencyError, describeError, InvariantError } from '../../functions/errors.ts';
 import type { Log } from '../../functions/ports.ts';
-import pRetry from 'p-retry';
-import { DEFAULT_RETRY_BACKOFF } from '../consumer/run-batch.ts';
 
 export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -97,8 +95,7 @@ export function indexTasks(r: Resources): Task[] {
             outages: r.outages,
             handle: async (part) => {
               const result = await indexBatch(part, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
-              // A waiter of its own per call: the loop's lanes may wait at once.
-              await queueResyncUntilTaken(r, result.resync, { log, signal, waiter: `resync:${stream}:${i}#${++resyncCalls}` });
+              await queueResyncOrWait(r, result.resync);
               return result.outcomes;
             },
             log,
@@ -160,40 +157,20 @@ export function sweeperFor(r: Resources): Sweeper {
 }
 
 /**
- * The resync requests of a batch that has committed, queued before its entries are acknowledged. A retry of the
- * batch would not ask again (its account changes are then duplicates of what it stored), so a refusal (Redis out of
- * memory, a failover's READONLY; a Redis that is down only delays the command) is tried again here until Redis takes
- * them, not by retrying the batch; each wait is reported to the outage board (waiting on redis, shown as degraded).
- * Stopped meanwhile, the requests are logged with the error: the batch's entries stay pending, and the same events
- * redelivered ask again (account_state keeps what the current change asked for, migration 0010).
+ * The resync requests of a batch that has committed, queued before its entries are acknowledged. Redis refusing them
+ * (out of memory, a failover's READONLY; a Redis that is down only delays the command) is an outage, not the
+ * entries' defect: the consumer waits it out (run-batch.ts: no delivery counted, the wait on the outage board) and
+ * calls the batch again, whose replay asks again (account_state keeps what the current change asked for, migration
+ * 0010). A bug of ours (a TypeError, a broken invariant) is not mistaken for one.
  */
-async function queueResyncUntilTaken(
-  r: Resources, requests: readonly ResyncRequest[], o: { log: Log; signal: AbortSignal; waiter: string },
-): Promise<void> {
-  if (requests.length === 0) return;
-  let waited = false;
+async function queueResyncOrWait(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {
   try {
-    await pRetry(() => queueResync(r, requests), {
-      retries: Number.POSITIVE_INFINITY, minTimeout: RESYNC_RETRY.baseMs, maxTimeout: RESYNC_RETRY.maxMs, factor: 2, randomize: true, signal: o.signal,
-      onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
-        waited = true;
-        r.outages.waiting(o.waiter, 'redis', describeError(error));
-        o.log.debug('resync requests not queued yet; trying again', { attempt: attemptNumber, retryInMs: retryDelay, err: describeError(error) });
-      },
-    });
+    await queueResync(r, requests);
   } catch (err) {
-    o.log.error('resync requests of a committed batch were not queued', { requests: requests.map((q) => ({ did: q.did, reason: q.reason })), err: describeError(err) });
-    throw err;
-  } finally {
-    if (waited) r.outages.resumed(o.waiter);
+    if (err instanceof TypeError || err instanceof InvariantError) throw err;
+    throw new DependencyError('redis', 'Redis refused the resync requests of a committed batch', { requests: requests.length }, { cause: err });
   }
 }
-
-/** Calls of queueResyncUntilTaken so far, naming each one's waiter on the outage board. */
-let resyncCalls = 0;
-
-/** The waits between tries of queueResyncUntilTaken, as the consumer's own (run-batch.ts). */
-const RESYNC_RETRY = DEFAULT_RETRY_BACKOFF;
 
 /** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
 async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {

@@ -1,6 +1,7 @@
 // The resync requests of an index batch that has committed reach repo_backfill even when Redis refuses them at first.
-// A reactivated account asks for a resync once: a retry of its batch finds the change already stored (a duplicate)
-// and asks nothing, so a refusal must be tried again by itself, not by retrying the batch. The index loop as
+// The refusal is an outage, waited out with the batch kept claimed (no delivery counted, the wait on the outage
+// board), and the batch called again asks again although its change is now stored (a duplicate of the same event:
+// account_state keeps what it asked for, migration 0010). The index loop as
 // `skytide run --only index` wires it (createResources + buildTasks), on a redis-server of the test's own whose
 // maxmemory is set below its use: XADD is refused (OOM) while reads and acknowledgements still pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,7 +49,7 @@ afterAll(async () => {
 });
 
 describe('resync requests of a committed batch', () => {
-  it('are queued once Redis takes writes again, though the batch has committed and a retry would ask nothing', async () => {
+  it('are queued once Redis takes writes again: the refusal is waited out and the retried batch asks again', async () => {
     const live = r.keys.stream(STREAMS.firehoseLive);
     // The event, then Redis full, in one MULTI: the loop reads the event only once writes are refused.
     await redis.multi().xadd(live, '*', 'event', JSON.stringify(account(DID, true, undefined, 1))).config('SET', 'maxmemory', '1').exec();
