@@ -105,20 +105,24 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   for (const [did, ops] of plan.accounts) {
     const f = factsOf(did);
     const history = [...f.history];
-    const mine: { position: number; change: AccountChange; seq: number }[] = [];
-    let replayed = false;
+    const mine: { position: number; change: AccountChange }[] = [];
+    /** The seq of the last change applied: the current one (applyChange only adds newer ones). */
+    let currentSeq = 0;
+    /** The stored request, when its very event comes again (the batch retried after its commit, or redelivered). */
+    let askedBefore: ResyncMark['reason'] | undefined;
     for (const op of ops) {
       const e = op.event;
       const change = { time: op.time, active: e.active, status: e.active ? null : cleanText(e.status ?? 'inactive') };
       const outcome = applyChange(history, change);
       if (outcome === 'stale') stale.add(op.position);
-      else if (outcome === 'applied') mine.push({ position: op.position, change, seq: e.seq });
-      // The very event whose change asked for a resync, again (the batch retried after its commit, or redelivered).
-      else if (f.resync !== null && e.seq === f.resync.seq) replayed = true;
+      else if (outcome === 'applied') {
+        mine.push({ position: op.position, change });
+        currentSeq = e.seq;
+      } else if (f.resync !== null && e.seq === f.resync.seq) askedBefore = f.resync.reason;
     }
     if (mine.length === 0) {
       // It asks again: the request may have been lost between that commit and the queue (migration 0010).
-      if (replayed && f.resync !== null && !(f.resync.reason === 'account_deleted' && f.deleted)) resync.push({ did, reason: f.resync.reason });
+      if (askedBefore !== undefined && !(askedBefore === 'account_deleted' && f.deleted)) resync.push({ did, reason: askedBefore });
       continue;
     }
     histories.set(did, history);
@@ -131,8 +135,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     const reason = current.active ? 'account_active' : current.status === 'deleted' && !f.deleted ? 'account_deleted' : undefined;
     if (reason === undefined) continue;
     resync.push({ did, reason });
-    // The last change applied is the current one (applyChange only adds newer ones).
-    marks.set(did, { seq: (mine[mine.length - 1] as { seq: number }).seq, reason });
+    marks.set(did, { seq: currentSeq, reason });
   }
 
   // The record events that count: not of a deleted account, not older than the last verified snapshot, and (for
