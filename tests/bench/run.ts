@@ -77,8 +77,8 @@ const only = process.argv.slice(2);
 let failed = false;
 // BENCH_POSTGRES=private: the suites run against a private cluster of the machine's PostgreSQL (on this machine's
 // cores, in a temporary folder) with BENCH_POSTGRES_SETTINGS (`name=value,...`), instead of TEST_DATABASE_URL's
-// server, to measure what server settings change (tests/bench/performance-log.md, "A long run"). The suites are loaded after
-// this, so their helpers read the new TEST_DATABASE_URL.
+// server, to measure what server settings change (tests/bench/performance-log.md, "A long run"). The suites are
+// loaded after this, so their helpers read the new TEST_DATABASE_URL.
 const privatePostgres = process.env['BENCH_POSTGRES'] === 'private' ? await startBenchPostgres(process.env['BENCH_POSTGRES_SETTINGS'] ?? '') : undefined;
 let results: BenchResults = existsSync(RESULTS) ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as BenchResults) : { environment: environment(), suites: {} };
 results = { ...results, environment: environment() };
