@@ -13,6 +13,7 @@ import { insertRows } from './rows.ts';
 import { applyChange, currentChange, parseHistory, type AccountChange, type ApplyOutcome } from './account-state.ts';
 import { checkFirstRow, checkRows } from '../sql-rows.ts';
 import { InvariantError } from '../errors.ts';
+import type { Reason } from '../reasons.ts';
 
 const INDEX_LOCK = 7_323_052; // arbitrary, constant: "skytide index" (7_323_051 is the migrations lock, 7_323_054 cross-repo.ts's)
 const ACCOUNT_LOCK_CLASS = 7_323_053; // first key of the two-key per-DID locks
@@ -65,7 +66,8 @@ export interface ResyncMark {
   reason: AccountResyncReason;
 }
 
-export type AccountResyncReason = 'account_active' | 'account_deleted';
+/** The resync reasons an #account change asks for (functions/reasons.ts). */
+export type AccountResyncReason = Extract<Reason, 'account_active' | 'account_deleted'>;
 const ACCOUNT_RESYNC_REASONS: readonly string[] = ['account_active', 'account_deleted'] satisfies readonly AccountResyncReason[];
 
 export const NO_FACTS: AccountFacts = Object.freeze({ history: [], deleted: false, floor: null, resync: null }) as AccountFacts;

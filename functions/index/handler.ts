@@ -16,7 +16,7 @@ import { AggregateDeltas } from './aggregates.ts';
 import { writeActors, type HandleChange } from './actors.ts';
 import { newestCommits, pickWinners, planBatch, type BatchPlan, type RecordOp } from './plan.ts';
 import { activeAt, alwaysActive, applyChange, currentChange, normalizeTime, type AccountChange } from './account-state.ts';
-import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type ResyncMark } from './account-store.ts';
+import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type AccountResyncReason, type ResyncMark } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
@@ -109,7 +109,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     /** The seq of the last change applied: the current one (applyChange only adds newer ones). */
     let currentSeq = 0;
     /** The stored request, when its very event comes again (the batch retried after its commit, or redelivered). */
-    let askedBefore: ResyncMark['reason'] | undefined;
+    let askedBefore: AccountResyncReason | undefined;
     for (const op of ops) {
       const e = op.event;
       const change = { time: op.time, active: e.active, status: e.active ? null : cleanText(e.status ?? 'inactive') };

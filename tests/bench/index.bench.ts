@@ -2,7 +2,8 @@
 // consumer (a loop per stream, each read split by DID into INDEXER_SPLIT's default lanes, a transaction in each at
 // once and two reads in flight, batches of 500 and of INDEXER_BATCH_SIZE's default; and a loop per shard with
 // STREAM_SHARDS=2) and the index function into Postgres, against the official AppView indexer (`@atproto/bsky`'s
-// IndexingService, on its own schema and migrations, its background queue drained) on the same seeded network-shaped events, round-robin in one run.
+// IndexingService, on its own schema and migrations, its background queue drained) on the same seeded network-shaped
+// events, round-robin in one run.
 // Postgres is the machine's own, on the same 2 cores. Each round continues the stream, so the tables grow as they do
 // in production; skytide runs it in both write modes (each on its own database), the AppView, much slower, takes the
 // first events of each round's slice, on tables given skytide's rows at the round's start so that both meet tables of
