@@ -42,6 +42,11 @@ export interface ActivityPlan {
   deleted: number;
   /** Accounts the plan never deactivates or deletes: safe for the harness's own identity changes during outages. */
   reserved: number[];
+  /**
+   * The last reserved account, which the script stops writing with halfway (PAUSABLE_FROM): once its actions have
+   * finished (ActivityRun.actorSettled), the harness may deactivate and reactivate it without failing a scripted write.
+   */
+  pausable: number;
 }
 
 export interface PlanOptions {
@@ -53,6 +58,8 @@ export interface PlanOptions {
 }
 
 const RESERVED = 4;
+/** Where in the script the pausable account writes its last action. */
+const PAUSABLE_FROM = 0.5;
 
 export function planActivity(random: Random, o: PlanOptions): ActivityPlan {
   const actions: Action[] = [];
@@ -126,6 +133,11 @@ export function planActivity(random: Random, o: PlanOptions): ActivityPlan {
   });
 
   const active = () => [...status].filter(([, s]) => s === 'active').map(([i]) => i);
+  // The actors of scripted actions: the pausable account only in the first part of the script, so that the harness's
+  // own deactivation of it later cannot land between two of its writes (the PDS refuses those: "Account is
+  // deactivated"). It stays a subject others follow, block and like.
+  const pausable = RESERVED - 1;
+  const actors = () => (actions.length < at(PAUSABLE_FROM) ? active() : active().filter((i) => i !== pausable));
   const postIds = () => [...posts.keys()];
 
   scheduled.sort((a, b) => a.pos - b.pos);
@@ -134,7 +146,7 @@ export function planActivity(random: Random, o: PlanOptions): ActivityPlan {
   };
   while (actions.length < o.actions) {
     runDue(false);
-    const actor = random.pick(active());
+    const actor = random.pick(actors());
     const roll = random.next();
     const targets = postIds();
     const target = targets.length === 0 ? undefined : random.pick(targets);
@@ -191,7 +203,7 @@ export function planActivity(random: Random, o: PlanOptions): ActivityPlan {
   }
   runDue(true);
   const leftDeactivated = deactivated[deactivated.length - 1]!;
-  return { actions, deactivated, leftDeactivated, renamed, deleted, reserved: Array.from({ length: RESERVED }, (_, i) => i) };
+  return { actions, deactivated, leftDeactivated, renamed, deleted, reserved: Array.from({ length: RESERVED }, (_, i) => i), pausable };
 }
 
 // A 1x1 transparent PNG.
@@ -210,6 +222,8 @@ export interface ActivityRun {
   readonly total: number;
   readonly failures: { id: number; kind: string; err: string }[];
   done: Promise<void>;
+  /** Resolves once every action of account `actor` has finished (done or failed). */
+  actorSettled(actor: number): Promise<void>;
 }
 
 export function runActivity(plan: ActivityPlan, accounts: readonly Account[], lanes: number, hooks: ActivityHooks): ActivityRun {
@@ -337,6 +351,9 @@ export function runActivity(plan: ActivityPlan, accounts: readonly Account[], la
     total: plan.actions.length,
     failures,
     done,
+    actorSettled: async (actor) => {
+      await Promise.all(plan.actions.filter((a) => a.actor === actor).map((a) => results.get(a.id)));
+    },
   };
 }
 

@@ -149,6 +149,19 @@ describe('activity plan', () => {
     }
     expect([...state].filter(([, s]) => s === 'off').map(([i]) => i)).toEqual([one.leftDeactivated]);
   });
+
+  it('leaves the pausable account unwritten in the second half, so the harness can deactivate it then', () => {
+    // The harness deactivates and reactivates it during the PDS outage (at 78% of the script); a scripted write of
+    // its between the two was refused by the PDS ("Account is deactivated") and failed the suite (CHAOS_SEED=20261206).
+    for (const seed of [1, 2, 20261206]) {
+      const plan = planActivity(createRandom(seed), { accounts: 50, actions: 2000, handlePrefix: 'chaos' });
+      expect(plan.reserved).toContain(plan.pausable);
+      const its = plan.actions.filter((a) => a.actor === plan.pausable);
+      expect(its.length, `seed ${seed}: it writes in the first half`).toBeGreaterThan(0);
+      expect(Math.max(...its.map((a) => a.id)), `seed ${seed}`).toBeLessThan(1000);
+      expect(its.some((a) => ['deactivate', 'activate', 'delete-account', 'handle'].includes(a.kind))).toBe(false);
+    }
+  });
 });
 
 describe('exit audit', () => {
