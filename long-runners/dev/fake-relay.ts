@@ -1,6 +1,7 @@
 // A real WebSocket server on 127.0.0.1 that serves subscribeRepos from an in-memory log of sequenced frames, the way
 // a relay does: `cursor=N` replays frames after N, `cursor=0` from the oldest, no cursor means live only. Tests can
-// also push raw frames (malformed, #info, error frames) and see which cursor each connection asked for.
+// also push raw frames (malformed, #info, error frames) and see which cursor each connection asked for. It serves a
+// labeler's subscribeLabels the same way when asked to.
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 
@@ -19,8 +20,9 @@ export interface FakeRelay {
   close(): Promise<void>;
 }
 
-export async function startFakeRelay(): Promise<FakeRelay> {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/xrpc/com.atproto.sync.subscribeRepos' });
+/** `nsid`: the subscription it serves (a labeler's com.atproto.label.subscribeLabels has the same cursor rules). */
+export async function startFakeRelay(nsid = 'com.atproto.sync.subscribeRepos'): Promise<FakeRelay> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: `/xrpc/${nsid}` });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const log: { seq: number; frame: Uint8Array }[] = [];
   const live = new Map<WebSocket, number>();
