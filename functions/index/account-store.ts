@@ -66,9 +66,10 @@ export interface ResyncMark {
   reason: AccountResyncReason;
 }
 
-/** The resync reasons an #account change asks for (functions/reasons.ts). */
-export type AccountResyncReason = Extract<Reason, 'account_active' | 'account_deleted'>;
-const ACCOUNT_RESYNC_REASONS: readonly string[] = ['account_active', 'account_deleted'] satisfies readonly AccountResyncReason[];
+/** The resync reasons an #account change asks for, drawn from the closed set in functions/reasons.ts. */
+const ACCOUNT_RESYNC_REASONS = ['account_active', 'account_deleted'] as const satisfies readonly Reason[];
+export type AccountResyncReason = (typeof ACCOUNT_RESYNC_REASONS)[number];
+const isAccountResyncReason = (reason: string): reason is AccountResyncReason => (ACCOUNT_RESYNC_REASONS as readonly string[]).includes(reason);
 
 export const NO_FACTS: AccountFacts = Object.freeze({ history: [], deleted: false, floor: null, resync: null }) as AccountFacts;
 
@@ -97,8 +98,8 @@ export async function readAccountFacts(tx: SqlExecutor, dids: readonly string[])
 
 function resyncMark(seq: string | null, reason: string | null): ResyncMark | null {
   if (seq === null || reason === null) return null;
-  if (!ACCOUNT_RESYNC_REASONS.includes(reason)) throw new InvariantError(`account_state."resyncReason" holds ${JSON.stringify(reason)}`);
-  return { seq: Number(seq), reason: reason as AccountResyncReason };
+  if (!isAccountResyncReason(reason)) throw new InvariantError(`account_state."resyncReason" holds ${JSON.stringify(reason)}`);
+  return { seq: Number(seq), reason };
 }
 
 const ACCOUNT_STATE = {
