@@ -9,7 +9,8 @@ import { createTestRedis, TEST_REDIS_URL } from '../helpers/services.ts';
 import { startFakeRelay, type FakeRelay } from '../../long-runners/dev/fake-relay.ts';
 import { labelsFrame, type LabelFields } from '../helpers/labels.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { createKeySpace, STREAMS } from '../../adapters/redis/keys.ts';
+import { createKeySpace, hostKey, STREAMS } from '../../adapters/redis/keys.ts';
+import { parseLabelFields } from '../../functions/label/entry.ts';
 import { readSeqCursor } from '../../adapters/redis/cursor-store.ts';
 
 const CLI = new URL('../../long-runners/cli/main.ts', import.meta.url).pathname;
@@ -76,9 +77,14 @@ describe('chaos: SIGKILL the label subscriber mid-stream', () => {
     // The restart asked the labeler for what came after the stored cursor, not for its whole history again.
     expect(labeler.cursors.slice(-1)[0]).toBe(String(killedAt));
 
-    const vals = (await redis.xrange(keys.stream(STREAMS.labelLive), '-', '+')).map(([, f]) => {
-      const event = JSON.parse(f[f.indexOf('event') + 1] ?? '') as { label: { val: string } };
-      return event.label.val;
+    // Read as the label consumer reads them (its edge parser): one label an entry, naming the labeler's host.
+    const vals = (await redis.xrange(keys.stream(STREAMS.labelLive), '-', '+')).map(([, flat]) => {
+      const fields = Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]));
+      const entry = parseLabelFields(fields);
+      if (!entry.ok) throw new Error(`label_live entry: ${entry.message}`);
+      expect(entry.value).toMatchObject({ form: 'event', host: hostKey(labeler.host) });
+      expect(entry.value.labels).toHaveLength(1);
+      return (entry.value.labels[0] as { val: string }).val;
     });
     expect(vals).toHaveLength(FRAMES * PER_FRAME);
     expect(vals).toEqual(Array.from({ length: FRAMES * PER_FRAME }, (_, i) => `l${Math.floor(i / PER_FRAME) + 1}-${i % PER_FRAME}`));
