@@ -1,17 +1,20 @@
 // Handle -> DID over the network: DNS TXT `_atproto.<handle>` (exactly one `did=` record) and, in parallel,
-// https://<handle>/.well-known/atproto-did; DNS wins when both answer. A deployment on a private network (dev, tests
+// https://<handle>/.well-known/atproto-did (redirects followed, at most 5 hops of https, each through the fetch it is
+// given: follow-redirects.ts); DNS wins when both answer. A deployment on a private network (dev, tests
 // with .test handles) can name a resolver service instead: com.atproto.identity.resolveHandle on that host.
 //
 // What it promises (the HandleResolver port): a DID, or undefined only on a definite "points nowhere" (DNS says the
 // name or its TXT record does not exist, or holds no usable record, AND the well-known answers 404 or something that
 // is not a DID, or its host does not exist). Anything else is "could not find out" and throws: DependencyError('dns')
 // when the resolver (or the configured resolver service standing in for it) is down or timed out, a SkytideError
-// `identity_failed` when DNS said no and the handle's own web server failed. Callers keep the handle they had.
+// `identity_failed` when DNS said no and the handle's own web server failed (an error, or a redirect chain too long
+// or leading to an internal address). Callers keep the handle they had.
 import { promises as dns } from 'node:dns';
 import type { Fetch } from '../../functions/ports.ts';
 import type { HandleResolver } from '../../functions/atproto/identity/handle.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
+import { fetchFollowingRedirects, RedirectRefusedError } from './follow-redirects.ts';
 
 export interface HandleResolverOptions {
   fetch: Fetch;
@@ -58,8 +61,11 @@ async function viaDns(resolveTxt: (name: string) => Promise<string[][]>, handle:
 async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<unknown>, handle: string, timeoutMs: number): Promise<Answer> {
   let res: Response;
   try {
-    res = await fetch(`https://${handle}/.well-known/atproto-did`, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    res = await fetchFollowingRedirects(fetch, `https://${handle}/.well-known/atproto-did`, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
+    // A redirect not followed (too many hops, or to a host we refuse): the handle's own server, misconfigured, but
+    // the handle's host exists and answered, so this is no "no" either.
+    if (err instanceof RedirectRefusedError) return { kind: 'unknown', cause: err, outage: false };
     // A host we refuse to call (an internal address) will never answer: that is a "no".
     if (err instanceof SkytideError && err.reason === 'forbidden_address') return { kind: 'none' };
     // A host that does not exist answers the question; a resolver that is down does not. The fetch's error does not

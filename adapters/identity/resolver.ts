@@ -1,13 +1,15 @@
-// Resolves did:plc (from the PLC directory) and did:web (/.well-known/did.json at the host, no paths) over the Fetch
-// port, with a timeout, a size cap, and outbound-address rules: a DID document from the network must not make us
-// call a private address (a hostile document pointing the backfill at internal services). Loopback and private
-// hosts are allowed only when the deployment says so (dev networks and tests run on 127.0.0.1).
+// Resolves did:plc (from the PLC directory) and did:web (/.well-known/did.json at the host, no paths, redirects
+// followed as follow-redirects.ts says) over the Fetch port, with a timeout, a size cap, and outbound-address rules:
+// a DID document from the network must not make us call a private address (a hostile document pointing the backfill
+// at internal services). Loopback and private hosts are allowed only when the deployment says so (dev networks and
+// tests run on 127.0.0.1).
 import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { didWebHost, isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.ts';
 import { classifyNetworkFailure } from '../../functions/network-failure.ts';
 import { DidHostUnavailableError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
+import { fetchFollowingRedirects } from './follow-redirects.ts';
 
 export interface ResolverOptions {
   fetch: Fetch;
@@ -81,8 +83,10 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       const fetch = did.startsWith('did:web:') ? webFetch : options.fetch;
       let res: Response;
       try {
-        // NOTE: 'manual', not 'error', which workerd refuses outright: a redirect comes back as a 3xx, refused below.
-        res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual', headers: { accept: 'application/json' } });
+        const init = { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } };
+        // A did:web host may redirect (a few hops, each judged by the guard); the directory may not. NOTE: 'manual',
+        // not 'error', which workerd refuses outright: the directory's redirect comes back as a 3xx, refused below.
+        res = did.startsWith('did:web:') ? await fetchFollowingRedirects(fetch, url, init) : await fetch(url, { ...init, redirect: 'manual' });
       } catch (err) {
         if (err instanceof SkytideError) throw err;
         throw fetchFailure(did, err);

@@ -5,7 +5,9 @@
 //   answer is judged there, and only checked answers are handed to the connection, so a name that answers public at
 //   one lookup and private at the next (DNS rebinding) cannot reach the private one; a literal IP in the URL is
 //   judged before any socket is made (Node does not call `lookup` for literals);
-// - redirects are refused (a 3xx could lead around every rule above), whatever the caller asked;
+// - redirects are never followed (a 3xx could lead around every rule above): refused with `forbidden_address`, or,
+//   when the caller asked `redirect: 'manual'`, handed back as the 3xx it is, for the caller to judge its Location
+//   (the identity fetches follow a few hops, each through this guard: adapters/identity/follow-redirects.ts);
 // - the answer is a Web Response whose body streams as it arrives; the caller's AbortSignal ends the request and
 //   the body; a connection silent for `idleTimeoutMs` is ended too;
 // - DNS that is down (EAI_AGAIN and the like) is an outage, `DependencyError('dns')`; every other failure to reach
@@ -103,6 +105,7 @@ interface OutgoingRequest {
   headers: Record<string, string>;
   body: Uint8Array | undefined;
   signal: AbortSignal | undefined;
+  redirect: RequestRedirect;
 }
 
 async function normalize(input: string | URL | Request, init: RequestInit | undefined): Promise<OutgoingRequest> {
@@ -114,7 +117,7 @@ async function normalize(input: string | URL | Request, init: RequestInit | unde
   let body: Uint8Array | undefined;
   const rawBody = init?.body ?? (request?.body == null ? undefined : await request.arrayBuffer());
   if (rawBody != null) body = new Uint8Array(await new Response(rawBody).arrayBuffer());
-  return { url, method, headers, body, signal: init?.signal ?? request?.signal ?? undefined };
+  return { url, method, headers, body, signal: init?.signal ?? request?.signal ?? undefined, redirect: init?.redirect ?? request?.redirect ?? 'follow' };
 }
 
 /** Decodes what Web fetch decodes; the guard never asks for compression, but a server may send it anyway. */
@@ -207,7 +210,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): Fetch {
       });
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && status !== 304) {
+        if (status >= 300 && status < 400 && status !== 304 && out.redirect !== 'manual') {
           res.destroy();
           reject(forbidden(`refusing a redirect (HTTP ${status}) from ${url.origin}`, { url: url.origin, status }));
           return;

@@ -1,7 +1,7 @@
 // The Fetch port for URLs from the network on Web runtimes (Workers). The platform's fetch cannot reach private
 // addresses and resolves names itself, so the connection-pinning guard of guarded-fetch-node.ts has nothing to pin
 // here; what stays ours: https only, no literal internal address in the URL (judged by the same policy), and no
-// redirects. Same options shape as the Node guard, so `#guarded-fetch` can pick either.
+// redirects followed (refused, or handed back as the 3xx when the caller asked 'manual'). Same options shape as the Node guard, so `#guarded-fetch` can pick either.
 import type { Fetch } from '../../functions/ports.ts';
 import { SkytideError } from '../../functions/errors.ts';
 import { judgeAddress } from './address-policy.ts';
@@ -24,7 +24,8 @@ export function createGuardedFetch(options: GuardedFetchOptions): Fetch {
       if (!verdict.public) throw new SkytideError('forbidden_address', `refusing ${url.origin}: ${host} is an internal address (${verdict.range})`, { host });
     }
     const res = await inner(input, { ...init, redirect: 'manual' });
-    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
+    const asked = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow');
+    if (res.status >= 300 && res.status < 400 && res.status !== 304 && asked !== 'manual') {
       await res.body?.cancel();
       throw new SkytideError('forbidden_address', `refusing a redirect (HTTP ${res.status}) from ${url.origin}`, { url: url.origin, status: res.status });
     }

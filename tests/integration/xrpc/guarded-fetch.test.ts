@@ -208,4 +208,13 @@ describe('guarded fetch (Node) on a private network (IDENTITY_ALLOW_PRIVATE)', (
     expect(await reasonOf(fetch(`${pdsUrl}/redirect`, { redirect: 'follow' }))).toBe('forbidden_address');
     expect(connections).toBe(0);
   });
+
+  it("hands a redirect back unfollowed when the caller asked 'manual' (identity fetches judge each hop themselves)", async () => {
+    const fetch = createGuardedFetch({ allowPrivate: true });
+    const res = await fetch(`${pdsUrl}/redirect`, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`http://127.0.0.1:${port}/`);
+    await res.body?.cancel();
+    expect(connections).toBe(0);
+  });
 });

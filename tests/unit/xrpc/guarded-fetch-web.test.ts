@@ -32,4 +32,12 @@ describe('guarded fetch (Web)', () => {
     expect(await (await local('http://127.0.0.1:2583/xrpc/x')).text()).toBe('ok');
     await expect(local('http://127.0.0.1:2583/moved')).rejects.toMatchObject({ reason: 'forbidden_address' });
   });
+
+  it("hands a redirect back unfollowed when the caller asked 'manual'", async () => {
+    calls.length = 0;
+    const res = await fetch('https://pds.example/moved', { redirect: 'manual' });
+    expect(res.status).toBe(301);
+    expect(res.headers.get('location')).toBe('https://10.0.0.1/');
+    expect(calls).toEqual(['https://pds.example/moved']);
+  });
 });
