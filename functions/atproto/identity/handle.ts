@@ -2,7 +2,7 @@
 // resolves back to the same DID. Resolution itself is I/O behind the HandleResolver port, which must tell a definite
 // answer from a failure to find out: a transient DNS, PLC or web failure must never clear a handle that was verified.
 import type { AtprotoIdentity } from './did-document.ts';
-import { isValidHandle } from '../syntax/handle.ts';
+import { hasReservedTld, isValidHandle } from '../syntax/handle.ts';
 
 export interface HandleResolver {
   /**
@@ -15,11 +15,12 @@ export interface HandleResolver {
 
 /**
  * The verified handle of an identity, or undefined when it definitely has none (`handle.invalid` in AppView terms):
- * no claim, a claim that is not a handle, or a handle that points elsewhere or nowhere. Throws (from the resolver)
+ * no claim, a claim that is not a handle or is under a reserved TLD, or a handle that points elsewhere or nowhere. Throws (from the resolver)
  * when that could not be found out; the caller keeps what it had.
  */
 export async function verifiedHandle(identity: AtprotoIdentity, resolver: HandleResolver): Promise<string | undefined> {
   const claimed = identity.claimedHandle;
-  if (claimed === undefined || !isValidHandle(claimed)) return undefined;
+  // A handle under a reserved TLD (.local, .arpa, ...) never verifies, whatever a resolver says: nothing is asked.
+  if (claimed === undefined || !isValidHandle(claimed) || hasReservedTld(claimed)) return undefined;
   return (await resolver.resolve(claimed)) === identity.did ? claimed : undefined;
 }

@@ -1,6 +1,6 @@
 // DID syntax per the atproto DID spec: `did:<lowercase method>:<identifier>`, at most 2 KiB; the identifier may hold
 // percent-encoding but must not end with `%` or `:`.
-import { isValidHandle } from './handle.ts';
+import { hasReservedTld, isValidHandle } from './handle.ts';
 
 const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$/;
 
@@ -17,15 +17,18 @@ const LOCALHOST_WEB_RE = /^did:web:localhost(%3A[0-9]{1,5})?$/;
 
 /**
  * Why a syntactically valid DID can never resolve in atproto, or undefined when it may: did:plc identifiers are 24
- * base32 characters; did:web is a hostname only (no path, no percent-encoding), with a port only on localhost; no
- * other method is supported. Such a DID is refused before any request is made (atproto-interop-tests'
+ * base32 characters; did:web is a hostname only (no path, no percent-encoding, not under a reserved TLD such as
+ * .local or .arpa), with a port only on localhost; no other method is supported. Such a DID is refused before any request is made (atproto-interop-tests'
  * did_parse_invalid.txt).
  */
 export function unresolvableDid(did: string): string | undefined {
   if (did.startsWith('did:plc:')) return PLC_RE.test(did) ? undefined : 'a did:plc identifier is 24 characters of base32 (a-z, 2-7)';
   if (did.startsWith('did:web:')) {
-    if (LOCALHOST_WEB_RE.test(did) || isValidHandle(did.slice('did:web:'.length))) return undefined;
-    return 'a did:web identifier is a hostname: no path, no percent-encoding, a port only on localhost';
+    if (LOCALHOST_WEB_RE.test(did)) return undefined;
+    const host = did.slice('did:web:'.length);
+    if (!isValidHandle(host)) return 'a did:web identifier is a hostname: no path, no percent-encoding, a port only on localhost';
+    // The handles' TLD rule holds for did:web too (DID spec); bare `localhost` above stays, for development.
+    return hasReservedTld(host) ? 'a did:web host under a reserved TLD (.local, .arpa, .internal, .example, ...) never resolves' : undefined;
   }
   return 'only did:plc and did:web are supported';
 }

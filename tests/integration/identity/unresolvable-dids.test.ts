@@ -55,6 +55,25 @@ describe('DIDs that cannot exist', () => {
     expect(webRequests).toBe(0);
   });
 
+  it('a did:web under a reserved TLD (.local, .arpa, ...) is refused the same way; .test and .com are asked', async () => {
+    const asked: string[] = [];
+    const webFetch: Fetch = async (input) => {
+      asked.push(String(input));
+      return new Response('{}', { status: 404 });
+    };
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl, webFetch });
+    for (const did of ['did:web:printer.local', 'did:web:blah.arpa', 'did:web:svc.internal', 'did:web:foo.localhost', 'did:web:site.invalid', 'did:web:x.onion', 'did:web:a.example', 'did:web:a.alt', 'did:web:Mixed.LOCAL']) {
+      const err = await resolver.resolve(did).catch((e: unknown) => e);
+      expect(err, did).toMatchObject({ reason: 'identity_failed', message: expect.stringContaining('reserved TLD') });
+      expect(err, did).not.toBeInstanceOf(DependencyError);
+    }
+    expect(asked).toEqual([]);
+    // Asked (the 404 is that host's answer): the reserved list is not a blanket refusal of every special name.
+    await resolver.resolve('did:web:labeler.test').catch(() => undefined);
+    await resolver.resolve('did:web:example.com').catch(() => undefined);
+    expect(asked).toEqual(['https://labeler.test/.well-known/did.json', 'https://example.com/.well-known/did.json']);
+  });
+
   it('while a well-formed did:plc is asked of the directory and resolves', async () => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl });
     const before = requests;

@@ -144,7 +144,7 @@ describe('guarded fetch (Node): names', () => {
       plcUrl: 'https://plc.example',
       webFetch: createGuardedFetch({ allowPrivate: false, resolve: async () => answers('::ffff:10.0.0.7') }),
     });
-    await expect(identity.resolve('did:web:internal.example')).rejects.toMatchObject({ reason: 'forbidden_address' });
+    await expect(identity.resolve('did:web:internal.example.com')).rejects.toMatchObject({ reason: 'forbidden_address' });
     const withDns = (code: string) =>
       createIdentityResolver({
         fetch: globalThis.fetch,
@@ -152,8 +152,8 @@ describe('guarded fetch (Node): names', () => {
         webFetch: createGuardedFetch({ allowPrivate: false, resolve: async () => { throw Object.assign(new Error(code), { code }); } }),
       });
     // A did:web host that does not exist is that DID's problem; a resolver that is down is everyone's.
-    await expect(withDns('ENOTFOUND').resolve('did:web:gone.example')).rejects.toMatchObject({ reason: 'identity_failed' });
-    await expect(withDns('EAI_AGAIN').resolve('did:web:gone.example')).rejects.toMatchObject({ reason: 'dependency_unavailable', dependency: 'dns' });
+    await expect(withDns('ENOTFOUND').resolve('did:web:gone.example.com')).rejects.toMatchObject({ reason: 'identity_failed' });
+    await expect(withDns('EAI_AGAIN').resolve('did:web:gone.example.com')).rejects.toMatchObject({ reason: 'dependency_unavailable', dependency: 'dns' });
     // The runtime's own guard when none is given: localhost is loopback, refused on the address connected to.
     await expect(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: 'https://plc.example' }).resolve('did:web:localhost')).rejects.toMatchObject({ reason: 'forbidden_address' });
   });
