@@ -1,11 +1,13 @@
 // A Redis cache in front of an IdentityResolver, shared by every process: `identity:<did>` holds the resolved
 // identity as JSON with the time it was fetched, expiring after 7 days. Entries older than 6 hours are served as
 // they are while a refresh runs in the background (stale-while-revalidate); `forceRefresh` (a signature that failed,
-// an #identity event) bypasses the cache. Concurrent misses for one DID share one fetch.
+// an #identity event) bypasses the cache. A refresh that ends in a verdict on the DID (no such DID, tombstoned, an
+// unusable document) deletes the entry; one that fails for an outage leaves it. Concurrent misses for one DID share
+// one fetch.
 import type { Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
-import { describeError } from '../../functions/errors.ts';
-import type { AtprotoIdentity, IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { dependencyErrorIn, describeError, SkytideError } from '../../functions/errors.ts';
+import { DidHostUnavailableError, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import type { PublicKey } from '../../functions/atproto/crypto/keys.ts';
 
 /**
@@ -54,6 +56,11 @@ function decode(text: string): { identity: AtprotoIdentity; updatedAt: number } 
   }
 }
 
+/** An answer about the DID itself, as opposed to not getting one (an outage, its did:web host not answering). */
+function isVerdict(err: unknown): boolean {
+  return err instanceof SkytideError && !(err instanceof DidHostUnavailableError) && dependencyErrorIn(err) === undefined;
+}
+
 export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOptions): IdentityResolver {
   const staleAfter = options.staleAfterMs ?? IDENTITY_STALE_AFTER_MS;
   const ttl = options.ttlMs ?? IDENTITY_TTL_MS;
@@ -66,10 +73,19 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
     if (p === undefined) {
       p = inner
         .resolve(did, { forceRefresh: true })
-        .then(async (identity) => {
-          await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
-          return identity;
-        })
+        .then(
+          async (identity) => {
+            await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
+            return identity;
+          },
+          async (err: unknown) => {
+            // A verdict (tombstoned, unknown to the directory, a document about another DID) ends the cached identity:
+            // served on, a retired key would keep verifying for days. An outage, or a did:web host that did not
+            // answer, says nothing of the DID: the entry stays and keeps being served.
+            if (isVerdict(err)) await options.redis.del(key(did));
+            throw err;
+          },
+        )
         .finally(() => inflight.delete(did));
       inflight.set(did, p);
     }

@@ -14,6 +14,8 @@ const KEY_A = 'zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme';
 const KEY_B = 'zQ3shtxV1FrJfhqE1dvxYRcCknWNjHc3c5X1y3ZSoPDi2aur2';
 let currentKey = KEY_A;
 let hits = 0;
+/** What the directory answers instead of a document, per DID: a status, or 'other-id' for a document about another DID. */
+const override = new Map<string, number | 'other-id'>();
 let server: http.Server;
 let plc: string;
 let redis: Redis;
@@ -26,7 +28,9 @@ beforeAll(async () => {
     hits++;
     const path = (req.url ?? '/').slice(1);
     const did = path === '.well-known/did.json' ? `did:web:localhost%3A${(server.address() as AddressInfo).port}` : decodeURIComponent(path);
-    if (did === plcDid('wrongid')) return void res.writeHead(200).end(JSON.stringify({ id: plcDid('someoneelse') }));
+    if (did === plcDid('wrongid') || override.get(did) === 'other-id') return void res.writeHead(200).end(JSON.stringify({ id: plcDid('someoneelse') }));
+    const status = override.get(did);
+    if (typeof status === 'number') return void res.writeHead(status).end(JSON.stringify({ message: `DID not available: ${did}` }));
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
       id: did, alsoKnownAs: ['at://Alice.Test'],
       verificationMethod: [{ id: '#atproto', type: 'Multikey', controller: did, publicKeyMultibase: currentKey }],
@@ -72,6 +76,47 @@ describe('identity resolution with a Redis cache', () => {
     const did = `did:web:localhost%3A${port}`;
     expect(await resolver.resolve(did)).toMatchObject({ did, pds: 'https://pds.example.com' });
     await expect(resolver.resolve('did:web:example.com:users:alice')).rejects.toMatchObject({ reason: 'identity_failed' });
+  });
+
+  it.each([
+    ['tombstoned (410)', 410, 'tombstoned'],
+    ['unknown to the directory (404)', 404, 'unknown'],
+    ['now a document about another DID', 'other-id', 'otherid'],
+  ] as const)('a refresh that finds the DID %s deletes its cached identity: no later read is served the old key', async (_name, answer, name) => {
+    const did = plcDid(name);
+    const resolver = withRedisCache(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc }), { redis, prefix, log: silentLog });
+    override.delete(did);
+    await resolver.resolve(did);
+    override.set(did, answer);
+    await expect(resolver.resolve(did, { forceRefresh: true })).rejects.toMatchObject({ reason: 'identity_failed' });
+    expect(await redis.exists(`${prefix}identity:${did}`)).toBe(0);
+    await expect(resolver.resolve(did)).rejects.toMatchObject({ reason: 'identity_failed' });
+  });
+
+  it('a refresh that fails for an outage (the directory down, a did:web host not answering) keeps the cached identity', async () => {
+    const resolver = withRedisCache(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc, allowPrivate: true }), { redis, prefix, log: silentLog });
+    const did = plcDid('outage');
+    override.delete(did);
+    const known = await resolver.resolve(did);
+    override.set(did, 503);
+    await expect(resolver.resolve(did, { forceRefresh: true })).rejects.toMatchObject({ name: 'DependencyError', dependency: 'plc' });
+    expect(await resolver.resolve(did)).toEqual(known);
+    // A did:web whose host answers, then stops answering (connection refused): that DID's own outage, not a verdict.
+    const host = http.createServer((req, res) => {
+      const web = `did:web:localhost%3A${(host.address() as AddressInfo).port}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+        id: web,
+        verificationMethod: [{ id: '#atproto', type: 'Multikey', controller: web, publicKeyMultibase: KEY_A }],
+        service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: 'https://pds.example.com' }],
+      }));
+    });
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', () => r()));
+    const web = `did:web:localhost%3A${(host.address() as AddressInfo).port}`;
+    const webKnown = await resolver.resolve(web);
+    host.closeAllConnections();
+    await new Promise((r) => host.close(r));
+    await expect(resolver.resolve(web, { forceRefresh: true })).rejects.toMatchObject({ name: 'DidHostUnavailableError' });
+    expect(await resolver.resolve(web)).toEqual(webKnown);
   });
 
   it('rejects a document about another DID, with a reason', async () => {
