@@ -1,6 +1,6 @@
 // What skytide needs from a DID document (identity spec): the document must be about the DID asked for; the
 // #atproto signing key, the #atproto_pds endpoint, the optional #atproto_label key and #atproto_labeler endpoint
-// (labelers), and the claimed handle (the first at:// alsoKnownAs). The handle is only a claim until verified
+// (labelers), and the claimed handle (the first valid at:// alsoKnownAs). The handle is only a claim until verified
 // bidirectionally.
 import { SkytideError } from '../../errors.ts';
 import { atprotoKeyOf, parseLegacyMultibase, parseMultikey, type PublicKey } from '../crypto/keys.ts';
@@ -88,6 +88,20 @@ function labelKeyOf(doc: Record<string, unknown>): PublicKey | undefined {
   }
 }
 
+/**
+ * The claimed handle: "the first valid handle URI found in the ordered list" (DID spec), so an `at://` entry that is
+ * no handle (a trailing slash, a DID, bad syntax) is passed over, not taken as the claim and then dropped.
+ */
+function claimedHandleOf(doc: Record<string, unknown>): string | undefined {
+  const aka = Array.isArray(doc['alsoKnownAs']) ? (doc['alsoKnownAs'] as unknown[]) : [];
+  for (const entry of aka) {
+    if (typeof entry !== 'string' || !entry.startsWith('at://')) continue;
+    const handle = entry.slice('at://'.length).toLowerCase();
+    if (isValidHandle(handle)) return handle;
+  }
+  return undefined;
+}
+
 export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   if (typeof doc !== 'object' || doc === null) fail(`DID document of ${did} is not an object`);
   const d = doc as Record<string, unknown>;
@@ -107,13 +121,12 @@ export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
     fail(`DID document of ${did} has an invalid PDS endpoint`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`PDS endpoint of ${did} is not http(s)`);
-  const aka = Array.isArray(d['alsoKnownAs']) ? (d['alsoKnownAs'] as unknown[]) : [];
-  const handle = aka.find((x): x is string => typeof x === 'string' && x.startsWith('at://'))?.slice(5).toLowerCase();
+  const handle = claimedHandleOf(d);
   const identity: AtprotoIdentity = { did, signingKey, pds: pds.replace(/\/+$/, '') };
   const labelKey = labelKeyOf(d);
   if (labelKey !== undefined) identity.labelKey = labelKey;
   const labeler = serviceEndpoint(d, 'atproto_labeler');
   if (labeler !== undefined) identity.labeler = labeler;
-  if (handle !== undefined && isValidHandle(handle)) identity.claimedHandle = handle;
+  if (handle !== undefined) identity.claimedHandle = handle;
   return identity;
 }
