@@ -89,7 +89,8 @@ async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<
   }
   let line: string;
   try {
-    line = (await readTextLimited(res, MAX_WELL_KNOWN_BYTES)).split('\n')[0]?.trim() ?? '';
+    // Whitespace around the DID is allowed, before it too (a leading newline); the DID is then the first line.
+    line = (await readTextLimited(res, MAX_WELL_KNOWN_BYTES)).trim().split('\n')[0]?.trim() ?? '';
   } catch (err) {
     return { kind: 'unknown', cause: err, outage: false };
   }

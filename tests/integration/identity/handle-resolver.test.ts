@@ -59,6 +59,14 @@ describe('handle resolver: definite answers', () => {
     expect(await resolver().resolve('web.example')).toBe(DID);
   });
 
+  it('the well-known may have whitespace around the DID, a leading newline included', async () => {
+    dns.set('spaced.example', { a: '127.0.0.1' });
+    for (const body of [`\n${DID}\n`, `  \r\n\t${DID} \r\n`, `${DID}\r\n`]) {
+      wellKnown.set('spaced.example', (res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(body));
+      expect(await resolver().resolve('spaced.example'), JSON.stringify(body)).toBe(DID);
+    }
+  });
+
   it('NXDOMAIN and a 404 well-known: the handle points nowhere', async () => {
     dns.set('gone.example', { a: '127.0.0.1' });
     expect(await resolver().resolve('gone.example')).toBeUndefined();
