@@ -1,6 +1,6 @@
 // What skytide needs from a DID document (identity spec): the document must be about the DID asked for; the
-// #atproto signing key, the #atproto_pds endpoint, the optional #atproto_label key and #atproto_labeler endpoint
-// (labelers), and the claimed handle (the first valid at:// alsoKnownAs). The handle is only a claim until verified
+// #atproto signing key, the #atproto_pds endpoint (type AtprotoPersonalDataServer), the optional #atproto_label key
+// and #atproto_labeler endpoint (type AtprotoLabeler; labelers), and the claimed handle (the first valid at:// alsoKnownAs). The handle is only a claim until verified
 // bidirectionally.
 import { SkytideError } from '../../errors.ts';
 import { atprotoKeyOf, parseLegacyMultibase, parseMultikey, type PublicKey } from '../crypto/keys.ts';
@@ -67,11 +67,17 @@ function fail(message: string): never {
   throw new SkytideError('identity_failed', message);
 }
 
-function serviceEndpoint(doc: Record<string, unknown>, id: string): string | undefined {
-  const services = Array.isArray(doc['service']) ? (doc['service'] as Record<string, unknown>[]) : [];
+/**
+ * The endpoint of the first service with this id, when it has the type the DID spec requires for that id (as
+ * @atproto/common-web checks): an `#atproto_pds` of another type is no PDS.
+ */
+function serviceEndpoint(doc: Record<string, unknown>, id: string, type: string): string | undefined {
+  const services = Array.isArray(doc['service']) ? (doc['service'] as unknown[]) : [];
   for (const s of services) {
-    if (s['id'] === `#${id}` || s['id'] === `${String(doc['id'])}#${id}`) {
-      return typeof s['serviceEndpoint'] === 'string' ? s['serviceEndpoint'] : undefined;
+    if (typeof s !== 'object' || s === null) continue;
+    const service = s as Record<string, unknown>;
+    if (service['id'] === `#${id}` || service['id'] === `${String(doc['id'])}#${id}`) {
+      return service['type'] === type && typeof service['serviceEndpoint'] === 'string' ? service['serviceEndpoint'] : undefined;
     }
   }
   return undefined;
@@ -112,8 +118,8 @@ export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   } catch (err) {
     fail(`DID document of ${did}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const pds = serviceEndpoint(d, 'atproto_pds');
-  if (pds === undefined) fail(`DID document of ${did} names no #atproto_pds`);
+  const pds = serviceEndpoint(d, 'atproto_pds', 'AtprotoPersonalDataServer');
+  if (pds === undefined) fail(`DID document of ${did} names no #atproto_pds of type AtprotoPersonalDataServer`);
   let url: URL;
   try {
     url = new URL(pds);
@@ -125,7 +131,7 @@ export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   const identity: AtprotoIdentity = { did, signingKey, pds: pds.replace(/\/+$/, '') };
   const labelKey = labelKeyOf(d);
   if (labelKey !== undefined) identity.labelKey = labelKey;
-  const labeler = serviceEndpoint(d, 'atproto_labeler');
+  const labeler = serviceEndpoint(d, 'atproto_labeler', 'AtprotoLabeler');
   if (labeler !== undefined) identity.labeler = labeler;
   if (handle !== undefined) identity.claimedHandle = handle;
   return identity;

@@ -1,6 +1,6 @@
 // What parseDidDocument takes from a DID document, against the DID spec, starting from indigo's captured documents
 // (tests/fixtures/indigo/atproto/identity/testdata).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseDidDocument } from '../../../functions/atproto/identity/did-document.ts';
 
@@ -24,5 +24,38 @@ describe('the claimed handle: the first valid handle in alsoKnownAs', () => {
     expect(parseDidDocument(DID, doc({ alsoKnownAs: ['at://first.com', 'at://second.com'] })).claimedHandle).toBe('first.com');
     expect(parseDidDocument(DID, doc({ alsoKnownAs: ['at://bad_handle'] })).claimedHandle).toBeUndefined();
     expect(parseDidDocument(DID, doc({ alsoKnownAs: [] })).claimedHandle).toBeUndefined();
+  });
+});
+
+describe('services: the id and the type the DID spec requires', () => {
+  const labelerDoc = (type: string) =>
+    doc({ service: [...(base['service'] as unknown[]), { id: '#atproto_labeler', type, serviceEndpoint: 'https://mod.example.com' }] });
+
+  it('an #atproto_pds of another type is no PDS: the document is unusable', () => {
+    for (const type of ['SomethingElse', undefined]) {
+      const wrong = doc({ service: [{ id: '#atproto_pds', type, serviceEndpoint: 'https://evil.example.com' }] });
+      expect(() => parseDidDocument(DID, wrong)).toThrow(expect.objectContaining({ reason: 'identity_failed', message: expect.stringContaining('AtprotoPersonalDataServer') }));
+    }
+  });
+
+  it('an #atproto_labeler is the labeler only when its type is AtprotoLabeler', () => {
+    expect(parseDidDocument(DID, labelerDoc('AtprotoLabeler')).labeler).toBe('https://mod.example.com');
+    expect(parseDidDocument(DID, labelerDoc('AtprotoPersonalDataServer')).labeler).toBeUndefined();
+  });
+
+  it("indigo's captured documents parse as before", () => {
+    for (const name of ['did_plc_doc.json', 'did_plc_doc_legacy.json']) {
+      expect(parseDidDocument(DID, fixture(name)), name).toMatchObject({ did: DID, pds: 'https://bsky.social', claimedHandle: 'atproto.com', signingKey: { curve: 'k256' } });
+    }
+    const testing = new URL('../../fixtures/indigo/testing/testdata/', import.meta.url);
+    const repoDocs = readdirSync(testing).filter((f) => f.endsWith('.didDoc.json'));
+    expect(repoDocs.length).toBeGreaterThan(2);
+    for (const name of repoDocs) {
+      const d = JSON.parse(readFileSync(new URL(name, testing), 'utf8')) as Record<string, unknown>;
+      expect(parseDidDocument(d['id'] as string, d).pds, name).toMatch(/^https?:\/\//);
+    }
+    // A feed generator's did:web: no #atproto key and no PDS, so no atproto identity (as before).
+    const web = fixture('did_web_doc.json');
+    expect(() => parseDidDocument(web['id'] as string, web)).toThrow(expect.objectContaining({ reason: 'identity_failed' }));
   });
 });
