@@ -53,18 +53,20 @@ function likePrefix(prefix: string): string {
 /** The decisive version of each (src, uri, val) among the rows `where` selects, in (uri, src, val) order. */
 function currentSql(where: string): string {
   const order = versionTerms('l').map((t) => `${t} desc`).join(', ');
-  return `select distinct on (l.uri, l.src, l.val) l.src, l.uri, l.cid, l.val, l.neg, l.cts, l.exp, l.ver, l.sig, l."expKey"
+  return `select distinct on (l.uri, l.src, l.val) l.src, l.uri, l.cid, l.val, l.neg, l."negSigned", l.cts, l.exp, l.ver, l.sig, l."expKey"
     from label l where ${where} order by l.uri, l.src, l.val, ${order}`;
 }
 
-const LABEL_ROW = { src: 'string', uri: 'string', cid: 'string', val: 'string', neg: 'boolean', cts: 'string', exp: 'string?', ver: 'number?', sig: 'bytes?' } as const;
+const LABEL_ROW = { src: 'string', uri: 'string', cid: 'string', val: 'string', neg: 'boolean', negSigned: 'boolean?', cts: 'string', exp: 'string?', ver: 'number?', sig: 'bytes?' } as const;
 type LabelDbRow = RowOf<typeof LABEL_ROW>;
 
 function rowToLabel(row: LabelDbRow): Label {
   const label: Label = { src: row.src, uri: row.uri, val: row.val, cts: row.cts };
   if (row.ver !== null) label.ver = row.ver;
   if (row.cid !== '') label.cid = row.cid;
+  // `neg: false` only when it was signed so (migration 0011); a row older than that names `neg` only when true.
   if (row.neg) label.neg = true;
+  else if (row.negSigned === true) label.neg = false;
   if (row.exp !== null) label.exp = row.exp;
   if (row.sig !== null) label.sig = new Uint8Array(row.sig);
   return label;
@@ -94,7 +96,7 @@ export async function queryLabels(sql: SqlExecutor, clock: Clock, params: QueryL
   const now = bind(instantKeyOfMs(clock.now()));
   const limit = bind(params.limit);
   const rows = checkRows(await sql.query(
-    `select src, uri, cid, val, neg, cts, exp, ver, sig from (${currentSql(where.length === 0 ? 'true' : where.join(' and '))}) c
+    `select src, uri, cid, val, neg, "negSigned", cts, exp, ver, sig from (${currentSql(where.length === 0 ? 'true' : where.join(' and '))}) c
      where not c.neg and (c."expKey" is null or c."expKey" > ${now})
      order by c.uri, c.src, c.val limit ${limit}`,
     values,

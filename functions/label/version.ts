@@ -43,7 +43,9 @@ export function compareVersions(a: LabelRow, b: LabelRow): number {
     cmp(a.label.cid ?? '', b.label.cid ?? '') ||
     cmp(a.expKey ?? '', b.expKey ?? '') ||
     cmpBytes(a.label.sig, b.label.sig) ||
-    (a.label.ver ?? 0) - (b.label.ver ?? 0)
+    (a.label.ver ?? 0) - (b.label.ver ?? 0) ||
+    // Only an unsigned label can differ in nothing else (a signature covers `neg`): one that names `neg` is newer.
+    Number(a.label.neg !== undefined) - Number(b.label.neg !== undefined)
   );
 }
 
@@ -60,5 +62,7 @@ export function versionTerms(t: string): string[] {
     `coalesce(${t}."expKey", '')`,
     `coalesce(${t}.sig, '\\x'::bytea)`,
     `coalesce(${t}.ver, 0)`,
+    // A row from before migration 0011 reads as it was written: `neg` named only when true.
+    `coalesce(${t}."negSigned", ${t}.neg)`,
   ];
 }

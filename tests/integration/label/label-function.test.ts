@@ -4,7 +4,7 @@
 // decides; exp is decided at read time; signatures are checked against #atproto_label only; a label's source must
 // be the labeler it came from; an identity outage is waited out, never a rejection.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import type { Keypair } from '@atproto/crypto';
+import { verifySignature, type Keypair } from '@atproto/crypto';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { labelerDoc, startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
@@ -15,6 +15,9 @@ import { createMetrics, type MetricsBundle } from '../../../adapters/observabili
 import { labelBatch, type LabelPorts } from '../../../functions/label/handler.ts';
 import { parseLabelItem, type LabelEntry } from '../../../functions/label/entry.ts';
 import { countLabelStates, queryLabels } from '../../../functions/label/query.ts';
+import { parseLabel, signingBytes } from '../../../functions/label/label.ts';
+import { toRow } from '../../../functions/label/version.ts';
+import { beforeMigration } from '../../helpers/migration-step.ts';
 import { DependencyError } from '../../../functions/errors.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import type { IdentityResolver as Resolver } from '../../../functions/atproto/identity/did-document.ts';
@@ -167,6 +170,33 @@ describe('rows and what is in force', () => {
     await labelBatch([entry(labelEvent(HOST, label))], ports());
     expect(await inForce()).toEqual([labelJson(label)]);
   });
+
+  it('reads back a label signed with an explicit neg:false as signed: the answer verifies', async () => {
+    // The spec allows `neg: false`; older Ozone and other labeler libraries sign it, and it is part of the signed bytes.
+    const label = await signLabel(labelKey, { ver: 1, src: LABELER, uri: POST, val: 'spam', neg: false, cts: at(1) });
+    expect((await labelBatch([entry(labelEvent(HOST, label))], ports())).verdicts).toEqual([[{ status: 'label', src: LABELER }]]);
+    // The AppView's column still says what it always says.
+    expect(await db.sql.query('select neg from label')).toEqual([{ neg: false }]);
+    const answer = await inForce();
+    const parsed = parseLabel(answer[0]);
+    if (!parsed.ok) throw new Error(parsed.message);
+    expect(await verifySignature(labelKey.did(), signingBytes(parsed.label), parsed.label.sig!, { allowMalleableSig: false })).toBe(true);
+    expect(answer).toEqual([labelJson(label)]);
+  });
+
+  it('keeps one row for an unsigned label with and without neg:false, whichever came first', async () => {
+    // Nothing but the presence of `neg` tells them apart (no signature does): the order must still be total.
+    const bare = entry(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', cts: at(1) }));
+    const named = entry(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', neg: false, cts: at(1) }));
+    const outcomes: unknown[] = [];
+    for (const order of [[bare, named], [named, bare]]) {
+      await db.sql.query('truncate label');
+      for (const e of order) await labelBatch([e], ports());
+      outcomes.push(await inForce());
+    }
+    expect(outcomes[0]).toEqual([{ src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', neg: false, cts: at(1) }]);
+    expect(outcomes[1]).toEqual(outcomes[0]);
+  });
 });
 
 describe('labels that do not come from their source are rejected and counted, never stored', () => {
@@ -281,5 +311,27 @@ describe('replay', () => {
     const dump = await db.sql.query('select * from label order by src, uri, cid, val');
     expect((await labelBatch([...entries].reverse(), ports())).changed).toBe(0);
     expect(await db.sql.query('select * from label order by src, uri, cid, val')).toEqual(dump);
+  });
+});
+
+describe('migration 0011', () => {
+  it('reads rows written before it as then (neg only when true), and a replay signed with neg:false repairs its row', async () => {
+    await beforeMigration('0011_label_neg_signed.sql', async (sql, migrate) => {
+      const label = await signLabel(labelKey, { ver: 1, src: LABELER, uri: POST, val: 'spam', neg: false, cts: at(1) });
+      const negation = await signLabel(labelKey, { ver: 1, src: LABELER, uri: ACCOUNT, val: 'rude', neg: true, cts: at(1) });
+      // As skytide stored both before 0011: `neg` as a boolean, nothing said of its presence.
+      for (const l of [label, negation]) {
+        await sql.query(`insert into label (src, uri, cid, val, neg, cts, ver, sig, "signingKey", "ctsKey")
+          values ($1, $2, '', $3, $4, $5, 1, decode($6, 'hex'), $7, $8)`, [l.src, l.uri, l.val, l.neg === true, l.cts, Buffer.from(l.sig).toString('hex'), labelKey.did(), toRow(l).ctsKey]);
+      }
+      expect(await migrate()).toEqual(['0011_label_neg_signed.sql']);
+      const read = async () => (await queryLabels(sql, clock, { uriPatterns: ['*'], limit: 250 })).labels;
+      const { neg: _, ...withoutNeg } = labelJson(label);
+      expect(await read()).toEqual([withoutNeg]);
+      // The negation's row compares as the same version (a replay changes nothing); the label's as an older one.
+      const replay = await labelBatch([entry(labelEvent(HOST, negation)), entry(labelEvent(HOST, label))], ports({ sql }));
+      expect(replay.changed).toBe(1);
+      expect(await read()).toEqual([labelJson(label)]);
+    });
   });
 });
