@@ -13,6 +13,9 @@ import { runSubscription, type SubscriberOptions, type SubscriptionHandler } fro
 
 export const SUBSCRIBE_LABELS = 'com.atproto.label.subscribeLabels';
 
+/** No sweep lists a labeler's labels: what its window no longer holds is not read again. */
+export const LABEL_GAP_REPAIR = 'none: the labeler no longer serves the labels in the gap, so they (negations too) stay missing from `label`';
+
 export interface LabelSubscriberOptions extends SubscriberOptions {
   initialCursor: number;
   /** Runs with each entry's `event` once its batch is written (tests keep what was written, to replay it). */
@@ -55,7 +58,7 @@ export async function runLabelSubscriber(o: LabelSubscriberOptions): Promise<voi
   await runSubscription({
     redis: o.redis, host: o.host, nsid: SUBSCRIBE_LABELS, stream, cursorKey: o.keys.cursor(STREAMS.labelLive, o.host),
     highWaterMark: o.highWaterMark, batchSize: o.batchSize, batchTimeoutMs: o.batchTimeoutMs, initialCursor: o.initialCursor,
-    maxFrameBytes: MAX_FRAME_BYTES, log: o.log, metrics: o.metrics, report, signal: o.signal,
+    maxFrameBytes: MAX_FRAME_BYTES, outdatedCursorRepair: LABEL_GAP_REPAIR, log: o.log, metrics: o.metrics, report, signal: o.signal,
     counters: { frames: 'skytide_label_frames_total', errors: 'skytide_label_subscription_errors_total' },
     ...(o.lengthCheckIntervalMs === undefined ? {} : { lengthCheckIntervalMs: o.lengthCheckIntervalMs }),
     ...(o.backoff === undefined ? {} : { backoff: o.backoff }),

@@ -17,7 +17,8 @@
 // - Error frames end the connection. FutureCursor (upstream's sequence is behind our cursor: it was reset, or it is
 //   another relay) is the one case where the cursor goes back: the stored cursor and the baseline are reset to 0 in
 //   one step, logged at error with the old and new value, counted (`cursor_reset`), and upstream's window is
-//   replayed. ConsumerTooSlow and other errors reconnect from the stored cursor. #info OutdatedCursor is counted.
+//   replayed. ConsumerTooSlow and other errors reconnect from the stored cursor. #info OutdatedCursor is counted and
+//   logged with what the subscription says repairs the gap (`outdatedCursorRepair`).
 // - On abort it writes everything it has read (entries and cursor), then returns. A write Redis refuses throws
 //   (StreamWriteError) to the supervisor. A frame it cannot use is counted and logged, never fatal.
 // - Shards (STREAM_SHARDS > 1, `shards`): each shard of the stream keeps its own cursor for the host, raised in its own
@@ -122,6 +123,11 @@ export interface SubscriptionOptions {
   initialCursor?: number;
   /** Largest frame accepted, in bytes; larger ones are counted as too_big. */
   maxFrameBytes: number;
+  /**
+   * What repairs the events an `#info OutdatedCursor` says were missed (upstream's window no longer reaches the
+   * cursor), named in its log line: each stream has its own answer (repos: a sweep; labels: nothing). Absent: none.
+   */
+  outdatedCursorRepair?: string;
   log: Log;
   metrics: Metrics;
   /** Counters with labels {host, kind} and {host, reason}. */
@@ -265,7 +271,8 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
       } else if (name === 'OutdatedCursor') {
         countFrame('info');
         report('outdated_cursor', 1, { message });
-        log.warn('cursor older than upstream window: events were missed, a sweep repairs the repos', { host, message });
+        const repair = o.outdatedCursorRepair;
+        log.warn('cursor older than upstream window: events were missed', { host, message, ...(repair === undefined ? {} : { repair }) });
       } else {
         countFrame('info');
         log.info('subscription info message', { host, name, message });
