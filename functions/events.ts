@@ -1,4 +1,4 @@
-// The stream entry contracts (architecture.md "Redis contract"), shared with rsky and the TypeScript pipeline before
+// The stream entry contracts (README.md, "Contracts"), shared with rsky and the TypeScript pipeline before
 // it: one JSON object per entry in field `event` of firehose_live / firehose_backfill, tagged by `type`, and one in
 // field `repo` of repo_backfill. parseStreamEvent and parseRepoBackfillEntry are the edge parsers: everything past
 // them may trust the type. Readers ignore unknown fields.

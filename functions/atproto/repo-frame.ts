@@ -1,6 +1,7 @@
-// subscribeRepos frames -> stream events (architecture.md event contract). Pure and total: every input becomes a
-// RepoFrameOutcome, never an exception. Only record ops and identity/account changes become events; a commit that
-// cannot be fully emitted (a missing record block, tooBig) asks for a resync of its repo rather than dropping it.
+// subscribeRepos frames -> stream events (the `firehose_live` contract, README.md "Contracts"). Pure and total: every
+// input becomes a RepoFrameOutcome, never an exception. Only record ops and identity/account changes become events;
+// a commit that cannot be fully emitted (a missing record block, tooBig) asks for a resync of its repo rather than
+// dropping it.
 // A commit whose DID's identity cannot be learned now (an outage, or its did:web host down) is `deferred`, never
 // judged: the caller keeps it until the identity can be learned.
 // `decodeRepoMessage` takes a message already framed (the subscription core frames every stream the same way);

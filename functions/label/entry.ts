@@ -1,4 +1,4 @@
-// The label_live contract (architecture.md "Redis contract"; rsky-contract.md 2.3). skytide writes ONE label per
+// The label_live contract (README.md, "Contracts": `label_live`). skytide writes ONE label per
 // entry, field `event` = `{"type":"label","host":"<labeler host without scheme>","label":{...}}`, the label's fields
 // exactly as the labeler sent them and `sig` as `{"$bytes"}`, so re-encoding gives back the signed bytes. Readers
 // also accept what the pipelines before us wrote: rsky's field `labels` = `{"seq","labels":[...]}` (one entry per

@@ -7,7 +7,7 @@ import { purgeDeadLetters, readDeadLetters, replayDeadLetters, type DeadLetterFi
 import { listConsumers, pruneConsumers } from '../../adapters/redis/group-consumers.ts';
 import { effectiveConfig } from '../../adapters/config/describe.ts';
 
-/** The group that consumes each stream (architecture.md, Redis contract). */
+/** The group that consumes each stream (README.md, "Contracts"). */
 export const GROUP_OF_STREAM: Readonly<Record<string, string>> = {
   [STREAMS.firehoseLive]: GROUPS.firehose,
   [STREAMS.firehoseBackfill]: GROUPS.firehose,

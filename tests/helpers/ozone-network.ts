@@ -1,7 +1,7 @@
 // A real labeler for e2e tests: @atproto/dev-env's TestNetwork runs PLC, a PDS, the AppView and Ozone on loopback
-// (real-pds-notes.md: it needs Postgres and asserts REDIS_HOST is set). Ozone signs every label with the key its DID
-// document publishes as #atproto_label, and serves subscribeLabels and queryLabels. Labels are made through Ozone's
-// own moderation API, tools.ozone.moderation.emitEvent, as its moderator account.
+// (it needs Postgres, and asserts REDIS_HOST is set though nothing it starts connects to Redis). Ozone signs every
+// label with the key its DID document publishes as #atproto_label, and serves subscribeLabels and queryLabels. Labels
+// are made through Ozone's own moderation API, tools.ozone.moderation.emitEvent, as its moderator account.
 import { TestNetwork } from '@atproto/dev-env';
 import { AtpAgent } from '@atproto/api';
 import { withLoopbackListen } from '../../long-runners/dev/loopback.ts';

@@ -4,7 +4,7 @@
 // takendown, deleted, and late copies of older ones from a second relay) and #identity events, with confirmed deletions and restores between batches. Record
 // events come in any order and with duplicates; account and identity events of a DID in stream order. The stream is
 // cut into random batches; the database must equal the model applied one event at a time, table by table, counts
-// included, and hold no row of a deleted account (architecture.md, Postgres contract; issue 8).
+// included, and hold no row of a deleted account (README.md, "Contracts": Postgres; issue 8).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../functions/index/handler.ts';

@@ -1,7 +1,8 @@
 // Walks an MST from untrusted blocks and lists its leaves in key order, checking what the reference client does not
-// (atproto-reference.md 2.4): the node shape, prefix decompression, strictly increasing keys across the whole tree,
-// every key of a node at that node's height, children exactly one layer down, no missing node or record block,
-// bounded depth and entries. A failure is a SkytideError with reason invalid_mst or missing_block.
+// (@atproto/repo's MST infers a node's layer from its first key and checks neither heights nor order): the node shape,
+// prefix decompression, strictly increasing keys across the whole tree, every key of a node at that node's height,
+// children exactly one layer down, no missing node or record block, bounded depth and entries. A failure is a
+// SkytideError with reason invalid_mst or missing_block.
 import { decodeUtf8From } from '@atcute/uint8array';
 import { SkytideError } from '../../errors.ts';
 import { base32Multibase } from '../base32.ts';

@@ -1,7 +1,7 @@
 // The in-process Redis runs no Lua: each of skytide's scripts has a JS twin here, found by the SHA1 of the script's
 // exact text (what EVALSHA sends). The twins call the store's commands as the Lua does with redis.call, in the same
 // order, so what they write and answer is the same. A script without a twin is refused with a clear error (and the
-// unit test tests/unit/memory-redis.test.ts checks that every script in adapters/redis has one).
+// test tests/integration/dev/memory-redis.test.ts checks that every script in adapters/redis has one).
 import { createHash } from 'node:crypto';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';

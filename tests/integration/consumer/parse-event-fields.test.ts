@@ -1,4 +1,4 @@
-// The edge parser of firehose stream entries: field `event` holds one event's JSON (architecture.md, Redis contract).
+// The edge parser of firehose stream entries: field `event` holds one event's JSON (README.md, "Contracts").
 import { describe, expect, it } from 'vitest';
 import { parseEventFields } from '../../../long-runners/consumer/parse-event-fields.ts';
 import { account, write } from '../../helpers/events.ts';
