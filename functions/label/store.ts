@@ -1,8 +1,9 @@
 // Writes accepted labels into the AppView `label` table: one row per (src, uri, cid, val), `cid = ''` when the label
 // has none, replaced only by a newer version of itself (version.ts), so the rows depend on the set of labels seen,
-// never on their order or on duplicates. A negation is a row like any other (neg = true): nothing is ever deleted,
-// and a negation with another cid than the label's takes the label down all the same, because what is in force is
-// decided across cids when read (query.ts). One statement per batch; rows are written in key order, so concurrent
+// never on their order or on duplicates. A negation is a row like any other (neg = true): nothing is ever deleted.
+// In our queryLabels a negation with another cid than the label's takes the label down all the same, because what is
+// in force is decided across cids when read (query.ts); an AppView reading this table row by row skips only the
+// negation's own row, and the label's row with the other cid stays in force there. One statement per batch; rows are written in key order, so concurrent
 // batches lock rows in one order and cannot deadlock.
 import type { SqlExecutor } from '../ports.ts';
 import { compareVersions, versionTerms, type LabelRow } from './version.ts';

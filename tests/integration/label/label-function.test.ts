@@ -1,8 +1,8 @@
 // The label function (functions/label/handler.ts) against real Postgres, the real identity resolver talking HTTP to a
 // PLC stand-in on loopback, and labels signed with @atproto/crypto. What it must get right, where the pipelines
-// before it did not: a negation is a row (never a delete) and takes a label down whatever its cid; the newest cts
-// decides; exp is decided at read time; signatures are checked against #atproto_label only; a label's source must
-// be the labeler it came from; an identity outage is waited out, never a rejection.
+// before it did not: a negation is a row (never a delete) and takes a label down in queryLabels whatever its cid;
+// the newest cts decides; exp is decided at read time; signatures are checked against #atproto_label only; a label's
+// source must be the labeler it came from; an identity outage is waited out, never a rejection.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { verifySignature, type Keypair } from '@atproto/crypto';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';

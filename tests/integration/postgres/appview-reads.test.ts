@@ -1,13 +1,16 @@
-// The AppView's own read code (its data plane's record routes, @atproto/bsky) run against a database skytide
-// indexed: a team switching over points its AppView at this database, so what the AppView reads must parse. A
+// The AppView's own read code (its data plane's record and label routes, @atproto/bsky) run against a database
+// skytide indexed: a team switching over points its AppView at this database, so what the AppView reads must parse. A
 // deleted record keeps a tombstone row in `record` (its rev, so an older create cannot resurrect it); the AppView
-// must read it as it reads a record it never had.
+// must read it as it reads a record it never had. Labels it reads row by row, not as our queryLabels decides them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import { createIndexDatabase, type IndexDb } from '../../helpers/index-db.ts';
 import { loadBsky, type AppViewDatabase } from '../../helpers/appview-schema.ts';
 import { del, post, uriOf, write } from '../../helpers/events.ts';
 import { beforeMigration } from '../../helpers/migration-step.ts';
+import { storeLabels } from '../../../functions/label/store.ts';
+import { toRow } from '../../../functions/label/version.ts';
+import { queryLabels } from '../../../functions/label/query.ts';
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa';
 const POST = 'app.bsky.feed.post';
@@ -21,6 +24,8 @@ type RecordRoutes = (db: AppViewDatabase) => {
 let db: IndexDb;
 let appview: AppViewDatabase;
 let routes: ReturnType<RecordRoutes>;
+type LabelRoutes = (db: AppViewDatabase) => { getLabels(req: { subjects: string[]; issuers: string[] }): Promise<{ labels: Uint8Array[] }> };
+let labelRoutes: ReturnType<LabelRoutes>;
 
 beforeAll(async () => {
   // A database of its own (schema `public`): the AppView takes only schema names of letters and underscores.
@@ -29,6 +34,8 @@ beforeAll(async () => {
   appview = new Database({ url: db.url, schema: db.schema, poolSize: 1 });
   const { default: records } = await loadBsky<{ default: RecordRoutes }>('data-plane/server/routes/records.js');
   routes = records(appview);
+  const { default: labels } = await loadBsky<{ default: LabelRoutes }>('data-plane/server/routes/labels.js');
+  labelRoutes = labels(appview);
 }, 60_000);
 afterAll(async () => {
   await appview?.close();
@@ -36,6 +43,24 @@ afterAll(async () => {
 });
 
 describe("the AppView's data plane on a database skytide indexed", () => {
+  it('reads labels row by row: a negation with another cid leaves the label in force there, not in our queryLabels', async () => {
+    const src = 'did:plc:labelerlabelerlabelerxxx';
+    const uri = uriOf(ALICE, POST, 'edited');
+    const cidA = 'bafyreihpbwrqsipbigarmwyqokkse4dtfpg3jkygvmizjp6anyopplx4om';
+    const cidB = 'bafyreieznjaifhdvvsaohgg3pptul5mbmeqd6nijfittzzhftexpgcivxq';
+    await db.sql.transaction((tx) => storeLabels(tx, [
+      toRow({ src, uri, cid: cidA, val: 'spam', cts: '2030-01-01T00:00:00.000Z' }),
+      toRow({ src, uri, cid: cidB, val: 'spam', neg: true, cts: '2030-01-02T00:00:00.000Z' }),
+    ]));
+    // skytide's queryLabels decides per (src, uri, val) across cids: the newer negation wins.
+    const ours = await queryLabels(db.sql, { now: () => Date.parse('2030-06-01T00:00:00.000Z') }, { uriPatterns: [uri], limit: 50 });
+    expect(ours.labels).toEqual([]);
+    // The AppView takes every row and its hydration skips only the negation's own: the cid-A label still applies.
+    const { labels } = await labelRoutes.getLabels({ subjects: [uri], issuers: [src] });
+    const read = labels.map((b) => JSON.parse(new TextDecoder().decode(b)) as Record<string, unknown>);
+    expect(read.filter((l) => l['neg'] !== true).map((l) => [l['cid'], l['val']])).toEqual([[cidA, 'spam']]);
+  });
+
   it('reads a live post, a deleted one (tombstone) and one never seen, the last two alike', async () => {
     const live = uriOf(ALICE, POST, 'live');
     const gone = uriOf(ALICE, POST, 'gone');
