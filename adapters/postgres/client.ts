@@ -9,18 +9,32 @@ import { DependencyError } from '../../functions/errors.ts';
 
 // Errors that say the server cannot be reached or is not serving, as opposed to a statement that failed: socket
 // errors (node's errno codes and postgres.js's CONNECTION_* codes) and the SQLSTATE classes 08 (connection
-// exception), 53 (insufficient resources), 57P01-57P03 (shutting down, crashed, starting up).
+// exception), 53 (insufficient resources), 58 (system error: I/O, a missing file), 57P01-57P05 (shutting down,
+// crashed, starting up, database dropped, idle session timeout), and 25006: a write refused by a read-only session
+// (the pool still on a demoted primary after a failover, a hot standby, default_transaction_read_only during
+// maintenance) is an outage of the write path, however well `select 1` answers.
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND',
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
 ]);
 
-/** A connection-level failure becomes a DependencyError (an outage); a statement's own error is left as it is. */
+// Contention between transactions, not a defect of the rows: a serialization failure, a deadlock (Postgres aborts
+// one side, the other goes on), a lock not had within lock_timeout. Trying the same batch again is the cure, so they
+// are waited out as an outage rather than counted against the entries. XX000 (internal error) and 57014 (a statement
+// timeout) are left to bisection: a particular row can cause them.
+const CONTENTION_CODES = new Set(['40001', '40P01', '55P03']);
+
+function unavailable(code: string): boolean {
+  return CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || code.startsWith('58') || /^57P0[1-5]$/.test(code) || code === '25006';
+}
+
+/** A connection-level failure or contention becomes a DependencyError (an outage); a statement's own error is left as it is. */
 export function classifyPostgresError(err: unknown): unknown {
   if (!(err instanceof Error) || err instanceof DependencyError) return err;
   const code = String((err as { code?: unknown }).code ?? '');
-  const outage = CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || /^57P0[123]$/.test(code);
-  return outage ? new DependencyError('postgres', `postgres unavailable: ${err.message}`, { code }, { cause: err }) : err;
+  if (unavailable(code)) return new DependencyError('postgres', `postgres unavailable: ${err.message}`, { code }, { cause: err });
+  if (CONTENTION_CODES.has(code)) return new DependencyError('postgres', `postgres contention: ${err.message}`, { code }, { cause: err });
+  return err;
 }
 
 /** The nearest error code in the cause chain (ours wrap postgres.js's). */
@@ -38,7 +52,7 @@ const LOST_CONNECTION_GRACE_MS = 1000;
 /** The connection is gone (closed, reset, or the server is shutting it down): nothing may be written on it again. */
 function connectionLost(err: unknown): boolean {
   const code = codeIn(err);
-  return ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || code.startsWith('08') || /^57P0[123]$/.test(code);
+  return ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || code.startsWith('08') || /^57P0[1-5]$/.test(code);
 }
 
 export interface SqlOptions {

@@ -10,6 +10,7 @@ import { parseLabelFields } from '../../functions/label/entry.ts';
 import { labelBatch } from '../../functions/label/handler.ts';
 import { dependencyErrorIn, type DependencyError } from '../../functions/errors.ts';
 import { hostKey } from '../../adapters/redis/keys.ts';
+import { probeWritablePostgres } from '../../adapters/postgres/write-probe.ts';
 import { runLabelSubscriber } from '../labels/label-subscriber.ts';
 
 export function labelSubscriberTasks(r: Resources): Task[] {
@@ -39,7 +40,7 @@ export function labelTasks(r: Resources): Task[] {
     // that is down keeps the batch waiting, counting nothing against its entries, until it answers again.
     let outage: DependencyError | undefined;
     const probe = async () => {
-      await r.sql().query('select 1');
+      await probeWritablePostgres(r.sql());
       const did = outage?.context['did'];
       if (typeof did !== 'string') return;
       try {

@@ -20,6 +20,7 @@ import { scheduledSweepTask } from '../sweeper/schedule.ts';
 import { createOnDemandSweeps, type OnDemandSweeps } from '../sweeper/on-demand.ts';
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { appendBatch, writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
+import { probeWritablePostgres } from '../../adapters/postgres/write-probe.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
@@ -91,7 +92,7 @@ export function indexTasks(r: Resources): Task[] {
             claimIdleMs: r.config.indexerClaimIdleMs,
             maxAttempts: r.config.indexerMaxAttempts,
             parse: parseEventFields,
-            probe: async () => void (await r.sql().query('select 1')),
+            probe: () => probeWritablePostgres(r.sql()),
             outages: r.outages,
             handle: async (part) => {
               const result = await indexBatch(part, { ...r.ports, log, sql: r.sql(), identity: r.identity(), handles });
@@ -126,7 +127,7 @@ export function backfillTasks(r: Resources): Task[] {
           redis: r.redis(), keys: r.keys, stream, metricStream: STREAMS.repoBackfill, group: GROUPS.repoBackfill,
           consumer: `${r.consumerName}-backfill-${i}`, batchSize: 1, claimIdleMs: r.config.backfillerTimeoutMs * 2,
           maxAttempts: r.config.backfillerMaxRetries, parse: parseRepoFields,
-          probe: async () => void (await r.sql().query('select 1')), outages: r.outages,
+          probe: () => probeWritablePostgres(r.sql()), outages: r.outages,
           handle: async (items) => (await backfillRepos(items, r.backfillPorts())).outcomes,
           log, metrics: r.metrics.metrics, signal,
         }),
