@@ -3,7 +3,8 @@
 // Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
 // processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
 // outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
-// and is tried again until the dependency is back, each wait reported to the outage board. With readAhead, a
+// and is tried again until the dependency is back, each wait reported to the outage board. Entries in flight are
+// claimed again every third of claimIdleMs, however long the function takes. With readAhead, a
 // backlog's next batch is read and parsed while one is processed, and kept claimed with it. With `lanes`, a batch's
 // parts run at once, each lane's in stream order; with batchesInFlight 2, a lane starts on the next batch while the
 // others finish this one.
@@ -48,7 +49,10 @@ export interface StreamConsumerOptions<T> {
   consumer: string;
   batchSize: number;
   blockMs?: number;
-  /** Entries pending this long on any consumer are claimed and processed again; longer than any batch takes. */
+  /**
+   * Entries pending this long on any consumer (a crashed one) are claimed and processed again. The loop claims its
+   * own again every third of it while they are in flight, so a batch may take longer.
+   */
   claimIdleMs?: number;
   /** Deliveries after which an entry still marked retry (or still throwing alone) goes to the DLQ. */
   maxAttempts: number;
@@ -188,6 +192,23 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     while (inFlight.length >= inFlightMost) await inFlight.shift();
   };
 
+  /** Every entry in flight and those read ahead: they are ours and wait behind the batch being processed. */
+  const ours = (): string[] => [...[...holding].flat(), ...(ahead?.entries ?? []).map((e) => e.id)];
+  /**
+   * Claimed again every third of claimIdleMs while they are ours, not only before a wait: a call that outlasts
+   * claimIdleMs (a huge repo's backfill) would otherwise let a sibling loop claim its entries and run them again
+   * while it still runs. Once settled, an entry has left the pending list, and claiming it again does nothing.
+   */
+  let refreshing = false;
+  const refreshClaims = (): void => {
+    const ids = ours();
+    if (refreshing || ids.length === 0) return;
+    refreshing = true;
+    keepClaimed(redis, stream, group, consumer, ids)
+      .catch((err: unknown) => log.warn('keeping entries claimed failed', { stream: options.stream, count: ids.length, err: describeError(err) }))
+      .finally(() => (refreshing = false));
+  };
+
   /** runBatch with this loop's retry, outage and claim settings, for one lane's part. */
   const runPart = (items: T[], lane: number) => runBatch(items, {
     handle: timed,
@@ -199,8 +220,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     outages: options.outages === undefined ? undefined
       : { board: options.outages, waiter: laneCount === 1 ? `${options.stream}:${consumer}` : `${options.stream}:${consumer}:lane${lane}` },
     signal,
-    // Every entry in flight and those read ahead: they are ours and wait behind this part.
-    beforeWait: () => keepClaimed(redis, stream, group, consumer, [...[...holding].flat(), ...(ahead?.entries ?? []).map((e) => e.id)]),
+    beforeWait: () => keepClaimed(redis, stream, group, consumer, ours()),
     log,
     stream: options.stream,
   });
@@ -314,6 +334,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   await ensureGroup(redis, stream, group);
   // A blocking XREADGROUP holds its connection: on the shared one it would stall every other loop and writer.
   const reader = redis.duplicate();
+  const heartbeat = setInterval(refreshClaims, Math.max(1, Math.floor(claimIdleMs / 3)));
+  heartbeat.unref();
   log.info('consumer started', { stream: options.stream, group, consumer });
   let lastClaim = 0;
   let claimFrom = '0-0';
@@ -414,6 +436,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     // before it be acknowledged.
     await drained().catch(() => {});
     await settling?.catch(() => {});
+    clearInterval(heartbeat);
     reader.disconnect();
   }
   log.info('consumer stopped', { stream: options.stream, consumer });

@@ -304,6 +304,23 @@ describe('stream consumer', () => {
     expect(seen).toEqual([5, 6]);
   });
 
+  it('a call that outlasts claimIdleMs keeps its entry claimed: sibling loops on the group never start it again', async () => {
+    // backfillTasks' shape: several loops of batch 1 on one group, and a repo whose indexing takes far longer than
+    // the claim timeout.
+    await add('7');
+    const starts: string[] = [];
+    for (const name of ['b0', 'b1', 'b2', 'b3']) {
+      start(async (items) => {
+        starts.push(`${name}:${items.join()}`);
+        await new Promise((r) => setTimeout(r, CLAIM_IDLE_MS * 8));
+        return items.map(() => ok);
+      }, { consumer: name, batchSize: 1 });
+    }
+    await waitFor(backlog, drained, 'the long call settled', 10_000);
+    expect(starts).toHaveLength(1);
+    expect(await dlq()).toEqual([]);
+  });
+
   it('an entry delivered twice maxAttempts times without a verdict (it kills its consumer) goes to the DLQ unprocessed', async () => {
     await redis.xgroup('CREATE', key(), GROUP, '0', 'MKSTREAM');
     const [id] = await add('9');
