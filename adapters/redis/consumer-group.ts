@@ -42,6 +42,17 @@ export async function readNew(redis: Redis, stream: string, group: string, consu
   return Array.isArray(first) ? toEntries(first[1]) : [];
 }
 
+/**
+ * Our own pending entries after `after`, oldest first (XREADGROUP history, id instead of '>'): what a process of this
+ * consumer name held when it died. Each read counts a delivery, as a claim does.
+ */
+export async function readOwnPending(redis: Redis, stream: string, group: string, consumer: string, count: number, after: string): Promise<StreamEntry[]> {
+  const reply: unknown = await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, after);
+  if (!Array.isArray(reply)) return [];
+  const first: unknown = reply[0];
+  return Array.isArray(first) ? toEntries(first[1]) : [];
+}
+
 export interface ClaimPage {
   entries: StreamEntry[];
   /** Where the PEL scan goes on; '0-0' when it is complete. */

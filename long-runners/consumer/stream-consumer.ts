@@ -1,7 +1,8 @@
 // One consumer-group loop for every stream (architecture.md, Redis contract; rsky-contract.md 2.5 and 2.7).
 // Promises: an entry leaves the stream only by XACK+XDEL after its outcome is ok, or by the DLQ in the same MULTI.
 // Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
-// processed again, never acknowledged blind. A throwing batch function is retried and bisected (run-batch.ts); an
+// processed again, never acknowledged blind; on start, what this consumer name still holds (a run killed mid-batch)
+// is processed first, before any new entry. A throwing batch function is retried and bisected (run-batch.ts); an
 // outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
 // and is tried again until the dependency is back, each wait reported to the outage board. Entries in flight are
 // claimed again every third of claimIdleMs, however long the function takes. With readAhead, a
@@ -27,6 +28,7 @@ import {
   keepClaimed,
   pendingCount,
   readNew,
+  readOwnPending,
   settle,
   type DeadLetter,
   type Settlement,
@@ -339,6 +341,13 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   log.info('consumer started', { stream: options.stream, group, consumer });
   let lastClaim = 0;
   let claimFrom = '0-0';
+  /**
+   * Where the start's reading of our own pending entries goes on; undefined once they are all processed. A process
+   * that died under this consumer name (the same INDEXER_CONSUMER, or hostname-pid in a restarted container) left
+   * them: they are older than anything new, so they go first, whatever their idle time. Reading new entries first
+   * would index a DID's later events before its earlier ones (an #account change is not guarded by the rev rule).
+   */
+  let ownFrom: string | undefined = '0-0';
   const redisDelays = createBackoff({ ...backoff, jitter: 'equal' });
   let recreateGroup = false;
   const startReadAhead = () => {
@@ -375,6 +384,17 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       await ensureGroup(redis, stream, group);
       recreateGroup = false;
       claimFrom = '0-0';
+    }
+    if (ownFrom !== undefined) {
+      const own = await readOwnPending(redis, stream, group, consumer, options.batchSize, ownFrom);
+      const last = own.at(-1);
+      if (last === undefined) ownFrom = undefined;
+      else {
+        ownFrom = last.id;
+        log.info('processing entries left pending by a previous run', { stream: options.stream, count: own.length });
+        await processEntries(own, false);
+        return;
+      }
     }
     let entries: StreamEntry[] = [];
     let parsed: ParseResult<T>[] | undefined;
