@@ -109,12 +109,28 @@ export interface DeadLetter {
   entry: StreamEntry;
   reason: string;
   attempts: number;
+  /** What the function or the parser said (an outcome's message, the error an entry threw). */
+  error?: string;
+}
+
+/**
+ * The fields a dead letter adds to the original entry: `reason` and `attempts` (rsky's names, rsky-contract.md 2.3),
+ * `error` (what was said about it, at most ERROR_FIELD_CHARS) and `source_id` (its id in the source stream). A letter
+ * replayed and dead-lettered again carries the new verdict only; a replay removes them all.
+ */
+export const VERDICT_FIELDS: ReadonlySet<string> = new Set(['reason', 'attempts', 'error', 'source_id']);
+
+/** The longest `error` a letter keeps: enough for a message and its causes, never a whole body or stack. */
+export const ERROR_FIELD_CHARS = 1000;
+
+function bounded(text: string): string {
+  return text.length <= ERROR_FIELD_CHARS ? text : `${text.slice(0, ERROR_FIELD_CHARS - 1)}…`;
 }
 
 export interface Settlement {
   /** Processed: acknowledged and deleted. */
   ack: readonly string[];
-  /** Moved to the DLQ with their original fields plus `reason` and `attempts`, then acknowledged and deleted. */
+  /** Moved to the DLQ with their original fields plus the VERDICT_FIELDS, then acknowledged and deleted. */
   letters: readonly DeadLetter[];
 }
 
@@ -128,10 +144,11 @@ export async function settle(redis: Redis, stream: string, dlq: string, group: s
     if (type !== 'stream' && type !== 'none') throw new StreamWriteError(`settle ${stream}: ${dlq} is a ${type}, not a stream`);
   }
   const multi = redis.multi();
-  for (const { entry, reason, attempts } of letters) {
+  for (const { entry, reason, attempts, error } of letters) {
     // A letter that comes back through the DLQ again carries its old verdict: the new one replaces it.
-    const original = Object.entries(entry.fields).filter(([name]) => name !== 'reason' && name !== 'attempts');
-    multi.xadd(dlq, '*', ...original.flat(), 'reason', reason, 'attempts', String(attempts));
+    const original = Object.entries(entry.fields).filter(([name]) => !VERDICT_FIELDS.has(name));
+    const said = error === undefined ? [] : ['error', bounded(error)];
+    multi.xadd(dlq, '*', ...original.flat(), 'reason', reason, 'attempts', String(attempts), ...said, 'source_id', entry.id);
   }
   multi.xack(stream, group, ...ids).xdel(stream, ...ids);
   const replies = await multi.exec();

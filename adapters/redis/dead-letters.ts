@@ -3,14 +3,17 @@
 // chunk: the XADD to the stream and the XDEL from the DLQ land together, so an entry is never in both or in neither.
 import type { Redis } from 'ioredis';
 import { StreamWriteError } from './stream-writer.ts';
-
-/** Fields the consumer adds when it dead-letters an entry; everything else is the original entry. */
-const VERDICT_FIELDS = new Set(['reason', 'attempts']);
+// Fields the consumer adds when it dead-letters an entry; everything else is the original entry.
+import { VERDICT_FIELDS } from './consumer-group.ts';
 
 export interface DeadLetterEntry {
   id: string;
   reason: string;
   attempts: number;
+  /** What was said about the entry when it was dead-lettered; absent from letters written before it was kept (and rsky's). */
+  error?: string;
+  /** The entry's id in its source stream. */
+  sourceId?: string;
   /** The original entry's fields (`event`, `repo`, ...), as they will be replayed. */
   fields: Record<string, string>;
 }
@@ -26,16 +29,20 @@ function toEntry(id: string, flat: unknown): DeadLetterEntry {
   const fields: Record<string, string> = {};
   let reason = '';
   let attempts = 0;
+  let error: string | undefined;
+  let sourceId: string | undefined;
   if (Array.isArray(flat)) {
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const name = String(flat[i]);
       const value = String(flat[i + 1]);
       if (name === 'reason') reason = value;
       else if (name === 'attempts') attempts = Number(value) || 0;
+      else if (name === 'error') error = value;
+      else if (name === 'source_id') sourceId = value;
       else fields[name] = value;
     }
   }
-  return { id, reason, attempts, fields };
+  return { id, reason, attempts, ...(error === undefined ? {} : { error }), ...(sourceId === undefined ? {} : { sourceId }), fields };
 }
 
 const PAGE = 500;

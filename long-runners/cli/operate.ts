@@ -53,7 +53,7 @@ async function dlqOfShard(r: Resources, action: string, logical: string, shard: 
     case 'list': {
       let n = 0;
       for await (const e of readDeadLetters(redis, dlq, filter)) {
-        o.write(JSON.stringify({ id: e.id, reason: e.reason, attempts: e.attempts, fields: e.fields }));
+        o.write(JSON.stringify({ id: e.id, reason: e.reason, attempts: e.attempts, error: e.error, source_id: e.sourceId, fields: e.fields }));
         n++;
       }
       o.write(JSON.stringify({ stream, dlq, listed: n }));

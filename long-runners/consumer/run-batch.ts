@@ -5,14 +5,14 @@
 //   reported to the outage board (counted, the outage's start and end logged once, shown as degraded).
 // - Any other throw is first taken for a blip: the whole batch is retried after a backoff.
 // - A dependency probe that fails then means an outage too, waited out the same way.
-// - After the whole batch threw twice, bisect it: entries that throw on their own are returned as THREW (the caller
+// - After the whole batch threw twice, bisect it: entries that throw on their own are returned as Threw (the caller
 //   leaves them pending, so each redelivery counts), the rest keep their outcomes.
 // - If every entry threw on its own: with a probe, the probe decides; without one, several entries all failing
 //   alone look like an outage, retried for a bounded number of rounds so that all-poison batches cannot block forever.
 import type { Log } from '../../functions/ports.ts';
 import { DependencyError, dependencyErrorIn, describeError, InvariantError, type Dependency } from '../../functions/errors.ts';
 import type { OutageBoard } from '../../adapters/observability/outage-board.ts';
-import { handleChecked, isolateFailures, THREW, type BatchHandler, type IsolatedOutcome } from './isolate-failures.ts';
+import { handleChecked, isolateFailures, isThrew, type BatchHandler, type IsolatedOutcome } from './isolate-failures.ts';
 import { sleep } from '../sleep.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 
@@ -81,6 +81,7 @@ export async function runBatch<T>(items: readonly T[], o: RunBatchOptions<T>): P
   };
 
   let throws = 0;
+  let lastError: unknown;
   let outageRounds = 0;
   try {
     for (;;) {
@@ -94,6 +95,7 @@ export async function runBatch<T>(items: readonly T[], o: RunBatchOptions<T>): P
           continue;
         }
         throws++;
+        lastError = err;
         onError(err, items.length);
       }
       const probed = await probeOutage();
@@ -107,7 +109,7 @@ export async function runBatch<T>(items: readonly T[], o: RunBatchOptions<T>): P
       }
       let outcomes: IsolatedOutcome[];
       try {
-        outcomes = await isolateFailures(items, o.handle, onError);
+        outcomes = await isolateFailures(items, o.handle, onError, lastError);
       } catch (err) {
         // An outage began while bisecting: the halves proved nothing. Wait it out, then start over.
         const outage = dependencyErrorIn(err);
@@ -116,7 +118,7 @@ export async function runBatch<T>(items: readonly T[], o: RunBatchOptions<T>): P
         if (!(await waitOutage(outage))) return 'aborted';
         continue;
       }
-      if (!outcomes.every((outcome) => outcome === THREW)) return outcomes;
+      if (!outcomes.every(isThrew)) return outcomes;
       if (o.probe !== undefined) {
         const again = await probeOutage();
         if (again === undefined) return outcomes;

@@ -34,7 +34,7 @@ import {
   type Settlement,
   type StreamEntry,
 } from '../../adapters/redis/consumer-group.ts';
-import { THREW, type IsolatedOutcome } from './isolate-failures.ts';
+import { isThrew, type IsolatedOutcome } from './isolate-failures.ts';
 import { DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
 import { sleep } from '../sleep.ts';
 import { createBackoff } from '../../functions/backoff.ts';
@@ -284,7 +284,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     const tries = (entry: StreamEntry) => attempts.get(entry.id) ?? 1;
     const letters: DeadLetter[] = [];
     const toDlq = (entry: StreamEntry, reason: Reason, message: string | undefined) => {
-      letters.push({ entry, reason, attempts: tries(entry) });
+      letters.push({ entry, reason, attempts: tries(entry), ...(message === undefined ? {} : { error: message }) });
       log.warn('entry moved to the dlq', { stream: options.stream, id: entry.id, reason, attempts: tries(entry), message });
     };
     const parsed: { entry: StreamEntry; item: T }[] = [];
@@ -313,7 +313,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     outcomes.forEach((isolated, i) => {
       if (isolated === undefined) return;
       const { entry } = parsed[i]!;
-      const outcome: ItemOutcome = isolated === THREW ? { status: 'retry', reason: 'handler_error' } : isolated;
+      const outcome: ItemOutcome = isThrew(isolated) ? { status: 'retry', reason: 'handler_error', message: isolated.threw } : isolated;
       if (outcome.status === 'ok') {
         ack.push(entry.id);
         count('ok');

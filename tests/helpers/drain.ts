@@ -94,6 +94,6 @@ export async function dlqSample(redis: Redis, key: string, n: number): Promise<s
     const f: Record<string, string> = {};
     for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
     const payload = f['event'] ?? f['repo'] ?? '';
-    return `${id} reason=${f['reason']} attempts=${f['attempts']} ${payload.length > 200 ? `${payload.slice(0, 200)}...` : payload}`;
+    return `${id} reason=${f['reason']} attempts=${f['attempts']} error=${f['error'] ?? '-'} ${payload.length > 200 ? `${payload.slice(0, 200)}...` : payload}`;
   });
 }

@@ -27,7 +27,9 @@ function cli(args: string[], extra: Record<string, string> = {}): { code: number
 }
 
 async function deadLetter(stream: string, n: number, reason: string): Promise<void> {
-  for (let i = 0; i < n; i++) await redis.xadd(`${prefix}${stream}_dlq`, '*', 'event', JSON.stringify({ n: i }), 'reason', reason, 'attempts', '5');
+  for (let i = 0; i < n; i++) {
+    await redis.xadd(`${prefix}${stream}_dlq`, '*', 'event', JSON.stringify({ n: i }), 'reason', reason, 'attempts', '5', 'error', `Error: boom ${i}`, 'source_id', `1-${i}`);
+  }
 }
 
 describe('dead letters', () => {
@@ -37,13 +39,15 @@ describe('dead letters', () => {
     const dlq = `${prefix}firehose_live_dlq`;
     const listed = [];
     for await (const e of readDeadLetters(redis, dlq, { reason: 'handler_error' })) listed.push(e);
-    expect(listed.map((e) => [e.reason, e.attempts, e.fields['event']])).toEqual([
-      ['handler_error', 5, '{"n":0}'], ['handler_error', 5, '{"n":1}'], ['handler_error', 5, '{"n":2}'],
+    expect(listed.map((e) => [e.reason, e.attempts, e.error, e.sourceId, e.fields])).toEqual([
+      ['handler_error', 5, 'Error: boom 0', '1-0', { event: '{"n":0}' }],
+      ['handler_error', 5, 'Error: boom 1', '1-1', { event: '{"n":1}' }],
+      ['handler_error', 5, 'Error: boom 2', '1-2', { event: '{"n":2}' }],
     ]);
 
     expect(await replayDeadLetters(redis, dlq, `${prefix}firehose_live`, { reason: 'handler_error', limit: 2 })).toBe(2);
     const back = (await redis.xrange(`${prefix}firehose_live`, '-', '+')) as [string, string[]][];
-    // Back in the stream as it was first written: no reason, no attempts, so the consumer judges it afresh.
+    // Back in the stream as it was first written: no reason, attempts, error or source id, so the consumer judges it afresh.
     expect(back.map(([, f]) => f)).toEqual([['event', '{"n":0}'], ['event', '{"n":1}']]);
     expect(await redis.xlen(dlq)).toBe(3);
 
@@ -55,10 +59,11 @@ describe('dead letters', () => {
 
   it('the CLI names the source stream, refuses to purge without --yes, and replays', async () => {
     await redis.del(`${prefix}repo_backfill_dlq`, `${prefix}repo_backfill`);
-    await redis.xadd(`${prefix}repo_backfill_dlq`, '*', 'repo', '{"did":"did:plc:a"}', 'reason', 'fetch_failed', 'attempts', '5');
+    await redis.xadd(`${prefix}repo_backfill_dlq`, '*', 'repo', '{"did":"did:plc:a"}', 'reason', 'fetch_failed', 'attempts', '5', 'error', 'getRepo: 502', 'source_id', '7-0');
     const list = cli(['dlq', 'list', 'repo_backfill']);
     expect(list.code).toBe(0);
-    expect(list.lines[0]).toMatchObject({ reason: 'fetch_failed', attempts: 5, fields: { repo: '{"did":"did:plc:a"}' } });
+    expect(list.lines[0]).toMatchObject({ reason: 'fetch_failed', attempts: 5, error: 'getRepo: 502', source_id: '7-0' });
+    expect(list.lines[0]?.['fields']).toEqual({ repo: '{"did":"did:plc:a"}' });
     const dry = cli(['dlq', 'purge', 'repo_backfill']);
     expect(dry.code).toBe(2);
     expect(dry.lines[0]).toMatchObject({ wouldPurge: 1 });

@@ -6,6 +6,7 @@ import {
   claimIdle,
   deliveryCounts,
   ensureGroup,
+  ERROR_FIELD_CHARS,
   keepClaimed,
   readBacklog,
   readNew,
@@ -78,16 +79,20 @@ describe('consumer-group primitives', () => {
     expect((await pending()).map(([, c, , d]) => [c, d])).toEqual(Array.from({ length: 5 }, () => ['c1', 2]));
   });
 
-  it('settle acks and deletes, and dead-letters with the original fields, a fresh reason and attempts, in one MULTI', async () => {
+  it('settle acks and deletes, and dead-letters with the original fields, a fresh reason, attempts, error and source id, in one MULTI', async () => {
     await ensureGroup(redis, stream, GROUP);
     const [a, b] = await fill(2);
     await readNew(redis, stream, GROUP, 'c1', 10, 10);
-    const letter = { entry: { id: b!, fields: { repo: '{"did":"did:plc:x"}', reason: 'old', attempts: '9' } }, reason: 'invalid_car', attempts: 2 };
+    // A replayed letter dead-lettered again: its old verdict is replaced, not kept beside the new one.
+    const fields = { repo: '{"did":"did:plc:x"}', reason: 'old', attempts: '9', error: 'old error', source_id: '1-1' };
+    const letter = { entry: { id: b!, fields }, reason: 'invalid_car', attempts: 2, error: `car: ${'x'.repeat(5000)}` };
     await settle(redis, stream, `${stream}_dlq`, GROUP, { ack: [a!], letters: [letter] });
     expect(await redis.xlen(stream)).toBe(0);
     expect(await pending()).toEqual([]);
     const dlq = await redis.xrange(`${stream}_dlq`, '-', '+');
-    expect(dlq.map(([, f]) => f)).toEqual([['repo', '{"did":"did:plc:x"}', 'reason', 'invalid_car', 'attempts', '2']]);
+    const bounded = `car: ${'x'.repeat(ERROR_FIELD_CHARS - 6)}…`;
+    expect(bounded).toHaveLength(ERROR_FIELD_CHARS);
+    expect(dlq.map(([, f]) => f)).toEqual([['repo', '{"did":"did:plc:x"}', 'reason', 'invalid_car', 'attempts', '2', 'error', bounded, 'source_id', b]]);
   });
 
   it('settle refuses a DLQ key of another type rather than ack an entry it could not dead-letter', async () => {

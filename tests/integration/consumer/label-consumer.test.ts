@@ -84,7 +84,7 @@ describe('label_live through the consumer', () => {
     ]);
     await waitFor(drained, (d) => d, 'label_live to drain');
     expect(await db.sql.query('select src, val from label order by val')).toEqual([{ src: TRUSTED, val: 'rsky' }, { src: LABELER, val: 'spam' }]);
-    expect(await dlq()).toEqual([{ event: JSON.stringify({ type: 'create' }), reason: 'invalid_event', attempts: '1' }]);
+    expect(await dlq()).toEqual([{ event: JSON.stringify({ type: 'create' }), reason: 'invalid_event', attempts: '1', error: '`event` is not a label event', source_id: expect.stringMatching(/^\d+-\d+$/) }]);
     const exposition = await r.metrics.registry.metrics();
     expect(exposition).toContain(`skytide_labels_total{host="${HOST}",outcome="label"} 1`);
     expect(exposition).toContain(`skytide_labels_trusted_total{src="${TRUSTED}",why="unsigned"} 1`);

@@ -95,32 +95,32 @@ describe('stream consumer', () => {
   });
 
   it('moves an unparseable entry straight to the DLQ with its original fields, without calling the function on it', async () => {
-    await add('1', 'garbage');
-    await redis.xadd(key(), '*', 'labels', '{}');
+    const [, garbage] = await add('1', 'garbage');
+    const labels = await redis.xadd(key(), '*', 'labels', '{}');
     const seen: number[] = [];
     start(async (items) => (seen.push(...items), items.map(() => ok)));
     await waitFor(backlog, drained, 'drained');
     expect(seen).toEqual([1]);
     expect(await dlq()).toEqual([
-      { event: 'garbage', reason: 'invalid_event', attempts: '1' },
-      { labels: '{}', reason: 'invalid_event', attempts: '1' },
+      { event: 'garbage', reason: 'invalid_event', attempts: '1', error: 'not a number', source_id: garbage },
+      { labels: '{}', reason: 'invalid_event', attempts: '1', error: 'not a number', source_id: labels },
     ]);
     expect(outcomesCounted()).toEqual({ ok: 1, invalid: 2 });
   });
 
   it('dead outcomes go to the DLQ at once with every original field and their reason', async () => {
     await add('1');
-    await redis.xadd(key(), '*', 'event', '2', 'source', 'relay.example');
+    const id = await redis.xadd(key(), '*', 'event', '2', 'source', 'relay.example');
     const calls: number[][] = [];
     start(async (items) => (calls.push(items), items.map((n) => (n === 2 ? dead('invalid_syntax', 'bad did') : ok))));
     await waitFor(backlog, drained, 'drained');
     expect(calls).toEqual([[1, 2]]);
-    expect(await dlq()).toEqual([{ event: '2', source: 'relay.example', reason: 'invalid_syntax', attempts: '1' }]);
+    expect(await dlq()).toEqual([{ event: '2', source: 'relay.example', reason: 'invalid_syntax', attempts: '1', error: 'bad did', source_id: id }]);
     expect(outcomesCounted()).toEqual({ ok: 1, dead: 1 });
   });
 
   it('retries come back through XAUTOCLAIM after claimIdleMs and reach the DLQ after maxAttempts deliveries', async () => {
-    await add('7', '8');
+    const [id] = await add('7', '8');
     const calls: { items: number[]; at: number }[] = [];
     start(async (items) => {
       calls.push({ items, at: Date.now() });
@@ -129,13 +129,13 @@ describe('stream consumer', () => {
     await waitFor(dlq, (d) => d.length === 1, 'dead letter', 10_000);
     expect(calls.map((c) => c.items)).toEqual([[7, 8], [7], [7]]);
     for (let i = 1; i < calls.length; i++) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(CLAIM_IDLE_MS);
-    expect(await dlq()).toEqual([{ event: '7', reason: 'missing_block', attempts: '3' }]);
+    expect(await dlq()).toEqual([{ event: '7', reason: 'missing_block', attempts: '3', error: 'not yet', source_id: id }]);
     expect(await backlog()).toEqual({ length: 0, pending: 0 });
     expect(outcomesCounted()).toEqual({ ok: 1, retry: 2, dlq: 1 });
   });
 
   it('isolates a poison entry that makes the whole batch throw: the others are acked, it ends in the DLQ', async () => {
-    await add('1', '2', '13', '4');
+    const [, , poison] = await add('1', '2', '13', '4');
     const acked: number[] = [];
     start(async (items) => {
       if (items.includes(13)) throw new Error('violates a constraint');
@@ -144,13 +144,14 @@ describe('stream consumer', () => {
     });
     await waitFor(dlq, (d) => d.length === 1, 'poison in the dlq', 10_000);
     expect(acked.sort((a, b) => a - b)).toEqual([1, 2, 4]);
-    expect(await dlq()).toEqual([{ event: '13', reason: 'handler_error', attempts: '3' }]);
+    // What it threw goes with it, so the letter says why without the log.
+    expect(await dlq()).toEqual([{ event: '13', reason: 'handler_error', attempts: '3', error: 'Error: violates a constraint', source_id: poison }]);
     expect(await backlog()).toEqual({ length: 0, pending: 0 });
     expect(outcomesCounted()).toEqual({ ok: 3, retry: 2, dlq: 1 });
   });
 
   it('with a passing probe, two poison entries claimed together still reach the DLQ', async () => {
-    await add('13', '14', '5');
+    const [first, second] = await add('13', '14', '5');
     start(
       async (items) => {
         if (items.some((n) => n > 10)) throw new Error('violates a constraint');
@@ -160,8 +161,8 @@ describe('stream consumer', () => {
     );
     await waitFor(dlq, (d) => d.length === 2, 'both poison entries in the dlq', 10_000);
     expect(await dlq()).toEqual([
-      { event: '13', reason: 'handler_error', attempts: '3' },
-      { event: '14', reason: 'handler_error', attempts: '3' },
+      { event: '13', reason: 'handler_error', attempts: '3', error: 'Error: violates a constraint', source_id: first },
+      { event: '14', reason: 'handler_error', attempts: '3', error: 'Error: violates a constraint', source_id: second },
     ]);
     expect(await backlog()).toEqual({ length: 0, pending: 0 });
   });
@@ -330,7 +331,7 @@ describe('stream consumer', () => {
     start(async (items) => (seen.push(...items), items.map(() => ok)));
     await waitFor(backlog, drained, 'dead-lettered');
     expect(seen).toEqual([]);
-    expect(await dlq()).toEqual([{ event: '9', reason: 'max_retries_exceeded', attempts: '7' }]);
+    expect(await dlq()).toEqual([{ event: '9', reason: 'max_retries_exceeded', attempts: '7', error: 'delivered 7 times without an outcome', source_id: id }]);
   });
 
   it('abort while the function runs: the in-flight batch finishes and what completed is acked', async () => {
@@ -577,7 +578,7 @@ describe('stream consumer', () => {
   });
 
   it('onIdle fires only once nothing is new and nothing is pending', async () => {
-    await add('1', '7');
+    const [, id] = await add('1', '7');
     const seenAtIdle: { length: number; pending: number }[] = [];
     let idle = 0;
     start(async (items) => items.map((n) => (n === 7 ? retry('handler_error') : ok)), {
@@ -589,7 +590,8 @@ describe('stream consumer', () => {
     await waitFor(() => idle, (n) => n > 0, 'idle');
     await waitFor(() => seenAtIdle.length, (n) => n > 0, 'backlog read');
     expect(seenAtIdle[0]).toEqual({ length: 0, pending: 0 });
-    expect(await dlq()).toEqual([{ event: '7', reason: 'handler_error', attempts: '3' }]);
+    // An outcome without a message: the letter has no error field.
+    expect(await dlq()).toEqual([{ event: '7', reason: 'handler_error', attempts: '3', source_id: id }]);
   });
 
   it('a function that breaks its contract (wrong number of outcomes) stops the consumer loudly, settling nothing', async () => {
