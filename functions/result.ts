@@ -5,7 +5,13 @@ import type { Reason } from './reasons.ts';
 export type ItemOutcome =
   | { status: 'ok' }
   | { status: 'retry'; reason: Reason; message?: string }
-  | { status: 'dead'; reason: Reason; message?: string };
+  | { status: 'dead'; reason: Reason; message?: string }
+  /**
+   * The entry is fine, but something it depends on that the consumer's probe cannot check (a did:web labeler's own
+   * host) is unavailable: it stays pending and comes back later, and this delivery does not count toward the DLQ.
+   * It may be taken up after later entries of its lane, so only for functions whose result does not depend on order.
+   */
+  | { status: 'wait'; reason: Reason; message?: string };
 
 /** A repo whose index cannot be trusted from the live stream alone and must be re-fetched whole. */
 export interface ResyncRequest {
@@ -23,6 +29,10 @@ export const ok: ItemOutcome = { status: 'ok' };
 
 export function retry(reason: Reason, message?: string): ItemOutcome {
   return message === undefined ? { status: 'retry', reason } : { status: 'retry', reason, message };
+}
+
+export function wait(reason: Reason, message?: string): ItemOutcome {
+  return message === undefined ? { status: 'wait', reason } : { status: 'wait', reason, message };
 }
 
 export function dead(reason: Reason, message?: string): ItemOutcome {

@@ -75,6 +75,17 @@ export async function keepClaimed(redis: Redis, stream: string, group: string, c
   await redis.xclaim(stream, group, consumer, 0, ...ids, 'JUSTID');
 }
 
+/**
+ * Sets the delivery counts of pending entries we own (XCLAIM ... RETRYCOUNT JUSTID, one per distinct count): a
+ * delivery that ended in a wait is taken back, so waiting never brings an entry closer to the DLQ. Their idle time
+ * restarts too: they come back through XAUTOCLAIM once idle for the claim timeout.
+ */
+export async function setDeliveryCounts(redis: Redis, stream: string, group: string, consumer: string, counts: ReadonlyMap<string, number>): Promise<void> {
+  const byCount = new Map<number, string[]>();
+  for (const [id, n] of counts) byCount.set(n, [...(byCount.get(n) ?? []), id]);
+  for (const [n, ids] of byCount) await redis.xclaim(stream, group, consumer, 0, ...ids, 'RETRYCOUNT', Math.max(0, n), 'JUSTID');
+}
+
 /** How many times each of our pending entries has been delivered (this delivery included); one XPENDING per page. */
 export async function deliveryCounts(redis: Redis, stream: string, group: string, consumer: string, ids: readonly string[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>();

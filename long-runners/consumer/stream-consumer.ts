@@ -11,7 +11,9 @@
 // others finish this one.
 // A batch's settle runs while the next batch is processed (settles land in read order; one that fails fails the next
 // step, and its entries stay pending). On abort the batches in flight are finished (then the one read ahead) or
-// abandoned unsettled (all stay pending). All state is in Redis: attempts are the group's delivery counts, so a
+// abandoned unsettled (all stay pending). An outcome `wait` (something the entry depends on is unavailable) leaves
+// the entry pending with its delivery taken back (XCLAIM RETRYCOUNT): it comes back after claimIdleMs, never nearer
+// the DLQ. All state is in Redis: attempts are the group's delivery counts, so a
 // restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
@@ -29,6 +31,7 @@ import {
   pendingCount,
   readNew,
   readOwnPending,
+  setDeliveryCounts,
   settle,
   type DeadLetter,
   type Settlement,
@@ -121,7 +124,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const blockMs = options.blockMs ?? 1000;
   const claimIdleMs = options.claimIdleMs ?? 60_000;
   const backoff = options.backoff ?? DEFAULT_RETRY_BACKOFF;
-  const count = (outcome: 'ok' | 'retry' | 'dead' | 'dlq' | 'invalid', n = 1) => {
+  const count = (outcome: 'ok' | 'retry' | 'wait' | 'dead' | 'dlq' | 'invalid', n = 1) => {
     if (n > 0) metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? options.stream, outcome }, n);
   };
 
@@ -310,6 +313,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     }
 
     const ack: string[] = [];
+    /** Entries that wait on something unavailable: left pending with this delivery taken back. */
+    const waiting = new Map<string, number>();
     outcomes.forEach((isolated, i) => {
       if (isolated === undefined) return;
       const { entry } = parsed[i]!;
@@ -320,6 +325,9 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       } else if (outcome.status === 'dead') {
         toDlq(entry, outcome.reason, outcome.message);
         count('dead');
+      } else if (outcome.status === 'wait') {
+        waiting.set(entry.id, tries(entry) - 1);
+        count('wait');
       } else if (tries(entry) >= maxAttempts) {
         toDlq(entry, outcome.reason, outcome.message);
         count('dlq');
@@ -328,6 +336,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
         count('retry');
       }
     });
+    // Should this fail, the entries stay pending all the same, only with this delivery counted.
+    if (waiting.size > 0) await setDeliveryCounts(redis, stream, group, consumer, waiting);
     // The batch before's settle first: a failure there fails this step (this batch stays pending, as after a crash).
     await settled();
     settleLater({ ack, letters });

@@ -10,7 +10,7 @@ import { DependencyError, InvariantError } from '../../../functions/errors.ts';
 import { createOutageBoard } from '../../../adapters/observability/outage-board.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import type { Log } from '../../../functions/ports.ts';
-import { dead, ok, retry, type ItemOutcome } from '../../../functions/result.ts';
+import { dead, ok, retry, wait, type ItemOutcome } from '../../../functions/result.ts';
 import type { ParseResult } from '../../../functions/events.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -132,6 +132,26 @@ describe('stream consumer', () => {
     expect(await dlq()).toEqual([{ event: '7', reason: 'missing_block', attempts: '3', error: 'not yet', source_id: id }]);
     expect(await backlog()).toEqual({ length: 0, pending: 0 });
     expect(outcomesCounted()).toEqual({ ok: 1, retry: 2, dlq: 1 });
+  });
+
+  it('a wait outcome keeps the entry pending past maxAttempts deliveries without counting them, until it is ok', async () => {
+    await add('7', '8');
+    let calls7 = 0;
+    const deliveriesSeen: number[] = [];
+    start(async (items) => {
+      if (items.includes(7)) {
+        calls7++;
+        deliveriesSeen.push(...(await pendingDetail()).filter(([, , , n]) => n > 0).map(([, , , n]) => n));
+      }
+      // More deliveries than maxAttempts (3) and than the crash limit (twice that): none of them counts.
+      return items.map((n) => (n === 7 && calls7 <= 7 ? wait('identity_failed', 'the labeler host is down') : ok));
+    });
+    await waitFor(backlog, drained, 'the waiting entry indexed at last', 10_000);
+    expect(calls7).toBe(8);
+    expect(await dlq()).toEqual([]);
+    // Each delivery is the first as far as the DLQ is concerned.
+    expect(new Set(deliveriesSeen)).toEqual(new Set([1]));
+    expect(outcomesCounted()).toEqual({ ok: 2, wait: 7 });
   });
 
   it('isolates a poison entry that makes the whole batch throw: the others are acked, it ends in the DLQ', async () => {
