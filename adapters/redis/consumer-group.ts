@@ -1,4 +1,4 @@
-// Consumer-group primitives for the stream consumers (architecture.md, Redis contract; rsky-contract.md 2.5, 2.7).
+// Consumer-group primitives for the stream consumers (README.md, Contracts: the groups, settling, the DLQ).
 // Groups start at id 0 with MKSTREAM. Settling a batch is ONE MULTI: the XADDs to <stream>_dlq, then XACK and XDEL
 // of every settled id, so an entry is never acknowledged without its dead letter, nor dead-lettered twice. No XTRIM,
 // no MAXLEN: nothing pending is ever deleted. Every EXEC reply is checked (ioredis reports them, it does not throw).
@@ -125,7 +125,7 @@ export interface DeadLetter {
 }
 
 /**
- * The fields a dead letter adds to the original entry: `reason` and `attempts` (rsky's names, rsky-contract.md 2.3),
+ * The fields a dead letter adds to the original entry: `reason` and `attempts` (rsky's names),
  * `error` (what was said about it, at most ERROR_FIELD_CHARS) and `source_id` (its id in the source stream). A letter
  * replayed and dead-lettered again carries the new verdict only; a replay removes them all.
  */

@@ -1,4 +1,4 @@
-// Stream, group and cursor names. They follow rsky (rsky-contract.md section 2) so a team can switch over; an
+// Stream, group and cursor names. They follow rsky (README.md, Contracts) so a team can switch over; an
 // optional prefix namespaces a deployment (and each test file) on a shared Redis.
 // Past one machine (STREAM_SHARDS, REDIS_CLUSTER_NODES): the firehose streams (firehose_live, firehose_backfill,
 // repo_backfill) are split into `<name>:{n}` by a hash of the DID, so one repo's events stay in order in one shard,

@@ -11,7 +11,7 @@
 //   and no label is rejected because a dependency was down.
 import pLimit from 'p-limit';
 import type { BasePorts, Sql } from '../ports.ts';
-import { ok, retry, type ItemOutcome } from '../result.ts';
+import { ok, retry, wait, type ItemOutcome } from '../result.ts';
 import type { Reason } from '../reasons.ts';
 import type { IdentityResolver } from '../atproto/identity/did-document.ts';
 import { UNKNOWN_HOST, type LabelEntry } from './entry.ts';
@@ -31,10 +31,11 @@ export interface LabelPorts extends BasePorts {
 export type LabelVerdict =
   | { status: 'label' | 'negation'; src: string; trusted?: TrustReason }
   | { status: 'rejected'; reason: LabelRejection; message: string }
-  | { status: 'retry'; reason: Reason; message: string };
+  /** `wait`: deferred only because the source's own host is down (verify-label.ts), so no delivery counts. */
+  | { status: 'retry'; reason: Reason; message: string; wait?: true };
 
 export interface LabelBatchResult {
-  /** One per entry, same order: `retry` when one of its labels was deferred, else `ok`. */
+  /** One per entry, same order: `retry` when one of its labels was deferred (`wait` when only because its source's host is down), else `ok`. */
   outcomes: ItemOutcome[];
   /** One list per entry, one verdict per label in it. */
   verdicts: LabelVerdict[][];
@@ -71,7 +72,11 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
           const { label } = c;
           const host = entries[i]!.host;
           const check = await recheckAgainstFresh(c.check, label, host, ports.trustedSources.has(label.src), identities);
-          if (check.ok === 'retry') return { status: 'retry', reason: check.reason, message: check.message };
+          if (check.ok === 'retry') {
+            return check.wait === true
+              ? { status: 'retry', reason: check.reason, message: check.message, wait: true }
+              : { status: 'retry', reason: check.reason, message: check.message };
+          }
           if (check.ok === false) return { status: 'rejected', reason: check.reason, message: check.message };
           rows.push(toRow(label, check.signingKey));
           const status = label.neg === true ? 'negation' : 'label';
@@ -84,8 +89,12 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
   const changed = rows.length === 0 ? 0 : await ports.sql.transaction((tx) => storeLabels(tx, rows));
 
   const outcomes = verdicts.map((list): ItemOutcome => {
-    const deferred = list.find((v) => v.status === 'retry');
-    return deferred === undefined ? ok : retry(deferred.reason, deferred.message);
+    const deferred = list.filter((v) => v.status === 'retry');
+    const first = deferred[0];
+    if (first === undefined) return ok;
+    // A delivery counts toward the DLQ only when some label of the entry was deferred for a reason of its own.
+    const counted = deferred.find((v) => v.wait !== true);
+    return counted === undefined ? wait(first.reason, first.message) : retry(counted.reason, counted.message);
   });
   report(entries, verdicts, ports);
   return { outcomes, verdicts, changed };

@@ -7,7 +7,7 @@
 // An identity outage (DependencyError) propagates: the batch waits, and nothing is judged by the outage. A DID that
 // cannot be resolved for another reason (a did:web host failing) is deferred, not rejected: the entry is retried.
 import { dependencyErrorIn, describeError } from '../errors.ts';
-import type { AtprotoIdentity, IdentityResolver } from '../atproto/identity/did-document.ts';
+import { DidHostUnavailableError, type AtprotoIdentity, type IdentityResolver } from '../atproto/identity/did-document.ts';
 import { formatDidKey } from '../atproto/crypto/keys.ts';
 import { verifySignature } from '../atproto/crypto/verify.ts';
 import type { Reason } from '../reasons.ts';
@@ -25,7 +25,11 @@ export type LabelCheck =
   /** `identity`: the document the signature was checked against (absent for a trusted unsigned label). */
   | { ok: true; signingKey?: string; trusted?: TrustReason; identity?: AtprotoIdentity }
   | { ok: false; reason: LabelRejection; message: string }
-  | { ok: 'retry'; reason: Reason; message: string };
+  /**
+   * Deferred. `wait`: the source's own did:web host could not be reached, which is that host's outage, not a verdict
+   * on the label, so the entry waits without counting a delivery (labels are order-free: version.ts).
+   */
+  | { ok: 'retry'; reason: Reason; message: string; wait?: true };
 
 /**
  * DID documents for one batch: each DID is resolved once, and fetched again (bypassing caches) at most once, however
@@ -109,6 +113,7 @@ export async function checkLabel(label: Label, host: string | undefined, trusted
     } catch (err) {
       const outage = dependencyErrorIn(err);
       if (outage !== undefined) throw outage;
+      if (err instanceof DidHostUnavailableError) return { ok: 'retry', reason: 'identity_failed', message: describeError(err), wait: true };
       return { ok: 'retry', reason: 'identity_failed', message: describeError(err) };
     }
   };

@@ -1,4 +1,4 @@
-// One consumer-group loop for every stream (architecture.md, Redis contract; rsky-contract.md 2.5 and 2.7).
+// One consumer-group loop for every stream (README.md, Contracts: the groups, settling, the DLQ).
 // Promises: an entry leaves the stream only by XACK+XDEL after its outcome is ok, or by the DLQ in the same MULTI.
 // Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
 // processed again, never acknowledged blind; on start, what this consumer name still holds (a run killed mid-batch)

@@ -18,6 +18,7 @@ import { countLabelStates, queryLabels } from '../../../functions/label/query.ts
 import { parseLabel, signingBytes } from '../../../functions/label/label.ts';
 import { toRow } from '../../../functions/label/version.ts';
 import { beforeMigration } from '../../helpers/migration-step.ts';
+import { freePort } from '../../helpers/free-port.ts';
 import { DependencyError } from '../../../functions/errors.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import type { IdentityResolver as Resolver } from '../../../functions/atproto/identity/did-document.ts';
@@ -289,6 +290,24 @@ describe('identity: an outage is waited out, a DID that cannot be had is deferre
     expect(await metric(`skytide_labels_total{host="${HOST}",outcome="rejected"}`)).toBe(0);
     const after = await labelBatch([await signed({ val: 'during-outage', cts: at(1) })], ports());
     expect(after.verdicts).toEqual([[{ status: 'label', src: LABELER }]]);
+  });
+
+  it('waits (no delivery counted) on a label whose did:web source cannot be reached, and still judges the others', async () => {
+    // The source's own host refusing connections is that host's outage, not a verdict on its labels: `wait` keeps the
+    // entry without bringing it closer to label_live_dlq (a `retry` would dead-letter it after INDEXER_MAX_ATTEMPTS).
+    const down = `did:web:localhost%3A${await freePort()}`;
+    const result = await labelBatch([
+      entry(labelEvent(HOST, await signLabel(labelKey, { ver: 1, src: down, uri: POST, val: 'x', cts: at(1) }))),
+      entry(labelEvent(HOST, await signLabel(labelKey, { ver: 1, src: UNKNOWN, uri: POST, val: 'x', cts: at(1) }))),
+      await signed({ val: 'fine', cts: at(1) }),
+    ], ports());
+    expect(result.outcomes).toEqual([
+      { status: 'wait', reason: 'identity_failed', message: expect.stringContaining(down) },
+      { status: 'retry', reason: 'identity_failed', message: expect.stringContaining('HTTP 404') },
+      { status: 'ok' },
+    ]);
+    expect(result.verdicts[0]).toEqual([{ status: 'retry', reason: 'identity_failed', message: expect.any(String), wait: true }]);
+    expect((await inForce()).map((l) => l['val'])).toEqual(['fine']);
   });
 
   it('defers (retry, identity_failed) a label whose source the directory does not know', async () => {

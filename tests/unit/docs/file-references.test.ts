@@ -14,17 +14,6 @@ const TEXT = /\.(ts|js|md|sql|sh|ya?ml|toml)$/;
 /** A name ending in .md, not part of a longer path, URL or word. */
 const MD_REFERENCE = /(?<![\w/.:-])((?:\.{1,2}\/)?[\w.-]+(?:\/[\w.-]+)*\.md)\b/g;
 
-/**
- * References in files that are being changed elsewhere at the time this test was written, to be pointed at README.md's
- * "Contracts" with their next change. The test fails when one is fixed and still listed here, or when a new one
- * appears.
- */
-const KNOWN: Record<string, string[]> = {
-  'adapters/redis/consumer-group.ts': ['architecture.md', 'rsky-contract.md'],
-  'adapters/redis/keys.ts': ['rsky-contract.md'],
-  'long-runners/consumer/stream-consumer.ts': ['architecture.md', 'rsky-contract.md'],
-};
-
 function walk(dir: string, out: string[]): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) {
@@ -52,7 +41,7 @@ describe('file references', () => {
       const refs = [...new Set([...text.matchAll(MD_REFERENCE)].map((m) => m[1]!))].filter((ref) => !exists(file, ref));
       if (refs.length > 0) missing[file] = refs.sort();
     }
-    expect(missing).toEqual(KNOWN);
+    expect(missing).toEqual({});
   });
 
   it('point at no folder outside the repository', () => {
