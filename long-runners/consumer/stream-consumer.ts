@@ -115,8 +115,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     try {
       return await options.handle(items);
     } finally {
-      metrics.inc('skytide_function_calls_total', { stream: options.stream });
-      metrics.inc('skytide_function_seconds_total', { stream: options.stream }, (performance.now() - started) / 1000);
+      metrics.inc('skytide_function_calls_total', { stream: options.metricStream ?? options.stream });
+      metrics.inc('skytide_function_seconds_total', { stream: options.metricStream ?? options.stream }, (performance.now() - started) / 1000);
     }
   };
   const stream = keys.stream(options.stream);

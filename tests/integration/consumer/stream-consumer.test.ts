@@ -94,6 +94,18 @@ describe('stream consumer', () => {
     expect(outcomesCounted()).toEqual({ ok: 3 });
   });
 
+  it("counts a shard's function calls under the logical stream, the series that exists at zero from start-up", async () => {
+    const sharded = createKeySpace(`${prefix}${Math.random().toString(36).slice(2)}:`, { shards: 2 });
+    const shard = sharded.shardsOf(STREAM)[1]!;
+    await redis.xadd(sharded.stream(shard), '*', 'event', '1');
+    const bundle = createMetrics({ hosts: [], streams: [STREAM] });
+    start(async (items) => items.map(() => ok), { keys: sharded, stream: shard, metricStream: STREAM, metrics: bundle.metrics });
+    await waitFor(() => readBacklog(redis, sharded.stream(shard), GROUP), drained, 'drained');
+    const text = await bundle.registry.metrics();
+    expect(text).toContain(`skytide_function_calls_total{stream="${STREAM}"} 1`);
+    expect(text).not.toContain(shard);
+  });
+
   it('moves an unparseable entry straight to the DLQ with its original fields, without calling the function on it', async () => {
     const [, garbage] = await add('1', 'garbage');
     const labels = await redis.xadd(key(), '*', 'labels', '{}');
