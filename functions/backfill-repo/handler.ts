@@ -7,7 +7,8 @@
 // account.ts's business. Pure over its ports.
 //
 // Outcomes are verdicts on the repo alone: `dead` for a repo that cannot be trusted (PERMANENT_FAILURES), `retry` for
-// what may pass on another try (its PDS failing, a repo it served cut short). An outage of our own dependencies
+// what may pass on another try (its PDS failing, a repo it served cut short, a commit rev beyond the allowed clock
+// drift: `future_rev`, never taken as the repo's floor). An outage of our own dependencies
 // (Postgres, Redis, the PLC directory, DNS: a DependencyError anywhere in the cause chain) is no verdict: it is
 // thrown, repo_sync is left as it was (never `desynchronized` for an outage), and the caller waits and tries again.
 // Anything else thrown (not a SkytideError) is thrown too: the consumer's probe tells a poison entry from an outage.
@@ -24,6 +25,7 @@ import type { HandleResolver } from '../atproto/identity/handle.ts';
 import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.ts';
 import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
+import { isFutureRev, MAX_REV_DRIFT_MS } from '../atproto/syntax/tid-time.ts';
 import { DEFAULT_PDS_RETRY, downloadRepo, type PdsRetry } from './fetch-car.ts';
 import { recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
@@ -259,6 +261,11 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     }
     if (repo.rev === undefined) throw new SkytideError('invalid_commit', 'repo commit has no rev (v2): the rev rule cannot protect newer data');
     report.rev = repo.rev;
+    // A rev beyond the allowed clock drift would become the repo's floor and refuse every real later write: not
+    // processed (as on the live path), and retried, since the PDS's clock may be put right.
+    if (isFutureRev(repo.rev, ports.clock.now())) {
+      throw new SkytideError('future_rev', `repo commit rev ${repo.rev} is more than ${MAX_REV_DRIFT_MS / 60_000} minutes in the future`, { did: item.did, rev: repo.rev });
+    }
     // Its PDS serves the repo: the account is active (restored, if it was deleted), whatever an earlier answer or
     // event left, and its handle is verified.
     await repoServed(identity, ports);

@@ -19,14 +19,14 @@ import { decodeRepoMessage } from '../../functions/atproto/repo-frame.ts';
 import { dropReason, keepsDid, keepsEverything, type EventFilter } from '../../functions/event-filter.ts';
 import { decodeFrame } from '../../functions/atproto/frame.ts';
 import { withLookupDeadline, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
-import { tidMicros } from '../../functions/atproto/syntax/tid-time.ts';
+import { isFutureRev, MAX_REV_DRIFT_MS } from '../../functions/atproto/syntax/tid-time.ts';
 import { ADVANCE, type AdvanceResult, type RepoStateStore } from '../../adapters/redis/repo-state.ts';
 import type { Batch, MessageKind, SubscriptionHandler, SubscriptionMessage } from '../subscription/subscription.ts';
 import type { ReportProblem } from '../subscription/problems.ts';
 import type { IdentityWaitRoom, ReleaseResult } from './identity-wait.ts';
 
-/** How far in the future a commit's rev may be (clock drift between us and the PDS). */
-export const DEFAULT_MAX_REV_DRIFT_MS = 5 * 60_000;
+/** How far in the future a commit's rev may be (clock drift between us and the PDS); the backfill uses the same. */
+export const DEFAULT_MAX_REV_DRIFT_MS = MAX_REV_DRIFT_MS;
 /**
  * How long the live path waits in line for a DID's identity. A cache hit or a quick directory answer never notices;
  * a slower lookup parks the frame and goes on beside the loop, so a slow PLC directory or a did:web host that hangs
@@ -104,7 +104,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       appendPlain(out.events, out.resync, batch);
       return;
     }
-    if (tidMicros(state.rev) / 1000 > now() + maxDriftMs) {
+    if (isFutureRev(state.rev, now(), maxDriftMs)) {
       o.report('future_rev', 1, { did: out.did, rev: state.rev });
       appendPlain([], out.resync, batch);
       return;

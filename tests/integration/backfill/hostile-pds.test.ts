@@ -21,6 +21,7 @@ import { noMetrics, silentLog, systemClock } from '../../../functions/ports.ts';
 import { formatDidKey } from '../../../functions/atproto/crypto/keys.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { plcDid } from '../../helpers/dids.ts';
+import { tid } from '../../helpers/events.ts';
 
 type Behaviour = (res: http.ServerResponse) => void;
 const behaviours = new Map<string, Behaviour>();
@@ -141,16 +142,26 @@ describe('backfill against a hostile PDS', () => {
   });
 });
 
-/** A real repo of one post for `did`, signed by a key its document names. */
-async function signedRepo(did: string): Promise<Buffer> {
-  const keypair = await Secp256k1Keypair.create();
+const keypairs = new Map<string, Secp256k1Keypair>();
+
+/**
+ * A real repo of one post for `did`, signed by a key its document names (the same key for every repo of the DID), at
+ * `o.rev` if given (else now), the post saying `o.text`.
+ */
+async function signedRepo(did: string, o: { rev?: string; text?: string } = {}): Promise<Buffer> {
+  const keypair = keypairs.get(did) ?? (await Secp256k1Keypair.create());
+  keypairs.set(did, keypair);
   keys.set(did, keypair.did().slice('did:key:'.length));
   const storage = new MemoryBlockstore();
-  const repo = await Repo.create(storage, did, keypair, [
-    { action: WriteOpAction.Create, collection: 'app.bsky.feed.post', rkey: '3l4oq2p7ipa2a', record: { $type: 'app.bsky.feed.post', text: 'hello', createdAt: '2026-01-01T00:00:00.000Z' } },
-  ] as never);
+  const writes = [
+    { action: WriteOpAction.Create, collection: 'app.bsky.feed.post', rkey: '3l4oq2p7ipa2a', record: { $type: 'app.bsky.feed.post', text: o.text ?? 'hello', createdAt: '2026-01-01T00:00:00.000Z' } },
+  ] as never;
+  const repo = await Repo.createFromCommit(storage, await Repo.formatInitCommit(storage, did, keypair, writes, o.rev));
   return Buffer.from(await blocksToCarFile(repo.cid, storage.blocks));
 }
+
+/** The TID of a moment (ms since the epoch): microseconds in the top 53 bits, clock id 0. */
+const revAt = (ms: number) => tid(ms * 1000 * 1024);
 
 async function closedPort(): Promise<number> {
   const s = net.createServer();
@@ -255,5 +266,35 @@ describe('repo_backfill entries listed at a rev already synchronized', () => {
     // Listed at a newer rev than we hold: fetched.
     await backfillRepos([{ did, rev: 'zzzzzzzzzzzzz' }], ports());
     expect(requests).toBe(2);
+  });
+});
+
+describe('a commit rev beyond the allowed clock drift', () => {
+  it('is not processed: retried with future_rev, and repo_sync keeps the rev it held', async () => {
+    const did = plcDid('futurerev');
+    const now = Date.now();
+    const current = await signedRepo(did, { rev: revAt(now - 60_000) });
+    behaviours.set(did, (res) => res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(current));
+    const first = await backfillRepos([{ did }], ports());
+    expect(first.reports[0]).toMatchObject({ status: 'synchronized', rev: revAt(now - 60_000) });
+
+    // The PDS's clock runs a year ahead: its signed commit would become a floor no real write ever passes.
+    const future = await signedRepo(did, { rev: revAt(now + 365 * 24 * 3600_000), text: 'from the future' });
+    const { outcome, report } = await run(did, (res) => res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(future));
+    expect(outcome).toMatchObject({ status: 'retry', reason: 'future_rev' });
+    expect(report?.status).not.toBe('synchronized');
+    expect(await db.sql.query(`select status, rev, reason from repo_sync where did = $1`, [did])).toEqual([
+      { status: 'desynchronized', rev: revAt(now - 60_000), reason: 'future_rev' },
+    ]);
+    expect(await db.sql.query(`select rev from record where did = $1`, [did])).toEqual([{ rev: revAt(now - 60_000) }]);
+  });
+
+  it('within the drift (a PDS a minute ahead) is processed', async () => {
+    const did = plcDid('nearfuturerev');
+    const rev = revAt(Date.now() + 60_000);
+    const car = await signedRepo(did, { rev });
+    const { outcome, report } = await run(did, (res) => res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car));
+    expect(outcome).toEqual({ status: 'ok' });
+    expect(report).toMatchObject({ status: 'synchronized', rev });
   });
 });
