@@ -107,12 +107,19 @@ async function deliver(events: StreamEvent[], ports: BackfillPorts): Promise<voi
   else for (let i = 0; i < events.length; i += CHUNK) await ports.emit(events.slice(i, i + CHUNK));
 }
 
-/** Records a repo's sync state. A confirmed deletion stays: only restoreAccount (a valid repo served) lifts it. */
+/**
+ * Records a repo's sync state. A confirmed deletion stays: only restoreAccount (a valid repo served) lifts it. The rev
+ * and its data CID only move forward: an older CAR (a reprocess racing a newer one, a PDS restored from a backup)
+ * leaves the newer pair in place, as the rev rule leaves the newer records.
+ */
 async function setSync(ports: BackfillPorts, did: string, status: string, rev: string | null, data: string | null, reason: string | null): Promise<void> {
   await ports.sql.query(
     `insert into repo_sync (did, status, rev, "dataCid", reason, "updatedAt") values ($1, $2, $3, $4, $5, $6)
-     on conflict (did) do update set status = excluded.status, rev = coalesce(excluded.rev, repo_sync.rev),
-       "dataCid" = coalesce(excluded."dataCid", repo_sync."dataCid"), reason = excluded.reason, "updatedAt" = excluded."updatedAt"
+     on conflict (did) do update set status = excluded.status,
+       rev = case when excluded.rev is null or repo_sync.rev > excluded.rev then repo_sync.rev else excluded.rev end,
+       "dataCid" = case when excluded.rev is null or repo_sync.rev > excluded.rev then repo_sync."dataCid"
+         else coalesce(excluded."dataCid", repo_sync."dataCid") end,
+       reason = excluded.reason, "updatedAt" = excluded."updatedAt"
      where repo_sync.status <> 'deleted'`,
     [did, status, rev, data, reason, new Date(ports.clock.now()).toISOString()],
   );

@@ -298,3 +298,21 @@ describe('a commit rev beyond the allowed clock drift', () => {
     expect(report).toMatchObject({ status: 'synchronized', rev });
   });
 });
+
+describe('an older CAR after a newer one (a reprocess racing another, a PDS restored from a backup)', () => {
+  it('leaves repo_sync at the newer rev and data CID', async () => {
+    const did = plcDid('olderafternewer');
+    const now = Date.now();
+    const newer = await signedRepo(did, { rev: revAt(now - 60_000), text: 'newer' });
+    const older = await signedRepo(did, { rev: revAt(now - 24 * 3600_000), text: 'older' });
+    const first = await run(did, (res) => res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(newer));
+    expect(first.report).toMatchObject({ status: 'synchronized', rev: revAt(now - 60_000) });
+    const held = await db.sql.query(`select rev, "dataCid" from repo_sync where did = $1`, [did]);
+    expect(held).toEqual([{ rev: revAt(now - 60_000), dataCid: expect.any(String) }]);
+
+    const second = await run(did, (res) => res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(older));
+    expect(second.outcome).toEqual({ status: 'ok' });
+    expect(await db.sql.query(`select status, rev, "dataCid" from repo_sync where did = $1`, [did])).toEqual([{ status: 'synchronized', ...held[0] }]);
+    expect(await db.sql.query(`select rev from record where did = $1`, [did])).toEqual([{ rev: revAt(now - 60_000) }]);
+  });
+});
