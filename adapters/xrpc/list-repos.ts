@@ -1,8 +1,10 @@
 // One page of com.atproto.sync.listRepos, read and checked at the edge: the one reader both sweepers use (the Redis
 // one in long-runners/sweeper and the Worker's cron in adapters/runtime/worker-sweep.ts). Entries whose `did` is not
-// a DID are dropped; `rev`, `active` and `status` are kept only when they have the lexicon's types.
+// a DID are dropped; `rev`, `active` and `status` are kept only when they have the lexicon's types. The body is read
+// up to LIST_REPOS_MAX_BYTES and no further.
 import type { Fetch } from '../../functions/ports.ts';
 import { SkytideError } from '../../functions/errors.ts';
+import { readBodyPrefix } from '../../functions/body-prefix.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 
 export interface ListedRepo {
@@ -16,6 +18,25 @@ export interface ListedPage {
   repos: ListedRepo[];
   /** Absent on the last page. */
   cursor?: string;
+}
+
+/**
+ * The most of a listRepos page read. A page of 1,000 entries (a DID, a head CID, a rev and a status each) is about
+ * 200 KB; 8 MB leaves room for long did:web names and extra fields, and bounds what an endless body costs.
+ */
+export const LIST_REPOS_MAX_BYTES = 8 * 1024 * 1024;
+
+/** A listRepos answer that is no page: an HTTP error (`status`, with its Retry-After) or a body that is not one. */
+export class ListReposError extends SkytideError {
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, context: Record<string, unknown>, status?: number, retryAfterMs?: number) {
+    super('fetch_failed', message, context);
+    this.name = 'ListReposError';
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
 }
 
 /** A relay or PDS host as configured (with or without a scheme) to its XRPC base URL. */
@@ -36,12 +57,31 @@ function listedRepo(value: unknown): ListedRepo | undefined {
   };
 }
 
+/** Retry-After in milliseconds (delay-seconds or an HTTP date); undefined when absent or unreadable. */
+function retryAfterMs(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 export async function listReposPage(fetch: Fetch, host: string, cursor: string | undefined, limit: number, signal: AbortSignal): Promise<ListedPage> {
   const url = `${xrpcBase(host)}/xrpc/com.atproto.sync.listRepos?limit=${limit}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
   const res = await fetch(url, { signal });
-  if (!res.ok) throw new SkytideError('fetch_failed', `listRepos: HTTP ${res.status}`, { host, cursor });
-  const body = (await res.json()) as { repos?: unknown; cursor?: unknown };
-  if (!Array.isArray(body.repos)) throw new SkytideError('fetch_failed', 'listRepos: no repos array', { host, cursor });
+  if (!res.ok) {
+    // The error body is not read: let the connection go.
+    await res.body?.cancel().catch(() => {});
+    throw new ListReposError(`listRepos: HTTP ${res.status}`, { host, cursor }, res.status, retryAfterMs(res.headers.get('retry-after'), Date.now()));
+  }
+  const { bytes, whole } = await readBodyPrefix(res, LIST_REPOS_MAX_BYTES);
+  if (!whole) throw new ListReposError(`listRepos: page over ${LIST_REPOS_MAX_BYTES} bytes`, { host, cursor });
+  let body: { repos?: unknown; cursor?: unknown };
+  try {
+    body = JSON.parse(new TextDecoder().decode(bytes)) as { repos?: unknown; cursor?: unknown };
+  } catch {
+    throw new ListReposError('listRepos: the page is not JSON', { host, cursor });
+  }
+  if (typeof body !== 'object' || body === null || !Array.isArray(body.repos)) throw new ListReposError('listRepos: no repos array', { host, cursor });
   const repos = body.repos.map(listedRepo).filter((r): r is ListedRepo => r !== undefined);
   return typeof body.cursor === 'string' && body.cursor.length > 0 ? { repos, cursor: body.cursor } : { repos };
 }

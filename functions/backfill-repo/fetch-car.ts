@@ -11,7 +11,11 @@ import pRetry from 'p-retry';
 import type { Fetch } from '../ports.ts';
 import { DependencyError, SkytideError, dependencyErrorIn } from '../errors.ts';
 import { classifyNetworkFailure } from '../network-failure.ts';
+import { readBodyPrefix } from '../body-prefix.ts';
 import { readRepoCar, type RepoCar, type RepoLimits } from '../atproto/repo/read-car.ts';
+
+/** The most of a getRepo error body read (the rest is never read): XRPC error bodies are a few hundred bytes. */
+export const ERROR_BODY_MAX_BYTES = 8 * 1024;
 
 /** Answers that will not change by asking again: the account's status is updated instead of retrying. */
 export const PERMANENT_REPO_ERRORS = ['RepoNotFound', 'RepoTakendown', 'RepoSuspended', 'RepoDeactivated'] as const;
@@ -96,10 +100,11 @@ export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signa
   }
   let error = '';
   try {
-    const text = (await res.text()).slice(0, 4096);
-    error = String((JSON.parse(text) as { error?: unknown }).error ?? '');
+    // An XRPC error body is a few hundred bytes; a PDS that sends more is cut there, never read to the deadline.
+    const { bytes } = await readBodyPrefix(res, ERROR_BODY_MAX_BYTES);
+    error = String((JSON.parse(new TextDecoder().decode(bytes)) as { error?: unknown }).error ?? '');
   } catch {
-    // Not an XRPC error body: a plain HTTP failure, judged by its status below.
+    // Not an XRPC error body (or one cut at the cap, or a connection dropped mid-body): judged by its status below.
   }
   if ((PERMANENT_REPO_ERRORS as readonly string[]).includes(error)) return { kind: 'unavailable', error: error as PermanentRepoError };
   // A PDS restarting, overloaded or behind a failing proxy: 5xx, 429 (rate limited), 408.

@@ -14,7 +14,7 @@ import { createApp } from '../../../adapters/http/app.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createSql } from '../../../adapters/postgres/client.ts';
 import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-repo/handler.ts';
-import { DEFAULT_PDS_RETRY } from '../../../functions/backfill-repo/fetch-car.ts';
+import { DEFAULT_PDS_RETRY, ERROR_BODY_MAX_BYTES } from '../../../functions/backfill-repo/fetch-car.ts';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { createGuardedFetch } from '../../../adapters/xrpc/guarded-fetch.ts';
 import { noMetrics, silentLog, systemClock } from '../../../functions/ports.ts';
@@ -76,6 +76,21 @@ function ports(overrides: Partial<BackfillPorts> = {}): BackfillPorts {
   };
 }
 
+/** The global fetch, counting the body bytes the caller reads (through `read.bytes`). */
+function countingFetch(read: { bytes: number }): BackfillPorts['fetch'] {
+  return async (input, init) => {
+    const res = await globalThis.fetch(input, init);
+    if (res.body === null) return res;
+    const counted = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        read.bytes += chunk.length;
+        out.enqueue(chunk);
+      },
+    }));
+    return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+}
+
 async function run(did: string, behave: Behaviour, p = ports()) {
   behaviours.set(did, behave);
   const started = Date.now();
@@ -123,6 +138,29 @@ describe('backfill against a hostile PDS', () => {
     expect(await db.sql.query(`select "upstreamStatus" from actor where did = '${plcDid('takendown')}'`)).toEqual([{ upstreamStatus: 'takendown' }]);
     expect(await db.sql.query(`select status, reason from repo_sync where did = '${plcDid('takendown')}'`)).toEqual([{ status: 'desynchronized', reason: 'RepoTakendown' }]);
   });
+
+  it('an endless error body is read no further than its cap: the error outcome, the connection let go', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let closed!: () => void;
+    const serverClosed = new Promise<void>((r) => (closed = r));
+    const read = { bytes: 0 };
+    const { outcome } = await run(plcDid('endlesserror'), (res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      const pump = () => {
+        while (res.write(chunk)) {
+          /* keep writing until the socket pushes back */
+        }
+      };
+      res.on('drain', pump);
+      res.on('close', closed);
+      pump();
+    }, ports({ fetch: countingFetch(read) }));
+    expect(outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed', message: expect.stringContaining('HTTP 400') });
+    // The cap, plus at most the chunk that crossed it; read to the deadline it is hundreds of megabytes.
+    expect(read.bytes).toBeLessThanOrEqual(ERROR_BODY_MAX_BYTES + 256 * 1024);
+    await serverClosed;
+    // Read whole (the old res.text()), the body was not even cut at the 1.5 s deadline here: the call never returned.
+  }, 10_000);
 
   it('bytes that are not a CAR are rejected as such', async () => {
     const { outcome } = await run(plcDid('notacar'), (res) => res.writeHead(200).end('<html>hello</html>'));

@@ -12,6 +12,8 @@ import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { parseEventFilter } from '../../../functions/event-filter.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { LIST_REPOS_MAX_BYTES, listReposPage } from '../../../adapters/xrpc/list-repos.ts';
+import type { Fetch } from '../../../functions/ports.ts';
 
 const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String.fromCharCode(97 + i).padStart(19, 'a')}`);
 let failAt: string | undefined;
@@ -98,5 +100,73 @@ describe('sweeper', () => {
     expect(await queued()).toEqual([DIDS[0], DIDS[1], DIDS[3], DIDS[4]]);
     expect(progress).toMatchObject({ listed: 7, queued: 4, filtered: 3, done: true });
     expect(await metrics.registry.metrics()).toContain('skytide_filtered_total{where="sweep",why="did"} 3');
+  });
+});
+
+/** The global fetch, counting the body bytes the caller reads (through `read.bytes`). */
+function countingFetch(read: { bytes: number }): Fetch {
+  return async (input, init) => {
+    const res = await globalThis.fetch(input, init);
+    if (res.body === null) return res;
+    const counted = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        read.bytes += chunk.length;
+        out.enqueue(chunk);
+      },
+    }));
+    return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+}
+
+/** A server whose every answer is `behave`'s; closed after the test. */
+async function serve(behave: (res: http.ServerResponse) => void): Promise<{ url: string; close: () => Promise<void> }> {
+  const s = http.createServer((_req, res) => behave(res));
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    close: async () => {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    },
+  };
+}
+
+describe('a listRepos page', () => {
+  it('is read no further than its cap: an endless body is refused as no page, and the connection let go', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let closed!: () => void;
+    const serverClosed = new Promise<void>((r) => (closed = r));
+    const relay = await serve((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"repos":[');
+      const pump = () => {
+        while (res.write(chunk)) {
+          /* keep writing until the socket pushes back */
+        }
+      };
+      res.on('drain', pump);
+      res.on('close', closed);
+      pump();
+    });
+    try {
+      const read = { bytes: 0 };
+      await expect(listReposPage(countingFetch(read), relay.url, undefined, 1000, AbortSignal.timeout(20_000))).rejects.toMatchObject({
+        reason: 'fetch_failed', message: expect.stringContaining(`over ${LIST_REPOS_MAX_BYTES} bytes`),
+      });
+      expect(read.bytes).toBeGreaterThan(LIST_REPOS_MAX_BYTES);
+      expect(read.bytes).toBeLessThanOrEqual(LIST_REPOS_MAX_BYTES + 256 * 1024);
+      await serverClosed;
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('that is not JSON is refused as no page (fetch_failed), not thrown as a SyntaxError', async () => {
+    const relay = await serve((res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>'));
+    try {
+      await expect(listReposPage(globalThis.fetch, relay.url, undefined, 10, AbortSignal.timeout(5_000))).rejects.toMatchObject({ reason: 'fetch_failed', message: 'listRepos: the page is not JSON' });
+    } finally {
+      await relay.close();
+    }
   });
 });
