@@ -7,6 +7,7 @@ import { LABEL_REJECTIONS, TRUST_REASONS } from '../../functions/label/verify-la
 import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
 import { DEPENDENCIES } from '../../functions/errors.ts';
 import { RECORD_FAMILIES } from '../../functions/index/plugins/types.ts';
+import { SWEEP_PROBLEMS } from '../xrpc/list-repos.ts';
 
 /** Label values known at start-up that depend on configuration. */
 export interface MetricDimensions {
@@ -99,6 +100,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   },
   skytide_function_calls_total: { help: 'calls of each stream\'s function (index, label, backfill) by its consumers', labels: { stream: 'stream' } },
   skytide_function_seconds_total: { help: 'seconds spent in those calls (with the calls: mean latency per call)', labels: { stream: 'stream' } },
+  skytide_sweep_problems_total: {
+    help: 'what listRepos sweeps met and worked around, by problem (repeated_cursor: a page sent the pass back to a cursor it had used; the pass ended there)',
+    labels: { problem: SWEEP_PROBLEMS },
+  },
   skytide_http_refused_total: {
     help: 'HTTP requests refused before their handler ran, by route and reason (a body over HTTP_BODY_LIMIT_BYTES)',
     labels: { route: ['/functions/index', '/functions/label'], reason: ['body_too_big'] },

@@ -3,7 +3,8 @@
 // Postgres (`sweep_state`, infra/migrations/0004_sweep_state.sql), since a Worker cannot reach Redis. It keeps the
 // Redis sweeper's rules (long-runners/sweeper/sweep.ts): a repo listed at the rev repo_sync holds as synchronized is
 // not queued, nor a DID the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); entries carry host, rev, active and
-// status as listed. What differs is the shape of the work: a tick is
+// status as listed; a page whose cursor sends the tick back to one it used (or started from) ends the pass, logged
+// and counted in skytide_sweep_problems_total{problem="repeated_cursor"}. What differs is the shape of the work: a tick is
 // one invocation, bounded in CPU time and subrequests, so it sweeps at most `pagesPerTick` pages per relay and the
 // next tick goes on from the stored cursor. A pass that ended starts again `everyMs` after it started.
 //
@@ -11,11 +12,11 @@
 // the cursor only while it holds the lease. A page is sent before its cursor is stored, so a tick that dies in between
 // sends that page again (the backfill skips a repo already synchronized at its rev): at least once, never lost.
 // A deployment runs this sweeper or the Redis one against a relay, never both: neither sees the other's cursor.
-import type { Fetch, Log, Sql } from '../../functions/ports.ts';
+import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import type { RepoBackfillEntry } from '../../functions/events.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
-import { listReposPage } from '../xrpc/list-repos.ts';
+import { listReposPage, seenCursors } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 import { syncedRevs } from '../postgres/repo-sync-states.ts';
@@ -34,6 +35,7 @@ export interface WorkerSweepOptions {
   holder: string;
   now: () => number;
   log: Log;
+  metrics: Metrics;
   /** What is kept: DIDs it drops are not queued. Absent: every DID. */
   filter?: EventFilter;
 }
@@ -80,6 +82,8 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       if (row.doneAt !== null && row.startedAt !== null && o.now() - Date.parse(row.startedAt) < o.everyMs) return { ...tick, state: 'waiting' };
       await o.sql.query(`update sweep_state set "startedAt" = $2, "doneAt" = null, pages = 0, listed = 0, queued = 0 where host = $1 and holder = $3`, [host, iso(), o.holder]);
     }
+    const used = seenCursors();
+    if (cursor !== null) used.repeated(cursor);
     while (tick.pages < o.pagesPerTick) {
       const page = await listReposPage(o.fetch, host, cursor ?? undefined, o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
       const dids = page.repos.map((r) => r.did);
@@ -96,7 +100,14 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       tick.pages++;
       tick.listed += page.repos.length;
       tick.queued += entries.length;
-      const next = page.repos.length === 0 ? undefined : page.cursor;
+      let next = page.repos.length === 0 ? undefined : page.cursor;
+      if (next !== undefined && used.repeated(next)) {
+        // Followed, it would send the same page at every tick forever: the pass ends here, the next starts over.
+        tick.error = `listRepos sent the sweep back to cursor ${next}; the pass ended there`;
+        o.log.error('listRepos sent the sweep back to a cursor it had used; the pass ends here', { host, from: cursor ?? 'start', cursor: next });
+        o.metrics.inc('skytide_sweep_problems_total', { problem: 'repeated_cursor' });
+        next = undefined;
+      }
       const stored = await o.sql.query(
         `update sweep_state set cursor = $2, "doneAt" = $3, pages = pages + 1, listed = listed + $4, queued = queued + $5, "updatedAt" = $6
          where host = $1 and holder = $7 returning host`,

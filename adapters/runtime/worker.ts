@@ -197,6 +197,7 @@ export default {
         holder: `worker-${controller.scheduledTime}-${crypto.randomUUID()}`,
         now: () => Date.now(),
         log: log.child('sweep'),
+        metrics: state.metrics.metrics,
       });
       log.info('worker sweep tick', { cron: controller.cron, hosts: ticks });
     } finally {

@@ -39,6 +39,31 @@ export class ListReposError extends SkytideError {
   }
 }
 
+/**
+ * What a sweep (either sweeper) met and worked around, counted in skytide_sweep_problems_total{problem}.
+ * `repeated_cursor`: a page answered a cursor already used in this pass; followed, it would list the same page
+ * forever, so the pass ends there.
+ */
+export const SWEEP_PROBLEMS = ['repeated_cursor'] as const;
+export type SweepProblem = (typeof SWEEP_PROBLEMS)[number];
+
+/**
+ * The cursors a pass has used, to tell a relay that sends the sweep back to one of them. Bounded: past `max` it
+ * starts afresh, so a pass of millions of pages keeps at most `max` strings (a loop shorter than that is still seen).
+ * `repeated(cursor)` records it and says whether it was already there.
+ */
+export function seenCursors(max = 10_000): { repeated(cursor: string): boolean } {
+  const seen = new Set<string>();
+  return {
+    repeated(cursor) {
+      if (seen.has(cursor)) return true;
+      if (seen.size >= max) seen.clear();
+      seen.add(cursor);
+      return false;
+    },
+  };
+}
+
 /** A relay or PDS host as configured (with or without a scheme) to its XRPC base URL. */
 export function xrpcBase(host: string): string {
   const h = host.replace(/\/+$/, '');

@@ -4,6 +4,8 @@
 // queued. Above the high-water mark it waits for the backfill to drain. A page that keeps failing is skipped as a
 // whole page when the cursor is numeric (its range is recorded in `repo_backfill:skipped:<host>` for a later retry);
 // with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that page next time.
+// A page whose cursor sends the sweep back to one this pass used ends the pass (the page queued once; logged and
+// counted in skytide_sweep_problems_total{problem="repeated_cursor"}), rather than list the same pages forever.
 //
 // One sweep per host at a time, across processes: a sweep runs under the host's lease in Redis
 // (`repo_backfill:lease:<host>`, adapters/redis/lease.ts), taken before the cursor is read, renewed while it runs and
@@ -22,7 +24,7 @@ import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redi
 import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
-import { listReposPage, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
+import { listReposPage, seenCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { syncedRevs } from '../../adapters/postgres/repo-sync-states.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
@@ -146,6 +148,8 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
   let cursor = stored === null || stored === SWEEP_DONE ? undefined : stored;
   const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, filtered: 0, done: false };
+  const used = seenCursors();
+  if (cursor !== undefined) used.repeated(cursor);
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
   while (!signal.aborted) {
@@ -199,7 +203,14 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
       .map((r) => JSON.stringify({ did: r.did, host: o.host, ...(r.rev === undefined ? {} : { rev: r.rev }), ...(r.active === undefined ? {} : { active: r.active }), ...(r.status === undefined ? {} : { status: r.status }) }));
     progress.queued += entries.length;
     // A page with a cursor but no repos ends the listing too (some servers answer so at the end).
-    const next = page.repos.length === 0 ? undefined : page.cursor;
+    let next = page.repos.length === 0 ? undefined : page.cursor;
+    if (next !== undefined && used.repeated(next)) {
+      // Followed, it would list the same pages forever (and hold the lease all along): this pass ends here, and the
+      // next one starts over.
+      o.log.error('listRepos sent the sweep back to a cursor it had used; the pass ends here', { host: o.host, from: from ?? 'start', cursor: next });
+      o.metrics.inc('skytide_sweep_problems_total', { problem: 'repeated_cursor' });
+      next = undefined;
+    }
     await write(entries, next ?? SWEEP_DONE);
     o.onPage?.({ ...progress, done: next === undefined });
     o.log.info('sweep page queued', { host: o.host, page: progress.pages, listed: progress.listed, queued: progress.queued, inSync: progress.skippedInSync });

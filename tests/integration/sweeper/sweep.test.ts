@@ -170,3 +170,29 @@ describe('a listRepos page', () => {
     }
   });
 });
+
+describe('a relay whose page sends the sweep back to a cursor it used', () => {
+  it('ends the pass there: the page queued once, logged and counted, the next sweep starting over', async () => {
+    let requests = 0;
+    const relay = await serve((res) => {
+      requests++;
+      // Every page answers cursor "5", the page at "5" included.
+      const did = DIDS[Math.min(requests - 1, 1)]!;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repos: [{ did, rev: '3l2aaaaaaaaaa' }], cursor: '5' }));
+    });
+    try {
+      const bundle = createMetrics({ hosts: [], streams: [] });
+      const progress = await runSweep({
+        redis, keys, sql: db.sql, fetch: globalThis.fetch, host: relay.url, highWaterMark: 1000, pageSize: 1, retryDelayMs: 5,
+        log: silentLog, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000),
+      });
+      expect(progress).toMatchObject({ pages: 2, listed: 2, queued: 2, done: true });
+      expect(requests).toBe(2);
+      expect(await queued()).toEqual([DIDS[0], DIDS[1]]);
+      expect(await redis.get(keys.cursor('repo_backfill', relay.url))).toBe(SWEEP_DONE);
+      expect(await bundle.registry.metrics()).toContain('skytide_sweep_problems_total{problem="repeated_cursor"} 1');
+    } finally {
+      await relay.close();
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepTick } from '../../../adapters/runtime/worker-sweep.ts';
 import { parseEventFilter } from '../../../functions/event-filter.ts';
 import type { RepoBackfillEntry } from '../../../functions/events.ts';
-import { silentLog } from '../../../functions/ports.ts';
+import { noMetrics, silentLog } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 
 const DIDS = Array.from({ length: 5 }, (_, i) => `did:plc:wsweep${String.fromCharCode(97 + i).padStart(18, 'a')}`);
@@ -40,7 +40,7 @@ describe('worker sweep filters', () => {
     const ticks = await sweepTick({
       sql: db.sql, fetch: globalThis.fetch, queue: { send: async (bodies) => void sent.push(...bodies) }, hosts: [host],
       pageSize: 2, pageTimeoutMs: 5000, pagesPerTick: 10, everyMs: 60_000, leaseMs: 60_000, holder: 'test', now: Date.now,
-      log: silentLog, filter: parsed.filter,
+      log: silentLog, metrics: noMetrics, filter: parsed.filter,
     });
     expect(sent.map((e) => e.did)).toEqual([DIDS[0], DIDS[2], DIDS[4]]);
     expect(ticks[0]).toMatchObject({ host, listed: 5, queued: 3 });

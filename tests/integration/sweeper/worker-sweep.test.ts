@@ -9,7 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sweepTick, type WorkerSweepOptions } from '../../../adapters/runtime/worker-sweep.ts';
 import type { WorkQueue } from '../../../adapters/queue/work-queue.ts';
 import type { RepoBackfillEntry } from '../../../functions/events.ts';
-import { silentLog } from '../../../functions/ports.ts';
+import { noMetrics, silentLog } from '../../../functions/ports.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 
 const DIDS = Array.from({ length: 5 }, (_, i) => `did:plc:wsweep${String(i).padStart(18, 'a')}`);
@@ -52,7 +53,7 @@ let clock = Date.parse('2026-12-04T00:00:00Z');
 function options(overrides: Partial<WorkerSweepOptions> = {}): WorkerSweepOptions {
   return {
     sql: db.sql, fetch: globalThis.fetch, queue, hosts: [host], pageSize: PAGE, pageTimeoutMs: 5_000, pagesPerTick: 2,
-    everyMs: 3_600_000, leaseMs: 60_000, holder: 'tick-a', now: () => clock, log: silentLog, ...overrides,
+    everyMs: 3_600_000, leaseMs: 60_000, holder: 'tick-a', now: () => clock, log: silentLog, metrics: noMetrics, ...overrides,
   };
 }
 
@@ -99,5 +100,28 @@ describe('the Worker cron sweep', () => {
     // An expired lease (B died) is taken over, and the pass goes on.
     await db.sql.query(`update sweep_state set "leaseUntil" = now() - interval '1 second'`);
     expect((await sweepTick(options({ holder: 'tick-c' })))[0]).toMatchObject({ state: 'swept', pages: 2 });
+  });
+});
+
+describe('a relay whose page sends the sweep back to a cursor it used', () => {
+  it('ends the pass there: each page sent once, logged and counted, the next pass starting over', async () => {
+    const repeating = http.createServer((req, res) => {
+      const cursor = new URL(req.url ?? '/', 'http://x').searchParams.get('cursor');
+      // The first page, then page "5" forever: each answers cursor "5".
+      const repos = [{ did: cursor === null ? DIDS[0] : DIDS[1], rev: '3laaaaaaaaaaa' }];
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repos, cursor: '5' }));
+    });
+    await new Promise<void>((r) => repeating.listen(0, '127.0.0.1', () => r()));
+    const relay = `http://127.0.0.1:${(repeating.address() as AddressInfo).port}`;
+    try {
+      const bundle = createMetrics({ hosts: [], streams: [] });
+      const [tick] = await sweepTick(options({ hosts: [relay], pagesPerTick: 10, metrics: bundle.metrics }));
+      expect(tick).toMatchObject({ host: relay, state: 'done', pages: 2, listed: 2, queued: 2, error: expect.stringContaining('cursor 5') });
+      expect(sent.map((e) => e.did)).toEqual([DIDS[0], DIDS[1]]);
+      expect(await bundle.registry.metrics()).toContain('skytide_sweep_problems_total{problem="repeated_cursor"} 1');
+      expect(await db.sql.query(`select cursor, "doneAt" is not null as done from sweep_state where host = $1`, [relay])).toEqual([{ cursor: null, done: true }]);
+    } finally {
+      await new Promise((r) => repeating.close(r));
+    }
   });
 });
