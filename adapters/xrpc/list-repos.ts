@@ -1,9 +1,11 @@
 // One page of com.atproto.sync.listRepos, read and checked at the edge: the one reader both sweepers use (the Redis
 // one in long-runners/sweeper and the Worker's cron in adapters/runtime/worker-sweep.ts). Entries whose `did` is not
 // a DID are dropped; `rev`, `active` and `status` are kept only when they have the lexicon's types. The body is read
-// up to LIST_REPOS_MAX_BYTES and no further.
+// up to LIST_REPOS_MAX_BYTES and no further. A failed page is judged here too (judgeListFailure), for both sweepers:
+// the relay, or the way to it, being down is waited out; only a page that is bad in itself counts toward skipping it.
 import type { Fetch } from '../../functions/ports.ts';
-import { SkytideError } from '../../functions/errors.ts';
+import { SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
+import { classifyNetworkFailure } from '../../functions/network-failure.ts';
 import { readBodyPrefix } from '../../functions/body-prefix.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 
@@ -42,9 +44,10 @@ export class ListReposError extends SkytideError {
 /**
  * What a sweep (either sweeper) met and worked around, counted in skytide_sweep_problems_total{problem}.
  * `repeated_cursor`: a page answered a cursor already used in this pass; followed, it would list the same page
- * forever, so the pass ends there.
+ * forever, so the pass ends there. `relay_unavailable`: a wait for a relay that failed as an outage does (refused,
+ * dropped, DNS, a deadline, 5xx, 408, 429), one per wait; no page is held to blame for it.
  */
-export const SWEEP_PROBLEMS = ['repeated_cursor'] as const;
+export const SWEEP_PROBLEMS = ['repeated_cursor', 'relay_unavailable'] as const;
 export type SweepProblem = (typeof SWEEP_PROBLEMS)[number];
 
 /**
@@ -109,4 +112,21 @@ export async function listReposPage(fetch: Fetch, host: string, cursor: string |
   if (typeof body !== 'object' || body === null || !Array.isArray(body.repos)) throw new ListReposError('listRepos: no repos array', { host, cursor });
   const repos = body.repos.map(listedRepo).filter((r): r is ListedRepo => r !== undefined);
   return typeof body.cursor === 'string' && body.cursor.length > 0 ? { repos, cursor: body.cursor } : { repos };
+}
+
+/**
+ * What a failed page means for a sweep. `outage`: the relay, or the way to it, is down or overloaded (refused or
+ * dropped connections, DNS, a deadline, 5xx, 408, 429): waited out for as long as it lasts, never held against the
+ * page. `bad_page`: the page itself is bad (another 4xx, a body that is no page, a failure we do not recognise).
+ */
+export function judgeListFailure(err: unknown): { kind: 'outage'; retryAfterMs?: number } | { kind: 'bad_page' } {
+  if (err instanceof ListReposError) {
+    const status = err.status;
+    if (status === undefined) return { kind: 'bad_page' };
+    if (status >= 500 || status === 408 || status === 429) return err.retryAfterMs === undefined ? { kind: 'outage' } : { kind: 'outage', retryAfterMs: err.retryAfterMs };
+    return { kind: 'bad_page' };
+  }
+  if (dependencyErrorIn(err) !== undefined) return { kind: 'outage' };
+  // The relay is configuration, not an input: a name of it that does not resolve is waited out as DNS failing.
+  return classifyNetworkFailure(err).kind === 'unknown' ? { kind: 'bad_page' } : { kind: 'outage' };
 }

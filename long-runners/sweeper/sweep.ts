@@ -4,6 +4,8 @@
 // queued. Above the high-water mark it waits for the backfill to drain. A page that keeps failing is skipped as a
 // whole page when the cursor is numeric (its range is recorded in `repo_backfill:skipped:<host>` for a later retry);
 // with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that page next time.
+// Only a page bad in itself (another 4xx, a body that is no page) counts as failing: a relay that is down or overloaded
+// (refused or dropped connections, DNS, a deadline, 5xx, 408, 429) is waited out, however long, and no page skipped.
 // A page whose cursor sends the sweep back to one this pass used ends the pass (the page queued once; logged and
 // counted in skytide_sweep_problems_total{problem="repeated_cursor"}), rather than list the same pages forever.
 //
@@ -15,7 +17,6 @@
 //
 // DIDs the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS) are listed but never queued (counted as filtered).
 import os from 'node:os';
-import pRetry from 'p-retry';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
@@ -24,7 +25,8 @@ import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redi
 import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
-import { listReposPage, seenCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
+import { judgeListFailure, listReposPage, seenCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
+import { createBackoff } from '../../functions/backoff.ts';
 import { syncedRevs } from '../../adapters/postgres/repo-sync-states.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
@@ -33,7 +35,10 @@ export interface SweepLimits {
   pageSize: number;
   /** Deadline for one listRepos page. */
   pageTimeoutMs: number;
-  /** Tries of a failing page before it is skipped (numeric cursor) or the sweep stops (opaque cursor). */
+  /**
+   * Tries of a page that fails in itself before it is skipped (numeric cursor) or the sweep stops (opaque cursor). A
+   * relay outage uses none of them.
+   */
   pageAttempts: number;
   /** How long a host's lease lives without renewal; renewed every third of it. */
   leaseTtlMs: number;
@@ -42,6 +47,10 @@ export interface SweepLimits {
 export const DEFAULT_SWEEP_LIMITS: SweepLimits = { pageSize: 1000, pageTimeoutMs: 30_000, pageAttempts: 3, leaseTtlMs: 60_000 };
 /** The first retry of a failing page waits this long; each further one twice as long. */
 export const SWEEP_RETRY_BASE_MS = 1000;
+/** The longest wait between two tries of a relay that is down (from SWEEP_RETRY_BASE_MS, doubling). */
+export const SWEEP_OUTAGE_MAX_DELAY_MS = 30_000;
+/** The longest Retry-After honoured: a relay asking for more is asked again after this. */
+export const SWEEP_RETRY_AFTER_MAX_MS = 5 * 60_000;
 /** How often a sweep held back by the high-water mark looks at repo_backfill again. */
 export const SWEEP_BACKPRESSURE_POLL_MS = 1000;
 
@@ -57,6 +66,8 @@ export interface SweepOptions {
   pageAttempts?: number;
   pageTimeoutMs?: number;
   retryDelayMs?: number;
+  /** SWEEP_OUTAGE_MAX_DELAY_MS unless given. */
+  outageMaxDelayMs?: number;
   leaseTtlMs?: number;
   /** Who sweeps, stored in the lease so a refused sweep can say who holds it; default hostname-pid. */
   holder?: string;
@@ -154,22 +165,8 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
 
   while (!signal.aborted) {
     while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
-    let page: ListedPage | undefined;
     const from = cursor;
-    try {
-      // `attempts` tries, waiting retryDelayMs, then twice as long before each further one (p-retry, as fetch-car.ts).
-      // Once the sweep is stopped nothing more is tried or logged; a TypeError that is no network error (fetch's are,
-      // 'fetch failed') is a bug of ours and is not tried again.
-      page = await pRetry(() => listReposPage(o.fetch, o.host, from, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)])), {
-        retries: attempts - 1,
-        minTimeout: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS,
-        factor: 2,
-        signal,
-        onFailedAttempt: ({ error, attemptNumber }) => o.log.warn('listRepos page failed', { host: o.host, cursor: from, attempt: attemptNumber, err: describeError(error) }),
-      });
-    } catch {
-      // Every attempt failed (each logged above), or the sweep was stopped: told apart below.
-    }
+    const page = await fetchPage(o, from, pageSize, attempts, pageTimeoutMs, signal);
     if (signal.aborted) break;
     if (page === undefined) {
       if (cursor === undefined || !/^\d+$/.test(cursor)) {
@@ -223,6 +220,44 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   if (kept.lost.aborted && !progress.done) throw leaseLost(o.host);
   o.log.info(progress.done ? 'sweep finished' : 'sweep stopped', { host: o.host, ...progress });
   return progress;
+}
+
+/**
+ * One page, tried until it comes or the sweep stops. A relay that is down or overloaded (judgeListFailure: `outage`) is
+ * waited out with a capped backoff, its Retry-After honoured up to SWEEP_RETRY_AFTER_MAX_MS, for as long as it takes:
+ * a relay restart must not skip pages. Only a page that fails in itself uses up `attempts`; undefined then, and
+ * when the sweep was stopped.
+ */
+async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: number, attempts: number, pageTimeoutMs: number, signal: AbortSignal): Promise<ListedPage | undefined> {
+  const baseMs = o.retryDelayMs ?? SWEEP_RETRY_BASE_MS;
+  const outage = createBackoff({ baseMs, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS, jitter: 'equal' });
+  let failures = 0;
+  let waits = 0;
+  while (!signal.aborted) {
+    try {
+      const page = await listReposPage(o.fetch, o.host, from, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)]));
+      if (waits > 0) o.log.info('listRepos relay answers again', { host: o.host, cursor: from, waits });
+      return page;
+    } catch (err) {
+      // Once the sweep is stopped nothing more is tried or logged.
+      if (signal.aborted) return undefined;
+      const failure = judgeListFailure(err);
+      if (failure.kind === 'outage') {
+        waits++;
+        o.metrics.inc('skytide_sweep_problems_total', { problem: 'relay_unavailable' });
+        const delay = failure.retryAfterMs === undefined ? outage.next() : Math.min(failure.retryAfterMs, SWEEP_RETRY_AFTER_MAX_MS);
+        // The 1st, 10th, 100th... wait of this page: an outage of hours logs a handful of lines.
+        if (Number.isInteger(Math.log10(waits))) o.log.warn('listRepos relay unavailable; waiting', { host: o.host, cursor: from, waits, delayMs: delay, err: describeError(err) });
+        await sleep(delay, signal);
+        continue;
+      }
+      failures++;
+      o.log.warn('listRepos page failed', { host: o.host, cursor: from, attempt: failures, err: describeError(err) });
+      if (failures >= attempts) return undefined;
+      await sleep(baseMs * 2 ** (failures - 1), signal);
+    }
+  }
+  return undefined;
 }
 
 async function queuedLength(redis: SweepOptions['redis'], streams: readonly string[]): Promise<number> {

@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Redis } from 'ioredis';
 import { claimSweep, runSweep, sweepLeaseKey, DEFAULT_SWEEP_LIMITS } from '../../../long-runners/sweeper/sweep.ts';
 import { createSweeper } from '../../../long-runners/sweeper/sweeper.ts';
@@ -240,10 +240,11 @@ describe('POST /sweep', () => {
   });
 
   it('logs a failed sweep with the task name and cause, releases the host and keeps serving', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
-    const deadHost = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-    await new Promise((r) => closed.close(r));
+    // A relay that refuses every page as a bad request (a refused connection would be an outage, waited out).
+    const refusing = http.createServer((_req, res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' })));
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', () => r()));
+    const deadHost = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+    onTestFinished(() => new Promise<void>((r) => refusing.close(() => r())));
     const log = recordingLog();
     const sweeper = createSweeper({
       redis, keys, sql: db.sql, fetch: globalThis.fetch, hosts: [deadHost], highWaterMark: 1000,

@@ -2,6 +2,7 @@
 // page that keeps failing is skipped whole and recorded, repos in sync are not queued, and an opaque cursor that keeps
 // failing stops the sweep where it can resume.
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -32,7 +33,8 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     const limit = Number(url.searchParams.get('limit'));
     const raw = url.searchParams.get('cursor') ?? (opaque ? 'o0' : '0');
-    if (raw === failAt) return void res.writeHead(500).end('boom');
+    // A page bad in itself (a 5xx would be the relay failing, waited out rather than counted against the page).
+    if (raw === failAt) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' }));
     const start = Number(raw.replace('o', ''));
     const repos = DIDS.slice(start, start + limit).map((did, i) => ({ did, head: 'bafy', rev: `3l${start + i}aaaaaaaaaa`.slice(0, 13), active: true }));
     const next = start + limit < DIDS.length ? `${opaque ? 'o' : ''}${start + limit}` : undefined;
@@ -193,6 +195,47 @@ describe('a relay whose page sends the sweep back to a cursor it used', () => {
       expect(await bundle.registry.metrics()).toContain('skytide_sweep_problems_total{problem="repeated_cursor"} 1');
     } finally {
       await relay.close();
+    }
+  });
+});
+
+describe('a relay that is down', () => {
+  it('is waited out, refusing connections and then answering 503 and 429: no page skipped, every DID queued', async () => {
+    // A port that refuses connections for a while, then a relay on it that first answers 503 and 429 once each.
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const relayHost = `http://127.0.0.1:${port}`;
+    await redis.set(keys.cursor('repo_backfill', relayHost), '2');
+    let answers = 0;
+    const relay = http.createServer((req, res) => {
+      answers++;
+      if (answers === 1) return void res.writeHead(503).end('restarting');
+      if (answers === 2) return void res.writeHead(429, { 'retry-after': '0' }).end('slow down');
+      const start = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('cursor') ?? '0');
+      const repos = DIDS.slice(start, start + 2).map((did) => ({ did, rev: '3l2aaaaaaaaaa' }));
+      const next = start + 2 < DIDS.length ? String(start + 2) : undefined;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
+    });
+    // The relay comes up a second into the sweep (every page would have been skipped by then had it counted).
+    const bundle = createMetrics({ hosts: [], streams: [] });
+    const up = setTimeout(() => relay.listen(port, '127.0.0.1'), 1000);
+    try {
+      const progress = await runSweep({
+        redis, keys, sql: db.sql, fetch: globalThis.fetch, host: relayHost, highWaterMark: 1000, pageSize: 2,
+        retryDelayMs: 5, outageMaxDelayMs: 100, log: silentLog, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000),
+      });
+      expect(progress).toMatchObject({ skippedPages: 0, done: true, listed: 5 });
+      expect(await queued()).toEqual(DIDS.slice(2));
+      expect(answers).toBe(5);
+      // Refused at least once, then the 503 and the 429: each a wait, none an attempt of the page.
+      expect(await bundle.registry.metrics()).toMatch(/skytide_sweep_problems_total\{problem="relay_unavailable"\} ([3-9]|\d\d+)\n/);
+      expect(await redis.smembers(`${keys.stream('repo_backfill')}:skipped:127.0.0.1:${port}`)).toEqual([]);
+    } finally {
+      clearTimeout(up);
+      relay.closeAllConnections();
+      await new Promise((r) => relay.close(r));
     }
   });
 });
