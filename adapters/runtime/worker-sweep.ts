@@ -11,12 +11,17 @@
 // One tick per relay at a time: a tick takes the row's lease (free or expired) before reading the cursor and writes
 // the cursor only while it holds the lease. A page is sent before its cursor is stored, so a tick that dies in between
 // sends that page again (the backfill skips a repo already synchronized at its rev): at least once, never lost.
+// A page that fails in itself (judgeListFailure: another 4xx, a body that is no page) is counted against its cursor in
+// the row (`failures`, migration 0012); after `pageAttempts` such ticks a numeric cursor's page is skipped whole and
+// its range recorded in `skipped`, as the Redis sweeper does; an opaque cursor cannot be skipped and keeps failing. A
+// relay that is down or overloaded (refused, DNS, a deadline, 5xx, 408, 429) counts nothing: the tick fails and the
+// next one, minutes later, tries the page again.
 // A deployment runs this sweeper or the Redis one against a relay, never both: neither sees the other's cursor.
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import type { RepoBackfillEntry } from '../../functions/events.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
-import { listReposPage, seenCursors } from '../xrpc/list-repos.ts';
+import { judgeListFailure, listReposPage, seenCursors, type ListedPage } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 import { syncedRevs } from '../postgres/repo-sync-states.ts';
@@ -29,6 +34,8 @@ export interface WorkerSweepOptions {
   pageSize: number;
   pageTimeoutMs: number;
   pagesPerTick: number;
+  /** Ticks a page may fail in itself before it is skipped (numeric cursor): SWEEP_PAGE_ATTEMPTS. */
+  pageAttempts: number;
   everyMs: number;
   /** How long a tick holds a relay's row; a tick that died releases it by expiry. */
   leaseMs: number;
@@ -47,6 +54,8 @@ export interface HostTick {
   pages: number;
   listed: number;
   queued: number;
+  /** Pages skipped by this tick after failing `pageAttempts` ticks in themselves. */
+  skippedPages?: number;
   error?: string;
 }
 
@@ -85,7 +94,13 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
     const used = seenCursors();
     if (cursor !== null) used.repeated(cursor);
     while (tick.pages < o.pagesPerTick) {
-      const page = await listReposPage(o.fetch, host, cursor ?? undefined, o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
+      const page = await pageOrSkip(o, host, cursor ?? undefined);
+      if (page.skippedTo !== undefined) {
+        tick.pages++;
+        tick.skippedPages = (tick.skippedPages ?? 0) + 1;
+        cursor = page.skippedTo;
+        continue;
+      }
       const dids = page.repos.map((r) => r.did);
       const synced = await syncedRevs(o.sql, dids);
       const entries: RepoBackfillEntry[] = page.repos
@@ -109,7 +124,7 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
         next = undefined;
       }
       const stored = await o.sql.query(
-        `update sweep_state set cursor = $2, "doneAt" = $3, pages = pages + 1, listed = listed + $4, queued = queued + $5, "updatedAt" = $6
+        `update sweep_state set cursor = $2, "doneAt" = $3, failures = 0, pages = pages + 1, listed = listed + $4, queued = queued + $5, "updatedAt" = $6
          where host = $1 and holder = $7 returning host`,
         [host, next ?? null, next === undefined ? iso() : null, page.repos.length, entries.length, iso(), o.holder],
       );
@@ -121,5 +136,36 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
     return tick;
   } finally {
     await o.sql.query(`update sweep_state set holder = null, "leaseUntil" = null where host = $1 and holder = $2`, [host, o.holder]);
+  }
+}
+
+/**
+ * The page at `cursor`, or, when it failed in itself for the `pageAttempts`-th tick in a row and the cursor is
+ * numeric, the cursor past it (`skippedTo`, stored with the skipped range). Any other failure is thrown, failing the
+ * tick: an outage counted nothing, a page's own failure was counted in the row first.
+ */
+async function pageOrSkip(o: WorkerSweepOptions, host: string, cursor: string | undefined): Promise<ListedPage & { skippedTo?: string }> {
+  try {
+    return await listReposPage(o.fetch, host, cursor, o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
+  } catch (err) {
+    if (judgeListFailure(err).kind === 'outage') throw err;
+    const iso = new Date(o.now()).toISOString();
+    const counted = checkRows(await o.sql.query(
+      `update sweep_state set failures = failures + 1, "updatedAt" = $3 where host = $1 and holder = $2 returning failures`,
+      [host, o.holder, iso],
+    ), { failures: 'number' });
+    const failures = counted[0]?.failures;
+    if (failures === undefined) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
+    if (failures < o.pageAttempts || cursor === undefined || !/^\d+$/.test(cursor)) throw err;
+    // Skip the whole page: the range is recorded, never silently lost.
+    const next = String(Number(cursor) + o.pageSize);
+    const stored = await o.sql.query(
+      `update sweep_state set cursor = $2, failures = 0, skipped = array_append(skipped, $3), "updatedAt" = $4
+       where host = $1 and holder = $5 returning host`,
+      [host, next, `${cursor}-${next}`, iso, o.holder],
+    );
+    if (stored.length === 0) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
+    o.log.error('listRepos page skipped after repeated failures', { host, from: cursor, to: next, failures, err: describeError(err) });
+    return { repos: [], skippedTo: next };
   }
 }

@@ -192,6 +192,7 @@ export default {
         pageSize: config.sweepPageSize,
         pageTimeoutMs: config.sweepPageTimeoutMs,
         pagesPerTick: config.workerSweepPagesPerTick,
+        pageAttempts: config.sweepPageAttempts,
         everyMs: config.workerSweepEveryMs,
         leaseMs: config.sweepLeaseTtlMs,
         holder: `worker-${controller.scheduledTime}-${crypto.randomUUID()}`,

@@ -39,7 +39,7 @@ describe('worker sweep filters', () => {
     const sent: RepoBackfillEntry[] = [];
     const ticks = await sweepTick({
       sql: db.sql, fetch: globalThis.fetch, queue: { send: async (bodies) => void sent.push(...bodies) }, hosts: [host],
-      pageSize: 2, pageTimeoutMs: 5000, pagesPerTick: 10, everyMs: 60_000, leaseMs: 60_000, holder: 'test', now: Date.now,
+      pageSize: 2, pageTimeoutMs: 5000, pagesPerTick: 10, pageAttempts: 3, everyMs: 60_000, leaseMs: 60_000, holder: 'test', now: Date.now,
       log: silentLog, metrics: noMetrics, filter: parsed.filter,
     });
     expect(sent.map((e) => e.did)).toEqual([DIDS[0], DIDS[2], DIDS[4]]);

@@ -21,6 +21,8 @@ let db: IndexDb;
 let sent: RepoBackfillEntry[];
 /** Called before a page is answered: lets a test act mid-tick. */
 let onPage: (cursor: string) => Promise<void> = async () => {};
+/** A page answered with this status instead (a 400 is the page's own failure, a 503 the relay's). */
+let failAt: { cursor: string; status: number } | undefined;
 const queue: WorkQueue<RepoBackfillEntry> = { send: async (bodies) => void sent.push(...bodies) };
 
 beforeAll(async () => {
@@ -29,6 +31,7 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     const cursor = url.searchParams.get('cursor') ?? '0';
     void onPage(cursor).then(() => {
+      if (cursor === failAt?.cursor) return void res.writeHead(failAt.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Failing' }));
       const start = Number(cursor);
       const repos = DIDS.slice(start, start + PAGE).map((did, i) => ({ did, rev: `3laaaaaaaaaa${'abcde'[start + i]}`, active: true }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repos, cursor: String(start + PAGE) }));
@@ -46,13 +49,14 @@ afterAll(async () => {
 beforeEach(async () => {
   sent = [];
   onPage = async () => {};
+  failAt = undefined;
   await db.sql.query('truncate sweep_state, repo_sync');
 });
 
 let clock = Date.parse('2026-12-04T00:00:00Z');
 function options(overrides: Partial<WorkerSweepOptions> = {}): WorkerSweepOptions {
   return {
-    sql: db.sql, fetch: globalThis.fetch, queue, hosts: [host], pageSize: PAGE, pageTimeoutMs: 5_000, pagesPerTick: 2,
+    sql: db.sql, fetch: globalThis.fetch, queue, hosts: [host], pageSize: PAGE, pageTimeoutMs: 5_000, pagesPerTick: 2, pageAttempts: 2,
     everyMs: 3_600_000, leaseMs: 60_000, holder: 'tick-a', now: () => clock, log: silentLog, metrics: noMetrics, ...overrides,
   };
 }
@@ -123,5 +127,26 @@ describe('a relay whose page sends the sweep back to a cursor it used', () => {
     } finally {
       await new Promise((r) => repeating.close(r));
     }
+  });
+});
+
+describe('a page that keeps failing', () => {
+  it('is skipped whole after pageAttempts ticks failed on it in itself, its range recorded', async () => {
+    failAt = { cursor: '2', status: 400 };
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'failed', error: expect.stringContaining('HTTP 400') });
+    expect(await db.sql.query(`select cursor, failures, skipped from sweep_state`)).toEqual([{ cursor: '2', failures: 1, skipped: [] }]);
+    // The second tick failing on it skips it and goes on.
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'done', skippedPages: 1, listed: 1, queued: 1 });
+    expect(sent.map((e) => e.did)).toEqual([DIDS[0], DIDS[1], DIDS[4]]);
+    expect(await db.sql.query(`select cursor, failures, skipped from sweep_state`)).toEqual([{ cursor: null, failures: 0, skipped: ['2-4'] }]);
+  });
+
+  it('is never skipped while the relay is down (503): the ticks fail, count nothing, and the page comes when it is back', async () => {
+    failAt = { cursor: '2', status: 503 };
+    for (let i = 0; i < 4; i++) expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'failed' });
+    expect(await db.sql.query(`select cursor, failures, skipped from sweep_state`)).toEqual([{ cursor: '2', failures: 0, skipped: [] }]);
+    failAt = undefined;
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'done' });
+    expect(sent.map((e) => e.did)).toEqual(DIDS);
   });
 });
