@@ -106,7 +106,8 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   },
   skytide_http_refused_total: {
     help: 'HTTP requests refused before their handler ran, by route and reason (a body over HTTP_BODY_LIMIT_BYTES)',
-    labels: { route: ['/functions/index', '/functions/label'], reason: ['body_too_big'] },
+    // Every route behind the body limit (adapters/http/routes/functions.ts).
+    labels: { route: ['/functions/index', '/functions/label', '/functions/backfill-repo'], reason: ['body_too_big'] },
   },
 };
 

@@ -135,7 +135,10 @@ describe('HTTP app', () => {
   it('counts an oversized body as body_too_big (zero from start-up)', async () => {
     const bundle = createMetrics({ hosts: ['relay.example'], streams: ['firehose_live'] });
     const app = build({ ports: { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: untouchable } });
-    expect(await bundle.registry.metrics()).toContain('skytide_http_refused_total{route="/functions/index",reason="body_too_big"} 0');
+    // Every route behind the body limit, not only the one refused below.
+    for (const route of ['/functions/index', '/functions/label', '/functions/backfill-repo']) {
+      expect(await bundle.registry.metrics()).toContain(`skytide_http_refused_total{route="${route}",reason="body_too_big"} 0`);
+    }
     const res = await app.request('/functions/index', {
       method: 'POST',
       body: JSON.stringify({ events: ['x'.repeat(4096)] }),
