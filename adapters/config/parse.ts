@@ -231,7 +231,8 @@ export function parseConfig(env: Env): ParsedConfig {
   // Checks across or inside values, joined into the one error that names every bad variable.
   if (config.sweepCron !== undefined) {
     try {
-      parseCron(config.sweepCron);
+      // One that parses but never fires (Feb 30) would stop the whole process at start-up: refused here instead.
+      parseCron(config.sweepCron).next(new Date());
     } catch (err) {
       problems.push(`SWEEP_CRON: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -62,7 +62,7 @@ export const VARS = [
   { name: 'PLC_URL', type: 'url', default: 'https://plc.directory', doc: 'PLC directory that resolves did:plc' },
   { name: 'HANDLE_RESOLVER_URL', type: 'url', doc: 'resolve handles with com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS (private networks)' },
   { name: 'IDENTITY_ALLOW_PRIVATE', type: 'bool', default: 'false', doc: 'let DID documents point at loopback or private addresses (local dev networks only)' },
-  { name: 'SWEEP_CRON', type: 'string', doc: 'when `skytide run` sweeps listRepos of every relay into repo_backfill (5-field cron, UTC); unset: only on demand' },
+  { name: 'SWEEP_CRON', type: 'string', doc: 'when `skytide run` sweeps listRepos of every relay into repo_backfill (5-field cron, UTC; one that never fires, such as Feb 30, is refused at start-up); unset: only on demand' },
   { name: 'SWEEP_PAGE_SIZE', type: 'int', default: '1000', min: 1, max: 1000, doc: 'repos asked for per listRepos page (the lexicon allows up to 1000); a numeric-cursor page that keeps failing is skipped as this many' },
   { name: 'SWEEP_PAGE_TIMEOUT_MS', type: 'int', default: '30000', min: 1000, doc: 'deadline for one listRepos page' },
   { name: 'SWEEP_PAGE_ATTEMPTS', type: 'int', default: '3', min: 1, max: 20, doc: 'tries of a listRepos page that fails in itself (with doubling waits from 1 s; in the Worker sweep, ticks) before it is skipped or the sweep stops; a relay that is down is waited out and costs none' },

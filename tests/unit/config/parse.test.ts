@@ -104,6 +104,14 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     ]);
   });
 
+  it('refuses a SWEEP_CRON that never fires, as a configuration error', () => {
+    for (const cron of ['0 0 30 2 *', '0 0 31 4 *']) {
+      expect(() => parseConfig({ SWEEP_CRON: cron }), cron).toThrow(ConfigError);
+      expect(() => parseConfig({ SWEEP_CRON: cron }), cron).toThrow(/SWEEP_CRON: cron ".*" does not fire/);
+    }
+    expect(parseConfig({ SWEEP_CRON: '0 0 29 2 *' }).config.sweepCron).toBe('0 0 29 2 *');
+  });
+
   it('refuses an API token no bearer header can carry, without echoing it', () => {
     expect(parseConfig({ SKYTIDE_API_TOKEN: 'abc-DEF_123.~+/==' }).config.apiToken).toBe('abc-DEF_123.~+/==');
     expect(() => parseConfig({ SKYTIDE_API_TOKEN: 'my secret!' })).toThrow(/SKYTIDE_API_TOKEN holds characters a bearer token cannot carry/);
