@@ -2,6 +2,7 @@
 // is named in one error; nothing falls back silently.
 import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
 import { parseCron } from './cron.ts';
+import { unixSocketOf } from '../postgres/socket-url.ts';
 import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
 import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
 import { STREAMS } from '../redis/keys.ts';
@@ -108,14 +109,12 @@ function parseOne(spec: VarSpec, raw: string | undefined, problems: string[]): P
   switch (spec.type) {
     case 'string':
       return value;
-    case 'url':
-      try {
-        new URL(value);
-        return value;
-      } catch {
-        problems.push(`${spec.name} is not a URL`);
-        return undefined;
-      }
+    case 'url': {
+      const problem = urlProblem(spec, value);
+      if (problem === undefined) return value;
+      problems.push(`${spec.name} ${problem}`);
+      return undefined;
+    }
     case 'int': {
       if (!/^-?\d+$/.test(value.trim())) {
         problems.push(`${spec.name}=${JSON.stringify(value)} is not an integer`);
@@ -143,6 +142,28 @@ function parseOne(spec: VarSpec, raw: string | undefined, problems: string[]): P
       problems.push(`${spec.name}=${JSON.stringify(value)} is not one of ${spec.values?.join('|')}`);
       return undefined;
   }
+}
+
+/**
+ * Why a URL variable's value cannot be used, or undefined. `new URL` alone takes `db.internal:5432/skytide` (scheme
+ * `db.internal:`), which postgres.js then reads as a database on localhost: an outage waited out forever instead of a
+ * refusal at start-up. The value is never echoed (it may hold a password); its scheme is, being before any secret.
+ */
+function urlProblem(spec: VarSpec, value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a URL';
+  }
+  const scheme = url.protocol.slice(0, -1);
+  const allowed = spec.schemes ?? [];
+  if (allowed.length > 0 && !allowed.includes(scheme)) {
+    return `must start with ${allowed.map((s) => `${s}://`).join(' or ')} (it starts with ${JSON.stringify(url.protocol)})`;
+  }
+  // libpq's Unix-socket form (`postgresql:///index?host=/run/postgresql`) names a directory instead of a host.
+  if (url.hostname === '' && !(allowed.includes('postgres') && unixSocketOf(value) !== undefined)) return 'names no host';
+  return undefined;
 }
 
 /** `host[:port]`, optionally with a scheme: what a subscription URL can be built from. */
@@ -248,6 +269,8 @@ export function parseConfig(env: Env): ParsedConfig {
     const problem = configuredDidProblem(d);
     if (problem !== undefined) problems.push(`LABEL_TRUSTED_SOURCES: ${JSON.stringify(d)} ${problem}`);
   }
+  const badRelays = config.relayHosts.filter((h) => !isHost(h));
+  if (badRelays.length > 0) problems.push(`INGESTER_RELAY_HOSTS holds what is not a host: ${badRelays.join(', ')}`);
   const badHosts = config.labelerHosts.filter((h) => !isHost(h));
   if (badHosts.length > 0) problems.push(`INGESTER_LABELER_HOSTS holds what is not a host: ${badHosts.join(', ')}`);
   const filter = parseEventFilter({ collections: get('INGESTER_COLLECTIONS'), dids: get('INGESTER_DIDS'), excludeDids: get('INGESTER_EXCLUDE_DIDS') });

@@ -11,6 +11,8 @@ export interface VarSpec {
   default?: string;
   /** Allowed values for `enum`. */
   values?: readonly string[];
+  /** Schemes a `url` may have (without the colon); every `url` must also name a host, or a Unix socket for Postgres. */
+  schemes?: readonly string[];
   /** Integer bounds for `int`. */
   min?: number;
   max?: number;
@@ -20,9 +22,9 @@ export interface VarSpec {
 export const VARS = [
   { name: 'SKYTIDE_ENV', type: 'enum', values: ['production', 'dev'], default: 'production', doc: 'dev relaxes auth on mutating HTTP routes (never use it on a reachable host)' },
   { name: 'LOG_LEVEL', type: 'enum', values: ['debug', 'info', 'warn', 'error'], default: 'info', doc: 'lowest level written to stdout as JSON lines' },
-  { name: 'REDIS_URL', type: 'url', default: 'redis://127.0.0.1:6379', doc: 'Redis holding the streams, cursors and consumer groups' },
+  { name: 'REDIS_URL', type: 'url', schemes: ['redis', 'rediss'], default: 'redis://127.0.0.1:6379', doc: 'Redis holding the streams, cursors and consumer groups' },
   { name: 'REDIS_KEY_PREFIX', type: 'string', default: '', doc: 'prefix for every stream and key, to share one Redis between deployments' },
-  { name: 'DATABASE_URL', type: 'url', default: 'postgres://postgres@127.0.0.1:5432/postgres', doc: 'Postgres holding the AppView index' },
+  { name: 'DATABASE_URL', type: 'url', schemes: ['postgres', 'postgresql'], default: 'postgres://postgres@127.0.0.1:5432/postgres', doc: 'Postgres holding the AppView index' },
   { name: 'DATABASE_COPY_MIN_ROWS', type: 'int', default: '25000', min: 0, doc: 'fewest rows an index step writes for them to go by COPY into a staging table instead of as JSON parameters (0: always COPY); JSON measured faster here at every batch size up to 5,000 records, so by default batches go as JSON' },
   { name: 'DATABASE_POOL_MAX', type: 'int', default: '16', min: 1, max: 200, doc: 'connections per process, opened as they are needed; with every task busy, up to INDEXER_SPLIT per index loop and one per backfill and label loop (11 with the defaults), and the HTTP requests; below that, transactions wait for a connection' },
   { name: 'SKYTIDE_MIGRATE_ON_START', type: 'bool', default: 'false', doc: 'apply infra/migrations before `skytide run` starts its tasks' },
@@ -59,8 +61,8 @@ export const VARS = [
   { name: 'WORKER_OUTAGE_DELAY_MS', type: 'int', default: '30000', min: 1000, max: 43200000, doc: 'how long a Worker\'s backfill message waits before it comes back after a dependency outage (sent again, no attempt counted; Cloudflare rounds up to whole seconds)' },
   { name: 'BACKFILLER_PER_HOST', type: 'int', default: '2', min: 1, max: 64, doc: 'getRepo downloads in flight to any one PDS from this process' },
   { name: 'BACKFILLER_OUTPUT', type: 'enum', values: ['index', 'stream'], default: 'index', doc: 'index backfilled repos here, or write their events to firehose_backfill for separate indexers' },
-  { name: 'PLC_URL', type: 'url', default: 'https://plc.directory', doc: 'PLC directory that resolves did:plc' },
-  { name: 'HANDLE_RESOLVER_URL', type: 'url', doc: 'resolve handles with com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS (private networks)' },
+  { name: 'PLC_URL', type: 'url', schemes: ['http', 'https'], default: 'https://plc.directory', doc: 'PLC directory that resolves did:plc' },
+  { name: 'HANDLE_RESOLVER_URL', type: 'url', schemes: ['http', 'https'], doc: 'resolve handles with com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS (private networks)' },
   { name: 'IDENTITY_ALLOW_PRIVATE', type: 'bool', default: 'false', doc: 'let DID documents point at loopback or private addresses (local dev networks only)' },
   { name: 'SWEEP_CRON', type: 'string', doc: 'when `skytide run` sweeps listRepos of every relay into repo_backfill (5-field cron, UTC; one that never fires, such as Feb 30, is refused at start-up); unset: only on demand' },
   { name: 'SWEEP_PAGE_SIZE', type: 'int', default: '1000', min: 1, max: 1000, doc: 'repos asked for per listRepos page (the lexicon allows up to 1000); a numeric-cursor page that keeps failing is skipped as this many' },

@@ -52,6 +52,42 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect(problems.join('\n')).toMatch(/REDIS_URL is not a URL/);
   });
 
+  it('refuses a URL with the wrong scheme or no host, naming the variable and not echoing the value', () => {
+    const problemsOf = (env: Record<string, string>): string[] => {
+      try {
+        parseConfig(env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    // `new URL` reads `db.internal:5432/skytide` as scheme `db.internal:`; postgres.js then connected to localhost.
+    expect(problemsOf({ DATABASE_URL: 'db.internal:5432/skytide' })).toEqual(['DATABASE_URL must start with postgres:// or postgresql:// (it starts with "db.internal:")']);
+    expect(problemsOf({ DATABASE_URL: 'postgres:pw@db/skytide' })).toEqual(['DATABASE_URL names no host']);
+    expect(problemsOf({ REDIS_URL: 'redis.internal:6379' })).toEqual(['REDIS_URL must start with redis:// or rediss:// (it starts with "redis.internal:")']);
+    expect(problemsOf({ PLC_URL: 'ftp://plc.directory' })).toEqual(['PLC_URL must start with http:// or https:// (it starts with "ftp:")']);
+    expect(problemsOf({ PLC_URL: 'plc.directory:443' })).toEqual(['PLC_URL must start with http:// or https:// (it starts with "plc.directory:")']);
+    expect(problemsOf({ HANDLE_RESOLVER_URL: 'pds.internal:2583' })).toEqual(['HANDLE_RESOLVER_URL must start with http:// or https:// (it starts with "pds.internal:")']);
+    expect(problemsOf({ DATABASE_URL: 'postgres://app:hunter2@db:5432/x', REDIS_URL: 'http://app:hunter2@redis' }).join('\n')).not.toContain('hunter2');
+    // What the project documents and tests keep working: TLS Redis, both Postgres schemes, libpq's Unix-socket forms.
+    const { config } = parseConfig({
+      REDIS_URL: 'rediss://:pw@redis.internal:6380/2', DATABASE_URL: 'postgresql:///index?host=/run/postgresql&user=skytide',
+      PLC_URL: 'http://127.0.0.1:2582', HANDLE_RESOLVER_URL: 'https://pds.internal',
+    });
+    expect([config.redisUrl, config.databaseUrl, config.plcUrl, config.handleResolverUrl]).toEqual([
+      'rediss://:pw@redis.internal:6380/2', 'postgresql:///index?host=/run/postgresql&user=skytide', 'http://127.0.0.1:2582', 'https://pds.internal',
+    ]);
+    expect(parseConfig({ DATABASE_URL: 'postgres://skytide@%2Frun%2Fpostgresql:5432/index' }).config.databaseUrl).toBe('postgres://skytide@%2Frun%2Fpostgresql:5432/index');
+  });
+
+  it('refuses INGESTER_RELAY_HOSTS entries that are not a host, as for labelers', () => {
+    expect(() => parseConfig({ INGESTER_RELAY_HOSTS: 'bsky.network/xrpc,https://relay.example/?x=1,not a host,bsky.network' })).toThrow(
+      'INGESTER_RELAY_HOSTS holds what is not a host: bsky.network/xrpc, https://relay.example/?x=1, not a host',
+    );
+    const hosts = ['bsky.network', 'relay.example:8443', 'http://127.0.0.1:2583', 'https://relay.example/', 'ws://127.0.0.1:9', 'wss://relay.example'];
+    expect(parseConfig({ INGESTER_RELAY_HOSTS: hosts.join(',') }).config.relayHosts).toEqual(hosts);
+  });
+
   it('reads SWEEP_CRON at start-up and names a bad expression', () => {
     expect(parseConfig({ SWEEP_CRON: '0 3 * * *' }).config.sweepCron).toBe('0 3 * * *');
     expect(() => parseConfig({ SWEEP_CRON: '0 25 * * *' })).toThrow(/SWEEP_CRON: cron "0 25 \* \* \*": .*hour: 25/);
