@@ -2,10 +2,13 @@
 // shape, so a person can check what skytide would hide or warn about. Public and read-only, as on a labeler.
 // Parameters as the lexicon has them: `uriPatterns` (required, repeated; a full URI, or a prefix ending in `*`;
 // `*` alone matches everything), `sources` (repeated DIDs), `limit` (1-250, default 50), `cursor` (opaque; present
-// in the answer when the page is full). Bad parameters answer 400 `InvalidRequest`, as XRPC servers do.
+// in the answer when the page is full). Bad parameters answer 400 `InvalidRequest`, as XRPC servers do; Postgres
+// down, 503 `dependency_unavailable` with Retry-After.
 import type { Hono } from 'hono';
 import type { Clock, SqlExecutor } from '../../../functions/ports.ts';
 import { isValidDid } from '../../../functions/atproto/syntax/did.ts';
+import { dependencyErrorIn } from '../../../functions/errors.ts';
+import { answerOutage } from '../outage.ts';
 import {
   decodeCursor,
   MAX_URI_PATTERNS,
@@ -46,6 +49,13 @@ export function registerLabelRoutes(app: Hono, deps: LabelRouteDeps): void {
   app.get('/xrpc/com.atproto.label.queryLabels', async (c) => {
     const params = parseParams((name) => c.req.queries(name));
     if (typeof params === 'string') return c.json({ error: 'InvalidRequest', message: params }, 400);
-    return c.json(await queryLabels(deps.sql, deps.clock, params));
+    try {
+      return c.json(await queryLabels(deps.sql, deps.clock, params));
+    } catch (err) {
+      // Postgres down is no verdict on the query: 503 with Retry-After, as every other route answers an outage.
+      const outage = dependencyErrorIn(err);
+      if (outage === undefined) throw err;
+      return answerOutage(c, outage);
+    }
   });
 }

@@ -100,6 +100,18 @@ describe('GET /xrpc/com.atproto.label.queryLabels', () => {
     expect(second.labels).toEqual([]);
   });
 
+  it('answers 503 dependency_unavailable with Retry-After when Postgres is unreachable', async () => {
+    const unreachable = createSql('postgres://postgres@127.0.0.1:1/test', { max: 1 });
+    try {
+      const res = await app({ sql: unreachable }).app.request(`/xrpc/com.atproto.label.queryLabels?uriPatterns=${encodeURIComponent(SUBJECT)}`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('10');
+      expect(await res.json()).toEqual({ error: 'dependency_unavailable', dependency: 'postgres', message: 'postgres is unavailable; retry later' });
+    } finally {
+      await unreachable.end();
+    }
+  });
+
   it.each([
     ['', 'uriPatterns is required'],
     ['uriPatterns=at://*/x', 'invalid pattern'],
