@@ -7,6 +7,7 @@ import { parseConfig, ConfigError, type Config } from '../../adapters/config/par
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { readServerSettings, serverSettingProblems, writeSettingAdvice, writeSettingsOf } from '../../adapters/postgres/server-settings.ts';
 import { describeError } from '../../functions/errors.ts';
+import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources } from './resources.ts';
@@ -192,6 +193,7 @@ async function startEmbeddedServices(config: Config, env: NodeJS.ProcessEnv, log
 
 async function reprocess(config: Config, did: string | undefined): Promise<number> {
   if (did === undefined) fail('usage: skytide reprocess <did>');
+  if (!isValidDid(did)) fail(`reprocess: not a DID: ${JSON.stringify(did)}\nusage: skytide reprocess <did>`);
   const r = createResources(config, 'reprocess');
   try {
     const line = progressLine(`reprocess ${did}`);
@@ -248,16 +250,26 @@ async function status(config: Config): Promise<number> {
   }
 }
 
+function parseArguments(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+        rate: { type: 'string' }, accounts: { type: 'string' }, seed: { type: 'string' },
+        limit: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' }, prune: { type: 'boolean' }, 'idle-ms': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    // An unknown option or a missing value is a usage error like any other (exit 2), not a failed command.
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS_')) fail(`${err.message}\n\n${USAGE}`);
+    throw err;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
-      rate: { type: 'string' }, accounts: { type: 'string' }, seed: { type: 'string' },
-      limit: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' }, prune: { type: 'boolean' }, 'idle-ms': { type: 'string' },
-    },
-  });
+  const { positionals, values } = parseArguments(argv);
   const command = positionals[0];
   if (values.version === true || command === 'version') {
     process.stdout.write(`skytide ${VERSION}\n`);

@@ -1,5 +1,5 @@
 // The `skytide` process as operators run it: real Redis and Postgres, a real HTTP port, real signals.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
@@ -157,6 +157,18 @@ describe('skytide process', () => {
   it('names every bad configuration value and exits 2 before starting anything', async () => {
     const run = start(['run'], { ...env, INGESTER_BATCH_SIZE: 'lots' });
     expect(await run.exited).toBe(2);
+  });
+
+  it('answers an unknown option or a reprocess argument that is not a DID as a usage error: exit 2, said on stderr', () => {
+    const usage = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, encoding: 'utf8' });
+    const bogus = usage(['run', '--bogus']);
+    expect(bogus.status).toBe(2);
+    expect(bogus.stderr).toContain("Unknown option '--bogus'");
+    expect(bogus.stderr).not.toContain('command failed');
+    const notDid = usage(['reprocess', 'not-a-did']);
+    expect(notDid.status).toBe(2);
+    expect(notDid.stderr).toContain('reprocess: not a DID: "not-a-did"');
+    expect(notDid.stdout).toBe('');
   });
 
   it('on SIGTERM during migrate logs it and exits 143, applying nothing', async () => {
