@@ -10,7 +10,7 @@ import { describeError } from '../../functions/errors.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
-import { createResources } from './resources.ts';
+import { createResources, type Resources } from './resources.ts';
 import { runTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from '../../adapters/observability/pipeline-status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
@@ -86,10 +86,13 @@ function parseOnly(value: string | undefined): TaskKind[] {
   return kinds as TaskKind[];
 }
 
-async function migrate(config: Config): Promise<number> {
-  const r = createResources(config, 'migrate');
-  // As PID 1 in a container node has no default SIGTERM action: without this, `docker stop` waits out its timeout.
-  // The pending migrations are one transaction, which the server rolls back when the connection goes.
+/**
+ * Applies the pending migrations, exiting at once on SIGTERM or SIGINT (`skytide migrate`, and `run --migrate`, the
+ * image's default command). As PID 1 in a container node has no default SIGTERM action: without this, `docker stop`
+ * waits out its timeout. The pending migrations are one transaction, which the server rolls back when the connection
+ * goes.
+ */
+async function applyMigrationsInterruptibly(r: Resources): Promise<void> {
   const interrupted = (signal: NodeJS.Signals) => {
     r.log.error('migrate interrupted, nothing applied', { task: 'migrate', signal });
     process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -99,10 +102,18 @@ async function migrate(config: Config): Promise<number> {
   try {
     const applied = await applyMigrations(r.sql());
     r.log.info('migrations applied', { applied });
-    return 0;
   } finally {
     process.off('SIGTERM', interrupted);
     process.off('SIGINT', interrupted);
+  }
+}
+
+async function migrate(config: Config): Promise<number> {
+  const r = createResources(config, 'migrate');
+  try {
+    await applyMigrationsInterruptibly(r);
+    return 0;
+  } finally {
     await r.close();
   }
 }
@@ -111,10 +122,7 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
   const r = createResources(config, 'skytide');
   if (devControls !== undefined) r.devControls = devControls;
   try {
-    if (migrateFirst || config.migrateOnStart) {
-      const applied = await applyMigrations(r.sql());
-      r.log.info('migrations applied', { applied });
-    }
+    if (migrateFirst || config.migrateOnStart) await applyMigrationsInterruptibly(r);
     // Every process answers /health, /ready and /metrics on HTTP_PORT, whatever --only says (runTasks).
     const tasks = [...runTasks(r, only), ...extraTasks];
     // A missing libsecp256k1 addon is not fatal (OpenSSL verifies K-256 too), but it costs 7x, so it is said.

@@ -171,7 +171,11 @@ describe('skytide process', () => {
     expect(notDid.stdout).toBe('');
   });
 
-  it('on SIGTERM during migrate logs it and exits 143, applying nothing', async () => {
+  it.each([
+    ['migrate', ['migrate']],
+    // The image's default command: as PID 1, a SIGTERM it did not handle would be ignored until the orchestrator kills it.
+    ['run --migrate', ['run', '--only', 'index', '--migrate']],
+  ])('on SIGTERM during %s logs it and exits 143, applying nothing', async (_, args) => {
     // In a database of its own (advisory locks are per database), hold the migrations' lock so that `migrate` waits
     // inside its transaction, then stop it there.
     const scratch = await createScratchDatabase('cli_migrate');
@@ -188,7 +192,7 @@ describe('skytide process', () => {
     });
     try {
       await isLocked;
-      const run = start(['migrate'], { ...env, DATABASE_URL: scratch.url });
+      const run = start(args, { ...env, DATABASE_URL: scratch.url, HTTP_PORT: '0' });
       await waitFor(async () => (await probe`select 1 from pg_locks where locktype = 'advisory' and objid = 7323051 and not granted`).length > 0, 'migrate waiting for the lock');
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(143);
