@@ -4,6 +4,7 @@
 // service would not end the outage, and it is still doing its job.
 import type { Hono } from 'hono';
 import { describeError } from '../../../functions/errors.ts';
+import { OPERATIONS_DEADLINE_MS, shareInFlight, withDeadline } from '../deadline.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -17,12 +18,16 @@ export interface DegradedCheck {
 }
 
 export function registerHealthRoutes(app: Hono, checks: readonly ReadinessCheck[], degradedChecks: readonly DegradedCheck[] = []): void {
+  // Each check is bounded: a dependency that does not answer (the Redis client waits for a reconnect) is a failing
+  // check, named in the 503, not a /ready that never answers. One probe per check in flight, however often polled.
+  const bounded = checks.map(({ name, check }) => ({ name, check: shareInFlight(check) }));
+  const boundedDegraded = degradedChecks.map(({ name, check }) => ({ name, check: shareInFlight(check) }));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', async (c) => {
     const results = await Promise.all(
-      checks.map(async ({ name, check }) => {
+      bounded.map(async ({ name, check }) => {
         try {
-          await check();
+          await withDeadline(check(), OPERATIONS_DEADLINE_MS, name);
           return { name, ok: true as const };
         } catch (err) {
           return { name, ok: false as const, error: describeError(err) };
@@ -32,9 +37,9 @@ export function registerHealthRoutes(app: Hono, checks: readonly ReadinessCheck[
     const ready = results.every((r) => r.ok);
     const degraded = (
       await Promise.all(
-        degradedChecks.map(async ({ name, check }) => {
+        boundedDegraded.map(async ({ name, check }) => {
           try {
-            const details = await check();
+            const details = await withDeadline(check(), OPERATIONS_DEADLINE_MS, name);
             return details === undefined ? undefined : { name, ...details };
           } catch (err) {
             return { name, error: describeError(err) };

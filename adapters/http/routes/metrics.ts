@@ -1,7 +1,10 @@
-// Prometheus exposition. Gauges that mirror Redis state are refreshed at scrape time; a failed refresh still serves
-// the counters.
+// Prometheus exposition. Gauges that mirror Redis state are refreshed at scrape time; a failed refresh, or one that
+// does not finish within OPERATIONS_DEADLINE_MS (Redis down: its commands wait for the reconnect), still serves the
+// counters, with the gauges as last refreshed.
 import type { Hono } from 'hono';
 import type { Log } from '../../../functions/ports.ts';
+import { describeError } from '../../../functions/errors.ts';
+import { OPERATIONS_DEADLINE_MS, shareInFlight, withDeadline } from '../deadline.ts';
 
 export interface MetricsExposition {
   contentType: string;
@@ -9,12 +12,14 @@ export interface MetricsExposition {
 }
 
 export function registerMetricsRoute(app: Hono, exposition: MetricsExposition, log: Log, refresh?: () => Promise<void>): void {
+  // A refresh still pending from an earlier scrape is joined, not started again.
+  const shared = refresh === undefined ? undefined : shareInFlight(refresh);
   app.get('/metrics', async (c) => {
-    if (refresh !== undefined) {
+    if (shared !== undefined) {
       try {
-        await refresh();
+        await withDeadline(shared(), OPERATIONS_DEADLINE_MS, 'metrics refresh');
       } catch (err) {
-        log.warn('metrics refresh failed', { err });
+        log.warn('metrics refresh failed', { err: describeError(err) });
       }
     }
     return c.body(await exposition.render(), 200, { 'content-type': exposition.contentType });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createApp, type AppDeps } from '../../../adapters/http/app.ts';
+import { createApp, createOperationsApp, type AppDeps } from '../../../adapters/http/app.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createOutageBoard, outagesDegradedCheck } from '../../../adapters/observability/outage-board.ts';
 import { silentLog, systemClock, type Sql } from '../../../functions/ports.ts';
@@ -51,6 +51,36 @@ describe('HTTP app', () => {
       degraded: [],
     });
   });
+
+  it('answers /ready and /metrics while a dependency never answers: 503 naming the check, and the counters', async () => {
+    // What the Redis client does while Redis is down: a command waits for the reconnect, however long that takes.
+    const never = () => new Promise<never>(() => {});
+    let refreshes = 0;
+    const bundle = createMetrics({ hosts: [], streams: ['firehose_live'] });
+    bundle.metrics.inc('skytide_index_batches_total', { outcome: 'ok' });
+    const app = createOperationsApp({
+      ports: { log: silentLog },
+      metrics: { contentType: bundle.registry.contentType, render: () => bundle.registry.metrics() },
+      readiness: [{ name: 'redis', check: never }, { name: 'postgres', check: async () => {} }],
+      degraded: [{ name: 'identity_wait', check: never }],
+      refreshGauges: () => {
+        refreshes++;
+        return never();
+      },
+    });
+    const [ready, metrics, again] = await Promise.all([app.request('/ready'), app.request('/metrics'), app.request('/metrics')]);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({
+      status: 'not_ready',
+      checks: [{ name: 'redis', ok: false, error: 'DeadlineError: redis did not answer within 2000 ms' }, { name: 'postgres', ok: true }],
+      degraded: [{ name: 'identity_wait', error: 'DeadlineError: identity_wait did not answer within 2000 ms' }],
+    });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('skytide_index_batches_total{outcome="ok"} 1');
+    expect(again.status).toBe(200);
+    // The second scrape joined the refresh still pending, rather than leaving one more behind.
+    expect(refreshes).toBe(1);
+  }, 10_000);
 
   it('stays ready while DIDs wait out an identity outage, listing them under degraded', async () => {
     const app = build({

@@ -1,0 +1,41 @@
+// Bounds on the operations routes' reads of Redis and Postgres. The clients wait out an outage (a command waits for
+// the reconnect: adapters/redis/client.ts), which is right for the pipeline's work and wrong for an answer an
+// orchestrator or a scraper is waiting for: /ready must say 503, /metrics must still show the counters.
+
+/** How long /ready and /metrics wait for a dependency before answering without it. */
+export const OPERATIONS_DEADLINE_MS = 2000;
+
+export class DeadlineError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what} did not answer within ${ms} ms`);
+    this.name = 'DeadlineError';
+  }
+}
+
+/** `work`'s outcome, or a DeadlineError after `ms`, whichever comes first. `work` goes on: it cannot be cancelled. */
+export async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new DeadlineError(what, ms)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `fn`, with one call in flight at a time: a call made while the last is pending joins it. A dependency that hangs
+ * then holds one probe, not one more per scrape or readiness poll for as long as the outage lasts.
+ */
+export function shareInFlight<T>(fn: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    if (pending !== undefined) return pending;
+    const call = Promise.resolve().then(fn);
+    pending = call;
+    const clear = () => {
+      if (pending === call) pending = undefined;
+    };
+    call.then(clear, clear);
+    return call;
+  };
+}
