@@ -1,7 +1,8 @@
 // Runs long-lived tasks and never lets one end silently. A task that returns or throws while nothing asked it to stop
 // is logged with its name and cause, the others are stopped (flushing batches and cursors), and the exit code is 1.
 // SIGTERM / SIGINT stop every task through its AbortSignal; a clean stop exits 0. A task that ignores the signal past
-// the shutdown timeout is named in the log and the exit code is 1.
+// the shutdown timeout is named in the log and the exit code is 1. A second signal during the stop exits at once
+// (130 for SIGINT, 143 for SIGTERM), naming the tasks still stopping: as PID 1 in a container nothing else would.
 import type { Log } from '../functions/ports.ts';
 import { describeError } from '../functions/errors.ts';
 
@@ -16,6 +17,7 @@ export interface ProcessLike {
   on(event: 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
   on(event: 'uncaughtException' | 'unhandledRejection', listener: (err: unknown) => void): unknown;
   off(event: string, listener: (...args: never[]) => void): unknown;
+  exit(code: number): void;
 }
 
 export interface SupervisorOptions {
@@ -31,6 +33,7 @@ export async function supervise(tasks: readonly Task[], options: SupervisorOptio
   const controller = new AbortController();
   let exitCode = 0;
   let stopping = false;
+  const pending = new Set(tasks.map((t) => t.name));
 
   const stop = (why: string, failed: boolean) => {
     if (failed) exitCode = 1;
@@ -40,7 +43,14 @@ export async function supervise(tasks: readonly Task[], options: SupervisorOptio
     controller.abort(new Error(why));
   };
 
+  let signalled = false;
   const onSignal = (signal: 'SIGTERM' | 'SIGINT') => () => {
+    if (signalled) {
+      log.error('second signal, exiting now', { signal, tasks: [...pending] });
+      proc.exit(signal === 'SIGINT' ? 130 : 143);
+      return;
+    }
+    signalled = true;
     log.info('shutdown requested', { signal });
     stop(signal, false);
   };
@@ -55,7 +65,6 @@ export async function supervise(tasks: readonly Task[], options: SupervisorOptio
   proc.on('uncaughtException', onCrash);
   proc.on('unhandledRejection', onCrash);
 
-  const pending = new Set(tasks.map((t) => t.name));
   log.info('starting tasks', { tasks: tasks.map((t) => t.name) });
   const runs = tasks.map(async (task) => {
     try {

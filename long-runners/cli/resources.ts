@@ -47,7 +47,38 @@ export interface Resources {
   close(): Promise<void>;
 }
 
-export function createResources(config: Config, component = 'skytide'): Resources {
+export interface ResourceOptions {
+  /** Redis commands fail after this long without a reply (one-shot commands); absent: they wait out an outage. */
+  redisCommandTimeoutMs?: number;
+}
+
+/** How long close() lets Redis's QUIT and Postgres's end finish before their connections are dropped. */
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * QUIT, or the connection dropped. QUIT queues behind the commands waiting for a reconnect, so with Redis down it
+ * never answers, and the process, its tasks stopped, would never exit: a client that is not ready is disconnected at
+ * once, and one that does not answer QUIT in time after the grace.
+ */
+async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    const quit = client.quit().then(() => true, () => false);
+    if (await settledWithin(quit, CLOSE_GRACE_MS, false)) return;
+  }
+  client.disconnect();
+}
+
+/** `work`'s value, or `fallback` once `ms` have passed. */
+async function settledWithin<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([work, new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createResources(config: Config, component = 'skytide', options: ResourceOptions = {}): Resources {
   const log = createLogger({ level: config.logLevel, component });
   const metrics = createMetrics({
     hosts: config.relayHosts.map(hostKey),
@@ -72,7 +103,10 @@ export function createResources(config: Config, component = 'skytide'): Resource
     outages: createOutageBoard({ log: log.child('outages'), metrics: metrics.metrics }),
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
-    redis: () => (redis ??= createRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: `skytide:${component}`, log: log.child('redis') })),
+    redis: () => (redis ??= createRedis({
+      url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: `skytide:${component}`, log: log.child('redis'),
+      ...(options.redisCommandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.redisCommandTimeoutMs }),
+    })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax, copyMinRows: config.databaseCopyMinRows })),
     identity() {
       return (identity ??= withRedisCache(
@@ -109,8 +143,12 @@ export function createResources(config: Config, component = 'skytide'): Resource
       }
       return live;
     },
+    // Bounded whatever state Redis and Postgres are in: the process exits after it (its exit code already decided).
     close: async () => {
-      await Promise.allSettled([redis?.quit(), sql?.end()]);
+      await Promise.allSettled([
+        redis === undefined ? undefined : closeRedis(redis),
+        sql === undefined ? undefined : settledWithin(sql.end().catch(() => {}), CLOSE_GRACE_MS * 3, undefined),
+      ]);
     },
   };
 }

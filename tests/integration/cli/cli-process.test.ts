@@ -1,7 +1,7 @@
 // The `skytide` process as operators run it: real Redis and Postgres, a real HTTP port, real signals.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { createSql } from '../../../adapters/postgres/client.ts';
 import { readServerSettings, writeSettingAdvice, writeSettingsOf } from '../../../adapters/postgres/server-settings.ts';
@@ -16,8 +16,12 @@ interface Run {
   exited: Promise<number | null>;
 }
 
+/** Every process a test started, killed after it if still running (a test that failed may leave one hanging). */
+const children: ChildProcessWithoutNullStreams[] = [];
+
 function start(args: string[], env: Record<string, string>): Run {
   const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } });
+  children.push(child);
   const lines: Record<string, unknown>[] = [];
   let buffer = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -57,6 +61,9 @@ describe('skytide process', () => {
     db = await createTestSchema('cli');
     redis = await createTestRedis('cli');
     env = { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redis.prefix, SKYTIDE_API_TOKEN: 't', INDEXER_CLAIM_IDLE_MS: '1000' };
+  });
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   afterAll(async () => {
     await redis.cleanup();
@@ -137,6 +144,39 @@ describe('skytide process', () => {
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
   });
+
+  it('with Redis down answers /ready 503 and /metrics, and on SIGTERM exits 1 naming the tasks that did not stop', async () => {
+    // Commands wait for Redis to come back (the long-runners' clients wait out an outage); the answers to an
+    // orchestrator, and the shutdown, must not.
+    const port = await freePort();
+    const run = start(['run', '--only', 'index'], { ...env, HTTP_PORT: String(port), REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'info' });
+    await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(10_000) });
+    expect(ready.status).toBe(503);
+    expect((await ready.json()).checks).toEqual([
+      { name: 'redis', ok: false, error: 'DeadlineError: redis did not answer within 2000 ms' },
+      { name: 'postgres', ok: true },
+    ]);
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('skytide_index_batches_total{outcome="ok"} 0');
+    run.child.kill('SIGTERM');
+    // The consumers' reads wait for Redis, so they do not stop within the shutdown timeout (25 s): named, exit 1.
+    expect(await run.exited).toBe(1);
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'tasks did not stop in time', tasks: ['index:firehose_live:0', 'index:firehose_backfill:0'] }));
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'supervisor exiting', exitCode: 1 }));
+  }, 90_000);
+
+  it('exits 143 at once on a second SIGTERM while tasks are still stopping', async () => {
+    const port = await freePort();
+    const run = start(['run', '--only', 'index'], { ...env, HTTP_PORT: String(port), REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'info' });
+    await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
+    run.child.kill('SIGTERM');
+    await waitFor(() => run.lines.some((l) => l['msg'] === 'stopping all tasks'), 'the stop');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'second signal, exiting now', signal: 'SIGTERM' }));
+  }, 30_000);
 
   it('logs which task exited and why, stops the rest, and exits non-zero', async () => {
     const blocker = net.createServer();

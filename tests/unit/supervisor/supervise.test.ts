@@ -60,6 +60,25 @@ describe('supervise: a long-running task never exits silently', () => {
     expect(proc.listenerCount('SIGTERM')).toBe(0);
   });
 
+  it('exits at once on a second signal while a task is still stopping, naming it', async () => {
+    const { lines, log, proc } = harness();
+    const exits: number[] = [];
+    proc.exit = (code) => void exits.push(code);
+    const stuck: Task = { name: 'index:firehose_live:0', run: () => new Promise<void>(() => {}) };
+    const done = supervise([stuck, waitingTask('http', [])], { log, process: proc, shutdownTimeoutMs: 1000 });
+    await new Promise((r) => setImmediate(r));
+    proc.emit('SIGTERM');
+    await new Promise((r) => setImmediate(r));
+    expect(exits).toEqual([]);
+    proc.emit('SIGTERM');
+    expect(exits).toEqual([143]);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'second signal, exiting now', signal: 'SIGTERM', tasks: ['index:firehose_live:0'] }));
+    proc.emit('SIGINT');
+    expect(exits).toEqual([143, 130]);
+    // (Here `exit` returned, as the real one does not: the stop goes on to its timeout.)
+    expect(await done).toBe(1);
+  });
+
   it('names a task that ignores the stop signal past the timeout and exits 1', async () => {
     const { lines, log, proc } = harness();
     const stuck: Task = { name: 'stuck', run: () => new Promise<void>(() => {}) };
