@@ -13,6 +13,11 @@ export interface RedisOptions {
   connectionName?: string;
   /** Where connection errors go (as JSON lines, sampled), instead of ioredis printing each one to stderr. */
   log: Log;
+  /**
+   * Fail a command that has no reply after this long (ioredis's commandTimeout), for one-shot CLI commands whose
+   * operator must be told Redis does not answer. Absent (the long-runners): a command waits for the reconnect.
+   */
+  commandTimeoutMs?: number;
 }
 
 export function createRedis(options: RedisOptions): Redis {
@@ -21,6 +26,7 @@ export function createRedis(options: RedisOptions): Redis {
     connectionName: options.connectionName ?? 'skytide',
     // Commands wait for a reconnect rather than failing fast: a Redis restart must not drop accepted work.
     maxRetriesPerRequest: null,
+    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
     enableAutoPipelining: false,
     lazyConnect: false,
   });
@@ -44,6 +50,7 @@ function createCluster(options: RedisOptions, nodes: readonly string[]): Redis {
       redisOptions: {
         connectionName: options.connectionName ?? 'skytide',
         maxRetriesPerRequest: null,
+        ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
         ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
         ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
       },

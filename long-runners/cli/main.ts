@@ -6,7 +6,8 @@ import path from 'node:path';
 import { parseConfig, ConfigError, type Config } from '../../adapters/config/parse.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { readServerSettings, serverSettingProblems, writeSettingAdvice, writeSettingsOf } from '../../adapters/postgres/server-settings.ts';
-import { describeError } from '../../functions/errors.ts';
+import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
+import { DeadlineError, withDeadline } from '../../adapters/http/deadline.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
@@ -248,14 +249,36 @@ async function sweep(config: Config): Promise<number> {
   }
 }
 
-async function status(config: Config): Promise<number> {
-  const r = createResources(config, 'status');
+/**
+ * How long `status`, `dlq` and `consumers` wait for Redis: its first answer, and then each command's. The long-runners
+ * wait out an outage; an operator at a terminal is told instead, and the command exits 1.
+ */
+const ONE_SHOT_DEADLINE_MS = 10_000;
+
+/** Runs a one-shot Redis command once Redis answers; says so on stderr and returns 1 when it does not answer in time. */
+async function oneShot(config: Config, command: 'status' | 'dlq' | 'consumers', body: (r: Resources) => Promise<number>): Promise<number> {
+  const r = createResources(config, command, { redisCommandTimeoutMs: ONE_SHOT_DEADLINE_MS });
+  // Where, not the URL: it may carry a password.
+  const where = config.redisClusterNodes.length > 0 ? config.redisClusterNodes.join(',') : new URL(config.redisUrl).host;
   try {
-    process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts }).read(), null, 2) + '\n');
-    return 0;
+    // A Cluster queues commands while it has no node, beyond each node's command timeout: the probe's own bound.
+    await withDeadline(r.redis().ping(), ONE_SHOT_DEADLINE_MS, 'redis');
+    return await body(r);
+  } catch (err) {
+    const unanswered = err instanceof DeadlineError || (err instanceof Error && err.message === 'Command timed out');
+    const outage = dependencyErrorIn(err);
+    if (!unanswered && outage === undefined) throw err;
+    const what = unanswered ? `Redis at ${where} did not answer within ${ONE_SHOT_DEADLINE_MS / 1000} s` : `${outage?.dependency} is unavailable: ${outage?.message}`;
+    process.stderr.write(`skytide ${command}: ${what}; is it running and reachable?\n`);
+    return 1;
   } finally {
     await r.close();
   }
+}
+
+async function status(r: Resources): Promise<number> {
+  process.stdout.write(JSON.stringify(await createStatusReader({ redis: r.redis(), sql: () => r.sql(), keys: r.keys, hosts: r.config.relayHosts, labelerHosts: r.config.labelerHosts }).read(), null, 2) + '\n');
+  return 0;
 }
 
 function parseArguments(argv: string[]) {
@@ -303,7 +326,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(config, parseOnly(values.only), values.migrate === true);
     case 'status':
-      return status(config);
+      return oneShot(config, 'status', status);
     case 'sweep':
       return sweep(config);
     case 'reprocess':
@@ -317,16 +340,9 @@ async function main(argv: string[]): Promise<number> {
     case 'config':
       return configCommand(env, operateOptions(values));
     case 'dlq':
-    case 'consumers': {
-      const r = createResources(config, command);
-      try {
-        return command === 'dlq'
-          ? await dlqCommand(r, positionals[1], positionals[2], operateOptions(values))
-          : await consumersCommand(r, operateOptions(values));
-      } finally {
-        await r.close();
-      }
-    }
+      return oneShot(config, 'dlq', (r) => dlqCommand(r, positionals[1], positionals[2], operateOptions(values)));
+    case 'consumers':
+      return oneShot(config, 'consumers', (r) => consumersCommand(r, operateOptions(values)));
     default:
       fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }

@@ -178,6 +178,25 @@ describe('skytide process', () => {
     expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'second signal, exiting now', signal: 'SIGTERM' }));
   }, 30_000);
 
+  it('tells the operator within a bound that Redis does not answer: status, dlq and consumers exit 1', async () => {
+    const commands = [['status'], ['dlq', 'list', 'firehose_live'], ['consumers']];
+    const outs = await Promise.all(commands.map((args) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env, REDIS_URL: 'redis://127.0.0.1:1' } });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // Past the bound and then some: a command still running has hung, as they did.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr });
+      });
+    })));
+    commands.forEach((args, i) => {
+      expect(outs[i]?.code, args.join(' ')).toBe(1);
+      expect(outs[i]?.stderr).toContain(`skytide ${args[0]}: Redis at 127.0.0.1:1 did not answer within 10 s`);
+    });
+  }, 60_000);
+
   it('logs which task exited and why, stops the rest, and exits non-zero', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
