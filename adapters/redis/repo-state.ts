@@ -32,9 +32,9 @@ export type AdvanceResult = (typeof ADVANCE)[keyof typeof ADVANCE];
  * JSON, [7] a repo_backfill entry (`repo` field) for a prevData gap (commit) or for the #sync itself, or '',
  * [8..] pairs of stream ('1' events as field `event`, '2' resync stream as field `repo`) and value.
  * A commit needs a rev after the stored one (TIDs compare bytewise: Lua's `<` follows the locale, so it is not used);
- * a prevData that is not the stored root is a gap (entry [7] written, answer 2). A #sync older than the stored rev is
- * stale; one that states exactly the stored rev and root changes nothing (answer 3); otherwise its entry [7] is
- * written and the chain restarts from it.
+ * a prevData that is not the stored root is a gap (entry [7] written, answer 2). A #sync that states exactly the
+ * stored rev and root changes nothing (answer 3); one not after the stored rev is stale (sync spec: "ignore #commit
+ * and #sync events with a rev lower or equal"); otherwise its entry [7] is written and the chain restarts from it.
  */
 export const REPO_ADVANCE: RedisScript = {
   name: 'skytideRepoAdvance',
@@ -60,8 +60,8 @@ if stored then
 end
 local status = 1
 if ARGV[1] == 'sync' then
-  if lastRev and before(rev, lastRev) then return 0 end
   if lastRev == rev and data ~= '' and lastData == data then return 3 end
+  if lastRev and not before(lastRev, rev) then return 0 end
   if ARGV[7] ~= '' then redis.call('XADD', KEYS[3], '*', 'repo', ARGV[7]) end
 else
   if lastRev and not before(lastRev, rev) then return 0 end

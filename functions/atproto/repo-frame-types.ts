@@ -31,10 +31,10 @@ export type RepoFrameOutcome =
       state?: { rev: string; data?: string; since?: string | null; prevData?: string | null };
     }
   /**
-   * A #commit that cannot be verified now because its DID's identity is unavailable (not a verdict on the commit):
+   * A #commit or #sync that cannot be verified now because its DID's identity is unavailable (not a verdict on it):
    * the caller keeps the frame and decodes it again once the identity can be learned.
    */
-  | { kind: 'deferred'; t: '#commit'; seq: number; did: string; waitOn: IdentityWait; message: string }
+  | { kind: 'deferred'; t: '#commit' | '#sync'; seq: number; did: string; waitOn: IdentityWait; message: string }
   /** #info, for example OutdatedCursor. No seq. */
   | { kind: 'info'; name: string; message?: string }
   /** An op = -1 error frame; upstream closes after it (FutureCursor, ConsumerTooSlow, ...). */

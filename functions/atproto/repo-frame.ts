@@ -2,8 +2,8 @@
 // input becomes a RepoFrameOutcome, never an exception. Only record ops and identity/account changes become events;
 // a commit that cannot be fully emitted (a missing record block, tooBig) asks for a resync of its repo rather than
 // dropping it.
-// A commit whose DID's identity cannot be learned now (an outage, or its did:web host down) is `deferred`, never
-// judged: the caller keeps it until the identity can be learned.
+// A commit or #sync whose DID's identity cannot be learned now (an outage, or its did:web host down) is `deferred`,
+// never judged: the caller keeps it until the identity can be learned.
 // `decodeRepoMessage` takes a message already framed (the subscription core frames every stream the same way);
 // `decodeRepoFrame` takes the bytes.
 import type { AccountEvent, IdentityEvent, JsonObject, StreamEvent } from '../events.ts';
@@ -14,7 +14,7 @@ import { decodeCborFast as decodeCbor } from './fast-cbor.ts';
 import { cidBytesMatchFast } from './cid.ts';
 import { CidLink } from './cid-link.ts';
 import { readCarBlocks, type CarBlocks } from './car.ts';
-import { verifyCommit, type CommitOp } from './commit/verify-commit.ts';
+import { verifyCommit, type CommitOp, type CommitToVerify } from './commit/verify-commit.ts';
 import { DidHostUnavailableError, IdentityPendingError, type IdentityResolver } from './identity/did-document.ts';
 import { dependencyErrorIn, SkytideError } from '../errors.ts';
 import { messageSeq, openFrame } from './frame.ts';
@@ -150,6 +150,43 @@ function identityWait(err: unknown): IdentityWait | undefined {
 
 type CommitCheck = undefined | { problem: Reason } | { waitOn: IdentityWait; message: string };
 
+/**
+ * Verifies a signed commit against its repo's signing key, looking the key up once more if the signature fails (it
+ * may have rotated). Identity failures are told apart from verification failures: only the latter are verdicts.
+ * Without `identity` only the commit's own checks run (block hashes, the signed DID and rev against the message's).
+ */
+async function verifySigned(commit: CommitToVerify, identity: IdentityResolver | undefined): Promise<CommitCheck> {
+  const repo = commit.repo;
+  const signingKey = async (forceRefresh: boolean) => {
+    try {
+      return { key: (await identity!.resolve(repo, forceRefresh ? { forceRefresh } : undefined)).signingKey };
+    } catch (err) {
+      const waitOn = identityWait(err);
+      if (waitOn !== undefined) return { waitOn, message: err instanceof Error ? err.message : String(err) };
+      return { problem: err instanceof SkytideError ? err.reason : 'identity_failed' };
+    }
+  };
+  try {
+    if (identity === undefined) {
+      await verifyCommit(commit, undefined);
+      return undefined;
+    }
+    let key = await signingKey(false);
+    if (!('key' in key)) return key;
+    try {
+      await verifyCommit(commit, key.key);
+    } catch (err) {
+      if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
+      key = await signingKey(true);
+      if (!('key' in key)) return key;
+      await verifyCommit(commit, key.key);
+    }
+    return undefined;
+  } catch (err) {
+    return { problem: err instanceof SkytideError ? err.reason : 'invalid_commit' };
+  }
+}
+
 /** Runs the sync 1.1 checks; a failure drops the commit's events and asks for a resync with the reason. */
 async function checkCommit(body: Body, repo: string, rev: string, car: CarBlocks, identity: IdentityResolver): Promise<CommitCheck> {
   const ops: CommitOp[] = [];
@@ -159,33 +196,7 @@ async function checkCommit(body: Body, repo: string, rev: string, car: CarBlocks
     if (action !== 'create' && action !== 'update' && action !== 'delete') return { problem: 'invalid_commit' };
     ops.push({ action, path: String(op['path']), cid: CidLink.from(op['cid']) ?? null, prev: CidLink.from(op['prev']) ?? null });
   }
-  const commit = { repo, rev, commit: cid(body, 'commit'), roots: car.roots, blocks: car.blocks, ops, prevData: CidLink.from(body['prevData']) ?? null };
-  // Identity failures are told apart from verification failures: only the latter are verdicts on the commit.
-  const signingKey = async (forceRefresh: boolean) => {
-    try {
-      return { key: (await identity.resolve(repo, forceRefresh ? { forceRefresh } : undefined)).signingKey };
-    } catch (err) {
-      const waitOn = identityWait(err);
-      if (waitOn !== undefined) return { waitOn, message: err instanceof Error ? err.message : String(err) };
-      return { problem: err instanceof SkytideError ? err.reason : 'identity_failed' };
-    }
-  };
-  try {
-    let key = await signingKey(false);
-    if (!('key' in key)) return key;
-    try {
-      await verifyCommit(commit, key.key);
-    } catch (err) {
-      if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
-      // The key may have rotated: look again once.
-      key = await signingKey(true);
-      if (!('key' in key)) return key;
-      await verifyCommit(commit, key.key);
-    }
-    return undefined;
-  } catch (err) {
-    return { problem: err instanceof SkytideError ? err.reason : 'invalid_commit' };
-  }
+  return verifySigned({ repo, rev, commit: cid(body, 'commit'), roots: car.roots, blocks: car.blocks, ops, prevData: CidLink.from(body['prevData']) ?? null }, identity);
 }
 
 async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Promise<RepoFrameOutcome> {
@@ -315,20 +326,32 @@ function decodeAccount(seq: number, body: Body): RepoFrameOutcome {
   return { kind: 'sequenced', t: '#account', seq, did: event.did, events: [event], resync: [], dropped: [] };
 }
 
-function decodeSync(seq: number, body: Body): RepoFrameOutcome {
+/**
+ * A #sync's `did` and `rev` are unsigned: they count only once the signed commit block in `blocks` agrees with them
+ * and its signature verifies (sync spec, message validation), as for a #commit. Otherwise the #sync is refused (no
+ * state moves) and, like a refused commit, its repo is queued with the reason; an identity it cannot learn now defers
+ * it like a commit.
+ */
+async function decodeSync(seq: number, body: Body, options: DecodeOptions): Promise<RepoFrameOutcome> {
   const repo = did(body, 'did');
   const blocks = bytes(body, 'blocks', MAX_SYNC_BLOCKS_BYTES);
   const rev = tid(body, 'rev');
   time(body);
-  let state: { rev: string; data?: string } = { rev };
+  let car: CarBlocks;
   try {
-    const car = readCarBlocks(blocks);
-    state = { ...commitState(car, body, rev, null), rev };
-  } catch {
-    // Without a readable commit the #sync still says the repo changed: it is fetched whole below.
+    car = readCarBlocks(blocks);
+  } catch (err) {
+    throw new InvalidBody('invalid_car', `blocks are not a CAR: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const { since: _since, prevData: _prevData, ...syncState } = state as { rev: string; data?: string; since?: unknown; prevData?: unknown };
-  return { kind: 'sequenced', t: '#sync', seq, did: repo, events: [], resync: [{ did: repo, reason: 'sync_event' }], dropped: [], state: syncState };
+  const root = car.roots[0];
+  if (root === undefined) throw new InvalidBody('invalid_commit', 'the CAR has no root commit');
+  const check = await verifySigned({ repo, rev, commit: root, roots: car.roots, blocks: car.blocks, ops: [], prevData: null }, options.identity);
+  if (check !== undefined && 'waitOn' in check) return { kind: 'deferred', t: '#sync', seq, did: repo, waitOn: check.waitOn, message: check.message };
+  if (check !== undefined) {
+    return { kind: 'sequenced', t: '#sync', seq, did: repo, events: [], resync: [{ did: repo, reason: check.problem }], dropped: [{ reason: check.problem, count: 1 }] };
+  }
+  const { since: _since, prevData: _prevData, ...state } = commitState(car, body, rev, null);
+  return { kind: 'sequenced', t: '#sync', seq, did: repo, events: [], resync: [{ did: repo, reason: 'sync_event' }], dropped: [], state };
 }
 
 export async function decodeRepoFrame(frameBytes: Uint8Array, options: DecodeOptions = {}): Promise<RepoFrameOutcome> {
@@ -362,7 +385,7 @@ export async function decodeRepoMessage(t: string, body: Body, options: DecodeOp
       case '#account':
         return decodeAccount(seq, body);
       case '#sync':
-        return decodeSync(seq, body);
+        return await decodeSync(seq, body, options);
     }
   } catch (err) {
     const reason = err instanceof InvalidBody ? err.reason : 'invalid_frame';

@@ -5,7 +5,7 @@
 // - Sync 1.1 continuity across messages is one state per repo in Redis, compared and set inside the batch's MULTI
 //   (adapters/redis/repo-state.ts): a commit not after the stored rev writes nothing (stale_rev), a prevData that is
 //   not the stored root queues a resync (prev_data_mismatch), a rev beyond the allowed clock drift is dropped
-//   (future_rev), a #sync that states where the repo already is queues nothing.
+//   (future_rev, for a #sync too), a #sync that states where the repo already is queues nothing.
 // - A commit that cannot be verified because its DID's identity is unavailable is parked with every later frame of
 //   that DID (identity-wait.ts) and released, verified and written in order once the identity can be learned.
 // - The filters (functions/event-filter.ts) act on what is written, after the checks: every commit is verified and
@@ -137,6 +137,11 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
     const state = out.state;
     if (state === undefined || o.repoState === undefined) {
       appendPlain(out.events, out.resync, batch);
+      return;
+    }
+    if (tidMicros(state.rev) / 1000 > now() + maxDriftMs) {
+      // Refused outright (nothing queued): a #sync from the future would hold the repo's later commits back as stale.
+      o.report('future_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });
       return;
     }
     const [first, ...others] = out.resync;

@@ -5,6 +5,15 @@ import { encodeCbor } from '../../functions/atproto/cbor.ts';
 import { cidForCbor } from '../../functions/atproto/cid.ts';
 import { lexToCbor } from '../../functions/atproto/lex-json.ts';
 import type { JsonObject } from '../../functions/events.ts';
+import type { Keypair } from '@atproto/crypto';
+import { CidLink } from '../../functions/atproto/cid-link.ts';
+import { Mst } from '../../functions/atproto/mst/mst.ts';
+
+/** A v3 commit block, signed by `key` (a real signature over the unsigned commit), else with a zero signature. */
+async function commitBlock(fields: { did: string; data: CID; rev: string }, key?: Keypair) {
+  const unsigned = { did: fields.did, version: 3, data: fields.data, rev: fields.rev, prev: null };
+  return block({ ...unsigned, sig: key === undefined ? new Uint8Array(64) : await key.sign(encodeCbor(unsigned)) });
+}
 
 export function encodeFrame(header: Record<string, unknown>, body: Record<string, unknown>): Uint8Array {
   const h = encodeCbor(header);
@@ -66,6 +75,8 @@ export interface CommitSpec {
   tooBig?: boolean;
   /** The previous MST root the commit claims to follow (sync 1.1). */
   prevData?: CID;
+  /** Sign the commit with this key (else a zero signature, for tests that do not verify). */
+  sign?: Keypair;
 }
 
 export interface BuiltCommit {
@@ -91,15 +102,29 @@ export async function buildCommitFrame(spec: CommitSpec): Promise<BuiltCommit> {
     if (!(spec.omitBlocks ?? []).includes(path)) records.push(b);
     ops.push({ action: op.action, path, cid: b.cid });
   }
-  const mstRoot = await block({ l: null, e: [] });
-  const commit = await block({ did: spec.did, version: 3, data: mstRoot.cid, rev: spec.rev, prev: null, sig: new Uint8Array(64) });
-  const car = encodeCar(commit.cid, [commit, mstRoot, ...records]);
+  // Unsigned commits name the empty tree (checks that would look at it are off); a signed one is meant to pass them,
+  // so it names a real MST holding its creates and updates (as a repo holding only them would).
+  const nodes: { cid: CID; bytes: Uint8Array }[] = [];
+  let mstRoot: CID;
+  if (spec.sign === undefined) {
+    const empty = await block({ l: null, e: [] });
+    nodes.push(empty);
+    mstRoot = empty.cid;
+  } else {
+    let tree = Mst.empty();
+    for (const op of spec.ops) if (op.action !== 'delete') tree = await tree.add(`${op.collection}/${op.rkey}`, new CidLink(CID.parse(recordCids[`${op.collection}/${op.rkey}`]!).bytes));
+    const encoded = new Map<string, Uint8Array>();
+    mstRoot = CID.parse((await tree.rootCid(encoded)).toString());
+    for (const [cid, bytes] of encoded) nodes.push({ cid: CID.parse(cid), bytes });
+  }
+  const commit = await commitBlock({ did: spec.did, data: mstRoot, rev: spec.rev }, spec.sign);
+  const car = encodeCar(commit.cid, [commit, ...nodes, ...records]);
   const body = {
     seq: spec.seq, rebase: false, tooBig: spec.tooBig ?? false, repo: spec.did, commit: commit.cid, rev: spec.rev,
     since: spec.since ?? null, blocks: car, ops, blobs: [], time: spec.time ?? '2026-01-01T00:00:00.000Z',
     ...(spec.prevData === undefined ? {} : { prevData: spec.prevData }),
   };
-  return { frame: encodeFrame({ op: 1, t: '#commit' }, body), commitCid: commit.cid.toString(), recordCids, dataCid: mstRoot.cid };
+  return { frame: encodeFrame({ op: 1, t: '#commit' }, body), commitCid: commit.cid.toString(), recordCids, dataCid: mstRoot };
 }
 
 export const identityFrame = (seq: number, did: string, handle?: string, time = '2026-01-01T00:00:00.000Z') =>
@@ -108,8 +133,12 @@ export const identityFrame = (seq: number, did: string, handle?: string, time = 
 export const accountFrame = (seq: number, did: string, active: boolean, status?: string, time = '2026-01-01T00:00:00.000Z') =>
   encodeFrame({ op: 1, t: '#account' }, status === undefined ? { seq, did, time, active } : { seq, did, time, active, status });
 
-export async function syncFrame(seq: number, did: string, rev: string): Promise<Uint8Array> {
-  const commit = await block({ did, version: 3, data: (await block({ l: null, e: [] })).cid, rev, prev: null, sig: new Uint8Array(64) });
+/**
+ * A #sync whose commit names the empty tree (or `o.data`); `o.sign` signs its commit block, `o.signedRev` puts
+ * another rev in the signed block than in the body.
+ */
+export async function syncFrame(seq: number, did: string, rev: string, o: { sign?: Keypair; signedRev?: string; data?: CID } = {}): Promise<Uint8Array> {
+  const commit = await commitBlock({ did, data: o.data ?? (await block({ l: null, e: [] })).cid, rev: o.signedRev ?? rev }, o.sign);
   return encodeFrame({ op: 1, t: '#sync' }, { seq, did, rev, blocks: encodeCar(commit.cid, [commit]), time: '2026-01-01T00:00:00.000Z' });
 }
 

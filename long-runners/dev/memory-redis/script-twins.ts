@@ -56,8 +56,8 @@ const TWINS: [string, ScriptTwin][] = [
     }
     let status = 1;
     if (arg(1) === 'sync') {
-      if (lastRev !== undefined && before(rev, lastRev)) return 0;
       if (lastRev === rev && data !== '' && lastData === data) return 3;
+      if (lastRev !== undefined && !before(lastRev, rev)) return 0;
       if (arg(7) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(7)]);
     } else {
       if (lastRev !== undefined && !before(lastRev, rev)) return 0;

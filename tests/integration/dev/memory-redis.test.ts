@@ -151,11 +151,12 @@ describe('the JS twins of the Lua scripts', () => {
       (r) => r.set(`${p}bad`, 'x'), run(RAISE_SEQ_CURSOR.lua, [`${p}bad`], [1]),
       (r) => r.rpush(`${p}parked`, 'a', 'b', 'c'), (r) => r.hset(`${p}wait`, 'did', '{}'),
       run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [2, 'did']), run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [1, 'did']), (r) => r.hlen(`${p}wait`),
-      // repo-state: commit, stale commit, gap, sync already there, sync older.
+      // repo-state: commit, stale commit, gap, sync already there, sync at the stored rev with another root, sync older.
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, JSON.stringify({ rev: '3kaaa', data: 'dataA' }), '', '1', 'ev1', '0', 'bf1']),
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, '{}', '', '1', 'ev2']),
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbb', 'dataB', 'other', 60_000, JSON.stringify({ rev: '3kbbb', data: 'dataB' }), 'gap', '1', 'ev3']),
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbb', 'dataB', '', 60_000, JSON.stringify({ rev: '3kbbb', data: 'dataB' }), 'resync']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbb', 'dataX', '', 60_000, '{}', 'resync']),
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3k000', 'dataZ', '', 60_000, '{}', 'resync']),
       (r) => r.set(`${p}rs2`, 'not json'),
       run(REPO_ADVANCE.lua, [`${p}rs2`, `${p}live`, `${p}bf`], ['commit', '3kccc', 'dataC', 'x', 60_000, '{}', '']),
