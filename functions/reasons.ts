@@ -18,6 +18,7 @@ export const REASONS = [
   'sync_event', // a #sync: the repo's state was reset upstream, so it is fetched whole
   'future_rev', // a commit whose rev is further in the future than the allowed clock drift
   'prev_data_mismatch', // a commit whose prevData is not the MST root we last saw: something was missed
+  'since_mismatch', // a commit whose since is not the rev we last saw (and whose prevData matched or was absent): something was missed
   'account_deleted', // an #account deleted event: the resync confirms it with the PDS and removes the account's rows
   'account_active', // an account (re)activated: what it wrote while inactive is fetched whole
   'handle_unverified', // a handle could not be verified (an outage): kept, and verified again by an identity-only resync

@@ -19,20 +19,29 @@ export interface RepoState {
   data?: string;
 }
 
+/** What is stored: a #sync marks the state it set, since the commit after it need not name its rev as `since`. */
+interface StoredState extends RepoState {
+  afterSync?: true;
+}
+
 /** A state untouched this long is forgotten: the next commit of that repo starts a new chain. */
 export const REPO_STATE_TTL_MS = 7 * 24 * 3600_000;
 
 /** What the script answers for one commit or #sync. */
-export const ADVANCE = { stale: 0, applied: 1, appliedAfterGap: 2, alreadyThere: 3 } as const;
+export const ADVANCE = { stale: 0, applied: 1, appliedAfterGap: 2, alreadyThere: 3, appliedAfterSinceGap: 4 } as const;
 export type AdvanceResult = (typeof ADVANCE)[keyof typeof ADVANCE];
 
 /**
  * KEYS: [1] repo state, [2] events stream, [3] resync stream (repo_backfill).
  * ARGV: [1] 'commit' | 'sync', [2] rev, [3] MST root or '', [4] prevData or '', [5] TTL in ms, [6] the new state as
  * JSON, [7] a repo_backfill entry (`repo` field) for a prevData gap (commit) or for the #sync itself, or '',
- * [8..] pairs of stream ('1' events as field `event`, '2' resync stream as field `repo`) and value.
+ * [8] the commit's `since` or '', [9] a repo_backfill entry for a `since` gap or '',
+ * [10..] pairs of stream ('1' events as field `event`, '2' resync stream as field `repo`) and value.
  * A commit needs a rev after the stored one (TIDs compare bytewise: Lua's `<` follows the locale, so it is not used);
- * a prevData that is not the stored root is a gap (entry [7] written, answer 2). A #sync that states exactly the
+ * a prevData that is not the stored root is a gap (entry [7] written, answer 2); otherwise a `since` that is not the
+ * stored rev is one too (sync spec: "check the since value ... mark the repo as out-of-sync"; entry [9] written,
+ * answer 4), unless the state was set by a #sync (the commit after it names the commit before it, which we never
+ * saw) or the commit's `since` is null. A #sync that states exactly the
  * stored rev and root changes nothing (answer 3); one not after the stored rev is stale (sync spec: "ignore #commit
  * and #sync events with a rev lower or equal"); otherwise its entry [7] is written and the chain restarts from it.
  */
@@ -48,14 +57,15 @@ local function before(a, b)
   end
   return #a < #b
 end
-local rev, data, prevData = ARGV[2], ARGV[3], ARGV[4]
-local lastRev, lastData
+local rev, data, prevData, since = ARGV[2], ARGV[3], ARGV[4], ARGV[8]
+local lastRev, lastData, afterSync
 local stored = redis.call('GET', KEYS[1])
 if stored then
   local ok, state = pcall(cjson.decode, stored)
   if ok and type(state) == 'table' and type(state.rev) == 'string' then
     lastRev = state.rev
     if type(state.data) == 'string' then lastData = state.data end
+    afterSync = state.afterSync == true
   end
 end
 local status = 1
@@ -68,9 +78,12 @@ else
   if lastData and prevData ~= '' and prevData ~= lastData then
     status = 2
     if ARGV[7] ~= '' then redis.call('XADD', KEYS[3], '*', 'repo', ARGV[7]) end
+  elseif lastRev and not afterSync and since ~= '' and since ~= lastRev then
+    status = 4
+    if ARGV[9] ~= '' then redis.call('XADD', KEYS[3], '*', 'repo', ARGV[9]) end
   end
 end
-for i = 8, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   if ARGV[i] == '1' then
     redis.call('XADD', KEYS[2], '*', 'event', ARGV[i + 1])
   else
@@ -87,12 +100,16 @@ export interface Advance {
   rev: string;
   data?: string;
   prevData?: string | null;
+  /** The rev the commit says it follows (null: none given). */
+  since?: string | null;
   /** Full keys of the events stream (firehose_live) and the resync stream (repo_backfill). */
   streams: { events: string; resync: string };
   /** `event` JSON for the events stream and `repo` JSON for the resync stream, written only when the rev advances. */
   entries: readonly { to: 'events' | 'resync'; value: string }[];
   /** The `repo` JSON queued on a prevData gap (commit) or for the #sync. */
   resync?: string;
+  /** The `repo` JSON queued on a `since` gap (commit). */
+  sinceResync?: string;
 }
 
 export interface RepoStateStore {
@@ -111,8 +128,9 @@ export function createRepoStateStore(redis: Redis, keys: KeySpace | string, opti
   return {
     key,
     advance(did, c, onResult) {
-      const state: RepoState = c.data === undefined ? { rev: c.rev } : { rev: c.rev, data: c.data };
-      const args: string[] = [c.mode, c.rev, c.data ?? '', c.prevData ?? '', String(ttlMs), JSON.stringify(state), c.resync ?? ''];
+      const state: StoredState = c.data === undefined ? { rev: c.rev } : { rev: c.rev, data: c.data };
+      if (c.mode === 'sync') state.afterSync = true;
+      const args: string[] = [c.mode, c.rev, c.data ?? '', c.prevData ?? '', String(ttlMs), JSON.stringify(state), c.resync ?? '', c.since ?? '', c.sinceResync ?? ''];
       for (const e of c.entries) args.push(e.to === 'events' ? '1' : '2', e.value);
       return {
         kind: 'script',

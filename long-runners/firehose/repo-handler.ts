@@ -4,7 +4,8 @@
 //   block, tooBig, an unreadable commit of a known repo, a #sync), counted by type and reason.
 // - Sync 1.1 continuity across messages is one state per repo in Redis, compared and set inside the batch's MULTI
 //   (adapters/redis/repo-state.ts): a commit not after the stored rev writes nothing (stale_rev), a prevData that is
-//   not the stored root queues a resync (prev_data_mismatch), a rev beyond the allowed clock drift is dropped
+//   not the stored root queues a resync (prev_data_mismatch), as does a since that is not the stored rev
+//   (since_mismatch), a rev beyond the allowed clock drift is dropped
 //   (future_rev, for a #sync too), a #sync that states where the repo already is queues nothing.
 // - A commit that cannot be verified because its DID's identity is unavailable is parked with every later frame of
 //   that DID (identity-wait.ts) and released, verified and written in order once the identity can be learned.
@@ -110,6 +111,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       return;
     }
     const gap: ResyncRequest = { did: out.did, reason: 'prev_data_mismatch' };
+    const sinceGap: ResyncRequest = { did: out.did, reason: 'since_mismatch' };
     const gapKept = keptResync([gap]).length > 0;
     const entries = [
       ...out.events.map((e) => ({ to: 'events' as const, value: JSON.stringify(e) })),
@@ -117,7 +119,8 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
     ];
     const op = o.repoState.advance(out.did, {
       mode: 'commit', rev: state.rev, ...(state.data === undefined ? {} : { data: state.data }), prevData: state.prevData ?? null,
-      streams: streams(out.did), entries, ...(gapKept ? { resync: resyncJson(gap) } : {}),
+      since: state.since ?? null, streams: streams(out.did), entries,
+      ...(gapKept ? { resync: resyncJson(gap), sinceResync: resyncJson(sinceGap) } : {}),
     }, (result: AdvanceResult) => {
       if (result === ADVANCE.stale) {
         o.report('stale_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });
@@ -128,6 +131,9 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       if (result === ADVANCE.appliedAfterGap) {
         o.report('prev_data_mismatch', 1, { did: out.did, rev: state.rev, seq: out.seq });
         if (gapKept) countResync([gap]);
+      } else if (result === ADVANCE.appliedAfterSinceGap) {
+        o.report('since_mismatch', 1, { did: out.did, rev: state.rev, since: state.since, seq: out.seq });
+        if (gapKept) countResync([sinceGap]);
       }
     });
     batch.add(op, entries.length + 1);

@@ -38,9 +38,10 @@ const TWINS: [string, ScriptTwin][] = [
   }],
   [REPO_ADVANCE.lua, (s, keys, argv) => {
     const arg = (i: number) => argv[i - 1] ?? '';
-    const [rev, data, prevData] = [arg(2), arg(3), arg(4)];
+    const [rev, data, prevData, since] = [arg(2), arg(3), arg(4), arg(8)];
     let lastRev: string | undefined;
     let lastData: string | undefined;
+    let afterSync = false;
     const stored = s.exec(['GET', k(keys, 0)]);
     if (typeof stored === 'string') {
       try {
@@ -49,6 +50,7 @@ const TWINS: [string, ScriptTwin][] = [
           lastRev = Buffer.from((state as { rev: string }).rev, 'utf8').toString('latin1');
           const d = (state as { data?: unknown }).data;
           if (typeof d === 'string') lastData = Buffer.from(d, 'utf8').toString('latin1');
+          afterSync = (state as { afterSync?: unknown }).afterSync === true;
         }
       } catch {
         // cjson.decode failed under pcall: as if nothing were stored.
@@ -64,9 +66,12 @@ const TWINS: [string, ScriptTwin][] = [
       if (lastData !== undefined && prevData !== '' && prevData !== lastData) {
         status = 2;
         if (arg(7) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(7)]);
+      } else if (lastRev !== undefined && !afterSync && since !== '' && since !== lastRev) {
+        status = 4;
+        if (arg(9) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(9)]);
       }
     }
-    for (let i = 8; i <= argv.length; i += 2) {
+    for (let i = 10; i <= argv.length; i += 2) {
       if (arg(i) === '1') s.exec(['XADD', k(keys, 1), '*', 'event', arg(i + 1)]);
       else s.exec(['XADD', k(keys, 2), '*', 'repo', arg(i + 1)]);
     }

@@ -152,14 +152,20 @@ describe('the JS twins of the Lua scripts', () => {
       (r) => r.rpush(`${p}parked`, 'a', 'b', 'c'), (r) => r.hset(`${p}wait`, 'did', '{}'),
       run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [2, 'did']), run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [1, 'did']), (r) => r.hlen(`${p}wait`),
       // repo-state: commit, stale commit, gap, sync already there, sync at the stored rev with another root, sync older.
-      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, JSON.stringify({ rev: '3kaaa', data: 'dataA' }), '', '1', 'ev1', '0', 'bf1']),
-      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, '{}', '', '1', 'ev2']),
-      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbb', 'dataB', 'other', 60_000, JSON.stringify({ rev: '3kbbb', data: 'dataB' }), 'gap', '1', 'ev3']),
-      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbb', 'dataB', '', 60_000, JSON.stringify({ rev: '3kbbb', data: 'dataB' }), 'resync']),
-      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbb', 'dataX', '', 60_000, '{}', 'resync']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, JSON.stringify({ rev: '3kaaa', data: 'dataA' }), '', '', '', '1', 'ev1', '0', 'bf1']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, '{}', '', '', '', '1', 'ev2']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbb', 'dataB', 'other', 60_000, JSON.stringify({ rev: '3kbbb', data: 'dataB' }), 'gap', '3kzzz', 'sgap', '1', 'ev3']),
+      // a since gap, then a since that chains.
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbc', 'dataB', 'dataB', 60_000, JSON.stringify({ rev: '3kbbc', data: 'dataB' }), 'gap', '3kzzz', 'sgap', '1', 'ev4']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbd', 'dataB', 'dataB', 60_000, JSON.stringify({ rev: '3kbbd', data: 'dataB' }), 'gap', '3kbbc', 'sgap', '1', 'ev5']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbd', 'dataB', '', 60_000, JSON.stringify({ rev: '3kbbd', data: 'dataB' }), 'resync']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbd', 'dataX', '', 60_000, '{}', 'resync']),
+      // a #sync that moves the repo (its state marked afterSync): the next commit's since is not checked.
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbf', 'dataF', '', 60_000, JSON.stringify({ rev: '3kbbf', data: 'dataF', afterSync: true }), 'resync']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbg', 'dataG', 'dataF', 60_000, JSON.stringify({ rev: '3kbbg', data: 'dataG' }), 'gap', '3kbbe', 'sgap', '1', 'ev6']),
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3k000', 'dataZ', '', 60_000, '{}', 'resync']),
       (r) => r.set(`${p}rs2`, 'not json'),
-      run(REPO_ADVANCE.lua, [`${p}rs2`, `${p}live`, `${p}bf`], ['commit', '3kccc', 'dataC', 'x', 60_000, '{}', '']),
+      run(REPO_ADVANCE.lua, [`${p}rs2`, `${p}live`, `${p}bf`], ['commit', '3kccc', 'dataC', 'x', 60_000, '{}', '', '', '']),
       (r) => r.xrange(`${p}live`, '-', '+'), (r) => r.xrange(`${p}bf`, '-', '+'), (r) => r.get(`${p}rs`),
       // lease: renew/release only by the holder; append under the lease.
       (r) => r.set(`${p}lease`, 'me', 'PX', 60_000), run(RENEW, [`${p}lease`], ['you', 1000]), run(RENEW, [`${p}lease`], ['me', 60_000]),

@@ -195,6 +195,26 @@ describe('firehose adapter', () => {
     expect(JSON.parse((await redis.get(`${keys.stream('')}repo_state:${DID}`))!)).toEqual({ rev: rev(2), data: first.dataCid.toString() });
   });
 
+  it('a since that is not the stored rev queues a resync (since_mismatch); the first commit, a null since and the commit after a #sync are not flagged', async () => {
+    const repoState = createRepoStateStore(redis, keys.stream(''));
+    const withSince = async (seq: number, r: number, since: number | null, rkey: string) =>
+      (await buildCommitFrame({ seq, did: DID, rev: rev(r), since: since === null ? null : rev(since), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey, record: POST }] })).frame;
+    relay.append(1, await withSince(1, 1, 2, 'a')); // the first commit seen: nothing to compare with
+    relay.append(2, await withSince(2, 2, 1, 'b'));
+    relay.append(3, await withSince(3, 4, 3, 'c')); // rev 3 never came
+    relay.append(4, await withSince(4, 5, null, 'd'));
+    relay.append(5, await syncFrame(5, DID, rev(7)));
+    relay.append(6, await withSince(6, 8, 6, 'e')); // after a #sync: it names the commit before the #sync's
+    relay.append(7, await withSince(7, 9, 8, 'f'));
+    const run = start({ repoState });
+    await waitFor(cursor, (c) => c === '7', 'cursor 7');
+    expect((await streamEvents()).map((e) => e.rkey)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    const queued = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? ''));
+    expect(queued).toEqual([{ did: DID, host: relay.host, reason: 'since_mismatch' }, { did: DID, host: relay.host, reason: 'sync_event' }]);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'since_mismatch')).toBe(1);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'prev_data_mismatch')).toBe(0);
+  });
+
   it('a #sync that states where the repo already is queues nothing; one that differs queues a resync', async () => {
     const repoState = createRepoStateStore(redis, keys.stream(''));
     relay.append(1, (await commit(1, 'a')).frame);
