@@ -26,7 +26,8 @@ export const REASONS = [
   'outdated_cursor', // upstream says our cursor is older than its window
   'consumer_too_slow', // upstream dropped us
   'seq_not_increasing', // a frame whose seq is not above the last one accepted from its host: dropped, cursor untouched
-  'cursor_reset', // upstream answered FutureCursor: the stored cursor was reset on purpose and its window replayed
+  'seq_reset', // upstream sent only seqs at or below our cursor, many in a row, without FutureCursor: handled as FutureCursor
+  'cursor_reset', // upstream answered FutureCursor (or seq_reset): the stored cursor was reset on purpose and its window replayed
   'identity_wait_overflow', // a DID waiting for its identity parked more frames than allowed: they go, its repo is resynced
   // consumer and functions
   'max_retries_exceeded', // an entry failed more than the retry limit: moved to the DLQ

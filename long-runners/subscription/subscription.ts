@@ -19,6 +19,8 @@
 //   one step, logged at error with the old and new value, counted (`cursor_reset`), and upstream's window is
 //   replayed. ConsumerTooSlow and other errors reconnect from the stored cursor. #info OutdatedCursor is counted and
 //   logged with what the subscription says repairs the gap (`outdatedCursorRepair`).
+//   An upstream that sends SEQ_RESET_AFTER seqs in a row at or below the cursor on a connection, and none above it,
+//   is treated as FutureCursor (counted `seq_reset`): indigo's relays answer a cursor past their sequence so.
 // - On abort it writes everything it has read (entries and cursor), then returns. A write Redis refuses throws
 //   (StreamWriteError) to the supervisor. A frame it cannot use is counted and logged, never fatal.
 // - Shards (STREAM_SHARDS > 1, `shards`): each shard of the stream keeps its own cursor for the host, raised in its own
@@ -106,6 +108,15 @@ export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
  * for it again (see `skipOversized`).
  */
 export const WS_PAYLOAD_SLACK_BYTES = 1024 * 1024;
+/**
+ * Frames in a row at or below the cursor, with none above it yet on the connection, after which upstream's sequence
+ * is taken to have gone back (it was reset, or it is another relay) as if it had answered FutureCursor. A relay that
+ * honours the cursor sends none (at most the cursor's own seq again), but indigo's relays answer a cursor past their
+ * sequence with live events below it and no FutureCursor (indigo#1328): without this the connection would drop
+ * every frame and the cursor would never move. A hundred leaves room for a few stray replays and costs a second of
+ * a busy relay at most.
+ */
+export const SEQ_RESET_AFTER = 100;
 
 export interface SubscriptionOptions {
   redis: Redis;
@@ -138,6 +149,8 @@ export interface SubscriptionOptions {
   lengthCheckIntervalMs?: number;
   backoff?: ReconnectBackoff;
   heartbeatMs?: number;
+  /** SEQ_RESET_AFTER unless given. */
+  seqResetAfter?: number;
   /**
    * The stream split by DID (STREAM_SHARDS), or written to a Redis Cluster: the cursor keys of every shard for this
    * host (they replace `cursorKey`), the shards' stream keys (their lengths are summed against the high-water mark),
@@ -188,6 +201,10 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     // The lowest shard cursor: every shard has everything up to it. Shards without a cursor yet take it as theirs.
     return known.length === 0 ? undefined : Math.min(...known);
   };
+  const seqResetAfter = o.seqResetAfter ?? SEQ_RESET_AFTER;
+  /** On this connection: whether a seq above the cursor came, and how many at or below it came in a row before that. */
+  let acceptedOnConnection = false;
+  let behindInARow = 0;
   /** The cursor the last skip of an oversized frame raised the cursor to (to count one frame once). */
   let skippedTo: number | undefined;
 
@@ -283,6 +300,12 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     if (seq !== undefined && baseline !== undefined && seq <= baseline) {
       countFrame('invalid');
       report('seq_not_increasing', 1, { t, seq, last: baseline });
+      if (!acceptedOnConnection && ++behindInARow >= seqResetAfter) {
+        // Upstream streams below our cursor without saying FutureCursor: treated as if it had said it.
+        report('seq_reset', 1, { seq, last: baseline, inARow: behindInARow });
+        log.error('upstream sends only seqs at or below our cursor, without FutureCursor: its sequence went back', { host, seq, cursor: baseline, inARow: behindInARow });
+        return { reconnect: 'seq_reset', reset: true };
+      }
       return 'ok';
     }
     if (seq !== undefined && o.shards !== undefined) {
@@ -298,6 +321,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     }
     countFrame(await handler.onMessage({ t, body, seq, bytes }, batch));
     if (seq !== undefined) {
+      acceptedOnConnection = true;
       baseline = seq;
       batch.seq = seq;
     }
@@ -346,6 +370,8 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
       maxPayloadBytes: o.maxFrameBytes + WS_PAYLOAD_SLACK_BYTES,
     });
     const connectedAt = Date.now();
+    acceptedOnConnection = false;
+    behindInARow = 0;
     let why = 'closed';
     let reset = false;
     let oversized = false;
@@ -374,7 +400,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
             const result = await onFrame(next.bytes);
             if (result !== 'ok') {
               // Upstream closes after an error frame; nothing after it belongs to this connection.
-              why = `error frame ${result.reconnect}`;
+              why = result.reconnect === 'seq_reset' ? 'seqs went back' : `error frame ${result.reconnect}`;
               reset = result.reset;
               break;
             }

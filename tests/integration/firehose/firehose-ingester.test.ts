@@ -12,6 +12,7 @@ import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';
 import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
 import { CID } from 'multiformats/cid';
+import { SEQ_RESET_AFTER } from '../../../long-runners/subscription/subscription.ts';
 
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
 const POST = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: '2026-01-01T00:00:00.000Z' };
@@ -143,6 +144,24 @@ describe('firehose adapter', () => {
     await waitFor(cursor, (c) => c === '1', 'cursor reset to 1');
     expect(relay.cursors.slice(0, 2)).toEqual(['999', '0']);
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'future_cursor')).toBe(1);
+  });
+
+  it('a relay that streams seqs below our cursor without FutureCursor (indigo) is handled as FutureCursor, counted seq_reset', async () => {
+    await redis.set(keys.cursor('firehose_live', relay.host), '9000000');
+    relay.append(1, (await commit(1, 'a')).frame);
+    relay.onConnect = (socket, c) => {
+      if (c !== '9000000') return true;
+      // Its sequence was reset: live events numbered far below the cursor, and no error frame.
+      for (let s = 1; s <= 150; s++) socket.send(identityFrame(s, DID));
+      return false;
+    };
+    const run = start();
+    await waitFor(cursor, (c) => c === '1', 'cursor reset and moving again');
+    expect(relay.cursors.slice(0, 2)).toEqual(['9000000', '0']);
+    expect((await streamEvents()).map((e) => [e.type, e.seq])).toEqual([['create', 1]]);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'seq_reset')).toBe(1);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'cursor_reset')).toBe(1);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'seq_not_increasing')).toBe(SEQ_RESET_AFTER);
   });
 
   it('keeps going after #info OutdatedCursor and counts it', async () => {
