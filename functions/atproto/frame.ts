@@ -47,10 +47,13 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   return { kind: 'message', t, body };
 }
 
-/** A message's `seq` (event-stream spec: a non-negative integer that only increases), or undefined when it has none. */
+/**
+ * A message's `seq` (event-stream spec: "positive, non-zero" and only increasing), or undefined when it has none or
+ * one that breaks that rule (0 included: the message is then counted as invalid, never sequenced).
+ */
 export function messageSeq(body: Record<string, unknown>): number | undefined {
   const seq = body['seq'];
-  return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
+  return typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
 }
 
 /** What a frame that is no message becomes, the same for subscribeRepos and subscribeLabels. */

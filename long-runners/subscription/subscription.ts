@@ -7,7 +7,8 @@
 //   `healthyAfterMs`.
 // - Seqs only increase: a message whose seq is not above the highest one accepted for the host (the stored cursor on
 //   connect, then what this connection accepted) is dropped whole (no entries, no resync, cursor untouched), counted
-//   as `seq_not_increasing` and logged sampled. A message with a seq moves the cursor past it whatever its handler
+//   as `seq_not_increasing` and logged sampled; but the cursor's own seq as the first frame after connecting is a
+//   resume the spec allows, counted as ignored only. A message with a seq moves the cursor past it whatever its handler
 //   made of it; one without a seq never moves it.
 // - A batch (batchSize entries, or batchTimeoutMs) is one MULTI: its entries, the handler's other writes and the
 //   cursor, which a compare-and-set script only ever raises, so no process, crash or second connection lowers it.
@@ -205,6 +206,9 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   /** On this connection: whether a seq above the cursor came, and how many at or below it came in a row before that. */
   let acceptedOnConnection = false;
   let behindInARow = 0;
+  /** The cursor this connection asked for, and whether its own seq came back once already. */
+  let connectedWith: number | undefined;
+  let cursorSeqSeen = false;
   /** The cursor the last skip of an oversized frame raised the cursor to (to count one frame once). */
   let skippedTo: number | undefined;
 
@@ -297,6 +301,12 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
       return 'ok';
     }
     const seq = messageSeq(body);
+    if (seq !== undefined && seq === connectedWith && !acceptedOnConnection && !cursorSeqSeen) {
+      // The event-stream spec lets a server resume at the cursor's own seq ("greater-or-equal"): already ours.
+      cursorSeqSeen = true;
+      countFrame('ignored');
+      return 'ok';
+    }
     if (seq !== undefined && baseline !== undefined && seq <= baseline) {
       countFrame('invalid');
       report('seq_not_increasing', 1, { t, seq, last: baseline });
@@ -372,6 +382,8 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     const connectedAt = Date.now();
     acceptedOnConnection = false;
     behindInARow = 0;
+    connectedWith = cursor;
+    cursorSeqSeen = false;
     let why = 'closed';
     let reset = false;
     let oversized = false;
@@ -396,7 +408,10 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
             oversized = next.oversized;
             break;
           }
-          if (next.kind === 'frame') {
+          if (next.kind === 'text') {
+            countFrame('invalid');
+            report('invalid_frame', 1, { message: 'a text frame (the event stream is binary only)' });
+          } else if (next.kind === 'frame') {
             const result = await onFrame(next.bytes);
             if (result !== 'ok') {
               // Upstream closes after an error frame; nothing after it belongs to this connection.

@@ -7,8 +7,16 @@ import WebSocket from 'ws';
 /** How long a peer gets to answer our close frame before the socket is cut. */
 export const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
 
-/** `oversized`: ws closed the connection (1009) because a message was over maxPayloadBytes; it was never read. */
-export type NextFrame = { kind: 'frame'; bytes: Uint8Array } | { kind: 'timeout' } | { kind: 'closed'; reason: string; oversized: boolean };
+/**
+ * `oversized`: ws closed the connection (1009) because a message was over maxPayloadBytes; it was never read. `text`:
+ * a text (non-binary) message, which the event-stream spec does not allow: its content is dropped, its place kept so
+ * the caller counts it.
+ */
+export type NextFrame =
+  | { kind: 'frame'; bytes: Uint8Array }
+  | { kind: 'text' }
+  | { kind: 'timeout' }
+  | { kind: 'closed'; reason: string; oversized: boolean };
 
 export interface FrameSource {
   /** Waits until the socket is open; rejects if it fails first. */
@@ -31,7 +39,8 @@ export interface FrameSourceOptions {
 
 export function openFrameSource(url: string, options: FrameSourceOptions): FrameSource {
   const ws = new WebSocket(url, { maxPayload: options.maxPayloadBytes, perMessageDeflate: false, headers: options.headers ?? {} });
-  const queue: Uint8Array[] = [];
+  /** null: a text message in its place. */
+  const queue: (Uint8Array | null)[] = [];
   let queuedBytes = 0;
   const full = () => queue.length >= options.maxQueuedFrames || queuedBytes >= options.maxQueuedBytes;
   const holds = new Set<string>();
@@ -57,7 +66,11 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
   opened.catch(() => {});
 
   ws.on('message', (data, isBinary) => {
-    if (!isBinary) return;
+    if (!isBinary) {
+      queue.push(null);
+      notify();
+      return;
+    }
     // With the default binaryType a message already is one Buffer (a Uint8Array): kept as it is, never copied.
     const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     queue.push(buf);
@@ -102,8 +115,12 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
     },
     async next(timeoutMs) {
       for (;;) {
+        if (queue[0] === null) {
+          queue.shift();
+          return { kind: 'text' };
+        }
         const bytes = queue.shift();
-        if (bytes !== undefined) {
+        if (bytes !== undefined && bytes !== null) {
           queuedBytes -= bytes.byteLength;
           if (holds.has('queue') && queue.length <= options.maxQueuedFrames / 2 && queuedBytes <= options.maxQueuedBytes / 2) {
             holds.delete('queue');

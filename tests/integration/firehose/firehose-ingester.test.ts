@@ -116,6 +116,26 @@ describe('firehose adapter', () => {
     expect(relay.cursors).toHaveLength(1);
   });
 
+  it('counts a text frame and a seq 0 as invalid, and takes the cursor\'s own seq right after connecting as a benign resume', async () => {
+    await redis.set(keys.cursor('firehose_live', relay.host), '2');
+    relay.append(3, (await commit(3, 'c')).frame);
+    relay.onConnect = (socket) => {
+      socket.send('not a binary frame');
+      // A spec-conforming server may resume at the cursor itself ("greater-or-equal").
+      socket.send(identityFrame(2, DID));
+      socket.send(identityFrame(0, DID));
+      return true;
+    };
+    const run = start();
+    await waitFor(cursor, (c) => c === '3', 'cursor 3');
+    expect((await streamEvents()).map((e) => e.seq)).toEqual([3]);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'invalid_frame')).toBe(2);
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'seq_not_increasing')).toBe(0);
+    const frames = (kind: string) => run.metrics.registry.metrics().then((text) =>
+      Number(text.split('\n').find((l) => l.startsWith(`skytide_firehose_frames_total{host="${hostKey(relay.host)}",kind="${kind}"}`))?.split(' ').at(-1)));
+    expect([await frames('ignored'), await frames('invalid'), await frames('sequenced')]).toEqual([1, 2, 1]);
+  });
+
   it('queues the repo for resync when a record block is missing or a #sync arrives', async () => {
     const partial = await buildCommitFrame({
       seq: 1, did: DID, rev: rev(1), omitBlocks: ['app.bsky.feed.post/x'],
