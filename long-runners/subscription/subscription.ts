@@ -206,9 +206,9 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   /** On this connection: whether a seq above the cursor came, and how many at or below it came in a row before that. */
   let acceptedOnConnection = false;
   let behindInARow = 0;
-  /** The cursor this connection asked for, and whether its own seq came back once already. */
+  /** The cursor this connection asked for, and whether a message with a seq came on it yet. */
   let connectedWith: number | undefined;
-  let cursorSeqSeen = false;
+  let seqOnConnection = false;
   /** The cursor the last skip of an oversized frame raised the cursor to (to count one frame once). */
   let skippedTo: number | undefined;
 
@@ -301,9 +301,10 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
       return 'ok';
     }
     const seq = messageSeq(body);
-    if (seq !== undefined && seq === connectedWith && !acceptedOnConnection && !cursorSeqSeen) {
+    const firstSeq = seq !== undefined && !seqOnConnection;
+    if (seq !== undefined) seqOnConnection = true;
+    if (firstSeq && seq === connectedWith) {
       // The event-stream spec lets a server resume at the cursor's own seq ("greater-or-equal"): already ours.
-      cursorSeqSeen = true;
       countFrame('ignored');
       return 'ok';
     }
@@ -383,7 +384,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     acceptedOnConnection = false;
     behindInARow = 0;
     connectedWith = cursor;
-    cursorSeqSeen = false;
+    seqOnConnection = false;
     let why = 'closed';
     let reset = false;
     let oversized = false;
