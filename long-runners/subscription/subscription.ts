@@ -105,8 +105,8 @@ export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /**
  * ws refuses a message this much over the largest frame we accept by closing the connection (1009, before it buffers
  * the rest); below that a frame over the limit is read, counted as too_big and passed. A frame ws refused is counted
- * as too_big too, and the cursor is raised by one past the last seq accepted before it, so the reconnect does not ask
- * for it again (see `skipOversized`).
+ * as too_big too, and its seq (never read) is searched for by reconnecting at probe cursors, so that exactly it is
+ * skipped (see `search`).
  */
 export const WS_PAYLOAD_SLACK_BYTES = 1024 * 1024;
 /**
@@ -118,6 +118,12 @@ export const WS_PAYLOAD_SLACK_BYTES = 1024 * 1024;
  * a busy relay at most.
  */
 export const SEQ_RESET_AFTER = 100;
+/**
+ * A probe for a refused frame (see `search`) that reads nothing this long is past it: upstream sends its backlog
+ * at once on connect, so a refused frame above the probe's cursor would have closed it already. Wrong only for a
+ * slow upstream, and then harmlessly: the search goes on below, and only seqs proven empty are ever skipped.
+ */
+export const PROBE_QUIET_MS = 2000;
 
 export interface SubscriptionOptions {
   redis: Redis;
@@ -152,6 +158,8 @@ export interface SubscriptionOptions {
   heartbeatMs?: number;
   /** SEQ_RESET_AFTER unless given. */
   seqResetAfter?: number;
+  /** PROBE_QUIET_MS unless given. */
+  probeQuietMs?: number;
   /**
    * The stream split by DID (STREAM_SHARDS), or written to a Redis Cluster: the cursor keys of every shard for this
    * host (they replace `cursorKey`), the shards' stream keys (their lengths are summed against the high-water mark),
@@ -209,8 +217,13 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   /** The cursor this connection asked for, and whether a message with a seq came on it yet. */
   let connectedWith: number | undefined;
   let seqOnConnection = false;
-  /** The cursor the last skip of an oversized frame raised the cursor to (to count one frame once). */
-  let skippedTo: number | undefined;
+  /**
+   * The search for a frame ws refused (1009), whose seq is never read. It is the first frame after `lo` (so no seq in
+   * between carries one), and at or below `hi` once a probe connection at `hi` read another frame first. Probes past
+   * `lo` step 1, 2, 4, ... until one reads a frame, then halve (lo, hi] until hi = lo + 1: hi is its seq. So only that
+   * frame is skipped, in about 2 log2(gap) reconnects, where a step of one per reconnect took one per seq of a gap.
+   */
+  let search: { lo: number; hi: number | undefined; step: number; probe: number } | undefined;
 
   const flush = async () => {
     const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false);
@@ -339,24 +352,47 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     return 'ok';
   };
 
+  /** Whether the connection is a probe of `search` that has read nothing yet. */
+  const probing = () => search !== undefined && connectedWith === search.probe && !acceptedOnConnection;
+
   /**
-   * ws closed the connection on a frame over the payload limit: it was never read, so its seq is unknown. Everything
-   * before it was accepted (the socket is read in order), so it is the first frame after `baseline`: the cursor is
-   * raised to baseline + 1, which skips it when seqs are consecutive (as relays number them) and otherwise skips only
-   * seqs nothing was sent with. Each further close at the next position raises it by one again, never past the
-   * frame, so nothing else is skipped. Counted once per frame as too_big; returns false when there is no cursor to
-   * raise (a live connection: the reconnect is live too and will not see the frame again).
+   * ws closed the connection on a frame over the payload limit (see `search`). Everything before it was accepted (the
+   * socket is read in order), so it is the first frame after `baseline`, or after the probe's cursor. The stored
+   * cursor is raised to the new `lo` (the seqs passed carry no frame) and the next probe chosen. Counted once per
+   * frame as too_big; returns false when there is no cursor (a live connection: the reconnect is live too and will
+   * not see the frame again).
    */
   const skipOversized = async (): Promise<boolean> => {
-    if (skippedTo === undefined || baseline !== skippedTo) {
+    if (search !== undefined && probing()) {
+      search.lo = search.probe;
+      if (search.hi === undefined) search.step *= 2;
+    } else {
       countFrame('invalid');
       report('too_big', 1, { message: `a frame over the ${o.maxFrameBytes + WS_PAYLOAD_SLACK_BYTES} byte payload limit closed the connection (1009)`, after: baseline ?? null });
+      if (baseline === undefined) return false;
+      search = { lo: baseline, hi: undefined, step: 1, probe: baseline };
     }
-    if (baseline === undefined) return false;
-    const target = baseline + 1;
-    batch.seq = target;
-    await flush();
-    skippedTo = target;
+    const stored = await readCursors();
+    if (stored === undefined || stored < search.lo) {
+      log.warn('cursor raised past seqs that carry no frame, before a frame over the payload limit', { host, from: stored ?? null, to: search.lo });
+      batch.seq = search.lo;
+      await flush();
+    }
+    search.probe = search.hi === undefined ? search.lo + search.step : Math.floor((search.lo + search.hi) / 2);
+    return true;
+  };
+
+  /** A frame read on a probe: the refused frame is at or below the probe's cursor. False: close and probe lower. */
+  const probeRead = (): boolean => {
+    const s = search!;
+    s.hi = s.probe;
+    if (s.hi - s.lo > 1) {
+      s.probe = Math.floor((s.lo + s.hi) / 2);
+      return false;
+    }
+    // Found: the refused frame is seq hi, already behind this connection's cursor; it goes on from here.
+    log.warn('frame over the payload limit skipped', { host, seq: s.hi });
+    search = undefined;
     return true;
   };
 
@@ -372,7 +408,9 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
 
   while (!signal.aborted) {
     const stored = await readCursors();
-    const cursor = stored ?? o.initialCursor;
+    // Another writer moved past the search's floor: it is over.
+    if (search !== undefined && stored !== undefined && stored > search.lo) search = undefined;
+    const cursor = search?.probe ?? stored ?? o.initialCursor;
     baseline = cursor;
     const source = openFrameSource(subscribeUrl(host, o.nsid, cursor), {
       maxQueuedFrames: MAX_QUEUED_FRAMES,
@@ -388,6 +426,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     let why = 'closed';
     let reset = false;
     let oversized = false;
+    let probed = false;
     const onAbort = () => source.close();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -409,10 +448,20 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
             oversized = next.oversized;
             break;
           }
+          if (next.kind === 'timeout' && probing() && Date.now() - connectedAt >= (o.probeQuietMs ?? PROBE_QUIET_MS) && !probeRead()) {
+            why = 'probe for a frame over the payload limit: quiet';
+            probed = true;
+            break;
+          }
           if (next.kind === 'text') {
             countFrame('invalid');
             report('invalid_frame', 1, { message: 'a text frame (the event stream is binary only)' });
           } else if (next.kind === 'frame') {
+            if (probing() && isEvent(next.bytes, o.maxFrameBytes) && !probeRead()) {
+              why = 'probe for a frame over the payload limit';
+              probed = true;
+              break;
+            }
             const result = await onFrame(next.bytes);
             if (result !== 'ok') {
               // Upstream closes after an error frame; nothing after it belongs to this connection.
@@ -442,7 +491,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     await flush();
     if (reset) await resetCursor();
     // Not a failure of the connection: the reconnect goes on at once, past the frame, with no growing backoff.
-    if (oversized && (await skipOversized())) delays.reset();
+    if ((oversized && (await skipOversized())) || probed) delays.reset();
     if (signal.aborted) break;
     if (Date.now() - connectedAt >= reconnect.healthyAfterMs) delays.reset();
     const delay = delays.next();
@@ -451,4 +500,11 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   }
   // Every frame read was flushed above with its cursor: the stored cursor stands at least at `cursor`.
   log.info('subscription stopped', { host, nsid: o.nsid, cursor: baseline ?? null });
+}
+
+/** A frame that stands in the sequence (not an error frame, #info or an unknown op): a probe that reads one first has passed the refused frame. */
+function isEvent(bytes: Uint8Array, maxFrameBytes: number): boolean {
+  if (bytes.length > maxFrameBytes) return true;
+  const frame = decodeFrame(bytes);
+  return frame.kind === 'invalid' || (frame.kind === 'message' && frame.t !== '#info');
 }

@@ -74,12 +74,45 @@ describe('oversized and over-nested frames through a fake relay', () => {
     controller.abort();
     await done;
     expect((await redis.xrange(stream, '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b', 'c']);
-    // The slightly-over frame's seq is never read (it is not decoded), so the first 1009 raises the cursor from 1 to
-    // 2, which the relay answers with the same frame (seq 3): a second step to 3 passes it, counted once. Then 6.
-    expect(relay.cursors).toEqual(['0', '2', '3', '6']);
+    // The slightly-over frame's seq is never read (it is not decoded), so after the first 1009 the refused frame is
+    // searched for past 1: a probe at 2 meets it again (it is above 2), one at 4 reads seq 5 first (it is at or below
+    // 4), one at 3 reads the deep frame first: it is 3, and that connection goes on. Then 6, found by one probe.
+    expect(relay.cursors).toEqual(['0', '2', '4', '3', '6']);
     const text = await metrics.registry.metrics();
     const host = hostKey(relay.host);
     expect(text).toContain(`skytide_firehose_errors_total{host="${host}",reason="too_big"} 3`);
     expect(text).toContain(`skytide_firehose_errors_total{host="${host}",reason="too_deep"} 1`);
+  });
+
+  it('finds a refused frame after a gap in the seqs in a few reconnects, skipping only it', async () => {
+    const stream = `${prefix}gap_live`;
+    const cursorKey = `${prefix}gap_live:cursor:${hostKey(relay.host)}`;
+    const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
+    const before = relay.cursors.length; // the relay is shared with the test above
+    // Seqs may have gaps (event-stream spec): nothing between 1,000,000 and the refused frame at 1,005,000.
+    relay.append(1_000_000, thing(1_000_000, 'a'));
+    relay.append(1_005_000, thing(1_005_000, 'far over', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000));
+    relay.append(1_005_001, thing(1_005_001, 'b'));
+    relay.append(1_005_002, thing(1_005_002, 'c'));
+    const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: [] });
+    const controller = new AbortController();
+    const done = runSubscription(
+      {
+        redis, host: relay.host, nsid: 'com.atproto.sync.subscribeRepos', stream, cursorKey, highWaterMark: 1000, batchSize: 1,
+        batchTimeoutMs: 50, initialCursor: 999_999, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
+        counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
+        backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 }, probeQuietMs: 200,
+      },
+      entriesHandler((m) => (m.t === '#thing' ? [{ stream, fields: { thing: String(m.body['value']) } }] : undefined)),
+    );
+    await waitFor(() => redis.get(cursorKey), (c) => c === '1005002', 'cursor past the last frame', 20_000);
+    controller.abort();
+    await done;
+    expect((await redis.xrange(stream, '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b', 'c']);
+    // log2(5,000) probes out and about as many back, not one reconnect per seq of the gap.
+    const cursors = relay.cursors.slice(before);
+    expect(cursors.length).toBeLessThan(30);
+    expect(cursors.at(-1)).toBe('1005000');
+    expect(await metrics.registry.metrics()).toContain(`skytide_firehose_errors_total{host="${hostKey(relay.host)}",reason="too_big"} 1`);
   });
 });
