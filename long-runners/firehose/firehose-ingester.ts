@@ -20,6 +20,8 @@ import { createIdentityWaitRoom } from './identity-wait.ts';
 import { createRepoHandler } from './repo-handler.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 
+/** What mends the events an #info OutdatedCursor says were missed: a sweep lists every repo's rev again. */
+export const FIREHOSE_GAP_REPAIR = 'a listRepos sweep (SWEEP_CRON, POST /sweep) backfills every repo whose rev moved on meanwhile';
 export const SUBSCRIBE_REPOS = 'com.atproto.sync.subscribeRepos';
 /** Defaults of INGESTER_IDENTITY_WAIT_MAX_FRAMES and INGESTER_IDENTITY_DID_WAIT_MS (adapters/config/vars.ts). */
 export const DEFAULT_MAX_PARKED_FRAMES = 50_000;
@@ -88,7 +90,7 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     ...(options.filter === undefined ? {} : { filter: options.filter }),
   });
   await runSubscription({
-    redis, host, nsid: SUBSCRIBE_REPOS, stream: keys.stream(shardNames[0] ?? STREAMS.firehoseLive), cursorKey: keys.cursor(shardNames[0] ?? STREAMS.firehoseLive, host),
+    redis, host, nsid: SUBSCRIBE_REPOS, outdatedCursorRepair: FIREHOSE_GAP_REPAIR, stream: keys.stream(shardNames[0] ?? STREAMS.firehoseLive), cursorKey: keys.cursor(shardNames[0] ?? STREAMS.firehoseLive, host),
     ...(keys.tagged ? {
       shards: {
         cursorKeys: shardNames.map((name) => keys.cursor(name, host)),

@@ -145,7 +145,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       appendPlain(out.events, out.resync, batch);
       return;
     }
-    if (tidMicros(state.rev) / 1000 > now() + maxDriftMs) {
+    if (isFutureRev(state.rev, now(), maxDriftMs)) {
       // Refused outright (nothing queued): a #sync from the future would hold the repo's later commits back as stale.
       o.report('future_rev', 1, { did: out.did, rev: state.rev, seq: out.seq });
       return;

@@ -1,10 +1,10 @@
 // The firehose adapter against a real WebSocket relay on 127.0.0.1 and real Redis.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { runFirehoseIngester, type FirehoseIngesterOptions } from '../../../long-runners/firehose/firehose-ingester.ts';
+import { FIREHOSE_GAP_REPAIR, runFirehoseIngester, type FirehoseIngesterOptions } from '../../../long-runners/firehose/firehose-ingester.ts';
 import { createKeySpace, hostKey, type KeySpace } from '../../../adapters/redis/keys.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
-import { silentLog } from '../../../functions/ports.ts';
+import { silentLog, type Log, type LogFields } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { accountFrame, buildCommitFrame, encodeFrame, errorFrame, identityFrame, infoFrame, syncFrame } from '../../helpers/frames.ts';
@@ -184,12 +184,16 @@ describe('firehose adapter', () => {
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'seq_not_increasing')).toBe(SEQ_RESET_AFTER);
   });
 
-  it('keeps going after #info OutdatedCursor and counts it', async () => {
+  it('keeps going after #info OutdatedCursor, counts it, and says a sweep repairs the gap', async () => {
     relay.onConnect = (socket) => void socket.send(infoFrame('OutdatedCursor', 'too old'));
     relay.append(1, (await commit(1, 'a')).frame);
-    const run = start();
+    const warnings: { msg: string; fields: LogFields | undefined }[] = [];
+    const log: Log = { ...silentLog, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => log };
+    const run = start({ log });
     await waitFor(cursor, (c) => c === '1', 'cursor 1');
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'outdated_cursor')).toBe(1);
+    const outdated = warnings.find((w) => w.msg.startsWith('cursor older than upstream window'));
+    expect(outdated?.fields?.['repair']).toBe(FIREHOSE_GAP_REPAIR);
   });
 
   it('stops reading at the high-water mark, loses nothing, and resumes when consumers drain the stream', async () => {
