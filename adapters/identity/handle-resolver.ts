@@ -15,6 +15,7 @@ import type { HandleResolver } from '../../functions/atproto/identity/handle.ts'
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { fetchFollowingRedirects, RedirectRefusedError } from './follow-redirects.ts';
+import { readBodyPrefix } from '../../functions/body-prefix.ts';
 
 export interface HandleResolverOptions {
   fetch: Fetch;
@@ -102,28 +103,7 @@ const MAX_WELL_KNOWN_BYTES = 8 * 1024;
 
 /** The body as text, reading no more than `max` bytes: a host answering more gets its answer cut there. */
 async function readTextLimited(res: Response, max: number): Promise<string> {
-  const reader = res.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    total += value.length;
-    if (total >= max) {
-      await reader.cancel();
-      break;
-    }
-  }
-  const all = new Uint8Array(Math.min(total, max));
-  let at = 0;
-  for (const c of chunks) {
-    const part = c.subarray(0, all.length - at);
-    all.set(part, at);
-    at += part.length;
-  }
-  return new TextDecoder().decode(all);
+  return new TextDecoder().decode((await readBodyPrefix(res, max)).bytes);
 }
 
 async function viaService(fetch: Fetch, serviceUrl: string, handle: string, timeoutMs: number): Promise<string | undefined> {
