@@ -22,6 +22,7 @@ import { formatDidKey } from '../../../functions/atproto/crypto/keys.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { plcDid } from '../../helpers/dids.ts';
 import { tid } from '../../helpers/events.ts';
+import { countingFetch } from '../../helpers/counting-fetch.ts';
 
 type Behaviour = (res: http.ServerResponse) => void;
 const behaviours = new Map<string, Behaviour>();
@@ -73,21 +74,6 @@ function ports(overrides: Partial<BackfillPorts> = {}): BackfillPorts {
     identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: `${base}/plc`, allowPrivate: true }),
     limits: { maxBytes: 256 * 1024, maxBlocks: 10_000, maxBlockBytes: 64 * 1024 },
     ...overrides,
-  };
-}
-
-/** The global fetch, counting the body bytes the caller reads (through `read.bytes`). */
-function countingFetch(read: { bytes: number }): BackfillPorts['fetch'] {
-  return async (input, init) => {
-    const res = await globalThis.fetch(input, init);
-    if (res.body === null) return res;
-    const counted = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, out) {
-        read.bytes += chunk.length;
-        out.enqueue(chunk);
-      },
-    }));
-    return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
 }
 

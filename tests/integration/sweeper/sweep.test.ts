@@ -14,7 +14,7 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { parseEventFilter } from '../../../functions/event-filter.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { LIST_REPOS_MAX_BYTES, listReposPage } from '../../../adapters/xrpc/list-repos.ts';
-import type { Fetch } from '../../../functions/ports.ts';
+import { countingFetch } from '../../helpers/counting-fetch.ts';
 
 const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String.fromCharCode(97 + i).padStart(19, 'a')}`);
 let failAt: string | undefined;
@@ -104,21 +104,6 @@ describe('sweeper', () => {
     expect(await metrics.registry.metrics()).toContain('skytide_filtered_total{where="sweep",why="did"} 3');
   });
 });
-
-/** The global fetch, counting the body bytes the caller reads (through `read.bytes`). */
-function countingFetch(read: { bytes: number }): Fetch {
-  return async (input, init) => {
-    const res = await globalThis.fetch(input, init);
-    if (res.body === null) return res;
-    const counted = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, out) {
-        read.bytes += chunk.length;
-        out.enqueue(chunk);
-      },
-    }));
-    return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
-  };
-}
 
 /** A server whose every answer is `behave`'s; closed after the test. */
 async function serve(behave: (res: http.ServerResponse) => void): Promise<{ url: string; close: () => Promise<void> }> {
