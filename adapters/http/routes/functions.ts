@@ -122,6 +122,11 @@ export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void
     try {
       result = await labelBatch(split.entries, { ...deps.ports, ...deps.label });
     } catch (err) {
+      const outage = dependencyErrorIn(err);
+      if (outage !== undefined) {
+        deps.ports.log.warn('label function waits on an outage', { dependency: outage.dependency, entries: split.entries.length, err: describeError(err) });
+        return answerOutage(c, outage);
+      }
       deps.ports.log.error('label function failed', { err: describeError(err), entries: split.entries.length });
       return c.json({ error: 'handler_error', message: 'the label function failed; retry the batch' }, 503);
     }

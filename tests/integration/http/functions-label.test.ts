@@ -71,12 +71,13 @@ describe('POST /functions/label', () => {
     expect((await app({ label: false }).app.request('/functions/label', { method: 'POST', headers, body })).status).toBe(503);
   });
 
-  it('answers 503 when the database fails, so the caller retries the batch', async () => {
+  it('answers 503 dependency_unavailable with Retry-After when the database is down, as the other function routes do', async () => {
     const unreachable = createSql('postgres://postgres@127.0.0.1:1/test', { max: 1 });
     const good = labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'later', cts: '2030-01-01T00:00:00Z' }));
     const res = await app({ sql: unreachable }).app.request('/functions/label', { method: 'POST', headers, body: JSON.stringify({ events: [good] }) });
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ error: 'handler_error', message: 'the label function failed; retry the batch' });
+    expect(res.headers.get('retry-after')).toBe('10');
+    expect(await res.json()).toEqual({ error: 'dependency_unavailable', dependency: 'postgres', message: 'postgres is unavailable; retry later' });
     await unreachable.end();
   });
 });
