@@ -37,7 +37,7 @@ export function commonPrefixLength(a: string, b: string): number {
 
 /** `collection/rkey`, both non-empty, at most 1024 characters of [a-zA-Z0-9_~\-:.]. */
 export function isValidMstKey(key: string): boolean {
-  if (key.length === 0 || key.length > 1024) return false;
-  const parts = key.split('/');
-  return parts.length === 2 && parts[0] !== '' && parts[1] !== '' && /^[a-zA-Z0-9_~\-:./]+$/.test(key);
+  return key.length <= 1024 && MST_KEY.test(key);
 }
+// One regex, no split: every key of every repo walked passes here.
+const MST_KEY = /^[a-zA-Z0-9_~\-:.]+\/[a-zA-Z0-9_~\-:.]+$/;

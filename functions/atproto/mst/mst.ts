@@ -5,7 +5,7 @@ import { SkytideError } from '../../errors.ts';
 import { CidLink } from '../cid-link.ts';
 import { cidBytesForCbor } from '../cid.ts';
 import { decodeUtf8From } from '@atcute/uint8array';
-import { keyHeightFast } from './key-height.ts';
+import { isValidMstKey, keyHeightFast } from './key-height.ts';
 import { emptyNodeView, encodeNode, readNode, type NodeEntryOut } from './node.ts';
 
 export type GetBlock = (cid: CidLink) => Uint8Array | undefined;
@@ -79,6 +79,8 @@ export class Mst {
         throw bad('a key is not UTF-8');
       }
       const key = prev.slice(0, prefix) + suffix;
+      // A commit proof holding a key no repo may hold is refused as @atproto/repo refuses it (walk.ts, the same rule).
+      if (!isValidMstKey(key)) throw bad(`invalid key ${JSON.stringify(key.slice(0, 80))}`);
       if (i > 0 && key <= prev) throw bad(`keys out of order in a node: ${key} after ${prev}`);
       keys.push(key);
       items.push({ kind: 'leaf', key, value: new CidLink(bytes.subarray(view.valueStart[i]!, view.valueEnd[i]!)) });

@@ -7,7 +7,7 @@ import { decodeUtf8From } from '@atcute/uint8array';
 import { SkytideError } from '../../errors.ts';
 import { base32Multibase } from '../base32.ts';
 import type { BlockMap } from '../car.ts';
-import { keyHeightFast } from './key-height.ts';
+import { isValidMstKey, keyHeightFast } from './key-height.ts';
 import { emptyNodeView, readNode, type NodeView } from './node.ts';
 
 export const MAX_MST_DEPTH = 64;
@@ -56,6 +56,9 @@ export async function walkMst(rootCid: Uint8Array, blocks: BlockMap): Promise<Ms
         throw bad('a key is not UTF-8');
       }
       const key = prev.slice(0, prefix) + suffix;
+      // As @atproto/repo refuses the whole tree: a key no repo may hold is no record to index, and only ASCII keys
+      // make the prefix (a byte count) the same as the string index it is applied as.
+      if (!isValidMstKey(key)) throw bad(`invalid key ${JSON.stringify(key.slice(0, 80))}`);
       nodeKeys.push(key);
       prev = key;
     }

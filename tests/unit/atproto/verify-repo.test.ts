@@ -14,6 +14,8 @@ import { encodeCbor } from '../../../functions/atproto/cbor.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CID } from 'multiformats/cid';
 import { oneChunk } from '../../helpers/one-chunk.ts';
+import { Mst } from '../../../functions/atproto/mst/mst.ts';
+import { CidLink } from '../../../functions/atproto/cid-link.ts';
 
 const doc = JSON.parse(readFileSync(new URL('../../fixtures/indigo/testing/testdata/paul_staging.didDoc.json', import.meta.url), 'utf8')) as { id: string; verificationMethod: unknown };
 const expected = { did: doc.id, key: atprotoKeyOf(doc) };
@@ -44,6 +46,36 @@ describe('verifyRepo', () => {
       expect(err, Buffer.from(bytes).toString('hex')).toBeInstanceOf(SkytideError);
       // Past the signature: the walk itself refused the node.
       expect((err as SkytideError).reason, Buffer.from(bytes).toString('hex')).toBe('invalid_mst');
+    }
+  });
+
+  it('refuses a signed repo whose MST holds a key no repo may hold (three segments), as @atproto/repo does', async () => {
+    // Found by an audit against @atproto/repo's verifyRepoCar, which refuses the whole tree ("Not a valid MST key");
+    // here the bad leaf was counted as skipped and the rest indexed.
+    const secret = new Uint8Array(32).fill(7);
+    const key = { curve: 'k256' as const, bytes: secp256k1.getPublicKey(secret, true) };
+    const did = 'did:plc:verifyrepotestaaaaaaaaaa';
+    for (const bad of ['app.bsky.feed.post/3l3qo2vuowo2d/extra', 'app.bsky.feed.post/caf\u00e9', 'app.bsky.feed.post']) {
+      let tree = Mst.empty();
+      const blocks: { cid: CID; bytes: Uint8Array }[] = [];
+      for (const k of ['app.bsky.feed.post/3l3qo2vuowo2c', bad]) {
+        const record = await block({ $type: 'app.bsky.feed.post', text: k, createdAt: '2024-06-01T12:34:56.789Z' });
+        blocks.push(record);
+        tree = await tree.add(k, new CidLink(record.cid.bytes));
+      }
+      const nodes = new Map<string, Uint8Array>();
+      const data = await tree.rootCid(nodes);
+      for (const [cid, bytes] of nodes) blocks.push({ cid: CID.parse(cid), bytes });
+      const unsigned = { did, version: 3, data: CID.decode(data.bytes), rev: '3l3qo2vuowo2b', prev: null };
+      const sig = secp256k1.sign(encodeCbor(unsigned), secret, { prehash: true, lowS: true, format: 'compact' });
+      const commit = await block({ ...unsigned, sig });
+      const car = await readRepoCar(oneChunk(encodeCar(commit.cid, [commit, ...blocks])));
+      const err = await verifyRepo(car, { did, key }).then(() => undefined, (e: unknown) => e);
+      expect(err, bad).toBeInstanceOf(SkytideError);
+      expect((err as SkytideError).reason, bad).toBe('invalid_mst');
+      // A commit proof that holds it is refused the same way when loaded.
+      const loaded = await Mst.load(data, (cid) => nodes.get(cid.toString())).then(() => undefined, (e: unknown) => e);
+      expect((loaded as SkytideError | undefined)?.reason, bad).toBe('invalid_mst');
     }
   });
 });
