@@ -79,8 +79,9 @@ export function scanCborItem(bytes: Uint8Array, start = 0, maxDepth = MAX_CBOR_D
         const items = type === 5 ? arg * 2 : arg;
         // Each item takes at least one byte: a count beyond the bytes left is a lie, refused before any allocation.
         if (items > end - p) throw malformed(`a container of ${arg} items with ${end - p} bytes left`);
-        if (items === 0) break;
+        // An empty container is a level too, as decodeLex counts it: both paths draw the line at the same depth.
         if (depth + 1 > maxDepth) throw new CborScanError('too_deep', `nested deeper than ${maxDepth}`);
+        if (items === 0) break;
         remaining.push(pendingItems);
         depth++;
         pendingItems = items;

@@ -11,6 +11,7 @@ import { decodeRepoFrame } from '../../../functions/atproto/repo-frame.ts';
 import { decodeLabelFrame } from '../../../functions/atproto/label-frame.ts';
 import { MAX_CBOR_DEPTH, MAX_COMMIT_OPS, MAX_RECORD_BYTES } from '../../../functions/atproto/limits.ts';
 import { isReason } from '../../helpers/reasons.ts';
+import { CidLink } from '../../../functions/atproto/cid-link.ts';
 import { buildCommitFrame, encodeFrame } from '../../helpers/frames.ts';
 
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
@@ -58,6 +59,21 @@ describe('nesting depth, checked before decoding allocates', () => {
     }
   });
 
+  it('counts an empty container as a level, as decodeLex does: the fast and strict paths refuse the same nest', () => {
+    // 128 one-element arrays around an empty array (or map): the 129th level. The scan skipped empty containers
+    // before checking the depth, so the frame path took what decodeLex refused (found by an audit).
+    for (const innermost of [0x80, 0xa0]) {
+      const bytes = Uint8Array.from([...new Array<number>(MAX_CBOR_DEPTH).fill(0x81), innermost]);
+      expect(() => scanCborItem(bytes)).toThrow(/nested deeper than 128/);
+      expect(() => decodeCborFast(bytes)).toThrow(/nested deeper than 128/);
+      expect(() => decodeLex(bytes)).toThrow(LexCborError);
+    }
+    // One level less passes both.
+    const fits = Uint8Array.from([...new Array<number>(MAX_CBOR_DEPTH - 1).fill(0x81), 0x80]);
+    expect(() => scanCborItem(fits)).not.toThrow();
+    expect(() => decodeLex(fits)).not.toThrow();
+  });
+
   it('refuses a container whose count is beyond the bytes left before allocating it', () => {
     // An array claiming 2^32-1 items in 6 bytes, and a string claiming a gigabyte.
     expect(() => scanCborItem(Uint8Array.from([0x9a, 0xff, 0xff, 0xff, 0xff, 0x00]))).toThrow(/container of 4294967295 items/);
@@ -72,6 +88,12 @@ describe('nesting depth, checked before decoding allocates', () => {
     expect(() => decodeLex(deep)).toThrow(LexCborError);
     // Nothing close to the ~600 MB the nest cost before the scan (issue 13): a loose bound, not a timing.
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('a frame whose header or body is a CID link is invalid, not a map with unknown fields', async () => {
+    const link = encodeCbor(new CidLink(Uint8Array.from([0x01, 0x71, 0x12, 0x20, ...new Array<number>(32).fill(7)])));
+    expect(decodeFrame(concat(link, encodeCbor({ seq: 1 })))).toMatchObject({ kind: 'invalid', message: 'frame header is not a map' });
+    expect(decodeFrame(concat(HEADER, link))).toMatchObject({ kind: 'invalid', message: 'frame body is not a map' });
   });
 
   it('a frame nesting too deep is invalid with reason too_deep (repo and label frames)', async () => {
