@@ -3,6 +3,7 @@
 // upstream closes. Unknown op or t: ignore the frame. Anything else malformed is an invalid frame.
 import { decodeCborFirstFast as decodeCborFirst } from './fast-cbor.ts';
 import { CborScanError } from './cbor-scan.ts';
+import { CidLink } from './cid-link.ts';
 import type { Reason } from '../reasons.ts';
 import { MAX_FRAME_BYTES } from './limits.ts';
 
@@ -12,8 +13,9 @@ export type Frame =
   | { kind: 'unknown_op'; op: unknown }
   | { kind: 'invalid'; message: string; reason?: Reason };
 
+/** A CBOR map: not a list, bytes, or a CID link (the decoder gives objects for those too). */
 function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) && !(value instanceof CidLink);
 }
 
 export function decodeFrame(bytes: Uint8Array): Frame {
