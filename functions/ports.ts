@@ -71,7 +71,7 @@ export type CounterName =
   | 'skytide_outage_waits_total' // labels: dependency (each wait of a loop waiting out an outage)
   | 'skytide_filtered_total' // labels: where (firehose, backfill, sweep), why (did, collection): dropped by the filters
   | 'skytide_worker_repos_refused_total' // labels: reason (too_large_for_worker: a Worker refused a repo before indexing it)
-  | 'skytide_work_queue_messages_total' // labels: queue, outcome (ack, retry, outage, dead): a Worker's queue consumer
+  | 'skytide_work_queue_messages_total' // labels: queue, outcome (ack, retry, outage, dead, send_failed): a Worker's queue consumer
   | 'skytide_function_calls_total' // labels: stream (calls of the stream's function by its consumers)
   | 'skytide_function_seconds_total' // labels: stream (time spent in those calls: their mean latency with the calls)
   | 'skytide_http_refused_total' // labels: route, reason (requests refused before their handler ran, e.g. body_too_big)

@@ -95,8 +95,8 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     labels: { reason: ['too_large_for_worker'] },
   },
   skytide_work_queue_messages_total: {
-    help: 'messages settled by a Worker\'s queue consumer, by queue and outcome (outage: sent again with a delay, no attempt counted)',
-    labels: { queue: ['repo_backfill'], outcome: ['ack', 'retry', 'outage', 'dead'] },
+    help: 'messages settled by a Worker\'s queue consumer, by queue and outcome (outage: sent again with a delay, no attempt counted; send_failed: that send or dead letter failed, the message was retried)',
+    labels: { queue: ['repo_backfill'], outcome: ['ack', 'retry', 'outage', 'dead', 'send_failed'] },
   },
   skytide_function_calls_total: { help: 'calls of each stream\'s function (index, label, backfill) by its consumers', labels: { stream: 'stream' } },
   skytide_function_seconds_total: { help: 'seconds spent in those calls (with the calls: mean latency per call)', labels: { stream: 'stream' } },

@@ -9,6 +9,7 @@
 // - A dead letter with a reason: `deadLetter(reason)`, and a retry at `maxAttempts`, send the envelope with its reason
 //   to the dead-letter queue's producer binding and ack the original. Cloudflare's own max_retries (set above
 //   maxAttempts in wrangler.toml) stays as the backstop for a consumer that throws; those letters carry no reason.
+// Each settlement is passed on to the platform as it is made, never held until the batch ends (see `apply`).
 // Every body travels in an envelope `{ v: 1, body, prior }`; a message that is not one (sent by someone else) is taken
 // as a bare body with no prior attempts.
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
@@ -66,17 +67,26 @@ export interface CloudflareWorkQueueOptions<T> {
   deadLetters: QueueProducerBinding<Envelope<T>>;
   /** Deliveries after which a retried message is dead-lettered (keep it below the consumer's max_retries + 1). */
   maxAttempts: number;
+  /** Told of a dead letter or outage re-send that failed; its message was retried (counted) instead of acked. */
+  onSendFailed?: (failure: SendFailure) => void;
+}
+
+export interface SendFailure {
+  id: string;
+  what: 'dead_letter' | 'outage_resend';
+  err: unknown;
 }
 
 export interface CloudflareWorkQueue<T> extends WorkQueue<T> {
-  /** Runs the handler over a batch the `queue` export received, then settles each message as the handler said. */
+  /** Runs the handler over a batch the `queue` export received, settling each message on the platform as the handler
+   * settles it; resolves once every send it started has settled its message. */
   consume(batch: CloudflareMessageBatch, handler: QueueHandler<T>): Promise<void>;
 }
 
 type Settled = { kind: 'ack' } | { kind: 'retry'; delayMs?: number; outage: boolean; reason: string } | { kind: 'dead'; reason: string };
 
 export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions<T>): CloudflareWorkQueue<T> {
-  const { producer, deadLetters, maxAttempts } = options;
+  const { producer, deadLetters, maxAttempts, onSendFailed } = options;
 
   async function sendEnvelopes(envelopes: readonly Envelope<T>[], delayMs?: number): Promise<void> {
     const delay = delaySeconds(delayMs);
@@ -85,31 +95,51 @@ export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions
     }
   }
 
-  async function apply(raw: CloudflareMessage, envelope: Envelope<T>, attempts: number, s: Settled): Promise<void> {
-    const letter = async (reason: string) => {
-      await deadLetters.send({ v: 1, body: envelope.body, prior: envelope.prior, reason, attempts });
-      raw.ack();
-    };
-    if (s.kind === 'ack') raw.ack();
-    else if (s.kind === 'dead') await letter(s.reason);
-    else if (s.outage) {
+  // Each decision reaches the platform as soon as the handler makes it: Cloudflare keeps an explicit ack even when the
+  // invocation dies later (a CPU, memory or wall-clock limit on the next repo), while a decision held back until the
+  // batch ended would be lost with it, and the whole batch redelivered with an attempt counted on each message.
+  // A send (dead letter, outage re-send) acks its original once it resolves; one that fails retries only its own
+  // message (counted: the platform's max_retries still applies), since a message left alone when the consumer returns
+  // counts as acked.
+  function apply(raw: CloudflareMessage, envelope: Envelope<T>, attempts: number, s: Settled): Promise<void> | undefined {
+    const sendThenAck = (send: () => Promise<unknown>, delayMs: number | undefined, what: SendFailure['what']) =>
+      Promise.resolve()
+        .then(send)
+        .then(
+          () => raw.ack(),
+          (err: unknown) => {
+            raw.retry({ delaySeconds: delaySeconds(delayMs) });
+            onSendFailed?.({ id: raw.id, what, err });
+          },
+        );
+    const letter = (reason: string) =>
+      sendThenAck(() => deadLetters.send({ v: 1, body: envelope.body, prior: envelope.prior, reason, attempts }), undefined, 'dead_letter');
+    if (s.kind === 'dead') return letter(s.reason);
+    if (s.kind === 'retry' && s.outage) {
       // Sent anew, then acked: a crash between the two delivers it twice (at least once), never loses it.
-      await producer.send({ v: 1, body: envelope.body, prior: attempts - 1 }, { delaySeconds: delaySeconds(s.delayMs) });
-      raw.ack();
-    } else if (attempts >= maxAttempts) await letter(s.reason);
-    else raw.retry({ delaySeconds: delaySeconds(s.delayMs) });
+      const delay = delaySeconds(s.delayMs);
+      return sendThenAck(() => producer.send({ v: 1, body: envelope.body, prior: attempts - 1 }, { delaySeconds: delay }), s.delayMs, 'outage_resend');
+    }
+    if (s.kind === 'retry' && attempts >= maxAttempts) return letter(s.reason);
+    if (s.kind === 'retry') raw.retry({ delaySeconds: delaySeconds(s.delayMs) });
+    else raw.ack();
+    return undefined;
   }
 
   return {
     send: (bodies, sendOptions) => sendEnvelopes(bodies.map((body) => ({ v: 1, body, prior: 0 })), sendOptions?.delayMs),
 
     async consume(batch, handler) {
-      const settled = new Map<string, Settled>();
+      const settled = new Set<string>();
+      const sends: Promise<void>[] = [];
       const wrapped = batch.messages.map((raw) => {
         const envelope = openEnvelope<T>(raw.body);
         const attempts = envelope.prior + raw.attempts;
         const settle = (s: Settled) => {
-          if (!settled.has(raw.id)) settled.set(raw.id, s);
+          if (settled.has(raw.id)) return;
+          settled.add(raw.id);
+          const sending = apply(raw, envelope, attempts, s);
+          if (sending !== undefined) sends.push(sending);
         };
         const message: QueueMessage<T> = {
           id: raw.id,
@@ -119,7 +149,7 @@ export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions
           retry: (o) => settle({ kind: 'retry', ...(o?.delayMs === undefined ? {} : { delayMs: o.delayMs }), outage: o?.outage === true, reason: o?.reason ?? 'max_attempts' }),
           deadLetter: (reason) => settle({ kind: 'dead', reason }),
         };
-        return { raw, envelope, message };
+        return { raw, message, settle };
       });
       let thrown: unknown;
       try {
@@ -127,13 +157,13 @@ export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions
       } catch (err) {
         thrown = err;
       }
-      for (const { raw, envelope, message } of wrapped) {
-        const s = settled.get(raw.id);
-        // A handler that threw leaves its unsettled messages to Cloudflare (retried, counted, max_retries applies);
-        // one that returned has them retried here, as the port promises.
-        if (s === undefined && thrown !== undefined) continue;
-        await apply(raw, envelope, message.attempts, s ?? { kind: 'retry', outage: false, reason: 'unsettled' });
+      // A handler that threw leaves its unsettled messages to Cloudflare (retried, counted, max_retries applies);
+      // one that returned has them retried here, as the port promises.
+      if (thrown === undefined) {
+        for (const { raw, settle } of wrapped) if (!settled.has(raw.id)) settle({ kind: 'retry', outage: false, reason: 'unsettled' });
       }
+      // The invocation lasts until every send has settled its message (each catches its own failure).
+      await Promise.all(sends);
       if (thrown !== undefined) throw thrown;
     },
   };

@@ -123,9 +123,18 @@ function appFor(state: IsolateState, sql: Sql): Hono {
   });
 }
 
-function backfillQueue(env: WorkerEnv, config: Config) {
+function backfillQueue(env: WorkerEnv, state: IsolateState) {
   if (env.BACKFILL_QUEUE === undefined || env.BACKFILL_DLQ === undefined) throw new Error('the BACKFILL_QUEUE and BACKFILL_DLQ bindings are missing (wrangler.toml)');
-  return createCloudflareWorkQueue<RepoBackfillEntry>({ producer: env.BACKFILL_QUEUE, deadLetters: env.BACKFILL_DLQ, maxAttempts: config.backfillerMaxRetries });
+  return createCloudflareWorkQueue<RepoBackfillEntry>({
+    producer: env.BACKFILL_QUEUE,
+    deadLetters: env.BACKFILL_DLQ,
+    maxAttempts: state.config.backfillerMaxRetries,
+    // Queues refused the send (down, rate-limited): that message alone is retried, with an attempt counted.
+    onSendFailed: ({ id, what, err }) => {
+      state.log.error('backfill message send failed, retried', { id, what, err: describeError(err) });
+      state.metrics.metrics.inc('skytide_work_queue_messages_total', { queue: BACKFILL, outcome: 'send_failed' });
+    },
+  });
 }
 
 /** One message: backfilled, then settled by its outcome; an outage is no verdict and costs no attempt. */
@@ -186,7 +195,7 @@ export default {
       const ticks = await sweepTick({
         sql,
         fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
-        queue: backfillQueue(env, config),
+        queue: backfillQueue(env, state),
         hosts: config.relayHosts,
         filter: config.filter,
         pageSize: config.sweepPageSize,
@@ -212,7 +221,7 @@ export default {
     try {
       const ports = backfillPorts(state, sql);
       // One repo at a time: an isolate has 128 MB, and a repo's CAR is held whole while it is verified.
-      await backfillQueue(env, state.config).consume(batch, async (messages) => {
+      await backfillQueue(env, state).consume(batch, async (messages) => {
         for (const message of messages) await backfillMessage(message, ports, state);
       });
     } finally {
