@@ -68,7 +68,7 @@ export const VARS = [
   { name: 'SWEEP_PAGE_SIZE', type: 'int', default: '1000', min: 1, max: 1000, doc: 'repos asked for per listRepos page (the lexicon allows up to 1000); a numeric-cursor page that keeps failing is skipped as this many' },
   { name: 'SWEEP_PAGE_TIMEOUT_MS', type: 'int', default: '30000', min: 1000, doc: 'deadline for one listRepos page' },
   { name: 'SWEEP_PAGE_ATTEMPTS', type: 'int', default: '3', min: 1, max: 20, doc: 'tries of a listRepos page that fails in itself (with doubling waits from 1 s; in the Worker sweep, ticks) before it is skipped or the sweep stops; a relay that is down is waited out and costs none' },
-  { name: 'SWEEP_LEASE_TTL_MS', type: 'int', default: '60000', min: 1000, doc: 'life of a host\'s sweep lease in Redis without renewal (renewed every third of it): a crashed sweeper\'s host is free again after this' },
+  { name: 'SWEEP_LEASE_TTL_MS', type: 'int', default: '60000', min: 1000, doc: 'life of a host\'s sweep lease without renewal: the Redis sweeper renews it every third of it, the Worker\'s cron sweep (in `sweep_state`) with each page it stores, so keep it above SWEEP_PAGE_TIMEOUT_MS; a crashed sweeper\'s host is free again after this' },
   { name: 'HTTP_HOST', type: 'string', default: '127.0.0.1', doc: 'address the HTTP server binds (the container sets 0.0.0.0)' },
   { name: 'HTTP_PORT', type: 'int', default: '3000', min: 0, max: 65535, doc: 'HTTP port for functions, health, readiness and metrics; every `run` process listens on it, whatever `--only` says, so two processes on one machine need distinct ports (0: any free port)' },
   { name: 'HTTP_BODY_LIMIT_BYTES', type: 'int', default: '10485760', min: 1024, doc: 'largest request body accepted by the function routes' },

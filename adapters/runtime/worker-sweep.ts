@@ -8,9 +8,11 @@
 // one invocation, bounded in CPU time and subrequests, so it sweeps at most `pagesPerTick` pages per relay and the
 // next tick goes on from the stored cursor. A pass that ended starts again `everyMs` after it started.
 //
-// One tick per relay at a time: a tick takes the row's lease (free or expired) before reading the cursor and writes
-// the cursor only while it holds the lease. A page is sent before its cursor is stored, so a tick that dies in between
-// sends that page again (the backfill skips a repo already synchronized at its rev): at least once, never lost.
+// One tick per relay at a time: a tick takes the row's lease (free or expired) before reading the cursor, writes the
+// cursor only while it holds the lease, and renews the lease with each cursor it stores: a tick of many slow pages
+// outlasts the cron interval, and the next tick must find the row busy rather than take it mid-tick. A page is sent
+// before its cursor is stored, so a tick that dies in between sends that page again (the backfill skips a repo already
+// synchronized at its rev): at least once, never lost.
 // A page that fails in itself (judgeListFailure: another 4xx, a body that is no page) is counted against its cursor in
 // the row (`failures`, migration 0012); after `pageAttempts` such ticks a numeric cursor's page is skipped whole and
 // its range recorded in `skipped`, as the Redis sweeper does; an opaque cursor cannot be skipped and keeps failing. A
@@ -37,7 +39,8 @@ export interface WorkerSweepOptions {
   /** Ticks a page may fail in itself before it is skipped (numeric cursor): SWEEP_PAGE_ATTEMPTS. */
   pageAttempts: number;
   everyMs: number;
-  /** How long a tick holds a relay's row; a tick that died releases it by expiry. */
+  /** How long a tick holds a relay's row, renewed at each page stored (so above pageTimeoutMs); a tick that died
+   * releases it by expiry. */
   leaseMs: number;
   holder: string;
   now: () => number;
@@ -124,9 +127,10 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
         next = undefined;
       }
       const stored = await o.sql.query(
-        `update sweep_state set cursor = $2, "doneAt" = $3, failures = 0, pages = pages + 1, listed = listed + $4, queued = queued + $5, "updatedAt" = $6
+        `update sweep_state set cursor = $2, "doneAt" = $3, failures = 0, pages = pages + 1, listed = listed + $4, queued = queued + $5, "updatedAt" = $6,
+           "leaseUntil" = now() + $8::bigint * interval '1 millisecond'
          where host = $1 and holder = $7 returning host`,
-        [host, next ?? null, next === undefined ? iso() : null, page.repos.length, entries.length, iso(), o.holder],
+        [host, next ?? null, next === undefined ? iso() : null, page.repos.length, entries.length, iso(), o.holder, o.leaseMs],
       );
       if (stored.length === 0) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
       o.log.info('worker sweep page queued', { host, pages: tick.pages, listed: tick.listed, queued: tick.queued });
@@ -160,9 +164,10 @@ async function pageOrSkip(o: WorkerSweepOptions, host: string, cursor: string | 
     // Skip the whole page: the range is recorded, never silently lost.
     const next = String(Number(cursor) + o.pageSize);
     const stored = await o.sql.query(
-      `update sweep_state set cursor = $2, failures = 0, skipped = array_append(skipped, $3), "updatedAt" = $4
+      `update sweep_state set cursor = $2, failures = 0, skipped = array_append(skipped, $3), "updatedAt" = $4,
+         "leaseUntil" = now() + $6::bigint * interval '1 millisecond'
        where host = $1 and holder = $5 returning host`,
-      [host, next, `${cursor}-${next}`, iso, o.holder],
+      [host, next, `${cursor}-${next}`, iso, o.holder, o.leaseMs],
     );
     if (stored.length === 0) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
     o.log.error('listRepos page skipped after repeated failures', { host, from: cursor, to: next, failures, err: describeError(err) });

@@ -1,8 +1,9 @@
 // The Worker's cron sweep (adapters/runtime/worker-sweep.ts) against the real Postgres and a listRepos server on
 // 127.0.0.1: a tick sweeps at most pagesPerTick pages and the next resumes from the cursor in sweep_state; repos
 // synchronized at the listed rev are not queued; a finished pass starts again only everyMs after it started; a row
-// held by another tick is left to it (busy), and a tick that lost its row writes no cursor (lease_lost). The queue is
-// the work-queue port itself (what a tick sends is what the test reads).
+// held by another tick is left to it (busy), and a tick that lost its row writes no cursor (lease_lost); a tick that
+// outlasts its lease keeps it, renewed with each page. The queue is the work-queue port itself (what a tick sends is
+// what the test reads).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -105,6 +106,29 @@ describe('the Worker cron sweep', () => {
     await db.sql.query(`update sweep_state set "leaseUntil" = now() - interval '1 second'`);
     expect((await sweepTick(options({ holder: 'tick-c' })))[0]).toMatchObject({ state: 'swept', pages: 2 });
   });
+});
+
+describe('a tick longer than its lease', () => {
+  it('renews the lease with each page it stores: a tick started meanwhile finds the row busy, the first ends unhurt', async () => {
+    // Lease 2 s, each page 1.2 s: by the third page the lease taken at the start has expired; the renewals made at
+    // the first two cursors stored keep it held (Postgres's own clock).
+    const leaseMs = 2_000;
+    let competing: Awaited<ReturnType<typeof sweepTick>> | undefined;
+    let nested = false;
+    onPage = async (cursor) => {
+      if (nested) return;
+      await new Promise((r) => setTimeout(r, 1_200));
+      if (cursor !== '4') return;
+      nested = true;
+      competing = await sweepTick(options({ holder: 'tick-b', leaseMs }));
+      nested = false;
+    };
+    const [a] = await sweepTick(options({ pagesPerTick: 3, leaseMs }));
+    expect(competing).toEqual([{ host, state: 'busy', pages: 0, listed: 0, queued: 0 }]);
+    expect(a).toEqual({ host, state: 'swept', pages: 3, listed: 5, queued: 5 });
+    expect(sent.map((e) => e.did)).toEqual(DIDS);
+    expect(await db.sql.query(`select cursor, holder from sweep_state`)).toEqual([{ cursor: '6', holder: null }]);
+  }, 15_000);
 });
 
 describe('a relay whose page sends the sweep back to a cursor it used', () => {
