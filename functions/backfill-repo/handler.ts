@@ -185,6 +185,8 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   const events: StreamEvent[] = [];
   for (const [uri, row] of prior) {
     // Gone from the repo, and older than the CAR: a delete we missed. Newer rows came live after the CAR was cut.
+    // A row older than the CAR that the live path writes after `prior` was read is not here: its own live delete
+    // removes it, older than the floor as it is (deletes ignore the floor, index/handler.ts).
     if (present.has(uri) || row.rev >= rev) continue;
     const [, , , collection = '', rkey = ''] = uri.split('/');
     // Rows of a collection no longer kept are left as they are, as the live path leaves their deletes.

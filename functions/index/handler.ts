@@ -7,8 +7,9 @@
 // - record events follow the rev rule (processor.ts): their final state depends only on the set applied;
 // - #account changes of a DID apply in the order of their time, and a write counts exactly when its account is
 //   active at the write's time (account-state.ts); deletes always count;
-// - a DID whose deletion its PDS confirmed (repo_sync.status = 'deleted') gets no row from any event, and an event
-//   older than the repo's last verified snapshot (repo_sync.rev) is stale (account-deletion.ts).
+// - a DID whose deletion its PDS confirmed (repo_sync.status = 'deleted') gets no row from any event, and a write
+//   older than the repo's last verified snapshot (repo_sync.rev) is stale (account-deletion.ts); a delete older than
+//   it still goes through the rev rule (see applyBatch).
 import type { StreamEvent } from '../events.ts';
 import type { Sql, SqlExecutor } from '../ports.ts';
 import type { BatchResult, ResyncRequest } from '../result.ts';
@@ -138,14 +139,17 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     marks.set(did, { seq: currentSeq, reason });
   }
 
-  // The record events that count: not of a deleted account, not older than the last verified snapshot, and (for
-  // writes) of an account active at the write's time.
+  // The record events that count: not of a deleted account and, for writes, not older than the last verified
+  // snapshot and of an account active at the write's time. A delete older than the snapshot still goes through the
+  // rev rule: every record the snapshot holds was written at its rev (or a newer one), which the delete loses to, so
+  // it can only remove a row the snapshot does not hold: a write the live path indexed while the backfill ran, after
+  // the backfill read the rows it tombstones (backfill-repo/handler.ts), whose delete would otherwise never count.
   const counted: RecordOp[] = [];
   const invalid: RecordOp[] = [];
   for (const op of plan.records) {
     const e = op.event;
     const f = factsOf(e.did);
-    if (f.deleted || (f.floor !== null && e.rev < f.floor)) {
+    if (f.deleted || (e.type !== 'delete' && f.floor !== null && e.rev < f.floor)) {
       skipped.add(op.position);
       continue;
     }

@@ -9,8 +9,8 @@
 // - #account changes of a DID apply only when not older (by time) than the last one applied. A write counts only
 //   when the account is active at the write's time by the changes applied before it; deletes always count.
 // - A confirmed deletion removes every row of the DID; until a restore, no event of it counts and its subjects have
-//   no counts. A restore (a valid repo served) makes it active at that time and its snapshot rev a floor: record
-//   ops older than the floor do not count.
+//   no counts. A restore (a valid repo served) makes it active at that time and its snapshot rev a floor: writes
+//   older than the floor do not count; deletes older than it still go through the rev order.
 // - An actor row exists for every DID seen since it was last purged; #identity sets its handle (one holder per handle).
 // - One row per subject in like, repost, follow, actor_block, list_item and list_block: of a repo's live records
 //   naming the same subject, the smallest URI holds the row (counts, feed item, notifications); the others are its
@@ -145,7 +145,7 @@ export class IndexModel {
       this.noteCommit(e.did, e.rev, e.commit);
       return;
     }
-    if (a.floor !== null && e.rev < a.floor) return;
+    if (e.type !== 'delete' && a.floor !== null && e.rev < a.floor) return;
     if (e.type !== 'delete' && !this.activeAt(e.did, new Date(e.time).toISOString())) return;
     this.noteCommit(e.did, e.rev, e.commit);
     // A write its lexicon refuses is not indexed and changes nothing (the AppView's rule); its commit was seen.
