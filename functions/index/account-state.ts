@@ -64,6 +64,11 @@ export function applyChange(history: AccountChange[], change: AccountChange): Ap
   return 'applied';
 }
 
+/** The changes kept of a history that grew by appending (the latest HISTORY_LIMIT), as applyChange keeps them. */
+export function keptChanges(history: readonly AccountChange[]): readonly AccountChange[] {
+  return history.length > HISTORY_LIMIT ? history.slice(history.length - HISTORY_LIMIT) : history;
+}
+
 /** A stored history from its JSON column: anything malformed is our own corruption and fails loudly. */
 export function parseHistory(value: unknown): AccountChange[] {
   if (!Array.isArray(value)) throw new InvariantError('account_state.history is not an array');

@@ -16,7 +16,7 @@ import type { BatchResult, ResyncRequest } from '../result.ts';
 import { AggregateDeltas } from './aggregates.ts';
 import { writeActors, type HandleChange } from './actors.ts';
 import { newestCommits, pickWinners, planBatch, type BatchPlan, type RecordOp } from './plan.ts';
-import { activeAt, alwaysActive, applyChange, currentChange, normalizeTime, type AccountChange } from './account-state.ts';
+import { activeAt, alwaysActive, applyChange, currentChange, keptChanges, normalizeTime, type AccountChange } from './account-state.ts';
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type AccountResyncReason, type ResyncMark } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
@@ -201,11 +201,15 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   return { tallies, skipped, stale, resync, posts, invalid };
 }
 
-/** The account changes in force at a position of the batch: those stored, then this batch's up to that position. */
+/**
+ * The account changes in force at a position of the batch: those stored, then this batch's up to that position, of
+ * which only the latest HISTORY_LIMIT are kept, as if they had been applied and stored one batch at a time (else
+ * where the batch is cut would decide whether a change that has dropped out still judges a late write).
+ */
 function historyBefore(stored: readonly AccountChange[], batch: readonly { position: number; change: AccountChange }[] | undefined, position: number): readonly AccountChange[] {
   if (batch === undefined) return stored;
   const before = batch.filter((c) => c.position < position);
-  return before.length === 0 ? stored : [...stored, ...before.map((c) => c.change)];
+  return before.length === 0 ? stored : keptChanges([...stored, ...before.map((c) => c.change)]);
 }
 
 /** The rev gate, then the typed rows of every record it let through, and their counts (applied by the caller). */

@@ -7,7 +7,8 @@
 // - A record op applies when it is after the stored op of its URI in the order (rev, delete over write, cid); a
 //   delete leaves a tombstone. The typed rows are a function of the live records; the counts are counted from them.
 // - #account changes of a DID apply only when not older (by time) than the last one applied. A write counts only
-//   when the account is active at the write's time by the changes applied before it; deletes always count.
+//   when the account is active at the write's time by the changes applied before it, of which the latest 16 are
+//   kept (older than all of those: active); deletes always count.
 // - A confirmed deletion removes every row of the DID; until a restore, no event of it counts and its subjects have
 //   no counts. A restore (a valid repo served) makes it active at that time and its snapshot rev a floor: writes
 //   older than the floor do not count; deletes older than it still go through the rev order.
@@ -40,6 +41,12 @@ interface Account {
   deleted: boolean;
   floor: string | null;
 }
+
+/** Account changes kept per DID (README.md, Accounts). */
+const KEPT_CHANGES = 16;
+const keep = (changes: Change[]) => {
+  if (changes.length > KEPT_CHANGES) changes.splice(0, changes.length - KEPT_CHANGES);
+};
 
 const THREADGATE = 'app.bsky.feed.threadgate';
 const POSTGATE = 'app.bsky.feed.postgate';
@@ -117,6 +124,7 @@ export class IndexModel {
     const last = a.changes.at(-1);
     if (last !== undefined && change.time < last.time) return false;
     a.changes.push(change);
+    keep(a.changes);
     return true;
   }
 
@@ -338,7 +346,10 @@ export class IndexModel {
     const a = this.account(did);
     const last = a.changes.at(-1);
     const change = { time: last !== undefined && last.time > time ? last.time : time, active: false, status: 'deleted' };
-    if (!(last !== undefined && last.time === change.time && !last.active && last.status === 'deleted')) a.changes.push(change);
+    if (!(last !== undefined && last.time === change.time && !last.active && last.status === 'deleted')) {
+      a.changes.push(change);
+      keep(a.changes);
+    }
     a.deleted = true;
     for (const [uri, r] of this.records) if (r.did === did) this.records.delete(uri);
     for (const key of [...this.gates.keys()]) if (didOf(key.split(' ')[1]!) === did) this.gates.delete(key);

@@ -187,6 +187,13 @@ const EXAMPLES: [Step[], number[]][] = [
   [[rec(0, 'post', 0, 1), rec(1, 'like', 1, 2), rec(1, 'like', 0, 3), rec(1, 'follow', 0, 3), rec(1, 'follow', 1, 4), rec(1, 'follow', 0, 5, { remove: true })], [8]],
   [[rec(0, 'post', 0, 1), rec(1, 'like-via', 1, 2, { subject: 2 }), rec(1, 'like-via', 0, 3, { subject: 2 }), rec(1, 'like-via', 0, 4, { remove: true }),
     rec(1, 'like-via', 0, 5, { subject: 2 }), rec(1, 'repost', 1, 5), rec(1, 'repost', 0, 6), rec(1, 'repost', 1, 7, { remove: true })], [3]],
+  // A write skipped (its account deactivated just before it), delivered again after 16 more changes: the
+  // deactivation has dropped out of the 16 kept, so it is judged active and indexed, whether the last change shares
+  // its batch (8, 8, 1, 2) or not (1).
+  ...[[8, 8, 1, 2], [1]].map((sizes): [Step[], number[]] => [[
+    { step: 'account', did: DIDS[0]!, active: false, status: 'deactivated' }, rec(0, 'post', 0, 1),
+    ...Array.from({ length: 16 }, (_, i): Step => (i % 2 === 0 ? { step: 'account', did: DIDS[0]!, active: true } : { step: 'account', did: DIDS[0]!, active: false, status: 'deactivated' })),
+    { step: 'duplicate', of: 0 }], sizes]),
   // Write, deactivate, write, reactivate, write in one batch; and the same one event per batch.
   [[rec(0, 'profile', 0, 1), { step: 'account', did: DIDS[0]!, active: false, status: 'deactivated' }, rec(0, 'profile', 0, 3, { text: 'b' }),
     { step: 'account', did: DIDS[0]!, active: true }, rec(0, 'post', 0, 5)], [8]],
