@@ -5,8 +5,9 @@
 //   confirms a deletion: every row of the DID goes (account-deletion.ts).
 // - A repo served for a DID whose deletion was confirmed undoes it: the marker is lifted and the subjects' counts are
 //   recounted from the rows before the repo is indexed.
-// - The handle is verified both ways, as #identity does, and stored; an answer that is not definite keeps the stored
-//   handle. An outage (DependencyError) is let through, so the caller waits it out and the handle is verified then.
+// - The handle is verified both ways, as #identity does, against a DID document asked again once the repo is
+//   verified, and stored; an answer that is not definite keeps the stored handle. An outage (DependencyError) is let
+//   through, so the caller waits it out and the handle is verified then.
 import type { BasePorts, Sql } from '../ports.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../atproto/identity/did-document.ts';
 import { verifiedHandle, type HandleResolver } from '../atproto/identity/handle.ts';
@@ -26,8 +27,8 @@ export interface AccountPorts extends BasePorts {
 const nowIso = (ports: BasePorts) => new Date(ports.clock.now()).toISOString();
 
 /**
- * The DID document asked again after a PDS said the repo is not there. A document that is gone for good (PLC 404 or
- * a tombstone) changes nothing: the answer stands. An outage is let through.
+ * The DID document asked again: after a PDS said the repo is not there, or before a served repo's handle is verified.
+ * A document that is gone for good (PLC 404 or a tombstone) changes nothing: `known` stands. An outage is let through.
  */
 export async function refreshedIdentity(did: string, known: AtprotoIdentity, ports: AccountPorts): Promise<AtprotoIdentity> {
   try {
@@ -52,12 +53,18 @@ export async function repoUnavailable(did: string, error: PermanentRepoError, id
   return 0;
 }
 
-/** Its PDS serves a valid repo: the account is active (and restored if it was deleted), with its handle verified. */
+/**
+ * Its PDS serves a valid repo: the account is active (and restored if it was deleted), with its handle verified
+ * against the DID document as it is now. The one the download started from may be cached, or older than an
+ * #identity the live path verified (with a fresh document) while the repo downloaded: its handle would overwrite a
+ * newer one.
+ */
 export async function repoServed(identity: AtprotoIdentity, ports: AccountPorts): Promise<void> {
   const time = nowIso(ports);
   if (await restoreAccount(ports.sql, identity.did, time)) ports.log.info('deleted account restored', { did: identity.did });
   await observeAccount(ports.sql, identity.did, { time, active: true, status: null }, time);
-  await refreshHandle(identity, ports);
+  if (ports.handles === undefined) return;
+  await refreshHandle(await refreshedIdentity(identity.did, identity, ports), ports);
 }
 
 /** The identity-only pass a `handle_unverified` follow-up asks for: a fresh DID document and its handle, nothing else. */

@@ -6,7 +6,8 @@ import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-r
 import { indexBatch } from '../../../functions/index/handler.ts';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { noMetrics, silentLog, systemClock } from '../../../functions/ports.ts';
-import type { Sql } from '../../../functions/ports.ts';
+import type { Fetch, Sql } from '../../../functions/ports.ts';
+import type { HandleResolver } from '../../../functions/atproto/identity/handle.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { repoDoc, startFakePds, type FakePds } from '../../helpers/fake-pds.ts';
@@ -40,6 +41,19 @@ function ports(over: Partial<BackfillPorts> = {}): BackfillPorts {
   return {
     clock: systemClock, log: silentLog, metrics: noMetrics, sql: db.sql, fetch: globalThis.fetch, timeoutMs: 10_000,
     identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true }), ...over,
+  };
+}
+
+/** globalThis.fetch, running `then` once right after the first request whose URL contains `part` was answered. */
+function fetchThen(part: string, then: () => Promise<unknown>): Fetch {
+  let fired = false;
+  return async (input, init) => {
+    const res = await globalThis.fetch(input, init);
+    if (!fired && String(input instanceof Request ? input.url : input).includes(part)) {
+      fired = true;
+      await then();
+    }
+    return res;
   };
 }
 
@@ -82,5 +96,24 @@ describe('live events during a backfill', () => {
     expect(await db.sql.query(`select "postsCount" = (select count(*) from post where creator = $1) as exact from profile_agg where did = $1`, [did])).toEqual([{ exact: true }]);
     expect(await count(`select uri from record_tombstone where uri = $1`, [uri])).toBe(1);
     expect(await count(`select uri from record where did = $1`, [did])).toBe(5);
+  });
+
+  it('a handle changed while the repo downloads: the backfill stores the new one, not the one its download began with', async () => {
+    const did = 'did:plc:handlehandlehandlehandle';
+    const repo = await serve(did, 3);
+    const doc = (handle: string) => ({ ...repoDoc(did, repo.didKey, pds.url), alsoKnownAs: [`at://${handle}`] });
+    plc.set(did, doc('old.example.com'));
+    // DNS after the change: new.example.com names the DID, old.example.com nothing.
+    const handles: HandleResolver = { resolve: async (h) => (h === 'new.example.com' ? did : undefined) };
+    const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
+    // The user changes handle while the CAR downloads; the live consumer indexes the #identity at once.
+    const fetch = fetchThen('getRepo', async () => {
+      plc.set(did, doc('new.example.com'));
+      await indexBatch([{ type: 'identity', seq: 100, time: new Date().toISOString(), did, handle: 'new.example.com' }], { ...db.ports, identity, handles });
+      expect(await db.sql.query(`select handle from actor where did = $1`, [did])).toEqual([{ handle: 'new.example.com' }]);
+    });
+    const { reports } = await backfillRepos([{ did }], ports({ fetch, identity, handles }));
+    expect(reports[0]).toMatchObject({ status: 'synchronized' });
+    expect(await db.sql.query(`select handle from actor where did = $1`, [did])).toEqual([{ handle: 'new.example.com' }]);
   });
 });
