@@ -4,7 +4,8 @@
 //   their status. RepoNotFound, once the caller has asked the DID document again (the account may have moved),
 //   confirms a deletion: every row of the DID goes (account-deletion.ts).
 // - A repo served for a DID whose deletion was confirmed undoes it: the marker is lifted and the subjects' counts are
-//   recounted from the rows before the repo is indexed.
+//   recounted from the rows before the repo is indexed (and the caller fetches it once more: live writes made while
+//   it downloaded were skipped, the marker still standing).
 // - The handle is verified both ways, as #identity does, against a DID document asked again once the repo is
 //   verified, and stored; an answer that is not definite keeps the stored handle. An outage (DependencyError) is let
 //   through, so the caller waits it out and the handle is verified then.
@@ -54,17 +55,18 @@ export async function repoUnavailable(did: string, error: PermanentRepoError, id
 }
 
 /**
- * Its PDS serves a valid repo: the account is active (and restored if it was deleted), with its handle verified
+ * Its PDS serves a valid repo: the account is active (and restored if it was deleted: true), with its handle verified
  * against the DID document as it is now. The one the download started from may be cached, or older than an
  * #identity the live path verified (with a fresh document) while the repo downloaded: its handle would overwrite a
  * newer one.
  */
-export async function repoServed(identity: AtprotoIdentity, ports: AccountPorts): Promise<void> {
+export async function repoServed(identity: AtprotoIdentity, ports: AccountPorts): Promise<boolean> {
   const time = nowIso(ports);
-  if (await restoreAccount(ports.sql, identity.did, time)) ports.log.info('deleted account restored', { did: identity.did });
+  const restored = await restoreAccount(ports.sql, identity.did, time);
+  if (restored) ports.log.info('deleted account restored', { did: identity.did });
   await observeAccount(ports.sql, identity.did, { time, active: true, status: null }, time);
-  if (ports.handles === undefined) return;
-  await refreshHandle(await refreshedIdentity(identity.did, identity, ports), ports);
+  if (ports.handles !== undefined) await refreshHandle(await refreshedIdentity(identity.did, identity, ports), ports);
+  return restored;
 }
 
 /** The identity-only pass a `handle_unverified` follow-up asks for: a fresh DID document and its handle, nothing else. */

@@ -4,7 +4,7 @@
 // repo ends with its state in repo_sync, an empty one included. Known permanent answers (RepoNotFound, RepoTakendown,
 // RepoSuspended, RepoDeactivated) are acted on once the DID document was asked again (the account may have moved) and
 // are not retried; what they and a served repo say about the account (status, deletion, restore, handle) is
-// account.ts's business. Pure over its ports.
+// account.ts's business. A repo whose deletion it undid is fetched once more (backfillOne). Pure over its ports.
 //
 // Outcomes are verdicts on the repo alone: `dead` for a repo that cannot be trusted (PERMANENT_FAILURES), `retry` for
 // what may pass on another try (its PDS failing, a repo it served cut short, a commit rev beyond the allowed clock
@@ -201,6 +201,63 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
   await setSync(ports, repo.did, 'synchronized', rev, repo.data, null);
 }
 
+/**
+ * One look at the repo: its DID document, the download, the checks, then the account and its records applied;
+ * `restored` when the repo served undid a confirmed deletion. Throws what backfillOne judges.
+ */
+async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoReport): Promise<'synchronized' | 'restored' | 'unavailable'> {
+  ports.onProgress?.({ did: item.did, phase: 'identity' });
+  let identity = await ports.identity.resolve(item.did);
+  // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
+  const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
+  const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
+    signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
+  });
+  ports.onProgress?.({ did: item.did, phase: 'download' });
+  let fetched = await fetchFrom(identity.pds);
+  if (fetched.kind === 'unavailable') {
+    // That PDS came from a document that may be cached: the account may have moved. Ask the document again, and
+    // the new PDS if it names one, before taking the answer.
+    const fresh = await refreshedIdentity(item.did, identity, ports);
+    if (fresh.pds !== identity.pds) fetched = await fetchFrom(fresh.pds);
+    identity = fresh;
+  }
+  if (fetched.kind === 'unavailable') {
+    // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them.
+    report.deleted = await repoUnavailable(item.did, fetched.error, identity, ports);
+    if (fetched.error !== 'RepoNotFound') await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
+    report.status = 'unavailable';
+    report.reason = fetched.error;
+    ports.log.info('repo unavailable', { did: item.did, error: fetched.error });
+    return 'unavailable';
+  }
+  const car = fetched.car;
+  ports.onProgress?.({ did: item.did, phase: 'verify' });
+  let repo: VerifiedRepo;
+  try {
+    repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
+  } catch (err) {
+    if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
+    // The key may have rotated since the document was cached: look again once, then reject.
+    identity = await ports.identity.resolve(item.did, { forceRefresh: true });
+    repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
+  }
+  if (repo.rev === undefined) throw new SkytideError('invalid_commit', 'repo commit has no rev (v2): the rev rule cannot protect newer data');
+  report.rev = repo.rev;
+  // A rev beyond the allowed clock drift would become the repo's floor and refuse every real later write: not
+  // processed (as on the live path), and retried, since the PDS's clock may be put right.
+  if (isFutureRev(repo.rev, ports.clock.now())) {
+    throw new SkytideError('future_rev', `repo commit rev ${repo.rev} is more than ${MAX_REV_DRIFT_MS / 60_000} minutes in the future`, { did: item.did, rev: repo.rev });
+  }
+  // Its PDS serves the repo: the account is active (restored, if it was deleted), whatever an earlier answer or
+  // event left, and its handle is verified.
+  const restored = await repoServed(identity, ports);
+  await applyRepo(repo, ports, report);
+  ports.onProgress?.({ did: item.did, phase: 'done', records: { done: repo.leaves.keys.length, total: repo.leaves.keys.length } });
+  report.status = 'synchronized';
+  return restored ? 'restored' : 'synchronized';
+}
+
 async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ outcome: ItemOutcome; report: RepoReport }> {
   const started = ports.clock.now();
   const report: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, durationMs: 0 };
@@ -232,55 +289,20 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
       return finish(ok);
     }
     await setSync(ports, item.did, 'in-progress', null, null, item.reason ?? null);
-    ports.onProgress?.({ did: item.did, phase: 'identity' });
-    let identity = await ports.identity.resolve(item.did);
-    // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
-    const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
-    const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
-      signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
-    });
-    ports.onProgress?.({ did: item.did, phase: 'download' });
-    let fetched = await fetchFrom(identity.pds);
-    if (fetched.kind === 'unavailable') {
-      // That PDS came from a document that may be cached: the account may have moved. Ask the document again, and
-      // the new PDS if it names one, before taking the answer.
-      const fresh = await refreshedIdentity(item.did, identity, ports);
-      if (fresh.pds !== identity.pds) fetched = await fetchFrom(fresh.pds);
-      identity = fresh;
+    if ((await syncRepo(item, ports, report)) === 'restored') {
+      // Its live writes were skipped until the marker was lifted, those made while this CAR downloaded included, and
+      // the CAR was cut before them: the repo is fetched once more, now that they count. A crash in between leaves
+      // the repo in-progress, so a listed rev does not pass for held.
+      await setSync(ports, item.did, 'in-progress', null, null, item.reason ?? null);
+      const again: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, durationMs: 0 };
+      await syncRepo(item, ports, again);
+      report.status = again.status;
+      if (again.rev !== undefined) report.rev = again.rev;
+      if (again.reason !== undefined) report.reason = again.reason;
+      report.created += again.created;
+      report.updated += again.updated;
+      report.deleted += again.deleted;
     }
-    if (fetched.kind === 'unavailable') {
-      // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them.
-      report.deleted = await repoUnavailable(item.did, fetched.error, identity, ports);
-      if (fetched.error !== 'RepoNotFound') await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
-      report.status = 'unavailable';
-      report.reason = fetched.error;
-      ports.log.info('repo unavailable', { did: item.did, error: fetched.error });
-      return finish(ok);
-    }
-    const car = fetched.car;
-    ports.onProgress?.({ did: item.did, phase: 'verify' });
-    let repo: VerifiedRepo;
-    try {
-      repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
-    } catch (err) {
-      if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
-      // The key may have rotated since the document was cached: look again once, then reject.
-      identity = await ports.identity.resolve(item.did, { forceRefresh: true });
-      repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
-    }
-    if (repo.rev === undefined) throw new SkytideError('invalid_commit', 'repo commit has no rev (v2): the rev rule cannot protect newer data');
-    report.rev = repo.rev;
-    // A rev beyond the allowed clock drift would become the repo's floor and refuse every real later write: not
-    // processed (as on the live path), and retried, since the PDS's clock may be put right.
-    if (isFutureRev(repo.rev, ports.clock.now())) {
-      throw new SkytideError('future_rev', `repo commit rev ${repo.rev} is more than ${MAX_REV_DRIFT_MS / 60_000} minutes in the future`, { did: item.did, rev: repo.rev });
-    }
-    // Its PDS serves the repo: the account is active (restored, if it was deleted), whatever an earlier answer or
-    // event left, and its handle is verified.
-    await repoServed(identity, ports);
-    await applyRepo(repo, ports, report);
-    ports.onProgress?.({ did: item.did, phase: 'done', records: { done: repo.leaves.keys.length, total: repo.leaves.keys.length } });
-    report.status = 'synchronized';
     return finish(ok);
   } catch (err) {
     // An outage is no verdict on the repo: nothing is recorded against it, and the caller waits and tries again.

@@ -12,7 +12,8 @@ import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { repoDoc, startFakePds, type FakePds } from '../../helpers/fake-pds.ts';
 import { buildSyntheticRepo } from '../../helpers/synthetic-repo.ts';
-import { del, post, write } from '../../helpers/events.ts';
+import { purgeAccount } from '../../../functions/index/account-deletion.ts';
+import { del, fakeCid, post, tid, write } from '../../helpers/events.ts';
 
 let db: IndexDb;
 let plc: FakePlc;
@@ -115,5 +116,36 @@ describe('live events during a backfill', () => {
     const { reports } = await backfillRepos([{ did }], ports({ fetch, identity, handles }));
     expect(reports[0]).toMatchObject({ status: 'synchronized' });
     expect(await db.sql.query(`select handle from actor where did = $1`, [did])).toEqual([{ handle: 'new.example.com' }]);
+  });
+
+  it('an account back after a confirmed deletion keeps the writes it made while its repo downloaded', async () => {
+    const did = 'did:plc:restorerestorerestoreres';
+    await serve(did, 5);
+    await purgeAccount(db.sql, did, new Date(Date.now() - 60_000).toISOString());
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+    await pause();
+    // Written just after the CAR being served was cut; the PDS's next CAR holds it.
+    const rkey = tid(Date.now() * 1000 * 1024);
+    const uri = `at://${did}/app.bsky.feed.post/${rkey}`;
+    const record = post('written while the repo downloaded');
+    const live = {
+      type: 'create' as const, seq: 100, time: new Date().toISOString(), did, commit: fakeCid('restore-commit'),
+      rev: tid(Date.now() * 1000 * 1024), collection: 'app.bsky.feed.post', rkey, cid: fakeCid('restore-write'), record,
+    };
+    await pause();
+    const next = await buildSyntheticRepo(did, 5, [], [{ collection: 'app.bsky.feed.post', rkey, record }]);
+    // The live consumer meets the write while the first CAR downloads: the deletion marker still stands.
+    const fetch = fetchThen('getRepo', async () => {
+      expect((await indexBatch([live], db.ports)).outcomes).toEqual([{ status: 'ok' }]);
+      expect(await count(`select uri from record where uri = $1`, [uri])).toBe(0);
+      pds.set(did, next.car);
+      plc.set(did, repoDoc(did, next.didKey, pds.url));
+    });
+    const { reports } = await backfillRepos([{ did }], ports({ fetch }));
+    expect(reports[0]).toMatchObject({ status: 'synchronized', created: 6 });
+    expect(pds.requests.get(did)).toBe(2);
+    expect(await count(`select uri from record where uri = $1`, [uri])).toBe(1);
+    expect(await count(`select uri from post where uri = $1`, [uri])).toBe(1);
+    expect(await db.sql.query(`select status from repo_sync where did = $1`, [did])).toEqual([{ status: 'synchronized' }]);
   });
 });
