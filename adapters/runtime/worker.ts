@@ -156,6 +156,10 @@ async function backfillMessage(message: QueueMessage<RepoBackfillEntry>, ports: 
     } else if (outcome.status === 'dead') {
       message.deadLetter(outcome.reason);
       count('dead');
+    } else if (outcome.status === 'wait') {
+      // Fine, but its PDS asks us to slow down (429): sent again later, no attempt counted, as for an outage.
+      message.retry({ outage: true, delayMs: state.config.workerOutageDelayMs, reason: outcome.reason });
+      count('outage');
     } else {
       message.retry({ reason: outcome.reason, delayMs: retryDelayMs(message.attempts) });
       count('retry');

@@ -40,11 +40,14 @@ export const DEFAULT_PDS_RETRY: PdsRetry = { retries: 5, minDelayMs: 1000, maxDe
 /** The PDS failed to serve the repo. `soon`: what a restarting or overloaded PDS does, worth another try right away. */
 export class RepoFetchError extends SkytideError {
   readonly soon: boolean;
+  /** The PDS answered 429: it asks us to slow down, which says nothing about the repo (the caller waits). */
+  readonly rateLimited: boolean;
 
-  constructor(message: string, context: Record<string, unknown>, soon: boolean, options?: { cause?: unknown }) {
+  constructor(message: string, context: Record<string, unknown>, soon: boolean, options?: { cause?: unknown; rateLimited?: boolean }) {
     super('fetch_failed', message, context, options);
     this.name = 'RepoFetchError';
     this.soon = soon;
+    this.rateLimited = options?.rateLimited === true;
   }
 }
 
@@ -109,7 +112,7 @@ export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signa
   if ((PERMANENT_REPO_ERRORS as readonly string[]).includes(error)) return { kind: 'unavailable', error: error as PermanentRepoError };
   // A PDS restarting, overloaded or behind a failing proxy: 5xx, 429 (rate limited), 408.
   const soon = res.status >= 500 || res.status === 429 || res.status === 408;
-  throw new RepoFetchError(`getRepo for ${did}: HTTP ${res.status}${error === '' ? '' : ` ${error}`}`, { did, pds, status: res.status }, soon);
+  throw new RepoFetchError(`getRepo for ${did}: HTTP ${res.status}${error === '' ? '' : ` ${error}`}`, { did, pds, status: res.status }, soon, { rateLimited: res.status === 429 });
 }
 
 /**

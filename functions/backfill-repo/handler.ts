@@ -16,7 +16,7 @@ import pLimit from 'p-limit';
 import type { BasePorts, Fetch, Sql } from '../ports.ts';
 import type { RecordDeleteEvent, RecordWriteEvent, RepoBackfillEntry, RepoCommitEvent, StreamEvent } from '../events.ts';
 import { SEQ_BACKFILL } from '../events.ts';
-import { dead, ok, retry, type ItemOutcome } from '../result.ts';
+import { dead, ok, retry, wait, type ItemOutcome } from '../result.ts';
 import type { Reason } from '../reasons.ts';
 import { SkytideError, dependencyErrorIn, describeError } from '../errors.ts';
 import { indexBatch } from '../index/handler.ts';
@@ -26,7 +26,7 @@ import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.t
 import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { isFutureRev, MAX_REV_DRIFT_MS } from '../atproto/syntax/tid-time.ts';
-import { DEFAULT_PDS_RETRY, downloadRepo, type PdsRetry } from './fetch-car.ts';
+import { DEFAULT_PDS_RETRY, downloadRepo, RepoFetchError, type PdsRetry } from './fetch-car.ts';
 import { recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
 import { checkRows } from '../sql-rows.ts';
@@ -312,6 +312,9 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     ports.log.warn('backfill failed', { did: item.did, reason, err: describeError(err) });
     // If the database fails here, that is an outage again (thrown): the verdict is reached anew on the next try.
     await recordFailure(ports, item.did, reason, started);
+    // A PDS still rate-limiting us once the tries within this delivery are spent says nothing about the repo: the
+    // entry waits (no delivery counted) rather than walk towards the DLQ while the PDS asks us to slow down.
+    if (err instanceof RepoFetchError && err.rateLimited) return finish(wait(reason, describeError(err)));
     return finish(PERMANENT_FAILURES.has(reason) ? dead(reason, describeError(err)) : retry(reason, describeError(err)));
   }
 }

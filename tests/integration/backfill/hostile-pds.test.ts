@@ -114,6 +114,11 @@ describe('backfill against a hostile PDS', () => {
     expect(['repo_too_large', 'invalid_car']).toContain((outcome as { reason: string }).reason);
   });
 
+  it('a PDS that keeps answering 429 makes the repo wait (no delivery counted), not retry towards the DLQ', async () => {
+    const { outcome } = await run(plcDid('ratelimited'), (res) => res.writeHead(429, { 'retry-after': '60' }).end('slow down'));
+    expect(outcome).toMatchObject({ status: 'wait', reason: 'fetch_failed', message: expect.stringContaining('HTTP 429') });
+  });
+
   it('a 500 is retried; RepoTakendown updates the account and is not retried', async () => {
     expect((await run(plcDid('fivehundred'), (res) => res.writeHead(500).end('oops'))).outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed' });
     const gone = await run(plcDid('takendown'), (res) =>
