@@ -3,7 +3,8 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { BasePorts, Sql } from '../../functions/ports.ts';
-import { describeError } from '../../functions/errors.ts';
+import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
+import { answerOutage } from './outage.ts';
 import { requireBearer, type AuthOptions } from './auth.ts';
 import { registerHealthRoutes, type DegradedCheck, type ReadinessCheck } from './routes/health.ts';
 import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.ts';
@@ -60,6 +61,12 @@ export function createOperationsApp(deps: OperationsDeps): Hono {
   app.onError((err, c) => {
     // An HTTPException that carries its own response (auth.ts's 401 from hono's bearerAuth) is answered with it.
     if (err instanceof HTTPException) return err.res !== undefined ? err.getResponse() : c.json({ error: 'http_error', message: err.message }, err.status);
+    // A dependency that is down is no verdict on the request, on any route: 503 with Retry-After, naming it.
+    const outage = dependencyErrorIn(err);
+    if (outage !== undefined) {
+      log.warn('request met an outage', { path: c.req.path, dependency: outage.dependency, err: describeError(err) });
+      return answerOutage(c, outage);
+    }
     log.error('request failed', { path: c.req.path, err: describeError(err) });
     return c.json({ error: 'internal_error', message: 'the request failed' }, 500);
   });

@@ -7,8 +7,6 @@
 import type { Hono } from 'hono';
 import type { Clock, SqlExecutor } from '../../../functions/ports.ts';
 import { isValidDid } from '../../../functions/atproto/syntax/did.ts';
-import { dependencyErrorIn } from '../../../functions/errors.ts';
-import { answerOutage } from '../outage.ts';
 import {
   decodeCursor,
   MAX_URI_PATTERNS,
@@ -49,13 +47,7 @@ export function registerLabelRoutes(app: Hono, deps: LabelRouteDeps): void {
   app.get('/xrpc/com.atproto.label.queryLabels', async (c) => {
     const params = parseParams((name) => c.req.queries(name));
     if (typeof params === 'string') return c.json({ error: 'InvalidRequest', message: params }, 400);
-    try {
-      return c.json(await queryLabels(deps.sql, deps.clock, params));
-    } catch (err) {
-      // Postgres down is no verdict on the query: 503 with Retry-After, as every other route answers an outage.
-      const outage = dependencyErrorIn(err);
-      if (outage === undefined) throw err;
-      return answerOutage(c, outage);
-    }
+    // Postgres down is answered by the app's error handler (app.ts): 503 with Retry-After.
+    return c.json(await queryLabels(deps.sql, deps.clock, params));
   });
 }
