@@ -23,7 +23,7 @@ import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import type { RepoBackfillEntry } from '../../functions/events.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
-import { judgeListFailure, listReposPage, seenCursors, type ListedPage } from '../xrpc/list-repos.ts';
+import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 import { syncedRevs } from '../postgres/repo-sync-states.ts';
@@ -94,8 +94,7 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       if (row.doneAt !== null && row.startedAt !== null && o.now() - Date.parse(row.startedAt) < o.everyMs) return { ...tick, state: 'waiting' };
       await o.sql.query(`update sweep_state set "startedAt" = $2, "doneAt" = null, pages = 0, listed = 0, queued = 0 where host = $1 and holder = $3`, [host, iso(), o.holder]);
     }
-    const used = seenCursors();
-    if (cursor !== null) used.repeated(cursor);
+    const cursors = passCursors({ host, start: cursor ?? undefined, log: o.log, metrics: o.metrics });
     while (tick.pages < o.pagesPerTick) {
       const page = await pageOrSkip(o, host, cursor ?? undefined);
       if (page.skippedTo !== undefined) {
@@ -118,14 +117,9 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       tick.pages++;
       tick.listed += page.repos.length;
       tick.queued += entries.length;
-      let next = page.repos.length === 0 ? undefined : page.cursor;
-      if (next !== undefined && used.repeated(next)) {
-        // Followed, it would send the same page at every tick forever: the pass ends here, the next starts over.
-        tick.error = `listRepos sent the sweep back to cursor ${next}; the pass ended there`;
-        o.log.error('listRepos sent the sweep back to a cursor it had used; the pass ends here', { host, from: cursor ?? 'start', cursor: next });
-        o.metrics.inc('skytide_sweep_problems_total', { problem: 'repeated_cursor' });
-        next = undefined;
-      }
+      const { next, looped } = cursors.after(page, cursor ?? undefined);
+      // Followed, a cursor used before would send the same page at every tick forever: the pass ended there.
+      if (looped) tick.error = `listRepos sent the sweep back to cursor ${page.cursor}; the pass ended there`;
       const stored = await o.sql.query(
         `update sweep_state set cursor = $2, "doneAt" = $3, failures = 0, pages = pages + 1, listed = listed + $4, queued = queued + $5, "updatedAt" = $6,
            "leaseUntil" = now() + $8::bigint * interval '1 millisecond'

@@ -3,7 +3,7 @@
 // a DID are dropped; `rev`, `active` and `status` are kept only when they have the lexicon's types. The body is read
 // up to LIST_REPOS_MAX_BYTES and no further. A failed page is judged here too (judgeListFailure), for both sweepers:
 // the relay, or the way to it, being down is waited out; only a page that is bad in itself counts toward skipping it.
-import type { Fetch } from '../../functions/ports.ts';
+import type { Fetch, Log, Metrics } from '../../functions/ports.ts';
 import { SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
 import { classifyNetworkFailure } from '../../functions/network-failure.ts';
 import { readBodyPrefix } from '../../functions/body-prefix.ts';
@@ -50,19 +50,35 @@ export class ListReposError extends SkytideError {
 export const SWEEP_PROBLEMS = ['repeated_cursor', 'relay_unavailable'] as const;
 export type SweepProblem = (typeof SWEEP_PROBLEMS)[number];
 
+/** Where a pass goes after a page: `next` (undefined: the pass ends), and whether that is because the relay looped. */
+export interface PassStep {
+  next: string | undefined;
+  looped: boolean;
+}
+
 /**
- * The cursors a pass has used, to tell a relay that sends the sweep back to one of them. Bounded: past `max` it
- * starts afresh, so a pass of millions of pages keeps at most `max` strings (a loop shorter than that is still seen).
- * `repeated(cursor)` records it and says whether it was already there.
+ * Follows a pass's cursors, for both sweepers: `start` is where it began (a stored cursor), then `after(page)` gives
+ * where it goes next. A page with no repos or no cursor ends the pass; so does a cursor the pass already used, which
+ * followed would list the same pages forever: logged and counted (skytide_sweep_problems_total{problem=
+ * "repeated_cursor"}). Bounded: past `max` cursors it starts afresh, so a pass of millions of pages keeps at most `max`
+ * strings (a loop shorter than that is still seen).
  */
-export function seenCursors(max = 10_000): { repeated(cursor: string): boolean } {
+export function passCursors(o: { host: string; start: string | undefined; log: Log; metrics: Metrics }, max = 10_000): { after(page: ListedPage, from: string | undefined): PassStep } {
   const seen = new Set<string>();
+  const repeated = (cursor: string) => {
+    if (seen.has(cursor)) return true;
+    if (seen.size >= max) seen.clear();
+    seen.add(cursor);
+    return false;
+  };
+  if (o.start !== undefined) repeated(o.start);
   return {
-    repeated(cursor) {
-      if (seen.has(cursor)) return true;
-      if (seen.size >= max) seen.clear();
-      seen.add(cursor);
-      return false;
+    after(page, from) {
+      const next = page.repos.length === 0 ? undefined : page.cursor;
+      if (next === undefined || !repeated(next)) return { next, looped: false };
+      o.log.error('listRepos sent the sweep back to a cursor it had used; the pass ends here', { host: o.host, from: from ?? 'start', cursor: next });
+      o.metrics.inc('skytide_sweep_problems_total', { problem: 'repeated_cursor' });
+      return { next: undefined, looped: true };
     },
   };
 }

@@ -25,7 +25,7 @@ import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redi
 import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
-import { judgeListFailure, listReposPage, seenCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
+import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { syncedRevs } from '../../adapters/postgres/repo-sync-states.ts';
 
@@ -159,8 +159,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
   let cursor = stored === null || stored === SWEEP_DONE ? undefined : stored;
   const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, filtered: 0, done: false };
-  const used = seenCursors();
-  if (cursor !== undefined) used.repeated(cursor);
+  const cursors = passCursors({ host: o.host, start: cursor, log: o.log, metrics: o.metrics });
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
   while (!signal.aborted) {
@@ -199,15 +198,9 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
       })
       .map((r) => JSON.stringify({ did: r.did, host: o.host, ...(r.rev === undefined ? {} : { rev: r.rev }), ...(r.active === undefined ? {} : { active: r.active }), ...(r.status === undefined ? {} : { status: r.status }) }));
     progress.queued += entries.length;
-    // A page with a cursor but no repos ends the listing too (some servers answer so at the end).
-    let next = page.repos.length === 0 ? undefined : page.cursor;
-    if (next !== undefined && used.repeated(next)) {
-      // Followed, it would list the same pages forever (and hold the lease all along): this pass ends here, and the
-      // next one starts over.
-      o.log.error('listRepos sent the sweep back to a cursor it had used; the pass ends here', { host: o.host, from: from ?? 'start', cursor: next });
-      o.metrics.inc('skytide_sweep_problems_total', { problem: 'repeated_cursor' });
-      next = undefined;
-    }
+    // A page with a cursor but no repos ends the listing too (some servers answer so at the end), and so does a cursor
+    // this pass used (passCursors): followed, it would list the same pages forever, holding the lease all along.
+    const { next } = cursors.after(page, from);
     await write(entries, next ?? SWEEP_DONE);
     o.onPage?.({ ...progress, done: next === undefined });
     o.log.info('sweep page queued', { host: o.host, page: progress.pages, listed: progress.listed, queued: progress.queued, inSync: progress.skippedInSync });
