@@ -157,9 +157,9 @@ type CommitCheck = undefined | { problem: Reason } | { waitOn: IdentityWait; mes
  */
 async function verifySigned(commit: CommitToVerify, identity: IdentityResolver | undefined): Promise<CommitCheck> {
   const repo = commit.repo;
-  const signingKey = async (forceRefresh: boolean) => {
+  const signingKey = async (resolver: IdentityResolver, forceRefresh: boolean) => {
     try {
-      return { key: (await identity!.resolve(repo, forceRefresh ? { forceRefresh } : undefined)).signingKey };
+      return { key: (await resolver.resolve(repo, forceRefresh ? { forceRefresh } : undefined)).signingKey };
     } catch (err) {
       const waitOn = identityWait(err);
       if (waitOn !== undefined) return { waitOn, message: err instanceof Error ? err.message : String(err) };
@@ -171,13 +171,13 @@ async function verifySigned(commit: CommitToVerify, identity: IdentityResolver |
       await verifyCommit(commit, undefined);
       return undefined;
     }
-    let key = await signingKey(false);
+    let key = await signingKey(identity, false);
     if (!('key' in key)) return key;
     try {
       await verifyCommit(commit, key.key);
     } catch (err) {
       if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
-      key = await signingKey(true);
+      key = await signingKey(identity, true);
       if (!('key' in key)) return key;
       await verifyCommit(commit, key.key);
     }
