@@ -20,6 +20,7 @@ import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
 import type { DevControls } from '../../adapters/http/routes/status-page.ts';
+import { withDeadline } from '../../adapters/http/deadline.ts';
 
 export interface Resources {
   config: Config;
@@ -62,20 +63,14 @@ const CLOSE_GRACE_MS = 2000;
  */
 async function closeRedis(client: Redis): Promise<void> {
   if (client.status === 'ready') {
-    const quit = client.quit().then(() => true, () => false);
-    if (await settledWithin(quit, CLOSE_GRACE_MS, false)) return;
+    try {
+      await withDeadline(client.quit(), CLOSE_GRACE_MS, 'redis QUIT');
+      return;
+    } catch {
+      // No answer in time (or the QUIT failed): the connection is dropped below.
+    }
   }
   client.disconnect();
-}
-
-/** `work`'s value, or `fallback` once `ms` have passed. */
-async function settledWithin<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([work, new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function createResources(config: Config, component = 'skytide', options: ResourceOptions = {}): Resources {
@@ -147,7 +142,7 @@ export function createResources(config: Config, component = 'skytide', options: 
     close: async () => {
       await Promise.allSettled([
         redis === undefined ? undefined : closeRedis(redis),
-        sql === undefined ? undefined : settledWithin(sql.end().catch(() => {}), CLOSE_GRACE_MS * 3, undefined),
+        sql === undefined ? undefined : withDeadline(sql.end(), CLOSE_GRACE_MS * 3, 'postgres end'),
       ]);
     },
   };
