@@ -7,6 +7,7 @@ import type { Fetch, Log, Metrics } from '../../functions/ports.ts';
 import { SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
 import { classifyNetworkFailure } from '../../functions/network-failure.ts';
 import { readBodyPrefix } from '../../functions/body-prefix.ts';
+import { retryAfterMs } from '../../functions/retry-after.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
 
 export interface ListedRepo {
@@ -99,14 +100,6 @@ function listedRepo(value: unknown): ListedRepo | undefined {
     ...(typeof v['active'] === 'boolean' ? { active: v['active'] } : {}),
     ...(typeof v['status'] === 'string' ? { status: v['status'] } : {}),
   };
-}
-
-/** Retry-After in milliseconds (delay-seconds or an HTTP date); undefined when absent or unreadable. */
-function retryAfterMs(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export async function listReposPage(fetch: Fetch, host: string, cursor: string | undefined, limit: number, signal: AbortSignal): Promise<ListedPage> {
