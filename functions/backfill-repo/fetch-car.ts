@@ -6,12 +6,14 @@
 // - everything else is the repo's host failing (`fetch_failed`), which the caller retries on a later delivery. A PDS
 //   is the account's host, not our dependency: one that stays down for good ends the entry in the DLQ.
 // Failures that a PDS restart explains (refused or dropped connections, 5xx, 429) are tried again within the same
-// delivery, spaced out over about half a minute, so a restart costs the entry none of its attempts.
+// delivery, spaced out over about half a minute, so a restart costs the entry none of its attempts. A 429 or 503's
+// Retry-After is honoured between those tries; one longer than a delivery waits ends them at once (downloadRepo).
 import pRetry from 'p-retry';
 import type { Fetch } from '../ports.ts';
 import { DependencyError, SkytideError, dependencyErrorIn } from '../errors.ts';
 import { classifyNetworkFailure } from '../network-failure.ts';
 import { readBodyPrefix } from '../body-prefix.ts';
+import { retryAfterMs } from '../retry-after.ts';
 import { readRepoCar, type RepoCar, type RepoLimits } from '../atproto/repo/read-car.ts';
 
 /** The most of a getRepo error body read (the rest is never read): XRPC error bodies are a few hundred bytes. */
@@ -42,12 +44,15 @@ export class RepoFetchError extends SkytideError {
   readonly soon: boolean;
   /** The PDS answered 429: it asks us to slow down, which says nothing about the repo (the caller waits). */
   readonly rateLimited: boolean;
+  /** The Retry-After of a 429 or 503, uncapped: how long the PDS asks us to wait before the next try. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, context: Record<string, unknown>, soon: boolean, options?: { cause?: unknown; rateLimited?: boolean }) {
+  constructor(message: string, context: Record<string, unknown>, soon: boolean, options?: { cause?: unknown; rateLimited?: boolean; retryAfterMs?: number }) {
     super('fetch_failed', message, context, options);
     this.name = 'RepoFetchError';
     this.soon = soon;
     this.rateLimited = options?.rateLimited === true;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 
@@ -112,12 +117,42 @@ export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signa
   if ((PERMANENT_REPO_ERRORS as readonly string[]).includes(error)) return { kind: 'unavailable', error: error as PermanentRepoError };
   // A PDS restarting, overloaded or behind a failing proxy: 5xx, 429 (rate limited), 408.
   const soon = res.status >= 500 || res.status === 429 || res.status === 408;
-  throw new RepoFetchError(`getRepo for ${did}: HTTP ${res.status}${error === '' ? '' : ` ${error}`}`, { did, pds, status: res.status }, soon, { rateLimited: res.status === 429 });
+  // The two answers RFC 9110 gives a Retry-After meaning on: "too many requests" and "unavailable for a while".
+  const after = res.status === 429 || res.status === 503 ? retryAfterMs(res.headers.get('retry-after'), Date.now()) : undefined;
+  throw new RepoFetchError(`getRepo for ${did}: HTTP ${res.status}${error === '' ? '' : ` ${error}`}`, { did, pds, status: res.status }, soon, {
+    rateLimited: res.status === 429,
+    ...(after === undefined ? {} : { retryAfterMs: after }),
+  });
+}
+
+/** Resolves after `ms`, or at once when the signal aborts (p-retry then sees the abort and rejects with its reason). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /**
  * getRepo read into a verified-size CAR, tried again within this call while the PDS fails in a way a restart
- * explains. When the deadline passes, the last failure is what the caller sees (a 500 stays a 500, not "aborted").
+ * explains. When the deadline passes, the last failure is what the caller sees (a 500 stays a 500, not "aborted"; a
+ * 429 stays rate-limited, so the entry waits).
+ *
+ * A Retry-After (429, 503) spaces the next try by at least what it asks, our own backoff included. A delivery waits
+ * at most `retry.maxDelayMs` between two tries (15 s by default; the download deadline bounds the sum): a PDS asking
+ * for longer ends this delivery's tries at once rather than hold its consumer idle, and the failure goes to the
+ * caller as it is. A 429 then makes the entry `wait` (handler.ts): under Redis it stays pending with this delivery
+ * taken back (XCLAIM RETRYCOUNT) and is claimed again once idle for claimIdleMs (2 x BACKFILLER_TIMEOUT_MS, 4 minutes
+ * by default); on Workers it is sent again after WORKER_OUTAGE_DELAY_MS, no attempt counted. That is when the PDS is
+ * next asked, whatever it asked for: a longer Retry-After (an hour, a date next week) is not slept out to the second
+ * but met with another 429 and another wait, which costs nothing, so no cap beyond that is needed. A 503 is a failing
+ * host as any 5xx: retried on a later delivery, counted, since a PDS that stays down for good must reach the DLQ.
  */
 export async function downloadRepo(
   fetch: Fetch,
@@ -136,7 +171,15 @@ export async function downloadRepo(
       {
         retries: o.retry.retries, minTimeout: o.retry.minDelayMs, maxTimeout: o.retry.maxDelayMs, factor: 2, randomize: true,
         signal: o.signal,
-        shouldRetry: ({ error }) => error instanceof RepoFetchError && error.soon,
+        // Awaited before p-retry's own delay (`retryDelay`): what the PDS asked for beyond it is waited here.
+        shouldRetry: async ({ error, retryDelay }) => {
+          if (!(error instanceof RepoFetchError) || !error.soon) return false;
+          const asked = error.retryAfterMs;
+          if (asked === undefined) return true;
+          if (asked > o.retry.maxDelayMs) return false;
+          await pause(asked - retryDelay, o.signal);
+          return true;
+        },
         onFailedAttempt: ({ error }) => void (last = error),
       },
     );
@@ -144,7 +187,8 @@ export async function downloadRepo(
     if (err instanceof SkytideError) throw err;
     // The deadline fired between tries (p-retry rejects with the signal's reason).
     if (last instanceof SkytideError && !(last instanceof DependencyError)) {
-      throw new RepoFetchError(`getRepo for ${did} did not succeed before its deadline; last failure: ${last.message}`, { did, pds }, false, { cause: last });
+      const rateLimited = last instanceof RepoFetchError && last.rateLimited;
+      throw new RepoFetchError(`getRepo for ${did} did not succeed before its deadline; last failure: ${last.message}`, { did, pds }, false, { cause: last, rateLimited });
     }
     throw judgeFetchFailure(err, did, pds);
   }

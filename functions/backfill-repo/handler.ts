@@ -312,8 +312,9 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     ports.log.warn('backfill failed', { did: item.did, reason, err: describeError(err) });
     // If the database fails here, that is an outage again (thrown): the verdict is reached anew on the next try.
     await recordFailure(ports, item.did, reason, started);
-    // A PDS still rate-limiting us once the tries within this delivery are spent says nothing about the repo: the
-    // entry waits (no delivery counted) rather than walk towards the DLQ while the PDS asks us to slow down.
+    // A PDS still rate-limiting us once the tries within this delivery are spent (or asking, with Retry-After, for
+    // longer than a delivery waits: fetch-car.ts) says nothing about the repo: the entry waits (no delivery counted)
+    // rather than walk towards the DLQ while the PDS asks us to slow down.
     if (err instanceof RepoFetchError && err.rateLimited) return finish(wait(reason, describeError(err)));
     return finish(PERMANENT_FAILURES.has(reason) ? dead(reason, describeError(err)) : retry(reason, describeError(err)));
   }

@@ -115,7 +115,7 @@ describe('backfill against a hostile PDS', () => {
   });
 
   it('a PDS that keeps answering 429 makes the repo wait (no delivery counted), not retry towards the DLQ', async () => {
-    const { outcome } = await run(plcDid('ratelimited'), (res) => res.writeHead(429, { 'retry-after': '60' }).end('slow down'));
+    const { outcome } = await run(plcDid('ratelimited'), (res) => res.writeHead(429).end('slow down'));
     expect(outcome).toMatchObject({ status: 'wait', reason: 'fetch_failed', message: expect.stringContaining('HTTP 429') });
   });
 
@@ -221,6 +221,54 @@ describe('a PDS that restarts', () => {
     // p-retry waits min(random(1..2) * minDelayMs * 2^i, maxDelayMs) before try i + 1: the shortest schedule is random = 1.
     const shortest = Array.from({ length: retries }, (_, i) => Math.min(minDelayMs * 2 ** i, maxDelayMs)).reduce((a, b) => a + b, 0);
     expect(shortest).toBeGreaterThanOrEqual(30_000);
+  });
+
+  it("a 429's Retry-After is honoured between tries: the next request comes no earlier than asked", async () => {
+    const did = plcDid('retryafter');
+    const car = await signedRepo(did);
+    const at: number[] = [];
+    // Our own backoff (50 to 100 ms here) is far shorter than the 2 s asked: only the header can space the tries.
+    const p = ports({ timeoutMs: 10_000, pdsRetry: { retries: 3, minDelayMs: 50, maxDelayMs: 5000 } });
+    const { outcome } = await run(did, (res) => {
+      at.push(performance.now());
+      if (at.length === 1) res.writeHead(429, { 'retry-after': '2' }).end('slow down');
+      else if (at.length === 2) res.writeHead(503, { 'retry-after': '1' }).end('restarting');
+      else res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car);
+    }, p);
+    expect(outcome).toEqual({ status: 'ok' });
+    expect(at).toHaveLength(3);
+    // As the server saw them; a timer may fire a millisecond or so early against another clock.
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(2000 - 20);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(1000 - 20);
+  });
+
+  it('a Retry-After longer than a delivery waits ends its tries at once: a 429 waits, a 503 is retried as any 5xx', async () => {
+    let limited = 0;
+    const { outcome: waiting } = await run(plcDid('ratelimitedlong'), (res) => {
+      limited++;
+      res.writeHead(429, { 'retry-after': new Date(Date.now() + 3_600_000).toUTCString() }).end('slow down');
+    });
+    expect(waiting).toMatchObject({ status: 'wait', reason: 'fetch_failed', message: expect.stringContaining('HTTP 429') });
+    expect(limited).toBe(1);
+    let down = 0;
+    const { outcome: retried } = await run(plcDid('maintenance'), (res) => {
+      down++;
+      res.writeHead(503, { 'retry-after': '600' }).end('maintenance');
+    });
+    expect(retried).toMatchObject({ status: 'retry', reason: 'fetch_failed', message: expect.stringContaining('HTTP 503') });
+    expect(down).toBe(1);
+  });
+
+  it('a 429 whose Retry-After pause the download deadline cuts short still waits, not retries towards the DLQ', async () => {
+    let requests = 0;
+    const p = ports({ timeoutMs: 1000, pdsRetry: { retries: 3, minDelayMs: 50, maxDelayMs: 5000 } });
+    const { outcome, ms } = await run(plcDid('ratelimiteddeadline'), (res) => {
+      requests++;
+      res.writeHead(429, { 'retry-after': '3' }).end('slow down');
+    }, p);
+    expect(outcome).toMatchObject({ status: 'wait', reason: 'fetch_failed', message: expect.stringContaining('HTTP 429') });
+    expect(requests).toBe(1);
+    expect(ms).toBeLessThan(2500);
   });
 
   it('a 4xx that is no known answer is not tried again within the call', async () => {
