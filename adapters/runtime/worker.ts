@@ -22,6 +22,7 @@ import { hostKey, STREAMS } from '../redis/keys.ts';
 import { createCloudflareWorkQueue, type CloudflareMessageBatch, type Envelope, type QueueProducerBinding } from '../queue/cloudflare-work-queue.ts';
 import type { QueueMessage } from '../queue/work-queue.ts';
 import { sweepTick } from './worker-sweep.ts';
+import { retryDelayMs, settleBackfill } from './backfill-settlement.ts';
 import { systemClock, type Log, type Sql } from '../../functions/ports.ts';
 import { backfillRepos, type BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
@@ -47,8 +48,6 @@ interface ScheduledController {
 
 /** The queue name the metrics and logs use for the backfill queue (rsky's stream name). */
 const BACKFILL = STREAMS.repoBackfill;
-/** A repo's own failure (its PDS down) comes back after 1, 2, 4... minutes, at most 15. */
-const retryDelayMs = (attempts: number) => Math.min(15 * 60_000, 60_000 * 2 ** Math.max(0, attempts - 1));
 
 // NOTE: Workers forbid using an I/O object (a socket) in a request other than the one that opened it, so a pool
 // cached per isolate fails on its second request (tests/e2e/worker-runtime.test.ts). Each invocation opens its own
@@ -149,21 +148,7 @@ async function backfillMessage(message: QueueMessage<RepoBackfillEntry>, ports: 
   }
   try {
     const { outcomes } = await backfillRepos([parsed.value], ports);
-    const outcome = outcomes[0]!;
-    if (outcome.status === 'ok') {
-      message.ack();
-      count('ack');
-    } else if (outcome.status === 'dead') {
-      message.deadLetter(outcome.reason);
-      count('dead');
-    } else if (outcome.status === 'wait') {
-      // Fine, but its PDS asks us to slow down (429): sent again later, no attempt counted, as for an outage.
-      message.retry({ outage: true, delayMs: state.config.workerOutageDelayMs, reason: outcome.reason });
-      count('outage');
-    } else {
-      message.retry({ reason: outcome.reason, delayMs: retryDelayMs(message.attempts) });
-      count('retry');
-    }
+    count(settleBackfill(message, outcomes[0]!, { outageDelayMs: state.config.workerOutageDelayMs }));
   } catch (err) {
     const outage = dependencyErrorIn(err);
     if (outage !== undefined) {
