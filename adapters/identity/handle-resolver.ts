@@ -9,10 +9,11 @@
 // when the resolver (or the configured resolver service standing in for it) is down or timed out, a SkytideError
 // `identity_failed` when DNS said no and the handle's own web server failed (an error, or a redirect chain too long
 // or leading to an internal address). Callers keep the handle they had.
-import { promises as dns } from 'node:dns';
+import { systemDns } from '#system-dns';
 import type { Fetch } from '../../functions/ports.ts';
 import type { HandleResolver } from '../../functions/atproto/identity/handle.ts';
 import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { isDnsVerdict } from '../../functions/atproto/identity/dns-answer.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { fetchFollowingRedirects, RedirectRefusedError } from './follow-redirects.ts';
 import { readBodyPrefix } from '../../functions/body-prefix.ts';
@@ -22,20 +23,20 @@ export interface HandleResolverOptions {
   /** Resolve through com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS. */
   serviceUrl?: string;
   timeoutMs?: number;
-  /** TXT lookups; default the system resolver. Tests point a Resolver at a DNS server of their own. */
+  /**
+   * TXT lookups; default the system resolver (`#system-dns`: node:dns under Node, DNS over HTTPS on Workers). Tests
+   * point a Resolver or a DoH client at a server of their own.
+   */
   resolveTxt?: (name: string) => Promise<string[][]>;
   /**
    * Address lookup of a handle's host, asked only when its well-known could not be fetched, to tell a host that does
-   * not exist (an answer) from a resolver that is down (an outage); default the system's.
+   * not exist (an answer) from a resolver that is down (an outage); default the system's (`#system-dns`).
    */
   lookupHost?: (host: string) => Promise<unknown>;
 }
 
 /** A lookup's answer: a DID, a definite "no", or "could not find out" with its cause. */
 type Answer = { kind: 'did'; did: string } | { kind: 'none' } | { kind: 'unknown'; cause: unknown; outage: boolean };
-
-// DNS codes that are answers: the name does not exist, or has no record of that type.
-const DNS_ANSWERS = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN', 'NODATA']);
 
 function codeOf(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
@@ -51,7 +52,7 @@ async function viaDns(resolveTxt: (name: string) => Promise<string[][]>, handle:
     records = (await resolveTxt(`_atproto.${handle}`)).map((chunks) => chunks.join(''));
   } catch (err) {
     const code = codeOf(err);
-    if (code !== undefined && DNS_ANSWERS.has(code)) return { kind: 'none' };
+    if (isDnsVerdict(code)) return { kind: 'none' };
     // ESERVFAIL, ETIMEOUT, ECONNREFUSED, EREFUSED, EAI_AGAIN...: the resolver did not answer the question.
     return { kind: 'unknown', cause: err, outage: true };
   }
@@ -75,7 +76,7 @@ async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<
       await lookupHost(handle);
     } catch (lookupErr) {
       const code = codeOf(lookupErr);
-      if (code !== undefined && DNS_ANSWERS.has(code)) return { kind: 'none' };
+      if (isDnsVerdict(code)) return { kind: 'none' };
       return { kind: 'unknown', cause: lookupErr, outage: true };
     }
     return { kind: 'unknown', cause: err, outage: false };
@@ -134,8 +135,8 @@ async function viaService(fetch: Fetch, serviceUrl: string, handle: string, time
 
 export function createHandleResolver(options: HandleResolverOptions): HandleResolver {
   const timeoutMs = options.timeoutMs ?? 5000;
-  const resolveTxt = options.resolveTxt ?? ((name: string) => dns.resolveTxt(name));
-  const lookupHost = options.lookupHost ?? ((host: string) => dns.lookup(host));
+  const resolveTxt = options.resolveTxt ?? systemDns.resolveTxt;
+  const lookupHost = options.lookupHost ?? systemDns.lookupHost;
   return {
     async resolve(handle) {
       if (options.serviceUrl !== undefined) return viaService(options.fetch, options.serviceUrl, handle, timeoutMs);
