@@ -9,6 +9,11 @@
 // when the resolver (or the configured resolver service standing in for it) is down or timed out, a SkytideError
 // `identity_failed` when DNS said no and the handle's own web server failed (an error, or a redirect chain too long
 // or leading to an internal address). Callers keep the handle they had.
+// Either method may verify a handle (identity spec), so a DID from one is the answer even while the other is down,
+// including a DID other than the one the document claims (the handle's own server or DNS named it); "nowhere" needs
+// both to say no; one failing and the other saying no is that failure, an outage first. indigo's ResolveHandle
+// combines them the same way (DNS's DID, else the well-known's, else the DNS error unless it was "not found").
+// Which DNS codes are answers is functions/atproto/identity/dns-answer.ts's, shared with the Workers' DoH client.
 import { systemDns } from '#system-dns';
 import type { Fetch } from '../../functions/ports.ts';
 import type { HandleResolver } from '../../functions/atproto/identity/handle.ts';
