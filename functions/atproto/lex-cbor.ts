@@ -1,9 +1,9 @@
 // Records from DAG-CBOR bytes straight to lex-JSON, in one pass: a link becomes {"$link": "<base32 CID>"} and bytes
 // become {"$bytes": "<base64>"} as they are read. NOTE: decoding to wrapper objects and converting them afterwards
 // (fast-cbor.ts, then lex-json.ts) built three objects per link and walked every value twice; on a 100,000-record
-// repo that garbage was the largest cost left (npm run bench, verify). Accepts exactly what that path accepted: the
-// atproto data model in canonical DAG-CBOR (integral numbers only, no tag but 42, string map keys in canonical order
-// without duplicates, minimal-length arguments, valid UTF-8).
+// repo that garbage was the largest cost left (npm run bench, verify). Accepts the atproto data model in canonical
+// DAG-CBOR: integers only (never a float, 1.0 included, which that path could not tell from 1 once decoded), no tag
+// but 42, string map keys in canonical order without duplicates, minimal-length arguments, valid UTF-8.
 import { decodeUtf8From } from '@atcute/uint8array';
 import type { JsonValue } from '../events.ts';
 import { base32Multibase } from './base32.ts';
@@ -27,14 +27,12 @@ export const MAX_NESTING = MAX_CBOR_DEPTH;
 let buf: Uint8Array = new Uint8Array(0);
 let pos = 0;
 let end = 0;
-let view: DataView | undefined;
 
 /** One DAG-CBOR value, the whole of `bytes`, as lex-JSON. Throws LexCborError on anything outside the data model. */
 export function decodeLex(bytes: Uint8Array): JsonValue {
   buf = bytes;
   pos = 0;
   end = bytes.length;
-  view = undefined;
   try {
     const value = readValue(0);
     if (pos !== end) throw new LexCborError('bytes after the value');
@@ -179,15 +177,10 @@ function readValue(depth: number): JsonValue {
       if (info === 20) return false;
       if (info === 21) return true;
       if (info === 22) return null;
-      if (info === 27) {
-        need(8);
-        view ??= new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-        const n = view.getFloat64(pos);
-        pos += 8;
-        if (!Number.isSafeInteger(n)) throw new LexCborError('a float (the data model has integers only)');
-        return n;
-      }
-      throw new LexCborError(`simple value ${info} (undefined, or a float narrower than 64 bits)`);
+      // Every float, 1.0 included: the data model has integers only, and reading 1.0 as 1 would give lex-JSON that
+      // encodes to other bytes than the record's CID names.
+      if (info >= 25 && info <= 27) throw new LexCborError(`a float (the data model has integers only)`);
+      throw new LexCborError(`simple value ${info} (undefined, or not in the data model)`);
     }
   }
 }
