@@ -3,7 +3,8 @@
 // (fast-cbor.ts, then lex-json.ts) built three objects per link and walked every value twice; on a 100,000-record
 // repo that garbage was the largest cost left (npm run bench, verify). Accepts the atproto data model in canonical
 // DAG-CBOR: integers only (never a float, 1.0 included, which that path could not tell from 1 once decoded), no tag
-// but 42, string map keys in canonical order without duplicates, minimal-length arguments, valid UTF-8.
+// but 42, no map in the lex-JSON form of a link or bytes, string map keys in canonical order without duplicates,
+// minimal-length arguments, valid UTF-8.
 import { decodeUtf8From } from '@atcute/uint8array';
 import type { JsonValue } from '../events.ts';
 import { base32Multibase } from './base32.ts';
@@ -151,6 +152,9 @@ function readValue(depth: number): JsonValue {
         prevStart = keyStart;
         prevLength = keyLength;
         const value = readValue(depth + 1);
+        // A map {"$link": text} or {"$bytes": text} would come out as the lex-JSON of a link or of bytes, and no check
+        // after this could tell it from one (a blob's `ref`, a cid-link field): it is no encoding of either in CBOR.
+        if (length === 1 && typeof value === 'string' && (key === '$link' || key === '$bytes')) throw new LexCborError(`a map in the JSON form of a ${key === '$link' ? 'link' : 'byte string'} (CBOR writes those as tag 42 and major type 2)`);
         // A key named __proto__ is data, not the object's prototype.
         if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
         else out[key] = value;

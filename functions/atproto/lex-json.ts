@@ -19,7 +19,10 @@ export function fromBase64(text: string): Uint8Array {
   return out;
 }
 
-/** Decoded DAG-CBOR to lex-JSON. Throws on values outside the data model (floats that are not integers). */
+/**
+ * Decoded DAG-CBOR to lex-JSON. Throws on values outside the data model: floats that are not integers (one that is
+ * cannot be told from an integer here), and maps that lex-JSON would read as a link or bytes.
+ */
 export function cborToLex(value: unknown): JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
@@ -32,8 +35,14 @@ export function cborToLex(value: unknown): JsonValue {
     if (value instanceof CidLink) return { $link: value.toString() };
     const cid = CID.asCID(value);
     if (cid !== null) return { $link: cid.toString() };
+    const entries = Object.entries(value);
+    // A plain map {"$link": text} or {"$bytes": text} would read as a link or bytes in lex-JSON (as in lex-cbor.ts).
+    const [only] = entries;
+    if (entries.length === 1 && (only![0] === '$link' || only![0] === '$bytes') && typeof only![1] === 'string') {
+      throw new TypeError(`a map in the JSON form of ${only![0]} is not in the atproto data model`);
+    }
     const out: { [key: string]: JsonValue } = {};
-    for (const [k, v] of Object.entries(value)) setOwn(out, k, cborToLex(v));
+    for (const [k, v] of entries) setOwn(out, k, cborToLex(v));
     return out;
   }
   throw new TypeError(`${typeof value} is not in the atproto data model`);

@@ -99,6 +99,8 @@ function lexCategory(ours: string): { category: string; explained: boolean } {
   // The reference coerces undefined to null; the data model has no undefined.
   if (/simple value|undefined/.test(ours)) return { category: 'undefined', explained: true };
   if (/float/i.test(ours)) return { category: 'float', explained: true }; // data model: integers only; cborg reads floats of every width
+  // The reference keeps a map {"$link": text} or {"$bytes": text} as a map; in lex-JSON it would read as a link or bytes.
+  if (/JSON form/.test(ours)) return { category: 'json_form_map', explained: true };
   if (/safe|integer/i.test(ours)) return { category: 'big_integer', explained: true }; // reference allows BigInt
   if (/order/i.test(ours)) return { category: 'key_order', explained: true }; // DRISL: canonical key order; cborg strict does not check it
   if (/CID|link|multihash|codec/i.test(ours)) return { category: 'cid_form', explained: true }; // we require CIDv1 with a known codec and sha-256

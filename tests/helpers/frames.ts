@@ -61,6 +61,8 @@ export interface OpSpec {
   collection: string;
   rkey: string;
   record?: JsonObject;
+  /** The record block's bytes as given, for a record lex-JSON cannot express (a float, a map shaped like a link). */
+  recordBytes?: Uint8Array;
 }
 
 export interface CommitSpec {
@@ -97,7 +99,7 @@ export async function buildCommitFrame(spec: CommitSpec): Promise<BuiltCommit> {
       ops.push({ action: 'delete', path, cid: null });
       continue;
     }
-    const b = await block(lexToCbor(op.record ?? { $type: op.collection }));
+    const b = op.recordBytes === undefined ? await block(lexToCbor(op.record ?? { $type: op.collection })) : { cid: await cidForCbor(op.recordBytes), bytes: op.recordBytes };
     recordCids[path] = b.cid.toString();
     if (!(spec.omitBlocks ?? []).includes(path)) records.push(b);
     ops.push({ action: op.action, path, cid: b.cid });

@@ -121,6 +121,27 @@ describe('decodeLex', () => {
     }
   });
 
+  // lex-JSON writes a link {"$link": cid} and bytes {"$bytes": base64}: a CBOR map of that shape would come out the
+  // same, and the lexicon check (which sees only lex-JSON) would take it for a link or bytes.
+  it('refuses a map in the lex-JSON form of a link or bytes, as the two-pass path does', () => {
+    const cid = 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm';
+    for (const [name, map] of [
+      ['{"$link": cid}', { $link: cid }],
+      ['{"$link": text}', { $link: 'hello' }],
+      ['{"$bytes": base64}', { $bytes: 'AQI' }],
+    ] as const) {
+      for (const record of [encodeCbor(map), encodeCbor({ $type: 'app.bsky.feed.post', x: [map] })]) {
+        expect(() => decodeLex(record), name).toThrow(/JSON form/);
+        expect(outcome(() => twoPass(record)), name).toHaveProperty('threw');
+      }
+    }
+    // Not the JSON form of either: another key beside it, or a value that is not text.
+    for (const map of [{ $link: cid, a: 1 }, { $link: 1 }, { $bytes: null }, { $linkx: cid }]) {
+      expect(decodeLex(encodeCbor(map))).toEqual(map);
+      expect(twoPass(encodeCbor(map))).toEqual(map);
+    }
+  });
+
   it('keeps a key named __proto__ as data', () => {
     const out = decodeLex(cborgEncode({ ['__proto__']: { polluted: true }, a: 1 } as never)) as Record<string, unknown>;
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);

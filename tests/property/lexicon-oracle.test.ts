@@ -13,6 +13,7 @@ import { base36 } from 'multiformats/bases/base36';
 import { base58btc } from 'multiformats/bases/base58';
 import { base16 } from 'multiformats/bases/base16';
 import { bskyRecordProblem } from '../../functions/atproto/lexicon/bsky.ts';
+import { compileLexicons } from '../../functions/atproto/lexicon/compile.ts';
 import { encodeCbor } from '../../functions/atproto/cbor.ts';
 import { decodeLex } from '../../functions/atproto/lex-cbor.ts';
 import { lexToCbor } from '../../functions/atproto/lex-json.ts';
@@ -857,27 +858,82 @@ describe('lexicon checks against the AppView (@atproto/bsky schemas, strict)', (
     expect(differences, `${differences.length} of ${cases.length} records judged differently:\n${differences.join('\n')}`).toEqual([]);
   });
 
-  // lex-JSON cannot tell a CID link (CBOR tag 42) from a plain map whose only key is "$link": decodeLex writes both as
-  // {"$link": "..."}. The AppView decodes the bytes, so a plain map is never a link to it.
-  // A known difference, pinned so it stays visible: lex-JSON writes a CBOR map {"$link": cid} and a real link the
-  // same way, so a blob whose ref is such a map (which no PDS writes) looks valid to us; the AppView refuses it.
-  it('differs from the AppView only on a blob ref that is a plain {"$link"} map of a canonical raw CID (known)', () => {
+  // lex-JSON cannot tell a CID link (CBOR tag 42) from a plain map whose only key is "$link" (nor bytes from one whose
+  // only key is "$bytes"), and the lexicon check sees only lex-JSON; the AppView decodes the bytes, so a plain map is
+  // never a link to it. decodeLex refuses such a map, so the record is invalid before any lexicon check.
+  it('agrees with the AppView on a blob ref that is a plain {"$link"} map, judged from its DAG-CBOR bytes', () => {
     const differences: string[] = [];
     for (const link of [RAW, CID, `b${RAW.slice(1).toUpperCase()}`]) {
-      const record = { $type: 'app.bsky.actor.profile', avatar: { $type: 'blob', ref: { $link: link }, mimeType: 'image/png', size: 10 } };
-      const bytes = encodeCbor(record); // no CID inside: `ref` is encoded as a map
-      const theirs = cborOracle('app.bsky.actor.profile', bytes);
-      let ours: string | undefined;
-      try {
-        ours = bskyRecordProblem('app.bsky.actor.profile', decodeLex(bytes));
-      } catch (err) {
-        ours = `decodeLex throws: ${String(err)}`;
+      for (const ref of [{ $link: link }, Cid.parse(link.toLowerCase())]) {
+        const record = { $type: 'app.bsky.actor.profile', avatar: { $type: 'blob', ref, mimeType: 'image/png', size: 10 } };
+        const bytes = encodeCbor(record); // a CID is tag 42; {"$link"} is encoded as a map
+        const theirs = cborOracle('app.bsky.actor.profile', bytes);
+        let ours: string | undefined;
+        try {
+          ours = bskyRecordProblem('app.bsky.actor.profile', decodeLex(bytes));
+        } catch (err) {
+          ours = `decodeLex throws: ${String(err)}`;
+        }
+        if ((ours === undefined) !== theirs) differences.push(`${JSON.stringify(record)}\n   AppView ${theirs ? 'ACCEPTS' : 'REJECTS'}; ours ${ours ?? 'accepts'}`);
       }
-      if ((ours === undefined) !== theirs) differences.push(`${JSON.stringify(record)} (ref a CBOR map)\n   AppView ${theirs ? 'ACCEPTS' : 'REJECTS'}; ours ${ours ?? 'accepts'}`);
     }
-    expect(differences).toEqual([
-      `${JSON.stringify({ $type: 'app.bsky.actor.profile', avatar: { $type: 'blob', ref: { $link: RAW }, mimeType: 'image/png', size: 10 } })} (ref a CBOR map)\n   AppView REJECTS; ours accepts`,
+    expect(differences).toEqual([]);
+  });
+
+  // No AppView record has a cid-link or bytes field, so these are judged as @atproto/lexicon judges a record the
+  // AppView's firehose decoder (@atproto/repo cborToLexRecord) read from its bytes, on a lexicon that has them.
+  it('agrees with @atproto/lexicon on a cid-link or bytes field that is a plain {"$link"} / {"$bytes"} map', async () => {
+    const lexicon = {
+      lexicon: 1,
+      id: 'com.example.linked',
+      defs: { main: { type: 'record', key: 'tid', record: { type: 'object', required: ['link'], properties: { link: { type: 'cid-link' }, data: { type: 'bytes' } } } } },
+    };
+    const { Lexicons } = await import('@atproto/lexicon');
+    const { cborToLexRecord } = await import('@atproto/repo');
+    const reference = new Lexicons([lexicon as never]);
+    const validator = compileLexicons([lexicon]);
+    const link = Cid.parse(CID);
+    const records: [string, Record<string, unknown>][] = [
+      ['a link', { link }],
+      ['a link and bytes', { link, data: Uint8Array.from([1, 2]) }],
+      ['a {"$link"} map as the link', { link: { $link: CID } }],
+      ['a {"$bytes"} map as the bytes', { link, data: { $bytes: 'AQI' } }],
+    ];
+    const verdicts = records.map(([what, fields]) => {
+      const bytes = encodeCbor({ $type: 'com.example.linked', ...fields });
+      let theirs: boolean;
+      try {
+        reference.assertValidRecord('com.example.linked', cborToLexRecord(bytes));
+        theirs = true;
+      } catch {
+        theirs = false;
+      }
+      let ours: boolean;
+      try {
+        ours = validator.recordProblem('com.example.linked', decodeLex(bytes)) === undefined;
+      } catch {
+        ours = false;
+      }
+      return `${what}: reference ${theirs ? 'accepts' : 'refuses'}, ours ${ours ? 'accepts' : 'refuses'}`;
+    });
+    expect(verdicts).toEqual([
+      'a link: reference accepts, ours accepts',
+      'a link and bytes: reference accepts, ours accepts',
+      'a {"$link"} map as the link: reference refuses, ours refuses',
+      'a {"$bytes"} map as the bytes: reference refuses, ours refuses',
     ]);
+  });
+
+  // Known and on purpose: where the lexicon leaves the value open (an unknown-typed or undeclared field), the AppView
+  // keeps such a map as a plain object; we refuse the record, because its lex-JSON would carry a link (or bytes) that
+  // its author never wrote to everything downstream.
+  it('differs from the AppView only where such a map sits in an open field (known)', () => {
+    const post = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: NOW };
+    for (const extra of [{ $link: CID }, { $bytes: 'AQI' }]) {
+      const bytes = encodeCbor({ ...post, extra });
+      expect(cborOracle('app.bsky.feed.post', bytes)).toBe(true);
+      expect(() => decodeLex(bytes)).toThrow(/JSON form/);
+    }
   });
 
   it(`agrees with the AppView on mutated records (seed ${SEED}; LEXICON_ORACLE_SEED replays)`, () => {

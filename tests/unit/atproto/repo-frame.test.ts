@@ -64,6 +64,27 @@ describe('decodeRepoFrame: #commit', () => {
     expect(out).toMatchObject({ kind: 'sequenced', seq: 9, events: [], resync: [{ did: DID, reason: 'too_big' }] });
   });
 
+  // The data model has no floats (1.0 included), and a CBOR map {"$link": text} or {"$bytes": text} would come out
+  // as the lex-JSON of a link or bytes: such a record is invalid, dropped and counted, and the rest of the commit kept.
+  it('drops a record with a float or a map shaped like a link or bytes as invalid_record, and emits the other ops', async () => {
+    const oneFloat64 = Uint8Array.from([0xa1, 0x61, 0x6e, 0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]); // {"n": 1.0}
+    const link = { $link: 'bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy' };
+    const built = await buildCommitFrame({
+      seq: 12, did: DID, rev: REV,
+      ops: [
+        { action: 'create', collection: 'app.bsky.feed.post', rkey: 'float', recordBytes: oneFloat64 },
+        { action: 'create', collection: 'app.bsky.actor.profile', rkey: 'self', recordBytes: encodeCbor({ $type: 'app.bsky.actor.profile', avatar: { $type: 'blob', ref: link, mimeType: 'image/png', size: 10 } }) },
+        { action: 'create', collection: 'app.bsky.feed.post', rkey: 'bytes', recordBytes: encodeCbor({ ...POST, raw: { $bytes: 'AQID' } }) },
+        { action: 'create', collection: 'app.bsky.feed.post', rkey: 'fine', record: { ...POST, likes: 1 } },
+      ],
+    });
+    const out = await decodeRepoFrame(built.frame);
+    if (out.kind !== 'sequenced') throw new Error(`expected sequenced, got ${out.kind}`);
+    expect(out.events.map((e) => (e.type === 'create' ? e.rkey : ''))).toEqual(['fine']);
+    expect(out.dropped).toEqual([{ reason: 'invalid_record', count: 3 }]);
+    expect(out.resync).toEqual([]);
+  });
+
   it('drops ops with a bad path and counts them', async () => {
     const built = await buildCommitFrame({ seq: 10, did: DID, rev: REV, ops: [{ action: 'delete', collection: 'not an nsid', rkey: 'x' }] });
     const out = await decodeRepoFrame(built.frame);
