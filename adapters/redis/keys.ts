@@ -77,6 +77,14 @@ export function didHash(did: string, basis = 0x811c9dc5): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/**
+ * The token of the last batch written with a seq cursor (once-batch-script.ts), beside that cursor: in its slot (the
+ * cursor's hash tag, when it has one), one per cursor.
+ */
+export function lastBatchKey(cursorKey: string): string {
+  return `${cursorKey}:last_batch`;
+}
+
 /** The Redis Cluster hash tag of a key: what is between its first `{` and the next `}` if not empty, else the key. */
 export function hashTag(key: string): string {
   const open = key.indexOf('{');

@@ -1,14 +1,21 @@
-// Writes a batch of stream entries and, in the SAME MULTI/EXEC, the cursor that says they are written. Either all of
+// Writes a batch of stream entries and, in the SAME atomic step, the cursor that says they are written. Either all of
 // it lands or none does, so a crash can neither lose an event behind an advanced cursor nor write one twice. Every
-// reply is checked: ioredis reports per-command errors inside EXEC's result instead of throwing.
+// reply is checked: a command Redis refuses is reported in its own reply, not thrown.
 // A seq cursor is raised by a compare-and-set script (RAISE_SEQ_CURSOR), never SET blind, so it cannot go back. Other
-// writes that must land with the entries (per-repo state, parked frames) ride in the same MULTI as `ops`; a write
+// writes that must land with the entries (per-repo state, parked frames) ride in the same step as `ops`; a write
 // that depends on stored state is a script whose reply comes back to its `onReply`.
+// A batch with a seq cursor is one script that writes nothing when the same batch ran already (its token stands
+// beside the cursor, once-batch-script.ts): a batch whose reply was lost and which ioredis sends again after
+// reconnecting (autoResendUnfulfilledCommands, on by default), or a Cluster client retries, lands exactly once. A batch without
+// one (a listRepos cursor, plain entries) is a MULTI and lands at least once: should its reply be lost it may run
+// twice, which its writers accept (adapters/README.md).
 import type { Redis } from 'ioredis';
 import { SkytideError } from '../../functions/errors.ts';
-import { RAISE_SEQ_CURSOR } from './cursor-store.ts';
+import { randomBytes } from 'node:crypto';
+import { RAISE_SEQ_CURSOR, readSeqCursor } from './cursor-store.ts';
 import { defineScripts, queueScript, type RedisArg, type RedisScript } from './scripts.ts';
-import { hashTag } from './keys.ts';
+import { runOnceBatch, type OnceBatchStep } from './once-batch-script.ts';
+import { hashTag, lastBatchKey } from './keys.ts';
 
 /** An entry to add to a stream (no id yet; what consumers read back is consumer-group.ts's StreamEntry). */
 export interface NewStreamEntry {
@@ -39,6 +46,12 @@ export interface BatchResult {
   ids: string[];
   /** With `seqCursor`: the seq stored after the write, ours or a higher one another writer put there. */
   seqCursor?: number;
+  /**
+   * With `seqCursor`: this batch had run already and only its reply was lost (ioredis sent it again after a
+   * reconnect), so this run wrote nothing. `ids` is empty and no `onReply` runs: those replies were lost with the run
+   * that wrote; `seqCursor` is read afterwards.
+   */
+  ranBefore?: true;
 }
 
 /** Redis refused part of a batch. What else the MULTI did stands; the writer must stop rather than carry on past it. */
@@ -53,49 +66,74 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
   const entries = batch.entries ?? [];
   const ops = batch.ops ?? [];
   if (entries.length === 0 && ops.length === 0 && batch.cursor === undefined && batch.seqCursor === undefined) return { ids: [] };
-  const scripts = new Set<RedisScript>();
-  for (const op of ops) if (op.kind === 'script') scripts.add(op.script);
-  if (batch.seqCursor !== undefined) scripts.add(RAISE_SEQ_CURSOR);
-  // ioredis copies the client's scripts into a MULTI when it is made: define them first.
-  defineScripts(redis, scripts);
-  const multi = redis.multi();
-  // What each reply is for: an entry id, a script's verdict, the cursor's new value, or nothing.
+  // What each step writes, and what its reply is for: an entry id, a script's verdict, the cursor's new value, or nothing.
+  const steps: OnceBatchStep[] = [];
   const roles: ({ kind: 'id' } | { kind: 'reply'; onReply: (reply: unknown) => void } | { kind: 'cursor' } | { kind: 'none' })[] = [];
   const xadd = (entry: NewStreamEntry) => {
     // NOTE: never MAXLEN: trimming could delete entries no consumer has processed yet.
-    multi.xadd(entry.stream, '*', ...Object.entries(entry.fields).flat());
+    steps.push({ kind: 'xadd', stream: entry.stream, fields: Object.entries(entry.fields).flat() });
     roles.push({ kind: 'id' });
   };
   for (const entry of entries) xadd(entry);
   for (const op of ops) {
     if (op.kind === 'entry') xadd(op.entry);
     else if (op.kind === 'command') {
-      multi.call(op.name, ...op.args);
+      steps.push({ kind: 'command', name: op.name, args: op.args });
       roles.push({ kind: 'none' });
     } else {
-      queueScript(multi, op.script, op.keys, op.args);
+      steps.push({ kind: 'script', script: op.script, keys: op.keys, args: op.args });
       roles.push(op.onReply === undefined ? { kind: 'none' } : { kind: 'reply', onReply: op.onReply });
     }
   }
   if (batch.cursor !== undefined) {
-    multi.set(batch.cursor.key, batch.cursor.value);
+    steps.push({ kind: 'command', name: 'SET', args: [batch.cursor.key, batch.cursor.value] });
     roles.push({ kind: 'none' });
   }
+  let replies: unknown[];
   if (batch.seqCursor !== undefined) {
-    queueScript(multi, RAISE_SEQ_CURSOR, [batch.seqCursor.key], [String(batch.seqCursor.seq)]);
+    // Exactly once: should this batch be sent again after its reply was lost, the second run writes nothing.
+    const { key, seq } = batch.seqCursor;
+    steps.push({ kind: 'script', script: RAISE_SEQ_CURSOR, keys: [key], args: [String(seq)] });
     roles.push({ kind: 'cursor' });
+    const ran = await runOnceBatch(redis, lastBatchKey(key), randomBytes(12).toString('base64url'), steps);
+    if (ran.ranBefore) {
+      const stored = await readSeqCursor(redis, key);
+      return { ids: [], ...(stored === undefined ? {} : { seqCursor: stored }), ranBefore: true };
+    }
+    replies = ran.replies;
+  } else {
+    replies = await runMulti(redis, steps);
   }
-  const replies = await multi.exec();
-  if (replies === null) throw new StreamWriteError('MULTI was aborted (EXEC returned null)');
   const result: BatchResult = { ids: [] };
-  replies.forEach(([err, reply], i) => {
-    if (err !== null) throw new StreamWriteError(`command ${i} of the batch failed`, { cause: err });
+  replies.forEach((reply, i) => {
+    if (reply instanceof Error) throw new StreamWriteError(`command ${i} of the batch failed`, { cause: reply });
     const role = roles[i];
     if (role?.kind === 'id') result.ids.push(String(reply));
     else if (role?.kind === 'cursor') result.seqCursor = Number(reply);
     else if (role?.kind === 'reply') role.onReply(reply);
   });
   return result;
+}
+
+/**
+ * A batch without a seq cursor: one MULTI, at least once. Should its reply be lost, ioredis sends it again and it runs
+ * again; its writers accept that (see README.md).
+ */
+async function runMulti(redis: Redis, steps: readonly OnceBatchStep[]): Promise<unknown[]> {
+  const scripts = new Set<RedisScript>();
+  for (const step of steps) if (step.kind === 'script') scripts.add(step.script);
+  // ioredis copies the client's scripts into a MULTI when it is made: define them first.
+  defineScripts(redis, scripts);
+  const multi = redis.multi();
+  for (const step of steps) {
+    if (step.kind === 'xadd') multi.xadd(step.stream, '*', ...step.fields);
+    else if (step.kind === 'command') multi.call(step.name, ...step.args);
+    else queueScript(multi, step.script, step.keys, step.args);
+  }
+  const replies = await multi.exec();
+  if (replies === null) throw new StreamWriteError('MULTI was aborted (EXEC returned null)');
+  // ioredis reports per-command errors inside EXEC's result instead of throwing.
+  return replies.map(([err, reply]) => err ?? reply);
 }
 
 /** Entries (and a string cursor) in one MULTI; answers their stream ids. */

@@ -10,8 +10,9 @@
 //   as `seq_not_increasing` and logged sampled; but the cursor's own seq as the first frame after connecting is a
 //   resume the spec allows, counted as ignored only. A message with a seq moves the cursor past it whatever its handler
 //   made of it; one without a seq never moves it.
-// - A batch (batchSize entries, or batchTimeoutMs) is one MULTI: its entries, the handler's other writes and the
-//   cursor, which a compare-and-set script only ever raises, so no process, crash or second connection lowers it.
+// - A batch (batchSize entries, or batchTimeoutMs) is one atomic write: its entries, the handler's other writes and the
+//   cursor, which a compare-and-set script only ever raises, so no process, crash or second connection lowers it. It
+//   lands once even when ioredis sends it again after a reconnect that lost its reply (stream-writer.ts).
 // - At the high-water mark of `stream` it stops reading the socket (ws.pause(): TCP pushes back on upstream) until
 //   consumers bring the stream below the mark; a handler may hold reading for its own reasons (holdReason). It never
 //   trims and never drops a frame it read.

@@ -1,0 +1,108 @@
+// A batch with a seq cursor as ONE script instead of a MULTI, so that running the same batch a second time writes
+// nothing. Why: ioredis sends every command whose reply it has not read again after a reconnect
+// (autoResendUnfulfilledCommands, on by default), and a Redis Cluster client retries a command whose connection
+// closed. When the connection dies after Redis ran a batch but before its reply arrived, the batch ran twice: a MULTI
+// cannot look at anything before its XADDs, so every entry landed twice (auto ids, so nothing told them apart).
+// This script first compares the batch's token (random, one per batch) with the last token stored beside the cursor:
+// equal, this batch ran already and it writes nothing; else it runs every step and stores the token, in the same
+// atomic step. One marker per cursor is enough because a writer sends its next batch for a cursor only once the
+// previous one answered (a resend comes first). Like the MULTI it replaces it is atomic, runs every step in order, and
+// reports a step Redis refuses in that step's reply while the others still run.
+// KEYS[1] = the marker, then each step's keys in order. ARGV[1] = the token, then per step: its kind ('x' XADD, 'c' a
+// command whose first argument is its key, 's' one of the inlined scripts), its number of keys, its number of
+// arguments, and the arguments (a command's name first; a script's name first).
+// Answers {0} when this batch had run already, else {1, reply of step 1, reply of step 2, ...}.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { RedisArg, RedisScript } from './scripts.ts';
+
+export type OnceBatchStep =
+  | { kind: 'xadd'; stream: string; fields: readonly string[] }
+  | { kind: 'command'; name: string; args: readonly RedisArg[] }
+  | { kind: 'script'; script: RedisScript; keys: readonly string[]; args: readonly RedisArg[] };
+
+export type OnceBatchReply = { ranBefore: true } | { ranBefore: false; replies: unknown[] };
+
+interface Compiled {
+  lua: string;
+  sha: string;
+}
+
+/** One script per set of inlined scripts (a handful: the cursor's, the repo state's), compiled once. */
+const compiled = new Map<string, Compiled>();
+
+function compile(scripts: readonly RedisScript[]): Compiled {
+  const sorted = [...scripts].sort((a, b) => a.name.localeCompare(b.name));
+  const id = sorted.map((s) => s.name).join(',');
+  let c = compiled.get(id);
+  if (c !== undefined) return c;
+  // Each script's body becomes a function of its own KEYS and ARGV, which it reads as if it ran alone.
+  const inlined = sorted.map((s) => `scripts[${JSON.stringify(s.name)}] = function(KEYS, ARGV)\n${s.lua}\nend`).join('\n');
+  const lua = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return {0} end
+local scripts = {}
+${inlined}
+local out = {1}
+local k, a = 2, 2
+while a <= #ARGV do
+  local kind, nk, na = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local keys, args = {}, {}
+  for i = 1, nk do keys[i] = KEYS[k]; k = k + 1 end
+  for i = 1, na do args[i] = ARGV[a]; a = a + 1 end
+  local reply
+  if kind == 'x' then
+    reply = redis.pcall('XADD', keys[1], '*', unpack(args))
+  elseif kind == 'c' then
+    if nk == 1 then reply = redis.pcall(args[1], keys[1], unpack(args, 2)) else reply = redis.pcall(unpack(args)) end
+  else
+    local ok
+    ok, reply = pcall(scripts[args[1]], keys, {unpack(args, 2)})
+    if not ok and (type(reply) ~= 'table' or reply.err == nil) then reply = {err = tostring(reply)} end
+  end
+  if reply == nil then reply = false end
+  out[#out + 1] = reply
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return out
+`;
+  c = { lua, sha: createHash('sha1').update(lua).digest('hex') };
+  compiled.set(id, c);
+  return c;
+}
+
+/** Runs the steps and stores `token` at `marker`, unless `token` is stored there already (this batch ran). */
+export async function runOnceBatch(redis: Redis, marker: string, token: string, steps: readonly OnceBatchStep[]): Promise<OnceBatchReply> {
+  const keys: string[] = [marker];
+  const args: RedisArg[] = [token];
+  const scripts = new Set<RedisScript>();
+  for (const step of steps) {
+    if (step.kind === 'xadd') {
+      keys.push(step.stream);
+      args.push('x', 1, step.fields.length, ...step.fields);
+    } else if (step.kind === 'command') {
+      const [key, ...rest] = step.args;
+      if (key === undefined) args.push('c', 0, 1, step.name);
+      else {
+        keys.push(String(key));
+        args.push('c', 1, 1 + rest.length, step.name, ...rest);
+      }
+    } else {
+      scripts.add(step.script);
+      keys.push(...step.keys);
+      args.push('s', step.keys.length, 1 + step.args.length, step.script.name, ...step.args);
+    }
+  }
+  const { lua, sha } = compile([...scripts]);
+  let reply: unknown;
+  try {
+    reply = await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    // Not cached on this server (first run, or a restarted Redis): NOSCRIPT means nothing ran.
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    reply = await redis.eval(lua, keys.length, ...keys, ...args);
+  }
+  if (!Array.isArray(reply)) throw new Error(`the batch script answered ${typeof reply}, not a list`);
+  const [ran, ...replies] = reply as unknown[];
+  return Number(ran) === 0 ? { ranBefore: true } : { ranBefore: false, replies };
+}
