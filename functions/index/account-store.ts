@@ -5,8 +5,10 @@
 // 1. INDEX_LOCK, a transaction-level advisory lock: every index transaction holds it shared; confirming or undoing an
 //    account deletion holds it exclusively for a few statements. That makes "is this subject's account deleted?" and
 //    "apply this count" one atomic step against a deletion or a recount (see account-deletion.ts).
-// 2. One advisory lock per DID whose account_state the transaction changes, in hash order: two batches that both
-//    carry #account events of a DID apply them one after the other, never over each other.
+// 2. One advisory lock per DID whose account_state the transaction changes, or whose handle an #identity event sets,
+//    in hash order: two batches that both carry #account events of a DID apply them one after the other, never over
+//    each other, and a backfill's handle check and write (backfill-repo/account.ts) come wholly before or after a
+//    batch's #identity.
 // 3. Row locks in the batch's own order (record by uri, then typed rows, aggregates, actor).
 import type { SqlExecutor } from '../ports.ts';
 import { insertRows } from './rows.ts';
@@ -38,7 +40,7 @@ export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive
   await tx.query(`select ${lock}, set_config('jit', 'off', true)`, [INDEX_LOCK]);
 }
 
-/** Serialises changes to these DIDs' account_state until the transaction ends. */
+/** Serialises changes to these DIDs' account_state and #identity handles until the transaction ends. */
 export async function lockAccounts(tx: SqlExecutor, dids: readonly string[]): Promise<void> {
   if (dids.length === 0) return;
   await tx.query(

@@ -1,6 +1,7 @@
 // Actor-level rows from a batch: an actor row for every DID seen (never for a deleted one), handles (a handle moves to
-// its new holder and is cleared from the old one), upstream status mirrored from account_state (unknown statuses are
-// stored as strings), and actor_sync, which only ever moves forward in rev.
+// its new holder and is cleared from the old one; each DID whose handle an #identity set is marked in live_handle),
+// upstream status mirrored from account_state (unknown statuses are stored as strings), and actor_sync, which only
+// ever moves forward in rev.
 import type { SqlExecutor, SqlValue } from '../ports.ts';
 import { cleanText, rowSource } from './rows.ts';
 import type { AggregateDeltas } from './aggregates.ts';
@@ -93,6 +94,15 @@ export async function writeActors(tx: SqlExecutor, changes: ActorChanges, deltas
        from ${rowSource({ did: 'text', commitCid: 'text', repoRev: 'text' }, commits, params)} order by did
        on conflict (did) do update set "commitCid" = excluded."commitCid", "repoRev" = excluded."repoRev"
        where actor_sync."repoRev" is null or actor_sync."repoRev" < excluded."repoRev")`,
+    );
+  }
+  // The handles this batch stores from #identity events are marked on handle_clock, so a backfill whose DID document
+  // was fetched before this keeps its hands off them (migration 0013, backfill-repo/account.ts).
+  const live = [...new Set(changes.handles.filter((h) => h.earlier !== true).map((h) => h.did))].map((did) => ({ did }));
+  if (live.length > 0) {
+    ctes.push(
+      `live as (insert into live_handle (did, tick) select did, nextval('handle_clock') from ${rowSource({ did: 'text' }, live, params)}
+       order by did on conflict (did) do update set tick = excluded.tick)`,
     );
   }
   if (ctes.length > 0) await tx.query(`with ${ctes.join(', ')} select 1`, params);

@@ -90,7 +90,8 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
 
 async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: IdentityPass): Promise<Applied> {
   await holdIndexLock(tx, 'shared');
-  await lockAccounts(tx, [...plan.accounts.keys()]);
+  // #identity DIDs too: a backfill checks live_handle and stores its handle under the same lock (backfill-repo/account.ts).
+  await lockAccounts(tx, [...plan.accounts.keys(), ...plan.identities.keys()]);
   const facts = await readAccountFacts(tx, [...plan.actors.keys()]);
   const factsOf = (did: string): AccountFacts => facts.get(did) ?? NO_FACTS;
   const skipped = new Set<number>();

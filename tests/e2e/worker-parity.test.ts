@@ -40,6 +40,8 @@ const NORMALISED: Record<string, string> = {
   profile: `select uri, cid, creator, "displayName", description, "avatarCid", "bannerCid", "joinedViaStarterPackUri", "pinnedPost",
     "pinnedPostCid", case when "createdAt" = "indexedAt" then '(indexedAt)' else "createdAt" end as "createdAt" from profile`,
   account_state: `select did, active, status, (select jsonb_agg(h - 'time') from jsonb_array_elements(history) h) as history from account_state`,
+  // A tick is the order handles were stored and documents fetched in (handle_clock, migration 0013).
+  live_handle: `select did from live_handle`,
   // A notification's id is the order rows were written in (the queue and backfill-repo take accounts in different orders).
   notification: `select did, "recordUri", "recordCid", author, reason, "reasonSubject" from notification`,
 };
