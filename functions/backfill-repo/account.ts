@@ -6,14 +6,18 @@
 // - A repo served for a DID whose deletion was confirmed undoes it: the marker is lifted and the subjects' counts are
 //   recounted from the rows before the repo is indexed (and the caller fetches it once more: live writes made while
 //   it downloaded were skipped, the marker still standing).
-// - The handle is verified both ways, as #identity does, against a DID document asked again once the repo is
-//   verified, and stored; an answer that is not definite keeps the stored handle. An outage (DependencyError) is let
-//   through, so the caller waits it out and the handle is verified then.
+// - The handle is verified both ways, as #identity does, and stored; an answer that is not definite keeps the stored
+//   handle. An outage (DependencyError) is let through, so the caller waits it out and the handle is verified then.
+// - A handle never overwrites one the live path stored from an #identity after the backfill's DID document was
+//   fetched (that #identity may have verified a newer document): the caller takes a DocumentTick just before it
+//   fetches the document, and the handle is stored only if live_handle holds no later tick (migration 0013). This
+//   costs one statement, where asking the document again before storing cost a fetch per repo.
 import type { BasePorts, Sql } from '../ports.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../atproto/identity/did-document.ts';
 import { verifiedHandle, type HandleResolver } from '../atproto/identity/handle.ts';
-import { dependencyErrorIn, describeError, SkytideError } from '../errors.ts';
-import { observeAccount, holdIndexLock, syncStatus } from '../index/account-store.ts';
+import { dependencyErrorIn, describeError, InvariantError, SkytideError } from '../errors.ts';
+import { checkFirstRow } from '../sql-rows.ts';
+import { observeAccount, holdIndexLock, lockAccounts, syncStatus } from '../index/account-store.ts';
 import { purgeAccount, restoreAccount } from '../index/account-deletion.ts';
 import { setHandles } from '../index/actors.ts';
 import type { PermanentRepoError } from './fetch-car.ts';
@@ -27,9 +31,22 @@ export interface AccountPorts extends BasePorts {
 
 const nowIso = (ports: BasePorts) => new Date(ports.clock.now()).toISOString();
 
+/** A value of handle_clock (as text: a bigint), taken just before a DID document is fetched. */
+export type DocumentTick = string & { readonly __brand: 'DocumentTick' };
+
 /**
- * The DID document asked again: after a PDS said the repo is not there, or before a served repo's handle is verified.
- * A document that is gone for good (PLC 404 or a tombstone) changes nothing: `known` stands. An outage is let through.
+ * To be taken BEFORE fetching the DID document whose handle a backfill will store, and that document fetched afresh
+ * (not from a cache, whose copy may be older than the tick).
+ */
+export async function documentTick(sql: Sql): Promise<DocumentTick> {
+  const row = checkFirstRow(await sql.query(`select nextval('handle_clock')::text as tick`), { tick: 'string' });
+  if (row === undefined) throw new InvariantError('nextval returned no row');
+  return row.tick as DocumentTick;
+}
+
+/**
+ * The DID document asked again after a PDS said the repo is not there. A document that is gone for good (PLC 404 or
+ * a tombstone) changes nothing: `known` stands. An outage is let through.
  */
 export async function refreshedIdentity(did: string, known: AtprotoIdentity, ports: AccountPorts): Promise<AtprotoIdentity> {
   try {
@@ -42,7 +59,7 @@ export async function refreshedIdentity(did: string, known: AtprotoIdentity, por
 }
 
 /** RepoNotFound (confirmed) purges the account and returns how many records it had; the others set its status. */
-export async function repoUnavailable(did: string, error: PermanentRepoError, identity: AtprotoIdentity, ports: AccountPorts): Promise<number> {
+export async function repoUnavailable(did: string, error: PermanentRepoError, identity: AtprotoIdentity, tick: DocumentTick, ports: AccountPorts): Promise<number> {
   const time = nowIso(ports);
   if (error === 'RepoNotFound') {
     const records = await purgeAccount(ports.sql, did, time);
@@ -50,28 +67,27 @@ export async function repoUnavailable(did: string, error: PermanentRepoError, id
     return records;
   }
   await observeAccount(ports.sql, did, { time, active: false, status: error.slice('Repo'.length).toLowerCase() }, time);
-  await refreshHandle(identity, ports);
+  await refreshHandle(identity, tick, ports);
   return 0;
 }
 
 /**
  * Its PDS serves a valid repo: the account is active (and restored if it was deleted: true), with its handle verified
- * against the DID document as it is now. The one the download started from may be cached, or older than an
- * #identity the live path verified (with a fresh document) while the repo downloaded: its handle would overwrite a
- * newer one.
+ * (unless an #identity stored one after `tick`: see refreshHandle).
  */
-export async function repoServed(identity: AtprotoIdentity, ports: AccountPorts): Promise<boolean> {
+export async function repoServed(identity: AtprotoIdentity, tick: DocumentTick, ports: AccountPorts): Promise<boolean> {
   const time = nowIso(ports);
   const restored = await restoreAccount(ports.sql, identity.did, time);
   if (restored) ports.log.info('deleted account restored', { did: identity.did });
   await observeAccount(ports.sql, identity.did, { time, active: true, status: null }, time);
-  if (ports.handles !== undefined) await refreshHandle(await refreshedIdentity(identity.did, identity, ports), ports);
+  await refreshHandle(identity, tick, ports);
   return restored;
 }
 
 /** The identity-only pass a `handle_unverified` follow-up asks for: a fresh DID document and its handle, nothing else. */
 export async function recheckHandle(did: string, ports: AccountPorts): Promise<void> {
   let identity: AtprotoIdentity;
+  const tick = await documentTick(ports.sql);
   try {
     identity = await ports.identity.resolve(did, { forceRefresh: true });
   } catch (err) {
@@ -79,11 +95,15 @@ export async function recheckHandle(did: string, ports: AccountPorts): Promise<v
     ports.log.warn('identity not resolved, handle kept', { did, err: describeError(err) });
     return;
   }
-  await refreshHandle(identity, ports);
+  await refreshHandle(identity, tick, ports);
 }
 
-/** Verifies the identity's handle and stores the answer when it is definite. Outages are let through. */
-export async function refreshHandle(identity: AtprotoIdentity, ports: AccountPorts): Promise<void> {
+/**
+ * Verifies the identity's handle and stores the answer when it is definite, unless the live path stored the DID's
+ * handle from an #identity after `tick` (taken before `identity`'s document was fetched): the document that #identity
+ * was verified with may be newer than this one. Outages are let through.
+ */
+export async function refreshHandle(identity: AtprotoIdentity, tick: DocumentTick, ports: AccountPorts): Promise<void> {
   if (ports.handles === undefined) return;
   let handle: string | undefined;
   try {
@@ -96,7 +116,15 @@ export async function refreshHandle(identity: AtprotoIdentity, ports: AccountPor
   const time = nowIso(ports);
   await ports.sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'shared');
+    // The index holds this lock while it stores an #identity's handle and its tick: the check below sees a batch
+    // either committed or not begun, never one between its tick and its handle.
+    await lockAccounts(tx, [identity.did]);
     if ((await syncStatus(tx, identity.did)) === 'deleted') return;
+    const newer = await tx.query(`select 1 from live_handle where did = $1 and tick > $2::bigint`, [identity.did, tick]);
+    if (newer.length > 0) {
+      ports.log.debug('handle stored by an #identity after the document was fetched, kept', { did: identity.did });
+      return;
+    }
     await tx.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [identity.did, time]);
     await setHandles(tx, [{ did: identity.did, handle: handle ?? null, seq: 0 }]);
   });

@@ -27,7 +27,7 @@ import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { isFutureRev, MAX_REV_DRIFT_MS } from '../atproto/syntax/tid-time.ts';
 import { DEFAULT_PDS_RETRY, downloadRepo, RepoFetchError, type PdsRetry } from './fetch-car.ts';
-import { recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
+import { documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
 import { checkRows } from '../sql-rows.ts';
 
@@ -207,7 +207,10 @@ async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoR
  */
 async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoReport): Promise<'synchronized' | 'restored' | 'unavailable'> {
   ports.onProgress?.({ did: item.did, phase: 'identity' });
-  let identity = await ports.identity.resolve(item.did);
+  // The tick first, then the document afresh when its handle is to be stored: it is stored only if no #identity
+  // stored one after the tick (account.ts), and a cached copy could predate the tick, and a live handle with it.
+  const tick = await documentTick(ports.sql);
+  let identity = await ports.identity.resolve(item.did, { forceRefresh: ports.handles !== undefined });
   // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
   const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
   const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
@@ -216,15 +219,15 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
   ports.onProgress?.({ did: item.did, phase: 'download' });
   let fetched = await fetchFrom(identity.pds);
   if (fetched.kind === 'unavailable') {
-    // That PDS came from a document that may be cached: the account may have moved. Ask the document again, and
-    // the new PDS if it names one, before taking the answer.
+    // The account may have moved while the repo was asked for. Ask the document again, and the new PDS if it names
+    // one, before taking the answer.
     const fresh = await refreshedIdentity(item.did, identity, ports);
     if (fresh.pds !== identity.pds) fetched = await fetchFrom(fresh.pds);
     identity = fresh;
   }
   if (fetched.kind === 'unavailable') {
     // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them.
-    report.deleted = await repoUnavailable(item.did, fetched.error, identity, ports);
+    report.deleted = await repoUnavailable(item.did, fetched.error, identity, tick, ports);
     if (fetched.error !== 'RepoNotFound') await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
     report.status = 'unavailable';
     report.reason = fetched.error;
@@ -238,7 +241,7 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
     repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
   } catch (err) {
     if (!(err instanceof SkytideError) || err.reason !== 'bad_signature') throw err;
-    // The key may have rotated since the document was cached: look again once, then reject.
+    // The key may have rotated while the repo downloaded: look again once, then reject.
     identity = await ports.identity.resolve(item.did, { forceRefresh: true });
     repo = await verifyRepo(car, { did: item.did, key: identity.signingKey });
   }
@@ -251,7 +254,7 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
   }
   // Its PDS serves the repo: the account is active (restored, if it was deleted), whatever an earlier answer or
   // event left, and its handle is verified.
-  const restored = await repoServed(identity, ports);
+  const restored = await repoServed(identity, tick, ports);
   await applyRepo(repo, ports, report);
   ports.onProgress?.({ did: item.did, phase: 'done', records: { done: repo.leaves.keys.length, total: repo.leaves.keys.length } });
   report.status = 'synchronized';

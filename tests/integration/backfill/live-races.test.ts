@@ -8,11 +8,12 @@ import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { noMetrics, silentLog, systemClock } from '../../../functions/ports.ts';
 import type { Fetch, Sql } from '../../../functions/ports.ts';
 import type { HandleResolver } from '../../../functions/atproto/identity/handle.ts';
-import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { createIndexDb, WRITE_MODES, type IndexDb } from '../../helpers/index-db.ts';
 import { startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { repoDoc, startFakePds, type FakePds } from '../../helpers/fake-pds.ts';
 import { buildSyntheticRepo } from '../../helpers/synthetic-repo.ts';
 import { purgeAccount } from '../../../functions/index/account-deletion.ts';
+import { documentTick, refreshHandle } from '../../../functions/backfill-repo/account.ts';
 import { del, fakeCid, post, tid, write } from '../../helpers/events.ts';
 
 let db: IndexDb;
@@ -38,9 +39,9 @@ async function serve(did: string, records: number) {
   return repo;
 }
 
-function ports(over: Partial<BackfillPorts> = {}): BackfillPorts {
+function ports(over: Partial<BackfillPorts> = {}, on: IndexDb = db): BackfillPorts {
   return {
-    clock: systemClock, log: silentLog, metrics: noMetrics, sql: db.sql, fetch: globalThis.fetch, timeoutMs: 10_000,
+    clock: systemClock, log: silentLog, metrics: noMetrics, sql: on.sql, fetch: globalThis.fetch, timeoutMs: 10_000,
     identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true }), ...over,
   };
 }
@@ -74,6 +75,25 @@ function after(prefix: string, then: () => Promise<unknown>): Sql {
   };
 }
 
+/** `sql`, whose transactions run `then` once right after the first statement that starts with `prefix`, before going on. */
+function pausedAfter(sql: Sql, prefix: string, then: () => Promise<unknown>): Sql {
+  let fired = false;
+  return {
+    query: (text, params) => sql.query(text, params),
+    transaction: (fn) => sql.transaction((tx) => fn({
+      ...(tx.copyRows === undefined ? {} : { copyRows: tx.copyRows.bind(tx), copyMinRows: tx.copyMinRows }),
+      query: async (text, params) => {
+        const rows = await tx.query(text, params);
+        if (!fired && text.trimStart().startsWith(prefix)) {
+          fired = true;
+          await then();
+        }
+        return rows;
+      },
+    })),
+  };
+}
+
 const count = async (query: string, params: string[]) => (await db.sql.query(query, params)).length;
 
 describe('live events during a backfill', () => {
@@ -97,25 +117,6 @@ describe('live events during a backfill', () => {
     expect(await db.sql.query(`select "postsCount" = (select count(*) from post where creator = $1) as exact from profile_agg where did = $1`, [did])).toEqual([{ exact: true }]);
     expect(await count(`select uri from record_tombstone where uri = $1`, [uri])).toBe(1);
     expect(await count(`select uri from record where did = $1`, [did])).toBe(5);
-  });
-
-  it('a handle changed while the repo downloads: the backfill stores the new one, not the one its download began with', async () => {
-    const did = 'did:plc:handlehandlehandlehandle';
-    const repo = await serve(did, 3);
-    const doc = (handle: string) => ({ ...repoDoc(did, repo.didKey, pds.url), alsoKnownAs: [`at://${handle}`] });
-    plc.set(did, doc('old.example.com'));
-    // DNS after the change: new.example.com names the DID, old.example.com nothing.
-    const handles: HandleResolver = { resolve: async (h) => (h === 'new.example.com' ? did : undefined) };
-    const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
-    // The user changes handle while the CAR downloads; the live consumer indexes the #identity at once.
-    const fetch = fetchThen('getRepo', async () => {
-      plc.set(did, doc('new.example.com'));
-      await indexBatch([{ type: 'identity', seq: 100, time: new Date().toISOString(), did, handle: 'new.example.com' }], { ...db.ports, identity, handles });
-      expect(await db.sql.query(`select handle from actor where did = $1`, [did])).toEqual([{ handle: 'new.example.com' }]);
-    });
-    const { reports } = await backfillRepos([{ did }], ports({ fetch, identity, handles }));
-    expect(reports[0]).toMatchObject({ status: 'synchronized' });
-    expect(await db.sql.query(`select handle from actor where did = $1`, [did])).toEqual([{ handle: 'new.example.com' }]);
   });
 
   it('an account back after a confirmed deletion keeps the writes it made while its repo downloaded', async () => {
@@ -147,5 +148,108 @@ describe('live events during a backfill', () => {
     expect(await count(`select uri from record where uri = $1`, [uri])).toBe(1);
     expect(await count(`select uri from post where uri = $1`, [uri])).toBe(1);
     expect(await db.sql.query(`select status from repo_sync where did = $1`, [did])).toEqual([{ status: 'synchronized' }]);
+  });
+});
+
+// The handle a backfill stores yields to one an #identity stored after the backfill fetched its DID document
+// (backfill-repo/account.ts, migration 0013), and the backfill fetches that document once.
+describe.each(WRITE_MODES)('handles during a backfill (write mode %s)', (mode) => {
+  let hdb: IndexDb;
+  beforeAll(async () => {
+    hdb = await createIndexDb(`backfill_handles_${mode}`, mode);
+  });
+  afterAll(async () => {
+    await hdb?.close();
+  });
+
+  const handleOf = async (did: string) => hdb.sql.query(`select handle from actor where did = $1`, [did]);
+  /** A served repo whose DID document names `handle`, and its document with another handle. */
+  async function account(did: string, handle: string) {
+    const repo = await serve(did, 3);
+    const doc = (h: string) => ({ ...repoDoc(did, repo.didKey, pds.url), alsoKnownAs: [`at://${h}`] });
+    plc.set(did, doc(handle));
+    return doc;
+  }
+  /** DNS naming `did` for `handle` only. */
+  const dnsFor = (did: string, handle: string): HandleResolver => ({ resolve: async (h) => (h === handle ? did : undefined) });
+  const identity = () => createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
+  /** The live consumer indexing the DID's #identity, verified with a document fetched now. */
+  const liveIdentity = (did: string, handle: string, handles: HandleResolver) =>
+    indexBatch([{ type: 'identity', seq: 100, time: new Date().toISOString(), did, handle }], { ...hdb.ports, identity: identity(), handles });
+
+  it('a handle changed while the repo downloads: the backfill stores the new one, not the one its download began with', async () => {
+    const did = 'did:plc:handlehandlehandlehandle';
+    const doc = await account(did, 'old.example.com');
+    // DNS after the change: new.example.com names the DID, old.example.com nothing.
+    const handles = dnsFor(did, 'new.example.com');
+    // The user changes handle while the CAR downloads; the live consumer indexes the #identity at once.
+    const fetch = fetchThen('getRepo', async () => {
+      plc.set(did, doc('new.example.com'));
+      await liveIdentity(did, 'new.example.com', handles);
+      expect(await handleOf(did)).toEqual([{ handle: 'new.example.com' }]);
+    });
+    const { reports } = await backfillRepos([{ did }], ports({ fetch, identity: identity(), handles }, hdb));
+    expect(reports[0]).toMatchObject({ status: 'synchronized' });
+    expect(await handleOf(did)).toEqual([{ handle: 'new.example.com' }]);
+  });
+
+  it('a backfilled repo costs one DID document fetch, its handle verified and stored', async () => {
+    const did = 'did:plc:onefetchonefetchonefetch';
+    await account(did, 'once.example.com');
+    const before = plc.requests.get(did) ?? 0;
+    const { reports } = await backfillRepos([{ did }], ports({ identity: identity(), handles: dnsFor(did, 'once.example.com') }, hdb));
+    expect(reports[0]).toMatchObject({ status: 'synchronized', created: 3 });
+    expect((plc.requests.get(did) ?? 0) - before).toBe(1);
+    expect(await handleOf(did)).toEqual([{ handle: 'once.example.com' }]);
+  });
+
+  it('a handle an #identity stored before the backfill fetched its document does not hold back the newer one it names', async () => {
+    const did = 'did:plc:earlierearlierearlierear';
+    const doc = await account(did, 'first.example.com');
+    await liveIdentity(did, 'first.example.com', dnsFor(did, 'first.example.com'));
+    expect(await handleOf(did)).toEqual([{ handle: 'first.example.com' }]);
+    // Changed again; its #identity not indexed yet when the backfill runs.
+    plc.set(did, doc('second.example.com'));
+    const handles = dnsFor(did, 'second.example.com');
+    const { reports } = await backfillRepos([{ did }], ports({ identity: identity(), handles }, hdb));
+    expect(reports[0]).toMatchObject({ status: 'synchronized' });
+    expect(await handleOf(did)).toEqual([{ handle: 'second.example.com' }]);
+  });
+
+  it('a backfill storing its handle while an #identity batch holds a newer one uncommitted waits for that batch, and keeps its handle', async () => {
+    const did = 'did:plc:waitwaitwaitwaitwaitwait';
+    const doc = await account(did, 'old.example.com');
+    const handles = dnsFor(did, 'new.example.com');
+    // The backfill's document, fetched before the handle changed.
+    const tick = await documentTick(hdb.sql);
+    const before = await identity().resolve(did, { forceRefresh: true });
+    plc.set(did, doc('new.example.com'));
+    // The live batch has stored the new handle and not committed yet when the backfill stores its own.
+    let backfill: Promise<void> | undefined;
+    const sql = pausedAfter(hdb.sql, 'update actor set handle = x.handle', async () => {
+      backfill = refreshHandle(before, tick, { ...hdb.ports, identity: identity(), handles });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    await indexBatch([{ type: 'identity', seq: 100, time: new Date().toISOString(), did, handle: 'new.example.com' }], { ...hdb.ports, sql, identity: identity(), handles });
+    expect(backfill).toBeDefined();
+    await backfill;
+    expect(await handleOf(did)).toEqual([{ handle: 'new.example.com' }]);
+  });
+
+  it('a handle_unverified recheck whose document was fetched before an #identity was indexed keeps the live handle', async () => {
+    const did = 'did:plc:recheckrecheckrecheckrec';
+    const doc = await account(did, 'old.example.com');
+    await backfillRepos([{ did }], ports({ identity: identity(), handles: dnsFor(did, 'old.example.com') }, hdb));
+    expect(await handleOf(did)).toEqual([{ handle: 'old.example.com' }]);
+    const handles = dnsFor(did, 'new.example.com');
+    // The recheck's document comes back naming the old handle; the handle changes and is indexed live right after.
+    const fetch = fetchThen(encodeURIComponent(did), async () => {
+      plc.set(did, doc('new.example.com'));
+      await liveIdentity(did, 'new.example.com', handles);
+    });
+    const recheck = createIdentityResolver({ fetch, plcUrl: plc.url, allowPrivate: true });
+    const { reports } = await backfillRepos([{ did, reason: 'handle_unverified' }], ports({ identity: recheck, handles }, hdb));
+    expect(reports[0]).toMatchObject({ status: 'identity' });
+    expect(await handleOf(did)).toEqual([{ handle: 'new.example.com' }]);
   });
 });
