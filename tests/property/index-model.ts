@@ -306,7 +306,8 @@ export class IndexModel {
         add(after.subject, 'follow', null);
         break;
       case 'app.bsky.graph.verification':
-        if (!this.notifications.some((n) => n.recordUri === uri && n.reason === 'verified')) add(after.subject, 'verified', null);
+        // Indexed where nothing was (created, or created again after a delete); an edit notifies only 'unverified'.
+        if (before === undefined) add(after.subject, 'verified', null);
         break;
       case 'app.bsky.feed.post': {
         const p = this.livePost(uri)!;

@@ -1,15 +1,15 @@
-// app.bsky.graph.verification -> verification. Notifies the subject as the AppView does: 'verified' when a
-// verification is indexed, 'unverified' each time an indexed one is edited or deleted (an edit sends no second
-// 'verified'). Those follow every change the record goes through, so they are worked out in `versions` from all the
-// batch's ops one at a time (processor.ts `transitions`): a verification made and withdrawn within one batch notifies
-// both, as it would one event per batch.
+// app.bsky.graph.verification -> verification. Notifies the subject as the AppView does: 'verified' each time a
+// verification is indexed where none was (its creation, and its re-creation after a delete: the AppView's insert
+// notifies, whatever notifications the URI made before), 'unverified' each time an indexed one is edited or deleted
+// (an edit sends no second 'verified'). Those follow every change the record goes through, so they are worked out in
+// `versions` from all the batch's ops one at a time (processor.ts `transitions`): a verification made and withdrawn
+// within one batch notifies both, as it would one event per batch. A replayed op is no transition (the rev rule).
 import { deleteRows, insertRows } from '../rows.ts';
 import { insertNotifications, sortAtOf, type Notification } from '../notifications.ts';
 import { transitions } from '../transitions.ts';
 import { createdAt, did, str } from './fields.ts';
 import { rowsOf } from './shapes.ts';
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
-import { checkRows } from '../../sql-rows.ts';
 
 const COLUMNS = {
   uri: 'text', cid: 'text', rkey: 'text', creator: 'text', subject: 'text', handle: 'text', displayName: 'text',
@@ -35,12 +35,6 @@ export const verificationPlugin: Plugin = {
   async versions(tx, ops, _deltas, before) {
     const byUri = new Map<string, typeof ops[number][]>();
     for (const op of ops) byUri.set(op.uri, [...(byUri.get(op.uri) ?? []), op]);
-    const verified = new Set(
-      (checkRows(await tx.query(
-        `select "recordUri" from notification where reason = 'verified' and "recordUri" = any($1::text[])`,
-        [[...byUri.keys()]],
-      ), { recordUri: 'string' })).map((n) => n.recordUri),
-    );
     const out: Notification[] = [];
     for (const [uri, list] of byUri) {
       const creator = uri.split('/')[2] ?? '';
@@ -49,8 +43,8 @@ export const verificationPlugin: Plugin = {
         // The withdrawn verification's own CID, as the AppView writes it.
         if (was !== undefined) out.push({ did: was.subject, recordUri: uri, recordCid: fromCid, author: creator, reason: 'unverified', reasonSubject: null, sortAt: to.time });
         const now = to.type === 'delete' ? undefined : shape(to.record);
-        if (now !== undefined && to.type !== 'delete' && !verified.has(uri)) {
-          verified.add(uri);
+        // Only where nothing was indexed: an edit replaces the row, and the AppView's update notifies as a delete.
+        if (now !== undefined && was === undefined && to.type !== 'delete') {
           out.push({ did: now.subject, recordUri: uri, recordCid: to.cid, author: creator, reason: 'verified', reasonSubject: null, sortAt: sortAtOf(createdAt(to.record['createdAt']), to.time) });
         }
       }

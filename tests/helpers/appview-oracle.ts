@@ -1,0 +1,93 @@
+// The AppView as an oracle of the index: the same stream events through skytide's index (indexBatch, in the batches
+// given) and through @atproto/bsky's IndexingService on its own schema and migrations (one event at a time, in stream
+// order, as its RepoSubscription applies them: create -> indexRecord(Create), update -> indexRecord(Update), delete
+// -> deleteRecord; its background aggregate recounts drained after each), then the tables both write, read alike.
+// Columns that record when something was seen (indexedAt, sortAt) are left out.
+import { CID } from 'multiformats/cid';
+import type { StreamEvent } from '../../functions/events.ts';
+import { indexBatch } from '../../functions/index/handler.ts';
+import { createIndexDb } from './index-db.ts';
+import { TEST_DATABASE_URL } from './services.ts';
+import { createSql } from '../../adapters/postgres/client.ts';
+import { createAppViewSchema, loadBsky, type AppViewDatabase } from './appview-schema.ts';
+
+interface AppViewIndexing {
+  indexRecord(uri: unknown, cid: unknown, obj: unknown, action: unknown, timestamp: string): Promise<void>;
+  deleteRecord(uri: unknown): Promise<void>;
+}
+
+/** The tables compared, each read by one query in a stable order. */
+export const COMPARE: Record<string, string> = {
+  notification: `select did, author, "recordUri", "recordCid", reason, "reasonSubject" from notification order by 1,2,3,4,5,6`,
+  post_agg: `select uri, "likeCount", "replyCount", "repostCount", "quoteCount" from post_agg where "likeCount" <> 0 or "replyCount" <> 0 or "repostCount" <> 0 or "quoteCount" <> 0 order by uri`,
+  profile_agg: `select did, "followersCount", "followsCount", "postsCount" from profile_agg where "followersCount" <> 0 or "followsCount" <> 0 or "postsCount" <> 0 order by did`,
+  post: `select uri, cid, "replyRoot", "replyParent", "hasThreadGate", "hasPostGate", "violatesThreadGate", "violatesEmbeddingRules", "invalidReplyRoot" from post order by uri`,
+  like: `select uri, cid, subject, via from "like" order by uri`,
+  repost: `select uri, cid, subject, via from repost order by uri`,
+  feed_item: `select uri, cid, type, "postUri" from feed_item order by uri`,
+  follow: `select uri, cid, "subjectDid" from follow order by uri`,
+  actor_block: `select uri, cid, "subjectDid" from actor_block order by uri`,
+  profile: `select uri, cid, "displayName", "joinedViaStarterPackUri", "pinnedPost", "createdAt" from profile order by uri`,
+  list: `select uri, cid, name, purpose, description, "createdAt" from list order by uri`,
+  list_item: `select uri, cid, "subjectDid", "listUri" from list_item order by uri`,
+  list_block: `select uri, cid, "subjectUri" from list_block order by uri`,
+  feed_generator: `select uri, cid, "feedDid", "displayName", description from feed_generator order by uri`,
+  starter_pack: `select uri, cid, name from starter_pack order by uri`,
+  thread_gate: `select uri, cid, "postUri" from thread_gate order by uri`,
+  post_gate: `select uri, cid, "postUri" from post_gate order by uri`,
+  labeler: `select uri, cid, "createdAt" from labeler order by uri`,
+  verification: `select uri, cid, subject, handle, "displayName" from verification order by uri`,
+  quote: `select uri, cid, subject from quote order by uri`,
+  post_embed_record: `select "postUri", "embedUri" from post_embed_record order by 1,2`,
+};
+
+export type Tables = Record<string, unknown[]>;
+
+/** Both indexes of the same events, each in fresh tables: skytide's given `batches`, the AppView's one event at a time. */
+export async function indexBoth(batches: readonly (readonly StreamEvent[])[]): Promise<{ skytide: Tables; appview: Tables }> {
+  const { BackgroundQueue } = await loadBsky<{ BackgroundQueue: new (db: AppViewDatabase, opts?: { concurrency: number }) => { processAll(): Promise<void> } }>('index.js');
+  const { IndexingService } = await loadBsky<{ IndexingService: new (db: AppViewDatabase, idResolver: unknown, background: unknown) => AppViewIndexing }>('data-plane/server/indexing/index.js');
+  const { WriteOpAction } = (await import('@atproto/repo')) as unknown as { WriteOpAction: { Create: unknown; Update: unknown } };
+  const { AtUri } = (await import('@atproto/syntax')) as unknown as { AtUri: new (uri: string) => unknown };
+  const { lexParse } = (await import('@atproto/lex')) as unknown as { lexParse: (json: string) => unknown };
+  const sky = await createIndexDb('appview_oracle');
+  const app = await createAppViewSchema();
+  try {
+    for (const batch of batches) {
+      const { outcomes } = await indexBatch(batch, sky.ports);
+      const refused = outcomes.filter((o) => o.status !== 'ok');
+      if (refused.length > 0) throw new Error(`skytide refused: ${JSON.stringify(refused)}`);
+    }
+    const db = new app.Database({ url: TEST_DATABASE_URL, schema: app.schema, poolSize: 2 });
+    try {
+      const background = new BackgroundQueue(db, { concurrency: 1 });
+      // The AppView's identity is not under test: no handle is resolved.
+      const service = new IndexingService(db, {}, background);
+      for (const e of batches.flat()) {
+        if (e.type !== 'create' && e.type !== 'update' && e.type !== 'delete') continue;
+        const uri = new AtUri(`at://${e.did}/${e.collection}/${e.rkey}`);
+        if (e.type === 'delete') await service.deleteRecord(uri);
+        else await service.indexRecord(uri, CID.parse(e.cid), lexParse(JSON.stringify(e.record)), e.type === 'create' ? WriteOpAction.Create : WriteOpAction.Update, e.time);
+        await background.processAll();
+      }
+    } finally {
+      await db.close();
+    }
+    const url = new URL(TEST_DATABASE_URL);
+    url.searchParams.set('options', `-c search_path=${app.schema}`);
+    const appSql = createSql(url.toString(), { max: 1 });
+    const out = { skytide: {} as Tables, appview: {} as Tables };
+    try {
+      for (const [table, query] of Object.entries(COMPARE)) {
+        out.skytide[table] = await sky.sql.query(query);
+        out.appview[table] = await appSql.query(query);
+      }
+    } finally {
+      await appSql.end();
+    }
+    return out;
+  } finally {
+    await sky.close();
+    await app.drop();
+  }
+}
