@@ -23,7 +23,7 @@ export type OnceBatchStep =
 
 export type OnceBatchReply = { ranBefore: true } | { ranBefore: false; replies: unknown[] };
 
-interface Compiled {
+export interface Compiled {
   lua: string;
   sha: string;
 }
@@ -31,7 +31,11 @@ interface Compiled {
 /** One script per set of inlined scripts (a handful: the cursor's, the repo state's), compiled once. */
 const compiled = new Map<string, Compiled>();
 
-function compile(scripts: readonly RedisScript[]): Compiled {
+/**
+ * The script for a batch whose steps run these scripts (in any order, repeated or not: the text depends only on the
+ * set). Exported for the in-process Redis of `skytide dev`, which finds a JS twin by the text's SHA1.
+ */
+export function compileOnceBatch(scripts: readonly RedisScript[]): Compiled {
   const sorted = [...scripts].sort((a, b) => a.name.localeCompare(b.name));
   const id = sorted.map((s) => s.name).join(',');
   let c = compiled.get(id);
@@ -71,6 +75,14 @@ return out
   return c;
 }
 
+/** Every set of `scripts` (the empty one included), each sorted by name: the inlined sets a batch may need. */
+export function everyScriptSet(scripts: readonly RedisScript[]): RedisScript[][] {
+  const unique = [...new Set(scripts)].sort((a, b) => a.name.localeCompare(b.name));
+  const sets: RedisScript[][] = [[]];
+  for (const script of unique) for (const set of [...sets]) sets.push([...set, script]);
+  return sets;
+}
+
 /** Runs the steps and stores `token` at `marker`, unless `token` is stored there already (this batch ran). */
 export async function runOnceBatch(redis: Redis, marker: string, token: string, steps: readonly OnceBatchStep[]): Promise<OnceBatchReply> {
   const keys: string[] = [marker];
@@ -93,7 +105,7 @@ export async function runOnceBatch(redis: Redis, marker: string, token: string, 
       args.push('s', step.keys.length, 1 + step.args.length, step.script.name, ...step.args);
     }
   }
-  const { lua, sha } = compile([...scripts]);
+  const { lua, sha } = compileOnceBatch([...scripts]);
   let reply: unknown;
   try {
     reply = await redis.evalsha(sha, keys.length, ...keys, ...args);

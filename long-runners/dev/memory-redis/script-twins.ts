@@ -2,12 +2,17 @@
 // exact text (what EVALSHA sends). The twins call the store's commands as the Lua does with redis.call, in the same
 // order, so what they write and answer is the same. A script without a twin is refused with a clear error (and the
 // test tests/integration/dev/memory-redis.test.ts checks that every script in adapters/redis has one).
+// A batch with a seq cursor is one generated script (adapters/redis/once-batch-script.ts) whose text holds the
+// scripts its steps run; each set of skytide's scripts gives another text, so each has a twin here (onceBatchTwin),
+// which runs the inlined scripts' own twins.
 import { createHash } from 'node:crypto';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
+import { compileOnceBatch, everyScriptSet } from '../../../adapters/redis/once-batch-script.ts';
+import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 import { CommandError, type Store } from './store.ts';
 import { ReplyError, type Reply } from './resp.ts';
 
@@ -20,8 +25,9 @@ const before = (a: string, b: string): boolean => Buffer.compare(Buffer.from(a, 
 
 const k = (keys: readonly string[], i: number): string => keys[i] ?? '';
 
-const TWINS: [string, ScriptTwin][] = [
-  [RAISE_SEQ_CURSOR.lua, (s, keys, argv) => {
+/** The scripts a batch may run (stream-writer.ts's `script` ops), which the once-batch script inlines. */
+const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
+  [RAISE_SEQ_CURSOR, (s, keys, argv) => {
     const stored = s.exec(['GET', k(keys, 0)]);
     if (typeof stored === 'string') {
       if (!/^\d+$/.test(stored)) return new ReplyError(`cursor ${k(keys, 0)} holds a value that is not a seq`);
@@ -30,13 +36,13 @@ const TWINS: [string, ScriptTwin][] = [
     s.exec(['SET', k(keys, 0), argv[0] ?? '']);
     return argv[0] ?? null;
   }],
-  [RELEASE_PARKED.lua, (s, keys, argv) => {
+  [RELEASE_PARKED, (s, keys, argv) => {
     s.exec(['LTRIM', k(keys, 0), String(Math.trunc(Number(argv[0]))), '-1']);
     const left = s.exec(['LLEN', k(keys, 0)]);
     if (left === 0) s.exec(['HDEL', k(keys, 1), argv[1] ?? '']);
     return left;
   }],
-  [REPO_ADVANCE.lua, (s, keys, argv) => {
+  [REPO_ADVANCE, (s, keys, argv) => {
     const arg = (i: number) => argv[i - 1] ?? '';
     const [rev, data, prevData, since] = [arg(2), arg(3), arg(4), arg(8)];
     let lastRev: string | undefined;
@@ -78,6 +84,58 @@ const TWINS: [string, ScriptTwin][] = [
     s.exec(['SET', k(keys, 0), arg(6), 'PX', arg(5)]);
     return status;
   }],
+];
+
+/**
+ * The once-batch script with `inlined` (name -> twin) in it, as its Lua does: nothing when the marker (KEYS[1])
+ * holds the token (ARGV[1]); else each step in order, its reply (an error reply too, as redis.pcall gives it) in
+ * its slot, then the token stored.
+ */
+function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
+  return (s, keys, argv) => {
+    if (s.exec(['GET', k(keys, 0)]) === argv[0]) return [0];
+    const out: Reply[] = [1];
+    let key = 1;
+    let a = 1;
+    while (a < argv.length) {
+      const [kind, nk, na] = [argv[a], Number(argv[a + 1]), Number(argv[a + 2])];
+      // A count that is not a number stops Lua's `for` with an error: the whole script fails.
+      if (Number.isNaN(nk) || Number.isNaN(na)) throw new CommandError(new ReplyError("'for' limit must be a number"));
+      a += 3;
+      const stepKeys = Array.from({ length: Math.max(0, Math.floor(nk)) }, () => k(keys, key++));
+      const args = Array.from({ length: Math.max(0, Math.floor(na)) }, () => argv[a++] ?? '');
+      let reply: Reply;
+      if (kind === 'x') reply = s.run(['XADD', stepKeys[0] ?? '', '*', ...args]);
+      else if (kind === 'c') reply = s.run(nk === 1 ? [args[0] ?? '', stepKeys[0] ?? '', ...args.slice(1)] : args);
+      else {
+        const twin = inlined.get(args[0] ?? '');
+        if (twin === undefined) reply = new ReplyError('attempt to call a nil value');
+        else {
+          try {
+            reply = twin(s, stepKeys, args.slice(1));
+          } catch (err) {
+            // pcall around the inlined script: a redis.call that raised is its error reply, in this step's slot.
+            if (!(err instanceof CommandError)) throw err;
+            reply = err.reply;
+          }
+        }
+      }
+      out.push(reply);
+    }
+    s.exec(['SET', k(keys, 0), argv[0] ?? '']);
+    return out;
+  };
+}
+
+/** A twin for every text compileOnceBatch gives for a set of the batch scripts. */
+const ONCE_BATCH_TWINS: [string, ScriptTwin][] = everyScriptSet(BATCH_SCRIPTS.map(([script]) => script)).map((set) => {
+  const byName = new Map(set.map((script) => [script.name, BATCH_SCRIPTS.find(([s]) => s === script)![1]] as const));
+  return [compileOnceBatch(set).lua, onceBatchTwin(byName)];
+});
+
+const TWINS: [string, ScriptTwin][] = [
+  ...BATCH_SCRIPTS.map(([script, twin]): [string, ScriptTwin] => [script.lua, twin]),
+  ...ONCE_BATCH_TWINS,
   [RENEW, (s, keys, argv) => (s.exec(['GET', k(keys, 0)]) === argv[0] ? s.exec(['PEXPIRE', k(keys, 0), argv[1] ?? '']) : 0)],
   [RELEASE, (s, keys, argv) => (s.exec(['GET', k(keys, 0)]) === argv[0] ? s.exec(['DEL', k(keys, 0)]) : 0)],
   [APPEND, (s, keys, argv) => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Redis } from '../../../adapters/redis/client.ts';
 import { writeBatch, writeSlotBatches } from '../../../adapters/redis/stream-writer.ts';
 import { silentLog } from '../../../functions/ports.ts';
-import { createTestRedis } from '../../helpers/services.ts';
+import { TEST_REDIS_URL, createTestRedis } from '../../helpers/services.ts';
 import { startLostReplyProxy, type LostReplyProxy } from '../../helpers/lost-reply-proxy.ts';
 
 let direct: Redis;
@@ -16,7 +16,9 @@ let writer: Redis;
 
 beforeAll(async () => {
   ({ redis: direct, prefix, cleanup } = await createTestRedis('batch_lost_reply'));
-  proxy = await startLostReplyProxy({ host: '127.0.0.1', port: 6379 });
+  // In front of the Redis the suite tests (the in-process one too: memory-redis-suites.long.test.ts).
+  const target = new URL(TEST_REDIS_URL);
+  proxy = await startLostReplyProxy({ host: target.hostname, port: Number(target.port || 6379) });
   // The long-runners' client, options and all (client.ts), reaching Redis through the proxy.
   writer = createRedis({ url: proxy.url, log: silentLog });
   // A first batch, so the one whose reply is lost runs for real (not a NOSCRIPT for an uncached script).
