@@ -3,13 +3,16 @@
 // - `firehose_live:parked:<host>:<did>`: a list of that DID's frames, as read from the socket, oldest first.
 // Promises: parking a frame is an op in the same MULTI as the batch's entries and cursor, so the cursor only ever
 // passes frames that are in the stream or parked; releasing frames (their events written, the frames trimmed, the DID
-// forgotten when none is left) is one MULTI too. All of it survives restarts and SIGKILL; process memory only mirrors
-// it. Counting waiting DIDs is HLEN: O(1), cheap enough for /ready.
+// forgotten when none is left) is one atomic step too, and runs once even without a seq cursor: a release sent again
+// after a reconnect that lost its reply would write the events twice and trim as many frames again, never released.
+// So the release op carries a marker (`firehose_live:waiting:<host>:last_batch`, in the waiting hash's slot) and the
+// batch holding it is a once-batch script (stream-writer.ts). All of it survives restarts and SIGKILL; process memory
+// only mirrors it. Counting waiting DIDs is HLEN: O(1), cheap enough for /ready.
 // With STREAM_SHARDS > 1 each shard has its own hash and lists (`firehose_live:{n}:waiting:<host>`), in the slot of the
 // shard's stream and cursor, so parking rides in that shard's MULTI; a DID's keys follow its shard.
 import type { Redis } from 'ioredis';
 import type { IdentityWait } from '../../functions/atproto/repo-frame-types.ts';
-import { STREAMS, type KeySpace } from './keys.ts';
+import { STREAMS, lastBatchKey, type KeySpace } from './keys.ts';
 import type { BatchOp } from './stream-writer.ts';
 import type { RedisScript } from './scripts.ts';
 
@@ -52,7 +55,11 @@ export interface IdentityWaitStore {
   discardOp(did: string): BatchOp;
   /** Up to `max` of the DID's oldest parked frames. */
   read(did: string, max: number): Promise<Uint8Array[]>;
-  /** Trims `count` released frames; `onLeft` gets how many are still parked (0: the DID no longer waits). */
+  /**
+   * Trims `count` released frames; `onLeft` gets how many are still parked (0: the DID no longer waits). The batch
+   * holding it lands once; when its first run's reply was lost, `onLeft` is not called (the next release of the DID,
+   * of what is still parked or of 0 frames, answers it).
+   */
   releaseOp(did: string, count: number, onLeft: (left: number) => void): BatchOp;
   /** How many DIDs wait on this host. */
   count(): Promise<number>;
@@ -105,6 +112,8 @@ export function createIdentityWaitStore(redis: Redis, keys: KeySpace, host: stri
       keys: [parked(did), waiting(did)],
       args: [String(count), did],
       onReply: (reply) => onLeft(Number(reply)),
+      // One marker per host (and shard): its releases are written one batch at a time, by its one subscription.
+      onceMarker: lastBatchKey(waiting(did)),
     }),
     count: () => countWaitingDids(redis, keys, host),
   };

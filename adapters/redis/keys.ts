@@ -78,11 +78,12 @@ export function didHash(did: string, basis = 0x811c9dc5): number {
 }
 
 /**
- * The token of the last batch written with a seq cursor (once-batch-script.ts), beside that cursor: in its slot (the
- * cursor's hash tag, when it has one), one per cursor.
+ * The token of the last once-batch (once-batch-script.ts) guarded by `key`, beside it: in its slot (its hash tag, when
+ * it has one). `key` is a seq cursor (a batch written with it), or a host's waiting hash (a batch that releases parked
+ * frames of that host's DIDs without a seq cursor: identity-waits.ts).
  */
-export function lastBatchKey(cursorKey: string): string {
-  return `${cursorKey}:last_batch`;
+export function lastBatchKey(key: string): string {
+  return `${key}:last_batch`;
 }
 
 /** The Redis Cluster hash tag of a key: what is between its first `{` and the next `}` if not empty, else the key. */

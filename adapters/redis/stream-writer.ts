@@ -6,9 +6,11 @@
 // that depends on stored state is a script whose reply comes back to its `onReply`.
 // A batch with a seq cursor is one script that writes nothing when the same batch ran already (its token stands
 // beside the cursor, once-batch-script.ts): a batch whose reply was lost and which ioredis sends again after
-// reconnecting (autoResendUnfulfilledCommands, on by default), or a Cluster client retries, lands exactly once. A batch without
-// one (a listRepos cursor, plain entries) is a MULTI and lands at least once: should its reply be lost it may run
-// twice, which its writers accept (adapters/README.md).
+// reconnecting (autoResendUnfulfilledCommands, on by default), or a Cluster client retries, lands exactly once. So
+// does a batch without one that holds an op which must not run twice (`onceMarker`: a release of parked frames,
+// whose LTRIM run twice would drop frames never released), guarded by the op's marker. Any other batch (a listRepos
+// cursor, plain entries) is a MULTI and lands at least once: should its reply be lost it may run twice, which its
+// writers accept (adapters/README.md).
 import type { Redis } from 'ioredis';
 import { SkytideError } from '../../functions/errors.ts';
 import { randomBytes } from 'node:crypto';
@@ -28,7 +30,18 @@ export interface NewStreamEntry {
 export type BatchOp =
   | { kind: 'entry'; entry: NewStreamEntry }
   | { kind: 'command'; name: string; args: readonly RedisArg[] }
-  | { kind: 'script'; script: RedisScript; keys: readonly string[]; args: readonly RedisArg[]; onReply?: (reply: unknown) => void };
+  | {
+    kind: 'script';
+    script: RedisScript;
+    keys: readonly string[];
+    args: readonly RedisArg[];
+    onReply?: (reply: unknown) => void;
+    /**
+     * A script that must not run twice: a batch holding it, even without a seq cursor, is one once-batch script
+     * guarded by this marker key (in the slot of the op's keys; one writer at a time per marker).
+     */
+    onceMarker?: string;
+  };
 
 export interface BatchWrite {
   /** XADDs, before any `ops`. */
@@ -47,9 +60,9 @@ export interface BatchResult {
   /** With `seqCursor`: the seq stored after the write, ours or a higher one another writer put there. */
   seqCursor?: number;
   /**
-   * With `seqCursor`: this batch had run already and only its reply was lost (ioredis sent it again after a
-   * reconnect), so this run wrote nothing. `ids` is empty and no `onReply` runs: those replies were lost with the run
-   * that wrote; `seqCursor` is read afterwards.
+   * With `seqCursor` or an op's `onceMarker`: this batch had run already and only its reply was lost (ioredis sent it
+   * again after a reconnect), so this run wrote nothing. `ids` is empty and no `onReply` runs: those replies were
+   * lost with the run that wrote; `seqCursor` is read afterwards.
    */
   ranBefore?: true;
 }
@@ -89,15 +102,18 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
     steps.push({ kind: 'command', name: 'SET', args: [batch.cursor.key, batch.cursor.value] });
     roles.push({ kind: 'none' });
   }
-  let replies: unknown[];
   if (batch.seqCursor !== undefined) {
-    // Exactly once: should this batch be sent again after its reply was lost, the second run writes nothing.
-    const { key, seq } = batch.seqCursor;
-    steps.push({ kind: 'script', script: RAISE_SEQ_CURSOR, keys: [key], args: [String(seq)] });
+    steps.push({ kind: 'script', script: RAISE_SEQ_CURSOR, keys: [batch.seqCursor.key], args: [String(batch.seqCursor.seq)] });
     roles.push({ kind: 'cursor' });
-    const ran = await runOnceBatch(redis, lastBatchKey(key), randomBytes(12).toString('base64url'), steps);
+  }
+  // Exactly once: should this batch be sent again after its reply was lost, the second run writes nothing.
+  const marker = batch.seqCursor !== undefined ? lastBatchKey(batch.seqCursor.key) : onceMarkerOf(ops);
+  let replies: unknown[];
+  if (marker !== undefined) {
+    const ran = await runOnceBatch(redis, marker, randomBytes(12).toString('base64url'), steps);
     if (ran.ranBefore) {
-      const stored = await readSeqCursor(redis, key);
+      if (batch.seqCursor === undefined) return { ids: [], ranBefore: true };
+      const stored = await readSeqCursor(redis, batch.seqCursor.key);
       return { ids: [], ...(stored === undefined ? {} : { seqCursor: stored }), ranBefore: true };
     }
     replies = ran.replies;
@@ -115,8 +131,14 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
   return result;
 }
 
+/** The marker of the first op that must not run twice, if any. */
+function onceMarkerOf(ops: readonly BatchOp[]): string | undefined {
+  for (const op of ops) if (op.kind === 'script' && op.onceMarker !== undefined) return op.onceMarker;
+  return undefined;
+}
+
 /**
- * A batch without a seq cursor: one MULTI, at least once. Should its reply be lost, ioredis sends it again and it runs
+ * A batch without a seq cursor or an op that must not run twice: one MULTI, at least once. Should its reply be lost, ioredis sends it again and it runs
  * again; its writers accept that (see README.md).
  */
 async function runMulti(redis: Redis, steps: readonly OnceBatchStep[]): Promise<unknown[]> {

@@ -10,8 +10,9 @@
 // - Between batches, in the subscription's own loop (never beside a message), waiting DIDs are looked up again with
 //   backoff: per DID, and per dependency through the outage breaker (one probe per interval while the PLC is down,
 //   every waiting DID as soon as it answers). A DID whose identity resolves has its frames decoded, verified and
-//   written in order (continuity checks included), then trimmed, in one MULTI; a frame that must wait again stops
-//   the release there.
+//   written in order (continuity checks included), then trimmed, in one atomic step that lands once even when its
+//   reply is lost and it is sent again (the release op's marker, adapters/redis/identity-waits.ts); a frame that
+//   must wait again stops the release there.
 // - A dependency outage is waited out for as long as it lasts. A DID waiting on its own host (did:web) waits
 //   `didWaitMs` at most; then its parked commits are judged as unverifiable (identity_failed: dropped, the repo
 //   resynced), like any commit whose DID document cannot be had.

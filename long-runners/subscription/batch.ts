@@ -1,7 +1,8 @@
 // The batch a subscription builds between two writes: stream entries and other commands in frame order, and the
 // seq the cursor rises to once they are written. One flush is one atomic write (adapters/redis/stream-writer.ts), so
 // what a batch holds lands with its cursor or not at all, and once even when ioredis sends it again after a reconnect
-// that lost its reply. A flush without a seq (the handler's writes between batches) is a MULTI, at least once.
+// that lost its reply. A flush without a seq (the handler's writes between batches) is a MULTI, at least once, unless
+// it holds an op that must not run twice (a release of parked frames, `onceMarker`): then it lands once too.
 import type { Redis } from 'ioredis';
 import { writeBatch, writeSlotBatches, type BatchOp, type NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
 
