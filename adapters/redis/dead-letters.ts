@@ -1,6 +1,9 @@
 // Operating on a stream's dead-letter queue (<stream>_dlq): list what is there and why, move entries back to their
 // stream with their verdict removed (so the consumer counts attempts afresh), or purge them. Replay is one MULTI per
 // chunk: the XADD to the stream and the XDEL from the DLQ land together, so an entry is never in both or in neither.
+// A letter with nothing but its verdict (its entry was deleted while pending, so the consumer read it without fields)
+// cannot be replayed: XADD needs a field, and one such XADD would abort its whole chunk's MULTI, every replay again.
+// It stays in the DLQ, counted, for `dlq list` to show and `dlq purge` to remove.
 import type { Redis } from 'ioredis';
 import { StreamWriteError } from './stream-writer.ts';
 // Fields the consumer adds when it dead-letters an entry; everything else is the original entry.
@@ -65,14 +68,25 @@ export async function* readDeadLetters(redis: Redis, dlq: string, filter: DeadLe
   }
 }
 
-/** Moves matching entries back to `stream` (appended at its end), removing them from the DLQ. Returns how many. */
-export async function replayDeadLetters(redis: Redis, dlq: string, stream: string, filter: DeadLetterFilter = {}): Promise<number> {
+export interface ReplayResult {
+  /** Letters moved back to the stream. */
+  replayed: number;
+  /** Matching letters left in the DLQ because they hold no field of an entry (nothing to write back). */
+  unreplayable: number;
+}
+
+/** Original fields of a letter, as they are written back: the verdict removed. */
+const originalFields = (e: DeadLetterEntry): string[] => Object.entries(e.fields).filter(([n]) => !VERDICT_FIELDS.has(n)).flat();
+
+/** Moves matching entries back to `stream` (appended at its end, in DLQ order), removing them from the DLQ. */
+export async function replayDeadLetters(redis: Redis, dlq: string, stream: string, filter: DeadLetterFilter = {}): Promise<ReplayResult> {
   let moved = 0;
+  let unreplayable = 0;
   let chunk: DeadLetterEntry[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
     const multi = redis.multi();
-    for (const e of chunk) multi.xadd(stream, '*', ...Object.entries(e.fields).filter(([n]) => !VERDICT_FIELDS.has(n)).flat());
+    for (const e of chunk) multi.xadd(stream, '*', ...originalFields(e));
     multi.xdel(dlq, ...chunk.map((e) => e.id));
     const replies = await multi.exec();
     if (replies === null) throw new StreamWriteError(`replay ${dlq}: MULTI was aborted`);
@@ -85,11 +99,15 @@ export async function replayDeadLetters(redis: Redis, dlq: string, stream: strin
   const all: DeadLetterEntry[] = [];
   for await (const e of readDeadLetters(redis, dlq, filter)) all.push(e);
   for (const e of all) {
+    if (originalFields(e).length === 0) {
+      unreplayable++;
+      continue;
+    }
     chunk.push(e);
     if (chunk.length >= PAGE) await flush();
   }
   await flush();
-  return moved;
+  return { replayed: moved, unreplayable };
 }
 
 /** Deletes matching entries from the DLQ for good. Returns how many. */

@@ -60,8 +60,8 @@ async function dlqOfShard(r: Resources, action: string, logical: string, shard: 
       return 0;
     }
     case 'replay': {
-      const moved = await replayDeadLetters(redis, dlq, r.keys.stream(shard), filter);
-      o.write(JSON.stringify({ stream, dlq, replayed: moved }));
+      const { replayed, unreplayable } = await replayDeadLetters(redis, dlq, r.keys.stream(shard), filter);
+      o.write(JSON.stringify({ stream, dlq, replayed, ...(unreplayable === 0 ? {} : { unreplayable, message: 'letters without the fields of an entry stay in the DLQ (see dlq list; purge removes them)' }) }));
       return 0;
     }
     default: {

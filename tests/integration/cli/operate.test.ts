@@ -45,7 +45,7 @@ describe('dead letters', () => {
       ['handler_error', 5, 'Error: boom 2', '1-2', { event: '{"n":2}' }],
     ]);
 
-    expect(await replayDeadLetters(redis, dlq, `${prefix}firehose_live`, { reason: 'handler_error', limit: 2 })).toBe(2);
+    expect(await replayDeadLetters(redis, dlq, `${prefix}firehose_live`, { reason: 'handler_error', limit: 2 })).toEqual({ replayed: 2, unreplayable: 0 });
     const back = (await redis.xrange(`${prefix}firehose_live`, '-', '+')) as [string, string[]][];
     // Back in the stream as it was first written: no reason, attempts, error or source id, so the consumer judges it afresh.
     expect(back.map(([, f]) => f)).toEqual([['event', '{"n":0}'], ['event', '{"n":1}']]);
@@ -55,6 +55,21 @@ describe('dead letters', () => {
     const left = [];
     for await (const e of readDeadLetters(redis, dlq)) left.push(e.fields['event']);
     expect(left).toEqual(['{"n":2}']);
+  });
+
+  it('replays around a letter that holds only its verdict (its entry was deleted while pending), and leaves it', async () => {
+    const stream = `${prefix}label_live`;
+    const dlq = `${stream}_dlq`;
+    await redis.xadd(dlq, '*', 'label', 'a', 'reason', 'handler_error', 'attempts', '5');
+    // What the consumer writes for an entry XDELed while pending: XREADGROUP gave it back with no fields.
+    await redis.xadd(dlq, '*', 'reason', 'invalid_event', 'attempts', '1', 'error', 'no label field', 'source_id', '3-0');
+    await redis.xadd(dlq, '*', 'label', 'b', 'reason', 'handler_error', 'attempts', '5');
+    expect(await replayDeadLetters(redis, dlq, stream)).toEqual({ replayed: 2, unreplayable: 1 });
+    const back = (await redis.xrange(stream, '-', '+')) as [string, string[]][];
+    expect(back.map(([, f]) => f)).toEqual([['label', 'a'], ['label', 'b']]);
+    const left = [];
+    for await (const e of readDeadLetters(redis, dlq)) left.push([e.sourceId, e.fields]);
+    expect(left).toEqual([['3-0', {}]]);
   });
 
   it('the CLI names the source stream, refuses to purge without --yes, and replays', async () => {
