@@ -16,6 +16,9 @@ export interface RedisOptions {
   /**
    * Fail a command that has no reply after this long (ioredis's commandTimeout), for one-shot CLI commands whose
    * operator must be told Redis does not answer. Absent (the long-runners): a command waits for the reconnect.
+   * Such a client also never sends again, after a reconnect, a command whose reply the dropped connection lost
+   * (Redis may have run it): a DLQ replay's MULTI sent twice would write its entries twice. It fails by its timeout
+   * instead, and the operator runs the command again, which finds what the first run did.
    */
   commandTimeoutMs?: number;
 }
@@ -26,7 +29,7 @@ export function createRedis(options: RedisOptions): Redis {
     connectionName: options.connectionName ?? 'skytide',
     // Commands wait for a reconnect rather than failing fast: a Redis restart must not drop accepted work.
     maxRetriesPerRequest: null,
-    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
+    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs, autoResendUnfulfilledCommands: false }),
     enableAutoPipelining: false,
     lazyConnect: false,
   });
@@ -50,7 +53,7 @@ function createCluster(options: RedisOptions, nodes: readonly string[]): Redis {
       redisOptions: {
         connectionName: options.connectionName ?? 'skytide',
         maxRetriesPerRequest: null,
-        ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
+        ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs, autoResendUnfulfilledCommands: false }),
         ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
         ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
       },
