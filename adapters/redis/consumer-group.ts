@@ -86,6 +86,20 @@ export async function setDeliveryCounts(redis: Redis, stream: string, group: str
   for (const [n, ids] of byCount) await redis.xclaim(stream, group, consumer, 0, ...ids, 'RETRYCOUNT', Math.max(0, n), 'JUSTID');
 }
 
+/**
+ * The most deliveries among the next `count` pending entries a read would take, without delivering them (XPENDING):
+ * our own after `after` (`consumer` given, what readOwnPending reads), or any consumer's idle at least `minIdleMs`
+ * from `start` on (what claimIdle claims). 0 when there are none.
+ */
+export async function mostDeliveries(redis: Redis, stream: string, group: string, next: { consumer: string; after: string } | { minIdleMs: number; start: string }, count: number): Promise<number> {
+  const reply: unknown = 'consumer' in next
+    ? await redis.xpending(stream, group, next.after === '0-0' ? '-' : `(${next.after}`, '+', count, next.consumer)
+    : await redis.xpending(stream, group, 'IDLE', next.minIdleMs, next.start === '0-0' ? '-' : next.start, '+', count);
+  let most = 0;
+  for (const row of Array.isArray(reply) ? reply : []) if (Array.isArray(row)) most = Math.max(most, Number(row[3]) || 0);
+  return most;
+}
+
 /** How many times each of our pending entries has been delivered (this delivery included); one XPENDING per page. */
 export async function deliveryCounts(redis: Redis, stream: string, group: string, consumer: string, ids: readonly string[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>();

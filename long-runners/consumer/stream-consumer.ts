@@ -2,7 +2,8 @@
 // Promises: an entry leaves the stream only by XACK+XDEL after its outcome is ok, or by the DLQ in the same MULTI.
 // Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
 // processed again, never acknowledged blind; on start, what this consumer name still holds (a run killed mid-batch)
-// is processed first, before any new entry. A throwing batch function is retried and bisected (run-batch.ts); an
+// is processed first, before any new entry; pending entries are read one at a time once one of them was delivered
+// maxAttempts times (pendingReadSize), so an entry that kills its process is isolated. A throwing batch function is retried and bisected (run-batch.ts); an
 // outage (a DependencyError, or a failing probe) dead-letters nothing and counts no delivery: the batch stays claimed
 // and is tried again until the dependency is back, each wait reported to the outage board. Entries in flight are
 // claimed again every third of claimIdleMs, however long the function takes. With readAhead, a
@@ -26,6 +27,7 @@ import type { KeySpace } from '../../adapters/redis/keys.ts';
 import {
   claimIdle,
   deliveryCounts,
+  mostDeliveries,
   ensureGroup,
   keepClaimed,
   pendingCount,
@@ -389,6 +391,16 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     return next === undefined ? undefined : { entries: await next.read, parsed: await next.parsed };
   };
 
+  /**
+   * How many pending entries to read or claim at once. An entry is given a verdict by its maxAttempts-th delivery at
+   * the latest (a retry is dead-lettered then), so one delivered that often already has had a delivery end without
+   * any (its process died, or a step failed). Such entries are read one at a time: read with their batch, an entry
+   * that kills the process would take the batch's delivery counts up with its own, crash after crash, until the
+   * whole batch passed CRASH_DELIVERIES_FACTOR * maxAttempts and went to the DLQ with it.
+   */
+  const pendingReadSize = async (next: Parameters<typeof mostDeliveries>[3]): Promise<number> =>
+    (await mostDeliveries(redis, stream, group, next, options.batchSize)) >= maxAttempts ? 1 : options.batchSize;
+
   const step = async (): Promise<void> => {
     if (recreateGroup) {
       await ensureGroup(redis, stream, group);
@@ -396,13 +408,16 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       claimFrom = '0-0';
     }
     if (ownFrom !== undefined) {
-      const own = await readOwnPending(redis, stream, group, consumer, options.batchSize, ownFrom);
+      const size = await pendingReadSize({ consumer, after: ownFrom });
+      const own = await readOwnPending(redis, stream, group, consumer, size, ownFrom);
       const last = own.at(-1);
       if (last === undefined) ownFrom = undefined;
       else {
         ownFrom = last.id;
         log.info('processing entries left pending by a previous run', { stream: options.stream, count: own.length });
         await processEntries(own, false);
+        // One at a time, each settled before the next is read: an entry that kills the process takes none with it.
+        if (size === 1) await settled();
         return;
       }
     }
@@ -413,7 +428,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       // Our last batches' entries are acknowledged before the pending list is read, never claimed back by ourselves.
       await drained();
       await settled();
-      const page = await claimIdle(redis, stream, group, consumer, claimIdleMs, options.batchSize, claimFrom);
+      const size = await pendingReadSize({ minIdleMs: claimIdleMs, start: claimFrom });
+      const page = await claimIdle(redis, stream, group, consumer, claimIdleMs, size, claimFrom);
       claimFrom = page.next;
       if (claimFrom === '0-0') lastClaim = Date.now();
       entries = page.entries;

@@ -366,6 +366,31 @@ describe('stream consumer', () => {
     expect(await dlq()).toEqual([{ event: '9', reason: 'max_retries_exceeded', attempts: '7', error: 'delivered 7 times without an outcome', source_id: id }]);
   });
 
+  for (const restart of ['under the same name (own pending)', 'under a new name (XAUTOCLAIM)'] as const) {
+    it(`an entry that kills its process goes to the DLQ alone, restarted ${restart}: its batch is processed`, async () => {
+      await add('1', '2', '3', '4', '5');
+      const handled: number[] = [];
+      let runs = 0;
+      while (!drained(await backlog()) && runs < 20) {
+        runs++;
+        // A consumer that dies on 4 (the loop throws out; a real process would be gone) and is started again.
+        const { done, stop } = start(async (items) => {
+          if (items.includes(4)) throw new InvariantError('poison kills the process');
+          handled.push(...items);
+          return items.map(() => ok);
+        }, restart.startsWith('under the same') ? {} : { consumer: `run${runs}` });
+        const crashed = await Promise.race([done.then(() => false, () => true), new Promise((r) => setTimeout(r, 1_000, false))]);
+        if (!crashed) await stop();
+        stops = stops.filter((s) => s !== stop);
+        // Idle long enough for the next consumer's XAUTOCLAIM.
+        await new Promise((r) => setTimeout(r, CLAIM_IDLE_MS + 20));
+      }
+      expect(drained(await backlog())).toBe(true);
+      expect([...new Set(handled)].sort()).toEqual([1, 2, 3, 5]);
+      expect((await dlq()).map((l) => [l['event'], l['reason']])).toEqual([['4', 'max_retries_exceeded']]);
+    });
+  }
+
   it('abort while the function runs: the in-flight batch finishes and what completed is acked', async () => {
     await add('1', '2');
     let release: () => void = () => {};
