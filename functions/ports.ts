@@ -74,7 +74,7 @@ export type CounterName =
   | 'skytide_work_queue_messages_total' // labels: queue, outcome (ack, retry, outage, dead, send_failed): a Worker's queue consumer
   | 'skytide_function_calls_total' // labels: stream (calls of the stream's function by its consumers)
   | 'skytide_function_seconds_total' // labels: stream (time spent in those calls: their mean latency with the calls)
-  | 'skytide_http_refused_total' // labels: route, reason (requests refused before their handler ran, e.g. body_too_big)
+  | 'skytide_http_refused_total' // labels: route, reason (request bodies refused: body_too_big, invalid_json, invalid_request)
   | 'skytide_sweep_problems_total'; // labels: problem (SWEEP_PROBLEMS: what a listRepos sweep met and worked around)
 
 export interface Metrics {

@@ -8,6 +8,7 @@ import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
 import { DEPENDENCIES } from '../../functions/errors.ts';
 import { RECORD_FAMILIES } from '../../functions/index/plugins/types.ts';
 import { SWEEP_PROBLEMS } from '../xrpc/list-repos.ts';
+import { FUNCTION_ROUTES, HTTP_REFUSALS } from '../http/refusals.ts';
 
 /** Label values known at start-up that depend on configuration. */
 export interface MetricDimensions {
@@ -105,9 +106,9 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     labels: { problem: SWEEP_PROBLEMS },
   },
   skytide_http_refused_total: {
-    help: 'HTTP requests refused before their handler ran, by route and reason (a body over HTTP_BODY_LIMIT_BYTES)',
-    // Every route behind the body limit (adapters/http/routes/functions.ts).
-    labels: { route: ['/functions/index', '/functions/label', '/functions/backfill-repo'], reason: ['body_too_big'] },
+    help: 'HTTP requests whose body was refused, by route and reason (body_too_big: over HTTP_BODY_LIMIT_BYTES; invalid_json: not JSON; invalid_request: not a batch)',
+    // Every route that takes a body (adapters/http/routes/functions.ts).
+    labels: { route: FUNCTION_ROUTES, reason: HTTP_REFUSALS },
   },
 };
 

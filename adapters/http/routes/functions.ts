@@ -3,7 +3,7 @@
 // outage of a dependency (a DependencyError: the database is down) answers 503 with Retry-After, so the caller waits
 // and retries the whole batch; any other throw is a 500, which the caller treats like a function that threw
 // in-process (it bisects). A thrown label function answers 503 so the caller retries the whole batch.
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { parseStreamEvent, type StreamEvent } from '../../../functions/events.ts';
 import { dead, type BatchResult, type ItemOutcome } from '../../../functions/result.ts';
@@ -16,6 +16,9 @@ import { backfillRepos, type BackfillPorts, type RepoReport } from '../../../fun
 import { parseRepoBackfillEntry, type RepoBackfillEntry } from '../../../functions/events.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
 import { answerOutage } from '../outage.ts';
+import { FUNCTION_ROUTES, type HttpRefusal } from '../refusals.ts';
+
+type FunctionRoute = (typeof FUNCTION_ROUTES)[number];
 
 export interface FunctionRouteDeps {
   auth: AuthOptions;
@@ -70,23 +73,31 @@ export function parseLabelBatch(body: unknown): { entries: LabelEntry[]; positio
 }
 
 export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void {
+  // Every refusal of a request's body is counted by route and reason, so a caller sending bad batches shows on a
+  // dashboard, not only in its own logs. The route is the registered one (a fixed set), never the raw path.
+  const refuse = (c: Context, route: FunctionRoute, reason: HttpRefusal, status: 400 | 413, error: string, message: string) => {
+    deps.ports.metrics.inc('skytide_http_refused_total', { route, reason });
+    return c.json({ error, message }, status);
+  };
   // Refused while the body streams in, before it is buffered or parsed (hono counts the bytes as they arrive).
-  const limit = bodyLimit({
-    maxSize: deps.bodyLimitBytes,
-    onError: (c) => {
-      deps.ports.metrics.inc('skytide_http_refused_total', { route: c.req.path, reason: 'body_too_big' });
-      return c.json({ error: 'body_too_large', message: `request body exceeds ${deps.bodyLimitBytes} bytes` }, 413);
-    },
-  });
-  app.post('/functions/index', requireBearer(deps.auth), limit, async (c) => {
-    let body: unknown;
+  const limit = (route: FunctionRoute) =>
+    bodyLimit({
+      maxSize: deps.bodyLimitBytes,
+      onError: (c) => refuse(c, route, 'body_too_big', 413, 'body_too_large', `request body exceeds ${deps.bodyLimitBytes} bytes`),
+    });
+  /** The body parsed as JSON, or the 400 that refused it (counted as invalid_json). */
+  const readJson = async (c: Context, route: FunctionRoute): Promise<{ body: unknown } | Response> => {
     try {
-      body = await c.req.json();
+      return { body: await c.req.json() };
     } catch {
-      return c.json({ error: 'invalid_json', message: 'request body is not JSON' }, 400);
+      return refuse(c, route, 'invalid_json', 400, 'invalid_json', 'request body is not JSON');
     }
-    const split = parseEventBatch(body);
-    if (typeof split === 'string') return c.json({ error: 'invalid_request', message: split }, 400);
+  };
+  app.post('/functions/index', requireBearer(deps.auth), limit('/functions/index'), async (c) => {
+    const read = await readJson(c, '/functions/index');
+    if (read instanceof Response) return read;
+    const split = parseEventBatch(read.body);
+    if (typeof split === 'string') return refuse(c, '/functions/index', 'invalid_request', 400, 'invalid_request', split);
     let result: BatchResult;
     try {
       result = await indexBatch(split.events, deps.ports);
@@ -108,16 +119,12 @@ export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void
 
   // Answers one outcome per item and, per item, one verdict per label it held (stored, rejected with its reason,
   // or deferred), so a caller sees what the function decided and not only whether to acknowledge.
-  app.post('/functions/label', requireBearer(deps.auth), limit, async (c) => {
+  app.post('/functions/label', requireBearer(deps.auth), limit('/functions/label'), async (c) => {
     if (deps.label === undefined) return c.json({ error: 'not_configured', message: 'the label function has no identity resolver here' }, 503);
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return c.json({ error: 'invalid_json', message: 'request body is not JSON' }, 400);
-    }
-    const split = parseLabelBatch(body);
-    if (typeof split === 'string') return c.json({ error: 'invalid_request', message: split }, 400);
+    const read = await readJson(c, '/functions/label');
+    if (read instanceof Response) return read;
+    const split = parseLabelBatch(read.body);
+    if (typeof split === 'string') return refuse(c, '/functions/label', 'invalid_request', 400, 'invalid_request', split);
     let result: LabelBatchResult;
     try {
       result = await labelBatch(split.entries, { ...deps.ports, ...deps.label });
@@ -142,16 +149,13 @@ export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void
   // `{ "repos": [...] }` of repo_backfill entries (`{did, host?, rev?, active?, status?, reason?}`): each repo fetched,
   // verified and indexed; answers one outcome and one report per item. An outage answers 503 with Retry-After (the
   // caller tries the batch again; nothing was recorded against the repos), as POST /reprocess/:did does.
-  app.post('/functions/backfill-repo', requireBearer(deps.auth), limit, async (c) => {
+  app.post('/functions/backfill-repo', requireBearer(deps.auth), limit('/functions/backfill-repo'), async (c) => {
     if (deps.backfill === undefined) return c.json({ error: 'not_configured', message: 'backfill is not configured in this process' }, 503);
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return c.json({ error: 'invalid_json', message: 'request body is not JSON' }, 400);
-    }
+    const read = await readJson(c, '/functions/backfill-repo');
+    if (read instanceof Response) return read;
+    const body = read.body;
     const items = typeof body === 'object' && body !== null ? (body as { repos?: unknown }).repos : undefined;
-    if (!Array.isArray(items)) return c.json({ error: 'invalid_request', message: 'body must be {"repos": [...]}' }, 400);
+    if (!Array.isArray(items)) return refuse(c, '/functions/backfill-repo', 'invalid_request', 400, 'invalid_request', 'body must be {"repos": [...]}');
     const entries: RepoBackfillEntry[] = [];
     const positions: number[] = [];
     const outcomes: (ItemOutcome | undefined)[] = new Array(items.length).fill(undefined);

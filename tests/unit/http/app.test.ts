@@ -189,6 +189,24 @@ describe('HTTP app', () => {
     expect(await wrongShape.json()).toEqual({ error: 'invalid_request', message: 'body must be {"events": [...]}' });
   });
 
+  it('counts a body that is not JSON or not a batch as invalid_json or invalid_request, every series at zero from start-up', async () => {
+    const bundle = createMetrics({ hosts: ['relay.example'], streams: ['firehose_live'] });
+    const app = build({ ports: { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: untouchable } });
+    const routes = ['/functions/index', '/functions/label', '/functions/backfill-repo'];
+    for (const route of routes) {
+      for (const reason of ['invalid_json', 'invalid_request']) {
+        expect(await bundle.registry.metrics()).toContain(`skytide_http_refused_total{route="${route}",reason="${reason}"} 0`);
+      }
+    }
+    const headers = { authorization: 'Bearer s3cret', 'content-type': 'application/json' };
+    expect((await app.request('/functions/index', { method: 'POST', body: '{', headers })).status).toBe(400);
+    expect((await app.request('/functions/index', { method: 'POST', body: '', headers })).status).toBe(400);
+    expect((await app.request('/functions/index', { method: 'POST', body: 'null', headers })).status).toBe(400);
+    const text = await bundle.registry.metrics();
+    expect(text).toContain('skytide_http_refused_total{route="/functions/index",reason="invalid_json"} 2');
+    expect(text).toContain('skytide_http_refused_total{route="/functions/index",reason="invalid_request"} 1');
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const res = await build().request('/nope');
     expect(res.status).toBe(404);
