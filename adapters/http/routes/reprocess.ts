@@ -1,10 +1,11 @@
 // POST /reprocess/:did: re-backfill one account now and answer with what changed (records created, updated,
-// deleted, the rev, the time it took). A repo that cannot be trusted answers 422 with the reason; its PDS failing (or
-// anything else another try may mend) 502; an outage of our own dependencies (Postgres, Redis, the PLC directory,
-// DNS) 503 with Retry-After, and nothing is recorded against the repo.
+// deleted, the rev, the time it took). What is not a DID, or can never resolve in atproto, answers 400. A repo that
+// cannot be trusted answers 422 with the reason; its PDS failing (or anything else another try may mend) 502; an
+// outage of our own dependencies (Postgres, Redis, the PLC directory, DNS) 503 with Retry-After, and nothing is
+// recorded against the repo.
 import type { Hono } from 'hono';
 import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-repo/handler.ts';
-import { isValidDid } from '../../../functions/atproto/syntax/did.ts';
+import { isValidDid, unresolvableDid } from '../../../functions/atproto/syntax/did.ts';
 import { dependencyErrorIn } from '../../../functions/errors.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
 import { answerOutage } from '../outage.ts';
@@ -13,6 +14,10 @@ export function registerReprocessRoute(app: Hono, auth: AuthOptions, ports: Back
   app.post('/reprocess/:did', requireBearer(auth), async (c) => {
     const did = c.req.param('did');
     if (!isValidDid(did)) return c.json({ error: 'invalid_did', message: `not a DID: ${JSON.stringify(did)}` }, 400);
+    // A DID that can never resolve (another method, a did:plc that is not base32, a did:web that is no hostname) is
+    // the request's own defect: 400 here, not the backfill's identity_failed, which answers 502 as if a retry could mend it.
+    const never = unresolvableDid(did);
+    if (never !== undefined) return c.json({ error: 'invalid_did', message: `${did} can never resolve: ${never}` }, 400);
     if (ports === undefined) return c.json({ error: 'not_configured', message: 'backfill is not configured in this process' }, 503);
     let result: Awaited<ReturnType<typeof backfillRepos>>;
     try {

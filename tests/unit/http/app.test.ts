@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp, createOperationsApp, type AppDeps } from '../../../adapters/http/app.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createOutageBoard, outagesDegradedCheck } from '../../../adapters/observability/outage-board.ts';
-import { silentLog, systemClock, type Sql } from '../../../functions/ports.ts';
+import { noMetrics, silentLog, systemClock, type Sql } from '../../../functions/ports.ts';
 
 // These routes must answer without touching the database; a Sql port that fails on use proves they do not.
 const untouchable: Sql = {
@@ -205,6 +205,30 @@ describe('HTTP app', () => {
     const text = await bundle.registry.metrics();
     expect(text).toContain('skytide_http_refused_total{route="/functions/index",reason="invalid_json"} 2');
     expect(text).toContain('skytide_http_refused_total{route="/functions/index",reason="invalid_request"} 1');
+  });
+
+  it('refuses POST /reprocess/:did with 400 invalid_did for a DID that can never resolve, asking no one', async () => {
+    let asked = 0;
+    const backfill: AppDeps['backfill'] = {
+      clock: systemClock, log: silentLog, metrics: noMetrics, sql: untouchable,
+      fetch: async () => { asked++; throw new Error('nothing may be fetched'); },
+      identity: { resolve: async () => { asked++; throw new Error('no identity may be resolved'); } },
+    };
+    const app = build({ backfill });
+    const headers = { authorization: 'Bearer s3cret' };
+    for (const [did, why] of [
+      ['did:example:abc', 'only did:plc and did:web are supported'],
+      ['did:plc:ABCDEFGHIJKLMNOPQRSTUVWX', 'a did:plc identifier is 24 characters of base32'],
+      ['did:web:127.0.0.1', 'a did:web identifier is a hostname'],
+      ['did:web:pds.local', 'reserved TLD'],
+    ] as const) {
+      const res = await app.request(`/reprocess/${did}`, { method: 'POST', headers });
+      expect(res.status, did).toBe(400);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error).toBe('invalid_did');
+      expect(body.message).toContain(why);
+    }
+    expect(asked).toBe(0);
   });
 
   it('answers unknown routes with a JSON 404', async () => {
