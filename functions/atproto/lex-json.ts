@@ -65,3 +65,24 @@ function setOwn(out: Record<string, unknown>, key: string, value: unknown): void
   if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
+
+/**
+ * Whether a lex-JSON value nests more containers than `max` (the record counts as one; a {"$link"} or {"$bytes"} map
+ * is a leaf, as the CID or bytes it stands for are in DAG-CBOR), as lex-cbor.ts counts a record it decodes. Walked with
+ * a stack of its own: a JSON record that arrived already parsed (a stream entry, an HTTP batch) may nest far deeper than
+ * the call stack would let a recursive walk (or JSON.stringify) go.
+ */
+export function nestsDeeperThan(value: JsonValue, max: number): boolean {
+  const stack: { value: JsonValue; depth: number }[] = [{ value, depth: 1 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const v = item.value;
+    if (v === null || typeof v !== 'object') continue;
+    if (!Array.isArray(v)) {
+      const keys = Object.keys(v);
+      if (keys.length === 1 && (typeof v['$link'] === 'string' || typeof v['$bytes'] === 'string')) continue;
+    }
+    if (item.depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push({ value: child, depth: item.depth + 1 });
+  }
+  return false;
+}

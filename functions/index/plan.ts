@@ -10,6 +10,8 @@ import { isValidRecordKey } from '../atproto/syntax/record-key.ts';
 import { isValidTid } from '../atproto/syntax/tid.ts';
 import { normalizeTime } from './account-state.ts';
 import { bskyRecordProblem } from '../atproto/lexicon/bsky.ts';
+import { nestsDeeperThan } from '../atproto/lex-json.ts';
+import { MAX_CBOR_DEPTH } from '../atproto/limits.ts';
 
 export interface RecordOp {
   position: number;
@@ -134,6 +136,12 @@ export function planBatch(events: readonly StreamEvent[]): BatchPlan {
 function recordOp(position: number, event: RecordEvent): RecordOp {
   const op: RecordOp = { position, uri: recordUri(event), event };
   if (event.type !== 'delete') {
+    // Checked first: the lexicon check and JSON.stringify recurse, and a record this deep never came from a valid
+    // DAG-CBOR block anyway (the firehose and backfill paths refuse it as too_deep).
+    if (nestsDeeperThan(event.record, MAX_CBOR_DEPTH)) {
+      op.problem = `nested deeper than ${MAX_CBOR_DEPTH} levels`;
+      return op;
+    }
     const problem = bskyRecordProblem(event.collection, event.record);
     if (problem !== undefined) op.problem = problem;
   }

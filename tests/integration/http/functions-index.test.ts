@@ -7,6 +7,7 @@ import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createSql } from '../../../adapters/postgres/client.ts';
 import { post, write } from '../../helpers/events.ts';
 import { TEST_DATABASE_URL } from '../../helpers/services.ts';
+import { checkRows } from '../../../functions/sql-rows.ts';
 
 let db: IndexDb;
 beforeAll(async () => {
@@ -56,6 +57,25 @@ describe('POST /functions/index', () => {
     expect(await res.json()).toEqual({ error: 'dependency_unavailable', dependency: 'postgres', message: 'postgres is unavailable; retry later' });
     expect(await bundle.registry.metrics()).toContain('skytide_index_batches_total{outcome="error"} 1');
     await unreachable.end();
+  });
+
+  it('refuses a record nested deeper than the data model allows as invalid, as the CBOR path does, never a 500', async () => {
+    const { app: a, bundle } = app();
+    // A record map holding `levels - 1` nested lists: `levels` containers in all (lex-cbor.ts refuses the 129th).
+    const nested = (levels: number) => `{"$type":"app.bsky.feed.post","text":"deep","createdAt":"2024-01-01T00:00:00.000Z","x":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+    // Built as text: the deepest would overflow JSON.stringify here, as it did in the index function.
+    const event = (rkey: string, rev: number, levels: number) => {
+      const { record: _record, ...rest } = write({ did: DID, collection: 'app.bsky.feed.post', rkey, rev, record: post('') });
+      return `${JSON.stringify(rest).slice(0, -1)},"record":${nested(levels)}}`;
+    };
+    const body = `{"events":[${event('d128', 10, 128)},${event('d129', 11, 129)},${event('d20000', 12, 20_000)}]}`;
+    const res = await a.request('/functions/index', { method: 'POST', headers, body });
+    expect(res.status).toBe(200);
+    expect((await res.json()).outcomes).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'ok' }]);
+    const asked = ['d128', 'd129', 'd20000'].map((rkey) => `at://${DID}/app.bsky.feed.post/${rkey}`);
+    const stored = checkRows(await db.sql.query(`select uri from record where uri = any($1::text[])`, [asked]), { uri: 'string' });
+    expect(stored.map((r) => r.uri)).toEqual([asked[0]]);
+    expect(await bundle.registry.metrics()).toContain('skytide_index_records_total{collection="post",outcome="invalid"} 2');
   });
 
   it('answers 500, not 503, when the function fails on a database that answers: that is no outage', async () => {
