@@ -68,21 +68,32 @@ function setOwn(out: Record<string, unknown>, key: string, value: unknown): void
 
 /**
  * Whether a lex-JSON value nests more containers than `max` (the record counts as one; a {"$link"} or {"$bytes"} map
- * is a leaf, as the CID or bytes it stands for are in DAG-CBOR), as lex-cbor.ts counts a record it decodes. Walked with
- * a stack of its own: a JSON record that arrived already parsed (a stream entry, an HTTP batch) may nest far deeper than
- * the call stack would let a recursive walk (or JSON.stringify) go.
+ * is a leaf, as the CID or bytes it stands for are in DAG-CBOR), as lex-cbor.ts counts a record it decodes. A JSON
+ * record that arrived already parsed (a stream entry, an HTTP batch) may nest far deeper than the call stack would let
+ * a full recursive walk (or JSON.stringify) go; this walk recurses, but stops descending past `max`, so it never goes
+ * deeper than `max + 1` calls. It allocates nothing: it runs on every record of the index path.
  */
 export function nestsDeeperThan(value: JsonValue, max: number): boolean {
-  const stack: { value: JsonValue; depth: number }[] = [{ value, depth: 1 }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const v = item.value;
-    if (v === null || typeof v !== 'object') continue;
-    if (!Array.isArray(v)) {
-      const keys = Object.keys(v);
-      if (keys.length === 1 && (typeof v['$link'] === 'string' || typeof v['$bytes'] === 'string')) continue;
-    }
-    if (item.depth > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push({ value: child, depth: item.depth + 1 });
+  return deeper(value, 1, max);
+}
+
+function deeper(value: JsonValue, depth: number, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    if (depth > max) return true;
+    for (let i = 0; i < value.length; i++) if (deeper(value[i] as JsonValue, depth + 1, max)) return true;
+    return false;
   }
+  if (isLinkOrBytes(value)) return false;
+  if (depth > max) return true;
+  for (const key in value) if (deeper(value[key] as JsonValue, depth + 1, max)) return true;
   return false;
+}
+
+/** A map whose one key is `$link` or `$bytes` holding text: lex-JSON's form of a CID or bytes, a leaf. */
+function isLinkOrBytes(map: { [key: string]: JsonValue }): boolean {
+  if (typeof map['$link'] !== 'string' && typeof map['$bytes'] !== 'string') return false;
+  let keys = 0;
+  for (const _ in map) if (++keys > 1) return false;
+  return true;
 }
