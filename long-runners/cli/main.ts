@@ -8,7 +8,7 @@ import { applyMigrations } from '../../adapters/postgres/migrate.ts';
 import { readServerSettings, serverSettingProblems, writeSettingAdvice, writeSettingsOf } from '../../adapters/postgres/server-settings.ts';
 import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { DeadlineError, withDeadline } from '../../adapters/http/deadline.ts';
-import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.ts';
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources, type Resources } from './resources.ts';
@@ -203,6 +203,9 @@ async function startEmbeddedServices(config: Config, env: NodeJS.ProcessEnv, log
 async function reprocess(config: Config, did: string | undefined): Promise<number> {
   if (did === undefined) fail('usage: skytide reprocess <did>');
   if (!isValidDid(did)) fail(`reprocess: not a DID: ${JSON.stringify(did)}\nusage: skytide reprocess <did>`);
+  // As POST /reprocess/:did: a DID that can never resolve is the caller's mistake, not an identity outage to retry.
+  const never = unresolvableDid(did);
+  if (never !== undefined) fail(`reprocess: ${did} can never resolve: ${never}\nusage: skytide reprocess <did>`);
   const r = createResources(config, 'reprocess');
   try {
     const line = progressLine(`reprocess ${did}`);

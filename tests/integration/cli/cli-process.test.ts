@@ -218,7 +218,7 @@ describe('skytide process', () => {
     expect(await run.exited).toBe(2);
   });
 
-  it('answers an unknown option or a reprocess argument that is not a DID as a usage error: exit 2, said on stderr', () => {
+  it('answers an unknown option or a reprocess argument that is not a resolvable DID as a usage error: exit 2, said on stderr', () => {
     const usage = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, encoding: 'utf8' });
     const bogus = usage(['run', '--bogus']);
     expect(bogus.status).toBe(2);
@@ -228,6 +228,10 @@ describe('skytide process', () => {
     expect(notDid.status).toBe(2);
     expect(notDid.stderr).toContain('reprocess: not a DID: "not-a-did"');
     expect(notDid.stdout).toBe('');
+    // A DID in form that can never resolve (a method atproto does not use): the same usage error, before any lookup.
+    const never = usage(['reprocess', 'did:example:abc']);
+    expect(never.status).toBe(2);
+    expect(never.stderr).toContain('reprocess: did:example:abc can never resolve: only did:plc and did:web are supported');
   });
 
   it.each([
