@@ -40,6 +40,8 @@ export function registerStatusPage(app: Hono, deps: StatusPageDeps): void {
   app.get('/status/chart.js', (c) => c.body(CHART_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   app.get('/status/history.json', (c) => {
     const since = Number(c.req.query('since') ?? 0);
+    // A `since` that is not a time would filter out every sample and look like a sampler that stopped.
+    if (!Number.isFinite(since)) return c.json({ error: 'invalid_request', message: 'since must be a time in milliseconds since the epoch' }, 400);
     const samples = (deps.history?.() ?? []).filter((s) => s.t > since);
     return c.json({ samples, controls: deps.devControls?.state() ?? null });
   });

@@ -65,6 +65,10 @@ describe('status page', () => {
     const body = (await (await app.request('/status/history.json')).json()) as { samples: unknown[]; controls: unknown };
     expect(body.samples).toHaveLength(2);
     expect(body.controls).toBeNull();
+    // A `since` that is not a time is the caller's mistake, said as such, not an empty history.
+    const bad = await app.request('/status/history.json?since=abc');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe('invalid_request');
   });
 
   it('drives the simulation with the bearer, and refuses without it or with a bad value', async () => {
