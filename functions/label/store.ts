@@ -53,14 +53,14 @@ export async function storeLabels(tx: SqlExecutor, rows: readonly LabelRow[]): P
     expKey: expKey ?? null,
   }));
   const changed = checkRows(await tx.query(
-    `insert into label (src, uri, cid, val, neg, "negSigned", cts, exp, ver, sig, "signingKey", "ctsKey", "expKey")
+    `insert into label (src, uri, cid, val, neg, "negSigned", cts, exp, "labelVer", "labelSig", "signingKey", "ctsKey", "expKey")
      select src, uri, cid, val, neg, "negSigned", cts, exp, ver, decode(sig, 'hex'), "signingKey", "ctsKey", "expKey"
      from json_to_recordset($1::text::json) as x(src text, uri text, cid text, val text, neg boolean, "negSigned" boolean,
        cts text, exp text, ver integer, sig text, "signingKey" text, "ctsKey" text, "expKey" text)
      order by src, uri, cid, val
      on conflict (src, uri, cid, val) do update set neg = excluded.neg, "negSigned" = excluded."negSigned",
        cts = excluded.cts, exp = excluded.exp,
-       ver = excluded.ver, sig = excluded.sig, "signingKey" = excluded."signingKey", "ctsKey" = excluded."ctsKey",
+       "labelVer" = excluded."labelVer", "labelSig" = excluded."labelSig", "signingKey" = excluded."signingKey", "ctsKey" = excluded."ctsKey",
        "expKey" = excluded."expKey"
      where ${NEWER}
      returning src`,

@@ -60,8 +60,8 @@ export function versionTerms(t: string): string[] {
     `${t}.cts`,
     `${t}.cid`,
     `coalesce(${t}."expKey", '')`,
-    `coalesce(${t}.sig, '\\x'::bytea)`,
-    `coalesce(${t}.ver, 0)`,
+    `coalesce(${t}."labelSig", '\\x'::bytea)`,
+    `coalesce(${t}."labelVer", 0)`,
     // A row from before migration 0011 reads as it was written: `neg` named only when true.
     `coalesce(${t}."negSigned", ${t}.neg)`,
   ];

@@ -18,6 +18,7 @@ import { countLabelStates, queryLabels } from '../../../functions/label/query.ts
 import { parseLabel, signingBytes } from '../../../functions/label/label.ts';
 import { toRow } from '../../../functions/label/version.ts';
 import { beforeMigration } from '../../helpers/migration-step.ts';
+import { applyMigrations } from '../../../adapters/postgres/migrate.ts';
 import { freePort } from '../../helpers/free-port.ts';
 import { DependencyError } from '../../../functions/errors.ts';
 import { silentLog } from '../../../functions/ports.ts';
@@ -344,6 +345,8 @@ describe('migration 0011', () => {
           values ($1, $2, '', $3, $4, $5, 1, decode($6, 'hex'), $7, $8)`, [l.src, l.uri, l.val, l.neg === true, l.cts, Buffer.from(l.sig).toString('hex'), labelKey.did(), toRow(l).ctsKey]);
       }
       expect(await migrate()).toEqual(['0011_label_neg_signed.sql']);
+      // The migrations after it too: today's code reads the columns as they are named now (0014).
+      await applyMigrations(sql);
       const read = async () => (await queryLabels(sql, clock, { uriPatterns: ['*'], limit: 250 })).labels;
       const { neg: _, ...withoutNeg } = labelJson(label);
       expect(await read()).toEqual([withoutNeg]);

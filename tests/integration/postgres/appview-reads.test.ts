@@ -26,6 +26,11 @@ let appview: AppViewDatabase;
 let routes: ReturnType<RecordRoutes>;
 type LabelRoutes = (db: AppViewDatabase) => { getLabels(req: { subjects: string[]; issuers: string[] }): Promise<{ labels: Uint8Array[] }> };
 let labelRoutes: ReturnType<LabelRoutes>;
+/** The AppView's label hydration: its data plane's rows, each checked against com.atproto.label.defs#label. */
+type LabelHydratorClass = new (dataplane: ReturnType<LabelRoutes>) => {
+  getLabelsForSubjects(subjects: string[], labelers: { dids: string[]; redact: Set<string> }): Promise<Map<string, { labels: Map<string, { val: string }> }>>;
+};
+let LabelHydrator: LabelHydratorClass;
 
 beforeAll(async () => {
   // A database of its own (schema `public`): the AppView takes only schema names of letters and underscores.
@@ -36,6 +41,7 @@ beforeAll(async () => {
   routes = records(appview);
   const { default: labels } = await loadBsky<{ default: LabelRoutes }>('data-plane/server/routes/labels.js');
   labelRoutes = labels(appview);
+  ({ LabelHydrator } = await loadBsky<{ LabelHydrator: LabelHydratorClass }>('hydration/label.js'));
 }, 60_000);
 afterAll(async () => {
   await appview?.close();
@@ -43,6 +49,18 @@ afterAll(async () => {
 });
 
 describe("the AppView's data plane on a database skytide indexed", () => {
+  it('hydrates the labels skytide stored, signed or not (no column of ours reads as a bad lexicon field)', async () => {
+    const src = 'did:plc:labelerlabelerlabelerhyd';
+    const subject = 'did:plc:subjectsubjectsubjecthyd';
+    await db.sql.transaction((tx) => storeLabels(tx, [
+      toRow({ ver: 1, src, uri: subject, val: 'signed', cts: '2030-01-01T00:00:00.000Z', sig: new Uint8Array(64).fill(7) }, 'did:key:zQ3shsigner'),
+      // A LABEL_TRUSTED_SOURCES label as rsky relayed it: no ver, no sig.
+      toRow({ src, uri: subject, val: 'unsigned', cts: '2030-01-01T00:00:00.000Z' }),
+    ]));
+    const hydrated = await new LabelHydrator(labelRoutes).getLabelsForSubjects([subject], { dids: [src], redact: new Set() });
+    expect([...(hydrated.get(subject)?.labels.values() ?? [])].map((l) => l.val).sort()).toEqual(['signed', 'unsigned']);
+  });
+
   it('reads labels row by row: a negation with another cid leaves the label in force there, not in our queryLabels', async () => {
     const src = 'did:plc:labelerlabelerlabelerxxx';
     const uri = uriOf(ALICE, POST, 'edited');
