@@ -41,3 +41,20 @@ export function instantKeyOfMs(ms: number): string {
   const unixOriginDays = daysFromCivil(1970, 1, 1) - ORIGIN_DAYS;
   return format(unixOriginDays * 86_400 + seconds, String(millis).padStart(3, '0'));
 }
+
+/** Postgres reads a timestamp literal only with a year from 0001 and an offset under 16 hours. */
+const PG_UNREADABLE_RE = /^0000-|[+-](1[6-9]|2\d):\d\d$/;
+const PG_MIN = Date.parse('0001-01-01T00:00:00.000Z');
+const PG_MAX = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * `exp` as the AppView's `label.exp` column holds it. The AppView reads that column with `exp::timestamp > now()`,
+ * which fails the whole getLabels query on a datetime Postgres cannot read (year 0000, an offset of 16 hours or more:
+ * both valid datetimes), so such an `exp` is written as its instant in UTC, clamped to Postgres's years (a label that
+ * expired before year 1 is as expired in year 1). Any other `exp` is kept exactly as signed.
+ */
+export function appviewExp(exp: string): string {
+  if (!PG_UNREADABLE_RE.test(exp)) return exp;
+  const ms = Math.min(Math.max(Date.parse(exp), PG_MIN), PG_MAX);
+  return new Date(ms).toISOString();
+}

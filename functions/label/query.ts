@@ -53,7 +53,7 @@ function likePrefix(prefix: string): string {
 /** The decisive version of each (src, uri, val) among the rows `where` selects, in (uri, src, val) order. */
 function currentSql(where: string): string {
   const order = versionTerms('l').map((t) => `${t} desc`).join(', ');
-  return `select distinct on (l.uri, l.src, l.val) l.src, l.uri, l.cid, l.val, l.neg, l."negSigned", l.cts, l.exp, l."labelVer" as ver, l."labelSig" as sig, l."expKey"
+  return `select distinct on (l.uri, l.src, l.val) l.src, l.uri, l.cid, l.val, l.neg, l."negSigned", l.cts, coalesce(l."labelExp", l.exp) as exp, l."labelVer" as ver, l."labelSig" as sig, l."expKey"
     from label l where ${where} order by l.uri, l.src, l.val, ${order}`;
 }
 

@@ -8,6 +8,7 @@
 import type { SqlExecutor } from '../ports.ts';
 import { compareVersions, versionTerms, type LabelRow } from './version.ts';
 import { checkRows } from '../sql-rows.ts';
+import { appviewExp } from './instant.ts';
 
 function keyOf(row: LabelRow): string {
   const l = row.label;
@@ -45,7 +46,9 @@ export async function storeLabels(tx: SqlExecutor, rows: readonly LabelRow[]): P
     neg: label.neg === true,
     negSigned: label.neg !== undefined,
     cts: label.cts,
-    exp: label.exp ?? null,
+    // The AppView's column as the AppView can read it; the signed spelling beside it when that differs.
+    exp: label.exp === undefined ? null : appviewExp(label.exp),
+    labelExp: label.exp === undefined || appviewExp(label.exp) === label.exp ? null : label.exp,
     ver: label.ver ?? null,
     sig: label.sig === undefined ? null : toHex(label.sig),
     signingKey: signingKey ?? null,
@@ -53,13 +56,13 @@ export async function storeLabels(tx: SqlExecutor, rows: readonly LabelRow[]): P
     expKey: expKey ?? null,
   }));
   const changed = checkRows(await tx.query(
-    `insert into label (src, uri, cid, val, neg, "negSigned", cts, exp, "labelVer", "labelSig", "signingKey", "ctsKey", "expKey")
-     select src, uri, cid, val, neg, "negSigned", cts, exp, ver, decode(sig, 'hex'), "signingKey", "ctsKey", "expKey"
+    `insert into label (src, uri, cid, val, neg, "negSigned", cts, exp, "labelExp", "labelVer", "labelSig", "signingKey", "ctsKey", "expKey")
+     select src, uri, cid, val, neg, "negSigned", cts, exp, "labelExp", ver, decode(sig, 'hex'), "signingKey", "ctsKey", "expKey"
      from json_to_recordset($1::text::json) as x(src text, uri text, cid text, val text, neg boolean, "negSigned" boolean,
-       cts text, exp text, ver integer, sig text, "signingKey" text, "ctsKey" text, "expKey" text)
+       cts text, exp text, "labelExp" text, ver integer, sig text, "signingKey" text, "ctsKey" text, "expKey" text)
      order by src, uri, cid, val
      on conflict (src, uri, cid, val) do update set neg = excluded.neg, "negSigned" = excluded."negSigned",
-       cts = excluded.cts, exp = excluded.exp,
+       cts = excluded.cts, exp = excluded.exp, "labelExp" = excluded."labelExp",
        "labelVer" = excluded."labelVer", "labelSig" = excluded."labelSig", "signingKey" = excluded."signingKey", "ctsKey" = excluded."ctsKey",
        "expKey" = excluded."expKey"
      where ${NEWER}

@@ -61,6 +61,25 @@ describe("the AppView's data plane on a database skytide indexed", () => {
     expect([...(hydrated.get(subject)?.labels.values() ?? [])].map((l) => l.val).sort()).toEqual(['signed', 'unsigned']);
   });
 
+  it("reads labels whose exp Postgres cannot read as a timestamp (year 0000, offset +16:00) without failing the query", async () => {
+    const src = 'did:plc:labelerlabelerlabelerexp';
+    const plain = 'did:plc:subjectsubjectsubjectexa';
+    const odd = 'did:plc:subjectsubjectsubjectexb';
+    const cts = '2030-01-01T00:00:00.000Z';
+    await db.sql.transaction((tx) => storeLabels(tx, [
+      toRow({ src, uri: plain, val: 'plain', cts }),
+      toRow({ src, uri: odd, val: 'long-gone', cts, exp: '0000-06-01T00:00:00Z' }),
+      toRow({ src, uri: odd, val: 'far-east', cts, exp: '2999-01-01T00:00:00+16:00' }),
+    ]));
+    // The AppView's query casts exp with `exp::timestamp`: one unreadable row failed it for every subject asked.
+    const hydrated = await new LabelHydrator(labelRoutes).getLabelsForSubjects([plain, odd], { dids: [src], redact: new Set() });
+    const vals = (uri: string) => [...(hydrated.get(uri)?.labels.values() ?? [])].map((l) => l.val);
+    expect([vals(plain), vals(odd)]).toEqual([['plain'], ['far-east']]);
+    // skytide reads exp back exactly as signed.
+    const ours = await queryLabels(db.sql, { now: () => Date.parse('2030-06-01T00:00:00.000Z') }, { uriPatterns: [odd], limit: 50 });
+    expect(ours.labels).toEqual([{ src, uri: odd, val: 'far-east', cts, exp: '2999-01-01T00:00:00+16:00' }]);
+  });
+
   it('reads labels row by row: a negation with another cid leaves the label in force there, not in our queryLabels', async () => {
     const src = 'did:plc:labelerlabelerlabelerxxx';
     const uri = uriOf(ALICE, POST, 'edited');
@@ -112,6 +131,32 @@ describe('migration 0008 on a database indexed before it', () => {
       expect(await migrate()).toEqual(['0008_record_tombstone.sql']);
       expect(await sql.query('select uri, json from record')).toEqual([{ uri: 'at://did:plc:a/app.bsky.feed.post/2', json: '{"text":""}' }]);
       expect(await sql.query('select uri, did, rev from record_tombstone')).toEqual([{ uri: 'at://did:plc:a/app.bsky.feed.post/1', did: 'did:plc:a', rev: '3k2' }]);
+    });
+  });
+});
+
+describe('migration 0015 on labels stored before it', () => {
+  it('moves an exp Postgres cannot read to "labelExp", writes its instant in UTC to exp, and leaves other rows alone', async () => {
+    await beforeMigration('0015_label_exp_as_signed.sql', async (sql, migrate) => {
+      const src = 'did:plc:labelerlabelerlabelermig';
+      const rows = [
+        toRow({ src, uri: 'did:plc:a', val: 'far-east', cts: '2030-01-01T00:00:00Z', exp: '2999-01-01T07:00:00+16:00' }),
+        toRow({ src, uri: 'did:plc:a', val: 'long-gone', cts: '2030-01-01T00:00:00Z', exp: '0000-06-01T00:00:00Z' }),
+        toRow({ src, uri: 'did:plc:a', val: 'usual', cts: '2030-01-01T00:00:00Z', exp: '2999-01-01T00:00:00+05:00' }),
+      ];
+      // As skytide stored them before 0015: exp exactly as signed.
+      for (const r of rows) {
+        await sql.query(`insert into label (src, uri, cid, val, neg, cts, exp, "ctsKey", "expKey") values ($1, $2, '', $3, false, $4, $5, $6, $7)`,
+          [r.label.src, r.label.uri, r.label.val, r.label.cts, r.label.exp!, r.ctsKey, r.expKey!]);
+      }
+      expect(await migrate()).toEqual(['0015_label_exp_as_signed.sql']);
+      expect(await sql.query('select val, exp, "labelExp", exp::timestamp::text as at from label order by val')).toEqual([
+        { val: 'far-east', exp: '2998-12-31T15:00:00.000Z', labelExp: '2999-01-01T07:00:00+16:00', at: '2998-12-31 15:00:00' },
+        { val: 'long-gone', exp: '0001-01-01T00:00:00.000Z', labelExp: '0000-06-01T00:00:00Z', at: '0001-01-01 00:00:00' },
+        { val: 'usual', exp: '2999-01-01T00:00:00+05:00', labelExp: null, at: '2999-01-01 00:00:00' },
+      ]);
+      const read = await queryLabels(sql, { now: () => Date.parse('2030-06-01T00:00:00.000Z') }, { uriPatterns: ['did:plc:a'], limit: 50 });
+      expect(read.labels.map((l) => l['exp'])).toEqual(['2999-01-01T07:00:00+16:00', '2999-01-01T00:00:00+05:00']);
     });
   });
 });
