@@ -50,6 +50,7 @@ export const REASONS = [
   'lease_lost', // a sweep's lease expired or was taken while it ran: it stops, and the next sweep resumes from the cursor
   // labels (functions/label)
   'invalid_label', // a label whose fields break the label spec (syntax, val over 128 bytes, ver other than 1)
+  'future_cts', // a label whose cts is further in the future than the allowed clock drift (it would outrank every later label)
   'unsigned_label', // a label without `sig` from a source not in LABEL_TRUSTED_SOURCES
   'wrong_labeler', // src's #atproto_labeler endpoint is not the host the label came from (or the entry names none)
   'no_label_key', // src's DID document has no usable #atproto_label key (never #atproto instead)

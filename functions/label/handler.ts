@@ -20,6 +20,7 @@ import { BatchIdentities, checkLabel, recheckAgainstFresh, type LabelCheck, type
 import type { Label } from './label.ts';
 import { storeLabels } from './store.ts';
 import { toRow, type LabelRow } from './version.ts';
+import { futureCts } from './future-cts.ts';
 
 export interface LabelPorts extends BasePorts {
   sql: Sql;
@@ -57,6 +58,8 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
           const parsed = parseLabel(entry.form === 'rsky' ? normalizeRskyLabel(raw) : raw);
           if (!parsed.ok) return { invalid: parsed.message };
           const { label } = parsed;
+          const future = futureCts(label, ports.clock.now());
+          if (future !== undefined) return { label, check: { ok: false, reason: 'future_cts', message: future } };
           return { label, check: await limit(() => checkLabel(label, entry.host, ports.trustedSources.has(label.src), identities)) };
         }),
       ),

@@ -14,7 +14,7 @@ import type { Reason } from '../reasons.ts';
 import { signingBytes, type Label } from './label.ts';
 
 /** Why a label is refused: a verdict on the label itself, counted and never retried. */
-export const LABEL_REJECTIONS = ['invalid_label', 'unsigned_label', 'wrong_labeler', 'no_label_key', 'bad_signature'] as const;
+export const LABEL_REJECTIONS = ['invalid_label', 'future_cts', 'unsigned_label', 'wrong_labeler', 'no_label_key', 'bad_signature'] as const;
 export type LabelRejection = (typeof LABEL_REJECTIONS)[number];
 
 /** Why a trusted source's label was accepted without one of the checks. */

@@ -194,10 +194,10 @@ describe('the Worker writes what Node writes, for the same input', () => {
     plc.set(LABELER, labelerDoc({ did: LABELER, atproto: await labelKeypair(), label: key, labeler: `https://${HOST}` }));
     const subject = `at://${users[0]!.did}/app.bsky.feed.post/wp1`;
     const events = [
-      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, val: 'spam', cts: '2030-01-01T00:00:00Z' })),
-      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: users[1]!.did, val: 'rude', cts: '2030-01-01T00:00:00Z', exp: '2999-01-01T00:00:00Z' })),
-      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, val: 'spam', neg: true, cts: '2030-01-01T00:00:01Z' })),
-      labelEvent(HOST, await signLabel(await labelKeypair(), { ver: 1, src: LABELER, uri: subject, val: 'forged', cts: '2030-01-01T00:00:00Z' })),
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, val: 'spam', cts: '2026-01-01T00:00:00Z' })),
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: users[1]!.did, val: 'rude', cts: '2026-01-01T00:00:00Z', exp: '2999-01-01T00:00:00Z' })),
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, val: 'spam', neg: true, cts: '2026-01-01T00:00:01Z' })),
+      labelEvent(HOST, await signLabel(await labelKeypair(), { ver: 1, src: LABELER, uri: subject, val: 'forged', cts: '2026-01-01T00:00:00Z' })),
     ];
     const [w, n] = await both('/functions/label', { events });
     expect(w).toEqual(n);

@@ -93,12 +93,12 @@ describe('the label function under workerd', () => {
     plc.set(LABELER, labelerDoc({ did: LABELER, atproto: await labelKeypair(), label: key, labeler: `https://${HOST}` }));
     const subject = 'at://did:plc:workerdaaaaaaaaaaaaaaaaa/app.bsky.feed.post/p1';
     const events = [
-      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, cid: 'bafyreihpbwrqsipbigarmwyqokkse4dtfpg3jkygvmizjp6anyopplx4om', val: 'spam', cts: '2030-01-01T00:00:00Z' })),
-      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, cid: 'bafyreieznjaifhdvvsaohgg3pptul5mbmeqd6nijfittzzhftexpgcivxq', val: 'spam', neg: true, cts: '2030-01-01T00:00:01Z' })),
-      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: DID, val: 'rude', cts: '2030-01-01T00:00:00Z', exp: '2999-01-01T00:00:00Z' })),
-      labelEvent(HOST, await signLabel(await labelKeypair(), { ver: 1, src: LABELER, uri: DID, val: 'forged', cts: '2030-01-01T00:00:00Z' })),
-      labelEvent(HOST, { ver: 1, src: LABELER, uri: DID, val: 'unsigned', cts: '2030-01-01T00:00:00Z' }),
-      { seq: 1, labels: [{ src: LABELER, uri: DID, cid: null, val: 'rsky', neg: null, cts: '2030-01-01 00:00:00 UTC' }] },
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, cid: 'bafyreihpbwrqsipbigarmwyqokkse4dtfpg3jkygvmizjp6anyopplx4om', val: 'spam', cts: '2026-01-01T00:00:00Z' })),
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: subject, cid: 'bafyreieznjaifhdvvsaohgg3pptul5mbmeqd6nijfittzzhftexpgcivxq', val: 'spam', neg: true, cts: '2026-01-01T00:00:01Z' })),
+      labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: DID, val: 'rude', cts: '2026-01-01T00:00:00Z', exp: '2999-01-01T00:00:00Z' })),
+      labelEvent(HOST, await signLabel(await labelKeypair(), { ver: 1, src: LABELER, uri: DID, val: 'forged', cts: '2026-01-01T00:00:00Z' })),
+      labelEvent(HOST, { ver: 1, src: LABELER, uri: DID, val: 'unsigned', cts: '2026-01-01T00:00:00Z' }),
+      { seq: 1, labels: [{ src: LABELER, uri: DID, cid: null, val: 'rsky', neg: null, cts: '2026-01-01 00:00:00 UTC' }] },
       { type: 'label' },
     ];
     const body = JSON.stringify({ events });

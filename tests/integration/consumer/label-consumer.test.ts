@@ -76,10 +76,10 @@ const dlq = async () => (await redis.redis.xrange(r.keys.dlq(STREAM), '-', '+'))
 
 describe('label_live through the consumer', () => {
   it('stores skytide and rsky entries, acknowledges and deletes them, and dead-letters what is not a label entry', async () => {
-    const signed = await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'spam', cts: '2030-01-01T00:00:00Z' });
+    const signed = await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'spam', cts: '2026-01-01T00:00:00Z' });
     await push([
       { event: JSON.stringify(labelEvent(HOST, signed)) },
-      { labels: JSON.stringify({ seq: 3, labels: [{ src: TRUSTED, uri: SUBJECT, cid: null, val: 'rsky', neg: null, cts: '2030-01-01 00:00:01 UTC' }] }) },
+      { labels: JSON.stringify({ seq: 3, labels: [{ src: TRUSTED, uri: SUBJECT, cid: null, val: 'rsky', neg: null, cts: '2026-01-01 00:00:01 UTC' }] }) },
       { event: JSON.stringify({ type: 'create' }) },
     ]);
     await waitFor(drained, (d) => d, 'label_live to drain');
@@ -93,7 +93,7 @@ describe('label_live through the consumer', () => {
 
   it('retries a label whose source cannot be resolved, then dead-letters it with identity_failed', async () => {
     const unknown = 'did:plc:nobodynobodynobodynobody';
-    await push([{ event: JSON.stringify(labelEvent(HOST, await signLabel(key, { ver: 1, src: unknown, uri: SUBJECT, val: 'x', cts: '2030-01-01T00:00:00Z' }))) }]);
+    await push([{ event: JSON.stringify(labelEvent(HOST, await signLabel(key, { ver: 1, src: unknown, uri: SUBJECT, val: 'x', cts: '2026-01-01T00:00:00Z' }))) }]);
     await waitFor(drained, (d) => d, 'the deferred entry to reach the dlq', 20_000);
     expect((await dlq()).at(-1)).toMatchObject({ reason: 'identity_failed', attempts: '2' });
   });
@@ -101,7 +101,7 @@ describe('label_live through the consumer', () => {
   it('waits out a PLC directory that is down: nothing dead-lettered, the label stored once it answers', async () => {
     const before = (await dlq()).length;
     plc.down = true;
-    await push([{ event: JSON.stringify(labelEvent(HOST, await signLabel(key, { ver: 1, src: LATE_LABELER, uri: SUBJECT, val: 'after-outage', cts: '2030-01-01T00:00:00Z' }))) }]);
+    await push([{ event: JSON.stringify(labelEvent(HOST, await signLabel(key, { ver: 1, src: LATE_LABELER, uri: SUBJECT, val: 'after-outage', cts: '2026-01-01T00:00:00Z' }))) }]);
     // Each probe asks the directory again; several rounds pass through the claim window without a verdict.
     await waitFor(() => plc.requests.get(LATE_LABELER) ?? 0, (n) => n >= 6, 'the consumer to keep asking the directory', 20_000);
     expect((await dlq()).length).toBe(before);

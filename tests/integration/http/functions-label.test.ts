@@ -49,8 +49,8 @@ const headers = { authorization: 'Bearer tok', 'content-type': 'application/json
 describe('POST /functions/label', () => {
   it('stores the good labels and answers an outcome per item and a verdict per label', async () => {
     const { app: a, bundle } = app();
-    const good = labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'spam', cts: '2030-01-01T00:00:00Z' }));
-    const forged = labelEvent(HOST, await signLabel(await labelKeypair(), { ver: 1, src: LABELER, uri: SUBJECT, val: 'forged', cts: '2030-01-01T00:00:00Z' }));
+    const good = labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'spam', cts: '2026-01-01T00:00:00Z' }));
+    const forged = labelEvent(HOST, await signLabel(await labelKeypair(), { ver: 1, src: LABELER, uri: SUBJECT, val: 'forged', cts: '2026-01-01T00:00:00Z' }));
     const res = await a.request('/functions/label', { method: 'POST', headers, body: JSON.stringify({ events: [good, { type: 'create' }, forged] }) });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
@@ -73,7 +73,7 @@ describe('POST /functions/label', () => {
 
   it('answers 503 dependency_unavailable with Retry-After when the database is down, as the other function routes do', async () => {
     const unreachable = createSql('postgres://postgres@127.0.0.1:1/test', { max: 1 });
-    const good = labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'later', cts: '2030-01-01T00:00:00Z' }));
+    const good = labelEvent(HOST, await signLabel(key, { ver: 1, src: LABELER, uri: SUBJECT, val: 'later', cts: '2026-01-01T00:00:00Z' }));
     const res = await app({ sql: unreachable }).app.request('/functions/label', { method: 'POST', headers, body: JSON.stringify({ events: [good] }) });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('10');
@@ -90,7 +90,7 @@ describe('GET /xrpc/com.atproto.label.queryLabels', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { labels: Record<string, unknown>[]; cursor?: string };
     expect(body.cursor).toBeUndefined();
-    expect(body.labels).toEqual([{ ver: 1, src: LABELER, uri: SUBJECT, val: 'spam', cts: '2030-01-01T00:00:00Z', sig: { $bytes: expect.any(String) } }]);
+    expect(body.labels).toEqual([{ ver: 1, src: LABELER, uri: SUBJECT, val: 'spam', cts: '2026-01-01T00:00:00Z', sig: { $bytes: expect.any(String) } }]);
   });
 
   it('gives a cursor when a page is full, and the next page from it', async () => {

@@ -65,7 +65,7 @@ afterAll(async () => {
   await db?.close();
 });
 
-const label = (val: string, extra: Partial<LabelFields> = {}): LabelFields => ({ ver: 1, src: HOSTILE, uri: SUBJECT, val, cts: '2030-01-01T00:00:00Z', ...extra });
+const label = (val: string, extra: Partial<LabelFields> = {}): LabelFields => ({ ver: 1, src: HOSTILE, uri: SUBJECT, val, cts: '2026-01-01T00:00:00Z', ...extra });
 
 async function processed(seq: number): Promise<void> {
   const stream = r.keys.stream(STREAMS.labelLive);

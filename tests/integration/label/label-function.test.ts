@@ -44,7 +44,10 @@ let redis: Awaited<ReturnType<typeof createTestRedis>>;
 let labelKey: Keypair;
 let repoKey: Keypair;
 let otherKey: Keypair;
-let now = Date.parse(T0);
+// The clock stands half an hour after T0: the labels below are dated from T0 on, and a cts more than 5 minutes ahead
+// of the clock is refused (future_cts).
+const START = Date.parse(T0) + 30 * 60_000;
+let now = START;
 const clock = { now: () => now };
 
 beforeAll(async () => {
@@ -69,7 +72,7 @@ let bundle: MetricsBundle;
 let resolver: Resolver;
 beforeEach(async () => {
   await db.sql.query('truncate label');
-  now = Date.parse(T0);
+  now = START;
   bundle = createMetrics({ hosts: [], streams: [], labelHosts: [HOST], labelSources: [TRUSTED] });
   resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
 });
@@ -202,7 +205,7 @@ describe('rows and what is in force', () => {
 });
 
 describe('labels that do not come from their source are rejected and counted, never stored', () => {
-  it('unsigned, forged, signed with #atproto, from another labeler, keyless, and malformed', async () => {
+  it('unsigned, forged, signed with #atproto, from another labeler, keyless, malformed, and dated in the future', async () => {
     const cases: [LabelEntry, string][] = [
       [entry(labelEvent(HOST, { ver: 1, src: LABELER, uri: POST, val: 'unsigned', cts: at(1) })), 'unsigned_label'],
       [await signed({ val: 'forged', cts: at(1) }, otherKey), 'bad_signature'],
@@ -215,6 +218,8 @@ describe('labels that do not come from their source are rejected and counted, ne
       [await signed({ val: 'elsewhere', cts: at(1) }, labelKey, OTHER_HOST), 'wrong_labeler'],
       [entry(labelEvent(HOST, await signLabel(labelKey, { ver: 1, src: KEYLESS, uri: POST, val: 'keyless', cts: at(1) }))), 'no_label_key'],
       [entry(labelEvent(HOST, { ver: 1, src: LABELER, uri: POST, val: 'x', cts: 'yesterday' })), 'invalid_label'],
+      // Signed, but its cts a day ahead of our clock: it would outrank every later label of its (src, uri, val).
+      [await signed({ val: 'from-the-future', cts: at(24 * 60) }, labelKey), 'future_cts'],
       [entry({ type: 'label', host: HOST, label: 'not an object' }), 'invalid_label'],
     ];
     const result = await labelBatch(cases.map(([e]) => e), ports());
@@ -228,7 +233,8 @@ describe('labels that do not come from their source are rejected and counted, ne
     expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="unsigned_label"}`)).toBe(1);
     expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="no_label_key"}`)).toBe(1);
     expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="invalid_label"}`)).toBe(2);
-    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="rejected"}`)).toBe(8);
+    expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="future_cts"}`)).toBe(1);
+    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="rejected"}`)).toBe(9);
   });
 
   it('follows a key rotation: the cached document is refreshed once, new-key labels pass, old-key ones fail', async () => {

@@ -53,9 +53,9 @@ describe("the AppView's data plane on a database skytide indexed", () => {
     const src = 'did:plc:labelerlabelerlabelerhyd';
     const subject = 'did:plc:subjectsubjectsubjecthyd';
     await db.sql.transaction((tx) => storeLabels(tx, [
-      toRow({ ver: 1, src, uri: subject, val: 'signed', cts: '2030-01-01T00:00:00.000Z', sig: new Uint8Array(64).fill(7) }, 'did:key:zQ3shsigner'),
+      toRow({ ver: 1, src, uri: subject, val: 'signed', cts: '2026-01-01T00:00:00.000Z', sig: new Uint8Array(64).fill(7) }, 'did:key:zQ3shsigner'),
       // A LABEL_TRUSTED_SOURCES label as rsky relayed it: no ver, no sig.
-      toRow({ src, uri: subject, val: 'unsigned', cts: '2030-01-01T00:00:00.000Z' }),
+      toRow({ src, uri: subject, val: 'unsigned', cts: '2026-01-01T00:00:00.000Z' }),
     ]));
     const hydrated = await new LabelHydrator(labelRoutes).getLabelsForSubjects([subject], { dids: [src], redact: new Set() });
     expect([...(hydrated.get(subject)?.labels.values() ?? [])].map((l) => l.val).sort()).toEqual(['signed', 'unsigned']);
@@ -86,8 +86,8 @@ describe("the AppView's data plane on a database skytide indexed", () => {
     const cidA = 'bafyreihpbwrqsipbigarmwyqokkse4dtfpg3jkygvmizjp6anyopplx4om';
     const cidB = 'bafyreieznjaifhdvvsaohgg3pptul5mbmeqd6nijfittzzhftexpgcivxq';
     await db.sql.transaction((tx) => storeLabels(tx, [
-      toRow({ src, uri, cid: cidA, val: 'spam', cts: '2030-01-01T00:00:00.000Z' }),
-      toRow({ src, uri, cid: cidB, val: 'spam', neg: true, cts: '2030-01-02T00:00:00.000Z' }),
+      toRow({ src, uri, cid: cidA, val: 'spam', cts: '2026-01-01T00:00:00.000Z' }),
+      toRow({ src, uri, cid: cidB, val: 'spam', neg: true, cts: '2026-01-02T00:00:00.000Z' }),
     ]));
     // skytide's queryLabels decides per (src, uri, val) across cids: the newer negation wins.
     const ours = await queryLabels(db.sql, { now: () => Date.parse('2030-06-01T00:00:00.000Z') }, { uriPatterns: [uri], limit: 50 });
@@ -140,9 +140,9 @@ describe('migration 0015 on labels stored before it', () => {
     await beforeMigration('0015_label_exp_as_signed.sql', async (sql, migrate) => {
       const src = 'did:plc:labelerlabelerlabelermig';
       const rows = [
-        toRow({ src, uri: 'did:plc:a', val: 'far-east', cts: '2030-01-01T00:00:00Z', exp: '2999-01-01T07:00:00+16:00' }),
-        toRow({ src, uri: 'did:plc:a', val: 'long-gone', cts: '2030-01-01T00:00:00Z', exp: '0000-06-01T00:00:00Z' }),
-        toRow({ src, uri: 'did:plc:a', val: 'usual', cts: '2030-01-01T00:00:00Z', exp: '2999-01-01T00:00:00+05:00' }),
+        toRow({ src, uri: 'did:plc:a', val: 'far-east', cts: '2026-01-01T00:00:00Z', exp: '2999-01-01T07:00:00+16:00' }),
+        toRow({ src, uri: 'did:plc:a', val: 'long-gone', cts: '2026-01-01T00:00:00Z', exp: '0000-06-01T00:00:00Z' }),
+        toRow({ src, uri: 'did:plc:a', val: 'usual', cts: '2026-01-01T00:00:00Z', exp: '2999-01-01T00:00:00+05:00' }),
       ];
       // As skytide stored them before 0015: exp exactly as signed.
       for (const r of rows) {
