@@ -1,9 +1,11 @@
 // Consumer-group primitives for the stream consumers (README.md, Contracts: the groups, settling, the DLQ).
-// Groups start at id 0 with MKSTREAM. Settling a batch is ONE MULTI: the XADDs to <stream>_dlq, then XACK and XDEL
-// of every settled id, so an entry is never acknowledged without its dead letter, nor dead-lettered twice. No XTRIM,
-// no MAXLEN: nothing pending is ever deleted. Every EXEC reply is checked (ioredis reports them, it does not throw).
+// Groups start at id 0 with MKSTREAM. Settling a batch is ONE script (SETTLE): per entry still pending for the group,
+// its dead letter XADDed to <stream>_dlq, then its XACK and XDEL, so an entry is never acknowledged without its dead
+// letter, nor dead-lettered twice: a settle run again (ioredis resends it after a reconnect that lost its reply) finds
+// nothing pending and writes nothing. No XTRIM, no MAXLEN: nothing pending is ever deleted.
 import type { Redis } from 'ioredis';
 import { StreamWriteError } from './stream-writer.ts';
+import { runScript } from './scripts.ts';
 
 export interface StreamEntry {
   id: string;
@@ -159,26 +161,61 @@ export interface Settlement {
   letters: readonly DeadLetter[];
 }
 
-export async function settle(redis: Redis, stream: string, dlq: string, group: string, { ack, letters }: Settlement): Promise<void> {
-  const ids = [...ack, ...letters.map((l) => l.entry.id)];
-  if (ids.length === 0) return;
-  if (letters.length > 0) {
-    // NOTE: EXEC does not roll back a command that fails at run time; for XADD '*' that can only be WRONGTYPE, which
-    // would let the XACK+XDEL after it run and lose the entry. Refuse up front instead: it stays pending.
-    const type = await redis.type(dlq);
-    if (type !== 'stream' && type !== 'none') throw new StreamWriteError(`settle ${stream}: ${dlq} is a ${type}, not a stream`);
-  }
-  const multi = redis.multi();
+/**
+ * KEYS[1] = the stream, KEYS[2] = its DLQ. ARGV[1] = the group, ARGV[2] = how many acknowledged ids follow, then those
+ * ids, then per dead letter: its entry's id, its number of fields, its fields. A letter is written only for an entry
+ * still pending for the group (XPENDING first, so that an XADD Redis refused would leave its entry pending, never
+ * acknowledged without its letter). Acknowledged ids need no such check (XACK and XDEL again change nothing): they
+ * go by 500 a call (unpack's stack is bounded). A settle of thousands of entries is one round trip, as its MULTI was.
+ * Answers the DLQ's type when it is not a stream (nothing written), else {acknowledged, dead-lettered}.
+ */
+export const SETTLE = `
+local stream, dlq, group = KEYS[1], KEYS[2], ARGV[1]
+local acks = tonumber(ARGV[2])
+local a = 3 + acks
+if a <= #ARGV then
+  local t = redis.call('TYPE', dlq)['ok']
+  if t ~= 'stream' and t ~= 'none' then return t end
+end
+local acked, lettered = 0, 0
+while a <= #ARGV do
+  local id, n = ARGV[a], tonumber(ARGV[a + 1])
+  if #redis.call('XPENDING', stream, group, id, id, 1) > 0 then
+    redis.call('XADD', dlq, '*', unpack(ARGV, a + 2, a + 1 + n))
+    redis.call('XACK', stream, group, id)
+    redis.call('XDEL', stream, id)
+    lettered = lettered + 1
+  end
+  a = a + 2 + n
+end
+for i = 3, 2 + acks, 500 do
+  local last = math.min(i + 499, 2 + acks)
+  acked = acked + redis.call('XACK', stream, group, unpack(ARGV, i, last))
+  redis.call('XDEL', stream, unpack(ARGV, i, last))
+end
+return {acked, lettered}`;
+
+export interface SettleResult {
+  /** Entries acknowledged and deleted by this call: fewer than asked when a run before it (a resend) settled them. */
+  acknowledged: number;
+  deadLettered: number;
+}
+
+export async function settle(redis: Redis, stream: string, dlq: string, group: string, { ack, letters }: Settlement): Promise<SettleResult> {
+  if (ack.length === 0 && letters.length === 0) return { acknowledged: 0, deadLettered: 0 };
+  const args: string[] = [group, String(ack.length), ...ack];
   for (const { entry, reason, attempts, error } of letters) {
     // A letter that comes back through the DLQ again carries its old verdict: the new one replaces it.
     const original = Object.entries(entry.fields).filter(([name]) => !VERDICT_FIELDS.has(name));
     const said = error === undefined ? [] : ['error', bounded(error)];
-    multi.xadd(dlq, '*', ...original.flat(), 'reason', reason, 'attempts', String(attempts), ...said, 'source_id', entry.id);
+    const fields = [...original.flat(), 'reason', reason, 'attempts', String(attempts), ...said, 'source_id', entry.id];
+    args.push(entry.id, String(fields.length), ...fields);
   }
-  multi.xack(stream, group, ...ids).xdel(stream, ...ids);
-  const replies = await multi.exec();
-  if (replies === null) throw new StreamWriteError(`settle ${stream}: MULTI was aborted`);
-  for (const [err] of replies) if (err !== null) throw new StreamWriteError(`settle ${stream}: a command failed`, { cause: err });
+  const reply: unknown = await runScript(redis, SETTLE, [stream, dlq], args);
+  // NOTE: refused up front, in the script: an entry whose letter cannot be written stays pending.
+  if (typeof reply === 'string') throw new StreamWriteError(`settle ${stream}: ${dlq} is a ${reply}, not a stream`);
+  if (!Array.isArray(reply)) throw new StreamWriteError(`settle ${stream}: the script answered ${typeof reply}, not a list`);
+  return { acknowledged: Number(reply[0]), deadLettered: Number(reply[1]) };
 }
 
 export interface Backlog {

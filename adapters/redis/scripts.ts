@@ -2,6 +2,7 @@
 // that depends on what is stored (a cursor that only rises, a repo state that only moves forward) is one script.
 // ioredis sends EVAL the first time a script runs on a socket and EVALSHA after, so a Redis restart (an empty script
 // cache on a new socket) needs nothing from us.
+import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 
 export interface RedisScript {
@@ -31,4 +32,21 @@ export function queueScript(multi: ChainableCommander, script: RedisScript, keys
   const command = (multi as unknown as Record<string, ((...a: RedisArg[]) => unknown) | undefined>)[script.name];
   if (command === undefined) throw new Error(`script ${script.name} was not defined on this client before the MULTI`);
   command.call(multi, ...keys, ...args);
+}
+
+const shas = new Map<string, string>();
+
+/**
+ * Runs a script on its own (not in a MULTI): EVALSHA, then EVAL when this server has not cached it (first run, or a
+ * restarted Redis), NOSCRIPT meaning nothing ran.
+ */
+export async function runScript(redis: Redis, lua: string, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
+  let sha = shas.get(lua);
+  if (sha === undefined) shas.set(lua, (sha = createHash('sha1').update(lua).digest('hex')));
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return await redis.eval(lua, keys.length, ...keys, ...args);
+  }
 }

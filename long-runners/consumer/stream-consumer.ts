@@ -1,5 +1,5 @@
 // One consumer-group loop for every stream (README.md, Contracts: the groups, settling, the DLQ).
-// Promises: an entry leaves the stream only by XACK+XDEL after its outcome is ok, or by the DLQ in the same MULTI.
+// Promises: an entry leaves the stream only by XACK+XDEL after its outcome is ok, or by the DLQ in the same settle script.
 // Entries that other consumers left idle (crashes) and our own retries come back through XAUTOCLAIM and are
 // processed again, never acknowledged blind; on start, what this consumer name still holds (a run killed mid-batch)
 // is processed first, before any new entry; pending entries are read one at a time once one of them was delivered
@@ -158,7 +158,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   };
   /** Starts this batch's settle; the one before must have been awaited (settled()). */
   const settleLater = (settlement: Settlement): void => {
-    const next = settle(redis, stream, dlq, group, settlement);
+    const next = settle(redis, stream, dlq, group, settlement).then(() => {});
     // Seen when awaited (settled()); until then a failure must not be an unhandled rejection.
     next.catch(() => {});
     settling = next;

@@ -11,10 +11,11 @@ import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
+import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { compileOnceBatch, everyScriptSet } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 import { CommandError, type Store } from './store.ts';
-import { ReplyError, type Reply } from './resp.ts';
+import { ReplyError, Status, type Reply } from './resp.ts';
 
 export type ScriptTwin = (store: Store, keys: readonly string[], argv: readonly string[]) => Reply;
 
@@ -144,6 +145,38 @@ const TWINS: [string, ScriptTwin][] = [
     if ((argv[2] ?? '') !== '') s.exec(['SADD', k(keys, 3), argv[2] ?? '']);
     s.exec(['SET', k(keys, 2), argv[1] ?? '']);
     return 1;
+  }],
+  [SETTLE, (s, keys, argv) => {
+    const [stream, dlq, group] = [k(keys, 0), k(keys, 1), argv[0] ?? ''];
+    const acks = Number(argv[1]);
+    // A count that is not a number fails Lua's arithmetic: the whole script fails.
+    if (Number.isNaN(acks)) throw new CommandError(new ReplyError('attempt to perform arithmetic on a nil value'));
+    let a = 2 + acks;
+    if (a < argv.length) {
+      const type = s.exec(['TYPE', dlq]);
+      const t = type instanceof Status ? type.text : '';
+      if (t !== 'stream' && t !== 'none') return t;
+    }
+    let acked = 0;
+    let lettered = 0;
+    while (a < argv.length) {
+      const id = argv[a] ?? '';
+      const n = Number(argv[a + 1]);
+      const held = s.exec(['XPENDING', stream, group, id, id, '1']);
+      if (Array.isArray(held) && held.length > 0) {
+        s.exec(['XADD', dlq, '*', ...argv.slice(a + 2, a + 2 + n)]);
+        s.exec(['XACK', stream, group, id]);
+        s.exec(['XDEL', stream, id]);
+        lettered++;
+      }
+      a += 2 + n;
+    }
+    for (let i = 2; i < 2 + acks; i += 500) {
+      const ids = argv.slice(i, Math.min(i + 500, 2 + acks));
+      acked += Number(s.exec(['XACK', stream, group, ...ids]));
+      s.exec(['XDEL', stream, ...ids]);
+    }
+    return [acked, lettered];
   }],
   [DELETE_IF_EMPTY, (s, keys, argv) => {
     const held = s.exec(['XPENDING', k(keys, 0), argv[0] ?? '', '-', '+', '1', argv[1] ?? '']);

@@ -1,5 +1,5 @@
 // The consumer-group primitives against real Redis: delivery counts among many pending entries, claiming without
-// counting a delivery, the PEL scan cursor, the one-MULTI settlement and the backlog a tool reads.
+// counting a delivery, the PEL scan cursor, the one-script settlement and the backlog a tool reads.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import {
@@ -79,7 +79,7 @@ describe('consumer-group primitives', () => {
     expect((await pending()).map(([, c, , d]) => [c, d])).toEqual(Array.from({ length: 5 }, () => ['c1', 2]));
   });
 
-  it('settle acks and deletes, and dead-letters with the original fields, a fresh reason, attempts, error and source id, in one MULTI', async () => {
+  it('settle acks and deletes, and dead-letters with the original fields, a fresh reason, attempts, error and source id, in one script', async () => {
     await ensureGroup(redis, stream, GROUP);
     const [a, b] = await fill(2);
     await readNew(redis, stream, GROUP, 'c1', 10, 10);
@@ -93,6 +93,18 @@ describe('consumer-group primitives', () => {
     const bounded = `car: ${'x'.repeat(ERROR_FIELD_CHARS - 6)}…`;
     expect(bounded).toHaveLength(ERROR_FIELD_CHARS);
     expect(dlq.map(([, f]) => f)).toEqual([['repo', '{"did":"did:plc:x"}', 'reason', 'invalid_car', 'attempts', '2', 'error', bounded, 'source_id', b]]);
+  });
+
+  it('settle run again writes nothing: only entries still pending are dead-lettered, acknowledged and deleted', async () => {
+    await ensureGroup(redis, stream, GROUP);
+    const [a, b, c] = await fill(3);
+    await readNew(redis, stream, GROUP, 'c1', 10, 10);
+    const settlement = { ack: [a!], letters: [{ entry: { id: b!, fields: { event: '1' } }, reason: 'invalid_event', attempts: 1 }] };
+    expect(await settle(redis, stream, `${stream}_dlq`, GROUP, settlement)).toEqual({ acknowledged: 1, deadLettered: 1 });
+    expect(await settle(redis, stream, `${stream}_dlq`, GROUP, settlement)).toEqual({ acknowledged: 0, deadLettered: 0 });
+    expect(await redis.xlen(`${stream}_dlq`)).toBe(1);
+    expect((await redis.xrange(stream, '-', '+')).map(([id]) => id)).toEqual([c]);
+    expect((await pending()).map(([id]) => id)).toEqual([c]);
   });
 
   it('settle refuses a DLQ key of another type rather than ack an entry it could not dead-letter', async () => {

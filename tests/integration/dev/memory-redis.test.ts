@@ -13,6 +13,7 @@ import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
+import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { compileOnceBatch, everyScriptSet, runOnceBatch, type OnceBatchStep } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 
@@ -137,7 +138,7 @@ describe('in-process Redis replies as Redis does', () => {
 describe('the JS twins of the Lua scripts', () => {
   it('cover every script the Redis adapters define', async () => {
     const dir = path.join(import.meta.dirname, '../../../adapters/redis');
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY];
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
     // Every script a batch may run (each RedisScript the adapters export) can be inlined into the once-batch script,
     // whose text depends on the set inlined: every set needs a twin.
@@ -198,6 +199,25 @@ describe('the JS twins of the Lua scripts', () => {
       (r) => r.xgroup('CREATE', `${p}g`, 'grp', '0', 'MKSTREAM'), (r) => r.xadd(`${p}g`, '*', 'a', '1'),
       (r) => r.xreadgroup('GROUP', 'grp', 'busy', 'COUNT', 1, 'STREAMS', `${p}g`, '>'), (r) => r.xgroup('CREATECONSUMER', `${p}g`, 'grp', 'idle'),
       run(DELETE_IF_EMPTY, [`${p}g`], ['grp', 'busy']), run(DELETE_IF_EMPTY, [`${p}g`], ['grp', 'idle']),
+      // settle: letters and acks of pending entries, one no longer pending, the same settle again (nothing written), a
+      // DLQ of another type (nothing written, its type answered), acks alone beside that DLQ.
+      (r) => r.xgroup('CREATE', `${p}st`, 'grp', '0', 'MKSTREAM'),
+      (r) => r.xadd(`${p}st`, '1-1', 'event', 'a'), (r) => r.xadd(`${p}st`, '1-2', 'event', 'b'), (r) => r.xadd(`${p}st`, '1-3', 'event', 'c'),
+      (r) => r.xadd(`${p}st`, '1-4', 'event', 'd'), (r) => r.xreadgroup('GROUP', 'grp', 'c1', 'COUNT', 3, 'STREAMS', `${p}st`, '>'),
+      run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1, '1-1', '1-2', 4, 'event', 'b', 'reason', 'x', '1-4', 2, 'reason', 'y']),
+      run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1, '1-1', '1-2', 4, 'event', 'b', 'reason', 'x', '1-4', 2, 'reason', 'y']),
+      (r) => r.xrange(`${p}st_dlq`, '-', '+'), (r) => r.xrange(`${p}st`, '-', '+'), (r) => r.xpending(`${p}st`, 'grp'),
+      (r) => r.set(`${p}st_bad`, 'x'), run(SETTLE, [`${p}st`, `${p}st_bad`], ['grp', 0, '1-3', 2, 'reason', 'z']),
+      run(SETTLE, [`${p}st`, `${p}st_bad`], ['grp', 1, '1-3']), (r) => r.xrange(`${p}st`, '-', '+'), (r) => r.xpending(`${p}st`, 'grp'),
+      // acks past one XACK's 500 ids, one of them twice.
+      async (r) => {
+        const m = r.multi();
+        for (let i = 1; i <= 1201; i++) m.xadd(`${p}st`, `2-${i}`, 'event', String(i));
+        await m.exec();
+        return r.xreadgroup('GROUP', 'grp', 'c1', 'COUNT', 2000, 'STREAMS', `${p}st`, '>').then(() => 'read');
+      },
+      run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1202, '2-1', ...Array.from({ length: 1201 }, (_, i) => `2-${i + 1}`)]),
+      (r) => r.xrange(`${p}st`, '-', '+'), (r) => r.xpending(`${p}st`, 'grp'),
       // once-batch scripts: every kind of step, errors in their slots (a command, a script's error reply, a redis.call
       // that raised inside a script), then the same token again (nothing written), with three sets of inlined scripts.
       (r) => r.rpush(`${p}ob_parked`, 'f1', 'f2', 'f3'), (r) => r.hset(`${p}ob_wait`, 'did', '{}'), (r) => r.set(`${p}ob_badcur`, 'x'),
