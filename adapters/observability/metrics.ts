@@ -30,7 +30,8 @@ interface CounterSpec {
 const EVENT_TYPES = ['create', 'update', 'delete', 'repo', 'account', 'identity'] as const;
 
 export const INDEX_RECORD_OUTCOMES = ['indexed', 'stale', 'tombstoned', 'invalid'] as const;
-export const CONSUMER_OUTCOMES = ['ok', 'retry', 'wait', 'dead', 'dlq', 'invalid'] as const;
+/** `deleted`: a pending entry whose data was deleted (XDEL, XTRIM by hand), acknowledged with nothing to process. */
+export const CONSUMER_OUTCOMES = ['ok', 'retry', 'wait', 'dead', 'dlq', 'invalid', 'deleted'] as const;
 export const FRAME_KINDS = ['sequenced', 'info', 'error', 'ignored', 'invalid', 'deferred'] as const;
 /** What an identity wait waits on: a dependency's outage, the DID's own host (`did`), or a slow lookup (`lookup`). */
 export const IDENTITY_WAITS = ['plc', 'dns', 'postgres', 'redis', 'did', 'lookup'] as const;

@@ -27,13 +27,26 @@ function toFields(flat: unknown): Record<string, string> {
   return fields;
 }
 
-// NOTE: an entry deleted under a pending id comes back with null fields; it keeps its id and gets no fields, so the
-// parser rejects it and it is dead-lettered rather than dropped in silence.
-function toEntries(raw: unknown): StreamEntry[] {
-  if (!Array.isArray(raw)) return [];
-  return raw
-    .filter((e): e is [string, unknown] => Array.isArray(e) && typeof e[0] === 'string')
-    .map(([id, flat]) => ({ id, fields: toFields(flat) }));
+/** What a read of pending entries found. */
+export interface PendingRead {
+  entries: StreamEntry[];
+  /**
+   * Pending ids whose entry was deleted (XDEL or XTRIM from outside): nothing to process, and a dead letter of one
+   * would hold no content to replay. XREADGROUP's history gives them null fields and keeps them pending; XAUTOCLAIM
+   * lists them apart and takes them off the PEL itself. Both reads report them here, for forgetDeleted.
+   */
+  deleted: string[];
+}
+
+function readEntries(raw: unknown): PendingRead {
+  const read: PendingRead = { entries: [], deleted: [] };
+  if (!Array.isArray(raw)) return read;
+  for (const e of raw as unknown[]) {
+    if (!Array.isArray(e) || typeof e[0] !== 'string') continue;
+    if (Array.isArray(e[1])) read.entries.push({ id: e[0], fields: toFields(e[1]) });
+    else read.deleted.push(e[0]);
+  }
+  return read;
 }
 
 /** New entries for this consumer, waiting up to blockMs. Use a connection of its own: BLOCK holds it. */
@@ -41,22 +54,28 @@ export async function readNew(redis: Redis, stream: string, group: string, consu
   const reply: unknown = await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', stream, '>');
   if (!Array.isArray(reply)) return [];
   const first: unknown = reply[0];
-  return Array.isArray(first) ? toEntries(first[1]) : [];
+  // '>' hands out only entries the stream holds: none is deleted.
+  return Array.isArray(first) ? readEntries(first[1]).entries : [];
+}
+
+export interface OwnPendingRead extends PendingRead {
+  /** The last id read, of either kind: where the next read goes on; undefined when there was none. */
+  last: string | undefined;
 }
 
 /**
  * Our own pending entries after `after`, oldest first (XREADGROUP history, id instead of '>'): what a process of this
  * consumer name held when it died. Each read counts a delivery, as a claim does.
  */
-export async function readOwnPending(redis: Redis, stream: string, group: string, consumer: string, count: number, after: string): Promise<StreamEntry[]> {
+export async function readOwnPending(redis: Redis, stream: string, group: string, consumer: string, count: number, after: string): Promise<OwnPendingRead> {
   const reply: unknown = await redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, after);
-  if (!Array.isArray(reply)) return [];
-  const first: unknown = reply[0];
-  return Array.isArray(first) ? toEntries(first[1]) : [];
+  const first: unknown = Array.isArray(reply) ? reply[0] : undefined;
+  const read = readEntries(Array.isArray(first) ? first[1] : undefined);
+  const ids = [...read.entries.map((e) => e.id), ...read.deleted];
+  return { ...read, last: ids.length === 0 ? undefined : ids.reduce((a, b) => (compareIds(a, b) >= 0 ? a : b)) };
 }
 
-export interface ClaimPage {
-  entries: StreamEntry[];
+export interface ClaimPage extends PendingRead {
   /** Where the PEL scan goes on; '0-0' when it is complete. */
   next: string;
 }
@@ -64,8 +83,17 @@ export interface ClaimPage {
 /** Entries pending longer than minIdleMs on any consumer (a crashed or stuck one), now ours to process again. */
 export async function claimIdle(redis: Redis, stream: string, group: string, consumer: string, minIdleMs: number, count: number, start = '0-0'): Promise<ClaimPage> {
   const reply: unknown = await redis.xautoclaim(stream, group, consumer, minIdleMs, start, 'COUNT', count);
-  if (!Array.isArray(reply)) return { entries: [], next: '0-0' };
-  return { entries: toEntries(reply[1]), next: typeof reply[0] === 'string' ? reply[0] : '0-0' };
+  if (!Array.isArray(reply)) return { entries: [], deleted: [], next: '0-0' };
+  const read = readEntries(reply[1]);
+  // Redis 7 lists the deleted ones apart, already off the PEL.
+  const gone: unknown = reply[2];
+  if (Array.isArray(gone)) for (const id of gone) if (typeof id === 'string') read.deleted.push(id);
+  return { ...read, next: typeof reply[0] === 'string' ? reply[0] : '0-0' };
+}
+
+/** Acknowledges pending ids whose entry was deleted (PendingRead.deleted); an id no longer pending is left as it is. */
+export async function forgetDeleted(redis: Redis, stream: string, group: string, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await redis.xack(stream, group, ...ids);
 }
 
 /**

@@ -1,8 +1,9 @@
 // Operating on a stream's dead-letter queue (<stream>_dlq): list what is there and why, move entries back to their
 // stream with their verdict removed (so the consumer counts attempts afresh), or purge them. Replay is one MULTI per
 // chunk: the XADD to the stream and the XDEL from the DLQ land together, so an entry is never in both or in neither.
-// A letter with nothing but its verdict (its entry was deleted while pending, so the consumer read it without fields)
-// cannot be replayed: XADD needs a field, and one such XADD would abort its whole chunk's MULTI, every replay again.
+// A letter with nothing but its verdict (an entry deleted while pending, which consumers dead-lettered without fields
+// before they acknowledged and counted such entries instead) cannot be replayed: XADD needs a field, and one such
+// XADD would abort its whole chunk's MULTI, every replay again.
 // It stays in the DLQ, counted, for `dlq list` to show and `dlq purge` to remove.
 import type { Redis } from 'ioredis';
 import { StreamWriteError } from './stream-writer.ts';

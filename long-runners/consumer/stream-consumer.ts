@@ -14,7 +14,8 @@
 // step, and its entries stay pending). On abort the batches in flight are finished (then the one read ahead) or
 // abandoned unsettled (all stay pending). An outcome `wait` (something the entry depends on is unavailable) leaves
 // the entry pending with its delivery taken back (XCLAIM RETRYCOUNT): it comes back after claimIdleMs, never nearer
-// the DLQ. All state is in Redis: attempts are the group's delivery counts, so a
+// the DLQ. A pending entry whose data was deleted (by hand) is acknowledged, counted and logged, never dead-lettered
+// (nothing in it to replay). All state is in Redis: attempts are the group's delivery counts, so a
 // restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
 import type { Log, Metrics } from '../../functions/ports.ts';
@@ -29,6 +30,7 @@ import {
   deliveryCounts,
   mostDeliveries,
   ensureGroup,
+  forgetDeleted,
   keepClaimed,
   pendingCount,
   readNew,
@@ -126,8 +128,23 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const blockMs = options.blockMs ?? 1000;
   const claimIdleMs = options.claimIdleMs ?? 60_000;
   const backoff = options.backoff ?? DEFAULT_RETRY_BACKOFF;
-  const count = (outcome: 'ok' | 'retry' | 'wait' | 'dead' | 'dlq' | 'invalid', n = 1) => {
+  const count = (outcome: 'ok' | 'retry' | 'wait' | 'dead' | 'dlq' | 'invalid' | 'deleted', n = 1) => {
     if (n > 0) metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? options.stream, outcome }, n);
+  };
+
+  /**
+   * Pending ids whose entry was deleted (by hand: XDEL, XTRIM), read back as our own or met by a claim alike: nothing
+   * to process, and a dead letter would hold no content to replay (`dlq replay` leaves such letters, unreplayable).
+   * Counted and logged first (XAUTOCLAIM took them off the PEL already: a failure after it would lose them), then
+   * acknowledged.
+   */
+  const forget = async (deleted: readonly string[]): Promise<void> => {
+    if (deleted.length === 0) return;
+    count('deleted', deleted.length);
+    log.warn('pending entries whose data was deleted: acknowledged, nothing to process or dead-letter', {
+      stream: options.stream, count: deleted.length, ids: deleted.slice(0, 20),
+    });
+    await forgetDeleted(redis, stream, group, deleted);
   };
 
   const parseEntry = (entry: StreamEntry): ParseResult<T> => {
@@ -410,12 +427,13 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     if (ownFrom !== undefined) {
       const size = await pendingReadSize({ consumer, after: ownFrom });
       const own = await readOwnPending(redis, stream, group, consumer, size, ownFrom);
-      const last = own.at(-1);
-      if (last === undefined) ownFrom = undefined;
+      if (own.last === undefined) ownFrom = undefined;
       else {
-        ownFrom = last.id;
-        log.info('processing entries left pending by a previous run', { stream: options.stream, count: own.length });
-        await processEntries(own, false);
+        ownFrom = own.last;
+        await forget(own.deleted);
+        if (own.entries.length === 0) return;
+        log.info('processing entries left pending by a previous run', { stream: options.stream, count: own.entries.length });
+        await processEntries(own.entries, false);
         // One at a time, each settled before the next is read: an entry that kills the process takes none with it.
         if (size === 1) await settled();
         return;
@@ -432,6 +450,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       const page = await claimIdle(redis, stream, group, consumer, claimIdleMs, size, claimFrom);
       claimFrom = page.next;
       if (claimFrom === '0-0') lastClaim = Date.now();
+      await forget(page.deleted);
       entries = page.entries;
       if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
     }

@@ -7,9 +7,11 @@ import {
   deliveryCounts,
   ensureGroup,
   ERROR_FIELD_CHARS,
+  forgetDeleted,
   keepClaimed,
   readBacklog,
   readNew,
+  readOwnPending,
   settle,
 } from '../../../adapters/redis/consumer-group.ts';
 import { createTestRedis } from '../../helpers/services.ts';
@@ -77,6 +79,22 @@ describe('consumer-group primitives', () => {
     expect(second.entries.map((e) => e.id)).toEqual(ids.slice(3));
     expect(second.next).toBe('0-0');
     expect((await pending()).map(([, c, , d]) => [c, d])).toEqual(Array.from({ length: 5 }, () => ['c1', 2]));
+  });
+
+  it('both reads of pending entries report those deleted while pending apart, and forgetDeleted acknowledges them', async () => {
+    await ensureGroup(redis, stream, GROUP);
+    const ids = await fill(4);
+    await readNew(redis, stream, GROUP, 'c1', 2, 10);
+    await readNew(redis, stream, GROUP, 'crashed', 2, 10);
+    await redis.xdel(stream, ids[0]!, ids[2]!);
+    const own = await readOwnPending(redis, stream, GROUP, 'c1', 10, '0-0');
+    expect(own).toEqual({ entries: [{ id: ids[1], fields: { event: '1' } }], deleted: [ids[0]], last: ids[1] });
+    await forgetDeleted(redis, stream, GROUP, own.deleted);
+    // The crashed consumer's only (from its first id on).
+    const claimed = await claimIdle(redis, stream, GROUP, 'c2', 0, 10, ids[2]);
+    expect(claimed).toEqual({ entries: [{ id: ids[3], fields: { event: '3' } }], deleted: [ids[2]], next: '0-0' });
+    await forgetDeleted(redis, stream, GROUP, claimed.deleted);
+    expect((await pending()).map(([id, c]) => [id, c])).toEqual([[ids[1], 'c1'], [ids[3], 'c2']]);
   });
 
   it('settle acks and deletes, and dead-letters with the original fields, a fresh reason, attempts, error and source id, in one script', async () => {

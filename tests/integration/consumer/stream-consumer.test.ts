@@ -337,6 +337,27 @@ describe('stream consumer', () => {
     expect(seen).toEqual([5, 6]);
   });
 
+  it('a pending entry whose data was deleted is counted and logged, not dead-lettered, read back as its own or claimed alike', async () => {
+    await redis.xgroup('CREATE', key(), GROUP, '0', 'MKSTREAM');
+    // c1's own (a previous run of this consumer name), then a crashed consumer's; one of each deleted while pending.
+    const [ownGone] = await add('1', '2');
+    await redis.xreadgroup('GROUP', GROUP, 'c1', 'COUNT', 10, 'STREAMS', key(), '>');
+    const [claimedGone] = await add('3', '4');
+    await redis.xreadgroup('GROUP', GROUP, 'crashed', 'COUNT', 10, 'STREAMS', key(), '>');
+    await redis.xdel(key(), ownGone!, claimedGone!);
+    const warned: unknown[] = [];
+    const log = { ...silentLog, warn: (msg: string, fields?: Record<string, unknown>) => warned.push({ msg, ids: fields?.['ids'] }) };
+    const seen: number[] = [];
+    start(async (items) => (seen.push(...items), items.map(() => ok)), { log });
+    await waitFor(backlog, drained, 'drained');
+    expect(seen).toEqual([2, 4]);
+    // Its content is gone: a letter could hold nothing to replay.
+    expect(await dlq()).toEqual([]);
+    expect(outcomesCounted()).toEqual({ ok: 2, deleted: 2 });
+    const msg = 'pending entries whose data was deleted: acknowledged, nothing to process or dead-letter';
+    expect(warned).toEqual([{ msg, ids: [ownGone] }, { msg, ids: [claimedGone] }]);
+  });
+
   it('a call that outlasts claimIdleMs keeps its entry claimed: sibling loops on the group never start it again', async () => {
     // backfillTasks' shape: several loops of batch 1 on one group, and a repo whose indexing takes far longer than
     // the claim timeout.

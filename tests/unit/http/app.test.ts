@@ -121,6 +121,7 @@ describe('HTTP app', () => {
     const text = await (await build().request('/metrics')).text();
     expect(text).toContain('skytide_firehose_errors_total{host="relay.example",reason="invalid_frame"} 0');
     expect(text).toContain('skytide_consumer_entries_total{stream="firehose_live",outcome="dlq"} 0');
+    expect(text).toContain('skytide_consumer_entries_total{stream="firehose_live",outcome="deleted"} 0');
     expect(text).toContain('skytide_index_batches_total{outcome="error"} 0');
     expect(text).toContain('skytide_stream_length{stream="firehose_live"} 0');
     expect(text).toContain('skytide_firehose_errors_total{host="relay.example",reason="seq_not_increasing"} 0');
