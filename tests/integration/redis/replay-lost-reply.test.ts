@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Redis } from '../../../adapters/redis/client.ts';
 import { replayDeadLetters } from '../../../adapters/redis/dead-letters.ts';
 import { silentLog } from '../../../functions/ports.ts';
-import { createTestRedis } from '../../helpers/services.ts';
+import { TEST_REDIS_URL, createTestRedis } from '../../helpers/services.ts';
 import { startLostReplyProxy, type LostReplyProxy } from '../../helpers/lost-reply-proxy.ts';
 
 let direct: Redis;
@@ -18,7 +18,9 @@ let cli: Redis;
 
 beforeAll(async () => {
   ({ redis: direct, prefix, cleanup } = await createTestRedis('replay_lost_reply'));
-  proxy = await startLostReplyProxy({ host: '127.0.0.1', port: 6379 });
+  // In front of the Redis the suite tests (the in-process one too: memory-redis-suites.long.test.ts).
+  const target = new URL(TEST_REDIS_URL);
+  proxy = await startLostReplyProxy({ host: target.hostname, port: Number(target.port || 6379) });
   cli = createRedis({ url: proxy.url, log: silentLog, commandTimeoutMs: 1_000 });
   await cli.ping();
 });
