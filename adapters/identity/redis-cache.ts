@@ -1,7 +1,8 @@
 // A Redis cache in front of an IdentityResolver, shared by every process: `identity:<did>` holds the resolved
 // identity as JSON with the time it was fetched, expiring after 7 days. Entries older than 6 hours are served as
 // they are while a refresh runs in the background (stale-while-revalidate); `forceRefresh` (a signature that failed,
-// an #identity event) bypasses the cache. A refresh that ends in a verdict on the DID (no such DID, tombstoned, an
+// an #identity event) bypasses the cache, and `forget` (the firehose's #identity) deletes the entry, so the next read
+// asks the directory and a fetch already running when it was forgotten is not stored. A refresh that ends in a verdict on the DID (no such DID, tombstoned, an
 // unusable document) deletes the entry; one that fails for an outage leaves it. Concurrent misses for one DID share
 // one fetch.
 import type { Redis } from 'ioredis';
@@ -71,11 +72,12 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
   const refresh = (did: string): Promise<AtprotoIdentity> => {
     let p = inflight.get(did);
     if (p === undefined) {
-      p = inner
+      const fetching: Promise<AtprotoIdentity> = inner
         .resolve(did, { forceRefresh: true })
         .then(
           async (identity) => {
-            await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
+            // A fetch the DID was forgotten during may have read the document before it changed: not stored.
+            if (inflight.get(did) === fetching) await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
             return identity;
           },
           async (err: unknown) => {
@@ -86,7 +88,10 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
             throw err;
           },
         )
-        .finally(() => inflight.delete(did));
+        .finally(() => {
+          if (inflight.get(did) === fetching) inflight.delete(did);
+        });
+      p = fetching;
       inflight.set(did, p);
     }
     return p;
@@ -105,6 +110,11 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
         }
       }
       return refresh(did);
+    },
+
+    async forget(did) {
+      inflight.delete(did);
+      await options.redis.del(key(did));
     },
   };
 }

@@ -9,6 +9,8 @@
 //   (future_rev, for a #sync too), a #sync that states where the repo already is queues nothing.
 // - A commit that cannot be verified because its DID's identity is unavailable is parked with every later frame of
 //   that DID (identity-wait.ts) and released, verified and written in order once the identity can be learned.
+// - An #identity drops the DID's cached identity (IdentityResolver.forget) before the DID's next frame is verified,
+//   so its next commit is checked against the document as it is now.
 // - The filters (functions/event-filter.ts) act on what is written, after the checks: every commit is verified and
 //   advances its repo's continuity state, kept or not; only the kept events are appended (a commit whose ops are all
 //   filtered out writes no event but still moves the state), and no resync is queued for a dropped DID.
@@ -195,11 +197,22 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
 
   const decode = (message: { t: string; body: Record<string, unknown> }, identity: IdentityResolver | undefined) =>
     decodeRepoMessage(message.t, message.body, identity === undefined ? {} : { identity });
+  /**
+   * An #identity says the DID's document changed (identity spec: a prod to refresh caches): the cached identity is
+   * dropped before the DID's next frame is verified, so a key rotated away no longer verifies its commits, as indigo's
+   * relay purges its directory on #identity.
+   */
+  const forgetOnIdentity = async (out: RepoFrameOutcome): Promise<boolean> => {
+    if (out.kind !== 'sequenced' || out.t !== '#identity' || o.identity?.forget === undefined) return false;
+    await o.identity.forget(out.did);
+    return true;
+  };
   // Only where a slow lookup can be waited for beside the loop: with a waiting room.
   const liveIdentity = o.identity === undefined || o.waits === undefined ? o.identity : withLookupDeadline(o.identity, o.liveLookupDeadlineMs ?? LIVE_LOOKUP_DEADLINE_MS);
 
   const release: RepoHandler['release'] = async (did, frames, batch, identity) => {
     let released = 0;
+    let verifyWith = identity;
     // Commits judged together (a did:web host past its window) ask for the same resync: queue it once.
     const queued = new Set<string>();
     for (const bytes of frames) {
@@ -210,7 +223,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
         released++;
         continue;
       }
-      const out = await decode(frame, identity);
+      const out = await decode(frame, verifyWith);
       if (out.kind === 'deferred') return { released, waitAgain: out.waitOn };
       if (out.kind === 'sequenced' && out.state === undefined) {
         out.resync = out.resync.filter((r) => {
@@ -220,6 +233,9 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
           return true;
         });
       }
+      // The frames after a released #identity need the document fetched afresh: in line only as long as a live
+      // lookup may take, else they wait for it beside the loop.
+      if (await forgetOnIdentity(out)) verifyWith = withLookupDeadline(identity, o.liveLookupDeadlineMs ?? LIVE_LOOKUP_DEADLINE_MS);
       apply(out, batch);
       released++;
     }
@@ -246,6 +262,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
         o.waits.park(out.did, message.bytes, batch, out.waitOn);
         return 'deferred';
       }
+      await forgetOnIdentity(out);
       return apply(out, batch);
     },
 

@@ -23,6 +23,11 @@ export interface AtprotoIdentity {
  */
 export interface IdentityResolver {
   resolve(did: string, options?: { forceRefresh?: boolean }): Promise<AtprotoIdentity>;
+  /**
+   * Drops what a cache holds about the DID, so its next `resolve` asks the directory: an #identity event says the
+   * document changed (a rotated key, a moved PDS). Absent on resolvers that cache nothing.
+   */
+  forget?(did: string): Promise<void>;
 }
 
 /**

@@ -119,6 +119,27 @@ describe('identity resolution with a Redis cache', () => {
     expect(await resolver.resolve(web)).toEqual(webKnown);
   });
 
+  it('forget (an #identity) deletes the entry, so the next read asks the directory; a fetch running when it was forgotten is not stored', async () => {
+    const did = plcDid('forgotten');
+    const resolver = withRedisCache(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc }), { redis, prefix, log: silentLog });
+    currentKey = KEY_A;
+    const a = await resolver.resolve(did);
+    currentKey = KEY_B;
+    expect(await resolver.resolve(did)).toEqual(a);
+    await resolver.forget!(did);
+    expect(await redis.exists(`${prefix}identity:${did}`)).toBe(0);
+    const b = await resolver.resolve(did);
+    expect(b.signingKey).not.toEqual(a.signingKey);
+    // A refresh that read the document before the #identity: its answer goes to its caller, not into the cache.
+    currentKey = KEY_A;
+    const before = resolver.resolve(did, { forceRefresh: true });
+    await resolver.forget!(did);
+    expect((await before).signingKey).toEqual(a.signingKey);
+    expect(await redis.exists(`${prefix}identity:${did}`)).toBe(0);
+    currentKey = KEY_B;
+    expect((await resolver.resolve(did)).signingKey).toEqual(b.signingKey);
+  });
+
   it('rejects a document about another DID, with a reason', async () => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
     await expect(resolver.resolve(plcDid('wrongid'))).rejects.toMatchObject({ reason: 'identity_failed' });
