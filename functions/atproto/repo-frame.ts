@@ -211,12 +211,8 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
   const events: StreamEvent[] = [];
   const resync: ResyncRequest[] = [];
   const dropped: Dropped[] = [];
-  if (body['tooBig'] === true) {
-    // Deprecated but still possible: the ops are not all in the blocks, so the repo is fetched whole.
-    resync.push({ did: repo, reason: 'too_big' });
-    return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped: [{ reason: 'too_big', count: ops.length }] };
-  }
   const blocks = bytes(body, 'blocks', MAX_COMMIT_BLOCKS_BYTES);
+  if (body['tooBig'] === true) return decodeTooBig(seq, body, repo, rev, blocks, options);
   let car: CarBlocks;
   try {
     car = readCarBlocks(blocks);
@@ -289,8 +285,40 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
   return { kind: 'sequenced', t: '#commit', seq, did: repo, events, resync, dropped, state };
 }
 
+/**
+ * A tooBig commit (deprecated, sync 1.1): its ops are not all in its blocks, so the repo is fetched whole. Its signed
+ * commit block is still checked as a #sync's is (indigo's relay verifies it "even in lenient/legacy mode"), and once
+ * it verifies it moves the repo's state like any commit: a replay of it (a stale rev) queues nothing, and the commit
+ * after it chains on it instead of reading as a prevData and since gap (a second resync). Its own prevData and since
+ * are not compared: the resync it asks for mends any gap before it. A tooBig commit whose blocks hold no commit (as
+ * producers before sync 1.1 could send) still only queues the resync.
+ */
+async function decodeTooBig(seq: number, body: Body, repo: string, rev: string, blocks: Uint8Array, options: DecodeOptions): Promise<RepoFrameOutcome> {
+  const ops = body['ops'] as unknown[];
+  const tooBig = (state?: SequencedState): RepoFrameOutcome => ({
+    kind: 'sequenced', t: '#commit', seq, did: repo, events: [], resync: [{ did: repo, reason: 'too_big' }],
+    dropped: [{ reason: 'too_big', count: ops.length }], ...(state === undefined ? {} : { state }),
+  });
+  let car: CarBlocks;
+  try {
+    car = readCarBlocks(blocks);
+  } catch {
+    return tooBig();
+  }
+  const commit = cid(body, 'commit');
+  if (car.blocks.get(commit.bytes) === undefined) return tooBig();
+  const check = await verifySigned({ repo, rev, commit, roots: car.roots, blocks: car.blocks, ops: [], prevData: null }, options.identity);
+  if (check !== undefined && 'waitOn' in check) return { kind: 'deferred', t: '#commit', seq, did: repo, waitOn: check.waitOn, message: check.message };
+  if (check !== undefined) {
+    return { kind: 'sequenced', t: '#commit', seq, did: repo, events: [], resync: [{ did: repo, reason: check.problem }], dropped: [{ reason: check.problem, count: Math.max(ops.length, 1) }] };
+  }
+  return tooBig({ ...commitState(car, body, rev, null), prevData: null });
+}
+
 /** The rev and MST root the commit moves the repo to, and what it claims to follow (since, prevData). */
-function commitState(car: CarBlocks, body: Body, rev: string, since: string | null): NonNullable<Extract<RepoFrameOutcome, { kind: 'sequenced' }>['state']> {
+type SequencedState = NonNullable<Extract<RepoFrameOutcome, { kind: 'sequenced' }>['state']>;
+
+function commitState(car: CarBlocks, body: Body, rev: string, since: string | null): SequencedState {
   const prevData = CidLink.from(body['prevData']);
   const state: { rev: string; data?: string; since: string | null; prevData: string | null } = { rev, since, prevData: prevData?.toString() ?? null };
   const root = car.roots[0];

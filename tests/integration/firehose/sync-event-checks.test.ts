@@ -17,9 +17,11 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { repoDoc } from '../../helpers/fake-pds.ts';
-import { buildCommitFrame, syncFrame } from '../../helpers/frames.ts';
+import { block, buildCommitFrame, encodeCar, encodeFrame, syncFrame } from '../../helpers/frames.ts';
+import { encodeCbor } from '../../../functions/atproto/cbor.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';
+import type { Keypair } from '@atproto/crypto';
 
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
 const POST = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: '2026-01-01T00:00:00.000Z' };
@@ -123,5 +125,35 @@ describe('#sync events are verified before they move a repo', () => {
     expect((await resyncs()).map((r) => r.reason)).toEqual(['sync_event']);
     expect((await events()).map((e) => e.rkey)).toEqual(['a']);
     expect(await run.count('stale_rev')).toBe(2);
+  });
+});
+
+/** A tooBig #commit whose blocks hold only its signed commit block (as producers sent them), naming `data` as its tree. */
+async function tooBigFrame(seq: number, rev: string, data: CID, sign: Keypair): Promise<Uint8Array> {
+  const unsigned = { did: DID, version: 3, data, rev, prev: null };
+  const commit = await block({ ...unsigned, sig: await sign.sign(encodeCbor(unsigned)) });
+  const ops = Array.from({ length: 3 }, (_, i) => ({ action: 'create', path: `app.bsky.feed.post/big${i}`, cid: commit.cid }));
+  return encodeFrame({ op: 1, t: '#commit' }, {
+    seq, rebase: false, tooBig: true, repo: DID, commit: commit.cid, rev, since: null, blocks: encodeCar(commit.cid, [commit]),
+    ops, blobs: [], time: '2026-01-01T00:00:00.000Z',
+  });
+}
+
+describe('a tooBig commit is verified before it counts', () => {
+  it('a wrongly signed one is refused; a genuine one queues its resync once and the commit after it chains on it', async () => {
+    const emptyTree = (await block({ l: null, e: [] })).cid;
+    const [r1, r2, r3] = [revAt(-60_000), revAt(-50_000), revAt(-40_000)];
+    relay.append(1, await signedCommit(1, r1, 'a'));
+    relay.append(2, await tooBigFrame(2, r2, emptyTree, stranger));
+    relay.append(3, await tooBigFrame(3, r2, emptyTree, key));
+    // The same commit again (a second relay, a replay): its rev is not after the stored one.
+    relay.append(4, await tooBigFrame(4, r2, emptyTree, key));
+    // The next commit follows the tooBig one: since is its rev, prevData its tree (a create into the empty tree).
+    relay.append(5, (await buildCommitFrame({ seq: 5, did: DID, rev: r3, since: r2, prevData: emptyTree, sign: key, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'c', record: POST }] })).frame);
+    const run = start();
+    await waitFor(cursor, (c) => c === 5, 'cursor 5');
+    expect((await events()).map((e) => e.rkey)).toEqual(['a', 'c']);
+    expect((await resyncs()).map((r) => r.reason)).toEqual(['bad_signature', 'too_big']);
+    expect([await run.count('stale_rev'), await run.count('prev_data_mismatch'), await run.count('since_mismatch')]).toEqual([1, 0, 0]);
   });
 });
