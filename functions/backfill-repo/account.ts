@@ -1,7 +1,8 @@
 // What a backfill learns about the account itself, beside its records (issue 8, items 6, 7 and 8). What it promises:
-// - A PDS's answer is an observation of the account at the backfill's time, applied under the same rule as an
-//   #account event (account-store.ts): a repo served means active, RepoTakendown / RepoSuspended / RepoDeactivated
-//   their status. RepoNotFound, once the caller has asked the DID document again (the account may have moved),
+// - A PDS's answer is an observation of the account at the time it was asked (`askedAt`: just before getRepo was
+//   sent, never after the download), applied under the same rule as an #account event (account-store.ts): a repo
+//   served means active, RepoTakendown / RepoSuspended / RepoDeactivated their status. So an #account the live path
+//   indexed while the repo downloaded (a deactivation after the PDS served it) is newer than the answer and stands. RepoNotFound, once the caller has asked the DID document again (the account may have moved),
 //   confirms a deletion: every row of the DID goes (account-deletion.ts).
 // - A repo served for a DID whose deletion was confirmed undoes it: the marker is lifted and the subjects' counts are
 //   recounted from the rows before the repo is indexed (and the caller fetches it once more: live writes made while
@@ -58,9 +59,12 @@ export async function refreshedIdentity(did: string, known: AtprotoIdentity, por
   }
 }
 
-/** RepoNotFound (confirmed) purges the account and returns how many records it had; the others set its status. */
-export async function repoUnavailable(did: string, error: PermanentRepoError, identity: AtprotoIdentity, tick: DocumentTick, ports: AccountPorts): Promise<number> {
-  const time = nowIso(ports);
+/**
+ * RepoNotFound (confirmed) purges the account and returns how many records it had; the others set its status, as of
+ * `askedAt` (ms: when getRepo was sent).
+ */
+export async function repoUnavailable(did: string, error: PermanentRepoError, identity: AtprotoIdentity, tick: DocumentTick, askedAt: number, ports: AccountPorts): Promise<number> {
+  const time = new Date(askedAt).toISOString();
   if (error === 'RepoNotFound') {
     const records = await purgeAccount(ports.sql, did, time);
     ports.log.info('deleted account purged', { did, records });
@@ -72,11 +76,11 @@ export async function repoUnavailable(did: string, error: PermanentRepoError, id
 }
 
 /**
- * Its PDS serves a valid repo: the account is active (and restored if it was deleted: true), with its handle verified
- * (unless an #identity stored one after `tick`: see refreshHandle).
+ * Its PDS serves a valid repo: the account was active at `askedAt` (ms: when getRepo was sent; restored if it was
+ * deleted: true), with its handle verified (unless an #identity stored one after `tick`: see refreshHandle).
  */
-export async function repoServed(identity: AtprotoIdentity, tick: DocumentTick, ports: AccountPorts): Promise<boolean> {
-  const time = nowIso(ports);
+export async function repoServed(identity: AtprotoIdentity, tick: DocumentTick, askedAt: number, ports: AccountPorts): Promise<boolean> {
+  const time = new Date(askedAt).toISOString();
   const restored = await restoreAccount(ports.sql, identity.did, time);
   if (restored) ports.log.info('deleted account restored', { did: identity.did });
   await observeAccount(ports.sql, identity.did, { time, active: true, status: null }, time);

@@ -146,9 +146,13 @@ async function syncedAt(ports: BackfillPorts, did: string, rev: string): Promise
   return typeof held === 'string' && held >= rev ? held : undefined;
 }
 
-async function applyRepo(repo: VerifiedRepo, ports: BackfillPorts, report: RepoReport): Promise<void> {
+/**
+ * The repo's records as writes at `askedAt` (when getRepo was sent): the CAR holds what the account had then, so an
+ * account the live path saw deactivated while it downloaded still gets them, as the stream in order would have.
+ */
+async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPorts, report: RepoReport): Promise<void> {
   const rev = repo.rev as string;
-  const time = new Date(ports.clock.now()).toISOString();
+  const time = new Date(askedAt).toISOString();
   const prior = new Map(
     (checkRows(await ports.sql.query(`select uri, cid, rev from record where did = $1`, [repo.did]), { uri: 'string', cid: 'string', rev: 'string' })).map(
       (r) => [r.uri, r],
@@ -217,17 +221,23 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
     signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
   });
   ports.onProgress?.({ did: item.did, phase: 'download' });
+  // What the PDS answers is the account as of this moment, not as of the end of the download: an #account indexed
+  // live meanwhile is newer than the answer (account.ts), and the repo's writes are judged at this time too.
+  let askedAt = ports.clock.now();
   let fetched = await fetchFrom(identity.pds);
   if (fetched.kind === 'unavailable') {
     // The account may have moved while the repo was asked for. Ask the document again, and the new PDS if it names
     // one, before taking the answer.
     const fresh = await refreshedIdentity(item.did, identity, ports);
-    if (fresh.pds !== identity.pds) fetched = await fetchFrom(fresh.pds);
+    if (fresh.pds !== identity.pds) {
+      askedAt = ports.clock.now();
+      fetched = await fetchFrom(fresh.pds);
+    }
     identity = fresh;
   }
   if (fetched.kind === 'unavailable') {
     // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them.
-    report.deleted = await repoUnavailable(item.did, fetched.error, identity, tick, ports);
+    report.deleted = await repoUnavailable(item.did, fetched.error, identity, tick, askedAt, ports);
     if (fetched.error !== 'RepoNotFound') await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
     report.status = 'unavailable';
     report.reason = fetched.error;
@@ -254,8 +264,8 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
   }
   // Its PDS serves the repo: the account is active (restored, if it was deleted), whatever an earlier answer or
   // event left, and its handle is verified.
-  const restored = await repoServed(identity, tick, ports);
-  await applyRepo(repo, ports, report);
+  const restored = await repoServed(identity, tick, askedAt, ports);
+  await applyRepo(repo, askedAt, ports, report);
   ports.onProgress?.({ did: item.did, phase: 'done', records: { done: repo.leaves.keys.length, total: repo.leaves.keys.length } });
   report.status = 'synchronized';
   return restored ? 'restored' : 'synchronized';

@@ -1,5 +1,6 @@
 // A real HTTP server on 127.0.0.1 that answers com.atproto.sync.getRepo the way a PDS does: the repo's CAR, from
-// memory or streamed from a file, and `RepoNotFound` otherwise. Counts what it was asked for, so a test can say a
+// memory or streamed from a file, the error it was told to answer (`RepoDeactivated`, ...), and `RepoNotFound`
+// otherwise. Counts what it was asked for, so a test can say a
 // repo was never fetched. `repoDoc` is the DID document that points the backfill at it.
 import { createReadStream } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -7,15 +8,15 @@ import type { AddressInfo } from 'node:net';
 
 export interface FakePds {
   url: string;
-  /** A repo's CAR bytes, or the path of a file holding them. */
-  set(did: string, car: Uint8Array | { file: string }): void;
+  /** A repo's CAR bytes, the path of a file holding them, or the XRPC error getRepo answers for it (HTTP 400). */
+  set(did: string, car: Uint8Array | { file: string } | { error: string }): void;
   /** getRepo requests per DID. */
   requests: Map<string, number>;
   close(): Promise<void>;
 }
 
 export async function startFakePds(): Promise<FakePds> {
-  const repos = new Map<string, Uint8Array | { file: string }>();
+  const repos = new Map<string, Uint8Array | { file: string } | { error: string }>();
   const requests = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -23,8 +24,9 @@ export async function startFakePds(): Promise<FakePds> {
     const did = url.searchParams.get('did') ?? '';
     requests.set(did, (requests.get(did) ?? 0) + 1);
     const repo = repos.get(did);
-    if (repo === undefined) {
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'RepoNotFound', message: `Could not find repo for DID: ${did}` }));
+    if (repo === undefined || 'error' in repo) {
+      const error = repo?.error ?? 'RepoNotFound';
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error, message: `${error} for DID: ${did}` }));
       return;
     }
     res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' });

@@ -301,7 +301,7 @@ describe('index: the database equals an independent model applied one event at a
               await flush();
               // What backfill-repo does when the PDS serves a valid repo: the account first, then its snapshot.
               const time = at(n);
-              await repoServed({ did: target, pds: 'https://pds.example', signingKey: { curve: 'k256', bytes: new Uint8Array(33) } }, await documentTick(db.sql), { ...db.ports, clock: { now: () => Date.parse(time) }, identity: { resolve: () => Promise.reject(new Error('unused')) } });
+              await repoServed({ did: target, pds: 'https://pds.example', signingKey: { curve: 'k256', bytes: new Uint8Array(33) } }, await documentTick(db.sql), Date.parse(time), { ...db.ports, clock: { now: () => Date.parse(time) }, identity: { resolve: () => Promise.reject(new Error('unused')) } });
               model.restore(target, time);
               const events: StreamEvent[] = records.map((r) => ({ ...eventOf(r, n), seq: -2 }));
               events.push({ type: 'repo', seq: -2, time, did: target, commit: fakeCid(`commit:${target}:${s.rev}`), rev: tid(s.rev) });

@@ -151,6 +151,49 @@ describe('live events during a backfill', () => {
   });
 });
 
+// What a PDS answers about the account (a repo served: active; RepoDeactivated and the like: that status) is the
+// account as of when getRepo was asked, not when the download ended: an #account the live path indexed in between
+// is newer, and stands (backfill-repo/account.ts).
+describe('account changes during a backfill', () => {
+  const accountOf = async (did: string) => ({
+    state: await db.sql.query(`select active, status from account_state where did = $1`, [did]),
+    actor: await db.sql.query(`select "upstreamStatus" from actor where did = $1`, [did]),
+  });
+  const liveAccount = (did: string, active: boolean, status?: string) =>
+    indexBatch([{ type: 'account', seq: 100, time: new Date().toISOString(), did, active, ...(status === undefined ? {} : { status }) }], db.ports);
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+  it('an account deactivated after its PDS served the repo stays deactivated, and keeps the records it had', async () => {
+    const did = 'did:plc:deactivateddeactivatedde';
+    await serve(did, 5);
+    const fetch = fetchThen('getRepo', async () => {
+      await tick();
+      expect((await liveAccount(did, false, 'deactivated')).outcomes).toEqual([{ status: 'ok' }]);
+      await tick();
+    });
+    const { reports } = await backfillRepos([{ did }], ports({ fetch }));
+    expect(reports[0]).toMatchObject({ status: 'synchronized', created: 5 });
+    expect(await accountOf(did)).toEqual({ state: [{ active: false, status: 'deactivated' }], actor: [{ upstreamStatus: 'deactivated' }] });
+    // Written while the account was active, as the CAR shows: the stream in order would have indexed them.
+    expect(await count(`select uri from record where did = $1`, [did])).toBe(5);
+  });
+
+  it('an account reactivated after its PDS answered RepoDeactivated stays active', async () => {
+    const did = 'did:plc:reactivatedreactivatedre';
+    const repo = await serve(did, 5);
+    pds.set(did, { error: 'RepoDeactivated' });
+    const fetch = fetchThen('getRepo', async () => {
+      await tick();
+      expect((await liveAccount(did, true)).outcomes).toEqual([{ status: 'ok' }]);
+      pds.set(did, repo.car);
+      await tick();
+    });
+    const { reports } = await backfillRepos([{ did }], ports({ fetch }));
+    expect(reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoDeactivated' });
+    expect(await accountOf(did)).toEqual({ state: [{ active: true, status: null }], actor: [{ upstreamStatus: null }] });
+  });
+});
+
 // The handle a backfill stores yields to one an #identity stored after the backfill fetched its DID document
 // (backfill-repo/account.ts, migration 0013), and the backfill fetches that document once.
 describe.each(WRITE_MODES)('handles during a backfill (write mode %s)', (mode) => {
