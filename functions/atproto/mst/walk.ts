@@ -3,6 +3,10 @@
 // prefix decompression, strictly increasing keys across the whole tree, every key of a node at that node's height,
 // children exactly one layer down, no missing node or record block, bounded depth and entries. A failure is a
 // SkytideError with reason invalid_mst or missing_block.
+//
+// The leaves are bounded by a budget of bytes (the caller passes the CAR's own size): keys are prefix-compressed in
+// their nodes, so a node of 1,024 entries a few bytes each can name 1,024 keys of 1,024 characters, and a hostile
+// repo of 11 MB made 200,000 leaves that took 200 MB of heap. Real repos' leaves take a fifth of their CAR or less.
 import { decodeUtf8From } from '@atcute/uint8array';
 import { SkytideError } from '../../errors.ts';
 import { base32Multibase } from '../base32.ts';
@@ -24,11 +28,18 @@ export interface MstLeaves {
 
 const bad = (message: string) => new SkytideError('invalid_mst', message);
 
-/** Every leaf of the tree rooted at `rootCid` (CID bytes) in key order, with the checks above. */
-export async function walkMst(rootCid: Uint8Array, blocks: BlockMap): Promise<MstLeaves> {
+/** What a leaf costs beside its key's characters (one byte each): the string's header and its slot in both lists. */
+export const LEAF_OVERHEAD_BYTES = 32;
+
+/**
+ * Every leaf of the tree rooted at `rootCid` (CID bytes) in key order, with the checks above. Past `maxLeafBytes`
+ * (each leaf its key's length plus LEAF_OVERHEAD_BYTES) the walk stops with repo_too_large.
+ */
+export async function walkMst(rootCid: Uint8Array, blocks: BlockMap, maxLeafBytes = Number.POSITIVE_INFINITY): Promise<MstLeaves> {
   const keys: string[] = [];
   const leafBlocks: number[] = [];
   let last: string | undefined;
+  let leafBytes = 0;
 
   const missing = (bytes: Uint8Array, start: number, end: number, what: string) =>
     new SkytideError('missing_block', `${what} ${base32Multibase(bytes, start, end)} is not in the CAR`);
@@ -59,6 +70,9 @@ export async function walkMst(rootCid: Uint8Array, blocks: BlockMap): Promise<Ms
       // As @atproto/repo refuses the whole tree: a key no repo may hold is no record to index, and only ASCII keys
       // make the prefix (a byte count) the same as the string index it is applied as.
       if (!isValidMstKey(key)) throw bad(`invalid key ${JSON.stringify(key.slice(0, 80))}`);
+      // Counted as each key is made, before it is hashed or kept.
+      leafBytes += key.length + LEAF_OVERHEAD_BYTES;
+      if (leafBytes > maxLeafBytes) throw new SkytideError('repo_too_large', `the MST's leaves, their keys expanded, take more than ${maxLeafBytes} bytes`);
       nodeKeys.push(key);
       prev = key;
     }

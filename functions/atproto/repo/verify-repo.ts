@@ -1,8 +1,8 @@
 // A verified repo: the commit is for the DID we asked about, signed by its #atproto key (SHA-256 over the
 // DAG-CBOR of the commit without `sig`), and its MST walks cleanly to a record block for every leaf. Everything is
 // checked before the first record is handed out. Records are then decoded to lex-JSON a range at a time
-// (`recordsIn`), so a large repo's records never all live at once: the CAR (held once) and the leaf keys are what
-// stays. A failure is a SkytideError naming the reason.
+// (`recordsIn`), so a large repo's records never all live at once: the CAR (held once) and the leaf keys (taking no
+// more bytes than the CAR: mst/walk.ts) are what stays. A failure is a SkytideError naming the reason.
 import type { JsonObject } from '../../events.ts';
 import { SkytideError } from '../../errors.ts';
 import { base32Multibase } from '../base32.ts';
@@ -56,7 +56,8 @@ export async function verifyRepo(car: RepoCar, expected: { did: string; key: Pub
   delete unsigned['sig'];
   if (!verifySignature(expected.key, encodeCbor(unsigned), sig)) throw new SkytideError('bad_signature', `commit signature does not verify for ${did}`);
 
-  const leaves = await walkMst(data.bytes, car.blocks);
+  // The leaves live as long as the CAR, and may not take more memory than it does (walk.ts).
+  const leaves = await walkMst(data.bytes, car.blocks, car.bytes);
   return { did, rev: rev as string | undefined, commit: car.root.toString(), data: data.toString(), car, leaves };
 }
 

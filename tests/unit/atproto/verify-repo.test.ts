@@ -16,6 +16,7 @@ import { CID } from 'multiformats/cid';
 import { oneChunk } from '../../helpers/one-chunk.ts';
 import { Mst } from '../../../functions/atproto/mst/mst.ts';
 import { CidLink } from '../../../functions/atproto/cid-link.ts';
+import { keyHeightFast } from '../../../functions/atproto/mst/key-height.ts';
 
 const doc = JSON.parse(readFileSync(new URL('../../fixtures/indigo/testing/testdata/paul_staging.didDoc.json', import.meta.url), 'utf8')) as { id: string; verificationMethod: unknown };
 const expected = { did: doc.id, key: atprotoKeyOf(doc) };
@@ -77,5 +78,49 @@ describe('verifyRepo', () => {
       const loaded = await Mst.load(data, (cid) => nodes.get(cid.toString())).then(() => undefined, (e: unknown) => e);
       expect((loaded as SkytideError | undefined)?.reason, bad).toBe('invalid_mst');
     }
+  });
+
+  it('refuses a repo whose leaves, their keys expanded, would take more memory than its CAR (repo_too_large)', async () => {
+    // Found by an audit: keys are prefix-compressed in their nodes, so full nodes of keys 1,015 characters long that
+    // differ in their last few cost the CAR about 57 bytes a leaf and the heap over 1 KB (an 11 MB CAR took 200 MB).
+    const secret = new Uint8Array(32).fill(7);
+    const key = { curve: 'k256' as const, bytes: secp256k1.getPublicKey(secret, true) };
+    const did = 'did:plc:verifyrepotestaaaaaaaaaa';
+    const record = await block({ $type: 'app.bsky.feed.post', text: 'x', createdAt: '2024-06-01T12:34:56.789Z' });
+    // Sorted keys chosen by height: full layer-0 nodes of 1,024 entries, split by the layer-1 keys of the root.
+    const prefix = `app.bsky.feed.post/${'a'.repeat(990)}`;
+    const root: { key: string; below: string[] }[] = [{ key: '', below: [] }];
+    for (let i = 0, leaves = 0; leaves < 3000; i++) {
+      const k = prefix + i.toString(36).padStart(6, '0');
+      const h = keyHeightFast(k) as number;
+      const run = root[root.length - 1]!.below;
+      if (h === 0 && run.length < 1024) run.push(k);
+      else if (h === 1 && run.length === 1024) root.push({ key: k, below: [] });
+      else continue;
+      leaves++;
+    }
+    const blocks: { cid: CID; bytes: Uint8Array }[] = [record];
+    const node = async (keys: string[], subtrees: (CID | null)[], left: CID | null) => {
+      let prev = '';
+      const e = keys.map((k, i) => {
+        let p = 0;
+        while (p < prev.length && prev[p] === k[p]) p++;
+        prev = k;
+        return { k: new TextEncoder().encode(k.slice(p)), p, t: subtrees[i] ?? null, v: record.cid };
+      });
+      const b = await block({ e, l: left });
+      blocks.push(b);
+      return b.cid;
+    };
+    const children = await Promise.all(root.map((r) => node(r.below, [], null)));
+    const data = await node(root.slice(1).map((r) => r.key), children.slice(1), children[0]!);
+    const unsigned = { did, version: 3, data, rev: '3l3qo2vuowo2b', prev: null };
+    const sig = secp256k1.sign(encodeCbor(unsigned), secret, { prehash: true, lowS: true, format: 'compact' });
+    const commit = await block({ ...unsigned, sig });
+    const car = await readRepoCar(oneChunk(encodeCar(commit.cid, [commit, ...blocks])));
+    expect(car.bytes).toBeLessThan(200_000);
+    const err = await verifyRepo(car, { did, key }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SkytideError);
+    expect((err as SkytideError).reason).toBe('repo_too_large');
   });
 });
