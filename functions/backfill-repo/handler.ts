@@ -95,7 +95,7 @@ export interface RepoReport {
 const CHUNK = 1000;
 
 /** Failures that asking again will not change: the repo itself is bad. Everything else is retried. */
-const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'cid_mismatch', 'repo_too_large', 'too_large_for_worker', 'invalid_syntax', 'invalid_car']);
+const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'mst_too_large', 'cid_mismatch', 'repo_too_large', 'too_large_for_worker', 'invalid_syntax', 'invalid_car']);
 
 async function indexChunks(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
   for (let i = 0; i < events.length; i += CHUNK) await indexBatch(events.slice(i, i + CHUNK), ports);

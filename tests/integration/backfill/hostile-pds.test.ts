@@ -23,6 +23,8 @@ import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { plcDid } from '../../helpers/dids.ts';
 import { tid } from '../../helpers/events.ts';
 import { countingFetch } from '../../helpers/counting-fetch.ts';
+import { block, encodeCar } from '../../helpers/frames.ts';
+import { encodeCbor } from '../../../functions/atproto/cbor.ts';
 
 type Behaviour = (res: http.ServerResponse) => void;
 const behaviours = new Map<string, Behaviour>();
@@ -156,6 +158,27 @@ describe('backfill against a hostile PDS', () => {
   it('bytes that are not a CAR are rejected as such', async () => {
     const { outcome } = await run(plcDid('notacar'), (res) => res.writeHead(200).end('<html>hello</html>'));
     expect(outcome).toMatchObject({ status: 'dead', reason: 'invalid_car' });
+  });
+
+  it('a signed repo whose MST node is wider than any real one is dead (mst_too_large), not fetched again and again', async () => {
+    // Found by an audit: mst_too_large (a node over 1,024 entries, a tree over 64 deep) was retried as if the PDS
+    // might serve another tree, downloading the same hostile repo once per delivery until the DLQ took it.
+    const did = plcDid('widenode');
+    const keypair = await Secp256k1Keypair.create();
+    keys.set(did, keypair.did().slice('did:key:'.length));
+    const record = await block({ $type: 'app.bsky.feed.post', text: 'x', createdAt: '2026-01-01T00:00:00.000Z' });
+    // Prefix-compressed as a PDS writes them, so the node stays under the test's 64 KB block limit.
+    const prefix = 'app.bsky.feed.post/3l4oq2p7ip';
+    const e = Array.from({ length: 1025 }, (_, i) => {
+      const suffix = String(i).padStart(4, '0');
+      return i === 0 ? { k: new TextEncoder().encode(prefix + suffix), p: 0, t: null, v: record.cid } : { k: new TextEncoder().encode(suffix), p: prefix.length, t: null, v: record.cid };
+    });
+    const node = await block({ e, l: null });
+    const unsigned = { did, version: 3, data: node.cid, rev: revAt(Date.now()), prev: null };
+    const commit = await block({ ...unsigned, sig: await keypair.sign(encodeCbor(unsigned)) });
+    const car = encodeCar(commit.cid, [commit, node, record]);
+    const { outcome } = await run(did, (res) => res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car));
+    expect(outcome).toMatchObject({ status: 'dead', reason: 'mst_too_large' });
   });
 
   it('a DID document that points the PDS at an internal address is refused when private addresses are not allowed', async () => {
