@@ -58,7 +58,7 @@ export const REASONS = [
   'dependency_unavailable', // Postgres, Redis, the PLC directory or DNS is down: the work waits and is tried again
   // named limits (functions/atproto/limits.ts), each refused before the work it would cost
   'too_deep', // a CBOR item nested deeper than MAX_CBOR_DEPTH: refused by the pre-scan, before decoding allocates
-  'block_too_big', // a commit's blocks or one block over 2 MB
+  'block_too_big', // a commit's blocks over 2,000,000 bytes (the lexicon's maxLength) or one block over 2 MiB
   'record_too_big', // a record block over 1 MB
   'too_many_ops', // a #commit with more than 200 ops
   'mst_too_large', // an MST deeper or a node wider than any real one

@@ -2,7 +2,8 @@
 // refusal is counted with its own reason (functions/reasons.ts). The frame limit is also a variable
 // (INGESTER_MAX_FRAME_BYTES); these are the defaults and the protocol's own bounds.
 export const MAX_FRAME_BYTES = 5 * 1024 * 1024;
-export const MAX_COMMIT_BLOCKS_BYTES = 2 * 1024 * 1024;
+/** A #commit's `blocks`: com.atproto.sync.subscribeRepos#commit says maxLength 2,000,000 (bytes, not 2 MiB). */
+export const MAX_COMMIT_BLOCKS_BYTES = 2_000_000;
 export const MAX_BLOCK_BYTES = 2 * 1024 * 1024;
 export const MAX_SYNC_BLOCKS_BYTES = 10_000;
 export const MAX_RECORD_BYTES = 1024 * 1024;

@@ -121,8 +121,8 @@ describe('sizes and counts', () => {
     expect(await decodeRepoFrame(frame)).toMatchObject({ kind: 'invalid', reason: 'too_many_ops' });
   });
 
-  it('blocks over 2 MB are block_too_big', async () => {
-    const frame = await commitWith((b) => (b['blocks'] = new Uint8Array(2 * 1024 * 1024 + 1)));
+  it('blocks over 2,000,000 bytes (the lexicon\'s maxLength, not 2 MiB) are block_too_big', async () => {
+    const frame = await commitWith((b) => (b['blocks'] = new Uint8Array(2_000_001)));
     expect(await decodeRepoFrame(frame)).toMatchObject({ kind: 'invalid', reason: 'block_too_big' });
   });
 
