@@ -25,6 +25,7 @@ import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
+import type { AfterWrites } from './plugins/types.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
   sql: Sql;
@@ -229,7 +230,13 @@ async function writeRecords(
     const plugin = PLUGINS.get(op.event.collection);
     return plugin !== undefined && !isRowPlugin(plugin) && plugin.versions !== undefined;
   });
-  const before = await readStoredOps(tx, [...new Set(versioned.map((op) => op.uri))]);
+  // And the ops of the records they relate theirs to (a gate's post), read before the rev gate writes `record`.
+  const relatedUris = new Set(versioned.flatMap((op) => {
+    const plugin = PLUGINS.get(op.event.collection) as Plugin;
+    return plugin.relatedUri?.(op.uri) ?? [];
+  }));
+  const related = counted.filter((op) => relatedUris.has(op.uri));
+  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri))]);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
   const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas);
@@ -255,10 +262,14 @@ async function writeRecords(
   const statementPlugins = [...PLUGINS.values()].filter((p): p is Plugin => !isRowPlugin(p));
   // Statement plugins run in PLUGINS order (what a reply is judged by is written before it); those that keep every
   // version see all the batch's ops of their collection first, superseded ones included.
+  const afterWrites: AfterWrites[] = [];
   for (const plugin of statementPlugins) {
     if (plugin.versions === undefined) continue;
     const ops = versioned.filter((op) => op.event.collection === plugin.collection);
-    if (ops.length > 0) await plugin.versions(tx, ops, deltas, before);
+    if (ops.length === 0) continue;
+    const uris = new Set(ops.flatMap((op) => plugin.relatedUri?.(op.uri) ?? []));
+    const then = await plugin.versions(tx, ops, deltas, before, related.filter((op) => uris.has(op.uri)));
+    if (typeof then === 'function') afterWrites.push(then);
   }
   for (const plugin of statementPlugins) {
     const uris = removals.get(plugin);
@@ -269,6 +280,7 @@ async function writeRecords(
     const records = inserts.get(plugin);
     if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas));
   }
+  for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.
   await settleDuplicates(tx, winners, { changed, fresh: inserted, typed }, deltas);
   for (const [plugin, uris] of invalid) {

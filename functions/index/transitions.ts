@@ -26,12 +26,20 @@ export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): P
   return out;
 }
 
+/** One op that changed a record: what it held before (null: nothing, or a tombstone), the op, and its batch position. */
+export interface Transition {
+  from: JsonObject | null;
+  fromCid: string;
+  to: RecordEvent;
+  position: number;
+}
+
 /**
  * The changes one record goes through when the batch's ops of it are applied one at a time in stream order under the
  * rev rule, starting from what `record` held: each op after the current one (compareOps) replaces it.
  */
-export function transitions(stored: StoredOp | undefined, ops: readonly { position: number; event: RecordEvent }[]): { from: JsonObject | null; fromCid: string; to: RecordEvent }[] {
-  const out: { from: JsonObject | null; fromCid: string; to: RecordEvent }[] = [];
+export function transitions(stored: StoredOp | undefined, ops: readonly { position: number; event: RecordEvent }[]): Transition[] {
+  const out: Transition[] = [];
   let current: RecordEvent | undefined;
   let record: JsonObject | null = stored?.record ?? null;
   let cid = stored?.cid ?? '';
@@ -39,7 +47,7 @@ export function transitions(stored: StoredOp | undefined, ops: readonly { positi
     const after = current !== undefined ? compareOps(op.event, current) > 0
       : stored === undefined || compareStored(op.event, stored) > 0;
     if (!after) continue;
-    out.push({ from: record, fromCid: cid, to: op.event });
+    out.push({ from: record, fromCid: cid, to: op.event, position: op.position });
     current = op.event;
     record = op.event.type === 'delete' ? null : op.event.record;
     cid = op.event.type === 'delete' ? '' : op.event.cid;

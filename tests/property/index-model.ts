@@ -97,6 +97,11 @@ export class IndexModel {
   readonly sync = new Map<string, { commitCid: string; repoRev: string }>();
   /** Every gate version seen, per `kind postUri`: a delete or a gate naming another post is a version without rules. */
   readonly gates = new Map<string, { createdAt: string; cid: string; record: Record<string, unknown> | null }[]>();
+  /**
+   * hasThreadGate / hasPostGate of each post row, as events set them: a post written starts true under a gate row and
+   * unset (null) without; a gate row written while its post exists makes it true, one removed makes it false.
+   */
+  private readonly gateFlags = new Map<string, { thread: boolean | null; post: boolean | null }>();
   /** The notifications written so far (a multiset). */
   notifications: Notification[] = [];
   /** The last verdict of each quote's version (keyed by the stored record, so a new version starts afresh). */
@@ -172,6 +177,7 @@ export class IndexModel {
       const keys = [current, next].flatMap((r) => (r?.record == null ? [] : [subjectKey(e.did, e.collection, r.record)])).filter((k) => k !== undefined);
       const heldBefore = keys.map((k) => this.holderOf(e.collection, k));
       this.records.set(uri, next);
+      this.noteGateFlags(uri, current, next);
       // A profile created (nothing live before it) saying it joined through a starter pack notifies the pack's creator.
       const pack = (next.record?.['joinedViaStarterPack'] as { uri?: unknown } | undefined)?.uri;
       if ((current === undefined || current.record === null) && e.collection === 'app.bsky.actor.profile' && e.rkey === 'self' && typeof pack === 'string') {
@@ -209,6 +215,22 @@ export class IndexModel {
     if (!list.some((v) => v.createdAt === version.createdAt && v.cid === version.cid)) list.push(version);
     this.gates.set(key, list);
     void uri;
+  }
+
+  private noteGateFlags(uri: string, current: StoredRecord | undefined, next: StoredRecord): void {
+    const postUri = `at://${next.did}/app.bsky.feed.post/${next.rkey}`;
+    const gateRow = (collection: string, r: StoredRecord | undefined) => r?.record?.['post'] === postUri && r.collection === collection;
+    if (next.collection === 'app.bsky.feed.post') {
+      const gate = (collection: string) => (gateRow(collection, this.records.get(`at://${next.did}/${collection}/${next.rkey}`)) ? true : null);
+      if (this.livePost(uri) === undefined) this.gateFlags.delete(uri);
+      else this.gateFlags.set(uri, { thread: gate(THREADGATE), post: gate(POSTGATE) });
+      return;
+    }
+    if (next.collection !== THREADGATE && next.collection !== POSTGATE) return;
+    const flags = this.gateFlags.get(postUri);
+    const was = gateRow(next.collection, current);
+    const is = gateRow(next.collection, next);
+    if (flags !== undefined && (was || is)) flags[next.collection === THREADGATE ? 'thread' : 'post'] = is;
   }
 
   /** The gate record in force at `time` for `kind postUri`. */
@@ -353,6 +375,7 @@ export class IndexModel {
     }
     a.deleted = true;
     for (const [uri, r] of this.records) if (r.did === did) this.records.delete(uri);
+    for (const uri of [...this.gateFlags.keys()]) if (didOf(uri) === did) this.gateFlags.delete(uri);
     for (const key of [...this.gates.keys()]) if (didOf(key.split(' ')[1]!) === did) this.gates.delete(key);
     this.settleNotifications();
     // Notifications to it or from it go.
@@ -466,8 +489,8 @@ export class IndexModel {
         invalidReplyRoot: this.invalidReplyRoot(p.uri) ? true : null,
         violatesThreadGate: this.violatesThreadGate(p.uri) ? true : null,
         violatesEmbeddingRules: this.violatesEmbeddingRules(p.uri) ? true : null,
-        hasThreadGate: gates(THREADGATE).some((g) => g.postUri === p.uri),
-        hasPostGate: gates(POSTGATE).some((g) => g.postUri === p.uri),
+        hasThreadGate: this.gateFlags.get(p.uri)?.thread ?? null,
+        hasPostGate: this.gateFlags.get(p.uri)?.post ?? null,
       })), (r) => r.uri),
       quote: byKey(quotes, (r) => r.uri),
       post_embed_record: byKey(embeds.flatMap((e) => (e.kind === 'record' ? [{ postUri: e.postUri, embedUri: e.target }] : [])), (r) => r.postUri),
@@ -533,7 +556,7 @@ export const MODEL_QUERIES: Record<string, string> = {
   actor: `select did, handle, "upstreamStatus" from actor order by did`,
   actor_sync: `select did, "commitCid", "repoRev" from actor_sync order by did`,
   post: `select uri, creator, text, "replyParent", "replyRoot", "invalidReplyRoot", "violatesThreadGate", "violatesEmbeddingRules",
-    coalesce("hasThreadGate", false) as "hasThreadGate", coalesce("hasPostGate", false) as "hasPostGate" from post order by uri`,
+    "hasThreadGate", "hasPostGate" from post order by uri`,
   list: `select uri, creator, name from list order by uri`,
   list_item: `select uri, creator, "subjectDid", "listUri" from list_item order by uri`,
   list_block: `select uri, "subjectUri" from list_block order by uri`,

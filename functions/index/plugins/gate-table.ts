@@ -4,6 +4,7 @@
 import type { SqlExecutor } from '../../ports.ts';
 import { deleteRows, insertRows } from '../rows.ts';
 import { gatedPost, gateMatchesPost, rejudgeQuotes, rejudgeThreads, writeGateVersions, type GateKind } from '../gates.ts';
+import { postsLeftUngated } from '../gate-flags.ts';
 import { createdAt } from './fields.ts';
 import { rowsOf } from './shapes.ts';
 import type { Plugin, RecordFamily } from './types.ts';
@@ -23,10 +24,15 @@ export function gatePlugin(o: { collection: string; family: RecordFamily; table:
   return {
     collection: o.collection,
     family: o.family,
-    async versions(tx, ops, deltas) {
+    relatedUri: gatedPost,
+    async versions(tx, ops, deltas, before, postOps) {
       const changed = await writeGateVersions(tx, o.kind, ops);
       if (o.kind === 'thread') await rejudgeThreads(tx, changed, deltas);
       else await rejudgeQuotes(tx, changed);
+      // A removal the batch's last ops do not show (a gate made and deleted in it, or the post made before the
+      // deletion) still leaves the flag false, once the post's row is written.
+      const cleared = await postsLeftUngated(tx, ops, postOps, before);
+      if (cleared.length > 0) return (after) => setHasGate(after, o.flag, cleared, false);
     },
     async insert(tx, records) {
       const { rows, invalid } = rowsOf(records, (r) => {

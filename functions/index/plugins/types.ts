@@ -71,9 +71,18 @@ export interface Plugin {
    * Sees every op of its collection that counted in the batch, the ones superseded within it included, and what each
    * record was before the batch, before any row is removed or inserted: for record types whose every version matters
    * (gates keep a history, gates.ts; verifications notify on each change), so that batch boundaries change nothing.
+   * `related` holds the batch's counted ops of the records `relatedUri` names, whose state before the batch is in
+   * `before` too. What it returns runs once every plugin has written its rows.
    */
-  versions?(tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, before: ReadonlyMap<string, StoredOp>): Promise<void>;
+  versions?(
+    tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, before: ReadonlyMap<string, StoredOp>, related: readonly CountedOp[],
+  ): Promise<void | AfterWrites>;
+  /** Another record whose ops `versions` replays beside this one's (a gate's post), or undefined. */
+  relatedUri?(uri: string): string | undefined;
 }
+
+/** What a `versions` hook leaves for after the batch's rows are written (a flag on a post the batch writes later). */
+export type AfterWrites = (tx: SqlExecutor) => Promise<void>;
 
 /** One table a row plugin writes. Plugins that write the same table (feed_item) share one TableSpec. */
 export interface TableSpec {

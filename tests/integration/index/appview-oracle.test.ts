@@ -11,6 +11,9 @@ const ALICE = 'did:plc:alice00000000000000000000';
 const BOB = 'did:plc:bob0000000000000000000000';
 const CAROL = 'did:plc:carol000000000000000000000';
 const VERIFICATION = 'app.bsky.graph.verification';
+const POST = 'app.bsky.feed.post';
+const THREADGATE = 'app.bsky.feed.threadgate';
+const POSTGATE = 'app.bsky.feed.postgate';
 const CREATED = '2026-01-01T00:00:00.000Z';
 
 let rev = 0;
@@ -20,20 +23,41 @@ const update = (did: string, collection: string, rkey: string, record: JsonObjec
   write({ did, collection, rkey, rev: ++rev, type: 'update', record: { $type: collection, createdAt: CREATED, ...record } });
 const remove = (did: string, collection: string, rkey: string): StreamEvent => del({ did, collection, rkey, rev: ++rev });
 
-/** skytide one event per batch, then all in one batch, each against the AppView. */
-async function expectAsAppView(events: StreamEvent[]): Promise<void> {
-  for (const batches of [events.map((e) => [e]), [events]]) {
+/** skytide one event per batch, then all in one batch, then cut before each of `cuts`, each against the AppView. */
+async function expectAsAppView(events: StreamEvent[], cuts: number[] = []): Promise<void> {
+  const split = (at: number) => [events.slice(0, at), events.slice(at)];
+  for (const batches of [events.map((e) => [e]), [events], ...cuts.map(split)]) {
     const { skytide, appview } = await indexBoth(batches);
-    expect(skytide, `${batches.length} batch(es)`).toEqual(appview);
+    expect(skytide, `batches of ${batches.map((b) => b.length).join(', ')}`).toEqual(appview);
   }
 }
 
-describe('index: as the AppView indexes the same events', () => {
+// Each scenario indexes its events several times over on both sides.
+describe('index: as the AppView indexes the same events', { timeout: 180_000 }, () => {
   it('a verification deleted and made again notifies verified again; an edit notifies unverified only', async () => {
     const verify = (subject: string) => ({ subject, handle: 'bob.test', displayName: 'Bob' });
     await expectAsAppView([
       create(ALICE, VERIFICATION, 'v1', verify(BOB)), remove(ALICE, VERIFICATION, 'v1'), create(ALICE, VERIFICATION, 'v1', verify(BOB)),
       update(ALICE, VERIFICATION, 'v1', verify(CAROL)), remove(ALICE, VERIFICATION, 'v1'), update(ALICE, VERIFICATION, 'v1', verify(BOB)),
     ]);
+  });
+
+  it('a gate made and deleted in one batch leaves its post flagged false, if the post was there when it went', async () => {
+    const post = `at://${ALICE}/${POST}/p1`;
+    const threadGate = () => create(ALICE, THREADGATE, 'p1', { post, allow: [] });
+    const postGate = () => create(ALICE, POSTGATE, 'p1', { post, embeddingRules: [] });
+    // The post before both gates (also already stored when they come), between a gate and its deletion, after both.
+    await expectAsAppView([
+      create(ALICE, POST, 'p1', { text: 'x' }), threadGate(), remove(ALICE, THREADGATE, 'p1'), postGate(), remove(ALICE, POSTGATE, 'p1'),
+    ], [1]);
+    await expectAsAppView([threadGate(), create(ALICE, POST, 'p1', { text: 'x' }), remove(ALICE, THREADGATE, 'p1'), postGate(), remove(ALICE, POSTGATE, 'p1')]);
+    await expectAsAppView([threadGate(), remove(ALICE, THREADGATE, 'p1'), create(ALICE, POST, 'p1', { text: 'x' })]);
+    // The post deleted and made again after the gate went: unflagged; before it went: flagged false.
+    await expectAsAppView([
+      create(ALICE, POST, 'p1', { text: 'x' }), threadGate(), remove(ALICE, THREADGATE, 'p1'), remove(ALICE, POST, 'p1'), create(ALICE, POST, 'p1', { text: 'y' }),
+    ], [2]);
+    await expectAsAppView([
+      create(ALICE, POST, 'p1', { text: 'x' }), threadGate(), remove(ALICE, POST, 'p1'), create(ALICE, POST, 'p1', { text: 'y' }), remove(ALICE, THREADGATE, 'p1'),
+    ], [2]);
   });
 });
