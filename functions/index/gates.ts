@@ -22,6 +22,7 @@ import { normalizeTime } from './account-state.ts';
 import { deleteNotifications, didOf, insertNotifications } from './notifications.ts';
 import { notifyPosts } from './post-notifications.ts';
 import { insertRows, type Row } from './rows.ts';
+import { replyVerdicts } from './reply-verdicts.ts';
 import { atUri, createdAt, obj, uriParts } from './plugins/fields.ts';
 import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
 
@@ -271,10 +272,14 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
   })));
 }
 
-/** Sets a verdict flag: true, or null (the AppView leaves an allowed post's flag unset). */
+/**
+ * Sets a verdict flag: true, or null (the AppView leaves an allowed post's flag unset), save that violatesThreadGate
+ * goes with invalidReplyRoot (reply-verdicts.ts: either holding, the other is false).
+ */
 async function setFlag(tx: SqlExecutor, flag: 'violatesThreadGate' | 'violatesEmbeddingRules', values: readonly { uri: string; value: boolean }[]): Promise<void> {
+  const set = flag === 'violatesThreadGate' ? replyVerdicts('post."invalidReplyRoot"', 'x.value') : `"${flag}" = case when x.value then true else null end`;
   await tx.query(
-    `update post set "${flag}" = case when x.value then true else null end
+    `update post set ${set}
      from (select * from json_to_recordset($1::text::json) as x(uri text, value boolean) order by uri) as x where post.uri = x.uri`,
     [JSON.stringify(values)],
   );

@@ -1,10 +1,11 @@
 // post.invalidReplyRoot, as the AppView judges it, kept a function of the posts present (so arrival order and batch
 // boundaries do not matter): a reply is invalid when its parent is not indexed, when its parent is itself invalid,
-// when it replies to its root but that root is a reply, or when its parent belongs to another thread. It is true or
-// null (the AppView leaves a valid reply's flag unset). A post indexed or removed re-judges its replies, and a change
+// when it replies to its root but that root is a reply, or when its parent belongs to another thread. It is true, or
+// false beside a violatesThreadGate that holds, or null (reply-verdicts.ts: the AppView writes both or neither). A post indexed or removed re-judges its replies, and a change
 // travels down the thread.
 import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
+import { replyVerdicts } from './reply-verdicts.ts';
 
 /** Rounds of propagation per batch; a thread deeper than this below one change is finished by later batches. */
 const MAX_DEPTH = 64;
@@ -32,9 +33,9 @@ export const REJUDGE = `with s as (
      from s left join lateral (select uri, "invalidReplyRoot", "replyRoot" from post
        where post.uri = s."replyParent" offset 0) as p on true
      order by s.uri)
-   update post set "invalidReplyRoot" = c.v from c
+   update post set ${replyVerdicts('c.v', 'post."violatesThreadGate"')} from c
    where post.uri = any(array(select c.uri from c)) and post.uri = c.uri
-     and post."invalidReplyRoot" is distinct from c.v
+     and coalesce(post."invalidReplyRoot", false) <> coalesce(c.v, false)
    returning post.uri`;
 
 /** Re-judges `posts` and the replies to `parents`, then whatever their changes reach; returns the posts it changed. */

@@ -254,6 +254,12 @@ export class IndexModel {
     return { creator: r.did, parent: reply?.parent?.uri ?? null, root: reply?.root?.uri ?? null, quoted, createdAt: isoOf(r.record['createdAt']) };
   }
 
+  private replyVerdicts(uri: string): { invalidReplyRoot: boolean | null; violatesThreadGate: boolean | null } {
+    const invalidReplyRoot = this.invalidReplyRoot(uri);
+    const violatesThreadGate = this.violatesThreadGate(uri);
+    return invalidReplyRoot || violatesThreadGate ? { invalidReplyRoot, violatesThreadGate } : { invalidReplyRoot: null, violatesThreadGate: null };
+  }
+
   violatesThreadGate(uri: string): boolean {
     const p = this.livePost(uri);
     if (p === undefined || p.root === null || p.creator === didOf(p.root)) return false;
@@ -486,8 +492,8 @@ export class IndexModel {
       actor_sync: byKey([...this.sync].map(([did, s]) => ({ did, ...s })), (r) => r.did),
       post: byKey(posts.map((p) => ({
         uri: p.uri, creator: p.r.did, text: p.r.record['text'], replyParent: p.replyParent, replyRoot: p.replyRoot,
-        invalidReplyRoot: this.invalidReplyRoot(p.uri) ? true : null,
-        violatesThreadGate: this.violatesThreadGate(p.uri) ? true : null,
+        // Both verdicts or neither, as the AppView writes them: either holding, the other is false.
+        ...this.replyVerdicts(p.uri),
         violatesEmbeddingRules: this.violatesEmbeddingRules(p.uri) ? true : null,
         hasThreadGate: this.gateFlags.get(p.uri)?.thread ?? null,
         hasPostGate: this.gateFlags.get(p.uri)?.post ?? null,

@@ -13,7 +13,7 @@ import { checkRows } from '../../sql-rows.ts';
 
 const POST = {
   uri: 'text', cid: 'text', creator: 'text', text: 'text', replyRoot: 'text', replyRootCid: 'text', replyParent: 'text',
-  replyParentCid: 'text', langs: 'jsonb', tags: 'jsonb', violatesThreadGate: 'boolean', violatesEmbeddingRules: 'boolean',
+  replyParentCid: 'text', langs: 'jsonb', tags: 'jsonb', violatesThreadGate: 'boolean', invalidReplyRoot: 'boolean', violatesEmbeddingRules: 'boolean',
   createdAt: 'text', indexedAt: 'text',
 } as const;
 const IMAGE = { postUri: 'text', position: 'text', imageCid: 'text', alt: 'text' } as const;
@@ -99,7 +99,7 @@ export function postRows(r: IndexedRecord): PostRows | undefined {
       replyRoot: root?.uri ?? null, replyRootCid: root?.cid ?? null,
       replyParent: parent?.uri ?? null, replyParentCid: parent?.cid ?? null,
       langs: stringArray(r.record['langs']) ?? null, tags: stringArray(r.record['tags']) ?? null,
-      violatesThreadGate: null, violatesEmbeddingRules: null, createdAt: created, indexedAt: r.indexedAt,
+      violatesThreadGate: null, invalidReplyRoot: null, violatesEmbeddingRules: null, createdAt: created, indexedAt: r.indexedAt,
     },
     feedItem: { uri: r.uri, cid: r.cid, type: 'post', postUri: r.uri, originatorDid: r.did, sortAt: earliest(created, r.indexedAt) },
     images: [], gallery: [], external: [], records: [], videos: [], quote: [],
@@ -139,7 +139,8 @@ export const postPlugin: Plugin = {
     })));
     const detached = await judgeQuotes(tx, quoting, gates);
     for (const { post: p } of all) {
-      if (violating.has(p['uri'] as string)) p['violatesThreadGate'] = true;
+      // Its root judged next (judgeReplyRoots); until then valid, which the AppView writes beside a violation.
+      if (violating.has(p['uri'] as string)) Object.assign(p, { violatesThreadGate: true, invalidReplyRoot: false });
       if (detached.has(p['uri'] as string)) p['violatesEmbeddingRules'] = true;
     }
     const inserted = checkRows(await insertRows(

@@ -60,4 +60,16 @@ describe('index: as the AppView indexes the same events', { timeout: 180_000 }, 
       create(ALICE, POST, 'p1', { text: 'x' }), threadGate(), remove(ALICE, POST, 'p1'), create(ALICE, POST, 'p1', { text: 'y' }), remove(ALICE, THREADGATE, 'p1'),
     ], [2]);
   });
+
+  it('a reply with an invalid root says it keeps the thread gate (false), and one breaking the gate that its root is valid', async () => {
+    const ref = (did: string, rkey: string) => ({ uri: `at://${did}/${POST}/${rkey}`, cid: 'bafyreiea4drlhqplas6ozjbjmhd2lohxjerknwevkutvochxsvaqviplca' });
+    const reply = (to: { uri: string; cid: string }) => ({ text: 'r', reply: { root: to, parent: to } });
+    // A root never seen, one deleted before the reply, and a root whose gate allows nobody.
+    await expectAsAppView([
+      create(BOB, POST, 'r1', reply(ref(ALICE, 'gone'))),
+      create(ALICE, POST, 'p1', { text: 'x' }), remove(ALICE, POST, 'p1'), create(BOB, POST, 'r2', reply(ref(ALICE, 'p1'))),
+      create(ALICE, POST, 'p2', { text: 'x' }), create(ALICE, THREADGATE, 'p2', { post: ref(ALICE, 'p2').uri, allow: [] }),
+      create(CAROL, POST, 'r3', reply(ref(ALICE, 'p2'))),
+    ]);
+  });
 });

@@ -101,9 +101,9 @@ describe('index: thread gates and post gates', () => {
         expect(await rows(`select text, "violatesThreadGate", "invalidReplyRoot", "hasThreadGate" from post order by "createdAt"`)).toEqual([
           { text: 'root', violatesThreadGate: null, invalidReplyRoot: null, hasThreadGate: true },
           { text: 'before the gate', violatesThreadGate: null, invalidReplyRoot: null, hasThreadGate: null },
-          { text: 'after the gate', violatesThreadGate: true, invalidReplyRoot: null, hasThreadGate: null },
+          { text: 'after the gate', violatesThreadGate: true, invalidReplyRoot: false, hasThreadGate: null },
           { text: 'the author may reply', violatesThreadGate: null, invalidReplyRoot: null, hasThreadGate: null },
-          { text: 'under the allowed one', violatesThreadGate: true, invalidReplyRoot: null, hasThreadGate: null },
+          { text: 'under the allowed one', violatesThreadGate: true, invalidReplyRoot: false, hasThreadGate: null },
         ]);
         expect(await rows(`select "replyCount" from post_agg where uri = '${ref(root).uri}'`)).toEqual([{ replyCount: 2 }]);
         // Bob's allowed reply notifies Alice; his violating one does not; Carol's reply notifies Bob and Alice, but is
