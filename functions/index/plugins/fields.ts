@@ -16,13 +16,19 @@ export function str(value: JsonValue | undefined): string | undefined {
 const EPOCH = '1970-01-01T00:00:00.000Z';
 const CANONICAL = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$/;
 
-/** Like the AppView: a valid datetime is normalised to ISO with Z; anything else becomes the epoch, never an error. */
+const FIRST_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const LAST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * Like the AppView (normalizeDatetimeAlways): a datetime is normalised to ISO with Z; anything else, or an instant
+ * outside years 0000-9999 once in UTC, becomes the epoch, never an error. (Not the profile's: see profile.ts.)
+ */
 export function createdAt(value: JsonValue | undefined): string {
   if (typeof value !== 'string') return EPOCH;
   // Already in the normal form (how nearly every client writes it), a valid one is returned unchanged.
-  if (isValidDatetime(value)) return value.length === 24 && CANONICAL.test(value) ? value : new Date(Date.parse(value)).toISOString();
+  if (value.length === 24 && CANONICAL.test(value) && isValidDatetime(value)) return value;
   const ms = Date.parse(value);
-  return Number.isNaN(ms) ? EPOCH : new Date(ms).toISOString();
+  return Number.isNaN(ms) || ms < FIRST_MS || ms > LAST_MS ? EPOCH : new Date(ms).toISOString();
 }
 
 /** `{uri, cid}` with an AT-URI and a CID string: replies, likes, reposts, quotes. */

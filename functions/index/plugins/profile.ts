@@ -3,7 +3,7 @@
 // AppView notifies on a profile's creation only (an edit adding the field does not notify) and never withdraws it.
 // Worked out in `versions` from every op of the batch, one at a time, so batch boundaries change nothing.
 import { deleteRows, insertRows } from '../rows.ts';
-import { blobCid, createdAt, obj, str, strongRef } from './fields.ts';
+import { blobCid, obj, str, strongRef } from './fields.ts';
 import type { Plugin } from './types.ts';
 import type { SqlExecutor } from '../../ports.ts';
 import { didOf, insertNotifications, type Notification } from '../notifications.ts';
@@ -37,7 +37,9 @@ export const profilePlugin: Plugin = {
         joinedViaStarterPackUri: str(obj(r.record['joinedViaStarterPack'])?.['uri']) ?? null,
         pinnedPost: pinned?.uri ?? null,
         pinnedPostCid: pinned?.cid ?? null,
-        createdAt: r.record['createdAt'] === undefined ? r.indexedAt : createdAt(r.record['createdAt']),
+        // As written, unlike the other record types' (the AppView's profile plugin does not normalise it); without
+        // one, the AppView's clock at indexing, here the event's time.
+        createdAt: str(r.record['createdAt']) ?? r.indexedAt,
         indexedAt: r.indexedAt,
       });
     }

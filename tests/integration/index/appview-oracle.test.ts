@@ -28,7 +28,7 @@ async function expectAsAppView(events: StreamEvent[], cuts: number[] = []): Prom
   const split = (at: number) => [events.slice(0, at), events.slice(at)];
   for (const batches of [events.map((e) => [e]), [events], ...cuts.map(split)]) {
     const { skytide, appview } = await indexBoth(batches);
-    expect(skytide, `batches of ${batches.map((b) => b.length).join(', ')}`).toEqual(appview);
+    expect(skytide, batches.length > 8 ? `${batches.length} batches` : `batches of ${batches.map((b) => b.length).join(', ')}`).toEqual(appview);
   }
 }
 
@@ -71,5 +71,35 @@ describe('index: as the AppView indexes the same events', { timeout: 180_000 }, 
       create(ALICE, POST, 'p2', { text: 'x' }), create(ALICE, THREADGATE, 'p2', { post: ref(ALICE, 'p2').uri, allow: [] }),
       create(CAROL, POST, 'r3', reply(ref(ALICE, 'p2'))),
     ]);
+  });
+
+  it('stores createdAt as the AppView does for every record type: a profile\'s as written, the others normalised', async () => {
+    const forms = ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00+02:00', '2026-01-01T00:00:00.123456-05:30', '1985-02-30T00:00:00Z', '0000-01-01T00:00:00Z'];
+    const ref = (did: string, collection: string, rkey: string) => ({ uri: `at://${did}/${collection}/${rkey}`, cid: 'bafyreiea4drlhqplas6ozjbjmhd2lohxjerknwevkutvochxsvaqviplca' });
+    const events = forms.flatMap((createdAt, i) => {
+      const me = `did:plc:form${i}0000000000000000000000`;
+      const list = ref(me, 'app.bsky.graph.list', 'l1').uri;
+      const post = ref(ALICE, POST, 'p1');
+      const records: [string, string, JsonObject][] = [
+        [POST, 'p1', { text: 'x' }],
+        [POST, 'q1', { text: 'q', embed: { $type: 'app.bsky.embed.record', record: post } }],
+        ['app.bsky.feed.like', 'k1', { subject: post }],
+        ['app.bsky.feed.repost', 'k1', { subject: post }],
+        ['app.bsky.graph.follow', 'k1', { subject: BOB }],
+        ['app.bsky.graph.block', 'k1', { subject: BOB }],
+        ['app.bsky.graph.list', 'l1', { name: 'n', purpose: 'app.bsky.graph.defs#curatelist' }],
+        ['app.bsky.graph.listitem', 'k1', { subject: BOB, list }],
+        ['app.bsky.graph.listblock', 'k1', { subject: list }],
+        ['app.bsky.feed.generator', 'k1', { did: 'did:web:feed.example', displayName: 'f' }],
+        ['app.bsky.graph.starterpack', 'k1', { name: 's', list }],
+        [THREADGATE, 'p1', { post: ref(me, POST, 'p1').uri }],
+        [POSTGATE, 'p1', { post: ref(me, POST, 'p1').uri }],
+        ['app.bsky.labeler.service', 'self', { policies: { labelValues: [] } }],
+        [VERIFICATION, 'k1', { subject: BOB, handle: 'bob.test', displayName: 'Bob' }],
+        ['app.bsky.actor.profile', 'self', { displayName: 'p' }],
+      ];
+      return records.map(([collection, rkey, record]) => create(me, collection, rkey, { ...record, createdAt }));
+    });
+    await expectAsAppView([create(ALICE, POST, 'p1', { text: 'x' }), ...events]);
   });
 });

@@ -1,14 +1,17 @@
 // Record field readers (functions/index/plugins/fields.ts) against the rule they implement, written out here without
-// the fast paths: a valid datetime becomes ISO with Z, anything else what Date.parse makes of it, or the epoch.
+// the fast paths: a valid datetime becomes ISO with Z, anything else what Date.parse makes of it, or the epoch (so
+// does an instant outside years 0000-9999); and against the AppView's own normalizeDatetimeAlways.
 import { describe, expect, it } from 'vitest';
 import { createdAt } from '../../../functions/index/plugins/fields.ts';
 import { isValidDatetime } from '../../../functions/atproto/syntax/datetime.ts';
 import { cleanText } from '../../../functions/index/rows.ts';
+import { normalizeDatetimeAlways } from '@atproto/syntax';
 
 function createdAtRule(value: string): string {
   const ms = Date.parse(value);
-  if (isValidDatetime(value)) return new Date(ms).toISOString();
-  return Number.isNaN(ms) ? '1970-01-01T00:00:00.000Z' : new Date(ms).toISOString();
+  const inYears = ms >= Date.parse('0000-01-01T00:00:00Z') && ms < Date.parse('+010000-01-01T00:00:00Z');
+  if (isValidDatetime(value) && inYears) return new Date(ms).toISOString();
+  return Number.isNaN(ms) || !inYears ? '1970-01-01T00:00:00.000Z' : new Date(ms).toISOString();
 }
 
 /** A deterministic generator (mulberry32), so a failure names its case. */
@@ -40,6 +43,19 @@ describe('createdAt', () => {
       expect(createdAt(value), value).toBe(createdAtRule(value));
     }
     expect(createdAt(42)).toBe('1970-01-01T00:00:00.000Z');
+  });
+
+  it("gives what the AppView's normalizeDatetimeAlways gives, instants outside years 0000-9999 (once in UTC) included", () => {
+    const next = random(12);
+    const pad = (n: number, w: number) => String(n).padStart(w, '0');
+    const cases = ['0000-01-01T00:30:00+01:00', '9999-12-31T23:59:59-01:00', '9999-12-31T23:59:59.999Z', '0000-01-01T00:00:00Z', '1985-02-30T00:00:00Z', '2024-05-01T10:00:00.1234567+05:30'];
+    for (let i = 0; i < 5_000; i++) {
+      const year = next() < 0.2 ? (next() < 0.5 ? 0 : 9999) : Math.floor(next() * 10_000);
+      const offset = next() < 0.3 ? 'Z' : `${next() < 0.5 ? '+' : '-'}${pad(Math.floor(next() * 24), 2)}:${pad(Math.floor(next() * 60), 2)}`;
+      const fraction = next() < 0.5 ? '' : `.${String(Math.floor(next() * 1e6)).slice(0, 1 + Math.floor(next() * 6))}`;
+      cases.push(`${pad(year, 4)}-${pad(1 + Math.floor(next() * 12), 2)}-${pad(1 + Math.floor(next() * 31), 2)}T${pad(Math.floor(next() * 24), 2)}:${pad(Math.floor(next() * 60), 2)}:${pad(Math.floor(next() * 60), 2)}${fraction}${offset}`);
+    }
+    for (const value of cases) expect(createdAt(value), value).toBe(normalizeDatetimeAlways(value));
   });
 });
 
