@@ -3,19 +3,25 @@
 // later reads answer at once with the last count and its age, and a count older than REPO_SYNC_MAX_AGE_MS is redone
 // in the background, at most one at a time. A scrape therefore costs nothing in the size of the network; the age is
 // stated beside the numbers (`asOf`, `ageSeconds`, and the skytide_repo_sync_age_seconds gauge). Also the synchronized
-// revs both sweepers (Redis and Worker) compare a listRepos page with.
+// repos both sweepers (Redis and Worker) compare a listRepos page with (functions/listed-in-sync.ts).
 import type { Clock, Log, SqlExecutor } from '../../functions/ports.ts';
 import { createAgedCount } from './aged-count.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
+import type { HeldRepo } from '../../functions/listed-in-sync.ts';
 
 export const REPO_SYNC_MAX_AGE_MS = 60_000;
 
-/** The rev of each of these DIDs whose repo is synchronized (a sweep skips a listed repo still at that rev). */
-export async function syncedRevs(sql: SqlExecutor, dids: readonly string[]): Promise<Map<string, string | null>> {
-  const rows = checkRows(await sql.query(`select did, rev from repo_sync where status = 'synchronized' and did = any($1::text[])`, [dids]), {
-    did: 'string', rev: 'string?',
-  });
-  return new Map(rows.map((r) => [r.did, r.rev]));
+/**
+ * Each of these DIDs whose repo is synchronized: its rev and its account's stored state (account_state's current
+ * change; none: active), in one statement, so a page costs one round trip however many DIDs it lists.
+ */
+export async function syncedRepos(sql: SqlExecutor, dids: readonly string[]): Promise<Map<string, HeldRepo>> {
+  const rows = checkRows(await sql.query(
+    `select r.did, r.rev, coalesce(a.active, true) as active, a.status from repo_sync r left join account_state a on a.did = r.did
+     where r.status = 'synchronized' and r.did = any($1::text[])`,
+    [dids],
+  ), { did: 'string', rev: 'string?', active: 'boolean', status: 'string?' });
+  return new Map(rows.map((r) => [r.did, { rev: r.rev, active: r.active, status: r.active ? null : r.status }]));
 }
 export const REPO_SYNC_STATES = ['synchronized', 'desynchronized', 'in-progress', 'deleted'] as const;
 

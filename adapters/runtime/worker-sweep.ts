@@ -1,8 +1,8 @@
 // The Worker's listRepos sweep, run by its cron trigger (`scheduled`): pages com.atproto.sync.listRepos of each
 // configured relay and sends the repos that need a backfill to the backfill queue, resuming from the cursor kept in
 // Postgres (`sweep_state`, infra/migrations/0004_sweep_state.sql), since a Worker cannot reach Redis. It keeps the
-// Redis sweeper's rules (long-runners/sweeper/sweep.ts): a repo listed at the rev repo_sync holds as synchronized is
-// not queued, nor a DID the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); entries carry host, rev, active and
+// Redis sweeper's rules (long-runners/sweeper/sweep.ts): a repo listed at the rev repo_sync holds as synchronized, in
+// the account state stored for it (functions/listed-in-sync.ts), is not queued, nor a DID the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS); entries carry host, rev, active and
 // status as listed; a page whose cursor sends the tick back to one it used (or started from) ends the pass, logged
 // and counted in skytide_sweep_problems_total{problem="repeated_cursor"}. What differs is the shape of the work: a tick is
 // one invocation, bounded in CPU time and subrequests, so it sweeps at most `pagesPerTick` pages per relay and the
@@ -26,7 +26,8 @@ import type { WorkQueue } from '../queue/work-queue.ts';
 import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
-import { syncedRevs } from '../postgres/repo-sync-states.ts';
+import { syncedRepos } from '../postgres/repo-sync-states.ts';
+import { listedInSync } from '../../functions/listed-in-sync.ts';
 
 export interface WorkerSweepOptions {
   sql: Sql;
@@ -104,9 +105,9 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
         continue;
       }
       const dids = page.repos.map((r) => r.did);
-      const synced = await syncedRevs(o.sql, dids);
+      const synced = await syncedRepos(o.sql, dids);
       const entries: RepoBackfillEntry[] = page.repos
-        .filter((r) => !(r.rev !== undefined && synced.get(r.did) === r.rev) && (o.filter === undefined || keepsDid(o.filter, r.did)))
+        .filter((r) => !listedInSync(r, synced.get(r.did)) && (o.filter === undefined || keepsDid(o.filter, r.did)))
         .map((r) => ({
           did: r.did, host,
           ...(r.rev === undefined ? {} : { rev: r.rev }),

@@ -30,6 +30,7 @@ import { DEFAULT_PDS_RETRY, downloadRepo, RepoFetchError, type PdsRetry } from '
 import { documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
 import { checkRows } from '../sql-rows.ts';
+import { sameAccountState } from '../listed-in-sync.ts';
 
 /** A repo_backfill entry (functions/events.ts) or a DID asked for directly (POST /reprocess/:did). */
 export type BackfillItem = RepoBackfillEntry;
@@ -139,11 +140,20 @@ async function recordFailure(ports: BackfillPorts, did: string, reason: Reason, 
   );
 }
 
-/** The rev repo_sync holds for a synchronized repo, when it is `rev` or newer (TIDs sort as strings). */
-async function syncedAt(ports: BackfillPorts, did: string, rev: string): Promise<string | undefined> {
-  const rows = checkRows(await ports.sql.query(`select rev from repo_sync where did = $1 and status = 'synchronized'`, [did]), { rev: 'string?' });
-  const held = rows[0]?.rev;
-  return typeof held === 'string' && held >= rev ? held : undefined;
+/**
+ * The rev repo_sync holds for a synchronized repo, when it is the listed rev or newer and its account's stored state is
+ * the listed one (TIDs sort as strings). A listing whose account state differs (a takedown or reactivation whose
+ * #account was missed changes no rev) is not held: the PDS is asked, and its answer applied (account.ts).
+ */
+async function syncedAt(ports: BackfillPorts, item: BackfillItem & { rev: string }): Promise<string | undefined> {
+  const rows = checkRows(await ports.sql.query(
+    `select r.rev, coalesce(a.active, true) as active, a.status from repo_sync r left join account_state a on a.did = r.did
+     where r.did = $1 and r.status = 'synchronized'`,
+    [item.did],
+  ), { rev: 'string?', active: 'boolean', status: 'string?' });
+  const held = rows[0];
+  if (held === undefined || held.rev === null || held.rev < item.rev) return undefined;
+  return sameAccountState(item, { active: held.active, status: held.active ? null : held.status }) ? held.rev : undefined;
 }
 
 /**
@@ -293,8 +303,9 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     return finish(ok);
   }
   try {
-    // Listed at a rev we already hold (a sweep queued it twice, or a resync finished meanwhile): nothing to fetch.
-    const held = item.rev === undefined ? undefined : await syncedAt(ports, item.did, item.rev);
+    // Listed at a rev we already hold, in the account state we hold (a sweep queued it twice, or a resync finished
+    // meanwhile): nothing to fetch.
+    const held = item.rev === undefined ? undefined : await syncedAt(ports, { ...item, rev: item.rev });
     if (held !== undefined) {
       report.status = 'synchronized';
       report.rev = held;

@@ -1,7 +1,7 @@
 // The sweeper: pages com.atproto.sync.listRepos of one relay (or PDS) into repo_backfill, so every repo gets a
 // verified backfill. The listRepos cursor is stored as `repo_backfill:cursor:<host>` in the same write as the page's
-// entries, and set to `!ingester-done` when the listing ends. Repos already synchronized at the listed rev are not
-// queued. Above the high-water mark it waits for the backfill to drain. A page that keeps failing is skipped as a
+// entries, and set to `!ingester-done` when the listing ends. Repos already synchronized at the listed rev, in the
+// listed account state (active, status), are not queued (functions/listed-in-sync.ts). Above the high-water mark it waits for the backfill to drain. A page that keeps failing is skipped as a
 // whole page when the cursor is numeric (its range is recorded in `repo_backfill:skipped:<host>` for a later retry);
 // with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that page next time.
 // Only a page bad in itself (another 4xx, a body that is no page) counts as failing: a relay that is down or overloaded
@@ -27,7 +27,8 @@ import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { sleep } from '../sleep.ts';
 import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
-import { syncedRevs } from '../../adapters/postgres/repo-sync-states.ts';
+import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
+import { listedInSync } from '../../functions/listed-in-sync.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
 export interface SweepLimits {
@@ -182,7 +183,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
     progress.pages++;
     progress.listed += page.repos.length;
     const dids = page.repos.map((r) => r.did);
-    const synced = await syncedRevs(o.sql, dids);
+    const synced = await syncedRepos(o.sql, dids);
     const filter = o.filter;
     const entries = page.repos
       .filter((r) => {
@@ -192,7 +193,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
         return false;
       })
       .filter((r) => {
-        const inSync = r.rev !== undefined && synced.get(r.did) === r.rev;
+        const inSync = listedInSync(r, synced.get(r.did));
         if (inSync) progress.skippedInSync++;
         return !inSync;
       })

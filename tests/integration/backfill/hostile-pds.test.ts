@@ -14,6 +14,7 @@ import { createApp } from '../../../adapters/http/app.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createSql } from '../../../adapters/postgres/client.ts';
 import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-repo/handler.ts';
+import { indexBatch } from '../../../functions/index/handler.ts';
 import { DEFAULT_PDS_RETRY, ERROR_BODY_MAX_BYTES } from '../../../functions/backfill-repo/fetch-car.ts';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { createGuardedFetch } from '../../../adapters/xrpc/guarded-fetch.ts';
@@ -366,6 +367,44 @@ describe('repo_backfill entries listed at a rev already synchronized', () => {
     // Listed at a newer rev than we hold: fetched.
     await backfillRepos([{ did, rev: 'zzzzzzzzzzzzz' }], ports());
     expect(requests).toBe(2);
+  });
+
+  it('are fetched when the listed account state is not the one stored (a missed #account), and the PDS answer applied', async () => {
+    const did = plcDid('listedstate');
+    const car = await signedRepo(did);
+    let answer: 'car' | 'RepoTakendown' = 'car';
+    let requests = 0;
+    behaviours.set(did, (res) => {
+      requests++;
+      if (answer === 'car') res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car);
+      else res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: answer, message: 'gone' }));
+    });
+    const state = async () => ({
+      account: await db.sql.query(`select active, status from account_state where did = $1`, [did]),
+      actor: await db.sql.query(`select "upstreamStatus" from actor where did = $1`, [did]),
+    });
+    const first = await backfillRepos([{ did }], ports());
+    const rev = first.reports[0]!.rev!;
+    expect(requests).toBe(1);
+    // Deactivated live (repo_sync stays synchronized at its rev), then reactivated with that #account missed: the relay
+    // lists it active at the same rev, and its PDS serves it.
+    await indexBatch([{ type: 'account', seq: 1, time: new Date().toISOString(), did, active: false, status: 'deactivated' }], ports());
+    expect(await state()).toEqual({ account: [{ active: false, status: 'deactivated' }], actor: [{ upstreamStatus: 'deactivated' }] });
+    const up = await backfillRepos([{ did, rev, host: 'relay.example', active: true }], ports());
+    expect(up.reports[0]).toMatchObject({ status: 'synchronized', rev });
+    expect(up.reports[0]?.alreadySynchronized).toBeUndefined();
+    expect(requests).toBe(2);
+    expect(await state()).toEqual({ account: [{ active: true, status: null }], actor: [{ upstreamStatus: null }] });
+    // Listed as stored (no `active` from an older host: active): not fetched.
+    const same = await backfillRepos([{ did, rev, host: 'relay.example' }], ports());
+    expect(same.reports[0]).toMatchObject({ alreadySynchronized: true });
+    expect(requests).toBe(2);
+    // Taken down, its #account missed: the relay lists it so at the same rev, and its PDS says so too.
+    answer = 'RepoTakendown';
+    const down = await backfillRepos([{ did, rev, host: 'relay.example', active: false, status: 'takendown' }], ports());
+    expect(down.reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoTakendown' });
+    expect(requests).toBe(3);
+    expect(await state()).toEqual({ account: [{ active: false, status: 'takendown' }], actor: [{ upstreamStatus: 'takendown' }] });
   });
 });
 

@@ -1,6 +1,6 @@
 // The sweeper against a listRepos server on 127.0.0.1 and real Redis and Postgres: pages land with their cursor, a
-// page that keeps failing is skipped whole and recorded, repos in sync are not queued, and an opaque cursor that keeps
-// failing stops the sweep where it can resume.
+// page that keeps failing is skipped whole and recorded, repos in sync (rev and account state) are not queued, and an
+// opaque cursor that keeps failing stops the sweep where it can resume.
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +19,8 @@ import { countingFetch } from '../../helpers/counting-fetch.ts';
 const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String.fromCharCode(97 + i).padStart(19, 'a')}`);
 let failAt: string | undefined;
 let opaque = false;
+/** What the relay lists as a DID's account state instead of `active: true` (`{}`: neither field, as older PDSes). */
+let listedState = new Map<string, { active?: boolean; status?: string }>();
 let server: http.Server;
 let host: string;
 let redis: Redis;
@@ -36,7 +38,7 @@ beforeAll(async () => {
     // A page bad in itself (a 5xx would be the relay failing, waited out rather than counted against the page).
     if (raw === failAt) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' }));
     const start = Number(raw.replace('o', ''));
-    const repos = DIDS.slice(start, start + limit).map((did, i) => ({ did, head: 'bafy', rev: `3l${start + i}aaaaaaaaaa`.slice(0, 13), active: true }));
+    const repos = DIDS.slice(start, start + limit).map((did, i) => ({ did, head: 'bafy', rev: `3l${start + i}aaaaaaaaaa`.slice(0, 13), ...(listedState.get(did) ?? { active: true }) }));
     const next = start + limit < DIDS.length ? `${opaque ? 'o' : ''}${start + limit}` : undefined;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
   });
@@ -50,9 +52,10 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-  await db.sql.query('truncate repo_sync');
+  await db.sql.query('truncate repo_sync, account_state');
   failAt = undefined;
   opaque = false;
+  listedState = new Map();
 });
 
 const sweep = () => runSweep({ redis, keys, sql: db.sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: 2, retryDelayMs: 5, log: silentLog, metrics: noMetrics, signal: new AbortController().signal });
@@ -79,6 +82,39 @@ describe('sweeper', () => {
     const progress = await sweep();
     expect(await queued()).not.toContain(DIDS[3]);
     expect(progress.skippedInSync).toBe(1);
+  });
+
+  it('queues a repo at the listed rev whose listed account state is not the one stored (a missed #account)', async () => {
+    const synced = (did: string, rev: string) =>
+      db.sql.query(`insert into repo_sync (did, status, rev, "updatedAt") values ($1, 'synchronized', $2, 'x')`, [did, rev]);
+    const stored = (did: string, active: boolean, status: string | null) =>
+      db.sql.query(
+        `insert into account_state (did, active, status, "changedAt", history) values ($1, $2::boolean, $3::text, 't', jsonb_build_array(jsonb_build_object('time', 't', 'active', $2::boolean, 'status', $3::text)))`,
+        [did, active, status],
+      );
+    for (let i = 0; i < 7; i++) await synced(DIDS[i]!, `3l${i}aaaaaaaaaa`.slice(0, 13));
+    // Taken down, no #account seen: stored active (no account_state row).
+    listedState.set(DIDS[0]!, { active: false, status: 'takendown' });
+    // Reactivated, no #account seen: stored deactivated.
+    await stored(DIDS[1]!, false, 'deactivated');
+    // Suspended where we hold takendown.
+    listedState.set(DIDS[2]!, { active: false, status: 'suspended' });
+    await stored(DIDS[2]!, false, 'takendown');
+    // In sync: takendown both; inactive with no claim why against any inactive status; no `active` (older PDS) against active.
+    listedState.set(DIDS[3]!, { active: false, status: 'Takendown' });
+    await stored(DIDS[3]!, false, 'takendown');
+    listedState.set(DIDS[4]!, { active: false });
+    await stored(DIDS[4]!, false, 'inactive');
+    listedState.set(DIDS[5]!, {});
+    // No `active` is active: a stored deactivation is out of sync.
+    listedState.set(DIDS[6]!, {});
+    await stored(DIDS[6]!, false, 'deactivated');
+    const progress = await sweep();
+    expect(await queued()).toEqual([DIDS[0], DIDS[1], DIDS[2], DIDS[6]]);
+    expect(progress).toMatchObject({ listed: 7, queued: 4, skippedInSync: 3 });
+    // The entry carries the listed state for the backfill.
+    const [, fields] = (await redis.xrange(keys.stream('repo_backfill'), '-', '+'))[0]!;
+    expect(JSON.parse(fields[1]!)).toEqual({ did: DIDS[0], host, rev: '3l0aaaaaaaaaa', active: false, status: 'takendown' });
   });
 
   it('stops on an opaque cursor that keeps failing, and resumes from it next time', async () => {

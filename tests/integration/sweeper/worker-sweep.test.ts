@@ -1,6 +1,6 @@
 // The Worker's cron sweep (adapters/runtime/worker-sweep.ts) against the real Postgres and a listRepos server on
 // 127.0.0.1: a tick sweeps at most pagesPerTick pages and the next resumes from the cursor in sweep_state; repos
-// synchronized at the listed rev are not queued; a finished pass starts again only everyMs after it started; a row
+// synchronized at the listed rev, in the listed account state, are not queued; a finished pass starts again only everyMs after it started; a row
 // held by another tick is left to it (busy), and a tick that lost its row writes no cursor (lease_lost); a tick that
 // outlasts its lease keeps it, renewed with each page. The queue is the work-queue port itself (what a tick sends is
 // what the test reads).
@@ -24,6 +24,8 @@ let sent: RepoBackfillEntry[];
 let onPage: (cursor: string) => Promise<void> = async () => {};
 /** A page answered with this status instead (a 400 is the page's own failure, a 503 the relay's). */
 let failAt: { cursor: string; status: number } | undefined;
+/** What the relay lists as a DID's account state instead of `active: true`. */
+let listedState = new Map<string, { active?: boolean; status?: string }>();
 const queue: WorkQueue<RepoBackfillEntry> = { send: async (bodies) => void sent.push(...bodies) };
 
 beforeAll(async () => {
@@ -34,7 +36,7 @@ beforeAll(async () => {
     void onPage(cursor).then(() => {
       if (cursor === failAt?.cursor) return void res.writeHead(failAt.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Failing' }));
       const start = Number(cursor);
-      const repos = DIDS.slice(start, start + PAGE).map((did, i) => ({ did, rev: `3laaaaaaaaaa${'abcde'[start + i]}`, active: true }));
+      const repos = DIDS.slice(start, start + PAGE).map((did, i) => ({ did, rev: `3laaaaaaaaaa${'abcde'[start + i]}`, ...(listedState.get(did) ?? { active: true }) }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repos, cursor: String(start + PAGE) }));
     });
   });
@@ -51,7 +53,8 @@ beforeEach(async () => {
   sent = [];
   onPage = async () => {};
   failAt = undefined;
-  await db.sql.query('truncate sweep_state, repo_sync');
+  listedState = new Map();
+  await db.sql.query('truncate sweep_state, repo_sync, account_state');
 });
 
 let clock = Date.parse('2026-12-04T00:00:00Z');
@@ -84,6 +87,28 @@ describe('the Worker cron sweep', () => {
     clock += 3_600_000;
     expect(await sweepTick(options({ pagesPerTick: 10 }))).toEqual([{ host, state: 'done', pages: 4, listed: 5, queued: 4 }]);
     expect(sent.map((e) => e.did)).toEqual(DIDS.slice(1));
+  });
+
+  it('sends a repo at the listed rev whose listed account state is not the one stored (a missed #account), as the Redis sweeper does', async () => {
+    await db.sql.query(
+      `insert into repo_sync (did, status, rev, "updatedAt") select did, 'synchronized', '3laaaaaaaaaa' || substr('abcde', n::int, 1), 'x'
+       from unnest($1::text[]) with ordinality as x(did, n)`,
+      [DIDS],
+    );
+    await db.sql.query(
+      `insert into account_state (did, active, status, "changedAt", history) values
+         ($1, false, 'deactivated', 't', '[{"time":"t","active":false,"status":"deactivated"}]'),
+         ($2, false, 'takendown', 't', '[{"time":"t","active":false,"status":"takendown"}]')`,
+      [DIDS[1]!, DIDS[2]!],
+    );
+    // Taken down with no #account seen (stored: no row, active); reactivated likewise (stored deactivated); in sync.
+    listedState.set(DIDS[0]!, { active: false, status: 'takendown' });
+    listedState.set(DIDS[2]!, { active: false, status: 'takendown' });
+    expect(await sweepTick(options({ pagesPerTick: 10 }))).toEqual([{ host, state: 'done', pages: 4, listed: 5, queued: 2 }]);
+    expect(sent).toEqual([
+      { did: DIDS[0], host, rev: '3laaaaaaaaaaa', active: false, status: 'takendown' },
+      { did: DIDS[1], host, rev: '3laaaaaaaaaab', active: true },
+    ]);
   });
 
   it('leaves a row another tick holds to it, and a tick that lost its row stores no cursor', async () => {

@@ -1,0 +1,34 @@
+// The one decision both sweepers and the backfill's shortcut make: a listed repo is in sync only at the held rev and in
+// the held account state (a missing `active` meaning active; an inactive listing without a status matching any).
+import { describe, expect, it } from 'vitest';
+import { listedInSync, sameAccountState } from '../../../functions/listed-in-sync.ts';
+
+const active = { rev: 'r1', active: true, status: null };
+const takendown = { rev: 'r1', active: false, status: 'takendown' };
+
+describe('listedInSync', () => {
+  it('needs the held rev exactly, and a listed rev', () => {
+    expect(listedInSync({ rev: 'r1', active: true }, active)).toBe(true);
+    expect(listedInSync({ rev: 'r2', active: true }, active)).toBe(false);
+    expect(listedInSync({ active: true }, active)).toBe(false);
+    expect(listedInSync({ rev: 'r1', active: true }, undefined)).toBe(false);
+  });
+
+  it('needs the held account state: a takedown or reactivation at the same rev is out of sync', () => {
+    expect(listedInSync({ rev: 'r1', active: false, status: 'takendown' }, active)).toBe(false);
+    expect(listedInSync({ rev: 'r1', active: true }, takendown)).toBe(false);
+    expect(listedInSync({ rev: 'r1', active: false, status: 'suspended' }, takendown)).toBe(false);
+    expect(listedInSync({ rev: 'r1', active: false, status: 'Takendown' }, takendown)).toBe(true);
+  });
+});
+
+describe('sameAccountState', () => {
+  it('reads no `active` as active, and an inactive listing without a status as matching any inactive state', () => {
+    expect(sameAccountState({}, { active: true, status: null })).toBe(true);
+    expect(sameAccountState({}, { active: false, status: 'deactivated' })).toBe(false);
+    expect(sameAccountState({ active: false }, { active: false, status: 'inactive' })).toBe(true);
+    expect(sameAccountState({ active: false }, { active: true, status: null })).toBe(false);
+    // A status beside `active: true` says nothing.
+    expect(sameAccountState({ active: true, status: 'takendown' }, { active: true, status: null })).toBe(true);
+  });
+});
