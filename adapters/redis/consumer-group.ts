@@ -1,8 +1,9 @@
 // Consumer-group primitives for the stream consumers (README.md, Contracts: the groups, settling, the DLQ).
 // Groups start at id 0 with MKSTREAM. Settling a batch is ONE script (SETTLE): per entry still pending for the group,
-// its dead letter XADDed to <stream>_dlq, then its XACK and XDEL, so an entry is never acknowledged without its dead
-// letter, nor dead-lettered twice: a settle run again (ioredis resends it after a reconnect that lost its reply) finds
-// nothing pending and writes nothing. No XTRIM, no MAXLEN: nothing pending is ever deleted.
+// its dead letter XADDed to <stream>_dlq (or, for the work queue's retries, its new entry), then its XACK and XDEL, so
+// an entry is never acknowledged without what replaces it, nor dead-lettered or retried twice: a settle run again
+// (ioredis resends it after a reconnect that lost its reply) finds nothing pending and writes nothing. No XTRIM, no
+// MAXLEN: nothing pending is ever deleted.
 import type { Redis } from 'ioredis';
 import { StreamWriteError } from './stream-writer.ts';
 import { runScript } from './scripts.ts';
@@ -187,15 +188,24 @@ export interface Settlement {
   ack: readonly string[];
   /** Moved to the DLQ with their original fields plus the VERDICT_FIELDS, then acknowledged and deleted. */
   letters: readonly DeadLetter[];
+  /** Written again as a new entry (the work queue's retries), then acknowledged and deleted. */
+  requeue?: readonly Requeue[];
+  /** The sorted set a delayed requeue goes to (the work queue's `<stream>:delayed`). */
+  delayed?: string;
 }
 
+/** A pending entry's replacement: a new entry of the stream now, or a member of the delayed set (scored when due). */
+export type Requeue = { id: string } & ({ fields: Record<string, string> } | { score: number; member: string });
+
 /**
- * KEYS[1] = the stream, KEYS[2] = its DLQ. ARGV[1] = the group, ARGV[2] = how many acknowledged ids follow, then those
- * ids, then per dead letter: its entry's id, its number of fields, its fields. A letter is written only for an entry
- * still pending for the group (XPENDING first, so that an XADD Redis refused would leave its entry pending, never
- * acknowledged without its letter). Acknowledged ids need no such check (XACK and XDEL again change nothing): they
- * go by 500 a call (unpack's stack is bounded). A settle of thousands of entries is one round trip, as its MULTI was.
- * Answers the DLQ's type when it is not a stream (nothing written), else {acknowledged, dead-lettered}.
+ * KEYS[1] = the stream, KEYS[2] = its DLQ, KEYS[3] = the delayed set (requeues only). ARGV[1] = the group, ARGV[2] =
+ * how many acknowledged ids follow, then those ids, then per entry moved: its id, where to (`d` a dead letter XADDed
+ * to the DLQ, `s` a new entry XADDed to the stream, `z` a ZADD to the delayed set), its number of arguments, those
+ * (the fields; the score and member). A move is written only for an entry still pending for the group (XPENDING
+ * first, so that an XADD Redis refused would leave its entry pending, never acknowledged without its letter or its
+ * retry). Acknowledged ids need no such check (XACK and XDEL again change nothing): they go by 500 a call (unpack's
+ * stack is bounded). A settle of thousands of entries is one round trip, as its MULTI was.
+ * Answers the DLQ's type when it is not a stream (nothing written), else {acknowledged, dead-lettered, requeued}.
  */
 export const SETTLE = `
 local stream, dlq, group = KEYS[1], KEYS[2], ARGV[1]
@@ -205,45 +215,60 @@ if a <= #ARGV then
   local t = redis.call('TYPE', dlq)['ok']
   if t ~= 'stream' and t ~= 'none' then return t end
 end
-local acked, lettered = 0, 0
+local acked, lettered, requeued = 0, 0, 0
 while a <= #ARGV do
-  local id, n = ARGV[a], tonumber(ARGV[a + 1])
+  local id, to, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   if #redis.call('XPENDING', stream, group, id, id, 1) > 0 then
-    redis.call('XADD', dlq, '*', unpack(ARGV, a + 2, a + 1 + n))
+    if to == 'z' then
+      redis.call('ZADD', KEYS[3], ARGV[a + 3], ARGV[a + 4])
+      requeued = requeued + 1
+    elseif to == 's' then
+      redis.call('XADD', stream, '*', unpack(ARGV, a + 3, a + 2 + n))
+      requeued = requeued + 1
+    else
+      redis.call('XADD', dlq, '*', unpack(ARGV, a + 3, a + 2 + n))
+      lettered = lettered + 1
+    end
     redis.call('XACK', stream, group, id)
     redis.call('XDEL', stream, id)
-    lettered = lettered + 1
   end
-  a = a + 2 + n
+  a = a + 3 + n
 end
 for i = 3, 2 + acks, 500 do
   local last = math.min(i + 499, 2 + acks)
   acked = acked + redis.call('XACK', stream, group, unpack(ARGV, i, last))
   redis.call('XDEL', stream, unpack(ARGV, i, last))
 end
-return {acked, lettered}`;
+return {acked, lettered, requeued}`;
 
 export interface SettleResult {
   /** Entries acknowledged and deleted by this call: fewer than asked when a run before it (a resend) settled them. */
   acknowledged: number;
   deadLettered: number;
+  requeued: number;
 }
 
-export async function settle(redis: Redis, stream: string, dlq: string, group: string, { ack, letters }: Settlement): Promise<SettleResult> {
-  if (ack.length === 0 && letters.length === 0) return { acknowledged: 0, deadLettered: 0 };
+export async function settle(redis: Redis, stream: string, dlq: string, group: string, { ack, letters, requeue = [], delayed }: Settlement): Promise<SettleResult> {
+  if (ack.length === 0 && letters.length === 0 && requeue.length === 0) return { acknowledged: 0, deadLettered: 0, requeued: 0 };
   const args: string[] = [group, String(ack.length), ...ack];
   for (const { entry, reason, attempts, error } of letters) {
     // A letter that comes back through the DLQ again carries its old verdict: the new one replaces it.
     const original = Object.entries(entry.fields).filter(([name]) => !VERDICT_FIELDS.has(name));
     const said = error === undefined ? [] : ['error', bounded(error)];
     const fields = [...original.flat(), 'reason', reason, 'attempts', String(attempts), ...said, 'source_id', entry.id];
-    args.push(entry.id, String(fields.length), ...fields);
+    args.push(entry.id, 'd', String(fields.length), ...fields);
   }
-  const reply: unknown = await runScript(redis, SETTLE, [stream, dlq], args);
+  for (const r of requeue) {
+    if ('fields' in r) args.push(r.id, 's', String(2 * Object.keys(r.fields).length), ...Object.entries(r.fields).flat());
+    else if (delayed === undefined) throw new Error(`settle ${stream}: a delayed requeue needs the delayed set's key`);
+    else args.push(r.id, 'z', '2', String(r.score), r.member);
+  }
+  const keys = delayed === undefined ? [stream, dlq] : [stream, dlq, delayed];
+  const reply: unknown = await runScript(redis, SETTLE, keys, args);
   // NOTE: refused up front, in the script: an entry whose letter cannot be written stays pending.
   if (typeof reply === 'string') throw new StreamWriteError(`settle ${stream}: ${dlq} is a ${reply}, not a stream`);
   if (!Array.isArray(reply)) throw new StreamWriteError(`settle ${stream}: the script answered ${typeof reply}, not a list`);
-  return { acknowledged: Number(reply[0]), deadLettered: Number(reply[1]) };
+  return { acknowledged: Number(reply[0]), deadLettered: Number(reply[1]), requeued: Number(reply[2]) };
 }
 
 export interface Backlog {

@@ -159,24 +159,32 @@ const TWINS: [string, ScriptTwin][] = [
     }
     let acked = 0;
     let lettered = 0;
+    let requeued = 0;
     while (a < argv.length) {
-      const id = argv[a] ?? '';
-      const n = Number(argv[a + 1]);
+      const [id, to, n] = [argv[a] ?? '', argv[a + 1], Number(argv[a + 2])];
       const held = s.exec(['XPENDING', stream, group, id, id, '1']);
       if (Array.isArray(held) && held.length > 0) {
-        s.exec(['XADD', dlq, '*', ...argv.slice(a + 2, a + 2 + n)]);
+        if (to === 'z') {
+          s.exec(['ZADD', k(keys, 2), argv[a + 3] ?? '', argv[a + 4] ?? '']);
+          requeued++;
+        } else if (to === 's') {
+          s.exec(['XADD', stream, '*', ...argv.slice(a + 3, a + 3 + n)]);
+          requeued++;
+        } else {
+          s.exec(['XADD', dlq, '*', ...argv.slice(a + 3, a + 3 + n)]);
+          lettered++;
+        }
         s.exec(['XACK', stream, group, id]);
         s.exec(['XDEL', stream, id]);
-        lettered++;
       }
-      a += 2 + n;
+      a += 3 + n;
     }
     for (let i = 2; i < 2 + acks; i += 500) {
       const ids = argv.slice(i, Math.min(i + 500, 2 + acks));
       acked += Number(s.exec(['XACK', stream, group, ...ids]));
       s.exec(['XDEL', stream, ...ids]);
     }
-    return [acked, lettered];
+    return [acked, lettered, requeued];
   }],
   [DELETE_IF_EMPTY, (s, keys, argv) => {
     const held = s.exec(['XPENDING', k(keys, 0), argv[0] ?? '', '-', '+', '1', argv[1] ?? '']);

@@ -118,8 +118,8 @@ describe('consumer-group primitives', () => {
     const [a, b, c] = await fill(3);
     await readNew(redis, stream, GROUP, 'c1', 10, 10);
     const settlement = { ack: [a!], letters: [{ entry: { id: b!, fields: { event: '1' } }, reason: 'invalid_event', attempts: 1 }] };
-    expect(await settle(redis, stream, `${stream}_dlq`, GROUP, settlement)).toEqual({ acknowledged: 1, deadLettered: 1 });
-    expect(await settle(redis, stream, `${stream}_dlq`, GROUP, settlement)).toEqual({ acknowledged: 0, deadLettered: 0 });
+    expect(await settle(redis, stream, `${stream}_dlq`, GROUP, settlement)).toEqual({ acknowledged: 1, deadLettered: 1, requeued: 0 });
+    expect(await settle(redis, stream, `${stream}_dlq`, GROUP, settlement)).toEqual({ acknowledged: 0, deadLettered: 0, requeued: 0 });
     expect(await redis.xlen(`${stream}_dlq`)).toBe(1);
     expect((await redis.xrange(stream, '-', '+')).map(([id]) => id)).toEqual([c]);
     expect((await pending()).map(([id]) => id)).toEqual([c]);

@@ -204,10 +204,16 @@ describe('the JS twins of the Lua scripts', () => {
       (r) => r.xgroup('CREATE', `${p}st`, 'grp', '0', 'MKSTREAM'),
       (r) => r.xadd(`${p}st`, '1-1', 'event', 'a'), (r) => r.xadd(`${p}st`, '1-2', 'event', 'b'), (r) => r.xadd(`${p}st`, '1-3', 'event', 'c'),
       (r) => r.xadd(`${p}st`, '1-4', 'event', 'd'), (r) => r.xreadgroup('GROUP', 'grp', 'c1', 'COUNT', 3, 'STREAMS', `${p}st`, '>'),
-      run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1, '1-1', '1-2', 4, 'event', 'b', 'reason', 'x', '1-4', 2, 'reason', 'y']),
-      run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1, '1-1', '1-2', 4, 'event', 'b', 'reason', 'x', '1-4', 2, 'reason', 'y']),
+      run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1, '1-1', '1-2', 'd', 4, 'event', 'b', 'reason', 'x', '1-4', 'd', 2, 'reason', 'y']),
+      run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1, '1-1', '1-2', 'd', 4, 'event', 'b', 'reason', 'x', '1-4', 'd', 2, 'reason', 'y']),
       (r) => r.xrange(`${p}st_dlq`, '-', '+'), (r) => r.xrange(`${p}st`, '-', '+'), (r) => r.xpending(`${p}st`, 'grp'),
-      (r) => r.set(`${p}st_bad`, 'x'), run(SETTLE, [`${p}st`, `${p}st_bad`], ['grp', 0, '1-3', 2, 'reason', 'z']),
+      // the work queue's retries: a new entry of the stream, a member of the delayed set; then the same again (nothing).
+      (r) => r.xadd(`${p}wq`, '1-1', 'body', 'a'), (r) => r.xadd(`${p}wq`, '1-2', 'body', 'b'), (r) => r.xadd(`${p}wq`, '1-3', 'body', 'c'),
+      (r) => r.xgroup('CREATE', `${p}wq`, 'grp', '0'), (r) => r.xreadgroup('GROUP', 'grp', 'c1', 'COUNT', 3, 'STREAMS', `${p}wq`, '>'),
+      run(SETTLE, [`${p}wq`, `${p}wq_dlq`, `${p}wq:delayed`], ['grp', 0, '1-1', 's', 4, 'body', 'a', 'prior', '1', '1-2', 'z', 2, 500, 'm', '1-3', 'd', 4, 'body', 'c', 'reason', 'r']),
+      run(SETTLE, [`${p}wq`, `${p}wq_dlq`, `${p}wq:delayed`], ['grp', 0, '1-1', 's', 4, 'body', 'a', 'prior', '1', '1-2', 'z', 2, 500, 'm', '1-3', 'd', 4, 'body', 'c', 'reason', 'r']),
+      (r) => r.xrange(`${p}wq`, '-', '+'), (r) => r.xrange(`${p}wq_dlq`, '-', '+'), (r) => r.zscore(`${p}wq:delayed`, 'm'), (r) => r.zcard(`${p}wq:delayed`), (r) => r.xpending(`${p}wq`, 'grp'),
+      (r) => r.set(`${p}st_bad`, 'x'), run(SETTLE, [`${p}st`, `${p}st_bad`], ['grp', 0, '1-3', 'd', 2, 'reason', 'z']),
       run(SETTLE, [`${p}st`, `${p}st_bad`], ['grp', 1, '1-3']), (r) => r.xrange(`${p}st`, '-', '+'), (r) => r.xpending(`${p}st`, 'grp'),
       // acks past one XACK's 500 ids, one of them twice.
       async (r) => {
