@@ -1,15 +1,20 @@
 // The work-queue port (work-queue.ts) over a Redis stream and its consumer group, for Node and containers. Built on
 // the stream helpers the consumers use (consumer-group.ts: groups, XREADGROUP, XAUTOCLAIM, XPENDING counts) and the
-// same dead-letter layout (`<stream>_dlq`: the original fields plus `reason` and `attempts`, which dead-letters.ts
-// lists, replays and purges).
+// same dead-letter layout and settle (`<stream>_dlq`: the original fields plus `reason`, `attempts` and `source_id`,
+// which dead-letters.ts lists, replays and purges).
 // - A message's attempts are the deliveries of its current entry (XPENDING's count) plus `prior`, a field carried
-//   from the entry it replaced: a retry writes a new entry and removes the old one in ONE MULTI, so a crash between
-//   them can neither lose nor duplicate the message. An outage retry carries one attempt fewer, so it counts none.
+//   from the entry it replaced: a retry writes a new entry and removes the old one in ONE script (consumer-group.ts's
+//   settle, the whole batch at once), so a crash between them can neither lose nor duplicate the message. It writes
+//   only for entries still pending, so a settle ioredis resends (a reconnect lost its reply) writes no retry or dead
+//   letter twice. An outage retry carries one attempt fewer, so it counts none.
 // - A delay parks the entry in a sorted set (`<stream>:delayed`, score = when it is due); `receive` first moves the due
 //   ones into the stream by one script (ZRANGEBYSCORE, XADD, ZREM together).
 // - An entry whose consumer crashed stays pending and is claimed after `claimIdleMs` (XAUTOCLAIM counts a delivery).
 import type { Redis, Result } from 'ioredis';
-import { claimIdle, deliveryCounts, ensureGroup, readNew, type StreamEntry } from '../redis/consumer-group.ts';
+import {
+  claimIdle, deliveryCounts, ensureGroup, readNew, settle, VERDICT_FIELDS,
+  type DeadLetter, type Requeue, type StreamEntry,
+} from '../redis/consumer-group.ts';
 import { StreamWriteError } from '../redis/stream-writer.ts';
 import { defineScripts, type RedisScript } from '../redis/scripts.ts';
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
@@ -57,7 +62,7 @@ export interface RedisWorkQueueOptions<T> {
 export interface RedisWorkQueue<T> extends WorkQueue<T> {
   /**
    * One pull: moves due delayed entries in, claims abandoned ones or reads new ones (waiting up to `blockMs`), hands
-   * them to `handler` and settles them as it said, in one MULTI. A message the handler left unsettled is retried. A
+   * them to `handler` and settles them as it said, in one script. A message the handler left unsettled is retried. A
    * handler that throws leaves its batch pending, as a crash would. Answers how many messages were handled.
    */
   receive(handler: QueueHandler<T>, options?: { count?: number; blockMs?: number }): Promise<number>;
@@ -66,10 +71,8 @@ export interface RedisWorkQueue<T> extends WorkQueue<T> {
 }
 
 const PRIOR = 'prior';
-const REASON = 'reason';
-const ATTEMPTS = 'attempts';
-/** Fields the queue adds to a body's own (a body's codec must not use these names). */
-const OWN_FIELDS = new Set([PRIOR, REASON, ATTEMPTS]);
+/** Fields the queue and its dead letters add to a body's own (a body's codec must not use these names). */
+const OWN_FIELDS: ReadonlySet<string> = new Set([PRIOR, ...VERDICT_FIELDS]);
 
 // KEYS[1] delayed set, KEYS[2] stream; ARGV[1] now, ARGV[2] how many. Members are JSON arrays of field, value, ...
 const PROMOTE_DUE: RedisScript = {
@@ -170,32 +173,26 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
       }
       if (messages.length > 0) await handler(messages);
 
-      const multi = redis.multi();
-      const done: string[] = [];
-      const deadLetter = (entry: StreamEntry, reason: string, attempts: number) => {
-        const own = Object.entries(entry.fields).filter(([name]) => !OWN_FIELDS.has(name));
-        multi.xadd(dlq, '*', ...own.flat(), REASON, reason, ATTEMPTS, String(attempts));
-      };
-      for (const { entry, attempts } of invalid) {
-        deadLetter(entry, 'invalid_event', attempts);
-        done.push(entry.id);
-      }
+      const ack: string[] = [];
+      const letters: DeadLetter[] = [];
+      const requeue: Requeue[] = [];
+      const own = (entry: StreamEntry): Record<string, string> =>
+        Object.fromEntries(Object.entries(entry.fields).filter(([name]) => !OWN_FIELDS.has(name)));
+      const deadLetter = (entry: StreamEntry, reason: string, attempts: number) => letters.push({ entry: { id: entry.id, fields: own(entry) }, reason, attempts });
+      for (const { entry, attempts } of invalid) deadLetter(entry, 'invalid_event', attempts);
       for (const message of messages) {
         const entry = entries.find((e) => e.id === message.id)!;
         // Unsettled when the handler returned: retried, as the port promises.
         const s = settled.get(message.id) ?? { kind: 'retry', delayMs: 0, outage: false, reason: 'unsettled' };
-        if (s.kind === 'dead') deadLetter(entry, s.reason, message.attempts);
-        else if (s.kind === 'retry') {
-          if (!s.outage && message.attempts >= maxAttempts) deadLetter(entry, s.reason, message.attempts);
-          else {
-            const own = Object.fromEntries(Object.entries(entry.fields).filter(([name]) => !OWN_FIELDS.has(name)));
-            queueWrite(multi, { ...own, [PRIOR]: String(s.outage ? message.attempts - 1 : message.attempts) }, s.delayMs);
-          }
+        if (s.kind === 'ack') ack.push(entry.id);
+        else if (s.kind === 'dead') deadLetter(entry, s.reason, message.attempts);
+        else if (!s.outage && message.attempts >= maxAttempts) deadLetter(entry, s.reason, message.attempts);
+        else {
+          const fields = { ...own(entry), [PRIOR]: String(s.outage ? message.attempts - 1 : message.attempts) };
+          requeue.push(s.delayMs > 0 ? { id: entry.id, score: now() + s.delayMs, member: member(fields) } : { id: entry.id, fields });
         }
-        done.push(message.id);
       }
-      multi.xack(stream, group, ...done).xdel(stream, ...done);
-      await exec(multi, 'settle');
+      await settle(redis, stream, dlq, group, { ack, letters, requeue, delayed });
       return entries.length;
     },
   };

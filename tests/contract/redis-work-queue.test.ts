@@ -3,8 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createRedisWorkQueue, repoBackfillCodec, type RedisWorkQueue } from '../../adapters/queue/redis-work-queue.ts';
+import type { QueueMessage } from '../../adapters/queue/work-queue.ts';
 import { readDeadLetters } from '../../adapters/redis/dead-letters.ts';
-import { createTestRedis } from '../helpers/services.ts';
+import { createRedis } from '../../adapters/redis/client.ts';
+import { silentLog } from '../../functions/ports.ts';
+import { TEST_REDIS_URL, createTestRedis } from '../helpers/services.ts';
+import { startLostReplyProxy } from '../helpers/lost-reply-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createDeliveryChannel, startPullLoop } from './delivery-channel.ts';
 import { workQueueContract, type ContractBody, type ContractQueue } from './work-queue.cases.ts';
@@ -89,3 +93,45 @@ describe('Redis work queue: repo_backfill entries', () => {
     expect(letters).toEqual([{ reason: 'invalid_event', fields: { repo: JSON.stringify({ rev: 'no did' }) } }]);
   });
 });
+
+// ioredis resends a command whose reply a dropped connection lost (the long-runners' client, client.ts): a settle run
+// twice must write each retry and dead letter once (tests/helpers/lost-reply-proxy.ts cuts the socket after Redis ran it).
+describe('Redis work queue: a settle whose reply is lost', () => {
+  it('writes each retry, delayed retry and dead letter once, and settles nothing else', async () => {
+    const stream = `${harnessPrefix}lost_reply`;
+    const target = new URL(TEST_REDIS_URL);
+    const proxy = await startLostReplyProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const client = createRedis({ url: proxy.url, log: silentLog });
+    try {
+      const q = createRedisWorkQueue<ContractBody>({ stream, group: 'lost_group', consumer: 'a', maxAttempts: 3, redis: client });
+      await q.ensure();
+      // A first settle, so that the one whose reply is lost runs for real (not a NOSCRIPT for an uncached script).
+      await q.send([{ key: 'warm', n: 0 }]);
+      await q.receive(async ([m]) => m!.ack(), { blockMs: 100 });
+      await q.send([{ key: 'ack', n: 1 }, { key: 'retry', n: 2 }, { key: 'later', n: 3 }, { key: 'dead', n: 4 }, { key: 'left', n: 5 }]);
+      const lostBefore = proxy.lost;
+      const handled = await q.receive(async (messages) => {
+        const [ack, retry, later, dead] = messages as [QueueMessage<ContractBody>, QueueMessage<ContractBody>, QueueMessage<ContractBody>, QueueMessage<ContractBody>];
+        ack.ack();
+        retry.retry({ reason: 'busy' });
+        later.retry({ delayMs: 60_000 });
+        dead.deadLetter('refused');
+        // The next batch command is the settle: Redis runs it, its reply is lost, and ioredis sends it again.
+        proxy.arm();
+      }, { count: 4, blockMs: 100 });
+      expect(handled).toBe(4);
+      expect(proxy.lost).toBe(lostBefore + 1);
+      const letters = [];
+      for await (const l of readDeadLetters(redis, `${stream}_dlq`)) letters.push({ reason: l.reason, attempts: l.attempts, fields: l.fields });
+      expect(letters).toEqual([{ reason: 'refused', attempts: 1, fields: { body: JSON.stringify({ key: 'dead', n: 4 }) } }]);
+      const entries = (await redis.xrange(stream, '-', '+')).map(([, f]) => f);
+      expect(entries).toEqual([['body', JSON.stringify({ key: 'left', n: 5 })], ['body', JSON.stringify({ key: 'retry', n: 2 }), 'prior', '1']]);
+      expect(await redis.zcard(`${stream}:delayed`)).toBe(1);
+      expect(await redis.xpending(stream, 'lost_group')).toEqual([0, null, null, null]);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
+  });
+});
+
