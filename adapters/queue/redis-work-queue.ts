@@ -10,15 +10,18 @@
 // - A delay parks the entry in a sorted set (`<stream>:delayed`, score = when it is due); `receive` first moves the due
 //   ones into the stream by one script (ZRANGEBYSCORE, XADD, ZREM together).
 // - An entry whose consumer crashed stays pending and is claimed after `claimIdleMs` (XAUTOCLAIM counts a delivery).
+//   One deleted meanwhile (XDEL, XTRIM by hand) holds nothing to handle or to replay from a letter: it is acknowledged,
+//   counted (skytide_consumer_entries_total{outcome="deleted"}) and logged, as the stream consumer does.
 import type { Redis, Result } from 'ioredis';
 import {
-  claimIdle, deliveryCounts, ensureGroup, readNew, settle, VERDICT_FIELDS,
+  claimIdle, deliveryCounts, ensureGroup, forgetDeleted, readNew, settle, VERDICT_FIELDS,
   type DeadLetter, type Requeue, type StreamEntry,
 } from '../redis/consumer-group.ts';
 import { StreamWriteError } from '../redis/stream-writer.ts';
 import { defineScripts, type RedisScript } from '../redis/scripts.ts';
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
 import { parseRepoBackfillEntry, type RepoBackfillEntry } from '../../functions/events.ts';
+import { noMetrics, silentLog, type Log, type Metrics } from '../../functions/ports.ts';
 
 /** How a body becomes stream fields and back (JSON in `body` by default; `repo_backfill` keeps rsky's fields). */
 export interface FieldCodec<T> {
@@ -57,6 +60,10 @@ export interface RedisWorkQueueOptions<T> {
   /** Pending entries idle this long (their consumer crashed) are claimed again. */
   claimIdleMs?: number;
   now?: () => number;
+  log?: Log;
+  metrics?: Metrics;
+  /** The `stream` label of its counts (the unprefixed name); the stream key by default. */
+  metricStream?: string;
 }
 
 export interface RedisWorkQueue<T> extends WorkQueue<T> {
@@ -100,6 +107,8 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
   const codec = options.codec ?? jsonCodec<T>();
   const claimIdleMs = options.claimIdleMs ?? 60_000;
   const now = options.now ?? Date.now;
+  const log = options.log ?? silentLog;
+  const metrics = options.metrics ?? noMetrics;
   const dlq = `${stream}_dlq`;
   const delayed = `${stream}:delayed`;
   let ensured = false;
@@ -126,9 +135,23 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
     ensured = true;
   }
 
+  /**
+   * Claimed ids whose entry was deleted: counted and logged first (XAUTOCLAIM took them off the PEL already: a failure
+   * after it would lose them), then acknowledged (Redis 6.2's XAUTOCLAIM leaves them pending).
+   */
+  async function forget(deleted: readonly string[]): Promise<void> {
+    if (deleted.length === 0) return;
+    metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? stream, outcome: 'deleted' }, deleted.length);
+    log.warn('pending entries whose data was deleted: acknowledged, nothing to process or dead-letter', {
+      stream, count: deleted.length, ids: deleted.slice(0, 20),
+    });
+    await forgetDeleted(redis, stream, group, deleted);
+  }
+
   async function take(count: number, blockMs: number): Promise<StreamEntry[]> {
     await redis.skytideWorkQueuePromoteDue(delayed, stream, String(now()), String(count));
     const claimed = await claimIdle(redis, stream, group, consumer, claimIdleMs, count);
+    await forget(claimed.deleted);
     if (claimed.entries.length > 0) return claimed.entries;
     return readNew(redis, stream, group, consumer, count, blockMs);
   }

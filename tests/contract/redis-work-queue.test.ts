@@ -6,7 +6,7 @@ import { createRedisWorkQueue, repoBackfillCodec, type RedisWorkQueue } from '..
 import type { QueueMessage } from '../../adapters/queue/work-queue.ts';
 import { readDeadLetters } from '../../adapters/redis/dead-letters.ts';
 import { createRedis } from '../../adapters/redis/client.ts';
-import { silentLog } from '../../functions/ports.ts';
+import { silentLog, type LogFields, type Metrics } from '../../functions/ports.ts';
 import { TEST_REDIS_URL, createTestRedis } from '../helpers/services.ts';
 import { startLostReplyProxy } from '../helpers/lost-reply-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -135,3 +135,33 @@ describe('Redis work queue: a settle whose reply is lost', () => {
   });
 });
 
+// An entry deleted (XDEL, XTRIM by hand) while pending for a consumer that crashed: XAUTOCLAIM lists it apart with
+// nothing to process, and a letter of it could hold nothing to replay.
+describe('Redis work queue: a pending entry whose data was deleted', () => {
+  it('is acknowledged, counted and logged when claimed, never dead-lettered, and the others are handled', async () => {
+    const stream = `${harnessPrefix}deleted`;
+    const warned: { msg: string; fields: LogFields | undefined }[] = [];
+    const log = { ...silentLog, warn: (msg: string, fields?: LogFields) => warned.push({ msg, fields }) };
+    const counted: { labels: Record<string, string> | undefined; value: number | undefined }[] = [];
+    const metrics: Metrics = { inc: (name, labels, value) => { if (name === 'skytide_consumer_entries_total') counted.push({ labels, value }); } };
+    const options = { stream, group: 'deleted_group', maxAttempts: 3, claimIdleMs: 200 };
+    const a = createRedisWorkQueue<ContractBody>({ ...options, redis, consumer: 'a' });
+    const b = createRedisWorkQueue<ContractBody>({ ...options, redis, consumer: 'b', log, metrics, metricStream: 'repo_backfill' });
+    await a.ensure();
+    await a.send([{ key: 'gone', n: 1 }, { key: 'kept', n: 2 }]);
+    await expect(a.receive(async () => { throw new Error('the process died here'); }, { blockMs: 100 })).rejects.toThrow('died');
+    const [[gone]] = (await redis.xrange(stream, '-', '+')) as [[string, string[]]];
+    await redis.xdel(stream, gone);
+    const seen: ContractBody[] = [];
+    await waitFor(
+      () => b.receive(async (messages) => { for (const m of messages) { seen.push(m.body); m.ack(); } }, { blockMs: 100 }),
+      (n) => n > 0,
+      'the pending entries to be claimed',
+    );
+    expect(seen).toEqual([{ key: 'kept', n: 2 }]);
+    expect(warned).toEqual([{ msg: 'pending entries whose data was deleted: acknowledged, nothing to process or dead-letter', fields: { stream, count: 1, ids: [gone] } }]);
+    expect(counted).toEqual([{ labels: { stream: 'repo_backfill', outcome: 'deleted' }, value: 1 }]);
+    expect(await redis.xlen(`${stream}_dlq`)).toBe(0);
+    expect(await redis.xpending(stream, 'deleted_group')).toEqual([0, null, null, null]);
+  });
+});
