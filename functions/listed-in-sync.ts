@@ -27,12 +27,18 @@ export interface HeldRepo extends HeldAccount {
   rev: string | null;
 }
 
+const RELAY_ONLY_STATUSES: ReadonlySet<string> = new Set(['desynchronized', 'throttled']);
+
 /**
  * The listed account state is the stored one: both active, or both inactive with the same status. A listing that is
- * inactive without a status "makes no claim for why" (the lexicon), so any stored inactive status matches it.
+ * inactive without a status "makes no claim for why" (the lexicon), so any stored inactive status matches it, and so
+ * does any stored state a relay-only status (desynchronized, throttled) is listed beside.
  */
 export function sameAccountState(listed: ListedState, held: HeldAccount): boolean {
   const active = listed.active ?? true;
+  // `desynchronized` and `throttled` describe the relay's copy, not the account: the PDS still serves the repo, so a
+  // backfill would store it active again and every later sweep would fetch it once more, for nothing.
+  if (!active && listed.status !== undefined && RELAY_ONLY_STATUSES.has(listed.status.toLowerCase())) return true;
   if (active !== held.active) return false;
   if (active || listed.status === undefined) return true;
   // Stored statuses are lowercase (rsky wrote the Rust enum name, `Takendown`).

@@ -20,6 +20,14 @@ describe('listedInSync', () => {
     expect(listedInSync({ rev: 'r1', active: false, status: 'suspended' }, takendown)).toBe(false);
     expect(listedInSync({ rev: 'r1', active: false, status: 'Takendown' }, takendown)).toBe(true);
   });
+
+  it('takes a relay-only status (desynchronized, throttled) as no claim about the account: no fetch every sweep', () => {
+    // The PDS serves such a repo, so its backfill stores it active: were this out of sync, every sweep would fetch it.
+    expect(listedInSync({ rev: 'r1', active: false, status: 'desynchronized' }, active)).toBe(true);
+    expect(listedInSync({ rev: 'r1', active: false, status: 'throttled' }, active)).toBe(true);
+    expect(listedInSync({ rev: 'r1', active: false, status: 'throttled' }, takendown)).toBe(true);
+    expect(listedInSync({ rev: 'r2', active: false, status: 'throttled' }, active)).toBe(false);
+  });
 });
 
 describe('sameAccountState', () => {
