@@ -102,7 +102,8 @@ export async function restoreAccount(sql: Sql, did: string, time: string): Promi
        select uri, likes, replies, reposts, quotes from (
          select s.uri,
            (select count(*) from ${LIKE_TABLE} l where l.subject = s.uri) as likes,
-           (select count(*) from post p where p."replyParent" = s.uri) as replies,
+           -- As the post plugin counts them (and the AppView): a reply that breaks its thread's gate does not count.
+           (select count(*) from post p where p."replyParent" = s.uri and p."violatesThreadGate" is not true) as replies,
            (select count(*) from repost r where r.subject = s.uri) as reposts,
            (select count(*) from quote q where q.subject = s.uri) as quotes
          from deleted_subject s where s.did = $1) as c

@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db.close());
 beforeEach(async () => {
-  await db.sql.query(`truncate record, actor, actor_sync, post, feed_item, "like", follow, post_agg, profile_agg, account_state, repo_sync, deleted_subject`);
+  await db.sql.query(`truncate record, record_tombstone, actor, actor_sync, post, feed_item, "like", follow, thread_gate, gate_version, post_agg, profile_agg, account_state, repo_sync, deleted_subject`);
 });
 
 const count = async (text: string, params: SqlValue[] = []) => (checkRows(await db.sql.query(text, params), { n: 'number' }))[0]?.n;
@@ -78,6 +78,29 @@ describe('purgeAccount', () => {
     expect(await db.sql.query(`select "likeCount" from post_agg where uri = $1`, [xaviPost(0)])).toEqual([{ likeCount: 5 }]);
     expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [XAVI])).toEqual([{ postsCount: 20 }]);
   });
+  it('a restore recounts the replies to its posts as the AppView counts them: not those that break a thread gate', async () => {
+    const ZORA = LIKERS[1]!;
+    const root = { uri: uriOf(YUKI, POST, 'r'), cid: fakeCid('r') };
+    const reply = { uri: xaviPost(0), cid: fakeCid('x') };
+    // Yuki's thread lets nobody reply: Xavi's reply, and Zora's reply to Xavi's, both break the gate. Yuki likes
+    // Xavi's reply, so it has a count row when the deletion is confirmed.
+    const xavis = write({ did: XAVI, collection: POST, rkey: 'p0', rev: 3, record: post('x', { reply: { root, parent: root } }) });
+    await indexBatch([
+      write({ did: YUKI, collection: POST, rkey: 'r', rev: 1, record: post('r') }),
+      write({ did: YUKI, collection: 'app.bsky.feed.threadgate', rkey: 'r', rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: root.uri, allow: [], createdAt: '2026-01-01T00:00:00.000Z' } }),
+      xavis,
+      write({ did: ZORA, collection: POST, rkey: 'z', rev: 4, record: post('z', { reply: { root, parent: reply } }) }),
+      write({ did: YUKI, collection: LIKE, rkey: 'l', rev: 5, record: like(reply.uri, reply.cid) }),
+    ], db.ports);
+    const counts = `select "likeCount", "replyCount" from post_agg where uri = $1`;
+    expect(await db.sql.query(counts, [reply.uri])).toEqual([{ likeCount: 1, replyCount: 0 }]);
+
+    await purgeAccount(db.sql, XAVI, now());
+    expect(await restoreAccount(db.sql, XAVI, now())).toBe(true);
+    await indexBatch([{ ...xavis, seq: -2 }], db.ports);
+    expect(await db.sql.query(counts, [reply.uri])).toEqual([{ likeCount: 1, replyCount: 0 }]);
+  });
+
   it('a count applied while the deletion commits cannot bring an aggregate row back (the index lock orders them)', async () => {
     // Xavi's post, already liked once by Yuki: it has a post_agg row. Then a friend's like races the purge.
     await indexBatch([write({ did: XAVI, collection: POST, rkey: 'p0', rev: 1, record: post('x') }), write({ did: YUKI, collection: LIKE, rkey: 'l0', rev: 2, record: like(xaviPost(0), fakeCid('x')) })], db.ports);
