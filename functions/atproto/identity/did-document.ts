@@ -113,10 +113,23 @@ function claimedHandleOf(doc: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/**
+ * A document whose verificationMethod or service list holds something that is not an object (null, a string) is
+ * unusable, as @atproto/common-web's schema refuses it: read as it is, a null entry threw a TypeError, which callers
+ * take for a lookup that failed (waited on, retried) instead of a verdict on the document.
+ */
+function checkEntries(did: string, doc: Record<string, unknown>, field: 'verificationMethod' | 'service'): void {
+  const list = doc[field];
+  if (!Array.isArray(list)) return;
+  if (list.some((entry) => typeof entry !== 'object' || entry === null || Array.isArray(entry))) fail(`DID document of ${did}: an entry of ${field} is not an object`);
+}
+
 export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   if (typeof doc !== 'object' || doc === null) fail(`DID document of ${did} is not an object`);
   const d = doc as Record<string, unknown>;
   if (d['id'] !== did) fail(`DID document is about ${String(d['id'])}, not ${did}`);
+  checkEntries(did, d, 'verificationMethod');
+  checkEntries(did, d, 'service');
   let signingKey: PublicKey;
   try {
     signingKey = atprotoKeyOf(d);

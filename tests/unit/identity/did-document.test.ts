@@ -59,3 +59,22 @@ describe('services: the id and the type the DID spec requires', () => {
     expect(() => parseDidDocument(web['id'] as string, web)).toThrow(expect.objectContaining({ reason: 'identity_failed' }));
   });
 });
+
+describe('a list entry that is not an object', () => {
+  const atproto = (base['verificationMethod'] as unknown[])[0];
+  it.each([
+    ['verificationMethod', [atproto, null]],
+    ['verificationMethod', [atproto, 'did:key:zQ3sh']],
+    ['verificationMethod', [null, atproto]],
+    ['service', [...(base['service'] as unknown[]), null]],
+    ['service', [[], ...(base['service'] as unknown[])]],
+  ])('in %s (%j) makes the document unusable: a verdict (identity_failed), never a TypeError', (field, list) => {
+    let thrown: unknown;
+    try {
+      parseDidDocument(DID, doc({ [field]: list }));
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ name: 'SkytideError', reason: 'identity_failed', message: expect.stringContaining(`an entry of ${field} is not an object`) });
+  });
+});
