@@ -25,11 +25,19 @@ export interface ResolverOptions {
   webFetch?: Fetch;
 }
 
+/** An answer that is no JSON at all: a did:web host's defect, or a PLC directory that is not itself (an outage). */
+class NotJsonError extends SkytideError {
+  constructor(message: string) {
+    super('identity_failed', message);
+    this.name = 'NotJsonError';
+  }
+}
+
 async function readJson(res: Response, maxBytes: number, what: string): Promise<unknown> {
   const declared = Number(res.headers.get('content-length') ?? '0');
   if (declared > maxBytes) throw new SkytideError('document_too_big', `${what} is ${declared} bytes, over ${maxBytes}`);
   const reader = res.body?.getReader();
-  if (reader === undefined) throw new SkytideError('identity_failed', `${what} has no body`);
+  if (reader === undefined) throw new NotJsonError(`${what} has no body`);
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -45,7 +53,7 @@ async function readJson(res: Response, maxBytes: number, what: string): Promise<
   try {
     return JSON.parse(new TextDecoder().decode(Buffer.concat(chunks)));
   } catch {
-    throw new SkytideError('identity_failed', `${what} is not JSON`);
+    throw new NotJsonError(`${what} is not JSON`);
   }
 }
 
@@ -93,8 +101,11 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       }
       if (!res.ok) {
         await res.body?.cancel();
-        // 404 and 410 are answers (no such DID, or tombstoned); a directory that fails or sheds load is down.
-        if (did.startsWith('did:plc:') && (res.status >= 500 || res.status === 429 || res.status === 408)) {
+        // From the directory, 404 and 410 are answers (no such DID, or tombstoned), and a redirect is refused (not
+        // followed, below). Any other status says nothing of the DID: the directory fails, sheds load, or refuses us
+        // (a 401 or 403 from a proxy or WAF in front of it), an outage of ours, as @atproto/identity and indigo take
+        // every status but 404 for a failed lookup rather than a verdict.
+        if (did.startsWith('did:plc:') && res.status !== 404 && res.status !== 410 && !(res.status >= 300 && res.status < 400)) {
           throw new DependencyError('plc', `PLC directory answered HTTP ${res.status} for ${did}`, { did, status: res.status });
         }
         if (res.status >= 500 || res.status === 429 || res.status === 408) {
@@ -107,6 +118,11 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       try {
         doc = await readJson(res, maxBytes, `DID document of ${did}`);
       } catch (err) {
+        // The directory writes its documents itself: an answer that is no JSON (a proxy's maintenance page, an empty
+        // body) is the directory failing, not a document of the DID's.
+        if (err instanceof NotJsonError && did.startsWith('did:plc:')) {
+          throw new DependencyError('plc', `PLC directory answered ${did} with something that is not JSON`, { did }, { cause: err });
+        }
         // A body cut off mid-read is the same failure as no answer at all.
         if (err instanceof SkytideError) throw err;
         throw fetchFailure(did, err);

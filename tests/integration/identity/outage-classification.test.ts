@@ -1,4 +1,5 @@
-// An outage is not a verdict: a PLC directory that is down, overloaded or unreachable, and a Postgres that refuses
+// An outage is not a verdict: a PLC directory that is down, overloaded, unreachable or not itself (a 403 or 401 from
+// whatever stands in front of it, an answer that is not JSON), and a Postgres that refuses
 // connections, raise DependencyError (waited out by every caller); an answer that settles the question (404, a
 // document about another DID, a statement that fails) stays a verdict.
 import http from 'node:http';
@@ -20,6 +21,13 @@ beforeAll(async () => {
     const did = decodeURIComponent((req.url ?? '/').slice(1));
     if (did === plcDid('busy')) return void res.writeHead(503).end('busy');
     if (did === plcDid('limited')) return void res.writeHead(429).end('slow down');
+    // A directory that is not itself: a proxy's maintenance page, a WAF refusing us, an empty answer.
+    if (did === plcDid('maintenance')) return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>down for maintenance</html>');
+    if (did === plcDid('blank')) return void res.writeHead(200, { 'content-type': 'application/json' }).end('');
+    if (did === plcDid('nocontent')) return void res.writeHead(204).end();
+    if (did === plcDid('waf')) return void res.writeHead(403).end('forbidden');
+    if (did === plcDid('unauthorized')) return void res.writeHead(401).end();
+    if (did === plcDid('tombstoned')) return void res.writeHead(410).end('{"message":"DID not available"}');
     if (did === plcDid('cutoff')) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
       res.write('{"id":');
@@ -41,7 +49,7 @@ async function closedPort(): Promise<number> {
 }
 
 describe('identity: outage or verdict', () => {
-  it.each([plcDid('busy'), plcDid('limited'), plcDid('cutoff')])('%s from the directory is an outage of the plc dependency', async (did) => {
+  it.each([plcDid('busy'), plcDid('limited'), plcDid('cutoff'), plcDid('maintenance'), plcDid('blank'), plcDid('nocontent'), plcDid('waf'), plcDid('unauthorized')])('%s from the directory is an outage of the plc dependency', async (did) => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
     const err = await resolver.resolve(did).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DependencyError);
@@ -62,9 +70,9 @@ describe('identity: outage or verdict', () => {
     expect(err).toMatchObject({ reason: 'identity_failed' });
   });
 
-  it('404 from the directory is a verdict on the DID, not an outage', async () => {
+  it.each([plcDid('nobody'), plcDid('tombstoned')])('404 or 410 from the directory (%s) is a verdict on the DID, not an outage', async (did) => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
-    const err = await resolver.resolve(plcDid('nobody')).catch((e: unknown) => e);
+    const err = await resolver.resolve(did).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SkytideError);
     expect(err).not.toBeInstanceOf(DependencyError);
     expect(err).toMatchObject({ reason: 'identity_failed' });
