@@ -8,7 +8,8 @@
 // is not a DID, or its host does not exist). Anything else is "could not find out" and throws: DependencyError('dns')
 // when the resolver (or the configured resolver service standing in for it) is down or timed out, a SkytideError
 // `identity_failed` when DNS said no and the handle's own web server failed (an error, or a redirect chain too long
-// or leading to an internal address). Callers keep the handle they had.
+// or leading to an internal address), or when DNS failed for the handle while the resolver answers for the PLC
+// directory's name (`resolverAnswers`: that domain's broken DNS, not ours). Callers keep the handle they had.
 // Either method may verify a handle (identity spec), so a DID from one is the answer even while the other is down,
 // including a DID other than the one the document claims (the handle's own server or DNS named it); "nowhere" needs
 // both to say no; one failing and the other saying no is that failure, an outage first. indigo's ResolveHandle
@@ -38,6 +39,14 @@ export interface HandleResolverOptions {
    * not exist (an answer) from a resolver that is down (an outage); default the system's (`#system-dns`).
    */
   lookupHost?: (host: string) => Promise<unknown>;
+  /**
+   * Whether our resolver answers for a name it must resolve anyway (the PLC directory's host:
+   * adapters/xrpc/dns-outage-check.ts), asked when DNS said "try again" (SERVFAIL, a timeout) about the handle. While
+   * it answers, the failure is that domain's own broken DNS (a lame delegation, dead authoritative servers): could
+   * not find out, not an outage, which would be waited out for as long as the domain stays broken. Absent, or
+   * undefined (nothing to check with): an outage.
+   */
+  resolverAnswers?: () => Promise<boolean | undefined>;
 }
 
 /** A lookup's answer: a DID, a definite "no", or "could not find out" with its cause. */
@@ -150,7 +159,10 @@ export function createHandleResolver(options: HandleResolverOptions): HandleReso
       if (byWeb.kind === 'did') return byWeb.did;
       if (byDns.kind === 'none' && byWeb.kind === 'none') return undefined;
       const failed = byDns.kind === 'unknown' ? byDns : (byWeb as Extract<Answer, { kind: 'unknown' }>);
-      if (failed.outage) throw new DependencyError('dns', `DNS unavailable resolving handle ${handle}`, { handle }, { cause: failed.cause });
+      if (failed.outage) {
+        if ((await options.resolverAnswers?.()) !== true) throw new DependencyError('dns', `DNS unavailable resolving handle ${handle}`, { handle }, { cause: failed.cause });
+        throw new SkytideError('identity_failed', `DNS for handle ${handle} fails while the resolver answers for others`, { handle }, { cause: failed.cause });
+      }
       throw new SkytideError('identity_failed', `handle ${handle} could not be resolved`, { handle }, { cause: failed.cause });
     },
   };

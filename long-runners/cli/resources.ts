@@ -13,6 +13,7 @@ import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts
 import { withRedisCache } from '../../adapters/identity/redis-cache.ts';
 import { withOutageBreaker, type OutageView } from '../../adapters/identity/outage-breaker.ts';
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import type { HandleResolver } from '../../functions/atproto/identity/handle.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
 import { createResolverCheck, withDnsOutageCheck } from '../../adapters/xrpc/dns-outage-check.ts';
@@ -36,6 +37,11 @@ export interface Resources {
   sql(): PostgresSql;
   /** DID documents through the Redis cache (`identity:<did>`), one resolver for every task of the process. */
   identity(): IdentityResolver;
+  /**
+   * Handle -> DID (DNS and the well-known, or HANDLE_RESOLVER_URL), one for every task of the process; a DNS failure
+   * of one handle's domain while the PLC directory's name resolves is that domain's, not an outage.
+   */
+  handles(): HandleResolver;
   /** Ports of the backfill-repo function: Postgres, fetch, identity, handles. */
   backfillPorts(): BackfillPorts;
   /**
@@ -87,6 +93,7 @@ export function createResources(config: Config, component = 'skytide', options: 
   let backfill: BackfillPorts | undefined;
   let live: { identity: IdentityResolver; outages: OutageView } | undefined;
   let identity: IdentityResolver | undefined;
+  let handles: HandleResolver | undefined;
   // A DNS failure of one host is its own unless the PLC directory's name fails to resolve too (then: an outage).
   const resolverAnswers = createResolverCheck({ referenceHost: new URL(config.plcUrl).hostname });
   return {
@@ -112,6 +119,13 @@ export function createResources(config: Config, component = 'skytide', options: 
         { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') },
       ));
     },
+    handles() {
+      return (handles ??= createHandleResolver({
+        fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
+        resolverAnswers,
+        ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }),
+      }));
+    },
     backfillPorts() {
       const identity = this.identity();
       return (backfill ??= {
@@ -119,10 +133,7 @@ export function createResources(config: Config, component = 'skytide', options: 
         fetch: withDnsOutageCheck(createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), resolverAnswers),
         identity,
         // Every backfilled account gets its handle verified both ways, as #identity does (issue 8, item 8).
-        handles: createHandleResolver({
-          fetch: createGuardedFetch({ allowPrivate: config.identityAllowPrivate }),
-          ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }),
-        }),
+        handles: this.handles(),
         timeoutMs: config.backfillerTimeoutMs, concurrency: 1, filter: config.filter,
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), (did) => keys.stream(keys.shardFor(STREAMS.firehoseBackfill, did)), events) } : {}),

@@ -21,8 +21,6 @@ import { createOnDemandSweeps, type OnDemandSweeps } from '../sweeper/on-demand.
 import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { appendBatch, writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { probeWritablePostgres } from '../../adapters/postgres/write-probe.ts';
-import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
-import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import { labelSubscriberTasks, labelTasks } from './label-tasks.ts';
 import { outagesDegradedCheck } from '../../adapters/observability/outage-board.ts';
@@ -61,10 +59,7 @@ export function firehoseTasks(r: Resources): Task[] {
 
 export function indexTasks(r: Resources): Task[] {
   const tasks: Task[] = [];
-  const handles = createHandleResolver({
-    fetch: createGuardedFetch({ allowPrivate: r.config.identityAllowPrivate }),
-    ...(r.config.handleResolverUrl === undefined ? {} : { serviceUrl: r.config.handleResolverUrl }),
-  });
+  const handles = r.handles();
   // Every shard of every stream (STREAM_SHARDS), or those of INDEXER_SHARDS, each read by INDEXER_CONCURRENCY loops
   // (one group per shard stream), each read indexed in INDEXER_SPLIT lanes at once.
   const mine = (shard: number) => r.config.indexerShards.length === 0 || r.config.indexerShards.includes(shard);

@@ -6,7 +6,8 @@ import http from 'node:http';
 import { Resolver } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandleResolver } from '../../../adapters/identity/handle-resolver.ts';
+import { createHandleResolver, type HandleResolverOptions } from '../../../adapters/identity/handle-resolver.ts';
+import { createResolverCheck } from '../../../adapters/xrpc/dns-outage-check.ts';
 import { DependencyError, SkytideError } from '../../../functions/errors.ts';
 import type { Fetch } from '../../../functions/ports.ts';
 import { startFakeDns, type FakeDns } from '../../helpers/fake-dns.ts';
@@ -36,7 +37,7 @@ afterAll(async () => {
 });
 
 /** The adapter as deployed, with its lookups sent to the test's DNS server and https://<handle> to its web server. */
-function resolver(webUp = true) {
+function resolver(webUp = true, extra: Partial<HandleResolverOptions> = {}) {
   const r = new Resolver({ timeout: 150, tries: 1 });
   r.setServers([dns.server]);
   const fetch: Fetch = async (input, init) => {
@@ -44,7 +45,14 @@ function resolver(webUp = true) {
     if (!webUp) throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
     return globalThis.fetch(`http://127.0.0.1:${webPort}/${url.host}${url.pathname}`, init);
   };
-  return createHandleResolver({ fetch, timeoutMs: 1000, resolveTxt: (name) => r.resolveTxt(name), lookupHost: (host) => r.resolve4(host) });
+  return createHandleResolver({ fetch, timeoutMs: 1000, resolveTxt: (name) => r.resolveTxt(name), lookupHost: (host) => r.resolve4(host), ...extra });
+}
+
+/** As deployed under Node: a "try again" is checked against the PLC directory's name (here plc.example) on the same DNS server. */
+function checkedResolver(webUp = true) {
+  const r = new Resolver({ timeout: 150, tries: 1 });
+  r.setServers([dns.server]);
+  return resolver(webUp, { resolverAnswers: createResolverCheck({ referenceHost: 'plc.example', lookup: (host) => r.resolve4(host) }) });
 }
 
 describe('handle resolver: definite answers', () => {
@@ -119,6 +127,36 @@ describe('handle resolver: could not find out', () => {
   it('a DID over DNS still wins while the web server is down', async () => {
     dns.set('_atproto.dnsonly.example', { txt: [`did=${DID}`] });
     expect(await resolver(false).resolve('dnsonly.example')).toBe(DID);
+  });
+});
+
+describe("handle resolver: one domain's broken DNS is not an outage", () => {
+  // A lame delegation or dead authoritative servers: the recursive resolver answers SERVFAIL for that domain only.
+  // Taken for an outage, it was waited out for as long as the domain stayed broken: a handle_unverified follow-up, or
+  // a backfill verifying the handle, held its consumer loop on it indefinitely.
+  it('SERVFAIL for the handle while the PLC directory\'s name resolves: could not find out (identity_failed), the handle kept', async () => {
+    dns.set('plc.example', { a: '127.0.0.1' });
+    dns.set('_atproto.lame.example', { rcode: 'SERVFAIL' });
+    dns.set('lame.example', { rcode: 'SERVFAIL' });
+    for (const webUp of [true, false]) {
+      const err = await checkedResolver(webUp).resolve('lame.example').catch((e: unknown) => e);
+      expect(err, `web up: ${webUp}`).toBeInstanceOf(SkytideError);
+      expect(err, `web up: ${webUp}`).not.toBeInstanceOf(DependencyError);
+      expect(err, `web up: ${webUp}`).toMatchObject({ reason: 'identity_failed' });
+    }
+  });
+
+  it('SERVFAIL for the PLC directory\'s name too: our resolver is down, an outage', async () => {
+    dns.set('plc.example', { rcode: 'SERVFAIL' });
+    dns.set('_atproto.lame2.example', { rcode: 'SERVFAIL' });
+    dns.set('lame2.example', { rcode: 'SERVFAIL' });
+    await expect(checkedResolver().resolve('lame2.example')).rejects.toMatchObject({ name: 'DependencyError', dependency: 'dns' });
+  });
+
+  it('a DID over DNS is still the answer, and nothing is checked', async () => {
+    dns.set('plc.example', { rcode: 'SERVFAIL' });
+    dns.set('_atproto.fine.example', { txt: [`did=${DID}`] });
+    expect(await checkedResolver().resolve('fine.example')).toBe(DID);
   });
 });
 
