@@ -96,6 +96,13 @@ export function createResources(config: Config, component = 'skytide', options: 
   let handles: HandleResolver | undefined;
   // A DNS failure of one host is its own unless the PLC directory's name fails to resolve too (then: an outage).
   const resolverAnswers = createResolverCheck({ referenceHost: new URL(config.plcUrl).hostname });
+  // One construction for the live path's resolver and the others': the live one was built without the DNS check, so
+  // one did:web whose own DNS failed counted as a `dns` outage and, with a second, opened the breaker for every DID.
+  const documentResolver = (): IdentityResolver =>
+    createIdentityResolver({
+      fetch: withDnsOutageCheck(globalThis.fetch, resolverAnswers), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate,
+      webFetch: withDnsOutageCheck(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), resolverAnswers),
+    });
   return {
     config,
     log,
@@ -111,13 +118,7 @@ export function createResources(config: Config, component = 'skytide', options: 
     })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax, copyMinRows: config.databaseCopyMinRows })),
     identity() {
-      return (identity ??= withRedisCache(
-        createIdentityResolver({
-          fetch: withDnsOutageCheck(globalThis.fetch, resolverAnswers), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate,
-          webFetch: withDnsOutageCheck(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), resolverAnswers),
-        }),
-        { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') },
-      ));
+      return (identity ??= withRedisCache(documentResolver(), { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') }));
     },
     handles() {
       return (handles ??= createHandleResolver({
@@ -141,10 +142,7 @@ export function createResources(config: Config, component = 'skytide', options: 
     },
     liveIdentity() {
       if (live === undefined) {
-        const breaker = withOutageBreaker(
-          createIdentityResolver({ fetch: globalThis.fetch, plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
-          { log: log.child('identity') },
-        );
+        const breaker = withOutageBreaker(documentResolver(), { log: log.child('identity') });
         live = { identity: withRedisCache(breaker, { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') }), outages: breaker };
       }
       return live;
