@@ -31,6 +31,28 @@ export function currentChange(history: readonly AccountChange[]): AccountChange 
   return history[history.length - 1];
 }
 
+/**
+ * The statuses the AppView's own indexer writes to `actor."upstreamStatus"` (its updateActorStatus; `deleted` it
+ * answers by removing the actor). Any other (desynchronized, throttled, an #account without a status, a future one) it
+ * refuses and leaves the column as it was, and its readers take any non-null status for "not hosted": mirrored, a
+ * relay's temporary state would hide an account the AppView itself keeps showing.
+ */
+const APPVIEW_STATUSES: ReadonlySet<string> = new Set(['deactivated', 'suspended', 'takendown', 'deleted']);
+
+/**
+ * `actor."upstreamStatus"` as the AppView's indexer would have left it after these changes: null for the latest
+ * active one, else the latest status it knows; undefined when no change in the history is one it would write (the
+ * column stays as it is).
+ */
+export function appviewUpstreamStatus(history: readonly AccountChange[]): string | null | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const change = history[i]!;
+    if (change.active) return null;
+    if (change.status !== null && APPVIEW_STATUSES.has(change.status.toLowerCase())) return change.status.toLowerCase();
+  }
+  return undefined;
+}
+
 /** Whether the account is active at `time` (a normalised time; undefined means "now": the latest change decides). */
 export function activeAt(history: readonly AccountChange[], time: string | undefined): boolean {
   if (history.length === 0) return true;

@@ -12,7 +12,7 @@
 // 3. Row locks in the batch's own order (record by uri, then typed rows, aggregates, actor).
 import type { SqlExecutor } from '../ports.ts';
 import { insertRows } from './rows.ts';
-import { applyChange, currentChange, parseHistory, type AccountChange, type ApplyOutcome } from './account-state.ts';
+import { applyChange, appviewUpstreamStatus, currentChange, parseHistory, type AccountChange, type ApplyOutcome } from './account-state.ts';
 import { checkFirstRow, checkRows } from '../sql-rows.ts';
 import { InvariantError } from '../errors.ts';
 import type { Reason } from '../reasons.ts';
@@ -152,7 +152,8 @@ export async function observeAccount(
     await writeAccountStates(tx, new Map([[did, history]]));
     if (!facts.deleted) {
       await tx.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [did, firstSeen]);
-      await tx.query(`update actor set "upstreamStatus" = $2 where did = $1 and "upstreamStatus" is distinct from $2`, [did, change.status]);
+      const upstream = appviewUpstreamStatus(history);
+      if (upstream !== undefined) await tx.query(`update actor set "upstreamStatus" = $2 where did = $1 and "upstreamStatus" is distinct from $2`, [did, upstream]);
     }
     return outcome;
   });

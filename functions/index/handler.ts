@@ -16,7 +16,7 @@ import type { BatchResult, ResyncRequest } from '../result.ts';
 import { AggregateDeltas } from './aggregates.ts';
 import { writeActors, type HandleChange } from './actors.ts';
 import { newestCommits, pickWinners, planBatch, type BatchPlan, type RecordOp } from './plan.ts';
-import { activeAt, alwaysActive, applyChange, currentChange, keptChanges, normalizeTime, type AccountChange } from './account-state.ts';
+import { activeAt, alwaysActive, applyChange, appviewUpstreamStatus, currentChange, keptChanges, normalizeTime, type AccountChange } from './account-state.ts';
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type AccountResyncReason, type ResyncMark } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
@@ -131,7 +131,8 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     histories.set(did, history);
     applied.set(did, mine);
     const current = currentChange(history) as AccountChange;
-    if (!f.deleted) statuses.set(did, current.status);
+    const upstream = appviewUpstreamStatus(history);
+    if (!f.deleted && upstream !== undefined) statuses.set(did, upstream);
     // A deletion is confirmed by the PDS (getRepo answers RepoNotFound) in the resync, which then removes the rows;
     // an account that comes back may have written while it was away, or be a deleted one that moved. Both are
     // fetched whole.

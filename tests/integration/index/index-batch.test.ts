@@ -197,7 +197,7 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
   });
 
   describe('index: identity and account events', () => {
-    it('sets the handle, moves a handle to its new holder, and stores any account status', async () => {
+    it('sets the handle, moves a handle to its new holder, stores any account status, and mirrors to actor the ones the AppView writes', async () => {
       await indexBatch([identity(ALICE, 'Alice.Test', 10), identity(BOB, 'bob.test', 11)], db.ports);
       expect(await rows(`select did, handle from actor order by did`)).toEqual([
         { did: ALICE, handle: 'alice.test' },
@@ -209,12 +209,26 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
         { did: BOB, handle: 'alice.test' },
       ]);
       await indexBatch([account(ALICE, false, 'takendown', 13), account(BOB, false, 'some-future-status', 14)], db.ports);
+      // account_state keeps every status; actor."upstreamStatus" only those the AppView's indexer writes (its readers
+      // hide an account with any other), leaving the column as it was for the rest, as that indexer does.
       expect(await rows(`select did, "upstreamStatus" from actor order by did`)).toEqual([
         { did: ALICE, upstreamStatus: 'takendown' },
-        { did: BOB, upstreamStatus: 'some-future-status' },
+        { did: BOB, upstreamStatus: null },
       ]);
-      await indexBatch([account(ALICE, true, undefined, 15)], db.ports);
-      expect(await rows(`select "upstreamStatus" from actor where did = '${ALICE}'`)).toEqual([{ upstreamStatus: null }]);
+      expect(await rows(`select did, status from account_state order by did`)).toEqual([
+        { did: ALICE, status: 'takendown' },
+        { did: BOB, status: 'some-future-status' },
+      ]);
+      await indexBatch([account(ALICE, false, 'throttled', 15), account(BOB, false, 'desynchronized', 16), account(BOB, false, undefined, 17)], db.ports);
+      expect(await rows(`select did, "upstreamStatus" from actor order by did`)).toEqual([
+        { did: ALICE, upstreamStatus: 'takendown' },
+        { did: BOB, upstreamStatus: null },
+      ]);
+      await indexBatch([account(ALICE, true, undefined, 18), account(BOB, false, 'suspended', 19)], db.ports);
+      expect(await rows(`select did, "upstreamStatus" from actor order by did`)).toEqual([
+        { did: ALICE, upstreamStatus: null },
+        { did: BOB, upstreamStatus: 'suspended' },
+      ]);
     });
 
     it('asks for a resync of accounts deleted (to confirm with their PDS) or back to active, not of other statuses', async () => {
