@@ -18,6 +18,13 @@ export interface MetricDimensions {
   labelHosts?: readonly string[];
   /** LABEL_TRUSTED_SOURCES: the sources known before any label arrives. */
   labelSources?: readonly string[];
+  /**
+   * Whether /metrics shows the pipeline-state gauges (stream lengths, cursors, repo_sync and label counts), which a
+   * status reader fills from Redis and Postgres at scrape time (pipeline-status.ts); default true. A runtime without
+   * that reader (the Worker) leaves them out: never refreshed, they would claim 0 repos synchronized, counted 0
+   * seconds ago, whatever the database holds.
+   */
+  stateGauges?: boolean;
 }
 
 type LabelValues = readonly string[] | 'host' | 'stream' | 'labelHost' | 'labelSource';
@@ -155,20 +162,22 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     for (const labels of combinations(resolved)) counter.inc(labels, 0);
     counters.set(name, { counter, labelNames });
   }
+  // Left out: registered where nothing renders them, so whoever holds the bundle can still set them.
+  const gaugeRegistry = dimensions.stateGauges === false ? new Registry() : registry;
   const gauges = {
-    streamLength: new Gauge({ name: 'skytide_stream_length', help: 'entries in each stream', labelNames: ['stream'], registers: [registry] }),
-    streamPending: new Gauge({ name: 'skytide_stream_pending', help: 'entries delivered but not acknowledged', labelNames: ['stream'], registers: [registry] }),
-    firehoseCursor: new Gauge({ name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', labelNames: ['host'], registers: [registry] }),
-    repoSync: new Gauge({ name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', labelNames: ['status'], registers: [registry] }),
-    identityWaitingDids: new Gauge({ name: 'skytide_identity_waiting_dids', help: 'DIDs whose frames wait for their identity, per firehose host', labelNames: ['host'], registers: [registry] }),
+    streamLength: new Gauge({ name: 'skytide_stream_length', help: 'entries in each stream', labelNames: ['stream'], registers: [gaugeRegistry] }),
+    streamPending: new Gauge({ name: 'skytide_stream_pending', help: 'entries delivered but not acknowledged', labelNames: ['stream'], registers: [gaugeRegistry] }),
+    firehoseCursor: new Gauge({ name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', labelNames: ['host'], registers: [gaugeRegistry] }),
+    repoSync: new Gauge({ name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', labelNames: ['status'], registers: [gaugeRegistry] }),
+    identityWaitingDids: new Gauge({ name: 'skytide_identity_waiting_dids', help: 'DIDs whose frames wait for their identity, per firehose host', labelNames: ['host'], registers: [gaugeRegistry] }),
     labelStates: new Gauge({
       name: 'skytide_labels',
       help: '(src, uri, val) by the state of their newest label: in force, expired, negated (cached; see skytide_labels_age_seconds)',
       labelNames: ['state'],
-      registers: [registry],
+      registers: [gaugeRegistry],
     }),
-    labelStatesAge: new Gauge({ name: 'skytide_labels_age_seconds', help: 'how old the skytide_labels counts are', registers: [registry] }),
-    repoSyncAge: new Gauge({ name: 'skytide_repo_sync_age_seconds', help: 'how old the skytide_repo_sync counts are (cached)', registers: [registry] }),
+    labelStatesAge: new Gauge({ name: 'skytide_labels_age_seconds', help: 'how old the skytide_labels counts are', registers: [gaugeRegistry] }),
+    repoSyncAge: new Gauge({ name: 'skytide_repo_sync_age_seconds', help: 'how old the skytide_repo_sync counts are (cached)', registers: [gaugeRegistry] }),
   };
   for (const state of LABEL_STATES) gauges.labelStates.set({ state }, 0);
   gauges.labelStatesAge.set(0);

@@ -53,7 +53,8 @@ const BACKFILL = STREAMS.repoBackfill;
 // cached per isolate fails on its second request (tests/e2e/worker-runtime.test.ts). Each invocation opens its own
 // connection and closes it when done; Hyperdrive pools in front of Postgres. What holds no I/O (parsed config, the
 // metrics registry) lives per isolate: /metrics counts what this isolate did since it started (Cloudflare runs many
-// isolates and recycles them), every series at zero from the isolate's start.
+// isolates and recycles them), every series at zero from the isolate's start; no gauge of the pipeline's state
+// (stream lengths, cursors, repo_sync counts), which only Node's status reader keeps up to date.
 interface IsolateState {
   key: string;
   config: Config;
@@ -79,6 +80,8 @@ function isolateState(env: WorkerEnv): IsolateState {
     streams: [BACKFILL],
     labelHosts: config.labelerHosts.map(hostKey),
     labelSources: config.labelTrustedSources,
+    // Nothing here reads Redis or counts repo_sync at scrape time, as Node's status reader does.
+    stateGauges: false,
   });
   cached = { key, config, log, metrics };
   return cached;

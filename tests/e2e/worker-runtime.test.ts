@@ -83,6 +83,18 @@ describe('the Worker under workerd', () => {
     }
     expect(await db.sql.query(`select "postsCount" from profile_agg where did = $1`, [DID])).toEqual([{ postsCount: 5 }]);
   });
+
+  it('serves /metrics without the pipeline-state gauges it never refreshes, which would read 0 whatever Postgres holds', async () => {
+    await db.sql.query(`insert into repo_sync (did, status, "updatedAt") values ($1, 'synchronized', now()) on conflict do nothing`, [DID]);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    // Its own counts since the isolate started are there...
+    expect(text).toMatch(/skytide_index_events_total\{type="create",outcome="ok"\} \d+/);
+    // ...but no state a Node status reader fills from Redis and Postgres at scrape time: here nothing fills it, so it
+    // claimed 0 repos synchronized, counts 0 seconds old, an empty backfill stream.
+    for (const gauge of ['skytide_repo_sync', 'skytide_repo_sync_age_seconds', 'skytide_labels', 'skytide_labels_age_seconds', 'skytide_stream_length', 'skytide_stream_pending', 'skytide_firehose_cursor', 'skytide_identity_waiting_dids']) {
+      expect(text).not.toMatch(new RegExp(`^${gauge}[{ ]`, 'm'));
+    }
+  });
 });
 
 describe('the label function under workerd', () => {
