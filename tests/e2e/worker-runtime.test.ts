@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIndexDatabase, createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { post, write } from '../helpers/events.ts';
 import { startWranglerDev, type WranglerDev } from '../helpers/wrangler-dev.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { labelerDoc, startFakePlc, type FakePlc } from '../helpers/fake-plc.ts';
 import { labelEvent, labelKeypair, signLabel } from '../helpers/labels.ts';
 import { createApp } from '../../adapters/http/app.ts';
@@ -95,6 +96,25 @@ describe('the Worker under workerd', () => {
       expect(text).not.toMatch(new RegExp(`^${gauge}[{ ]`, 'm'));
     }
   });
+});
+
+describe('the Worker under workerd with Postgres out of reach', () => {
+  // workerd's sockets fail with a bare Error and no code ("connection attempt failed"), where node:net gives
+  // ECONNREFUSED: read as a statement's own failure, it was a counted retry of every queued repo, towards the DLQ.
+  it('answers the index function with 503 dependency_unavailable, an outage to wait out, not a failed batch', async () => {
+    const down = await startWranglerDev({ databaseUrl: `postgres://postgres:x@127.0.0.1:${await freePort()}/postgres`, readyPath: '/health', vars: { SKYTIDE_API_TOKEN: 'worker-token' } });
+    try {
+      const res = await fetch(`${down.base}/functions/index`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer worker-token', 'content-type': 'application/json' },
+        body: JSON.stringify({ events: [write({ did: DID, collection: 'app.bsky.feed.post', rkey: 'down1', rev: 9, record: post('down') })] }),
+      });
+      expect(res.status, down.output()).toBe(503);
+      expect(await res.json()).toMatchObject({ error: 'dependency_unavailable' });
+    } finally {
+      await down.stop();
+    }
+  }, 120_000);
 });
 
 describe('the label function under workerd', () => {

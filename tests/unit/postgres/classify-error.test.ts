@@ -19,6 +19,18 @@ describe('classifyPostgresError', () => {
     expect((err as DependencyError).dependency).toBe('postgres');
   });
 
+  // Messages workerd's connect() sockets fail with (a bare Error, no code), as postgres.js on Workers passes them on.
+  it.each(['connection attempt failed', 'Network connection lost.', 'Stream was cancelled.'])('workerd\'s socket failure "%s" is an outage of postgres', (message) => {
+    const err = classifyPostgresError(new Error(message));
+    expect(err).toBeInstanceOf(DependencyError);
+    expect((err as DependencyError).dependency).toBe('postgres');
+  });
+
+  it('an Error of another kind or with a code keeps its meaning, whatever its message', () => {
+    expect(classifyPostgresError(new TypeError('connection attempt failed'))).not.toBeInstanceOf(DependencyError);
+    expect(classifyPostgresError(Object.assign(new Error('connection attempt failed'), { code: '23505' }))).not.toBeInstanceOf(DependencyError);
+  });
+
   it.each([
     ['23505', 'unique violation'], ['22P02', 'invalid text representation'], ['57014', 'statement timeout'],
     ['XX000', 'internal error'], ['42P01', 'undefined table'],
