@@ -1,7 +1,8 @@
 // The one place that reads a failed request's error and says what kind of failure it was. Callers decide what the
 // kind means for them (an outage of ours, a verdict on a host from the network), but nobody else looks at error codes,
 // syscalls or messages. Pure: it reads the fields Node, undici and c-ares put on errors (`code`, `syscall`, `name`),
-// walking the cause chain and AggregateError's `errors` (happy eyeballs tries several addresses).
+// and the messages of workerd's, which carry nothing else, walking the cause chain and AggregateError's `errors`
+// (happy eyeballs tries several addresses).
 
 export type NetworkFailure =
   /** The DNS resolver is down, timed out or refused us: nobody's name resolves, so it is an outage, not an answer. */
@@ -37,6 +38,18 @@ const UNREACHABLE_CODES = new Set([
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
 ]);
 
+/**
+ * What workerd (Workers) throws where Node gives an errno code: its fetch and its connect() sockets fail with a bare
+ * Error and no code, e.g. "Network connection lost." for a refused, reset or dropped connection and "connection
+ * attempt failed" for a connect() that did not open. Read by message, the only thing they carry.
+ */
+const WORKERD_CONNECTION_FAILURES = new Set(['Network connection lost.', 'connection attempt failed', 'Stream was cancelled.']);
+
+/** A connection failure as workerd reports it: a plain Error (no subclass, no code) with one of its messages. */
+export function isWorkerdConnectionFailure(err: unknown): boolean {
+  return err instanceof Error && Object.getPrototypeOf(err) === Error.prototype && !('code' in err) && WORKERD_CONNECTION_FAILURES.has(err.message);
+}
+
 function isDnsSyscall(syscall: string): boolean {
   return syscall === 'getaddrinfo' || syscall === 'getnameinfo' || syscall.startsWith('query') || syscall === 'getHostByAddr';
 }
@@ -68,6 +81,7 @@ export function classifyNetworkFailure(err: unknown): NetworkFailure {
   for (const e of chain) {
     const code = typeof e['code'] === 'string' ? e['code'] : '';
     if (UNREACHABLE_CODES.has(code)) return { kind: 'unreachable', code };
+    if (isWorkerdConnectionFailure(e)) return { kind: 'unreachable', code: String(e['message']) };
   }
   for (const e of chain) {
     if (e['name'] === 'TimeoutError' || e['name'] === 'AbortError') return { kind: 'timeout' };

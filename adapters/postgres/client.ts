@@ -6,6 +6,7 @@ import postgres from 'postgres';
 import { unixSocketOf } from './socket-url.ts';
 import type { Sql, SqlExecutor, SqlRow, SqlValue } from '../../functions/ports.ts';
 import { DependencyError } from '../../functions/errors.ts';
+import { isWorkerdConnectionFailure } from '../../functions/network-failure.ts';
 
 // Errors that say the server cannot be reached or is not serving, as opposed to a statement that failed: socket
 // errors (node's errno codes and postgres.js's CONNECTION_* codes) and the SQLSTATE classes 08 (connection
@@ -24,15 +25,9 @@ const CONNECTION_CODES = new Set([
 // timeout) are left to bisection: a particular row can cause them.
 const CONTENTION_CODES = new Set(['40001', '40P01', '55P03']);
 
-// On Workers postgres.js talks over the runtime's connect() sockets, whose failures are a bare Error with no code:
-// these messages (workerd's own: a connect refused or unreachable, a connection dropped, its stream cut) are what
-// ECONNREFUSED, ECONNRESET and EPIPE are under Node. Taken for a statement's failure, a Postgres outage was a counted
-// retry of every queued repo, dead-lettered after BACKFILLER_MAX_RETRIES.
-const WORKERD_SOCKET_FAILURES = new Set(['connection attempt failed', 'Network connection lost.', 'Stream was cancelled.']);
-
-function workerdSocketFailure(err: Error): boolean {
-  return Object.getPrototypeOf(err) === Error.prototype && !('code' in err) && WORKERD_SOCKET_FAILURES.has(err.message);
-}
+// On Workers postgres.js talks over the runtime's connect() sockets, whose failures are a bare Error with no code
+// (isWorkerdConnectionFailure): what ECONNREFUSED, ECONNRESET and EPIPE are under Node. Taken for a statement's
+// failure, a Postgres outage was a counted retry of every queued repo, dead-lettered after BACKFILLER_MAX_RETRIES.
 
 function unavailable(code: string): boolean {
   return CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || code.startsWith('58') || /^57P0[1-5]$/.test(code) || code === '25006';
@@ -42,7 +37,7 @@ function unavailable(code: string): boolean {
 export function classifyPostgresError(err: unknown): unknown {
   if (!(err instanceof Error) || err instanceof DependencyError) return err;
   const code = String((err as { code?: unknown }).code ?? '');
-  if (unavailable(code) || workerdSocketFailure(err)) return new DependencyError('postgres', `postgres unavailable: ${err.message}`, { code }, { cause: err });
+  if (unavailable(code) || isWorkerdConnectionFailure(err)) return new DependencyError('postgres', `postgres unavailable: ${err.message}`, { code }, { cause: err });
   if (CONTENTION_CODES.has(code)) return new DependencyError('postgres', `postgres contention: ${err.message}`, { code }, { cause: err });
   return err;
 }

@@ -97,6 +97,15 @@ describe('classifyNetworkFailure', () => {
     expect(classifyNetworkFailure(await failureOf(res.text()))).toEqual({ kind: 'unreachable', code: 'UND_ERR_SOCKET' });
     expect(classifyNetworkFailure(new RangeError('a bug'))).toEqual({ kind: 'unknown' });
   });
+
+  it("reads workerd's failures, a bare Error known by its message (what its fetch threw at a closed port, tests/e2e/worker-sweep-outage.test.ts)", () => {
+    const lost = Object.assign(new Error('Network connection lost.'), { remote: true, retryable: true });
+    expect(classifyNetworkFailure(lost)).toEqual({ kind: 'unreachable', code: 'Network connection lost.' });
+    expect(classifyNetworkFailure(new Error('connection attempt failed'))).toEqual({ kind: 'unreachable', code: 'connection attempt failed' });
+    // The same words on another class, or with a code, are not workerd's.
+    expect(classifyNetworkFailure(new TypeError('Network connection lost.'))).toEqual({ kind: 'unknown' });
+    expect(classifyNetworkFailure(Object.assign(new Error('Network connection lost.'), { code: 'X' }))).toEqual({ kind: 'unknown' });
+  });
 });
 
 describe('judging a failed getRepo', () => {
