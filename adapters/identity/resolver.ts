@@ -7,7 +7,7 @@ import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { didWebHost, isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.ts';
 import { classifyNetworkFailure } from '../../functions/network-failure.ts';
-import { DidHostUnavailableError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import { DidHostUnavailableError, DidTombstonedError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
 import { fetchFollowingRedirects } from './follow-redirects.ts';
 
@@ -111,6 +111,8 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
         if (res.status >= 500 || res.status === 429 || res.status === 408) {
           throw new DidHostUnavailableError(`DID document of ${did}: HTTP ${res.status}`, { did, status: res.status });
         }
+        // A tombstone is told apart: a backfill takes it for a confirmed deletion, a 404 for a lookup that failed.
+        if (did.startsWith('did:plc:') && res.status === 410) throw new DidTombstonedError(did);
         throw new SkytideError('identity_failed', `DID document of ${did}: HTTP ${res.status}`, { did });
       }
       // The PDS endpoint is checked where it is used: the backfill's fetch port is a guarded fetch.

@@ -19,7 +19,8 @@ export interface AtprotoIdentity {
 /**
  * The ports a function needs to learn a DID's key and PDS. `resolve` throws a DependencyError when the PLC directory
  * or DNS is down (everyone's outage), a DidHostUnavailableError when a did:web host cannot be reached (that DID's own
- * outage), and SkytideError('identity_failed') for a verdict (no such DID, an unusable document).
+ * outage), and SkytideError('identity_failed') for a verdict (no such DID, an unusable document; a DidTombstonedError for
+ * a did:plc the directory tombstoned).
  */
 export interface IdentityResolver {
   resolve(did: string, options?: { forceRefresh?: boolean }): Promise<AtprotoIdentity>;
@@ -38,6 +39,18 @@ export class DidHostUnavailableError extends SkytideError {
   constructor(message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super('identity_failed', message, context, options);
     this.name = 'DidHostUnavailableError';
+  }
+}
+
+/**
+ * The PLC directory answered 410 Gone: the DID was tombstoned, the definitive end of an account (a 404, no such DID,
+ * is not: the directory may simply not know it). A verdict like any other `identity_failed`, told apart by a backfill,
+ * which takes it for a confirmed deletion (backfill-repo/account.ts).
+ */
+export class DidTombstonedError extends SkytideError {
+  constructor(did: string) {
+    super('identity_failed', `${did} is tombstoned in the PLC directory (HTTP 410)`, { did, status: 410 });
+    this.name = 'DidTombstonedError';
   }
 }
 
