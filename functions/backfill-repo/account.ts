@@ -4,6 +4,11 @@
 //   served means active, RepoTakendown / RepoSuspended / RepoDeactivated their status. So an #account the live path
 //   indexed while the repo downloaded (a deactivation after the PDS served it) is newer than the answer and stands. RepoNotFound, once the caller has asked the DID document again (the account may have moved),
 //   confirms a deletion: every row of the DID goes (account-deletion.ts).
+// - A did:plc the PLC directory answers tombstoned (410, asked at `askedAt`) confirms it too, whatever status is
+//   stored (the directory says the DID is gone for good: no PDS can serve it a repo again, and an #account deleted may
+//   never have reached us), unless the account's current change is a reactivation later than the answer: that event
+//   stands, and the resync it queued asks again. A 404 (no such DID) confirms nothing: the directory may just not
+//   know it, and the backfill fails as any identity_failed does. Like RepoNotFound, a repo served later undoes it.
 // - A repo served for a DID whose deletion was confirmed undoes it: the marker is lifted and the subjects' counts are
 //   recounted from the rows before the repo is indexed (and the caller fetches it once more: live writes made while
 //   it downloaded were skipped, the marker still standing).
@@ -14,12 +19,12 @@
 //   fetches the document, and the handle is stored only if live_handle holds no later tick (migration 0013). This
 //   costs one statement, where asking the document again before storing cost a fetch per repo.
 import type { BasePorts, Sql } from '../ports.ts';
-import type { AtprotoIdentity, IdentityResolver } from '../atproto/identity/did-document.ts';
+import { DidTombstonedError, type AtprotoIdentity, type IdentityResolver } from '../atproto/identity/did-document.ts';
 import { verifiedHandle, type HandleResolver } from '../atproto/identity/handle.ts';
 import { dependencyErrorIn, describeError, InvariantError, SkytideError } from '../errors.ts';
 import { checkFirstRow } from '../sql-rows.ts';
 import { observeAccount, holdIndexLock, lockAccounts, syncStatus } from '../index/account-store.ts';
-import { purgeAccount, restoreAccount } from '../index/account-deletion.ts';
+import { purgeAccount, purgeTombstoned, restoreAccount } from '../index/account-deletion.ts';
 import { setHandles } from '../index/actors.ts';
 import type { PermanentRepoError } from './fetch-car.ts';
 
@@ -46,14 +51,15 @@ export async function documentTick(sql: Sql): Promise<DocumentTick> {
 }
 
 /**
- * The DID document asked again after a PDS said the repo is not there. A document that is gone for good (PLC 404 or
- * a tombstone) changes nothing: `known` stands. An outage is let through.
+ * The DID document asked again after a PDS said the repo is not there. A document that cannot be had (PLC 404, an
+ * unusable one) changes nothing: `known` stands. An outage is let through, and so is a tombstone (DidTombstonedError),
+ * which the caller takes for a confirmed deletion.
  */
 export async function refreshedIdentity(did: string, known: AtprotoIdentity, ports: AccountPorts): Promise<AtprotoIdentity> {
   try {
     return await ports.identity.resolve(did, { forceRefresh: true });
   } catch (err) {
-    if (dependencyErrorIn(err) !== undefined || !(err instanceof SkytideError)) throw err;
+    if (dependencyErrorIn(err) !== undefined || !(err instanceof SkytideError) || err instanceof DidTombstonedError) throw err;
     ports.log.info('did document not refreshed, answer stands', { did, err: describeError(err) });
     return known;
   }
@@ -73,6 +79,18 @@ export async function repoUnavailable(did: string, error: PermanentRepoError, id
   await observeAccount(ports.sql, did, { time, active: false, status: error.slice('Repo'.length).toLowerCase() }, time);
   await refreshHandle(identity, tick, ports);
   return 0;
+}
+
+/**
+ * The PLC directory answered the DID tombstoned at `askedAt` (ms: when it was asked): the account is purged, as for
+ * RepoNotFound, and how many records it had is returned; undefined when a reactivation later than the answer stands
+ * (nothing changed).
+ */
+export async function didTombstoned(did: string, askedAt: number, ports: AccountPorts): Promise<number | undefined> {
+  const records = await purgeTombstoned(ports.sql, did, new Date(askedAt).toISOString());
+  if (records === undefined) ports.log.info('tombstoned DID not purged: reactivated after the directory was asked', { did });
+  else ports.log.info('tombstoned account purged', { did, records });
+  return records;
 }
 
 /**

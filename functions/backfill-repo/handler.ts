@@ -3,8 +3,9 @@
 // never overwritten. Records the index holds that the CAR no longer has, and whose rev is older, are tombstoned. Every
 // repo ends with its state in repo_sync, an empty one included. Known permanent answers (RepoNotFound, RepoTakendown,
 // RepoSuspended, RepoDeactivated) are acted on once the DID document was asked again (the account may have moved) and
-// are not retried; what they and a served repo say about the account (status, deletion, restore, handle) is
-// account.ts's business. A repo whose deletion it undid is fetched once more (backfillOne). Pure over its ports.
+// are not retried, as is a PLC directory that answers the DID tombstoned (410: a confirmed deletion; a 404 is an
+// identity_failed like any other); what they and a served repo say about the account (status, deletion, restore,
+// handle) is account.ts's business. A repo whose deletion it undid is fetched once more (backfillOne). Pure over its ports.
 //
 // Outcomes are verdicts on the repo alone: `dead` for a repo that cannot be trusted (PERMANENT_FAILURES), `retry` for
 // what may pass on another try (its PDS failing, a repo it served cut short, a commit rev beyond the allowed clock
@@ -20,14 +21,15 @@ import { dead, ok, retry, wait, type ItemOutcome } from '../result.ts';
 import type { Reason } from '../reasons.ts';
 import { SkytideError, dependencyErrorIn, describeError } from '../errors.ts';
 import { indexBatch } from '../index/handler.ts';
-import type { IdentityResolver } from '../atproto/identity/did-document.ts';
+import type { DeletionProof } from '../index/account-deletion.ts';
+import { DidTombstonedError, type AtprotoIdentity, type IdentityResolver } from '../atproto/identity/did-document.ts';
 import type { HandleResolver } from '../atproto/identity/handle.ts';
 import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.ts';
 import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { isFutureRev, MAX_REV_DRIFT_MS } from '../atproto/syntax/tid-time.ts';
 import { DEFAULT_PDS_RETRY, downloadRepo, RepoFetchError, type PdsRetry } from './fetch-car.ts';
-import { documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
+import { didTombstoned, documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
 import { checkRows } from '../sql-rows.ts';
 import { sameAccountState } from '../listed-in-sync.ts';
@@ -94,6 +96,9 @@ export interface RepoReport {
 }
 
 const CHUNK = 1000;
+
+/** repo_sync.reason and the report's reason for a DID the PLC directory tombstoned (as account-deletion.ts's marker). */
+const DID_TOMBSTONED: DeletionProof = 'DidTombstoned';
 
 /** Failures that asking again will not change: the repo itself is bad. Everything else is retried. */
 const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'mst_too_large', 'cid_mismatch', 'repo_too_large', 'too_large_for_worker', 'invalid_syntax', 'invalid_car']);
@@ -216,6 +221,20 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
 }
 
 /**
+ * The PLC directory tombstoned the DID (asked at `askedAt`): a confirmed deletion, purged as RepoNotFound is (account.ts),
+ * unless a reactivation later than the answer stands; then the repo is desynchronized and that reactivation's resync
+ * asks again. Not retried either way: asking the directory again would only hear the same answer.
+ */
+async function tombstoned(did: string, askedAt: number, ports: BackfillPorts, report: RepoReport): Promise<'unavailable'> {
+  const records = await didTombstoned(did, askedAt, ports);
+  if (records === undefined) await setSync(ports, did, 'desynchronized', null, null, DID_TOMBSTONED);
+  report.deleted = records ?? 0;
+  report.status = 'unavailable';
+  report.reason = DID_TOMBSTONED;
+  return 'unavailable';
+}
+
+/**
  * One look at the repo: its DID document, the download, the checks, then the account and its records applied;
  * `restored` when the repo served undid a confirmed deletion. Throws what backfillOne judges.
  */
@@ -224,7 +243,14 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
   // The tick first, then the document afresh when its handle is to be stored: it is stored only if no #identity
   // stored one after the tick (account.ts), and a cached copy could predate the tick, and a live handle with it.
   const tick = await documentTick(ports.sql);
-  let identity = await ports.identity.resolve(item.did, { forceRefresh: ports.handles !== undefined });
+  let identity: AtprotoIdentity;
+  const resolvedAt = ports.clock.now();
+  try {
+    identity = await ports.identity.resolve(item.did, { forceRefresh: ports.handles !== undefined });
+  } catch (err) {
+    if (err instanceof DidTombstonedError) return tombstoned(item.did, resolvedAt, ports, report);
+    throw err;
+  }
   // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
   const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
   const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
@@ -238,7 +264,14 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
   if (fetched.kind === 'unavailable') {
     // The account may have moved while the repo was asked for. Ask the document again, and the new PDS if it names
     // one, before taking the answer.
-    const fresh = await refreshedIdentity(item.did, identity, ports);
+    const refreshedAt = ports.clock.now();
+    let fresh: AtprotoIdentity;
+    try {
+      fresh = await refreshedIdentity(item.did, identity, ports);
+    } catch (err) {
+      if (err instanceof DidTombstonedError) return tombstoned(item.did, refreshedAt, ports, report);
+      throw err;
+    }
     if (fresh.pds !== identity.pds) {
       askedAt = ports.clock.now();
       fetched = await fetchFrom(fresh.pds);

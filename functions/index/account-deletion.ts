@@ -1,4 +1,5 @@
-// A confirmed account deletion, and its undoing by a later valid repo (issue 8, items 7 and 8). What it promises:
+// A confirmed account deletion (its PDS answers RepoNotFound, or the PLC directory tombstoned its DID), and its undoing
+// by a later valid repo (issue 8, items 7 and 8). What it promises:
 // - After purgeAccount no AppView table holds a row of the DID: actor, actor_sync, record (and record_tombstone),
 //   every typed row, feed items and embeds, its profile_agg and the post_agg rows of its records, even those that
 //   other accounts' likes created. The counts its records fed on other accounts' rows are corrected by the same
@@ -10,9 +11,9 @@
 //   quotes of its records; follows of it), so that the repo indexed next adds exactly its own rows on top.
 // Both take the index lock exclusively for their few statements, so no batch applies a delta between the marker
 // and the rows it guards. The records themselves go in chunks under the shared lock, like any batch.
-import type { Sql, SqlExecutor } from '../ports.ts';
+import type { Sql } from '../ports.ts';
 import { AggregateDeltas } from './aggregates.ts';
-import { applyChange, currentChange, type AccountChange } from './account-state.ts';
+import { applyChange, currentChange } from './account-state.ts';
 import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, syncStatus, writeAccountStates } from './account-store.ts';
 import { removeTypedRows } from './processor.ts';
 import { deleteRows } from './rows.ts';
@@ -26,17 +27,40 @@ const LIKE_TABLE = '"like"';
 /** Records removed per transaction while a deleted account is purged. */
 export const PURGE_CHUNK = 1000;
 
+/** What confirmed a deletion, kept as repo_sync.reason beside the marker. */
+export type DeletionProof = 'RepoNotFound' | 'DidTombstoned';
+
 /** Marks the DID deleted at `time` and removes every row of it; returns how many live records it had. */
 export async function purgeAccount(sql: Sql, did: string, time: string): Promise<number> {
-  await sql.transaction(async (tx) => {
+  return (await purge(sql, did, time, 'RepoNotFound', false)) as number;
+}
+
+/**
+ * purgeAccount for a DID the PLC directory answered tombstoned at `time`, unless the account's current #account
+ * change is active and later than `time` (a reactivation the live path indexed after the directory was asked: the
+ * newer event stands, and the account_active resync it queued asks the directory again). Returns undefined then,
+ * with nothing changed. The check and the marker share the exclusive index lock, so no batch comes between them.
+ */
+export async function purgeTombstoned(sql: Sql, did: string, time: string): Promise<number | undefined> {
+  return purge(sql, did, time, 'DidTombstoned', true);
+}
+
+async function purge(sql: Sql, did: string, time: string, proof: DeletionProof, yieldToNewerActive: boolean): Promise<number | undefined> {
+  const marked = await sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'exclusive');
+    await lockAccounts(tx, [did]);
+    const history = [...((await readAccountFacts(tx, [did])).get(did) ?? NO_FACTS).history];
+    const current = currentChange(history);
+    if (yieldToNewerActive && current !== undefined && current.active && current.time > time) return false;
     await tx.query(
-      `insert into repo_sync (did, status, reason, "updatedAt") values ($1, 'deleted', 'RepoNotFound', $2)
+      `insert into repo_sync (did, status, reason, "updatedAt") values ($1, 'deleted', $3, $2)
        on conflict (did) do update set status = 'deleted', reason = excluded.reason, "updatedAt" = excluded."updatedAt"`,
-      [did, time],
+      [did, time, proof],
     );
-    // The PDS has just confirmed it: the deletion becomes the current change, even over a newer-looking one.
-    await recordCurrentChange(tx, did, { time, active: false, status: 'deleted' });
+    // The PDS (or the directory) has just confirmed it: the deletion becomes the current change, even over a
+    // newer-looking one.
+    applyChange(history, { time: current !== undefined && current.time > time ? current.time : time, active: false, status: 'deleted' });
+    await writeAccountStates(tx, new Map([[did, history]]));
     await tx.query(
       `insert into deleted_subject (did, uri) select $1::text, uri from post_agg where split_part(uri, '/', 3) = $1::text order by uri on conflict do nothing`,
       [did],
@@ -45,7 +69,9 @@ export async function purgeAccount(sql: Sql, did: string, time: string): Promise
     await tx.query(`delete from profile_agg where did = $1`, [did]);
     await tx.query(`delete from actor_sync where did = $1`, [did]);
     await tx.query(`delete from actor where did = $1`, [did]);
+    return true;
   });
+  if (!marked) return undefined;
   let live = 0;
   for (;;) {
     const removed = await sql.transaction(async (tx) => {
@@ -127,14 +153,4 @@ export async function restoreAccount(sql: Sql, did: string, time: string): Promi
     );
     return true;
   });
-}
-
-/** `change` becomes the DID's current account change, at a time no earlier than the current one. */
-async function recordCurrentChange(tx: SqlExecutor, did: string, change: AccountChange): Promise<void> {
-  await lockAccounts(tx, [did]);
-  const history = [...((await readAccountFacts(tx, [did])).get(did) ?? NO_FACTS).history];
-  const current = currentChange(history);
-  const time = current !== undefined && current.time > change.time ? current.time : change.time;
-  applyChange(history, { ...change, time });
-  await writeAccountStates(tx, new Map([[did, history]]));
 }

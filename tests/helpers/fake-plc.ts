@@ -1,6 +1,7 @@
 // A real HTTP server on 127.0.0.1 that answers `GET /<did>` with a DID document, the way the PLC directory does, so
 // the real identity resolver (adapters/identity/resolver.ts) can be pointed at it. Tests set documents (a labeler,
-// a key rotation), and can make it fail as a directory that is down does (503).
+// a key rotation), tombstone a DID (410 Gone, as the directory answers for a deactivated did:plc), and can make it
+// fail as a directory that is down does (503). A DID it holds nothing for is 404.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Keypair } from '@atproto/crypto';
@@ -8,6 +9,8 @@ import type { Keypair } from '@atproto/crypto';
 export interface FakePlc {
   url: string;
   set(did: string, doc: unknown): void;
+  /** Answer 410 Gone for the DID from now on, as the directory does once its last operation is a tombstone. */
+  tombstone(did: string): void;
   /** Answer 503 to everything while true: an outage, which the resolver reports as a DependencyError. */
   down: boolean;
   /** How many times each DID was asked for. */
@@ -17,10 +20,15 @@ export interface FakePlc {
 
 export async function startFakePlc(): Promise<FakePlc> {
   const docs = new Map<string, unknown>();
+  const tombstoned = new Set<string>();
   const requests = new Map<string, number>();
   const plc: FakePlc = {
     url: '',
-    set: (did, doc) => void docs.set(did, doc),
+    set: (did, doc) => {
+      tombstoned.delete(did);
+      docs.set(did, doc);
+    },
+    tombstone: (did) => void tombstoned.add(did),
     down: false,
     requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
@@ -30,6 +38,10 @@ export async function startFakePlc(): Promise<FakePlc> {
     requests.set(did, (requests.get(did) ?? 0) + 1);
     if (plc.down) {
       res.writeHead(503).end('down');
+      return;
+    }
+    if (tombstoned.has(did)) {
+      res.writeHead(410, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `DID not available: ${did}` }));
       return;
     }
     const doc = docs.get(did);
