@@ -49,6 +49,11 @@ export interface BackfillPorts extends BasePorts {
    * limits instead: a repo of a million records must not be cut off mid-index forever.
    */
   timeoutMs?: number;
+  /**
+   * The process is stopping (SIGTERM): a download in progress is cut short and its repo waits (no failure recorded,
+   * no delivery counted) for the next process, instead of the stop sitting out the download's deadline.
+   */
+  stop?: AbortSignal;
   /** How getRepo is tried again within one call while the PDS fails as a restart would (DEFAULT_PDS_RETRY). */
   pdsRetry?: PdsRetry;
   concurrency?: number;
@@ -252,7 +257,8 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
     throw err;
   }
   // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
-  const signal = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
+  const deadline = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
+  const signal = ports.stop === undefined ? deadline : AbortSignal.any([deadline, ports.stop]);
   const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
     signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
   });
@@ -366,6 +372,8 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
     // A throw that is not ours (a bug, a statement the database refused) is not judged here either.
     if (dependencyErrorIn(err) !== undefined || !(err instanceof SkytideError)) throw err;
     const reason: Reason = err.reason;
+    // Cut short by the stop, not judged: the repo waits for the next process as it was.
+    if (ports.stop?.aborted === true) return finish(wait(reason, `stopped before the repo was synchronized: ${describeError(err)}`));
     ports.log.warn('backfill failed', { did: item.did, reason, err: describeError(err) });
     // If the database fails here, that is an outage again (thrown): the verdict is reached anew on the next try.
     await recordFailure(ports, item.did, reason, started);

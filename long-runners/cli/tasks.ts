@@ -123,7 +123,8 @@ export function backfillTasks(r: Resources): Task[] {
           consumer: `${r.consumerName}-backfill-${i}`, batchSize: 1, claimIdleMs: r.config.backfillerTimeoutMs * 2,
           maxAttempts: r.config.backfillerMaxRetries, parse: parseRepoFields,
           probe: () => probeWritablePostgres(r.sql()), outages: r.outages,
-          handle: async (items) => (await backfillRepos(items, r.backfillPorts())).outcomes,
+          // A stop cuts a download short: the repo waits for the next process rather than the stop for the download.
+          handle: async (items) => (await backfillRepos(items, { ...r.backfillPorts(), stop: signal })).outcomes,
           log, metrics: r.metrics.metrics, signal,
         }),
     });
