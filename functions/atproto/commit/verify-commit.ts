@@ -7,12 +7,12 @@
 // need and do not have is `missing_block`, never a wrong root. A commit with no ops needs only its commit block.
 // Pure: the signing key comes from the caller. Every failure is a SkytideError naming its reason.
 import { SkytideError } from '../../errors.ts';
-import { encodeCbor } from '../cbor.ts';
 import { CidLink } from '../cid-link.ts';
 import { decodeCborMap } from '../fast-cbor.ts';
 import type { BlockMap } from '../car.ts';
 import { Mst } from '../mst/mst.ts';
 import { verifySignature } from '../crypto/verify.ts';
+import { unsignedCommitBytes } from './unsigned-commit.ts';
 import { cidBytesMatchFast } from '../cid.ts';
 import type { PublicKey } from '../crypto/keys.ts';
 
@@ -58,9 +58,7 @@ export async function verifyCommit(c: CommitToVerify, key: PublicKey | undefined
   if (commit['did'] !== c.repo) fail('wrong_did', `commit is signed for ${String(commit['did'])}, the message says ${c.repo}`);
   if (commit['rev'] !== c.rev) fail('invalid_commit', `commit rev ${String(commit['rev'])} differs from the message rev ${c.rev}`);
   if (key !== undefined) {
-    const unsigned = { ...commit };
-    delete unsigned['sig'];
-    if (!verifySignature(key, encodeCbor(unsigned), commit['sig'] as Uint8Array)) fail('bad_signature', `commit signature does not verify for ${c.repo}`);
+    if (!verifySignature(key, unsignedCommitBytes(commit), commit['sig'] as Uint8Array)) fail('bad_signature', `commit signature does not verify for ${c.repo}`);
   }
   const root = data as CidLink;
   const ops = checkOps(c.ops, c.prevData !== undefined && c.prevData !== null);

@@ -1,16 +1,16 @@
 // A verified repo: the commit is for the DID we asked about, signed by its #atproto key (SHA-256 over the
-// DAG-CBOR of the commit without `sig`), and its MST walks cleanly to a record block for every leaf. Everything is
+// DAG-CBOR of the commit's own fields, commit/unsigned-commit.ts), and its MST walks cleanly to a record block for every leaf. Everything is
 // checked before the first record is handed out. Records are then decoded to lex-JSON a range at a time
 // (`recordsIn`), so a large repo's records never all live at once: the CAR (held once) and the leaf keys (taking no
 // more bytes than the CAR: mst/walk.ts) are what stays. A failure is a SkytideError naming the reason.
 import type { JsonObject } from '../../events.ts';
 import { SkytideError } from '../../errors.ts';
 import { base32Multibase } from '../base32.ts';
-import { encodeCbor } from '../cbor.ts';
 import { CidLink } from '../cid-link.ts';
 import { decodeCborMap } from '../fast-cbor.ts';
 import { decodeLex } from '../lex-cbor.ts';
 import { verifySignature } from '../crypto/verify.ts';
+import { unsignedCommitBytes } from '../commit/unsigned-commit.ts';
 import type { PublicKey } from '../crypto/keys.ts';
 import { walkMst, type MstLeaves } from '../mst/walk.ts';
 import { isValidNsid } from '../syntax/nsid.ts';
@@ -52,9 +52,7 @@ export async function verifyRepo(car: RepoCar, expected: { did: string; key: Pub
   // decides what the rev rule does with them. A v3 commit must have one.
   if (rev !== undefined && (typeof rev !== 'string' || !isValidTid(rev))) throw new SkytideError('invalid_commit', 'commit rev is not a TID');
   if (version === 3 && rev === undefined) throw new SkytideError('invalid_commit', 'v3 commit without a rev');
-  const unsigned: Record<string, unknown> = { ...commit };
-  delete unsigned['sig'];
-  if (!verifySignature(expected.key, encodeCbor(unsigned), sig)) throw new SkytideError('bad_signature', `commit signature does not verify for ${did}`);
+  if (!verifySignature(expected.key, unsignedCommitBytes(commit), sig)) throw new SkytideError('bad_signature', `commit signature does not verify for ${did}`);
 
   // The leaves live as long as the CAR, and may not take more memory than it does (walk.ts).
   const leaves = await walkMst(data.bytes, car.blocks, car.bytes);

@@ -2,10 +2,14 @@
 // each of which the message-order inversion got wrong or the old checks let through.
 import { describe, expect, it } from 'vitest';
 import type { CID } from 'multiformats/cid';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { CidLink } from '../../../functions/atproto/cid-link.ts';
+import { readCarBlocks } from '../../../functions/atproto/car.ts';
+import { encodeCbor } from '../../../functions/atproto/cbor.ts';
 import { verifyCommit, type CommitOp } from '../../../functions/atproto/commit/verify-commit.ts';
 import { SkytideError } from '../../../functions/errors.ts';
-import { blocksRead, buildCase, commitMessage, keyHeight, leafCid, link, type BuiltCase } from '../../helpers/commit-proofs.ts';
-import { block } from '../../helpers/frames.ts';
+import { blocksRead, buildCase, COMMIT_DID, COMMIT_REV, commitMessage, keyHeight, leafCid, link, type BuiltCase } from '../../helpers/commit-proofs.ts';
+import { block, encodeCar } from '../../helpers/frames.ts';
 
 const key = (rkey: string) => `com.example.record/${rkey}`;
 
@@ -109,5 +113,37 @@ describe('verifyCommit: ops that contradict each other or the tree', () => {
     const notANode = await block({ e: [{ k: 5, p: 0, t: null, v: null }], l: null });
     const message = await commitMessage({ ...built, rootAfter: notANode.cid, nodes: new Map([[notANode.cid.toString(), notANode.bytes]]) }, [create], [notANode.cid.toString()]);
     expect(await outcome(verifyCommit(message, undefined))).toMatch(/^invalid_mst: MST node: /);
+  });
+});
+
+describe('verifyCommit: the signed commit', () => {
+  /** A commit with no ops, carrying `extra`, signed over its own fields and, when `signed`, over `extra` too. */
+  async function signedCommit(extra: Record<string, unknown>, signed: boolean) {
+    const secret = new Uint8Array(32).fill(9);
+    const built = await buildCase({ before: await tree([key('0000')]), after: await tree([key('0000')]), ops: [] });
+    const fields = { did: COMMIT_DID, version: 3, data: built.rootAfter, rev: COMMIT_REV, prev: null };
+    const sig = secp256k1.sign(encodeCbor(signed ? { ...fields, ...extra } : fields), secret, { prehash: true, lowS: true, format: 'compact' });
+    const commit = await block({ ...fields, ...extra, sig });
+    const car = readCarBlocks(encodeCar(commit.cid, [commit]));
+    const message = { repo: COMMIT_DID, rev: COMMIT_REV, commit: new CidLink(commit.cid.bytes), roots: car.roots, blocks: car.blocks, ops: [], prevData: link(built.rootBefore) };
+    return { message, key: { curve: 'k256' as const, bytes: secp256k1.getPublicKey(secret, true) }, ok: `ok ${built.rootAfter.toString()} inverted=true` };
+  }
+
+  it('checks the signature over the commit\'s own fields only, as @atproto/repo and indigo do', async () => {
+    // Found by an audit: a field beside did, version, data, rev and prev is signed by neither reference (@atproto/repo's
+    // schema drops it, indigo's Commit struct never reads it); re-encoding it here failed such a commit as
+    // bad_signature, and let one signed over such a field, a float included, verify.
+    for (const [extra, signed, expected] of [
+      [{}, true, 'ok'],
+      [{ x: 1 }, false, 'ok'],
+      [{ x: 1.5 }, false, 'ok'],
+      [{ x: 1 }, true, 'bad_signature'],
+      [{ x: 1.5 }, true, 'bad_signature'],
+    ] as const) {
+      const c = await signedCommit(extra, signed);
+      const got = await outcome(verifyCommit(c.message, c.key));
+      if (expected === 'ok') expect(got, JSON.stringify([extra, signed])).toBe(c.ok);
+      else expect(got, JSON.stringify([extra, signed])).toMatch(/^bad_signature: /);
+    }
   });
 });

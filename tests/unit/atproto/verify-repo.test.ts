@@ -17,6 +17,8 @@ import { oneChunk } from '../../helpers/one-chunk.ts';
 import { Mst } from '../../../functions/atproto/mst/mst.ts';
 import { CidLink } from '../../../functions/atproto/cid-link.ts';
 import { keyHeightFast } from '../../../functions/atproto/mst/key-height.ts';
+import { Secp256k1Keypair } from '@atproto/crypto';
+import { verifyRepoCar } from '@atproto/repo';
 
 const doc = JSON.parse(readFileSync(new URL('../../fixtures/indigo/testing/testdata/paul_staging.didDoc.json', import.meta.url), 'utf8')) as { id: string; verificationMethod: unknown };
 const expected = { did: doc.id, key: atprotoKeyOf(doc) };
@@ -122,5 +124,37 @@ describe('verifyRepo', () => {
     const err = await verifyRepo(car, { did, key }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(SkytideError);
     expect((err as SkytideError).reason).toBe('repo_too_large');
+  });
+
+  it('checks the signature over the commit\'s own fields only, as @atproto/repo and indigo do: another field is not signed', async () => {
+    // Found by an audit: the whole commit without `sig` was re-encoded, other fields included, so a commit carrying a
+    // field beside the signed ones (which @atproto/repo's schema drops before verifyCommitSig, and indigo's Commit
+    // struct never reads) failed as bad_signature, and one signed over such a field (a float included) verified.
+    const secret = new Uint8Array(32).fill(7);
+    const keypair = await Secp256k1Keypair.import(secret);
+    const key = { curve: 'k256' as const, bytes: secp256k1.getPublicKey(secret, true) };
+    const did = 'did:plc:verifyrepotestaaaaaaaaaa';
+    const record = await block({ $type: 'app.bsky.feed.post', text: 'x', createdAt: '2024-06-01T12:34:56.789Z' });
+    const nodes = new Map<string, Uint8Array>();
+    const data = await Mst.empty().add('app.bsky.feed.post/3l3qo2vuowo2c', new CidLink(record.cid.bytes)).then((t) => t.rootCid(nodes));
+    const blocks = [record, ...[...nodes].map(([cid, bytes]) => ({ cid: CID.parse(cid), bytes }))];
+    const fields = { did, version: 3, data: CID.decode(data.bytes), rev: '3l3qo2vuowo2b', prev: null };
+    // [what, the extra field, whether the signature covers it, accepted]
+    const cases: [string, Record<string, unknown>, boolean, boolean][] = [
+      ['no other field', {}, true, true],
+      ['an unsigned field', { x: 1 }, false, true],
+      ['an unsigned float', { x: 1.5 }, false, true],
+      ['a signed field', { x: 1 }, true, false],
+      ['a signed float', { x: 1.5 }, true, false],
+    ];
+    for (const [what, extra, signed, accepted] of cases) {
+      const sig = secp256k1.sign(encodeCbor(signed ? { ...fields, ...extra } : fields), secret, { prehash: true, lowS: true, format: 'compact' });
+      const commit = await block({ ...fields, ...extra, sig });
+      const carBytes = encodeCar(commit.cid, [commit, ...blocks]);
+      const reference = await verifyRepoCar(carBytes, did, keypair.did()).then(() => true, () => false);
+      expect(reference, what).toBe(accepted);
+      const err = await verifyRepo(await readRepoCar(oneChunk(carBytes)), { did, key }).then(() => undefined, (e: unknown) => e);
+      expect(accepted ? err : (err as SkytideError | undefined)?.reason, what).toBe(accepted ? undefined : 'bad_signature');
+    }
   });
 });
