@@ -147,3 +147,25 @@ describe('verifyCommit: the signed commit', () => {
     }
   });
 });
+
+describe('verifyCommit: the commit\'s prev', () => {
+  it('refuses a commit whose prev is missing or neither a link nor null as invalid_commit, as @atproto/repo\'s verifyProofs does', async () => {
+    // Found by an audit: the repository spec says `prev` "must exist in the CBOR object" (a link or null), and the
+    // commit schema of @atproto/repo (verifyProofs, which @atproto/sync's firehose runs) refuses the commit without it.
+    const built = await buildCase({ before: await tree([key('0000')]), after: await tree([key('0000')]), ops: [] });
+    const cases: [string, Record<string, unknown>, string | RegExp][] = [
+      ['null', { prev: null }, `ok ${built.rootAfter.toString()} inverted=true`],
+      ['a link', { prev: built.rootAfter }, `ok ${built.rootAfter.toString()} inverted=true`],
+      ['missing', {}, /^invalid_commit: /],
+      ['a string', { prev: 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' }, /^invalid_commit: /],
+    ];
+    for (const [what, prev, expected] of cases) {
+      const commit = await block({ did: COMMIT_DID, version: 3, data: built.rootAfter, rev: COMMIT_REV, ...prev, sig: new Uint8Array(64) });
+      const car = readCarBlocks(encodeCar(commit.cid, [commit]));
+      const message = { repo: COMMIT_DID, rev: COMMIT_REV, commit: new CidLink(commit.cid.bytes), roots: car.roots, blocks: car.blocks, ops: [], prevData: link(built.rootBefore) };
+      const got = await outcome(verifyCommit(message, undefined));
+      if (typeof expected === 'string') expect(got, what).toBe(expected);
+      else expect(got, what).toMatch(expected);
+    }
+  });
+});

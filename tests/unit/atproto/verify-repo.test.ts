@@ -157,4 +157,34 @@ describe('verifyRepo', () => {
       expect(accepted ? err : (err as SkytideError | undefined)?.reason, what).toBe(accepted ? undefined : 'bad_signature');
     }
   });
+  it('refuses a signed commit whose prev is missing or not a link or null as invalid_commit, as @atproto/repo refuses it', async () => {
+    // Found by an audit: the repository spec says a commit's `prev` "must exist in the CBOR object" (a link or null),
+    // and @atproto/repo's commit schema (verifyRepoCar; verifyProofs, which @atproto/sync's firehose runs) refuses
+    // the commit without it; `prev` was never read here, so such a commit verified and its repo was indexed.
+    const secret = new Uint8Array(32).fill(7);
+    const keypair = await Secp256k1Keypair.import(secret);
+    const key = { curve: 'k256' as const, bytes: secp256k1.getPublicKey(secret, true) };
+    const did = 'did:plc:verifyrepotestaaaaaaaaaa';
+    const record = await block({ $type: 'app.bsky.feed.post', text: 'x', createdAt: '2024-06-01T12:34:56.789Z' });
+    const nodes = new Map<string, Uint8Array>();
+    const data = await Mst.empty().add('app.bsky.feed.post/3l3qo2vuowo2c', new CidLink(record.cid.bytes)).then((t) => t.rootCid(nodes));
+    const blocks = [record, ...[...nodes].map(([cid, bytes]) => ({ cid: CID.parse(cid), bytes }))];
+    const cases: [string, Record<string, unknown>, boolean][] = [
+      ['null', { prev: null }, true],
+      ['a link', { prev: record.cid }, true],
+      ['missing', {}, false],
+      ['a string', { prev: record.cid.toString() }, false],
+      ['a number', { prev: 5 }, false],
+    ];
+    for (const [what, prev, accepted] of cases) {
+      const unsigned = { did, version: 3, data: CID.decode(data.bytes), rev: '3l3qo2vuowo2b', ...prev };
+      const sig = secp256k1.sign(encodeCbor(unsigned), secret, { prehash: true, lowS: true, format: 'compact' });
+      const commit = await block({ ...unsigned, sig });
+      const carBytes = encodeCar(commit.cid, [commit, ...blocks]);
+      const reference = await verifyRepoCar(carBytes, did, keypair.did()).then(() => true, () => false);
+      expect(reference, what).toBe(accepted);
+      const err = await verifyRepo(await readRepoCar(oneChunk(carBytes)), { did, key }).then(() => undefined, (e: unknown) => e);
+      expect(accepted ? err : (err as SkytideError | undefined)?.reason, what).toBe(accepted ? undefined : 'invalid_commit');
+    }
+  });
 });
