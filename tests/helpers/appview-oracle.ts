@@ -2,7 +2,8 @@
 // given) and through @atproto/bsky's IndexingService on its own schema and migrations (one event at a time, in stream
 // order, as its RepoSubscription applies them: create -> indexRecord(Create), update -> indexRecord(Update), delete
 // -> deleteRecord; its background aggregate recounts drained after each), then the tables both write, read alike.
-// Columns that record when something was seen (indexedAt, sortAt) are left out.
+// Both index with the events' times, so indexedAt-derived columns compare too (sortAt: the lesser of createdAt and the
+// event's time); only what the AppView dates by its own clock is left out.
 import { CID } from 'multiformats/cid';
 import type { StreamEvent } from '../../functions/events.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
@@ -18,13 +19,15 @@ interface AppViewIndexing {
 
 /** The tables compared, each read by one query in a stable order. */
 export const COMPARE: Record<string, string> = {
-  notification: `select did, author, "recordUri", "recordCid", reason, "reasonSubject" from notification order by 1,2,3,4,5,6`,
+  // sortAt of every reason but unverified, which the AppView dates by its clock.
+  notification: `select did, author, "recordUri", "recordCid", reason, "reasonSubject", case when reason <> 'unverified' then "sortAt" end as "sortAt"
+    from notification order by 1,2,3,4,5,6,7`,
   post_agg: `select uri, "likeCount", "replyCount", "repostCount", "quoteCount" from post_agg where "likeCount" <> 0 or "replyCount" <> 0 or "repostCount" <> 0 or "quoteCount" <> 0 order by uri`,
   profile_agg: `select did, "followersCount", "followsCount", "postsCount" from profile_agg where "followersCount" <> 0 or "followsCount" <> 0 or "postsCount" <> 0 order by did`,
   post: `select uri, cid, "createdAt", "replyRoot", "replyParent", "hasThreadGate", "hasPostGate", "violatesThreadGate", "violatesEmbeddingRules", "invalidReplyRoot" from post order by uri`,
   like: `select uri, cid, subject, via, "createdAt" from "like" order by uri`,
   repost: `select uri, cid, subject, via, "createdAt" from repost order by uri`,
-  feed_item: `select uri, cid, type, "postUri" from feed_item order by uri`,
+  feed_item: `select uri, cid, type, "postUri", "originatorDid", "sortAt" from feed_item order by uri`,
   follow: `select uri, cid, "subjectDid", "createdAt" from follow order by uri`,
   actor_block: `select uri, cid, "subjectDid", "createdAt" from actor_block order by uri`,
   profile: `select uri, cid, "displayName", "joinedViaStarterPackUri", "pinnedPost", "createdAt" from profile order by uri`,
@@ -37,8 +40,11 @@ export const COMPARE: Record<string, string> = {
   post_gate: `select uri, cid, "postUri", "createdAt" from post_gate order by uri`,
   labeler: `select uri, cid, "createdAt" from labeler order by uri`,
   verification: `select uri, cid, subject, handle, "displayName", "createdAt" from verification order by uri`,
-  quote: `select uri, cid, subject, "createdAt" from quote order by uri`,
-  post_embed_record: `select "postUri", "embedUri" from post_embed_record order by 1,2`,
+  quote: `select uri, cid, subject, "subjectCid", "createdAt" from quote order by uri`,
+  post_embed_record: `select "postUri", "embedUri", "embedCid" from post_embed_record order by 1,2`,
+  post_embed_image: `select "postUri", position, "imageCid", alt from post_embed_image order by 1,2`,
+  post_embed_external: `select "postUri", uri, title, description, "thumbCid" from post_embed_external order by 1,2`,
+  post_embed_video: `select "postUri", "videoCid", alt from post_embed_video order by 1,2`,
 };
 
 export type Tables = Record<string, unknown[]>;
