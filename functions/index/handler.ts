@@ -244,7 +244,7 @@ async function writeRecords(
   // Statement plugins (plugins/types.ts) write their own rows, after the row plugins' statements.
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
-  for (const { uri, event } of winners) {
+  for (const { uri, event, position } of winners) {
     const plugin = PLUGINS.get(event.collection);
     const t = tally(plugin?.family ?? 'other');
     if (!changed.has(uri)) {
@@ -257,7 +257,7 @@ async function writeRecords(
     // An update or delete purges the old typed rows; a record that had no row has none to purge.
     if (!inserted.has(uri)) push(removals, plugin, uri);
     if (event.type !== 'delete') {
-      push(inserts, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time });
+      push(inserts, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time, position });
     }
   }
   const statementPlugins = [...PLUGINS.values()].filter((p): p is Plugin => !isRowPlugin(p));
@@ -279,7 +279,7 @@ async function writeRecords(
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);
-    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas));
+    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before }));
   }
   for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.

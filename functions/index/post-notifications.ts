@@ -1,17 +1,20 @@
 // The notifications a post makes, as the AppView makes them when posts arrive parents first: a mention to each DID its
 // facets mention, a quote to the quoted post's author (unless the quote breaks a post gate), and a reply to the author
 // of each ancestor up to four levels up (unless the reply breaks the thread gate; none above a reply the root's gate
-// hides). One notification per recipient per post (mention before quote before reply, nearest ancestor first), none to
+// hid when the reply was indexed: a gate its batch changed is read as it stood at the reply's position). One notification per recipient per post (mention before quote before reply, nearest ancestor first), none to
 // the post's own author.
 // Order-independent: a reply indexed before its parent notifies the ancestors present, and the post that completes a
 // chain later adds, for each reply below it (up to four levels), the notifications that were missing.
 import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
-import { mentionsOf } from './gates.ts';
+import { gateMatchesPost, mentionsOf } from './gates.ts';
 import { didOf, insertNotifications, type Notification } from './notifications.ts';
-import type { JsonObject } from './plugins/types.ts';
+import { uriParts } from './plugins/fields.ts';
+import type { BatchOps, JsonObject } from './plugins/types.ts';
+import { transitions, type Transition } from './transitions.ts';
 
 const REPLY_DEPTH = 4;
+const THREADGATE = 'app.bsky.feed.threadgate';
 
 /**
  * The posts named ($1) and every reply up to four levels below one of them. NOTE: the columns travel with the
@@ -34,6 +37,42 @@ export interface FreshPost {
   record: JsonObject;
   /** The post it quotes, when it embeds one and does not break its post gate. */
   quoted: string | null;
+  /**
+   * The replies its root's thread gate hid when the post was indexed, when its batch changed that gate (hiddenAt);
+   * undefined: the gate stored now is the one it was indexed under.
+   */
+  hidden?: ReadonlySet<string>;
+}
+
+/**
+ * The replies a root's thread gate hides as it stood at a position of the batch, as the AppView reads the gate when
+ * it indexes each reply, so a reply indexed before a gate hid its ancestor notifies above it whatever the batch
+ * boundaries; undefined for a root whose gate the batch did not change (the stored gate was in force throughout).
+ */
+export function hiddenAt(batch: BatchOps): (root: string, position: number) => ReadonlySet<string> | undefined {
+  const changes = new Map<string, Transition[]>();
+  const byGate = new Map<string, { position: number; event: BatchOps['versioned'][number]['event'] }[]>();
+  for (const op of batch.versioned) {
+    if (op.event.collection !== THREADGATE) continue;
+    const list = byGate.get(op.uri);
+    if (list === undefined) byGate.set(op.uri, [op]);
+    else list.push(op);
+  }
+  if (byGate.size === 0) return () => undefined;
+  for (const [gate, ops] of byGate) changes.set(gate, transitions(batch.before.get(gate), ops));
+  return (root, position) => {
+    const parts = uriParts(root);
+    const gate = parts === undefined ? undefined : `at://${parts.did}/${THREADGATE}/${parts.rkey}`;
+    const list = gate === undefined ? undefined : changes.get(gate);
+    if (gate === undefined || list === undefined) return undefined;
+    let record = batch.before.get(gate)?.record ?? null;
+    for (const t of list) {
+      if (t.position > position) break;
+      record = t.to.type === 'delete' ? null : t.to.record;
+    }
+    const hidden = record !== null && gateMatchesPost(gate, record) ? record['hiddenReplies'] : undefined;
+    return new Set(Array.isArray(hidden) ? hidden.filter((u): u is string => typeof u === 'string') : []);
+  };
 }
 
 const CANDIDATE = { uri: 'string', cid: 'string', creator: 'string', replyRoot: 'string?', violatesThreadGate: 'boolean?', sortAt: 'string' } as const;
@@ -100,7 +139,7 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
       if (own.quoted !== null) notify(didOf(own.quoted), 'quote', own.quoted);
     }
     if (c.replyRoot === null || c.violatesThreadGate === true) continue;
-    const hiddenHere = hidden.get(c.replyRoot);
+    const hiddenHere = own?.hidden ?? hidden.get(c.replyRoot);
     for (const ancestor of ancestors.get(c.uri) ?? []) {
       notify(didOf(ancestor), 'reply', ancestor);
       if (hiddenHere?.has(ancestor) === true) break;

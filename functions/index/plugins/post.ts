@@ -8,7 +8,7 @@ import type { SqlExecutor } from '../../ports.ts';
 import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
 import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
 import { judgeReplyRoots } from '../reply-roots.ts';
-import { notifyPosts } from '../post-notifications.ts';
+import { hiddenAt, notifyPosts } from '../post-notifications.ts';
 import { checkRows } from '../../sql-rows.ts';
 
 const POST = {
@@ -122,7 +122,7 @@ export function postRows(r: IndexedRecord): PostRows | undefined {
 export const postPlugin: Plugin = {
   collection: POST_COLLECTION,
   family: 'post',
-  async insert(tx, records, deltas) {
+  async insert(tx, records, deltas, batch) {
     const { rows: all, invalid } = rowsOf(records, postRows);
     if (all.length === 0) return invalid;
     // The gates' verdicts, decided before the rows are written so that the counts leave violating replies out.
@@ -177,11 +177,16 @@ export const postPlugin: Plugin = {
       // Only a post with a gate history can have a gate row (gates write their history first).
       await markGated(tx, uris.filter((u) => gates.thread.has(u) || gates.post.has(u)));
       await judgeReplyRoots(tx, uris.filter((_, i) => mine[i]!.post['replyParent'] !== null), uris);
-      const byUri = new Map(records.map((r) => [r.uri, r.record]));
+      const byUri = new Map(records.map((r) => [r.uri, r]));
+      // The root's thread gate as it stood at each reply's place in the batch, where the batch changed it.
+      const gateAt = batch === undefined ? undefined : hiddenAt(batch);
       await notifyPosts(tx, gates.thread, mine.map((p) => {
         const uri = p.post['uri'] as string;
         const quoted = p.quote[0]?.['subject'];
-        return { uri, record: byUri.get(uri) ?? {}, quoted: typeof quoted === 'string' && !detached.has(uri) ? quoted : null };
+        const r = byUri.get(uri);
+        const root = p.post['replyRoot'];
+        const hidden = typeof root === 'string' && r?.position !== undefined ? gateAt?.(root, r.position) : undefined;
+        return { uri, record: r?.record ?? {}, quoted: typeof quoted === 'string' && !detached.has(uri) ? quoted : null, ...(hidden === undefined ? {} : { hidden }) };
       }));
     }
     return invalid;

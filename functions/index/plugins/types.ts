@@ -35,6 +35,18 @@ export interface IndexedRecord {
   rkey: string;
   record: JsonObject;
   indexedAt: string;
+  /** Its op's position in the batch (statement plugins' records), to place it among the batch's other ops. */
+  position?: number;
+}
+
+/**
+ * What a statement plugin's `insert` may read of the rest of its batch: the counted ops of the record types whose
+ * every version matters (gates, verifications), superseded ones included, and what each of those records was
+ * before the batch. A post reads its root's thread gate as it stood at the post's own position in the stream.
+ */
+export interface BatchOps {
+  versioned: readonly CountedOp[];
+  before: ReadonlyMap<string, StoredOp>;
 }
 
 /** The metric label for a plugin's records; `other` for the collections only the generic `record` table holds. */
@@ -64,7 +76,7 @@ export interface Plugin {
   family: RecordFamily;
   unique?: UniqueSubject;
   /** Writes typed rows; returns the uris whose records lack this plugin's shape (they keep only their `record` row). */
-  insert(tx: SqlExecutor, records: readonly IndexedRecord[], deltas: AggregateDeltas): Promise<string[]>;
+  insert(tx: SqlExecutor, records: readonly IndexedRecord[], deltas: AggregateDeltas, batch?: BatchOps): Promise<string[]>;
   /** Removes the typed rows of these uris (an update or a delete), counting what was actually removed. */
   remove(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas): Promise<void>;
   /**

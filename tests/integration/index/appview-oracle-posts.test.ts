@@ -146,6 +146,22 @@ describe('index: posts as the AppView indexes them', { timeout: 180_000 }, () =>
     ]);
   });
 
+  it('a thread gate\'s hidden replies cut the reply notifications of the replies indexed after it, whatever the batch', async () => {
+    const p1 = create(ALICE, POST, 'p1', { text: 'x' });
+    const chain: RecordWriteEvent[] = [p1];
+    const reply = (did: string, rkey: string) => {
+      const r = create(did, POST, rkey, { text: 'c', reply: { root: ref(p1), parent: ref(chain[chain.length - 1]!) } });
+      chain.push(r);
+      return r;
+    };
+    const gate = (hidden: RecordWriteEvent[]) => ({ post: ref(p1).uri, hiddenReplies: hidden.map((r) => ref(r).uri), createdAt: '2026-01-02T00:00:00.000Z' });
+    const c0 = reply(BOB, 'c0');
+    const c1 = reply(CAROL, 'c1');
+    const events: StreamEvent[] = [p1, c0, c1, reply(DAVE, 'c2'), create(ALICE, 'app.bsky.feed.threadgate', 'p1', gate([c1])), reply(ERIN, 'c3')];
+    events.push(update(ALICE, 'app.bsky.feed.threadgate', 'p1', gate([c0])), reply(FRED, 'c4'), remove(ALICE, 'app.bsky.feed.threadgate', 'p1'), reply(BOB, 'c5'));
+    await expectAsAppView(events, [4, 5, 7]);
+  });
+
   it('sortAt: createdAt in the future, in the past', async () => {
     const p1 = create(ALICE, POST, 'p1', { text: 'x', createdAt: '2030-01-01T00:00:00.000Z' });
     await expectAsAppView([
