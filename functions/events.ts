@@ -169,6 +169,21 @@ export interface RepoBackfillEntry {
   reason?: string;
 }
 
+/**
+ * One entry's `repo` JSON as every writer puts it in repo_backfill: in rsky's BackfillEvent shape, whose `host`, `rev`
+ * and `active` rsky-backfiller requires (rsky-backfiller/src/lib.rs; one it cannot read it acknowledges and deletes),
+ * so entries skytide leaves behind survive a switch back to rsky. What the entry does not know is written as rsky
+ * reads nothing into it and parseRepoBackfillEntry reads it back as absent: `""` for host and rev, `active: true`
+ * (absent and true mean the same: listed-in-sync.ts).
+ */
+export function repoBackfillJson(entry: RepoBackfillEntry): string {
+  const { did, host, rev, active, status, reason } = entry;
+  return JSON.stringify({
+    did, host: host ?? '', rev: rev ?? '', active: active ?? true,
+    ...(status === undefined ? {} : { status }), ...(reason === undefined ? {} : { reason }),
+  });
+}
+
 /** Parse one entry's `repo` JSON (already JSON.parsed), or say exactly what is wrong. Null means absent. */
 export function parseRepoBackfillEntry(input: unknown): ParseResult<RepoBackfillEntry> {
   if (!isObject(input)) return { ok: false, message: '`repo` is not an object' };

@@ -20,7 +20,7 @@ import {
 import { StreamWriteError } from '../redis/stream-writer.ts';
 import { defineScripts, type RedisScript } from '../redis/scripts.ts';
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
-import { parseRepoBackfillEntry, type RepoBackfillEntry } from '../../functions/events.ts';
+import { parseRepoBackfillEntry, repoBackfillJson, type RepoBackfillEntry } from '../../functions/events.ts';
 import { noMetrics, silentLog, type Log, type Metrics } from '../../functions/ports.ts';
 
 /** How a body becomes stream fields and back (JSON in `body` by default; `repo_backfill` keeps rsky's fields). */
@@ -40,7 +40,7 @@ export const jsonCodec = <T>(): FieldCodec<T> => ({
 
 /** `repo_backfill`'s own format (rsky's): the entry as JSON in the `repo` field, parsed at the edge. */
 export const repoBackfillCodec: FieldCodec<RepoBackfillEntry> = {
-  encode: (entry) => ({ repo: JSON.stringify(entry) }),
+  encode: (entry) => ({ repo: repoBackfillJson(entry) }),
   decode: (fields) => {
     const parsed = parseRepoBackfillEntry(JSON.parse(fields.repo ?? 'null'));
     if (!parsed.ok) throw new Error(parsed.message);

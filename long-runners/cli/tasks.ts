@@ -10,7 +10,7 @@ import { parseRepoFields } from '../consumer/parse-repo-fields.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { didLanes, INDEX_READS_IN_FLIGHT } from '../consumer/split-by-did.ts';
-import type { StreamEvent } from '../../functions/events.ts';
+import { repoBackfillJson, type StreamEvent } from '../../functions/events.ts';
 import type { Hono } from 'hono';
 import { createApp, createOperationsApp, type OperationsDeps } from '../../adapters/http/app.ts';
 import { serveApp } from '../../adapters/runtime/node.ts';
@@ -172,7 +172,7 @@ async function queueResyncOrWait(r: Resources, requests: readonly ResyncRequest[
 /** Follow-up work a function asked for: repos to fetch whole, queued in repo_backfill in one MULTI. */
 async function queueResync(r: Resources, requests: readonly ResyncRequest[]): Promise<void> {
   if (requests.length === 0) return;
-  const entry = (q: ResyncRequest) => ({ stream: r.keys.stream(r.keys.shardFor(STREAMS.repoBackfill, q.did)), fields: { repo: JSON.stringify({ did: q.did, reason: q.reason }) } });
+  const entry = (q: ResyncRequest) => ({ stream: r.keys.stream(r.keys.shardFor(STREAMS.repoBackfill, q.did)), fields: { repo: repoBackfillJson({ did: q.did, reason: q.reason }) } });
   // Tagged (shards, a cluster): one MULTI per shard, since a MULTI cannot span slots.
   if (r.keys.tagged) await writeSlotBatches(r.redis(), { ops: requests.map((q) => ({ kind: 'entry' as const, entry: entry(q) })) });
   else await appendBatch(r.redis(), { entries: requests.map(entry) });

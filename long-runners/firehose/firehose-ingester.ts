@@ -19,6 +19,7 @@ import { createProblemReporter } from '../subscription/problems.ts';
 import { createIdentityWaitRoom } from './identity-wait.ts';
 import { createRepoHandler } from './repo-handler.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
+import { repoBackfillJson } from '../../functions/events.ts';
 
 /** What mends the events an #info OutdatedCursor says were missed: a sweep lists every repo's rev again. */
 export const FIREHOSE_GAP_REPAIR = 'a listRepos sweep (SWEEP_CRON, POST /sweep) backfills every repo whose rev moved on meanwhile';
@@ -75,7 +76,7 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
       // More frames than one DID may park: they are given up and the repo is fetched whole once it can be verified.
       report('identity_wait_overflow', dropped, { did });
       if (options.filter !== undefined && !keepsDid(options.filter, did)) return;
-      batch.append({ stream: streams(did).resync, fields: { repo: JSON.stringify({ did, host, reason: 'identity_wait_overflow' }) } }, () =>
+      batch.append({ stream: streams(did).resync, fields: { repo: repoBackfillJson({ did, host, reason: 'identity_wait_overflow' }) } }, () =>
         metrics.inc('skytide_resync_requests_total', { reason: 'identity_wait_overflow' }));
     },
     host, hostLabel, log, metrics,

@@ -16,7 +16,7 @@
 //   filtered out writes no event but still moves the state), and no resync is queued for a dropped DID.
 import type { Metrics } from '../../functions/ports.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
-import type { StreamEvent } from '../../functions/events.ts';
+import { repoBackfillJson, type StreamEvent } from '../../functions/events.ts';
 import type { RepoFrameOutcome } from '../../functions/atproto/repo-frame-types.ts';
 import { decodeRepoMessage } from '../../functions/atproto/repo-frame.ts';
 import { dropReason, keepsDid, keepsEverything, type EventFilter } from '../../functions/event-filter.ts';
@@ -74,7 +74,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
   const streams = typeof o.streams === 'function' ? o.streams : ((fixed) => () => fixed)(o.streams);
   const maxDriftMs = o.maxRevDriftMs ?? DEFAULT_MAX_REV_DRIFT_MS;
 
-  const resyncJson = (r: ResyncRequest) => JSON.stringify({ did: r.did, host: o.host, reason: r.reason });
+  const resyncJson = (r: ResyncRequest) => repoBackfillJson({ did: r.did, host: o.host, reason: r.reason });
   const countEvents = (events: readonly StreamEvent[]) => {
     for (const e of events) o.metrics.inc('skytide_firehose_events_total', { host: o.hostLabel, type: e.type });
   };

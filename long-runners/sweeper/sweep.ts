@@ -29,6 +29,7 @@ import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '.
 import { createBackoff } from '../../functions/backoff.ts';
 import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
 import { listedInSync } from '../../functions/listed-in-sync.ts';
+import { repoBackfillJson } from '../../functions/events.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
 export interface SweepLimits {
@@ -197,7 +198,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
         if (inSync) progress.skippedInSync++;
         return !inSync;
       })
-      .map((r) => JSON.stringify({ did: r.did, host: o.host, ...(r.rev === undefined ? {} : { rev: r.rev }), ...(r.active === undefined ? {} : { active: r.active }), ...(r.status === undefined ? {} : { status: r.status }) }));
+      .map((r) => repoBackfillJson({ did: r.did, host: o.host, ...(r.rev === undefined ? {} : { rev: r.rev }), ...(r.active === undefined ? {} : { active: r.active }), ...(r.status === undefined ? {} : { status: r.status }) }));
     progress.queued += entries.length;
     // A page with a cursor but no repos ends the listing too (some servers answer so at the end), and so does a cursor
     // this pass used (passCursors): followed, it would list the same pages forever, holding the lease all along.

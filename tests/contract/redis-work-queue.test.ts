@@ -83,11 +83,12 @@ describe('Redis work queue: repo_backfill entries', () => {
     await q.ensure();
     await q.send([{ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' }]);
     const [[, fields]] = (await redis.xrange(stream, '-', '+')) as [[string, string[]]];
-    expect(fields).toEqual(['repo', JSON.stringify({ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' })]);
+    // rsky-backfiller's BackfillEvent requires host, rev and active: what the entry does not know is written empty.
+    expect(fields).toEqual(['repo', JSON.stringify({ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', host: '', rev: '3laaaaaaaaaaa', active: true })]);
     await redis.xadd(stream, '*', 'repo', JSON.stringify({ rev: 'no did' }));
     const bodies: unknown[] = [];
     await q.receive(async (messages) => { for (const m of messages) { bodies.push(m.body); m.ack(); } }, { blockMs: 100 });
-    expect(bodies).toEqual([{ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa' }]);
+    expect(bodies).toEqual([{ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', rev: '3laaaaaaaaaaa', active: true }]);
     const letters = [];
     for await (const l of readDeadLetters(redis, `${stream}_dlq`)) letters.push({ reason: l.reason, fields: l.fields });
     expect(letters).toEqual([{ reason: 'invalid_event', fields: { repo: JSON.stringify({ rev: 'no did' }) } }]);

@@ -62,7 +62,7 @@ describe('resync requests of a committed batch', () => {
 
     await redis.config('SET', 'maxmemory', '0');
     const queued = await waitFor(() => redis.xrange(r.keys.stream(STREAMS.repoBackfill), '-', '+'), (entries) => entries.length > 0, 'the resync request');
-    expect(queued.map(([, fields]) => JSON.parse(fields[1] as string) as unknown)).toEqual([{ did: DID, reason: 'account_active' }]);
+    expect(queued.map(([, fields]) => JSON.parse(fields[1] as string) as unknown)).toEqual([{ did: DID, host: '', rev: '', active: true, reason: 'account_active' }]);
     await waitFor(async () => Number(((await redis.xpending(live, GROUPS.firehose)) as [number])[0]) + (await redis.xlen(live)), (n) => n === 0, 'the entry acknowledged');
     expect(r.outages.snapshot()).toEqual([]);
     expect(lines.filter((line) => line['level'] === 'error')).toEqual([]);

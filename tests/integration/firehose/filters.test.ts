@@ -81,7 +81,7 @@ describe('firehose filters', () => {
     expect((await events()).map((e) => [e.type, e.rkey ?? e.handle])).toEqual([['create', 'a'], ['create', 'c'], ['identity', 'alice.test']]);
     expect((await state(ALICE)).rev).toBe(rev(5));
     // A kept DID's gap is still resynced, though the commit's op was filtered out.
-    expect(await queued()).toEqual([{ did: ALICE, host: relay.host, reason: 'prev_data_mismatch' }]);
+    expect(await queued()).toEqual([{ did: ALICE, host: relay.host, rev: '', active: true, reason: 'prev_data_mismatch' }]);
     expect(await filtered(metrics, 'collection')).toBe(3);
   });
 

@@ -145,7 +145,7 @@ describe('firehose adapter', () => {
     start();
     await waitFor(cursor, (c) => c === '1', 'cursor 1');
     const queued = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? ''));
-    expect(queued).toEqual([{ did: DID, host: relay.host, reason: 'missing_block' }]);
+    expect(queued).toEqual([{ did: DID, host: relay.host, rev: '', active: true, reason: 'missing_block' }]);
     expect(await streamEvents()).toEqual([]);
   });
 
@@ -231,7 +231,7 @@ describe('firehose adapter', () => {
     await waitFor(cursor, (c) => c === '4', 'cursor 4');
     expect((await streamEvents()).map((e) => e.rkey)).toEqual(['a', 'b']);
     const queued = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? ''));
-    expect(queued).toEqual([{ did: DID, host: relay.host, reason: 'prev_data_mismatch' }]);
+    expect(queued).toEqual([{ did: DID, host: relay.host, rev: '', active: true, reason: 'prev_data_mismatch' }]);
     expect([await counter(run.metrics, 'skytide_firehose_errors_total', 'stale_rev'), await counter(run.metrics, 'skytide_firehose_errors_total', 'future_rev'), await counter(run.metrics, 'skytide_firehose_errors_total', 'prev_data_mismatch')]).toEqual([1, 1, 1]);
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'future_rev')).toBe(1);
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'prev_data_mismatch')).toBe(1);
@@ -253,7 +253,7 @@ describe('firehose adapter', () => {
     await waitFor(cursor, (c) => c === '7', 'cursor 7');
     expect((await streamEvents()).map((e) => e.rkey)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
     const queued = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? ''));
-    expect(queued).toEqual([{ did: DID, host: relay.host, reason: 'since_mismatch' }, { did: DID, host: relay.host, reason: 'sync_event' }]);
+    expect(queued).toEqual([{ did: DID, host: relay.host, rev: '', active: true, reason: 'since_mismatch' }, { did: DID, host: relay.host, rev: '', active: true, reason: 'sync_event' }]);
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'since_mismatch')).toBe(1);
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'prev_data_mismatch')).toBe(0);
   });
@@ -266,7 +266,7 @@ describe('firehose adapter', () => {
     start({ repoState });
     await waitFor(cursor, (c) => c === '3', 'cursor 3');
     const queued = (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? ''));
-    expect(queued).toEqual([{ did: DID, host: relay.host, reason: 'sync_event' }]);
+    expect(queued).toEqual([{ did: DID, host: relay.host, rev: '', active: true, reason: 'sync_event' }]);
   });
 
   it('flushes a partial batch and its cursor when stopped', async () => {

@@ -91,7 +91,7 @@ describe('identity waits on the live path', () => {
     // Judged like any commit whose DID document cannot be had: dropped, the repo resynced (once for both commits);
     // the #identity between them follows in order.
     expect((await events()).map((e) => [e.did, e.seq])).toEqual([[OTHER, 3], [webDid, 2]]);
-    expect(await resyncs()).toEqual([{ did: webDid, host: relay.host, reason: 'identity_failed' }]);
+    expect(await resyncs()).toEqual([{ did: webDid, host: relay.host, rev: '', active: true, reason: 'identity_failed' }]);
     const host = `host="${hostKey(relay.host)}"`;
     expect(await run.count('skytide_identity_waits_total', `${host},on="did"`)).toBe(1);
     expect(await run.count('skytide_identity_parked_frames_total', host)).toBe(3);
@@ -133,7 +133,7 @@ describe('identity waits on the live path', () => {
     for (let s = 2; s <= 5; s++) relay.append(s, identityFrame(s, webDid, `h${s}.example`));
     const run = start({ didWaitMs: 60_000, maxParkedPerDid: 3 });
     await waitFor(cursor, (c) => c === 5, 'cursor 5');
-    expect(await resyncs()).toEqual([{ did: webDid, host: relay.host, reason: 'identity_wait_overflow' }]);
+    expect(await resyncs()).toEqual([{ did: webDid, host: relay.host, rev: '', active: true, reason: 'identity_wait_overflow' }]);
     expect(await run.count('skytide_firehose_errors_total', `host="${hostKey(relay.host)}",reason="identity_wait_overflow"`)).toBe(3);
     expect(await waiting()).toBe(1);
     expect(await redis.llen(keys.parked(STREAMS.firehoseLive, relay.host, webDid))).toBe(2);
