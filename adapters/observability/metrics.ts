@@ -9,6 +9,7 @@ import { DEPENDENCIES } from '../../functions/errors.ts';
 import { RECORD_FAMILIES } from '../../functions/index/plugins/types.ts';
 import { SWEEP_PROBLEMS } from '../xrpc/list-repos.ts';
 import { FUNCTION_ROUTES, HTTP_REFUSALS } from '../http/refusals.ts';
+import { REPO_SYNC_STATES } from '../postgres/repo-sync-states.ts';
 
 /** Label values known at start-up that depend on configuration. */
 export interface MetricDimensions {
@@ -19,15 +20,19 @@ export interface MetricDimensions {
   /** LABEL_TRUSTED_SOURCES: the sources known before any label arrives. */
   labelSources?: readonly string[];
   /**
-   * Whether /metrics shows the pipeline-state gauges (stream lengths, cursors, repo_sync and label counts), which a
-   * status reader fills from Redis and Postgres at scrape time (pipeline-status.ts); default true. A runtime without
-   * that reader (the Worker) leaves them out: never refreshed, they would claim 0 repos synchronized, counted 0
-   * seconds ago, whatever the database holds.
+   * Which pipeline-state gauges /metrics shows, by where a status reader fills them from at scrape time
+   * (pipeline-status.ts): `redis` (stream lengths, cursors, identity waits) and `postgres` (repo_sync and label
+   * counts); default both. A process that cannot read a source leaves its gauges out: never refreshed, they would
+   * claim 0 repos synchronized, counted 0 seconds ago, whatever the database holds. The Worker reads neither; a
+   * `run --only firehose` or `labels` process has no Postgres.
    */
-  stateGauges?: boolean;
+  stateGauges?: readonly GaugeSource[];
 }
 
 type LabelValues = readonly string[] | 'host' | 'stream' | 'labelHost' | 'labelSource';
+
+/** Where a state gauge's value is read from at scrape time. */
+export type GaugeSource = 'redis' | 'postgres';
 
 interface CounterSpec {
   help: string;
@@ -120,6 +125,66 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   },
 };
 
+/** The pipeline-state gauges, each set at zero from start-up with every label value, then refreshed at scrape time. */
+export const GAUGES = {
+  streamLength: { name: 'skytide_stream_length', help: 'entries in each stream', source: 'redis', labels: { stream: 'stream' } },
+  streamPending: { name: 'skytide_stream_pending', help: 'entries delivered but not acknowledged', source: 'redis', labels: { stream: 'stream' } },
+  firehoseCursor: { name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', source: 'redis', labels: { host: 'host' } },
+  identityWaitingDids: {
+    name: 'skytide_identity_waiting_dids', help: 'DIDs whose frames wait for their identity, per firehose host', source: 'redis', labels: { host: 'host' },
+  },
+  repoSync: { name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', source: 'postgres', labels: { status: REPO_SYNC_STATES } },
+  repoSyncAge: { name: 'skytide_repo_sync_age_seconds', help: 'how old the skytide_repo_sync counts are (cached)', source: 'postgres', labels: {} },
+  labelStates: {
+    name: 'skytide_labels',
+    help: '(src, uri, val) by the state of their newest label: in force, expired, negated (cached; see skytide_labels_age_seconds)',
+    source: 'postgres',
+    labels: { state: LABEL_STATES },
+  },
+  labelStatesAge: { name: 'skytide_labels_age_seconds', help: 'how old the skytide_labels counts are', source: 'postgres', labels: {} },
+} as const satisfies Record<string, { name: string; help: string; source: GaugeSource; labels: Record<string, LabelValues> }>;
+
+type GaugeKey = keyof typeof GAUGES;
+/** The label names of a gauge, for prom-client's types. */
+type GaugeLabels<K extends GaugeKey> = Extract<keyof (typeof GAUGES)[K]['labels'], string>;
+
+/** A declared label set with the configured values put in: every value each label can take at start-up. */
+function resolveLabels(labels: Record<string, LabelValues>, dimensions: MetricDimensions): Record<string, readonly string[]> {
+  const resolved: Record<string, readonly string[]> = {};
+  for (const [label, values] of Object.entries(labels)) {
+    resolved[label] =
+      values === 'host' ? dimensions.hosts
+      : values === 'stream' ? dimensions.streams
+      : values === 'labelHost' ? [...(dimensions.labelHosts ?? []), UNKNOWN_HOST]
+      : values === 'labelSource' ? (dimensions.labelSources ?? [])
+      : values;
+  }
+  return resolved;
+}
+
+export interface DeclaredSeries {
+  name: string;
+  type: 'counter' | 'gauge';
+  labels: Record<string, string>;
+}
+
+/**
+ * Every series /metrics shows from start-up with these dimensions, at zero: the one list createMetrics registers
+ * and the tests hold a running process's /metrics against.
+ */
+export function declaredSeries(dimensions: MetricDimensions): DeclaredSeries[] {
+  const out: DeclaredSeries[] = [];
+  for (const [name, spec] of Object.entries(COUNTERS)) {
+    for (const labels of combinations(resolveLabels(spec.labels, dimensions))) out.push({ name, type: 'counter', labels });
+  }
+  const sources = dimensions.stateGauges ?? ['redis', 'postgres'];
+  for (const spec of Object.values(GAUGES)) {
+    if (!sources.includes(spec.source)) continue;
+    for (const labels of combinations(resolveLabels(spec.labels, dimensions))) out.push({ name: spec.name, type: 'gauge', labels });
+  }
+  return out;
+}
+
 function combinations(labels: Record<string, readonly string[]>): Record<string, string>[] {
   let out: Record<string, string>[] = [{}];
   for (const [name, values] of Object.entries(labels)) {
@@ -132,16 +197,7 @@ export interface MetricsBundle {
   metrics: Metrics;
   registry: Registry;
   /** Gauges refreshed at scrape time by whoever owns the data (Redis lengths, cursors). */
-  gauges: {
-    streamLength: Gauge<'stream'>;
-    streamPending: Gauge<'stream'>;
-    firehoseCursor: Gauge<'host'>;
-    repoSync: Gauge<'status'>;
-    identityWaitingDids: Gauge<'host'>;
-    labelStates: Gauge<'state'>;
-    labelStatesAge: Gauge;
-    repoSyncAge: Gauge;
-  };
+  gauges: { [K in GaugeKey]: Gauge<GaugeLabels<K>> };
 }
 
 export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
@@ -150,47 +206,31 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
   for (const [name, spec] of Object.entries(COUNTERS) as [CounterName, CounterSpec][]) {
     const labelNames = Object.keys(spec.labels);
     const counter = new Counter({ name, help: spec.help, labelNames, registers: [registry] });
-    const resolved: Record<string, readonly string[]> = {};
-    for (const [label, values] of Object.entries(spec.labels)) {
-      resolved[label] =
-        values === 'host' ? dimensions.hosts
-        : values === 'stream' ? dimensions.streams
-        : values === 'labelHost' ? [...(dimensions.labelHosts ?? []), UNKNOWN_HOST]
-        : values === 'labelSource' ? (dimensions.labelSources ?? [])
-        : values;
-    }
-    for (const labels of combinations(resolved)) counter.inc(labels, 0);
+    for (const labels of combinations(resolveLabels(spec.labels, dimensions))) counter.inc(labels, 0);
     counters.set(name, { counter, labelNames });
   }
-  // Left out: registered where nothing renders them, so whoever holds the bundle can still set them.
-  const gaugeRegistry = dimensions.stateGauges === false ? new Registry() : registry;
-  const gauges = {
-    streamLength: new Gauge({ name: 'skytide_stream_length', help: 'entries in each stream', labelNames: ['stream'], registers: [gaugeRegistry] }),
-    streamPending: new Gauge({ name: 'skytide_stream_pending', help: 'entries delivered but not acknowledged', labelNames: ['stream'], registers: [gaugeRegistry] }),
-    firehoseCursor: new Gauge({ name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', labelNames: ['host'], registers: [gaugeRegistry] }),
-    repoSync: new Gauge({ name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', labelNames: ['status'], registers: [gaugeRegistry] }),
-    identityWaitingDids: new Gauge({ name: 'skytide_identity_waiting_dids', help: 'DIDs whose frames wait for their identity, per firehose host', labelNames: ['host'], registers: [gaugeRegistry] }),
-    labelStates: new Gauge({
-      name: 'skytide_labels',
-      help: '(src, uri, val) by the state of their newest label: in force, expired, negated (cached; see skytide_labels_age_seconds)',
-      labelNames: ['state'],
-      registers: [gaugeRegistry],
-    }),
-    labelStatesAge: new Gauge({ name: 'skytide_labels_age_seconds', help: 'how old the skytide_labels counts are', registers: [gaugeRegistry] }),
-    repoSyncAge: new Gauge({ name: 'skytide_repo_sync_age_seconds', help: 'how old the skytide_repo_sync counts are (cached)', registers: [gaugeRegistry] }),
+  // A gauge left out is registered where nothing renders it, so whoever holds the bundle can still set it.
+  const sources = dimensions.stateGauges ?? ['redis', 'postgres'];
+  const hidden = new Registry();
+  const gauge = <K extends GaugeKey>(key: K): Gauge<GaugeLabels<K>> => {
+    const spec: { name: string; help: string; source: GaugeSource; labels: Record<string, LabelValues> } = GAUGES[key];
+    const g = new Gauge<GaugeLabels<K>>({
+      name: spec.name, help: spec.help, labelNames: Object.keys(spec.labels) as GaugeLabels<K>[],
+      registers: [sources.includes(spec.source) ? registry : hidden],
+    });
+    for (const labels of combinations(resolveLabels(spec.labels, dimensions))) g.set(labels as Partial<Record<GaugeLabels<K>, string>>, 0);
+    return g;
   };
-  for (const state of LABEL_STATES) gauges.labelStates.set({ state }, 0);
-  gauges.labelStatesAge.set(0);
-  gauges.repoSyncAge.set(0);
-  for (const status of ['synchronized', 'desynchronized', 'in-progress', 'deleted']) gauges.repoSync.set({ status }, 0);
-  for (const stream of dimensions.streams) {
-    gauges.streamLength.set({ stream }, 0);
-    gauges.streamPending.set({ stream }, 0);
-  }
-  for (const host of dimensions.hosts) {
-    gauges.firehoseCursor.set({ host }, 0);
-    gauges.identityWaitingDids.set({ host }, 0);
-  }
+  const gauges = {
+    streamLength: gauge('streamLength'),
+    streamPending: gauge('streamPending'),
+    firehoseCursor: gauge('firehoseCursor'),
+    identityWaitingDids: gauge('identityWaitingDids'),
+    repoSync: gauge('repoSync'),
+    repoSyncAge: gauge('repoSyncAge'),
+    labelStates: gauge('labelStates'),
+    labelStatesAge: gauge('labelStatesAge'),
+  };
 
   const metrics: Metrics = {
     inc(name, labels = {}, value = 1) {

@@ -81,7 +81,7 @@ function isolateState(env: WorkerEnv): IsolateState {
     labelHosts: config.labelerHosts.map(hostKey),
     labelSources: config.labelTrustedSources,
     // Nothing here reads Redis or counts repo_sync at scrape time, as Node's status reader does.
-    stateGauges: false,
+    stateGauges: [],
   });
   cached = { key, config, log, metrics };
   return cached;
