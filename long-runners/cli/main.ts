@@ -12,7 +12,7 @@ import { isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.
 import { supervise, type Task } from '../supervisor.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources, type Resources } from './resources.ts';
-import { runTasks, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
+import { runTasks, sweeperFor, TASK_KINDS, usesPostgres, type TaskKind } from './tasks.ts';
 import { createStatusReader } from '../../adapters/observability/pipeline-status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { sweepProgress } from '../sweeper/progress.ts';
@@ -120,7 +120,8 @@ async function migrate(config: Config): Promise<number> {
 }
 
 async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extraTasks: Task[] = [], devControls?: DevControls): Promise<number> {
-  const r = createResources(config, 'skytide');
+  // A process without Postgres (firehose, labels) shows no repo_sync or label counts: it would show 0, counted now.
+  const r = createResources(config, 'skytide', { stateGauges: usesPostgres(only) ? ['redis', 'postgres'] : ['redis'] });
   if (devControls !== undefined) r.devControls = devControls;
   try {
     if (migrateFirst || config.migrateOnStart) await applyMigrationsInterruptibly(r);

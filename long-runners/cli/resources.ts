@@ -2,7 +2,7 @@
 import os from 'node:os';
 import type { Config } from '../../adapters/config/parse.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
-import { createMetrics, type MetricsBundle } from '../../adapters/observability/metrics.ts';
+import { createMetrics, type GaugeSource, type MetricsBundle } from '../../adapters/observability/metrics.ts';
 import { createOutageBoard, type OutageBoard } from '../../adapters/observability/outage-board.ts';
 import { createRedis, type Redis } from '../../adapters/redis/client.ts';
 import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
@@ -57,6 +57,8 @@ export interface Resources {
 export interface ResourceOptions {
   /** Redis commands fail after this long without a reply (one-shot commands); absent: they wait out an outage. */
   redisCommandTimeoutMs?: number;
+  /** The state gauges /metrics shows, by the sources this process reads (MetricDimensions.stateGauges); default all. */
+  stateGauges?: readonly GaugeSource[];
 }
 
 /** How long close() lets Redis's QUIT and Postgres's end finish before their connections are dropped. */
@@ -86,6 +88,7 @@ export function createResources(config: Config, component = 'skytide', options: 
     streams: [...Object.values(STREAMS)],
     labelHosts: config.labelerHosts.map(hostKey),
     labelSources: config.labelTrustedSources,
+    ...(options.stateGauges === undefined ? {} : { stateGauges: options.stateGauges }),
   });
   const keys = createKeySpace(config.redisKeyPrefix, { shards: config.streamShards, cluster: config.redisClusterNodes.length > 0 });
   let redis: Redis | undefined;

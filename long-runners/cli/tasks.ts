@@ -256,6 +256,11 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
 /** Kinds whose work reads or writes Postgres; the others (firehose, labels) need Redis only. */
 const POSTGRES_KINDS: readonly TaskKind[] = ['index', 'label', 'backfill', 'sweep', 'http'];
 
+/** Whether a process running these kinds uses Postgres (its /ready checks it, its /metrics shows its counts). */
+export function usesPostgres(only: readonly TaskKind[]): boolean {
+  return only.some((k) => POSTGRES_KINDS.includes(k));
+}
+
 /**
  * `/health`, `/ready` and `/metrics` on HTTP_PORT for a process that does not run the `http` task, so every service
  * of a split deployment can be health-gated and scraped. /ready checks only what this process's tasks use.
@@ -263,7 +268,7 @@ const POSTGRES_KINDS: readonly TaskKind[] = ['index', 'label', 'backfill', 'swee
 export function operationsHttpTask(r: Resources, only: readonly TaskKind[]): Task {
   return {
     name: 'http:operations',
-    run: (signal) => serveUntilAborted(r, createOperationsApp(operations(r, only.some((k) => POSTGRES_KINDS.includes(k))).deps), 'operations', signal),
+    run: (signal) => serveUntilAborted(r, createOperationsApp(operations(r, usesPostgres(only)).deps), 'operations', signal),
   };
 }
 
