@@ -11,7 +11,8 @@ import { freePort } from '../helpers/free-port.ts';
 import { labelerDoc, startFakePlc, type FakePlc } from '../helpers/fake-plc.ts';
 import { labelEvent, labelKeypair, signLabel } from '../helpers/labels.ts';
 import { createApp } from '../../adapters/http/app.ts';
-import { createMetrics } from '../../adapters/observability/metrics.ts';
+import { createMetrics, declaredSeries } from '../../adapters/observability/metrics.ts';
+import { parsePrometheusText, seriesKey } from '../helpers/prometheus-text.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 
 const DID = 'did:plc:workerdaaaaaaaaaaaaaaaaa';
@@ -95,6 +96,10 @@ describe('the Worker under workerd', () => {
     for (const gauge of ['skytide_repo_sync', 'skytide_repo_sync_age_seconds', 'skytide_labels', 'skytide_labels_age_seconds', 'skytide_stream_length', 'skytide_stream_pending', 'skytide_firehose_cursor', 'skytide_identity_waiting_dids']) {
       expect(text).not.toMatch(new RegExp(`^${gauge}[{ ]`, 'm'));
     }
+    // Every declared series of its configuration (no relay, labeler or trusted source here), in a valid exposition.
+    const shown = [...parsePrometheusText(text)].flatMap(([name, f]) => f.samples.map((s) => seriesKey(name, s.labels)));
+    const declared = declaredSeries({ hosts: [], streams: ['repo_backfill'], stateGauges: [] });
+    expect(shown.sort()).toEqual(declared.map((s) => seriesKey(s.name, s.labels)).sort());
   });
 });
 
