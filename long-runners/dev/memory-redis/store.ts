@@ -627,15 +627,21 @@ export class Store {
     let i = 2;
     let minIdle = 0;
     if ((a[i] ?? '').toUpperCase() === 'IDLE') (minIdle = int(a[i + 1])), (i += 2);
-    const start = parseId((a[i] ?? '-').replace(/^\(/, ''));
-    const end = parseId((a[i + 1] ?? '+').replace(/^\(/, ''), true);
+    // `(id` is exclusive (Redis 6.2+): the consumers page by it, after the last id they read.
+    const lo = a[i] ?? '-';
+    const hi = a[i + 1] ?? '+';
+    const start = parseId(lo.replace(/^\(/, ''));
+    const end = parseId(hi.replace(/^\(/, ''), true);
+    const [startOpen, endOpen] = [lo.startsWith('('), hi.startsWith('(')];
     const count = int(a[i + 2]);
     const consumer = a[i + 3];
     const now = this.now();
     return [...g.pel]
       .filter(([id, p]) => {
         const x = parseId(id);
-        return cmpId(x, start) >= 0 && cmpId(x, end) <= 0 && (consumer === undefined || p.consumer === consumer) && now - p.deliveredAt >= minIdle;
+        const [fromStart, toEnd] = [cmpId(x, start), cmpId(end, x)];
+        return (startOpen ? fromStart > 0 : fromStart >= 0) && (endOpen ? toEnd > 0 : toEnd >= 0)
+          && (consumer === undefined || p.consumer === consumer) && now - p.deliveredAt >= minIdle;
       })
       .sort(([x], [y]) => cmpId(parseId(x), parseId(y)))
       .slice(0, count)
