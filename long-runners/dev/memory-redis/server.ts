@@ -5,6 +5,11 @@
 import net from 'node:net';
 import { RequestParser, encode, ReplyError, Status, OK, type Reply } from './resp.ts';
 import { Store } from './store.ts';
+import { arityError } from './arity.ts';
+
+/** What the server runs itself, around the store's commands. */
+const SERVER_COMMANDS = new Set(['EVAL', 'EVALSHA', 'SCRIPT', 'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'QUIT']);
+const unknownCommand = (args: readonly string[]) => new ReplyError(`ERR unknown command '${args[0] ?? ''}'`);
 import { SCRIPT_TWINS, runTwin, sha1, type ScriptTwin } from './script-twins.ts';
 
 export interface MemoryRedis {
@@ -95,6 +100,12 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
 
     const handle = (args: string[]) => {
       const name = (args[0] ?? '').toUpperCase();
+      // Refused before it runs or is queued; a refusal inside MULTI discards the whole transaction at EXEC.
+      const refused = arityError(args) ?? (queue !== undefined && !store.has(name) && !SERVER_COMMANDS.has(name) ? unknownCommand(args) : undefined);
+      if (refused !== undefined) {
+        if (queue !== undefined) aborted = true;
+        return send(refused);
+      }
       if (name === 'QUIT') {
         send(OK);
         socket.end();
@@ -120,10 +131,6 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
         return send(commands.map((c) => execute(c)));
       }
       if (queue !== undefined) {
-        if (!store.has(name) && !['EVAL', 'EVALSHA', 'SCRIPT'].includes(name)) {
-          aborted = true;
-          return send(new ReplyError(`ERR unknown command '${args[0] ?? ''}'`));
-        }
         queue.push(args);
         return send(new Status('QUEUED'));
       }

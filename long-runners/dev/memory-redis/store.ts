@@ -3,6 +3,7 @@
 // errors, so ioredis and every adapter run unchanged. Single-threaded like Redis: each command runs to its end
 // before the next, which is what makes MULTI and scripts atomic here too. Nothing is written to disk.
 import { OK, ReplyError, Status, type Reply } from './resp.ts';
+import { arityError } from './arity.ts';
 
 type Id = readonly [number, number];
 
@@ -141,6 +142,8 @@ export class Store {
     const a = args.slice(1);
     const handler = this.commands[name];
     if (handler === undefined) fail(`ERR unknown command '${args[0] ?? ''}' (the in-process Redis implements the subset skytide uses)`);
+    const refused = arityError(args);
+    if (refused !== undefined) fail(refused);
     return handler(a);
   }
 

@@ -90,3 +90,19 @@ describe('the in-process Redis answers byte for byte as Redis does', () => {
     ]);
   });
 });
+
+describe('every command skytide sends', () => {
+  it('MULTI: a command refused when queued aborts the whole transaction; one failing when run fails alone', async () => {
+    await sameOnBoth([
+      ['SET', '{p}k', 'v'],
+      ['MULTI'], ['SET', '{p}a', '1'], ['XADD', '{p}s', '*'], ['INCR', '{p}a'], ['EXEC'], ['GET', '{p}a'], ['EXISTS', '{p}s'],
+      ['MULTI'], ['XADD', '{p}s', '*', 'event', 'x'], ['RPUSH', '{p}l'], ['EXEC'], ['EXISTS', '{p}s', '{p}l'],
+      ['MULTI'], ['XADD', '{p}s', '*', 'event', 'x'], ['HSET', '{p}h', 'f'], ['EXEC'], ['XLEN', '{p}s'],
+      ['MULTI'], ['SET', '{p}a', '1'], ['LPUSH', '{p}k', 'x'], ['INCR', '{p}a'], ['XADD', '{p}s', '*', 'odd'], ['EXEC'], ['GET', '{p}a'], ['XLEN', '{p}s'],
+      ['MULTI'], ['MULTI'], ['EXEC'], ['EXEC'], ['DISCARD'],
+      ['MULTI'], ['SET', '{p}b', '1'], ['DISCARD'], ['EXISTS', '{p}b'],
+      ['MULTI'], ['XLEN', '{p}s'], ['XPENDING', '{p}s', 'nog'], ['EXEC'],
+    ]);
+  });
+
+});
