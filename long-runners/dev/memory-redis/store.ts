@@ -675,17 +675,18 @@ export class Store {
     const now = this.now();
     const out: Reply[] = [];
     for (const id of ids) {
-      let p = g.pel.get(id);
-      if (p === undefined) {
-        if (!force || !s.byId.has(id)) continue;
-        p = { consumer, deliveredAt: now, deliveries: 0 };
-        g.pel.set(id, p);
-      }
-      if (now - p.deliveredAt < minIdle) continue;
+      // As Redis 7: a pending entry whose data was deleted leaves the PEL first, however recently it was delivered.
       if (!s.byId.has(id)) {
         g.pel.delete(id);
         continue;
       }
+      let p = g.pel.get(id);
+      if (p === undefined) {
+        if (!force) continue;
+        // FORCE's new PEL entry counts one delivery, and no idle time is asked of it.
+        p = { consumer, deliveredAt: now, deliveries: 1 };
+        g.pel.set(id, p);
+      } else if (now - p.deliveredAt < minIdle) continue;
       p.consumer = consumer;
       p.deliveredAt = now - (idle ?? 0);
       if (retry !== undefined) p.deliveries = retry;
@@ -710,31 +711,34 @@ export class Store {
       else if (up === 'JUSTID') justId = true;
       else fail(SYNTAX);
     }
+    if (count < 1) fail('ERR COUNT must be > 0');
     const now = this.now();
     const ordered = [...g.pel.keys()].map((k) => parseId(k)).filter((x) => cmpId(x, start) >= 0).sort(cmpId);
     const claimed: Reply[] = [];
     const deleted: string[] = [];
-    let scanned = 0;
-    let next = '0-0';
-    for (const x of ordered) {
-      if (scanned >= count * 10 || claimed.length >= count) {
-        next = idKey(x);
-        break;
-      }
-      scanned++;
-      const id = idKey(x);
+    // As Redis 7: at most count * 10 PEL entries looked at; a deleted entry is taken off the PEL and listed whatever
+    // its idle time, and counts against COUNT as a claimed one does.
+    let attempts = count * 10;
+    let left = count;
+    let i = 0;
+    for (; i < ordered.length && attempts > 0 && left > 0; i++) {
+      attempts--;
+      const id = idKey(ordered[i] as Id);
       const p = g.pel.get(id) as Pending;
-      if (now - p.deliveredAt < minIdle) continue;
       if (!s.byId.has(id)) {
         g.pel.delete(id);
         deleted.push(id);
+        left--;
         continue;
       }
+      if (now - p.deliveredAt < minIdle) continue;
       p.consumer = consumer;
       p.deliveredAt = now;
       if (!justId) p.deliveries++;
       claimed.push(justId ? id : [id, s.byId.get(id) ?? null]);
+      left--;
     }
+    const next = i < ordered.length ? idKey(ordered[i] as Id) : '0-0';
     this.touch(g, consumer, claimed.length > 0);
     return [next, claimed, deleted];
   }

@@ -89,6 +89,25 @@ describe('the in-process Redis answers byte for byte as Redis does', () => {
       { cmd: ['XPENDING', '{p}s', 'g', '(1-3', '+', 10], mask: pendingRows },
     ]);
   });
+
+  it('claims: an entry deleted while pending leaves the PEL whatever its idle time, and counts against COUNT', async () => {
+    await sameOnBoth([
+      ['XGROUP', 'CREATE', '{p}s', 'g', '0', 'MKSTREAM'],
+      ...[1, 2, 3, 4, 5, 6].map((n) => ['XADD', '{p}s', `1-${n}`, 'event', String(n)]),
+      ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 6, 'STREAMS', '{p}s', '>'], ['XDEL', '{p}s', '1-2', '1-3', '1-5'],
+      // claimIdle's XAUTOCLAIM, none idle for its minimum yet: the deleted ones are reported (and gone) all the same.
+      ['XAUTOCLAIM', '{p}s', 'g', 'other', 60_000, '0-0', 'COUNT', 2], ['XAUTOCLAIM', '{p}s', 'g', 'other', 60_000, '1-3', 'COUNT', 2],
+      ['XPENDING', '{p}s', 'g'], ['XDEL', '{p}s', '1-1', '1-4'],
+      ['XAUTOCLAIM', '{p}s', 'g', 'other', 0, '0-0', 'COUNT', 1], ['XAUTOCLAIM', '{p}s', 'g', 'other', 0, '0-0', 'COUNT', 5, 'JUSTID'],
+      ['XAUTOCLAIM', '{p}s', 'g', 'other', 0, '0-0', 'COUNT', 0],
+      ['XADD', '{p}s', '2-1', 'event', 'x'], ['XADD', '{p}s', '2-2', 'event', 'y'], ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 6, 'STREAMS', '{p}s', '>'],
+      ['XDEL', '{p}s', '2-1'],
+      // keepClaimed's and setDeliveryCounts' XCLAIM: the deleted one leaves the PEL, even when not idle enough.
+      ['XCLAIM', '{p}s', 'g', 'c', 60_000, '2-1', '2-2'], ['XCLAIM', '{p}s', 'g', 'c', 0, '2-1', '2-2', 'RETRYCOUNT', 3, 'JUSTID'],
+      ['XCLAIM', '{p}s', 'g', 'd', 0, '1-6', 'FORCE', 'JUSTID'],
+      { cmd: ['XPENDING', '{p}s', 'g', '-', '+', 10], mask: pendingRows },
+    ]);
+  });
 });
 
 describe('every command skytide sends', () => {
