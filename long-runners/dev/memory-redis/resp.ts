@@ -2,8 +2,11 @@
 // ioredis sends; inline commands too, for a person with telnet), replies are the five RESP2 types. Values travel as
 // "byte strings" (latin1: one char per byte), so binary values (parked frames) come back byte for byte.
 
-/** A reply: a status (`+OK`), an error, an integer, a bulk string or null, or an array of replies. */
-export type Reply = Status | ReplyError | number | string | null | readonly Reply[];
+/**
+ * A reply: a status (`+OK`), an error, an integer, a bulk string or null (`$-1`), an array of replies or a null array
+ * (`*-1`: what Redis answers for no read at all, and for the fields of an entry deleted while pending).
+ */
+export type Reply = Status | ReplyError | number | string | null | NullArray | readonly Reply[];
 
 export class Status {
   readonly text: string;
@@ -17,10 +20,13 @@ export class ReplyError {
     this.text = text;
   }
 }
+export class NullArray {}
+export const NULL_ARRAY = new NullArray();
 export const OK = new Status('OK');
 
 export function encode(reply: Reply, out: Buffer[]): void {
   if (reply === null) out.push(Buffer.from('$-1\r\n'));
+  else if (reply instanceof NullArray) out.push(Buffer.from('*-1\r\n'));
   else if (typeof reply === 'number') out.push(Buffer.from(`:${Math.trunc(reply)}\r\n`));
   else if (typeof reply === 'string') {
     const body = Buffer.from(reply, 'latin1');

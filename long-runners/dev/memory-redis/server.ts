@@ -3,7 +3,7 @@
 // ioredis client of the pipeline connects to it unchanged. Not durable: the data lives in this process's memory and
 // is gone when it stops (the dev command says so in a banner).
 import net from 'node:net';
-import { RequestParser, encode, ReplyError, Status, OK, type Reply } from './resp.ts';
+import { RequestParser, encode, ReplyError, Status, OK, NULL_ARRAY, type Reply } from './resp.ts';
 import { Store } from './store.ts';
 import { arityError } from './arity.ts';
 
@@ -178,7 +178,7 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
         },
       };
       waiters.add(waiter);
-      const timer = blockMs > 0 ? setTimeout(() => done(null), blockMs) : undefined;
+      const timer = blockMs > 0 ? setTimeout(() => done(NULL_ARRAY), blockMs) : undefined;
       socket.once('close', onClose);
     };
 

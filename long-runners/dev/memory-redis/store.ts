@@ -2,7 +2,7 @@
 // lists, sets, streams with consumer groups, MULTI/EXEC, scripts through their JS twins), with Redis's replies and
 // errors, so ioredis and every adapter run unchanged. Single-threaded like Redis: each command runs to its end
 // before the next, which is what makes MULTI and scripts atomic here too. Nothing is written to disk.
-import { OK, ReplyError, Status, type Reply } from './resp.ts';
+import { NULL_ARRAY, OK, ReplyError, Status, type Reply } from './resp.ts';
 import { arityError } from './arity.ts';
 
 type Id = readonly [number, number];
@@ -55,6 +55,9 @@ function int(s: string | undefined): number {
   if (s === undefined || !/^-?\d+$/.test(s)) fail(NOT_INT);
   return Number(s);
 }
+
+/** Consumers in name order (bytes), as Redis keeps them (a radix tree). */
+const byName = <T>(entries: [string, T][]): [string, T][] => entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
 
 const idKey = (id: Id): string => `${id[0]}-${id[1]}`;
 function cmpId(a: Id, b: Id): number {
@@ -585,7 +588,9 @@ export class Store {
     const out: Reply[] = [];
     let empty = true;
     keys.forEach((key, n) => {
-      const { s, g } = this.group(key, groupName);
+      const s = this.typed(key, 'stream');
+      const g = s?.groups.get(groupName);
+      if (s === undefined || g === undefined) fail(`NOGROUP No such key '${key}' or consumer group '${groupName}' in XREADGROUP with GROUP option`);
       this.touch(g, consumer, false);
       const from = ids[n] ?? '>';
       const items: Reply[] = [];
@@ -601,21 +606,27 @@ export class Store {
         if (items.length > 0) empty = false;
         if (items.length > 0) out.push([key, items]);
       } else {
-        // History: this consumer's pending entries after `from`, deleted ones with null fields.
+        // History: this consumer's pending entries after `from`; a deleted one with a null array for its fields and,
+        // as Redis does, no delivery counted (its idle time goes on).
         const after = parseId(from);
         const mine = [...g.pel].filter(([id, p]) => p.consumer === consumer && cmpId(parseId(id), after) > 0)
           .sort(([x], [y]) => cmpId(parseId(x), parseId(y)));
         for (const [id, p] of mine) {
           if (items.length >= count) break;
+          const fields = s.byId.get(id);
+          if (fields === undefined) {
+            items.push([id, NULL_ARRAY]);
+            continue;
+          }
           p.deliveries++;
           p.deliveredAt = this.now();
-          items.push([id, s.byId.get(id) ?? null]);
+          items.push([id, fields]);
         }
         empty = false;
         out.push([key, items]);
       }
     });
-    return { reply: out.length === 0 ? null : out, empty, ...(block === undefined ? {} : { block }), keys };
+    return { reply: out.length === 0 ? NULL_ARRAY : out, empty, ...(block === undefined ? {} : { block }), keys };
   }
 
   private xpending(a: string[]): Reply {
@@ -625,7 +636,7 @@ export class Store {
       const ids = [...g.pel.keys()].map((k) => parseId(k)).sort(cmpId);
       const per = new Map<string, number>();
       for (const p of g.pel.values()) per.set(p.consumer, (per.get(p.consumer) ?? 0) + 1);
-      return [g.pel.size, idKey(ids[0] as Id), idKey(ids[ids.length - 1] as Id), [...per].map(([c, n]) => [c, String(n)])];
+      return [g.pel.size, idKey(ids[0] as Id), idKey(ids[ids.length - 1] as Id), byName([...per]).map(([c, n]) => [c, String(n)])];
     }
     let i = 2;
     let minIdle = 0;
@@ -747,8 +758,11 @@ export class Store {
     const sub = (a[0] ?? '').toUpperCase();
     const now = this.now();
     if (sub === 'CONSUMERS') {
-      const { g } = this.group(a[1] ?? '', a[2] ?? '');
-      return [...g.consumers].map(([name, c]) => {
+      const s = this.typed(a[1] ?? '', 'stream');
+      if (s === undefined) fail('ERR no such key');
+      const g = s.groups.get(a[2] ?? '');
+      if (g === undefined) fail(`NOGROUP No such consumer group '${a[2] ?? ''}' for key name '${a[1] ?? ''}'`);
+      return byName([...g.consumers]).map(([name, c]) => {
         const pending = [...g.pel.values()].filter((p) => p.consumer === name).length;
         return ['name', name, 'pending', pending, 'idle', now - c.seenAt, 'inactive', c.activeAt < 0 ? -1 : now - c.activeAt];
       });
