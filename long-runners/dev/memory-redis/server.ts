@@ -28,7 +28,7 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
   const store = new Store();
   const loaded = new Map<string, ScriptTwin>();
   const waiters = new Set<Waiter>();
-  store.onStreamWrite = (key) => {
+  store.onKeyChange = (key) => {
     for (const w of [...waiters]) if (w.keys.has(key)) w.wake();
   };
   const sockets = new Set<net.Socket>();
@@ -167,6 +167,11 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
           // Run after the writer's command (a MULTI may add several entries): Redis serves blocked clients then too.
           queueMicrotask(() => {
             if (!waiters.has(waiter)) return;
+            // Its stream deleted (or its group), Redis unblocks the reader with an error: the consumer recreates them.
+            for (const key of waiter.keys) {
+              const gone = store.blockedReadGone(key, args[2] ?? '');
+              if (gone !== undefined) return done(gone);
+            }
             try {
               const again = store.xreadgroup(args.slice(1));
               if (!again.empty) done(again.reply);

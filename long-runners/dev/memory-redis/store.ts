@@ -94,8 +94,11 @@ export function globToRegExp(glob: string): RegExp {
 export class Store {
   private readonly data = new Map<string, Value>();
   private readonly expiry = new Map<string, number>();
-  /** Called after a write to a stream, so blocked XREADGROUPs can look again. */
-  onStreamWrite: (key: string) => void = () => {};
+  /**
+   * Called after a write to a stream, the deletion of a key or of a group, so blocked XREADGROUPs look again: at new
+   * entries, or at their stream or group gone (Redis then unblocks them with an error).
+   */
+  onKeyChange: (key: string) => void = () => {};
 
   private readonly now: () => number;
   constructor(now: () => number = Date.now) {
@@ -119,7 +122,16 @@ export class Store {
   }
   private del(key: string): boolean {
     this.expiry.delete(key);
-    return this.data.delete(key);
+    const deleted = this.data.delete(key);
+    if (deleted) this.onKeyChange(key);
+    return deleted;
+  }
+  private flush(): Status {
+    const keys = [...this.data.keys()];
+    this.data.clear();
+    this.expiry.clear();
+    for (const key of keys) this.onKeyChange(key);
+    return OK;
   }
   /** Empty collections disappear, as in Redis (streams stay). */
   private dropIfEmpty(key: string, size: number): void {
@@ -162,8 +174,8 @@ export class Store {
     CONFIG: () => [],
     INFO: () => '# Server\r\nredis_version:7.2.0\r\nredis_mode:standalone\r\nskytide_in_process:1\r\n# Persistence\r\nloading:0\r\n',
     DBSIZE: () => this.keys().length,
-    FLUSHALL: () => (this.data.clear(), this.expiry.clear(), OK),
-    FLUSHDB: () => (this.data.clear(), this.expiry.clear(), OK),
+    FLUSHALL: () => this.flush(),
+    FLUSHDB: () => this.flush(),
     TYPE: (a) => new Status(this.live(a[0] ?? '')?.kind ?? 'none'),
     EXISTS: (a) => a.filter((k) => this.live(k) !== undefined).length,
     DEL: (a) => a.filter((k) => this.live(k) !== undefined && this.del(k)).length,
@@ -488,7 +500,7 @@ export class Store {
     const k = idKey(id);
     s.entries.push({ id, key: k, fields });
     s.byId.set(k, fields);
-    this.onStreamWrite(key);
+    this.onKeyChange(key);
     return k;
   }
 
@@ -533,7 +545,11 @@ export class Store {
       s.groups.set(name, { lastDelivered: a[3] === '$' ? s.lastId : parseId(a[3] ?? '0'), pel: new Map(), consumers: new Map() });
       return OK;
     }
-    if (sub === 'DESTROY') return this.typed(key, 'stream')?.groups.delete(name) === true ? 1 : 0;
+    if (sub === 'DESTROY') {
+      if (this.typed(key, 'stream')?.groups.delete(name) !== true) return 0;
+      this.onKeyChange(key);
+      return 1;
+    }
     if (sub === 'SETID') {
       const { s, g } = this.group(key, name);
       g.lastDelivered = a[3] === '$' ? s.lastId : parseId(a[3] ?? '0');
@@ -561,6 +577,14 @@ export class Store {
     c.seenAt = this.now();
     if (active) c.activeAt = this.now();
     g.consumers.set(consumer, c);
+  }
+
+  /** Redis's error to an XREADGROUP blocked on `key` whose stream or group is gone; undefined while it may wait. */
+  blockedReadGone(key: string, group: string): ReplyError | undefined {
+    const v = this.live(key);
+    if (v?.kind !== 'stream') return new ReplyError('UNBLOCKED the stream key no longer exists');
+    if (!v.groups.has(group)) return new ReplyError('NOGROUP the consumer group this client was blocked on no longer exists');
+    return undefined;
   }
 
   /** XREADGROUP; `empty` says a BLOCK may wait (no entry for any stream). */

@@ -219,4 +219,21 @@ describe('every command skytide sends', () => {
     ]);
   });
 
+  it('BLOCK: a timeout answers a null array, an entry wakes the reader, a deleted stream or group unblocks it with an error', async () => {
+    await sameOnBoth([
+      ['XGROUP', 'CREATE', '{p}s', 'g', '0', 'MKSTREAM'],
+      ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 5, 'BLOCK', 100, 'STREAMS', '{p}s', '>'],
+      { background: ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 5, 'BLOCK', 0, 'STREAMS', '{p}s', '>'] }, { sleep: 100 },
+      ['MULTI'], ['XADD', '{p}s', '1-1', 'a', '1'], ['XADD', '{p}s', '1-2', 'a', '2'], ['EXEC'], { collect: true },
+      { background: ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 5, 'BLOCK', 5000, 'STREAMS', '{p}s', '>'] }, { sleep: 100 },
+      ['XGROUP', 'DESTROY', '{p}s', 'g'], { collect: true },
+      ['XGROUP', 'CREATE', '{p}s', 'g', '$'],
+      { background: ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 5, 'BLOCK', 5000, 'STREAMS', '{p}s', '>'] }, { sleep: 100 },
+      ['DEL', '{p}s'], { collect: true },
+      // Deleted and made again in one MULTI: the stream is back, its group not.
+      ['XGROUP', 'CREATE', '{p}s', 'g', '$', 'MKSTREAM'],
+      { background: ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', 5, 'BLOCK', 5000, 'STREAMS', '{p}s', '>'] }, { sleep: 100 },
+      ['MULTI'], ['DEL', '{p}s'], ['XADD', '{p}s', '1-1', 'a', '1'], ['EXEC'], { collect: true },
+    ]);
+  });
 });
