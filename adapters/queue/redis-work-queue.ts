@@ -82,7 +82,8 @@ const PRIOR = 'prior';
 const OWN_FIELDS: ReadonlySet<string> = new Set([PRIOR, ...VERDICT_FIELDS]);
 
 // KEYS[1] delayed set, KEYS[2] stream; ARGV[1] now, ARGV[2] how many. Members are JSON arrays of field, value, ...
-const PROMOTE_DUE: RedisScript = {
+// Exported for the in-process Redis's JS twin (long-runners/dev/memory-redis/script-twins.ts).
+export const PROMOTE_DUE: RedisScript = {
   name: 'skytideWorkQueuePromoteDue',
   numberOfKeys: 2,
   lua: `

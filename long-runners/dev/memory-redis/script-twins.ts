@@ -1,7 +1,7 @@
 // The in-process Redis runs no Lua: each of skytide's scripts has a JS twin here, found by the SHA1 of the script's
 // exact text (what EVALSHA sends). The twins call the store's commands as the Lua does with redis.call, in the same
 // order, so what they write and answer is the same. A script without a twin is refused with a clear error (and the
-// test tests/integration/dev/memory-redis.test.ts checks that every script in adapters/redis has one).
+// test tests/integration/dev/memory-redis.test.ts checks that every script in adapters/redis and adapters/queue has one).
 // A batch with a seq cursor is one generated script (adapters/redis/once-batch-script.ts) whose text holds the
 // scripts its steps run; each set of skytide's scripts gives another text, so each has a twin here (onceBatchTwin),
 // which runs the inlined scripts' own twins.
@@ -12,6 +12,7 @@ import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
+import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 import { CommandError, type Store } from './store.ts';
@@ -185,6 +186,29 @@ const TWINS: [string, ScriptTwin][] = [
       s.exec(['XDEL', stream, ...ids]);
     }
     return [acked, lettered, requeued];
+  }],
+  [PROMOTE_DUE.lua, (s, keys, argv) => {
+    // tonumber(ARGV[2]): nil for what is not a number, which redis.call refuses as an argument.
+    const count = (argv[1] ?? '').trim() === '' ? NaN : Number((argv[1] ?? '').trim());
+    if (Number.isNaN(count)) throw new CommandError(new ReplyError('ERR Lua redis lib command arguments must be strings or integers'));
+    const due = s.exec(['ZRANGEBYSCORE', k(keys, 0), '-inf', argv[0] ?? '', 'LIMIT', '0', String(count)]);
+    const members = Array.isArray(due) ? due.filter((m): m is string => typeof m === 'string') : [];
+    for (const member of members) {
+      // The store holds bytes (latin1 strings); cjson reads them as UTF-8 and gives the strings back as bytes.
+      let fields: unknown;
+      try {
+        fields = JSON.parse(Buffer.from(member, 'latin1').toString('utf8'));
+      } catch {
+        throw new CommandError(new ReplyError('ERR Error running script: cjson.decode: the member is not JSON'));
+      }
+      // Members are what the queue's send writes: an array of strings (a random first element, then field, value, ...).
+      if (!Array.isArray(fields) || !fields.every((f): f is string => typeof f === 'string')) {
+        throw new CommandError(new ReplyError('ERR Lua redis lib command arguments must be strings or integers'));
+      }
+      s.exec(['XADD', k(keys, 1), '*', ...fields.slice(1).map((f) => Buffer.from(f, 'utf8').toString('latin1'))]);
+      s.exec(['ZREM', k(keys, 0), member]);
+    }
+    return members.length;
   }],
   [DELETE_IF_EMPTY, (s, keys, argv) => {
     const held = s.exec(['XPENDING', k(keys, 0), argv[0] ?? '', '-', '+', '1', argv[1] ?? '']);

@@ -14,6 +14,7 @@ import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
+import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet, runOnceBatch, type OnceBatchStep } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 
@@ -137,28 +138,36 @@ describe('in-process Redis replies as Redis does', () => {
 
 describe('the JS twins of the Lua scripts', () => {
   it('cover every script the Redis adapters define', async () => {
-    const dir = path.join(import.meta.dirname, '../../../adapters/redis');
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE];
+    // The adapters that send Lua: the Redis ones and the work queue's (its delayed entries are promoted by a script).
+    const adapters = path.join(import.meta.dirname, '../../../adapters');
+    const dirs = ['redis', 'queue'].map((d) => path.join(adapters, d));
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, PROMOTE_DUE.lua];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
-    // Every script a batch may run (each RedisScript the adapters export) can be inlined into the once-batch script,
-    // whose text depends on the set inlined: every set needs a twin.
-    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
-    const batchScripts = new Set<RedisScript>();
+    const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)));
+    const scripts = new Map<RedisScript, string>();
     for (const f of files) {
-      const exported = (await import(path.join(dir, f))) as Record<string, unknown>;
+      const exported = (await import(f)) as Record<string, unknown>;
       for (const value of Object.values(exported)) {
         const v = value as Partial<RedisScript> | null;
-        if (typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.lua === 'string' && typeof v.numberOfKeys === 'number') batchScripts.add(v as RedisScript);
+        if (typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.lua === 'string' && typeof v.numberOfKeys === 'number') scripts.set(v as RedisScript, f);
       }
     }
-    expect([...batchScripts].map((s) => s.name).sort()).toEqual([RAISE_SEQ_CURSOR, RELEASE_PARKED, REPO_ADVANCE].map((s) => s.name).sort());
-    const sets = everyScriptSet([...batchScripts]);
-    expect(sets.length).toBe(2 ** batchScripts.size);
+    for (const script of scripts.keys()) expect(SCRIPT_TWINS.has(sha1(script.lua)), script.name).toBe(true);
+    // Every script a batch may run (each RedisScript adapters/redis exports) can be inlined into the once-batch script,
+    // whose text depends on the set inlined: every set needs a twin.
+    const batchScripts = [...scripts].filter(([, f]) => path.dirname(f) === dirs[0]).map(([script]) => script);
+    expect(batchScripts.map((s) => s.name).sort()).toEqual([RAISE_SEQ_CURSOR, RELEASE_PARKED, REPO_ADVANCE].map((s) => s.name).sort());
+    const sets = everyScriptSet(batchScripts);
+    expect(sets.length).toBe(2 ** batchScripts.length);
     for (const set of sets) expect(SCRIPT_TWINS.has(sha1(compileOnceBatch(set).lua)), set.map((s) => s.name).join(',')).toBe(true);
-    // A new script in adapters/redis needs a twin (and a line above): count the scripts in the sources (the
-    // once-batch script's template is one more).
-    const literals = files.flatMap((f) => readFileSync(path.join(dir, f), 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
+    // A new script in these adapters needs a twin (and a line above), exported or not: count the scripts in the
+    // sources (the once-batch script's template is one more), and find a twin for each one's text where the source
+    // is the text (no interpolation or escapes).
+    const literals = files.flatMap((f) => readFileSync(f, 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
     expect(literals.length).toBe(lua.length + 1);
+    const plain = literals.filter((l) => !l.includes('${') && !l.includes('\\'));
+    expect(plain.length).toBe(lua.length);
+    for (const l of plain) expect(SCRIPT_TWINS.has(sha1(l.slice(1, -1))), l.slice(0, 80)).toBe(true);
     expect(SCRIPT_TWINS.size).toBe(lua.length + sets.length);
   });
 
@@ -213,6 +222,19 @@ describe('the JS twins of the Lua scripts', () => {
       run(SETTLE, [`${p}wq`, `${p}wq_dlq`, `${p}wq:delayed`], ['grp', 0, '1-1', 's', 4, 'body', 'a', 'prior', '1', '1-2', 'z', 2, 500, 'm', '1-3', 'd', 4, 'body', 'c', 'reason', 'r']),
       run(SETTLE, [`${p}wq`, `${p}wq_dlq`, `${p}wq:delayed`], ['grp', 0, '1-1', 's', 4, 'body', 'a', 'prior', '1', '1-2', 'z', 2, 500, 'm', '1-3', 'd', 4, 'body', 'c', 'reason', 'r']),
       (r) => r.xrange(`${p}wq`, '-', '+'), (r) => r.xrange(`${p}wq_dlq`, '-', '+'), (r) => r.zscore(`${p}wq:delayed`, 'm'), (r) => r.zcard(`${p}wq:delayed`), (r) => r.xpending(`${p}wq`, 'grp'),
+      // the work queue's due entries into its stream: one (LIMIT), the rest due, none; utf-8 fields; a member whose
+      // fields are odd (XADD refuses it) and one not JSON, each after a good one (written, as a script's are: no
+      // rollback); a count that is not a number.
+      (r) => r.zadd(`${p}pd:delayed`, 100, JSON.stringify(['u1', 'body', 'a']), 200, JSON.stringify(['u2', 'body', 'é✓ "q"\n', 'prior', '2']),
+        300, JSON.stringify(['u3', 'body', 'c']), 900, JSON.stringify(['u4', 'body', 'later'])),
+      run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`], [250, 1]), run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`], [300, 10]),
+      run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`], [300, 10]),
+      (r) => r.xrange(`${p}pd`, '-', '+'), (r) => r.zrangebyscore(`${p}pd:delayed`, '-inf', '+inf', 'WITHSCORES'),
+      (r) => r.zadd(`${p}pd:delayed`, 400, JSON.stringify(['u5', 'body', 'd']), 500, JSON.stringify(['u6', 'body']), 600, JSON.stringify(['u7', 'body', 'e'])),
+      run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`], [1000, 10]),
+      (r) => r.zadd(`${p}pd:delayed`, 450, '{not json', 420, JSON.stringify(['u8', 'body', 'f'])), run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`], [1000, 10]),
+      run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`], [1000, 'many']),
+      (r) => r.xrange(`${p}pd`, '-', '+'), (r) => r.zrangebyscore(`${p}pd:delayed`, '-inf', '+inf', 'WITHSCORES'),
       (r) => r.set(`${p}st_bad`, 'x'), run(SETTLE, [`${p}st`, `${p}st_bad`], ['grp', 0, '1-3', 'd', 2, 'reason', 'z']),
       run(SETTLE, [`${p}st`, `${p}st_bad`], ['grp', 1, '1-3']), (r) => r.xrange(`${p}st`, '-', '+'), (r) => r.xpending(`${p}st`, 'grp'),
       // acks past one XACK's 500 ids, one of them twice.
