@@ -1,4 +1,4 @@
-// The Redis adapters' own integration suites, run again against the in-process Redis of `skytide dev`
+// The Redis adapters' own integration suites (and the Redis work queue's contract suite), run again against the in-process Redis of `skytide dev`
 // (TEST_REDIS_URL pointed at it): what holds on the real Redis holds on it. Files whose setup reads REDIS_URL's
 // default instead of TEST_REDIS_URL are not in the list (they would test the real Redis twice).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 const REPO = path.join(import.meta.dirname, '../../..');
 const SUITES = [
   'tests/integration/redis', 'tests/integration/consumer/consumer-group.test.ts', 'tests/integration/consumer/stream-consumer.test.ts',
-  'tests/integration/firehose', 'tests/integration/sweeper',
+  'tests/integration/firehose', 'tests/integration/sweeper', 'tests/contract/redis-work-queue.test.ts',
 ];
 
 // The server runs in a process of its own (as in `skytide dev`, where it shares the process with the pipeline).
