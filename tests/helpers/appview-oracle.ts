@@ -8,7 +8,6 @@ import { CID } from 'multiformats/cid';
 import type { StreamEvent } from '../../functions/events.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { createIndexDb } from './index-db.ts';
-import { TEST_DATABASE_URL } from './services.ts';
 import { createSql } from '../../adapters/postgres/client.ts';
 import { createAppViewSchema, loadBsky, type AppViewDatabase } from './appview-schema.ts';
 
@@ -57,14 +56,15 @@ export async function indexBoth(batches: readonly (readonly StreamEvent[])[]): P
   const { AtUri } = (await import('@atproto/syntax')) as unknown as { AtUri: new (uri: string) => unknown };
   const { lexParse } = (await import('@atproto/lex')) as unknown as { lexParse: (json: string) => unknown };
   const sky = await createIndexDb('appview_oracle');
-  const app = await createAppViewSchema();
+  // Its own database: another file dropping a schema while the AppView's migrator introspects fails it.
+  const app = await createAppViewSchema({ ownDatabase: true });
   try {
     for (const batch of batches) {
       const { outcomes } = await indexBatch(batch, sky.ports);
       const refused = outcomes.filter((o) => o.status !== 'ok');
       if (refused.length > 0) throw new Error(`skytide refused: ${JSON.stringify(refused)}`);
     }
-    const db = new app.Database({ url: TEST_DATABASE_URL, schema: app.schema, poolSize: 2 });
+    const db = new app.Database({ url: app.url, schema: app.schema, poolSize: 2 });
     try {
       const background = new BackgroundQueue(db, { concurrency: 1 });
       // The AppView's identity is not under test: no handle is resolved.
@@ -79,7 +79,7 @@ export async function indexBoth(batches: readonly (readonly StreamEvent[])[]): P
     } finally {
       await db.close();
     }
-    const url = new URL(TEST_DATABASE_URL);
+    const url = new URL(app.url);
     url.searchParams.set('options', `-c search_path=${app.schema}`);
     const appSql = createSql(url.toString(), { max: 1 });
     const out = { skytide: {} as Tables, appview: {} as Tables };

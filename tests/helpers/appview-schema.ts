@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { TEST_DATABASE_URL } from './services.ts';
+import { createScratchDatabase } from './scratch-database.ts';
 
 /** What the benchmark uses of the AppView's Database; `migrateToLatestOrThrow` builds its schema. */
 export interface AppViewDatabase {
@@ -30,17 +31,30 @@ function schemaName(): string {
 export interface AppViewSchema {
   schema: string;
   Database: DatabaseClass;
+  /** The database holding the schema: the test database, or one of its own (`ownDatabase`). */
+  url: string;
   drop(): Promise<void>;
 }
 
+export interface AppViewSchemaOptions {
+  /**
+   * In a database of its own rather than the shared test database: the AppView's migrator (kysely) introspects every
+   * schema of its database, and another file dropping its schema meanwhile fails it ("relation does not exist"). The
+   * benchmark keeps the shared one: it copies skytide's rows across schemas.
+   */
+  ownDatabase?: boolean;
+}
+
 /** Creates a schema and runs every AppView migration in it. */
-export async function createAppViewSchema(): Promise<AppViewSchema> {
+export async function createAppViewSchema(options: AppViewSchemaOptions = {}): Promise<AppViewSchema> {
   const { Database } = await loadBsky<{ Database: DatabaseClass }>('index.js');
   const schema = schemaName();
-  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  const scratch = options.ownDatabase === true ? await createScratchDatabase('appview') : undefined;
+  const url = scratch?.url ?? TEST_DATABASE_URL;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create schema "${schema}"`);
   await admin.end();
-  const db = new Database({ url: TEST_DATABASE_URL, schema, poolSize: 1 });
+  const db = new Database({ url, schema, poolSize: 1 });
   try {
     await db.migrateToLatestOrThrow();
   } finally {
@@ -49,8 +63,10 @@ export async function createAppViewSchema(): Promise<AppViewSchema> {
   return {
     schema,
     Database,
+    url,
     drop: async () => {
-      const drop = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+      if (scratch !== undefined) return scratch.drop();
+      const drop = postgres(url, { max: 1, onnotice: () => {} });
       await drop.unsafe(`drop schema if exists "${schema}" cascade`);
       await drop.end();
     },

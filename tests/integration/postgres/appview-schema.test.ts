@@ -52,22 +52,28 @@ let appview: AppViewSchema;
 let ours: IndexDb;
 let appviewTables = new Set<string>();
 
+/** The AppView's schema is in a database of its own (its migrator introspects every schema of its database). */
+let appSql: postgres.Sql | undefined;
+const on = (schema: string): postgres.Sql => (appSql !== undefined && schema === appview.schema ? appSql : sql);
+
 beforeAll(async () => {
-  [appview, ours] = await Promise.all([createAppViewSchema(), createIndexDb('appview_schema')]);
+  [appview, ours] = await Promise.all([createAppViewSchema({ ownDatabase: true }), createIndexDb('appview_schema')]);
+  appSql = postgres(appview.url, { max: 1, onnotice: () => {} });
   appviewTables = await tables(appview.schema);
 }, 120_000);
 afterAll(async () => {
+  await appSql?.end();
   await Promise.all([appview?.drop(), ours?.close()]);
   await sql.end();
 });
 
 async function tables(schema: string): Promise<Set<string>> {
-  const rows = await sql<{ t: string }[]>`select table_name as t from information_schema.tables where table_schema = ${schema} and table_type = 'BASE TABLE'`;
+  const rows = await on(schema)<{ t: string }[]>`select table_name as t from information_schema.tables where table_schema = ${schema} and table_type = 'BASE TABLE'`;
   return new Set(rows.map((r) => r.t));
 }
 
 async function columns(schema: string): Promise<Map<string, { type: string; nullable: boolean; generated: string }>> {
-  const rows = await sql<{ t: string; c: string; type: string; nullable: string; generated: string }[]>`
+  const rows = await on(schema)<{ t: string; c: string; type: string; nullable: string; generated: string }[]>`
     select table_name as t, column_name as c, data_type as type, is_nullable as nullable, is_generated as generated
     from information_schema.columns where table_schema = ${schema}`;
   const text = (type: string) => (type === 'character varying' ? 'text' : type);
@@ -76,7 +82,7 @@ async function columns(schema: string): Promise<Map<string, { type: string; null
 
 async function indexes(schema: string): Promise<IndexShape[]> {
   // Keys as written in the index definition (expressions, opclasses and DESC included), INCLUDE columns apart.
-  const rows = await sql<{ name: string; t: string; uniq: boolean; prim: boolean; method: string; nkey: number; cols: string[] }[]>`
+  const rows = await on(schema)<{ name: string; t: string; uniq: boolean; prim: boolean; method: string; nkey: number; cols: string[] }[]>`
     select c.relname as name, t.relname as t, i.indisunique as uniq, i.indisprimary as prim, am.amname as method,
            i.indnkeyatts as nkey,
            array(select pg_get_indexdef(i.indexrelid, k, false) || case when i.indoption[k - 1] & 1 = 1 then ' desc' else '' end
