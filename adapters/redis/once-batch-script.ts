@@ -12,9 +12,8 @@
 // command whose first argument is its key, 's' one of the inlined scripts), its number of keys, its number of
 // arguments, and the arguments (a command's name first; a script's name first).
 // Answers {0} when this batch had run already, else {1, reply of step 1, reply of step 2, ...}.
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { RedisArg, RedisScript } from './scripts.ts';
+import { runScript, type RedisArg, type RedisScript } from './scripts.ts';
 
 export type OnceBatchStep =
   | { kind: 'xadd'; stream: string; fields: readonly string[] }
@@ -25,7 +24,6 @@ export type OnceBatchReply = { ranBefore: true } | { ranBefore: false; replies: 
 
 export interface Compiled {
   lua: string;
-  sha: string;
 }
 
 /** One script per set of inlined scripts (a handful: the cursor's, the repo state's), compiled once. */
@@ -70,7 +68,7 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 return out
 `;
-  c = { lua, sha: createHash('sha1').update(lua).digest('hex') };
+  c = { lua };
   compiled.set(id, c);
   return c;
 }
@@ -105,15 +103,8 @@ export async function runOnceBatch(redis: Redis, marker: string, token: string, 
       args.push('s', step.keys.length, 1 + step.args.length, step.script.name, ...step.args);
     }
   }
-  const { lua, sha } = compileOnceBatch([...scripts]);
-  let reply: unknown;
-  try {
-    reply = await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    // Not cached on this server (first run, or a restarted Redis): NOSCRIPT means nothing ran.
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-    reply = await redis.eval(lua, keys.length, ...keys, ...args);
-  }
+  // runScript: EVALSHA, then EVAL when the server has not cached it (NOSCRIPT means nothing ran).
+  const reply: unknown = await runScript(redis, compileOnceBatch([...scripts]).lua, keys, args);
   if (!Array.isArray(reply)) throw new Error(`the batch script answered ${typeof reply}, not a list`);
   const [ran, ...replies] = reply as unknown[];
   return Number(ran) === 0 ? { ranBefore: true } : { ranBefore: false, replies };

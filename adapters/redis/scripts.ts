@@ -1,7 +1,8 @@
-// Lua scripts run inside a batch's MULTI, where a compare-and-set has to be: MULTI has no conditionals, so a write
-// that depends on what is stored (a cursor that only rises, a repo state that only moves forward) is one script.
-// ioredis sends EVAL the first time a script runs on a socket and EVALSHA after, so a Redis restart (an empty script
-// cache on a new socket) needs nothing from us.
+// Lua scripts, where a compare-and-set has to be: MULTI has no conditionals, so a write that depends on what is stored
+// (a cursor that only rises, a repo state that only moves forward) is one script. Queued in a MULTI (defineScripts,
+// queueScript), ioredis sends EVAL the first time a script runs on a socket and EVALSHA after, so a Redis restart (an
+// empty script cache on a new socket) needs nothing from us; run on its own (runScript: the once-batch script, the
+// consumers' settle), a NOSCRIPT answer is followed by EVAL.
 import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 
