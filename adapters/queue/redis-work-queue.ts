@@ -136,18 +136,9 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
     ensured = true;
   }
 
-  /**
-   * Claimed ids whose entry was deleted: counted and logged first (XAUTOCLAIM took them off the PEL already: a failure
-   * after it would lose them), then acknowledged (Redis 6.2's XAUTOCLAIM leaves them pending).
-   */
-  async function forget(deleted: readonly string[]): Promise<void> {
-    if (deleted.length === 0) return;
-    metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? stream, outcome: 'deleted' }, deleted.length);
-    log.warn('pending entries whose data was deleted: acknowledged, nothing to process or dead-letter', {
-      stream, count: deleted.length, ids: deleted.slice(0, 20),
-    });
-    await forgetDeleted(redis, stream, group, deleted);
-  }
+  /** Claimed ids whose entry was deleted (Redis 6.2's XAUTOCLAIM leaves them pending; 7 took them off already). */
+  const forget = (deleted: readonly string[]): Promise<void> =>
+    forgetDeleted(redis, stream, group, deleted, { log, metrics, metricStream: options.metricStream ?? stream });
 
   async function take(count: number, blockMs: number): Promise<StreamEntry[]> {
     await redis.skytideWorkQueuePromoteDue(delayed, stream, String(now()), String(count));

@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import { StreamWriteError } from './stream-writer.ts';
 import { runScript } from './scripts.ts';
+import type { Log, Metrics } from '../../functions/ports.ts';
 
 export interface StreamEntry {
   id: string;
@@ -92,9 +93,29 @@ export async function claimIdle(redis: Redis, stream: string, group: string, con
   return { ...read, next: typeof reply[0] === 'string' ? reply[0] : '0-0' };
 }
 
-/** Acknowledges pending ids whose entry was deleted (PendingRead.deleted); an id no longer pending is left as it is. */
-export async function forgetDeleted(redis: Redis, stream: string, group: string, ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await redis.xack(stream, group, ...ids);
+/** Where forgetDeleted says what it dropped; `metricStream` is the name its counts carry (the logical, unprefixed one). */
+export interface ForgetReport {
+  log: Log;
+  metrics: Metrics;
+  metricStream: string;
+}
+
+/**
+ * Acknowledges pending ids whose entry was deleted (PendingRead.deleted); an id no longer pending is left as it is.
+ * Nothing to process, and a dead letter would hold no content to replay (`dlq replay` leaves such letters,
+ * unreplayable). Counted (skytide_consumer_entries_total{outcome="deleted"}) and logged first: XAUTOCLAIM took them
+ * off the PEL already, so a failure after it would lose them without a word.
+ */
+export async function forgetDeleted(redis: Redis, stream: string, group: string, ids: readonly string[], report?: ForgetReport): Promise<void> {
+  if (ids.length === 0) return;
+  if (report !== undefined) {
+    report.metrics.inc('skytide_consumer_entries_total', { stream: report.metricStream, outcome: 'deleted' }, ids.length);
+    // The key itself: what an operator's XPENDING or XINFO names.
+    report.log.warn('pending entries whose data was deleted: acknowledged, nothing to process or dead-letter', {
+      stream, count: ids.length, ids: ids.slice(0, 20),
+    });
+  }
+  await redis.xack(stream, group, ...ids);
 }
 
 /**

@@ -132,20 +132,9 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     if (n > 0) metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? options.stream, outcome }, n);
   };
 
-  /**
-   * Pending ids whose entry was deleted (by hand: XDEL, XTRIM), read back as our own or met by a claim alike: nothing
-   * to process, and a dead letter would hold no content to replay (`dlq replay` leaves such letters, unreplayable).
-   * Counted and logged first (XAUTOCLAIM took them off the PEL already: a failure after it would lose them), then
-   * acknowledged.
-   */
-  const forget = async (deleted: readonly string[]): Promise<void> => {
-    if (deleted.length === 0) return;
-    count('deleted', deleted.length);
-    log.warn('pending entries whose data was deleted: acknowledged, nothing to process or dead-letter', {
-      stream: options.stream, count: deleted.length, ids: deleted.slice(0, 20),
-    });
-    await forgetDeleted(redis, stream, group, deleted);
-  };
+  /** Pending ids whose entry was deleted (by hand: XDEL, XTRIM), read back as our own or met by a claim alike. */
+  const forget = (deleted: readonly string[]): Promise<void> =>
+    forgetDeleted(redis, stream, group, deleted, { log, metrics, metricStream: options.metricStream ?? options.stream });
 
   const parseEntry = (entry: StreamEntry): ParseResult<T> => {
     try {
