@@ -3,10 +3,10 @@
 // "byte strings" (latin1: one char per byte), so binary values (parked frames) come back byte for byte.
 
 /**
- * A reply: a status (`+OK`), an error, an integer, a bulk string or null (`$-1`), an array of replies or a null array
+ * A reply: a status (`+OK`), an error, an integer (a bigint for 64-bit counters), a bulk string or null (`$-1`), an array of replies or a null array
  * (`*-1`: what Redis answers for no read at all, and for the fields of an entry deleted while pending).
  */
-export type Reply = Status | ReplyError | number | string | null | NullArray | readonly Reply[];
+export type Reply = Status | ReplyError | number | bigint | string | null | NullArray | readonly Reply[];
 
 export class Status {
   readonly text: string;
@@ -28,6 +28,7 @@ export function encode(reply: Reply, out: Buffer[]): void {
   if (reply === null) out.push(Buffer.from('$-1\r\n'));
   else if (reply instanceof NullArray) out.push(Buffer.from('*-1\r\n'));
   else if (typeof reply === 'number') out.push(Buffer.from(`:${Math.trunc(reply)}\r\n`));
+  else if (typeof reply === 'bigint') out.push(Buffer.from(`:${reply}\r\n`)); // a counter past 2^53, exact
   else if (typeof reply === 'string') {
     const body = Buffer.from(reply, 'latin1');
     out.push(Buffer.from(`$${body.length}\r\n`), body, Buffer.from('\r\n'));

@@ -33,17 +33,29 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
   };
   const sockets = new Set<net.Socket>();
 
+  // Only a script loaded by EVAL or SCRIPT LOAD runs by its sha, as in Redis: an EVALSHA of one never loaded answers
+  // NOSCRIPT, so the EVAL fallback of adapters/redis/scripts.ts runs under `npm run dev` too.
   const script = (sha: string, a: readonly string[]): Reply => {
-    const twin = loaded.get(sha) ?? SCRIPT_TWINS.get(sha);
+    const twin = loaded.get(sha);
     if (twin === undefined) return new ReplyError('NOSCRIPT No matching script. Please use EVAL.');
     const n = Number(a[1]);
     if (!Number.isInteger(n) || n < 0 || n > a.length - 2) return new ReplyError('ERR Number of keys can\'t be greater than number of args');
     return runTwin(twin, store, a.slice(2, 2 + n), a.slice(2 + n));
   };
 
-  /** One command outside MULTI's queueing; blocking is handled by the connection. */
-  const execute = (args: readonly string[]): Reply => {
+  /** One command outside MULTI's queueing; blocking is handled by the connection, which also holds its own name. */
+  const execute = (args: readonly string[], connection: { name: string | null }): Reply => {
     const name = (args[0] ?? '').toUpperCase();
+    if (name === 'CLIENT') {
+      const sub = (args[1] ?? '').toUpperCase();
+      if (sub === 'GETNAME') return connection.name;
+      if (sub === 'SETNAME') {
+        const wanted = args[2] ?? '';
+        if (/[^!-~]/.test(wanted)) return new ReplyError('ERR Client names cannot contain spaces, newlines or special characters.');
+        connection.name = wanted === '' ? null : wanted;
+        return OK;
+      }
+    }
     if (name === 'EVAL') {
       const text = args[1] ?? '';
       const sha = sha1(text);
@@ -77,6 +89,7 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
     let aborted = false;
     let blocked = false;
     let closed = false;
+    const connection: { name: string | null } = { name: null };
     const send = (reply: Reply) => {
       const out: Buffer[] = [];
       encode(reply, out);
@@ -128,14 +141,14 @@ export async function startMemoryRedis(options: { port?: number } = {}): Promise
         const commands = queue;
         queue = undefined;
         if (aborted) return send(new ReplyError('EXECABORT Transaction discarded because of previous errors.'));
-        return send(commands.map((c) => execute(c)));
+        return send(commands.map((c) => execute(c, connection)));
       }
       if (queue !== undefined) {
         queue.push(args);
         return send(new Status('QUEUED'));
       }
       if (name === 'XREADGROUP') return readGroup(args);
-      send(execute(args));
+      send(execute(args, connection));
     };
 
     const readGroup = (args: string[]) => {

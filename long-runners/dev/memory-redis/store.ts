@@ -51,9 +51,18 @@ function fail(text: string | ReplyError): never {
   throw new CommandError(typeof text === 'string' ? new ReplyError(text) : text);
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** An integer argument or value as Redis reads one (string2ll): signed 64-bit, no sign `+`, no leading zeros, no `-0`. */
+function int64(s: string | undefined): bigint {
+  if (s === undefined || !/^(0|-?[1-9]\d*)$/.test(s)) fail(NOT_INT);
+  const n = BigInt(s);
+  if (n < INT64_MIN || n > INT64_MAX) fail(NOT_INT);
+  return n;
+}
 function int(s: string | undefined): number {
-  if (s === undefined || !/^-?\d+$/.test(s)) fail(NOT_INT);
-  return Number(s);
+  return Number(int64(s));
 }
 
 /** Consumers in name order (bytes), as Redis keeps them (a radix tree). */
@@ -230,6 +239,8 @@ export class Store {
         else if (opt === 'KEEPTTL') keep = true;
         else fail(SYNTAX);
       }
+      // Options that exclude each other (NX with XX, two expiries, an expiry with KEEPTTL) are refused as Redis does.
+      if ((nx && xx) || (keep && ttl !== undefined) || a.slice(2).filter((o) => /^(EX|PX)$/i.test(o)).length > 1) fail(SYNTAX);
       if (ttl !== undefined && ttl <= 0) fail("ERR invalid expire time in 'set' command");
       const old = this.live(key);
       if (get && old !== undefined && old.kind !== 'string') fail(WRONGTYPE);
@@ -243,9 +254,9 @@ export class Store {
       return get ? previous : OK;
     },
     SETNX: (a) => (this.run(['SET', a[0] ?? '', a[1] ?? '', 'NX']) === OK ? 1 : 0),
-    INCR: (a) => this.incr(a[0] ?? '', 1),
-    INCRBY: (a) => this.incr(a[0] ?? '', int(a[1])),
-    DECR: (a) => this.incr(a[0] ?? '', -1),
+    INCR: (a) => this.incr(a[0] ?? '', 1n),
+    INCRBY: (a) => this.incr(a[0] ?? '', int64(a[1])),
+    DECR: (a) => this.incr(a[0] ?? '', -1n),
 
     // --- hashes ----------------------------------------------------------------------------------------------------
     HSET: (a) => this.hset(a),
@@ -270,8 +281,16 @@ export class Store {
     HINCRBY: (a) => {
       const key = a[0] ?? '';
       const h = this.typed(key, 'hash') ?? { kind: 'hash' as const, value: new Map<string, string>() };
+      const by = int64(a[2]);
+      let current: bigint;
+      try {
+        current = int64(h.value.get(a[1] ?? '') ?? '0');
+      } catch {
+        fail('ERR hash value is not an integer');
+      }
+      const next = current + by;
+      if (next < INT64_MIN || next > INT64_MAX) fail(new ReplyError('ERR increment or decrement would overflow'));
       this.data.set(key, h);
-      const next = int(h.value.get(a[1] ?? '') ?? '0') + int(a[2]);
       h.value.set(a[1] ?? '', String(next));
       return next;
     },
@@ -418,9 +437,11 @@ export class Store {
     const at = this.expiry.get(key);
     return at === undefined ? -1 : Math.max(0, at - this.now());
   }
-  private incr(key: string, by: number): number {
+  /** Counters are exact signed 64-bit integers, as in Redis: an overflow is refused and the value kept. */
+  private incr(key: string, by: bigint): bigint {
     const v = this.typed(key, 'string');
-    const next = int(v?.value ?? '0') + by;
+    const next = int64(v?.value ?? '0') + by;
+    if (next < INT64_MIN || next > INT64_MAX) fail(new ReplyError('ERR increment or decrement would overflow'));
     if (v === undefined) this.data.set(key, { kind: 'string', value: String(next) });
     else v.value = String(next);
     return next;

@@ -143,6 +143,17 @@ describe('every command skytide sends', () => {
       ['MGET', '{p}a', '{p}short', '{p}nokey'], { sleep: 300 }, ['GET', '{p}short'], ['EXISTS', '{p}short', '{p}a', '{p}e'], ['MGET', '{p}a', '{p}e'],
       ['SET', '{p}gone', 'v'], ['PEXPIRE', '{p}gone', 0], ['EXISTS', '{p}gone'], ['SET', '{p}gone', 'v'], ['EXPIRE', '{p}gone', -5], ['GET', '{p}gone'],
       ['INCR', '{p}n'], ['INCR', '{p}n'], ['INCRBY', '{p}n', 40], ['GET', '{p}n'], ['SET', '{p}t', 'x'], ['INCR', '{p}t'],
+      // Counters are signed 64-bit: exact past 2^53, an overflow refused and the value kept, a value past 2^63 not a number.
+      ['SET', '{p}big', '9007199254740993'], ['INCR', '{p}big'], ['INCRBY', '{p}big', 10], ['GET', '{p}big'],
+      ['SET', '{p}max', '9223372036854775806'], ['INCR', '{p}max'], ['INCR', '{p}max'], ['GET', '{p}max'], ['DECR', '{p}max'],
+      ['SET', '{p}min', '-9223372036854775808'], ['DECR', '{p}min'], ['INCRBY', '{p}min', '9223372036854775808'], ['SET', '{p}huge', '99999999999999999999'], ['INCR', '{p}huge'],
+      ['HINCRBY', '{p}hc', 'f', '9223372036854775807'], ['HINCRBY', '{p}hc', 'f', 1], ['HGET', '{p}hc', 'f'], ['HSET', '{p}hc', 'g', 'x'], ['HINCRBY', '{p}hc', 'g', 1],
+      ['HINCRBY', '{p}hnew', 'f', 'x'], ['EXISTS', '{p}hnew'],
+      ['SET', '{p}pad', '007'], ['INCR', '{p}pad'], ['SET', '{p}plus', '+1'], ['INCR', '{p}plus'], ['SET', '{p}negz', '-0'], ['INCR', '{p}negz'],
+      // Options that exclude each other are a syntax error, whatever the key holds.
+      ['SET', '{p}o', 'v', 'NX', 'XX'], ['SET', '{p}o', 'v', 'EX', 10, 'PX', 10_000], ['SET', '{p}o', 'v', 'EX', 10, 'KEEPTTL'], ['EXISTS', '{p}o'],
+      // The connection's own name.
+      ['CLIENT', 'GETNAME'], ['CLIENT', 'SETNAME', 'has space'], ['CLIENT', 'GETNAME'], ['CLIENT', 'SETNAME', ''], ['CLIENT', 'GETNAME'],
       ['HSET', '{p}h', 'f', 'v', 'g', 'w'], ['HSET', '{p}h', 'f', 'v2'], ['HGET', '{p}h', 'f'], ['HGET', '{p}h', 'nope'], ['HGET', '{p}nokey', 'f'],
       ['HGETALL', '{p}h'], ['HGETALL', '{p}nokey'], ['HLEN', '{p}h'], ['HDEL', '{p}h', 'f', 'nope'], ['HDEL', '{p}h', 'g'], ['EXISTS', '{p}h'], ['HDEL', '{p}nokey', 'f'],
       ['RPUSH', '{p}l', 'a', 'b', 'c', 'd'], ['LPUSH', '{p}l', 'z'], ['LRANGE', '{p}l', 0, -1], ['LRANGE', '{p}l', 1, 2], ['LRANGE', '{p}l', 9, 20], ['LLEN', '{p}l'],

@@ -171,6 +171,24 @@ describe('the JS twins of the Lua scripts', () => {
     expect(SCRIPT_TWINS.size).toBe(lua.length + sets.length);
   });
 
+  it('run by sha only once loaded, as Redis: an EVALSHA before EVAL or SCRIPT LOAD answers NOSCRIPT', async () => {
+    const fresh = await startMemoryRedis();
+    const r = new Redis(fresh.url, { maxRetriesPerRequest: 1 });
+    try {
+      const sha = sha1(RAISE_SEQ_CURSOR.lua);
+      await expect(r.evalsha(sha, 1, 'cur', 5)).rejects.toThrow(/^NOSCRIPT/);
+      expect(await r.script('EXISTS', sha)).toEqual([0]);
+      expect(await r.script('LOAD', RAISE_SEQ_CURSOR.lua)).toBe(sha);
+      await r.evalsha(sha, 1, 'cur', 5);
+      expect(await r.get('cur')).toBe('5');
+      await r.script('FLUSH');
+      await expect(r.evalsha(sha, 1, 'cur', 6)).rejects.toThrow(/^NOSCRIPT/);
+    } finally {
+      r.disconnect();
+      await fresh.close();
+    }
+  });
+
   it('answer and write as the scripts do', async () => {
     const run = (text: string, keys: string[], args: (string | number)[]): Step => (r) => r.eval(text, keys.length, ...keys, ...args);
     const once = (marker: string, token: string, batch: OnceBatchStep[]): Step => async (r) => {
