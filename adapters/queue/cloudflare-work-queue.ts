@@ -8,8 +8,11 @@
 //   than max_retries deliveries would dead-letter good work.
 // - A dead letter with a reason: `deadLetter(reason)`, and a retry at `maxAttempts`, send the envelope with its reason
 //   to the dead-letter queue's producer binding and ack the original. Cloudflare's own max_retries (set above
-//   maxAttempts in wrangler.toml) stays as the backstop for a consumer that throws; those letters carry no reason.
-// Each settlement is passed on to the platform as it is made, never held until the batch ends (see `apply`).
+//   maxAttempts in wrangler.toml) stays as the backstop for an invocation the platform kills (CPU, memory, wall
+//   clock), which runs no code of ours; those letters carry no reason.
+// Each settlement is passed on to the platform as it is made, never held until the batch ends (see `apply`). A
+// handler that throws does not fail the invocation: its unsettled messages are retried here, so what it settled
+// stands whatever the platform does with a failed invocation (see `consume`).
 // Every body travels in an envelope `{ v: 1, body, prior }`; a message that is not one (sent by someone else) is taken
 // as a bare body with no prior attempts.
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
@@ -69,6 +72,16 @@ export interface CloudflareWorkQueueOptions<T> {
   maxAttempts: number;
   /** Told of a dead letter or outage re-send that failed; its message was retried (counted) instead of acked. */
   onSendFailed?: (failure: SendFailure) => void;
+  /** Told when the handler threw: the messages it left unsettled were retried (counted), or dead-lettered at maxAttempts. */
+  onHandlerError?: (failure: HandlerFailure) => void;
+}
+
+export interface HandlerFailure {
+  err: unknown;
+  /** Unsettled messages sent back to the queue, an attempt counted. */
+  retried: string[];
+  /** Unsettled messages at maxAttempts, sent to the dead-letter queue with the reason `handler_error`. */
+  deadLettered: string[];
 }
 
 export interface SendFailure {
@@ -86,7 +99,7 @@ export interface CloudflareWorkQueue<T> extends WorkQueue<T> {
 type Settled = { kind: 'ack' } | { kind: 'retry'; delayMs?: number; outage: boolean; reason: string } | { kind: 'dead'; reason: string };
 
 export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions<T>): CloudflareWorkQueue<T> {
-  const { producer, deadLetters, maxAttempts, onSendFailed } = options;
+  const { producer, deadLetters, maxAttempts, onSendFailed, onHandlerError } = options;
 
   async function sendEnvelopes(envelopes: readonly Envelope<T>[], delayMs?: number): Promise<void> {
     const delay = delaySeconds(delayMs);
@@ -151,20 +164,27 @@ export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions
         };
         return { raw, message, settle };
       });
-      let thrown: unknown;
+      let thrown: { err: unknown } | undefined;
       try {
         await handler(wrapped.map((w) => w.message));
       } catch (err) {
-        thrown = err;
+        thrown = { err };
       }
-      // A handler that threw leaves its unsettled messages to Cloudflare (retried, counted, max_retries applies);
-      // one that returned has them retried here, as the port promises.
-      if (thrown === undefined) {
-        for (const { raw, settle } of wrapped) if (!settled.has(raw.id)) settle({ kind: 'retry', outage: false, reason: 'unsettled' });
+      // Whatever the handler left unsettled is retried here (an attempt counted), whether it returned (as the port
+      // promises) or threw. Not rethrown: a failed invocation is the platform's to settle, and a platform that
+      // retries the whole batch then (wrangler dev's local queues do, explicit acks and all) would deliver again
+      // what this one acked. A throw is as much the message's failure as a retry: at maxAttempts it is dead-lettered
+      // with its reason, where Cloudflare's max_retries would drop it in the dead-letter queue with none.
+      const retried: string[] = [];
+      const deadLettered: string[] = [];
+      for (const { raw, message, settle } of wrapped) {
+        if (settled.has(raw.id)) continue;
+        (message.attempts >= maxAttempts ? deadLettered : retried).push(raw.id);
+        settle({ kind: 'retry', outage: false, reason: thrown === undefined ? 'unsettled' : 'handler_error' });
       }
+      if (thrown !== undefined) onHandlerError?.({ err: thrown.err, retried, deadLettered });
       // The invocation lasts until every send has settled its message (each catches its own failure).
       await Promise.all(sends);
-      if (thrown !== undefined) throw thrown;
     },
   };
 }

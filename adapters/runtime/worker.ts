@@ -136,6 +136,14 @@ function backfillQueue(env: WorkerEnv, state: IsolateState) {
       state.log.error('backfill message send failed, retried', { id, what, err: describeError(err) });
       state.metrics.metrics.inc('skytide_work_queue_messages_total', { queue: BACKFILL, outcome: 'send_failed' });
     },
+    // Not expected (backfillMessage settles every outcome, errors included), but a throw must not fail the
+    // invocation: what the batch acked stays acked, the rest is retried (counted) or dead-lettered at maxAttempts.
+    onHandlerError: ({ err, retried, deadLettered }) => {
+      state.log.error('backfill batch handler threw; its unsettled messages retried', { retried, deadLettered, err: describeError(err) });
+      for (const [outcome, ids] of [['retry', retried], ['dead', deadLettered]] as const) {
+        if (ids.length > 0) state.metrics.metrics.inc('skytide_work_queue_messages_total', { queue: BACKFILL, outcome }, ids.length);
+      }
+    },
   });
 }
 

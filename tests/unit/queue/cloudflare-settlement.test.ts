@@ -5,7 +5,7 @@
 // of the platform's MessageBatch shape, so an invocation that never finishes can be observed mid-way; the contract
 // suite (tests/contract/cloudflare-work-queue.test.ts) runs the adapter under workerd's real queues.
 import { describe, expect, it } from 'vitest';
-import { createCloudflareWorkQueue, type CloudflareMessage, type Envelope, type QueueProducerBinding, type SendFailure } from '../../../adapters/queue/cloudflare-work-queue.ts';
+import { createCloudflareWorkQueue, type CloudflareMessage, type Envelope, type HandlerFailure, type QueueProducerBinding, type SendFailure } from '../../../adapters/queue/cloudflare-work-queue.ts';
 
 type Call = { id: string; op: 'ack' } | { id: string; op: 'retry'; delaySeconds: number | undefined };
 
@@ -104,5 +104,20 @@ describe('Cloudflare work queue: each settlement reaches the platform as it is m
       { id: 'a', op: 'retry', delaySeconds: 30 },
     ]);
     expect(failures.map((f) => [f.id, f.what, (f.err as Error).message])).toEqual([['a', 'outage_resend', 'Too Many Requests']]);
+  });
+  it('a handler that throws does not fail the invocation: what it acked stays acked, the rest is retried, or dead-lettered at maxAttempts with handler_error', async () => {
+    const calls: Call[] = [];
+    const failures: HandlerFailure[] = [];
+    const dlq = producer(async () => {});
+    const queue = createCloudflareWorkQueue<string>({ producer: producer(async () => {}), deadLetters: dlq, maxAttempts: 2, onHandlerError: (f) => void failures.push(f) });
+    const batch = batchOf(['done', 'fatal', 'untried'], calls);
+    (batch.messages[2] as { attempts: number }).attempts = 2;
+    await queue.consume(batch, async (messages) => {
+      messages[0]!.ack();
+      throw new Error('fatal error on fatal');
+    });
+    expect(calls).toEqual([{ id: 'done', op: 'ack' }, { id: 'fatal', op: 'retry', delaySeconds: 0 }, { id: 'untried', op: 'ack' }]);
+    expect(dlq.sent).toEqual([{ v: 1, body: 'untried', prior: 0, reason: 'handler_error', attempts: 2 }]);
+    expect(failures.map((f) => [(f.err as Error).message, f.retried, f.deadLettered])).toEqual([['fatal error on fatal', ['fatal'], ['untried']]]);
   });
 });
