@@ -18,6 +18,13 @@ import { requireBearer, type AuthOptions } from '../auth.ts';
 import { answerOutage } from '../outage.ts';
 import { FUNCTION_ROUTES, type HttpRefusal } from '../refusals.ts';
 
+/**
+ * Repos one POST /functions/backfill-repo may carry. Each is fetched, verified and indexed within the request: on
+ * Workers one invocation, whose 10,000 subrequests a repo may take up to 80 of (README, Workers), and anywhere one
+ * answer the caller waits for. A sweep's own batches are far smaller.
+ */
+export const MAX_REPOS_PER_REQUEST = 100;
+
 type FunctionRoute = (typeof FUNCTION_ROUTES)[number];
 
 export interface FunctionRouteDeps {
@@ -146,7 +153,7 @@ export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void
     return c.json({ outcomes, labels: labels.map((l) => l ?? []) });
   });
 
-  // `{ "repos": [...] }` of repo_backfill entries (`{did, host?, rev?, active?, status?, reason?}`): each repo fetched,
+  // `{ "repos": [...] }` (at most MAX_REPOS_PER_REQUEST) of repo_backfill entries (`{did, host?, rev?, active?, status?, reason?}`): each repo fetched,
   // verified and indexed; answers one outcome and one report per item. An outage answers 503 with Retry-After (the
   // caller tries the batch again; nothing was recorded against the repos), as POST /reprocess/:did does.
   app.post('/functions/backfill-repo', requireBearer(deps.auth), limit('/functions/backfill-repo'), async (c) => {
@@ -156,6 +163,9 @@ export function registerFunctionRoutes(app: Hono, deps: FunctionRouteDeps): void
     const body = read.body;
     const items = typeof body === 'object' && body !== null ? (body as { repos?: unknown }).repos : undefined;
     if (!Array.isArray(items)) return refuse(c, '/functions/backfill-repo', 'invalid_request', 400, 'invalid_request', 'body must be {"repos": [...]}');
+    if (items.length > MAX_REPOS_PER_REQUEST) {
+      return refuse(c, '/functions/backfill-repo', 'invalid_request', 400, 'invalid_request', `at most ${MAX_REPOS_PER_REQUEST} repos per request (got ${items.length}); send the rest in further requests`);
+    }
     const entries: RepoBackfillEntry[] = [];
     const positions: number[] = [];
     const outcomes: (ItemOutcome | undefined)[] = new Array(items.length).fill(undefined);

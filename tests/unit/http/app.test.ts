@@ -3,6 +3,7 @@ import { createApp, createOperationsApp, type AppDeps } from '../../../adapters/
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createOutageBoard, outagesDegradedCheck } from '../../../adapters/observability/outage-board.ts';
 import { noMetrics, silentLog, systemClock, type Sql } from '../../../functions/ports.ts';
+import { MAX_REPOS_PER_REQUEST } from '../../../adapters/http/routes/functions.ts';
 
 // These routes must answer without touching the database; a Sql port that fails on use proves they do not.
 const untouchable: Sql = {
@@ -206,6 +207,29 @@ describe('HTTP app', () => {
     const text = await bundle.registry.metrics();
     expect(text).toContain('skytide_http_refused_total{route="/functions/index",reason="invalid_json"} 2');
     expect(text).toContain('skytide_http_refused_total{route="/functions/index",reason="invalid_request"} 1');
+  });
+
+  it('refuses a backfill request of more repos than one request may carry, counted, fetching none', async () => {
+    let asked = 0;
+    const bundle = createMetrics({ hosts: ['relay.example'], streams: ['firehose_live'] });
+    const backfill: AppDeps['backfill'] = {
+      clock: systemClock, log: silentLog, metrics: noMetrics, sql: untouchable,
+      fetch: async () => { asked++; throw new Error('nothing may be fetched'); },
+      identity: { resolve: async () => { asked++; throw new Error('no identity may be resolved'); } },
+    };
+    const app = build({ backfill, bodyLimitBytes: 1 << 20, ports: { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: untouchable } });
+    const repos = Array.from({ length: MAX_REPOS_PER_REQUEST + 1 }, (_, i) => ({ did: `did:plc:${String(i).padStart(24, 'a')}` }));
+    const res = await app.request('/functions/backfill-repo', {
+      method: 'POST',
+      body: JSON.stringify({ repos }),
+      headers: { authorization: 'Bearer s3cret', 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe('invalid_request');
+    expect(body.message).toContain(`at most ${MAX_REPOS_PER_REQUEST} repos per request`);
+    expect(asked).toBe(0);
+    expect(await bundle.registry.metrics()).toContain('skytide_http_refused_total{route="/functions/backfill-repo",reason="invalid_request"} 1');
   });
 
   it('refuses POST /reprocess/:did with 400 invalid_did for a DID that can never resolve, asking no one', async () => {
