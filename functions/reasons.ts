@@ -52,6 +52,7 @@ export const REASONS = [
   'invalid_label', // a label whose fields break the label spec (syntax, val over 128 bytes, ver other than 1)
   'future_cts', // a label whose cts is further in the future than the allowed clock drift (it would outrank every later label)
   'unsigned_label', // a label without `sig` from a source not in LABEL_TRUSTED_SOURCES
+  'unversioned_label', // a label with `sig` but without `ver`: the spec requires ver 1 in what a label signs
   'wrong_labeler', // src's #atproto_labeler endpoint is not the host the label came from (or the entry names none)
   'no_label_key', // src's DID document has no usable #atproto_label key (never #atproto instead)
   // outages: waited out, never a verdict (DependencyError)

@@ -14,7 +14,9 @@ import type { Reason } from '../reasons.ts';
 import { signingBytes, type Label } from './label.ts';
 
 /** Why a label is refused: a verdict on the label itself, counted and never retried. */
-export const LABEL_REJECTIONS = ['invalid_label', 'future_cts', 'unsigned_label', 'wrong_labeler', 'no_label_key', 'bad_signature'] as const;
+export const LABEL_REJECTIONS = [
+  'invalid_label', 'future_cts', 'unsigned_label', 'unversioned_label', 'wrong_labeler', 'no_label_key', 'bad_signature',
+] as const;
 export type LabelRejection = (typeof LABEL_REJECTIONS)[number];
 
 /** Why a trusted source's label was accepted without one of the checks. */
@@ -106,6 +108,11 @@ export function problemWith(identity: AtprotoIdentity, label: Label, host: strin
 export async function checkLabel(label: Label, host: string | undefined, trusted: boolean, identities: BatchIdentities): Promise<LabelCheck> {
   if (label.sig === undefined) {
     return trusted ? { ok: true, trusted: 'unsigned' } : { ok: false, reason: 'unsigned_label', message: `unsigned label from ${label.src}` };
+  }
+  // Label spec: `ver` is required (always 1) and is part of the signed bytes. A signature over a label without it
+  // signs no version-1 label, so it vouches for nothing we can judge; trust skips an absent signature, never this.
+  if (label.ver === undefined) {
+    return { ok: false, reason: 'unversioned_label', message: `signed label from ${label.src} has no ver (a signed label must be version 1)` };
   }
   const resolve = async (p: Promise<AtprotoIdentity>): Promise<AtprotoIdentity | LabelCheck> => {
     try {

@@ -205,7 +205,7 @@ describe('rows and what is in force', () => {
 });
 
 describe('labels that do not come from their source are rejected and counted, never stored', () => {
-  it('unsigned, forged, signed with #atproto, from another labeler, keyless, malformed, and dated in the future', async () => {
+  it('unsigned, forged, signed with #atproto, from another labeler, keyless, malformed, dated in the future, and signed without ver', async () => {
     const cases: [LabelEntry, string][] = [
       [entry(labelEvent(HOST, { ver: 1, src: LABELER, uri: POST, val: 'unsigned', cts: at(1) })), 'unsigned_label'],
       [await signed({ val: 'forged', cts: at(1) }, otherKey), 'bad_signature'],
@@ -221,6 +221,10 @@ describe('labels that do not come from their source are rejected and counted, ne
       // Signed, but its cts a day ahead of our clock: it would outrank every later label of its (src, uri, val).
       [await signed({ val: 'from-the-future', cts: at(24 * 60) }, labelKey), 'future_cts'],
       [entry({ type: 'label', host: HOST, label: 'not an object' }), 'invalid_label'],
+      // Validly signed, but over bytes without `ver`: not a version-1 label (label spec: `ver` is required and part of
+      // the signed bytes), so not one we can judge. Trust does not help: the signature is there, over something else.
+      [await signed({ ver: undefined, val: 'unversioned', cts: at(1) }), 'unversioned_label'],
+      [entry(labelEvent(OTHER_HOST, await signLabel(otherKey, { src: TRUSTED, uri: ACCOUNT, val: 'unversioned', cts: at(1) }))), 'unversioned_label'],
     ];
     const result = await labelBatch(cases.map(([e]) => e), ports());
     expect(result.verdicts.map((v) => v.map((x) => (x.status === 'rejected' ? x.reason : x.status)))).toEqual(cases.map(([, r]) => [r]));
@@ -234,7 +238,9 @@ describe('labels that do not come from their source are rejected and counted, ne
     expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="no_label_key"}`)).toBe(1);
     expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="invalid_label"}`)).toBe(2);
     expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="future_cts"}`)).toBe(1);
-    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="rejected"}`)).toBe(9);
+    expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="unversioned_label"}`)).toBe(1);
+    expect(await metric(`skytide_labels_rejected_total{host="${OTHER_HOST}",reason="unversioned_label"}`)).toBe(1);
+    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="rejected"}`)).toBe(10);
   });
 
   it('follows a key rotation: the cached document is refreshed once, new-key labels pass, old-key ones fail', async () => {
