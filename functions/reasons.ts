@@ -13,6 +13,7 @@ export const REASONS = [
   'missing_block', // a create/update op whose record block is absent (tooBig or truncated): repo is resynced
   'invalid_record', // a record block that is not valid DAG-CBOR / not an object
   'invalid_syntax', // a DID, NSID, rkey, AT-URI or TID that fails the syntax rules
+  'invalid_handle', // an #identity whose handle fails the handle syntax: the event is kept, the handle left out of it
   'too_big', // a #commit flagged tooBig, or a frame/block/record over its named limit
   'cid_mismatch', // a block whose bytes do not hash to its CID
   'sync_event', // a #sync: the repo's state was reset upstream, so it is fetched whole

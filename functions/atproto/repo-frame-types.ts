@@ -17,7 +17,8 @@ export type RepoFrameOutcome =
   /**
    * A sequenced message (#commit, #sync, #identity, #account). `events` may be empty (an empty commit); the cursor
    * still advances to `seq` once `events` are durably written. `resync` lists repos to queue in repo_backfill
-   * (a missing record block, tooBig, #sync). `dropped` counts ops not emitted, by reason.
+   * (a missing record block, tooBig, #sync). `dropped` counts ops not emitted (for #identity, an invalid handle
+   * left out of its event), by reason.
    */
   | {
       kind: 'sequenced';

@@ -22,6 +22,7 @@ import { decodeLex, LexCborError } from './lex-cbor.ts';
 import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_DID_LENGTH, MAX_HANDLE_LENGTH, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
 import { isValidDatetime } from './syntax/datetime.ts';
 import { isValidDid } from './syntax/did.ts';
+import { isValidHandle } from './syntax/handle.ts';
 import { isValidNsid } from './syntax/nsid.ts';
 import { isValidRecordKey } from './syntax/record-key.ts';
 import { isValidTid } from './syntax/tid.ts';
@@ -334,13 +335,22 @@ function commitState(car: CarBlocks, body: Body, rev: string, since: string | nu
   return state;
 }
 
+/**
+ * An #identity says the DID's identity changed, which the index must act on whatever else the message holds; its
+ * `handle` is only the upstream's hint (the index verifies the handle from the DID document). A handle that breaks
+ * the handle syntax is left out of the event and counted (invalid_handle), never passed on.
+ */
 function decodeIdentity(seq: number, body: Body): RepoFrameOutcome {
   const event: IdentityEvent = { type: 'identity', seq, time: time(body), did: did(body, 'did') };
+  const dropped: Dropped[] = [];
   const handle = body['handle'];
   if (handle !== undefined && handle !== null && typeof handle !== 'string') throw mismatch('#identity', '`handle` is not a string');
   if (typeof handle === 'string' && handle.length > MAX_HANDLE_LENGTH) throw new InvalidBody('field_too_long', `handle is ${handle.length} characters, over ${MAX_HANDLE_LENGTH}`);
-  if (typeof handle === 'string' && handle.length > 0) event.handle = handle;
-  return { kind: 'sequenced', t: '#identity', seq, did: event.did, events: [event], resync: [], dropped: [] };
+  if (typeof handle === 'string' && handle.length > 0) {
+    if (isValidHandle(handle)) event.handle = handle;
+    else bump(dropped, 'invalid_handle');
+  }
+  return { kind: 'sequenced', t: '#identity', seq, did: event.did, events: [event], resync: [], dropped };
 }
 
 function decodeAccount(seq: number, body: Body): RepoFrameOutcome {

@@ -113,6 +113,20 @@ describe('decodeRepoFrame: other messages', () => {
     });
   });
 
+  it('#identity with a handle that breaks the handle syntax: the event without it, the handle counted as invalid_handle', async () => {
+    // The event tells the index to verify the identity again; the handle is only a hint, and an invalid one is not passed on.
+    for (const handle of ['not a handle!', 'nodot', '-bad.example.com', 'alice.test.']) {
+      expect(await decodeRepoFrame(identityFrame(1, DID, handle)), handle).toEqual({
+        kind: 'sequenced', t: '#identity', seq: 1, did: DID, resync: [], dropped: [{ reason: 'invalid_handle', count: 1 }],
+        events: [{ type: 'identity', seq: 1, time: '2026-01-01T00:00:00.000Z', did: DID }],
+      });
+    }
+    // `handle.invalid` (the lexicon's "failed validation") and a mixed-case handle are valid syntax: passed on as sent.
+    for (const handle of ['handle.invalid', 'Alice.Example.COM']) {
+      expect(await decodeRepoFrame(identityFrame(1, DID, handle)), handle).toMatchObject({ dropped: [], events: [{ handle }] });
+    }
+  });
+
   it('keeps a canonical time as sent, normalises other datetimes, and rejects instants that do not exist', async () => {
     const timeOf = async (t: string) => {
       const out = await decodeRepoFrame(identityFrame(1, DID, undefined, t));
