@@ -29,7 +29,12 @@ export interface MetricDimensions {
   stateGauges?: readonly GaugeSource[];
 }
 
-type LabelValues = readonly string[] | 'host' | 'stream' | 'labelHost' | 'labelSource';
+/**
+ * A label's values: a fixed set, or one from the configuration. `labelHost`: INGESTER_LABELER_HOSTS, the hosts the
+ * label subscriber reads (it always knows its own); `labelEntryHost`: those and `unknown`, the host of the label
+ * function's counters, since entries of rsky and the TS pipeline name none.
+ */
+type LabelValues = readonly string[] | 'host' | 'stream' | 'labelHost' | 'labelEntryHost' | 'labelSource';
 
 /** Where a state gauge's value is read from at scrape time. */
 export type GaugeSource = 'redis' | 'postgres';
@@ -79,9 +84,9 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_identity_parked_frames_total: { help: 'frames parked behind a DID that waits for its identity, by host', labels: { host: 'host' } },
   skytide_labels_total: {
     help: 'labels handled by the label function, by labeler host and outcome (label and negation are stored)',
-    labels: { host: 'labelHost', outcome: LABEL_OUTCOMES },
+    labels: { host: 'labelEntryHost', outcome: LABEL_OUTCOMES },
   },
-  skytide_labels_rejected_total: { help: 'labels rejected, by labeler host and reason', labels: { host: 'labelHost', reason: LABEL_REJECTIONS } },
+  skytide_labels_rejected_total: { help: 'labels rejected, by labeler host and reason', labels: { host: 'labelEntryHost', reason: LABEL_REJECTIONS } },
   skytide_labels_by_source_total: {
     help: 'labels and negations stored, by source DID (only sources whose labels verified, or trusted ones)',
     labels: { src: 'labelSource', outcome: ['label', 'negation'] },
@@ -155,7 +160,8 @@ function resolveLabels(labels: Record<string, LabelValues>, dimensions: MetricDi
     resolved[label] =
       values === 'host' ? dimensions.hosts
       : values === 'stream' ? dimensions.streams
-      : values === 'labelHost' ? [...(dimensions.labelHosts ?? []), UNKNOWN_HOST]
+      : values === 'labelHost' ? (dimensions.labelHosts ?? [])
+      : values === 'labelEntryHost' ? [...(dimensions.labelHosts ?? []), UNKNOWN_HOST]
       : values === 'labelSource' ? (dimensions.labelSources ?? [])
       : values;
   }

@@ -2,7 +2,7 @@
 // each with its type and its label names.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { COUNTERS, GAUGES } from '../../../adapters/observability/metrics.ts';
+import { COUNTERS, declaredSeries, GAUGES } from '../../../adapters/observability/metrics.ts';
 
 describe('README metrics table', () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
@@ -21,5 +21,17 @@ describe('README metrics table', () => {
       ...Object.values(GAUGES).map((s): [string, string] => [s.name, `gauge (${s.source}) ${Object.keys(s.labels).join(',')}`]),
     ]);
     expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(declared));
+  });
+
+  it('says `unknown` among the host values exactly where the metric declares it at start-up', () => {
+    const saysUnknown = new Set<string>();
+    for (const line of table.split('\n')) {
+      const m = /^\| `(skytide_[a-z_]+)` \| [^|]+ \| (.*?) \|/.exec(line);
+      if (m !== null && /`host` \([^)]*`unknown`\)/.test(m[2]!)) saysUnknown.add(m[1]!);
+    }
+    const declaresUnknown = declaredSeries({ hosts: ['relay.example'], streams: ['s'], labelHosts: ['labeler.example'] })
+      .filter((s) => s.labels['host'] === 'unknown')
+      .map((s) => s.name);
+    expect([...saysUnknown].sort()).toEqual([...new Set(declaresUnknown)].sort());
   });
 });
