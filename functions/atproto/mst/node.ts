@@ -3,6 +3,8 @@
 // byte wrapper); walking a 100,000-record repo spent more time there than anywhere else (npm run bench, verify).
 // The layout is exact, as the repository spec and canonical DAG-CBOR make it: {e: [{k, p, t, v}...], l}, keys in
 // that order, `l` and `t` present (null or a link), every argument in its shortest form, nothing after the map.
+// Links to other nodes (`l`, `t`) are dag-cbor CIDs only: the spec's CID Formats call a tree with any other link
+// between its nodes invalid, whole (the same bytes under a raw CID would give one key set a second root CID).
 import { SkytideError } from '../../errors.ts';
 
 export const MAX_NODE_ENTRIES = 1024;
@@ -60,8 +62,11 @@ function key(letter: number, name: string): void {
   if (byte() !== 0x61 || byte() !== letter) throw bad(`expected key "${name}"`);
 }
 
-/** A link's CID bytes as [start, end), or [-1, -1] for null when `nullable`. */
-function link(nullable: boolean, what: string, out: [number, number]): void {
+/**
+ * A link's CID bytes as [start, end), or [-1, -1] for null when `nullable`. A link to a node (`toNode`) must be
+ * dag-cbor; a record link (`v`) may also be raw, as the spec leaves leaf links more freedom.
+ */
+function link(nullable: boolean, what: string, out: [number, number], toNode: boolean): void {
   if (p < b.length && b[p] === 0xf6) {
     if (!nullable) throw bad(`${what} is null`);
     p++;
@@ -76,6 +81,7 @@ function link(nullable: boolean, what: string, out: [number, number]): void {
   if (length !== 37 || b[p] !== 0 || b[p + 1] !== 1 || (codec !== 0x71 && codec !== 0x55) || b[p + 3] !== 0x12 || b[p + 4] !== 0x20) {
     throw bad(`${what} is not a CIDv1 (dag-cbor or raw, sha2-256)`);
   }
+  if (toNode && codec !== 0x71) throw bad(`${what} is not a dag-cbor link: a link between MST nodes must be dag-cbor (0x71)`);
   out[0] = p + 1;
   out[1] = p + length;
   p += length;
@@ -103,16 +109,16 @@ export function readNode(bytes: Uint8Array, view: NodeView): void {
       key(0x70, 'p');
       view.prefix[i] = head(0, 'entry `p`');
       key(0x74, 't');
-      link(true, 'entry `t`', span);
+      link(true, 'entry `t`', span, true);
       view.rightStart[i] = span[0];
       view.rightEnd[i] = span[1];
       key(0x76, 'v');
-      link(false, 'entry `v`', span);
+      link(false, 'entry `v`', span, false);
       view.valueStart[i] = span[0];
       view.valueEnd[i] = span[1];
     }
     key(0x6c, 'l');
-    link(true, 'node `l`', span);
+    link(true, 'node `l`', span, true);
     view.leftStart = span[0];
     view.leftEnd = span[1];
     if (p !== b.length) throw bad('bytes after the node');

@@ -8,6 +8,7 @@ import { SkytideError } from '../../../functions/errors.ts';
 
 const LEAF = CID.parse('bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm');
 const CHILD = CID.parse('bafyreib2rxk3rh6kzwq6r3nmb4lzd5qzpqcuwcvmvmryfiub3iowyqbsgy');
+const RAW_CHILD = CID.createV1(0x55, CHILD.multihash);
 const key = (s: string) => new TextEncoder().encode(s);
 const node = (e: unknown[], l: unknown = null) => encodeCbor({ e, l });
 const entry = (k: string, p: number, v: unknown = LEAF, t: unknown = null) => ({ k: key(k), p, t, v });
@@ -39,6 +40,7 @@ describe('readNode', () => {
     expect(CID.decode(bytes.subarray(view.rightStart[1], view.rightEnd[1])).equals(CHILD)).toBe(true);
     expect(CID.decode(bytes.subarray(view.leftStart, view.leftEnd)).equals(CHILD)).toBe(true);
     expect(read(node([])).count).toBe(0);
+    expect(read(node([entry('a/b', 0, RAW_CHILD)])).count).toBe(1);
   });
 
   it('rejects every departure from the layout with invalid_mst', () => {
@@ -52,6 +54,9 @@ describe('readNode', () => {
       ['`k` a string', encodeCbor({ e: [{ k: 'a/b', p: 0, t: null, v: LEAF }], l: null }), /entry `k` has the wrong type/],
       ['`p` negative', node([entry('a/b', -1)]), /entry `p` has the wrong type/],
       ['a link that is not CIDv1 dag-cbor/raw', node([entry('a/b', 0, CID.parse('QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n'))]), /not a CIDv1/],
+      // Links between nodes are dag-cbor only (the spec's CID Formats); a record link may be raw (below).
+      ['`t` a raw link', node([entry('a/b', 0, LEAF, RAW_CHILD)]), /entry `t` is not a dag-cbor link/],
+      ['`l` a raw link', node([entry('a/b', 0)], RAW_CHILD), /node `l` is not a dag-cbor link/],
       ['bytes after the node', Uint8Array.from([...ok, 0x00]), /bytes after the node/],
       ['truncated', ok.subarray(0, ok.length - 3), /truncated/],
       ['a length not in its shortest form', Uint8Array.from([0xa2, 0x61, 0x65, 0x98, 0x00, 0x61, 0x6c, 0xf6]), /shortest/],
