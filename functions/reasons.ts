@@ -36,7 +36,7 @@ export const REASONS = [
   'stream_write_failed', // Redis refused part of a batch (EXEC aborted or a command failed): the writer stops
   'stale_rev', // a write older than what is stored: ignored by design
   // repos (backfill)
-  'invalid_mst', // an MST node of the wrong shape, keys out of order, at the wrong height, or too deep
+  'invalid_mst', // an MST node of the wrong shape, keys out of order or at the wrong height, or a tree not in the spec's canonical form
   'truncated_car', // a CAR that ends inside a block
   'bad_signature', // a commit (or a label) whose signature does not verify against its #atproto (#atproto_label) key
   'wrong_did', // a commit for another DID than the one asked for

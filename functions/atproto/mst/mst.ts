@@ -4,9 +4,9 @@
 import { SkytideError } from '../../errors.ts';
 import { CidLink } from '../cid-link.ts';
 import { cidBytesForCbor } from '../cid.ts';
-import { decodeUtf8From } from '@atcute/uint8array';
-import { isValidMstKey, keyHeightFast } from './key-height.ts';
+import { keyHeightFast } from './key-height.ts';
 import { emptyNodeView, encodeNode, readNode, type NodeEntryOut } from './node.ts';
+import { entryKey } from './node-key.ts';
 
 export type GetBlock = (cid: CidLink) => Uint8Array | undefined;
 
@@ -70,17 +70,8 @@ export class Mst {
     if (view.leftStart >= 0) items.push({ kind: 'tree', cid: new CidLink(bytes.subarray(view.leftStart, view.leftEnd)) });
     let prev = '';
     for (let i = 0; i < view.count; i++) {
-      const prefix = view.prefix[i]!;
-      if (prefix > prev.length) throw bad('prefix longer than the previous key');
-      let suffix: string;
-      try {
-        suffix = decodeUtf8From(bytes, view.keyStart[i]!, view.keyEnd[i]! - view.keyStart[i]!);
-      } catch {
-        throw bad('a key is not UTF-8');
-      }
-      const key = prev.slice(0, prefix) + suffix;
-      // A commit proof holding a key no repo may hold is refused as @atproto/repo refuses it (walk.ts, the same rule).
-      if (!isValidMstKey(key)) throw bad(`invalid key ${JSON.stringify(key.slice(0, 80))}`);
+      // The rules walk.ts applies to whole repos: a valid key, the whole common prefix.
+      const key = entryKey(bytes, view, i, prev);
       if (i > 0 && key <= prev) throw bad(`keys out of order in a node: ${key} after ${prev}`);
       keys.push(key);
       items.push({ kind: 'leaf', key, value: new CidLink(bytes.subarray(view.valueStart[i]!, view.valueEnd[i]!)) });
@@ -88,6 +79,9 @@ export class Mst {
       prev = key;
     }
     if (items.length === 0 && layer !== undefined) throw bad('empty node below the root');
+    // Only the root is loaded without a layer. As in walk.ts (the spec: the top of the tree is trimmed), a root with
+    // no keys is the empty tree, never a pointer to one subtree: the producer's own tree has another root CID.
+    if (layer === undefined && keys.length === 0 && items.length > 0) throw bad('the root has no entries and only points to a subtree: the top of the tree is not trimmed');
     let nodeLayer = layer;
     for (const key of keys) {
       const h = await height(key);
@@ -96,14 +90,12 @@ export class Mst {
     }
     if (nodeLayer !== undefined && nodeLayer < 0) throw bad('a node below layer 0');
     if (nodeLayer === 0 && items.length !== keys.length) throw bad('a layer-0 node has subtrees');
-    // A node with no keys of its own (only `l`) sits one layer above its child.
-    if (nodeLayer === undefined && items[0]?.kind === 'tree') nodeLayer = (await this.#load(items[0], undefined)).layer + 1;
     const node: MstNode = { layer: nodeLayer ?? 0, items };
     tree.node = node;
     return node;
   }
 
-  /** The layer of the root: the height of its keys, or one above its only child. */
+  /** The layer of the root: the height of its keys (0 for the empty tree). */
   async #rootLayer(): Promise<number> {
     return this.#root.layer;
   }

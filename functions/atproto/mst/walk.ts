@@ -1,18 +1,21 @@
 // Walks an MST from untrusted blocks and lists its leaves in key order, checking what the reference client does not
 // (@atproto/repo's MST infers a node's layer from its first key and checks neither heights nor order): the node shape,
 // prefix decompression, strictly increasing keys across the whole tree, every key of a node at that node's height,
-// children exactly one layer down, no missing node or record block, bounded depth and entries. A failure is a
-// SkytideError with reason invalid_mst or missing_block.
+// children exactly one layer down, no missing node or record block, bounded depth and entries. With the canonical
+// encoding readNode and entryKey ask for (dag-cbor links between nodes, the whole common prefix) and no empty node at
+// the top (a root with only `l`) or bottom (a node with nothing below the root), these leave one tree for a key set:
+// the one the spec lays out, so a root CID commits to its content one way only. A failure is a SkytideError with
+// reason invalid_mst or missing_block.
 //
 // The leaves are bounded by a budget of bytes (the caller passes the CAR's own size): keys are prefix-compressed in
 // their nodes, so a node of 1,024 entries a few bytes each can name 1,024 keys of 1,024 characters, and a hostile
 // repo of 11 MB made 200,000 leaves that took 200 MB of heap. Real repos' leaves take a fifth of their CAR or less.
-import { decodeUtf8From } from '@atcute/uint8array';
 import { SkytideError } from '../../errors.ts';
 import { base32Multibase } from '../base32.ts';
 import type { BlockMap } from '../car.ts';
-import { isValidMstKey, keyHeightFast } from './key-height.ts';
+import { keyHeightFast } from './key-height.ts';
 import { emptyNodeView, readNode, type NodeView } from './node.ts';
+import { entryKey } from './node-key.ts';
 
 export const MAX_MST_DEPTH = 64;
 
@@ -54,22 +57,14 @@ export async function walkMst(rootCid: Uint8Array, blocks: BlockMap, maxLeafByte
     const node = (views[depth] ??= emptyNodeView());
     readNode(bytes, node);
     if (node.count === 0 && node.leftStart < 0 && depth > 0) throw bad('empty node below the root');
+    // The spec: "the top of the tree must not be an empty node which only points to a sub-tree". Such a root is the
+    // canonical tree under one more node: another root CID for the same keys.
+    if (node.count === 0 && node.leftStart >= 0 && depth === 0) throw bad('the root has no entries and only points to a subtree: the top of the tree is not trimmed');
     // Keys of this node, decompressed against the previous key in the same node.
     const nodeKeys: string[] = [];
     let prev = '';
     for (let i = 0; i < node.count; i++) {
-      const prefix = node.prefix[i]!;
-      if (prefix > prev.length) throw bad('prefix longer than the previous key');
-      let suffix: string;
-      try {
-        suffix = decodeUtf8From(bytes, node.keyStart[i]!, node.keyEnd[i]! - node.keyStart[i]!);
-      } catch {
-        throw bad('a key is not UTF-8');
-      }
-      const key = prev.slice(0, prefix) + suffix;
-      // As @atproto/repo refuses the whole tree: a key no repo may hold is no record to index, and only ASCII keys
-      // make the prefix (a byte count) the same as the string index it is applied as.
-      if (!isValidMstKey(key)) throw bad(`invalid key ${JSON.stringify(key.slice(0, 80))}`);
+      const key = entryKey(bytes, node, i, prev);
       // Counted as each key is made, before it is hashed or kept.
       leafBytes += key.length + LEAF_OVERHEAD_BYTES;
       if (leafBytes > maxLeafBytes) throw new SkytideError('repo_too_large', `the MST's leaves, their keys expanded, take more than ${maxLeafBytes} bytes`);

@@ -26,6 +26,7 @@ import { tid } from '../../helpers/events.ts';
 import { countingFetch } from '../../helpers/counting-fetch.ts';
 import { block, encodeCar } from '../../helpers/frames.ts';
 import { encodeCbor } from '../../../functions/atproto/cbor.ts';
+import { handMadeTree, type Shape } from '../../helpers/non-canonical-mst.ts';
 
 type Behaviour = (res: http.ServerResponse) => void;
 const behaviours = new Map<string, Behaviour>();
@@ -180,6 +181,32 @@ describe('backfill against a hostile PDS', () => {
     const car = encodeCar(commit.cid, [commit, node, record]);
     const { outcome } = await run(did, (res) => res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car));
     expect(outcome).toMatchObject({ status: 'dead', reason: 'mst_too_large' });
+  });
+
+  it('a signed repo whose MST is not in canonical form is dead (invalid_mst) and recorded as such; the canonical one is indexed', async () => {
+    // Found by an audit against the repository spec: a shorter key prefix than the common one, a raw-codec link
+    // between MST nodes, and a root that only points to a subtree were walked as sound trees (as @atproto/repo
+    // walks them), though the spec calls each invalid: one key set would have several root CIDs.
+    const shapes: [Shape, string][] = [['canonical', 'canonicalmst'], ['non-minimal prefix', 'shortprefix'], ['raw-codec link', 'rawlink'], ['root only a pointer', 'pointerroot']];
+    for (const [shape, name] of shapes) {
+      const did = plcDid(name);
+      const keypair = await Secp256k1Keypair.create();
+      keys.set(did, keypair.did().slice('did:key:'.length));
+      const tree = await handMadeTree(shape);
+      const unsigned = { did, version: 3, data: tree.root, rev: revAt(Date.now()), prev: null };
+      const commit = await block({ ...unsigned, sig: await keypair.sign(encodeCbor(unsigned)) });
+      const car = encodeCar(commit.cid, [commit, ...tree.blocks]);
+      const { outcome, report } = await run(did, (res) => res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car));
+      const sync = await db.sql.query(`select status, reason from repo_sync where did = '${did}'`);
+      if (shape === 'canonical') {
+        expect(outcome, shape).toEqual({ status: 'ok' });
+        expect(report, shape).toMatchObject({ status: 'synchronized', created: 3 });
+        expect(sync, shape).toEqual([{ status: 'synchronized', reason: null }]);
+      } else {
+        expect(outcome, shape).toMatchObject({ status: 'dead', reason: 'invalid_mst' });
+        expect(sync, shape).toEqual([{ status: 'desynchronized', reason: 'invalid_mst' }]);
+      }
+    }
   });
 
   it('a DID document that points the PDS at an internal address is refused when private addresses are not allowed', async () => {
