@@ -338,18 +338,17 @@ function commitState(car: CarBlocks, body: Body, rev: string, since: string | nu
 /**
  * An #identity says the DID's identity changed, which the index must act on whatever else the message holds; its
  * `handle` is only the upstream's hint (the index verifies the handle from the DID document). A handle that breaks
- * the handle syntax is left out of the event and counted (invalid_handle), never passed on.
+ * the handle syntax (or is too long, or not a string) is left out of the event and counted (invalid_handle), never
+ * passed on.
  */
 function decodeIdentity(seq: number, body: Body): RepoFrameOutcome {
   const event: IdentityEvent = { type: 'identity', seq, time: time(body), did: did(body, 'did') };
   const dropped: Dropped[] = [];
   const handle = body['handle'];
-  if (handle !== undefined && handle !== null && typeof handle !== 'string') throw mismatch('#identity', '`handle` is not a string');
-  if (typeof handle === 'string' && handle.length > MAX_HANDLE_LENGTH) throw new InvalidBody('field_too_long', `handle is ${handle.length} characters, over ${MAX_HANDLE_LENGTH}`);
-  if (typeof handle === 'string' && handle.length > 0) {
-    if (isValidHandle(handle)) event.handle = handle;
-    else bump(dropped, 'invalid_handle');
-  }
+  // Not a string, over the length limit or not a handle: the same hint gone bad, so the same answer; dropping the
+  // whole message would lose the identity change it announces.
+  if (typeof handle === 'string' && handle.length > 0 && handle.length <= MAX_HANDLE_LENGTH && isValidHandle(handle)) event.handle = handle;
+  else if (handle !== undefined && handle !== null && handle !== '') bump(dropped, 'invalid_handle');
   return { kind: 'sequenced', t: '#identity', seq, did: event.did, events: [event], resync: [], dropped };
 }
 

@@ -135,9 +135,13 @@ describe('sizes and counts', () => {
     expect(await decodeRepoFrame(new Uint8Array(5 * 1024 * 1024 + 1))).toMatchObject({ kind: 'invalid', reason: 'too_big' });
   });
 
-  it('a handle over 253 characters or a DID over 2048 is field_too_long', async () => {
+  it('a DID over 2048 is field_too_long; a handle over 253 characters is left out of its #identity, counted invalid_handle', async () => {
     const identity = (handle: string, did = DID) => encodeFrame({ op: 1, t: '#identity' }, { seq: 3, did, time: '2026-01-01T00:00:00.000Z', handle });
-    expect(await decodeRepoFrame(identity(`${'a'.repeat(250)}.test`))).toMatchObject({ kind: 'invalid', reason: 'field_too_long' });
+    // The identity change still reaches the index, which verifies the handle from the DID document.
+    expect(await decodeRepoFrame(identity(`${'a'.repeat(250)}.test`))).toEqual({
+      kind: 'sequenced', t: '#identity', seq: 3, did: DID, resync: [], dropped: [{ reason: 'invalid_handle', count: 1 }],
+      events: [{ type: 'identity', seq: 3, time: '2026-01-01T00:00:00.000Z', did: DID }],
+    });
     expect(await decodeRepoFrame(identity('ok.test', `did:web:${'a'.repeat(2050)}`))).toMatchObject({ kind: 'invalid', reason: 'field_too_long' });
   });
 });
@@ -164,8 +168,10 @@ describe('#commit against its lexicon, at the edge', () => {
     expect(await decodeRepoFrame(await commitWith(() => {}))).toMatchObject({ kind: 'sequenced', dropped: [] });
   });
 
-  it('#identity with a handle of the wrong type, #account with a status of the wrong type', async () => {
-    expect(await decodeRepoFrame(encodeFrame({ op: 1, t: '#identity' }, { seq: 3, did: DID, time: '2026-01-01T00:00:00.000Z', handle: 5 }))).toMatchObject({ kind: 'invalid', reason: 'lexicon_mismatch' });
+  it('#identity with a handle of the wrong type keeps the event without it; #account with a status of the wrong type is refused', async () => {
+    expect(await decodeRepoFrame(encodeFrame({ op: 1, t: '#identity' }, { seq: 3, did: DID, time: '2026-01-01T00:00:00.000Z', handle: 5 }))).toMatchObject({
+      kind: 'sequenced', dropped: [{ reason: 'invalid_handle', count: 1 }], events: [{ type: 'identity', did: DID }],
+    });
     expect(await decodeRepoFrame(encodeFrame({ op: 1, t: '#account' }, { seq: 3, did: DID, time: '2026-01-01T00:00:00.000Z', active: false, status: 5 }))).toMatchObject({ kind: 'invalid', reason: 'lexicon_mismatch' });
   });
 
