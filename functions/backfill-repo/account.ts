@@ -2,8 +2,11 @@
 // - A PDS's answer is an observation of the account at the time it was asked (`askedAt`: just before getRepo was
 //   sent, never after the download), applied under the same rule as an #account event (account-store.ts): a repo
 //   served means active, RepoTakendown / RepoSuspended / RepoDeactivated their status. So an #account the live path
-//   indexed while the repo downloaded (a deactivation after the PDS served it) is newer than the answer and stands. RepoNotFound, once the caller has asked the DID document again (the account may have moved),
-//   confirms a deletion: every row of the DID goes (account-deletion.ts).
+//   indexed while the repo downloaded (a deactivation after the PDS served it) is newer than the answer and stands.
+//   RepoNotFound, once the caller has asked the DID document again (the account may have moved), confirms a
+//   deletion: every row of the DID goes (account-deletion.ts), unless the account's current change is a reactivation
+//   later than `askedAt` (indexed live while the PDS answered: it stands, with the writes after it, and the resync it
+//   queued asks again), as for a tombstone below.
 // - A did:plc the PLC directory answers tombstoned (410, asked at `askedAt`) confirms it too, whatever status is
 //   stored (the directory says the DID is gone for good: no PDS can serve it a repo again, and an #account deleted may
 //   never have reached us), unless the account's current change is a reactivation later than the answer: that event
@@ -24,7 +27,7 @@ import { verifiedHandle, type HandleResolver } from '../atproto/identity/handle.
 import { dependencyErrorIn, describeError, InvariantError, SkytideError } from '../errors.ts';
 import { checkFirstRow } from '../sql-rows.ts';
 import { observeAccount, holdIndexLock, lockAccounts, syncStatus } from '../index/account-store.ts';
-import { purgeAccount, purgeTombstoned, restoreAccount } from '../index/account-deletion.ts';
+import { purgeAccount, restoreAccount, type DeletionProof } from '../index/account-deletion.ts';
 import { setHandles } from '../index/actors.ts';
 import type { PermanentRepoError } from './fetch-car.ts';
 
@@ -66,30 +69,34 @@ export async function refreshedIdentity(did: string, known: AtprotoIdentity, por
 }
 
 /**
- * RepoNotFound (confirmed) purges the account and returns how many records it had; the others set its status, as of
- * `askedAt` (ms: when getRepo was sent).
+ * RepoNotFound (confirmed) purges the account and returns how many records it had; the others set its status. All as
+ * of `askedAt` (ms: when getRepo was sent). Undefined when nothing was purged: another answer, or a reactivation
+ * later than `askedAt` stands (deleted).
  */
-export async function repoUnavailable(did: string, error: PermanentRepoError, identity: AtprotoIdentity, tick: DocumentTick, askedAt: number, ports: AccountPorts): Promise<number> {
+export async function repoUnavailable(did: string, error: PermanentRepoError, identity: AtprotoIdentity, tick: DocumentTick, askedAt: number, ports: AccountPorts): Promise<number | undefined> {
   const time = new Date(askedAt).toISOString();
-  if (error === 'RepoNotFound') {
-    const records = await purgeAccount(ports.sql, did, time);
-    ports.log.info('deleted account purged', { did, records });
-    return records;
-  }
+  if (error === 'RepoNotFound') return deleted(did, 'RepoNotFound', time, ports);
   await observeAccount(ports.sql, did, { time, active: false, status: error.slice('Repo'.length).toLowerCase() }, time);
   await refreshHandle(identity, tick, ports);
-  return 0;
+  return undefined;
 }
 
 /**
  * The PLC directory answered the DID tombstoned at `askedAt` (ms: when it was asked): the account is purged, as for
- * RepoNotFound, and how many records it had is returned; undefined when a reactivation later than the answer stands
- * (nothing changed).
+ * RepoNotFound, and how many records it had is returned; undefined when a reactivation later than the answer stands.
  */
 export async function didTombstoned(did: string, askedAt: number, ports: AccountPorts): Promise<number | undefined> {
-  const records = await purgeTombstoned(ports.sql, did, new Date(askedAt).toISOString());
-  if (records === undefined) ports.log.info('tombstoned DID not purged: reactivated after the directory was asked', { did });
-  else ports.log.info('tombstoned account purged', { did, records });
+  return deleted(did, 'DidTombstoned', new Date(askedAt).toISOString(), ports);
+}
+
+/**
+ * An answer that confirms a deletion, asked for at `time`: the account is purged (how many records it had), unless a
+ * reactivation later than `time` stands (undefined, nothing changed: the resync it queued asks again).
+ */
+async function deleted(did: string, proof: DeletionProof, time: string, ports: AccountPorts): Promise<number | undefined> {
+  const records = await purgeAccount(ports.sql, did, time, proof);
+  if (records === undefined) ports.log.info('account not purged: reactivated after the answer was asked for', { did, proof });
+  else ports.log.info('deleted account purged', { did, proof, records });
   return records;
 }
 

@@ -285,9 +285,11 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
     identity = fresh;
   }
   if (fetched.kind === 'unavailable') {
-    // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them.
-    report.deleted = await repoUnavailable(item.did, fetched.error, identity, tick, askedAt, ports);
-    if (fetched.error !== 'RepoNotFound') await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
+    // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them
+    // (unless a reactivation later than askedAt stands: then, as the others, the repo is desynchronized).
+    const purged = await repoUnavailable(item.did, fetched.error, identity, tick, askedAt, ports);
+    if (purged === undefined) await setSync(ports, item.did, 'desynchronized', null, null, fetched.error);
+    report.deleted = purged ?? 0;
     report.status = 'unavailable';
     report.reason = fetched.error;
     ports.log.info('repo unavailable', { did: item.did, error: fetched.error });

@@ -4,6 +4,8 @@
 //   every typed row, feed items and embeds, its profile_agg and the post_agg rows of its records, even those that
 //   other accounts' likes created. The counts its records fed on other accounts' rows are corrected by the same
 //   deltas an ordinary delete applies.
+// - An answer is no deletion once the account came back after it was asked for: purgeAccount yields to a current
+//   #account change that is active and later than the answer (RepoNotFound and a tombstone alike).
 // - The marker is repo_sync.status = 'deleted': while it stands the index applies no event of the DID, live or
 //   backfill, and no aggregate delta whose subject belongs to it (aggregates.ts). It is not a rev, so nothing has to
 //   "beat" it: restoreAccount lifts it when the DID's PDS serves a valid repo again.
@@ -30,28 +32,21 @@ export const PURGE_CHUNK = 1000;
 /** What confirmed a deletion, kept as repo_sync.reason beside the marker. */
 export type DeletionProof = 'RepoNotFound' | 'DidTombstoned';
 
-/** Marks the DID deleted at `time` and removes every row of it; returns how many live records it had. */
-export async function purgeAccount(sql: Sql, did: string, time: string): Promise<number> {
-  return (await purge(sql, did, time, 'RepoNotFound', false)) as number;
-}
-
 /**
- * purgeAccount for a DID the PLC directory answered tombstoned at `time`, unless the account's current #account
- * change is active and later than `time` (a reactivation the live path indexed after the directory was asked: the
- * newer event stands, and the account_active resync it queued asks the directory again). Returns undefined then,
- * with nothing changed. The check and the marker share the exclusive index lock, so no batch comes between them.
+ * Marks the DID deleted at `time` (when its PDS answered RepoNotFound, or the PLC directory answered it tombstoned:
+ * `proof`) and removes every row of it; returns how many live records it had. Unless the account's current #account
+ * change is active and later than `time`: a reactivation the live path indexed after the answer was asked for, with
+ * the writes after it, stands (the answer is older than it), and the account_active resync it queued asks again.
+ * Returns undefined then, with nothing changed. The check and the marker share the exclusive index lock, so no batch
+ * comes between them.
  */
-export async function purgeTombstoned(sql: Sql, did: string, time: string): Promise<number | undefined> {
-  return purge(sql, did, time, 'DidTombstoned', true);
-}
-
-async function purge(sql: Sql, did: string, time: string, proof: DeletionProof, yieldToNewerActive: boolean): Promise<number | undefined> {
+export async function purgeAccount(sql: Sql, did: string, time: string, proof: DeletionProof): Promise<number | undefined> {
   const marked = await sql.transaction(async (tx) => {
     await holdIndexLock(tx, 'exclusive');
     await lockAccounts(tx, [did]);
     const history = [...((await readAccountFacts(tx, [did])).get(did) ?? NO_FACTS).history];
     const current = currentChange(history);
-    if (yieldToNewerActive && current !== undefined && current.active && current.time > time) return false;
+    if (current !== undefined && current.active && current.time > time) return false;
     await tx.query(
       `insert into repo_sync (did, status, reason, "updatedAt") values ($1, 'deleted', $3, $2)
        on conflict (did) do update set status = 'deleted', reason = excluded.reason, "updatedAt" = excluded."updatedAt"`,

@@ -290,7 +290,7 @@ describe('index: the database equals an independent model applied one event at a
             }
             case 'confirm-deletion':
               await flush();
-              await purgeAccount(db.sql, s.did, at(n));
+              await purgeAccount(db.sql, s.did, at(n), 'RepoNotFound');
               model.confirmDeletion(s.did, at(n));
               break;
             case 'restore': {

@@ -122,7 +122,7 @@ describe('live events during a backfill', () => {
   it('an account back after a confirmed deletion keeps the writes it made while its repo downloaded', async () => {
     const did = 'did:plc:restorerestorerestoreres';
     await serve(did, 5);
-    await purgeAccount(db.sql, did, new Date(Date.now() - 60_000).toISOString());
+    await purgeAccount(db.sql, did, new Date(Date.now() - 60_000).toISOString(), 'RepoNotFound');
     const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
     await pause();
     // Written just after the CAR being served was cut; the PDS's next CAR holds it.
@@ -191,6 +191,41 @@ describe('account changes during a backfill', () => {
     const { reports } = await backfillRepos([{ did }], ports({ fetch }));
     expect(reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoDeactivated' });
     expect(await accountOf(did)).toEqual({ state: [{ active: true, status: null }], actor: [{ upstreamStatus: null }] });
+  });
+
+  it('an account reactivated while its PDS answered RepoNotFound is not purged: the reactivation and its new post stand', async () => {
+    const did = 'did:plc:notfoundreactivatednotfo';
+    await serve(did, 1);
+    pds.set(did, { error: 'RepoNotFound' });
+    const old = write({ did, collection: 'app.bsky.feed.post', rkey: '3jzfcijpj2z2a', rev: 1, record: post('before the deletion') });
+    expect((await indexBatch([old, { type: 'account', seq: 3, time: new Date(Date.now() - 60_000).toISOString(), did, active: false, status: 'deleted' }], db.ports)).resync)
+      .toEqual([{ did, reason: 'account_deleted' }]);
+    // The deletion's resync sends getRepo; the PDS's answer (RepoNotFound, decided as the request arrives) comes only
+    // after the live path has indexed the account's reactivation and a post it made then.
+    const rkey = tid(Date.now() * 1000 * 1024);
+    const uri = `at://${did}/app.bsky.feed.post/${rkey}`;
+    const held = pds.hold(did, async () => {
+      await tick();
+      expect((await liveAccount(did, true)).resync).toEqual([{ did, reason: 'account_active' }]);
+      const made = {
+        type: 'create' as const, seq: 101, time: new Date().toISOString(), did, commit: fakeCid('notfound-commit'),
+        rev: tid(Date.now() * 1000 * 1024), collection: 'app.bsky.feed.post', rkey, cid: fakeCid('notfound-write'), record: post('back again'),
+      };
+      expect((await indexBatch([made], db.ports)).outcomes).toEqual([{ status: 'ok' }]);
+      expect(await count(`select uri from post where uri = $1`, [uri])).toBe(1);
+    });
+    const { outcomes, reports } = await backfillRepos([{ did, reason: 'account_deleted' }], ports());
+    await held;
+    expect(outcomes).toEqual([{ status: 'ok' }]);
+    expect(reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoNotFound', deleted: 0 });
+    expect(await accountOf(did)).toEqual({ state: [{ active: true, status: null }], actor: [{ upstreamStatus: null }] });
+    expect(await count(`select uri from record where did = $1`, [did])).toBe(2);
+    expect(await count(`select uri from post where uri = $1`, [uri])).toBe(1);
+    expect(await db.sql.query(`select status, reason from repo_sync where did = $1`, [did])).toEqual([{ status: 'desynchronized', reason: 'RepoNotFound' }]);
+    // The reactivation's own resync asks again, later than it: RepoNotFound still, and now the deletion is confirmed.
+    expect((await backfillRepos([{ did, reason: 'account_active' }], ports())).reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoNotFound', deleted: 2 });
+    expect(await count(`select uri from record where did = $1`, [did])).toBe(0);
+    expect(await db.sql.query(`select status from repo_sync where did = $1`, [did])).toEqual([{ status: 'deleted' }]);
   });
 });
 

@@ -44,7 +44,7 @@ describe('purgeAccount', () => {
     await indexInBatches(events);
     expect(await count(`select "likeCount"::int as n from post_agg where uri = $1`, [uriOf(YUKI, POST, 'y1')])).toBe(1);
 
-    expect(await purgeAccount(db.sql, XAVI, now())).toBe(posts + 2);
+    expect(await purgeAccount(db.sql, XAVI, now(), 'RepoNotFound')).toBe(posts + 2);
     expect(await count(`select count(*)::int as n from record where did = $1`, [XAVI])).toBe(0);
     expect(await count(`select count(*)::int as n from post where creator = $1`, [XAVI])).toBe(0);
     expect(await count(`select count(*)::int as n from feed_item where "originatorDid" = $1`, [XAVI])).toBe(0);
@@ -65,7 +65,7 @@ describe('purgeAccount', () => {
     await indexInBatches(events);
     // Yuki and three friends keep liking Xavi's posts, each in batches of its own, while the deletion is confirmed.
     const likes = (liker: number) => Array.from({ length: 20 }, (_, i) => write({ did: LIKERS[liker]!, collection: LIKE, rkey: `yl${i}`, rev: 100 + i, record: like(xaviPost(i), fakeCid('x')) }));
-    await Promise.all([purgeAccount(db.sql, XAVI, now()), ...[0, 1, 2, 3].map((liker) => indexBatch(likes(liker), db.ports))]);
+    await Promise.all([purgeAccount(db.sql, XAVI, now(), 'RepoNotFound'), ...[0, 1, 2, 3].map((liker) => indexBatch(likes(liker), db.ports))]);
     expect(await count(`select count(*)::int as n from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toBe(0);
     expect(await count(`select count(*)::int as n from "like" where creator = any($1::text[])`, [LIKERS])).toBe(80);
 
@@ -95,7 +95,7 @@ describe('purgeAccount', () => {
     const counts = `select "likeCount", "replyCount" from post_agg where uri = $1`;
     expect(await db.sql.query(counts, [reply.uri])).toEqual([{ likeCount: 1, replyCount: 0 }]);
 
-    await purgeAccount(db.sql, XAVI, now());
+    await purgeAccount(db.sql, XAVI, now(), 'RepoNotFound');
     expect(await restoreAccount(db.sql, XAVI, now())).toBe(true);
     await indexBatch([{ ...xavis, seq: -2 }], db.ports);
     expect(await db.sql.query(counts, [reply.uri])).toEqual([{ likeCount: 1, replyCount: 0 }]);
@@ -116,7 +116,7 @@ describe('purgeAccount', () => {
     };
     await Promise.all([
       indexBatch([write({ did: LIKERS[1]!, collection: LIKE, rkey: 'l1', rev: 3, record: like(xaviPost(0), fakeCid('x')) })], { ...db.ports, sql: pausing(db.sql, likeWaits) }),
-      sleep(100).then(() => purgeAccount(pausing(db.sql, purgeWaits), XAVI, now())),
+      sleep(100).then(() => purgeAccount(pausing(db.sql, purgeWaits), XAVI, now(), 'RepoNotFound')),
     ]);
     expect(await db.sql.query(`select uri from post_agg where split_part(uri, '/', 3) = $1`, [XAVI])).toEqual([]);
     expect(await restoreAccount(db.sql, XAVI, now())).toBe(true);

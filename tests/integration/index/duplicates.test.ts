@@ -86,7 +86,7 @@ describe('one row per subject', () => {
 
   it('an account purge takes its duplicates too', async () => {
     await index([likeOf('3laa', 2), likeOf('3lbb', 3)]);
-    await purgeAccount(db.sql, BEN, new Date().toISOString());
+    await purgeAccount(db.sql, BEN, new Date().toISOString(), 'RepoNotFound');
     expect(await q(`select count(*)::int as n from duplicate_record`)).toEqual([{ n: 0 }]);
     expect(await q(`select count(*)::int as n from "like"`)).toEqual([{ n: 0 }]);
   });
