@@ -20,7 +20,7 @@ import { SEQ_BACKFILL } from '../events.ts';
 import { dead, ok, retry, wait, type ItemOutcome } from '../result.ts';
 import type { Reason } from '../reasons.ts';
 import { SkytideError, dependencyErrorIn, describeError } from '../errors.ts';
-import { indexBatch } from '../index/handler.ts';
+import { indexBatch, type RecordFate } from '../index/handler.ts';
 import type { DeletionProof } from '../index/account-deletion.ts';
 import { DidTombstonedError, type AtprotoIdentity, type IdentityResolver } from '../atproto/identity/did-document.ts';
 import type { HandleResolver } from '../atproto/identity/handle.ts';
@@ -78,6 +78,14 @@ export interface RepoProgress {
   records?: { done: number; total: number };
 }
 
+/**
+ * What a backfill did with one repo. The record counts are what the index wrote, from the rows its statements returned
+ * (index/handler.ts, RecordFate), not from the rows read before: a record the rev rule did not write is never counted
+ * as created or updated. Each of the repo's leaves is counted once, in created, updated, unchanged, stale, skipped or
+ * filtered; each removal of a record the CAR no longer has in deleted or stale. With `emit` (events handed to
+ * firehose_backfill) nothing is written here: the counts then compare the CAR with the rows read, and the separate
+ * indexer's rev rule decides.
+ */
 export interface RepoReport {
   did: string;
   /**
@@ -86,11 +94,27 @@ export interface RepoReport {
    */
   status: 'synchronized' | 'unavailable' | 'failed' | 'identity' | 'filtered';
   rev?: string;
+  /** Records written where the index held none. */
   created: number;
+  /** Records written over a version with another CID. */
   updated: number;
+  /**
+   * Records the index removed: those it held that the CAR no longer has (older than the CAR), or, when the account's
+   * deletion was confirmed, every record it had.
+   */
   deleted: number;
+  /** Records the index already held with the same CID (as read before indexing): written again at the CAR's rev, or left. */
   unchanged: number;
-  /** Leaves whose key or record is unusable (not an NSID, a bad record key, a record outside the data model). */
+  /**
+   * Records (and removals of records the CAR no longer has) not written because the index holds newer data: a version
+   * or a deletion of the record at the CAR's rev or newer (live events indexed since the CAR was cut), a newer
+   * verified snapshot of the repo, or the account's deletion.
+   */
+  stale: number;
+  /**
+   * Leaves whose key or record is unusable (not an NSID, a bad record key, a record outside the data model), and
+   * records their lexicon refuses (index/plan.ts: not indexed).
+   */
   skipped: number;
   /** Records of collections the filters drop (not decoded, not indexed). */
   filtered?: number;
@@ -108,14 +132,35 @@ const DID_TOMBSTONED: DeletionProof = 'DidTombstoned';
 /** Failures that asking again will not change: the repo itself is bad. Everything else is retried. */
 const PERMANENT_FAILURES: ReadonlySet<Reason> = new Set<Reason>(['forbidden_address', 'bad_signature', 'wrong_did', 'invalid_commit', 'invalid_mst', 'mst_too_large', 'cid_mismatch', 'repo_too_large', 'too_large_for_worker', 'invalid_syntax', 'invalid_car']);
 
-async function indexChunks(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
-  for (let i = 0; i < events.length; i += CHUNK) await indexBatch(events.slice(i, i + CHUNK), ports);
+/**
+ * Indexed here, or handed to `emit`, CHUNK events at a time. Indexed, what became of each record event (by position);
+ * handed over, undefined: nothing was written here.
+ */
+async function deliver(events: StreamEvent[], ports: BackfillPorts): Promise<(RecordFate | undefined)[] | undefined> {
+  if (ports.emit !== undefined) {
+    for (let i = 0; i < events.length; i += CHUNK) await ports.emit(events.slice(i, i + CHUNK));
+    return undefined;
+  }
+  const fates: (RecordFate | undefined)[] = [];
+  for (let i = 0; i < events.length; i += CHUNK) fates.push(...(await indexBatch(events.slice(i, i + CHUNK), ports)).fates);
+  return fates;
 }
 
-/** Indexed here, or handed to `emit`, CHUNK events at a time. */
-async function deliver(events: StreamEvent[], ports: BackfillPorts): Promise<void> {
-  if (ports.emit === undefined) await indexChunks(events, ports);
-  else for (let i = 0; i < events.length; i += CHUNK) await ports.emit(events.slice(i, i + CHUNK));
+/**
+ * Counts one record write of the CAR in the report by what the index did with it (`fate`; undefined: the event was
+ * dead). Handed over to `emit` instead, by the row read before (`before`). Written again or left, a record whose CID
+ * the index held is unchanged.
+ */
+function countWrite(report: RepoReport, cid: string, before: { cid: string } | undefined, fate: RecordFate | 'handed over' | undefined): void {
+  const same = before?.cid === cid;
+  const outcome = fate === 'handed over' ? (before === undefined ? 'inserted' : 'replaced') : fate;
+  if (outcome === 'inserted') report.created++;
+  else if (outcome === 'replaced') report[same ? 'unchanged' : 'updated']++;
+  else if (outcome === 'stale') report[same ? 'unchanged' : 'stale']++;
+  // Not counted for its account: deleted (or deactivated) after getRepo was sent, which is newer than the CAR.
+  else if (outcome === 'skipped') report.stale++;
+  // Refused by its lexicon, or dead (a write is never 'deleted').
+  else report.skipped++;
 }
 
 /**
@@ -192,18 +237,15 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
       report.filtered = (report.filtered ?? 0) + filtered;
       ports.metrics.inc('skytide_filtered_total', { where: 'backfill', why: 'collection' }, filtered);
     }
-    const events: StreamEvent[] = [];
+    const events: RecordWriteEvent[] = [];
     for (const r of records) {
       const uri = `at://${repo.did}/${r.collection}/${r.rkey}`;
       present.add(uri);
-      const before = prior.get(uri);
-      if (before === undefined) report.created++;
-      else if (before.cid !== r.cid) report.updated++;
-      else report.unchanged++;
-      const event: RecordWriteEvent = { type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record };
-      events.push(event);
+      events.push({ type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record });
     }
-    await deliver(events, ports);
+    // Counted from what the index wrote, which only its statements know (the rev rule against live rows).
+    const fates = await deliver(events, ports);
+    events.forEach((e, i) => countWrite(report, e.cid, prior.get(`at://${repo.did}/${e.collection}/${e.rkey}`), fates === undefined ? 'handed over' : fates[i]));
     ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: Math.min(from + CHUNK, leaves), total: leaves } });
   }
   const events: StreamEvent[] = [];
@@ -217,11 +259,16 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
     if (keep !== undefined && !keep(collection)) continue;
     const event: RecordDeleteEvent = { type: 'delete', ...base, collection, rkey };
     events.push(event);
-    report.deleted++;
   }
   const commit: RepoCommitEvent = { type: 'repo', ...base };
   events.push(commit);
-  await deliver(events, ports);
+  const fates = await deliver(events, ports);
+  // A removal a live write newer than the CAR overtook (after `prior` was read) is not one.
+  events.forEach((e, i) => {
+    if (e.type !== 'delete') return;
+    if (fates === undefined || fates[i] === 'deleted') report.deleted++;
+    else report.stale++;
+  });
   await setSync(ports, repo.did, 'synchronized', rev, repo.data, null);
 }
 
@@ -324,7 +371,7 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
 
 async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ outcome: ItemOutcome; report: RepoReport }> {
   const started = ports.clock.now();
-  const report: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, durationMs: 0 };
+  const report: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, stale: 0, skipped: 0, durationMs: 0 };
   const finish = (outcome: ItemOutcome) => {
     report.durationMs = ports.clock.now() - started;
     if (outcome.status !== 'ok') report.reason = outcome.reason;
@@ -359,7 +406,7 @@ async function backfillOne(item: BackfillItem, ports: BackfillPorts): Promise<{ 
       // the CAR was cut before them: the repo is fetched once more, now that they count. A crash in between leaves
       // the repo in-progress, so a listed rev does not pass for held.
       await setSync(ports, item.did, 'in-progress', null, null, item.reason ?? null);
-      const again: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, durationMs: 0 };
+      const again: RepoReport = { did: item.did, status: 'failed', created: 0, updated: 0, deleted: 0, unchanged: 0, stale: 0, skipped: 0, durationMs: 0 };
       await syncRepo(item, ports, again);
       report.status = again.status;
       if (again.rev !== undefined) report.rev = again.rev;

@@ -38,6 +38,20 @@ interface Tally {
   invalid: number;
 }
 
+/**
+ * What became of a record event, from the rows the batch's statements returned: `inserted`, a write where the index
+ * held no live record; `replaced`, a write over an older one; `deleted`, a delete that won; `stale`, nothing written
+ * because the index holds the record (or its deletion) at the same rev or newer, an op of the batch superseded it, or
+ * the repo's last verified snapshot is newer; `skipped`, not counted for its account (inactive at the write's time,
+ * or deleted); `invalid`, a write its lexicon refuses.
+ */
+export type RecordFate = 'inserted' | 'replaced' | 'deleted' | 'stale' | 'skipped' | 'invalid';
+
+export interface IndexResult extends BatchResult {
+  /** Per position of the batch: the fate of each record event; undefined for other events and dead ones. */
+  fates: (RecordFate | undefined)[];
+}
+
 /** What the transaction decided, for metrics and follow-ups once it committed. */
 interface Applied {
   tallies: Map<RecordFamily, Tally>;
@@ -50,9 +64,10 @@ interface Applied {
   posts: PostsTouched;
   /** Writes whose record fails its lexicon (counted, its commit seen, nothing indexed). */
   invalid: RecordOp[];
+  fates: Map<number, RecordFate>;
 }
 
-export async function indexBatch(events: readonly StreamEvent[], ports: IndexPorts): Promise<BatchResult> {
+export async function indexBatch(events: readonly StreamEvent[], ports: IndexPorts): Promise<IndexResult> {
   const plan = planBatch(events);
   const identities = await verifyIdentities(plan.identities, ports);
   let applied: Applied;
@@ -86,7 +101,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
       : 'ok';
     ports.metrics.inc('skytide_index_events_total', { type: event.type, outcome });
   });
-  return { outcomes: plan.outcomes, resync: applied.resync };
+  return { outcomes: plan.outcomes, resync: applied.resync, fates: events.map((_, i) => applied.fates.get(i)) };
 }
 
 async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: IdentityPass): Promise<Applied> {
@@ -149,17 +164,20 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   // the backfill read the rows it tombstones (backfill-repo/handler.ts), whose delete would otherwise never count.
   const counted: RecordOp[] = [];
   const invalid: RecordOp[] = [];
+  const fates = new Map<number, RecordFate>();
   for (const op of plan.records) {
     const e = op.event;
     const f = factsOf(e.did);
     if (f.deleted || (e.type !== 'delete' && f.floor !== null && e.rev < f.floor)) {
       skipped.add(op.position);
+      fates.set(op.position, f.deleted ? 'skipped' : 'stale');
       continue;
     }
     if (e.type !== 'delete') {
       const history = historyBefore(f.history, applied.get(e.did), op.position);
       if (!alwaysActive(history) && !activeAt(history, normalizeTime(e.time))) {
         skipped.add(op.position);
+        fates.set(op.position, 'skipped');
         continue;
       }
     }
@@ -167,19 +185,26 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     // commit was still seen.
     if (op.problem !== undefined) {
       invalid.push(op);
+      fates.set(op.position, 'invalid');
       continue;
     }
     counted.push(op);
   }
   const { winners, superseded } = pickWinners(counted);
-  for (const position of superseded) stale.add(position);
+  for (const position of superseded) {
+    stale.add(position);
+    fates.set(position, 'stale');
+  }
   const repos = plan.repos.filter((r) => {
     if (!factsOf(r.event.did).deleted) return true;
     skipped.add(r.position);
     return false;
   });
 
-  const { tallies, deltas, posts } = await writeRecords(tx, winners, counted, invalid);
+  const { tallies, deltas, posts, changed, inserted } = await writeRecords(tx, winners, counted, invalid);
+  for (const { uri, event, position } of winners) {
+    fates.set(position, !changed.has(uri) ? 'stale' : event.type === 'delete' ? 'deleted' : inserted.has(uri) ? 'inserted' : 'replaced');
+  }
   await writeAccountStates(tx, histories, marks);
 
   const handles: HandleChange[] = [];
@@ -201,7 +226,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));
   const commits = newestCommits([...counted.map((op) => op.event), ...invalid.map((op) => op.event), ...repos.map((r) => r.event)]);
   await writeActors(tx, { actors, handles, statuses, commits }, deltas);
-  return { tallies, skipped, stale, resync, posts, invalid };
+  return { tallies, skipped, stale, resync, posts, invalid, fates };
 }
 
 /**
@@ -218,7 +243,7 @@ function historyBefore(stored: readonly AccountChange[], batch: readonly { posit
 /** The rev gate, then the typed rows of every record it let through, and their counts (applied by the caller). */
 async function writeRecords(
   tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[], refused: readonly RecordOp[],
-): Promise<{ tallies: Map<RecordFamily, Tally>; deltas: AggregateDeltas; posts: PostsTouched }> {
+): Promise<{ tallies: Map<RecordFamily, Tally>; deltas: AggregateDeltas; posts: PostsTouched; changed: ReadonlySet<string>; inserted: ReadonlySet<string> }> {
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
     let t = tallies.get(family);
@@ -292,5 +317,5 @@ async function writeRecords(
   // Posts and gates this batch already applied before are judged again after commit too (cross-repo.ts).
   const replayed = await replayedPostOps(tx, winners, changed);
   // The deltas are applied with the actor rows, in one statement at the end of the batch.
-  return { tallies, deltas, posts: postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed])) };
+  return { tallies, deltas, posts: postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed])), changed, inserted };
 }

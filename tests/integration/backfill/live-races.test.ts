@@ -119,6 +119,43 @@ describe('live events during a backfill', () => {
     expect(await count(`select uri from record where did = $1`, [did])).toBe(5);
   });
 
+  it('the report counts the rows the backfill wrote: records the index already holds newer are stale, not created or updated', async () => {
+    const did = 'did:plc:reportreportreportreport';
+    const edited = { collection: 'app.bsky.feed.post', rkey: tid(3_000_000), record: post('in the CAR, edited live since') };
+    const removed = { collection: 'app.bsky.feed.post', rkey: tid(3_000_001), record: post('in the CAR, deleted live since') };
+    const behind = { collection: 'app.bsky.feed.post', rkey: tid(3_000_002), record: post('in the CAR, an older version indexed') };
+    const refused = { collection: 'app.bsky.feed.post', rkey: tid(3_000_003), record: post('x'.repeat(400)) };
+    const gone = { did, collection: 'app.bsky.feed.post', rkey: tid(3_000_004) };
+    const repo = await buildSyntheticRepo(did, 5, [], [edited, removed, behind, refused]);
+    pds.set(did, repo.car);
+    plc.set(did, repoDoc(did, repo.didKey, pds.url));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Live events newer than the CAR (its rev is the time it was signed), indexed before the backfill runs.
+    const newer = tid(Date.now() * 1000 * 1024);
+    const live = { seq: 100, time: new Date().toISOString(), did, commit: fakeCid('report-commit'), rev: newer };
+    const { outcomes } = await indexBatch([
+      { type: 'create', ...live, collection: edited.collection, rkey: edited.rkey, cid: fakeCid('report-edit'), record: post('edited live') },
+      { type: 'delete', ...live, collection: removed.collection, rkey: removed.rkey },
+      write({ did, collection: behind.collection, rkey: behind.rkey, rev: 1, record: post('older') }),
+      write({ ...gone, rev: 1, record: post('not in the CAR') }),
+    ], db.ports);
+    expect(outcomes).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'ok' }, { status: 'ok' }]);
+    // A record the CAR no longer has is edited live just after the backfill read the rows: its removal loses.
+    const sql = after('select uri, cid, rev from record where did', () =>
+      indexBatch([{ type: 'update', ...live, seq: 101, collection: gone.collection, rkey: gone.rkey, cid: fakeCid('report-gone'), record: post('edited live') }], db.ports));
+    const { reports } = await backfillRepos([{ did }], ports({ sql }));
+    const report = reports[0]!;
+    // The rows it wrote carry the CAR's rev; the live edit and the live delete stand.
+    const written = await count(`select uri from record where did = $1 and rev = $2`, [did, report.rev!]);
+    expect(written).toBe(6);
+    expect(await db.sql.query(`select cid from record where uri = $1`, [`at://${did}/${edited.collection}/${edited.rkey}`])).toEqual([{ cid: fakeCid('report-edit') }]);
+    expect(await count(`select uri from record where uri = $1`, [`at://${did}/${removed.collection}/${removed.rkey}`])).toBe(0);
+    expect(await count(`select uri from record where uri = $1`, [`at://${did}/${refused.collection}/${refused.rkey}`])).toBe(0);
+    expect(await count(`select uri from record where uri = $1`, [`at://${did}/${gone.collection}/${gone.rkey}`])).toBe(1);
+    expect(report).toMatchObject({ status: 'synchronized', created: 5, updated: 1, unchanged: 0, stale: 3, deleted: 0, skipped: 1 });
+    expect(report.created + report.updated).toBe(written);
+  });
+
   it('an account back after a confirmed deletion keeps the writes it made while its repo downloaded', async () => {
     const did = 'did:plc:restorerestorerestoreres';
     await serve(did, 5);
