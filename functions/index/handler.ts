@@ -96,7 +96,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
   events.forEach((event, i) => {
     const outcome = plan.outcomes[i]?.status === 'dead' ? 'dead'
       : applied.skipped.has(i) ? 'skipped'
-      : applied.stale.has(i) ? 'stale'
+      : applied.stale.has(i) || applied.fates.get(i) === 'stale' ? 'stale' // superseded in its batch, or refused by the rev rule
       : invalid.has(i) ? 'invalid'
       : 'ok';
     ports.metrics.inc('skytide_index_events_total', { type: event.type, outcome });

@@ -134,6 +134,21 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
   describe('index: last writer wins by repo rev', () => {
     const P = (rev: number, text: string) => write({ did: ALICE, collection: POST, rkey: 'p1', rev, record: post(text), type: rev === 1 ? 'create' : 'update' });
 
+    it('counts a write the rev rule refused as a stale event, as its record is counted stale', async () => {
+      const bundle = createMetrics({ hosts: [], streams: [] });
+      const ports = { ...db.ports, metrics: bundle.metrics };
+      const counter = async (name: string, labels: string) => Number((await bundle.registry.metrics()).match(new RegExp(`${name}\\{${labels}\\} (\\d+)`))?.[1]);
+      await indexBatch([P(1, 'one'), P(3, 'three')], ports);
+      // In a later batch: an update older than the stored rev (refused by the rule, not by a newer op of its batch).
+      await indexBatch([P(2, 'two')], ports);
+      expect(await rows(`select text from post`)).toEqual([{ text: 'three' }]);
+      expect(await counter('skytide_index_records_total', 'collection="post",outcome="stale"')).toBe(1);
+      // rev 3 applied (ok); rev 2 refused (stale); rev 1, superseded within its batch by rev 3, was already stale.
+      expect(await counter('skytide_index_events_total', 'type="update",outcome="ok"')).toBe(1);
+      expect(await counter('skytide_index_events_total', 'type="update",outcome="stale"')).toBe(1);
+      expect(await counter('skytide_index_events_total', 'type="create",outcome="stale"')).toBe(1);
+    });
+
     it('an older create arriving after a newer update changes nothing', async () => {
       await indexBatch([P(5, 'new')], db.ports);
       await indexBatch([P(1, 'old')], db.ports);
