@@ -1,7 +1,7 @@
 // One WebSocket subscription as a pull source of binary frames. Reading stops (ws.pause(): the kernel buffer fills
 // and TCP pushes back on upstream) whenever any hold is active: a full local queue, or a stream over its high-water
 // mark. Nothing that was read is ever dropped. A heartbeat ping finds dead connections; it is suspended while reading
-// is held, since pongs cannot be read then.
+// is held, since pongs cannot be read then. The opening handshake must finish within two heartbeats.
 import WebSocket from 'ws';
 
 /** How long a peer gets to answer our close frame before the socket is cut. */
@@ -38,7 +38,11 @@ export interface FrameSourceOptions {
 }
 
 export function openFrameSource(url: string, options: FrameSourceOptions): FrameSource {
-  const ws = new WebSocket(url, { maxPayload: options.maxPayloadBytes, perMessageDeflate: false, headers: options.headers ?? {} });
+  // The opening handshake gets the deadline the heartbeat gives an open connection (silent for two pings: dead): a
+  // peer that accepts the TCP connection and never answers the upgrade would otherwise hold the subscription forever.
+  const ws = new WebSocket(url, {
+    maxPayload: options.maxPayloadBytes, perMessageDeflate: false, headers: options.headers ?? {}, handshakeTimeout: 2 * options.heartbeatMs,
+  });
   /** null: a text message in its place. */
   const queue: (Uint8Array | null)[] = [];
   let queuedBytes = 0;
