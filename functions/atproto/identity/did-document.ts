@@ -137,6 +137,17 @@ function checkEntries(did: string, doc: Record<string, unknown>, field: 'verific
   if (list.some((entry) => typeof entry !== 'object' || entry === null || Array.isArray(entry))) fail(`DID document of ${did}: an entry of ${field} is not an object`);
 }
 
+/**
+ * `url` without the slashes it ends with. NOTE: a loop, not `/\/+$/`: that regex retries every start of a run of
+ * slashes against the end, quadratic in the run, so a did:web document (64 KB) with an endpoint full of slashes held
+ * the event loop for seconds.
+ */
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url.charCodeAt(end - 1) === 0x2f) end--;
+  return url.slice(0, end);
+}
+
 export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   if (typeof doc !== 'object' || doc === null) fail(`DID document of ${did} is not an object`);
   const d = doc as Record<string, unknown>;
@@ -159,7 +170,7 @@ export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`PDS endpoint of ${did} is not http(s)`);
   const handle = claimedHandleOf(d);
-  const identity: AtprotoIdentity = { did, signingKey, pds: pds.replace(/\/+$/, '') };
+  const identity: AtprotoIdentity = { did, signingKey, pds: withoutTrailingSlashes(pds) };
   const labelKey = labelKeyOf(d);
   if (labelKey !== undefined) identity.labelKey = labelKey;
   const labeler = serviceEndpoint(d, 'atproto_labeler', 'AtprotoLabeler');

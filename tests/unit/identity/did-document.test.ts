@@ -78,3 +78,18 @@ describe('a list entry that is not an object', () => {
     expect(thrown).toMatchObject({ name: 'SkytideError', reason: 'identity_failed', message: expect.stringContaining(`an entry of ${field} is not an object`) });
   });
 });
+
+describe('the PDS endpoint is read in time linear in its length', () => {
+  it('a run of slashes inside the endpoint (a hostile did:web document) does not stall the process', () => {
+    // `/\/+$/` tried every start of the run against the end: quadratic, about 10 s of blocked event loop for a 64 KB
+    // document, longer than the suite's timeout for this one (the document cap is the fetch's, not the parser's).
+    const endpoint = `https://pds.example/${'/'.repeat(250_000)}x`;
+    const hostile = doc({ service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: endpoint }] });
+    expect(parseDidDocument(DID, hostile).pds).toBe(endpoint);
+  });
+
+  it('trailing slashes are still dropped', () => {
+    const trailing = doc({ service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: 'https://pds.example///' }] });
+    expect(parseDidDocument(DID, trailing).pds).toBe('https://pds.example');
+  });
+});
