@@ -20,7 +20,8 @@
 //   another relay) is the one case where the cursor goes back: the stored cursor and the baseline are reset to 0 in
 //   one step, logged at error with the old and new value, counted (`cursor_reset`), and upstream's window is
 //   replayed. ConsumerTooSlow and other errors reconnect from the stored cursor. #info OutdatedCursor is counted and
-//   logged with what the subscription says repairs the gap (`outdatedCursorRepair`).
+//   logged with what the subscription says repairs the gap (`outdatedCursorRepair`). Every #info is counted; its log
+//   line is sampled (the 1st, 10th, 100th...), so an upstream streaming them cannot flood the logs.
 //   An upstream that sends SEQ_RESET_AFTER seqs in a row at or below the cursor on a connection, and none above it,
 //   is treated as FutureCursor (counted `seq_reset`): indigo's relays answer a cursor past their sequence so.
 // - On abort it writes everything it has read (entries and cursor), then returns. A write Redis refuses throws
@@ -193,6 +194,8 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   const delays = createBackoff(reconnect);
   const lengthEveryMs = o.lengthCheckIntervalMs ?? DEFAULT_LENGTH_CHECK_MS;
   const sampleAhead = createSampler();
+  /** #info frames are counted each, logged sampled (problems.ts): upstream decides how many it sends. */
+  const sampleInfo = createSampler();
   const batch = createBatch();
   const countFrame = (kind: MessageKind | 'info' | 'error') => metrics.inc(o.counters.frames, { host: hostLabel, kind });
   /** The highest seq accepted for this host: nothing at or below it is taken again. */
@@ -309,10 +312,13 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
         countFrame('info');
         report('outdated_cursor', 1, { message });
         const repair = o.outdatedCursorRepair;
-        log.warn('cursor older than upstream window: events were missed', { host, message, ...(repair === undefined ? {} : { repair }) });
+        const occurrences = sampleInfo('outdated_cursor');
+        if (occurrences !== undefined) log.warn('cursor older than upstream window: events were missed', { host, message, occurrences, ...(repair === undefined ? {} : { repair }) });
       } else {
         countFrame('info');
-        log.info('subscription info message', { host, name, message });
+        // Sampled under one key, not per name: the names are upstream's to choose.
+        const occurrences = sampleInfo('info');
+        if (occurrences !== undefined) log.info('subscription info message', { host, name, message, occurrences });
       }
       return 'ok';
     }
