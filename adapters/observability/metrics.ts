@@ -36,6 +36,20 @@ export interface MetricDimensions {
  */
 type LabelValues = readonly string[] | 'host' | 'stream' | 'labelHost' | 'labelEntryHost' | 'labelSource';
 
+/**
+ * Values of a configuration-filled label (`host`, `stream`, `labelHost`, `labelSource`) not known at start-up that
+ * are admitted as series of their own, per label kind; past them a value is counted as OVERFLOW_LABEL_VALUE. Such values
+ * come from the network (a labeler minting source DIDs, each verifying), so without a bound each is a series for good.
+ */
+export const MAX_UNDECLARED_LABEL_VALUES = 100;
+export const OVERFLOW_LABEL_VALUE = 'other';
+
+/** The values a configuration-filled label kind shows: the `declared` ones first, then those admitted on first use. */
+interface ShownValues {
+  declared: number;
+  values: Set<string>;
+}
+
 /** Where a state gauge's value is read from at scrape time. */
 export type GaugeSource = 'redis' | 'postgres';
 
@@ -208,13 +222,30 @@ export interface MetricsBundle {
 
 export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
   const registry = new Registry();
-  const counters = new Map<CounterName, { counter: Counter<string>; labelNames: string[] }>();
+  const counters = new Map<CounterName, { counter: Counter<string>; labelNames: string[]; bounded: Map<string, ShownValues> }>();
+  /** Per configuration-filled label kind, shared by every counter with that kind of label. */
+  const shown = new Map<string, ShownValues>();
   for (const [name, spec] of Object.entries(COUNTERS) as [CounterName, CounterSpec][]) {
     const labelNames = Object.keys(spec.labels);
     const counter = new Counter({ name, help: spec.help, labelNames, registers: [registry] });
-    for (const labels of combinations(resolveLabels(spec.labels, dimensions))) counter.inc(labels, 0);
-    counters.set(name, { counter, labelNames });
+    const resolved = resolveLabels(spec.labels, dimensions);
+    for (const labels of combinations(resolved)) counter.inc(labels, 0);
+    const bounded = new Map<string, ShownValues>();
+    for (const [label, values] of Object.entries(spec.labels)) {
+      if (typeof values !== 'string') continue;
+      let kind = shown.get(values);
+      if (kind === undefined) shown.set(values, (kind = { declared: resolved[label]!.length, values: new Set(resolved[label]) }));
+      bounded.set(label, kind);
+    }
+    counters.set(name, { counter, labelNames, bounded });
   }
+  /** `value`, or OVERFLOW_LABEL_VALUE once its kind shows MAX_UNDECLARED_LABEL_VALUES values beyond the declared ones. */
+  const admit = (kind: ShownValues, value: string): string => {
+    if (kind.values.has(value)) return value;
+    if (kind.values.size - kind.declared >= MAX_UNDECLARED_LABEL_VALUES) return OVERFLOW_LABEL_VALUE;
+    kind.values.add(value);
+    return value;
+  };
   // A gauge left out is registered where nothing renders it, so whoever holds the bundle can still set it.
   const sources = dimensions.stateGauges ?? ['redis', 'postgres'];
   const hidden = new Registry();
@@ -244,7 +275,11 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
       if (entry === undefined) return;
       // Only declared label names reach prom-client, which throws on others: a metric must never break a hot path.
       const clean: Record<string, string> = {};
-      for (const l of entry.labelNames) clean[l] = labels[l] ?? 'unknown';
+      for (const l of entry.labelNames) {
+        const value = labels[l] ?? 'unknown';
+        const kind = entry.bounded.get(l);
+        clean[l] = kind === undefined ? value : admit(kind, value);
+      }
       entry.counter.inc(clean, value);
     },
   };
