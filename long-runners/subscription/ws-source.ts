@@ -70,15 +70,13 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
   opened.catch(() => {});
 
   ws.on('message', (data, isBinary) => {
-    if (!isBinary) {
-      queue.push(null);
-      notify();
-      return;
-    }
-    // With the default binaryType a message already is one Buffer (a Uint8Array): kept as it is, never copied.
-    const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    queue.push(buf);
-    queuedBytes += buf.byteLength;
+    if (isBinary) {
+      // With the default binaryType a message already is one Buffer (a Uint8Array): kept as it is, never copied.
+      const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      queue.push(buf);
+      queuedBytes += buf.byteLength;
+    } else queue.push(null);
+    // A text message takes its place too: a queue full of them holds reading like one full of frames.
     if (full() && !holds.has('queue')) {
       holds.add('queue');
       applyHolds();
@@ -119,18 +117,14 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
     },
     async next(timeoutMs) {
       for (;;) {
-        if (queue[0] === null) {
-          queue.shift();
-          return { kind: 'text' };
-        }
-        const bytes = queue.shift();
-        if (bytes !== undefined && bytes !== null) {
-          queuedBytes -= bytes.byteLength;
+        if (queue.length > 0) {
+          const bytes = queue.shift()!;
+          if (bytes !== null) queuedBytes -= bytes.byteLength;
           if (holds.has('queue') && queue.length <= options.maxQueuedFrames / 2 && queuedBytes <= options.maxQueuedBytes / 2) {
             holds.delete('queue');
             applyHolds();
           }
-          return { kind: 'frame', bytes };
+          return bytes === null ? { kind: 'text' } : { kind: 'frame', bytes };
         }
         if (closedReason !== undefined && ws.readyState === WebSocket.CLOSED) return { kind: 'closed', reason: closedReason, oversized };
         const timedOut = await new Promise<boolean>((resolve) => {
