@@ -151,7 +151,9 @@ function withoutTrailingSlashes(url: string): string {
 export function parseDidDocument(did: string, doc: unknown): AtprotoIdentity {
   if (typeof doc !== 'object' || doc === null) fail(`DID document of ${did} is not an object`);
   const d = doc as Record<string, unknown>;
-  if (d['id'] !== did) fail(`DID document is about ${String(d['id'])}, not ${did}`);
+  // NOTE: an id that is not a string is named by its type: String() of a deeply nested array recurses until the
+  // stack overflows, a RangeError that callers took for a lookup that failed rather than a verdict on the document.
+  if (d['id'] !== did) fail(`DID document is about ${typeof d['id'] === 'string' ? d['id'] : `an id of type ${Array.isArray(d['id']) ? 'array' : typeof d['id']}`}, not ${did}`);
   checkEntries(did, d, 'verificationMethod');
   checkEntries(did, d, 'service');
   let signingKey: PublicKey;

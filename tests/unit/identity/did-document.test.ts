@@ -93,3 +93,11 @@ describe('the PDS endpoint is read in time linear in its length', () => {
     expect(parseDidDocument(DID, trailing).pds).toBe('https://pds.example');
   });
 });
+
+describe('a document nested deep where a string belongs', () => {
+  it('is a verdict on the document (identity_failed), not a stack overflow', () => {
+    // 40 KB, under the document cap: an id that is an array nested 20,000 deep.
+    const nested = JSON.parse(`{"id":${'['.repeat(20_000)}${']'.repeat(20_000)}}`) as Record<string, unknown>;
+    expect(() => parseDidDocument(DID, nested)).toThrow(expect.objectContaining({ reason: 'identity_failed', message: expect.stringContaining('an id of type array') }));
+  });
+});
