@@ -23,6 +23,23 @@ export class KeyFormatError extends SkytideError {
   }
 }
 
+/**
+ * The longest multibase a key can take: `z` and base58btc of at most 67 bytes (a multicodec prefix and a compressed
+ * point, or an uncompressed legacy point) is 93 characters. NOTE: checked before decoding, which is quadratic in the
+ * length: a DID document (64 KB) with one 60,000-character key held the event loop for seconds.
+ */
+export const MAX_KEY_MULTIBASE_LENGTH = 128;
+
+function decodeKeyMultibase(multibase: string, what: string): Uint8Array {
+  if (!multibase.startsWith('z')) throw new KeyFormatError(`${what} is not base58btc (z...)`);
+  if (multibase.length > MAX_KEY_MULTIBASE_LENGTH) throw new KeyFormatError(`${what} is ${multibase.length} characters, longer than any key`);
+  try {
+    return base58btc.decode(multibase);
+  } catch {
+    throw new KeyFormatError(`${what} is not valid base58btc`);
+  }
+}
+
 function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
   return prefix.every((b, i) => bytes[i] === b);
 }
@@ -39,13 +56,7 @@ function point(curve: Curve, bytes: Uint8Array): PublicKey {
 
 /** A multibase multikey: `z` + base58btc(multicodec prefix + compressed point). */
 export function parseMultikey(multibase: string): PublicKey {
-  if (!multibase.startsWith('z')) throw new KeyFormatError('multikey is not base58btc (z...)');
-  let bytes: Uint8Array;
-  try {
-    bytes = base58btc.decode(multibase);
-  } catch {
-    throw new KeyFormatError('multikey is not valid base58btc');
-  }
+  const bytes = decodeKeyMultibase(multibase, 'multikey');
   if (startsWith(bytes, K256_PREFIX)) return compressed('k256', bytes.subarray(2));
   if (startsWith(bytes, P256_PREFIX)) return compressed('p256', bytes.subarray(2));
   throw new KeyFormatError('multikey has an unsupported multicodec (only secp256k1-pub and p256-pub)');
@@ -60,8 +71,7 @@ export function parseDidKey(did: string): PublicKey {
 export function parseLegacyMultibase(multibase: string, type: string): PublicKey {
   const curve: Curve | undefined = type === 'EcdsaSecp256k1VerificationKey2019' ? 'k256' : type === 'EcdsaSecp256r1VerificationKey2019' ? 'p256' : undefined;
   if (curve === undefined) throw new KeyFormatError(`unsupported verification method type ${type}`);
-  if (!multibase.startsWith('z')) throw new KeyFormatError('key is not base58btc (z...)');
-  return point(curve, base58btc.decode(multibase));
+  return point(curve, decodeKeyMultibase(multibase, 'key'));
 }
 
 /** The 33-byte compressed form of a point: the parity of y, then x. */
