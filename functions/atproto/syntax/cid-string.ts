@@ -13,7 +13,8 @@
 // functions/atproto/cid.ts parseCid is not reused: it runs multiformats 14, whose base32 decoder is
 // case-insensitive (so `bAFY…` would round-trip through its cache and pass), and it is not dependency-free.
 
-const MAX_CID_STRING_LENGTH = 128;
+/** No CID string is longer; longer ones are refused before decoding (base58 decodes in time quadratic in the length). */
+export const MAX_CID_STRING_LENGTH = 128;
 
 export function isValidCidString(value: string): boolean {
   if (value.length > MAX_CID_STRING_LENGTH) return false;

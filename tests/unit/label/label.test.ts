@@ -53,6 +53,17 @@ describe('parseLabel: the label spec', () => {
   });
 });
 
+describe('parseLabel: a cid longer than any CID', () => {
+  it('is refused before it is decoded (base58, as CIDv0 and z-multibase strings are, decodes in time quadratic in the length)', () => {
+    // A frame may be 5 MB: a 4 MB cid would hold the label consumer's event loop for hours; 150,000 characters, about a minute.
+    for (const cid of [`Q${'m'.repeat(150_000)}`]) {
+      const r = parseLabel({ ...BASE, cid });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.message).toContain('cid is not a CID');
+    }
+  });
+});
+
 describe('signingBytes: what the issuer signed', () => {
   it('is the reference DAG-CBOR of the spec fields as received, without sig, $type or unknown fields', () => {
     const label = parsed({ ...BASE, cid: CID, neg: false, exp: '2024-06-01T00:00:00Z', sig: { $bytes: 'AAEC' }, $type: 'com.atproto.label.defs#label', extra: 1 });
