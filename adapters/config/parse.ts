@@ -32,6 +32,10 @@ export interface Config {
   /** INGESTER_LABEL_HIGH_WATER_MARK, or INGESTER_HIGH_WATER_MARK when it is unset. */
   labelHighWaterMark: number;
   labelTrustedSources: string[];
+  /** INGESTER_LABEL_PARKED_HIGH_WATER_MARK: labels parked from one labeler at which its subscription pauses. */
+  labelParkedHighWaterMark: number;
+  /** LABEL_PARKED_RECHECK_MAX_MS: the longest wait between two checks of a host that parked labels wait on. */
+  labelParkedRecheckMaxMs: number;
   indexerConsumer: string | undefined;
   indexerStreams: string[];
   indexerBatchSize: number;
@@ -215,6 +219,8 @@ export function parseConfig(env: Env): ParsedConfig {
     labelerInitialCursor: get('LABELER_INITIAL_CURSOR'),
     labelHighWaterMark: get('INGESTER_LABEL_HIGH_WATER_MARK') ?? get('INGESTER_HIGH_WATER_MARK'),
     labelTrustedSources: get('LABEL_TRUSTED_SOURCES'),
+    labelParkedHighWaterMark: get('INGESTER_LABEL_PARKED_HIGH_WATER_MARK'),
+    labelParkedRecheckMaxMs: get('LABEL_PARKED_RECHECK_MAX_MS'),
     indexerConsumer: get('INDEXER_CONSUMER'),
     indexerStreams: get('INDEXER_STREAMS'),
     indexerBatchSize: get('INDEXER_BATCH_SIZE'),

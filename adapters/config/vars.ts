@@ -42,6 +42,8 @@ export const VARS = [
   { name: 'INGESTER_LABELER_HOSTS', type: 'list', default: '', doc: 'comma-separated labelers to follow with subscribeLabels; http:// means ws://, https:// or none means wss://' },
   { name: 'LABELER_INITIAL_CURSOR', type: 'int', default: '0', min: 0, doc: "seq to start from when no cursor is stored for a labeler; 0 is its whole history, which is what matters for labels" },
   { name: 'INGESTER_LABEL_HIGH_WATER_MARK', type: 'int', min: 1, doc: 'label_live length at which the label subscriber stops reading its sockets; unset means INGESTER_HIGH_WATER_MARK' },
+  { name: 'INGESTER_LABEL_PARKED_HIGH_WATER_MARK', type: 'int', default: '50000', min: 1, doc: "labels parked from one labeler (each waiting on its source's did:web host, which does not answer) at which that labeler's subscription, and only it, stops reading its socket until they are released" },
+  { name: 'LABEL_PARKED_RECHECK_MAX_MS', type: 'int', default: '300000', min: 100, doc: "longest wait between two checks of a did:web host that parked labels wait on (the checks back off with how long it has been down); once it answers they go back into label_live" },
   { name: 'LABEL_TRUSTED_SOURCES', type: 'list', default: '', doc: "comma-separated labeler DIDs whose labels are accepted unsigned (rsky's entries) or from another host than their own (each counted)" },
   { name: 'INDEXER_CONSUMER', type: 'string', doc: 'consumer name in the groups, unique per instance; default hostname-pid' },
   { name: 'INDEXER_STREAMS', type: 'list', default: 'firehose_live,firehose_backfill', doc: 'streams the index consumer reads' },

@@ -111,6 +111,11 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     labels: { host: 'labelHost', reason: REASONS },
   },
   skytide_label_entries_total: { help: 'label_live entries written by the label subscriber, by labeler host', labels: { host: 'labelHost' } },
+  skytide_labels_parked_total: {
+    help: "label_live entries parked out of the stream while their source's did:web host does not answer, by labeler host",
+    labels: { host: 'labelEntryHost' },
+  },
+  skytide_labels_released_total: { help: 'parked label_live entries moved back into the stream once their source host answered', labels: {} },
   skytide_labels_trusted_total: {
     help: 'labels of LABEL_TRUSTED_SOURCES accepted without a signature or from another host than their labeler',
     labels: { src: 'labelSource', why: TRUST_REASONS },

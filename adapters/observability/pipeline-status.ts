@@ -1,15 +1,16 @@
 // What an operator asks first: how long each stream is, how much is pending or dead, where each cursor stands, and
-// how many DIDs wait for their identity on each relay, and repos per sync state and the labels in force (both counted
+// how many DIDs wait for their identity on each relay, how many labels each labeler has parked, and repos per sync state and the labels in force (both counted
 // at most every minute or few minutes, with their age). Read straight from Redis, so `skytide status`, `GET /` and
 // the gauges agree with what the consumers see.
 // Promise: a read costs O(1) in the size of the network: a fixed number of commands per stream shard and per
-// configured host (XLEN, XPENDING summary, GET, HLEN), never a SCAN of the keyspace (which holds a key per repo), and
+// configured host (XLEN, XPENDING summary, GET, HLEN, HGET), never a SCAN of the keyspace (which holds a key per repo), and
 // Postgres counts come from caches with a stated age, never a count(*) per read.
 import type { Redis } from 'ioredis';
 import type { SqlExecutor } from '../../functions/ports.ts';
 import type { MetricsBundle } from './metrics.ts';
 import { GROUPS, hostKey, STREAMS, type KeySpace } from '../redis/keys.ts';
 import { countWaitingDids } from '../redis/identity-waits.ts';
+import { createLabelParking } from '../redis/label-parking.ts';
 import { createLabelStatesCache, type LabelStates } from '../postgres/label-states.ts';
 import { createRepoSyncStatesCache } from '../postgres/repo-sync-states.ts';
 import { silentLog, systemClock, type Clock, type Log } from '../../functions/ports.ts';
@@ -39,6 +40,11 @@ export interface PipelineStatus {
   cursors: Record<string, string>;
   /** DIDs whose frames wait for their identity, per relay (host without scheme). */
   identityWaits: Record<string, number>;
+  /**
+   * label_live entries parked while their source's did:web host does not answer, per configured labeler (host without
+   * scheme): at INGESTER_LABEL_PARKED_HIGH_WATER_MARK its subscription is held.
+   */
+  labelsParked: Record<string, number>;
   /** Repos per sync state; absent when Postgres is not reachable from this command. */
   repoSync?: Record<string, number>;
   /** When the repoSync counts were taken (they are cached, at most a minute old unless Postgres is slow). */
@@ -118,6 +124,9 @@ export function createStatusReader(r: StatusSources) {
     });
     firehoseCursors = lowest;
     const identityWaits = await readIdentityWaits(r);
+    const parking = createLabelParking(redis, r.keys);
+    const labelsParked: Record<string, number> = {};
+    for (const host of r.labelerHosts ?? []) labelsParked[hostKey(host)] = await parking.parkedFrom(hostKey(host));
     let repoSync: Record<string, number> | undefined;
     let repoSyncAge: { asOf: string; ageSeconds: number } | undefined;
     try {
@@ -134,7 +143,7 @@ export function createStatusReader(r: StatusSources) {
       // As for repoSync: no schema or no database yet.
     }
     return {
-      streams, cursors, identityWaits,
+      streams, cursors, identityWaits, labelsParked,
       ...(repoSync === undefined ? {} : { repoSync, repoSyncAge }),
       ...(labels === undefined ? {} : { labels }),
     };

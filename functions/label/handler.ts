@@ -36,7 +36,10 @@ export type LabelVerdict =
   | { status: 'retry'; reason: Reason; message: string; wait?: true };
 
 export interface LabelBatchResult {
-  /** One per entry, same order: `retry` when one of its labels was deferred (`wait` when only because its source's host is down), else `ok`. */
+  /**
+   * One per entry, same order: `retry` when one of its labels was deferred (`wait` when only because its source's host
+   * is down, naming that source in `on`), else `ok`.
+   */
   outcomes: ItemOutcome[];
   /** One list per entry, one verdict per label in it. */
   verdicts: LabelVerdict[][];
@@ -91,13 +94,17 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
 
   const changed = rows.length === 0 ? 0 : await ports.sql.transaction((tx) => storeLabels(tx, rows));
 
-  const outcomes = verdicts.map((list): ItemOutcome => {
+  const outcomes = verdicts.map((list, i): ItemOutcome => {
     const deferred = list.filter((v) => v.status === 'retry');
     const first = deferred[0];
     if (first === undefined) return ok;
     // A delivery counts toward the DLQ only when some label of the entry was deferred for a reason of its own.
     const counted = deferred.find((v) => v.wait !== true);
-    return counted === undefined ? wait(first.reason, first.message) : retry(counted.reason, counted.message);
+    if (counted !== undefined) return retry(counted.reason, counted.message);
+    // It waits on the source of its first waiting label (the caller parks it per that source's host).
+    const at = list.indexOf(first);
+    const waited = checked[i]?.[at];
+    return wait(first.reason, first.message, waited !== undefined && 'label' in waited ? waited.label.src : undefined);
   });
   report(entries, verdicts, ports);
   return { outcomes, verdicts, changed };

@@ -12,6 +12,9 @@ import { dependencyErrorIn, type DependencyError } from '../../functions/errors.
 import { hostKey } from '../../adapters/redis/keys.ts';
 import { probeWritablePostgres } from '../../adapters/postgres/write-probe.ts';
 import { runLabelSubscriber } from '../labels/label-subscriber.ts';
+import { firstCheckAt, runLabelRelease } from '../labels/label-release.ts';
+import { createLabelParking, type LabelParking } from '../../adapters/redis/label-parking.ts';
+import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
 
 export function labelSubscriberTasks(r: Resources): Task[] {
   return r.config.labelerHosts.map((host) => ({
@@ -20,6 +23,7 @@ export function labelSubscriberTasks(r: Resources): Task[] {
       runLabelSubscriber({
         redis: r.redis(), keys: r.keys, host,
         highWaterMark: r.config.labelHighWaterMark,
+        parkedHighWaterMark: r.config.labelParkedHighWaterMark,
         batchSize: r.config.ingesterBatchSize,
         batchTimeoutMs: r.config.ingesterBatchTimeoutMs,
         initialCursor: r.config.labelerInitialCursor,
@@ -30,9 +34,15 @@ export function labelSubscriberTasks(r: Resources): Task[] {
   }));
 }
 
+/** The task that releases parked labels (long-runners/labels/label-release.ts): no transaction of its own. */
+export const LABEL_RELEASE_TASK = 'label:release';
+
 export function labelTasks(r: Resources): Task[] {
   const tasks: Task[] = [];
   const trustedSources = new Set(r.config.labelTrustedSources);
+  // Made on first use, as the loops' connections are: building the tasks opens nothing.
+  let parkingMade: LabelParking | undefined;
+  const parking = (): LabelParking => (parkingMade ??= createLabelParking(r.redis(), r.keys));
   for (let i = 0; i < r.config.indexerConcurrency; i++) {
     const log = r.log.child('consumer:label');
     // The consumer tells an outage from poison entries by its probe. A label batch also depends on the DID documents
@@ -65,6 +75,14 @@ export function labelTasks(r: Resources): Task[] {
           maxAttempts: r.config.indexerMaxAttempts,
           parse: parseLabelFields,
           probe,
+          park: async (waiting) => {
+            const parked = await parking().park(
+              GROUPS.label,
+              waiting.map(({ entry, item, on }) => ({ entry, on, from: item.host ?? UNKNOWN_HOST })),
+              firstCheckAt(Date.now(), r.config.labelParkedRecheckMaxMs),
+            );
+            for (const p of parked) r.metrics.metrics.inc('skytide_labels_parked_total', { host: p.from });
+          },
           handle: async (entries) => {
             try {
               return (await labelBatch(entries, { ...r.ports, log, sql: r.sql(), identity: r.identity(), trustedSources })).outcomes;
@@ -79,5 +97,15 @@ export function labelTasks(r: Resources): Task[] {
         }),
     });
   }
+  // Labels waiting on their source's host leave label_live for a list of that host (label-parking.ts); this loop
+  // brings them back once it answers. One per process: any number of them share the work safely.
+  tasks.push({
+    name: LABEL_RELEASE_TASK,
+    run: (signal) =>
+      runLabelRelease({
+        parking: parking(), identity: r.identity(), recheckMaxMs: r.config.labelParkedRecheckMaxMs,
+        log: r.log.child('label:release'), metrics: r.metrics.metrics, signal,
+      }),
+  });
   return tasks;
 }

@@ -22,7 +22,7 @@ import { createRepoStateStore } from '../../adapters/redis/repo-state.ts';
 import { appendBatch, writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { probeWritablePostgres } from '../../adapters/postgres/write-probe.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
-import { labelSubscriberTasks, labelTasks } from './label-tasks.ts';
+import { LABEL_RELEASE_TASK, labelSubscriberTasks, labelTasks } from './label-tasks.ts';
 import { outagesDegradedCheck } from '../../adapters/observability/outage-board.ts';
 import { createStatusHistory, type StatusHistory } from '../../adapters/observability/status-history.ts';
 import { sleep } from '../sleep.ts';
@@ -301,7 +301,9 @@ export function buildTasks(r: Resources, only: readonly TaskKind[]): Task[] {
   tasks.push(...index);
   if (only.includes('labels')) tasks.push(...labelSubscriberTasks(r));
   tasks.push(...label, ...backfill);
-  warnIfPoolShort(r, index.length * r.config.indexerSplit + label.length + backfill.length);
+  // The release of parked labels holds no transaction: only the label loops count.
+  const labelLoops = label.filter((t) => t.name !== LABEL_RELEASE_TASK).length;
+  warnIfPoolShort(r, index.length * r.config.indexerSplit + labelLoops + backfill.length);
   const cron = only.includes('sweep') ? r.config.sweepCron : undefined;
   const sweeper = r.config.relayHosts.length > 0 && (cron !== undefined || only.includes('http')) ? sweeperFor(r) : undefined;
   if (sweeper !== undefined && cron !== undefined) tasks.push(scheduledSweepTask(sweeper, cron, r.log.child('sweeper')));

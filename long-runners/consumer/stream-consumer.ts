@@ -14,7 +14,8 @@
 // step, and its entries stay pending). On abort the batches in flight are finished (then the one read ahead) or
 // abandoned unsettled (all stay pending). An outcome `wait` (something the entry depends on is unavailable) leaves
 // the entry pending with its delivery taken back (XCLAIM RETRYCOUNT): it comes back after claimIdleMs, never nearer
-// the DLQ. A pending entry whose data was deleted (by hand) is acknowledged, counted and logged, never dead-lettered
+// the DLQ; with `park`, one whose outcome names what it waits on (`on`) is then moved out of the stream to wait
+// there (label_live: label-parking.ts), so a stream full of waiting entries holds no subscription back. A pending entry whose data was deleted (by hand) is acknowledged, counted and logged, never dead-lettered
 // (nothing in it to replay). All state is in Redis: attempts are the group's delivery counts, so a
 // restart loses nothing and forgets nothing.
 import type { Redis } from 'ioredis';
@@ -103,6 +104,13 @@ export interface StreamConsumerOptions<T> {
    * in read order. Entries claimed from the pending list are processed alone, once every batch in flight has ended.
    */
   batchesInFlight?: number;
+  /**
+   * Moves entries whose outcome is `wait` on something named (`on`) out of the stream, after their batch's settle
+   * and with their delivery already taken back; it must acknowledge each entry in the same atomic step as it stores
+   * it, and do nothing for an entry no longer pending (a resend, another consumer's settle). Should it fail, the
+   * entries stay pending and come back through XAUTOCLAIM, as without it. Without it they stay pending.
+   */
+  park?: (waiting: readonly { entry: StreamEntry; item: T; on: string }[]) => Promise<void>;
 }
 
 /** Entries parsed between two turns of the event loop when a batch read ahead is parsed (about a millisecond). */
@@ -163,8 +171,11 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     await last;
   };
   /** Starts this batch's settle; the one before must have been awaited (settled()). */
-  const settleLater = (settlement: Settlement): void => {
-    const next = settle(redis, stream, dlq, group, settlement).then(() => {});
+  const settleLater = (settlement: Settlement, parking: readonly { entry: StreamEntry; item: T; on: string }[] = []): void => {
+    const park = options.park;
+    const next = settle(redis, stream, dlq, group, settlement).then(async () => {
+      if (park !== undefined && parking.length > 0) await park(parking);
+    });
     // Seen when awaited (settled()); until then a failure must not be an unhandled rejection.
     next.catch(() => {});
     settling = next;
@@ -323,9 +334,11 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     const ack: string[] = [];
     /** Entries that wait on something unavailable: left pending with this delivery taken back. */
     const waiting = new Map<string, number>();
+    /** Those of them that name what they wait on, moved out of the stream once settled (options.park). */
+    const parking: { entry: StreamEntry; item: T; on: string }[] = [];
     outcomes.forEach((isolated, i) => {
       if (isolated === undefined) return;
-      const { entry } = parsed[i]!;
+      const { entry, item } = parsed[i]!;
       const outcome: ItemOutcome = isThrew(isolated) ? { status: 'retry', reason: 'handler_error', message: isolated.threw } : isolated;
       if (outcome.status === 'ok') {
         ack.push(entry.id);
@@ -335,6 +348,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
         count('dead');
       } else if (outcome.status === 'wait') {
         waiting.set(entry.id, tries(entry) - 1);
+        if (options.park !== undefined && outcome.on !== undefined) parking.push({ entry, item, on: outcome.on });
         count('wait');
       } else if (tries(entry) >= maxAttempts) {
         toDlq(entry, outcome.reason, outcome.message);
@@ -348,7 +362,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     if (waiting.size > 0) await setDeliveryCounts(redis, stream, group, consumer, waiting);
     // The batch before's settle first: a failure there fails this step (this batch stays pending, as after a crash).
     await settled();
-    settleLater({ ack, letters });
+    settleLater({ ack, letters }, parking);
   };
 
   await ensureGroup(redis, stream, group);

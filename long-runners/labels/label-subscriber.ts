@@ -4,20 +4,28 @@
 // decoder (functions/atproto/label-frame.ts). Nothing here but the wiring: one `#labels` message becomes one
 // label_live entry per label (field `event`), and `label_live:cursor:<host>` moves to its seq in the same MULTI.
 // With no stored cursor a labeler is followed from LABELER_INITIAL_CURSOR (0: its history is what matters).
+// Besides label_live's high-water mark (every labeler's), a labeler is held on its own while the labels it sent that
+// wait parked on their source's host (adapters/redis/label-parking.ts) reach `parkedHighWaterMark`.
 // Whether a label is any good is the label function's verdict, never this subscriber's.
 import { decodeLabelFrame } from '../../functions/atproto/label-frame.ts';
 import { MAX_FRAME_BYTES } from '../../functions/atproto/limits.ts';
 import { hostKey, STREAMS } from '../../adapters/redis/keys.ts';
+import { createLabelParking } from '../../adapters/redis/label-parking.ts';
 import { createProblemReporter } from '../subscription/problems.ts';
 import { runSubscription, type SubscriberOptions, type SubscriptionHandler } from '../subscription/subscription.ts';
 
 export const SUBSCRIBE_LABELS = 'com.atproto.label.subscribeLabels';
+
+/** INGESTER_LABEL_PARKED_HIGH_WATER_MARK's default. */
+export const DEFAULT_PARKED_HIGH_WATER_MARK = 50_000;
 
 /** No sweep lists a labeler's labels: what its window no longer holds is not read again. */
 export const LABEL_GAP_REPAIR = 'none: the labeler no longer serves the labels in the gap, so they (negations too) stay missing from `label`';
 
 export interface LabelSubscriberOptions extends SubscriberOptions {
   initialCursor: number;
+  /** INGESTER_LABEL_PARKED_HIGH_WATER_MARK: this labeler's parked labels at which its subscription pauses. */
+  parkedHighWaterMark?: number;
   /** Runs with each entry's `event` once its batch is written (tests keep what was written, to replay it). */
   onWritten?: (event: string) => void;
 }
@@ -28,7 +36,15 @@ export async function runLabelSubscriber(o: LabelSubscriberOptions): Promise<voi
   const report = createProblemReporter({
     metrics: o.metrics, counter: 'skytide_label_subscription_errors_total', host: o.host, hostLabel, log: o.log, msg: 'label frame problem',
   });
+  const parking = createLabelParking(o.redis, o.keys);
   const handler: SubscriptionHandler = {
+    async holdReason() {
+      const parked = await parking.parkedFrom(hostLabel);
+      const mark = o.parkedHighWaterMark ?? DEFAULT_PARKED_HIGH_WATER_MARK;
+      return parked >= mark
+        ? `${parked} labels from this labeler are parked, waiting on their sources' hosts (INGESTER_LABEL_PARKED_HIGH_WATER_MARK ${mark})`
+        : undefined;
+    },
     onMessage(message, batch) {
       // The core has framed the message and checked its seq; the decoder reads the same bytes into entries.
       const out = decodeLabelFrame(message.bytes, hostLabel);

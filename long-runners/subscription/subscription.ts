@@ -67,7 +67,7 @@ export interface SubscriptionHandler {
    */
   between?(batch: Batch, signal: AbortSignal): Promise<void>;
   /** A reason to stop reading the socket for now, checked between batches; undefined to keep reading. */
-  holdReason?(): string | undefined;
+  holdReason?(): Promise<string | undefined> | string | undefined;
 }
 
 /**
@@ -251,7 +251,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     const lengths = await Promise.all(lengthKeys.map((key) => redis.xlen(key)));
     const length = lengths.reduce((a, b) => a + b, 0);
     if (length >= o.highWaterMark) return { kind: 'backpressure', length };
-    const why = handler.holdReason?.();
+    const why = await handler.holdReason?.();
     return why === undefined ? undefined : { kind: 'handler', why };
   };
 

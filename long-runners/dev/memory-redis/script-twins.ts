@@ -12,6 +12,7 @@ import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
+import { PARK_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
@@ -209,6 +210,46 @@ const TWINS: [string, ScriptTwin][] = [
       s.exec(['ZREM', k(keys, 0), member]);
     }
     return members.length;
+  }],
+  [PARK_LABELS, (s, keys, argv) => {
+    const [stream, group] = [k(keys, 0), argv[0] ?? ''];
+    const out: number[] = [];
+    for (let a = 2; a < argv.length; a += 5) {
+      const id = argv[a] ?? '';
+      const held = s.exec(['XPENDING', stream, group, id, id, '1']);
+      if (Array.isArray(held) && held.length > 0) {
+        s.exec(['RPUSH', k(keys, Number(argv[a + 1]) - 1), argv[a + 4] ?? '']);
+        s.exec(['ZADD', k(keys, 1), 'NX', argv[1] ?? '', argv[a + 2] ?? '']);
+        s.exec(['HINCRBY', k(keys, 2), argv[a + 3] ?? '', '1']);
+        s.exec(['XACK', stream, group, id]);
+        s.exec(['XDEL', stream, id]);
+        out.push(1);
+      } else out.push(0);
+    }
+    return out;
+  }],
+  [RELEASE_LABELS, (s, keys, argv) => {
+    const got = s.exec(['LRANGE', k(keys, 0), '0', String(Number(argv[0]) - 1)]);
+    const members = Array.isArray(got) ? got.filter((m): m is string => typeof m === 'string') : [];
+    // The store holds bytes (latin1 strings); cjson reads them as UTF-8 and gives the strings back as bytes. Every
+    // member is decoded before anything is written, as the Lua does.
+    const decoded = members.map((m) => {
+      try {
+        const e: unknown = JSON.parse(Buffer.from(m, 'latin1').toString('utf8'));
+        if (Array.isArray(e) && e.every((f): f is string => typeof f === 'string')) return e.map((f) => Buffer.from(f, 'utf8').toString('latin1'));
+      } catch {
+        // Refused below, as cjson.decode's error.
+      }
+      throw new CommandError(new ReplyError('ERR Error running script: cjson.decode: the member is not a JSON array of strings'));
+    });
+    for (const e of decoded) {
+      s.exec(['XADD', k(keys, 1), '*', ...e.slice(3)]);
+      if (Number(s.exec(['HINCRBY', k(keys, 3), e[0] ?? '', '-1'])) <= 0) s.exec(['HDEL', k(keys, 3), e[0] ?? '']);
+    }
+    s.exec(['LTRIM', k(keys, 0), String(members.length), '-1']);
+    const left = Number(s.exec(['LLEN', k(keys, 0)]));
+    if (left === 0) s.exec(['ZREM', k(keys, 2), argv[1] ?? '']);
+    return [members.length, left];
   }],
   [DELETE_IF_EMPTY, (s, keys, argv) => {
     const held = s.exec(['XPENDING', k(keys, 0), argv[0] ?? '', '-', '+', '1', argv[1] ?? '']);

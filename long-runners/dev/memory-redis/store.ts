@@ -345,14 +345,29 @@ export class Store {
     // --- sorted sets (delayed work) -----------------------------------------------------------------------------------
     ZADD: (a) => {
       const key = a[0] ?? '';
-      if (a.length < 3 || a.length % 2 === 0) fail(SYNTAX);
-      const z = this.typed(key, 'zset') ?? { kind: 'zset' as const, value: new Map<string, number>() };
+      // NX (only add) and XX (only update): the flags skytide sends, before the pairs.
+      let first = 1;
+      let nx = false;
+      let xx = false;
+      for (; first < a.length; first++) {
+        const flag = (a[first] ?? '').toUpperCase();
+        if (flag === 'NX') nx = true;
+        else if (flag === 'XX') xx = true;
+        else break;
+      }
+      if (nx && xx) fail('ERR XX and NX options at the same time are not compatible');
+      if (a.length - first < 2 || (a.length - first) % 2 !== 0) fail(SYNTAX);
+      const existing = this.typed(key, 'zset');
+      if (existing === undefined && xx) return 0;
+      const z = existing ?? { kind: 'zset' as const, value: new Map<string, number>() };
       this.data.set(key, z);
       let added = 0;
-      for (let i = 1; i + 1 < a.length; i += 2) {
+      for (let i = first; i + 1 < a.length; i += 2) {
         const score = Number(a[i]);
         if (Number.isNaN(score)) fail('ERR value is not a valid float');
-        if (!z.value.has(a[i + 1] as string)) added++;
+        const has = z.value.has(a[i + 1] as string);
+        if ((nx && has) || (xx && !has)) continue;
+        if (!has) added++;
         z.value.set(a[i + 1] as string, score);
       }
       return added;

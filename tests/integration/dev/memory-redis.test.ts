@@ -11,6 +11,7 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
+import { PARK_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
@@ -141,7 +142,7 @@ describe('the JS twins of the Lua scripts', () => {
     // The adapters that send Lua: the Redis ones and the work queue's (its delayed entries are promoted by a script).
     const adapters = path.join(import.meta.dirname, '../../../adapters');
     const dirs = ['redis', 'queue'].map((d) => path.join(adapters, d));
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, PROMOTE_DUE.lua];
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, PROMOTE_DUE.lua, PARK_LABELS, RELEASE_LABELS];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
     const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)));
     const scripts = new Map<RedisScript, string>();
@@ -188,6 +189,12 @@ describe('the JS twins of the Lua scripts', () => {
       await fresh.close();
     }
   });
+
+  /** PARK_LABELS' arguments for entries 1-1 (host h1), 1-2 (h2) and 1-3 (h1), from labeler `lab`. */
+  const parking: (string | number)[] = ['grp', 100,
+    '1-1', 4, 'h1', 'lab', JSON.stringify(['lab', 'did:web:h1', '5', 'event', 'a']),
+    '1-2', 5, 'h2', 'lab', JSON.stringify(['lab', 'did:web:h2', '5', 'event', 'é✓ "q"']),
+    '1-3', 4, 'h1', 'lab', JSON.stringify(['lab', 'did:web:h1', '5', 'event', 'c'])];
 
   it('answer and write as the scripts do', async () => {
     const run = (text: string, keys: string[], args: (string | number)[]): Step => (r) => r.eval(text, keys.length, ...keys, ...args);
@@ -240,6 +247,21 @@ describe('the JS twins of the Lua scripts', () => {
       run(SETTLE, [`${p}wq`, `${p}wq_dlq`, `${p}wq:delayed`], ['grp', 0, '1-1', 's', 4, 'body', 'a', 'prior', '1', '1-2', 'z', 2, 500, 'm', '1-3', 'd', 4, 'body', 'c', 'reason', 'r']),
       run(SETTLE, [`${p}wq`, `${p}wq_dlq`, `${p}wq:delayed`], ['grp', 0, '1-1', 's', 4, 'body', 'a', 'prior', '1', '1-2', 'z', 2, 500, 'm', '1-3', 'd', 4, 'body', 'c', 'reason', 'r']),
       (r) => r.xrange(`${p}wq`, '-', '+'), (r) => r.xrange(`${p}wq_dlq`, '-', '+'), (r) => r.zscore(`${p}wq:delayed`, 'm'), (r) => r.zcard(`${p}wq:delayed`), (r) => r.xpending(`${p}wq`, 'grp'),
+      // label parking: two pending entries parked (the third is not pending: left), the same park again (nothing),
+      // then released one, then the rest (a host emptied is unscheduled); a member that is not JSON writes nothing.
+      (r) => r.xgroup('CREATE', `${p}ll`, 'grp', '0', 'MKSTREAM'),
+      (r) => r.xadd(`${p}ll`, '1-1', 'event', 'a'), (r) => r.xadd(`${p}ll`, '1-2', 'event', 'é✓ "q"'), (r) => r.xadd(`${p}ll`, '1-3', 'event', 'c'),
+      (r) => r.xreadgroup('GROUP', 'grp', 'c1', 'COUNT', 2, 'STREAMS', `${p}ll`, '>'),
+      run(PARK_LABELS, [`${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll:h1`, `${p}ll:h2`], parking),
+      run(PARK_LABELS, [`${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll:h1`, `${p}ll:h2`], parking),
+      (r) => r.xrange(`${p}ll`, '-', '+'), (r) => r.xpending(`${p}ll`, 'grp'), (r) => r.lrange(`${p}ll:h1`, 0, -1), (r) => r.lrange(`${p}ll:h2`, 0, -1),
+      (r) => r.hgetall(`${p}ll:from`), (r) => r.zrangebyscore(`${p}ll:hosts`, '-inf', '+inf', 'WITHSCORES'),
+      (r) => r.rpush(`${p}ll:h1`, JSON.stringify(['lab2', 'did:web:h1', '7', 'event', 'x'])), (r) => r.hincrby(`${p}ll:from`, 'lab2', 1),
+      run(RELEASE_LABELS, [`${p}ll:h1`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`], [1, 'h1']),
+      run(RELEASE_LABELS, [`${p}ll:h1`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`], [10, 'h1']),
+      (r) => r.rpush(`${p}ll:h2`, '{not json'), run(RELEASE_LABELS, [`${p}ll:h2`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`], [10, 'h2']),
+      (r) => r.xrange(`${p}ll`, '-', '+'), (r) => r.lrange(`${p}ll:h1`, 0, -1), (r) => r.lrange(`${p}ll:h2`, 0, -1),
+      (r) => r.hgetall(`${p}ll:from`), (r) => r.zrangebyscore(`${p}ll:hosts`, '-inf', '+inf', 'WITHSCORES'),
       // the work queue's due entries into its stream: one (LIMIT), the rest due, none; utf-8 fields; a member whose
       // fields are odd (XADD refuses it) and one not JSON, each after a good one (written, as a script's are: no
       // rollback); a count that is not a number.

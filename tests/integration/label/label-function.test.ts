@@ -315,7 +315,8 @@ describe('identity: an outage is waited out, a DID that cannot be had is deferre
       await signed({ val: 'fine', cts: at(1) }),
     ], ports());
     expect(result.outcomes).toEqual([
-      { status: 'wait', reason: 'identity_failed', message: expect.stringContaining(down) },
+      // `on` names the source waited on: the consumer parks the entry per that source's host (label-parking.ts).
+      { status: 'wait', reason: 'identity_failed', message: expect.stringContaining(down), on: down },
       { status: 'retry', reason: 'identity_failed', message: expect.stringContaining('HTTP 404') },
       { status: 'ok' },
     ]);

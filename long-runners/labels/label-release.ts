@@ -1,0 +1,86 @@
+// Releases label_live entries parked while their source's host was down (adapters/redis/label-parking.ts): every tick
+// it takes the source hosts due for a check, resolves the source DID of each one's oldest entry again (bypassing the
+// cache), and when the host answers (a document, or an answer that is a verdict on the DID: the label function gives
+// it) moves the host's entries back into label_live, a chunk at a time, at most RELEASE_PER_TICK a tick. A host still
+// down (or a PLC/DNS outage) is checked again later, backing off with how long its oldest entry has waited, up to
+// `recheckMaxMs`. Nothing is dropped: a released label that waits again is parked again. State is all in Redis, so a
+// restart, or another process running the same loop, takes up where it stands.
+import type { Log, Metrics } from '../../functions/ports.ts';
+import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
+import { DidHostUnavailableError, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
+import type { LabelParking } from '../../adapters/redis/label-parking.ts';
+import { sleep } from '../sleep.ts';
+
+/** Source hosts checked per tick, and entries moved back per script run and per tick: bounded work. */
+export const HOSTS_PER_TICK = 20;
+export const RELEASE_CHUNK = 200;
+export const RELEASE_PER_TICK = 2000;
+/** The first re-check of a host comes this long after it was parked (or recheckMaxMs, if smaller). */
+export const RECHECK_BASE_MS = 1000;
+
+export interface LabelReleaseOptions {
+  parking: LabelParking;
+  identity: IdentityResolver;
+  /** LABEL_PARKED_RECHECK_MAX_MS: the longest wait between two checks of a host that is down. */
+  recheckMaxMs: number;
+  log: Log;
+  metrics: Metrics;
+  signal: AbortSignal;
+}
+
+/** The first check of a host parked at `now`. */
+export function firstCheckAt(now: number, recheckMaxMs: number): number {
+  return now + Math.min(RECHECK_BASE_MS, recheckMaxMs);
+}
+
+/** Whether the DID's host answers: false while it is unreachable or an outage keeps us from asking. */
+async function answers(identity: IdentityResolver, did: string): Promise<boolean> {
+  try {
+    await identity.resolve(did, { forceRefresh: true });
+    return true;
+  } catch (err) {
+    if (err instanceof DidHostUnavailableError || dependencyErrorIn(err) !== undefined) return false;
+    // Any other answer (a document that is no good, no such DID) is the label function's verdict to give.
+    return true;
+  }
+}
+
+/** One tick: what was released. */
+export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'log'> & { log: Log }, now = Date.now()): Promise<number> {
+  let budget = RELEASE_PER_TICK;
+  for (const host of await o.parking.due(now, HOSTS_PER_TICK)) {
+    if (budget <= 0) break;
+    const head = await o.parking.head(host);
+    if (head !== undefined && !(await answers(o.identity, head.on))) {
+      // Backs off with how long the host has been down: checked about twice as far apart each time.
+      const delay = Math.min(o.recheckMaxMs, Math.max(Math.min(RECHECK_BASE_MS, o.recheckMaxMs), now - head.parkedAt));
+      await o.parking.reschedule(host, now + delay);
+      continue;
+    }
+    let left = 1;
+    while (left > 0 && budget > 0) {
+      const step = await o.parking.release(host, Math.max(1, Math.min(RELEASE_CHUNK, budget)));
+      budget -= step.released;
+      left = step.left;
+      if (step.released > 0) o.metrics.inc('skytide_labels_released_total', {}, step.released);
+      if (step.released === 0) break;
+    }
+    o.log.info('parked labels released: their source host answers again', { host, left });
+  }
+  return RELEASE_PER_TICK - budget;
+}
+
+/** Runs releaseDue every tick until aborted; a tick that fails is logged and the next one tries again. */
+export async function runLabelRelease(o: LabelReleaseOptions): Promise<void> {
+  const tickMs = Math.min(RECHECK_BASE_MS, o.recheckMaxMs);
+  while (!o.signal.aborted) {
+    let released = 0;
+    try {
+      released = await releaseDue(o);
+    } catch (err) {
+      o.log.warn('releasing parked labels failed; trying again', { err: describeError(err) });
+    }
+    // A full tick leaves more to release: go on at once.
+    if (released < RELEASE_PER_TICK) await sleep(tickMs, o.signal);
+  }
+}
