@@ -101,8 +101,8 @@ export interface LabelParking {
   reschedule(host: string, at: number): Promise<void>;
   /** Moves up to `max` of the host's oldest parked entries back into the stream. */
   release(host: string, max: number): Promise<{ released: number; left: number }>;
-  /** Entries parked per labeler host. */
-  countsByLabeler(): Promise<Map<string, number>>;
+  /** label_live's length (XLEN). */
+  streamLength(): Promise<number>;
   /** Entries parked from one labeler host (HGET: O(1), cheap enough for every hold check). */
   parkedFrom(labelerHost: string): Promise<number>;
 }
@@ -148,10 +148,7 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
       const [released, left] = Array.isArray(reply) ? reply.map(Number) : [0, 0];
       return { released: released ?? 0, left: left ?? 0 };
     },
-    async countsByLabeler() {
-      const all = await redis.hgetall(from);
-      return new Map(Object.entries(all).map(([host, n]) => [host, Number(n)]));
-    },
+    streamLength: () => redis.xlen(stream),
     async parkedFrom(labelerHost) {
       return Number((await redis.hget(from, labelerHost)) ?? 0);
     },

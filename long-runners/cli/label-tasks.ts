@@ -104,6 +104,7 @@ export function labelTasks(r: Resources): Task[] {
     run: (signal) =>
       runLabelRelease({
         parking: parking(), identity: r.identity(), recheckMaxMs: r.config.labelParkedRecheckMaxMs,
+        highWaterMark: r.config.labelHighWaterMark,
         log: r.log.child('label:release'), metrics: r.metrics.metrics, signal,
       }),
   });

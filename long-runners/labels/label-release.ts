@@ -3,7 +3,9 @@
 // cache), and when the host answers (a document, or an answer that is a verdict on the DID: the label function gives
 // it) moves the host's entries back into label_live, a chunk at a time, at most RELEASE_PER_TICK a tick. A host still
 // down (or a PLC/DNS outage) is checked again later, backing off with how long its oldest entry has waited, up to
-// `recheckMaxMs`. Nothing is dropped: a released label that waits again is parked again. State is all in Redis, so a
+// `recheckMaxMs`. The hosts due in a tick are checked at once (a dead one may take its whole timeout), and nothing is
+// released while label_live is at its high-water mark (the consumers are behind: releasing would only hold every
+// subscription). Nothing is dropped: a released label that waits again is parked again. State is all in Redis, so a
 // restart, or another process running the same loop, takes up where it stands.
 import type { Log, Metrics } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
@@ -23,6 +25,8 @@ export interface LabelReleaseOptions {
   identity: IdentityResolver;
   /** LABEL_PARKED_RECHECK_MAX_MS: the longest wait between two checks of a host that is down. */
   recheckMaxMs: number;
+  /** INGESTER_LABEL_HIGH_WATER_MARK: at this label_live length nothing is released. */
+  highWaterMark: number;
   log: Log;
   metrics: Metrics;
   signal: AbortSignal;
@@ -46,17 +50,27 @@ async function answers(identity: IdentityResolver, did: string): Promise<boolean
 }
 
 /** One tick: what was released. */
-export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'log'> & { log: Log }, now = Date.now()): Promise<number> {
-  let budget = RELEASE_PER_TICK;
-  for (const host of await o.parking.due(now, HOSTS_PER_TICK)) {
-    if (budget <= 0) break;
-    const head = await o.parking.head(host);
-    if (head !== undefined && !(await answers(o.identity, head.on))) {
+export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal'>, now = Date.now()): Promise<number> {
+  if ((await o.parking.streamLength()) >= o.highWaterMark) return 0;
+  const hosts = await o.parking.due(now, HOSTS_PER_TICK);
+  // Checked at once; a host whose check fails (its head unreadable) is logged and tried again at its next turn.
+  const answered = await Promise.all(hosts.map(async (host) => {
+    try {
+      const head = await o.parking.head(host);
+      if (head === undefined || (await answers(o.identity, head.on))) return true;
       // Backs off with how long the host has been down: checked about twice as far apart each time.
       const delay = Math.min(o.recheckMaxMs, Math.max(Math.min(RECHECK_BASE_MS, o.recheckMaxMs), now - head.parkedAt));
       await o.parking.reschedule(host, now + delay);
-      continue;
+    } catch (err) {
+      o.log.warn('checking the host of parked labels failed', { host, err: describeError(err) });
+      await o.parking.reschedule(host, now + o.recheckMaxMs).catch(() => {});
     }
+    return false;
+  }));
+  let budget = RELEASE_PER_TICK;
+  for (const [i, host] of hosts.entries()) {
+    if (answered[i] !== true) continue;
+    if (budget <= 0) break;
     let left = 1;
     while (left > 0 && budget > 0) {
       const step = await o.parking.release(host, Math.max(1, Math.min(RELEASE_CHUNK, budget)));
