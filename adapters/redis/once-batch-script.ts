@@ -7,13 +7,24 @@
 // equal, this batch ran already and it writes nothing; else it runs every step and stores the token, in the same
 // atomic step. One marker per cursor is enough because a writer sends its next batch for a cursor only once the
 // previous one answered (a resend comes first). Like the MULTI it replaces it is atomic, runs every step in order, and
-// reports a step Redis refuses in that step's reply while the others still run.
+// reports a step Redis refuses in that step's reply while the others still run; except a refusal of every write
+// (REFUSALS: out of memory, a read-only replica, failing snapshots, too few replicas), which ends the script with that
+// error before anything is written, as a MULTI is refused whole. Out of memory, Redis refuses only a script's writes
+// that could grow memory, and only until its first write: running on, a trim that shrinks it (the release of parked
+// frames) would pass, and every write after it, so frames would be trimmed whose entries were refused.
 // KEYS[1] = the marker, then each step's keys in order. ARGV[1] = the token, then per step: its kind ('x' XADD, 'c' a
 // command whose first argument is its key, 's' one of the inlined scripts), its number of keys, its number of
 // arguments, and the arguments (a command's name first; a script's name first).
 // Answers {0} when this batch had run already, else {1, reply of step 1, reply of step 2, ...}.
 import type { Redis } from 'ioredis';
 import { runScript, type RedisArg, type RedisScript } from './scripts.ts';
+
+/**
+ * Error codes with which Redis refuses every write of a script alike, from its first write on: a step refused so means
+ * nothing was written before it (out of memory: only a script that has not written yet is refused), so the script
+ * stops there and the batch can be sent again whole.
+ */
+export const REFUSALS = ['OOM', 'READONLY', 'MISCONF', 'NOREPLICAS'] as const;
 
 export type OnceBatchStep =
   | { kind: 'xadd'; stream: string; fields: readonly string[] }
@@ -42,6 +53,7 @@ export function compileOnceBatch(scripts: readonly RedisScript[]): Compiled {
   const inlined = sorted.map((s) => `scripts[${JSON.stringify(s.name)}] = function(KEYS, ARGV)\n${s.lua}\nend`).join('\n');
   const lua = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return {0} end
+local refusals = {${REFUSALS.map((code) => code + ' = true').join(', ')}}
 local scripts = {}
 ${inlined}
 local out = {1}
@@ -63,6 +75,9 @@ while a <= #ARGV do
     if not ok and (type(reply) ~= 'table' or reply.err == nil) then reply = {err = tostring(reply)} end
   end
   if reply == nil then reply = false end
+  if type(reply) == 'table' and type(reply.err) == 'string' and refusals[string.match(reply.err, '^%u+') or ''] then
+    return redis.error_reply(reply.err)
+  end
   out[#out + 1] = reply
 end
 redis.call('SET', KEYS[1], ARGV[1])

@@ -14,7 +14,7 @@ import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { PARK_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
-import { compileOnceBatch, everyScriptSet } from '../../../adapters/redis/once-batch-script.ts';
+import { compileOnceBatch, everyScriptSet, REFUSALS } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 import { CommandError, type Store } from './store.ts';
 import { ReplyError, Status, type Reply } from './resp.ts';
@@ -92,7 +92,7 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
 /**
  * The once-batch script with `inlined` (name -> twin) in it, as its Lua does: nothing when the marker (KEYS[1])
  * holds the token (ARGV[1]); else each step in order, its reply (an error reply too, as redis.pcall gives it) in
- * its slot, then the token stored.
+ * its slot (a refusal of every write, REFUSALS, ends the script with it instead), then the token stored.
  */
 function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
   return (s, keys, argv) => {
@@ -123,6 +123,8 @@ function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
           }
         }
       }
+      // A refusal of every write (this Redis makes none: it has no maxmemory and no replicas) ends the script.
+      if (reply instanceof ReplyError && (REFUSALS as readonly string[]).includes(/^[A-Z]+/.exec(reply.text)?.[0] ?? '')) throw new CommandError(reply);
       out.push(reply);
     }
     s.exec(['SET', k(keys, 0), argv[0] ?? '']);
