@@ -30,6 +30,7 @@ export function labelSubscriberTasks(r: Resources): Task[] {
         log: r.log.child(`labels:${hostKey(host)}`),
         metrics: r.metrics.metrics,
         signal,
+        outageBoard: { board: r.outages, waiter: `labels:${hostKey(host)}` },
       }),
   }));
 }

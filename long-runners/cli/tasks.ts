@@ -47,6 +47,7 @@ export function firehoseTasks(r: Resources): Task[] {
         log: r.log.child(`firehose:${hostKey(host)}`),
         metrics: r.metrics.metrics,
         signal,
+        outageBoard: { board: r.outages, waiter: `firehose:${hostKey(host)}` },
         ...(r.config.trustUpstream ? {} : r.liveIdentity()),
         repoState: createRepoStateStore(r.redis(), r.keys),
         maxParkedFrames: r.config.identityWaitMaxFrames,

@@ -110,5 +110,7 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     ...(options.lengthCheckIntervalMs === undefined ? {} : { lengthCheckIntervalMs: options.lengthCheckIntervalMs }),
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    ...(options.outageBoard === undefined ? {} : { outageBoard: options.outageBoard }),
+    ...(options.refusalBackoff === undefined ? {} : { refusalBackoff: options.refusalBackoff }),
   }, handler);
 }

@@ -79,5 +79,7 @@ export async function runLabelSubscriber(o: LabelSubscriberOptions): Promise<voi
     ...(o.lengthCheckIntervalMs === undefined ? {} : { lengthCheckIntervalMs: o.lengthCheckIntervalMs }),
     ...(o.backoff === undefined ? {} : { backoff: o.backoff }),
     ...(o.heartbeatMs === undefined ? {} : { heartbeatMs: o.heartbeatMs }),
+    ...(o.outageBoard === undefined ? {} : { outageBoard: o.outageBoard }),
+    ...(o.refusalBackoff === undefined ? {} : { refusalBackoff: o.refusalBackoff }),
   }, handler);
 }

@@ -24,8 +24,12 @@
 //   line is sampled (the 1st, 10th, 100th...), so an upstream streaming them cannot flood the logs.
 //   An upstream that sends SEQ_RESET_AFTER seqs in a row at or below the cursor on a connection, and none above it,
 //   is treated as FutureCursor (counted `seq_reset`): indigo's relays answer a cursor past their sequence so.
-// - On abort it writes everything it has read (entries and cursor), then returns. A write Redis refuses throws
-//   (StreamWriteError) to the supervisor. A frame it cannot use is counted and logged, never fatal.
+// - On abort it writes everything it has read (entries and cursor), then returns. Redis refusing writes as a server
+//   (out of memory, a read-only replica after a failover: adapters/redis/write-refusal.ts) is an outage: the batch is
+//   held whole (reading stops meanwhile) and sent again with backoff, each wait on the outage board; stopped during
+//   such a wait, it throws (StreamWriteError) naming what was not written, its cursor not raised, so the next run
+//   reads it again. Any other write Redis refuses throws (StreamWriteError) to the supervisor. A frame it cannot use
+//   is counted and logged, never fatal.
 // - Shards (STREAM_SHARDS > 1, `shards`): each shard of the stream keeps its own cursor for the host, raised in its own
 //   MULTI with its own entries. The connection resumes from the lowest of them, and a message whose seq is at or below
 //   its shard's stored cursor is already in that shard: it is skipped (counted as ignored), so a crash between two
@@ -34,6 +38,9 @@
 import type { Redis } from 'ioredis';
 import type { CounterName, Log, Metrics } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
+import type { OutageBoard } from '../../adapters/observability/outage-board.ts';
+import { StreamWriteError } from '../../adapters/redis/stream-writer.ts';
+import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { decodeFrame, messageSeq } from '../../functions/atproto/frame.ts';
 import { hostKey, type KeySpace } from '../../adapters/redis/keys.ts';
 import { readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
@@ -126,6 +133,8 @@ export const SEQ_RESET_AFTER = 100;
  * slow upstream, and then harmlessly: the search goes on below, and only seqs proven empty are ever skipped.
  */
 export const PROBE_QUIET_MS = 2000;
+/** Delays between sends of a batch while Redis refuses writes (a failover takes seconds; memory, until consumers drain). */
+export const REFUSAL_BACKOFF = { baseMs: 250, maxMs: 10_000 } as const;
 
 export interface SubscriptionOptions {
   redis: Redis;
@@ -158,6 +167,10 @@ export interface SubscriptionOptions {
   lengthCheckIntervalMs?: number;
   backoff?: ReconnectBackoff;
   heartbeatMs?: number;
+  /** Where waits for a Redis that refuses writes are reported, as `waiter` (the task's name). */
+  outageBoard?: { board: OutageBoard; waiter: string };
+  /** Delays between sends of a batch Redis refused (REFUSAL_BACKOFF unless given). */
+  refusalBackoff?: { baseMs: number; maxMs: number };
   /** SEQ_RESET_AFTER unless given. */
   seqResetAfter?: number;
   /** PROBE_QUIET_MS unless given. */
@@ -180,7 +193,7 @@ export interface SubscriptionOptions {
 export type SubscriberOptions = Pick<
   SubscriptionOptions,
   'redis' | 'host' | 'highWaterMark' | 'batchSize' | 'batchTimeoutMs' | 'initialCursor' | 'log' | 'metrics' | 'signal'
-  | 'lengthCheckIntervalMs' | 'backoff' | 'heartbeatMs'
+  | 'lengthCheckIntervalMs' | 'backoff' | 'heartbeatMs' | 'outageBoard' | 'refusalBackoff'
 > & { keys: KeySpace };
 
 type FrameResult = 'ok' | { reconnect: string; reset: boolean };
@@ -231,8 +244,38 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
    */
   let search: { lo: number; hi: number | undefined; step: number; probe: number } | undefined;
 
+  const refusalDelays = createBackoff({ ...(o.refusalBackoff ?? REFUSAL_BACKOFF), jitter: 'equal' });
+  let refusals = 0;
+  /** Writes the batch; while Redis refuses writes, holds it whole and sends it again (nothing of it was written). */
+  const writeWaitingOutRefusals = async (): Promise<number | undefined> => {
+    for (;;) {
+      try {
+        const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false);
+        if (refusals > 0) log.info('redis takes writes again: batch written', { host, refusals });
+        refusals = 0;
+        refusalDelays.reset();
+        o.outageBoard?.board.resumed(o.outageBoard.waiter);
+        return stored;
+      } catch (err) {
+        const refusal = writeRefusal(err);
+        if (refusal === undefined) throw err;
+        if (signal.aborted) {
+          o.outageBoard?.board.resumed(o.outageBoard.waiter);
+          throw new StreamWriteError(
+            `stopped while Redis refuses writes (${refusal}): ${batch.size} entries of ${host} up to seq ${batch.seq ?? 'none'} were not written, and the cursor stays before them (the next run reads them again)`,
+            { cause: err },
+          );
+        }
+        // The 1st, 10th, 100th... refusal of this outage: an outage of hours logs a handful of lines.
+        if (Number.isInteger(Math.log10(++refusals))) log.warn('redis refuses writes: the batch waits', { host, entries: batch.size, seq: batch.seq ?? null, refusals, err: refusal });
+        o.outageBoard?.board.waiting(o.outageBoard.waiter, 'redis', refusal);
+        await sleep(refusalDelays.next(), signal);
+      }
+    }
+  };
+
   const flush = async () => {
-    const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false);
+    const stored = await writeWaitingOutRefusals();
     if (stored !== undefined && (baseline === undefined || stored > baseline)) {
       // Another writer for this host (a second connection or process) stands further on: never go back behind it.
       const occurrences = sampleAhead('ahead');
