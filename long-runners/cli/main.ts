@@ -10,6 +10,7 @@ import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { DeadlineError, withDeadline } from '../../adapters/http/deadline.ts';
 import { isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.ts';
 import { supervise, type Task } from '../supervisor.ts';
+import { createBackoff } from '../../functions/backoff.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources, type Resources } from './resources.ts';
 import { runTasks, sweeperFor, TASK_KINDS, usesPostgres, type TaskKind } from './tasks.ts';
@@ -87,22 +88,41 @@ function parseOnly(value: string | undefined): TaskKind[] {
   return kinds as TaskKind[];
 }
 
+/** Delays between tries of `run --migrate` while Postgres is down (it tries for as long as it takes). */
+const MIGRATE_RETRY = { baseMs: 500, maxMs: 15_000 } as const;
+
 /**
  * Applies the pending migrations, exiting at once on SIGTERM or SIGINT (`skytide migrate`, and `run --migrate`, the
  * image's default command). As PID 1 in a container node has no default SIGTERM action: without this, `docker stop`
  * waits out its timeout. The pending migrations are one transaction, which the server rolls back when the connection
- * goes.
+ * goes. With `waitForPostgres` (a long-runner starting: `run --migrate`) a Postgres that is down or still starting is
+ * waited out with backoff, logged, rather than ending the process: exiting would only crash-loop it until Postgres is
+ * back. `skytide migrate`, a one-shot, fails instead.
  */
-async function applyMigrationsInterruptibly(r: Resources): Promise<void> {
+async function applyMigrationsInterruptibly(r: Resources, waitForPostgres = false): Promise<void> {
   const interrupted = (signal: NodeJS.Signals) => {
     r.log.error('migrate interrupted, nothing applied', { task: 'migrate', signal });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGTERM', interrupted);
   process.once('SIGINT', interrupted);
+  const delays = createBackoff({ ...MIGRATE_RETRY, jitter: 'equal' });
+  let waits = 0;
   try {
-    const applied = await applyMigrations(r.sql());
-    r.log.info('migrations applied', { applied });
+    for (;;) {
+      try {
+        const applied = await applyMigrations(r.sql());
+        r.log.info('migrations applied', { applied, ...(waits === 0 ? {} : { waits }) });
+        return;
+      } catch (err) {
+        const outage = dependencyErrorIn(err);
+        if (!waitForPostgres || outage?.dependency !== 'postgres') throw err;
+        const delay = delays.next();
+        // The 1st, 10th, 100th... wait: an outage of hours logs a handful of lines.
+        if (Number.isInteger(Math.log10(++waits))) r.log.warn('postgres unavailable: migrations wait for it', { task: 'migrate', waits, retryInMs: delay, err: outage.message });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   } finally {
     process.off('SIGTERM', interrupted);
     process.off('SIGINT', interrupted);
@@ -124,7 +144,7 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
   const r = createResources(config, 'skytide', { stateGauges: usesPostgres(only) ? ['redis', 'postgres'] : ['redis'] });
   if (devControls !== undefined) r.devControls = devControls;
   try {
-    if (migrateFirst || config.migrateOnStart) await applyMigrationsInterruptibly(r);
+    if (migrateFirst || config.migrateOnStart) await applyMigrationsInterruptibly(r, true);
     // Every process answers /health, /ready and /metrics on HTTP_PORT, whatever --only says (runTasks).
     const tasks = [...runTasks(r, only), ...extraTasks];
     // A missing libsecp256k1 addon is not fatal (OpenSSL verifies K-256 too), but it costs 7x, so it is said.
