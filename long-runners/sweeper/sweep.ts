@@ -5,7 +5,8 @@
 // whole page when the cursor is numeric (its range is recorded in `repo_backfill:skipped:<host>` for a later retry);
 // with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that page next time.
 // Only a page bad in itself (another 4xx, a body that is no page) counts as failing: a relay that is down or overloaded
-// (refused or dropped connections, DNS, a deadline, 5xx, 408, 429) is waited out, however long, and no page skipped.
+// (refused or dropped connections, DNS, a deadline, 5xx, 408, 429) is waited out, however long, and no page skipped;
+// so is a Postgres that is down when a page's repos in sync are read.
 // A page whose cursor sends the sweep back to one this pass used ends the pass (the page queued once; logged and
 // counted in skytide_sweep_problems_total{problem="repeated_cursor"}), rather than list the same pages forever.
 //
@@ -19,7 +20,7 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
-import { SkytideError, describeError } from '../../functions/errors.ts';
+import { SkytideError, dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
 import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
@@ -184,7 +185,9 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
     progress.pages++;
     progress.listed += page.repos.length;
     const dids = page.repos.map((r) => r.did);
-    const synced = await syncedRepos(o.sql, dids);
+    const synced = await syncedWaitingOutPostgres(o, dids, signal);
+    // Stopped while Postgres was down: the page is not written, and the next sweep lists it again.
+    if (synced === undefined) break;
     const filter = o.filter;
     const entries = page.repos
       .filter((r) => {
@@ -250,6 +253,34 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
       o.log.warn('listRepos page failed', { host: o.host, cursor: from, attempt: failures, err: describeError(err) });
       if (failures >= attempts) return undefined;
       await sleep(baseMs * 2 ** (failures - 1), signal);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The page's repos already in sync, read from Postgres; a Postgres that is down (or refuses us, read-only, overloaded)
+ * is waited out with a capped backoff for as long as it takes, each wait counted in
+ * skytide_outage_waits_total{dependency="postgres"}, rather than failing the host's sweep (a scheduled one would wait
+ * for its next time). Undefined when the sweep is stopped meanwhile.
+ */
+async function syncedWaitingOutPostgres(o: SweepOptions, dids: readonly string[], signal: AbortSignal): Promise<Awaited<ReturnType<typeof syncedRepos>> | undefined> {
+  const delays = createBackoff({ baseMs: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS, jitter: 'equal' });
+  let waits = 0;
+  while (!signal.aborted) {
+    try {
+      const synced = await syncedRepos(o.sql, dids);
+      if (waits > 0) o.log.info('postgres answers again: sweep goes on', { host: o.host, waits });
+      return synced;
+    } catch (err) {
+      const outage = dependencyErrorIn(err);
+      if (outage?.dependency !== 'postgres') throw err;
+      if (signal.aborted) return undefined;
+      o.metrics.inc('skytide_outage_waits_total', { dependency: 'postgres' });
+      const delay = delays.next();
+      // The 1st, 10th, 100th... wait: an outage of hours logs a handful of lines.
+      if (Number.isInteger(Math.log10(++waits))) o.log.warn('postgres unavailable; sweep waits', { host: o.host, waits, delayMs: delay, err: outage.message });
+      await sleep(delay, signal);
     }
   }
   return undefined;

@@ -15,6 +15,9 @@ import { parseEventFilter } from '../../../functions/event-filter.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { LIST_REPOS_MAX_BYTES, listReposPage } from '../../../adapters/xrpc/list-repos.ts';
 import { countingFetch } from '../../helpers/counting-fetch.ts';
+import { startTcpProxy } from '../../helpers/tcp-proxy.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { createSql } from '../../../adapters/postgres/client.ts';
 
 const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String.fromCharCode(97 + i).padStart(19, 'a')}`);
 let failAt: string | undefined;
@@ -257,6 +260,36 @@ describe('a relay that is down', () => {
       clearTimeout(up);
       relay.closeAllConnections();
       await new Promise((r) => relay.close(r));
+    }
+  });
+});
+
+describe('a Postgres that is down mid-sweep', () => {
+  it('is waited out at the page it met: counted, nothing skipped or failed, every DID queued once it answers', async () => {
+    // The repos in sync are read from Postgres for each page; here through a proxy that refuses for a while.
+    const target = new URL(db.url);
+    const proxy = await startTcpProxy({ target: { host: target.hostname, port: Number(target.port || 5432) } });
+    const proxied = new URL(db.url);
+    proxied.port = String(proxy.port);
+    const sql = createSql(proxied.toString(), { max: 1 });
+    const bundle = createMetrics({ hosts: [], streams: [] });
+    const waits = async () => Number(/skytide_outage_waits_total\{dependency="postgres"\} (\d+)/.exec(await bundle.registry.metrics())?.[1] ?? 0);
+    try {
+      await proxy.setMode('refuse');
+      const running = runSweep({
+        redis, keys, sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: 2, retryDelayMs: 5, outageMaxDelayMs: 100,
+        log: silentLog, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000),
+      });
+      running.catch(() => {});
+      await waitFor(waits, (n) => n >= 2, 'the sweep waiting on postgres');
+      expect(await queued()).toEqual([]);
+      await proxy.setMode('open');
+      const progress = await running;
+      expect(progress).toMatchObject({ pages: 4, listed: 7, queued: 7, skippedPages: 0, done: true });
+      expect(await queued()).toEqual(DIDS);
+    } finally {
+      await sql.end();
+      await proxy.close();
     }
   });
 });
