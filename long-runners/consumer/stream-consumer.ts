@@ -45,6 +45,7 @@ import {
 import { isThrew, type IsolatedOutcome } from './isolate-failures.ts';
 import { DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
 import { sleep } from '../sleep.ts';
+import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 
 export interface StreamConsumerOptions<T> {
@@ -133,6 +134,33 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   };
   const stream = keys.stream(options.stream);
   const dlq = keys.dlq(options.stream);
+
+  /**
+   * The group, made if missing. XGROUP CREATE is a write, refused out of memory even when the group exists: Redis full
+   * (the consumers are what drains it) or a read-only replica is waited out, on the outage board, never a crash at
+   * start that would restart the process in a loop. False when stopped meanwhile.
+   */
+  const ensureGroupWaitingOutRefusals = async (): Promise<boolean> => {
+    const waiter = `${options.stream}:${consumer}`;
+    const delays = createBackoff({ ...(options.backoff ?? DEFAULT_RETRY_BACKOFF), jitter: 'equal' });
+    let refusals = 0;
+    while (!signal.aborted) {
+      try {
+        await ensureGroup(redis, stream, group);
+        if (refusals > 0) options.outages?.resumed(waiter);
+        return true;
+      } catch (err) {
+        const refusal = writeRefusal(err);
+        if (refusal === undefined) throw err;
+        // The 1st, 10th, 100th... refusal: an outage of hours logs a handful of lines.
+        if (Number.isInteger(Math.log10(++refusals))) log.warn('redis refuses writes: the consumer waits to start', { stream: options.stream, refusals, err: refusal });
+        options.outages?.waiting(waiter, 'redis', refusal);
+        await sleep(delays.next(), signal);
+      }
+    }
+    if (refusals > 0) options.outages?.resumed(waiter);
+    return false;
+  };
   const blockMs = options.blockMs ?? 1000;
   const claimIdleMs = options.claimIdleMs ?? 60_000;
   const backoff = options.backoff ?? DEFAULT_RETRY_BACKOFF;
@@ -365,7 +393,10 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     settleLater({ ack, letters }, parking);
   };
 
-  await ensureGroup(redis, stream, group);
+  if (!(await ensureGroupWaitingOutRefusals())) {
+    log.info('consumer stopped', { stream: options.stream, consumer });
+    return;
+  }
   // A blocking XREADGROUP holds its connection: on the shared one it would stall every other loop and writer.
   const reader = redis.duplicate();
   const heartbeat = setInterval(refreshClaims, Math.max(1, Math.floor(claimIdleMs / 3)));
