@@ -4,12 +4,13 @@
 // an #identity event) bypasses the cache, and `forget` (the firehose's #identity) deletes the entry, so the next read
 // asks the directory and a fetch already running when it was forgotten is not stored. A refresh that ends in a verdict on the DID (no such DID, tombstoned, an
 // unusable document) deletes the entry; one that fails for an outage leaves it. Concurrent misses for one DID share
-// one fetch.
+// one fetch. An answer Redis refuses to store (out of memory, read-only) is still the answer, returned uncached.
 import type { Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError, SkytideError } from '../../functions/errors.ts';
 import { DidHostUnavailableError, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import type { PublicKey } from '../../functions/atproto/crypto/keys.ts';
+import { writeRefusal } from '../redis/write-refusal.ts';
 
 /**
  * Default age (6 hours) past which a cached identity is still served, but refreshed in the background by that read:
@@ -68,6 +69,21 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
   const now = options.now ?? Date.now;
   const key = (did: string) => `${options.prefix ?? ''}identity:${did}`;
   const inflight = new Map<string, Promise<AtprotoIdentity>>();
+  let unstored = 0;
+  /**
+   * Caches an identity the directory answered. Redis refusing the write (out of memory, a read-only replica) does not
+   * undo the answer: it is returned uncached, and the refusal logged (the 1st, 10th, 100th...). Failing the lookup
+   * would make Redis's outage the DID's failure: a plain error is taken for the DID's own host not answering.
+   */
+  const store = async (did: string, identity: AtprotoIdentity): Promise<void> => {
+    try {
+      await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
+    } catch (err) {
+      const refusal = writeRefusal(err);
+      if (refusal === undefined) throw err;
+      if (Number.isInteger(Math.log10(++unstored))) options.log.warn('redis refuses writes: identity answered uncached', { did, unstored, err: refusal });
+    }
+  };
 
   const refresh = (did: string): Promise<AtprotoIdentity> => {
     let p = inflight.get(did);
@@ -77,7 +93,7 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
         .then(
           async (identity) => {
             // A fetch the DID was forgotten during may have read the document before it changed: not stored.
-            if (inflight.get(did) === fetching) await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
+            if (inflight.get(did) === fetching) await store(did, identity);
             return identity;
           },
           async (err: unknown) => {
