@@ -28,8 +28,9 @@
 //   (out of memory, a read-only replica after a failover: adapters/redis/write-refusal.ts) is an outage: the batch is
 //   held whole (reading stops meanwhile) and sent again with backoff, each wait on the outage board; stopped during
 //   such a wait, it throws (StreamWriteError) naming what was not written, its cursor not raised, so the next run
-//   reads it again. Any other write Redis refuses throws (StreamWriteError) to the supervisor. A frame it cannot use
-//   is counted and logged, never fatal.
+//   reads it again. A stop while a write waits for a Redis that is down is logged with what that batch holds. Any
+//   other write Redis refuses throws (StreamWriteError) to the supervisor. A frame it cannot use is counted and
+//   logged, never fatal.
 // - Shards (STREAM_SHARDS > 1, `shards`): each shard of the stream keeps its own cursor for the host, raised in its own
 //   MULTI with its own entries. The connection resumes from the lowest of them, and a message whose seq is at or below
 //   its shard's stored cursor is already in that shard: it is skipped (counted as ignored), so a crash between two
@@ -246,11 +247,21 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
 
   const refusalDelays = createBackoff({ ...(o.refusalBackoff ?? REFUSAL_BACKOFF), jitter: 'equal' });
   let refusals = 0;
+  /** The batch being written, while its write waits for Redis's answer. */
+  let writing: { entries: number; seq: number | undefined } | undefined;
+  // A stop while a write waits for a Redis that is down (ioredis holds the command for the reconnect) cannot flush in
+  // time: the supervisor names the task when its timeout passes, and this says what it leaves. Written if Redis answers
+  // before the process ends; otherwise the stored cursor stays before it and the next run reads it again.
+  const onStop = () => {
+    if (writing !== undefined) log.warn('stop requested while a batch waits for redis', { host, entries: writing.entries, seq: writing.seq ?? null });
+  };
+  signal.addEventListener('abort', onStop, { once: true });
   /** Writes the batch; while Redis refuses writes, holds it whole and sends it again (nothing of it was written). */
   const writeWaitingOutRefusals = async (): Promise<number | undefined> => {
     for (;;) {
       try {
-        const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false);
+        writing = { entries: batch.size, seq: batch.seq };
+        const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false).finally(() => (writing = undefined));
         if (refusals > 0) log.info('redis takes writes again: batch written', { host, refusals });
         refusals = 0;
         refusalDelays.reset();
@@ -550,6 +561,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     log.warn('subscription disconnected', { host, reason: why, reconnectInMs: delay });
     await sleep(delay, signal);
   }
+  signal.removeEventListener('abort', onStop);
   // Every frame read was flushed above with its cursor: the stored cursor stands at least at `cursor`.
   log.info('subscription stopped', { host, nsid: o.nsid, cursor: baseline ?? null });
 }

@@ -19,10 +19,18 @@ let server: PrivateRedis;
 let redis: Redis;
 let relay: FakeRelay;
 const children: ChildProcessWithoutNullStreams[] = [];
+/** The relay's last seq. */
+let lastSeq = 0;
+const append = (seq: number) => {
+  relay.append(seq, identityFrame(seq, DID));
+  lastSeq = seq;
+};
 
 beforeAll(async () => {
   [server, relay] = await Promise.all([startPrivateRedis(), startFakeRelay()]);
   redis = new Redis(server.url);
+  // The test's own client while the server is stopped on purpose: its reconnect errors are expected.
+  redis.on('error', () => {});
 });
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -62,7 +70,7 @@ describe('skytide run --only firehose while Redis refuses writes', () => {
     const keys = createKeySpace('');
     const stream = keys.stream('firehose_live');
     const cursorKey = keys.cursor('firehose_live', relay.host);
-    for (let seq = 1; seq <= 3; seq++) relay.append(seq, identityFrame(seq, DID));
+    for (let seq = 1; seq <= 3; seq++) append(seq);
     await redis.config('SET', 'maxmemory', '1');
     const port = await freePort();
     const run = startFirehose(port);
@@ -83,7 +91,7 @@ describe('skytide run --only firehose while Redis refuses writes', () => {
 
     // Refused again, then stopped: nothing more can be written, so the stop says what it leaves and fails.
     await redis.config('SET', 'maxmemory', '1');
-    for (let seq = 4; seq <= 6; seq++) relay.append(seq, identityFrame(seq, DID));
+    for (let seq = 4; seq <= 6; seq++) append(seq);
     await waitFor(() => run.lines, (lines) => lines.some((l) => l['msg'] === 'redis refuses writes: the batch waits' && l['seq'] === 6 && l['entries'] === 3), 'the second batch refused');
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(1);
@@ -94,4 +102,31 @@ describe('skytide run --only firehose while Redis refuses writes', () => {
     expect(await redis.get(cursorKey)).toBe('3');
     expect(await redis.xlen(stream)).toBe(3);
   }, 60_000);
+
+  it('stopped while Redis is down, names the batch that waits for it, and exits 1 once the shutdown times out, its cursor before it', async () => {
+    const keys = createKeySpace('');
+    const cursorKey = keys.cursor('firehose_live', relay.host);
+    const port = await freePort();
+    const run = startFirehose(port);
+    // Whatever the relay holds (what an earlier test left unwritten too) is read and written first.
+    const before = lastSeq;
+    if (before > 0) await waitFor(() => redis.get(cursorKey), (c) => c === String(before), `the cursor at ${before}`);
+    else await waitFor(() => run.lines, (lines) => lines.some((l) => l['msg'] === 'subscription connected'), 'the subscription connected');
+    const sequenced = async () => Number(/skytide_firehose_frames_total\{host="[^"]+",kind="sequenced"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1]);
+    const read = await sequenced();
+    // Redis goes (its append-only file kept), then a batch is read: its write waits for a Redis that does not come.
+    await server.stop('graceful');
+    try {
+      for (let seq = before + 1; seq <= before + 3; seq++) append(seq);
+      await waitFor(sequenced, (n) => n === read + 3, 'the batch read');
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(1);
+    } finally {
+      await server.start();
+    }
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'stop requested while a batch waits for redis', entries: 3, seq: before + 3 }));
+    expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'tasks did not stop in time' }));
+    await waitFor(() => redis.ping().catch(() => undefined), (pong) => pong === 'PONG', 'redis back');
+    expect(await redis.get(cursorKey)).toBe(before > 0 ? String(before) : null);
+  }, 90_000);
 });
