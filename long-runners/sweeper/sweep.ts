@@ -6,7 +6,8 @@
 // with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that page next time.
 // Only a page bad in itself (another 4xx, a body that is no page) counts as failing: a relay that is down or overloaded
 // (refused or dropped connections, DNS, a deadline, 5xx, 408, 429) is waited out, however long, and no page skipped;
-// so is a Postgres that is down when a page's repos in sync are read.
+// so is a Postgres that is down when a page's repos in sync are read, and a Redis that refuses the page's write (out
+// of memory, read-only; the lease is renewed meanwhile).
 // A page whose cursor sends the sweep back to one this pass used ends the pass (the page queued once; logged and
 // counted in skytide_sweep_problems_total{problem="repeated_cursor"}), rather than list the same pages forever.
 //
@@ -25,6 +26,7 @@ import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
 import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
+import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { sleep } from '../sleep.ts';
 import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
@@ -143,7 +145,8 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   const shardStreams = o.keys.shardsOf(STREAMS.repoBackfill).map((name) => o.keys.stream(name));
   // Stopped by the caller (SIGTERM) or by losing the lease; either way what was written stays written.
   const signal = AbortSignal.any([o.signal, kept.lost]);
-  const write = async (values: readonly string[], cursor: string, setAdd?: { key: string; member: string }) => {
+  const writeOnce = async (page: { values: readonly string[] }, cursor: string, setAdd?: { key: string; member: string }) => {
+    let values = page.values;
     if (o.keys.tagged && values.length > 0) {
       // Sharded (STREAM_SHARDS, Redis Cluster): each DID goes to its shard, one MULTI per shard, then the cursor under
       // the lease. A MULTI cannot span slots, so a crash or a lost lease in between can queue a page twice, never
@@ -153,10 +156,40 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
         ops: values.map((value) => ({ kind: 'entry' as const, entry: { stream: o.keys.stream(o.keys.shardFor(STREAMS.repoBackfill, didOfEntry(value))), fields: { repo: value } } })),
       });
       values = [];
+      // Written: a refusal of the cursor's write below sends only that again.
+      page.values = values;
     }
     // Tagged, the cursor's slot stands in for the stream's (no entries are left to add to it here).
     const written = await appendUnderLease(o.redis, kept.lease, { stream: o.keys.tagged ? cursorKey : stream, field: 'repo', values, cursor: { key: cursorKey, value: cursor }, ...(setAdd === undefined ? {} : { setAdd }) });
     if (!written) throw leaseLost(o.host);
+  };
+  /**
+   * A page and its cursor, written under the lease. Redis refusing writes as a server (out of memory, read-only:
+   * nothing of the write landed, write-refusal.ts) is waited out like a relay that is down, each wait counted in
+   * skytide_outage_waits_total{dependency="redis"}, the lease renewed meanwhile. False when stopped first: the page is
+   * not written, and the next sweep lists it again.
+   */
+  const write = async (values: readonly string[], cursor: string, setAdd?: { key: string; member: string }): Promise<boolean> => {
+    const page = { values };
+    const delays = createBackoff({ baseMs: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS, jitter: 'equal' });
+    let waits = 0;
+    for (;;) {
+      try {
+        await writeOnce(page, cursor, setAdd);
+        if (waits > 0) o.log.info('redis takes writes again: sweep goes on', { host: o.host, waits });
+        return true;
+      } catch (err) {
+        const refusal = writeRefusal(err);
+        if (refusal === undefined) throw err;
+        if (signal.aborted) return false;
+        o.metrics.inc('skytide_outage_waits_total', { dependency: 'redis' });
+        const delay = delays.next();
+        // The 1st, 10th, 100th... wait: an outage of hours logs a handful of lines.
+        if (Number.isInteger(Math.log10(++waits))) o.log.warn('redis refuses writes; sweep waits', { host: o.host, waits, delayMs: delay, err: refusal });
+        await sleep(delay, signal);
+        if (signal.aborted) return false;
+      }
+    }
   };
   const stored = await o.redis.get(cursorKey);
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
@@ -176,18 +209,23 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
       }
       // Skip the whole page: the range is recorded, never silently lost.
       const next = String(Number(cursor) + pageSize);
-      await write([], next, { key: skippedKey, member: `${cursor}-${next}` });
+      if (!(await write([], next, { key: skippedKey, member: `${cursor}-${next}` }))) break;
       o.log.error('listRepos page skipped after repeated failures', { host: o.host, from: cursor, to: next });
       progress.skippedPages++;
       cursor = next;
       continue;
     }
+    // A page the sweep is stopped on before it is written is not counted (the next sweep lists it again).
+    const before = { ...progress };
     progress.pages++;
     progress.listed += page.repos.length;
     const dids = page.repos.map((r) => r.did);
     const synced = await syncedWaitingOutPostgres(o, dids, signal);
-    // Stopped while Postgres was down: the page is not written, and the next sweep lists it again.
-    if (synced === undefined) break;
+    // Stopped while Postgres was down.
+    if (synced === undefined) {
+      Object.assign(progress, before);
+      break;
+    }
     const filter = o.filter;
     const entries = page.repos
       .filter((r) => {
@@ -206,7 +244,10 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
     // A page with a cursor but no repos ends the listing too (some servers answer so at the end), and so does a cursor
     // this pass used (passCursors): followed, it would list the same pages forever, holding the lease all along.
     const { next } = cursors.after(page, from);
-    await write(entries, next ?? SWEEP_DONE);
+    if (!(await write(entries, next ?? SWEEP_DONE))) {
+      Object.assign(progress, before);
+      break;
+    }
     o.onPage?.({ ...progress, done: next === undefined });
     o.log.info('sweep page queued', { host: o.host, page: progress.pages, listed: progress.listed, queued: progress.queued, inSync: progress.skippedInSync });
     if (next === undefined) {
