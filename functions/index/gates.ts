@@ -250,13 +250,9 @@ export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[
 
 async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
-  // NOTE: the quoting posts by their embed, not their `quote` row: a quote whose subject was deleted or updated has
-  // none any more (quote-purge.ts), and is judged all the same.
   const quotes = checkRows(await tx.query(
-    `select e."postUri" as uri, p.cid, p.creator, p."createdAt", p."sortAt", e."embedUri" as subject, p."violatesEmbeddingRules"
-     from post_embed_record e join post p on p.uri = e."postUri"
-     where ${by === 'subjects' ? 'e."embedUri"' : 'e."postUri"'} = any($1::text[]) and split_part(e."embedUri", '/', 4) = 'app.bsky.feed.post'
-     order by e."postUri"`,
+    `select q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules" from quote q join post p on p.uri = q.uri
+     where ${by === 'subjects' ? 'q.subject' : 'q.uri'} = any($1::text[]) order by q.uri`,
     [keys],
   ), { uri: 'string', cid: 'string', creator: 'string', createdAt: 'string', sortAt: 'string', subject: 'string', violatesEmbeddingRules: 'boolean?' });
   const violating = await judgeQuotes(tx, quotes);

@@ -23,7 +23,6 @@ import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
-import { postRemovals, postsWithSeveralOps, purgeQuotesOfRemoved } from './quote-purge.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 import type { AfterWrites } from './plugins/types.ts';
@@ -263,8 +262,7 @@ async function writeRecords(
     return plugin.relatedUri?.(op.uri) ?? [];
   }));
   const related = counted.filter((op) => relatedUris.has(op.uri));
-  // And the posts with several ops, whose removals are found op by op (quote-purge.ts).
-  const before = await readStoredOps(tx, [...new Set([...[...versioned, ...related].map((op) => op.uri), ...postsWithSeveralOps(counted)])]);
+  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri))]);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
   const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas);
@@ -309,8 +307,6 @@ async function writeRecords(
     if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before }));
   }
   for (const then of afterWrites) await then(tx);
-  // The quotes of a post deleted or updated go, but those written after it in the stream (quote-purge.ts).
-  await purgeQuotesOfRemoved(tx, postRemovals(counted, changed, inserted, before), winners, changed, deltas);
   // One row per subject (duplicates.ts), once every plugin has written.
   await settleDuplicates(tx, winners, { changed, fresh: inserted, typed }, deltas);
   for (const [plugin, uris] of invalid) {

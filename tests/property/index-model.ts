@@ -13,7 +13,6 @@
 //   no counts. A restore (a valid repo served) makes it active at that time and its snapshot rev a floor: writes
 //   older than the floor do not count; deletes older than it still go through the rev order.
 // - An actor row exists for every DID seen since it was last purged; #identity sets its handle (one holder per handle).
-// - A post deleted or replaced (an update) takes the quote rows naming it: the quoting versions never count again.
 // - One row per subject in like, repost, follow, actor_block, list_item and list_block: of a repo's live records
 //   naming the same subject, the smallest URI holds the row (counts, feed item, notifications); the others are its
 //   duplicates. When the holder changes, the old one's notifications go and the new one's are written.
@@ -105,8 +104,6 @@ export class IndexModel {
   private readonly gateFlags = new Map<string, { thread: boolean | null; post: boolean | null }>();
   /** The notifications written so far (a multiset). */
   notifications: Notification[] = [];
-  /** The quoting posts' versions whose quote row their subject's delete or update removed (quote-purge.ts). */
-  private readonly purgedQuotes = new WeakSet<StoredRecord>();
   /** The last verdict of each quote's version (keyed by the stored record, so a new version starts afresh). */
   private readonly quoteVerdicts = new WeakMap<StoredRecord, boolean>();
 
@@ -176,10 +173,6 @@ export class IndexModel {
     if (e.collection === THREADGATE || e.collection === POSTGATE) this.noteGate(uri, e.collection, next);
     const current = this.records.get(uri);
     if (current === undefined || isAfter(next, current)) {
-      // A post deleted or replaced takes the quote rows naming it: the versions quoting it now never count again.
-      if (e.collection === 'app.bsky.feed.post' && (next.record === null || current?.record != null || e.type === 'update')) {
-        for (const [q, r] of this.records) if (this.livePost(q)?.quoted === uri) this.purgedQuotes.add(r);
-      }
       const before = current === undefined ? undefined : this.typed(uri, current);
       const keys = [current, next].flatMap((r) => (r?.record == null ? [] : [subjectKey(e.did, e.collection, r.record)])).filter((k) => k !== undefined);
       const heldBefore = keys.map((k) => this.holderOf(e.collection, k));
@@ -465,8 +458,7 @@ export class IndexModel {
       }
       return [];
     });
-    const purged = new Set(posts.filter((p) => this.purgedQuotes.has(p.r)).map((p) => p.uri));
-    const quotes = embeds.flatMap((e) => (e.kind === 'record' && e.target.split('/')[3] === 'app.bsky.feed.post' && !purged.has(e.postUri) ? [{ uri: e.postUri, subject: e.target }] : []));
+    const quotes = embeds.flatMap((e) => (e.kind === 'record' && e.target.split('/')[3] === 'app.bsky.feed.post' ? [{ uri: e.postUri, subject: e.target }] : []));
 
     const postAgg = new Map<string, { likeCount: number; replyCount: number; repostCount: number; quoteCount: number }>();
     const bump = (uri: string, k: 'likeCount' | 'replyCount' | 'repostCount' | 'quoteCount') => {

@@ -194,12 +194,6 @@ const EXAMPLES: [Step[], number[]][] = [
     { step: 'account', did: DIDS[0]!, active: false, status: 'deactivated' }, rec(0, 'post', 0, 1),
     ...Array.from({ length: 16 }, (_, i): Step => (i % 2 === 0 ? { step: 'account', did: DIDS[0]!, active: true } : { step: 'account', did: DIDS[0]!, active: false, status: 'deactivated' })),
     { step: 'duplicate', of: 0 }], sizes]),
-  // A's post rewritten, then deleted: B's quote of it made before each loses its quote row and count for good, C's
-  // made between them keeps it until the delete, B's rewritten after the delete keeps it; A's post quoting itself,
-  // rewritten, keeps its new quote. In one batch and across several.
-  ...[[8], [1], [3, 2]].map((sizes): [Step[], number[]] => [[
-    rec(0, 'post', 0, 1), rec(1, 'quote', 1, 2), rec(0, 'post', 0, 3, { text: 'b' }), rec(2, 'quote', 1, 4),
-    rec(0, 'post', 0, 5, { remove: true }), rec(1, 'quote', 1, 6, { text: 'b' }), rec(0, 'quote', 0, 7), rec(0, 'quote', 0, 8, { text: 'b' })], sizes]),
   // Write, deactivate, write, reactivate, write in one batch; and the same one event per batch.
   [[rec(0, 'profile', 0, 1), { step: 'account', did: DIDS[0]!, active: false, status: 'deactivated' }, rec(0, 'profile', 0, 3, { text: 'b' }),
     { step: 'account', did: DIDS[0]!, active: true }, rec(0, 'post', 0, 5)], [8]],
