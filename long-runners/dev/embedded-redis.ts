@@ -64,6 +64,12 @@ async function startRedisServer(projectDir: string): Promise<EmbeddedRedis> {
     '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', path.join(dir, 'redis.log'),
   ], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A second signal (or any process.exit) skips close(): the server must not outlive the process on its port. 'exit'
+  // handlers run synchronously, and kill() only sends the signal (redis-server then writes its append-only file).
+  const stopWithProcess = () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  };
+  process.once('exit', stopWithProcess);
   for (let i = 0; i < 100; i++) {
     if (await answers(port)) break;
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} (see ${dir}/redis.log)`);
@@ -74,6 +80,7 @@ async function startRedisServer(projectDir: string): Promise<EmbeddedRedis> {
     kind: 'redis-server',
     durable: true,
     close: async () => {
+      process.removeListener('exit', stopWithProcess);
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
     },
