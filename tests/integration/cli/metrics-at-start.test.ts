@@ -101,11 +101,12 @@ describe('/metrics of every kind of process, right after start-up', () => {
     if (usesPostgres([kind])) expect(shown.get(seriesKey('skytide_repo_sync', { status: 'synchronized' }))).toBe(1);
   });
 
-  it.each(TASK_KINDS)('run --only %s: a host="unknown" series only where a label_live entry can name no host (the label function)', (kind) => {
+  it.each(TASK_KINDS)('run --only %s: a host="unknown" series only where a label_live entry can name no host (the label function, parking)', (kind) => {
     // The label subscriber always knows its host (one connection per INGESTER_LABELER_HOSTS entry): an `unknown`
-    // series of its counters would sit at zero for good. Only entries of rsky and the TS pipeline name no host.
+    // series of its counters would sit at zero for good. Only entries of rsky and the TS pipeline name no host: the
+    // label function counts them, and parks them (when their source's host is down) under `unknown`.
     const unknown = new Set<string>();
     for (const [name, f] of parsePrometheusText(scrapes.get(kind)!)) for (const s of f.samples) if (s.labels['host'] === 'unknown') unknown.add(name);
-    expect([...unknown].sort()).toEqual(['skytide_labels_rejected_total', 'skytide_labels_total']);
+    expect([...unknown].sort()).toEqual(['skytide_labels_parked_total', 'skytide_labels_rejected_total', 'skytide_labels_total']);
   });
 });
