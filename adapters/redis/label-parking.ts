@@ -18,6 +18,7 @@ import type { Redis } from 'ioredis';
 import { runScript } from './scripts.ts';
 import { STREAMS, type KeySpace } from './keys.ts';
 import type { StreamEntry } from './consumer-group.ts';
+import { didWebHost } from '../../functions/atproto/syntax/did.ts';
 
 /**
  * KEYS[1] = the stream, KEYS[2] = the parked hosts (sorted set), KEYS[3] = the per-labeler counts (hash), KEYS[4...] =
@@ -76,15 +77,12 @@ export interface ParkedHead {
   parkedAt: number;
 }
 
-/** The host a waited-on DID lives on: a did:web's host (port included, decoded); any other DID stands for itself. */
+/**
+ * The host a waited-on DID lives on: a did:web's host (didWebHost, the host its document is fetched from; only a
+ * resolvable did:web gets as far as a wait), in lower case; any other DID stands for itself.
+ */
 export function waitHost(did: string): string {
-  if (!did.startsWith('did:web:')) return did;
-  const encoded = did.slice('did:web:'.length).split(':')[0] ?? '';
-  try {
-    return decodeURIComponent(encoded).toLowerCase();
-  } catch {
-    return encoded.toLowerCase();
-  }
+  return did.startsWith('did:web:') ? didWebHost(did).toLowerCase() : did;
 }
 
 export interface LabelParking {
