@@ -171,25 +171,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
    */
   const write = async (values: readonly string[], cursor: string, setAdd?: { key: string; member: string }): Promise<boolean> => {
     const page = { values };
-    const delays = createBackoff({ baseMs: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS, jitter: 'equal' });
-    let waits = 0;
-    for (;;) {
-      try {
-        await writeOnce(page, cursor, setAdd);
-        if (waits > 0) o.log.info('redis takes writes again: sweep goes on', { host: o.host, waits });
-        return true;
-      } catch (err) {
-        const refusal = writeRefusal(err);
-        if (refusal === undefined) throw err;
-        if (signal.aborted) return false;
-        o.metrics.inc('skytide_outage_waits_total', { dependency: 'redis' });
-        const delay = delays.next();
-        // The 1st, 10th, 100th... wait: an outage of hours logs a handful of lines.
-        if (Number.isInteger(Math.log10(++waits))) o.log.warn('redis refuses writes; sweep waits', { host: o.host, waits, delayMs: delay, err: refusal });
-        await sleep(delay, signal);
-        if (signal.aborted) return false;
-      }
-    }
+    return (await waitingOut(o, 'redis', writeRefusal, signal, async () => (await writeOnce(page, cursor, setAdd), true))) ?? false;
   };
   const stored = await o.redis.get(cursorKey);
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
@@ -220,7 +202,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
     progress.pages++;
     progress.listed += page.repos.length;
     const dids = page.repos.map((r) => r.did);
-    const synced = await syncedWaitingOutPostgres(o, dids, signal);
+    const synced = await waitingOut(o, 'postgres', postgresOutage, signal, () => syncedRepos(o.sql, dids));
     // Stopped while Postgres was down.
     if (synced === undefined) {
       Object.assign(progress, before);
@@ -300,32 +282,40 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
 }
 
 /**
- * The page's repos already in sync, read from Postgres; a Postgres that is down (or refuses us, read-only, overloaded)
- * is waited out with a capped backoff for as long as it takes, each wait counted in
- * skytide_outage_waits_total{dependency="postgres"}, rather than failing the host's sweep (a scheduled one would wait
- * for its next time). Undefined when the sweep is stopped meanwhile.
+ * `attempt`, with an outage of `dependency` (what `outage` names one: its message, else undefined and the error goes
+ * up) waited out with a capped backoff for as long as it takes rather than failing the host's sweep (a scheduled one
+ * would wait for its next time): each wait counted in skytide_outage_waits_total, the 1st, 10th, 100th... logged.
+ * Used for a Postgres that is down when a page's repos in sync are read, and a Redis that refuses the page's write
+ * (nothing of it landed, write-refusal.ts). Undefined when the sweep is stopped meanwhile.
  */
-async function syncedWaitingOutPostgres(o: SweepOptions, dids: readonly string[], signal: AbortSignal): Promise<Awaited<ReturnType<typeof syncedRepos>> | undefined> {
+async function waitingOut<T>(
+  o: SweepOptions, dependency: 'postgres' | 'redis', outage: (err: unknown) => string | undefined, signal: AbortSignal, attempt: () => Promise<T>,
+): Promise<T | undefined> {
   const delays = createBackoff({ baseMs: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS, jitter: 'equal' });
   let waits = 0;
-  while (!signal.aborted) {
+  for (;;) {
     try {
-      const synced = await syncedRepos(o.sql, dids);
-      if (waits > 0) o.log.info('postgres answers again: sweep goes on', { host: o.host, waits });
-      return synced;
+      const result = await attempt();
+      if (waits > 0) o.log.info(`${dependency} is back: sweep goes on`, { host: o.host, waits });
+      return result;
     } catch (err) {
-      const outage = dependencyErrorIn(err);
-      if (outage?.dependency !== 'postgres') throw err;
+      const why = outage(err);
+      if (why === undefined) throw err;
       if (signal.aborted) return undefined;
-      o.metrics.inc('skytide_outage_waits_total', { dependency: 'postgres' });
+      o.metrics.inc('skytide_outage_waits_total', { dependency });
       const delay = delays.next();
-      // The 1st, 10th, 100th... wait: an outage of hours logs a handful of lines.
-      if (Number.isInteger(Math.log10(++waits))) o.log.warn('postgres unavailable; sweep waits', { host: o.host, waits, delayMs: delay, err: outage.message });
+      if (Number.isInteger(Math.log10(++waits))) o.log.warn(`${dependency} unavailable; sweep waits`, { host: o.host, waits, delayMs: delay, err: why });
       await sleep(delay, signal);
+      if (signal.aborted) return undefined;
     }
   }
-  return undefined;
 }
+
+/** A Postgres outage's message (dependencyErrorIn), or undefined for any other error. */
+const postgresOutage = (err: unknown): string | undefined => {
+  const outage = dependencyErrorIn(err);
+  return outage?.dependency === 'postgres' ? outage.message : undefined;
+};
 
 async function queuedLength(redis: SweepOptions['redis'], streams: readonly string[]): Promise<number> {
   const lengths = await Promise.all(streams.map((key) => redis.xlen(key)));
