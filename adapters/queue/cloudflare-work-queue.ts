@@ -9,7 +9,9 @@
 // - A dead letter with a reason: `deadLetter(reason)`, and a retry at `maxAttempts`, send the envelope with its reason
 //   to the dead-letter queue's producer binding and ack the original. Cloudflare's own max_retries (set above
 //   maxAttempts in wrangler.toml) stays as the backstop for an invocation the platform kills (CPU, memory, wall
-//   clock), which runs no code of ours; those letters carry no reason.
+//   clock), which runs no code of ours; those letters carry no reason. Before it, a delivery past maxAttempts (the
+//   ones before it killed) is dead-lettered untried, `max_retries_exceeded`: a repo that kills every invocation
+//   costs maxAttempts of them, and its letter says why.
 // Each settlement is passed on to the platform as it is made, never held until the batch ends (see `apply`). A
 // handler that throws does not fail the invocation: its unsettled messages are retried here, so what it settled
 // stands whatever the platform does with a failed invocation (see `consume`).
@@ -164,9 +166,17 @@ export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions
         };
         return { raw, message, settle };
       });
+      // A delivery past maxAttempts means the ones before it ended with nothing of ours settling them (a retry at
+      // maxAttempts is dead-lettered here): the platform killed those invocations (CPU, memory, wall clock). The repo
+      // that does so on every delivery is not tried again: it goes to the dead-letter queue with a reason after
+      // maxAttempts + 1 deliveries, instead of max_retries + 1 killed invocations and a letter without one.
+      for (const { message, settle } of wrapped) {
+        if (message.attempts > maxAttempts) settle({ kind: 'dead', reason: 'max_retries_exceeded' });
+      }
+      const tried = wrapped.filter((w) => !settled.has(w.raw.id));
       let thrown: { err: unknown } | undefined;
       try {
-        await handler(wrapped.map((w) => w.message));
+        if (tried.length > 0) await handler(tried.map((w) => w.message));
       } catch (err) {
         thrown = { err };
       }

@@ -120,4 +120,43 @@ describe('Cloudflare work queue: each settlement reaches the platform as it is m
     expect(dlq.sent).toEqual([{ v: 1, body: 'untried', prior: 0, reason: 'handler_error', attempts: 2 }]);
     expect(failures.map((f) => [(f.err as Error).message, f.retried, f.deadLettered])).toEqual([['fatal error on fatal', ['fatal'], ['untried']]]);
   });
+
+  it('a delivery past maxAttempts (the invocations before it killed by the platform) is dead-lettered untried, with a reason', async () => {
+    // A repo that exhausts the CPU or memory limit kills every invocation that takes it: no code of ours settles it,
+    // and each delivery counts an attempt. Without this check it was tried max_retries + 1 times (11 killed
+    // invocations of up to 5 minutes each) and dropped in the dead-letter queue with no reason.
+    const calls: Call[] = [];
+    const dlq = producer(async () => {});
+    const queue = createCloudflareWorkQueue<string>({ producer: producer(async () => {}), deadLetters: dlq, maxAttempts: 5 });
+    const batch = batchOf(['poison', 'fine'], calls);
+    (batch.messages[0] as { attempts: number }).attempts = 6;
+    (batch.messages[1] as { attempts: number }).attempts = 5;
+    const handed: string[] = [];
+    await queue.consume(batch, async (messages) => {
+      for (const m of messages) {
+        handed.push(m.body);
+        m.ack();
+      }
+    });
+    expect(handed, 'the poison repo is not tried a sixth time; the one at maxAttempts still is').toEqual(['fine']);
+    expect(dlq.sent).toEqual([{ v: 1, body: 'poison', prior: 0, reason: 'max_retries_exceeded', attempts: 6 }]);
+    expect(calls).toEqual([{ id: 'fine', op: 'ack' }, { id: 'poison', op: 'ack' }]);
+  });
+
+  it('an outage re-send keeps the count: a message sent again with prior attempts is past maxAttempts only by its deliveries', async () => {
+    const calls: Call[] = [];
+    const dlq = producer(async () => {});
+    const queue = createCloudflareWorkQueue<string>({ producer: producer(async () => {}), deadLetters: dlq, maxAttempts: 5 });
+    const batch = batchOf(['resent'], calls);
+    (batch.messages[0] as { body: unknown }).body = { v: 1, body: 'resent', prior: 4 };
+    const handed: string[] = [];
+    await queue.consume(batch, async (messages) => {
+      for (const m of messages) {
+        handed.push(m.body);
+        m.ack();
+      }
+    });
+    expect(handed).toEqual(['resent']);
+    expect(dlq.sent).toEqual([]);
+  });
 });
