@@ -39,6 +39,8 @@ export interface AppDeps {
    * absent: the route answers 503.
    */
   startSweep?: () => Promise<SweepStart>;
+  /** The statement timeout of queryLabels (default QUERY_LABELS_TIMEOUT_MS, functions/label/query.ts). */
+  labelQueryTimeoutMs?: number;
   /** A JSON summary for `GET /` (streams, cursors, pending). */
   status?: () => Promise<unknown>;
   /** The status page's samples (adapters/observability/status-history.ts). */
@@ -81,7 +83,7 @@ export function createOperationsApp(deps: OperationsDeps): Hono {
 export function createApp(deps: AppDeps): Hono {
   const app = createOperationsApp(deps);
   registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }), ...(deps.backfill === undefined ? {} : { backfill: deps.backfill }) });
-  registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock });
+  registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock, ...(deps.labelQueryTimeoutMs === undefined ? {} : { timeoutMs: deps.labelQueryTimeoutMs }) });
   registerReprocessRoute(app, deps.auth, deps.backfill);
   app.post('/sweep', requireBearer(deps.auth), async (c) => {
     if (deps.startSweep === undefined) return c.json({ error: 'not_configured', message: 'no relay hosts to sweep' }, 503);

@@ -4,7 +4,8 @@
 // rewrites rows when time passes and tests can move time. Ozone's own queryLabels answers every row, negations
 // included; this answers only what those rows imply is in force, in the lexicon's shape
 // (com.atproto.label.queryLabels), paged by an opaque cursor over (uri, src, val).
-import type { Clock, SqlExecutor } from '../ports.ts';
+import type { Clock, Sql, SqlExecutor } from '../ports.ts';
+import { DependencyError } from '../errors.ts';
 import { checkRows, type RowOf } from '../sql-rows.ts';
 import { instantKeyOfMs } from './instant.ts';
 import { labelToLex, type Label } from './label.ts';
@@ -104,6 +105,42 @@ export async function queryLabels(sql: SqlExecutor, clock: Clock, params: QueryL
   const labels = rows.map((r) => labelToLex(rowToLabel(r)));
   const last = rows.at(-1);
   return last !== undefined && rows.length === params.limit ? { cursor: encodeCursor([last.uri, last.src, last.val]), labels } : { labels };
+}
+
+/**
+ * How long queryLabels may wait on Postgres (QUERY_LABELS_TIMEOUT_MS by default). A slow plan, or a lock held on
+ * `label` (a migration, a VACUUM FULL, a stuck session), would otherwise hold the request, its connection and the
+ * caller forever; past this the caller gets a 503 with Retry-After instead.
+ */
+export const QUERY_LABELS_TIMEOUT_MS = 10_000;
+
+/** SQLSTATE query_canceled: what a statement stopped by statement_timeout fails with. */
+const QUERY_CANCELED = '57014';
+
+function sqlStateIn(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/**
+ * queryLabels under a statement timeout: in a read-only transaction whose statement_timeout (SET LOCAL, so the pooled
+ * connection keeps its own) is `timeoutMs`. Postgres cancelling it is answered as Postgres unavailable (a
+ * DependencyError, which the HTTP layer turns into 503 `dependency_unavailable` with Retry-After): no verdict on the
+ * request, and the classification the batch paths use for 57014 (left to bisection there) is untouched.
+ */
+export async function queryLabelsInTime(sql: Sql, clock: Clock, params: QueryLabelsParams, timeoutMs = QUERY_LABELS_TIMEOUT_MS): Promise<QueryLabelsResult> {
+  try {
+    return await sql.transaction(async (tx) => {
+      await tx.query(`select set_config('statement_timeout', $1, true), set_config('transaction_read_only', 'on', true)`, [`${Math.max(1, Math.trunc(timeoutMs))}ms`]);
+      return queryLabels(tx, clock, params);
+    });
+  } catch (err) {
+    if (sqlStateIn(err) !== QUERY_CANCELED) throw err;
+    throw new DependencyError('postgres', `postgres did not answer queryLabels within ${timeoutMs} ms (statement_timeout)`, { code: QUERY_CANCELED, timeoutMs }, { cause: err });
+  }
 }
 
 export interface LabelStateCounts {

@@ -3,22 +3,26 @@
 // Parameters as the lexicon has them: `uriPatterns` (required, repeated; a full URI, or a prefix ending in `*`;
 // `*` alone matches everything), `sources` (repeated DIDs), `limit` (1-250, default 50), `cursor` (opaque; present
 // in the answer when the page is full). Bad parameters answer 400 `InvalidRequest`, as XRPC servers do; Postgres
-// down, 503 `dependency_unavailable` with Retry-After.
+// down, or no answer within the statement timeout (a lock held on `label`, a slow plan), 503 `dependency_unavailable`
+// with Retry-After.
 import type { Hono } from 'hono';
-import type { Clock, SqlExecutor } from '../../../functions/ports.ts';
+import type { Clock, Sql } from '../../../functions/ports.ts';
 import { isValidDid } from '../../../functions/atproto/syntax/did.ts';
 import {
   decodeCursor,
   MAX_URI_PATTERNS,
   QUERY_LABELS_DEFAULT_LIMIT,
   QUERY_LABELS_MAX_LIMIT,
-  queryLabels,
+  QUERY_LABELS_TIMEOUT_MS,
+  queryLabelsInTime,
   type QueryLabelsParams,
 } from '../../../functions/label/query.ts';
 
 export interface LabelRouteDeps {
-  sql: SqlExecutor;
+  sql: Sql;
   clock: Clock;
+  /** The statement timeout of its queries (default QUERY_LABELS_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 function parseParams(query: (name: string) => string[] | undefined): QueryLabelsParams | string {
@@ -47,7 +51,7 @@ export function registerLabelRoutes(app: Hono, deps: LabelRouteDeps): void {
   app.get('/xrpc/com.atproto.label.queryLabels', async (c) => {
     const params = parseParams((name) => c.req.queries(name));
     if (typeof params === 'string') return c.json({ error: 'InvalidRequest', message: params }, 400);
-    // Postgres down is answered by the app's error handler (app.ts): 503 with Retry-After.
-    return c.json(await queryLabels(deps.sql, deps.clock, params));
+    // Postgres down or past the timeout is answered by the app's error handler (app.ts): 503 with Retry-After.
+    return c.json(await queryLabelsInTime(deps.sql, deps.clock, params, deps.timeoutMs ?? QUERY_LABELS_TIMEOUT_MS));
   });
 }

@@ -28,7 +28,7 @@ afterAll(async () => {
   await db?.close();
 });
 
-function app(options: { sql?: IndexDb['sql']; label?: boolean; bodyLimitBytes?: number } = {}) {
+function app(options: { sql?: IndexDb['sql']; label?: boolean; bodyLimitBytes?: number; labelQueryTimeoutMs?: number } = {}) {
   const bundle = createMetrics({ hosts: [], streams: [], labelHosts: [HOST] });
   const identity = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
   return {
@@ -39,6 +39,7 @@ function app(options: { sql?: IndexDb['sql']; label?: boolean; bodyLimitBytes?: 
       ports: { ...db.ports, metrics: bundle.metrics, sql: options.sql ?? db.sql },
       metrics: { contentType: bundle.registry.contentType, render: () => bundle.registry.metrics() },
       readiness: [],
+      ...(options.labelQueryTimeoutMs === undefined ? {} : { labelQueryTimeoutMs: options.labelQueryTimeoutMs }),
       ...(options.label === false ? {} : { label: { identity, trustedSources: new Set<string>() } }),
     }),
   };
@@ -111,6 +112,41 @@ describe('GET /xrpc/com.atproto.label.queryLabels', () => {
     } finally {
       await unreachable.end();
     }
+  });
+
+  it('answers 503 dependency_unavailable with Retry-After when Postgres does not answer within the statement timeout (a lock held on label)', async () => {
+    // Another session holds `label` locked (a migration, a VACUUM FULL): without a statement timeout the query waits
+    // for it, and the request with it, for as long as the lock is held.
+    const locker = createSql(db.url, { max: 1 });
+    let unlock = (): void => {};
+    const locked = new Promise<void>((resolve) => (unlock = resolve));
+    let held = (): void => {};
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const lock = locker.transaction(async (tx) => {
+      await tx.query('lock table label in access exclusive mode');
+      held();
+      await locked;
+    });
+    try {
+      await holding;
+      const started = Date.now();
+      const answer = app({ labelQueryTimeoutMs: 300 }).app.request(`/xrpc/com.atproto.label.queryLabels?uriPatterns=${encodeURIComponent(SUBJECT)}`);
+      const res = await Promise.race([answer, new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 5000))]);
+      expect(res).not.toBe('no answer');
+      const response = res as Response;
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('10');
+      expect(await response.json()).toEqual({ error: 'dependency_unavailable', dependency: 'postgres', message: 'postgres is unavailable; retry later' });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      unlock();
+      await lock;
+      await locker.end();
+    }
+    // The timeout was the transaction's own: the pooled connection answers as before once the lock is gone.
+    const again = await get(`uriPatterns=${encodeURIComponent(SUBJECT)}&sources=${LABELER}`);
+    expect(again.status).toBe(200);
+    expect(((await db.sql.query('show statement_timeout')) as { statement_timeout: string }[])[0]?.statement_timeout).toBe('0');
   });
 
   it.each([
