@@ -70,6 +70,7 @@ export type CounterName =
   | 'skytide_label_entries_total' // labels: host (label_live entries written by the subscriber)
   | 'skytide_labels_parked_total' // labels: host (label_live entries parked while their source's host is down, by labeler host)
   | 'skytide_labels_released_total' // no labels (parked label_live entries moved back once their source's host answers)
+  | 'skytide_labels_parked_invalid_total' // no labels (parked label_live entries that were no entry, moved to label_live_dlq)
   | 'skytide_outage_waits_total' // labels: dependency (each wait of a loop waiting out an outage)
   | 'skytide_filtered_total' // labels: where (firehose, backfill, sweep), why (did, collection): dropped by the filters
   | 'skytide_worker_repos_refused_total' // labels: reason (too_large_for_worker: a Worker refused a repo before indexing it)

@@ -116,6 +116,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     labels: { host: 'labelEntryHost' },
   },
   skytide_labels_released_total: { help: 'parked label_live entries moved back into the stream once their source host answered', labels: {} },
+  skytide_labels_parked_invalid_total: {
+    help: 'parked label_live entries that no longer parse (truncated, another version\'s), moved to label_live_dlq (reason invalid_parked_entry) so their host\'s other entries are released',
+    labels: {},
+  },
   skytide_labels_trusted_total: {
     help: 'labels of LABEL_TRUSTED_SOURCES accepted without a signature or from another host than their labeler',
     labels: { src: 'labelSource', why: TRUST_REASONS },

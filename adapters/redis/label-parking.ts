@@ -12,13 +12,26 @@
 // it, and only while it is still pending for the group, so a park run again (ioredis resends it after a reconnect
 // that lost its reply) finds nothing pending and writes nothing; nothing is parked twice or lost. Releasing moves the
 // head of a host's list back into label_live in one script (XADD each, then LTRIM them off); run again it releases
-// the next ones, never the same twice. Parked entries are never dropped or dead-lettered here: a host that is down
-// is no verdict. All of it survives restarts; process memory holds none of it.
+// the next ones, never the same twice. A host that is down is no verdict: no good entry is dropped or dead-lettered
+// here. A member that is no entry at all (not JSON, truncated, not the array above: written by another version, or
+// damaged) is the one exception: it can never be released, and left at the head of its list it failed the host's
+// release on every tick for good, every good entry behind it with it. So the scripts that read members (HEAD_LABELS,
+// RELEASE_LABELS) move such a member to label_live's DLQ (field `parked` = the member as stored, `reason`
+// INVALID_PARKED_ENTRY, `attempts` 0, `error` what is wrong with it; rsky's field names), in the same script, and go
+// on with the rest. All of it survives restarts; process memory holds none of it.
 import type { Redis } from 'ioredis';
 import { runScript } from './scripts.ts';
 import { STREAMS, type KeySpace } from './keys.ts';
 import type { StreamEntry } from './consumer-group.ts';
 import { didWebHost } from '../../functions/atproto/syntax/did.ts';
+import type { Reason } from '../../functions/reasons.ts';
+import { StreamWriteError } from './stream-writer.ts';
+
+/** The DLQ reason of a parked member that is no entry (see above). */
+export const INVALID_PARKED_ENTRY: Reason = 'invalid_parked_entry';
+
+/** Members HEAD_LABELS moves aside in one run at most: a list of nothing but damage is cleared over a few ticks. */
+export const HEAD_SCAN_MAX = 1000;
 
 /**
  * KEYS[1] = the stream, KEYS[2] = the parked hosts (sorted set), KEYS[3] = the per-labeler counts (hash), KEYS[4...] =
@@ -45,22 +58,96 @@ end
 return out`;
 
 /**
- * KEYS[1] = a host's parked list, KEYS[2] = the stream, KEYS[3] = the parked hosts, KEYS[4] = the per-labeler counts.
- * ARGV[1] = how many to release at most, ARGV[2] = the source host. Every member is decoded before anything is
- * written (a script's writes are not undone by a later error). Answers {released, left}.
+ * Lua shared by the scripts that read members. entryOf: a member's array {labeler host, source DID, parked at, field,
+ * value, ...}, every element a string and the fields in pairs, or nil and what is wrong with it. setAside: moves a
+ * member that is no entry to the DLQ (KEYS[dlq]), taking it off its labeler's count when its labeler can still be read
+ * (a truncated member keeps its beginning). dlqRefused: the DLQ's type when it is not a stream (nothing is written
+ * then: a script's writes are not undone by a later error).
  */
-export const RELEASE_LABELS = `
+const MEMBERS_LUA = `
+local function entryOf(m)
+  local ok, e = pcall(cjson.decode, m)
+  if not ok then return nil, 'is not JSON (truncated?)' end
+  if type(e) ~= 'table' then return nil, 'is not a JSON array' end
+  local n = #e
+  if n < 5 or n % 2 == 0 then return nil, 'has ' .. n .. ' elements, not a labeler host, a source DID, a time and fields in pairs' end
+  for i = 1, n do
+    if type(e[i]) ~= 'string' then return nil, 'has an element ' .. i .. ' that is not a string' end
+  end
+  return e
+end
+local function dlqRefused(dlq)
+  local t = redis.call('TYPE', dlq)['ok']
+  if t ~= 'stream' and t ~= 'none' then return t end
+  return nil
+end
+local function setAside(m, problem, dlq, from, host)
+  redis.call('XADD', dlq, '*', 'parked', m, 'reason', '${INVALID_PARKED_ENTRY}', 'attempts', '0',
+    'error', 'parked label_live entry of source host ' .. host .. ' ' .. problem .. ': set aside so the rest of the host is released')
+  local labeler = string.match(m, '^%s*%[%s*"([^"]+)"')
+  if labeler ~= nil and redis.call('HINCRBY', from, labeler, -1) <= 0 then redis.call('HDEL', from, labeler) end
+end
+`;
+
+/**
+ * KEYS[1] = a host's parked list, KEYS[2] = the parked hosts, KEYS[3] = the per-labeler counts, KEYS[4] = the DLQ.
+ * ARGV[1] = the source host, ARGV[2] = how many members to set aside at most. Sets aside the members at the head that
+ * are no entry, then answers {set aside, their first problem, source DID, parked at} of the first good one, or
+ * {set aside, problem} when none is left (`more` as the fifth element when HEAD_SCAN_MAX stopped it first), or the
+ * DLQ's type when it is not a stream.
+ */
+export const HEAD_LABELS = `${MEMBERS_LUA}
+local refused = dlqRefused(KEYS[4])
+local aside, said = 0, ''
+while true do
+  local m = redis.call('LINDEX', KEYS[1], 0)
+  if not m then return {aside, said} end
+  local e, problem = entryOf(m)
+  if e then return {aside, said, e[2], e[3]} end
+  if aside >= tonumber(ARGV[2]) then return {aside, said, '', '', 'more'} end
+  if refused then return refused end
+  redis.call('LPOP', KEYS[1])
+  setAside(m, problem, KEYS[4], KEYS[3], ARGV[1])
+  aside = aside + 1
+  if said == '' then said = problem end
+  if redis.call('LLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+end`;
+
+/**
+ * KEYS[1] = a host's parked list, KEYS[2] = the stream, KEYS[3] = the parked hosts, KEYS[4] = the per-labeler counts,
+ * KEYS[5] = the DLQ. ARGV[1] = how many to take at most, ARGV[2] = the source host. Every member is read before
+ * anything is written (a script's writes are not undone by a later error): each entry goes back into the stream, each
+ * member that is no entry to the DLQ. Answers {released, left, set aside, their first problem}, or the DLQ's type
+ * when it is not a stream and a member would go there (nothing written).
+ */
+export const RELEASE_LABELS = `${MEMBERS_LUA}
 local members = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local decoded = {}
-for i, m in ipairs(members) do decoded[i] = cjson.decode(m) end
-for _, e in ipairs(decoded) do
-  redis.call('XADD', KEYS[2], '*', unpack(e, 4))
-  if redis.call('HINCRBY', KEYS[4], e[1], -1) <= 0 then redis.call('HDEL', KEYS[4], e[1]) end
+local decoded, problems, aside, said = {}, {}, 0, ''
+for i, m in ipairs(members) do
+  local e, problem = entryOf(m)
+  decoded[i] = e or false
+  if not e then
+    problems[i] = problem
+    aside = aside + 1
+    if said == '' then said = problem end
+  end
+end
+if aside > 0 then
+  local refused = dlqRefused(KEYS[5])
+  if refused then return refused end
+end
+for i, e in ipairs(decoded) do
+  if e then
+    redis.call('XADD', KEYS[2], '*', unpack(e, 4))
+    if redis.call('HINCRBY', KEYS[4], e[1], -1) <= 0 then redis.call('HDEL', KEYS[4], e[1]) end
+  else
+    setAside(members[i], problems[i], KEYS[5], KEYS[4], ARGV[2])
+  end
 end
 redis.call('LTRIM', KEYS[1], #members, -1)
 local left = redis.call('LLEN', KEYS[1])
 if left == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
-return {#members, left}`;
+return {#members - aside, left, aside, said}`;
 
 /** One entry to park: `on` is the DID whose host it waits on, `from` the labeler host it was read from. */
 export interface ParkEntry {
@@ -75,6 +162,18 @@ export interface ParkedHead {
   on: string;
   /** When the oldest entry of the host was parked (ms since the epoch). */
   parkedAt: number;
+}
+
+/** Parked members that were no entry, moved to the DLQ on the way (INVALID_PARKED_ENTRY). */
+export interface SetAside {
+  setAside: number;
+  /** What was wrong with the first of them ('' when none). */
+  problem: string;
+}
+
+/** The DLQ the scripts would move a member to is not a stream: refused whole, nothing written. */
+function refusedDlq(reply: unknown, dlq: string): void {
+  if (typeof reply === 'string') throw new StreamWriteError(`parked labels: ${dlq} is a ${reply}, not a stream`);
 }
 
 /**
@@ -93,12 +192,15 @@ export interface LabelParking {
   park(group: string, entries: readonly ParkEntry[], firstCheckAt: number): Promise<ParkEntry[]>;
   /** Up to `max` source hosts due for a check at `now`. */
   due(now: number, max: number): Promise<string[]>;
-  /** What the host's oldest parked entry waits on; undefined when none is parked (the host is unscheduled then). */
-  head(host: string): Promise<ParkedHead | undefined>;
+  /**
+   * What the host's oldest parked entry waits on, having set aside the members before it that are no entry (at most
+   * HEAD_SCAN_MAX: `more` when it stopped there); `head` undefined when none is parked (the host is unscheduled then).
+   */
+  head(host: string): Promise<SetAside & { head?: ParkedHead; more: boolean }>;
   /** Checks the host again at `at`, if it is still scheduled (another release may have emptied it). */
   reschedule(host: string, at: number): Promise<void>;
-  /** Moves up to `max` of the host's oldest parked entries back into the stream. */
-  release(host: string, max: number): Promise<{ released: number; left: number }>;
+  /** Moves up to `max` of the host's oldest parked entries back into the stream (members that are no entry to the DLQ). */
+  release(host: string, max: number): Promise<SetAside & { released: number; left: number }>;
   /** label_live's length (XLEN). */
   streamLength(): Promise<number>;
   /** Entries parked from one labeler host (HGET: O(1), cheap enough for every hold check). */
@@ -110,6 +212,7 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
   const list = (host: string) => keys.beside(STREAMS.labelLive, `:parked:${host}`);
   const hosts = keys.beside(STREAMS.labelLive, ':parked_hosts');
   const from = keys.beside(STREAMS.labelLive, ':parked_from');
+  const dlq = keys.dlq(STREAMS.labelLive);
   return {
     async park(group, entries, firstCheckAt) {
       if (entries.length === 0) return [];
@@ -132,19 +235,21 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
       return redis.zrangebyscore(hosts, '-inf', now, 'LIMIT', 0, max);
     },
     async head(host) {
-      const raw = await redis.lindex(list(host), 0);
-      if (raw === null) return undefined;
-      const member: unknown = JSON.parse(raw);
-      if (!Array.isArray(member) || typeof member[1] !== 'string') return undefined;
-      return { on: member[1], parkedAt: Number(member[2]) || Date.now() };
+      const reply: unknown = await runScript(redis, HEAD_LABELS, [list(host), hosts, from, dlq], [host, String(HEAD_SCAN_MAX)]);
+      refusedDlq(reply, dlq);
+      const [aside, problem, on, at, more] = Array.isArray(reply) ? reply : [];
+      const setAside = Number(aside ?? 0);
+      const found = typeof on === 'string' && on !== '' ? { head: { on, parkedAt: Number(at) || Date.now() } } : {};
+      return { setAside, problem: String(problem ?? ''), more: more === 'more', ...found };
     },
     async reschedule(host, at) {
       await redis.zadd(hosts, 'XX', at, host);
     },
     async release(host, max) {
-      const reply: unknown = await runScript(redis, RELEASE_LABELS, [list(host), stream, hosts, from], [String(max), host]);
-      const [released, left] = Array.isArray(reply) ? reply.map(Number) : [0, 0];
-      return { released: released ?? 0, left: left ?? 0 };
+      const reply: unknown = await runScript(redis, RELEASE_LABELS, [list(host), stream, hosts, from, dlq], [String(max), host]);
+      refusedDlq(reply, dlq);
+      const [released, left, aside, problem] = Array.isArray(reply) ? reply : [];
+      return { released: Number(released ?? 0), left: Number(left ?? 0), setAside: Number(aside ?? 0), problem: String(problem ?? '') };
     },
     streamLength: () => redis.xlen(stream),
     async parkedFrom(labelerHost) {

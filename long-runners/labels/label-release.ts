@@ -5,12 +5,15 @@
 // down (or a PLC/DNS outage) is checked again later, backing off with how long its oldest entry has waited, up to
 // `recheckMaxMs`. The hosts due in a tick are checked at once (a dead one may take its whole timeout), and nothing is
 // released while label_live is at its high-water mark (the consumers are behind: releasing would only hold every
-// subscription). Nothing is dropped: a released label that waits again is parked again. State is all in Redis, so a
-// restart, or another process running the same loop, takes up where it stands.
+// subscription). Nothing is dropped: a released label that waits again is parked again. A parked member that is no
+// entry (truncated, another version's) is moved to the DLQ by the scripts that meet it (label-parking.ts), counted
+// (skytide_labels_parked_invalid_total) and logged here, and its host goes on: it used to fail the host's release, and
+// the tick, every tick. State is all in Redis, so a restart, or another process running the same loop, takes up
+// where it stands.
 import type { Log, Metrics } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { DidHostUnavailableError, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
-import type { LabelParking } from '../../adapters/redis/label-parking.ts';
+import { INVALID_PARKED_ENTRY, type LabelParking, type SetAside } from '../../adapters/redis/label-parking.ts';
 import { sleep } from '../sleep.ts';
 
 /** Source hosts checked per tick, and entries moved back per script run and per tick: bounded work. */
@@ -49,15 +52,31 @@ async function answers(identity: IdentityResolver, did: string): Promise<boolean
   }
 }
 
-/** One tick: what was released. */
+/** Counts and logs parked members the parking scripts moved to the DLQ. */
+function reportSetAside(o: Pick<LabelReleaseOptions, 'log' | 'metrics'>, host: string, aside: SetAside): void {
+  if (aside.setAside === 0) return;
+  o.metrics.inc('skytide_labels_parked_invalid_total', {}, aside.setAside);
+  o.log.warn('parked labels that are no entry moved to the dlq; the host\'s others are released as usual', {
+    host, count: aside.setAside, reason: INVALID_PARKED_ENTRY, problem: aside.problem,
+  });
+}
+
+/** One tick: how many parked members it moved (released, or set aside to the DLQ). */
 export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal'>, now = Date.now()): Promise<number> {
   if ((await o.parking.streamLength()) >= o.highWaterMark) return 0;
   const hosts = await o.parking.due(now, HOSTS_PER_TICK);
   // Checked at once; a host whose check fails (its head unreadable) is logged and tried again at its next turn.
   const answered = await Promise.all(hosts.map(async (host) => {
     try {
-      const head = await o.parking.head(host);
-      if (head === undefined || (await answers(o.identity, head.on))) return true;
+      const { head, more, ...aside } = await o.parking.head(host);
+      reportSetAside(o, host, aside);
+      if (head === undefined) {
+        if (!more) return true;
+        // Only damage so far: the rest of it goes at the next tick.
+        await o.parking.reschedule(host, now);
+        return false;
+      }
+      if (await answers(o.identity, head.on)) return true;
       // Backs off with how long the host has been down: checked about twice as far apart each time.
       const delay = Math.min(o.recheckMaxMs, Math.max(Math.min(RECHECK_BASE_MS, o.recheckMaxMs), now - head.parkedAt));
       await o.parking.reschedule(host, now + delay);
@@ -74,10 +93,11 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal'>, now = D
     let left = 1;
     while (left > 0 && budget > 0) {
       const step = await o.parking.release(host, Math.max(1, Math.min(RELEASE_CHUNK, budget)));
-      budget -= step.released;
+      reportSetAside(o, host, step);
+      budget -= step.released + step.setAside;
       left = step.left;
       if (step.released > 0) o.metrics.inc('skytide_labels_released_total', {}, step.released);
-      if (step.released === 0) break;
+      if (step.released + step.setAside === 0) break;
     }
     o.log.info('parked labels released: their source host answers again', { host, left });
   }

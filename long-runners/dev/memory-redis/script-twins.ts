@@ -12,7 +12,7 @@ import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
-import { PARK_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
+import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet, REFUSALS } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
@@ -138,6 +138,41 @@ const ONCE_BATCH_TWINS: [string, ScriptTwin][] = everyScriptSet(BATCH_SCRIPTS.ma
   return [compileOnceBatch(set).lua, onceBatchTwin(byName)];
 });
 
+/**
+ * entryOf of label-parking.ts's MEMBERS_LUA: a parked member's elements, or what is wrong with it. The store holds
+ * bytes (latin1 strings); cjson reads them as UTF-8 and gives the strings back as bytes.
+ */
+function parkedEntryOf(m: string): string[] | string {
+  let e: unknown;
+  try {
+    e = JSON.parse(Buffer.from(m, 'latin1').toString('utf8'));
+  } catch {
+    return 'is not JSON (truncated?)';
+  }
+  if (typeof e !== 'object' || e === null) return 'is not a JSON array';
+  // cjson reads an object into a table whose length is 0.
+  const n = Array.isArray(e) ? e.length : 0;
+  if (n < 5 || n % 2 === 0) return `has ${n} elements, not a labeler host, a source DID, a time and fields in pairs`;
+  const bad = (e as unknown[]).findIndex((f) => typeof f !== 'string');
+  if (bad >= 0) return `has an element ${bad + 1} that is not a string`;
+  return (e as string[]).map((f) => Buffer.from(f, 'utf8').toString('latin1'));
+}
+
+/** dlqRefused of MEMBERS_LUA: the DLQ's type when it is not a stream. */
+function dlqRefused(s: Store, dlq: string): string | undefined {
+  const type = s.exec(['TYPE', dlq]);
+  const t = type instanceof Status ? type.text : '';
+  return t !== 'stream' && t !== 'none' ? t : undefined;
+}
+
+/** setAside of MEMBERS_LUA. */
+function setParkedAside(s: Store, m: string, problem: string, dlq: string, from: string, host: string): void {
+  s.exec(['XADD', dlq, '*', 'parked', m, 'reason', INVALID_PARKED_ENTRY, 'attempts', '0',
+    'error', `parked label_live entry of source host ${host} ${problem}: set aside so the rest of the host is released`]);
+  const labeler = /^[ \t\n\v\f\r]*\[[ \t\n\v\f\r]*"([^"]+)"/.exec(m)?.[1];
+  if (labeler !== undefined && Number(s.exec(['HINCRBY', from, labeler, '-1'])) <= 0) s.exec(['HDEL', from, labeler]);
+}
+
 const TWINS: [string, ScriptTwin][] = [
   ...BATCH_SCRIPTS.map(([script, twin]): [string, ScriptTwin] => [script.lua, twin]),
   ...ONCE_BATCH_TWINS,
@@ -230,28 +265,44 @@ const TWINS: [string, ScriptTwin][] = [
     }
     return out;
   }],
+  [HEAD_LABELS, (s, keys, argv) => {
+    const host = argv[0] ?? '';
+    let aside = 0;
+    let said = '';
+    for (;;) {
+      const m = s.exec(['LINDEX', k(keys, 0), '0']);
+      if (typeof m !== 'string') return [aside, said];
+      const e = parkedEntryOf(m);
+      if (Array.isArray(e)) return [aside, said, e[1] ?? '', e[2] ?? ''];
+      if (aside >= Number(argv[1])) return [aside, said, '', '', 'more'];
+      const refused = dlqRefused(s, k(keys, 3));
+      if (refused !== undefined) return refused;
+      s.exec(['LPOP', k(keys, 0)]);
+      setParkedAside(s, m, e, k(keys, 3), k(keys, 2), host);
+      aside++;
+      if (said === '') said = e;
+      if (s.exec(['LLEN', k(keys, 0)]) === 0) s.exec(['ZREM', k(keys, 1), host]);
+    }
+  }],
   [RELEASE_LABELS, (s, keys, argv) => {
     const got = s.exec(['LRANGE', k(keys, 0), '0', String(Number(argv[0]) - 1)]);
     const members = Array.isArray(got) ? got.filter((m): m is string => typeof m === 'string') : [];
-    // The store holds bytes (latin1 strings); cjson reads them as UTF-8 and gives the strings back as bytes. Every
-    // member is decoded before anything is written, as the Lua does.
-    const decoded = members.map((m) => {
-      try {
-        const e: unknown = JSON.parse(Buffer.from(m, 'latin1').toString('utf8'));
-        if (Array.isArray(e) && e.every((f): f is string => typeof f === 'string')) return e.map((f) => Buffer.from(f, 'utf8').toString('latin1'));
-      } catch {
-        // Refused below, as cjson.decode's error.
-      }
-      throw new CommandError(new ReplyError('ERR Error running script: cjson.decode: the member is not a JSON array of strings'));
-    });
-    for (const e of decoded) {
+    // Every member is read before anything is written, as the Lua does.
+    const decoded = members.map(parkedEntryOf);
+    const problems = decoded.filter((e): e is string => typeof e === 'string');
+    if (problems.length > 0) {
+      const refused = dlqRefused(s, k(keys, 4));
+      if (refused !== undefined) return refused;
+    }
+    decoded.forEach((e, i) => {
+      if (typeof e === 'string') return setParkedAside(s, members[i] ?? '', e, k(keys, 4), k(keys, 3), argv[1] ?? '');
       s.exec(['XADD', k(keys, 1), '*', ...e.slice(3)]);
       if (Number(s.exec(['HINCRBY', k(keys, 3), e[0] ?? '', '-1'])) <= 0) s.exec(['HDEL', k(keys, 3), e[0] ?? '']);
-    }
+    });
     s.exec(['LTRIM', k(keys, 0), String(members.length), '-1']);
     const left = Number(s.exec(['LLEN', k(keys, 0)]));
     if (left === 0) s.exec(['ZREM', k(keys, 2), argv[1] ?? '']);
-    return [members.length, left];
+    return [members.length - problems.length, left, problems.length, problems[0] ?? ''];
   }],
   [DELETE_IF_EMPTY, (s, keys, argv) => {
     const held = s.exec(['XPENDING', k(keys, 0), argv[0] ?? '', '-', '+', '1', argv[1] ?? '']);

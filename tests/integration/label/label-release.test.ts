@@ -11,7 +11,7 @@ import { createLabelParking, waitHost, type LabelParking } from '../../../adapte
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { releaseDue } from '../../../long-runners/labels/label-release.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
-import { silentLog } from '../../../functions/ports.ts';
+import { silentLog, type Log } from '../../../functions/ports.ts';
 import { labelerDoc } from '../../helpers/fake-plc.ts';
 import { labelKeypair } from '../../helpers/labels.ts';
 import { freePort } from '../../helpers/free-port.ts';
@@ -20,6 +20,8 @@ let redis: Awaited<ReturnType<typeof createTestRedis>>;
 let server: http.Server;
 let up: string;
 let down: string;
+let other: http.Server;
+let upToo: string;
 let parking: LabelParking;
 const keys = () => createKeySpace(redis.prefix);
 
@@ -31,12 +33,19 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   up = `did:web:localhost%3A${(server.address() as AddressInfo).port}`;
+  // A second host that answers (the document names another DID: no matter, an answer is an answer).
+  other = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(labelerDoc({ did: up, atproto: key, label: key, labeler: 'http://127.0.0.1:1' })));
+  });
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  upToo = `did:web:localhost%3A${(other.address() as AddressInfo).port}`;
   down = `did:web:localhost%3A${await freePort()}`;
   parking = createLabelParking(redis.redis, keys());
 });
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
+  await new Promise((resolve) => other.close(resolve));
   await redis.cleanup();
 });
 
@@ -75,5 +84,58 @@ describe('parked label_live entries', () => {
     expect(await parking.due(now, 10)).toEqual([]);
     expect(Number(await redis.redis.zscore(keys().beside(STREAMS.labelLive, ':parked_hosts'), waitHost(down)))).toBeGreaterThan(now);
     expect(await redis.redis.zscore(keys().beside(STREAMS.labelLive, ':parked_hosts'), waitHost(up))).toBeNull();
+  });
+});
+
+describe('a parked member that is no entry (truncated, or another version\'s)', () => {
+  it('goes to label_live_dlq, counted and logged, and every good entry of its host, and of the hosts after it, is released', async () => {
+    await redis.redis.del(stream(), keys().dlq(STREAMS.labelLive));
+    await ensureGroup(redis.redis, stream(), GROUPS.label);
+    const vals = [['g1', up], ['g2', up], ['g3', up], ['h1', upToo]] as const;
+    for (const [val, src] of vals) await redis.redis.xadd(stream(), '*', 'event', event(val, src));
+    const read = await readNew(redis.redis, stream(), GROUPS.label, 'c2', 10, 10);
+    const entries = read.map((entry) => ({ entry, on: JSON.parse(entry.fields['event'] ?? '{}').label.src as string, from: 'labeler.example' }));
+    // `up`'s host is due first, `upToo`'s after it: a release that fails on the first never reaches the second.
+    expect((await parking.park(GROUPS.label, entries.slice(0, 3), 0)).length).toBe(3);
+    expect((await parking.park(GROUPS.label, entries.slice(3), 1)).length).toBe(1);
+    // Damage as Redis may come to hold it: a member cut short at the head of the list, an older format (an object,
+    // counted under no labeler) and one whose fields are odd behind the first good entry (the two that name their
+    // labeler counted toward it, as a park counts).
+    const list = keys().beside(STREAMS.labelLive, `:parked:${waitHost(up)}`);
+    const truncated = JSON.stringify(['labeler.example', up, '1', 'event', event('cut', up)]).slice(0, 40);
+    await redis.redis.lpush(list, truncated);
+    await redis.redis.hincrby(keys().beside(STREAMS.labelLive, ':parked_from'), 'labeler.example', 1);
+    const [, , second] = await redis.redis.lrange(list, 0, -1);
+    await redis.redis.linsert(list, 'BEFORE', second!, JSON.stringify({ on: up, fields: { event: event('old', up) } }));
+    await redis.redis.linsert(list, 'BEFORE', second!, JSON.stringify(['labeler.example', up, '1', 'event']));
+    await redis.redis.hincrby(keys().beside(STREAMS.labelLive, ':parked_from'), 'labeler.example', 1);
+
+    const metrics = createMetrics({ hosts: [], streams: [] });
+    expect(await metrics.registry.metrics()).toContain('skytide_labels_parked_invalid_total 0');
+    const warned: { msg: string; fields: Record<string, unknown> | undefined }[] = [];
+    const log: Log = { ...silentLog, warn: (msg, fields) => void warned.push({ msg, fields }), child: () => log };
+    const options = {
+      parking, identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: 'http://127.0.0.1:1', allowPrivate: true }),
+      recheckMaxMs: 60_000, highWaterMark: 100, log, metrics: metrics.metrics,
+    };
+    // Every tick is whole; one is enough here (the damage is a few members), two prove nothing is left to do.
+    await releaseDue(options);
+    await releaseDue(options);
+    const back = await redis.redis.xrange(stream(), '-', '+');
+    expect(back.map(([, fields]) => fields)).toEqual([['event', event('g1', up)], ['event', event('g2', up)], ['event', event('g3', up)], ['event', event('h1', upToo)]]);
+    const letters = await redis.redis.xrange(keys().dlq(STREAMS.labelLive), '-', '+');
+    expect(letters.map(([, fields]) => Object.fromEntries(fields.reduce<string[][]>((pairs, f, i) => (i % 2 === 0 ? [...pairs, [f]] : (pairs.at(-1)!.push(f), pairs)), [])))).toEqual([
+      { parked: truncated, reason: 'invalid_parked_entry', attempts: '0', error: expect.stringMatching(/is not JSON/) },
+      { parked: expect.stringContaining('\\"old\\"'), reason: 'invalid_parked_entry', attempts: '0', error: expect.stringMatching(/has 0 elements/) },
+      { parked: JSON.stringify(['labeler.example', up, '1', 'event']), reason: 'invalid_parked_entry', attempts: '0', error: expect.stringMatching(/has 4 elements/) },
+    ]);
+    expect(await metrics.registry.metrics()).toContain('skytide_labels_parked_invalid_total 3');
+    expect(await metrics.registry.metrics()).toContain('skytide_labels_released_total 4');
+    expect(warned.filter((w) => w.msg.includes('no entry')).map((w) => w.fields?.['reason'])).toContain('invalid_parked_entry');
+    // Nothing of theirs is left parked, scheduled or counted against the labeler (the truncated member's labeler was
+    // read off its beginning; the old-format one never counted): only the entry of the test before, on the host down.
+    expect(await redis.redis.llen(list)).toBe(0);
+    expect(await parking.due(Date.now() + 3_600_000, 10)).toEqual([waitHost(down)]);
+    expect(await parking.parkedFrom('labeler.example')).toBe(1);
   });
 });
