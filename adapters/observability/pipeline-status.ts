@@ -11,6 +11,7 @@ import type { MetricsBundle } from './metrics.ts';
 import { GROUPS, hostKey, STREAMS, type KeySpace } from '../redis/keys.ts';
 import { countWaitingDids } from '../redis/identity-waits.ts';
 import { createLabelParking } from '../redis/label-parking.ts';
+import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
 import { createLabelStatesCache, type LabelStates } from '../postgres/label-states.ts';
 import { createRepoSyncStatesCache } from '../postgres/repo-sync-states.ts';
 import { silentLog, systemClock, type Clock, type Log } from '../../functions/ports.ts';
@@ -42,7 +43,8 @@ export interface PipelineStatus {
   identityWaits: Record<string, number>;
   /**
    * label_live entries parked while their source's did:web host does not answer, per configured labeler (host without
-   * scheme): at INGESTER_LABEL_PARKED_HIGH_WATER_MARK its subscription is held.
+   * scheme): at INGESTER_LABEL_PARKED_HIGH_WATER_MARK its subscription is held. `unknown`, when not 0: entries that
+   * name no labeler host (trusted sources' labels written by the TypeScript pipeline), held to the same mark.
    */
   labelsParked: Record<string, number>;
   /** Repos per sync state; absent when Postgres is not reachable from this command. */
@@ -127,6 +129,9 @@ export function createStatusReader(r: StatusSources) {
     const parking = createLabelParking(redis, r.keys);
     const labelsParked: Record<string, number> = {};
     for (const host of r.labelerHosts ?? []) labelsParked[hostKey(host)] = await parking.parkedFrom(hostKey(host));
+    // Entries that name no labeler (the pipelines before us wrote none) are parked under `unknown`: shown once there are any.
+    const unknown = await parking.parkedFrom(UNKNOWN_HOST);
+    if (unknown > 0) labelsParked[UNKNOWN_HOST] = unknown;
     let repoSync: Record<string, number> | undefined;
     let repoSyncAge: { asOf: string; ageSeconds: number } | undefined;
     try {

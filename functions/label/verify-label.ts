@@ -114,6 +114,12 @@ export async function checkLabel(label: Label, host: string | undefined, trusted
   if (label.ver === undefined) {
     return { ok: false, reason: 'unversioned_label', message: `signed label from ${label.src} has no ver (a signed label must be version 1)` };
   }
+  // An entry that names no labeler host (the TypeScript pipeline's) cannot be from src's own host: unless src is
+  // trusted, problemWith's verdict is wrong_labeler whatever the document says. Given before resolving it, so such a
+  // label never waits (parked under `unknown`) on a did:web host that is down only to be rejected once it is back.
+  if (host === undefined && !trusted) {
+    return { ok: false, reason: 'wrong_labeler', message: `the entry names no labeler host, and ${label.src} is not in LABEL_TRUSTED_SOURCES` };
+  }
   const resolve = async (p: Promise<AtprotoIdentity>): Promise<AtprotoIdentity | LabelCheck> => {
     try {
       return await p;

@@ -38,6 +38,20 @@ export function labelSubscriberTasks(r: Resources): Task[] {
 /** The task that releases parked labels (long-runners/labels/label-release.ts): no transaction of its own. */
 export const LABEL_RELEASE_TASK = 'label:release';
 
+/**
+ * The entries to park, given INGESTER_LABEL_PARKED_HIGH_WATER_MARK for those that name no labeler host (`unknown`:
+ * the TypeScript pipeline wrote none; rsky's unsigned entries never wait). No subscription of ours writes them, so
+ * none can be held as a labeler is at its mark: past it they are left waiting in label_live instead (pending, no
+ * delivery counted, as every waiting label was before parking), where label_live's length holds whoever writes them
+ * (the old pipeline's ingester too, by its own high-water mark) and no Redis fills up with them unseen. The others are
+ * parked as usual. A few may go past the mark when consumers park at once: it is a bound, not a count.
+ */
+export async function withinUnknownMark<P extends { from: string }>(parking: LabelParking, entries: readonly P[], mark: number): Promise<P[]> {
+  if (!entries.some((p) => p.from === UNKNOWN_HOST)) return [...entries];
+  let room = Math.max(0, mark - (await parking.parkedFrom(UNKNOWN_HOST)));
+  return entries.filter((p) => p.from !== UNKNOWN_HOST || room-- > 0);
+}
+
 export function labelTasks(r: Resources): Task[] {
   const tasks: Task[] = [];
   const trustedSources = new Set(r.config.labelTrustedSources);
@@ -77,9 +91,10 @@ export function labelTasks(r: Resources): Task[] {
           parse: parseLabelFields,
           probe,
           park: async (waiting) => {
+            const entries = waiting.map(({ entry, item, on }) => ({ entry, on, from: item.host ?? UNKNOWN_HOST }));
             const parked = await parking().park(
               GROUPS.label,
-              waiting.map(({ entry, item, on }) => ({ entry, on, from: item.host ?? UNKNOWN_HOST })),
+              await withinUnknownMark(parking(), entries, r.config.labelParkedHighWaterMark),
               firstCheckAt(Date.now(), r.config.labelParkedRecheckMaxMs),
             );
             for (const p of parked) r.metrics.metrics.inc('skytide_labels_parked_total', { host: p.from });
