@@ -56,6 +56,7 @@ export const REASONS = [
   'unversioned_label', // a label with `sig` but without `ver`: the spec requires ver 1 in what a label signs
   'wrong_labeler', // src's #atproto_labeler endpoint is not the host the label came from (or the entry names none)
   'no_label_key', // src's DID document has no usable #atproto_label key (never #atproto instead)
+  'invalid_delayed_entry', // a member of a work queue's delayed set that is no entry (truncated, another version's): moved to its DLQ so the entries due after it are promoted
   'invalid_parked_entry', // a parked label_live entry that is no entry any more (truncated, another version's): moved to the DLQ so its host's others are released
   // outages: waited out, never a verdict (DependencyError)
   'dependency_unavailable', // Postgres, Redis, the PLC directory or DNS is down: the work waits and is tried again

@@ -22,6 +22,7 @@ import { defineScripts, type RedisScript } from '../redis/scripts.ts';
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
 import { parseRepoBackfillEntry, repoBackfillJson, type RepoBackfillEntry } from '../../functions/events.ts';
 import { noMetrics, silentLog, type Log, type Metrics } from '../../functions/ports.ts';
+import type { Reason } from '../../functions/reasons.ts';
 
 /** How a body becomes stream fields and back (JSON in `body` by default; `repo_backfill` keeps rsky's fields). */
 export interface FieldCodec<T> {
@@ -81,21 +82,38 @@ const PRIOR = 'prior';
 /** Fields the queue and its dead letters add to a body's own (a body's codec must not use these names). */
 const OWN_FIELDS: ReadonlySet<string> = new Set([PRIOR, ...VERDICT_FIELDS]);
 
-// KEYS[1] delayed set, KEYS[2] stream; ARGV[1] now, ARGV[2] how many. Members are JSON arrays of field, value, ...
+// KEYS[1] delayed set, KEYS[2] stream, KEYS[3] its DLQ; ARGV[1] now, ARGV[2] how many. Members are JSON arrays of a
+// random id, then field, value, ... A member that is not one (truncated, another version's, written by hand) goes to the
+// DLQ as it is stored (field `delayed`, reason invalid_delayed_entry) instead of failing the script there on every
+// pull: it sorts first among the due, so it held back every entry due after it, for good. Answers {moved, invalid}.
 // Exported for the in-process Redis's JS twin (long-runners/dev/memory-redis/script-twins.ts).
+export const INVALID_DELAYED_ENTRY: Reason = 'invalid_delayed_entry';
 export const PROMOTE_DUE: RedisScript = {
   name: 'skytideWorkQueuePromoteDue',
-  numberOfKeys: 2,
+  numberOfKeys: 3,
   lua: `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local invalid = 0
 for _, member in ipairs(due) do
-  local fields = cjson.decode(member)
-  local flat = {}
-  for i = 2, #fields do flat[#flat + 1] = fields[i] end
-  redis.call('XADD', KEYS[2], '*', unpack(flat))
+  local ok, fields = pcall(cjson.decode, member)
+  local good = ok and type(fields) == 'table' and #fields >= 3 and #fields % 2 == 1
+  if good then
+    for i = 1, #fields do
+      if type(fields[i]) ~= 'string' then good = false end
+    end
+  end
+  if good then
+    local flat = {}
+    for i = 2, #fields do flat[#flat + 1] = fields[i] end
+    redis.call('XADD', KEYS[2], '*', unpack(flat))
+  else
+    invalid = invalid + 1
+    redis.call('XADD', KEYS[3], '*', 'delayed', member, 'reason', '${INVALID_DELAYED_ENTRY}', 'attempts', '0',
+      'error', 'a delayed member that is not a JSON array of a random id, then field, value, ...')
+  end
   redis.call('ZREM', KEYS[1], member)
 end
-return #due`,
+return {#due - invalid, invalid}`,
 };
 
 type Settled =
@@ -141,7 +159,11 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
     forgetDeleted(redis, stream, group, deleted, { log, metrics, metricStream: options.metricStream ?? stream });
 
   async function take(count: number, blockMs: number): Promise<StreamEntry[]> {
-    await redis.skytideWorkQueuePromoteDue(delayed, stream, String(now()), String(count));
+    const [, invalid] = await redis.skytideWorkQueuePromoteDue(delayed, stream, dlq, String(now()), String(count));
+    if (invalid > 0) {
+      log.warn('delayed entries that are no entry moved to the DLQ', { stream, dlq, reason: INVALID_DELAYED_ENTRY, count: invalid });
+      metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? stream, outcome: 'invalid' }, invalid);
+    }
     const claimed = await claimIdle(redis, stream, group, consumer, claimIdleMs, count);
     await forget(claimed.deleted);
     if (claimed.entries.length > 0) return claimed.entries;
@@ -215,6 +237,6 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    skytideWorkQueuePromoteDue(delayed: string, stream: string, now: string, count: string): Result<number, Context>;
+    skytideWorkQueuePromoteDue(delayed: string, stream: string, dlq: string, now: string, count: string): Result<[number, number], Context>;
   }
 }

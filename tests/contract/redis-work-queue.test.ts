@@ -95,6 +95,34 @@ describe('Redis work queue: repo_backfill entries', () => {
   });
 });
 
+// A member of the delayed set that is not the queue's own (truncated, another version's, written by hand) sorts first
+// among the due ones; failing the promotion there held back every entry due after it, on every pull, for good.
+describe('Redis work queue: a damaged delayed entry', () => {
+  it('goes to the DLQ as it is stored (invalid_delayed_entry, counted invalid), and the entries due after it are delivered', async () => {
+    const stream = `${harnessPrefix}damaged_delayed`;
+    const counted: { name: string; labels: unknown; by: number | undefined }[] = [];
+    const metrics: Metrics = { inc: (name, labels, by) => void counted.push({ name, labels, by }) };
+    let t = 1_000;
+    const q = createRedisWorkQueue<ContractBody>({ stream, group: 'damaged_group', consumer: 'a', maxAttempts: 3, redis, metrics, now: () => t });
+    await q.ensure();
+    await redis.zadd(`${stream}:delayed`, 500, '["u1","body"', 600, JSON.stringify(['u2', 'body', 7]));
+    await q.send([{ key: 'due', n: 1 }, { key: 'due', n: 2 }], { delayMs: 100 });
+    t = 2_000;
+    const bodies: ContractBody[] = [];
+    await q.receive(async (messages) => { for (const m of messages) { bodies.push(m.body); m.ack(); } }, { blockMs: 100 });
+    // Due at the same time, they are promoted in the order of their random member ids.
+    expect(bodies.sort((a, b) => a.n - b.n)).toEqual([{ key: 'due', n: 1 }, { key: 'due', n: 2 }]);
+    expect(await redis.zcard(`${stream}:delayed`)).toBe(0);
+    const letters = [];
+    for await (const l of readDeadLetters(redis, `${stream}_dlq`)) letters.push({ reason: l.reason, delayed: l.fields['delayed'] });
+    expect(letters).toEqual([
+      { reason: 'invalid_delayed_entry', delayed: '["u1","body"' },
+      { reason: 'invalid_delayed_entry', delayed: JSON.stringify(['u2', 'body', 7]) },
+    ]);
+    expect(counted).toContainEqual({ name: 'skytide_consumer_entries_total', labels: { stream, outcome: 'invalid' }, by: 2 });
+  });
+});
+
 // ioredis resends a command whose reply a dropped connection lost (the long-runners' client, client.ts): a settle run
 // twice must write each retry and dead letter once (tests/helpers/lost-reply-proxy.ts cuts the socket after Redis ran it).
 describe('Redis work queue: a settle whose reply is lost', () => {

@@ -13,7 +13,7 @@ import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
-import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
+import { INVALID_DELAYED_ENTRY, PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet, REFUSALS } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 import { CommandError, type Store } from './store.ts';
@@ -231,22 +231,26 @@ const TWINS: [string, ScriptTwin][] = [
     if (Number.isNaN(count)) throw new CommandError(new ReplyError('ERR Lua redis lib command arguments must be strings or integers'));
     const due = s.exec(['ZRANGEBYSCORE', k(keys, 0), '-inf', argv[0] ?? '', 'LIMIT', '0', String(count)]);
     const members = Array.isArray(due) ? due.filter((m): m is string => typeof m === 'string') : [];
+    let invalid = 0;
     for (const member of members) {
       // The store holds bytes (latin1 strings); cjson reads them as UTF-8 and gives the strings back as bytes.
       let fields: unknown;
       try {
         fields = JSON.parse(Buffer.from(member, 'latin1').toString('utf8'));
       } catch {
-        throw new CommandError(new ReplyError('ERR Error running script: cjson.decode: the member is not JSON'));
+        fields = undefined;
       }
-      // Members are what the queue's send writes: an array of strings (a random first element, then field, value, ...).
-      if (!Array.isArray(fields) || !fields.every((f): f is string => typeof f === 'string')) {
-        throw new CommandError(new ReplyError('ERR Lua redis lib command arguments must be strings or integers'));
+      // Members are what the queue's send writes: an array of strings, a random first element, then field, value, ...
+      if (Array.isArray(fields) && fields.length >= 3 && fields.length % 2 === 1 && fields.every((f): f is string => typeof f === 'string')) {
+        s.exec(['XADD', k(keys, 1), '*', ...fields.slice(1).map((f) => Buffer.from(f, 'utf8').toString('latin1'))]);
+      } else {
+        invalid++;
+        s.exec(['XADD', k(keys, 2), '*', 'delayed', member, 'reason', INVALID_DELAYED_ENTRY, 'attempts', '0',
+          'error', 'a delayed member that is not a JSON array of a random id, then field, value, ...']);
       }
-      s.exec(['XADD', k(keys, 1), '*', ...fields.slice(1).map((f) => Buffer.from(f, 'utf8').toString('latin1'))]);
       s.exec(['ZREM', k(keys, 0), member]);
     }
-    return members.length;
+    return [members.length - invalid, invalid];
   }],
   [PARK_LABELS, (s, keys, argv) => {
     const [stream, group] = [k(keys, 0), argv[0] ?? ''];
