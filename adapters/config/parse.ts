@@ -73,6 +73,8 @@ export interface Config {
   streamShards: number;
   /** REDIS_CLUSTER_NODES as host:port seeds; empty: one Redis at redisUrl. */
   redisClusterNodes: string[];
+  /** REDIS_SOCKET_TIMEOUT_MS (adapters/redis/client.ts). */
+  redisSocketTimeoutMs: number;
 }
 
 /** Every bad variable at once (`problems`, one line each); the process refuses to start. */
@@ -254,6 +256,7 @@ export function parseConfig(env: Env): ParsedConfig {
     apiToken: get('SKYTIDE_API_TOKEN'),
     streamShards: get('STREAM_SHARDS'),
     redisClusterNodes: get('REDIS_CLUSTER_NODES'),
+    redisSocketTimeoutMs: get('REDIS_SOCKET_TIMEOUT_MS'),
   };
   // Checks across or inside values, joined into the one error that names every bad variable.
   if (config.sweepCron !== undefined) {

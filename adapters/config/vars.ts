@@ -78,6 +78,7 @@ export const VARS = [
   { name: 'SKYTIDE_API_TOKEN', type: 'string', doc: 'bearer token for mutating routes (letters, digits, `-._~+/`, trailing `=`); required outside dev mode (without it they answer 503)' },
   { name: 'STREAM_SHARDS', type: 'int', default: '1', min: 1, max: 1024, doc: 'shards of firehose_live, firehose_backfill and repo_backfill (`<name>:{n}` by a hash of the DID; 1 keeps the single streams and rsky\'s key names); change it only with the streams drained' },
   { name: 'REDIS_CLUSTER_NODES', type: 'list', default: '', doc: 'comma-separated host:port seeds of a Redis Cluster (keys then carry hash tags); empty means one Redis at REDIS_URL' },
+  { name: 'REDIS_SOCKET_TIMEOUT_MS', type: 'int', default: '30000', min: 2000, max: 600000, doc: 'how long a Redis connection that owes a reply may receive nothing before it is taken for dead (a peer gone without closing it: a failover, a NAT or firewall that dropped the connection, a paused VM), closed and made again, its commands sent again; a consumer\'s blocking read gets its BLOCK time on top. Without it such a connection holds its commands until the kernel gives up, about 15 minutes' },
 ] as const satisfies readonly VarSpec[];
 
 /** Prefixes we own: an unknown variable under one of them is probably a typo, so it is warned about. */

@@ -21,6 +21,35 @@ export interface RedisOptions {
    * instead, and the operator runs the command again, which finds what the first run did.
    */
   commandTimeoutMs?: number;
+  /**
+   * REDIS_SOCKET_TIMEOUT_MS: a connection that owes a reply and has received nothing for this long is taken for dead
+   * (default DEFAULT_SOCKET_TIMEOUT_MS). See socketOptions.
+   */
+  socketTimeoutMs?: number;
+}
+
+/**
+ * How long a connection that owes a reply may stay silent before it is closed and made again. A peer gone without a
+ * FIN or RST (a failover, a NAT or firewall that dropped the flow, a paused VM) otherwise holds every command on it
+ * until the kernel gives up retransmitting (tcp_retries2, about 15 minutes). Well above any reply Redis owes us (our
+ * scripts and MULTIs take milliseconds), and above an event-loop stall of ours, which makes the timer fire before the
+ * reply sitting in the socket is read (then the command is only sent again, see socketOptions).
+ */
+export const DEFAULT_SOCKET_TIMEOUT_MS = 30_000;
+
+/**
+ * ioredis's socketTimeout: armed when a command is written, reset by each byte received while replies are still owed,
+ * never running on an idle connection (which stalls nothing; its next command arms it). When it fires, the socket is
+ * destroyed and the usual reconnect follows; the commands in flight are NOT failed: with maxRetriesPerRequest null
+ * and autoResendUnfulfilledCommands (the default) they are sent again on the new connection, as after any dropped
+ * connection, so accepted work is never dropped. One Redis had run already runs twice: the writers are built for
+ * that (stream-writer.ts: a batch with a seq cursor or a once-marker lands once, any other MULTI at least once).
+ * Not used: keepAlive (probes only an idle connection, and Node cannot shorten their interval or count) and
+ * blockingTimeout (it resolves a blocked read with null but leaves the dead connection in place, and a late reply's
+ * entries would be dropped by the client, left pending until claimed).
+ */
+function socketOptions(options: RedisOptions): { socketTimeout: number } {
+  return { socketTimeout: options.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS };
 }
 
 export function createRedis(options: RedisOptions): Redis {
@@ -29,6 +58,7 @@ export function createRedis(options: RedisOptions): Redis {
     connectionName: options.connectionName ?? 'skytide',
     // Commands wait for a reconnect rather than failing fast: a Redis restart must not drop accepted work.
     maxRetriesPerRequest: null,
+    ...socketOptions(options),
     ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs, autoResendUnfulfilledCommands: false }),
     enableAutoPipelining: false,
     lazyConnect: false,
@@ -39,8 +69,9 @@ export function createRedis(options: RedisOptions): Redis {
 /**
  * A Redis Cluster behind the same command surface. ioredis's Cluster routes each command by its key's slot and sends
  * a MULTI or a script to the slot of its keys, which keys.ts keeps to one slot per MULTI. It is typed as `Redis`
- * because every command we use has the same signature on both; the one that differs, `duplicate`, is only ever
- * called without arguments (a consumer's blocking reader), which on a Cluster makes a new Cluster on the same seeds.
+ * because every command we use has the same signature on both; the one that differs, `duplicate`, is called with
+ * arguments only by createBlockingReader, which tells the two apart; without, on a Cluster it makes a new Cluster on
+ * the same seeds.
  */
 function createCluster(options: RedisOptions, nodes: readonly string[]): Redis {
   const url = new URL(options.url);
@@ -53,6 +84,9 @@ function createCluster(options: RedisOptions, nodes: readonly string[]): Redis {
       redisOptions: {
         connectionName: options.connectionName ?? 'skytide',
         maxRetriesPerRequest: null,
+        // Each node's connection: a silent one is closed, its commands fail as "Connection is closed" and the Cluster
+        // sends them again once it has fetched the slots anew (retryDelayOnFailover), as when a node goes away.
+        ...socketOptions(options),
         ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs, autoResendUnfulfilledCommands: false }),
         ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
         ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
@@ -80,7 +114,25 @@ export function watchConnection(client: Redis, log: Log): Redis {
     if (errors > 0) log.info('redis connection restored', { errors });
     errors = 0;
   });
-  const duplicate = client.duplicate.bind(client);
-  client.duplicate = (override) => watchConnection(duplicate(override), log);
+  // Every argument passed on: a Cluster's duplicate takes (startupNodes, options), createBlockingReader's override.
+  const duplicate = client.duplicate.bind(client) as (...args: unknown[]) => Redis;
+  client.duplicate = ((...args: unknown[]) => watchConnection(duplicate(...args), log)) as Redis['duplicate'];
   return client;
+}
+
+/**
+ * A connection of its own for blocking reads of up to `blockMs` (a consumer's XREADGROUP ... BLOCK): a copy of
+ * `client` whose socket timeout is the client's plus `blockMs`, since a healthy Redis answers a blocked read only when
+ * its BLOCK ends and the plain timeout (shorter than a BLOCK an operator may choose) would close it as dead, and do so
+ * again each time the read is sent again. A dead one is still found within the client's timeout after the BLOCK.
+ */
+export function createBlockingReader(client: Redis, blockMs: number): Redis {
+  if (client.isCluster) {
+    const cluster = client as unknown as Cluster;
+    const timeout = cluster.options.redisOptions?.socketTimeout;
+    if (timeout === undefined) return client.duplicate();
+    return cluster.duplicate([], { redisOptions: { socketTimeout: timeout + blockMs } }) as unknown as Redis;
+  }
+  const timeout = client.options.socketTimeout;
+  return timeout === undefined ? client.duplicate() : client.duplicate({ socketTimeout: timeout + blockMs });
 }

@@ -117,6 +117,7 @@ export function createResources(config: Config, component = 'skytide', options: 
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({
       url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: `skytide:${component}`, log: log.child('redis'),
+      socketTimeoutMs: config.redisSocketTimeoutMs,
       ...(options.redisCommandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.redisCommandTimeoutMs }),
     })),
     sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax, copyMinRows: config.databaseCopyMinRows })),

@@ -46,6 +46,7 @@ import { isThrew, type IsolatedOutcome } from './isolate-failures.ts';
 import { DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
 import { sleep } from '../sleep.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
+import { createBlockingReader } from '../../adapters/redis/client.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 
 export interface StreamConsumerOptions<T> {
@@ -397,8 +398,9 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     log.info('consumer stopped', { stream: options.stream, consumer });
     return;
   }
-  // A blocking XREADGROUP holds its connection: on the shared one it would stall every other loop and writer.
-  const reader = redis.duplicate();
+  // A blocking XREADGROUP holds its connection: on the shared one it would stall every other loop and writer. Its
+  // socket timeout allows for the BLOCK, so a read that waits out a quiet stream is not taken for a dead connection.
+  const reader = createBlockingReader(redis, blockMs);
   const heartbeat = setInterval(refreshClaims, Math.max(1, Math.floor(claimIdleMs / 3)));
   heartbeat.unref();
   log.info('consumer started', { stream: options.stream, group, consumer });

@@ -2,6 +2,9 @@
 // client write holding an EXEC, EVAL or EVALSHA is forwarded, Redis runs it, and the client's socket is cut before
 // any reply reaches it. The client sees a connection that died with its transaction in flight, exactly as when a network drops right
 // after Redis executed it; every other byte passes unchanged.
+// It can also black-hole the connections open at a moment (`blackhole`): they stop forwarding, in both directions or
+// only Redis's replies, and stay open, as when a failover, a NAT or firewall dropping its state or a paused VM leaves
+// a peer gone without a FIN or RST. Connections made afterwards pass as usual (a new flow through the NAT).
 import net from 'node:net';
 
 export interface LostReplyProxy {
@@ -11,6 +14,11 @@ export interface LostReplyProxy {
   arm(): void;
   /** Replies lost so far. */
   readonly lost: number;
+  /**
+   * Every connection open now stops forwarding (`replies`: only what Redis sends back, so Redis still runs what the
+   * client sends), without closing; returns how many. Their bytes are dropped until they close.
+   */
+  blackhole(what?: 'both' | 'replies'): number;
   close(): Promise<void>;
 }
 
@@ -21,12 +29,21 @@ export async function startLostReplyProxy(target: { host: string; port: number }
   const open = new Set<net.Socket>();
   let armed = false;
   let lost = 0;
+  const blackholes = new Set<(what: 'both' | 'replies') => void>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     open.add(client);
     open.add(upstream);
     let swallowing = false;
+    let dropRequests = false;
+    let dropReplies = false;
+    const blackhole = (what: 'both' | 'replies') => {
+      dropReplies = true;
+      dropRequests = what === 'both';
+    };
+    blackholes.add(blackhole);
     const end = () => {
+      blackholes.delete(blackhole);
       open.delete(client);
       open.delete(upstream);
       client.destroy();
@@ -35,7 +52,7 @@ export async function startLostReplyProxy(target: { host: string; port: number }
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.on('data', (chunk: Buffer) => {
-      if (swallowing) return;
+      if (swallowing || dropRequests) return;
       if (armed && BATCH.test(chunk.toString('latin1'))) {
         armed = false;
         swallowing = true;
@@ -43,6 +60,7 @@ export async function startLostReplyProxy(target: { host: string; port: number }
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (dropReplies) return;
       if (!swallowing) {
         client.write(chunk);
         return;
@@ -65,6 +83,10 @@ export async function startLostReplyProxy(target: { host: string; port: number }
     },
     get lost() {
       return lost;
+    },
+    blackhole: (what = 'both') => {
+      for (const b of blackholes) b(what);
+      return blackholes.size;
     },
     close: async () => {
       for (const s of [...open]) s.destroy();
