@@ -21,6 +21,7 @@ export async function readSeqCursor(redis: Redis, key: string): Promise<number |
 export const RAISE_SEQ_CURSOR: RedisScript = {
   name: 'skytideRaiseSeqCursor',
   numberOfKeys: 1,
+  keyTypes: ['string'],
   lua: `
 local stored = redis.call('GET', KEYS[1])
 if stored then

@@ -36,6 +36,7 @@ const WAIT_KINDS: readonly string[] = ['plc', 'dns', 'postgres', 'redis', 'did',
 export const RELEASE_PARKED: RedisScript = {
   name: 'skytideReleaseParked',
   numberOfKeys: 2,
+  keyTypes: ['list', 'hash'],
   lua: `
 redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
 local left = redis.call('LLEN', KEYS[1])

@@ -12,9 +12,14 @@
 // error before anything is written, as a MULTI is refused whole. Out of memory, Redis refuses only a script's writes
 // that could grow memory, and only until its first write: running on, a trim that shrinks it (the release of parked
 // frames) would pass, and every write after it, so frames would be trimmed whose entries were refused.
+// A key of another type than its step needs (a stream, cursor or list someone made by hand with another type) ends
+// the script the same way, before anything is written, with a WRONGTYPE error naming the step and the key: Redis does
+// not undo a script's writes when a later command fails, so found only when its step ran, it would have left the steps
+// before and after it written, the seq cursor raised past an XADD that never happened and the marker stored (the
+// batch's entries lost). So every key's type is checked first, against what its step declares.
 // KEYS[1] = the marker, then each step's keys in order. ARGV[1] = the token, then per step: its kind ('x' XADD, 'c' a
 // command whose first argument is its key, 's' one of the inlined scripts), its number of keys, its number of
-// arguments, and the arguments (a command's name first; a script's name first).
+// arguments, the type each key must have ('' any), and the arguments (a command's name first; a script's name first).
 // Answers {0} when this batch had run already, else {1, reply of step 1, reply of step 2, ...}.
 import type { Redis } from 'ioredis';
 import { runScript, type RedisArg, type RedisScript } from './scripts.ts';
@@ -25,6 +30,13 @@ import { runScript, type RedisArg, type RedisScript } from './scripts.ts';
  * stops there and the batch can be sent again whole.
  */
 export const REFUSALS = ['OOM', 'READONLY', 'MISCONF', 'NOREPLICAS'] as const;
+
+/**
+ * The type of the key of each command a batch step may run (RedisScript.keyTypes for scripts; '' any: SET and DEL
+ * replace or remove a key of any type). A command not listed is refused when the batch is built: its key's type must
+ * be declared here first, or a WRONGTYPE could again be found only after the steps before it were written.
+ */
+export const COMMAND_KEY_TYPES: Readonly<Record<string, string>> = { SET: '', DEL: '', XADD: 'stream', HSET: 'hash', RPUSH: 'list' };
 
 export type OnceBatchStep =
   | { kind: 'xadd'; stream: string; fields: readonly string[] }
@@ -53,14 +65,32 @@ export function compileOnceBatch(scripts: readonly RedisScript[]): Compiled {
   const inlined = sorted.map((s) => `scripts[${JSON.stringify(s.name)}] = function(KEYS, ARGV)\n${s.lua}\nend`).join('\n');
   const lua = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return {0} end
+local checked = {}
+local k, a, step = 2, 2, 1
+while a <= #ARGV do
+  local nk, na = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  for i = 1, nk do
+    local want, key = ARGV[a + 2 + i], KEYS[k]
+    if want ~= '' and checked[key] == nil then
+      local t = redis.call('TYPE', key)['ok']
+      if t ~= want and t ~= 'none' then
+        return redis.error_reply('WRONGTYPE step ' .. step .. ' needs ' .. key .. ' to be a ' .. want .. ' but it is a ' .. t .. ': nothing of the batch was written')
+      end
+      checked[key] = true
+    end
+    k = k + 1
+  end
+  a = a + 3 + nk + na
+  step = step + 1
+end
 local refusals = {${REFUSALS.map((code) => code + ' = true').join(', ')}}
 local scripts = {}
 ${inlined}
 local out = {1}
-local k, a = 2, 2
+k, a = 2, 2
 while a <= #ARGV do
   local kind, nk, na = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  a = a + 3
+  a = a + 3 + nk
   local keys, args = {}, {}
   for i = 1, nk do keys[i] = KEYS[k]; k = k + 1 end
   for i = 1, na do args[i] = ARGV[a]; a = a + 1 end
@@ -104,18 +134,20 @@ export async function runOnceBatch(redis: Redis, marker: string, token: string, 
   for (const step of steps) {
     if (step.kind === 'xadd') {
       keys.push(step.stream);
-      args.push('x', 1, step.fields.length, ...step.fields);
+      args.push('x', 1, step.fields.length, 'stream', ...step.fields);
     } else if (step.kind === 'command') {
       const [key, ...rest] = step.args;
       if (key === undefined) args.push('c', 0, 1, step.name);
       else {
+        const type = COMMAND_KEY_TYPES[step.name.toUpperCase()];
+        if (type === undefined) throw new Error(`a batch step runs ${step.name}, whose key type COMMAND_KEY_TYPES does not declare`);
         keys.push(String(key));
-        args.push('c', 1, 1 + rest.length, step.name, ...rest);
+        args.push('c', 1, 1 + rest.length, type, step.name, ...rest);
       }
     } else {
       scripts.add(step.script);
       keys.push(...step.keys);
-      args.push('s', step.keys.length, 1 + step.args.length, step.script.name, ...step.args);
+      args.push('s', step.keys.length, 1 + step.args.length, ...step.keys.map((_, i) => step.script.keyTypes?.[i] ?? ''), step.script.name, ...step.args);
     }
   }
   // runScript: EVALSHA, then EVAL when the server has not cached it (NOSCRIPT means nothing ran).

@@ -48,6 +48,7 @@ export type AdvanceResult = (typeof ADVANCE)[keyof typeof ADVANCE];
 export const REPO_ADVANCE: RedisScript = {
   name: 'skytideRepoAdvance',
   numberOfKeys: 3,
+  keyTypes: ['string', 'stream', 'stream'],
   lua: `
 local function before(a, b)
   local n = math.min(#a, #b)

@@ -11,6 +11,11 @@ export interface RedisScript {
   name: string;
   numberOfKeys: number;
   lua: string;
+  /**
+   * The type each key must have ('string', 'list', 'hash', 'stream'...; '' any) when absent: a batch script that
+   * inlines this one (once-batch-script.ts) checks them before it writes anything.
+   */
+  keyTypes?: readonly string[];
 }
 
 export type RedisArg = string | number | Buffer;

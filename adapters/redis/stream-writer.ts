@@ -11,6 +11,8 @@
 // whose LTRIM run twice would drop frames never released), guarded by the op's marker. Any other batch (a listRepos
 // cursor, plain entries) is a MULTI and lands at least once: should its reply be lost it may run twice, which its
 // writers accept (adapters/README.md).
+// A key of another type than a step of a once-batch needs refuses that batch whole, nothing written (StreamWriteError
+// naming the step and key): found mid-run, the steps around it would have been written, the cursor raised past it.
 import type { Redis } from 'ioredis';
 import { SkytideError } from '../../functions/errors.ts';
 import { randomBytes } from 'node:crypto';
@@ -110,7 +112,11 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
   const marker = batch.seqCursor !== undefined ? lastBatchKey(batch.seqCursor.key) : onceMarkerOf(ops);
   let replies: unknown[];
   if (marker !== undefined) {
-    const ran = await runOnceBatch(redis, marker, randomBytes(12).toString('base64url'), steps);
+    const ran = await runOnceBatch(redis, marker, randomBytes(12).toString('base64url'), steps).catch((err: unknown) => {
+      // A key of the wrong type: the script refused the batch whole, before writing anything (once-batch-script.ts).
+      if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new StreamWriteError(`batch refused: ${err.message}`, { cause: err });
+      throw err;
+    });
     if (ran.ranBefore) {
       if (batch.seqCursor === undefined) return { ids: [], ranBefore: true };
       const stored = await readSeqCursor(redis, batch.seqCursor.key);

@@ -91,20 +91,35 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
 
 /**
  * The once-batch script with `inlined` (name -> twin) in it, as its Lua does: nothing when the marker (KEYS[1])
- * holds the token (ARGV[1]); else each step in order, its reply (an error reply too, as redis.pcall gives it) in
+ * holds the token (ARGV[1]); a WRONGTYPE error, nothing written, when a key has another type than its step declares;
+ * else each step in order, its reply (an error reply too, as redis.pcall gives it) in
  * its slot (a refusal of every write, REFUSALS, ends the script with it instead), then the token stored.
  */
 function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
   return (s, keys, argv) => {
     if (s.exec(['GET', k(keys, 0)]) === argv[0]) return [0];
+    const checked = new Set<string>();
+    for (let key = 1, a = 1, step = 1; a < argv.length; step++) {
+      const [nk, na] = [Number(argv[a + 1]), Number(argv[a + 2])];
+      // A count that is not a number stops Lua's `for` with an error: the whole script fails.
+      if (Number.isNaN(nk) || Number.isNaN(na)) throw new CommandError(new ReplyError("'for' limit must be a number"));
+      for (let i = 1; i <= nk; i++, key++) {
+        const [want, name] = [argv[a + 2 + i] ?? '', k(keys, key)];
+        if (want === '' || checked.has(name)) continue;
+        const type = s.exec(['TYPE', name]);
+        const t = type instanceof Status ? type.text : String(type);
+        // redis.error_reply, returned: the error reply as written, not wrapped as a redis.call that raised.
+        if (t !== want && t !== 'none') return new ReplyError(`WRONGTYPE step ${step} needs ${name} to be a ${want} but it is a ${t}: nothing of the batch was written`);
+        checked.add(name);
+      }
+      a += 3 + nk + na;
+    }
     const out: Reply[] = [1];
     let key = 1;
     let a = 1;
     while (a < argv.length) {
       const [kind, nk, na] = [argv[a], Number(argv[a + 1]), Number(argv[a + 2])];
-      // A count that is not a number stops Lua's `for` with an error: the whole script fails.
-      if (Number.isNaN(nk) || Number.isNaN(na)) throw new CommandError(new ReplyError("'for' limit must be a number"));
-      a += 3;
+      a += 3 + Math.max(0, Math.floor(nk));
       const stepKeys = Array.from({ length: Math.max(0, Math.floor(nk)) }, () => k(keys, key++));
       const args = Array.from({ length: Math.max(0, Math.floor(na)) }, () => argv[a++] ?? '');
       let reply: Reply;

@@ -1,0 +1,71 @@
+// A once-batch (a batch with a seq cursor, or a release of parked frames) one of whose keys has another type than its
+// step needs, against real Redis: someone made the stream, the cursor or the parked list by hand with another type.
+// Redis does not undo a script's writes when a later command fails, so the batch script checks every key's type
+// first and refuses the batch whole: nothing written, the cursor not raised past entries that were not, the marker
+// not stored (sent again once the key is fixed, the batch lands), and an error naming the step and the key.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { StreamWriteError, writeBatch } from '../../../adapters/redis/stream-writer.ts';
+import { createIdentityWaitStore } from '../../../adapters/redis/identity-waits.ts';
+import { STREAMS, createKeySpace, lastBatchKey } from '../../../adapters/redis/keys.ts';
+import { createTestRedis } from '../../helpers/services.ts';
+
+let redis: Redis;
+let prefix: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ redis, prefix, cleanup } = await createTestRedis('batch_wrong_type'));
+});
+afterAll(async () => cleanup());
+
+const entries = (stream: string, n: number) => Array.from({ length: n }, (_, i) => ({ stream, fields: { event: `e${i}` } }));
+
+describe('a once-batch meeting a key of the wrong type', () => {
+  it('a stream that is a string: nothing written, the cursor not raised, and the batch lands once the key is fixed', async () => {
+    const good = `${prefix}a:firehose_live`;
+    const bad = `${prefix}a:firehose_backfill`;
+    const cursor = `${prefix}a:firehose_live:cursor:relay`;
+    await redis.set(bad, 'made by hand');
+    const batch = { entries: [...entries(good, 2), ...entries(bad, 1), ...entries(good, 1)], seqCursor: { key: cursor, seq: 10 } };
+    const err = await writeBatch(redis, batch).catch((e: unknown) => e);
+    // Before the check, the two XADDs before it and the one after it landed and the cursor stood at 10: a writer
+    // resuming from the cursor never wrote the third entry again.
+    expect(await redis.xlen(good)).toBe(0);
+    expect(await redis.get(cursor)).toBeNull();
+    expect(await redis.exists(lastBatchKey(cursor))).toBe(0);
+    expect(err).toBeInstanceOf(StreamWriteError);
+    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 3 needs ${bad} to be a stream but it is a string: nothing of the batch was written`);
+    await redis.del(bad);
+    expect((await writeBatch(redis, batch)).seqCursor).toBe(10);
+    expect(await redis.xlen(good)).toBe(3);
+    expect(await redis.xlen(bad)).toBe(1);
+  });
+
+  it('a seq cursor that is a list: the entries are not written without it', async () => {
+    const stream = `${prefix}b:firehose_live`;
+    const cursor = `${prefix}b:firehose_live:cursor:relay`;
+    await redis.rpush(cursor, '5');
+    const err = await writeBatch(redis, { entries: entries(stream, 3), seqCursor: { key: cursor, seq: 10 } }).catch((e: unknown) => e);
+    expect(await redis.xlen(stream)).toBe(0);
+    expect(await redis.lrange(cursor, 0, -1)).toEqual(['5']);
+    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 4 needs ${cursor} to be a string but it is a list: nothing of the batch was written`);
+  });
+
+  it('a release of parked frames whose waiting hash is a string: no frame released into the stream, none trimmed', async () => {
+    const keys = createKeySpace(`${prefix}c:`);
+    const store = createIdentityWaitStore(redis, keys, 'relay.example');
+    const did = 'did:plc:wrongtypewrongtypewrong';
+    const stream = keys.stream(STREAMS.firehoseLive);
+    await writeBatch(redis, { ops: [store.parkOp(did, new Uint8Array([1])), store.parkOp(did, new Uint8Array([2]))] });
+    const shard = keys.shardFor(STREAMS.firehoseLive, did);
+    const parkedKey = keys.parked(shard, 'relay.example', did);
+    const waitingKey = keys.waiting(shard, 'relay.example');
+    await redis.set(waitingKey, 'made by hand');
+    const release = store.releaseOp(did, 2, () => {});
+    const err = await writeBatch(redis, { ops: [{ kind: 'entry', entry: { stream, fields: { event: 'released' } } }, release] }).catch((e: unknown) => e);
+    expect(await redis.xlen(stream)).toBe(0);
+    expect(await redis.llen(parkedKey)).toBe(2);
+    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 2 needs ${waitingKey} to be a hash but it is a string: nothing of the batch was written`);
+  });
+});
