@@ -29,8 +29,8 @@
 //   held whole (reading stops meanwhile) and sent again with backoff, each wait on the outage board; stopped during
 //   such a wait, it throws (StreamWriteError) naming what was not written, its cursor not raised, so the next run
 //   reads it again. A stop while a write waits for a Redis that is down is logged with what that batch holds. Any
-//   other write Redis refuses throws (StreamWriteError) to the supervisor. A frame it cannot use is counted and
-//   logged, never fatal.
+//   other write Redis refuses (a key of the wrong type) is counted `stream_write_failed` and throws (StreamWriteError)
+//   to the supervisor. A frame it cannot use is counted and logged, never fatal.
 // - Shards (STREAM_SHARDS > 1, `shards`): each shard of the stream keeps its own cursor for the host, raised in its own
 //   MULTI with its own entries. The connection resumes from the lowest of them, and a message whose seq is at or below
 //   its shard's stored cursor is already in that shard: it is skipped (counted as ignored), so a crash between two
@@ -269,7 +269,12 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
         return stored;
       } catch (err) {
         const refusal = writeRefusal(err);
-        if (refusal === undefined) throw err;
+        if (refusal === undefined) {
+          // Not an outage (a key of the wrong type, refused whole by the batch script): counted by host, then the task
+          // ends on it with the batch unwritten and the cursor before it.
+          report('stream_write_failed', 1, { entries: batch.size, seq: batch.seq ?? null, err: describeError(err) });
+          throw err;
+        }
         if (signal.aborted) {
           o.outageBoard?.board.resumed(o.outageBoard.waiter);
           throw new StreamWriteError(
