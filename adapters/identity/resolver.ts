@@ -93,7 +93,7 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       try {
         const init = { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } };
         // A did:web host may redirect (a few hops, each judged by the guard); the directory may not. NOTE: 'manual',
-        // not 'error', which workerd refuses outright: the directory's redirect comes back as a 3xx, refused below.
+        // not 'error', which workerd refuses outright: the directory's redirect comes back as a 3xx, not followed below.
         res = did.startsWith('did:web:') ? await fetchFollowingRedirects(fetch, url, init) : await fetch(url, { ...init, redirect: 'manual' });
       } catch (err) {
         if (err instanceof SkytideError) throw err;
@@ -101,11 +101,13 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
       }
       if (!res.ok) {
         await res.body?.cancel();
-        // From the directory, 404 and 410 are answers (no such DID, or tombstoned), and a redirect is refused (not
-        // followed, below). Any other status says nothing of the DID: the directory fails, sheds load, or refuses us
-        // (a 401 or 403 from a proxy or WAF in front of it), an outage of ours, as @atproto/identity and indigo take
-        // every status but 404 for a failed lookup rather than a verdict.
-        if (did.startsWith('did:plc:') && res.status !== 404 && res.status !== 410 && !(res.status >= 300 && res.status < 400)) {
+        // From the directory, 404 and 410 are answers (no such DID, or tombstoned). Any other status says nothing of
+        // the DID: the directory fails, sheds load, refuses us (a 401 or 403 from a proxy or WAF in front of it) or
+        // redirects (a proxy or a move of the directory; not followed: a 3xx could lead anywhere, and the directory is
+        // configuration to fix), an outage of ours, as @atproto/identity and indigo take every status but 404 for a
+        // failed lookup rather than a verdict. An outage is not a verdict: it is waited out and asked again.
+        // (A runtime that hides a manual redirect answers an `opaqueredirect` of status 0: the same.)
+        if (did.startsWith('did:plc:') && res.status !== 404 && res.status !== 410) {
           throw new DependencyError('plc', `PLC directory answered HTTP ${res.status} for ${did}`, { did, status: res.status });
         }
         if (res.status >= 500 || res.status === 429 || res.status === 408) {

@@ -1,7 +1,8 @@
 // A real HTTP server on 127.0.0.1 that answers `GET /<did>` with a DID document, the way the PLC directory does, so
 // the real identity resolver (adapters/identity/resolver.ts) can be pointed at it. Tests set documents (a labeler,
 // a key rotation), tombstone a DID (410 Gone, as the directory answers for a deactivated did:plc), and can make it
-// fail as a directory that is down does (503). A DID it holds nothing for is 404.
+// fail as a directory that is down does (503) or redirect as a proxy in front of it may (3xx). A DID it holds nothing
+// for is 404.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Keypair } from '@atproto/crypto';
@@ -13,6 +14,8 @@ export interface FakePlc {
   tombstone(did: string): void;
   /** Answer 503 to everything while true: an outage, which the resolver reports as a DependencyError. */
   down: boolean;
+  /** Answer this 3xx status to every DID while set, its location `/moved/<did>` (asked there: counted as `moved/<did>`). */
+  redirect: number | undefined;
   /** How many times each DID was asked for. */
   requests: Map<string, number>;
   close(): Promise<void>;
@@ -30,6 +33,7 @@ export async function startFakePlc(): Promise<FakePlc> {
     },
     tombstone: (did) => void tombstoned.add(did),
     down: false,
+    redirect: undefined,
     requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -38,6 +42,10 @@ export async function startFakePlc(): Promise<FakePlc> {
     requests.set(did, (requests.get(did) ?? 0) + 1);
     if (plc.down) {
       res.writeHead(503).end('down');
+      return;
+    }
+    if (plc.redirect !== undefined) {
+      res.writeHead(plc.redirect, { location: `/moved/${encodeURIComponent(did)}` }).end();
       return;
     }
     if (tombstoned.has(did)) {

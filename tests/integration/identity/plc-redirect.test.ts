@@ -1,27 +1,43 @@
-// A PLC directory that answers with a redirect is not followed (a 3xx could lead anywhere): the DID's document is
-// not had, which is an answer about that DID, not an outage. The resolver asks with redirect 'manual' (workerd
-// refuses 'error'), so the 3xx comes back as a response and is refused here, under Node as under workerd.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+// A PLC directory that answers with a redirect is not followed (a 3xx could lead anywhere), and it is no verdict on
+// the DID either: the directory (or a proxy in front of it) misbehaves, an outage of a dependency, as a 5xx is. The
+// resolver asks with redirect 'manual' (workerd refuses 'error'), so the 3xx comes back as a response and is taken
+// for DependencyError('plc') here, under Node as under workerd: the lookup is waited out and asked again, and the
+// DID never gets `identity_failed` for the directory's fault.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
-import { DependencyError, SkytideError } from '../../../functions/errors.ts';
+import { DependencyError } from '../../../functions/errors.ts';
+import { startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 
-let hits = 0;
-const server = createServer((req, res) => {
-  if (req.url === '/elsewhere') hits++;
-  res.writeHead(302, { location: '/elsewhere' }).end();
+const DID = 'did:plc:redirectredirectredirect';
+const DOC = {
+  '@context': ['https://www.w3.org/ns/did/v1'], id: DID, alsoKnownAs: ['at://redirect.test'],
+  verificationMethod: [{ id: `${DID}#atproto`, type: 'Multikey', controller: DID, publicKeyMultibase: 'zQ3shXjHeiBuRCKmM36cuYnm7YEMzhGnCmCyW92sRJ9pribSF' }],
+  service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: 'https://pds.example.com' }],
+};
+
+let plc: FakePlc;
+beforeAll(async () => {
+  plc = await startFakePlc();
+  plc.set(DID, DOC);
 });
-beforeAll(() => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)));
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => plc.close());
 
-it('refuses a redirect from the directory as identity_failed, without following it', async () => {
-  const plcUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl, allowPrivate: true });
-  const err = await resolver.resolve('did:plc:redirectredirectredirect').catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(SkytideError);
-  expect(err).not.toBeInstanceOf(DependencyError);
-  expect((err as SkytideError).reason).toBe('identity_failed');
-  expect((err as SkytideError).message).toContain('HTTP 302');
-  expect(hits).toBe(0);
+describe('a redirect from the PLC directory is an outage of the directory, not a verdict on the DID', () => {
+  it.each([301, 302, 307, 308])('HTTP %i: DependencyError(plc), the redirect not followed', async (status) => {
+    plc.redirect = status;
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
+    const err = await resolver.resolve(DID).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyError);
+    expect((err as DependencyError).dependency).toBe('plc');
+    expect((err as DependencyError).message).toContain(`HTTP ${status}`);
+    expect(plc.requests.get(`moved/${DID}`)).toBeUndefined();
+  });
+
+  it('asked again once the directory stops redirecting, the DID resolves', async () => {
+    plc.redirect = 302;
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
+    await expect(resolver.resolve(DID)).rejects.toBeInstanceOf(DependencyError);
+    plc.redirect = undefined;
+    expect((await resolver.resolve(DID)).did).toBe(DID);
+  });
 });
