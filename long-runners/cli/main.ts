@@ -10,7 +10,7 @@ import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { DeadlineError, withDeadline } from '../../adapters/http/deadline.ts';
 import { isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.ts';
 import { supervise, type Task } from '../supervisor.ts';
-import { createBackoff } from '../../functions/backoff.ts';
+import { outageOf, waitOut } from '../wait-out.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources, type Resources } from './resources.ts';
 import { runTasks, sweeperFor, TASK_KINDS, usesPostgres, type TaskKind } from './tasks.ts';
@@ -106,23 +106,15 @@ async function applyMigrationsInterruptibly(r: Resources, waitForPostgres = fals
   };
   process.once('SIGTERM', interrupted);
   process.once('SIGINT', interrupted);
-  const delays = createBackoff({ ...MIGRATE_RETRY, jitter: 'equal' });
-  let waits = 0;
   try {
-    for (;;) {
-      try {
-        const applied = await applyMigrations(r.sql());
-        r.log.info('migrations applied', { applied, ...(waits === 0 ? {} : { waits }) });
-        return;
-      } catch (err) {
-        const outage = dependencyErrorIn(err);
-        if (!waitForPostgres || outage?.dependency !== 'postgres') throw err;
-        const delay = delays.next();
-        // The 1st, 10th, 100th... wait: an outage of hours logs a handful of lines.
-        if (Number.isInteger(Math.log10(++waits))) r.log.warn('postgres unavailable: migrations wait for it', { task: 'migrate', waits, retryInMs: delay, err: outage.message });
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
+    // Without waitForPostgres nothing is an outage to wait out: the first failure ends `skytide migrate`.
+    const migrated = await waitOut(() => applyMigrations(r.sql()), {
+      outage: waitForPostgres ? outageOf('postgres') : () => undefined, backoff: MIGRATE_RETRY,
+      warn: ({ waits, delayMs, why }) => r.log.warn('postgres unavailable: migrations wait for it', { task: 'migrate', waits, retryInMs: delayMs, err: why }),
+    });
+    // No signal given: it waits until Postgres answers (a SIGTERM or SIGINT exits the process above).
+    if ('stopped' in migrated) throw migrated.err;
+    r.log.info('migrations applied', { applied: migrated.value, ...(migrated.waits === 0 ? {} : { waits: migrated.waits }) });
   } finally {
     process.off('SIGTERM', interrupted);
     process.off('SIGINT', interrupted);

@@ -48,6 +48,7 @@ import { sleep } from '../sleep.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { createBlockingReader } from '../../adapters/redis/client.ts';
 import { createBackoff } from '../../functions/backoff.ts';
+import { waitOut } from '../wait-out.ts';
 
 export interface StreamConsumerOptions<T> {
   redis: Redis;
@@ -142,25 +143,16 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
    * start that would restart the process in a loop. False when stopped meanwhile.
    */
   const ensureGroupWaitingOutRefusals = async (): Promise<boolean> => {
+    if (signal.aborted) return false;
     const waiter = `${options.stream}:${consumer}`;
-    const delays = createBackoff({ ...(options.backoff ?? DEFAULT_RETRY_BACKOFF), jitter: 'equal' });
-    let refusals = 0;
-    while (!signal.aborted) {
-      try {
-        await ensureGroup(redis, stream, group);
-        if (refusals > 0) options.outages?.resumed(waiter);
-        return true;
-      } catch (err) {
-        const refusal = writeRefusal(err);
-        if (refusal === undefined) throw err;
-        // The 1st, 10th, 100th... refusal: an outage of hours logs a handful of lines.
-        if (Number.isInteger(Math.log10(++refusals))) log.warn('redis refuses writes: the consumer waits to start', { stream: options.stream, refusals, err: refusal });
-        options.outages?.waiting(waiter, 'redis', refusal);
-        await sleep(delays.next(), signal);
-      }
-    }
-    if (refusals > 0) options.outages?.resumed(waiter);
-    return false;
+    const made = await waitOut(() => ensureGroup(redis, stream, group), {
+      outage: writeRefusal, backoff: options.backoff ?? DEFAULT_RETRY_BACKOFF, signal,
+      // The 1st, 10th, 100th... refusal: an outage of hours logs a handful of lines.
+      warn: ({ waits, why }) => log.warn('redis refuses writes: the consumer waits to start', { stream: options.stream, refusals: waits, err: why }),
+      onWait: ({ why }) => options.outages?.waiting(waiter, 'redis', why),
+    });
+    if ('stopped' in made || made.waits > 0) options.outages?.resumed(waiter);
+    return !('stopped' in made);
   };
   const blockMs = options.blockMs ?? 1000;
   const claimIdleMs = options.claimIdleMs ?? 60_000;

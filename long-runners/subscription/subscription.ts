@@ -47,6 +47,7 @@ import { hostKey, type KeySpace } from '../../adapters/redis/keys.ts';
 import { readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { sleep } from '../sleep.ts';
+import { waitOut } from '../wait-out.ts';
 import type { NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
 import { createBatch, type Batch } from './batch.ts';
 import { createProblemReporter, createSampler, type ReportProblem } from './problems.ts';
@@ -245,8 +246,6 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
    */
   let search: { lo: number; hi: number | undefined; step: number; probe: number } | undefined;
 
-  const refusalDelays = createBackoff({ ...(o.refusalBackoff ?? REFUSAL_BACKOFF), jitter: 'equal' });
-  let refusals = 0;
   /** The batch being written, while its write waits for Redis's answer. */
   let writing: { entries: number; seq: number | undefined } | undefined;
   // A stop while a write waits for a Redis that is down (ioredis holds the command for the reconnect) cannot flush in
@@ -256,38 +255,39 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     if (writing !== undefined) log.warn('stop requested while a batch waits for redis', { host, entries: writing.entries, seq: writing.seq ?? null });
   };
   signal.addEventListener('abort', onStop, { once: true });
-  /** Writes the batch; while Redis refuses writes, holds it whole and sends it again (nothing of it was written). */
+  /**
+   * Writes the batch; while Redis refuses writes, holds it whole and sends it again (nothing of it was written). A stop
+   * during a wait tries once more, the flush on stop, before it throws.
+   */
   const writeWaitingOutRefusals = async (): Promise<number | undefined> => {
-    for (;;) {
-      try {
+    const written = await waitOut(
+      async () => {
         writing = { entries: batch.size, seq: batch.seq };
-        const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false).finally(() => (writing = undefined));
-        if (refusals > 0) log.info('redis takes writes again: batch written', { host, refusals });
-        refusals = 0;
-        refusalDelays.reset();
-        o.outageBoard?.board.resumed(o.outageBoard.waiter);
-        return stored;
-      } catch (err) {
-        const refusal = writeRefusal(err);
-        if (refusal === undefined) {
+        try {
+          return await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false).finally(() => (writing = undefined));
+        } catch (err) {
           // Not an outage (a key of the wrong type, refused whole by the batch script): counted by host, then the task
           // ends on it with the batch unwritten and the cursor before it.
-          report('stream_write_failed', 1, { entries: batch.size, seq: batch.seq ?? null, err: describeError(err) });
+          if (writeRefusal(err) === undefined) report('stream_write_failed', 1, { entries: batch.size, seq: batch.seq ?? null, err: describeError(err) });
           throw err;
         }
-        if (signal.aborted) {
-          o.outageBoard?.board.resumed(o.outageBoard.waiter);
-          throw new StreamWriteError(
-            `stopped while Redis refuses writes (${refusal}): ${batch.size} entries of ${host} up to seq ${batch.seq ?? 'none'} were not written, and the cursor stays before them (the next run reads them again)`,
-            { cause: err },
-          );
-        }
-        // The 1st, 10th, 100th... refusal of this outage: an outage of hours logs a handful of lines.
-        if (Number.isInteger(Math.log10(++refusals))) log.warn('redis refuses writes: the batch waits', { host, entries: batch.size, seq: batch.seq ?? null, refusals, err: refusal });
-        o.outageBoard?.board.waiting(o.outageBoard.waiter, 'redis', refusal);
-        await sleep(refusalDelays.next(), signal);
-      }
+      },
+      {
+        outage: writeRefusal, backoff: o.refusalBackoff ?? REFUSAL_BACKOFF, signal, lastTryOnStop: true,
+        warn: ({ waits, why }) => log.warn('redis refuses writes: the batch waits', { host, entries: batch.size, seq: batch.seq ?? null, refusals: waits, err: why }),
+        onWait: ({ why }) => o.outageBoard?.board.waiting(o.outageBoard.waiter, 'redis', why),
+      },
+    );
+    if ('stopped' in written) {
+      o.outageBoard?.board.resumed(o.outageBoard.waiter);
+      throw new StreamWriteError(
+        `stopped while Redis refuses writes (${written.why}): ${batch.size} entries of ${host} up to seq ${batch.seq ?? 'none'} were not written, and the cursor stays before them (the next run reads them again)`,
+        { cause: written.err },
+      );
     }
+    if (written.waits > 0) log.info('redis takes writes again: batch written', { host, refusals: written.waits });
+    o.outageBoard?.board.resumed(o.outageBoard.waiter);
+    return written.value;
   };
 
   const flush = async () => {

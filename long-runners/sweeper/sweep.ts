@@ -21,13 +21,14 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
-import { SkytideError, dependencyErrorIn, describeError } from '../../functions/errors.ts';
+import { SkytideError, describeError } from '../../functions/errors.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
 import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { sleep } from '../sleep.ts';
+import { outageOf, waitOut } from '../wait-out.ts';
 import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
@@ -202,7 +203,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
     progress.pages++;
     progress.listed += page.repos.length;
     const dids = page.repos.map((r) => r.did);
-    const synced = await waitingOut(o, 'postgres', postgresOutage, signal, () => syncedRepos(o.sql, dids));
+    const synced = await waitingOut(o, 'postgres', outageOf('postgres'), signal, () => syncedRepos(o.sql, dids));
     // Stopped while Postgres was down.
     if (synced === undefined) {
       Object.assign(progress, before);
@@ -283,39 +284,23 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
 
 /**
  * `attempt`, with an outage of `dependency` (what `outage` names one: its message, else undefined and the error goes
- * up) waited out with a capped backoff for as long as it takes rather than failing the host's sweep (a scheduled one
- * would wait for its next time): each wait counted in skytide_outage_waits_total, the 1st, 10th, 100th... logged.
- * Used for a Postgres that is down when a page's repos in sync are read, and a Redis that refuses the page's write
- * (nothing of it landed, write-refusal.ts). Undefined when the sweep is stopped meanwhile.
+ * up) waited out (wait-out.ts) for as long as it takes rather than failing the host's sweep (a scheduled one would
+ * wait for its next time): each wait counted in skytide_outage_waits_total, the 1st, 10th, 100th... logged. Used for a
+ * Postgres that is down when a page's repos in sync are read, and a Redis that refuses the page's write (nothing of it
+ * landed, write-refusal.ts). Undefined when the sweep is stopped meanwhile.
  */
 async function waitingOut<T>(
   o: SweepOptions, dependency: 'postgres' | 'redis', outage: (err: unknown) => string | undefined, signal: AbortSignal, attempt: () => Promise<T>,
 ): Promise<T | undefined> {
-  const delays = createBackoff({ baseMs: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS, jitter: 'equal' });
-  let waits = 0;
-  for (;;) {
-    try {
-      const result = await attempt();
-      if (waits > 0) o.log.info(`${dependency} is back: sweep goes on`, { host: o.host, waits });
-      return result;
-    } catch (err) {
-      const why = outage(err);
-      if (why === undefined) throw err;
-      if (signal.aborted) return undefined;
-      o.metrics.inc('skytide_outage_waits_total', { dependency });
-      const delay = delays.next();
-      if (Number.isInteger(Math.log10(++waits))) o.log.warn(`${dependency} unavailable; sweep waits`, { host: o.host, waits, delayMs: delay, err: why });
-      await sleep(delay, signal);
-      if (signal.aborted) return undefined;
-    }
-  }
+  const result = await waitOut(attempt, {
+    outage, signal, backoff: { baseMs: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS },
+    onWait: () => o.metrics.inc('skytide_outage_waits_total', { dependency }),
+    warn: ({ waits, delayMs, why }) => o.log.warn(`${dependency} unavailable; sweep waits`, { host: o.host, waits, delayMs, err: why }),
+  });
+  if ('stopped' in result) return undefined;
+  if (result.waits > 0) o.log.info(`${dependency} is back: sweep goes on`, { host: o.host, waits: result.waits });
+  return result.value;
 }
-
-/** A Postgres outage's message (dependencyErrorIn), or undefined for any other error. */
-const postgresOutage = (err: unknown): string | undefined => {
-  const outage = dependencyErrorIn(err);
-  return outage?.dependency === 'postgres' ? outage.message : undefined;
-};
 
 async function queuedLength(redis: SweepOptions['redis'], streams: readonly string[]): Promise<number> {
   const lengths = await Promise.all(streams.map((key) => redis.xlen(key)));
