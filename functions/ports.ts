@@ -72,6 +72,7 @@ export type CounterName =
   | 'skytide_labels_released_total' // no labels (parked label_live entries moved back once their source's host answers)
   | 'skytide_labels_parked_invalid_total' // no labels (parked label_live entries that were no entry, moved to label_live_dlq)
   | 'skytide_outage_waits_total' // labels: dependency (each wait of a loop waiting out an outage)
+  | 'skytide_tasks_stuck_total' // no labels (a supervised task found hung by the watchdog)
   | 'skytide_filtered_total' // labels: where (firehose, backfill, sweep), why (did, collection): dropped by the filters
   | 'skytide_worker_repos_refused_total' // labels: reason (too_large_for_worker: a Worker refused a repo before indexing it)
   | 'skytide_work_queue_messages_total' // labels: queue, outcome (ack, retry, outage, dead, send_failed): a Worker's queue consumer

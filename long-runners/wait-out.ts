@@ -20,7 +20,9 @@ export interface WaitOutOptions {
    * without it, a stop during a wait gives up at once.
    */
   lastTryOnStop?: boolean;
-  /** Every wait, before it sleeps: count it (a metric, the outage board), beat. */
+  /** The task's beat (supervisor.ts): each wait is a legitimate one, however long the outage. */
+  beat?: () => void;
+  /** Every wait, before it sleeps: count it (a metric, the outage board). */
   onWait?: (wait: { waits: number; delayMs: number; why: string }) => void;
   /** The sampled waits (the 1st, 10th, 100th...): the caller's log line. */
   warn: (wait: { waits: number; delayMs: number; why: string }) => void;
@@ -43,7 +45,7 @@ export async function waitOut<T>(step: () => Promise<T>, o: WaitOutOptions): Pro
       const wait = { waits: ++waits, delayMs: delays.next(), why };
       if (Number.isInteger(Math.log10(waits))) o.warn(wait);
       o.onWait?.(wait);
-      await sleep(wait.delayMs, signal);
+      await sleep(wait.delayMs, signal, o.beat);
       if (signal.aborted && o.lastTryOnStop !== true) return { stopped: true, why, err };
     }
   }

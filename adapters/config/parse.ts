@@ -17,6 +17,8 @@ export interface Config {
   databasePoolMax: number;
   databaseCopyMinRows: number;
   migrateOnStart: boolean;
+  /** SKYTIDE_TASK_STUCK_MS: a supervised task silent this long is hung (0: no watchdog). */
+  taskStuckMs: number;
   relayHosts: string[];
   highWaterMark: number;
   ingesterBatchSize: number;
@@ -189,6 +191,9 @@ export interface ParsedConfig {
   unknown: string[];
 }
 
+/** The shortest SKYTIDE_TASK_STUCK_MS other than 0. */
+export const MIN_TASK_STUCK_MS = 60_000;
+
 export function parseConfig(env: Env): ParsedConfig {
   const problems: string[] = [];
   const v = new Map<string, Parsed>();
@@ -208,6 +213,7 @@ export function parseConfig(env: Env): ParsedConfig {
     databasePoolMax: get('DATABASE_POOL_MAX'),
     databaseCopyMinRows: get('DATABASE_COPY_MIN_ROWS'),
     migrateOnStart: get('SKYTIDE_MIGRATE_ON_START'),
+    taskStuckMs: get('SKYTIDE_TASK_STUCK_MS'),
     relayHosts: get('INGESTER_RELAY_HOSTS'),
     highWaterMark: get('INGESTER_HIGH_WATER_MARK'),
     ingesterBatchSize: get('INGESTER_BATCH_SIZE'),
@@ -267,6 +273,8 @@ export function parseConfig(env: Env): ParsedConfig {
       problems.push(`SWEEP_CRON: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  // Below a minute a task waiting legitimately (its sleeps beat every 10 s, long-runners/sleep.ts) could be taken for hung.
+  if (config.taskStuckMs > 0 && config.taskStuckMs < MIN_TASK_STUCK_MS) problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be 0 (no watchdog) or at least ${MIN_TASK_STUCK_MS}`);
   const streams: readonly string[] = [STREAMS.firehoseLive, STREAMS.firehoseBackfill];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));
   if (badStreams.length > 0) problems.push(`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`);

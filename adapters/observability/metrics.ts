@@ -128,6 +128,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'waits of a loop waiting out an outage (nothing dead-lettered, no attempt counted), by dependency',
     labels: { dependency: DEPENDENCIES },
   },
+  skytide_tasks_stuck_total: {
+    help: 'supervised tasks found hung by the watchdog (no progress reported for SKYTIDE_TASK_STUCK_MS); the process then exits 1',
+    labels: {},
+  },
   skytide_filtered_total: {
     help: 'events, repos and listed DIDs dropped by INGESTER_COLLECTIONS, INGESTER_DIDS and INGESTER_EXCLUDE_DIDS, by where and why',
     labels: { where: ['firehose', 'backfill', 'sweep'], why: ['did', 'collection'] },

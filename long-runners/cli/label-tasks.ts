@@ -19,7 +19,7 @@ import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
 export function labelSubscriberTasks(r: Resources): Task[] {
   return r.config.labelerHosts.map((host) => ({
     name: `labels:${hostKey(host)}`,
-    run: (signal) =>
+    run: (signal, beat) =>
       runLabelSubscriber({
         redis: r.redis(), keys: r.keys, host,
         highWaterMark: r.config.labelHighWaterMark,
@@ -31,6 +31,7 @@ export function labelSubscriberTasks(r: Resources): Task[] {
         metrics: r.metrics.metrics,
         signal,
         outageBoard: { board: r.outages, waiter: `labels:${hostKey(host)}` },
+        beat,
       }),
   }));
 }
@@ -78,7 +79,7 @@ export function labelTasks(r: Resources): Task[] {
     };
     tasks.push({
       name: `label:${i}`,
-      run: (signal) =>
+      run: (signal, beat) =>
         runStreamConsumer({
           redis: r.redis(),
           keys: r.keys,
@@ -110,6 +111,7 @@ export function labelTasks(r: Resources): Task[] {
           log,
           metrics: r.metrics.metrics,
           signal,
+          beat,
         }),
     });
   }
@@ -117,11 +119,11 @@ export function labelTasks(r: Resources): Task[] {
   // brings them back once it answers. One per process: any number of them share the work safely.
   tasks.push({
     name: LABEL_RELEASE_TASK,
-    run: (signal) =>
+    run: (signal, beat) =>
       runLabelRelease({
         parking: parking(), identity: r.identity(), recheckMaxMs: r.config.labelParkedRecheckMaxMs,
         highWaterMark: r.config.labelHighWaterMark,
-        log: r.log.child('label:release'), metrics: r.metrics.metrics, signal,
+        log: r.log.child('label:release'), metrics: r.metrics.metrics, signal, beat,
       }),
   });
   return tasks;

@@ -157,7 +157,15 @@ async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extr
       r.log.error('nothing to run', { only, relayHosts: config.relayHosts });
       return 1;
     }
-    return await supervise(tasks, { log: r.log });
+    return await supervise(tasks, {
+      log: r.log,
+      stuckAfterMs: config.taskStuckMs,
+      onStuck: (task) => {
+        r.metrics.metrics.inc('skytide_tasks_stuck_total');
+        r.stuckTasks.push(task);
+      },
+      excuse: () => r.redisWaiting(),
+    });
   } finally {
     await r.close();
   }
@@ -179,7 +187,8 @@ async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv, sim
     const network = await startLocalNetwork(log, sim);
     closers.push(() => network.close());
     log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
-    const activity: Task = { name: 'dev:activity', run: (signal) => network.runActivity(signal) };
+    // The simulated network's bot (dev only) is not watched: a hang there stalls the simulation, not the pipeline.
+    const activity: Task = { name: 'dev:activity', watched: false, run: (signal) => network.runActivity(signal) };
     // The local network's DIDs live in its own PLC, and its PDS on loopback.
     const local = {
       ...embedded, relayHosts: [network.relayHost], labelerHosts: [...embedded.labelerHosts, network.labelerHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,

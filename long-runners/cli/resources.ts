@@ -49,6 +49,13 @@ export interface Resources {
    * view, shared by every relay connection of the process.
    */
   liveIdentity(): { identity: IdentityResolver; outages: OutageView };
+  /** Tasks the supervisor's watchdog found hung (no progress for SKYTIDE_TASK_STUCK_MS): /ready fails once any is. */
+  stuckTasks: string[];
+  /**
+   * Why every Redis command waits inside the client now (it is reconnecting: an outage, waited out), or undefined.
+   * Opens no connection: a process that made no client has nothing waiting on one.
+   */
+  redisWaiting(): string | undefined;
   /** The simulated network's controls for the status page, set by `skytide dev` when it runs one. */
   devControls?: DevControls;
   close(): Promise<void>;
@@ -114,6 +121,8 @@ export function createResources(config: Config, component = 'skytide', options: 
     ports: { clock: systemClock, log, metrics: metrics.metrics },
     outages: createOutageBoard({ log: log.child('outages'), metrics: metrics.metrics }),
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
+    stuckTasks: [],
+    redisWaiting: () => (redis === undefined || redis.status === 'ready' ? undefined : `redis connection ${redis.status}`),
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({
       url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: `skytide:${component}`, log: log.child('redis'),

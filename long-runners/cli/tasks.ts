@@ -35,7 +35,7 @@ export type TaskKind = (typeof TASK_KINDS)[number];
 export function firehoseTasks(r: Resources): Task[] {
   return r.config.relayHosts.map((host) => ({
     name: `firehose:${hostKey(host)}`,
-    run: (signal) =>
+    run: (signal, beat) =>
       runFirehoseIngester({
         redis: r.redis(),
         keys: r.keys,
@@ -54,6 +54,7 @@ export function firehoseTasks(r: Resources): Task[] {
         didWaitMs: r.config.identityDidWaitMs,
         filter: r.config.filter,
         maxFrameBytes: r.config.maxFrameBytes,
+        beat,
       }),
   }));
 }
@@ -70,7 +71,7 @@ export function indexTasks(r: Resources): Task[] {
       const log = r.log.child(`consumer:index:${stream}`);
       tasks.push({
         name: `index:${stream}:${i}`,
-        run: (signal) =>
+        run: (signal, beat) =>
           runStreamConsumer({
             redis: r.redis(),
             keys: r.keys,
@@ -98,6 +99,7 @@ export function indexTasks(r: Resources): Task[] {
             log,
             metrics: r.metrics.metrics,
             signal,
+            beat,
           }),
       });
     }
@@ -118,15 +120,16 @@ export function backfillTasks(r: Resources): Task[] {
     const stream = shards[i % shards.length] ?? STREAMS.repoBackfill;
     tasks.push({
       name: shards.length === 1 ? `backfill:${i}` : `backfill:${stream}:${i}`,
-      run: (signal) =>
+      run: (signal, beat) =>
         runStreamConsumer({
           redis: r.redis(), keys: r.keys, stream, metricStream: STREAMS.repoBackfill, group: GROUPS.repoBackfill,
           consumer: `${r.consumerName}-backfill-${i}`, batchSize: 1, claimIdleMs: r.config.backfillerTimeoutMs * 2,
           maxAttempts: r.config.backfillerMaxRetries, parse: parseRepoFields,
           probe: () => probeWritablePostgres(r.sql()), outages: r.outages,
           // A stop cuts a download short: the repo waits for the next process rather than the stop for the download.
-          handle: async (items) => (await backfillRepos(items, { ...r.backfillPorts(), stop: signal })).outcomes,
-          log, metrics: r.metrics.metrics, signal,
+          // A huge repo is slow but moving: each phase and chunk of records it indexes beats.
+          handle: async (items) => (await backfillRepos(items, { ...r.backfillPorts(), stop: signal, ...(beat === undefined ? {} : { onProgress: () => beat() }) })).outcomes,
+          log, metrics: r.metrics.metrics, signal, beat,
         }),
     });
   }
@@ -195,6 +198,13 @@ function operations(r: Resources, needsPostgres: boolean): { deps: OperationsDep
     readiness: [
       { name: 'redis', check: async () => void (await r.redis().ping()) },
       ...(needsPostgres ? [{ name: 'postgres', check: async () => void (await r.sql().query('select 1')) }] : []),
+      // A task the watchdog found hung: the process is about to exit, and takes no traffic meanwhile.
+      {
+        name: 'tasks',
+        check: async () => {
+          if (r.stuckTasks.length > 0) throw new Error(`hung (no progress for SKYTIDE_TASK_STUCK_MS): ${r.stuckTasks.join(', ')}`);
+        },
+      },
     ],
     // Waiting out an identity outage is work in progress, not a fault of this instance: reported, still ready.
     degraded: [
@@ -226,6 +236,8 @@ async function serveUntilAborted(r: Resources, app: Hono, routes: 'all' | 'opera
 export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
   return {
     name: 'http',
+    // A server: requests drive it, no loop of its own beats (its sampling waits on Redis and Postgres, outages included).
+    watched: false,
     run: async (signal) => {
       const { deps, status } = operations(r, true);
       const readStatus = async () => ({ ...(await status.read()), outages: r.outages.snapshot() });
@@ -269,6 +281,7 @@ export function usesPostgres(only: readonly TaskKind[]): boolean {
 export function operationsHttpTask(r: Resources, only: readonly TaskKind[]): Task {
   return {
     name: 'http:operations',
+    watched: false,
     run: (signal) => serveUntilAborted(r, createOperationsApp(operations(r, usesPostgres(only)).deps), 'operations', signal),
   };
 }

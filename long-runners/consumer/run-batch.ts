@@ -38,6 +38,8 @@ export interface RunBatchOptions<T> {
   /** Where this loop (`waiter`) reports its outage waits. */
   outages?: { board: OutageBoard; waiter: string } | undefined;
   signal: AbortSignal;
+  /** The supervisor's beat: every wait (an outage, a retry's backoff) is a legitimate one. */
+  beat?: (() => void) | undefined;
   /** Runs before every wait: keeps the batch's entries claimed so no one else takes them meanwhile. */
   beforeWait: () => Promise<void>;
   log: Log;
@@ -64,7 +66,7 @@ export async function runBatch<T>(items: readonly T[], o: RunBatchOptions<T>): P
   const sleepFor = async (ms: number): Promise<boolean> => {
     if (o.signal.aborted) return false;
     await o.beforeWait();
-    await sleep(Math.min(ms, o.maxWaitMs ?? Number.POSITIVE_INFINITY), o.signal);
+    await sleep(Math.min(ms, o.maxWaitMs ?? Number.POSITIVE_INFINITY), o.signal, o.beat);
     return !o.signal.aborted;
   };
   const wait = async (why: string): Promise<boolean> => {

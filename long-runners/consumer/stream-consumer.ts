@@ -114,6 +114,11 @@ export interface StreamConsumerOptions<T> {
    * entries stay pending and come back through XAUTOCLAIM, as without it. Without it they stay pending.
    */
   park?: (waiting: readonly { entry: StreamEntry; item: T; on: string }[]) => Promise<void>;
+  /**
+   * The supervisor's beat (supervisor.ts): after every step of the loop (a read that returned, empty or not, and what
+   * it admitted) and every wait (an outage, Redis refusing the group, a failed step). A batch that hangs beats nothing.
+   */
+  beat?: () => void;
 }
 
 /** Entries parsed between two turns of the event loop when a batch read ahead is parsed (about a millisecond). */
@@ -146,7 +151,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     if (signal.aborted) return false;
     const waiter = `${options.stream}:${consumer}`;
     const made = await waitOut(() => ensureGroup(redis, stream, group), {
-      outage: writeRefusal, backoff: options.backoff ?? DEFAULT_RETRY_BACKOFF, signal,
+      outage: writeRefusal, backoff: options.backoff ?? DEFAULT_RETRY_BACKOFF, signal, beat: options.beat,
       // The 1st, 10th, 100th... refusal: an outage of hours logs a handful of lines.
       warn: ({ waits, why }) => log.warn('redis refuses writes: the consumer waits to start', { stream: options.stream, refusals: waits, err: why }),
       onWait: ({ why }) => options.outages?.waiting(waiter, 'redis', why),
@@ -265,6 +270,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     outages: options.outages === undefined ? undefined
       : { board: options.outages, waiter: laneCount === 1 ? `${options.stream}:${consumer}` : `${options.stream}:${consumer}:lane${lane}` },
     signal,
+    beat: options.beat,
     beforeWait: () => keepClaimed(redis, stream, group, consumer, ours()),
     log,
     stream: options.stream,
@@ -504,6 +510,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     while (!signal.aborted) {
       try {
         await step();
+        options.beat?.();
         redisDelays.reset();
       } catch (err) {
         if (err instanceof InvariantError) throw err;
@@ -513,7 +520,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
         if (/NOGROUP|UNBLOCKED/.test(describeError(err))) recreateGroup = true;
         const ms = redisDelays.next();
         log.error('consumer step failed; retrying', { stream: options.stream, err: describeError(err), retryInMs: ms });
-        await sleep(ms, signal);
+        await sleep(ms, signal, options.beat);
       }
     }
     // Stopping: what was read ahead is processed too (its read returns at once on a backlog, within blockMs if the

@@ -112,5 +112,6 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     ...(options.outageBoard === undefined ? {} : { outageBoard: options.outageBoard }),
     ...(options.refusalBackoff === undefined ? {} : { refusalBackoff: options.refusalBackoff }),
+    beat: options.beat,
   }, handler);
 }

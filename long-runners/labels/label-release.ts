@@ -33,6 +33,8 @@ export interface LabelReleaseOptions {
   log: Log;
   metrics: Metrics;
   signal: AbortSignal;
+  /** The supervisor's beat: once a tick. */
+  beat?: () => void;
 }
 
 /** The first check of a host parked at `now`. */
@@ -62,7 +64,7 @@ function reportSetAside(o: Pick<LabelReleaseOptions, 'log' | 'metrics'>, host: s
 }
 
 /** One tick: how many parked members it moved (released, or set aside to the DLQ). */
-export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal'>, now = Date.now()): Promise<number> {
+export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>, now = Date.now()): Promise<number> {
   if ((await o.parking.streamLength()) >= o.highWaterMark) return 0;
   const hosts = await o.parking.due(now, HOSTS_PER_TICK);
   // Checked at once; a host whose check fails (its head unreadable) is logged and tried again at its next turn.
@@ -115,6 +117,7 @@ export async function runLabelRelease(o: LabelReleaseOptions): Promise<void> {
       o.log.warn('releasing parked labels failed; trying again', { err: describeError(err) });
     }
     // A full tick leaves more to release: go on at once.
+    o.beat?.();
     if (released < RELEASE_PER_TICK) await sleep(tickMs, o.signal);
   }
 }

@@ -81,5 +81,6 @@ export async function runLabelSubscriber(o: LabelSubscriberOptions): Promise<voi
     ...(o.heartbeatMs === undefined ? {} : { heartbeatMs: o.heartbeatMs }),
     ...(o.outageBoard === undefined ? {} : { outageBoard: o.outageBoard }),
     ...(o.refusalBackoff === undefined ? {} : { refusalBackoff: o.refusalBackoff }),
+    beat: o.beat,
   }, handler);
 }

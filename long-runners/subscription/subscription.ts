@@ -173,6 +173,12 @@ export interface SubscriptionOptions {
   outageBoard?: { board: OutageBoard; waiter: string };
   /** Delays between sends of a batch Redis refused (REFUSAL_BACKOFF unless given). */
   refusalBackoff?: { baseMs: number; maxMs: number };
+  /**
+   * The supervisor's beat (supervisor.ts): on every read of the socket that returns (a frame, or the batch timeout of
+   * a quiet connection), every check while paused (backpressure, the handler's hold), every wait (a reconnect's
+   * backoff, Redis refusing a batch). A write or a handler that never settles beats nothing.
+   */
+  beat?: () => void;
   /** SEQ_RESET_AFTER unless given. */
   seqResetAfter?: number;
   /** PROBE_QUIET_MS unless given. */
@@ -195,7 +201,7 @@ export interface SubscriptionOptions {
 export type SubscriberOptions = Pick<
   SubscriptionOptions,
   'redis' | 'host' | 'highWaterMark' | 'batchSize' | 'batchTimeoutMs' | 'initialCursor' | 'log' | 'metrics' | 'signal'
-  | 'lengthCheckIntervalMs' | 'backoff' | 'heartbeatMs' | 'outageBoard' | 'refusalBackoff'
+  | 'lengthCheckIntervalMs' | 'backoff' | 'heartbeatMs' | 'outageBoard' | 'refusalBackoff' | 'beat'
 > & { keys: KeySpace };
 
 type FrameResult = 'ok' | { reconnect: string; reset: boolean };
@@ -273,7 +279,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
         }
       },
       {
-        outage: writeRefusal, backoff: o.refusalBackoff ?? REFUSAL_BACKOFF, signal, lastTryOnStop: true,
+        outage: writeRefusal, backoff: o.refusalBackoff ?? REFUSAL_BACKOFF, signal, lastTryOnStop: true, beat: o.beat,
         warn: ({ waits, why }) => log.warn('redis refuses writes: the batch waits', { host, entries: batch.size, seq: batch.seq ?? null, refusals: waits, err: why }),
         onWait: ({ why }) => o.outageBoard?.board.waiting(o.outageBoard.waiter, 'redis', why),
       },
@@ -324,7 +330,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     source.hold('paused');
     log.warn('subscription paused', { host, ...(hold.kind === 'backpressure' ? { length: hold.length, highWaterMark: o.highWaterMark } : { why: hold.why }) });
     while (hold !== undefined && !signal.aborted) {
-      await sleep(lengthEveryMs, signal);
+      await sleep(lengthEveryMs, signal, o.beat);
       // A handler's own hold is lifted by its own work between batches; backpressure only by the consumers.
       if (hold.kind === 'handler') await between();
       hold = await holdNeeded();
@@ -511,6 +517,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
         batchStartedAt = Date.now();
         for (;;) {
           const next = await source.next(Math.max(1, o.batchTimeoutMs - (Date.now() - batchStartedAt)));
+          o.beat?.();
           if (next.kind === 'closed') {
             why = next.reason;
             oversized = next.oversized;
@@ -564,7 +571,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     if (Date.now() - connectedAt >= reconnect.healthyAfterMs) delays.reset();
     const delay = delays.next();
     log.warn('subscription disconnected', { host, reason: why, reconnectInMs: delay });
-    await sleep(delay, signal);
+    await sleep(delay, signal, o.beat);
   }
   signal.removeEventListener('abort', onStop);
   // Every frame read was flushed above with its cursor: the stored cursor stands at least at `cursor`.

@@ -8,6 +8,7 @@ import { describeError } from '../../functions/errors.ts';
 import type { SweepStart } from '../../adapters/http/app.ts';
 import type { Task } from '../supervisor.ts';
 import type { HostsClaim, Sweeper } from './sweeper.ts';
+import { sleep } from '../sleep.ts';
 
 export const ON_DEMAND_SWEEP_TASK = 'sweep:on-demand';
 
@@ -36,20 +37,16 @@ export function createOnDemandSweeps(sweeper: Sweeper, log: Log): OnDemandSweeps
     },
     task: {
       name: ON_DEMAND_SWEEP_TASK,
-      run: async (signal) => {
+      run: async (signal, beat) => {
         accepting = true;
         try {
           while (!signal.aborted) {
             if (queued === undefined) {
-              await new Promise<void>((resolve) => {
-                const done = () => {
-                  signal.removeEventListener('abort', done);
-                  wake = undefined;
-                  resolve();
-                };
-                wake = done;
-                signal.addEventListener('abort', done, { once: true });
-              });
+              // Idle until a POST /sweep wakes it: a wait of any length, beating (sleep.ts), not a hang.
+              const woken = new AbortController();
+              wake = () => woken.abort();
+              await sleep(Number.POSITIVE_INFINITY, AbortSignal.any([signal, woken.signal]), beat);
+              wake = undefined;
             }
             const claim = queued;
             queued = undefined;
@@ -59,7 +56,7 @@ export function createOnDemandSweeps(sweeper: Sweeper, log: Log): OnDemandSweeps
               break;
             }
             try {
-              for (const outcome of await sweeper.run(claim, signal)) {
+              for (const outcome of await sweeper.run(claim, signal, undefined, beat)) {
                 if ('error' in outcome) log.error('sweep failed', { task: ON_DEMAND_SWEEP_TASK, host: outcome.host, err: describeError(outcome.error) });
               }
             } catch (err) {

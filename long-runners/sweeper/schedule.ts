@@ -14,16 +14,17 @@ export function scheduledSweepTask(sweeper: Sweeper, cronText: string, log: Log)
   const cron = parseCron(cronText);
   return {
     name: SCHEDULED_SWEEP_TASK,
-    run: async (signal) => {
+    run: async (signal, beat) => {
       while (!signal.aborted) {
         const next = cron.next(new Date());
         log.info('next sweep scheduled', { at: next.toISOString() });
-        await sleep(next.getTime() - Date.now(), signal);
+        // Waiting for its time is idle, not hung: the sleep beats.
+        await sleep(next.getTime() - Date.now(), signal, beat);
         if (signal.aborted) break;
         try {
           const claim = await sweeper.claim();
           for (const b of claim.busy) log.warn('sweep already running elsewhere', { task: SCHEDULED_SWEEP_TASK, host: b.host, holder: b.holder });
-          for (const outcome of await sweeper.run(claim, signal)) {
+          for (const outcome of await sweeper.run(claim, signal, undefined, beat)) {
             if ('error' in outcome) log.error('sweep failed', { task: SCHEDULED_SWEEP_TASK, host: outcome.host, err: describeError(outcome.error) });
           }
         } catch (err) {

@@ -86,6 +86,8 @@ export interface SweepOptions {
   filter?: EventFilter;
   /** Called after each page, for progress output. */
   onPage?: (progress: SweepProgress) => void;
+  /** The supervisor's beat: each page written, and every wait (backpressure, a relay or a dependency that is down). */
+  beat?: () => void;
 }
 
 export interface SweepProgress {
@@ -182,7 +184,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
   while (!signal.aborted) {
-    while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal);
+    while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal, o.beat);
     const from = cursor;
     const page = await fetchPage(o, from, pageSize, attempts, pageTimeoutMs, signal);
     if (signal.aborted) break;
@@ -232,6 +234,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
       break;
     }
     o.onPage?.({ ...progress, done: next === undefined });
+    o.beat?.();
     o.log.info('sweep page queued', { host: o.host, page: progress.pages, listed: progress.listed, queued: progress.queued, inSync: progress.skippedInSync });
     if (next === undefined) {
       progress.done = true;
@@ -270,13 +273,13 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
         const delay = failure.retryAfterMs === undefined ? outage.next() : Math.min(failure.retryAfterMs, SWEEP_RETRY_AFTER_MAX_MS);
         // The 1st, 10th, 100th... wait of this page: an outage of hours logs a handful of lines.
         if (Number.isInteger(Math.log10(waits))) o.log.warn('listRepos relay unavailable; waiting', { host: o.host, cursor: from, waits, delayMs: delay, err: describeError(err) });
-        await sleep(delay, signal);
+        await sleep(delay, signal, o.beat);
         continue;
       }
       failures++;
       o.log.warn('listRepos page failed', { host: o.host, cursor: from, attempt: failures, err: describeError(err) });
       if (failures >= attempts) return undefined;
-      await sleep(baseMs * 2 ** (failures - 1), signal);
+      await sleep(baseMs * 2 ** (failures - 1), signal, o.beat);
     }
   }
   return undefined;
@@ -293,7 +296,7 @@ async function waitingOut<T>(
   o: SweepOptions, dependency: 'postgres' | 'redis', outage: (err: unknown) => string | undefined, signal: AbortSignal, attempt: () => Promise<T>,
 ): Promise<T | undefined> {
   const result = await waitOut(attempt, {
-    outage, signal, backoff: { baseMs: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS },
+    outage, signal, beat: o.beat, backoff: { baseMs: o.retryDelayMs ?? SWEEP_RETRY_BASE_MS, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS },
     onWait: () => o.metrics.inc('skytide_outage_waits_total', { dependency }),
     warn: ({ waits, delayMs, why }) => o.log.warn(`${dependency} unavailable; sweep waits`, { host: o.host, waits, delayMs, err: why }),
   });

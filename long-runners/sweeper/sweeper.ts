@@ -37,7 +37,8 @@ export type HostOutcome = { host: string; progress: SweepProgress } | { host: st
 export interface Sweeper {
   readonly hosts: readonly string[];
   claim(): Promise<HostsClaim>;
-  run(claim: HostsClaim, signal: AbortSignal, onPage?: (host: string) => ((p: SweepProgress) => void) | undefined): Promise<HostOutcome[]>;
+  /** `beat`: the supervisor's, when a supervised task sweeps (each page, each wait). */
+  run(claim: HostsClaim, signal: AbortSignal, onPage?: (host: string) => ((p: SweepProgress) => void) | undefined, beat?: () => void): Promise<HostOutcome[]>;
   /** Lets go of leases a claim holds that `run` will never use. */
   release(claim: HostsClaim): Promise<void>;
 }
@@ -60,7 +61,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
       }
       return claim;
     },
-    async run(claim, signal, onPage) {
+    async run(claim, signal, onPage, beat) {
       const outcomes: HostOutcome[] = [];
       try {
         for (const { host, lease } of claim.held) {
@@ -70,7 +71,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
             const progress = await runSweep({
               redis: deps.redis, keys: deps.keys, sql: deps.sql, fetch: deps.fetch, host, highWaterMark: deps.highWaterMark,
               pageSize: deps.limits.pageSize, pageAttempts: deps.limits.pageAttempts, pageTimeoutMs: deps.limits.pageTimeoutMs,
-              lease, log: deps.log, metrics: deps.metrics, signal, ...(deps.filter === undefined ? {} : { filter: deps.filter }), ...(pageHook === undefined ? {} : { onPage: pageHook }),
+              lease, log: deps.log, metrics: deps.metrics, signal, beat, ...(deps.filter === undefined ? {} : { filter: deps.filter }), ...(pageHook === undefined ? {} : { onPage: pageHook }),
             });
             outcomes.push({ host, progress });
           } catch (error) {

@@ -118,10 +118,14 @@ describe('skytide process', () => {
     expect(await health.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).checks.map((c: { name: string }) => c.name)).toEqual(['redis', 'postgres']);
+    // `tasks`: no task found hung by the watchdog (SKYTIDE_TASK_STUCK_MS).
+    expect((await ready.json()).checks.map((c: { name: string }) => c.name)).toEqual(['redis', 'postgres', 'tasks']);
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toContain('skytide_index_batches_total{outcome="ok"} 0');
+    const text = await metrics.text();
+    expect(text).toContain('skytide_index_batches_total{outcome="ok"} 0');
+    // There from start-up at zero, before any task is ever found hung.
+    expect(text).toContain('skytide_tasks_stuck_total 0');
     const index = await fetch(`http://127.0.0.1:${port}/functions/index`, { method: 'POST', headers: { authorization: 'Bearer t' }, body: '[]' });
     expect(index.status).toBe(404);
     expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(404);
@@ -139,7 +143,7 @@ describe('skytide process', () => {
     await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).checks).toEqual([{ name: 'redis', ok: true }]);
+    expect((await ready.json()).checks).toEqual([{ name: 'redis', ok: true }, { name: 'tasks', ok: true }]);
     expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
@@ -156,6 +160,7 @@ describe('skytide process', () => {
     expect((await ready.json()).checks).toEqual([
       { name: 'redis', ok: false, error: 'DeadlineError: redis did not answer within 2000 ms' },
       { name: 'postgres', ok: true },
+      { name: 'tasks', ok: true },
     ]);
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) });
     expect(metrics.status).toBe(200);

@@ -148,6 +148,15 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect(parseConfig({ SWEEP_CRON: '0 0 29 2 *' }).config.sweepCron).toBe('0 0 29 2 *');
   });
 
+  it('reads SKYTIDE_TASK_STUCK_MS: 10 minutes by default, 0 turns the watchdog off, below a minute is refused', () => {
+    expect(parseConfig({}).config.taskStuckMs).toBe(600_000);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0' }).config.taskStuckMs).toBe(0);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '60000' }).config.taskStuckMs).toBe(60_000);
+    // Idle loops beat every 10 s: a shorter limit would kill a task that only waits.
+    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '5000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=5000 must be 0 \(no watchdog\) or at least 60000/);
+    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '-1' })).toThrow(/SKYTIDE_TASK_STUCK_MS=-1 is out of range/);
+  });
+
   it('refuses an API token no bearer header can carry, without echoing it', () => {
     expect(parseConfig({ SKYTIDE_API_TOKEN: 'abc-DEF_123.~+/==' }).config.apiToken).toBe('abc-DEF_123.~+/==');
     expect(() => parseConfig({ SKYTIDE_API_TOKEN: 'my secret!' })).toThrow(/SKYTIDE_API_TOKEN holds characters a bearer token cannot carry/);

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { supervise, type ProcessLike, type Task } from '../../../long-runners/supervisor.ts';
 import { createLogger } from '../../../adapters/observability/logger.ts';
+import { sleep, SLEEP_BEAT_MS } from '../../../long-runners/sleep.ts';
 
 function harness() {
   const lines: Record<string, unknown>[] = [];
@@ -98,5 +99,67 @@ describe('supervise: a long-running task never exits silently', () => {
     expect(await done).toBe(1);
     expect(flushed).toEqual(['a']);
     expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'uncaught error', err: 'Error: boom' }));
+  });
+});
+
+describe('supervise: the watchdog (SKYTIDE_TASK_STUCK_MS)', () => {
+  const silent = (name: string): Task => waitingTask(name, []);
+
+  it('leaves alone a task that is not watched (a server: requests drive it), however long it is silent', async () => {
+    const { lines, log, proc } = harness();
+    const done = supervise([{ ...silent('http'), watched: false }], { log, process: proc, stuckAfterMs: 50 });
+    await new Promise((r) => setTimeout(r, 200));
+    proc.emit('SIGTERM');
+    expect(await done).toBe(0);
+    expect(lines.some((l) => l['msg'] === 'task stuck')).toBe(false);
+  });
+
+  it('counts no silence while the excuse holds (Redis reconnecting: every command waits in the client)', async () => {
+    const { lines, log, proc } = harness();
+    let excuse: string | undefined = 'redis connection reconnecting';
+    const done = supervise([silent('index')], { log, process: proc, stuckAfterMs: 100, shutdownTimeoutMs: 50, excuse: () => excuse });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(lines.some((l) => l['msg'] === 'task stuck')).toBe(false);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'task watchdog paused', why: 'redis connection reconnecting' }));
+    // Back: the silence counts from here, and a task that still does not beat is stuck.
+    excuse = undefined;
+    expect(await done).toBe(1);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'task stuck', task: 'index' }));
+  });
+
+  it('is off at 0', async () => {
+    const { lines, log, proc } = harness();
+    const done = supervise([silent('index')], { log, process: proc, stuckAfterMs: 0 });
+    await new Promise((r) => setTimeout(r, 100));
+    proc.emit('SIGTERM');
+    expect(await done).toBe(0);
+    expect(lines.some((l) => l['msg'] === 'task stuck')).toBe(false);
+  });
+});
+
+describe('sleep with a beat: a wait of any length is reported as one', () => {
+  it('beats as it starts and every SLEEP_BEAT_MS, and not after a stop', async () => {
+    vi.useFakeTimers();
+    try {
+      let beats = 0;
+      const controller = new AbortController();
+      const slept = sleep(25_000, controller.signal, () => beats++);
+      expect(beats).toBe(1);
+      await vi.advanceTimersByTimeAsync(SLEEP_BEAT_MS);
+      expect(beats).toBe(2);
+      await vi.advanceTimersByTimeAsync(SLEEP_BEAT_MS);
+      expect(beats).toBe(3);
+      await vi.advanceTimersByTimeAsync(5_000);
+      await slept;
+      const forever = sleep(Number.POSITIVE_INFINITY, controller.signal, () => beats++);
+      await vi.advanceTimersByTimeAsync(3 * SLEEP_BEAT_MS);
+      expect(beats).toBe(7);
+      controller.abort();
+      await forever;
+      await vi.advanceTimersByTimeAsync(3 * SLEEP_BEAT_MS);
+      expect(beats).toBe(7);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
