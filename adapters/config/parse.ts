@@ -275,6 +275,10 @@ export function parseConfig(env: Env): ParsedConfig {
   }
   // Below a minute a task waiting legitimately (its sleeps beat every 10 s, long-runners/sleep.ts) could be taken for hung.
   if (config.taskStuckMs > 0 && config.taskStuckMs < MIN_TASK_STUCK_MS) problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be 0 (no watchdog) or at least ${MIN_TASK_STUCK_MS}`);
+  // A repo's download beats only as it starts (its deadline bounds it): a longer deadline would take a slow one for a hang.
+  else if (config.taskStuckMs > 0 && config.taskStuckMs <= config.backfillerTimeoutMs) {
+    problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be above BACKFILLER_TIMEOUT_MS (${config.backfillerTimeoutMs}), or 0`);
+  }
   const streams: readonly string[] = [STREAMS.firehoseLive, STREAMS.firehoseBackfill];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));
   if (badStreams.length > 0) problems.push(`INDEXER_STREAMS names unknown streams: ${badStreams.join(', ')}`);

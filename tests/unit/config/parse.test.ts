@@ -151,10 +151,13 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
   it('reads SKYTIDE_TASK_STUCK_MS: 10 minutes by default, 0 turns the watchdog off, below a minute is refused', () => {
     expect(parseConfig({}).config.taskStuckMs).toBe(600_000);
     expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0' }).config.taskStuckMs).toBe(0);
-    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '60000' }).config.taskStuckMs).toBe(60_000);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '60000', BACKFILLER_TIMEOUT_MS: '30000' }).config.taskStuckMs).toBe(60_000);
     // Idle loops beat every 10 s: a shorter limit would kill a task that only waits.
     expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '5000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=5000 must be 0 \(no watchdog\) or at least 60000/);
     expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '-1' })).toThrow(/SKYTIDE_TASK_STUCK_MS=-1 is out of range/);
+    // A repo's download beats as it starts, then runs up to its deadline: the limit must be longer.
+    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '600000', BACKFILLER_TIMEOUT_MS: '900000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=600000 must be above BACKFILLER_TIMEOUT_MS \(900000\), or 0/);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0', BACKFILLER_TIMEOUT_MS: '900000' }).config.taskStuckMs).toBe(0);
   });
 
   it('refuses an API token no bearer header can carry, without echoing it', () => {
