@@ -23,6 +23,7 @@ import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
+import { chainedOps, noteKept, type KeptNotifications } from './kept-notifications.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 import type { AfterWrites } from './plugins/types.ts';
@@ -262,14 +263,18 @@ async function writeRecords(
     return plugin.relatedUri?.(op.uri) ?? [];
   }));
   const related = counted.filter((op) => relatedUris.has(op.uri));
-  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri))]);
+  // And the records whose notification an update keeps that hold several ops here (kept-notifications.ts).
+  const chained = chainedOps(counted, winners.length);
+  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri).concat([...chained.keys()]))]);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
   const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas);
   // Statement plugins (plugins/types.ts) write their own rows, after the row plugins' statements.
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
-  for (const { uri, event, position } of winners) {
+  const keeps: KeptNotifications = { kept: new Set(), first: new Map() };
+  for (const winner of winners) {
+    const { uri, event, position } = winner;
     const plugin = PLUGINS.get(event.collection);
     const t = tally(plugin?.family ?? 'other');
     if (!changed.has(uri)) {
@@ -281,6 +286,7 @@ async function writeRecords(
     if (plugin === undefined || isRowPlugin(plugin)) continue;
     // An update or delete purges the old typed rows; a record that had no row has none to purge.
     if (!inserted.has(uri)) push(removals, plugin, uri);
+    if (plugin.notifiedSubject !== undefined) noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before);
     if (event.type !== 'delete') {
       push(inserts, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time, position });
     }
@@ -299,12 +305,12 @@ async function writeRecords(
   }
   for (const plugin of statementPlugins) {
     const uris = removals.get(plugin);
-    if (uris !== undefined) await plugin.remove(tx, uris, deltas);
+    if (uris !== undefined) await plugin.remove(tx, uris, deltas, keeps.kept);
   }
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);
-    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before }));
+    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before, ...keeps }));
   }
   for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.

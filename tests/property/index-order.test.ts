@@ -187,6 +187,13 @@ const EXAMPLES: [Step[], number[]][] = [
   [[rec(0, 'post', 0, 1), rec(1, 'like', 1, 2), rec(1, 'like', 0, 3), rec(1, 'follow', 0, 3), rec(1, 'follow', 1, 4), rec(1, 'follow', 0, 5, { remove: true })], [8]],
   [[rec(0, 'post', 0, 1), rec(1, 'like-via', 1, 2, { subject: 2 }), rec(1, 'like-via', 0, 3, { subject: 2 }), rec(1, 'like-via', 0, 4, { remove: true }),
     rec(1, 'like-via', 0, 5, { subject: 2 }), rec(1, 'repost', 1, 5), rec(1, 'repost', 0, 6), rec(1, 'repost', 1, 7, { remove: true })], [3]],
+  // B's follow of A made and updated (the same account: the first version's notification stays; then C: C is notified),
+  // deleted and made again, in one batch or one event per batch; and updates older than what is stored, arriving late.
+  ...[[8], [1], [2, 3]].map((sizes): [Step[], number[]] => [[
+    rec(1, 'follow', 0, 1, { subject: 0, when: 1 }), rec(1, 'follow', 0, 2, { subject: 0, when: 2 }), rec(1, 'follow', 0, 3, { subject: 2, when: 3 }),
+    rec(1, 'follow', 0, 4, { subject: 2, when: 4 }), rec(1, 'follow', 0, 5, { remove: true }), rec(1, 'follow', 0, 6, { subject: 0, when: 6 }),
+    rec(1, 'follow', 0, 7, { subject: 0, when: 7 }), rec(1, 'follow', 1, 9, { subject: 2 }), rec(1, 'follow', 1, 8, { subject: 0 }),
+    rec(1, 'follow', 1, 10, { remove: true }), rec(1, 'follow', 1, 11, { subject: 2 }), rec(1, 'follow', 1, 8, { subject: 0 })], sizes]),
   // A write skipped (its account deactivated just before it), delivered again after 16 more changes: the
   // deactivation has dropped out of the 16 kept, so it is judged active and indexed, whether the last change shares
   // its batch (8, 8, 1, 2) or not (1).

@@ -47,6 +47,12 @@ export interface IndexedRecord {
 export interface BatchOps {
   versioned: readonly CountedOp[];
   before: ReadonlyMap<string, StoredOp>;
+  /**
+   * For a plugin with `notifiedSubject` (kept-notifications.ts): the URIs whose notification made before the batch
+   * stays when the row comes back naming the same subject, and those an earlier op of the batch notifies for.
+   */
+  kept?: ReadonlySet<string>;
+  first?: ReadonlyMap<string, IndexedRecord>;
 }
 
 /** The metric label for a plugin's records; `other` for the collections only the generic `record` table holds. */
@@ -77,8 +83,17 @@ export interface Plugin {
   unique?: UniqueSubject;
   /** Writes typed rows; returns the uris whose records lack this plugin's shape (they keep only their `record` row). */
   insert(tx: SqlExecutor, records: readonly IndexedRecord[], deltas: AggregateDeltas, batch?: BatchOps): Promise<string[]>;
-  /** Removes the typed rows of these uris (an update or a delete), counting what was actually removed. */
-  remove(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas): Promise<void>;
+  /**
+   * Removes the typed rows of these uris (an update or a delete), counting what was actually removed; the
+   * notifications of `kept` ones stay for insert() to judge (kept-notifications.ts).
+   */
+  remove(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas, kept?: ReadonlySet<string>): Promise<void>;
+  /**
+   * The subject a record notifies, for a record type whose update keeps the notification its first version made (the
+   * AppView's notifsForDelete(deleted, replacedBy) of a follow makes and deletes nothing) while it names the same
+   * subject; undefined when the record lacks the shape (kept-notifications.ts).
+   */
+  notifiedSubject?: (record: JsonObject) => string | undefined;
   /**
    * Sees every op of its collection that counted in the batch, the ones superseded within it included, and what each
    * record was before the batch, before any row is removed or inserted: for record types whose every version matters

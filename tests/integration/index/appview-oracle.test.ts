@@ -73,6 +73,19 @@ describe('index: as the AppView indexes the same events', { timeout: 180_000 }, 
     ]);
   });
 
+  it('an updated follow keeps the notification its first version made (cid and sortAt), whatever the batches', async () => {
+    const FOLLOW = 'app.bsky.graph.follow';
+    // createdAt before the events' times, so each version's sortAt is its own.
+    const follows = (subject: string, month: number) => ({ subject, createdAt: `2025-0${month}-01T00:00:00.000Z` });
+    // Updated twice; deleted, made again and updated (notified again, by the version made again); and a second account's
+    // follow made and updated with no other event between them.
+    await expectAsAppView([
+      create(ALICE, FOLLOW, 'f1', follows(BOB, 1)), update(ALICE, FOLLOW, 'f1', follows(BOB, 2)), update(ALICE, FOLLOW, 'f1', follows(BOB, 3)),
+      remove(ALICE, FOLLOW, 'f1'), create(ALICE, FOLLOW, 'f1', follows(BOB, 4)), update(ALICE, FOLLOW, 'f1', follows(BOB, 5)),
+      create(CAROL, FOLLOW, 'f2', follows(ALICE, 6)), update(CAROL, FOLLOW, 'f2', follows(ALICE, 7)),
+    ], [1, 2, 4, 5, 7]);
+  });
+
   it('stores createdAt as the AppView does for every record type: a profile\'s as written, the others normalised', async () => {
     const forms = ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00+02:00', '2026-01-01T00:00:00.123456-05:30', '1985-02-30T00:00:00Z', '0000-01-01T00:00:00Z'];
     const ref = (did: string, collection: string, rkey: string) => ({ uri: `at://${did}/${collection}/${rkey}`, cid: 'bafyreiea4drlhqplas6ozjbjmhd2lohxjerknwevkutvochxsvaqviplca' });
