@@ -128,6 +128,12 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
   await unchecked(dave, 'app.bsky.graph.follow', { subject: alice.did, createdAt: now() });
   await create(carol, 'app.bsky.feed.like', { subject: hello, createdAt: now() });
   await unchecked(carol, 'app.bsky.feed.like', { subject: hello, createdAt: now() });
+  // A follow updated (putRecord, a new createdAt): the AppView keeps the notification its first version made, CID too.
+  const carolFollows = await create(carol, 'app.bsky.graph.follow', { subject: bob.did, createdAt: now() });
+  await settle();
+  await carol.agent.com.atproto.repo.putRecord({
+    repo: carol.did, collection: 'app.bsky.graph.follow', rkey: rkeyOf(carolFollows.uri), record: { $type: 'app.bsky.graph.follow', subject: bob.did, createdAt: now() },
+  });
   const bobs = await post(bob, 'bob speaks');
   await settle();
   // Bob blocks Dave twice and withdraws the first block: the second holds the pair (viewer.blocking names it).
@@ -181,7 +187,7 @@ const PROJECTIONS: Record<string, string> = {
   profile_agg: `select did, "followersCount"::int, "followsCount"::int, "postsCount"::int from profile_agg
     where "followersCount" <> 0 or "followsCount" <> 0 or "postsCount" <> 0`,
   op_thread_reply: `select "rootUri", "parentUri", uri, "deletedAt" is not null as deleted from op_thread_reply`,
-  notification: `select did, "recordUri", author, reason, "reasonSubject" from notification`,
+  notification: `select did, "recordUri", "recordCid", author, reason, "reasonSubject" from notification`,
 };
 const sorted = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(r)).sort();
 
