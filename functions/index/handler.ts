@@ -268,7 +268,7 @@ async function writeRecords(
   const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri).concat([...chained.keys()]))]);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
-  const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas);
+  const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas, { chained, before });
   // Statement plugins (plugins/types.ts) write their own rows, after the row plugins' statements.
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
@@ -286,7 +286,10 @@ async function writeRecords(
     if (plugin === undefined || isRowPlugin(plugin)) continue;
     // An update or delete purges the old typed rows; a record that had no row has none to purge.
     if (!inserted.has(uri)) push(removals, plugin, uri);
-    if (plugin.notifiedSubject !== undefined) noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before);
+    // Only an update, or a record written more than once here, can keep a notification (kept-notifications.ts).
+    if (plugin.notifiedSubject !== undefined && (!inserted.has(uri) || chained.has(uri))) {
+      noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before);
+    }
     if (event.type !== 'delete') {
       push(inserts, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time, position });
     }

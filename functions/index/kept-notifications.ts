@@ -1,19 +1,22 @@
-// The notification an updated record keeps. The AppView's update removes a record's row and writes it again, and for
-// follows its notifsForDelete(deleted, replacedBy) then deletes nothing and makes nothing: the notification the
-// record's first version made stays as it was (its recordCid and sortAt too). Here a plugin that keeps them
-// (`notifiedSubject`, plugins/types.ts) keeps them while the record names the same subject: an update to another
-// subject notifies that one (the AppView keeps notifying the old one), so that the notification is a function of the
-// record's own ops under the holder rule (duplicates.ts), whatever the batch boundaries.
+// The notifications an updated record keeps. The AppView's update removes a record's row and writes it again, and for
+// follows, likes and reposts its notifsForDelete(deleted, replacedBy) then deletes nothing and makes nothing: the
+// notifications the record's first version made stay as they were (recordCid and sortAt too; a via a like gains later
+// notifies nobody). Here a plugin that keeps them (`notifiedSubject`, plugins/types.ts: follow, like, repost) keeps
+// them while the record names the same subject: one updated to name another notifies as a new one (the AppView keeps
+// the old ones), so that the notifications are a function of the record's own ops under the holder rule
+// (duplicates.ts), whatever the batch boundaries (kept across a subject change, they would hang on which records held
+// which subject between two events of one batch).
 //
-// Per record of such a plugin that the batch writes, one of: `kept`, the notification made before the batch stays
-// (its remove() leaves it, its insert() keeps it when the row comes back for the same subject, else removes it);
-// `first`, the notification is made by an earlier op of the batch (a follow made and updated within one batch
-// notifies as its first version did); neither, the batch's write notifies as usual. Only records with more than one
-// op in the batch need what `record` held before it (readStoredOps): a batch that updates no such record reads nothing.
+// Per record of such a plugin that the batch writes, one of: `kept`, the notifications made before the batch stay
+// (the removal leaves them; the insert keeps them when the row comes back for the same subject, else removes them);
+// `first`, an earlier op of the batch makes them (a follow made and updated within one batch notifies as its first
+// version did); neither, the batch's write notifies as usual. Only records with more than one distinct op in the
+// batch need what `record` held before it (readStoredOps), and only a batch that updates such a record adds to the
+// statements: the usual batch, which updates none, runs the same statements as before, with no added read.
 import type { RecordOp } from './plan.ts';
 import { compareOps } from './plan.ts';
 import { PLUGINS } from './plugins/index.ts';
-import { isRowPlugin, type IndexedRecord, type JsonObject, type StoredOp } from './plugins/types.ts';
+import type { IndexedRecord, JsonObject, StoredOp } from './plugins/types.ts';
 import { transitions } from './transitions.ts';
 
 export interface KeptNotifications {
@@ -23,10 +26,10 @@ export interface KeptNotifications {
   first: Map<string, IndexedRecord>;
 }
 
-/** Whether a collection's records keep their notification through updates (a statement plugin's `notifiedSubject`). */
+/** Whether a collection's records keep their notification through updates (its plugin's `notifiedSubject`). */
 function keeps(collection: string): boolean {
   const plugin = PLUGINS.get(collection);
-  return plugin !== undefined && !isRowPlugin(plugin) && plugin.notifiedSubject !== undefined;
+  return plugin?.notifiedSubject !== undefined;
 }
 
 /** The counted ops of such records that hold more than one distinct op in the batch, by URI (`winners`: one per URI). */
@@ -50,22 +53,21 @@ export function chainedOps(counted: readonly RecordOp[], winners: number): Map<s
 }
 
 /**
- * Where a written record's notification comes from (see the header). `had` says whether `record` held a live row of
- * it before the batch; `chained` and `before` are chainedOps and what `record` held for those URIs.
+ * Which version of a written record notifies (see the header): `before`, the one indexed before the batch (its
+ * notification stays, if it made one); `written`, the batch's winning op, as usual; or an earlier op of the batch.
+ * Undefined for a delete or a record that names no subject. `chained` and `before` are chainedOps and what `record`
+ * held for those URIs.
  */
-export function noteKept(
-  out: KeptNotifications, subjectOf: (record: JsonObject) => string | undefined, winner: RecordOp, had: boolean,
+export function notifyingVersion(
+  subjectOf: (record: JsonObject) => string | undefined, winner: RecordOp,
   chained: ReadonlyMap<string, readonly RecordOp[]>, before: ReadonlyMap<string, StoredOp>,
-): void {
+): 'before' | 'written' | IndexedRecord | undefined {
   const { uri, event } = winner;
-  if (event.type === 'delete') return;
+  if (event.type === 'delete') return undefined;
   const subject = subjectOf(event.record);
-  if (subject === undefined) return;
+  if (subject === undefined) return undefined;
   const ops = chained.get(uri);
-  if (ops === undefined) {
-    if (had) out.kept.add(uri);
-    return;
-  }
+  if (ops === undefined) return 'before';
   // The batch's ops one at a time: the run of writes naming this subject that ends with the winner started where?
   const steps = transitions(before.get(uri), ops);
   let start = steps.length;
@@ -75,12 +77,20 @@ export function noteKept(
     start--;
   }
   const opening = steps[start];
-  if (opening === undefined) return; // the winner is not among them: nothing this batch applied
-  if (start === 0 && opening.from !== null && subjectOf(opening.from) === subject) {
-    if (had) out.kept.add(uri);
-    return;
-  }
+  if (opening === undefined) return 'written'; // the winner is not among them: nothing this batch applied
+  if (start === 0 && opening.from !== null && subjectOf(opening.from) === subject) return 'before';
   const to = opening.to;
-  if (to.type === 'delete' || compareOps(to, event) === 0) return;
-  out.first.set(uri, { uri, cid: to.cid, did: to.did, collection: to.collection, rkey: to.rkey, record: to.record, indexedAt: to.time, position: opening.position });
+  if (to.type === 'delete' || compareOps(to, event) === 0) return 'written';
+  return { uri, cid: to.cid, did: to.did, collection: to.collection, rkey: to.rkey, record: to.record, indexedAt: to.time, position: opening.position };
+}
+
+/** notifyingVersion, noted in `out`; `had`: `record` held a live row of it before the batch. */
+export function noteKept(
+  out: KeptNotifications, subjectOf: (record: JsonObject) => string | undefined, winner: RecordOp, had: boolean,
+  chained: ReadonlyMap<string, readonly RecordOp[]>, before: ReadonlyMap<string, StoredOp>,
+): void {
+  const version = notifyingVersion(subjectOf, winner, chained, before);
+  if (version === 'before') {
+    if (had) out.kept.add(winner.uri);
+  } else if (version !== undefined && version !== 'written') out.first.set(winner.uri, version);
 }

@@ -15,6 +15,15 @@ import type { Columns, Row } from './rows.ts';
 import type { IndexedRecord } from './plugins/types.ts';
 import { checkRows } from '../sql-rows.ts';
 import { TOMBSTONE_JSON } from './tombstone.ts';
+import { notifyingVersion } from './kept-notifications.ts';
+import type { StoredOp } from './plugins/types.ts';
+
+/** The batch's records written more than once whose notifications an update keeps, and what `record` held of them. */
+export interface Chains {
+  chained: ReadonlyMap<string, readonly RecordOp[]>;
+  before: ReadonlyMap<string, StoredOp>;
+}
+const NO_CHAINS: Chains = { chained: new Map(), before: new Map() };
 
 const RECORD = { uri: 'text', cid: 'text', did: 'text', json: 'text', rev: 'text', indexedAt: 'text' } as const;
 
@@ -41,7 +50,9 @@ export interface RecordChanges {
  * records it changed. Counts come from the rows those statements returned. Statement plugins (plugins/types.ts) are
  * left to the caller, with `changed` and `inserted`.
  */
-export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordOp[], deltas: AggregateDeltas): Promise<RecordChanges> {
+export async function writeRecordRows(
+  tx: SqlExecutor, winners: readonly RecordOp[], deltas: AggregateDeltas, chains: Chains = NO_CHAINS,
+): Promise<RecordChanges> {
   if (winners.length === 0) return { changed: new Set(), inserted: new Set(), invalid: new Map(), typed: new Set() };
   const rows = winners.map(({ uri, event }) => ({
     uri,
@@ -54,14 +65,24 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
   }));
   // Typed rows of every live record with a row plugin, described before the gate (a stale one's are never read).
   const live = new Map<RowPlugin, IndexedRecord[]>();
-  for (const { uri, event } of winners) {
+  // Of the records written more than once in the batch whose notifications an update keeps (kept-notifications.ts):
+  // those an earlier op notifies for, and those whose notifications made before the batch may stay.
+  const notifiedBy = new Map<string, IndexedRecord>();
+  const runFromBefore = new Set<string>();
+  for (const winner of winners) {
+    const { uri, event } = winner;
     const plugin = PLUGINS.get(event.collection);
     if (plugin === undefined || !isRowPlugin(plugin)) continue;
     if (event.type !== 'delete') {
       push(live, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time });
+      if (chains.chained.size > 0 && plugin.notifiedSubject !== undefined && chains.chained.has(uri)) {
+        const version = notifyingVersion(plugin.notifiedSubject, winner, chains.chained, chains.before);
+        if (version === 'before') runFromBefore.add(uri);
+        else if (version !== undefined && version !== 'written') notifiedBy.set(uri, version);
+      }
     }
   }
-  const described = describeRows(live);
+  const described = describeRows(live, notifiedBy);
   const sets = new Map<string, { columns: Columns; rows: readonly Row[] }>([['record', { columns: RECORD, rows }]]);
   for (const [name, { spec, rows: tableRows }] of described.tables) sets.set(name, { columns: spec.columns, rows: tableRows });
   const staged = await stageSets(tx, sets);
@@ -88,13 +109,18 @@ export async function writeRecordRows(tx: SqlExecutor, winners: readonly RecordO
   // statement keeps the snapshot taken before the wait, and a removal there missed the rows that batch committed
   // meanwhile (seen: likes, reposts and their notifications and counts left behind a delete). A new statement sees them.
   const purge = new Map<RowPlugin, string[]>();
+  // The updated records whose notifications stay if their new version names the same subject (kept-notifications.ts).
+  const kept = new Set<string>();
   for (const { uri, event } of winners) {
     if (!changed.has(uri) || inserted.has(uri)) continue;
     const plugin = PLUGINS.get(event.collection);
-    if (plugin !== undefined && isRowPlugin(plugin)) push(purge, plugin, uri);
+    if (plugin === undefined || !isRowPlugin(plugin)) continue;
+    push(purge, plugin, uri);
+    if (event.type === 'delete' || plugin.notifiedSubject === undefined) continue;
+    if (chains.chained.has(uri) ? runFromBefore.has(uri) : plugin.notifiedSubject(event.record) !== undefined) kept.add(uri);
   }
-  await removeRowPluginRows(tx, purge, deltas);
-  const typed = await insertRowPluginRows(tx, described, staged, changed, deltas);
+  await removeRowPluginRows(tx, purge, deltas, kept);
+  const typed = await insertRowPluginRows(tx, described, staged, changed, deltas, kept);
   const invalid = new Map<RowPlugin, string[]>();
   for (const [plugin, uris] of described.invalid) {
     const mine = uris.filter((uri) => changed.has(uri));

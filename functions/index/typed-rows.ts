@@ -39,14 +39,21 @@ function finalSelect(ctes: readonly { name: string; counted: number | undefined 
   return parts.length === 0 ? 'select 0 as t, null::text as r where false' : parts.join(' union all ');
 }
 
-/** Removes every typed row of these records (an account's purge), counting what went, in ONE statement. */
-export async function removeRowPluginRows(tx: SqlExecutor, byPlugin: ReadonlyMap<RowPlugin, readonly string[]>, deltas: AggregateDeltas): Promise<void> {
+/**
+ * Removes every typed row of these records (an update, a delete, an account's purge), counting what went, in ONE
+ * statement; the rows of `kept` tables (plugins/types.ts) of `kept` URIs stay, for insertRowPluginRows to judge.
+ */
+export async function removeRowPluginRows(
+  tx: SqlExecutor, byPlugin: ReadonlyMap<RowPlugin, readonly string[]>, deltas: AggregateDeltas, kept?: ReadonlySet<string>,
+): Promise<void> {
   const plugins = [...byPlugin].filter(([, uris]) => uris.length > 0).map(([plugin]) => plugin);
   if (plugins.length === 0) return;
   // Every table is asked for every URI: a URI names one collection, so only its own plugin's tables hold rows of it.
   const params: SqlValue[] = [[...byPlugin.values()].flat()];
+  // Only a batch that updates such a record adds the parameter.
+  if (kept !== undefined && kept.size > 0) params.push([...kept]);
   const counted: Counted[] = [];
-  const ctes = removalCtes(plugins, '$1', counted);
+  const ctes = removalCtes(plugins, '$1', counted, params.length > 1 ? '$2' : undefined);
   await runCounted(tx, `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`, params, counted, deltas);
 }
 
@@ -56,9 +63,11 @@ export interface DescribedRows {
   invalid: Map<RowPlugin, string[]>;
 }
 
-export function describeRows(byPlugin: ReadonlyMap<RowPlugin, readonly IndexedRecord[]>): DescribedRows {
+/** `notifiedBy`: records whose `kept` tables' rows an earlier version of theirs makes (kept-notifications.ts). */
+export function describeRows(byPlugin: ReadonlyMap<RowPlugin, readonly IndexedRecord[]>, notifiedBy?: ReadonlyMap<string, IndexedRecord>): DescribedRows {
   const invalid = new Map<RowPlugin, string[]>();
   const tables = new Map<string, { spec: TableSpec; rows: Row[] }>();
+  const earlier = notifiedBy !== undefined && notifiedBy.size > 0 ? notifiedBy : undefined;
   for (const [plugin, records] of byPlugin) {
     const bad: string[] = [];
     for (const record of records) {
@@ -67,8 +76,10 @@ export function describeRows(byPlugin: ReadonlyMap<RowPlugin, readonly IndexedRe
         bad.push(record.uri);
         continue;
       }
+      const first = earlier?.get(record.uri);
+      const firstRows = first === undefined ? undefined : plugin.rows(first);
       for (const spec of plugin.tables) {
-        const mine = rows[spec.table];
+        const mine = firstRows !== undefined && spec.kept !== undefined ? firstRows[spec.table] : rows[spec.table];
         if (mine === undefined || mine.length === 0) continue;
         const entry = tables.get(spec.table);
         if (entry === undefined) tables.set(spec.table, { spec, rows: [...mine] });
@@ -87,7 +98,7 @@ const byTable = (a: { spec: TableSpec }, b: { spec: TableSpec }) => (a.spec.tabl
  * returning what its counts read; `counted` receives their entries. The keys are matched with `= any($n)`, as every
  * other key list of the index is: a condition on the key column itself rather than a join with an unnested list.
  */
-function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counted[]): { name: string; counted: number | undefined; text: string }[] {
+function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counted[], kept?: string): { name: string; counted: number | undefined; text: string }[] {
   const specs = new Map<string, TableSpec>();
   for (const plugin of plugins) for (const spec of plugin.tables) specs.set(spec.table, spec);
   return [...specs.values()]
@@ -96,14 +107,17 @@ function removalCtes(plugins: Iterable<RowPlugin>, uris: string, counted: Counte
       const name = `r${i}`;
       const returning = spec.count === undefined ? '' : ` returning ${(spec.returning ?? []).map(q).join(', ') || '1 as one'}`;
       const index = spec.count === undefined ? undefined : counted.push({ spec, sign: -1 }) - 1;
-      return { name, counted: index, text: `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} = any(${uris}::text[])${spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`}${returning})` };
+      const keep = kept === undefined || spec.kept === undefined ? '' : ` and ${q(spec.key)} <> all(${kept}::text[])`;
+      return { name, counted: index, text: `${name} as (delete from ${q(spec.table)} where ${q(spec.key)} = any(${uris}::text[])${spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`}${keep}${returning})` };
     });
 }
 
 /**
  * Writes the staged typed rows of the records in `only` (those the rev gate let through), in ONE statement: main
  * tables first, dependent tables only for records whose main row was inserted here. Returns the URIs whose main row
- * was inserted (a row already there, or one a UNIQUE constraint refused, was not: duplicates.ts).
+ * was inserted (a row already there, or one a UNIQUE constraint refused, was not: duplicates.ts). The rows of a
+ * `kept` table of a `kept` URI that removeRowPluginRows left stay when its main row came back and its new rows hold
+ * one equal to them in the table's `kept` columns (then none of its new rows is written); otherwise they go.
  */
 export async function insertRowPluginRows(
   tx: SqlExecutor,
@@ -111,6 +125,7 @@ export async function insertRowPluginRows(
   staged: StagedSets,
   only: ReadonlySet<string>,
   deltas: AggregateDeltas,
+  kept?: ReadonlySet<string>,
 ): Promise<Set<string>> {
   const tables = [...described.tables.values()];
   const mains = tables.filter((t) => t.spec.dependent !== true).sort(byTable);
@@ -135,9 +150,24 @@ export async function insertRowPluginRows(
   );
   if (dependents.length > 0) {
     ctes.push({ name: 'fresh', counted: undefined, text: `fresh as (${mains.map((_, i) => `select k from m${i}`).join(' union all ')})` });
-    dependents.forEach(({ spec }, i) =>
-      insert(spec, `d${i}`, staged.source(spec.table, spec.columns, params), ` where x.${q(spec.key)} in (select k from fresh)`, spec.count === undefined ? [] : (spec.returning ?? []).map(q)),
-    );
+    dependents.forEach(({ spec }, i) => {
+      let keep = '';
+      if (kept !== undefined && kept.size > 0 && spec.kept !== undefined) {
+        // Only a batch that updates such a record adds these (kept-notifications.ts).
+        const key = q(spec.key);
+        params.push([...kept]);
+        const uris = `$${params.length}::text[]`;
+        const same = spec.kept.map((c) => `x.${q(c)} is not distinct from o.${q(c)}`).join(' and ');
+        const own = spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`;
+        ctes.push(
+          { name: `kk${i}`, counted: undefined, text: `kk${i} as (select distinct o.${key} as k from (select * from ${q(spec.table)} where ${key} = any(${uris})${own}) as o ` +
+            `join ${staged.source(spec.table, spec.columns, params, { key: spec.key, uris: kept })} on x.${key} = o.${key} and ${same} where o.${key} in (select k from fresh))` },
+          { name: `gone${i}`, counted: undefined, text: `gone${i} as (delete from ${q(spec.table)} where ${key} = any(${uris})${own} and ${key} not in (select k from kk${i}))` },
+        );
+        keep = ` and x.${key} not in (select k from kk${i})`;
+      }
+      insert(spec, `d${i}`, staged.source(spec.table, spec.columns, params), ` where x.${q(spec.key)} in (select k from fresh)${keep}`, spec.count === undefined ? [] : (spec.returning ?? []).map(q));
+    });
   }
   const text = `with ${ctes.map((c) => c.text).join(', ')} ${finalSelect(ctes)}`;
   return runCounted(tx, text, params, counted, deltas);

@@ -16,7 +16,7 @@
 // - One row per subject in like, repost, follow, actor_block, list_item and list_block: of a repo's live records
 //   naming the same subject, the smallest URI holds the row (counts, feed item, notifications); the others are its
 //   duplicates. When the holder changes, the old one's notifications go and the new one's are written. A holder
-//   follow updated to follow the same account keeps its notification.
+//   follow, like or repost updated to name the same account or post keeps its notifications.
 import type { StreamEvent } from '../../functions/events.ts';
 
 interface Change {
@@ -317,9 +317,11 @@ export class IndexModel {
 
   private changed(uri: string, before: ReturnType<IndexModel['typed']>, after: ReturnType<IndexModel['typed']>, _time: string): void {
     const creator = didOf(uri);
-    // A follow updated and still following the same account keeps the notification its first version made (the
-    // AppView's update deletes and makes none); one that follows another account now notifies that one.
-    if (before?.kind === 'app.bsky.graph.follow' && after?.kind === 'app.bsky.graph.follow' && before.subject === after.subject) return;
+    // A follow, like or repost updated and still naming the same account or post keeps the notifications its first
+    // version made (the AppView's update deletes and makes none; a via added or changed notifies nobody); one that
+    // names another now notifies as a new one.
+    const keeps = ['app.bsky.graph.follow', 'app.bsky.feed.like', 'app.bsky.feed.repost'];
+    if (before !== undefined && after !== undefined && keeps.includes(before.kind) && before.kind === after.kind && before.subject === after.subject) return;
     if (before !== undefined) {
       if (before.kind === 'app.bsky.graph.verification') this.notifications.push({ did: before.subject, recordUri: uri, author: creator, reason: 'unverified', reasonSubject: null });
       else this.notifications = this.notifications.filter((n) => n.recordUri !== uri);

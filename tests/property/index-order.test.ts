@@ -194,6 +194,11 @@ const EXAMPLES: [Step[], number[]][] = [
     rec(1, 'follow', 0, 4, { subject: 2, when: 4 }), rec(1, 'follow', 0, 5, { remove: true }), rec(1, 'follow', 0, 6, { subject: 0, when: 6 }),
     rec(1, 'follow', 0, 7, { subject: 0, when: 7 }), rec(1, 'follow', 1, 9, { subject: 2 }), rec(1, 'follow', 1, 8, { subject: 0 }),
     rec(1, 'follow', 1, 10, { remove: true }), rec(1, 'follow', 1, 11, { subject: 2 }), rec(1, 'follow', 1, 8, { subject: 0 })], sizes]),
+  // C's like of A's post via B's repost, updated via C's (B keeps its like-via-repost, C is not notified), then to
+  // another post; and a repost updated to add a via; in one batch or one event per batch.
+  ...[[8], [1], [3]].map((sizes): [Step[], number[]] => [[
+    rec(0, 'post', 0, 1), rec(1, 'like-via', 0, 2, { subject: 1 }), rec(2, 'like-via', 0, 3, { subject: 1 }), rec(2, 'like-via', 0, 4, { subject: 0 }),
+    rec(2, 'like', 0, 5, { target: 1 }), rec(2, 'like-via', 0, 6, { subject: 1 }), rec(2, 'repost', 1, 7), rec(2, 'repost-via', 1, 8, { subject: 1 })], sizes]),
   // A write skipped (its account deactivated just before it), delivered again after 16 more changes: the
   // deactivation has dropped out of the 16 kept, so it is judged active and indexed, whether the last change shares
   // its batch (8, 8, 1, 2) or not (1).

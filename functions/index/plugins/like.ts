@@ -1,6 +1,6 @@
 // app.bsky.feed.like -> "like"; post_agg.likeCount of the subject; notifications (shapes.ts: subjectRefNotifications).
 // One row per liker and post (the AppView's like_unique_subject): a second like of the same post is a duplicate.
-import { NOTIFICATION_TABLE, SUBJECT_REF_COLUMNS, subjectRefNotificationRows, subjectRefRow } from './shapes.ts';
+import { NOTIFICATION_TABLE, SUBJECT_REF_COLUMNS, subjectRefNotificationRows, subjectRefRow, subjectRefUri } from './shapes.ts';
 import type { RowPlugin, TableSpec } from './types.ts';
 
 const tables: readonly TableSpec[] = [
@@ -22,5 +22,6 @@ export const likePlugin: RowPlugin = {
   family: 'like',
   tables,
   rows,
+  notifiedSubject: subjectRefUri,
   unique: { table: 'like', columns: ['subject', 'creator'], tables, rows },
 };

@@ -1,7 +1,7 @@
 // app.bsky.feed.repost -> repost + a feed_item of type 'repost'; post_agg.repostCount of the subject; notifications
 // (shapes.ts: subjectRefNotifications). One row per reposter and post (the AppView's repost_unique_subject).
 import { earliest } from './fields.ts';
-import { FEED_ITEM_TABLE, NOTIFICATION_TABLE, SUBJECT_REF_COLUMNS, subjectRefNotificationRows, subjectRefRow } from './shapes.ts';
+import { FEED_ITEM_TABLE, NOTIFICATION_TABLE, SUBJECT_REF_COLUMNS, subjectRefNotificationRows, subjectRefRow, subjectRefUri } from './shapes.ts';
 import type { RowPlugin, TableSpec } from './types.ts';
 
 const tables: readonly TableSpec[] = [
@@ -26,5 +26,6 @@ export const repostPlugin: RowPlugin = {
   family: 'repost',
   tables,
   rows,
+  notifiedSubject: subjectRefUri,
   unique: { table: 'repost', columns: ['creator', 'subject'], tables, rows },
 };

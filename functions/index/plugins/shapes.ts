@@ -2,7 +2,7 @@
 // block), and the split of a batch into rows and the URIs whose records lack the shape.
 import type { Row } from '../rows.ts';
 import { createdAt, did, strongRef } from './fields.ts';
-import type { IndexedRecord, TableSpec } from './types.ts';
+import type { IndexedRecord, JsonObject, TableSpec } from './types.ts';
 import { didOf, NOTIFICATION_COLUMNS, sortAtOf, type Notification } from '../notifications.ts';
 
 /** For statement plugins (plugins/types.ts): a batch split into rows and the URIs whose records lack the shape. */
@@ -32,7 +32,12 @@ export const FEED_ITEM_TABLE: TableSpec = { table: 'feed_item', columns: FEED_IT
 export const NOTIFICATION_TABLE: TableSpec = {
   table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', dependent: true,
   removeOnly: `reason in ('like', 'repost', 'like-via-repost', 'repost-via-repost')`,
+  // An update of the same post keeps them all (a new via too): the AppView's notifsForDelete(deleted, replacedBy).
+  kept: ['did', 'reason', 'reasonSubject'],
 };
+
+/** like / repost: the post a record names, while which an update keeps its notifications (kept-notifications.ts). */
+export const subjectRefUri = (record: JsonObject): string | undefined => strongRef(record['subject'])?.uri;
 
 export const SUBJECT_REF_COLUMNS = {
   uri: 'text', cid: 'text', creator: 'text', subject: 'text', subjectCid: 'text',

@@ -133,6 +133,12 @@ export interface TableSpec {
    * inserted by this batch: a main row already there was written, and counted, before.
    */
   dependent?: boolean;
+  /**
+   * Rows an update keeps (a row plugin's notifications, as the AppView's update keeps a like's): those of a record
+   * its plugin's `notifiedSubject` keeps stay when the new version writes a row equal to one of them in these columns
+   * and its main row comes back; otherwise they go and the new version's are written (kept-notifications.ts).
+   */
+  kept?: readonly string[];
   /** Columns of inserted and deleted rows that `count` reads. */
   returning?: readonly string[];
   /** The aggregate deltas of one row inserted (sign 1) or removed (sign -1). */
@@ -145,6 +151,8 @@ export interface RowPlugin {
   unique?: UniqueSubject;
   /** Every table this plugin writes, main tables first. */
   tables: readonly TableSpec[];
+  /** As Plugin's: the subject while which an update keeps the rows of its `kept` tables (kept-notifications.ts). */
+  notifiedSubject?: (record: JsonObject) => string | undefined;
   /** The rows of one record by table name, or undefined when it lacks this plugin's shape. */
   rows(record: IndexedRecord): Readonly<Record<string, readonly Row[]>> | undefined;
 }

@@ -86,6 +86,21 @@ describe('index: as the AppView indexes the same events', { timeout: 180_000 }, 
     ], [1, 2, 4, 5, 7]);
   });
 
+  it('an updated like or repost keeps the notifications its first version made (a via added later notifies nobody)', async () => {
+    const LIKE = 'app.bsky.feed.like';
+    const REPOST = 'app.bsky.feed.repost';
+    const ref = (did: string, collection: string, rkey: string) => ({ uri: `at://${did}/${collection}/${rkey}`, cid: 'bafyreiea4drlhqplas6ozjbjmhd2lohxjerknwevkutvochxsvaqviplca' });
+    const post = ref(ALICE, POST, 'p1');
+    const via = ref(BOB, REPOST, 'r1');
+    const of = (month: number, extra: JsonObject = {}) => ({ subject: post, createdAt: `2025-0${month}-01T00:00:00.000Z`, ...extra });
+    await expectAsAppView([
+      create(ALICE, POST, 'p1', { text: 'x' }), create(BOB, REPOST, 'r1', of(1)),
+      create(CAROL, LIKE, 'k1', of(2, { via })), update(CAROL, LIKE, 'k1', of(3)), update(CAROL, LIKE, 'k1', of(4, { via })),
+      create(CAROL, REPOST, 'k2', of(5)), update(CAROL, REPOST, 'k2', of(6, { via })),
+      remove(CAROL, LIKE, 'k1'), create(CAROL, LIKE, 'k1', of(7)), update(CAROL, LIKE, 'k1', of(8, { via })),
+    ], [3, 4, 6, 8, 9]);
+  });
+
   it('stores createdAt as the AppView does for every record type: a profile\'s as written, the others normalised', async () => {
     const forms = ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00+02:00', '2026-01-01T00:00:00.123456-05:30', '1985-02-30T00:00:00Z', '0000-01-01T00:00:00Z'];
     const ref = (did: string, collection: string, rkey: string) => ({ uri: `at://${did}/${collection}/${rkey}`, cid: 'bafyreiea4drlhqplas6ozjbjmhd2lohxjerknwevkutvochxsvaqviplca' });
