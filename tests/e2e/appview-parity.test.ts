@@ -115,7 +115,12 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
   await settle();
   const rp = await create(carol, 'app.bsky.feed.repost', { subject: hello, createdAt: now() });
   await settle();
-  await create(dave, 'app.bsky.feed.like', { subject: hello, via: rp, createdAt: now() });
+  const daveLikes = await create(dave, 'app.bsky.feed.like', { subject: hello, via: rp, createdAt: now() });
+  await settle();
+  // The like updated without its via: the AppView keeps both notifications its first version made (CIDs too).
+  await dave.agent.com.atproto.repo.putRecord({
+    repo: dave.did, collection: 'app.bsky.feed.like', rkey: rkeyOf(daveLikes.uri), record: { $type: 'app.bsky.feed.like', subject: hello, createdAt: now() },
+  });
   await settle();
   await create(dave, 'app.bsky.feed.repost', { subject: hello, via: rp, createdAt: now() });
   await settle();
