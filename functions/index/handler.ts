@@ -24,9 +24,12 @@ import { push, writeRecordRows } from './processor.ts';
 import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
 import { chainedOps, noteKept, type KeptNotifications } from './kept-notifications.ts';
+import { postFates, postsNeedingHistory } from './post-fates.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 import type { AfterWrites } from './plugins/types.ts';
+
+const POST_COLLECTION = 'app.bsky.feed.post';
 
 export interface IndexPorts extends IdentityPassPorts {
   sql: Sql;
@@ -263,9 +266,11 @@ async function writeRecords(
     return plugin.relatedUri?.(op.uri) ?? [];
   }));
   const related = counted.filter((op) => relatedUris.has(op.uri));
-  // And the records whose notification an update keeps that hold several ops here (kept-notifications.ts).
+  // And the records whose notification an update keeps that hold several ops here (kept-notifications.ts), and the
+  // posts whose fate depends on the batch's order (post-fates.ts), in the same read.
   const chained = chainedOps(counted, winners.length);
-  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri).concat([...chained.keys()]))]);
+  const ordered = postsNeedingHistory(counted);
+  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri).concat([...chained.keys()], [...ordered]))]);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
   const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas, { chained, before });
@@ -273,6 +278,9 @@ async function writeRecords(
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
   const keeps: KeptNotifications = { kept: new Set(), first: new Map() };
+  const fates = postFates(ordered, counted, before);
+  /** Posts written over a record that may hold the same CID (post plugin: then no removal). */
+  const sameCid = new Map<string, string>();
   for (const winner of winners) {
     const { uri, event, position } = winner;
     const plugin = PLUGINS.get(event.collection);
@@ -284,15 +292,25 @@ async function writeRecords(
     if (event.type === 'delete') t.tombstoned++;
     else t.indexed++;
     if (plugin === undefined || isRowPlugin(plugin)) continue;
-    // An update or delete purges the old typed rows; a record that had no row has none to purge.
-    if (!inserted.has(uri)) push(removals, plugin, uri);
+    const record = event.type === 'delete' ? undefined
+      : { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time, position };
+    if (ordered.has(uri)) {
+      // A post whose ops in the batch were replayed one at a time (post-fates.ts).
+      if (fates.removed.has(uri)) push(removals, plugin, uri);
+      if (record !== undefined && fates.written.has(uri)) push(inserts, plugin, record);
+      continue;
+    }
+    // An update or delete purges the old typed rows; a record that had no row has none to purge. A post's delete
+    // removes the quotes naming it even then (the AppView's deleteFn), and a post written over a record row may be the
+    // same CID again (the plugin keeps it whole then).
+    const isPost = event.collection === POST_COLLECTION;
+    if (!inserted.has(uri) || (isPost && record === undefined)) push(removals, plugin, uri);
+    if (isPost && record !== undefined && !inserted.has(uri)) sameCid.set(uri, record.cid);
     // Only an update, or a record written more than once here, can keep a notification (kept-notifications.ts).
     if (plugin.notifiedSubject !== undefined && (!inserted.has(uri) || chained.has(uri))) {
       noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before);
     }
-    if (event.type !== 'delete') {
-      push(inserts, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time, position });
-    }
+    if (record !== undefined) push(inserts, plugin, record);
   }
   const statementPlugins = [...PLUGINS.values()].filter((p): p is Plugin => !isRowPlugin(p));
   // Statement plugins run in PLUGINS order (what a reply is judged by is written before it); those that keep every
@@ -308,12 +326,12 @@ async function writeRecords(
   }
   for (const plugin of statementPlugins) {
     const uris = removals.get(plugin);
-    if (uris !== undefined) await plugin.remove(tx, uris, deltas, keeps.kept);
+    if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade: true, kept: keeps.kept });
   }
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);
-    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before, ...keeps }));
+    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before, ...keeps, cutQuotes: fates.cut }));
   }
   for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.

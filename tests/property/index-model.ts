@@ -17,6 +17,10 @@
 //   naming the same subject, the smallest URI holds the row (counts, feed item, notifications); the others are its
 //   duplicates. When the holder changes, the old one's notifications go and the new one's are written. A holder
 //   follow, like or repost updated to name the same account or post keeps its notifications.
+// - Quote rows are state, as in the AppView: a post written with a new CID (created, or updated to another CID) that
+//   quotes a post gets one; a post removed (deleted, or updated to another CID) loses its own and every quote row
+//   naming it, and a write of the CID a post already has changes nothing of it at all (its rows, flags and
+//   notifications stay). An account's deletion removes its own posts' quote rows only. quoteCount counts the rows.
 import type { StreamEvent } from '../../functions/events.ts';
 
 interface Change {
@@ -107,6 +111,8 @@ export class IndexModel {
   notifications: Notification[] = [];
   /** The last verdict of each quote's version (keyed by the stored record, so a new version starts afresh). */
   private readonly quoteVerdicts = new WeakMap<StoredRecord, boolean>();
+  /** The quote rows: quoting post -> the post it quotes. */
+  private readonly quoteRows = new Map<string, string>();
 
   private account(did: string): Account {
     let a = this.accounts.get(did);
@@ -174,10 +180,27 @@ export class IndexModel {
     if (e.collection === THREADGATE || e.collection === POSTGATE) this.noteGate(uri, e.collection, next);
     const current = this.records.get(uri);
     if (current === undefined || isAfter(next, current)) {
+      if (e.collection === 'app.bsky.feed.post' && current?.record != null && next.record !== null && current.cid === next.cid) {
+        // The version it has, written again (a backfill, a replay): nothing of the post changes.
+        this.records.set(uri, next);
+        const verdict = this.quoteVerdicts.get(current);
+        if (verdict !== undefined) this.quoteVerdicts.set(next, verdict);
+        this.settleNotifications();
+        return;
+      }
+      if (e.collection === 'app.bsky.feed.post' && (next.record === null || current?.record != null)) {
+        // A removal: its own quote row and those naming it.
+        this.quoteRows.delete(uri);
+        for (const [q, subject] of [...this.quoteRows]) if (subject === uri) this.quoteRows.delete(q);
+      }
       const before = current === undefined ? undefined : this.typed(uri, current);
       const keys = [current, next].flatMap((r) => (r?.record == null ? [] : [subjectKey(e.did, e.collection, r.record)])).filter((k) => k !== undefined);
       const heldBefore = keys.map((k) => this.holderOf(e.collection, k));
       this.records.set(uri, next);
+      if (e.collection === 'app.bsky.feed.post') {
+        const quoted = this.livePost(uri)?.quoted;
+        if (quoted !== undefined && quoted !== null) this.quoteRows.set(uri, quoted);
+      }
       this.noteGateFlags(uri, current, next);
       // A profile created (nothing live before it) saying it joined through a starter pack notifies the pack's creator.
       const pack = (next.record?.['joinedViaStarterPack'] as { uri?: unknown } | undefined)?.uri;
@@ -387,6 +410,8 @@ export class IndexModel {
     }
     a.deleted = true;
     for (const [uri, r] of this.records) if (r.did === did) this.records.delete(uri);
+    // Its posts' own quote rows; those of other accounts' posts naming its posts stay, as in the AppView.
+    for (const uri of [...this.quoteRows.keys()]) if (didOf(uri) === did) this.quoteRows.delete(uri);
     for (const uri of [...this.gateFlags.keys()]) if (didOf(uri) === did) this.gateFlags.delete(uri);
     for (const key of [...this.gates.keys()]) if (didOf(key.split(' ')[1]!) === did) this.gates.delete(key);
     this.settleNotifications();
@@ -464,7 +489,7 @@ export class IndexModel {
       }
       return [];
     });
-    const quotes = embeds.flatMap((e) => (e.kind === 'record' && e.target.split('/')[3] === 'app.bsky.feed.post' ? [{ uri: e.postUri, subject: e.target }] : []));
+    const quotes = [...this.quoteRows].map(([uri, subject]) => ({ uri, subject }));
 
     const postAgg = new Map<string, { likeCount: number; replyCount: number; repostCount: number; quoteCount: number }>();
     const bump = (uri: string, k: 'likeCount' | 'replyCount' | 'repostCount' | 'quoteCount') => {

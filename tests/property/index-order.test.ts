@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { purgeAccount } from '../../functions/index/account-deletion.ts';
 import { documentTick, repoServed } from '../../functions/backfill-repo/account.ts';
-import type { AccountEvent, IdentityEvent, JsonObject, StreamEvent } from '../../functions/events.ts';
+import type { AccountEvent, IdentityEvent, JsonObject, RecordWriteEvent, StreamEvent } from '../../functions/events.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { at, block, fakeBlobCid, fakeCid, follow, like, post, profile, repost, tid, uriOf } from '../helpers/events.ts';
 import { IndexModel, MODEL_QUERIES } from './index-model.ts';
@@ -98,6 +98,8 @@ type Step =
   | { step: 'account'; did: string; active: boolean; status?: string }
   | { step: 'identity'; did: string; handle?: string }
   | { step: 'duplicate'; of: number }
+  /** An earlier write again at a later rev, the same CID (a backfill writing every record of a repo at its rev). */
+  | { step: 'rewrite'; of: number; bump: number }
   | { step: 'late-account'; of: number }
   | { step: 'old-account'; did: string; active: boolean; status?: string; back: number }
   | { step: 'confirm-deletion'; did: string }
@@ -127,6 +129,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ did, handle: fc.constantFrom('a.test', 'B.test', 'handle.invalid', undefined) })
     .map((i) => (i.handle === undefined ? { step: 'identity' as const, did: i.did } : { step: 'identity' as const, did: i.did, handle: i.handle })) },
   { weight: 2, arbitrary: fc.nat().map((of) => ({ step: 'duplicate' as const, of })) },
+  { weight: 2, arbitrary: fc.record({ of: fc.nat(), bump: fc.integer({ min: 1, max: 8 }) }).map(({ of, bump }) => ({ step: 'rewrite' as const, of, bump })) },
   { weight: 2, arbitrary: fc.nat().map((of) => ({ step: 'late-account' as const, of })) },
   { weight: 2, arbitrary: did.map((d) => ({ step: 'confirm-deletion' as const, did: d })) },
   // Restores go to a deleted account when there is one (the DID here picks among them).
@@ -152,6 +155,17 @@ const rec = (d: number, kind: Kind, key: 0 | 1, rev: number, more: Partial<Recor
  * (A: DIDS[0], whose p1 is TARGETS[0]; B: DIDS[1].)
  */
 const EXAMPLES: [Step[], number[]][] = [
+  // B's and C's quotes of A's p1, a write of B's again at the same CID, then A deletes p1: both quote rows go (and
+  // quoteCount with them); B's quote written again at the same CID (a backfill) does not bring its row back, and a quote
+  // made after the delete keeps its row. In every batch cut.
+  ...[[1], [2], [3], [8]].map((sizes): [Step[], number[]] => [[
+    rec(0, 'post', 0, 1), rec(1, 'quote', 1, 2), rec(2, 'quote', 0, 3), { step: 'rewrite', of: 0, bump: 1 }, { step: 'rewrite', of: 1, bump: 2 },
+    rec(0, 'post', 0, 5, { remove: true }), { step: 'rewrite', of: 1, bump: 4 }, rec(1, 'quote', 0, 6)], sizes]),
+  // A updates p1 (another CID) after B quoted it; C quotes it after the update. Then A deletes p1 and makes it again at
+  // the very same CID (one batch, or several): the quote rows the delete purged stay purged.
+  ...[[1], [4], [8]].map((sizes): [Step[], number[]] => [[
+    rec(0, 'post', 0, 1), rec(1, 'quote', 1, 2), rec(0, 'post', 0, 3, { text: 'b' }), rec(2, 'quote', 1, 4),
+    rec(0, 'post', 0, 5, { remove: true }), { step: 'rewrite', of: 2, bump: 4 }], sizes]),
   // B's quote of A's post notifies A; A's deletion removes it for good (a later event does not bring it back).
   [[{ step: 'confirm-deletion', did: DIDS[1]! },
     { step: 'restore', did: DIDS[0]!, rev: 1, records: [{ did: DIDS[1]!, kind: 'quote', key: 0, rev: 1, remove: false, target: 0, subject: 0, text: 'a', when: 0 }] },
@@ -287,6 +301,14 @@ describe('index: the database equals an independent model applied one event at a
               // A record event again, later in the stream (a replay, a second relay): same seq, time and content.
               const records = stream.filter((e) => e.type === 'create' || e.type === 'delete');
               if (records.length > 0) await emit(records[s.of % records.length]!);
+              break;
+            }
+            case 'rewrite': {
+              const writes = stream.filter((e): e is RecordWriteEvent => e.type === 'create');
+              if (writes.length === 0) break;
+              const e = writes[s.of % writes.length]!;
+              const rev = Number([...e.rev].reduce((v, c) => v * 32n + BigInt('234567abcdefghijklmnopqrstuvwxyz'.indexOf(c)), 0n)) + s.bump;
+              await emit({ ...e, seq: n, time: at(n), rev: tid(rev), commit: fakeCid(`commit:${e.did}:${rev}`) });
               break;
             }
             case 'late-account': {

@@ -95,8 +95,9 @@ export const followPlugin: Plugin = {
     for (const row of inserted) FOLLOW_TABLE.count(row, 1, deltas);
     return invalid;
   },
-  async remove(tx, uris, deltas, kept) {
+  async remove(tx, uris, deltas, options) {
     if (uris.length === 0) return;
+    const kept = options?.kept;
     // A kept follow's notification is insert()'s to judge (kept-notifications.ts).
     const keep = kept === undefined || kept.size === 0 ? [] : uris.filter((uri) => kept.has(uri));
     const removed = checkRows(await tx.query(

@@ -1,6 +1,9 @@
 // app.bsky.feed.post -> post, its feed_item, embed rows (images, external, record, video; recordWithMedia is a record
 // plus media) and a quote row when it embeds another post. Aggregates: postsCount of the author, replyCount of the
-// parent, quoteCount of the quoted post. Removal deletes every one of those rows and reverses exactly what it removes.
+// parent, quoteCount of the quoted post. Removal deletes every one of those rows and reverses exactly what it removes;
+// a removal in the stream (a delete, or an update to another CID) also deletes the quote rows naming the post, as the
+// AppView's deleteFn does, and a write of the CID already held is no removal (post-fates.ts). quoteCount counts the
+// quote rows that remain (the AppView leaves it stale until its next recount: README, Index).
 import { deleteFromTables, deleteRows, insertRows, insertTables, type Row } from '../rows.ts';
 import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, strongRef } from './fields.ts';
 import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
@@ -169,7 +172,8 @@ export const postPlugin: Plugin = {
       { table: 'post_embed_external', columns: EXTERNAL, rows: mine.flatMap((p) => p.external), orderBy: 'postUri', onConflict: 'do nothing' },
       { table: 'post_embed_record', columns: RECORD, rows: mine.flatMap((p) => p.records), orderBy: 'postUri', onConflict: 'do nothing' },
       { table: 'post_embed_video', columns: VIDEO, rows: mine.flatMap((p) => p.videos), orderBy: 'postUri', onConflict: 'do nothing' },
-      { table: 'quote', columns: QUOTE, rows: mine.flatMap((p) => p.quote), orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'] },
+      // A quote whose quoted post a later op of the batch removed has no row (its notification stands, as there).
+      { table: 'quote', columns: QUOTE, rows: mine.flatMap((p) => p.quote).filter((q) => batch?.cutQuotes?.has(q['uri'] as string) !== true), orderBy: 'uri', onConflict: '(uri) do nothing', returning: ['subject'] },
     ]), { subject: 'string' });
     for (const q of quotes) deltas.post(q.subject, 'quoteCount', 1);
     if (mine.length > 0) {
@@ -191,10 +195,11 @@ export const postPlugin: Plugin = {
     }
     return invalid;
   },
-  async remove(tx, uris, deltas) {
-    const posts = checkRows(await deleteRows(
-      tx, 'post', 'uri', uris, ['uri', 'creator', 'replyParent', 'violatesThreadGate'],
-    ), { uri: 'string', creator: 'string', replyParent: 'string?', violatesThreadGate: 'boolean?' });
+  async remove(tx, all, deltas, options) {
+    const { posts, kept } = await removePosts(tx, all, options?.sameCid);
+    // A post written again at the CID it has (a backfill, a replay) is no removal: it keeps every row.
+    const uris = kept.size === 0 ? all : all.filter((uri) => !kept.has(uri));
+    if (uris.length === 0) return;
     for (const row of posts) {
       deltas.profile(row.creator, 'postsCount', -1);
       if (row.replyParent !== null && row.violatesThreadGate !== true) deltas.post(row.replyParent, 'replyCount', -1);
@@ -202,10 +207,11 @@ export const postPlugin: Plugin = {
     // Replies to a post that is gone have no parent to be valid against.
     await judgeReplyRoots(tx, [], posts.map((p) => p.uri));
     // The dependent rows and the notifications the posts made (a uri without a post row made none), every table in
-    // one statement; op_thread_reply rows are only marked deleted (below).
+    // one statement; op_thread_reply rows are only marked deleted (below). In the stream, the quote rows naming the
+    // posts go too, in the same delete (an account's purge leaves them, as the AppView's does).
     const quotes = checkRows(await deleteFromTables(tx, [
       { table: 'notification', column: 'recordUri' },
-      { table: 'quote', column: 'uri', returning: ['subject'] },
+      { table: 'quote', column: 'uri', ...(options?.cascade === true ? { orColumn: 'subject' } : {}), returning: ['subject'] },
       { table: 'feed_item', column: 'uri' },
       { table: 'post_embed_image', column: 'postUri' },
       { table: 'post_embed_gallery_image', column: 'postUri' },
@@ -217,6 +223,31 @@ export const postPlugin: Plugin = {
     await softDeleteOpReplies(tx, posts.map((p) => p.uri));
   },
 };
+
+const REMOVED = { uri: 'string', creator: 'string', replyParent: 'string?', violatesThreadGate: 'boolean?' } as const;
+
+/**
+ * Deletes the post rows of these uris, but not those held at the CID `sameCid` names for them (kept, every row with
+ * them): one statement either way.
+ */
+async function removePosts(
+  tx: SqlExecutor, uris: readonly string[], sameCid: ReadonlyMap<string, string> | undefined,
+): Promise<{ posts: { uri: string; creator: string; replyParent: string | null; violatesThreadGate: boolean | null }[]; kept: Set<string> }> {
+  const returning = ['uri', 'creator', 'replyParent', 'violatesThreadGate'];
+  if (sameCid === undefined || sameCid.size === 0) return { posts: checkRows(await deleteRows(tx, 'post', 'uri', uris, returning), REMOVED), kept: new Set() };
+  const rows = checkRows(await tx.query(
+    `with kept as (select p.uri from post p join unnest($2::text[], $3::text[]) as w(uri, cid) on p.uri = w.uri and p.cid = w.cid),
+     gone as (delete from post where uri = any($1::text[]) and not exists (select 1 from kept where kept.uri = post.uri)
+       returning uri, creator, "replyParent", "violatesThreadGate")
+     select uri, creator, "replyParent", "violatesThreadGate", false as kept from gone
+     union all select uri, '' as creator, null as "replyParent", null as "violatesThreadGate", true as kept from kept`,
+    [uris, [...sameCid.keys()], [...sameCid.values()]],
+  ), { ...REMOVED, kept: 'boolean' });
+  return {
+    posts: rows.filter((r) => !r.kept).map(({ uri, creator, replyParent, violatesThreadGate }) => ({ uri, creator, replyParent, violatesThreadGate })),
+    kept: new Set(rows.filter((r) => r.kept).map((r) => r.uri)),
+  };
+}
 
 /** A post indexed after its gate still shows it (the AppView sets the flag only when the gate is indexed). */
 async function markGated(tx: SqlExecutor, uris: readonly string[]): Promise<void> {

@@ -53,6 +53,27 @@ export interface BatchOps {
    */
   kept?: ReadonlySet<string>;
   first?: ReadonlyMap<string, IndexedRecord>;
+  /** Quotes whose quoted post a later op of the batch removed (post-fates.ts): written without their quote row. */
+  cutQuotes?: ReadonlySet<string>;
+}
+
+/** How a statement plugin's `remove` is asked to remove (the post plugin reads sameCid and cascade, follow kept). */
+export interface RemoveOptions {
+  /**
+   * Writes whose old version may be the very same: uri -> the CID written. A record held at that CID is no removal
+   * at all (a backfill or a replay writing it again) and keeps its rows.
+   */
+  sameCid?: ReadonlyMap<string, string>;
+  /**
+   * A removal in the stream, which also removes what other records hold of it (the AppView's deleteFn: the quote rows
+   * naming a removed post). Not for an account's purge, where the AppView leaves other accounts' rows alone.
+   */
+  cascade?: boolean;
+  /**
+   * For a plugin with `notifiedSubject` (kept-notifications.ts): the URIs whose notifications made before the batch
+   * stay, for insert() to judge.
+   */
+  kept?: ReadonlySet<string>;
 }
 
 /** The metric label for a plugin's records; `other` for the collections only the generic `record` table holds. */
@@ -85,9 +106,9 @@ export interface Plugin {
   insert(tx: SqlExecutor, records: readonly IndexedRecord[], deltas: AggregateDeltas, batch?: BatchOps): Promise<string[]>;
   /**
    * Removes the typed rows of these uris (an update or a delete), counting what was actually removed; the
-   * notifications of `kept` ones stay for insert() to judge (kept-notifications.ts).
+   * notifications of `options.kept` ones stay for insert() to judge (kept-notifications.ts).
    */
-  remove(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas, kept?: ReadonlySet<string>): Promise<void>;
+  remove(tx: SqlExecutor, uris: readonly string[], deltas: AggregateDeltas, options?: RemoveOptions): Promise<void>;
   /**
    * The subject a record notifies, for a record type whose update keeps the notification its first version made (the
    * AppView's notifsForDelete(deleted, replacedBy) of a follow makes and deletes nothing) while it names the same

@@ -1,0 +1,95 @@
+// What a batch does to each post, as the AppView would do it one event at a time: a delete, or a write that changes the
+// post's CID (an update), REMOVES it: its own rows go, and so do the quote rows of other posts that name it (the
+// AppView's deleteFn, which its updateRecord runs too); a write of the CID already held (a backfill or a replay
+// rewriting the record) changes nothing, as the AppView's backfill skips a record whose CID it holds. Most posts have
+// one op in a batch and decide alone (handler.ts, the post plugin's `remove`); the ones whose order within the batch
+// matters are replayed here from what `record` held: a post with several ops, and a quote written in the same batch as
+// an op of the post it quotes (a quote written before that post's removal loses its row, one written after keeps it).
+import type { RecordOp } from './plan.ts';
+import type { JsonObject, StoredOp } from './plugins/types.ts';
+import { transitions } from './transitions.ts';
+import { collectionOf, obj, strongRef } from './plugins/fields.ts';
+
+const POST = 'app.bsky.feed.post';
+
+/** The post a post record quotes (record or recordWithMedia embed of a post), or undefined. */
+export function quotedPost(record: JsonObject): string | undefined {
+  const embed = obj(record['embed']);
+  const ref = embed?.['$type'] === 'app.bsky.embed.record' ? strongRef(embed['record'])
+    : embed?.['$type'] === 'app.bsky.embed.recordWithMedia' ? strongRef(obj(embed['record'])?.['record']) : undefined;
+  return ref !== undefined && collectionOf(ref.uri) === POST ? ref.uri : undefined;
+}
+
+/**
+ * The posts whose fate needs the batch's order: those with more than one counted op, and, where a counted write
+ * quotes a post that has an op in the batch too, both of them. Their stored state is read before the rev gate.
+ */
+export function postsNeedingHistory(counted: readonly RecordOp[]): Set<string> {
+  const ops = new Map<string, number>();
+  for (const op of counted) if (op.event.collection === POST) ops.set(op.uri, (ops.get(op.uri) ?? 0) + 1);
+  const out = new Set<string>();
+  for (const [uri, n] of ops) if (n > 1) out.add(uri);
+  for (const op of counted) {
+    if (op.event.collection !== POST || op.event.type === 'delete') continue;
+    const subject = quotedPost(op.event.record);
+    if (subject !== undefined && ops.has(subject)) {
+      out.add(op.uri);
+      out.add(subject);
+    }
+  }
+  return out;
+}
+
+export interface PostFates {
+  /** Posts a removal hit in the batch: their rows go, with the quote rows naming them. */
+  removed: Set<string>;
+  /** Posts whose final version is new to the index (a create, or a write of another CID): their rows are written. */
+  written: Set<string>;
+  /** Quotes written by this batch whose quoted post a later op of the batch removed: no quote row. */
+  cut: Set<string>;
+}
+
+/**
+ * The fates of the posts `postsNeedingHistory` named, from what `record` held before the batch (`stored`) and the
+ * batch's counted ops, applied one at a time in stream order under the rev rule.
+ */
+export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[], stored: ReadonlyMap<string, StoredOp>): PostFates {
+  const fates: PostFates = { removed: new Set(), written: new Set(), cut: new Set() };
+  if (uris.size === 0) return fates;
+  const byUri = new Map<string, RecordOp[]>();
+  for (const op of counted) {
+    if (!uris.has(op.uri)) continue;
+    const list = byUri.get(op.uri);
+    if (list === undefined) byUri.set(op.uri, [op]);
+    else list.push(op);
+  }
+  /** Position of each post's last removal, and where each post's final version was first written. */
+  const lastRemoval = new Map<string, number>();
+  const born = new Map<string, { position: number; quotes: string | undefined }>();
+  for (const [uri, ops] of byUri) {
+    const steps = transitions(stored.get(uri), ops);
+    let birth: { position: number; quotes: string | undefined } | undefined;
+    for (const t of steps) {
+      if (t.to.type === 'delete') {
+        lastRemoval.set(uri, t.position);
+        birth = undefined;
+        continue;
+      }
+      if (t.fromCid === t.to.cid) continue; // the same version written again: nothing changes
+      // A write over another live CID removes the version before it; over nothing (or a tombstone) it only creates.
+      if (t.fromCid !== '') lastRemoval.set(uri, t.position);
+      birth = { position: t.position, quotes: quotedPost(t.to.record) };
+    }
+    if (lastRemoval.has(uri)) fates.removed.add(uri);
+    if (birth !== undefined) {
+      fates.written.add(uri);
+      born.set(uri, birth);
+    }
+  }
+  for (const [uri, b] of born) {
+    if (b.quotes === undefined) continue;
+    const removedAt = lastRemoval.get(b.quotes);
+    if (removedAt !== undefined && removedAt > b.position) fates.cut.add(uri);
+  }
+  return fates;
+}
