@@ -5,8 +5,8 @@
 // post gate it breaks, a post and its own gate. So, once a batch that wrote posts or gates has committed, a short
 // transaction of its own judges them again: reply roots of its posts and of the replies to them; thread-gate verdicts
 // of its replies and of the replies under its gates, post-gate verdicts of its quotes and of the quotes of its gated
-// posts (counts and notifications follow the flips); its posts' gate flags; and the reply notifications their chains
-// now complete. Of two such batches, the one that commits last sees both, so the pair ends as if indexed one after
+// posts (counts and notifications follow the flips); its posts' gate flags; the reply notifications their chains
+// now complete; and the quote rows of posts a delete later in time removed, which the AppView's deleteFn takes. Of two such batches, the one that commits last sees both, so the pair ends as if indexed one after
 // the other. Every step changes only what differs: after a batch alone, nothing. A batch applied before (retried
 // after its re-judgement failed, or claimed again after the process stopped between its two transactions) has its
 // posts and gates judged again though its rev gate lets nothing through: that re-judgement may never have run.
@@ -32,6 +32,8 @@ export interface PostsTouched {
   quotes: string[];
   /** Posts the batch deleted. */
   removed: string[];
+  /** When each of those was deleted (its event's time). */
+  removedAt: string[];
   /** Posts whose thread gate the batch wrote or deleted. */
   threadGated: string[];
   /** Posts whose post gate the batch wrote or deleted. */
@@ -47,12 +49,13 @@ const CROSS_REPO = new Set([POST, THREADGATE, POSTGATE]);
 
 /** The posts and gates among the batch's winning ops that its rev gate let through (`changed`). */
 export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<string>): PostsTouched {
-  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], threadGated: [], postGated: [] };
+  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
     if (!changed.has(uri)) continue;
     if (event.collection === POST) {
       if (event.type === 'delete') {
         touched.removed.push(uri);
+        touched.removedAt.push(event.time);
         continue;
       }
       touched.written.push(uri);
@@ -98,11 +101,24 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
   const rechained = await judgeReplyRoots(tx, posts.replies, [...posts.written, ...posts.removed]);
   await rejudgeRepliesByUri(tx, posts.replies, deltas);
   await rejudgeThreads(tx, posts.threadGated, deltas);
-  await rejudgeQuotesByUri(tx, posts.quotes);
+  // A quote and the delete of the post it quotes, in two batches in flight, missed each other: whichever commits last
+  // deletes the quote row here when the quote is older than the delete (event times stand in for the stream's order).
+  await purgeQuotesOfDeleted(tx, posts.removed, posts.removedAt, deltas);
+  await rejudgeQuotesByUri(tx, posts.quotes, deltas);
   await rejudgeQuotes(tx, posts.postGated);
   await refreshGateFlags(tx, [...new Set([...posts.written, ...posts.threadGated, ...posts.postGated])]);
   await notifyPosts(tx, undefined, [], rechained);
   await deltas.apply(tx);
+}
+
+/** Deletes the quote rows naming these deleted posts that are older than the delete, counting them. */
+async function purgeQuotesOfDeleted(tx: SqlExecutor, uris: readonly string[], times: readonly string[], deltas: AggregateDeltas): Promise<void> {
+  if (uris.length === 0) return;
+  const gone = checkRows(await tx.query(
+    `delete from quote q using unnest($1::text[], $2::text[]) as r(uri, time) where q.subject = r.uri and q."indexedAt" < r.time returning q.subject`,
+    [uris, times],
+  ), { subject: 'string' });
+  for (const g of gone) deltas.post(g.subject, 'quoteCount', -1);
 }
 
 /** hasThreadGate / hasPostGate as the gate tables say now: true with a gate, false where a flag was true without. */

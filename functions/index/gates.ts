@@ -243,18 +243,33 @@ export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): 
   await rejudgeQuoting(tx, 'subjects', posts);
 }
 
-/** Re-judges these posts' quotes (posts that quote nothing are passed over). */
-export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
-  await rejudgeQuoting(tx, 'uris', uris);
+/**
+ * Re-judges these posts' quotes (posts that quote nothing are passed over), after their batch committed. With
+ * `deltas`, first deletes the quote rows whose quoted post a delete later in time removed (its tombstone is newer than
+ * the quote), counting them: a delete in a batch in flight beside the quote's missed its row (cross-repo.ts).
+ */
+export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[], deltas?: AggregateDeltas): Promise<void> {
+  await rejudgeQuoting(tx, 'uris', uris, deltas);
 }
 
-async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[]): Promise<void> {
+const QUOTE_COLUMNS = `q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules"`;
+
+async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[], deltas?: AggregateDeltas): Promise<void> {
   if (keys.length === 0) return;
-  const quotes = checkRows(await tx.query(
-    `select q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules" from quote q join post p on p.uri = q.uri
-     where ${by === 'subjects' ? 'q.subject' : 'q.uri'} = any($1::text[]) order by q.uri`,
+  const key = by === 'subjects' ? 'q.subject' : 'q.uri';
+  // The purge rides on the statement that reads the quotes (no statement of its own): its rows come back marked.
+  const rows = checkRows(await tx.query(
+    deltas === undefined
+      ? `select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri where ${key} = any($1::text[]) order by q.uri`
+      : `with purged as (delete from quote q where ${key} = any($1::text[])
+           and exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt") returning q.uri, q.subject)
+         select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri
+           where ${key} = any($1::text[]) and not exists (select 1 from purged where purged.uri = q.uri)
+         union all select uri, '', '', '', '', subject, null::boolean, true from purged order by 1`,
     [keys],
-  ), { uri: 'string', cid: 'string', creator: 'string', createdAt: 'string', sortAt: 'string', subject: 'string', violatesEmbeddingRules: 'boolean?' });
+  ), { uri: 'string', cid: 'string', creator: 'string', createdAt: 'string', sortAt: 'string', subject: 'string', violatesEmbeddingRules: 'boolean?', purged: 'boolean' });
+  for (const r of rows) if (r.purged) deltas?.post(r.subject, 'quoteCount', -1);
+  const quotes = rows.filter((r) => !r.purged);
   const violating = await judgeQuotes(tx, quotes);
   const flips = quotes.filter((q) => violating.has(q.uri) !== (q.violatesEmbeddingRules === true));
   if (flips.length === 0) return;

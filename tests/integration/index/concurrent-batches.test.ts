@@ -209,6 +209,28 @@ describe('index: batches in flight at once', () => {
     expect(await db.sql.query(`select "replyCount"::int from post_agg where uri = $1`, [rootRef.uri])).toEqual([{ replyCount: 0 }]);
   });
 
+  // A quote, then the delete of the post it quotes, in two batches in flight (the AppView's deleteFn takes the quote
+  // rows naming the post): neither transaction sees the other's row, so whichever commits last deletes the quote row
+  // after its commit, the quote's batch (the delete's tombstone is newer) or the delete's (the quote is older).
+  for (const last of ['quote', 'delete'] as const) {
+    it(`a quote whose subject a later delete removed in a batch in flight loses its row and count (${last} commits last)`, async () => {
+      const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `q-${last}`, rev: 20, record: post('soon gone') });
+      await indexBatch([subject], db.ports);
+      const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', `q-${last}`), cid: subject.cid };
+      const quote = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: `q-${last}`, rev: 21, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) });
+      const gone = del({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `q-${last}`, rev: 22 });
+      const [held, other] = last === 'quote' ? [[quote], [gone]] : [[gone], [quote]];
+      const first = heldAtTheEnd(db.sql);
+      const holding = indexBatch(held, { ...db.ports, sql: first.sql });
+      await first.reached;
+      await indexBatch(other, db.ports);
+      first.release();
+      await holding;
+      expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([]);
+      expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [ref.uri])).toEqual([{ quoteCount: 0 }]);
+    });
+  }
+
   it('a reply whose batch commits after the thread gate\'s batch is judged by that gate, its count and notification too', async () => {
     const T = (n: number) => new Date(Date.parse('2026-03-01T00:00:00.000Z') + n * 1000).toISOString();
     const root = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'g-root', rev: 10, record: post('gated', { createdAt: T(0) }) });
