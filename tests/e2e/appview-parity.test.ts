@@ -155,6 +155,21 @@ async function writeActivity(users: DevUser[], settle: () => Promise<void>): Pro
   await quote(dave, 'quoting the regretted', regretted);
   await settle();
   await remove(carol, regretted.uri);
+  // The delete took Dave's quote row with it (the AppView's deleteFn), not its count; a quote made after the delete
+  // keeps its row, and the AppView recounts: one.
+  await settle();
+  await quote(bob, 'quoting what is gone', regretted);
+  // A quoted post edited (another CID): the AppView's update purges the quote rows naming it; a quote of the new
+  // version is the one getQuotes lists and quoteCount counts.
+  const edited = await post(alice, 'to be edited');
+  await settle();
+  await quote(bob, 'quoting the first version', edited);
+  await settle();
+  const { data: second } = await alice.agent.com.atproto.repo.putRecord({
+    repo: alice.did, collection: 'app.bsky.feed.post', rkey: rkeyOf(edited.uri), record: { $type: 'app.bsky.feed.post', text: 'edited', createdAt: now() },
+  });
+  await settle();
+  await quote(carol, 'quoting the second version', { uri: second.uri, cid: second.cid });
 
   // Records that fail their lexicon, written past the PDS's check: the AppView indexes nothing of them (no record
   // row, no typed row, no count, no notification), and an update it refuses leaves the version before.
@@ -189,6 +204,7 @@ const PROJECTIONS: Record<string, string> = {
     coalesce("hasPostGate", false) as "hasPostGate" from post`,
   post_agg: `select uri, "likeCount"::int, "replyCount"::int, "repostCount"::int, "quoteCount"::int from post_agg
     where "likeCount" <> 0 or "replyCount" <> 0 or "repostCount" <> 0 or "quoteCount" <> 0`,
+  quote: `select uri, cid, subject, "subjectCid", "createdAt" from quote`,
   profile_agg: `select did, "followersCount"::int, "followsCount"::int, "postsCount"::int from profile_agg
     where "followersCount" <> 0 or "followsCount" <> 0 or "postsCount" <> 0`,
   op_thread_reply: `select "rootUri", "parentUri", uri, "deletedAt" is not null as deleted from op_thread_reply`,
@@ -260,7 +276,7 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
       expect(differences).toEqual([]);
       // Profiles, author feeds, follows, blocks, relationships, known followers, lists and list feeds, starter packs,
       // feeds, handle search, notifications and their unread count, timelines, likes of each user, and every post's
-      // thread (both versions), likes, reposts and quotes: 178 reads.
+      // thread (both versions), likes, reposts and quotes: 198 reads.
       expect(asked).toBeGreaterThan(150);
     } finally {
       await ourAppView.close();

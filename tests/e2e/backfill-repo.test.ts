@@ -90,7 +90,9 @@ afterAll(async () => {
 
 /** Accounts whose deletion the tests confirmed: their subjects have no counts. */
 const deleted: string[] = [];
-const truth = () => readTruth(users, deleted);
+/** Posts deleted on the PDS after they were quoted: the quote rows went with them (pds-truth.ts). */
+const removedPosts: string[] = [];
+const truth = () => readTruth(users, deleted, removedPosts);
 
 describe('e2e: verified repo backfill from a real PDS', () => {
   it('queueing every account in repo_backfill yields a database equal to the PDS truth', async () => {
@@ -176,7 +178,9 @@ describe('e2e: verified repo backfill from a real PDS', () => {
   it('POST /reprocess/:did after edits and deletes on the PDS makes the database equal again, deletions included', async () => {
     const [dora] = users as [DevUser];
     const posts = await dora.agent.com.atproto.repo.listRecords({ repo: dora.did, collection: 'app.bsky.feed.post' });
+    // Her newest post, which Eli's post quotes (seed.ts): the backfill's delete takes the quote row with it.
     await dora.agent.deletePost(posts.data.records[0]!.uri);
+    removedPosts.push(posts.data.records[0]!.uri);
     await dora.agent.upsertProfile((p) => ({ ...p, displayName: 'Dora (reprocessed)' }));
     const bundle = createMetrics({ hosts: [], streams: [] });
     const app = createApp({
@@ -243,7 +247,7 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     await fay.agent.follow(ivy.did);
     const everyone = [...users, ivy];
     await backfillRepos(everyone.map((u) => ({ did: u.did })), ports);
-    expect(await readIndex(db.sql, everyone.map((u) => u.did))).toEqual(await readTruth(everyone, deleted));
+    expect(await readIndex(db.sql, everyone.map((u) => u.did))).toEqual(await readTruth(everyone, deleted, removedPosts));
 
     // Its PDS no longer has it, even after the document is asked again: a confirmed deletion.
     moved.add(ivy.did);
@@ -251,7 +255,7 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     expect(reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoNotFound', deleted: 8 });
     expect(await rowsOf(ivy.did)).toEqual({});
     expect(await db.sql.query(`select status from repo_sync where did = $1`, [ivy.did])).toEqual([{ status: 'deleted' }]);
-    expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await readTruth(users, [...deleted, ivy.did]));
+    expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await readTruth(users, [...deleted, ivy.did], removedPosts));
 
     // Older events, live or from a backfill, bring nothing back; nor do others' likes of its records give them counts.
     const old = { did: ivy.did, collection: 'app.bsky.feed.post', rkey: '3kaaaaaaaaaaa' };
@@ -273,7 +277,7 @@ describe('e2e: verified repo backfill from a real PDS', () => {
     moved.delete(ivy.did);
     const restored = await backfillRepos([{ did: ivy.did }], ports);
     expect(restored.reports[0]).toMatchObject({ status: 'synchronized', created: 8 });
-    expect(await readIndex(db.sql, everyone.map((u) => u.did))).toEqual(await readTruth(everyone, deleted));
+    expect(await readIndex(db.sql, everyone.map((u) => u.did))).toEqual(await readTruth(everyone, deleted, removedPosts));
     expect(await db.sql.query(`select handle from actor where did = $1`, [ivy.did])).toEqual([{ handle: ivy.handle }]);
     expect(await db.sql.query(`select count(*)::int as n from deleted_subject where did = $1`, [ivy.did])).toEqual([{ n: 0 }]);
     users.push(ivy);

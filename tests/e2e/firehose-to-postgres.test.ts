@@ -34,7 +34,9 @@ afterAll(async () => {
   await Promise.all([network?.close(), db?.close(), cleanupRedis?.()]);
 });
 
-const truth = () => readTruth(users);
+/** Posts deleted after they were quoted: their quote rows went with them (pds-truth.ts). */
+const removedPosts: string[] = [];
+const truth = () => readTruth(users, [], removedPosts);
 
 describe('e2e: a real PDS firehose into the AppView schema', () => {
   it('replays history from cursor 0 into tables equal to the PDS truth, aggregates included', async () => {
@@ -69,7 +71,9 @@ describe('e2e: a real PDS firehose into the AppView schema', () => {
     await carol.agent.upsertProfile((p) => ({ ...p, displayName: 'Carol (live)' }));
     await carol.agent.com.atproto.identity.updateHandle({ handle: 'carol-renamed.test' });
     const { data } = await alice.agent.com.atproto.repo.listRecords({ repo: alice.did, collection: 'app.bsky.feed.post', limit: 1, reverse: true });
+    // Her oldest post, the root Carol quoted (seed.ts): the quote row goes with it, as in the AppView.
     await alice.agent.deletePost(data.records[0]!.uri);
+    removedPosts.push(data.records[0]!.uri);
     await pipeline.settle(await network.latestSeq());
     expect(await readIndex(db.sql, users.map((u) => u.did))).toEqual(await truth());
     // The new handle, verified both ways (DID document and handle resolution agree).

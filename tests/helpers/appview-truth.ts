@@ -69,6 +69,12 @@ export interface PdsTruth {
   records: TruthRecord[];
   /** Accounts the PDS deleted: no row of theirs may remain. */
   deleted: string[];
+  /**
+   * Every op on a post the PDS emitted, per URI, in stream order (firehose-tap.ts): the seq and the CID written (null:
+   * a delete). The AppView deletes the quote rows naming a post when the post is deleted or updated to another CID,
+   * and only a quote written after that keeps its row. Without it, no quote row is taken as purged.
+   */
+  postOps?: ReadonlyMap<string, readonly { seq: number; cid: string | null }[]>;
 }
 
 export interface TruthSource {
@@ -165,6 +171,7 @@ export function expectedTables(truth: PdsTruth): Record<string, Row[]> {
   }
   // One row per subject (pds-truth.ts): a duplicate has its record row only.
   const duplicates = duplicateUris(truth.records);
+  const purged = purgedQuote(truth.postOps);
   for (const r of truth.records) {
     const v = r.value;
     t['record']!.push({ uri: r.uri, cid: r.cid, did: r.did, json: v });
@@ -191,7 +198,7 @@ export function expectedTables(truth: PdsTruth): Record<string, Row[]> {
           : embed?.['$type'] === 'app.bsky.embed.recordWithMedia' ? strongRef(obj(embed['record'])?.['record']) : undefined;
         if (quoted !== undefined) {
           t['post_embed_record']!.push({ postUri: r.uri, embedUri: quoted.uri, embedCid: quoted.cid });
-          if (collectionOfUri(quoted.uri) === 'app.bsky.feed.post') {
+          if (collectionOfUri(quoted.uri) === 'app.bsky.feed.post' && !purged(r.uri, r.cid, quoted.uri)) {
             t['quote']!.push({ uri: r.uri, cid: r.cid, subject: quoted.uri, subjectCid: quoted.cid, createdAt });
             bumpPost(quoted.uri, 'quoteCount');
           }
@@ -240,6 +247,30 @@ export function expectedTables(truth: PdsTruth): Record<string, Row[]> {
   t['post_agg'] = [...postAgg.values()].filter((r) => !deleted.has(didOfUri(r['uri'] as string)));
   t['profile_agg'] = [...profileAgg.values()].filter((r) => !deleted.has(r['did'] as string));
   return t;
+}
+
+/**
+ * Whether the quote row of a post (its URI and current CID) naming `subject` went with a removal of the subject (a
+ * delete, or a write of another CID) that came after the quote's current version was written, in stream order.
+ */
+function purgedQuote(postOps: PdsTruth['postOps']): (uri: string, cid: string, subject: string) => boolean {
+  if (postOps === undefined) return () => false;
+  return (uri, cid, subject) => {
+    // Its current version was first written by the first op of the last run of writes of that CID.
+    let born = -Infinity;
+    let previous: string | null = null;
+    for (const op of postOps.get(uri) ?? []) {
+      if (op.cid === cid && previous !== cid) born = op.seq;
+      previous = op.cid;
+    }
+    let before: string | null = null;
+    for (const op of postOps.get(subject) ?? []) {
+      const removal = op.cid === null || (before !== null && before !== op.cid);
+      if (removal && op.seq > born) return true;
+      before = op.cid;
+    }
+    return false;
+  };
 }
 
 /** The same tables as Postgres holds them. */

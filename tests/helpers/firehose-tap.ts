@@ -13,12 +13,20 @@ export interface FirehoseTap {
   readonly lastSeq: number;
   /** Frames whose seq was not above the previous one (none are expected from one PDS). */
   readonly outOfOrder: number;
+  /** Every op on a post, per URI, in stream order: its seq and the CID written (null: a delete). */
+  readonly postOps: ReadonlyMap<string, readonly PostOp[]>;
   waitForSeq(seq: number, timeoutMs: number): Promise<void>;
   close(): void;
 }
 
+export interface PostOp {
+  seq: number;
+  cid: string | null;
+}
+
 export function startFirehoseTap(pdsUrl: string): FirehoseTap {
   const counts: Record<string, number> = {};
+  const postOps = new Map<string, PostOp[]>();
   let total = 0;
   let lastSeq = 0;
   let outOfOrder = 0;
@@ -43,6 +51,12 @@ export function startFirehoseTap(pdsUrl: string): FirehoseTap {
         for (const e of out.events) {
           counts[e.type] = (counts[e.type] ?? 0) + 1;
           total++;
+          if ((e.type === 'create' || e.type === 'update' || e.type === 'delete') && e.collection === 'app.bsky.feed.post') {
+            const uri = `at://${e.did}/${e.collection}/${e.rkey}`;
+            const list = postOps.get(uri) ?? [];
+            list.push({ seq: out.seq, cid: e.type === 'delete' ? null : e.cid });
+            postOps.set(uri, list);
+          }
         }
       });
     });
@@ -65,6 +79,7 @@ export function startFirehoseTap(pdsUrl: string): FirehoseTap {
     get outOfOrder() {
       return outOfOrder;
     },
+    postOps,
     async waitForSeq(seq, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (lastSeq < seq) {

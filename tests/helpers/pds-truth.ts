@@ -76,9 +76,14 @@ export function duplicateUris(records: readonly TruthRecord[]): Set<string> {
 
 /**
  * `deleted`: DIDs whose deletion was confirmed. A subject of a deleted account no longer exists and has no counts,
- * even where other accounts' likes, reposts, replies, quotes or follows still point at it.
+ * even where other accounts' likes, reposts, replies, quotes or follows still point at it (the AppView leaves the quote
+ * rows naming its posts, and so does the index).
+ * `removedPosts`: posts deleted, or updated to another CID, after the quotes of them in the PDS were written. As the
+ * AppView does (its deleteFn), that removal deleted their quote rows, and nothing brings them back: a quote row is
+ * written when its post is, and a backfill writing the post again at the same CID writes nothing. quoteCount counts
+ * the quote rows that remain.
  */
-export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly string[] = []): ExpectedIndex {
+export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly string[] = [], removedPosts: readonly string[] = []): ExpectedIndex {
   const gone = (uriOrDid: string) => deleted.includes(uriOrDid.startsWith('at://') ? uriOrDid.split('/')[2]! : uriOrDid);
   const of = (c: string) => truth.filter((r) => r.collection === c);
   const duplicates = duplicateUris(truth);
@@ -100,7 +105,7 @@ export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly s
     const parent = ref((p.value['reply'] as Record<string, unknown> | undefined)?.['parent']);
     if (parent !== undefined) bump(parent.uri, 'replyCount');
     const quoted = quotedUri(p.value);
-    if (quoted !== undefined) bump(quoted, 'quoteCount');
+    if (quoted !== undefined && !removedPosts.includes(quoted)) bump(quoted, 'quoteCount');
   }
   const profileAgg = new Map<string, { followersCount: number; followsCount: number; postsCount: number }>();
   const bumpP = (did: string, k: 'followersCount' | 'followsCount' | 'postsCount') => {
@@ -129,16 +134,18 @@ export function expectedIndex(truth: readonly TruthRecord[], deleted: readonly s
     }))),
     quotes: byUri(posts.flatMap((p) => {
       const q = quotedUri(p.value);
-      return q === undefined ? [] : [{ uri: p.uri, subject: q }];
+      return q === undefined || removedPosts.includes(q) ? [] : [{ uri: p.uri, subject: q }];
     })),
     postAgg: [...postAgg].map(([uri, c]) => ({ uri, ...c })).sort((a, b) => (a.uri < b.uri ? -1 : 1)),
     profileAgg: [...profileAgg].map(([did, c]) => ({ did, ...c })).sort((a, b) => (a.did < b.did ? -1 : 1)),
   };
 }
 
-/** The expected index for these accounts, read from their PDS now. */
-export async function readTruth(users: readonly { agent: AtpAgent; did: string }[], deleted: readonly string[] = []): Promise<ExpectedIndex> {
+/** The expected index for these accounts, read from their PDS now (`removedPosts`: see expectedIndex). */
+export async function readTruth(
+  users: readonly { agent: AtpAgent; did: string }[], deleted: readonly string[] = [], removedPosts: readonly string[] = [],
+): Promise<ExpectedIndex> {
   const records: TruthRecord[] = [];
   for (const u of users) records.push(...(await readRepoRecords(u.agent, u.did)));
-  return expectedIndex(records, deleted);
+  return expectedIndex(records, deleted, removedPosts);
 }
