@@ -101,9 +101,10 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
   const rechained = await judgeReplyRoots(tx, posts.replies, [...posts.written, ...posts.removed]);
   await rejudgeRepliesByUri(tx, posts.replies, deltas);
   await rejudgeThreads(tx, posts.threadGated, deltas);
-  // A quote and the delete of the post it quotes, in two batches in flight, missed each other: whichever commits last
-  // deletes the quote row here when the quote is older than the delete (event times stand in for the stream's order).
-  await purgeQuotesOfDeleted(tx, posts.removed, posts.removedAt, deltas);
+  // A quote and the delete or edit of the post it quotes, in two batches in flight, missed each other: whichever
+  // commits last deletes the quote row here when the quote is older than the delete or edit (event times stand in for
+  // the stream's order).
+  await purgeQuotesOfRemoved(tx, posts, deltas);
   await rejudgeQuotesByUri(tx, posts.quotes, deltas);
   await rejudgeQuotes(tx, posts.postGated);
   await refreshGateFlags(tx, [...new Set([...posts.written, ...posts.threadGated, ...posts.postGated])]);
@@ -111,12 +112,20 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
   await deltas.apply(tx);
 }
 
-/** Deletes the quote rows naming these deleted posts that are older than the delete, counting them. */
-async function purgeQuotesOfDeleted(tx: SqlExecutor, uris: readonly string[], times: readonly string[], deltas: AggregateDeltas): Promise<void> {
-  if (uris.length === 0) return;
+/**
+ * Deletes the quote rows naming the batch's deleted posts that are older than the delete, and those naming its written
+ * posts that quote another version and are older than the one written (an edit: the AppView's update purges them; a
+ * rewrite of the same CID keeps them), counting them. A quote of an old version of a post backfilled fresh, found
+ * here only when the two were in flight together, goes too, where the AppView, inserting that post, keeps it.
+ */
+async function purgeQuotesOfRemoved(tx: SqlExecutor, posts: PostsTouched, deltas: AggregateDeltas): Promise<void> {
+  if (posts.removed.length === 0 && posts.written.length === 0) return;
   const gone = checkRows(await tx.query(
-    `delete from quote q using unnest($1::text[], $2::text[]) as r(uri, time) where q.subject = r.uri and q."indexedAt" < r.time returning q.subject`,
-    [uris, times],
+    `delete from quote q using (
+       select r.uri, r.time, null::text as cid from unnest($1::text[], $2::text[]) as r(uri, time)
+       union all select s.uri, s."indexedAt", s.cid from post s where s.uri = any($3::text[])
+     ) as x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid) returning q.subject`,
+    [posts.removed, posts.removedAt, posts.written],
   ), { subject: 'string' });
   for (const g of gone) deltas.post(g.subject, 'quoteCount', -1);
 }

@@ -245,8 +245,9 @@ export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): 
 
 /**
  * Re-judges these posts' quotes (posts that quote nothing are passed over), after their batch committed. With
- * `deltas`, first deletes the quote rows whose quoted post a delete later in time removed (its tombstone is newer than
- * the quote), counting them: a delete in a batch in flight beside the quote's missed its row (cross-repo.ts).
+ * `deltas`, first deletes the quote rows whose quoted post a delete or an edit later in time removed (its tombstone, or
+ * its post row of another CID, is newer than the quote), counting them: a delete or edit in a batch in flight beside
+ * the quote's missed its row (cross-repo.ts).
  */
 export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[], deltas?: AggregateDeltas): Promise<void> {
   await rejudgeQuoting(tx, 'uris', uris, deltas);
@@ -262,7 +263,9 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
     deltas === undefined
       ? `select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri where ${key} = any($1::text[]) order by q.uri`
       : `with purged as (delete from quote q where ${key} = any($1::text[])
-           and exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt") returning q.uri, q.subject)
+           and (exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt")
+             or exists (select 1 from post s where s.uri = q.subject and s.cid <> q."subjectCid" and s."indexedAt" > q."indexedAt"))
+           returning q.uri, q.subject)
          select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri
            where ${key} = any($1::text[]) and not exists (select 1 from purged where purged.uri = q.uri)
          union all select uri, '', '', '', '', subject, null::boolean, true from purged order by 1`,

@@ -231,6 +231,32 @@ describe('index: batches in flight at once', () => {
     });
   }
 
+  // The same with an edit of the quoted post (a write of another CID: the AppView's update runs its deleteFn): the
+  // quote of the old version loses its row whichever batch commits last; a rewrite of the same CID keeps it.
+  for (const last of ['quote', 'edit'] as const) {
+    it(`a quote whose subject a later edit replaced in a batch in flight loses its row and count (${last} commits last)`, async () => {
+      const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `e-${last}`, rev: 30, record: post('first words') });
+      await indexBatch([subject], db.ports);
+      const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', `e-${last}`), cid: subject.cid };
+      const quote = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: `e-${last}`, rev: 31, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) });
+      const edit = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `e-${last}`, rev: 32, type: 'update', record: post('second thoughts') });
+      const [held, other] = last === 'quote' ? [[quote], [edit]] : [[edit], [quote]];
+      const first = heldAtTheEnd(db.sql);
+      const holding = indexBatch(held, { ...db.ports, sql: first.sql });
+      await first.reached;
+      await indexBatch(other, db.ports);
+      first.release();
+      await holding;
+      expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([]);
+      expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [ref.uri])).toEqual([{ quoteCount: 0 }]);
+      // The edited post written again at its CID (a backfill) keeps a quote of that version made after it.
+      const later = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: `e2-${last}`, rev: 33, record: post('quoting the new', { embed: { $type: 'app.bsky.embed.record', record: { uri: ref.uri, cid: edit.cid } } }) });
+      await indexBatch([later], db.ports);
+      await indexBatch([write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `e-${last}`, rev: 34, type: 'update', cid: edit.cid, record: post('second thoughts') })], db.ports);
+      expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([{ uri: uriOf(BOB, 'app.bsky.feed.post', `e2-${last}`) }]);
+    });
+  }
+
   it('a reply whose batch commits after the thread gate\'s batch is judged by that gate, its count and notification too', async () => {
     const T = (n: number) => new Date(Date.parse('2026-03-01T00:00:00.000Z') + n * 1000).toISOString();
     const root = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'g-root', rev: 10, record: post('gated', { createdAt: T(0) }) });
