@@ -34,6 +34,8 @@ export interface PostsTouched {
   removed: string[];
   /** When each of those was deleted (its event's time). */
   removedAt: string[];
+  /** Posts the batch wrote over a record it held (an edit, or the replay of a write): not created by it. */
+  edited: string[];
   /** Posts whose thread gate the batch wrote or deleted. */
   threadGated: string[];
   /** Posts whose post gate the batch wrote or deleted. */
@@ -47,9 +49,12 @@ const RECORD_EMBEDS = new Set(['app.bsky.embed.record', 'app.bsky.embed.recordWi
 /** The collections a re-judgement reads. */
 const CROSS_REPO = new Set([POST, THREADGATE, POSTGATE]);
 
-/** The posts and gates among the batch's winning ops that its rev gate let through (`changed`). */
-export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<string>): PostsTouched {
-  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], threadGated: [], postGated: [] };
+/**
+ * The posts and gates among the batch's winning ops that its rev gate let through (`changed`); `inserted`, those whose
+ * record the batch created.
+ */
+export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>): PostsTouched {
+  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
     if (!changed.has(uri)) continue;
     if (event.collection === POST) {
@@ -59,6 +64,7 @@ export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<
         continue;
       }
       touched.written.push(uri);
+      if (!inserted.has(uri)) touched.edited.push(uri);
       if (event.record['reply'] !== undefined) touched.replies.push(uri);
       const embed = obj(event.record['embed'])?.['$type'];
       if (typeof embed === 'string' && RECORD_EMBEDS.has(embed)) touched.quotes.push(uri);
@@ -113,19 +119,19 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
 }
 
 /**
- * Deletes the quote rows naming the batch's deleted posts that are older than the delete, and those naming its written
- * posts that quote another version and are older than the one written (an edit: the AppView's update purges them; a
- * rewrite of the same CID keeps them), counting them. A quote of an old version of a post backfilled fresh, found
- * here only when the two were in flight together, goes too, where the AppView, inserting that post, keeps it.
+ * Deletes the quote rows naming the batch's deleted posts that are older than the delete, and those naming the posts it
+ * wrote over a record it held (an edit: the AppView's update purges them; a rewrite of the same CID keeps them) that
+ * quote another version and are older than the one written, counting them. A post the batch created purges nothing:
+ * as the AppView's insert.
  */
 async function purgeQuotesOfRemoved(tx: SqlExecutor, posts: PostsTouched, deltas: AggregateDeltas): Promise<void> {
-  if (posts.removed.length === 0 && posts.written.length === 0) return;
+  if (posts.removed.length === 0 && posts.edited.length === 0) return;
   const gone = checkRows(await tx.query(
     `delete from quote q using (
        select r.uri, r.time, null::text as cid from unnest($1::text[], $2::text[]) as r(uri, time)
        union all select s.uri, s."indexedAt", s.cid from post s where s.uri = any($3::text[])
      ) as x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid) returning q.subject`,
-    [posts.removed, posts.removedAt, posts.written],
+    [posts.removed, posts.removedAt, posts.edited],
   ), { subject: 'string' });
   for (const g of gone) deltas.post(g.subject, 'quoteCount', -1);
 }

@@ -245,9 +245,11 @@ export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): 
 
 /**
  * Re-judges these posts' quotes (posts that quote nothing are passed over), after their batch committed. With
- * `deltas`, first deletes the quote rows whose quoted post a delete or an edit later in time removed (its tombstone, or
- * its post row of another CID, is newer than the quote), counting them: a delete or edit in a batch in flight beside
- * the quote's missed its row (cross-repo.ts).
+ * `deltas`, first deletes the quote rows whose quoted post a delete or an edit later in time removed, counting them: a
+ * delete or edit in a transaction in flight beside the quote's missed its row (cross-repo.ts). A delete leaves its
+ * tombstone newer than the quote; an edit, a post row of another CID than the quote names, newer than it, written
+ * by a transaction that took its ID after the quote's (`age(xmin)`): one that committed before the quote's began left
+ * a post the quote saw, and a quote of an old version made after an edit keeps its row, as in the AppView.
  */
 export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[], deltas?: AggregateDeltas): Promise<void> {
   await rejudgeQuoting(tx, 'uris', uris, deltas);
@@ -264,7 +266,8 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
       ? `select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri where ${key} = any($1::text[]) order by q.uri`
       : `with purged as (delete from quote q where ${key} = any($1::text[])
            and (exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt")
-             or exists (select 1 from post s where s.uri = q.subject and s.cid <> q."subjectCid" and s."indexedAt" > q."indexedAt"))
+             or exists (select 1 from post s where s.uri = q.subject and s.cid <> q."subjectCid" and s."indexedAt" > q."indexedAt"
+               and age(s.xmin) < age(q.xmin)))
            returning q.uri, q.subject)
          select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri
            where ${key} = any($1::text[]) and not exists (select 1 from purged where purged.uri = q.uri)

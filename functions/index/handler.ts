@@ -344,5 +344,5 @@ async function writeRecords(
   // Posts and gates this batch already applied before are judged again after commit too (cross-repo.ts).
   const replayed = await replayedPostOps(tx, winners, changed);
   // The deltas are applied with the actor rows, in one statement at the end of the batch.
-  return { tallies, deltas, posts: postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed])), changed, inserted };
+  return { tallies, deltas, posts: postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted), changed, inserted };
 }

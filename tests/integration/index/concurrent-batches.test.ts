@@ -232,7 +232,8 @@ describe('index: batches in flight at once', () => {
   }
 
   // The same with an edit of the quoted post (a write of another CID: the AppView's update runs its deleteFn): the
-  // quote of the old version loses its row whichever batch commits last; a rewrite of the same CID keeps it.
+  // quote of the old version loses its row whichever batch commits last; a rewrite of the same CID keeps a quote of the
+  // new version.
   for (const last of ['quote', 'edit'] as const) {
     it(`a quote whose subject a later edit replaced in a batch in flight loses its row and count (${last} commits last)`, async () => {
       const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `e-${last}`, rev: 30, record: post('first words') });
@@ -256,6 +257,17 @@ describe('index: batches in flight at once', () => {
       expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([{ uri: uriOf(BOB, 'app.bsky.feed.post', `e2-${last}`) }]);
     });
   }
+
+  it('a quote of the old version indexed after the edit committed keeps its row, whatever its event time', async () => {
+    // As the AppView, indexing the edit then the quote: only a transaction in flight beside the quote's is taken for one
+    // that missed it. Here the quote's event time is before the edit's (another PDS's clock), yet it came after.
+    const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'e-seq', rev: 40, record: post('first words') });
+    await indexBatch([subject], db.ports);
+    await indexBatch([write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'e-seq', rev: 42, type: 'update', record: post('second thoughts') })], db.ports);
+    const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', 'e-seq'), cid: subject.cid };
+    await indexBatch([write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'e-seq', rev: 41, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) })], db.ports);
+    expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([{ uri: uriOf(BOB, 'app.bsky.feed.post', 'e-seq') }]);
+  });
 
   it('a reply whose batch commits after the thread gate\'s batch is judged by that gate, its count and notification too', async () => {
     const T = (n: number) => new Date(Date.parse('2026-03-01T00:00:00.000Z') + n * 1000).toISOString();
