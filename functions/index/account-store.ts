@@ -40,6 +40,18 @@ export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive
   await tx.query(`select ${lock}, set_config('jit', 'off', true)`, [INDEX_LOCK]);
 }
 
+/**
+ * holdIndexLock in shared mode, answering which transactions had committed when the batch began (its first
+ * statement's snapshot, `pg_current_snapshot()`): what committed after it ran beside the batch (cross-repo.ts).
+ */
+export async function holdIndexLockNoting(tx: SqlExecutor): Promise<string> {
+  const [row] = checkRows(
+    await tx.query(`select pg_advisory_xact_lock_shared($1), set_config('jit', 'off', true), pg_current_snapshot()::text as snapshot`, [INDEX_LOCK]),
+    { snapshot: 'string' },
+  );
+  return row?.snapshot ?? '';
+}
+
 /** Serialises changes to these DIDs' account_state and #identity handles until the transaction ends. */
 export async function lockAccounts(tx: SqlExecutor, dids: readonly string[]): Promise<void> {
   if (dids.length === 0) return;

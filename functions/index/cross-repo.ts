@@ -36,6 +36,8 @@ export interface PostsTouched {
   removedAt: string[];
   /** Posts the batch wrote over a record it held (an edit, or the replay of a write): not created by it. */
   edited: string[];
+  /** The batch's snapshot as it began (`pg_current_snapshot()`): what committed after it ran beside the batch. */
+  snapshot?: string;
   /** Posts whose thread gate the batch wrote or deleted. */
   threadGated: string[];
   /** Posts whose post gate the batch wrote or deleted. */
@@ -111,7 +113,7 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
   // commits last deletes the quote row here when the quote is older than the delete or edit (event times stand in for
   // the stream's order).
   await purgeQuotesOfRemoved(tx, posts, deltas);
-  await rejudgeQuotesByUri(tx, posts.quotes, deltas);
+  await rejudgeQuotesByUri(tx, posts.quotes, deltas, posts.snapshot);
   await rejudgeQuotes(tx, posts.postGated);
   await refreshGateFlags(tx, [...new Set([...posts.written, ...posts.threadGated, ...posts.postGated])]);
   await notifyPosts(tx, undefined, [], rechained);

@@ -247,17 +247,24 @@ export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): 
  * Re-judges these posts' quotes (posts that quote nothing are passed over), after their batch committed. With
  * `deltas`, first deletes the quote rows whose quoted post a delete or an edit later in time removed, counting them: a
  * delete or edit in a transaction in flight beside the quote's missed its row (cross-repo.ts). A delete leaves its
- * tombstone newer than the quote; an edit, a post row of another CID than the quote names, newer than it, written
- * by a transaction that took its ID after the quote's (`age(xmin)`): one that committed before the quote's began left
- * a post the quote saw, and a quote of an old version made after an edit keeps its row, as in the AppView.
+ * tombstone newer than the quote; an edit, a post row of another CID than the quote names, newer than it, written by a
+ * transaction the quote's batch did not see committed as it began (`snapshot`), nor the batch's own (whose posts it
+ * replayed in stream order itself): an edit committed before it is one the quote came after, which keeps its row
+ * whatever its event time, as in the AppView.
  */
-export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[], deltas?: AggregateDeltas): Promise<void> {
-  await rejudgeQuoting(tx, 'uris', uris, deltas);
+export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[], deltas?: AggregateDeltas, snapshot?: string): Promise<void> {
+  await rejudgeQuoting(tx, 'uris', uris, deltas, snapshot);
 }
+
+/**
+ * A row's xmin as an xid8 (`pg_visible_in_snapshot` takes no xid): the epoch of the current transaction ID, one less
+ * for an xmin above its low 32 bits (written before the counter wrapped).
+ */
+const XMIN8 = `((((pg_current_xact_id()::text::bigint >> 32) - (case when s.xmin::text::bigint > (pg_current_xact_id()::text::bigint & 4294967295) then 1 else 0 end)) << 32) | s.xmin::text::bigint)::text::xid8`;
 
 const QUOTE_COLUMNS = `q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules"`;
 
-async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[], deltas?: AggregateDeltas): Promise<void> {
+async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[], deltas?: AggregateDeltas, snapshot?: string): Promise<void> {
   if (keys.length === 0) return;
   const key = by === 'subjects' ? 'q.subject' : 'q.uri';
   // The purge rides on the statement that reads the quotes (no statement of its own): its rows come back marked.
@@ -267,12 +274,12 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
       : `with purged as (delete from quote q where ${key} = any($1::text[])
            and (exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt")
              or exists (select 1 from post s where s.uri = q.subject and s.cid <> q."subjectCid" and s."indexedAt" > q."indexedAt"
-               and age(s.xmin) < age(q.xmin)))
+               and $2::text <> '' and s.xmin <> q.xmin and not pg_visible_in_snapshot(${XMIN8}, $2::text::pg_snapshot)))
            returning q.uri, q.subject)
          select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri
            where ${key} = any($1::text[]) and not exists (select 1 from purged where purged.uri = q.uri)
          union all select uri, '', '', '', '', subject, null::boolean, true from purged order by 1`,
-    [keys],
+    deltas === undefined ? [keys] : [keys, snapshot ?? ''],
   ), { uri: 'string', cid: 'string', creator: 'string', createdAt: 'string', sortAt: 'string', subject: 'string', violatesEmbeddingRules: 'boolean?', purged: 'boolean' });
   for (const r of rows) if (r.purged) deltas?.post(r.subject, 'quoteCount', -1);
   const quotes = rows.filter((r) => !r.purged);
