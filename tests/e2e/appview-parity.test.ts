@@ -218,8 +218,12 @@ describe('e2e: skytide indexes what the real AppView indexes', () => {
     for (const name of ['alice', 'bob', 'carol', 'dave']) users.push(await network.createUser(name));
     const refused = await writeActivity(users, () => network.processAll());
     await network.processAll();
-    // `skytide run --only firehose,index` from the PDS's whole history.
-    pipeline = startPipeline({ redisKeyPrefix: redisPrefix, databaseUrl: db.url, host: network.firehoseHost, plcUrl: network.plcUrl, handleResolverUrl: network.pdsUrl, initialCursor: 0 });
+    // `skytide run --only firehose,index` from the PDS's whole history, in one lane (INDEXER_SPLIT=1): lanes take
+    // different repos at their own pace, so a quote in one and the later edit of the post it quotes in another may run
+    // in either order, and an edit committed before the quote's batch began is taken for one the quote came after
+    // (README, "Quotes of a post that goes"); the writes here are spaced out so that the AppView, which indexes repos
+    // concurrently too, sees them in order (`settle`), and the comparison is of what each does with that order.
+    pipeline = startPipeline({ redisKeyPrefix: redisPrefix, databaseUrl: db.url, host: network.firehoseHost, plcUrl: network.plcUrl, handleResolverUrl: network.pdsUrl, initialCursor: 0, env: { INDEXER_SPLIT: '1' } });
     await pipeline.settle(await network.latestSeq());
 
     // The duplicates reached both: Carol's like and Dave's follow. Bob's second block holds the pair now; the AppView
