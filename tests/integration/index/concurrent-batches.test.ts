@@ -209,6 +209,18 @@ describe('index: batches in flight at once', () => {
     expect(await db.sql.query(`select "replyCount"::int from post_agg where uri = $1`, [rootRef.uri])).toEqual([{ replyCount: 0 }]);
   });
 
+  /** `held`'s batch stops before its commit while `other`'s runs whole; then the quoted post has no quote row or count. */
+  async function quoteAndRemovalInFlight([held, other]: [StreamEvent[], StreamEvent[]], subject: string): Promise<void> {
+    const first = heldAtTheEnd(db.sql);
+    const holding = indexBatch(held, { ...db.ports, sql: first.sql });
+    await first.reached;
+    await indexBatch(other, db.ports);
+    first.release();
+    await holding;
+    expect(await db.sql.query(`select uri from quote where subject = $1`, [subject])).toEqual([]);
+    expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [subject])).toEqual([{ quoteCount: 0 }]);
+  }
+
   // A quote, then the delete of the post it quotes, in two batches in flight (the AppView's deleteFn takes the quote
   // rows naming the post): neither transaction sees the other's row, so whichever commits last deletes the quote row
   // after its commit, the quote's batch (the delete's tombstone is newer) or the delete's (the quote is older).
@@ -219,15 +231,7 @@ describe('index: batches in flight at once', () => {
       const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', `q-${last}`), cid: subject.cid };
       const quote = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: `q-${last}`, rev: 21, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) });
       const gone = del({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `q-${last}`, rev: 22 });
-      const [held, other] = last === 'quote' ? [[quote], [gone]] : [[gone], [quote]];
-      const first = heldAtTheEnd(db.sql);
-      const holding = indexBatch(held, { ...db.ports, sql: first.sql });
-      await first.reached;
-      await indexBatch(other, db.ports);
-      first.release();
-      await holding;
-      expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([]);
-      expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [ref.uri])).toEqual([{ quoteCount: 0 }]);
+      await quoteAndRemovalInFlight(last === 'quote' ? [[quote], [gone]] : [[gone], [quote]], ref.uri);
     });
   }
 
@@ -241,15 +245,7 @@ describe('index: batches in flight at once', () => {
       const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', `e-${last}`), cid: subject.cid };
       const quote = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: `e-${last}`, rev: 31, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) });
       const edit = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `e-${last}`, rev: 32, type: 'update', record: post('second thoughts') });
-      const [held, other] = last === 'quote' ? [[quote], [edit]] : [[edit], [quote]];
-      const first = heldAtTheEnd(db.sql);
-      const holding = indexBatch(held, { ...db.ports, sql: first.sql });
-      await first.reached;
-      await indexBatch(other, db.ports);
-      first.release();
-      await holding;
-      expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([]);
-      expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [ref.uri])).toEqual([{ quoteCount: 0 }]);
+      await quoteAndRemovalInFlight(last === 'quote' ? [[quote], [edit]] : [[edit], [quote]], ref.uri);
       // The edited post written again at its CID (a backfill) keeps a quote of that version made after it.
       const later = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: `e2-${last}`, rev: 33, record: post('quoting the new', { embed: { $type: 'app.bsky.embed.record', record: { uri: ref.uri, cid: edit.cid } } }) });
       await indexBatch([later], db.ports);
