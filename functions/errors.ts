@@ -41,6 +41,15 @@ export function dependencyErrorIn(err: unknown): DependencyError | undefined {
   return undefined;
 }
 
+/** The nearest string `code` in `err`'s cause chain (a SQLSTATE, an errno name), or '' (wrappers keep the cause). */
+export function errorCodeIn(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return '';
+}
+
 /** Our own state is corrupt or an invariant broke: the process must exit loudly rather than carry on. */
 export class InvariantError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

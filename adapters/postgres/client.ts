@@ -5,7 +5,7 @@ import net from 'node:net';
 import postgres from 'postgres';
 import { unixSocketOf } from './socket-url.ts';
 import type { Sql, SqlExecutor, SqlRow, SqlValue } from '../../functions/ports.ts';
-import { DependencyError } from '../../functions/errors.ts';
+import { DependencyError, errorCodeIn } from '../../functions/errors.ts';
 import { isWorkerdConnectionFailure } from '../../functions/network-failure.ts';
 
 // Errors that say the server cannot be reached or is not serving, as opposed to a statement that failed: socket
@@ -42,21 +42,12 @@ export function classifyPostgresError(err: unknown): unknown {
   return err;
 }
 
-/** The nearest error code in the cause chain (ours wrap postgres.js's). */
-function codeIn(err: unknown): string {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return '';
-}
-
 /** How long a transaction body whose connection failed waits for postgres.js to report the connection closed. */
 const LOST_CONNECTION_GRACE_MS = 1000;
 
 /** The connection is gone (closed, reset, or the server is shutting it down): nothing may be written on it again. */
 function connectionLost(err: unknown): boolean {
-  const code = codeIn(err);
+  const code = errorCodeIn(err);
   return ['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code) || code.startsWith('08') || /^57P0[1-5]$/.test(code);
 }
 

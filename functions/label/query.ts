@@ -5,7 +5,7 @@
 // included; this answers only what those rows imply is in force, in the lexicon's shape
 // (com.atproto.label.queryLabels), paged by an opaque cursor over (uri, src, val).
 import type { Clock, Sql, SqlExecutor } from '../ports.ts';
-import { DependencyError } from '../errors.ts';
+import { DependencyError, errorCodeIn } from '../errors.ts';
 import { checkRows, type RowOf } from '../sql-rows.ts';
 import { instantKeyOfMs } from './instant.ts';
 import { labelToLex, type Label } from './label.ts';
@@ -117,14 +117,6 @@ export const QUERY_LABELS_TIMEOUT_MS = 10_000;
 /** SQLSTATE query_canceled: what a statement stopped by statement_timeout fails with. */
 const QUERY_CANCELED = '57014';
 
-function sqlStateIn(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
-}
-
 /**
  * queryLabels under a statement timeout: in a read-only transaction whose statement_timeout (SET LOCAL, so the pooled
  * connection keeps its own) is `timeoutMs`. Postgres cancelling it is answered as Postgres unavailable (a
@@ -138,7 +130,7 @@ export async function queryLabelsInTime(sql: Sql, clock: Clock, params: QueryLab
       return queryLabels(tx, clock, params);
     });
   } catch (err) {
-    if (sqlStateIn(err) !== QUERY_CANCELED) throw err;
+    if (errorCodeIn(err) !== QUERY_CANCELED) throw err;
     throw new DependencyError('postgres', `postgres did not answer queryLabels within ${timeoutMs} ms (statement_timeout)`, { code: QUERY_CANCELED, timeoutMs }, { cause: err });
   }
 }
