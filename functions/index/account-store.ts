@@ -33,20 +33,13 @@ export async function syncStatus(tx: SqlExecutor, did: string): Promise<string |
  * estimate grows with the post table, and past `jit_optimize_above_cost` the compiling costs more. The index's
  * statements touch a few thousand rows by key, where compiling never pays. A transaction setting, not a connection
  * one, so a pooler that refuses unknown start-up parameters (PgBouncer) is not a concern and the operator's other
- * clients keep their setting.
+ * clients keep their setting. Answers the transaction's snapshot as it began (`pg_current_snapshot()`, in the same
+ * statement): what committed after it ran beside the batch (cross-repo.ts reads it for quotes of edited posts).
  */
-export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive'): Promise<void> {
+export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive'): Promise<string> {
   const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared($1)' : 'pg_advisory_xact_lock($1)';
-  await tx.query(`select ${lock}, set_config('jit', 'off', true)`, [INDEX_LOCK]);
-}
-
-/**
- * holdIndexLock in shared mode, answering which transactions had committed when the batch began (its first
- * statement's snapshot, `pg_current_snapshot()`): what committed after it ran beside the batch (cross-repo.ts).
- */
-export async function holdIndexLockNoting(tx: SqlExecutor): Promise<string> {
   const [row] = checkRows(
-    await tx.query(`select pg_advisory_xact_lock_shared($1), set_config('jit', 'off', true), pg_current_snapshot()::text as snapshot`, [INDEX_LOCK]),
+    await tx.query(`select ${lock}, set_config('jit', 'off', true), pg_current_snapshot()::text as snapshot`, [INDEX_LOCK]),
     { snapshot: 'string' },
   );
   return row?.snapshot ?? '';

@@ -6,8 +6,9 @@
 // transaction of its own judges them again: reply roots of its posts and of the replies to them; thread-gate verdicts
 // of its replies and of the replies under its gates, post-gate verdicts of its quotes and of the quotes of its gated
 // posts (counts and notifications follow the flips); its posts' gate flags; the reply notifications their chains
-// now complete; and the quote rows of posts a delete later in time removed, which the AppView's deleteFn takes. Of two such batches, the one that commits last sees both, so the pair ends as if indexed one after
-// the other. Every step changes only what differs: after a batch alone, nothing. A batch applied before (retried
+// now complete; and the quote rows of posts a delete or an edit later in time removed, which the AppView's deleteFn
+// takes. Of two such batches, the one that commits last sees both, so the pair ends as if indexed one after the
+// other. Every step changes only what differs: after a batch alone, nothing. A batch applied before (retried
 // after its re-judgement failed, or claimed again after the process stopped between its two transactions) has its
 // posts and gates judged again though its rev gate lets nothing through: that re-judgement may never have run.
 import type { SqlExecutor } from '../ports.ts';

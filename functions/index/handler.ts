@@ -17,7 +17,7 @@ import { AggregateDeltas } from './aggregates.ts';
 import { writeActors, type HandleChange } from './actors.ts';
 import { newestCommits, pickWinners, planBatch, type BatchPlan, type RecordOp } from './plan.ts';
 import { activeAt, alwaysActive, applyChange, appviewUpstreamStatus, currentChange, keptChanges, normalizeTime, type AccountChange } from './account-state.ts';
-import { holdIndexLockNoting, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type AccountResyncReason, type ResyncMark } from './account-store.ts';
+import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type AccountResyncReason, type ResyncMark } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
@@ -28,8 +28,7 @@ import { postFates, postsNeedingHistory } from './post-fates.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 import type { AfterWrites } from './plugins/types.ts';
-
-const POST_COLLECTION = 'app.bsky.feed.post';
+import { POST_COLLECTION } from './plugins/post.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
   sql: Sql;
@@ -109,7 +108,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
 }
 
 async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: IdentityPass): Promise<Applied> {
-  const snapshot = await holdIndexLockNoting(tx);
+  const snapshot = await holdIndexLock(tx, 'shared');
   // #identity DIDs too: a backfill checks live_handle and stores its handle under the same lock (backfill-repo/account.ts).
   await lockAccounts(tx, [...plan.accounts.keys(), ...plan.identities.keys()]);
   const facts = await readAccountFacts(tx, [...plan.actors.keys()]);
