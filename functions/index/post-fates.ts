@@ -8,16 +8,14 @@
 import type { RecordOp } from './plan.ts';
 import type { JsonObject, StoredOp } from './plugins/types.ts';
 import { transitions } from './transitions.ts';
-import { collectionOf, obj, strongRef } from './plugins/fields.ts';
+import { collectionOf, obj } from './plugins/fields.ts';
+import { embeddedRecord, POST_COLLECTION } from './plugins/post.ts';
 
-const POST = 'app.bsky.feed.post';
 
-/** The post a post record quotes (record or recordWithMedia embed of a post), or undefined. */
+/** The post a post record quotes (the post plugin's embedded record, when it is a post), or undefined. */
 export function quotedPost(record: JsonObject): string | undefined {
-  const embed = obj(record['embed']);
-  const ref = embed?.['$type'] === 'app.bsky.embed.record' ? strongRef(embed['record'])
-    : embed?.['$type'] === 'app.bsky.embed.recordWithMedia' ? strongRef(obj(embed['record'])?.['record']) : undefined;
-  return ref !== undefined && collectionOf(ref.uri) === POST ? ref.uri : undefined;
+  const ref = embeddedRecord(obj(record['embed']));
+  return ref !== undefined && collectionOf(ref.uri) === POST_COLLECTION ? ref.uri : undefined;
 }
 
 /**
@@ -26,11 +24,11 @@ export function quotedPost(record: JsonObject): string | undefined {
  */
 export function postsNeedingHistory(counted: readonly RecordOp[]): Set<string> {
   const ops = new Map<string, number>();
-  for (const op of counted) if (op.event.collection === POST) ops.set(op.uri, (ops.get(op.uri) ?? 0) + 1);
+  for (const op of counted) if (op.event.collection === POST_COLLECTION) ops.set(op.uri, (ops.get(op.uri) ?? 0) + 1);
   const out = new Set<string>();
   for (const [uri, n] of ops) if (n > 1) out.add(uri);
   for (const op of counted) {
-    if (op.event.collection !== POST || op.event.type === 'delete') continue;
+    if (op.event.collection !== POST_COLLECTION || op.event.type === 'delete') continue;
     const subject = quotedPost(op.event.record);
     if (subject !== undefined && ops.has(subject)) {
       out.add(op.uri);

@@ -26,7 +26,7 @@ const VIDEO = { postUri: 'text', videoCid: 'text', alt: 'text' } as const;
 const OP_REPLY = { rootUri: 'text', parentUri: 'text', uri: 'text' } as const;
 const QUOTE = { uri: 'text', cid: 'text', subject: 'text', subjectCid: 'text', createdAt: 'text', indexedAt: 'text' } as const;
 
-const POST_COLLECTION = 'app.bsky.feed.post';
+export const POST_COLLECTION = 'app.bsky.feed.post';
 
 interface PostRows {
   post: Row;
@@ -79,6 +79,18 @@ function media(uri: string, embed: JsonObject | undefined, out: PostRows): void 
   }
 }
 
+/** The record a post embeds (an `embed.record`, or the record of an `embed.recordWithMedia`), if any. */
+export function embeddedRecord(embed: JsonObject | undefined): { uri: string; cid: string } | undefined {
+  switch (embed?.['$type']) {
+    case 'app.bsky.embed.record':
+      return strongRef(embed['record']);
+    case 'app.bsky.embed.recordWithMedia':
+      return strongRef(obj(embed['record'])?.['record']);
+    default:
+      return undefined;
+  }
+}
+
 function embedded(r: IndexedRecord, ref: { uri: string; cid: string } | undefined, created: string, out: PostRows): void {
   if (ref === undefined) return;
   out.records.push({ postUri: r.uri, embedUri: ref.uri, embedCid: ref.cid });
@@ -108,17 +120,8 @@ export function postRows(r: IndexedRecord): PostRows | undefined {
     images: [], gallery: [], external: [], records: [], videos: [], quote: [],
   };
   const embed = obj(r.record['embed']);
-  switch (embed?.['$type']) {
-    case 'app.bsky.embed.record':
-      embedded(r, strongRef(embed['record']), created, out);
-      break;
-    case 'app.bsky.embed.recordWithMedia':
-      embedded(r, strongRef(obj(embed['record'])?.['record']), created, out);
-      media(r.uri, obj(embed['media']), out);
-      break;
-    default:
-      media(r.uri, embed, out);
-  }
+  embedded(r, embeddedRecord(embed), created, out);
+  media(r.uri, embed?.['$type'] === 'app.bsky.embed.recordWithMedia' ? obj(embed['media']) : embed, out);
   return out;
 }
 
