@@ -17,10 +17,13 @@
 // not undo a script's writes when a later command fails, so found only when its step ran, it would have left the steps
 // before and after it written, the seq cursor raised past an XADD that never happened and the marker stored (the
 // batch's entries lost). So every key's type is checked first, against what its step declares.
-// KEYS[1] = the marker, then each step's keys in order. ARGV[1] = the token, then per step: its kind ('x' XADD, 'c' a
-// command whose first argument is its key, 's' one of the inlined scripts), its number of keys, its number of
-// arguments, the type each key must have ('' any), and the arguments (a command's name first; a script's name first).
-// Answers {0} when this batch had run already, else {1, reply of step 1, reply of step 2, ...}.
+// A batch with neither a seq cursor nor an op that must not run twice runs the same script without a marker (runBatch:
+// token '', no marker key): at least once, as the MULTI it replaces, but with the same type checks and refusals, since
+// a MULTI runs its other commands when one meets a key of the wrong type (part of the batch landed).
+// KEYS[1] = the marker (none when the token is ''), then each step's keys in order. ARGV[1] = the token, then per step:
+// its kind ('x' XADD, 'c' a command whose first argument is its key, 's' one of the inlined scripts), its number of
+// keys, its number of arguments, the type each key must have ('' any), and the arguments (a command's name first; a
+// script's name first). Answers {0} when this batch had run already, else {1, reply of step 1, reply of step 2, ...}.
 import type { Redis } from 'ioredis';
 import { runScript, type RedisArg, type RedisScript } from './scripts.ts';
 
@@ -64,9 +67,11 @@ export function compileOnceBatch(scripts: readonly RedisScript[]): Compiled {
   // Each script's body becomes a function of its own KEYS and ARGV, which it reads as if it ran alone.
   const inlined = sorted.map((s) => `scripts[${JSON.stringify(s.name)}] = function(KEYS, ARGV)\n${s.lua}\nend`).join('\n');
   const lua = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return {0} end
+local once = ARGV[1] ~= ''
+if once and redis.call('GET', KEYS[1]) == ARGV[1] then return {0} end
 local checked = {}
-local k, a, step = 2, 2, 1
+local first = once and 2 or 1
+local k, a, step = first, 2, 1
 while a <= #ARGV do
   local nk, na = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   for i = 1, nk do
@@ -87,7 +92,7 @@ local refusals = {${REFUSALS.map((code) => code + ' = true').join(', ')}}
 local scripts = {}
 ${inlined}
 local out = {1}
-k, a = 2, 2
+k, a = first, 2
 while a <= #ARGV do
   local kind, nk, na = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   a = a + 3 + nk
@@ -110,7 +115,7 @@ while a <= #ARGV do
   end
   out[#out + 1] = reply
 end
-redis.call('SET', KEYS[1], ARGV[1])
+if once then redis.call('SET', KEYS[1], ARGV[1]) end
 return out
 `;
   c = { lua };
@@ -128,8 +133,23 @@ export function everyScriptSet(scripts: readonly RedisScript[]): RedisScript[][]
 
 /** Runs the steps and stores `token` at `marker`, unless `token` is stored there already (this batch ran). */
 export async function runOnceBatch(redis: Redis, marker: string, token: string, steps: readonly OnceBatchStep[]): Promise<OnceBatchReply> {
-  const keys: string[] = [marker];
-  const args: RedisArg[] = [token];
+  if (token === '') throw new Error('a once-batch needs a token: the empty one means no marker');
+  return runSteps(redis, { marker, token }, steps);
+}
+
+/**
+ * Runs the steps with no marker: at least once (run again should its reply be lost), but refused whole, nothing
+ * written, for a key of the wrong type or a refusal of every write. Answers each step's reply.
+ */
+export async function runBatch(redis: Redis, steps: readonly OnceBatchStep[]): Promise<unknown[]> {
+  const ran = await runSteps(redis, undefined, steps);
+  if (ran.ranBefore) throw new Error('a batch without a marker answered that it had run before');
+  return ran.replies;
+}
+
+async function runSteps(redis: Redis, once: { marker: string; token: string } | undefined, steps: readonly OnceBatchStep[]): Promise<OnceBatchReply> {
+  const keys: string[] = once === undefined ? [] : [once.marker];
+  const args: RedisArg[] = [once?.token ?? ''];
   const scripts = new Set<RedisScript>();
   for (const step of steps) {
     if (step.kind === 'xadd') {

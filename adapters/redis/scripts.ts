@@ -1,10 +1,10 @@
 // Lua scripts, where a compare-and-set has to be: MULTI has no conditionals, so a write that depends on what is stored
-// (a cursor that only rises, a repo state that only moves forward) is one script. Queued in a MULTI (defineScripts,
-// queueScript), ioredis sends EVAL the first time a script runs on a socket and EVALSHA after, so a Redis restart (an
-// empty script cache on a new socket) needs nothing from us; run on its own (runScript: the once-batch script, the
+// (a cursor that only rises, a repo state that only moves forward) is one script. Defined as a command
+// (defineScripts), ioredis sends EVAL the first time a script runs on a socket and EVALSHA after, so a Redis restart (an
+// empty script cache on a new socket) needs nothing from us; run on its own (runScript: the batch script, the
 // consumers' settle), a NOSCRIPT answer is followed by EVAL.
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export interface RedisScript {
   /** The command name ioredis registers it under: unique per script. */
@@ -22,7 +22,7 @@ export type RedisArg = string | number | Buffer;
 
 const defined = new WeakMap<Redis, Set<string>>();
 
-/** Registers the scripts on this client; a MULTI made afterwards can queue them. Idempotent. */
+/** Registers the scripts on this client as commands (a MULTI made afterwards can queue them too). Idempotent. */
 export function defineScripts(redis: Redis, scripts: Iterable<RedisScript>): void {
   let names = defined.get(redis);
   if (names === undefined) defined.set(redis, (names = new Set()));
@@ -31,13 +31,6 @@ export function defineScripts(redis: Redis, scripts: Iterable<RedisScript>): voi
     redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
     names.add(s.name);
   }
-}
-
-/** Queues one run of a script that `defineScripts` registered on the client the MULTI came from. */
-export function queueScript(multi: ChainableCommander, script: RedisScript, keys: readonly string[], args: readonly RedisArg[]): void {
-  const command = (multi as unknown as Record<string, ((...a: RedisArg[]) => unknown) | undefined>)[script.name];
-  if (command === undefined) throw new Error(`script ${script.name} was not defined on this client before the MULTI`);
-  command.call(multi, ...keys, ...args);
 }
 
 const shas = new Map<string, string>();

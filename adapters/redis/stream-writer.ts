@@ -9,16 +9,17 @@
 // reconnecting (autoResendUnfulfilledCommands, on by default), or a Cluster client retries, lands exactly once. So
 // does a batch without one that holds an op which must not run twice (`onceMarker`: a release of parked frames,
 // whose LTRIM run twice would drop frames never released), guarded by the op's marker. Any other batch (a listRepos
-// cursor, plain entries) is a MULTI and lands at least once: should its reply be lost it may run twice, which its
-// writers accept (adapters/README.md).
-// A key of another type than a step of a once-batch needs refuses that batch whole, nothing written (StreamWriteError
-// naming the step and key): found mid-run, the steps around it would have been written, the cursor raised past it.
+// cursor, plain entries, a parked frame with its wait record) is the same script without a marker and lands at least
+// once: should its reply be lost it may run twice, which its writers accept (adapters/README.md).
+// A key of another type than a step needs refuses the batch whole, nothing written (StreamWriteError naming the step
+// and key), with or without a marker: found mid-run (a MULTI runs its other commands when one meets a key of the wrong
+// type), the steps around it would have been written, a cursor raised or SET past it.
 import type { Redis } from 'ioredis';
 import { SkytideError } from '../../functions/errors.ts';
 import { randomBytes } from 'node:crypto';
 import { RAISE_SEQ_CURSOR, readSeqCursor } from './cursor-store.ts';
-import { defineScripts, queueScript, type RedisArg, type RedisScript } from './scripts.ts';
-import { runOnceBatch, type OnceBatchStep } from './once-batch-script.ts';
+import type { RedisArg, RedisScript } from './scripts.ts';
+import { runBatch, runOnceBatch, type OnceBatchStep } from './once-batch-script.ts';
 import { hashTag, lastBatchKey } from './keys.ts';
 
 /** An entry to add to a stream (no id yet; what consumers read back is consumer-group.ts's StreamEntry). */
@@ -69,7 +70,10 @@ export interface BatchResult {
   ranBefore?: true;
 }
 
-/** Redis refused part of a batch. What else the MULTI did stands; the writer must stop rather than carry on past it. */
+/**
+ * Redis refused a batch (a key of the wrong type: nothing written) or a step of one (its reply an error: what the
+ * other steps did stands). Either way the writer must stop rather than carry on past it.
+ */
 export class StreamWriteError extends SkytideError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('stream_write_failed', message, {}, options);
@@ -112,11 +116,7 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
   const marker = batch.seqCursor !== undefined ? lastBatchKey(batch.seqCursor.key) : onceMarkerOf(ops);
   let replies: unknown[];
   if (marker !== undefined) {
-    const ran = await runOnceBatch(redis, marker, randomBytes(12).toString('base64url'), steps).catch((err: unknown) => {
-      // A key of the wrong type: the script refused the batch whole, before writing anything (once-batch-script.ts).
-      if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new StreamWriteError(`batch refused: ${err.message}`, { cause: err });
-      throw err;
-    });
+    const ran = await runOnceBatch(redis, marker, randomBytes(12).toString('base64url'), steps).catch(refusedWhole);
     if (ran.ranBefore) {
       if (batch.seqCursor === undefined) return { ids: [], ranBefore: true };
       const stored = await readSeqCursor(redis, batch.seqCursor.key);
@@ -124,7 +124,7 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
     }
     replies = ran.replies;
   } else {
-    replies = await runMulti(redis, steps);
+    replies = await runBatch(redis, steps).catch(refusedWhole);
   }
   const result: BatchResult = { ids: [] };
   replies.forEach((reply, i) => {
@@ -137,34 +137,19 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
   return result;
 }
 
+/** A key of the wrong type: the script refused the batch whole, before writing anything (once-batch-script.ts). */
+function refusedWhole(err: unknown): never {
+  if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new StreamWriteError(`batch refused: ${err.message}`, { cause: err });
+  throw err;
+}
+
 /** The marker of the first op that must not run twice, if any. */
 function onceMarkerOf(ops: readonly BatchOp[]): string | undefined {
   for (const op of ops) if (op.kind === 'script' && op.onceMarker !== undefined) return op.onceMarker;
   return undefined;
 }
 
-/**
- * A batch without a seq cursor or an op that must not run twice: one MULTI, at least once. Should its reply be lost, ioredis sends it again and it runs
- * again; its writers accept that (see README.md).
- */
-async function runMulti(redis: Redis, steps: readonly OnceBatchStep[]): Promise<unknown[]> {
-  const scripts = new Set<RedisScript>();
-  for (const step of steps) if (step.kind === 'script') scripts.add(step.script);
-  // ioredis copies the client's scripts into a MULTI when it is made: define them first.
-  defineScripts(redis, scripts);
-  const multi = redis.multi();
-  for (const step of steps) {
-    if (step.kind === 'xadd') multi.xadd(step.stream, '*', ...step.fields);
-    else if (step.kind === 'command') multi.call(step.name, ...step.args);
-    else queueScript(multi, step.script, step.keys, step.args);
-  }
-  const replies = await multi.exec();
-  if (replies === null) throw new StreamWriteError('MULTI was aborted (EXEC returned null)');
-  // ioredis reports per-command errors inside EXEC's result instead of throwing.
-  return replies.map(([err, reply]) => err ?? reply);
-}
-
-/** Entries (and a string cursor) in one MULTI; answers their stream ids. */
+/** Entries (and a string cursor) in one batch, at least once; answers their stream ids. */
 export async function appendBatch(redis: Redis, batch: { entries: readonly NewStreamEntry[]; cursor?: { key: string; value: string } }): Promise<string[]> {
   return (await writeBatch(redis, batch)).ids;
 }
@@ -178,12 +163,12 @@ function firstKey(op: BatchOp): string {
 
 export interface SlotBatchWrite {
   ops: readonly BatchOp[];
-  /** Seq cursors raised to `seq` (each shard's cursor for one host): each lands in the MULTI of its slot. */
+  /** Seq cursors raised to `seq` (each shard's cursor for one host): each lands in the batch of its slot. */
   seqCursors?: { keys: readonly string[]; seq: number };
 }
 
 /**
- * A batch whose ops span hash slots (STREAM_SHARDS > 1, or a Redis Cluster): one MULTI per hash tag, each with the
+ * A batch whose ops span hash slots (STREAM_SHARDS > 1, or a Redis Cluster): one batch per hash tag, each with the
  * ops of that tag in order and the cursor of that tag, written side by side. Each slot's part is atomic with its own
  * cursor; a crash between two parts leaves some shards' cursors ahead, and on resume each shard skips what is at or
  * below its own cursor, so nothing is lost or written twice. Every cursor is raised, even where the batch wrote

@@ -1,8 +1,9 @@
 // The batch a subscription builds between two writes: stream entries and other commands in frame order, and the
 // seq the cursor rises to once they are written. One flush is one atomic write (adapters/redis/stream-writer.ts), so
 // what a batch holds lands with its cursor or not at all, and once even when ioredis sends it again after a reconnect
-// that lost its reply. A flush without a seq (the handler's writes between batches) is a MULTI, at least once, unless
-// it holds an op that must not run twice (a release of parked frames, `onceMarker`): then it lands once too.
+// that lost its reply. A flush without a seq (the handler's writes between batches) lands at least once, unless it
+// holds an op that must not run twice (a release of parked frames, `onceMarker`): then it lands once too. Either way a
+// key of the wrong type refuses it whole, nothing written.
 import type { Redis } from 'ioredis';
 import { writeBatch, writeSlotBatches, type BatchOp, type NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
 
@@ -21,8 +22,8 @@ export interface PendingBatch extends Batch {
   seq: number | undefined;
   readonly empty: boolean;
   /**
-   * Writes everything staged and the cursor in one MULTI; answers the stored cursor afterwards (ours or higher).
-   * With several cursor keys (one per shard) it writes one MULTI per hash slot, each with its shard's cursor
+   * Writes everything staged and the cursor in one atomic step; answers the stored cursor afterwards (ours or higher).
+   * With several cursor keys (one per shard) it writes one step per hash slot, each with its shard's cursor
    * (stream-writer.ts, writeSlotBatches), and answers the lowest stored cursor.
    */
   flush(redis: Redis, cursorKey: string | readonly string[], split?: boolean): Promise<number | undefined>;

@@ -93,13 +93,16 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
  * The once-batch script with `inlined` (name -> twin) in it, as its Lua does: nothing when the marker (KEYS[1])
  * holds the token (ARGV[1]); a WRONGTYPE error, nothing written, when a key has another type than its step declares;
  * else each step in order, its reply (an error reply too, as redis.pcall gives it) in
- * its slot (a refusal of every write, REFUSALS, ends the script with it instead), then the token stored.
+ * its slot (a refusal of every write, REFUSALS, ends the script with it instead), then the token stored. An empty
+ * token means no marker: no KEYS[1], nothing read or stored for it.
  */
 function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
   return (s, keys, argv) => {
-    if (s.exec(['GET', k(keys, 0)]) === argv[0]) return [0];
+    const once = argv[0] !== '';
+    if (once && s.exec(['GET', k(keys, 0)]) === argv[0]) return [0];
+    const first = once ? 1 : 0;
     const checked = new Set<string>();
-    for (let key = 1, a = 1, step = 1; a < argv.length; step++) {
+    for (let key = first, a = 1, step = 1; a < argv.length; step++) {
       const [nk, na] = [Number(argv[a + 1]), Number(argv[a + 2])];
       // A count that is not a number stops Lua's `for` with an error: the whole script fails.
       if (Number.isNaN(nk) || Number.isNaN(na)) throw new CommandError(new ReplyError("'for' limit must be a number"));
@@ -115,7 +118,7 @@ function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
       a += 3 + nk + na;
     }
     const out: Reply[] = [1];
-    let key = 1;
+    let key = first;
     let a = 1;
     while (a < argv.length) {
       const [kind, nk, na] = [argv[a], Number(argv[a + 1]), Number(argv[a + 2])];
@@ -142,7 +145,7 @@ function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
       if (reply instanceof ReplyError && (REFUSALS as readonly string[]).includes(/^[A-Z]+/.exec(reply.text)?.[0] ?? '')) throw new CommandError(reply);
       out.push(reply);
     }
-    s.exec(['SET', k(keys, 0), argv[0] ?? '']);
+    if (once) s.exec(['SET', k(keys, 0), argv[0] ?? '']);
     return out;
   };
 }

@@ -16,7 +16,7 @@ import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
-import { compileOnceBatch, everyScriptSet, runOnceBatch, type OnceBatchStep } from '../../../adapters/redis/once-batch-script.ts';
+import { compileOnceBatch, everyScriptSet, runBatch, runOnceBatch, type OnceBatchStep } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 
 let memory: MemoryRedis;
@@ -205,6 +205,7 @@ describe('the JS twins of the Lua scripts', () => {
       const ran = await runOnceBatch(r, marker, token, batch);
       return ran.ranBefore ? 'ran before' : ran.replies;
     };
+    const plain = (batch: OnceBatchStep[]): Step => (r) => runBatch(r, batch);
     const steps = (p: string): Step[] => [
       run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [5]), run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [3]), run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [9]),
       (r) => r.set(`${p}bad`, 'x'), run(RAISE_SEQ_CURSOR.lua, [`${p}bad`], [1]),
@@ -331,8 +332,17 @@ describe('the JS twins of the Lua scripts', () => {
       ]),
       once(`${p}ob_m`, 't3', [{ kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'e4'] }]),
       once(`${p}ob_m`, 't3', []),
+      // the same script without a marker: each run writes (at least once), a key of the wrong type refuses it whole.
+      plain([{ kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'p1'] }, { kind: 'command', name: 'SET', args: [`${p}ob_str`, 'v1'] }]),
+      plain([{ kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'p1'] }, { kind: 'command', name: 'SET', args: [`${p}ob_str`, 'v1'] }]),
+      plain([
+        { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'p2'] },
+        { kind: 'script', script: RAISE_SEQ_CURSOR, keys: [`${p}ob_cur`], args: ['8'] },
+        { kind: 'command', name: 'HSET', args: [`${p}ob_badcur`, 'f', 'v'] },
+      ]),
+      plain([]),
       (r) => r.xrange(`${p}ob_live`, '-', '+'), (r) => r.lrange(`${p}ob_parked`, 0, -1), (r) => r.hlen(`${p}ob_wait`),
-      (r) => r.mget(`${p}ob_m`, `${p}ob_cur`, `${p}ob_rs`, `${p}ob_badcur`), (r) => r.hgetall(`${p}ob_h`),
+      (r) => r.mget(`${p}ob_m`, `${p}ob_cur`, `${p}ob_rs`, `${p}ob_badcur`, `${p}ob_str`), (r) => r.hgetall(`${p}ob_h`),
     ];
     const prefix = `${real.prefix}${Math.random().toString(36).slice(2)}:`;
     const go = async (r: Redis) => {

@@ -5,7 +5,7 @@
 // not stored (sent again once the key is fixed, the batch lands), and an error naming the step and the key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { StreamWriteError, writeBatch } from '../../../adapters/redis/stream-writer.ts';
+import { StreamWriteError, appendBatch, writeBatch, writeSlotBatches } from '../../../adapters/redis/stream-writer.ts';
 import { createIdentityWaitStore } from '../../../adapters/redis/identity-waits.ts';
 import { STREAMS, createKeySpace, lastBatchKey } from '../../../adapters/redis/keys.ts';
 import { createTestRedis } from '../../helpers/services.ts';
@@ -67,5 +67,64 @@ describe('a once-batch meeting a key of the wrong type', () => {
     expect(await redis.xlen(stream)).toBe(0);
     expect(await redis.llen(parkedKey)).toBe(2);
     expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 2 needs ${waitingKey} to be a hash but it is a string: nothing of the batch was written`);
+  });
+});
+
+// A batch without a seq cursor or an op that must not run twice (a listRepos cursor with its entries, a frame parked
+// with its DID's wait record) was a MULTI: Redis runs every other command of a MULTI when one meets a key of the wrong
+// type, so part of the batch landed (a parked frame without its wait record, a cursor past an entry never written).
+// It is the batch script without a marker now: the same type checks first, refused whole, and still at least once.
+describe('a batch without a seq cursor meeting a key of the wrong type', () => {
+  it('a waiting hash that is a string: the frame is not parked without its wait record, nor the entry written', async () => {
+    const keys = createKeySpace(`${prefix}d:`);
+    const store = createIdentityWaitStore(redis, keys, 'relay.example');
+    const did = 'did:plc:wrongtypewrongtypewrong';
+    const stream = keys.stream(STREAMS.firehoseLive);
+    const shard = keys.shardFor(STREAMS.firehoseLive, did);
+    const waitingKey = keys.waiting(shard, 'relay.example');
+    const parkedKey = keys.parked(shard, 'relay.example', did);
+    await redis.set(waitingKey, 'made by hand');
+    const ops = [
+      { kind: 'entry' as const, entry: { stream, fields: { event: 'before' } } },
+      store.startOp(did, { since: 1, on: 'plc' }),
+      store.parkOp(did, new Uint8Array([1])),
+    ];
+    const err = await writeBatch(redis, { ops }).catch((e: unknown) => e);
+    // As a MULTI, the XADD and the RPUSH around the refused HSET landed: a frame parked that no wait record names.
+    expect(await redis.xlen(stream)).toBe(0);
+    expect(await redis.exists(parkedKey)).toBe(0);
+    expect(await redis.get(waitingKey)).toBe('made by hand');
+    expect(err).toBeInstanceOf(StreamWriteError);
+    expect((err as StreamWriteError).reason).toBe('stream_write_failed');
+    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 2 needs ${waitingKey} to be a hash but it is a string: nothing of the batch was written`);
+    // No marker is left behind: a batch without one keeps none.
+    expect(await redis.exists(lastBatchKey(waitingKey))).toBe(0);
+    await redis.del(waitingKey);
+    await writeBatch(redis, { ops });
+    expect(await redis.xlen(stream)).toBe(1);
+    expect(await redis.llen(parkedKey)).toBe(1);
+    expect(await redis.hlen(waitingKey)).toBe(1);
+  });
+
+  it('a listRepos cursor is not SET past entries whose stream is a string (appendBatch)', async () => {
+    const good = `${prefix}e:repo_backfill`;
+    const bad = `${prefix}e:firehose_backfill`;
+    const cursor = `${prefix}e:repo_backfill:cursor:pds`;
+    await redis.set(bad, 'made by hand');
+    const err = await appendBatch(redis, { entries: [...entries(good, 2), ...entries(bad, 1)], cursor: { key: cursor, value: 'page-2' } }).catch((e: unknown) => e);
+    expect(await redis.xlen(good)).toBe(0);
+    expect(await redis.get(cursor)).toBeNull();
+    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 3 needs ${bad} to be a stream but it is a string: nothing of the batch was written`);
+  });
+
+  it('one slot refused whole, the other written (writeSlotBatches: each slot is its own batch)', async () => {
+    const streams = [`${prefix}{f0}repo_backfill`, `${prefix}{f1}repo_backfill`];
+    const other = `${prefix}{f1}firehose_backfill`;
+    await redis.set(other, 'made by hand');
+    const ops = [...entries(streams[0]!, 2), ...entries(streams[1]!, 2), ...entries(other, 1)].map((entry) => ({ kind: 'entry' as const, entry }));
+    const err = await writeSlotBatches(redis, { ops }).catch((e: unknown) => e);
+    expect(await redis.xlen(streams[0]!)).toBe(2);
+    expect(await redis.xlen(streams[1]!)).toBe(0);
+    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 3 needs ${other} to be a stream but it is a string: nothing of the batch was written`);
   });
 });
