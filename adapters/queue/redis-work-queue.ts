@@ -19,6 +19,7 @@ import {
 } from '../redis/consumer-group.ts';
 import { StreamWriteError } from '../redis/stream-writer.ts';
 import { defineScripts, type RedisScript } from '../redis/scripts.ts';
+import { STORED_MEMBERS_LUA } from '../redis/lua/stored-members.ts';
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
 import { parseRepoBackfillEntry, repoBackfillJson, type RepoBackfillEntry } from '../../functions/events.ts';
 import { noMetrics, silentLog, type Log, type Metrics } from '../../functions/ports.ts';
@@ -85,31 +86,24 @@ const OWN_FIELDS: ReadonlySet<string> = new Set([PRIOR, ...VERDICT_FIELDS]);
 // KEYS[1] delayed set, KEYS[2] stream, KEYS[3] its DLQ; ARGV[1] now, ARGV[2] how many. Members are JSON arrays of a
 // random id, then field, value, ... A member that is not one (truncated, another version's, written by hand) goes to the
 // DLQ as it is stored (field `delayed`, reason invalid_delayed_entry) instead of failing the script there on every
-// pull: it sorts first among the due, so it held back every entry due after it, for good. Answers {moved, invalid}.
+// pull: it sorts first among the due, so it held back every entry due after it, for good (the checks are
+// label-parking.ts's too: redis/lua/stored-members.ts). Answers {moved, invalid}.
 // Exported for the in-process Redis's JS twin (long-runners/dev/memory-redis/script-twins.ts).
 export const INVALID_DELAYED_ENTRY: Reason = 'invalid_delayed_entry';
 export const PROMOTE_DUE: RedisScript = {
   name: 'skytideWorkQueuePromoteDue',
   numberOfKeys: 3,
-  lua: `
+  lua: `${STORED_MEMBERS_LUA}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local invalid = 0
 for _, member in ipairs(due) do
-  local ok, fields = pcall(cjson.decode, member)
-  local good = ok and type(fields) == 'table' and #fields >= 3 and #fields % 2 == 1
-  if good then
-    for i = 1, #fields do
-      if type(fields[i]) ~= 'string' then good = false end
-    end
-  end
-  if good then
-    local flat = {}
-    for i = 2, #fields do flat[#flat + 1] = fields[i] end
-    redis.call('XADD', KEYS[2], '*', unpack(flat))
+  local fields = stringArrayOf(member, 1, 'a random id, then field, value, ...')
+  if fields then
+    redis.call('XADD', KEYS[2], '*', unpack(fields, 2))
   else
     invalid = invalid + 1
-    redis.call('XADD', KEYS[3], '*', 'delayed', member, 'reason', '${INVALID_DELAYED_ENTRY}', 'attempts', '0',
-      'error', 'a delayed member that is not a JSON array of a random id, then field, value, ...')
+    deadLetterMember(KEYS[3], 'delayed', member, '${INVALID_DELAYED_ENTRY}',
+      'a delayed member that is not a JSON array of a random id, then field, value, ...')
   end
   redis.call('ZREM', KEYS[1], member)
 end

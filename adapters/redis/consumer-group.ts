@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import { StreamWriteError } from './stream-writer.ts';
 import { runScript } from './scripts.ts';
+import { KEY_TYPES_LUA, typeRefusal } from './lua/key-types.ts';
 import type { Log, Metrics } from '../../functions/ports.ts';
 
 export interface StreamEntry {
@@ -226,15 +227,16 @@ export type Requeue = { id: string } & ({ fields: Record<string, string> } | { s
  * first, so that an XADD Redis refused would leave its entry pending, never acknowledged without its letter or its
  * retry). Acknowledged ids need no such check (XACK and XDEL again change nothing): they go by 500 a call (unpack's
  * stack is bounded). A settle of thousands of entries is one round trip, as its MULTI was.
- * Answers the DLQ's type when it is not a stream (nothing written), else {acknowledged, dead-lettered, requeued}.
+ * Answers '<DLQ> is a <type>, not a stream' when it is not one (nothing written: lua/key-types.ts), else
+ * {acknowledged, dead-lettered, requeued}.
  */
-export const SETTLE = `
+export const SETTLE = `${KEY_TYPES_LUA}
 local stream, dlq, group = KEYS[1], KEYS[2], ARGV[1]
 local acks = tonumber(ARGV[2])
 local a = 3 + acks
 if a <= #ARGV then
-  local t = redis.call('TYPE', dlq)['ok']
-  if t ~= 'stream' and t ~= 'none' then return t end
+  local refused = refusedType(dlq, 'stream')
+  if refused then return refused end
 end
 local acked, lettered, requeued = 0, 0, 0
 while a <= #ARGV do
@@ -287,7 +289,8 @@ export async function settle(redis: Redis, stream: string, dlq: string, group: s
   const keys = delayed === undefined ? [stream, dlq] : [stream, dlq, delayed];
   const reply: unknown = await runScript(redis, SETTLE, keys, args);
   // NOTE: refused up front, in the script: an entry whose letter cannot be written stays pending.
-  if (typeof reply === 'string') throw new StreamWriteError(`settle ${stream}: ${dlq} is a ${reply}, not a stream`);
+  const refusal = typeRefusal(reply);
+  if (refusal !== undefined) throw new StreamWriteError(`settle ${stream}: ${refusal}`);
   if (!Array.isArray(reply)) throw new StreamWriteError(`settle ${stream}: the script answered ${typeof reply}, not a list`);
   return { acknowledged: Number(reply[0]), deadLettered: Number(reply[1]), requeued: Number(reply[2]) };
 }

@@ -26,6 +26,8 @@ import type { StreamEntry } from './consumer-group.ts';
 import { didWebHost } from '../../functions/atproto/syntax/did.ts';
 import type { Reason } from '../../functions/reasons.ts';
 import { StreamWriteError } from './stream-writer.ts';
+import { KEY_TYPES_LUA, typeRefusal } from './lua/key-types.ts';
+import { STORED_MEMBERS_LUA } from './lua/stored-members.ts';
 
 /** The DLQ reason of a parked member that is no entry (see above). */
 export const INVALID_PARKED_ENTRY: Reason = 'invalid_parked_entry';
@@ -58,32 +60,19 @@ end
 return out`;
 
 /**
- * Lua shared by the scripts that read members. entryOf: a member's array {labeler host, source DID, parked at, field,
- * value, ...}, every element a string and the fields in pairs, or nil and what is wrong with it. setAside: moves a
- * member that is no entry to the DLQ (KEYS[dlq]), taking it off its labeler's count when its labeler can still be read
- * (a truncated member keeps its beginning). dlqRefused: the DLQ's type when it is not a stream (nothing is written
- * then: a script's writes are not undone by a later error).
+ * Lua shared by the scripts that read members (the shared checks: lua/stored-members.ts, lua/key-types.ts). entryOf:
+ * a member's array {labeler host, source DID, parked at, field, value, ...}, or nil and what is wrong with it.
+ * setAside: moves a member that is no entry to the DLQ (KEYS[dlq]), taking it off its labeler's count when its
+ * labeler can still be read (a truncated member keeps its beginning). The DLQ's type is checked (refusedType) before
+ * anything is written: a script's writes are not undone by a later error.
  */
-const MEMBERS_LUA = `
+const MEMBERS_LUA = `${KEY_TYPES_LUA}${STORED_MEMBERS_LUA}
 local function entryOf(m)
-  local ok, e = pcall(cjson.decode, m)
-  if not ok then return nil, 'is not JSON (truncated?)' end
-  if type(e) ~= 'table' then return nil, 'is not a JSON array' end
-  local n = #e
-  if n < 5 or n % 2 == 0 then return nil, 'has ' .. n .. ' elements, not a labeler host, a source DID, a time and fields in pairs' end
-  for i = 1, n do
-    if type(e[i]) ~= 'string' then return nil, 'has an element ' .. i .. ' that is not a string' end
-  end
-  return e
-end
-local function dlqRefused(dlq)
-  local t = redis.call('TYPE', dlq)['ok']
-  if t ~= 'stream' and t ~= 'none' then return t end
-  return nil
+  return stringArrayOf(m, 3, 'a labeler host, a source DID, a time and fields in pairs')
 end
 local function setAside(m, problem, dlq, from, host)
-  redis.call('XADD', dlq, '*', 'parked', m, 'reason', '${INVALID_PARKED_ENTRY}', 'attempts', '0',
-    'error', 'parked label_live entry of source host ' .. host .. ' ' .. problem .. ': set aside so the rest of the host is released')
+  deadLetterMember(dlq, 'parked', m, '${INVALID_PARKED_ENTRY}',
+    'parked label_live entry of source host ' .. host .. ' ' .. problem .. ': set aside so the rest of the host is released')
   local labeler = string.match(m, '^%s*%[%s*"([^"]+)"')
   if labeler ~= nil and redis.call('HINCRBY', from, labeler, -1) <= 0 then redis.call('HDEL', from, labeler) end
 end
@@ -93,11 +82,11 @@ end
  * KEYS[1] = a host's parked list, KEYS[2] = the parked hosts, KEYS[3] = the per-labeler counts, KEYS[4] = the DLQ.
  * ARGV[1] = the source host, ARGV[2] = how many members to set aside at most. Sets aside the members at the head that
  * are no entry, then answers {set aside, their first problem, source DID, parked at} of the first good one, or
- * {set aside, problem} when none is left (`more` as the fifth element when HEAD_SCAN_MAX stopped it first), or the
- * DLQ's type when it is not a stream.
+ * {set aside, problem} when none is left (`more` as the fifth element when HEAD_SCAN_MAX stopped it first), or
+ * '<DLQ> is a <type>, not a stream' when it is not one.
  */
 export const HEAD_LABELS = `${MEMBERS_LUA}
-local refused = dlqRefused(KEYS[4])
+local refused = refusedType(KEYS[4], 'stream')
 local aside, said = 0, ''
 while true do
   local m = redis.call('LINDEX', KEYS[1], 0)
@@ -117,8 +106,8 @@ end`;
  * KEYS[1] = a host's parked list, KEYS[2] = the stream, KEYS[3] = the parked hosts, KEYS[4] = the per-labeler counts,
  * KEYS[5] = the DLQ. ARGV[1] = how many to take at most, ARGV[2] = the source host. Every member is read before
  * anything is written (a script's writes are not undone by a later error): each entry goes back into the stream, each
- * member that is no entry to the DLQ. Answers {released, left, set aside, their first problem}, or the DLQ's type
- * when it is not a stream and a member would go there (nothing written).
+ * member that is no entry to the DLQ. Answers {released, left, set aside, their first problem}, or '<DLQ> is a
+ * <type>, not a stream' when it is not one and a member would go there (nothing written).
  */
 export const RELEASE_LABELS = `${MEMBERS_LUA}
 local members = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
@@ -133,7 +122,7 @@ for i, m in ipairs(members) do
   end
 end
 if aside > 0 then
-  local refused = dlqRefused(KEYS[5])
+  local refused = refusedType(KEYS[5], 'stream')
   if refused then return refused end
 end
 for i, e in ipairs(decoded) do
@@ -171,9 +160,10 @@ export interface SetAside {
   problem: string;
 }
 
-/** The DLQ the scripts would move a member to is not a stream: refused whole, nothing written. */
-function refusedDlq(reply: unknown, dlq: string): void {
-  if (typeof reply === 'string') throw new StreamWriteError(`parked labels: ${dlq} is a ${reply}, not a stream`);
+/** A key the script needs has another type (the DLQ is not a stream): refused whole, nothing written. */
+function refused(reply: unknown): void {
+  const refusal = typeRefusal(reply);
+  if (refusal !== undefined) throw new StreamWriteError(`parked labels: ${refusal}`);
 }
 
 /**
@@ -236,7 +226,7 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
     },
     async head(host) {
       const reply: unknown = await runScript(redis, HEAD_LABELS, [list(host), hosts, from, dlq], [host, String(HEAD_SCAN_MAX)]);
-      refusedDlq(reply, dlq);
+      refused(reply);
       const [aside, problem, on, at, more] = Array.isArray(reply) ? reply : [];
       const setAside = Number(aside ?? 0);
       const found = typeof on === 'string' && on !== '' ? { head: { on, parkedAt: Number(at) || Date.now() } } : {};
@@ -247,7 +237,7 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
     },
     async release(host, max) {
       const reply: unknown = await runScript(redis, RELEASE_LABELS, [list(host), stream, hosts, from, dlq], [String(max), host]);
-      refusedDlq(reply, dlq);
+      refused(reply);
       const [released, left, aside, problem] = Array.isArray(reply) ? reply : [];
       return { released: Number(released ?? 0), left: Number(left ?? 0), setAside: Number(aside ?? 0), problem: String(problem ?? '') };
     },

@@ -26,6 +26,7 @@
 // script's name first). Answers {0} when this batch had run already, else {1, reply of step 1, reply of step 2, ...}.
 import type { Redis } from 'ioredis';
 import { runScript, type RedisArg, type RedisScript } from './scripts.ts';
+import { KEY_TYPES_LUA } from './lua/key-types.ts';
 
 /**
  * Error codes with which Redis refuses every write of a script alike, from its first write on: a step refused so means
@@ -66,7 +67,7 @@ export function compileOnceBatch(scripts: readonly RedisScript[]): Compiled {
   if (c !== undefined) return c;
   // Each script's body becomes a function of its own KEYS and ARGV, which it reads as if it ran alone.
   const inlined = sorted.map((s) => `scripts[${JSON.stringify(s.name)}] = function(KEYS, ARGV)\n${s.lua}\nend`).join('\n');
-  const lua = `
+  const lua = `${KEY_TYPES_LUA}
 local once = ARGV[1] ~= ''
 if once and redis.call('GET', KEYS[1]) == ARGV[1] then return {0} end
 local checked = {}
@@ -77,8 +78,8 @@ while a <= #ARGV do
   for i = 1, nk do
     local want, key = ARGV[a + 2 + i], KEYS[k]
     if want ~= '' and checked[key] == nil then
-      local t = redis.call('TYPE', key)['ok']
-      if t ~= want and t ~= 'none' then
+      local t = wrongTypeOf(key, want)
+      if t then
         return redis.error_reply('WRONGTYPE step ' .. step .. ' needs ' .. key .. ' to be a ' .. want .. ' but it is a ' .. t .. ': nothing of the batch was written')
       end
       checked[key] = true

@@ -28,6 +28,45 @@ const before = (a: string, b: string): boolean => Buffer.compare(Buffer.from(a, 
 
 const k = (keys: readonly string[], i: number): string => keys[i] ?? '';
 
+/** wrongTypeOf of adapters/redis/lua/key-types.ts: the key's type when it is neither `want` nor absent. */
+function wrongTypeOf(s: Store, key: string, want: string): string | undefined {
+  const type = s.exec(['TYPE', key]);
+  const t = type instanceof Status ? type.text : String(type);
+  return t !== want && t !== 'none' ? t : undefined;
+}
+
+/** refusedType of adapters/redis/lua/key-types.ts: what a script answers instead of writing to a key of another type. */
+function refusedType(s: Store, key: string, want: string): string | undefined {
+  const t = wrongTypeOf(s, key, want);
+  return t === undefined ? undefined : `${key} is a ${t}, not a ${want}`;
+}
+
+/**
+ * stringArrayOf of adapters/redis/lua/stored-members.ts: a stored member's elements (a JSON array of strings, `lead`
+ * of them then at least one pair), or what is wrong with it. The store holds bytes (latin1 strings); cjson reads them
+ * as UTF-8 and gives the strings back as bytes.
+ */
+function stringArrayOf(m: string, lead: number, shape: string): string[] | string {
+  let e: unknown;
+  try {
+    e = JSON.parse(Buffer.from(m, 'latin1').toString('utf8'));
+  } catch {
+    return 'is not JSON (truncated?)';
+  }
+  if (typeof e !== 'object' || e === null) return 'is not a JSON array';
+  // cjson reads an object into a table whose length is 0.
+  const n = Array.isArray(e) ? e.length : 0;
+  if (n < lead + 2 || (n - lead) % 2 !== 0) return `has ${n} elements, not ${shape}`;
+  const bad = (e as unknown[]).findIndex((f) => typeof f !== 'string');
+  if (bad >= 0) return `has an element ${bad + 1} that is not a string`;
+  return (e as string[]).map((f) => Buffer.from(f, 'utf8').toString('latin1'));
+}
+
+/** deadLetterMember of adapters/redis/lua/stored-members.ts. */
+function deadLetterMember(s: Store, dlq: string, field: string, m: string, reason: string, error: string): void {
+  s.exec(['XADD', dlq, '*', field, m, 'reason', reason, 'attempts', '0', 'error', error]);
+}
+
 /** The scripts a batch may run (stream-writer.ts's `script` ops), which the once-batch script inlines. */
 const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
   [RAISE_SEQ_CURSOR, (s, keys, argv) => {
@@ -109,10 +148,9 @@ function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
       for (let i = 1; i <= nk; i++, key++) {
         const [want, name] = [argv[a + 2 + i] ?? '', k(keys, key)];
         if (want === '' || checked.has(name)) continue;
-        const type = s.exec(['TYPE', name]);
-        const t = type instanceof Status ? type.text : String(type);
+        const t = wrongTypeOf(s, name, want);
         // redis.error_reply, returned: the error reply as written, not wrapped as a redis.call that raised.
-        if (t !== want && t !== 'none') return new ReplyError(`WRONGTYPE step ${step} needs ${name} to be a ${want} but it is a ${t}: nothing of the batch was written`);
+        if (t !== undefined) return new ReplyError(`WRONGTYPE step ${step} needs ${name} to be a ${want} but it is a ${t}: nothing of the batch was written`);
         checked.add(name);
       }
       a += 3 + nk + na;
@@ -156,37 +194,13 @@ const ONCE_BATCH_TWINS: [string, ScriptTwin][] = everyScriptSet(BATCH_SCRIPTS.ma
   return [compileOnceBatch(set).lua, onceBatchTwin(byName)];
 });
 
-/**
- * entryOf of label-parking.ts's MEMBERS_LUA: a parked member's elements, or what is wrong with it. The store holds
- * bytes (latin1 strings); cjson reads them as UTF-8 and gives the strings back as bytes.
- */
-function parkedEntryOf(m: string): string[] | string {
-  let e: unknown;
-  try {
-    e = JSON.parse(Buffer.from(m, 'latin1').toString('utf8'));
-  } catch {
-    return 'is not JSON (truncated?)';
-  }
-  if (typeof e !== 'object' || e === null) return 'is not a JSON array';
-  // cjson reads an object into a table whose length is 0.
-  const n = Array.isArray(e) ? e.length : 0;
-  if (n < 5 || n % 2 === 0) return `has ${n} elements, not a labeler host, a source DID, a time and fields in pairs`;
-  const bad = (e as unknown[]).findIndex((f) => typeof f !== 'string');
-  if (bad >= 0) return `has an element ${bad + 1} that is not a string`;
-  return (e as string[]).map((f) => Buffer.from(f, 'utf8').toString('latin1'));
-}
-
-/** dlqRefused of MEMBERS_LUA: the DLQ's type when it is not a stream. */
-function dlqRefused(s: Store, dlq: string): string | undefined {
-  const type = s.exec(['TYPE', dlq]);
-  const t = type instanceof Status ? type.text : '';
-  return t !== 'stream' && t !== 'none' ? t : undefined;
-}
+/** entryOf of label-parking.ts's MEMBERS_LUA: a parked member's elements, or what is wrong with it. */
+const parkedEntryOf = (m: string): string[] | string => stringArrayOf(m, 3, 'a labeler host, a source DID, a time and fields in pairs');
 
 /** setAside of MEMBERS_LUA. */
 function setParkedAside(s: Store, m: string, problem: string, dlq: string, from: string, host: string): void {
-  s.exec(['XADD', dlq, '*', 'parked', m, 'reason', INVALID_PARKED_ENTRY, 'attempts', '0',
-    'error', `parked label_live entry of source host ${host} ${problem}: set aside so the rest of the host is released`]);
+  deadLetterMember(s, dlq, 'parked', m, INVALID_PARKED_ENTRY,
+    `parked label_live entry of source host ${host} ${problem}: set aside so the rest of the host is released`);
   const labeler = /^[ \t\n\v\f\r]*\[[ \t\n\v\f\r]*"([^"]+)"/.exec(m)?.[1];
   if (labeler !== undefined && Number(s.exec(['HINCRBY', from, labeler, '-1'])) <= 0) s.exec(['HDEL', from, labeler]);
 }
@@ -210,9 +224,8 @@ const TWINS: [string, ScriptTwin][] = [
     if (Number.isNaN(acks)) throw new CommandError(new ReplyError('attempt to perform arithmetic on a nil value'));
     let a = 2 + acks;
     if (a < argv.length) {
-      const type = s.exec(['TYPE', dlq]);
-      const t = type instanceof Status ? type.text : '';
-      if (t !== 'stream' && t !== 'none') return t;
+      const refused = refusedType(s, dlq, 'stream');
+      if (refused !== undefined) return refused;
     }
     let acked = 0;
     let lettered = 0;
@@ -251,20 +264,13 @@ const TWINS: [string, ScriptTwin][] = [
     const members = Array.isArray(due) ? due.filter((m): m is string => typeof m === 'string') : [];
     let invalid = 0;
     for (const member of members) {
-      // The store holds bytes (latin1 strings); cjson reads them as UTF-8 and gives the strings back as bytes.
-      let fields: unknown;
-      try {
-        fields = JSON.parse(Buffer.from(member, 'latin1').toString('utf8'));
-      } catch {
-        fields = undefined;
-      }
       // Members are what the queue's send writes: an array of strings, a random first element, then field, value, ...
-      if (Array.isArray(fields) && fields.length >= 3 && fields.length % 2 === 1 && fields.every((f): f is string => typeof f === 'string')) {
-        s.exec(['XADD', k(keys, 1), '*', ...fields.slice(1).map((f) => Buffer.from(f, 'utf8').toString('latin1'))]);
-      } else {
+      const fields = stringArrayOf(member, 1, 'a random id, then field, value, ...');
+      if (Array.isArray(fields)) s.exec(['XADD', k(keys, 1), '*', ...fields.slice(1)]);
+      else {
         invalid++;
-        s.exec(['XADD', k(keys, 2), '*', 'delayed', member, 'reason', INVALID_DELAYED_ENTRY, 'attempts', '0',
-          'error', 'a delayed member that is not a JSON array of a random id, then field, value, ...']);
+        deadLetterMember(s, k(keys, 2), 'delayed', member, INVALID_DELAYED_ENTRY,
+          'a delayed member that is not a JSON array of a random id, then field, value, ...');
       }
       s.exec(['ZREM', k(keys, 0), member]);
     }
@@ -297,7 +303,7 @@ const TWINS: [string, ScriptTwin][] = [
       const e = parkedEntryOf(m);
       if (Array.isArray(e)) return [aside, said, e[1] ?? '', e[2] ?? ''];
       if (aside >= Number(argv[1])) return [aside, said, '', '', 'more'];
-      const refused = dlqRefused(s, k(keys, 3));
+      const refused = refusedType(s, k(keys, 3), 'stream');
       if (refused !== undefined) return refused;
       s.exec(['LPOP', k(keys, 0)]);
       setParkedAside(s, m, e, k(keys, 3), k(keys, 2), host);
@@ -313,7 +319,7 @@ const TWINS: [string, ScriptTwin][] = [
     const decoded = members.map(parkedEntryOf);
     const problems = decoded.filter((e): e is string => typeof e === 'string');
     if (problems.length > 0) {
-      const refused = dlqRefused(s, k(keys, 4));
+      const refused = refusedType(s, k(keys, 4), 'stream');
       if (refused !== undefined) return refused;
     }
     decoded.forEach((e, i) => {
