@@ -227,15 +227,16 @@ export type Requeue = { id: string } & ({ fields: Record<string, string> } | { s
  * first, so that an XADD Redis refused would leave its entry pending, never acknowledged without its letter or its
  * retry). Acknowledged ids need no such check (XACK and XDEL again change nothing): they go by 500 a call (unpack's
  * stack is bounded). A settle of thousands of entries is one round trip, as its MULTI was.
- * Answers '<DLQ> is a <type>, not a stream' when it is not one (nothing written: lua/key-types.ts), else
- * {acknowledged, dead-lettered, requeued}.
+ * Before any move is written, the DLQ and the delayed set are checked: a key of another type (made by hand) answers
+ * '<key> is a <type>, not a <stream|zset>' and nothing is written (lua/key-types.ts), since found at its write, the
+ * moves and acknowledgements before it would stand. Else answers {acknowledged, dead-lettered, requeued}.
  */
 export const SETTLE = `${KEY_TYPES_LUA}
 local stream, dlq, group = KEYS[1], KEYS[2], ARGV[1]
 local acks = tonumber(ARGV[2])
 local a = 3 + acks
 if a <= #ARGV then
-  local refused = refusedType(dlq, 'stream')
+  local refused = refusedType(dlq, 'stream') or (KEYS[3] and refusedType(KEYS[3], 'zset'))
   if refused then return refused end
 end
 local acked, lettered, requeued = 0, 0, 0

@@ -10,7 +10,8 @@
 // - `label_live:parked_from`: a hash, labeler host -> how many of its entries are parked (per-labeler backpressure).
 // Promises: an entry is parked (pushed, counted, its host scheduled) in the same script that acknowledges and deletes
 // it, and only while it is still pending for the group, so a park run again (ioredis resends it after a reconnect
-// that lost its reply) finds nothing pending and writes nothing; nothing is parked twice or lost. Releasing moves the
+// that lost its reply) finds nothing pending and writes nothing; nothing is parked twice or lost. A key of another
+// type than the scripts need (made by hand) refuses a park whole before it writes anything (StreamWriteError). Releasing moves the
 // head of a host's list back into label_live in one script (XADD each, then LTRIM them off); run again it releases
 // the next ones, never the same twice. A host that is down is no verdict: no good entry is dropped or dead-lettered
 // here. A member that is no entry at all (not JSON, truncated, not the array above: written by another version, or
@@ -39,9 +40,15 @@ export const HEAD_SCAN_MAX = 1000;
  * KEYS[1] = the stream, KEYS[2] = the parked hosts (sorted set), KEYS[3] = the per-labeler counts (hash), KEYS[4...] =
  * the parked lists. ARGV[1] = the group, ARGV[2] = the score of a host not yet scheduled, then per entry: its id, the
  * index in KEYS of its list, its source host, its labeler host, the member. Each entry still pending is parked,
- * acknowledged and deleted; answers, per entry, 1 when it was parked by this run, else 0.
+ * acknowledged and deleted; answers, per entry, 1 when it was parked by this run, else 0. Every key's type is checked
+ * first: one of another type (made by hand) answers '<key> is a <type>, not a <want>' and nothing is written. Found
+ * at its write, the member pushed before it stood while its entry stayed pending, and the park tried again pushed it
+ * a second time.
  */
-export const PARK_LABELS = `
+export const PARK_LABELS = `${KEY_TYPES_LUA}
+local refused = refusedType(KEYS[1], 'stream') or refusedType(KEYS[2], 'zset') or refusedType(KEYS[3], 'hash')
+for i = 4, #KEYS do refused = refused or refusedType(KEYS[i], 'list') end
+if refused then return refused end
 local stream, group = KEYS[1], ARGV[1]
 local out = {}
 for a = 3, #ARGV, 5 do
@@ -218,6 +225,7 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
         args.push(p.entry.id, String(4 + at), host, p.from, member);
       }
       const reply: unknown = await runScript(redis, PARK_LABELS, [stream, hosts, from, ...lists], args);
+      refused(reply);
       const flags = Array.isArray(reply) ? reply : [];
       return entries.filter((_, i) => Number(flags[i]) === 1);
     },

@@ -224,7 +224,7 @@ const TWINS: [string, ScriptTwin][] = [
     if (Number.isNaN(acks)) throw new CommandError(new ReplyError('attempt to perform arithmetic on a nil value'));
     let a = 2 + acks;
     if (a < argv.length) {
-      const refused = refusedType(s, dlq, 'stream');
+      const refused = refusedType(s, dlq, 'stream') ?? (keys.length > 2 ? refusedType(s, k(keys, 2), 'zset') : undefined);
       if (refused !== undefined) return refused;
     }
     let acked = 0;
@@ -277,6 +277,11 @@ const TWINS: [string, ScriptTwin][] = [
     return [members.length - invalid, invalid];
   }],
   [PARK_LABELS, (s, keys, argv) => {
+    const wants = keys.map((_, i) => (i === 0 ? 'stream' : i === 1 ? 'zset' : i === 2 ? 'hash' : 'list'));
+    for (const [i, want] of wants.entries()) {
+      const refused = refusedType(s, k(keys, i), want);
+      if (refused !== undefined) return refused;
+    }
     const [stream, group] = [k(keys, 0), argv[0] ?? ''];
     const out: number[] = [];
     for (let a = 2; a < argv.length; a += 5) {

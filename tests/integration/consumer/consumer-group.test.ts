@@ -138,6 +138,32 @@ describe('consumer-group primitives', () => {
     expect((await pending()).map(([id]) => id)).toEqual([a, b]);
   });
 
+  it('settle refuses a delayed set of another type before writing anything: no letter, no ack, every entry still pending', async () => {
+    await ensureGroup(redis, stream, GROUP);
+    const [a, b, c] = await fill(3);
+    await readNew(redis, stream, GROUP, 'c1', 10, 10);
+    const delayed = `${stream}:delayed`;
+    await redis.set(delayed, 'not a zset');
+    const settlement = {
+      ack: [a!],
+      letters: [{ entry: { id: b!, fields: { event: '1' } }, reason: 'invalid_event', attempts: 1 }],
+      requeue: [{ id: c!, score: 1, member: '["m","event","2"]' }],
+      delayed,
+    };
+    // Found at its ZADD, the letter before it and its entry's ack and delete had been written.
+    const err = await settle(redis, stream, `${stream}_dlq`, GROUP, settlement).catch((e: unknown) => e);
+    expect(await redis.exists(`${stream}_dlq`)).toBe(0);
+    expect(await redis.xlen(stream)).toBe(3);
+    expect((await pending()).map(([id]) => id)).toEqual([a, b, c]);
+    expect(await redis.get(delayed)).toBe('not a zset');
+    expect((err as Error).message).toBe(`settle ${stream}: ${delayed} is a string, not a zset`);
+    // Acknowledgements alone write nothing to it: they go through as beside a DLQ of another type.
+    expect(await settle(redis, stream, `${stream}_dlq`, GROUP, { ack: [a!], letters: [], delayed })).toEqual({ acknowledged: 1, deadLettered: 0, requeued: 0 });
+    await redis.del(delayed);
+    expect(await settle(redis, stream, `${stream}_dlq`, GROUP, settlement)).toEqual({ acknowledged: 0, deadLettered: 1, requeued: 1 });
+    expect(await redis.zcard(delayed)).toBe(1);
+  });
+
   it('readBacklog reports length and pending, and zero pending for a group not created yet', async () => {
     expect(await readBacklog(redis, stream, GROUP)).toEqual({ length: 0, pending: 0 });
     await ensureGroup(redis, stream, GROUP);

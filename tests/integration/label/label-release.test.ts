@@ -1,6 +1,6 @@
 // The parking of label_live entries and their release (adapters/redis/label-parking.ts, long-runners/labels/
 // label-release.ts) on the real Redis, with the real identity resolver asking two did:web hosts on loopback: one that
-// answers, one that refuses connections.
+// answers, one that refuses connections; and parking beside a key of the wrong type, refused whole.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { createKeySpace, GROUPS, STREAMS } from '../../../adapters/redis/keys.ts';
 import { ensureGroup, readNew } from '../../../adapters/redis/consumer-group.ts';
 import { createLabelParking, waitHost, type LabelParking } from '../../../adapters/redis/label-parking.ts';
+import { StreamWriteError } from '../../../adapters/redis/stream-writer.ts';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { releaseDue } from '../../../long-runners/labels/label-release.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
@@ -137,5 +138,50 @@ describe('a parked member that is no entry (truncated, or another version\'s)', 
     expect(await redis.redis.llen(list)).toBe(0);
     expect(await parking.due(Date.now() + 3_600_000, 10)).toEqual([waitHost(down)]);
     expect(await parking.parkedFrom('labeler.example')).toBe(1);
+  });
+});
+
+describe('parking beside a key of the wrong type (made by hand)', () => {
+  // Before, the script pushed the member, then met the wrong key and failed: the entry stayed pending, and the park
+  // tried again (the consumer's next settle) pushed it a second time, released twice later.
+  for (const [what, type] of [['parked_hosts', 'zset'], ['parked_from', 'hash']] as const) {
+    it(`refuses when ${what} is a string: nothing parked, the entries still pending; parked once when it is fixed`, async () => {
+      const space = createKeySpace(`${redis.prefix}wrong_${what}:`);
+      const live = space.stream(STREAMS.labelLive);
+      const wrong = space.beside(STREAMS.labelLive, `:${what}`);
+      const list = space.beside(STREAMS.labelLive, `:parked:${waitHost(down)}`);
+      const mine = createLabelParking(redis.redis, space);
+      await ensureGroup(redis.redis, live, GROUPS.label);
+      await redis.redis.xadd(live, '*', 'event', event('w', down));
+      const read = await readNew(redis.redis, live, GROUPS.label, 'c3', 10, 10);
+      const entries = read.map((entry) => ({ entry, on: down, from: 'labeler.example' }));
+      await redis.redis.set(wrong, 'made by hand');
+      const err = await mine.park(GROUPS.label, entries, 0).catch((e: unknown) => e);
+      expect(await redis.redis.exists(list)).toBe(0);
+      expect(await redis.redis.xlen(live)).toBe(1);
+      expect(Number((await redis.redis.xpending(live, GROUPS.label) as unknown[])[0])).toBe(1);
+      expect(await redis.redis.get(wrong)).toBe('made by hand');
+      expect(err).toBeInstanceOf(StreamWriteError);
+      expect((err as Error).message).toBe(`parked labels: ${wrong} is a string, not a ${type}`);
+      await redis.redis.del(wrong);
+      expect((await mine.park(GROUPS.label, entries, 0)).length).toBe(1);
+      expect(await redis.redis.llen(list)).toBe(1);
+      expect(await mine.parkedFrom('labeler.example')).toBe(1);
+      expect(await redis.redis.xlen(live)).toBe(0);
+    });
+  }
+  it('refuses when a host\'s parked list is a string', async () => {
+    const space = createKeySpace(`${redis.prefix}wrong_list:`);
+    const live = space.stream(STREAMS.labelLive);
+    const list = space.beside(STREAMS.labelLive, `:parked:${waitHost(down)}`);
+    const mine = createLabelParking(redis.redis, space);
+    await ensureGroup(redis.redis, live, GROUPS.label);
+    await redis.redis.xadd(live, '*', 'event', event('w', down));
+    const read = await readNew(redis.redis, live, GROUPS.label, 'c4', 10, 10);
+    await redis.redis.set(list, 'made by hand');
+    const err = await mine.park(GROUPS.label, read.map((entry) => ({ entry, on: down, from: 'labeler.example' })), 0).catch((e: unknown) => e);
+    expect(await redis.redis.exists(space.beside(STREAMS.labelLive, ':parked_hosts'), space.beside(STREAMS.labelLive, ':parked_from'))).toBe(0);
+    expect(await redis.redis.xlen(live)).toBe(1);
+    expect((err as Error).message).toBe(`parked labels: ${list} is a string, not a list`);
   });
 });
