@@ -70,8 +70,8 @@ return out`;
  * Lua shared by the scripts that read members (the shared checks: lua/stored-members.ts, lua/key-types.ts). entryOf:
  * a member's array {labeler host, source DID, parked at, field, value, ...}, or nil and what is wrong with it.
  * setAside: moves a member that is no entry to the DLQ (KEYS[dlq]), taking it off its labeler's count when its
- * labeler can still be read (a truncated member keeps its beginning). The DLQ's type is checked (refusedType) before
- * anything is written: a script's writes are not undone by a later error.
+ * labeler can still be read (a truncated member keeps its beginning). The scripts check the types of the keys they
+ * write (refusedType) before anything is written: a script's writes are not undone by a later error.
  */
 const MEMBERS_LUA = `${KEY_TYPES_LUA}${STORED_MEMBERS_LUA}
 local function entryOf(m)
@@ -90,10 +90,11 @@ end
  * ARGV[1] = the source host, ARGV[2] = how many members to set aside at most. Sets aside the members at the head that
  * are no entry, then answers {set aside, their first problem, source DID, parked at} of the first good one, or
  * {set aside, problem} when none is left (`more` as the fifth element when HEAD_SCAN_MAX stopped it first), or
- * '<DLQ> is a <type>, not a stream' when it is not one.
+ * '<key> is a <type>, not a <want>' when a member would be set aside and the DLQ, the counts or the hosts have another
+ * type than a stream, a hash and a sorted set (nothing written).
  */
 export const HEAD_LABELS = `${MEMBERS_LUA}
-local refused = refusedType(KEYS[4], 'stream')
+local refused = refusedType(KEYS[4], 'stream') or refusedType(KEYS[3], 'hash') or refusedType(KEYS[2], 'zset')
 local aside, said = 0, ''
 while true do
   local m = redis.call('LINDEX', KEYS[1], 0)
@@ -113,10 +114,14 @@ end`;
  * KEYS[1] = a host's parked list, KEYS[2] = the stream, KEYS[3] = the parked hosts, KEYS[4] = the per-labeler counts,
  * KEYS[5] = the DLQ. ARGV[1] = how many to take at most, ARGV[2] = the source host. Every member is read before
  * anything is written (a script's writes are not undone by a later error): each entry goes back into the stream, each
- * member that is no entry to the DLQ. Answers {released, left, set aside, their first problem}, or '<DLQ> is a
- * <type>, not a stream' when it is not one and a member would go there (nothing written).
+ * member that is no entry to the DLQ. Answers {released, left, set aside, their first problem}, or '<key> is a
+ * <type>, not a <want>' (nothing written) when the stream, the hosts or the counts have another type than a stream, a
+ * sorted set and a hash, or the DLQ is not a stream and a member would go there. Found at its write, the entries
+ * XADDed before it stood untrimmed, and each release tried again wrote them into the stream once more.
  */
 export const RELEASE_LABELS = `${MEMBERS_LUA}
+local refused = refusedType(KEYS[2], 'stream') or refusedType(KEYS[3], 'zset') or refusedType(KEYS[4], 'hash')
+if refused then return refused end
 local members = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 local decoded, problems, aside, said = {}, {}, 0, ''
 for i, m in ipairs(members) do
@@ -129,7 +134,7 @@ for i, m in ipairs(members) do
   end
 end
 if aside > 0 then
-  local refused = refusedType(KEYS[5], 'stream')
+  refused = refusedType(KEYS[5], 'stream')
   if refused then return refused end
 end
 for i, e in ipairs(decoded) do

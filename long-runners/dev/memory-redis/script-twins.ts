@@ -308,7 +308,7 @@ const TWINS: [string, ScriptTwin][] = [
       const e = parkedEntryOf(m);
       if (Array.isArray(e)) return [aside, said, e[1] ?? '', e[2] ?? ''];
       if (aside >= Number(argv[1])) return [aside, said, '', '', 'more'];
-      const refused = refusedType(s, k(keys, 3), 'stream');
+      const refused = refusedType(s, k(keys, 3), 'stream') ?? refusedType(s, k(keys, 2), 'hash') ?? refusedType(s, k(keys, 1), 'zset');
       if (refused !== undefined) return refused;
       s.exec(['LPOP', k(keys, 0)]);
       setParkedAside(s, m, e, k(keys, 3), k(keys, 2), host);
@@ -318,14 +318,16 @@ const TWINS: [string, ScriptTwin][] = [
     }
   }],
   [RELEASE_LABELS, (s, keys, argv) => {
+    const refused = refusedType(s, k(keys, 1), 'stream') ?? refusedType(s, k(keys, 2), 'zset') ?? refusedType(s, k(keys, 3), 'hash');
+    if (refused !== undefined) return refused;
     const got = s.exec(['LRANGE', k(keys, 0), '0', String(Number(argv[0]) - 1)]);
     const members = Array.isArray(got) ? got.filter((m): m is string => typeof m === 'string') : [];
     // Every member is read before anything is written, as the Lua does.
     const decoded = members.map(parkedEntryOf);
     const problems = decoded.filter((e): e is string => typeof e === 'string');
     if (problems.length > 0) {
-      const refused = refusedType(s, k(keys, 4), 'stream');
-      if (refused !== undefined) return refused;
+      const dlq = refusedType(s, k(keys, 4), 'stream');
+      if (dlq !== undefined) return dlq;
     }
     decoded.forEach((e, i) => {
       if (typeof e === 'string') return setParkedAside(s, members[i] ?? '', e, k(keys, 4), k(keys, 3), argv[1] ?? '');

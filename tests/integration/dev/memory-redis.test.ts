@@ -289,7 +289,12 @@ describe('the JS twins of the Lua scripts', () => {
       run(HEAD_LABELS, [`${p}ll:h2`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], ['h2', 1]),
       run(HEAD_LABELS, [`${p}ll:h2`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], ['h2', 5]),
       run(RELEASE_LABELS, [`${p}ll:h2`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], [10, 'h2']),
+      // counts or hosts of another type: a release refused before it moves anything, a head before it sets aside.
+      run(RELEASE_LABELS, [`${p}ll:h2`, `${p}ll`, `${p}ll:hosts`, `${p}ll_bad`, `${p}ll_dlq`], [10, 'h2']),
+      run(RELEASE_LABELS, [`${p}ll:h2`, `${p}ll`, `${p}ll_bad`, `${p}ll:from`, `${p}ll_dlq`], [10, 'h2']),
       (r) => r.rpush(`${p}ll:h3`, '{not json'), (r) => r.zadd(`${p}ll:hosts`, 1, 'h3'),
+      run(HEAD_LABELS, [`${p}ll:h3`, `${p}ll_bad`, `${p}ll:from`, `${p}ll_dlq`], ['h3', 5]),
+      run(HEAD_LABELS, [`${p}ll:h3`, `${p}ll:hosts`, `${p}ll_bad`, `${p}ll_dlq`], ['h3', 5]),
       run(HEAD_LABELS, [`${p}ll:h3`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], ['h3', 5]),
       (r) => r.xrange(`${p}ll`, '-', '+'), (r) => r.lrange(`${p}ll:h1`, 0, -1), (r) => r.lrange(`${p}ll:h2`, 0, -1),
       (r) => r.xrange(`${p}ll_dlq`, '-', '+'), (r) => r.lrange(`${p}ll:h3`, 0, -1),

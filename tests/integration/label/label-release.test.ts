@@ -185,3 +185,48 @@ describe('parking beside a key of the wrong type (made by hand)', () => {
     expect((err as Error).message).toBe(`parked labels: ${list} is a string, not a list`);
   });
 });
+
+describe('releasing beside a key of the wrong type (made by hand)', () => {
+  // Before, RELEASE_LABELS XADDed the first entry back, then met the counts at their HINCRBY and failed before the
+  // trim: every tick (a failed tick is tried again) wrote that entry into label_live once more.
+  it('a counts hash that is a string: nothing released, nothing trimmed, however many ticks try', async () => {
+    const space = createKeySpace(`${redis.prefix}wrong_release:`);
+    const live = space.stream(STREAMS.labelLive);
+    const from = space.beside(STREAMS.labelLive, ':parked_from');
+    const list = space.beside(STREAMS.labelLive, `:parked:${waitHost(up)}`);
+    const mine = createLabelParking(redis.redis, space);
+    await ensureGroup(redis.redis, live, GROUPS.label);
+    await redis.redis.xadd(live, '*', 'event', event('r', up));
+    const read = await readNew(redis.redis, live, GROUPS.label, 'c5', 10, 10);
+    expect((await mine.park(GROUPS.label, read.map((entry) => ({ entry, on: up, from: 'labeler.example' })), 0)).length).toBe(1);
+    await redis.redis.del(from);
+    await redis.redis.set(from, 'made by hand');
+    const errors: unknown[] = [];
+    for (let tick = 0; tick < 3; tick++) errors.push(await mine.release(waitHost(up), 10).catch((e: unknown) => e));
+    expect(await redis.redis.xlen(live)).toBe(0);
+    expect(await redis.redis.llen(list)).toBe(1);
+    for (const err of errors) expect((err as Error).message).toBe(`parked labels: ${from} is a string, not a hash`);
+    await redis.redis.del(from);
+    expect((await mine.release(waitHost(up), 10)).released).toBe(1);
+    expect(await redis.redis.xlen(live)).toBe(1);
+  });
+
+  it('a stream or a hosts set of another type: refused, nothing moved', async () => {
+    const space = createKeySpace(`${redis.prefix}wrong_release2:`);
+    const live = space.stream(STREAMS.labelLive);
+    const hosts = space.beside(STREAMS.labelLive, ':parked_hosts');
+    const list = space.beside(STREAMS.labelLive, `:parked:${waitHost(up)}`);
+    const mine = createLabelParking(redis.redis, space);
+    await redis.redis.rpush(list, JSON.stringify(['labeler.example', up, '1', 'event', event('s', up)]));
+    await redis.redis.set(hosts, 'made by hand');
+    const first = await mine.release(waitHost(up), 10).catch((e: unknown) => e);
+    expect(await redis.redis.llen(list)).toBe(1);
+    expect(await redis.redis.exists(live)).toBe(0);
+    expect((first as Error).message).toBe(`parked labels: ${hosts} is a string, not a zset`);
+    await redis.redis.del(hosts);
+    await redis.redis.set(live, 'made by hand');
+    const second = await mine.release(waitHost(up), 10).catch((e: unknown) => e);
+    expect(await redis.redis.llen(list)).toBe(1);
+    expect((second as Error).message).toBe(`parked labels: ${live} is a string, not a stream`);
+  });
+});
