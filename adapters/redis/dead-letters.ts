@@ -1,12 +1,14 @@
 // Operating on a stream's dead-letter queue (<stream>_dlq): list what is there and why, move entries back to their
-// stream with their verdict removed (so the consumer counts attempts afresh), or purge them. Replay is one MULTI per
-// chunk: the XADD to the stream and the XDEL from the DLQ land together, so an entry is never in both or in neither.
+// stream with their verdict removed (so the consumer counts attempts afresh), or purge them. Replay is one batch per
+// chunk (stream-writer.ts, the batch script without a marker): the XADD to the stream and the XDEL from the DLQ land
+// together, so an entry is never in both or in neither. A stream or DLQ of another type (made by hand) refuses the
+// chunk whole: as a MULTI, every XADD failed and the XDEL ran, and the letters were gone from both.
 // A letter with nothing but its verdict (an entry deleted while pending, which consumers dead-lettered without fields
 // before they acknowledged and counted such entries instead) cannot be replayed: XADD needs a field, and one such
-// XADD would abort its whole chunk's MULTI, every replay again.
+// XADD would fail in its chunk, every replay again.
 // It stays in the DLQ, counted, for `dlq list` to show and `dlq purge` to remove.
 import type { Redis } from 'ioredis';
-import { StreamWriteError } from './stream-writer.ts';
+import { writeBatch } from './stream-writer.ts';
 // Fields the consumer adds when it dead-letters an entry; everything else is the original entry.
 import { VERDICT_FIELDS } from './consumer-group.ts';
 
@@ -77,7 +79,8 @@ export interface ReplayResult {
 }
 
 /** Original fields of a letter, as they are written back: the verdict removed. */
-const originalFields = (e: DeadLetterEntry): string[] => Object.entries(e.fields).filter(([n]) => !VERDICT_FIELDS.has(n)).flat();
+const originalFields = (e: DeadLetterEntry): Record<string, string> =>
+  Object.fromEntries(Object.entries(e.fields).filter(([n]) => !VERDICT_FIELDS.has(n)));
 
 /** Moves matching entries back to `stream` (appended at its end, in DLQ order), removing them from the DLQ. */
 export async function replayDeadLetters(redis: Redis, dlq: string, stream: string, filter: DeadLetterFilter = {}): Promise<ReplayResult> {
@@ -86,12 +89,11 @@ export async function replayDeadLetters(redis: Redis, dlq: string, stream: strin
   let chunk: DeadLetterEntry[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
-    const multi = redis.multi();
-    for (const e of chunk) multi.xadd(stream, '*', ...originalFields(e));
-    multi.xdel(dlq, ...chunk.map((e) => e.id));
-    const replies = await multi.exec();
-    if (replies === null) throw new StreamWriteError(`replay ${dlq}: MULTI was aborted`);
-    for (const [err] of replies) if (err !== null) throw new StreamWriteError(`replay ${dlq}: a command failed`, { cause: err });
+    // writeBatch throws a StreamWriteError for a refused batch or step.
+    await writeBatch(redis, {
+      entries: chunk.map((e) => ({ stream, fields: originalFields(e) })),
+      ops: [{ kind: 'command', name: 'XDEL', args: [dlq, ...chunk.map((e) => e.id)] }],
+    });
     moved += chunk.length;
     chunk = [];
   };
@@ -100,7 +102,7 @@ export async function replayDeadLetters(redis: Redis, dlq: string, stream: strin
   const all: DeadLetterEntry[] = [];
   for await (const e of readDeadLetters(redis, dlq, filter)) all.push(e);
   for (const e of all) {
-    if (originalFields(e).length === 0) {
+    if (Object.keys(originalFields(e)).length === 0) {
       unreplayable++;
       continue;
     }

@@ -40,7 +40,7 @@ export const REFUSALS = ['OOM', 'READONLY', 'MISCONF', 'NOREPLICAS'] as const;
  * replace or remove a key of any type). A command not listed is refused when the batch is built: its key's type must
  * be declared here first, or a WRONGTYPE could again be found only after the steps before it were written.
  */
-export const COMMAND_KEY_TYPES: Readonly<Record<string, string>> = { SET: '', DEL: '', XADD: 'stream', HSET: 'hash', RPUSH: 'list' };
+export const COMMAND_KEY_TYPES: Readonly<Record<string, string>> = { SET: '', DEL: '', XADD: 'stream', XDEL: 'stream', HSET: 'hash', RPUSH: 'list' };
 
 export type OnceBatchStep =
   | { kind: 'xadd'; stream: string; fields: readonly string[] }

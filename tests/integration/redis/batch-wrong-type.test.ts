@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { StreamWriteError, appendBatch, writeBatch, writeSlotBatches } from '../../../adapters/redis/stream-writer.ts';
 import { createIdentityWaitStore } from '../../../adapters/redis/identity-waits.ts';
+import { replayDeadLetters } from '../../../adapters/redis/dead-letters.ts';
 import { STREAMS, createKeySpace, lastBatchKey } from '../../../adapters/redis/keys.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 
@@ -126,5 +127,25 @@ describe('a batch without a seq cursor meeting a key of the wrong type', () => {
     expect(await redis.xlen(streams[0]!)).toBe(2);
     expect(await redis.xlen(streams[1]!)).toBe(0);
     expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 3 needs ${other} to be a stream but it is a string: nothing of the batch was written`);
+  });
+});
+
+// `skytide dlq replay` moved each chunk in a MULTI: XADDs to the stream, then the XDEL from the DLQ. Into a stream
+// someone made with another type, every XADD failed and the XDEL ran: the letters were in neither, gone for good.
+describe('a DLQ replay into a stream of another type', () => {
+  it('moves nothing: the letters stay in the DLQ, and are replayed once the stream is fixed', async () => {
+    const stream = `${prefix}g:firehose_live`;
+    const dlq = `${stream}_dlq`;
+    for (const n of [1, 2]) await redis.xadd(dlq, '*', 'event', String(n), 'reason', 'handler_error', 'attempts', '5');
+    await redis.set(stream, 'made by hand');
+    const err = await replayDeadLetters(redis, dlq, stream).catch((e: unknown) => e);
+    expect(await redis.xlen(dlq)).toBe(2);
+    expect(await redis.get(stream)).toBe('made by hand');
+    expect(err).toBeInstanceOf(StreamWriteError);
+    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 1 needs ${stream} to be a stream but it is a string: nothing of the batch was written`);
+    await redis.del(stream);
+    expect(await replayDeadLetters(redis, dlq, stream)).toEqual({ replayed: 2, unreplayable: 0 });
+    expect((await redis.xrange(stream, '-', '+')).map(([, f]) => f)).toEqual([['event', '1'], ['event', '2']]);
+    expect(await redis.xlen(dlq)).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
-// A DLQ replay whose reply is lost (the connection dies after Redis ran its MULTI), through a proxy that cuts the
+// A DLQ replay whose reply is lost (the connection dies after Redis ran its batch), through a proxy that cuts the
 // client's socket right after forwarding it (lost-reply-proxy.ts), with the client the CLI's dlq command uses (a
-// command timeout, resources.ts). Each letter must land in the stream once: ioredis resending the MULTI on the new
+// command timeout, resources.ts). Each letter must land in the stream once: ioredis resending the batch on the new
 // connection would XADD the chunk a second time (its XDELs then find nothing), and the consumer would process every
 // replayed entry twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
