@@ -20,6 +20,7 @@ import {
 import { StreamWriteError } from '../redis/stream-writer.ts';
 import { defineScripts, type RedisScript } from '../redis/scripts.ts';
 import { STORED_MEMBERS_LUA } from '../redis/lua/stored-members.ts';
+import { KEY_TYPES_LUA, typeRefusal } from '../redis/lua/key-types.ts';
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
 import { parseRepoBackfillEntry, repoBackfillJson, type RepoBackfillEntry } from '../../functions/events.ts';
 import { noMetrics, silentLog, type Log, type Metrics } from '../../functions/ports.ts';
@@ -87,17 +88,26 @@ const OWN_FIELDS: ReadonlySet<string> = new Set([PRIOR, ...VERDICT_FIELDS]);
 // random id, then field, value, ... A member that is not one (truncated, another version's, written by hand) goes to the
 // DLQ as it is stored (field `delayed`, reason invalid_delayed_entry) instead of failing the script there on every
 // pull: it sorts first among the due, so it held back every entry due after it, for good (the checks are
-// label-parking.ts's too: redis/lua/stored-members.ts). Answers {moved, invalid}.
+// label-parking.ts's too: redis/lua/stored-members.ts). Every member is read first: a stream, or a DLQ a member
+// would go to, of another type (made by hand) answers '<key> is a <type>, not a stream' and nothing is moved (found
+// at its write, the members before it were moved and the pull failed, every pull). Answers {moved, invalid}.
 // Exported for the in-process Redis's JS twin (long-runners/dev/memory-redis/script-twins.ts).
 export const INVALID_DELAYED_ENTRY: Reason = 'invalid_delayed_entry';
 export const PROMOTE_DUE: RedisScript = {
   name: 'skytideWorkQueuePromoteDue',
   numberOfKeys: 3,
-  lua: `${STORED_MEMBERS_LUA}
+  lua: `${KEY_TYPES_LUA}${STORED_MEMBERS_LUA}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local invalid = 0
-for _, member in ipairs(due) do
-  local fields = stringArrayOf(member, 1, 'a random id, then field, value, ...')
+local decoded, invalid = {}, 0
+for i, member in ipairs(due) do
+  decoded[i] = stringArrayOf(member, 1, 'a random id, then field, value, ...') or false
+  if not decoded[i] then invalid = invalid + 1 end
+end
+local refused = refusedType(KEYS[2], 'stream') or (invalid > 0 and refusedType(KEYS[3], 'stream'))
+if refused then return refused end
+invalid = 0
+for i, member in ipairs(due) do
+  local fields = decoded[i]
   if fields then
     redis.call('XADD', KEYS[2], '*', unpack(fields, 2))
   else
@@ -153,7 +163,10 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
     forgetDeleted(redis, stream, group, deleted, { log, metrics, metricStream: options.metricStream ?? stream });
 
   async function take(count: number, blockMs: number): Promise<StreamEntry[]> {
-    const [, invalid] = await redis.skytideWorkQueuePromoteDue(delayed, stream, dlq, String(now()), String(count));
+    const promoted = await redis.skytideWorkQueuePromoteDue(delayed, stream, dlq, String(now()), String(count));
+    const refusal = typeRefusal(promoted);
+    if (refusal !== undefined) throw new StreamWriteError(`promote ${stream}: ${refusal}`);
+    const [, invalid] = promoted as [number, number];
     if (invalid > 0) {
       log.warn('delayed entries that are no entry moved to the DLQ', { stream, dlq, reason: INVALID_DELAYED_ENTRY, count: invalid });
       metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? stream, outcome: 'invalid' }, invalid);
@@ -231,6 +244,6 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    skytideWorkQueuePromoteDue(delayed: string, stream: string, dlq: string, now: string, count: string): Result<[number, number], Context>;
+    skytideWorkQueuePromoteDue(delayed: string, stream: string, dlq: string, now: string, count: string): Result<[number, number] | string, Context>;
   }
 }

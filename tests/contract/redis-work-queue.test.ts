@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { createRedisWorkQueue, repoBackfillCodec, type RedisWorkQueue } from '../../adapters/queue/redis-work-queue.ts';
 import type { QueueMessage } from '../../adapters/queue/work-queue.ts';
 import { readDeadLetters } from '../../adapters/redis/dead-letters.ts';
+import { StreamWriteError } from '../../adapters/redis/stream-writer.ts';
 import { createRedis } from '../../adapters/redis/client.ts';
 import { silentLog, type LogFields, type Metrics } from '../../functions/ports.ts';
 import { TEST_REDIS_URL, createTestRedis } from '../helpers/services.ts';
@@ -120,6 +121,45 @@ describe('Redis work queue: a damaged delayed entry', () => {
       { reason: 'invalid_delayed_entry', delayed: JSON.stringify(['u2', 'body', 7]) },
     ]);
     expect(counted).toContainEqual({ name: 'skytide_consumer_entries_total', labels: { stream, outcome: 'invalid' }, by: 2 });
+  });
+});
+
+// A key of another type (made by hand): the promotion refuses before it moves anything, with an error naming the key,
+// rather than move the good entries before a damaged one and then fail at the damaged one's letter, every pull.
+describe('Redis work queue: a promotion beside a key of another type', () => {
+  it('moves nothing when a damaged member is due and the DLQ is not a stream; all of it once the DLQ is fixed', async () => {
+    const stream = `${harnessPrefix}wrong_dlq`;
+    let t = 1_000;
+    const q = createRedisWorkQueue<ContractBody>({ stream, group: 'wrong_group', consumer: 'a', maxAttempts: 3, redis, now: () => t });
+    await q.ensure();
+    await q.send([{ key: 'due', n: 1 }], { delayMs: 100 });
+    await redis.zadd(`${stream}:delayed`, 1_500, '["u1","body"');
+    await redis.set(`${stream}_dlq`, 'made by hand');
+    t = 2_000;
+    const bodies: ContractBody[] = [];
+    const handler = async (messages: readonly QueueMessage<ContractBody>[]) => { for (const m of messages) { bodies.push(m.body); m.ack(); } };
+    const err = await q.receive(handler, { blockMs: 10 }).catch((e: unknown) => e);
+    expect(await redis.zcard(`${stream}:delayed`)).toBe(2);
+    expect(await redis.xlen(stream)).toBe(0);
+    expect(err).toBeInstanceOf(StreamWriteError);
+    expect((err as Error).message).toBe(`promote ${stream}: ${stream}_dlq is a string, not a stream`);
+    await redis.del(`${stream}_dlq`);
+    await q.receive(handler, { blockMs: 10 });
+    expect(bodies).toEqual([{ key: 'due', n: 1 }]);
+    expect(await redis.xlen(`${stream}_dlq`)).toBe(1);
+  });
+
+  it('promotes as before when the DLQ is not a stream but nothing due needs it', async () => {
+    const stream = `${harnessPrefix}wrong_dlq_unused`;
+    let t = 1_000;
+    const q = createRedisWorkQueue<ContractBody>({ stream, group: 'wrong_group', consumer: 'a', maxAttempts: 3, redis, now: () => t });
+    await q.ensure();
+    await q.send([{ key: 'due', n: 1 }], { delayMs: 100 });
+    await redis.set(`${stream}_dlq`, 'made by hand');
+    t = 2_000;
+    const bodies: ContractBody[] = [];
+    await q.receive(async (messages) => { for (const m of messages) { bodies.push(m.body); m.ack(); } }, { blockMs: 10 });
+    expect(bodies).toEqual([{ key: 'due', n: 1 }]);
   });
 });
 

@@ -262,10 +262,15 @@ const TWINS: [string, ScriptTwin][] = [
     if (Number.isNaN(count)) throw new CommandError(new ReplyError('ERR Lua redis lib command arguments must be strings or integers'));
     const due = s.exec(['ZRANGEBYSCORE', k(keys, 0), '-inf', argv[0] ?? '', 'LIMIT', '0', String(count)]);
     const members = Array.isArray(due) ? due.filter((m): m is string => typeof m === 'string') : [];
+    // Members are what the queue's send writes: an array of strings, a random first element, then field, value, ...
+    // Every one is read before anything is written, as the Lua does.
+    const decoded = members.map((member) => stringArrayOf(member, 1, 'a random id, then field, value, ...'));
+    const damaged = decoded.some((fields) => !Array.isArray(fields));
+    const refused = refusedType(s, k(keys, 1), 'stream') ?? (damaged ? refusedType(s, k(keys, 2), 'stream') : undefined);
+    if (refused !== undefined) return refused;
     let invalid = 0;
-    for (const member of members) {
-      // Members are what the queue's send writes: an array of strings, a random first element, then field, value, ...
-      const fields = stringArrayOf(member, 1, 'a random id, then field, value, ...');
+    for (const [i, member] of members.entries()) {
+      const fields = decoded[i];
       if (Array.isArray(fields)) s.exec(['XADD', k(keys, 1), '*', ...fields.slice(1)]);
       else {
         invalid++;

@@ -313,6 +313,12 @@ describe('the JS twins of the Lua scripts', () => {
       (r) => r.zadd(`${p}pd:delayed`, 460, JSON.stringify(['u9', 'body', 7]), 470, JSON.stringify({ body: 'g' }), 480, JSON.stringify(['u10'])),
       run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`, `${p}pd_dlq`], [1000, 10]),
       run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`, `${p}pd_dlq`], [1000, 'many']),
+      // a DLQ of another type: refused while a damaged member is due (nothing moved), ignored when none is.
+      (r) => r.zadd(`${p}pd:delayed`, 490, JSON.stringify(['u11', 'body', 'h']), 495, '{not json'), (r) => r.set(`${p}pd_bad`, 'x'),
+      run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`, `${p}pd_bad`], [1000, 10]), (r) => r.zcard(`${p}pd:delayed`),
+      run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`, `${p}pd_bad`], [492, 10]),
+      run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd_bad`, `${p}pd_dlq`], [1000, 10]),
+      run(PROMOTE_DUE.lua, [`${p}pd:delayed`, `${p}pd`, `${p}pd_dlq`], [1000, 10]),
       (r) => r.xrange(`${p}pd`, '-', '+'), (r) => r.zrangebyscore(`${p}pd:delayed`, '-inf', '+inf', 'WITHSCORES'),
       (r) => r.xrange(`${p}pd_dlq`, '-', '+'),
       (r) => r.set(`${p}st_bad`, 'x'), run(SETTLE, [`${p}st`, `${p}st_bad`], ['grp', 0, '1-3', 'd', 2, 'reason', 'z']),
