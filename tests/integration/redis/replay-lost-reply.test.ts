@@ -23,6 +23,9 @@ beforeAll(async () => {
   proxy = await startLostReplyProxy({ host: target.hostname, port: Number(target.port || 6379) });
   cli = createRedis({ url: proxy.url, log: silentLog, commandTimeoutMs: 1_000 });
   await cli.ping();
+  // A first replay, so the one whose reply is lost runs for real (not a NOSCRIPT for a batch script not cached yet).
+  await direct.xadd(`${prefix}warm_up_dlq`, '*', 'event', '0', 'reason', 'handler_error', 'attempts', '5');
+  await replayDeadLetters(cli, `${prefix}warm_up_dlq`, `${prefix}warm_up`);
 });
 afterAll(async () => {
   cli.disconnect();
