@@ -38,6 +38,8 @@ export interface Config {
   labelParkedHighWaterMark: number;
   /** LABEL_PARKED_RECHECK_MAX_MS: the longest wait between two checks of a host that parked labels wait on. */
   labelParkedRecheckMaxMs: number;
+  /** LABEL_QUERY_TIMEOUT_MS: the statement timeout of queryLabels (functions/label/query.ts queryLabelsInTime). */
+  labelQueryTimeoutMs: number;
   indexerConsumer: string | undefined;
   indexerStreams: string[];
   indexerBatchSize: number;
@@ -229,6 +231,7 @@ export function parseConfig(env: Env): ParsedConfig {
     labelTrustedSources: get('LABEL_TRUSTED_SOURCES'),
     labelParkedHighWaterMark: get('INGESTER_LABEL_PARKED_HIGH_WATER_MARK'),
     labelParkedRecheckMaxMs: get('LABEL_PARKED_RECHECK_MAX_MS'),
+    labelQueryTimeoutMs: get('LABEL_QUERY_TIMEOUT_MS'),
     indexerConsumer: get('INDEXER_CONSUMER'),
     indexerStreams: get('INDEXER_STREAMS'),
     indexerBatchSize: get('INDEXER_BATCH_SIZE'),

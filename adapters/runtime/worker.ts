@@ -113,6 +113,7 @@ function appFor(state: IsolateState, sql: Sql): Hono {
   return createApp({
     auth: { dev: config.env === 'dev', token: config.apiToken },
     bodyLimitBytes: config.httpBodyLimitBytes,
+    labelQueryTimeoutMs: config.labelQueryTimeoutMs,
     ports: { clock: systemClock, log, metrics: metrics.metrics, sql },
     metrics: { contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() },
     readiness: [{ name: 'postgres', check: async () => void (await sql.query('select 1')) }],

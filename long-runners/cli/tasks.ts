@@ -252,6 +252,7 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
         ...deps,
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
         bodyLimitBytes: r.config.httpBodyLimitBytes,
+        labelQueryTimeoutMs: r.config.labelQueryTimeoutMs,
         ports: { ...r.ports, sql: r.sql() },
         backfill: r.backfillPorts(),
         label: { identity: r.identity(), trustedSources: new Set(r.config.labelTrustedSources) },

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
 import { VARS } from '../../../adapters/config/vars.ts';
 import { SkytideError } from '../../../functions/errors.ts';
+import { QUERY_LABELS_TIMEOUT_MS } from '../../../functions/label/query.ts';
 
 describe('parseConfig: one parser for process.env and Workers bindings', () => {
   it('gives every variable its documented default from an empty environment', () => {
@@ -138,6 +139,20 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
       'LABEL_TRUSTED_SOURCES: "mod.bsky.app" is not a DID',
       'INGESTER_LABELER_HOSTS holds what is not a host: mod.bsky.app/xrpc',
     ]);
+  });
+
+  it('reads LABEL_QUERY_TIMEOUT_MS: 10 s by default (queryLabelsInTime\'s own), a positive number of ms, never 0', () => {
+    expect(parseConfig({}).config.labelQueryTimeoutMs).toBe(QUERY_LABELS_TIMEOUT_MS);
+    expect(parseConfig({ LABEL_QUERY_TIMEOUT_MS: '250' }).config.labelQueryTimeoutMs).toBe(250);
+    expect(parseConfig({ LABEL_QUERY_TIMEOUT_MS: '2147483647' }).config.labelQueryTimeoutMs).toBe(2_147_483_647);
+    // 0 would be no timeout, what the variable exists to prevent; past 2^31 - 1 ms Postgres refuses the setting.
+    for (const bad of ['0', '-5', '2147483648']) {
+      expect(() => parseConfig({ LABEL_QUERY_TIMEOUT_MS: bad }), bad).toThrow(`LABEL_QUERY_TIMEOUT_MS=${bad} is out of range [1, 2147483647]`);
+    }
+    for (const bad of ['10s', '1.5']) {
+      expect(() => parseConfig({ LABEL_QUERY_TIMEOUT_MS: bad }), bad).toThrow(`LABEL_QUERY_TIMEOUT_MS="${bad}" is not an integer`);
+    }
+    expect(parseConfig({ LABEL_QUERY_TIMEOUT_MS: '1000' }).unknown).toEqual([]);
   });
 
   it('refuses a SWEEP_CRON that never fires, as a configuration error', () => {
