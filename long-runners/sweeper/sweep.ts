@@ -31,6 +31,7 @@ import { sleep } from '../sleep.ts';
 import { outageOf, waitOut } from '../wait-out.ts';
 import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
+import { linkSignals } from '../../functions/linked-signal.ts';
 import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
 import { listedInSync } from '../../functions/listed-in-sync.ts';
 import { repoBackfillJson } from '../../functions/events.ts';
@@ -139,6 +140,17 @@ export async function runSweep(o: SweepOptions): Promise<SweepProgress> {
 }
 
 async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepProgress> {
+  // Stopped by the caller (SIGTERM) or by losing the lease; either way what was written stays written. Linked, and let
+  // go when the sweep ends: the caller's signal outlives every sweep (functions/linked-signal.ts).
+  const link = linkSignals([o.signal, kept.lost]);
+  try {
+    return await sweepPages(o, kept, link.signal);
+  } finally {
+    link.release();
+  }
+}
+
+async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal): Promise<SweepProgress> {
   const pageSize = o.pageSize ?? DEFAULT_SWEEP_LIMITS.pageSize;
   const attempts = o.pageAttempts ?? DEFAULT_SWEEP_LIMITS.pageAttempts;
   const pageTimeoutMs = o.pageTimeoutMs ?? DEFAULT_SWEEP_LIMITS.pageTimeoutMs;
@@ -146,8 +158,6 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
   const skippedKey = o.keys.beside(STREAMS.repoBackfill, `:skipped:${hostKey(o.host)}`);
   const stream = o.keys.stream(STREAMS.repoBackfill);
   const shardStreams = o.keys.shardsOf(STREAMS.repoBackfill).map((name) => o.keys.stream(name));
-  // Stopped by the caller (SIGTERM) or by losing the lease; either way what was written stays written.
-  const signal = AbortSignal.any([o.signal, kept.lost]);
   const writeOnce = async (page: { values: readonly string[] }, cursor: string, setAdd?: { key: string; member: string }) => {
     let values = page.values;
     if (o.keys.tagged && values.length > 0) {
@@ -260,7 +270,9 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
   let waits = 0;
   while (!signal.aborted) {
     try {
-      const page = await listReposPage(o.fetch, o.host, from, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)]));
+      // The page is read whole inside listReposPage: its link to the sweep's signal goes with it.
+      const link = linkSignals([signal, AbortSignal.timeout(pageTimeoutMs)]);
+      const page = await listReposPage(o.fetch, o.host, from, pageSize, link.signal).finally(link.release);
       if (waits > 0) o.log.info('listRepos relay answers again', { host: o.host, cursor: from, waits });
       return page;
     } catch (err) {
