@@ -52,6 +52,8 @@ export interface Config {
   backfillerConcurrency: number;
   backfillerMaxRetries: number;
   backfillerTimeoutMs: number;
+  /** BACKFILLER_STALL_MS: a try of a repo's download that receives nothing this long is cut (below SKYTIDE_TASK_STUCK_MS). */
+  backfillerStallMs: number;
   backfillerOutput: 'index' | 'stream';
   backfillerPerHost: number;
   backfillerMaxRepoBytes: number;
@@ -243,6 +245,7 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerConcurrency: get('BACKFILLER_CONCURRENCY'),
     backfillerMaxRetries: get('BACKFILLER_MAX_RETRIES'),
     backfillerTimeoutMs: get('BACKFILLER_TIMEOUT_MS'),
+    backfillerStallMs: get('BACKFILLER_STALL_MS'),
     backfillerOutput: get('BACKFILLER_OUTPUT'),
     backfillerPerHost: get('BACKFILLER_PER_HOST'),
     backfillerMaxRepoBytes: get('BACKFILLER_MAX_REPO_BYTES'),
@@ -278,9 +281,11 @@ export function parseConfig(env: Env): ParsedConfig {
   }
   // Below a minute a task waiting legitimately (its sleeps beat every 10 s, long-runners/sleep.ts) could be taken for hung.
   if (config.taskStuckMs > 0 && config.taskStuckMs < MIN_TASK_STUCK_MS) problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be 0 (no watchdog) or at least ${MIN_TASK_STUCK_MS}`);
-  // A repo's download beats only as it starts (its deadline bounds it): a longer deadline would take a slow one for a hang.
-  else if (config.taskStuckMs > 0 && config.taskStuckMs <= config.backfillerTimeoutMs) {
-    problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be above BACKFILLER_TIMEOUT_MS (${config.backfillerTimeoutMs}), or 0`);
+  // A repo's download beats as each chunk arrives, however long its deadline (BACKFILLER_TIMEOUT_MS); one that receives
+  // nothing is cut at BACKFILLER_STALL_MS, which must come first: a PDS that stalls is the repo's failure (retried), not
+  // a hang of ours that restarts the process.
+  else if (config.taskStuckMs > 0 && config.taskStuckMs <= config.backfillerStallMs) {
+    problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be above BACKFILLER_STALL_MS (${config.backfillerStallMs}), or 0`);
   }
   const streams: readonly string[] = [STREAMS.firehoseLive, STREAMS.firehoseBackfill];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));

@@ -102,6 +102,7 @@ function backfillPorts(state: IsolateState, sql: Sql): BackfillPorts {
     identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate, webFetch: guarded }),
     handles: createHandleResolver({ fetch: guarded, ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }) }),
     timeoutMs: config.backfillerTimeoutMs,
+    stallMs: config.backfillerStallMs,
     concurrency: 1,
     filter: config.filter,
     limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },

@@ -51,6 +51,11 @@ export interface BackfillPorts extends BasePorts {
    */
   timeoutMs?: number;
   /**
+   * A try of the download that receives nothing for this long is cut as stalled (BACKFILLER_STALL_MS); absent: only
+   * `timeoutMs` cuts it. A download that is moving reports each chunk (`onProgress`, phase `download`).
+   */
+  stallMs?: number;
+  /**
    * The process is stopping (SIGTERM): a download in progress is cut short and its repo waits (no failure recorded,
    * no delivery counted) for the next process, instead of the stop sitting out the download's deadline.
    */
@@ -77,6 +82,8 @@ export interface RepoProgress {
   phase: 'identity' | 'download' | 'verify' | 'index' | 'done';
   /** Records delivered so far and the repo's leaf count, during and after `index`. */
   records?: { done: number; total: number };
+  /** Bytes of the CAR received so far by this try of the download, reported as each chunk arrives, during `download`. */
+  bytes?: number;
 }
 
 /**
@@ -311,6 +318,8 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
   const link = linkSignals(ports.stop === undefined ? [deadline] : [deadline, ports.stop]);
   const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
     signal: link.signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
+    ...(ports.stallMs === undefined ? {} : { stallMs: ports.stallMs }),
+    ...(ports.onProgress === undefined ? {} : { onBytes: (bytes: number) => ports.onProgress?.({ did: item.did, phase: 'download', bytes }) }),
   });
   ports.onProgress?.({ did: item.did, phase: 'download' });
   // What the PDS answers is the account as of this moment, not as of the end of the download: an #account indexed

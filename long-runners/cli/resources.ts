@@ -148,7 +148,7 @@ export function createResources(config: Config, component = 'skytide', options: 
         identity,
         // Every backfilled account gets its handle verified both ways, as #identity does (issue 8, item 8).
         handles: this.handles(),
-        timeoutMs: config.backfillerTimeoutMs, concurrency: 1, filter: config.filter,
+        timeoutMs: config.backfillerTimeoutMs, stallMs: config.backfillerStallMs, concurrency: 1, filter: config.filter,
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), (did) => keys.stream(keys.shardFor(STREAMS.firehoseBackfill, did)), events) } : {}),
       });

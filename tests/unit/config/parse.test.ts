@@ -170,9 +170,12 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     // Idle loops beat every 10 s: a shorter limit would kill a task that only waits.
     expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '5000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=5000 must be 0 \(no watchdog\) or at least 60000/);
     expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '-1' })).toThrow(/SKYTIDE_TASK_STUCK_MS=-1 is out of range/);
-    // A repo's download beats as it starts, then runs up to its deadline: the limit must be longer.
-    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '600000', BACKFILLER_TIMEOUT_MS: '900000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=600000 must be above BACKFILLER_TIMEOUT_MS \(900000\), or 0/);
-    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0', BACKFILLER_TIMEOUT_MS: '900000' }).config.taskStuckMs).toBe(0);
+    // A repo's download beats as each chunk arrives, so its deadline may be longer than the limit (a huge repo)...
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '600000', BACKFILLER_TIMEOUT_MS: '3600000' }).config.backfillerTimeoutMs).toBe(3_600_000);
+    // ...but one that receives nothing must be cut as stalled before the watchdog takes it for a hang.
+    expect(parseConfig({}).config.backfillerStallMs).toBe(30_000);
+    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '60000', BACKFILLER_STALL_MS: '60000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=60000 must be above BACKFILLER_STALL_MS \(60000\), or 0/);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0', BACKFILLER_STALL_MS: '900000' }).config.taskStuckMs).toBe(0);
   });
 
   it('refuses an API token no bearer header can carry, without echoing it', () => {
