@@ -182,13 +182,13 @@ async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv, sim
   try {
     const embedded = await startEmbeddedServices(config, env, log, closers);
     if (embedded.relayHosts.length > 0) return await run(embedded, only, true);
-    const { startLocalNetwork } = await import('../dev/local-network.ts');
+    const { startLocalNetwork, devActivityTask } = await import('../dev/local-network.ts');
     log.info('starting local network', {});
     const network = await startLocalNetwork(log, sim);
     closers.push(() => network.close());
     log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
-    // The simulated network's bot (dev only) is not watched: a hang there stalls the simulation, not the pipeline.
-    const activity: Task = { name: 'dev:activity', watched: false, run: (signal) => network.runActivity(signal) };
+    // The simulated network's bot (dev only), watched as every loop: a hang there is named, not a silent stall.
+    const activity = devActivityTask(network);
     // The local network's DIDs live in its own PLC, and its PDS on loopback.
     const local = {
       ...embedded, relayHosts: [network.relayHost], labelerHosts: [...embedded.labelerHosts, network.labelerHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
