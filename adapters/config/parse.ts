@@ -6,6 +6,7 @@ import { unixSocketOf } from '../postgres/socket-url.ts';
 import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
 import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
 import { STREAMS } from '../redis/keys.ts';
+import { READ_BLOCK_MS } from '../redis/read-block.ts';
 import { SkytideError } from '../../functions/errors.ts';
 
 export interface Config {
@@ -286,6 +287,11 @@ export function parseConfig(env: Env): ParsedConfig {
   // a hang of ours that restarts the process.
   else if (config.taskStuckMs > 0 && config.taskStuckMs <= config.backfillerStallMs) {
     problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be above BACKFILLER_STALL_MS (${config.backfillerStallMs}), or 0`);
+  }
+  // A Redis that stops answering while its connections look up is seen down (the watchdog then pauses) only once
+  // REDIS_SOCKET_TIMEOUT_MS closes them, a consumer's blocked read READ_BLOCK_MS later: until then it looks like a hang.
+  if (config.taskStuckMs > 0 && config.taskStuckMs <= config.redisSocketTimeoutMs + READ_BLOCK_MS) {
+    problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be above REDIS_SOCKET_TIMEOUT_MS (${config.redisSocketTimeoutMs}) plus a consumer's ${READ_BLOCK_MS} ms blocking read, or 0`);
   }
   const streams: readonly string[] = [STREAMS.firehoseLive, STREAMS.firehoseBackfill];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));

@@ -42,6 +42,7 @@ import {
   type Settlement,
   type StreamEntry,
 } from '../../adapters/redis/consumer-group.ts';
+import { READ_BLOCK_MS } from '../../adapters/redis/read-block.ts';
 import { isThrew, type IsolatedOutcome } from './isolate-failures.ts';
 import { DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
 import { sleep } from '../sleep.ts';
@@ -186,7 +187,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       log.warn('removing idle consumers failed', { stream: options.stream, group, err: describeError(err) });
     }
   };
-  const blockMs = options.blockMs ?? 1000;
+  const blockMs = options.blockMs ?? READ_BLOCK_MS;
   const claimIdleMs = options.claimIdleMs ?? 60_000;
   const backoff = options.backoff ?? DEFAULT_RETRY_BACKOFF;
   const count = (outcome: 'ok' | 'retry' | 'wait' | 'dead' | 'dlq' | 'invalid' | 'deleted', n = 1) => {

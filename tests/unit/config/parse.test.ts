@@ -176,6 +176,11 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect(parseConfig({}).config.backfillerStallMs).toBe(30_000);
     expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '60000', BACKFILLER_STALL_MS: '60000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=60000 must be above BACKFILLER_STALL_MS \(60000\), or 0/);
     expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0', BACKFILLER_STALL_MS: '900000' }).config.taskStuckMs).toBe(0);
+    // A Redis that stops answering is seen down (and waited out) only once REDIS_SOCKET_TIMEOUT_MS closes its
+    // connections, a consumer's blocked read 1 s later: until then the watchdog would take the wait for a hang.
+    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '120000', REDIS_SOCKET_TIMEOUT_MS: '119000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=120000 must be above REDIS_SOCKET_TIMEOUT_MS \(119000\) plus a consumer's 1000 ms blocking read, or 0/);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '120000', REDIS_SOCKET_TIMEOUT_MS: '118999' }).config.taskStuckMs).toBe(120_000);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0', REDIS_SOCKET_TIMEOUT_MS: '600000' }).config.taskStuckMs).toBe(0);
   });
 
   it('refuses an API token no bearer header can carry, without echoing it', () => {
