@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
-import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
+import { AMEND, APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
@@ -198,6 +198,15 @@ const TWINS: [string, ScriptTwin][] = [
     for (let i = 4; i < argv.length; i++) s.exec(['XADD', k(keys, 1), '*', argv[3] ?? '', argv[i] ?? '']);
     if ((argv[2] ?? '') !== '') s.exec(['SADD', k(keys, 3), argv[2] ?? '']);
     s.exec(['SET', k(keys, 2), argv[1] ?? '']);
+    return 1;
+  }],
+  [AMEND, (s, keys, argv) => {
+    if (s.exec(['GET', k(keys, 0)]) !== argv[0]) return 0;
+    const removed = Number(argv[2]);
+    const added = Number(argv[3]);
+    for (let i = 4 + removed + added; i < argv.length; i++) s.exec(['XADD', k(keys, 1), '*', argv[1] ?? '', argv[i] ?? '']);
+    for (let i = 4; i < 4 + removed; i++) s.exec(['SREM', k(keys, 2), argv[i] ?? '']);
+    for (let i = 4 + removed; i < 4 + removed + added; i++) s.exec(['SADD', k(keys, 2), argv[i] ?? '']);
     return 1;
   }],
   [SETTLE, (s, keys, argv) => {

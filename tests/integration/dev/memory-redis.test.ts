@@ -12,7 +12,7 @@ import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { HEAD_LABELS, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
-import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
+import { AMEND, APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
@@ -142,7 +142,7 @@ describe('the JS twins of the Lua scripts', () => {
     // The adapters that send Lua: the Redis ones and the work queue's (its delayed entries are promoted by a script).
     const adapters = path.join(import.meta.dirname, '../../../adapters');
     const dirs = ['redis', 'queue'].map((d) => path.join(adapters, d));
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
     const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)));
     const scripts = new Map<RedisScript, string>();
@@ -231,6 +231,10 @@ describe('the JS twins of the Lua scripts', () => {
       run(APPEND, [`${p}lease`, `${p}out`, `${p}cursor`, `${p}set`], ['me', 'c1', 'm1', 'repo', 'r1', 'r2']),
       run(APPEND, [`${p}lease`, `${p}out`, `${p}cursor`, `${p}set`], ['you', 'c2', '', 'repo', 'r3']),
       (r) => r.xrange(`${p}out`, '-', '+'), (r) => r.get(`${p}cursor`), (r) => r.smembers(`${p}set`),
+      // a skipped range amended under the lease: one removed, its rest added, the retried page's entries written.
+      run(AMEND, [`${p}lease`, `${p}out`, `${p}set`], ['me', 'repo', 1, 1, 'm1', 'm2', 'r4']),
+      run(AMEND, [`${p}lease`, `${p}out`, `${p}set`], ['you', 'repo', 1, 0, 'm2', 'r5']),
+      (r) => r.xrange(`${p}out`, '-', '+'), (r) => r.smembers(`${p}set`),
       run(RELEASE, [`${p}lease`], ['you']), run(RELEASE, [`${p}lease`], ['me']),
       // delete a consumer only when it holds nothing.
       (r) => r.xgroup('CREATE', `${p}g`, 'grp', '0', 'MKSTREAM'), (r) => r.xadd(`${p}g`, '*', 'a', '1'),
