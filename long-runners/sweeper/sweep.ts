@@ -26,7 +26,9 @@ import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
-import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
+import { hostKey, STREAMS, SWEEP_DONE, sweepSkippedKey, type KeySpace } from '../../adapters/redis/keys.ts';
+
+export { sweepSkippedKey };
 import { acquireLease, amendUnderLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
@@ -108,11 +110,6 @@ export interface SweepProgress {
   /** Listed DIDs the filters drop, not queued. */
   filtered: number;
   done: boolean;
-}
-
-/** The Redis key of the ranges a host's sweeps skipped (functions/sweep-skipped.ts). */
-export function sweepSkippedKey(keys: KeySpace, host: string): string {
-  return keys.beside(STREAMS.repoBackfill, `:skipped:${hostKey(host)}`);
 }
 
 /** The Redis key of a host's sweep lease. */

@@ -11,6 +11,8 @@ import { createKeySpace, SWEEP_DONE, type KeySpace } from '../../../adapters/red
 import { noMetrics, silentLog } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createTestRedis } from '../../helpers/services.ts';
+import { createStatusReader } from '../../../adapters/observability/pipeline-status.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
 
 const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:skipped${String.fromCharCode(97 + i).padStart(17, 'a')}`);
 /** Whether the page asked for fails in itself (a 400), given its cursor, its limit and how often it was asked. */
@@ -71,6 +73,13 @@ describe('a skipped listRepos range', () => {
     fails = (start) => start === 2;
     expect(await sweep()).toMatchObject({ done: true, skippedPages: 1, retriedRanges: 0, skippedRanges: 1, queued: 5 });
     expect(await skipped()).toEqual(['2-4']);
+    // Where operators look: `skytide status` and the gauge, from Redis.
+    const status = createStatusReader({ redis, sql: () => db.sql, keys, hosts: [host] });
+    const label = host.replace('http://', '');
+    expect((await status.read()).sweepSkipped).toEqual({ [label]: 1 });
+    const bundle = createMetrics({ hosts: [label], streams: [] });
+    await status.refreshGauges(bundle.gauges);
+    expect((await bundle.registry.getSingleMetric('skytide_sweep_skipped_ranges')!.get()).values).toEqual([{ labels: { host: label }, value: 1 }]);
     fails = () => false;
     expect(await sweep()).toMatchObject({ done: true, skippedPages: 0, retriedRanges: 1, skippedRanges: 0 });
     expect(await skipped()).toEqual([]);
