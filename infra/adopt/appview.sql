@@ -123,12 +123,10 @@ create index if not exists reference_list_opt_out_creator_idx on reference_list_
 -- 3. 0002, 0011, 0014, 0015: `label` as the label function stores it. Byte order on the compared columns (a rebuild of
 -- the table's three indexes, no rewrite); the columns for what was signed, all null here: the AppView kept no
 -- signatures, so its labels read back as unsigned ones.
-alter table label alter column src type varchar collate "C";
-alter table label alter column uri type varchar collate "C";
-alter table label alter column cid type varchar collate "C";
-alter table label alter column val type varchar collate "C";
-alter table label alter column cts type varchar collate "C";
-alter table label alter column exp type varchar collate "C";
+-- One statement, so each index is rebuilt once.
+alter table label alter column src type varchar collate "C", alter column uri type varchar collate "C",
+  alter column cid type varchar collate "C", alter column val type varchar collate "C",
+  alter column cts type varchar collate "C", alter column exp type varchar collate "C";
 alter table label add column "labelVer" integer;
 alter table label add column "labelSig" bytea;
 alter table label add column "signingKey" varchar;
