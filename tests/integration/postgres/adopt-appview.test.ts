@@ -218,3 +218,32 @@ describe('skytide migrate on a database the AppView made', { timeout: 120_000 },
     expect(await dump()).toEqual(rows);
   });
 });
+
+describe('--adopt-appview on an AppView schema as operators meet it', { timeout: 120_000 }, () => {
+  it('refuses an AppView schema older than the one it adopts, and applies over indexes built beforehand CONCURRENTLY', async () => {
+    const other = await createAppViewSchema({ ownDatabase: true });
+    const url = new URL(other.url);
+    url.searchParams.set('options', `-c search_path=${other.schema}`);
+    const db = createSql(url.toString(), { max: 1 });
+    try {
+      // An AppView that has not run its last migration yet: its schema is not the one the adopt was written for.
+      const [last] = checkRows(await db.query('delete from kysely_migration where name = (select max(name) from kysely_migration) returning name'), { name: 'string' });
+      await expect(applyMigrations(db, undefined, { adoptAppView: true })).rejects.toThrow(/older than _20260904T130000000Z.*nothing was changed/);
+      expect(await baseTables(db)).not.toContain('skytide_migrations');
+      await db.query(`insert into kysely_migration (name, timestamp) values ($1, '2026-09-04T13:00:00.000Z')`, [last?.name ?? '']);
+      // Built outside any transaction, as an operator would, under the adopt's names (infra/README.md).
+      await db.script('create index concurrently repost_subject_creator_idx on repost (subject, creator)');
+      await db.script(`create index concurrently post_agg_did_idx on post_agg (split_part(uri, '/', 3))`);
+      const oids = await db.query(`select indexrelid::int as oid from pg_index where indexrelid::regclass::text in ('repost_subject_creator_idx', 'post_agg_did_idx') order by 1`);
+      expect(oids).toHaveLength(2);
+      expect((await applyMigrations(db, undefined, { adoptAppView: true })).at(-1)).toBe('0015_label_exp_as_signed.sql');
+      // The same indexes, the first now under 0001's name.
+      const after = await db.query(`select indexrelid::int as oid from pg_index where indexrelid::regclass::text in ('repost_subject_idx', 'post_agg_did_idx') order by 1`);
+      expect(after).toEqual(oids);
+      expect(await describeSchema(db)).toEqual(await describeSchema(fresh.sql));
+    } finally {
+      await db.end();
+      await other.drop();
+    }
+  });
+});
