@@ -61,6 +61,7 @@ export type CounterName =
   | 'skytide_firehose_unverified_commits_total' // labels: host (INGESTER_TRUST_UPSTREAM)
   | 'skytide_identity_waits_total' // labels: host, on (a DID started waiting for its identity on the live path)
   | 'skytide_identity_parked_frames_total' // labels: host (frames parked behind a DID's identity wait)
+  | 'skytide_identity_waits_unconfigured_total' // no labels (DIDs found at firehose start waiting under a relay no longer configured)
   | 'skytide_labels_total' // labels: host, outcome (label, negation, rejected, retry)
   | 'skytide_labels_rejected_total' // labels: host, reason (LABEL_REJECTIONS)
   | 'skytide_labels_by_source_total' // labels: src, outcome (label, negation): accepted labels per source

@@ -42,7 +42,6 @@ export const REASONS = [
   'wrong_did', // a commit for another DID than the one asked for
   'repo_too_large', // a repo over the size or block limits
   'too_large_for_worker', // a repo over WORKER_MAX_REPO_BYTES, refused by a Worker before indexing (a container backfills it)
-  'repo_unavailable', // the PDS says RepoNotFound, RepoTakendown, RepoSuspended or RepoDeactivated
   'fetch_failed', // the PDS could not be reached, answered an error, or timed out
   'forbidden_address', // a URL from the network points at an internal address (or is not https) and is refused
   'identity_failed', // the DID document could not be resolved or has no usable key or PDS

@@ -6,6 +6,7 @@ import { unixSocketOf } from '../postgres/socket-url.ts';
 import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
 import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
 import { STREAMS } from '../redis/keys.ts';
+import { READ_BLOCK_MS } from '../redis/read-block.ts';
 import { SkytideError } from '../../functions/errors.ts';
 
 export interface Config {
@@ -38,6 +39,8 @@ export interface Config {
   labelParkedHighWaterMark: number;
   /** LABEL_PARKED_RECHECK_MAX_MS: the longest wait between two checks of a host that parked labels wait on. */
   labelParkedRecheckMaxMs: number;
+  /** LABEL_QUERY_TIMEOUT_MS: the statement timeout of queryLabels (functions/label/query.ts queryLabelsInTime). */
+  labelQueryTimeoutMs: number;
   indexerConsumer: string | undefined;
   indexerStreams: string[];
   indexerBatchSize: number;
@@ -50,6 +53,8 @@ export interface Config {
   backfillerConcurrency: number;
   backfillerMaxRetries: number;
   backfillerTimeoutMs: number;
+  /** BACKFILLER_STALL_MS: a try of a repo's download that receives nothing this long is cut (below SKYTIDE_TASK_STUCK_MS). */
+  backfillerStallMs: number;
   backfillerOutput: 'index' | 'stream';
   backfillerPerHost: number;
   backfillerMaxRepoBytes: number;
@@ -229,6 +234,7 @@ export function parseConfig(env: Env): ParsedConfig {
     labelTrustedSources: get('LABEL_TRUSTED_SOURCES'),
     labelParkedHighWaterMark: get('INGESTER_LABEL_PARKED_HIGH_WATER_MARK'),
     labelParkedRecheckMaxMs: get('LABEL_PARKED_RECHECK_MAX_MS'),
+    labelQueryTimeoutMs: get('LABEL_QUERY_TIMEOUT_MS'),
     indexerConsumer: get('INDEXER_CONSUMER'),
     indexerStreams: get('INDEXER_STREAMS'),
     indexerBatchSize: get('INDEXER_BATCH_SIZE'),
@@ -240,6 +246,7 @@ export function parseConfig(env: Env): ParsedConfig {
     backfillerConcurrency: get('BACKFILLER_CONCURRENCY'),
     backfillerMaxRetries: get('BACKFILLER_MAX_RETRIES'),
     backfillerTimeoutMs: get('BACKFILLER_TIMEOUT_MS'),
+    backfillerStallMs: get('BACKFILLER_STALL_MS'),
     backfillerOutput: get('BACKFILLER_OUTPUT'),
     backfillerPerHost: get('BACKFILLER_PER_HOST'),
     backfillerMaxRepoBytes: get('BACKFILLER_MAX_REPO_BYTES'),
@@ -275,9 +282,16 @@ export function parseConfig(env: Env): ParsedConfig {
   }
   // Below a minute a task waiting legitimately (its sleeps beat every 10 s, long-runners/sleep.ts) could be taken for hung.
   if (config.taskStuckMs > 0 && config.taskStuckMs < MIN_TASK_STUCK_MS) problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be 0 (no watchdog) or at least ${MIN_TASK_STUCK_MS}`);
-  // A repo's download beats only as it starts (its deadline bounds it): a longer deadline would take a slow one for a hang.
-  else if (config.taskStuckMs > 0 && config.taskStuckMs <= config.backfillerTimeoutMs) {
-    problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be above BACKFILLER_TIMEOUT_MS (${config.backfillerTimeoutMs}), or 0`);
+  // A repo's download beats as each chunk arrives, however long its deadline (BACKFILLER_TIMEOUT_MS); one that receives
+  // nothing is cut at BACKFILLER_STALL_MS, which must come first: a PDS that stalls is the repo's failure (retried), not
+  // a hang of ours that restarts the process.
+  else if (config.taskStuckMs > 0 && config.taskStuckMs <= config.backfillerStallMs) {
+    problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be above BACKFILLER_STALL_MS (${config.backfillerStallMs}), or 0`);
+  }
+  // A Redis that stops answering while its connections look up is seen down (the watchdog then pauses) only once
+  // REDIS_SOCKET_TIMEOUT_MS closes them, a consumer's blocked read READ_BLOCK_MS later: until then it looks like a hang.
+  if (config.taskStuckMs > 0 && config.taskStuckMs <= config.redisSocketTimeoutMs + READ_BLOCK_MS) {
+    problems.push(`SKYTIDE_TASK_STUCK_MS=${config.taskStuckMs} must be above REDIS_SOCKET_TIMEOUT_MS (${config.redisSocketTimeoutMs}) plus a consumer's ${READ_BLOCK_MS} ms blocking read, or 0`);
   }
   const streams: readonly string[] = [STREAMS.firehoseLive, STREAMS.firehoseBackfill];
   const badStreams = config.indexerStreams.filter((s) => !streams.includes(s));

@@ -39,7 +39,7 @@ export interface AppDeps {
    * absent: the route answers 503.
    */
   startSweep?: () => Promise<SweepStart>;
-  /** The statement timeout of queryLabels (default QUERY_LABELS_TIMEOUT_MS, functions/label/query.ts). */
+  /** LABEL_QUERY_TIMEOUT_MS: the statement timeout of queryLabels (default QUERY_LABELS_TIMEOUT_MS, functions/label/query.ts). */
   labelQueryTimeoutMs?: number;
   /** A JSON summary for `GET /` (streams, cursors, pending). */
   status?: () => Promise<unknown>;

@@ -8,5 +8,8 @@ export const OUTAGE_RETRY_AFTER_SECONDS = 10;
 
 export function answerOutage(c: Context, outage: DependencyError): Response {
   c.header('Retry-After', String(OUTAGE_RETRY_AFTER_SECONDS));
-  return c.json({ error: 'dependency_unavailable', dependency: outage.dependency, message: `${outage.dependency} is unavailable; retry later` }, 503);
+  // A dependency that answered too late (queryLabels' statement timeout) is told apart from one that is down.
+  const timeoutMs = outage.context['timeoutMs'];
+  const what = typeof timeoutMs === 'number' ? `did not answer within ${timeoutMs} ms` : 'is unavailable';
+  return c.json({ error: 'dependency_unavailable', dependency: outage.dependency, message: `${outage.dependency} ${what}; retry later` }, 503);
 }

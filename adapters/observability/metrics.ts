@@ -96,6 +96,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     labels: { host: 'host', on: IDENTITY_WAITS },
   },
   skytide_identity_parked_frames_total: { help: 'frames parked behind a DID that waits for its identity, by host', labels: { host: 'host' } },
+  skytide_identity_waits_unconfigured_total: {
+    help: 'DIDs found by the firehose adapter at start waiting for their identity under a relay host no longer in INGESTER_RELAY_HOSTS (their parked frames are accepted events not yet written; logged per host)',
+    labels: {},
+  },
   skytide_labels_total: {
     help: 'labels handled by the label function, by labeler host and outcome (label and negation are stored)',
     labels: { host: 'labelEntryHost', outcome: LABEL_OUTCOMES },
@@ -164,6 +168,11 @@ export const GAUGES = {
   firehoseCursor: { name: 'skytide_firehose_cursor', help: 'last seq durably in the stream, per host', source: 'redis', labels: { host: 'host' } },
   identityWaitingDids: {
     name: 'skytide_identity_waiting_dids', help: 'DIDs whose frames wait for their identity, per firehose host', source: 'redis', labels: { host: 'host' },
+  },
+  sweepSkippedRanges: {
+    name: 'skytide_sweep_skipped_ranges',
+    help: 'listRepos ranges a sweep skipped and no retry has listed yet (repo_backfill:skipped:<host>), per relay host',
+    source: 'redis', labels: { host: 'host' },
   },
   repoSync: { name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', source: 'postgres', labels: { status: REPO_SYNC_STATES } },
   repoSyncAge: { name: 'skytide_repo_sync_age_seconds', help: 'how old the skytide_repo_sync counts are (cached)', source: 'postgres', labels: {} },
@@ -276,6 +285,7 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     streamPending: gauge('streamPending'),
     firehoseCursor: gauge('firehoseCursor'),
     identityWaitingDids: gauge('identityWaitingDids'),
+    sweepSkippedRanges: gauge('sweepSkippedRanges'),
     repoSync: gauge('repoSync'),
     repoSyncAge: gauge('repoSyncAge'),
     labelStates: gauge('labelStates'),

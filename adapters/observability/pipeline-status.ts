@@ -3,12 +3,12 @@
 // at most every minute or few minutes, with their age). Read straight from Redis, so `skytide status`, `GET /` and
 // the gauges agree with what the consumers see.
 // Promise: a read costs O(1) in the size of the network: a fixed number of commands per stream shard and per
-// configured host (XLEN, XPENDING summary, GET, HLEN, HGET), never a SCAN of the keyspace (which holds a key per repo), and
+// configured host (XLEN, XPENDING summary, GET, HLEN, HGET, SCARD), never a SCAN of the keyspace (which holds a key per repo), and
 // Postgres counts come from caches with a stated age, never a count(*) per read.
 import type { Redis } from 'ioredis';
 import type { SqlExecutor } from '../../functions/ports.ts';
 import type { MetricsBundle } from './metrics.ts';
-import { GROUPS, hostKey, STREAMS, type KeySpace } from '../redis/keys.ts';
+import { GROUPS, hostKey, STREAMS, sweepSkippedKey, type KeySpace } from '../redis/keys.ts';
 import { countWaitingDids } from '../redis/identity-waits.ts';
 import { createLabelParking } from '../redis/label-parking.ts';
 import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
@@ -41,6 +41,11 @@ export interface PipelineStatus {
   cursors: Record<string, string>;
   /** DIDs whose frames wait for their identity, per relay (host without scheme). */
   identityWaits: Record<string, number>;
+  /**
+   * listRepos ranges a sweep skipped that no retry has listed yet, per relay (host without scheme): SCARD of
+   * `repo_backfill:skipped:<host>`. Each pass retries them once it reaches the end of the listing.
+   */
+  sweepSkipped: Record<string, number>;
   /**
    * label_live entries parked while their source's did:web host does not answer, per configured labeler (host without
    * scheme): at INGESTER_LABEL_PARKED_HIGH_WATER_MARK its subscription is held. `unknown`, when not 0: entries that
@@ -126,6 +131,8 @@ export function createStatusReader(r: StatusSources) {
     });
     firehoseCursors = lowest;
     const identityWaits = await readIdentityWaits(r);
+    const sweepSkipped: Record<string, number> = {};
+    for (const host of r.hosts) sweepSkipped[hostKey(host)] = await redis.scard(sweepSkippedKey(r.keys, host));
     const parking = createLabelParking(redis, r.keys);
     const labelsParked: Record<string, number> = {};
     for (const host of r.labelerHosts ?? []) labelsParked[hostKey(host)] = await parking.parkedFrom(hostKey(host));
@@ -148,7 +155,7 @@ export function createStatusReader(r: StatusSources) {
       // As for repoSync: no schema or no database yet.
     }
     return {
-      streams, cursors, identityWaits, labelsParked,
+      streams, cursors, identityWaits, sweepSkipped, labelsParked,
       ...(repoSync === undefined ? {} : { repoSync, repoSyncAge }),
       ...(labels === undefined ? {} : { labels }),
     };
@@ -164,6 +171,7 @@ export function createStatusReader(r: StatusSources) {
       for (const [status, n] of Object.entries(s.repoSync ?? {})) gauges.repoSync.set({ status }, n);
       if (s.repoSyncAge !== undefined) gauges.repoSyncAge.set(s.repoSyncAge.ageSeconds);
       for (const [host, n] of Object.entries(s.identityWaits)) gauges.identityWaitingDids.set({ host }, n);
+      for (const [host, n] of Object.entries(s.sweepSkipped)) gauges.sweepSkippedRanges.set({ host }, n);
       if (s.labels !== undefined) {
         gauges.labelStates.set({ state: 'in_force' }, s.labels.inForce);
         gauges.labelStates.set({ state: 'expired' }, s.labels.expired);

@@ -1,6 +1,7 @@
-// The Sql port on top of postgres.js. Statements are parameterised (`$1`...) and prepared; batch writes pass one
-// jsonb parameter and expand it with jsonb_to_recordset. NOTE: postgres.js sends a null element of a JS array
-// parameter as the string 'NULL' through unsafe(), so arrays with nulls must travel as JSON instead.
+// The Sql port on top of postgres.js. Statements are parameterised (`$1`...) and prepared; batch writes pass each row
+// set as one text parameter (functions/index/rows.ts) or COPY it into a staging table (`copyRows`).
+// NOTE: postgres.js sends a null element of a JS array parameter as the string 'NULL' through unsafe(), so arrays
+// with nulls must travel as JSON instead.
 import net from 'node:net';
 import postgres from 'postgres';
 import { unixSocketOf } from './socket-url.ts';

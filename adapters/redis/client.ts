@@ -116,8 +116,33 @@ export function watchConnection(client: Redis, log: Log): Redis {
   });
   // Every argument passed on: a Cluster's duplicate takes (startupNodes, options), createBlockingReader's override.
   const duplicate = client.duplicate.bind(client) as (...args: unknown[]) => Redis;
-  client.duplicate = ((...args: unknown[]) => watchConnection(duplicate(...args), log)) as Redis['duplicate'];
+  client.duplicate = ((...args: unknown[]) => {
+    const copy = watchConnection(duplicate(...args), log);
+    const copies = duplicatesOf.get(client) ?? new Set<Redis>();
+    duplicatesOf.set(client, copies);
+    copies.add(copy);
+    // Closed for good (quit or disconnect at a consumer's stop): no longer one of the client's connections.
+    copy.once('end', () => copies.delete(copy));
+    return copy;
+  }) as Redis['duplicate'];
   return client;
+}
+
+/** The live duplicates of each watched client (the consumers' blocking readers), for connectionWaiting. */
+const duplicatesOf = new WeakMap<Redis, Set<Redis>>();
+
+/**
+ * Why a command may be waiting inside the client now: `client`, or one of its live duplicates, is not connected and
+ * ready (reconnecting after Redis closed it, or after REDIS_SOCKET_TIMEOUT_MS took a silent one for dead), or
+ * undefined. A consumer blocked on its reader's connection uses no other: the reader's state is what says it waits.
+ */
+export function connectionWaiting(client: Redis): string | undefined {
+  if (client.status !== 'ready') return `redis connection ${client.status}`;
+  for (const copy of duplicatesOf.get(client) ?? []) {
+    const why = connectionWaiting(copy);
+    if (why !== undefined) return why.replace('redis connection', 'redis reader connection');
+  }
+  return undefined;
 }
 
 /**

@@ -38,11 +38,11 @@ local held = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
 if #held > 0 then return -1 end
 return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`;
 
-/** Removes consumers idle for at least `idleMs` that hold no pending entry; returns their names. */
-export async function pruneConsumers(redis: Redis, stream: string, group: string, idleMs: number): Promise<string[]> {
+/** Removes consumers idle for at least `idleMs` that hold no pending entry (but `except`); returns their names. */
+export async function pruneConsumers(redis: Redis, stream: string, group: string, idleMs: number, except?: string): Promise<string[]> {
   const removed: string[] = [];
   for (const c of await listConsumers(redis, stream, group)) {
-    if (c.pending > 0 || c.idleMs < idleMs) continue;
+    if (c.pending > 0 || c.idleMs < idleMs || c.name === except) continue;
     const result = Number(await redis.eval(DELETE_IF_EMPTY, 1, stream, group, c.name));
     if (result >= 0) removed.push(c.name);
   }

@@ -10,9 +10,9 @@
 // only mirrors it. Counting waiting DIDs is HLEN: O(1), cheap enough for /ready.
 // With STREAM_SHARDS > 1 each shard has its own hash and lists (`firehose_live:{n}:waiting:<host>`), in the slot of the
 // shard's stream and cursor, so parking rides in that shard's MULTI; a DID's keys follow its shard.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { IdentityWait } from '../../functions/atproto/repo-frame-types.ts';
-import { STREAMS, lastBatchKey, type KeySpace } from './keys.ts';
+import { STREAMS, hostKey, lastBatchKey, type KeySpace } from './keys.ts';
 import type { BatchOp } from './stream-writer.ts';
 import type { RedisScript } from './scripts.ts';
 
@@ -124,4 +124,45 @@ export function createIdentityWaitStore(redis: Redis, keys: KeySpace, host: stri
 export async function countWaitingDids(redis: Redis, keys: KeySpace, host: string): Promise<number> {
   const counts = await Promise.all(keys.shardsOf(STREAMS.firehoseLive).map((shard) => redis.hlen(keys.waiting(shard, host))));
   return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Identity waits left under a relay host no longer configured: DIDs waiting, and the frames parked behind them. */
+export interface UnconfiguredWaits {
+  host: string;
+  dids: number;
+  frames: number;
+}
+
+/**
+ * The waiting hashes of hosts not in `configured` (a relay removed from INGESTER_RELAY_HOSTS): nothing reads them
+ * again, and their parked frames are events accepted (the cursor passed them) but not yet written. Found by SCAN of
+ * `<stream>:waiting:*` on every primary, so it is for start-up only (the keyspace holds a key per repo), never a
+ * status read; `beat` is called per SCAN reply. Reads only: nothing is changed.
+ */
+export async function findUnconfiguredWaits(redis: Redis, keys: KeySpace, configured: readonly string[], beat?: () => void): Promise<UnconfiguredWaits[]> {
+  const known = new Set(configured.map(hostKey));
+  const nodes: Redis[] = redis.isCluster ? (redis as unknown as Cluster).nodes('master') : [redis];
+  const found = new Map<string, UnconfiguredWaits>();
+  for (const shard of keys.shardsOf(STREAMS.firehoseLive)) {
+    const prefix = keys.waiting(shard, '');
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        beat?.();
+        cursor = next;
+        for (const key of batch) {
+          const host = key.slice(prefix.length);
+          if (host === '' || key.endsWith(':last_batch') || known.has(host) || (await node.type(key)) !== 'hash') continue;
+          const dids = await node.hkeys(key);
+          let frames = 0;
+          for (const did of dids) frames += await redis.llen(keys.parked(shard, host, did));
+          const sum = found.get(host) ?? { host, dids: 0, frames: 0 };
+          found.set(host, { host, dids: sum.dids + dids.length, frames: sum.frames + frames });
+        }
+      } while (cursor !== '0');
+    }
+  }
+  return [...found.values()].filter((w) => w.dids > 0);
 }

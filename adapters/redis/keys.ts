@@ -52,6 +52,11 @@ export interface KeySpace {
   repoState(did: string): string;
 }
 
+/** `repo_backfill:skipped:<host>`: the listRepos ranges a host's sweeps skipped (functions/sweep-skipped.ts). */
+export function sweepSkippedKey(keys: KeySpace, host: string): string {
+  return keys.beside(STREAMS.repoBackfill, `:skipped:${hostKey(host)}`);
+}
+
 /** `https://relay.example/` and `relay.example` share one cursor key: the host without scheme or trailing slash. */
 export function hostKey(host: string): string {
   return host.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');

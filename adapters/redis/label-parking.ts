@@ -7,7 +7,8 @@
 // - `label_live:parked:<source host>`: a list of that host's entries, oldest first, each a JSON array
 //   [labeler host, source DID, parked at (ms), field, value, ...].
 // - `label_live:parked_hosts`: a sorted set of those source hosts, scored by when each is to be checked again.
-// - `label_live:parked_from`: a hash, labeler host -> how many of its entries are parked (per-labeler backpressure).
+// - `label_live:parked_from`: a hash, labeler host -> how many of its entries are parked (per-labeler backpressure);
+//   recounted from the lists (RECOUNT_PARKED) after members were set aside, since one may no longer name its labeler.
 // Promises: an entry is parked (pushed, counted, its host scheduled) in the same script that acknowledges and deletes
 // it, and only while it is still pending for the group, so a park run again (ioredis resends it after a reconnect
 // that lost its reply) finds nothing pending and writes nothing; nothing is parked twice or lost. A key of another
@@ -150,6 +151,54 @@ local left = redis.call('LLEN', KEYS[1])
 if left == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
 return {#members - aside, left, aside, said}`;
 
+/**
+ * KEYS[1] = the parked hosts, KEYS[2] = the per-labeler counts, KEYS[3...] = the parked lists of ARGV's hosts, in
+ * order. Sets every labeler's count to the members of the lists that name it, read as the scripts above take them off
+ * (a good member's labeler, else what setAside reads off its beginning; none, none), so a member set aside that no
+ * longer names its labeler leaves no count behind. Answers 'stale' when a scheduled host is not among ARGV's (parked
+ * since its caller listed them: nothing written), else how far the counts were off in all.
+ */
+export const RECOUNT_PARKED = `${MEMBERS_LUA}
+local listed = {}
+for _, host in ipairs(ARGV) do listed[host] = true end
+for _, host in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf')) do
+  if not listed[host] then return 'stale' end
+end
+local counts = {}
+for i = 3, #KEYS do
+  for at = 0, redis.call('LLEN', KEYS[i]) - 1, 1000 do
+    for _, m in ipairs(redis.call('LRANGE', KEYS[i], at, at + 999)) do
+      local labeler = string.match(m, '^%s*%[%s*"([^"]+)"')
+      -- A backslash (92) is an escape: then a good member's labeler is what cjson reads.
+      if labeler ~= nil and string.find(labeler, string.char(92), 1, true) then
+        local e = entryOf(m)
+        if e then labeler = e[1] end
+      end
+      if labeler ~= nil then counts[labeler] = (counts[labeler] or 0) + 1 end
+    end
+  end
+end
+local off = 0
+local stored = redis.call('HGETALL', KEYS[2])
+for i = 1, #stored, 2 do
+  local labeler, was = stored[i], tonumber(stored[i + 1])
+  local n = counts[labeler] or 0
+  counts[labeler] = nil
+  if n == 0 then redis.call('HDEL', KEYS[2], labeler) elseif was ~= n then redis.call('HSET', KEYS[2], labeler, n) end
+  off = off + math.abs((was or 0) - n)
+end
+local missing = {}
+for labeler in pairs(counts) do missing[#missing + 1] = labeler end
+table.sort(missing)
+for _, labeler in ipairs(missing) do
+  redis.call('HSET', KEYS[2], labeler, counts[labeler])
+  off = off + counts[labeler]
+end
+return off`;
+
+/** Recounts RECOUNT_PARKED gives up after when hosts keep being parked between listing them and the script. */
+const RECOUNT_TRIES = 5;
+
 /** One entry to park: `on` is the DID whose host it waits on, `from` the labeler host it was read from. */
 export interface ParkEntry {
   entry: StreamEntry;
@@ -207,6 +256,11 @@ export interface LabelParking {
   streamLength(): Promise<number>;
   /** Entries parked from one labeler host (HGET: O(1), cheap enough for every hold check). */
   parkedFrom(labelerHost: string): Promise<number>;
+  /**
+   * Sets every labeler's count to what its parked members say (RECOUNT_PARKED: reads every parked member, so only
+   * after members were set aside, whose labeler may not be readable, and at start-up); answers how far they were off.
+   */
+  recount(): Promise<number>;
 }
 
 export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
@@ -257,6 +311,14 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
     streamLength: () => redis.xlen(stream),
     async parkedFrom(labelerHost) {
       return Number((await redis.hget(from, labelerHost)) ?? 0);
+    },
+    async recount() {
+      for (let tries = 1; ; tries++) {
+        const parked = await redis.zrangebyscore(hosts, '-inf', '+inf');
+        const reply: unknown = await runScript(redis, RECOUNT_PARKED, [hosts, from, ...parked.map(list)], parked);
+        if (typeof reply === 'number') return reply;
+        if (tries >= RECOUNT_TRIES) throw new StreamWriteError(`parked labels: hosts kept being parked while ${tries} recounts ran`);
+      }
     },
   };
 }

@@ -31,6 +31,17 @@ for i = 5, #ARGV do redis.call('XADD', KEYS[2], '*', ARGV[4], ARGV[i]) end
 if ARGV[3] ~= '' then redis.call('SADD', KEYS[4], ARGV[3]) end
 redis.call('SET', KEYS[3], ARGV[2])
 return 1`;
+// KEYS: lease, stream, set key. ARGV: lease value, field name, members removed (n), members added (m), then n removed,
+// m added, then one field value per entry. The skipped ranges' changes, with the entries of a retried range's page,
+// under the lease as the pages are; removed before added, so a range replaced by itself stays.
+export const AMEND = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local removed = tonumber(ARGV[3])
+local added = tonumber(ARGV[4])
+for i = 5 + removed + added, #ARGV do redis.call('XADD', KEYS[2], '*', ARGV[2], ARGV[i]) end
+for i = 5, 4 + removed do redis.call('SREM', KEYS[3], ARGV[i]) end
+for i = 5 + removed, 4 + removed + added do redis.call('SADD', KEYS[3], ARGV[i]) end
+return 1`;
 
 /** The readable part of a lease value: who holds it. */
 export function holderOf(value: string | null): string | null {
@@ -68,6 +79,20 @@ export interface LeasedAppend {
 export async function appendUnderLease(redis: Redis, lease: Lease, write: LeasedAppend): Promise<boolean> {
   const setKey = write.setAdd?.key ?? write.cursor.key;
   const written = await redis.eval(APPEND, 4, lease.key, write.stream, write.cursor.key, setKey, lease.value, write.cursor.value, write.setAdd?.member ?? '', write.field, ...write.values);
+  return Number(written) === 1;
+}
+
+export interface LeasedAmend {
+  stream: string;
+  field: string;
+  values: readonly string[];
+  set: { key: string; remove: readonly string[]; add: readonly string[] };
+}
+
+/** XADDs the entries and changes the set's members in one script, only while `lease` is held; false (nothing written) if not. */
+export async function amendUnderLease(redis: Redis, lease: Lease, write: LeasedAmend): Promise<boolean> {
+  const { remove, add } = write.set;
+  const written = await redis.eval(AMEND, 3, lease.key, write.stream, write.set.key, lease.value, write.field, remove.length, add.length, ...remove, ...add, ...write.values);
   return Number(written) === 1;
 }
 

@@ -15,9 +15,13 @@
 // synchronized at its rev): at least once, never lost.
 // A page that fails in itself (judgeListFailure: another 4xx, a body that is no page) is counted against its cursor in
 // the row (`failures`, migration 0012); after `pageAttempts` such ticks a numeric cursor's page is skipped whole and
-// its range recorded in `skipped`, as the Redis sweeper does; an opaque cursor cannot be skipped and keeps failing. A
-// relay that is down or overloaded (refused, DNS, a deadline, 5xx, 408, 429) counts nothing: the tick fails and the
-// next one, minutes later, tries the page again.
+// its range recorded in `skipped` (replacing the ranges it overlaps), as the Redis sweeper does; an opaque cursor
+// cannot be skipped and keeps failing. A relay that is down or overloaded (refused, DNS, a deadline, 5xx, 408, 429)
+// counts nothing: the tick fails and the next one, minutes later, tries the page again.
+// When a pass reaches the end of the listing, the ranges in `skipped` are copied to `retrying` (migration 0016) and
+// retried one page each, before anything else, by the ticks that follow (within `pagesPerTick`), under the same
+// attempt rules: a page that comes is sent and its range leaves `skipped` (or is cut to the rest its cursor left); one
+// that fails `pageAttempts` ticks in itself stays in `skipped`, for the next pass's end (functions/sweep-skipped.ts).
 // A deployment runs this sweeper or the Redis one against a relay, never both: neither sees the other's cursor.
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import type { RepoBackfillEntry } from '../../functions/events.ts';
@@ -28,6 +32,7 @@ import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 import { syncedRepos } from '../postgres/repo-sync-states.ts';
 import { listedInSync } from '../../functions/listed-in-sync.ts';
+import { overlappedBy, parseSkippedRange, rangeMember, restAfterRetry, skippedRangeAt } from '../../functions/sweep-skipped.ts';
 
 export interface WorkerSweepOptions {
   sql: Sql;
@@ -60,6 +65,10 @@ export interface HostTick {
   queued: number;
   /** Pages skipped by this tick after failing `pageAttempts` ticks in themselves. */
   skippedPages?: number;
+  /** Skipped ranges retried by this tick whose page came: sent, and cleared. */
+  retriedRanges?: number;
+  /** Skipped ranges retried by this tick that failed `pageAttempts` ticks again: kept for the next pass's end. */
+  keptRanges?: number;
   error?: string;
 }
 
@@ -89,6 +98,9 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
   const row = taken[0];
   if (row === undefined) return { ...tick, state: 'busy' };
   try {
+    // Ranges left to retry from the pass that ended come before anything else.
+    await retryRanges(o, host, tick);
+    if (tick.pages >= o.pagesPerTick) return tick;
     let cursor = row.cursor;
     if (cursor === null) {
       // No pass in progress: start one, unless the last one started less than everyMs ago.
@@ -104,16 +116,7 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
         cursor = page.skippedTo;
         continue;
       }
-      const dids = page.repos.map((r) => r.did);
-      const synced = await syncedRepos(o.sql, dids);
-      const entries: RepoBackfillEntry[] = page.repos
-        .filter((r) => !listedInSync(r, synced.get(r.did)) && (o.filter === undefined || keepsDid(o.filter, r.did)))
-        .map((r) => ({
-          did: r.did, host,
-          ...(r.rev === undefined ? {} : { rev: r.rev }),
-          ...(r.active === undefined ? {} : { active: r.active }),
-          ...(r.status === undefined ? {} : { status: r.status }),
-        }));
+      const entries = await entriesOf(o, host, page);
       await o.queue.send(entries);
       tick.pages++;
       tick.listed += page.repos.length;
@@ -123,12 +126,13 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       if (looped) tick.error = `listRepos sent the sweep back to cursor ${page.cursor}; the pass ended there`;
       const stored = await o.sql.query(
         `update sweep_state set cursor = $2, "doneAt" = $3, failures = 0, pages = pages + 1, listed = listed + $4, queued = queued + $5, "updatedAt" = $6,
-           "leaseUntil" = now() + $8::bigint * interval '1 millisecond'
+           "leaseUntil" = now() + $8::bigint * interval '1 millisecond', retrying = case when $2::varchar is null then skipped else retrying end
          where host = $1 and holder = $7 returning host`,
         [host, next ?? null, next === undefined ? iso() : null, page.repos.length, entries.length, iso(), o.holder, o.leaseMs],
       );
       if (stored.length === 0) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
       o.log.info('worker sweep page queued', { host, pages: tick.pages, listed: tick.listed, queued: tick.queued });
+      // The listing ended: its skipped ranges are retried from the next tick on.
       if (next === undefined) return { ...tick, state: 'done' };
       cursor = next;
     }
@@ -156,16 +160,108 @@ async function pageOrSkip(o: WorkerSweepOptions, host: string, cursor: string | 
     const failures = counted[0]?.failures;
     if (failures === undefined) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
     if (failures < o.pageAttempts || cursor === undefined || !/^\d+$/.test(cursor)) throw err;
-    // Skip the whole page: the range is recorded, never silently lost.
-    const next = String(Number(cursor) + o.pageSize);
+    // Skip the whole page: the range is recorded, never silently lost, replacing the ranges it overlaps (this pass
+    // listed up to it and goes on past it).
+    const range = skippedRangeAt(cursor, o.pageSize);
+    if (range === undefined) throw err;
+    const next = String(range.to);
+    const member = rangeMember(range);
+    const recorded = await skippedOf(o, host);
+    const replaced = overlappedBy(recorded, range);
+    const skipped = [...recorded.filter((m) => !replaced.includes(m)), member];
     const stored = await o.sql.query(
-      `update sweep_state set cursor = $2, failures = 0, skipped = array_append(skipped, $3), "updatedAt" = $4,
+      `update sweep_state set cursor = $2, failures = 0, skipped = array(select json_array_elements_text($3::text::json)), "updatedAt" = $4,
          "leaseUntil" = now() + $6::bigint * interval '1 millisecond'
        where host = $1 and holder = $5 returning host`,
-      [host, next, `${cursor}-${next}`, iso, o.holder, o.leaseMs],
+      [host, next, JSON.stringify(skipped), iso, o.holder, o.leaseMs],
     );
     if (stored.length === 0) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
     o.log.error('listRepos page skipped after repeated failures', { host, from: cursor, to: next, failures, err: describeError(err) });
     return { repos: [], skippedTo: next };
+  }
+}
+
+/** The backfill entries of a listed page: its repos less those in sync and those the filters drop. */
+async function entriesOf(o: WorkerSweepOptions, host: string, page: ListedPage): Promise<RepoBackfillEntry[]> {
+  const synced = await syncedRepos(o.sql, page.repos.map((r) => r.did));
+  return page.repos
+    .filter((r) => !listedInSync(r, synced.get(r.did)) && (o.filter === undefined || keepsDid(o.filter, r.did)))
+    .map((r) => ({
+      did: r.did, host,
+      ...(r.rev === undefined ? {} : { rev: r.rev }),
+      ...(r.active === undefined ? {} : { active: r.active }),
+      ...(r.status === undefined ? {} : { status: r.status }),
+    }));
+}
+
+function stringsOf(value: unknown, column: string): string[] {
+  if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) {
+    throw new SkytideError('handler_error', `sweep_state.${column} is not a list of strings`, { column });
+  }
+  return value;
+}
+
+async function skippedOf(o: WorkerSweepOptions, host: string): Promise<string[]> {
+  const rows = checkRows(await o.sql.query(`select to_json(skipped) as skipped from sweep_state where host = $1`, [host]), { skipped: 'json' });
+  return stringsOf(rows[0]?.skipped ?? [], 'skipped');
+}
+
+/**
+ * Retries the ranges in `retrying`, first first, one page each while the tick has pages left. A page that comes is
+ * sent, and its range leaves `retrying` and `skipped` (its rest, when the page stopped inside it, stays in `skipped`);
+ * one that fails in itself counts a failure against the row as any page does, failing the tick, and after
+ * `pageAttempts` such ticks leaves `retrying` only; an outage fails the tick, counting nothing. A member that is no
+ * range leaves both, logged.
+ */
+async function retryRanges(o: WorkerSweepOptions, host: string, tick: HostTick): Promise<void> {
+  const lost = () => new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
+  while (tick.pages < o.pagesPerTick) {
+    const rows = checkRows(await o.sql.query(`select to_json(retrying) as retrying from sweep_state where host = $1 and holder = $2`, [host, o.holder]), { retrying: 'json' });
+    if (rows[0] === undefined) throw lost();
+    const member = stringsOf(rows[0].retrying, 'retrying')[0];
+    if (member === undefined) return;
+    const iso = new Date(o.now()).toISOString();
+    const settle = async (rest: string | undefined, drop: boolean, counts = { listed: 0, queued: 0 }) => {
+      const done = await o.sql.query(
+        `update sweep_state set retrying = array_remove(retrying, $3), failures = 0, "updatedAt" = $4,
+           skipped = case when $5::boolean then array_remove(skipped, $3) || coalesce(array(select json_array_elements_text($6::text::json)), '{}') else skipped end,
+           pages = pages + 1, listed = listed + $7, queued = queued + $8, "leaseUntil" = now() + $9::bigint * interval '1 millisecond'
+         where host = $1 and holder = $2 returning host`,
+        [host, o.holder, member, iso, drop, JSON.stringify(rest === undefined ? [] : [rest]), counts.listed, counts.queued, o.leaseMs],
+      );
+      if (done.length === 0) throw lost();
+    };
+    const range = parseSkippedRange(member);
+    if (range === undefined) {
+      await settle(undefined, true);
+      o.log.error('skipped listRepos range that is no range dropped', { host, range: member });
+      continue;
+    }
+    tick.pages++;
+    let page: ListedPage;
+    try {
+      page = await listReposPage(o.fetch, host, String(range.from), o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
+    } catch (err) {
+      if (judgeListFailure(err).kind === 'outage') throw err;
+      const counted = checkRows(await o.sql.query(
+        `update sweep_state set failures = failures + 1, "updatedAt" = $3 where host = $1 and holder = $2 returning failures`,
+        [host, o.holder, iso],
+      ), { failures: 'number' });
+      const failures = counted[0]?.failures;
+      if (failures === undefined) throw lost();
+      if (failures < o.pageAttempts) throw err;
+      await settle(undefined, false);
+      tick.keptRanges = (tick.keptRanges ?? 0) + 1;
+      o.log.error('skipped listRepos range failed again; kept for the next pass', { host, range: member, failures, err: describeError(err) });
+      continue;
+    }
+    const entries = await entriesOf(o, host, page);
+    await o.queue.send(entries);
+    const rest = restAfterRetry(range, page);
+    await settle(rest === undefined ? undefined : rangeMember(rest), true, { listed: page.repos.length, queued: entries.length });
+    tick.listed += page.repos.length;
+    tick.queued += entries.length;
+    tick.retriedRanges = (tick.retriedRanges ?? 0) + 1;
+    o.log.info('skipped listRepos range retried and sent', { host, range: member, listed: page.repos.length, queued: entries.length });
   }
 }

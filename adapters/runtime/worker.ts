@@ -102,6 +102,7 @@ function backfillPorts(state: IsolateState, sql: Sql): BackfillPorts {
     identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate, webFetch: guarded }),
     handles: createHandleResolver({ fetch: guarded, ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }) }),
     timeoutMs: config.backfillerTimeoutMs,
+    stallMs: config.backfillerStallMs,
     concurrency: 1,
     filter: config.filter,
     limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
@@ -113,6 +114,7 @@ function appFor(state: IsolateState, sql: Sql): Hono {
   return createApp({
     auth: { dev: config.env === 'dev', token: config.apiToken },
     bodyLimitBytes: config.httpBodyLimitBytes,
+    labelQueryTimeoutMs: config.labelQueryTimeoutMs,
     ports: { clock: systemClock, log, metrics: metrics.metrics, sql },
     metrics: { contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() },
     readiness: [{ name: 'postgres', check: async () => void (await sql.query('select 1')) }],

@@ -85,16 +85,24 @@ export function judgeFetchFailure(err: unknown, did: string, pds: string): Skyti
   }
 }
 
-/** The body as it arrives, with a dropped connection or a deadline judged here rather than taken for a bad CAR. */
-async function* judgedBody(body: AsyncIterable<Uint8Array>, did: string, pds: string): AsyncGenerator<Uint8Array> {
+/**
+ * The body as it arrives, with a dropped connection or a deadline judged here rather than taken for a bad CAR, and
+ * `onBytes` told the bytes received so far after each chunk.
+ */
+async function* judgedBody(body: AsyncIterable<Uint8Array>, did: string, pds: string, onBytes?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  let bytes = 0;
   try {
-    for await (const chunk of body) yield chunk;
+    for await (const chunk of body) {
+      bytes += chunk.byteLength;
+      onBytes?.(bytes);
+      yield chunk;
+    }
   } catch (err) {
     throw judgeFetchFailure(err, did, pds);
   }
 }
 
-export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signal: AbortSignal): Promise<CarFetch> {
+export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signal: AbortSignal, onBytes?: (bytes: number) => void): Promise<CarFetch> {
   const url = `${pds}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(did)}`;
   let res: Response;
   try {
@@ -104,7 +112,7 @@ export async function fetchRepoCar(fetch: Fetch, pds: string, did: string, signa
   }
   if (res.ok) {
     if (res.body === null) throw new RepoFetchError(`getRepo for ${did} has no body`, { did, pds }, true);
-    return { kind: 'car', body: judgedBody(res.body as unknown as AsyncIterable<Uint8Array>, did, pds) };
+    return { kind: 'car', body: judgedBody(res.body as unknown as AsyncIterable<Uint8Array>, did, pds, onBytes) };
   }
   let error = '';
   try {
@@ -154,20 +162,52 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  * but met with another 429 and another wait, which costs nothing, so no cap beyond that is needed. A 503 is a failing
  * host as any 5xx: retried on a later delivery, counted, since a PDS that stays down for good must reach the DLQ.
  */
-export async function downloadRepo(
-  fetch: Fetch,
-  pds: string,
-  did: string,
-  o: { signal: AbortSignal; limits: RepoLimits; retry: PdsRetry },
-): Promise<RepoDownload> {
+export interface DownloadOptions {
+  signal: AbortSignal;
+  limits: RepoLimits;
+  retry: PdsRetry;
+  /**
+   * Told as each try starts (0) and as each chunk of the CAR arrives (the bytes of this try so far): a download that is
+   * moving is alive however long it takes (the supervisor's watchdog hears it through the caller).
+   */
+  onBytes?: (bytes: number) => void;
+  /**
+   * A try that receives nothing for this long (no answer, or a body that stopped arriving) is cut as stalled
+   * (`fetch_failed`, not tried again in this call); absent: only the deadline (`signal`) cuts it.
+   */
+  stallMs?: number;
+}
+
+/** One getRepo read into a CAR, cut when nothing arrives for `o.stallMs`. */
+async function tryDownload(fetch: Fetch, pds: string, did: string, o: DownloadOptions): Promise<RepoDownload> {
+  const stall = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onBytes = (bytes: number) => {
+    if (o.stallMs !== undefined) {
+      const stallMs = o.stallMs;
+      clearTimeout(timer);
+      timer = setTimeout(() => stall.abort(new RepoFetchError(`getRepo for ${did} stalled: nothing received for ${stallMs} ms`, { did, pds, stallMs }, false)), stallMs);
+    }
+    o.onBytes?.(bytes);
+  };
+  onBytes(0);
+  try {
+    const fetched = await fetchRepoCar(fetch, pds, did, AbortSignal.any([o.signal, stall.signal]), onBytes);
+    return fetched.kind === 'unavailable' ? fetched : { kind: 'car', car: await readRepoCar(fetched.body, o.limits) };
+  } catch (err) {
+    // Whatever the abort surfaced as (the fetch's rejection, the body's error), the stall is the cause.
+    if (stall.signal.aborted && !o.signal.aborted) throw stall.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function downloadRepo(fetch: Fetch, pds: string, did: string, o: DownloadOptions): Promise<RepoDownload> {
   let last: unknown;
   try {
     return await pRetry(
-      async (): Promise<RepoDownload> => {
-        const fetched = await fetchRepoCar(fetch, pds, did, o.signal);
-        if (fetched.kind === 'unavailable') return fetched;
-        return { kind: 'car', car: await readRepoCar(fetched.body, o.limits) };
-      },
+      () => tryDownload(fetch, pds, did, o),
       {
         retries: o.retry.retries, minTimeout: o.retry.minDelayMs, maxTimeout: o.retry.maxDelayMs, factor: 2, randomize: true,
         signal: o.signal,

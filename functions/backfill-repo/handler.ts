@@ -28,7 +28,8 @@ import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.t
 import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { isFutureRev, MAX_REV_DRIFT_MS } from '../atproto/syntax/tid-time.ts';
-import { DEFAULT_PDS_RETRY, downloadRepo, RepoFetchError, type PdsRetry } from './fetch-car.ts';
+import { DEFAULT_PDS_RETRY, downloadRepo, RepoFetchError, type PdsRetry, type RepoDownload } from './fetch-car.ts';
+import { linkSignals } from '../linked-signal.ts';
 import { didTombstoned, documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
 import { checkRows } from '../sql-rows.ts';
@@ -49,6 +50,11 @@ export interface BackfillPorts extends BasePorts {
    * limits instead: a repo of a million records must not be cut off mid-index forever.
    */
   timeoutMs?: number;
+  /**
+   * A try of the download that receives nothing for this long is cut as stalled (BACKFILLER_STALL_MS); absent: only
+   * `timeoutMs` cuts it. A download that is moving reports each chunk (`onProgress`, phase `download`).
+   */
+  stallMs?: number;
   /**
    * The process is stopping (SIGTERM): a download in progress is cut short and its repo waits (no failure recorded,
    * no delivery counted) for the next process, instead of the stop sitting out the download's deadline.
@@ -76,6 +82,8 @@ export interface RepoProgress {
   phase: 'identity' | 'download' | 'verify' | 'index' | 'done';
   /** Records delivered so far and the repo's leaf count, during and after `index`. */
   records?: { done: number; total: number };
+  /** Bytes of the CAR received so far by this try of the download, reported as each chunk arrives, during `download`. */
+  bytes?: number;
 }
 
 /**
@@ -305,31 +313,40 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
   }
   // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
   const deadline = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
-  const signal = ports.stop === undefined ? deadline : AbortSignal.any([deadline, ports.stop]);
+  // The stop signal lives as long as the process: linked per repo and released once the downloads are over (the CAR
+  // is read whole by then), never through AbortSignal.any, which would keep a composite per repo (linked-signal.ts).
+  const link = linkSignals(ports.stop === undefined ? [deadline] : [deadline, ports.stop]);
   const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
-    signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
+    signal: link.signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
+    ...(ports.stallMs === undefined ? {} : { stallMs: ports.stallMs }),
+    ...(ports.onProgress === undefined ? {} : { onBytes: (bytes: number) => ports.onProgress?.({ did: item.did, phase: 'download', bytes }) }),
   });
   ports.onProgress?.({ did: item.did, phase: 'download' });
   // What the PDS answers is the account as of this moment, not as of the end of the download: an #account indexed
   // live meanwhile is newer than the answer (account.ts), and the repo's writes are judged at this time too.
   let askedAt = ports.clock.now();
-  let fetched = await fetchFrom(identity.pds);
-  if (fetched.kind === 'unavailable') {
-    // The account may have moved while the repo was asked for. Ask the document again, and the new PDS if it names
-    // one, before taking the answer.
-    const refreshedAt = ports.clock.now();
-    let fresh: AtprotoIdentity;
-    try {
-      fresh = await refreshedIdentity(item.did, identity, ports);
-    } catch (err) {
-      if (err instanceof DidTombstonedError) return tombstoned(item.did, refreshedAt, ports, report);
-      throw err;
+  let fetched: RepoDownload;
+  try {
+    fetched = await fetchFrom(identity.pds);
+    if (fetched.kind === 'unavailable') {
+      // The account may have moved while the repo was asked for. Ask the document again, and the new PDS if it names
+      // one, before taking the answer.
+      const refreshedAt = ports.clock.now();
+      let fresh: AtprotoIdentity;
+      try {
+        fresh = await refreshedIdentity(item.did, identity, ports);
+      } catch (err) {
+        if (err instanceof DidTombstonedError) return tombstoned(item.did, refreshedAt, ports, report);
+        throw err;
+      }
+      if (fresh.pds !== identity.pds) {
+        askedAt = ports.clock.now();
+        fetched = await fetchFrom(fresh.pds);
+      }
+      identity = fresh;
     }
-    if (fresh.pds !== identity.pds) {
-      askedAt = ports.clock.now();
-      fetched = await fetchFrom(fresh.pds);
-    }
-    identity = fresh;
+  } finally {
+    link.release();
   }
   if (fetched.kind === 'unavailable') {
     // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them

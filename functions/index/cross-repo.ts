@@ -20,6 +20,7 @@ import { judgeReplyRoots } from './reply-roots.ts';
 import { notifyPosts } from './post-notifications.ts';
 import { gatedPost, rejudgeQuotes, rejudgeQuotesByUri, rejudgeRepliesByUri, rejudgeThreads } from './gates.ts';
 import { obj } from './plugins/fields.ts';
+import { POST_COLLECTION } from './plugins/post-collection.ts';
 
 /** Arbitrary, constant: "skytide cross-repo re-judgement" (next to the index's other locks in account-store.ts). */
 const REJUDGE_LOCK = 7_323_054;
@@ -45,12 +46,11 @@ export interface PostsTouched {
   postGated: string[];
 }
 
-const POST = 'app.bsky.feed.post';
 const THREADGATE = 'app.bsky.feed.threadgate';
 const POSTGATE = 'app.bsky.feed.postgate';
 const RECORD_EMBEDS = new Set(['app.bsky.embed.record', 'app.bsky.embed.recordWithMedia']);
 /** The collections a re-judgement reads. */
-const CROSS_REPO = new Set([POST, THREADGATE, POSTGATE]);
+const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
 
 /**
  * The posts and gates among the batch's winning ops that its rev gate let through (`changed`); `inserted`, those whose
@@ -60,7 +60,7 @@ export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<
   const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
     if (!changed.has(uri)) continue;
-    if (event.collection === POST) {
+    if (event.collection === POST_COLLECTION) {
       if (event.type === 'delete') {
         touched.removed.push(uri);
         touched.removedAt.push(event.time);

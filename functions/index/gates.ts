@@ -25,6 +25,7 @@ import { insertRows, type Row } from './rows.ts';
 import { replyVerdicts } from './reply-verdicts.ts';
 import { atUri, createdAt, obj, uriParts } from './plugins/fields.ts';
 import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
+import { POST_COLLECTION } from './plugins/post-collection.ts';
 
 export type GateKind = 'thread' | 'post';
 
@@ -38,12 +39,11 @@ type Version = {
 const VERSION = { kind: 'text', postUri: 'text', createdAt: 'text', cid: 'text', json: 'text' } as const;
 const VERSION_ROW = { kind: 'string', postUri: 'string', createdAt: 'string', cid: 'string', json: 'string?' } as const;
 const THREADGATE = 'app.bsky.feed.threadgate';
-const POST = 'app.bsky.feed.post';
 
 /** The post a gate record belongs to: same repo, same rkey (the AppView rejects a gate whose `post` says otherwise). */
 export function gatedPost(gateUri: string): string | undefined {
   const parts = uriParts(gateUri);
-  return parts === undefined ? undefined : `at://${parts.did}/${POST}/${parts.rkey}`;
+  return parts === undefined ? undefined : `at://${parts.did}/${POST_COLLECTION}/${parts.rkey}`;
 }
 
 /** Whether a gate record names its own post, as the AppView requires. */

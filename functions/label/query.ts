@@ -108,9 +108,9 @@ export async function queryLabels(sql: SqlExecutor, clock: Clock, params: QueryL
 }
 
 /**
- * How long queryLabels may wait on Postgres (QUERY_LABELS_TIMEOUT_MS by default). A slow plan, or a lock held on
- * `label` (a migration, a VACUUM FULL, a stuck session), would otherwise hold the request, its connection and the
- * caller forever; past this the caller gets a 503 with Retry-After instead.
+ * How long queryLabels may wait on Postgres unless told (the HTTP route passes LABEL_QUERY_TIMEOUT_MS, whose default
+ * this is). A slow plan, or a lock held on `label` (a migration, a VACUUM FULL, a stuck session), would otherwise hold
+ * the request, its connection and the caller forever; past this the caller gets a 503 with Retry-After instead.
  */
 export const QUERY_LABELS_TIMEOUT_MS = 10_000;
 

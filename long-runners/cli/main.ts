@@ -30,7 +30,8 @@ const PROJECT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../
 const USAGE = `usage: skytide <command> [options]
 
 commands:
-  migrate                         apply infra/migrations to DATABASE_URL
+  migrate [--adopt-appview]       apply infra/migrations to DATABASE_URL; --adopt-appview first brings a schema the
+                                  AppView's own migrations made to skytide's, keeping its rows (refused without it)
   run [--only a,b] [--migrate]    run long-runners in one supervised process (${TASK_KINDS.join(', ')})
   status                          print stream lengths, pending and dead entries, and cursors as JSON
   reprocess <did>                 re-backfill one account now and print what changed
@@ -99,7 +100,7 @@ const MIGRATE_RETRY = { baseMs: 500, maxMs: 15_000 } as const;
  * waited out with backoff, logged, rather than ending the process: exiting would only crash-loop it until Postgres is
  * back. `skytide migrate`, a one-shot, fails instead.
  */
-async function applyMigrationsInterruptibly(r: Resources, waitForPostgres = false): Promise<void> {
+async function applyMigrationsInterruptibly(r: Resources, waitForPostgres = false, adoptAppView = false): Promise<void> {
   const interrupted = (signal: NodeJS.Signals) => {
     r.log.error('migrate interrupted, nothing applied', { task: 'migrate', signal });
     process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -108,7 +109,7 @@ async function applyMigrationsInterruptibly(r: Resources, waitForPostgres = fals
   process.once('SIGINT', interrupted);
   try {
     // Without waitForPostgres nothing is an outage to wait out: the first failure ends `skytide migrate`.
-    const migrated = await waitOut(() => applyMigrations(r.sql()), {
+    const migrated = await waitOut(() => applyMigrations(r.sql(), undefined, { adoptAppView }), {
       outage: waitForPostgres ? outageOf('postgres') : () => undefined, backoff: MIGRATE_RETRY,
       warn: ({ waits, delayMs, why }) => r.log.warn('postgres unavailable: migrations wait for it', { task: 'migrate', waits, retryInMs: delayMs, err: why }),
     });
@@ -121,10 +122,10 @@ async function applyMigrationsInterruptibly(r: Resources, waitForPostgres = fals
   }
 }
 
-async function migrate(config: Config): Promise<number> {
+async function migrate(config: Config, adoptAppView: boolean): Promise<number> {
   const r = createResources(config, 'migrate');
   try {
-    await applyMigrationsInterruptibly(r);
+    await applyMigrationsInterruptibly(r, false, adoptAppView);
     return 0;
   } finally {
     await r.close();
@@ -182,13 +183,13 @@ async function dev(config: Config, only: TaskKind[], env: NodeJS.ProcessEnv, sim
   try {
     const embedded = await startEmbeddedServices(config, env, log, closers);
     if (embedded.relayHosts.length > 0) return await run(embedded, only, true);
-    const { startLocalNetwork } = await import('../dev/local-network.ts');
+    const { startLocalNetwork, devActivityTask } = await import('../dev/local-network.ts');
     log.info('starting local network', {});
     const network = await startLocalNetwork(log, sim);
     closers.push(() => network.close());
     log.info('local network ready', { pds: network.pdsUrl, plc: network.plcUrl });
-    // The simulated network's bot (dev only) is not watched: a hang there stalls the simulation, not the pipeline.
-    const activity: Task = { name: 'dev:activity', watched: false, run: (signal) => network.runActivity(signal) };
+    // The simulated network's bot (dev only), watched as every loop: a hang there is named, not a silent stall.
+    const activity = devActivityTask(network);
     // The local network's DIDs live in its own PLC, and its PDS on loopback.
     const local = {
       ...embedded, relayHosts: [network.relayHost], labelerHosts: [...embedded.labelerHosts, network.labelerHost], firehoseInitialCursor: 0, plcUrl: network.plcUrl, identityAllowPrivate: true,
@@ -312,7 +313,7 @@ function parseArguments(argv: string[]) {
       args: argv,
       allowPositionals: true,
       options: {
-        only: { type: 'string' }, migrate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+        only: { type: 'string' }, migrate: { type: 'boolean' }, 'adopt-appview': { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
         rate: { type: 'string' }, accounts: { type: 'string' }, seed: { type: 'string' },
         limit: { type: 'string' }, reason: { type: 'string' }, yes: { type: 'boolean' }, prune: { type: 'boolean' }, 'idle-ms': { type: 'string' },
       },
@@ -347,7 +348,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'migrate':
-      return migrate(config);
+      return migrate(config, values['adopt-appview'] === true);
     case 'run':
       return run(config, parseOnly(values.only), values.migrate === true);
     case 'status':

@@ -4,7 +4,7 @@ import type { Config } from '../../adapters/config/parse.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createMetrics, type GaugeSource, type MetricsBundle } from '../../adapters/observability/metrics.ts';
 import { createOutageBoard, type OutageBoard } from '../../adapters/observability/outage-board.ts';
-import { createRedis, type Redis } from '../../adapters/redis/client.ts';
+import { connectionWaiting, createRedis, type Redis } from '../../adapters/redis/client.ts';
 import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../adapters/redis/keys.ts';
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { systemClock, type BasePorts, type Log } from '../../functions/ports.ts';
@@ -122,7 +122,7 @@ export function createResources(config: Config, component = 'skytide', options: 
     outages: createOutageBoard({ log: log.child('outages'), metrics: metrics.metrics }),
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     stuckTasks: [],
-    redisWaiting: () => (redis === undefined || redis.status === 'ready' ? undefined : `redis connection ${redis.status}`),
+    redisWaiting: () => (redis === undefined ? undefined : connectionWaiting(redis)),
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({
       url: config.redisUrl, clusterNodes: config.redisClusterNodes, connectionName: `skytide:${component}`, log: log.child('redis'),
@@ -148,7 +148,7 @@ export function createResources(config: Config, component = 'skytide', options: 
         identity,
         // Every backfilled account gets its handle verified both ways, as #identity does (issue 8, item 8).
         handles: this.handles(),
-        timeoutMs: config.backfillerTimeoutMs, concurrency: 1, filter: config.filter,
+        timeoutMs: config.backfillerTimeoutMs, stallMs: config.backfillerStallMs, concurrency: 1, filter: config.filter,
         limits: { ...DEFAULT_REPO_LIMITS, maxBytes: config.backfillerMaxRepoBytes },
         ...(config.backfillerOutput === 'stream' ? { emit: (events) => emitToStream(this.redis(), (did) => keys.stream(keys.shardFor(STREAMS.firehoseBackfill, did)), events) } : {}),
       });

@@ -3,6 +3,7 @@
 import type { Task } from '../supervisor.ts';
 import type { Resources } from './resources.ts';
 import { runFirehoseIngester } from '../firehose/firehose-ingester.ts';
+import { reportUnconfiguredWaits } from '../firehose/unconfigured-waits.ts';
 import { runStreamConsumer } from '../consumer/stream-consumer.ts';
 import { parseEventFields } from '../consumer/parse-event-fields.ts';
 import { GROUPS, STREAMS, hostKey } from '../../adapters/redis/keys.ts';
@@ -33,10 +34,12 @@ export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', '
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 export function firehoseTasks(r: Resources): Task[] {
-  return r.config.relayHosts.map((host) => ({
+  return r.config.relayHosts.map((host, i) => ({
     name: `firehose:${hostKey(host)}`,
-    run: (signal, beat) =>
-      runFirehoseIngester({
+    run: async (signal, beat) => {
+      // Once per process (the first host's task): waits left under relays no longer configured are said out loud.
+      if (i === 0) await reportUnconfiguredWaits({ redis: r.redis(), keys: r.keys, hosts: r.config.relayHosts, log: r.log.child('firehose'), metrics: r.metrics.metrics, beat });
+      return runFirehoseIngester({
         redis: r.redis(),
         keys: r.keys,
         host,
@@ -55,7 +58,8 @@ export function firehoseTasks(r: Resources): Task[] {
         filter: r.config.filter,
         maxFrameBytes: r.config.maxFrameBytes,
         beat,
-      }),
+      });
+    },
   }));
 }
 
@@ -252,6 +256,7 @@ export function httpTask(r: Resources, sweeps?: OnDemandSweeps): Task {
         ...deps,
         auth: { dev: r.config.env === 'dev', token: r.config.apiToken },
         bodyLimitBytes: r.config.httpBodyLimitBytes,
+        labelQueryTimeoutMs: r.config.labelQueryTimeoutMs,
         ports: { ...r.ports, sql: r.sql() },
         backfill: r.backfillPorts(),
         label: { identity: r.identity(), trustedSources: new Set(r.config.labelTrustedSources) },

@@ -42,11 +42,13 @@ import {
   type Settlement,
   type StreamEntry,
 } from '../../adapters/redis/consumer-group.ts';
+import { READ_BLOCK_MS } from '../../adapters/redis/read-block.ts';
 import { isThrew, type IsolatedOutcome } from './isolate-failures.ts';
 import { DEFAULT_RETRY_BACKOFF, runBatch, type RetryBackoff } from './run-batch.ts';
 import { sleep } from '../sleep.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { createBlockingReader } from '../../adapters/redis/client.ts';
+import { pruneConsumers } from '../../adapters/redis/group-consumers.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { waitOut } from '../wait-out.ts';
 
@@ -86,6 +88,11 @@ export interface StreamConsumerOptions<T> {
   outages?: OutageBoard;
   /** Delays between retries of a throwing batch, of an outage, and after Redis errors. */
   backoff?: RetryBackoff;
+  /**
+   * Consumers of the group idle this long and holding nothing are deleted when this one starts (DEAD_CONSUMER_IDLE_MS
+   * unless given; 0: never).
+   */
+  pruneIdleMs?: number;
   /** Called when a read finds nothing new and the group has nothing pending: the stream is fully processed. */
   onIdle?: () => void;
   /**
@@ -127,6 +134,12 @@ const PARSE_SLICE = 250;
 /** Deliveries with no verdict at all (the consumer died each time) after which an entry is presumed to kill it. */
 export const CRASH_DELIVERIES_FACTOR = 2;
 
+/**
+ * A consumer this idle is taken for one whose process is gone: a live one reads at least every blockMs, which resets
+ * its idle time, and one holding entries is never pruned (group-consumers.ts checks and deletes in one script).
+ */
+export const DEAD_CONSUMER_IDLE_MS = 24 * 3600_000;
+
 export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): Promise<void> {
   const { redis, keys, group, consumer, log, metrics, signal, maxAttempts } = options;
   // Per-function latency for the status page and /metrics: every call counted with its duration.
@@ -159,7 +172,22 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     if ('stopped' in made || made.waits > 0) options.outages?.resumed(waiter);
     return !('stopped' in made);
   };
-  const blockMs = options.blockMs ?? 1000;
+  /**
+   * A group keeps every consumer name that ever read from it, and names change with each process (hostname-pid, and a
+   * container's hostname with each one): left alone, every restart of every process added its consumers to each group
+   * for good. Those idle past pruneIdleMs that hold nothing go when a consumer starts; a failure only delays that.
+   */
+  const pruneDeadConsumers = async (): Promise<void> => {
+    const idleMs = options.pruneIdleMs ?? DEAD_CONSUMER_IDLE_MS;
+    if (idleMs <= 0) return;
+    try {
+      const pruned = await pruneConsumers(redis, stream, group, idleMs, consumer);
+      if (pruned.length > 0) log.info('idle consumers holding nothing removed from the group', { stream: options.stream, group, removed: pruned.length, idleMs, names: pruned.slice(0, 10) });
+    } catch (err) {
+      log.warn('removing idle consumers failed', { stream: options.stream, group, err: describeError(err) });
+    }
+  };
+  const blockMs = options.blockMs ?? READ_BLOCK_MS;
   const claimIdleMs = options.claimIdleMs ?? 60_000;
   const backoff = options.backoff ?? DEFAULT_RETRY_BACKOFF;
   const count = (outcome: 'ok' | 'retry' | 'wait' | 'dead' | 'dlq' | 'invalid' | 'deleted', n = 1) => {
@@ -396,6 +424,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     log.info('consumer stopped', { stream: options.stream, consumer });
     return;
   }
+  await pruneDeadConsumers();
   // A blocking XREADGROUP holds its connection: on the shared one it would stall every other loop and writer. Its
   // socket timeout allows for the BLOCK, so a read that waits out a quiet stream is not taken for a dead connection.
   const reader = createBlockingReader(redis, blockMs);

@@ -12,6 +12,8 @@ import { startDevRelay, RELAY_FAULTS, type RelayFault } from './dev-relay.ts';
 import { startDevLabeler } from './dev-labeler.ts';
 import { prng } from './prng.ts';
 import type { DevControls } from '../../adapters/http/routes/status-page.ts';
+import type { Beat, Task } from '../supervisor.ts';
+import { sleep } from '../sleep.ts';
 
 export interface LocalNetworkOptions {
   seed?: number;
@@ -34,8 +36,11 @@ export interface LocalNetwork {
   relayHost: string;
   /** skytide's own labeler, for INGESTER_LABELER_HOSTS. */
   labelerHost: string;
-  /** Writes actions at the current rate until `signal` aborts; then reactivates every account it deactivated. */
-  runActivity(signal: AbortSignal): Promise<void>;
+  /**
+   * Writes actions at the current rate until `signal` aborts; then reactivates every account it deactivated. Beats
+   * after each action (done or failed) and while it waits between them, so an action that never settles is found.
+   */
+  runActivity(signal: AbortSignal, beat?: Beat): Promise<void>;
   controls: DevControls;
   /** Counts for the status page's `sim` chart. */
   stats(): Record<string, number>;
@@ -153,12 +158,6 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
     }
   };
 
-  const pause = (ms: number, signal: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
-
   const reactivateAll = async () => {
     for (const u of users) {
       if (u.deactivatedFor > 0) {
@@ -173,13 +172,13 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
     plcUrl: network.plc.url,
     relayHost: relay.url,
     labelerHost: labeler.host,
-    runActivity: async (signal) => {
+    runActivity: async (signal, beat) => {
       while (!signal.aborted) {
         if (rate <= 0) {
           // Paused: accounts the bot deactivated are reactivated, so the network rests in a state whose truth can be
           // read (a deactivated repo answers neither describeRepo nor listRecords).
           await reactivateAll();
-          await pause(250, signal);
+          await sleep(250, signal, beat);
           continue;
         }
         try {
@@ -187,9 +186,9 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
           actions++;
         } catch (err) {
           failures++;
-          log.warn('dev activity failed', { err: describeError(err) });
+          log.warn('dev activity failed', { task: DEV_ACTIVITY_TASK, err: describeError(err) });
         }
-        await pause(1000 / rate, signal);
+        await sleep(1000 / rate, signal, beat);
       }
       await reactivateAll();
     },
@@ -236,4 +235,15 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
       await network.close();
     },
   };
+}
+
+export const DEV_ACTIVITY_TASK = 'dev:activity';
+
+/**
+ * The bot as `skytide dev` supervises it: watched like every loop, so an action that never settles (a PDS that stops
+ * answering) is named by the watchdog (`task stuck`, dev:activity) instead of freezing the simulation silently; an
+ * action that fails is logged with the task's name and the bot goes on; the bot throwing ends the process as any task.
+ */
+export function devActivityTask(network: Pick<LocalNetwork, 'runActivity'>): Task {
+  return { name: DEV_ACTIVITY_TASK, run: (signal, beat) => network.runActivity(signal, beat) };
 }

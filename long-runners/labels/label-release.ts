@@ -54,13 +54,28 @@ async function answers(identity: IdentityResolver, did: string): Promise<boolean
   }
 }
 
-/** Counts and logs parked members the parking scripts moved to the DLQ. */
-function reportSetAside(o: Pick<LabelReleaseOptions, 'log' | 'metrics'>, host: string, aside: SetAside): void {
+/**
+ * Counts and logs parked members the parking scripts moved to the DLQ, then recounts what each labeler has parked: a
+ * member that no longer names its labeler could not be taken off its count, which held the labeler's subscription
+ * nearer its mark for good.
+ */
+async function reportSetAside(o: Pick<LabelReleaseOptions, 'parking' | 'log' | 'metrics'>, host: string, aside: SetAside): Promise<void> {
   if (aside.setAside === 0) return;
   o.metrics.inc('skytide_labels_parked_invalid_total', {}, aside.setAside);
   o.log.warn('parked labels that are no entry moved to the dlq; the host\'s others are released as usual', {
     host, count: aside.setAside, reason: INVALID_PARKED_ENTRY, problem: aside.problem,
   });
+  await recountParked(o);
+}
+
+/** Recounts each labeler's parked entries (LabelParking.recount); a failure is logged, the next set-aside tries again. */
+async function recountParked(o: Pick<LabelReleaseOptions, 'parking' | 'log'>): Promise<void> {
+  try {
+    const off = await o.parking.recount();
+    if (off > 0) o.log.warn('parked label counts corrected from the parked entries', { off });
+  } catch (err) {
+    o.log.warn('recounting parked labels failed', { err: describeError(err) });
+  }
 }
 
 /** One tick: how many parked members it moved (released, or set aside to the DLQ). */
@@ -71,7 +86,7 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>
   const answered = await Promise.all(hosts.map(async (host) => {
     try {
       const { head, more, ...aside } = await o.parking.head(host);
-      reportSetAside(o, host, aside);
+      await reportSetAside(o, host, aside);
       if (head === undefined) {
         if (!more) return true;
         // Only damage so far: the rest of it goes at the next tick.
@@ -95,7 +110,7 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>
     let left = 1;
     while (left > 0 && budget > 0) {
       const step = await o.parking.release(host, Math.max(1, Math.min(RELEASE_CHUNK, budget)));
-      reportSetAside(o, host, step);
+      await reportSetAside(o, host, step);
       budget -= step.released + step.setAside;
       left = step.left;
       if (step.released > 0) o.metrics.inc('skytide_labels_released_total', {}, step.released);
@@ -106,9 +121,14 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>
   return RELEASE_PER_TICK - budget;
 }
 
-/** Runs releaseDue every tick until aborted; a tick that fails is logged and the next one tries again. */
+/**
+ * Recounts the parked labels, then runs releaseDue every tick until aborted; a tick that fails is logged and the next
+ * one tries again.
+ */
 export async function runLabelRelease(o: LabelReleaseOptions): Promise<void> {
   const tickMs = Math.min(RECHECK_BASE_MS, o.recheckMaxMs);
+  // A process stopped between a set-aside and its recount left a count too high: made true before the first tick.
+  await recountParked(o);
   while (!o.signal.aborted) {
     let released = 0;
     try {

@@ -9,6 +9,7 @@ import type { SweepStart } from '../../adapters/http/app.ts';
 import type { Task } from '../supervisor.ts';
 import type { HostsClaim, Sweeper } from './sweeper.ts';
 import { sleep } from '../sleep.ts';
+import { linkSignals } from '../../functions/linked-signal.ts';
 
 export const ON_DEMAND_SWEEP_TASK = 'sweep:on-demand';
 
@@ -45,7 +46,10 @@ export function createOnDemandSweeps(sweeper: Sweeper, log: Log): OnDemandSweeps
               // Idle until a POST /sweep wakes it: a wait of any length, beating (sleep.ts), not a hang.
               const woken = new AbortController();
               wake = () => woken.abort();
-              await sleep(Number.POSITIVE_INFINITY, AbortSignal.any([signal, woken.signal]), beat);
+              // Linked and let go per wait: the task's signal outlives them all (functions/linked-signal.ts).
+              const link = linkSignals([signal, woken.signal]);
+              await sleep(Number.POSITIVE_INFINITY, link.signal, beat);
+              link.release();
               wake = undefined;
             }
             const claim = queued;

@@ -2,8 +2,11 @@
 // verified backfill. The listRepos cursor is stored as `repo_backfill:cursor:<host>` in the same write as the page's
 // entries, and set to `!ingester-done` when the listing ends. Repos already synchronized at the listed rev, in the
 // listed account state (active, status), are not queued (functions/listed-in-sync.ts). Above the high-water mark it waits for the backfill to drain. A page that keeps failing is skipped as a
-// whole page when the cursor is numeric (its range is recorded in `repo_backfill:skipped:<host>` for a later retry);
-// with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that page next time.
+// whole page when the cursor is numeric (its range is recorded in `repo_backfill:skipped:<host>`, replacing the ranges
+// it overlaps); with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that
+// page next time. A pass that reached the end of the listing then retries every recorded range, one page from its
+// start under the same attempt rules (functions/sweep-skipped.ts): a page that comes is queued as any page and clears
+// the range; one that fails again leaves it, for the next pass's end.
 // Only a page bad in itself (another 4xx, a body that is no page) counts as failing: a relay that is down or overloaded
 // (refused or dropped connections, DNS, a deadline, 5xx, 408, 429) is waited out, however long, and no page skipped;
 // so is a Postgres that is down when a page's repos in sync are read, and a Redis that refuses the page's write (out
@@ -23,17 +26,21 @@ import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
-import { hostKey, STREAMS, SWEEP_DONE, type KeySpace } from '../../adapters/redis/keys.ts';
-import { acquireLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
+import { hostKey, STREAMS, SWEEP_DONE, sweepSkippedKey, type KeySpace } from '../../adapters/redis/keys.ts';
+
+export { sweepSkippedKey };
+import { acquireLease, amendUnderLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { sleep } from '../sleep.ts';
 import { outageOf, waitOut } from '../wait-out.ts';
 import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
+import { linkSignals } from '../../functions/linked-signal.ts';
 import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
 import { listedInSync } from '../../functions/listed-in-sync.ts';
 import { repoBackfillJson } from '../../functions/events.ts';
+import { overlappedBy, rangeMember, rangesToRetry, restAfterRetry, skippedRangeAt } from '../../functions/sweep-skipped.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
 export interface SweepLimits {
@@ -96,6 +103,10 @@ export interface SweepProgress {
   queued: number;
   skippedInSync: number;
   skippedPages: number;
+  /** Skipped ranges retried after the listing ended whose page came: queued, and cleared. */
+  retriedRanges: number;
+  /** Skipped ranges still recorded for the host when the sweep ended (SCARD of repo_backfill:skipped:<host>). */
+  skippedRanges: number;
   /** Listed DIDs the filters drop, not queued. */
   filtered: number;
   done: boolean;
@@ -139,16 +150,27 @@ export async function runSweep(o: SweepOptions): Promise<SweepProgress> {
 }
 
 async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepProgress> {
+  // Stopped by the caller (SIGTERM) or by losing the lease; either way what was written stays written. Linked, and let
+  // go when the sweep ends: the caller's signal outlives every sweep (functions/linked-signal.ts).
+  const link = linkSignals([o.signal, kept.lost]);
+  try {
+    return await sweepPages(o, kept, link.signal);
+  } finally {
+    link.release();
+  }
+}
+
+async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal): Promise<SweepProgress> {
   const pageSize = o.pageSize ?? DEFAULT_SWEEP_LIMITS.pageSize;
   const attempts = o.pageAttempts ?? DEFAULT_SWEEP_LIMITS.pageAttempts;
   const pageTimeoutMs = o.pageTimeoutMs ?? DEFAULT_SWEEP_LIMITS.pageTimeoutMs;
   const cursorKey = o.keys.cursor(STREAMS.repoBackfill, o.host);
-  const skippedKey = o.keys.beside(STREAMS.repoBackfill, `:skipped:${hostKey(o.host)}`);
+  const skippedKey = sweepSkippedKey(o.keys, o.host);
   const stream = o.keys.stream(STREAMS.repoBackfill);
   const shardStreams = o.keys.shardsOf(STREAMS.repoBackfill).map((name) => o.keys.stream(name));
-  // Stopped by the caller (SIGTERM) or by losing the lease; either way what was written stays written.
-  const signal = AbortSignal.any([o.signal, kept.lost]);
-  const writeOnce = async (page: { values: readonly string[] }, cursor: string, setAdd?: { key: string; member: string }) => {
+  /** Lands a page's entries (those left after a sharded write) with its script, under the lease: false when lost. */
+  type Land = (stream: string, values: readonly string[]) => Promise<boolean>;
+  const writeOnce = async (page: { values: readonly string[] }, land: Land) => {
     let values = page.values;
     if (o.keys.tagged && values.length > 0) {
       // Sharded (STREAM_SHARDS, Redis Cluster): each DID goes to its shard, one MULTI per shard, then the cursor under
@@ -163,39 +185,102 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
       page.values = values;
     }
     // Tagged, the cursor's slot stands in for the stream's (no entries are left to add to it here).
-    const written = await appendUnderLease(o.redis, kept.lease, { stream: o.keys.tagged ? cursorKey : stream, field: 'repo', values, cursor: { key: cursorKey, value: cursor }, ...(setAdd === undefined ? {} : { setAdd }) });
-    if (!written) throw leaseLost(o.host);
+    if (!(await land(o.keys.tagged ? cursorKey : stream, values))) throw leaseLost(o.host);
   };
   /**
-   * A page and its cursor, written under the lease. Redis refusing writes as a server (out of memory, read-only:
-   * nothing of the write landed, write-refusal.ts) is waited out like a relay that is down, each wait counted in
-   * skytide_outage_waits_total{dependency="redis"}, the lease renewed meanwhile. False when stopped first: the page is
-   * not written, and the next sweep lists it again.
+   * A page and its cursor (or a skipped range's change), written under the lease. Redis refusing writes as a server
+   * (out of memory, read-only: nothing of the write landed, write-refusal.ts) is waited out like a relay that is down,
+   * each wait counted in skytide_outage_waits_total{dependency="redis"}, the lease renewed meanwhile. False when
+   * stopped first: the page is not written, and the next sweep lists it again.
    */
-  const write = async (values: readonly string[], cursor: string, setAdd?: { key: string; member: string }): Promise<boolean> => {
+  const writeWith = async (values: readonly string[], land: Land): Promise<boolean> => {
     const page = { values };
-    return (await waitingOut(o, 'redis', writeRefusal, signal, async () => (await writeOnce(page, cursor, setAdd), true))) ?? false;
+    return (await waitingOut(o, 'redis', writeRefusal, signal, async () => (await writeOnce(page, land), true))) ?? false;
+  };
+  const write = (values: readonly string[], cursor: string, setAdd?: { key: string; member: string }): Promise<boolean> =>
+    writeWith(values, (streamKey, rest) => appendUnderLease(o.redis, kept.lease, { stream: streamKey, field: 'repo', values: rest, cursor: { key: cursorKey, value: cursor }, ...(setAdd === undefined ? {} : { setAdd }) }));
+  const amend = (values: readonly string[], remove: readonly string[], add: readonly string[]): Promise<boolean> =>
+    writeWith(values, (streamKey, rest) => amendUnderLease(o.redis, kept.lease, { stream: streamKey, field: 'repo', values: rest, set: { key: skippedKey, remove, add } }));
+  /** The backfill entries of a listed page: its repos less those the filters drop and those in sync (counted). */
+  const entriesOf = (page: ListedPage, synced: Awaited<ReturnType<typeof syncedRepos>>): string[] => {
+    const filter = o.filter;
+    return page.repos
+      .filter((r) => {
+        if (filter === undefined || keepsDid(filter, r.did)) return true;
+        progress.filtered++;
+        o.metrics.inc('skytide_filtered_total', { where: 'sweep', why: 'did' });
+        return false;
+      })
+      .filter((r) => {
+        const inSync = listedInSync(r, synced.get(r.did));
+        if (inSync) progress.skippedInSync++;
+        return !inSync;
+      })
+      .map((r) => repoBackfillJson({ did: r.did, host: o.host, ...(r.rev === undefined ? {} : { rev: r.rev }), ...(r.active === undefined ? {} : { active: r.active }), ...(r.status === undefined ? {} : { status: r.status }) }));
+  };
+  const backpressure = async () => {
+    while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal, o.beat);
+  };
+  /**
+   * Once the listing ended: each recorded range (this pass's too) retried as one page from its start, under the same
+   * attempt rules as any page (fetchPage; a relay that is down waited out). A page that comes is queued as any page,
+   * and its range cleared (or cut to the rest its cursor left, restAfterRetry) in the same write; one that fails again
+   * stays recorded for the next pass's end. A member that is no range is dropped, logged.
+   */
+  const retrySkipped = async (): Promise<void> => {
+    const { ranges, invalid } = rangesToRetry(await o.redis.smembers(skippedKey));
+    if (invalid.length > 0) {
+      if (!(await amend([], invalid, []))) return;
+      o.log.error('skipped listRepos ranges that are no range dropped', { host: o.host, members: invalid });
+    }
+    for (const { member, range } of ranges) {
+      await backpressure();
+      if (signal.aborted) return;
+      const page = await fetchPage(o, String(range.from), pageSize, attempts, pageTimeoutMs, signal);
+      if (signal.aborted) return;
+      if (page === undefined) {
+        o.log.error('skipped listRepos range failed again; kept for the next pass', { host: o.host, range: member });
+        continue;
+      }
+      const before = { ...progress };
+      const synced = await waitingOut(o, 'postgres', outageOf('postgres'), signal, () => syncedRepos(o.sql, page.repos.map((r) => r.did)));
+      if (synced === undefined) return void Object.assign(progress, before);
+      const entries = entriesOf(page, synced);
+      const rest = restAfterRetry(range, page);
+      if (!(await amend(entries, [member], rest === undefined ? [] : [rangeMember(rest)]))) return void Object.assign(progress, before);
+      progress.pages++;
+      progress.listed += page.repos.length;
+      progress.queued += entries.length;
+      progress.retriedRanges++;
+      o.beat?.();
+      o.log.info('skipped listRepos range retried and queued', { host: o.host, range: member, listed: page.repos.length, queued: entries.length, ...(rest === undefined ? {} : { rest: rangeMember(rest) }) });
+    }
   };
   const stored = await o.redis.get(cursorKey);
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
   let cursor = stored === null || stored === SWEEP_DONE ? undefined : stored;
-  const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, filtered: 0, done: false };
+  const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, retriedRanges: 0, skippedRanges: 0, filtered: 0, done: false };
   const cursors = passCursors({ host: o.host, start: cursor, log: o.log, metrics: o.metrics });
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
   while (!signal.aborted) {
-    while ((await queuedLength(o.redis, shardStreams)) >= o.highWaterMark && !signal.aborted) await sleep(SWEEP_BACKPRESSURE_POLL_MS, signal, o.beat);
+    await backpressure();
     const from = cursor;
     const page = await fetchPage(o, from, pageSize, attempts, pageTimeoutMs, signal);
     if (signal.aborted) break;
     if (page === undefined) {
-      if (cursor === undefined || !/^\d+$/.test(cursor)) {
+      const range = skippedRangeAt(cursor, pageSize);
+      if (cursor === undefined || range === undefined) {
         throw new SkytideError('fetch_failed', `listRepos keeps failing at cursor ${cursor ?? '(start)'}; the sweep resumes there next time`, { host: o.host });
       }
-      // Skip the whole page: the range is recorded, never silently lost.
-      const next = String(Number(cursor) + pageSize);
-      if (!(await write([], next, { key: skippedKey, member: `${cursor}-${next}` }))) break;
-      o.log.error('listRepos page skipped after repeated failures', { host: o.host, from: cursor, to: next });
+      // Skip the whole page: the range is recorded, never silently lost, and the ranges it overlaps (recorded by
+      // earlier passes at other cursors) go: this pass listed up to it and goes on past it.
+      const member = rangeMember(range);
+      const next = String(range.to);
+      if (!(await write([], next, { key: skippedKey, member }))) break;
+      const replaced = overlappedBy(await o.redis.smembers(skippedKey), range).filter((m) => m !== member);
+      if (replaced.length > 0 && !(await amend([], replaced, []))) break;
+      o.log.error('listRepos page skipped after repeated failures', { host: o.host, from: cursor, to: next, ...(replaced.length > 0 ? { replaced } : {}) });
       progress.skippedPages++;
       cursor = next;
       continue;
@@ -211,20 +296,7 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
       Object.assign(progress, before);
       break;
     }
-    const filter = o.filter;
-    const entries = page.repos
-      .filter((r) => {
-        if (filter === undefined || keepsDid(filter, r.did)) return true;
-        progress.filtered++;
-        o.metrics.inc('skytide_filtered_total', { where: 'sweep', why: 'did' });
-        return false;
-      })
-      .filter((r) => {
-        const inSync = listedInSync(r, synced.get(r.did));
-        if (inSync) progress.skippedInSync++;
-        return !inSync;
-      })
-      .map((r) => repoBackfillJson({ did: r.did, host: o.host, ...(r.rev === undefined ? {} : { rev: r.rev }), ...(r.active === undefined ? {} : { active: r.active }), ...(r.status === undefined ? {} : { status: r.status }) }));
+    const entries = entriesOf(page, synced);
     progress.queued += entries.length;
     // A page with a cursor but no repos ends the listing too (some servers answer so at the end), and so does a cursor
     // this pass used (passCursors): followed, it would list the same pages forever, holding the lease all along.
@@ -242,7 +314,9 @@ async function sweepUnderLease(o: SweepOptions, kept: KeptLease): Promise<SweepP
     }
     cursor = next;
   }
+  if (progress.done && !signal.aborted) await retrySkipped();
   if (kept.lost.aborted && !progress.done) throw leaseLost(o.host);
+  progress.skippedRanges = await o.redis.scard(skippedKey);
   o.log.info(progress.done ? 'sweep finished' : 'sweep stopped', { host: o.host, ...progress });
   return progress;
 }
@@ -260,7 +334,9 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
   let waits = 0;
   while (!signal.aborted) {
     try {
-      const page = await listReposPage(o.fetch, o.host, from, pageSize, AbortSignal.any([signal, AbortSignal.timeout(pageTimeoutMs)]));
+      // The page is read whole inside listReposPage: its link to the sweep's signal goes with it.
+      const link = linkSignals([signal, AbortSignal.timeout(pageTimeoutMs)]);
+      const page = await listReposPage(o.fetch, o.host, from, pageSize, link.signal).finally(link.release);
       if (waits > 0) o.log.info('listRepos relay answers again', { host: o.host, cursor: from, waits });
       return page;
     } catch (err) {

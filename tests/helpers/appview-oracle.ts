@@ -9,7 +9,7 @@ import type { StreamEvent } from '../../functions/events.ts';
 import { indexBatch } from '../../functions/index/handler.ts';
 import { createIndexDb } from './index-db.ts';
 import { createSql } from '../../adapters/postgres/client.ts';
-import { createAppViewSchema, loadBsky, type AppViewDatabase } from './appview-schema.ts';
+import { createAppViewSchema, loadBsky, type AppViewDatabase, type AppViewSchema } from './appview-schema.ts';
 
 interface AppViewIndexing {
   indexRecord(uri: unknown, cid: unknown, obj: unknown, action: unknown, timestamp: string): Promise<void>;
@@ -48,13 +48,35 @@ export const COMPARE: Record<string, string> = {
 
 export type Tables = Record<string, unknown[]>;
 
-/** Both indexes of the same events, each in fresh tables: skytide's given `batches`, the AppView's one event at a time. */
-export async function indexBoth(batches: readonly (readonly StreamEvent[])[]): Promise<{ skytide: Tables; appview: Tables }> {
+/**
+ * Indexes `events` with the AppView's own IndexingService into its schema `app`, one event at a time in stream order
+ * (create -> indexRecord(Create), update -> indexRecord(Update), delete -> deleteRecord), its background aggregate
+ * recounts drained after each. Identity and account events are skipped: its identity is not under test.
+ */
+export async function indexWithAppView(app: AppViewSchema, events: readonly StreamEvent[]): Promise<void> {
   const { BackgroundQueue } = await loadBsky<{ BackgroundQueue: new (db: AppViewDatabase, opts?: { concurrency: number }) => { processAll(): Promise<void> } }>('index.js');
   const { IndexingService } = await loadBsky<{ IndexingService: new (db: AppViewDatabase, idResolver: unknown, background: unknown) => AppViewIndexing }>('data-plane/server/indexing/index.js');
   const { WriteOpAction } = (await import('@atproto/repo')) as unknown as { WriteOpAction: { Create: unknown; Update: unknown } };
   const { AtUri } = (await import('@atproto/syntax')) as unknown as { AtUri: new (uri: string) => unknown };
   const { lexParse } = (await import('@atproto/lex')) as unknown as { lexParse: (json: string) => unknown };
+  const db = new app.Database({ url: app.url, schema: app.schema, poolSize: 2 });
+  try {
+    const background = new BackgroundQueue(db, { concurrency: 1 });
+    const service = new IndexingService(db, {}, background);
+    for (const e of events) {
+      if (e.type !== 'create' && e.type !== 'update' && e.type !== 'delete') continue;
+      const uri = new AtUri(`at://${e.did}/${e.collection}/${e.rkey}`);
+      if (e.type === 'delete') await service.deleteRecord(uri);
+      else await service.indexRecord(uri, CID.parse(e.cid), lexParse(JSON.stringify(e.record)), e.type === 'create' ? WriteOpAction.Create : WriteOpAction.Update, e.time);
+      await background.processAll();
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+/** Both indexes of the same events, each in fresh tables: skytide's given `batches`, the AppView's one event at a time. */
+export async function indexBoth(batches: readonly (readonly StreamEvent[])[]): Promise<{ skytide: Tables; appview: Tables }> {
   const sky = await createIndexDb('appview_oracle');
   // Its own database: another file dropping a schema while the AppView's migrator introspects fails it.
   const app = await createAppViewSchema({ ownDatabase: true });
@@ -64,21 +86,7 @@ export async function indexBoth(batches: readonly (readonly StreamEvent[])[]): P
       const refused = outcomes.filter((o) => o.status !== 'ok');
       if (refused.length > 0) throw new Error(`skytide refused: ${JSON.stringify(refused)}`);
     }
-    const db = new app.Database({ url: app.url, schema: app.schema, poolSize: 2 });
-    try {
-      const background = new BackgroundQueue(db, { concurrency: 1 });
-      // The AppView's identity is not under test: no handle is resolved.
-      const service = new IndexingService(db, {}, background);
-      for (const e of batches.flat()) {
-        if (e.type !== 'create' && e.type !== 'update' && e.type !== 'delete') continue;
-        const uri = new AtUri(`at://${e.did}/${e.collection}/${e.rkey}`);
-        if (e.type === 'delete') await service.deleteRecord(uri);
-        else await service.indexRecord(uri, CID.parse(e.cid), lexParse(JSON.stringify(e.record)), e.type === 'create' ? WriteOpAction.Create : WriteOpAction.Update, e.time);
-        await background.processAll();
-      }
-    } finally {
-      await db.close();
-    }
+    await indexWithAppView(app, batches.flat());
     const url = new URL(app.url);
     url.searchParams.set('options', `-c search_path=${app.schema}`);
     const appSql = createSql(url.toString(), { max: 1 });

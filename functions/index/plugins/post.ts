@@ -13,6 +13,7 @@ import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
 import { judgeReplyRoots } from '../reply-roots.ts';
 import { hiddenAt, notifyPosts } from '../post-notifications.ts';
 import { checkRows } from '../../sql-rows.ts';
+import { POST_COLLECTION } from './post-collection.ts';
 
 const POST = {
   uri: 'text', cid: 'text', creator: 'text', text: 'text', replyRoot: 'text', replyRootCid: 'text', replyParent: 'text',
@@ -26,7 +27,7 @@ const VIDEO = { postUri: 'text', videoCid: 'text', alt: 'text' } as const;
 const OP_REPLY = { rootUri: 'text', parentUri: 'text', uri: 'text' } as const;
 const QUOTE = { uri: 'text', cid: 'text', subject: 'text', subjectCid: 'text', createdAt: 'text', indexedAt: 'text' } as const;
 
-export const POST_COLLECTION = 'app.bsky.feed.post';
+export { POST_COLLECTION };
 
 interface PostRows {
   post: Row;

@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
-import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
+import { AMEND, APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
-import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
+import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { INVALID_DELAYED_ENTRY, PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet, REFUSALS } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
@@ -217,6 +217,15 @@ const TWINS: [string, ScriptTwin][] = [
     s.exec(['SET', k(keys, 2), argv[1] ?? '']);
     return 1;
   }],
+  [AMEND, (s, keys, argv) => {
+    if (s.exec(['GET', k(keys, 0)]) !== argv[0]) return 0;
+    const removed = Number(argv[2]);
+    const added = Number(argv[3]);
+    for (let i = 4 + removed + added; i < argv.length; i++) s.exec(['XADD', k(keys, 1), '*', argv[1] ?? '', argv[i] ?? '']);
+    for (let i = 4; i < 4 + removed; i++) s.exec(['SREM', k(keys, 2), argv[i] ?? '']);
+    for (let i = 4 + removed; i < 4 + removed + added; i++) s.exec(['SADD', k(keys, 2), argv[i] ?? '']);
+    return 1;
+  }],
   [SETTLE, (s, keys, argv) => {
     const [stream, dlq, group] = [k(keys, 0), k(keys, 1), argv[0] ?? ''];
     const acks = Number(argv[1]);
@@ -343,6 +352,45 @@ const TWINS: [string, ScriptTwin][] = [
     const left = Number(s.exec(['LLEN', k(keys, 0)]));
     if (left === 0) s.exec(['ZREM', k(keys, 2), argv[1] ?? '']);
     return [members.length - problems.length, left, problems.length, problems[0] ?? ''];
+  }],
+  [RECOUNT_PARKED, (s, keys, argv) => {
+    const due = s.exec(['ZRANGEBYSCORE', k(keys, 0), '-inf', '+inf']);
+    if (Array.isArray(due) && due.some((host) => !argv.includes(String(host)))) return 'stale';
+    const counts = new Map<string, number>();
+    for (const list of keys.slice(2)) {
+      const n = Number(s.exec(['LLEN', list]));
+      for (let at = 0; at < n; at += 1000) {
+        const got = s.exec(['LRANGE', list, String(at), String(at + 999)]);
+        for (const m of Array.isArray(got) ? got : []) {
+          if (typeof m !== 'string') continue;
+          let labeler = /^[ \t\n\v\f\r]*\[[ \t\n\v\f\r]*"([^"]+)"/.exec(m)?.[1];
+          if (labeler?.includes('\\') === true) {
+            const e = parkedEntryOf(m);
+            if (Array.isArray(e)) labeler = e[0];
+          }
+          if (labeler !== undefined) counts.set(labeler, (counts.get(labeler) ?? 0) + 1);
+        }
+      }
+    }
+    let off = 0;
+    const stored = s.exec(['HGETALL', k(keys, 1)]);
+    const pairs = Array.isArray(stored) ? stored.map(String) : [];
+    for (let i = 0; i < pairs.length; i += 2) {
+      const labeler = pairs[i] ?? '';
+      // tonumber: a decimal or hex number, else nil.
+      const text = (pairs[i + 1] ?? '').trim();
+      const was = text !== '' && !Number.isNaN(Number(text)) ? Number(text) : undefined;
+      const n = counts.get(labeler) ?? 0;
+      counts.delete(labeler);
+      if (n === 0) s.exec(['HDEL', k(keys, 1), labeler]);
+      else if (was !== n) s.exec(['HSET', k(keys, 1), labeler, String(n)]);
+      off += Math.abs((was ?? 0) - n);
+    }
+    for (const labeler of [...counts.keys()].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0))) {
+      s.exec(['HSET', k(keys, 1), labeler, String(counts.get(labeler))]);
+      off += counts.get(labeler) ?? 0;
+    }
+    return off;
   }],
   [DELETE_IF_EMPTY, (s, keys, argv) => {
     const held = s.exec(['XPENDING', k(keys, 0), argv[0] ?? '', '-', '+', '1', argv[1] ?? '']);

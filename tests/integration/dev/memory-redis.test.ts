@@ -11,8 +11,8 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
-import { HEAD_LABELS, PARK_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
-import { APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
+import { HEAD_LABELS, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
+import { AMEND, APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
@@ -142,7 +142,7 @@ describe('the JS twins of the Lua scripts', () => {
     // The adapters that send Lua: the Redis ones and the work queue's (its delayed entries are promoted by a script).
     const adapters = path.join(import.meta.dirname, '../../../adapters');
     const dirs = ['redis', 'queue'].map((d) => path.join(adapters, d));
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS];
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
     const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)));
     const scripts = new Map<RedisScript, string>();
@@ -165,13 +165,13 @@ describe('the JS twins of the Lua scripts', () => {
     // sources (the once-batch script's template is one more), and find a twin for each one's text where the source
     // is the text (no interpolation or escapes).
     // Two are fragments of other scripts, not scripts: the once-batch script's template and label-parking.ts's
-    // MEMBERS_LUA, which HEAD_LABELS and RELEASE_LABELS begin with. The checks the scripts share are fragments too, in
+    // MEMBERS_LUA, which HEAD_LABELS, RELEASE_LABELS and RECOUNT_PARKED begin with. The checks the scripts share are fragments too, in
     // adapters/redis/lua/ (key types, stored members), which the template, MEMBERS_LUA, SETTLE, PARK_LABELS and
     // PROMOTE_DUE begin with (so those five scripts are not plain text).
     const literals = files.flatMap((f) => readFileSync(f, 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
     expect(literals.length).toBe(lua.length + 2);
     const plain = literals.filter((l) => !l.includes('${') && !l.includes('\\'));
-    expect(plain.length).toBe(lua.length - 5);
+    expect(plain.length).toBe(lua.length - 6);
     const sharedDir = path.join(dirs[0]!, 'lua');
     const shared = readdirSync(sharedDir).flatMap((f) => readFileSync(path.join(sharedDir, f), 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
     expect(shared.length).toBe(2);
@@ -236,6 +236,10 @@ describe('the JS twins of the Lua scripts', () => {
       run(APPEND, [`${p}lease`, `${p}out`, `${p}cursor`, `${p}set`], ['me', 'c1', 'm1', 'repo', 'r1', 'r2']),
       run(APPEND, [`${p}lease`, `${p}out`, `${p}cursor`, `${p}set`], ['you', 'c2', '', 'repo', 'r3']),
       (r) => r.xrange(`${p}out`, '-', '+'), (r) => r.get(`${p}cursor`), (r) => r.smembers(`${p}set`),
+      // a skipped range amended under the lease: one removed, its rest added, the retried page's entries written.
+      run(AMEND, [`${p}lease`, `${p}out`, `${p}set`], ['me', 'repo', 1, 1, 'm1', 'm2', 'r4']),
+      run(AMEND, [`${p}lease`, `${p}out`, `${p}set`], ['you', 'repo', 1, 0, 'm2', 'r5']),
+      (r) => r.xrange(`${p}out`, '-', '+'), (r) => r.smembers(`${p}set`),
       run(RELEASE, [`${p}lease`], ['you']), run(RELEASE, [`${p}lease`], ['me']),
       // delete a consumer only when it holds nothing.
       (r) => r.xgroup('CREATE', `${p}g`, 'grp', '0', 'MKSTREAM'), (r) => r.xadd(`${p}g`, '*', 'a', '1'),
@@ -299,6 +303,17 @@ describe('the JS twins of the Lua scripts', () => {
       (r) => r.xrange(`${p}ll`, '-', '+'), (r) => r.lrange(`${p}ll:h1`, 0, -1), (r) => r.lrange(`${p}ll:h2`, 0, -1),
       (r) => r.xrange(`${p}ll_dlq`, '-', '+'), (r) => r.lrange(`${p}ll:h3`, 0, -1),
       (r) => r.hgetall(`${p}ll:from`), (r) => r.zrangebyscore(`${p}ll:hosts`, '-inf', '+inf', 'WITHSCORES'),
+      // the counts recounted from the members: a host scheduled but not listed (nothing written), then the lists of
+      // h1 and h4 (good members, one whose labeler has an escape, damaged ones naming theirs or none) against counts
+      // too high, too low, missing and not a number.
+      (r) => r.rpush(`${p}ll:h4`, JSON.stringify(['lab', 'did:web:h4', '5', 'event', 'a']), JSON.stringify(['l\\"ab', 'did:web:h4', '5', 'event', 'b']),
+        '["lab3","did:web:h4","5","ev', '  [ "lab3", 1]', '{"lab":1}', 'not json', JSON.stringify(['lab4', 'did:web:h4', '5', 'event', 'é✓'])),
+      (r) => r.rpush(`${p}ll:h1`, JSON.stringify(['lab4', 'did:web:h1', '5', 'event', 'c'])),
+      (r) => r.zadd(`${p}ll:hosts`, 5, 'h4', 6, 'h1'), (r) => r.hset(`${p}ll:from`, 'lab', 7, 'lab2', 'x', 'gone', 2),
+      run(RECOUNT_PARKED, [`${p}ll:hosts`, `${p}ll:from`, `${p}ll:h4`], ['h4']), (r) => r.hgetall(`${p}ll:from`),
+      run(RECOUNT_PARKED, [`${p}ll:hosts`, `${p}ll:from`, `${p}ll:h4`, `${p}ll:h1`, `${p}ll:h3`], ['h4', 'h1', 'h3']),
+      (r) => r.hgetall(`${p}ll:from`),
+      run(RECOUNT_PARKED, [`${p}ll:hosts`, `${p}ll:from`, `${p}ll:h4`, `${p}ll:h1`, `${p}ll:h3`], ['h4', 'h1', 'h3']),
       // the work queue's due entries into its stream: one (LIMIT), the rest due, none; utf-8 fields; a member whose
       // fields are odd and one not JSON, each after a good one, and members with a number, an object, no field: each
       // to the DLQ, the good ones promoted; a count that is not a number.

@@ -9,6 +9,12 @@ import { createSql } from '../../../adapters/postgres/client.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { labelerDoc, startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { labelEvent, labelKeypair, signLabel } from '../../helpers/labels.ts';
+import { createTestRedis, TEST_REDIS_URL } from '../../helpers/services.ts';
+import { freePort } from '../../helpers/free-port.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { parseConfig } from '../../../adapters/config/parse.ts';
+import { createResources } from '../../../long-runners/cli/resources.ts';
+import { buildTasks } from '../../../long-runners/cli/tasks.ts';
 
 const LABELER = 'did:plc:httplabelerhttplabelerxx';
 const HOST = 'mod.example';
@@ -136,7 +142,7 @@ describe('GET /xrpc/com.atproto.label.queryLabels', () => {
       const response = res as Response;
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('10');
-      expect(await response.json()).toEqual({ error: 'dependency_unavailable', dependency: 'postgres', message: 'postgres is unavailable; retry later' });
+      expect(await response.json()).toEqual({ error: 'dependency_unavailable', dependency: 'postgres', message: 'postgres did not answer within 300 ms; retry later' });
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
       unlock();
@@ -163,5 +169,49 @@ describe('GET /xrpc/com.atproto.label.queryLabels', () => {
     const body = (await res.json()) as { error: string; message: string };
     expect(body.error).toBe('InvalidRequest');
     expect(body.message).toContain(message);
+  });
+});
+
+describe('LABEL_QUERY_TIMEOUT_MS, as `skytide run --only http` wires it', () => {
+  it('bounds queryLabels: past it the answer is 503 naming the timeout, the lock on label still held', async () => {
+    const redis = await createTestRedis('http_label_timeout');
+    const port = await freePort();
+    const { config } = parseConfig({
+      DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: redis.prefix, HTTP_PORT: String(port), LOG_LEVEL: 'error',
+      SKYTIDE_ENV: 'dev', LABEL_QUERY_TIMEOUT_MS: '300',
+    });
+    const r = createResources(config, 'label-query-timeout-test');
+    const stop = new AbortController();
+    const running = buildTasks(r, ['http']).map((t) => t.run(stop.signal));
+    const locker = createSql(db.url, { max: 1 });
+    let unlock = (): void => {};
+    const locked = new Promise<void>((resolve) => (unlock = resolve));
+    let held = (): void => {};
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const lock = locker.transaction(async (tx) => {
+      await tx.query('lock table label in access exclusive mode');
+      held();
+      await locked;
+    });
+    try {
+      await holding;
+      const url = `http://127.0.0.1:${port}/xrpc/com.atproto.label.queryLabels?uriPatterns=${encodeURIComponent(SUBJECT)}`;
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.ok === true, (up) => up, 'the http task listening');
+      const started = Date.now();
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('10');
+      expect(await res.json()).toEqual({ error: 'dependency_unavailable', dependency: 'postgres', message: 'postgres did not answer within 300 ms; retry later' });
+      // The default, 10 s, would still be waiting.
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      unlock();
+      await lock;
+      await locker.end();
+      stop.abort();
+      await Promise.allSettled(running);
+      await r.close();
+      await redis.cleanup();
+    }
   });
 });

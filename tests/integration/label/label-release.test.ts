@@ -10,7 +10,7 @@ import { ensureGroup, readNew } from '../../../adapters/redis/consumer-group.ts'
 import { createLabelParking, waitHost, type LabelParking } from '../../../adapters/redis/label-parking.ts';
 import { StreamWriteError } from '../../../adapters/redis/stream-writer.ts';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
-import { releaseDue } from '../../../long-runners/labels/label-release.ts';
+import { releaseDue, runLabelRelease } from '../../../long-runners/labels/label-release.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { silentLog, type Log } from '../../../functions/ports.ts';
 import { labelerDoc } from '../../helpers/fake-plc.ts';
@@ -228,5 +228,59 @@ describe('releasing beside a key of the wrong type (made by hand)', () => {
     const second = await mine.release(waitHost(up), 10).catch((e: unknown) => e);
     expect(await redis.redis.llen(list)).toBe(1);
     expect((second as Error).message).toBe(`parked labels: ${live} is a string, not a stream`);
+  });
+});
+
+describe('a parked member whose labeler cannot be read', () => {
+  // Each labeler's parked count holds back its subscription at INGESTER_LABEL_PARKED_HIGH_WATER_MARK, so it must stay
+  // the number of its entries parked: a member set aside that no longer names its labeler used to stay counted.
+  const from = () => keys().beside(STREAMS.labelLive, ':parked_from');
+  const parkFrom = async (labelers: readonly string[], src: string): Promise<void> => {
+    // What the tests before released is not read again.
+    await redis.redis.del(stream());
+    await ensureGroup(redis.redis, stream(), GROUPS.label);
+    for (const [i] of labelers.entries()) await redis.redis.xadd(stream(), '*', 'event', event(`u${i}`, src));
+    const read = await readNew(redis.redis, stream(), GROUPS.label, 'c3', 10, 10);
+    const entries = read.map((entry, i) => ({ entry, on: src, from: labelers[i] ?? '' }));
+    expect((await parking.park(GROUPS.label, entries, 0)).length).toBe(labelers.length);
+  };
+  const options = () => ({
+    parking, identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: 'http://127.0.0.1:1', allowPrivate: true }),
+    recheckMaxMs: 60_000, highWaterMark: 100, log: silentLog, metrics: createMetrics({ hosts: [], streams: [] }).metrics,
+  });
+
+  it('is taken off the counts when it is set aside, while its host is still down', async () => {
+    const stillDown = `did:web:localhost%3A${await freePort()}`;
+    await parkFrom(['one.example', 'one.example', 'two.example'], stillDown);
+    expect(await parking.parkedFrom('one.example')).toBe(2);
+    // Damaged by hand: the head member (one.example's) no longer says whose it is.
+    const list = keys().beside(STREAMS.labelLive, `:parked:${waitHost(stillDown)}`);
+    await redis.redis.lset(list, 0, '\u0000 not a member');
+    await releaseDue(options());
+    expect(await redis.redis.llen(list)).toBe(2);
+    expect(await parking.parkedFrom('one.example')).toBe(1);
+    expect(await parking.parkedFrom('two.example')).toBe(1);
+    // The labeler of the earlier tests: its entry on the other host down, still counted.
+    expect(await parking.parkedFrom('labeler.example')).toBe(1);
+    expect(await redis.redis.hgetall(from())).toEqual({ 'labeler.example': '1', 'one.example': '1', 'two.example': '1' });
+  });
+
+  it('released by the host\'s release: the counts end at what is still parked', async () => {
+    await parkFrom(['one.example', 'two.example', 'two.example'], up);
+    const list = keys().beside(STREAMS.labelLive, `:parked:${waitHost(up)}`);
+    // Behind the good head, where the release (not the head's check) meets it.
+    await redis.redis.lset(list, 1, '[');
+    await releaseDue(options());
+    expect(await redis.redis.llen(list)).toBe(0);
+    expect(await redis.redis.hgetall(from())).toEqual({ 'labeler.example': '1', 'one.example': '1', 'two.example': '1' });
+  });
+
+  it('left counted by a process stopped before its recount is taken off when the release loop starts', async () => {
+    // As a set-aside leaves the counts when its process stops before recounting; and a count that is no number.
+    await redis.redis.hincrby(from(), 'one.example', 3);
+    await redis.redis.hset(from(), 'gone.example', 'x');
+    const stop = new AbortController();
+    await runLabelRelease({ ...options(), signal: stop.signal, beat: () => stop.abort() });
+    expect(await redis.redis.hgetall(from())).toEqual({ 'labeler.example': '1', 'one.example': '1', 'two.example': '1' });
   });
 });

@@ -190,6 +190,34 @@ describe('a page that keeps failing', () => {
     expect(await db.sql.query(`select cursor, failures, skipped from sweep_state`)).toEqual([{ cursor: null, failures: 0, skipped: ['2-4'] }]);
   });
 
+  it('is retried by the ticks after the pass ended: its page sent and its range cleared; a range it overlaps is replaced', async () => {
+    failAt = { cursor: '2', status: 400 };
+    await sweepTick(options({ pagesPerTick: 10 }));
+    // A range an earlier pass recorded at another cursor, overlapping the one this pass skips.
+    await db.sql.query(`update sweep_state set skipped = '{1-3}'`);
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'done', skippedPages: 1 });
+    expect(await db.sql.query(`select skipped, retrying from sweep_state`)).toEqual([{ skipped: ['2-4'], retrying: ['2-4'] }]);
+    failAt = undefined;
+    sent = [];
+    // The next tick retries it before anything else, then finds the next pass not due.
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'waiting', retriedRanges: 1, pages: 1, listed: 2, queued: 2 });
+    expect(sent.map((e) => e.did)).toEqual([DIDS[2], DIDS[3]]);
+    expect(await db.sql.query(`select skipped, retrying, failures from sweep_state`)).toEqual([{ skipped: [], retrying: [], failures: 0 }]);
+  });
+
+  it('that fails again pageAttempts ticks stays recorded, retried no more in this pass', async () => {
+    failAt = { cursor: '2', status: 400 };
+    await sweepTick(options({ pagesPerTick: 10 }));
+    await sweepTick(options({ pagesPerTick: 10 }));
+    sent = [];
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'failed' });
+    expect(await db.sql.query(`select skipped, retrying, failures from sweep_state`)).toEqual([{ skipped: ['2-4'], retrying: ['2-4'], failures: 1 }]);
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'waiting', keptRanges: 1 });
+    expect(await db.sql.query(`select skipped, retrying, failures from sweep_state`)).toEqual([{ skipped: ['2-4'], retrying: [], failures: 0 }]);
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toEqual({ host, state: 'waiting', pages: 0, listed: 0, queued: 0 });
+    expect(sent).toEqual([]);
+  });
+
   it('is never skipped while the relay is down (503): the ticks fail, count nothing, and the page comes when it is back', async () => {
     failAt = { cursor: '2', status: 503 };
     for (let i = 0; i < 4; i++) expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'failed' });

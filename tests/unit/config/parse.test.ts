@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
 import { VARS } from '../../../adapters/config/vars.ts';
 import { SkytideError } from '../../../functions/errors.ts';
+import { QUERY_LABELS_TIMEOUT_MS } from '../../../functions/label/query.ts';
 
 describe('parseConfig: one parser for process.env and Workers bindings', () => {
   it('gives every variable its documented default from an empty environment', () => {
@@ -140,6 +141,20 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     ]);
   });
 
+  it('reads LABEL_QUERY_TIMEOUT_MS: 10 s by default (queryLabelsInTime\'s own), a positive number of ms, never 0', () => {
+    expect(parseConfig({}).config.labelQueryTimeoutMs).toBe(QUERY_LABELS_TIMEOUT_MS);
+    expect(parseConfig({ LABEL_QUERY_TIMEOUT_MS: '250' }).config.labelQueryTimeoutMs).toBe(250);
+    expect(parseConfig({ LABEL_QUERY_TIMEOUT_MS: '2147483647' }).config.labelQueryTimeoutMs).toBe(2_147_483_647);
+    // 0 would be no timeout, what the variable exists to prevent; past 2^31 - 1 ms Postgres refuses the setting.
+    for (const bad of ['0', '-5', '2147483648']) {
+      expect(() => parseConfig({ LABEL_QUERY_TIMEOUT_MS: bad }), bad).toThrow(`LABEL_QUERY_TIMEOUT_MS=${bad} is out of range [1, 2147483647]`);
+    }
+    for (const bad of ['10s', '1.5']) {
+      expect(() => parseConfig({ LABEL_QUERY_TIMEOUT_MS: bad }), bad).toThrow(`LABEL_QUERY_TIMEOUT_MS="${bad}" is not an integer`);
+    }
+    expect(parseConfig({ LABEL_QUERY_TIMEOUT_MS: '1000' }).unknown).toEqual([]);
+  });
+
   it('refuses a SWEEP_CRON that never fires, as a configuration error', () => {
     for (const cron of ['0 0 30 2 *', '0 0 31 4 *']) {
       expect(() => parseConfig({ SWEEP_CRON: cron }), cron).toThrow(ConfigError);
@@ -155,9 +170,17 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     // Idle loops beat every 10 s: a shorter limit would kill a task that only waits.
     expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '5000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=5000 must be 0 \(no watchdog\) or at least 60000/);
     expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '-1' })).toThrow(/SKYTIDE_TASK_STUCK_MS=-1 is out of range/);
-    // A repo's download beats as it starts, then runs up to its deadline: the limit must be longer.
-    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '600000', BACKFILLER_TIMEOUT_MS: '900000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=600000 must be above BACKFILLER_TIMEOUT_MS \(900000\), or 0/);
-    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0', BACKFILLER_TIMEOUT_MS: '900000' }).config.taskStuckMs).toBe(0);
+    // A repo's download beats as each chunk arrives, so its deadline may be longer than the limit (a huge repo)...
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '600000', BACKFILLER_TIMEOUT_MS: '3600000' }).config.backfillerTimeoutMs).toBe(3_600_000);
+    // ...but one that receives nothing must be cut as stalled before the watchdog takes it for a hang.
+    expect(parseConfig({}).config.backfillerStallMs).toBe(30_000);
+    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '60000', BACKFILLER_STALL_MS: '60000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=60000 must be above BACKFILLER_STALL_MS \(60000\), or 0/);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0', BACKFILLER_STALL_MS: '900000' }).config.taskStuckMs).toBe(0);
+    // A Redis that stops answering is seen down (and waited out) only once REDIS_SOCKET_TIMEOUT_MS closes its
+    // connections, a consumer's blocked read 1 s later: until then the watchdog would take the wait for a hang.
+    expect(() => parseConfig({ SKYTIDE_TASK_STUCK_MS: '120000', REDIS_SOCKET_TIMEOUT_MS: '119000' })).toThrow(/SKYTIDE_TASK_STUCK_MS=120000 must be above REDIS_SOCKET_TIMEOUT_MS \(119000\) plus a consumer's 1000 ms blocking read, or 0/);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '120000', REDIS_SOCKET_TIMEOUT_MS: '118999' }).config.taskStuckMs).toBe(120_000);
+    expect(parseConfig({ SKYTIDE_TASK_STUCK_MS: '0', REDIS_SOCKET_TIMEOUT_MS: '600000' }).config.taskStuckMs).toBe(0);
   });
 
   it('refuses an API token no bearer header can carry, without echoing it', () => {

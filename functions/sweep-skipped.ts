@@ -1,0 +1,68 @@
+// The ranges a listRepos sweep skipped, for both sweepers (the Redis one in long-runners/sweeper/sweep.ts, which keeps
+// them in `repo_backfill:skipped:<host>`, and the Worker's cron, adapters/runtime/worker-sweep.ts, in
+// `sweep_state.skipped`). A numeric-cursor page that keeps failing in itself is skipped as `<from>-<to>` (`to` = from
+// plus the page size): the repos listed after cursor `from` up to `to`. The rules, pure so both keep them alike:
+// - a range is recorded with the ranges it overlaps dropped: the pass listed what came before `from` and goes on
+//   from `to`, so all the pass cannot reach there is the new range (a region that keeps failing is one range, whatever
+//   cursors successive passes meet it at, never one more per pass);
+// - once a pass has ended, each recorded range is retried as one page from `from`: a page that comes queues its repos
+//   as any page would and clears the range, or leaves its rest when the page ended before `to` (the relay's cursor
+//   inside the range); a page that fails again leaves the range, retried after the next pass.
+// A member that is not a range (written by hand) is no range to retry: it is dropped, and the caller says so.
+
+export interface SkippedRange {
+  from: number;
+  to: number;
+}
+
+/** `<from>-<to>`, the stored form. */
+export function rangeMember(range: SkippedRange): string {
+  return `${range.from}-${range.to}`;
+}
+
+/** The range a page skipped at `cursor` stands for; undefined when the cursor is not numeric (it cannot be skipped). */
+export function skippedRangeAt(cursor: string | undefined, pageSize: number): SkippedRange | undefined {
+  if (cursor === undefined || !/^\d+$/.test(cursor)) return undefined;
+  const from = Number(cursor);
+  return { from, to: from + pageSize };
+}
+
+export function parseSkippedRange(member: string): SkippedRange | undefined {
+  const m = /^(\d+)-(\d+)$/.exec(member);
+  if (m === null) return undefined;
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  return Number.isSafeInteger(from) && Number.isSafeInteger(to) && from < to ? { from, to } : undefined;
+}
+
+/** The recorded members `range` replaces: those it overlaps (the same range included). */
+export function overlappedBy(members: readonly string[], range: SkippedRange): string[] {
+  return members.filter((member) => {
+    const other = parseSkippedRange(member);
+    return other !== undefined && other.from < range.to && range.from < other.to;
+  });
+}
+
+/** The recorded ranges in the order a retry takes them (by `from`), and the members that are no range. */
+export function rangesToRetry(members: readonly string[]): { ranges: { member: string; range: SkippedRange }[]; invalid: string[] } {
+  const ranges: { member: string; range: SkippedRange }[] = [];
+  const invalid: string[] = [];
+  for (const member of members) {
+    const range = parseSkippedRange(member);
+    if (range === undefined) invalid.push(member);
+    else ranges.push({ member, range });
+  }
+  ranges.sort((a, b) => a.range.from - b.range.from || a.range.to - b.range.to);
+  return { ranges, invalid };
+}
+
+/**
+ * What is left of `range` after the page listed from its `from` came: nothing when the page reached `to` or the
+ * listing's end (no cursor, no repos, or a cursor that is not numeric or not past `from`, which cannot be followed);
+ * the rest from the page's cursor when that stops inside the range.
+ */
+export function restAfterRetry(range: SkippedRange, page: { cursor?: string; repos: readonly unknown[] }): SkippedRange | undefined {
+  if (page.repos.length === 0 || page.cursor === undefined || !/^\d+$/.test(page.cursor)) return undefined;
+  const reached = Number(page.cursor);
+  return reached > range.from && reached < range.to ? { from: reached, to: range.to } : undefined;
+}
