@@ -29,6 +29,11 @@ const LIKE_TABLE = '"like"';
 /** Records removed per transaction while a deleted account is purged. */
 export const PURGE_CHUNK = 1000;
 
+// The rows of a deleted account ($1) that its records leave behind, found by the DID in their URIs (each served by an
+// index on that expression, migration 0017; post_agg's by 0003).
+export const PURGE_GATE_VERSIONS = `delete from gate_version where split_part("postUri", '/', 3) = $1 returning kind, "postUri"`;
+export const PURGE_OP_REPLIES = `delete from op_thread_reply where split_part(uri, '/', 3) = $1`;
+
 /** What confirmed a deletion, kept as repo_sync.reason beside the marker. */
 export type DeletionProof = 'RepoNotFound' | 'DidTombstoned';
 
@@ -94,16 +99,14 @@ export async function purgeAccount(sql: Sql, did: string, time: string, proof: D
     await holdIndexLock(tx, 'shared');
     if ((await syncStatus(tx, did)) !== 'deleted') return;
     await tx.query(`delete from record_tombstone where did = $1`, [did]);
-    const gone = checkRows(await tx.query(
-      `delete from gate_version where split_part("postUri", '/', 3) = $1 returning kind, "postUri"`, [did],
-    ), { kind: 'string', postUri: 'string' });
+    const gone = checkRows(await tx.query(PURGE_GATE_VERSIONS, [did]), { kind: 'string', postUri: 'string' });
     // Other accounts' replies and quotes under its posts are judged again, now without its gates.
     const deltas = new AggregateDeltas();
     await rejudgeThreads(tx, [...new Set(gone.filter((g) => g.kind === 'thread').map((g) => g.postUri))], deltas);
     await rejudgeQuotes(tx, [...new Set(gone.filter((g) => g.kind === 'post').map((g) => g.postUri))]);
     await deltas.apply(tx);
     await tx.query(`delete from notification where did = $1 or author = $1`, [did]);
-    await tx.query(`delete from op_thread_reply where split_part(uri, '/', 3) = $1`, [did]);
+    await tx.query(PURGE_OP_REPLIES, [did]);
   });
   return live;
 }
