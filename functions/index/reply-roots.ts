@@ -7,8 +7,13 @@ import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
 import { replyVerdicts } from './reply-verdicts.ts';
 
-/** Rounds of propagation per batch; a thread deeper than this below one change is finished by later batches. */
-const MAX_DEPTH = 64;
+/**
+ * A round per level of the thread below a change, as deep as the change travels: a verdict stopped part way would stay
+ * wrong, since no later batch knows where it stopped (a delete in a thread 200 deep once left 135 replies valid under
+ * it). It ends: a round goes on only with the posts whose flag changed, and a verdict is the parent's OR the reply's
+ * own conditions (no negation), so even a cycle of replies settles. The bound is a guard against a defect, not a depth.
+ */
+const MAX_ROUNDS = 1_000_000;
 
 /**
  * Re-judges the replies named ($1) and the replies to the posts named ($2); returns each post whose flag changed.
@@ -43,7 +48,8 @@ export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[],
   let own = [...posts];
   let under = [...parents];
   const all: string[] = [];
-  for (let round = 0; round < MAX_DEPTH && (own.length > 0 || under.length > 0); round++) {
+  for (let round = 0; own.length > 0 || under.length > 0; round++) {
+    if (round === MAX_ROUNDS) throw new Error(`reply-root re-judgement still changing posts after ${MAX_ROUNDS} rounds`);
     // A changed post's replies are re-judged in the next round (a lookup by replyParent that finds none for most).
     const changed = checkRows(await tx.query(REJUDGE, [own, under]), { uri: 'string' });
     for (const r of changed) all.push(r.uri);
