@@ -131,10 +131,13 @@ export async function settleDuplicates(tx: SqlExecutor, winners: readonly Record
     if (s === undefined) subjects.set(id, (s = { unique, key, holder: undefined, members: [], formerHolders: new Set() }));
     return s;
   };
+  // By URI: a bulk import may hold thousands of candidates and as many conflicts, and a scan per row was quadratic.
+  const candidateByUri = new Map<UniqueSubject, Map<string, { member: Member; key: string[] }>>();
+  for (const [unique, list] of candidates) candidateByUri.set(unique, new Map(list.map((c) => [c.member.uri, c])));
   for (const row of found) {
     if (row.t >= 0) {
       const unique = UNIQUES[row.t] as UniqueSubject;
-      const candidate = candidates.get(unique)?.find((c) => c.member.uri === row.uri);
+      const candidate = candidateByUri.get(unique)?.get(row.uri);
       if (candidate === undefined) continue;
       const s = subjectOf(unique, candidate.key);
       s.members.push(candidate.member);
@@ -222,9 +225,9 @@ async function lookUpHolders(tx: SqlExecutor, subjects: readonly Subject[]): Pro
         `cross join lateral (select * from ${q(unique.table)} h where ${match} limit 1) as h`,
       params,
     ), { uri: 'string', cid: 'string', indexedAt: 'string' });
+    const byKey = new Map(list.map((x) => [JSON.stringify(x.key), x]));
     for (const h of held) {
-      const key = unique.columns.map((c) => (h as Record<string, unknown>)[c]);
-      const s = list.find((x) => x.key.every((v, i) => v === key[i]));
+      const s = byKey.get(JSON.stringify(unique.columns.map((c) => (h as Record<string, unknown>)[c])));
       if (s !== undefined) s.holder = { uri: h.uri, cid: h.cid, indexedAt: h.indexedAt };
     }
   }
