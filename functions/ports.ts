@@ -57,6 +57,7 @@ export type CounterName =
   | 'skytide_firehose_errors_total' // labels: host, reason
   | 'skytide_firehose_events_total' // labels: host, type
   | 'skytide_consumer_entries_total' // labels: stream, outcome
+  | 'skytide_dead_letters_total' // labels: stream, reason (entries moved to <stream>_dlq, by the letter's reason)
   | 'skytide_resync_requests_total' // labels: reason
   | 'skytide_firehose_unverified_commits_total' // labels: host (INGESTER_TRUST_UPSTREAM)
   | 'skytide_identity_waits_total' // labels: host, on (a DID started waiting for its identity on the live path)

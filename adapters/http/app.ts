@@ -6,7 +6,7 @@ import type { BasePorts, Sql } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { answerOutage } from './outage.ts';
 import { requireBearer, type AuthOptions } from './auth.ts';
-import { registerHealthRoutes, type DegradedCheck, type ReadinessCheck } from './routes/health.ts';
+import { createReadiness, registerHealthRoutes, type DegradedCheck, type ReadinessCheck } from './routes/health.ts';
 import { registerMetricsRoute, type MetricsExposition } from './routes/metrics.ts';
 import { registerFunctionRoutes } from './routes/functions.ts';
 import { registerReprocessRoute } from './routes/reprocess.ts';
@@ -30,6 +30,11 @@ export interface AppDeps {
   degraded?: readonly DegradedCheck[];
   /** Refreshes gauges that mirror Redis state before each scrape. */
   refreshGauges?: () => Promise<void>;
+  /**
+   * Hears each readiness verdict (each /ready, and one taken before each scrape: the `skytide_ready` gauge); absent,
+   * a scrape checks nothing.
+   */
+  onReadiness?: (ready: boolean) => void;
   /** The label function's identity resolver and trusted sources; without them POST /functions/label answers 503. */
   label?: Pick<LabelPorts, 'identity' | 'trustedSources'>;
   /** Ports for POST /reprocess/:did; without them the route answers 503. */
@@ -50,7 +55,7 @@ export interface AppDeps {
 }
 
 /** What the operations routes need: liveness, readiness and metrics, no function and no credential. */
-export type OperationsDeps = Pick<AppDeps, 'metrics' | 'readiness' | 'degraded' | 'refreshGauges'> & { ports: Pick<BasePorts, 'log'> };
+export type OperationsDeps = Pick<AppDeps, 'metrics' | 'readiness' | 'degraded' | 'refreshGauges' | 'onReadiness'> & { ports: Pick<BasePorts, 'log'> };
 
 /**
  * `/health`, `/ready` and `/metrics` alone: what every `skytide run` process serves on HTTP_PORT when it does not run
@@ -74,8 +79,9 @@ export function createOperationsApp(deps: OperationsDeps): Hono {
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
-  registerHealthRoutes(app, deps.readiness, deps.degraded);
-  registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges);
+  const readiness = createReadiness(deps.readiness, deps.onReadiness);
+  registerHealthRoutes(app, readiness, deps.degraded);
+  registerMetricsRoute(app, deps.metrics, log, deps.refreshGauges, deps.onReadiness === undefined ? undefined : () => readiness.evaluate());
   return app;
 }
 

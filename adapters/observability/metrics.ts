@@ -20,11 +20,12 @@ export interface MetricDimensions {
   /** LABEL_TRUSTED_SOURCES: the sources known before any label arrives. */
   labelSources?: readonly string[];
   /**
-   * Which pipeline-state gauges /metrics shows, by where a status reader fills them from at scrape time
-   * (pipeline-status.ts): `redis` (stream lengths, cursors, identity waits) and `postgres` (repo_sync and label
-   * counts); default both. A process that cannot read a source leaves its gauges out: never refreshed, they would
-   * claim 0 repos synchronized, counted 0 seconds ago, whatever the database holds. The Worker reads neither; a
-   * `run --only firehose` or `labels` process has no Postgres.
+   * Which state gauges /metrics shows, by where their value comes from: a status reader at scrape time
+   * (pipeline-status.ts), `redis` (stream lengths, cursors, identity waits, parked labels) and `postgres` (repo_sync and
+   * label counts), or the process itself, `process` (its readiness, its subscriptions' sockets); default all three. A
+   * process that cannot read a source leaves its gauges out: never refreshed, they would claim 0 repos synchronized,
+   * counted 0 seconds ago, whatever the database holds. The Worker shows none; a `run --only firehose` or `labels`
+   * process has no Postgres.
    */
   stateGauges?: readonly GaugeSource[];
 }
@@ -50,8 +51,14 @@ interface ShownValues {
   values: Set<string>;
 }
 
-/** Where a state gauge's value is read from at scrape time. */
-export type GaugeSource = 'redis' | 'postgres';
+/**
+ * Where a state gauge's value comes from: read from Redis or Postgres at scrape time, or set by the process as its
+ * state changes (`process`: /ready's verdict, a subscription's socket opened or closed).
+ */
+export type GaugeSource = 'redis' | 'postgres' | 'process';
+
+/** Every source: what a Node process shows unless told otherwise. */
+export const ALL_GAUGE_SOURCES: readonly GaugeSource[] = ['redis', 'postgres', 'process'];
 
 interface CounterSpec {
   help: string;
@@ -154,6 +161,10 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     help: 'what listRepos sweeps met and worked around, by problem (repeated_cursor: a page sent the pass back to a cursor it had used, the pass ended there; relay_unavailable: a wait for a relay that is down, no page skipped)',
     labels: { problem: SWEEP_PROBLEMS },
   },
+  skytide_dead_letters_total: {
+    help: 'entries moved to a stream\'s DLQ (<stream>_dlq), by stream and the reason the letter carries (what `skytide dlq list --reason` picks)',
+    labels: { stream: 'stream', reason: REASONS },
+  },
   skytide_http_refused_total: {
     help: 'HTTP requests whose body was refused, by route and reason (body_too_big: over HTTP_BODY_LIMIT_BYTES; invalid_json: not JSON; invalid_request: not a batch)',
     // Every route that takes a body (adapters/http/routes/functions.ts).
@@ -173,6 +184,29 @@ export const GAUGES = {
     name: 'skytide_sweep_skipped_ranges',
     help: 'listRepos ranges a sweep skipped and no retry has listed yet (repo_backfill:skipped:<host>), per relay host',
     source: 'redis', labels: { host: 'host' },
+  },
+  labelCursor: {
+    name: 'skytide_label_cursor', help: 'last seq durably in label_live, per labeler host', source: 'redis', labels: { host: 'labelHost' },
+  },
+  parkedLabels: {
+    name: 'skytide_parked_labels',
+    help: 'label_live entries parked now, waiting for their source\'s did:web host, per labeler host (`unknown`: entries that name none); a labeler at INGESTER_LABEL_PARKED_HIGH_WATER_MARK is held',
+    source: 'redis', labels: { host: 'labelEntryHost' },
+  },
+  ready: {
+    name: 'skytide_ready',
+    help: '1 while this process\'s /ready checks pass (Redis, Postgres where its tasks use it, no hung task), else 0; checked at each /ready and before each scrape',
+    source: 'process', labels: {},
+  },
+  firehoseConnected: {
+    name: 'skytide_firehose_connected',
+    help: '1 while this process holds a subscribeRepos connection to the relay open, else 0 (a process that does not subscribe shows 0: take max across processes)',
+    source: 'process', labels: { host: 'host' },
+  },
+  labelSubscriptionConnected: {
+    name: 'skytide_label_subscription_connected',
+    help: '1 while this process holds a subscribeLabels connection to the labeler open, else 0 (a process that does not subscribe shows 0: take max across processes)',
+    source: 'process', labels: { host: 'labelHost' },
   },
   repoSync: { name: 'skytide_repo_sync', help: 'repos by sync state (repo_sync)', source: 'postgres', labels: { status: REPO_SYNC_STATES } },
   repoSyncAge: { name: 'skytide_repo_sync_age_seconds', help: 'how old the skytide_repo_sync counts are (cached)', source: 'postgres', labels: {} },
@@ -219,7 +253,7 @@ export function declaredSeries(dimensions: MetricDimensions): DeclaredSeries[] {
   for (const [name, spec] of Object.entries(COUNTERS)) {
     for (const labels of combinations(resolveLabels(spec.labels, dimensions))) out.push({ name, type: 'counter', labels });
   }
-  const sources = dimensions.stateGauges ?? ['redis', 'postgres'];
+  const sources = dimensions.stateGauges ?? ALL_GAUGE_SOURCES;
   for (const spec of Object.values(GAUGES)) {
     if (!sources.includes(spec.source)) continue;
     for (const labels of combinations(resolveLabels(spec.labels, dimensions))) out.push({ name: spec.name, type: 'gauge', labels });
@@ -269,7 +303,7 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     return value;
   };
   // A gauge left out is registered where nothing renders it, so whoever holds the bundle can still set it.
-  const sources = dimensions.stateGauges ?? ['redis', 'postgres'];
+  const sources = dimensions.stateGauges ?? ALL_GAUGE_SOURCES;
   const hidden = new Registry();
   const gauge = <K extends GaugeKey>(key: K): Gauge<GaugeLabels<K>> => {
     const spec: { name: string; help: string; source: GaugeSource; labels: Record<string, LabelValues> } = GAUGES[key];
@@ -286,6 +320,11 @@ export function createMetrics(dimensions: MetricDimensions): MetricsBundle {
     firehoseCursor: gauge('firehoseCursor'),
     identityWaitingDids: gauge('identityWaitingDids'),
     sweepSkippedRanges: gauge('sweepSkippedRanges'),
+    labelCursor: gauge('labelCursor'),
+    parkedLabels: gauge('parkedLabels'),
+    ready: gauge('ready'),
+    firehoseConnected: gauge('firehoseConnected'),
+    labelSubscriptionConnected: gauge('labelSubscriptionConnected'),
     repoSync: gauge('repoSync'),
     repoSyncAge: gauge('repoSyncAge'),
     labelStates: gauge('labelStates'),

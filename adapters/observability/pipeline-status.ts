@@ -1,5 +1,6 @@
 // What an operator asks first: how long each stream is, how much is pending or dead, where each cursor stands, and
-// how many DIDs wait for their identity on each relay, how many labels each labeler has parked, and repos per sync state and the labels in force (both counted
+// how many DIDs wait for their identity on each relay, how many labels each labeler has parked (the gauges too, read here
+// rather than by a scan of their own), and repos per sync state and the labels in force (both counted
 // at most every minute or few minutes, with their age). Read straight from Redis, so `skytide status`, `GET /` and
 // the gauges agree with what the consumers see.
 // Promise: a read costs O(1) in the size of the network: a fixed number of commands per stream shard and per
@@ -75,13 +76,13 @@ export async function readIdentityWaits(s: Pick<StatusSources, 'redis' | 'keys' 
 }
 
 /** The cursor keys a deployment writes: per relay its firehose cursor (per shard) and sweep cursor, per labeler one. */
-function cursorKeys(s: StatusSources): { key: string; host: string; firehose: boolean }[] {
-  const out: { key: string; host: string; firehose: boolean }[] = [];
+function cursorKeys(s: StatusSources): { key: string; host: string; kind: 'firehose' | 'sweep' | 'labels' }[] {
+  const out: { key: string; host: string; kind: 'firehose' | 'sweep' | 'labels' }[] = [];
   for (const host of s.hosts) {
-    for (const shard of s.keys.shardsOf(STREAMS.firehoseLive)) out.push({ key: s.keys.cursor(shard, host), host: hostKey(host), firehose: true });
-    out.push({ key: s.keys.cursor(STREAMS.repoBackfill, host), host: hostKey(host), firehose: false });
+    for (const shard of s.keys.shardsOf(STREAMS.firehoseLive)) out.push({ key: s.keys.cursor(shard, host), host: hostKey(host), kind: 'firehose' });
+    out.push({ key: s.keys.cursor(STREAMS.repoBackfill, host), host: hostKey(host), kind: 'sweep' });
   }
-  for (const host of s.labelerHosts ?? []) out.push({ key: s.keys.cursor(STREAMS.labelLive, host), host: hostKey(host), firehose: false });
+  for (const host of s.labelerHosts ?? []) out.push({ key: s.keys.cursor(STREAMS.labelLive, host), host: hostKey(host), kind: 'labels' });
   return out;
 }
 
@@ -95,6 +96,10 @@ export function createStatusReader(r: StatusSources) {
   let totals = new Map<string, { length: number; pending: number }>();
   /** Per relay: the lowest of its shards' cursors, where its adapter resumes. */
   let firehoseCursors = new Map<string, number>();
+  /** Per labeler: its label_live cursor. */
+  let labelCursors = new Map<string, number>();
+  /** Per labeler, and `unknown` even at 0: the parked count the gauge shows (the status leaves a zero `unknown` out). */
+  let parkedCounts = new Map<string, number>();
   const read = async (): Promise<PipelineStatus> => {
     const redis = r.redis;
     const streams: StreamStatus[] = [];
@@ -123,13 +128,17 @@ export function createStatusReader(r: StatusSources) {
     const values = await Promise.all(known.map((k) => redis.get(k.key)));
     const cursors: Record<string, string> = {};
     const lowest = new Map<string, number>();
+    const labelSeqs = new Map<string, number>();
     known.forEach((k, i) => {
       const value = values[i];
       if (value === null || value === undefined) return;
       cursors[k.key] = value;
-      if (k.firehose && /^\d+$/.test(value)) lowest.set(k.host, Math.min(lowest.get(k.host) ?? Infinity, Number(value)));
+      if (!/^\d+$/.test(value)) return;
+      if (k.kind === 'firehose') lowest.set(k.host, Math.min(lowest.get(k.host) ?? Infinity, Number(value)));
+      if (k.kind === 'labels') labelSeqs.set(k.host, Number(value));
     });
     firehoseCursors = lowest;
+    labelCursors = labelSeqs;
     const identityWaits = await readIdentityWaits(r);
     const sweepSkipped: Record<string, number> = {};
     for (const host of r.hosts) sweepSkipped[hostKey(host)] = await redis.scard(sweepSkippedKey(r.keys, host));
@@ -138,6 +147,7 @@ export function createStatusReader(r: StatusSources) {
     for (const host of r.labelerHosts ?? []) labelsParked[hostKey(host)] = await parking.parkedFrom(hostKey(host));
     // Entries that name no labeler (the pipelines before us wrote none) are parked under `unknown`: shown once there are any.
     const unknown = await parking.parkedFrom(UNKNOWN_HOST);
+    parkedCounts = new Map([...Object.entries(labelsParked), [UNKNOWN_HOST, unknown]]);
     if (unknown > 0) labelsParked[UNKNOWN_HOST] = unknown;
     let repoSync: Record<string, number> | undefined;
     let repoSyncAge: { asOf: string; ageSeconds: number } | undefined;
@@ -179,6 +189,8 @@ export function createStatusReader(r: StatusSources) {
         gauges.labelStatesAge.set(s.labels.ageSeconds);
       }
       for (const [host, seq] of firehoseCursors) gauges.firehoseCursor.set({ host }, seq);
+      for (const [host, seq] of labelCursors) gauges.labelCursor.set({ host }, seq);
+      for (const [host, n] of parkedCounts) gauges.parkedLabels.set({ host }, n);
     },
   };
 }

@@ -31,6 +31,7 @@ export function labelSubscriberTasks(r: Resources): Task[] {
         metrics: r.metrics.metrics,
         signal,
         outageBoard: { board: r.outages, waiter: `labels:${hostKey(host)}` },
+        onConnection: (open) => r.metrics.gauges.labelSubscriptionConnected.set({ host: hostKey(host) }, open ? 1 : 0),
         beat,
       }),
   }));

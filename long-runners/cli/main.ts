@@ -13,7 +13,7 @@ import { supervise, type Task } from '../supervisor.ts';
 import { outageOf, waitOut } from '../wait-out.ts';
 import { createLogger } from '../../adapters/observability/logger.ts';
 import { createResources, type Resources } from './resources.ts';
-import { runTasks, sweeperFor, TASK_KINDS, usesPostgres, type TaskKind } from './tasks.ts';
+import { runTasks, stateGaugesFor, sweeperFor, TASK_KINDS, type TaskKind } from './tasks.ts';
 import { createStatusReader } from '../../adapters/observability/pipeline-status.ts';
 import { backfillRepos } from '../../functions/backfill-repo/handler.ts';
 import { sweepProgress } from '../sweeper/progress.ts';
@@ -134,7 +134,7 @@ async function migrate(config: Config, adoptAppView: boolean): Promise<number> {
 
 async function run(config: Config, only: TaskKind[], migrateFirst: boolean, extraTasks: Task[] = [], devControls?: DevControls): Promise<number> {
   // A process without Postgres (firehose, labels) shows no repo_sync or label counts: it would show 0, counted now.
-  const r = createResources(config, 'skytide', { stateGauges: usesPostgres(only) ? ['redis', 'postgres'] : ['redis'] });
+  const r = createResources(config, 'skytide', { stateGauges: stateGaugesFor(only) });
   if (devControls !== undefined) r.devControls = devControls;
   try {
     if (migrateFirst || config.migrateOnStart) await applyMigrationsInterruptibly(r, true);

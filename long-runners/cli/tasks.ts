@@ -25,6 +25,7 @@ import { probeWritablePostgres } from '../../adapters/postgres/write-probe.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
 import { LABEL_RELEASE_TASK, labelSubscriberTasks, labelTasks } from './label-tasks.ts';
 import { outagesDegradedCheck } from '../../adapters/observability/outage-board.ts';
+import type { GaugeSource } from '../../adapters/observability/metrics.ts';
 import { createStatusHistory, type StatusHistory } from '../../adapters/observability/status-history.ts';
 import { sleep } from '../sleep.ts';
 import { DependencyError, describeError, InvariantError } from '../../functions/errors.ts';
@@ -57,6 +58,7 @@ export function firehoseTasks(r: Resources): Task[] {
         didWaitMs: r.config.identityDidWaitMs,
         filter: r.config.filter,
         maxFrameBytes: r.config.maxFrameBytes,
+        onConnection: (open) => r.metrics.gauges.firehoseConnected.set({ host: hostKey(host) }, open ? 1 : 0),
         beat,
       });
     },
@@ -223,6 +225,7 @@ function operations(r: Resources, needsPostgres: boolean): { deps: OperationsDep
       outagesDegradedCheck(r.outages),
     ],
     refreshGauges: () => status.refreshGauges(r.metrics.gauges),
+    onReadiness: (ready) => r.metrics.gauges.ready.set(ready ? 1 : 0),
   };
   return { deps, status };
 }
@@ -277,6 +280,14 @@ const POSTGRES_KINDS: readonly TaskKind[] = ['index', 'label', 'backfill', 'swee
 /** Whether a process running these kinds uses Postgres (its /ready checks it, its /metrics shows its counts). */
 export function usesPostgres(only: readonly TaskKind[]): boolean {
   return only.some((k) => POSTGRES_KINDS.includes(k));
+}
+
+/**
+ * The state gauges a `run` process running these kinds shows (MetricDimensions.stateGauges): Redis's and its own
+ * always, Postgres's only where it uses Postgres.
+ */
+export function stateGaugesFor(only: readonly TaskKind[]): GaugeSource[] {
+  return usesPostgres(only) ? ['redis', 'postgres', 'process'] : ['redis', 'process'];
 }
 
 /**

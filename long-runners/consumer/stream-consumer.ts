@@ -362,6 +362,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     const letters: DeadLetter[] = [];
     const toDlq = (entry: StreamEntry, reason: Reason, message: string | undefined) => {
       letters.push({ entry, reason, attempts: tries(entry), ...(message === undefined ? {} : { error: message }) });
+      metrics.inc('skytide_dead_letters_total', { stream: options.metricStream ?? options.stream, reason });
       log.warn('entry moved to the dlq', { stream: options.stream, id: entry.id, reason, attempts: tries(entry), message });
     };
     const parsed: { entry: StreamEntry; item: T }[] = [];

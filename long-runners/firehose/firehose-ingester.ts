@@ -113,5 +113,6 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     ...(options.outageBoard === undefined ? {} : { outageBoard: options.outageBoard }),
     ...(options.refusalBackoff === undefined ? {} : { refusalBackoff: options.refusalBackoff }),
     beat: options.beat,
+    ...(options.onConnection === undefined ? {} : { onConnection: options.onConnection }),
   }, handler);
 }

@@ -14,6 +14,7 @@ import type { Log, Metrics } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { DidHostUnavailableError, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { INVALID_PARKED_ENTRY, type LabelParking, type SetAside } from '../../adapters/redis/label-parking.ts';
+import { STREAMS } from '../../adapters/redis/keys.ts';
 import { sleep } from '../sleep.ts';
 
 /** Source hosts checked per tick, and entries moved back per script run and per tick: bounded work. */
@@ -62,6 +63,7 @@ async function answers(identity: IdentityResolver, did: string): Promise<boolean
 async function reportSetAside(o: Pick<LabelReleaseOptions, 'parking' | 'log' | 'metrics'>, host: string, aside: SetAside): Promise<void> {
   if (aside.setAside === 0) return;
   o.metrics.inc('skytide_labels_parked_invalid_total', {}, aside.setAside);
+  o.metrics.inc('skytide_dead_letters_total', { stream: STREAMS.labelLive, reason: INVALID_PARKED_ENTRY }, aside.setAside);
   o.log.warn('parked labels that are no entry moved to the dlq; the host\'s others are released as usual', {
     host, count: aside.setAside, reason: INVALID_PARKED_ENTRY, problem: aside.problem,
   });

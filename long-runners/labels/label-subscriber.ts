@@ -82,5 +82,6 @@ export async function runLabelSubscriber(o: LabelSubscriberOptions): Promise<voi
     ...(o.outageBoard === undefined ? {} : { outageBoard: o.outageBoard }),
     ...(o.refusalBackoff === undefined ? {} : { refusalBackoff: o.refusalBackoff }),
     beat: o.beat,
+    ...(o.onConnection === undefined ? {} : { onConnection: o.onConnection }),
   }, handler);
 }

@@ -35,6 +35,7 @@
 //   MULTI with its own entries. The connection resumes from the lowest of them, and a message whose seq is at or below
 //   its shard's stored cursor is already in that shard: it is skipped (counted as ignored), so a crash between two
 //   shards' MULTIs neither loses nor duplicates anything.
+// - Says when a connection opens and when it closes (onConnection), whatever closed it.
 // Must not: run a handler concurrently with itself or with `between` (both run in this one loop).
 import type { Redis } from 'ioredis';
 import type { CounterName, Log, Metrics } from '../../functions/ports.ts';
@@ -179,6 +180,11 @@ export interface SubscriptionOptions {
    * backoff, Redis refusing a batch). A write or a handler that never settles beats nothing.
    */
   beat?: () => void;
+  /**
+   * Hears the socket's state: true once a connection is open (the handshake done), false once it has closed, for
+   * whatever reason (upstream, a reconnect, a stop, a throw). The `*_connected` gauges.
+   */
+  onConnection?: (open: boolean) => void;
   /** SEQ_RESET_AFTER unless given. */
   seqResetAfter?: number;
   /** PROBE_QUIET_MS unless given. */
@@ -201,7 +207,7 @@ export interface SubscriptionOptions {
 export type SubscriberOptions = Pick<
   SubscriptionOptions,
   'redis' | 'host' | 'highWaterMark' | 'batchSize' | 'batchTimeoutMs' | 'initialCursor' | 'log' | 'metrics' | 'signal'
-  | 'lengthCheckIntervalMs' | 'backoff' | 'heartbeatMs' | 'outageBoard' | 'refusalBackoff' | 'beat'
+  | 'lengthCheckIntervalMs' | 'backoff' | 'heartbeatMs' | 'outageBoard' | 'refusalBackoff' | 'beat' | 'onConnection'
 > & { keys: KeySpace };
 
 type FrameResult = 'ok' | { reconnect: string; reset: boolean };
@@ -513,6 +519,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
         },
       );
       if (opened) {
+        o.onConnection?.(true);
         log.info('subscription connected', { host, nsid: o.nsid, cursor: cursor ?? 'live' });
         batchStartedAt = Date.now();
         for (;;) {
@@ -561,6 +568,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     } finally {
       signal.removeEventListener('abort', onAbort);
       source.close();
+      o.onConnection?.(false);
     }
     // Every frame read from this connection is written before reconnecting or stopping.
     await flush();

@@ -17,24 +17,45 @@ export interface DegradedCheck {
   check: () => Promise<Record<string, unknown> | undefined>;
 }
 
-export function registerHealthRoutes(app: Hono, checks: readonly ReadinessCheck[], degradedChecks: readonly DegradedCheck[] = []): void {
+export type CheckResult = { name: string; ok: true } | { name: string; ok: false; error: string };
+
+export interface Readiness {
+  /** Runs every check (each bounded by OPERATIONS_DEADLINE_MS); never throws. */
+  evaluate(): Promise<{ ready: boolean; results: CheckResult[] }>;
+}
+
+/**
+ * The readiness verdict /ready answers, also taken before each scrape so the `skytide_ready` gauge is current whether
+ * or not anyone polls /ready; `onVerdict` hears every verdict.
+ */
+export function createReadiness(checks: readonly ReadinessCheck[], onVerdict?: (ready: boolean) => void): Readiness {
   // Each check is bounded: a dependency that does not answer (the Redis client waits for a reconnect) is a failing
   // check, named in the 503, not a /ready that never answers. One probe per check in flight, however often polled.
   const bounded = checks.map(({ name, check }) => ({ name, check: shareInFlight(check) }));
+  return {
+    async evaluate() {
+      const results = await Promise.all(
+        bounded.map(async ({ name, check }): Promise<CheckResult> => {
+          try {
+            await withDeadline(check(), OPERATIONS_DEADLINE_MS, name);
+            return { name, ok: true };
+          } catch (err) {
+            return { name, ok: false, error: describeError(err) };
+          }
+        }),
+      );
+      const ready = results.every((r) => r.ok);
+      onVerdict?.(ready);
+      return { ready, results };
+    },
+  };
+}
+
+export function registerHealthRoutes(app: Hono, readiness: Readiness, degradedChecks: readonly DegradedCheck[] = []): void {
   const boundedDegraded = degradedChecks.map(({ name, check }) => ({ name, check: shareInFlight(check) }));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', async (c) => {
-    const results = await Promise.all(
-      bounded.map(async ({ name, check }) => {
-        try {
-          await withDeadline(check(), OPERATIONS_DEADLINE_MS, name);
-          return { name, ok: true as const };
-        } catch (err) {
-          return { name, ok: false as const, error: describeError(err) };
-        }
-      }),
-    );
-    const ready = results.every((r) => r.ok);
+    const { ready, results } = await readiness.evaluate();
     const degraded = (
       await Promise.all(
         boundedDegraded.map(async ({ name, check }) => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { declaredSeries } from '../../../adapters/observability/metrics.ts';
 import { hostKey, STREAMS } from '../../../adapters/redis/keys.ts';
-import { TASK_KINDS, usesPostgres, type TaskKind } from '../../../long-runners/cli/tasks.ts';
+import { stateGaugesFor, TASK_KINDS, usesPostgres, type TaskKind } from '../../../long-runners/cli/tasks.ts';
 import { createTestRedis, createTestSchema, TEST_REDIS_URL } from '../../helpers/services.ts';
 import { freePort } from '../../helpers/free-port.ts';
 import { parsePrometheusText, seriesKey } from '../../helpers/prometheus-text.ts';
@@ -88,7 +88,7 @@ describe('/metrics of every kind of process, right after start-up', () => {
       streams: Object.values(STREAMS),
       labelHosts: [hostKey(LABELER)],
       labelSources: [TRUSTED],
-      stateGauges: usesPostgres([kind]) ? ['redis', 'postgres'] : ['redis'],
+      stateGauges: stateGaugesFor([kind]),
     });
     const shown = new Map<string, number>();
     for (const [name, f] of families) for (const s of f.samples) shown.set(seriesKey(name, s.labels), s.value);
@@ -107,6 +107,6 @@ describe('/metrics of every kind of process, right after start-up', () => {
     // label function counts them, and parks them (when their source's host is down) under `unknown`.
     const unknown = new Set<string>();
     for (const [name, f] of parsePrometheusText(scrapes.get(kind)!)) for (const s of f.samples) if (s.labels['host'] === 'unknown') unknown.add(name);
-    expect([...unknown].sort()).toEqual(['skytide_labels_parked_total', 'skytide_labels_rejected_total', 'skytide_labels_total']);
+    expect([...unknown].sort()).toEqual(['skytide_labels_parked_total', 'skytide_labels_rejected_total', 'skytide_labels_total', 'skytide_parked_labels']);
   });
 });

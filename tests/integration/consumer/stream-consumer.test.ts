@@ -14,6 +14,8 @@ import { dead, ok, retry, wait, type ItemOutcome } from '../../../functions/resu
 import type { ParseResult } from '../../../functions/events.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { parsePrometheusText } from '../../helpers/prometheus-text.ts';
+import { REASONS } from '../../../functions/reasons.ts';
 
 let redis: Redis;
 let prefix: string;
@@ -144,6 +146,24 @@ describe('stream consumer', () => {
     expect(await dlq()).toEqual([{ event: '7', reason: 'missing_block', attempts: '3', error: 'not yet', source_id: id }]);
     expect(await backlog()).toEqual({ length: 0, pending: 0 });
     expect(outcomesCounted()).toEqual({ ok: 1, retry: 2, dlq: 1 });
+  });
+
+  it('counts each dead letter by stream and the reason it carries, in series that exist at zero from start-up', async () => {
+    await add('garbage', '1', '2', '3');
+    const bundle = createMetrics({ hosts: [], streams: [STREAM] });
+    const deadLetters = async () => {
+      const family = parsePrometheusText(await bundle.registry.metrics()).get('skytide_dead_letters_total');
+      return Object.fromEntries((family?.samples ?? []).filter((s) => s.value > 0).map((s) => [`${s.labels['stream']} ${s.labels['reason']}`, s.value]));
+    };
+    // Before anything: every reason of the closed set, at zero.
+    const before = parsePrometheusText(await bundle.registry.metrics()).get('skytide_dead_letters_total');
+    expect(before?.type).toBe('counter');
+    expect(before?.samples.filter((s) => s.labels['stream'] === STREAM && s.value === 0).map((s) => s.labels['reason']).sort()).toEqual([...REASONS].sort());
+    start(async (items) => items.map((n) => (n === 2 ? dead('invalid_syntax', 'bad did') : n === 3 ? retry('missing_block', 'not yet') : ok)), { metrics: bundle.metrics });
+    await waitFor(dlq, (d) => d.length === 3, 'three dead letters', 10_000);
+    // One per letter, as `skytide dlq list` shows them: not a number, a verdict, retries used up.
+    expect((await dlq()).map((d) => d['reason']).sort()).toEqual(['invalid_event', 'invalid_syntax', 'missing_block']);
+    expect(await deadLetters()).toEqual({ [`${STREAM} invalid_event`]: 1, [`${STREAM} invalid_syntax`]: 1, [`${STREAM} missing_block`]: 1 });
   });
 
   it('a wait outcome keeps the entry pending past maxAttempts deliveries without counting them, until it is ok', async () => {

@@ -16,6 +16,7 @@ import { labelerDoc, startFakePlc, type FakePlc } from '../../helpers/fake-plc.t
 import { labelKeypair, labelsFrame, signLabel, type LabelFields } from '../../helpers/labels.ts';
 import { startHostileLabeler, type HostileLabeler } from '../../../long-runners/dev/hostile-labeler.ts';
 import { createStatusReader } from '../../../adapters/observability/pipeline-status.ts';
+import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { readSeqCursor } from '../../../adapters/redis/cursor-store.ts';
 import { runLabelSubscriber } from '../../../long-runners/labels/label-subscriber.ts';
 import { noMetrics, silentLog, type Log } from '../../../functions/ports.ts';
@@ -183,8 +184,19 @@ describe('labels waiting on their source host', () => {
     expect(cursorOfA).toBeLessThan(WAITING);
     expect(await parkedFromA()).toBe(cursorOfA);
     // The status shows what each labeler has parked.
-    const status = await createStatusReader({ redis: redis.redis, sql: () => db.sql, keys: consumer.r.keys, hosts: [], labelerHosts: [a.host, b.host] }).read();
+    const reader = createStatusReader({ redis: redis.redis, sql: () => db.sql, keys: consumer.r.keys, hosts: [], labelerHosts: [a.host, b.host] });
+    const status = await reader.read();
     expect(status.labelsParked).toEqual({ [hostKey(a.host)]: cursorOfA, [hostKey(b.host)]: 0 });
+    // And so do the gauges, refreshed from the same read: parked labels and each labeler's cursor (B's: its 5 labels).
+    const bundle = createMetrics({ hosts: [], streams: [], labelHosts: [hostKey(a.host), hostKey(b.host)] });
+    await reader.refreshGauges(bundle.gauges);
+    const gauges = await bundle.registry.metrics();
+    const gauge = (line: string) => Number(gauges.split('\n').find((l) => l.startsWith(`${line} `))?.slice(line.length + 1));
+    expect(gauge(`skytide_parked_labels{host="${hostKey(a.host)}"}`)).toBe(cursorOfA);
+    expect(gauge(`skytide_parked_labels{host="${hostKey(b.host)}"}`)).toBe(0);
+    expect(gauge('skytide_parked_labels{host="unknown"}')).toBe(0);
+    expect(gauge(`skytide_label_cursor{host="${hostKey(a.host)}"}`)).toBe(cursorOfA);
+    expect(gauge(`skytide_label_cursor{host="${hostKey(b.host)}"}`)).toBe(5);
     expect(await redis.redis.xlen(consumer.r.keys.stream(STREAMS.labelLive))).toBe(0);
     // Nothing of A's was dead-lettered: a host that is down is no verdict.
     expect(await redis.redis.xlen(consumer.r.keys.dlq(STREAMS.labelLive))).toBe(0);

@@ -111,8 +111,9 @@ describe('a parked member that is no entry (truncated, or another version\'s)', 
     await redis.redis.linsert(list, 'BEFORE', second!, JSON.stringify(['labeler.example', up, '1', 'event']));
     await redis.redis.hincrby(keys().beside(STREAMS.labelLive, ':parked_from'), 'labeler.example', 1);
 
-    const metrics = createMetrics({ hosts: [], streams: [] });
+    const metrics = createMetrics({ hosts: [], streams: [STREAMS.labelLive] });
     expect(await metrics.registry.metrics()).toContain('skytide_labels_parked_invalid_total 0');
+    expect(await metrics.registry.metrics()).toContain('skytide_dead_letters_total{stream="label_live",reason="invalid_parked_entry"} 0');
     const warned: { msg: string; fields: Record<string, unknown> | undefined }[] = [];
     const log: Log = { ...silentLog, warn: (msg, fields) => void warned.push({ msg, fields }), child: () => log };
     const options = {
@@ -131,6 +132,8 @@ describe('a parked member that is no entry (truncated, or another version\'s)', 
       { parked: JSON.stringify(['labeler.example', up, '1', 'event']), reason: 'invalid_parked_entry', attempts: '0', error: expect.stringMatching(/has 4 elements/) },
     ]);
     expect(await metrics.registry.metrics()).toContain('skytide_labels_parked_invalid_total 3');
+    // Dead letters like any other, by the reason they carry.
+    expect(await metrics.registry.metrics()).toContain('skytide_dead_letters_total{stream="label_live",reason="invalid_parked_entry"} 3');
     expect(await metrics.registry.metrics()).toContain('skytide_labels_released_total 4');
     expect(warned.filter((w) => w.msg.includes('no entry')).map((w) => w.fields?.['reason'])).toContain('invalid_parked_entry');
     // Nothing of theirs is left parked, scheduled or counted against the labeler (the truncated member's labeler was

@@ -9,7 +9,7 @@ describe('README metrics table', () => {
   const table = readme.split('<!-- metrics:start -->')[1]?.split('<!-- metrics:end -->')[0] ?? '';
   const rows = new Map<string, string>();
   for (const line of table.split('\n')) {
-    const m = /^\| `(skytide_[a-z_]+)` \| (counter|gauge \((?:redis|postgres)\)) \| (.*?) \| .* \|$/.exec(line);
+    const m = /^\| `(skytide_[a-z_]+)` \| (counter|gauge \((?:redis|postgres|process)\)) \| (.*?) \| .* \|$/.exec(line);
     if (m === null) continue;
     const labels = m[3] === '—' ? [] : [...m[3]!.matchAll(/(?:^|; )`(\w+)` \(/g)].map((l) => l[1]!);
     rows.set(m[1]!, `${m[2]} ${labels.join(',')}`);
