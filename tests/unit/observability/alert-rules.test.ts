@@ -72,8 +72,37 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    name: 'a process whose /ready fails for 5 minutes is paged; one that recovers within them is not',
+    series: {
+      [`skytide_ready{${T}}`]: '1 1 0x10',
+      [`skytide_ready{job="skytide",instance="b:3000"}`]: '1 0 0 0 1x8',
+    },
+    expect: [
+      { alert: 'SkytideProcessNotReady', at: 4, fires: [] },
+      { alert: 'SkytideProcessNotReady', at: 9, fires: [{ severity: 'critical', job: 'skytide', instance: 'a:3000' }] },
+    ],
+  },
+  {
+    name: 'no process holds the relay\'s socket: disconnected, though a process that never subscribes shows frames at zero',
+    series: {
+      // The firehose process: connected, then its socket closes for good (it keeps retrying).
+      [`skytide_firehose_connected{${T},host="relay.example"}`]: '1x5 0x40',
+      [`skytide_firehose_frames_total{${T},host="relay.example",kind="sequenced"}`]: '0+50x5 250x40',
+      // An index process: it never subscribes.
+      [`skytide_firehose_connected{job="skytide",instance="b:3000",host="relay.example"}`]: '0x45',
+      // Another relay, connected and streaming, on the same firehose process.
+      [`skytide_firehose_connected{${T},host="live.example"}`]: '1x45',
+      [`skytide_firehose_frames_total{${T},host="live.example",kind="sequenced"}`]: '0+50x45',
+    },
+    expect: [
+      { alert: 'SkytideFirehoseDisconnected', at: 10, fires: [] },
+      { alert: 'SkytideFirehoseDisconnected', at: 17, fires: [{ severity: 'critical', host: 'relay.example' }] },
+    ],
+  },
+  {
     name: 'frames read while the cursor stays: the cursor stalls, the firehose is not disconnected',
     series: {
+      [`skytide_firehose_connected{${T},host="relay.example"}`]: '1x60',
       [`skytide_firehose_cursor{${T},host="relay.example"}`]: '100x60',
       [`skytide_firehose_frames_total{${T},host="relay.example",kind="sequenced"}`]: '0+50x60',
     },
@@ -88,6 +117,9 @@ const SCENARIOS: Scenario[] = [
       [`skytide_firehose_frames_total{${T},host="gone.example",kind="sequenced"}`]: '0x60',
       [`skytide_firehose_frames_total{${T},host="live.example",kind="sequenced"}`]: '0+50x60',
       [`skytide_firehose_cursor{${T},host="live.example"}`]: '0+50x60',
+      // The socket to gone.example is open; nothing comes on it.
+      [`skytide_firehose_connected{${T},host="gone.example"}`]: '1x60',
+      [`skytide_firehose_connected{${T},host="live.example"}`]: '1x60',
     },
     expect: [
       { alert: 'SkytideFirehoseDisconnected', at: 40, fires: [{ severity: 'critical', host: 'gone.example' }] },
@@ -95,12 +127,21 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
-    name: 'dead letters of a live stream, by stream and outcome',
+    name: 'dead letters of a live stream, by stream and reason; parked labels set aside are not paged as such',
     series: {
-      [`skytide_consumer_entries_total{${T},stream="firehose_live",outcome="dead"}`]: '0 0 3 3 3',
-      [`skytide_consumer_entries_total{${T},stream="firehose_live",outcome="dlq"}`]: '0x4',
+      [`skytide_dead_letters_total{${T},stream="firehose_live",reason="invalid_syntax"}`]: '0 0 3 3 3',
+      [`skytide_dead_letters_total{${T},stream="firehose_live",reason="handler_error"}`]: '0x4',
+      [`skytide_dead_letters_total{${T},stream="label_live",reason="invalid_parked_entry"}`]: '0 0 2 2 2',
     },
-    expect: [{ alert: 'SkytideDeadLetters', at: 4, fires: [{ severity: 'warning', stream: 'firehose_live', outcome: 'dead' }] }],
+    expect: [{ alert: 'SkytideDeadLetters', at: 4, fires: [{ severity: 'warning', stream: 'firehose_live', reason: 'invalid_syntax' }] }],
+  },
+  {
+    name: 'over 100 repos dead-lettered in an hour for one reason',
+    series: {
+      [`skytide_dead_letters_total{${T},stream="repo_backfill",reason="fetch_failed"}`]: '0+5x60',
+      [`skytide_dead_letters_total{${T},stream="repo_backfill",reason="bad_signature"}`]: '0+1x60',
+    },
+    expect: [{ alert: 'SkytideBackfillDeadLetters', at: 60, fires: [{ severity: 'warning', reason: 'fetch_failed' }] }],
   },
   {
     name: 'a stream that holds entries nobody settles stalls; one whose entries are settled does not',
@@ -113,12 +154,31 @@ const SCENARIOS: Scenario[] = [
     expect: [{ alert: 'SkytideConsumerStalled', at: 45, fires: [{ severity: 'critical', stream: 'label_live' }] }],
   },
   {
-    name: 'labels parked by the thousand and none released',
+    name: 'labels parked by the thousand for an hour; another labeler\'s, released in time, are not paged',
     series: {
-      [`skytide_labels_parked_total{${T},host="labeler.example"}`]: '0+500x120',
-      [`skytide_labels_released_total{${T}}`]: '0x120',
+      [`skytide_parked_labels{${T},host="labeler.example"}`]: '0+500x120',
+      [`skytide_parked_labels{${T},host="other.example"}`]: '0+500x30 0x90',
     },
-    expect: [{ alert: 'SkytideLabelsParkedNotReleased', at: 100, fires: [{ severity: 'warning', host: 'labeler.example' }] }],
+    expect: [
+      { alert: 'SkytideLabelsParkedNotReleased', at: 70, fires: [] },
+      { alert: 'SkytideLabelsParkedNotReleased', at: 100, fires: [{ severity: 'warning', host: 'labeler.example' }] },
+    ],
+  },
+  {
+    name: 'a labeler whose frames come while its cursor stays stalls; a disconnected one is paged after 30 minutes',
+    series: {
+      [`skytide_label_subscription_connected{${T},host="labeler.example"}`]: '1x60',
+      [`skytide_label_cursor{${T},host="labeler.example"}`]: '40x60',
+      [`skytide_label_frames_total{${T},host="labeler.example",kind="sequenced"}`]: '0+5x60',
+      [`skytide_label_subscription_connected{${T},host="gone.example"}`]: '0x60',
+      [`skytide_label_cursor{${T},host="gone.example"}`]: '7x60',
+      [`skytide_label_frames_total{${T},host="gone.example",kind="sequenced"}`]: '0x60',
+    },
+    expect: [
+      { alert: 'SkytideLabelCursorStalled', at: 40, fires: [{ severity: 'critical', host: 'labeler.example' }] },
+      { alert: 'SkytideLabelSubscriptionDisconnected', at: 20, fires: [] },
+      { alert: 'SkytideLabelSubscriptionDisconnected', at: 40, fires: [{ severity: 'warning', host: 'gone.example' }] },
+    ],
   },
   {
     name: 'waits found under a relay no longer configured',
@@ -133,9 +193,13 @@ const SCENARIOS: Scenario[] = [
       [`skytide_consumer_entries_total{${T},stream="repo_backfill",outcome="ok"}`]: '0x60',
       [`skytide_sweep_skipped_ranges{${T},host="relay.example"}`]: '0x60',
       [`skytide_identity_waits_unconfigured_total{${T}}`]: '0x60',
+      [`skytide_dead_letters_total{${T},stream="firehose_live",reason="invalid_event"}`]: '0x60',
+      [`skytide_parked_labels{${T},host="labeler.example"}`]: '0x60',
+      [`skytide_ready{${T}}`]: '1x60',
       [`up{${T}}`]: '1x60',
     },
-    expect: ['SkytideTaskStuck', 'SkytideBackfillNotDraining', 'SkytideSweepSkippedRanges', 'SkytideIdentityWaitsUnconfiguredRelay', 'SkytideProcessDown', 'SkytideProcessRestarting']
+    expect: ['SkytideTaskStuck', 'SkytideBackfillNotDraining', 'SkytideSweepSkippedRanges', 'SkytideIdentityWaitsUnconfiguredRelay', 'SkytideProcessDown', 'SkytideProcessRestarting',
+      'SkytideProcessNotReady', 'SkytideDeadLetters', 'SkytideLabelsParkedNotReleased']
       .map((alert) => ({ alert, at: 60, fires: [] })),
   },
 ];
@@ -232,14 +296,16 @@ describe('infra/prometheus/alerts.yml', () => {
     }
   });
 
-  it('covers what README.md says to watch: stuck tasks, outages, cursors, lag, dead letters, sweeps, identity waits, labels', () => {
+  it('covers what README.md says to watch: readiness, stuck tasks, outages, connections, cursors, lag, dead letters, sweeps, identity waits, labels', () => {
     const used = new Set(rules.flatMap((r) => [...String(r.expr).matchAll(/\b(skytide_[a-z_]+|up)\b/g)].map((m) => m[1]!)));
     for (const metric of [
       'skytide_tasks_stuck_total', 'up', 'skytide_outage_waits_total', 'skytide_firehose_cursor', 'skytide_firehose_frames_total',
       'skytide_firehose_errors_total', 'skytide_stream_length', 'skytide_stream_pending', 'skytide_consumer_entries_total',
       'skytide_sweep_skipped_ranges', 'skytide_sweep_problems_total', 'skytide_identity_waiting_dids', 'skytide_identity_waits_total',
-      'skytide_identity_waits_unconfigured_total', 'skytide_label_frames_total', 'skytide_label_entries_total',
-      'skytide_labels_rejected_total', 'skytide_labels_parked_total',
+      'skytide_identity_waits_unconfigured_total', 'skytide_label_frames_total', 'skytide_labels_rejected_total',
+      // The state the rules once had to infer: readiness, the sockets, the label cursor, parked labels, letters by reason.
+      'skytide_ready', 'skytide_firehose_connected', 'skytide_label_subscription_connected', 'skytide_label_cursor',
+      'skytide_parked_labels', 'skytide_dead_letters_total',
     ]) {
       expect(used, metric).toContain(metric);
     }
