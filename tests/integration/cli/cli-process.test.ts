@@ -245,7 +245,8 @@ describe('skytide process', () => {
     ['run --migrate', ['run', '--only', 'index', '--migrate']],
   ])('on SIGTERM during %s logs it and exits 143, applying nothing', async (_, args) => {
     // In a database of its own (advisory locks are per database), hold the migrations' lock so that `migrate` waits
-    // inside its transaction, then stop it there.
+    // inside its transaction, then stop it there. pg_locks shows every database's locks: the probe looks at this one's
+    // only, or a migration of another suite waiting on the same lock at that moment would send the SIGTERM too early.
     const scratch = await createScratchDatabase('cli_migrate');
     const holder = postgres(scratch.url, { max: 1, onnotice: () => {} });
     const probe = postgres(scratch.url, { max: 1, onnotice: () => {} });
@@ -261,7 +262,7 @@ describe('skytide process', () => {
     try {
       await isLocked;
       const run = start(args, { ...env, DATABASE_URL: scratch.url, HTTP_PORT: '0' });
-      await waitFor(async () => (await probe`select 1 from pg_locks where locktype = 'advisory' and objid = 7323051 and not granted`).length > 0, 'migrate waiting for the lock');
+      await waitFor(async () => (await probe`select 1 from pg_locks where locktype = 'advisory' and objid = 7323051 and not granted and database = (select oid from pg_database where datname = current_database())`).length > 0, 'migrate waiting for the lock');
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(143);
       expect(run.lines.some((l) => l['msg'] === 'migrate interrupted, nothing applied' && l['signal'] === 'SIGTERM')).toBe(true);
