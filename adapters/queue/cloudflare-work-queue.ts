@@ -76,6 +76,8 @@ export interface CloudflareWorkQueueOptions<T> {
   onSendFailed?: (failure: SendFailure) => void;
   /** Told when the handler threw: the messages it left unsettled were retried (counted), or dead-lettered at maxAttempts. */
   onHandlerError?: (failure: HandlerFailure) => void;
+  /** Told of each message the dead-letter queue accepted, with its letter's reason (skytide_dead_letters_total). */
+  onDeadLetter?: (reason: string) => void;
 }
 
 export interface HandlerFailure {
@@ -101,7 +103,7 @@ export interface CloudflareWorkQueue<T> extends WorkQueue<T> {
 type Settled = { kind: 'ack' } | { kind: 'retry'; delayMs?: number; outage: boolean; reason: string } | { kind: 'dead'; reason: string };
 
 export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions<T>): CloudflareWorkQueue<T> {
-  const { producer, deadLetters, maxAttempts, onSendFailed, onHandlerError } = options;
+  const { producer, deadLetters, maxAttempts, onSendFailed, onHandlerError, onDeadLetter } = options;
 
   async function sendEnvelopes(envelopes: readonly Envelope<T>[], delayMs?: number): Promise<void> {
     const delay = delaySeconds(delayMs);
@@ -128,7 +130,10 @@ export function createCloudflareWorkQueue<T>(options: CloudflareWorkQueueOptions
           },
         );
     const letter = (reason: string) =>
-      sendThenAck(() => deadLetters.send({ v: 1, body: envelope.body, prior: envelope.prior, reason, attempts }), undefined, 'dead_letter');
+      sendThenAck(async () => {
+        await deadLetters.send({ v: 1, body: envelope.body, prior: envelope.prior, reason, attempts });
+        onDeadLetter?.(reason);
+      }, undefined, 'dead_letter');
     if (s.kind === 'dead') return letter(s.reason);
     if (s.kind === 'retry' && s.outage) {
       // Sent anew, then acked: a crash between the two delivers it twice (at least once), never loses it.

@@ -170,6 +170,7 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
     if (invalid > 0) {
       log.warn('delayed entries that are no entry moved to the DLQ', { stream, dlq, reason: INVALID_DELAYED_ENTRY, count: invalid });
       metrics.inc('skytide_consumer_entries_total', { stream: options.metricStream ?? stream, outcome: 'invalid' }, invalid);
+      metrics.inc('skytide_dead_letters_total', { stream: options.metricStream ?? stream, reason: INVALID_DELAYED_ENTRY }, invalid);
     }
     const claimed = await claimIdle(redis, stream, group, consumer, claimIdleMs, count);
     await forget(claimed.deleted);
@@ -237,6 +238,7 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
         }
       }
       await settle(redis, stream, dlq, group, { ack, letters, requeue, delayed });
+      for (const { reason } of letters) metrics.inc('skytide_dead_letters_total', { stream: options.metricStream ?? stream, reason });
       return entries.length;
     },
   };

@@ -140,6 +140,7 @@ function backfillQueue(env: WorkerEnv, state: IsolateState) {
     },
     // Not expected (backfillMessage settles every outcome, errors included), but a throw must not fail the
     // invocation: what the batch acked stays acked, the rest is retried (counted) or dead-lettered at maxAttempts.
+    onDeadLetter: (reason) => state.metrics.metrics.inc('skytide_dead_letters_total', { stream: BACKFILL, reason }),
     onHandlerError: ({ err, retried, deadLettered }) => {
       state.log.error('backfill batch handler threw; its unsettled messages retried', { retried, deadLettered, err: describeError(err) });
       for (const [outcome, ids] of [['retry', retried], ['dead', deadLettered]] as const) {

@@ -121,6 +121,26 @@ describe('Redis work queue: a damaged delayed entry', () => {
       { reason: 'invalid_delayed_entry', delayed: JSON.stringify(['u2', 'body', 7]) },
     ]);
     expect(counted).toContainEqual({ name: 'skytide_consumer_entries_total', labels: { stream, outcome: 'invalid' }, by: 2 });
+    expect(counted).toContainEqual({ name: 'skytide_dead_letters_total', labels: { stream, reason: 'invalid_delayed_entry' }, by: 2 });
+  });
+
+  it('counts each letter a settle writes by its reason (skytide_dead_letters_total)', async () => {
+    const stream = `${harnessPrefix}counted_letters`;
+    const counted: { name: string; labels: unknown; by: number | undefined }[] = [];
+    const metrics: Metrics = { inc: (name, labels, by) => void counted.push({ name, labels, by }) };
+    const q = createRedisWorkQueue<ContractBody>({ stream, group: 'counted_group', consumer: 'a', maxAttempts: 1, redis, metrics });
+    await q.ensure();
+    await q.send([{ key: 'dead', n: 1 }, { key: 'spent', n: 2 }]);
+    await q.receive(async (messages) => {
+      for (const m of messages) {
+        if (m.body.key === 'dead') m.deadLetter('bad_signature');
+        else m.retry({ reason: 'fetch_failed' });
+      }
+    }, { blockMs: 100 });
+    const letters = counted.filter((c) => c.name === 'skytide_dead_letters_total').map((c) => c.labels);
+    expect(letters.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
+      { stream, reason: 'bad_signature' }, { stream, reason: 'fetch_failed' },
+    ]);
   });
 });
 

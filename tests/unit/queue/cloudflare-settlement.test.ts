@@ -160,3 +160,23 @@ describe('Cloudflare work queue: each settlement reaches the platform as it is m
     expect(dlq.sent).toEqual([]);
   });
 });
+
+describe('Cloudflare work queue: dead letters told to onDeadLetter (skytide_dead_letters_total)', () => {
+  it('once the dead-letter queue accepted each, with its reason; a refused send is retried and told to nobody', async () => {
+    const calls: Call[] = [];
+    const told: string[] = [];
+    let refuse = false;
+    const dlq = producer(async () => {
+      if (refuse) throw new Error('queue refused');
+    });
+    const queue = createCloudflareWorkQueue<string>({ producer: producer(async () => {}), deadLetters: dlq, maxAttempts: 1, onDeadLetter: (reason) => told.push(reason) });
+    await queue.consume(batchOf(['bad', 'spent'], calls), async (messages) => {
+      messages[0]!.deadLetter('bad_signature');
+      messages[1]!.retry({ reason: 'fetch_failed' });
+    });
+    expect(told).toEqual(['bad_signature', 'fetch_failed']);
+    refuse = true;
+    await queue.consume(batchOf(['again'], []), async (messages) => messages[0]!.deadLetter('bad_signature'));
+    expect(told).toEqual(['bad_signature', 'fetch_failed']);
+  });
+});
