@@ -9,6 +9,7 @@ import type { RecordEvent } from '../events.ts';
 import { checkRows } from '../sql-rows.ts';
 import { gatedPost, gateMatchesPost } from './gates.ts';
 import { postRows } from './plugins/post.ts';
+import { push } from './processor.ts';
 import { transitions } from './transitions.ts';
 import type { CountedOp, StoredOp } from './plugins/types.ts';
 
@@ -20,8 +21,12 @@ import type { CountedOp, StoredOp } from './plugins/types.ts';
 export async function postsLeftUngated(
   tx: SqlExecutor, gateOps: readonly CountedOp[], postOps: readonly CountedOp[], before: ReadonlyMap<string, StoredOp>,
 ): Promise<string[]> {
+  // Grouped by URI in one pass each (a copy per op, or a filter of every post op per gate, was quadratic in a batch
+  // holding many gates, a backfilled repo's).
   const gates = new Map<string, CountedOp[]>();
-  for (const op of gateOps) gates.set(op.uri, [...(gates.get(op.uri) ?? []), op]);
+  for (const op of gateOps) push(gates, op.uri, op);
+  const opsOfPost = new Map<string, CountedOp[]>();
+  for (const op of postOps) push(opsOfPost, op.uri, op);
   const posts = [...new Set([...gates.keys()].flatMap((uri) => gatedPost(uri) ?? []))].sort();
   if (posts.length === 0) return [];
   const existing = new Set(checkRows(await tx.query(`select uri from post where uri = any($1::text[])`, [posts]), { uri: 'string' }).map((r) => r.uri));
@@ -31,7 +36,7 @@ export async function postsLeftUngated(
     if (postUri === undefined) continue;
     const steps = [
       ...transitions(before.get(gateUri), ops).map((t) => ({ ...t, post: false })),
-      ...transitions(before.get(postUri), postOps.filter((op) => op.uri === postUri)).map((t) => ({ ...t, post: true })),
+      ...transitions(before.get(postUri), opsOfPost.get(postUri) ?? []).map((t) => ({ ...t, post: true })),
     ].sort((a, b) => a.position - b.position);
     let exists = existing.has(postUri);
     let cleared = false;

@@ -100,15 +100,19 @@ export async function readGateVersions(tx: SqlExecutor, posts: readonly string[]
   return out;
 }
 
-/** The gate record in force at `time`, or undefined for none. */
-function inForce(versions: readonly Version[] | undefined, time: string): JsonObject | undefined {
+/**
+ * The gate record in force at `time`, or undefined for none. Each version's record is parsed once per judgement
+ * (`parsed`): a gate over a root with 50,000 replies is one record, not 50,000 parses.
+ */
+function inForce(versions: readonly Version[] | undefined, time: string, parsed: Map<Version, JsonObject | undefined>): JsonObject | undefined {
   let best: Version | undefined;
   for (const v of versions ?? []) {
     if (v.createdAt > time) continue;
     if (best === undefined || v.createdAt > best.createdAt || (v.createdAt === best.createdAt && v.cid > best.cid)) best = v;
   }
   if (best?.json == null) return undefined;
-  return obj(JSON.parse(best.json) as JsonValue);
+  if (!parsed.has(best)) parsed.set(best, obj(JSON.parse(best.json) as JsonValue));
+  return parsed.get(best);
 }
 
 const typeOf = (v: JsonValue) => obj(v)?.['$type'];
@@ -128,10 +132,11 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
   if (versions.size === 0) return violating;
   // First the verdicts the gate alone decides; the rest need follows, list items or the root's mentions.
   const open: { reply: ReplyToJudge; owner: string; rules: JsonValue[] }[] = [];
+  const parsed = new Map<Version, JsonObject | undefined>();
   for (const reply of replies) {
     const owner = didOf(reply.replyRoot);
     if (reply.creator === owner) continue;
-    const allow = inForce(versions.get(reply.replyRoot), reply.createdAt)?.['allow'];
+    const allow = inForce(versions.get(reply.replyRoot), reply.createdAt, parsed)?.['allow'];
     if (!Array.isArray(allow)) continue;
     if (allow.length === 0) violating.add(reply.uri);
     else open.push({ reply, owner, rules: allow });
@@ -208,9 +213,10 @@ export async function judgeQuotes(tx: SqlExecutor, quotes: readonly QuoteToJudge
   if (quotes.length === 0) return violating;
   const versions = (known ?? (await readGateVersions(tx, quotes.map((q) => q.subject)))).post;
   if (versions.size === 0) return violating;
+  const parsed = new Map<Version, JsonObject | undefined>();
   for (const q of quotes) {
     if (q.creator === didOf(q.subject)) continue;
-    const rules = inForce(versions.get(q.subject), q.createdAt)?.['embeddingRules'];
+    const rules = inForce(versions.get(q.subject), q.createdAt, parsed)?.['embeddingRules'];
     if (Array.isArray(rules) && rules.some((r) => typeOf(r) === 'app.bsky.feed.postgate#disableRule')) violating.add(q.uri);
   }
   return violating;
