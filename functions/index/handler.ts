@@ -23,7 +23,7 @@ import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
-import { chainedOps, noteKept, type KeptNotifications } from './kept-notifications.ts';
+import { chainedOps, noteKept, sameSubjects, type KeepCandidate, type KeptNotifications } from './kept-notifications.ts';
 import { postFates, postsNeedingHistory } from './post-fates.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
@@ -310,6 +310,17 @@ async function writeRecords(
       noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before);
     }
     if (record !== undefined) push(inserts, plugin, record);
+  }
+  // Of those, only the records whose row before the batch named the same subject keep their notifications (read
+  // before the removals below take those rows).
+  if (keeps.kept.size > 0) {
+    const candidates: KeepCandidate[] = [];
+    for (const { uri, event } of winners) {
+      const plugin = PLUGINS.get(event.collection);
+      if (!keeps.kept.has(uri) || event.type === 'delete' || plugin?.notifiedSubject === undefined || plugin.subjectRow === undefined) continue;
+      candidates.push({ uri, record: event.record, notifiedSubject: plugin.notifiedSubject, subjectRow: plugin.subjectRow });
+    }
+    keeps.kept = await sameSubjects(tx, candidates);
   }
   const statementPlugins = [...PLUGINS.values()].filter((p): p is Plugin => !isRowPlugin(p));
   // Statement plugins run in PLUGINS order (what a reply is judged by is written before it); those that keep every

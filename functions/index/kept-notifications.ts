@@ -13,6 +13,8 @@
 // version did); neither, the batch's write notifies as usual. Only records with more than one distinct op in the
 // batch need what `record` held before it (readStoredOps), and only a batch that updates such a record adds to the
 // statements: the usual batch, which updates none, runs the same statements as before, with no added read.
+import type { SqlExecutor } from '../ports.ts';
+import { checkRows } from '../sql-rows.ts';
 import type { RecordOp } from './plan.ts';
 import { compareOps } from './plan.ts';
 import { PLUGINS } from './plugins/index.ts';
@@ -93,4 +95,38 @@ export function noteKept(
   if (version === 'before') {
     if (had) out.kept.add(winner.uri);
   } else if (version !== undefined && version !== 'written') out.first.set(winner.uri, version);
+}
+
+/** An updated record that may keep its notifications, with its plugin's subject readers. */
+export interface KeepCandidate {
+  uri: string;
+  record: JsonObject;
+  notifiedSubject: (record: JsonObject) => string | undefined;
+  subjectRow: { table: string; column: string };
+}
+
+/**
+ * Of these updated records, those whose row before the batch (still there: read before the removal) names the subject
+ * their new version names. Only they keep their notifications: the AppView's update makes none, so a record whose old
+ * notifications are gone (its subject's account deleted) gets none back, and one that now names another subject
+ * notifies as new (the README's difference). One statement, and only for a batch that updates such records.
+ */
+export async function sameSubjects(tx: SqlExecutor, candidates: readonly KeepCandidate[]): Promise<Set<string>> {
+  if (candidates.length === 0) return new Set();
+  const byTable = new Map<string, { column: string; uris: string[] }>();
+  for (const c of candidates) {
+    const entry = byTable.get(c.subjectRow.table);
+    if (entry === undefined) byTable.set(c.subjectRow.table, { column: c.subjectRow.column, uris: [c.uri] });
+    else entry.uris.push(c.uri);
+  }
+  const params: string[][] = [];
+  const parts = [...byTable].map(([table, { column, uris }]) => {
+    params.push(uris);
+    return `select uri, "${column}" as subject from "${table}" where uri = any($${params.length}::text[])`;
+  });
+  const held = new Map(checkRows(await tx.query(parts.join(' union all '), params), { uri: 'string', subject: 'string' }).map((r) => [r.uri, r.subject]));
+  return new Set(candidates.filter((c) => {
+    const subject = c.notifiedSubject(c.record);
+    return subject !== undefined && held.get(c.uri) === subject;
+  }).map((c) => c.uri));
 }

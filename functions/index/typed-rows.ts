@@ -157,11 +157,11 @@ export async function insertRowPluginRows(
         const key = q(spec.key);
         params.push([...kept]);
         const uris = `$${params.length}::text[]`;
-        const same = spec.kept.map((c) => `x.${q(c)} is not distinct from o.${q(c)}`).join(' and ');
         const own = spec.removeOnly === undefined ? '' : ` and (${spec.removeOnly})`;
+        // `kept` names only records whose row before the batch named the subject the new one names (sameSubjects):
+        // those whose main row came back keep what they had and write nothing new, notifications gone included.
         ctes.push(
-          { name: `kk${i}`, counted: undefined, text: `kk${i} as (select distinct o.${key} as k from (select * from ${q(spec.table)} where ${key} = any(${uris})${own}) as o ` +
-            `join ${staged.source(spec.table, spec.columns, params, { key: spec.key, uris: kept })} on x.${key} = o.${key} and ${same} where o.${key} in (select k from fresh))` },
+          { name: `kk${i}`, counted: undefined, text: `kk${i} as (select k from fresh where k = any(${uris}))` },
           { name: `gone${i}`, counted: undefined, text: `gone${i} as (delete from ${q(spec.table)} where ${key} = any(${uris})${own} and ${key} not in (select k from kk${i}))` },
         );
         keep = ` and x.${key} not in (select k from kk${i})`;

@@ -50,6 +50,7 @@ export const followPlugin: Plugin = {
   family: 'follow',
   unique,
   notifiedSubject: (record) => did(record['subject']),
+  subjectRow: { table: 'follow', column: 'subjectDid' },
   async insert(tx, records, deltas, batch) {
     const { rows, invalid } = rowsOf(records, subjectDidRow);
     if (rows.length === 0) return invalid;
@@ -76,12 +77,12 @@ export const followPlugin: Plugin = {
     const kept = batch?.kept === undefined ? [] : records.filter((r) => batch.kept?.has(r.uri) === true).map((r) => r.uri);
     let where = '';
     if (kept.length > 0) {
-      // The notification a kept follow made stays when its row came back naming the same subject; otherwise it goes.
+      // A kept follow (its row before the batch followed the same account: sameSubjects) keeps the notification it made,
+      // if it still has one, when its row came back; otherwise that notification goes.
       params.push(kept);
       const k = `$${params.length}::text[]`;
       ctes.push(
-        `k as (select n."recordUri" from notification n join f on f.uri = n."recordUri" and f."subjectDid" = n.did ` +
-          `where n."recordUri" = any(${k}) and n.reason = 'follow')`,
+        `k as (select f.uri as "recordUri" from f where f.uri = any(${k}))`,
         `gone as (delete from notification where "recordUri" = any(${k}) and reason = 'follow' and "recordUri" not in (select "recordUri" from k))`,
       );
       where = ` where f.uri not in (select "recordUri" from k)`;

@@ -23,5 +23,6 @@ export const likePlugin: RowPlugin = {
   tables,
   rows,
   notifiedSubject: subjectRefUri,
+  subjectRow: { table: 'like', column: 'subject' },
   unique: { table: 'like', columns: ['subject', 'creator'], tables, rows },
 };

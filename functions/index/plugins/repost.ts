@@ -27,5 +27,6 @@ export const repostPlugin: RowPlugin = {
   tables,
   rows,
   notifiedSubject: subjectRefUri,
+  subjectRow: { table: 'repost', column: 'subject' },
   unique: { table: 'repost', columns: ['creator', 'subject'], tables, rows },
 };

@@ -116,6 +116,12 @@ export interface Plugin {
    */
   notifiedSubject?: (record: JsonObject) => string | undefined;
   /**
+   * Where the subject `notifiedSubject` reads is held once indexed (the plugin's main table and column): an update keeps
+   * its notifications only when the row it replaces named the same subject, whether or not those notifications are
+   * still there (kept-notifications.ts `sameSubjects`).
+   */
+  subjectRow?: { table: string; column: string };
+  /**
    * Sees every op of its collection that counted in the batch, the ones superseded within it included, and what each
    * record was before the batch, before any row is removed or inserted: for record types whose every version matters
    * (gates keep a history, gates.ts; verifications notify on each change), so that batch boundaries change nothing.
@@ -174,6 +180,8 @@ export interface RowPlugin {
   tables: readonly TableSpec[];
   /** As Plugin's: the subject while which an update keeps the rows of its `kept` tables (kept-notifications.ts). */
   notifiedSubject?: (record: JsonObject) => string | undefined;
+  /** As Plugin's. */
+  subjectRow?: { table: string; column: string };
   /** The rows of one record by table name, or undefined when it lacks this plugin's shape. */
   rows(record: IndexedRecord): Readonly<Record<string, readonly Row[]>> | undefined;
 }
