@@ -8,11 +8,12 @@
 // which subject between two events of one batch).
 //
 // Per record of such a plugin that the batch writes, one of: `kept`, the notifications made before the batch stay
-// (the removal leaves them; the insert keeps them when the row comes back for the same subject, else removes them);
+// (its row before the batch named the same subject, sameSubjects; the removal leaves them, the insert keeps them when
+// the row comes back and writes none, even where they are gone, as after its subject's account deletion);
 // `first`, an earlier op of the batch makes them (a follow made and updated within one batch notifies as its first
 // version did); neither, the batch's write notifies as usual. Only records with more than one distinct op in the
 // batch need what `record` held before it (readStoredOps), and only a batch that updates such a record adds to the
-// statements: the usual batch, which updates none, runs the same statements as before, with no added read.
+// statements (sameSubjects' read): the usual batch, which updates none, runs the same statements as before.
 import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
 import type { RecordOp } from './plan.ts';

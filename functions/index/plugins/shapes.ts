@@ -33,7 +33,7 @@ export const NOTIFICATION_TABLE: TableSpec = {
   table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', dependent: true,
   removeOnly: `reason in ('like', 'repost', 'like-via-repost', 'repost-via-repost')`,
   // An update of the same post keeps them all (a new via too): the AppView's notifsForDelete(deleted, replacedBy).
-  kept: ['did', 'reason', 'reasonSubject'],
+  kept: true,
 };
 
 /** like / repost: the post a record names, while which an update keeps its notifications (kept-notifications.ts). */

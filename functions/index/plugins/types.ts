@@ -162,10 +162,11 @@ export interface TableSpec {
   dependent?: boolean;
   /**
    * Rows an update keeps (a row plugin's notifications, as the AppView's update keeps a like's): those of a record
-   * its plugin's `notifiedSubject` keeps stay when the new version writes a row equal to one of them in these columns
-   * and its main row comes back; otherwise they go and the new version's are written (kept-notifications.ts).
+   * `kept` names (its row before the batch named the subject its new version names: sameSubjects) stay when its main
+   * row comes back, and its new version writes none; otherwise they go and the new version's are written
+   * (kept-notifications.ts).
    */
-  kept?: readonly string[];
+  kept?: true;
   /** Columns of inserted and deleted rows that `count` reads. */
   returning?: readonly string[];
   /** The aggregate deltas of one row inserted (sign 1) or removed (sign -1). */
