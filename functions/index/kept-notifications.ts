@@ -17,6 +17,7 @@
 import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
 import type { RecordOp } from './plan.ts';
+import { q } from './rows.ts';
 import { compareOps } from './plan.ts';
 import { PLUGINS } from './plugins/index.ts';
 import type { IndexedRecord, JsonObject, StoredOp } from './plugins/types.ts';
@@ -123,7 +124,7 @@ export async function sameSubjects(tx: SqlExecutor, candidates: readonly KeepCan
   const params: string[][] = [];
   const parts = [...byTable].map(([table, { column, uris }]) => {
     params.push(uris);
-    return `select uri, "${column}" as subject from "${table}" where uri = any($${params.length}::text[])`;
+    return `select uri, ${q(column)} as subject from ${q(table)} where uri = any($${params.length}::text[])`;
   });
   const held = new Map(checkRows(await tx.query(parts.join(' union all '), params), { uri: 'string', subject: 'string' }).map((r) => [r.uri, r.subject]));
   return new Set(candidates.filter((c) => {

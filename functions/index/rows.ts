@@ -8,7 +8,8 @@ export type Columns = Record<string, ColumnType>;
 /** One row as JSON: a jsonb column takes any JSON value (arrays of strings, or objects such as an account history). */
 export type Row = Record<string, JsonValue | readonly string[]>;
 
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** A quoted SQL identifier. */
+export const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /** A column name, quoted, or an expression with an alias (`(xmax = 0) as inserted`) passed through. */
 const column = (name: string) => (name.includes(' as ') ? name : q(name));
 

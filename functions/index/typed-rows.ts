@@ -5,12 +5,11 @@
 // inserted or deleted, exactly as a statement per table would.
 import type { SqlExecutor, SqlRow, SqlValue } from '../ports.ts';
 import type { AggregateDeltas } from './aggregates.ts';
-import type { Row } from './rows.ts';
+import { q, type Row } from './rows.ts';
 import type { StagedSets } from './staging.ts';
 import type { IndexedRecord, RowPlugin, TableSpec } from './plugins/types.ts';
 import { checkRows } from '../sql-rows.ts';
 
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 interface Counted {
   spec: TableSpec;
