@@ -232,7 +232,6 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
     ),
   );
   const base = { seq: SEQ_BACKFILL, time, did: repo.did, commit: repo.commit, rev };
-  const present = new Set<string>();
   // A chunk of records is decoded, indexed and dropped before the next: a large repo's records never all live at once.
   const leaves = repo.leaves.keys.length;
   ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: 0, total: leaves } });
@@ -246,14 +245,16 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
       ports.metrics.inc('skytide_filtered_total', { where: 'backfill', why: 'collection' }, filtered);
     }
     const events: RecordWriteEvent[] = [];
-    for (const r of records) {
-      const uri = `at://${repo.did}/${r.collection}/${r.rkey}`;
-      present.add(uri);
-      events.push({ type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record });
-    }
-    // Counted from what the index wrote, which only its statements know (the rev rule against live rows).
+    for (const r of records) events.push({ type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record });
+    // Counted from what the index wrote, which only its statements know (the rev rule against live rows). A record
+    // the repo holds leaves `prior`, so what stays there at the end is what the repo no longer has (one map of the
+    // repo's URIs at a time, not two).
     const fates = await deliver(events, ports);
-    events.forEach((e, i) => countWrite(report, e.cid, prior.get(`at://${repo.did}/${e.collection}/${e.rkey}`), fates === undefined ? 'handed over' : fates[i]));
+    events.forEach((e, i) => {
+      const uri = `at://${repo.did}/${e.collection}/${e.rkey}`;
+      countWrite(report, e.cid, prior.get(uri), fates === undefined ? 'handed over' : fates[i]);
+      prior.delete(uri);
+    });
     ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: Math.min(from + CHUNK, leaves), total: leaves } });
   }
   const events: StreamEvent[] = [];
@@ -261,7 +262,7 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
     // Gone from the repo, and older than the CAR: a delete we missed. Newer rows came live after the CAR was cut.
     // A row older than the CAR that the live path writes after `prior` was read is not here: its own live delete
     // removes it, older than the floor as it is (deletes ignore the floor, index/handler.ts).
-    if (present.has(uri) || row.rev >= rev) continue;
+    if (row.rev >= rev) continue;
     const [, , , collection = '', rkey = ''] = uri.split('/');
     // Rows of a collection no longer kept are left as they are, as the live path leaves their deletes.
     if (keep !== undefined && !keep(collection)) continue;
