@@ -27,8 +27,6 @@ import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { hostKey, STREAMS, SWEEP_DONE, sweepSkippedKey, type KeySpace } from '../../adapters/redis/keys.ts';
-
-export { sweepSkippedKey };
 import { acquireLease, amendUnderLease, appendUnderLease, keepLease, renewLease, type KeptLease } from '../../adapters/redis/lease.ts';
 import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
