@@ -23,7 +23,7 @@ import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
-import { chainedOps, noteKept, sameSubjects, type KeepCandidate, type KeptNotifications } from './kept-notifications.ts';
+import { chainedOps, noteKept, sameSubjects, type KeptNotifications } from './kept-notifications.ts';
 import { postFates, postsNeedingHistory } from './post-fates.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
@@ -313,15 +313,7 @@ async function writeRecords(
   }
   // Of those, only the records whose row before the batch named the same subject keep their notifications (read
   // before the removals below take those rows).
-  if (keeps.kept.size > 0) {
-    const candidates: KeepCandidate[] = [];
-    for (const { uri, event } of winners) {
-      const plugin = PLUGINS.get(event.collection);
-      if (!keeps.kept.has(uri) || event.type === 'delete' || plugin?.notifiedSubject === undefined || plugin.subjectRow === undefined) continue;
-      candidates.push({ uri, record: event.record, notifiedSubject: plugin.notifiedSubject, subjectRow: plugin.subjectRow });
-    }
-    keeps.kept = await sameSubjects(tx, candidates);
-  }
+  if (keeps.kept.size > 0) keeps.kept = await sameSubjects(tx, winners.filter((w) => keeps.kept.has(w.uri)));
   const statementPlugins = [...PLUGINS.values()].filter((p): p is Plugin => !isRowPlugin(p));
   // Statement plugins run in PLUGINS order (what a reply is judged by is written before it); those that keep every
   // version see all the batch's ops of their collection first, superseded ones included.

@@ -99,21 +99,19 @@ export function noteKept(
   } else if (version !== undefined && version !== 'written') out.first.set(winner.uri, version);
 }
 
-/** An updated record that may keep its notifications, with its plugin's subject readers. */
-export interface KeepCandidate {
-  uri: string;
-  record: JsonObject;
-  notifiedSubject: (record: JsonObject) => string | undefined;
-  subjectRow: { table: string; column: string };
-}
-
 /**
  * Of these updated records, those whose row before the batch (still there: read before the removal) names the subject
  * their new version names. Only they keep their notifications: the AppView's update makes none, so a record whose old
  * notifications are gone (its subject's account deleted) gets none back, and one that now names another subject
  * notifies as new (the README's difference). One statement, and only for a batch that updates such records.
  */
-export async function sameSubjects(tx: SqlExecutor, candidates: readonly KeepCandidate[]): Promise<Set<string>> {
+export async function sameSubjects(tx: SqlExecutor, ops: readonly RecordOp[]): Promise<Set<string>> {
+  const candidates: { uri: string; subject: string | undefined; subjectRow: { table: string; column: string } }[] = [];
+  for (const { uri, event } of ops) {
+    const plugin = PLUGINS.get(event.collection);
+    if (event.type === 'delete' || plugin?.notifiedSubject === undefined || plugin.subjectRow === undefined) continue;
+    candidates.push({ uri, subject: plugin.notifiedSubject(event.record), subjectRow: plugin.subjectRow });
+  }
   if (candidates.length === 0) return new Set();
   const byTable = new Map<string, { column: string; uris: string[] }>();
   for (const c of candidates) {
@@ -127,8 +125,5 @@ export async function sameSubjects(tx: SqlExecutor, candidates: readonly KeepCan
     return `select uri, ${q(column)} as subject from ${q(table)} where uri = any($${params.length}::text[])`;
   });
   const held = new Map(checkRows(await tx.query(parts.join(' union all '), params), { uri: 'string', subject: 'string' }).map((r) => [r.uri, r.subject]));
-  return new Set(candidates.filter((c) => {
-    const subject = c.notifiedSubject(c.record);
-    return subject !== undefined && held.get(c.uri) === subject;
-  }).map((c) => c.uri));
+  return new Set(candidates.filter((c) => c.subject !== undefined && held.get(c.uri) === c.subject).map((c) => c.uri));
 }

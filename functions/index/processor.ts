@@ -15,7 +15,7 @@ import type { Columns, Row } from './rows.ts';
 import type { IndexedRecord } from './plugins/types.ts';
 import { checkRows } from '../sql-rows.ts';
 import { TOMBSTONE_JSON } from './tombstone.ts';
-import { notifyingVersion, sameSubjects, type KeepCandidate } from './kept-notifications.ts';
+import { notifyingVersion, sameSubjects } from './kept-notifications.ts';
 import type { StoredOp } from './plugins/types.ts';
 
 /** The batch's records written more than once whose notifications an update keeps, and what `record` held of them. */
@@ -110,16 +110,15 @@ export async function writeRecordRows(
   // meanwhile (seen: likes, reposts and their notifications and counts left behind a delete). A new statement sees them.
   const purge = new Map<RowPlugin, string[]>();
   // The updated records whose notifications stay if their new version names the same subject (kept-notifications.ts).
-  const candidates: KeepCandidate[] = [];
-  for (const { uri, event } of winners) {
+  const candidates: RecordOp[] = [];
+  for (const winner of winners) {
+    const { uri, event } = winner;
     if (!changed.has(uri) || inserted.has(uri)) continue;
     const plugin = PLUGINS.get(event.collection);
     if (plugin === undefined || !isRowPlugin(plugin)) continue;
     push(purge, plugin, uri);
-    if (event.type === 'delete' || plugin.notifiedSubject === undefined || plugin.subjectRow === undefined) continue;
-    if (chains.chained.has(uri) ? runFromBefore.has(uri) : plugin.notifiedSubject(event.record) !== undefined) {
-      candidates.push({ uri, record: event.record, notifiedSubject: plugin.notifiedSubject, subjectRow: plugin.subjectRow });
-    }
+    // A chained record keeps only when its run of ops began before the batch (kept-notifications.ts).
+    if (!chains.chained.has(uri) || runFromBefore.has(uri)) candidates.push(winner);
   }
   // Read before the removal below takes the rows it reads.
   const kept = await sameSubjects(tx, candidates);
