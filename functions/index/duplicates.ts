@@ -19,13 +19,11 @@ import type { RecordOp } from './plan.ts';
 import { PLUGINS } from './plugins/index.ts';
 import { collectionOf, uriParts } from './plugins/fields.ts';
 import type { IndexedRecord, RowPlugin, UniqueSubject } from './plugins/types.ts';
-import { rowSource, type Columns, type Row } from './rows.ts';
+import { q, rowSource, type Columns, type Row } from './rows.ts';
 import { parameterSets } from './staging.ts';
 import { push } from './processor.ts';
 import { describeRows, insertRowPluginRows, removeRowPluginRows } from './typed-rows.ts';
 import { checkRows } from '../sql-rows.ts';
-
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** The collections whose tables hold one row per subject, with how. */
 export const UNIQUE_SUBJECTS: ReadonlyMap<string, UniqueSubject> = new Map(

@@ -8,13 +8,11 @@
 //   one text parameter (rows.ts: rowSource).
 // Both give the same rows (tests/integration/index runs every index test in both modes); only the transport differs.
 import type { SqlExecutor, SqlValue } from '../ports.ts';
-import { rowSource, textValue, type Columns, type Row } from './rows.ts';
+import { q, rowSource, textValue, type Columns, type Row } from './rows.ts';
 
 /** The staging table: a set name and up to STAGE_WIDTH text columns, the set's columns in their declared order. */
 export const STAGE_TABLE = 'skytide_stage';
 export const STAGE_WIDTH = 16;
-
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Only the rows whose `key` column is one of `uris`. */
 export interface RowFilter {
