@@ -27,7 +27,7 @@ import { chainedOps, noteKept, sameSubjects, type KeptNotifications } from './ke
 import { postFates, postsNeedingHistory } from './post-fates.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
-import type { AfterWrites } from './plugins/types.ts';
+import type { AfterWrites, Removal } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
@@ -280,6 +280,8 @@ async function writeRecords(
   const fates = postFates(ordered, counted, before);
   /** Posts written over a record that may hold the same CID (post plugin: then no removal). */
   const sameCid = new Map<string, string>();
+  /** What each post's removal takes of the quote rows naming it (plugins/types.ts, `Removal`). */
+  const cascade = new Map<string, Removal>(fates.removals);
   for (const winner of winners) {
     const { uri, event, position } = winner;
     const plugin = PLUGINS.get(event.collection);
@@ -305,6 +307,7 @@ async function writeRecords(
     const isPost = event.collection === POST_COLLECTION;
     if (!inserted.has(uri) || (isPost && record === undefined)) push(removals, plugin, uri);
     if (isPost && record !== undefined && !inserted.has(uri)) sameCid.set(uri, record.cid);
+    if (isPost) cascade.set(uri, record === undefined ? { time: event.time } : { time: event.time, cid: record.cid });
     // Only an update, or a record written more than once here, can keep a notification (kept-notifications.ts).
     if (plugin.notifiedSubject !== undefined && (!inserted.has(uri) || chained.has(uri))) {
       noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before);
@@ -328,7 +331,7 @@ async function writeRecords(
   }
   for (const plugin of statementPlugins) {
     const uris = removals.get(plugin);
-    if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade: true, kept: keeps.kept });
+    if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade, kept: keeps.kept });
   }
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {

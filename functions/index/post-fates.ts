@@ -6,7 +6,7 @@
 // matters are replayed here from what `record` held: a post with several ops, and a quote written in the same batch as
 // an op of the post it quotes (a quote written before that post's removal loses its row, one written after keeps it).
 import type { RecordOp } from './plan.ts';
-import type { JsonObject, StoredOp } from './plugins/types.ts';
+import type { JsonObject, Removal, StoredOp } from './plugins/types.ts';
 import { transitions } from './transitions.ts';
 import { collectionOf, obj } from './plugins/fields.ts';
 import { embeddedRecord, POST_COLLECTION } from './plugins/post.ts';
@@ -41,6 +41,8 @@ export function postsNeedingHistory(counted: readonly RecordOp[]): Set<string> {
 export interface PostFates {
   /** Posts a removal hit in the batch: their rows go, with the quote rows naming them. */
   removed: Set<string>;
+  /** Of those, what each post's last removal takes of the quote rows naming it. */
+  removals: Map<string, Removal>;
   /** Posts whose final version is new to the index (a create, or a write of another CID): their rows are written. */
   written: Set<string>;
   /** Quotes written by this batch whose quoted post a later op of the batch removed: no quote row. */
@@ -52,7 +54,7 @@ export interface PostFates {
  * batch's counted ops, applied one at a time in stream order under the rev rule.
  */
 export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[], stored: ReadonlyMap<string, StoredOp>): PostFates {
-  const fates: PostFates = { removed: new Set(), written: new Set(), cut: new Set() };
+  const fates: PostFates = { removed: new Set(), written: new Set(), removals: new Map(), cut: new Set() };
   if (uris.size === 0) return fates;
   const byUri = new Map<string, RecordOp[]>();
   for (const op of counted) {
@@ -66,19 +68,30 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
   const born = new Map<string, { position: number; quotes: string | undefined }>();
   for (const [uri, ops] of byUri) {
     const steps = transitions(stored.get(uri), ops);
-    let birth: { position: number; quotes: string | undefined } | undefined;
+    let birth: { position: number; quotes: string | undefined; cid: string } | undefined;
+    let removedTime: string | undefined;
     for (const t of steps) {
       if (t.to.type === 'delete') {
         lastRemoval.set(uri, t.position);
+        removedTime = t.to.time;
         birth = undefined;
         continue;
       }
       if (t.fromCid === t.to.cid) continue; // the same version written again: nothing changes
       // A write over another live CID removes the version before it; over nothing (or a tombstone) it only creates.
-      if (t.fromCid !== '') lastRemoval.set(uri, t.position);
-      birth = { position: t.position, quotes: quotedPost(t.to.record) };
+      if (t.fromCid !== '') {
+        lastRemoval.set(uri, t.position);
+        removedTime = t.to.time;
+      }
+      birth = { position: t.position, quotes: quotedPost(t.to.record), cid: t.to.cid };
     }
-    if (lastRemoval.has(uri)) fates.removed.add(uri);
+    if (removedTime !== undefined) {
+      fates.removed.add(uri);
+      // A version it held before (deleted and made again at the same CID) may have had its quotes made then.
+      const cid = birth?.cid;
+      const fresh = cid !== undefined && steps.every((t) => t.fromCid !== cid);
+      fates.removals.set(uri, fresh ? { time: removedTime, cid } : { time: removedTime });
+    }
     if (birth !== undefined) {
       fates.written.add(uri);
       born.set(uri, birth);

@@ -143,15 +143,12 @@ export async function insertRows(
 export interface TableDelete {
   table: string;
   column: string;
-  /** A second key column: rows whose value there is one of the keys go too (the quotes of a removed post). */
-  orColumn?: string;
   returning?: readonly string[];
 }
 
 /** The DELETE of one table's rows whose key column is in the text[] parameter $1, on its own or as a CTE. */
 export function deleteStatement(t: TableDelete): string {
   return `delete from ${q(t.table)} where ${q(t.column)} = any($1::text[])` +
-    (t.orColumn === undefined ? '' : ` or ${q(t.orColumn)} = any($1::text[])`) +
     (t.returning === undefined || t.returning.length === 0 ? '' : ` returning ${t.returning.map(q).join(', ')}`);
 }
 

@@ -2,11 +2,12 @@
 // plus media) and a quote row when it embeds another post. Aggregates: postsCount of the author, replyCount of the
 // parent, quoteCount of the quoted post. Removal deletes every one of those rows and reverses exactly what it removes;
 // a removal in the stream (a delete, or an update to another CID) also deletes the quote rows naming the post, as the
-// AppView's deleteFn does, and a write of the CID already held is no removal (post-fates.ts). quoteCount counts the
+// AppView's deleteFn does, but not those of quotes later in the stream committed first (types.ts, `Removal`), and a
+// write of the CID already held is no removal (post-fates.ts). quoteCount counts the
 // quote rows that remain (the AppView leaves it stale until its next recount: README, Index).
 import { deleteFromTables, deleteRows, insertRows, insertTables, type Row } from '../rows.ts';
 import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, strongRef } from './fields.ts';
-import type { IndexedRecord, JsonObject, Plugin } from './types.ts';
+import type { IndexedRecord, JsonObject, Plugin, Removal } from './types.ts';
 import type { SqlExecutor } from '../../ports.ts';
 import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
 import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
@@ -211,11 +212,10 @@ export const postPlugin: Plugin = {
     // Replies to a post that is gone have no parent to be valid against.
     await judgeReplyRoots(tx, [], posts.map((p) => p.uri));
     // The dependent rows and the notifications the posts made (a uri without a post row made none), every table in
-    // one statement; op_thread_reply rows are only marked deleted (below). In the stream, the quote rows naming the
-    // posts go too, in the same delete (an account's purge leaves them, as the AppView's does).
-    const quotes = checkRows(await deleteFromTables(tx, [
+    // one statement; op_thread_reply rows are only marked deleted (below).
+    const own = checkRows(await deleteFromTables(tx, [
       { table: 'notification', column: 'recordUri' },
-      { table: 'quote', column: 'uri', ...(options?.cascade === true ? { orColumn: 'subject' } : {}), returning: ['subject'] },
+      { table: 'quote', column: 'uri', returning: ['subject'] },
       { table: 'feed_item', column: 'uri' },
       { table: 'post_embed_image', column: 'postUri' },
       { table: 'post_embed_gallery_image', column: 'postUri' },
@@ -223,10 +223,26 @@ export const postPlugin: Plugin = {
       { table: 'post_embed_record', column: 'postUri' },
       { table: 'post_embed_video', column: 'postUri' },
     ], uris), { subject: 'string' });
-    for (const q of quotes) deltas.post(q.subject, 'quoteCount', -1);
+    // In the stream, the quote rows naming the posts go too (an account's purge leaves them, as the AppView's does).
+    const naming = options?.cascade === undefined ? [] : await cascadeToQuotes(tx, uris, options.cascade);
+    for (const q of [...own, ...naming]) deltas.post(q.subject, 'quoteCount', -1);
     await softDeleteOpReplies(tx, posts.map((p) => p.uri));
   },
 };
+
+/** Deletes the quote rows naming these removed posts that each removal takes (`Removal`), returning their subjects. */
+async function cascadeToQuotes(tx: SqlExecutor, uris: readonly string[], removals: ReadonlyMap<string, Removal>): Promise<{ subject: string }[]> {
+  const taken = uris.flatMap((uri) => {
+    const removal = removals.get(uri);
+    return removal === undefined ? [] : [{ uri, ...removal }];
+  });
+  if (taken.length === 0) return [];
+  return checkRows(await tx.query(
+    `delete from quote q using unnest($1::text[], $2::text[], $3::text[]) as r(uri, time, cid)
+     where q.subject = r.uri and q."indexedAt" <= r.time and q."subjectCid" is distinct from r.cid returning q.subject`,
+    [taken.map((r) => r.uri), taken.map((r) => r.time), taken.map((r) => r.cid ?? null)],
+  ), { subject: 'string' });
+}
 
 const REMOVED = { uri: 'string', creator: 'string', replyParent: 'string?', violatesThreadGate: 'boolean?' } as const;
 

@@ -57,6 +57,18 @@ export interface BatchOps {
   cutQuotes?: ReadonlySet<string>;
 }
 
+/**
+ * What a post's removal in the stream takes of the quote rows naming it that were committed before it (the AppView's
+ * deleteFn): those written no later than `time`, the event time of its last removal, but none quoting `cid`, the CID
+ * the post ends at when its last op is a write (a quote of that version came after it). A quote later in the stream
+ * whose batch committed first (another lane ran ahead, or the removal's batch was delivered again after a crash)
+ * keeps its row: across repos, event times stand in for the stream's order.
+ */
+export interface Removal {
+  time: string;
+  cid?: string;
+}
+
 /** How a statement plugin's `remove` is asked to remove (the post plugin reads sameCid and cascade, follow kept). */
 export interface RemoveOptions {
   /**
@@ -65,10 +77,11 @@ export interface RemoveOptions {
    */
   sameCid?: ReadonlyMap<string, string>;
   /**
-   * A removal in the stream, which also removes what other records hold of it (the AppView's deleteFn: the quote rows
-   * naming a removed post). Not for an account's purge, where the AppView leaves other accounts' rows alone.
+   * Removals in the stream, which also remove what other records hold of them (the AppView's deleteFn: the quote rows
+   * naming a removed post), by uri: what each removal takes (`Removal`). Not for an account's purge,
+   * where the AppView leaves other accounts' rows alone.
    */
-  cascade?: boolean;
+  cascade?: ReadonlyMap<string, Removal>;
   /**
    * For a plugin with `notifiedSubject` (kept-notifications.ts): the URIs whose notifications made before the batch
    * stay, for insert() to judge.

@@ -254,6 +254,44 @@ describe('index: batches in flight at once', () => {
     });
   }
 
+  // A lane that lags (another consumer ran ahead, or the removal's batch was delivered again after a crash): the quote
+  // comes after the removal in the stream but commits first. The removal must not take it (found by the chaos suite:
+  // a quote of a post deleted just before it lost its row and count). Event times stand in for the stream's order.
+  it('a quote later in the stream than the delete of the post it quotes keeps its row when its batch committed first', async () => {
+    const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'lag-d', rev: 50, record: post('soon gone') });
+    await indexBatch([subject], db.ports);
+    const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', 'lag-d'), cid: subject.cid };
+    const gone = del({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'lag-d', rev: 52 });
+    const quote = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'lag-d', rev: 53, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) });
+    const earlier = write({ did: CAROL, collection: 'app.bsky.feed.post', rkey: 'lag-d', rev: 51, record: post('quoting first', { embed: { $type: 'app.bsky.embed.record', record: ref } }) });
+    await indexBatch([earlier], db.ports);
+    await indexBatch([quote], db.ports);
+    await indexBatch([gone], db.ports);
+    // The quote made before the delete goes with it; the one made after stays, counted.
+    expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([{ uri: uriOf(BOB, 'app.bsky.feed.post', 'lag-d') }]);
+    expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [ref.uri])).toEqual([{ quoteCount: 1 }]);
+  });
+
+  it('an edit whose batch commits after quotes later in the stream keeps them, and a quote of the new version whatever its time', async () => {
+    const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'lag-e', rev: 60, record: post('first words') });
+    await indexBatch([subject], db.ports);
+    const uri = uriOf(ALICE, 'app.bsky.feed.post', 'lag-e');
+    const edit = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'lag-e', rev: 62, type: 'update', record: post('second thoughts') });
+    const quoting = (did: string, rev: number, cid: string) =>
+      write({ did, collection: 'app.bsky.feed.post', rkey: 'lag-e', rev, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: { uri, cid } } }) });
+    // Before the edit, of the old version (goes); after it, of the old version (stays); of the new version, with an
+    // event time before the edit's (another PDS's clock), which must have come after it (stays).
+    await indexBatch([quoting(BOB, 61, subject.cid)], db.ports);
+    await indexBatch([quoting(CAROL, 63, subject.cid)], db.ports);
+    const ALICE2 = 'did:plc:alice20000000000000000000';
+    await indexBatch([quoting(ALICE2, 61, edit.cid)], db.ports);
+    await indexBatch([edit], db.ports);
+    expect(await db.sql.query(`select uri from quote where subject = $1 order by uri`, [uri])).toEqual([
+      { uri: uriOf(ALICE2, 'app.bsky.feed.post', 'lag-e') }, { uri: uriOf(CAROL, 'app.bsky.feed.post', 'lag-e') },
+    ]);
+    expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [uri])).toEqual([{ quoteCount: 2 }]);
+  });
+
   it('a quote of the old version indexed after the edit committed keeps its row, whatever its event time', async () => {
     // As the AppView, indexing the edit then the quote: only a transaction in flight beside the quote's is taken for one
     // that missed it. Here the quote's event time is before the edit's (another PDS's clock), yet it came after.
