@@ -38,6 +38,11 @@ export interface PostsTouched {
   removedAt: string[];
   /** Posts the batch wrote over a record it held (an edit, or the replay of a write): not created by it. */
   edited: string[];
+  /**
+   * When each of those lost the version before (its last removal's event time): the write's, or an earlier delete's
+   * in the batch (a post deleted and made again, whose new version removed nothing).
+   */
+  editedAt: string[];
   /** The batch's snapshot as it began (`pg_current_snapshot()`): what committed after it ran beside the batch. */
   snapshot?: string;
   /** Posts whose thread gate the batch wrote or deleted. */
@@ -54,10 +59,12 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
 
 /**
  * The posts and gates among the batch's winning ops that its rev gate let through (`changed`); `inserted`, those whose
- * record the batch created.
+ * record the batch created; `removedAt`, when a written post's last removal in the batch was, where not the write.
  */
-export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>): PostsTouched {
-  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], threadGated: [], postGated: [] };
+export function postsTouched(
+  winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
+): PostsTouched {
+  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
     if (!changed.has(uri)) continue;
     if (event.collection === POST_COLLECTION) {
@@ -67,7 +74,10 @@ export function postsTouched(winners: readonly RecordOp[], changed: ReadonlySet<
         continue;
       }
       touched.written.push(uri);
-      if (!inserted.has(uri)) touched.edited.push(uri);
+      if (!inserted.has(uri)) {
+        touched.edited.push(uri);
+        touched.editedAt.push(removedAt.get(uri) ?? event.time);
+      }
       if (event.record['reply'] !== undefined) touched.replies.push(uri);
       const embed = obj(event.record['embed'])?.['$type'];
       if (typeof embed === 'string' && RECORD_EMBEDS.has(embed)) touched.quotes.push(uri);
@@ -132,9 +142,9 @@ async function purgeQuotesOfRemoved(tx: SqlExecutor, posts: PostsTouched, deltas
   const gone = checkRows(await tx.query(
     `delete from quote q using (
        select r.uri, r.time, null::text as cid from unnest($1::text[], $2::text[]) as r(uri, time)
-       union all select s.uri, s."indexedAt", s.cid from post s where s.uri = any($3::text[])
+       union all select s.uri, e.time, s.cid from unnest($3::text[], $4::text[]) as e(uri, time) join post s on s.uri = e.uri
      ) as x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid) returning q.subject`,
-    [posts.removed, posts.removedAt, posts.edited],
+    [posts.removed, posts.removedAt, posts.edited, posts.editedAt],
   ), { subject: 'string' });
   for (const g of gone) deltas.post(g.subject, 'quoteCount', -1);
 }
