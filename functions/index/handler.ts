@@ -298,7 +298,7 @@ async function writeRecords(
     if (ordered.has(uri)) {
       // A post whose ops in the batch were replayed one at a time (post-fates.ts).
       if (fates.removed.has(uri)) push(removals, plugin, uri);
-      if (record !== undefined && fates.written.has(uri)) push(inserts, plugin, record);
+      if (record !== undefined && fates.written.has(uri)) push(inserts, plugin, { ...record, indexedAt: fates.bornAt.get(uri) ?? record.indexedAt });
       continue;
     }
     // An update or delete purges the old typed rows; a record that had no row has none to purge. A post's delete

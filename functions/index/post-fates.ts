@@ -47,6 +47,11 @@ export interface PostFates {
   written: Set<string>;
   /** Quotes written by this batch whose quoted post a later op of the batch removed: no quote row. */
   cut: Set<string>;
+  /**
+   * When each written post's final version was first written (the event time of its first op in the batch): its
+   * rows' time, as one event at a time would have written them there, and later writes of the same CID changed nothing.
+   */
+  bornAt: Map<string, string>;
 }
 
 /**
@@ -54,7 +59,7 @@ export interface PostFates {
  * batch's counted ops, applied one at a time in stream order under the rev rule.
  */
 export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[], stored: ReadonlyMap<string, StoredOp>): PostFates {
-  const fates: PostFates = { removed: new Set(), written: new Set(), removals: new Map(), cut: new Set() };
+  const fates: PostFates = { removed: new Set(), written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map() };
   if (uris.size === 0) return fates;
   const byUri = new Map<string, RecordOp[]>();
   for (const op of counted) {
@@ -68,7 +73,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
   const born = new Map<string, { position: number; quotes: string | undefined }>();
   for (const [uri, ops] of byUri) {
     const steps = transitions(stored.get(uri), ops);
-    let birth: { position: number; quotes: string | undefined; cid: string } | undefined;
+    let birth: { position: number; quotes: string | undefined; cid: string; time: string } | undefined;
     let removedTime: string | undefined;
     for (const t of steps) {
       if (t.to.type === 'delete') {
@@ -83,7 +88,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
         lastRemoval.set(uri, t.position);
         removedTime = t.to.time;
       }
-      birth = { position: t.position, quotes: quotedPost(t.to.record), cid: t.to.cid };
+      birth = { position: t.position, quotes: quotedPost(t.to.record), cid: t.to.cid, time: t.to.time };
     }
     if (removedTime !== undefined) {
       fates.removed.add(uri);
@@ -94,6 +99,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
     }
     if (birth !== undefined) {
       fates.written.add(uri);
+      fates.bornAt.set(uri, birth.time);
       born.set(uri, birth);
     }
   }

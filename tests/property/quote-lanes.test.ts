@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../functions/index/handler.ts';
-import type { StreamEvent } from '../../functions/events.ts';
+import type { RecordWriteEvent, StreamEvent } from '../../functions/events.ts';
 import { createIndexDb, type IndexDb } from '../helpers/index-db.ts';
 import { del, fakeCid, post, uriOf, write } from '../helpers/events.ts';
 
@@ -17,12 +17,13 @@ const POST = 'app.bsky.feed.post';
 const SLOTS = ['p0', 'p1', 'p2'];
 
 /** One op of the script: a write of a post that may quote another slot, or a delete. */
-interface Op { did: number; slot: number; kind: 'write' | 'delete'; text: number; quotes: number | null }
+interface Op { did: number; slot: number; kind: 'write' | 'delete' | 'rewrite'; text: number; quotes: number | null }
 
 const opArb: fc.Arbitrary<Op> = fc.record({
   did: fc.integer({ min: 0, max: DIDS.length - 1 }),
   slot: fc.integer({ min: 0, max: SLOTS.length - 1 }),
-  kind: fc.constantFrom('write', 'write', 'delete'),
+  // A rewrite is the post's record written again at a later rev, the same CID (a backfill, a resync): no change.
+  kind: fc.constantFrom('write', 'write', 'delete', 'rewrite'),
   // Few texts, so that a write is sometimes the very CID the post already has (no removal at all).
   text: fc.integer({ min: 0, max: 2 }),
   // A slot of any account (an index into DIDS x SLOTS), or no quote.
@@ -34,12 +35,18 @@ const slotUri = (i: number) => uriOf(DIDS[Math.floor(i / SLOTS.length)]!, POST, 
 /** The script as stream events (seq = rev = position, times in stream order), each quote naming its subject's CID then. */
 function streamOf(ops: readonly Op[]): StreamEvent[] {
   const live = new Map<string, string>();
+  const records = new Map<string, RecordWriteEvent>();
   const last = new Map<string, string>();
   const out: StreamEvent[] = [];
   ops.forEach((op, i) => {
     const did = DIDS[op.did]!;
     const uri = uriOf(did, POST, SLOTS[op.slot]!);
     const rev = i + 1;
+    if (op.kind === 'rewrite') {
+      const e = records.get(uri);
+      if (e !== undefined && live.has(uri)) out.push(write({ did, collection: POST, rkey: SLOTS[op.slot]!, rev, record: e.record, cid: e.cid }));
+      return;
+    }
     if (op.kind === 'delete') {
       if (!live.has(uri)) return;
       live.delete(uri);
@@ -59,6 +66,7 @@ function streamOf(ops: readonly Op[]): StreamEvent[] {
     const e = write({ did, collection: POST, rkey: SLOTS[op.slot]!, rev, record, cid });
     live.set(uri, cid);
     last.set(uri, cid);
+    records.set(uri, e);
     out.push(e);
   });
   return out;
@@ -111,6 +119,11 @@ const EXAMPLES: [Op[], Step[]][] = [
   // The same, the post made again after the quote in the delete's batch: its new version removed nothing.
   [[{ did: 2, slot: 2, kind: 'write', text: 1, quotes: null }, { did: 2, slot: 2, kind: 'delete', text: 0, quotes: null },
     { did: 0, slot: 0, kind: 'write', text: 0, quotes: 8 }, { did: 2, slot: 2, kind: 'write', text: 0, quotes: null }], [{ lane: 2, take: 1, replay: false }]],
+  // A quote and its record written again after the delete of the post it quotes, both in the quote's batch: the
+  // quote's row dates from its first write, which the delete came after.
+  [[{ did: 0, slot: 0, kind: 'write', text: 0, quotes: null }, { did: 1, slot: 0, kind: 'write', text: 0, quotes: 0 },
+    { did: 0, slot: 0, kind: 'delete', text: 0, quotes: null }, { did: 1, slot: 0, kind: 'rewrite', text: 0, quotes: null }],
+  [{ lane: 0, take: 3, replay: false }]],
 ];
 
 let db: IndexDb;
