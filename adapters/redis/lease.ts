@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
+import { KEY_TYPES_LUA, typeRefusal } from './lua/key-types.ts';
+import { StreamWriteError } from './stream-writer.ts';
 
 export interface Lease {
   key: string;
@@ -24,20 +26,30 @@ export type Acquired = { acquired: true; lease: Lease } | { acquired: false; hol
 export const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 export const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 // KEYS: lease, stream, cursor key, set key. ARGV: lease value, cursor value, set member ('' for none), field name,
-// then one field value per entry. XADD never trims (see stream-writer.ts).
-export const APPEND = `
+// then one field value per entry. XADD never trims (see stream-writer.ts). A key of another type than the write
+// needs is refused before anything is written (lua/key-types.ts): else the entries would land without the cursor,
+// and the page be queued again.
+export const APPEND = `${KEY_TYPES_LUA}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local refused = refusedType(KEYS[3], 'string')
+if not refused and #ARGV >= 5 then refused = refusedType(KEYS[2], 'stream') end
+if not refused and ARGV[3] ~= '' then refused = refusedType(KEYS[4], 'set') end
+if refused then return refused end
 for i = 5, #ARGV do redis.call('XADD', KEYS[2], '*', ARGV[4], ARGV[i]) end
 if ARGV[3] ~= '' then redis.call('SADD', KEYS[4], ARGV[3]) end
 redis.call('SET', KEYS[3], ARGV[2])
 return 1`;
 // KEYS: lease, stream, set key. ARGV: lease value, field name, members removed (n), members added (m), then n removed,
 // m added, then one field value per entry. The skipped ranges' changes, with the entries of a retried range's page,
-// under the lease as the pages are; removed before added, so a range replaced by itself stays.
-export const AMEND = `
+// under the lease as the pages are; removed before added, so a range replaced by itself stays. Keys of another type
+// are refused first, as in APPEND.
+export const AMEND = `${KEY_TYPES_LUA}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local removed = tonumber(ARGV[3])
 local added = tonumber(ARGV[4])
+local refused = refusedType(KEYS[3], 'set')
+if not refused and #ARGV >= 5 + removed + added then refused = refusedType(KEYS[2], 'stream') end
+if refused then return refused end
 for i = 5 + removed + added, #ARGV do redis.call('XADD', KEYS[2], '*', ARGV[2], ARGV[i]) end
 for i = 5, 4 + removed do redis.call('SREM', KEYS[3], ARGV[i]) end
 for i = 5 + removed, 4 + removed + added do redis.call('SADD', KEYS[3], ARGV[i]) end
@@ -78,7 +90,8 @@ export interface LeasedAppend {
 /** XADDs the entries and sets the cursor in one script, only while `lease` is held; false (nothing written) if not. */
 export async function appendUnderLease(redis: Redis, lease: Lease, write: LeasedAppend): Promise<boolean> {
   const setKey = write.setAdd?.key ?? write.cursor.key;
-  const written = await redis.eval(APPEND, 4, lease.key, write.stream, write.cursor.key, setKey, lease.value, write.cursor.value, write.setAdd?.member ?? '', write.field, ...write.values);
+  const written: unknown = await redis.eval(APPEND, 4, lease.key, write.stream, write.cursor.key, setKey, lease.value, write.cursor.value, write.setAdd?.member ?? '', write.field, ...write.values);
+  refused(`append to ${write.stream}`, written);
   return Number(written) === 1;
 }
 
@@ -92,8 +105,15 @@ export interface LeasedAmend {
 /** XADDs the entries and changes the set's members in one script, only while `lease` is held; false (nothing written) if not. */
 export async function amendUnderLease(redis: Redis, lease: Lease, write: LeasedAmend): Promise<boolean> {
   const { remove, add } = write.set;
-  const written = await redis.eval(AMEND, 3, lease.key, write.stream, write.set.key, lease.value, write.field, remove.length, add.length, ...remove, ...add, ...write.values);
+  const written: unknown = await redis.eval(AMEND, 3, lease.key, write.stream, write.set.key, lease.value, write.field, remove.length, add.length, ...remove, ...add, ...write.values);
+  refused(`amend ${write.set.key}`, written);
   return Number(written) === 1;
+}
+
+/** A key the script needs has another type: refused whole, nothing written (lua/key-types.ts). */
+function refused(what: string, reply: unknown): void {
+  const refusal = typeRefusal(reply);
+  if (refusal !== undefined) throw new StreamWriteError(`${what} under lease: ${refusal}`);
 }
 
 export interface KeptLease {

@@ -212,6 +212,9 @@ const TWINS: [string, ScriptTwin][] = [
   [RELEASE, (s, keys, argv) => (s.exec(['GET', k(keys, 0)]) === argv[0] ? s.exec(['DEL', k(keys, 0)]) : 0)],
   [APPEND, (s, keys, argv) => {
     if (s.exec(['GET', k(keys, 0)]) !== argv[0]) return 0;
+    const refused = refusedType(s, k(keys, 2), 'string') ?? (argv.length >= 5 ? refusedType(s, k(keys, 1), 'stream') : undefined)
+      ?? ((argv[2] ?? '') !== '' ? refusedType(s, k(keys, 3), 'set') : undefined);
+    if (refused !== undefined) return refused;
     for (let i = 4; i < argv.length; i++) s.exec(['XADD', k(keys, 1), '*', argv[3] ?? '', argv[i] ?? '']);
     if ((argv[2] ?? '') !== '') s.exec(['SADD', k(keys, 3), argv[2] ?? '']);
     s.exec(['SET', k(keys, 2), argv[1] ?? '']);
@@ -221,6 +224,8 @@ const TWINS: [string, ScriptTwin][] = [
     if (s.exec(['GET', k(keys, 0)]) !== argv[0]) return 0;
     const removed = Number(argv[2]);
     const added = Number(argv[3]);
+    const refused = refusedType(s, k(keys, 2), 'set') ?? (argv.length >= 5 + removed + added ? refusedType(s, k(keys, 1), 'stream') : undefined);
+    if (refused !== undefined) return refused;
     for (let i = 4 + removed + added; i < argv.length; i++) s.exec(['XADD', k(keys, 1), '*', argv[1] ?? '', argv[i] ?? '']);
     for (let i = 4; i < 4 + removed; i++) s.exec(['SREM', k(keys, 2), argv[i] ?? '']);
     for (let i = 4 + removed; i < 4 + removed + added; i++) s.exec(['SADD', k(keys, 2), argv[i] ?? '']);

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { claimSweep, runSweep, sweepLeaseKey, DEFAULT_SWEEP_LIMITS } from '../../../long-runners/sweeper/sweep.ts';
 import { createSweeper } from '../../../long-runners/sweeper/sweeper.ts';
 import { createOnDemandSweeps, ON_DEMAND_SWEEP_TASK } from '../../../long-runners/sweeper/on-demand.ts';
-import { acquireLease, appendUnderLease, releaseLease, renewLease } from '../../../adapters/redis/lease.ts';
+import { acquireLease, amendUnderLease, appendUnderLease, releaseLease, renewLease } from '../../../adapters/redis/lease.ts';
 import { createApp } from '../../../adapters/http/app.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createKeySpace, SWEEP_DONE, type KeySpace } from '../../../adapters/redis/keys.ts';
@@ -159,6 +159,32 @@ describe('one sweep per host', () => {
 });
 
 describe('the lease', () => {
+  it('refuses a write under it whole when a key it writes has another type: no entry lands without its cursor', async () => {
+    const key = keys.stream('lease-types');
+    const mine = await acquireLease(redis, key, 'me', 10_000);
+    if (!mine.acquired) throw new Error('unreachable');
+    const stream = keys.stream('types-s');
+    const cursor = keys.stream('types-c');
+    const set = keys.stream('types-set');
+    // An operator's SET on the skipped ranges' set: the page's entries, its cursor and the range would be half written.
+    await redis.set(set, 'not a set');
+    const page = { stream, field: 'repo', values: ['x', 'y'], cursor: { key: cursor, value: '7' }, setAdd: { key: set, member: '1-2' } };
+    await expect(appendUnderLease(redis, mine.lease, page)).rejects.toThrow(/is a string, not a set/);
+    await expect(amendUnderLease(redis, mine.lease, { stream, field: 'repo', values: ['z'], set: { key: set, remove: [], add: ['3-4'] } })).rejects.toThrow(/is a string, not a set/);
+    expect(await redis.exists(stream, cursor)).toBe(0);
+    // The stream of another type: refused before the cursor moves.
+    await redis.set(stream, 'not a stream');
+    await expect(appendUnderLease(redis, mine.lease, { stream, field: 'repo', values: ['x'], cursor: { key: cursor, value: '8' } })).rejects.toThrow(/is a string, not a stream/);
+    expect(await redis.type(stream)).toBe('string');
+    expect(await redis.exists(cursor)).toBe(0);
+    await redis.del(stream, set);
+    expect(await appendUnderLease(redis, mine.lease, page)).toBe(true);
+    expect(await redis.xlen(stream)).toBe(2);
+    expect(await redis.get(cursor)).toBe('7');
+    expect(await redis.smembers(set)).toEqual(['1-2']);
+    await releaseLease(redis, mine.lease);
+  });
+
   it('cannot be renewed, released or written under by anyone who does not hold it', async () => {
     const key = `${keys.stream('lease')}`;
     const mine = await acquireLease(redis, key, 'me', 10_000);
