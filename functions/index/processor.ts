@@ -60,8 +60,8 @@ export async function writeRecordRows(
     rev: event.rev,
     indexedAt: event.time,
     cid: event.type === 'delete' ? '' : event.cid,
-    // NOTE: lex-JSON text as the AppView stores it.
-    json: event.type === 'delete' ? TOMBSTONE_JSON : JSON.stringify(event.record),
+    // NOTE: lex-JSON text as the AppView stores it, written out by the transport (rows.ts: rawText).
+    json: event.type === 'delete' ? TOMBSTONE_JSON : event.record,
   }));
   // Typed rows of every live record with a row plugin, described before the gate (a stale one's are never read).
   const live = new Map<RowPlugin, IndexedRecord[]>();

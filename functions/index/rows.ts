@@ -45,8 +45,10 @@ function rawText(value: Row[string] | undefined): string | null {
 
 /** A value as text, the same for this transport and COPY (NUL and lone surrogates cleaned, JSON for objects). */
 export function textValue(value: Row[string] | undefined): string | null {
-  const text = rawText(value);
-  return text === null ? null : cleanText(text);
+  if (typeof value === 'string') return cleanText(value);
+  // JSON.stringify writes NUL and lone surrogates as escapes: its text is clean already, and not scanned again (a
+  // record's JSON is the longest value of a batch).
+  return rawText(value);
 }
 
 /** How many of the transport's separators `text` holds. */

@@ -277,8 +277,12 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
     });
 
     it('stores text with NUL bytes and lone surrogates without failing the batch', async () => {
-      await indexBatch([write({ did: ALICE, collection: POST, rkey: 'p1', rev: 1, record: post('a\u0000b\ud800c') })], db.ports);
+      const record = post('a\u0000b\ud800c');
+      await indexBatch([write({ did: ALICE, collection: POST, rkey: 'p1', rev: 1, record })], db.ports);
       expect(await rows(`select text from post`)).toEqual([{ text: 'ab\ufffdc' }]);
+      // The record's JSON keeps both, escaped as JSON.stringify writes them (text that needs no cleaning).
+      expect(await rows(`select json from record`)).toEqual([{ json: JSON.stringify(record) }]);
+      expect(JSON.stringify(record)).toContain('\\u0000');
     });
   });
 });
