@@ -39,8 +39,9 @@ export interface PostsTouched {
   /** Posts the batch wrote over a record it held (an edit, or the replay of a write): not created by it. */
   edited: string[];
   /**
-   * When each of those lost the version before (its last removal's event time): the write's, or an earlier delete's
-   * in the batch (a post deleted and made again, whose new version removed nothing).
+   * When each of those lost the version before, where the batch knows (its last removal's event time: an earlier
+   * delete's, for a post deleted and made again, whose new version removed nothing); '' for the post row's time (the
+   * write's own, or, for a rewrite of the CID it has, that of the version's first write).
    */
   editedAt: string[];
   /** The batch's snapshot as it began (`pg_current_snapshot()`): what committed after it ran beside the batch. */
@@ -62,7 +63,7 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
  * record the batch created; `removedAt`, when a written post's last removal in the batch was, where not the write.
  */
 export function postsTouched(
-  winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
+  winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string> = new Map(),
 ): PostsTouched {
   const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
@@ -76,7 +77,7 @@ export function postsTouched(
       touched.written.push(uri);
       if (!inserted.has(uri)) {
         touched.edited.push(uri);
-        touched.editedAt.push(removedAt.get(uri) ?? event.time);
+        touched.editedAt.push(removedAt.get(uri) ?? '');
       }
       if (event.record['reply'] !== undefined) touched.replies.push(uri);
       const embed = obj(event.record['embed'])?.['$type'];
@@ -142,7 +143,8 @@ async function purgeQuotesOfRemoved(tx: SqlExecutor, posts: PostsTouched, deltas
   const gone = checkRows(await tx.query(
     `delete from quote q using (
        select r.uri, r.time, null::text as cid from unnest($1::text[], $2::text[]) as r(uri, time)
-       union all select s.uri, e.time, s.cid from unnest($3::text[], $4::text[]) as e(uri, time) join post s on s.uri = e.uri
+       union all select s.uri, coalesce(nullif(e.time, ''), s."indexedAt"), s.cid from unnest($3::text[], $4::text[]) as e(uri, time)
+         join post s on s.uri = e.uri
      ) as x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid) returning q.subject`,
     [posts.removed, posts.removedAt, posts.edited, posts.editedAt],
   ), { subject: 'string' });

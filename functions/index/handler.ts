@@ -349,8 +349,9 @@ async function writeRecords(
   // Posts and gates this batch already applied before are judged again after commit too (cross-repo.ts).
   const replayed = await replayedPostOps(tx, winners, changed);
   // The deltas are applied with the actor rows, in one statement at the end of the batch.
-  // When each written post lost its version before: its removal here; for a replay, the batch's last delete of it.
-  const removedAt = new Map([...cascade].map(([uri, r]) => [uri, r.time]));
+  // When a post written over a record lost its version before, where its batch knows better than the post row's
+  // time: its ops replayed in order (post-fates.ts), or, for a replay, the batch's last delete of it.
+  const removedAt = new Map([...fates.removals].map(([uri, r]) => [uri, r.time]));
   for (const { uri, event } of [...counted].sort((a, b) => a.position - b.position)) {
     if (event.type === 'delete' && replayed.has(uri)) removedAt.set(uri, event.time);
   }

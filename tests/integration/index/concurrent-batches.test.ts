@@ -292,6 +292,19 @@ describe('index: batches in flight at once', () => {
     expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [uri])).toEqual([{ quoteCount: 2 }]);
   });
 
+  it('a rewrite of the CID a post has (a backfill) takes no quote of its earlier version made after the edit', async () => {
+    // Not a removal: the quote row stays, as the edit left it (found reviewing the purge's removal times).
+    const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rw', rev: 70, record: post('first words') });
+    await indexBatch([subject], db.ports);
+    const edit = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rw', rev: 72, type: 'update', record: post('second thoughts') });
+    await indexBatch([edit], db.ports);
+    const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', 'rw'), cid: subject.cid };
+    await indexBatch([write({ did: BOB, collection: 'app.bsky.feed.post', rkey: 'rw', rev: 73, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) })], db.ports);
+    await indexBatch([write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rw', rev: 74, type: 'update', cid: edit.cid, record: post('second thoughts') })], db.ports);
+    expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([{ uri: uriOf(BOB, 'app.bsky.feed.post', 'rw') }]);
+    expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [ref.uri])).toEqual([{ quoteCount: 1 }]);
+  });
+
   it('a quote of the old version indexed after the edit committed keeps its row, whatever its event time', async () => {
     // As the AppView, indexing the edit then the quote: only a transaction in flight beside the quote's is taken for one
     // that missed it. Here the quote's event time is before the edit's (another PDS's clock), yet it came after.
