@@ -46,12 +46,22 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function answers(port: number): Promise<boolean> {
+/**
+ * Whether a Redis answers PING on the port. A connection closed without a reply (a server shutting down) or silent for
+ * `timeoutMs` is no answer: the promise always settles.
+ */
+export async function answersPing(port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => (socket.destroy(), resolve(d.toString().startsWith('+PONG'))));
-    socket.once('error', () => resolve(false));
+    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
   });
 }
 
@@ -71,7 +81,7 @@ async function startRedisServer(projectDir: string): Promise<EmbeddedRedis> {
   };
   process.once('exit', stopWithProcess);
   for (let i = 0; i < 100; i++) {
-    if (await answers(port)) break;
+    if (await answersPing(port)) break;
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} (see ${dir}/redis.log)`);
     await new Promise((r) => setTimeout(r, 100));
   }

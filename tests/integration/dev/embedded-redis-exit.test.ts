@@ -6,17 +6,30 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import { answersPing } from '../../../long-runners/dev/embedded-redis.ts';
 
 const MODULE = path.join(import.meta.dirname, '../../../long-runners/dev/embedded-redis.ts');
 
-const answers = (port: number) => new Promise<boolean>((resolve) => {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.once('connect', () => socket.write('PING\r\n'));
-  socket.once('data', (d) => (socket.destroy(), resolve(d.toString().startsWith('+PONG'))));
-  socket.once('error', () => resolve(false));
-});
-
 describe('skytide dev: the embedded redis-server', () => {
+  // The poll below once hung (the CI's 30 s test timeout): a connection made as the server shut down was closed
+  // without a reply, and the probe waited for data or an error that never came.
+  it('takes a connection closed without a reply, or a silent one, for no answer', async () => {
+    const closing = net.createServer((socket) => socket.end());
+    const silent = net.createServer(() => {});
+    const ports = await Promise.all([closing, silent].map((server) => new Promise<number>((resolve) => {
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+    })));
+    try {
+      expect(await answersPing(ports[0]!)).toBe(false);
+      expect(await answersPing(ports[1]!, 200)).toBe(false);
+    } finally {
+      for (const server of [closing, silent]) {
+        server.close();
+        (server as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+      }
+    }
+  });
+
   it('is stopped when its process exits without closing it (a second signal exits at once)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'skytide-embedded-redis-'));
     try {
@@ -35,7 +48,7 @@ describe('skytide dev: the embedded redis-server', () => {
       expect(['redis-server', 'in-process']).toContain(kind);
       let up = true;
       for (let i = 0; i < 50 && up; i++) {
-        up = await answers(Number(port));
+        up = await answersPing(Number(port));
         if (up) await new Promise((r) => setTimeout(r, 100));
       }
       expect(up).toBe(false);
