@@ -63,7 +63,7 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
  * record the batch created; `removedAt`, when a written post's last removal in the batch was, where not the write.
  */
 export function postsTouched(
-  winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string> = new Map(),
+  winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
 ): PostsTouched {
   const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {

@@ -297,7 +297,7 @@ async function writeRecords(
       : { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time, position };
     if (ordered.has(uri)) {
       // A post whose ops in the batch were replayed one at a time (post-fates.ts).
-      if (fates.removed.has(uri)) push(removals, plugin, uri);
+      if (fates.removals.has(uri)) push(removals, plugin, uri);
       if (record !== undefined && fates.written.has(uri)) push(inserts, plugin, { ...record, indexedAt: fates.bornAt.get(uri) ?? record.indexedAt });
       continue;
     }
@@ -305,9 +305,11 @@ async function writeRecords(
     // removes the quotes naming it even then (the AppView's deleteFn), and a post written over a record row may be the
     // same CID again (the plugin keeps it whole then).
     const isPost = event.collection === POST_COLLECTION;
-    if (!inserted.has(uri) || (isPost && record === undefined)) push(removals, plugin, uri);
+    if (!inserted.has(uri) || (isPost && record === undefined)) {
+      push(removals, plugin, uri);
+      if (isPost) cascade.set(uri, record === undefined ? { time: event.time } : { time: event.time, cid: record.cid });
+    }
     if (isPost && record !== undefined && !inserted.has(uri)) sameCid.set(uri, record.cid);
-    if (isPost) cascade.set(uri, record === undefined ? { time: event.time } : { time: event.time, cid: record.cid });
     // Only an update, or a record written more than once here, can keep a notification (kept-notifications.ts).
     if (plugin.notifiedSubject !== undefined && (!inserted.has(uri) || chained.has(uri))) {
       noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before);
@@ -352,8 +354,7 @@ async function writeRecords(
   // When a post written over a record lost its version before, where its batch knows better than the post row's
   // time: its ops replayed in order (post-fates.ts), or, for a replay, the batch's last delete of it.
   const removedAt = new Map([...fates.removals].map(([uri, r]) => [uri, r.time]));
-  for (const { uri, event } of [...counted].sort((a, b) => a.position - b.position)) {
-    if (event.type === 'delete' && replayed.has(uri)) removedAt.set(uri, event.time);
-  }
+  // (`counted` is in stream order: the last delete set wins.)
+  for (const { uri, event } of counted) if (event.type === 'delete' && replayed.has(uri)) removedAt.set(uri, event.time);
   return { tallies, deltas, posts: postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt), changed, inserted };
 }

@@ -39,9 +39,7 @@ export function postsNeedingHistory(counted: readonly RecordOp[]): Set<string> {
 }
 
 export interface PostFates {
-  /** Posts a removal hit in the batch: their rows go, with the quote rows naming them. */
-  removed: Set<string>;
-  /** Of those, what each post's last removal takes of the quote rows naming it. */
+  /** Posts a removal hit in the batch (their rows go), with what the last removal takes of the quote rows naming them. */
   removals: Map<string, Removal>;
   /** Posts whose final version is new to the index (a create, or a write of another CID): their rows are written. */
   written: Set<string>;
@@ -59,7 +57,7 @@ export interface PostFates {
  * batch's counted ops, applied one at a time in stream order under the rev rule.
  */
 export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[], stored: ReadonlyMap<string, StoredOp>): PostFates {
-  const fates: PostFates = { removed: new Set(), written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map() };
+  const fates: PostFates = { written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map() };
   if (uris.size === 0) return fates;
   const byUri = new Map<string, RecordOp[]>();
   for (const op of counted) {
@@ -91,7 +89,6 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       birth = { position: t.position, quotes: quotedPost(t.to.record), cid: t.to.cid, time: t.to.time };
     }
     if (removedTime !== undefined) {
-      fates.removed.add(uri);
       // A version it held before (deleted and made again at the same CID) may have had its quotes made then.
       const cid = birth?.cid;
       const fresh = cid !== undefined && steps.every((t) => t.fromCid !== cid);
