@@ -17,10 +17,10 @@ import {
   claimIdle, deliveryCounts, ensureGroup, forgetDeleted, readNew, settle, VERDICT_FIELDS,
   type DeadLetter, type Requeue, type StreamEntry,
 } from '../redis/consumer-group.ts';
-import { StreamWriteError } from '../redis/stream-writer.ts';
+import { refuseWrongType, StreamWriteError } from '../redis/stream-writer.ts';
 import { defineScripts, type RedisScript } from '../redis/scripts.ts';
 import { STORED_MEMBERS_LUA } from '../redis/lua/stored-members.ts';
-import { KEY_TYPES_LUA, typeRefusal } from '../redis/lua/key-types.ts';
+import { KEY_TYPES_LUA } from '../redis/lua/key-types.ts';
 import type { QueueHandler, QueueMessage, WorkQueue } from './work-queue.ts';
 import { parseRepoBackfillEntry, repoBackfillJson, type RepoBackfillEntry } from '../../functions/events.ts';
 import { noMetrics, silentLog, type Log, type Metrics } from '../../functions/ports.ts';
@@ -164,8 +164,7 @@ export function createRedisWorkQueue<T>(options: RedisWorkQueueOptions<T>): Redi
 
   async function take(count: number, blockMs: number): Promise<StreamEntry[]> {
     const promoted = await redis.skytideWorkQueuePromoteDue(delayed, stream, dlq, String(now()), String(count));
-    const refusal = typeRefusal(promoted);
-    if (refusal !== undefined) throw new StreamWriteError(`promote ${stream}: ${refusal}`);
+    refuseWrongType(`promote ${stream}`, promoted);
     const [, invalid] = promoted as [number, number];
     if (invalid > 0) {
       log.warn('delayed entries that are no entry moved to the DLQ', { stream, dlq, reason: INVALID_DELAYED_ENTRY, count: invalid });

@@ -5,9 +5,9 @@
 // (ioredis resends it after a reconnect that lost its reply) finds nothing pending and writes nothing. No XTRIM, no
 // MAXLEN: nothing pending is ever deleted.
 import type { Redis } from 'ioredis';
-import { StreamWriteError } from './stream-writer.ts';
+import { refuseWrongType, StreamWriteError } from './stream-writer.ts';
 import { runScript } from './scripts.ts';
-import { KEY_TYPES_LUA, typeRefusal } from './lua/key-types.ts';
+import { KEY_TYPES_LUA } from './lua/key-types.ts';
 import type { Log, Metrics } from '../../functions/ports.ts';
 
 export interface StreamEntry {
@@ -290,8 +290,7 @@ export async function settle(redis: Redis, stream: string, dlq: string, group: s
   const keys = delayed === undefined ? [stream, dlq] : [stream, dlq, delayed];
   const reply: unknown = await runScript(redis, SETTLE, keys, args);
   // NOTE: refused up front, in the script: an entry whose letter cannot be written stays pending.
-  const refusal = typeRefusal(reply);
-  if (refusal !== undefined) throw new StreamWriteError(`settle ${stream}: ${refusal}`);
+  refuseWrongType(`settle ${stream}`, reply);
   if (!Array.isArray(reply)) throw new StreamWriteError(`settle ${stream}: the script answered ${typeof reply}, not a list`);
   return { acknowledged: Number(reply[0]), deadLettered: Number(reply[1]), requeued: Number(reply[2]) };
 }

@@ -27,8 +27,8 @@ import { STREAMS, type KeySpace } from './keys.ts';
 import type { StreamEntry } from './consumer-group.ts';
 import { didWebHost } from '../../functions/atproto/syntax/did.ts';
 import type { Reason } from '../../functions/reasons.ts';
-import { StreamWriteError } from './stream-writer.ts';
-import { KEY_TYPES_LUA, typeRefusal } from './lua/key-types.ts';
+import { refuseWrongType, StreamWriteError } from './stream-writer.ts';
+import { KEY_TYPES_LUA } from './lua/key-types.ts';
 import { STORED_MEMBERS_LUA } from './lua/stored-members.ts';
 
 /** The DLQ reason of a parked member that is no entry (see above). */
@@ -222,10 +222,7 @@ export interface SetAside {
 }
 
 /** A key the script needs has another type (the DLQ is not a stream): refused whole, nothing written. */
-function refused(reply: unknown): void {
-  const refusal = typeRefusal(reply);
-  if (refusal !== undefined) throw new StreamWriteError(`parked labels: ${refusal}`);
-}
+const refused = (reply: unknown): void => refuseWrongType('parked labels', reply);
 
 /**
  * The host a waited-on DID lives on: a did:web's host (didWebHost, the host its document is fetched from; only a

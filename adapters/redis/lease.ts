@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
-import { KEY_TYPES_LUA, typeRefusal } from './lua/key-types.ts';
-import { StreamWriteError } from './stream-writer.ts';
+import { KEY_TYPES_LUA } from './lua/key-types.ts';
+import { refuseWrongType } from './stream-writer.ts';
 
 export interface Lease {
   key: string;
@@ -91,7 +91,7 @@ export interface LeasedAppend {
 export async function appendUnderLease(redis: Redis, lease: Lease, write: LeasedAppend): Promise<boolean> {
   const setKey = write.setAdd?.key ?? write.cursor.key;
   const written: unknown = await redis.eval(APPEND, 4, lease.key, write.stream, write.cursor.key, setKey, lease.value, write.cursor.value, write.setAdd?.member ?? '', write.field, ...write.values);
-  refused(`append to ${write.stream}`, written);
+  refuseWrongType(`append to ${write.stream} under lease`, written);
   return Number(written) === 1;
 }
 
@@ -106,14 +106,8 @@ export interface LeasedAmend {
 export async function amendUnderLease(redis: Redis, lease: Lease, write: LeasedAmend): Promise<boolean> {
   const { remove, add } = write.set;
   const written: unknown = await redis.eval(AMEND, 3, lease.key, write.stream, write.set.key, lease.value, write.field, remove.length, add.length, ...remove, ...add, ...write.values);
-  refused(`amend ${write.set.key}`, written);
+  refuseWrongType(`amend ${write.set.key} under lease`, written);
   return Number(written) === 1;
-}
-
-/** A key the script needs has another type: refused whole, nothing written (lua/key-types.ts). */
-function refused(what: string, reply: unknown): void {
-  const refusal = typeRefusal(reply);
-  if (refusal !== undefined) throw new StreamWriteError(`${what} under lease: ${refusal}`);
 }
 
 export interface KeptLease {

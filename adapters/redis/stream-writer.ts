@@ -21,6 +21,7 @@ import { RAISE_SEQ_CURSOR, readSeqCursor } from './cursor-store.ts';
 import type { RedisArg, RedisScript } from './scripts.ts';
 import { runBatch, runOnceBatch, type OnceBatchStep } from './once-batch-script.ts';
 import { hashTag, lastBatchKey } from './keys.ts';
+import { typeRefusal } from './lua/key-types.ts';
 
 /** An entry to add to a stream (no id yet; what consumers read back is consumer-group.ts's StreamEntry). */
 export interface NewStreamEntry {
@@ -79,6 +80,15 @@ export class StreamWriteError extends SkytideError {
     super('stream_write_failed', message, {}, options);
     this.name = 'StreamWriteError';
   }
+}
+
+/**
+ * Throws when a script answered that a key it needs has another type (lua/key-types.ts: it wrote nothing), naming
+ * `what` was refused; any other reply passes.
+ */
+export function refuseWrongType(what: string, reply: unknown): void {
+  const refusal = typeRefusal(reply);
+  if (refusal !== undefined) throw new StreamWriteError(`${what}: ${refusal}`);
 }
 
 export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<BatchResult> {
