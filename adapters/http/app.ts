@@ -104,6 +104,7 @@ export function createApp(deps: AppDeps): Hono {
 
   registerStatusPage(app, {
     auth: deps.auth,
+    log: deps.ports.log.child('http'),
     ...(deps.status === undefined ? {} : { status: deps.status }),
     ...(deps.history === undefined ? {} : { history: deps.history }),
     ...(deps.devControls === undefined ? {} : { devControls: deps.devControls }),

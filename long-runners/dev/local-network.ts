@@ -86,7 +86,14 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
   const act = async () => {
     // Deactivated accounts come back after a few actions; they do not write meanwhile.
     for (const u of users) {
-      if (u.deactivatedFor > 0 && --u.deactivatedFor === 0) await u.agent.com.atproto.server.activateAccount();
+      if (u.deactivatedFor > 0 && --u.deactivatedFor === 0) {
+        // A failed activation is tried again on the next action: an account left deactivated by mistake would make
+        // the network's truth unreadable (describeRepo refuses it).
+        await u.agent.com.atproto.server.activateAccount().catch((err: unknown) => {
+          u.deactivatedFor = 1;
+          throw err;
+        });
+      }
     }
     const active = users.filter((u) => u.deactivatedFor === 0);
     const i = Math.floor(random() * active.length);
@@ -153,16 +160,20 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
       user.handle = `${user.name}-${user.renames}.test`;
       await user.agent.com.atproto.identity.updateHandle({ handle: user.handle });
     } else if (active.length > 2) {
-      await user.agent.com.atproto.server.deactivateAccount({});
+      // Counted as deactivated before the call: a call that fails after the PDS acted still gets its activation.
       user.deactivatedFor = 5 + Math.floor(random() * 10);
+      await user.agent.com.atproto.server.deactivateAccount({});
     }
   };
 
   const reactivateAll = async () => {
     for (const u of users) {
       if (u.deactivatedFor > 0) {
-        u.deactivatedFor = 0;
-        await u.agent.com.atproto.server.activateAccount().catch((err: unknown) => log.warn('dev reactivation failed', { did: u.did, err: describeError(err) }));
+        // Marked active only once the PDS agrees; a failure is logged and tried again on the next pass.
+        await u.agent.com.atproto.server.activateAccount().then(
+          () => { u.deactivatedFor = 0; },
+          (err: unknown) => log.warn('dev reactivation failed', { did: u.did, err: describeError(err) }),
+        );
       }
     }
   };
@@ -216,6 +227,7 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
       const out: NetworkTruth = { accounts: [], labels: [...inForce.values()].map((l) => ({ src: labeler.did, uri: l.uri, val: l.val })) };
       for (const u of users) {
         const records: { uri: string; cid: string }[] = [];
+        if (u.deactivatedFor > 0) throw new Error(`${u.did} is still deactivated (its reactivation has not succeeded yet)`);
         const described = await u.agent.com.atproto.repo.describeRepo({ repo: u.did });
         for (const collection of described.data.collections) {
           let cursor: string | undefined;

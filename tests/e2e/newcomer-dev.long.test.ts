@@ -31,11 +31,16 @@ function inNamespace(pid: number, args: string[]): { status: number | null; stdo
 }
 
 function curl(pid: number, url: string, method = 'GET', body?: unknown): unknown {
-  const args = ['curl', '-s', '-f', '-X', method, '-H', 'accept: application/json', url];
+  // No -f: an HTTP error's body (the route's reason) is kept and shown; the status comes last, on its own line.
+  const args = ['curl', '-s', '-w', '\n%{http_code}', '-X', method, '-H', 'accept: application/json', url];
   if (body !== undefined) args.push('-H', 'content-type: application/json', '-d', JSON.stringify(body));
   const r = inNamespace(pid, args);
   if (r.status !== 0) throw new Error(`curl ${url}: exit ${r.status}`);
-  return JSON.parse(r.stdout) as unknown;
+  const cut = r.stdout.lastIndexOf('\n');
+  const code = Number(r.stdout.slice(cut + 1));
+  const text = r.stdout.slice(0, cut);
+  if (code >= 400) throw new Error(`${method} ${url}: HTTP ${code}: ${text.slice(0, 2000)}`);
+  return JSON.parse(text) as unknown;
 }
 
 async function until<T>(what: string, timeoutMs: number, fn: () => T | undefined | Promise<T | undefined>): Promise<T> {

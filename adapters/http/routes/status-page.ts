@@ -3,6 +3,8 @@
 // `skytide dev` runs one) and draws it with /status/chart.js, both served here. The simulation's controls are
 // POST /dev/rate and POST /dev/fault, behind the same bearer rule as every mutating route.
 import type { Hono } from 'hono';
+import { describeError } from '../../../functions/errors.ts';
+import type { Log } from '../../../functions/ports.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
 import { CHART_JS } from '../status-page/chart.ts';
 import { STATUS_PAGE_HTML } from '../status-page/page.ts';
@@ -24,6 +26,7 @@ export interface StatusPageDeps {
   status?: () => Promise<unknown>;
   history?: () => readonly StatusSample[];
   devControls?: DevControls;
+  log?: Log;
 }
 
 function wantsHtml(accept: string | undefined): boolean {
@@ -47,7 +50,15 @@ export function registerStatusPage(app: Hono, deps: StatusPageDeps): void {
   });
   app.get('/dev/truth', async (c) => {
     if (deps.devControls?.truth === undefined) return c.json({ error: 'not_configured', message: 'no simulated network in this process' }, 503);
-    return c.json(await deps.devControls.truth());
+    try {
+      return c.json(await deps.devControls.truth());
+    } catch (err) {
+      // A dev-only route, read by tests and people comparing the index by hand: the cause belongs in the answer
+      // (the simulated PDS refused a read, an account is still deactivated), not only in the process's log.
+      const message = describeError(err);
+      deps.log?.warn('dev truth unreadable', { err: message });
+      return c.json({ error: 'truth_unreadable', message }, 503);
+    }
   });
   app.post('/dev/rate', requireBearer(deps.auth), async (c) => {
     if (deps.devControls === undefined) return c.json({ error: 'not_configured', message: 'no simulated network in this process' }, 503);

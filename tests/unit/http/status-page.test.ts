@@ -89,4 +89,18 @@ describe('status page', () => {
     expect(calls).toEqual(['rate 7', 'fault disconnect']);
     expect(((await (await app.request('/status/history.json')).json()) as { controls: unknown }).controls).toEqual({ rate: 2, faults: ['disconnect'] });
   });
+
+  it('answers /dev/truth with the reason when the simulated network cannot be read', async () => {
+    const controls: DevControls = {
+      state: () => ({ rate: 0, faults: [] }),
+      setRate: () => undefined,
+      injectFault: async () => ({}),
+      truth: async () => {
+        throw new Error('did:plc:abc is still deactivated');
+      },
+    };
+    const res = await build({ devControls: controls }).app.request('/dev/truth');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: 'truth_unreadable', message: 'Error: did:plc:abc is still deactivated' });
+  });
 });
