@@ -1,7 +1,12 @@
-// A PromQL parser for the tests that hold rule files and dashboards to the app's metrics: it parses the language as
-// Prometheus's grammar does (precedence, vector matching, aggregations, range selectors, subqueries, offsets) into a
-// small AST, and type-checks it (what a function takes, what an operator allows), so a rule with a typo in its syntax
-// fails here without Prometheus installed. It is not the reference: where promtool is present the tests run it too.
+// PromQL for the tests that hold rule files and dashboards to the app's metrics. The syntax is Prometheus's own
+// grammar, `@prometheus-io/lezer-promql` (the parser of Prometheus's web UI): its tree is read into a small AST, which
+// is then type-checked as Prometheus's engine does (what a function takes, what an operator allows), so a rule with a
+// typo in its syntax or its types fails here without Prometheus installed. Where promtool is present the tests run it
+// too.
+import { parser } from '@prometheus-io/lezer-promql';
+
+/** A node of lezer's syntax tree (`@lezer/common`'s SyntaxNode, named through the parser so no other package is imported). */
+type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 
 export type ValueType = 'scalar' | 'string' | 'vector' | 'matrix';
 
@@ -85,244 +90,73 @@ export const AGGREGATORS = new Set(['sum', 'min', 'max', 'avg', 'group', 'stddev
 const PARAMETRIC = new Set(['count_values', 'bottomk', 'topk', 'quantile']);
 const COMPARISONS = new Set(['==', '!=', '>', '<', '>=', '<=']);
 const SET_OPS = new Set(['and', 'or', 'unless']);
-/** Binary operators by precedence, lowest first; `^` is right-associative. */
-const LEVELS: string[][] = [['or'], ['and', 'unless'], ['==', '!=', '<=', '<', '>=', '>'], ['+', '-'], ['*', '/', '%', 'atan2'], ['^']];
+const MATCH_OPS = new Set(['=', '!=', '=~', '!~']);
 
-interface Token {
-  type: 'ident' | 'number' | 'string' | 'duration' | 'op' | 'punct' | 'eof';
-  text: string;
-  at: number;
-}
-
-const DURATION = /^(?:\d+(?:ms|[smhdwy]))+$/;
-
-function tokenize(src: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  /** Inside `[...]` durations are read as such (`5m`, not the number 5 and the name m). */
-  let inBrackets = false;
-  while (i < src.length) {
-    const c = src[i]!;
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === '#') { while (i < src.length && src[i] !== '\n') i++; continue; }
-    const rest = src.slice(i);
-    if (inBrackets && /^\d/.test(rest)) {
-      const m = /^[0-9a-z]+/.exec(rest)!;
-      if (!DURATION.test(m[0])) throw new PromQLError(`bad duration "${m[0]}" at ${i}`);
-      out.push({ type: 'duration', text: m[0], at: i });
-      i += m[0].length;
-      continue;
-    }
-    const num = /^(?:0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf|nan)(?![\w:])/i.exec(rest);
-    if (num) {
-      // After `offset` a duration follows; elsewhere a number.
-      const prev = out[out.length - 1];
-      const dur = /^(?:\d+(?:ms|[smhdwy]))+/.exec(rest);
-      if (prev?.type === 'ident' && prev.text === 'offset' && dur) {
-        out.push({ type: 'duration', text: dur[0], at: i });
-        i += dur[0].length;
-      } else {
-        out.push({ type: 'number', text: num[0], at: i });
-        i += num[0].length;
-      }
-      continue;
-    }
-    if (/^\d/.test(rest) && /^(?:\d+(?:ms|[smhdwy]))+(?![\w:])/.test(rest)) {
-      const dur = /^(?:\d+(?:ms|[smhdwy]))+/.exec(rest)!;
-      out.push({ type: 'duration', text: dur[0], at: i });
-      i += dur[0].length;
-      continue;
-    }
-    const ident = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(rest);
-    if (ident) { out.push({ type: 'ident', text: ident[0], at: i }); i += ident[0].length; continue; }
-    if (c === '"' || c === "'" || c === '`') {
-      let j = i + 1;
-      let value = '';
-      while (j < src.length && src[j] !== c) {
-        if (src[j] === '\\' && c !== '`') {
-          const e = src[j + 1];
-          value += e === 'n' ? '\n' : e === 't' ? '\t' : e === '\\' || e === '"' || e === "'" ? e : `\\${e ?? ''}`;
-          j += 2;
-        } else value += src[j++];
-      }
-      if (j >= src.length) throw new PromQLError(`unterminated string at ${i}`);
-      out.push({ type: 'string', text: value, at: i });
-      i = j + 1;
-      continue;
-    }
-    const op = /^(?:==|!=|<=|>=|=~|!~|[-+*/%^<>=])/.exec(rest);
-    if (op) { out.push({ type: 'op', text: op[0], at: i }); i += op[0].length; continue; }
-    if ('(){}[],:'.includes(c)) {
-      if (c === '[') inBrackets = true;
-      if (c === ']') inBrackets = false;
-      out.push({ type: 'punct', text: c, at: i });
-      i++;
-      continue;
-    }
-    throw new PromQLError(`unexpected character "${c}" at ${i}`);
-  }
-  out.push({ type: 'eof', text: '', at: src.length });
-  return out;
+/** A string literal's value: Go's quoting, as PromQL takes it (backquotes are raw). */
+function unquote(text: string): string {
+  const q = text[0];
+  const body = text.slice(1, -1);
+  if (q === '`') return body;
+  return body.replace(/\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[0-7]{3}|.)/g, (_, e: string) => {
+    if (e.length > 1) return String.fromCharCode(parseInt(e[0] === 'u' || e[0] === 'x' ? e.slice(1) : e, e[0] === 'u' || e[0] === 'x' ? 16 : 8));
+    return ({ n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v' } as Record<string, string>)[e] ?? e;
+  });
 }
 
 /** Parses one PromQL expression and checks its types; throws PromQLError naming what is wrong and where. */
 export function parsePromQL(src: string): Node {
-  const tokens = tokenize(src);
-  let pos = 0;
-  const peek = (k = 0): Token => tokens[Math.min(pos + k, tokens.length - 1)]!;
-  const next = (): Token => tokens[pos++]!;
-  const fail = (what: string, t = peek()): never => {
-    throw new PromQLError(`${what} at ${t.at} (near "${src.slice(t.at, t.at + 20)}")`);
+  const tree = parser.parse(src);
+  const text = (n: SyntaxNode) => src.slice(n.from, n.to);
+  const fail = (what: string, at: { from: number } = { from: 0 }): never => {
+    throw new PromQLError(`${what} at ${at.from} (near "${src.slice(at.from, at.from + 20)}")`);
   };
-  const expect = (text: string): Token => (peek().text === text && peek().type !== 'string' ? next() : fail(`expected "${text}"`));
-  const isKeyword = (t: Token, word: string) => t.type === 'ident' && t.text === word;
-
-  const labelList = (): string[] => {
-    expect('(');
-    const labels: string[] = [];
-    while (peek().text !== ')') {
-      const t = next();
-      if (t.type !== 'ident' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(t.text)) fail('expected a label name', t);
-      labels.push(t.text);
-      if (peek().text === ',') next();
-      else if (peek().text !== ')') fail('expected "," or ")"');
-    }
-    next();
-    return labels;
-  };
-
-  const matchers = (): Matcher[] => {
-    expect('{');
-    const out: Matcher[] = [];
-    while (peek().text !== '}') {
-      const label = next();
-      if (label.type !== 'ident' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(label.text)) fail('expected a label name', label);
-      const op = next();
-      if (op.type !== 'op' || !['=', '!=', '=~', '!~'].includes(op.text)) fail('expected a label matcher operator', op);
-      const value = next();
-      if (value.type !== 'string') fail('expected a quoted label value', value);
-      if (op.text === '=~' || op.text === '!~') {
-        try {
-          new RegExp(`^(?:${value.text})$`);
-        } catch {
-          fail(`bad regular expression "${value.text}"`, value);
-        }
+  // The grammar recovers from errors with error nodes; any one is a syntax error. A call of a name the grammar does not
+  // know as a function parses as a selector followed by an error at its parenthesis: say so.
+  tree.iterate({
+    enter(ref) {
+      if (!ref.type.isError) return;
+      const before = src.slice(0, ref.from).trimEnd();
+      const name = /[a-zA-Z_:][a-zA-Z0-9_:]*$/.exec(before)?.[0];
+      if (src.slice(ref.from).trimStart().startsWith('(') && name !== undefined && FUNCTIONS[name] === undefined && !AGGREGATORS.has(name)) {
+        fail(`unknown function "${name}"`, { from: before.length - name.length });
       }
-      out.push({ label: label.text, op: op.text as Matcher['op'], value: value.text });
-      if (peek().text === ',') next();
-      else if (peek().text !== '}') fail('expected "," or "}"');
-    }
-    next();
+      fail(ref.from >= src.trimEnd().length ? 'unexpected end of the expression' : 'syntax error', ref);
+    },
+  });
+  const kids = (n: SyntaxNode): SyntaxNode[] => {
+    const out: SyntaxNode[] = [];
+    for (let c = n.firstChild; c !== null; c = c.nextSibling) out.push(c);
     return out;
   };
+  const child = (n: SyntaxNode, name: string) => n.getChild(name) ?? undefined;
+  const labels = (n: SyntaxNode | undefined): string[] => (n === undefined ? [] : kids(n).map((c) => (c.name === 'QuotedLabelName' ? unquote(text(c)) : text(c))));
 
-  const postfix = (node: Node): Node => {
-    for (;;) {
-      if (peek().text === '[' && peek().type === 'punct') {
-        next();
-        const range = next();
-        if (range.type !== 'duration') fail('expected a duration', range);
-        if (peek().text === ':') {
-          next();
-          let step: string | undefined;
-          if (peek().type === 'duration') step = next().text;
-          expect(']');
-          if (typeOf(node) !== 'vector') fail('a subquery needs an instant vector');
-          node = { kind: 'subquery', expr: node, range: range.text, ...(step === undefined ? {} : { step }) };
-        } else {
-          expect(']');
-          if (node.kind !== 'selector' || node.range !== undefined || node.offset !== undefined) fail('a range is allowed only on a vector selector');
-          const sel = node as Extract<Node, { kind: 'selector' }>;
-          node = { ...sel, range: range.text };
+  const matchers = (n: SyntaxNode): { name?: string; matchers: Matcher[] } => {
+    let name: string | undefined;
+    const out: Matcher[] = [];
+    for (const m of kids(n)) {
+      if (m.name === 'QuotedLabelName') {
+        name = unquote(text(m)); // {"metric.name"}: a quoted metric name
+        continue;
+      }
+      const parts = kids(m);
+      const label = parts[0]!;
+      const op = text(child(m, 'MatchOp')!);
+      const value = unquote(text(parts[parts.length - 1]!));
+      if (!MATCH_OPS.has(op)) fail('expected a label matcher operator', m);
+      if (op === '=~' || op === '!~') {
+        try {
+          new RegExp(`^(?:${value})$`);
+        } catch {
+          fail(`bad regular expression "${value}"`, m);
         }
-      } else if (isKeyword(peek(), 'offset')) {
-        next();
-        const d = next();
-        if (d.type !== 'duration') fail('expected a duration after offset', d);
-        if (node.kind !== 'selector' || node.offset !== undefined) fail('offset is allowed only on a selector');
-        node = { ...(node as Extract<Node, { kind: 'selector' }>), offset: d.text };
-      } else return node;
+      }
+      out.push({ label: label.name === 'QuotedLabelName' ? unquote(text(label)) : text(label), op: op as Matcher['op'], value });
     }
+    return { ...(name === undefined ? {} : { name }), matchers: out };
   };
 
-  const primary = (): Node => {
-    const t = peek();
-    if (t.type === 'op' && (t.text === '-' || t.text === '+')) {
-      next();
-      const expr = binary(LEVELS.length - 1);
-      const type = typeOf(expr);
-      if (type !== 'scalar' && type !== 'vector') fail('unary minus needs a scalar or an instant vector', t);
-      return { kind: 'unary', op: t.text as '-' | '+', expr };
-    }
-    if (t.type === 'number') {
-      next();
-      return postfix({ kind: 'number', value: Number(t.text) });
-    }
-    if (t.type === 'string') {
-      next();
-      return { kind: 'string', value: t.text };
-    }
-    if (t.text === '(' && t.type === 'punct') {
-      next();
-      const expr = binary(0);
-      expect(')');
-      return postfix({ kind: 'paren', expr });
-    }
-    if (t.text === '{' && t.type === 'punct') {
-      const ms = matchers();
-      if (!ms.some((m) => m.op === '=' ? m.value !== '' : m.op === '=~' && !new RegExp(`^(?:${m.value})$`).test(''))) {
-        fail('a selector needs a metric name or a matcher that does not match the empty string', t);
-      }
-      return postfix({ kind: 'selector', name: undefined, matchers: ms });
-    }
-    if (t.type === 'ident') {
-      if (AGGREGATORS.has(t.text) && (peek(1).text === '(' || isKeyword(peek(1), 'by') || isKeyword(peek(1), 'without'))) {
-        next();
-        let grouping: Grouping | undefined;
-        if (isKeyword(peek(), 'by') || isKeyword(peek(), 'without')) grouping = { mode: next().text as Grouping['mode'], labels: labelList() };
-        expect('(');
-        let param: Node | undefined;
-        if (PARAMETRIC.has(t.text)) {
-          param = binary(0);
-          expect(',');
-          const want = t.text === 'count_values' ? 'string' : 'scalar';
-          if (typeOf(param) !== want) fail(`${t.text} takes a ${want} parameter`, t);
-        }
-        const expr = binary(0);
-        expect(')');
-        if (typeOf(expr) !== 'vector') fail(`${t.text} aggregates an instant vector`, t);
-        if (isKeyword(peek(), 'by') || isKeyword(peek(), 'without')) {
-          if (grouping !== undefined) fail('grouping given twice');
-          grouping = { mode: next().text as Grouping['mode'], labels: labelList() };
-        }
-        return { kind: 'aggregate', op: t.text, ...(grouping === undefined ? {} : { grouping }), ...(param === undefined ? {} : { param }), expr };
-      }
-      if (peek(1).text === '(' && peek(1).type === 'punct') {
-        const spec = FUNCTIONS[t.text];
-        if (spec === undefined) fail(`unknown function "${t.text}"`, t);
-        next();
-        next();
-        const args: Node[] = [];
-        while (peek().text !== ')') {
-          args.push(binary(0));
-          if (peek().text === ',') next();
-          else if (peek().text !== ')') fail('expected "," or ")"');
-        }
-        next();
-        checkArgs(t.text, spec!.args, args, t);
-        return postfix({ kind: 'call', fn: t.text, args });
-      }
-      if (['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'and', 'or', 'unless', 'atan2'].includes(t.text)) {
-        fail(`unexpected keyword "${t.text}"`, t);
-      }
-      next();
-      const ms = peek().text === '{' && peek().type === 'punct' ? matchers() : [];
-      return postfix({ kind: 'selector', name: t.text, matchers: ms });
-    }
-    return fail('expected an expression');
-  };
-
-  const checkArgs = (fn: string, want: string[], args: Node[], at: Token) => {
+  const checkArgs = (fn: string, want: string[], args: Node[], at: SyntaxNode) => {
     const required = want.filter((w) => !w.endsWith('?') && !w.endsWith('...')).length;
     const variadic = want.some((w) => w.endsWith('...'));
     if (args.length < required || (!variadic && args.length > want.length)) fail(`${fn} takes ${want.length} argument(s), got ${args.length}`, at);
@@ -333,46 +167,114 @@ export function parsePromQL(src: string): Node {
     });
   };
 
-  const binary = (level: number): Node => {
-    if (level >= LEVELS.length) return primary();
-    let left = binary(level + 1);
-    for (;;) {
-      const t = peek();
-      const isOp = (t.type === 'op' || t.type === 'ident') && LEVELS[level]!.includes(t.text);
-      if (!isOp) return left;
-      next();
-      let bool = false;
-      if (isKeyword(peek(), 'bool')) {
-        if (!COMPARISONS.has(t.text)) fail('bool is allowed only on comparisons');
-        next();
-        bool = true;
-      }
-      let matching: VectorMatching | undefined;
-      if (isKeyword(peek(), 'on') || isKeyword(peek(), 'ignoring')) {
-        matching = { mode: next().text as VectorMatching['mode'], labels: labelList() };
-        if (isKeyword(peek(), 'group_left') || isKeyword(peek(), 'group_right')) {
-          if (SET_OPS.has(t.text)) fail('group modifiers are not allowed on set operators');
-          const side = next().text === 'group_left' ? 'left' : 'right';
-          const labels = peek().text === '(' ? labelList() : [];
-          matching.group = { side, labels };
+  const expr = (n: SyntaxNode): Node => {
+    switch (n.name) {
+      case 'NumberDurationLiteral': {
+        const t = text(n);
+        const value = Number(t);
+        if (Number.isNaN(value) && !/^[-+]?nan$/i.test(t)) {
+          const inf = /^([-+]?)inf$/i.exec(t);
+          if (inf === null) fail(`a duration "${t}" where a number is due`, n);
+          return { kind: 'number', value: inf![1] === '-' ? -Infinity : Infinity };
         }
+        return { kind: 'number', value };
       }
-      // `^` is right-associative: its right side binds at the same level.
-      const right = t.text === '^' ? binary(level) : binary(level + 1);
-      const lt = typeOf(left);
-      const rt = typeOf(right);
-      if (lt === 'string' || rt === 'string' || lt === 'matrix' || rt === 'matrix') fail(`"${t.text}" needs scalars or instant vectors`, t);
-      if (SET_OPS.has(t.text) && (lt !== 'vector' || rt !== 'vector')) fail(`"${t.text}" needs instant vectors on both sides`, t);
-      if (COMPARISONS.has(t.text) && lt === 'scalar' && rt === 'scalar' && !bool) fail('a comparison of two scalars needs bool', t);
-      if (matching !== undefined && (lt !== 'vector' || rt !== 'vector')) fail('vector matching needs instant vectors on both sides', t);
-      left = { kind: 'binary', op: t.text, left, right, bool, ...(matching === undefined ? {} : { matching }) };
-      if (t.text === '^') return left;
+      case 'StringLiteral':
+        return { kind: 'string', value: unquote(text(n)) };
+      case 'ParenExpr':
+        return { kind: 'paren', expr: expr(kids(n)[0]!) };
+      case 'UnaryExpr': {
+        const inner = expr(kids(n)[1]!);
+        const type = typeOf(inner);
+        if (type !== 'scalar' && type !== 'vector') fail('unary minus needs a scalar or an instant vector', n);
+        return { kind: 'unary', op: text(kids(n)[0]!) as '-' | '+', expr: inner };
+      }
+      case 'VectorSelector': {
+        const id = child(n, 'Identifier');
+        const lm = child(n, 'LabelMatchers');
+        const found = lm === undefined ? { matchers: [] } : matchers(lm);
+        const name = id === undefined ? found.name : text(id);
+        if (name === undefined && !found.matchers.some((m) => (m.op === '=' ? m.value !== '' : m.op === '=~' && !new RegExp(`^(?:${m.value})$`).test('')))) {
+          fail('a selector needs a metric name or a matcher that does not match the empty string', n);
+        }
+        return { kind: 'selector', name, matchers: found.matchers };
+      }
+      case 'MatrixSelector': {
+        const inner = expr(kids(n)[0]!);
+        if (inner.kind !== 'selector' || inner.range !== undefined || inner.offset !== undefined) fail('a range is allowed only on a vector selector', n);
+        return { ...(inner as Extract<Node, { kind: 'selector' }>), range: text(kids(n)[1]!) };
+      }
+      case 'SubqueryExpr': {
+        const [e, range, step] = kids(n);
+        const inner = expr(e!);
+        if (typeOf(inner) !== 'vector') fail('a subquery needs an instant vector', n);
+        return { kind: 'subquery', expr: inner, range: text(range!), ...(step === undefined ? {} : { step: text(step) }) };
+      }
+      case 'OffsetExpr': {
+        const inner = expr(kids(n)[0]!);
+        const d = child(n, 'OffsetDurationExpr') ?? kids(n)[kids(n).length - 1]!;
+        if (inner.kind !== 'selector' || inner.offset !== undefined) fail('offset is allowed only on a selector', n);
+        return { ...(inner as Extract<Node, { kind: 'selector' }>), offset: text(d) };
+      }
+      case 'FunctionCall': {
+        const fn = text(child(n, 'FunctionIdentifier')!);
+        const spec = FUNCTIONS[fn];
+        if (spec === undefined) fail(`unknown function "${fn}"`, n);
+        const args = kids(child(n, 'FunctionCallBody')!).map(expr);
+        checkArgs(fn, spec!.args, args, n);
+        return { kind: 'call', fn, args };
+      }
+      case 'AggregateExpr': {
+        const op = text(child(n, 'AggregateOp')!);
+        const modifier = child(n, 'AggregateModifier');
+        const grouping: Grouping | undefined = modifier === undefined ? undefined : { mode: text(kids(modifier)[0]!) as Grouping['mode'], labels: labels(child(modifier, 'GroupingLabels')) };
+        const args = kids(child(n, 'FunctionCallBody')!).map(expr);
+        let param: Node | undefined;
+        if (PARAMETRIC.has(op)) {
+          if (args.length !== 2) fail(`${op} takes a parameter and an expression`, n);
+          param = args.shift();
+          const want = op === 'count_values' ? 'string' : 'scalar';
+          if (typeOf(param!) !== want) fail(`${op} takes a ${want} parameter`, n);
+        } else if (args.length !== 1) fail(`${op} takes one expression`, n);
+        const inner = args[0]!;
+        if (typeOf(inner) !== 'vector') fail(`${op} aggregates an instant vector`, n);
+        return { kind: 'aggregate', op, ...(grouping === undefined ? {} : { grouping }), ...(param === undefined ? {} : { param }), expr: inner };
+      }
+      case 'BinaryExpr': {
+        const parts = kids(n);
+        const left = expr(parts[0]!);
+        const right = expr(parts[parts.length - 1]!);
+        const opNode = parts[1]!;
+        const op = text(opNode).toLowerCase();
+        const bool = child(n, 'BoolModifier') !== undefined;
+        const clause = child(n, 'MatchingModifierClause');
+        let matching: VectorMatching | undefined;
+        if (clause !== undefined) {
+          const c = kids(clause);
+          matching = { mode: text(c[0]!) as VectorMatching['mode'], labels: labels(c[1]) };
+          const group = c[2];
+          if (group !== undefined) {
+            if (SET_OPS.has(op)) fail('group modifiers are not allowed on set operators', group);
+            matching.group = { side: text(group) === 'group_left' ? 'left' : 'right', labels: labels(c[3]) };
+          }
+        }
+        if (bool && !COMPARISONS.has(op)) fail('bool is allowed only on comparisons', n);
+        const lt = typeOf(left);
+        const rt = typeOf(right);
+        if (lt === 'string' || rt === 'string' || lt === 'matrix' || rt === 'matrix') fail(`"${op}" needs scalars or instant vectors`, opNode);
+        if (SET_OPS.has(op) && (lt !== 'vector' || rt !== 'vector')) fail(`"${op}" needs instant vectors on both sides`, opNode);
+        if (COMPARISONS.has(op) && lt === 'scalar' && rt === 'scalar' && !bool) fail('a comparison of two scalars needs bool', opNode);
+        if (matching !== undefined && (lt !== 'vector' || rt !== 'vector')) fail('vector matching needs instant vectors on both sides', opNode);
+        return { kind: 'binary', op, left, right, bool, ...(matching === undefined ? {} : { matching }) };
+      }
+      default:
+        return fail(`${n.name} is not supported here`, n);
     }
   };
 
-  const root = binary(0);
-  if (peek().type !== 'eof') fail('unexpected text after the expression');
-  return root;
+  const top = tree.topNode.firstChild;
+  if (top === null) return fail('an empty expression');
+  return expr(top);
 }
 
 export function typeOf(node: Node): ValueType {
