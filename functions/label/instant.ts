@@ -44,17 +44,22 @@ export function instantKeyOfMs(ms: number): string {
 
 /** Postgres reads a timestamp literal only with a year from 0001 and an offset under 16 hours. */
 const PG_UNREADABLE_RE = /^0000-|[+-](1[6-9]|2\d):\d\d$/;
+/** An offset other than zero: `::timestamp` would drop it and read the local time as if it were UTC. */
+const NONZERO_OFFSET_RE = /[+-](?!00:00$)\d\d:\d\d$/;
 const PG_MIN = Date.parse('0001-01-01T00:00:00.000Z');
 const PG_MAX = Date.parse('9999-12-31T23:59:59.999Z');
 
 /**
- * `exp` as the AppView's `label.exp` column holds it. The AppView reads that column with `exp::timestamp > now()`,
- * which fails the whole getLabels query on a datetime Postgres cannot read (year 0000, an offset of 16 hours or more:
- * both valid datetimes), so such an `exp` is written as its instant in UTC, clamped to Postgres's years (a label that
- * expired before year 1 is as expired in year 1). Any other `exp` is kept exactly as signed.
+ * `exp` as the AppView's `label.exp` column holds it. The AppView reads that column with `exp::timestamp > now()`.
+ * A cast to `timestamp` (without time zone) ignores an offset: `2026-01-01T12:00:00-08:00` reads as 12:00, so the
+ * label would lapse eight hours early (and one at +05:00 five hours late). And a datetime Postgres cannot read at all
+ * (year 0000, an offset of 16 hours or more: both valid datetimes) fails the whole getLabels query. So an `exp` with
+ * an offset other than zero, or one Postgres cannot read, is written as its instant in UTC (milliseconds, clamped to
+ * Postgres's years: a label that expired before year 1 is as expired in year 1); the signed spelling is kept beside it
+ * (store.ts, "labelExp"). An `exp` in UTC is kept exactly as signed.
  */
 export function appviewExp(exp: string): string {
-  if (!PG_UNREADABLE_RE.test(exp)) return exp;
+  if (!PG_UNREADABLE_RE.test(exp) && !NONZERO_OFFSET_RE.test(exp)) return exp;
   const ms = Math.min(Math.max(Date.parse(exp), PG_MIN), PG_MAX);
   return new Date(ms).toISOString();
 }

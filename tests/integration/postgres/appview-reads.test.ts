@@ -80,6 +80,30 @@ describe("the AppView's data plane on a database skytide indexed", () => {
     expect(ours.labels).toEqual([{ src, uri: odd, val: 'far-east', cts, exp: '2999-01-01T00:00:00+16:00' }]);
   });
 
+  it('lapses a label at its exp whatever offset it was signed with (exp::timestamp drops the offset)', async () => {
+    const src = 'did:plc:labelerlabelerlabeleroff';
+    const subject = 'did:plc:subjectsubjectsubjectoff';
+    const cts = '2026-01-01T00:00:00.000Z';
+    /** The instant `ms` written in local time at `offsetHours` ('-08:00'), as a labeler in that zone signs it. */
+    const at = (ms: number, offsetHours: number) => {
+      const local = new Date(ms + offsetHours * 3_600_000).toISOString().slice(0, 23);
+      const sign = offsetHours < 0 ? '-' : '+';
+      return `${local}${sign}${String(Math.abs(offsetHours)).padStart(2, '0')}:00`;
+    };
+    const now = Date.now();
+    const lapsesLater = at(now + 3 * 3_600_000, -8); // in force three more hours; its local time is five hours ago
+    const lapsedAlready = at(now - 3 * 3_600_000, 5); // lapsed three hours ago; its local time is two hours ahead
+    await db.sql.transaction((tx) => storeLabels(tx, [
+      toRow({ src, uri: subject, val: 'in-force', cts, exp: lapsesLater }),
+      toRow({ src, uri: subject, val: 'lapsed', cts, exp: lapsedAlready }),
+    ]));
+    const hydrated = await new LabelHydrator(labelRoutes).getLabelsForSubjects([subject], { dids: [src], redact: new Set() });
+    expect([...(hydrated.get(subject)?.labels.values() ?? [])].map((l) => l.val)).toEqual(['in-force']);
+    // skytide reads exp back exactly as signed, and decides by the instant too.
+    const ours = await queryLabels(db.sql, { now: () => now }, { uriPatterns: [subject], limit: 50 });
+    expect(ours.labels).toEqual([{ src, uri: subject, val: 'in-force', cts, exp: lapsesLater }]);
+  });
+
   it('reads labels row by row: a negation with another cid leaves the label in force there, not in our queryLabels', async () => {
     const src = 'did:plc:labelerlabelerlabelerxxx';
     const uri = uriOf(ALICE, POST, 'edited');
@@ -157,6 +181,35 @@ describe('migration 0015 on labels stored before it', () => {
       ]);
       const read = await queryLabels(sql, { now: () => Date.parse('2030-06-01T00:00:00.000Z') }, { uriPatterns: ['did:plc:a'], limit: 50 });
       expect(read.labels.map((l) => l['exp'])).toEqual(['2999-01-01T07:00:00+16:00', '2999-01-01T00:00:00+05:00']);
+    });
+  });
+});
+
+describe('migration 0018 on labels stored before it', () => {
+  it('writes every exp with an offset other than zero in UTC, keeps the signed one in "labelExp", and leaves the rest', async () => {
+    await beforeMigration('0018_label_exp_utc.sql', async (sql, migrate) => {
+      const src = 'did:plc:labelerlabelerlabelermig';
+      const rows = [
+        toRow({ src, uri: 'did:plc:a', val: 'west', cts: '2026-01-01T00:00:00Z', exp: '2030-01-01T12:00:00.5-08:00' }),
+        toRow({ src, uri: 'did:plc:a', val: 'east', cts: '2026-01-01T00:00:00Z', exp: '2999-01-01T00:00:00+05:00' }),
+        toRow({ src, uri: 'did:plc:a', val: 'utc', cts: '2026-01-01T00:00:00Z', exp: '2030-01-01T00:00:00Z' }),
+        toRow({ src, uri: 'did:plc:a', val: 'zero', cts: '2026-01-01T00:00:00Z', exp: '2030-01-01T00:00:00+00:00' }),
+      ];
+      // As skytide stored them between 0015 and 0018: exp exactly as signed (Postgres could read each).
+      for (const r of rows) {
+        await sql.query(`insert into label (src, uri, cid, val, neg, cts, exp, "ctsKey", "expKey") values ($1, $2, '', $3, false, $4, $5, $6, $7)`,
+          [r.label.src, r.label.uri, r.label.val, r.label.cts, r.label.exp!, r.ctsKey, r.expKey!]);
+      }
+      expect(await migrate()).toEqual(['0018_label_exp_utc.sql']);
+      expect(await sql.query('select val, exp, "labelExp", exp::timestamp::text as at from label order by val')).toEqual([
+        { val: 'east', exp: '2998-12-31T19:00:00.000Z', labelExp: '2999-01-01T00:00:00+05:00', at: '2998-12-31 19:00:00' },
+        { val: 'utc', exp: '2030-01-01T00:00:00Z', labelExp: null, at: '2030-01-01 00:00:00' },
+        { val: 'west', exp: '2030-01-01T20:00:00.500Z', labelExp: '2030-01-01T12:00:00.5-08:00', at: '2030-01-01 20:00:00.5' },
+        { val: 'zero', exp: '2030-01-01T00:00:00+00:00', labelExp: null, at: '2030-01-01 00:00:00' },
+      ]);
+      // What the label function writes from now on is what the migration left.
+      const { appviewExp } = await import('../../../functions/label/instant.ts');
+      expect(rows.map((r) => appviewExp(r.label.exp!))).toEqual(['2030-01-01T20:00:00.500Z', '2998-12-31T19:00:00.000Z', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00+00:00']);
     });
   });
 });
