@@ -14,6 +14,23 @@ export function isBackfillSeq(seq: number): boolean {
   return seq === SEQ_BACKFILL || seq === SEQ_BACKFILL_RSKY;
 }
 
+/**
+ * The latest `time` an event may carry when received at `nowMs`: later ones are set to `nowMs` (capTime). An event's
+ * time orders its account's status changes and dates its records (functions/index), so an upstream clock far ahead
+ * would otherwise outrank every later change: one `#account` dated in the year 9999 would make its account immune to
+ * a takedown. Canonical times (toISOString's form, which the frame decoder gives every event) compare as strings.
+ */
+export function timeLimit(nowMs: number, driftMs: number): string {
+  return new Date(nowMs + driftMs).toISOString();
+}
+
+/** `event` with its time set to `nowMs` when it is later than `limit` (timeLimit), else `event` itself. */
+export function capTime<E extends { time: string }>(event: E, limit: string, nowMs: number): E {
+  // A year past 9999 prints as `+010000-…`, which sorts before every four-digit year.
+  if (event.time <= limit && event.time.charCodeAt(0) !== 0x2b) return event;
+  return { ...event, time: new Date(nowMs).toISOString() };
+}
+
 interface EventBase {
   seq: number;
   /** The event's own time, ISO 8601 with `Z`. */

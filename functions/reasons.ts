@@ -18,6 +18,7 @@ export const REASONS = [
   'cid_mismatch', // a block whose bytes do not hash to its CID
   'sync_event', // a #sync: the repo's state was reset upstream, so it is fetched whole
   'future_rev', // a commit whose rev is further in the future than the allowed clock drift
+  'future_time', // an event whose time is further in the future than the allowed clock drift: kept, dated when it was received
   'prev_data_mismatch', // a commit whose prevData is not the MST root we last saw: something was missed
   'since_mismatch', // a commit whose since is not the rev we last saw (and whose prevData matched or was absent): something was missed
   'account_deleted', // an #account deleted event: the resync confirms it with the PDS and removes the account's rows

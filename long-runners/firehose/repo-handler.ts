@@ -16,7 +16,7 @@
 //   filtered out writes no event but still moves the state), and no resync is queued for a dropped DID.
 import type { Metrics } from '../../functions/ports.ts';
 import type { ResyncRequest } from '../../functions/result.ts';
-import { repoBackfillJson, type StreamEvent } from '../../functions/events.ts';
+import { capTime, repoBackfillJson, timeLimit, type StreamEvent } from '../../functions/events.ts';
 import type { RepoFrameOutcome } from '../../functions/atproto/repo-frame-types.ts';
 import { decodeRepoMessage } from '../../functions/atproto/repo-frame.ts';
 import { dropReason, keepsDid, keepsEverything, type EventFilter } from '../../functions/event-filter.ts';
@@ -164,6 +164,17 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
     batch.add(op, out.resync.length);
   };
 
+  /** The outcome's events, each dated no later than it was received plus the allowed drift (events.ts, capTime). */
+  const timely = (out: Extract<RepoFrameOutcome, { kind: 'sequenced' }>): StreamEvent[] => {
+    if (out.events.length === 0) return out.events;
+    const received = now();
+    const limit = timeLimit(received, maxDriftMs);
+    const events = out.events.map((e) => capTime(e, limit, received));
+    const capped = events.filter((e, i) => e !== out.events[i]).length;
+    if (capped > 0) o.report('future_time', capped, { did: out.did, seq: out.seq, time: out.events[0]?.time });
+    return events;
+  };
+
   /** Writes one decoded outcome; `deferred` is the caller's to handle. */
   const apply = (out: Exclude<RepoFrameOutcome, { kind: 'deferred' }>, batch: Batch): MessageKind => {
     if (o.identity === undefined && out.kind === 'sequenced' && out.t === '#commit') {
@@ -173,7 +184,7 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
       case 'sequenced': {
         for (const d of out.dropped) o.report(d.reason, d.count, { did: out.did, seq: out.seq });
         // Filtered after the checks, before the writes: the continuity state below still sees the commit.
-        const kept = { ...out, events: keptEvents(out.events), resync: keptResync(out.resync) };
+        const kept = { ...out, events: keptEvents(timely(out)), resync: keptResync(out.resync) };
         if (kept.t === '#commit') appendCommit(kept, batch);
         else if (kept.t === '#sync') appendSync(kept, batch);
         else appendPlain(kept.events, kept.resync, batch);
