@@ -55,7 +55,7 @@ function likePrefix(prefix: string): string {
 function currentSql(where: string): string {
   const order = versionTerms('l').map((t) => `${t} desc`).join(', ');
   return `select distinct on (l.uri, l.src, l.val) l.src, l.uri, l.cid, l.val, l.neg, l."negSigned", l.cts, coalesce(l."labelExp", l.exp) as exp, l."labelVer" as ver, l."labelSig" as sig, l."expKey"
-    from label l where ${where} order by l.uri, l.src, l.val, ${order}`;
+    from label_version l where ${where} order by l.uri, l.src, l.val, ${order}`;
 }
 
 const LABEL_ROW = { src: 'string', uri: 'string', cid: 'string', val: 'string', neg: 'boolean', negSigned: 'boolean?', cts: 'string', exp: 'string?', ver: 'number?', sig: 'bytes?' } as const;
@@ -109,7 +109,7 @@ export async function queryLabels(sql: SqlExecutor, clock: Clock, params: QueryL
 
 /**
  * How long queryLabels may wait on Postgres unless told (the HTTP route passes LABEL_QUERY_TIMEOUT_MS, whose default
- * this is). A slow plan, or a lock held on `label` (a migration, a VACUUM FULL, a stuck session), would otherwise hold
+ * this is). A slow plan, or a lock held on `label_version` (a migration, a VACUUM FULL, a stuck session), would otherwise hold
  * the request, its connection and the caller forever; past this the caller gets a 503 with Retry-After instead.
  */
 export const QUERY_LABELS_TIMEOUT_MS = 10_000;

@@ -50,7 +50,7 @@ export function compareVersions(a: LabelRow, b: LabelRow): number {
 }
 
 /**
- * The same order over a row of the `label` table, as SQL terms for a row comparison (`(...) > (...)`) or an
+ * The same order over a row of the `label_version` table, as SQL terms for a row comparison (`(...) > (...)`) or an
  * ORDER BY (each descending). `t` is the table alias.
  */
 export function versionTerms(t: string): string[] {

@@ -213,7 +213,7 @@ describe('a newcomer runs npm run dev on a machine with nothing but Node', () =>
       expect(actors.rows).toEqual(truth.accounts.map((a) => ({ did: a.did, handle: a.handle })).sort((x, y) => (x.did < y.did ? -1 : 1)));
       // Labels in force (the newest per source, subject and value, a negation winning a tie) are the labeler's.
       const labels = await db.query<{ src: string; uri: string; val: string }>(
-        `select src, uri, val from (select distinct on (src, uri, val) src, uri, val, neg from label order by src, uri, val, "ctsKey" desc, neg desc) t
+        `select src, uri, val from (select distinct on (src, uri, val) src, uri, val, neg from label_version order by src, uri, val, "ctsKey" desc, neg desc) t
          where not coalesce(neg, false) order by uri, val`);
       const key = (l: { uri: string; val: string }) => `${l.uri} ${l.val}`;
       expect(labels.rows.map((l) => ({ src: l.src, uri: l.uri, val: l.val }))).toEqual([...truth.labels].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0)));

@@ -121,7 +121,7 @@ async function caughtUp(): Promise<void> {
   );
 }
 
-const dump = () => db.sql.query('select src, uri, cid, val, neg, cts, exp, "labelVer", "labelSig", "signingKey" from label order by src, uri, cid, val');
+const dump = () => db.sql.query('select src, uri, cid, val, neg, cts, exp, "labelVer", "labelSig", "signingKey" from label_version order by src, uri, cid, val');
 
 let alice: OzoneUser;
 let bob: OzoneUser;

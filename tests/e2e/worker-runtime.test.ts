@@ -160,7 +160,7 @@ describe('the label function under workerd', () => {
       expect(fromWorker).toEqual(fromNode);
       const verdicts = (fromWorker as { labels: { status: string; reason?: string }[][] }).labels.map((v) => v.map((x) => x.reason ?? x.status));
       expect(verdicts).toEqual([['label'], ['negation'], ['label'], ['bad_signature'], ['unsigned_label'], ['unsigned_label'], []]);
-      const rows = 'select src, uri, cid, val, neg, cts, exp, "labelVer", "labelSig", "signingKey", "ctsKey", "expKey" from label order by src, uri, cid, val';
+      const rows = 'select src, uri, cid, val, neg, cts, exp, "labelVer", "labelSig", "signingKey", "ctsKey", "expKey" from label_version order by src, uri, cid, val';
       expect(await db.sql.query(rows)).toEqual(await nodeDb.sql.query(rows));
       const query = `/xrpc/com.atproto.label.queryLabels?uriPatterns=*`;
       const workerAnswer = await (await fetch(`${base}${query}`)).json();

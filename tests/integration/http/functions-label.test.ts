@@ -120,7 +120,7 @@ describe('GET /xrpc/com.atproto.label.queryLabels', () => {
     }
   });
 
-  it('answers 503 dependency_unavailable with Retry-After when Postgres does not answer within the statement timeout (a lock held on label)', async () => {
+  it('answers 503 dependency_unavailable with Retry-After when Postgres does not answer within the statement timeout (a lock held on label_version)', async () => {
     // Another session holds `label` locked (a migration, a VACUUM FULL): without a statement timeout the query waits
     // for it, and the request with it, for as long as the lock is held.
     const locker = createSql(db.url, { max: 1 });
@@ -129,7 +129,7 @@ describe('GET /xrpc/com.atproto.label.queryLabels', () => {
     let held = (): void => {};
     const holding = new Promise<void>((resolve) => (held = resolve));
     const lock = locker.transaction(async (tx) => {
-      await tx.query('lock table label in access exclusive mode');
+      await tx.query('lock table label_version in access exclusive mode');
       held();
       await locked;
     });
@@ -173,7 +173,7 @@ describe('GET /xrpc/com.atproto.label.queryLabels', () => {
 });
 
 describe('LABEL_QUERY_TIMEOUT_MS, as `skytide run --only http` wires it', () => {
-  it('bounds queryLabels: past it the answer is 503 naming the timeout, the lock on label still held', async () => {
+  it('bounds queryLabels: past it the answer is 503 naming the timeout, the lock on label_version still held', async () => {
     const redis = await createTestRedis('http_label_timeout');
     const port = await freePort();
     const { config } = parseConfig({
@@ -189,7 +189,7 @@ describe('LABEL_QUERY_TIMEOUT_MS, as `skytide run --only http` wires it', () => 
     let held = (): void => {};
     const holding = new Promise<void>((resolve) => (held = resolve));
     const lock = locker.transaction(async (tx) => {
-      await tx.query('lock table label in access exclusive mode');
+      await tx.query('lock table label_version in access exclusive mode');
       held();
       await locked;
     });

@@ -71,7 +71,7 @@ afterAll(async () => {
 let bundle: MetricsBundle;
 let resolver: Resolver;
 beforeEach(async () => {
-  await db.sql.query('truncate label');
+  await db.sql.query('truncate label, label_version');
   now = START;
   bundle = createMetrics({ hosts: [], streams: [], labelHosts: [HOST], labelSources: [TRUSTED] });
   resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true });
@@ -195,7 +195,7 @@ describe('rows and what is in force', () => {
     const named = entry(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', neg: false, cts: at(1) }));
     const outcomes: unknown[] = [];
     for (const order of [[bare, named], [named, bare]]) {
-      await db.sql.query('truncate label');
+      await db.sql.query('truncate label, label_version');
       for (const e of order) await labelBatch([e], ports());
       outcomes.push(await inForce());
     }
@@ -259,7 +259,7 @@ describe('labels that do not come from their source are rejected and counted, ne
     expect(result.verdicts.map((v) => v[0]!.status === 'rejected' ? v[0]!.reason : v[0]!.status)).toEqual(['label', 'label', 'bad_signature']);
     expect((plc.requests.get(LABELER) ?? 0) - before).toBe(1);
     expect((await inForce()).map((l) => l['val']).sort()).toEqual(['after', 'after-2', 'before']);
-    expect(await db.sql.query('select val, "signingKey" from label order by val')).toEqual([
+    expect(await db.sql.query('select val, "signingKey" from label_version order by val')).toEqual([
       { val: 'after', signingKey: rotated.did() },
       { val: 'after-2', signingKey: rotated.did() },
       { val: 'before', signingKey: labelKey.did() },

@@ -178,12 +178,18 @@ describe('skytide migrate on a database the AppView made', { timeout: 120_000 },
 
   it('keeps every AppView row, with the rev rule, account and gate state derived from them', async () => {
     for (const [table, rows] of Object.entries(before)) {
-      // An exp Postgres cannot read moved to "labelExp" as signed (0015); exp holds its instant.
+      // An exp Postgres cannot read moved to "labelExp" as signed (0015), kept in label_version (0019); exp holds its
+      // instant.
       const columns = table === 'label' ? (beforeColumns[table] ?? []).map((c) => (c === '"exp"' ? 'coalesce("labelExp", exp) as exp' : c)) : beforeColumns[table] ?? [];
-      expect(await rowsOf(sql, table, columns), table).toEqual(rows);
+      expect(await rowsOf(sql, table === 'label' ? 'label_version' : table, columns), table).toEqual(rows);
     }
     expect(await sql.query('select distinct rev from record')).toEqual([{ rev: '2222222222222' }]);
-    expect(await sql.query(`select src, val, "ctsKey", "expKey", exp, "labelExp", "labelSig" from label order by val`)).toEqual([
+    // `label` is the AppView's table again, column for column; what skytide keeps of each label is in label_version.
+    expect(await sql.query(`select column_name as c from information_schema.columns where table_schema = current_schema() and table_name = 'label' order by ordinal_position`))
+      .toEqual(['src', 'uri', 'cid', 'val', 'neg', 'cts', 'exp'].map((c) => ({ c })));
+    expect(await sql.query('select src, uri, cid, val, neg, cts, exp from label order by src, uri, cid, val'))
+      .toEqual(await sql.query('select src, uri, cid, val, neg, cts, exp from label_version order by src, uri, cid, val'));
+    expect(await sql.query(`select src, val, "ctsKey", "expKey", exp, "labelExp", "labelSig" from label_version order by val`)).toEqual([
       { src: LABELS[1]?.src, val: '!hide', ctsKey: '063934617600.000000000', expKey: '000013219200.000000000', exp: '0001-01-01T00:00:00.000Z', labelExp: '0000-06-01T00:00:00.000Z', labelSig: null },
       { src: LABELS[0]?.src, val: 'spam', ctsKey: '063934531200.000000000', expKey: null, exp: null, labelExp: null, labelSig: null },
     ]);

@@ -59,6 +59,11 @@ describe("the AppView's data plane on a database skytide indexed", () => {
     ]));
     const hydrated = await new LabelHydrator(labelRoutes).getLabelsForSubjects([subject], { dids: [src], redact: new Set() });
     expect([...(hydrated.get(subject)?.labels.values() ?? [])].map((l) => l.val).sort()).toEqual(['signed', 'unsigned']);
+    // The AppView hands every column of a row to its answers (its lexicon check keeps unknown fields): nothing of
+    // ours may be among them (the signature as a Buffer's JSON, the key that verified it, the sortable keys).
+    const { labels } = await labelRoutes.getLabels({ subjects: [subject], issuers: [src] });
+    const keys = labels.map((b) => Object.keys(JSON.parse(new TextDecoder().decode(b)) as object).sort());
+    expect(keys).toEqual([['cts', 'src', 'uri', 'val'], ['cts', 'src', 'uri', 'val']]);
   });
 
   it("reads labels whose exp Postgres cannot read as a timestamp (year 0000, offset +16:00) without failing the query", async () => {
@@ -179,8 +184,6 @@ describe('migration 0015 on labels stored before it', () => {
         { val: 'long-gone', exp: '0001-01-01T00:00:00.000Z', labelExp: '0000-06-01T00:00:00Z', at: '0001-01-01 00:00:00' },
         { val: 'usual', exp: '2999-01-01T00:00:00+05:00', labelExp: null, at: '2999-01-01 00:00:00' },
       ]);
-      const read = await queryLabels(sql, { now: () => Date.parse('2030-06-01T00:00:00.000Z') }, { uriPatterns: ['did:plc:a'], limit: 50 });
-      expect(read.labels.map((l) => l['exp'])).toEqual(['2999-01-01T07:00:00+16:00', '2999-01-01T00:00:00+05:00']);
     });
   });
 });
