@@ -9,7 +9,8 @@ import { loadBsky, type AppViewDatabase } from '../../helpers/appview-schema.ts'
 import { del, post, uriOf, write } from '../../helpers/events.ts';
 import { beforeMigration } from '../../helpers/migration-step.ts';
 import { storeLabels } from '../../../functions/label/store.ts';
-import { toRow } from '../../../functions/label/version.ts';
+import { toRow, type LabelRow } from '../../../functions/label/version.ts';
+import type { SqlExecutor } from '../../../functions/ports.ts';
 import { queryLabels } from '../../../functions/label/query.ts';
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa';
@@ -164,6 +165,14 @@ describe('migration 0008 on a database indexed before it', () => {
   });
 });
 
+/** Label rows as skytide wrote them before 0019 (into `label` itself), exp exactly as signed. */
+async function storeAsSigned(sql: SqlExecutor, rows: readonly LabelRow[]): Promise<void> {
+  for (const r of rows) {
+    await sql.query(`insert into label (src, uri, cid, val, neg, cts, exp, "ctsKey", "expKey") values ($1, $2, '', $3, false, $4, $5, $6, $7)`,
+      [r.label.src, r.label.uri, r.label.val, r.label.cts, r.label.exp ?? null, r.ctsKey, r.expKey ?? null]);
+  }
+}
+
 describe('migration 0015 on labels stored before it', () => {
   it('moves an exp Postgres cannot read to "labelExp", writes its instant in UTC to exp, and leaves other rows alone', async () => {
     await beforeMigration('0015_label_exp_as_signed.sql', async (sql, migrate) => {
@@ -174,10 +183,7 @@ describe('migration 0015 on labels stored before it', () => {
         toRow({ src, uri: 'did:plc:a', val: 'usual', cts: '2026-01-01T00:00:00Z', exp: '2999-01-01T00:00:00+05:00' }),
       ];
       // As skytide stored them before 0015: exp exactly as signed.
-      for (const r of rows) {
-        await sql.query(`insert into label (src, uri, cid, val, neg, cts, exp, "ctsKey", "expKey") values ($1, $2, '', $3, false, $4, $5, $6, $7)`,
-          [r.label.src, r.label.uri, r.label.val, r.label.cts, r.label.exp!, r.ctsKey, r.expKey!]);
-      }
+      await storeAsSigned(sql, rows);
       expect(await migrate()).toEqual(['0015_label_exp_as_signed.sql']);
       expect(await sql.query('select val, exp, "labelExp", exp::timestamp::text as at from label order by val')).toEqual([
         { val: 'far-east', exp: '2998-12-31T15:00:00.000Z', labelExp: '2999-01-01T07:00:00+16:00', at: '2998-12-31 15:00:00' },
@@ -199,10 +205,7 @@ describe('migration 0018 on labels stored before it', () => {
         toRow({ src, uri: 'did:plc:a', val: 'zero', cts: '2026-01-01T00:00:00Z', exp: '2030-01-01T00:00:00+00:00' }),
       ];
       // As skytide stored them between 0015 and 0018: exp exactly as signed (Postgres could read each).
-      for (const r of rows) {
-        await sql.query(`insert into label (src, uri, cid, val, neg, cts, exp, "ctsKey", "expKey") values ($1, $2, '', $3, false, $4, $5, $6, $7)`,
-          [r.label.src, r.label.uri, r.label.val, r.label.cts, r.label.exp!, r.ctsKey, r.expKey!]);
-      }
+      await storeAsSigned(sql, rows);
       expect(await migrate()).toEqual(['0018_label_exp_utc.sql']);
       expect(await sql.query('select val, exp, "labelExp", exp::timestamp::text as at from label order by val')).toEqual([
         { val: 'east', exp: '2998-12-31T19:00:00.000Z', labelExp: '2999-01-01T00:00:00+05:00', at: '2998-12-31 19:00:00' },
@@ -213,6 +216,31 @@ describe('migration 0018 on labels stored before it', () => {
       // What the label function writes from now on is what the migration left.
       const { appviewExp } = await import('../../../functions/label/instant.ts');
       expect(rows.map((r) => appviewExp(r.label.exp!))).toEqual(['2030-01-01T20:00:00.500Z', '2998-12-31T19:00:00.000Z', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00+00:00']);
+    });
+  });
+});
+
+describe('migration 0019 on labels stored before it', () => {
+  it('moves what skytide keeps beyond the AppView columns into label_version, leaving label the AppView table', async () => {
+    await beforeMigration('0019_label_version.sql', async (sql, migrate) => {
+      const src = 'did:plc:labelerlabelerlabelermig';
+      await sql.query(`insert into label (src, uri, cid, val, neg, cts, exp, "negSigned", "labelExp", "labelVer", "labelSig", "signingKey", "ctsKey", "expKey")
+        values ($1, 'did:plc:a', '', 'signed', false, '2026-01-01T00:00:00.000Z', '2030-01-01T20:00:00.000Z', true, '2030-01-01T12:00:00-08:00', 1,
+          decode('0707', 'hex'), 'did:key:zQ3shsigner', $2, $3)`,
+        [src, toRow({ src, uri: 'did:plc:a', val: 'signed', cts: '2026-01-01T00:00:00.000Z' }).ctsKey, toRow({ src, uri: 'did:plc:a', val: 'x', cts: '2026-01-01T00:00:00.000Z', exp: '2030-01-01T12:00:00-08:00' }).expKey]);
+      await storeAsSigned(sql, [toRow({ src, uri: 'did:plc:b', val: 'unsigned', cts: '2026-01-02T00:00:00.000Z' })]);
+      expect(await migrate()).toEqual(['0019_label_version.sql']);
+      expect(await sql.query('select * from label order by uri')).toEqual([
+        { src, uri: 'did:plc:a', cid: '', val: 'signed', neg: false, cts: '2026-01-01T00:00:00.000Z', exp: '2030-01-01T20:00:00.000Z' },
+        { src, uri: 'did:plc:b', cid: '', val: 'unsigned', neg: false, cts: '2026-01-02T00:00:00.000Z', exp: null },
+      ]);
+      expect(await sql.query('select uri, "negSigned", "labelExp", "labelVer", encode("labelSig", \'hex\') as sig, "signingKey", "expKey" is not null as "hasExpKey" from label_version order by uri')).toEqual([
+        { uri: 'did:plc:a', negSigned: true, labelExp: '2030-01-01T12:00:00-08:00', labelVer: 1, sig: '0707', signingKey: 'did:key:zQ3shsigner', hasExpKey: true },
+        { uri: 'did:plc:b', negSigned: null, labelExp: null, labelVer: null, sig: null, signingKey: null, hasExpKey: false },
+      ]);
+      // Read back as before: exactly as signed.
+      const read = await queryLabels(sql, { now: () => Date.parse('2029-06-01T00:00:00.000Z') }, { uriPatterns: ['did:plc:*'], limit: 50 });
+      expect(read.labels.map((l) => [l['val'], l['exp'], l['neg']])).toEqual([['signed', '2030-01-01T12:00:00-08:00', false], ['unsigned', undefined, undefined]]);
     });
   });
 });
