@@ -224,10 +224,11 @@ describe('migration 0019 on labels stored before it', () => {
   it('moves what skytide keeps beyond the AppView columns into label_version, leaving label the AppView table', async () => {
     await beforeMigration('0019_label_version.sql', async (sql, migrate) => {
       const src = 'did:plc:labelerlabelerlabelermig';
+      const signed = toRow({ src, uri: 'did:plc:a', val: 'signed', cts: '2026-01-01T00:00:00.000Z', exp: '2030-01-01T12:00:00-08:00' });
       await sql.query(`insert into label (src, uri, cid, val, neg, cts, exp, "negSigned", "labelExp", "labelVer", "labelSig", "signingKey", "ctsKey", "expKey")
         values ($1, 'did:plc:a', '', 'signed', false, '2026-01-01T00:00:00.000Z', '2030-01-01T20:00:00.000Z', true, '2030-01-01T12:00:00-08:00', 1,
           decode('0707', 'hex'), 'did:key:zQ3shsigner', $2, $3)`,
-        [src, toRow({ src, uri: 'did:plc:a', val: 'signed', cts: '2026-01-01T00:00:00.000Z' }).ctsKey, toRow({ src, uri: 'did:plc:a', val: 'x', cts: '2026-01-01T00:00:00.000Z', exp: '2030-01-01T12:00:00-08:00' }).expKey]);
+        [src, signed.ctsKey, signed.expKey ?? null]);
       await storeAsSigned(sql, [toRow({ src, uri: 'did:plc:b', val: 'unsigned', cts: '2026-01-02T00:00:00.000Z' })]);
       expect(await migrate()).toEqual(['0019_label_version.sql']);
       expect(await sql.query('select * from label order by uri')).toEqual([
