@@ -1,8 +1,9 @@
 // Identity waits on the live path: when a commit cannot be verified because its DID's identity is unavailable (the
 // PLC directory or DNS is down, or the DID's own did:web host does not answer), its frame is parked, never judged.
 // Promises:
-// - Once a DID waits, every later frame of it on this host (#commit, #identity, #account, #sync) is parked behind the
-//   first, so the DID's order is kept; other DIDs go on.
+// - Once a DID waits, every later frame of it on this host (#commit, #identity, #sync) is parked behind the first, so
+//   the DID's order is kept; other DIDs go on. Its #account frames are not (repo-handler.ts): they need no identity,
+//   and the index applies account changes in the order of their own time, so a takedown never waits on the PLC.
 // - Parking is in the same MULTI as the batch's entries and cursor (adapters/redis/identity-waits.ts): the cursor only
 //   passes frames that are in the stream or parked, and a restart or SIGKILL loses none of them.
 // - The live path gives a lookup LIVE_LOOKUP_DEADLINE_MS (repo-handler.ts); a slower one parks the frame too (`lookup`)

@@ -8,7 +8,8 @@
 //   (since_mismatch), a rev beyond the allowed clock drift is dropped
 //   (future_rev, for a #sync too), a #sync that states where the repo already is queues nothing.
 // - A commit that cannot be verified because its DID's identity is unavailable is parked with every later frame of
-//   that DID (identity-wait.ts) and released, verified and written in order once the identity can be learned.
+//   that DID but its #account frames (identity-wait.ts) and released, verified and written in order once the
+//   identity can be learned. An #account is written at once: the index orders account changes by their own time.
 // - An #identity drops the DID's cached identity (IdentityResolver.forget) before the DID's next frame is verified,
 //   so its next commit is checked against the document as it is now.
 // - The filters (functions/event-filter.ts) act on what is written, after the checks: every commit is verified and
@@ -257,7 +258,10 @@ export function createRepoHandler(o: RepoHandlerOptions): RepoHandler {
     release,
     async onMessage(message: SubscriptionMessage, batch: Batch): Promise<MessageKind> {
       const did = didOf(message.body);
-      if (o.waits !== undefined && did !== undefined && o.waits.isWaiting(did)) {
+      // An #account needs no identity (it is the upstream's word, not signed by the repo), and its change applies in
+      // the order of its own time, whatever the stream order (functions/index/account-state.ts): a takedown of a DID
+      // whose commits wait for the PLC goes in now, not when the PLC answers.
+      if (o.waits !== undefined && did !== undefined && message.t !== '#account' && o.waits.isWaiting(did)) {
         // Behind an earlier frame of the same DID that waits for its identity: kept in order, behind it.
         o.waits.park(did, message.bytes, batch);
         return 'deferred';

@@ -17,7 +17,7 @@ import { countWaitingDids } from '../../../adapters/redis/identity-waits.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
-import { buildCommitFrame, identityFrame } from '../../helpers/frames.ts';
+import { accountFrame, buildCommitFrame, identityFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';
 
@@ -96,6 +96,19 @@ describe('identity waits on the live path', () => {
     expect(await run.count('skytide_identity_waits_total', `${host},on="did"`)).toBe(1);
     expect(await run.count('skytide_identity_parked_frames_total', host)).toBe(3);
     expect(await run.count('skytide_firehose_errors_total', `${host},reason="identity_failed"`)).toBe(2);
+  });
+
+  it('writes a waiting DID\'s #account at once, while its commit stays parked (a takedown never waits on the PLC)', async () => {
+    relay.append(1, await webCommit(1));
+    relay.append(2, accountFrame(2, webDid, false, 'takendown', '2026-01-01T00:00:02.000Z'));
+    relay.append(3, identityFrame(3, webDid, 'web.example'));
+    const run = start({ didWaitMs: 60_000 });
+    await waitFor(cursor, (c) => c === 3, 'cursor past every frame');
+    // The takedown is in the stream while the commit before it and the #identity after it wait for the identity.
+    expect((await events()).map((e) => [e.type, e.did, e.seq])).toEqual([['account', webDid, 2]]);
+    expect(await waiting()).toBe(1);
+    expect(await redis.llen(keys.parked(STREAMS.firehoseLive, relay.host, webDid))).toBe(2);
+    expect(await run.count('skytide_identity_parked_frames_total', `host="${hostKey(relay.host)}"`)).toBe(2);
   });
 
   it('does not wait in line for a lookup that hangs: the frame is parked and the next DID goes on meanwhile', async () => {
