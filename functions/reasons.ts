@@ -26,6 +26,7 @@ export const REASONS = [
   'handle_unverified', // a handle could not be verified (an outage): kept, and verified again by an identity-only resync
   'future_cursor', // upstream rejected our cursor as ahead of its sequence
   'outdated_cursor', // upstream says our cursor is older than its window
+  'cursor_gap', // upstream resumed past the cursor we asked for: the seqs between were not received
   'consumer_too_slow', // upstream dropped us
   'seq_not_increasing', // a frame whose seq is not above the last one accepted from its host: dropped, cursor untouched
   'seq_reset', // upstream sent only seqs at or below our cursor, many in a row, without FutureCursor: handled as FutureCursor

@@ -23,7 +23,9 @@
 //   logged with what the subscription says repairs the gap (`outdatedCursorRepair`). Every #info is counted; its log
 //   line is sampled (the 1st, 10th, 100th...), so an upstream streaming them cannot flood the logs.
 //   An upstream that sends SEQ_RESET_AFTER seqs in a row at or below the cursor on a connection, and none above it,
-//   is treated as FutureCursor (counted `seq_reset`): indigo's relays answer a cursor past their sequence so.
+//   is treated as FutureCursor (counted `seq_reset`): indigo's relays answer a cursor past their sequence so. One
+//   whose first seq above a stored cursor is not the next one resumed past it (counted `cursor_gap`, logged with the
+//   seqs missed and the repair): indigo's relays answer a cursor older than their window so, without OutdatedCursor.
 // - On abort it writes everything it has read (entries and cursor), then returns. Redis refusing writes as a server
 //   (out of memory, a read-only replica after a failover: adapters/redis/write-refusal.ts) is an outage: the batch is
 //   held whole (reading stops meanwhile) and sent again with backoff, each wait on the outage board; stopped during
@@ -248,6 +250,8 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   /** The cursor this connection asked for, and whether a message with a seq came on it yet. */
   let connectedWith: number | undefined;
   let seqOnConnection = false;
+  /** Whether this connection's first seq above the cursor was checked for a gap after the cursor it asked for. */
+  let resumeChecked = false;
   /**
    * The search for a frame ws refused (1009), whose seq is never read. It is the first frame after `lo` (so no seq in
    * between carries one), and at or below `hi` once a probe connection at `hi` read another frame first. Probes past
@@ -412,6 +416,10 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
       }
       return 'ok';
     }
+    if (seq !== undefined && !resumeChecked) {
+      resumeChecked = true;
+      if (connectedWith !== undefined && connectedWith > 0 && !probing() && seq > connectedWith + 1) reportGap(connectedWith, seq);
+    }
     if (seq !== undefined && o.shards !== undefined) {
       const shard = o.shards.shardOf({ t, body });
       const floor = shard === undefined ? undefined : floors[shard];
@@ -430,6 +438,20 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
       batch.seq = seq;
     }
     return 'ok';
+  };
+
+  /**
+   * Upstream resumed past the cursor we asked for: the seqs between never came. indigo's relays answer a cursor older
+   * than their window from their oldest event without #info OutdatedCursor, so this is the only sign of that gap.
+   * Counted and logged with the repair, never fatal; a PDS whose deleted accounts' events are gone leaves such gaps
+   * too, harmlessly (a sweep then finds nothing to fetch).
+   */
+  const reportGap = (asked: number, first: number) => {
+    metrics.inc(o.counters.errors, { host: hostLabel, reason: 'cursor_gap' });
+    const repair = o.outdatedCursorRepair;
+    log.warn('upstream resumed past our cursor: the seqs between were not received', {
+      host, cursor: asked, firstSeq: first, missedSeqs: first - asked - 1, ...(repair === undefined ? {} : { repair }),
+    });
   };
 
   /** Whether the connection is a probe of `search` that has read nothing yet. */
@@ -503,6 +525,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
     behindInARow = 0;
     connectedWith = cursor;
     seqOnConnection = false;
+    resumeChecked = false;
     let why = 'closed';
     let reset = false;
     let oversized = false;

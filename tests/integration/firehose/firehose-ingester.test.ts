@@ -184,6 +184,31 @@ describe('firehose adapter', () => {
     expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'seq_not_increasing')).toBe(SEQ_RESET_AFTER);
   });
 
+  it('counts and logs a resume past the stored cursor (indigo answers a cursor older than its window so), with the repair', async () => {
+    await redis.set(keys.cursor('firehose_live', relay.host), '5');
+    relay.onConnect = (socket, c) => {
+      if (c !== '5') return true;
+      // Its window starts at 40: it streams from there, and says nothing of the seqs 6 to 39.
+      void commit(40, 'k40').then(({ frame }) => socket.send(frame));
+      return false;
+    };
+    const warnings: { msg: string; fields: LogFields | undefined }[] = [];
+    const log: Log = { ...silentLog, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => log };
+    const run = start({ log });
+    await waitFor(cursor, (c) => c === '40', 'cursor 40');
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'cursor_gap')).toBe(1);
+    const gap = warnings.find((w) => w.msg.startsWith('upstream resumed past our cursor'));
+    expect(gap?.fields).toMatchObject({ cursor: 5, firstSeq: 40, missedSeqs: 34, repair: FIREHOSE_GAP_REPAIR });
+  });
+
+  it('counts no gap when upstream resumes at the seq after the cursor, or at the cursor itself', async () => {
+    await redis.set(keys.cursor('firehose_live', relay.host), '5');
+    for (const s of [5, 6, 7]) relay.append(s, (await commit(s, `k${s}`)).frame);
+    const run = start();
+    await waitFor(cursor, (c) => c === '7', 'cursor 7');
+    expect(await counter(run.metrics, 'skytide_firehose_errors_total', 'cursor_gap')).toBe(0);
+  });
+
   it('keeps going after #info OutdatedCursor, counts it, and says a sweep repairs the gap', async () => {
     relay.onConnect = (socket) => void socket.send(infoFrame('OutdatedCursor', 'too old'));
     relay.append(1, (await commit(1, 'a')).frame);
