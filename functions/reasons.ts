@@ -52,7 +52,8 @@ export const REASONS = [
   'lease_lost', // a sweep's lease expired or was taken while it ran: it stops, and the next sweep resumes from the cursor
   // labels (functions/label)
   'invalid_label', // a label whose fields break the label spec (syntax, val over 128 bytes, ver other than 1)
-  'future_cts', // a label whose cts is further in the future than the allowed clock drift (it would outrank every later label)
+  'future_cts', // a label whose cts is more than a day ahead of our clock (it would outrank every later label): refused
+  'label_not_due', // a label whose cts is ahead of our clock by more than the allowed drift, less than a day: it waits until due
   'unsigned_label', // a label without `sig` from a source not in LABEL_TRUSTED_SOURCES
   'unversioned_label', // a label with `sig` but without `ver`: the spec requires ver 1 in what a label signs
   'wrong_labeler', // src's #atproto_labeler endpoint is not the host the label came from (or the entry names none)

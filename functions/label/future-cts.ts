@@ -1,17 +1,29 @@
-// A label's `cts` decides which of its versions is in force (version.ts: the newest `cts` wins), so a label whose cts
-// a labeler's clock put years ahead would outrank every later label of its (src, uri, val), negations included, for
-// good. As for a commit's rev (atproto/syntax/tid-time.ts), a cts further ahead than the allowed clock drift is refused:
-// a verdict on the label (`future_cts`), counted with the other rejections.
+// A label's `cts` decides which of its versions is in force (version.ts: the newest `cts` wins), so a label stored
+// with a cts its labeler's clock put ahead would outrank every later label of its (src, uri, val), negations included,
+// until our clock caught up with it. So a label is stored only once its cts is due (at most the allowed clock drift
+// ahead of our clock, as for a commit's rev: atproto/syntax/tid-time.ts):
+// - up to MAX_CTS_DEFER_MS ahead, it is not due yet: deferred (`label_not_due`), its entry left pending without a
+//   delivery counted and taken up again later, so a labeler whose clock runs ahead loses nothing, only waits;
+// - further ahead, no clock is that wrong: a verdict on the label (`future_cts`), counted with the other rejections.
 import { MAX_REV_DRIFT_MS } from '../atproto/syntax/tid-time.ts';
 import { instantKey, instantKeyOfMs } from './instant.ts';
 import type { Label } from './label.ts';
 
 /** How far ahead of our clock a label's cts may be (clock drift between us and the labeler): as for commit revs. */
 export const MAX_CTS_DRIFT_MS = MAX_REV_DRIFT_MS;
+/** How far ahead a label's cts may be and still be waited for; beyond it the label is refused. */
+export const MAX_CTS_DEFER_MS = 24 * 3600_000;
 
-/** Why the label's cts is too far in the future, or undefined when it is not. */
-export function futureCts(label: Label, nowMs: number): string | undefined {
+export type CtsTiming = { due: true } | { due: false; refuse: boolean; message: string };
+
+const DUE: CtsTiming = { due: true };
+
+/** Whether the label's cts is due at `nowMs`; if not, whether to wait for it or refuse it, and why. */
+export function ctsTiming(label: Label, nowMs: number): CtsTiming {
   const key = instantKey(label.cts);
-  if (key === undefined || key <= instantKeyOfMs(nowMs + MAX_CTS_DRIFT_MS)) return undefined;
-  return `label cts ${label.cts} is more than ${MAX_CTS_DRIFT_MS / 60_000} minutes ahead of our clock`;
+  if (key === undefined || key <= instantKeyOfMs(nowMs + MAX_CTS_DRIFT_MS)) return DUE;
+  if (key > instantKeyOfMs(nowMs + MAX_CTS_DEFER_MS)) {
+    return { due: false, refuse: true, message: `label cts ${label.cts} is more than ${MAX_CTS_DEFER_MS / 3600_000} hours ahead of our clock` };
+  }
+  return { due: false, refuse: false, message: `label cts ${label.cts} is more than ${MAX_CTS_DRIFT_MS / 60_000} minutes ahead of our clock: it waits until due` };
 }

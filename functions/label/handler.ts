@@ -4,7 +4,8 @@
 // Promises:
 // - Every label gets a verdict: stored (as a label or a negation), rejected with a reason from LABEL_REJECTIONS
 //   (counted; the entry is still acknowledged: a forged label is a verdict, not a failure to retry), or deferred
-//   (its source's DID document could not be had for a reason other than an outage: the entry is retried).
+//   (its source's DID document could not be had for a reason other than an outage: the entry is retried; its
+//   source's own host is down, or its cts is not due yet (future-cts.ts): the entry waits, no delivery counted).
 // - Signatures are checked before the transaction (network I/O never holds a transaction open); rows follow
 //   store.ts, so replaying any set of entries in any order ends in the same rows; nothing is ever deleted.
 // - An outage of Postgres or of the PLC directory (DependencyError) is thrown: the caller waits and retries the batch,
@@ -20,7 +21,7 @@ import { BatchIdentities, checkLabel, recheckAgainstFresh, type LabelCheck, type
 import type { Label } from './label.ts';
 import { storeLabels } from './store.ts';
 import { toRow, type LabelRow } from './version.ts';
-import { futureCts } from './future-cts.ts';
+import { ctsTiming } from './future-cts.ts';
 
 export interface LabelPorts extends BasePorts {
   sql: Sql;
@@ -32,8 +33,11 @@ export interface LabelPorts extends BasePorts {
 export type LabelVerdict =
   | { status: 'label' | 'negation'; src: string; trusted?: TrustReason }
   | { status: 'rejected'; reason: LabelRejection; message: string }
-  /** `wait`: deferred only because the source's own host is down (verify-label.ts), so no delivery counts. */
-  | { status: 'retry'; reason: Reason; message: string; wait?: true };
+  /**
+   * `wait`: deferred only because the source's own host is down (verify-label.ts), or because the label's cts is not
+   * due yet (`notDue`, future-cts.ts), so no delivery counts.
+   */
+  | { status: 'retry'; reason: Reason; message: string; wait?: true; notDue?: true };
 
 export interface LabelBatchResult {
   /**
@@ -53,7 +57,7 @@ const VERIFY_CONCURRENCY = 8;
 export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPorts): Promise<LabelBatchResult> {
   const identities = new BatchIdentities(ports.identity);
   const limit = pLimit(VERIFY_CONCURRENCY);
-  type Checked = { label: Label; check: LabelCheck } | { invalid: string };
+  type Checked = { label: Label; check: LabelCheck } | { invalid: string } | { label: Label; notDue: string };
   const checked: Checked[][] = await Promise.all(
     entries.map((entry) =>
       Promise.all(
@@ -61,8 +65,11 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
           const parsed = parseLabel(entry.form === 'rsky' ? normalizeRskyLabel(raw) : raw);
           if (!parsed.ok) return { invalid: parsed.message };
           const { label } = parsed;
-          const future = futureCts(label, ports.clock.now());
-          if (future !== undefined) return { label, check: { ok: false, reason: 'future_cts', message: future } };
+          const timing = ctsTiming(label, ports.clock.now());
+          if (!timing.due) {
+            if (timing.refuse) return { label, check: { ok: false, reason: 'future_cts', message: timing.message } };
+            return { label, notDue: timing.message };
+          }
           return { label, check: await limit(() => checkLabel(label, entry.host, ports.trustedSources.has(label.src), identities)) };
         }),
       ),
@@ -75,6 +82,7 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
       Promise.all(
         list.map(async (c): Promise<LabelVerdict> => {
           if ('invalid' in c) return { status: 'rejected', reason: 'invalid_label', message: c.invalid };
+          if ('notDue' in c) return { status: 'retry', reason: 'label_not_due', message: c.notDue, wait: true, notDue: true };
           const { label } = c;
           const host = entries[i]!.host;
           const check = await recheckAgainstFresh(c.check, label, host, ports.trustedSources.has(label.src), identities);
@@ -101,10 +109,12 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
     // A delivery counts toward the DLQ only when some label of the entry was deferred for a reason of its own.
     const counted = deferred.find((v) => v.wait !== true);
     if (counted !== undefined) return retry(counted.reason, counted.message);
-    // It waits on the source of its first waiting label (the caller parks it per that source's host).
-    const at = list.indexOf(first);
-    const waited = checked[i]?.[at];
-    return wait(first.reason, first.message, waited !== undefined && 'label' in waited ? waited.label.src : undefined);
+    // It waits on the source of its first label waiting on a host (the caller parks it per that source's host). A
+    // label only waiting to be due names nothing: the entry stays pending and comes back when claimed again.
+    const onHost = deferred.find((v) => v.notDue !== true);
+    if (onHost === undefined) return wait(first.reason, first.message);
+    const waited = checked[i]?.[list.indexOf(onHost)];
+    return wait(onHost.reason, onHost.message, waited !== undefined && 'label' in waited ? waited.label.src : undefined);
   });
   report(entries, verdicts, ports);
   return { outcomes, verdicts, changed };

@@ -218,8 +218,9 @@ describe('labels that do not come from their source are rejected and counted, ne
       [await signed({ val: 'elsewhere', cts: at(1) }, labelKey, OTHER_HOST), 'wrong_labeler'],
       [entry(labelEvent(HOST, await signLabel(labelKey, { ver: 1, src: KEYLESS, uri: POST, val: 'keyless', cts: at(1) }))), 'no_label_key'],
       [entry(labelEvent(HOST, { ver: 1, src: LABELER, uri: POST, val: 'x', cts: 'yesterday' })), 'invalid_label'],
-      // Signed, but its cts a day ahead of our clock: it would outrank every later label of its (src, uri, val).
-      [await signed({ val: 'from-the-future', cts: at(24 * 60) }, labelKey), 'future_cts'],
+      // Signed, but its cts days ahead of our clock: it would outrank every later label of its (src, uri, val), and no
+      // clock is that wrong (a few minutes or hours ahead only waits until due: below).
+      [await signed({ val: 'from-the-future', cts: at(3 * 24 * 60) }, labelKey), 'future_cts'],
       [entry({ type: 'label', host: HOST, label: 'not an object' }), 'invalid_label'],
       // Validly signed, but over bytes without `ver`: not a version-1 label (label spec: `ver` is required and part of
       // the signed bytes), so not one we can judge. Trust does not help: the signature is there, over something else.
@@ -322,6 +323,33 @@ describe('identity: an outage is waited out, a DID that cannot be had is deferre
     ]);
     expect(result.verdicts[0]).toEqual([{ status: 'retry', reason: 'identity_failed', message: expect.any(String), wait: true }]);
     expect((await inForce()).map((l) => l['val'])).toEqual(['fine']);
+  });
+
+  it('waits (no delivery counted, naming nothing to park on) with a label whose cts is ahead of our clock, then stores it once due', async () => {
+    // A labeler whose clock runs 40 minutes ahead: its label and the negation after it are stamped by that clock.
+    const ahead = await signed({ val: 'ahead', cts: at(30 + 40) });
+    const fine = await signed({ val: 'fine', cts: at(1) });
+    const first = await labelBatch([ahead, fine], ports());
+    expect(first.outcomes).toEqual([
+      { status: 'wait', reason: 'label_not_due', message: expect.stringContaining('waits until due') },
+      { status: 'ok' },
+    ]);
+    expect((await inForce()).map((l) => l['val'])).toEqual(['fine']);
+    expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="future_cts"}`)).toBe(0);
+    expect(await metric(`skytide_labels_total{host="${HOST}",outcome="retry"}`)).toBe(1);
+    // A label waiting on a host and one not due in one entry (as an entry of several labels could hold them): the
+    // entry is parked on the host's source.
+    const down = `did:web:localhost%3A${await freePort()}`;
+    const mixed = await labelBatch([{ form: 'event', host: HOST, labels: [
+      labelJson(await signLabel(labelKey, { ver: 1, src: LABELER, uri: POST, val: 'ahead-too', cts: at(30 + 40) })),
+      labelJson(await signLabel(labelKey, { ver: 1, src: down, uri: POST, val: 'x', cts: at(1) })),
+    ] }], ports());
+    expect(mixed.outcomes).toEqual([{ status: 'wait', reason: 'identity_failed', message: expect.stringContaining(down), on: down }]);
+    // 36 minutes on, its cts is within the allowed drift: stored as signed, and it outranks the labels before it.
+    now = START + 36 * 60_000;
+    const later = await labelBatch([ahead], ports());
+    expect(later.outcomes).toEqual([{ status: 'ok' }]);
+    expect((await inForce()).map((l) => [l['val'], l['cts']])).toEqual([['ahead', at(70)], ['fine', at(1)]]);
   });
 
   it('defers (retry, identity_failed) a label whose source the directory does not know', async () => {
