@@ -1,17 +1,11 @@
 // The filters in the firehose adapter, against a real WebSocket relay on 127.0.0.1 and real Redis: only kept events
 // reach firehose_live, no resync is queued for a dropped DID, and the per-repo continuity state still sees every
 // commit (a commit whose ops are all filtered out writes nothing but moves its repo's rev and root).
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { CID } from 'multiformats/cid';
-import { runFirehoseIngester } from '../../../long-runners/firehose/firehose-ingester.ts';
-import { createKeySpace, hostKey, type KeySpace } from '../../../adapters/redis/keys.ts';
-import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
 import { parseEventFilter, type EventFilter, type EventFilterInput } from '../../../functions/event-filter.ts';
-import { silentLog } from '../../../functions/ports.ts';
-import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
+import { useFirehoseHarness, type FirehoseRun } from '../../helpers/firehose-harness.ts';
 import { accountFrame, buildCommitFrame, identityFrame, type OpSpec } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -21,23 +15,7 @@ const at = '2026-01-01T00:00:00.000Z';
 const rev = (n: number) => `3l3qo2vuowo${String.fromCharCode(97 + Math.floor(n / 26))}${String.fromCharCode(97 + (n % 26))}`;
 const op = (collection: string, rkey: string): OpSpec => ({ action: 'create', collection, rkey, record: { $type: collection, createdAt: at } });
 
-let redis: Redis;
-let cleanup: () => Promise<void>;
-let keys: KeySpace;
-let relay: FakeRelay;
-let stop: (() => Promise<void>) | undefined;
-
-beforeAll(async () => ({ redis, cleanup } = await createTestRedis('filters')));
-afterAll(async () => cleanup());
-beforeEach(async () => {
-  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-  relay = await startFakeRelay();
-});
-afterEach(async () => {
-  await stop?.();
-  stop = undefined;
-  await relay.close();
-});
+const h = useFirehoseHarness('filters', { ingester: ({ redis, keys }) => ({ repoState: createRepoStateStore(redis, keys.stream('')) }) });
 
 function filterOf(input: EventFilterInput): EventFilter {
   const parsed = parseEventFilter(input);
@@ -45,74 +23,56 @@ function filterOf(input: EventFilterInput): EventFilter {
   return parsed.filter;
 }
 
-function start(filter: EventFilter) {
-  const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: ['firehose_live'] });
-  const controller = new AbortController();
-  const done = runFirehoseIngester({
-    redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 50, batchTimeoutMs: 20, initialCursor: 0,
-    log: silentLog, metrics: metrics.metrics, signal: controller.signal, lengthCheckIntervalMs: 20,
-    backoff: { baseMs: 10, maxMs: 50, healthyAfterMs: 10_000 }, repoState: createRepoStateStore(redis, keys.stream('')), filter,
-  });
-  stop = async () => { controller.abort(); await done; };
-  return metrics;
-}
-
-const events = async () => (await redis.xrange(keys.stream('firehose_live'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? 'null'));
-const queued = async () => (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? 'null'));
-const cursor = () => redis.get(keys.cursor('firehose_live', relay.host));
-const state = async (did: string) => JSON.parse((await redis.get(`${keys.stream('')}repo_state:${did}`)) ?? 'null');
-const filtered = async (m: ReturnType<typeof createMetrics>, why: string) => {
-  const line = (await m.registry.metrics()).split('\n').find((l) => l.startsWith(`skytide_filtered_total{where="firehose",why="${why}"}`));
-  return Number(line?.split(' ').at(-1) ?? NaN);
-};
+const start = (filter: EventFilter) => h.start({ filter });
+const filtered = (run: FirehoseRun, why: string) => run.count('skytide_filtered_total', `where="firehose",why="${why}"`);
 
 describe('firehose filters', () => {
   it('a feed generator keeps posts and likes; a commit of other ops writes nothing but still moves the repo state', async () => {
-    relay.append(1, (await buildCommitFrame({ seq: 1, did: ALICE, rev: rev(1), ops: [op('app.bsky.feed.post', 'a'), op('app.bsky.graph.follow', 'b'), op('app.bsky.feed.like', 'c')] })).frame);
+    h.relay.append(1, (await buildCommitFrame({ seq: 1, did: ALICE, rev: rev(1), ops: [op('app.bsky.feed.post', 'a'), op('app.bsky.graph.follow', 'b'), op('app.bsky.feed.like', 'c')] })).frame);
     const onlyFollows = await buildCommitFrame({ seq: 2, did: ALICE, rev: rev(2), ops: [op('app.bsky.graph.follow', 'd')] });
-    relay.append(2, onlyFollows.frame);
-    relay.append(3, identityFrame(3, ALICE, 'alice.test'));
+    h.relay.append(2, onlyFollows.frame);
+    h.relay.append(3, identityFrame(3, ALICE, 'alice.test'));
     // The follow-only commit advanced the state: replaying it is stale, and a commit claiming another root is a gap.
-    relay.append(4, onlyFollows.frame.slice());
+    h.relay.append(4, onlyFollows.frame.slice());
     const other = CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454');
-    relay.append(5, (await buildCommitFrame({ seq: 5, did: ALICE, rev: rev(5), prevData: other, ops: [op('app.bsky.feed.repost', 'e')] })).frame);
-    const metrics = start(filterOf({ collections: ['app.bsky.feed.post', 'app.bsky.feed.like'] }));
-    await waitFor(cursor, (c) => c === '5', 'cursor 5');
-    expect((await events()).map((e) => [e.type, e.rkey ?? e.handle])).toEqual([['create', 'a'], ['create', 'c'], ['identity', 'alice.test']]);
-    expect((await state(ALICE)).rev).toBe(rev(5));
+    h.relay.append(5, (await buildCommitFrame({ seq: 5, did: ALICE, rev: rev(5), prevData: other, ops: [op('app.bsky.feed.repost', 'e')] })).frame);
+    const run = start(filterOf({ collections: ['app.bsky.feed.post', 'app.bsky.feed.like'] }));
+    await waitFor(h.cursor, (c) => c === '5', 'cursor 5');
+    expect((await h.events()).map((e) => [e.type, e.rkey ?? e.handle])).toEqual([['create', 'a'], ['create', 'c'], ['identity', 'alice.test']]);
+    expect((await h.repoState(ALICE))?.rev).toBe(rev(5));
     // A kept DID's gap is still resynced, though the commit's op was filtered out.
-    expect(await queued()).toEqual([{ did: ALICE, host: relay.host, rev: '', active: true, reason: 'prev_data_mismatch' }]);
-    expect(await filtered(metrics, 'collection')).toBe(3);
+    expect(await h.resyncs()).toEqual([{ did: ALICE, host: h.relay.host, rev: '', active: true, reason: 'prev_data_mismatch' }]);
+    expect(await filtered(run, 'collection')).toBe(3);
   });
 
   it('a prefix pattern and a dropped DID: none of its events, no resync for it, its continuity still tracked', async () => {
-    relay.append(1, (await buildCommitFrame({ seq: 1, did: ALICE, rev: rev(1), ops: [op('app.bsky.graph.follow', 'a'), op('app.bsky.graph.block', 'b'), op('app.bsky.feed.post', 'c')] })).frame);
-    relay.append(2, (await buildCommitFrame({ seq: 2, did: BOB, rev: rev(2), ops: [op('app.bsky.graph.follow', 'x')] })).frame);
-    relay.append(3, identityFrame(3, BOB, 'bob.test'));
-    relay.append(4, accountFrame(4, BOB, false, 'deactivated'));
+    h.relay.append(1, (await buildCommitFrame({ seq: 1, did: ALICE, rev: rev(1), ops: [op('app.bsky.graph.follow', 'a'), op('app.bsky.graph.block', 'b'), op('app.bsky.feed.post', 'c')] })).frame);
+    h.relay.append(2, (await buildCommitFrame({ seq: 2, did: BOB, rev: rev(2), ops: [op('app.bsky.graph.follow', 'x')] })).frame);
+    h.relay.append(3, identityFrame(3, BOB, 'bob.test'));
+    h.relay.append(4, accountFrame(4, BOB, false, 'deactivated'));
     // Bob's gap and a tooBig commit would queue resyncs for a kept DID: not for him.
     const other = CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454');
-    relay.append(5, (await buildCommitFrame({ seq: 5, did: BOB, rev: rev(5), prevData: other, ops: [op('app.bsky.graph.follow', 'y')] })).frame);
-    relay.append(6, (await buildCommitFrame({ seq: 6, did: BOB, rev: rev(6), tooBig: true, ops: [op('app.bsky.graph.follow', 'z')] })).frame);
-    relay.append(7, accountFrame(7, ALICE, true));
-    const metrics = start(filterOf({ collections: ['app.bsky.graph.*'], excludeDids: [BOB] }));
-    await waitFor(cursor, (c) => c === '7', 'cursor 7');
-    expect((await events()).map((e) => [e.did, e.type, e.rkey ?? null])).toEqual([[ALICE, 'create', 'a'], [ALICE, 'create', 'b'], [ALICE, 'account', null]]);
-    expect(await queued()).toEqual([]);
+    h.relay.append(5, (await buildCommitFrame({ seq: 5, did: BOB, rev: rev(5), prevData: other, ops: [op('app.bsky.graph.follow', 'y')] })).frame);
+    h.relay.append(6, (await buildCommitFrame({ seq: 6, did: BOB, rev: rev(6), tooBig: true, ops: [op('app.bsky.graph.follow', 'z')] })).frame);
+    h.relay.append(7, accountFrame(7, ALICE, true));
+    const run = start(filterOf({ collections: ['app.bsky.graph.*'], excludeDids: [BOB] }));
+    await waitFor(h.cursor, (c) => c === '7', 'cursor 7');
+    expect((await h.events()).map((e) => [e.did, e.type, e.rkey ?? null])).toEqual([[ALICE, 'create', 'a'], [ALICE, 'create', 'b'], [ALICE, 'account', null]]);
+    expect(await h.resyncs()).toEqual([]);
     // The gap at rev 5 advanced it, and so did the tooBig commit at rev 6 (its commit block checks out), filtered or not.
-    expect((await state(BOB)).rev).toBe(rev(6));
+    expect((await h.repoState(BOB))?.rev).toBe(rev(6));
     // Bob's follow x, his identity, his account change and his follow y.
-    expect(await filtered(metrics, 'did')).toBe(4);
-    expect(await filtered(metrics, 'collection')).toBe(1);
+    expect(await filtered(run, 'did')).toBe(4);
+    expect(await filtered(run, 'collection')).toBe(1);
   });
 
   it('a community AppView keeps only its members', async () => {
-    relay.append(1, (await buildCommitFrame({ seq: 1, did: ALICE, rev: rev(1), ops: [op('app.bsky.feed.post', 'a')] })).frame);
-    relay.append(2, (await buildCommitFrame({ seq: 2, did: BOB, rev: rev(2), ops: [op('app.bsky.feed.post', 'b')] })).frame);
-    relay.append(3, identityFrame(3, BOB, 'bob.test'));
+    h.relay.append(1, (await buildCommitFrame({ seq: 1, did: ALICE, rev: rev(1), ops: [op('app.bsky.feed.post', 'a')] })).frame);
+    h.relay.append(2, (await buildCommitFrame({ seq: 2, did: BOB, rev: rev(2), ops: [op('app.bsky.feed.post', 'b')] })).frame);
+    h.relay.append(3, identityFrame(3, BOB, 'bob.test'));
     start(filterOf({ dids: [ALICE] }));
-    await waitFor(cursor, (c) => c === '3', 'cursor 3');
-    expect((await events()).map((e) => [e.did, e.rkey])).toEqual([[ALICE, 'a']]);
-    expect((await state(BOB)).rev).toBe(rev(2));
+    await waitFor(h.cursor, (c) => c === '3', 'cursor 3');
+    expect((await h.events()).map((e) => [e.did, e.rkey])).toEqual([[ALICE, 'a']]);
+    expect((await h.repoState(BOB))?.rev).toBe(rev(2));
   });
 });

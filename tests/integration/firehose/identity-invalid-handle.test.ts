@@ -5,20 +5,15 @@
 // firehose_live (ours, rsky's indexer, a tool) ever reads it. A real relay socket on 127.0.0.1, real Redis, then the
 // entries through the index function into real Postgres.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { runFirehoseIngester } from '../../../long-runners/firehose/firehose-ingester.ts';
 import { parseEventFields } from '../../../long-runners/consumer/parse-event-fields.ts';
-import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../../adapters/redis/keys.ts';
-import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { hostKey, STREAMS } from '../../../adapters/redis/keys.ts';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../../../functions/atproto/identity/did-document.ts';
 import type { HandleResolver } from '../../../functions/atproto/identity/handle.ts';
 import type { StreamEvent } from '../../../functions/events.ts';
 import { checkRows } from '../../../functions/sql-rows.ts';
-import { silentLog } from '../../../functions/ports.ts';
-import { createTestRedis } from '../../helpers/services.ts';
+import { useFirehoseHarness } from '../../helpers/firehose-harness.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
 import { identityFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -26,22 +21,14 @@ const ALICE = 'did:plc:alice00000000000000000000';
 const BOB = 'did:plc:bob0000000000000000000000';
 const KEY = { curve: 'k256' as const, bytes: new Uint8Array(33) };
 
-let redis: Redis;
-let cleanup: () => Promise<void>;
+const h = useFirehoseHarness('identity_invalid_handle', { metrics: { streams: Object.values(STREAMS) } });
 let db: IndexDb;
-let keys: KeySpace;
-let relay: FakeRelay;
 
 beforeAll(async () => {
-  ({ redis, cleanup } = await createTestRedis('identity_invalid_handle'));
   db = await createIndexDb('identity_invalid_handle');
-  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-  relay = await startFakeRelay();
 });
 afterAll(async () => {
-  await relay.close();
   await db.close();
-  await cleanup();
 });
 
 /** What the DID documents claim and where each handle resolves, as the index verifies them. */
@@ -60,36 +47,28 @@ const handles: HandleResolver = {
 
 describe('#identity with an invalid handle', () => {
   it('enters the stream without the handle (counted), and the index still re-verifies the identity on it', async () => {
-    const host = hostKey(relay.host);
-    relay.append(1, identityFrame(1, ALICE, 'alice.test'));
-    relay.append(2, identityFrame(2, ALICE, 'not a handle!'));
-    relay.append(3, identityFrame(3, BOB, 'nodot'));
+    const host = hostKey(h.relay.host);
+    h.relay.append(1, identityFrame(1, ALICE, 'alice.test'));
+    h.relay.append(2, identityFrame(2, ALICE, 'not a handle!'));
+    h.relay.append(3, identityFrame(3, BOB, 'nodot'));
     // `handle.invalid` is the lexicon's own word for "this handle failed validation": valid syntax, passed on.
-    relay.append(4, identityFrame(4, BOB, 'handle.invalid'));
-    const metrics = createMetrics({ hosts: [host], streams: Object.values(STREAMS) });
-    const controller = new AbortController();
-    const done = runFirehoseIngester({
-      redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 50, batchTimeoutMs: 20, initialCursor: 0,
-      log: silentLog, metrics: metrics.metrics, signal: controller.signal, lengthCheckIntervalMs: 20,
-      backoff: { baseMs: 10, maxMs: 50, healthyAfterMs: 10_000 },
-    });
+    h.relay.append(4, identityFrame(4, BOB, 'handle.invalid'));
+    const run = h.start();
     try {
-      await waitFor(async () => Number((await redis.get(keys.cursor(STREAMS.firehoseLive, relay.host))) ?? -1), (c) => c === 4, 'cursor 4');
+      await waitFor(h.cursorSeq, (c) => c === 4, 'cursor 4');
     } finally {
-      controller.abort();
-      await done;
+      await run.stop();
     }
 
-    const entries = (await redis.xrange(keys.stream(STREAMS.firehoseLive), '-', '+')).map(([, f]) => ({ event: f[1] ?? '' }));
+    // The entries as written (text): parseEventFields reads them so, and no invalid handle may be in the text.
+    const entries = (await h.redis.xrange(h.keys.stream(STREAMS.firehoseLive), '-', '+')).map(([, f]) => ({ event: f[1] ?? '' }));
     // Every #identity is in the stream, in order; no entry holds an invalid handle, not even as text.
     expect(entries.map((e) => JSON.parse(e.event) as Record<string, unknown>).map((e) => [e['seq'], e['did'], e['handle']])).toEqual([
       [1, ALICE, 'alice.test'], [2, ALICE, undefined], [3, BOB, undefined], [4, BOB, 'handle.invalid'],
     ]);
     expect(entries.filter((e) => e.event.includes('not a handle') || e.event.includes('nodot'))).toEqual([]);
-    const exposition = await metrics.registry.metrics();
-    const count = (series: string) => Number(exposition.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ').at(-1) ?? NaN);
-    expect(count(`skytide_firehose_errors_total{host="${host}",reason="invalid_handle"}`)).toBe(2);
-    expect(count(`skytide_firehose_events_total{host="${host}",type="identity"}`)).toBe(4);
+    expect(await run.count('skytide_firehose_errors_total', `host="${host}",reason="invalid_handle"`)).toBe(2);
+    expect(await run.count('skytide_firehose_events_total', `host="${host}",type="identity"`)).toBe(4);
 
     // The index acts on each event: it asks the DID document, whatever the event said.
     const events: StreamEvent[] = entries.map((e) => {

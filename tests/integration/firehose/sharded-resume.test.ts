@@ -1,34 +1,20 @@
 // STREAM_SHARDS=4: each shard keeps its own cursor per relay. After a crash between two shards' MULTIs one shard
 // stands further on than the others: the adapter resumes from the lowest cursor, and each shard skips what is at or
 // below its own, so every event lands once, in its DID's shard, in seq order.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { runFirehoseIngester } from '../../../long-runners/firehose/firehose-ingester.ts';
-import { createKeySpace, hostKey, STREAMS } from '../../../adapters/redis/keys.ts';
-import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { describe, expect, it } from 'vitest';
+import { STREAMS } from '../../../adapters/redis/keys.ts';
 import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
-import { silentLog } from '../../../functions/ports.ts';
-import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
+import { useFirehoseHarness } from '../../helpers/firehose-harness.ts';
 import { buildCommitFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';
 import { workloadDid } from '../../helpers/social-workload.ts';
 
-let redis: Redis;
-let cleanup: () => Promise<void>;
-let relay: FakeRelay;
-
-beforeAll(async () => {
-  ({ redis, cleanup } = await createTestRedis('sharded_resume'));
-  relay = await startFakeRelay();
-});
-afterEach(async () => relay.close());
-afterAll(async () => cleanup());
+const h = useFirehoseHarness('sharded_resume', { keySpace: { shards: 4 } });
 
 describe('sharded firehose cursors', () => {
   it('resume from the lowest shard cursor, and each shard skips what it already holds', async () => {
-    const keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`, { shards: 4 });
+    const { redis, keys, relay } = h;
     const dids = Array.from({ length: 24 }, (_, i) => workloadDid(i));
     const TOTAL = 60;
     const didOf = (seq: number) => dids[seq % dids.length]!;
@@ -42,18 +28,13 @@ describe('sharded firehose cursors', () => {
     for (const [n, shard] of shards.entries()) await redis.set(keys.cursor(shard, relay.host), String(floors[n]));
 
     expect(new Set(dids.map((d) => keys.shardOf(d))).size).toBe(4);
-    const controller = new AbortController();
-    const done = runFirehoseIngester({
-      redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 7, batchTimeoutMs: 20, log: silentLog,
-      metrics: createMetrics({ hosts: [hostKey(relay.host)], streams: ['firehose_live'] }).metrics, signal: controller.signal,
-      repoState: createRepoStateStore(redis, keys),
-    });
+    // Resumes from the stored cursors alone: no initial cursor.
+    const run = h.start({ batchSize: 7, initialCursor: undefined, repoState: createRepoStateStore(redis, keys) });
     await waitFor(async () => Promise.all(shards.map((s) => redis.get(keys.cursor(s, relay.host)))), (v) => v.every((c) => c === String(TOTAL)), `every shard at ${TOTAL}`);
-    controller.abort();
-    await done;
+    await run.stop();
     expect(relay.cursors).toEqual(['10']);
     for (const [n, shard] of shards.entries()) {
-      const seqs = (await redis.xrange(keys.stream(shard), '-', '+')).map(([, f]) => (JSON.parse(f[1]!) as { seq: number }).seq);
+      const seqs = (await h.events(shard)).map((e) => e.seq);
       const want = Array.from({ length: TOTAL }, (_, i) => i + 1).filter((seq) => seq > floors[n]! && keys.shardOf(didOf(seq)) === n);
       expect(seqs).toEqual(want);
     }

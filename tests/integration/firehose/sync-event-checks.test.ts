@@ -3,18 +3,13 @@
 // future. Before, a #sync's unsigned body rev went straight into the repo's continuity state, so one #sync from the
 // future held back every genuine commit of the repo as stale_rev for days. A real relay socket, real Redis, a real
 // PLC directory stand-in over HTTP and the real identity resolver.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Secp256k1Keypair } from '@atproto/crypto';
 import { CID } from 'multiformats/cid';
-import { runFirehoseIngester, type FirehoseIngesterOptions } from '../../../long-runners/firehose/firehose-ingester.ts';
-import { createKeySpace, hostKey, STREAMS, type KeySpace } from '../../../adapters/redis/keys.ts';
-import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { STREAMS } from '../../../adapters/redis/keys.ts';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
-import { silentLog } from '../../../functions/ports.ts';
-import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
+import { useFirehoseHarness } from '../../helpers/firehose-harness.ts';
 import { startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { repoDoc } from '../../helpers/fake-pds.ts';
 import { block, buildCommitFrame, encodeCar, encodeFrame, syncFrame } from '../../helpers/frames.ts';
@@ -29,17 +24,18 @@ const POST = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: '2026-01-01T0
 const revAt = (aheadMs = 0) => tid((Date.now() + aheadMs) * 1000 * 1024);
 const YEAR_MS = 365 * 24 * 3600_000;
 
-let redis: Redis;
-let cleanup: () => Promise<void>;
 let plc: FakePlc;
 let key: Secp256k1Keypair;
 let stranger: Secp256k1Keypair;
-let keys: KeySpace;
-let relay: FakeRelay;
-let running: { stop: () => Promise<void> } | undefined;
+const h = useFirehoseHarness('sync_checks', {
+  metrics: { streams: Object.values(STREAMS) },
+  ingester: ({ redis, keys }) => ({
+    identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true }),
+    repoState: createRepoStateStore(redis, keys),
+  }),
+});
 
 beforeAll(async () => {
-  ({ redis, cleanup } = await createTestRedis('sync_checks'));
   plc = await startFakePlc();
   key = await Secp256k1Keypair.create();
   stranger = await Secp256k1Keypair.create();
@@ -47,84 +43,54 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await plc.close();
-  await cleanup();
 });
-beforeEach(async () => {
-  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-  relay = await startFakeRelay();
-});
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  await relay.close();
-});
-
-function start(extra: Partial<FirehoseIngesterOptions> = {}) {
-  const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: Object.values(STREAMS) });
-  const controller = new AbortController();
-  const done = runFirehoseIngester({
-    redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 50, batchTimeoutMs: 20, initialCursor: 0,
-    log: silentLog, metrics: metrics.metrics, signal: controller.signal, lengthCheckIntervalMs: 20,
-    backoff: { baseMs: 10, maxMs: 50, healthyAfterMs: 10_000 },
-    identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true }),
-    repoState: createRepoStateStore(redis, keys), ...extra,
-  });
-  running = { stop: async () => { controller.abort(); await done; } };
-  const count = async (reason: string) =>
-    Number((await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`skytide_firehose_errors_total{host="${hostKey(relay.host)}",reason="${reason}"}`))?.split(' ').at(-1) ?? NaN);
-  return { count };
-}
-
-const events = async () => (await redis.xrange(keys.stream(STREAMS.firehoseLive), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { rkey?: string });
-const resyncs = async () => (await redis.xrange(keys.stream(STREAMS.repoBackfill), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { reason: string });
-const cursor = async () => Number((await redis.get(keys.cursor(STREAMS.firehoseLive, relay.host))) ?? -1);
 const signedCommit = async (seq: number, rev: string, rkey: string) =>
   (await buildCommitFrame({ seq, did: DID, rev, sign: key, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey, record: POST }] })).frame;
 
 describe('#sync events are verified before they move a repo', () => {
   it('a signed #sync from the future is refused (future_rev), and the current commit after it reaches firehose_live', async () => {
-    relay.append(1, await syncFrame(1, DID, revAt(50 * YEAR_MS), { sign: key }));
-    relay.append(2, await signedCommit(2, revAt(), 'a'));
-    const run = start();
-    await waitFor(cursor, (c) => c === 2, 'cursor 2');
-    expect((await events()).map((e) => e.rkey)).toEqual(['a']);
-    expect(await run.count('future_rev')).toBe(1);
-    expect(await run.count('stale_rev')).toBe(0);
-    expect(await resyncs()).toEqual([]);
+    h.relay.append(1, await syncFrame(1, DID, revAt(50 * YEAR_MS), { sign: key }));
+    h.relay.append(2, await signedCommit(2, revAt(), 'a'));
+    const run = h.start();
+    await waitFor(h.cursorSeq, (c) => c === 2, 'cursor 2');
+    expect((await h.events()).map((e) => e.rkey)).toEqual(['a']);
+    expect(await run.errors('future_rev')).toBe(1);
+    expect(await run.errors('stale_rev')).toBe(0);
+    expect(await h.resyncs()).toEqual([]);
   });
 
   it('an unsigned, wrongly signed or rev-mismatched #sync is refused and counted, and moves no state', async () => {
-    relay.append(1, await signedCommit(1, revAt(-60_000), 'a'));
+    h.relay.append(1, await signedCommit(1, revAt(-60_000), 'a'));
     // A zero signature, a stranger's signature, and the right key over another rev than the body states.
-    relay.append(2, await syncFrame(2, DID, revAt(-30_000)));
-    relay.append(3, await syncFrame(3, DID, revAt(-20_000), { sign: stranger }));
-    relay.append(4, await syncFrame(4, DID, revAt(-10_000), { sign: key, signedRev: revAt(-50_000) }));
-    relay.append(5, await signedCommit(5, revAt(-40_000), 'b'));
-    const run = start();
-    await waitFor(cursor, (c) => c === 5, 'cursor 5');
+    h.relay.append(2, await syncFrame(2, DID, revAt(-30_000)));
+    h.relay.append(3, await syncFrame(3, DID, revAt(-20_000), { sign: stranger }));
+    h.relay.append(4, await syncFrame(4, DID, revAt(-10_000), { sign: key, signedRev: revAt(-50_000) }));
+    h.relay.append(5, await signedCommit(5, revAt(-40_000), 'b'));
+    const run = h.start();
+    await waitFor(h.cursorSeq, (c) => c === 5, 'cursor 5');
     // None of the refused #syncs moved the repo past the commit at -40 s.
-    expect((await events()).map((e) => e.rkey)).toEqual(['a', 'b']);
-    expect(await run.count('bad_signature')).toBe(2);
-    expect(await run.count('invalid_commit')).toBe(1);
-    expect(await run.count('stale_rev')).toBe(0);
-    expect((await resyncs()).map((r) => r.reason)).toEqual(['bad_signature', 'bad_signature', 'invalid_commit']);
+    expect((await h.events()).map((e) => e.rkey)).toEqual(['a', 'b']);
+    expect(await run.errors('bad_signature')).toBe(2);
+    expect(await run.errors('invalid_commit')).toBe(1);
+    expect(await run.errors('stale_rev')).toBe(0);
+    expect((await h.resyncs()).map((r) => r.reason)).toEqual(['bad_signature', 'bad_signature', 'invalid_commit']);
   });
 
   it('a genuine #sync resets the chain; one at the stored rev and root changes nothing; one not after the stored rev is stale', async () => {
     const at = revAt(-60_000);
     const other = CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454');
-    relay.append(1, await syncFrame(1, DID, at, { sign: key }));
-    relay.append(2, await syncFrame(2, DID, at, { sign: key }));
+    h.relay.append(1, await syncFrame(1, DID, at, { sign: key }));
+    h.relay.append(2, await syncFrame(2, DID, at, { sign: key }));
     const later = revAt(-30_000);
-    relay.append(3, await signedCommit(3, later, 'a'));
+    h.relay.append(3, await signedCommit(3, later, 'a'));
     // The stored rev again, with another tree (spec: a rev lower or equal is ignored), then an older rev.
-    relay.append(4, await syncFrame(4, DID, later, { sign: key, data: other }));
-    relay.append(5, await syncFrame(5, DID, at, { sign: key }));
-    const run = start();
-    await waitFor(cursor, (c) => c === 5, 'cursor 5');
-    expect((await resyncs()).map((r) => r.reason)).toEqual(['sync_event']);
-    expect((await events()).map((e) => e.rkey)).toEqual(['a']);
-    expect(await run.count('stale_rev')).toBe(2);
+    h.relay.append(4, await syncFrame(4, DID, later, { sign: key, data: other }));
+    h.relay.append(5, await syncFrame(5, DID, at, { sign: key }));
+    const run = h.start();
+    await waitFor(h.cursorSeq, (c) => c === 5, 'cursor 5');
+    expect((await h.resyncs()).map((r) => r.reason)).toEqual(['sync_event']);
+    expect((await h.events()).map((e) => e.rkey)).toEqual(['a']);
+    expect(await run.errors('stale_rev')).toBe(2);
   });
 });
 
@@ -143,17 +109,17 @@ describe('a tooBig commit is verified before it counts', () => {
   it('a wrongly signed one is refused; a genuine one queues its resync once and the commit after it chains on it', async () => {
     const emptyTree = (await block({ l: null, e: [] })).cid;
     const [r1, r2, r3] = [revAt(-60_000), revAt(-50_000), revAt(-40_000)];
-    relay.append(1, await signedCommit(1, r1, 'a'));
-    relay.append(2, await tooBigFrame(2, r2, emptyTree, stranger));
-    relay.append(3, await tooBigFrame(3, r2, emptyTree, key));
+    h.relay.append(1, await signedCommit(1, r1, 'a'));
+    h.relay.append(2, await tooBigFrame(2, r2, emptyTree, stranger));
+    h.relay.append(3, await tooBigFrame(3, r2, emptyTree, key));
     // The same commit again (a second relay, a replay): its rev is not after the stored one.
-    relay.append(4, await tooBigFrame(4, r2, emptyTree, key));
+    h.relay.append(4, await tooBigFrame(4, r2, emptyTree, key));
     // The next commit follows the tooBig one: since is its rev, prevData its tree (a create into the empty tree).
-    relay.append(5, (await buildCommitFrame({ seq: 5, did: DID, rev: r3, since: r2, prevData: emptyTree, sign: key, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'c', record: POST }] })).frame);
-    const run = start();
-    await waitFor(cursor, (c) => c === 5, 'cursor 5');
-    expect((await events()).map((e) => e.rkey)).toEqual(['a', 'c']);
-    expect((await resyncs()).map((r) => r.reason)).toEqual(['bad_signature', 'too_big']);
-    expect([await run.count('stale_rev'), await run.count('prev_data_mismatch'), await run.count('since_mismatch')]).toEqual([1, 0, 0]);
+    h.relay.append(5, (await buildCommitFrame({ seq: 5, did: DID, rev: r3, since: r2, prevData: emptyTree, sign: key, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'c', record: POST }] })).frame);
+    const run = h.start();
+    await waitFor(h.cursorSeq, (c) => c === 5, 'cursor 5');
+    expect((await h.events()).map((e) => e.rkey)).toEqual(['a', 'c']);
+    expect((await h.resyncs()).map((r) => r.reason)).toEqual(['bad_signature', 'too_big']);
+    expect([await run.errors('stale_rev'), await run.errors('prev_data_mismatch'), await run.errors('since_mismatch')]).toEqual([1, 0, 0]);
   });
 });

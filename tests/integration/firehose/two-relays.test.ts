@@ -3,15 +3,10 @@
 // positions, each with its own adapter and its own repo-state store (as two processes would have), on one Redis: the
 // lagging one's older commits are dropped as stale_rev, the stored state never goes back, and the stream holds every
 // commit's events exactly once.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { runFirehoseIngester } from '../../../long-runners/firehose/firehose-ingester.ts';
-import { createKeySpace, hostKey, type KeySpace } from '../../../adapters/redis/keys.ts';
-import { createMetrics } from '../../../adapters/observability/metrics.ts';
+import { describe, expect, it } from 'vitest';
 import { createRepoStateStore } from '../../../adapters/redis/repo-state.ts';
-import { silentLog } from '../../../functions/ports.ts';
-import { createTestRedis } from '../../helpers/services.ts';
-import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
+import type { FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
+import { useFirehoseHarness } from '../../helpers/firehose-harness.ts';
 import { buildCommitFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { tid } from '../../helpers/events.ts';
@@ -21,57 +16,23 @@ const POST = { $type: 'app.bsky.feed.post', text: 'hi', createdAt: '2026-01-01T0
 // Real revs are TIDs of the commit's time: keep them in the past so none is a future_rev.
 const rev = (n: number) => tid(Date.parse('2026-01-01T00:00:00.000Z') * 1000 + n);
 
-let redis: Redis;
-let cleanup: () => Promise<void>;
-let keys: KeySpace;
-let relays: FakeRelay[];
-const stops: (() => Promise<void>)[] = [];
+const h = useFirehoseHarness('two_relays', { relays: 2 });
 
-beforeAll(async () => {
-  ({ redis, cleanup } = await createTestRedis('two_relays'));
-});
-afterAll(async () => cleanup());
-beforeEach(async () => {
-  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-  relays = [await startFakeRelay(), await startFakeRelay()];
-});
-afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop();
-  for (const r of relays) await r.close();
-});
-
+/** An adapter on `relay`, with its own metrics and (as each process has its own) its own repo-state store. */
 function adapter(relay: FakeRelay) {
-  const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: ['firehose_live'] });
-  const controller = new AbortController();
-  const done = runFirehoseIngester({
-    redis, keys, host: relay.host, highWaterMark: 100_000, batchSize: 5, batchTimeoutMs: 10, initialCursor: 0,
-    log: silentLog, metrics: metrics.metrics, signal: controller.signal, lengthCheckIntervalMs: 20,
-    backoff: { baseMs: 10, maxMs: 50, healthyAfterMs: 10_000 },
-    // Each adapter its own store, as each process has its own.
-    repoState: createRepoStateStore(redis, keys.stream('')),
-  });
-  stops.push(async () => {
-    controller.abort();
-    await done;
-  });
-  return {
-    cursor: async () => Number((await redis.get(keys.cursor('firehose_live', relay.host))) ?? -1),
-    staleRevs: async () => {
-      const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`skytide_firehose_errors_total{host="${hostKey(relay.host)}",reason="stale_rev"}`));
-      return Number(line?.split(' ').at(-1) ?? NaN);
-    },
-  };
+  const run = h.start({ host: relay.host, batchSize: 5, batchTimeoutMs: 10, repoState: createRepoStateStore(h.redis, h.keys.stream('')) });
+  return { cursor: () => h.cursorSeq(relay.host), staleRevs: () => run.errors('stale_rev') };
 }
 
 const commits = async (n: number) =>
   Promise.all(Array.from({ length: n }, (_, i) => buildCommitFrame({ seq: i + 1, did: DID, rev: rev(i + 1), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: `k${i + 1}`, record: POST }] })));
-const streamRkeys = async () => (await redis.xrange(keys.stream('firehose_live'), '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '').rkey as string);
-const storedRev = async () => JSON.parse((await redis.get(`${keys.stream('')}repo_state:${DID}`)) ?? '{}').rev as string | undefined;
+const streamRkeys = async () => (await h.events()).map((e) => e.rkey as string);
+const storedRev = async () => (await h.repoState(DID))?.rev;
 
 describe('two relays at different positions on one Redis', () => {
   it('drops the lagging relay’s older commits as stale_rev; the state never goes back; every event lands once', async () => {
     const frames = await commits(20);
-    const [ahead, lagging] = relays as [FakeRelay, FakeRelay];
+    const [ahead, lagging] = h.relays as [FakeRelay, FakeRelay];
     // The lagging relay has delivered the first 3 commits when the other one catches up to all 20.
     for (let i = 0; i < 3; i++) lagging.append(i + 1, frames[i]!.frame);
     const slow = adapter(lagging);
@@ -99,10 +60,10 @@ describe('two relays at different positions on one Redis', () => {
 
   it('two live relays delivering the same commits at once write each commit once', async () => {
     const frames = await commits(60);
-    const a = adapter(relays[0]!);
-    const b = adapter(relays[1]!);
-    await waitFor(() => relays.every((r) => r.openConnections === 1), (ok) => ok, 'both connected');
-    for (let i = 0; i < 60; i++) for (const r of relays) r.append(i + 1, frames[i]!.frame);
+    const a = adapter(h.relays[0]!);
+    const b = adapter(h.relays[1]!);
+    await waitFor(() => h.relays.every((r) => r.openConnections === 1), (ok) => ok, 'both connected');
+    for (let i = 0; i < 60; i++) for (const r of h.relays) r.append(i + 1, frames[i]!.frame);
     await waitFor(async () => [await a.cursor(), await b.cursor()], (c) => c[0] === 60 && c[1] === 60, 'both at seq 60');
     const rkeys = await streamRkeys();
     expect(rkeys).toEqual(Array.from({ length: 60 }, (_, i) => `k${i + 1}`));
