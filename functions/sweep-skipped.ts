@@ -58,11 +58,12 @@ export function rangesToRetry(members: readonly string[]): { ranges: { member: s
 
 /**
  * What is left of `range` after the page listed from its `from` came: nothing when the page reached `to` or the
- * listing's end (no cursor, no repos, or a cursor that is not numeric or not past `from`, which cannot be followed);
- * the rest from the page's cursor when that stops inside the range.
+ * listing's end (no cursor, no entries, or a cursor that is not numeric or not past `from`, which cannot be followed);
+ * the rest from the page's cursor when that stops inside the range. `dropped` entries (no valid DID) were listed too:
+ * a page of only those is not the end.
  */
-export function restAfterRetry(range: SkippedRange, page: { cursor?: string; repos: readonly unknown[] }): SkippedRange | undefined {
-  if (page.repos.length === 0 || page.cursor === undefined || !/^\d+$/.test(page.cursor)) return undefined;
+export function restAfterRetry(range: SkippedRange, page: { cursor?: string; repos: readonly unknown[]; dropped?: number }): SkippedRange | undefined {
+  if (page.repos.length + (page.dropped ?? 0) === 0 || page.cursor === undefined || !/^\d+$/.test(page.cursor)) return undefined;
   const reached = Number(page.cursor);
   return reached > range.from && reached < range.to ? { from: reached, to: range.to } : undefined;
 }

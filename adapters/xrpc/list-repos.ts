@@ -1,9 +1,12 @@
 // One page of com.atproto.sync.listRepos, read and checked at the edge: the one reader both sweepers use (the Redis
 // one in long-runners/sweeper and the Worker's cron in adapters/runtime/worker-sweep.ts). Entries whose `did` is not
-// a DID are dropped; `rev`, `active` and `status` are kept only when they have the lexicon's types. The body is read
-// up to LIST_REPOS_MAX_BYTES and no further. A failed page is judged here too (judgeListFailure), for both sweepers:
-// the relay, or the way to it, being down is waited out; only a page that is bad in itself counts toward skipping it.
+// a DID are dropped, and said so (`dropped`: the page still held them, so it is not the end of the listing; counted and
+// logged by droppedEntries); `rev`, `active` and `status` are kept only when they have the lexicon's types. The body is
+// read up to LIST_REPOS_MAX_BYTES and no further. A failed page is judged here too (judgeListFailure), for both
+// sweepers: the relay, or the way to it, being down is waited out; only a page that is bad in itself counts toward
+// skipping it.
 import type { Fetch, Log, Metrics } from '../../functions/ports.ts';
+import type { Reason } from '../../functions/reasons.ts';
 import { SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
 import { classifyNetworkFailure } from '../../functions/network-failure.ts';
 import { readBodyPrefix } from '../../functions/body-prefix.ts';
@@ -21,6 +24,13 @@ export interface ListedPage {
   repos: ListedRepo[];
   /** Absent on the last page. */
   cursor?: string;
+  /**
+   * Entries of the answer left out of `repos` for having no valid DID (absent: none). The answer still held them: a
+   * page of only such entries is not the end of the listing.
+   */
+  dropped?: number;
+  /** The first of them, for the log: its `did` (or the entry as JSON when it has none), cut to 100 characters. */
+  droppedExample?: string;
 }
 
 /**
@@ -46,9 +56,11 @@ export class ListReposError extends SkytideError {
  * What a sweep (either sweeper) met and worked around, counted in skytide_sweep_problems_total{problem}.
  * `repeated_cursor`: a page answered a cursor already used in this pass; followed, it would list the same page
  * forever, so the pass ends there. `relay_unavailable`: a wait for a relay that failed as an outage does (refused,
- * dropped, DNS, a deadline, 5xx, 408, 429), one per wait; no page is held to blame for it.
+ * dropped, DNS, a deadline, 5xx, 408, 429), one per wait; no page is held to blame for it. `invalid_syntax` (the
+ * reason of functions/reasons.ts): a listed entry dropped for having no valid DID (missing, not a string, or failing
+ * the DID syntax), one per entry; never queued.
  */
-export const SWEEP_PROBLEMS = ['repeated_cursor', 'relay_unavailable'] as const;
+export const SWEEP_PROBLEMS = ['repeated_cursor', 'relay_unavailable', 'invalid_syntax' satisfies Reason] as const;
 export type SweepProblem = (typeof SWEEP_PROBLEMS)[number];
 
 /** Where a pass goes after a page: `next` (undefined: the pass ends), and whether that is because the relay looped. */
@@ -57,12 +69,18 @@ export interface PassStep {
   looped: boolean;
 }
 
+/** How many entries the answer held: its repos and those dropped for no valid DID. */
+export function entriesIn(page: ListedPage): number {
+  return page.repos.length + (page.dropped ?? 0);
+}
+
 /**
  * Follows a pass's cursors, for both sweepers: `start` is where it began (a stored cursor), then `after(page)` gives
- * where it goes next. A page with no repos or no cursor ends the pass; so does a cursor the pass already used, which
- * followed would list the same pages forever: logged and counted (skytide_sweep_problems_total{problem=
- * "repeated_cursor"}). Bounded: past `max` cursors it starts afresh, so a pass of millions of pages keeps at most `max`
- * strings (a loop shorter than that is still seen).
+ * where it goes next. A page with no entries (those dropped for no valid DID count: entriesIn) or no cursor ends the
+ * pass, as the lexicon says the listing ends; so does a cursor the pass already used, which followed would list the
+ * same pages forever: logged and counted (skytide_sweep_problems_total{problem="repeated_cursor"}). Bounded: past
+ * `max` cursors it starts afresh, so a pass of millions of pages keeps at most `max` strings (a loop shorter than that
+ * is still seen).
  */
 export function passCursors(o: { host: string; start: string | undefined; log: Log; metrics: Metrics }, max = 10_000): { after(page: ListedPage, from: string | undefined): PassStep } {
   const seen = new Set<string>();
@@ -75,7 +93,7 @@ export function passCursors(o: { host: string; start: string | undefined; log: L
   if (o.start !== undefined) repeated(o.start);
   return {
     after(page, from) {
-      const next = page.repos.length === 0 ? undefined : page.cursor;
+      const next = entriesIn(page) === 0 ? undefined : page.cursor;
       if (next === undefined || !repeated(next)) return { next, looped: false };
       o.log.error('listRepos sent the sweep back to a cursor it had used; the pass ends here', { host: o.host, from: from ?? 'start', cursor: next });
       o.metrics.inc('skytide_sweep_problems_total', { problem: 'repeated_cursor' });
@@ -88,6 +106,31 @@ export function passCursors(o: { host: string; start: string | undefined; log: L
 export function xrpcBase(host: string): string {
   const h = host.replace(/\/+$/, '');
   return /^https?:\/\//.test(h) ? h : `https://${h}`;
+}
+
+/**
+ * Counts, for one sweep, the entries its pages dropped for no valid DID (skytide_sweep_problems_total{problem=
+ * "invalid_syntax"}, one per entry) and logs them sampled: the 1st, 10th, 100th... page with any, with how many and one
+ * of them, so a relay listing millions of such entries logs a handful of lines.
+ */
+export function droppedEntries(o: { host: string; log: Log; metrics: Metrics }): (page: ListedPage, from: string | undefined) => void {
+  let pages = 0;
+  return (page, from) => {
+    const dropped = page.dropped ?? 0;
+    if (dropped === 0) return;
+    pages++;
+    o.metrics.inc('skytide_sweep_problems_total', { problem: 'invalid_syntax' }, dropped);
+    if (Number.isInteger(Math.log10(pages))) {
+      o.log.warn('listRepos entries without a valid DID dropped', { host: o.host, cursor: from ?? 'start', dropped, example: page.droppedExample, pagesWithDrops: pages });
+    }
+  };
+}
+
+/** What `value` is, in at most 100 characters, for a log line. */
+function example(value: unknown): string {
+  const v = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)['did'] : undefined;
+  const text = typeof v === 'string' ? v : (JSON.stringify(value) ?? String(value));
+  return text.length > 100 ? `${text.slice(0, 100)}… (${text.length} characters)` : text;
 }
 
 function listedRepo(value: unknown): ListedRepo | undefined {
@@ -119,8 +162,19 @@ export async function listReposPage(fetch: Fetch, host: string, cursor: string |
     throw new ListReposError('listRepos: the page is not JSON', { host, cursor });
   }
   if (typeof body !== 'object' || body === null || !Array.isArray(body.repos)) throw new ListReposError('listRepos: no repos array', { host, cursor });
-  const repos = body.repos.map(listedRepo).filter((r): r is ListedRepo => r !== undefined);
-  return typeof body.cursor === 'string' && body.cursor.length > 0 ? { repos, cursor: body.cursor } : { repos };
+  const repos: ListedRepo[] = [];
+  let dropped = 0;
+  let droppedExample = '';
+  for (const entry of body.repos as unknown[]) {
+    const repo = listedRepo(entry);
+    if (repo !== undefined) repos.push(repo);
+    else if (dropped++ === 0) droppedExample = example(entry);
+  }
+  return {
+    repos,
+    ...(typeof body.cursor === 'string' && body.cursor.length > 0 ? { cursor: body.cursor } : {}),
+    ...(dropped > 0 ? { dropped, droppedExample } : {}),
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ export function sweepProgress(host: string, o: Parameters<typeof progressLine>[1
     const snapshot = {
       done: p.listed,
       unit: 'repos',
-      extra: [`page ${p.pages}`, `${p.queued} queued`, `${p.skippedInSync} in sync`, `${p.skippedPages} pages skipped`, ...(p.filtered > 0 ? [`${p.filtered} filtered`] : [])],
+      extra: [`page ${p.pages}`, `${p.queued} queued`, `${p.skippedInSync} in sync`, `${p.skippedPages} pages skipped`, ...(p.filtered > 0 ? [`${p.filtered} filtered`] : []), ...(p.invalidDids > 0 ? [`${p.invalidDids} invalid DIDs dropped`] : [])],
     };
     if (p.done) line.finish(snapshot);
     else line.update(snapshot);

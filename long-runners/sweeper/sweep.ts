@@ -21,6 +21,9 @@
 // that lost its lease (`lease_lost`) writes nothing more and the next one resumes from the stored cursor.
 //
 // DIDs the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS) are listed but never queued (counted as filtered).
+// Entries with no valid DID are dropped as the page is read (adapters/xrpc/list-repos.ts), never queued: counted in
+// `invalidDids` and skytide_sweep_problems_total{problem="invalid_syntax"}, logged sampled; the page still held them, so
+// a page of only such entries does not end the listing (its cursor is followed).
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
@@ -32,7 +35,7 @@ import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { sleep } from '../sleep.ts';
 import { outageOf, waitOut } from '../wait-out.ts';
-import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
+import { droppedEntries, judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { linkSignals } from '../../functions/linked-signal.ts';
 import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
@@ -107,6 +110,8 @@ export interface SweepProgress {
   skippedRanges: number;
   /** Listed DIDs the filters drop, not queued. */
   filtered: number;
+  /** Listed entries dropped for having no valid DID, not queued (skytide_sweep_problems_total{problem="invalid_syntax"}). */
+  invalidDids: number;
   done: boolean;
 }
 
@@ -249,7 +254,9 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
       progress.pages++;
       progress.listed += page.repos.length;
       progress.queued += entries.length;
+      progress.invalidDids += page.dropped ?? 0;
       progress.retriedRanges++;
+      noteDropped(page, String(range.from));
       o.beat?.();
       o.log.info('skipped listRepos range retried and queued', { host: o.host, range: member, listed: page.repos.length, queued: entries.length, ...(rest === undefined ? {} : { rest: rangeMember(rest) }) });
     }
@@ -257,8 +264,10 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
   const stored = await o.redis.get(cursorKey);
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
   let cursor = stored === null || stored === SWEEP_DONE ? undefined : stored;
-  const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, retriedRanges: 0, skippedRanges: 0, filtered: 0, done: false };
+  const progress: SweepProgress = { pages: 0, listed: 0, queued: 0, skippedInSync: 0, skippedPages: 0, retriedRanges: 0, skippedRanges: 0, filtered: 0, invalidDids: 0, done: false };
   const cursors = passCursors({ host: o.host, start: cursor, log: o.log, metrics: o.metrics });
+  /** Counts and logs (sampled) a written page's entries dropped for no valid DID. */
+  const noteDropped = droppedEntries({ host: o.host, log: o.log, metrics: o.metrics });
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
 
   while (!signal.aborted) {
@@ -287,6 +296,7 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
     const before = { ...progress };
     progress.pages++;
     progress.listed += page.repos.length;
+    progress.invalidDids += page.dropped ?? 0;
     const dids = page.repos.map((r) => r.did);
     const synced = await waitingOut(o, 'postgres', outageOf('postgres'), signal, () => syncedRepos(o.sql, dids));
     // Stopped while Postgres was down.
@@ -296,13 +306,15 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
     }
     const entries = entriesOf(page, synced);
     progress.queued += entries.length;
-    // A page with a cursor but no repos ends the listing too (some servers answer so at the end), and so does a cursor
-    // this pass used (passCursors): followed, it would list the same pages forever, holding the lease all along.
+    // A page with a cursor but no entries ends the listing too (some servers answer so at the end; entries dropped for
+    // no valid DID count, so a page of only those goes on), and so does a cursor this pass used (passCursors):
+    // followed, it would list the same pages forever, holding the lease all along.
     const { next } = cursors.after(page, from);
     if (!(await write(entries, next ?? SWEEP_DONE))) {
       Object.assign(progress, before);
       break;
     }
+    noteDropped(page, from);
     o.onPage?.({ ...progress, done: next === undefined });
     o.beat?.();
     o.log.info('sweep page queued', { host: o.host, page: progress.pages, listed: progress.listed, queued: progress.queued, inSync: progress.skippedInSync });

@@ -179,6 +179,26 @@ describe('a relay whose page sends the sweep back to a cursor it used', () => {
   });
 });
 
+describe('a page whose entries all have no valid DID', () => {
+  it('is not the end of the pass: the tick follows its cursor to the pages after it (passCursors, shared with the Redis sweeper)', async () => {
+    const relayOf = http.createServer((req, res) => {
+      const start = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('cursor') ?? '0');
+      // Page "2" lists two entries whose did is no DID.
+      const repos = start === 2 ? [{ did: 'not-a-did', rev: '3laaaaaaaaaaa' }, { did: `did:web:${'x'.repeat(3000)}.com` }] : DIDS.slice(start, start + PAGE).map((did) => ({ did, rev: '3laaaaaaaaaaa' }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(start + PAGE < DIDS.length ? { repos, cursor: String(start + PAGE) } : { repos }));
+    });
+    await new Promise<void>((r) => relayOf.listen(0, '127.0.0.1', () => r()));
+    const relay = `http://127.0.0.1:${(relayOf.address() as AddressInfo).port}`;
+    try {
+      const [tick] = await sweepTick(options({ hosts: [relay], pagesPerTick: 10 }));
+      expect(tick).toMatchObject({ host: relay, state: 'done', pages: 3, listed: 3, queued: 3 });
+      expect(sent.map((e) => e.did)).toEqual([DIDS[0], DIDS[1], DIDS[4]]);
+    } finally {
+      await new Promise((r) => relayOf.close(r));
+    }
+  });
+});
+
 describe('a page that keeps failing', () => {
   it('is skipped whole after pageAttempts ticks failed on it in itself, its range recorded', async () => {
     failAt = { cursor: '2', status: 400 };

@@ -47,9 +47,9 @@ describe('progress lines', () => {
     const report = sweepProgress('relay.example', { stream, now: () => t, plainEveryMs: 5000 });
     for (let page = 1; page <= 10; page++) {
       t = page * 1000;
-      report({ pages: page, listed: page * 100, queued: page * 10, skippedInSync: 0, skippedPages: 0, retriedRanges: 0, skippedRanges: 0, filtered: 0, done: false });
+      report({ pages: page, listed: page * 100, queued: page * 10, skippedInSync: 0, skippedPages: 0, retriedRanges: 0, skippedRanges: 0, filtered: 0, invalidDids: 0, done: false });
     }
-    report({ pages: 10, listed: 1000, queued: 100, skippedInSync: 0, skippedPages: 0, retriedRanges: 0, skippedRanges: 0, filtered: 0, done: true });
+    report({ pages: 10, listed: 1000, queued: 100, skippedInSync: 0, skippedPages: 0, retriedRanges: 0, skippedRanges: 0, filtered: 0, invalidDids: 0, done: true });
     expect(writes.every((w) => !w.includes('\r') && w.endsWith('\n'))).toBe(true);
     // The first page, one 5 s later, and the last.
     expect(writes).toHaveLength(3);

@@ -28,6 +28,8 @@ describe('a skipped range', () => {
     expect(restAfterRetry(range, { repos: [1] })).toBeUndefined();
     expect(restAfterRetry(range, { cursor: '4', repos: [] })).toBeUndefined();
     expect(restAfterRetry(range, { cursor: '4', repos: [1, 2] })).toEqual({ from: 4, to: 6 });
+    // Entries dropped for no valid DID were listed: a page of only those is not the listing's end.
+    expect(restAfterRetry(range, { cursor: '4', repos: [], dropped: 2 })).toEqual({ from: 4, to: 6 });
     // A cursor that does not move past `from` cannot be followed: the range counts as listed rather than kept forever.
     expect(restAfterRetry(range, { cursor: '2', repos: [1] })).toBeUndefined();
     expect(restAfterRetry(range, { cursor: 'opaque', repos: [1] })).toBeUndefined();
