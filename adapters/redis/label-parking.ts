@@ -5,7 +5,8 @@
 // held on its own (parkedFrom, INGESTER_LABEL_PARKED_HIGH_WATER_MARK), the others read on.
 // Keys, beside label_live (in its slot when tagged):
 // - `label_live:parked:<source host>`: a list of that host's entries, oldest first, each a JSON array
-//   [labeler host, source DID, parked at (ms), field, value, ...].
+//   [labeler host, source DID, parked at (ms), field, value, ...]. Entries whose labels are only not due yet wait in
+//   `label_live:parked:due:<source DID>`, their `on` (functions/label/future-cts.ts, notDueOn) in place of the DID.
 // - `label_live:parked_hosts`: a sorted set of those source hosts, scored by when each is to be checked again.
 // - `label_live:parked_from`: a hash, labeler host -> how many of its entries are parked (per-labeler backpressure);
 //   recounted from the lists (RECOUNT_PARKED) after members were set aside, since one may no longer name its labeler.
@@ -26,6 +27,7 @@ import { runScript } from './scripts.ts';
 import { STREAMS, type KeySpace } from './keys.ts';
 import type { StreamEntry } from './consumer-group.ts';
 import { didWebHost } from '../../functions/atproto/syntax/did.ts';
+import { NOT_DUE_PREFIX, parseNotDueOn } from '../../functions/label/future-cts.ts';
 import type { Reason } from '../../functions/reasons.ts';
 import { refuseWrongType, StreamWriteError } from './stream-writer.ts';
 import { KEY_TYPES_LUA } from './lua/key-types.ts';
@@ -226,10 +228,19 @@ const refused = (reply: unknown): void => refuseWrongType('parked labels', reply
 
 /**
  * The host a waited-on DID lives on: a did:web's host (didWebHost, the host its document is fetched from; only a
- * resolvable did:web gets as far as a wait), in lower case; any other DID stands for itself.
+ * resolvable did:web gets as far as a wait), in lower case; any other DID stands for itself. A label that waits to be
+ * due (functions/label/future-cts.ts, notDueOn) is parked under `due:<its source>`: a list per source, released by
+ * time, with no host to check (label-release.ts).
  */
-export function waitHost(did: string): string {
-  return did.startsWith('did:web:') ? didWebHost(did).toLowerCase() : did;
+export function waitHost(on: string): string {
+  const notDue = parseNotDueOn(on);
+  if (notDue !== undefined) return `${NOT_DUE_PREFIX}${notDue.src}`;
+  return on.startsWith('did:web:') ? didWebHost(on).toLowerCase() : on;
+}
+
+/** Whether a parked host's list holds labels waiting to be due (released by time) rather than on a host. */
+export function isNotDueHost(host: string): boolean {
+  return host.startsWith(NOT_DUE_PREFIX);
 }
 
 export interface LabelParking {
@@ -249,6 +260,12 @@ export interface LabelParking {
   reschedule(host: string, at: number): Promise<void>;
   /** Moves up to `max` of the host's oldest parked entries back into the stream (members that are no entry to the DLQ). */
   release(host: string, max: number): Promise<SetAside & { released: number; left: number }>;
+  /**
+   * How many of a not-due list's oldest entries (at most `max`) are due at `now`, in order: the release takes only
+   * those, so the entries parked after them that are not due stay parked (a member that is no entry counts as due: the
+   * release sets it aside).
+   */
+  dueCount(host: string, now: number, max: number): Promise<number>;
   /** label_live's length (XLEN). */
   streamLength(): Promise<number>;
   /** Entries parked from one labeler host (HGET: O(1), cheap enough for every hold check). */
@@ -305,6 +322,16 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
       const [released, left, aside, problem] = Array.isArray(reply) ? reply : [];
       return { released: Number(released ?? 0), left: Number(left ?? 0), setAside: Number(aside ?? 0), problem: String(problem ?? '') };
     },
+    async dueCount(host, now, max) {
+      const members = await redis.lrange(list(host), 0, max - 1);
+      let due = 0;
+      for (const member of members) {
+        const dueMs = memberDueMs(member);
+        if (dueMs !== undefined && dueMs > now) break;
+        due++;
+      }
+      return due;
+    },
     streamLength: () => redis.xlen(stream),
     async parkedFrom(labelerHost) {
       return Number((await redis.hget(from, labelerHost)) ?? 0);
@@ -318,4 +345,15 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
       }
     },
   };
+}
+
+/** When a parked member that waits to be due is due; undefined when it is no such member. */
+function memberDueMs(member: string): number | undefined {
+  try {
+    const parsed: unknown = JSON.parse(member);
+    const on = Array.isArray(parsed) ? parsed[1] : undefined;
+    return typeof on === 'string' ? parseNotDueOn(on)?.dueMs : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -5,7 +5,8 @@
 // - Every label gets a verdict: stored (as a label or a negation), rejected with a reason from LABEL_REJECTIONS
 //   (counted; the entry is still acknowledged: a forged label is a verdict, not a failure to retry), or deferred
 //   (its source's DID document could not be had for a reason other than an outage: the entry is retried; its
-//   source's own host is down, or its cts is not due yet (future-cts.ts): the entry waits, no delivery counted).
+//   source's own host is down, or it passed every check but its cts is not due yet (future-cts.ts): the entry
+//   waits, no delivery counted, `on` naming what it waits on so the caller can park it out of label_live).
 // - Signatures are checked before the transaction (network I/O never holds a transaction open); rows follow
 //   store.ts, so replaying any set of entries in any order ends in the same rows; nothing is ever deleted.
 // - An outage of Postgres or of the PLC directory (DependencyError) is thrown: the caller waits and retries the batch,
@@ -21,7 +22,7 @@ import { BatchIdentities, checkLabel, recheckAgainstFresh, type LabelCheck, type
 import type { Label } from './label.ts';
 import { storeLabels } from './store.ts';
 import { toRow, type LabelRow } from './version.ts';
-import { ctsTiming } from './future-cts.ts';
+import { ctsDueAt, ctsTiming, notDueOn } from './future-cts.ts';
 
 export interface LabelPorts extends BasePorts {
   sql: Sql;
@@ -38,6 +39,14 @@ export type LabelVerdict =
    * due yet (`notDue`, future-cts.ts), so no delivery counts.
    */
   | { status: 'retry'; reason: Reason; message: string; wait?: true; notDue?: true };
+
+/** A label checked against its source that passed, but whose cts is not due: when it is. */
+interface NotDue {
+  label: Label;
+  check: LabelCheck;
+  notDue: string;
+  dueMs: number;
+}
 
 export interface LabelBatchResult {
   /**
@@ -57,7 +66,7 @@ const VERIFY_CONCURRENCY = 8;
 export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPorts): Promise<LabelBatchResult> {
   const identities = new BatchIdentities(ports.identity);
   const limit = pLimit(VERIFY_CONCURRENCY);
-  type Checked = { label: Label; check: LabelCheck } | { invalid: string } | { label: Label; notDue: string };
+  type Checked = { label: Label; check: LabelCheck } | { invalid: string } | NotDue;
   const checked: Checked[][] = await Promise.all(
     entries.map((entry) =>
       Promise.all(
@@ -66,11 +75,11 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
           if (!parsed.ok) return { invalid: parsed.message };
           const { label } = parsed;
           const timing = ctsTiming(label, ports.clock.now());
-          if (!timing.due) {
-            if (timing.refuse) return { label, check: { ok: false, reason: 'future_cts', message: timing.message } };
-            return { label, notDue: timing.message };
-          }
-          return { label, check: await limit(() => checkLabel(label, entry.host, ports.trustedSources.has(label.src), identities)) };
+          if (!timing.due && timing.refuse) return { label, check: { ok: false, reason: 'future_cts', message: timing.message } };
+          // Checked whether due or not: only a label that would be stored may wait to be due (an unsigned or forged
+          // one is judged now, and never occupies anything).
+          const check = await limit(() => checkLabel(label, entry.host, ports.trustedSources.has(label.src), identities));
+          return timing.due ? { label, check } : { label, check, notDue: timing.message, dueMs: ctsDueAt(label) };
         }),
       ),
     ),
@@ -82,7 +91,6 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
       Promise.all(
         list.map(async (c): Promise<LabelVerdict> => {
           if ('invalid' in c) return { status: 'rejected', reason: 'invalid_label', message: c.invalid };
-          if ('notDue' in c) return { status: 'retry', reason: 'label_not_due', message: c.notDue, wait: true, notDue: true };
           const { label } = c;
           const host = entries[i]!.host;
           const check = await recheckAgainstFresh(c.check, label, host, ports.trustedSources.has(label.src), identities);
@@ -92,6 +100,7 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
               : { status: 'retry', reason: check.reason, message: check.message };
           }
           if (check.ok === false) return { status: 'rejected', reason: check.reason, message: check.message };
+          if ('notDue' in c) return { status: 'retry', reason: 'label_not_due', message: c.notDue, wait: true, notDue: true };
           rows.push(toRow(label, check.signingKey));
           const status = label.neg === true ? 'negation' : 'label';
           return check.trusted === undefined ? { status, src: label.src } : { status, src: label.src, trusted: check.trusted };
@@ -109,10 +118,14 @@ export async function labelBatch(entries: readonly LabelEntry[], ports: LabelPor
     // A delivery counts toward the DLQ only when some label of the entry was deferred for a reason of its own.
     const counted = deferred.find((v) => v.wait !== true);
     if (counted !== undefined) return retry(counted.reason, counted.message);
-    // It waits on the source of its first label waiting on a host (the caller parks it per that source's host). A
-    // label only waiting to be due names nothing: the entry stays pending and comes back when claimed again.
+    // It waits on the source of its first label waiting on a host (the caller parks it per that source's host); when
+    // all that waits is not due yet, until the latest of them is due, parked under the first one's source.
     const onHost = deferred.find((v) => v.notDue !== true);
-    if (onHost === undefined) return wait(first.reason, first.message);
+    if (onHost === undefined) {
+      const notDue = (checked[i] ?? []).filter((c, j): c is NotDue => 'notDue' in c && list[j]?.status === 'retry');
+      const dueMs = Math.max(...notDue.map((c) => c.dueMs));
+      return wait(first.reason, first.message, notDue[0] === undefined ? undefined : notDueOn(notDue[0].label.src, dueMs));
+    }
     const waited = checked[i]?.[list.indexOf(onHost)];
     return wait(onHost.reason, onHost.message, waited !== undefined && 'label' in waited ? waited.label.src : undefined);
   });

@@ -9,11 +9,14 @@
 // entry (truncated, another version's) is moved to the DLQ by the scripts that meet it (label-parking.ts), counted
 // (skytide_labels_parked_invalid_total) and logged here, and its host goes on: it used to fail the host's release, and
 // the tick, every tick. State is all in Redis, so a restart, or another process running the same loop, takes up
-// where it stands.
+// where it stands. Labels parked only because their cts is not due yet (`due:<source>` lists: label-parking.ts) have
+// no host to check: their list is released by time, only the entries at its head that are due (dueCount), and
+// checked again when its next entry is due.
 import type { Log, Metrics } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { DidHostUnavailableError, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
-import { INVALID_PARKED_ENTRY, type LabelParking, type SetAside } from '../../adapters/redis/label-parking.ts';
+import { INVALID_PARKED_ENTRY, isNotDueHost, type LabelParking, type SetAside } from '../../adapters/redis/label-parking.ts';
+import { parseNotDueOn } from '../../functions/label/future-cts.ts';
 import { STREAMS } from '../../adapters/redis/keys.ts';
 import { sleep } from '../sleep.ts';
 
@@ -95,6 +98,12 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>
         await o.parking.reschedule(host, now);
         return false;
       }
+      if (isNotDueHost(host)) {
+        const dueMs = parseNotDueOn(head.on)?.dueMs;
+        if (dueMs === undefined || dueMs <= now) return true;
+        await o.parking.reschedule(host, dueMs);
+        return false;
+      }
       if (await answers(o.identity, head.on)) return true;
       // Backs off with how long the host has been down: checked about twice as far apart each time.
       const delay = Math.min(o.recheckMaxMs, Math.max(Math.min(RECHECK_BASE_MS, o.recheckMaxMs), now - head.parkedAt));
@@ -110,15 +119,21 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>
     if (answered[i] !== true) continue;
     if (budget <= 0) break;
     let left = 1;
+    const byTime = isNotDueHost(host);
     while (left > 0 && budget > 0) {
-      const step = await o.parking.release(host, Math.max(1, Math.min(RELEASE_CHUNK, budget)));
+      const chunk = Math.max(1, Math.min(RELEASE_CHUNK, budget));
+      // A not-due list: only its entries that are due; the next tick finds the rest not due and reschedules it.
+      const take = byTime ? await o.parking.dueCount(host, now, chunk) : chunk;
+      if (take === 0) break;
+      const step = await o.parking.release(host, take);
       await reportSetAside(o, host, step);
       budget -= step.released + step.setAside;
       left = step.left;
       if (step.released > 0) o.metrics.inc('skytide_labels_released_total', {}, step.released);
       if (step.released + step.setAside === 0) break;
     }
-    o.log.info('parked labels released: their source host answers again', { host, left });
+    if (byTime) o.log.info('parked labels released: they are due', { host, left });
+    else o.log.info('parked labels released: their source host answers again', { host, left });
   }
   return RELEASE_PER_TICK - budget;
 }

@@ -13,6 +13,7 @@ import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { withRedisCache } from '../../../adapters/identity/redis-cache.ts';
 import { createMetrics, type MetricsBundle } from '../../../adapters/observability/metrics.ts';
 import { labelBatch, type LabelPorts } from '../../../functions/label/handler.ts';
+import { notDueOn, parseNotDueOn } from '../../../functions/label/future-cts.ts';
 import { parseLabelItem, type LabelEntry } from '../../../functions/label/entry.ts';
 import { countLabelStates, queryLabels } from '../../../functions/label/query.ts';
 import { parseLabel, signingBytes } from '../../../functions/label/label.ts';
@@ -325,18 +326,28 @@ describe('identity: an outage is waited out, a DID that cannot be had is deferre
     expect((await inForce()).map((l) => l['val'])).toEqual(['fine']);
   });
 
-  it('waits (no delivery counted, naming nothing to park on) with a label whose cts is ahead of our clock, then stores it once due', async () => {
+  it('waits (no delivery counted) with a label whose cts is ahead of our clock, naming its source and when it is due, then stores it once due', async () => {
     // A labeler whose clock runs 40 minutes ahead: its label and the negation after it are stamped by that clock.
     const ahead = await signed({ val: 'ahead', cts: at(30 + 40) });
     const fine = await signed({ val: 'fine', cts: at(1) });
     const first = await labelBatch([ahead, fine], ports());
+    // Due once our clock is within the allowed drift (5 minutes) of its cts: the caller parks it until then.
+    const dueMs = Date.parse(at(70)) - 5 * 60_000;
     expect(first.outcomes).toEqual([
-      { status: 'wait', reason: 'label_not_due', message: expect.stringContaining('waits until due') },
+      { status: 'wait', reason: 'label_not_due', message: expect.stringContaining('waits until due'), on: notDueOn(LABELER, dueMs) },
       { status: 'ok' },
     ]);
+    expect(parseNotDueOn(notDueOn(LABELER, dueMs))).toEqual({ src: LABELER, dueMs });
     expect((await inForce()).map((l) => l['val'])).toEqual(['fine']);
     expect(await metric(`skytide_labels_rejected_total{host="${HOST}",reason="future_cts"}`)).toBe(0);
     expect(await metric(`skytide_labels_total{host="${HOST}",outcome="retry"}`)).toBe(1);
+    // Only a label that would be stored waits: one unsigned or forged is judged now, due or not.
+    const judged = await labelBatch([
+      entry(labelEvent(HOST, { ver: 1, src: LABELER, uri: POST, val: 'unsigned-ahead', cts: at(70) })),
+      await signed({ val: 'forged-ahead', cts: at(70) }, otherKey),
+    ], ports());
+    expect(judged.verdicts.map((v) => v.map((x) => (x.status === 'rejected' ? x.reason : x.status)))).toEqual([['unsigned_label'], ['bad_signature']]);
+    expect(judged.outcomes).toEqual([{ status: 'ok' }, { status: 'ok' }]);
     // A label waiting on a host and one not due in one entry (as an entry of several labels could hold them): the
     // entry is parked on the host's source.
     const down = `did:web:localhost%3A${await freePort()}`;

@@ -16,6 +16,7 @@ import { silentLog, type Log } from '../../../functions/ports.ts';
 import { labelerDoc } from '../../helpers/fake-plc.ts';
 import { labelKeypair } from '../../helpers/labels.ts';
 import { freePort } from '../../helpers/free-port.ts';
+import { notDueOn } from '../../../functions/label/future-cts.ts';
 
 let redis: Awaited<ReturnType<typeof createTestRedis>>;
 let server: http.Server;
@@ -285,5 +286,44 @@ describe('a parked member whose labeler cannot be read', () => {
     const stop = new AbortController();
     await runLabelRelease({ ...options(), signal: stop.signal, beat: () => stop.abort() });
     expect(await redis.redis.hgetall(from())).toEqual({ 'labeler.example': '1', 'one.example': '1', 'two.example': '1' });
+  });
+});
+
+describe('labels parked until their cts is due (not a host to wait on)', () => {
+  it('go under their source, are released by time, only those due, and hold only their own labeler', async () => {
+    const space = createKeySpace(`${redis.prefix}due_`);
+    const dueParking = createLabelParking(redis.redis, space);
+    const live = space.stream(STREAMS.labelLive);
+    await ensureGroup(redis.redis, live, GROUPS.label);
+    const src = 'did:plc:ahead7ahead7ahead7ahead7';
+    const t0 = Date.now();
+    const dues = [t0 + 60_000, t0 + 120_000];
+    for (const val of ['first', 'second']) await redis.redis.xadd(live, '*', 'event', event(val, src));
+    const read = await readNew(redis.redis, live, GROUPS.label, 'c-due', 10, 10);
+    const entries = read.map((entry, i) => ({ entry, on: notDueOn(src, dues[i]!), from: 'ahead.example' }));
+    expect((await dueParking.park(GROUPS.label, entries, t0)).length).toBe(2);
+    expect(waitHost(entries[0]!.on)).toBe(`due:${src}`);
+    // Out of label_live, counted against the labeler that sent them (its subscription alone is held at its mark).
+    expect(await redis.redis.xlen(live)).toBe(0);
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(2);
+
+    const metrics = createMetrics({ hosts: [], streams: [] });
+    // The identity is never asked: there is no host to check (a resolver that always fails would hold them otherwise).
+    const identity = { resolve: () => Promise.reject(new Error('no host to check for a label that is not due')) };
+    const options = { parking: dueParking, identity, recheckMaxMs: 60_000, highWaterMark: 100, log: silentLog, metrics: metrics.metrics };
+    const hosts = space.beside(STREAMS.labelLive, ':parked_hosts');
+    // Not due yet: nothing released; checked again when the first is due.
+    expect(await releaseDue(options, t0 + 1000)).toBe(0);
+    expect(Number(await redis.redis.zscore(hosts, `due:${src}`))).toBe(dues[0]);
+    // The first is due, the second not: only the first goes back to label_live.
+    expect(await releaseDue(options, dues[0]!)).toBe(1);
+    expect((await redis.redis.xrange(live, '-', '+')).map(([, f]) => f)).toEqual([['event', event('first', src)]]);
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(1);
+    expect(await releaseDue(options, dues[0]! + 1)).toBe(0);
+    expect(Number(await redis.redis.zscore(hosts, `due:${src}`))).toBe(dues[1]);
+    expect(await releaseDue(options, dues[1]!)).toBe(1);
+    expect((await redis.redis.xrange(live, '-', '+')).map(([, f]) => f)).toEqual([['event', event('first', src)], ['event', event('second', src)]]);
+    expect(await redis.redis.zscore(hosts, `due:${src}`)).toBeNull();
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(0);
   });
 });
