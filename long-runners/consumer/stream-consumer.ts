@@ -11,8 +11,11 @@
 // parts run at once, each lane's in stream order; with batchesInFlight 2, a lane starts on the next batch while the
 // others finish this one.
 // A batch's settle runs while the next batch is processed (settles land in read order; one that fails fails the next
-// step, and its entries stay pending). On abort the batches in flight are finished (then the one read ahead) or
-// abandoned unsettled (all stay pending). An outcome `wait` (something the entry depends on is unavailable) leaves
+// step, and its entries stay pending). On abort the batches in flight are finished (then the one read ahead) or,
+// stopped while waiting out an outage, abandoned unsettled: they stay pending with their delivery taken back (and the
+// batch read ahead with its read), as after a wait, so stopping (a deploy) during an outage never brings an entry
+// nearer the DLQ; only a run that dies (SIGKILL, a crash) leaves its delivery counted, as does a stop whose take-back
+// Redis does not answer within TAKE_BACK_TIMEOUT_MS. An outcome `wait` (something the entry depends on is unavailable) leaves
 // the entry pending with its delivery taken back (XCLAIM RETRYCOUNT): it comes back after claimIdleMs, never nearer
 // the DLQ; with `park`, one whose outcome names what it waits on (`on`) is then moved out of the stream to wait
 // there (label_live: label-parking.ts), so a stream full of waiting entries holds no subscription back. A pending entry whose data was deleted (by hand) is acknowledged, counted and logged, never dead-lettered
@@ -131,6 +134,12 @@ export interface StreamConsumerOptions<T> {
 /** Entries parsed between two turns of the event loop when a batch read ahead is parsed (about a millisecond). */
 const PARSE_SLICE = 250;
 
+/**
+ * How long a stop waits for Redis to take back the deliveries of the entries it abandons: one that does not answer
+ * (down) must not hold the shutdown; the entries then keep their delivery, as after a crash.
+ */
+export const TAKE_BACK_TIMEOUT_MS = 2_000;
+
 /** Deliveries with no verdict at all (the consumer died each time) after which an entry is presumed to kill it. */
 export const CRASH_DELIVERIES_FACTOR = 2;
 
@@ -211,8 +220,29 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
    * it has returned.
    */
   let ahead: { read: Promise<StreamEntry[]>; parsed: Promise<ParseResult<T>[]>; entries?: StreamEntry[] } | undefined;
-  /** Whether the last batch was left unsettled by a stop during an outage wait. */
+  /** Whether a batch was left unsettled by a stop during an outage wait (only ever after a stop was asked for). */
   let abandoned = false;
+  /**
+   * Sets the delivery counts of entries a stop abandons without an outcome to what they were before this delivery:
+   * a graceful stop is not a crash, so the delivery must not count towards the DLQ. Bounded (TAKE_BACK_TIMEOUT_MS) and
+   * never throws: should Redis not answer, the entries keep their delivery, as after a crash, and the stop goes on.
+   */
+  const takeBack = async (counts: ReadonlyMap<string, number>, what: string): Promise<void> => {
+    if (counts.size === 0) return;
+    const taking = setDeliveryCounts(redis, stream, group, consumer, counts);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, TAKE_BACK_TIMEOUT_MS, 'timeout')));
+    try {
+      if ((await Promise.race([taking.then(() => 'done' as const), timedOut])) === 'timeout') {
+        taking.catch(() => {});
+        log.warn('taking back the deliveries of entries left at the stop timed out: they keep them', { stream: options.stream, what, count: counts.size, timeoutMs: TAKE_BACK_TIMEOUT_MS });
+      } else log.info('entries left pending at the stop, their delivery taken back', { stream: options.stream, what, count: counts.size });
+    } catch (err) {
+      log.warn('taking back the deliveries of entries left at the stop failed: they keep them', { stream: options.stream, what, count: counts.size, err: describeError(err) });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   /**
    * The last batch's settle (XACK+XDEL, DLQ), still in flight while the next batch is processed: it waited on Redis
    * between batches, the database idle meanwhile. Awaited before the next settle (so settles land in order and a
@@ -354,7 +384,6 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   };
 
   const processInTurn = async (entries: StreamEntry[], fresh: boolean, turn: Promise<void>, parsedAhead?: ParseResult<T>[]): Promise<void> => {
-    abandoned = false;
     // XREADGROUP '>' hands out entries never delivered before: their count is 1, no XPENDING needed (it returned a
     // row per entry, 2,000 a batch, for nothing). Claimed entries have been delivered before and are looked up.
     const attempts = fresh ? new Map<string, number>() : await deliveryCounts(redis, stream, group, consumer, entries.map((e) => e.id));
@@ -382,9 +411,16 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     const outcomes = await runLanes(parsed.map((p) => p.item));
     // The batch read before this one settles first (its own failure is its step's, not this batch's).
     await turn;
-    if (outcomes.includes(undefined)) {
-      // A lane stopped while waiting out an outage: its entries stay pending to us and come back through XAUTOCLAIM.
+    /** Entries of a lane that stopped while waiting out an outage: no outcome, their delivery taken back. */
+    const left = new Map<string, number>();
+    outcomes.forEach((isolated, i) => {
+      if (isolated === undefined) left.set(parsed[i]!.entry.id, tries(parsed[i]!.entry) - 1);
+    });
+    if (left.size > 0) {
+      // They stay pending to us (read back first by our next run, or claimed by another consumer once idle), never
+      // nearer the DLQ for the stop.
       abandoned = true;
+      await takeBack(left, 'a batch waiting out an outage');
     }
 
     const ack: string[] = [];
@@ -556,10 +592,13 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     // Stopping: what was read ahead is processed too (its read returns at once on a backlog, within blockMs if the
     // backlog ended with the batch before), so a stop leaves no entries pending that only XAUTOCLAIM would bring
     // back; unless the stop came during an outage, which that batch would only wait out again: it stays pending, as
-    // the batch before it.
+    // the batch before it, with its read taken back (new entries: no delivery before it).
     await drained();
     const last = await takeAhead().catch(() => undefined);
-    if (!abandoned && last !== undefined && last.entries.length > 0) await processEntries(last.entries, true, last.parsed);
+    if (last !== undefined && last.entries.length > 0) {
+      if (!abandoned) await processEntries(last.entries, true, last.parsed);
+      else await takeBack(new Map(last.entries.map((e) => [e.id, 0])), 'the batch read ahead');
+    }
     await settled();
   } finally {
     // A step that threw out of the loop (a broken contract) still lets the batches in flight end and the batch

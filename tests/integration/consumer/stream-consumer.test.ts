@@ -448,7 +448,7 @@ describe('stream consumer', () => {
     expect(await dlq()).toEqual([]);
   });
 
-  it('abort while waiting out an outage resolves and leaves the batch pending, not lost', async () => {
+  it('abort while waiting out an outage resolves and leaves the batch pending, not lost, its delivery taken back', async () => {
     await add('1', '2');
     let calls = 0;
     const run = start(
@@ -461,8 +461,94 @@ describe('stream consumer', () => {
     await waitFor(() => calls, (n) => n === 1, 'first attempt');
     await run.stop();
     expect(await backlog()).toEqual({ length: 2, pending: 2 });
-    expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual([['c1', 1], ['c1', 1]]);
+    // A graceful stop is not a crash: the delivery it abandoned does not count.
+    expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual([['c1', 0], ['c1', 0]]);
     expect(await dlq()).toEqual([]);
+  });
+
+  describe('stopped during an outage (a deploy, a restart during the incident)', () => {
+    const outage = () => { throw new DependencyError('postgres', 'connection refused'); };
+    const slowOutage = { backoff: { baseMs: 60_000, maxMs: 60_000 }, claimIdleMs: 60_000 };
+
+    it('stopped and started again more than twice maxAttempts times: no delivery counted, and once the outage ends the entry is processed, never dead-lettered', async () => {
+      const [id] = await add('7');
+      let calls = 0;
+      for (let cycle = 1; cycle <= 8; cycle++) {
+        const run = start(async () => (calls++, outage()), slowOutage);
+        await waitFor(() => calls, (n) => n === cycle, `call of run ${cycle}`);
+        await run.stop();
+        // Back to no delivery at all: the next run's read of it (its own pending entry) is its one delivery.
+        expect((await pendingDetail()).map(([i, c, , d]) => [i, c, d])).toEqual([[id, 'c1', 0]]);
+      }
+      // The outage ends; the first call after it still fails once (a statement timeout: a retry), then succeeds.
+      const seen: number[][] = [];
+      start(async (items) => (seen.push(items), items.map(() => (seen.length === 1 ? retry('handler_error', 'statement timeout') : ok))));
+      await waitFor(backlog, drained, 'processed');
+      expect(seen).toEqual([[7], [7]]);
+      expect(await dlq()).toEqual([]);
+      expect(outcomesCounted()).toEqual({ retry: 1, ok: 1 });
+    });
+
+    it('stopped with a batch read ahead (readAhead): both batches are left with no delivery counted, and processed once the outage ends', async () => {
+      const numbers = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+      await add(...numbers(1, 20));
+      let calls = 0;
+      for (let cycle = 1; cycle <= 8; cycle++) {
+        const run = start(async () => (calls++, outage()), { ...slowOutage, readAhead: true });
+        await waitFor(() => calls, (n) => n === cycle, `call of run ${cycle}`);
+        await run.stop();
+        expect(await backlog()).toEqual({ length: 20, pending: 20 });
+        expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual(numbers(1, 20).map(() => ['c1', 0]));
+      }
+      const seen: number[] = [];
+      start(async (items) => (seen.push(...items), items.map(() => ok)), { readAhead: true });
+      await waitFor(backlog, drained, 'processed');
+      expect(seen).toEqual(numbers(1, 20).map(Number));
+      expect(await dlq()).toEqual([]);
+    });
+
+    it('with lanes and two batches in flight: the waiting lane\'s entries, its part of the next read included, keep no delivery; the other lane settles', async () => {
+      const numbers = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+      await add(...numbers(1, 20));
+      const calls: number[][] = [];
+      const run = start(async (items) => {
+        calls.push(items);
+        if ((items[0] as number) % 2 === 0) outage();
+        return items.map(() => ok);
+      }, { lanes: { count: 2, of: (n: number) => n % 2 }, readAhead: true, batchesInFlight: 2, ...slowOutage });
+      await waitFor(() => calls, (c) => c.some((d) => d[0] === 11) && c.some((d) => d[0] === 2), 'odd lane done, even lane waiting');
+      await run.stop();
+      const evens = numbers(1, 20).map(Number).filter((n) => n % 2 === 0);
+      expect((await redis.xrange(key(), '-', '+')).map(([, fields]) => Number(fields[1]))).toEqual(evens);
+      expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual(evens.map(() => ['c1', 0]));
+      expect(await dlq()).toEqual([]);
+    });
+
+    it('a run that dies (no stop: its delivery never taken back) still counts, between graceful stops that do not: the crash heuristic holds', async () => {
+      const [id] = await add('9');
+      const deliveries = async () => (await pendingDetail()).find(([i]) => i === id)?.[3];
+      await redis.xgroup('CREATE', key(), GROUP, '0', 'MKSTREAM');
+      // A run of c1 reads it and is killed (SIGKILL: nothing after its read).
+      await redis.xreadgroup('GROUP', GROUP, 'c1', 'COUNT', 10, 'STREAMS', key(), '>');
+      let calls = 0;
+      for (let killed = 1; killed < 2 * 3; killed++) {
+        expect(await deliveries()).toBe(killed);
+        // A run stopped gracefully during the outage: its read of the entry is taken back.
+        const run = start(async () => (calls++, outage()), slowOutage);
+        await waitFor(() => calls, (n) => n === killed, `call of run ${killed}`);
+        await run.stop();
+        expect(await deliveries()).toBe(killed);
+        // The next run reads it back (its own pending entry) and dies.
+        await redis.xreadgroup('GROUP', GROUP, 'c1', 'COUNT', 10, 'STREAMS', key(), '0');
+      }
+      expect(await deliveries()).toBe(2 * 3);
+      // Twice maxAttempts deliveries without a verdict: the next run's read is one too many, the entry goes untried.
+      const seen: number[] = [];
+      start(async (items) => (seen.push(...items), items.map(() => ok)));
+      await waitFor(backlog, drained, 'dead-lettered');
+      expect(seen).toEqual([]);
+      expect((await dlq()).map((l) => [l['event'], l['reason'], l['attempts']])).toEqual([['9', 'max_retries_exceeded', '7']]);
+    });
   });
 
   describe('reading ahead (readAhead)', () => {
@@ -553,7 +639,7 @@ describe('stream consumer', () => {
       expect(outcomesCounted()).toEqual({ ok: 30 });
     });
 
-    it('an outage keeps the batch read ahead claimed too, and a stop then leaves both pending', async () => {
+    it('an outage keeps the batch read ahead claimed too, and a stop then leaves both pending, their deliveries taken back', async () => {
       await add(...numbers(1, 20));
       let calls = 0;
       const run = start(
@@ -571,7 +657,7 @@ describe('stream consumer', () => {
       expect(claimed).toEqual([]);
       await run.stop();
       expect(await backlog()).toEqual({ length: 20, pending: 20 });
-      expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual(numbers(1, 20).map(() => ['c1', 1]));
+      expect((await pendingDetail()).map(([, c, , d]) => [c, d])).toEqual(numbers(1, 20).map(() => ['c1', 0]));
       expect(await dlq()).toEqual([]);
     });
   });
