@@ -29,6 +29,15 @@ export interface Sql extends SqlExecutor {
 /** The Web `fetch`, injected so tests and Workers supply their own and adapters can add SSRF/size/time guards. */
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
+/**
+ * Slots per host, so downloads from one host are spread out (BACKFILLER_PER_HOST). `run` waits for a slot of the URL's
+ * host and holds it while `download` runs (its body read whole inside it, or the slot is freed with the body unread).
+ * Time spent waiting is ours, not the host's: a deadline or stall timer meant for the host starts inside `download`.
+ */
+export interface HostSlots {
+  run<T>(url: string, download: () => Promise<T>): Promise<T>;
+}
+
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;

@@ -16,7 +16,7 @@ import { createMetrics, type MetricsBundle } from '../observability/metrics.ts';
 import { createIdentityResolver } from '../identity/resolver.ts';
 import { createHandleResolver } from '../identity/handle-resolver.ts';
 import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
-import { createHostLimitedFetch } from '../xrpc/host-limited-fetch.ts';
+import { createHostSlots } from '../xrpc/host-slots.ts';
 import { withWorkerRepoLimit } from '../xrpc/worker-size-limit.ts';
 import { hostKey, STREAMS } from '../redis/keys.ts';
 import { createCloudflareWorkQueue, type CloudflareMessageBatch, type Envelope, type QueueProducerBinding } from '../queue/cloudflare-work-queue.ts';
@@ -97,7 +97,8 @@ function backfillPorts(state: IsolateState, sql: Sql): BackfillPorts {
   const guarded = createGuardedFetch({ allowPrivate: config.identityAllowPrivate });
   return {
     clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql,
-    fetch: withWorkerRepoLimit(createHostLimitedFetch(guarded, config.backfillerPerHost), config.workerMaxRepoBytes, metrics.metrics),
+    fetch: withWorkerRepoLimit(guarded, config.workerMaxRepoBytes, metrics.metrics),
+    hostSlots: createHostSlots(config.backfillerPerHost),
     // No Redis cache here: each invocation resolves the documents it needs.
     identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate, webFetch: guarded }),
     handles: createHandleResolver({ fetch: guarded, ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }) }),

@@ -173,7 +173,9 @@ export interface DownloadOptions {
   onBytes?: (bytes: number) => void;
   /**
    * A try that receives nothing for this long (no answer, or a body that stopped arriving) is cut as stalled
-   * (`fetch_failed`, not tried again in this call); absent: only the deadline (`signal`) cuts it.
+   * (`fetch_failed`, not tried again in this call); absent: only the deadline (`signal`) cuts it. Timed from the call
+   * to `fetch`, so that fetch must send at once: a queue of ours (the per-host limit) is waited out before the
+   * download starts (HostSlots, handler.ts), never inside it, where its wait would pass for the PDS's silence.
    */
   stallMs?: number;
 }

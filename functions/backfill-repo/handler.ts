@@ -14,7 +14,7 @@
 // thrown, repo_sync is left as it was (never `desynchronized` for an outage), and the caller waits and tries again.
 // Anything else thrown (not a SkytideError) is thrown too: the consumer's probe tells a poison entry from an outage.
 import pLimit from 'p-limit';
-import type { BasePorts, Fetch, Sql } from '../ports.ts';
+import type { BasePorts, Fetch, HostSlots, Sql } from '../ports.ts';
 import type { RecordDeleteEvent, RecordWriteEvent, RepoBackfillEntry, RepoCommitEvent, StreamEvent } from '../events.ts';
 import { SEQ_BACKFILL } from '../events.ts';
 import { dead, ok, retry, wait, type ItemOutcome } from '../result.ts';
@@ -41,13 +41,19 @@ export type BackfillItem = RepoBackfillEntry;
 export interface BackfillPorts extends BasePorts {
   sql: Sql;
   fetch: Fetch;
+  /**
+   * At most so many downloads at once from any one PDS host (BACKFILLER_PER_HOST): each download (getRepo, its tries and
+   * the pauses between them, the CAR read whole) runs once a slot of its host is held, and its deadline and stall timer
+   * start then, so a wait in our own queue is never charged to the PDS. Absent: downloads are not limited.
+   */
+  hostSlots?: HostSlots;
   identity: IdentityResolver;
   /** Verifies each account's handle both ways (as #identity does); without it handles are left as they are. */
   handles?: HandleResolver;
   limits?: RepoLimits;
   /**
-   * Deadline for downloading one repo (getRepo and its retries). Verifying and indexing are bounded by the size
-   * limits instead: a repo of a million records must not be cut off mid-index forever.
+   * Deadline for downloading one repo (getRepo and its retries), from the moment its host's slot is held. Verifying and
+   * indexing are bounded by the size limits instead: a repo of a million records must not be cut off mid-index forever.
    */
   timeoutMs?: number;
   /**
@@ -133,6 +139,12 @@ export interface RepoReport {
 }
 
 const CHUNK = 1000;
+
+/**
+ * How often a repo waiting for a slot of its PDS's host says it is alive (onProgress, phase `download`): a legitimate
+ * wait, bounded by the downloads ahead of it, which the supervisor's watchdog must not take for a hang.
+ */
+const SLOT_WAIT_BEAT_MS = 10_000;
 
 /** repo_sync.reason and the report's reason for a DID the PLC directory tombstoned (as account-deletion.ts's marker). */
 const DID_TOMBSTONED: DeletionProof = 'DidTombstoned';
@@ -312,42 +324,58 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
     if (err instanceof DidTombstonedError) return tombstoned(item.did, resolvedAt, ports, report);
     throw err;
   }
-  // The deadline is the download's own: time spent waiting on the database or the directory is not the PDS's.
-  const deadline = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
-  // The stop signal lives as long as the process: linked per repo and released once the downloads are over (the CAR
-  // is read whole by then), never through AbortSignal.any, which would keep a composite per repo (linked-signal.ts).
-  const link = linkSignals(ports.stop === undefined ? [deadline] : [deadline, ports.stop]);
-  const fetchFrom = (pds: string) => downloadRepo(ports.fetch, pds, item.did, {
-    signal: link.signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
-    ...(ports.stallMs === undefined ? {} : { stallMs: ports.stallMs }),
-    ...(ports.onProgress === undefined ? {} : { onBytes: (bytes: number) => ports.onProgress?.({ did: item.did, phase: 'download', bytes }) }),
-  });
-  ports.onProgress?.({ did: item.did, phase: 'download' });
-  // What the PDS answers is the account as of this moment, not as of the end of the download: an #account indexed
-  // live meanwhile is newer than the answer (account.ts), and the repo's writes are judged at this time too.
-  let askedAt = ports.clock.now();
-  let fetched: RepoDownload;
-  try {
-    fetched = await fetchFrom(identity.pds);
-    if (fetched.kind === 'unavailable') {
-      // The account may have moved while the repo was asked for. Ask the document again, and the new PDS if it names
-      // one, before taking the answer.
-      const refreshedAt = ports.clock.now();
-      let fresh: AtprotoIdentity;
-      try {
-        fresh = await refreshedIdentity(item.did, identity, ports);
-      } catch (err) {
-        if (err instanceof DidTombstonedError) return tombstoned(item.did, refreshedAt, ports, report);
-        throw err;
-      }
-      if (fresh.pds !== identity.pds) {
-        askedAt = ports.clock.now();
-        fetched = await fetchFrom(fresh.pds);
-      }
-      identity = fresh;
+  // One download from `pds`, once a slot of its host is held (hostSlots). The deadline is the download's own, started
+  // then: time spent waiting on the database, the directory or our own per-host queue is not the PDS's. What the PDS
+  // answers is the account as of `askedAt`, when getRepo is sent, not as of the end of the download: an #account
+  // indexed live meanwhile is newer than the answer (account.ts), and the repo's writes are judged at this time too.
+  const download = async (pds: string): Promise<{ fetched: RepoDownload; askedAt: number }> => {
+    const deadline = AbortSignal.timeout(ports.timeoutMs ?? 120_000);
+    // The stop signal lives as long as the process: linked per download and released once it is over (the CAR is read
+    // whole by then), never through AbortSignal.any, which would keep a composite per repo (linked-signal.ts).
+    const link = linkSignals(ports.stop === undefined ? [deadline] : [deadline, ports.stop]);
+    try {
+      const askedAt = ports.clock.now();
+      const fetched = await downloadRepo(ports.fetch, pds, item.did, {
+        signal: link.signal, limits: ports.limits ?? DEFAULT_REPO_LIMITS, retry: ports.pdsRetry ?? DEFAULT_PDS_RETRY,
+        ...(ports.stallMs === undefined ? {} : { stallMs: ports.stallMs }),
+        ...(ports.onProgress === undefined ? {} : { onBytes: (bytes: number) => ports.onProgress?.({ did: item.did, phase: 'download', bytes }) }),
+      });
+      return { fetched, askedAt };
+    } finally {
+      link.release();
     }
-  } finally {
-    link.release();
+  };
+  const fetchFrom = async (pds: string): Promise<{ fetched: RepoDownload; askedAt: number }> => {
+    const slots = ports.hostSlots;
+    if (slots === undefined) return download(pds);
+    // Waiting behind other downloads of the same host (each bounded by its own deadline) is alive, not hung. A stop
+    // cuts the downloads ahead, so the wait ends soon after, and this download then fails at once on the stop.
+    const onProgress = ports.onProgress;
+    const beat = onProgress === undefined ? undefined : setInterval(() => onProgress({ did: item.did, phase: 'download' }), SLOT_WAIT_BEAT_MS);
+    try {
+      return await slots.run(pds, () => {
+        clearInterval(beat);
+        return download(pds);
+      });
+    } finally {
+      clearInterval(beat);
+    }
+  };
+  ports.onProgress?.({ did: item.did, phase: 'download' });
+  let { fetched, askedAt } = await fetchFrom(identity.pds);
+  if (fetched.kind === 'unavailable') {
+    // The account may have moved while the repo was asked for. Ask the document again, and the new PDS if it names
+    // one, before taking the answer.
+    const refreshedAt = ports.clock.now();
+    let fresh: AtprotoIdentity;
+    try {
+      fresh = await refreshedIdentity(item.did, identity, ports);
+    } catch (err) {
+      if (err instanceof DidTombstonedError) return tombstoned(item.did, refreshedAt, ports, report);
+      throw err;
+    }
+    if (fresh.pds !== identity.pds) ({ fetched, askedAt } = await fetchFrom(fresh.pds));
+    identity = fresh;
   }
   if (fetched.kind === 'unavailable') {
     // RepoNotFound from the account's own PDS confirms a deletion: its rows go, and the counts they fed with them

@@ -15,7 +15,7 @@ import { withOutageBreaker, type OutageView } from '../../adapters/identity/outa
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import type { HandleResolver } from '../../functions/atproto/identity/handle.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
-import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
+import { createHostSlots } from '../../adapters/xrpc/host-slots.ts';
 import { createResolverCheck, withDnsOutageCheck } from '../../adapters/xrpc/dns-outage-check.ts';
 import { emitToStream } from '../../adapters/redis/emit-events.ts';
 import type { BackfillPorts } from '../../functions/backfill-repo/handler.ts';
@@ -144,7 +144,9 @@ export function createResources(config: Config, component = 'skytide', options: 
       const identity = this.identity();
       return (backfill ??= {
         clock: systemClock, log: log.child('backfill'), metrics: metrics.metrics, sql: this.sql(),
-        fetch: withDnsOutageCheck(createHostLimitedFetch(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), config.backfillerPerHost), resolverAnswers),
+        fetch: withDnsOutageCheck(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), resolverAnswers),
+        // BACKFILLER_PER_HOST downloads per PDS across the process's backfill loops (one set of slots, made once).
+        hostSlots: createHostSlots(config.backfillerPerHost),
         identity,
         // Every backfilled account gets its handle verified both ways, as #identity does (issue 8, item 8).
         handles: this.handles(),

@@ -9,7 +9,7 @@ import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
 import { noMetrics, silentLog, systemClock } from '../../functions/ports.ts';
 import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
-import { createHostLimitedFetch } from '../../adapters/xrpc/host-limited-fetch.ts';
+import { createHostSlots } from '../../adapters/xrpc/host-slots.ts';
 import { createSql, type PostgresSql } from '../../adapters/postgres/client.ts';
 import { readServerSettings, serverSettingProblems } from '../../adapters/postgres/server-settings.ts';
 import { applyMigrations } from '../../adapters/postgres/migrate.ts';
@@ -114,7 +114,7 @@ export async function backfillNetwork(network: SyntheticNetwork, o: NetworkBackf
     for (const pid of await backends()) cpuBefore.set(pid, cpuSeconds(pid));
     const ports: BackfillPorts = {
       clock: systemClock, log: silentLog, metrics: noMetrics, sql,
-      fetch: createHostLimitedFetch(createGuardedFetch({ allowPrivate: true }), o.concurrency),
+      fetch: createGuardedFetch({ allowPrivate: true }), hostSlots: createHostSlots(o.concurrency),
       identity: createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url, allowPrivate: true }),
       limits: DEFAULT_REPO_LIMITS, timeoutMs: 600_000, concurrency: o.concurrency,
     };
