@@ -64,7 +64,7 @@ export const VARS = [
   { name: 'WORKER_SWEEP_PAGES_PER_TICK', type: 'int', default: '20', min: 1, max: 200, doc: 'listRepos pages a Worker cron tick sweeps per relay before it stops until the next tick (CPU time and subrequests per invocation are bounded)' },
   { name: 'WORKER_SWEEP_EVERY_MS', type: 'int', default: '86400000', min: 0, doc: 'time from the start of one Worker sweep pass of a relay to the start of the next (a pass in progress continues at every cron tick)' },
   { name: 'WORKER_OUTAGE_DELAY_MS', type: 'int', default: '30000', min: 1000, max: 43200000, doc: 'how long a Worker\'s backfill message waits before it comes back after a dependency outage (sent again, no attempt counted; Cloudflare rounds up to whole seconds)' },
-  { name: 'BACKFILLER_PER_HOST', type: 'int', default: '2', min: 1, max: 64, doc: 'getRepo downloads in flight to any one PDS from this process' },
+  { name: 'BACKFILLER_PER_HOST', type: 'int', default: '2', min: 1, max: 64, doc: 'getRepo downloads at once to any one PDS from this process; a repo beyond them waits for a slot, and its deadline and stall limit start once it has one' },
   { name: 'BACKFILLER_OUTPUT', type: 'enum', values: ['index', 'stream'], default: 'index', doc: 'index backfilled repos here, or write their events to firehose_backfill for separate indexers' },
   { name: 'PLC_URL', type: 'url', schemes: ['http', 'https'], default: 'https://plc.directory', doc: 'PLC directory that resolves did:plc' },
   { name: 'HANDLE_RESOLVER_URL', type: 'url', schemes: ['http', 'https'], doc: 'resolve handles with com.atproto.identity.resolveHandle on this service instead of DNS and HTTPS (private networks)' },
