@@ -4,7 +4,9 @@
 // logged by droppedEntries); `rev`, `active` and `status` are kept only when they have the lexicon's types. The body is
 // read up to LIST_REPOS_MAX_BYTES and no further. A failed page is judged here too (judgeListFailure), for both
 // sweepers: the relay, or the way to it, being down is waited out; only a page that is bad in itself counts toward
-// skipping it.
+// skipping it. A failure an outage would give (5xx, 408, a deadline, a dropped connection) may also be one page's
+// alone, a relay that is up failing that page every time: relayAnswers asks the relay for another page to tell them
+// apart (the Redis sweeper; the Worker's waits every such failure out).
 import type { Fetch, Log, Metrics } from '../../functions/ports.ts';
 import type { Reason } from '../../functions/reasons.ts';
 import { SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
@@ -56,9 +58,9 @@ export class ListReposError extends SkytideError {
  * What a sweep (either sweeper) met and worked around, counted in skytide_sweep_problems_total{problem}.
  * `repeated_cursor`: a page answered a cursor already used in this pass; followed, it would list the same page
  * forever, so the pass ends there. `relay_unavailable`: a wait for a relay that failed as an outage does (refused,
- * dropped, DNS, a deadline, 5xx, 408, 429), one per wait; no page is held to blame for it. `invalid_syntax` (the
- * reason of functions/reasons.ts): a listed entry dropped for having no valid DID (missing, not a string, or failing
- * the DID syntax), one per entry; never queued.
+ * dropped, DNS, a deadline, 5xx, 408, 429) that did not answer another page either (relayAnswers), one per wait; no
+ * page is held to blame for it. `invalid_syntax` (the reason of functions/reasons.ts): a listed entry dropped for
+ * having no valid DID (missing, not a string, or failing the DID syntax), one per entry; never queued.
  */
 export const SWEEP_PROBLEMS = ['repeated_cursor', 'relay_unavailable', 'invalid_syntax' satisfies Reason] as const;
 export type SweepProblem = (typeof SWEEP_PROBLEMS)[number];
@@ -178,15 +180,30 @@ export async function listReposPage(fetch: Fetch, host: string, cursor: string |
 }
 
 /**
+ * Whether the relay answers listRepos at all: true when it lists a page of one from the start (no cursor), false when
+ * that fails too (in any way). Asked when a page failed as an outage would (5xx, 408, a deadline, a dropped
+ * connection): a relay that answers is up, and the failure is that page's own (counted toward skipping it); one that
+ * does not is down, and waited out. A relay that cannot list its very first entry answers neither, and is waited out.
+ */
+export async function relayAnswers(fetch: Fetch, host: string, signal: AbortSignal): Promise<boolean> {
+  return listReposPage(fetch, host, undefined, 1, signal).then(() => true, () => false);
+}
+
+/**
  * What a failed page means for a sweep. `outage`: the relay, or the way to it, is down or overloaded (refused or
  * dropped connections, DNS, a deadline, 5xx, 408, 429): waited out for as long as it lasts, never held against the
  * page. `bad_page`: the page itself is bad (another 4xx, a body that is no page, a failure we do not recognise).
+ * `throttled` (429): the relay asked us to slow down; it is up, and no page is to blame. Any other outage may be one
+ * page's alone (a relay that is up answering that page 500 every time): the Redis sweeper asks relayAnswers, and holds
+ * the failure against the page when the relay answers.
  */
-export function judgeListFailure(err: unknown): { kind: 'outage'; retryAfterMs?: number } | { kind: 'bad_page' } {
+export function judgeListFailure(err: unknown): { kind: 'outage'; retryAfterMs?: number; throttled?: true } | { kind: 'bad_page' } {
   if (err instanceof ListReposError) {
     const status = err.status;
     if (status === undefined) return { kind: 'bad_page' };
-    if (status >= 500 || status === 408 || status === 429) return err.retryAfterMs === undefined ? { kind: 'outage' } : { kind: 'outage', retryAfterMs: err.retryAfterMs };
+    if (status >= 500 || status === 408 || status === 429) {
+      return { kind: 'outage', ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }), ...(status === 429 ? { throttled: true as const } : {}) };
+    }
     return { kind: 'bad_page' };
   }
   if (dependencyErrorIn(err) !== undefined) return { kind: 'outage' };

@@ -7,8 +7,10 @@
 // page next time. A pass that reached the end of the listing then retries every recorded range, one page from its
 // start under the same attempt rules (functions/sweep-skipped.ts): a page that comes is queued as any page and clears
 // the range; one that fails again leaves it, for the next pass's end.
-// Only a page bad in itself (another 4xx, a body that is no page) counts as failing: a relay that is down or overloaded
-// (refused or dropped connections, DNS, a deadline, 5xx, 408, 429) is waited out, however long, and no page skipped;
+// A page bad in itself (another 4xx, a body that is no page) counts as failing, and so does one the relay fails as an
+// outage would (5xx, 408, a deadline, a dropped connection) while it answers another page (relayAnswers: listRepos from
+// the start, one entry): a relay that is up but answers one page 500 every time. A relay that is down or overloaded
+// (those failures with the other page failing too; a 429 always) is waited out, however long, and no page skipped;
 // so is a Postgres that is down when a page's repos in sync are read, and a Redis that refuses the page's write (out
 // of memory, read-only; the lease is renewed meanwhile).
 // A page whose cursor sends the sweep back to one this pass used ends the pass (the page queued once; logged and
@@ -35,7 +37,7 @@ import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { sleep } from '../sleep.ts';
 import { outageOf, waitOut } from '../wait-out.ts';
-import { droppedEntries, judgeListFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
+import { droppedEntries, judgeListFailure, listReposPage, passCursors, relayAnswers, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { linkSignals } from '../../functions/linked-signal.ts';
 import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
@@ -50,8 +52,8 @@ export interface SweepLimits {
   /** Deadline for one listRepos page. */
   pageTimeoutMs: number;
   /**
-   * Tries of a page that fails in itself before it is skipped (numeric cursor) or the sweep stops (opaque cursor). A
-   * relay outage uses none of them.
+   * Tries of a page that fails in itself (or fails while the relay answers another page) before it is skipped (numeric
+   * cursor) or the sweep stops (opaque cursor). A relay outage uses none of them.
    */
   pageAttempts: number;
   /** How long a host's lease lives without renewal; renewed every third of it. */
@@ -332,14 +334,21 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
 }
 
 /**
- * One page, tried until it comes or the sweep stops. A relay that is down or overloaded (judgeListFailure: `outage`) is
- * waited out with a capped backoff, its Retry-After honoured up to SWEEP_RETRY_AFTER_MAX_MS, for as long as it takes:
- * a relay restart must not skip pages. Only a page that fails in itself uses up `attempts`; undefined then, and
- * when the sweep was stopped.
+ * One page, tried until it comes or the sweep stops. A relay that is down or overloaded (judgeListFailure: `outage`,
+ * and relayAnswers false; a 429 without asking) is waited out with a capped backoff, its Retry-After honoured up to
+ * SWEEP_RETRY_AFTER_MAX_MS, for as long as it takes: a relay restart must not skip pages. Only a page that fails in
+ * itself, or as an outage would while the relay answers another page (a relay that is up answering this one 500 every
+ * time: waited out, it would hold the host's lease forever and never end the sweep), uses up `attempts`; undefined
+ * then, and when the sweep was stopped.
  */
 async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: number, attempts: number, pageTimeoutMs: number, signal: AbortSignal): Promise<ListedPage | undefined> {
   const baseMs = o.retryDelayMs ?? SWEEP_RETRY_BASE_MS;
   const outage = createBackoff({ baseMs, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS, jitter: 'equal' });
+  /** Whether the relay answers listRepos from the start, within a page's deadline. */
+  const answers = async () => {
+    const link = linkSignals([signal, AbortSignal.timeout(pageTimeoutMs)]);
+    return relayAnswers(o.fetch, o.host, link.signal).finally(link.release);
+  };
   let failures = 0;
   let waits = 0;
   while (!signal.aborted) {
@@ -353,7 +362,10 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
       // Once the sweep is stopped nothing more is tried or logged.
       if (signal.aborted) return undefined;
       const failure = judgeListFailure(err);
-      if (failure.kind === 'outage') {
+      // A failure an outage would give is this page's own when the relay answers another page meanwhile.
+      const relayUp = failure.kind === 'outage' && failure.throttled !== true && (await answers());
+      if (signal.aborted) return undefined;
+      if (failure.kind === 'outage' && !relayUp) {
         waits++;
         o.metrics.inc('skytide_sweep_problems_total', { problem: 'relay_unavailable' });
         const delay = failure.retryAfterMs === undefined ? outage.next() : Math.min(failure.retryAfterMs, SWEEP_RETRY_AFTER_MAX_MS);
@@ -363,7 +375,7 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
         continue;
       }
       failures++;
-      o.log.warn('listRepos page failed', { host: o.host, cursor: from, attempt: failures, err: describeError(err) });
+      o.log.warn(relayUp ? 'listRepos page failed while the relay answers others' : 'listRepos page failed', { host: o.host, cursor: from, attempt: failures, err: describeError(err) });
       if (failures >= attempts) return undefined;
       await sleep(baseMs * 2 ** (failures - 1), signal, o.beat);
     }
