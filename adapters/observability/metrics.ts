@@ -158,7 +158,7 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
   skytide_function_calls_total: { help: 'calls of each stream\'s function (index, label, backfill) by its consumers', labels: { stream: 'stream' } },
   skytide_function_seconds_total: { help: 'seconds spent in those calls (with the calls: mean latency per call)', labels: { stream: 'stream' } },
   skytide_sweep_problems_total: {
-    help: 'what listRepos sweeps met and worked around, by problem (repeated_cursor: a page sent the pass back to a cursor it had used, the pass ended there; relay_unavailable: a wait for a relay that is down, no page skipped)',
+    help: 'what listRepos sweeps met and worked around, by problem (repeated_cursor: a page sent the pass back to a cursor it had used, the pass ended there; relay_unavailable: a wait for a relay that is down, the page and a request from the start both failing, no page skipped; invalid_syntax: a listed entry with no valid DID, dropped, one per entry)',
     labels: { problem: SWEEP_PROBLEMS },
   },
   skytide_dead_letters_total: {

@@ -16,8 +16,9 @@
 // A page that fails in itself (judgeListFailure: another 4xx, a body that is no page) is counted against its cursor in
 // the row (`failures`, migration 0012); after `pageAttempts` such ticks a numeric cursor's page is skipped whole and
 // its range recorded in `skipped` (replacing the ranges it overlaps), as the Redis sweeper does; an opaque cursor
-// cannot be skipped and keeps failing. A relay that is down or overloaded (refused, DNS, a deadline, 5xx, 408, 429)
-// counts nothing: the tick fails and the next one, minutes later, tries the page again.
+// cannot be skipped and keeps failing. A relay that is down or overloaded (refused, DNS, a deadline, 5xx, 408 while a
+// request from the start of the listing fails too: relayAnswers; a 429) counts nothing: the tick fails and the next
+// one, minutes later, tries the page again. A page that fails so while the relay answers others is the page's own.
 // When a pass reaches the end of the listing, the ranges in `skipped` are copied to `retrying` (migration 0016) and
 // retried one page each, before anything else, by the ticks that follow (within `pagesPerTick`), under the same
 // attempt rules: a page that comes is sent and its range leaves `skipped` (or is cut to the rest its cursor left); one
@@ -27,7 +28,7 @@ import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import type { RepoBackfillEntry } from '../../functions/events.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
-import { judgeListFailure, listReposPage, passCursors, type ListedPage } from '../xrpc/list-repos.ts';
+import { judgeListFailure, listReposPage, passCursors, relayAnswers, type ListedPage } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 import { syncedRepos } from '../postgres/repo-sync-states.ts';
@@ -143,6 +144,19 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
 }
 
 /**
+ * Whether a page's failure is the relay's (an outage: the tick fails and nothing is counted against the page) rather
+ * than the page's own: a 4xx or a body that is no page is the page's; a 429 always the relay's; a 5xx, 408, deadline
+ * or dropped connection the relay's only when it does not answer a request from the start of the listing either
+ * (relayAnswers, as the Redis sweeper asks): a relay that answers one page 500 every time held the pass forever.
+ */
+async function relayIsDown(o: WorkerSweepOptions, host: string, err: unknown): Promise<boolean> {
+  const judged = judgeListFailure(err);
+  if (judged.kind !== 'outage') return false;
+  if (judged.throttled === true) return true;
+  return !(await relayAnswers(o.fetch, host, AbortSignal.timeout(o.pageTimeoutMs)));
+}
+
+/**
  * The page at `cursor`, or, when it failed in itself for the `pageAttempts`-th tick in a row and the cursor is
  * numeric, the cursor past it (`skippedTo`, stored with the skipped range). Any other failure is thrown, failing the
  * tick: an outage counted nothing, a page's own failure was counted in the row first.
@@ -151,7 +165,7 @@ async function pageOrSkip(o: WorkerSweepOptions, host: string, cursor: string | 
   try {
     return await listReposPage(o.fetch, host, cursor, o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
   } catch (err) {
-    if (judgeListFailure(err).kind === 'outage') throw err;
+    if (await relayIsDown(o, host, err)) throw err;
     const iso = new Date(o.now()).toISOString();
     const counted = checkRows(await o.sql.query(
       `update sweep_state set failures = failures + 1, "updatedAt" = $3 where host = $1 and holder = $2 returning failures`,
@@ -242,7 +256,7 @@ async function retryRanges(o: WorkerSweepOptions, host: string, tick: HostTick):
     try {
       page = await listReposPage(o.fetch, host, String(range.from), o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
     } catch (err) {
-      if (judgeListFailure(err).kind === 'outage') throw err;
+      if (await relayIsDown(o, host, err)) throw err;
       const counted = checkRows(await o.sql.query(
         `update sweep_state set failures = failures + 1, "updatedAt" = $3 where host = $1 and holder = $2 returning failures`,
         [host, o.holder, iso],

@@ -22,7 +22,7 @@ let db: IndexDb;
 let sent: RepoBackfillEntry[];
 /** Called before a page is answered: lets a test act mid-tick. */
 let onPage: (cursor: string) => Promise<void> = async () => {};
-/** A page answered with this status instead (a 400 is the page's own failure, a 503 the relay's). */
+/** A page answered with this status instead (a 400 is the page's own failure; `*`: every page, the relay down). */
 let failAt: { cursor: string; status: number } | undefined;
 /** What the relay lists as a DID's account state instead of `active: true`. */
 let listedState = new Map<string, { active?: boolean; status?: string }>();
@@ -34,7 +34,7 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     const cursor = url.searchParams.get('cursor') ?? '0';
     void onPage(cursor).then(() => {
-      if (cursor === failAt?.cursor) return void res.writeHead(failAt.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Failing' }));
+      if (cursor === failAt?.cursor || failAt?.cursor === '*') return void res.writeHead(failAt.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Failing' }));
       const start = Number(cursor);
       const repos = DIDS.slice(start, start + PAGE).map((did, i) => ({ did, rev: `3laaaaaaaaaa${'abcde'[start + i]}`, ...(listedState.get(did) ?? { active: true }) }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repos, cursor: String(start + PAGE) }));
@@ -238,8 +238,18 @@ describe('a page that keeps failing', () => {
     expect(sent).toEqual([]);
   });
 
-  it('is never skipped while the relay is down (503): the ticks fail, count nothing, and the page comes when it is back', async () => {
-    failAt = { cursor: '2', status: 503 };
+  it('is skipped whole after pageAttempts ticks when it answers 500 every time while the relay answers others (asked from the start)', async () => {
+    failAt = { cursor: '2', status: 500 };
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'failed', error: expect.stringContaining('HTTP 500') });
+    expect(await db.sql.query(`select cursor, failures, skipped from sweep_state`)).toEqual([{ cursor: '2', failures: 1, skipped: [] }]);
+    expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'done', skippedPages: 1 });
+    expect(sent.map((e) => e.did)).toEqual([DIDS[0], DIDS[1], DIDS[4]]);
+    expect(await db.sql.query(`select cursor, failures, skipped from sweep_state`)).toEqual([{ cursor: null, failures: 0, skipped: ['2-4'] }]);
+  });
+
+  it('is never skipped while the relay is down (503 to every request): the ticks fail, count nothing, and the page comes when it is back', async () => {
+    await sweepTick(options({ pagesPerTick: 1 }));
+    failAt = { cursor: '*', status: 503 };
     for (let i = 0; i < 4; i++) expect((await sweepTick(options({ pagesPerTick: 10 })))[0]).toMatchObject({ state: 'failed' });
     expect(await db.sql.query(`select cursor, failures, skipped from sweep_state`)).toEqual([{ cursor: '2', failures: 0, skipped: [] }]);
     failAt = undefined;
