@@ -22,9 +22,11 @@ export interface HeldAccount {
   status: string | null;
 }
 
-/** A repo repo_sync holds as synchronized at `rev`, with its account's stored state. */
+/** A repo repo_sync holds, at `rev` when `synchronized`, with its account's stored state. */
 export interface HeldRepo extends HeldAccount {
   rev: string | null;
+  /** repo_sync.status is 'synchronized' (else desynchronized, deleted, in-progress: its rev says nothing). */
+  synchronized: boolean;
 }
 
 const RELAY_ONLY_STATUSES: ReadonlySet<string> = new Set(['desynchronized', 'throttled']);
@@ -38,14 +40,37 @@ export function sameAccountState(listed: ListedState, held: HeldAccount): boolea
   const active = listed.active ?? true;
   // `desynchronized` and `throttled` describe the relay's copy, not the account: the PDS still serves the repo, so a
   // backfill would store it active again and every later sweep would fetch it once more, for nothing.
-  if (!active && listed.status !== undefined && RELAY_ONLY_STATUSES.has(listed.status.toLowerCase())) return true;
+  if (!active && relayOnly(listed.status)) return true;
   if (active !== held.active) return false;
   if (active || listed.status === undefined) return true;
   // Stored statuses are lowercase (rsky wrote the Rust enum name, `Takendown`).
   return listed.status.toLowerCase() === held.status?.toLowerCase();
 }
 
-/** A sweep skips a listed repo only when repo_sync holds it synchronized at exactly the listed rev, in the same account state. */
+/**
+ * A sweep skips a listed repo when fetching it could change nothing: repo_sync holds it synchronized at exactly the
+ * listed rev, in the same account state; or it is listed inactive (for a reason of the account's, not the relay's copy)
+ * and held inactive in the same state, whatever repo_sync says of its rev. Such an account's PDS refuses its repo
+ * (RepoTakendown, RepoDeactivated, ...), or the repo is gone, or the relay took it down itself: a fetch would only ask
+ * again, and each sweep asked again for every inactive account of the network (two directory lookups and a getRepo
+ * each). Its reactivation, listed or sent as #account, brings it back.
+ */
 export function listedInSync(listed: ListedState, held: HeldRepo | undefined): boolean {
-  return held !== undefined && listed.rev !== undefined && held.rev === listed.rev && sameAccountState(listed, held);
+  if (held === undefined || !sameAccountState(listed, held)) return false;
+  if (inactiveAsHeld(listed, held)) return true;
+  return held.synchronized && listed.rev !== undefined && held.rev === listed.rev;
+}
+
+/** Listed inactive for a reason of the account's (not a relay-only status), and held inactive in the same state. */
+export function inactiveAsHeld(listed: ListedState, held: HeldAccount): boolean {
+  return listedInactive(listed) && !held.active && sameAccountState(listed, held);
+}
+
+/** Whether a listing says the account itself is inactive (a relay-only status says nothing of the account). */
+export function listedInactive(listed: ListedState): boolean {
+  return !(listed.active ?? true) && !relayOnly(listed.status);
+}
+
+function relayOnly(status: string | undefined): boolean {
+  return status !== undefined && RELAY_ONLY_STATUSES.has(status.toLowerCase());
 }

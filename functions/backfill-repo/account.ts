@@ -102,13 +102,15 @@ async function deleted(did: string, proof: DeletionProof, time: string, ports: A
 
 /**
  * Its PDS serves a valid repo: the account was active at `askedAt` (ms: when getRepo was sent; restored if it was
- * deleted: true), with its handle verified (unless an #identity stored one after `tick`: see refreshHandle).
+ * deleted: true), with its handle verified (unless an #identity stored one after `tick`: see refreshHandle); or, when
+ * the relay listed it inactive (`listed`: its own takedown, which the PDS knows nothing of), in that state at
+ * `askedAt`.
  */
-export async function repoServed(identity: AtprotoIdentity, tick: DocumentTick, askedAt: number, ports: AccountPorts): Promise<boolean> {
+export async function repoServed(identity: AtprotoIdentity, tick: DocumentTick, askedAt: number, ports: AccountPorts, listed?: { active: false; status: string }): Promise<boolean> {
   const time = new Date(askedAt).toISOString();
   const restored = await restoreAccount(ports.sql, identity.did, time);
   if (restored) ports.log.info('deleted account restored', { did: identity.did });
-  await observeAccount(ports.sql, identity.did, { time, active: true, status: null }, time);
+  await observeAccount(ports.sql, identity.did, listed === undefined ? { time, active: true, status: null } : { time, ...listed }, time);
   await refreshHandle(identity, tick, ports);
   return restored;
 }

@@ -33,7 +33,7 @@ import { linkSignals } from '../linked-signal.ts';
 import { didTombstoned, documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
 import { checkRows } from '../sql-rows.ts';
-import { sameAccountState } from '../listed-in-sync.ts';
+import { inactiveAsHeld, listedInactive, sameAccountState } from '../listed-in-sync.ts';
 
 /** A repo_backfill entry (functions/events.ts) or a DID asked for directly (POST /reprocess/:did). */
 export type BackfillItem = RepoBackfillEntry;
@@ -216,19 +216,25 @@ async function recordFailure(ports: BackfillPorts, did: string, reason: Reason, 
 }
 
 /**
- * The rev repo_sync holds for a synchronized repo, when it is the listed rev or newer and its account's stored state is
- * the listed one (TIDs sort as strings). A listing whose account state differs (a takedown or reactivation whose
- * #account was missed changes no rev) is not held: the PDS is asked, and its answer applied (account.ts).
+ * What repo_sync holds that makes fetching a listed repo pointless (the sweepers decide the same way:
+ * functions/listed-in-sync.ts): its rev, when the repo is synchronized at the listed rev or newer (TIDs sort as strings)
+ * and its account's stored state is the listed one (a takedown or reactivation whose #account was missed changes no
+ * rev, so such a listing is not held: the PDS is asked, and its answer applied: account.ts); or, for an account listed
+ * inactive and held inactive in the same state, whatever rev is held ('' for none): its PDS refuses its repo, or the
+ * relay took it down itself, and a fetch would change nothing.
  */
 async function syncedAt(ports: BackfillPorts, item: BackfillItem & { rev: string }): Promise<string | undefined> {
   const rows = checkRows(await ports.sql.query(
-    `select r.rev, coalesce(a.active, true) as active, a.status from repo_sync r left join account_state a on a.did = r.did
-     where r.did = $1 and r.status = 'synchronized'`,
+    `select r.rev, r.status = 'synchronized' as synchronized, coalesce(a.active, true) as active, a.status
+     from repo_sync r left join account_state a on a.did = r.did where r.did = $1`,
     [item.did],
-  ), { rev: 'string?', active: 'boolean', status: 'string?' });
+  ), { rev: 'string?', synchronized: 'boolean', active: 'boolean', status: 'string?' });
   const held = rows[0];
-  if (held === undefined || held.rev === null || held.rev < item.rev) return undefined;
-  return sameAccountState(item, { active: held.active, status: held.active ? null : held.status }) ? held.rev : undefined;
+  if (held === undefined) return undefined;
+  const account = { active: held.active, status: held.active ? null : held.status };
+  if (inactiveAsHeld(item, account)) return held.rev ?? '';
+  if (!held.synchronized || held.rev === null || held.rev < item.rev) return undefined;
+  return sameAccountState(item, account) ? held.rev : undefined;
 }
 
 /**
@@ -407,8 +413,12 @@ async function syncRepo(item: BackfillItem, ports: BackfillPorts, report: RepoRe
     throw new SkytideError('future_rev', `repo commit rev ${repo.rev} is more than ${MAX_REV_DRIFT_MS / 60_000} minutes in the future`, { did: item.did, rev: repo.rev });
   }
   // Its PDS serves the repo: the account is active (restored, if it was deleted), whatever an earlier answer or
-  // event left, and its handle is verified.
-  const restored = await repoServed(identity, tick, askedAt, ports);
+  // event left, and its handle is verified. Unless the relay listed it inactive for a reason of the account's: a PDS
+  // that took an account down (deactivated, suspended) refuses its repo, so one that serves it says only that the PDS
+  // did not; the relay we follow did (its own takedown), and its state stands, as applying its stream in order would
+  // leave it. Stored active, the listing differed from it at every sweep, and every sweep fetched the repo again.
+  const listed = listedInactive(item) ? { active: false as const, status: (item.status ?? 'inactive').toLowerCase() } : undefined;
+  const restored = await repoServed(identity, tick, askedAt, ports, listed);
   await applyRepo(repo, askedAt, ports, report);
   ports.onProgress?.({ did: item.did, phase: 'done', records: { done: repo.leaves.keys.length, total: repo.leaves.keys.length } });
   report.status = 'synchronized';

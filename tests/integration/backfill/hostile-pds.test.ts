@@ -27,6 +27,8 @@ import { countingFetch } from '../../helpers/counting-fetch.ts';
 import { block, encodeCar } from '../../helpers/frames.ts';
 import { encodeCbor } from '../../../functions/atproto/cbor.ts';
 import { handMadeTree, type Shape } from '../../helpers/non-canonical-mst.ts';
+import { listedInSync } from '../../../functions/listed-in-sync.ts';
+import { syncedRepos } from '../../../adapters/postgres/repo-sync-states.ts';
 
 type Behaviour = (res: http.ServerResponse) => void;
 const behaviours = new Map<string, Behaviour>();
@@ -432,6 +434,36 @@ describe('repo_backfill entries listed at a rev already synchronized', () => {
     expect(down.reports[0]).toMatchObject({ status: 'unavailable', reason: 'RepoTakendown' });
     expect(requests).toBe(3);
     expect(await state()).toEqual({ account: [{ active: false, status: 'takendown' }], actor: [{ upstreamStatus: 'takendown' }] });
+    // Listed so again at a newer rev: its PDS refuses it, so a fetch would change nothing: not fetched.
+    const again = await backfillRepos([{ did, rev: 'zzzzzzzzzzzzz', host: 'relay.example', active: false, status: 'takendown' }], ports());
+    expect(again.reports[0]).toMatchObject({ status: 'synchronized', alreadySynchronized: true });
+    expect(requests).toBe(3);
+  });
+
+  it('listed taken down by the relay itself while its PDS serves it: the relay\'s state stands, and the next listing is in sync', async () => {
+    const did = plcDid('relaytakedown');
+    const car = await signedRepo(did);
+    let requests = 0;
+    behaviours.set(did, (res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' }).end(car);
+    });
+    const listing = { did, rev: 'zzzzzzzzzzzzz', host: 'relay.example', active: false, status: 'takendown' };
+    const first = await backfillRepos([listing], ports());
+    expect(first.reports[0]).toMatchObject({ status: 'synchronized' });
+    expect(requests).toBe(1);
+    // The PDS serving it says only that the PDS did not take it down: the relay we follow did, as its #account would say.
+    expect(await db.sql.query(`select active, status from account_state where did = $1`, [did])).toEqual([{ active: false, status: 'takendown' }]);
+    expect(await db.sql.query(`select "upstreamStatus" from actor where did = $1`, [did])).toEqual([{ upstreamStatus: 'takendown' }]);
+    // Stored active, every sweep listed it otherwise and fetched it again: now the listing matches what is held.
+    const again = await backfillRepos([listing], ports());
+    expect(again.reports[0]).toMatchObject({ alreadySynchronized: true });
+    expect(requests).toBe(1);
+    expect(listedInSync(listing, (await syncedRepos(db.sql, [did])).get(did))).toBe(true);
+    // Listed active again (the relay restored it): fetched, and active.
+    await backfillRepos([{ ...listing, active: true, status: undefined }], ports());
+    expect(requests).toBe(2);
+    expect(await db.sql.query(`select active, status from account_state where did = $1`, [did])).toEqual([{ active: true, status: null }]);
   });
 });
 

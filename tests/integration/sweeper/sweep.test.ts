@@ -120,6 +120,28 @@ describe('sweeper', () => {
     expect(JSON.parse(fields[1]!)).toEqual({ did: DIDS[0], host, rev: '3l0aaaaaaaaaa', active: false, status: 'takendown' });
   });
 
+  it('does not queue an account listed inactive and held inactive in the same state, whatever its rev: its PDS refuses it', async () => {
+    const stored = (did: string, active: boolean, status: string | null) =>
+      db.sql.query(
+        `insert into account_state (did, active, status, "changedAt", history) values ($1, $2::boolean, $3::text, 't', jsonb_build_array(jsonb_build_object('time', 't', 'active', $2::boolean, 'status', $3::text)))`,
+        [did, active, status],
+      );
+    // Its PDS answered RepoDeactivated: desynchronized, no rev held; the relay lists it deactivated at some rev.
+    await db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'desynchronized', null, 'RepoDeactivated', 'x')`, [DIDS[0]!]);
+    await stored(DIDS[0]!, false, 'deactivated');
+    listedState.set(DIDS[0]!, { active: false, status: 'deactivated' });
+    // Held deactivated, listed active again (a reactivation whose #account was missed): queued.
+    await db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'desynchronized', null, 'RepoDeactivated', 'x')`, [DIDS[1]!]);
+    await stored(DIDS[1]!, false, 'deactivated');
+    // A deletion confirmed (repo_sync deleted), listed deleted: nothing to fetch.
+    await db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'deleted', null, 'RepoNotFound', 'x')`, [DIDS[2]!]);
+    await stored(DIDS[2]!, false, 'deleted');
+    listedState.set(DIDS[2]!, { active: false, status: 'deleted' });
+    const progress = await sweep();
+    expect(await queued()).toEqual([DIDS[1], DIDS[3], DIDS[4], DIDS[5], DIDS[6]]);
+    expect(progress).toMatchObject({ listed: 7, queued: 5, skippedInSync: 2 });
+  });
+
   it('stops on an opaque cursor that keeps failing, and resumes from it next time', async () => {
     opaque = true;
     failAt = 'o4';

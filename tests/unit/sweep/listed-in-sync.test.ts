@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { listedInSync, sameAccountState } from '../../../functions/listed-in-sync.ts';
 
-const active = { rev: 'r1', active: true, status: null };
-const takendown = { rev: 'r1', active: false, status: 'takendown' };
+const active = { rev: 'r1', synchronized: true, active: true, status: null };
+const takendown = { rev: 'r1', synchronized: true, active: false, status: 'takendown' };
 
 describe('listedInSync', () => {
   it('needs the held rev exactly, and a listed rev', () => {
@@ -27,6 +27,26 @@ describe('listedInSync', () => {
     expect(listedInSync({ rev: 'r1', active: false, status: 'throttled' }, active)).toBe(true);
     expect(listedInSync({ rev: 'r1', active: false, status: 'throttled' }, takendown)).toBe(true);
     expect(listedInSync({ rev: 'r2', active: false, status: 'throttled' }, active)).toBe(false);
+  });
+});
+
+describe('an account listed inactive and held inactive in the same state', () => {
+  // Its PDS refused its repo (RepoTakendown, RepoDeactivated: repo_sync desynchronized, no rev held), or the relay took
+  // it down itself: a fetch would change nothing, and each sweep fetched every inactive account of the network again.
+  const refused = { rev: null, synchronized: false, active: false, status: 'deactivated' };
+  it('is in sync whatever the revs, unless the listing is a relay-only status', () => {
+    expect(listedInSync({ rev: 'r9', active: false, status: 'deactivated' }, refused)).toBe(true);
+    expect(listedInSync({ active: false }, refused)).toBe(true);
+    expect(listedInSync({ rev: 'r9', active: false, status: 'takendown' }, { ...takendown, rev: 'r1' })).toBe(true);
+    expect(listedInSync({ rev: 'r9', active: false, status: 'throttled' }, refused)).toBe(false);
+  });
+
+  it('is out of sync once either side differs: a reactivation, another status, or an account held active', () => {
+    expect(listedInSync({ rev: 'r9', active: true }, refused)).toBe(false);
+    expect(listedInSync({ rev: 'r9', active: false, status: 'takendown' }, refused)).toBe(false);
+    expect(listedInSync({ rev: 'r9', active: false, status: 'deactivated' }, { ...active, synchronized: false })).toBe(false);
+    // Active at the listed rev, but not synchronized (a download failed): fetched.
+    expect(listedInSync({ rev: 'r1', active: true }, { ...active, synchronized: false })).toBe(false);
   });
 });
 
