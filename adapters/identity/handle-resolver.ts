@@ -60,10 +60,27 @@ function codeOf(err: unknown): string | undefined {
   return undefined;
 }
 
-async function viaDns(resolveTxt: (name: string) => Promise<string[][]>, handle: string): Promise<Answer> {
+/** The longest name DNS can carry (RFC 1035, in its dotted text form). */
+const MAX_DNS_NAME = 253;
+
+/** Rejects after `ms` with an ETIMEOUT, as a resolver that stopped answering does. */
+function deadline<T>(work: Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`DNS query for ${name} timed out after ${ms} ms`), { code: 'ETIMEOUT' })), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function viaDns(resolveTxt: (name: string) => Promise<string[][]>, handle: string, timeoutMs: number): Promise<Answer> {
+  const name = `_atproto.${handle}`;
+  // A valid handle of up to 253 characters can make a name DNS cannot carry: no record can exist under it (the
+  // resolver refuses to ask, EBADNAME, which is no outage and must not be waited out as one).
+  if (name.length > MAX_DNS_NAME) return { kind: 'none' };
   let records: string[];
   try {
-    records = (await resolveTxt(`_atproto.${handle}`)).map((chunks) => chunks.join(''));
+    // The system resolver's own timeouts and retries can take half a minute: bounded like the well-known's fetch.
+    records = (await deadline(resolveTxt(name), timeoutMs, name)).map((chunks) => chunks.join(''));
   } catch (err) {
     const code = codeOf(err);
     if (isDnsVerdict(code)) return { kind: 'none' };
@@ -87,7 +104,7 @@ async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<
     // A host that does not exist answers the question; a resolver that is down does not. The fetch's error does not
     // always say which (the guarded fetch reports any failed lookup alike), so ask the resolver directly.
     try {
-      await lookupHost(handle);
+      await deadline(lookupHost(handle), timeoutMs, handle);
     } catch (lookupErr) {
       const code = codeOf(lookupErr);
       if (isDnsVerdict(code)) return { kind: 'none' };
@@ -154,7 +171,7 @@ export function createHandleResolver(options: HandleResolverOptions): HandleReso
   return {
     async resolve(handle) {
       if (options.serviceUrl !== undefined) return viaService(options.fetch, options.serviceUrl, handle, timeoutMs);
-      const [byDns, byWeb] = await Promise.all([viaDns(resolveTxt, handle), viaWellKnown(options.fetch, lookupHost, handle, timeoutMs)]);
+      const [byDns, byWeb] = await Promise.all([viaDns(resolveTxt, handle, timeoutMs), viaWellKnown(options.fetch, lookupHost, handle, timeoutMs)]);
       if (byDns.kind === 'did') return byDns.did;
       if (byWeb.kind === 'did') return byWeb.did;
       if (byDns.kind === 'none' && byWeb.kind === 'none') return undefined;

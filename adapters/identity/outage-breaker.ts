@@ -1,11 +1,11 @@
 // A circuit breaker per identity dependency (the PLC directory for did:plc, DNS for did:web), between the Redis cache
 // and the network resolver. While a dependency is down, lookups that miss the cache fail at once with a
 // DependencyError instead of each waiting out a timeout, and one probe goes out per backoff interval; the first
-// success closes the breaker. Cache hits never reach it, so known identities keep verifying through an outage.
+// answer closes the breaker (a document, or a verdict: no such DID, a tombstone, a bad document). Cache hits never reach it, so known identities keep verifying through an outage.
 // It opens only when lookups of two different DIDs failed in a row with an outage: one DID that keeps failing (its
 // document is broken on the directory's side) must not close the door on every other DID.
 import type { Log } from '../../functions/ports.ts';
-import { DependencyError, dependencyErrorIn, type Dependency } from '../../functions/errors.ts';
+import { DependencyError, SkytideError, dependencyErrorIn, type Dependency } from '../../functions/errors.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { createBackoff, type Backoff } from '../../functions/backoff.ts';
 
@@ -98,6 +98,10 @@ export function withOutageBreaker(inner: IdentityResolver, options: OutageBreake
       } catch (err) {
         const outage = dependencyErrorIn(err);
         if (outage !== undefined) failed(outage.dependency, did);
+        // A verdict (no such DID, a tombstone, a bad document, a did:web host of its own that fails) is an answer: the
+        // dependency is up, and an open breaker closes as on a success (it stayed open, backing off, for every probe
+        // that met a verdict).
+        else if (dep !== undefined && !(err instanceof SkytideError && err.reason === 'invalid_syntax')) succeeded(dep);
         throw err;
       }
     },

@@ -96,6 +96,12 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
         // not 'error', which workerd refuses outright: the directory's redirect comes back as a 3xx, not followed below.
         res = did.startsWith('did:web:') ? await fetchFollowingRedirects(fetch, url, init) : await fetch(url, { ...init, redirect: 'manual' });
       } catch (err) {
+        // The DID's own host failing (its DNS broken while our resolver answers others: dns-outage-check.ts) is that
+        // host being unavailable, as when it refuses connections: waited for, its cached identity kept. Taken for a
+        // verdict, it deleted the cache and sent the DID's labels towards the DLQ.
+        if (did.startsWith('did:web:') && err instanceof SkytideError && err.reason === 'fetch_failed') {
+          throw new DidHostUnavailableError(`fetching the DID document of ${did} failed: ${err.message}`, { did }, { cause: err });
+        }
         if (err instanceof SkytideError) throw err;
         throw fetchFailure(did, err);
       }

@@ -15,6 +15,8 @@ import { createLogger } from '../observability/logger.ts';
 import { createMetrics, type MetricsBundle } from '../observability/metrics.ts';
 import { createIdentityResolver } from '../identity/resolver.ts';
 import { createHandleResolver } from '../identity/handle-resolver.ts';
+import { createResolverCheck } from '../identity/resolver-check.ts';
+import { systemDns } from '#system-dns';
 import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
 import { createHostSlots } from '../xrpc/host-slots.ts';
 import { withWorkerRepoLimit } from '../xrpc/worker-size-limit.ts';
@@ -101,7 +103,13 @@ function backfillPorts(state: IsolateState, sql: Sql): BackfillPorts {
     hostSlots: createHostSlots(config.backfillerPerHost),
     // No Redis cache here: each invocation resolves the documents it needs.
     identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate, webFetch: guarded }),
-    handles: createHandleResolver({ fetch: guarded, ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }) }),
+    handles: createHandleResolver({
+      fetch: guarded,
+      // A handle's domain that DoH answers SERVFAIL for, while it resolves the directory, is that domain's own broken
+      // DNS (identity_failed: the handle unverified, the repo indexed), not an outage re-sent forever.
+      resolverAnswers: createResolverCheck({ referenceHost: new URL(config.plcUrl).hostname, lookup: systemDns.lookupHost }),
+      ...(config.handleResolverUrl === undefined ? {} : { serviceUrl: config.handleResolverUrl }),
+    }),
     timeoutMs: config.backfillerTimeoutMs,
     stallMs: config.backfillerStallMs,
     concurrency: 1,

@@ -9,36 +9,18 @@
 // kind stays an outage. Checks are shared and remembered for a few seconds, so an outage costs one lookup, not one
 // per request. The kinds come from functions/network-failure.ts, the one place that reads error codes.
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import type { Fetch } from '../../functions/ports.ts';
 import { DependencyError, SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
 import { classifyNetworkFailure } from '../../functions/network-failure.ts';
+import { createResolverCheck as resolverCheckWith, type ResolverCheck, type ResolverCheckOptions as CheckOptions } from '../identity/resolver-check.ts';
 
-/** How long one answer about the resolver is trusted. */
-export const RESOLVER_CHECK_TTL_MS = 5000;
+export { RESOLVER_CHECK_TTL_MS, type ResolverCheck } from '../identity/resolver-check.ts';
 
-export interface ResolverCheckOptions {
-  /** A name that must resolve when our resolver works (the PLC directory's host); IP literals and localhost check nothing. */
-  referenceHost: string | undefined;
-  lookup?: (host: string) => Promise<unknown>;
-  now?: () => number;
-}
+export type ResolverCheckOptions = Omit<CheckOptions, 'lookup'> & { lookup?: CheckOptions['lookup'] };
 
-/** true: our resolver answers; false: it does not; undefined: nothing to check it with. */
-export type ResolverCheck = () => Promise<boolean | undefined>;
-
+/** The resolver check (identity/resolver-check.ts) with node:dns's lookup by default. */
 export function createResolverCheck(o: ResolverCheckOptions): ResolverCheck {
-  const host = o.referenceHost?.replace(/^\[|\]$/g, '');
-  if (host === undefined || host === '' || isIP(host) !== 0 || host === 'localhost' || host.endsWith('.localhost')) return async () => undefined;
-  const lookup = o.lookup ?? ((h: string) => dnsLookup(h));
-  const now = o.now ?? Date.now;
-  let cached: { at: number; answer: Promise<boolean> } | undefined;
-  return () => {
-    if (cached === undefined || now() - cached.at > RESOLVER_CHECK_TTL_MS) {
-      cached = { at: now(), answer: lookup(host).then(() => true, () => false) };
-    }
-    return cached.answer;
-  };
+  return resolverCheckWith({ ...o, lookup: o.lookup ?? ((h: string) => dnsLookup(h)) });
 }
 
 function hostOf(input: string | URL | Request): string {

@@ -160,6 +160,29 @@ describe("handle resolver: one domain's broken DNS is not an outage", () => {
   });
 });
 
+describe('handle resolver: names DNS cannot carry, and a resolver that never answers', () => {
+  it('a valid handle too long for _atproto.<handle> (over 253 characters) has no TXT record: not asked, not an outage', async () => {
+    const handle = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(50)}.example`;
+    expect(handle.length).toBe(250);
+    const asked: string[] = [];
+    // Asked, node:dns refuses the name itself (EBADNAME), which read as a resolver failing: waited out for good.
+    const txt = async (name: string) => {
+      asked.push(name);
+      throw Object.assign(new Error('queryTxt EBADNAME'), { code: 'EBADNAME' });
+    };
+    expect(await resolver(true, { resolveTxt: txt, lookupHost: async () => undefined }).resolve(handle)).toBeUndefined();
+    expect(asked).toEqual([]);
+  });
+
+  it('a TXT lookup that never answers is cut at the timeout: the well-known\'s DID is the answer', async () => {
+    dns.set('slowdns.example', { a: '127.0.0.1' });
+    wellKnown.set('slowdns.example', (res) => res.writeHead(200).end(DID));
+    // Without the cut, the answer waits for the TXT lookup forever (the system resolver's own retries take half a minute).
+    const answer = await resolver(true, { timeoutMs: 300, resolveTxt: () => new Promise<string[][]>(() => {}) }).resolve('slowdns.example');
+    expect(answer).toBe(DID);
+  });
+});
+
 describe('handle resolver: a resolver service (HANDLE_RESOLVER_URL)', () => {
   it('400 and 404 are answers; a 5xx or no service at all is an outage', async () => {
     const answers = new Map<string, [number, unknown]>([

@@ -12,6 +12,8 @@ import { DependencyError, SkytideError } from '../../../functions/errors.ts';
 import { DidHostUnavailableError } from '../../../functions/atproto/identity/did-document.ts';
 import { TEST_DATABASE_URL } from '../../helpers/services.ts';
 import { plcDid } from '../../helpers/dids.ts';
+import { withDnsOutageCheck } from '../../../adapters/xrpc/dns-outage-check.ts';
+import type { Fetch } from '../../../functions/ports.ts';
 
 let server: http.Server;
 let plc: string;
@@ -68,6 +70,21 @@ describe('identity: outage or verdict', () => {
     expect(err).toBeInstanceOf(DidHostUnavailableError);
     expect(err).not.toBeInstanceOf(DependencyError);
     expect(err).toMatchObject({ reason: 'identity_failed' });
+  });
+
+  it('a did:web host whose own DNS fails while our resolver answers others is that DID\'s host unavailable, not a verdict', async () => {
+    // A lame delegation: SERVFAIL for this name only. dns-outage-check calls it the host's own failure (fetch_failed);
+    // the resolver must keep it a host that is unavailable (waited for, its cached identity kept), never a verdict.
+    const lame: Fetch = async () => {
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo EAI_AGAIN lame.skytide-test.net'), { code: 'EAI_AGAIN' }) });
+    };
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc, webFetch: withDnsOutageCheck(lame, async () => true) });
+    const err = await resolver.resolve('did:web:lame.skytide-test.net').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DidHostUnavailableError);
+    expect(err).not.toBeInstanceOf(DependencyError);
+    // Our resolver down as well: an outage of ours.
+    const down = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc, webFetch: withDnsOutageCheck(lame, async () => false) });
+    await expect(down.resolve('did:web:lame.skytide-test.net')).rejects.toMatchObject({ name: 'DependencyError', dependency: 'dns' });
   });
 
   it.each([plcDid('nobody'), plcDid('tombstoned')])('404 or 410 from the directory (%s) is a verdict on the DID, not an outage', async (did) => {

@@ -67,6 +67,21 @@ describe('outage breaker', () => {
     expect(state.calls.filter((d) => d === 'did:plc:stuck')).toHaveLength(7);
   });
 
+  it('closes when a probe meets a verdict: an answer (no such DID) proves the directory is up', async () => {
+    let t = 0;
+    const { state, resolver } = directory();
+    const breaker = withOutageBreaker(resolver, { log: silentLog, baseMs: 1000, maxMs: 8000, now: () => t, random: () => 0.999 });
+    state.down = true;
+    await expect(breaker.resolve('did:plc:a')).rejects.toBeInstanceOf(DependencyError);
+    await expect(breaker.resolve('did:plc:b')).rejects.toBeInstanceOf(DependencyError);
+    state.down = false;
+    t = breaker.retryAt('plc')!;
+    // The probe is a DID the directory does not know: a verdict, passed through, and the breaker closes.
+    await expect(breaker.resolve('did:plc:nobody')).rejects.toMatchObject({ reason: 'identity_failed' });
+    expect(breaker.retryAt('plc')).toBeUndefined();
+    await expect(breaker.resolve('did:plc:c')).resolves.toMatchObject({ did: 'did:plc:c' });
+  });
+
   it('passes verdicts through without counting them as an outage', async () => {
     const { resolver } = directory();
     const breaker = withOutageBreaker(resolver, { log: silentLog });
