@@ -137,12 +137,14 @@ export async function recheckHandle(did: string, ports: AccountPorts): Promise<v
 export async function refreshHandle(identity: AtprotoIdentity, tick: DocumentTick, ports: AccountPorts): Promise<void> {
   if (ports.handles === undefined) return;
   let handle: string | undefined;
+  let unverified = false;
   try {
     handle = await verifiedHandle(identity, ports.handles);
   } catch (err) {
     if (dependencyErrorIn(err) !== undefined) throw err;
-    ports.log.warn('handle not verified, kept', { did: identity.did, err: describeError(err) });
-    return;
+    // Could not find out: the stored handle stays if the document still claims it, else it goes (no longer claimed).
+    ports.log.warn('handle not verified, kept if still claimed', { did: identity.did, err: describeError(err) });
+    unverified = true;
   }
   const time = nowIso(ports);
   await ports.sql.transaction(async (tx) => {
@@ -157,6 +159,6 @@ export async function refreshHandle(identity: AtprotoIdentity, tick: DocumentTic
       return;
     }
     await tx.query(`insert into actor (did, "indexedAt") values ($1, $2) on conflict (did) do nothing`, [identity.did, time]);
-    await setHandles(tx, [{ did: identity.did, handle: handle ?? null, seq: 0 }]);
+    await setHandles(tx, [unverified ? { did: identity.did, handle: identity.claimedHandle ?? null, seq: 0, unverifiedClaim: true } : { did: identity.did, handle: handle ?? null, seq: 0 }]);
   });
 }

@@ -19,6 +19,12 @@ export interface HandleChange {
    * nothing of its own DID (whose handle is its latest event's).
    */
   earlier?: boolean;
+  /**
+   * The handle could not be verified (its own domain's server or DNS failing), but the DID's document was read: then
+   * `handle` is what the document claims, and a stored handle other than it is cleared (the DID no longer claims it,
+   * so it is invalid whatever its domain says), while the claim itself is left as stored, to be verified later.
+   */
+  unverifiedClaim?: boolean;
 }
 
 export interface ActorChanges {
@@ -43,7 +49,17 @@ export function usableHandle(raw: string | null | undefined): string | null {
  * cleared from every other DID that held it; a DID keeps the handle of its latest event only if nobody claimed that
  * handle after it.
  */
-export async function setHandles(tx: SqlExecutor, changes: readonly HandleChange[]): Promise<void> {
+export async function setHandles(tx: SqlExecutor, all: readonly HandleChange[]): Promise<void> {
+  if (all.length === 0) return;
+  const unclaimed = all.filter((c) => c.unverifiedClaim === true).map((c) => ({ did: c.did, handle: usableHandle(c.handle) }));
+  if (unclaimed.length > 0) {
+    await tx.query(
+      `update actor set handle = null from json_to_recordset($1::text::json) as x(did text, handle text)
+       where actor.did = x.did and actor.handle is not null and actor.handle is distinct from x.handle`,
+      [JSON.stringify(unclaimed)],
+    );
+  }
+  const changes = all.filter((c) => c.unverifiedClaim !== true);
   if (changes.length === 0) return;
   const claims = new Map<string, { did: string; seq: number }>();
   const handles = changes.map((c) => ({ did: c.did, handle: usableHandle(c.handle), seq: c.seq, earlier: c.earlier === true }));

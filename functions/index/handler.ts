@@ -218,6 +218,8 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     }
     const verdict = identities.verdicts.get(did);
     if (verdict !== undefined) handles.push({ did, handle: verdict, seq: event.seq });
+    const claim = identities.claims.get(did);
+    if (verdict === undefined && claim !== undefined) handles.push({ did, handle: claim, seq: event.seq, unverifiedClaim: true });
   }
   if (identities.asIs) {
     for (const { event } of plan.earlierIdentities) {

@@ -3,7 +3,8 @@
 //   or it resolves to another DID or to nothing (cleared). An outage or any failure to find out (PLC, DNS, the
 //   handle's own web server) keeps the last verified handle, and the DID is handed back as `unverified` so the caller
 //   queues a follow-up (a `handle_unverified` resync: an identity-only pass of backfill-repo, which waits the outage
-//   out and then verifies).
+//   out and then verifies). Except that when the document was read and claims another handle than the stored one,
+//   the stored one is cleared (`claims`): the DID no longer claims it, which is definite whatever DNS says.
 // - It never throws and never holds the batch longer than its deadline: an identity outage must not stall indexing
 //   of everyone else's records. After the first outage in a batch, its remaining DIDs are not even tried.
 import pLimit from 'p-limit';
@@ -30,6 +31,11 @@ export interface IdentityPass {
   /** DIDs whose handle could not be verified now: their stored handle stays, and a follow-up is due. */
   unverified: string[];
   /**
+   * Of the unverified, those whose DID document was read: what it claims (null: nothing). A stored handle other than
+   * the claim is cleared (actors.ts, unverifiedClaim).
+   */
+  claims: Map<string, string | null>;
+  /**
    * True when nothing verifies and each event's handle is taken as it is: then an earlier event's claim happened as
    * written, and moves the handle from whoever held it. A verification instead answers for the DID as it is now, so
    * an earlier event of the same DID tells nothing more.
@@ -40,15 +46,17 @@ export interface IdentityPass {
 export async function verifyIdentities(identities: ReadonlyMap<string, { event: IdentityEvent }>, ports: IdentityPassPorts): Promise<IdentityPass> {
   const verdicts = new Map<string, string | null>();
   const unverified: string[] = [];
+  const claims = new Map<string, string | null>();
   const { identity, handles } = ports;
   if (identity === undefined || handles === undefined) {
     // Nothing to verify with (tests, tools): the event's handle is taken as it is.
     for (const [did, { event }] of identities) verdicts.set(did, event.handle ?? null);
-    return { verdicts, unverified, asIs: true };
+    return { verdicts, unverified, claims, asIs: true };
   }
-  if (identities.size === 0) return { verdicts, unverified, asIs: false };
+  if (identities.size === 0) return { verdicts, unverified, claims, asIs: false };
   // Written by the verifications, read once when the pass ends; one that finishes later writes where nobody looks.
   const results = new Map<string, string | null>();
+  const claimed = new Map<string, string | null>();
   let closed = false;
   let outage = false;
   const limit = pLimit(IDENTITY_CONCURRENCY);
@@ -57,7 +65,9 @@ export async function verifyIdentities(identities: ReadonlyMap<string, { event: 
       limit(async () => {
         if (outage || closed) return;
         try {
-          const handle = await verifiedHandle(await identity.resolve(did, { forceRefresh: true }), handles);
+          const doc = await identity.resolve(did, { forceRefresh: true });
+          claimed.set(did, doc.claimedHandle ?? null);
+          const handle = await verifiedHandle(doc, handles);
           results.set(did, handle ?? null);
         } catch (err) {
           if (dependencyErrorIn(err) !== undefined) outage = true;
@@ -76,8 +86,13 @@ export async function verifyIdentities(identities: ReadonlyMap<string, { event: 
   // Whatever did not settle by now keeps its handle.
   for (const did of identities.keys()) {
     const verdict = results.get(did);
-    if (verdict === undefined) unverified.push(did);
-    else verdicts.set(did, verdict);
+    if (verdict !== undefined) {
+      verdicts.set(did, verdict);
+      continue;
+    }
+    unverified.push(did);
+    const claim = claimed.get(did);
+    if (claim !== undefined) claims.set(did, claim);
   }
-  return { verdicts, unverified, asIs: false };
+  return { verdicts, unverified, claims, asIs: false };
 }

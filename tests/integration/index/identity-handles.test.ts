@@ -85,6 +85,28 @@ describe('index: a transient failure keeps the last verified handle', () => {
     expect(await db.sql.query(`select text from post`)).toEqual([{ text: 'not held up' }]);
   });
 
+  it('a handle the DID document no longer claims is cleared even when the new claim cannot be verified', async () => {
+    await indexBatch([identity(ALICE, 'alice.test', 1)], ports());
+    expect(await handleOf(ALICE)).toBe('alice.test');
+    // The document now claims a new handle whose domain fails (an expired domain behind a parking host): the new one
+    // cannot be verified, but the old one is no longer claimed, so it is invalid whatever its own domain says.
+    world.claims.set(ALICE, 'alice-new.test');
+    world.dns = 'broken-web';
+    const result = await indexBatch([identity(ALICE, 'alice-new.test', 2)], ports());
+    expect(await handleOf(ALICE)).toBeNull();
+    expect(result.resync).toEqual([{ did: ALICE, reason: 'handle_unverified' }]);
+    // The follow-up verifies the new claim once its domain answers.
+    world.dns = 'up';
+    world.handles.set('alice-new.test', ALICE);
+    await backfillRepos([{ did: ALICE, reason: 'handle_unverified' }], backfillPorts());
+    expect(await handleOf(ALICE)).toBe('alice-new.test');
+    // The same in the follow-up itself: claimed no more, cleared, though nothing can be verified.
+    world.claims.set(ALICE, 'alice-third.test');
+    world.dns = 'broken-web';
+    await backfillRepos([{ did: ALICE, reason: 'handle_unverified' }], backfillPorts());
+    expect(await handleOf(ALICE)).toBeNull();
+  });
+
   it('a definite answer clears it: the handle now points at another DID, or nowhere', async () => {
     await indexBatch([identity(ALICE, 'alice.test', 1)], ports());
     world.handles.set('alice.test', BOB);
