@@ -19,6 +19,7 @@ import { createKeySpace, SWEEP_DONE, type KeySpace } from '../../../adapters/red
 import { noMetrics, silentLog, systemClock, type Log, type LogFields } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { createTestRedis, TEST_REDIS_URL } from '../../helpers/services.ts';
+import { fakeListRepos, queuedDids } from '../../helpers/fake-list-repos.ts';
 
 const CLI = new URL('../../../long-runners/cli/main.ts', import.meta.url).pathname;
 const DIDS = Array.from({ length: 6 }, (_, i) => `did:plc:lease${String(i).padStart(19, 'a')}`);
@@ -31,7 +32,10 @@ function releaseHeld(): void {
   held = new Set();
   for (const go of waiting.splice(0)) go();
 }
-let server: http.Server;
+const relay = fakeListRepos({
+  dids: DIDS, pageSize: PAGE,
+  onPage: ({ cursor }) => (held.has(cursor ?? '0') ? new Promise<void>((go) => waiting.push(go)) : undefined),
+});
 let host: string;
 let redis: Redis;
 let prefix: string;
@@ -42,25 +46,11 @@ let keys: KeySpace;
 beforeAll(async () => {
   ({ redis, prefix, cleanup } = await createTestRedis('sweeplease'));
   db = await createIndexDb('sweeplease');
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const cursor = url.searchParams.get('cursor') ?? '0';
-    const answer = () => {
-      const start = Number(cursor);
-      const repos = DIDS.slice(start, start + PAGE).map((did) => ({ did, head: 'bafy', rev: '3laaaaaaaaaaa', active: true }));
-      const next = start + PAGE < DIDS.length ? String(start + PAGE) : undefined;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
-    };
-    if (held.has(cursor)) waiting.push(answer);
-    else answer();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  host = await relay.listen();
 });
 afterAll(async () => {
   releaseHeld();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await relay.close();
   await cleanup();
   await db.close();
 });
@@ -71,7 +61,7 @@ beforeEach(() => {
 });
 
 const cursorNow = () => redis.get(keys.cursor('repo_backfill', host));
-const queued = async () => (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1]!).did as string);
+const queued = () => queuedDids(redis, keys);
 const sweep = (holder: string, signal = new AbortController().signal) =>
   runSweep({ redis, keys, sql: db.sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: PAGE, retryDelayMs: 5, holder, leaseTtlMs: 3000, log: silentLog, metrics: noMetrics, signal });
 

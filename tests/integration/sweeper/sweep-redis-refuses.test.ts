@@ -2,8 +2,6 @@
 // read-only replica alike): the page waits, its lease kept (renewing shrinks nothing and passes), and is written once
 // Redis takes writes; no host's sweep fails for it. On a redis-server of the test's own whose maxmemory is set below
 // its use, a listRepos server on 127.0.0.1 and the test database.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { claimSweep, runSweep } from '../../../long-runners/sweeper/sweep.ts';
@@ -13,32 +11,26 @@ import { silentLog } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../helpers/private-services.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { queuedDids, startFakeListRepos, type FakeListRepos } from '../../helpers/fake-list-repos.ts';
 
 const DIDS = Array.from({ length: 5 }, (_, i) => `did:plc:refused${String.fromCharCode(97 + i).padStart(17, 'a')}`);
 
 let server: PrivateRedis;
 let redis: Redis;
 let db: IndexDb;
-let relay: http.Server;
+let relay: FakeListRepos;
 let host: string;
 
 beforeAll(async () => {
   [server, db] = await Promise.all([startPrivateRedis(), createIndexDb('sweep_refused')]);
   redis = new Redis(server.url);
-  relay = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const start = Number(url.searchParams.get('cursor') ?? '0');
-    const repos = DIDS.slice(start, start + 2).map((did) => ({ did, rev: '3l2aaaaaaaaaa', active: true }));
-    const next = start + 2 < DIDS.length ? String(start + 2) : undefined;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
-  });
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
-  host = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  relay = await startFakeListRepos({ dids: DIDS, pageSize: 2, entry: (did) => ({ did, rev: '3l2aaaaaaaaaa' }) });
+  host = relay.url;
 });
 afterAll(async () => {
   await redis?.config('SET', 'maxmemory', '0').catch(() => {});
   redis?.disconnect();
-  await new Promise((r) => relay?.close(r));
+  await relay?.close();
   await server?.close();
   await db?.close();
 });
@@ -61,7 +53,7 @@ describe('a sweep while Redis refuses writes', () => {
       expect(await redis.xlen(keys.stream('repo_backfill'))).toBe(0);
       await redis.config('SET', 'maxmemory', '0');
       expect(await running).toMatchObject({ pages: 3, listed: 5, queued: 5, done: true });
-      expect((await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => (JSON.parse(f[1] ?? '{}') as { did: string }).did)).toEqual(DIDS);
+      expect(await queuedDids(redis, keys)).toEqual(DIDS);
       expect(await redis.get(keys.cursor('repo_backfill', host))).toBe(SWEEP_DONE);
     } finally {
       await claim.held.release();

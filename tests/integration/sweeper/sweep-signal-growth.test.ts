@@ -4,47 +4,19 @@
 // 1.7 KB each, never freed: nodejs/node#55351), so a sweep of the whole network's tens of thousands of pages grew the
 // process by tens of megabytes each time. After any number of sweeps the stop signal must hold nothing for them.
 // Real Redis and Postgres, a listRepos server on 127.0.0.1.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { runSweep, DEFAULT_SWEEP_LIMITS } from '../../../long-runners/sweeper/sweep.ts';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SWEEP_LIMITS } from '../../../long-runners/sweeper/sweep.ts';
 import { createSweeper } from '../../../long-runners/sweeper/sweeper.ts';
 import { createOnDemandSweeps } from '../../../long-runners/sweeper/on-demand.ts';
 import { createKeySpace } from '../../../adapters/redis/keys.ts';
-import { noMetrics, silentLog, type Log, type LogFields } from '../../../functions/ports.ts';
-import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { createTestRedis } from '../../helpers/services.ts';
+import { noMetrics, type Log, type LogFields } from '../../../functions/ports.ts';
+import { useSweepSetup } from '../../helpers/fake-list-repos.ts';
 import { signalHolds } from '../../helpers/signal-dependants.ts';
 
 const DIDS = Array.from({ length: 6 }, (_, i) => `did:plc:growth${String(i).padStart(18, 'a')}`);
 const PAGE = 2;
 const SWEEPS = 10;
-let server: http.Server;
-let host: string;
-let redis: Redis;
-let prefix: string;
-let cleanup: () => Promise<void>;
-let db: IndexDb;
-
-beforeAll(async () => {
-  ({ redis, prefix, cleanup } = await createTestRedis('sweepgrowth'));
-  db = await createIndexDb('sweepgrowth');
-  server = http.createServer((req, res) => {
-    const start = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('cursor') ?? '0');
-    const repos = DIDS.slice(start, start + PAGE).map((did) => ({ did, head: 'bafy', rev: '3laaaaaaaaaaa', active: true }));
-    const next = start + PAGE < DIDS.length ? String(start + PAGE) : undefined;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-  await cleanup();
-  await db.close();
-});
+const s = useSweepSetup('sweepgrowth', { dids: DIDS, pageSize: PAGE });
 
 function countingLog(): Log & { count(msg: string): number } {
   const msgs: string[] = [];
@@ -63,23 +35,20 @@ async function waitFor(predicate: () => boolean, what: string, timeoutMs = 15_00
 
 describe('sweeps on a long-lived stop signal', () => {
   it(`${SWEEPS} sweeps of ${DIDS.length / PAGE} pages leave nothing on the signal they were given`, async () => {
-    const keys = createKeySpace(`${prefix}direct:`);
+    const keys = createKeySpace(`${s.prefix}direct:`);
     const stop = new AbortController();
     for (let i = 0; i < SWEEPS; i++) {
-      const progress = await runSweep({
-        redis, keys, sql: db.sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: PAGE, retryDelayMs: 5, holder: 'growth',
-        leaseTtlMs: 3000, log: silentLog, metrics: noMetrics, signal: stop.signal,
-      });
+      const progress = await s.sweep({ keys, pageSize: PAGE, holder: 'growth', leaseTtlMs: 3000, signal: stop.signal });
       expect(progress).toMatchObject({ pages: DIDS.length / PAGE, done: true });
     }
     expect(signalHolds(stop.signal)).toEqual({ listeners: 0, dependants: 0 });
   });
 
   it(`the on-demand task: ${SWEEPS} sweeps started and waited for leave nothing on its task signal beyond its current wait`, async () => {
-    const keys = createKeySpace(`${prefix}ondemand:`);
+    const keys = createKeySpace(`${s.prefix}ondemand:`);
     const log = countingLog();
     const sweeper = createSweeper({
-      redis, keys, sql: db.sql, fetch: globalThis.fetch, hosts: [host], highWaterMark: 1000,
+      redis: s.redis, keys, sql: s.db.sql, fetch: globalThis.fetch, hosts: [s.host], highWaterMark: 1000,
       limits: { ...DEFAULT_SWEEP_LIMITS, pageSize: PAGE, leaseTtlMs: 3000 }, holder: 'growth', log, metrics: noMetrics,
     });
     const sweeps = createOnDemandSweeps(sweeper, log);

@@ -2,61 +2,22 @@
 // reached the end of the listing retries each recorded range as one page; one that comes is queued and cleared, one
 // that fails again stays (counted in the result), and a region that keeps failing stays one range whatever cursor
 // the next pass meets it at (functions/sweep-skipped.ts).
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { runSweep } from '../../../long-runners/sweeper/sweep.ts';
-import { sweepSkippedKey } from '../../../adapters/redis/keys.ts';
-import { createKeySpace, SWEEP_DONE, type KeySpace } from '../../../adapters/redis/keys.ts';
-import { noMetrics, silentLog } from '../../../functions/ports.ts';
-import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { createTestRedis } from '../../helpers/services.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SWEEP_DONE } from '../../../adapters/redis/keys.ts';
+import { useSweepSetup } from '../../helpers/fake-list-repos.ts';
 import { createStatusReader } from '../../../adapters/observability/pipeline-status.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 
 const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:skipped${String.fromCharCode(97 + i).padStart(17, 'a')}`);
 /** Whether the page asked for fails in itself (a 400), given its cursor, its limit and how often it was asked. */
 let fails: (start: number, limit: number, asked: number) => boolean = () => false;
-let asked = new Map<string, number>();
-let server: http.Server;
-let host: string;
-let redis: Redis;
-let cleanup: () => Promise<void>;
-let db: IndexDb;
-let keys: KeySpace;
-
-beforeAll(async () => {
-  ({ redis, cleanup } = await createTestRedis('sweep_skipped'));
-  db = await createIndexDb('sweep_skipped');
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const limit = Number(url.searchParams.get('limit'));
-    const start = Number(url.searchParams.get('cursor') ?? '0');
-    const n = (asked.get(`${start}`) ?? 0) + 1;
-    asked.set(`${start}`, n);
-    if (fails(start, limit, n)) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' }));
-    const repos = DIDS.slice(start, start + limit).map((did) => ({ did, head: 'bafy', rev: '3laaaaaaaaaaa', active: true }));
-    const next = start + limit < DIDS.length ? String(start + limit) : undefined;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise((r) => server.close(r));
-  await cleanup();
-  await db.close();
-});
+const s = useSweepSetup('sweep_skipped', { dids: DIDS, fail: ({ start, limit, asked }) => (fails(start, limit, asked) ? { status: 400 } : undefined) });
+const { queued, skipped } = s;
 beforeEach(() => {
-  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
   fails = () => false;
-  asked = new Map();
 });
 
-const sweep = (pageSize = 2) => runSweep({ redis, keys, sql: db.sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize, pageAttempts: 2, retryDelayMs: 5, log: silentLog, metrics: noMetrics, signal: new AbortController().signal });
-const queued = async () => (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1]!).did as string);
-const skipped = async () => (await redis.smembers(sweepSkippedKey(keys, host))).sort();
+const sweep = (pageSize = 2) => s.sweep({ pageSize, pageAttempts: 2 });
 
 describe('a skipped listRepos range', () => {
   it('is retried once the listing ends: its page queued and the range cleared', async () => {
@@ -67,7 +28,7 @@ describe('a skipped listRepos range', () => {
     expect((await queued()).sort()).toEqual([...DIDS].sort());
     expect(await queued()).toEqual([DIDS[0], DIDS[1], DIDS[4], DIDS[5], DIDS[6], DIDS[2], DIDS[3]]);
     expect(await skipped()).toEqual([]);
-    expect(await redis.get(keys.cursor('repo_backfill', host))).toBe(SWEEP_DONE);
+    expect(await s.cursor()).toBe(SWEEP_DONE);
   });
 
   it('that fails again stays, counted; the next pass\'s retry that succeeds clears it', async () => {
@@ -75,8 +36,8 @@ describe('a skipped listRepos range', () => {
     expect(await sweep()).toMatchObject({ done: true, skippedPages: 1, retriedRanges: 0, skippedRanges: 1, queued: 5 });
     expect(await skipped()).toEqual(['2-4']);
     // Where operators look: `skytide status` and the gauge, from Redis.
-    const status = createStatusReader({ redis, sql: () => db.sql, keys, hosts: [host] });
-    const label = host.replace('http://', '');
+    const status = createStatusReader({ redis: s.redis, sql: () => s.db.sql, keys: s.keys, hosts: [s.host] });
+    const label = s.host.replace('http://', '');
     expect((await status.read()).sweepSkipped).toEqual({ [label]: 1 });
     const bundle = createMetrics({ hosts: [label], streams: [] });
     await status.refreshGauges(bundle.gauges);

@@ -4,13 +4,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { runSweep } from '../../../long-runners/sweeper/sweep.ts';
-import { createKeySpace, SWEEP_DONE, type KeySpace } from '../../../adapters/redis/keys.ts';
-import { noMetrics, silentLog } from '../../../functions/ports.ts';
-import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { createTestRedis } from '../../helpers/services.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SWEEP_DONE } from '../../../adapters/redis/keys.ts';
+import { useSweepSetup } from '../../helpers/fake-list-repos.ts';
 import { parseEventFilter } from '../../../functions/event-filter.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { LIST_REPOS_MAX_BYTES, listReposPage } from '../../../adapters/xrpc/list-repos.ts';
@@ -20,56 +16,29 @@ import { waitFor } from '../../helpers/wait.ts';
 import { createSql } from '../../../adapters/postgres/client.ts';
 
 const DIDS = Array.from({ length: 7 }, (_, i) => `did:plc:sweep${String.fromCharCode(97 + i).padStart(19, 'a')}`);
+/** A page bad in itself (a 5xx would be the relay failing, waited out rather than counted against the page). */
 let failAt: string | undefined;
-let opaque = false;
+const s = useSweepSetup('sweep', {
+  dids: DIDS,
+  entry: (did, i) => ({ did, head: 'bafy', rev: `3l${i}aaaaaaaaaa`.slice(0, 13) }),
+  fail: ({ cursor }) => (cursor === failAt ? { status: 400 } : undefined),
+});
+const { queued } = s;
 /** What the relay lists as a DID's account state instead of `active: true` (`{}`: neither field, as older PDSes). */
-let listedState = new Map<string, { active?: boolean; status?: string }>();
-let server: http.Server;
-let host: string;
-let redis: Redis;
-let cleanup: () => Promise<void>;
-let db: IndexDb;
-let keys: KeySpace;
-
-beforeAll(async () => {
-  ({ redis, cleanup } = await createTestRedis('sweep'));
-  db = await createIndexDb('sweep');
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const limit = Number(url.searchParams.get('limit'));
-    const raw = url.searchParams.get('cursor') ?? (opaque ? 'o0' : '0');
-    // A page bad in itself (a 5xx would be the relay failing, waited out rather than counted against the page).
-    if (raw === failAt) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' }));
-    const start = Number(raw.replace('o', ''));
-    const repos = DIDS.slice(start, start + limit).map((did, i) => ({ did, head: 'bafy', rev: `3l${start + i}aaaaaaaaaa`.slice(0, 13), ...(listedState.get(did) ?? { active: true }) }));
-    const next = start + limit < DIDS.length ? `${opaque ? 'o' : ''}${start + limit}` : undefined;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await new Promise((r) => server.close(r));
-  await cleanup();
-  await db.close();
-});
+const listedState = s.relay.states;
 beforeEach(async () => {
-  keys = createKeySpace(`${Math.random().toString(36).slice(2)}:`);
-  await db.sql.query('truncate repo_sync, account_state');
+  await s.db.sql.query('truncate repo_sync, account_state');
   failAt = undefined;
-  opaque = false;
-  listedState = new Map();
 });
 
-const sweep = () => runSweep({ redis, keys, sql: db.sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: 2, retryDelayMs: 5, log: silentLog, metrics: noMetrics, signal: new AbortController().signal });
-const queued = async () => (await redis.xrange(keys.stream('repo_backfill'), '-', '+')).map(([, f]) => JSON.parse(f[1]!).did as string);
+const sweep = () => s.sweep();
 
 describe('sweeper', () => {
   it('queues every listed repo, page by page, and ends with the done sentinel', async () => {
     const progress = await sweep();
     expect(await queued()).toEqual(DIDS);
     expect(progress).toMatchObject({ pages: 4, listed: 7, queued: 7, skippedPages: 0, done: true });
-    expect(await redis.get(keys.cursor('repo_backfill', host))).toBe(SWEEP_DONE);
+    expect(await s.cursor()).toBe(SWEEP_DONE);
   });
 
   it('skips a page that keeps failing as a whole page and records its range', async () => {
@@ -77,11 +46,11 @@ describe('sweeper', () => {
     const progress = await sweep();
     expect(await queued()).toEqual([DIDS[0], DIDS[1], DIDS[4], DIDS[5], DIDS[6]]);
     expect(progress.skippedPages).toBe(1);
-    expect(await redis.smembers(`${keys.stream('repo_backfill')}:skipped:${host.replace('http://', '')}`)).toEqual(['2-4']);
+    expect(await s.redis.smembers(`${s.keys.stream('repo_backfill')}:skipped:${s.host.replace('http://', '')}`)).toEqual(['2-4']);
   });
 
   it('does not queue repos already synchronized at the listed rev', async () => {
-    await db.sql.query(`insert into repo_sync (did, status, rev, "updatedAt") values ($1, 'synchronized', $2, 'x') on conflict (did) do update set status = excluded.status, rev = excluded.rev`, [DIDS[3]!, '3l3aaaaaaaaaa']);
+    await s.db.sql.query(`insert into repo_sync (did, status, rev, "updatedAt") values ($1, 'synchronized', $2, 'x') on conflict (did) do update set status = excluded.status, rev = excluded.rev`, [DIDS[3]!, '3l3aaaaaaaaaa']);
     const progress = await sweep();
     expect(await queued()).not.toContain(DIDS[3]);
     expect(progress.skippedInSync).toBe(1);
@@ -89,9 +58,9 @@ describe('sweeper', () => {
 
   it('queues a repo at the listed rev whose listed account state is not the one stored (a missed #account)', async () => {
     const synced = (did: string, rev: string) =>
-      db.sql.query(`insert into repo_sync (did, status, rev, "updatedAt") values ($1, 'synchronized', $2, 'x')`, [did, rev]);
+      s.db.sql.query(`insert into repo_sync (did, status, rev, "updatedAt") values ($1, 'synchronized', $2, 'x')`, [did, rev]);
     const stored = (did: string, active: boolean, status: string | null) =>
-      db.sql.query(
+      s.db.sql.query(
         `insert into account_state (did, active, status, "changedAt", history) values ($1, $2::boolean, $3::text, 't', jsonb_build_array(jsonb_build_object('time', 't', 'active', $2::boolean, 'status', $3::text)))`,
         [did, active, status],
       );
@@ -116,25 +85,25 @@ describe('sweeper', () => {
     expect(await queued()).toEqual([DIDS[0], DIDS[1], DIDS[2], DIDS[6]]);
     expect(progress).toMatchObject({ listed: 7, queued: 4, skippedInSync: 3 });
     // The entry carries the listed state for the backfill.
-    const [, fields] = (await redis.xrange(keys.stream('repo_backfill'), '-', '+'))[0]!;
-    expect(JSON.parse(fields[1]!)).toEqual({ did: DIDS[0], host, rev: '3l0aaaaaaaaaa', active: false, status: 'takendown' });
+    const [, fields] = (await s.redis.xrange(s.keys.stream('repo_backfill'), '-', '+'))[0]!;
+    expect(JSON.parse(fields[1]!)).toEqual({ did: DIDS[0], host: s.host, rev: '3l0aaaaaaaaaa', active: false, status: 'takendown' });
   });
 
   it('does not queue an account listed inactive and held inactive in the same state, whatever its rev: its PDS refuses it', async () => {
     const stored = (did: string, active: boolean, status: string | null) =>
-      db.sql.query(
+      s.db.sql.query(
         `insert into account_state (did, active, status, "changedAt", history) values ($1, $2::boolean, $3::text, 't', jsonb_build_array(jsonb_build_object('time', 't', 'active', $2::boolean, 'status', $3::text)))`,
         [did, active, status],
       );
     // Its PDS answered RepoDeactivated: desynchronized, no rev held; the relay lists it deactivated at some rev.
-    await db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'desynchronized', null, 'RepoDeactivated', 'x')`, [DIDS[0]!]);
+    await s.db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'desynchronized', null, 'RepoDeactivated', 'x')`, [DIDS[0]!]);
     await stored(DIDS[0]!, false, 'deactivated');
     listedState.set(DIDS[0]!, { active: false, status: 'deactivated' });
     // Held deactivated, listed active again (a reactivation whose #account was missed): queued.
-    await db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'desynchronized', null, 'RepoDeactivated', 'x')`, [DIDS[1]!]);
+    await s.db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'desynchronized', null, 'RepoDeactivated', 'x')`, [DIDS[1]!]);
     await stored(DIDS[1]!, false, 'deactivated');
     // A deletion confirmed (repo_sync deleted), listed deleted: nothing to fetch.
-    await db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'deleted', null, 'RepoNotFound', 'x')`, [DIDS[2]!]);
+    await s.db.sql.query(`insert into repo_sync (did, status, rev, reason, "updatedAt") values ($1, 'deleted', null, 'RepoNotFound', 'x')`, [DIDS[2]!]);
     await stored(DIDS[2]!, false, 'deleted');
     listedState.set(DIDS[2]!, { active: false, status: 'deleted' });
     const progress = await sweep();
@@ -143,10 +112,10 @@ describe('sweeper', () => {
   });
 
   it('stops on an opaque cursor that keeps failing, and resumes from it next time', async () => {
-    opaque = true;
+    s.relay.opaque = true;
     failAt = 'o4';
     await expect(sweep()).rejects.toMatchObject({ reason: 'fetch_failed' });
-    expect(await redis.get(keys.cursor('repo_backfill', host))).toBe('o4');
+    expect(await s.cursor()).toBe('o4');
     failAt = undefined;
     await sweep();
     expect(await queued()).toEqual(DIDS);
@@ -156,10 +125,7 @@ describe('sweeper', () => {
     const parsed = parseEventFilter({ dids: [DIDS[0]!, DIDS[1]!, DIDS[3]!, DIDS[4]!], excludeDids: [DIDS[5]!] });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
     const metrics = createMetrics({ hosts: [], streams: [] });
-    const progress = await runSweep({
-      redis, keys, sql: db.sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: 2, retryDelayMs: 5, log: silentLog,
-      metrics: metrics.metrics, signal: new AbortController().signal, filter: parsed.filter,
-    });
+    const progress = await s.sweep({ metrics: metrics.metrics, filter: parsed.filter });
     expect(await queued()).toEqual([DIDS[0], DIDS[1], DIDS[3], DIDS[4]]);
     expect(progress).toMatchObject({ listed: 7, queued: 4, filtered: 3, done: true });
     expect(await metrics.registry.metrics()).toContain('skytide_filtered_total{where="sweep",why="did"} 3');
@@ -230,14 +196,11 @@ describe('a relay whose page sends the sweep back to a cursor it used', () => {
     });
     try {
       const bundle = createMetrics({ hosts: [], streams: [] });
-      const progress = await runSweep({
-        redis, keys, sql: db.sql, fetch: globalThis.fetch, host: relay.url, highWaterMark: 1000, pageSize: 1, retryDelayMs: 5,
-        log: silentLog, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000),
-      });
+      const progress = await s.sweep({ host: relay.url, pageSize: 1, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000) });
       expect(progress).toMatchObject({ pages: 2, listed: 2, queued: 2, done: true });
       expect(requests).toBe(2);
       expect(await queued()).toEqual([DIDS[0], DIDS[1]]);
-      expect(await redis.get(keys.cursor('repo_backfill', relay.url))).toBe(SWEEP_DONE);
+      expect(await s.redis.get(s.keys.cursor('repo_backfill', relay.url))).toBe(SWEEP_DONE);
       expect(await bundle.registry.metrics()).toContain('skytide_sweep_problems_total{problem="repeated_cursor"} 1');
     } finally {
       await relay.close();
@@ -253,7 +216,7 @@ describe('a relay that is down', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
     const relayHost = `http://127.0.0.1:${port}`;
-    await redis.set(keys.cursor('repo_backfill', relayHost), '2');
+    await s.redis.set(s.keys.cursor('repo_backfill', relayHost), '2');
     let answers = 0;
     const relay = http.createServer((req, res) => {
       answers++;
@@ -268,16 +231,13 @@ describe('a relay that is down', () => {
     const bundle = createMetrics({ hosts: [], streams: [] });
     const up = setTimeout(() => relay.listen(port, '127.0.0.1'), 1000);
     try {
-      const progress = await runSweep({
-        redis, keys, sql: db.sql, fetch: globalThis.fetch, host: relayHost, highWaterMark: 1000, pageSize: 2,
-        retryDelayMs: 5, outageMaxDelayMs: 100, log: silentLog, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000),
-      });
+      const progress = await s.sweep({ host: relayHost, outageMaxDelayMs: 100, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000) });
       expect(progress).toMatchObject({ skippedPages: 0, done: true, listed: 5 });
       expect(await queued()).toEqual(DIDS.slice(2));
       expect(answers).toBe(5);
       // Refused at least once, then the 503 and the 429: each a wait, none an attempt of the page.
       expect(await bundle.registry.metrics()).toMatch(/skytide_sweep_problems_total\{problem="relay_unavailable"\} ([3-9]|\d\d+)\n/);
-      expect(await redis.smembers(`${keys.stream('repo_backfill')}:skipped:127.0.0.1:${port}`)).toEqual([]);
+      expect(await s.redis.smembers(`${s.keys.stream('repo_backfill')}:skipped:127.0.0.1:${port}`)).toEqual([]);
     } finally {
       clearTimeout(up);
       relay.closeAllConnections();
@@ -289,19 +249,16 @@ describe('a relay that is down', () => {
 describe('a Postgres that is down mid-sweep', () => {
   it('is waited out at the page it met: counted, nothing skipped or failed, every DID queued once it answers', async () => {
     // The repos in sync are read from Postgres for each page; here through a proxy that refuses for a while.
-    const target = new URL(db.url);
+    const target = new URL(s.db.url);
     const proxy = await startTcpProxy({ target: { host: target.hostname, port: Number(target.port || 5432) } });
-    const proxied = new URL(db.url);
+    const proxied = new URL(s.db.url);
     proxied.port = String(proxy.port);
     const sql = createSql(proxied.toString(), { max: 1 });
     const bundle = createMetrics({ hosts: [], streams: [] });
     const waits = async () => Number(/skytide_outage_waits_total\{dependency="postgres"\} (\d+)/.exec(await bundle.registry.metrics())?.[1] ?? 0);
     try {
       await proxy.setMode('refuse');
-      const running = runSweep({
-        redis, keys, sql, fetch: globalThis.fetch, host, highWaterMark: 1000, pageSize: 2, retryDelayMs: 5, outageMaxDelayMs: 100,
-        log: silentLog, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000),
-      });
+      const running = s.sweep({ sql, outageMaxDelayMs: 100, metrics: bundle.metrics, signal: AbortSignal.timeout(20_000) });
       running.catch(() => {});
       await waitFor(waits, (n) => n >= 2, 'the sweep waiting on postgres');
       expect(await queued()).toEqual([]);

@@ -1,34 +1,25 @@
 // The Worker's listRepos sweep (adapters/runtime/worker-sweep.ts) against a listRepos server on 127.0.0.1 and a real
 // Postgres: DIDs the filters drop are listed but never sent to the backfill queue, as with the Redis sweeper.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepTick } from '../../../adapters/runtime/worker-sweep.ts';
 import { parseEventFilter } from '../../../functions/event-filter.ts';
 import type { RepoBackfillEntry } from '../../../functions/events.ts';
 import { noMetrics, silentLog } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { startFakeListRepos, type FakeListRepos } from '../../helpers/fake-list-repos.ts';
 
 const DIDS = Array.from({ length: 5 }, (_, i) => `did:plc:wsweep${String.fromCharCode(97 + i).padStart(18, 'a')}`);
-let server: http.Server;
+let relay: FakeListRepos;
 let host: string;
 let db: IndexDb;
 
 beforeAll(async () => {
   db = await createIndexDb('worker_sweep_filter');
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const start = Number(url.searchParams.get('cursor') ?? '0');
-    const limit = Number(url.searchParams.get('limit'));
-    const repos = DIDS.slice(start, start + limit).map((did) => ({ did, head: 'bafy', rev: '3l3qo2vuowo2b', active: true }));
-    const next = start + limit < DIDS.length ? String(start + limit) : undefined;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(next === undefined ? { repos } : { repos, cursor: next }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  relay = await startFakeListRepos({ dids: DIDS, entry: (did) => ({ did, head: 'bafy', rev: '3l3qo2vuowo2b' }) });
+  host = relay.url;
 });
 afterAll(async () => {
-  await new Promise((r) => server.close(r));
+  await relay.close();
   await db.close();
 });
 

@@ -13,10 +13,10 @@ import type { RepoBackfillEntry } from '../../../functions/events.ts';
 import { noMetrics, silentLog } from '../../../functions/ports.ts';
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { fakeListRepos } from '../../helpers/fake-list-repos.ts';
 
 const DIDS = Array.from({ length: 5 }, (_, i) => `did:plc:wsweep${String(i).padStart(18, 'a')}`);
 const PAGE = 2;
-let server: http.Server;
 let host: string;
 let db: IndexDb;
 let sent: RepoBackfillEntry[];
@@ -24,28 +24,24 @@ let sent: RepoBackfillEntry[];
 let onPage: (cursor: string) => Promise<void> = async () => {};
 /** A page answered with this status instead (a 400 is the page's own failure; `*`: every page, the relay down). */
 let failAt: { cursor: string; status: number } | undefined;
+// listRepos over DIDS, PAGE at a time, each page naming the next cursor (the listing ends with an empty page).
+const relay = fakeListRepos({
+  dids: DIDS, pageSize: PAGE, cursorPastEnd: true,
+  entry: (did, i) => ({ did, rev: `3laaaaaaaaaa${'abcde'[i]}` }),
+  onPage: ({ cursor }) => onPage(cursor ?? '0'),
+  fail: ({ cursor }) => (failAt !== undefined && ((cursor ?? '0') === failAt.cursor || failAt.cursor === '*') ? { status: failAt.status } : undefined),
+});
 /** What the relay lists as a DID's account state instead of `active: true`. */
-let listedState = new Map<string, { active?: boolean; status?: string }>();
+const listedState = relay.states;
 const queue: WorkQueue<RepoBackfillEntry> = { send: async (bodies) => void sent.push(...bodies) };
 
 beforeAll(async () => {
   db = await createIndexDb('worker_sweep');
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const cursor = url.searchParams.get('cursor') ?? '0';
-    void onPage(cursor).then(() => {
-      if (cursor === failAt?.cursor || failAt?.cursor === '*') return void res.writeHead(failAt.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Failing' }));
-      const start = Number(cursor);
-      const repos = DIDS.slice(start, start + PAGE).map((did, i) => ({ did, rev: `3laaaaaaaaaa${'abcde'[start + i]}`, ...(listedState.get(did) ?? { active: true }) }));
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repos, cursor: String(start + PAGE) }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  host = await relay.listen();
 });
 
 afterAll(async () => {
-  await new Promise((r) => server.close(r));
+  await relay.close();
   await db.close();
 });
 
@@ -53,7 +49,7 @@ beforeEach(async () => {
   sent = [];
   onPage = async () => {};
   failAt = undefined;
-  listedState = new Map();
+  relay.reset();
   await db.sql.query('truncate sweep_state, repo_sync, account_state');
 });
 
