@@ -4,7 +4,8 @@
 // an #identity event) bypasses the cache, and `forget` (the firehose's #identity) deletes the entry, so the next read
 // asks the directory and a fetch already running when it was forgotten is not stored. A refresh that ends in a verdict on the DID (no such DID, tombstoned, an
 // unusable document) deletes the entry; one that fails for an outage leaves it. Concurrent misses for one DID share
-// one fetch. An answer Redis refuses to store (out of memory, read-only) is still the answer, returned uncached.
+// one fetch; a forced refresh never joins one that started before it (which may have read the document before the
+// change the refresh is for). An answer Redis refuses to store (out of memory, read-only) is still the answer, returned uncached.
 import type { Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError, SkytideError } from '../../functions/errors.ts';
@@ -85,8 +86,13 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
     }
   };
 
-  const refresh = (did: string): Promise<AtprotoIdentity> => {
-    let p = inflight.get(did);
+  /**
+   * The DID's document fetched afresh. A read that misses the cache joins a fetch already running; a forced refresh
+   * (`fresh`: an #identity, a signature that failed) never does, since that fetch may have read the document before
+   * the change that asked for the refresh: it starts its own, which stands in for the older one (stored in its place).
+   */
+  const refresh = (did: string, fresh = false): Promise<AtprotoIdentity> => {
+    let p = fresh ? undefined : inflight.get(did);
     if (p === undefined) {
       const fetching: Promise<AtprotoIdentity> = inner
         .resolve(did, { forceRefresh: true })
@@ -125,7 +131,7 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
           return hit.identity;
         }
       }
-      return refresh(did);
+      return refresh(did, resolveOptions?.forceRefresh === true);
     },
 
     async forget(did) {

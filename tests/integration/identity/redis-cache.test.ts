@@ -140,6 +140,34 @@ describe('identity resolution with a Redis cache', () => {
     expect((await resolver.resolve(did)).signingKey).toEqual(b.signingKey);
   });
 
+  it('a forced refresh never joins a fetch that started before it: it reads the document afresh, and its answer is stored', async () => {
+    const did = plcDid('forcedjoin');
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    // The first fetch reads the old document, then hangs; the document changes (an #identity) meanwhile.
+    const inner = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
+    const slowFirst = {
+      resolve: async (d: string, o?: { forceRefresh?: boolean }) => {
+        const n = ++calls;
+        const identity = await inner.resolve(d, o);
+        if (n === 1) await held;
+        return identity;
+      },
+    };
+    const resolver = withRedisCache(slowFirst, { redis, prefix, log: silentLog });
+    currentKey = KEY_A;
+    const miss = resolver.resolve(did);
+    await waitFor(async () => calls, (n) => n === 1, 'the first fetch started');
+    currentKey = KEY_B;
+    const forced = await resolver.resolve(did, { forceRefresh: true });
+    release();
+    const old = await miss;
+    expect(forced.signingKey).not.toEqual(old.signingKey);
+    // The forced answer is what the cache holds: the older fetch, overtaken, stored nothing.
+    expect((await resolver.resolve(did)).signingKey).toEqual(forced.signingKey);
+  });
+
   it('rejects a document about another DID, with a reason', async () => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
     await expect(resolver.resolve(plcDid('wrongid'))).rejects.toMatchObject({ reason: 'identity_failed' });
