@@ -240,6 +240,14 @@ if a <= #ARGV then
   if refused then return refused end
 end
 local acked, lettered, requeued = 0, 0, 0
+-- Acknowledgements first: XACK and XDEL free memory, and once a script has written, Redis out of memory lets the
+-- rest of it write too, so a batch with a dead letter still settles at maxmemory (its letter's XADD first was refused,
+-- and the whole settle with it, while nothing else could drain the stream).
+for i = 3, 2 + acks, 500 do
+  local last = math.min(i + 499, 2 + acks)
+  acked = acked + redis.call('XACK', stream, group, unpack(ARGV, i, last))
+  redis.call('XDEL', stream, unpack(ARGV, i, last))
+end
 while a <= #ARGV do
   local id, to, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   if #redis.call('XPENDING', stream, group, id, id, 1) > 0 then
@@ -257,11 +265,6 @@ while a <= #ARGV do
     redis.call('XDEL', stream, id)
   end
   a = a + 3 + n
-end
-for i = 3, 2 + acks, 500 do
-  local last = math.min(i + 499, 2 + acks)
-  acked = acked + redis.call('XACK', stream, group, unpack(ARGV, i, last))
-  redis.call('XDEL', stream, unpack(ARGV, i, last))
 end
 return {acked, lettered, requeued}`;
 

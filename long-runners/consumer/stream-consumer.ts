@@ -255,10 +255,28 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     await last;
   };
   /** Starts this batch's settle; the one before must have been awaited (settled()). */
+  /**
+   * A batch's settle, with Redis refusing writes (out of memory with only dead letters to write, a read-only replica)
+   * waited out on the outage board like any refusal: failing, it was a failed step logged unsampled every try, its
+   * good entries processed again and its dead ones dead-lettered later as max_retries_exceeded, their reason lost.
+   * Stopped meanwhile, the batch stays pending (as after a crash).
+   */
+  const settleWaitingOutRefusals = async (settlement: Settlement): Promise<boolean> => {
+    const waiter = `${options.stream}:${consumer}:settle`;
+    const done = await waitOut(() => settle(redis, stream, dlq, group, settlement), {
+      outage: writeRefusal, backoff: options.backoff ?? DEFAULT_RETRY_BACKOFF, signal, beat: options.beat,
+      warn: ({ waits, why }) => log.warn('redis refuses writes: the batch\'s settle waits', { stream: options.stream, entries: settlement.ack.length + settlement.letters.length, refusals: waits, err: why }),
+      onWait: ({ why }) => options.outages?.waiting(waiter, 'redis', why),
+    });
+    if ('stopped' in done || done.waits > 0) options.outages?.resumed(waiter);
+    if ('stopped' in done) log.warn('stopped while redis refuses writes: the batch stays pending', { stream: options.stream, err: done.why });
+    return !('stopped' in done);
+  };
+
   const settleLater = (settlement: Settlement, parking: readonly { entry: StreamEntry; item: T; on: string }[] = []): void => {
     const park = options.park;
-    const next = settle(redis, stream, dlq, group, settlement).then(async () => {
-      if (park !== undefined && parking.length > 0) await park(parking);
+    const next = settleWaitingOutRefusals(settlement).then(async (settledNow) => {
+      if (settledNow && park !== undefined && parking.length > 0) await park(parking);
     });
     // Seen when awaited (settled()); until then a failure must not be an unhandled rejection.
     next.catch(() => {});
