@@ -28,7 +28,7 @@ import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import type { RepoBackfillEntry } from '../../functions/events.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
-import { judgeListFailure, listReposPage, passCursors, relayAnswers, type ListedPage } from '../xrpc/list-repos.ts';
+import { droppedEntries, judgeListFailure, listReposPage, passCursors, relayAnswers, type ListedPage } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 import { syncedRepos } from '../postgres/repo-sync-states.ts';
@@ -109,6 +109,8 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       await o.sql.query(`update sweep_state set "startedAt" = $2, "doneAt" = null, pages = 0, listed = 0, queued = 0 where host = $1 and holder = $3`, [host, iso(), o.holder]);
     }
     const cursors = passCursors({ host, start: cursor ?? undefined, log: o.log, metrics: o.metrics });
+    // Entries without a valid DID are dropped, never queued: counted and logged (sampled), as the Redis sweeper does.
+    const dropped = droppedEntries({ host, log: o.log, metrics: o.metrics });
     while (tick.pages < o.pagesPerTick) {
       const page = await pageOrSkip(o, host, cursor ?? undefined);
       if (page.skippedTo !== undefined) {
@@ -119,6 +121,7 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
       }
       const entries = await entriesOf(o, host, page);
       await o.queue.send(entries);
+      dropped(page, cursor ?? undefined);
       tick.pages++;
       tick.listed += page.repos.length;
       tick.queued += entries.length;

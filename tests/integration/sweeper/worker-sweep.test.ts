@@ -186,9 +186,12 @@ describe('a page whose entries all have no valid DID', () => {
     await new Promise<void>((r) => relayOf.listen(0, '127.0.0.1', () => r()));
     const relay = `http://127.0.0.1:${(relayOf.address() as AddressInfo).port}`;
     try {
-      const [tick] = await sweepTick(options({ hosts: [relay], pagesPerTick: 10 }));
+      const bundle = createMetrics({ hosts: [], streams: [] });
+      const [tick] = await sweepTick(options({ hosts: [relay], pagesPerTick: 10, metrics: bundle.metrics }));
       expect(tick).toMatchObject({ host: relay, state: 'done', pages: 3, listed: 3, queued: 3 });
       expect(sent.map((e) => e.did)).toEqual([DIDS[0], DIDS[1], DIDS[4]]);
+      // Dropped, never queued, and counted as the Redis sweeper counts them.
+      expect(await bundle.registry.metrics()).toContain('skytide_sweep_problems_total{problem="invalid_syntax"} 2');
     } finally {
       await new Promise((r) => relayOf.close(r));
     }
