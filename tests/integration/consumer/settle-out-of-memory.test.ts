@@ -4,28 +4,17 @@
 // max_retries_exceeded, its own reason lost, while nothing else could drain the stream. The acknowledgements now come
 // first (they free memory, and let the rest of the script write), and a settle Redis still refuses is waited out on
 // the outage board until it takes writes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { runStreamConsumer } from '../../../long-runners/consumer/stream-consumer.ts';
 import { createKeySpace, GROUPS } from '../../../adapters/redis/keys.ts';
 import { createOutageBoard } from '../../../adapters/observability/outage-board.ts';
 import { dead, ok, type ItemOutcome } from '../../../functions/result.ts';
 import { silentLog } from '../../../functions/ports.ts';
-import { startPrivateRedis, type PrivateRedis } from '../../helpers/private-services.ts';
+import { useFullableRedis } from '../../helpers/fullable-redis.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-let server: PrivateRedis;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  await redis?.config('SET', 'maxmemory', '0').catch(() => {});
-  redis?.disconnect();
-  await server?.close();
-});
+/** A redis-server of this file's own, put out of memory by the tests. */
+const own = useFullableRedis();
 
 /** Runs a consumer whose function answers `outcomes` by entry value, Redis put out of memory before it answers. */
 function run(prefix: string, outcomes: Record<string, ItemOutcome>) {
@@ -33,11 +22,11 @@ function run(prefix: string, outcomes: Record<string, ItemOutcome>) {
   const controller = new AbortController();
   const board = createOutageBoard({ log: silentLog, metrics: { inc() {} } });
   const done = runStreamConsumer<string>({
-    redis, keys, stream: 'firehose_live', group: GROUPS.firehose, consumer: 'c1', batchSize: 10, blockMs: 50,
+    redis: own.redis, keys, stream: 'firehose_live', group: GROUPS.firehose, consumer: 'c1', batchSize: 10, blockMs: 50,
     claimIdleMs: 60_000, maxAttempts: 3, parse: (f) => ({ ok: true, value: f['event'] ?? '' }),
     handle: async (items) => {
       // Full now: any write that could grow memory is refused from here on.
-      await redis.config('SET', 'maxmemory', '1');
+      await own.redis.config('SET', 'maxmemory', '1');
       return items.map((v) => outcomes[v] ?? ok);
     },
     log: silentLog, metrics: { inc() {} }, signal: controller.signal, backoff: { baseMs: 20, maxMs: 50 }, outages: board,
@@ -49,38 +38,38 @@ const fields = (entry: [string, string[]]) => Object.fromEntries(entry[1].flatMa
 
 describe('a settle while Redis is out of memory', () => {
   it('with good entries and a dead one: settles at once, the dead letter with its own reason', async () => {
-    await redis.config('SET', 'maxmemory', '0');
+    await own.redis.config('SET', 'maxmemory', '0');
     const c = run('oom1:', { bad: dead('invalid_event', 'not an event') });
     const stream = c.keys.stream('firehose_live');
-    await redis.xadd(stream, '*', 'event', 'good');
-    await redis.xadd(stream, '*', 'event', 'bad');
+    await own.redis.xadd(stream, '*', 'event', 'good');
+    await own.redis.xadd(stream, '*', 'event', 'bad');
     try {
-      await waitFor(() => redis.xlen(c.keys.dlq('firehose_live')), (n) => n === 1, 'the dead letter written');
-      expect(fields((await redis.xrange(c.keys.dlq('firehose_live'), '-', '+'))[0]!)).toMatchObject({ event: 'bad', reason: 'invalid_event', attempts: '1' });
-      expect(((await redis.xpending(stream, GROUPS.firehose)) as unknown[])[0]).toBe(0);
-      expect(await redis.xlen(stream)).toBe(0);
+      await waitFor(() => own.redis.xlen(c.keys.dlq('firehose_live')), (n) => n === 1, 'the dead letter written');
+      expect(fields((await own.redis.xrange(c.keys.dlq('firehose_live'), '-', '+'))[0]!)).toMatchObject({ event: 'bad', reason: 'invalid_event', attempts: '1' });
+      expect(((await own.redis.xpending(stream, GROUPS.firehose)) as unknown[])[0]).toBe(0);
+      expect(await own.redis.xlen(stream)).toBe(0);
     } finally {
       await c.stop();
-      await redis.config('SET', 'maxmemory', '0');
+      await own.redis.config('SET', 'maxmemory', '0');
     }
   });
 
   it('with only a dead letter to write: waited out on the outage board, then written with its reason once Redis takes writes', async () => {
-    await redis.config('SET', 'maxmemory', '0');
+    await own.redis.config('SET', 'maxmemory', '0');
     const c = run('oom2:', { bad: dead('invalid_event', 'not an event') });
     const stream = c.keys.stream('firehose_live');
-    await redis.xadd(stream, '*', 'event', 'bad');
+    await own.redis.xadd(stream, '*', 'event', 'bad');
     try {
       await waitFor(async () => c.board.snapshot().length, (n) => n > 0, 'the settle waiting on redis');
       expect(c.board.snapshot()[0]).toMatchObject({ dependency: 'redis' });
-      expect(await redis.xlen(c.keys.dlq('firehose_live'))).toBe(0);
-      await redis.config('SET', 'maxmemory', '0');
-      await waitFor(() => redis.xlen(c.keys.dlq('firehose_live')), (n) => n === 1, 'the dead letter written');
-      expect(fields((await redis.xrange(c.keys.dlq('firehose_live'), '-', '+'))[0]!)).toMatchObject({ event: 'bad', reason: 'invalid_event' });
+      expect(await own.redis.xlen(c.keys.dlq('firehose_live'))).toBe(0);
+      await own.redis.config('SET', 'maxmemory', '0');
+      await waitFor(() => own.redis.xlen(c.keys.dlq('firehose_live')), (n) => n === 1, 'the dead letter written');
+      expect(fields((await own.redis.xrange(c.keys.dlq('firehose_live'), '-', '+'))[0]!)).toMatchObject({ event: 'bad', reason: 'invalid_event' });
       await waitFor(async () => c.board.snapshot().length, (n) => n === 0, 'the outage over');
     } finally {
       await c.stop();
-      await redis.config('SET', 'maxmemory', '0');
+      await own.redis.config('SET', 'maxmemory', '0');
     }
   });
 });

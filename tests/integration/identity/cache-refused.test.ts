@@ -3,26 +3,15 @@
 // turned an outage of Redis into the DID's own failure (a plain error is taken, on the live path, for its host not
 // answering, and judged unverifiable after INGESTER_IDENTITY_DID_WAIT_MS; in a consumer, for a poison entry walking to
 // the DLQ). On a redis-server of the test's own whose maxmemory is set below its use.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { withRedisCache } from '../../../adapters/identity/redis-cache.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../../../functions/atproto/identity/did-document.ts';
 import { silentLog } from '../../../functions/ports.ts';
-import { startPrivateRedis, type PrivateRedis } from '../../helpers/private-services.ts';
+import { useFullableRedis } from '../../helpers/fullable-redis.ts';
 import { plcDid } from '../../helpers/dids.ts';
 
-let server: PrivateRedis;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startPrivateRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  await redis?.config('SET', 'maxmemory', '0').catch(() => {});
-  redis?.disconnect();
-  await server?.close();
-});
+/** A redis-server of this file's own, put out of memory by the tests. */
+const own = useFullableRedis();
 
 describe('the identity cache while Redis refuses writes', () => {
   it('answers the identity the directory gave, uncached, and caches the next one once Redis takes writes', async () => {
@@ -31,13 +20,13 @@ describe('the identity cache while Redis refuses writes', () => {
     let asked = 0;
     // The directory's answer (the resolver port), so that only the cache's own write is refused.
     const directory: IdentityResolver = { resolve: async () => (asked++, identity) };
-    const cache = withRedisCache(directory, { redis, log: silentLog });
-    await redis.config('SET', 'maxmemory', '1');
+    const cache = withRedisCache(directory, { redis: own.redis, log: silentLog });
+    await own.redis.config('SET', 'maxmemory', '1');
     expect(await cache.resolve(did)).toEqual(identity);
-    expect(await redis.exists(`identity:${did}`)).toBe(0);
-    await redis.config('SET', 'maxmemory', '0');
+    expect(await own.redis.exists(`identity:${did}`)).toBe(0);
+    await own.redis.config('SET', 'maxmemory', '0');
     expect(await cache.resolve(did)).toEqual(identity);
-    expect(await redis.exists(`identity:${did}`)).toBe(1);
+    expect(await own.redis.exists(`identity:${did}`)).toBe(1);
     expect(asked).toBe(2);
   });
 });
