@@ -55,10 +55,12 @@ export function sameAccountState(listed: ListedState, held: HeldAccount): boolea
  * again, and each sweep asked again for every inactive account of the network (two directory lookups and a getRepo
  * each). Its reactivation, listed or sent as #account, brings it back.
  */
-export function listedInSync(listed: ListedState, held: HeldRepo | undefined): boolean {
+export function listedInSync(listed: ListedState, held: HeldRepo | undefined, o: { orNewer?: boolean } = {}): boolean {
   if (held === undefined || !sameAccountState(listed, held)) return false;
   if (inactiveAsHeld(listed, held)) return true;
-  return held.synchronized && listed.rev !== undefined && held.rev === listed.rev;
+  if (!held.synchronized || listed.rev === undefined || held.rev === null) return false;
+  // `orNewer` (the backfill's shortcut): a rev newer than the listed one is held too (TIDs sort as strings).
+  return held.rev === listed.rev || (o.orNewer === true && held.rev > listed.rev);
 }
 
 /** Listed inactive for a reason of the account's (not a relay-only status), and held inactive in the same state. */

@@ -1,7 +1,8 @@
 // Bounds on the operations routes' reads of Redis and Postgres (and on the CLI's closing of both). The clients wait
 // out an outage (a command waits for the reconnect: adapters/redis/client.ts), which is right for the pipeline's work
 // and wrong for an answer an orchestrator or a scraper is waiting for: /ready must say 503, /metrics must still show
-// the counters, and a stopping process must exit.
+// the counters, and a stopping process must exit. withDeadline also bounds a handle's DNS lookups
+// (identity/handle-resolver.ts) and a stopping consumer's take-back (long-runners/consumer/stream-consumer.ts).
 
 /** How long /ready and /metrics wait for a dependency before answering without it. */
 export const OPERATIONS_DEADLINE_MS = 2000;

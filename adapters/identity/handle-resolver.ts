@@ -23,6 +23,7 @@ import { isDnsVerdict } from '../../functions/atproto/identity/dns-answer.ts';
 import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { fetchFollowingRedirects, RedirectRefusedError } from './follow-redirects.ts';
 import { readBodyPrefix } from '../../functions/body-prefix.ts';
+import { withDeadline } from '../http/deadline.ts';
 
 export interface HandleResolverOptions {
   fetch: Fetch;
@@ -63,15 +64,6 @@ function codeOf(err: unknown): string | undefined {
 /** The longest name DNS can carry (RFC 1035, in its dotted text form). */
 const MAX_DNS_NAME = 253;
 
-/** Rejects after `ms` with an ETIMEOUT, as a resolver that stopped answering does. */
-function deadline<T>(work: Promise<T>, ms: number, name: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`DNS query for ${name} timed out after ${ms} ms`), { code: 'ETIMEOUT' })), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 async function viaDns(resolveTxt: (name: string) => Promise<string[][]>, handle: string, timeoutMs: number): Promise<Answer> {
   const name = `_atproto.${handle}`;
   // A valid handle of up to 253 characters can make a name DNS cannot carry: no record can exist under it (the
@@ -80,11 +72,11 @@ async function viaDns(resolveTxt: (name: string) => Promise<string[][]>, handle:
   let records: string[];
   try {
     // The system resolver's own timeouts and retries can take half a minute: bounded like the well-known's fetch.
-    records = (await deadline(resolveTxt(name), timeoutMs, name)).map((chunks) => chunks.join(''));
+    records = (await withDeadline(resolveTxt(name), timeoutMs, `DNS query for ${name}`)).map((chunks) => chunks.join(''));
   } catch (err) {
     const code = codeOf(err);
     if (isDnsVerdict(code)) return { kind: 'none' };
-    // ESERVFAIL, ETIMEOUT, ECONNREFUSED, EREFUSED, EAI_AGAIN...: the resolver did not answer the question.
+    // ESERVFAIL, ETIMEOUT, ECONNREFUSED, EREFUSED, EAI_AGAIN, our deadline...: the resolver did not answer the question.
     return { kind: 'unknown', cause: err, outage: true };
   }
   const dids = records.filter((r) => r.startsWith('did=')).map((r) => r.slice(4));
@@ -104,7 +96,7 @@ async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<
     // A host that does not exist answers the question; a resolver that is down does not. The fetch's error does not
     // always say which (the guarded fetch reports any failed lookup alike), so ask the resolver directly.
     try {
-      await deadline(lookupHost(handle), timeoutMs, handle);
+      await withDeadline(lookupHost(handle), timeoutMs, `address lookup of ${handle}`);
     } catch (lookupErr) {
       const code = codeOf(lookupErr);
       if (isDnsVerdict(code)) return { kind: 'none' };

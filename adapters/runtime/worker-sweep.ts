@@ -13,7 +13,7 @@
 // outlasts the cron interval, and the next tick must find the row busy rather than take it mid-tick. A page is sent
 // before its cursor is stored, so a tick that dies in between sends that page again (the backfill skips a repo already
 // synchronized at its rev): at least once, never lost.
-// A page that fails in itself (judgeListFailure: another 4xx, a body that is no page) is counted against its cursor in
+// A page that fails in itself (judgePageFailure: another 4xx, a body that is no page) is counted against its cursor in
 // the row (`failures`, migration 0012); after `pageAttempts` such ticks a numeric cursor's page is skipped whole and
 // its range recorded in `skipped` (replacing the ranges it overlaps), as the Redis sweeper does; an opaque cursor
 // cannot be skipped and keeps failing. A relay that is down or overloaded (refused, DNS, a deadline, 5xx, 408 while a
@@ -28,7 +28,7 @@ import type { Fetch, Log, Metrics, Sql } from '../../functions/ports.ts';
 import type { RepoBackfillEntry } from '../../functions/events.ts';
 import { SkytideError, describeError } from '../../functions/errors.ts';
 import type { WorkQueue } from '../queue/work-queue.ts';
-import { droppedEntries, judgeListFailure, listReposPage, passCursors, relayAnswers, type ListedPage } from '../xrpc/list-repos.ts';
+import { droppedEntries, judgePageFailure, listReposPage, passCursors, type ListedPage } from '../xrpc/list-repos.ts';
 import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 import { syncedRepos } from '../postgres/repo-sync-states.ts';
@@ -146,17 +146,9 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
   }
 }
 
-/**
- * Whether a page's failure is the relay's (an outage: the tick fails and nothing is counted against the page) rather
- * than the page's own: a 4xx or a body that is no page is the page's; a 429 always the relay's; a 5xx, 408, deadline
- * or dropped connection the relay's only when it does not answer a request from the start of the listing either
- * (relayAnswers, as the Redis sweeper asks): a relay that answers one page 500 every time held the pass forever.
- */
+/** Whether a page's failure is the relay's (judgePageFailure: an outage, the tick fails and nothing is counted). */
 async function relayIsDown(o: WorkerSweepOptions, host: string, err: unknown): Promise<boolean> {
-  const judged = judgeListFailure(err);
-  if (judged.kind !== 'outage') return false;
-  if (judged.throttled === true) return true;
-  return !(await relayAnswers(o.fetch, host, AbortSignal.timeout(o.pageTimeoutMs)));
+  return (await judgePageFailure(o.fetch, host, err, AbortSignal.timeout(o.pageTimeoutMs))).kind === 'outage';
 }
 
 /**

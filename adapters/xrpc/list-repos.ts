@@ -5,8 +5,8 @@
 // read up to LIST_REPOS_MAX_BYTES and no further. A failed page is judged here too (judgeListFailure), for both
 // sweepers: the relay, or the way to it, being down is waited out; only a page that is bad in itself counts toward
 // skipping it. A failure an outage would give (5xx, 408, a deadline, a dropped connection) may also be one page's
-// alone, a relay that is up failing that page every time: relayAnswers asks the relay for another page to tell them
-// apart (the Redis sweeper; the Worker's waits every such failure out).
+// alone, a relay that is up failing that page every time: judgePageFailure asks the relay for another page
+// (relayAnswers) to tell them apart, for both sweepers.
 import type { Fetch, Log, Metrics } from '../../functions/ports.ts';
 import type { Reason } from '../../functions/reasons.ts';
 import { SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
@@ -190,12 +190,11 @@ export async function relayAnswers(fetch: Fetch, host: string, signal: AbortSign
 }
 
 /**
- * What a failed page means for a sweep. `outage`: the relay, or the way to it, is down or overloaded (refused or
- * dropped connections, DNS, a deadline, 5xx, 408, 429): waited out for as long as it lasts, never held against the
- * page. `bad_page`: the page itself is bad (another 4xx, a body that is no page, a failure we do not recognise).
- * `throttled` (429): the relay asked us to slow down; it is up, and no page is to blame. Any other outage may be one
- * page's alone (a relay that is up answering that page 500 every time): the Redis sweeper asks relayAnswers, and holds
- * the failure against the page when the relay answers.
+ * What a failed page means for a sweep, from the failure alone. `outage`: the relay, or the way to it, is down or
+ * overloaded (refused or dropped connections, DNS, a deadline, 5xx, 408, 429). `bad_page`: the page itself is bad
+ * (another 4xx, a body that is no page, a failure we do not recognise). `throttled` (429): the relay asked us to slow
+ * down; it is up, and no page is to blame. Any other outage may be one page's alone (a relay that is up answering that
+ * page 500 every time): judgePageFailure, which both sweepers use, asks the relay before calling it one.
  */
 export function judgeListFailure(err: unknown): { kind: 'outage'; retryAfterMs?: number; throttled?: true } | { kind: 'bad_page' } {
   if (err instanceof ListReposError) {
@@ -209,4 +208,17 @@ export function judgeListFailure(err: unknown): { kind: 'outage'; retryAfterMs?:
   if (dependencyErrorIn(err) !== undefined) return { kind: 'outage' };
   // The relay is configuration, not an input: a name of it that does not resolve is waited out as DNS failing.
   return classifyNetworkFailure(err).kind === 'unknown' ? { kind: 'bad_page' } : { kind: 'outage' };
+}
+
+/**
+ * What a failed page means for a sweep (both sweepers): `outage`, waited out for as long as it lasts and never held
+ * against the page (the relay is down: a 429, or an outage's failure while relayAnswers fails too); or `bad_page`,
+ * counted toward skipping it: bad in itself, or failing as an outage would while the relay answers another page
+ * (`relayUp`: a relay that is up answering that page 500 every time, which waited out held the sweep forever).
+ */
+export async function judgePageFailure(fetch: Fetch, host: string, err: unknown, signal: AbortSignal): Promise<{ kind: 'outage'; retryAfterMs?: number } | { kind: 'bad_page'; relayUp: boolean }> {
+  const failure = judgeListFailure(err);
+  if (failure.kind === 'bad_page') return { kind: 'bad_page', relayUp: false };
+  if (failure.throttled !== true && (await relayAnswers(fetch, host, signal))) return { kind: 'bad_page', relayUp: true };
+  return failure.retryAfterMs === undefined ? { kind: 'outage' } : { kind: 'outage', retryAfterMs: failure.retryAfterMs };
 }

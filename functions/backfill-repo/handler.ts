@@ -33,7 +33,7 @@ import { linkSignals } from '../linked-signal.ts';
 import { didTombstoned, documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
 import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
 import { checkRows } from '../sql-rows.ts';
-import { inactiveAsHeld, listedInactive, sameAccountState } from '../listed-in-sync.ts';
+import { listedInactive, listedInSync } from '../listed-in-sync.ts';
 
 /** A repo_backfill entry (functions/events.ts) or a DID asked for directly (POST /reprocess/:did). */
 export type BackfillItem = RepoBackfillEntry;
@@ -231,10 +231,8 @@ async function syncedAt(ports: BackfillPorts, item: BackfillItem & { rev: string
   ), { rev: 'string?', synchronized: 'boolean', active: 'boolean', status: 'string?' });
   const held = rows[0];
   if (held === undefined) return undefined;
-  const account = { active: held.active, status: held.active ? null : held.status };
-  if (inactiveAsHeld(item, account)) return held.rev ?? '';
-  if (!held.synchronized || held.rev === null || held.rev < item.rev) return undefined;
-  return sameAccountState(item, account) ? held.rev : undefined;
+  const repo = { rev: held.rev, synchronized: held.synchronized, active: held.active, status: held.active ? null : held.status };
+  return listedInSync(item, repo, { orNewer: true }) ? (held.rev ?? '') : undefined;
 }
 
 /**

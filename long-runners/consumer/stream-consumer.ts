@@ -54,6 +54,7 @@ import { createBlockingReader } from '../../adapters/redis/client.ts';
 import { pruneConsumers } from '../../adapters/redis/group-consumers.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { waitOut } from '../wait-out.ts';
+import { DeadlineError, withDeadline } from '../../adapters/http/deadline.ts';
 
 export interface StreamConsumerOptions<T> {
   redis: Redis;
@@ -165,21 +166,28 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const dlq = keys.dlq(options.stream);
 
   /**
+   * `step` (a write), Redis refusing writes (out of memory, a read-only replica) waited out on the outage board as
+   * `<stream>:<consumer><suffix>`, the 1st, 10th, 100th... refusal logged with `message`. False when stopped meanwhile.
+   */
+  const waitingOutRefusals = async (step: () => Promise<unknown>, suffix: string, message: string, fields: Record<string, unknown> = {}): Promise<boolean> => {
+    const waiter = `${options.stream}:${consumer}${suffix}`;
+    const done = await waitOut(step, {
+      outage: writeRefusal, backoff: options.backoff ?? DEFAULT_RETRY_BACKOFF, signal, beat: options.beat,
+      warn: ({ waits, why }) => log.warn(message, { stream: options.stream, ...fields, refusals: waits, err: why }),
+      onWait: ({ why }) => options.outages?.waiting(waiter, 'redis', why),
+    });
+    if ('stopped' in done || done.waits > 0) options.outages?.resumed(waiter);
+    return !('stopped' in done);
+  };
+
+  /**
    * The group, made if missing. XGROUP CREATE is a write, refused out of memory even when the group exists: Redis full
    * (the consumers are what drains it) or a read-only replica is waited out, on the outage board, never a crash at
    * start that would restart the process in a loop. False when stopped meanwhile.
    */
   const ensureGroupWaitingOutRefusals = async (): Promise<boolean> => {
     if (signal.aborted) return false;
-    const waiter = `${options.stream}:${consumer}`;
-    const made = await waitOut(() => ensureGroup(redis, stream, group), {
-      outage: writeRefusal, backoff: options.backoff ?? DEFAULT_RETRY_BACKOFF, signal, beat: options.beat,
-      // The 1st, 10th, 100th... refusal: an outage of hours logs a handful of lines.
-      warn: ({ waits, why }) => log.warn('redis refuses writes: the consumer waits to start', { stream: options.stream, refusals: waits, err: why }),
-      onWait: ({ why }) => options.outages?.waiting(waiter, 'redis', why),
-    });
-    if ('stopped' in made || made.waits > 0) options.outages?.resumed(waiter);
-    return !('stopped' in made);
+    return waitingOutRefusals(() => ensureGroup(redis, stream, group), '', 'redis refuses writes: the consumer waits to start');
   };
   /**
    * A group keeps every consumer name that ever read from it, and names change with each process (hostname-pid, and a
@@ -230,17 +238,14 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const takeBack = async (counts: ReadonlyMap<string, number>, what: string): Promise<void> => {
     if (counts.size === 0) return;
     const taking = setDeliveryCounts(redis, stream, group, consumer, counts);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, TAKE_BACK_TIMEOUT_MS, 'timeout')));
+    // Let go when the deadline cuts it short: it may still fail later, and nobody is waiting for it then.
+    taking.catch(() => {});
     try {
-      if ((await Promise.race([taking.then(() => 'done' as const), timedOut])) === 'timeout') {
-        taking.catch(() => {});
-        log.warn('taking back the deliveries of entries left at the stop timed out: they keep them', { stream: options.stream, what, count: counts.size, timeoutMs: TAKE_BACK_TIMEOUT_MS });
-      } else log.info('entries left pending at the stop, their delivery taken back', { stream: options.stream, what, count: counts.size });
+      await withDeadline(taking, TAKE_BACK_TIMEOUT_MS, 'taking back deliveries');
+      log.info('entries left pending at the stop, their delivery taken back', { stream: options.stream, what, count: counts.size });
     } catch (err) {
-      log.warn('taking back the deliveries of entries left at the stop failed: they keep them', { stream: options.stream, what, count: counts.size, err: describeError(err) });
-    } finally {
-      clearTimeout(timer);
+      if (err instanceof DeadlineError) log.warn('taking back the deliveries of entries left at the stop timed out: they keep them', { stream: options.stream, what, count: counts.size, timeoutMs: TAKE_BACK_TIMEOUT_MS });
+      else log.warn('taking back the deliveries of entries left at the stop failed: they keep them', { stream: options.stream, what, count: counts.size, err: describeError(err) });
     }
   };
   /**
@@ -254,7 +259,6 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     settling = undefined;
     await last;
   };
-  /** Starts this batch's settle; the one before must have been awaited (settled()). */
   /**
    * A batch's settle, with Redis refusing writes (out of memory with only dead letters to write, a read-only replica)
    * waited out on the outage board like any refusal: failing, it was a failed step logged unsampled every try, its
@@ -262,17 +266,12 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
    * Stopped meanwhile, the batch stays pending (as after a crash).
    */
   const settleWaitingOutRefusals = async (settlement: Settlement): Promise<boolean> => {
-    const waiter = `${options.stream}:${consumer}:settle`;
-    const done = await waitOut(() => settle(redis, stream, dlq, group, settlement), {
-      outage: writeRefusal, backoff: options.backoff ?? DEFAULT_RETRY_BACKOFF, signal, beat: options.beat,
-      warn: ({ waits, why }) => log.warn('redis refuses writes: the batch\'s settle waits', { stream: options.stream, entries: settlement.ack.length + settlement.letters.length, refusals: waits, err: why }),
-      onWait: ({ why }) => options.outages?.waiting(waiter, 'redis', why),
-    });
-    if ('stopped' in done || done.waits > 0) options.outages?.resumed(waiter);
-    if ('stopped' in done) log.warn('stopped while redis refuses writes: the batch stays pending', { stream: options.stream, err: done.why });
-    return !('stopped' in done);
+    const settledNow = await waitingOutRefusals(() => settle(redis, stream, dlq, group, settlement), ':settle', 'redis refuses writes: the batch\'s settle waits', { entries: settlement.ack.length + settlement.letters.length });
+    if (!settledNow) log.warn('stopped while redis refuses writes: the batch stays pending', { stream: options.stream });
+    return settledNow;
   };
 
+  /** Starts this batch's settle; the one before must have been awaited (settled()). */
   const settleLater = (settlement: Settlement, parking: readonly { entry: StreamEntry; item: T; on: string }[] = []): void => {
     const park = options.park;
     const next = settleWaitingOutRefusals(settlement).then(async (settledNow) => {

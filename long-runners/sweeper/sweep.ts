@@ -37,7 +37,7 @@ import { writeSlotBatches } from '../../adapters/redis/stream-writer.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { sleep } from '../sleep.ts';
 import { outageOf, waitOut } from '../wait-out.ts';
-import { droppedEntries, judgeListFailure, listReposPage, passCursors, relayAnswers, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
+import { droppedEntries, judgePageFailure, listReposPage, passCursors, type ListedPage } from '../../adapters/xrpc/list-repos.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { linkSignals } from '../../functions/linked-signal.ts';
 import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
@@ -334,9 +334,8 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
 }
 
 /**
- * One page, tried until it comes or the sweep stops. A relay that is down or overloaded (judgeListFailure: `outage`,
- * and relayAnswers false; a 429 without asking) is waited out with a capped backoff, its Retry-After honoured up to
- * SWEEP_RETRY_AFTER_MAX_MS, for as long as it takes: a relay restart must not skip pages. Only a page that fails in
+ * One page, tried until it comes or the sweep stops. A relay that is down or overloaded (judgePageFailure: `outage`)
+ * is waited out with a capped backoff, its Retry-After honoured up to SWEEP_RETRY_AFTER_MAX_MS, for as long as it takes: a relay restart must not skip pages. Only a page that fails in
  * itself, or as an outage would while the relay answers another page (a relay that is up answering this one 500 every
  * time: waited out, it would hold the host's lease forever and never end the sweep), uses up `attempts`; undefined
  * then, and when the sweep was stopped.
@@ -344,10 +343,10 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
 async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: number, attempts: number, pageTimeoutMs: number, signal: AbortSignal): Promise<ListedPage | undefined> {
   const baseMs = o.retryDelayMs ?? SWEEP_RETRY_BASE_MS;
   const outage = createBackoff({ baseMs, maxMs: o.outageMaxDelayMs ?? SWEEP_OUTAGE_MAX_DELAY_MS, jitter: 'equal' });
-  /** Whether the relay answers listRepos from the start, within a page's deadline. */
-  const answers = async () => {
+  /** The failure judged, the relay asked within a page's deadline whether it answers another page. */
+  const judge = async (err: unknown) => {
     const link = linkSignals([signal, AbortSignal.timeout(pageTimeoutMs)]);
-    return relayAnswers(o.fetch, o.host, link.signal).finally(link.release);
+    return judgePageFailure(o.fetch, o.host, err, link.signal).finally(link.release);
   };
   let failures = 0;
   let waits = 0;
@@ -361,11 +360,9 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
     } catch (err) {
       // Once the sweep is stopped nothing more is tried or logged.
       if (signal.aborted) return undefined;
-      const failure = judgeListFailure(err);
-      // A failure an outage would give is this page's own when the relay answers another page meanwhile.
-      const relayUp = failure.kind === 'outage' && failure.throttled !== true && (await answers());
+      const failure = await judge(err);
       if (signal.aborted) return undefined;
-      if (failure.kind === 'outage' && !relayUp) {
+      if (failure.kind === 'outage') {
         waits++;
         o.metrics.inc('skytide_sweep_problems_total', { problem: 'relay_unavailable' });
         const delay = failure.retryAfterMs === undefined ? outage.next() : Math.min(failure.retryAfterMs, SWEEP_RETRY_AFTER_MAX_MS);
@@ -375,7 +372,7 @@ async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: nu
         continue;
       }
       failures++;
-      o.log.warn(relayUp ? 'listRepos page failed while the relay answers others' : 'listRepos page failed', { host: o.host, cursor: from, attempt: failures, err: describeError(err) });
+      o.log.warn(failure.relayUp ? 'listRepos page failed while the relay answers others' : 'listRepos page failed', { host: o.host, cursor: from, attempt: failures, err: describeError(err) });
       if (failures >= attempts) return undefined;
       await sleep(baseMs * 2 ** (failures - 1), signal, o.beat);
     }
