@@ -199,7 +199,9 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
           failures++;
           log.warn('dev activity failed', { task: DEV_ACTIVITY_TASK, err: describeError(err) });
         }
-        await sleep(1000 / rate, signal, beat);
+        // The rate as it is now: set to 0 during the action, 1000 / 0 slept for ever (beating, so the watchdog saw a
+        // wait, not a hang), and a rate raised later never woke it; the pause is the loop's own, above.
+        await sleep(rate > 0 ? 1000 / rate : 0, signal, beat);
       }
       await reactivateAll();
     },
