@@ -26,6 +26,7 @@ import { replyVerdicts } from './reply-verdicts.ts';
 import { atUri, createdAt, obj, uriParts } from './plugins/fields.ts';
 import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
+import { DELETED_SINCE_QUOTED } from './post-removals.ts';
 
 export type GateKind = 'thread' | 'post';
 
@@ -285,6 +286,7 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
       ? `select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri where ${key} = any($1::text[]) order by q.uri`
       : `with purged as (delete from quote q where ${key} = any($1::text[])
            and (exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt")
+             or ${DELETED_SINCE_QUOTED}
              or exists (select 1 from post s where s.uri = q.subject and s.cid <> q."subjectCid" and s."indexedAt" > q."indexedAt"
                and $2::text <> '' and s.xmin <> q.xmin and not pg_visible_in_snapshot(${XMIN8}, $2::text::pg_snapshot)))
            returning q.uri, q.subject)

@@ -358,5 +358,13 @@ async function writeRecords(
   const removedAt = new Map([...fates.removals].map(([uri, r]) => [uri, r.time]));
   // (`counted` is in stream order: the last delete set wins.)
   for (const { uri, event } of counted) if (event.type === 'delete' && replayed.has(uri)) removedAt.set(uri, event.time);
-  return { tallies, deltas, posts: postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt), changed, inserted };
+  const posts = postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt);
+  // A post deleted and written again here: after commit its delete takes the older quotes a batch in flight beside
+  // this one wrote, as a delete's own would (cross-repo.ts).
+  for (const [uri, r] of fates.removals) {
+    if (r.writtenAgain !== true || !changed.has(uri)) continue;
+    posts.removed.push(uri);
+    posts.removedAt.push(r.time);
+  }
+  return { tallies, deltas, posts, changed, inserted };
 }

@@ -73,10 +73,12 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
     const steps = transitions(stored.get(uri), ops);
     let birth: { position: number; quotes: string | undefined; cid: string; time: string } | undefined;
     let removedTime: string | undefined;
+    let byDelete = false;
     for (const t of steps) {
       if (t.to.type === 'delete') {
         lastRemoval.set(uri, t.position);
         removedTime = t.to.time;
+        byDelete = true;
         birth = undefined;
         continue;
       }
@@ -85,6 +87,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       if (t.fromCid !== '') {
         lastRemoval.set(uri, t.position);
         removedTime = t.to.time;
+        byDelete = false;
       }
       birth = { position: t.position, quotes: quotedPost(t.to.record), cid: t.to.cid, time: t.to.time };
     }
@@ -92,7 +95,9 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       // A version it held before (deleted and made again at the same CID) may have had its quotes made then.
       const cid = birth?.cid;
       const fresh = cid !== undefined && steps.every((t) => t.fromCid !== cid);
-      fates.removals.set(uri, fresh ? { time: removedTime, cid } : { time: removedTime });
+      const removal: Removal = fresh ? { time: removedTime, cid } : { time: removedTime };
+      if (byDelete && birth !== undefined) removal.writtenAgain = true;
+      fates.removals.set(uri, removal);
     }
     if (birth !== undefined) {
       fates.written.add(uri);

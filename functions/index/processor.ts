@@ -17,6 +17,8 @@ import { checkRows } from '../sql-rows.ts';
 import { TOMBSTONE_JSON } from './tombstone.ts';
 import { notifyingVersion, sameSubjects } from './kept-notifications.ts';
 import type { StoredOp } from './plugins/types.ts';
+import { POST_COLLECTION } from './plugins/post-collection.ts';
+import { REMEMBER_CONFLICT } from './post-removals.ts';
 
 /** The batch's records written more than once whose notifications an update keeps, and what `record` held of them. */
 export interface Chains {
@@ -149,7 +151,11 @@ async function settleTombstones(tx: SqlExecutor, winners: readonly RecordOp[], c
     `with t as materialized (select t.uri, t.rev from unnest($1::text[]) as k(uri) ` +
       `cross join lateral (select uri, rev from record_tombstone where uri = k.uri) as t), ` +
       `stale as (delete from record r using t where r.uri = t.uri and t.rev >= r.rev returning r.uri), ` +
-      `superseded as (delete from record_tombstone x using t, record r where x.uri = t.uri and r.uri = t.uri and r.rev > t.rev and r.cid <> '') ` +
+      `superseded as (delete from record_tombstone x using t, record r where x.uri = t.uri and r.uri = t.uri and r.rev > t.rev and r.cid <> '' ` +
+      `returning x.uri, x.did, x."indexedAt"), ` +
+      // A post written again after its delete keeps the delete's time (post-removals.ts).
+      `remembered as (insert into post_removal (uri, did, "removedAt") select uri, did, "indexedAt" from superseded ` +
+      `where split_part(uri, '/', 4) = '${POST_COLLECTION}' order by uri ${REMEMBER_CONFLICT}) ` +
       `select uri from stale`,
     [[...changed]],
   ), { uri: 'string' });

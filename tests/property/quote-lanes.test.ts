@@ -124,6 +124,15 @@ const EXAMPLES: [Op[], Step[]][] = [
   [[{ did: 0, slot: 0, kind: 'write', text: 0, quotes: null }, { did: 1, slot: 0, kind: 'write', text: 0, quotes: 0 },
     { did: 0, slot: 0, kind: 'delete', text: 0, quotes: null }, { did: 1, slot: 0, kind: 'rewrite', text: 0, quotes: null }],
   [{ lane: 0, take: 3, replay: false }]],
+  // A quote older than its subject's delete, indexed after the batch that deleted the post and wrote it again (the
+  // same record: its tombstone gave way, and with it the delete's time): the quote's row goes.
+  [[{ did: 1, slot: 2, kind: 'write', text: 0, quotes: null }, { did: 2, slot: 0, kind: 'write', text: 0, quotes: 5 },
+    { did: 1, slot: 2, kind: 'delete', text: 0, quotes: null }, { did: 1, slot: 2, kind: 'write', text: 0, quotes: null },
+    { did: 0, slot: 0, kind: 'write', text: 0, quotes: null }], []],
+  // The same, the delete and the new write in batches of their own.
+  [[{ did: 1, slot: 2, kind: 'write', text: 0, quotes: null }, { did: 2, slot: 0, kind: 'write', text: 0, quotes: 5 },
+    { did: 1, slot: 2, kind: 'delete', text: 0, quotes: null }, { did: 1, slot: 2, kind: 'write', text: 1, quotes: null }],
+  [{ lane: 1, take: 1, replay: false }, { lane: 1, take: 1, replay: false }, { lane: 1, take: 1, replay: false }]],
 ];
 
 let db: IndexDb;

@@ -14,6 +14,7 @@ import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
 import { judgeReplyRoots } from '../reply-roots.ts';
 import { hiddenAt, notifyPosts } from '../post-notifications.ts';
 import { checkRows } from '../../sql-rows.ts';
+import { rememberRemovals } from '../post-removals.ts';
 import { POST_COLLECTION } from './post-collection.ts';
 
 const POST = {
@@ -237,6 +238,7 @@ async function cascadeToQuotes(tx: SqlExecutor, uris: readonly string[], removal
     return removal === undefined ? [] : [{ uri, ...removal }];
   });
   if (taken.length === 0) return [];
+  await rememberRemovals(tx, taken.filter((r) => r.writtenAgain === true));
   return checkRows(await tx.query(
     `delete from quote q using unnest($1::text[], $2::text[], $3::text[]) as r(uri, time, cid)
      where q.subject = r.uri and q."indexedAt" <= r.time and q."subjectCid" is distinct from r.cid returning q.subject`,

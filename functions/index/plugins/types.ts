@@ -67,6 +67,11 @@ export interface BatchOps {
 export interface Removal {
   time: string;
   cid?: string;
+  /**
+   * The removal is a delete and the post is written again after it in the batch: no tombstone keeps the delete's
+   * time, so `post_removal` does, for a quote older than it that a lagging lane indexes later (gates.ts).
+   */
+  writtenAgain?: boolean;
 }
 
 /** How a statement plugin's `remove` is asked to remove (the post plugin reads sameCid and cascade, follow kept). */

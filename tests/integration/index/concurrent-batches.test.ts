@@ -235,6 +235,21 @@ describe('index: batches in flight at once', () => {
     });
   }
 
+  // The same with a delete and the same record written again after it, in one batch: no tombstone is left, yet the
+  // delete took the quote (the AppView's deleteFn), whichever batch commits last.
+  for (const last of ['quote', 'delete'] as const) {
+    it(`a quote whose subject was deleted and written again in a batch in flight loses its row and count (${last} commits last)`, async () => {
+      const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `a-${last}`, rev: 20, record: post('said twice') });
+      await indexBatch([subject], db.ports);
+      const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', `a-${last}`), cid: subject.cid };
+      const quote = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: `a-${last}`, rev: 21, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) });
+      const again = [del({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `a-${last}`, rev: 22 }),
+        write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: `a-${last}`, rev: 23, record: subject.record, cid: subject.cid })];
+      await quoteAndRemovalInFlight(last === 'quote' ? [[quote], again] : [again, [quote]], ref.uri);
+      expect(await db.sql.query(`select cid from post where uri = $1`, [ref.uri])).toEqual([{ cid: subject.cid }]);
+    });
+  }
+
   // The same with an edit of the quoted post (a write of another CID: the AppView's update runs its deleteFn): the
   // quote of the old version loses its row whichever batch commits last; a rewrite of the same CID keeps a quote of the
   // new version.
