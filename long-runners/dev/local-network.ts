@@ -13,7 +13,7 @@ import { startDevLabeler } from './dev-labeler.ts';
 import { prng } from './prng.ts';
 import type { DevControls } from '../../adapters/http/routes/status-page.ts';
 import type { Beat, Task } from '../supervisor.ts';
-import { sleep } from '../sleep.ts';
+import { runPaced } from './paced-activity.ts';
 
 export interface LocalNetworkOptions {
   seed?: number;
@@ -183,28 +183,19 @@ export async function startLocalNetwork(log: Log, options: LocalNetworkOptions =
     plcUrl: network.plc.url,
     relayHost: relay.url,
     labelerHost: labeler.host,
-    runActivity: async (signal, beat) => {
-      while (!signal.aborted) {
-        if (rate <= 0) {
-          // Paused: accounts the bot deactivated are reactivated, so the network rests in a state whose truth can be
-          // read (a deactivated repo answers neither describeRepo nor listRecords).
-          await reactivateAll();
-          await sleep(250, signal, beat);
-          continue;
-        }
-        try {
-          await act();
+    runActivity: (signal, beat) => runPaced({
+      rate: () => rate,
+      act,
+      rest: reactivateAll,
+      settled: (err) => {
+        if (err === undefined) {
           actions++;
-        } catch (err) {
-          failures++;
-          log.warn('dev activity failed', { task: DEV_ACTIVITY_TASK, err: describeError(err) });
+          return;
         }
-        // The rate as it is now: set to 0 during the action, 1000 / 0 slept for ever (beating, so the watchdog saw a
-        // wait, not a hang), and a rate raised later never woke it; the pause is the loop's own, above.
-        await sleep(rate > 0 ? 1000 / rate : 0, signal, beat);
-      }
-      await reactivateAll();
-    },
+        failures++;
+        log.warn('dev activity failed', { task: DEV_ACTIVITY_TASK, err: describeError(err) });
+      },
+    }, signal, beat),
     controls: {
       state: () => ({ rate, faults: [...RELAY_FAULTS] }),
       setRate: (perSecond) => {
