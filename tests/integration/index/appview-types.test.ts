@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => db.close());
 beforeEach(async () => {
   await db.sql.query(
-    `truncate record, record_tombstone, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video,
+    `truncate record, record_tombstone, post_removal, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video,
      quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, list, list_item, list_block,
      feed_generator, starter_pack, thread_gate, post_gate, labeler, verification, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply`,
   );
