@@ -1,14 +1,18 @@
 // Operating on a stream's dead-letter queue (<stream>_dlq): list what is there and why, move entries back to their
-// stream with their verdict removed (so the consumer counts attempts afresh), or purge them. Replay is one batch per
-// chunk (stream-writer.ts, the batch script without a marker): the XADD to the stream and the XDEL from the DLQ land
-// together, so an entry is never in both or in neither. A stream or DLQ of another type (made by hand) refuses the
-// chunk whole: as a MULTI, every XADD failed and the XDEL ran, and the letters were gone from both.
+// stream with their verdict removed (so the consumer counts attempts afresh), or purge them. Replay pages through the
+// DLQ (an exclusive start id, so what it deletes behind itself shifts nothing) and moves each page in one script
+// (MOVE_LETTERS) that writes a letter back only while it is still in the DLQ: two replays at once (two operators, a
+// job retried while the first runs), or one sent again after its reply was lost, move each letter once, and each
+// reports what it moved. Both keys' types are checked first: a stream or DLQ of another type (made by hand) refuses
+// the page whole, nothing moved.
 // A letter with nothing but its verdict (an entry deleted while pending, which consumers dead-lettered without fields
 // before they acknowledged and counted such entries instead) cannot be replayed: XADD needs a field, and one such
-// XADD would fail in its chunk, every replay again.
+// XADD would fail in its page, every replay again.
 // It stays in the DLQ, counted, for `dlq list` to show and `dlq purge` to remove.
 import type { Redis } from 'ioredis';
-import { writeBatch } from './stream-writer.ts';
+import { refuseWrongType, StreamWriteError } from './stream-writer.ts';
+import { runScript } from './scripts.ts';
+import { KEY_TYPES_LUA } from './lua/key-types.ts';
 // Fields the consumer adds when it dead-letters an entry; everything else is the original entry.
 import { VERDICT_FIELDS } from './consumer-group.ts';
 
@@ -82,26 +86,50 @@ export interface ReplayResult {
 const originalFields = (e: DeadLetterEntry): Record<string, string> =>
   Object.fromEntries(Object.entries(e.fields).filter(([n]) => !VERDICT_FIELDS.has(n)));
 
-/** Moves matching entries back to `stream` (appended at its end, in DLQ order), removing them from the DLQ. */
+/**
+ * KEYS: the DLQ, the stream. ARGV: per letter its id, its field count n, then n field names and values. A letter
+ * still in the DLQ is XADDed to the stream, then XDELed (in that order: a write refused midway leaves it in the DLQ,
+ * never in neither); one gone already (another replay moved it, or a purge removed it) is skipped. Answers how many
+ * moved, or refusedType's text when a key has another type (nothing moved).
+ */
+export const MOVE_LETTERS = `${KEY_TYPES_LUA}
+local dlq, stream = KEYS[1], KEYS[2]
+local refused = refusedType(stream, 'stream') or refusedType(dlq, 'stream')
+if refused then return refused end
+local moved, a = 0, 1
+while a <= #ARGV do
+  local id, n = ARGV[a], tonumber(ARGV[a + 1])
+  if #redis.call('XRANGE', dlq, id, id) > 0 then
+    redis.call('XADD', stream, '*', unpack(ARGV, a + 2, a + 1 + n))
+    redis.call('XDEL', dlq, id)
+    moved = moved + 1
+  end
+  a = a + 2 + n
+end
+return moved`;
+
+/**
+ * Moves matching entries back to `stream` (appended at its end, in DLQ order), removing them from the DLQ, a page at
+ * a time. `replayed` counts only what this call moved: a letter another replay moved first is not counted here.
+ */
 export async function replayDeadLetters(redis: Redis, dlq: string, stream: string, filter: DeadLetterFilter = {}): Promise<ReplayResult> {
   let moved = 0;
   let unreplayable = 0;
   let chunk: DeadLetterEntry[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
-    // writeBatch throws a StreamWriteError for a refused batch or step.
-    await writeBatch(redis, {
-      entries: chunk.map((e) => ({ stream, fields: originalFields(e) })),
-      ops: [{ kind: 'command', name: 'XDEL', args: [dlq, ...chunk.map((e) => e.id)] }],
+    const args = chunk.flatMap((e) => {
+      const flat = Object.entries(originalFields(e)).flat();
+      return [e.id, String(flat.length), ...flat];
     });
-    moved += chunk.length;
     chunk = [];
+    const reply = await runScript(redis, MOVE_LETTERS, [dlq, stream], args);
+    refuseWrongType(`replay ${dlq}`, reply);
+    if (typeof reply !== 'number') throw new StreamWriteError(`replay ${dlq}: the script answered ${typeof reply}, not a count`);
+    moved += reply;
   };
-  // Collect first, then write: XADDs to the same key as the DLQ are impossible (different keys), but deleting while
-  // paging would shift the pages under us.
-  const all: DeadLetterEntry[] = [];
-  for await (const e of readDeadLetters(redis, dlq, filter)) all.push(e);
-  for (const e of all) {
+  // readDeadLetters pages from just past the last id it read, so the letters moved behind it shift nothing.
+  for await (const e of readDeadLetters(redis, dlq, filter)) {
     if (Object.keys(originalFields(e)).length === 0) {
       unreplayable++;
       continue;

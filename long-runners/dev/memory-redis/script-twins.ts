@@ -12,6 +12,7 @@ import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { AMEND, APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
+import { MOVE_LETTERS } from '../../../adapters/redis/dead-letters.ts';
 import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { INVALID_DELAYED_ENTRY, PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet, REFUSALS } from '../../../adapters/redis/once-batch-script.ts';
@@ -269,6 +270,25 @@ const TWINS: [string, ScriptTwin][] = [
       s.exec(['XDEL', stream, ...ids]);
     }
     return [acked, lettered, requeued];
+  }],
+  [MOVE_LETTERS, (s, keys, argv) => {
+    const [dlq, stream] = [k(keys, 0), k(keys, 1)];
+    const refused = refusedType(s, stream, 'stream') ?? refusedType(s, dlq, 'stream');
+    if (refused !== undefined) return refused;
+    let moved = 0;
+    for (let a = 0; a < argv.length;) {
+      const [id, n] = [argv[a] ?? '', Number(argv[a + 1])];
+      // A count that is not a number fails Lua's arithmetic: the whole script fails.
+      if (Number.isNaN(n)) throw new CommandError(new ReplyError('attempt to perform arithmetic on a nil value'));
+      const held = s.exec(['XRANGE', dlq, id, id]);
+      if (Array.isArray(held) && held.length > 0) {
+        s.exec(['XADD', stream, '*', ...argv.slice(a + 2, a + 2 + n)]);
+        s.exec(['XDEL', dlq, id]);
+        moved++;
+      }
+      a += 2 + n;
+    }
+    return moved;
   }],
   [PROMOTE_DUE.lua, (s, keys, argv) => {
     // tonumber(ARGV[2]): nil for what is not a number, which redis.call refuses as an argument.

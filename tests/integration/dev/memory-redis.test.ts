@@ -15,6 +15,7 @@ import { HEAD_LABELS, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../
 import { AMEND, APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
+import { MOVE_LETTERS } from '../../../adapters/redis/dead-letters.ts';
 import { PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet, runBatch, runOnceBatch, type OnceBatchStep } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
@@ -142,7 +143,7 @@ describe('the JS twins of the Lua scripts', () => {
     // The adapters that send Lua: the Redis ones and the work queue's (its delayed entries are promoted by a script).
     const adapters = path.join(import.meta.dirname, '../../../adapters');
     const dirs = ['redis', 'queue'].map((d) => path.join(adapters, d));
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, MOVE_LETTERS, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
     const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)));
     const scripts = new Map<RedisScript, string>();
@@ -166,12 +167,12 @@ describe('the JS twins of the Lua scripts', () => {
     // is the text (no interpolation or escapes).
     // Two are fragments of other scripts, not scripts: the once-batch script's template and label-parking.ts's
     // MEMBERS_LUA, which HEAD_LABELS, RELEASE_LABELS and RECOUNT_PARKED begin with. The checks the scripts share are fragments too, in
-    // adapters/redis/lua/ (key types, stored members), which the template, MEMBERS_LUA, SETTLE, PARK_LABELS,
-    // PROMOTE_DUE, APPEND and AMEND begin with (so those seven scripts are not plain text).
+    // adapters/redis/lua/ (key types, stored members), which the template, MEMBERS_LUA, SETTLE, MOVE_LETTERS,
+    // PARK_LABELS, PROMOTE_DUE, APPEND and AMEND begin with (so those eight scripts are not plain text).
     const literals = files.flatMap((f) => readFileSync(f, 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
     expect(literals.length).toBe(lua.length + 2);
     const plain = literals.filter((l) => !l.includes('${') && !l.includes('\\'));
-    expect(plain.length).toBe(lua.length - 8);
+    expect(plain.length).toBe(lua.length - 9);
     const sharedDir = path.join(dirs[0]!, 'lua');
     const shared = readdirSync(sharedDir).flatMap((f) => readFileSync(path.join(sharedDir, f), 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
     expect(shared.length).toBe(2);
@@ -253,6 +254,18 @@ describe('the JS twins of the Lua scripts', () => {
       run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1, '1-1', '1-2', 'd', 4, 'event', 'b', 'reason', 'x', '1-4', 'd', 2, 'reason', 'y']),
       run(SETTLE, [`${p}st`, `${p}st_dlq`], ['grp', 1, '1-1', '1-2', 'd', 4, 'event', 'b', 'reason', 'x', '1-4', 'd', 2, 'reason', 'y']),
       (r) => r.xrange(`${p}st_dlq`, '-', '+'), (r) => r.xrange(`${p}st`, '-', '+'), (r) => r.xpending(`${p}st`, 'grp'),
+      // dead letters moved back: those still in the DLQ (one gone already is skipped), the same move again (nothing),
+      // a stream or DLQ of another type (refused, nothing moved), a count that is not a number.
+      (r) => r.xadd(`${p}mv_dlq`, '1-1', 'event', 'a', 'reason', 'x'), (r) => r.xadd(`${p}mv_dlq`, '1-2', 'event', 'é✓ "q"', 'reason', 'x'),
+      (r) => r.xadd(`${p}mv_dlq`, '1-3', 'event', 'c', 'n', '3', 'reason', 'x'),
+      run(MOVE_LETTERS, [`${p}mv_dlq`, `${p}mv`], ['1-1', 2, 'event', 'a', '1-9', 2, 'event', 'gone', '1-2', 2, 'event', 'é✓ "q"']),
+      run(MOVE_LETTERS, [`${p}mv_dlq`, `${p}mv`], ['1-1', 2, 'event', 'a', '1-2', 2, 'event', 'é✓ "q"']),
+      (r) => r.set(`${p}mv_bad`, 'x'),
+      run(MOVE_LETTERS, [`${p}mv_dlq`, `${p}mv_bad`], ['1-3', 4, 'event', 'c', 'n', '3']),
+      run(MOVE_LETTERS, [`${p}mv_bad`, `${p}mv`], ['1-3', 4, 'event', 'c', 'n', '3']),
+      run(MOVE_LETTERS, [`${p}mv_dlq`, `${p}mv`], ['1-3', 'four', 'event', 'c']),
+      run(MOVE_LETTERS, [`${p}mv_dlq`, `${p}mv`], ['1-3', 4, 'event', 'c', 'n', '3']),
+      (r) => r.xrange(`${p}mv`, '-', '+'), (r) => r.xrange(`${p}mv_dlq`, '-', '+'),
       // the work queue's retries: a new entry of the stream, a member of the delayed set; then the same again (nothing).
       (r) => r.xadd(`${p}wq`, '1-1', 'body', 'a'), (r) => r.xadd(`${p}wq`, '1-2', 'body', 'b'), (r) => r.xadd(`${p}wq`, '1-3', 'body', 'c'),
       (r) => r.xgroup('CREATE', `${p}wq`, 'grp', '0'), (r) => r.xreadgroup('GROUP', 'grp', 'c1', 'COUNT', 3, 'STREAMS', `${p}wq`, '>'),
