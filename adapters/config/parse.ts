@@ -1,6 +1,6 @@
 // Parses a plain env record (process.env or Workers bindings) into a typed Config, once, at start-up. Every bad value
 // is named in one error; nothing falls back silently.
-import { OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
+import { MAX_TIMER_MS, OWNED_PREFIXES, VARS, type VarSpec } from './vars.ts';
 import { parseCron } from './cron.ts';
 import { unixSocketOf } from '../postgres/socket-url.ts';
 import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
@@ -135,7 +135,9 @@ function parseOne(spec: VarSpec, raw: string | undefined, problems: string[]): P
       }
       const n = Number(value);
       if (!Number.isSafeInteger(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-        problems.push(`${spec.name}=${value} is out of range [${spec.min ?? '-inf'}, ${spec.max ?? 'inf'}]`);
+        // A millisecond value past a timer's limit would fire at once, not late: said, for it reads like a mere big number.
+        const why = spec.max === MAX_TIMER_MS && n > spec.max ? ` (${MAX_TIMER_MS} ms, 24.8 days, is the longest a timer can wait)` : '';
+        problems.push(`${spec.name}=${value} is out of range [${spec.min ?? '-inf'}, ${spec.max ?? 'inf'}]${why}`);
         return undefined;
       }
       return n;
