@@ -9,7 +9,7 @@
 // that long is stuck: logged with its name and silence, reported (`onStuck`: counted, readiness failed), and handled
 // as a task that threw (the others stopped, exit 1), so the orchestrator restarts the process.
 import type { Log } from '../functions/ports.ts';
-import { describeError } from '../functions/errors.ts';
+import { describeError, InvariantError } from '../functions/errors.ts';
 
 /** Says the task is alive and moving: a unit of work done, or a legitimate wait going on. Cheap: call it freely. */
 export type Beat = () => void;
@@ -52,6 +52,11 @@ export interface SupervisorOptions {
 }
 
 export async function supervise(tasks: readonly Task[], options: SupervisorOptions): Promise<number> {
+  // Tasks are known by name (their beats, the running set the shutdown report names): two of one name would hide a
+  // hung one behind its twin's beats, and one that does not stop behind its twin's end. Refused before any starts.
+  const names = tasks.map((t) => t.name);
+  const twice = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
+  if (twice.length > 0) throw new InvariantError(`supervise: task names must be unique; given more than once: ${twice.join(', ')}`);
   const log = options.log.child('supervisor');
   const proc = options.process ?? (process as unknown as ProcessLike);
   const timeoutMs = options.shutdownTimeoutMs ?? 25_000;

@@ -5,7 +5,7 @@ import { parseCron } from './cron.ts';
 import { unixSocketOf } from '../postgres/socket-url.ts';
 import { configuredDidProblem } from '../../functions/atproto/syntax/did.ts';
 import { KEEP_EVERYTHING, parseEventFilter, type EventFilter } from '../../functions/event-filter.ts';
-import { STREAMS } from '../redis/keys.ts';
+import { hostKey, STREAMS } from '../redis/keys.ts';
 import { READ_BLOCK_MS } from '../redis/read-block.ts';
 import { SkytideError } from '../../functions/errors.ts';
 
@@ -192,6 +192,17 @@ function isHost(value: string): boolean {
   }
 }
 
+/**
+ * Entries of `hosts` that are one host by its cursor key (hostKey: `relay.example` and `wss://relay.example/`), as
+ * `key (entry, entry)`. Two subscriptions of one host would share its cursor, each moving it over the other's seqs,
+ * and their two tasks one name, by which the supervisor watches them and reports them at shutdown.
+ */
+function duplicateHosts(hosts: readonly string[]): string[] {
+  const byKey = new Map<string, string[]>();
+  for (const h of hosts) byKey.set(hostKey(h), [...(byKey.get(hostKey(h)) ?? []), h]);
+  return [...byKey].filter(([, entries]) => entries.length > 1).map(([key, entries]) => `${key} (${entries.join(', ')})`);
+}
+
 export interface ParsedConfig {
   config: Config;
   /** Variables under our prefixes that no spec names: likely typos, logged as warnings. */
@@ -310,6 +321,10 @@ export function parseConfig(env: Env): ParsedConfig {
   if (badRelays.length > 0) problems.push(`INGESTER_RELAY_HOSTS holds what is not a host: ${badRelays.join(', ')}`);
   const badHosts = config.labelerHosts.filter((h) => !isHost(h));
   if (badHosts.length > 0) problems.push(`INGESTER_LABELER_HOSTS holds what is not a host: ${badHosts.join(', ')}`);
+  for (const [name, hosts] of [['INGESTER_RELAY_HOSTS', config.relayHosts], ['INGESTER_LABELER_HOSTS', config.labelerHosts]] as const) {
+    const twice = duplicateHosts(hosts);
+    if (twice.length > 0) problems.push(`${name} names a host more than once (one cursor and one task per host): ${twice.join('; ')}`);
+  }
   const filter = parseEventFilter({ collections: get('INGESTER_COLLECTIONS'), dids: get('INGESTER_DIDS'), excludeDids: get('INGESTER_EXCLUDE_DIDS') });
   if (filter.ok) config.filter = filter.filter;
   else problems.push(...filter.problems);

@@ -85,7 +85,7 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
     expect(() => parseConfig({ INGESTER_RELAY_HOSTS: 'bsky.network/xrpc,https://relay.example/?x=1,not a host,bsky.network' })).toThrow(
       'INGESTER_RELAY_HOSTS holds what is not a host: bsky.network/xrpc, https://relay.example/?x=1, not a host',
     );
-    const hosts = ['bsky.network', 'relay.example:8443', 'http://127.0.0.1:2583', 'https://relay.example/', 'ws://127.0.0.1:9', 'wss://relay.example'];
+    const hosts = ['bsky.network', 'relay.example:8443', 'http://127.0.0.1:2583', 'https://relay.example/', 'ws://127.0.0.1:9', 'wss://relay2.example'];
     expect(parseConfig({ INGESTER_RELAY_HOSTS: hosts.join(',') }).config.relayHosts).toEqual(hosts);
   });
 
