@@ -8,7 +8,10 @@
 //   (then the dead-letter queue), dead-lettered at once for a verdict, sent again with a delay for an outage.
 // Bindings (wrangler.toml): HYPERDRIVE (Postgres through Hyperdrive; DATABASE_URL when absent), BACKFILL_QUEUE and
 // BACKFILL_DLQ (producers), string vars parsed by the same config parser as process.env.
-import { parseConfig, type Config } from '../config/parse.ts';
+// A setup the operator got wrong (a [vars] value the parser refuses, a queue binding missing) is no message's defect:
+// `queue` waits it out, every message re-sent with a long delay and no attempt counted, and `/ready` answers 503
+// naming it (`setup`), instead of throwing, which the platform retries with an attempt counted on every message.
+import { ConfigError, parseConfig, type Config } from '../config/parse.ts';
 import { createApp } from '../http/app.ts';
 import { createSql } from '../postgres/client.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -21,7 +24,7 @@ import { createGuardedFetch } from '../xrpc/guarded-fetch.ts';
 import { createHostSlots } from '../xrpc/host-slots.ts';
 import { withWorkerRepoLimit } from '../xrpc/worker-size-limit.ts';
 import { hostKey, STREAMS } from '../redis/keys.ts';
-import { createCloudflareWorkQueue, type CloudflareMessageBatch, type Envelope, type QueueProducerBinding } from '../queue/cloudflare-work-queue.ts';
+import { createCloudflareWorkQueue, delaySeconds, type CloudflareMessageBatch, type Envelope, type QueueProducerBinding } from '../queue/cloudflare-work-queue.ts';
 import type { QueueMessage } from '../queue/work-queue.ts';
 import { sweepTick } from './worker-sweep.ts';
 import { retryDelayMs, settleBackfill } from './backfill-settlement.ts';
@@ -29,7 +32,7 @@ import { systemClock, type Log, type Sql } from '../../functions/ports.ts';
 import { backfillRepos, type BackfillPorts } from '../../functions/backfill-repo/handler.ts';
 import { DEFAULT_REPO_LIMITS } from '../../functions/atproto/repo/read-car.ts';
 import { parseRepoBackfillEntry, type RepoBackfillEntry } from '../../functions/events.ts';
-import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
+import { dependencyErrorIn, describeError, SkytideError } from '../../functions/errors.ts';
 import type { Hono } from 'hono';
 
 interface WorkerEnv {
@@ -118,15 +121,20 @@ function backfillPorts(state: IsolateState, sql: Sql): BackfillPorts {
   };
 }
 
-function appFor(state: IsolateState, sql: Sql): Hono {
+function appFor(state: IsolateState, sql: Sql, env: WorkerEnv): Hono {
   const { config, log, metrics } = state;
+  // Listed only when a binding is missing, so a sound deployment's /ready is Postgres alone.
+  const missing = missingBindings(env);
   return createApp({
     auth: { dev: config.env === 'dev', token: config.apiToken },
     bodyLimitBytes: config.httpBodyLimitBytes,
     labelQueryTimeoutMs: config.labelQueryTimeoutMs,
     ports: { clock: systemClock, log, metrics: metrics.metrics, sql },
     metrics: { contentType: metrics.registry.contentType, render: () => metrics.registry.metrics() },
-    readiness: [{ name: 'postgres', check: async () => void (await sql.query('select 1')) }],
+    readiness: [
+      { name: 'postgres', check: async () => void (await sql.query('select 1')) },
+      ...(missing === undefined ? [] : [{ name: 'setup', check: () => Promise.reject(missing) }]),
+    ],
     // No Redis here: each batch resolves the DID documents it needs once (functions/label/verify-label.ts).
     label: {
       identity: createIdentityResolver({ fetch: (input, init) => fetch(input, init), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate }),
@@ -136,8 +144,74 @@ function appFor(state: IsolateState, sql: Sql): Hono {
   });
 }
 
+/** A binding wrangler.toml declares that the Worker was deployed without: the operator's mistake, as a bad var is. */
+class MissingBindingError extends SkytideError {
+  readonly names: string[];
+  constructor(names: string[]) {
+    super('invalid_config', `the ${names.join(' and ')} binding${names.length > 1 ? 's are' : ' is'} missing (wrangler.toml [[queues.producers]])`, { names });
+    this.name = 'MissingBindingError';
+    this.names = names;
+  }
+}
+
+function missingBindings(env: WorkerEnv): MissingBindingError | undefined {
+  const names = (['BACKFILL_QUEUE', 'BACKFILL_DLQ'] as const).filter((name) => env[name] === undefined);
+  return names.length === 0 ? undefined : new MissingBindingError(names);
+}
+
+/** What is wrong with the setup when `err` says so (each problem names its variable or binding), else undefined. */
+function setupProblems(err: unknown): string[] | undefined {
+  if (err instanceof ConfigError) return err.problems;
+  if (err instanceof MissingBindingError) return [err.message];
+  return undefined;
+}
+
+/**
+ * How long a backfill message waits before it comes back while the setup is wrong. Long: nothing changes until an
+ * operator deploys a fix, and each delivery costs an invocation. With no producer to re-send through (BACKFILL_QUEUE
+ * missing) the platform's retry is all there is, and it counts: then the longest delay Queues allow, for as few as
+ * can be before max_retries.
+ */
+const SETUP_WAIT_MS = 15 * 60_000;
+const SETUP_WAIT_COUNTED_MS = 43_200_000;
+
+/** A batch that arrived under a wrong setup: each message sent again later with its attempts so far, and acked. */
+async function waitOutSetup(batch: CloudflareMessageBatch, env: WorkerEnv, problems: string[]): Promise<void> {
+  // The config did not parse: log at error level whatever LOG_LEVEL says (it may be the variable refused).
+  const log = createLogger({ level: 'info', component: 'worker', write: (line) => console.log(line) });
+  const producer = env.BACKFILL_QUEUE;
+  log.error('backfill batch waits for the setup to be fixed', {
+    problems, messages: batch.messages.length, delayMs: producer === undefined ? SETUP_WAIT_COUNTED_MS : SETUP_WAIT_MS, attemptCounted: producer === undefined,
+  });
+  if (producer === undefined) {
+    for (const raw of batch.messages) raw.retry({ delaySeconds: delaySeconds(SETUP_WAIT_COUNTED_MS) });
+    return;
+  }
+  // The outage re-send (cloudflare-work-queue.ts): no dead letter can come of it (no maxAttempts applies, nothing is
+  // dead-lettered), so a missing BACKFILL_DLQ is never sent to.
+  const never = { send: () => Promise.reject(new MissingBindingError(['BACKFILL_DLQ'])), sendBatch: () => Promise.reject(new MissingBindingError(['BACKFILL_DLQ'])) };
+  await createCloudflareWorkQueue<RepoBackfillEntry>({
+    producer,
+    deadLetters: env.BACKFILL_DLQ ?? never,
+    maxAttempts: Infinity,
+    onSendFailed: ({ id, err }) => log.error('backfill message re-send failed, retried', { id, err: describeError(err) }),
+  }).consume(batch, async (messages) => {
+    for (const message of messages) message.retry({ outage: true, delayMs: SETUP_WAIT_MS, reason: 'invalid_config' });
+  });
+}
+
+/** What `fetch` answers when the vars do not parse: /health still answers (liveness), /ready names the problems. */
+function setupResponse(request: Request, problems: string[]): Response {
+  const path = new URL(request.url).pathname;
+  const json = (body: unknown, status: number) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  if (path === '/health') return json({ status: 'ok' }, 200);
+  const error = problems.join('; ');
+  if (path === '/ready') return json({ status: 'not_ready', checks: [{ name: 'setup', ok: false, error }], degraded: [] }, 503);
+  return json({ error: 'invalid_config', message: `invalid configuration: ${error}` }, 503);
+}
+
 function backfillQueue(env: WorkerEnv, state: IsolateState) {
-  if (env.BACKFILL_QUEUE === undefined || env.BACKFILL_DLQ === undefined) throw new Error('the BACKFILL_QUEUE and BACKFILL_DLQ bindings are missing (wrangler.toml)');
+  if (env.BACKFILL_QUEUE === undefined || env.BACKFILL_DLQ === undefined) throw missingBindings(env)!;
   return createCloudflareWorkQueue<RepoBackfillEntry>({
     producer: env.BACKFILL_QUEUE,
     deadLetters: env.BACKFILL_DLQ,
@@ -190,10 +264,16 @@ async function backfillMessage(message: QueueMessage<RepoBackfillEntry>, ports: 
 
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
-    const state = isolateState(env);
+    let state: IsolateState;
+    try {
+      state = isolateState(env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return setupResponse(request, err.problems);
+    }
     const sql = openSql(env, state.config);
     try {
-      return await appFor(state, sql).fetch(request);
+      return await appFor(state, sql, env).fetch(request);
     } finally {
       ctx.waitUntil(sql.end());
     }
@@ -228,12 +308,21 @@ export default {
   },
 
   async queue(batch: CloudflareMessageBatch, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
-    const state = isolateState(env);
+    let state: IsolateState;
+    let queue: ReturnType<typeof backfillQueue>;
+    try {
+      state = isolateState(env);
+      queue = backfillQueue(env, state);
+    } catch (err) {
+      const problems = setupProblems(err);
+      if (problems === undefined) throw err;
+      return waitOutSetup(batch, env, problems);
+    }
     const sql = openSql(env, state.config);
     try {
       const ports = backfillPorts(state, sql);
       // One repo at a time: an isolate has 128 MB, and a repo's CAR is held whole while it is verified.
-      await backfillQueue(env, state).consume(batch, async (messages) => {
+      await queue.consume(batch, async (messages) => {
         for (const message of messages) await backfillMessage(message, ports, state);
       });
     } finally {
