@@ -36,7 +36,8 @@ commands:
   status                          print stream lengths, pending and dead entries, and cursors as JSON
   reprocess <did>                 re-backfill one account now and print what changed
   sweep                           list every repo of INGESTER_RELAY_HOSTS into repo_backfill (resumes an interrupted sweep;
-                                  exits 3 when a host was already being swept elsewhere, after sweeping the others)
+                                  exits 3 when a host was already being swept elsewhere, after sweeping the others; 143 or
+                                  130 when SIGTERM or SIGINT stopped it first; each host's progress as one JSON line)
   dev [--rate N] [--accounts N] [--seed N]
                                   run everything in dev mode (migrations applied, auth relaxed); with no
                                   INGESTER_RELAY_HOSTS, against a simulated network (PLC, PDS, relay with faults,
@@ -249,11 +250,20 @@ async function reprocess(config: Config, did: string | undefined): Promise<numbe
 /** Exit code of `skytide sweep` when another process was sweeping a host: that host was left to it. */
 const EXIT_SWEEP_RUNNING = 3;
 
+/**
+ * `skytide sweep`: every relay listed, then one JSON line on stdout with each host's progress. Stopped by SIGTERM or
+ * SIGINT before every host was done, it exits 143 or 130 (as `skytide migrate` does), never 0: a CronJob must not
+ * take a sweep that listed a few pages for a finished one. What it wrote is durable; the next sweep resumes there.
+ */
 async function sweep(config: Config): Promise<number> {
   if (config.relayHosts.length === 0) fail('sweep: set INGESTER_RELAY_HOSTS to the relays or PDSes to list');
   const r = createResources(config, 'sweep');
   const controller = new AbortController();
-  const stop = () => controller.abort();
+  let stoppedBy: NodeJS.Signals | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    stoppedBy ??= signal;
+    controller.abort();
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
@@ -267,7 +277,17 @@ async function sweep(config: Config): Promise<number> {
       failed = true;
       r.log.error('sweep failed', { host: outcome.host, err: describeError(outcome.error) });
     }
-    return claim.busy.length > 0 ? EXIT_SWEEP_RUNNING : failed ? 1 : 0;
+    // Per configured host: its progress, its error, the holder that has it, or nothing done (stopped before its turn).
+    const hosts = config.relayHosts.map((host) => {
+      const outcome = outcomes.find((o) => o.host === host);
+      if (outcome !== undefined) return 'error' in outcome ? { host, done: false, error: describeError(outcome.error) } : { host, ...outcome.progress };
+      const busy = claim.busy.find((b) => b.host === host);
+      return busy !== undefined ? { host, done: false, busy: busy.holder } : { host, done: false };
+    });
+    const unfinished = claim.held.some(({ host }) => !hosts.some((h) => h.host === host && h.done));
+    process.stdout.write(JSON.stringify({ done: hosts.every((h) => h.done), ...(stoppedBy === undefined ? {} : { stoppedBy }), hosts }) + '\n');
+    if (stoppedBy !== undefined && unfinished) return stoppedBy === 'SIGINT' ? 130 : 143;
+    return claim.busy.length > 0 ? EXIT_SWEEP_RUNNING : failed || unfinished ? 1 : 0;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
