@@ -100,6 +100,7 @@ export async function purgeAccount(sql: Sql, did: string, time: string, proof: D
     if ((await syncStatus(tx, did)) !== 'deleted') return;
     await tx.query(`delete from record_tombstone where did = $1`, [did]);
     await tx.query(`delete from post_removal where did = $1`, [did]);
+    await tx.query(`delete from reply_gate where did = $1`, [did]);
     const gone = checkRows(await tx.query(PURGE_GATE_VERSIONS, [did]), { kind: 'string', postUri: 'string' });
     // Other accounts' replies and quotes under its posts are judged again, now without its gates.
     const deltas = new AggregateDeltas();

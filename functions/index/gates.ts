@@ -27,6 +27,7 @@ import { atUri, createdAt, obj, uriParts } from './plugins/fields.ts';
 import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
 import { DELETED_SINCE_QUOTED } from './post-removals.ts';
+import { noteGatesUnder } from './reply-gates.ts';
 
 export type GateKind = 'thread' | 'post';
 
@@ -106,14 +107,26 @@ export async function readGateVersions(tx: SqlExecutor, posts: readonly string[]
  * (`parsed`): a gate over a root with 50,000 replies is one record, not 50,000 parses.
  */
 function inForce(versions: readonly Version[] | undefined, time: string, parsed: Map<Version, JsonObject | undefined>): JsonObject | undefined {
+  const best = versionInForce(versions, time);
+  if (best?.json == null) return undefined;
+  if (!parsed.has(best)) parsed.set(best, obj(JSON.parse(best.json) as JsonValue));
+  return parsed.get(best);
+}
+
+/** The version in force at `time` (a delete or a version that is no gate included), or undefined before any. */
+function versionInForce(versions: readonly Version[] | undefined, time: string): Version | undefined {
   let best: Version | undefined;
   for (const v of versions ?? []) {
     if (v.createdAt > time) continue;
     if (best === undefined || v.createdAt > best.createdAt || (v.createdAt === best.createdAt && v.cid > best.cid)) best = v;
   }
-  if (best?.json == null) return undefined;
-  if (!parsed.has(best)) parsed.set(best, obj(JSON.parse(best.json) as JsonValue));
-  return parsed.get(best);
+  return best;
+}
+
+/** Which gate a reply is judged under: the CID of the thread gate in force when it was created, '' for none. */
+export function gateUnder(versions: GateVersions, reply: ReplyToJudge): string {
+  const v = versionInForce(versions.thread.get(reply.replyRoot), reply.createdAt);
+  return v?.json == null ? '' : v.cid;
 }
 
 const typeOf = (v: JsonValue) => obj(v)?.['$type'];
@@ -235,12 +248,20 @@ export async function rejudgeRepliesByUri(tx: SqlExecutor, uris: readonly string
 
 async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: readonly string[], deltas: AggregateDeltas): Promise<void> {
   if (keys.length === 0) return;
-  const replies = checkRows(await tx.query(
-    `select uri, creator, "createdAt", "replyRoot", "replyParent", "violatesThreadGate" from post
-     where ${by === 'roots' ? '"replyRoot" = any($1::text[])' : 'uri = any($1::text[]) and "replyRoot" is not null'} order by uri`,
+  const rows = checkRows(await tx.query(
+    `select p.uri, p.creator, p."createdAt", p."replyRoot", p."replyParent", p."violatesThreadGate", coalesce(g."gateCid", '') as "judgedUnder"
+     from post p left join reply_gate g on g.uri = p.uri
+     where ${by === 'roots' ? 'p."replyRoot" = any($1::text[])' : 'p.uri = any($1::text[]) and p."replyRoot" is not null'} order by p.uri`,
     [keys],
-  ), { uri: 'string', creator: 'string', createdAt: 'string', replyRoot: 'string', replyParent: 'string', violatesThreadGate: 'boolean?' });
-  const violating = await judgeReplies(tx, replies);
+  ), { uri: 'string', creator: 'string', createdAt: 'string', replyRoot: 'string', replyParent: 'string', violatesThreadGate: 'boolean?', judgedUnder: 'string' });
+  if (rows.length === 0) return;
+  const versions = await readGateVersions(tx, rows.map((r) => r.replyRoot));
+  // Only a reply whose gate in force is not the one it was judged under is judged again: the same gate judged again
+  // would read today's follows and list items, where the AppView judged once, as the reply was indexed.
+  const replies = rows.filter((r) => gateUnder(versions, r) !== r.judgedUnder);
+  if (replies.length === 0) return;
+  await noteGatesUnder(tx, replies, versions);
+  const violating = await judgeReplies(tx, replies, versions);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
   if (flips.length === 0) return;
   await setFlag(tx, 'violatesThreadGate', flips.map((r) => ({ uri: r.uri, value: violating.has(r.uri) })));

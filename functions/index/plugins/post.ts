@@ -15,6 +15,7 @@ import { judgeReplyRoots } from '../reply-roots.ts';
 import { hiddenAt, notifyPosts } from '../post-notifications.ts';
 import { checkRows } from '../../sql-rows.ts';
 import { rememberRemovals } from '../post-removals.ts';
+import { noteGatesUnder } from '../reply-gates.ts';
 import { POST_COLLECTION } from './post-collection.ts';
 
 const POST = {
@@ -164,6 +165,8 @@ export const postPlugin: Plugin = {
       if (row.replyParent !== null && row.violatesThreadGate !== true) deltas.post(row.replyParent, 'replyCount', 1);
     }
     const mine = all.filter((p) => fresh.has(p.post['uri'] as string));
+    // The gate each new reply was judged under: judged again only when that changes (reply-gates.ts).
+    await noteGatesUnder(tx, replies.filter((r) => fresh.has(r.uri)), gates);
     // The dependent rows of the posts inserted here, every table in one statement (same table order as before).
     const quotes = checkRows(await insertTables(tx, [
       { table: 'feed_item', columns: FEED_ITEM_COLUMNS, rows: mine.map((p) => p.feedItem), orderBy: 'uri', onConflict: '(uri) do nothing' },
@@ -223,6 +226,7 @@ export const postPlugin: Plugin = {
       { table: 'post_embed_external', column: 'postUri' },
       { table: 'post_embed_record', column: 'postUri' },
       { table: 'post_embed_video', column: 'postUri' },
+      { table: 'reply_gate', column: 'uri' },
     ], uris), { subject: 'string' });
     // In the stream, the quote rows naming the posts go too (an account's purge leaves them, as the AppView's does).
     const naming = options?.cascade === undefined ? [] : await cascadeToQuotes(tx, uris, options.cascade);

@@ -22,7 +22,7 @@ beforeEach(async () => {
   await db.sql.query(
     `truncate record, record_tombstone, post_removal, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video,
      quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, list, list_item, list_block,
-     feed_generator, starter_pack, thread_gate, post_gate, labeler, verification, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply`,
+     feed_generator, starter_pack, thread_gate, post_gate, labeler, verification, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply, reply_gate`,
   );
 });
 
@@ -141,6 +141,39 @@ describe('index: thread gates and post gates', () => {
       { text: 'stranger', violatesThreadGate: true },
     ]);
     expect(await rows(`select uri from thread_gate`)).toEqual([]);
+  });
+
+  // The AppView judges a reply once, as it indexes it. Found by a review against @atproto/bsky: hiding a reply (a
+  // new gate version) or a replay judged the thread's replies again by today's follows, so a follower who replied and
+  // unfollowed since lost the reply's count and notification.
+  it('a reply allowed by a follower rule stays allowed when its author unfollows and the gate is edited or the reply replayed', async () => {
+    const root = w(ALICE, POST, 'r', post('root', at(10)));
+    const gate = (hidden: string[], s: number) => w(ALICE, 'app.bsky.feed.threadgate', 'r', {
+      $type: 'app.bsky.feed.threadgate', post: ref(root).uri, allow: [{ $type: 'app.bsky.feed.threadgate#followerRule' }], hiddenReplies: hidden, ...at(s),
+    });
+    const follows = w(BOB, 'app.bsky.graph.follow', 'f', follow(ALICE));
+    await run([root, gate([], 11), follows]);
+    const reply = [w(BOB, POST, 'b', post('follower', at(13, { reply: { root: ref(root), parent: ref(root) } })))];
+    const spam = w(CAROL, POST, 'c', post('stranger', at(14, { reply: { root: ref(root), parent: ref(root) } })));
+    await run([...reply, spam]);
+    const state = async () => ({
+      flags: await rows(`select text, "violatesThreadGate" from post where "replyRoot" is not null order by text`),
+      count: await rows(`select "replyCount" from post_agg where uri = '${ref(root).uri}'`),
+      notified: await rows(`select author, reason from notification where did = '${ALICE}' order by author`),
+    });
+    const before = await state();
+    expect(before).toEqual({
+      flags: [{ text: 'follower', violatesThreadGate: null }, { text: 'stranger', violatesThreadGate: true }],
+      count: [{ replyCount: 1 }],
+      notified: [{ author: BOB, reason: 'follow' }, { author: BOB, reason: 'reply' }],
+    });
+    await run([d(BOB, 'app.bsky.graph.follow', 'f')]);
+    await run([gate([ref(spam).uri], 20)]);
+    await run(reply);
+    expect(await state()).toEqual({ ...before, notified: [{ author: BOB, reason: 'reply' }] });
+    // A gate of another rule in force from before the reply does change its verdict (nobody may reply).
+    await run([w(ALICE, 'app.bsky.feed.threadgate', 'r', { $type: 'app.bsky.feed.threadgate', post: ref(root).uri, allow: [], ...at(12) })]);
+    expect((await state()).flags).toEqual([{ text: 'follower', violatesThreadGate: true }, { text: 'stranger', violatesThreadGate: true }]);
   });
 
   it('a post gate that disables embedding marks quotes made after it, without a quote notification', async () => {

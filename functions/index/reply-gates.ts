@@ -1,0 +1,23 @@
+// Which thread-gate version each gated reply was judged under (`reply_gate`, migration 0021). The AppView judges a
+// reply once, as it indexes it, by the follows and list items of that moment; a gate's edit (hiding a reply writes a
+// new version) or a replay changes no verdict there. skytide judges replies again where the gate in force for them may
+// have changed (gates.ts, `rejudgeReplies`), and passes over those still under the gate they were judged by.
+import type { SqlExecutor } from '../ports.ts';
+import { gateUnder, type GateVersions, type ReplyToJudge } from './gates.ts';
+
+/** Notes the gate each of these replies is judged under now ('' for none), for those under a root with a gate history. */
+export async function noteGatesUnder(tx: SqlExecutor, replies: readonly ReplyToJudge[], versions: GateVersions): Promise<void> {
+  const gated = replies.filter((r) => versions.thread.has(r.replyRoot)).sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  if (gated.length === 0) return;
+  await tx.query(
+    `insert into reply_gate (uri, did, "gateCid") select uri, split_part(uri, '/', 3), cid from unnest($1::text[], $2::text[]) as r(uri, cid)
+     on conflict (uri) do update set "gateCid" = excluded."gateCid" where reply_gate."gateCid" <> excluded."gateCid"`,
+    [gated.map((r) => r.uri), gated.map((r) => gateUnder(versions, r))],
+  );
+}
+
+/** Forgets the removed replies' gates. */
+export async function forgetGatesUnder(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
+  if (uris.length === 0) return;
+  await tx.query(`delete from reply_gate where uri = any($1::text[])`, [uris]);
+}
