@@ -178,6 +178,11 @@ function urlProblem(spec: VarSpec, value: string): string | undefined {
   }
   // libpq's Unix-socket form (`postgresql:///index?host=/run/postgresql`) names a directory instead of a host.
   if (url.hostname === '' && !(allowed.includes('postgres') && unixSocketOf(value) !== undefined)) return 'names no host';
+  // A Redis URL's path is its database's number. ioredis reads `/abc` as none (database 0) and `/5/x` as 5: refused,
+  // as is any path but none, `/` or `/<digits>`. One the server lacks is found at connect (adapters/redis/client.ts).
+  if ((scheme === 'redis' || scheme === 'rediss') && !/^(\/\d*)?$/.test(url.pathname)) {
+    return `must name a database by its number (/0, /1, ...) or none, not the path ${JSON.stringify(url.pathname)}`;
+  }
   return undefined;
 }
 

@@ -29,7 +29,7 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export const VARS = [
   { name: 'SKYTIDE_ENV', type: 'enum', values: ['production', 'dev'], default: 'production', doc: 'dev relaxes auth on mutating HTTP routes (never use it on a reachable host)' },
   { name: 'LOG_LEVEL', type: 'enum', values: ['debug', 'info', 'warn', 'error'], default: 'info', doc: 'lowest level written to stdout as JSON lines' },
-  { name: 'REDIS_URL', type: 'url', schemes: ['redis', 'rediss'], default: 'redis://127.0.0.1:6379', doc: 'Redis holding the streams, cursors and consumer groups' },
+  { name: 'REDIS_URL', type: 'url', schemes: ['redis', 'rediss'], default: 'redis://127.0.0.1:6379', doc: 'Redis holding the streams, cursors and consumer groups; a path is the database\'s number (`/0`, `/1`, ...; any other path is refused), and a database the server refuses (past its `databases`) is a configuration error at connect: the process exits 1 naming REDIS_URL rather than run on database 0' },
   { name: 'REDIS_KEY_PREFIX', type: 'string', default: '', doc: 'prefix for every stream and key, to share one Redis between deployments' },
   { name: 'DATABASE_URL', type: 'url', schemes: ['postgres', 'postgresql'], default: 'postgres://postgres@127.0.0.1:5432/postgres', doc: 'Postgres holding the AppView index' },
   { name: 'DATABASE_COPY_MIN_ROWS', type: 'int', default: '25000', min: 0, doc: 'fewest rows an index step writes for them to go by COPY into a staging table instead of as JSON parameters (0: always COPY); JSON measured faster here at every batch size up to 5,000 records, so by default batches go as JSON' },

@@ -2,6 +2,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
+import { ConfigError } from '../config/parse.ts';
 
 export type { Redis } from 'ioredis';
 
@@ -26,6 +27,13 @@ export interface RedisOptions {
    * (default DEFAULT_SOCKET_TIMEOUT_MS). See socketOptions.
    */
   socketTimeoutMs?: number;
+  /**
+   * Called once (for the client and its duplicates together) when Redis refuses the database `url` names (SELECT
+   * fails: `ERR DB index is out of range`), with the refusing connection already closed. Default: the error is thrown
+   * as an uncaught exception, which `skytide run`'s supervisor logs (`uncaught error`) and exits 1 on, and which ends
+   * any other command with exit 1. Tests pass their own.
+   */
+  onFatal?: (err: ConfigError) => void;
 }
 
 /**
@@ -63,7 +71,34 @@ export function createRedis(options: RedisOptions): Redis {
     enableAutoPipelining: false,
     lazyConnect: false,
   });
-  return watchConnection(client, options.log);
+  return watchConnection(client, options.log, databaseRefused(options));
+}
+
+/**
+ * A connection's SELECT of REDIS_URL's database, refused (a database index past the server's `databases`, a Redis
+ * restarted with fewer). ioredis only emits it as an `error` and finishes its handshake, then runs every command on
+ * database 0: another deployment's data. Fatal instead: a configuration error naming REDIS_URL, reported once.
+ */
+function databaseRefused(options: RedisOptions): (err: Error) => void {
+  let reported = false;
+  return (err) => {
+    if (reported) return;
+    reported = true;
+    const db = String((err as { command?: { args?: unknown[] } }).command?.args?.[0] ?? '?');
+    // Where, not the URL: it may carry a password.
+    const fatal = new ConfigError([`REDIS_URL names database ${db}, which the Redis at ${new URL(options.url).host} refuses (${err.message})`]);
+    options.log.error('redis refuses the configured database', { err: describeError(fatal) });
+    if (options.onFatal !== undefined) options.onFatal(fatal);
+    else
+      process.nextTick(() => {
+        throw fatal;
+      });
+  };
+}
+
+/** The error of a SELECT ioredis sent in its handshake (ioredis names the command of a ReplyError). */
+function isRefusedSelect(err: unknown): err is Error {
+  return err instanceof Error && (err as { command?: { name?: unknown } }).command?.name === 'select';
 }
 
 /**
@@ -104,9 +139,16 @@ function createCluster(options: RedisOptions, nodes: readonly string[]): Redis {
  * `error`: not a JSON line, and one every two seconds per connection while Redis is down. Count them instead, log the
  * 1st, 10th, 100th... of each outage and its end. Duplicates (the consumers' blocking readers) are watched the same way.
  */
-export function watchConnection(client: Redis, log: Log): Redis {
+export function watchConnection(client: Redis, log: Log, onRefusedDatabase?: (err: Error) => void): Redis {
   let errors = 0;
   client.on('error', (err: unknown) => {
+    if (onRefusedDatabase !== undefined && isRefusedSelect(err)) {
+      // Emitted before the handshake ends, so closed here the connection writes nothing more: no queued command runs
+      // on database 0, and none is sent again (closed by us, the client does not reconnect).
+      client.disconnect();
+      onRefusedDatabase(err);
+      return;
+    }
     errors++;
     if (Number.isInteger(Math.log10(errors))) log.warn('redis connection error', { err: describeError(err), occurrences: errors });
   });
@@ -117,7 +159,7 @@ export function watchConnection(client: Redis, log: Log): Redis {
   // Every argument passed on: a Cluster's duplicate takes (startupNodes, options), createBlockingReader's override.
   const duplicate = client.duplicate.bind(client) as (...args: unknown[]) => Redis;
   client.duplicate = ((...args: unknown[]) => {
-    const copy = watchConnection(duplicate(...args), log);
+    const copy = watchConnection(duplicate(...args), log, onRefusedDatabase);
     const copies = duplicatesOf.get(client) ?? new Set<Redis>();
     duplicatesOf.set(client, copies);
     copies.add(copy);

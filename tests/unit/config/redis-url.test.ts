@@ -1,0 +1,35 @@
+// REDIS_URL's path is its database's number: ioredis read `/abc` as none and ran every command on database 0 (another
+// deployment's data), so the parser takes only no path, `/` or `/<digits>`.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    parseConfig(env);
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.problems;
+  }
+};
+
+describe('parseConfig: REDIS_URL names its database by number, or none', () => {
+  it('takes no path, /, or /<digits>', () => {
+    for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/0', 'redis://redis.internal/15', 'rediss://:pw@redis.internal:6380/2', 'redis://127.0.0.1:6379/99']) {
+      expect(parseConfig({ REDIS_URL: url }).config.redisUrl, url).toBe(url);
+    }
+  });
+
+  it('refuses any other path, naming the variable and the path, never the password', () => {
+    for (const path of ['/abc', '/1x', '/5/x', '/-1', '/1.5', '//', '/db0']) {
+      expect(problemsOf({ REDIS_URL: `redis://:hunter2@127.0.0.1:6379${path}` }), path).toEqual([
+        `REDIS_URL must name a database by its number (/0, /1, ...) or none, not the path ${JSON.stringify(path)}`,
+      ]);
+    }
+    expect(problemsOf({ REDIS_URL: 'rediss://:hunter2@redis.internal:6380/abc' }).join('\n')).not.toContain('hunter2');
+  });
+
+  it('leaves other URLs\' paths alone', () => {
+    expect(parseConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/index', PLC_URL: 'https://plc.internal/directory' }).config.plcUrl).toBe('https://plc.internal/directory');
+  });
+});
