@@ -6,7 +6,8 @@
 // that depends on stored state is a script whose reply comes back to its `onReply`.
 // A batch with a seq cursor is one script that writes nothing when the same batch ran already (its token stands
 // beside the cursor, once-batch-script.ts): a batch whose reply was lost and which ioredis sends again after
-// reconnecting (autoResendUnfulfilledCommands, on by default), or a Cluster client retries, lands exactly once. So
+// reconnecting (autoResendUnfulfilledCommands, on by default), or a Cluster client retries, or its caller sends again
+// after an error with the same token (BatchWrite.token, SlotBatchWrite.progress), lands exactly once. So
 // does a batch without one that holds an op which must not run twice (`onceMarker`: a release of parked frames,
 // whose LTRIM run twice would drop frames never released), guarded by the op's marker. Any other batch (a listRepos
 // cursor, plain entries, a parked frame with its wait record) is the same script without a marker and lands at least
@@ -56,6 +57,13 @@ export interface BatchWrite {
   cursor?: { key: string; value: string };
   /** A seq cursor, raised to `seq` unless it already stands higher. */
   seqCursor?: { key: string; seq: number };
+  /**
+   * The batch's once-token (newBatchToken), for a batch with a seq cursor or a once-marker. A batch sent again after a
+   * failed write passes the token of its first try: had that try landed after all (its reply lost, or its slot's part
+   * of a split batch written before another part was refused), the resend answers ranBefore instead of running again.
+   * Absent: a new one, for a batch sent once.
+   */
+  token?: string;
 }
 
 export interface BatchResult {
@@ -89,6 +97,11 @@ export class StreamWriteError extends SkytideError {
 export function refuseWrongType(what: string, reply: unknown): void {
   const refusal = typeRefusal(reply);
   if (refusal !== undefined) throw new StreamWriteError(`${what}: ${refusal}`);
+}
+
+/** A fresh once-token: one per batch, kept by the batch across its resends (BatchWrite.token). */
+export function newBatchToken(): string {
+  return randomBytes(12).toString('base64url');
 }
 
 export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<BatchResult> {
@@ -126,7 +139,7 @@ export async function writeBatch(redis: Redis, batch: BatchWrite): Promise<Batch
   const marker = batch.seqCursor !== undefined ? lastBatchKey(batch.seqCursor.key) : onceMarkerOf(ops);
   let replies: unknown[];
   if (marker !== undefined) {
-    const ran = await runOnceBatch(redis, marker, randomBytes(12).toString('base64url'), steps).catch(refusedWhole);
+    const ran = await runOnceBatch(redis, marker, batch.token ?? newBatchToken(), steps).catch(refusedWhole);
     if (ran.ranBefore) {
       if (batch.seqCursor === undefined) return { ids: [], ranBefore: true };
       const stored = await readSeqCursor(redis, batch.seqCursor.key);
@@ -175,6 +188,23 @@ export interface SlotBatchWrite {
   ops: readonly BatchOp[];
   /** Seq cursors raised to `seq` (each shard's cursor for one host): each lands in the batch of its slot. */
   seqCursors?: { keys: readonly string[]; seq: number };
+  /**
+   * What earlier tries of this same batch did, kept by its caller across resends (newSlotProgress): the once-token
+   * every slot's part is sent with, and the parts that landed (by hash tag, with their stored cursor). A resend after
+   * one part was refused sends only the parts not landed; a part whose reply was lost runs with the same token and
+   * answers ranBefore. Absent: the batch is sent once.
+   */
+  progress?: SlotProgress;
+}
+
+export interface SlotProgress {
+  readonly token: string;
+  /** Hash tag of each slot part written, and its seq cursor's stored value (undefined: none). */
+  readonly landed: Map<string, number | undefined>;
+}
+
+export function newSlotProgress(): SlotProgress {
+  return { token: newBatchToken(), landed: new Map() };
 }
 
 /**
@@ -183,6 +213,10 @@ export interface SlotBatchWrite {
  * cursor; a crash between two parts leaves some shards' cursors ahead, and on resume each shard skips what is at or
  * below its own cursor, so nothing is lost or written twice. Every cursor is raised, even where the batch wrote
  * nothing, so the lowest one (where the reader resumes) keeps moving. Answers each cursor's stored value afterwards.
+ * Parts are independent: when Redis refuses one (out of memory, one Cluster node failing over) others may have
+ * landed, so every part is waited for before the first error is thrown, and a caller that sends the batch again
+ * passes the same `progress`, or the parts that landed run twice (entries twice; a release of parked frames trimming
+ * frames never written).
  */
 export async function writeSlotBatches(redis: Redis, batch: SlotBatchWrite): Promise<Map<string, number>> {
   const groups = new Map<string, { ops: BatchOp[]; cursor?: string }>();
@@ -193,11 +227,20 @@ export async function writeSlotBatches(redis: Redis, batch: SlotBatchWrite): Pro
   };
   for (const op of batch.ops) group(hashTag(firstKey(op))).ops.push(op);
   for (const key of batch.seqCursors?.keys ?? []) group(hashTag(key)).cursor = key;
-  const stored = new Map<string, number>();
-  await Promise.all([...groups.values()].map(async (g) => {
-    const seq = batch.seqCursors?.seq;
-    const result = await writeBatch(redis, { ops: g.ops, ...(g.cursor === undefined || seq === undefined ? {} : { seqCursor: { key: g.cursor, seq } }) });
-    if (g.cursor !== undefined && result.seqCursor !== undefined) stored.set(g.cursor, result.seqCursor);
+  const progress = batch.progress ?? newSlotProgress();
+  const seq = batch.seqCursors?.seq;
+  const settled = await Promise.allSettled([...groups].filter(([tag]) => !progress.landed.has(tag)).map(async ([tag, g]) => {
+    const result = await writeBatch(redis, {
+      ops: g.ops, token: progress.token, ...(g.cursor === undefined || seq === undefined ? {} : { seqCursor: { key: g.cursor, seq } }),
+    });
+    progress.landed.set(tag, g.cursor === undefined ? undefined : result.seqCursor);
   }));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  const stored = new Map<string, number>();
+  for (const [tag, g] of groups) {
+    const value = progress.landed.get(tag);
+    if (g.cursor !== undefined && value !== undefined) stored.set(g.cursor, value);
+  }
   return stored;
 }

@@ -4,8 +4,12 @@
 // that lost its reply. A flush without a seq (the handler's writes between batches) lands at least once, unless it
 // holds an op that must not run twice (a release of parked frames, `onceMarker`): then it lands once too. Either way a
 // key of the wrong type refuses it whole, nothing written.
+// A flush that throws leaves the batch as it was, to be flushed again (the subscription waits out a Redis that refuses
+// writes), and the resend is the same batch to Redis: the same once-token, and split by slot, only the parts that did
+// not land. A new token on each try let a slot's part that landed run again: its entries written twice, a release of
+// parked frames trimming frames never written. Staging more after a failed flush starts afresh (at least once).
 import type { Redis } from 'ioredis';
-import { writeBatch, writeSlotBatches, type BatchOp, type NewStreamEntry } from '../../adapters/redis/stream-writer.ts';
+import { newSlotProgress, writeBatch, writeSlotBatches, type BatchOp, type NewStreamEntry, type SlotProgress } from '../../adapters/redis/stream-writer.ts';
 
 /** What a message handler may add to the batch. */
 export interface Batch {
@@ -33,41 +37,60 @@ export function createBatch(): PendingBatch {
   let ops: BatchOp[] = [];
   let written: (() => void)[] = [];
   let size = 0;
+  let seq: number | undefined;
+  /** The token and landed parts of this batch's tries so far; anew once it is flushed, or changed after a try. */
+  let progress: SlotProgress = newSlotProgress();
+  let tried = false;
+  const changed = () => {
+    if (!tried) return;
+    progress = newSlotProgress();
+    tried = false;
+  };
   const batch: PendingBatch = {
-    seq: undefined,
+    get seq() {
+      return seq;
+    },
+    set seq(value) {
+      if (value !== seq) changed();
+      seq = value;
+    },
     get size() {
       return size;
     },
     get empty() {
-      return ops.length === 0 && batch.seq === undefined;
+      return ops.length === 0 && seq === undefined;
     },
     append(entry, onWritten) {
+      changed();
       ops.push({ kind: 'entry', entry });
       size++;
       if (onWritten !== undefined) written.push(onWritten);
     },
     add(op, entries = 0) {
+      changed();
       ops.push(op);
       size += entries;
     },
     async flush(redis, cursorKey, split = false) {
       if (batch.empty) return undefined;
-      const seq = batch.seq;
       let stored: number | undefined;
+      tried = true;
       if (!split) {
         const key = typeof cursorKey === 'string' ? cursorKey : cursorKey[0];
         if (key === undefined) throw new Error('a batch needs a cursor key');
-        stored = (await writeBatch(redis, { ops, ...(seq === undefined ? {} : { seqCursor: { key, seq } }) })).seqCursor;
+        stored = (await writeBatch(redis, { ops, token: progress.token, ...(seq === undefined ? {} : { seqCursor: { key, seq } }) })).seqCursor;
       } else {
         const keys = typeof cursorKey === 'string' ? [cursorKey] : cursorKey;
-        const cursors = await writeSlotBatches(redis, { ops, ...(seq === undefined ? {} : { seqCursors: { keys, seq } }) });
+        const cursors = await writeSlotBatches(redis, { ops, progress, ...(seq === undefined ? {} : { seqCursors: { keys, seq } }) });
         stored = cursors.size === 0 ? undefined : Math.min(...cursors.values());
       }
       const after = written;
       ops = [];
       written = [];
       size = 0;
-      batch.seq = undefined;
+      seq = undefined;
+      progress = newSlotProgress();
+      tried = false;
       for (const f of after) f();
       return stored;
     },
