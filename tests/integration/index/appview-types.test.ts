@@ -176,6 +176,23 @@ describe('index: thread gates and post gates', () => {
     expect((await state()).flags).toEqual([{ text: 'follower', violatesThreadGate: true }, { text: 'stranger', violatesThreadGate: true }]);
   });
 
+  // Found by a review against @atproto/bsky: its deleteFn takes every feed item of the post (by postUri), reposts'
+  // too, on a delete and on an update; ours took only the post's own, so a repost of an edited post stayed in feeds.
+  it("a post edited or deleted takes its reposts' feed items; a repost made after the edit keeps its item", async () => {
+    const edited = w(ALICE, POST, 'e', post('first words', at(10)));
+    const gone = w(ALICE, POST, 'g', post('soon gone', at(10)));
+    await run([edited, gone, w(BOB, 'app.bsky.feed.repost', 'r1', repost(ref(edited).uri, ref(edited).cid)), w(CAROL, 'app.bsky.feed.repost', 'r2', repost(ref(gone).uri, ref(gone).cid))]);
+    expect(await rows(`select uri from feed_item where type = 'repost' order by uri`)).toHaveLength(2);
+    const second = w(ALICE, POST, 'e', post('second thoughts', at(12)));
+    await run([second, d(ALICE, POST, 'g')]);
+    await run([w(CAROL, 'app.bsky.feed.repost', 'r3', repost(ref(second).uri, ref(second).cid))]);
+    expect(await rows(`select "originatorDid", "postUri" from feed_item where type = 'repost'`)).toEqual([{ originatorDid: CAROL, postUri: ref(edited).uri }]);
+    expect(await rows(`select "repostCount" from post_agg where uri = '${ref(edited).uri}'`)).toEqual([{ repostCount: 2 }]);
+    // The edited post written again at its CID (a backfill) takes nothing.
+    await run([write({ did: ALICE, collection: POST, rkey: 'e', rev: ++rev, record: second.record, cid: second.cid })]);
+    expect(await rows(`select count(*)::int as n from feed_item where type = 'repost'`)).toEqual([{ n: 1 }]);
+  });
+
   it('a post gate that disables embedding marks quotes made after it, without a quote notification', async () => {
     const p = w(ALICE, POST, 'p', post('quoted', at(10)));
     const early = w(BOB, POST, 'q1', post('early quote', at(11, { embed: { $type: 'app.bsky.embed.record', record: ref(p) } })));
