@@ -19,6 +19,12 @@ export interface RedisClusterHandle {
   nodes: string[];
   ports: number[];
   close(): Promise<void>;
+  /** The port of the primary that serves `key`'s slot. */
+  ownerOf(key: string): Promise<number>;
+  /** Kills a primary (SIGKILL): its slots are served by nobody until it starts again. */
+  killNode(port: number): Promise<void>;
+  /** Starts a killed primary again on its port and nodes.conf, and waits until it reports the cluster ok. */
+  startNode(port: number): Promise<void>;
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -56,7 +62,7 @@ async function cli(port: number, ...args: string[]): Promise<string> {
 export async function startRedisCluster(primaries = 3): Promise<RedisClusterHandle> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'skytide-cluster-'));
   const ports = await pickPorts(primaries);
-  const children = ports.map((port) => {
+  const spawnNode = (port: number) => {
     const child = spawn('redis-server', [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--cluster-enabled', 'yes',
       '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '5000', '--appendonly', 'no', '--save', '',
@@ -65,7 +71,32 @@ export async function startRedisCluster(primaries = 3): Promise<RedisClusterHand
     live.add(child);
     child.once('exit', () => live.delete(child));
     return child;
-  });
+  };
+  const children = ports.map(spawnNode);
+  const killNode = async (port: number) => {
+    const c = children[ports.indexOf(port)];
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    });
+  };
+  const startNode = async (port: number) => {
+    children[ports.indexOf(port)] = spawnNode(port);
+    await waitFor(async () => /cluster_state:ok/.test(await cli(port, 'cluster', 'info')), `cluster state ok on ${port} again`);
+  };
+  const ownerOf = async (key: string) => {
+    const slot = Number((await cli(ports[0]!, 'cluster', 'keyslot', key)).trim());
+    for (const line of (await cli(ports[0]!, 'cluster', 'nodes')).split('\n')) {
+      const [, address, , , , , , , ...ranges] = line.split(' ');
+      const inRange = ranges.some((r) => {
+        const [a, b] = r.split('-').map(Number);
+        return a !== undefined && slot >= a && slot <= (b ?? a);
+      });
+      if (inRange && address !== undefined) return Number(address.split('@')[0]!.split(':')[1]);
+    }
+    throw new Error(`no primary serves the slot of ${key}`);
+  };
   const close = async () => {
     await Promise.all(children.map((c) => new Promise<void>((resolve) => {
       if (c.exitCode !== null || c.signalCode !== null) return resolve();
@@ -84,5 +115,5 @@ export async function startRedisCluster(primaries = 3): Promise<RedisClusterHand
     await close();
     throw err;
   }
-  return { nodes: ports.map((p) => `127.0.0.1:${p}`), ports, close };
+  return { nodes: ports.map((p) => `127.0.0.1:${p}`), ports, close, ownerOf, killNode, startNode };
 }
