@@ -23,11 +23,12 @@ import { deleteNotifications, didOf, insertNotifications } from './notifications
 import { notifyPosts } from './post-notifications.ts';
 import { insertRows, type Row } from './rows.ts';
 import { replyVerdicts } from './reply-verdicts.ts';
-import { atUri, createdAt, obj, uriParts } from './plugins/fields.ts';
+import { createdAt, obj, uriParts } from './plugins/fields.ts';
 import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
 import { DELETED_SINCE_QUOTED } from './post-removals.ts';
 import { noteGatesUnder } from './reply-gates.ts';
+import { gateNamesItsPost } from './refused-writes.ts';
 
 export type GateKind = 'thread' | 'post';
 
@@ -48,10 +49,10 @@ export function gatedPost(gateUri: string): string | undefined {
   return parts === undefined ? undefined : `at://${parts.did}/${POST_COLLECTION}/${parts.rkey}`;
 }
 
-/** Whether a gate record names its own post, as the AppView requires. */
+/** Whether a gate record names its own post, as the AppView requires (refused-writes.ts). */
 export function gateMatchesPost(gateUri: string, record: JsonObject): boolean {
-  const post = atUri(record['post']);
-  return post !== undefined && post === gatedPost(gateUri);
+  const parts = uriParts(gateUri);
+  return parts !== undefined && gateNamesItsPost(parts.did, parts.rkey, record);
 }
 
 /** Writes every version these ops carry; returns the posts whose history changed. */

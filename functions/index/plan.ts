@@ -12,6 +12,7 @@ import { normalizeTime } from './account-state.ts';
 import { bskyRecordProblem } from '../atproto/lexicon/bsky.ts';
 import { nestsDeeperThan } from '../atproto/lex-json.ts';
 import { MAX_CBOR_DEPTH } from '../atproto/limits.ts';
+import { appViewRefusal } from './refused-writes.ts';
 
 export interface RecordOp {
   position: number;
@@ -142,7 +143,7 @@ function recordOp(position: number, event: RecordEvent): RecordOp {
       op.problem = `nested deeper than ${MAX_CBOR_DEPTH} levels`;
       return op;
     }
-    const problem = bskyRecordProblem(event.collection, event.record);
+    const problem = bskyRecordProblem(event.collection, event.record) ?? appViewRefusal(event);
     if (problem !== undefined) op.problem = problem;
   }
   return op;

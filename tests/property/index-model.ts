@@ -65,6 +65,16 @@ export interface Notification {
 }
 
 const didOf = (uri: string) => uri.split('/')[2] ?? '';
+
+/** The AppView's insertFn checks, written apart from the index's: the authority and rkey, or the list's author. */
+function refusedByAppView(did: string, collection: string, rkey: string, record: Record<string, unknown>): boolean {
+  if (collection === THREADGATE || collection === POSTGATE) {
+    const parts = typeof record['post'] === 'string' ? record['post'].split('/') : [];
+    return parts[2] !== did || parts[4] !== rkey;
+  }
+  if (collection === 'app.bsky.graph.listitem') return typeof record['list'] !== 'string' || didOf(record['list']) !== did;
+  return false;
+}
 const isoOf = (v: unknown) => {
   const ms = typeof v === 'string' ? Date.parse(v) : NaN;
   return Number.isNaN(ms) ? '1970-01-01T00:00:00.000Z' : new Date(ms).toISOString();
@@ -170,6 +180,9 @@ export class IndexModel {
     this.noteCommit(e.did, e.rev, e.commit);
     // A write its lexicon refuses is not indexed and changes nothing (the AppView's rule); its commit was seen.
     if (e.type !== 'delete' && !this.accepts(e.collection, e.record)) return;
+    // Nor one the AppView's insert refuses: a gate whose post is not in its repo at its rkey, a list item of another's
+    // list (its insertFn throws; the event is rolled back).
+    if (e.type !== 'delete' && refusedByAppView(e.did, e.collection, e.rkey, e.record as Record<string, unknown>)) return;
     const uri = `at://${e.did}/${e.collection}/${e.rkey}`;
     const next: StoredRecord = {
       did: e.did, collection: e.collection, rkey: e.rkey, rev: e.rev, time: e.time,

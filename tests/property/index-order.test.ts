@@ -234,7 +234,7 @@ const EXAMPLES: [Step[], number[]][] = [
     { step: 'account', did: DIDS[0]!, active: true }, rec(0, 'post', 0, 5)], [1]],
 ];
 
-const TABLES = 'record, record_tombstone, post_removal, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video, quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, account_state, repo_sync, deleted_subject, list, list_item, list_block, feed_generator, starter_pack, labeler, verification, thread_gate, post_gate, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply, duplicate_record';
+const TABLES = 'record, record_tombstone, post_removal, reply_gate, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video, quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, account_state, repo_sync, deleted_subject, list, list_item, list_block, feed_generator, starter_pack, labeler, verification, thread_gate, post_gate, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply, duplicate_record';
 
 /** Every row, in any AppView table, that belongs to `did` (a deleted account must have none, zero counts included). */
 async function rowsOfDeleted(db: IndexDb, did: string): Promise<number> {

@@ -141,7 +141,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 
-const TABLES = 'record, record_tombstone, post_removal, actor, actor_sync, post, post_embed_record, quote, feed_item, post_agg, profile_agg, notification, op_thread_reply';
+const TABLES = 'record, record_tombstone, post_removal, reply_gate, actor, actor_sync, post, post_embed_record, quote, feed_item, post_agg, profile_agg, notification, op_thread_reply';
 
 describe('index: quotes and their subjects indexed in lanes that run ahead of each other', () => {
   it('end with the quote rows and counts of the stream applied one event at a time', async () => {

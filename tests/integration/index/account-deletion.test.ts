@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db.close());
 beforeEach(async () => {
-  await db.sql.query(`truncate record, record_tombstone, post_removal, actor, actor_sync, post, feed_item, "like", follow, thread_gate, gate_version, post_agg, profile_agg, account_state, repo_sync, deleted_subject`);
+  await db.sql.query(`truncate record, record_tombstone, post_removal, reply_gate, actor, actor_sync, post, feed_item, "like", follow, thread_gate, gate_version, post_agg, profile_agg, account_state, repo_sync, deleted_subject`);
 });
 
 const count = async (text: string, params: SqlValue[] = []) => (checkRows(await db.sql.query(text, params), { n: 'number' }))[0]?.n;

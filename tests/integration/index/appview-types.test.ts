@@ -20,9 +20,9 @@ beforeAll(async () => {
 afterAll(async () => db.close());
 beforeEach(async () => {
   await db.sql.query(
-    `truncate record, record_tombstone, post_removal, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video,
+    `truncate record, record_tombstone, post_removal, reply_gate, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video,
      quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg, list, list_item, list_block,
-     feed_generator, starter_pack, thread_gate, post_gate, labeler, verification, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply, reply_gate`,
+     feed_generator, starter_pack, thread_gate, post_gate, labeler, verification, reference_list_opt_out, notification, gate_version, post_embed_gallery_image, op_thread_reply`,
   );
 });
 
@@ -191,6 +191,28 @@ describe('index: thread gates and post gates', () => {
     // The edited post written again at its CID (a backfill) takes nothing.
     await run([write({ did: ALICE, collection: POST, rkey: 'e', rev: ++rev, record: second.record, cid: second.cid })]);
     expect(await rows(`select count(*)::int as n from feed_item where type = 'repost'`)).toEqual([{ n: 1 }]);
+  });
+
+  // Found by a review against @atproto/bsky: its insertFn refuses these and rolls the event back (no record row for
+  // a create; an update keeps the version before), where we kept the row and an edit removed the gate.
+  it('a gate whose post is not its own and a list item of another\'s list are not indexed; an edit to such a version keeps the gate', async () => {
+    const root = w(ALICE, POST, 'r', post('root', at(10)));
+    const gate = w(ALICE, 'app.bsky.feed.threadgate', 'r', { $type: 'app.bsky.feed.threadgate', post: ref(root).uri, allow: [], ...at(11) });
+    await run([root, gate]);
+    const elsewhere = { $type: 'app.bsky.feed.threadgate', post: uriOf(ALICE, POST, 'other'), allow: [], ...at(12) };
+    await run([w(ALICE, 'app.bsky.feed.threadgate', 'r', elsewhere), w(BOB, 'app.bsky.feed.threadgate', 'x', { ...elsewhere, post: uriOf(BOB, POST, 'y') })]);
+    await run([w(CAROL, 'app.bsky.graph.listitem', 'i', { $type: 'app.bsky.graph.listitem', subject: CAROL, list: uriOf(ALICE, 'app.bsky.graph.list', 'l'), ...at(12) })]);
+    expect(await rows(`select uri, cid from record where uri like '%threadgate%' or uri like '%listitem%'`)).toEqual([{ uri: ref(gate).uri, cid: ref(gate).cid }]);
+    expect(await rows(`select uri from thread_gate`)).toEqual([{ uri: ref(gate).uri }]);
+    await run([w(BOB, POST, 'b', post('too late', at(13, { reply: { root: ref(root), parent: ref(root) } })))]);
+    expect(await rows(`select "violatesThreadGate", "hasThreadGate" from post order by uri`)).toEqual([
+      { violatesThreadGate: null, hasThreadGate: true }, { violatesThreadGate: true, hasThreadGate: null },
+    ]);
+    // The AppView compares the repo and the rkey only: a post named in another collection at the gate's rkey passes.
+    const feedRoot = w(CAROL, POST, 'f', post('root', at(10)));
+    await run([feedRoot, w(CAROL, 'app.bsky.feed.threadgate', 'f', { $type: 'app.bsky.feed.threadgate', post: uriOf(CAROL, 'app.bsky.feed.generator', 'f'), allow: [], ...at(11) })]);
+    await run([w(BOB, POST, 'fb', post('not allowed', at(13, { reply: { root: ref(feedRoot), parent: ref(feedRoot) } })))]);
+    expect(await rows(`select "violatesThreadGate" from post where uri = '${uriOf(BOB, POST, 'fb')}'`)).toEqual([{ violatesThreadGate: true }]);
   });
 
   it('a post gate that disables embedding marks quotes made after it, without a quote notification', async () => {

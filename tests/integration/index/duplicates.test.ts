@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 beforeEach(async () => {
-  await db.sql.query(`truncate record, record_tombstone, post_removal, actor, actor_sync, post, feed_item, "like", repost, follow, actor_block,
+  await db.sql.query(`truncate record, record_tombstone, post_removal, reply_gate, actor, actor_sync, post, feed_item, "like", repost, follow, actor_block,
     post_agg, profile_agg, notification, duplicate_record, account_state, repo_sync, deleted_subject`);
   await indexBatch([write({ did: ANN, collection: POST, rkey: 'p1', rev: 1, record: post('hello') })], db.ports);
 });

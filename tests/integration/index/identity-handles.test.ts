@@ -22,7 +22,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db.close());
 beforeEach(async () => {
-  await db.sql.query(`truncate record, record_tombstone, post_removal, actor, post, feed_item, profile_agg, account_state, repo_sync`);
+  await db.sql.query(`truncate record, record_tombstone, post_removal, reply_gate, actor, post, feed_item, profile_agg, account_state, repo_sync`);
 });
 
 /** What the world answers now: each DID's claimed handle, each handle's DID, and which service is down. */

@@ -20,7 +20,7 @@ describe.each(WRITE_MODES)('write mode %s', (mode) => {
   afterAll(async () => db.close());
   beforeEach(async () => {
     await db.sql.query(
-      `truncate record, record_tombstone, post_removal, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video,
+      `truncate record, record_tombstone, post_removal, reply_gate, actor, actor_sync, post, post_embed_image, post_embed_external, post_embed_record, post_embed_video,
        quote, feed_item, "like", repost, follow, actor_block, profile, post_agg, profile_agg`,
     );
   });

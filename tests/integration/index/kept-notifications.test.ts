@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.close());
 beforeEach(async () => {
-  await db.sql.query(`truncate record, record_tombstone, post_removal, actor, actor_sync, post, feed_item, follow, "like", repost, post_agg, profile_agg, notification, duplicate_record, account_state, repo_sync`);
+  await db.sql.query(`truncate record, record_tombstone, post_removal, reply_gate, actor, actor_sync, post, feed_item, follow, "like", repost, post_agg, profile_agg, notification, duplicate_record, account_state, repo_sync`);
 });
 
 // createdAt a month per rev before the events' times: each version's sortAt is its own.
@@ -35,7 +35,7 @@ const unfollows = (rev: number) => del({ did: ANN, collection: FOLLOW, rkey: 'f1
 const NOTIFICATIONS = `select did, "recordUri", "recordCid", author, reason, "sortAt" from notification order by "recordUri", reason`;
 
 async function notificationsAfter(batches: StreamEvent[][]): Promise<unknown[]> {
-  await db.sql.query(`truncate record, record_tombstone, post_removal, actor, actor_sync, post, feed_item, follow, "like", repost, post_agg, profile_agg, notification, duplicate_record, account_state, repo_sync`);
+  await db.sql.query(`truncate record, record_tombstone, post_removal, reply_gate, actor, actor_sync, post, feed_item, follow, "like", repost, post_agg, profile_agg, notification, duplicate_record, account_state, repo_sync`);
   for (const batch of batches) await indexBatch(batch, db.ports);
   return db.sql.query(NOTIFICATIONS);
 }
