@@ -37,10 +37,12 @@ type Version = {
   createdAt: string;
   cid: string;
   json: string | null;
+  /** The rev of the commit that wrote it ('' before migration 0022). */
+  rev: string;
 };
 
-const VERSION = { kind: 'text', postUri: 'text', createdAt: 'text', cid: 'text', json: 'text' } as const;
-const VERSION_ROW = { kind: 'string', postUri: 'string', createdAt: 'string', cid: 'string', json: 'string?' } as const;
+const VERSION = { kind: 'text', postUri: 'text', createdAt: 'text', cid: 'text', json: 'text', rev: 'text' } as const;
+const VERSION_ROW = { kind: 'string', postUri: 'string', createdAt: 'string', cid: 'string', json: 'string?', rev: 'string' } as const;
 const THREADGATE = 'app.bsky.feed.threadgate';
 
 /** The post a gate record belongs to: same repo, same rkey (the AppView rejects a gate whose `post` says otherwise). */
@@ -61,11 +63,11 @@ export async function writeGateVersions(tx: SqlExecutor, kind: GateKind, ops: re
     const postUri = gatedPost(uri);
     if (postUri === undefined) return [];
     if (event.type !== 'delete' && gateMatchesPost(uri, event.record)) {
-      return [{ kind, postUri, createdAt: createdAt(event.record['createdAt']), cid: event.cid, json: JSON.stringify(event.record) }];
+      return [{ kind, postUri, createdAt: createdAt(event.record['createdAt']), cid: event.cid, json: JSON.stringify(event.record), rev: event.rev }];
     }
     // A delete, or a version that is no gate for the AppView: no gate from this time on.
     const time = normalizeTime(event.time);
-    return time === undefined ? [] : [{ kind, postUri, createdAt: time, cid: event.type === 'delete' ? '' : event.cid, json: null }];
+    return time === undefined ? [] : [{ kind, postUri, createdAt: time, cid: event.type === 'delete' ? '' : event.cid, json: null, rev: event.rev }];
   });
   const fresh = checkRows(await insertRows(tx, 'gate_version', VERSION, rows, {
     orderBy: 'postUri', onConflict: 'do nothing', returning: ['postUri'],
@@ -85,7 +87,7 @@ export interface GateVersions {
  * has no skip scan), so the read was a scan of the whole table on every batch that wrote a post
  * (tests/integration/index/gate-plans.test.ts).
  */
-export const GATE_VERSIONS_OF = `select kind, "postUri", "createdAt", cid, json from gate_version
+export const GATE_VERSIONS_OF = `select kind, "postUri", "createdAt", cid, json, rev from gate_version
   where kind = any('{thread,post}'::text[]) and "postUri" = any($1::text[])`;
 
 /** Every gate version of these posts, both kinds, in one query. */
@@ -114,12 +116,23 @@ function inForce(versions: readonly Version[] | undefined, time: string, parsed:
   return parsed.get(best);
 }
 
-/** The version in force at `time` (a delete or a version that is no gate included), or undefined before any. */
+/** The repo's order: by rev ('' first: versions from before the rev was kept), then createdAt, then CID as before. */
+function byRepoOrder(a: Version, b: Version): number {
+  if (a.rev !== b.rev) return a.rev < b.rev ? -1 : 1;
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0;
+}
+
+/**
+ * The version in force at `time` (a delete or a version that is no gate included), or undefined before any: the
+ * latest created at or before it; of two created at the same time, the one the repo wrote last (an edit that kept its
+ * createdAt replaces the version before it, whichever CID sorts first).
+ */
 function versionInForce(versions: readonly Version[] | undefined, time: string): Version | undefined {
   let best: Version | undefined;
   for (const v of versions ?? []) {
     if (v.createdAt > time) continue;
-    if (best === undefined || v.createdAt > best.createdAt || (v.createdAt === best.createdAt && v.cid > best.cid)) best = v;
+    if (best === undefined || v.createdAt > best.createdAt || (v.createdAt === best.createdAt && byRepoOrder(v, best) > 0)) best = v;
   }
   return best;
 }

@@ -111,7 +111,7 @@ export class IndexModel {
   readonly actors = new Map<string, { handle: string | null; upstreamStatus: string | null }>();
   readonly sync = new Map<string, { commitCid: string; repoRev: string }>();
   /** Every gate version seen, per `kind postUri`: a delete or a gate naming another post is a version without rules. */
-  readonly gates = new Map<string, { createdAt: string; cid: string; record: Record<string, unknown> | null }[]>();
+  readonly gates = new Map<string, { createdAt: string; cid: string; record: Record<string, unknown> | null; rev: string }[]>();
   /**
    * hasThreadGate / hasPostGate of each post row, as events set them: a post written starts true under a gate row and
    * unset (null) without; a gate row written while its post exists makes it true, one removed makes it false.
@@ -246,8 +246,8 @@ export class IndexModel {
     const key = `${collection === THREADGATE ? 'thread' : 'post'} ${postUri}`;
     const valid = next.record !== null && next.record['post'] === postUri;
     const version = valid
-      ? { createdAt: isoOf(next.record!['createdAt']), cid: next.cid, record: next.record }
-      : { createdAt: new Date(next.time).toISOString(), cid: next.cid, record: null };
+      ? { createdAt: isoOf(next.record!['createdAt']), cid: next.cid, record: next.record, rev: next.rev }
+      : { createdAt: new Date(next.time).toISOString(), cid: next.cid, record: null, rev: next.rev };
     const list = this.gates.get(key) ?? [];
     if (!list.some((v) => v.createdAt === version.createdAt && v.cid === version.cid)) list.push(version);
     this.gates.set(key, list);
@@ -272,10 +272,13 @@ export class IndexModel {
 
   /** The gate record in force at `time` for `kind postUri`. */
   private gateAt(key: string, time: string): Record<string, unknown> | null {
-    let best: { createdAt: string; cid: string; record: Record<string, unknown> | null } | undefined;
+    // The latest created by `time`; of two created at once, the one the repo wrote last (rev), then the larger CID.
+    let best: { createdAt: string; cid: string; record: Record<string, unknown> | null; rev: string } | undefined;
     for (const v of this.gates.get(key) ?? []) {
       if (v.createdAt > time) continue;
-      if (best === undefined || v.createdAt > best.createdAt || (v.createdAt === best.createdAt && v.cid > best.cid)) best = v;
+      const later = best === undefined || v.createdAt > best.createdAt
+        || (v.createdAt === best.createdAt && (v.rev > best.rev || (v.rev === best.rev && v.cid > best.cid)));
+      if (later) best = v;
     }
     return best?.record ?? null;
   }
