@@ -27,7 +27,7 @@ import { createdAt, obj, uriParts } from './plugins/fields.ts';
 import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
 import { DELETED_SINCE_QUOTED } from './post-removals.ts';
-import { noteGatesUnder } from './reply-gates.ts';
+import { forgetGatesUnder, noteGatesUnder } from './reply-gates.ts';
 import { gateNamesItsPost } from './refused-writes.ts';
 
 export type GateKind = 'thread' | 'post';
@@ -275,6 +275,9 @@ async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: reado
   const replies = rows.filter((r) => gateUnder(versions, r) !== r.judgedUnder);
   if (replies.length === 0) return;
   await noteGatesUnder(tx, replies, versions);
+  // Those now under a root without a gate history (its account purged) forget the gate they were judged under: were it
+  // written again (a restore), the same CID would otherwise look unchanged.
+  await forgetGatesUnder(tx, replies.filter((r) => r.judgedUnder !== '' && !versions.thread.has(r.replyRoot)).map((r) => r.uri));
   const violating = await judgeReplies(tx, replies, versions);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
   if (flips.length === 0) return;

@@ -16,7 +16,7 @@ export async function noteGatesUnder(tx: SqlExecutor, replies: readonly ReplyToJ
   );
 }
 
-/** Forgets the removed replies' gates. */
+/** Forgets the gates these replies were judged under (their root has no gate history now). */
 export async function forgetGatesUnder(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
   if (uris.length === 0) return;
   await tx.query(`delete from reply_gate where uri = any($1::text[])`, [uris]);

@@ -4,7 +4,7 @@
 -- late, an account's purge): only a reply whose gate in force differs from the one it was judged under is judged
 -- again, so an edit of the gate (hiding a reply writes a new version) or a replay never re-reads today's follows for
 -- replies the gate did not change (functions/index/reply-gates.ts). Rows only for replies under a root with a gate
--- history.
+-- history, the replies indexed before this migration included (below).
 create table if not exists reply_gate (
   uri varchar primary key,
   did varchar not null,
@@ -12,3 +12,17 @@ create table if not exists reply_gate (
 );
 -- A deleted account's rows go with it (account-deletion.ts).
 create index if not exists reply_gate_did_idx on reply_gate (did);
+
+-- The replies already indexed under a root with a thread-gate history: the version in force when each was created
+-- (the latest created at or before it, ties by CID as then; '' for a delete), the one its verdict stands on. Without
+-- it the first change of their gate judged every one of them again by today's follows. A read of `post`'s replies
+-- and of `gate_version` once.
+insert into reply_gate (uri, did, "gateCid")
+select p.uri, p.creator, coalesce((
+    select case when g.json is null then '' else g.cid end from gate_version g
+    where g.kind = 'thread' and g."postUri" = p."replyRoot" and g."createdAt" <= p."createdAt"
+    order by g."createdAt" desc, g.cid desc limit 1), '')
+from post p
+where p."replyRoot" is not null
+  and exists (select 1 from gate_version g where g.kind = 'thread' and g."postUri" = p."replyRoot")
+on conflict (uri) do nothing;

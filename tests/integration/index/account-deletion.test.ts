@@ -101,6 +101,23 @@ describe('purgeAccount', () => {
     expect(await db.sql.query(counts, [reply.uri])).toEqual([{ likeCount: 1, replyCount: 0 }]);
   });
 
+  // Found in review: the purge judged the replies under the account's roots again, without its gates, but left their
+  // reply_gate rows naming the purged gate; once the account was restored and the same gate written again, the gate
+  // in force equalled the stale row and the reply, now breaking it, was never judged again.
+  it('a restore that writes the same thread gate again judges the other accounts\' replies under it again', async () => {
+    const root = { uri: xaviPost(0), cid: fakeCid('root') };
+    const gate = write({ did: XAVI, collection: 'app.bsky.feed.threadgate', rkey: 'p0', rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: root.uri, allow: [], createdAt: '2026-01-01T00:00:00.000Z' } });
+    const xavis = [write({ did: XAVI, collection: POST, rkey: 'p0', rev: 1, record: post('r'), cid: root.cid }), gate];
+    await indexBatch([...xavis, write({ did: YUKI, collection: POST, rkey: 'y', rev: 3, record: post('y', { reply: { root, parent: root } }) })], db.ports);
+    const verdict = `select "violatesThreadGate" from post where uri = $1`;
+    expect(await db.sql.query(verdict, [uriOf(YUKI, POST, 'y')])).toEqual([{ violatesThreadGate: true }]);
+    await purgeAccount(db.sql, XAVI, now(), 'RepoNotFound');
+    expect(await db.sql.query(verdict, [uriOf(YUKI, POST, 'y')])).toEqual([{ violatesThreadGate: false }]);
+    expect(await restoreAccount(db.sql, XAVI, now())).toBe(true);
+    await indexBatch(xavis.map((e) => ({ ...e, seq: -2 })), db.ports);
+    expect(await db.sql.query(verdict, [uriOf(YUKI, POST, 'y')])).toEqual([{ violatesThreadGate: true }]);
+  });
+
   it('a count applied while the deletion commits cannot bring an aggregate row back (the index lock orders them)', async () => {
     // Xavi's post, already liked once by Yuki: it has a post_agg row. Then a friend's like races the purge.
     await indexBatch([write({ did: XAVI, collection: POST, rkey: 'p0', rev: 1, record: post('x') }), write({ did: YUKI, collection: LIKE, rkey: 'l0', rev: 2, record: like(xaviPost(0), fakeCid('x')) })], db.ports);
