@@ -30,15 +30,20 @@ export interface StoredWait extends WaitRecord {
 const WAIT_KINDS: readonly string[] = ['plc', 'dns', 'postgres', 'redis', 'did', 'lookup'];
 
 /**
- * KEYS: [1] the DID's parked list, [2] the waiting hash. ARGV: [1] frames released from the head, [2] the DID.
- * Trims them and, when none is left, forgets the DID; answers how many frames are still parked.
+ * KEYS: [1] the DID's parked list, [2] the waiting hash. ARGV: [1] frames released from the head, [2] the DID, [3] the
+ * first of them, as read (each frame holds its seq, so it marks the place). Trims them and, when none is left, forgets
+ * the DID; answers how many frames are still parked. Refuses (-1, nothing trimmed) when the head no longer holds the
+ * frames read: another writer released them meanwhile (two adapters on one relay), and a trim by count would take
+ * frames parked since, never written.
  */
 export const RELEASE_PARKED: RedisScript = {
   name: 'skytideReleaseParked',
   numberOfKeys: 2,
   keyTypes: ['list', 'hash'],
   lua: `
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+local count = tonumber(ARGV[1])
+if count > 0 and (redis.call('LLEN', KEYS[1]) < count or redis.call('LINDEX', KEYS[1], 0) ~= ARGV[3]) then return -1 end
+redis.call('LTRIM', KEYS[1], count, -1)
 local left = redis.call('LLEN', KEYS[1])
 if left == 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
 return left
@@ -57,11 +62,12 @@ export interface IdentityWaitStore {
   /** Up to `max` of the DID's oldest parked frames. */
   read(did: string, max: number): Promise<Uint8Array[]>;
   /**
-   * Trims `count` released frames; `onLeft` gets how many are still parked (0: the DID no longer waits). The batch
-   * holding it lands once; when its first run's reply was lost, `onLeft` is not called (the next release of the DID,
-   * of what is still parked or of 0 frames, answers it).
+   * Trims `count` released frames, `first` the first of them as `read` gave it; `onLeft` gets how many are still
+   * parked (0: the DID no longer waits), or -1 when the head no longer holds them (nothing trimmed: another writer
+   * released them). The batch holding it lands once; when its first run's reply was lost, `onLeft` is not called (the
+   * next release of the DID, of what is still parked or of 0 frames, answers it).
    */
-  releaseOp(did: string, count: number, onLeft: (left: number) => void): BatchOp;
+  releaseOp(did: string, count: number, first: Uint8Array | undefined, onLeft: (left: number) => void): BatchOp;
   /** How many DIDs wait on this host. */
   count(): Promise<number>;
 }
@@ -107,11 +113,11 @@ export function createIdentityWaitStore(redis: Redis, keys: KeySpace, host: stri
       const frames = await redis.lrangeBuffer(parked(did), 0, max - 1);
       return frames.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
     },
-    releaseOp: (did, count, onLeft) => ({
+    releaseOp: (did, count, first, onLeft) => ({
       kind: 'script',
       script: RELEASE_PARKED,
       keys: [parked(did), waiting(did)],
-      args: [String(count), did],
+      args: [String(count), did, count > 0 && first !== undefined ? Buffer.from(first.buffer, first.byteOffset, first.byteLength) : ''],
       onReply: (reply) => onLeft(Number(reply)),
       // One marker per host (and shard): its releases are written one batch at a time, by its one subscription.
       onceMarker: lastBatchKey(waiting(did)),

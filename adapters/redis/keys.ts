@@ -40,6 +40,11 @@ export interface KeySpace {
   waiting(stream: string, host: string): string;
   /** `<stream>:parked:<host>:<did>`: a list of that DID's waiting frames, oldest first (ours, not rsky's). */
   parked(stream: string, host: string, did: string): string;
+  /**
+   * `<stream>:lease:<host>`: the lease of the one subscription that writes a host's frames into this stream (a relay's
+   * into firehose_live, its first shard's name when split; a labeler's into label_live), in the stream's slot.
+   */
+  lease(stream: string, host: string): string;
   /** A key kept beside a stream (`<stream><suffix>`), in the stream's slot when tagged. */
   beside(stream: string, suffix: string): string;
   /** The names (unprefixed) a logical stream is stored under: itself, or one per shard. */
@@ -127,6 +132,7 @@ export function createKeySpace(prefix = '', options: KeySpaceOptions = {}): KeyS
     dlq: (stream) => beside(stream, '_dlq'),
     cursor: (stream, host) => beside(stream, `:cursor:${hostKey(host)}`),
     waiting: (stream, host) => beside(stream, `:waiting:${hostKey(host)}`),
+    lease: (stream, host) => beside(stream, `:lease:${hostKey(host)}`),
     parked: (stream, host, did) => beside(stream, `:parked:${hostKey(host)}:${did}`),
     shardsOf: (name) => (sharded(name) ? Array.from({ length: shards }, (_, n) => `${name}:{${n}}`) : [name]),
     shardOf,

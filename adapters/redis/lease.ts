@@ -6,13 +6,16 @@
 // - `keepLease` renews every third of the TTL and reports the lease lost (an AbortSignal) when a renewal finds
 //   another value, or when no renewal has succeeded for a whole TTL (Redis unreachable: it may have expired).
 // Writes that must not land after the lease is lost go through `appendUnderLease`, which checks the token and
-// writes in the same script, so a holder that paused past its TTL cannot queue work twice.
+// writes in the same script, so a holder that paused past its TTL cannot queue work twice. A subscription's batches
+// (one relay's or labeler's, long-runners/subscription) begin with `leaseGuardOp` instead: the batch script stops at
+// it, nothing written, when the lease is no longer the writer's.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
 import { describeError } from '../../functions/errors.ts';
 import { KEY_TYPES_LUA } from './lua/key-types.ts';
-import { refuseWrongType } from './stream-writer.ts';
+import { refuseWrongType, type BatchOp } from './stream-writer.ts';
+import type { RedisScript } from './scripts.ts';
 
 export interface Lease {
   key: string;
@@ -54,6 +57,37 @@ for i = 5 + removed + added, #ARGV do redis.call('XADD', KEYS[2], '*', ARGV[2], 
 for i = 5, 4 + removed do redis.call('SREM', KEYS[3], ARGV[i]) end
 for i = 5 + removed, 4 + removed + added do redis.call('SADD', KEYS[3], ARGV[i]) end
 return 1`;
+
+/** The error code LEASE_GUARD answers with (written out in its Lua): the once-batch script stops at it (GUARD_CODES). */
+export const LEASE_LOST_CODE = 'LEASELOST';
+
+/**
+ * KEYS[1] = a lease, ARGV[1] = the value its holder stored. The first step of a batch written under the lease: when
+ * the lease holds another value (taken over) or none (expired), an error reply that ends the batch script before any
+ * write (a holder that paused past its TTL, its batch in flight, writes nothing beside the new holder).
+ */
+export const LEASE_GUARD: RedisScript = {
+  name: 'skytideLeaseGuard',
+  numberOfKeys: 1,
+  keyTypes: ['string'],
+  lua: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LEASELOST ' .. KEYS[1] .. ' is not held by this writer') end
+return 1
+`,
+};
+
+/** The batch op that refuses the batch, nothing written, unless `lease` is still held with its value. */
+export function leaseGuardOp(lease: Lease): BatchOp {
+  return { kind: 'script', script: LEASE_GUARD, keys: [lease.key], args: [lease.value] };
+}
+
+/** Whether `err` (or its cause) is a batch refused by LEASE_GUARD. */
+export function leaseLostIn(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e.message.startsWith(`${LEASE_LOST_CODE} `)) return true;
+  }
+  return false;
+}
 
 /** The readable part of a lease value: who holds it. */
 export function holderOf(value: string | null): string | null {

@@ -36,6 +36,13 @@ import { KEY_TYPES_LUA } from './lua/key-types.ts';
 export const REFUSALS = ['OOM', 'READONLY', 'MISCONF', 'NOREPLICAS'] as const;
 
 /**
+ * Error codes of a batch's guard steps (a subscription's lease no longer held: lease.ts's LEASE_GUARD), which a
+ * batch puts first: the script stops at them as at a refusal, so a refused guard means nothing of the batch was
+ * written. Not an outage (write-refusal.ts): the writer must stop, not send it again.
+ */
+export const GUARD_CODES = ['LEASELOST'] as const;
+
+/**
  * The type of the key of each command a batch step may run (RedisScript.keyTypes for scripts; '' any: SET and DEL
  * replace or remove a key of any type). A command not listed is refused when the batch is built: its key's type must
  * be declared here first, or a WRONGTYPE could again be found only after the steps before it were written.
@@ -89,7 +96,7 @@ while a <= #ARGV do
   a = a + 3 + nk + na
   step = step + 1
 end
-local refusals = {${REFUSALS.map((code) => code + ' = true').join(', ')}}
+local refusals = {${[...REFUSALS, ...GUARD_CODES].map((code) => code + ' = true').join(', ')}}
 local scripts = {}
 ${inlined}
 local out = {1}

@@ -15,6 +15,7 @@ import { runLabelSubscriber } from '../labels/label-subscriber.ts';
 import { firstCheckAt, runLabelRelease } from '../labels/label-release.ts';
 import { createLabelParking, type LabelParking } from '../../adapters/redis/label-parking.ts';
 import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
+import { subscriptionLease } from './tasks.ts';
 
 export function labelSubscriberTasks(r: Resources): Task[] {
   return r.config.labelerHosts.map((host) => ({
@@ -32,6 +33,7 @@ export function labelSubscriberTasks(r: Resources): Task[] {
         signal,
         outageBoard: { board: r.outages, waiter: `labels:${hostKey(host)}` },
         onConnection: (open) => r.metrics.gauges.labelSubscriptionConnected.set({ host: hostKey(host) }, open ? 1 : 0),
+        lease: subscriptionLease(r, `labels:${hostKey(host)}`),
         beat,
       }),
   }));

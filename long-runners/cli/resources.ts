@@ -52,6 +52,11 @@ export interface Resources {
   /** Tasks the supervisor's watchdog found hung (no progress for SKYTIDE_TASK_STUCK_MS): /ready fails once any is. */
   stuckTasks: string[];
   /**
+   * Subscriptions of this process waiting for a host's lease that another process holds (task name -> its holder, null
+   * when unknown): a standby, not a fault, so /ready lists them under `degraded` and stays 200.
+   */
+  leaseWaits: Map<string, string | null>;
+  /**
    * Why every Redis command waits inside the client now (it is reconnecting: an outage, waited out), or undefined.
    * Opens no connection: a process that made no client has nothing waiting on one.
    */
@@ -122,6 +127,7 @@ export function createResources(config: Config, component = 'skytide', options: 
     outages: createOutageBoard({ log: log.child('outages'), metrics: metrics.metrics }),
     consumerName: config.indexerConsumer ?? `${os.hostname()}-${process.pid}`,
     stuckTasks: [],
+    leaseWaits: new Map(),
     redisWaiting: () => (redis === undefined ? undefined : connectionWaiting(redis)),
     // Lazily made: `skytide migrate` needs no Redis, `run --only firehose` no Postgres.
     redis: () => (redis ??= createRedis({

@@ -30,6 +30,7 @@ import { createStatusHistory, type StatusHistory } from '../../adapters/observab
 import { sleep } from '../sleep.ts';
 import { DependencyError, describeError, InvariantError } from '../../functions/errors.ts';
 import type { Log } from '../../functions/ports.ts';
+import type { SubscriptionLease } from '../subscription/subscription.ts';
 
 export const TASK_KINDS = ['firehose', 'labels', 'index', 'label', 'backfill', 'sweep', 'http'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -59,10 +60,25 @@ export function firehoseTasks(r: Resources): Task[] {
         filter: r.config.filter,
         maxFrameBytes: r.config.maxFrameBytes,
         onConnection: (open) => r.metrics.gauges.firehoseConnected.set({ host: hostKey(host) }, open ? 1 : 0),
+        lease: subscriptionLease(r, `firehose:${hostKey(host)}`),
         beat,
       });
     },
   }));
+}
+
+/**
+ * One adapter per relay, one subscriber per labeler, however many processes run them: each holds its host's lease
+ * (subscription.ts), and one that waits for it is listed in /ready's `degraded` with the holder.
+ */
+export function subscriptionLease(r: Resources, task: string): SubscriptionLease {
+  return {
+    holder: r.consumerName,
+    onWait: (holder) => {
+      if (holder === undefined) r.leaseWaits.delete(task);
+      else r.leaseWaits.set(task, holder);
+    },
+  };
 }
 
 export function indexTasks(r: Resources): Task[] {
@@ -223,6 +239,11 @@ function operations(r: Resources, needsPostgres: boolean): { deps: OperationsDep
       },
       // A consumer waiting out an outage of Postgres, Redis, the PLC directory or DNS: reported, still ready.
       outagesDegradedCheck(r.outages),
+      // A standby subscription: another process holds its host's lease and writes for it.
+      {
+        name: 'subscription_lease',
+        check: async () => (r.leaseWaits.size === 0 ? undefined : { heldElsewhere: Object.fromEntries(r.leaseWaits) }),
+      },
     ],
     refreshGauges: () => status.refreshGauges(r.metrics.gauges),
     onReadiness: (ready) => r.metrics.gauges.ready.set(ready ? 1 : 0),

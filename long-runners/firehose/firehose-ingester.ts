@@ -5,7 +5,8 @@
 // cursor `firehose_live:cursor:<host>` is the body seq of the last frame whose events are in the stream or parked,
 // written in the same MULTI and never moved back (except on FutureCursor, logged and counted); a restart resumes
 // from it (or from FIREHOSE_INITIAL_CURSOR, or live); above the high-water mark it stops reading the socket, never
-// drops; a frame it cannot use is counted and logged, never fatal. Repos it cannot keep right from the stream go to
+// drops; a frame it cannot use is counted and logged, never fatal. With `lease`, one adapter per relay writes at a time
+// (`firehose_live:lease:<host>`; the subscription core waits for it, subscription.ts). Repos it cannot keep right from the stream go to
 // repo_backfill. It ends only when its signal aborts (after flushing) or when Redis refuses a write (thrown to the
 // supervisor).
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
@@ -81,7 +82,8 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     },
     host, hostLabel, log, metrics,
   });
-  await waits?.load();
+  // With a lease, the waits are read each time it is taken (resume): another holder may have released some meanwhile.
+  if (options.lease === undefined) await waits?.load();
   const handler = createRepoHandler({
     host, hostLabel, streams, metrics, report,
     ...(options.identity === undefined ? {} : { identity: options.identity }),
@@ -114,5 +116,6 @@ export async function runFirehoseIngester(options: FirehoseIngesterOptions): Pro
     ...(options.refusalBackoff === undefined ? {} : { refusalBackoff: options.refusalBackoff }),
     beat: options.beat,
     ...(options.onConnection === undefined ? {} : { onConnection: options.onConnection }),
-  }, handler);
+    ...(options.lease === undefined ? {} : { lease: { ...options.lease, key: keys.lease(shardNames[0] ?? STREAMS.firehoseLive, host) } }),
+  }, waits === undefined ? handler : { ...handler, resume: () => waits.load() });
 }

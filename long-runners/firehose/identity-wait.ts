@@ -122,6 +122,8 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
   const now = o.now ?? Date.now;
   const waiters = new Map<string, Waiter>();
   let parkedFrames = 0;
+  /** A release was refused (its frames no longer at the head): the waits are read from Redis at the next step. */
+  let reloadDue = false;
   // Lookups run beside the loop (they touch only the identity cache), so one that hangs until its timeout holds up
   // neither the socket nor the other DIDs; what they find is acted on in the loop, at the next step.
   const limit = pLimit(MAX_LOOKUPS_IN_FLIGHT);
@@ -182,7 +184,7 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
     return 'probe';
   };
 
-  return {
+  const room: IdentityWaitRoom = {
     async load() {
       const stored = await o.store.load();
       parkedFrames = 0;
@@ -219,6 +221,10 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
     },
 
     async step(batch, release) {
+      if (reloadDue) {
+        reloadDue = false;
+        await room.load();
+      }
       if (waiters.size === 0) return;
       for (const [did, w] of waiters) if (w.settled !== undefined) settle(did, w, w.settled);
 
@@ -242,7 +248,14 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
           w.dueAt = now() + w.retries.next();
         }
         const released = result.released;
-        batch.add(o.store.releaseOp(did, released, (left) => {
+        batch.add(o.store.releaseOp(did, released, frames[0], (left) => {
+          if (left < 0) {
+            // The frames read were gone from the head when the batch ran: another writer for this host released
+            // them (the lease keeps that from happening). Nothing was trimmed; memory is read again from Redis.
+            o.log.warn('parked frames moved under this release: nothing trimmed, identity waits read again', { host: o.host, did, released });
+            reloadDue = true;
+            return;
+          }
           const current = waiters.get(did);
           if (current === undefined) return;
           parkedFrames -= current.parked - left;
@@ -266,4 +279,5 @@ export function createIdentityWaitRoom(o: IdentityWaitRoomOptions): IdentityWait
       return parkedFrames;
     },
   };
+  return room;
 }

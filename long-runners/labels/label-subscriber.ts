@@ -83,5 +83,6 @@ export async function runLabelSubscriber(o: LabelSubscriberOptions): Promise<voi
     ...(o.refusalBackoff === undefined ? {} : { refusalBackoff: o.refusalBackoff }),
     beat: o.beat,
     ...(o.onConnection === undefined ? {} : { onConnection: o.onConnection }),
+    ...(o.lease === undefined ? {} : { lease: { ...o.lease, key: o.keys.lease(STREAMS.labelLive, o.host) } }),
   }, handler);
 }

@@ -30,7 +30,9 @@ export interface PendingBatch extends Batch {
    * With several cursor keys (one per shard) it writes one step per hash slot, each with its shard's cursor
    * (stream-writer.ts, writeSlotBatches), and answers the lowest stored cursor.
    */
-  flush(redis: Redis, cursorKey: string | readonly string[], split?: boolean): Promise<number | undefined>;
+  flush(redis: Redis, cursorKey: string | readonly string[], split?: boolean, guards?: readonly BatchOp[]): Promise<number | undefined>;
+  /** Drops everything staged, unwritten (a batch its guards refused: it belongs to no writer now). */
+  discard(): void;
 }
 
 export function createBatch(): PendingBatch {
@@ -71,28 +73,34 @@ export function createBatch(): PendingBatch {
       ops.push(op);
       size += entries;
     },
-    async flush(redis, cursorKey, split = false) {
+    async flush(redis, cursorKey, split = false, guards = []) {
       if (batch.empty) return undefined;
       let stored: number | undefined;
       tried = true;
+      // Guards go first: the batch script stops at one that refuses before anything is written (GUARD_CODES); split
+      // by slot, each guards the part in its own slot.
+      const all = guards.length === 0 ? ops : [...guards, ...ops];
       if (!split) {
         const key = typeof cursorKey === 'string' ? cursorKey : cursorKey[0];
         if (key === undefined) throw new Error('a batch needs a cursor key');
-        stored = (await writeBatch(redis, { ops, token: progress.token, ...(seq === undefined ? {} : { seqCursor: { key, seq } }) })).seqCursor;
+        stored = (await writeBatch(redis, { ops: all, token: progress.token, ...(seq === undefined ? {} : { seqCursor: { key, seq } }) })).seqCursor;
       } else {
         const keys = typeof cursorKey === 'string' ? [cursorKey] : cursorKey;
-        const cursors = await writeSlotBatches(redis, { ops, progress, ...(seq === undefined ? {} : { seqCursors: { keys, seq } }) });
+        const cursors = await writeSlotBatches(redis, { ops: all, progress, ...(seq === undefined ? {} : { seqCursors: { keys, seq } }) });
         stored = cursors.size === 0 ? undefined : Math.min(...cursors.values());
       }
       const after = written;
+      batch.discard();
+      for (const f of after) f();
+      return stored;
+    },
+    discard() {
       ops = [];
       written = [];
       size = 0;
       seq = undefined;
       progress = newSlotProgress();
       tried = false;
-      for (const f of after) f();
-      return stored;
     },
   };
   return batch;

@@ -38,6 +38,15 @@
 //   its shard's stored cursor is already in that shard: it is skipped (counted as ignored), so a crash between two
 //   shards' MULTIs neither loses nor duplicates anything.
 // - Says when a connection opens and when it closes (onConnection), whatever closed it.
+// - With `lease` (as `skytide run` wires it): one writer per host. It takes the host's lease (`<stream>:lease:<host>`,
+//   SET NX PX, renewed every third of its TTL) before it connects; a second process for the host (an overlapping
+//   deploy, two replicas) waits, says once who holds it (and through `onWait`), and takes over when the lease is
+//   released (a stop) or expires (a crash). Two writers for one host rewrote each other's batches, and two releases
+//   of one DID's parked frames trimmed frames parked since, never written. A holder that loses its lease (renewals
+//   missed for a TTL, or another took it) closes its socket and writes nothing more (counted `lease_lost`), then waits
+//   to hold it again; each batch begins with a guard of the lease's value (lease.ts, LEASE_GUARD), so a batch in
+//   flight when the lease moved lands nowhere. Each time it takes the lease the handler's `resume` reads its memory
+//   of Redis again.
 // Must not: run a handler concurrently with itself or with `between` (both run in this one loop).
 import type { Redis } from 'ioredis';
 import type { CounterName, Log, Metrics } from '../../functions/ports.ts';
@@ -48,6 +57,7 @@ import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { decodeFrame, messageSeq } from '../../functions/atproto/frame.ts';
 import { hostKey, type KeySpace } from '../../adapters/redis/keys.ts';
 import { readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
+import { acquireLease, keepLease, leaseGuardOp, leaseLostIn, type Acquired, type KeptLease } from '../../adapters/redis/lease.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { sleep } from '../sleep.ts';
 import { waitOut } from '../wait-out.ts';
@@ -80,6 +90,11 @@ export interface SubscriptionHandler {
   between?(batch: Batch, signal: AbortSignal): Promise<void>;
   /** A reason to stop reading the socket for now, checked between batches; undefined to keep reading. */
   holdReason?(): Promise<string | undefined> | string | undefined;
+  /**
+   * Runs each time the subscription takes its host's lease, before it connects: what the handler keeps in memory of
+   * Redis (the identity waits) is read again, as another holder may have changed it meanwhile.
+   */
+  resume?(): Promise<void>;
 }
 
 /**
@@ -140,6 +155,29 @@ export const SEQ_RESET_AFTER = 100;
 export const PROBE_QUIET_MS = 2000;
 /** Delays between sends of a batch while Redis refuses writes (a failover takes seconds; memory, until consumers drain). */
 export const REFUSAL_BACKOFF = { baseMs: 250, maxMs: 10_000 } as const;
+/**
+ * Life of a host's subscription lease without renewal: a crashed holder's host is taken over after at most this (a
+ * stopped one releases it at once). Long enough that a busy event loop or a Redis failover of seconds loses nothing.
+ */
+export const SUBSCRIPTION_LEASE_TTL_MS = 30_000;
+
+/** The one-writer-per-host lease of a subscription (its key is the adapter's: keys.lease). */
+export interface SubscriptionLease {
+  /** This process, as named in the lease (the consumer name). */
+  holder: string;
+  /** SUBSCRIPTION_LEASE_TTL_MS unless given. */
+  ttlMs?: number;
+  /** Hears who holds the lease while this one waits for it (null: unknown), and undefined once this one holds it. */
+  onWait?: (holder: string | null | undefined) => void;
+}
+
+/** The lease was lost (or its guard refused a batch): this writer stops writing for the host. */
+export class LeaseLostError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LeaseLostError';
+  }
+}
 
 export interface SubscriptionOptions {
   redis: Redis;
@@ -187,6 +225,8 @@ export interface SubscriptionOptions {
    * whatever reason (upstream, a reconnect, a stop, a throw). The `*_connected` gauges.
    */
   onConnection?: (open: boolean) => void;
+  /** One writer per host: the lease taken before connecting (absent: none, as tests of one writer run). */
+  lease?: SubscriptionLease & { key: string };
   /** SEQ_RESET_AFTER unless given. */
   seqResetAfter?: number;
   /** PROBE_QUIET_MS unless given. */
@@ -210,13 +250,74 @@ export type SubscriberOptions = Pick<
   SubscriptionOptions,
   'redis' | 'host' | 'highWaterMark' | 'batchSize' | 'batchTimeoutMs' | 'initialCursor' | 'log' | 'metrics' | 'signal'
   | 'lengthCheckIntervalMs' | 'backoff' | 'heartbeatMs' | 'outageBoard' | 'refusalBackoff' | 'beat' | 'onConnection'
-> & { keys: KeySpace };
+> & { keys: KeySpace; lease?: SubscriptionLease };
 
 type FrameResult = 'ok' | { reconnect: string; reset: boolean };
 type Hold = { kind: 'backpressure'; length: number } | { kind: 'handler'; why: string };
 
 export async function runSubscription(o: SubscriptionOptions, handler: SubscriptionHandler): Promise<void> {
+  const lease = o.lease;
+  if (lease === undefined) return runHeld(o, handler, undefined);
+  const hostLabel = hostKey(o.host);
+  while (!o.signal.aborted) {
+    const kept = await holdLease(o, lease);
+    if (kept === undefined) break;
+    let lost: string | undefined;
+    try {
+      await handler.resume?.();
+      // Losing the lease stops this run as a stop request would, but without the flush on stop (runHeld).
+      await runHeld({ ...o, signal: AbortSignal.any([o.signal, kept.lost]) }, handler, kept);
+    } catch (err) {
+      // Whatever the run met once its lease was gone (a write refused by the guard, a wait cut short) is that loss.
+      if (!(err instanceof LeaseLostError) && !kept.lost.aborted) throw err;
+      lost = describeError(err);
+    } finally {
+      await kept.release();
+    }
+    if (lost === undefined && kept.lost.aborted && !o.signal.aborted) lost = describeError(kept.lost.reason);
+    if (lost !== undefined) {
+      o.metrics.inc(o.counters.errors, { host: hostLabel, reason: 'lease_lost' });
+      o.log.error('subscription lease lost: socket closed, nothing more written for this host; waiting to hold the lease again', { host: o.host, key: lease.key, why: lost });
+    }
+  }
+}
+
+/** Takes the host's lease, waiting while another holds it (said once); undefined when stopped first. */
+async function holdLease(o: SubscriptionOptions, lease: SubscriptionLease & { key: string }): Promise<KeptLease | undefined> {
+  const ttlMs = lease.ttlMs ?? SUBSCRIPTION_LEASE_TTL_MS;
+  const sampleFailure = createSampler();
+  let waited = false;
+  while (!o.signal.aborted) {
+    let got: Acquired | undefined;
+    try {
+      got = await acquireLease(o.redis, lease.key, lease.holder, ttlMs);
+    } catch (err) {
+      const occurrences = sampleFailure('acquire');
+      if (occurrences !== undefined) o.log.warn('subscription lease: redis did not answer', { host: o.host, key: lease.key, err: describeError(err), occurrences });
+    }
+    if (got?.acquired === true) {
+      if (waited) o.log.info('subscription lease taken: this process writes for the host now', { host: o.host, key: lease.key });
+      lease.onWait?.(undefined);
+      return keepLease(o.redis, got.lease, o.log);
+    }
+    if (got !== undefined) {
+      if (!waited) o.log.warn('another process holds this host\'s subscription lease: waiting to take over', { host: o.host, key: lease.key, holder: got.holder, ttlMs });
+      waited = true;
+      lease.onWait?.(got.holder);
+    }
+    await sleep(Math.max(1, Math.floor(ttlMs / 3)), o.signal, o.beat);
+  }
+  return undefined;
+}
+
+/** The subscription itself, for as long as `o.signal` lets it (with `held`: while it holds the host's lease). */
+async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, held: KeptLease | undefined): Promise<void> {
   const { redis, host, log, metrics, signal } = o;
+  const guards = held === undefined ? [] : [leaseGuardOp(held.lease)];
+  /** A holder that lost its lease writes nothing more, not even what it has read (the next holder reads it again). */
+  const stillHeld = () => {
+    if (held?.lost.aborted === true) throw new LeaseLostError(`the subscription lease of ${host} was lost: nothing more is written`, { cause: held.lost.reason });
+  };
   const hostLabel = hostKey(host);
   const report = o.report ?? createProblemReporter({ metrics, counter: o.counters.errors, host, hostLabel, log, msg: 'subscription frame problem' });
   const reconnect = o.backoff ?? DEFAULT_RECONNECT;
@@ -278,10 +379,12 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
   const writeWaitingOutRefusals = async (): Promise<number | undefined> => {
     const written = await waitOut(
       async () => {
+        stillHeld();
         writing = { entries: batch.size, seq: batch.seq };
         try {
-          return await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false).finally(() => (writing = undefined));
+          return await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false, guards).finally(() => (writing = undefined));
         } catch (err) {
+          if (leaseLostIn(err)) throw new LeaseLostError(`a batch of ${host} was refused: the subscription lease is no longer this writer's`, { cause: err });
           // Not an outage (a key of the wrong type, refused whole by the batch script): counted by host, then the task
           // ends on it with the batch unwritten and the cursor before it.
           if (writeRefusal(err) === undefined) report('stream_write_failed', 1, { entries: batch.size, seq: batch.seq ?? null, err: describeError(err) });
@@ -500,6 +603,7 @@ export async function runSubscription(o: SubscriptionOptions, handler: Subscript
 
   /** FutureCursor: the only way the cursor goes back, on purpose and in plain sight. */
   const resetCursor = async () => {
+    stillHeld();
     const old = await readCursors();
     for (const key of cursorKeys) await resetSeqCursor(redis, key, 0);
     floors = cursorKeys.map(() => 0);

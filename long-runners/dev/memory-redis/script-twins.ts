@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
-import { AMEND, APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
+import { AMEND, APPEND, LEASE_GUARD, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { MOVE_LETTERS } from '../../../adapters/redis/dead-letters.ts';
 import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { INVALID_DELAYED_ENTRY, PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
-import { compileOnceBatch, everyScriptSet, REFUSALS } from '../../../adapters/redis/once-batch-script.ts';
+import { compileOnceBatch, everyScriptSet, GUARD_CODES, REFUSALS } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
 import { CommandError, type Store } from './store.ts';
 import { ReplyError, Status, type Reply } from './resp.ts';
@@ -79,8 +79,14 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
     s.exec(['SET', k(keys, 0), argv[0] ?? '']);
     return argv[0] ?? null;
   }],
+  [LEASE_GUARD, (s, keys, argv) => {
+    if (s.exec(['GET', k(keys, 0)]) !== (argv[0] ?? '')) return new ReplyError(`LEASELOST ${k(keys, 0)} is not held by this writer`);
+    return 1;
+  }],
   [RELEASE_PARKED, (s, keys, argv) => {
-    s.exec(['LTRIM', k(keys, 0), String(Math.trunc(Number(argv[0]))), '-1']);
+    const count = Math.trunc(Number(argv[0]));
+    if (count > 0 && (Number(s.exec(['LLEN', k(keys, 0)])) < count || s.exec(['LINDEX', k(keys, 0), '0']) !== (argv[2] ?? ''))) return -1;
+    s.exec(['LTRIM', k(keys, 0), String(count), '-1']);
     const left = s.exec(['LLEN', k(keys, 0)]);
     if (left === 0) s.exec(['HDEL', k(keys, 1), argv[1] ?? '']);
     return left;
@@ -181,7 +187,8 @@ function onceBatchTwin(inlined: ReadonlyMap<string, ScriptTwin>): ScriptTwin {
         }
       }
       // A refusal of every write (this Redis makes none: it has no maxmemory and no replicas) ends the script.
-      if (reply instanceof ReplyError && (REFUSALS as readonly string[]).includes(/^[A-Z]+/.exec(reply.text)?.[0] ?? '')) throw new CommandError(reply);
+      // So does a guard step that refuses (GUARD_CODES). redis.error_reply, returned: the error reply as it is.
+      if (reply instanceof ReplyError && ([...REFUSALS, ...GUARD_CODES] as readonly string[]).includes(/^[A-Z]+/.exec(reply.text)?.[0] ?? '')) return reply;
       out.push(reply);
     }
     if (once) s.exec(['SET', k(keys, 0), argv[0] ?? '']);

@@ -12,7 +12,7 @@ import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { HEAD_LABELS, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
-import { AMEND, APPEND, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
+import { AMEND, APPEND, LEASE_GUARD, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { MOVE_LETTERS } from '../../../adapters/redis/dead-letters.ts';
@@ -143,7 +143,7 @@ describe('the JS twins of the Lua scripts', () => {
     // The adapters that send Lua: the Redis ones and the work queue's (its delayed entries are promoted by a script).
     const adapters = path.join(import.meta.dirname, '../../../adapters');
     const dirs = ['redis', 'queue'].map((d) => path.join(adapters, d));
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, MOVE_LETTERS, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, LEASE_GUARD.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, MOVE_LETTERS, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
     const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)));
     const scripts = new Map<RedisScript, string>();
@@ -158,7 +158,7 @@ describe('the JS twins of the Lua scripts', () => {
     // Every script a batch may run (each RedisScript adapters/redis exports) can be inlined into the once-batch script,
     // whose text depends on the set inlined: every set needs a twin.
     const batchScripts = [...scripts].filter(([, f]) => path.dirname(f) === dirs[0]).map(([script]) => script);
-    expect(batchScripts.map((s) => s.name).sort()).toEqual([RAISE_SEQ_CURSOR, RELEASE_PARKED, REPO_ADVANCE].map((s) => s.name).sort());
+    expect(batchScripts.map((s) => s.name).sort()).toEqual([RAISE_SEQ_CURSOR, RELEASE_PARKED, REPO_ADVANCE, LEASE_GUARD].map((s) => s.name).sort());
     const sets = everyScriptSet(batchScripts);
     expect(sets.length).toBe(2 ** batchScripts.length);
     for (const set of sets) expect(SCRIPT_TWINS.has(sha1(compileOnceBatch(set).lua)), set.map((s) => s.name).join(',')).toBe(true);
@@ -215,7 +215,10 @@ describe('the JS twins of the Lua scripts', () => {
       run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [5]), run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [3]), run(RAISE_SEQ_CURSOR.lua, [`${p}cur`], [9]),
       (r) => r.set(`${p}bad`, 'x'), run(RAISE_SEQ_CURSOR.lua, [`${p}bad`], [1]),
       (r) => r.rpush(`${p}parked`, 'a', 'b', 'c'), (r) => r.hset(`${p}wait`, 'did', '{}'),
-      run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [2, 'did']), run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [1, 'did']), (r) => r.hlen(`${p}wait`),
+      // a release whose frames are no longer at the head (or not all there) trims nothing: -1.
+      run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [2, 'did', 'b']), run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [4, 'did', 'a']),
+      run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [2, 'did', 'a']), run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [0, 'did', '']),
+      run(RELEASE_PARKED.lua, [`${p}parked`, `${p}wait`], [1, 'did', 'c']), (r) => r.hlen(`${p}wait`),
       // repo-state: commit, stale commit, gap, sync already there, sync at the stored rev with another root, sync older.
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, JSON.stringify({ rev: '3kaaa', data: 'dataA' }), '', '', '', '1', 'ev1', '0', 'bf1']),
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kaaa', 'dataA', '', 60_000, '{}', '', '', '', '1', 'ev2']),
@@ -374,7 +377,7 @@ describe('the JS twins of the Lua scripts', () => {
         { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'e1'] },
         { kind: 'command', name: 'HSET', args: [`${p}ob_h`, 'f', 'v'] }, { kind: 'command', name: 'PING', args: [] },
         { kind: 'command', name: 'GET', args: [`${p}ob_none`] }, { kind: 'command', name: 'RPUSH', args: [`${p}ob_badcur`, 'x'] },
-        { kind: 'script', script: RELEASE_PARKED, keys: [`${p}ob_parked`, `${p}ob_wait`], args: ['2', 'did'] },
+        { kind: 'script', script: RELEASE_PARKED, keys: [`${p}ob_parked`, `${p}ob_wait`], args: ['2', 'did', 'f1'] },
         { kind: 'script', script: REPO_ADVANCE, keys: [`${p}ob_rs`, `${p}ob_live`, `${p}ob_bf`], args: ['commit', '3kaaa', 'dA', '', '60000', '{"rev":"3kaaa"}', '', '', '', '1', 'ev1'] },
         { kind: 'script', script: REPO_ADVANCE, keys: [`${p}ob_list`, `${p}ob_live`, `${p}ob_bf`], args: ['commit', '3kaaa', 'dA', '', '60000', '{}', '', '', ''] },
         { kind: 'script', script: RAISE_SEQ_CURSOR, keys: [`${p}ob_badcur`], args: ['3'] },
@@ -384,8 +387,18 @@ describe('the JS twins of the Lua scripts', () => {
       once(`${p}ob_m`, 't1', [{ kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'again'] }]),
       once(`${p}ob_m`, 't2', [
         { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'e3'] },
-        { kind: 'script', script: RELEASE_PARKED, keys: [`${p}ob_parked`, `${p}ob_wait`], args: ['1', 'did'] },
+        { kind: 'script', script: RELEASE_PARKED, keys: [`${p}ob_parked`, `${p}ob_wait`], args: ['1', 'did', 'f3'] },
       ]),
+      // a lease guard first: held, the batch runs; not held (another value, or none), the script stops there, nothing written.
+      (r) => r.set(`${p}ob_lease`, 'me 1'),
+      once(`${p}ob_m`, 't2b', [
+        { kind: 'script', script: LEASE_GUARD, keys: [`${p}ob_lease`], args: ['me 1'] }, { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'leased'] },
+      ]),
+      once(`${p}ob_m`, 't2c', [
+        { kind: 'script', script: LEASE_GUARD, keys: [`${p}ob_lease`], args: ['you 2'] }, { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'stale'] },
+        { kind: 'script', script: RAISE_SEQ_CURSOR, keys: [`${p}ob_cur`], args: ['99'] },
+      ]),
+      plain([{ kind: 'script', script: LEASE_GUARD, keys: [`${p}ob_nolease`], args: ['me 1'] }, { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'stale'] }]),
       once(`${p}ob_m`, 't3', [{ kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'e4'] }]),
       once(`${p}ob_m`, 't3', []),
       // the same script without a marker: each run writes (at least once), a key of the wrong type refuses it whole.

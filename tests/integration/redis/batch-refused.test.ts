@@ -30,7 +30,7 @@ describe('a batch refused out of memory', () => {
     const ops = [
       { kind: 'entry' as const, entry: { stream, fields: { event: 'released-1' } } },
       { kind: 'entry' as const, entry: { stream, fields: { event: 'released-2' } } },
-      store.releaseOp(DID, 2, (n) => (left = n)),
+      store.releaseOp(DID, 2, new TextEncoder().encode('frame-1'), (n) => (left = n)),
     ];
     await own.redis.config('SET', 'maxmemory', '1');
     const refused = await writeBatch(own.redis, { ops }).then(() => undefined, (err: unknown) => err);

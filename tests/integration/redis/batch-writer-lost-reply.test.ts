@@ -79,7 +79,7 @@ describe('a batch whose reply is lost', () => {
     await direct.hset(waiting, did, JSON.stringify({ since: 1, on: 'plc' }));
     // The two oldest frames released: their events, then the trim, as identity-wait.ts stages them between batches.
     const release = (frames: string[], onLeft: (left: number) => void) => writeBatch(writer, {
-      ops: [...frames.map((f) => ({ kind: 'entry' as const, entry: { stream, fields: { event: f } } })), store.releaseOp(did, frames.length, onLeft)],
+      ops: [...frames.map((f) => ({ kind: 'entry' as const, entry: { stream, fields: { event: f } } })), store.releaseOp(did, frames.length, new TextEncoder().encode(frames[0]!), onLeft)],
     });
     const lostBefore = proxy.lost;
     proxy.arm();
@@ -109,7 +109,7 @@ describe('a batch whose reply is lost', () => {
     const lostBefore = proxy.lost;
     proxy.arm();
     await writeSlotBatches(writer, {
-      ops: [{ kind: 'entry', entry: { stream, fields: { event: 'f1' } } }, store.releaseOp(did, 1, () => {})],
+      ops: [{ kind: 'entry', entry: { stream, fields: { event: 'f1' } } }, store.releaseOp(did, 1, new TextEncoder().encode('f1'), () => {})],
     });
     expect(proxy.lost).toBe(lostBefore + 1);
     expect(await direct.lrange(parked, 0, -1)).toEqual(['f2', 'f3']);

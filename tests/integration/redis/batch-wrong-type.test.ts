@@ -63,7 +63,7 @@ describe('a once-batch meeting a key of the wrong type', () => {
     const parkedKey = keys.parked(shard, 'relay.example', did);
     const waitingKey = keys.waiting(shard, 'relay.example');
     await redis.set(waitingKey, 'made by hand');
-    const release = store.releaseOp(did, 2, () => {});
+    const release = store.releaseOp(did, 2, new Uint8Array([1]), () => {});
     const err = await writeBatch(redis, { ops: [{ kind: 'entry', entry: { stream, fields: { event: 'released' } } }, release] }).catch((e: unknown) => e);
     expect(await redis.xlen(stream)).toBe(0);
     expect(await redis.llen(parkedKey)).toBe(2);

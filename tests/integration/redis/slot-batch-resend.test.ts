@@ -86,13 +86,13 @@ describe('a slot-split batch that Redis refused in part, sent again', () => {
     }
     // A release for a DID with nothing parked first, so the release's script is cached: both parts run it, not one
     // EVALSHA each answered NOSCRIPT and then sent again as EVAL after the 3 MB one grew Redis's memory.
-    await writeBatch(writer, { ops: [store.releaseOp('did:plc:nothingparked', 1, () => {})] });
+    await writeBatch(writer, { ops: [store.releaseOp('did:plc:nothingparked', 1, new TextEncoder().encode('frame1'), () => {})] });
     // A release of each DID's 2 oldest frames, between batches (no seq): their event, then RELEASE_PARKED.
     const batch = createBatch();
     const lefts: string[] = [];
     dids.forEach((did, i) => {
       batch.append({ stream: events(did), fields: { event: `${did} frames 1-2`, ...(i === 0 ? {} : { pad: BIG }) } });
-      batch.add(store.releaseOp(did, 2, (left) => lefts.push(`${did} ${left}`)));
+      batch.add(store.releaseOp(did, 2, new TextEncoder().encode('frame1'), (left) => lefts.push(`${did} ${left}`)));
     });
     await refusedOnce(() => batch.flush(writer, cursorKeys, true));
     expect([await own.redis.llen(parked(dids[0]!)), await own.redis.llen(parked(dids[1]!))]).toEqual([2, 4]);
