@@ -31,6 +31,7 @@ export const REASONS = [
   'seq_not_increasing', // a frame whose seq is not above the last one accepted from its host: dropped, cursor untouched
   'seq_reset', // upstream sent only seqs at or below our cursor, many in a row, without FutureCursor: handled as FutureCursor
   'cursor_reset', // upstream answered FutureCursor (or seq_reset): the stored cursor was reset on purpose and its window replayed
+  'cursor_rolled_back', // Redis came back with an older state (an older snapshot, a lagging replica): resumed from the stored cursor, upstream replays the lost seqs
   'identity_wait_overflow', // a DID waiting for its identity parked more frames than allowed: they go, its repo is resynced
   // consumer and functions
   'max_retries_exceeded', // an entry failed more than the retry limit: moved to the DLQ

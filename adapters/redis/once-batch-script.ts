@@ -36,11 +36,12 @@ import { KEY_TYPES_LUA } from './lua/key-types.ts';
 export const REFUSALS = ['OOM', 'READONLY', 'MISCONF', 'NOREPLICAS'] as const;
 
 /**
- * Error codes of a batch's guard steps (a subscription's lease no longer held: lease.ts's LEASE_GUARD), which a
+ * Error codes of a batch's guard steps (a subscription's lease no longer held: lease.ts's LEASE_GUARD; its cursor below what it stored, Redis
+ * having lost writes: cursor-store.ts's CURSOR_FLOOR), which a
  * batch puts first: the script stops at them as at a refusal, so a refused guard means nothing of the batch was
  * written. Not an outage (write-refusal.ts): the writer must stop, not send it again.
  */
-export const GUARD_CODES = ['LEASELOST'] as const;
+export const GUARD_CODES = ['LEASELOST', 'BEHIND'] as const;
 
 /**
  * The type of the key of each command a batch step may run (RedisScript.keyTypes for scripts; '' any: SET and DEL

@@ -47,6 +47,12 @@
 //   to hold it again; each batch begins with a guard of the lease's value (lease.ts, LEASE_GUARD), so a batch in
 //   flight when the lease moved lands nowhere. Each time it takes the lease the handler's `resume` reads its memory
 //   of Redis again.
+// - A Redis that comes back with an older state (a restart from an older snapshot, a failover to a lagging replica)
+//   holds a cursor below what this writer stored, and the seqs between are gone from it too: raising the cursor from
+//   there with the next frames would step over them for good. Each batch begins with a guard of each cursor against
+//   the value this writer last knew stored (cursor-store.ts, CURSOR_FLOOR); refused, nothing is written, it is logged
+//   (warn, both values) and counted (`cursor_rolled_back`), the socket is closed, the handler's `resume` reads its
+//   memory of Redis again, and it reconnects at once from the stored cursor, so upstream sends the lost seqs again.
 // Must not: run a handler concurrently with itself or with `between` (both run in this one loop).
 import type { Redis } from 'ioredis';
 import type { CounterName, Log, Metrics } from '../../functions/ports.ts';
@@ -56,7 +62,7 @@ import { StreamWriteError } from '../../adapters/redis/stream-writer.ts';
 import { writeRefusal } from '../../adapters/redis/write-refusal.ts';
 import { decodeFrame, messageSeq } from '../../functions/atproto/frame.ts';
 import { hostKey, type KeySpace } from '../../adapters/redis/keys.ts';
-import { readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
+import { cursorBehindIn, cursorFloorOp, readSeqCursor, resetSeqCursor } from '../../adapters/redis/cursor-store.ts';
 import { acquireLease, keepLease, leaseGuardOp, leaseLostIn, type Acquired, type KeptLease } from '../../adapters/redis/lease.ts';
 import { createBackoff } from '../../functions/backoff.ts';
 import { sleep } from '../sleep.ts';
@@ -169,6 +175,14 @@ export interface SubscriptionLease {
   ttlMs?: number;
   /** Hears who holds the lease while this one waits for it (null: unknown), and undefined once this one holds it. */
   onWait?: (holder: string | null | undefined) => void;
+}
+
+/** Redis holds a lower cursor than this writer stored (it lost writes): the batch was refused, nothing written. */
+class CursorBehindError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CursorBehindError';
+  }
 }
 
 /** The lease was lost (or its guard refused a batch): this writer stops writing for the host. */
@@ -313,7 +327,13 @@ async function holdLease(o: SubscriptionOptions, lease: SubscriptionLease & { ke
 /** The subscription itself, for as long as `o.signal` lets it (with `held`: while it holds the host's lease). */
 async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, held: KeptLease | undefined): Promise<void> {
   const { redis, host, log, metrics, signal } = o;
-  const guards = held === undefined ? [] : [leaseGuardOp(held.lease)];
+  const leaseGuards = held === undefined ? [] : [leaseGuardOp(held.lease)];
+  /**
+   * Per cursor key, the value this writer last knew stored (read on connect, answered by each write): a batch is
+   * refused when Redis holds less (CURSOR_FLOOR), as after a restart from an older snapshot.
+   */
+  const storedByKey = new Map<string, number>();
+  const guards = () => [...leaseGuards, ...[...storedByKey].map(([key, floor]) => cursorFloorOp(key, floor))];
   /** A holder that lost its lease writes nothing more, not even what it has read (the next holder reads it again). */
   const stillHeld = () => {
     if (held?.lost.aborted === true) throw new LeaseLostError(`the subscription lease of ${host} was lost: nothing more is written`, { cause: held.lost.reason });
@@ -340,6 +360,11 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
   const readCursors = async () => {
     const stored = await Promise.all(cursorKeys.map((key) => readSeqCursor(redis, key)));
     floors = stored;
+    // What Redis holds now is what later writes are checked against (a value read is one this writer may build on).
+    storedByKey.clear();
+    stored.forEach((n, i) => {
+      if (n !== undefined) storedByKey.set(cursorKeys[i]!, n);
+    });
     const known = stored.filter((n): n is number => n !== undefined);
     // The lowest shard cursor: every shard has everything up to it. Shards without a cursor yet take it as theirs.
     return known.length === 0 ? undefined : Math.min(...known);
@@ -382,9 +407,14 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
         stillHeld();
         writing = { entries: batch.size, seq: batch.seq };
         try {
-          return await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false, guards).finally(() => (writing = undefined));
+          const seq = batch.seq;
+          const stored = await batch.flush(redis, cursorKeys, o.shards?.tagged ?? false, guards()).finally(() => (writing = undefined));
+          // Every cursor key was raised with it (one per shard), to `seq` at least: the lowest answer stands for all.
+          if (seq !== undefined && stored !== undefined) for (const key of cursorKeys) storedByKey.set(key, Math.max(storedByKey.get(key) ?? 0, stored));
+          return stored;
         } catch (err) {
           if (leaseLostIn(err)) throw new LeaseLostError(`a batch of ${host} was refused: the subscription lease is no longer this writer's`, { cause: err });
+          if (cursorBehindIn(err)) throw new CursorBehindError(describeError(err), { cause: err });
           // Not an outage (a key of the wrong type, refused whole by the batch script): counted by host, then the task
           // ends on it with the batch unwritten and the cursor before it.
           if (writeRefusal(err) === undefined) report('stream_write_failed', 1, { entries: batch.size, seq: batch.seq ?? null, err: describeError(err) });
@@ -601,112 +631,134 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
     return true;
   };
 
+  /**
+   * Redis lost writes (CURSOR_FLOOR refused a batch): what was read is dropped unwritten, and the next connection
+   * starts from the stored cursor, so upstream sends the lost seqs and these again. No backoff: nothing failed upstream.
+   */
+  const rolledBack = async (err: CursorBehindError) => {
+    const ours = Math.max(...storedByKey.values());
+    batch.discard();
+    const stored = await readCursors();
+    metrics.inc(o.counters.errors, { host: hostLabel, reason: 'cursor_rolled_back' });
+    log.warn('redis holds an older cursor than this writer stored (a restart from an older snapshot, a failover to a lagging replica): resuming from the stored cursor so upstream sends the lost seqs again', {
+      host, stored: stored ?? null, written: ours, err: err.message,
+    });
+    await handler.resume?.();
+    delays.reset();
+  };
+
   /** FutureCursor: the only way the cursor goes back, on purpose and in plain sight. */
   const resetCursor = async () => {
     stillHeld();
     const old = await readCursors();
     for (const key of cursorKeys) await resetSeqCursor(redis, key, 0);
     floors = cursorKeys.map(() => 0);
+    for (const key of cursorKeys) storedByKey.set(key, 0);
     baseline = 0;
     metrics.inc(o.counters.errors, { host: hostLabel, reason: 'cursor_reset' });
     log.error('upstream sequence is behind our cursor: cursor reset to replay its window', { host, old: old ?? null, new: 0 });
   };
 
   while (!signal.aborted) {
-    const stored = await readCursors();
-    // Another writer moved past the search's floor: it is over.
-    if (search !== undefined && stored !== undefined && stored > search.lo) search = undefined;
-    const cursor = search?.probe ?? stored ?? o.initialCursor;
-    baseline = cursor;
-    const source = openFrameSource(subscribeUrl(host, o.nsid, cursor), {
-      maxQueuedFrames: MAX_QUEUED_FRAMES,
-      maxQueuedBytes: MAX_QUEUED_BYTES,
-      heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
-      maxPayloadBytes: o.maxFrameBytes + WS_PAYLOAD_SLACK_BYTES,
-    });
-    const connectedAt = Date.now();
-    acceptedOnConnection = false;
-    behindInARow = 0;
-    connectedWith = cursor;
-    seqOnConnection = false;
-    resumeChecked = false;
-    let why = 'closed';
-    let reset = false;
-    let oversized = false;
-    let probed = false;
-    const onAbort = () => source.close();
-    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      // Only the socket's own failures mean "reconnect"; a handler's or a write's throw ends the task.
-      const opened = await source.opened.then(
-        () => true,
-        (err: unknown) => {
-          why = describeError(err);
-          return false;
-        },
-      );
-      if (opened) {
-        o.onConnection?.(true);
-        log.info('subscription connected', { host, nsid: o.nsid, cursor: cursor ?? 'live' });
-        batchStartedAt = Date.now();
-        for (;;) {
-          const next = await source.next(Math.max(1, o.batchTimeoutMs - (Date.now() - batchStartedAt)));
-          o.beat?.();
-          if (next.kind === 'closed') {
-            why = next.reason;
-            oversized = next.oversized;
-            break;
-          }
-          if (next.kind === 'timeout' && probing() && Date.now() - connectedAt >= (o.probeQuietMs ?? PROBE_QUIET_MS) && !probeRead()) {
-            why = 'probe for a frame over the payload limit: quiet';
-            probed = true;
-            break;
-          }
-          if (next.kind === 'text') {
-            countFrame('invalid');
-            report('invalid_frame', 1, { message: 'a text frame (the event stream is binary only)' });
-          } else if (next.kind === 'frame') {
-            if (probing() && isEvent(next.bytes, o.maxFrameBytes) && !probeRead()) {
-              why = 'probe for a frame over the payload limit';
+      const stored = await readCursors();
+      // Another writer moved past the search's floor: it is over.
+      if (search !== undefined && stored !== undefined && stored > search.lo) search = undefined;
+      const cursor = search?.probe ?? stored ?? o.initialCursor;
+      baseline = cursor;
+      const source = openFrameSource(subscribeUrl(host, o.nsid, cursor), {
+        maxQueuedFrames: MAX_QUEUED_FRAMES,
+        maxQueuedBytes: MAX_QUEUED_BYTES,
+        heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+        maxPayloadBytes: o.maxFrameBytes + WS_PAYLOAD_SLACK_BYTES,
+      });
+      const connectedAt = Date.now();
+      acceptedOnConnection = false;
+      behindInARow = 0;
+      connectedWith = cursor;
+      seqOnConnection = false;
+      resumeChecked = false;
+      let why = 'closed';
+      let reset = false;
+      let oversized = false;
+      let probed = false;
+      const onAbort = () => source.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        // Only the socket's own failures mean "reconnect"; a handler's or a write's throw ends the task.
+        const opened = await source.opened.then(
+          () => true,
+          (err: unknown) => {
+            why = describeError(err);
+            return false;
+          },
+        );
+        if (opened) {
+          o.onConnection?.(true);
+          log.info('subscription connected', { host, nsid: o.nsid, cursor: cursor ?? 'live' });
+          batchStartedAt = Date.now();
+          for (;;) {
+            const next = await source.next(Math.max(1, o.batchTimeoutMs - (Date.now() - batchStartedAt)));
+            o.beat?.();
+            if (next.kind === 'closed') {
+              why = next.reason;
+              oversized = next.oversized;
+              break;
+            }
+            if (next.kind === 'timeout' && probing() && Date.now() - connectedAt >= (o.probeQuietMs ?? PROBE_QUIET_MS) && !probeRead()) {
+              why = 'probe for a frame over the payload limit: quiet';
               probed = true;
               break;
             }
-            const result = await onFrame(next.bytes);
-            if (result !== 'ok') {
-              // Upstream closes after an error frame; nothing after it belongs to this connection.
-              why = result.reconnect === 'seq_reset' ? 'seqs went back' : `error frame ${result.reconnect}`;
-              reset = result.reset;
-              break;
+            if (next.kind === 'text') {
+              countFrame('invalid');
+              report('invalid_frame', 1, { message: 'a text frame (the event stream is binary only)' });
+            } else if (next.kind === 'frame') {
+              if (probing() && isEvent(next.bytes, o.maxFrameBytes) && !probeRead()) {
+                why = 'probe for a frame over the payload limit';
+                probed = true;
+                break;
+              }
+              const result = await onFrame(next.bytes);
+              if (result !== 'ok') {
+                // Upstream closes after an error frame; nothing after it belongs to this connection.
+                why = result.reconnect === 'seq_reset' ? 'seqs went back' : `error frame ${result.reconnect}`;
+                reset = result.reset;
+                break;
+              }
+            }
+            const due = Date.now() - batchStartedAt >= o.batchTimeoutMs;
+            if (batch.size >= o.batchSize || (due && !batch.empty)) {
+              await flush();
+              await between();
+              await respectHolds(source, true);
+              batchStartedAt = Date.now();
+            } else if (due) {
+              batchStartedAt = Date.now();
+              await between();
+              await respectHolds(source, false);
             }
           }
-          const due = Date.now() - batchStartedAt >= o.batchTimeoutMs;
-          if (batch.size >= o.batchSize || (due && !batch.empty)) {
-            await flush();
-            await between();
-            await respectHolds(source, true);
-            batchStartedAt = Date.now();
-          } else if (due) {
-            batchStartedAt = Date.now();
-            await between();
-            await respectHolds(source, false);
-          }
         }
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        source.close();
+        o.onConnection?.(false);
       }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      source.close();
-      o.onConnection?.(false);
+      // Every frame read from this connection is written before reconnecting or stopping.
+      await flush();
+      if (reset) await resetCursor();
+      // Not a failure of the connection: the reconnect goes on at once, past the frame, with no growing backoff.
+      if ((oversized && (await skipOversized())) || probed) delays.reset();
+      if (signal.aborted) break;
+      if (Date.now() - connectedAt >= reconnect.healthyAfterMs) delays.reset();
+      const delay = delays.next();
+      log.warn('subscription disconnected', { host, reason: why, reconnectInMs: delay });
+      await sleep(delay, signal, o.beat);
+    } catch (err) {
+      if (!(err instanceof CursorBehindError)) throw err;
+      await rolledBack(err);
     }
-    // Every frame read from this connection is written before reconnecting or stopping.
-    await flush();
-    if (reset) await resetCursor();
-    // Not a failure of the connection: the reconnect goes on at once, past the frame, with no growing backoff.
-    if ((oversized && (await skipOversized())) || probed) delays.reset();
-    if (signal.aborted) break;
-    if (Date.now() - connectedAt >= reconnect.healthyAfterMs) delays.reset();
-    const delay = delays.next();
-    log.warn('subscription disconnected', { host, reason: why, reconnectInMs: delay });
-    await sleep(delay, signal, o.beat);
   }
   signal.removeEventListener('abort', onStop);
   // Every frame read was flushed above with its cursor: the stored cursor stands at least at `cursor`.

@@ -6,7 +6,7 @@
 // scripts its steps run; each set of skytide's scripts gives another text, so each has a twin here (onceBatchTwin),
 // which runs the inlined scripts' own twins.
 import { createHash } from 'node:crypto';
-import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
+import { CURSOR_FLOOR, RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { AMEND, APPEND, LEASE_GUARD, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
@@ -28,6 +28,12 @@ export const sha1 = (text: string): string => createHash('sha1').update(Buffer.f
 const before = (a: string, b: string): boolean => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')) < 0;
 
 const k = (keys: readonly string[], i: number): string => keys[i] ?? '';
+
+/** Lua's tonumber of a string, for the values skytide stores (decimal, optionally signed or with spaces around). */
+function luaNumber(text: string): number | undefined {
+  const t = text.trim();
+  return /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t) ? Number(t) : undefined;
+}
 
 /** wrongTypeOf of adapters/redis/lua/key-types.ts: the key's type when it is neither `want` nor absent. */
 function wrongTypeOf(s: Store, key: string, want: string): string | undefined {
@@ -78,6 +84,14 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
     }
     s.exec(['SET', k(keys, 0), argv[0] ?? '']);
     return argv[0] ?? null;
+  }],
+  [CURSOR_FLOOR, (s, keys, argv) => {
+    const stored = s.exec(['GET', k(keys, 0)]);
+    // Lua's tonumber: a decimal (or hex, or exponent) number, else nil; such a value passes.
+    const n = typeof stored === 'string' ? luaNumber(stored) : undefined;
+    if (typeof stored === 'string' && n === undefined) return 1;
+    if (n === undefined || n < Number(argv[0])) return new ReplyError(`BEHIND ${k(keys, 0)} holds ${typeof stored === 'string' ? stored : 'nothing'}, below ${argv[0] ?? ''} this writer stored`);
+    return 1;
   }],
   [LEASE_GUARD, (s, keys, argv) => {
     if (s.exec(['GET', k(keys, 0)]) !== (argv[0] ?? '')) return new ReplyError(`LEASELOST ${k(keys, 0)} is not held by this writer`);

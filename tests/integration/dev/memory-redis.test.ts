@@ -9,7 +9,7 @@ import { startMemoryRedis, type MemoryRedis } from '../../../long-runners/dev/me
 import { SCRIPT_TWINS, sha1 } from '../../../long-runners/dev/memory-redis/script-twins.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
-import { RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
+import { CURSOR_FLOOR, RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
 import { HEAD_LABELS, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { AMEND, APPEND, LEASE_GUARD, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
@@ -143,7 +143,7 @@ describe('the JS twins of the Lua scripts', () => {
     // The adapters that send Lua: the Redis ones and the work queue's (its delayed entries are promoted by a script).
     const adapters = path.join(import.meta.dirname, '../../../adapters');
     const dirs = ['redis', 'queue'].map((d) => path.join(adapters, d));
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, RELEASE_PARKED.lua, LEASE_GUARD.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, MOVE_LETTERS, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, CURSOR_FLOOR.lua, RELEASE_PARKED.lua, LEASE_GUARD.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, MOVE_LETTERS, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
     const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)));
     const scripts = new Map<RedisScript, string>();
@@ -158,7 +158,7 @@ describe('the JS twins of the Lua scripts', () => {
     // Every script a batch may run (each RedisScript adapters/redis exports) can be inlined into the once-batch script,
     // whose text depends on the set inlined: every set needs a twin.
     const batchScripts = [...scripts].filter(([, f]) => path.dirname(f) === dirs[0]).map(([script]) => script);
-    expect(batchScripts.map((s) => s.name).sort()).toEqual([RAISE_SEQ_CURSOR, RELEASE_PARKED, REPO_ADVANCE, LEASE_GUARD].map((s) => s.name).sort());
+    expect(batchScripts.map((s) => s.name).sort()).toEqual([RAISE_SEQ_CURSOR, CURSOR_FLOOR, RELEASE_PARKED, REPO_ADVANCE, LEASE_GUARD].map((s) => s.name).sort());
     const sets = everyScriptSet(batchScripts);
     expect(sets.length).toBe(2 ** batchScripts.length);
     for (const set of sets) expect(SCRIPT_TWINS.has(sha1(compileOnceBatch(set).lua)), set.map((s) => s.name).join(',')).toBe(true);
@@ -399,6 +399,12 @@ describe('the JS twins of the Lua scripts', () => {
         { kind: 'script', script: RAISE_SEQ_CURSOR, keys: [`${p}ob_cur`], args: ['99'] },
       ]),
       plain([{ kind: 'script', script: LEASE_GUARD, keys: [`${p}ob_nolease`], args: ['me 1'] }, { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'stale'] }]),
+      // a cursor floor first: the cursor at or above it, the batch runs; below it or gone (Redis lost writes), the
+      // script stops there, nothing written; a cursor that is no seq passes (RAISE_SEQ_CURSOR answers for it).
+      plain([{ kind: 'script', script: CURSOR_FLOOR, keys: [`${p}ob_cur`], args: ['7'] }, { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'floor ok'] }]),
+      plain([{ kind: 'script', script: CURSOR_FLOOR, keys: [`${p}ob_cur`], args: ['9'] }, { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'behind'] }]),
+      once(`${p}ob_m`, 't2d', [{ kind: 'script', script: CURSOR_FLOOR, keys: [`${p}ob_nocur`], args: ['1'] }, { kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'gone'] }]),
+      plain([{ kind: 'script', script: CURSOR_FLOOR, keys: [`${p}ob_badcur`], args: ['1'] }]),
       once(`${p}ob_m`, 't3', [{ kind: 'xadd', stream: `${p}ob_live`, fields: ['event', 'e4'] }]),
       once(`${p}ob_m`, 't3', []),
       // the same script without a marker: each run writes (at least once), a key of the wrong type refuses it whole.

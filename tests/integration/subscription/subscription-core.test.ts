@@ -113,7 +113,8 @@ describe('a write between batches that meets a key of the wrong type', () => {
     expect(await redis.xlen(side)).toBe(0);
     expect(await redis.exists(parked)).toBe(0);
     expect(err).toBeInstanceOf(StreamWriteError);
-    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 3 needs ${waiting} to be a hash but it is a string: nothing of the batch was written`);
+    // Step 1 is the batch's cursor guard (CURSOR_FLOOR), then the XADD, the RPUSH and the HSET.
+    expect((err as Error).message).toBe(`batch refused: WRONGTYPE step 4 needs ${waiting} to be a hash but it is a string: nothing of the batch was written`);
     const text = await metrics.registry.metrics();
     expect(text).toContain(`skytide_firehose_errors_total{host="${hostKey(relay.host)}",reason="stream_write_failed"} 1`);
   });
