@@ -127,7 +127,7 @@ export interface RepoReport {
   stale: number;
   /**
    * Leaves whose key or record is unusable (not an NSID, a bad record key, a record outside the data model), and
-   * records their lexicon refuses (index/plan.ts: not indexed).
+   * records their lexicon or the AppView's insert refuses (index/plan.ts, index/refused-writes.ts: not indexed).
    */
   skipped: number;
   /** Records of collections the filters drop (not decoded, not indexed). */

@@ -85,7 +85,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
   ports.metrics.inc('skytide_index_batches_total', { outcome: 'ok' });
   if (applied.skipped.size > 0) ports.log.debug('events of inactive or deleted accounts skipped', { count: applied.skipped.size });
   if (applied.invalid.length > 0) {
-    ports.log.info('records that fail their lexicon were not indexed', {
+    ports.log.info('records their lexicon or the AppView refuses were not indexed', {
       count: applied.invalid.length,
       records: applied.invalid.slice(0, 5).map((op) => ({ uri: op.uri, problem: op.problem })),
     });
