@@ -18,8 +18,7 @@ import { AggregateDeltas } from './aggregates.ts';
 import { holdIndexLock } from './account-store.ts';
 import { judgeReplyRoots } from './reply-roots.ts';
 import { notifyPosts } from './post-notifications.ts';
-import { gatedPost, rejudgeQuotes, rejudgeQuotesByUri, rejudgeRepliesByUri, rejudgeThreads, XMIN8 } from './gates.ts';
-import { DELETED_SINCE_QUOTED } from './post-removals.ts';
+import { gatedPost, rejudgeQuotes, rejudgeQuotesByUri, rejudgeRepliesByUri, rejudgeThreads } from './gates.ts';
 import { obj } from './plugins/fields.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
 
@@ -47,15 +46,12 @@ export interface PostsTouched {
   editedAt: string[];
   /** The batch's snapshot as it began (`pg_current_snapshot()`): what committed after it ran beside the batch. */
   snapshot?: string;
-  /** Reposts the batch wrote. */
-  reposts: string[];
   /** Posts whose thread gate the batch wrote or deleted. */
   threadGated: string[];
   /** Posts whose post gate the batch wrote or deleted. */
   postGated: string[];
 }
 
-const REPOST = 'app.bsky.feed.repost';
 const THREADGATE = 'app.bsky.feed.threadgate';
 const POSTGATE = 'app.bsky.feed.postgate';
 const RECORD_EMBEDS = new Set(['app.bsky.embed.record', 'app.bsky.embed.recordWithMedia']);
@@ -69,7 +65,7 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
 export function postsTouched(
   winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
 ): PostsTouched {
-  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], reposts: [], threadGated: [], postGated: [] };
+  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
     if (!changed.has(uri)) continue;
     if (event.collection === POST_COLLECTION) {
@@ -86,8 +82,6 @@ export function postsTouched(
       if (event.record['reply'] !== undefined) touched.replies.push(uri);
       const embed = obj(event.record['embed'])?.['$type'];
       if (typeof embed === 'string' && RECORD_EMBEDS.has(embed)) touched.quotes.push(uri);
-    } else if (event.collection === REPOST) {
-      if (event.type !== 'delete') touched.reposts.push(uri);
     } else if (event.collection === THREADGATE || event.collection === POSTGATE) {
       const post = gatedPost(uri);
       if (post !== undefined) (event.collection === THREADGATE ? touched.threadGated : touched.postGated).push(post);
@@ -114,7 +108,7 @@ export async function replayedPostOps(tx: SqlExecutor, winners: readonly RecordO
 }
 
 export const nothingTouched = (t: PostsTouched): boolean =>
-  t.written.length === 0 && t.removed.length === 0 && t.reposts.length === 0 && t.threadGated.length === 0 && t.postGated.length === 0;
+  t.written.length === 0 && t.removed.length === 0 && t.threadGated.length === 0 && t.postGated.length === 0;
 
 export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): Promise<void> {
   if (nothingTouched(posts)) return;
@@ -132,7 +126,6 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
   // the stream's order).
   await purgeQuotesOfRemoved(tx, posts, deltas);
   await rejudgeQuotesByUri(tx, posts.quotes, deltas, posts.snapshot);
-  await purgeRepostsOfRemoved(tx, posts.reposts, posts.snapshot);
   await rejudgeQuotes(tx, posts.postGated);
   await refreshGateFlags(tx, [...new Set([...posts.written, ...posts.threadGated, ...posts.postGated])]);
   await notifyPosts(tx, undefined, [], rechained);
@@ -147,37 +140,15 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
  */
 async function purgeQuotesOfRemoved(tx: SqlExecutor, posts: PostsTouched, deltas: AggregateDeltas): Promise<void> {
   if (posts.removed.length === 0 && posts.edited.length === 0) return;
-  // The reposts' feed items older than the removal go with the quotes (the AppView's deleteFn takes every feed item
-  // of the post); so does one of a duplicate repost this batch promoted after its removal ran.
   const gone = checkRows(await tx.query(
-    `with x as materialized (
+    `delete from quote q using (
        select r.uri, r.time, null::text as cid from unnest($1::text[], $2::text[]) as r(uri, time)
        union all select s.uri, coalesce(nullif(e.time, ''), s."indexedAt"), s.cid from unnest($3::text[], $4::text[]) as e(uri, time)
          join post s on s.uri = e.uri
-     ), reposted as (delete from feed_item f using x, repost p where f."postUri" = x.uri and f.type = 'repost' and p.uri = f.uri
-       and p."indexedAt" < x.time and (x.cid is null or p."subjectCid" <> x.cid))
-     delete from quote q using x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid) returning q.subject`,
+     ) as x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid) returning q.subject`,
     [posts.removed, posts.removedAt, posts.edited, posts.editedAt],
   ), { subject: 'string' });
   for (const g of gone) deltas.post(g.subject, 'quoteCount', -1);
-}
-
-/**
- * Deletes the feed items of the batch's reposts whose subject a delete or an edit later in time removed, which a
- * transaction in flight beside this one, or committed before it while its lane lagged, ran without seeing them: the
- * quotes' test (gates.ts, `rejudgeQuoting`): a newer tombstone or delete kept in `post_removal`, or a post row of
- * another CID, newer, that this batch did not see committed as it began.
- */
-async function purgeRepostsOfRemoved(tx: SqlExecutor, reposts: readonly string[], snapshot: string | undefined): Promise<void> {
-  if (reposts.length === 0) return;
-  await tx.query(
-    `delete from feed_item f using repost q where f.uri = any($1::text[]) and f.type = 'repost' and q.uri = f.uri
-       and (exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt")
-         or ${DELETED_SINCE_QUOTED}
-         or exists (select 1 from post s where s.uri = q.subject and s.cid <> q."subjectCid" and s."indexedAt" > q."indexedAt"
-           and $2::text <> '' and s.xmin <> q.xmin and not pg_visible_in_snapshot(${XMIN8}, $2::text::pg_snapshot)))`,
-    [[...reposts].sort(), snapshot ?? ''],
-  );
 }
 
 /** hasThreadGate / hasPostGate as the gate tables say now: true with a gate, false where a flag was true without. */

@@ -311,7 +311,7 @@ export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[
  * A row's xmin as an xid8 (`pg_visible_in_snapshot` takes no xid): the epoch of the current transaction ID, one less
  * for an xmin above its low 32 bits (written before the counter wrapped).
  */
-export const XMIN8 = `((((pg_current_xact_id()::text::bigint >> 32) - (case when s.xmin::text::bigint > (pg_current_xact_id()::text::bigint & 4294967295) then 1 else 0 end)) << 32) | s.xmin::text::bigint)::text::xid8`;
+const XMIN8 = `((((pg_current_xact_id()::text::bigint >> 32) - (case when s.xmin::text::bigint > (pg_current_xact_id()::text::bigint & 4294967295) then 1 else 0 end)) << 32) | s.xmin::text::bigint)::text::xid8`;
 
 const QUOTE_COLUMNS = `q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules"`;
 

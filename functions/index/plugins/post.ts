@@ -235,10 +235,7 @@ export const postPlugin: Plugin = {
   },
 };
 
-/**
- * Deletes the quote rows naming these removed posts, and their reposts' feed items, that each removal takes
- * (`Removal`), returning the quotes' subjects.
- */
+/** Deletes the quote rows naming these removed posts that each removal takes (`Removal`), returning their subjects. */
 async function cascadeToQuotes(tx: SqlExecutor, uris: readonly string[], removals: ReadonlyMap<string, Removal>): Promise<{ subject: string }[]> {
   const taken = uris.flatMap((uri) => {
     const removal = removals.get(uri);
@@ -246,13 +243,9 @@ async function cascadeToQuotes(tx: SqlExecutor, uris: readonly string[], removal
   });
   if (taken.length === 0) return [];
   await rememberRemovals(tx, taken.filter((r) => r.writtenAgain === true));
-  // The reposts' feed items go too (the AppView's deleteFn deletes every feed item of the post, by postUri; its
-  // update runs it, then writes back only the post's own), with the same bounds as the quotes.
   return checkRows(await tx.query(
-    `with r as materialized (select * from unnest($1::text[], $2::text[], $3::text[]) as r(uri, time, cid)),
-     reposted as (delete from feed_item f using r, repost p where f."postUri" = r.uri and f.type = 'repost' and p.uri = f.uri
-       and p."indexedAt" <= r.time and p."subjectCid" is distinct from r.cid)
-     delete from quote q using r where q.subject = r.uri and q."indexedAt" <= r.time and q."subjectCid" is distinct from r.cid returning q.subject`,
+    `delete from quote q using unnest($1::text[], $2::text[], $3::text[]) as r(uri, time, cid)
+     where q.subject = r.uri and q."indexedAt" <= r.time and q."subjectCid" is distinct from r.cid returning q.subject`,
     [taken.map((r) => r.uri), taken.map((r) => r.time), taken.map((r) => r.cid ?? null)],
   ), { subject: 'string' });
 }

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { Sql, SqlExecutor } from '../../../functions/ports.ts';
 import { createIndexDatabase, type IndexDb } from '../../helpers/index-db.ts';
-import { account, del, like, post, repost, tid, uriOf, write } from '../../helpers/events.ts';
+import { account, del, like, post, tid, uriOf, write } from '../../helpers/events.ts';
 import { dumpIndex } from '../../helpers/index-db.ts';
 import { didShard } from '../../../adapters/redis/keys.ts';
 import { networkCorpus } from '../../bench/network-corpus.ts';
@@ -268,40 +268,6 @@ describe('index: batches in flight at once', () => {
       expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([{ uri: uriOf(BOB, 'app.bsky.feed.post', `e2-${last}`) }]);
     });
   }
-
-  // The same for a repost's feed item (the AppView's deleteFn takes every feed item of the post, reposts' too): in
-  // flight beside the delete or the edit, whichever commits last takes it; a repost older than a removal its lane
-  // lagged behind loses it when indexed; one made after the removal keeps it (found in review of 33b0a0a).
-  const repostItems = (subject: string) => db.sql.query(`select uri from feed_item where type = 'repost' and "postUri" = $1 order by uri`, [subject]);
-  for (const [what, last] of [['delete', 'repost'], ['delete', 'removal'], ['edit', 'repost'], ['edit', 'removal']] as const) {
-    it(`a repost whose subject a later ${what} removed in a batch in flight loses its feed item (${last} commits last)`, async () => {
-      const rkey = `rp-${what}-${last}`;
-      const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey, rev: 70, record: post('reposted') });
-      await indexBatch([subject], db.ports);
-      const uri = uriOf(ALICE, 'app.bsky.feed.post', rkey);
-      const reposted = write({ did: BOB, collection: 'app.bsky.feed.repost', rkey, rev: 71, record: repost(uri, subject.cid) });
-      const removal = what === 'delete' ? del({ did: ALICE, collection: 'app.bsky.feed.post', rkey, rev: 72 })
-        : write({ did: ALICE, collection: 'app.bsky.feed.post', rkey, rev: 72, type: 'update', record: post('changed') });
-      const first = heldAtTheEnd(db.sql);
-      const [held, other] = last === 'repost' ? [[reposted], [removal]] : [[removal], [reposted]];
-      const holding = indexBatch(held, { ...db.ports, sql: first.sql });
-      await first.reached;
-      await indexBatch(other, db.ports);
-      first.release();
-      await holding;
-      expect(await repostItems(uri)).toEqual([]);
-    });
-  }
-
-  it('a repost older than the delete of its subject loses its feed item when its lane lagged; one made after keeps it', async () => {
-    const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rp-lag', rev: 80, record: post('soon gone') });
-    await indexBatch([subject], db.ports);
-    const uri = uriOf(ALICE, 'app.bsky.feed.post', 'rp-lag');
-    await indexBatch([del({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'rp-lag', rev: 82 })], db.ports);
-    await indexBatch([write({ did: BOB, collection: 'app.bsky.feed.repost', rkey: 'rp-lag', rev: 81, record: repost(uri, subject.cid) })], db.ports);
-    await indexBatch([write({ did: CAROL, collection: 'app.bsky.feed.repost', rkey: 'rp-lag', rev: 83, record: repost(uri, subject.cid) })], db.ports);
-    expect(await repostItems(uri)).toEqual([{ uri: uriOf(CAROL, 'app.bsky.feed.repost', 'rp-lag') }]);
-  });
 
   // A lane that lags (another consumer ran ahead, or the removal's batch was delivered again after a crash): the quote
   // comes after the removal in the stream but commits first. The removal must not take it (found by the chaos suite:
