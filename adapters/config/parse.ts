@@ -183,7 +183,18 @@ function urlProblem(spec: VarSpec, value: string): string | undefined {
   if ((scheme === 'redis' || scheme === 'rediss') && !/^(\/\d*)?$/.test(url.pathname)) {
     return `must name a database by its number (/0, /1, ...) or none, not the path ${JSON.stringify(url.pathname)}`;
   }
+  // ioredis also reads `?db=`, over the path's, unchecked (`?db=abc` selected NaN): the path alone names it.
+  if ((scheme === 'redis' || scheme === 'rediss') && url.searchParams.has('db')) return 'must name its database in the path (/0, /1, ...), not as ?db=';
   return undefined;
+}
+
+/** A URL's path, or '' when it is no URL (refused on its own). */
+function pathOf(value: string): string {
+  try {
+    return new URL(value).pathname;
+  } catch {
+    return '';
+  }
 }
 
 /** `host[:port]`, optionally with a scheme: what a subscription URL can be built from. */
@@ -340,6 +351,10 @@ export function parseConfig(env: Env): ParsedConfig {
   }
   const badNodes = config.redisClusterNodes.filter((n) => !/^[^\s:/]+:\d{1,5}$/.test(n));
   if (badNodes.length > 0) problems.push(`REDIS_CLUSTER_NODES holds what is not host:port: ${badNodes.join(', ')}`);
+  // A Redis Cluster has database 0 only, and the cluster client ignores a database named in REDIS_URL.
+  if (config.redisClusterNodes.length > 0 && /^\/0*[1-9]\d*$/.test(pathOf(config.redisUrl))) {
+    problems.push(`REDIS_URL names database ${pathOf(config.redisUrl).slice(1)}, but a Redis Cluster (REDIS_CLUSTER_NODES) has database 0 only`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config, unknown };
 }

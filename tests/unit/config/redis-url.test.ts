@@ -29,6 +29,14 @@ describe('parseConfig: REDIS_URL names its database by number, or none', () => {
     expect(problemsOf({ REDIS_URL: 'rediss://:hunter2@redis.internal:6380/abc' }).join('\n')).not.toContain('hunter2');
   });
 
+  it('refuses ?db= (ioredis reads it over the path, unchecked) and a database other than 0 beside REDIS_CLUSTER_NODES', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379?db=abc' })).toEqual(['REDIS_URL must name its database in the path (/0, /1, ...), not as ?db=']);
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379/2', REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).toEqual([
+      'REDIS_URL names database 2, but a Redis Cluster (REDIS_CLUSTER_NODES) has database 0 only',
+    ]);
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379/0', REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).toEqual([]);
+  });
+
   it('leaves other URLs\' paths alone', () => {
     expect(parseConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/index', PLC_URL: 'https://plc.internal/directory' }).config.plcUrl).toBe('https://plc.internal/directory');
   });
