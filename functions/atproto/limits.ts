@@ -14,10 +14,9 @@ export const MAX_COMMIT_OPS = 200;
  * before a decoder allocates (functions/atproto/cbor-scan.ts).
  */
 export const MAX_CBOR_DEPTH = 128;
-/** Lexicon and syntax bounds: handle 253 chars, DID 2048 chars, label `val` 128 bytes, a label `uri` 8 KB. */
+/** Lexicon and syntax bounds: handle 253 chars, DID 2048 chars, label `val` 128 bytes (a label's uri: label/label.ts). */
 export const MAX_HANDLE_LENGTH = 253;
 export const MAX_DID_LENGTH = 2048;
 export const MAX_LABEL_VAL_BYTES = 128;
-export const MAX_LABEL_URI_LENGTH = 8192;
 /** A DID document is a few KB; a did:web host or a directory answering more is refused before parsing. */
 export const MAX_DID_DOCUMENT_BYTES = 64 * 1024;

@@ -27,10 +27,19 @@ export interface Label {
 
 /** The spec's limit on `val` (lexicon maxLength, in UTF-8 bytes). */
 export const MAX_LABEL_VAL_BYTES = 128;
-/** Subjects are URIs; the longest we store is the AT-URI limit. */
-export const MAX_LABEL_URI_LENGTH = 8 * 1024;
+/**
+ * Subjects are URIs. A label's key (src, uri, cid, val) is a B-tree key in `label` and `label_version`, which Postgres
+ * caps at 2,704 bytes a row: a longer one failed the whole batch and went to the DLQ (found in review). 2,048 bytes of
+ * uri (UTF-8) leave room for the longest DID, a CID and a value.
+ */
+export const MAX_LABEL_URI_BYTES = 2 * 1024;
+/** The longest `src` kept: a did:plc is 32 characters; a did:web names a host (at most 253). */
+export const MAX_LABEL_SRC_BYTES = 300;
 /** A compact ECDSA signature is 64 bytes; anything far longer is not one. */
 const MAX_SIG_BYTES = 1024;
+
+const utf8 = new TextEncoder();
+const utf8Bytes = (s: string): number => utf8.encode(s).length;
 
 export type LabelParse = { ok: true; label: Label } | { ok: false; message: string };
 
@@ -78,13 +87,15 @@ export function parseLabel(value: unknown): LabelParse {
   };
   const src = str('src', true);
   if (src !== undefined && !isValidDid(src)) problems.push('src is not a DID');
+  else if (src !== undefined && utf8Bytes(src) > MAX_LABEL_SRC_BYTES) problems.push(`src is longer than ${MAX_LABEL_SRC_BYTES} bytes`);
   const uri = str('uri', true);
-  if (uri !== undefined && (uri.length > MAX_LABEL_URI_LENGTH || !URI_RE.test(uri))) problems.push('uri is not a URI');
+  if (uri !== undefined && !URI_RE.test(uri)) problems.push('uri is not a URI');
+  else if (uri !== undefined && utf8Bytes(uri) > MAX_LABEL_URI_BYTES) problems.push(`uri is longer than ${MAX_LABEL_URI_BYTES} bytes`);
   const cid = str('cid', false);
   // NOTE: an empty cid would be stored as '' (the AppView's "no cid") and read back without one: not the signed label.
   if (cid !== undefined && parseCid(cid) === undefined) problems.push('cid is not a CID');
   const val = str('val', true);
-  if (val !== undefined && (val.length === 0 || new TextEncoder().encode(val).length > MAX_LABEL_VAL_BYTES)) {
+  if (val !== undefined && (val.length === 0 || utf8Bytes(val) > MAX_LABEL_VAL_BYTES)) {
     problems.push(`val must be 1 to ${MAX_LABEL_VAL_BYTES} bytes`);
   }
   const cts = str('cts', true);

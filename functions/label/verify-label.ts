@@ -106,8 +106,12 @@ export function problemWith(identity: AtprotoIdentity, label: Label, host: strin
 }
 
 export async function checkLabel(label: Label, host: string | undefined, trusted: boolean, identities: BatchIdentities): Promise<LabelCheck> {
+  // Unsigned only from a trusted source and only in an entry that names no labeler host (rsky's): read from a host,
+  // nothing shows who wrote it, and any labeler we follow could send unsigned labels and negations in a trusted
+  // source's name (found in review: a forged negation took a trusted !takedown down).
   if (label.sig === undefined) {
-    return trusted ? { ok: true, trusted: 'unsigned' } : { ok: false, reason: 'unsigned_label', message: `unsigned label from ${label.src}` };
+    if (trusted && host === undefined) return { ok: true, trusted: 'unsigned' };
+    return { ok: false, reason: 'unsigned_label', message: trusted ? `unsigned label in the name of ${label.src}, read from ${host}: only entries that name no host may be unsigned` : `unsigned label from ${label.src}` };
   }
   // Label spec: `ver` is required (always 1) and is part of the signed bytes. A signature over a label without it
   // signs no version-1 label, so it vouches for nothing we can judge; trust skips an absent signature, never this.

@@ -24,6 +24,7 @@ import { freePort } from '../../helpers/free-port.ts';
 import { DependencyError } from '../../../functions/errors.ts';
 import { silentLog } from '../../../functions/ports.ts';
 import type { IdentityResolver as Resolver } from '../../../functions/atproto/identity/did-document.ts';
+import type { JsonObject } from '../../../functions/events.ts';
 
 const LABELER = 'did:plc:labelerlabelerlabelerxxx';
 const OTHER_LABELER = 'did:plc:otherlabelerotherlabeler';
@@ -102,6 +103,9 @@ async function metric(text: string): Promise<number> {
   return line === undefined ? NaN : Number(line.split(' ').at(-1));
 }
 
+/** The entry as the TypeScript pipeline before us wrote it: no labeler host. */
+const hostless = (e: ReturnType<typeof labelEvent>): { type: 'label'; label: JsonObject } => ({ type: 'label', label: e.label });
+
 describe('rows and what is in force', () => {
   it('stores a negation as a row, and a negation with another cid still takes the label down', async () => {
     await labelBatch([await signed({ cid: CID_A, val: 'spam', cts: at(1) })], ports());
@@ -153,7 +157,7 @@ describe('rows and what is in force', () => {
     const entries: LabelEntry[] = [];
     for (let i = 0; i < 5; i++) entries.push(await signed({ uri: `${POST}${i}`, val: 'spam', cts: at(i) }));
     entries.push(await signed({ uri: ACCOUNT, val: 'rude', cts: at(9) }));
-    entries.push(entry(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', cts: at(9) })));
+    entries.push(entry(hostless(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', cts: at(9) }))));
     await labelBatch(entries, ports());
     expect((await inForce([ACCOUNT])).map((l) => l['val']).sort()).toEqual(['rude', 'trusted-one']);
     expect((await inForce([ACCOUNT], { sources: [TRUSTED] })).map((l) => l['val'])).toEqual(['trusted-one']);
@@ -192,8 +196,8 @@ describe('rows and what is in force', () => {
 
   it('keeps one row for an unsigned label with and without neg:false, whichever came first', async () => {
     // Nothing but the presence of `neg` tells them apart (no signature does): the order must still be total.
-    const bare = entry(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', cts: at(1) }));
-    const named = entry(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', neg: false, cts: at(1) }));
+    const bare = entry(hostless(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', cts: at(1) })));
+    const named = entry(hostless(labelEvent(OTHER_HOST, { src: TRUSTED, uri: ACCOUNT, val: 'trusted-one', neg: false, cts: at(1) })));
     const outcomes: unknown[] = [];
     for (const order of [[bare, named], [named, bare]]) {
       await db.sql.query('truncate label, label_version');
@@ -291,6 +295,25 @@ describe('LABEL_TRUSTED_SOURCES and the entries of the pipelines before us', () 
     expect(await metric(`skytide_labels_trusted_total{src="${TRUSTED}",why="unsigned"}`)).toBe(1);
     expect(await metric(`skytide_labels_trusted_total{src="${TRUSTED}",why="other_host"}`)).toBe(1);
     expect(await metric(`skytide_labels_rejected_total{host="unknown",reason="unsigned_label"}`)).toBe(1);
+  });
+
+  // Found in review: a signed label with a 4 KB uri passed the parse and failed its whole batch in Postgres (a B-tree
+  // key is at most 2,704 bytes), then went to the DLQ with the good labels beside it. The longest uri and src the
+  // parse lets through are stored.
+  it('stores a label whose uri is as long as the parse allows', async () => {
+    const uri = `at://did:plc:x/app.bsky.feed.post/${'a'.repeat(2048 - 'at://did:plc:x/app.bsky.feed.post/'.length)}`;
+    const result = await labelBatch([await signed({ uri, val: 'x'.repeat(128), cid: CID_A, cts: at(1) })], ports());
+    expect(result.verdicts).toEqual([[{ status: 'label', src: LABELER }]]);
+  });
+
+  // Found in review: an unsigned label was accepted for a trusted source whatever host it was read from, so any
+  // labeler we follow could forge one, or a negation taking the trusted source's label down.
+  it('refuses an unsigned label in a trusted source\'s name read from a labeler host; the signed one stands', async () => {
+    const real = entry(labelEvent(OTHER_HOST, await signLabel(otherKey, { ver: 1, src: TRUSTED, uri: ACCOUNT, val: '!takedown', cts: at(1) })));
+    const forged = entry(labelEvent(HOST, { src: TRUSTED, uri: ACCOUNT, val: '!takedown', neg: true, cts: at(2) }));
+    const result = await labelBatch([real, forged], ports());
+    expect(result.verdicts[1]).toEqual([{ status: 'rejected', reason: 'unsigned_label', message: expect.stringContaining('only entries that name no host') }]);
+    expect((await inForce([ACCOUNT])).map((l) => l['val'])).toEqual(['!takedown']);
   });
 });
 

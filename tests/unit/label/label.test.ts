@@ -32,6 +32,9 @@ describe('parseLabel: the label spec', () => {
   it.each([
     [{ ...BASE, src: 'labeler' }, 'src is not a DID'],
     [{ ...BASE, uri: 'not a uri' }, 'uri is not a URI'],
+    // A label's key is a B-tree key in Postgres (at most 2,704 bytes a row): a longer one failed its whole batch.
+    [{ ...BASE, uri: `at://did:plc:x/app.bsky.feed.post/${'a'.repeat(2048)}` }, 'uri is longer than 2048 bytes'],
+    [{ ...BASE, src: `did:web:${'a'.repeat(300)}.example` }, 'src is longer than 300 bytes'],
     [{ ...BASE, cid: '' }, 'cid is not a CID'],
     [{ ...BASE, cid: 'bafynotacid' }, 'cid is not a CID'],
     [{ ...BASE, val: 'x'.repeat(129) }, 'val must be 1 to 128 bytes'],
