@@ -165,7 +165,7 @@ export const REFUSAL_BACKOFF = { baseMs: 250, maxMs: 10_000 } as const;
  * Life of a host's subscription lease without renewal: a crashed holder's host is taken over after at most this (a
  * stopped one releases it at once). Long enough that a busy event loop or a Redis failover of seconds loses nothing.
  */
-export const SUBSCRIPTION_LEASE_TTL_MS = 30_000;
+export const SUBSCRIPTION_LEASE_TTL_MS = 15_000;
 
 /** The one-writer-per-host lease of a subscription (its key is the adapter's: keys.lease). */
 export interface SubscriptionLease {

@@ -178,7 +178,8 @@ describe('e2e: an identity outage is waited out on the live path', () => {
     proxy.refuse(false);
     const second = spawnAdapter();
     try {
-      await waitFor(() => countWaitingDids(redis, keys, network.firehoseHost), (n) => n === 0, 'nobody waiting after the restart', 30_000);
+      // The killed adapter's lease (SUBSCRIPTION_LEASE_TTL_MS) runs out before the new one may connect.
+      await waitFor(() => countWaitingDids(redis, keys, network.firehoseHost), (n) => n === 0, 'nobody waiting after the restart', 60_000);
       const truth = await reference();
       const after = await eventsByDid(keys);
       for (const u of users) {
