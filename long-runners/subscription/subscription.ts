@@ -307,8 +307,13 @@ async function holdLease(o: SubscriptionOptions, lease: SubscriptionLease & { ke
       got = await acquireLease(o.redis, lease.key, lease.holder, ttlMs);
     } catch (err) {
       const occurrences = sampleFailure('acquire');
+      // A Redis refusing writes (out of memory, read-only) refuses the lease's SET too: the outage /ready names, as a
+      // batch's would be once connected.
+      const refused = writeRefusal(err);
+      if (refused !== undefined) o.outageBoard?.board.waiting(o.outageBoard.waiter, 'redis', refused);
       if (occurrences !== undefined) o.log.warn('subscription lease: redis did not answer', { host: o.host, key: lease.key, err: describeError(err), occurrences });
     }
+    if (got !== undefined) o.outageBoard?.board.resumed(o.outageBoard.waiter);
     if (got?.acquired === true) {
       if (waited) o.log.info('subscription lease taken: this process writes for the host now', { host: o.host, key: lease.key });
       lease.onWait?.(undefined);
