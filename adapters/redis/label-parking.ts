@@ -6,16 +6,25 @@
 // Keys, beside label_live (in its slot when tagged):
 // - `label_live:parked:<source host>`: a list of that host's entries, oldest first, each a JSON array
 //   [labeler host, source DID, parked at (ms), field, value, ...]. Entries whose labels are only not due yet wait in
-//   `label_live:parked:due:<source DID>`, their `on` (functions/label/future-cts.ts, notDueOn) in place of the DID.
-// - `label_live:parked_hosts`: a sorted set of those source hosts, scored by when each is to be checked again.
+//   `label_live:parked:due:<source DID>`, their `on` (functions/label/future-cts.ts, notDueOn) in place of the DID:
+//   a sorted set scored by when each is due, so each is released once it is due. It used to be a list in arrival
+//   order, released only from its head: a label due in a day parked before one due in minutes (a negation) held that
+//   one for the day. Such a list left from before is made a set in place (dueSetOf) by the first script that parks
+//   into it or releases it. The same key, not a new one: a process of the earlier version meets a set as a wrong type
+//   and fails (its park refused, its check retried) rather than reading an empty list and unscheduling the source.
+// - `label_live:parked_hosts`: a sorted set of those source hosts (`due:<source DID>` for the not-due ones), scored by
+//   when each is to be checked again: a source's not-due entries, when its earliest is due.
 // - `label_live:parked_from`: a hash, labeler host -> how many of its entries are parked (per-labeler backpressure);
-//   recounted from the lists (RECOUNT_PARKED) after members were set aside, since one may no longer name its labeler.
+//   recounted from the lists and sets (RECOUNT_PARKED) after members were set aside, since one may no longer name its
+//   labeler.
 // Promises: an entry is parked (pushed, counted, its host scheduled) in the same script that acknowledges and deletes
 // it, and only while it is still pending for the group, so a park run again (ioredis resends it after a reconnect
 // that lost its reply) finds nothing pending and writes nothing; nothing is parked twice or lost. A key of another
 // type than the scripts need (made by hand) refuses a park whole before it writes anything (StreamWriteError). Releasing moves the
-// head of a host's list back into label_live in one script (XADD each, then LTRIM them off); run again it releases
-// the next ones, never the same twice. A host that is down is no verdict: no good entry is dropped or dead-lettered
+// head of a host's list back into label_live in one script (XADD each, then LTRIM them off), a source's due entries
+// likewise (XADD each, then ZREM); run again it releases the next ones, never the same twice. Two not-due members
+// that are the same bytes (the same label from the same labeler, parked in the same millisecond) are one member of
+// the set, counted once. A host that is down is no verdict: no good entry is dropped or dead-lettered
 // here. A member that is no entry at all (not JSON, truncated, not the array above: written by another version, or
 // damaged) is the one exception: it can never be released, and left at the head of its list it failed the host's
 // release on every tick for good, every good entry behind it with it. So the scripts that read members (HEAD_LABELS,
@@ -40,26 +49,80 @@ export const INVALID_PARKED_ENTRY: Reason = 'invalid_parked_entry';
 export const HEAD_SCAN_MAX = 1000;
 
 /**
- * KEYS[1] = the stream, KEYS[2] = the parked hosts (sorted set), KEYS[3] = the per-labeler counts (hash), KEYS[4...] =
- * the parked lists. ARGV[1] = the group, ARGV[2] = the score of a host not yet scheduled, then per entry: its id, the
- * index in KEYS of its list, its source host, its labeler host, the member. Each entry still pending is parked,
- * acknowledged and deleted; answers, per entry, 1 when it was parked by this run, else 0. Every key's type is checked
- * first: one of another type (made by hand) answers '<key> is a <type>, not a <want>' and nothing is written. Found
- * at its write, the member pushed before it stood while its entry stayed pending, and the park tried again pushed it
- * a second time.
+ * Lua shared by the scripts that read members (the shared checks: lua/stored-members.ts, lua/key-types.ts). entryOf:
+ * a member's array {labeler host, source DID, parked at, field, value, ...}, or nil and what is wrong with it.
+ * setAside: moves a member that is no entry to the DLQ (KEYS[dlq]), taking it off its labeler's count when its
+ * labeler can still be read (a truncated member keeps its beginning; uncount). dueSetOf: makes a source's not-due list
+ * from before a set in place, each member scored by the due time its `on` names (0 when it names none: released, or
+ * set aside, at once); a member the set holds already (the same bytes twice) is uncounted, one member, one count.
+ * refusedDueSet: refusedType for such a key, a list being a set still to make. The scripts check the types of the keys
+ * they write (refusedType) before anything is written: a script's writes are not undone by a later error.
  */
-export const PARK_LABELS = `${KEY_TYPES_LUA}
+const MEMBERS_LUA = `${KEY_TYPES_LUA}${STORED_MEMBERS_LUA}
+local function entryOf(m)
+  return stringArrayOf(m, 3, 'a labeler host, a source DID, a time and fields in pairs')
+end
+local function uncount(m, from)
+  local labeler = string.match(m, '^%s*%[%s*"([^"]+)"')
+  if labeler ~= nil and redis.call('HINCRBY', from, labeler, -1) <= 0 then redis.call('HDEL', from, labeler) end
+end
+local function setAside(m, problem, dlq, from, host)
+  deadLetterMember(dlq, 'parked', m, '${INVALID_PARKED_ENTRY}',
+    'parked label_live entry of source host ' .. host .. ' ' .. problem .. ': set aside so the rest of the host is released')
+  uncount(m, from)
+end
+local function dueSetOf(key, from)
+  if redis.call('TYPE', key)['ok'] ~= 'list' then return end
+  local members = redis.call('LRANGE', key, 0, -1)
+  redis.call('DEL', key)
+  for _, m in ipairs(members) do
+    local e = entryOf(m)
+    local due = e and string.match(e[2], '^due:(%-?%d+):')
+    if redis.call('ZADD', key, due or '0', m) == 0 then uncount(m, from) end
+  end
+end
+local function refusedDueSet(key)
+  local t = wrongTypeOf(key, 'zset')
+  if t and t ~= 'list' then return key .. ' is a ' .. t .. ', not a zset' end
+  return nil
+end
+`;
+
+/**
+ * KEYS[1] = the stream, KEYS[2] = the parked hosts (sorted set), KEYS[3] = the per-labeler counts (hash), KEYS[4...] =
+ * the parked lists and due sets. ARGV[1] = the group, ARGV[2] = the score of a host not yet scheduled, then per entry:
+ * its id, the index in KEYS of its list (or set), its source host, its labeler host, the member, when it is due ('' for
+ * an entry waiting on a host: it goes to a list, else to a set with that score and its source is scheduled no later
+ * than the set's earliest). Each entry still pending is parked, acknowledged and deleted; answers, per entry, 1 when it
+ * was parked by this run, else 0. Every key's type is checked first: one of another type (made by hand) answers '<key>
+ * is a <type>, not a <want>' and nothing is written. Found at its write, the member pushed before it stood while its
+ * entry stayed pending, and the park tried again pushed it a second time.
+ */
+export const PARK_LABELS = `${MEMBERS_LUA}
 local refused = refusedType(KEYS[1], 'stream') or refusedType(KEYS[2], 'zset') or refusedType(KEYS[3], 'hash')
-for i = 4, #KEYS do refused = refused or refusedType(KEYS[i], 'list') end
+for a = 3, #ARGV, 6 do
+  local key = KEYS[tonumber(ARGV[a + 1])]
+  if ARGV[a + 5] == '' then refused = refused or refusedType(key, 'list') else refused = refused or refusedDueSet(key) end
+end
 if refused then return refused end
 local stream, group = KEYS[1], ARGV[1]
 local out = {}
-for a = 3, #ARGV, 5 do
-  local id = ARGV[a]
+for a = 3, #ARGV, 6 do
+  local id, key, host, due = ARGV[a], KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2], ARGV[a + 5]
   if #redis.call('XPENDING', stream, group, id, id, 1) > 0 then
-    redis.call('RPUSH', KEYS[tonumber(ARGV[a + 1])], ARGV[a + 4])
-    redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[a + 2])
-    redis.call('HINCRBY', KEYS[3], ARGV[a + 3], 1)
+    local added = 1
+    if due == '' then
+      redis.call('RPUSH', key, ARGV[a + 4])
+      redis.call('ZADD', KEYS[2], 'NX', ARGV[2], host)
+    else
+      -- The source is checked when its earliest entry is due: this one, or one of a list just made a set.
+      dueSetOf(key, KEYS[3])
+      added = redis.call('ZADD', key, due, ARGV[a + 4])
+      local first = redis.call('ZRANGEBYSCORE', key, '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]
+      local at = redis.call('ZSCORE', KEYS[2], host)
+      if not at or tonumber(first) < tonumber(at) then redis.call('ZADD', KEYS[2], first, host) end
+    end
+    if added == 1 then redis.call('HINCRBY', KEYS[3], ARGV[a + 3], 1) end
     redis.call('XACK', stream, group, id)
     redis.call('XDEL', stream, id)
     out[#out + 1] = 1
@@ -68,25 +131,6 @@ for a = 3, #ARGV, 5 do
   end
 end
 return out`;
-
-/**
- * Lua shared by the scripts that read members (the shared checks: lua/stored-members.ts, lua/key-types.ts). entryOf:
- * a member's array {labeler host, source DID, parked at, field, value, ...}, or nil and what is wrong with it.
- * setAside: moves a member that is no entry to the DLQ (KEYS[dlq]), taking it off its labeler's count when its
- * labeler can still be read (a truncated member keeps its beginning). The scripts check the types of the keys they
- * write (refusedType) before anything is written: a script's writes are not undone by a later error.
- */
-const MEMBERS_LUA = `${KEY_TYPES_LUA}${STORED_MEMBERS_LUA}
-local function entryOf(m)
-  return stringArrayOf(m, 3, 'a labeler host, a source DID, a time and fields in pairs')
-end
-local function setAside(m, problem, dlq, from, host)
-  deadLetterMember(dlq, 'parked', m, '${INVALID_PARKED_ENTRY}',
-    'parked label_live entry of source host ' .. host .. ' ' .. problem .. ': set aside so the rest of the host is released')
-  local labeler = string.match(m, '^%s*%[%s*"([^"]+)"')
-  if labeler ~= nil and redis.call('HINCRBY', from, labeler, -1) <= 0 then redis.call('HDEL', from, labeler) end
-end
-`;
 
 /**
  * KEYS[1] = a host's parked list, KEYS[2] = the parked hosts, KEYS[3] = the per-labeler counts, KEYS[4] = the DLQ.
@@ -154,11 +198,59 @@ if left == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
 return {#members - aside, left, aside, said}`;
 
 /**
- * KEYS[1] = the parked hosts, KEYS[2] = the per-labeler counts, KEYS[3...] = the parked lists of ARGV's hosts, in
- * order. Sets every labeler's count to the members of the lists that name it, read as the scripts above take them off
- * (a good member's labeler, else what setAside reads off its beginning; none, none), so a member set aside that no
- * longer names its labeler leaves no count behind. Answers 'stale' when a scheduled host is not among ARGV's (parked
- * since its caller listed them: nothing written), else how far the counts were off in all.
+ * KEYS[1] = a source's due set (a list from before: made a set first, dueSetOf), KEYS[2] = the stream, KEYS[3] = the
+ * parked hosts, KEYS[4] = the per-labeler counts, KEYS[5] = the DLQ. ARGV[1] = now (ms), ARGV[2] = how many to take at
+ * most, ARGV[3] = the source's host (`due:<src>`). Every member due at ARGV[1] (at most ARGV[2]), earliest first, goes
+ * back into the stream (one that is no entry to the DLQ) and off the set, and the source is scheduled at its earliest
+ * member left, or unscheduled when none is. Answers {released, left, set aside, their first problem}, or '<key> is a
+ * <type>, not a <want>' when a key has another type (nothing written, but for a list made a set: whole on its own, the
+ * same entries in a set).
+ */
+export const RELEASE_DUE_LABELS = `${MEMBERS_LUA}
+local refused = refusedDueSet(KEYS[1]) or refusedType(KEYS[2], 'stream') or refusedType(KEYS[3], 'zset')
+  or refusedType(KEYS[4], 'hash')
+if refused then return refused end
+dueSetOf(KEYS[1], KEYS[4])
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local decoded, problems, aside, said = {}, {}, 0, ''
+for i, m in ipairs(members) do
+  local e, problem = entryOf(m)
+  decoded[i] = e or false
+  if not e then
+    problems[i] = problem
+    aside = aside + 1
+    if said == '' then said = problem end
+  end
+end
+if aside > 0 then
+  refused = refusedType(KEYS[5], 'stream')
+  if refused then return refused end
+end
+for i, e in ipairs(decoded) do
+  if e then
+    redis.call('XADD', KEYS[2], '*', unpack(e, 4))
+    if redis.call('HINCRBY', KEYS[4], e[1], -1) <= 0 then redis.call('HDEL', KEYS[4], e[1]) end
+  else
+    setAside(members[i], problems[i], KEYS[5], KEYS[4], ARGV[3])
+  end
+  redis.call('ZREM', KEYS[1], members[i])
+end
+local left = redis.call('ZCARD', KEYS[1])
+if left == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+else
+  local first = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  redis.call('ZADD', KEYS[3], first[2], ARGV[3])
+end
+return {#members - aside, left, aside, said}`;
+
+/**
+ * KEYS[1] = the parked hosts, KEYS[2] = the per-labeler counts, KEYS[3...] = the parked lists of ARGV's hosts, in order
+ * (a `due:` source's a set, or a list from before: read as its type says). Sets every labeler's count to the members
+ * that name it, read as the scripts above take them off (a good member's labeler, else what setAside reads off its
+ * beginning; none, none), so a member set aside that no longer names its labeler leaves no count behind. Answers
+ * 'stale' when a scheduled host is not among ARGV's (parked since its caller listed them: nothing written), else how
+ * far the counts were off in all.
  */
 export const RECOUNT_PARKED = `${MEMBERS_LUA}
 local listed = {}
@@ -168,8 +260,11 @@ for _, host in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf')) do
 end
 local counts = {}
 for i = 3, #KEYS do
-  for at = 0, redis.call('LLEN', KEYS[i]) - 1, 1000 do
-    for _, m in ipairs(redis.call('LRANGE', KEYS[i], at, at + 999)) do
+  local set = redis.call('TYPE', KEYS[i])['ok'] == 'zset'
+  for at = 0, (set and redis.call('ZCARD', KEYS[i]) or redis.call('LLEN', KEYS[i])) - 1, 1000 do
+    local page = set and redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', '+inf', 'LIMIT', at, 1000)
+      or redis.call('LRANGE', KEYS[i], at, at + 999)
+    for _, m in ipairs(page) do
       local labeler = string.match(m, '^%s*%[%s*"([^"]+)"')
       -- A backslash (92) is an escape: then a good member's labeler is what cjson reads.
       if labeler ~= nil and string.find(labeler, string.char(92), 1, true) then
@@ -229,8 +324,8 @@ const refused = (reply: unknown): void => refuseWrongType('parked labels', reply
 /**
  * The host a waited-on DID lives on: a did:web's host (didWebHost, the host its document is fetched from; only a
  * resolvable did:web gets as far as a wait), in lower case; any other DID stands for itself. A label that waits to be
- * due (functions/label/future-cts.ts, notDueOn) is parked under `due:<its source>`: a list per source, released by
- * time, with no host to check (label-release.ts).
+ * due (functions/label/future-cts.ts, notDueOn) is parked under `due:<its source>`: a set per source, each released by
+ * its own due time, with no host to check (label-release.ts).
  */
 export function waitHost(on: string): string {
   const notDue = parseNotDueOn(on);
@@ -261,11 +356,11 @@ export interface LabelParking {
   /** Moves up to `max` of the host's oldest parked entries back into the stream (members that are no entry to the DLQ). */
   release(host: string, max: number): Promise<SetAside & { released: number; left: number }>;
   /**
-   * How many of a not-due list's oldest entries (at most `max`) are due at `now`, in order: the release takes only
-   * those, so the entries parked after them that are not due stay parked (a member that is no entry counts as due: the
-   * release sets it aside).
+   * For a `due:<src>` host (isNotDueHost): moves up to `max` of its entries due at `now` back into the stream, earliest
+   * first, whatever else is parked (members that are no entry to the DLQ), and schedules the host at its earliest entry
+   * left (RELEASE_DUE_LABELS; a list parked by the earlier version is made a set first).
    */
-  dueCount(host: string, now: number, max: number): Promise<number>;
+  releaseDueAt(host: string, now: number, max: number): Promise<SetAside & { released: number; left: number }>;
   /** label_live's length (XLEN). */
   streamLength(): Promise<number>;
   /** Entries parked from one labeler host (HGET: O(1), cheap enough for every hold check). */
@@ -291,11 +386,12 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
       const now = Date.now();
       for (const p of entries) {
         const host = waitHost(p.on);
+        const dueMs = parseNotDueOn(p.on)?.dueMs;
         const key = list(host);
         let at = lists.indexOf(key);
         if (at < 0) at = lists.push(key) - 1;
         const member = JSON.stringify([p.from, p.on, String(now), ...Object.entries(p.entry.fields).flat()]);
-        args.push(p.entry.id, String(4 + at), host, p.from, member);
+        args.push(p.entry.id, String(4 + at), host, p.from, member, dueMs === undefined ? '' : String(dueMs));
       }
       const reply: unknown = await runScript(redis, PARK_LABELS, [stream, hosts, from, ...lists], args);
       refused(reply);
@@ -322,15 +418,11 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
       const [released, left, aside, problem] = Array.isArray(reply) ? reply : [];
       return { released: Number(released ?? 0), left: Number(left ?? 0), setAside: Number(aside ?? 0), problem: String(problem ?? '') };
     },
-    async dueCount(host, now, max) {
-      const members = await redis.lrange(list(host), 0, max - 1);
-      let due = 0;
-      for (const member of members) {
-        const dueMs = memberDueMs(member);
-        if (dueMs !== undefined && dueMs > now) break;
-        due++;
-      }
-      return due;
+    async releaseDueAt(host, now, max) {
+      const reply: unknown = await runScript(redis, RELEASE_DUE_LABELS, [list(host), stream, hosts, from, dlq], [String(now), String(max), host]);
+      refused(reply);
+      const [released, left, aside, problem] = Array.isArray(reply) ? reply : [];
+      return { released: Number(released ?? 0), left: Number(left ?? 0), setAside: Number(aside ?? 0), problem: String(problem ?? '') };
     },
     streamLength: () => redis.xlen(stream),
     async parkedFrom(labelerHost) {
@@ -345,15 +437,4 @@ export function createLabelParking(redis: Redis, keys: KeySpace): LabelParking {
       }
     },
   };
-}
-
-/** When a parked member that waits to be due is due; undefined when it is no such member. */
-function memberDueMs(member: string): number | undefined {
-  try {
-    const parsed: unknown = JSON.parse(member);
-    const on = Array.isArray(parsed) ? parsed[1] : undefined;
-    return typeof on === 'string' ? parseNotDueOn(on)?.dueMs : undefined;
-  } catch {
-    return undefined;
-  }
 }

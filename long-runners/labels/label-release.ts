@@ -9,14 +9,13 @@
 // entry (truncated, another version's) is moved to the DLQ by the scripts that meet it (label-parking.ts), counted
 // (skytide_labels_parked_invalid_total) and logged here, and its host goes on: it used to fail the host's release, and
 // the tick, every tick. State is all in Redis, so a restart, or another process running the same loop, takes up
-// where it stands. Labels parked only because their cts is not due yet (`due:<source>` lists: label-parking.ts) have
-// no host to check: their list is released by time, only the entries at its head that are due (dueCount), and
-// checked again when its next entry is due.
+// where it stands. Labels parked only because their cts is not due yet (`due:<source>`: label-parking.ts) have no host
+// to check: each is released once it is due (LabelParking.releaseDueAt: a set by due time, so a label due in minutes does not wait
+// behind one parked before it that is due in a day), and the source is checked again when its earliest entry left is.
 import type { Log, Metrics } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
 import { DidHostUnavailableError, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import { INVALID_PARKED_ENTRY, isNotDueHost, type LabelParking, type SetAside } from '../../adapters/redis/label-parking.ts';
-import { parseNotDueOn } from '../../functions/label/future-cts.ts';
 import { STREAMS } from '../../adapters/redis/keys.ts';
 import { sleep } from '../sleep.ts';
 
@@ -89,6 +88,8 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>
   const hosts = await o.parking.due(now, HOSTS_PER_TICK);
   // Checked at once; a host whose check fails (its head unreadable) is logged and tried again at its next turn.
   const answered = await Promise.all(hosts.map(async (host) => {
+    // Released by time: releaseDueAt takes only the entries that are due and schedules the rest.
+    if (isNotDueHost(host)) return true;
     try {
       const { head, more, ...aside } = await o.parking.head(host);
       await reportSetAside(o, host, aside);
@@ -96,12 +97,6 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>
         if (!more) return true;
         // Only damage so far: the rest of it goes at the next tick.
         await o.parking.reschedule(host, now);
-        return false;
-      }
-      if (isNotDueHost(host)) {
-        const dueMs = parseNotDueOn(head.on)?.dueMs;
-        if (dueMs === undefined || dueMs <= now) return true;
-        await o.parking.reschedule(host, dueMs);
         return false;
       }
       if (await answers(o.identity, head.on)) return true;
@@ -119,21 +114,24 @@ export async function releaseDue(o: Omit<LabelReleaseOptions, 'signal' | 'beat'>
     if (answered[i] !== true) continue;
     if (budget <= 0) break;
     let left = 1;
+    let moved = 0;
     const byTime = isNotDueHost(host);
     while (left > 0 && budget > 0) {
       const chunk = Math.max(1, Math.min(RELEASE_CHUNK, budget));
-      // A not-due list: only its entries that are due; the next tick finds the rest not due and reschedules it.
-      const take = byTime ? await o.parking.dueCount(host, now, chunk) : chunk;
-      if (take === 0) break;
-      const step = await o.parking.release(host, take);
+      const step = byTime ? await o.parking.releaseDueAt(host, now, chunk) : await o.parking.release(host, chunk);
       await reportSetAside(o, host, step);
       budget -= step.released + step.setAside;
+      moved += step.released + step.setAside;
       left = step.left;
       if (step.released > 0) o.metrics.inc('skytide_labels_released_total', {}, step.released);
       if (step.released + step.setAside === 0) break;
+      // Fewer than asked: no more of a not-due source's entries are due.
+      if (byTime && step.released + step.setAside < chunk) break;
     }
-    if (byTime) o.log.info('parked labels released: they are due', { host, left });
-    else o.log.info('parked labels released: their source host answers again', { host, left });
+    // A source scheduled by a list from before the set may have had none due.
+    if (byTime) {
+      if (moved > 0) o.log.info('parked labels released: they are due', { host, left });
+    } else o.log.info('parked labels released: their source host answers again', { host, left });
   }
   return RELEASE_PER_TICK - budget;
 }

@@ -13,7 +13,7 @@ import { AMEND, APPEND, LEASE_GUARD, RELEASE, RENEW } from '../../../adapters/re
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
 import { MOVE_LETTERS } from '../../../adapters/redis/dead-letters.ts';
-import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
+import { HEAD_LABELS, INVALID_PARKED_ENTRY, PARK_LABELS, RECOUNT_PARKED, RELEASE_DUE_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { INVALID_DELAYED_ENTRY, PROMOTE_DUE } from '../../../adapters/queue/redis-work-queue.ts';
 import { compileOnceBatch, everyScriptSet, GUARD_CODES, REFUSALS } from '../../../adapters/redis/once-batch-script.ts';
 import type { RedisScript } from '../../../adapters/redis/scripts.ts';
@@ -219,12 +219,36 @@ const ONCE_BATCH_TWINS: [string, ScriptTwin][] = everyScriptSet(BATCH_SCRIPTS.ma
 /** entryOf of label-parking.ts's MEMBERS_LUA: a parked member's elements, or what is wrong with it. */
 const parkedEntryOf = (m: string): string[] | string => stringArrayOf(m, 3, 'a labeler host, a source DID, a time and fields in pairs');
 
+/** uncount of MEMBERS_LUA. */
+function uncountParked(s: Store, m: string, from: string): void {
+  const labeler = /^[ \t\n\v\f\r]*\[[ \t\n\v\f\r]*"([^"]+)"/.exec(m)?.[1];
+  if (labeler !== undefined && Number(s.exec(['HINCRBY', from, labeler, '-1'])) <= 0) s.exec(['HDEL', from, labeler]);
+}
+
+/** dueSetOf of MEMBERS_LUA: a not-due list from before made a set in place. */
+function dueSetOf(s: Store, key: string, from: string): void {
+  const type = s.exec(['TYPE', key]);
+  if ((type instanceof Status ? type.text : String(type)) !== 'list') return;
+  const got = s.exec(['LRANGE', key, '0', '-1']);
+  s.exec(['DEL', key]);
+  for (const m of Array.isArray(got) ? got.filter((x): x is string => typeof x === 'string') : []) {
+    const e = parkedEntryOf(m);
+    const due = Array.isArray(e) ? /^due:(-?\d+):/.exec(e[1] ?? '')?.[1] : undefined;
+    if (Number(s.exec(['ZADD', key, due ?? '0', m])) === 0) uncountParked(s, m, from);
+  }
+}
+
+/** refusedDueSet of MEMBERS_LUA. */
+function refusedDueSet(s: Store, key: string): string | undefined {
+  const t = wrongTypeOf(s, key, 'zset');
+  return t !== undefined && t !== 'list' ? `${key} is a ${t}, not a zset` : undefined;
+}
+
 /** setAside of MEMBERS_LUA. */
 function setParkedAside(s: Store, m: string, problem: string, dlq: string, from: string, host: string): void {
   deadLetterMember(s, dlq, 'parked', m, INVALID_PARKED_ENTRY,
     `parked label_live entry of source host ${host} ${problem}: set aside so the rest of the host is released`);
-  const labeler = /^[ \t\n\v\f\r]*\[[ \t\n\v\f\r]*"([^"]+)"/.exec(m)?.[1];
-  if (labeler !== undefined && Number(s.exec(['HINCRBY', from, labeler, '-1'])) <= 0) s.exec(['HDEL', from, labeler]);
+  uncountParked(s, m, from);
 }
 
 const TWINS: [string, ScriptTwin][] = [
@@ -337,20 +361,34 @@ const TWINS: [string, ScriptTwin][] = [
     return [members.length - invalid, invalid];
   }],
   [PARK_LABELS, (s, keys, argv) => {
-    const wants = keys.map((_, i) => (i === 0 ? 'stream' : i === 1 ? 'zset' : i === 2 ? 'hash' : 'list'));
-    for (const [i, want] of wants.entries()) {
-      const refused = refusedType(s, k(keys, i), want);
+    const checks: (() => string | undefined)[] = [() => refusedType(s, k(keys, 0), 'stream'), () => refusedType(s, k(keys, 1), 'zset'), () => refusedType(s, k(keys, 2), 'hash')];
+    for (let a = 2; a < argv.length; a += 6) {
+      const key = k(keys, Number(argv[a + 1]) - 1);
+      checks.push(argv[a + 5] === '' ? () => refusedType(s, key, 'list') : () => refusedDueSet(s, key));
+    }
+    for (const check of checks) {
+      const refused = check();
       if (refused !== undefined) return refused;
     }
     const [stream, group] = [k(keys, 0), argv[0] ?? ''];
     const out: number[] = [];
-    for (let a = 2; a < argv.length; a += 5) {
-      const id = argv[a] ?? '';
+    for (let a = 2; a < argv.length; a += 6) {
+      const [id, key, host, due] = [argv[a] ?? '', k(keys, Number(argv[a + 1]) - 1), argv[a + 2] ?? '', argv[a + 5] ?? ''];
       const held = s.exec(['XPENDING', stream, group, id, id, '1']);
       if (Array.isArray(held) && held.length > 0) {
-        s.exec(['RPUSH', k(keys, Number(argv[a + 1]) - 1), argv[a + 4] ?? '']);
-        s.exec(['ZADD', k(keys, 1), 'NX', argv[1] ?? '', argv[a + 2] ?? '']);
-        s.exec(['HINCRBY', k(keys, 2), argv[a + 3] ?? '', '1']);
+        let added = 1;
+        if (due === '') {
+          s.exec(['RPUSH', key, argv[a + 4] ?? '']);
+          s.exec(['ZADD', k(keys, 1), 'NX', argv[1] ?? '', host]);
+        } else {
+          dueSetOf(s, key, k(keys, 2));
+          added = Number(s.exec(['ZADD', key, due, argv[a + 4] ?? '']));
+          const got = s.exec(['ZRANGEBYSCORE', key, '-inf', '+inf', 'WITHSCORES', 'LIMIT', '0', '1']);
+          const first = String(Array.isArray(got) ? got[1] : '');
+          const at = s.exec(['ZSCORE', k(keys, 1), host]);
+          if (typeof at !== 'string' || Number(first) < Number(at)) s.exec(['ZADD', k(keys, 1), first, host]);
+        }
+        if (added === 1) s.exec(['HINCRBY', k(keys, 2), argv[a + 3] ?? '', '1']);
         s.exec(['XACK', stream, group, id]);
         s.exec(['XDEL', stream, id]);
         out.push(1);
@@ -399,14 +437,46 @@ const TWINS: [string, ScriptTwin][] = [
     if (left === 0) s.exec(['ZREM', k(keys, 2), argv[1] ?? '']);
     return [members.length - problems.length, left, problems.length, problems[0] ?? ''];
   }],
+  [RELEASE_DUE_LABELS, (s, keys, argv) => {
+    const refused = refusedDueSet(s, k(keys, 0)) ?? refusedType(s, k(keys, 1), 'stream') ?? refusedType(s, k(keys, 2), 'zset') ?? refusedType(s, k(keys, 3), 'hash');
+    if (refused !== undefined) return refused;
+    const [set, host] = [k(keys, 0), argv[2] ?? ''];
+    dueSetOf(s, set, k(keys, 3));
+    const got = s.exec(['ZRANGEBYSCORE', set, '-inf', argv[0] ?? '', 'LIMIT', '0', String(Number(argv[1]))]);
+    const members = Array.isArray(got) ? got.filter((m): m is string => typeof m === 'string') : [];
+    // Every member is read before anything is written, as the Lua does.
+    const decoded = members.map(parkedEntryOf);
+    const problems = decoded.filter((e): e is string => typeof e === 'string');
+    if (problems.length > 0) {
+      const dlq = refusedType(s, k(keys, 4), 'stream');
+      if (dlq !== undefined) return dlq;
+    }
+    decoded.forEach((e, i) => {
+      if (typeof e === 'string') setParkedAside(s, members[i] ?? '', e, k(keys, 4), k(keys, 3), host);
+      else {
+        s.exec(['XADD', k(keys, 1), '*', ...e.slice(3)]);
+        if (Number(s.exec(['HINCRBY', k(keys, 3), e[0] ?? '', '-1'])) <= 0) s.exec(['HDEL', k(keys, 3), e[0] ?? '']);
+      }
+      s.exec(['ZREM', set, members[i] ?? '']);
+    });
+    const left = Number(s.exec(['ZCARD', set]));
+    if (left === 0) s.exec(['ZREM', k(keys, 2), host]);
+    else {
+      const first = s.exec(['ZRANGEBYSCORE', set, '-inf', '+inf', 'WITHSCORES', 'LIMIT', '0', '1']);
+      s.exec(['ZADD', k(keys, 2), String(Array.isArray(first) ? first[1] : ''), host]);
+    }
+    return [members.length - problems.length, left, problems.length, problems[0] ?? ''];
+  }],
   [RECOUNT_PARKED, (s, keys, argv) => {
     const due = s.exec(['ZRANGEBYSCORE', k(keys, 0), '-inf', '+inf']);
     if (Array.isArray(due) && due.some((host) => !argv.includes(String(host)))) return 'stale';
     const counts = new Map<string, number>();
     for (const list of keys.slice(2)) {
-      const n = Number(s.exec(['LLEN', list]));
+      const type = s.exec(['TYPE', list]);
+      const set = (type instanceof Status ? type.text : String(type)) === 'zset';
+      const n = Number(s.exec(set ? ['ZCARD', list] : ['LLEN', list]));
       for (let at = 0; at < n; at += 1000) {
-        const got = s.exec(['LRANGE', list, String(at), String(at + 999)]);
+        const got = s.exec(set ? ['ZRANGEBYSCORE', list, '-inf', '+inf', 'LIMIT', String(at), '1000'] : ['LRANGE', list, String(at), String(at + 999)]);
         for (const m of Array.isArray(got) ? got : []) {
           if (typeof m !== 'string') continue;
           let labeler = /^[ \t\n\v\f\r]*\[[ \t\n\v\f\r]*"([^"]+)"/.exec(m)?.[1];

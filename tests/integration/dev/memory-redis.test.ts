@@ -11,7 +11,7 @@ import { createTestRedis } from '../../helpers/services.ts';
 import { REPO_ADVANCE } from '../../../adapters/redis/repo-state.ts';
 import { CURSOR_FLOOR, RAISE_SEQ_CURSOR } from '../../../adapters/redis/cursor-store.ts';
 import { RELEASE_PARKED } from '../../../adapters/redis/identity-waits.ts';
-import { HEAD_LABELS, PARK_LABELS, RECOUNT_PARKED, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
+import { HEAD_LABELS, PARK_LABELS, RECOUNT_PARKED, RELEASE_DUE_LABELS, RELEASE_LABELS } from '../../../adapters/redis/label-parking.ts';
 import { AMEND, APPEND, LEASE_GUARD, RELEASE, RENEW } from '../../../adapters/redis/lease.ts';
 import { DELETE_IF_EMPTY } from '../../../adapters/redis/group-consumers.ts';
 import { SETTLE } from '../../../adapters/redis/consumer-group.ts';
@@ -143,7 +143,7 @@ describe('the JS twins of the Lua scripts', () => {
     // The adapters that send Lua: the Redis ones and the work queue's (its delayed entries are promoted by a script).
     const adapters = path.join(import.meta.dirname, '../../../adapters');
     const dirs = ['redis', 'queue'].map((d) => path.join(adapters, d));
-    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, CURSOR_FLOOR.lua, RELEASE_PARKED.lua, LEASE_GUARD.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, MOVE_LETTERS, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RECOUNT_PARKED];
+    const lua = [REPO_ADVANCE.lua, RAISE_SEQ_CURSOR.lua, CURSOR_FLOOR.lua, RELEASE_PARKED.lua, LEASE_GUARD.lua, APPEND, AMEND, RENEW, RELEASE, DELETE_IF_EMPTY, SETTLE, MOVE_LETTERS, PROMOTE_DUE.lua, PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RELEASE_DUE_LABELS, RECOUNT_PARKED];
     for (const text of lua) expect(SCRIPT_TWINS.has(sha1(text))).toBe(true);
     const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f)));
     const scripts = new Map<RedisScript, string>();
@@ -166,13 +166,13 @@ describe('the JS twins of the Lua scripts', () => {
     // sources (the once-batch script's template is one more), and find a twin for each one's text where the source
     // is the text (no interpolation or escapes).
     // Two are fragments of other scripts, not scripts: the once-batch script's template and label-parking.ts's
-    // MEMBERS_LUA, which HEAD_LABELS, RELEASE_LABELS and RECOUNT_PARKED begin with. The checks the scripts share are fragments too, in
+    // MEMBERS_LUA, which PARK_LABELS, HEAD_LABELS, RELEASE_LABELS, RELEASE_DUE_LABELS and RECOUNT_PARKED begin with. The checks the scripts share are fragments too, in
     // adapters/redis/lua/ (key types, stored members), which the template, MEMBERS_LUA, SETTLE, MOVE_LETTERS,
-    // PARK_LABELS, PROMOTE_DUE, APPEND and AMEND begin with (so those eight scripts are not plain text).
+    // PROMOTE_DUE, APPEND and AMEND begin with (so those nine scripts are not plain text).
     const literals = files.flatMap((f) => readFileSync(f, 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
     expect(literals.length).toBe(lua.length + 2);
     const plain = literals.filter((l) => !l.includes('${') && !l.includes('\\'));
-    expect(plain.length).toBe(lua.length - 9);
+    expect(plain.length).toBe(lua.length - 10);
     const sharedDir = path.join(dirs[0]!, 'lua');
     const shared = readdirSync(sharedDir).flatMap((f) => readFileSync(path.join(sharedDir, f), 'utf8').match(/`[^`]*redis\.call\([^`]*`/g) ?? []);
     expect(shared.length).toBe(2);
@@ -200,9 +200,11 @@ describe('the JS twins of the Lua scripts', () => {
 
   /** PARK_LABELS' arguments for entries 1-1 (host h1), 1-2 (h2) and 1-3 (h1), from labeler `lab`. */
   const parking: (string | number)[] = ['grp', 100,
-    '1-1', 4, 'h1', 'lab', JSON.stringify(['lab', 'did:web:h1', '5', 'event', 'a']),
-    '1-2', 5, 'h2', 'lab', JSON.stringify(['lab', 'did:web:h2', '5', 'event', 'é✓ "q"']),
-    '1-3', 4, 'h1', 'lab', JSON.stringify(['lab', 'did:web:h1', '5', 'event', 'c'])];
+    '1-1', 4, 'h1', 'lab', JSON.stringify(['lab', 'did:web:h1', '5', 'event', 'a']), '',
+    '1-2', 5, 'h2', 'lab', JSON.stringify(['lab', 'did:web:h2', '5', 'event', 'é✓ "q"']), '',
+    '1-3', 4, 'h1', 'lab', JSON.stringify(['lab', 'did:web:h1', '5', 'event', 'c']), ''];
+  /** A not-due member of source s (labeler `lab`), due at `due`. */
+  const dueMember = (due: number, val: string): string => JSON.stringify(['lab', `due:${due}:s`, '5', 'event', val]);
 
   it('answer and write as the scripts do', async () => {
     const run = (text: string, keys: string[], args: (string | number)[]): Step => (r) => r.eval(text, keys.length, ...keys, ...args);
@@ -287,9 +289,9 @@ describe('the JS twins of the Lua scripts', () => {
       // beside a key of another type (a list for the hosts, a string for the counts): refused, nothing parked.
       (r) => r.xadd(`${p}ll`, '1-4', 'event', 'd'), (r) => r.xreadgroup('GROUP', 'grp', 'c1', 'COUNT', 1, 'STREAMS', `${p}ll`, '>'),
       (r) => r.rpush(`${p}ll:badhosts`, 'x'), (r) => r.set(`${p}ll:badfrom`, 'x'),
-      run(PARK_LABELS, [`${p}ll`, `${p}ll:badhosts`, `${p}ll:from`, `${p}ll:h4`], ['grp', 100, '1-4', 4, 'h4', 'lab', JSON.stringify(['lab', 'did:web:h4', '5', 'event', 'd'])]),
-      run(PARK_LABELS, [`${p}ll`, `${p}ll:hosts`, `${p}ll:badfrom`, `${p}ll:h4`], ['grp', 100, '1-4', 4, 'h4', 'lab', JSON.stringify(['lab', 'did:web:h4', '5', 'event', 'd'])]),
-      run(PARK_LABELS, [`${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll:badfrom`], ['grp', 100, '1-4', 4, 'h4', 'lab', JSON.stringify(['lab', 'did:web:h4', '5', 'event', 'd'])]),
+      run(PARK_LABELS, [`${p}ll`, `${p}ll:badhosts`, `${p}ll:from`, `${p}ll:h4`], ['grp', 100, '1-4', 4, 'h4', 'lab', JSON.stringify(['lab', 'did:web:h4', '5', 'event', 'd']), '']),
+      run(PARK_LABELS, [`${p}ll`, `${p}ll:hosts`, `${p}ll:badfrom`, `${p}ll:h4`], ['grp', 100, '1-4', 4, 'h4', 'lab', JSON.stringify(['lab', 'did:web:h4', '5', 'event', 'd']), '']),
+      run(PARK_LABELS, [`${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll:badfrom`], ['grp', 100, '1-4', 4, 'h4', 'lab', JSON.stringify(['lab', 'did:web:h4', '5', 'event', 'd']), '']),
       (r) => r.exists(`${p}ll:h4`), (r) => r.xpending(`${p}ll`, 'grp'),
       (r) => r.rpush(`${p}ll:h1`, JSON.stringify(['lab2', 'did:web:h1', '7', 'event', 'x'])), (r) => r.hincrby(`${p}ll:from`, 'lab2', 1),
       run(HEAD_LABELS, [`${p}ll:h1`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], ['h1', 5]),
@@ -330,6 +332,41 @@ describe('the JS twins of the Lua scripts', () => {
       run(RECOUNT_PARKED, [`${p}ll:hosts`, `${p}ll:from`, `${p}ll:h4`, `${p}ll:h1`, `${p}ll:h3`], ['h4', 'h1', 'h3']),
       (r) => r.hgetall(`${p}ll:from`),
       run(RECOUNT_PARKED, [`${p}ll:hosts`, `${p}ll:from`, `${p}ll:h4`, `${p}ll:h1`, `${p}ll:h3`], ['h4', 'h1', 'h3']),
+      // not-due labels: parked into a set by due time (far, then near: the source's check brought forward to the near
+      // one; the same member again counted once), released each at its own time; a list of them from before (arrival
+      // order, a damaged member, one twice) made a set in place by the first script to meet it, a release or a park;
+      // a key of another type than either refuses the park.
+      (r) => r.xgroup('CREATE', `${p}lq`, 'grp', '0', 'MKSTREAM'),
+      (r) => r.xadd(`${p}lq`, '1-1', 'event', 'far'), (r) => r.xadd(`${p}lq`, '1-2', 'event', 'near'), (r) => r.xadd(`${p}lq`, '1-3', 'event', 'near'),
+      (r) => r.xadd(`${p}lq`, '1-4', 'event', 'new'),
+      (r) => r.xreadgroup('GROUP', 'grp', 'c1', 'COUNT', 4, 'STREAMS', `${p}lq`, '>'),
+      run(PARK_LABELS, [`${p}lq`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll:ds`], ['grp', 100, '1-1', 4, 'due:s', 'lab', dueMember(900, 'far'), 900]),
+      (r) => r.zscore(`${p}ll:hosts`, 'due:s'),
+      (r) => r.set(`${p}ll:badset`, 'x'),
+      run(PARK_LABELS, [`${p}lq`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll:badset`], ['grp', 100, '1-2', 4, 'due:s', 'lab', dueMember(300, 'near'), 300]),
+      run(PARK_LABELS, [`${p}lq`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll:ds`], ['grp', 100,
+        '1-2', 4, 'due:s', 'lab', dueMember(300, 'near'), 300, '1-3', 4, 'due:s', 'lab', dueMember(300, 'near'), 300]),
+      (r) => r.xlen(`${p}lq`), (r) => r.xpending(`${p}lq`, 'grp'),
+      (r) => r.zrangebyscore(`${p}ll:ds`, '-inf', '+inf', 'WITHSCORES'), (r) => r.zscore(`${p}ll:hosts`, 'due:s'), (r) => r.hgetall(`${p}ll:from`),
+      run(RELEASE_DUE_LABELS, [`${p}ll:ds`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], [300, 10, 'due:s']),
+      (r) => r.zscore(`${p}ll:hosts`, 'due:s'),
+      run(RELEASE_DUE_LABELS, [`${p}ll:ds`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], [900, 10, 'due:s']),
+      (r) => r.zscore(`${p}ll:hosts`, 'due:s'), (r) => r.exists(`${p}ll:ds`), (r) => r.hgetall(`${p}ll:from`),
+      // lists from before: dl released (a hosts set of another type first: refused, the list left as it is), dp parked into.
+      (r) => r.rpush(`${p}ll:dl`, dueMember(800, 'old far'), dueMember(200, 'old near'), '["lab","due:1:s","5","ev', dueMember(200, 'old near')),
+      (r) => r.rpush(`${p}ll:dp`, dueMember(700, 'p far'), dueMember(100, 'p near')),
+      (r) => r.zadd(`${p}ll:hosts`, 800, 'due:s', 700, 'due:p'), (r) => r.hincrby(`${p}ll:from`, 'lab', 6),
+      run(RELEASE_DUE_LABELS, [`${p}ll:dl`, `${p}ll`, `${p}ll_bad`, `${p}ll:from`, `${p}ll_dlq`], [250, 10, 'due:s']), (r) => r.type(`${p}ll:dl`),
+      run(RELEASE_DUE_LABELS, [`${p}ll:dl`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], [150, 1, 'due:s']),
+      (r) => r.type(`${p}ll:dl`), (r) => r.zrangebyscore(`${p}ll:dl`, '-inf', '+inf', 'WITHSCORES'), (r) => r.zscore(`${p}ll:hosts`, 'due:s'),
+      run(PARK_LABELS, [`${p}lq`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll:dp`], ['grp', 100, '1-4', 4, 'due:p', 'lab', dueMember(400, 'p new'), 400]),
+      (r) => r.zrangebyscore(`${p}ll:dp`, '-inf', '+inf', 'WITHSCORES'), (r) => r.zscore(`${p}ll:hosts`, 'due:p'),
+      run(RECOUNT_PARKED, [`${p}ll:hosts`, `${p}ll:from`, `${p}ll:h4`, `${p}ll:h1`, `${p}ll:h3`, `${p}ll:dl`, `${p}ll:dp`], ['h4', 'h1', 'h3', 'due:s', 'due:p']),
+      (r) => r.hgetall(`${p}ll:from`),
+      run(RELEASE_DUE_LABELS, [`${p}ll:dl`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], [250, 10, 'due:s']),
+      run(RELEASE_DUE_LABELS, [`${p}ll:dl`, `${p}ll`, `${p}ll:hosts`, `${p}ll:from`, `${p}ll_dlq`], [850, 10, 'due:s']),
+      (r) => r.zscore(`${p}ll:hosts`, 'due:s'), (r) => r.exists(`${p}ll:dl`), (r) => r.hgetall(`${p}ll:from`),
+      (r) => r.xrange(`${p}ll`, '-', '+'), (r) => r.xrange(`${p}ll_dlq`, '-', '+'),
       // the work queue's due entries into its stream: one (LIMIT), the rest due, none; utf-8 fields; a member whose
       // fields are odd and one not JSON, each after a good one, and members with a number, an object, no field: each
       // to the DLQ, the good ones promoted; a count that is not a number.

@@ -326,4 +326,76 @@ describe('labels parked until their cts is due (not a host to wait on)', () => {
     expect(await redis.redis.zscore(hosts, `due:${src}`)).toBeNull();
     expect(await dueParking.parkedFrom('ahead.example')).toBe(0);
   });
+
+  // Found in review: kept in a list in arrival order and released from its head, a label due in a day parked before
+  // one due in minutes (a negation retracting a label) held that one for the day.
+  const farAndNear = async (name: string) => {
+    const space = createKeySpace(`${redis.prefix}${name}_`);
+    const dueParking = createLabelParking(redis.redis, space);
+    const live = space.stream(STREAMS.labelLive);
+    await ensureGroup(redis.redis, live, GROUPS.label);
+    const src = 'did:plc:ahead7ahead7ahead7ahead7';
+    const t0 = Date.now();
+    const due = { far: t0 + 23 * 3_600_000, near: t0 + 6 * 60_000 };
+    const metrics = createMetrics({ hosts: [], streams: [] });
+    const identity = { resolve: () => Promise.reject(new Error('no host to check for a label that is not due')) };
+    const options = { parking: dueParking, identity, recheckMaxMs: 60_000, highWaterMark: 100, log: silentLog, metrics: metrics.metrics };
+    const released = async () => (await redis.redis.xrange(live, '-', '+')).map(([, f]) => f);
+    const scheduled = async () => {
+      const at = await redis.redis.zscore(space.beside(STREAMS.labelLive, ':parked_hosts'), `due:${src}`);
+      return at === null ? undefined : Number(at);
+    };
+    return { space, dueParking, live, src, t0, due, options, released, scheduled };
+  };
+
+  it('are each released once due: one due in minutes does not wait behind one parked before it that is due in a day', async () => {
+    const { dueParking, live, src, t0, due, options, released, scheduled } = await farAndNear('far_near');
+    // Parked apart, far first, as two batches of the labeler's stream would be.
+    for (const val of ['far', 'near'] as const) {
+      await redis.redis.xadd(live, '*', 'event', event(val, src));
+      const [entry] = await readNew(redis.redis, live, GROUPS.label, 'c-far-near', 10, 10);
+      expect(await dueParking.park(GROUPS.label, [{ entry: entry!, on: notDueOn(src, due[val]), from: 'ahead.example' }], t0)).toHaveLength(1);
+    }
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(2);
+    expect(await releaseDue(options, t0 + 1000)).toBe(0);
+    // The source is checked when its earliest entry is due, not its first parked.
+    expect(await scheduled()).toBe(due.near);
+    expect(await releaseDue(options, due.near)).toBe(1);
+    expect(await released()).toEqual([['event', event('near', src)]]);
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(1);
+    expect(await scheduled()).toBe(due.far);
+    expect(await releaseDue(options, due.far - 1)).toBe(0);
+    expect(await releaseDue(options, due.far)).toBe(1);
+    expect(await released()).toEqual([['event', event('near', src)], ['event', event('far', src)]]);
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(0);
+    expect(await scheduled()).toBeUndefined();
+  });
+
+  it('parked in a list before they were kept by due time, are still released each once due', async () => {
+    const { space, dueParking, src, t0, due, options, released, scheduled } = await farAndNear('far_near_list');
+    // What the earlier version wrote: the list in arrival order, the source scheduled at its head's due time, counted.
+    const member = (val: 'far' | 'near') => JSON.stringify(['ahead.example', notDueOn(src, due[val]), String(t0), 'event', event(val, src)]);
+    const list = space.beside(STREAMS.labelLive, `:parked:due:${src}`);
+    await redis.redis.rpush(list, member('far'), member('near'));
+    await redis.redis.zadd(space.beside(STREAMS.labelLive, ':parked_hosts'), due.far, `due:${src}`);
+    await redis.redis.hset(space.beside(STREAMS.labelLive, ':parked_from'), 'ahead.example', 2);
+    // A label parked now makes the list a set in place, and brings the source's check forward to it.
+    await redis.redis.xadd(space.stream(STREAMS.labelLive), '*', 'event', event('nearer', src));
+    const [entry] = await readNew(redis.redis, space.stream(STREAMS.labelLive), GROUPS.label, 'c-list', 10, 10);
+    expect(await dueParking.park(GROUPS.label, [{ entry: entry!, on: notDueOn(src, t0 + 60_000), from: 'ahead.example' }], t0)).toHaveLength(1);
+    expect(await redis.redis.type(list)).toBe('zset');
+    expect(await scheduled()).toBe(t0 + 60_000);
+    expect(await releaseDue(options, t0 + 60_000)).toBe(1);
+    // Counted right: the recount reads the set.
+    expect(await dueParking.recount()).toBe(0);
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(2);
+    expect(await scheduled()).toBe(due.near);
+    expect(await releaseDue(options, due.near)).toBe(1);
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(1);
+    expect(await releaseDue(options, due.far)).toBe(1);
+    expect(await released()).toEqual([['event', event('nearer', src)], ['event', event('near', src)], ['event', event('far', src)]]);
+    expect(await dueParking.parkedFrom('ahead.example')).toBe(0);
+    expect(await scheduled()).toBeUndefined();
+    expect(await dueParking.recount()).toBe(0);
+  });
 });
