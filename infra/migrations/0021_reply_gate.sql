@@ -15,14 +15,13 @@ create index if not exists reply_gate_did_idx on reply_gate (did);
 
 -- The replies already indexed under a root with a thread-gate history: the version in force when each was created
 -- (the latest created at or before it, ties by CID as then; '' for a delete), the one its verdict stands on. Without
--- it the first change of their gate judged every one of them again by today's follows. A read of `post`'s replies
--- and of `gate_version` once.
+-- it the first change of their gate judged every one of them again by today's follows. Driven from the gated roots
+-- (`gate_version`, small) through post_reply_root_idx: the replies of gated threads are read, not every post.
 insert into reply_gate (uri, did, "gateCid")
 select p.uri, p.creator, coalesce((
     select case when g.json is null then '' else g.cid end from gate_version g
     where g.kind = 'thread' and g."postUri" = p."replyRoot" and g."createdAt" <= p."createdAt"
     order by g."createdAt" desc, g.cid desc limit 1), '')
-from post p
-where p."replyRoot" is not null
-  and exists (select 1 from gate_version g where g.kind = 'thread' and g."postUri" = p."replyRoot")
+from (select distinct "postUri" from gate_version where kind = 'thread') as r
+join post p on p."replyRoot" = r."postUri"
 on conflict (uri) do nothing;
