@@ -30,7 +30,9 @@ afterAll(async () => {
 });
 
 function entry(val: string, extra: Record<string, unknown> = {}): LabelEntry {
-  const parsed = parseLabelItem(labelEvent('mod.example', { src: TRUSTED, uri: `did:plc:subject${val}subject`, val, cts: '2030-01-01T00:00:00Z', ...extra }));
+  // Unsigned, so an entry naming no labeler host, as only those may be (verify-label.ts).
+  const { label } = labelEvent('mod.example', { src: TRUSTED, uri: `did:plc:subject${val}subject`, val, cts: '2030-01-01T00:00:00Z', ...extra });
+  const parsed = parseLabelItem({ type: 'label', label });
   if (!parsed.ok) throw new Error(parsed.message);
   return parsed.value;
 }
