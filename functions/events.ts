@@ -48,6 +48,12 @@ export interface RecordWriteEvent extends EventBase {
   /** lex-JSON: `{"$link"}`, `{"$bytes"}`, blobs with `ref: {"$link"}`. */
   record: JsonObject;
   since?: string | null;
+  /**
+   * A backfill's write only: when its rkey (a TID) says the record was made, where earlier than `time` (when the
+   * backfill read the repo). A quote first written by a backfill is dated by it, so a delete of its subject made after
+   * it takes it as the stream's order would (found by the chaos suite: dated by the backfill, it outlived the delete).
+   */
+  madeAt?: string;
 }
 
 export interface RecordDeleteEvent extends EventBase {

@@ -27,7 +27,8 @@ import type { HandleResolver } from '../atproto/identity/handle.ts';
 import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.ts';
 import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
-import { isFutureRev, MAX_REV_DRIFT_MS } from '../atproto/syntax/tid-time.ts';
+import { isFutureRev, MAX_REV_DRIFT_MS, tidMicros } from '../atproto/syntax/tid-time.ts';
+import { isValidTid } from '../atproto/syntax/tid.ts';
 import { DEFAULT_PDS_RETRY, downloadRepo, RepoFetchError, type PdsRetry, type RepoDownload } from './fetch-car.ts';
 import { linkSignals } from '../linked-signal.ts';
 import { didTombstoned, documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
@@ -261,7 +262,7 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
       ports.metrics.inc('skytide_filtered_total', { where: 'backfill', why: 'collection' }, filtered);
     }
     const events: RecordWriteEvent[] = [];
-    for (const r of records) events.push({ type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record });
+    for (const r of records) events.push({ type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record, ...madeAt(r.rkey, askedAt) });
     // Counted from what the index wrote, which only its statements know (the rev rule against live rows). A record
     // the repo holds leaves `prior`, so what stays there at the end is what the repo no longer has (one map of the
     // repo's URIs at a time, not two).
@@ -497,4 +498,11 @@ export async function backfillRepos(items: readonly BackfillItem[], ports: Backf
   if (failures.length > 0) throw failures.find((f) => dependencyErrorIn(f) !== undefined) ?? failures[0];
   const results = settled.map((s) => (s as PromiseFulfilledResult<{ outcome: ItemOutcome; report: RepoReport }>).value);
   return { outcomes: results.map((r) => r.outcome), resync: [], reports: results.map((r) => r.report) };
+}
+
+/** When a record's rkey (a TID) says it was made, where that is before `readAtMs` (events.ts, `madeAt`). */
+function madeAt(rkey: string, readAtMs: number): { madeAt: string } | Record<string, never> {
+  if (!isValidTid(rkey)) return {};
+  const ms = Math.floor(tidMicros(rkey) / 1000);
+  return ms < readAtMs ? { madeAt: new Date(ms).toISOString() } : {};
 }

@@ -296,7 +296,7 @@ async function writeRecords(
     else t.indexed++;
     if (plugin === undefined || isRowPlugin(plugin)) continue;
     const record = event.type === 'delete' ? undefined
-      : { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time, position };
+      : { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time, position, ...(event.madeAt === undefined ? {} : { madeAt: event.madeAt }) };
     if (ordered.has(uri)) {
       // A post whose ops in the batch were replayed one at a time (post-fates.ts).
       if (fates.removals.has(uri)) push(removals, plugin, uri);

@@ -99,7 +99,8 @@ function embedded(r: IndexedRecord, ref: { uri: string; cid: string } | undefine
   if (ref === undefined) return;
   out.records.push({ postUri: r.uri, embedUri: ref.uri, embedCid: ref.cid });
   if (collectionOf(ref.uri) === POST_COLLECTION) {
-    out.quote.push({ uri: r.uri, cid: r.cid, subject: ref.uri, subjectCid: ref.cid, createdAt: created, indexedAt: r.indexedAt });
+    // Dated by when it was made where a backfill knows it: the quote's removal by its subject's delete goes by it.
+    out.quote.push({ uri: r.uri, cid: r.cid, subject: ref.uri, subjectCid: ref.cid, createdAt: created, indexedAt: r.madeAt ?? r.indexedAt });
   }
 }
 

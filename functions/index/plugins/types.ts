@@ -37,6 +37,8 @@ export interface IndexedRecord {
   indexedAt: string;
   /** Its op's position in the batch (statement plugins' records), to place it among the batch's other ops. */
   position?: number;
+  /** A backfill's write: when its rkey says it was made, where earlier than `indexedAt` (events.ts). */
+  madeAt?: string;
 }
 
 /**

@@ -287,6 +287,23 @@ describe('index: batches in flight at once', () => {
     expect(await db.sql.query(`select "quoteCount"::int from post_agg where uri = $1`, [ref.uri])).toEqual([{ quoteCount: 1 }]);
   });
 
+  // Found by the chaos suite: a quote first written by a backfill (its live create stale by then) was dated by the
+  // backfill, after its subject's delete, and kept its row where the stream's order took it. A backfill's write is
+  // dated by its TID rkey where that is earlier (`madeAt`).
+  it('a quote a backfill writes after its subject\'s delete goes when it was made before the delete', async () => {
+    const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'bf-q', rev: 90, record: post('soon gone') });
+    await indexBatch([subject], db.ports);
+    const ref = { uri: uriOf(ALICE, 'app.bsky.feed.post', 'bf-q'), cid: subject.cid };
+    await indexBatch([del({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'bf-q', rev: 92 })], db.ports);
+    const quoting = (rkey: string, madeRev: number) => ({
+      ...write({ did: BOB, collection: 'app.bsky.feed.post', rkey, rev: 99, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) }),
+      seq: -2, madeAt: write({ did: BOB, collection: 'x', rkey: 'x', rev: madeRev, record: {} }).time,
+    });
+    // Made before the delete (rev 91's time) and after it (rev 93's), both read by a backfill later (rev 99's time).
+    await indexBatch([quoting('bf-before', 91), quoting('bf-after', 93)], db.ports);
+    expect(await db.sql.query(`select uri from quote where subject = $1`, [ref.uri])).toEqual([{ uri: uriOf(BOB, 'app.bsky.feed.post', 'bf-after') }]);
+  });
+
   it('an edit whose batch commits after quotes later in the stream keeps them, and a quote of the new version whatever its time', async () => {
     const subject = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: 'lag-e', rev: 60, record: post('first words') });
     await indexBatch([subject], db.ports);
