@@ -81,6 +81,34 @@ local function dueSetOf(key, from)
     if redis.call('ZADD', key, due or '0', m) == 0 then uncount(m, from) end
   end
 end
+-- Every member read before anything is written; each good one back into the stream and uncounted, each that is no
+-- entry set aside to the DLQ. Answers how many were set aside and the first problem, or nil and the refusal of a DLQ
+-- of another type (nothing written).
+local function releaseMembers(members, stream, counts, dlq, host)
+  local decoded, problems, aside, said = {}, {}, 0, ''
+  for i, m in ipairs(members) do
+    local e, problem = entryOf(m)
+    decoded[i] = e or false
+    if not e then
+      problems[i] = problem
+      aside = aside + 1
+      if said == '' then said = problem end
+    end
+  end
+  if aside > 0 then
+    local refused = refusedType(dlq, 'stream')
+    if refused then return nil, refused end
+  end
+  for i, e in ipairs(decoded) do
+    if e then
+      redis.call('XADD', stream, '*', unpack(e, 4))
+      if redis.call('HINCRBY', counts, e[1], -1) <= 0 then redis.call('HDEL', counts, e[1]) end
+    else
+      setAside(members[i], problems[i], dlq, counts, host)
+    end
+  end
+  return aside, said
+end
 local function refusedDueSet(key)
   local t = wrongTypeOf(key, 'zset')
   if t and t ~= 'list' then return key .. ' is a ' .. t .. ', not a zset' end
@@ -170,28 +198,8 @@ export const RELEASE_LABELS = `${MEMBERS_LUA}
 local refused = refusedType(KEYS[2], 'stream') or refusedType(KEYS[3], 'zset') or refusedType(KEYS[4], 'hash')
 if refused then return refused end
 local members = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local decoded, problems, aside, said = {}, {}, 0, ''
-for i, m in ipairs(members) do
-  local e, problem = entryOf(m)
-  decoded[i] = e or false
-  if not e then
-    problems[i] = problem
-    aside = aside + 1
-    if said == '' then said = problem end
-  end
-end
-if aside > 0 then
-  refused = refusedType(KEYS[5], 'stream')
-  if refused then return refused end
-end
-for i, e in ipairs(decoded) do
-  if e then
-    redis.call('XADD', KEYS[2], '*', unpack(e, 4))
-    if redis.call('HINCRBY', KEYS[4], e[1], -1) <= 0 then redis.call('HDEL', KEYS[4], e[1]) end
-  else
-    setAside(members[i], problems[i], KEYS[5], KEYS[4], ARGV[2])
-  end
-end
+local aside, said = releaseMembers(members, KEYS[2], KEYS[4], KEYS[5], ARGV[2])
+if aside == nil then return said end
 redis.call('LTRIM', KEYS[1], #members, -1)
 local left = redis.call('LLEN', KEYS[1])
 if left == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
@@ -212,29 +220,9 @@ local refused = refusedDueSet(KEYS[1]) or refusedType(KEYS[2], 'stream') or refu
 if refused then return refused end
 dueSetOf(KEYS[1], KEYS[4])
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local decoded, problems, aside, said = {}, {}, 0, ''
-for i, m in ipairs(members) do
-  local e, problem = entryOf(m)
-  decoded[i] = e or false
-  if not e then
-    problems[i] = problem
-    aside = aside + 1
-    if said == '' then said = problem end
-  end
-end
-if aside > 0 then
-  refused = refusedType(KEYS[5], 'stream')
-  if refused then return refused end
-end
-for i, e in ipairs(decoded) do
-  if e then
-    redis.call('XADD', KEYS[2], '*', unpack(e, 4))
-    if redis.call('HINCRBY', KEYS[4], e[1], -1) <= 0 then redis.call('HDEL', KEYS[4], e[1]) end
-  else
-    setAside(members[i], problems[i], KEYS[5], KEYS[4], ARGV[3])
-  end
-  redis.call('ZREM', KEYS[1], members[i])
-end
+local aside, said = releaseMembers(members, KEYS[2], KEYS[4], KEYS[5], ARGV[3])
+if aside == nil then return said end
+for _, m in ipairs(members) do redis.call('ZREM', KEYS[1], m) end
 local left = redis.call('ZCARD', KEYS[1])
 if left == 0 then
   redis.call('ZREM', KEYS[3], ARGV[3])

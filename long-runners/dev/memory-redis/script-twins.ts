@@ -251,6 +251,25 @@ function setParkedAside(s: Store, m: string, problem: string, dlq: string, from:
   uncountParked(s, m, from);
 }
 
+/**
+ * releaseMembers of MEMBERS_LUA (KEYS: list or set, stream, hosts, counts, DLQ): every member read before anything is
+ * written. Answers the problems of those set aside, or the refusal of a DLQ of another type (nothing written).
+ */
+function releaseParkedMembers(s: Store, members: readonly string[], keys: readonly string[], host: string): string[] | string {
+  const decoded = members.map(parkedEntryOf);
+  const problems = decoded.filter((e): e is string => typeof e === 'string');
+  if (problems.length > 0) {
+    const dlq = refusedType(s, k(keys, 4), 'stream');
+    if (dlq !== undefined) return dlq;
+  }
+  decoded.forEach((e, i) => {
+    if (typeof e === 'string') return setParkedAside(s, members[i] ?? '', e, k(keys, 4), k(keys, 3), host);
+    s.exec(['XADD', k(keys, 1), '*', ...e.slice(3)]);
+    if (Number(s.exec(['HINCRBY', k(keys, 3), e[0] ?? '', '-1'])) <= 0) s.exec(['HDEL', k(keys, 3), e[0] ?? '']);
+  });
+  return problems;
+}
+
 const TWINS: [string, ScriptTwin][] = [
   ...BATCH_SCRIPTS.map(([script, twin]): [string, ScriptTwin] => [script.lua, twin]),
   ...ONCE_BATCH_TWINS,
@@ -420,22 +439,12 @@ const TWINS: [string, ScriptTwin][] = [
     if (refused !== undefined) return refused;
     const got = s.exec(['LRANGE', k(keys, 0), '0', String(Number(argv[0]) - 1)]);
     const members = Array.isArray(got) ? got.filter((m): m is string => typeof m === 'string') : [];
-    // Every member is read before anything is written, as the Lua does.
-    const decoded = members.map(parkedEntryOf);
-    const problems = decoded.filter((e): e is string => typeof e === 'string');
-    if (problems.length > 0) {
-      const dlq = refusedType(s, k(keys, 4), 'stream');
-      if (dlq !== undefined) return dlq;
-    }
-    decoded.forEach((e, i) => {
-      if (typeof e === 'string') return setParkedAside(s, members[i] ?? '', e, k(keys, 4), k(keys, 3), argv[1] ?? '');
-      s.exec(['XADD', k(keys, 1), '*', ...e.slice(3)]);
-      if (Number(s.exec(['HINCRBY', k(keys, 3), e[0] ?? '', '-1'])) <= 0) s.exec(['HDEL', k(keys, 3), e[0] ?? '']);
-    });
+    const released = releaseParkedMembers(s, members, keys, argv[1] ?? '');
+    if (typeof released === 'string') return released;
     s.exec(['LTRIM', k(keys, 0), String(members.length), '-1']);
     const left = Number(s.exec(['LLEN', k(keys, 0)]));
     if (left === 0) s.exec(['ZREM', k(keys, 2), argv[1] ?? '']);
-    return [members.length - problems.length, left, problems.length, problems[0] ?? ''];
+    return [members.length - released.length, left, released.length, released[0] ?? ''];
   }],
   [RELEASE_DUE_LABELS, (s, keys, argv) => {
     const refused = refusedDueSet(s, k(keys, 0)) ?? refusedType(s, k(keys, 1), 'stream') ?? refusedType(s, k(keys, 2), 'zset') ?? refusedType(s, k(keys, 3), 'hash');
@@ -444,21 +453,9 @@ const TWINS: [string, ScriptTwin][] = [
     dueSetOf(s, set, k(keys, 3));
     const got = s.exec(['ZRANGEBYSCORE', set, '-inf', argv[0] ?? '', 'LIMIT', '0', String(Number(argv[1]))]);
     const members = Array.isArray(got) ? got.filter((m): m is string => typeof m === 'string') : [];
-    // Every member is read before anything is written, as the Lua does.
-    const decoded = members.map(parkedEntryOf);
-    const problems = decoded.filter((e): e is string => typeof e === 'string');
-    if (problems.length > 0) {
-      const dlq = refusedType(s, k(keys, 4), 'stream');
-      if (dlq !== undefined) return dlq;
-    }
-    decoded.forEach((e, i) => {
-      if (typeof e === 'string') setParkedAside(s, members[i] ?? '', e, k(keys, 4), k(keys, 3), host);
-      else {
-        s.exec(['XADD', k(keys, 1), '*', ...e.slice(3)]);
-        if (Number(s.exec(['HINCRBY', k(keys, 3), e[0] ?? '', '-1'])) <= 0) s.exec(['HDEL', k(keys, 3), e[0] ?? '']);
-      }
-      s.exec(['ZREM', set, members[i] ?? '']);
-    });
+    const problems = releaseParkedMembers(s, members, keys, host);
+    if (typeof problems === 'string') return problems;
+    for (const m of members) s.exec(['ZREM', set, m]);
     const left = Number(s.exec(['ZCARD', set]));
     if (left === 0) s.exec(['ZREM', k(keys, 2), host]);
     else {
