@@ -1,17 +1,10 @@
 // One relay or labeler listed twice (`relay.example,wss://relay.example/`) was accepted: two subscriptions then shared
 // one cursor key and two supervised tasks one name, blinding the watchdog and the shutdown report to one of them.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
+import { parseConfig } from '../../../adapters/config/parse.ts';
+import { configProblems } from '../../helpers/config-problems.ts';
 
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems;
-  }
-};
+const problemsOf = configProblems;
 
 describe('parseConfig: each relay and labeler host once', () => {
   it('refuses a relay named twice, however it is spelled, naming it and both entries', () => {

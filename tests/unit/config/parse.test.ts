@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
+import { configProblems } from '../../helpers/config-problems.ts';
 import { VARS } from '../../../adapters/config/vars.ts';
 import { SkytideError } from '../../../functions/errors.ts';
 import { QUERY_LABELS_TIMEOUT_MS } from '../../../functions/label/query.ts';
@@ -54,14 +55,7 @@ describe('parseConfig: one parser for process.env and Workers bindings', () => {
   });
 
   it('refuses a URL with the wrong scheme or no host, naming the variable and not echoing the value', () => {
-    const problemsOf = (env: Record<string, string>): string[] => {
-      try {
-        parseConfig(env);
-        return [];
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-    };
+    const problemsOf = configProblems;
     // `new URL` reads `db.internal:5432/skytide` as scheme `db.internal:`; postgres.js then connected to localhost.
     expect(problemsOf({ DATABASE_URL: 'db.internal:5432/skytide' })).toEqual(['DATABASE_URL must start with postgres:// or postgresql:// (it starts with "db.internal:")']);
     expect(problemsOf({ DATABASE_URL: 'postgres:pw@db/skytide' })).toEqual(['DATABASE_URL names no host']);

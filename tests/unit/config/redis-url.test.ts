@@ -1,17 +1,10 @@
 // REDIS_URL's path is its database's number: ioredis read `/abc` as none and ran every command on database 0 (another
 // deployment's data), so the parser takes only no path, `/` or `/<digits>`.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
+import { parseConfig } from '../../../adapters/config/parse.ts';
+import { configProblems } from '../../helpers/config-problems.ts';
 
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems;
-  }
-};
+const problemsOf = configProblems;
 
 describe('parseConfig: REDIS_URL names its database by number, or none', () => {
   it('takes no path, /, or /<digits>', () => {

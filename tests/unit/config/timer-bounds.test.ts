@@ -2,18 +2,11 @@
 // Node fires a longer one after about 1 ms. BACKFILLER_TIMEOUT_MS=3000000000 was accepted and cut every repo download
 // at once (each good repo dead-lettered), SWEEP_PAGE_TIMEOUT_MS past it left the sweeper waiting for ever.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../adapters/config/parse.ts';
+import { parseConfig } from '../../../adapters/config/parse.ts';
+import { configProblems } from '../../helpers/config-problems.ts';
 import { MAX_TIMER_MS, VARS, type VarSpec } from '../../../adapters/config/vars.ts';
 
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    parseConfig(env);
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems;
-  }
-};
+const problemsOf = configProblems;
 
 describe('millisecond settings: bounded by what a timer can wait', () => {
   it('is 2^31 - 1 ms', () => {
