@@ -27,7 +27,7 @@ import { createdAt, obj, uriParts } from './plugins/fields.ts';
 import type { CountedOp, JsonObject, JsonValue } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
 import { DELETED_SINCE_QUOTED } from './post-removals.ts';
-import { forgetGatesUnder, noteGatesUnder } from './reply-gates.ts';
+import { forgetGatesUnder, noteGatesUnder, type JudgedUnder } from './reply-gates.ts';
 import { gateNamesItsPost } from './refused-writes.ts';
 
 export type GateKind = 'thread' | 'post';
@@ -141,6 +141,11 @@ function versionInForce(versions: readonly Version[] | undefined, time: string):
 export function gateUnder(versions: GateVersions, reply: ReplyToJudge): string {
   const v = versionInForce(versions.thread.get(reply.replyRoot), reply.createdAt);
   return v?.json == null ? '' : v.cid;
+}
+
+/** Of these replies, those under a root with a gate history, each with the gate it is judged under (reply-gates.ts). */
+export function gatesUnder(replies: readonly ReplyToJudge[], versions: GateVersions): JudgedUnder[] {
+  return replies.filter((r) => versions.thread.has(r.replyRoot)).map((r) => ({ uri: r.uri, cid: gateUnder(versions, r) }));
 }
 
 const typeOf = (v: JsonValue) => obj(v)?.['$type'];
@@ -272,9 +277,10 @@ async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: reado
   const versions = await readGateVersions(tx, rows.map((r) => r.replyRoot));
   // Only a reply whose gate in force is not the one it was judged under is judged again: the same gate judged again
   // would read today's follows and list items, where the AppView judged once, as the reply was indexed.
-  const replies = rows.filter((r) => gateUnder(versions, r) !== r.judgedUnder);
+  const under = new Map(rows.map((r) => [r.uri, gateUnder(versions, r)]));
+  const replies = rows.filter((r) => under.get(r.uri) !== r.judgedUnder);
   if (replies.length === 0) return;
-  await noteGatesUnder(tx, replies, versions);
+  await noteGatesUnder(tx, replies.filter((r) => versions.thread.has(r.replyRoot)).map((r) => ({ uri: r.uri, cid: under.get(r.uri)! })));
   // Those now under a root without a gate history (its account purged) forget the gate they were judged under: were it
   // written again (a restore), the same CID would otherwise look unchanged.
   await forgetGatesUnder(tx, replies.filter((r) => r.judgedUnder !== '' && !versions.thread.has(r.replyRoot)).map((r) => r.uri));

@@ -3,16 +3,21 @@
 // new version) or a replay changes no verdict there. skytide judges replies again where the gate in force for them may
 // have changed (gates.ts, `rejudgeReplies`), and passes over those still under the gate they were judged by.
 import type { SqlExecutor } from '../ports.ts';
-import { gateUnder, type GateVersions, type ReplyToJudge } from './gates.ts';
 
-/** Notes the gate each of these replies is judged under now ('' for none), for those under a root with a gate history. */
-export async function noteGatesUnder(tx: SqlExecutor, replies: readonly ReplyToJudge[], versions: GateVersions): Promise<void> {
-  const gated = replies.filter((r) => versions.thread.has(r.replyRoot)).sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
-  if (gated.length === 0) return;
+/** A reply and the CID of the thread gate it is judged under ('' for none in force): gates.ts, `gateUnder`. */
+export interface JudgedUnder {
+  uri: string;
+  cid: string;
+}
+
+/** Notes the gate each of these replies is judged under (gates.ts gives only those under a root with a gate history). */
+export async function noteGatesUnder(tx: SqlExecutor, judged: readonly JudgedUnder[]): Promise<void> {
+  if (judged.length === 0) return;
+  const sorted = [...judged].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
   await tx.query(
     `insert into reply_gate (uri, did, "gateCid") select uri, split_part(uri, '/', 3), cid from unnest($1::text[], $2::text[]) as r(uri, cid)
      on conflict (uri) do update set "gateCid" = excluded."gateCid" where reply_gate."gateCid" <> excluded."gateCid"`,
-    [gated.map((r) => r.uri), gated.map((r) => gateUnder(versions, r))],
+    [sorted.map((r) => r.uri), sorted.map((r) => r.cid)],
   );
 }
 

@@ -10,7 +10,7 @@ import { blobCid, collectionOf, createdAt, earliest, obj, str, stringArray, stro
 import type { IndexedRecord, JsonObject, Plugin, Removal } from './types.ts';
 import type { SqlExecutor } from '../../ports.ts';
 import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
-import { judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
+import { gatesUnder, judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
 import { judgeReplyRoots } from '../reply-roots.ts';
 import { hiddenAt, notifyPosts } from '../post-notifications.ts';
 import { checkRows } from '../../sql-rows.ts';
@@ -167,7 +167,7 @@ export const postPlugin: Plugin = {
     }
     const mine = all.filter((p) => fresh.has(p.post['uri'] as string));
     // The gate each new reply was judged under: judged again only when that changes (reply-gates.ts).
-    await noteGatesUnder(tx, replies.filter((r) => fresh.has(r.uri)), gates);
+    await noteGatesUnder(tx, gatesUnder(replies.filter((r) => fresh.has(r.uri)), gates));
     // The dependent rows of the posts inserted here, every table in one statement (same table order as before).
     const quotes = checkRows(await insertTables(tx, [
       { table: 'feed_item', columns: FEED_ITEM_COLUMNS, rows: mine.map((p) => p.feedItem), orderBy: 'uri', onConflict: '(uri) do nothing' },
