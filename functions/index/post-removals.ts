@@ -10,12 +10,12 @@ export const REMEMBER_CONFLICT = `on conflict (uri) do update set "removedAt" = 
 /** Notes that these posts were deleted at these times and are written again after (post-fates.ts, `writtenAgain`). */
 export async function rememberRemovals(tx: SqlExecutor, removals: readonly { uri: string; time: string }[]): Promise<void> {
   if (removals.length === 0) return;
-  const sorted = [...removals].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  // `distinct on` keeps each post's latest time, and its order by uri writes in key order.
   await tx.query(
     `insert into post_removal (uri, did, "removedAt")
      select distinct on (uri) uri, split_part(uri, '/', 3), time from unnest($1::text[], $2::text[]) as r(uri, time)
      order by uri, time desc ${REMEMBER_CONFLICT}`,
-    [sorted.map((r) => r.uri), sorted.map((r) => r.time)],
+    [removals.map((r) => r.uri), removals.map((r) => r.time)],
   );
 }
 
