@@ -146,6 +146,15 @@ async function sweepHost(o: WorkerSweepOptions, host: string): Promise<HostTick>
   }
 }
 
+/** Extends this tick's lease on the host's row by leaseMs; a tick that lost the row stops here (lease_lost). */
+async function renewLease(o: WorkerSweepOptions, host: string): Promise<void> {
+  const kept = await o.sql.query(
+    `update sweep_state set "leaseUntil" = now() + $3::bigint * interval '1 millisecond' where host = $1 and holder = $2 returning host`,
+    [host, o.holder, o.leaseMs],
+  );
+  if (kept.length === 0) throw new SkytideError('lease_lost', `the Worker sweep of ${host} lost its row to another tick`, { host });
+}
+
 /** Whether a page's failure is the relay's (judgePageFailure: an outage, the tick fails and nothing is counted). */
 async function relayIsDown(o: WorkerSweepOptions, host: string, err: unknown): Promise<boolean> {
   return (await judgePageFailure(o.fetch, host, err, AbortSignal.timeout(o.pageTimeoutMs))).kind === 'outage';
@@ -160,6 +169,9 @@ async function pageOrSkip(o: WorkerSweepOptions, host: string, cursor: string | 
   try {
     return await listReposPage(o.fetch, host, cursor, o.pageSize, AbortSignal.timeout(o.pageTimeoutMs));
   } catch (err) {
+    // The page took up to pageTimeoutMs and the probe may take as long again: the lease is renewed between them, so
+    // it need only outlast one request (the Worker's config asks SWEEP_LEASE_TTL_MS above SWEEP_PAGE_TIMEOUT_MS).
+    await renewLease(o, host);
     if (await relayIsDown(o, host, err)) throw err;
     const iso = new Date(o.now()).toISOString();
     const counted = checkRows(await o.sql.query(

@@ -78,6 +78,8 @@ function isolateState(env: WorkerEnv): IsolateState {
   const key = JSON.stringify(vars);
   if (cached?.key === key) return cached;
   const { config, unknown } = parseConfig(vars);
+  const problems = workerConfigProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
   const log = createLogger({ level: config.logLevel, component: 'worker', write: (line) => console.log(line) });
   if (unknown.length > 0) log.warn('unknown variables', { names: unknown });
   const metrics = createMetrics({
@@ -90,6 +92,21 @@ function isolateState(env: WorkerEnv): IsolateState {
   });
   cached = { key, config, log, metrics };
   return cached;
+}
+
+/** Time a Worker sweep tick needs, past a page's deadline, to store the page and queue its repos. */
+const SWEEP_STORE_MARGIN_MS = 10_000;
+
+/**
+ * Checks only the Worker needs. Its cron sweep renews the host's lease when it stores a page (Node's sweeper renews
+ * on a timer instead): a lease shorter than a page's deadline lets the next tick take the host mid-page, and both send
+ * the same pages.
+ */
+function workerConfigProblems(config: Config): string[] {
+  const floor = config.sweepPageTimeoutMs + SWEEP_STORE_MARGIN_MS;
+  return config.sweepLeaseTtlMs < floor
+    ? [`SWEEP_LEASE_TTL_MS=${config.sweepLeaseTtlMs} must be at least SWEEP_PAGE_TIMEOUT_MS (${config.sweepPageTimeoutMs}) plus ${SWEEP_STORE_MARGIN_MS} on the Worker: its sweep renews the lease only between pages`]
+    : [];
 }
 
 function openSql(env: WorkerEnv, config: Config): Sql & { end(): Promise<void> } {

@@ -150,6 +150,29 @@ describe('a tick longer than its lease', () => {
     expect(sent.map((e) => e.did)).toEqual(DIDS);
     expect(await db.sql.query(`select cursor, holder from sweep_state`)).toEqual([{ cursor: '6', holder: null }]);
   }, 15_000);
+
+  it('renews the lease between a failed page and the probe of the relay, so the lease need only outlast one request', async () => {
+    // Lease 2 s; the failing page answers after 1.2 s and the probe (the listing from its start) after 1.2 s more:
+    // a tick started during the probe, 2.4 s in, finds the row busy. Renewed only when a page is stored, the lease
+    // had expired then, and the second tick swept the same host at the same time.
+    const leaseMs = 2_000;
+    await sweepTick(options({ pagesPerTick: 1 }));
+    failAt = { cursor: '2', status: 500 };
+    let competing: Awaited<ReturnType<typeof sweepTick>> | undefined;
+    let nested = false;
+    onPage = async (cursor) => {
+      if (nested) return;
+      await new Promise((r) => setTimeout(r, 1_200));
+      if (cursor !== '0') return;
+      nested = true;
+      competing = await sweepTick(options({ holder: 'tick-b', leaseMs }));
+      nested = false;
+    };
+    const [a] = await sweepTick(options({ pagesPerTick: 3, leaseMs }));
+    expect(competing).toEqual([{ host, state: 'busy', pages: 0, listed: 0, queued: 0 }]);
+    expect(a).toMatchObject({ host, state: 'failed', error: expect.stringContaining('HTTP 500') });
+    expect(await db.sql.query(`select cursor, failures, holder from sweep_state`)).toEqual([{ cursor: '2', failures: 1, holder: null }]);
+  }, 15_000);
 });
 
 describe('a relay whose page sends the sweep back to a cursor it used', () => {

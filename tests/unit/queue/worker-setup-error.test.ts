@@ -100,4 +100,15 @@ describe('a Worker queue batch under a wrong setup', () => {
     expect(body.checks.find((c) => c.name === 'setup')).toMatchObject({ ok: false, error: expect.stringMatching(/BACKFILL_DLQ binding is missing/) });
     expect(body.checks.find((c) => c.name === 'postgres')).toEqual({ name: 'postgres', ok: true });
   });
+
+  it('a sweep lease shorter than a page\'s deadline plus the time to store it is a setup problem on the Worker alone', async () => {
+    // Its cron sweep renews the lease only between pages: a shorter lease let the next tick take the host mid-page
+    // and send the same pages again. Node's sweeper renews on a timer, so the same values pass parseConfig.
+    const env = { DATABASE_URL: TEST_DATABASE_URL, SWEEP_PAGE_TIMEOUT_MS: '30000', SWEEP_LEASE_TTL_MS: '30000', BACKFILL_QUEUE: producer(), BACKFILL_DLQ: producer() };
+    const ready = await worker.fetch(new Request('http://worker/ready'), env, ctx);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ checks: [{ name: 'setup', ok: false, error: expect.stringMatching(/^SWEEP_LEASE_TTL_MS=30000 must be at least SWEEP_PAGE_TIMEOUT_MS \(30000\) plus 10000/) }] });
+    const fine = await worker.fetch(new Request('http://worker/ready'), { ...env, SWEEP_LEASE_TTL_MS: '40000' }, ctx);
+    expect(fine.status).toBe(200);
+  });
 });
