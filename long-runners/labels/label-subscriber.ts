@@ -20,6 +20,12 @@ export const SUBSCRIBE_LABELS = 'com.atproto.label.subscribeLabels';
 export const DEFAULT_PARKED_HIGH_WATER_MARK = 50_000;
 
 /** No sweep lists a labeler's labels: what its window no longer holds is not read again. */
+/**
+ * Ozone's subscribeLabels seq is its label row's id, and a label applied again (same src, uri, cid, val) is upserted
+ * with a new id, its old one gone (ozone mod-service createLabels): a resume past our cursor there is no loss.
+ */
+export const LABEL_SEQ_HOLES = 'a labeler\'s seq is its label row id, and Ozone gives a label applied again a new id, leaving a hole';
+
 export const LABEL_GAP_REPAIR = 'none: the labeler no longer serves the labels in the gap, so they (negations too) stay missing from `label`';
 
 export interface LabelSubscriberOptions extends SubscriberOptions {
@@ -74,7 +80,7 @@ export async function runLabelSubscriber(o: LabelSubscriberOptions): Promise<voi
   await runSubscription({
     redis: o.redis, host: o.host, nsid: SUBSCRIBE_LABELS, stream, cursorKey: o.keys.cursor(STREAMS.labelLive, o.host),
     highWaterMark: o.highWaterMark, batchSize: o.batchSize, batchTimeoutMs: o.batchTimeoutMs, initialCursor: o.initialCursor,
-    maxFrameBytes: MAX_FRAME_BYTES, outdatedCursorRepair: LABEL_GAP_REPAIR, log: o.log, metrics: o.metrics, report, signal: o.signal,
+    maxFrameBytes: MAX_FRAME_BYTES, outdatedCursorRepair: LABEL_GAP_REPAIR, seqHolesNormal: LABEL_SEQ_HOLES, log: o.log, metrics: o.metrics, report, signal: o.signal,
     counters: { frames: 'skytide_label_frames_total', errors: 'skytide_label_subscription_errors_total' },
     ...(o.lengthCheckIntervalMs === undefined ? {} : { lengthCheckIntervalMs: o.lengthCheckIntervalMs }),
     ...(o.backoff === undefined ? {} : { backoff: o.backoff }),

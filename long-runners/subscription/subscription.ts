@@ -26,6 +26,7 @@
 //   is treated as FutureCursor (counted `seq_reset`): indigo's relays answer a cursor past their sequence so. One
 //   whose first seq above a stored cursor is not the next one resumed past it (counted `cursor_gap`, logged with the
 //   seqs missed and the repair): indigo's relays answer a cursor older than their window so, without OutdatedCursor.
+//   An upstream whose sequence has holes anyway (`seqHolesNormal`: labelers) is not counted so, only logged at debug.
 // - On abort it writes everything it has read (entries and cursor), then returns. Redis refusing writes as a server
 //   (out of memory, a read-only replica after a failover: adapters/redis/write-refusal.ts) is an outage: the batch is
 //   held whole (reading stops meanwhile) and sent again with backoff, each wait on the outage board; stopped during
@@ -214,6 +215,11 @@ export interface SubscriptionOptions {
    * cursor), named in its log line: each stream has its own answer (repos: a sweep; labels: nothing). Absent: none.
    */
   outdatedCursorRepair?: string;
+  /**
+   * Why a resume past the cursor asked for is normal for this upstream, when it is: then it is logged at debug and not
+   * counted as `cursor_gap`. Ozone's label ids have holes (a label applied again takes a new id, its old one gone).
+   */
+  seqHolesNormal?: string;
   log: Log;
   metrics: Metrics;
   /** Counters with labels {host, kind} and {host, reason}. */
@@ -585,6 +591,10 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
    * too, harmlessly (a sweep then finds nothing to fetch).
    */
   const reportGap = (asked: number, first: number) => {
+    if (o.seqHolesNormal !== undefined) {
+      log.debug('upstream resumed past our cursor, as its sequence has holes', { host, cursor: asked, firstSeq: first, why: o.seqHolesNormal });
+      return;
+    }
     metrics.inc(o.counters.errors, { host: hostLabel, reason: 'cursor_gap' });
     const repair = o.outdatedCursorRepair;
     log.warn('upstream resumed past our cursor: the seqs between were not received', {

@@ -3,10 +3,10 @@
 // labeler's labels again, so the line must not promise a repair for labels.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeySpace } from '../../../adapters/redis/keys.ts';
-import { noMetrics, silentLog, type Log, type LogFields } from '../../../functions/ports.ts';
+import { noMetrics, silentLog, type Log, type LogFields, type Metrics } from '../../../functions/ports.ts';
 import { runLabelSubscriber } from '../../../long-runners/labels/label-subscriber.ts';
 import { startHostileLabeler, type HostileLabeler } from '../../../long-runners/dev/hostile-labeler.ts';
-import { messageFrame } from '../../helpers/labels.ts';
+import { labelsFrame, messageFrame } from '../../helpers/labels.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -40,6 +40,36 @@ describe('the label subscriber on #info OutdatedCursor', () => {
     } finally {
       controller.abort();
       await running;
+    }
+  });
+});
+
+describe('the label subscriber resumed past its cursor', () => {
+  it('counts no cursor_gap and warns of nothing: Ozone re-applies a label under a new id, leaving holes in its seqs', async () => {
+    // Stored cursor 5; labels 6 and 7 were applied again since (now 8 and 9), so the labeler's first seq above 5 is 8.
+    // Counted as cursor_gap, an alert fired at every restart of a subscription to any Ozone.
+    const warnings: string[] = [];
+    const log: Log = { ...silentLog, warn: (msg) => void warnings.push(msg), child: () => log };
+    const errors: string[] = [];
+    const metrics: Metrics = { inc: (name, labels) => void (name === 'skytide_label_subscription_errors_total' && errors.push(labels?.['reason'] ?? '')) };
+    const holed = await startHostileLabeler();
+    const keys = createKeySpace(redis.prefix);
+    await redis.redis.set(keys.cursor('label_live', holed.host), '5');
+    const controller = new AbortController();
+    const running = runLabelSubscriber({
+      redis: redis.redis, keys, host: holed.host, highWaterMark: 1000, batchSize: 10,
+      batchTimeoutMs: 20, initialCursor: 0, log, metrics, signal: controller.signal,
+    });
+    try {
+      holed.append(labelsFrame(8, []));
+      holed.append(labelsFrame(9, []));
+      await waitFor(() => redis.redis.get(keys.cursor('label_live', holed.host)), (c) => c === '9', 'cursor 9');
+      expect(errors).toEqual([]);
+      expect(warnings.filter((w) => w.startsWith('upstream resumed past our cursor'))).toEqual([]);
+    } finally {
+      controller.abort();
+      await running;
+      await holed.close();
     }
   });
 });
