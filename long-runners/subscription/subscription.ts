@@ -394,6 +394,7 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
    * between carries one), and at or below `hi` once a probe connection at `hi` read another frame first. Probes past
    * `lo` step 1, 2, 4, ... until one reads a frame, then halve (lo, hi] until hi = lo + 1: hi is its seq. So only that
    * frame is skipped, in about 2 log2(gap) reconnects, where a step of one per reconnect took one per seq of a gap.
+   * A probe answered FutureCursor is past upstream's head, so the frame is below it too (hi = probe), not a reset.
    * Known limit: a second refused frame within the gap searched makes a probe past the first one close too, and the
    * frames between the two are then skipped with the first; the search would need a second kind of probe to tell.
    */
@@ -616,6 +617,12 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
     if (search !== undefined && probing()) {
       search.lo = search.probe;
       if (search.hi === undefined) search.step *= 2;
+      // lo rose to meet hi: the refused frame is hi. Asked for again, the probe would be lo and meet the frame
+      // forever (each reconnect with no backoff, nothing after it ever written).
+      else if (search.hi - search.lo <= 1) {
+        await passRefused(search.hi);
+        return true;
+      }
     } else {
       countFrame('invalid');
       report('too_big', 1, { message: `a frame over the ${o.maxFrameBytes + WS_PAYLOAD_SLACK_BYTES} byte payload limit closed the connection (1009)`, after: baseline ?? null });
@@ -632,18 +639,45 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
     return true;
   };
 
-  /** A frame read on a probe: the refused frame is at or below the probe's cursor. False: close and probe lower. */
-  const probeRead = (): boolean => {
+  /** The refused frame is `seq`: the search ends, and the stored cursor is raised to it so no connection asks for it again. */
+  const passRefused = async (seq: number) => {
+    log.warn('frame over the payload limit skipped', { host, seq });
+    search = undefined;
+    batch.seq = seq;
+    await flush();
+  };
+
+  /**
+   * A probe was answered with something other than the refused frame: the refused frame is at or below the probe's
+   * cursor. Returns the refused frame's seq once the search has found it, else undefined (close and probe lower).
+   */
+  const narrowBelowProbe = (): number | undefined => {
     const s = search!;
     s.hi = s.probe;
     if (s.hi - s.lo > 1) {
       s.probe = Math.floor((s.lo + s.hi) / 2);
-      return false;
+      return undefined;
     }
-    // Found: the refused frame is seq hi, already behind this connection's cursor; it goes on from here.
-    log.warn('frame over the payload limit skipped', { host, seq: s.hi });
     search = undefined;
+    return s.hi;
+  };
+
+  /** A frame read on a probe. False: close and probe lower. */
+  const probeRead = (): boolean => {
+    const found = narrowBelowProbe();
+    if (found === undefined) return false;
+    // Found: the refused frame is seq hi, already behind this connection's cursor; it goes on from here.
+    log.warn('frame over the payload limit skipped', { host, seq: found });
     return true;
+  };
+
+  /**
+   * FutureCursor answered a probe: upstream's head is below the probe, so the refused frame is too. Not a reset of
+   * upstream's sequence, which resetting the cursor to 0 took it for, at every probe past the head.
+   */
+  const probePastHead = async () => {
+    const found = narrowBelowProbe();
+    if (found !== undefined) await passRefused(found);
   };
 
   /**
@@ -762,7 +796,10 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
       }
       // Every frame read from this connection is written before reconnecting or stopping.
       await flush();
-      if (reset) await resetCursor();
+      if (reset && probing()) {
+        await probePastHead();
+        probed = true;
+      } else if (reset) await resetCursor();
       // Not a failure of the connection: the reconnect goes on at once, past the frame, with no growing backoff.
       if ((oversized && (await skipOversized())) || probed) delays.reset();
       if (signal.aborted) break;

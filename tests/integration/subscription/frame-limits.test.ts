@@ -11,7 +11,7 @@ import { silentLog } from '../../../functions/ports.ts';
 import { encodeCbor } from '../../../functions/atproto/cbor.ts';
 import { createTestRedis } from '../../helpers/services.ts';
 import { startFakeRelay, type FakeRelay } from '../../../long-runners/dev/fake-relay.ts';
-import { encodeFrame } from '../../helpers/frames.ts';
+import { encodeFrame, errorFrame } from '../../helpers/frames.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 let redis: Redis;
@@ -114,5 +114,85 @@ describe('oversized and over-nested frames through a fake relay', () => {
     expect(cursors.length).toBeLessThan(30);
     expect(cursors.at(-1)).toBe('1005000');
     expect(await metrics.registry.metrics()).toContain(`skytide_firehose_errors_total{host="${hostKey(relay.host)}",reason="too_big"} 1`);
+  });
+
+  it('ends a search that closes in from below at the refused frame, instead of asking for the same probe for ever', async () => {
+    // Seqs 2 and 3 carry no frame, 4 is refused. Probes: 2 meets it (lo 2), 4 reads 5 first (hi 4), 3 meets it (lo 3):
+    // lo and hi meet, so it is 4. The next probe was floor((3 + 4) / 2) = 3 again, forever, with no backoff.
+    const own = await startFakeRelay();
+    const stream = `${prefix}below_live`;
+    const cursorKey = `${prefix}below_live:cursor:${hostKey(own.host)}`;
+    const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
+    own.append(1, thing(1, 'a'));
+    own.append(4, thing(4, 'far over', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000));
+    own.append(5, thing(5, 'b'));
+    own.append(6, thing(6, 'c'));
+    const metrics = createMetrics({ hosts: [hostKey(own.host)], streams: [] });
+    const controller = new AbortController();
+    const done = runSubscription(
+      {
+        redis, host: own.host, nsid: 'com.atproto.sync.subscribeRepos', stream, cursorKey, highWaterMark: 1000, batchSize: 1,
+        batchTimeoutMs: 50, initialCursor: 0, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
+        counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
+        backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 }, probeQuietMs: 200,
+      },
+      entriesHandler((m) => (m.t === '#thing' ? [{ stream, fields: { thing: String(m.body['value']) } }] : undefined)),
+    );
+    try {
+      await waitFor(() => redis.get(cursorKey), (c) => c === '6', 'cursor past the last frame', 20_000);
+    } finally {
+      controller.abort();
+      await done;
+      await own.close();
+    }
+    expect((await redis.xrange(stream, '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b', 'c']);
+    expect(own.cursors).toEqual(['0', '2', '4', '3', '4']);
+  });
+
+  it('takes FutureCursor on a probe past the head for "the refused frame is below", not for a reset of the sequence', async () => {
+    // Upstream answers a cursor past its head with FutureCursor, as the reference PDS does. The probes past the refused
+    // frame at 12 (the head) overshoot it: each reset the stored cursor to 0 and asked for the same probe again.
+    const own = await startFakeRelay();
+    let head = 0;
+    const append = (seq: number, frame: Uint8Array) => {
+      head = seq;
+      own.append(seq, frame);
+    };
+    own.onConnect = (socket, cursor) => {
+      if (cursor === null || Number(cursor) <= head) return true;
+      socket.send(errorFrame('FutureCursor', 'Cursor in the future.'));
+      socket.close();
+      return false;
+    };
+    const stream = `${prefix}future_live`;
+    const cursorKey = `${prefix}future_live:cursor:${hostKey(own.host)}`;
+    const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
+    append(10, thing(10, 'a'));
+    append(12, thing(12, 'far over', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000));
+    const metrics = createMetrics({ hosts: [hostKey(own.host)], streams: [] });
+    const controller = new AbortController();
+    const done = runSubscription(
+      {
+        redis, host: own.host, nsid: 'com.atproto.sync.subscribeRepos', stream, cursorKey, highWaterMark: 1000, batchSize: 1,
+        batchTimeoutMs: 50, initialCursor: 9, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
+        counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
+        backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 }, probeQuietMs: 200,
+      },
+      entriesHandler((m) => (m.t === '#thing' ? [{ stream, fields: { thing: String(m.body['value']) } }] : undefined)),
+    );
+    try {
+      // Probes 11 (meets it: lo 11), 13 (FutureCursor: hi 13), 12 (quiet: hi 12, so it is 12): that connection goes on.
+      await waitFor(async () => own.cursors, (c) => c.includes('12'), 'a connection at the refused frame', 20_000);
+      append(13, thing(13, 'b'));
+      await waitFor(() => redis.get(cursorKey), (c) => c === '13', 'cursor past a later frame', 20_000);
+    } finally {
+      controller.abort();
+      await done;
+      await own.close();
+    }
+    expect((await redis.xrange(stream, '-', '+')).map(([, f]) => f[1])).toEqual(['a', 'b']);
+    expect(own.cursors.slice(0, 4)).toEqual(['9', '11', '13', '12']);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(`skytide_firehose_errors_total{host="${hostKey(own.host)}",reason="cursor_reset"} 0`);
   });
 });
