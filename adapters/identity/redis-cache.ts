@@ -5,7 +5,8 @@
 // asks the directory and a fetch already running when it was forgotten is not stored. A refresh that ends in a verdict on the DID (no such DID, tombstoned, an
 // unusable document) deletes the entry; one that fails for an outage leaves it. Concurrent misses for one DID share
 // one fetch; a forced refresh never joins one that started before it (which may have read the document before the
-// change the refresh is for). An answer Redis refuses to store (out of memory, read-only) is still the answer, returned uncached.
+// change the refresh is for). An answer Redis refuses to store (out of memory, read-only) is still the answer, returned uncached;
+// a delete it refuses leaves the entry bypassed by this process until an answer is stored in its place.
 import type { Redis } from 'ioredis';
 import type { Log } from '../../functions/ports.ts';
 import { dependencyErrorIn, describeError, SkytideError } from '../../functions/errors.ts';
@@ -72,6 +73,27 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
   const inflight = new Map<string, Promise<AtprotoIdentity>>();
   let unstored = 0;
   /**
+   * DIDs whose cached entry should be gone but Redis refused the DEL (a read-only replica, out of memory): never read
+   * from the cache here until an answer is stored in its place. Bounded by the #identity frames and verdicts met while
+   * Redis refuses writes, when the subscription's batches wait too.
+   */
+  const undeleted = new Set<string>();
+  /**
+   * Drops the DID's cached entry. A refusal is not the caller's failure (an #identity frame ended the firehose task,
+   * and again after each restart): the entry is bypassed instead, and the refusal logged (the 1st, 10th, 100th...).
+   */
+  const drop = async (did: string): Promise<void> => {
+    try {
+      await options.redis.del(key(did));
+      undeleted.delete(did);
+    } catch (err) {
+      const refusal = writeRefusal(err);
+      if (refusal === undefined) throw err;
+      undeleted.add(did);
+      if (Number.isInteger(Math.log10(++unstored))) options.log.warn('redis refuses writes: identity bypassed in the cache', { did, unstored, err: refusal });
+    }
+  };
+  /**
    * Caches an identity the directory answered. Redis refusing the write (out of memory, a read-only replica) does not
    * undo the answer: it is returned uncached, and the refusal logged (the 1st, 10th, 100th...). Failing the lookup
    * would make Redis's outage the DID's failure: a plain error is taken for the DID's own host not answering.
@@ -79,6 +101,7 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
   const store = async (did: string, identity: AtprotoIdentity): Promise<void> => {
     try {
       await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
+      undeleted.delete(did);
     } catch (err) {
       const refusal = writeRefusal(err);
       if (refusal === undefined) throw err;
@@ -106,7 +129,7 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
             // A verdict (tombstoned, unknown to the directory, a document about another DID) ends the cached identity:
             // served on, a retired key would keep verifying for days. An outage, or a did:web host that did not
             // answer, says nothing of the DID: the entry stays and keeps being served.
-            if (isVerdict(err)) await options.redis.del(key(did));
+            if (isVerdict(err)) await drop(did);
             throw err;
           },
         )
@@ -121,7 +144,7 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
 
   return {
     async resolve(did, resolveOptions) {
-      if (resolveOptions?.forceRefresh !== true) {
+      if (resolveOptions?.forceRefresh !== true && !undeleted.has(did)) {
         const text = await options.redis.get(key(did));
         const hit = text === null ? undefined : decode(text);
         if (hit !== undefined) {
@@ -136,7 +159,7 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
 
     async forget(did) {
       inflight.delete(did);
-      await options.redis.del(key(did));
+      await drop(did);
     },
   };
 }

@@ -700,7 +700,24 @@ async function runHeld(o: SubscriptionOptions, handler: SubscriptionHandler, hel
   const resetCursor = async () => {
     stillHeld();
     const old = await readCursors();
-    for (const key of cursorKeys) await resetSeqCursor(redis, key, 0);
+    // Refused as a batch is (a read-only replica, out of memory): waited out, not the task's end. Each try resets
+    // every key again, so a reset refused part-way is finished.
+    const reset = await waitOut(
+      async () => {
+        stillHeld();
+        for (const key of cursorKeys) await resetSeqCursor(redis, key, 0);
+      },
+      {
+        outage: writeRefusal, backoff: o.refusalBackoff ?? REFUSAL_BACKOFF, signal, beat: o.beat,
+        warn: ({ waits, why }) => log.warn('redis refuses writes: the cursor reset waits', { host, refusals: waits, err: why }),
+        onWait: ({ why }) => o.outageBoard?.board.waiting(o.outageBoard.waiter, 'redis', why),
+      },
+    );
+    o.outageBoard?.board.resumed(o.outageBoard.waiter);
+    if ('stopped' in reset) {
+      log.warn('stopped while Redis refuses writes: the cursor was not reset, and the next run meets FutureCursor again', { host, err: reset.why });
+      return;
+    }
     floors = cursorKeys.map(() => 0);
     for (const key of cursorKeys) storedByKey.set(key, 0);
     baseline = 0;

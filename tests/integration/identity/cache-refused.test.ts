@@ -29,4 +29,34 @@ describe('the identity cache while Redis refuses writes', () => {
     expect(await own.redis.exists(`identity:${did}`)).toBe(1);
     expect(asked).toBe(2);
   });
+
+  it('forgets a DID while Redis is read-only without throwing, and serves no cached entry for it until one is stored', async () => {
+    // A failover left the client on a replica: the DEL of an #identity's forget was refused, the ReplyError ended the
+    // firehose task, and after each restart the same #identity at the cursor ended it again.
+    const did = plcDid('cachereadonly');
+    const old: AtprotoIdentity = { did, signingKey: { curve: 'k256', bytes: new Uint8Array(33).fill(2) }, pds: 'https://pds.example.com' };
+    const rotated: AtprotoIdentity = { ...old, signingKey: { curve: 'k256', bytes: new Uint8Array(33).fill(3) } };
+    let answer = old;
+    let asked = 0;
+    const cache = withRedisCache({ resolve: async () => (asked++, answer) }, { redis: own.redis, log: silentLog });
+    expect(await cache.resolve(did)).toEqual(old);
+    answer = rotated;
+    // A replica of a master that is not there: read-only, its data kept.
+    await own.redis.replicaof('127.0.0.1', 1);
+    try {
+      await expect(cache.forget!(did)).resolves.toBeUndefined();
+      expect(await own.redis.exists(`identity:${did}`)).toBe(1);
+      // The entry Redis kept is not served: the directory is asked, each time until an answer is stored.
+      expect(await cache.resolve(did)).toEqual(rotated);
+      expect(await cache.resolve(did)).toEqual(rotated);
+      expect(asked).toBe(3);
+    } finally {
+      await own.redis.replicaof('NO', 'ONE');
+    }
+    expect(await cache.resolve(did)).toEqual(rotated);
+    expect(asked).toBe(4);
+    // Stored again: served from the cache from now on.
+    expect(await cache.resolve(did)).toEqual(rotated);
+    expect(asked).toBe(4);
+  });
 });
