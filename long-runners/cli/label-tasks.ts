@@ -94,6 +94,8 @@ export function labelTasks(r: Resources): Task[] {
           maxAttempts: r.config.indexerMaxAttempts,
           parse: parseLabelFields,
           probe,
+          // Its waits on the PLC directory, DNS or Postgres are on the outage board (/ready's degraded, the counter).
+          outages: r.outages,
           park: async (waiting) => {
             const entries = waiting.map(({ entry, item, on }) => ({ entry, on, from: item.host ?? UNKNOWN_HOST }));
             const parked = await parking().park(

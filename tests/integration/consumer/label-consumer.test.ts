@@ -107,6 +107,10 @@ describe('label_live through the consumer', () => {
     await waitFor(() => plc.requests.get(LATE_LABELER) ?? 0, (n) => n >= 6, 'the consumer to keep asking the directory', 20_000);
     expect((await dlq()).length).toBe(before);
     expect(await db.sql.query(`select val from label where val = 'after-outage'`)).toEqual([]);
+    // On the outage board (/ready's degraded) and counted, as the index and backfill loops' waits are: the label loop
+    // was not given the board, so its waits on the directory showed nowhere.
+    expect(r.outages.snapshot()).toEqual([expect.objectContaining({ dependency: 'plc' })]);
+    expect(await r.metrics.registry.metrics()).toMatch(/skytide_outage_waits_total\{dependency="plc"\} [1-9]/);
     plc.down = false;
     await waitFor(drained, (d) => d, 'the entry to be stored after the outage', 30_000);
     expect(await db.sql.query(`select val from label where val = 'after-outage'`)).toEqual([{ val: 'after-outage' }]);
