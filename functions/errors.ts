@@ -33,6 +33,21 @@ export class DependencyError extends SkytideError {
   }
 }
 
+/**
+ * A guarded fetch refused to follow a redirect (each hop of a URL from the network must be judged, and most callers
+ * follow none). Its code stays `forbidden_address`; a caller to whom a redirect says nothing about its input (a PDS
+ * answering 302 for a while) judges it as that host's failure instead.
+ */
+export class RedirectRefusedError extends SkytideError {
+  readonly status: number;
+
+  constructor(origin: string, status: number) {
+    super('forbidden_address', `refusing a redirect (HTTP ${status}) from ${origin}`, { url: origin, status });
+    this.name = 'RedirectRefusedError';
+    this.status = status;
+  }
+}
+
 /** The DependencyError anywhere in `err`'s cause chain, if any (a function may wrap one). */
 export function dependencyErrorIn(err: unknown): DependencyError | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {

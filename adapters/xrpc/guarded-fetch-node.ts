@@ -24,7 +24,7 @@ import { isIP } from 'node:net';
 import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { Fetch } from '../../functions/ports.ts';
-import { DependencyError, SkytideError } from '../../functions/errors.ts';
+import { DependencyError, RedirectRefusedError, SkytideError } from '../../functions/errors.ts';
 import { dnsFailureKind } from '../../functions/network-failure.ts';
 import { judgeAddress } from './address-policy.ts';
 
@@ -212,7 +212,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): Fetch {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && status !== 304 && out.redirect !== 'manual') {
           res.destroy();
-          reject(forbidden(`refusing a redirect (HTTP ${status}) from ${url.origin}`, { url: url.origin, status }));
+          reject(new RedirectRefusedError(url.origin, status));
           return;
         }
         try {

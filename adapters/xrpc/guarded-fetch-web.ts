@@ -3,7 +3,7 @@
 // here; what stays ours: https only, no literal internal address in the URL (judged by the same policy), and no
 // redirects followed (refused, or handed back as the 3xx when the caller asked 'manual'). Same options shape as the Node guard, so `#guarded-fetch` can pick either.
 import type { Fetch } from '../../functions/ports.ts';
-import { SkytideError } from '../../functions/errors.ts';
+import { RedirectRefusedError, SkytideError } from '../../functions/errors.ts';
 import { judgeAddress } from './address-policy.ts';
 
 export interface GuardedFetchOptions {
@@ -27,7 +27,7 @@ export function createGuardedFetch(options: GuardedFetchOptions): Fetch {
     const asked = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow');
     if (res.status >= 300 && res.status < 400 && res.status !== 304 && asked !== 'manual') {
       await res.body?.cancel();
-      throw new SkytideError('forbidden_address', `refusing a redirect (HTTP ${res.status}) from ${url.origin}`, { url: url.origin, status: res.status });
+      throw new RedirectRefusedError(url.origin, res.status);
     }
     return res;
   };

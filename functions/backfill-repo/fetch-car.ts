@@ -10,7 +10,7 @@
 // Retry-After is honoured between those tries; one longer than a delivery waits ends them at once (downloadRepo).
 import pRetry from 'p-retry';
 import type { Fetch } from '../ports.ts';
-import { DependencyError, SkytideError, dependencyErrorIn } from '../errors.ts';
+import { DependencyError, RedirectRefusedError, SkytideError, dependencyErrorIn } from '../errors.ts';
 import { classifyNetworkFailure } from '../network-failure.ts';
 import { readBodyPrefix } from '../body-prefix.ts';
 import { retryAfterMs } from '../retry-after.ts';
@@ -66,10 +66,13 @@ function judgedIn(err: unknown): SkytideError | undefined {
 
 /** Judges anything thrown while talking to a PDS. Errors already judged (by a port, or by us) pass unchanged. */
 export function judgeFetchFailure(err: unknown, did: string, pds: string): SkytideError {
+  const context = { did, pds };
   const judged = dependencyErrorIn(err) ?? judgedIn(err);
+  // Not followed (every hop would need judging), but no verdict on the repo either, nor an internal address: the PDS's
+  // failure, retried as a 503 is. As forbidden_address it sent every repo of a PDS that redirected once to the DLQ.
+  if (judged instanceof RedirectRefusedError) return new RepoFetchError(`the PDS of ${did} answered getRepo with a redirect (HTTP ${judged.status}), which is not followed`, { ...context, status: judged.status }, false, { cause: err });
   if (judged !== undefined) return judged;
   const failure = classifyNetworkFailure(err);
-  const context = { did, pds };
   switch (failure.kind) {
     case 'dns_outage':
       return new DependencyError('dns', `DNS unavailable resolving the PDS of ${did} (${failure.code})`, { ...context, code: failure.code }, { cause: err });

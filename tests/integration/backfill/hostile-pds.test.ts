@@ -125,6 +125,14 @@ describe('backfill against a hostile PDS', () => {
     expect(outcome).toMatchObject({ status: 'wait', reason: 'fetch_failed', message: expect.stringContaining('HTTP 429') });
   });
 
+  it('a redirect from the PDS is not followed and is retried as its failure, not dead-lettered as an internal address', async () => {
+    // Through the guarded fetch, as production wires it: its refusal of a redirect was forbidden_address, permanent, so a
+    // PDS answering 302 for a while (a maintenance page, a host move) sent every repo it hosts to the DLQ at once.
+    const guarded = ports({ fetch: createGuardedFetch({ allowPrivate: true }), pdsRetry: { retries: 0, minDelayMs: 10, maxDelayMs: 10 } });
+    const { outcome } = await run(plcDid('redirecting'), (res) => res.writeHead(302, { location: 'https://status.example.com/' }).end(), guarded);
+    expect(outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed', message: expect.stringContaining('redirect (HTTP 302)') });
+  });
+
   it('a 500 is retried; RepoTakendown updates the account and is not retried', async () => {
     expect((await run(plcDid('fivehundred'), (res) => res.writeHead(500).end('oops'))).outcome).toMatchObject({ status: 'retry', reason: 'fetch_failed' });
     const gone = await run(plcDid('takendown'), (res) =>
