@@ -255,8 +255,11 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
   const filter = ports.filter === undefined || keepsEverything(ports.filter) ? undefined : ports.filter;
   const keep = filter === undefined ? undefined : (collection: string) => keepsCollection(filter, collection);
   for (let from = 0; from < leaves; from += CHUNK) {
-    const { records, skipped, filtered } = recordsIn(repo, from, from + CHUNK, keep);
+    const { records, skipped, filtered, unusable } = recordsIn(repo, from, from + CHUNK, keep);
     report.skipped += skipped;
+    // The repo holds these, unusable as they are now (too big, not a record): the live path drops such a write and
+    // keeps the version before it, so a backfill keeps it too rather than taking it for a delete it missed.
+    for (const key of unusable) prior.delete(`at://${repo.did}/${key}`);
     if (filtered > 0) {
       report.filtered = (report.filtered ?? 0) + filtered;
       ports.metrics.inc('skytide_filtered_total', { where: 'backfill', why: 'collection' }, filtered);

@@ -17,6 +17,7 @@ import { isValidNsid } from '../syntax/nsid.ts';
 import { isValidRecordKey } from '../syntax/record-key.ts';
 import { isValidTid } from '../syntax/tid.ts';
 import type { RepoCar } from './read-car.ts';
+import { MAX_RECORD_BYTES } from '../limits.ts';
 
 export interface RepoRecord {
   collection: string;
@@ -73,14 +74,16 @@ function isCollection(name: string): boolean {
 
 /**
  * The records of leaves [from, to) as lex-JSON, in key order. Leaves whose keys or records are unusable are counted
- * in `skipped`, not returned.
+ * in `skipped`, not returned; those with a usable key are named in `unusable` (`collection/rkey`). A record over
+ * MAX_RECORD_BYTES is unusable, as the live path drops it (repo-frame.ts: indigo's limit), so both paths agree.
  */
 export function recordsIn(
   repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: number, to: number, keep?: (collection: string) => boolean,
-): { records: RepoRecord[]; skipped: number; filtered: number } {
+): { records: RepoRecord[]; skipped: number; filtered: number; unusable: string[] } {
   const { keys, blocks: leafBlocks } = repo.leaves;
   const blocks = repo.car.blocks;
   const records: RepoRecord[] = [];
+  const unusable: string[] = [];
   let skipped = 0;
   let filtered = 0;
   for (let i = from; i < Math.min(to, keys.length); i++) {
@@ -98,20 +101,21 @@ export function recordsIn(
       continue;
     }
     const block = leafBlocks[i]!;
+    const bytes = blocks.data(block);
     let record: unknown;
     try {
-      record = decodeLex(blocks.data(block));
+      record = bytes.length > MAX_RECORD_BYTES ? undefined : decodeLex(bytes);
     } catch {
-      skipped++;
-      continue;
+      record = undefined;
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
       skipped++;
+      unusable.push(key);
       continue;
     }
     records.push({ collection, rkey, cid: base32Multibase(blocks.cid(block)), record: record as JsonObject });
   }
-  return { records, skipped, filtered };
+  return { records, skipped, filtered, unusable };
 }
 
 /** Every record of the repo at once: for small repos and tests; large ones go a range at a time (recordsIn). */
