@@ -4,7 +4,7 @@
 // at internal services). Loopback and private hosts are allowed only when the deployment says so (dev networks and
 // tests run on 127.0.0.1).
 import type { Fetch } from '../../functions/ports.ts';
-import { DependencyError, SkytideError } from '../../functions/errors.ts';
+import { DependencyError, SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
 import { didWebHost, isValidDid, unresolvableDid } from '../../functions/atproto/syntax/did.ts';
 import { classifyNetworkFailure } from '../../functions/network-failure.ts';
 import { DidHostUnavailableError, DidTombstonedError, parseDidDocument, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
@@ -102,6 +102,11 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
         if (did.startsWith('did:web:') && err instanceof SkytideError && err.reason === 'fetch_failed') {
           throw new DidHostUnavailableError(`fetching the DID document of ${did} failed: ${err.message}`, { did }, { cause: err });
         }
+        // The directory failing is always an outage, whatever judged it on the way: the DNS check (its reference name
+        // is the directory's own, so a flaky resolver or a check remembered from another host's failure said
+        // "fetch_failed") made a blip of our DNS a verdict on the DID, its cached identity deleted and its repo retried
+        // towards the DLQ.
+        if (did.startsWith('did:plc:')) throw dependencyErrorIn(err) ?? fetchFailure(did, err);
         if (err instanceof SkytideError) throw err;
         throw fetchFailure(did, err);
       }
@@ -134,6 +139,11 @@ export function createIdentityResolver(options: ResolverOptions): IdentityResolv
           throw new DependencyError('plc', `PLC directory answered ${did} with something that is not JSON`, { did }, { cause: err });
         }
         // A body cut off mid-read is the same failure as no answer at all.
+        // The directory failing is always an outage, whatever judged it on the way: the DNS check (its reference name
+        // is the directory's own, so a flaky resolver or a check remembered from another host's failure said
+        // "fetch_failed") made a blip of our DNS a verdict on the DID, its cached identity deleted and its repo retried
+        // towards the DLQ.
+        if (did.startsWith('did:plc:')) throw dependencyErrorIn(err) ?? fetchFailure(did, err);
         if (err instanceof SkytideError) throw err;
         throw fetchFailure(did, err);
       }

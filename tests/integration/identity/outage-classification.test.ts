@@ -87,6 +87,20 @@ describe('identity: outage or verdict', () => {
     await expect(down.resolve('did:web:lame.skytide-test.net')).rejects.toMatchObject({ name: 'DependencyError', dependency: 'dns' });
   });
 
+  it('a DNS failure of the directory\'s own name is an outage of the plc dependency, even while the resolver check answers', async () => {
+    // The check's reference name is the directory's own, so a flaky resolver (or a check remembered for 5 s from
+    // another host's failure) says "answers" and the DNS check judges the lookup fetch_failed: passed through, that
+    // was a verdict on the DID, its cached identity deleted and its repo retried towards the DLQ.
+    const flaky: Fetch = async () => {
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo EAI_AGAIN plc.directory'), { code: 'EAI_AGAIN' }) });
+    };
+    const resolver = createIdentityResolver({ fetch: withDnsOutageCheck(flaky, async () => true), plcUrl: 'https://plc.directory' });
+    await expect(resolver.resolve(plcDid('flakydns'))).rejects.toMatchObject({ name: 'DependencyError', dependency: 'plc' });
+    // Our resolver down as well: still an outage, of DNS.
+    const down = createIdentityResolver({ fetch: withDnsOutageCheck(flaky, async () => false), plcUrl: 'https://plc.directory' });
+    await expect(down.resolve(plcDid('flakydns'))).rejects.toMatchObject({ name: 'DependencyError', dependency: 'dns' });
+  });
+
   it.each([plcDid('nobody'), plcDid('tombstoned')])('404 or 410 from the directory (%s) is a verdict on the DID, not an outage', async (did) => {
     const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc });
     const err = await resolver.resolve(did).catch((e: unknown) => e);
