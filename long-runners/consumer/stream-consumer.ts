@@ -271,11 +271,27 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     return settledNow;
   };
 
+  let parkFailures = 0;
+  /**
+   * Parks a settled batch's waiting entries. A failure leaves them pending, back through XAUTOCLAIM (the park's
+   * contract), and is logged (the 1st, 10th, 100th...): thrown, it failed the next batch's step, whose good entries
+   * were then left unacknowledged and processed twice.
+   */
+  const parkOrLeave = async (park: NonNullable<typeof options.park>, parking: readonly { entry: StreamEntry; item: T; on: string }[]): Promise<void> => {
+    try {
+      await park(parking);
+    } catch (err) {
+      if (Number.isInteger(Math.log10(++parkFailures))) {
+        log.warn('parking waiting entries failed: they stay pending and come back when idle', { stream: options.stream, entries: parking.length, failures: parkFailures, err: describeError(err) });
+      }
+    }
+  };
+
   /** Starts this batch's settle; the one before must have been awaited (settled()). */
   const settleLater = (settlement: Settlement, parking: readonly { entry: StreamEntry; item: T; on: string }[] = []): void => {
     const park = options.park;
     const next = settleWaitingOutRefusals(settlement).then(async (settledNow) => {
-      if (settledNow && park !== undefined && parking.length > 0) await park(parking);
+      if (settledNow && park !== undefined && parking.length > 0) await parkOrLeave(park, parking);
     });
     // Seen when awaited (settled()); until then a failure must not be an unhandled rejection.
     next.catch(() => {});
