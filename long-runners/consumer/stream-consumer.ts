@@ -33,6 +33,7 @@ import {
   claimIdle,
   deliveryCounts,
   mostDeliveries,
+  compareIds,
   ensureGroup,
   forgetDeleted,
   keepClaimed,
@@ -132,6 +133,12 @@ export interface StreamConsumerOptions<T> {
   beat?: () => void;
 }
 
+/** A read of new entries, and whether the reader's connection broke while it was out (a reply may have been lost). */
+interface FreshRead {
+  entries: StreamEntry[];
+  broken: boolean;
+}
+
 /** Entries parsed between two turns of the event loop when a batch read ahead is parsed (about a millisecond). */
 const PARSE_SLICE = 250;
 
@@ -227,7 +234,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
    * The next read, started while the current batch is processed (readAhead), and its entries parsed; `entries` once
    * it has returned.
    */
-  let ahead: { read: Promise<StreamEntry[]>; parsed: Promise<ParseResult<T>[]>; entries?: StreamEntry[] } | undefined;
+  let ahead: { read: Promise<FreshRead>; parsed: Promise<ParseResult<T>[]>; entries?: StreamEntry[] } | undefined;
   /** Whether a batch was left unsettled by a stop during an outage wait (only ever after a stop was asked for). */
   let abandoned = false;
   /**
@@ -498,6 +505,25 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   // A blocking XREADGROUP holds its connection: on the shared one it would stall every other loop and writer. Its
   // socket timeout allows for the BLOCK, so a read that waits out a quiet stream is not taken for a dead connection.
   const reader = createBlockingReader(redis, blockMs);
+  /**
+   * A read whose connection broke while it was out may have lost its reply: Redis delivered entries to us (pending
+   * under our name, with ids above everything delivered before) that ioredis's resent read never shows; it returns
+   * the entries after them. Processed now, a DID's later events would go in before the lost ones, which only
+   * XAUTOCLAIM brought back, a claim later. So such a read is not processed: our pending entries above `lastSeen`
+   * (the highest id we ever received; our retries are at or below it) are read again, the lost and the returned alike,
+   * in id order, by the pass that reads a previous run's (ownFrom).
+   */
+  let readerBreaks = 0;
+  reader.on('close', () => void readerBreaks++);
+  let lastSeen = '0-0';
+  const saw = (entries: readonly StreamEntry[]): void => {
+    for (const e of entries) if (compareIds(e.id, lastSeen) > 0) lastSeen = e.id;
+  };
+  const readFresh = async (): Promise<FreshRead> => {
+    const breaks = readerBreaks;
+    const entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+    return { entries, broken: readerBreaks !== breaks };
+  };
   const heartbeat = setInterval(refreshClaims, Math.max(1, Math.floor(claimIdleMs / 3)));
   heartbeat.unref();
   log.info('consumer started', { stream: options.stream, group, consumer });
@@ -513,14 +539,14 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
   const redisDelays = createBackoff({ ...backoff, jitter: 'equal' });
   let recreateGroup = false;
   const startReadAhead = () => {
-    const read = readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+    const read = readFresh();
     // Parsed as soon as it arrives, in slices between the batch's own callbacks, rather than between batches with
     // the database idle.
     const next: NonNullable<typeof ahead> = {
       read,
-      parsed: read.then((entries) => {
+      parsed: read.then(({ entries, broken }) => {
         next.entries = entries;
-        return parseInSlices(entries);
+        return broken ? [] : parseInSlices(entries);
       }),
     };
     // Seen when awaited (the step's error handling); until then a failed read must not be an unhandled rejection.
@@ -535,10 +561,10 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     }
     return parsed;
   };
-  const takeAhead = async (): Promise<{ entries: StreamEntry[]; parsed: ParseResult<T>[] } | undefined> => {
+  const takeAhead = async (): Promise<(FreshRead & { parsed: ParseResult<T>[] }) | undefined> => {
     const next = ahead;
     ahead = undefined;
-    return next === undefined ? undefined : { entries: await next.read, parsed: await next.parsed };
+    return next === undefined ? undefined : { ...(await next.read), parsed: await next.parsed };
   };
 
   /**
@@ -550,6 +576,14 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
    */
   const pendingReadSize = async (next: Parameters<typeof mostDeliveries>[3]): Promise<number> =>
     (await mostDeliveries(redis, stream, group, next, options.batchSize)) >= maxAttempts ? 1 : options.batchSize;
+
+  /** A read's connection broke (see readerBreaks): our pending entries above lastSeen are read again, in order. */
+  const lostReadSuspected = async (returned: number): Promise<void> => {
+    // The batches in flight first: the pass reads in its own turn, and settles of ours must not race it.
+    await drained();
+    ownFrom = lastSeen;
+    log.warn('the reader\'s connection broke while a read was out: reading our pending entries again, so none whose reply was lost is overtaken', { stream: options.stream, returned, after: lastSeen });
+  };
 
   const step = async (): Promise<void> => {
     if (recreateGroup) {
@@ -563,6 +597,7 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       if (own.last === undefined) ownFrom = undefined;
       else {
         ownFrom = own.last;
+        saw(own.entries);
         await forget(own.deleted);
         if (own.entries.length === 0) return;
         log.info('processing entries left pending by a previous run', { stream: options.stream, count: own.entries.length });
@@ -585,13 +620,18 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
       if (claimFrom === '0-0') lastClaim = Date.now();
       await forget(page.deleted);
       entries = page.entries;
+      saw(entries);
       if (entries.length > 0) log.info('claimed idle entries', { stream: options.stream, count: entries.length });
     }
     const claimed = entries.length > 0;
     if (!claimed) {
-      const read = await takeAhead();
-      if (read !== undefined) ({ entries, parsed } = read);
-      else entries = await readNew(reader, stream, group, consumer, options.batchSize, blockMs);
+      const read: FreshRead & { parsed?: ParseResult<T>[] } = (await takeAhead()) ?? (await readFresh());
+      if (read.broken) {
+        await lostReadSuspected(read.entries.length);
+        return;
+      }
+      ({ entries, parsed } = read);
+      saw(entries);
     }
     if (options.readAhead === true && !claimed && entries.length >= options.batchSize) startReadAhead();
     if (claimed) {
@@ -629,7 +669,8 @@ export async function runStreamConsumer<T>(options: StreamConsumerOptions<T>): P
     await drained();
     const last = await takeAhead().catch(() => undefined);
     if (last !== undefined && last.entries.length > 0) {
-      if (!abandoned) await processEntries(last.entries, true, last.parsed);
+      // A read that may have lost a reply before it is left pending too: the next run's pass reads both in order.
+      if (!abandoned && !last.broken) await processEntries(last.entries, true, last.parsed);
       else await takeBack(new Map(last.entries.map((e) => [e.id, 0])), 'the batch read ahead');
     }
     await settled();
