@@ -12,6 +12,7 @@ import { createIdentityResolver } from '../../adapters/identity/resolver.ts';
 import { createHandleResolver } from '../../adapters/identity/handle-resolver.ts';
 import { withRedisCache } from '../../adapters/identity/redis-cache.ts';
 import { withOutageBreaker, type OutageView } from '../../adapters/identity/outage-breaker.ts';
+import { withStubbornDidCheck } from '../../adapters/identity/stubborn-did.ts';
 import type { IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import type { HandleResolver } from '../../functions/atproto/identity/handle.ts';
 import { createGuardedFetch } from '../../adapters/xrpc/guarded-fetch.ts';
@@ -113,11 +114,13 @@ export function createResources(config: Config, component = 'skytide', options: 
   const resolverAnswers = createResolverCheck({ referenceHost: new URL(config.plcUrl).hostname });
   // One construction for the live path's resolver and the others': the live one was built without the DNS check, so
   // one did:web whose own DNS failed counted as a `dns` outage and, with a second, opened the breaker for every DID.
+  // A did:plc the directory keeps failing for, alone, becomes its own failure (stubborn-did.ts) rather than an outage
+  // that holds a consumer's batch for ever.
   const documentResolver = (): IdentityResolver =>
-    createIdentityResolver({
+    withStubbornDidCheck(createIdentityResolver({
       fetch: withDnsOutageCheck(globalThis.fetch, resolverAnswers), plcUrl: config.plcUrl, allowPrivate: config.identityAllowPrivate,
       webFetch: withDnsOutageCheck(createGuardedFetch({ allowPrivate: config.identityAllowPrivate }), resolverAnswers),
-    });
+    }), { log: log.child('identity') });
   return {
     config,
     log,

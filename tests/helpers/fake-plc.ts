@@ -16,6 +16,8 @@ export interface FakePlc {
   down: boolean;
   /** Answer this 3xx status to every DID while set, its location `/moved/<did>` (asked there: counted as `moved/<did>`). */
   redirect: number | undefined;
+  /** DIDs answered with this HTTP status instead of their document (the directory failing for one DID alone). */
+  failing: Map<string, number>;
   /** How many times each DID was asked for. */
   requests: Map<string, number>;
   close(): Promise<void>;
@@ -34,6 +36,7 @@ export async function startFakePlc(): Promise<FakePlc> {
     tombstone: (did) => void tombstoned.add(did),
     down: false,
     redirect: undefined,
+    failing: new Map(),
     requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -46,6 +49,11 @@ export async function startFakePlc(): Promise<FakePlc> {
     }
     if (plc.redirect !== undefined) {
       res.writeHead(plc.redirect, { location: `/moved/${encodeURIComponent(did)}` }).end();
+      return;
+    }
+    const failure = plc.failing.get(did);
+    if (failure !== undefined) {
+      res.writeHead(failure).end('internal error');
       return;
     }
     if (tombstoned.has(did)) {
