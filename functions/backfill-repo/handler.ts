@@ -52,6 +52,8 @@ export interface BackfillPorts extends BasePorts {
   /** Verifies each account's handle both ways (as #identity does); without it handles are left as they are. */
   handles?: HandleResolver;
   limits?: RepoLimits;
+  /** Rows of the index read per page while removing what a repo no longer holds (PRIOR_PAGE). */
+  priorPageRows?: number;
   /**
    * Deadline for downloading one repo (getRepo and its retries), from the moment its host's slot is held. Verifying and
    * indexing are bounded by the size limits instead: a repo of a million records must not be cut off mid-index forever.
@@ -243,11 +245,6 @@ async function syncedAt(ports: BackfillPorts, item: BackfillItem & { rev: string
 async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPorts, report: RepoReport): Promise<void> {
   const rev = repo.rev as string;
   const time = new Date(askedAt).toISOString();
-  const prior = new Map(
-    (checkRows(await ports.sql.query(`select uri, cid, rev from record where did = $1`, [repo.did]), { uri: 'string', cid: 'string', rev: 'string' })).map(
-      (r) => [r.uri, r],
-    ),
-  );
   const base = { seq: SEQ_BACKFILL, time, did: repo.did, commit: repo.commit, rev };
   // A chunk of records is decoded, indexed and dropped before the next: a large repo's records never all live at once.
   const leaves = repo.leaves.keys.length;
@@ -255,50 +252,112 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
   const filter = ports.filter === undefined || keepsEverything(ports.filter) ? undefined : ports.filter;
   const keep = filter === undefined ? undefined : (collection: string) => keepsCollection(filter, collection);
   for (let from = 0; from < leaves; from += CHUNK) {
-    const { records, skipped, filtered, unusable } = recordsIn(repo, from, from + CHUNK, keep);
+    const { records, skipped, filtered } = recordsIn(repo, from, from + CHUNK, keep);
     report.skipped += skipped;
-    // The repo holds these, unusable as they are now (too big, not a record): the live path drops such a write and
-    // keeps the version before it, so a backfill keeps it too rather than taking it for a delete it missed.
-    for (const key of unusable) prior.delete(`at://${repo.did}/${key}`);
     if (filtered > 0) {
       report.filtered = (report.filtered ?? 0) + filtered;
       ports.metrics.inc('skytide_filtered_total', { where: 'backfill', why: 'collection' }, filtered);
     }
     const events: RecordWriteEvent[] = [];
     for (const r of records) events.push({ type: 'create', ...base, collection: r.collection, rkey: r.rkey, cid: r.cid, record: r.record, ...madeAt(r.rkey, askedAt) });
-    // Counted from what the index wrote, which only its statements know (the rev rule against live rows). A record
-    // the repo holds leaves `prior`, so what stays there at the end is what the repo no longer has (one map of the
-    // repo's URIs at a time, not two).
+    // Counted from what the index wrote, which only its statements know (the rev rule against live rows), and the
+    // rows the chunk's records had before: read a chunk at a time, so memory does not grow with the rows the index
+    // holds for the repo.
+    const before = await rowsOf(ports, events.map((e) => `at://${repo.did}/${e.collection}/${e.rkey}`));
     const fates = await deliver(events, ports);
-    events.forEach((e, i) => {
-      const uri = `at://${repo.did}/${e.collection}/${e.rkey}`;
-      countWrite(report, e.cid, prior.get(uri), fates === undefined ? 'handed over' : fates[i]);
-      prior.delete(uri);
-    });
+    events.forEach((e, i) => countWrite(report, e.cid, before.get(`at://${repo.did}/${e.collection}/${e.rkey}`), fates === undefined ? 'handed over' : fates[i]));
     ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: Math.min(from + CHUNK, leaves), total: leaves } });
   }
-  const events: StreamEvent[] = [];
-  for (const [uri, row] of prior) {
-    // Gone from the repo, and older than the CAR: a delete we missed. Newer rows came live after the CAR was cut.
-    // A row older than the CAR that the live path writes after `prior` was read is not here: its own live delete
-    // removes it, older than the floor as it is (deletes ignore the floor, index/handler.ts).
-    if (row.rev >= rev) continue;
-    const [, , , collection = '', rkey = ''] = uri.split('/');
-    // Rows of a collection no longer kept are left as they are, as the live path leaves their deletes.
-    if (keep !== undefined && !keep(collection)) continue;
-    const event: RecordDeleteEvent = { type: 'delete', ...base, collection, rkey };
-    events.push(event);
+  const holds = leafKeys(repo.leaves.keys);
+  const prefix = `at://${repo.did}/`;
+  let removals: StreamEvent[] = [];
+  // A removal a live write newer than the CAR overtook (after its page was read) is not one.
+  const removeSome = async (events: StreamEvent[]) => {
+    const fates = await deliver(events, ports);
+    events.forEach((e, i) => {
+      if (e.type !== 'delete') return;
+      if (fates === undefined || fates[i] === 'deleted') report.deleted++;
+      else report.stale++;
+    });
+  };
+  // The rows the repo no longer holds, a page at a time (an account that deleted most of what was indexed can hold
+  // far more rows than its CAR), removed as they are found. Any leaf the repo holds keeps its row, one unusable now
+  // included (too big, not a record): the live path drops such a write and keeps the version before it.
+  for await (const page of priorPages(ports, repo.did, rev, ports.priorPageRows ?? PRIOR_PAGE)) {
+    for (const row of page) {
+      // Newer than the CAR: it came live after the CAR was cut. Older and gone from the repo: a delete we missed.
+      if (row.rev >= rev || !row.uri.startsWith(prefix)) continue;
+      const key = row.uri.slice(prefix.length);
+      if (holds(key)) continue;
+      const slash = key.indexOf('/');
+      const collection = key.slice(0, slash);
+      // Rows of a collection no longer kept are left as they are, as the live path leaves their deletes.
+      if (slash < 0 || (keep !== undefined && !keep(collection))) continue;
+      const event: RecordDeleteEvent = { type: 'delete', ...base, collection, rkey: key.slice(slash + 1) };
+      removals.push(event);
+    }
+    if (removals.length >= CHUNK) {
+      await removeSome(removals);
+      removals = [];
+    }
   }
   const commit: RepoCommitEvent = { type: 'repo', ...base };
-  events.push(commit);
-  const fates = await deliver(events, ports);
-  // A removal a live write newer than the CAR overtook (after `prior` was read) is not one.
-  events.forEach((e, i) => {
-    if (e.type !== 'delete') return;
-    if (fates === undefined || fates[i] === 'deleted') report.deleted++;
-    else report.stale++;
-  });
+  removals.push(commit);
+  await removeSome(removals);
   await setSync(ports, repo.did, 'synchronized', rev, repo.data, null);
+}
+
+/** The rows the index holds at these URIs (a chunk's), by URI. */
+async function rowsOf(ports: BackfillPorts, uris: string[]): Promise<Map<string, { cid: string }>> {
+  if (uris.length === 0) return new Map();
+  const rows = checkRows(await ports.sql.query(`select uri, cid from record where uri = any($1::text[])`, [uris]), { uri: 'string', cid: 'string' });
+  return new Map(rows.map((r) => [r.uri, r]));
+}
+
+/** Rows of the index per page while removing what a repo no longer holds: bounded memory, few statements. */
+const PRIOR_PAGE = 20_000;
+
+/**
+ * The index's record rows of a DID older than `rev` (what the CAR was cut at: the rows this backfill wrote, and any
+ * newer, are not candidates), a page at a time, by URI in the database's own order (keyset: `uri > last`, so the
+ * collation, whatever it is, orders and compares alike).
+ */
+async function* priorPages(ports: BackfillPorts, did: string, rev: string, size: number): AsyncGenerator<{ uri: string; rev: string }[]> {
+  let after = '';
+  for (;;) {
+    const page = checkRows(await ports.sql.query(
+      `select uri, rev from record where did = $1 and rev < $2 and uri > $3 order by uri limit $4`,
+      [did, rev, after, size],
+    ), { uri: 'string', rev: 'string' });
+    if (page.length === 0) return;
+    yield page;
+    if (page.length < size) return;
+    after = page[page.length - 1]!.uri;
+  }
+}
+
+/**
+ * Whether the repo holds a leaf at `key`. Its leaves are in the MST's byte order, which is the strings' own for ASCII
+ * keys (the spec's characters): a binary search, no second copy of the keys. Otherwise (keys the walk let through
+ * with other characters), a set.
+ */
+function leafKeys(keys: readonly string[]): (key: string) => boolean {
+  if (!keys.every((k) => /^[\x00-\x7f]*$/.test(k))) {
+    const set = new Set(keys);
+    return (key) => set.has(key);
+  }
+  return (key) => {
+    let lo = 0;
+    let hi = keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid]!;
+      if (k === key) return true;
+      if (k < key) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  };
 }
 
 /**

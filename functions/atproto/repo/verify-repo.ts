@@ -74,16 +74,15 @@ function isCollection(name: string): boolean {
 
 /**
  * The records of leaves [from, to) as lex-JSON, in key order. Leaves whose keys or records are unusable are counted
- * in `skipped`, not returned; those with a usable key are named in `unusable` (`collection/rkey`). A record over
- * MAX_RECORD_BYTES is unusable, as the live path drops it (repo-frame.ts: indigo's limit), so both paths agree.
+ * in `skipped`, not returned. A record over MAX_RECORD_BYTES is unusable, as the live path drops it (repo-frame.ts:
+ * indigo's limit), so both paths agree.
  */
 export function recordsIn(
   repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: number, to: number, keep?: (collection: string) => boolean,
-): { records: RepoRecord[]; skipped: number; filtered: number; unusable: string[] } {
+): { records: RepoRecord[]; skipped: number; filtered: number } {
   const { keys, blocks: leafBlocks } = repo.leaves;
   const blocks = repo.car.blocks;
   const records: RepoRecord[] = [];
-  const unusable: string[] = [];
   let skipped = 0;
   let filtered = 0;
   for (let i = from; i < Math.min(to, keys.length); i++) {
@@ -110,12 +109,11 @@ export function recordsIn(
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
       skipped++;
-      unusable.push(key);
       continue;
     }
     records.push({ collection, rkey, cid: base32Multibase(blocks.cid(block)), record: record as JsonObject });
   }
-  return { records, skipped, filtered, unusable };
+  return { records, skipped, filtered };
 }
 
 /** Every record of the repo at once: for small repos and tests; large ones go a range at a time (recordsIn). */

@@ -105,7 +105,7 @@ describe('live events during a backfill', () => {
     const uri = `at://${did}/${x.collection}/${x.rkey}`;
     // A lagging live consumer indexes the create just after the backfill read the repo's rows (so the backfill does
     // not tombstone it), and the delete only once the backfill has set the repo's floor.
-    const sql = after('select uri, cid, rev from record where did', () => indexBatch([write({ ...x, rev: 1, record: post('gone') })], db.ports));
+    const sql = after('select uri, rev from record where did', () => indexBatch([write({ ...x, rev: 1, record: post('gone') })], db.ports));
     const { reports } = await backfillRepos([{ did }], ports({ sql }));
     expect(reports[0]).toMatchObject({ status: 'synchronized', created: 5, deleted: 0 });
     expect(await count(`select uri from record where uri = $1`, [uri])).toBe(1);
@@ -117,6 +117,39 @@ describe('live events during a backfill', () => {
     expect(await db.sql.query(`select "postsCount" = (select count(*) from post where creator = $1) as exact from profile_agg where did = $1`, [did])).toEqual([{ exact: true }]);
     expect(await count(`select uri from record_tombstone where uri = $1`, [uri])).toBe(1);
     expect(await count(`select uri from record where did = $1`, [did])).toBe(5);
+  });
+
+  it('removes what the repo no longer holds a page of rows at a time: every missed delete, nothing newer, nothing it holds', async () => {
+    // The index's rows of the repo were all read into one map first, so memory grew with the rows held (an account
+    // that deleted most of what was indexed held far more than its CAR). Pages of 4 rows here; 12 deleted records, a
+    // newer one and the repo's own 5 spread across them.
+    const did = 'did:plc:pagedpagedpagedpagedpage';
+    await serve(did, 5);
+    const missed = Array.from({ length: 12 }, (_, i) => ({ did, collection: i % 2 === 0 ? 'app.bsky.feed.like' : 'app.bsky.feed.post', rkey: tid(4_000_000 + i) }));
+    const newer = { did, collection: 'app.bsky.feed.post', rkey: tid(4_100_000) };
+    const { outcomes } = await indexBatch([
+      ...missed.map((m) => write({ ...m, rev: 1, record: m.collection === 'app.bsky.feed.post' ? post('deleted since') : { $type: 'app.bsky.feed.like', subject: { uri: `at://${did}/app.bsky.feed.post/${tid(1)}`, cid: fakeCid('s') }, createdAt: '2026-01-01T00:00:00.000Z' } })),
+      { type: 'create', seq: 100, time: new Date().toISOString(), ...newer, commit: fakeCid('paged-commit'), rev: tid(Date.now() * 1000 * 1024 + 1_000_000_000), cid: fakeCid('paged-newer'), record: post('made live after the CAR') },
+    ], db.ports);
+    expect(outcomes.every((o) => o.status === 'ok')).toBe(true);
+    // What the backfill holds of the index's rows: no statement of its own returns more than a page (or a chunk's
+    // records), where the one read of every row returned all 18.
+    let most = 0;
+    const sql: Sql = {
+      query: async (text, params) => {
+        const rows = await db.sql.query(text, params);
+        most = Math.max(most, rows.length);
+        return rows;
+      },
+      transaction: (fn) => db.sql.transaction(fn),
+    };
+    const { reports } = await backfillRepos([{ did }], ports({ priorPageRows: 4, sql }));
+    expect(reports[0]).toMatchObject({ status: 'synchronized', created: 5, deleted: 12, stale: 0 });
+    expect(most).toBeLessThanOrEqual(5);
+    const kept = (await db.sql.query(`select uri from record where did = $1`, [did])).map((r) => String(r['uri']));
+    expect(kept).toHaveLength(6);
+    expect(kept).toContain(`at://${did}/${newer.collection}/${newer.rkey}`);
+    expect(kept.filter((uri) => missed.some((m) => uri.endsWith(`/${m.collection}/${m.rkey}`)))).toEqual([]);
   });
 
   it('the report counts the rows the backfill wrote: records the index already holds newer are stale, not created or updated', async () => {
@@ -141,7 +174,7 @@ describe('live events during a backfill', () => {
     ], db.ports);
     expect(outcomes).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'ok' }, { status: 'ok' }]);
     // A record the CAR no longer has is edited live just after the backfill read the rows: its removal loses.
-    const sql = after('select uri, cid, rev from record where did', () =>
+    const sql = after('select uri, rev from record where did', () =>
       indexBatch([{ type: 'update', ...live, seq: 101, collection: gone.collection, rkey: gone.rkey, cid: fakeCid('report-gone'), record: post('edited live') }], db.ports));
     const { reports } = await backfillRepos([{ did }], ports({ sql }));
     const report = reports[0]!;
