@@ -13,12 +13,12 @@
 // outlasts the cron interval, and the next tick must find the row busy rather than take it mid-tick. A page is sent
 // before its cursor is stored, so a tick that dies in between sends that page again (the backfill skips a repo already
 // synchronized at its rev): at least once, never lost.
-// A page that fails in itself (judgePageFailure: another 4xx, a body that is no page) is counted against its cursor in
-// the row (`failures`, migration 0012); after `pageAttempts` such ticks a numeric cursor's page is skipped whole and
-// its range recorded in `skipped` (replacing the ranges it overlaps), as the Redis sweeper does; an opaque cursor
-// cannot be skipped and keeps failing. A relay that is down or overloaded (refused, DNS, a deadline, 5xx, 408 while a
-// request from the start of the listing fails too: relayAnswers; a 429) counts nothing: the tick fails and the next
-// one, minutes later, tries the page again. A page that fails so while the relay answers others is the page's own.
+// A page that fails in itself (judgePageFailure: any failure while a request from the start of the listing is
+// answered, relayAnswers) is counted against its cursor in the row (`failures`, migration 0012); after `pageAttempts`
+// such ticks a numeric cursor's page is skipped whole and its range recorded in `skipped` (replacing the ranges it
+// overlaps), as the Redis sweeper does; an opaque cursor cannot be skipped and keeps failing. A relay that is down or
+// overloaded (any failure, a 404, an HTML page or a refused TLS certificate as much as a 503, while the request from
+// the start fails too; a 429) counts nothing: the tick fails and the next one, minutes later, tries the page again.
 // When a pass reaches the end of the listing, the ranges in `skipped` are copied to `retrying` (migration 0016) and
 // retried one page each, before anything else, by the ticks that follow (within `pagesPerTick`), under the same
 // attempt rules: a page that comes is sent and its range leaves `skipped` (or is cut to the rest its cursor left); one

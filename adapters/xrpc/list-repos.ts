@@ -2,11 +2,12 @@
 // one in long-runners/sweeper and the Worker's cron in adapters/runtime/worker-sweep.ts). Entries whose `did` is not
 // a DID are dropped, and said so (`dropped`: the page still held them, so it is not the end of the listing; counted and
 // logged by droppedEntries); `rev`, `active` and `status` are kept only when they have the lexicon's types. The body is
-// read up to LIST_REPOS_MAX_BYTES and no further. A failed page is judged here too (judgeListFailure), for both
+// read up to LIST_REPOS_MAX_BYTES and no further. A failed page is judged here too (judgePageFailure), for both
 // sweepers: the relay, or the way to it, being down is waited out; only a page that is bad in itself counts toward
-// skipping it. A failure an outage would give (5xx, 408, a deadline, a dropped connection) may also be one page's
-// alone, a relay that is up failing that page every time: judgePageFailure asks the relay for another page
-// (relayAnswers) to tell them apart, for both sweepers.
+// skipping it. No failure tells which by itself: a 5xx or a dropped connection may be one page's alone (a relay that
+// is up failing that page every time), and a 404, an HTML maintenance page or a refused TLS certificate may be the
+// whole relay's (every request failing so). So every failure but a 429 asks the relay for another page
+// (relayAnswers): one that answers is up, and the failure is the page's; one that fails too is down, and waited out.
 import type { Fetch, Log, Metrics } from '../../functions/ports.ts';
 import type { Reason } from '../../functions/reasons.ts';
 import { SkytideError, dependencyErrorIn } from '../../functions/errors.ts';
@@ -57,9 +58,9 @@ export class ListReposError extends SkytideError {
 /**
  * What a sweep (either sweeper) met and worked around, counted in skytide_sweep_problems_total{problem}.
  * `repeated_cursor`: a page answered a cursor already used in this pass; followed, it would list the same page
- * forever, so the pass ends there. `relay_unavailable`: a wait for a relay that failed as an outage does (refused,
- * dropped, DNS, a deadline, 5xx, 408, 429) that did not answer another page either (relayAnswers), one per wait; no
- * page is held to blame for it. `invalid_syntax` (the reason of functions/reasons.ts): a listed entry dropped for
+ * forever, so the pass ends there. `relay_unavailable`: a wait for a relay whose page failed (in any way: refused,
+ * dropped, DNS, a deadline, TLS, any HTTP error, a body that is no page) that did not answer another page either
+ * (relayAnswers), or that answered 429; one per wait; no page is held to blame for it. `invalid_syntax` (the reason of functions/reasons.ts): a listed entry dropped for
  * having no valid DID (missing, not a string, or failing the DID syntax), one per entry; never queued.
  */
 export const SWEEP_PROBLEMS = ['repeated_cursor', 'relay_unavailable', 'invalid_syntax' satisfies Reason] as const;
@@ -181,20 +182,21 @@ export async function listReposPage(fetch: Fetch, host: string, cursor: string |
 
 /**
  * Whether the relay answers listRepos at all: true when it lists a page of one from the start (no cursor), false when
- * that fails too (in any way). Asked when a page failed as an outage would (5xx, 408, a deadline, a dropped
- * connection): a relay that answers is up, and the failure is that page's own (counted toward skipping it); one that
- * does not is down, and waited out. A relay that cannot list its very first entry answers neither, and is waited out.
+ * that fails too (in any way). Asked whenever a page failed (but for a 429): a relay that answers is up, and the
+ * failure is that page's own (counted toward skipping it); one that does not is down, and waited out. A relay that
+ * cannot list its very first entry answers neither, and is waited out.
  */
 export async function relayAnswers(fetch: Fetch, host: string, signal: AbortSignal): Promise<boolean> {
   return listReposPage(fetch, host, undefined, 1, signal).then(() => true, () => false);
 }
 
 /**
- * What a failed page means for a sweep, from the failure alone. `outage`: the relay, or the way to it, is down or
- * overloaded (refused or dropped connections, DNS, a deadline, 5xx, 408, 429). `bad_page`: the page itself is bad
- * (another 4xx, a body that is no page, a failure we do not recognise). `throttled` (429): the relay asked us to slow
- * down; it is up, and no page is to blame. Any other outage may be one page's alone (a relay that is up answering that
- * page 500 every time): judgePageFailure, which both sweepers use, asks the relay before calling it one.
+ * What a failed page looks like, from the failure alone. `outage`: what the relay, or the way to it, being down or
+ * overloaded gives (refused or dropped connections, DNS, a deadline, 5xx, 408, 429). `bad_page`: what a page bad in
+ * itself gives (another 4xx, a body that is no page, a failure we do not recognise). `throttled` (429): the relay
+ * asked us to slow down; it is up, and no page is to blame. Neither is a verdict but the 429's: a relay that is up may
+ * fail one page 500 every time, and a relay that is down may answer every request 404, an HTML page or a refused TLS
+ * certificate. judgePageFailure, which both sweepers use, asks the relay before calling any other failure either.
  */
 export function judgeListFailure(err: unknown): { kind: 'outage'; retryAfterMs?: number; throttled?: true } | { kind: 'bad_page' } {
   if (err instanceof ListReposError) {
@@ -212,13 +214,15 @@ export function judgeListFailure(err: unknown): { kind: 'outage'; retryAfterMs?:
 
 /**
  * What a failed page means for a sweep (both sweepers): `outage`, waited out for as long as it lasts and never held
- * against the page (the relay is down: a 429, or an outage's failure while relayAnswers fails too); or `bad_page`,
- * counted toward skipping it: bad in itself, or failing as an outage would while the relay answers another page
- * (`relayUp`: a relay that is up answering that page 500 every time, which waited out held the sweep forever).
+ * against the page (the relay is down: a 429, or any other failure while relayAnswers fails too: a relay answering
+ * every request 404 or an HTML maintenance page, or behind a TLS certificate we refuse, is down, not a run of bad
+ * pages); or `bad_page`, counted toward skipping it: failing while the relay answers another page. `relayUp`: the
+ * failure was one an outage gives (5xx, 408, a deadline, a dropped connection), the page's own only because the relay
+ * answered meanwhile (a relay that is up answering that page 500 every time, which waited out held the sweep forever).
  */
 export async function judgePageFailure(fetch: Fetch, host: string, err: unknown, signal: AbortSignal): Promise<{ kind: 'outage'; retryAfterMs?: number } | { kind: 'bad_page'; relayUp: boolean }> {
   const failure = judgeListFailure(err);
-  if (failure.kind === 'bad_page') return { kind: 'bad_page', relayUp: false };
-  if (failure.throttled !== true && (await relayAnswers(fetch, host, signal))) return { kind: 'bad_page', relayUp: true };
-  return failure.retryAfterMs === undefined ? { kind: 'outage' } : { kind: 'outage', retryAfterMs: failure.retryAfterMs };
+  if (failure.kind === 'outage' && failure.throttled === true) return failure.retryAfterMs === undefined ? { kind: 'outage' } : { kind: 'outage', retryAfterMs: failure.retryAfterMs };
+  if (await relayAnswers(fetch, host, signal)) return { kind: 'bad_page', relayUp: failure.kind === 'outage' };
+  return failure.kind === 'outage' && failure.retryAfterMs !== undefined ? { kind: 'outage', retryAfterMs: failure.retryAfterMs } : { kind: 'outage' };
 }

@@ -7,10 +7,13 @@
 // page next time. A pass that reached the end of the listing then retries every recorded range, one page from its
 // start under the same attempt rules (functions/sweep-skipped.ts): a page that comes is queued as any page and clears
 // the range; one that fails again leaves it, for the next pass's end.
-// A page bad in itself (another 4xx, a body that is no page) counts as failing, and so does one the relay fails as an
-// outage would (5xx, 408, a deadline, a dropped connection) while it answers another page (relayAnswers: listRepos from
-// the start, one entry): a relay that is up but answers one page 500 every time. A relay that is down or overloaded
-// (those failures with the other page failing too; a 429 always) is waited out, however long, and no page skipped;
+// A page counts as failing only when it fails (in any way: an HTTP error, a body that is no page, a deadline, a dropped
+// connection, TLS) while the relay answers another page (relayAnswers: listRepos from the start, one entry): a relay
+// that is up but answers one page 500 or 400 every time. A relay that is down or overloaded (every request failing,
+// the one from the start too, whether by 503, 404, an HTML maintenance page or a refused certificate; a 429 always)
+// is waited out, however long, and no page skipped. SWEEP_MAX_SKIPPED_IN_A_ROW pages skipped in a row (a relay that
+// answers from the start and fails everything else) stop the sweep with fetch_failed at the next one, where the next
+// sweep resumes, rather than skip on through the listing;
 // so is a Postgres that is down when a page's repos in sync are read, and a Redis that refuses the page's write (out
 // of memory, read-only; the lease is renewed meanwhile).
 // A page whose cursor sends the sweep back to one this pass used ends the pass (the page queued once; logged and
@@ -67,6 +70,13 @@ export const SWEEP_RETRY_BASE_MS = 1000;
 export const SWEEP_OUTAGE_MAX_DELAY_MS = 30_000;
 /** The longest Retry-After honoured: a relay asking for more is asked again after this. */
 export const SWEEP_RETRY_AFTER_MAX_MS = 5 * 60_000;
+/**
+ * Pages skipped one after another (each after failing its attempts while the relay answered from the start) before
+ * the sweep stops with fetch_failed at the next failing one instead of skipping it too: a relay that answers its first
+ * page and fails every other is broken, not a run of bad pages; skipping on would record range after range to the end
+ * of the listing (or, past it, for ever).
+ */
+export const SWEEP_MAX_SKIPPED_IN_A_ROW = 10;
 /** How often a sweep held back by the high-water mark looks at repo_backfill again. */
 export const SWEEP_BACKPRESSURE_POLL_MS = 1000;
 
@@ -84,6 +94,8 @@ export interface SweepOptions {
   retryDelayMs?: number;
   /** SWEEP_OUTAGE_MAX_DELAY_MS unless given. */
   outageMaxDelayMs?: number;
+  /** SWEEP_MAX_SKIPPED_IN_A_ROW unless given. */
+  maxSkippedInARow?: number;
   leaseTtlMs?: number;
   /** Who sweeps, stored in the lease so a refused sweep can say who holds it; default hostname-pid. */
   holder?: string;
@@ -271,6 +283,8 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
   /** Counts and logs (sampled) a written page's entries dropped for no valid DID. */
   const noteDropped = droppedEntries({ host: o.host, log: o.log, metrics: o.metrics });
   o.log.info('sweep started', { host: o.host, cursor: cursor ?? 'start' });
+  const maxSkippedInARow = o.maxSkippedInARow ?? SWEEP_MAX_SKIPPED_IN_A_ROW;
+  let skippedInARow = 0;
 
   while (!signal.aborted) {
     await backpressure();
@@ -282,6 +296,10 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
       if (cursor === undefined || range === undefined) {
         throw new SkytideError('fetch_failed', `listRepos keeps failing at cursor ${cursor ?? '(start)'}; the sweep resumes there next time`, { host: o.host });
       }
+      if (skippedInARow >= maxSkippedInARow) {
+        throw new SkytideError('fetch_failed', `listRepos failed ${skippedInARow + 1} pages in a row while answering from the start; stopped at cursor ${cursor} (not skipped), where the next sweep resumes`, { host: o.host, cursor, skippedInARow });
+      }
+      skippedInARow++;
       // Skip the whole page: the range is recorded, never silently lost, and the ranges it overlaps (recorded by
       // earlier passes at other cursors) go: this pass listed up to it and goes on past it.
       const member = rangeMember(range);
@@ -294,6 +312,7 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
       cursor = next;
       continue;
     }
+    skippedInARow = 0;
     // A page the sweep is stopped on before it is written is not counted (the next sweep lists it again).
     const before = { ...progress };
     progress.pages++;
@@ -334,11 +353,12 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
 }
 
 /**
- * One page, tried until it comes or the sweep stops. A relay that is down or overloaded (judgePageFailure: `outage`)
- * is waited out with a capped backoff, its Retry-After honoured up to SWEEP_RETRY_AFTER_MAX_MS, for as long as it takes: a relay restart must not skip pages. Only a page that fails in
- * itself, or as an outage would while the relay answers another page (a relay that is up answering this one 500 every
- * time: waited out, it would hold the host's lease forever and never end the sweep), uses up `attempts`; undefined
- * then, and when the sweep was stopped.
+ * One page, tried until it comes or the sweep stops. A relay that is down or overloaded (judgePageFailure: `outage`,
+ * any failure while the relay does not answer from the start either; a 429) is waited out with a capped backoff, its
+ * Retry-After honoured up to SWEEP_RETRY_AFTER_MAX_MS, for as long as it takes: a relay restart, or maintenance behind
+ * a 404 or an HTML page, must not skip pages. Only a page that fails while the relay answers another page (a relay
+ * that is up answering this one 400 or 500 every time: waited out, it would hold the host's lease forever and never
+ * end the sweep) uses up `attempts`; undefined then, and when the sweep was stopped.
  */
 async function fetchPage(o: SweepOptions, from: string | undefined, pageSize: number, attempts: number, pageTimeoutMs: number, signal: AbortSignal): Promise<ListedPage | undefined> {
   const baseMs = o.retryDelayMs ?? SWEEP_RETRY_BASE_MS;

@@ -256,8 +256,12 @@ describe('POST /sweep', () => {
   });
 
   it('logs a failed sweep with the task name and cause, releases the host and keeps serving', async () => {
-    // A relay that refuses every page as a bad request (a refused connection would be an outage, waited out).
-    const refusing = http.createServer((_req, res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' })));
+    // A relay that refuses every page as a bad request while it answers a page of one from the start (asked whether it
+    // is up): the failure is the page's own. Refusing that too, or the connection, it would be down, and waited out.
+    const refusing = http.createServer((req, res) => {
+      if (new URL(req.url ?? '/', 'http://x').searchParams.get('limit') === '1') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ repos: [{ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' }] }));
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'InvalidRequest' }));
+    });
     await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', () => r()));
     const deadHost = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
     onTestFinished(() => new Promise<void>((r) => refusing.close(() => r())));
