@@ -3,7 +3,8 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { BasePorts, Sql } from '../../functions/ports.ts';
-import { dependencyErrorIn, describeError } from '../../functions/errors.ts';
+import { DependencyError, dependencyErrorIn, describeError } from '../../functions/errors.ts';
+import { DeadlineError, withDeadline } from './deadline.ts';
 import { answerOutage } from './outage.ts';
 import { requireBearer, type AuthOptions } from './auth.ts';
 import { createReadiness, registerHealthRoutes, type DegradedCheck, type ReadinessCheck } from './routes/health.ts';
@@ -85,6 +86,9 @@ export function createOperationsApp(deps: OperationsDeps): Hono {
   return app;
 }
 
+/** How long POST /sweep waits for Redis to take the relays' sweep leases. */
+const SWEEP_START_DEADLINE_MS = 5000;
+
 /** The operations routes plus every function route, the label queries, reprocess, sweep and the status page. */
 export function createApp(deps: AppDeps): Hono {
   const app = createOperationsApp(deps);
@@ -93,7 +97,14 @@ export function createApp(deps: AppDeps): Hono {
   registerReprocessRoute(app, deps.auth, deps.backfill);
   app.post('/sweep', requireBearer(deps.auth), async (c) => {
     if (deps.startSweep === undefined) return c.json({ error: 'not_configured', message: 'no relay hosts to sweep' }, 503);
-    const start = await deps.startSweep();
+    // It takes each host's lease in Redis, whose client waits out an outage: bounded, a 503 rather than no answer.
+    let start: Awaited<ReturnType<typeof deps.startSweep>>;
+    try {
+      start = await withDeadline(deps.startSweep(), SWEEP_START_DEADLINE_MS, 'redis (the sweep leases)');
+    } catch (err) {
+      if (!(err instanceof DeadlineError)) throw err;
+      return answerOutage(c, new DependencyError('redis', err.message));
+    }
     if ('busy' in start) {
       const hosts = start.busy.map((b) => b.host).join(', ');
       return c.json({ error: 'sweep_running', message: `a sweep is already running for ${hosts}`, busy: start.busy }, 409);

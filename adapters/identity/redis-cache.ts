@@ -13,6 +13,7 @@ import { dependencyErrorIn, describeError, SkytideError } from '../../functions/
 import { DidHostUnavailableError, type AtprotoIdentity, type IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
 import type { PublicKey } from '../../functions/atproto/crypto/keys.ts';
 import { writeRefusal } from '../redis/write-refusal.ts';
+import { DeadlineError, withDeadline } from '../http/deadline.ts';
 
 /**
  * Default age (6 hours) past which a cached identity is still served, but refreshed in the background by that read:
@@ -31,7 +32,17 @@ export interface IdentityCacheOptions {
   ttlMs?: number;
   log: Log;
   now?: () => number;
+  /** How long a read, write or delete of the cache may wait for Redis (IDENTITY_CACHE_DEADLINE_MS when absent). */
+  redisDeadlineMs?: number;
 }
+
+/**
+ * How long the cache waits for Redis before going on without it. Its client waits out an outage (each command for
+ * the reconnect), so with Redis down every lookup hung until it came back: a reprocess or a function call over HTTP
+ * answered after the outage, not with anything during it. A cache is not needed to answer: a read is then a miss,
+ * a write or delete is left to land when Redis is back (a delete's DID is bypassed here meanwhile).
+ */
+export const IDENTITY_CACHE_DEADLINE_MS = 2000;
 
 interface Stored {
   identity: Omit<AtprotoIdentity, 'signingKey' | 'labelKey'> & { signingKey: StoredKey; labelKey?: StoredKey };
@@ -65,6 +76,9 @@ function isVerdict(err: unknown): boolean {
   return err instanceof SkytideError && !(err instanceof DidHostUnavailableError) && dependencyErrorIn(err) === undefined;
 }
 
+/** A cache operation Redis did not answer in time. */
+const LATE = Symbol('late');
+
 export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOptions): IdentityResolver {
   const staleAfter = options.staleAfterMs ?? IDENTITY_STALE_AFTER_MS;
   const ttl = options.ttlMs ?? IDENTITY_TTL_MS;
@@ -72,6 +86,20 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
   const key = (did: string) => `${options.prefix ?? ''}identity:${did}`;
   const inflight = new Map<string, Promise<AtprotoIdentity>>();
   let unstored = 0;
+  let unanswered = 0;
+  const deadlineMs = options.redisDeadlineMs ?? IDENTITY_CACHE_DEADLINE_MS;
+  /** `work`, or undefined once Redis has not answered within the deadline (logged: the 1st, 10th, 100th...). */
+  const inTime = async <T>(work: Promise<T>, did: string, what: string): Promise<T | typeof LATE> => {
+    try {
+      return await withDeadline(work, deadlineMs, `redis (identity cache ${what})`);
+    } catch (err) {
+      if (!(err instanceof DeadlineError)) throw err;
+      // Seen later, when Redis answers or refuses: never an unhandled rejection.
+      work.catch(() => {});
+      if (Number.isInteger(Math.log10(++unanswered))) options.log.warn('redis does not answer: identity looked up without the cache', { did, what, unanswered, deadlineMs });
+      return LATE;
+    }
+  };
   /**
    * DIDs whose cached entry should be gone but Redis refused the DEL (a read-only replica, out of memory): never read
    * from the cache here until an answer is stored in its place. Bounded by the #identity frames and verdicts met while
@@ -84,8 +112,8 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
    */
   const drop = async (did: string): Promise<void> => {
     try {
-      await options.redis.del(key(did));
-      undeleted.delete(did);
+      if ((await inTime(options.redis.del(key(did)), did, 'delete')) === LATE) undeleted.add(did);
+      else undeleted.delete(did);
     } catch (err) {
       const refusal = writeRefusal(err);
       if (refusal === undefined) throw err;
@@ -100,8 +128,7 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
    */
   const store = async (did: string, identity: AtprotoIdentity): Promise<void> => {
     try {
-      await options.redis.set(key(did), encode(identity, now()), 'PX', ttl);
-      undeleted.delete(did);
+      if ((await inTime(options.redis.set(key(did), encode(identity, now()), 'PX', ttl), did, 'write')) !== LATE) undeleted.delete(did);
     } catch (err) {
       const refusal = writeRefusal(err);
       if (refusal === undefined) throw err;
@@ -145,8 +172,8 @@ export function withRedisCache(inner: IdentityResolver, options: IdentityCacheOp
   return {
     async resolve(did, resolveOptions) {
       if (resolveOptions?.forceRefresh !== true && !undeleted.has(did)) {
-        const text = await options.redis.get(key(did));
-        const hit = text === null ? undefined : decode(text);
+        const text = await inTime(options.redis.get(key(did)), did, 'read');
+        const hit = text === null || text === LATE ? undefined : decode(text);
         if (hit !== undefined) {
           if (now() - hit.updatedAt > staleAfter) {
             refresh(did).catch((err) => options.log.warn('identity refresh failed', { did, err: describeError(err) }));

@@ -2,8 +2,10 @@
 // at /status.json. The page polls /status/history.json (the sampler's ring, plus the simulation's controls when
 // `skytide dev` runs one) and draws it with /status/chart.js, both served here. The simulation's controls are
 // POST /dev/rate and POST /dev/fault, behind the same bearer rule as every mutating route.
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { describeError } from '../../../functions/errors.ts';
+import { DeadlineError, withDeadline } from '../deadline.ts';
+import { OUTAGE_RETRY_AFTER_SECONDS } from '../outage.ts';
 import type { Log } from '../../../functions/ports.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
 import { CHART_JS } from '../status-page/chart.ts';
@@ -29,6 +31,9 @@ export interface StatusPageDeps {
   log?: Log;
 }
 
+/** How long the JSON status waits for Redis and Postgres (it reads stream lengths, cursors and repo_sync counts). */
+export const STATUS_DEADLINE_MS = 5000;
+
 function wantsHtml(accept: string | undefined): boolean {
   if (accept === undefined) return false;
   const html = /text\/html/i.test(accept);
@@ -37,9 +42,20 @@ function wantsHtml(accept: string | undefined): boolean {
 }
 
 export function registerStatusPage(app: Hono, deps: StatusPageDeps): void {
-  const json = async () => ({ name: 'skytide', status: deps.status === undefined ? {} : await deps.status() });
-  app.get('/', async (c) => (wantsHtml(c.req.header('accept')) ? c.html(STATUS_PAGE_HTML) : c.json(await json())));
-  app.get('/status.json', async (c) => c.json(await json()));
+  const json = async () => ({ name: 'skytide', status: deps.status === undefined ? {} : await withDeadline(deps.status(), STATUS_DEADLINE_MS, 'the status (redis and postgres)') });
+  // The status reads Redis and Postgres, whose clients wait out an outage: bounded, so a page polling it gets a 503
+  // naming the wait rather than a request that hangs until the outage ends (and holds up a stopping process).
+  const answerJson = async (c: Context) => {
+    try {
+      return c.json(await json());
+    } catch (err) {
+      if (!(err instanceof DeadlineError)) throw err;
+      c.header('Retry-After', String(OUTAGE_RETRY_AFTER_SECONDS));
+      return c.json({ error: 'dependency_unavailable', message: err.message }, 503);
+    }
+  };
+  app.get('/', async (c) => (wantsHtml(c.req.header('accept')) ? c.html(STATUS_PAGE_HTML) : answerJson(c)));
+  app.get('/status.json', answerJson);
   app.get('/status/chart.js', (c) => c.body(CHART_JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   app.get('/status/history.json', (c) => {
     const since = Number(c.req.query('since') ?? 0);

@@ -1,5 +1,6 @@
 // The `skytide` process as operators run it: real Redis and Postgres, a real HTTP port, real signals.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
@@ -171,6 +172,35 @@ describe('skytide process', () => {
     expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'tasks did not stop in time', tasks: ['index:firehose_live:0', 'index:firehose_backfill:0'] }));
     expect(run.lines).toContainEqual(expect.objectContaining({ msg: 'supervisor exiting', exitCode: 1 }));
   }, 90_000);
+
+  it('with Redis down answers the routes that need it with a 503 or without it, instead of when Redis is back', async () => {
+    // The clients wait out an outage, so POST /sweep (its leases), the JSON status (stream lengths, cursors) and a
+    // reprocess (its identity cache) answered only once Redis returned; the README promises a 503 with Retry-After.
+    const port = await freePort();
+    const plc = http.createServer((_req, res) => void res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"DID not registered"}'));
+    await new Promise<void>((r) => plc.listen(0, '127.0.0.1', () => r()));
+    try {
+      const run = start(['run', '--only', 'http'], {
+        ...env, HTTP_PORT: String(port), REDIS_URL: 'redis://127.0.0.1:1', INGESTER_RELAY_HOSTS: 'relay.example.com',
+        PLC_URL: `http://127.0.0.1:${(plc.address() as net.AddressInfo).port}`, IDENTITY_ALLOW_PRIVATE: 'true', SKYTIDE_MIGRATE_ON_START: 'true',
+      });
+      await waitFor(() => run.lines.some((l) => l['msg'] === 'http listening'), 'http listening');
+      const auth = { authorization: 'Bearer t' };
+      const sweep = await fetch(`http://127.0.0.1:${port}/sweep`, { method: 'POST', headers: auth, signal: AbortSignal.timeout(15_000) });
+      expect(sweep.status).toBe(503);
+      expect(sweep.headers.get('retry-after')).toBe('10');
+      expect(await sweep.json()).toMatchObject({ error: 'dependency_unavailable', dependency: 'redis' });
+      const status = await fetch(`http://127.0.0.1:${port}/status.json`, { signal: AbortSignal.timeout(15_000) });
+      expect(status.status).toBe(503);
+      // The directory's verdict (no such DID: identity_failed, 502 as a retry may mend it) needs no Redis: the
+      // identity cache goes on without it.
+      const reprocess = await fetch(`http://127.0.0.1:${port}/reprocess/did:plc:aaaaaaaaaaaaaaaaaaaaaaaa`, { method: 'POST', headers: auth, signal: AbortSignal.timeout(15_000) });
+      expect(reprocess.status).toBe(502);
+      expect(await reprocess.json()).toMatchObject({ error: 'identity_failed' });
+    } finally {
+      plc.close();
+    }
+  }, 60_000);
 
   it('exits 143 at once on a second SIGTERM while tasks are still stopping', async () => {
     const port = await freePort();

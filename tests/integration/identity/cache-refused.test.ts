@@ -9,6 +9,8 @@ import type { AtprotoIdentity, IdentityResolver } from '../../../functions/atpro
 import { silentLog } from '../../../functions/ports.ts';
 import { useFullableRedis } from '../../helpers/fullable-redis.ts';
 import { plcDid } from '../../helpers/dids.ts';
+import { startLostReplyProxy } from '../../helpers/lost-reply-proxy.ts';
+import { createRedis } from '../../../adapters/redis/client.ts';
 
 /** A redis-server of this file's own, put out of memory by the tests. */
 const own = useFullableRedis();
@@ -59,4 +61,26 @@ describe('the identity cache while Redis refuses writes', () => {
     expect(await cache.resolve(did)).toEqual(rotated);
     expect(asked).toBe(4);
   });
+
+  it('answers from the directory when Redis does not answer at all, instead of waiting for it to come back', async () => {
+    // Its client waits out an outage: with Redis gone silent every lookup hung until Redis returned, and with it a
+    // reprocess or a function call over HTTP. A read that is late is a miss; a write or delete lands when Redis is back.
+    const proxy = await startLostReplyProxy({ host: '127.0.0.1', port: Number(new URL(own.server.url).port) });
+    const client = createRedis({ url: proxy.url, log: silentLog, socketTimeoutMs: 60_000 });
+    try {
+      await client.ping();
+      const did = plcDid('cachesilent');
+      const identity: AtprotoIdentity = { did, signingKey: { curve: 'k256', bytes: new Uint8Array(33).fill(2) }, pds: 'https://pds.example.com' };
+      let asked = 0;
+      const cache = withRedisCache({ resolve: async () => (asked++, identity) }, { redis: client, log: silentLog, redisDeadlineMs: 200 });
+      expect(proxy.blackhole('both')).toBeGreaterThan(0);
+      expect(await cache.resolve(did)).toEqual(identity);
+      await expect(cache.forget!(did)).resolves.toBeUndefined();
+      expect(await cache.resolve(did)).toEqual(identity);
+      expect(asked).toBe(2);
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
+  }, 20_000);
 });
