@@ -24,18 +24,33 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, what: string
   }
 }
 
+/** A shared call pending longer than this is given up on: the next caller starts a fresh one (shareInFlight). */
+export const STALE_PROBE_MS = 2 * OPERATIONS_DEADLINE_MS;
+/** Calls given up on that may still be pending at once: each may hold a pooled connection. */
+const MAX_ABANDONED = 2;
+
 /**
  * `fn`, with one call in flight at a time: a call made while the last is pending joins it. A dependency that hangs
- * then holds one probe, not one more per scrape or readiness poll for as long as the outage lasts.
+ * then holds one probe, not one more per scrape or readiness poll for as long as the outage lasts. A call pending past
+ * `staleAfterMs` is given up on (at most MAX_ABANDONED at once): one stuck on a connection whose peer went silent (a
+ * failover's old primary, a dropped NAT flow; Postgres has no client-side timeout) kept /ready at 503 for as long as
+ * TCP took to give up, about 15 minutes, while fresh connections worked.
  */
-export function shareInFlight<T>(fn: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
+export function shareInFlight<T>(fn: () => Promise<T>, staleAfterMs = STALE_PROBE_MS, now: () => number = Date.now): () => Promise<T> {
+  let pending: { call: Promise<T>; at: number } | undefined;
+  let abandoned = 0;
   return () => {
-    if (pending !== undefined) return pending;
+    if (pending !== undefined && (now() - pending.at < staleAfterMs || abandoned >= MAX_ABANDONED)) return pending.call;
+    if (pending !== undefined) {
+      abandoned++;
+      const settled = () => void abandoned--;
+      pending.call.then(settled, settled);
+    }
     const call = Promise.resolve().then(fn);
-    pending = call;
+    const entry = { call, at: now() };
+    pending = entry;
     const clear = () => {
-      if (pending === call) pending = undefined;
+      if (pending === entry) pending = undefined;
     };
     call.then(clear, clear);
     return call;

@@ -17,6 +17,8 @@ import {
   queryLabelsInTime,
   type QueryLabelsParams,
 } from '../../../functions/label/query.ts';
+import { DependencyError } from '../../../functions/errors.ts';
+import { DeadlineError, withDeadline } from '../deadline.ts';
 
 export interface LabelRouteDeps {
   sql: Sql;
@@ -51,7 +53,15 @@ export function registerLabelRoutes(app: Hono, deps: LabelRouteDeps): void {
   app.get('/xrpc/com.atproto.label.queryLabels', async (c) => {
     const params = parseParams((name) => c.req.queries(name));
     if (typeof params === 'string') return c.json({ error: 'InvalidRequest', message: params }, 400);
-    // Postgres down or past the timeout is answered by the app's error handler (app.ts): 503 with Retry-After.
-    return c.json(await queryLabelsInTime(deps.sql, deps.clock, params, deps.timeoutMs ?? QUERY_LABELS_TIMEOUT_MS));
+    // Postgres down or past the timeout is answered by the app's error handler (app.ts): 503 with Retry-After. The
+    // statement_timeout is the server's: a connection whose peer went silent (a failover's old primary, a dropped NAT
+    // flow) never hears it, so the answer is also bounded here, a second later.
+    const timeoutMs = deps.timeoutMs ?? QUERY_LABELS_TIMEOUT_MS;
+    try {
+      return c.json(await withDeadline(queryLabelsInTime(deps.sql, deps.clock, params, timeoutMs), timeoutMs + 1000, 'postgres (queryLabels)'));
+    } catch (err) {
+      if (!(err instanceof DeadlineError)) throw err;
+      throw new DependencyError('postgres', `postgres did not answer queryLabels within ${timeoutMs} ms`, { timeoutMs }, { cause: err });
+    }
   });
 }
