@@ -93,8 +93,8 @@ const SWEEP_START_DEADLINE_MS = 5000;
 export function createApp(deps: AppDeps): Hono {
   const app = createOperationsApp(deps);
   registerFunctionRoutes(app, { auth: deps.auth, bodyLimitBytes: deps.bodyLimitBytes, ports: deps.ports, ...(deps.label === undefined ? {} : { label: deps.label }), ...(deps.backfill === undefined ? {} : { backfill: deps.backfill }) });
-  registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock, ...(deps.labelQueryTimeoutMs === undefined ? {} : { timeoutMs: deps.labelQueryTimeoutMs }) });
-  registerReprocessRoute(app, deps.auth, deps.backfill);
+  registerLabelRoutes(app, { sql: deps.ports.sql, clock: deps.ports.clock, metrics: deps.ports.metrics, ...(deps.labelQueryTimeoutMs === undefined ? {} : { timeoutMs: deps.labelQueryTimeoutMs }) });
+  registerReprocessRoute(app, deps.auth, deps.backfill, deps.ports.metrics);
   app.post('/sweep', requireBearer(deps.auth), async (c) => {
     if (deps.startSweep === undefined) return c.json({ error: 'not_configured', message: 'no relay hosts to sweep' }, 503);
     // It takes each host's lease in Redis, whose client waits out an outage: bounded, a 503 rather than no answer.

@@ -8,7 +8,7 @@ import { UNKNOWN_HOST } from '../../functions/label/entry.ts';
 import { DEPENDENCIES } from '../../functions/errors.ts';
 import { RECORD_FAMILIES } from '../../functions/index/plugins/types.ts';
 import { SWEEP_PROBLEMS } from '../xrpc/list-repos.ts';
-import { FUNCTION_ROUTES, HTTP_REFUSALS } from '../http/refusals.ts';
+import { HTTP_REFUSALS, REFUSING_ROUTES } from '../http/refusals.ts';
 import { REPO_SYNC_STATES } from '../postgres/repo-sync-states.ts';
 
 /** Label values known at start-up that depend on configuration. */
@@ -166,9 +166,9 @@ export const COUNTERS: Record<CounterName, CounterSpec> = {
     labels: { stream: 'stream', reason: REASONS },
   },
   skytide_http_refused_total: {
-    help: 'HTTP requests whose body was refused, by route and reason (body_too_big: over HTTP_BODY_LIMIT_BYTES; invalid_json: not JSON; invalid_request: not a batch)',
-    // Every route that takes a body (adapters/http/routes/functions.ts).
-    labels: { route: FUNCTION_ROUTES, reason: HTTP_REFUSALS },
+    help: 'HTTP requests refused as invalid, by route and reason (body_too_big: over HTTP_BODY_LIMIT_BYTES; invalid_json: not JSON; invalid_request: not a batch, or queryLabels parameters; invalid_did: reprocess of what is not a resolvable DID)',
+    // Every route that takes a body (adapters/http/routes/functions.ts), reprocess and queryLabels.
+    labels: { route: REFUSING_ROUTES, reason: HTTP_REFUSALS },
   },
 };
 

@@ -6,7 +6,7 @@
 // down, or no answer within the statement timeout (a lock held on `label`, a slow plan), 503 `dependency_unavailable`
 // with Retry-After.
 import type { Hono } from 'hono';
-import type { Clock, Sql } from '../../../functions/ports.ts';
+import type { Clock, Metrics, Sql } from '../../../functions/ports.ts';
 import { isValidDid } from '../../../functions/atproto/syntax/did.ts';
 import {
   decodeCursor,
@@ -22,6 +22,8 @@ import { DeadlineError, withDeadline } from '../deadline.ts';
 
 export interface LabelRouteDeps {
   sql: Sql;
+  /** Counts a refused request (skytide_http_refused_total). */
+  metrics?: Metrics;
   clock: Clock;
   /** The statement timeout of its queries (default QUERY_LABELS_TIMEOUT_MS). */
   timeoutMs?: number;
@@ -52,7 +54,10 @@ function parseParams(query: (name: string) => string[] | undefined): QueryLabels
 export function registerLabelRoutes(app: Hono, deps: LabelRouteDeps): void {
   app.get('/xrpc/com.atproto.label.queryLabels', async (c) => {
     const params = parseParams((name) => c.req.queries(name));
-    if (typeof params === 'string') return c.json({ error: 'InvalidRequest', message: params }, 400);
+    if (typeof params === 'string') {
+      deps.metrics?.inc('skytide_http_refused_total', { route: '/xrpc/com.atproto.label.queryLabels', reason: 'invalid_request' });
+      return c.json({ error: 'InvalidRequest', message: params }, 400);
+    }
     // Postgres down or past the timeout is answered by the app's error handler (app.ts): 503 with Retry-After. The
     // statement_timeout is the server's: a connection whose peer went silent (a failover's old primary, a dropped NAT
     // flow) never hears it, so the answer is also bounded here, a second later.

@@ -3,21 +3,26 @@
 // cannot be trusted answers 422 with the reason; its PDS failing (or anything else another try may mend) 502; an
 // outage of our own dependencies (Postgres, Redis, the PLC directory, DNS) 503 with Retry-After, and nothing is
 // recorded against the repo.
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import type { Metrics } from '../../../functions/ports.ts';
 import { backfillRepos, type BackfillPorts } from '../../../functions/backfill-repo/handler.ts';
 import { isValidDid, unresolvableDid } from '../../../functions/atproto/syntax/did.ts';
 import { dependencyErrorIn } from '../../../functions/errors.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
 import { answerOutage } from '../outage.ts';
 
-export function registerReprocessRoute(app: Hono, auth: AuthOptions, ports: BackfillPorts | undefined): void {
+export function registerReprocessRoute(app: Hono, auth: AuthOptions, ports: BackfillPorts | undefined, metrics: Metrics): void {
+  const refuse = (c: Context, message: string) => {
+    metrics.inc('skytide_http_refused_total', { route: '/reprocess/:did', reason: 'invalid_did' });
+    return c.json({ error: 'invalid_did', message }, 400);
+  };
   app.post('/reprocess/:did', requireBearer(auth), async (c) => {
     const did = c.req.param('did');
-    if (!isValidDid(did)) return c.json({ error: 'invalid_did', message: `not a DID: ${JSON.stringify(did)}` }, 400);
+    if (!isValidDid(did)) return refuse(c, `not a DID: ${JSON.stringify(did)}`);
     // A DID that can never resolve (another method, a did:plc that is not base32, a did:web that is no hostname) is
     // the request's own defect: 400 here, not the backfill's identity_failed, which answers 502 as if a retry could mend it.
     const never = unresolvableDid(did);
-    if (never !== undefined) return c.json({ error: 'invalid_did', message: `${did} can never resolve: ${never}` }, 400);
+    if (never !== undefined) return refuse(c, `${did} can never resolve: ${never}`);
     if (ports === undefined) return c.json({ error: 'not_configured', message: 'backfill is not configured in this process' }, 503);
     let result: Awaited<ReturnType<typeof backfillRepos>>;
     try {

@@ -256,6 +256,27 @@ describe('HTTP app', () => {
     expect(asked).toBe(0);
   });
 
+  it('counts the 400s of reprocess (invalid_did) and queryLabels (invalid_request), every series at zero from start-up', async () => {
+    // They answered 400 and moved no counter: a client sending bad requests in a loop showed nowhere.
+    const bundle = createMetrics({ hosts: ['relay.example'], streams: ['firehose_live'] });
+    const backfill: AppDeps['backfill'] = {
+      clock: systemClock, log: silentLog, metrics: noMetrics, sql: untouchable,
+      fetch: async () => { throw new Error('nothing may be fetched'); },
+      identity: { resolve: async () => { throw new Error('no identity may be resolved'); } },
+    };
+    const app = build({ backfill, ports: { clock: systemClock, log: silentLog, metrics: bundle.metrics, sql: untouchable } });
+    const before = await bundle.registry.metrics();
+    expect(before).toContain('skytide_http_refused_total{route="/reprocess/:did",reason="invalid_did"} 0');
+    expect(before).toContain('skytide_http_refused_total{route="/xrpc/com.atproto.label.queryLabels",reason="invalid_request"} 0');
+    const headers = { authorization: 'Bearer s3cret' };
+    expect((await app.request('/reprocess/not-a-did', { method: 'POST', headers })).status).toBe(400);
+    expect((await app.request('/reprocess/did:example:abc', { method: 'POST', headers })).status).toBe(400);
+    expect((await app.request('/xrpc/com.atproto.label.queryLabels')).status).toBe(400);
+    const after = await bundle.registry.metrics();
+    expect(after).toContain('skytide_http_refused_total{route="/reprocess/:did",reason="invalid_did"} 2');
+    expect(after).toContain('skytide_http_refused_total{route="/xrpc/com.atproto.label.queryLabels",reason="invalid_request"} 1');
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const res = await build().request('/nope');
     expect(res.status).toBe(404);
