@@ -251,26 +251,50 @@ async function reprocess(config: Config, did: string | undefined): Promise<numbe
 const EXIT_SWEEP_RUNNING = 3;
 
 /**
+ * How long `skytide sweep` lets its sweep stop after SIGTERM or SIGINT. A sweep stops at once unless something it
+ * awaits does not heed the signal: a Redis command waits inside the client, for as long as Redis is unreachable
+ * (commands are never failed, an outage is waited out). Past this it exits 143 or 130 anyway, saying what was pending.
+ */
+const SWEEP_STOP_DEADLINE_MS = 10_000;
+
+/**
  * `skytide sweep`: every relay listed, then one JSON line on stdout with each host's progress. Stopped by SIGTERM or
  * SIGINT before every host was done, it exits 143 or 130 (as `skytide migrate` does), never 0: a CronJob must not
  * take a sweep that listed a few pages for a finished one. What it wrote is durable; the next sweep resumes there.
+ * It never hangs on a signal: a sweep that has not stopped SWEEP_STOP_DEADLINE_MS after it (a Redis that does not
+ * answer), or a second signal, exits 143 or 130 there and then, the pending work logged and every host not done.
  */
 async function sweep(config: Config): Promise<number> {
   if (config.relayHosts.length === 0) fail('sweep: set INGESTER_RELAY_HOSTS to the relays or PDSes to list');
   const r = createResources(config, 'sweep');
   const controller = new AbortController();
   let stoppedBy: NodeJS.Signals | undefined;
-  const stop = (signal: NodeJS.Signals) => {
-    stoppedBy ??= signal;
-    controller.abort();
+  /** What the sweep is doing, for the log of a stop that did not come in time. */
+  let doing = 'claiming the hosts\' leases';
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const exitNow = (signal: NodeJS.Signals, why: string) => {
+    r.log.error(`sweep did not stop: exiting (${why})`, { signal, timeoutMs: SWEEP_STOP_DEADLINE_MS, pending: doing, waiting: r.redisWaiting() ?? 'nothing known to wait' });
+    process.stdout.write(JSON.stringify({ done: false, stoppedBy: signal, hosts: config.relayHosts.map((host) => ({ host, done: false })) }) + '\n');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const stop = (signal: NodeJS.Signals) => {
+    if (stoppedBy !== undefined) return exitNow(signal, 'second signal');
+    stoppedBy = signal;
+    controller.abort();
+    deadline = setTimeout(() => exitNow(signal, `not stopped ${SWEEP_STOP_DEADLINE_MS / 1000} s after the signal`), SWEEP_STOP_DEADLINE_MS);
+    deadline.unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   try {
     const sweeper = sweeperFor(r);
     const claim = await sweeper.claim();
     for (const b of claim.busy) process.stderr.write(`sweep: ${b.host} is already being swept by ${b.holder ?? 'another process'}; not sweeping it\n`);
-    const outcomes = await sweeper.run(claim, controller.signal, (host) => sweepProgress(host));
+    const outcomes = await sweeper.run(claim, controller.signal, (host) => {
+      doing = `sweeping ${host}`;
+      return sweepProgress(host);
+    });
+    doing = 'releasing the leases and closing';
     let failed = false;
     for (const outcome of outcomes) {
       if (!('error' in outcome)) continue;
@@ -289,9 +313,10 @@ async function sweep(config: Config): Promise<number> {
     if (stoppedBy !== undefined && unfinished) return stoppedBy === 'SIGINT' ? 130 : 143;
     return claim.busy.length > 0 ? EXIT_SWEEP_RUNNING : failed || unfinished ? 1 : 0;
   } finally {
+    await r.close();
+    clearTimeout(deadline);
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
-    await r.close();
   }
 }
 
