@@ -6,7 +6,8 @@
 // it overlaps); with an opaque cursor nothing can be skipped, so the sweep stops with an error and resumes from that
 // page next time. A pass that reached the end of the listing then retries every recorded range, one page from its
 // start under the same attempt rules (functions/sweep-skipped.ts): a page that comes is queued as any page and clears
-// the range; one that fails again leaves it, for the next pass's end.
+// the range; one that fails again leaves it, for the next pass's end. The sweep is done only once those retries ran:
+// stopped (SIGTERM, a lost lease) in them, it is not (`done` false; lease_lost for a lost lease).
 // A page counts as failing only when it fails (in any way: an HTTP error, a body that is no page, a deadline, a dropped
 // connection, TLS) while the relay answers another page (relayAnswers: listRepos from the start, one entry): a relay
 // that is up but answers one page 500 or 400 every time. A relay that is down or overloaded (every request failing,
@@ -126,6 +127,7 @@ export interface SweepProgress {
   filtered: number;
   /** Listed entries dropped for having no valid DID, not queued (skytide_sweep_problems_total{problem="invalid_syntax"}). */
   invalidDids: number;
+  /** The listing ended and the recorded skipped ranges were all retried (false when stopped before, in the retries too). */
   done: boolean;
 }
 
@@ -242,29 +244,30 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
    * Once the listing ended: each recorded range (this pass's too) retried as one page from its start, under the same
    * attempt rules as any page (fetchPage; a relay that is down waited out). A page that comes is queued as any page,
    * and its range cleared (or cut to the rest its cursor left, restAfterRetry) in the same write; one that fails again
-   * stays recorded for the next pass's end. A member that is no range is dropped, logged.
+   * stays recorded for the next pass's end. A member that is no range is dropped, logged. False when stopped (the
+   * caller's signal, or the lease lost) before every range was tried: the sweep is not done, though its listing is.
    */
-  const retrySkipped = async (): Promise<void> => {
+  const retrySkipped = async (): Promise<boolean> => {
     const { ranges, invalid } = rangesToRetry(await o.redis.smembers(skippedKey));
     if (invalid.length > 0) {
-      if (!(await amend([], invalid, []))) return;
+      if (!(await amend([], invalid, []))) return false;
       o.log.error('skipped listRepos ranges that are no range dropped', { host: o.host, members: invalid });
     }
     for (const { member, range } of ranges) {
       await backpressure();
-      if (signal.aborted) return;
+      if (signal.aborted) return false;
       const page = await fetchPage(o, String(range.from), pageSize, attempts, pageTimeoutMs, signal);
-      if (signal.aborted) return;
+      if (signal.aborted) return false;
       if (page === undefined) {
         o.log.error('skipped listRepos range failed again; kept for the next pass', { host: o.host, range: member });
         continue;
       }
       const before = { ...progress };
       const synced = await waitingOut(o, 'postgres', outageOf('postgres'), signal, () => syncedRepos(o.sql, page.repos.map((r) => r.did)));
-      if (synced === undefined) return void Object.assign(progress, before);
+      if (synced === undefined) return (Object.assign(progress, before), false);
       const entries = entriesOf(page, synced);
       const rest = restAfterRetry(range, page);
-      if (!(await amend(entries, [member], rest === undefined ? [] : [rangeMember(rest)]))) return void Object.assign(progress, before);
+      if (!(await amend(entries, [member], rest === undefined ? [] : [rangeMember(rest)]))) return (Object.assign(progress, before), false);
       progress.pages++;
       progress.listed += page.repos.length;
       progress.queued += entries.length;
@@ -274,6 +277,7 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
       o.beat?.();
       o.log.info('skipped listRepos range retried and queued', { host: o.host, range: member, listed: page.repos.length, queued: entries.length, ...(rest === undefined ? {} : { rest: rangeMember(rest) }) });
     }
+    return true;
   };
   const stored = await o.redis.get(cursorKey);
   // A finished sweep starts over; an interrupted one resumes where its last durable page ended.
@@ -345,7 +349,10 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
     }
     cursor = next;
   }
-  if (progress.done && !signal.aborted) await retrySkipped();
+  // The listing ended; the sweep is done once the recorded ranges were retried too. Stopped (SIGTERM, the lease lost)
+  // before, it is not: `skytide sweep` exits 143/130 (or fails with lease_lost), never 0, and the ranges stay recorded
+  // for the next pass's end.
+  if (progress.done) progress.done = await retrySkipped();
   if (kept.lost.aborted && !progress.done) throw leaseLost(o.host);
   progress.skippedRanges = await o.redis.scard(skippedKey);
   o.log.info(progress.done ? 'sweep finished' : 'sweep stopped', { host: o.host, ...progress });
