@@ -9,10 +9,12 @@
 //   as any page would and clears the range, or leaves its rest when the page ended before `to` (the relay's cursor
 //   inside the range); a page that fails again leaves the range, retried after the next pass.
 // A member that is not a range (written by hand) is no range to retry: it is dropped, and the caller says so.
+// Bounds are BigInts: a relay's numeric cursor may be a uint64 or a timestamp in nanoseconds, past 2^53, where Number
+// arithmetic rounds (a range that then failed to parse was dropped by the retry, its repos never listed).
 
 export interface SkippedRange {
-  from: number;
-  to: number;
+  from: bigint;
+  to: bigint;
 }
 
 /** `<from>-<to>`, the stored form. */
@@ -23,16 +25,16 @@ export function rangeMember(range: SkippedRange): string {
 /** The range a page skipped at `cursor` stands for; undefined when the cursor is not numeric (it cannot be skipped). */
 export function skippedRangeAt(cursor: string | undefined, pageSize: number): SkippedRange | undefined {
   if (cursor === undefined || !/^\d+$/.test(cursor)) return undefined;
-  const from = Number(cursor);
-  return { from, to: from + pageSize };
+  const from = BigInt(cursor);
+  return { from, to: from + BigInt(pageSize) };
 }
 
 export function parseSkippedRange(member: string): SkippedRange | undefined {
   const m = /^(\d+)-(\d+)$/.exec(member);
   if (m === null) return undefined;
-  const from = Number(m[1]);
-  const to = Number(m[2]);
-  return Number.isSafeInteger(from) && Number.isSafeInteger(to) && from < to ? { from, to } : undefined;
+  const from = BigInt(m[1] ?? '');
+  const to = BigInt(m[2] ?? '');
+  return from < to ? { from, to } : undefined;
 }
 
 /** The recorded members `range` replaces: those it overlaps (the same range included). */
@@ -52,7 +54,8 @@ export function rangesToRetry(members: readonly string[]): { ranges: { member: s
     if (range === undefined) invalid.push(member);
     else ranges.push({ member, range });
   }
-  ranges.sort((a, b) => a.range.from - b.range.from || a.range.to - b.range.to);
+  const order = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+  ranges.sort((a, b) => order(a.range.from, b.range.from) || order(a.range.to, b.range.to));
   return { ranges, invalid };
 }
 
@@ -64,6 +67,6 @@ export function rangesToRetry(members: readonly string[]): { ranges: { member: s
  */
 export function restAfterRetry(range: SkippedRange, page: { cursor?: string; repos: readonly unknown[]; dropped?: number }): SkippedRange | undefined {
   if (page.repos.length + (page.dropped ?? 0) === 0 || page.cursor === undefined || !/^\d+$/.test(page.cursor)) return undefined;
-  const reached = Number(page.cursor);
+  const reached = BigInt(page.cursor);
   return reached > range.from && reached < range.to ? { from: reached, to: range.to } : undefined;
 }
