@@ -287,12 +287,15 @@ async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: reado
   const violating = await judgeReplies(tx, replies, versions);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
   if (flips.length === 0) return;
-  await setFlag(tx, 'violatesThreadGate', flips.map((r) => ({ uri: r.uri, value: violating.has(r.uri) })));
-  for (const r of flips) deltas.post(r.replyParent, 'replyCount', violating.has(r.uri) ? -1 : 1);
+  // Counted from the rows the update changed, not from the read: another lane may have deleted a reply (or judged it)
+  // since, and its delete took its count already; counted from the read, it went to -1.
+  const flipped = await setFlag(tx, 'violatesThreadGate', flips.map((r) => ({ uri: r.uri, value: violating.has(r.uri) })));
+  const changed = flips.filter((r) => flipped.has(r.uri));
+  for (const r of changed) deltas.post(r.replyParent, 'replyCount', violating.has(r.uri) ? -1 : 1);
   // A reply that violates the gate notifies nobody of a reply (mentions and quotes stand); one that keeps it after all
   // notifies as any reply.
-  await deleteNotifications(tx, flips.filter((r) => violating.has(r.uri)).map((r) => r.uri), ['reply']);
-  await notifyPosts(tx, undefined, [], flips.filter((r) => !violating.has(r.uri)).map((r) => r.uri));
+  await deleteNotifications(tx, changed.filter((r) => violating.has(r.uri)).map((r) => r.uri), ['reply']);
+  await notifyPosts(tx, undefined, [], changed.filter((r) => !violating.has(r.uri)).map((r) => r.uri));
 }
 
 /** Re-judges the quotes of these posts after their post-gate history changed. */
@@ -344,9 +347,10 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
   const violating = await judgeQuotes(tx, quotes);
   const flips = quotes.filter((q) => violating.has(q.uri) !== (q.violatesEmbeddingRules === true));
   if (flips.length === 0) return;
-  await setFlag(tx, 'violatesEmbeddingRules', flips.map((q) => ({ uri: q.uri, value: violating.has(q.uri) })));
-  await deleteNotifications(tx, flips.filter((q) => violating.has(q.uri)).map((q) => q.uri), ['quote']);
-  const allowed = flips.filter((q) => !violating.has(q.uri));
+  const flipped = await setFlag(tx, 'violatesEmbeddingRules', flips.map((q) => ({ uri: q.uri, value: violating.has(q.uri) })));
+  const changed = flips.filter((q) => flipped.has(q.uri));
+  await deleteNotifications(tx, changed.filter((q) => violating.has(q.uri)).map((q) => q.uri), ['quote']);
+  const allowed = changed.filter((q) => !violating.has(q.uri));
   if (allowed.length === 0) return;
   const present = checkRows(await tx.query(
     `select "recordUri", did from notification where "recordUri" = any($1::text[])`,
@@ -360,13 +364,19 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
 
 /**
  * Sets a verdict flag: true, or null (the AppView leaves an allowed post's flag unset), save that violatesThreadGate
- * goes with invalidReplyRoot (reply-verdicts.ts: either holding, the other is false).
+ * goes with invalidReplyRoot (reply-verdicts.ts: either holding, the other is false). Only where the flag still holds
+ * the other verdict (rechecked on the row as it is when locked): returns the posts it changed, so what follows from
+ * a flip (a count, a notification) follows only from a flip that happened, never from one another lane's delete or
+ * judgement made moot since the rows were read.
  */
-async function setFlag(tx: SqlExecutor, flag: 'violatesThreadGate' | 'violatesEmbeddingRules', values: readonly { uri: string; value: boolean }[]): Promise<void> {
+async function setFlag(tx: SqlExecutor, flag: 'violatesThreadGate' | 'violatesEmbeddingRules', values: readonly { uri: string; value: boolean }[]): Promise<Set<string>> {
   const set = flag === 'violatesThreadGate' ? replyVerdicts('post."invalidReplyRoot"', 'x.value') : `"${flag}" = case when x.value then true else null end`;
-  await tx.query(
+  const rows = checkRows(await tx.query(
     `update post set ${set}
-     from (select * from json_to_recordset($1::text::json) as x(uri text, value boolean) order by uri) as x where post.uri = x.uri`,
+     from (select * from json_to_recordset($1::text::json) as x(uri text, value boolean) order by uri) as x
+     where post.uri = x.uri and (post."${flag}" is true) is distinct from x.value
+     returning post.uri`,
     [JSON.stringify(values)],
-  );
+  ), { uri: 'string' });
+  return new Set(rows.map((r) => r.uri));
 }

@@ -371,4 +371,43 @@ describe('index: batches in flight at once', () => {
     expect(await db.sql.query(`select "replyCount"::int from post_agg where uri = $1`, [rootRef.uri])).toEqual([{ replyCount: 0 }]);
     expect(await db.sql.query(`select reason from notification where "recordUri" = $1 and reason = 'reply'`, [replyUri])).toEqual([]);
   });
+
+  it('a reply deleted by another lane while a gate\'s re-judgement holds it counts once: replyCount is not taken below its replies', async () => {
+    // Lane A (the author) gates the post (allow: []) and reads the reply, judged violating now; lane B (the replier)
+    // deletes the reply and commits before A's update of the flag. The -1 was counted from the read, on top of the
+    // delete's own: replyCount -1 with no reply left, where the stream in order leaves 0.
+    const pk = tid(7_000_001);
+    const rk = tid(7_000_002);
+    const parent = write({ did: ALICE, collection: 'app.bsky.feed.post', rkey: pk, rev: 10, seq: 1, record: post('parent') });
+    const postUri = uriOf(ALICE, 'app.bsky.feed.post', pk);
+    const ref = { uri: postUri, cid: parent.cid };
+    const reply = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: rk, rev: 11, seq: 2, record: { ...post('reply'), reply: { root: ref, parent: ref } } });
+    await indexBatch([parent], db.ports);
+    await indexBatch([reply], db.ports);
+    const gate = write({ did: ALICE, collection: 'app.bsky.feed.threadgate', rkey: pk, rev: 13, seq: 4, record: { $type: 'app.bsky.feed.threadgate', post: postUri, createdAt: '2026-01-01T00:00:00.000Z', allow: [] } });
+    let reached!: () => void;
+    let go!: () => void;
+    const atFlag = new Promise<void>((resolve) => (reached = resolve));
+    const released = new Promise<void>((resolve) => (go = resolve));
+    const paused: Sql = {
+      query: (text, params) => db.sql.query(text, params),
+      transaction: (fn) => db.sql.transaction((tx) => fn({
+        ...(tx.copyRows === undefined ? {} : { copyRows: tx.copyRows.bind(tx), copyMinRows: tx.copyMinRows }),
+        async query(text, params) {
+          if (/^update post set .*violatesThreadGate/s.test(text)) {
+            reached();
+            await released;
+          }
+          return tx.query(text, params);
+        },
+      })),
+    };
+    const laneA = indexBatch([gate], { ...db.ports, sql: paused });
+    await atFlag;
+    await indexBatch([del({ did: BOB, collection: 'app.bsky.feed.post', rkey: rk, rev: 12, seq: 3 })], db.ports);
+    go();
+    await laneA;
+    expect(await db.sql.query(`select count(*)::int as n from post where "replyParent" = $1`, [postUri])).toEqual([{ n: 0 }]);
+    expect(await db.sql.query(`select "replyCount"::int from post_agg where uri = $1`, [postUri])).toEqual([{ replyCount: 0 }]);
+  });
 });
