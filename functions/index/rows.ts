@@ -64,6 +64,31 @@ function separatorsIn(text: string): number {
  * A FROM item aliased `x` yielding `rows` as `columns` (by name, with their types), its data added to `params` as one
  * parameter.
  */
+/**
+ * The most characters a statement's parameters may carry (at most 3 bytes of UTF-8 each: 768 MB). Postgres refuses a
+ * message over 1 GB by closing the connection, which reads as an outage: the same batch was waited out and sent again
+ * for ever, its lane stopped (about 1,000 records near the 1 MiB limit, in a collection no lexicon bounds).
+ */
+export const MAX_STATEMENT_PARAM_CHARS = 256 * 1024 * 1024;
+
+/**
+ * A batch whose rows would make a statement Postgres refuses: not an outage and no event's defect, so it is thrown
+ * as a plain failure, and the consumer's bisection indexes it in halves.
+ */
+export class RowSetTooLargeError extends Error {
+  constructor(chars: number, max: number) {
+    super(`a statement's row sets hold ${chars} characters, over ${max}: the batch is too large to send as parameters`);
+    this.name = 'RowSetTooLargeError';
+  }
+}
+
+/** Throws RowSetTooLargeError when the statement's string parameters hold more than `max` characters. */
+export function checkParamSize(params: readonly SqlValue[], max = MAX_STATEMENT_PARAM_CHARS): void {
+  let chars = 0;
+  for (const p of params) if (typeof p === 'string') chars += p.length;
+  if (chars > max) throw new RowSetTooLargeError(chars, max);
+}
+
 export function rowSource(columns: Columns, rows: readonly Row[], params: SqlValue[]): string {
   const entries = Object.entries(columns);
   const names = entries.map(([name]) => name);
@@ -93,9 +118,11 @@ export function rowSource(columns: Columns, rows: readonly Row[], params: SqlVal
   if (emptyLine || separatorsIn(joined) !== expected) {
     // Strings cleaned as textValue cleans them, wherever they sit, so both ways of sending give the same values.
     params.push(JSON.stringify(rows, (_, value: unknown) => (typeof value === 'string' ? cleanText(value) : value)));
+    checkParamSize(params);
     return `json_to_recordset($${params.length}::text::json) as x(${recordset(columns)})`;
   }
   params.push(cleanText(joined));
+  checkParamSize(params);
   const select = entries.map(([name, type], i) => `a[${i + 1}]::${type} as ${q(name)}`).join(', ');
   // NOTE: E'\x1e' and friends are the separators above, written as SQL escape strings. `offset 0` keeps the planner
   // from inlining the split into every field that reads it (a split per field instead of one per row).
