@@ -30,11 +30,30 @@ afterAll(async () => {
 
 const MAX_FRAME = 64 * 1024;
 
+/** A `#thing` frame of `seq`, padded by `pad` bytes (over the limit: refused by ws when far over it). */
+const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
+
+/** The subscription every test here runs: #thing frames of `host` into `stream`, one a batch. */
+function subscribe(o: { host: string; stream: string; cursorKey: string; initialCursor: number; probeQuietMs?: number }) {
+  const metrics = createMetrics({ hosts: [hostKey(o.host)], streams: [] });
+  const controller = new AbortController();
+  const done = runSubscription(
+    {
+      redis, host: o.host, nsid: 'com.atproto.sync.subscribeRepos', stream: o.stream, cursorKey: o.cursorKey, highWaterMark: 1000, batchSize: 1,
+      batchTimeoutMs: 50, initialCursor: o.initialCursor, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
+      counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
+      backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 },
+      ...(o.probeQuietMs === undefined ? {} : { probeQuietMs: o.probeQuietMs }),
+    },
+    entriesHandler((m) => (m.t === '#thing' ? [{ stream: o.stream, fields: { thing: String(m.body['value']) } }] : undefined)),
+  );
+  return { metrics, controller, done };
+}
+
 describe('oversized and over-nested frames through a fake relay', () => {
   it('counts each once, skips past it, and lands every other frame without a reconnect loop', async () => {
     const stream = `${prefix}things_live`;
     const cursorKey = `${prefix}things_live:cursor:${hostKey(relay.host)}`;
-    const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
     // A deep nest: {seq, value, x: [[[...0]]]} with 50,000 levels, inside the frame limit.
     const header = encodeCbor({ op: 1, t: '#thing' });
     const prefixBody = Uint8Array.from([0xa3, 0x61, 0x78]);
@@ -55,17 +74,7 @@ describe('oversized and over-nested frames through a fake relay', () => {
     relay.append(6, thing(6, 'far over again', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000));
     relay.append(7, thing(7, 'c'));
 
-    const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: [] });
-    const controller = new AbortController();
-    const done = runSubscription(
-      {
-        redis, host: relay.host, nsid: 'com.atproto.sync.subscribeRepos', stream, cursorKey, highWaterMark: 1000, batchSize: 1,
-        batchTimeoutMs: 50, initialCursor: 0, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
-        counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
-        backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 },
-      },
-      entriesHandler((m) => (m.t === '#thing' ? [{ stream, fields: { thing: String(m.body['value']) } }] : undefined)),
-    );
+    const { metrics, controller, done } = subscribe({ host: relay.host, stream, cursorKey, initialCursor: 0 });
     await waitFor(() => redis.get(cursorKey), (c) => c === '7', 'cursor past the last frame', 30_000);
     // Stays put: the relay keeps the oversized frames in its log, and no reconnect asks for them again.
     const connections = relay.cursors.length;
@@ -87,24 +96,13 @@ describe('oversized and over-nested frames through a fake relay', () => {
   it('finds a refused frame after a gap in the seqs in a few reconnects, skipping only it', async () => {
     const stream = `${prefix}gap_live`;
     const cursorKey = `${prefix}gap_live:cursor:${hostKey(relay.host)}`;
-    const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
     const before = relay.cursors.length; // the relay is shared with the test above
     // Seqs may have gaps (event-stream spec): nothing between 1,000,000 and the refused frame at 1,005,000.
     relay.append(1_000_000, thing(1_000_000, 'a'));
     relay.append(1_005_000, thing(1_005_000, 'far over', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000));
     relay.append(1_005_001, thing(1_005_001, 'b'));
     relay.append(1_005_002, thing(1_005_002, 'c'));
-    const metrics = createMetrics({ hosts: [hostKey(relay.host)], streams: [] });
-    const controller = new AbortController();
-    const done = runSubscription(
-      {
-        redis, host: relay.host, nsid: 'com.atproto.sync.subscribeRepos', stream, cursorKey, highWaterMark: 1000, batchSize: 1,
-        batchTimeoutMs: 50, initialCursor: 999_999, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
-        counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
-        backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 }, probeQuietMs: 200,
-      },
-      entriesHandler((m) => (m.t === '#thing' ? [{ stream, fields: { thing: String(m.body['value']) } }] : undefined)),
-    );
+    const { metrics, controller, done } = subscribe({ host: relay.host, stream, cursorKey, initialCursor: 999_999, probeQuietMs: 200 });
     await waitFor(() => redis.get(cursorKey), (c) => c === '1005002', 'cursor past the last frame', 20_000);
     controller.abort();
     await done;
@@ -122,22 +120,11 @@ describe('oversized and over-nested frames through a fake relay', () => {
     const own = await startFakeRelay();
     const stream = `${prefix}below_live`;
     const cursorKey = `${prefix}below_live:cursor:${hostKey(own.host)}`;
-    const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
     own.append(1, thing(1, 'a'));
     own.append(4, thing(4, 'far over', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000));
     own.append(5, thing(5, 'b'));
     own.append(6, thing(6, 'c'));
-    const metrics = createMetrics({ hosts: [hostKey(own.host)], streams: [] });
-    const controller = new AbortController();
-    const done = runSubscription(
-      {
-        redis, host: own.host, nsid: 'com.atproto.sync.subscribeRepos', stream, cursorKey, highWaterMark: 1000, batchSize: 1,
-        batchTimeoutMs: 50, initialCursor: 0, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
-        counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
-        backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 }, probeQuietMs: 200,
-      },
-      entriesHandler((m) => (m.t === '#thing' ? [{ stream, fields: { thing: String(m.body['value']) } }] : undefined)),
-    );
+    const { controller, done } = subscribe({ host: own.host, stream, cursorKey, initialCursor: 0, probeQuietMs: 200 });
     try {
       await waitFor(() => redis.get(cursorKey), (c) => c === '6', 'cursor past the last frame', 20_000);
     } finally {
@@ -166,20 +153,9 @@ describe('oversized and over-nested frames through a fake relay', () => {
     };
     const stream = `${prefix}future_live`;
     const cursorKey = `${prefix}future_live:cursor:${hostKey(own.host)}`;
-    const thing = (seq: number, value: string, pad = 0) => encodeFrame({ op: 1, t: '#thing' }, { seq, value, pad: new Uint8Array(pad) });
     append(10, thing(10, 'a'));
     append(12, thing(12, 'far over', MAX_FRAME + WS_PAYLOAD_SLACK_BYTES + 1000));
-    const metrics = createMetrics({ hosts: [hostKey(own.host)], streams: [] });
-    const controller = new AbortController();
-    const done = runSubscription(
-      {
-        redis, host: own.host, nsid: 'com.atproto.sync.subscribeRepos', stream, cursorKey, highWaterMark: 1000, batchSize: 1,
-        batchTimeoutMs: 50, initialCursor: 9, maxFrameBytes: MAX_FRAME, log: silentLog, metrics: metrics.metrics, signal: controller.signal,
-        counters: { frames: 'skytide_firehose_frames_total', errors: 'skytide_firehose_errors_total' },
-        backoff: { baseMs: 20, maxMs: 100, healthyAfterMs: 60_000 }, probeQuietMs: 200,
-      },
-      entriesHandler((m) => (m.t === '#thing' ? [{ stream, fields: { thing: String(m.body['value']) } }] : undefined)),
-    );
+    const { metrics, controller, done } = subscribe({ host: own.host, stream, cursorKey, initialCursor: 9, probeQuietMs: 200 });
     try {
       // Probes 11 (meets it: lo 11), 13 (FutureCursor: hi 13), 12 (quiet: hi 12, so it is 12): that connection goes on.
       await waitFor(async () => own.cursors, (c) => c.includes('12'), 'a connection at the refused frame', 20_000);
