@@ -11,13 +11,24 @@ import { dependencyErrorIn } from '../../../functions/errors.ts';
 import { requireBearer, type AuthOptions } from '../auth.ts';
 import { answerOutage } from '../outage.ts';
 
+/**
+ * The DID as sent. A did:web with a port carries `%3A` in the DID itself (did:web:host%3A8443), which the router's
+ * decoded param would turn into a colon, no DID: the raw path segment is the DID when it is one, and the decoded one
+ * serves a client that percent-encoded the whole DID (did%3Aplc%3A...).
+ */
+function didOf(c: Context): string {
+  const path = new URL(c.req.url).pathname;
+  const raw = path.slice(path.lastIndexOf('/') + 1);
+  return isValidDid(raw) ? raw : c.req.param('did');
+}
+
 export function registerReprocessRoute(app: Hono, auth: AuthOptions, ports: BackfillPorts | undefined, metrics: Metrics): void {
   const refuse = (c: Context, message: string) => {
     metrics.inc('skytide_http_refused_total', { route: '/reprocess/:did', reason: 'invalid_did' });
     return c.json({ error: 'invalid_did', message }, 400);
   };
   app.post('/reprocess/:did', requireBearer(auth), async (c) => {
-    const did = c.req.param('did');
+    const did = didOf(c);
     if (!isValidDid(did)) return refuse(c, `not a DID: ${JSON.stringify(did)}`);
     // A DID that can never resolve (another method, a did:plc that is not base32, a did:web that is no hostname) is
     // the request's own defect: 400 here, not the backfill's identity_failed, which answers 502 as if a retry could mend it.

@@ -3,6 +3,7 @@ import { createApp, createOperationsApp, type AppDeps } from '../../../adapters/
 import { createMetrics } from '../../../adapters/observability/metrics.ts';
 import { createOutageBoard, outagesDegradedCheck } from '../../../adapters/observability/outage-board.ts';
 import { noMetrics, silentLog, systemClock, type Sql } from '../../../functions/ports.ts';
+import { SkytideError } from '../../../functions/errors.ts';
 import { MAX_REPOS_PER_REQUEST } from '../../../adapters/http/routes/functions.ts';
 
 // These routes must answer without touching the database; a Sql port that fails on use proves they do not.
@@ -254,6 +255,25 @@ describe('HTTP app', () => {
       expect(body.message).toContain(why);
     }
     expect(asked).toBe(0);
+  });
+
+  it('takes a did:web with a port as sent (did:web:localhost%3A2583), not decoded into a DID that never resolves', async () => {
+    // The router decodes %3A into a colon: the DID was refused with 400 unless the client encoded it twice (%253A).
+    const asked: string[] = [];
+    const quiet: Sql = { query: async (text) => (text.includes('handle_clock') ? [{ tick: '1' }] : []), transaction: async (fn) => fn(quiet) };
+    const backfill: AppDeps['backfill'] = {
+      clock: systemClock, log: silentLog, metrics: noMetrics, sql: quiet,
+      fetch: async () => { throw new Error('nothing may be fetched'); },
+      identity: { resolve: async (did: string) => { asked.push(did); throw new SkytideError('identity_failed', 'no document here'); } },
+    };
+    const app = build({ backfill });
+    const headers = { authorization: 'Bearer s3cret' };
+    for (const path of ['/reprocess/did:web:localhost%3A2583', '/reprocess/did%3Aweb%3Alocalhost%253A2583']) {
+      const res = await app.request(path, { method: 'POST', headers });
+      expect(res.status, path).toBe(502);
+      expect(((await res.json()) as { error: string }).error, path).toBe('identity_failed');
+    }
+    expect(asked).toEqual(['did:web:localhost%3A2583', 'did:web:localhost%3A2583']);
   });
 
   it('counts the 400s of reprocess (invalid_did) and queryLabels (invalid_request), every series at zero from start-up', async () => {
