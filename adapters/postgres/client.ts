@@ -8,6 +8,7 @@ import { unixSocketOf } from './socket-url.ts';
 import type { Sql, SqlExecutor, SqlRow, SqlValue } from '../../functions/ports.ts';
 import { DependencyError, errorCodeIn } from '../../functions/errors.ts';
 import { isWorkerdConnectionFailure } from '../../functions/network-failure.ts';
+import { watchSilentServer, type SilentWatch } from './silent-server.ts';
 
 // Errors that say the server cannot be reached or is not serving, as opposed to a statement that failed: socket
 // errors (node's errno codes and postgres.js's CONNECTION_* codes) and the SQLSTATE classes 08 (connection
@@ -58,7 +59,21 @@ export interface SqlOptions {
   copy?: boolean;
   /** The fewest rows a step stages for COPY to be used (default COPY_MIN_ROWS); fewer travel as JSON parameters. */
   copyMinRows?: number;
+  /**
+   * How long a statement may wait with its connection silent before a fresh connection asks whether the server is
+   * there (silent-server.ts; default SILENT_AFTER_MS). Only where this adapter opens the sockets (one TCP host).
+   */
+  silentAfterMs?: number;
+  /** How long that fresh connection has to get an answer (default PROBE_TIMEOUT_MS). */
+  probeTimeoutMs?: number;
+  /** Told when connections to a silent server were cut (logged by the caller). */
+  onSilent?: (info: { connections: number; waitedMs: number; why: string }) => void;
 }
+
+/** A statement waiting this long on a connection that reads nothing gets the server asked whether it is there. */
+export const SILENT_AFTER_MS = 30_000;
+/** What that question may take: a server that answers nothing on a new connection within it is taken for gone. */
+export const PROBE_TIMEOUT_MS = 10_000;
 
 /**
  * Below this (DATABASE_COPY_MIN_ROWS), a step's rows travel as JSON parameters. COPY costs its own round trips and
@@ -110,22 +125,35 @@ export interface PostgresSql extends Sql, ScriptExecutor {
 
 type Client = postgres.Sql | postgres.TransactionSql;
 
-function executor(client: Client, copy: number | undefined): ScriptExecutor {
+/** Runs `wait` as a wait on the server, seen by the silent-server watch when there is one. */
+async function waitingOn<T>(watch: SilentWatch | undefined, wait: () => Promise<T>): Promise<T> {
+  const done = watch?.waiting();
+  try {
+    return await wait();
+  } finally {
+    done?.();
+  }
+}
+
+function executor(client: Client, copy: number | undefined, watch: SilentWatch | undefined): ScriptExecutor {
   return {
     ...(copy === undefined
       ? {}
-      : { copyMinRows: copy, copyRows: (table: string, columns: readonly string[], rows: readonly (readonly (string | null)[])[]) => copyRows(client, table, columns, rows) }),
+      : { copyMinRows: copy, copyRows: (table: string, columns: readonly string[], rows: readonly (readonly (string | null)[])[]) => waitingOn(watch, () => copyRows(client, table, columns, rows)) }),
     // Rows of unknown values: callers name the columns they read and their kinds (functions/sql-rows.ts).
     async query(text: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+      const done = watch?.waiting();
       try {
         const rows: SqlRow[] = await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
         return rows;
       } catch (err) {
         throw classifyPostgresError(err);
+      } finally {
+        done?.();
       }
     },
     async script(text: string): Promise<void> {
-      await client.unsafe(text).simple();
+      await waitingOn(watch, () => client.unsafe(text).simple());
     },
   };
 }
@@ -158,15 +186,61 @@ function singleTcpHost(url: string): { host: string; port: number } | undefined 
   }
 }
 
+/** The address a fresh connection reaches and gets an answer from within `timeoutMs`; throws when none answers. */
+async function probeServer(url: string, host: { host: string; port: number }, timeoutMs: number): Promise<string | undefined> {
+  let address: string | undefined;
+  const probe = postgres(url, {
+    max: 1, onnotice: () => {}, fetch_types: false, connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    // postgres.js takes a socket factory; its types do not name the option.
+    ...{ socket: () => {
+      const socket = connectNoDelay(host.host, host.port);
+      socket.once('connect', () => void (address = socket.remoteAddress));
+      return socket;
+    } },
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      probe.unsafe('select 1').then(() => undefined, (err: unknown) => {
+        // An error the server sent (too many clients, a refused login) is an answer: it is there.
+        if (err instanceof postgres.PostgresError) return;
+        throw err;
+      }),
+      new Promise<never>((_, reject) => void (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
+    ]);
+    return address;
+  } finally {
+    clearTimeout(timer);
+    void probe.end({ timeout: 0 }).catch(() => {});
+  }
+}
+
 export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
   const copy = options.copy ?? true;
   const socket = unixSocketOf(url);
   const tcp = socket === undefined ? singleTcpHost(url) : undefined;
+  // Where this adapter opens the sockets (one TCP host, under Node), a server gone silent under a statement is noticed.
+  const probeTimeoutMs = options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+  const watch = copy && tcp !== undefined
+    ? watchSilentServer({
+      silentAfterMs: options.silentAfterMs ?? SILENT_AFTER_MS,
+      checkEveryMs: Math.max(50, Math.min(5_000, Math.floor((options.silentAfterMs ?? SILENT_AFTER_MS) / 4))),
+      probe: () => probeServer(url, tcp, probeTimeoutMs),
+      onCut: options.onSilent ?? (() => {}),
+    })
+    : undefined;
   const sql = postgres(socket?.url ?? url, {
     // A Unix socket (libpq's `?host=/run/postgresql`, socket-url.ts): postgres.js connects to the socket file.
     ...(socket === undefined ? {} : { path: socket.path, ...(socket.user === undefined ? {} : { user: socket.user }) }),
-    // One TCP host (the usual DATABASE_URL): opened without Nagle; unix sockets and host lists keep postgres.js's own.
-    ...(copy && tcp !== undefined ? { socket: () => connectNoDelay(tcp.host, tcp.port) } : {}),
+    // One TCP host (the usual DATABASE_URL): opened without Nagle, and watched; unix sockets and host lists keep
+    // postgres.js's own.
+    ...(watch !== undefined && tcp !== undefined
+      ? { socket: () => {
+        const opened = connectNoDelay(tcp.host, tcp.port);
+        watch.track(opened);
+        return opened;
+      } }
+      : {}),
     max: options.max ?? 10,
     onnotice: () => {},
     // Counts are bigint columns; they fit in a double, and callers want numbers.
@@ -176,7 +250,7 @@ export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
   const copyMin = copy ? (options.copyMinRows ?? COPY_MIN_ROWS) : undefined;
   // COPY only inside transactions: the staging table empties at commit, so outside one its rows would be gone
   // before the statement that reads them.
-  const base = executor(sql, undefined);
+  const base = executor(sql, undefined, watch);
   return {
     ...base,
     // NOTE: when the server closes a connection under a transaction (a restart, a failover), postgres.js's begin()
@@ -188,24 +262,33 @@ export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
     // can hand a stale shutdown error to the first statement on a new connection), the failure goes on as usual.
     async transaction<T>(fn: (tx: ScriptExecutor) => Promise<T>): Promise<T> {
       let settled = false;
+      // BEGIN and COMMIT are waits on the server too: from the call until the body starts, and from its end on.
+      let done = watch?.waiting();
       try {
         return (await sql.begin(async (tx) => {
+          done?.();
           try {
-            return await fn(executor(tx, copyMin));
+            return await fn(executor(tx, copyMin, watch));
           } catch (err) {
             if (connectionLost(err)) {
               await new Promise((resolve) => setTimeout(resolve, LOST_CONNECTION_GRACE_MS));
               if (settled) await new Promise<never>(() => {});
             }
             throw err;
+          } finally {
+            done = watch?.waiting();
           }
         })) as T;
       } catch (err) {
         throw classifyPostgresError(err);
       } finally {
+        done?.();
         settled = true;
       }
     },
-    end: () => sql.end({ timeout: 5 }),
+    end: () => {
+      watch?.stop();
+      return sql.end({ timeout: 5 });
+    },
   };
 }

@@ -138,7 +138,10 @@ export function createResources(config: Config, component = 'skytide', options: 
       socketTimeoutMs: config.redisSocketTimeoutMs,
       ...(options.redisCommandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.redisCommandTimeoutMs }),
     })),
-    sql: () => (sql ??= createSql(config.databaseUrl, { max: config.databasePoolMax, copyMinRows: config.databaseCopyMinRows })),
+    sql: () => (sql ??= createSql(config.databaseUrl, {
+      max: config.databasePoolMax, copyMinRows: config.databaseCopyMinRows,
+      onSilent: (info) => log.child('postgres').error('postgres went silent under a statement: its connections cut, the work retried', info),
+    })),
     identity() {
       return (identity ??= withRedisCache(documentResolver(), { redis: this.redis(), prefix: config.redisKeyPrefix, log: log.child('identity') }));
     },

@@ -19,7 +19,7 @@ import { answerOutage } from '../outage.ts';
 function didOf(c: Context): string {
   const path = new URL(c.req.url).pathname;
   const raw = path.slice(path.lastIndexOf('/') + 1);
-  return isValidDid(raw) ? raw : c.req.param('did');
+  return isValidDid(raw) ? raw : (c.req.param('did') ?? raw);
 }
 
 export function registerReprocessRoute(app: Hono, auth: AuthOptions, ports: BackfillPorts | undefined, metrics: Metrics): void {
