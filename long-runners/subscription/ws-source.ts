@@ -1,6 +1,7 @@
 // One WebSocket subscription as a pull source of binary frames. Reading stops (ws.pause(): the kernel buffer fills
 // and TCP pushes back on upstream) whenever any hold is active: a full local queue, or a stream over its high-water
-// mark. Nothing that was read is ever dropped. A heartbeat ping finds dead connections; it is suspended while reading
+// mark. Nothing read before our close is ever dropped; what comes after it is not read into the queue (upstream
+// sends it again from the cursor). A heartbeat ping finds dead connections; it is suspended while reading
 // is held, since pongs cannot be read then. The opening handshake must finish within two heartbeats.
 import WebSocket from 'ws';
 
@@ -52,6 +53,7 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
   let wake: (() => void) | undefined;
   let alive = true;
   let oversized = false;
+  let closing = false;
 
   const applyHolds = () => {
     if (holds.size > 0) ws.pause();
@@ -70,6 +72,10 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
   opened.catch(() => {});
 
   ws.on('message', (data, isBinary) => {
+    // Past our close, only the peer's close frame is wanted: what else comes was never part of this connection's
+    // work (the cursor stands before it) and upstream sends it again from the cursor. Read, it would be written above
+    // a high-water mark that held the socket until the stop.
+    if (closing) return;
     if (isBinary) {
       // With the default binaryType a message already is one Buffer (a Uint8Array): kept as it is, never copied.
       const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
@@ -149,6 +155,7 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
     },
     close() {
       closedReason ??= 'closed by us';
+      closing = true;
       if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
       else ws.close(1000);
       // A peer that never answers the close handshake must not keep us waiting.

@@ -247,6 +247,20 @@ describe('firehose adapter', () => {
     expect(queued).toEqual([{ did: DID, host: h.relay.host, rev: '', active: true, reason: 'sync_event' }]);
   });
 
+  it('stopped while held at the high-water mark, reads no more of the socket: what upstream sent meanwhile waits for the next run', async () => {
+    // The stop lifted the hold, and the frames in the socket's buffers were read and written above the mark.
+    for (let s = 1; s <= 20; s++) h.relay.append(s, (await commit(s, `k${s}`)).frame);
+    h.start({ highWaterMark: 10, batchSize: 5 });
+    await waitFor(() => h.redis.xlen(h.keys.stream('firehose_live')), (n) => n >= 10, 'stream at the mark');
+    await new Promise((r) => setTimeout(r, 200));
+    for (let s = 21; s <= 40; s++) h.relay.append(s, (await commit(s, `k${s}`)).frame);
+    await new Promise((r) => setTimeout(r, 200));
+    await h.stop();
+    const seqs = (await h.events()).map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await h.cursor()).toBe('20');
+  });
+
   it('flushes a partial batch and its cursor when stopped', async () => {
     h.relay.append(1, (await commit(1, 'a')).frame);
     h.relay.append(2, (await commit(2, 'b')).frame);
