@@ -87,7 +87,9 @@ export function withStubbornDidCheck(inner: IdentityResolver, options: StubbornD
         options.log.warn('the PLC directory keeps failing for one DID while it answers others: its lookup fails as its own', {
           did, failures: run.failures, sinceMs: now() - run.since, err: outage.message,
         });
-        throw new SkytideError('identity_failed', `the PLC directory failed ${run.failures} lookups of ${did} over ${Math.round((now() - run.since) / 1000)} s while it answered other DIDs: ${outage.message}`, { did }, { cause: err });
+        // No cause: callers find an outage anywhere in the cause chain (dependencyErrorIn), and the DependencyError
+        // kept there made this verdict an outage again, waited out for ever. Its message is kept in this one.
+        throw new SkytideError('identity_failed', `the PLC directory failed ${run.failures} lookups of ${did} over ${Math.round((now() - run.since) / 1000)} s while it answered other DIDs: ${outage.message}`, { did });
       }
     },
     ...(inner.forget === undefined ? {} : { forget: (did: string) => inner.forget!(did) }),

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createIdentityResolver } from '../../../adapters/identity/resolver.ts';
 import { withStubbornDidCheck } from '../../../adapters/identity/stubborn-did.ts';
 import { silentLog } from '../../../functions/ports.ts';
+import { dependencyErrorIn } from '../../../functions/errors.ts';
 import { startFakePlc, type FakePlc } from '../../helpers/fake-plc.ts';
 import { repoDoc } from '../../helpers/fake-pds.ts';
 import { plcDid } from '../../helpers/dids.ts';
@@ -30,7 +31,11 @@ beforeEach(() => {
 
 const resolver = () =>
   withStubbornDidCheck(createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc.url }), { log: silentLog, minSpanMs: 60_000, minFailures: 3, askEveryMs: 1_000, now: () => clock });
-const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (err: { name?: string; reason?: string; dependency?: string }) => `${err.name}:${err.dependency ?? err.reason}`);
+// As the callers judge it: an outage anywhere in the cause chain is one (dependencyErrorIn), whatever is thrown.
+const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (err: { name?: string; reason?: string }) => {
+  const outage = dependencyErrorIn(err);
+  return outage === undefined ? `${err.name}:${err.reason}` : `DependencyError:${outage.dependency}`;
+});
 
 describe('a DID the PLC directory keeps failing for', () => {
   it('is an outage until its run of failures is long enough and the directory answered another DID, then its own failure', async () => {
