@@ -3,7 +3,9 @@
 // DependencyError instead of each waiting out a timeout, and one probe goes out per backoff interval; the first
 // answer closes the breaker (a document, or a verdict: no such DID, a tombstone, a bad document). Cache hits never reach it, so known identities keep verifying through an outage.
 // It opens only when lookups of two different DIDs failed in a row with an outage: one DID that keeps failing (its
-// document is broken on the directory's side) must not close the door on every other DID.
+// document is broken on the directory's side) must not close the door on every other DID. A did:plc lookup fails on
+// DNS when the directory's own name does not resolve: the DNS state it opens closes when a did:plc lookup succeeds
+// again, not only on a did:web one (rare, cache misses only, while DIDs waiting on DNS came back one per probe).
 import type { Log } from '../../functions/ports.ts';
 import { DependencyError, SkytideError, dependencyErrorIn, type Dependency } from '../../functions/errors.ts';
 import type { AtprotoIdentity, IdentityResolver } from '../../functions/atproto/identity/did-document.ts';
@@ -40,6 +42,9 @@ interface BreakerState {
   nextAt: number;
   /** The DID of the last outage while closed: a second DID failing next opens the breaker. */
   lastFailed?: string;
+  /** The dependencies of the DIDs whose outages counted here (a did:plc lookup fails on DNS when the directory's own
+   * name does not resolve): a lookup of any of them that succeeds shows the path works again, and closes this. */
+  through: Set<Dependency>;
   delays: Backoff;
 }
 
@@ -50,7 +55,7 @@ export function withOutageBreaker(inner: IdentityResolver, options: OutageBreake
     let s = states.get(dep);
     if (s === undefined) {
       const delays = createBackoff({ baseMs: options.baseMs ?? DEFAULT_PROBE_BASE_MS, maxMs: options.maxMs ?? DEFAULT_PROBE_MAX_MS, jitter: 'equal', ...(options.random === undefined ? {} : { random: options.random }) });
-      s = { open: false, nextAt: 0, delays };
+      s = { open: false, nextAt: 0, through: new Set(), delays };
       states.set(dep, s);
     }
     return s;
@@ -58,6 +63,8 @@ export function withOutageBreaker(inner: IdentityResolver, options: OutageBreake
 
   const failed = (dep: Dependency, did: string) => {
     const s = state(dep);
+    const kind = identityDependency(did);
+    if (kind !== undefined) s.through.add(kind);
     if (s.open) return;
     if (s.lastFailed !== undefined && s.lastFailed !== did) {
       s.open = true;
@@ -69,11 +76,16 @@ export function withOutageBreaker(inner: IdentityResolver, options: OutageBreake
     s.lastFailed = did;
   };
 
-  const succeeded = (dep: Dependency) => {
-    const s = state(dep);
+  const close = (dep: Dependency, s: BreakerState) => {
     if (s.open) options.log.info('identity dependency answers again', { dependency: dep });
     s.open = false;
+    s.through.clear();
     delete s.lastFailed;
+  };
+  /** A lookup of a `kind` DID got an answer: its own state closes, and any its kind's outages opened or fed. */
+  const succeeded = (kind: Dependency) => {
+    close(kind, state(kind));
+    for (const [dep, s] of states) if (dep !== kind && s.through.has(kind)) close(dep, s);
   };
 
   return {

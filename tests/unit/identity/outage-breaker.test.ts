@@ -82,6 +82,38 @@ describe('outage breaker', () => {
     await expect(breaker.resolve('did:plc:c')).resolves.toMatchObject({ did: 'did:plc:c' });
   });
 
+  it('closes the DNS state that did:plc lookups opened (the directory\'s own name failing) once a did:plc lookup succeeds', async () => {
+    // Only a did:web lookup closed it, and DIDs waiting on DNS were then let through one per probe interval.
+    let nameFails = true;
+    const resolver: IdentityResolver = {
+      resolve: async (did) => {
+        if (nameFails) throw new DependencyError('dns', `the directory's name did not resolve looking up ${did}`, { did });
+        return identity(did);
+      },
+    };
+    const breaker = withOutageBreaker(resolver, { log: silentLog, now: () => 0 });
+    await expect(breaker.resolve('did:plc:a')).rejects.toMatchObject({ dependency: 'dns' });
+    await expect(breaker.resolve('did:plc:b')).rejects.toMatchObject({ dependency: 'dns' });
+    expect(breaker.retryAt('dns')).toBeDefined();
+    nameFails = false;
+    await breaker.resolve('did:plc:c');
+    expect(breaker.retryAt('dns')).toBeUndefined();
+  });
+
+  it('keeps a DNS state that did:web lookups opened while did:plc lookups succeed (the directory\'s name may be cached)', async () => {
+    const resolver: IdentityResolver = {
+      resolve: async (did) => {
+        if (did.startsWith('did:web:')) throw new DependencyError('dns', `no DNS answer for ${did}`, { did });
+        return identity(did);
+      },
+    };
+    const breaker = withOutageBreaker(resolver, { log: silentLog, now: () => 0 });
+    await expect(breaker.resolve('did:web:a.example.com')).rejects.toMatchObject({ dependency: 'dns' });
+    await expect(breaker.resolve('did:web:b.example.com')).rejects.toMatchObject({ dependency: 'dns' });
+    await breaker.resolve('did:plc:c');
+    expect(breaker.retryAt('dns')).toBeDefined();
+  });
+
   it('passes verdicts through without counting them as an outage', async () => {
     const { resolver } = directory();
     const breaker = withOutageBreaker(resolver, { log: silentLog });
