@@ -24,6 +24,7 @@ import { DependencyError, SkytideError } from '../../functions/errors.ts';
 import { fetchFollowingRedirects, RedirectRefusedError } from './follow-redirects.ts';
 import { readBodyPrefix } from '../../functions/body-prefix.ts';
 import { withDeadline } from '../http/deadline.ts';
+import { linkSignals } from '../../functions/linked-signal.ts';
 
 export interface HandleResolverOptions {
   fetch: Fetch;
@@ -83,11 +84,22 @@ async function viaDns(resolveTxt: (name: string) => Promise<string[][]>, handle:
   return dids.length === 1 && isValidDid(dids[0]!) ? { kind: 'did', did: dids[0]! } : { kind: 'none' };
 }
 
-async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<unknown>, handle: string, timeoutMs: number): Promise<Answer> {
+/** `stop`: DNS already answered with a DID, and this lookup's answer is no longer wanted. */
+async function viaWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<unknown>, handle: string, timeoutMs: number, stop: AbortSignal): Promise<Answer> {
+  const link = linkSignals([AbortSignal.timeout(timeoutMs), stop]);
+  try {
+    return await askWellKnown(fetch, lookupHost, handle, timeoutMs, link.signal, stop);
+  } finally {
+    link.release();
+  }
+}
+
+async function askWellKnown(fetch: Fetch, lookupHost: (host: string) => Promise<unknown>, handle: string, timeoutMs: number, signal: AbortSignal, stop: AbortSignal): Promise<Answer> {
   let res: Response;
   try {
-    res = await fetchFollowingRedirects(fetch, `https://${handle}/.well-known/atproto-did`, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetchFollowingRedirects(fetch, `https://${handle}/.well-known/atproto-did`, { signal });
   } catch (err) {
+    if (stop.aborted) return { kind: 'none' };
     // A redirect not followed (too many hops, or to a host we refuse): the handle's own server, misconfigured, but
     // the handle's host exists and answered, so this is no "no" either.
     if (err instanceof RedirectRefusedError) return { kind: 'unknown', cause: err, outage: false };
@@ -163,8 +175,18 @@ export function createHandleResolver(options: HandleResolverOptions): HandleReso
   return {
     async resolve(handle) {
       if (options.serviceUrl !== undefined) return viaService(options.fetch, options.serviceUrl, handle, timeoutMs);
-      const [byDns, byWeb] = await Promise.all([viaDns(resolveTxt, handle, timeoutMs), viaWellKnown(options.fetch, lookupHost, handle, timeoutMs)]);
-      if (byDns.kind === 'did') return byDns.did;
+      // Both asked at once, but a DID in DNS is the answer (the TXT record is authoritative on its own): the
+      // well-known is then abandoned rather than waited for, which for a host whose port 443 drops packets is its
+      // whole timeout, per handle.
+      const web = new AbortController();
+      const asking = viaWellKnown(options.fetch, lookupHost, handle, timeoutMs, web.signal);
+      const byDns = await viaDns(resolveTxt, handle, timeoutMs);
+      if (byDns.kind === 'did') {
+        web.abort();
+        void asking.catch(() => {});
+        return byDns.did;
+      }
+      const byWeb = await asking;
       if (byWeb.kind === 'did') return byWeb.did;
       if (byDns.kind === 'none' && byWeb.kind === 'none') return undefined;
       const failed = byDns.kind === 'unknown' ? byDns : (byWeb as Extract<Answer, { kind: 'unknown' }>);

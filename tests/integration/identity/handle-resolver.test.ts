@@ -61,6 +61,24 @@ describe('handle resolver: definite answers', () => {
     expect(await resolver().resolve('txt.example')).toBe(DID);
   });
 
+  it('a DID in DNS is the answer at once: the well-known asked meanwhile is abandoned, not waited for', async () => {
+    // Both were awaited: a host whose port 443 drops packets cost every such handle the whole timeout.
+    dns.set('_atproto.tarpit.example', { txt: [`did=${DID}`] });
+    let abandoned = false;
+    const tarpit: Fetch = (_input, init) => new Promise((_, reject) => {
+      init?.signal?.addEventListener('abort', () => {
+        abandoned = true;
+        reject(init.signal?.reason);
+      }, { once: true });
+    });
+    const r = new Resolver({ timeout: 150, tries: 1 });
+    r.setServers([dns.server]);
+    // An hour's timeout: waiting for the well-known would outlast the test.
+    const handles = createHandleResolver({ fetch: tarpit, timeoutMs: 3_600_000, resolveTxt: (name) => r.resolveTxt(name), lookupHost: (host) => r.resolve4(host) });
+    expect(await handles.resolve('tarpit.example')).toBe(DID);
+    expect(abandoned).toBe(true);
+  });
+
   it('the well-known answers when DNS has no record', async () => {
     dns.set('web.example', { a: '127.0.0.1' });
     wellKnown.set('web.example', (res) => res.writeHead(200).end(`${DID}\n`));
