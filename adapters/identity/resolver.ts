@@ -35,7 +35,11 @@ class NotJsonError extends SkytideError {
 
 async function readJson(res: Response, maxBytes: number, what: string): Promise<unknown> {
   const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) throw new SkytideError('document_too_big', `${what} is ${declared} bytes, over ${maxBytes}`);
+  if (declared > maxBytes) {
+    // Unread, the body would hold its connection until the deadline.
+    await res.body?.cancel().catch(() => {});
+    throw new SkytideError('document_too_big', `${what} is ${declared} bytes, over ${maxBytes}`);
+  }
   const reader = res.body?.getReader();
   if (reader === undefined) throw new NotJsonError(`${what} has no body`);
   const chunks: Uint8Array[] = [];
