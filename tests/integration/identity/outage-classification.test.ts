@@ -17,6 +17,7 @@ import type { Fetch } from '../../../functions/ports.ts';
 
 let server: http.Server;
 let plc: string;
+let hugeClosed: Promise<unknown> | undefined;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -34,6 +35,13 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
       res.write('{"id":');
       return void setTimeout(() => res.socket?.destroy(), 20);
+    }
+    if (req.url === '/.well-known/did.json') {
+      // Declares far more than a document may be, sends a little, and holds the connection open.
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) });
+      res.write('{"id":');
+      hugeClosed = new Promise((r) => req.socket.once('close', r));
+      return;
     }
     res.writeHead(404).end('not found');
   });
@@ -56,6 +64,14 @@ describe('identity: outage or verdict', () => {
     const err = await resolver.resolve(did).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DependencyError);
     expect(err).toMatchObject({ reason: 'dependency_unavailable', dependency: 'plc' });
+  });
+
+  it('a document declared over the size limit is refused with its connection let go, not held until the deadline', async () => {
+    // An hour's deadline: a body left unread would hold the connection past the test.
+    const resolver = createIdentityResolver({ fetch: globalThis.fetch, plcUrl: plc, allowPrivate: true, timeoutMs: 3_600_000 });
+    const err = await resolver.resolve(`did:web:localhost%3A${new URL(plc).port}`).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'document_too_big' });
+    await hugeClosed;
   });
 
   it('a directory nobody answers at is an outage', async () => {
