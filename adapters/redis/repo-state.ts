@@ -19,9 +19,13 @@ export interface RepoState {
   data?: string;
 }
 
-/** What is stored: a #sync marks the state it set, since the commit after it need not name its rev as `since`. */
+/**
+ * What is stored: a #sync marks the state it set, since the commit after it need not name its rev as `since`; the
+ * script adds `inductive` once a commit of the repo carried `prevData` (kept from then on, until the state expires).
+ */
 interface StoredState extends RepoState {
   afterSync?: true;
+  inductive?: true;
 }
 
 /** A state untouched this long is forgotten: the next commit of that repo starts a new chain. */
@@ -41,9 +45,13 @@ export type AdvanceResult = (typeof ADVANCE)[keyof typeof ADVANCE];
  * a prevData that is not the stored root is a gap (entry [7] written, answer 2); otherwise a `since` that is not the
  * stored rev is one too (sync spec: "check the since value ... mark the repo as out-of-sync"; entry [9] written,
  * answer 4), unless the state was set by a #sync (the commit after it names the commit before it, which we never
- * saw) or the commit's `since` is null. A #sync that states exactly the
- * stored rev and root changes nothing (answer 3); one not after the stored rev is stale (sync spec: "ignore #commit
- * and #sync events with a rev lower or equal"); otherwise its entry [7] is written and the chain restarts from it.
+ * saw) or the commit's `since` is null. Neither `prevData` nor `since` is signed: once a repo's commits have carried
+ * `prevData` (the state is `inductive`), a commit without it is a gap too (a relay that strips it, with an op or with
+ * a whole commit before, would otherwise pass unseen: indigo's relay refuses such a commit), and so is a null `since`.
+ * A #sync that states exactly the stored rev and root changes nothing (answer 3); one not after the stored rev is
+ * stale (sync spec: "ignore #commit and #sync events with a rev lower or equal"); one at a later rev on the stored
+ * root (a PDS's key rotation makes an empty commit, then a #sync) moves the state and queues nothing (answer 3);
+ * otherwise its entry [7] is written and the chain restarts from it.
  */
 export const REPO_ADVANCE: RedisScript = {
   name: 'skytideRepoAdvance',
@@ -59,7 +67,7 @@ local function before(a, b)
   return #a < #b
 end
 local rev, data, prevData, since = ARGV[2], ARGV[3], ARGV[4], ARGV[8]
-local lastRev, lastData, afterSync
+local lastRev, lastData, afterSync, inductive
 local stored = redis.call('GET', KEYS[1])
 if stored then
   local ok, state = pcall(cjson.decode, stored)
@@ -67,23 +75,30 @@ if stored then
     lastRev = state.rev
     if type(state.data) == 'string' then lastData = state.data end
     afterSync = state.afterSync == true
+    inductive = state.inductive == true
   end
 end
 local status = 1
 if ARGV[1] == 'sync' then
   if lastRev == rev and data ~= '' and lastData == data then return 3 end
   if lastRev and not before(lastRev, rev) then return 0 end
-  if ARGV[7] ~= '' then redis.call('XADD', KEYS[3], '*', 'repo', ARGV[7]) end
+  if data ~= '' and lastData == data then
+    status = 3
+  elseif ARGV[7] ~= '' then
+    redis.call('XADD', KEYS[3], '*', 'repo', ARGV[7])
+  end
 else
   if lastRev and not before(lastRev, rev) then return 0 end
-  if lastData and prevData ~= '' and prevData ~= lastData then
+  if lastData and prevData ~= lastData and (prevData ~= '' or inductive) then
     status = 2
     if ARGV[7] ~= '' then redis.call('XADD', KEYS[3], '*', 'repo', ARGV[7]) end
-  elseif lastRev and not afterSync and since ~= '' and since ~= lastRev then
+  elseif lastRev and not afterSync and since ~= lastRev and (since ~= '' or inductive) then
     status = 4
     if ARGV[9] ~= '' then redis.call('XADD', KEYS[3], '*', 'repo', ARGV[9]) end
   end
 end
+local newState = ARGV[6]
+if inductive or (ARGV[1] == 'commit' and prevData ~= '') then newState = string.sub(newState, 1, -2) .. ',"inductive":true}' end
 for i = 10, #ARGV, 2 do
   if ARGV[i] == '1' then
     redis.call('XADD', KEYS[2], '*', 'event', ARGV[i + 1])
@@ -91,7 +106,7 @@ for i = 10, #ARGV, 2 do
     redis.call('XADD', KEYS[3], '*', 'repo', ARGV[i + 1])
   end
 end
-redis.call('SET', KEYS[1], ARGV[6], 'PX', ARGV[5])
+redis.call('SET', KEYS[1], newState, 'PX', ARGV[5])
 return status
 `,
 };

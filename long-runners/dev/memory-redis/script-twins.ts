@@ -111,6 +111,7 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
     let lastRev: string | undefined;
     let lastData: string | undefined;
     let afterSync = false;
+    let inductive = false;
     const stored = s.exec(['GET', k(keys, 0)]);
     if (typeof stored === 'string') {
       try {
@@ -120,6 +121,7 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
           const d = (state as { data?: unknown }).data;
           if (typeof d === 'string') lastData = Buffer.from(d, 'utf8').toString('latin1');
           afterSync = (state as { afterSync?: unknown }).afterSync === true;
+          inductive = (state as { inductive?: unknown }).inductive === true;
         }
       } catch {
         // cjson.decode failed under pcall: as if nothing were stored.
@@ -129,13 +131,14 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
     if (arg(1) === 'sync') {
       if (lastRev === rev && data !== '' && lastData === data) return 3;
       if (lastRev !== undefined && !before(lastRev, rev)) return 0;
-      if (arg(7) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(7)]);
+      if (data !== '' && lastData === data) status = 3;
+      else if (arg(7) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(7)]);
     } else {
       if (lastRev !== undefined && !before(lastRev, rev)) return 0;
-      if (lastData !== undefined && prevData !== '' && prevData !== lastData) {
+      if (lastData !== undefined && prevData !== lastData && (prevData !== '' || inductive)) {
         status = 2;
         if (arg(7) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(7)]);
-      } else if (lastRev !== undefined && !afterSync && since !== '' && since !== lastRev) {
+      } else if (lastRev !== undefined && !afterSync && since !== lastRev && (since !== '' || inductive)) {
         status = 4;
         if (arg(9) !== '') s.exec(['XADD', k(keys, 2), '*', 'repo', arg(9)]);
       }
@@ -144,7 +147,8 @@ const BATCH_SCRIPTS: [RedisScript, ScriptTwin][] = [
       if (arg(i) === '1') s.exec(['XADD', k(keys, 1), '*', 'event', arg(i + 1)]);
       else s.exec(['XADD', k(keys, 2), '*', 'repo', arg(i + 1)]);
     }
-    s.exec(['SET', k(keys, 0), arg(6), 'PX', arg(5)]);
+    const state = inductive || (arg(1) === 'commit' && prevData !== '') ? `${arg(6).slice(0, -1)},"inductive":true}` : arg(6);
+    s.exec(['SET', k(keys, 0), state, 'PX', arg(5)]);
     return status;
   }],
 ];

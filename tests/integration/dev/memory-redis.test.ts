@@ -234,6 +234,11 @@ describe('the JS twins of the Lua scripts', () => {
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbf', 'dataF', '', 60_000, JSON.stringify({ rev: '3kbbf', data: 'dataF', afterSync: true }), 'resync']),
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbg', 'dataG', 'dataF', 60_000, JSON.stringify({ rev: '3kbbg', data: 'dataG' }), 'gap', '3kbbe', 'sgap', '1', 'ev6']),
       run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3k000', 'dataZ', '', 60_000, '{}', 'resync']),
+      // a #sync at a later rev on the stored root moves the state and queues nothing; the repo's commits carried
+      // prevData, so one without it, and then a null since, are gaps.
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['sync', '3kbbh', 'dataG', '', 60_000, JSON.stringify({ rev: '3kbbh', data: 'dataG', afterSync: true }), 'resync']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbi', 'dataI', '', 60_000, JSON.stringify({ rev: '3kbbi', data: 'dataI' }), 'gap', '3kbbh', 'sgap', '1', 'ev7']),
+      run(REPO_ADVANCE.lua, [`${p}rs`, `${p}live`, `${p}bf`], ['commit', '3kbbj', 'dataJ', 'dataI', 60_000, JSON.stringify({ rev: '3kbbj', data: 'dataJ' }), 'gap', '', 'sgap', '1', 'ev8']),
       (r) => r.set(`${p}rs2`, 'not json'),
       run(REPO_ADVANCE.lua, [`${p}rs2`, `${p}live`, `${p}bf`], ['commit', '3kccc', 'dataC', 'x', 60_000, '{}', '', '', '']),
       (r) => r.xrange(`${p}live`, '-', '+'), (r) => r.xrange(`${p}bf`, '-', '+'), (r) => r.get(`${p}rs`),

@@ -213,7 +213,8 @@ describe('firehose adapter', () => {
     expect([await run.errors('stale_rev'), await run.errors('future_rev'), await run.errors('prev_data_mismatch')]).toEqual([1, 1, 1]);
     expect(await run.errors('future_rev')).toBe(1);
     expect(await run.errors('prev_data_mismatch')).toBe(1);
-    expect(await h.repoState(DID)).toEqual({ rev: rev(2), data: first.dataCid.toString() });
+    // The commit carried prevData: the repo's later commits must too.
+    expect(await h.repoState(DID)).toEqual({ rev: rev(2), data: first.dataCid.toString(), inductive: true });
   });
 
   it('a since that is not the stored rev queues a resync (since_mismatch); the first commit, a null since and the commit after a #sync are not flagged', async () => {
@@ -224,7 +225,7 @@ describe('firehose adapter', () => {
     h.relay.append(2, await withSince(2, 2, 1, 'b'));
     h.relay.append(3, await withSince(3, 4, 3, 'c')); // rev 3 never came
     h.relay.append(4, await withSince(4, 5, null, 'd'));
-    h.relay.append(5, await syncFrame(5, DID, rev(7)));
+    h.relay.append(5, await syncFrame(5, DID, rev(7), { data: CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454') }));
     h.relay.append(6, await withSince(6, 8, 6, 'e')); // after a #sync: it names the commit before the #sync's
     h.relay.append(7, await withSince(7, 9, 8, 'f'));
     const run = h.start({ repoState });
@@ -238,13 +239,49 @@ describe('firehose adapter', () => {
 
   it('a #sync that states where the repo already is queues nothing; one that differs queues a resync', async () => {
     const repoState = createRepoStateStore(h.redis, h.keys.stream(''));
+    const other = CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454');
     h.relay.append(1, (await commit(1, 'a')).frame);
     h.relay.append(2, await syncFrame(2, DID, rev(1)));
-    h.relay.append(3, await syncFrame(3, DID, rev(5)));
+    h.relay.append(3, await syncFrame(3, DID, rev(5), { data: other }));
     h.start({ repoState });
     await waitFor(h.cursor, (c) => c === '3', 'cursor 3');
     const queued = await h.resyncs();
     expect(queued).toEqual([{ did: DID, host: h.relay.host, rev: '', active: true, reason: 'sync_event' }]);
+  });
+
+  it('a #sync at a later rev on the tree already held (a key rotation\'s empty commit) moves the state and queues nothing', async () => {
+    // It queued a whole getRepo of a repo whose content had not changed: every repo of a PDS that rotated its keys.
+    const repoState = createRepoStateStore(h.redis, h.keys.stream(''));
+    const first = await commit(1, 'a');
+    h.relay.append(1, first.frame);
+    h.relay.append(2, await syncFrame(2, DID, rev(3)));
+    h.relay.append(3, (await buildCommitFrame({ seq: 3, did: DID, rev: rev(4), since: rev(3), prevData: first.dataCid, ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey: 'b', record: POST }] })).frame);
+    const run = h.start({ repoState });
+    await waitFor(h.cursor, (c) => c === '3', 'cursor 3');
+    expect(await h.resyncs()).toEqual([]);
+    expect((await h.events()).map((e) => e.rkey)).toEqual(['a', 'b']);
+    expect(await run.errors('prev_data_mismatch')).toBe(0);
+    expect((await h.repoState(DID))?.rev).toBe(rev(4));
+  });
+
+  it('once a repo\'s commits carried prevData, one without it (an op or a commit hidden by a relay) and a null since are gaps', async () => {
+    // Neither is signed: a relay that stripped prevData, dropping a delete from the commit or a whole commit before
+    // it, passed unseen, and the deleted record stayed indexed.
+    const repoState = createRepoStateStore(h.redis, h.keys.stream(''));
+    const at = async (seq: number, o: { since: number | null; prevData?: CID }, rkey: string) =>
+      (await buildCommitFrame({ seq, did: DID, rev: rev(seq), since: o.since === null ? null : rev(o.since), ...(o.prevData === undefined ? {} : { prevData: o.prevData }), ops: [{ action: 'create', collection: 'app.bsky.feed.post', rkey, record: POST }] }));
+    const first = await at(1, { since: null }, 'a');
+    const root = first.dataCid;
+    h.relay.append(1, first.frame);
+    h.relay.append(2, (await at(2, { since: 1, prevData: root }, 'b')).frame);
+    h.relay.append(3, (await at(3, { since: 2 }, 'c')).frame); // prevData stripped
+    h.relay.append(4, (await at(4, { since: null, prevData: root }, 'd')).frame); // since nulled
+    h.relay.append(5, (await at(5, { since: 4, prevData: root }, 'e')).frame);
+    const run = h.start({ repoState });
+    await waitFor(h.cursor, (c) => c === '5', 'cursor 5');
+    expect((await h.events()).map((e) => e.rkey)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect((await h.resyncs()).map((r) => r.reason)).toEqual(['prev_data_mismatch', 'since_mismatch']);
+    expect([await run.errors('prev_data_mismatch'), await run.errors('since_mismatch')]).toEqual([1, 1]);
   });
 
   it('stopped while held at the high-water mark, reads no more of the socket: what upstream sent meanwhile waits for the next run', async () => {
