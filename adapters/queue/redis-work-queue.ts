@@ -107,6 +107,10 @@ local refused = refusedType(KEYS[2], 'stream') or (invalid > 0 and refusedType(K
 if refused then return refused end
 invalid = 0
 for i, member in ipairs(due) do
+  -- Removed before it is added: the script has then written, so at maxmemory the XADD is let through (a member moved,
+  -- no growth). First, it was refused, and every pull with an entry due failed before reading anything, so nothing
+  -- was handled and acknowledged to free memory: the queue stood still. The keys' types were checked above.
+  redis.call('ZREM', KEYS[1], member)
   local fields = decoded[i]
   if fields then
     redis.call('XADD', KEYS[2], '*', unpack(fields, 2))
@@ -115,7 +119,6 @@ for i, member in ipairs(due) do
     deadLetterMember(KEYS[3], 'delayed', member, '${INVALID_DELAYED_ENTRY}',
       'a delayed member that is not a JSON array of a random id, then field, value, ...')
   end
-  redis.call('ZREM', KEYS[1], member)
 end
 return {#due - invalid, invalid}`,
 };

@@ -251,6 +251,12 @@ end
 while a <= #ARGV do
   local id, to, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   if #redis.call('XPENDING', stream, group, id, id, 1) > 0 then
+    -- The entry's acknowledgement before what replaces it: the script has then written, so at maxmemory its XADD or
+    -- ZADD is let through (an entry moved, no growth). First, it was refused, and a settle of retries only, or of
+    -- dead letters only, waited for memory that nothing else freed. Nothing can fail between the two: the keys'
+    -- types were checked above.
+    redis.call('XACK', stream, group, id)
+    redis.call('XDEL', stream, id)
     if to == 'z' then
       redis.call('ZADD', KEYS[3], ARGV[a + 3], ARGV[a + 4])
       requeued = requeued + 1
@@ -261,8 +267,6 @@ while a <= #ARGV do
       redis.call('XADD', dlq, '*', unpack(ARGV, a + 3, a + 2 + n))
       lettered = lettered + 1
     end
-    redis.call('XACK', stream, group, id)
-    redis.call('XDEL', stream, id)
   end
   a = a + 3 + n
 end
