@@ -25,7 +25,7 @@ import type { DeletionProof } from '../index/account-deletion.ts';
 import { DidTombstonedError, type AtprotoIdentity, type IdentityResolver } from '../atproto/identity/did-document.ts';
 import type { HandleResolver } from '../atproto/identity/handle.ts';
 import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../atproto/repo/read-car.ts';
-import { recordsIn, verifyRepo, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
+import { recordsIn, verifyRepo, type RepoRecord, type VerifiedRepo } from '../atproto/repo/verify-repo.ts';
 import { isValidDid } from '../atproto/syntax/did.ts';
 import { isFutureRev, MAX_REV_DRIFT_MS, tidMicros } from '../atproto/syntax/tid-time.ts';
 import { isValidTid } from '../atproto/syntax/tid.ts';
@@ -251,8 +251,10 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
   ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: 0, total: leaves } });
   const filter = ports.filter === undefined || keepsEverything(ports.filter) ? undefined : ports.filter;
   const keep = filter === undefined ? undefined : (collection: string) => keepsCollection(filter, collection);
-  for (let from = 0; from < leaves; from += CHUNK) {
-    const { records, skipped, filtered } = recordsIn(repo, from, from + CHUNK, keep);
+  // A chunk is CHUNK leaves, or fewer whose records reach RANGE_RECORD_BYTES (recordsIn): bounded in memory either way.
+  for (let from = 0, end = 0; from < leaves; from = end) {
+    let records: RepoRecord[], skipped: number, filtered: number;
+    ({ records, skipped, filtered, end } = recordsIn(repo, from, from + CHUNK, keep));
     report.skipped += skipped;
     if (filtered > 0) {
       report.filtered = (report.filtered ?? 0) + filtered;
@@ -266,7 +268,7 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
     const before = await rowsOf(ports, events.map((e) => `at://${repo.did}/${e.collection}/${e.rkey}`));
     const fates = await deliver(events, ports);
     events.forEach((e, i) => countWrite(report, e.cid, before.get(`at://${repo.did}/${e.collection}/${e.rkey}`), fates === undefined ? 'handed over' : fates[i]));
-    ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: Math.min(from + CHUNK, leaves), total: leaves } });
+    ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: end, total: leaves } });
   }
   const holds = leafKeys(repo.leaves.keys);
   const prefix = `at://${repo.did}/`;

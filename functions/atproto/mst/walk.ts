@@ -10,6 +10,8 @@
 // The leaves are bounded by a budget of bytes (the caller passes the CAR's own size): keys are prefix-compressed in
 // their nodes, so a node of 1,024 entries a few bytes each can name 1,024 keys of 1,024 characters, and a hostile
 // repo of 11 MB made 200,000 leaves that took 200 MB of heap. Real repos' leaves take a fifth of their CAR or less.
+// The record bytes the leaves reference are bounded too (`maxRecordBytes`): a block is stored once per CID, so one
+// record of 1 MB under 3,000 leaves made a CAR of 1.2 MB whose records, each decoded for its leaf, took 3 GB.
 import { SkytideError } from '../../errors.ts';
 import { base32Multibase } from '../base32.ts';
 import type { BlockMap } from '../car.ts';
@@ -35,14 +37,25 @@ const bad = (message: string) => new SkytideError('invalid_mst', message);
 export const LEAF_OVERHEAD_BYTES = 32;
 
 /**
- * Every leaf of the tree rooted at `rootCid` (CID bytes) in key order, with the checks above. Past `maxLeafBytes`
- * (each leaf its key's length plus LEAF_OVERHEAD_BYTES) the walk stops with repo_too_large.
+ * What the leaves' records may add up to, each counted once per leaf that names it, for a CAR of `carBytes`: a
+ * multiple of the CAR (an honest repo names each record once, or a few identical small ones many times), and never
+ * less than a floor, so a small repo of identical records passes.
  */
-export async function walkMst(rootCid: Uint8Array, blocks: BlockMap, maxLeafBytes = Number.POSITIVE_INFINITY): Promise<MstLeaves> {
+export function recordBytesBudget(carBytes: number): number {
+  return Math.max(8 * carBytes, 64 * 1024 * 1024);
+}
+
+/**
+ * Every leaf of the tree rooted at `rootCid` (CID bytes) in key order, with the checks above. Past `maxLeafBytes`
+ * (each leaf its key's length plus LEAF_OVERHEAD_BYTES), or past `maxRecordBytes` of record blocks named by the
+ * leaves (a block named twice counted twice), the walk stops with repo_too_large.
+ */
+export async function walkMst(rootCid: Uint8Array, blocks: BlockMap, maxLeafBytes = Number.POSITIVE_INFINITY, maxRecordBytes = Number.POSITIVE_INFINITY): Promise<MstLeaves> {
   const keys: string[] = [];
   const leafBlocks: number[] = [];
   let last: string | undefined;
   let leafBytes = 0;
+  let recordBytes = 0;
 
   const missing = (bytes: Uint8Array, start: number, end: number, what: string) =>
     new SkytideError('missing_block', `${what} ${base32Multibase(bytes, start, end)} is not in the CAR`);
@@ -96,6 +109,8 @@ export async function walkMst(rootCid: Uint8Array, blocks: BlockMap, maxLeafByte
       last = key;
       const record = blocks.indexOf(bytes, node.valueStart[i]!, node.valueEnd[i]!);
       if (record < 0) throw missing(bytes, node.valueStart[i]!, node.valueEnd[i]!, `record ${key}`);
+      recordBytes += blocks.data(record).length;
+      if (recordBytes > maxRecordBytes) throw new SkytideError('repo_too_large', `the MST's leaves name more than ${maxRecordBytes} bytes of records (a block named by many leaves counts for each)`);
       keys.push(key);
       leafBlocks.push(record);
       if (node.rightStart[i]! >= 0) await visit(child(node.rightStart[i]!, node.rightEnd[i]!), childLayer, depth + 1);

@@ -12,7 +12,7 @@ import { decodeLex } from '../lex-cbor.ts';
 import { verifySignature } from '../crypto/verify.ts';
 import { requirePrev, unsignedCommitBytes } from '../commit/unsigned-commit.ts';
 import type { PublicKey } from '../crypto/keys.ts';
-import { walkMst, type MstLeaves } from '../mst/walk.ts';
+import { recordBytesBudget, walkMst, type MstLeaves } from '../mst/walk.ts';
 import { isValidNsid } from '../syntax/nsid.ts';
 import { isValidRecordKey } from '../syntax/record-key.ts';
 import { isValidTid } from '../syntax/tid.ts';
@@ -56,8 +56,9 @@ export async function verifyRepo(car: RepoCar, expected: { did: string; key: Pub
   requirePrev(commit);
   if (!verifySignature(expected.key, unsignedCommitBytes(commit), sig)) throw new SkytideError('bad_signature', `commit signature does not verify for ${did}`);
 
-  // The leaves live as long as the CAR, and may not take more memory than it does (walk.ts).
-  const leaves = await walkMst(data.bytes, car.blocks, car.bytes);
+  // The leaves live as long as the CAR, and may not take more memory than it does, nor name more record bytes than a
+  // few times it (walk.ts).
+  const leaves = await walkMst(data.bytes, car.blocks, car.bytes, recordBytesBudget(car.bytes));
   return { did, rev: rev as string | undefined, commit: car.root.toString(), data: data.toString(), car, leaves };
 }
 
@@ -72,20 +73,28 @@ function isCollection(name: string): boolean {
   return true;
 }
 
+/** The record bytes a range of `recordsIn` decodes at most (past its first leaf): what a chunk of records holds. */
+export const RANGE_RECORD_BYTES = 16 * 1024 * 1024;
+
 /**
- * The records of leaves [from, to) as lex-JSON, in key order. Leaves whose keys or records are unusable are counted
- * in `skipped`, not returned. A record over MAX_RECORD_BYTES is unusable, as the live path drops it (repo-frame.ts:
- * indigo's limit), so both paths agree.
+ * The records of leaves [from, to) as lex-JSON, in key order, or of fewer leaves: the range ends early (`end`, the
+ * first leaf not looked at) once its records reach `maxBytes` (RANGE_RECORD_BYTES), so a chunk of large records, or
+ * of one large record named by many leaves, is bounded in memory as one of small ones is. Leaves whose keys or
+ * records are unusable are counted in `skipped`, not returned. A record over MAX_RECORD_BYTES is unusable, as the
+ * live path drops it (repo-frame.ts: indigo's limit), so both paths agree.
  */
 export function recordsIn(
-  repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: number, to: number, keep?: (collection: string) => boolean,
-): { records: RepoRecord[]; skipped: number; filtered: number } {
+  repo: Pick<VerifiedRepo, 'car' | 'leaves'>, from: number, to: number, keep?: (collection: string) => boolean, maxBytes = RANGE_RECORD_BYTES,
+): { records: RepoRecord[]; skipped: number; filtered: number; end: number } {
   const { keys, blocks: leafBlocks } = repo.leaves;
   const blocks = repo.car.blocks;
   const records: RepoRecord[] = [];
   let skipped = 0;
   let filtered = 0;
-  for (let i = from; i < Math.min(to, keys.length); i++) {
+  let bytesTaken = 0;
+  const last = Math.min(to, keys.length);
+  for (let i = from; i < last; i++) {
+    if (bytesTaken >= maxBytes) return { records, skipped, filtered, end: i };
     const key = keys[i]!;
     const slash = key.indexOf('/');
     const collection = key.slice(0, slash);
@@ -101,6 +110,7 @@ export function recordsIn(
     }
     const block = leafBlocks[i]!;
     const bytes = blocks.data(block);
+    bytesTaken += bytes.length;
     let record: unknown;
     try {
       record = bytes.length > MAX_RECORD_BYTES ? undefined : decodeLex(bytes);
@@ -113,10 +123,11 @@ export function recordsIn(
     }
     records.push({ collection, rkey, cid: base32Multibase(blocks.cid(block)), record: record as JsonObject });
   }
-  return { records, skipped, filtered };
+  return { records, skipped, filtered, end: last };
 }
 
 /** Every record of the repo at once: for small repos and tests; large ones go a range at a time (recordsIn). */
 export function allRecords(repo: Pick<VerifiedRepo, 'car' | 'leaves'>): { records: RepoRecord[]; skipped: number } {
-  return recordsIn(repo, 0, repo.leaves.keys.length);
+  const { records, skipped } = recordsIn(repo, 0, repo.leaves.keys.length, undefined, Number.POSITIVE_INFINITY);
+  return { records, skipped };
 }

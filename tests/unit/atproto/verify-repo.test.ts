@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readRepoCar } from '../../../functions/atproto/repo/read-car.ts';
-import { verifyRepo } from '../../../functions/atproto/repo/verify-repo.ts';
+import { recordsIn, verifyRepo } from '../../../functions/atproto/repo/verify-repo.ts';
 import { atprotoKeyOf } from '../../../functions/atproto/crypto/keys.ts';
 import { SkytideError } from '../../../functions/errors.ts';
 import { cidForCbor } from '../../../functions/atproto/cid.ts';
@@ -124,6 +124,41 @@ describe('verifyRepo', () => {
     const err = await verifyRepo(car, { did, key }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(SkytideError);
     expect((err as SkytideError).reason).toBe('repo_too_large');
+  });
+
+  it('refuses a repo whose leaves name one large record many times, past a few times its CAR (repo_too_large)', async () => {
+    // Found by review: a block is stored once per CID, so one record of 1 MB under 3,000 leaves made a CAR of 1.2 MB
+    // whose records, each decoded for its leaf, took 3 GB and ended the process.
+    const secret = new Uint8Array(32).fill(7);
+    const key = { curve: 'k256' as const, bytes: secp256k1.getPublicKey(secret, true) };
+    const did = 'did:plc:verifyrepotestaaaaaaaaaa';
+    const sign = async (data: CID, blocks: { cid: CID; bytes: Uint8Array }[]) => {
+      const unsigned = { did, version: 3, data, rev: '3l3qo2vuowo2b', prev: null };
+      const sig = secp256k1.sign(encodeCbor(unsigned), secret, { prehash: true, lowS: true, format: 'compact' });
+      const commit = await block({ ...unsigned, sig });
+      return readRepoCar(oneChunk(encodeCar(commit.cid, [commit, ...blocks])));
+    };
+    const repoOf = async (record: { cid: CID; bytes: Uint8Array }, leaves: number) => {
+      let tree = Mst.empty();
+      for (let i = 0; i < leaves; i++) tree = await tree.add(`com.example.big/k${String(i).padStart(6, '0')}`, new CidLink(record.cid.bytes));
+      const nodes = new Map<string, Uint8Array>();
+      const data = await tree.rootCid(nodes);
+      return sign(CID.decode(data.bytes), [record, ...[...nodes].map(([cid, bytes]) => ({ cid: CID.parse(cid), bytes }))]);
+    };
+    const big = await block({ $type: 'com.example.big', data: 'x'.repeat(200_000) });
+    const shared = await repoOf(big, 400);
+    expect(shared.bytes).toBeLessThan(250_000);
+    const err = await verifyRepo(shared, { did, key }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SkytideError);
+    expect((err as SkytideError).reason).toBe('repo_too_large');
+    // Identical small records many times over, as a repo may honestly hold, stay within the floor.
+    const small = await block({ $type: 'com.example.same', n: 1 });
+    const repo = await verifyRepo(await repoOf(small, 2_000), { did, key });
+    expect(repo.leaves.keys.length).toBe(2_000);
+    // A range of records stops once its records reach the bytes asked for: a chunk of large ones stays small.
+    const range = recordsIn(repo, 0, 1_000, undefined, 10 * small.bytes.length);
+    expect([range.records.length, range.end]).toEqual([10, 10]);
+    expect(recordsIn(repo, 1_990, 3_000).end).toBe(2_000);
   });
 
   it('checks the signature over the commit\'s own fields only, as @atproto/repo and indigo do: another field is not signed', async () => {
