@@ -7,6 +7,12 @@ export const MAX_COMMIT_BLOCKS_BYTES = 2_000_000;
 export const MAX_BLOCK_BYTES = 2 * 1024 * 1024;
 export const MAX_SYNC_BLOCKS_BYTES = 10_000;
 export const MAX_RECORD_BYTES = 1024 * 1024;
+/**
+ * The record bytes a commit's ops may name in all, a block named by several ops counted for each: its blocks are at
+ * most MAX_COMMIT_BLOCKS_BYTES, but a block is stored once, and 200 ops naming one record of 1 MB made 200 events of
+ * 1 MB each from a 2 MB frame. Twice the blocks' limit leaves any honest commit whole.
+ */
+export const MAX_COMMIT_RECORD_BYTES = 2 * MAX_COMMIT_BLOCKS_BYTES;
 export const MAX_COMMIT_OPS = 200;
 /**
  * Containers nested in one DAG-CBOR item. A frame body nests 3 deep and the deepest app.bsky record (a post quoting

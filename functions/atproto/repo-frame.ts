@@ -19,7 +19,7 @@ import { DidHostUnavailableError, IdentityPendingError, type IdentityResolver } 
 import { dependencyErrorIn, SkytideError } from '../errors.ts';
 import { messageSeq, openFrame } from './frame.ts';
 import { decodeLex, LexCborError } from './lex-cbor.ts';
-import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_DID_LENGTH, MAX_HANDLE_LENGTH, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
+import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_COMMIT_RECORD_BYTES, MAX_DID_LENGTH, MAX_HANDLE_LENGTH, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from './limits.ts';
 import { isValidDatetime } from './syntax/datetime.ts';
 import { isValidDid } from './syntax/did.ts';
 import { isValidHandle } from './syntax/handle.ts';
@@ -230,6 +230,7 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
   }
   const base = { seq, time: when, did: repo, commit, rev, since: sinceValue };
   const state = commitState(car, body, rev, sinceValue);
+  let recordBytes = 0;
   for (const raw of ops) {
     const op = (typeof raw === 'object' && raw !== null ? raw : {}) as Body;
     const path = typeof op['path'] === 'string' ? op['path'] : '';
@@ -262,6 +263,14 @@ async function decodeCommit(seq: number, body: Body, options: DecodeOptions): Pr
     }
     if (block.length > MAX_RECORD_BYTES) {
       bump(dropped, 'record_too_big');
+      continue;
+    }
+    // One block named by many ops is decoded, and written, once per op: past MAX_COMMIT_RECORD_BYTES in all the rest
+    // are dropped and the repo fetched whole, where its own bounds apply (mst/walk.ts).
+    recordBytes += block.length;
+    if (recordBytes > MAX_COMMIT_RECORD_BYTES) {
+      bump(dropped, 'record_too_big');
+      if (!resync.some((r) => r.reason === 'too_big')) resync.push({ did: repo, reason: 'too_big' });
       continue;
     }
     const match = cidBytesMatchFast(opCid.bytes, block);

@@ -37,6 +37,18 @@ describe('decodeRepoFrame: #commit', () => {
     ]);
   });
 
+  it('decodes one block named by many ops only up to twice the blocks\' limit in all; the rest dropped, the repo resynced', async () => {
+    // Found by review: a block is stored once, so 200 ops naming one record of 1 MB made 200 events of 1 MB each.
+    const big = { $type: 'com.example.big', data: 'x'.repeat(490_000) };
+    const ops = Array.from({ length: 10 }, (_, i) => ({ action: 'create' as const, collection: 'com.example.big', rkey: `k${i}`, record: big }));
+    const built = await buildCommitFrame({ seq: 7, did: DID, rev: REV, ops, omitBlocks: ops.slice(1).map((o) => `${o.collection}/${o.rkey}`) });
+    const out = await decodeRepoFrame(built.frame);
+    if (out.kind !== 'sequenced') throw new Error(`not sequenced: ${out.kind}`);
+    expect(out.events.map((e) => ('rkey' in e ? e.rkey : ''))).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
+    expect(out.dropped).toEqual([{ reason: 'record_too_big', count: 2 }]);
+    expect(out.resync).toEqual([{ did: DID, reason: 'too_big' }]);
+  });
+
   it('an empty commit is sequenced with no events, so the cursor still moves past it', async () => {
     const out = await decodeRepoFrame((await buildCommitFrame({ seq: 7, did: DID, rev: REV, ops: [] })).frame);
     expect(out).toMatchObject({ kind: 'sequenced', t: '#commit', seq: 7, did: DID, events: [], resync: [], dropped: [], state: { rev: REV, since: null, prevData: null } });
