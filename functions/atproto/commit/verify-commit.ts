@@ -12,7 +12,7 @@ import { decodeCborMap } from '../fast-cbor.ts';
 import type { BlockMap } from '../car.ts';
 import { Mst } from '../mst/mst.ts';
 import { verifySignature } from '../crypto/verify.ts';
-import { requirePrev, unsignedCommitBytes } from './unsigned-commit.ts';
+import { requireCommitLinks, requirePrev, unsignedCommitBytes } from './unsigned-commit.ts';
 import { cidBytesMatchFast } from '../cid.ts';
 import type { PublicKey } from '../crypto/keys.ts';
 
@@ -58,6 +58,7 @@ export async function verifyCommit(c: CommitToVerify, key: PublicKey | undefined
   if (commit['did'] !== c.repo) fail('wrong_did', `commit is signed for ${String(commit['did'])}, the message says ${c.repo}`);
   if (commit['rev'] !== c.rev) fail('invalid_commit', `commit rev ${String(commit['rev'])} differs from the message rev ${c.rev}`);
   requirePrev(commit);
+  requireCommitLinks(commit, c.commit);
   if (key !== undefined) {
     if (!verifySignature(key, unsignedCommitBytes(commit), commit['sig'] as Uint8Array)) fail('bad_signature', `commit signature does not verify for ${c.repo}`);
   }

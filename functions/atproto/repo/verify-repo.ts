@@ -10,7 +10,7 @@ import { CidLink } from '../cid-link.ts';
 import { decodeCborMap } from '../fast-cbor.ts';
 import { decodeLex } from '../lex-cbor.ts';
 import { verifySignature } from '../crypto/verify.ts';
-import { requirePrev, unsignedCommitBytes } from '../commit/unsigned-commit.ts';
+import { requireCommitLinks, requirePrev, unsignedCommitBytes } from '../commit/unsigned-commit.ts';
 import type { PublicKey } from '../crypto/keys.ts';
 import { recordBytesBudget, walkMst, type MstLeaves } from '../mst/walk.ts';
 import { isValidNsid } from '../syntax/nsid.ts';
@@ -54,6 +54,7 @@ export async function verifyRepo(car: RepoCar, expected: { did: string; key: Pub
   if (rev !== undefined && (typeof rev !== 'string' || !isValidTid(rev))) throw new SkytideError('invalid_commit', 'commit rev is not a TID');
   if (version === 3 && rev === undefined) throw new SkytideError('invalid_commit', 'v3 commit without a rev');
   requirePrev(commit);
+  requireCommitLinks(commit, car.root);
   if (!verifySignature(expected.key, unsignedCommitBytes(commit), sig)) throw new SkytideError('bad_signature', `commit signature does not verify for ${did}`);
 
   // The leaves live as long as the CAR, and may not take more memory than it does, nor name more record bytes than a

@@ -161,6 +161,37 @@ describe('verifyRepo', () => {
     expect(recordsIn(repo, 1_990, 3_000).end).toBe(2_000);
   });
 
+  it('refuses a commit whose data or prev link, or whose own CID, is not dag-cbor sha2-256 (a raw CID of the same bytes) as invalid_commit', async () => {
+    // Found by review: the raw CID hashes alike and the block was found, so the repo was synchronized with a second
+    // root CID for its key set (the spec: "commit objects with non-compliant prev or data links are considered invalid").
+    const secret = new Uint8Array(32).fill(7);
+    const key = { curve: 'k256' as const, bytes: secp256k1.getPublicKey(secret, true) };
+    const did = 'did:plc:verifyrepotestaaaaaaaaaa';
+    const record = await block({ $type: 'app.bsky.feed.post', text: 'x', createdAt: '2024-06-01T12:34:56.789Z' });
+    const tree = await Mst.empty().add('app.bsky.feed.post/3l3qo2vuowo2c', new CidLink(record.cid.bytes));
+    const nodes = new Map<string, Uint8Array>();
+    const data = CID.decode((await tree.rootCid(nodes)).bytes);
+    const rootBytes = nodes.get(data.toString())!;
+    const raw = (cid: CID) => CID.createV1(0x55, cid.multihash);
+    const carOf = async (links: { data: CID; prev: CID | null }, rawRoot = false) => {
+      const unsigned = { did, version: 3, data: links.data, rev: '3l3qo2vuowo2b', prev: links.prev };
+      const sig = secp256k1.sign(encodeCbor(unsigned), secret, { prehash: true, lowS: true, format: 'compact' });
+      const commit = await block({ ...unsigned, sig });
+      const commitCid = rawRoot ? raw(commit.cid) : commit.cid;
+      const blocks = [{ cid: commitCid, bytes: commit.bytes }, record, { cid: data, bytes: rootBytes }, { cid: raw(data), bytes: rootBytes }];
+      return readRepoCar(oneChunk(encodeCar(commitCid, blocks)));
+    };
+    expect((await verifyRepo(await carOf({ data, prev: null }), { did, key })).leaves.keys).toHaveLength(1);
+    for (const [what, car] of [
+      ['data raw', await carOf({ data: raw(data), prev: null })],
+      ['prev raw', await carOf({ data, prev: raw(data) })],
+      ['commit raw', await carOf({ data, prev: null }, true)],
+    ] as const) {
+      const err = await verifyRepo(car, { did, key }).then(() => undefined, (e: unknown) => e);
+      expect((err as SkytideError | undefined)?.reason, what).toBe('invalid_commit');
+    }
+  });
+
   it('checks the signature over the commit\'s own fields only, as @atproto/repo and indigo do: another field is not signed', async () => {
     // Found by an audit: the whole commit without `sig` was re-encoded, other fields included, so a commit carrying a
     // field beside the signed ones (which @atproto/repo's schema drops before verifyCommitSig, and indigo's Commit
