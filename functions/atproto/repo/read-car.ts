@@ -101,6 +101,8 @@ class CarStream {
       const end = start + size;
       if (this.roots === undefined) {
         if (size > MAX_HEADER_BYTES) throw new CarError('header too large');
+        // The header is a CBOR map: a body whose first bytes say otherwise (an HTML page) is no CAR, whole or cut.
+        if (start < this.#write && (seg[start]! & 0xe0) !== 0xa0) throw new CarError('the header is not a CBOR map: not a CAR');
         if (end > this.#write) return this.#room(end);
         this.roots = parseCarHeader(seg.subarray(start, end));
         this.#parse = end;
@@ -134,7 +136,10 @@ class CarStream {
 
   /** After the last chunk: anything left unparsed is a block cut short. */
   finish(): void {
-    if (this.roots === undefined) throw new CarError('the stream ended inside the header');
+    // A body cut short says nothing about the repo wherever it stops: inside the header (an empty 200, a proxy or a PDS
+    // restarting) as inside a block, it is truncated_car, tried again, not the permanent invalid_car of a header
+    // that is all there and malformed.
+    if (this.roots === undefined) throw new SkytideError('truncated_car', 'CAR ends inside its header');
     if (this.#parse < this.#write) throw new SkytideError('truncated_car', 'CAR ends inside a block');
   }
 }

@@ -86,9 +86,12 @@ describe('readRepoCar', () => {
     expect(counter.pulled).toBe(1);
   });
 
-  it('names a stream that ends inside a block truncated_car, and one that ends inside the header invalid_car', async () => {
+  it('names a stream that ends inside a block or inside the header truncated_car (tried again), wherever it stops', async () => {
+    // Found by review: cut inside the header, it was invalid_car, a permanent verdict on the repo, one byte later a retry.
     expect(await reasonOf(readRepoCar(chunks(fixture.subarray(0, fixture.length - 10), 1000)))).toBe('truncated_car');
-    expect(await reasonOf(readRepoCar(chunks(fixture.subarray(0, 5), 1000)))).toBe('invalid_car');
-    expect(await reasonOf(readRepoCar(chunks(new Uint8Array(0), 1000)))).toBe('invalid_car');
+    expect(await reasonOf(readRepoCar(chunks(fixture.subarray(0, 5), 1000)))).toBe('truncated_car');
+    expect(await reasonOf(readRepoCar(chunks(new Uint8Array(0), 1000)))).toBe('truncated_car');
+    // Bytes that are no CAR header at all (an HTML page) stay invalid_car, cut or whole.
+    expect(await reasonOf(readRepoCar(chunks(new TextEncoder().encode('<ht'), 1000)))).toBe('invalid_car');
   });
 });
