@@ -186,33 +186,32 @@ function singleTcpHost(url: string): { host: string; port: number } | undefined 
   }
 }
 
-/** The address a fresh connection reaches and gets an answer from within `timeoutMs`; throws when none answers. */
-async function probeServer(url: string, host: { host: string; port: number }, timeoutMs: number): Promise<string | undefined> {
-  let address: string | undefined;
-  const probe = postgres(url, {
-    max: 1, onnotice: () => {}, fetch_types: false, connect_timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
-    // postgres.js takes a socket factory; its types do not name the option.
-    ...{ socket: () => {
-      const socket = connectNoDelay(host.host, host.port);
-      socket.once('connect', () => void (address = socket.remoteAddress));
-      return socket;
-    } },
+/**
+ * The address a fresh connection reaches and gets an answer from within `timeoutMs`; throws when none answers. The
+ * question is an SSLRequest, which the server's own process answers with one byte ('S' or 'N') before any login or
+ * backend: a server at max_connections, or a pgbouncer whose pool is busy, still answers it, and is not taken for
+ * gone because its queue is long.
+ */
+function probeServer(host: { host: string; port: number }, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: host.host, port: host.port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => socket.write(Uint8Array.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
+    socket.once('data', () => {
+      clearTimeout(timer);
+      const address = socket.remoteAddress;
+      socket.destroy();
+      resolve(address);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    });
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([
-      probe.unsafe('select 1').then(() => undefined, (err: unknown) => {
-        // An error the server sent (too many clients, a refused login) is an answer: it is there.
-        if (err instanceof postgres.PostgresError) return;
-        throw err;
-      }),
-      new Promise<never>((_, reject) => void (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
-    ]);
-    return address;
-  } finally {
-    clearTimeout(timer);
-    void probe.end({ timeout: 0 }).catch(() => {});
-  }
 }
 
 export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
@@ -225,7 +224,7 @@ export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
     ? watchSilentServer({
       silentAfterMs: options.silentAfterMs ?? SILENT_AFTER_MS,
       checkEveryMs: Math.max(50, Math.min(5_000, Math.floor((options.silentAfterMs ?? SILENT_AFTER_MS) / 4))),
-      probe: () => probeServer(url, tcp, probeTimeoutMs),
+      probe: () => probeServer(tcp, probeTimeoutMs),
       onCut: options.onSilent ?? (() => {}),
     })
     : undefined;
