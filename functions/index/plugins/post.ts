@@ -215,7 +215,7 @@ export const postPlugin: Plugin = {
       if (row.replyParent !== null && row.violatesThreadGate !== true) deltas.post(row.replyParent, 'replyCount', -1);
     }
     // Replies to a post that is gone have no parent to be valid against.
-    await judgeReplyRoots(tx, [], posts.map((p) => p.uri));
+    await judgeReplyRoots(tx, [], posts.map((p) => p.uri), []);
     // The dependent rows and the notifications the posts made (a uri without a post row made none), every table in
     // one statement; op_thread_reply rows are only marked deleted (below).
     const own = checkRows(await deleteFromTables(tx, [
