@@ -29,6 +29,7 @@ import { POST_COLLECTION } from './plugins/post-collection.ts';
 import { DELETED_SINCE_QUOTED } from './post-removals.ts';
 import { forgetGatesUnder, noteGatesUnder, type JudgedUnder } from './reply-gates.ts';
 import { gateNamesItsPost } from './refused-writes.ts';
+import { membershipsAt, type MembershipHistory } from './memberships-at.ts';
 
 export type GateKind = 'thread' | 'post';
 
@@ -155,10 +156,15 @@ export type ReplyToJudge = {
   creator: string;
   createdAt: string;
   replyRoot: string;
+  /** Its op's place in the batch, where the batch's own follows and list items are replayed to it (memberships-at.ts). */
+  position?: number;
 };
 
-/** The replies that violate the thread gate in force when they were created. */
-export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJudge[], known?: GateVersions): Promise<Set<string>> {
+/**
+ * The replies that violate the thread gate in force when they were created. `history`: the batch's follows and list
+ * items, for rules judged at each reply's place in it; without it (a re-judgement after the batch), the tables' state.
+ */
+export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJudge[], known?: GateVersions, history?: MembershipHistory): Promise<Set<string>> {
   const violating = new Set<string>();
   if (replies.length === 0) return violating;
   const versions = (known ?? (await readGateVersions(tx, replies.map((r) => r.replyRoot)))).thread;
@@ -184,24 +190,26 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
     for (const row of rows) mentioned.set(row.uri, mentionsOf(JSON.parse(row.json) as JsonValue));
   }
   const pairs = open.flatMap(({ reply, owner }) => [{ a: reply.creator, b: owner }, { a: owner, b: reply.creator }]);
-  const follows = new Set(
-    checkRows(await tx.query(
-      `select distinct f.creator, f."subjectDid" from follow f join json_to_recordset($1::text::json) as x(a text, b text)
-       on f.creator = x.a and f."subjectDid" = x.b`,
-      [JSON.stringify(pairs)],
-    ), { creator: 'string', subjectDid: 'string' }).map((f) => `${f.creator} ${f.subjectDid}`),
-  );
+  const followRows = checkRows(await tx.query(
+    `select f.uri, f.creator, f."subjectDid" from follow f join json_to_recordset($1::text::json) as x(a text, b text)
+     on f.creator = x.a and f."subjectDid" = x.b`,
+    [JSON.stringify(pairs)],
+  ), { uri: 'string', creator: 'string', subjectDid: 'string' }).map((f) => ({ uri: f.uri, key: `${f.creator} ${f.subjectDid}` }));
   const lists = [...new Set(open.flatMap((o) => o.rules.filter((r) => typeOf(r) === `${THREADGATE}#listRule`).map((r) => String(obj(r)?.['list']))))];
-  const members = new Set<string>();
+  let itemRows: { uri: string; key: string }[] = [];
   if (lists.length > 0) {
-    const rows = checkRows(await tx.query(
-      `select distinct "listUri", "subjectDid" from list_item where "listUri" = any($1::text[])
+    itemRows = checkRows(await tx.query(
+      `select uri, "listUri", "subjectDid" from list_item where "listUri" = any($1::text[])
        and "subjectDid" = any($2::text[])`,
       [lists, [...new Set(open.map((o) => o.reply.creator))]],
-    ), { listUri: 'string', subjectDid: 'string' });
-    for (const m of rows) members.add(`${m.listUri} ${m.subjectDid}`);
+    ), { uri: 'string', listUri: 'string', subjectDid: 'string' }).map((m) => ({ uri: m.uri, key: `${m.listUri} ${m.subjectDid}` }));
   }
+  const atEnd = { follows: new Set(followRows.map((f) => f.key)), members: new Set(itemRows.map((m) => m.key)) };
+  const replay = history === undefined || history.ops.length === 0 ? undefined : membershipsAt(history);
   for (const { reply, owner, rules } of open) {
+    const position = reply.position;
+    const follows = replay === undefined || position === undefined ? atEnd.follows : replay.follows(position, followRows);
+    const members = replay === undefined || position === undefined ? atEnd.members : replay.items(position, itemRows);
     const allowed = rules.some((rule) => {
       switch (typeOf(rule)) {
         case `${THREADGATE}#mentionRule`: return mentioned.get(reply.replyRoot)?.has(reply.creator) === true;

@@ -25,6 +25,7 @@ import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
 import { chainedOps, noteKept, sameSubjects, type KeptNotifications } from './kept-notifications.ts';
 import { postFates, postsNeedingHistory } from './post-fates.ts';
+import { membershipOps, membershipsBefore } from './memberships-at.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 import type { AfterWrites, Removal } from './plugins/types.ts';
@@ -271,7 +272,9 @@ async function writeRecords(
   // posts whose fate depends on the batch's order (post-fates.ts), in the same read.
   const chained = chainedOps(counted, winners.length);
   const ordered = postsNeedingHistory(counted);
-  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri).concat([...chained.keys()], [...ordered]))]);
+  // And the follows and list items a reply's gate may be judged by at its place in the batch (memberships-at.ts).
+  const memberships = membershipOps(counted);
+  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri).concat([...chained.keys()], [...ordered], membershipsBefore(memberships)))]);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
   const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas, { chained, before });
@@ -340,7 +343,7 @@ async function writeRecords(
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);
-    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before, ...keeps, cutQuotes: fates.cut }));
+    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before, ...keeps, cutQuotes: fates.cut, memberships }));
   }
   for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.

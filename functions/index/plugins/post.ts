@@ -137,14 +137,20 @@ export const postPlugin: Plugin = {
     const { rows: all, invalid } = rowsOf(records, postRows);
     if (all.length === 0) return invalid;
     // The gates' verdicts, decided before the rows are written so that the counts leave violating replies out.
-    const replies = all.flatMap(({ post: p }) => (p['replyRoot'] === null ? [] : [{
-      uri: p['uri'] as string, creator: p['creator'] as string, createdAt: p['createdAt'] as string, replyRoot: p['replyRoot'] as string,
-    }]));
+    const positions = new Map(records.map((r) => [r.uri, r.position]));
+    const replies = all.flatMap(({ post: p }) => {
+      if (p['replyRoot'] === null) return [];
+      const position = positions.get(p['uri'] as string);
+      return [{
+        uri: p['uri'] as string, creator: p['creator'] as string, createdAt: p['createdAt'] as string, replyRoot: p['replyRoot'] as string,
+        ...(position === undefined ? {} : { position }),
+      }];
+    });
     // One read of the gate history of every root, quoted post and new post in the batch (usually none at all).
     const gates = await readGateVersions(tx, [
       ...replies.map((r) => r.replyRoot), ...all.flatMap((p) => p.quote.map((q) => q['subject'] as string)), ...all.map((p) => p.post['uri'] as string),
     ]);
-    const violating = await judgeReplies(tx, replies, gates);
+    const violating = await judgeReplies(tx, replies, gates, batch?.memberships === undefined ? undefined : { ops: batch.memberships, before: batch.before });
     const quoting = all.flatMap(({ post: p, quote }) => quote.map((q) => ({
       uri: p['uri'] as string, creator: p['creator'] as string, createdAt: p['createdAt'] as string, subject: q['subject'] as string,
     })));

@@ -57,6 +57,8 @@ export interface BatchOps {
   first?: ReadonlyMap<string, IndexedRecord>;
   /** Quotes whose quoted post a later op of the batch removed (post-fates.ts): written without their quote row. */
   cutQuotes?: ReadonlySet<string>;
+  /** The batch's follow and list-item ops, replayed to each reply's place for its gate's rules (memberships-at.ts). */
+  memberships?: readonly CountedOp[];
 }
 
 /**

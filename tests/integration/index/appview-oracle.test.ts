@@ -73,6 +73,31 @@ describe('index: as the AppView indexes the same events', { timeout: 180_000 }, 
     ]);
   });
 
+  it('a follower, following or list rule judges a reply by the follows and list items as they stood at its place in the batch', async () => {
+    // Found by a differential fuzz: the batch's follows and list items were written before its replies were judged,
+    // so a follow just after a reply let it through (counted, notified), and an unfollow just after one broke it.
+    const FOLLOW = 'app.bsky.graph.follow';
+    const LIST = 'app.bsky.graph.list';
+    const ITEM = 'app.bsky.graph.listitem';
+    const ref = (did: string, rkey: string) => ({ uri: `at://${did}/${POST}/${rkey}`, cid: 'bafyreiea4drlhqplas6ozjbjmhd2lohxjerknwevkutvochxsvaqviplca' });
+    const reply = (to: { uri: string; cid: string }) => ({ text: 'r', reply: { root: to, parent: to } });
+    const gate = (rkey: string, allow: JsonObject[]) => create(ALICE, THREADGATE, rkey, { post: ref(ALICE, rkey).uri, allow });
+    const list = `at://${ALICE}/${LIST}/l1`;
+    await expectAsAppView([
+      // Followers only: Bob replies, then follows; Carol follows, replies, then unfollows.
+      create(ALICE, POST, 'g1', { text: 'p' }), gate('g1', [{ $type: `${THREADGATE}#followerRule` }]),
+      create(BOB, POST, 'r1', reply(ref(ALICE, 'g1'))), create(BOB, FOLLOW, 'f1', { subject: ALICE }),
+      create(CAROL, FOLLOW, 'f2', { subject: ALICE }), create(CAROL, POST, 'r2', reply(ref(ALICE, 'g1'))), remove(CAROL, FOLLOW, 'f2'),
+      // Those Alice follows: she follows Carol only after Carol's reply.
+      create(ALICE, POST, 'g2', { text: 'p' }), gate('g2', [{ $type: `${THREADGATE}#followingRule` }]),
+      create(CAROL, POST, 'r3', reply(ref(ALICE, 'g2'))), create(ALICE, FOLLOW, 'f3', { subject: CAROL }),
+      // A list: Bob put in it after his reply.
+      create(ALICE, LIST, 'l1', { name: 'l', purpose: 'app.bsky.graph.defs#curatelist' }),
+      create(ALICE, POST, 'g3', { text: 'p' }), gate('g3', [{ $type: `${THREADGATE}#listRule`, list }]),
+      create(BOB, POST, 'r4', reply(ref(ALICE, 'g3'))), create(ALICE, ITEM, 'i1', { subject: BOB, list }),
+    ], [3, 6, 10]);
+  });
+
   it('an updated follow keeps the notification its first version made (cid and sortAt), whatever the batches', async () => {
     const FOLLOW = 'app.bsky.graph.follow';
     // createdAt before the events' times, so each version's sortAt is its own.

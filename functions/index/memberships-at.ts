@@ -1,0 +1,75 @@
+// Follows and list items as they stood at a reply's place in its batch, for a thread gate's follower, following and
+// list rules. The batch's follows and list items are written (row plugins) before its posts are judged, so the tables
+// hold the batch's end: a reply followed by the replier's follow in one batch was judged allowed, and one followed
+// by an unfollow violating, where one event at a time (and the AppView) judged the other way. What the batch touched
+// is replayed here up to the reply's position: each record's last op before it, or what it was before the batch.
+import type { JsonObject } from '../events.ts';
+import { didOf } from './notifications.ts';
+import type { CountedOp, StoredOp } from './plugins/types.ts';
+import { POST_COLLECTION } from './plugins/post-collection.ts';
+
+export const FOLLOW = 'app.bsky.graph.follow';
+export const LIST_ITEM = 'app.bsky.graph.listitem';
+
+/** The batch's follow and list-item ops (positions), and what `record` held of those it updates or deletes before it. */
+export interface MembershipHistory {
+  ops: readonly CountedOp[];
+  before: ReadonlyMap<string, StoredOp>;
+}
+
+/** The batch's follow and list-item ops, when it has a reply to judge (else there is nothing to replay them for). */
+export function membershipOps(counted: readonly CountedOp[]): CountedOp[] {
+  const replies = counted.some((op) => op.event.type !== 'delete' && op.event.collection === POST_COLLECTION && op.event.record['reply'] !== undefined);
+  return replies ? counted.filter((op) => op.event.collection === FOLLOW || op.event.collection === LIST_ITEM) : [];
+}
+
+/** Of those, the records whose state before the batch is needed: those whose first op here is no create. */
+export function membershipsBefore(ops: readonly CountedOp[]): string[] {
+  const first = new Map<string, CountedOp>();
+  for (const op of ops) if (!first.has(op.uri) || op.position < first.get(op.uri)!.position) first.set(op.uri, op);
+  return [...first.values()].filter((op) => op.event.type !== 'create').map((op) => op.uri);
+}
+
+/** `creator subject` of a follow, `list subject` of a list item of its creator's own list (the AppView indexes no other). */
+function keyOf(collection: string, uri: string, record: JsonObject | null | undefined): string | undefined {
+  if (record == null) return undefined;
+  const subject = record['subject'];
+  if (typeof subject !== 'string') return undefined;
+  if (collection === FOLLOW) return `${didOf(uri)} ${subject}`;
+  const list = record['list'];
+  return typeof list === 'string' && list.startsWith('at://') && didOf(list) === didOf(uri) ? `${list} ${subject}` : undefined;
+}
+
+export interface MembershipsAt {
+  /** The follows (`creator subject`) at `position`: those the tables hold that the batch did not touch, and its own. */
+  follows(position: number, atEnd: readonly { uri: string; key: string }[]): Set<string>;
+  /** The list items (`list subject`) at `position`, likewise. */
+  items(position: number, atEnd: readonly { uri: string; key: string }[]): Set<string>;
+}
+
+export function membershipsAt(history: MembershipHistory): MembershipsAt {
+  const byUri = new Map<string, CountedOp[]>();
+  for (const op of history.ops) {
+    const list = byUri.get(op.uri);
+    if (list === undefined) byUri.set(op.uri, [op]);
+    else list.push(op);
+  }
+  for (const list of byUri.values()) list.sort((a, b) => a.position - b.position);
+  const at = (collection: string, position: number, atEnd: readonly { uri: string; key: string }[]): Set<string> => {
+    const out = new Set<string>();
+    for (const row of atEnd) if (!byUri.has(row.uri)) out.add(row.key);
+    for (const [uri, ops] of byUri) {
+      if (ops[0]!.event.collection !== collection) continue;
+      let last: CountedOp | undefined;
+      for (const op of ops) if (op.position < position) last = op;
+      const record = last === undefined ? history.before.get(uri)?.record : last.event.type === 'delete' ? null : last.event.record;
+      const key = keyOf(collection, uri, record);
+      if (key !== undefined) out.add(key);
+    }
+    return out;
+  };
+  return {
+    follows: (position, atEnd) => at(FOLLOW, position, atEnd),
+    items: (position, atEnd) => at(LIST_ITEM, position, atEnd),
+  };
+}
