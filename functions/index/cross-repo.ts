@@ -118,7 +118,7 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
   const deltas = new AggregateDeltas();
   // A reply whose chain another batch completed (or broke) changes its reply-root verdict here; those are the posts
   // whose reply notifications may be missing (their own, and those below them).
-  const rechained = await judgeReplyRoots(tx, posts.replies, [...posts.written, ...posts.removed], posts.written);
+  const rechained = await judgeReplyRoots(tx, posts.replies, [...posts.written, ...posts.removed], posts.replies);
   await rejudgeRepliesByUri(tx, posts.replies, deltas);
   await rejudgeThreads(tx, posts.threadGated, deltas);
   // A quote and the delete or edit of the post it quotes, in two batches in flight, missed each other: whichever

@@ -70,7 +70,8 @@ export const REJUDGE = `with recursive up(start, uri, parent) as (
 
 /**
  * Re-judges `posts` and the replies to `parents`, then whatever their changes reach; returns the posts it changed.
- * `written`: the posts written now, which alone can close a cycle (a removal cannot): checked for one in the first round.
+ * `written`: the replies written now, which alone can close a cycle (a removal cannot, nor a post that is no reply):
+ * checked for one in the first round.
  */
 export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[], parents: readonly string[], written: readonly string[] = parents): Promise<string[]> {
   let own = [...posts];

@@ -196,7 +196,9 @@ export const postPlugin: Plugin = {
       const uris = mine.map((p) => p.post['uri'] as string);
       // Only a post with a gate history can have a gate row (gates write their history first).
       await markGated(tx, uris.filter((u) => gates.thread.has(u) || gates.post.has(u)));
-      await judgeReplyRoots(tx, uris.filter((_, i) => mine[i]!.post['replyParent'] !== null), uris);
+      // Only a reply can close a cycle of replies: those are checked for one (reply-roots.ts).
+      const replyUris = uris.filter((_, i) => mine[i]!.post['replyParent'] !== null);
+      await judgeReplyRoots(tx, replyUris, uris, replyUris);
       const byUri = new Map(records.map((r) => [r.uri, r]));
       // The root's thread gate as it stood at each reply's place in the batch, where the batch changed it.
       const gateAt = batch === undefined ? undefined : hiddenAt(batch);
