@@ -336,14 +336,17 @@ async function writeRecords(
     const then = await plugin.versions(tx, ops, deltas, before, related.filter((op) => uris.has(op.uri)));
     if (typeof then === 'function') afterWrites.push(then);
   }
+  // The posts removed here, for the ancestors a reply written before their removal had (post-notifications.ts).
+  const gone = new Map<string, string | null>();
   for (const plugin of statementPlugins) {
     const uris = removals.get(plugin);
-    if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade, kept: keeps.kept });
+    if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade, kept: keeps.kept, gone });
   }
+  const gonePosts = { gone, ops: counted.filter((op) => op.event.collection === POST_COLLECTION) };
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);
-    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before, ...keeps, cutQuotes: fates.cut, memberships }));
+    if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before, ...keeps, cutQuotes: fates.cut, memberships, gonePosts }));
   }
   for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.

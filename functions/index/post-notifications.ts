@@ -4,13 +4,15 @@
 // hid when the reply was indexed: a gate its batch changed is read as it stood at the reply's position). One notification per recipient per post (mention before quote before reply, nearest ancestor first), none to
 // the post's own author.
 // Order-independent: a reply indexed before its parent notifies the ancestors present, and the post that completes a
-// chain later adds, for each reply below it (up to four levels), the notifications that were missing.
+// chain later adds, for each reply below it (up to four levels), the notifications that were missing. An ancestor
+// its batch removes after the reply (or makes and removes around it) still counts: it was there when the reply came
+// (ancestorsGoneSince).
 import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
 import { gateMatchesPost, mentionsOf } from './gates.ts';
 import { didOf, insertNotifications, type Notification } from './notifications.ts';
 import { uriParts } from './plugins/fields.ts';
-import type { BatchOps, JsonObject } from './plugins/types.ts';
+import type { BatchOps, CountedOp, JsonObject } from './plugins/types.ts';
 import { transitions, type Transition } from './transitions.ts';
 
 const REPLY_DEPTH = 4;
@@ -42,6 +44,14 @@ export interface FreshPost {
    * undefined: the gate stored now is the one it was indexed under.
    */
   hidden?: ReadonlySet<string>;
+  /** Its op's place in the batch: the ancestors it notifies include those the batch removed after it. */
+  position?: number;
+}
+
+/** The posts the batch removed (uri -> parent) and its post ops, with positions. */
+export interface GonePosts {
+  gone: ReadonlyMap<string, string | null>;
+  ops: readonly CountedOp[];
 }
 
 /**
@@ -82,7 +92,9 @@ const CANDIDATE = { uri: 'string', cid: 'string', creator: 'string', replyRoot: 
  * Notifies for `fresh` posts (just inserted) and for `allowed` replies (just found to keep the thread gate after all),
  * and completes the chains they join.
  */
-export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, unknown> | undefined, fresh: readonly FreshPost[], allowed: readonly string[] = []): Promise<void> {
+export async function notifyPosts(
+  tx: SqlExecutor, gated: ReadonlyMap<string, unknown> | undefined, fresh: readonly FreshPost[], allowed: readonly string[] = [], history?: GonePosts,
+): Promise<void> {
   if (fresh.length === 0 && allowed.length === 0) return;
   const freshUris = [...fresh.map((p) => p.uri), ...allowed];
   // The fresh posts and every reply up to four levels below one of them: the chains this batch may have completed.
@@ -98,13 +110,19 @@ export async function notifyPosts(tx: SqlExecutor, gated: ReadonlyMap<string, un
          select up.start, p.uri, p."replyParent", up.height + 1 from up
            cross join lateral (select uri, "replyParent" from post where post.uri = up.parent offset 0) as p
          where up.height < ${REPLY_DEPTH})
-       select start, uri, height from up where height > 0 order by start, height`,
+       select start, uri, parent, height from up order by start, height`,
       [replies.map((r) => r.uri)],
-    ), { start: 'string', uri: 'string' });
+    ), { start: 'string', uri: 'string', parent: 'string?', height: 'number' });
+    const ends = new Map<string, { parent: string | null; height: number }>();
     for (const r of rows) {
+      ends.set(r.start, { parent: r.parent, height: r.height });
+      if (r.height === 0) continue;
       const list = ancestors.get(r.start);
       if (list === undefined) ancestors.set(r.start, [r.uri]);
       else list.push(r.uri);
+    }
+    if (history !== undefined && history.gone.size + history.ops.length > 0) {
+      await ancestorsGoneSince(tx, fresh, ends, ancestors, history);
     }
   }
   const freshByUri = new Map(fresh.map((p) => [p.uri, p]));
@@ -162,4 +180,58 @@ async function hiddenReplies(tx: SqlExecutor, roots: readonly string[]): Promise
     if (Array.isArray(list)) out.set(row.postUri, new Set(list.filter((u): u is string => typeof u === 'string')));
   }
   return out;
+}
+
+/**
+ * The ancestors a fresh reply had at its place in the batch beyond where the stored chain breaks: a post the batch
+ * removed after the reply (or made before it and removed after it) was there when the reply came, and the AppView,
+ * indexing one event at a time, notified its author; its removal then takes only the notifications it made itself.
+ * Read after the batch's removals, the chain stopped short of it, so in one batch that notification was lost.
+ */
+async function ancestorsGoneSince(
+  tx: SqlExecutor, fresh: readonly FreshPost[], ends: ReadonlyMap<string, { parent: string | null; height: number }>,
+  ancestors: Map<string, string[]>, history: GonePosts,
+): Promise<void> {
+  const byUri = new Map<string, CountedOp[]>();
+  for (const op of history.ops) {
+    const list = byUri.get(op.uri);
+    if (list === undefined) byUri.set(op.uri, [op]);
+    else list.push(op);
+  }
+  for (const list of byUri.values()) list.sort((a, b) => a.position - b.position);
+  /** The parent of `uri` if the post was there at `position` and is no longer stored; undefined if it was not there. */
+  const thereThen = (uri: string, position: number): { parent: string | null } | undefined => {
+    let last: CountedOp | undefined;
+    for (const op of byUri.get(uri) ?? []) if (op.position < position) last = op;
+    if (last === undefined) return history.gone.has(uri) ? { parent: history.gone.get(uri) ?? null } : undefined;
+    if (last.event.type === 'delete') return undefined;
+    const reply = last.event.record['reply'];
+    const parent = typeof reply === 'object' && reply !== null && !Array.isArray(reply) ? (reply as JsonObject)['parent'] : undefined;
+    const parentUri = typeof parent === 'object' && parent !== null && !Array.isArray(parent) ? (parent as JsonObject)['uri'] : undefined;
+    return { parent: typeof parentUri === 'string' ? parentUri : null };
+  };
+  for (const post of fresh) {
+    const end = ends.get(post.uri);
+    if (post.position === undefined || end === undefined || end.parent === null || end.height >= REPLY_DEPTH) continue;
+    const list = ancestors.get(post.uri) ?? [];
+    const stored = list.length;
+    let next: string | null = end.parent;
+    // The stored chain ended at a parent no longer stored: follow the batch's removed posts, and stored ones above them.
+    while (next !== null && list.length < REPLY_DEPTH && !list.includes(next) && next !== post.uri) {
+      const then = thereThen(next, post.position);
+      if (then !== undefined) {
+        list.push(next);
+        next = then.parent;
+        continue;
+      }
+      // The stored walk ended at this parent: not there then either, the chain ends. Above a removed one, a stored post
+      // goes on the chain (one lookup each, only past a removal).
+      if (list.length === stored) break;
+      const [row] = checkRows(await tx.query(`select "replyParent" from post where uri = $1`, [next]), { replyParent: 'string?' });
+      if (row === undefined) break;
+      list.push(next);
+      next = row.replyParent;
+    }
+    if (list.length > 0) ancestors.set(post.uri, list);
+  }
 }

@@ -208,13 +208,17 @@ export const postPlugin: Plugin = {
         const r = byUri.get(uri);
         const root = p.post['replyRoot'];
         const hidden = typeof root === 'string' && r?.position !== undefined ? gateAt?.(root, r.position) : undefined;
-        return { uri, record: r?.record ?? {}, quoted: typeof quoted === 'string' && !detached.has(uri) ? quoted : null, ...(hidden === undefined ? {} : { hidden }) };
-      }));
+        return {
+          uri, record: r?.record ?? {}, quoted: typeof quoted === 'string' && !detached.has(uri) ? quoted : null,
+          ...(hidden === undefined ? {} : { hidden }), ...(r?.position === undefined ? {} : { position: r.position }),
+        };
+      }), [], batch?.gonePosts);
     }
     return invalid;
   },
   async remove(tx, all, deltas, options) {
     const { posts, kept } = await removePosts(tx, all, options?.sameCid);
+    for (const row of posts) options?.gone?.set(row.uri, row.replyParent);
     // A post written again at the CID it has (a backfill, a replay) is no removal: it keeps every row.
     const uris = kept.size === 0 ? all : all.filter((uri) => !kept.has(uri));
     if (uris.length === 0) return;

@@ -59,6 +59,8 @@ export interface BatchOps {
   cutQuotes?: ReadonlySet<string>;
   /** The batch's follow and list-item ops, replayed to each reply's place for its gate's rules (memberships-at.ts). */
   memberships?: readonly CountedOp[];
+  /** The posts the batch removed and its post ops, for the ancestors a reply had at its place (post-notifications.ts). */
+  gonePosts?: { gone: ReadonlyMap<string, string | null>; ops: readonly CountedOp[] };
 }
 
 /**
@@ -96,6 +98,8 @@ export interface RemoveOptions {
    * stay, for insert() to judge.
    */
   kept?: ReadonlySet<string>;
+  /** Filled by the post plugin: each post whose row it removed, with its parent (post-notifications.ts, `GonePosts`). */
+  gone?: Map<string, string | null>;
 }
 
 /** The metric label for a plugin's records; `other` for the collections only the generic `record` table holds. */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JsonObject, StreamEvent } from '../../../functions/events.ts';
 import { del, write } from '../../helpers/events.ts';
-import { indexBoth } from '../../helpers/appview-oracle.ts';
+import { indexBoth, type Tables } from '../../helpers/appview-oracle.ts';
 
 const ALICE = 'did:plc:alice00000000000000000000';
 const BOB = 'did:plc:bob0000000000000000000000';
@@ -71,6 +71,28 @@ describe('index: as the AppView indexes the same events', { timeout: 180_000 }, 
       create(ALICE, POST, 'p2', { text: 'x' }), create(ALICE, THREADGATE, 'p2', { post: ref(ALICE, 'p2').uri, allow: [] }),
       create(CAROL, POST, 'r3', reply(ref(ALICE, 'p2'))),
     ]);
+  });
+
+  it('a reply notifies the authors of the ancestors it had, whatever the batch removes after it', async () => {
+    // Found by a differential fuzz: the ancestors were read after the batch's removals, so a parent (or grandparent)
+    // deleted later in the same batch, or made and deleted in it, lost the reply's notification to its author.
+    const ref = (did: string, rkey: string) => ({ uri: `at://${did}/${POST}/${rkey}`, cid: 'bafyreiea4drlhqplas6ozjbjmhd2lohxjerknwevkutvochxsvaqviplca' });
+    const reply = (root: { uri: string; cid: string }, parent: { uri: string; cid: string }) => ({ text: 'r', reply: { root, parent } });
+    const events = [
+      create(ALICE, POST, 'p1', { text: 'p' }),
+      create(BOB, POST, 'r1', reply(ref(ALICE, 'p1'), ref(ALICE, 'p1'))),
+      create(CAROL, POST, 'r2', reply(ref(ALICE, 'p1'), ref(BOB, 'r1'))),
+      remove(ALICE, POST, 'p1'), remove(BOB, POST, 'r1'),
+    ];
+    // Against the AppView one event at a time: the same notifications (its flags differ where skytide re-judges a
+    // reply whose parent went: documented), and skytide's tables alike whatever the batches.
+    const one = await indexBoth(events.map((e) => [e]));
+    const notifications = (t: Tables) => t['notification'];
+    expect(notifications(one.skytide)).toEqual(notifications(one.appview));
+    expect(notifications(one.skytide)).toEqual(expect.arrayContaining([expect.objectContaining({ did: ALICE, author: CAROL, reason: 'reply' })]));
+    for (const batches of [[events], [events.slice(0, 1), events.slice(1)], [events.slice(0, 3), events.slice(3)]]) {
+      expect((await indexBoth(batches)).skytide, `batches of ${batches.map((b) => b.length).join(', ')}`).toEqual(one.skytide);
+    }
   });
 
   it('a follower, following or list rule judges a reply by the follows and list items as they stood at its place in the batch', async () => {
