@@ -142,14 +142,10 @@ function executor(client: Client, copy: number | undefined, watch: SilentWatch |
       : { copyMinRows: copy, copyRows: (table: string, columns: readonly string[], rows: readonly (readonly (string | null)[])[]) => waitingOn(watch, () => copyRows(client, table, columns, rows)) }),
     // Rows of unknown values: callers name the columns they read and their kinds (functions/sql-rows.ts).
     async query(text: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
-      const done = watch?.waiting();
       try {
-        const rows: SqlRow[] = await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
-        return rows;
+        return await waitingOn(watch, (): Promise<SqlRow[]> => client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }));
       } catch (err) {
         throw classifyPostgresError(err);
-      } finally {
-        done?.();
       }
     },
     async script(text: string): Promise<void> {
@@ -219,12 +215,10 @@ export function createSql(url: string, options: SqlOptions = {}): PostgresSql {
   const socket = unixSocketOf(url);
   const tcp = socket === undefined ? singleTcpHost(url) : undefined;
   // Where this adapter opens the sockets (one TCP host, under Node), a server gone silent under a statement is noticed.
-  const probeTimeoutMs = options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
   const watch = copy && tcp !== undefined
     ? watchSilentServer({
       silentAfterMs: options.silentAfterMs ?? SILENT_AFTER_MS,
-      checkEveryMs: Math.max(50, Math.min(5_000, Math.floor((options.silentAfterMs ?? SILENT_AFTER_MS) / 4))),
-      probe: () => probeServer(tcp, probeTimeoutMs),
+      probe: () => probeServer(tcp, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
       onCut: options.onSilent ?? (() => {}),
     })
     : undefined;

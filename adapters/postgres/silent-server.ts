@@ -11,8 +11,6 @@ import type net from 'node:net';
 export interface SilentWatchOptions {
   /** How long a statement waits, and a connection reads nothing, before the server is asked whether it is there. */
   silentAfterMs: number;
-  /** How often waits are looked at. */
-  checkEveryMs: number;
   /** Resolves with the address a fresh connection reached and got an answer from; rejects when none answered. */
   probe: () => Promise<string | undefined>;
   /** Told what was cut, and why. */
@@ -68,7 +66,8 @@ export function watchSilentServer(o: SilentWatchOptions): SilentWatch {
     o.onCut({ connections: cut.length, waitedMs: Date.now() - oldest, why });
   };
 
-  const timer = setInterval(() => void check(), o.checkEveryMs);
+  // Looked at four times within silentAfterMs, so a wait is seen at most a quarter of it late.
+  const timer = setInterval(() => void check(), Math.max(50, Math.min(5_000, Math.floor(o.silentAfterMs / 4))));
   timer.unref();
 
   return {

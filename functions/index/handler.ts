@@ -342,7 +342,9 @@ async function writeRecords(
     const uris = removals.get(plugin);
     if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade, kept: keeps.kept, gone });
   }
-  const gonePosts = { gone, ops: counted.filter((op) => op.event.collection === POST_COLLECTION) };
+  // Only a post the batch deletes can be missing at its end yet have been there at a reply's place.
+  const deletedPosts = new Set(counted.filter((op) => op.event.type === 'delete' && op.event.collection === POST_COLLECTION).map((op) => op.uri));
+  const gonePosts = { gone, ops: deletedPosts.size === 0 ? [] : counted.filter((op) => deletedPosts.has(op.uri)) };
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);

@@ -7,6 +7,8 @@ import type { JsonObject } from '../events.ts';
 import { didOf } from './notifications.ts';
 import type { CountedOp, StoredOp } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
+import { atUri, did, uriParts } from './plugins/fields.ts';
+import { heldBefore, opsByUri, transitions } from './transitions.ts';
 
 export const FOLLOW = 'app.bsky.graph.follow';
 export const LIST_ITEM = 'app.bsky.graph.listitem';
@@ -30,14 +32,17 @@ export function membershipsBefore(ops: readonly CountedOp[]): string[] {
   return [...first.values()].filter((op) => op.event.type !== 'create').map((op) => op.uri);
 }
 
-/** `creator subject` of a follow, `list subject` of a list item of its creator's own list (the AppView indexes no other). */
+/**
+ * `creator subject` of a follow, `list subject` of a list item of its creator's own list, read as the plugins read
+ * them for their rows (plugins/follow.ts, plugins/list-item.ts: the AppView indexes no item of another's list).
+ */
 function keyOf(collection: string, uri: string, record: JsonObject | null | undefined): string | undefined {
   if (record == null) return undefined;
-  const subject = record['subject'];
-  if (typeof subject !== 'string') return undefined;
+  const subject = did(record['subject']);
+  if (subject === undefined) return undefined;
   if (collection === FOLLOW) return `${didOf(uri)} ${subject}`;
-  const list = record['list'];
-  return typeof list === 'string' && list.startsWith('at://') && didOf(list) === didOf(uri) ? `${list} ${subject}` : undefined;
+  const list = atUri(record['list']);
+  return list !== undefined && uriParts(list)?.did === didOf(uri) ? `${list} ${subject}` : undefined;
 }
 
 export interface MembershipsAt {
@@ -48,22 +53,18 @@ export interface MembershipsAt {
 }
 
 export function membershipsAt(history: MembershipHistory): MembershipsAt {
-  const byUri = new Map<string, CountedOp[]>();
-  for (const op of history.ops) {
-    const list = byUri.get(op.uri);
-    if (list === undefined) byUri.set(op.uri, [op]);
-    else list.push(op);
-  }
-  for (const list of byUri.values()) list.sort((a, b) => a.position - b.position);
+  // Each touched record's changes under the rev rule, from what it was before the batch (transitions.ts).
+  const changes = [...opsByUri(history.ops)].map(([uri, ops]) => ({
+    uri, collection: ops[0]!.event.collection, steps: transitions(history.before.get(uri), ops),
+  }));
+  const touched = new Set(changes.map((c) => c.uri));
   const at = (collection: string, position: number, atEnd: readonly { uri: string; key: string }[]): Set<string> => {
     const out = new Set<string>();
-    for (const row of atEnd) if (!byUri.has(row.uri)) out.add(row.key);
-    for (const [uri, ops] of byUri) {
-      if (ops[0]!.event.collection !== collection) continue;
-      let last: CountedOp | undefined;
-      for (const op of ops) if (op.position < position) last = op;
-      const record = last === undefined ? history.before.get(uri)?.record : last.event.type === 'delete' ? null : last.event.record;
-      const key = keyOf(collection, uri, record);
+    for (const row of atEnd) if (!touched.has(row.uri)) out.add(row.key);
+    for (const { uri, collection: of, steps } of changes) {
+      if (of !== collection) continue;
+      const held = heldBefore(steps, position);
+      const key = keyOf(collection, uri, held === undefined ? history.before.get(uri)?.record : held);
       if (key !== undefined) out.add(key);
     }
     return out;

@@ -11,9 +11,9 @@ import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
 import { gateMatchesPost, mentionsOf } from './gates.ts';
 import { didOf, insertNotifications, type Notification } from './notifications.ts';
-import { uriParts } from './plugins/fields.ts';
+import { obj, strongRef, uriParts } from './plugins/fields.ts';
 import type { BatchOps, CountedOp, JsonObject } from './plugins/types.ts';
-import { transitions, type Transition } from './transitions.ts';
+import { heldBefore, opsByUri, transitions, type Transition } from './transitions.ts';
 
 const REPLY_DEPTH = 4;
 const THREADGATE = 'app.bsky.feed.threadgate';
@@ -48,7 +48,7 @@ export interface FreshPost {
   position?: number;
 }
 
-/** The posts the batch removed (uri -> parent) and its post ops, with positions. */
+/** The posts the batch removed (uri -> parent), and the ops of the posts it deletes: only those can be gone by its end. */
 export interface GonePosts {
   gone: ReadonlyMap<string, string | null>;
   ops: readonly CountedOp[];
@@ -121,7 +121,7 @@ export async function notifyPosts(
       if (list === undefined) ancestors.set(r.start, [r.uri]);
       else list.push(r.uri);
     }
-    if (history !== undefined && history.gone.size + history.ops.length > 0) {
+    if (history !== undefined && history.ops.length > 0) {
       await ancestorsGoneSince(tx, fresh, ends, ancestors, history);
     }
   }
@@ -192,23 +192,13 @@ async function ancestorsGoneSince(
   tx: SqlExecutor, fresh: readonly FreshPost[], ends: ReadonlyMap<string, { parent: string | null; height: number }>,
   ancestors: Map<string, string[]>, history: GonePosts,
 ): Promise<void> {
-  const byUri = new Map<string, CountedOp[]>();
-  for (const op of history.ops) {
-    const list = byUri.get(op.uri);
-    if (list === undefined) byUri.set(op.uri, [op]);
-    else list.push(op);
-  }
-  for (const list of byUri.values()) list.sort((a, b) => a.position - b.position);
+  // Each such post's changes in the batch (the rev rule applied), from nothing: what it was before is `gone`'s.
+  const steps = new Map([...opsByUri(history.ops)].map(([uri, ops]) => [uri, transitions(undefined, ops)]));
   /** The parent of `uri` if the post was there at `position` and is no longer stored; undefined if it was not there. */
   const thereThen = (uri: string, position: number): { parent: string | null } | undefined => {
-    let last: CountedOp | undefined;
-    for (const op of byUri.get(uri) ?? []) if (op.position < position) last = op;
-    if (last === undefined) return history.gone.has(uri) ? { parent: history.gone.get(uri) ?? null } : undefined;
-    if (last.event.type === 'delete') return undefined;
-    const reply = last.event.record['reply'];
-    const parent = typeof reply === 'object' && reply !== null && !Array.isArray(reply) ? (reply as JsonObject)['parent'] : undefined;
-    const parentUri = typeof parent === 'object' && parent !== null && !Array.isArray(parent) ? (parent as JsonObject)['uri'] : undefined;
-    return { parent: typeof parentUri === 'string' ? parentUri : null };
+    const held = heldBefore(steps.get(uri) ?? [], position);
+    if (held === undefined) return history.gone.has(uri) ? { parent: history.gone.get(uri) ?? null } : undefined;
+    return held === null ? undefined : { parent: strongRef(obj(held['reply'])?.['parent'])?.uri ?? null };
   };
   for (const post of fresh) {
     const end = ends.get(post.uri);

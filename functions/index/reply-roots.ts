@@ -73,7 +73,7 @@ export const REJUDGE = `with recursive up(start, uri, parent) as (
  * `written`: the replies written now, which alone can close a cycle (a removal cannot, nor a post that is no reply):
  * checked for one in the first round.
  */
-export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[], parents: readonly string[], written: readonly string[] = parents): Promise<string[]> {
+export async function judgeReplyRoots(tx: SqlExecutor, posts: readonly string[], parents: readonly string[], written: readonly string[]): Promise<string[]> {
   let own = [...posts];
   let under = [...parents];
   const all: string[] = [];

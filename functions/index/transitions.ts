@@ -63,3 +63,27 @@ function compareStored(e: RecordEvent, s: StoredOp): number {
   const ec = e.type === 'delete' ? '' : e.cid;
   return ec === s.cid ? 0 : ec < s.cid ? -1 : 1;
 }
+
+/** Ops grouped by the record they change, each group in the order given. */
+export function opsByUri<T extends { uri: string }>(ops: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const op of ops) {
+    const list = out.get(op.uri);
+    if (list === undefined) out.set(op.uri, [op]);
+    else list.push(op);
+  }
+  return out;
+}
+
+/**
+ * What a record held just before `position` of the batch, by its transitions: the last one's record (null: deleted),
+ * or undefined when none came before it (the record was then as stored before the batch).
+ */
+export function heldBefore(steps: readonly Transition[], position: number): JsonObject | null | undefined {
+  let held: JsonObject | null | undefined;
+  for (const step of steps) {
+    if (step.position >= position) break;
+    held = step.to.type === 'delete' ? null : step.to.record;
+  }
+  return held;
+}

@@ -16,7 +16,7 @@ import { answerOutage } from '../outage.ts';
  * decoded param would turn into a colon, no DID: the raw path segment is the DID when it is one, and the decoded one
  * serves a client that percent-encoded the whole DID (did%3Aplc%3A...).
  */
-function didOf(c: Context): string {
+function didSent(c: Context): string {
   const path = new URL(c.req.url).pathname;
   const raw = path.slice(path.lastIndexOf('/') + 1);
   return isValidDid(raw) ? raw : (c.req.param('did') ?? raw);
@@ -28,7 +28,7 @@ export function registerReprocessRoute(app: Hono, auth: AuthOptions, ports: Back
     return c.json({ error: 'invalid_did', message }, 400);
   };
   app.post('/reprocess/:did', requireBearer(auth), async (c) => {
-    const did = didOf(c);
+    const did = didSent(c);
     if (!isValidDid(did)) return refuse(c, `not a DID: ${JSON.stringify(did)}`);
     // A DID that can never resolve (another method, a did:plc that is not base32, a did:web that is no hostname) is
     // the request's own defect: 400 here, not the backfill's identity_failed, which answers 502 as if a retry could mend it.

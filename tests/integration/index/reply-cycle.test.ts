@@ -61,7 +61,7 @@ describe('index: a cycle of replies', () => {
     await indexBatch([c.x, c.y, c.z], db.ports);
     await db.sql.query(`update post set "invalidReplyRoot" = null, "violatesThreadGate" = null where uri = $1`, [c.uris[0]!]);
     // Judged as replies only (nothing written now): the check before the first round does not run.
-    await bounded(db.sql).transaction((tx) => judgeReplyRoots(tx, [c.uris[0]!, c.uris[1]!], []));
+    await bounded(db.sql).transaction((tx) => judgeReplyRoots(tx, [c.uris[0]!, c.uris[1]!], [], []));
     expect(await flags(c.uris)).toEqual([true, true, true]);
   });
 });
