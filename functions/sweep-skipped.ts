@@ -12,6 +12,14 @@
 // Bounds are BigInts: a relay's numeric cursor may be a uint64 or a timestamp in nanoseconds, past 2^53, where Number
 // arithmetic rounds (a range that then failed to parse was dropped by the retry, its repos never listed).
 
+/**
+ * Pages skipped one after another (each after failing its attempts while the relay answered from the start) before
+ * a sweep stops with fetch_failed at the next failing one instead of skipping it too: a relay that answers its first
+ * page and fails every other is broken, not a run of bad pages; skipping on would record range after range to the end
+ * of the listing (or, past it, for ever). SWEEP_MAX_SKIPPED_IN_A_ROW sets it.
+ */
+export const DEFAULT_MAX_SKIPPED_IN_A_ROW = 10;
+
 export interface SkippedRange {
   from: bigint;
   to: bigint;
@@ -69,4 +77,25 @@ export function restAfterRetry(range: SkippedRange, page: { cursor?: string; rep
   if (page.repos.length + (page.dropped ?? 0) === 0 || page.cursor === undefined || !/^\d+$/.test(page.cursor)) return undefined;
   const reached = BigInt(page.cursor);
   return reached > range.from && reached < range.to ? { from: reached, to: range.to } : undefined;
+}
+
+/**
+ * How many recorded ranges end one after another at `cursor`: the pages skipped in a row just before it, for a sweep
+ * that keeps no counter (the Worker's cron, whose ticks are separate invocations). A page that came in between moved
+ * the cursor to the relay's own next cursor, which breaks the chain. Ranges a previous pass left that happen to meet
+ * end to end at this cursor count too: at worst the sweep stops early there, and the next pass tries again.
+ */
+export function skippedInARowAt(members: readonly string[], cursor: string | undefined): number {
+  if (cursor === undefined || !/^\d+$/.test(cursor)) return 0;
+  const byEnd = new Map<bigint, SkippedRange>();
+  for (const member of members) {
+    const range = parseSkippedRange(member);
+    if (range !== undefined) byEnd.set(range.to, range);
+  }
+  let count = 0;
+  for (let end = BigInt(cursor), range = byEnd.get(end); range !== undefined && count < byEnd.size; range = byEnd.get(end)) {
+    count++;
+    end = range.from;
+  }
+  return count;
 }

@@ -69,6 +69,7 @@ export interface Config {
   sweepPageSize: number;
   sweepPageTimeoutMs: number;
   sweepPageAttempts: number;
+  sweepMaxSkippedInARow: number;
   sweepLeaseTtlMs: number;
   httpHost: string;
   httpPort: number;
@@ -290,6 +291,7 @@ export function parseConfig(env: Env): ParsedConfig {
     sweepPageSize: get('SWEEP_PAGE_SIZE'),
     sweepPageTimeoutMs: get('SWEEP_PAGE_TIMEOUT_MS'),
     sweepPageAttempts: get('SWEEP_PAGE_ATTEMPTS'),
+    sweepMaxSkippedInARow: get('SWEEP_MAX_SKIPPED_IN_A_ROW'),
     sweepLeaseTtlMs: get('SWEEP_LEASE_TTL_MS'),
     httpHost: get('HTTP_HOST'),
     httpPort: get('HTTP_PORT'),

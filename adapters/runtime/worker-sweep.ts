@@ -33,7 +33,7 @@ import { keepsDid, type EventFilter } from '../../functions/event-filter.ts';
 import { checkRows } from '../../functions/sql-rows.ts';
 import { syncedRepos } from '../postgres/repo-sync-states.ts';
 import { listedInSync } from '../../functions/listed-in-sync.ts';
-import { overlappedBy, parseSkippedRange, rangeMember, restAfterRetry, skippedRangeAt } from '../../functions/sweep-skipped.ts';
+import { DEFAULT_MAX_SKIPPED_IN_A_ROW, overlappedBy, parseSkippedRange, rangeMember, restAfterRetry, skippedInARowAt, skippedRangeAt } from '../../functions/sweep-skipped.ts';
 
 export interface WorkerSweepOptions {
   sql: Sql;
@@ -45,6 +45,8 @@ export interface WorkerSweepOptions {
   pagesPerTick: number;
   /** Ticks a page may fail in itself before it is skipped (numeric cursor): SWEEP_PAGE_ATTEMPTS. */
   pageAttempts: number;
+  /** Pages skipped in a row before a tick stops instead (SWEEP_MAX_SKIPPED_IN_A_ROW; functions/sweep-skipped.ts). */
+  maxSkippedInARow?: number;
   everyMs: number;
   /** How long a tick holds a relay's row, renewed at each page stored (so above pageTimeoutMs); a tick that died
    * releases it by expiry. */
@@ -188,6 +190,14 @@ async function pageOrSkip(o: WorkerSweepOptions, host: string, cursor: string | 
     const next = String(range.to);
     const member = rangeMember(range);
     const recorded = await skippedOf(o, host);
+    // The ranges recorded end to end up to this cursor are the pages skipped in a row before it: past the cap the
+    // relay is broken, not its pages, and the tick stops here (failures stay counted: the next tick asks this page
+    // once more, then stops again) rather than record range after range to the end of the listing, or past it for ever.
+    const inARow = skippedInARowAt(recorded, cursor);
+    const cap = o.maxSkippedInARow ?? DEFAULT_MAX_SKIPPED_IN_A_ROW;
+    if (inARow >= cap) {
+      throw new SkytideError('fetch_failed', `listRepos failed ${inARow + 1} pages in a row while answering from the start; stopped at cursor ${cursor} (not skipped), where the next tick resumes: ${describeError(err)}`, { host, cursor, skippedInARow: inARow });
+    }
     const replaced = overlappedBy(recorded, range);
     const skipped = [...recorded.filter((m) => !replaced.includes(m)), member];
     const stored = await o.sql.query(

@@ -311,6 +311,7 @@ export default {
         pageTimeoutMs: config.sweepPageTimeoutMs,
         pagesPerTick: config.workerSweepPagesPerTick,
         pageAttempts: config.sweepPageAttempts,
+        maxSkippedInARow: config.sweepMaxSkippedInARow,
         everyMs: config.workerSweepEveryMs,
         leaseMs: config.sweepLeaseTtlMs,
         holder: `worker-${controller.scheduledTime}-${crypto.randomUUID()}`,

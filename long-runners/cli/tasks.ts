@@ -174,7 +174,7 @@ function warnIfPoolShort(r: Resources, transactions: number): void {
 export function sweeperFor(r: Resources): Sweeper {
   return createSweeper({
     redis: r.redis(), keys: r.keys, sql: r.sql(), fetch: globalThis.fetch, hosts: r.config.relayHosts, highWaterMark: r.config.highWaterMark,
-    limits: { pageSize: r.config.sweepPageSize, pageTimeoutMs: r.config.sweepPageTimeoutMs, pageAttempts: r.config.sweepPageAttempts, leaseTtlMs: r.config.sweepLeaseTtlMs },
+    limits: { pageSize: r.config.sweepPageSize, pageTimeoutMs: r.config.sweepPageTimeoutMs, pageAttempts: r.config.sweepPageAttempts, leaseTtlMs: r.config.sweepLeaseTtlMs, maxSkippedInARow: r.config.sweepMaxSkippedInARow },
     holder: r.consumerName, log: r.log.child('sweeper'), metrics: r.metrics.metrics, filter: r.config.filter,
   });
 }

@@ -47,7 +47,7 @@ import { linkSignals } from '../../functions/linked-signal.ts';
 import { syncedRepos } from '../../adapters/postgres/repo-sync-states.ts';
 import { listedInSync } from '../../functions/listed-in-sync.ts';
 import { repoBackfillJson } from '../../functions/events.ts';
-import { overlappedBy, rangeMember, rangesToRetry, restAfterRetry, skippedRangeAt } from '../../functions/sweep-skipped.ts';
+import { DEFAULT_MAX_SKIPPED_IN_A_ROW, overlappedBy, rangeMember, rangesToRetry, restAfterRetry, skippedRangeAt } from '../../functions/sweep-skipped.ts';
 
 /** The limits an operator may need to change (SWEEP_* variables). */
 export interface SweepLimits {
@@ -62,6 +62,8 @@ export interface SweepLimits {
   pageAttempts: number;
   /** How long a host's lease lives without renewal; renewed every third of it. */
   leaseTtlMs: number;
+  /** Pages skipped in a row before the sweep stops instead: SWEEP_MAX_SKIPPED_IN_A_ROW unless given. */
+  maxSkippedInARow?: number;
 }
 
 export const DEFAULT_SWEEP_LIMITS: SweepLimits = { pageSize: 1000, pageTimeoutMs: 30_000, pageAttempts: 3, leaseTtlMs: 60_000 };
@@ -71,13 +73,8 @@ export const SWEEP_RETRY_BASE_MS = 1000;
 export const SWEEP_OUTAGE_MAX_DELAY_MS = 30_000;
 /** The longest Retry-After honoured: a relay asking for more is asked again after this. */
 export const SWEEP_RETRY_AFTER_MAX_MS = 5 * 60_000;
-/**
- * Pages skipped one after another (each after failing its attempts while the relay answered from the start) before
- * the sweep stops with fetch_failed at the next failing one instead of skipping it too: a relay that answers its first
- * page and fails every other is broken, not a run of bad pages; skipping on would record range after range to the end
- * of the listing (or, past it, for ever).
- */
-export const SWEEP_MAX_SKIPPED_IN_A_ROW = 10;
+/** Pages skipped in a row before the sweep stops instead (functions/sweep-skipped.ts). */
+export const SWEEP_MAX_SKIPPED_IN_A_ROW = DEFAULT_MAX_SKIPPED_IN_A_ROW;
 /** How often a sweep held back by the high-water mark looks at repo_backfill again. */
 export const SWEEP_BACKPRESSURE_POLL_MS = 1000;
 

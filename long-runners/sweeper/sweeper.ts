@@ -71,6 +71,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
             const progress = await runSweep({
               redis: deps.redis, keys: deps.keys, sql: deps.sql, fetch: deps.fetch, host, highWaterMark: deps.highWaterMark,
               pageSize: deps.limits.pageSize, pageAttempts: deps.limits.pageAttempts, pageTimeoutMs: deps.limits.pageTimeoutMs,
+              ...(deps.limits.maxSkippedInARow === undefined ? {} : { maxSkippedInARow: deps.limits.maxSkippedInARow }),
               lease, log: deps.log, metrics: deps.metrics, signal, beat, ...(deps.filter === undefined ? {} : { filter: deps.filter }), ...(pageHook === undefined ? {} : { onPage: pageHook }),
             });
             outcomes.push({ host, progress });

@@ -83,6 +83,25 @@ describe('a relay that answers from the start but fails every other page', () =>
 });
 
 describe('the Worker\'s sweep', () => {
+  it('skips at most maxSkippedInARow pages in a row of a relay that answers from the start, then stops at the next, tick after tick', async () => {
+    const sql = s.db.sql;
+    const host = s.host;
+    await sql.query('delete from sweep_state where host = $1', [host]);
+    await sql.query(`insert into sweep_state (host, cursor, "updatedAt") values ($1, '2', now())`, [host]);
+    const tick = () => sweepTick({
+      sql, fetch: globalThis.fetch, queue: { send: async () => {} }, hosts: [host], pageSize: 2, pageTimeoutMs: 5_000, pagesPerTick: 10,
+      pageAttempts: 1, maxSkippedInARow: 2, everyMs: 3_600_000, leaseMs: 60_000, holder: 'tick-skip-cap', now: () => Date.now(), log: silentLog, metrics: noMetrics,
+    });
+    relay.fail = ({ cursor }) => (cursor === null ? undefined : { status: 400 });
+    const first = (await tick())[0];
+    expect(first).toMatchObject({ state: 'failed', error: expect.stringContaining('3 pages in a row') });
+    // Without the cap, the tick went on past the listing's end (cursor 8 of 8 DIDs) to its page limit, a range a page.
+    expect(await sql.query('select cursor, skipped from sweep_state where host = $1', [host])).toEqual([{ cursor: '6', skipped: ['2-4', '4-6'] }]);
+    expect((await tick())[0]).toMatchObject({ state: 'failed', error: expect.stringContaining('3 pages in a row') });
+    expect(await sql.query('select cursor, skipped from sweep_state where host = $1', [host])).toEqual([{ cursor: '6', skipped: ['2-4', '4-6'] }]);
+    expect(relay.asked.has('8')).toBe(false);
+  });
+
   it('counts nothing against a page while the relay answers every request 404: the tick fails, the page comes once it is back', async () => {
     const sql = s.db.sql;
     const host = s.host;

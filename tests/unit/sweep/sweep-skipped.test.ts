@@ -1,6 +1,6 @@
 // The skipped-range rules both sweepers keep (functions/sweep-skipped.ts).
 import { describe, expect, it } from 'vitest';
-import { overlappedBy, parseSkippedRange, rangeMember, rangesToRetry, restAfterRetry, skippedRangeAt } from '../../../functions/sweep-skipped.ts';
+import { overlappedBy, parseSkippedRange, rangeMember, rangesToRetry, restAfterRetry, skippedInARowAt, skippedRangeAt } from '../../../functions/sweep-skipped.ts';
 
 describe('a skipped range', () => {
   it('is the page size past a numeric cursor; an opaque cursor or the start has none', () => {
@@ -52,5 +52,26 @@ describe('a skipped range at a numeric cursor past 2^53 (a uint64 or nanosecond 
     expect(rangesToRetry(['9007199254740994-9007199254740995', '9007199254740993-9007199254740995']).ranges.map((r) => r.member))
       .toEqual(['9007199254740993-9007199254740995', '9007199254740994-9007199254740995']);
     expect(restAfterRetry({ from: 9007199254740993n, to: 9007199254741993n }, { cursor: '9007199254740995', repos: [1] })).toEqual({ from: 9007199254740995n, to: 9007199254741993n });
+  });
+});
+
+describe('the pages skipped in a row before a cursor (the Worker keeps no counter)', () => {
+  it('are the recorded ranges that end one after another at the cursor', () => {
+    expect(skippedInARowAt(['2-4', '4-6', '6-8'], '8')).toBe(3);
+    expect(skippedInARowAt(['6-8', 'junk', '2-4', '4-6'], '6')).toBe(2);
+  });
+
+  it('are broken by a page that came between them, and are none at the start, at an opaque cursor or with none recorded', () => {
+    // 4-6 came: the relay's cursor went to 7, and 7-9 was skipped after it.
+    expect(skippedInARowAt(['2-4', '7-9'], '9')).toBe(1);
+    expect(skippedInARowAt(['2-4', '4-6'], '7')).toBe(0);
+    expect(skippedInARowAt(['2-4'], undefined)).toBe(0);
+    expect(skippedInARowAt(['2-4'], 'o4')).toBe(0);
+    expect(skippedInARowAt([], '4')).toBe(0);
+  });
+
+  it('count exactly past 2^53', () => {
+    expect(skippedInARowAt(['9007199254740993-9007199254741993', '9007199254741993-9007199254742993'], '9007199254742993')).toBe(2);
+    expect(skippedInARowAt(['9007199254740993-9007199254741993'], '9007199254741994')).toBe(0);
   });
 });
