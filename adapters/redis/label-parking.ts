@@ -20,9 +20,11 @@
 // Promises: an entry is parked (pushed, counted, its host scheduled) in the same script that acknowledges and deletes
 // it, and only while it is still pending for the group, so a park run again (ioredis resends it after a reconnect
 // that lost its reply) finds nothing pending and writes nothing; nothing is parked twice or lost. A key of another
-// type than the scripts need (made by hand) refuses a park whole before it writes anything (StreamWriteError). Releasing moves the
-// head of a host's list back into label_live in one script (XADD each, then LTRIM them off), a source's due entries
-// likewise (XADD each, then ZREM); run again it releases the next ones, never the same twice. Two not-due members
+// type than the scripts need (made by hand) refuses a park whole before it writes anything (StreamWriteError).
+// Releasing moves the head of a host's list back into label_live in one script (LTRIM them off, then XADD each), a
+// source's due entries likewise (ZREM, then XADD each); run again it releases the next ones, never the same twice.
+// Each script removes before it adds: at maxmemory Redis refuses a script's first write that could grow memory, not
+// the rest of one that has written, so a park or a release (a move) goes through. Two not-due members
 // that are the same bytes (the same label from the same labeler, parked in the same millisecond) are one member of
 // the set, counted once. A host that is down is no verdict: no good entry is dropped or dead-lettered
 // here. A member that is no entry at all (not JSON, truncated, not the array above: written by another version, or
@@ -83,8 +85,10 @@ local function dueSetOf(key, from)
 end
 -- Every member read before anything is written; each good one back into the stream and uncounted, each that is no
 -- entry set aside to the DLQ. Answers how many were set aside and the first problem, or nil and the refusal of a DLQ
--- of another type (nothing written).
-local function releaseMembers(members, stream, counts, dlq, host)
+-- of another type (nothing written). takeOff removes the members from where they were parked, once the checks passed
+-- and before the first write that could grow memory: Redis at maxmemory refuses a script's first such write, and lets
+-- the rest of a script that has already written go on, so a move (taken off, then added) is not refused as growth.
+local function releaseMembers(members, stream, counts, dlq, host, takeOff)
   local decoded, problems, aside, said = {}, {}, 0, ''
   for i, m in ipairs(members) do
     local e, problem = entryOf(m)
@@ -99,6 +103,7 @@ local function releaseMembers(members, stream, counts, dlq, host)
     local refused = refusedType(dlq, 'stream')
     if refused then return nil, refused end
   end
+  takeOff()
   for i, e in ipairs(decoded) do
     if e then
       redis.call('XADD', stream, '*', unpack(e, 4))
@@ -138,6 +143,10 @@ local out = {}
 for a = 3, #ARGV, 6 do
   local id, key, host, due = ARGV[a], KEYS[tonumber(ARGV[a + 1])], ARGV[a + 2], ARGV[a + 5]
   if #redis.call('XPENDING', stream, group, id, id, 1) > 0 then
+    -- Off the stream first: at maxmemory Redis refuses a script's first write that could grow memory, not the rest of
+    -- one that has written, so a park (a move) goes through and frees the stream instead of waiting for memory.
+    redis.call('XACK', stream, group, id)
+    redis.call('XDEL', stream, id)
     local added = 1
     if due == '' then
       redis.call('RPUSH', key, ARGV[a + 4])
@@ -151,8 +160,6 @@ for a = 3, #ARGV, 6 do
       if not at or tonumber(first) < tonumber(at) then redis.call('ZADD', KEYS[2], first, host) end
     end
     if added == 1 then redis.call('HINCRBY', KEYS[3], ARGV[a + 3], 1) end
-    redis.call('XACK', stream, group, id)
-    redis.call('XDEL', stream, id)
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
@@ -198,9 +205,8 @@ export const RELEASE_LABELS = `${MEMBERS_LUA}
 local refused = refusedType(KEYS[2], 'stream') or refusedType(KEYS[3], 'zset') or refusedType(KEYS[4], 'hash')
 if refused then return refused end
 local members = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local aside, said = releaseMembers(members, KEYS[2], KEYS[4], KEYS[5], ARGV[2])
+local aside, said = releaseMembers(members, KEYS[2], KEYS[4], KEYS[5], ARGV[2], function() redis.call('LTRIM', KEYS[1], #members, -1) end)
 if aside == nil then return said end
-redis.call('LTRIM', KEYS[1], #members, -1)
 local left = redis.call('LLEN', KEYS[1])
 if left == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
 return {#members - aside, left, aside, said}`;
@@ -220,9 +226,10 @@ local refused = refusedDueSet(KEYS[1]) or refusedType(KEYS[2], 'stream') or refu
 if refused then return refused end
 dueSetOf(KEYS[1], KEYS[4])
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local aside, said = releaseMembers(members, KEYS[2], KEYS[4], KEYS[5], ARGV[3])
+local aside, said = releaseMembers(members, KEYS[2], KEYS[4], KEYS[5], ARGV[3], function()
+  for _, m in ipairs(members) do redis.call('ZREM', KEYS[1], m) end
+end)
 if aside == nil then return said end
-for _, m in ipairs(members) do redis.call('ZREM', KEYS[1], m) end
 local left = redis.call('ZCARD', KEYS[1])
 if left == 0 then
   redis.call('ZREM', KEYS[3], ARGV[3])
