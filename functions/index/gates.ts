@@ -330,23 +330,32 @@ export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[
  */
 const XMIN8 = `((((pg_current_xact_id()::text::bigint >> 32) - (case when s.xmin::text::bigint > (pg_current_xact_id()::text::bigint & 4294967295) then 1 else 0 end)) << 32) | s.xmin::text::bigint)::text::xid8`;
 
-const QUOTE_COLUMNS = `q.uri, p.cid, p.creator, p."createdAt", p."sortAt", q.subject, p."violatesEmbeddingRules"`;
+/**
+ * The quotes to judge, read from what each quoting post embeds (`post_embed_record`), not from its `quote` row: an edit
+ * or delete of the quoted post removes that row, and the verdict is still the gate's in force at the quote's
+ * createdAt, so it must not hang on whether the row went before or after a backdated gate arrived (one event at a
+ * time it went first and was never judged; in a batch it was judged).
+ */
+const QUOTE_COLUMNS = `e."postUri" as uri, p.cid, p.creator, p."createdAt", p."sortAt", e."embedUri" as subject, p."violatesEmbeddingRules"`;
+const QUOTES_FROM = `post_embed_record e join post p on p.uri = e."postUri"`;
+/** Quotes of posts only: a feed generator, a list or a starter pack embedded has no post gate. */
+const OF_POSTS = `split_part(e."embedUri", '/', 4) = 'app.bsky.feed.post'`;
 
 async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[], deltas?: AggregateDeltas, snapshot?: string): Promise<void> {
   if (keys.length === 0) return;
   const key = by === 'subjects' ? 'q.subject' : 'q.uri';
+  const embedKey = by === 'subjects' ? 'e."embedUri"' : 'e."postUri"';
   // The purge rides on the statement that reads the quotes (no statement of its own): its rows come back marked.
   const rows = checkRows(await tx.query(
     deltas === undefined
-      ? `select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri where ${key} = any($1::text[]) order by q.uri`
+      ? `select ${QUOTE_COLUMNS}, false as purged from ${QUOTES_FROM} where ${embedKey} = any($1::text[]) and ${OF_POSTS} order by 1`
       : `with purged as (delete from quote q where ${key} = any($1::text[])
            and (exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt")
              or ${DELETED_SINCE_QUOTED}
              or exists (select 1 from post s where s.uri = q.subject and s.cid <> q."subjectCid" and s."indexedAt" > q."indexedAt"
                and $2::text <> '' and s.xmin <> q.xmin and not pg_visible_in_snapshot(${XMIN8}, $2::text::pg_snapshot)))
            returning q.uri, q.subject)
-         select ${QUOTE_COLUMNS}, false as purged from quote q join post p on p.uri = q.uri
-           where ${key} = any($1::text[]) and not exists (select 1 from purged where purged.uri = q.uri)
+         select ${QUOTE_COLUMNS}, false as purged from ${QUOTES_FROM} where ${embedKey} = any($1::text[]) and ${OF_POSTS}
          union all select uri, '', '', '', '', subject, null::boolean, true from purged order by 1`,
     deltas === undefined ? [keys] : [keys, snapshot ?? ''],
   ), { uri: 'string', cid: 'string', creator: 'string', createdAt: 'string', sortAt: 'string', subject: 'string', violatesEmbeddingRules: 'boolean?', purged: 'boolean' });

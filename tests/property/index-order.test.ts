@@ -178,6 +178,11 @@ const EXAMPLES: [Step[], number[]][] = [
   [[rec(2, 'reply', 0, 4, { when: 8 }), rec(1, 'reply', 0, 2, { when: 3 }), rec(0, 'threadgate', 0, 3, { when: 5 }), rec(0, 'post', 0, 1, { when: 1 })], [4]],
   // A gate created and deleted within one batch still judges the reply created under it.
   [[rec(0, 'post', 0, 1, { when: 1 }), rec(0, 'threadgate', 0, 2, { when: 2 }), rec(0, 'threadgate', 0, 3, { remove: true }), rec(1, 'reply', 0, 4, { when: 2 })], [8]],
+  // B quotes A's p1, A edits p1 (the quote row goes), then a post gate backdated before the quote: the quote breaks the
+  // gate in force at its createdAt (its notification goes) whether its row went first (one event at a time) or not (a
+  // batch). Found by a batch-boundary fuzz: the re-judgement read quotes from the `quote` rows.
+  ...[[1], [2, 2], [4], [1, 3]].map((sizes): [Step[], number[]] => [[
+    rec(0, 'post', 0, 1, { when: 1 }), rec(1, 'quote', 1, 2, { when: 3 }), rec(0, 'post', 0, 3, { when: 1, text: 'b' }), rec(0, 'postgate', 0, 4, { when: 2 })], sizes]),
   // A post gate between two quotes; then opened again.
   [[rec(0, 'post', 0, 1, { when: 1 }), rec(1, 'quote', 1, 2, { when: 3 }), rec(0, 'postgate', 0, 3, { when: 5 }), rec(2, 'quote', 1, 4, { when: 8 }),
     rec(0, 'postgate-open', 0, 5, { when: 6 }), rec(1, 'like-via', 0, 6, { subject: 2 }), rec(2, 'repost-via', 0, 7, { subject: 1 })], [2]],
