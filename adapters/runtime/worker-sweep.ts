@@ -216,7 +216,13 @@ async function pageOrSkip(o: WorkerSweepOptions, host: string, cursor: string | 
 async function entriesOf(o: WorkerSweepOptions, host: string, page: ListedPage): Promise<RepoBackfillEntry[]> {
   const synced = await syncedRepos(o.sql, page.repos.map((r) => r.did));
   return page.repos
-    .filter((r) => !listedInSync(r, synced.get(r.did)) && (o.filter === undefined || keepsDid(o.filter, r.did)))
+    .filter((r) => {
+      // Counted as the Redis sweeper counts them: a listed DID the filters drop.
+      if (o.filter === undefined || keepsDid(o.filter, r.did)) return true;
+      o.metrics.inc('skytide_filtered_total', { where: 'sweep', why: 'did' });
+      return false;
+    })
+    .filter((r) => !listedInSync(r, synced.get(r.did)))
     .map((r) => ({
       did: r.did, host,
       ...(r.rev === undefined ? {} : { rev: r.rev }),

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepTick } from '../../../adapters/runtime/worker-sweep.ts';
 import { parseEventFilter } from '../../../functions/event-filter.ts';
 import type { RepoBackfillEntry } from '../../../functions/events.ts';
-import { noMetrics, silentLog } from '../../../functions/ports.ts';
+import { silentLog, type Metrics } from '../../../functions/ports.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
 import { startFakeListRepos, type FakeListRepos } from '../../helpers/fake-list-repos.ts';
 
@@ -24,16 +24,19 @@ afterAll(async () => {
 });
 
 describe('worker sweep filters', () => {
-  it('sends only the DIDs the filters keep', async () => {
+  it('sends only the DIDs the filters keep, and counts those it drops', async () => {
+    const counted: string[] = [];
+    const metrics: Metrics = { inc: (name, labels) => void counted.push(`${name} ${JSON.stringify(labels)}`) };
     const parsed = parseEventFilter({ excludeDids: [DIDS[1]!, DIDS[3]!] });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
     const sent: RepoBackfillEntry[] = [];
     const ticks = await sweepTick({
       sql: db.sql, fetch: globalThis.fetch, queue: { send: async (bodies) => void sent.push(...bodies) }, hosts: [host],
       pageSize: 2, pageTimeoutMs: 5000, pagesPerTick: 10, pageAttempts: 3, everyMs: 60_000, leaseMs: 60_000, holder: 'test', now: Date.now,
-      log: silentLog, metrics: noMetrics, filter: parsed.filter,
+      log: silentLog, metrics, filter: parsed.filter,
     });
     expect(sent.map((e) => e.did)).toEqual([DIDS[0], DIDS[2], DIDS[4]]);
     expect(ticks[0]).toMatchObject({ host, listed: 5, queued: 3 });
+    expect(counted.filter((c) => c.startsWith('skytide_filtered_total'))).toEqual(Array(2).fill('skytide_filtered_total {"where":"sweep","why":"did"}'));
   });
 });
