@@ -23,7 +23,7 @@ export interface EventFilter {
   readonly collectionPrefixes: readonly string[];
   /** DIDs kept; empty: every DID. */
   readonly dids: ReadonlySet<string>;
-  /** DIDs dropped, whatever `dids` says. */
+  /** DIDs dropped (parseEventFilter refuses one that `dids` names too). */
   readonly excludeDids: ReadonlySet<string>;
 }
 
@@ -101,4 +101,32 @@ export function dropReason(f: EventFilter, event: StreamEvent): FilterDrop | und
 
 export function keepsEvent(f: EventFilter, event: StreamEvent): boolean {
   return dropReason(f, event) === undefined;
+}
+
+/**
+ * The collection rule of a filter as repo_sync stores it beside a synchronized repo: its exact NSIDs and `prefix.*`
+ * patterns, sorted, comma-separated; null when every collection is kept.
+ */
+export function collectionsKept(f: EventFilter): string | null {
+  if (f.collections.size === 0 && f.collectionPrefixes.length === 0) return null;
+  return [...[...f.collections].sort(), ...f.collectionPrefixes.map((p) => `${p}*`).sort()].join(',');
+}
+
+/**
+ * Whether a repo synchronized under the stored collection rule (collectionsKept; null: every collection) holds every
+ * collection `f` keeps, so that fetching it again under `f` could add no record. A filter widened since does not:
+ * the collections it adds were left out of the repo's backfill.
+ */
+export function keptAllOf(stored: string | null, f: EventFilter): boolean {
+  if (stored === null) return true;
+  if (f.collections.size === 0 && f.collectionPrefixes.length === 0) return false;
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const entry of stored.split(',')) {
+    if (entry.endsWith('.*')) prefixes.push(entry.slice(0, -1));
+    else if (entry !== '') exact.add(entry);
+  }
+  const storedKeeps = (c: string) => exact.has(c) || prefixes.some((p) => c.startsWith(p) && c.length > p.length);
+  // A pattern is held only under a stored pattern at or above it: exact NSIDs cannot cover all it may match.
+  return [...f.collections].every(storedKeeps) && f.collectionPrefixes.every((p) => prefixes.some((q) => p.startsWith(q)));
 }

@@ -6,6 +6,10 @@
 // or reactivation changes no rev. If its #account event was missed (a firehose gap, an OutdatedCursor), only a
 // listing that differs from the stored state can bring it back: the backfill then asks the PDS, whose answer is
 // applied as an observation of the account (backfill-repo/account.ts).
+//
+// Nor is a rev held under a narrower collection filter than today's (INGESTER_COLLECTIONS widened since): the records
+// of the collections it adds were never indexed, and only a fetch brings them.
+import { keptAllOf, type EventFilter } from './event-filter.ts';
 
 /** What a listing says of a repo. No `active` (older hosts list none): active. */
 export interface ListedState {
@@ -27,6 +31,8 @@ export interface HeldRepo extends HeldAccount {
   rev: string | null;
   /** repo_sync.status is 'synchronized' (else desynchronized, deleted, in-progress: its rev says nothing). */
   synchronized: boolean;
+  /** The collections it was synchronized under (event-filter.ts, collectionsKept); null or absent: every one. */
+  collections?: string | null;
 }
 
 const RELAY_ONLY_STATUSES: ReadonlySet<string> = new Set(['desynchronized', 'throttled']);
@@ -53,12 +59,15 @@ export function sameAccountState(listed: ListedState, held: HeldAccount): boolea
  * and held inactive in the same state, whatever repo_sync says of its rev. Such an account's PDS refuses its repo
  * (RepoTakendown, RepoDeactivated, ...), or the repo is gone, or the relay took it down itself: a fetch would only ask
  * again, and each sweep asked again for every inactive account of the network (two directory lookups and a getRepo
- * each). Its reactivation, listed or sent as #account, brings it back.
+ * each). Its reactivation, listed or sent as #account, brings it back. With `filter` (the collections kept now), a repo
+ * synchronized under a narrower collection rule is not held.
  */
-export function listedInSync(listed: ListedState, held: HeldRepo | undefined, o: { orNewer?: boolean } = {}): boolean {
+export function listedInSync(listed: ListedState, held: HeldRepo | undefined, o: { orNewer?: boolean; filter?: EventFilter } = {}): boolean {
   if (held === undefined || !sameAccountState(listed, held)) return false;
   if (inactiveAsHeld(listed, held)) return true;
   if (!held.synchronized || listed.rev === undefined || held.rev === null) return false;
+  // Synchronized under a narrower collection filter than `filter` (widened since): what it adds was never fetched.
+  if (o.filter !== undefined && !keptAllOf(held.collections ?? null, o.filter)) return false;
   // `orNewer` (the backfill's shortcut): a rev newer than the listed one is held too (TIDs sort as strings).
   return held.rev === listed.rev || (o.orNewer === true && held.rev > listed.rev);
 }

@@ -45,7 +45,7 @@ export const VARS = [
   { name: 'INGESTER_IDENTITY_DID_WAIT_MS', type: 'int', default: '3600000', min: 1, max: MAX_TIMER_MS, doc: 'how long frames wait for a DID whose own did:web host does not answer; then its commits are dropped as unverifiable and the repo resynced' },
   { name: 'INGESTER_COLLECTIONS', type: 'list', default: '', doc: 'comma-separated collections to keep (NSIDs, or a prefix ending in `.*`); empty keeps every collection. Applies to live events and backfilled repos; commits are still verified whole' },
   { name: 'INGESTER_DIDS', type: 'list', default: '', doc: 'comma-separated DIDs to keep; empty keeps every DID. Others write no event, are not backfilled and are not queued by sweeps' },
-  { name: 'INGESTER_EXCLUDE_DIDS', type: 'list', default: '', doc: 'comma-separated DIDs to drop, whatever INGESTER_DIDS says (same effect as not being kept)' },
+  { name: 'INGESTER_EXCLUDE_DIDS', type: 'list', default: '', doc: 'comma-separated DIDs to drop (same effect as not being kept), for a deployment that keeps every DID but these; a DID in both lists is refused at start-up' },
   { name: 'FIREHOSE_INITIAL_CURSOR', type: 'int', min: 0, doc: 'seq to start from when no cursor is stored for a host; unset means live' },
   { name: 'INGESTER_LABELER_HOSTS', type: 'list', default: '', doc: 'comma-separated labelers to follow with subscribeLabels; http:// means ws://, https:// or none means wss://; each host once (`mod.example` and `https://mod.example/` are one host, one cursor: refused)' },
   { name: 'LABELER_INITIAL_CURSOR', type: 'int', default: '0', min: 0, doc: "seq to start from when no cursor is stored for a labeler; 0 is its whole history, which is what matters for labels" },

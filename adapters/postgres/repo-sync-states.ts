@@ -12,18 +12,18 @@ import type { HeldRepo } from '../../functions/listed-in-sync.ts';
 export const REPO_SYNC_MAX_AGE_MS = 60_000;
 
 /**
- * Each of these DIDs that repo_sync holds: its rev, whether it is synchronized, and its account's stored state
+ * Each of these DIDs that repo_sync holds: its rev, whether it is synchronized (and under which collections), and its account's stored state
  * (account_state's current change; none: active), in one statement, so a page costs one round trip however many DIDs
  * it lists (functions/listed-in-sync.ts decides what they mean).
  */
 export async function syncedRepos(sql: SqlExecutor, dids: readonly string[]): Promise<Map<string, HeldRepo>> {
   const rows = checkRows(await sql.query(
-    `select r.did, r.rev, r.status = 'synchronized' as synchronized, coalesce(a.active, true) as active, a.status
+    `select r.did, r.rev, r.status = 'synchronized' as synchronized, coalesce(a.active, true) as active, a.status, r.collections
      from repo_sync r left join account_state a on a.did = r.did
      where r.did = any($1::text[])`,
     [dids],
-  ), { did: 'string', rev: 'string?', synchronized: 'boolean', active: 'boolean', status: 'string?' });
-  return new Map(rows.map((r) => [r.did, { rev: r.rev, synchronized: r.synchronized, active: r.active, status: r.active ? null : r.status }]));
+  ), { did: 'string', rev: 'string?', synchronized: 'boolean', active: 'boolean', status: 'string?', collections: 'string?' });
+  return new Map(rows.map((r) => [r.did, { rev: r.rev, synchronized: r.synchronized, active: r.active, status: r.active ? null : r.status, collections: r.collections }]));
 }
 export const REPO_SYNC_STATES = ['synchronized', 'desynchronized', 'in-progress', 'deleted'] as const;
 

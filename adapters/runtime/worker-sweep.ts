@@ -222,7 +222,7 @@ async function entriesOf(o: WorkerSweepOptions, host: string, page: ListedPage):
       o.metrics.inc('skytide_filtered_total', { where: 'sweep', why: 'did' });
       return false;
     })
-    .filter((r) => !listedInSync(r, synced.get(r.did)))
+    .filter((r) => !listedInSync(r, synced.get(r.did), o.filter === undefined ? {} : { filter: o.filter }))
     .map((r) => ({
       did: r.did, host,
       ...(r.rev === undefined ? {} : { rev: r.rev }),

@@ -32,7 +32,7 @@ import { isValidTid } from '../atproto/syntax/tid.ts';
 import { DEFAULT_PDS_RETRY, downloadRepo, RepoFetchError, type PdsRetry, type RepoDownload } from './fetch-car.ts';
 import { linkSignals } from '../linked-signal.ts';
 import { didTombstoned, documentTick, recheckHandle, refreshedIdentity, repoServed, repoUnavailable } from './account.ts';
-import { keepsCollection, keepsDid, keepsEverything, type EventFilter } from '../event-filter.ts';
+import { collectionsKept, keepsCollection, keepsDid, keepsEverything, KEEP_EVERYTHING, type EventFilter } from '../event-filter.ts';
 import { checkRows } from '../sql-rows.ts';
 import { listedInactive, listedInSync } from '../listed-in-sync.ts';
 
@@ -193,14 +193,15 @@ function countWrite(report: RepoReport, cid: string, before: { cid: string } | u
  */
 async function setSync(ports: BackfillPorts, did: string, status: string, rev: string | null, data: string | null, reason: string | null): Promise<void> {
   await ports.sql.query(
-    `insert into repo_sync (did, status, rev, "dataCid", reason, "updatedAt") values ($1, $2, $3, $4, $5, $6)
+    `insert into repo_sync (did, status, rev, "dataCid", reason, "updatedAt", collections) values ($1, $2, $3, $4, $5, $6, $7)
      on conflict (did) do update set status = excluded.status,
        rev = case when excluded.rev is null or repo_sync.rev > excluded.rev then repo_sync.rev else excluded.rev end,
        "dataCid" = case when excluded.rev is null or repo_sync.rev > excluded.rev then repo_sync."dataCid"
          else coalesce(excluded."dataCid", repo_sync."dataCid") end,
-       reason = excluded.reason, "updatedAt" = excluded."updatedAt"
+       reason = excluded.reason, "updatedAt" = excluded."updatedAt", collections = excluded.collections
      where repo_sync.status <> 'deleted'`,
-    [did, status, rev, data, reason, new Date(ports.clock.now()).toISOString()],
+    // The collections this process keeps: a repo synchronized under them is held only while they cover today's.
+    [did, status, rev, data, reason, new Date(ports.clock.now()).toISOString(), collectionsKept(ports.filter ?? KEEP_EVERYTHING)],
   );
 }
 
@@ -228,14 +229,14 @@ async function recordFailure(ports: BackfillPorts, did: string, reason: Reason, 
  */
 async function syncedAt(ports: BackfillPorts, item: BackfillItem & { rev: string }): Promise<string | undefined> {
   const rows = checkRows(await ports.sql.query(
-    `select r.rev, r.status = 'synchronized' as synchronized, coalesce(a.active, true) as active, a.status
+    `select r.rev, r.status = 'synchronized' as synchronized, coalesce(a.active, true) as active, a.status, r.collections
      from repo_sync r left join account_state a on a.did = r.did where r.did = $1`,
     [item.did],
-  ), { rev: 'string?', synchronized: 'boolean', active: 'boolean', status: 'string?' });
+  ), { rev: 'string?', synchronized: 'boolean', active: 'boolean', status: 'string?', collections: 'string?' });
   const held = rows[0];
   if (held === undefined) return undefined;
-  const repo = { rev: held.rev, synchronized: held.synchronized, active: held.active, status: held.active ? null : held.status };
-  return listedInSync(item, repo, { orNewer: true }) ? (held.rev ?? '') : undefined;
+  const repo = { rev: held.rev, synchronized: held.synchronized, active: held.active, status: held.active ? null : held.status, collections: held.collections };
+  return listedInSync(item, repo, { orNewer: true, filter: ports.filter ?? KEEP_EVERYTHING }) ? (held.rev ?? '') : undefined;
 }
 
 /**

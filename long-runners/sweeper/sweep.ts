@@ -228,7 +228,7 @@ async function sweepPages(o: SweepOptions, kept: KeptLease, signal: AbortSignal)
         return false;
       })
       .filter((r) => {
-        const inSync = listedInSync(r, synced.get(r.did));
+        const inSync = listedInSync(r, synced.get(r.did), o.filter === undefined ? {} : { filter: o.filter });
         if (inSync) progress.skippedInSync++;
         return !inSync;
       })

@@ -90,4 +90,23 @@ describe('backfill filters', () => {
     const kept = await backfillRepos([{ did: BOB }], ports(filterOf({ dids: [ALICE, BOB] })));
     expect(kept.reports[0]).toMatchObject({ status: 'synchronized', created: 120 });
   });
+
+  it('a repo listed at the rev it was synchronized at under a narrower filter is fetched again once the filter widened', async () => {
+    // After the community test, which indexed Bob whole: the likes are there, and a fetch finds them unchanged.
+    const narrow = await backfillRepos([{ did: BOB }], ports(filterOf({ collections: ['app.bsky.feed.post'] })));
+    const rev = narrow.reports[0]!.rev!;
+    expect(await db.sql.query('select collections from repo_sync where did = $1', [BOB])).toEqual([{ collections: 'app.bsky.feed.post' }]);
+    // Listed again at that rev under the same filter: held, nothing fetched.
+    const fetches = pds.requests.get(BOB);
+    const same = await backfillRepos([{ did: BOB, rev }], ports(filterOf({ collections: ['app.bsky.feed.post'] })));
+    expect(same.reports[0]).toMatchObject({ alreadySynchronized: true });
+    expect(pds.requests.get(BOB)).toBe(fetches);
+    // Widened: the rev held says nothing of the likes left out; fetched (here they are found unchanged).
+    const wide = await backfillRepos([{ did: BOB, rev }], ports(filterOf({ collections: ['app.bsky.feed.post', 'app.bsky.feed.like'] })));
+    const bob = repos.get(BOB)!.counts;
+    expect(wide.reports[0]).toMatchObject({ status: 'synchronized', unchanged: bob['app.bsky.feed.like']! + bob['app.bsky.feed.post']! });
+    expect(wide.reports[0]).not.toHaveProperty('alreadySynchronized');
+    expect(pds.requests.get(BOB)).toBe(fetches! + 1);
+    expect(await db.sql.query('select collections from repo_sync where did = $1', [BOB])).toEqual([{ collections: 'app.bsky.feed.like,app.bsky.feed.post' }]);
+  });
 });

@@ -2,11 +2,30 @@
 // the held account state (a missing `active` meaning active; an inactive listing without a status matching any).
 import { describe, expect, it } from 'vitest';
 import { listedInSync, sameAccountState } from '../../../functions/listed-in-sync.ts';
+import { collectionsKept, keptAllOf, parseEventFilter, type EventFilter } from '../../../functions/event-filter.ts';
+
+function filterOf(collections: string[]): EventFilter {
+  const parsed = parseEventFilter({ collections });
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  return parsed.filter;
+}
 
 const active = { rev: 'r1', synchronized: true, active: true, status: null };
 const takendown = { rev: 'r1', synchronized: true, active: false, status: 'takendown' };
 
 describe('listedInSync', () => {
+  it('is not held at its rev when synchronized under a narrower collection filter than today\'s (widened since)', () => {
+    const postsOnly = { ...active, collections: 'app.bsky.feed.post' };
+    expect(listedInSync({ rev: 'r1' }, postsOnly, { filter: filterOf(['app.bsky.feed.post']) })).toBe(true);
+    expect(listedInSync({ rev: 'r1' }, postsOnly, { filter: filterOf(['app.bsky.feed.post', 'app.bsky.feed.like']) })).toBe(false);
+    expect(listedInSync({ rev: 'r1' }, postsOnly, { filter: filterOf([]) })).toBe(false);
+    // Narrowed since, or synchronized under every collection (null: rows from before the column too): held.
+    expect(listedInSync({ rev: 'r1' }, { ...active, collections: 'app.bsky.feed.like,app.bsky.feed.post' }, { filter: filterOf(['app.bsky.feed.post']) })).toBe(true);
+    expect(listedInSync({ rev: 'r1' }, { ...active, collections: null }, { filter: filterOf(['app.bsky.feed.post']) })).toBe(true);
+    // An inactive account held inactive stays held: its PDS refuses the repo whatever is kept.
+    expect(listedInSync({ rev: 'r1', active: false, status: 'takendown' }, { ...takendown, collections: 'app.bsky.feed.post' }, { filter: filterOf([]) })).toBe(true);
+  });
+
   it('needs the held rev exactly, and a listed rev', () => {
     expect(listedInSync({ rev: 'r1', active: true }, active)).toBe(true);
     expect(listedInSync({ rev: 'r2', active: true }, active)).toBe(false);
@@ -58,5 +77,20 @@ describe('sameAccountState', () => {
     expect(sameAccountState({ active: false }, { active: true, status: null })).toBe(false);
     // A status beside `active: true` says nothing.
     expect(sameAccountState({ active: true, status: 'takendown' }, { active: true, status: null })).toBe(true);
+  });
+});
+
+describe('the collection rule stored beside a synchronized repo', () => {
+  it('is written sorted (null for every collection) and read back as what it kept', () => {
+    expect(collectionsKept(filterOf([]))).toBeNull();
+    expect(collectionsKept(filterOf(['app.bsky.graph.*', 'app.bsky.feed.post', 'app.bsky.feed.like']))).toBe('app.bsky.feed.like,app.bsky.feed.post,app.bsky.graph.*');
+    const stored = collectionsKept(filterOf(['app.bsky.graph.*', 'app.bsky.feed.post']));
+    expect(keptAllOf(stored, filterOf(['app.bsky.graph.follow', 'app.bsky.feed.post']))).toBe(true);
+    expect(keptAllOf(stored, filterOf(['app.bsky.graph.list.*']))).toBe(true);
+    expect(keptAllOf(stored, filterOf(['app.bsky.feed.like']))).toBe(false);
+    expect(keptAllOf(stored, filterOf(['app.bsky.*']))).toBe(false);
+    expect(keptAllOf(collectionsKept(filterOf(['app.bsky.graph.follow'])), filterOf(['app.bsky.graph.*']))).toBe(false);
+    expect(keptAllOf(stored, filterOf([]))).toBe(false);
+    expect(keptAllOf(null, filterOf([]))).toBe(true);
   });
 });
