@@ -40,6 +40,13 @@ export const KEEP_EVERYTHING: EventFilter = { collections: new Set(), collection
 
 export type FilterParse = { ok: true; filter: EventFilter } | { ok: false; problems: string[] };
 
+/**
+ * Collections compare as written, and the network writes an NSID's domain part (all but its name) in lower case: an
+ * entry with capitals there would keep nothing.
+ */
+const CAPITALS = 'has capitals in its domain part: the network writes it in lower case';
+const authorityOf = (nsid: string): string => nsid.slice(0, nsid.lastIndexOf('.'));
+
 /** Checks every entry (named in the problems with its variable) and builds the filter. */
 export function parseEventFilter(input: EventFilterInput): FilterParse {
   const problems: string[] = [];
@@ -50,9 +57,12 @@ export function parseEventFilter(input: EventFilterInput): FilterParse {
       const prefix = c.slice(0, -2);
       // `app.bsky.*` (or even `com.*`) is a valid pattern though its prefix is no NSID: it must begin one.
       if (!isValidNsid(`${prefix}.a.b`) || prefix.includes('*')) problems.push(`INGESTER_COLLECTIONS: ${JSON.stringify(c)} is not an NSID prefix followed by .*`);
+      else if (prefix !== prefix.toLowerCase()) problems.push(`INGESTER_COLLECTIONS: ${JSON.stringify(c)} ${CAPITALS} (${prefix.toLowerCase()}.*)`);
       else collectionPrefixes.push(`${prefix}.`);
     } else if (!isValidNsid(c)) {
       problems.push(`INGESTER_COLLECTIONS: ${JSON.stringify(c)} is not an NSID (or a prefix followed by .*)`);
+    } else if (authorityOf(c) !== authorityOf(c).toLowerCase()) {
+      problems.push(`INGESTER_COLLECTIONS: ${JSON.stringify(c)} ${CAPITALS} (${authorityOf(c).toLowerCase()}${c.slice(authorityOf(c).length)})`);
     } else {
       collections.add(c);
     }

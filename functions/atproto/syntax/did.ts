@@ -37,7 +37,11 @@ export function unresolvableDid(did: string): string | undefined {
 export function configuredDidProblem(value: string): string | undefined {
   if (!isValidDid(value)) return 'is not a DID';
   const why = unresolvableDid(value);
-  return why === undefined ? undefined : `cannot exist in atproto (${why})`;
+  if (why !== undefined) return `cannot exist in atproto (${why})`;
+  // DIDs compare as written, and the network writes a did:web's host in lower case: `did:web:Example.COM` would keep
+  // (or drop, or trust) no one.
+  if (value.startsWith('did:web:') && value !== value.toLowerCase()) return `names its host in capitals: the network writes it in lower case (${value.toLowerCase()})`;
+  return undefined;
 }
 
 /** The host (and port, for localhost) a resolvable did:web's document lives at. */

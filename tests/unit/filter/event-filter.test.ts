@@ -94,6 +94,17 @@ describe('event filter', () => {
     ]);
   });
 
+  it('refuses capitals where the network writes none (a did:web host, an NSID\'s domain part): they would match no one', () => {
+    const parsed = parseEventFilter({ collections: ['App.Bsky.Feed.post', 'App.Bsky.*', 'com.example.fooBar'], dids: ['did:web:Example.COM'] });
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.problems).toEqual([
+      'INGESTER_COLLECTIONS: "App.Bsky.Feed.post" has capitals in its domain part: the network writes it in lower case (app.bsky.feed.post)',
+      'INGESTER_COLLECTIONS: "App.Bsky.*" has capitals in its domain part: the network writes it in lower case (app.bsky.*)',
+      'INGESTER_DIDS: "did:web:Example.COM" names its host in capitals: the network writes it in lower case (did:web:example.com)',
+    ]);
+  });
+
   it('is checked when the configuration is parsed, joined with the other problems', () => {
     const { config } = parseConfig({ INGESTER_COLLECTIONS: 'app.bsky.feed.post, app.bsky.graph.*', INGESTER_EXCLUDE_DIDS: BOB });
     expect(keepsCollection(config.filter, 'app.bsky.graph.block')).toBe(true);
