@@ -70,8 +70,20 @@ export async function writeGateVersions(tx: SqlExecutor, kind: GateKind, ops: re
     const time = normalizeTime(event.time);
     return time === undefined ? [] : [{ kind, postUri, createdAt: time, cid: event.type === 'delete' ? '' : event.cid, json: null, rev: event.rev }];
   });
-  const fresh = checkRows(await insertRows(tx, 'gate_version', VERSION, rows, {
-    orderBy: 'postUri', onConflict: 'do nothing', returning: ['postUri'],
+  // A version written again (the repo reverting a gate to an earlier record, which is the same CID; a backfill at the
+  // repo's rev) keeps the latest rev it was written at: the repo's order decides which of two versions created at the
+  // same time is in force, and the latest write is where the repo put it. The greatest rev whatever the arrival order,
+  // one row per version in the statement (an upsert cannot touch a row twice), so batches and replays agree; a raised
+  // rev changes the history like a new version.
+  const latest = new Map<string, Row>();
+  for (const row of rows) {
+    const key = JSON.stringify([row['kind'], row['postUri'], row['createdAt'], row['cid']]);
+    const seen = latest.get(key);
+    if (seen === undefined || (seen['rev'] as string) < (row['rev'] as string)) latest.set(key, row);
+  }
+  const fresh = checkRows(await insertRows(tx, 'gate_version', VERSION, [...latest.values()], {
+    orderBy: 'postUri', onConflict: '(kind, "postUri", "createdAt", cid) do update set rev = excluded.rev where gate_version.rev < excluded.rev',
+    returning: ['postUri'],
   }), { postUri: 'string' });
   return [...new Set(fresh.map((r) => r.postUri))];
 }

@@ -211,6 +211,25 @@ describe('index: thread gates and post gates', () => {
     expect(await rows(`select text, "violatesThreadGate" from post where "replyRoot" is not null`)).toEqual([{ text: 'open now', violatesThreadGate: null }]);
   });
 
+  // Found by a batch-boundary fuzz: a version written again (here the gate reverted to its first record, the same CID)
+  // kept the rev of its first write one event at a time, and in a batch whichever of its writes the insert met first;
+  // the version in force, the reply's verdict, its count and notification changed with the batch boundaries.
+  it('a gate reverted to an earlier version (the same CID) is that version from then on, in any batches', async () => {
+    for (const sizes of [[1, 1, 1, 1], [4], [2, 2]]) {
+      const key = `v${sizes.join('')}`;
+      const root = w(ALICE, POST, key, post('root', at(10)));
+      const closed = { $type: 'app.bsky.feed.threadgate', post: ref(root).uri, allow: [], ...at(11) };
+      const open = { $type: 'app.bsky.feed.threadgate', post: ref(root).uri, ...at(11) };
+      const gate = (record: JsonObject, cid: string) => write({ did: ALICE, collection: 'app.bsky.feed.threadgate', rkey: key, rev: ++rev, record, cid });
+      // The open version's CID sorts after the closed one's: a tie by CID would leave it in force.
+      const [low, high] = [fakeCid(`${key}-a`), fakeCid(`${key}-b`)].sort() as [string, string];
+      const events = [root, gate(closed, low), gate(open, high), gate(closed, low)];
+      for (let at0 = 0, i = 0; i < sizes.length; at0 += sizes[i]!, i++) await run(events.slice(at0, at0 + sizes[i]!));
+      await run([w(BOB, POST, `${key}-reply`, post('closed again', at(13, { reply: { root: ref(root), parent: ref(root) } })))]);
+      expect(await db.sql.query(`select "violatesThreadGate" from post where "replyRoot" = $1`, [ref(root).uri]), `batches ${sizes.join(',')}`).toEqual([{ violatesThreadGate: true }]);
+    }
+  });
+
   it('a post gate that disables embedding marks quotes made after it, without a quote notification', async () => {
     const p = w(ALICE, POST, 'p', post('quoted', at(10)));
     const early = w(BOB, POST, 'q1', post('early quote', at(11, { embed: { $type: 'app.bsky.embed.record', record: ref(p) } })));
