@@ -156,9 +156,9 @@ export function gateUnder(versions: GateVersions, reply: ReplyToJudge): string {
   return v?.json == null ? '' : v.cid;
 }
 
-/** Of these replies, those under a root with a gate history, each with the gate it is judged under (reply-gates.ts). */
+/** Of these replies, those judged under a gate in force, each with its version (reply-gates.ts); none means no row. */
 export function gatesUnder(replies: readonly ReplyToJudge[], versions: GateVersions): JudgedUnder[] {
-  return replies.filter((r) => versions.thread.has(r.replyRoot)).map((r) => ({ uri: r.uri, cid: gateUnder(versions, r) }));
+  return replies.filter((r) => versions.thread.has(r.replyRoot)).map((r) => ({ uri: r.uri, cid: gateUnder(versions, r) })).filter((j) => j.cid !== '');
 }
 
 const typeOf = (v: JsonValue) => obj(v)?.['$type'];
@@ -300,10 +300,12 @@ async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: reado
   const under = new Map(rows.map((r) => [r.uri, gateUnder(versions, r)]));
   const replies = rows.filter((r) => under.get(r.uri) !== r.judgedUnder);
   if (replies.length === 0) return;
-  await noteGatesUnder(tx, replies.filter((r) => versions.thread.has(r.replyRoot)).map((r) => ({ uri: r.uri, cid: under.get(r.uri)! })));
-  // Those now under a root without a gate history (its account purged) forget the gate they were judged under: were it
-  // written again (a restore), the same CID would otherwise look unchanged.
-  await forgetGatesUnder(tx, replies.filter((r) => r.judgedUnder !== '' && !versions.thread.has(r.replyRoot)).map((r) => r.uri));
+  await noteGatesUnder(tx, replies.filter((r) => under.get(r.uri) !== '').map((r) => ({ uri: r.uri, cid: under.get(r.uri)! })));
+  // Those now under no gate in force (one deleted, or a root without a gate history: its account purged) forget the
+  // gate they were judged under: no row says none, however the batches fell (a row of '' was written only when the
+  // reply's batch also wrote its root's first gate). Were that gate written again (a restore), the same CID would
+  // otherwise look unchanged.
+  await forgetGatesUnder(tx, replies.filter((r) => under.get(r.uri) === '').map((r) => r.uri));
   const violating = await judgeReplies(tx, replies, versions);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
   if (flips.length === 0) return;

@@ -2,9 +2,10 @@
 // reply once, as it indexes it, by the follows and list items of that moment; a gate's edit (hiding a reply writes a
 // new version) or a replay changes no verdict there. skytide judges replies again where the gate in force for them may
 // have changed (gates.ts, `rejudgeReplies`), and passes over those still under the gate they were judged by.
+// A reply judged under no gate in force has no row (migration 0021 wrote '' for those it found: read alike).
 import type { SqlExecutor } from '../ports.ts';
 
-/** A reply and the CID of the thread gate it is judged under ('' for none in force): gates.ts, `gateUnder`. */
+/** A reply and the CID of the thread gate it is judged under: gates.ts, `gateUnder` (none in force: no row). */
 export interface JudgedUnder {
   uri: string;
   cid: string;

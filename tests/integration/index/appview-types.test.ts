@@ -230,6 +230,20 @@ describe('index: thread gates and post gates', () => {
     }
   });
 
+  // Found by a batch-boundary fuzz: a reply and its root's first gate (made after it) in one batch left a reply_gate row
+  // of '' (judged under no gate) that one event at a time never wrote. No gate in force: no row, in any batches.
+  it('a reply judged under no gate in force has no reply_gate row, whatever the batches', async () => {
+    for (const sizes of [[1, 1], [2]]) {
+      const key = `ng${sizes.join('')}`;
+      const root = { uri: uriOf(ALICE, POST, key), cid: fakeCid(key) };
+      const reply = w(BOB, POST, `${key}-r`, post('before the gate', at(12, { reply: { root, parent: root } })));
+      const gate = w(ALICE, 'app.bsky.feed.threadgate', key, { $type: 'app.bsky.feed.threadgate', post: root.uri, allow: [], ...at(13) });
+      const events = [reply, gate];
+      for (let at0 = 0, i = 0; i < sizes.length; at0 += sizes[i]!, i++) await run(events.slice(at0, at0 + sizes[i]!));
+      expect(await db.sql.query(`select count(*)::int as n from reply_gate where uri = $1`, [uriOf(BOB, POST, `${key}-r`)]), `batches ${sizes.join(',')}`).toEqual([{ n: 0 }]);
+    }
+  });
+
   it('a post gate that disables embedding marks quotes made after it, without a quote notification', async () => {
     const p = w(ALICE, POST, 'p', post('quoted', at(10)));
     const early = w(BOB, POST, 'q1', post('early quote', at(11, { embed: { $type: 'app.bsky.embed.record', record: ref(p) } })));
