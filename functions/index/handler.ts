@@ -370,9 +370,9 @@ async function writeRecords(
   // A post deleted and written again here: after commit its delete takes the older quotes a batch in flight beside
   // this one wrote, as a delete's own would (cross-repo.ts).
   for (const [uri, r] of fates.removals) {
-    if (r.writtenAgain !== true || !changed.has(uri)) continue;
+    if (r.deletedAt === undefined || !changed.has(uri)) continue;
     posts.removed.push(uri);
-    posts.removedAt.push(r.time);
+    posts.removedAt.push(r.deletedAt);
   }
   return { tallies, deltas, posts, changed, inserted };
 }

@@ -6,16 +6,27 @@
 // matters are replayed here from what `record` held: a post with several ops, and a quote written in the same batch as
 // an op of the post it quotes (a quote written before that post's removal loses its row, one written after keeps it).
 import type { RecordOp } from './plan.ts';
+import type { RecordWriteEvent } from '../events.ts';
 import type { JsonObject, Removal, StoredOp } from './plugins/types.ts';
 import { transitions } from './transitions.ts';
 import { collectionOf, obj } from './plugins/fields.ts';
-import { embeddedRecord, POST_COLLECTION } from './plugins/post.ts';
+import { embeddedRecord, POST_COLLECTION, postRows } from './plugins/post.ts';
 
 
 /** The post a post record quotes (the post plugin's embedded record, when it is a post), or undefined. */
 export function quotedPost(record: JsonObject): string | undefined {
   const ref = embeddedRecord(obj(record['embed']));
   return ref !== undefined && collectionOf(ref.uri) === POST_COLLECTION ? ref.uri : undefined;
+}
+
+/** The thread of a post version that is its author's own reply (its root is the author's), as the post plugin reads it. */
+type OpReply = { rootUri: string; parentUri: string };
+
+function opReplyOf(uri: string, event: RecordWriteEvent): OpReply | undefined {
+  const rows = postRows({ uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time });
+  const root = rows?.post['replyRoot'];
+  const parent = rows?.post['replyParent'];
+  return typeof root === 'string' && typeof parent === 'string' && root.split('/')[2] === event.did ? { rootUri: root, parentUri: parent } : undefined;
 }
 
 /**
@@ -73,13 +84,23 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
     const steps = transitions(stored.get(uri), ops);
     let birth: { position: number; quotes: string | undefined; cid: string; time: string } | undefined;
     let removedTime: string | undefined;
-    let byDelete = false;
+    /** The last delete of the batch, and the last one a write followed (its time is what post_removal keeps). */
+    let deleteTime: string | undefined;
+    let deletedAt: string | undefined;
+    /** The live version's thread when the batch wrote it as the author's own reply; those removed, by root. */
+    let liveOpReply: OpReply | undefined;
+    const opReplies = new Map<string, OpReply>();
+    const removeOpReply = () => {
+      if (liveOpReply !== undefined && !opReplies.has(liveOpReply.rootUri)) opReplies.set(liveOpReply.rootUri, liveOpReply);
+      liveOpReply = undefined;
+    };
     for (const t of steps) {
       if (t.to.type === 'delete') {
         lastRemoval.set(uri, t.position);
         removedTime = t.to.time;
-        byDelete = true;
+        deleteTime = t.to.time;
         birth = undefined;
+        removeOpReply();
         continue;
       }
       if (t.fromCid === t.to.cid) continue; // the same version written again: nothing changes
@@ -87,8 +108,11 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       if (t.fromCid !== '') {
         lastRemoval.set(uri, t.position);
         removedTime = t.to.time;
-        byDelete = false;
+        removeOpReply();
+      } else if (deleteTime !== undefined) {
+        deletedAt = deleteTime;
       }
+      liveOpReply = opReplyOf(uri, t.to);
       birth = { position: t.position, quotes: quotedPost(t.to.record), cid: t.to.cid, time: t.to.time };
     }
     if (removedTime !== undefined) {
@@ -96,7 +120,8 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       const cid = birth?.cid;
       const fresh = cid !== undefined && steps.every((t) => t.fromCid !== cid);
       const removal: Removal = fresh ? { time: removedTime, cid } : { time: removedTime };
-      if (byDelete && birth !== undefined) removal.writtenAgain = true;
+      if (deletedAt !== undefined) removal.deletedAt = deletedAt;
+      if (opReplies.size > 0) removal.opReplies = [...opReplies.values()];
       fates.removals.set(uri, removal);
     }
     if (birth !== undefined) {

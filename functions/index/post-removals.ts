@@ -7,7 +7,7 @@ import type { SqlExecutor } from '../ports.ts';
 /** Keeps the latest delete time of each post: `removedAt` never moves back. */
 export const REMEMBER_CONFLICT = `on conflict (uri) do update set "removedAt" = excluded."removedAt" where post_removal."removedAt" < excluded."removedAt"`;
 
-/** Notes that these posts were deleted at these times and are written again after (post-fates.ts, `writtenAgain`). */
+/** Notes that these posts were deleted at these times and are written again after (post-fates.ts, `deletedAt`). */
 export async function rememberRemovals(tx: SqlExecutor, removals: readonly { uri: string; time: string }[]): Promise<void> {
   if (removals.length === 0) return;
   // `distinct on` keeps each post's latest time, and its order by uri writes in key order.

@@ -255,7 +255,8 @@ async function cascadeToQuotes(tx: SqlExecutor, uris: readonly string[], removal
     return removal === undefined ? [] : [{ uri, ...removal }];
   });
   if (taken.length === 0) return [];
-  await rememberRemovals(tx, taken.filter((r) => r.writtenAgain === true));
+  await rememberRemovals(tx, taken.flatMap((r) => (r.deletedAt === undefined ? [] : [{ uri: r.uri, time: r.deletedAt }])));
+  await writeRemovedOpReplies(tx, taken.flatMap((r) => (r.opReplies ?? []).map((o) => ({ uri: r.uri, ...o }))));
   return checkRows(await tx.query(
     `delete from quote q using unnest($1::text[], $2::text[], $3::text[]) as r(uri, time, cid)
      where q.subject = r.uri and q."indexedAt" <= r.time and q."subjectCid" is distinct from r.cid returning q.subject`,
@@ -300,11 +301,30 @@ async function markGated(tx: SqlExecutor, uris: readonly string[]): Promise<void
   );
 }
 
+/**
+ * The author's own replies the batch wrote and removed (post-fates.ts, `opReplies`): their rows as one event at a time
+ * leaves them, written and marked deleted (a row held already is only marked, as softDeleteOpReplies does).
+ */
+async function writeRemovedOpReplies(tx: SqlExecutor, replies: readonly { uri: string; rootUri: string; parentUri: string }[]): Promise<void> {
+  if (replies.length === 0) return;
+  const key = (r: { uri: string; rootUri: string }) => `${r.rootUri} ${r.uri}`;
+  const sorted = [...replies].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  await tx.query(
+    `insert into op_thread_reply ("rootUri", "parentUri", uri, "deletedAt")
+     select root, parent, uri, ${NOW} from unnest($1::text[], $2::text[], $3::text[]) as r(root, parent, uri)
+     on conflict ("rootUri", uri) do update set "deletedAt" = excluded."deletedAt" where op_thread_reply."deletedAt" is null`,
+    [sorted.map((r) => r.rootUri), sorted.map((r) => r.parentUri), sorted.map((r) => r.uri)],
+  );
+}
+
+/** The transaction's time as the AppView writes its own (`deletedAt`). */
+const NOW = `to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /** Marks removed replies deleted in op_thread_reply, at the transaction's time (the AppView uses its clock too). */
 async function softDeleteOpReplies(tx: SqlExecutor, uris: readonly string[]): Promise<void> {
   if (uris.length === 0) return;
   await tx.query(
-    `update op_thread_reply set "deletedAt" = to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    `update op_thread_reply set "deletedAt" = ${NOW}
      where uri = any($1::text[]) and "deletedAt" is null`,
     [[...uris].sort()],
   );

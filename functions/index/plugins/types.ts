@@ -74,10 +74,17 @@ export interface Removal {
   time: string;
   cid?: string;
   /**
-   * The removal is a delete and the post is written again after it in the batch: no tombstone keeps the delete's
-   * time, so `post_removal` does, for a quote older than it that a lagging lane indexes later (gates.ts).
+   * The time of the batch's last delete of the post that a later write of it followed (an edit may come after that
+   * write): no tombstone keeps the delete's time, so `post_removal` does, for a quote older than it that a lagging
+   * lane indexes later (gates.ts), as one event at a time the write's settling of the tombstone would.
    */
-  writtenAgain?: boolean;
+  deletedAt?: string;
+  /**
+   * The versions of the author's own reply (its thread's root is the author's) that the batch wrote and then
+   * removed: one event at a time each wrote its op_thread_reply row, then marked it deleted (and it stays so), so the
+   * rows are written marked deleted (one per thread root, the first version's parent, as the insert keeps).
+   */
+  opReplies?: { rootUri: string; parentUri: string }[];
 }
 
 /** How a statement plugin's `remove` is asked to remove (the post plugin reads sameCid and cascade, follow kept). */

@@ -1,0 +1,81 @@
+// The database ends as if the events were applied one at a time, whatever the batch boundaries: streams a
+// batch-boundary fuzz found to differ (each event in a batch of its own against the same events cut otherwise, into a
+// fresh real Postgres each time), every table compared. Values the index takes from the transaction's clock
+// (op_thread_reply.deletedAt) are compared as set or not.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indexBatch } from '../../../functions/index/handler.ts';
+import type { StreamEvent } from '../../../functions/events.ts';
+import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
+import { at, del, post, uriOf, write } from '../../helpers/events.ts';
+
+const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa';
+const B = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb';
+const POST = 'app.bsky.feed.post';
+const P1 = uriOf(A, POST, 'p1');
+
+const TABLES: Record<string, string> = {
+  record: 'select uri, cid, rev from record order by uri',
+  post: 'select uri, cid, "replyRoot", "violatesThreadGate", "violatesEmbeddingRules", "invalidReplyRoot" from post order by uri',
+  quote: 'select uri, subject, "subjectCid" from quote order by uri',
+  // A row of zeros is no count (a reply made and deleted in one batch never wrote one): left out, as the model does.
+  post_agg: 'select uri, "likeCount", "replyCount", "repostCount", "quoteCount" from post_agg where "likeCount" + "replyCount" + "repostCount" + "quoteCount" > 0 order by uri',
+  post_removal: 'select uri, "removedAt" from post_removal order by uri',
+  op_thread_reply: 'select uri, "rootUri", "parentUri", "deletedAt" is not null as deleted from op_thread_reply order by uri',
+  notification: 'select did, "recordUri", reason from notification order by "recordUri", did, reason',
+  feed_item: 'select uri, "postUri" from feed_item order by uri',
+};
+
+let db: IndexDb;
+beforeAll(async () => {
+  db = await createIndexDb('batch_boundaries');
+});
+afterAll(async () => db.close());
+
+/** Every table after `events` indexed in batches of `sizes` (the rest in one last batch), from an empty index. */
+async function indexed(events: readonly StreamEvent[], sizes: readonly number[]): Promise<Record<string, unknown[]>> {
+  const tables = (await db.sql.query(`select string_agg(format('%I', tablename), ', ') as names from pg_tables where schemaname = current_schema() and tablename <> 'skytide_migrations'`)) as { names: string }[];
+  await db.sql.query(`truncate ${tables[0]!.names}`);
+  let from = 0;
+  for (const size of sizes) {
+    await indexBatch(events.slice(from, from + size), db.ports);
+    from += size;
+  }
+  if (from < events.length) await indexBatch(events.slice(from), db.ports);
+  const out: Record<string, unknown[]> = {};
+  for (const [name, query] of Object.entries(TABLES)) out[name] = await db.sql.query(query);
+  return out;
+}
+
+async function sameInEveryCut(events: readonly StreamEvent[], cuts: readonly number[][]): Promise<Record<string, unknown[]>> {
+  const oneByOne = await indexed(events, events.map(() => 1));
+  for (const cut of cuts) expect(await indexed(events, cut), `batches ${cut.join(',')}`).toEqual(oneByOne);
+  return oneByOne;
+}
+
+describe('batch boundaries', () => {
+  it('a post deleted, written again and edited in one batch keeps its delete\'s time, which a late quote of it meets', async () => {
+    const v1 = write({ did: A, collection: POST, rkey: 'p1', rev: 1, record: post('a') });
+    // B's quote of v1, from a lane that lagged: made (and timed) before the delete, indexed after all of it.
+    const late = { ...write({ did: B, collection: POST, rkey: 'q1', rev: 5, record: post('q', { embed: { $type: 'app.bsky.embed.record', record: { uri: P1, cid: v1.cid } } }) }), time: at(1) };
+    const events = [
+      v1,
+      del({ did: A, collection: POST, rkey: 'p1', rev: 2 }),
+      write({ did: A, collection: POST, rkey: 'p1', rev: 3, record: post('b') }),
+      write({ did: A, collection: POST, rkey: 'p1', rev: 4, type: 'update', record: post('c') }),
+      late,
+    ];
+    const tables = await sameInEveryCut(events, [[4, 1], [1, 3, 1], [5]]);
+    expect(tables['post_removal']).toEqual([{ uri: P1, removedAt: at(2) }]);
+    expect(tables['quote']).toEqual([]);
+  });
+
+  it('an author\'s own reply edited, or deleted, in the batch that made it is marked deleted for the OP thread', async () => {
+    const root = write({ did: A, collection: POST, rkey: 'p1', rev: 1, record: post('root') });
+    const ref = { uri: P1, cid: root.cid };
+    const reply = (rev: number, text: string) => write({ did: A, collection: POST, rkey: 'p2', rev, type: rev > 2 ? 'update' : 'create', record: post(text, { reply: { root: ref, parent: ref } }) });
+    const edited = await sameInEveryCut([root, reply(2, 'mine'), reply(3, 'mine, edited')], [[3], [1, 2]]);
+    expect(edited['op_thread_reply']).toEqual([{ uri: uriOf(A, POST, 'p2'), rootUri: P1, parentUri: P1, deleted: true }]);
+    const deleted = await sameInEveryCut([root, reply(2, 'mine'), del({ did: A, collection: POST, rkey: 'p2', rev: 3 })], [[3], [1, 2]]);
+    expect(deleted['op_thread_reply']).toEqual([{ uri: uriOf(A, POST, 'p2'), rootUri: P1, parentUri: P1, deleted: true }]);
+  });
+});
