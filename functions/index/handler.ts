@@ -342,9 +342,13 @@ async function writeRecords(
     const uris = removals.get(plugin);
     if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade, kept: keeps.kept, gone });
   }
-  // Only a post the batch deletes can be missing at its end yet have been there at a reply's place.
-  const deletedPosts = new Set(counted.filter((op) => op.event.type === 'delete' && op.event.collection === POST_COLLECTION).map((op) => op.uri));
-  const gonePosts = { gone, ops: deletedPosts.size === 0 ? [] : counted.filter((op) => deletedPosts.has(op.uri)) };
+  // Only a post the batch deletes or rewrites can be missing at its end, or reply elsewhere, yet have been there, with
+  // another parent, at a reply's place: those whose row the batch removed, deleted, or replayed with more than one op.
+  const changedPosts = new Set([
+    ...gone.keys(), ...fates.removals.keys(),
+    ...counted.filter((op) => op.event.type === 'delete' && op.event.collection === POST_COLLECTION).map((op) => op.uri),
+  ]);
+  const gonePosts = { gone, ops: changedPosts.size === 0 ? [] : counted.filter((op) => changedPosts.has(op.uri)) };
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);

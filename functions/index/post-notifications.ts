@@ -183,10 +183,12 @@ async function hiddenReplies(tx: SqlExecutor, roots: readonly string[]): Promise
 }
 
 /**
- * The ancestors a fresh reply had at its place in the batch beyond where the stored chain breaks: a post the batch
- * removed after the reply (or made before it and removed after it) was there when the reply came, and the AppView,
- * indexing one event at a time, notified its author; its removal then takes only the notifications it made itself.
- * Read after the batch's removals, the chain stopped short of it, so in one batch that notification was lost.
+ * The ancestors a fresh reply had at its place in the batch, where the batch changed its chain: a post the batch
+ * removed after the reply (or made before it and removed after it), or edited after it to reply elsewhere, was there,
+ * with the parent it had then, when the reply came, and the AppView, indexing one event at a time, notified its
+ * author; the removal or edit then takes only the notifications that post made itself. Read after the batch's writes,
+ * the chain stopped short of it, or went up another thread, so in one batch that notification was lost. From the first
+ * ancestor the batch changed, the chain is walked as it stood at the reply's place.
  */
 async function ancestorsGoneSince(
   tx: SqlExecutor, fresh: readonly FreshPost[], ends: ReadonlyMap<string, { parent: string | null; height: number }>,
@@ -194,34 +196,52 @@ async function ancestorsGoneSince(
 ): Promise<void> {
   // Each such post's changes in the batch (the rev rule applied), from nothing: what it was before is `gone`'s.
   const steps = new Map([...opsByUri(history.ops)].map(([uri, ops]) => [uri, transitions(undefined, ops)]));
-  /** The parent of `uri` if the post was there at `position` and is no longer stored; undefined if it was not there. */
+  const changed = (uri: string) => steps.has(uri) || history.gone.has(uri);
+  /** The parent of `uri` if the post was there at `position` (a post the batch changed); undefined if it was not. */
   const thereThen = (uri: string, position: number): { parent: string | null } | undefined => {
     const held = heldBefore(steps.get(uri) ?? [], position);
     if (held === undefined) return history.gone.has(uri) ? { parent: history.gone.get(uri) ?? null } : undefined;
     return held === null ? undefined : { parent: strongRef(obj(held['reply'])?.['parent'])?.uri ?? null };
   };
   for (const post of fresh) {
+    if (post.position === undefined) continue;
+    const stored = ancestors.get(post.uri) ?? [];
     const end = ends.get(post.uri);
-    if (post.position === undefined || end === undefined || end.parent === null || end.height >= REPLY_DEPTH) continue;
-    const list = ancestors.get(post.uri) ?? [];
-    const stored = list.length;
-    let next: string | null = end.parent;
-    // The stored chain ended at a parent no longer stored: follow the batch's removed posts, and stored ones above them.
+    const from = stored.findIndex(changed);
+    let list: string[];
+    let next: string | null;
+    /** Past the stored chain: a stored post met there needs a lookup. */
+    let offChain: boolean;
+    if (from >= 0) {
+      list = stored.slice(0, from);
+      next = stored[from] ?? null;
+      offChain = true;
+    } else {
+      // The stored chain holds nothing the batch changed: it goes on only where it broke (at a removed post).
+      if (end === undefined || end.parent === null || end.height >= REPLY_DEPTH) continue;
+      list = [...stored];
+      next = end.parent;
+      offChain = false;
+    }
     while (next !== null && list.length < REPLY_DEPTH && !list.includes(next) && next !== post.uri) {
-      const then = thereThen(next, post.position);
-      if (then !== undefined) {
+      if (changed(next)) {
+        const then = thereThen(next, post.position);
+        // Not there yet at the reply's place (made later in the batch): the chain ended there then.
+        if (then === undefined) break;
         list.push(next);
         next = then.parent;
+        offChain = true;
         continue;
       }
-      // The stored walk ended at this parent: not there then either, the chain ends. Above a removed one, a stored post
-      // goes on the chain (one lookup each, only past a removal).
-      if (list.length === stored) break;
+      // The stored walk ended at this parent, which the batch did not touch: not there then either.
+      if (!offChain) break;
+      // Above a post the batch changed, a stored post goes on the chain (one lookup each, only there).
       const [row] = checkRows(await tx.query(`select "replyParent" from post where uri = $1`, [next]), { replyParent: 'string?' });
       if (row === undefined) break;
       list.push(next);
       next = row.replyParent;
     }
     if (list.length > 0) ancestors.set(post.uri, list);
+    else ancestors.delete(post.uri);
   }
 }

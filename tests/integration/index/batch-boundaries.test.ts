@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { StreamEvent } from '../../../functions/events.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { at, del, post, uriOf, write } from '../../helpers/events.ts';
+import { at, del, fakeCid, post, uriOf, write } from '../../helpers/events.ts';
 
 const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa';
 const B = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb';
+const C = 'did:plc:cccccccccccccccccccccccc';
 const POST = 'app.bsky.feed.post';
 const P1 = uriOf(A, POST, 'p1');
 
@@ -67,6 +68,21 @@ describe('batch boundaries', () => {
     const tables = await sameInEveryCut(events, [[4, 1], [1, 3, 1], [5]]);
     expect(tables['post_removal']).toEqual([{ uri: P1, removedAt: at(2) }]);
     expect(tables['quote']).toEqual([]);
+  });
+
+  it('a reply notifies the author of an ancestor it had at its place, though its parent is edited later in the batch to reply elsewhere', async () => {
+    const a1 = write({ did: A, collection: POST, rkey: 'p1', rev: 1, record: post('A root') });
+    const refA = { uri: P1, cid: a1.cid };
+    const b3 = write({ did: B, collection: POST, rkey: 'p3', rev: 2, record: post('B replies to A', { reply: { root: refA, parent: refA } }) });
+    const refB3 = { uri: uriOf(B, POST, 'p3'), cid: b3.cid };
+    const refC = { uri: uriOf(C, POST, 'p2'), cid: fakeCid('c2') };
+    const events = [
+      a1, b3,
+      write({ did: B, collection: POST, rkey: 'p1', rev: 3, record: post('B replies to itself', { reply: { root: refA, parent: refB3 } }) }),
+      write({ did: B, collection: POST, rkey: 'p3', rev: 4, type: 'update', record: post('B now replies to C', { reply: { root: refC, parent: refC } }) }),
+    ];
+    const tables = await sameInEveryCut(events, [[4], [1, 3], [2, 2]]);
+    expect(tables['notification']).toContainEqual({ did: A, recordUri: uriOf(B, POST, 'p1'), reason: 'reply' });
   });
 
   it('an author\'s own reply edited, or deleted, in the batch that made it is marked deleted for the OP thread', async () => {
