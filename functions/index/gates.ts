@@ -353,7 +353,7 @@ const XMIN8 = `((((pg_current_xact_id()::text::bigint >> 32) - (case when s.xmin
 const QUOTE_COLUMNS = `e."postUri" as uri, p.cid, p.creator, p."createdAt", p."sortAt", e."embedUri" as subject, p."violatesEmbeddingRules"`;
 const QUOTES_FROM = `post_embed_record e join post p on p.uri = e."postUri"`;
 /** Quotes of posts only: a feed generator, a list or a starter pack embedded has no post gate. */
-const OF_POSTS = `split_part(e."embedUri", '/', 4) = 'app.bsky.feed.post'`;
+const OF_POSTS = `split_part(e."embedUri", '/', 4) = '${POST_COLLECTION}'`;
 
 async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[], deltas?: AggregateDeltas, snapshot?: string): Promise<void> {
   if (keys.length === 0) return;

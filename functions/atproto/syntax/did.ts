@@ -40,7 +40,11 @@ export function configuredDidProblem(value: string): string | undefined {
   if (why !== undefined) return `cannot exist in atproto (${why})`;
   // DIDs compare as written, and the network writes a did:web's host in lower case: `did:web:Example.COM` would keep
   // (or drop, or trust) no one.
-  if (value.startsWith('did:web:') && value !== value.toLowerCase()) return `names its host in capitals: the network writes it in lower case (${value.toLowerCase()})`;
+  // (Its port's `%3A` is no host: upper case, as the spec writes it.)
+  if (value.startsWith('did:web:')) {
+    const host = didWebHost(value);
+    if (host !== host.toLowerCase()) return `names its host in capitals: the network writes it in lower case (${value.replace(host.split(':')[0]!, host.split(':')[0]!.toLowerCase())})`;
+  }
   return undefined;
 }
 

@@ -95,6 +95,8 @@ describe('event filter', () => {
   });
 
   it('refuses capitals where the network writes none (a did:web host, an NSID\'s domain part): they would match no one', () => {
+    // A localhost port's `%3A` is upper case as the spec writes it: no capital of the host.
+    expect(parseEventFilter({ dids: ['did:web:localhost%3A8443'] }).ok).toBe(true);
     const parsed = parseEventFilter({ collections: ['App.Bsky.Feed.post', 'App.Bsky.*', 'com.example.fooBar'], dids: ['did:web:Example.COM'] });
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
