@@ -23,7 +23,7 @@ import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { settleDuplicates } from './duplicates.ts';
 import { readStoredOps } from './transitions.ts';
-import { chainedOps, noteKept, sameSubjects, type KeptNotifications } from './kept-notifications.ts';
+import { chainedOps, handOverCandidates, leavesOf, noteKept, sameSubjects, type KeptNotifications } from './kept-notifications.ts';
 import { postFates, postsNeedingHistory } from './post-fates.ts';
 import { membershipOps, membershipsBefore } from './memberships-at.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
@@ -271,13 +271,18 @@ async function writeRecords(
   // And the records whose notification an update keeps that hold several ops here (kept-notifications.ts), and the
   // posts whose fate depends on the batch's order (post-fates.ts), in the same read.
   const chained = chainedOps(counted, winners.length);
+  // And the records a smaller one of their subject may hand it over to within the batch (chained too, to be replayed),
+  // with the smaller ones that leave (usually none of either).
+  const handOver = handOverCandidates(counted, winners, chained);
+  for (const [uri, ops] of handOver.records) if (!chained.has(uri)) chained.set(uri, ops);
   const ordered = postsNeedingHistory(counted);
   // And the follows and list items a reply's gate may be judged by at its place in the batch (memberships-at.ts).
   const memberships = membershipOps(counted);
-  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri).concat([...chained.keys()], [...ordered], membershipsBefore(memberships)))]);
+  const before = await readStoredOps(tx, [...new Set([...versioned, ...related].map((op) => op.uri).concat([...chained.keys()], [...ordered], membershipsBefore(memberships), [...handOver.others]))]);
+  const handOvers = leavesOf(counted, handOver.others, before);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
-  const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas, { chained, before });
+  const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas, { chained, before, handOvers });
   // Statement plugins (plugins/types.ts) write their own rows, after the row plugins' statements.
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
@@ -317,7 +322,7 @@ async function writeRecords(
     if (isPost && record !== undefined && !inserted.has(uri)) sameCid.set(uri, record.cid);
     // Only an update, or a record written more than once here, can keep a notification (kept-notifications.ts).
     if (plugin.notifiedSubject !== undefined && (!inserted.has(uri) || chained.has(uri))) {
-      noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before);
+      noteKept(keeps, plugin.notifiedSubject, winner, !inserted.has(uri), chained, before, handOvers);
     }
     if (record !== undefined) push(inserts, plugin, record);
   }

@@ -56,6 +56,78 @@ export function chainedOps(counted: readonly RecordOp[], winners: number): Map<s
   return out;
 }
 
+/** Where a record stopped naming a subject in the batch (deleted, or edited to name another): `HandOvers`. */
+interface Leave {
+  uri: string;
+  position: number;
+}
+
+/** By `${did} ${collection} ${subject}`: where the batch's records of that repo and collection stopped naming it. */
+export type HandOvers = ReadonlyMap<string, readonly Leave[]>;
+
+const pairKey = (did: string, collection: string, subject: string) => `${did} ${collection} ${subject}`;
+
+/**
+ * The records whose notifying version may be another record's doing. One event at a time, a duplicate becomes its
+ * subject's holder (duplicates.ts: the live record with the smallest URI) where the last smaller record naming that
+ * subject stops naming it, and notifies with the version it holds then; in one batch the first version of its run
+ * stood in. Only a record with more than one version within the batch's reach can have held another then: one
+ * written twice here (chained), or an update. Returns such records with their ops (to chain them: notifyingVersion
+ * reads them), and the smaller records of their repo and collection that the batch deletes or updates (their stored
+ * versions are read to see what they named). Usually both are empty: no statement is added.
+ */
+export function handOverCandidates(
+  counted: readonly RecordOp[], winners: readonly RecordOp[], chained: ReadonlyMap<string, readonly RecordOp[]>,
+): { records: Map<string, RecordOp[]>; others: Set<string> } {
+  const records = new Map<string, RecordOp[]>();
+  const others = new Set<string>();
+  const candidates = winners.filter(({ uri, event }) => event.type !== 'delete' && keeps(event.collection) && (event.type === 'update' || chained.has(uri)));
+  if (candidates.length === 0) return { records, others };
+  // The largest candidate URI per repo and collection: a leaving record below it may hand a subject over.
+  const largest = new Map<string, string>();
+  for (const { uri, event } of candidates) {
+    const key = `${event.did} ${event.collection}`;
+    const seen = largest.get(key);
+    if (seen === undefined || seen < uri) largest.set(key, uri);
+  }
+  for (const { uri, event } of counted) {
+    if (event.type === 'create') continue;
+    const top = largest.get(`${event.did} ${event.collection}`);
+    if (top !== undefined && uri < top) others.add(uri);
+  }
+  if (others.size === 0) return { records, others };
+  for (const { uri } of candidates) records.set(uri, counted.filter((op) => op.uri === uri));
+  return { records, others };
+}
+
+/** Where each of `others` stopped naming a subject in the batch, from what `record` held before it. */
+export function leavesOf(counted: readonly RecordOp[], others: ReadonlySet<string>, before: ReadonlyMap<string, StoredOp>): HandOvers {
+  const out = new Map<string, Leave[]>();
+  if (others.size === 0) return out;
+  const byUri = new Map<string, RecordOp[]>();
+  for (const op of counted) {
+    if (!others.has(op.uri)) continue;
+    const list = byUri.get(op.uri);
+    if (list === undefined) byUri.set(op.uri, [op]);
+    else list.push(op);
+  }
+  for (const [uri, ops] of byUri) {
+    const { did, collection } = (ops[0] as RecordOp).event;
+    const subjectOf = PLUGINS.get(collection)?.notifiedSubject;
+    if (subjectOf === undefined) continue;
+    for (const t of transitions(before.get(uri), ops)) {
+      const was = t.from === null ? undefined : subjectOf(t.from);
+      const now = t.to.type === 'delete' ? undefined : subjectOf(t.to.record);
+      if (was === undefined || was === now) continue;
+      const key = pairKey(did, collection, was);
+      const list = out.get(key);
+      if (list === undefined) out.set(key, [{ uri, position: t.position }]);
+      else list.push({ uri, position: t.position });
+    }
+  }
+  return out;
+}
+
 /**
  * Which version of a written record notifies (see the header): `before`, the one indexed before the batch (its
  * notification stays, if it made one); `written`, the batch's winning op, as usual; or an earlier op of the batch.
@@ -64,7 +136,7 @@ export function chainedOps(counted: readonly RecordOp[], winners: number): Map<s
  */
 export function notifyingVersion(
   subjectOf: (record: JsonObject) => string | undefined, winner: RecordOp,
-  chained: ReadonlyMap<string, readonly RecordOp[]>, before: ReadonlyMap<string, StoredOp>,
+  chained: ReadonlyMap<string, readonly RecordOp[]>, before: ReadonlyMap<string, StoredOp>, handOvers?: HandOvers,
 ): 'before' | 'written' | IndexedRecord | undefined {
   const { uri, event } = winner;
   if (event.type === 'delete') return undefined;
@@ -82,7 +154,27 @@ export function notifyingVersion(
   }
   const opening = steps[start];
   if (opening === undefined) return 'written'; // the winner is not among them: nothing this batch applied
-  if (start === 0 && opening.from !== null && subjectOf(opening.from) === subject) return 'before';
+  const fromBefore = start === 0 && opening.from !== null && subjectOf(opening.from) === subject;
+  // A smaller record of the subject that stopped naming it after the run began handed the subject over to this one
+  // there (handOverCandidates): the version it held then notifies.
+  const joined = fromBefore ? -Infinity : opening.position;
+  let handOver = -Infinity;
+  for (const leave of handOvers?.get(pairKey(event.did, event.collection, subject)) ?? []) {
+    if (leave.uri < uri && leave.position > joined && leave.position > handOver) handOver = leave.position;
+  }
+  if (handOver > -Infinity) {
+    const held = steps.slice(start).filter((t) => t.position < handOver).at(-1);
+    if (held === undefined) {
+      // Not written here before the hand-over: the version indexed before the batch.
+      const stored = before.get(uri);
+      if (stored?.record == null || stored.indexedAt === undefined) return 'written';
+      return { uri, cid: stored.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: stored.record, indexedAt: stored.indexedAt, position: handOver };
+    }
+    const to = held.to;
+    if (to.type === 'delete' || compareOps(to, event) === 0) return 'written';
+    return { uri, cid: to.cid, did: to.did, collection: to.collection, rkey: to.rkey, record: to.record, indexedAt: to.time, position: handOver };
+  }
+  if (fromBefore) return 'before';
   const to = opening.to;
   if (to.type === 'delete' || compareOps(to, event) === 0) return 'written';
   return { uri, cid: to.cid, did: to.did, collection: to.collection, rkey: to.rkey, record: to.record, indexedAt: to.time, position: opening.position };
@@ -91,9 +183,9 @@ export function notifyingVersion(
 /** notifyingVersion, noted in `out`; `had`: `record` held a live row of it before the batch. */
 export function noteKept(
   out: KeptNotifications, subjectOf: (record: JsonObject) => string | undefined, winner: RecordOp, had: boolean,
-  chained: ReadonlyMap<string, readonly RecordOp[]>, before: ReadonlyMap<string, StoredOp>,
+  chained: ReadonlyMap<string, readonly RecordOp[]>, before: ReadonlyMap<string, StoredOp>, handOvers?: HandOvers,
 ): void {
-  const version = notifyingVersion(subjectOf, winner, chained, before);
+  const version = notifyingVersion(subjectOf, winner, chained, before, handOvers);
   if (version === 'before') {
     if (had) out.kept.add(winner.uri);
   } else if (version !== undefined && version !== 'written') out.first.set(winner.uri, version);

@@ -15,7 +15,7 @@ import type { Columns, Row } from './rows.ts';
 import type { IndexedRecord } from './plugins/types.ts';
 import { checkRows } from '../sql-rows.ts';
 import { TOMBSTONE_JSON } from './tombstone.ts';
-import { notifyingVersion, sameSubjects } from './kept-notifications.ts';
+import { notifyingVersion, sameSubjects, type HandOvers } from './kept-notifications.ts';
 import type { StoredOp } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
 import { REMEMBER_CONFLICT } from './post-removals.ts';
@@ -24,6 +24,8 @@ import { REMEMBER_CONFLICT } from './post-removals.ts';
 export interface Chains {
   chained: ReadonlyMap<string, readonly RecordOp[]>;
   before: ReadonlyMap<string, StoredOp>;
+  /** Where smaller records of a subject stopped naming it (kept-notifications.ts, handOverCandidates). */
+  handOvers?: HandOvers;
 }
 const NO_CHAINS: Chains = { chained: new Map(), before: new Map() };
 
@@ -78,7 +80,7 @@ export async function writeRecordRows(
     if (event.type !== 'delete') {
       push(live, plugin, { uri, cid: event.cid, did: event.did, collection: event.collection, rkey: event.rkey, record: event.record, indexedAt: event.time });
       if (chains.chained.size > 0 && plugin.notifiedSubject !== undefined && chains.chained.has(uri)) {
-        const version = notifyingVersion(plugin.notifiedSubject, winner, chains.chained, chains.before);
+        const version = notifyingVersion(plugin.notifiedSubject, winner, chains.chained, chains.before, chains.handOvers);
         if (version === 'before') runFromBefore.add(uri);
         else if (version !== undefined && version !== 'written') notifiedBy.set(uri, version);
       }

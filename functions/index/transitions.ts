@@ -14,14 +14,15 @@ export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): P
   // A URI has a live row or a tombstone: a newer live row removes the tombstone (processor.ts). Should a batch in
   // flight have left both for a moment, the newer one is what was stored.
   const rows = checkRows(await tx.query(
-    `select uri, rev, cid, json from record where uri = any($1::text[]) ` +
-      `union all select uri, rev, '' as cid, null as json from record_tombstone where uri = any($1::text[])`,
+    `select uri, rev, cid, json, "indexedAt" from record where uri = any($1::text[]) ` +
+      `union all select uri, rev, '' as cid, null as json, null as "indexedAt" from record_tombstone where uri = any($1::text[])`,
     [uris],
-  ), { uri: 'string', rev: 'string', cid: 'string', json: 'string?' });
+  ), { uri: 'string', rev: 'string', cid: 'string', json: 'string?', indexedAt: 'string?' });
   for (const r of rows) {
     const seen = out.get(r.uri);
     if (seen !== undefined && seen.rev >= r.rev) continue;
-    out.set(r.uri, { rev: r.rev, cid: r.cid, record: r.json === null ? null : (JSON.parse(r.json) as JsonObject) });
+    const record = r.json === null ? null : (JSON.parse(r.json) as JsonObject);
+    out.set(r.uri, r.indexedAt === null ? { rev: r.rev, cid: r.cid, record } : { rev: r.rev, cid: r.cid, record, indexedAt: r.indexedAt });
   }
   return out;
 }

@@ -23,6 +23,8 @@ export interface StoredOp {
   rev: string;
   cid: string;
   record: JsonObject | null;
+  /** When the stored version was indexed (its event time); absent for a tombstone. */
+  indexedAt?: string;
 }
 import type { Columns, Row } from '../rows.ts';
 

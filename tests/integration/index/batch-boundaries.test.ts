@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { StreamEvent } from '../../../functions/events.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { at, del, fakeCid, post, uriOf, write } from '../../helpers/events.ts';
+import { at, del, fakeCid, follow, like, post, uriOf, write } from '../../helpers/events.ts';
 
 const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa';
 const B = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb';
@@ -22,7 +22,10 @@ const TABLES: Record<string, string> = {
   post_agg: 'select uri, "likeCount", "replyCount", "repostCount", "quoteCount" from post_agg where "likeCount" + "replyCount" + "repostCount" + "quoteCount" > 0 order by uri',
   post_removal: 'select uri, "removedAt" from post_removal order by uri',
   op_thread_reply: 'select uri, "rootUri", "parentUri", "deletedAt" is not null as deleted from op_thread_reply order by uri',
-  notification: 'select did, "recordUri", reason from notification order by "recordUri", did, reason',
+  notification: 'select did, "recordUri", "recordCid", reason, "sortAt" from notification order by "recordUri", did, reason',
+  follow: 'select uri, cid, "subjectDid" from follow order by uri',
+  like: 'select uri, cid, subject from "like" order by uri',
+  duplicate_record: 'select uri, cid, "duplicateOf" from duplicate_record order by uri',
   feed_item: 'select uri, "postUri" from feed_item order by uri',
 };
 
@@ -82,7 +85,24 @@ describe('batch boundaries', () => {
       write({ did: B, collection: POST, rkey: 'p3', rev: 4, type: 'update', record: post('B now replies to C', { reply: { root: refC, parent: refC } }) }),
     ];
     const tables = await sameInEveryCut(events, [[4], [1, 3], [2, 2]]);
-    expect(tables['notification']).toContainEqual({ did: A, recordUri: uriOf(B, POST, 'p1'), reason: 'reply' });
+    expect(tables['notification']).toContainEqual(expect.objectContaining({ did: A, recordUri: uriOf(B, POST, 'p1'), reason: 'reply' }));
+  });
+
+  // A duplicate (the same subject twice in a repo: the holder is the smallest URI, duplicates.ts) becomes the holder
+  // where the smaller one goes, and notifies with the version it holds then; an edit after that keeps the notification.
+  it('a duplicate follow or like edited, then handed its subject by a delete of the holder, notifies with the version it held then', async () => {
+    const FOLLOW = 'app.bsky.graph.follow';
+    const LIKE = 'app.bsky.feed.like';
+    const subjectPost = { uri: uriOf(C, POST, 'p9'), cid: fakeCid('p9') };
+    for (const [collection, record] of [[FOLLOW, (n: number) => ({ ...follow(C), createdAt: at(n) })], [LIKE, (n: number) => ({ ...like(subjectPost.uri, subjectPost.cid), createdAt: at(n) })]] as const) {
+      const mk = (rkey: string, rev: number, type: 'create' | 'update' = 'create') => write({ did: B, collection, rkey, rev, type, record: record(rev) });
+      // k1 holds the subject, k2 is its duplicate, edited, then k1 goes: k2's notification is its rev 3 version's.
+      const edited = await sameInEveryCut([mk('k1', 1), mk('k2', 2), mk('k2', 3, 'update'), del({ did: B, collection, rkey: 'k1', rev: 4 })], [[4], [1, 3], [2, 2]]);
+      expect(edited['notification']).toEqual([expect.objectContaining({ recordUri: uriOf(B, collection, 'k2'), sortAt: at(3) })]);
+      // k1 goes first, then k2 is edited: the notification is the version k2 held when k1 went (rev 2), kept by the edit.
+      const handed = await sameInEveryCut([mk('m1', 11), mk('m2', 12), del({ did: B, collection, rkey: 'm1', rev: 13 }), mk('m2', 14, 'update')], [[4], [2, 2], [3, 1]]);
+      expect(handed['notification']).toEqual([expect.objectContaining({ recordUri: uriOf(B, collection, 'm2'), sortAt: at(12) })]);
+    }
   });
 
   it('an author\'s own reply edited, or deleted, in the batch that made it is marked deleted for the OP thread', async () => {
