@@ -96,7 +96,8 @@ export function handOverCandidates(
     if (top !== undefined && uri < top) others.add(uri);
   }
   if (others.size === 0) return { records, others };
-  for (const { uri } of candidates) records.set(uri, counted.filter((op) => op.uri === uri));
+  for (const { uri } of candidates) records.set(uri, []);
+  for (const op of counted) records.get(op.uri)?.push(op);
   return { records, others };
 }
 
