@@ -353,7 +353,11 @@ async function writeRecords(
     ...gone.keys(), ...fates.removals.keys(),
     ...counted.filter((op) => op.event.type === 'delete' && op.event.collection === POST_COLLECTION).map((op) => op.uri),
   ]);
-  const gonePosts = { gone, ops: changedPosts.size === 0 ? [] : counted.filter((op) => changedPosts.has(op.uri)) };
+  // With them, every post op of the batch: where each post a reply's chain meets came and went (post-notifications.ts).
+  const gonePosts = {
+    gone, changed: changedPosts, inserted,
+    ops: changedPosts.size === 0 ? [] : counted.filter((op) => op.event.collection === POST_COLLECTION),
+  };
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);

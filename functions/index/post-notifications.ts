@@ -4,9 +4,8 @@
 // hid when the reply was indexed: a gate its batch changed is read as it stood at the reply's position). One notification per recipient per post (mention before quote before reply, nearest ancestor first), none to
 // the post's own author.
 // Order-independent: a reply indexed before its parent notifies the ancestors present, and the post that completes a
-// chain later adds, for each reply below it (up to four levels), the notifications that were missing. An ancestor
-// its batch removes after the reply (or makes and removes around it) still counts: it was there when the reply came
-// (ancestorsGoneSince).
+// chain later adds, for each reply below it (up to four levels), the notifications that were missing. Within a batch
+// that changes a post of the chain, the chain is walked as it stood at each of those moments (ancestorsThroughTheBatch).
 import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
 import { gateMatchesPost, mentionsOf } from './gates.ts';
@@ -50,8 +49,14 @@ export interface FreshPost {
 
 /** The posts the batch removed (uri -> parent), and the ops of the posts it deletes: only those can be gone by its end. */
 export interface GonePosts {
+  /** The posts whose rows the batch removed (deleted, or written over with another version), with their parent then. */
   gone: ReadonlyMap<string, string | null>;
+  /** The posts the batch deletes, edits or removes: a reply's chain through one may have stood otherwise before. */
+  changed: ReadonlySet<string>;
+  /** Every post op of the batch when `changed` has some (none otherwise): where each post came and went. */
   ops: readonly CountedOp[];
+  /** The posts new to the index in this batch (no record row before it): not there before their first op. */
+  inserted: ReadonlySet<string>;
 }
 
 /**
@@ -114,15 +119,17 @@ export async function notifyPosts(
       [replies.map((r) => r.uri)],
     ), { start: 'string', uri: 'string', parent: 'string?', height: 'number' });
     const ends = new Map<string, { parent: string | null; height: number }>();
+    const storedParents = new Map<string, string | null>();
     for (const r of rows) {
+      storedParents.set(r.uri, r.parent);
       ends.set(r.start, { parent: r.parent, height: r.height });
       if (r.height === 0) continue;
       const list = ancestors.get(r.start);
       if (list === undefined) ancestors.set(r.start, [r.uri]);
       else list.push(r.uri);
     }
-    if (history !== undefined && history.ops.length > 0) {
-      await ancestorsGoneSince(tx, fresh, ends, ancestors, history);
+    if (history !== undefined && history.changed.size > 0) {
+      await ancestorsThroughTheBatch(tx, fresh, ends, ancestors, storedParents, history);
     }
   }
   const freshByUri = new Map(fresh.map((p) => [p.uri, p]));
@@ -183,65 +190,80 @@ async function hiddenReplies(tx: SqlExecutor, roots: readonly string[]): Promise
 }
 
 /**
- * The ancestors a fresh reply had at its place in the batch, where the batch changed its chain: a post the batch
- * removed after the reply (or made before it and removed after it), or edited after it to reply elsewhere, was there,
- * with the parent it had then, when the reply came, and the AppView, indexing one event at a time, notified its
- * author; the removal or edit then takes only the notifications that post made itself. Read after the batch's writes,
- * the chain stopped short of it, or went up another thread, so in one batch that notification was lost. From the first
- * ancestor the batch changed, the chain is walked as it stood at the reply's place.
+ * The ancestors a fresh reply notifies when the batch changed a post of its chain (deleted, edited, or written and
+ * removed). One event at a time, a reply notifies the authors of its chain as it stands when the reply is indexed, and
+ * again (those not yet notified) whenever a post written later completes or redirects that chain (the AppView's
+ * notifications for the replies below a new post); a removal then takes only the notifications the removed post made
+ * itself. Read after the batch's writes, the chain is only its last state: an ancestor removed after the reply, or
+ * edited to reply elsewhere, was lost, and one written after the chain broke was counted. So the chain is walked as it
+ * stood at the reply's place and after each later write of a post it meets, and the ancestors of those walks are
+ * notified, nearest first, walk by walk. Replies whose last chain holds no changed post keep it (no work).
  */
-async function ancestorsGoneSince(
+async function ancestorsThroughTheBatch(
   tx: SqlExecutor, fresh: readonly FreshPost[], ends: ReadonlyMap<string, { parent: string | null; height: number }>,
-  ancestors: Map<string, string[]>, history: GonePosts,
+  ancestors: Map<string, string[]>, storedParents: Map<string, string | null>, history: GonePosts,
 ): Promise<void> {
-  // Each such post's changes in the batch (the rev rule applied), from nothing: what it was before is `gone`'s.
-  const steps = new Map([...opsByUri(history.ops)].map(([uri, ops]) => [uri, transitions(undefined, ops)]));
-  const changed = (uri: string) => steps.has(uri) || history.gone.has(uri);
-  /** The parent of `uri` if the post was there at `position` (a post the batch changed); undefined if it was not. */
-  const thereThen = (uri: string, position: number): { parent: string | null } | undefined => {
-    const held = heldBefore(steps.get(uri) ?? [], position);
-    if (held === undefined) return history.gone.has(uri) ? { parent: history.gone.get(uri) ?? null } : undefined;
-    return held === null ? undefined : { parent: strongRef(obj(held['reply'])?.['parent'])?.uri ?? null };
+  const byUri = opsByUri(history.ops);
+  const steps = new Map<string, Transition[]>();
+  /** The batch's changes of a post (the rev rule applied), from nothing: what it was before is `gone`'s or stored. */
+  const stepsOf = (uri: string): Transition[] | undefined => {
+    const ops = byUri.get(uri);
+    if (ops === undefined) return undefined;
+    let out = steps.get(uri);
+    if (out === undefined) steps.set(uri, (out = transitions(undefined, ops)));
+    return out;
+  };
+  /** A stored post's parent (undefined: no such post), each looked up once. */
+  const storedParent = async (uri: string): Promise<string | null | undefined> => {
+    if (storedParents.has(uri)) return storedParents.get(uri);
+    const [row] = checkRows(await tx.query(`select "replyParent" from post where uri = $1`, [uri]), { replyParent: 'string?' });
+    const parent = row === undefined ? undefined : row.replyParent;
+    if (parent !== undefined) storedParents.set(uri, parent);
+    return parent;
+  };
+  /** Whether `uri` was there once the op at `moment` was applied, and its parent then. */
+  const at = async (uri: string, moment: number): Promise<{ parent: string | null } | undefined> => {
+    const own = stepsOf(uri);
+    const held = own === undefined ? undefined : heldBefore(own, moment + 1);
+    if (held === null) return undefined;
+    if (held !== undefined) return { parent: strongRef(obj(held['reply'])?.['parent'])?.uri ?? null };
+    // Not written by the batch up to then: as it was before the batch.
+    if (history.gone.has(uri)) return { parent: history.gone.get(uri) ?? null };
+    if (own !== undefined && history.inserted.has(uri)) return undefined;
+    const parent = await storedParent(uri);
+    return parent === undefined ? undefined : { parent };
   };
   for (const post of fresh) {
     if (post.position === undefined) continue;
-    const stored = ancestors.get(post.uri) ?? [];
     const end = ends.get(post.uri);
-    const from = stored.findIndex(changed);
-    let list: string[];
-    let next: string | null;
-    /** Past the stored chain: a stored post met there needs a lookup. */
-    let offChain: boolean;
-    if (from >= 0) {
-      list = stored.slice(0, from);
-      next = stored[from] ?? null;
-      offChain = true;
-    } else {
-      // The stored chain holds nothing the batch changed: it goes on only where it broke (at a removed post).
-      if (end === undefined || end.parent === null || end.height >= REPLY_DEPTH) continue;
-      list = [...stored];
-      next = end.parent;
-      offChain = false;
-    }
-    while (next !== null && list.length < REPLY_DEPTH && !list.includes(next) && next !== post.uri) {
-      if (changed(next)) {
-        const then = thereThen(next, post.position);
-        // Not there yet at the reply's place (made later in the batch): the chain ended there then.
-        if (then === undefined) break;
-        list.push(next);
-        next = then.parent;
-        offChain = true;
-        continue;
+    const last = ancestors.get(post.uri) ?? [];
+    if (!last.some((u) => history.changed.has(u)) && !(end?.parent != null && history.changed.has(end.parent))) continue;
+    const first = strongRef(obj(post.record['reply'])?.['parent'])?.uri ?? null;
+    // The moments in time order, each walked once (a write met later may come before one met earlier).
+    const pending = new Set([post.position]);
+    const seen = new Set(pending);
+    const union: string[] = [];
+    while (pending.size > 0) {
+      const moment = Math.min(...pending);
+      pending.delete(moment);
+      const met: string[] = [];
+      let next = first;
+      while (next !== null && met.length < REPLY_DEPTH && !met.includes(next) && next !== post.uri) {
+        const there = await at(next, moment);
+        // Every later write of a post the walk met may complete or redirect the chain: a moment to walk it again.
+        for (const op of byUri.get(next) ?? []) {
+          if (op.event.type !== 'delete' && op.position > post.position && !seen.has(op.position)) {
+            seen.add(op.position);
+            pending.add(op.position);
+          }
+        }
+        if (there === undefined) break;
+        met.push(next);
+        next = there.parent;
       }
-      // The stored walk ended at this parent, which the batch did not touch: not there then either.
-      if (!offChain) break;
-      // Above a post the batch changed, a stored post goes on the chain (one lookup each, only there).
-      const [row] = checkRows(await tx.query(`select "replyParent" from post where uri = $1`, [next]), { replyParent: 'string?' });
-      if (row === undefined) break;
-      list.push(next);
-      next = row.replyParent;
+      for (const u of met) if (!union.includes(u)) union.push(u);
     }
-    if (list.length > 0) ancestors.set(post.uri, list);
+    if (union.length > 0) ancestors.set(post.uri, union);
     else ancestors.delete(post.uri);
   }
 }

@@ -62,7 +62,7 @@ export interface BatchOps {
   /** The batch's follow and list-item ops, replayed to each reply's place for its gate's rules (memberships-at.ts). */
   memberships?: readonly CountedOp[];
   /** The posts the batch removed and the ops of those it deletes, for a reply's ancestors at its place (post-notifications.ts). */
-  gonePosts?: { gone: ReadonlyMap<string, string | null>; ops: readonly CountedOp[] };
+  gonePosts?: { gone: ReadonlyMap<string, string | null>; changed: ReadonlySet<string>; ops: readonly CountedOp[]; inserted: ReadonlySet<string> };
 }
 
 /**

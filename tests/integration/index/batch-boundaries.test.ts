@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexBatch } from '../../../functions/index/handler.ts';
 import type { StreamEvent } from '../../../functions/events.ts';
 import { createIndexDb, type IndexDb } from '../../helpers/index-db.ts';
-import { at, del, fakeCid, follow, like, post, uriOf, write } from '../../helpers/events.ts';
+import { at, del, fakeCid, follow, like, post, tid as tidOf, uriOf, write } from '../../helpers/events.ts';
 
 const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa';
 const B = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb';
@@ -86,6 +86,30 @@ describe('batch boundaries', () => {
     ];
     const tables = await sameInEveryCut(events, [[4], [1, 3], [2, 2]]);
     expect(tables['notification']).toContainEqual(expect.objectContaining({ did: A, recordUri: uriOf(B, POST, 'p1'), reason: 'reply' }));
+  });
+
+  // Found by the fuzz's second round (the first fix walked the chain only as it stood at the reply's place): a reply
+  // indexed before its parent notifies the parent's author when the parent comes, whatever the batch does to the
+  // parent after that; and an ancestor written after the chain broke is no ancestor.
+  it('a reply notifies the ancestors of its chain as it stood at each post written into it later in the batch', async () => {
+    const parent = write({ did: A, collection: POST, rkey: 'p1', rev: 2, record: post('A') });
+    const ref = { uri: P1, cid: parent.cid };
+    const reply = write({ did: B, collection: POST, rkey: 'r1', rev: 1, record: post('reply', { reply: { root: ref, parent: ref } }) });
+    const toA = expect.objectContaining({ did: A, recordUri: uriOf(B, POST, 'r1'), reason: 'reply' });
+    // The parent arrives after the reply, then is edited, or deleted: A was notified when it came.
+    const edited = await sameInEveryCut([reply, parent, write({ did: A, collection: POST, rkey: 'p1', rev: 3, type: 'update', record: post('A, edited') })], [[3], [1, 2], [2, 1]]);
+    expect(edited['notification']).toContainEqual(toA);
+    const deleted = await sameInEveryCut([reply, parent, del({ did: A, collection: POST, rkey: 'p1', rev: 3 })], [[3], [2, 1]]);
+    expect(deleted['notification']).toContainEqual(toA);
+    // Deleted before the batch's reply, made again after it.
+    const again = await sameInEveryCut([del({ did: A, collection: POST, rkey: 'p1', rev: 1 }), { ...reply, rev: tidOf(2), seq: 2, time: at(2) }, { ...parent, rev: tidOf(3), seq: 3, time: at(3) }], [[3], [1, 2]]);
+    expect(again['notification']).toContainEqual(toA);
+    // C replies to A's reply to a root not indexed yet; A's reply goes, then the root comes: nothing reaches the root's author.
+    const root = { uri: uriOf(B, POST, 'g1'), cid: fakeCid('g1') };
+    const mid = write({ did: A, collection: POST, rkey: 'g2', rev: 11, record: post('A replies to B', { reply: { root, parent: root } }) });
+    const below = write({ did: C, collection: POST, rkey: 'g3', rev: 12, record: post('C replies to A', { reply: { root, parent: { uri: uriOf(A, POST, 'g2'), cid: mid.cid } } }) });
+    const broken = await sameInEveryCut([mid, below, del({ did: A, collection: POST, rkey: 'g2', rev: 13 }), write({ did: B, collection: POST, rkey: 'g1', rev: 14, cid: root.cid, record: post('B root') })], [[4], [1, 3], [2, 2]]);
+    expect(broken['notification']).not.toContainEqual(expect.objectContaining({ did: B, recordUri: uriOf(C, POST, 'g3') }));
   });
 
   // A duplicate (the same subject twice in a repo: the holder is the smallest URI, duplicates.ts) becomes the holder
