@@ -42,6 +42,8 @@ export async function postsLeftUngated(
     let cleared = false;
     for (const step of steps) {
       if (step.post) {
+        // The version it holds written again (a resync, a replay at a later rev) is no new row: kept whole, flag and all.
+        if (step.to.type !== 'delete' && step.fromCid === step.to.cid) continue;
         exists = isPost(postUri, step.to);
         cleared = false;
         continue;

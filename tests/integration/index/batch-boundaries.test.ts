@@ -16,7 +16,7 @@ const P1 = uriOf(A, POST, 'p1');
 
 const TABLES: Record<string, string> = {
   record: 'select uri, cid, rev from record order by uri',
-  post: 'select uri, cid, "replyRoot", "violatesThreadGate", "violatesEmbeddingRules", "invalidReplyRoot" from post order by uri',
+  post: 'select uri, cid, "replyRoot", "violatesThreadGate", "violatesEmbeddingRules", "invalidReplyRoot", "hasThreadGate", "hasPostGate" from post order by uri',
   quote: 'select uri, subject, "subjectCid" from quote order by uri',
   // A row of zeros is no count (a reply made and deleted in one batch never wrote one): left out, as the model does.
   post_agg: 'select uri, "likeCount", "replyCount", "repostCount", "quoteCount" from post_agg where "likeCount" + "replyCount" + "repostCount" + "quoteCount" > 0 order by uri',
@@ -110,6 +110,14 @@ describe('batch boundaries', () => {
     const below = write({ did: C, collection: POST, rkey: 'g3', rev: 12, record: post('C replies to A', { reply: { root, parent: { uri: uriOf(A, POST, 'g2'), cid: mid.cid } } }) });
     const broken = await sameInEveryCut([mid, below, del({ did: A, collection: POST, rkey: 'g2', rev: 13 }), write({ did: B, collection: POST, rkey: 'g1', rev: 14, cid: root.cid, record: post('B root') })], [[4], [1, 3], [2, 2]]);
     expect(broken['notification']).not.toContainEqual(expect.objectContaining({ did: B, recordUri: uriOf(C, POST, 'g3') }));
+  });
+
+  it('a post written again at the CID it holds keeps hasThreadGate false after its gate was made and deleted in the batch', async () => {
+    const p = write({ did: A, collection: POST, rkey: 'f1', rev: 1, record: post('A') });
+    const gate = write({ did: A, collection: 'app.bsky.feed.threadgate', rkey: 'f1', rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: uriOf(A, POST, 'f1'), allow: [], createdAt: at(2) } });
+    const events = [p, gate, del({ did: A, collection: 'app.bsky.feed.threadgate', rkey: 'f1', rev: 3 }), { ...p, rev: tidOf(4), seq: 4, time: at(4) }];
+    await sameInEveryCut(events, [[4], [1, 3]]);
+    expect(await db.sql.query('select "hasThreadGate" from post where uri = $1', [uriOf(A, POST, 'f1')])).toEqual([{ hasThreadGate: false }]);
   });
 
   // A duplicate (the same subject twice in a repo: the holder is the smallest URI, duplicates.ts) becomes the holder
