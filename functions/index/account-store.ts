@@ -45,6 +45,22 @@ export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive
   return row?.snapshot ?? '';
 }
 
+/**
+ * holdIndexLock (shared) for a batch, with the batch's own transaction ID (`pg_current_xact_id()`, assigned here: a
+ * batch writes anyway): the rows it writes are its own, not a transaction in flight beside it, though its snapshot as
+ * it began cannot see them (cross-repo.ts, gates.ts).
+ */
+export async function holdIndexLockForBatch(tx: SqlExecutor): Promise<{ snapshot: string; xid: string }> {
+  const [row] = checkRows(
+    await tx.query(
+      `select pg_advisory_xact_lock_shared($1), set_config('jit', 'off', true), pg_current_snapshot()::text as snapshot, pg_current_xact_id()::text as xid`,
+      [INDEX_LOCK],
+    ),
+    { snapshot: 'string', xid: 'string' },
+  );
+  return { snapshot: row?.snapshot ?? '', xid: row?.xid ?? '' };
+}
+
 /** Serialises changes to these DIDs' account_state and #identity handles until the transaction ends. */
 export async function lockAccounts(tx: SqlExecutor, dids: readonly string[]): Promise<void> {
   if (dids.length === 0) return;

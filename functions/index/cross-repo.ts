@@ -46,6 +46,8 @@ export interface PostsTouched {
   editedAt: string[];
   /** The batch's snapshot as it began (`pg_current_snapshot()`): what committed after it ran beside the batch. */
   snapshot?: string;
+  /** The batch's own transaction ID: its rows are its own, though its snapshot cannot see them. */
+  xid?: string;
   /** Posts whose thread gate the batch wrote or deleted. */
   threadGated: string[];
   /** Posts whose post gate the batch wrote or deleted. */
@@ -125,7 +127,7 @@ export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): 
   // commits last deletes the quote row here when the quote is older than the delete or edit (event times stand in for
   // the stream's order).
   await purgeQuotesOfRemoved(tx, posts, deltas);
-  await rejudgeQuotesByUri(tx, posts.quotes, deltas, posts.snapshot);
+  await rejudgeQuotesByUri(tx, posts.quotes, deltas, posts.snapshot, posts.xid);
   await rejudgeQuotes(tx, posts.postGated);
   await refreshGateFlags(tx, [...new Set([...posts.written, ...posts.threadGated, ...posts.postGated])]);
   await notifyPosts(tx, undefined, [], rechained);

@@ -330,12 +330,12 @@ export async function rejudgeQuotes(tx: SqlExecutor, posts: readonly string[]): 
  * `deltas`, first deletes the quote rows whose quoted post a delete or an edit later in time removed, counting them: a
  * delete or edit in a transaction in flight beside the quote's missed its row (cross-repo.ts). A delete leaves its
  * tombstone newer than the quote; an edit, a post row of another CID than the quote names, newer than it, written by a
- * transaction the quote's batch did not see committed as it began (`snapshot`), nor the batch's own (whose posts it
+ * transaction the quote's batch did not see committed as it began (`snapshot`), nor the batch's own (`xid`: whose posts it
  * replayed in stream order itself): an edit committed before it is one the quote came after, which keeps its row
  * whatever its event time, as in the AppView.
  */
-export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[], deltas?: AggregateDeltas, snapshot?: string): Promise<void> {
-  await rejudgeQuoting(tx, 'uris', uris, deltas, snapshot);
+export async function rejudgeQuotesByUri(tx: SqlExecutor, uris: readonly string[], deltas?: AggregateDeltas, snapshot?: string, xid?: string): Promise<void> {
+  await rejudgeQuoting(tx, 'uris', uris, deltas, snapshot, xid);
 }
 
 /**
@@ -355,7 +355,7 @@ const QUOTES_FROM = `post_embed_record e join post p on p.uri = e."postUri"`;
 /** Quotes of posts only: a feed generator, a list or a starter pack embedded has no post gate. */
 const OF_POSTS = `split_part(e."embedUri", '/', 4) = '${POST_COLLECTION}'`;
 
-async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[], deltas?: AggregateDeltas, snapshot?: string): Promise<void> {
+async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: readonly string[], deltas?: AggregateDeltas, snapshot?: string, xid?: string): Promise<void> {
   if (keys.length === 0) return;
   const key = by === 'subjects' ? 'q.subject' : 'q.uri';
   const embedKey = by === 'subjects' ? 'e."embedUri"' : 'e."postUri"';
@@ -367,11 +367,11 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
            and (exists (select 1 from record_tombstone t where t.uri = q.subject and t."indexedAt" > q."indexedAt")
              or ${DELETED_SINCE_QUOTED}
              or exists (select 1 from post s where s.uri = q.subject and s.cid <> q."subjectCid" and s."indexedAt" > q."indexedAt"
-               and $2::text <> '' and s.xmin <> q.xmin and not pg_visible_in_snapshot(${XMIN8}, $2::text::pg_snapshot)))
+               and $2::text <> '' and s.xmin <> q.xmin and ${XMIN8}::text <> $3::text and not pg_visible_in_snapshot(${XMIN8}, $2::text::pg_snapshot)))
            returning q.uri, q.subject)
          select ${QUOTE_COLUMNS}, false as purged from ${QUOTES_FROM} where ${embedKey} = any($1::text[]) and ${OF_POSTS}
          union all select uri, '', '', '', '', subject, null::boolean, true from purged order by 1`,
-    deltas === undefined ? [keys] : [keys, snapshot ?? ''],
+    deltas === undefined ? [keys] : [keys, snapshot ?? '', xid ?? ''],
   ), { uri: 'string', cid: 'string', creator: 'string', createdAt: 'string', sortAt: 'string', subject: 'string', violatesEmbeddingRules: 'boolean?', purged: 'boolean' });
   for (const r of rows) if (r.purged) deltas?.post(r.subject, 'quoteCount', -1);
   const quotes = rows.filter((r) => !r.purged);

@@ -17,7 +17,7 @@ import { AggregateDeltas } from './aggregates.ts';
 import { writeActors, type HandleChange } from './actors.ts';
 import { newestCommits, pickWinners, planBatch, type BatchPlan, type RecordOp } from './plan.ts';
 import { activeAt, alwaysActive, applyChange, appviewUpstreamStatus, currentChange, keptChanges, normalizeTime, type AccountChange } from './account-state.ts';
-import { holdIndexLock, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type AccountResyncReason, type ResyncMark } from './account-store.ts';
+import { holdIndexLockForBatch, lockAccounts, NO_FACTS, readAccountFacts, writeAccountStates, type AccountFacts, type AccountResyncReason, type ResyncMark } from './account-store.ts';
 import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './identity-pass.ts';
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
@@ -109,7 +109,7 @@ export async function indexBatch(events: readonly StreamEvent[], ports: IndexPor
 }
 
 async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: IdentityPass): Promise<Applied> {
-  const snapshot = await holdIndexLock(tx, 'shared');
+  const { snapshot, xid } = await holdIndexLockForBatch(tx);
   // #identity DIDs too: a backfill checks live_handle and stores its handle under the same lock (backfill-repo/account.ts).
   await lockAccounts(tx, [...plan.accounts.keys(), ...plan.identities.keys()]);
   const facts = await readAccountFacts(tx, [...plan.actors.keys()]);
@@ -232,7 +232,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   const actors = new Map([...plan.actors].filter(([did]) => !factsOf(did).deleted));
   const commits = newestCommits([...counted.map((op) => op.event), ...invalid.map((op) => op.event), ...repos.map((r) => r.event)]);
   await writeActors(tx, { actors, handles, statuses, commits }, deltas);
-  return { tallies, skipped, stale, resync, posts: { ...posts, snapshot }, invalid, fates };
+  return { tallies, skipped, stale, resync, posts: { ...posts, snapshot, xid }, invalid, fates };
 }
 
 /**

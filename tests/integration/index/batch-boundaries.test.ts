@@ -112,6 +112,16 @@ describe('batch boundaries', () => {
     expect(broken['notification']).not.toContainEqual(expect.objectContaining({ did: B, recordUri: uriOf(C, POST, 'g3') }));
   });
 
+  // The after-commit purge of quotes whose quoted post an edit in flight beside them removed took the batch's own create
+  // of the quoted post (its row, invisible to the batch's snapshot as it began) for such an edit.
+  it('a quote of another CID keeps its row when its rewrite and the create of the post it quotes share a batch', async () => {
+    const quoted = uriOf(C, POST, 'c1');
+    const q = write({ did: B, collection: POST, rkey: 'c2', rev: 1, record: post('quote', { embed: { $type: 'app.bsky.embed.record', record: { uri: quoted, cid: fakeCid('an older version') } } }) });
+    const events = [q, { ...q, rev: tidOf(2), seq: 2, time: at(2) }, write({ did: C, collection: POST, rkey: 'c1', rev: 3, record: post('C') })];
+    const tables = await sameInEveryCut(events, [[1, 2], [3]]);
+    expect(tables['quote']).toEqual([expect.objectContaining({ uri: uriOf(B, POST, 'c2'), subject: quoted })]);
+  });
+
   it('a post written again at the CID it holds keeps hasThreadGate false after its gate was made and deleted in the batch', async () => {
     const p = write({ did: A, collection: POST, rkey: 'f1', rev: 1, record: post('A') });
     const gate = write({ did: A, collection: 'app.bsky.feed.threadgate', rkey: 'f1', rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: uriOf(A, POST, 'f1'), allow: [], createdAt: at(2) } });
