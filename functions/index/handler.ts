@@ -308,7 +308,9 @@ async function writeRecords(
     if (ordered.has(uri)) {
       // A post whose ops in the batch were replayed one at a time (post-fates.ts).
       if (fates.removals.has(uri)) push(removals, plugin, uri);
-      if (record !== undefined && fates.written.has(uri)) push(inserts, plugin, { ...record, indexedAt: fates.bornAt.get(uri) ?? record.indexedAt });
+      if (record !== undefined && fates.written.has(uri)) {
+        push(inserts, plugin, { ...record, indexedAt: fates.bornAt.get(uri) ?? record.indexedAt, position: fates.bornPosition.get(uri) ?? position });
+      }
       continue;
     }
     // An update or delete purges the old typed rows; a record that had no row has none to purge. A post's delete

@@ -61,6 +61,12 @@ export interface PostFates {
    * rows' time, as one event at a time would have written them there, and later writes of the same CID changed nothing.
    */
   bornAt: Map<string, string>;
+  /**
+   * Where each written post's final version was first written: its place in the batch, where it is judged (gates,
+   * follows replayed to it) and its chain walked, as one event at a time judged it there (a rewrite of the same CID
+   * later changes nothing).
+   */
+  bornPosition: Map<string, number>;
 }
 
 /**
@@ -68,7 +74,7 @@ export interface PostFates {
  * batch's counted ops, applied one at a time in stream order under the rev rule.
  */
 export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[], stored: ReadonlyMap<string, StoredOp>): PostFates {
-  const fates: PostFates = { written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map() };
+  const fates: PostFates = { written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map(), bornPosition: new Map() };
   if (uris.size === 0) return fates;
   const byUri = new Map<string, RecordOp[]>();
   for (const op of counted) {
@@ -127,6 +133,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
     if (birth !== undefined) {
       fates.written.add(uri);
       fates.bornAt.set(uri, birth.time);
+      fates.bornPosition.set(uri, birth.position);
       born.set(uri, birth);
     }
   }

@@ -122,6 +122,18 @@ describe('batch boundaries', () => {
     expect(tables['quote']).toEqual([expect.objectContaining({ uri: uriOf(B, POST, 'c2'), subject: quoted })]);
   });
 
+  it('a reply written again at its CID later in the batch is judged and notifies at its first write, not at the rewrite', async () => {
+    const root = write({ did: A, collection: POST, rkey: 'h1', rev: 1, record: post('A') });
+    const ref = { uri: uriOf(A, POST, 'h1'), cid: root.cid };
+    const gate = write({ did: A, collection: 'app.bsky.feed.threadgate', rkey: 'h1', rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: ref.uri, allow: [{ $type: 'app.bsky.feed.threadgate#followingRule' }], createdAt: at(2) } });
+    const follows = write({ did: A, collection: 'app.bsky.graph.follow', rkey: 'h2', rev: 3, record: { ...follow(B), createdAt: at(3) } });
+    const reply = write({ did: B, collection: POST, rkey: 'h3', rev: 4, record: post('B replies', { createdAt: at(4), reply: { root: ref, parent: ref } }) });
+    const events = [root, gate, follows, reply, del({ did: A, collection: 'app.bsky.graph.follow', rkey: 'h2', rev: 5 }), { ...reply, rev: tidOf(6), seq: 6, time: at(6) }];
+    const tables = await sameInEveryCut(events, [[6], [3, 3]]);
+    expect(tables['post']).toContainEqual(expect.objectContaining({ uri: uriOf(B, POST, 'h3'), violatesThreadGate: null }));
+    expect(tables['notification']).toContainEqual(expect.objectContaining({ did: A, recordUri: uriOf(B, POST, 'h3'), reason: 'reply' }));
+  });
+
   it('a post written again at the CID it holds keeps hasThreadGate false after its gate was made and deleted in the batch', async () => {
     const p = write({ did: A, collection: POST, rkey: 'f1', rev: 1, record: post('A') });
     const gate = write({ did: A, collection: 'app.bsky.feed.threadgate', rkey: 'f1', rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: uriOf(A, POST, 'f1'), allow: [], createdAt: at(2) } });
