@@ -70,9 +70,11 @@ export interface BatchWrites {
 /**
  * After every plugin wrote the batch's rows: the records of `changed` that met their subject's holder, and the
  * duplicates of records this batch removed or rewrote (`changed` but not `fresh`: they had a row before), settle as
- * the header says.
+ * the header says. `notifiedBy`: the records whose notification an earlier version of theirs in the batch makes.
  */
-export async function settleDuplicates(tx: SqlExecutor, winners: readonly RecordOp[], writes: BatchWrites, deltas: AggregateDeltas): Promise<void> {
+export async function settleDuplicates(
+  tx: SqlExecutor, winners: readonly RecordOp[], writes: BatchWrites, deltas: AggregateDeltas, notifiedBy?: ReadonlyMap<string, IndexedRecord>,
+): Promise<void> {
   const { changed, fresh, typed } = writes;
   const candidates = new Map<UniqueSubject, { member: Member; key: string[] }[]>();
   const rewritten: string[] = [];
@@ -177,7 +179,9 @@ export async function settleDuplicates(tx: SqlExecutor, winners: readonly Record
   const asPlugin = (unique: UniqueSubject): RowPlugin => ({ collection: '', family: 'other', tables: unique.tables, rows: unique.rows });
   await removeRowPluginRows(tx, new Map([...removals].map(([u, uris]) => [asPlugin(u), uris])), deltas);
   if (inserts.size > 0) {
-    const described = describeRows(new Map([...inserts].map(([u, records]) => [asPlugin(u), records])));
+    // A candidate that holds its subject from an earlier version of the batch on notifies with that version
+    // (kept-notifications.ts): one event at a time it took the rows there.
+    const described = describeRows(new Map([...inserts].map(([u, records]) => [asPlugin(u), records])), notifiedBy);
     const sets = new Map([...described.tables].map(([name, { spec, rows }]) => [name, { columns: spec.columns, rows }]));
     const only = new Set([...inserts.values()].flat().map((r) => r.uri));
     await insertRowPluginRows(tx, described, parameterSets(sets), only, deltas);

@@ -282,7 +282,7 @@ async function writeRecords(
   const handOvers = leavesOf(counted, handOver.others, before);
   const deltas = new AggregateDeltas();
   // Row plugins' rows are written here, with the rev gate (none of them is read by a statement plugin's verdicts).
-  const { changed, inserted, invalid: rowInvalid, typed } = await writeRecordRows(tx, winners, deltas, { chained, before, handOvers });
+  const { changed, inserted, invalid: rowInvalid, typed, notifiedBy } = await writeRecordRows(tx, winners, deltas, { chained, before, handOvers });
   // Statement plugins (plugins/types.ts) write their own rows, after the row plugins' statements.
   const removals = new Map<Plugin, string[]>();
   const inserts = new Map<Plugin, IndexedRecord[]>();
@@ -367,7 +367,8 @@ async function writeRecords(
   }
   for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.
-  await settleDuplicates(tx, winners, { changed, fresh: inserted, typed }, deltas);
+  // A record that takes its subject's rows there notifies with the version that notified one event at a time.
+  await settleDuplicates(tx, winners, { changed, fresh: inserted, typed }, deltas, new Map([...notifiedBy, ...keeps.first]));
   for (const [plugin, uris] of invalid) {
     const t = tally(plugin.family);
     t.invalid += uris.length;

@@ -45,6 +45,8 @@ export interface RecordChanges {
   invalid: Map<RowPlugin, string[]>;
   /** The URIs whose row plugin's main row was inserted (duplicates.ts need not look for theirs). */
   typed: Set<string>;
+  /** Records whose notifications an earlier version of theirs makes (kept-notifications.ts): duplicates.ts too. */
+  notifiedBy: ReadonlyMap<string, IndexedRecord>;
 }
 
 /**
@@ -57,7 +59,7 @@ export interface RecordChanges {
 export async function writeRecordRows(
   tx: SqlExecutor, winners: readonly RecordOp[], deltas: AggregateDeltas, chains: Chains = NO_CHAINS,
 ): Promise<RecordChanges> {
-  if (winners.length === 0) return { changed: new Set(), inserted: new Set(), invalid: new Map(), typed: new Set() };
+  if (winners.length === 0) return { changed: new Set(), inserted: new Set(), invalid: new Map(), typed: new Set(), notifiedBy: new Map() };
   const rows = winners.map(({ uri, event }) => ({
     uri,
     did: event.did,
@@ -133,7 +135,7 @@ export async function writeRecordRows(
     const mine = uris.filter((uri) => changed.has(uri));
     if (mine.length > 0) invalid.set(plugin, mine);
   }
-  return { changed, inserted, invalid, typed };
+  return { changed, inserted, invalid, typed, notifiedBy };
 }
 
 /**

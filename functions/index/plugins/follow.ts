@@ -29,7 +29,8 @@ const unique: UniqueSubject = {
   columns: ['creator', 'subjectDid'],
   tables: [
     FOLLOW_TABLE,
-    { table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', dependent: true, removeOnly: `reason = 'follow'` } satisfies TableSpec,
+    // `kept`: a follow taking its pair's rows notifies with the version that notified (duplicates.ts, notifiedBy).
+    { table: 'notification', columns: NOTIFICATION_COLUMNS, key: 'recordUri', dependent: true, removeOnly: `reason = 'follow'`, kept: true } satisfies TableSpec,
   ],
   rows(r) {
     const row = subjectDidRow(r);

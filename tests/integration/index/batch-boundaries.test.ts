@@ -159,6 +159,18 @@ describe('batch boundaries', () => {
     }
   });
 
+  it('a smaller duplicate that takes its subject from the stored holder, then is edited, notifies with its first version', async () => {
+    const FOLLOW = 'app.bsky.graph.follow';
+    const REPOST = 'app.bsky.feed.repost';
+    const subjectPost = { uri: uriOf(C, POST, 'p8'), cid: fakeCid('p8') };
+    for (const [collection, record] of [[FOLLOW, (n: number) => ({ ...follow(C), createdAt: at(n) })], [REPOST, (n: number) => ({ $type: REPOST, subject: subjectPost, createdAt: at(n) })]] as const) {
+      const mk = (rkey: string, rev: number, type: 'create' | 'update' = 'create') => write({ did: B, collection, rkey, rev, type, record: record(rev) });
+      // s2 holds the subject (stored); s1, a smaller URI, takes it over as it is made, then is edited.
+      const tables = await sameInEveryCut([mk('s2', 1), mk('s1', 2), mk('s1', 3, 'update')], [[1, 2], [3]]);
+      expect(tables['notification']).toEqual([expect.objectContaining({ recordUri: uriOf(B, collection, 's1'), sortAt: at(2) })]);
+    }
+  });
+
   it('an author\'s own reply edited, or deleted, in the batch that made it is marked deleted for the OP thread', async () => {
     const root = write({ did: A, collection: POST, rkey: 'p1', rev: 1, record: post('root') });
     const ref = { uri: P1, cid: root.cid };
