@@ -91,7 +91,9 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
     let birth: { position: number; quotes: string | undefined; cid: string; time: string } | undefined;
     let removedTime: string | undefined;
     /** The last delete of the batch, and the last one a write followed (its time is what post_removal keeps). */
-    let deleteTime: string | undefined;
+    // A tombstone held before the batch is a delete too: a write over it keeps its time, as settling it would.
+    const held = stored.get(uri);
+    let deleteTime: string | undefined = held !== undefined && held.record === null ? held.indexedAt : undefined;
     let deletedAt: string | undefined;
     /** The live version's thread when the batch wrote it as the author's own reply; those removed, by root. */
     let liveOpReply: OpReply | undefined;

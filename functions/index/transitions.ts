@@ -15,7 +15,7 @@ export async function readStoredOps(tx: SqlExecutor, uris: readonly string[]): P
   // flight have left both for a moment, the newer one is what was stored.
   const rows = checkRows(await tx.query(
     `select uri, rev, cid, json, "indexedAt" from record where uri = any($1::text[]) ` +
-      `union all select uri, rev, '' as cid, null as json, null as "indexedAt" from record_tombstone where uri = any($1::text[])`,
+      `union all select uri, rev, '' as cid, null as json, "indexedAt" from record_tombstone where uri = any($1::text[])`,
     [uris],
   ), { uri: 'string', rev: 'string', cid: 'string', json: 'string?', indexedAt: 'string?' });
   for (const r of rows) {

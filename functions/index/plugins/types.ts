@@ -23,7 +23,7 @@ export interface StoredOp {
   rev: string;
   cid: string;
   record: JsonObject | null;
-  /** When the stored version was indexed (its event time); absent for a tombstone. */
+  /** When the stored version (or the delete a tombstone keeps) was indexed: its event time. */
   indexedAt?: string;
 }
 import type { Columns, Row } from '../rows.ts';

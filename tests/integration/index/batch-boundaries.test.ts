@@ -73,6 +73,12 @@ describe('batch boundaries', () => {
     expect(tables['quote']).toEqual([]);
   });
 
+  it('a post deleted before the batch, then written and deleted again in it, keeps the first delete\'s time', async () => {
+    const p = write({ did: A, collection: POST, rkey: 't1', rev: 2, record: post('again') });
+    const tables = await sameInEveryCut([del({ did: A, collection: POST, rkey: 't1', rev: 1 }), p, del({ did: A, collection: POST, rkey: 't1', rev: 3 })], [[1, 2], [3]]);
+    expect(tables['post_removal']).toEqual([{ uri: uriOf(A, POST, 't1'), removedAt: at(1) }]);
+  });
+
   it('a reply notifies the author of an ancestor it had at its place, though its parent is edited later in the batch to reply elsewhere', async () => {
     const a1 = write({ did: A, collection: POST, rkey: 'p1', rev: 1, record: post('A root') });
     const refA = { uri: P1, cid: a1.cid };
