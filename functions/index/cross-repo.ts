@@ -44,6 +44,11 @@ export interface PostsTouched {
    * write's own, or, for a rewrite of the CID it has, that of the version's first write).
    */
   editedAt: string[];
+  /**
+   * Of `edited`, those written again at the CID they hold (a replay, a resync): their version's first write may have
+   * been a create, which removed nothing, so a quote made after the post's last delete (post_removal) is left.
+   */
+  rewritten?: string[];
   /** The batch's snapshot as it began (`pg_current_snapshot()`): what committed after it ran beside the batch. */
   snapshot?: string;
   /** The batch's own transaction ID: its rows are its own, though its snapshot cannot see them. */
@@ -66,8 +71,9 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
  */
 export function postsTouched(
   winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
+  rewritten: ReadonlySet<string> = new Set(),
 ): PostsTouched {
-  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], threadGated: [], postGated: [] };
+  const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], rewritten: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
     if (!changed.has(uri)) continue;
     if (event.collection === POST_COLLECTION) {
@@ -80,6 +86,7 @@ export function postsTouched(
       if (!inserted.has(uri)) {
         touched.edited.push(uri);
         touched.editedAt.push(removedAt.get(uri) ?? '');
+        if (rewritten.has(uri)) touched.rewritten?.push(uri);
       }
       if (event.record['reply'] !== undefined) touched.replies.push(uri);
       const embed = obj(event.record['embed'])?.['$type'];
@@ -147,8 +154,10 @@ async function purgeQuotesOfRemoved(tx: SqlExecutor, posts: PostsTouched, deltas
        select r.uri, r.time, null::text as cid from unnest($1::text[], $2::text[]) as r(uri, time)
        union all select s.uri, coalesce(nullif(e.time, ''), s."indexedAt"), s.cid from unnest($3::text[], $4::text[]) as e(uri, time)
          join post s on s.uri = e.uri
-     ) as x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid) returning q.subject`,
-    [posts.removed, posts.removedAt, posts.edited, posts.editedAt],
+     ) as x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid)
+       and not (x.uri = any($5::text[]) and exists (select 1 from post_removal r where r.uri = x.uri and r."removedAt" <= q."indexedAt"))
+     returning q.subject`,
+    [posts.removed, posts.removedAt, posts.edited, posts.editedAt, posts.rewritten ?? []],
   ), { subject: 'string' });
   for (const g of gone) deltas.post(g.subject, 'quoteCount', -1);
 }

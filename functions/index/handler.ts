@@ -345,9 +345,10 @@ async function writeRecords(
   }
   // The posts removed here, for the ancestors a reply written before their removal had (post-notifications.ts).
   const gone = new Map<string, string | null>();
+  const keptWhole = new Set<string>();
   for (const plugin of statementPlugins) {
     const uris = removals.get(plugin);
-    if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade, kept: keeps.kept, gone });
+    if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade, kept: keeps.kept, gone, keptWhole });
   }
   // Only a post the batch deletes or rewrites can be missing at its end, or reply elsewhere, yet have been there, with
   // another parent, at a reply's place: those whose row the batch removed, deleted, or replayed with more than one op.
@@ -382,7 +383,9 @@ async function writeRecords(
   const removedAt = new Map([...fates.removals].map(([uri, r]) => [uri, r.time]));
   // (`counted` is in stream order: the last delete set wins.)
   for (const { uri, event } of counted) if (event.type === 'delete' && replayed.has(uri)) removedAt.set(uri, event.time);
-  const posts = postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt);
+  // Written again at the CID held (kept whole, or replayed exactly): no removal of their own (cross-repo.ts).
+  const rewritten = new Set([...keptWhole, ...[...replayed].filter((uri) => !changed.has(uri))]);
+  const posts = postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt, rewritten);
   // A post deleted and written again here: after commit its delete takes the older quotes a batch in flight beside
   // this one wrote, as a delete's own would (cross-repo.ts).
   for (const [uri, r] of fates.removals) {

@@ -218,6 +218,7 @@ export const postPlugin: Plugin = {
   },
   async remove(tx, all, deltas, options) {
     const { posts, kept } = await removePosts(tx, all, options?.sameCid);
+    for (const uri of kept) options?.keptWhole?.add(uri);
     for (const row of posts) options?.gone?.set(row.uri, row.replyParent);
     // A post written again at the CID it has (a backfill, a replay) is no removal: it keeps every row.
     const uris = kept.size === 0 ? all : all.filter((uri) => !kept.has(uri));

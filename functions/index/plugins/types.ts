@@ -109,6 +109,8 @@ export interface RemoveOptions {
   kept?: ReadonlySet<string>;
   /** Filled by the post plugin: each post whose row it removed, with its parent (post-notifications.ts, `GonePosts`). */
   gone?: Map<string, string | null>;
+  /** Filled by the post plugin: the posts written again at the CID they hold (their rows kept whole). */
+  keptWhole?: Set<string>;
 }
 
 /** The metric label for a plugin's records; `other` for the collections only the generic `record` table holds. */
