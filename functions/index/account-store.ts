@@ -37,12 +37,7 @@ export async function syncStatus(tx: SqlExecutor, did: string): Promise<string |
  * statement): what committed after it ran beside the batch (cross-repo.ts reads it for quotes of edited posts).
  */
 export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive'): Promise<string> {
-  const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared($1)' : 'pg_advisory_xact_lock($1)';
-  const [row] = checkRows(
-    await tx.query(`select ${lock}, set_config('jit', 'off', true), pg_current_snapshot()::text as snapshot`, [INDEX_LOCK]),
-    { snapshot: 'string' },
-  );
-  return row?.snapshot ?? '';
+  return (await lockIndex(tx, mode, false)).snapshot;
 }
 
 /**
@@ -50,12 +45,15 @@ export async function holdIndexLock(tx: SqlExecutor, mode: 'shared' | 'exclusive
  * batch writes anyway): the rows it writes are its own, not a transaction in flight beside it, though its snapshot as
  * it began cannot see them (cross-repo.ts, gates.ts).
  */
-export async function holdIndexLockForBatch(tx: SqlExecutor): Promise<{ snapshot: string; xid: string }> {
+export function holdIndexLockForBatch(tx: SqlExecutor): Promise<{ snapshot: string; xid: string }> {
+  return lockIndex(tx, 'shared', true);
+}
+
+async function lockIndex(tx: SqlExecutor, mode: 'shared' | 'exclusive', withXid: boolean): Promise<{ snapshot: string; xid: string }> {
+  const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared($1)' : 'pg_advisory_xact_lock($1)';
+  const xid = withXid ? `pg_current_xact_id()::text` : `''`;
   const [row] = checkRows(
-    await tx.query(
-      `select pg_advisory_xact_lock_shared($1), set_config('jit', 'off', true), pg_current_snapshot()::text as snapshot, pg_current_xact_id()::text as xid`,
-      [INDEX_LOCK],
-    ),
+    await tx.query(`select ${lock}, set_config('jit', 'off', true), pg_current_snapshot()::text as snapshot, ${xid} as xid`, [INDEX_LOCK]),
     { snapshot: 'string', xid: 'string' },
   );
   return { snapshot: row?.snapshot ?? '', xid: row?.xid ?? '' };

@@ -48,7 +48,7 @@ export interface PostsTouched {
    * Of `edited`, those written again at the CID they hold (a replay, a resync): their version's first write may have
    * been a create, which removed nothing, so a quote made after the post's last delete (post_removal) is left.
    */
-  rewritten?: string[];
+  rewritten: string[];
   /** The batch's snapshot as it began (`pg_current_snapshot()`): what committed after it ran beside the batch. */
   snapshot?: string;
   /** The batch's own transaction ID: its rows are its own, though its snapshot cannot see them. */
@@ -86,7 +86,7 @@ export function postsTouched(
       if (!inserted.has(uri)) {
         touched.edited.push(uri);
         touched.editedAt.push(removedAt.get(uri) ?? '');
-        if (rewritten.has(uri)) touched.rewritten?.push(uri);
+        if (rewritten.has(uri)) touched.rewritten.push(uri);
       }
       if (event.record['reply'] !== undefined) touched.replies.push(uri);
       const embed = obj(event.record['embed'])?.['$type'];
@@ -157,7 +157,7 @@ async function purgeQuotesOfRemoved(tx: SqlExecutor, posts: PostsTouched, deltas
      ) as x where q.subject = x.uri and q."indexedAt" < x.time and (x.cid is null or q."subjectCid" <> x.cid)
        and not (x.uri = any($5::text[]) and exists (select 1 from post_removal r where r.uri = x.uri and r."removedAt" <= q."indexedAt"))
      returning q.subject`,
-    [posts.removed, posts.removedAt, posts.edited, posts.editedAt, posts.rewritten ?? []],
+    [posts.removed, posts.removedAt, posts.edited, posts.editedAt, posts.rewritten],
   ), { subject: 'string' });
   for (const g of gone) deltas.post(g.subject, 'quoteCount', -1);
 }

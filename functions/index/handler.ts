@@ -369,7 +369,8 @@ async function writeRecords(
   for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.
   // A record that takes its subject's rows there notifies with the version that notified one event at a time.
-  await settleDuplicates(tx, winners, { changed, fresh: inserted, typed }, deltas, new Map([...notifiedBy, ...keeps.first]));
+  await settleDuplicates(tx, winners, { changed, fresh: inserted, typed }, deltas,
+    notifiedBy.size + keeps.first.size === 0 ? undefined : new Map([...notifiedBy, ...keeps.first]));
   for (const [plugin, uris] of invalid) {
     const t = tally(plugin.family);
     t.invalid += uris.length;

@@ -21,7 +21,7 @@ import { q } from './rows.ts';
 import { compareOps } from './plan.ts';
 import { PLUGINS } from './plugins/index.ts';
 import type { IndexedRecord, JsonObject, StoredOp } from './plugins/types.ts';
-import { transitions } from './transitions.ts';
+import { opsByUri, transitions } from './transitions.ts';
 
 export interface KeptNotifications {
   /** URIs whose notification made before the batch stays, if the row comes back naming the same subject. */
@@ -105,14 +105,7 @@ export function handOverCandidates(
 export function leavesOf(counted: readonly RecordOp[], others: ReadonlySet<string>, before: ReadonlyMap<string, StoredOp>): HandOvers {
   const out = new Map<string, Leave[]>();
   if (others.size === 0) return out;
-  const byUri = new Map<string, RecordOp[]>();
-  for (const op of counted) {
-    if (!others.has(op.uri)) continue;
-    const list = byUri.get(op.uri);
-    if (list === undefined) byUri.set(op.uri, [op]);
-    else list.push(op);
-  }
-  for (const [uri, ops] of byUri) {
+  for (const [uri, ops] of opsByUri(counted.filter((op) => others.has(op.uri)))) {
     const { did, collection } = (ops[0] as RecordOp).event;
     const subjectOf = PLUGINS.get(collection)?.notifiedSubject;
     if (subjectOf === undefined) continue;

@@ -8,7 +8,7 @@
 import type { RecordOp } from './plan.ts';
 import type { RecordWriteEvent } from '../events.ts';
 import type { JsonObject, Removal, StoredOp } from './plugins/types.ts';
-import { transitions } from './transitions.ts';
+import { opsByUri, transitions } from './transitions.ts';
 import { collectionOf, obj } from './plugins/fields.ts';
 import { embeddedRecord, POST_COLLECTION, postRows } from './plugins/post.ts';
 
@@ -76,13 +76,7 @@ export interface PostFates {
 export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[], stored: ReadonlyMap<string, StoredOp>): PostFates {
   const fates: PostFates = { written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map(), bornPosition: new Map() };
   if (uris.size === 0) return fates;
-  const byUri = new Map<string, RecordOp[]>();
-  for (const op of counted) {
-    if (!uris.has(op.uri)) continue;
-    const list = byUri.get(op.uri);
-    if (list === undefined) byUri.set(op.uri, [op]);
-    else list.push(op);
-  }
+  const byUri = opsByUri(counted.filter((op) => uris.has(op.uri)));
   /** Position of each post's last removal, and where each post's final version was first written. */
   const lastRemoval = new Map<string, number>();
   const born = new Map<string, { position: number; quotes: string | undefined }>();
