@@ -26,10 +26,11 @@ import { readStoredOps } from './transitions.ts';
 import { chainedOps, handOverCandidates, leavesOf, noteKept, sameSubjects, type KeptNotifications } from './kept-notifications.ts';
 import { postFates, postsNeedingHistory } from './post-fates.ts';
 import { membershipOps, membershipsBefore } from './memberships-at.ts';
+import { madeAndRemoved, notifyBelowRemoved } from './post-notifications.ts';
 import { nothingTouched, postsTouched, rejudgeAfterCommit, replayedPostOps, type PostsTouched } from './cross-repo.ts';
 import { isRowPlugin, PLUGINS, type IndexedRecord, type Plugin, type RecordFamily, type RowPlugin } from './plugins/index.ts';
 import type { AfterWrites, Removal } from './plugins/types.ts';
-import { POST_COLLECTION } from './plugins/post.ts';
+import { POST_COLLECTION, postPlugin } from './plugins/post.ts';
 
 export interface IndexPorts extends IdentityPassPorts {
   sql: Sql;
@@ -357,15 +358,16 @@ async function writeRecords(
     ...counted.filter((op) => op.event.type === 'delete' && op.event.collection === POST_COLLECTION).map((op) => op.uri),
   ]);
   // With them, every post op of the batch: where each post a reply's chain meets came and went (post-notifications.ts).
-  const gonePosts = {
-    gone, changed: changedPosts, inserted,
-    ops: changedPosts.size === 0 ? [] : counted.filter((op) => op.event.collection === POST_COLLECTION),
-  };
+  const postOps = changedPosts.size === 0 ? [] : counted.filter((op) => op.event.collection === POST_COLLECTION);
+  const gonePosts = { gone, changed: changedPosts, inserted, ops: postOps, made: madeAndRemoved(postOps) };
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {
     const records = inserts.get(plugin);
     if (records !== undefined) invalid.set(plugin, await plugin.insert(tx, records, deltas, { versioned, before, ...keeps, cutQuotes: fates.cut, memberships, gonePosts }));
   }
+  // Replies stored below a post the batch made and removed notified its author while it was there: the post plugin
+  // walks them with the posts it inserts, or here when it has none.
+  if (!inserts.has(postPlugin)) await notifyBelowRemoved(tx, gonePosts);
   for (const then of afterWrites) await then(tx);
   // One row per subject (duplicates.ts), once every plugin has written.
   // A record that takes its subject's rows there notifies with the version that notified one event at a time.

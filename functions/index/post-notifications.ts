@@ -18,14 +18,17 @@ const REPLY_DEPTH = 4;
 const THREADGATE = 'app.bsky.feed.threadgate';
 
 /**
- * The posts named ($1) and every reply up to four levels below one of them. NOTE: the columns travel with the
- * recursion; joining its uris back to post afterwards let the planner hash the whole post table once a batch (a
- * prepared statement's generic plan, made while the table was small; tests/integration/index/post-plans.test.ts).
- * Each level's replies are looked up by key (a lateral subquery the planner may not flatten, `offset 0`): as a join
- * it was planned as a scan of the whole post table when the table had no statistics.
+ * The posts named ($1) and every reply up to four levels below one of them, or below a post the batch made and removed
+ * ($2: not there any more, found by their parent). NOTE: the columns travel with the recursion; joining its uris back
+ * to post afterwards let the planner hash the whole post table once a batch (a prepared statement's generic plan, made
+ * while the table was small; tests/integration/index/post-plans.test.ts). Each level's replies are looked up by key (a
+ * lateral subquery the planner may not flatten, `offset 0`): as a join it was planned as a scan of the whole post
+ * table when the table had no statistics.
  */
 export const CHAIN_CANDIDATES = `with recursive below(uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt", depth) as (
      select uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt", 0 from post where uri = any($1::text[])
+     union all
+     select uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt", 1 from post where "replyParent" = any($2::text[])
      union all
      select p.uri, p.cid, p.creator, p."replyRoot", p."violatesThreadGate", p."sortAt", b.depth + 1
      from below b cross join lateral (select uri, cid, creator, "replyRoot", "violatesThreadGate", "sortAt" from post
@@ -57,6 +60,19 @@ export interface GonePosts {
   ops: readonly CountedOp[];
   /** The posts new to the index in this batch (no record row before it): not there before their first op. */
   inserted: ReadonlySet<string>;
+  /** The posts the batch wrote and then removed (madeAndRemoved): the replies stored below them notified meanwhile. */
+  made: readonly string[];
+}
+
+/**
+ * The posts the ops write and then remove: one event at a time each notified, while it was there, for the replies
+ * stored below it (the chains it completed), and its removal took only the notifications it made itself.
+ */
+export function madeAndRemoved(ops: readonly CountedOp[]): string[] {
+  return [...opsByUri(ops)].filter(([, own]) => {
+    const steps = transitions(undefined, own);
+    return steps.some((t) => t.to.type !== 'delete') && steps.at(-1)?.to.type === 'delete';
+  }).map(([uri]) => uri);
 }
 
 /**
@@ -100,10 +116,12 @@ const CANDIDATE = { uri: 'string', cid: 'string', creator: 'string', replyRoot: 
 export async function notifyPosts(
   tx: SqlExecutor, gated: ReadonlyMap<string, unknown> | undefined, fresh: readonly FreshPost[], allowed: readonly string[] = [], history?: GonePosts,
 ): Promise<void> {
-  if (fresh.length === 0 && allowed.length === 0) return;
+  const made = history?.made ?? [];
+  if (fresh.length === 0 && allowed.length === 0 && made.length === 0) return;
   const freshUris = [...fresh.map((p) => p.uri), ...allowed];
-  // The fresh posts and every reply up to four levels below one of them: the chains this batch may have completed.
-  const candidates = checkRows(await tx.query(CHAIN_CANDIDATES, [freshUris]), CANDIDATE);
+  // The fresh posts and every reply up to four levels below one of them, or below a post made and removed here: the
+  // chains this batch may have completed.
+  const candidates = checkRows(await tx.query(CHAIN_CANDIDATES, [freshUris, made]), CANDIDATE);
   if (candidates.length === 0) return;
   const replies = candidates.filter((c) => c.replyRoot !== null && c.violatesThreadGate !== true);
   const ancestors = new Map<string, string[]>();
@@ -129,7 +147,7 @@ export async function notifyPosts(
       else list.push(r.uri);
     }
     if (history !== undefined && history.changed.size > 0) {
-      await ancestorsThroughTheBatch(tx, fresh, ends, ancestors, storedParents, history);
+      await ancestorsThroughTheBatch(tx, fresh, replies, ends, ancestors, storedParents, history);
     }
   }
   const freshByUri = new Map(fresh.map((p) => [p.uri, p]));
@@ -173,6 +191,14 @@ export async function notifyPosts(
   await insertNotifications(tx, out);
 }
 
+/**
+ * The notifications a post the batch made and removed made for the replies stored below it (GonePosts.made), when no
+ * post is inserted to walk them with (notifyPosts does, in the same statements, otherwise).
+ */
+export async function notifyBelowRemoved(tx: SqlExecutor, history: GonePosts | undefined): Promise<void> {
+  if (history !== undefined && history.made.length > 0) await notifyPosts(tx, undefined, [], [], history);
+}
+
 /** The replies each root's thread gate hides (threadgate.hiddenReplies), from the gates indexed now. */
 async function hiddenReplies(tx: SqlExecutor, roots: readonly string[]): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
@@ -200,7 +226,7 @@ async function hiddenReplies(tx: SqlExecutor, roots: readonly string[]): Promise
  * notified, nearest first, walk by walk. Replies whose last chain holds no changed post keep it (no work).
  */
 async function ancestorsThroughTheBatch(
-  tx: SqlExecutor, fresh: readonly FreshPost[], ends: ReadonlyMap<string, { parent: string | null; height: number }>,
+  tx: SqlExecutor, fresh: readonly FreshPost[], replies: readonly { uri: string }[], ends: ReadonlyMap<string, { parent: string | null; height: number }>,
   ancestors: Map<string, string[]>, storedParents: Map<string, string | null>, history: GonePosts,
 ): Promise<void> {
   const byUri = opsByUri(history.ops);
@@ -233,14 +259,18 @@ async function ancestorsThroughTheBatch(
     const parent = await storedParent(uri);
     return parent === undefined ? undefined : { parent };
   };
-  for (const post of fresh) {
-    if (post.position === undefined) continue;
-    const end = ends.get(post.uri);
-    const last = ancestors.get(post.uri) ?? [];
+  const freshByUri = new Map(fresh.map((p) => [p.uri, p]));
+  for (const { uri } of replies) {
+    const own = freshByUri.get(uri);
+    // A reply stored before the batch: its chain before the batch notified already; it is walked from the batch's start.
+    if (own !== undefined && own.position === undefined) continue;
+    const end = ends.get(uri);
+    const last = ancestors.get(uri) ?? [];
     if (!last.some((u) => history.changed.has(u)) && !(end?.parent != null && history.changed.has(end.parent))) continue;
-    const first = strongRef(obj(post.record['reply'])?.['parent'])?.uri ?? null;
+    const start = own?.position ?? -1;
+    const first = own === undefined ? storedParents.get(uri) ?? null : strongRef(obj(own.record['reply'])?.['parent'])?.uri ?? null;
     // The moments in time order, each walked once (a write met later may come before one met earlier).
-    const pending = new Set([post.position]);
+    const pending = new Set([start]);
     const seen = new Set(pending);
     const union: string[] = [];
     while (pending.size > 0) {
@@ -248,11 +278,11 @@ async function ancestorsThroughTheBatch(
       pending.delete(moment);
       const met: string[] = [];
       let next = first;
-      while (next !== null && met.length < REPLY_DEPTH && !met.includes(next) && next !== post.uri) {
+      while (next !== null && met.length < REPLY_DEPTH && !met.includes(next) && next !== uri) {
         const there = await at(next, moment);
         // Every later write of a post the walk met may complete or redirect the chain: a moment to walk it again.
         for (const op of byUri.get(next) ?? []) {
-          if (op.event.type !== 'delete' && op.position > post.position && !seen.has(op.position)) {
+          if (op.event.type !== 'delete' && op.position > start && !seen.has(op.position)) {
             seen.add(op.position);
             pending.add(op.position);
           }
@@ -261,9 +291,11 @@ async function ancestorsThroughTheBatch(
         met.push(next);
         next = there.parent;
       }
+      // A stored reply's chain as it stood before the batch is not walked for notifications: they were made then.
+      if (moment === -1) continue;
       for (const u of met) if (!union.includes(u)) union.push(u);
     }
-    if (union.length > 0) ancestors.set(post.uri, union);
-    else ancestors.delete(post.uri);
+    if (union.length > 0) ancestors.set(uri, union);
+    else ancestors.delete(uri);
   }
 }

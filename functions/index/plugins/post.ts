@@ -12,7 +12,7 @@ import type { SqlExecutor } from '../../ports.ts';
 import { FEED_ITEM_COLUMNS, rowsOf } from './shapes.ts';
 import { gatesUnder, judgeQuotes, judgeReplies, readGateVersions } from '../gates.ts';
 import { judgeReplyRoots } from '../reply-roots.ts';
-import { hiddenAt, notifyPosts } from '../post-notifications.ts';
+import { hiddenAt, notifyBelowRemoved, notifyPosts } from '../post-notifications.ts';
 import { checkRows } from '../../sql-rows.ts';
 import { rememberRemovals } from '../post-removals.ts';
 import { noteGatesUnder } from '../reply-gates.ts';
@@ -135,7 +135,10 @@ export const postPlugin: Plugin = {
   family: 'post',
   async insert(tx, records, deltas, batch) {
     const { rows: all, invalid } = rowsOf(records, postRows);
-    if (all.length === 0) return invalid;
+    if (all.length === 0) {
+      await notifyBelowRemoved(tx, batch?.gonePosts);
+      return invalid;
+    }
     // The gates' verdicts, decided before the rows are written so that the counts leave violating replies out.
     const positions = new Map(records.map((r) => [r.uri, r.position]));
     const replies = all.flatMap(({ post: p }) => {
@@ -213,6 +216,8 @@ export const postPlugin: Plugin = {
           ...(hidden === undefined ? {} : { hidden }), ...(r?.position === undefined ? {} : { position: r.position }),
         };
       }), [], batch?.gonePosts);
+    } else {
+      await notifyBelowRemoved(tx, batch?.gonePosts);
     }
     return invalid;
   },

@@ -6,6 +6,7 @@
 // tables, ONE delete statement for all removals, counts from what those statements really inserted or deleted. A
 // statement plugin (Plugin) writes and removes its rows itself, a few statements per batch; it is run after the row
 // plugins, in the same transaction, for what the declarative form cannot say.
+import type { GonePosts } from '../post-notifications.ts';
 import type { JsonObject, JsonValue } from '../../events.ts';
 import type { SqlExecutor, SqlRow } from '../../ports.ts';
 import type { AggregateDeltas } from '../aggregates.ts';
@@ -61,8 +62,8 @@ export interface BatchOps {
   cutQuotes?: ReadonlySet<string>;
   /** The batch's follow and list-item ops, replayed to each reply's place for its gate's rules (memberships-at.ts). */
   memberships?: readonly CountedOp[];
-  /** The posts the batch removed and the ops of those it deletes, for a reply's ancestors at its place (post-notifications.ts). */
-  gonePosts?: { gone: ReadonlyMap<string, string | null>; changed: ReadonlySet<string>; ops: readonly CountedOp[]; inserted: ReadonlySet<string> };
+  /** The posts the batch removed, deleted, or made and removed, with its post ops, for replies' ancestors (post-notifications.ts). */
+  gonePosts?: GonePosts;
 }
 
 /**

@@ -118,6 +118,35 @@ describe('batch boundaries', () => {
     expect(broken['notification']).not.toContainEqual(expect.objectContaining({ did: B, recordUri: uriOf(C, POST, 'g3') }));
   });
 
+  // Found by the fuzz's second round: a reply stored before the batch notifies the authors its chain meets when a post
+  // written later completes it, whatever the batch does to that post afterwards.
+  it('a stored reply notifies the author of a parent the batch makes and deletes, or edits to reply elsewhere', async () => {
+    const D = 'did:plc:dddddddddddddddddddddddd';
+    const x = write({ did: B, collection: POST, rkey: 'x1', rev: 1, record: post('B') });
+    const refX = { uri: uriOf(B, POST, 'x1'), cid: x.cid };
+    const refP = { uri: P1, cid: fakeCid('p1') };
+    const reply = write({ did: C, collection: POST, rkey: 'r1', rev: 2, record: post('C replies to A', { reply: { root: refP, parent: refP } }) });
+    const toA = expect.objectContaining({ did: A, recordUri: uriOf(C, POST, 'r1'), reason: 'reply' });
+    const toB = expect.objectContaining({ did: B, recordUri: uriOf(C, POST, 'r1'), reason: 'reply' });
+    // The parent made, then deleted, in one batch.
+    const made = write({ did: A, collection: POST, rkey: 'p1', rev: 3, cid: refP.cid, record: post('A') });
+    const deleted = await sameInEveryCut([reply, made, del({ did: A, collection: POST, rkey: 'p1', rev: 4 })], [[1, 2], [3]]);
+    expect(deleted['notification']).toContainEqual(toA);
+    // The parent made replying to B's post, then edited to reply to D's: B was notified when it came.
+    const y = write({ did: D, collection: POST, rkey: 'y1', rev: 5, record: post('D') });
+    const refY = { uri: uriOf(D, POST, 'y1'), cid: y.cid };
+    const first = write({ did: A, collection: POST, rkey: 'p1', rev: 6, cid: refP.cid, record: post('A replies to B', { reply: { root: refX, parent: refX } }) });
+    const then = write({ did: A, collection: POST, rkey: 'p1', rev: 7, type: 'update', record: post('A replies to D', { reply: { root: refY, parent: refY } }) });
+    const edited = await sameInEveryCut([x, reply, y, first, then], [[3, 2], [2, 3], [5]]);
+    expect(edited['notification']).toContainEqual(toA);
+    expect(edited['notification']).toContainEqual(toB);
+    expect(edited['notification']).toContainEqual(expect.objectContaining({ did: D, recordUri: uriOf(C, POST, 'r1'), reason: 'reply' }));
+    // Two levels down: C's reply has a reply of its own (B's), stored too; A's post made and deleted reaches both.
+    const below = write({ did: B, collection: POST, rkey: 'r2', rev: 8, record: post('B replies to C', { reply: { root: refP, parent: { uri: uriOf(C, POST, 'r1'), cid: reply.cid } } }) });
+    const deep = await sameInEveryCut([reply, below, { ...made, rev: tidOf(9), seq: 9, time: at(9) }, del({ did: A, collection: POST, rkey: 'p1', rev: 10 })], [[2, 2], [4]]);
+    expect(deep['notification']).toContainEqual(expect.objectContaining({ did: A, recordUri: uriOf(B, POST, 'r2'), reason: 'reply' }));
+  });
+
   // The after-commit purge of quotes whose quoted post an edit in flight beside them removed took the batch's own create
   // of the quoted post (its row, invisible to the batch's snapshot as it began) for such an edit.
   it('a quote of another CID keeps its row when its rewrite and the create of the post it quotes share a batch', async () => {
