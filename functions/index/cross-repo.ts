@@ -45,8 +45,9 @@ export interface PostsTouched {
    */
   editedAt: string[];
   /**
-   * Of `edited`, those written again at the CID they hold (a replay, a resync): their version's first write may have
-   * been a create, which removed nothing, so a quote made after the post's last delete (post_removal) is left.
+   * Of `edited`, those delivered again exactly (a replay of the batch: the op's rev and CID already stored): their
+   * version's first write may have been a create, which removed nothing, so a quote made after the post's last delete
+   * (post_removal) is left. A write of the CID held at a later rev (a resync, a backfill) is no edit: not in `edited`.
    */
   rewritten: string[];
   /** The batch's snapshot as it began (`pg_current_snapshot()`): what committed after it ran beside the batch. */
@@ -67,11 +68,13 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
 
 /**
  * The posts and gates among the batch's winning ops that its rev gate let through (`changed`); `inserted`, those whose
- * record the batch created; `removedAt`, when a written post's last removal in the batch was, where not the write.
+ * record the batch created; `removedAt`, when a written post's last removal in the batch was, where not the write;
+ * `rewritten`, the posts replayed exactly; `keptWhole`, those written again at the CID they hold by a later rev (no
+ * edit: their version's quotes are not purged).
  */
 export function postsTouched(
   winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
-  rewritten: ReadonlySet<string> = new Set(),
+  rewritten: ReadonlySet<string> = new Set(), keptWhole: ReadonlySet<string> = new Set(),
 ): PostsTouched {
   const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], rewritten: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
@@ -83,7 +86,7 @@ export function postsTouched(
         continue;
       }
       touched.written.push(uri);
-      if (!inserted.has(uri)) {
+      if (!inserted.has(uri) && !keptWhole.has(uri)) {
         touched.edited.push(uri);
         touched.editedAt.push(removedAt.get(uri) ?? '');
         if (rewritten.has(uri)) touched.rewritten.push(uri);

@@ -386,9 +386,11 @@ async function writeRecords(
   const removedAt = new Map([...fates.removals].map(([uri, r]) => [uri, r.time]));
   // (`counted` is in stream order: the last delete set wins.)
   for (const { uri, event } of counted) if (event.type === 'delete' && replayed.has(uri)) removedAt.set(uri, event.time);
-  // Written again at the CID held (kept whole, or replayed exactly): no removal of their own (cross-repo.ts).
-  const rewritten = new Set([...keptWhole, ...[...replayed].filter((uri) => !changed.has(uri))]);
-  const posts = postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt, rewritten);
+  // Replayed exactly (the batch delivered again): their version's first write may have been an edit whose after-commit
+  // purge never ran, so it runs again (cross-repo.ts). Written again at the CID held by a later op (kept whole: a
+  // resync, a backfill): no edit at all, so nothing to purge.
+  const rewritten = new Set([...replayed].filter((uri) => !changed.has(uri)));
+  const posts = postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt, rewritten, keptWhole);
   // A post deleted and written again here: after commit its delete takes the older quotes a batch in flight beside
   // this one wrote, as a delete's own would (cross-repo.ts).
   for (const [uri, r] of fates.removals) {

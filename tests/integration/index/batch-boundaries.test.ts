@@ -157,6 +157,17 @@ describe('batch boundaries', () => {
     expect(tables['quote']).toEqual([expect.objectContaining({ uri: uriOf(B, POST, 'c2'), subject: quoted })]);
   });
 
+  // Found by the fuzz's second round: a write of the CID a post holds (a resync, the same record delivered again at a
+  // later rev) is no removal, so its after-commit purge took a quote of another CID made before the post's version for
+  // one its edit had replaced, though the version was a create that replaced nothing.
+  it('a quote of another CID made before its post reached the index keeps its row when the post is written again at its CID', async () => {
+    const quoted = uriOf(C, POST, 'c1');
+    const q = write({ did: B, collection: POST, rkey: 'c2', rev: 1, record: post('quote', { embed: { $type: 'app.bsky.embed.record', record: { uri: quoted, cid: fakeCid('a version never indexed') } } }) });
+    const made = write({ did: C, collection: POST, rkey: 'c1', rev: 2, record: post('C') });
+    const tables = await sameInEveryCut([q, made, { ...made, rev: tidOf(3), seq: 3, time: at(3) }], [[1, 2], [2, 1], [3]]);
+    expect(tables['quote']).toEqual([expect.objectContaining({ uri: uriOf(B, POST, 'c2'), subject: quoted })]);
+  });
+
   it('a reply written again at its CID later in the batch is judged and notifies at its first write, not at the rewrite', async () => {
     const root = write({ did: A, collection: POST, rkey: 'h1', rev: 1, record: post('A') });
     const ref = { uri: uriOf(A, POST, 'h1'), cid: root.cid };
