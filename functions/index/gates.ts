@@ -29,7 +29,7 @@ import { POST_COLLECTION } from './plugins/post-collection.ts';
 import { DELETED_SINCE_QUOTED } from './post-removals.ts';
 import { forgetGatesUnder, noteGatesUnder, type JudgedUnder } from './reply-gates.ts';
 import { gateNamesItsPost } from './refused-writes.ts';
-import { membershipsAt, type MembershipHistory } from './memberships-at.ts';
+import { membershipsAt, storedDuplicates, type MembershipHistory } from './memberships-at.ts';
 
 export type GateKind = 'thread' | 'post';
 
@@ -218,10 +218,14 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
   }
   const atEnd = { follows: new Set(followRows.map((f) => f.key)), members: new Set(itemRows.map((m) => m.key)) };
   const replay = history === undefined || history.ops.length === 0 ? undefined : membershipsAt(history);
+  // Untouched by the batch, so as they stand before it: a duplicate holds its pair from the moment its holder goes.
+  const duplicates = replay === undefined ? undefined : await storedDuplicates(tx, history as MembershipHistory);
+  const followsThen = duplicates === undefined ? followRows : [...followRows, ...duplicates.follows];
+  const itemsThen = duplicates === undefined ? itemRows : [...itemRows, ...duplicates.items];
   for (const { reply, owner, rules } of open) {
     const position = reply.position;
-    const follows = replay === undefined || position === undefined ? atEnd.follows : replay.follows(position, followRows);
-    const members = replay === undefined || position === undefined ? atEnd.members : replay.items(position, itemRows);
+    const follows = replay === undefined || position === undefined ? atEnd.follows : replay.follows(position, followsThen);
+    const members = replay === undefined || position === undefined ? atEnd.members : replay.items(position, itemsThen);
     const allowed = rules.some((rule) => {
       switch (typeOf(rule)) {
         case `${THREADGATE}#mentionRule`: return mentioned.get(reply.replyRoot)?.has(reply.creator) === true;

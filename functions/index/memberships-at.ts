@@ -4,6 +4,8 @@
 // by an unfollow violating, where one event at a time (and the AppView) judged the other way. What the batch touched
 // is replayed here up to the reply's position: each record's last op before it, or what it was before the batch.
 import type { JsonObject } from '../events.ts';
+import type { SqlExecutor } from '../ports.ts';
+import { checkRows } from '../sql-rows.ts';
 import { didOf } from './notifications.ts';
 import type { CountedOp, StoredOp } from './plugins/types.ts';
 import { POST_COLLECTION } from './plugins/post-collection.ts';
@@ -73,4 +75,26 @@ export function membershipsAt(history: MembershipHistory): MembershipsAt {
     follows: (position, atEnd) => at(FOLLOW, position, atEnd),
     items: (position, atEnd) => at(LIST_ITEM, position, atEnd),
   };
+}
+
+/**
+ * The stored duplicates (duplicate_record, duplicates.ts) of the follows and list items the batch updates or deletes,
+ * each with its pair: one event at a time a duplicate takes the row over as its holder goes, and a reply after that
+ * meets it, while the batch settles its duplicates only at its end. Read only when the batch has such an op.
+ */
+export async function storedDuplicates(tx: SqlExecutor, history: MembershipHistory): Promise<{ follows: { uri: string; key: string }[]; items: { uri: string; key: string }[] }> {
+  const out: { follows: { uri: string; key: string }[]; items: { uri: string; key: string }[] } = { follows: [], items: [] };
+  const holders = [...new Set(history.ops.filter((op) => op.event.type !== 'create').map((op) => op.uri))];
+  if (holders.length === 0) return out;
+  const rows = checkRows(await tx.query(
+    `select d.uri, r.json from duplicate_record d join record r on r.uri = d.uri where d."duplicateOf" = any($1::text[])`,
+    [holders],
+  ), { uri: 'string', json: 'string' });
+  for (const row of rows) {
+    const collection = uriParts(row.uri)?.collection;
+    if (collection !== FOLLOW && collection !== LIST_ITEM) continue;
+    const key = keyOf(collection, row.uri, JSON.parse(row.json) as JsonObject);
+    if (key !== undefined) (collection === FOLLOW ? out.follows : out.items).push({ uri: row.uri, key });
+  }
+  return out;
 }

@@ -180,6 +180,33 @@ describe('batch boundaries', () => {
     expect(tables['notification']).toContainEqual(expect.objectContaining({ did: A, recordUri: uriOf(B, POST, 'h3'), reason: 'reply' }));
   });
 
+  // Found by the third fuzz round: a follow or list item with a duplicate (the same pair twice: the smallest URI holds
+  // the row, duplicates.ts) deleted just before a reply in its batch. One event at a time the duplicate takes the row
+  // over at the delete, and the reply meets it; the batch replayed its own follows and list items to the reply's place
+  // but knew nothing of the stored duplicate, which has no row until the duplicates settle at the batch's end.
+  it('a reply meets the stored duplicate of a follow or list item its batch deleted before it', async () => {
+    const FOLLOW = 'app.bsky.graph.follow';
+    const ITEM = 'app.bsky.graph.listitem';
+    const list = uriOf(A, 'app.bsky.graph.list', 'l1');
+    const root = write({ did: A, collection: POST, rkey: 'p1', rev: 1, record: post('root', { createdAt: at(1) }) });
+    const ref = { uri: P1, cid: root.cid };
+    const reply = write({ did: B, collection: POST, rkey: 'r1', rev: 6, record: post('reply', { createdAt: at(6), reply: { root: ref, parent: ref } }) });
+    const gate = (rule: Record<string, string>) => write({ did: A, collection: 'app.bsky.feed.threadgate', rkey: 'p1', rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: P1, allow: [rule], createdAt: at(2) } });
+    const followed = await sameInEveryCut([
+      root, gate({ $type: 'app.bsky.feed.threadgate#followerRule' }),
+      write({ did: B, collection: FOLLOW, rkey: 'f1', rev: 3, record: { ...follow(A), createdAt: at(3) } }),
+      write({ did: B, collection: FOLLOW, rkey: 'f2', rev: 4, record: { ...follow(A), createdAt: at(4) } }),
+      del({ did: B, collection: FOLLOW, rkey: 'f1', rev: 5 }), reply,
+    ], [[4, 2], [6]]);
+    expect(followed['post']).toContainEqual(expect.objectContaining({ uri: uriOf(B, POST, 'r1'), violatesThreadGate: null }));
+    const item = (rkey: string, rev: number) => write({ did: A, collection: ITEM, rkey, rev, record: { $type: ITEM, subject: B, list, createdAt: at(rev) } });
+    const listed = await sameInEveryCut([
+      root, gate({ $type: 'app.bsky.feed.threadgate#listRule', list }), item('i1', 3), item('i2', 4),
+      del({ did: A, collection: ITEM, rkey: 'i1', rev: 5 }), reply,
+    ], [[4, 2], [6]]);
+    expect(listed['post']).toContainEqual(expect.objectContaining({ uri: uriOf(B, POST, 'r1'), violatesThreadGate: null }));
+  });
+
   it('a post written again at the CID it holds keeps hasThreadGate false after its gate was made and deleted in the batch', async () => {
     const p = write({ did: A, collection: POST, rkey: 'f1', rev: 1, record: post('A') });
     const gate = write({ did: A, collection: 'app.bsky.feed.threadgate', rkey: 'f1', rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: uriOf(A, POST, 'f1'), allow: [], createdAt: at(2) } });
