@@ -2,7 +2,8 @@
 // list rules. The batch's follows and list items are written (row plugins) before its posts are judged, so the tables
 // hold the batch's end: a reply followed by the replier's follow in one batch was judged allowed, and one followed
 // by an unfollow violating, where one event at a time (and the AppView) judged the other way. What the batch touched
-// is replayed here up to the reply's position: each record's last op before it, or what it was before the batch.
+// is replayed here up to the reply's position: each record's last op before it, or what it was before the batch; and
+// the stored duplicates of what it removed hold their pair from then on (storedDuplicates).
 import type { JsonObject } from '../events.ts';
 import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
