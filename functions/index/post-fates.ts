@@ -84,7 +84,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
     const steps = transitions(stored.get(uri), ops);
     let birth: { position: number; quotes: string | undefined; cid: string; time: string } | undefined;
     let removedTime: string | undefined;
-    /** The last delete of the batch, and the last one a write followed (its time is what post_removal keeps). */
+    /** The last delete of the batch, and the latest time of those a write followed (what post_removal keeps). */
     // A tombstone held before the batch is a delete too: a write over it keeps its time, as settling it would.
     const held = stored.get(uri);
     let deleteTime: string | undefined = held !== undefined && held.record === null ? held.indexedAt : undefined;
@@ -111,7 +111,8 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
         lastRemoval.set(uri, t.position);
         removedTime = t.to.time;
         removeOpReply();
-      } else if (deleteTime !== undefined) {
+      } else if (deleteTime !== undefined && (deletedAt === undefined || deleteTime > deletedAt)) {
+        // The latest time, as post_removal keeps one event at a time (a later delete may be dated earlier).
         deletedAt = deleteTime;
       }
       liveOpReply = opReplyOf(uri, t.to);
