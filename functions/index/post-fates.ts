@@ -15,8 +15,13 @@ import { embeddedRecord, POST_COLLECTION, postRows } from './plugins/post.ts';
 
 /** The post a post record quotes (the post plugin's embedded record, when it is a post), or undefined. */
 export function quotedPost(record: JsonObject): string | undefined {
+  return quotedRef(record)?.uri;
+}
+
+/** The post a post version quotes, with the CID it names. */
+function quotedRef(record: JsonObject): { uri: string; cid: string } | undefined {
   const ref = embeddedRecord(obj(record['embed']));
-  return ref !== undefined && collectionOf(ref.uri) === POST_COLLECTION ? ref.uri : undefined;
+  return ref !== undefined && collectionOf(ref.uri) === POST_COLLECTION ? ref : undefined;
 }
 
 /** The thread of a post version that is its author's own reply (its root is the author's), as the post plugin reads it. */
@@ -77,12 +82,20 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
   const fates: PostFates = { written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map(), bornPosition: new Map() };
   if (uris.size === 0) return fates;
   const byUri = opsByUri(counted.filter((op) => uris.has(op.uri)));
-  /** Position of each post's last removal, and where each post's final version was first written. */
-  const lastRemoval = new Map<string, number>();
-  const born = new Map<string, { position: number; quotes: string | undefined }>();
+  /**
+   * Each post's removals (a delete, or a write over another live CID: `cid`, the version written), and where each
+   * post's final version was first written.
+   */
+  const removalsOf = new Map<string, { position: number; time: string; cid?: string }[]>();
+  const removed = (uri: string, r: { position: number; time: string; cid?: string }) => {
+    const list = removalsOf.get(uri);
+    if (list === undefined) removalsOf.set(uri, [r]);
+    else list.push(r);
+  };
+  const born = new Map<string, { position: number; quotes: { uri: string; cid: string } | undefined; time: string }>();
   for (const [uri, ops] of byUri) {
     const steps = transitions(stored.get(uri), ops);
-    let birth: { position: number; quotes: string | undefined; cid: string; time: string } | undefined;
+    let birth: { position: number; quotes: { uri: string; cid: string } | undefined; cid: string; time: string } | undefined;
     let removedTime: string | undefined;
     /** The last delete of the batch, and the latest time of those a write followed (what post_removal keeps). */
     // A tombstone held before the batch is a delete too: a write over it keeps its time, as settling it would.
@@ -98,7 +111,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
     };
     for (const t of steps) {
       if (t.to.type === 'delete') {
-        lastRemoval.set(uri, t.position);
+        removed(uri, { position: t.position, time: t.to.time });
         removedTime = t.to.time;
         deleteTime = t.to.time;
         birth = undefined;
@@ -108,7 +121,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       if (t.fromCid === t.to.cid) continue; // the same version written again: nothing changes
       // A write over another live CID removes the version before it; over nothing (or a tombstone) it only creates.
       if (t.fromCid !== '') {
-        lastRemoval.set(uri, t.position);
+        removed(uri, { position: t.position, time: t.to.time, cid: t.to.cid });
         removedTime = t.to.time;
         removeOpReply();
       } else if (deleteTime !== undefined && (deletedAt === undefined || deleteTime > deletedAt)) {
@@ -116,7 +129,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
         deletedAt = deleteTime;
       }
       liveOpReply = opReplyOf(uri, t.to);
-      birth = { position: t.position, quotes: quotedPost(t.to.record), cid: t.to.cid, time: t.to.time };
+      birth = { position: t.position, quotes: quotedRef(t.to.record), cid: t.to.cid, time: t.to.time };
     }
     if (removedTime !== undefined) {
       // A version it held before (deleted and made again at the same CID) may have had its quotes made then.
@@ -134,10 +147,13 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       born.set(uri, birth);
     }
   }
+  // A removal after the quote in the stream takes it as the removal's own statement does (cascadeToQuotes): when the
+  // quote is no later by event time, and names another CID than the version an edit writes.
   for (const [uri, b] of born) {
-    if (b.quotes === undefined) continue;
-    const removedAt = lastRemoval.get(b.quotes);
-    if (removedAt !== undefined && removedAt > b.position) fates.cut.add(uri);
+    const quoted = b.quotes;
+    if (quoted === undefined) continue;
+    const takes = removalsOf.get(quoted.uri)?.some((r) => r.position > b.position && b.time <= r.time && r.cid !== quoted.cid);
+    if (takes === true) fates.cut.add(uri);
   }
   return fates;
 }

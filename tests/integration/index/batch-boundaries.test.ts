@@ -82,6 +82,22 @@ describe('batch boundaries', () => {
   // Found by the third fuzz round: a later delete dated earlier than the one before it (event times out of order
   // within a repo: a PDS's clock stepped back). post_removal's time never moves back one event at a time; the batch
   // kept the last delete's time.
+  // Found by the third fuzz round: a removal takes the quotes made before it by event time (as a delete in a lane
+  // that lagged does, post.ts cascadeToQuotes), but in a batch a quote before the removal in the stream was cut by
+  // position alone: a delete or edit dated before the quote (two PDSes whose clocks differ) took it.
+  it('a delete or edit of a quoted post dated before the quote leaves the quote, whatever the batches', async () => {
+    const subject = write({ did: B, collection: POST, rkey: 's1', rev: 1, record: post('B') });
+    const quote = write({ did: C, collection: POST, rkey: 'q1', rev: 5, record: post('C quotes B', { embed: { $type: 'app.bsky.embed.record', record: { uri: uriOf(B, POST, 's1'), cid: subject.cid } } }) });
+    const kept = [expect.objectContaining({ uri: uriOf(C, POST, 'q1'), subject: uriOf(B, POST, 's1') })];
+    const deleted = await sameInEveryCut([subject, quote, { ...del({ did: B, collection: POST, rkey: 's1', rev: 6 }), time: at(3) }], [[1, 2], [3]]);
+    expect(deleted['quote']).toEqual(kept);
+    const edited = await sameInEveryCut([subject, quote, { ...write({ did: B, collection: POST, rkey: 's1', rev: 6, type: 'update', record: post('B, edited') }), time: at(3) }], [[1, 2], [3]]);
+    expect(edited['quote']).toEqual(kept);
+    // Dated after the quote, the delete takes it in every cut.
+    const later = await sameInEveryCut([subject, quote, del({ did: B, collection: POST, rkey: 's1', rev: 6 })], [[1, 2], [3]]);
+    expect(later['quote']).toEqual([]);
+  });
+
   it('a post deleted and made again twice keeps the latest delete time, whatever order the times come in', async () => {
     const p = uriOf(B, POST, 'p3');
     const events = [
