@@ -74,7 +74,7 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
  */
 export function postsTouched(
   winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
-  rewritten: ReadonlySet<string> = new Set(), keptWhole: ReadonlySet<string> = new Set(),
+  rewritten: ReadonlySet<string>, keptWhole: ReadonlySet<string>,
 ): PostsTouched {
   const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], rewritten: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {

@@ -9,6 +9,7 @@ import type { RecordOp } from './plan.ts';
 import type { RecordWriteEvent } from '../events.ts';
 import type { JsonObject, Removal, StoredOp } from './plugins/types.ts';
 import { opsByUri, transitions } from './transitions.ts';
+import { push } from './processor.ts';
 import { collectionOf, obj } from './plugins/fields.ts';
 import { embeddedRecord, POST_COLLECTION, postRows } from './plugins/post.ts';
 
@@ -87,11 +88,6 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
    * post's final version was first written.
    */
   const removalsOf = new Map<string, { position: number; time: string; cid?: string }[]>();
-  const removed = (uri: string, r: { position: number; time: string; cid?: string }) => {
-    const list = removalsOf.get(uri);
-    if (list === undefined) removalsOf.set(uri, [r]);
-    else list.push(r);
-  };
   const born = new Map<string, { position: number; quotes: { uri: string; cid: string } | undefined; time: string }>();
   for (const [uri, ops] of byUri) {
     const steps = transitions(stored.get(uri), ops);
@@ -111,7 +107,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
     };
     for (const t of steps) {
       if (t.to.type === 'delete') {
-        removed(uri, { position: t.position, time: t.to.time });
+        push(removalsOf, uri, { position: t.position, time: t.to.time });
         removedTime = t.to.time;
         deleteTime = t.to.time;
         birth = undefined;
@@ -121,7 +117,7 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       if (t.fromCid === t.to.cid) continue; // the same version written again: nothing changes
       // A write over another live CID removes the version before it; over nothing (or a tombstone) it only creates.
       if (t.fromCid !== '') {
-        removed(uri, { position: t.position, time: t.to.time, cid: t.to.cid });
+        push(removalsOf, uri, { position: t.position, time: t.to.time, cid: t.to.cid });
         removedTime = t.to.time;
         removeOpReply();
       } else if (deleteTime !== undefined && (deletedAt === undefined || deleteTime > deletedAt)) {

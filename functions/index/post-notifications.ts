@@ -11,7 +11,7 @@ import { checkRows } from '../sql-rows.ts';
 import { gateMatchesPost, mentionsOf } from './gates.ts';
 import { didOf, insertNotifications, type Notification } from './notifications.ts';
 import { obj, strongRef, uriParts } from './plugins/fields.ts';
-import type { BatchOps, CountedOp, JsonObject } from './plugins/types.ts';
+import type { BatchOps, CountedOp, GonePosts, JsonObject } from './plugins/types.ts';
 import { heldBefore, opsByUri, transitions, type Transition } from './transitions.ts';
 
 const REPLY_DEPTH = 4;
@@ -50,19 +50,6 @@ export interface FreshPost {
   position?: number;
 }
 
-/** The posts the batch removed (uri -> parent), and the ops of the posts it deletes: only those can be gone by its end. */
-export interface GonePosts {
-  /** The posts whose rows the batch removed (deleted, or written over with another version), with their parent then. */
-  gone: ReadonlyMap<string, string | null>;
-  /** The posts the batch deletes, edits or removes: a reply's chain through one may have stood otherwise before. */
-  changed: ReadonlySet<string>;
-  /** Every post op of the batch when `changed` has some (none otherwise): where each post came and went. */
-  ops: readonly CountedOp[];
-  /** The posts new to the index in this batch (no record row before it): not there before their first op. */
-  inserted: ReadonlySet<string>;
-  /** The posts the batch wrote and then removed (madeAndRemoved): the replies stored below them notified meanwhile. */
-  made: readonly string[];
-}
 
 /**
  * The posts the ops write and then remove: one event at a time each notified, while it was there, for the replies

@@ -6,7 +6,6 @@
 // tables, ONE delete statement for all removals, counts from what those statements really inserted or deleted. A
 // statement plugin (Plugin) writes and removes its rows itself, a few statements per batch; it is run after the row
 // plugins, in the same transaction, for what the declarative form cannot say.
-import type { GonePosts } from '../post-notifications.ts';
 import type { JsonObject, JsonValue } from '../../events.ts';
 import type { SqlExecutor, SqlRow } from '../../ports.ts';
 import type { AggregateDeltas } from '../aggregates.ts';
@@ -112,6 +111,20 @@ export interface RemoveOptions {
   gone?: Map<string, string | null>;
   /** Filled by the post plugin: the posts written again at the CID they hold (their rows kept whole). */
   keptWhole?: Set<string>;
+}
+
+/** The posts the batch removed (uri -> parent), and the ops of the posts it deletes: only those can be gone by its end. */
+export interface GonePosts {
+  /** The posts whose rows the batch removed (deleted, or written over with another version), with their parent then. */
+  gone: ReadonlyMap<string, string | null>;
+  /** The posts the batch deletes, edits or removes: a reply's chain through one may have stood otherwise before. */
+  changed: ReadonlySet<string>;
+  /** Every post op of the batch when `changed` has some (none otherwise): where each post came and went. */
+  ops: readonly CountedOp[];
+  /** The posts new to the index in this batch (no record row before it): not there before their first op. */
+  inserted: ReadonlySet<string>;
+  /** The posts the batch wrote and then removed (post-notifications.ts, madeAndRemoved): replies below them notified. */
+  made: readonly string[];
 }
 
 /** The metric label for a plugin's records; `other` for the collections only the generic `record` table holds. */
