@@ -70,11 +70,11 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
  * The posts and gates among the batch's winning ops that its rev gate let through (`changed`); `inserted`, those whose
  * record the batch created; `removedAt`, when a written post's last removal in the batch was, where not the write;
  * `rewritten`, the posts replayed exactly; `keptWhole`, those written again at the CID they hold by a later rev (no
- * edit: their version's quotes are not purged).
+ * edit: their version's quotes are not purged); `past`, gate versions older than the repo's snapshot (history only).
  */
 export function postsTouched(
   winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
-  rewritten: ReadonlySet<string>, keptWhole: ReadonlySet<string>,
+  rewritten: ReadonlySet<string>, keptWhole: ReadonlySet<string>, past: readonly RecordOp[],
 ): PostsTouched {
   const touched: PostsTouched = { written: [], replies: [], quotes: [], removed: [], removedAt: [], edited: [], editedAt: [], rewritten: [], threadGated: [], postGated: [] };
   for (const { uri, event } of winners) {
@@ -94,12 +94,17 @@ export function postsTouched(
       if (event.record['reply'] !== undefined) touched.replies.push(uri);
       const embed = obj(event.record['embed'])?.['$type'];
       if (typeof embed === 'string' && RECORD_EMBEDS.has(embed)) touched.quotes.push(uri);
-    } else if (event.collection === THREADGATE || event.collection === POSTGATE) {
-      const post = gatedPost(uri);
-      if (post !== undefined) (event.collection === THREADGATE ? touched.threadGated : touched.postGated).push(post);
-    }
+    } else gateTouched(touched, uri, event.collection);
   }
+  // A gate's versions older than the repo's snapshot join its history without a row, and judge again too.
+  for (const { uri, event } of past) gateTouched(touched, uri, event.collection);
   return touched;
+}
+
+function gateTouched(touched: PostsTouched, uri: string, collection: string): void {
+  if (collection !== THREADGATE && collection !== POSTGATE) return;
+  const post = gatedPost(uri);
+  if (post !== undefined) (collection === THREADGATE ? touched.threadGated : touched.postGated).push(post);
 }
 
 /**

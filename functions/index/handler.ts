@@ -169,22 +169,28 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   // the backfill read the rows it tombstones (backfill-repo/handler.ts), whose delete would otherwise never count.
   const counted: RecordOp[] = [];
   const invalid: RecordOp[] = [];
+  /** Writes older than the snapshot of a record type that keeps its history (pastVersions): history only, no row. */
+  const past: RecordOp[] = [];
   const fates = new Map<number, RecordFate>();
+  const activeThen = (op: RecordOp): boolean => {
+    const history = historyBefore(factsOf(op.event.did).history, applied.get(op.event.did), op.position);
+    return alwaysActive(history) || activeAt(history, normalizeTime(op.event.time));
+  };
   for (const op of plan.records) {
     const e = op.event;
     const f = factsOf(e.did);
     if (f.deleted || (e.type !== 'delete' && f.floor !== null && e.rev < f.floor)) {
       skipped.add(op.position);
       fates.set(op.position, f.deleted ? 'skipped' : 'stale');
+      // The snapshot holds each record's last version only; a gate's earlier ones decided the replies and quotes made
+      // while they held, and one event at a time would have kept them.
+      if (!f.deleted && op.problem === undefined && keepsPastVersions(e.collection) && activeThen(op)) past.push(op);
       continue;
     }
-    if (e.type !== 'delete') {
-      const history = historyBefore(f.history, applied.get(e.did), op.position);
-      if (!alwaysActive(history) && !activeAt(history, normalizeTime(e.time))) {
-        skipped.add(op.position);
-        fates.set(op.position, 'skipped');
-        continue;
-      }
+    if (e.type !== 'delete' && !activeThen(op)) {
+      skipped.add(op.position);
+      fates.set(op.position, 'skipped');
+      continue;
     }
     // A write its lexicon refuses is not indexed and changes nothing already indexed (the AppView's rule), but its
     // commit was still seen.
@@ -206,7 +212,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
     return false;
   });
 
-  const { tallies, deltas, posts, changed, inserted } = await writeRecords(tx, winners, counted, invalid);
+  const { tallies, deltas, posts, changed, inserted } = await writeRecords(tx, winners, counted, invalid, past);
   for (const { uri, event, position } of winners) {
     fates.set(position, !changed.has(uri) ? 'stale' : event.type === 'delete' ? 'deleted' : inserted.has(uri) ? 'inserted' : 'replaced');
   }
@@ -247,9 +253,15 @@ function historyBefore(stored: readonly AccountChange[], batch: readonly { posit
   return before.length === 0 ? stored : keptChanges([...stored, ...before.map((c) => c.change)]);
 }
 
+/** Whether the collection's plugin keeps the versions a snapshot does not hold (plugins/types.ts, `pastVersions`). */
+function keepsPastVersions(collection: string): boolean {
+  const plugin = PLUGINS.get(collection);
+  return plugin !== undefined && !isRowPlugin(plugin) && plugin.pastVersions !== undefined;
+}
+
 /** The rev gate, then the typed rows of every record it let through, and their counts (applied by the caller). */
 async function writeRecords(
-  tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[], refused: readonly RecordOp[],
+  tx: SqlExecutor, winners: readonly RecordOp[], counted: readonly RecordOp[], refused: readonly RecordOp[], past: readonly RecordOp[],
 ): Promise<{ tallies: Map<RecordFamily, Tally>; deltas: AggregateDeltas; posts: PostsTouched; changed: ReadonlySet<string>; inserted: ReadonlySet<string> }> {
   const tallies = new Map<RecordFamily, Tally>();
   const tally = (family: RecordFamily) => {
@@ -337,6 +349,10 @@ async function writeRecords(
   // version see all the batch's ops of their collection first, superseded ones included.
   const afterWrites: AfterWrites[] = [];
   for (const plugin of statementPlugins) {
+    const ops = plugin.pastVersions === undefined ? [] : past.filter((op) => op.event.collection === plugin.collection);
+    if (ops.length > 0) await plugin.pastVersions?.(tx, ops, deltas);
+  }
+  for (const plugin of statementPlugins) {
     if (plugin.versions === undefined) continue;
     const ops = versioned.filter((op) => op.event.collection === plugin.collection);
     if (ops.length === 0) continue;
@@ -390,7 +406,7 @@ async function writeRecords(
   // purge never ran, so it runs again (cross-repo.ts). Written again at the CID held by a later op (kept whole: a
   // resync, a backfill): no edit at all, so nothing to purge.
   const rewritten = new Set([...replayed].filter((uri) => !changed.has(uri)));
-  const posts = postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt, rewritten, keptWhole);
+  const posts = postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt, rewritten, keptWhole, past);
   // A post deleted and written again here: after commit its delete takes the older quotes a batch in flight beside
   // this one wrote, as a delete's own would (cross-repo.ts).
   for (const [uri, r] of fates.removals) {

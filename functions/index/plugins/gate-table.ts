@@ -34,6 +34,11 @@ export function gatePlugin(o: { collection: string; family: RecordFamily; table:
       const cleared = await postsLeftUngated(tx, ops, postOps, before);
       if (cleared.length > 0) return (after) => setHasGate(after, o.flag, cleared, false);
     },
+    async pastVersions(tx, ops, deltas) {
+      const changed = await writeGateVersions(tx, o.kind, ops);
+      if (o.kind === 'thread') await rejudgeThreads(tx, changed, deltas);
+      else await rejudgeQuotes(tx, changed);
+    },
     async insert(tx, records) {
       const { rows, invalid } = rowsOf(records, (r) => {
         if (!gateMatchesPost(r.uri, r.record)) return undefined;

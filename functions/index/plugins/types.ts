@@ -182,6 +182,13 @@ export interface Plugin {
   versions?(
     tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, before: ReadonlyMap<string, StoredOp>, related: readonly CountedOp[],
   ): Promise<void | AfterWrites>;
+  /**
+   * Sees the writes of its collection that are older than their repo's verified snapshot (a backfill's CAR, then the
+   * stream catching up): they write no row, since the snapshot holds each record's last version, but a record type
+   * whose history decides other records' verdicts (gates) keeps them in it, as one event at a time would have. Their
+   * accounts were active at their time and their lexicons accept them.
+   */
+  pastVersions?(tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas): Promise<void>;
   /** Another record whose ops `versions` replays beside this one's (a gate's post), or undefined. */
   relatedUri?(uri: string): string | undefined;
 }

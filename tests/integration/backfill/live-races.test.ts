@@ -14,7 +14,8 @@ import { repoDoc, startFakePds, type FakePds } from '../../helpers/fake-pds.ts';
 import { buildSyntheticRepo } from '../../helpers/synthetic-repo.ts';
 import { purgeAccount } from '../../../functions/index/account-deletion.ts';
 import { documentTick, refreshHandle } from '../../../functions/backfill-repo/account.ts';
-import { del, fakeCid, post, tid, write } from '../../helpers/events.ts';
+import { at, del, fakeCid, post, tid, uriOf, write } from '../../helpers/events.ts';
+import type { JsonObject } from '../../../functions/events.ts';
 
 let db: IndexDb;
 let plc: FakePlc;
@@ -117,6 +118,58 @@ describe('live events during a backfill', () => {
     expect(await db.sql.query(`select "postsCount" = (select count(*) from post where creator = $1) as exact from profile_agg where did = $1`, [did])).toEqual([{ exact: true }]);
     expect(await count(`select uri from record_tombstone where uri = $1`, [uri])).toBe(1);
     expect(await count(`select uri from record where did = $1`, [did])).toBe(5);
+  });
+
+  it('a gate version the live stream delivers below the snapshot still judges the replies and quotes made under it', async () => {
+    // A lagging stream: the backfill fetched the repo with its gates' last versions (anyone may reply and quote), then
+    // the stream brings the versions before them (nobody may) and a reply and a quote made while those held. Those
+    // writes are older than the snapshot and write no row, but they are versions of the gate: one event at a time
+    // judged the reply and the quote violating, and so must the index now. Another pair of accounts, indexed live
+    // only, is the reference.
+    const POST = 'app.bsky.feed.post';
+    const rkey = tid(1);
+    const gates = (did: string, n: number, closed: boolean): { collection: string; rkey: string; record: JsonObject }[] => {
+      const postUri = uriOf(did, POST, rkey);
+      return [
+        { collection: 'app.bsky.feed.threadgate', rkey, record: { $type: 'app.bsky.feed.threadgate', post: postUri, createdAt: at(n), ...(closed ? { allow: [] } : {}) } },
+        { collection: 'app.bsky.feed.postgate', rkey, record: { $type: 'app.bsky.feed.postgate', post: postUri, createdAt: at(n), embeddingRules: closed ? [{ $type: 'app.bsky.feed.postgate#disableRule' }] : [] } },
+      ];
+    };
+    const stream = (did: string, other: string) => {
+      const ref = { uri: uriOf(did, POST, rkey), cid: fakeCid(`${did} gated`) };
+      return [
+        write({ did, collection: POST, rkey, rev: 1, record: post('gated', { createdAt: at(1) }) }),
+        ...gates(did, 2, true).map((g) => write({ did, ...g, rev: 2 })),
+        write({ did: other, collection: POST, rkey: tid(3), rev: 3, record: post('a reply', { createdAt: at(3), reply: { root: ref, parent: ref } }) }),
+        write({ did: other, collection: POST, rkey: tid(4), rev: 3, record: post('a quote', { createdAt: at(3), embed: { $type: 'app.bsky.embed.record', record: ref } }) }),
+        ...gates(did, 4, false).map((g) => write({ did, ...g, rev: 4, type: 'update' })),
+      ];
+    };
+    const verdicts = async (did: string, other: string) => ({
+      posts: await db.sql.query(`select text, "violatesThreadGate", "violatesEmbeddingRules" from post where creator = $1 order by text`, [other]),
+      notifications: await db.sql.query(`select reason from notification where did = $1 order by reason`, [did]),
+      counts: await db.sql.query(`select "replyCount", "quoteCount" from post_agg where uri = $1`, [uriOf(did, POST, rkey)]),
+    });
+
+    const [refDid, refOther] = ['did:plc:gatereferencegatereferen', 'did:plc:gatereferenceotherrefere'];
+    for (const e of stream(refDid, refOther)) await indexBatch([e], db.ports);
+    const reference = await verdicts(refDid, refOther);
+    expect(reference.posts).toEqual([
+      { text: 'a quote', violatesThreadGate: null, violatesEmbeddingRules: true },
+      { text: 'a reply', violatesThreadGate: true, violatesEmbeddingRules: null },
+    ]);
+
+    const [did, other] = ['did:plc:gatefloorgatefloorgatefl', 'did:plc:gatefloorothergatefloors'];
+    const repo = await buildSyntheticRepo(did, 1, [], [{ collection: POST, rkey, record: post('gated', { createdAt: at(1) }) }, ...gates(did, 4, false)]);
+    pds.set(did, repo.car);
+    plc.set(did, repoDoc(did, repo.didKey, pds.url));
+    const { reports } = await backfillRepos([{ did }], ports());
+    expect(reports[0]).toMatchObject({ status: 'synchronized' });
+    const { fates } = await indexBatch(stream(did, other).slice(0, 3), db.ports);
+    // Below the snapshot: no row written from them.
+    expect(fates).toEqual(['stale', 'stale', 'stale']);
+    for (const e of stream(did, other).slice(3)) await indexBatch([e], db.ports);
+    expect(await verdicts(did, other)).toEqual(reference);
   });
 
   it('removes what the repo no longer holds a page of rows at a time: every missed delete, nothing newer, nothing it holds', async () => {
