@@ -192,6 +192,8 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
       fates.set(op.position, 'skipped');
       continue;
     }
+    // A delete older than the snapshot goes through the rev rule (below), and is a past version too.
+    if (e.type === 'delete' && f.floor !== null && e.rev < f.floor && op.problem === undefined && keepsPastVersions(e.collection)) past.push(op);
     // A write its lexicon refuses is not indexed and changes nothing already indexed (the AppView's rule), but its
     // commit was still seen.
     if (op.problem !== undefined) {

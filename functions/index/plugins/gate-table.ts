@@ -35,7 +35,8 @@ export function gatePlugin(o: { collection: string; family: RecordFamily; table:
       if (cleared.length > 0) return (after) => setHasGate(after, o.flag, cleared, false);
     },
     async pastVersions(tx, ops, deltas) {
-      const changed = await writeGateVersions(tx, o.kind, ops);
+      // A delete older than the snapshot reaches `versions` too (it goes through the rev rule).
+      const changed = await writeGateVersions(tx, o.kind, ops.filter((op) => op.event.type !== 'delete'));
       if (o.kind === 'thread') await rejudgeThreads(tx, changed, deltas);
       else await rejudgeQuotes(tx, changed);
     },

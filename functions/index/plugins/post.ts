@@ -221,6 +221,15 @@ export const postPlugin: Plugin = {
     }
     return invalid;
   },
+  // Ops older than the repo's snapshot (a backfill's CAR, then the stream catching up) write no row, but each delete
+  // or edit still takes the quotes it took one event at a time (made since by other repos), and a delete's time is
+  // kept for a quote older than it that a lagging lane indexes later (post_removal).
+  async pastVersions(tx, ops, deltas) {
+    const taken = ops.flatMap(({ uri, event }): { uri: string; time: string; cid?: string }[] => event.type === 'delete'
+      ? [{ uri, time: event.time }] : event.type === 'update' ? [{ uri, time: event.time, cid: event.cid }] : []);
+    await rememberRemovals(tx, taken.filter((t) => t.cid === undefined));
+    for (const q of await cutQuotes(tx, taken)) deltas.post(q.subject, 'quoteCount', -1);
+  },
   async remove(tx, all, deltas, options) {
     const { posts, kept } = await removePosts(tx, all, options?.sameCid);
     for (const uri of kept) options?.keptWhole?.add(uri);
@@ -263,6 +272,15 @@ async function cascadeToQuotes(tx: SqlExecutor, uris: readonly string[], removal
   if (taken.length === 0) return [];
   await rememberRemovals(tx, taken.flatMap((r) => (r.deletedAt === undefined ? [] : [{ uri: r.uri, time: r.deletedAt }])));
   await writeRemovedOpReplies(tx, taken.flatMap((r) => (r.opReplies ?? []).map((o) => ({ uri: r.uri, ...o }))));
+  return cutQuotes(tx, taken);
+}
+
+/**
+ * Deletes the quote rows each removal takes: those naming its post that are no later than it, and, for an edit (a
+ * removal with the new version's CID), quote another CID. Returns their subjects.
+ */
+async function cutQuotes(tx: SqlExecutor, taken: readonly { uri: string; time: string; cid?: string }[]): Promise<{ subject: string }[]> {
+  if (taken.length === 0) return [];
   return checkRows(await tx.query(
     `delete from quote q using unnest($1::text[], $2::text[], $3::text[]) as r(uri, time, cid)
      where q.subject = r.uri and q."indexedAt" <= r.time and q."subjectCid" is distinct from r.cid returning q.subject`,

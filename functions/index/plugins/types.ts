@@ -183,10 +183,11 @@ export interface Plugin {
     tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, before: ReadonlyMap<string, StoredOp>, related: readonly CountedOp[],
   ): Promise<void | AfterWrites>;
   /**
-   * Sees the writes of its collection that are older than their repo's verified snapshot (a backfill's CAR, then the
-   * stream catching up): they write no row, since the snapshot holds each record's last version, but a record type
-   * whose history decides other records' verdicts (gates) keeps them in it, as one event at a time would have. Their
-   * accounts were active at their time and their lexicons accept them.
+   * Sees the ops of its collection that are older than their repo's verified snapshot (a backfill's CAR, then the
+   * stream catching up): writes, which write no row, since the snapshot holds each record's last version, and deletes,
+   * which go through the rev rule as well. What one event at a time did with them beyond the record's own row is done
+   * here: a gate's history keeps its versions, a post's edit or delete takes the quotes it took. The writes' accounts
+   * were active at their time and their lexicons accept them.
    */
   pastVersions?(tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas): Promise<void>;
   /** Another record whose ops `versions` replays beside this one's (a gate's post), or undefined. */

@@ -15,7 +15,7 @@ import { buildSyntheticRepo } from '../../helpers/synthetic-repo.ts';
 import { purgeAccount } from '../../../functions/index/account-deletion.ts';
 import { documentTick, refreshHandle } from '../../../functions/backfill-repo/account.ts';
 import { at, del, fakeCid, post, tid, uriOf, write } from '../../helpers/events.ts';
-import type { JsonObject } from '../../../functions/events.ts';
+import type { JsonObject, RecordDeleteEvent, RecordWriteEvent } from '../../../functions/events.ts';
 
 let db: IndexDb;
 let plc: FakePlc;
@@ -170,6 +170,51 @@ describe('live events during a backfill', () => {
     expect(fates).toEqual(['stale', 'stale', 'stale']);
     for (const e of stream(did, other).slice(3)) await indexBatch([e], db.ports);
     expect(await verdicts(did, other)).toEqual(reference);
+  });
+
+  it('an edit or delete of a post older than the snapshot still takes the quotes it took one event at a time', async () => {
+    // B quotes A's post; A then edits it, or deletes it and makes it again; the backfill holds the post's last version
+    // and a lagging stream brings the rest afterwards. One event at a time the edit (another CID) or the delete took
+    // the quote's row and count; the ops older than the snapshot write no row, but take what they took.
+    const POST = 'app.bsky.feed.post';
+    const rkey = tid(1);
+    const cases: Record<string, (did: string) => (RecordWriteEvent | RecordDeleteEvent)[]> = {
+      edit: (did: string) => [
+        write({ did, collection: POST, rkey, rev: 1, record: post('first', { createdAt: at(1) }) }),
+        write({ did, collection: POST, rkey, rev: 3, type: 'update', record: post('edited', { createdAt: at(1) }) }),
+      ],
+      remade: (did: string) => [
+        write({ did, collection: POST, rkey, rev: 1, record: post('first', { createdAt: at(1) }) }),
+        del({ did, collection: POST, rkey, rev: 3 }),
+        write({ did, collection: POST, rkey, rev: 4, record: post('first', { createdAt: at(1) }) }),
+      ],
+    };
+    const stream = (did: string, other: string, ops: (did: string) => (RecordWriteEvent | RecordDeleteEvent)[]) => {
+      const [made, ...rest] = ops(did) as [RecordWriteEvent, ...(RecordWriteEvent | RecordDeleteEvent)[]];
+      const ref = { uri: uriOf(did, POST, rkey), cid: made.cid };
+      return [made, write({ did: other, collection: POST, rkey: tid(2), rev: 2, record: post('a quote', { createdAt: at(2), embed: { $type: 'app.bsky.embed.record', record: ref } }) }), ...rest];
+    };
+    const state = async (did: string) => ({
+      quotes: await db.sql.query(`select "subjectCid" from quote where subject = $1`, [uriOf(did, POST, rkey)]),
+      counts: await db.sql.query(`select "quoteCount" from post_agg where uri = $1 and "quoteCount" <> 0`, [uriOf(did, POST, rkey)]),
+      notifications: await db.sql.query(`select reason from notification where did = $1`, [did]),
+    });
+    for (const [name, ops] of Object.entries(cases)) {
+      const [refDid, refOther] = [`did:plc:pastref${name.padEnd(17, 'r')}`, `did:plc:pastrefother${name.padEnd(12, 'r')}`];
+      for (const e of stream(refDid, refOther, ops)) await indexBatch([e], db.ports);
+      const reference = await state(refDid);
+      expect(reference.quotes).toEqual([]);
+
+      const [did, other] = [`did:plc:pastbf${name.padEnd(18, 'b')}`, `did:plc:pastbfother${name.padEnd(13, 'b')}`];
+      const last = ops(did).at(-1) as RecordWriteEvent;
+      const repo = await buildSyntheticRepo(did, 1, [], [{ collection: POST, rkey, record: last.record }]);
+      pds.set(did, repo.car);
+      plc.set(did, repoDoc(did, repo.didKey, pds.url));
+      const { reports } = await backfillRepos([{ did }], ports());
+      expect(reports[0]).toMatchObject({ status: 'synchronized' });
+      for (const e of stream(did, other, ops)) await indexBatch([e], db.ports);
+      expect({ name, ...(await state(did)) }).toEqual({ name, ...reference });
+    }
   });
 
   it('removes what the repo no longer holds a page of rows at a time: every missed delete, nothing newer, nothing it holds', async () => {
