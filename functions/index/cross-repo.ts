@@ -32,11 +32,14 @@ export interface PostsTouched {
   replies: string[];
   /** Of those, the ones that embed a record (a quote, when it is a post). */
   quotes: string[];
-  /** Posts the batch deleted. */
+  /** Posts the batch deleted (a delete older than the repo's snapshot too, which the rev rule may have refused). */
   removed: string[];
   /** When each of those was deleted (its event's time). */
   removedAt: string[];
-  /** Posts the batch wrote over a record it held (an edit, or the replay of a write): not created by it. */
+  /**
+   * Posts the batch wrote over a record it held (an edit, or the replay of a write): not created by it; and those an
+   * edit older than the repo's snapshot changed (no row written; the post holds a later version).
+   */
   edited: string[];
   /**
    * When each of those lost the version before, where the batch knows (its last removal's event time: an earlier
@@ -70,7 +73,8 @@ const CROSS_REPO = new Set([POST_COLLECTION, THREADGATE, POSTGATE]);
  * The posts and gates among the batch's winning ops that its rev gate let through (`changed`); `inserted`, those whose
  * record the batch created; `removedAt`, when a written post's last removal in the batch was, where not the write;
  * `rewritten`, the posts replayed exactly; `keptWhole`, those written again at the CID they hold by a later rev (no
- * edit: their version's quotes are not purged); `past`, gate versions older than the repo's snapshot (history only).
+ * edit: their version's quotes are not purged); `past`, the ops older than the repo's snapshot (plugins/types.ts,
+ * `pastVersions`).
  */
 export function postsTouched(
   winners: readonly RecordOp[], changed: ReadonlySet<string>, inserted: ReadonlySet<string>, removedAt: ReadonlyMap<string, string>,
@@ -96,8 +100,18 @@ export function postsTouched(
       if (typeof embed === 'string' && RECORD_EMBEDS.has(embed)) touched.quotes.push(uri);
     } else gateTouched(touched, uri, event.collection);
   }
-  // A gate's versions older than the repo's snapshot join its history without a row, and judge again too.
-  for (const { uri, event } of past) gateTouched(touched, uri, event.collection);
+  // Ops older than the repo's snapshot write no row, but judge again too: a gate's versions join its history, a
+  // post's edit or delete takes the quotes older than it that a batch in flight beside this one wrote.
+  for (const { uri, event } of past) {
+    if (event.collection !== POST_COLLECTION) gateTouched(touched, uri, event.collection);
+    else if (event.type === 'delete') {
+      touched.removed.push(uri);
+      touched.removedAt.push(event.time);
+    } else if (event.type === 'update') {
+      touched.edited.push(uri);
+      touched.editedAt.push(event.time);
+    }
+  }
   return touched;
 }
 
@@ -125,7 +139,7 @@ export async function replayedPostOps(tx: SqlExecutor, winners: readonly RecordO
 }
 
 export const nothingTouched = (t: PostsTouched): boolean =>
-  t.written.length === 0 && t.removed.length === 0 && t.threadGated.length === 0 && t.postGated.length === 0;
+  t.written.length === 0 && t.removed.length === 0 && t.edited.length === 0 && t.threadGated.length === 0 && t.postGated.length === 0;
 
 export async function rejudgeAfterCommit(tx: SqlExecutor, posts: PostsTouched): Promise<void> {
   if (nothingTouched(posts)) return;

@@ -269,6 +269,27 @@ describe('index: batches in flight at once', () => {
     });
   }
 
+  // The same with the removal older than its repo's verified snapshot (a backfill holds the post's last version; the
+  // stream brings the ops before it afterwards): the delete or edit writes no row, yet takes the older quote a batch
+  // in flight beside it wrote, whichever commits last (an edit's own batch must commit last: a quote committed after
+  // it finds no trace of an edit that wrote no row).
+  for (const [kind, last] of [['delete', 'quote'], ['delete', 'removal'], ['edit', 'removal']] as const) {
+    it(`a quote older than ${kind === 'edit' ? 'an' : 'a'} ${kind} below its repo's snapshot, in a batch in flight, loses its row and count (${last} commits last)`, async () => {
+      const did = `did:plc:snapshot${kind}${last}`.padEnd(32, 'x');
+      const rkey = 'p';
+      const first = write({ did, collection: 'app.bsky.feed.post', rkey, rev: 10, record: post('first words') });
+      const ref = { uri: uriOf(did, 'app.bsky.feed.post', rkey), cid: first.cid };
+      const removal = kind === 'delete' ? del({ did, collection: 'app.bsky.feed.post', rkey, rev: 50 })
+        : write({ did, collection: 'app.bsky.feed.post', rkey, rev: 50, type: 'update', record: post('second thoughts') });
+      // The post as the snapshot holds it (made again after the delete, or the edit's version), then the repo's floor.
+      const held = removal.type === 'delete' ? first : removal;
+      await indexBatch([write({ did, collection: 'app.bsky.feed.post', rkey, rev: 100, record: held.record, cid: held.cid })], db.ports);
+      await db.sql.query(`insert into repo_sync (did, status, rev, "updatedAt") values ($1, 'synchronized', $2, $3)`, [did, tid(100), new Date().toISOString()]);
+      const quote = write({ did: BOB, collection: 'app.bsky.feed.post', rkey: `snap-${kind}-${last}`, rev: 40, record: post('quoting', { embed: { $type: 'app.bsky.embed.record', record: ref } }) });
+      await quoteAndRemovalInFlight(last === 'quote' ? [[quote], [removal]] : [[removal], [quote]], ref.uri);
+    });
+  }
+
   // A lane that lags (another consumer ran ahead, or the removal's batch was delivered again after a crash): the quote
   // comes after the removal in the stream but commits first. The removal must not take it (found by the chaos suite:
   // a quote of a post deleted just before it lost its row and count). Event times stand in for the stream's order.
