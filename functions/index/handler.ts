@@ -10,7 +10,7 @@
 // - a DID whose deletion its PDS confirmed (repo_sync.status = 'deleted') gets no row from any event, and a write
 //   older than the repo's last verified snapshot (repo_sync.rev) is stale (account-deletion.ts); a delete older than
 //   it still goes through the rev rule (see applyBatch).
-import type { StreamEvent } from '../events.ts';
+import { isBackfillSeq, type StreamEvent } from '../events.ts';
 import type { Sql, SqlExecutor } from '../ports.ts';
 import type { BatchResult, ResyncRequest } from '../result.ts';
 import { AggregateDeltas } from './aggregates.ts';
@@ -305,6 +305,8 @@ async function writeRecords(
   const fates = postFates(ordered, counted, before);
   /** Posts written over a record that may hold the same CID (post plugin: then no removal). */
   const sameCid = new Map<string, string>();
+  /** Posts written again at the CID they hold, by a later rev (a resync, a backfill): no edit, kept whole. */
+  const keptWhole = new Set<string>();
   /** What each post's removal takes of the quote rows naming it (plugins/types.ts, `Removal`). */
   const cascade = new Map<string, Removal>(fates.removals);
   for (const winner of winners) {
@@ -326,6 +328,9 @@ async function writeRecords(
       if (record !== undefined && fates.written.has(uri)) {
         push(inserts, plugin, { ...record, indexedAt: fates.bornAt.get(uri) ?? record.indexedAt, position: fates.bornPosition.get(uri) ?? position });
       }
+      // Ending at the version it held, with nothing removed on the way (a backfill beside a quote of its own): no edit.
+      const held = before.get(uri);
+      if (record !== undefined && held?.record != null && held.cid === record.cid && !fates.written.has(uri) && !fates.removals.has(uri)) keptWhole.add(uri);
       continue;
     }
     // An update or delete purges the old typed rows; a record that had no row has none to purge. A post's delete
@@ -364,7 +369,6 @@ async function writeRecords(
   }
   // The posts removed here, for the ancestors a reply written before their removal had (post-notifications.ts).
   const gone = new Map<string, string | null>();
-  const keptWhole = new Set<string>();
   for (const plugin of statementPlugins) {
     const uris = removals.get(plugin);
     if (uris !== undefined) await plugin.remove(tx, uris, deltas, { sameCid, cascade, kept: keeps.kept, gone, keptWhole });
@@ -407,7 +411,14 @@ async function writeRecords(
   // Replayed exactly (the batch delivered again): their version's first write may have been an edit whose after-commit
   // purge never ran, so it runs again (cross-repo.ts). Written again at the CID held by a later op (kept whole: a
   // resync, a backfill): no edit at all, so nothing to purge.
-  const rewritten = new Set([...replayed].filter((uri) => !changed.has(uri)));
+  // A backfill's write is never such a replay: a live batch delivered again redoes its own purge, and the same record
+  // at the same rev is, for a backfill, a CAR cut at the commit that wrote it (a post made there removed nothing).
+  const rewritten = new Set<string>();
+  for (const { uri, event } of winners) {
+    if (!replayed.has(uri) || changed.has(uri)) continue;
+    if (isBackfillSeq(event.seq)) keptWhole.add(uri);
+    else rewritten.add(uri);
+  }
   const posts = postsTouched(winners, replayed.size === 0 ? changed : new Set([...changed, ...replayed]), inserted, removedAt, rewritten, keptWhole, past);
   // A post deleted and written again here: after commit its delete takes the older quotes a batch in flight beside
   // this one wrote, as a delete's own would (cross-repo.ts).

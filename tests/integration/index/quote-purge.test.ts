@@ -4,7 +4,7 @@
 // purged. A quote made after its subject's delete keeps its row. Every table, quote and post_agg included, must equal
 // the AppView's whatever the batch boundaries.
 import { describe, expect, it } from 'vitest';
-import type { JsonObject, RecordWriteEvent, StreamEvent } from '../../../functions/events.ts';
+import { SEQ_BACKFILL, type JsonObject, type RecordWriteEvent, type StreamEvent } from '../../../functions/events.ts';
 import { at, del, fakeCid, tid, write } from '../../helpers/events.ts';
 import { indexBoth } from '../../helpers/appview-oracle.ts';
 
@@ -76,5 +76,28 @@ describe('index: the quotes of a post deleted or updated, as the AppView keeps t
     events.push(post(DAVE, 'q3', quoting(p1)));
     const tables = await expectAsAppView(events, [2, 3, 4]);
     expect((tables['quote'] as { uri: string }[]).map((q) => q.uri)).toEqual([`at://${DAVE}/${POST}/q3`]);
+  });
+
+  // A quote of a CID the index never saw for its post (a version before it reached the index, a client's mistake),
+  // then a backfill of the post's repo, which finds every record at the CID it holds: no removal at all (found by the
+  // fourth fuzz round: a resync at the repo's tip took the quote when the repo also quoted the post itself, which
+  // replays the post's ops in order, or when the post was written at the CAR's very rev, which read as a batch
+  // delivered again).
+  it('a backfill that finds a post at the CID it holds takes no quote of another CID, beside a quote of its own or at its rev', async () => {
+    // Quoted after a delete, then made again as another version: the quote keeps its row (the post's new version
+    // removed nothing). A backfill writes the new version again; twice in one batch here, which, as a quote of the
+    // post by its own author beside it does, replays the post's ops in order.
+    const p1 = post(ALICE, 'p1', { text: 'the first version' });
+    const gone = remove(ALICE, 'p1');
+    const q1 = post(BOB, 'q1', quoting(p1));
+    const p1b = post(ALICE, 'p1', { text: 'made again, another version' });
+    const tables = await expectAsAppView([p1, gone, q1, p1b, again(p1b), again(p1b)], [4]);
+    expect((tables['quote'] as { uri: string }[]).map((q) => q.uri)).toEqual([`at://${BOB}/${POST}/q1`]);
+    // A quote of a version the index never saw, then the post, then a backfill's write of it at its own rev and CID
+    // (the CAR cut at the commit that wrote it): the same record again, no edit.
+    const q2 = post(CAROL, 'q2', { text: 'q', embed: { $type: 'app.bsky.embed.record', record: { uri: `at://${ALICE}/${POST}/p2`, cid: fakeCid('a version never seen') } } });
+    const p2 = post(ALICE, 'p2', { text: 'written at the CAR\'s rev' });
+    const more = await expectAsAppView([q2, p2, { ...p2, seq: SEQ_BACKFILL }], [2]);
+    expect((more['quote'] as { uri: string }[]).map((q) => q.uri)).toEqual([`at://${CAROL}/${POST}/q2`]);
   });
 });
