@@ -253,9 +253,14 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
   const filter = ports.filter === undefined || keepsEverything(ports.filter) ? undefined : ports.filter;
   const keep = filter === undefined ? undefined : (collection: string) => keepsCollection(filter, collection);
   // A chunk is CHUNK leaves, or fewer whose records reach RANGE_RECORD_BYTES (recordsIn): bounded in memory either way.
-  for (let from = 0, end = 0; from < leaves; from = end) {
+  // The repo's follows and list items go first, in chunks of their own: a thread gate's follower and list rules judge a
+  // reply by those the index holds, and in key order every post comes before them (the snapshot's follows would be
+  // missing for its own replies, in a batch's replay to each reply's place or in an earlier chunk).
+  let done = 0;
+  for (const [start, stop] of membershipsFirst(repo.leaves.keys)) for (let from = start, end = start; from < stop; from = end) {
     let records: RepoRecord[], skipped: number, filtered: number;
-    ({ records, skipped, filtered, end } = recordsIn(repo, from, from + CHUNK, keep));
+    ({ records, skipped, filtered, end } = recordsIn(repo, from, Math.min(from + CHUNK, stop), keep));
+    done += end - from;
     report.skipped += skipped;
     if (filtered > 0) {
       report.filtered = (report.filtered ?? 0) + filtered;
@@ -269,7 +274,7 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
     const before = await rowsOf(ports, events.map((e) => `at://${repo.did}/${e.collection}/${e.rkey}`));
     const fates = await deliver(events, ports);
     events.forEach((e, i) => countWrite(report, e.cid, before.get(`at://${repo.did}/${e.collection}/${e.rkey}`), fates === undefined ? 'handed over' : fates[i]));
-    ports.onProgress?.({ did: repo.did, phase: 'index', records: { done: end, total: leaves } });
+    ports.onProgress?.({ did: repo.did, phase: 'index', records: { done, total: leaves } });
   }
   const holds = leafKeys(repo.leaves.keys);
   const prefix = `at://${repo.did}/`;
@@ -344,6 +349,36 @@ async function* priorPages(ports: BackfillPorts, did: string, rev: string, size:
  * keys (the spec's characters): a binary search, no second copy of the keys. Otherwise (keys the walk let through
  * with other characters), a set.
  */
+/** The collections a thread gate's rules read when a reply is judged: indexed before the rest of a repo. */
+const MEMBERSHIPS = ['app.bsky.graph.follow', 'app.bsky.graph.listitem'];
+
+/**
+ * The leaves' index ranges, [start, stop), covering each once: the MEMBERSHIPS collections' first (each a contiguous
+ * range of the sorted keys), then the rest in key order.
+ */
+export function membershipsFirst(keys: readonly string[]): [number, number][] {
+  const firstAtOrAfter = (key: string): number => {
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((keys[mid] as string) < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  // `/` sorts just before `0`: every key of the collection lies in [`c/`, `c0`).
+  const ranges = MEMBERSHIPS.map((c): [number, number] => [firstAtOrAfter(`${c}/`), firstAtOrAfter(`${c}0`)]).filter(([a, b]) => a < b);
+  const rest: [number, number][] = [];
+  let at = 0;
+  for (const [a, b] of [...ranges].sort((x, y) => x[0] - y[0])) {
+    if (at < a) rest.push([at, a]);
+    at = b;
+  }
+  if (at < keys.length) rest.push([at, keys.length]);
+  return [...ranges, ...rest];
+}
+
 function leafKeys(keys: readonly string[]): (key: string) => boolean {
   if (!keys.every((k) => /^[\x00-\x7f]*$/.test(k))) {
     const set = new Set(keys);

@@ -4,7 +4,7 @@
 // by an unfollow violating, where one event at a time (and the AppView) judged the other way. What the batch touched
 // is replayed here up to the reply's position: each record's last op before it, or what it was before the batch; and
 // the stored duplicates of what it removed hold their pair from then on (storedDuplicates).
-import type { JsonObject } from '../events.ts';
+import { isBackfillSeq, type JsonObject } from '../events.ts';
 import type { SqlExecutor } from '../ports.ts';
 import { checkRows } from '../sql-rows.ts';
 import { didOf } from './notifications.ts';
@@ -28,11 +28,14 @@ export function membershipOps(counted: readonly CountedOp[]): CountedOp[] {
   return replies ? counted.filter((op) => op.event.collection === FOLLOW || op.event.collection === LIST_ITEM) : [];
 }
 
-/** Of those, the records whose state before the batch is needed: those whose first op here is no create. */
+/**
+ * Of those, the records whose state before the batch is needed: those whose first op here is no create, or a
+ * backfill's (which writes every record as a create, those the index already holds included).
+ */
 export function membershipsBefore(ops: readonly CountedOp[]): string[] {
   const first = new Map<string, CountedOp>();
   for (const op of ops) if (!first.has(op.uri) || op.position < first.get(op.uri)!.position) first.set(op.uri, op);
-  return [...first.values()].filter((op) => op.event.type !== 'create').map((op) => op.uri);
+  return [...first.values()].filter((op) => op.event.type !== 'create' || isBackfillSeq(op.event.seq)).map((op) => op.uri);
 }
 
 /**

@@ -15,7 +15,7 @@ import { buildSyntheticRepo } from '../../helpers/synthetic-repo.ts';
 import { purgeAccount } from '../../../functions/index/account-deletion.ts';
 import { documentTick, refreshHandle } from '../../../functions/backfill-repo/account.ts';
 import { at, del, fakeCid, post, tid, uriOf, write } from '../../helpers/events.ts';
-import type { JsonObject, RecordDeleteEvent, RecordWriteEvent } from '../../../functions/events.ts';
+import { SEQ_BACKFILL, type JsonObject, type RecordDeleteEvent, type RecordWriteEvent } from '../../../functions/events.ts';
 
 let db: IndexDb;
 let plc: FakePlc;
@@ -215,6 +215,60 @@ describe('live events during a backfill', () => {
       for (const e of stream(did, other, ops)) await indexBatch([e], db.ports);
       expect({ name, ...(await state(did)) }).toEqual({ name, ...reference });
     }
+  });
+
+  it("a backfilled reply in a followers-only thread meets the replier's follow, indexed before or held by the same CAR", async () => {
+    // A gates a post to its followers; B follows A, then replies. B's repo comes by a backfill (its live events lagging
+    // or missed). In key order a repo's posts come before its follows: the follow the CAR holds was written after the
+    // reply was judged (violating), and one indexed live before was replayed away by the backfill's write of it.
+    const POST = 'app.bsky.feed.post';
+    const FOLLOW = 'app.bsky.graph.follow';
+    const events = (a: string, b: string) => {
+      const made = write({ did: a, collection: POST, rkey: tid(1), rev: 1, record: post('followers only', { createdAt: at(1) }) });
+      const ref = { uri: uriOf(a, POST, tid(1)), cid: made.cid };
+      return {
+        ref,
+        a: [made, write({ did: a, collection: 'app.bsky.feed.threadgate', rkey: tid(1), rev: 2, record: { $type: 'app.bsky.feed.threadgate', post: ref.uri, createdAt: at(2), allow: [{ $type: 'app.bsky.feed.threadgate#followerRule' }] } })],
+        follow: { collection: FOLLOW, rkey: tid(3), record: { $type: FOLLOW, subject: a, createdAt: at(3) } as JsonObject },
+        reply: { collection: POST, rkey: tid(4), record: post('a reply', { createdAt: at(4), reply: { root: ref, parent: ref } }) },
+      };
+    };
+    const verdict = async (ref: { uri: string }) => ({
+      reply: await db.sql.query(`select "violatesThreadGate", "invalidReplyRoot" from post where "replyParent" = $1`, [ref.uri]),
+      count: await db.sql.query(`select "replyCount" from post_agg where uri = $1`, [ref.uri]),
+      notified: await db.sql.query(`select reason from notification where "reasonSubject" = $1 or "recordUri" in (select uri from post where "replyParent" = $1)`, [ref.uri]),
+    });
+    const [refA, refB] = ['did:plc:followerreffollowerrefaa', 'did:plc:followerreffollowerrefbb'];
+    const r = events(refA, refB);
+    for (const e of [...r.a, write({ did: refB, ...r.follow, rev: 3 }), write({ did: refB, ...r.reply, rev: 4 })]) await indexBatch([e], db.ports);
+    const reference = await verdict(r.ref);
+    // Allowed: counted, and its author notified.
+    expect(reference.reply).toHaveLength(1);
+    expect(reference.reply[0]?.['violatesThreadGate']).not.toBe(true);
+    expect(reference.count).toEqual([{ replyCount: 1 }]);
+
+    for (const [label, followLive] of [['car', false], ['live', true]] as const) {
+      const [a, b] = [`did:plc:followerbf${label}`.padEnd(32, 'a'), `did:plc:followerbf${label}`.padEnd(32, 'b')];
+      const e = events(a, b);
+      for (const x of e.a) await indexBatch([x], db.ports);
+      if (followLive) await indexBatch([write({ did: b, ...e.follow, rev: 3 })], db.ports);
+      const repo = await buildSyntheticRepo(b, 1, [], [e.follow, e.reply]);
+      pds.set(b, repo.car);
+      plc.set(b, repoDoc(b, repo.didKey, pds.url));
+      const { reports } = await backfillRepos([{ did: b }], ports());
+      expect(reports[0]).toMatchObject({ status: 'synchronized' });
+      expect({ label, ...(await verdict(e.ref)) }).toEqual({ label, ...reference });
+    }
+    // A backfill's records in one batch in key order (as rsky's firehose_backfill delivers them to the index): the
+    // follow held before the batch counts at the reply's place, though the batch writes it again as a create.
+    const [a, b] = ['did:plc:followerbfbatchaaaaaaaaa', 'did:plc:followerbfbatchbbbbbbbbb'];
+    const e = events(a, b);
+    for (const x of e.a) await indexBatch([x], db.ports);
+    const follow = write({ did: b, ...e.follow, rev: 3 });
+    await indexBatch([follow], db.ports);
+    const backfilled = [write({ did: b, ...e.reply, rev: 9 }), { ...write({ did: b, ...e.follow, rev: 9 }), cid: follow.cid }].map((x) => ({ ...x, seq: SEQ_BACKFILL }));
+    await indexBatch(backfilled, db.ports);
+    expect(await verdict(e.ref)).toEqual(reference);
   });
 
   it('removes what the repo no longer holds a page of rows at a time: every missed delete, nothing newer, nothing it holds', async () => {
