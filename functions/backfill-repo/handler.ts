@@ -344,19 +344,16 @@ async function* priorPages(ports: BackfillPorts, did: string, rev: string, size:
   }
 }
 
-/**
- * Whether the repo holds a leaf at `key`. Its leaves are in the MST's byte order, which is the strings' own for ASCII
- * keys (the spec's characters): a binary search, no second copy of the keys. Otherwise (keys the walk let through
- * with other characters), a set.
- */
 /** The collections a thread gate's rules read when a reply is judged: indexed before the rest of a repo. */
 const MEMBERSHIPS = ['app.bsky.graph.follow', 'app.bsky.graph.listitem'];
 
 /**
  * The leaves' index ranges, [start, stop), covering each once: the MEMBERSHIPS collections' first (each a contiguous
- * range of the sorted keys), then the rest in key order.
+ * range of the sorted keys), then the rest in key order. Keys with other than ASCII characters (which the MST orders
+ * by bytes, not as strings compare) are taken in key order alone.
  */
 export function membershipsFirst(keys: readonly string[]): [number, number][] {
+  if (!keys.every((k) => /^[\x00-\x7f]*$/.test(k))) return keys.length === 0 ? [] : [[0, keys.length]];
   const firstAtOrAfter = (key: string): number => {
     let lo = 0;
     let hi = keys.length;
@@ -379,6 +376,11 @@ export function membershipsFirst(keys: readonly string[]): [number, number][] {
   return [...ranges, ...rest];
 }
 
+/**
+ * Whether the repo holds a leaf at `key`. Its leaves are in the MST's byte order, which is the strings' own for ASCII
+ * keys (the spec's characters): a binary search, no second copy of the keys. Otherwise (keys the walk let through
+ * with other characters), a set.
+ */
 function leafKeys(keys: readonly string[]): (key: string) => boolean {
   if (!keys.every((k) => /^[\x00-\x7f]*$/.test(k))) {
     const set = new Set(keys);

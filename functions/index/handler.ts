@@ -169,7 +169,10 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
   // the backfill read the rows it tombstones (backfill-repo/handler.ts), whose delete would otherwise never count.
   const counted: RecordOp[] = [];
   const invalid: RecordOp[] = [];
-  /** Writes older than the snapshot of a record type that keeps its history (pastVersions): history only, no row. */
+  /**
+   * Ops older than the snapshot whose record type does more than write its row (pastVersions): writes, which write no
+   * row, and deletes, which go through the rev rule too.
+   */
   const past: RecordOp[] = [];
   const fates = new Map<number, RecordFate>();
   const activeThen = (op: RecordOp): boolean => {
@@ -183,7 +186,7 @@ async function applyBatch(tx: SqlExecutor, plan: BatchPlan, identities: Identity
       skipped.add(op.position);
       fates.set(op.position, f.deleted ? 'skipped' : 'stale');
       // The snapshot holds each record's last version only; a gate's earlier ones decided the replies and quotes made
-      // while they held, and one event at a time would have kept them.
+      // while they held, and a post's edit took the quotes of the version before: one event at a time did both.
       if (!f.deleted && op.problem === undefined && keepsPastVersions(e.collection) && activeThen(op)) past.push(op);
       continue;
     }
@@ -330,7 +333,7 @@ async function writeRecords(
       }
       // Ending at the version it held, with nothing removed on the way (a backfill beside a quote of its own): no edit.
       const held = before.get(uri);
-      if (record !== undefined && held?.record != null && held.cid === record.cid && !fates.written.has(uri) && !fates.removals.has(uri)) keptWhole.add(uri);
+      if (record !== undefined && held !== undefined && held.record !== null && held.cid === record.cid && !fates.written.has(uri) && !fates.removals.has(uri)) keptWhole.add(uri);
       continue;
     }
     // An update or delete purges the old typed rows; a record that had no row has none to purge. A post's delete
