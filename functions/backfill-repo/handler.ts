@@ -256,8 +256,9 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
   // The repo's follows and list items go first, in chunks of their own: a thread gate's follower and list rules judge a
   // reply by those the index holds, and in key order every post comes before them (the snapshot's follows would be
   // missing for its own replies, in a batch's replay to each reply's place or in an earlier chunk).
+  const ascii = asciiKeys(repo.leaves.keys);
   let done = 0;
-  for (const [start, stop] of membershipsFirst(repo.leaves.keys)) for (let from = start, end = start; from < stop; from = end) {
+  for (const [start, stop] of membershipsFirst(repo.leaves.keys, ascii)) for (let from = start, end = start; from < stop; from = end) {
     let records: RepoRecord[], skipped: number, filtered: number;
     ({ records, skipped, filtered, end } = recordsIn(repo, from, Math.min(from + CHUNK, stop), keep));
     done += end - from;
@@ -276,7 +277,7 @@ async function applyRepo(repo: VerifiedRepo, askedAt: number, ports: BackfillPor
     events.forEach((e, i) => countWrite(report, e.cid, before.get(`at://${repo.did}/${e.collection}/${e.rkey}`), fates === undefined ? 'handed over' : fates[i]));
     ports.onProgress?.({ did: repo.did, phase: 'index', records: { done, total: leaves } });
   }
-  const holds = leafKeys(repo.leaves.keys);
+  const holds = leafKeys(repo.leaves.keys, ascii);
   const prefix = `at://${repo.did}/`;
   let removals: StreamEvent[] = [];
   // A removal a live write newer than the CAR overtook (after its page was read) is not one.
@@ -352,20 +353,10 @@ const MEMBERSHIPS = ['app.bsky.graph.follow', 'app.bsky.graph.listitem'];
  * range of the sorted keys), then the rest in key order. Keys with other than ASCII characters (which the MST orders
  * by bytes, not as strings compare) are taken in key order alone.
  */
-export function membershipsFirst(keys: readonly string[]): [number, number][] {
-  if (!keys.every((k) => /^[\x00-\x7f]*$/.test(k))) return keys.length === 0 ? [] : [[0, keys.length]];
-  const firstAtOrAfter = (key: string): number => {
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((keys[mid] as string) < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+export function membershipsFirst(keys: readonly string[], ascii = asciiKeys(keys)): [number, number][] {
+  if (!ascii) return keys.length === 0 ? [] : [[0, keys.length]];
   // `/` sorts just before `0`: every key of the collection lies in [`c/`, `c0`).
-  const ranges = MEMBERSHIPS.map((c): [number, number] => [firstAtOrAfter(`${c}/`), firstAtOrAfter(`${c}0`)]).filter(([a, b]) => a < b);
+  const ranges = MEMBERSHIPS.map((c): [number, number] => [firstAtOrAfter(keys, `${c}/`), firstAtOrAfter(keys, `${c}0`)]).filter(([a, b]) => a < b);
   const rest: [number, number][] = [];
   let at = 0;
   for (const [a, b] of [...ranges].sort((x, y) => x[0] - y[0])) {
@@ -381,23 +372,29 @@ export function membershipsFirst(keys: readonly string[]): [number, number][] {
  * keys (the spec's characters): a binary search, no second copy of the keys. Otherwise (keys the walk let through
  * with other characters), a set.
  */
-function leafKeys(keys: readonly string[]): (key: string) => boolean {
-  if (!keys.every((k) => /^[\x00-\x7f]*$/.test(k))) {
+function leafKeys(keys: readonly string[], ascii: boolean): (key: string) => boolean {
+  if (!ascii) {
     const set = new Set(keys);
     return (key) => set.has(key);
   }
-  return (key) => {
-    let lo = 0;
-    let hi = keys.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const k = keys[mid]!;
-      if (k === key) return true;
-      if (k < key) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return false;
-  };
+  return (key) => keys[firstAtOrAfter(keys, key)] === key;
+}
+
+/** Whether every key is ASCII: then the MST's byte order is the strings' own, and a binary search can be used. */
+function asciiKeys(keys: readonly string[]): boolean {
+  return keys.every((k) => /^[\x00-\x7f]*$/.test(k));
+}
+
+/** The index of the first of the sorted `keys` at or after `key` (keys.length when none is). */
+function firstAtOrAfter(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((keys[mid] as string) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

@@ -331,9 +331,7 @@ async function writeRecords(
       if (record !== undefined && fates.written.has(uri)) {
         push(inserts, plugin, { ...record, indexedAt: fates.bornAt.get(uri) ?? record.indexedAt, position: fates.bornPosition.get(uri) ?? position });
       }
-      // Ending at the version it held, with nothing removed on the way (a backfill beside a quote of its own): no edit.
-      const held = before.get(uri);
-      if (record !== undefined && held !== undefined && held.record !== null && held.cid === record.cid && !fates.written.has(uri) && !fates.removals.has(uri)) keptWhole.add(uri);
+      if (fates.keptWhole.has(uri)) keptWhole.add(uri);
       continue;
     }
     // An update or delete purges the old typed rows; a record that had no row has none to purge. A post's delete

@@ -73,6 +73,8 @@ export interface PostFates {
    * later changes nothing).
    */
   bornPosition: Map<string, number>;
+  /** Posts that end at the version `record` held, written again with nothing removed on the way: no edit, kept whole. */
+  keptWhole: Set<string>;
 }
 
 /**
@@ -80,7 +82,7 @@ export interface PostFates {
  * batch's counted ops, applied one at a time in stream order under the rev rule.
  */
 export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[], stored: ReadonlyMap<string, StoredOp>): PostFates {
-  const fates: PostFates = { written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map(), bornPosition: new Map() };
+  const fates: PostFates = { written: new Set(), removals: new Map(), cut: new Set(), bornAt: new Map(), bornPosition: new Map(), keptWhole: new Set() };
   if (uris.size === 0) return fates;
   const byUri = opsByUri(counted.filter((op) => uris.has(op.uri)));
   /**
@@ -136,6 +138,8 @@ export function postFates(uris: ReadonlySet<string>, counted: readonly RecordOp[
       if (opReplies.size > 0) removal.opReplies = [...opReplies.values()];
       fates.removals.set(uri, removal);
     }
+    // Every write the held version again (a backfill beside a quote of its own), no delete: nothing changed.
+    if (held !== undefined && held.record !== null && removedTime === undefined && birth === undefined && steps.length > 0) fates.keptWhole.add(uri);
     if (birth !== undefined) {
       fates.written.add(uri);
       fates.bornAt.set(uri, birth.time);

@@ -50,7 +50,6 @@ export interface FreshPost {
   position?: number;
 }
 
-
 /**
  * The posts the ops write and then remove: one event at a time each notified, while it was there, for the replies
  * stored below it (the chains it completed), and its removal took only the notifications it made itself.

@@ -7,7 +7,8 @@ import { gatedPost, gateMatchesPost, rejudgeQuotes, rejudgeThreads, writeGateVer
 import { postsLeftUngated } from '../gate-flags.ts';
 import { createdAt } from './fields.ts';
 import { rowsOf } from './shapes.ts';
-import type { Plugin, RecordFamily } from './types.ts';
+import type { CountedOp, Plugin, RecordFamily } from './types.ts';
+import type { AggregateDeltas } from '../aggregates.ts';
 import { checkRows } from '../../sql-rows.ts';
 
 const COLUMNS = { uri: 'text', cid: 'text', creator: 'text', postUri: 'text', createdAt: 'text', indexedAt: 'text' } as const;
@@ -21,14 +22,18 @@ async function setHasGate(tx: SqlExecutor, flag: 'hasThreadGate' | 'hasPostGate'
 }
 
 export function gatePlugin(o: { collection: string; family: RecordFamily; table: string; kind: GateKind; flag: 'hasThreadGate' | 'hasPostGate' }): Plugin {
+  /** Writes the versions into the gate's history and judges again the replies or quotes whose gate in force changed. */
+  const addToHistory = async (tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas): Promise<void> => {
+    const changed = await writeGateVersions(tx, o.kind, ops);
+    if (o.kind === 'thread') await rejudgeThreads(tx, changed, deltas);
+    else await rejudgeQuotes(tx, changed);
+  };
   return {
     collection: o.collection,
     family: o.family,
     relatedUri: gatedPost,
     async versions(tx, ops, deltas, before, postOps) {
-      const changed = await writeGateVersions(tx, o.kind, ops);
-      if (o.kind === 'thread') await rejudgeThreads(tx, changed, deltas);
-      else await rejudgeQuotes(tx, changed);
+      await addToHistory(tx, ops, deltas);
       // A removal the batch's last ops do not show (a gate made and deleted in it, or the post made before the
       // deletion) still leaves the flag false, once the post's row is written.
       const cleared = await postsLeftUngated(tx, ops, postOps, before);
@@ -36,9 +41,7 @@ export function gatePlugin(o: { collection: string; family: RecordFamily; table:
     },
     async pastVersions(tx, ops, deltas) {
       // A delete older than the snapshot reaches `versions` too (it goes through the rev rule).
-      const changed = await writeGateVersions(tx, o.kind, ops.filter((op) => op.event.type !== 'delete'));
-      if (o.kind === 'thread') await rejudgeThreads(tx, changed, deltas);
-      else await rejudgeQuotes(tx, changed);
+      await addToHistory(tx, ops.filter((op) => op.event.type !== 'delete'), deltas);
     },
     async insert(tx, records) {
       const { rows, invalid } = rowsOf(records, (r) => {
