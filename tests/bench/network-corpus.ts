@@ -21,6 +21,10 @@ export function realCid(seed: string): string {
 
 const didOf = (n: number) => `did:plc:${realCid(`account${n}`).slice(-24)}`;
 
+type StrongRef = { uri: string; cid: string };
+
+type Post = StrongRef & { root?: StrongRef };
+
 interface Live {
   did: string;
   collection: string;
@@ -38,8 +42,10 @@ export function networkCorpus(seed = 11): NetworkCorpus {
   const random = () => rng.next();
   const dids = Array.from({ length: NETWORK_DIDS }, (_, i) => didOf(i));
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
-  // Posts others may reply to, like, repost or quote: the latest few thousand, plus older ones never seen here.
-  const posts: { uri: string; cid: string }[] = Array.from({ length: 500 }, (_, i) => {
+  // Posts others may reply to, like, repost or quote: the latest few thousand, plus older ones never seen here. A
+  // reply remembers its thread's root, so a reply to it names that root as clients do (the network has few invalid
+  // roots; naming the parent as the root made every reply to a reply one, 30% of the corpus's replies).
+  const posts: Post[] = Array.from({ length: 500 }, (_, i) => {
     const did = `did:plc:${realCid(`elsewhere${i}`).slice(-24)}`;
     return { uri: `at://${did}/app.bsky.feed.post/3kaaaaaaa${String(i).padStart(4, '2').replace(/[01089]/g, 'a')}`, cid: realCid(`old${i}`) };
   });
@@ -47,18 +53,25 @@ export function networkCorpus(seed = 11): NetworkCorpus {
   const profiled = new Set<string>();
   let n = 0;
 
-  const recent = () => posts[posts.length - 1 - Math.floor(random() * Math.min(posts.length, 5000))] as { uri: string; cid: string };
+  const recentPost = () => posts[posts.length - 1 - Math.floor(random() * Math.min(posts.length, 5000))] as Post;
+  const recent = (): StrongRef => {
+    const { uri, cid } = recentPost();
+    return { uri, cid };
+  };
 
-  function postRecord(i: number): JsonObject {
+  /** A post's record, and its thread's root when it is a reply. */
+  function postRecord(i: number): { record: JsonObject; root?: StrongRef } {
     const record: JsonObject = {
       $type: 'app.bsky.feed.post',
       text: `post ${i}: a line of text about the weather, a link, and what someone said earlier today`,
       langs: ['en'],
       createdAt: new Date(T0 + i * 10).toISOString(),
     };
+    let root: StrongRef | undefined;
     if (random() < 0.3) {
-      const parent = recent();
-      record['reply'] = { root: { ...parent }, parent: { ...parent } };
+      const parent = recentPost();
+      root = parent.root ?? { uri: parent.uri, cid: parent.cid };
+      record['reply'] = { root: { ...root }, parent: { uri: parent.uri, cid: parent.cid } };
     }
     if (random() < 0.25) {
       const image = { $type: 'blob', ref: { $link: realCid(`img${i}`).replace('bafyrei', 'bafkrei') }, mimeType: 'image/jpeg', size: 123_456 };
@@ -78,7 +91,7 @@ export function networkCorpus(seed = 11): NetworkCorpus {
           record['embed'] = { $type: 'app.bsky.embed.recordWithMedia', record: { $type: 'app.bsky.embed.record', record: quoted }, media: images };
       }
     }
-    return record;
+    return root === undefined ? { record } : { record, root };
   }
 
   function one(): StreamEvent {
@@ -99,12 +112,13 @@ export function networkCorpus(seed = 11): NetworkCorpus {
     let collection: string;
     let record: JsonObject;
     let rkey = tid(2_000_000_000 + i);
+    let root: StrongRef | undefined;
     if (roll < 48) {
       collection = 'app.bsky.feed.like';
       record = { $type: collection, subject: recent(), createdAt };
     } else if (roll < 73) {
       collection = 'app.bsky.feed.post';
-      record = postRecord(i);
+      ({ record, root } = postRecord(i));
     } else if (roll < 88) {
       collection = 'app.bsky.graph.follow';
       record = { $type: collection, subject: pick(dids), createdAt };
@@ -123,7 +137,7 @@ export function networkCorpus(seed = 11): NetworkCorpus {
     const type = collection === 'app.bsky.actor.profile' && profiled.has(did) ? 'update' : 'create';
     if (collection === 'app.bsky.actor.profile') profiled.add(did);
     else deletable.push({ did, collection, rkey, cid });
-    if (collection === 'app.bsky.feed.post') posts.push({ uri: `at://${did}/${collection}/${rkey}`, cid });
+    if (collection === 'app.bsky.feed.post') posts.push({ uri: `at://${did}/${collection}/${rkey}`, cid, ...(root === undefined ? {} : { root }) });
     if (posts.length > 20_000) posts.splice(0, 10_000);
     if (deletable.length > 50_000) deletable.splice(0, 25_000);
     const write: RecordWriteEvent = { type, ...base, collection, rkey, cid, record };
