@@ -34,8 +34,20 @@ export const PURGE_CHUNK = 1000;
 export const PURGE_GATE_VERSIONS = `delete from gate_version where split_part("postUri", '/', 3) = $1 returning kind, "postUri"`;
 export const PURGE_OP_REPLIES = `delete from op_thread_reply where split_part(uri, '/', 3) = $1`;
 
-/** What confirmed a deletion, kept as repo_sync.reason beside the marker. */
-export type DeletionProof = 'RepoNotFound' | 'DidTombstoned';
+/**
+ * What confirmed a deletion, kept as repo_sync.reason beside the marker; `Forgotten`: no deletion, the operator's
+ * `skytide forget` of a DID the filters drop (its rows go as a deletion's do, and a backfill brings them back alike).
+ */
+export type DeletionProof = 'RepoNotFound' | 'DidTombstoned' | 'Forgotten';
+
+/** The live records the index holds of a DID (its record rows), and its repo_sync status, if any. */
+export async function heldOf(sql: Sql, did: string): Promise<{ records: number; status: string | null }> {
+  const rows = checkRows(await sql.query(
+    `select (select count(*) from record where did = $1)::int as records, (select status from repo_sync where did = $1) as status`,
+    [did],
+  ), { records: 'number', status: 'string?' });
+  return rows[0] ?? { records: 0, status: null };
+}
 
 /**
  * Marks the DID deleted at `time` (when its PDS answered RepoNotFound, or the PLC directory answered it tombstoned:

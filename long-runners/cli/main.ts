@@ -20,7 +20,7 @@ import { sweepProgress } from '../sweeper/progress.ts';
 import { progressLine } from './progress-line.ts';
 // The backend the `#ecdsa` seam picked for this runtime (package.json "imports"), never a backend named directly.
 import { K256_BACKEND } from '#ecdsa';
-import { configCommand, consumersCommand, dlqCommand, type OperateOptions } from './operate.ts';
+import { configCommand, consumersCommand, dlqCommand, forgetCommand, type OperateOptions } from './operate.ts';
 import { readFileSync } from 'node:fs';
 import type { DevControls } from '../../adapters/http/routes/status-page.ts';
 import type { LocalNetworkOptions } from '../dev/local-network.ts';
@@ -45,6 +45,8 @@ commands:
                                   no REDIS_URL: a private redis-server, else an in-process Redis (not durable)
   dlq list|replay|purge <stream>  a stream's dead letters: list them, move them back with attempts reset, or
                                   delete them (--yes); --reason R and --limit N select which
+  forget <did> [--yes]            remove every row the index holds of a DID the filters drop (without --yes: say how
+                                  many records, remove nothing); refused for a DID the filters keep
   consumers [--prune]             every consumer of every group with its idle time and pending entries; --prune
                                   removes those idle over --idle-ms (default 1 h) that hold nothing
   config                          the configuration in effect, secrets masked
@@ -247,6 +249,21 @@ async function reprocess(config: Config, did: string | undefined): Promise<numbe
   }
 }
 
+/** `skytide forget <did>` (operate.ts): Postgres only; down, it says so and exits 1. */
+async function forget(config: Config, did: string | undefined, o: OperateOptions): Promise<number> {
+  const r = createResources(config, 'forget');
+  try {
+    return await forgetCommand(r, did, o);
+  } catch (err) {
+    const outage = dependencyErrorIn(err);
+    if (outage === undefined) throw err;
+    process.stderr.write(`skytide forget: ${outage.dependency} is unavailable: ${outage.message}; run it again once it is back (a removal cut short goes on where it stopped)\n`);
+    return 1;
+  } finally {
+    await r.close();
+  }
+}
+
 /** Exit code of `skytide sweep` when another process was sweeping a host: that host was left to it. */
 const EXIT_SWEEP_RUNNING = 3;
 
@@ -414,6 +431,8 @@ async function main(argv: string[]): Promise<number> {
       return oneShot(config, 'dlq', (r) => dlqCommand(r, positionals[1], positionals[2], operateOptions(values)));
     case 'consumers':
       return oneShot(config, 'consumers', (r) => consumersCommand(r, operateOptions(values)));
+    case 'forget':
+      return forget(config, positionals[1], operateOptions(values));
     default:
       fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }

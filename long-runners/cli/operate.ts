@@ -1,11 +1,15 @@
 // The operator's commands beside `run`: dead-letter queues (`dlq list|replay|purge <stream>`), consumers of the groups
-// (`consumers [--prune]`), the configuration in effect (`config`). Each prints JSON lines on stdout and returns an
-// exit code; wiring only, the Redis work lives in adapters/redis/.
+// (`consumers [--prune]`), the configuration in effect (`config`), the rows of a DID the filters drop (`forget <did>`).
+// Each prints JSON lines on stdout and returns an exit code; wiring only, the Redis work lives in adapters/redis/ and
+// the index's in functions/index/.
 import type { Resources } from './resources.ts';
 import { GROUPS, STREAMS } from '../../adapters/redis/keys.ts';
 import { purgeDeadLetters, readDeadLetters, replayDeadLetters, type DeadLetterFilter } from '../../adapters/redis/dead-letters.ts';
 import { listConsumers, pruneConsumers } from '../../adapters/redis/group-consumers.ts';
 import { effectiveConfig } from '../../adapters/config/describe.ts';
+import { isValidDid } from '../../functions/atproto/syntax/did.ts';
+import { keepsDid } from '../../functions/event-filter.ts';
+import { heldOf, purgeAccount } from '../../functions/index/account-deletion.ts';
 
 /** The group that consumes each stream (README.md, "Contracts"). */
 export const GROUP_OF_STREAM: Readonly<Record<string, string>> = {
@@ -95,5 +99,32 @@ export async function consumersCommand(r: Resources, o: OperateOptions): Promise
 /** `skytide config`: every variable, its value (secrets masked) and whether it came from the environment. */
 export function configCommand(env: Record<string, string | undefined>, o: OperateOptions): number {
   for (const v of effectiveConfig(env)) o.write(JSON.stringify(v));
+  return 0;
+}
+
+/**
+ * `skytide forget <did> [--yes]`: the rows of a DID the filters drop (INGESTER_DIDS, INGESTER_EXCLUDE_DIDS), which
+ * they do not remove by themselves, removed as a confirmed deletion removes them (functions/index/account-deletion.ts:
+ * the counts it fed on other accounts' rows corrected, and the marker, reason `Forgotten`, keeps out its events still
+ * in the streams). A DID the filters keep is refused: its next sweep would bring it back. Without --yes it says what it
+ * would remove and removes nothing. Taken back into the filters, the DID returns with its next backfill (a sweep, or
+ * `skytide reprocess`), as a deleted account's restore does.
+ */
+export async function forgetCommand(r: Resources, did: string | undefined, o: OperateOptions): Promise<number> {
+  if (did === undefined || !isValidDid(did)) {
+    o.write(JSON.stringify({ error: 'usage', message: `usage: skytide forget <did> [--yes]${did === undefined ? '' : `; not a DID: ${JSON.stringify(did)}`}` }));
+    return 2;
+  }
+  if (keepsDid(r.config.filter, did)) {
+    o.write(JSON.stringify({ error: 'kept', did, message: 'the filters keep this DID: drop it first (INGESTER_EXCLUDE_DIDS, or leave it out of INGESTER_DIDS), or its next sweep brings it back' }));
+    return 2;
+  }
+  const held = await heldOf(r.sql(), did);
+  if (o.yes !== true) {
+    o.write(JSON.stringify({ did, records: held.records, repoSync: held.status, message: 'nothing removed: add --yes to remove every row of this DID' }));
+    return 2;
+  }
+  const removed = await purgeAccount(r.sql(), did, new Date().toISOString(), 'Forgotten');
+  o.write(JSON.stringify({ did, forgotten: removed !== undefined, records: removed ?? 0 }));
   return 0;
 }
