@@ -22,7 +22,7 @@ import { verifyIdentities, type IdentityPass, type IdentityPassPorts } from './i
 import { cleanText } from './rows.ts';
 import { push, writeRecordRows } from './processor.ts';
 import { settleDuplicates } from './duplicates.ts';
-import { readStoredOps } from './transitions.ts';
+import { appliedOps, readStoredOps } from './transitions.ts';
 import { chainedOps, handOverCandidates, leavesOf, noteKept, sameSubjects, type KeptNotifications } from './kept-notifications.ts';
 import { postFates, postsNeedingHistory } from './post-fates.ts';
 import { membershipOps, membershipsBefore } from './memberships-at.ts';
@@ -380,8 +380,10 @@ async function writeRecords(
     ...gone.keys(), ...fates.removals.keys(),
     ...counted.filter((op) => op.event.type === 'delete' && op.event.collection === POST_COLLECTION).map((op) => op.uri),
   ]);
-  // With them, every post op of the batch: where each post a reply's chain meets came and went (post-notifications.ts).
-  const postOps = changedPosts.size === 0 ? [] : counted.filter((op) => op.event.collection === POST_COLLECTION);
+  // With them, every post op of the batch the rev rule applies: where each post a reply's chain meets came and went
+  // (post-notifications.ts). A post's ops delivered again after they committed are none of them: it was not made and
+  // removed here, and no reply below it meets it (`before` holds every post with more than one op).
+  const postOps = changedPosts.size === 0 ? [] : appliedOps(counted.filter((op) => op.event.collection === POST_COLLECTION), before);
   const gonePosts = { gone, changed: changedPosts, inserted, ops: postOps, made: madeAndRemoved(postOps) };
   const invalid = new Map<RowPlugin | Plugin, string[]>(rowInvalid);
   for (const plugin of statementPlugins) {

@@ -65,6 +65,19 @@ function compareStored(e: RecordEvent, s: StoredOp): number {
   return ec === s.cid ? 0 : ec < s.cid ? -1 : 1;
 }
 
+/**
+ * The ops the rev rule applies, one record at a time from what `record` held (`stored`; a record not read there, from
+ * nothing): a batch delivered again after it committed keeps none of the ops it applied then.
+ */
+export function appliedOps<T extends { uri: string; position: number; event: RecordEvent }>(ops: readonly T[], stored: ReadonlyMap<string, StoredOp>): T[] {
+  const out: T[] = [];
+  for (const [uri, own] of opsByUri(ops)) {
+    const applied = new Set(transitions(stored.get(uri), own).map((t) => t.position));
+    for (const op of own) if (applied.has(op.position)) out.push(op);
+  }
+  return out.sort((a, b) => a.position - b.position);
+}
+
 /** Ops grouped by the record they change, each group in the order given. */
 export function opsByUri<T extends { uri: string }>(ops: readonly T[]): Map<string, T[]> {
   const out = new Map<string, T[]>();

@@ -50,6 +50,16 @@ async function indexed(events: readonly StreamEvent[], sizes: readonly number[])
   return out;
 }
 
+/** Every table after the batches of `schedule` (indices into `events`; an index may come again: a redelivery). */
+async function delivered(events: readonly StreamEvent[], schedule: readonly (readonly number[])[]): Promise<Record<string, unknown[]>> {
+  const tables = (await db.sql.query(`select string_agg(format('%I', tablename), ', ') as names from pg_tables where schemaname = current_schema() and tablename <> 'skytide_migrations'`)) as { names: string }[];
+  await db.sql.query(`truncate ${tables[0]!.names}`);
+  for (const batch of schedule) await indexBatch(batch.map((i) => events[i]!), db.ports);
+  const out: Record<string, unknown[]> = {};
+  for (const [name, query] of Object.entries(TABLES)) out[name] = await db.sql.query(query);
+  return out;
+}
+
 async function sameInEveryCut(events: readonly StreamEvent[], cuts: readonly number[][]): Promise<Record<string, unknown[]>> {
   const oneByOne = await indexed(events, events.map(() => 1));
   for (const cut of cuts) expect(await indexed(events, cut), `batches ${cut.join(',')}`).toEqual(oneByOne);
@@ -283,5 +293,22 @@ describe('batch boundaries', () => {
     expect(edited['op_thread_reply']).toEqual([{ uri: uriOf(A, POST, 'p2'), rootUri: P1, parentUri: P1, deleted: true }]);
     const deleted = await sameInEveryCut([root, reply(2, 'mine'), del({ did: A, collection: POST, rkey: 'p2', rev: 3 })], [[3], [1, 2]]);
     expect(deleted['op_thread_reply']).toEqual([{ uri: uriOf(A, POST, 'p2'), rootUri: P1, parentUri: P1, deleted: true }]);
+  });
+
+  // Found by the fuzz's fifth round (crash redelivery in lanes): a batch holding a post's create and delete, delivered
+  // again after both committed (a crash before its acknowledgement), took the post for one it made and removed and
+  // notified its author of a reply made after the delete. (The same batch delivered first, after the reply's lane ran
+  // ahead of it, still does: README, Index, a known gap of lanes.)
+  it('a post\'s create and delete delivered again notify no reply made after the delete', async () => {
+    const made = write({ did: B, collection: POST, rkey: 'p1', rev: 1, record: post('B') });
+    const ref = { uri: uriOf(B, POST, 'p1'), cid: made.cid };
+    const reply = write({ did: C, collection: POST, rkey: 'r1', rev: 3, record: post('C replies', { reply: { root: ref, parent: ref } }) });
+    const below = write({ did: A, collection: POST, rkey: 'r2', rev: 4, record: post('A replies to C', { reply: { root: ref, parent: { uri: uriOf(C, POST, 'r1'), cid: reply.cid } } }) });
+    const events = [made, del({ did: B, collection: POST, rkey: 'p1', rev: 2 }), reply, below];
+    const oneByOne = await delivered(events, [[0], [1], [2], [3]]);
+    expect(oneByOne['notification']).toEqual([expect.objectContaining({ did: C, recordUri: uriOf(A, POST, 'r2'), reason: 'reply' })]);
+    for (const schedule of [[[0], [1], [2], [3], [0, 1]], [[0, 1], [2, 3], [0, 1]], [[0, 1], [2], [3], [0, 1], [2, 3]], [[0, 1], [2], [0, 1], [3]]]) {
+      expect(await delivered(events, schedule), JSON.stringify(schedule)).toEqual(oneByOne);
+    }
   });
 });
