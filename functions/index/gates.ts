@@ -384,9 +384,20 @@ async function rejudgeQuoting(tx: SqlExecutor, by: 'subjects' | 'uris', keys: re
   if (flips.length === 0) return;
   const flipped = await setFlag(tx, 'violatesEmbeddingRules', flips.map((q) => ({ uri: q.uri, value: violating.has(q.uri) })));
   const changed = flips.filter((q) => flipped.has(q.uri));
-  await deleteNotifications(tx, changed.filter((q) => violating.has(q.uri)).map((q) => q.uri), ['quote']);
+  const lost = changed.filter((q) => violating.has(q.uri)).map((q) => q.uri);
+  await deleteNotifications(tx, lost, ['quote']);
+  // One notification per recipient (a mention, else a quote, else a reply): the quoted post's author, when the quote
+  // also replies under one of their posts, gets the reply's in place of the quote's taken away.
+  await notifyPosts(tx, undefined, [], lost);
   const allowed = changed.filter((q) => !violating.has(q.uri));
   if (allowed.length === 0) return;
+  // A quote judged violating notified the quoted post's author of the reply it also is, if any: the quote's comes first
+  // (a mention, else a quote, else a reply), so it takes that one's place.
+  await tx.query(
+    `delete from notification n using unnest($1::text[], $2::text[]) as q(uri, did)
+     where n."recordUri" = q.uri and n.did = q.did and n.reason = 'reply'`,
+    [allowed.map((q) => q.uri), allowed.map((q) => didOf(q.subject))],
+  );
   const present = checkRows(await tx.query(
     `select "recordUri", did from notification where "recordUri" = any($1::text[])`,
     [allowed.map((q) => q.uri)],

@@ -311,4 +311,31 @@ describe('batch boundaries', () => {
       expect(await delivered(events, schedule), JSON.stringify(schedule)).toEqual(oneByOne);
     }
   });
+
+  // Found by the fuzz's fifth round, in lanes (the post gate's batch committing after the quote's): a post that both
+  // replies to and quotes a post kept the quote's notification, the one per recipient, until the post gate that forbids
+  // the quote took it away, and then had neither; one event at a time it had the reply's.
+  it('a reply that quotes its parent, judged violating by a post gate indexed after it, notifies the parent\'s author of the reply', async () => {
+    const made = write({ did: B, collection: POST, rkey: 'p1', rev: 1, record: post('B') });
+    const ref = { uri: uriOf(B, POST, 'p1'), cid: made.cid };
+    const gate = write({ did: B, collection: 'app.bsky.feed.postgate', rkey: 'p1', rev: 2, record: { $type: 'app.bsky.feed.postgate', post: ref.uri, embeddingRules: [{ $type: 'app.bsky.feed.postgate#disableRule' }], createdAt: at(2) } });
+    const both = write({ did: A, collection: POST, rkey: 'r1', rev: 3, record: post('A replies and quotes', { createdAt: at(3), reply: { root: ref, parent: ref }, embed: { $type: 'app.bsky.embed.record', record: ref } }) });
+    const events = [made, gate, both];
+    const oneByOne = await delivered(events, [[0], [1], [2]]);
+    expect(oneByOne['notification']).toEqual([expect.objectContaining({ did: B, recordUri: uriOf(A, POST, 'r1'), reason: 'reply' })]);
+    for (const schedule of [[[0], [2], [1]], [[2], [0, 1]], [[0, 2], [1]]]) expect(await delivered(events, schedule), JSON.stringify(schedule)).toEqual(oneByOne);
+  });
+
+  it('a reply that quotes its parent, judged allowed after all by a backdated post gate version, notifies the parent\'s author of the quote', async () => {
+    const made = write({ did: B, collection: POST, rkey: 'p1', rev: 1, record: post('B') });
+    const ref = { uri: uriOf(B, POST, 'p1'), cid: made.cid };
+    const gate = (rev: number, createdAt: string, rules: unknown[], type: 'create' | 'update' = 'create') =>
+      write({ did: B, collection: 'app.bsky.feed.postgate', rkey: 'p1', rev, type, record: { $type: 'app.bsky.feed.postgate', post: ref.uri, embeddingRules: rules as never, createdAt } });
+    const both = write({ did: A, collection: POST, rkey: 'r1', rev: 3, record: post('A replies and quotes', { createdAt: at(3), reply: { root: ref, parent: ref }, embed: { $type: 'app.bsky.embed.record', record: ref } }) });
+    // The gate's second version, made before the quote but indexed after it, allows it.
+    const events = [made, gate(2, at(2), [{ $type: 'app.bsky.feed.postgate#disableRule' }]), both, gate(4, '2026-01-01T00:00:02.500Z', [], 'update')];
+    const oneByOne = await delivered(events, [[0], [1], [2], [3]]);
+    for (const schedule of [[[0, 1], [2, 3]], [[0, 1, 2, 3]], [[0], [1], [3], [2]]]) expect(await delivered(events, schedule), JSON.stringify(schedule)).toEqual(oneByOne);
+    expect(oneByOne['notification']).toEqual([expect.objectContaining({ did: B, recordUri: uriOf(A, POST, 'r1'), reason: 'quote' })]);
+  });
 });
