@@ -280,8 +280,14 @@ export async function judgeQuotes(tx: SqlExecutor, quotes: readonly QuoteToJudge
 }
 
 /** Re-judges the replies under these roots after their gate history changed; counts and notifications follow. */
-export async function rejudgeThreads(tx: SqlExecutor, roots: readonly string[], deltas: AggregateDeltas): Promise<void> {
-  await rejudgeReplies(tx, 'roots', roots, deltas);
+/**
+ * `place`, from a gate's version in a batch: the batch's follows and list items, replayed up to the position given for
+ * each root (memberships-at.ts); without it, the tables as they are.
+ */
+export async function rejudgeThreads(
+  tx: SqlExecutor, roots: readonly string[], deltas: AggregateDeltas, place?: { history: MembershipHistory; at: ReadonlyMap<string, number> },
+): Promise<void> {
+  await rejudgeReplies(tx, 'roots', roots, deltas, place);
 }
 
 /** Re-judges these replies (posts that are not replies are passed over); counts and notifications follow. */
@@ -289,7 +295,9 @@ export async function rejudgeRepliesByUri(tx: SqlExecutor, uris: readonly string
   await rejudgeReplies(tx, 'uris', uris, deltas);
 }
 
-async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: readonly string[], deltas: AggregateDeltas): Promise<void> {
+async function rejudgeReplies(
+  tx: SqlExecutor, by: 'roots' | 'uris', keys: readonly string[], deltas: AggregateDeltas, place?: { history: MembershipHistory; at: ReadonlyMap<string, number> },
+): Promise<void> {
   if (keys.length === 0) return;
   const rows = checkRows(await tx.query(
     `select p.uri, p.creator, p."createdAt", p."replyRoot", p."replyParent", p."violatesThreadGate", coalesce(g."gateCid", '') as "judgedUnder"
@@ -310,7 +318,11 @@ async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: reado
   // reply's batch also wrote its root's first gate). Were that gate written again (a restore), the same CID would
   // otherwise look unchanged.
   await forgetGatesUnder(tx, replies.filter((r) => under.get(r.uri) === '').map((r) => r.uri));
-  const violating = await judgeReplies(tx, replies, versions);
+  const placed = place === undefined ? replies : replies.map((r) => {
+    const position = place.at.get(r.replyRoot);
+    return position === undefined ? r : { ...r, position };
+  });
+  const violating = await judgeReplies(tx, placed, versions, place?.history);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
   if (flips.length === 0) return;
   // Counted from the rows the update changed, not from the read: another lane may have deleted a reply (or judged it)

@@ -1,6 +1,7 @@
 // Follows and list items as they stood at a reply's place in its batch, for a thread gate's follower, following and
-// list rules. The batch's follows and list items are written (row plugins) before its posts are judged, so the tables
-// hold the batch's end: a reply followed by the replier's follow in one batch was judged allowed, and one followed
+// list rules. The batch's follows and list items are written before its posts are judged (PLUGINS order), so the
+// tables hold the batch's end there, and its state before the batch when a gate's version judges stored replies again
+// (plugins with `versions` run before any insert): a reply followed by the replier's follow in one batch was judged allowed, and one followed
 // by an unfollow violating, where one event at a time (and the AppView) judged the other way. What the batch touched
 // is replayed here up to the reply's position: each record's last op before it, or what it was before the batch; and
 // the stored duplicates of what it removed hold their pair from then on (storedDuplicates).
@@ -15,6 +16,7 @@ import { heldBefore, opsByUri, transitions } from './transitions.ts';
 
 export const FOLLOW = 'app.bsky.graph.follow';
 export const LIST_ITEM = 'app.bsky.graph.listitem';
+const THREADGATE = 'app.bsky.feed.threadgate';
 
 /** The batch's follow and list-item ops (positions), and what `record` held of those it updates or deletes before it. */
 export interface MembershipHistory {
@@ -22,10 +24,14 @@ export interface MembershipHistory {
   before: ReadonlyMap<string, StoredOp>;
 }
 
-/** The batch's follow and list-item ops, when it has a reply to judge (else there is nothing to replay them for). */
+/**
+ * The batch's follow and list-item ops, when it has a reply to judge or a thread gate that judges stored replies again
+ * at its place (else there is nothing to replay them for).
+ */
 export function membershipOps(counted: readonly CountedOp[]): CountedOp[] {
-  const replies = counted.some((op) => op.event.type !== 'delete' && op.event.collection === POST_COLLECTION && op.event.record['reply'] !== undefined);
-  return replies ? counted.filter((op) => op.event.collection === FOLLOW || op.event.collection === LIST_ITEM) : [];
+  const judging = counted.some((op) => op.event.collection === THREADGATE
+    || (op.event.type !== 'delete' && op.event.collection === POST_COLLECTION && op.event.record['reply'] !== undefined));
+  return judging ? counted.filter((op) => op.event.collection === FOLLOW || op.event.collection === LIST_ITEM) : [];
 }
 
 /**

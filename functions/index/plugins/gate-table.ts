@@ -8,6 +8,7 @@ import { postsLeftUngated } from '../gate-flags.ts';
 import { createdAt } from './fields.ts';
 import { rowsOf } from './shapes.ts';
 import type { CountedOp, Plugin, RecordFamily } from './types.ts';
+import type { MembershipHistory } from '../memberships-at.ts';
 import type { AggregateDeltas } from '../aggregates.ts';
 import { checkRows } from '../../sql-rows.ts';
 
@@ -23,17 +24,24 @@ async function setHasGate(tx: SqlExecutor, flag: 'hasThreadGate' | 'hasPostGate'
 
 export function gatePlugin(o: { collection: string; family: RecordFamily; table: string; kind: GateKind; flag: 'hasThreadGate' | 'hasPostGate' }): Plugin {
   /** Writes the versions into the gate's history and judges again the replies or quotes whose gate in force changed. */
-  const addToHistory = async (tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas): Promise<void> => {
+  const addToHistory = async (tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, memberships?: MembershipHistory): Promise<void> => {
     const changed = await writeGateVersions(tx, o.kind, ops);
-    if (o.kind === 'thread') await rejudgeThreads(tx, changed, deltas);
-    else await rejudgeQuotes(tx, changed);
+    if (o.kind !== 'thread') return rejudgeQuotes(tx, changed);
+    // Stored replies are judged again at the place of the batch's last op of their root's gate: by the follows and list
+    // items as they stood then, those of the batch before it included, as one event at a time judges them.
+    const at = new Map<string, number>();
+    for (const op of ops) {
+      const root = gatedPost(op.uri);
+      if (root !== undefined) at.set(root, Math.max(at.get(root) ?? -1, op.position));
+    }
+    await rejudgeThreads(tx, changed, deltas, memberships === undefined ? undefined : { history: memberships, at });
   };
   return {
     collection: o.collection,
     family: o.family,
     relatedUri: gatedPost,
-    async versions(tx, ops, deltas, before, postOps) {
-      await addToHistory(tx, ops, deltas);
+    async versions(tx, ops, deltas, before, postOps, memberships) {
+      await addToHistory(tx, ops, deltas, memberships);
       // A removal the batch's last ops do not show (a gate made and deleted in it, or the post made before the
       // deletion) still leaves the flag false, once the post's row is written.
       const cleared = await postsLeftUngated(tx, ops, postOps, before);

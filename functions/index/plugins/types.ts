@@ -27,6 +27,7 @@ export interface StoredOp {
   indexedAt?: string;
 }
 import type { Columns, Row } from '../rows.ts';
+import type { MembershipHistory } from '../memberships-at.ts';
 
 /** A live record whose write passed the rev gate. */
 export interface IndexedRecord {
@@ -177,10 +178,13 @@ export interface Plugin {
    * record was before the batch, before any row is removed or inserted: for record types whose every version matters
    * (gates keep a history, gates.ts; verifications notify on each change), so that batch boundaries change nothing.
    * `related` holds the batch's counted ops of the records `relatedUri` names, whose state before the batch is in
-   * `before` too. What it returns runs once every plugin has written its rows.
+   * `before` too. `memberships`: the batch's follows and list items, which it writes after this, to replay up to an
+   * op's place (memberships-at.ts; a thread gate judges stored replies by them). What it returns runs once every
+   * plugin has written its rows.
    */
   versions?(
     tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, before: ReadonlyMap<string, StoredOp>, related: readonly CountedOp[],
+    memberships?: MembershipHistory,
   ): Promise<void | AfterWrites>;
   /**
    * Sees the ops of its collection that are older than their repo's verified snapshot (a backfill's CAR, then the

@@ -338,4 +338,21 @@ describe('batch boundaries', () => {
     for (const schedule of [[[0, 1], [2, 3]], [[0, 1, 2, 3]], [[0], [1], [3], [2]]]) expect(await delivered(events, schedule), JSON.stringify(schedule)).toEqual(oneByOne);
     expect(oneByOne['notification']).toEqual([expect.objectContaining({ did: B, recordUri: uriOf(A, POST, 'r1'), reason: 'quote' })]);
   });
+
+  // Found by the fuzz's fifth round (lanes: the reply's batch ran ahead of the gate's), and in stream order alike with a
+  // gate dated before the reply that the stream brings after it: a gate's version judges the stored replies again
+  // before the batch's follows and list items are written, so it judged them by the ones before the batch. (The reply
+  // in the same batch, before them, is still judged at its own place: README, Gates, a known gap.)
+  it('a stored reply judged again by a thread gate with a list rule meets the list item indexed in the same batch', async () => {
+    const ref = { uri: uriOf(B, POST, 'p1'), cid: fakeCid('p1') };
+    const list = uriOf(B, 'app.bsky.graph.list', 'l0');
+    // A's reply, made after the gate and the list item (their createdAt) but indexed first.
+    const reply = write({ did: A, collection: POST, rkey: 'r1', rev: 1, record: post('A replies', { createdAt: at(9), reply: { root: ref, parent: ref } }) });
+    const item = write({ did: B, collection: 'app.bsky.graph.listitem', rkey: 'i1', rev: 2, record: { $type: 'app.bsky.graph.listitem', subject: A, list, createdAt: at(3) } });
+    const gate = write({ did: B, collection: 'app.bsky.feed.threadgate', rkey: 'p1', rev: 3, record: { $type: 'app.bsky.feed.threadgate', post: ref.uri, createdAt: at(5), allow: [{ $type: 'app.bsky.feed.threadgate#listRule', list }] } });
+    const events = [reply, item, gate];
+    const oneByOne = await delivered(events, [[0], [1], [2]]);
+    expect(oneByOne['post']).toEqual([expect.objectContaining({ uri: uriOf(A, POST, 'r1'), violatesThreadGate: false, invalidReplyRoot: true })]);
+    for (const schedule of [[[0], [1, 2]], [[0], [1], [2]], [[0, 1], [2]]]) expect(await delivered(events, schedule), JSON.stringify(schedule)).toEqual(oneByOne);
+  });
 });
