@@ -150,6 +150,26 @@ function versionInForce(versions: readonly Version[] | undefined, time: string):
   return best;
 }
 
+/** The place in the batch of the op that wrote each thread-gate version, by `post rev cid` (a delete's cid is ''). */
+function gateOpPositions(ops: readonly CountedOp[] | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const { uri, position, event } of ops ?? []) {
+    const post = event.collection === THREADGATE ? gatedPost(uri) : undefined;
+    if (post !== undefined) out.set(`${post} ${event.rev} ${event.type === 'delete' ? '' : event.cid}`, position);
+  }
+  return out;
+}
+
+/**
+ * Where a reply's verdict is decided in its batch: at its own place, or, when the gate version in force for it was
+ * written later in the batch, at that op's place (one event at a time judged it again there).
+ */
+function decidedAt(reply: ReplyToJudge, inForce: Version | undefined, writtenAt: ReadonlyMap<string, number>): number | undefined {
+  if (reply.position === undefined || inForce === undefined) return reply.position;
+  const at = writtenAt.get(`${inForce.postUri} ${inForce.rev} ${inForce.cid}`);
+  return at === undefined ? reply.position : Math.max(reply.position, at);
+}
+
 /** Which gate a reply is judged under: the CID of the thread gate in force when it was created, '' for none. */
 export function gateUnder(versions: GateVersions, reply: ReplyToJudge): string {
   const v = versionInForce(versions.thread.get(reply.replyRoot), reply.createdAt);
@@ -182,15 +202,17 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
   const versions = (known ?? (await readGateVersions(tx, replies.map((r) => r.replyRoot)))).thread;
   if (versions.size === 0) return violating;
   // First the verdicts the gate alone decides; the rest need follows, list items or the root's mentions.
-  const open: { reply: ReplyToJudge; owner: string; rules: JsonValue[] }[] = [];
+  const open: { reply: ReplyToJudge; owner: string; rules: JsonValue[]; position: number | undefined }[] = [];
   const parsed = new Map<Version, JsonObject | undefined>();
+  const writtenAt = gateOpPositions(history?.gates);
   for (const reply of replies) {
     const owner = didOf(reply.replyRoot);
     if (reply.creator === owner) continue;
+    const best = versionInForce(versions.get(reply.replyRoot), reply.createdAt);
     const allow = inForce(versions.get(reply.replyRoot), reply.createdAt, parsed)?.['allow'];
     if (!Array.isArray(allow)) continue;
     if (allow.length === 0) violating.add(reply.uri);
-    else open.push({ reply, owner, rules: allow });
+    else open.push({ reply, owner, rules: allow, position: decidedAt(reply, best, writtenAt) });
   }
   if (open.length === 0) return violating;
   const roots = [...new Set(open.filter((o) => o.rules.some((r) => typeOf(r) === `${THREADGATE}#mentionRule`)).map((o) => o.reply.replyRoot))];
@@ -222,8 +244,7 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
   const duplicates = replay === undefined ? undefined : await storedDuplicates(tx, history as MembershipHistory);
   const followsThen = duplicates === undefined ? followRows : [...followRows, ...duplicates.follows];
   const itemsThen = duplicates === undefined ? itemRows : [...itemRows, ...duplicates.items];
-  for (const { reply, owner, rules } of open) {
-    const position = reply.position;
+  for (const { reply, owner, rules, position } of open) {
     const follows = replay === undefined || position === undefined ? atEnd.follows : replay.follows(position, followsThen);
     const members = replay === undefined || position === undefined ? atEnd.members : replay.items(position, itemsThen);
     const allowed = rules.some((rule) => {

@@ -365,7 +365,7 @@ async function writeRecords(
     const ops = versioned.filter((op) => op.event.collection === plugin.collection);
     if (ops.length === 0) continue;
     const uris = new Set(ops.flatMap((op) => plugin.relatedUri?.(op.uri) ?? []));
-    const then = await plugin.versions(tx, ops, deltas, before, related.filter((op) => uris.has(op.uri)), { ops: memberships, before });
+    const then = await plugin.versions(tx, ops, deltas, before, related.filter((op) => uris.has(op.uri)), { ops: memberships, before, gates: versioned });
     if (typeof then === 'function') afterWrites.push(then);
   }
   // The posts removed here, for the ancestors a reply written before their removal had (post-notifications.ts).

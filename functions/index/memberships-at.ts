@@ -22,6 +22,11 @@ const THREADGATE = 'app.bsky.feed.threadgate';
 export interface MembershipHistory {
   ops: readonly CountedOp[];
   before: ReadonlyMap<string, StoredOp>;
+  /**
+   * The batch's gate ops (others are passed over): a reply whose gate in force was written by one later in the batch
+   * was judged again there, one event at a time, by the follows and list items as they stood then (gates.ts).
+   */
+  gates?: readonly CountedOp[];
 }
 
 /**

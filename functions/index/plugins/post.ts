@@ -153,7 +153,7 @@ export const postPlugin: Plugin = {
     const gates = await readGateVersions(tx, [
       ...replies.map((r) => r.replyRoot), ...all.flatMap((p) => p.quote.map((q) => q['subject'] as string)), ...all.map((p) => p.post['uri'] as string),
     ]);
-    const violating = await judgeReplies(tx, replies, gates, batch?.memberships === undefined ? undefined : { ops: batch.memberships, before: batch.before });
+    const violating = await judgeReplies(tx, replies, gates, batch?.memberships === undefined ? undefined : { ops: batch.memberships, before: batch.before, gates: batch.versioned });
     const quoting = all.flatMap(({ post: p, quote }) => quote.map((q) => ({
       uri: p['uri'] as string, creator: p['creator'] as string, createdAt: p['createdAt'] as string, subject: q['subject'] as string,
     })));
