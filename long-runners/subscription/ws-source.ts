@@ -2,7 +2,10 @@
 // and TCP pushes back on upstream) whenever any hold is active: a full local queue, or a stream over its high-water
 // mark. Nothing read before our close is ever dropped; what comes after it is not read into the queue (upstream
 // sends it again from the cursor). A heartbeat ping finds dead connections; it is suspended while reading
-// is held, since pongs cannot be read then. The opening handshake must finish within two heartbeats.
+// is held, since pongs cannot be read then, and any message read proves the connection alive as a pong does: after a
+// hold the pong comes behind everything the peer sent before it, which may take longer than a heartbeat to read
+// (the soak test's relay, on a slow host, was cut as dead that way). The opening handshake must finish within two
+// heartbeats.
 import WebSocket from 'ws';
 
 /** How long a peer gets to answer our close frame before the socket is cut. */
@@ -57,7 +60,11 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
 
   const applyHolds = () => {
     if (holds.size > 0) ws.pause();
-    else ws.resume();
+    else {
+      // Nothing could be heard while reading was held: the connection gets a whole heartbeat from here.
+      alive = true;
+      ws.resume();
+    }
   };
   const notify = () => {
     const w = wake;
@@ -76,6 +83,7 @@ export function openFrameSource(url: string, options: FrameSourceOptions): Frame
     // work (the cursor stands before it) and upstream sends it again from the cursor. Read, it would be written above
     // a high-water mark that held the socket until the stop.
     if (closing) return;
+    alive = true;
     if (isBinary) {
       // With the default binaryType a message already is one Buffer (a Uint8Array): kept as it is, never copied.
       const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
