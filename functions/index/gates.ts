@@ -123,7 +123,11 @@ export async function readGateVersions(tx: SqlExecutor, posts: readonly string[]
  * (`parsed`): a gate over a root with 50,000 replies is one record, not 50,000 parses.
  */
 function inForce(versions: readonly Version[] | undefined, time: string, parsed: Map<Version, JsonObject | undefined>): JsonObject | undefined {
-  const best = versionInForce(versions, time);
+  return recordOf(versionInForce(versions, time), parsed);
+}
+
+/** A version's gate record, parsed once per judgement; undefined for none (a delete, a version that is no gate). */
+function recordOf(best: Version | undefined, parsed: Map<Version, JsonObject | undefined>): JsonObject | undefined {
   if (best?.json == null) return undefined;
   if (!parsed.has(best)) parsed.set(best, obj(JSON.parse(best.json) as JsonValue));
   return parsed.get(best);
@@ -161,8 +165,9 @@ function gateOpPositions(ops: readonly CountedOp[] | undefined): Map<string, num
 }
 
 /**
- * Where a reply's verdict is decided in its batch: at its own place, or, when the gate version in force for it was
- * written later in the batch, at that op's place (one event at a time judged it again there).
+ * Where a reply's verdict is decided in its batch: at its own place (a stored reply's is -1, before the batch), or,
+ * when the gate version in force for it was written later in the batch, at that op's place (one event at a time
+ * judged it again there).
  */
 function decidedAt(reply: ReplyToJudge, inForce: Version | undefined, writtenAt: ReadonlyMap<string, number>): number | undefined {
   if (reply.position === undefined || inForce === undefined) return reply.position;
@@ -209,7 +214,7 @@ export async function judgeReplies(tx: SqlExecutor, replies: readonly ReplyToJud
     const owner = didOf(reply.replyRoot);
     if (reply.creator === owner) continue;
     const best = versionInForce(versions.get(reply.replyRoot), reply.createdAt);
-    const allow = inForce(versions.get(reply.replyRoot), reply.createdAt, parsed)?.['allow'];
+    const allow = recordOf(best, parsed)?.['allow'];
     if (!Array.isArray(allow)) continue;
     if (allow.length === 0) violating.add(reply.uri);
     else open.push({ reply, owner, rules: allow, position: decidedAt(reply, best, writtenAt) });
@@ -300,15 +305,14 @@ export async function judgeQuotes(tx: SqlExecutor, quotes: readonly QuoteToJudge
   return violating;
 }
 
-/** Re-judges the replies under these roots after their gate history changed; counts and notifications follow. */
 /**
- * `place`, from a gate's version in a batch: the batch's follows and list items, replayed up to the position given for
- * each root (memberships-at.ts); without it, the tables as they are.
+ * Re-judges the replies under these roots after their gate history changed; counts and notifications follow.
+ * `history`, from a gate's versions in a batch: the batch's follows, list items and gate ops, so that each reply is
+ * judged by the follows and list items as they stood at the op that wrote its gate in force (decidedAt); without it,
+ * by the tables as they are.
  */
-export async function rejudgeThreads(
-  tx: SqlExecutor, roots: readonly string[], deltas: AggregateDeltas, place?: { history: MembershipHistory; at: ReadonlyMap<string, number> },
-): Promise<void> {
-  await rejudgeReplies(tx, 'roots', roots, deltas, place);
+export async function rejudgeThreads(tx: SqlExecutor, roots: readonly string[], deltas: AggregateDeltas, history?: MembershipHistory): Promise<void> {
+  await rejudgeReplies(tx, 'roots', roots, deltas, history);
 }
 
 /** Re-judges these replies (posts that are not replies are passed over); counts and notifications follow. */
@@ -316,9 +320,7 @@ export async function rejudgeRepliesByUri(tx: SqlExecutor, uris: readonly string
   await rejudgeReplies(tx, 'uris', uris, deltas);
 }
 
-async function rejudgeReplies(
-  tx: SqlExecutor, by: 'roots' | 'uris', keys: readonly string[], deltas: AggregateDeltas, place?: { history: MembershipHistory; at: ReadonlyMap<string, number> },
-): Promise<void> {
+async function rejudgeReplies(tx: SqlExecutor, by: 'roots' | 'uris', keys: readonly string[], deltas: AggregateDeltas, history?: MembershipHistory): Promise<void> {
   if (keys.length === 0) return;
   const rows = checkRows(await tx.query(
     `select p.uri, p.creator, p."createdAt", p."replyRoot", p."replyParent", p."violatesThreadGate", coalesce(g."gateCid", '') as "judgedUnder"
@@ -339,11 +341,9 @@ async function rejudgeReplies(
   // reply's batch also wrote its root's first gate). Were that gate written again (a restore), the same CID would
   // otherwise look unchanged.
   await forgetGatesUnder(tx, replies.filter((r) => under.get(r.uri) === '').map((r) => r.uri));
-  const placed = place === undefined ? replies : replies.map((r) => {
-    const position = place.at.get(r.replyRoot);
-    return position === undefined ? r : { ...r, position };
-  });
-  const violating = await judgeReplies(tx, placed, versions, place?.history);
+  // Stored, so placed before the batch: decidedAt moves each to the op that wrote its gate in force.
+  const placed = history === undefined ? replies : replies.map((r) => ({ ...r, position: -1 }));
+  const violating = await judgeReplies(tx, placed, versions, history);
   const flips = replies.filter((r) => violating.has(r.uri) !== (r.violatesThreadGate === true));
   if (flips.length === 0) return;
   // Counted from the rows the update changed, not from the read: another lane may have deleted a reply (or judged it)

@@ -27,14 +27,9 @@ export function gatePlugin(o: { collection: string; family: RecordFamily; table:
   const addToHistory = async (tx: SqlExecutor, ops: readonly CountedOp[], deltas: AggregateDeltas, memberships?: MembershipHistory): Promise<void> => {
     const changed = await writeGateVersions(tx, o.kind, ops);
     if (o.kind !== 'thread') return rejudgeQuotes(tx, changed);
-    // Stored replies are judged again at the place of the batch's last op of their root's gate: by the follows and list
-    // items as they stood then, those of the batch before it included, as one event at a time judges them.
-    const at = new Map<string, number>();
-    for (const op of ops) {
-      const root = gatedPost(op.uri);
-      if (root !== undefined) at.set(root, Math.max(at.get(root) ?? -1, op.position));
-    }
-    await rejudgeThreads(tx, changed, deltas, memberships === undefined ? undefined : { history: memberships, at });
+    // Stored replies are judged again by the follows and list items as they stood at the op that wrote their gate in
+    // force, those of the batch before it included, as one event at a time judges them (gates.ts, decidedAt).
+    await rejudgeThreads(tx, changed, deltas, memberships);
   };
   return {
     collection: o.collection,
